@@ -1,0 +1,40 @@
+#include "backends/backend.h"
+
+#include "backends/ref_backend.h"
+
+namespace concord {
+
+std::vector<ref::Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                             RunTiming* timing) {
+  (void)taps;
+  Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env());
+}
+
+std::vector<std::unique_ptr<Backend>> AllBackends() {
+  std::vector<std::unique_ptr<Backend>> all;
+  all.push_back(MakeRefBackend());
+  return all;
+}
+
+std::unique_ptr<Backend> FindBackend(const std::string& name) {
+  std::vector<std::string> names;
+  for (auto& b : AllBackends()) {
+    BackendInfo info = b->Info();
+    if (info.name == name) {
+      if (!info.available) {
+        Fail(ErrorKind::kUsage, "backend '{}' is not available on this machine: {}", name,
+             info.unavailable_reason);
+      }
+      return std::move(b);
+    }
+    names.push_back(info.name);
+  }
+  Fail(ErrorKind::kUsage, "unknown backend '{}' (known: {}; see `concord envs`)", name,
+       fmt::format("{}", fmt::join(names, ", ")));
+}
+
+std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {
+  return FindBackend(env.backend)->Prepare(model, env);
+}
+
+}  // namespace concord

@@ -1,0 +1,64 @@
+// The backend interface: Prepare(model, env) -> Session; Session::Run(inputs) -> outputs.
+//
+// Every way Concord runs a model (the reference interpreter, native libraries, worker
+// processes, remote targets) is a Backend. Prepare() fails with Error(kUnsupported) when the
+// backend cannot take the model (an op it lacks), Error(kUsage) for an env option it does not
+// know, Error(kInput) for a malformed model. Run() returns one Value per graph output, in graph
+// order; a failure during the run is Error(kRuntime) naming the backend. RunWithTaps is an
+// optional capability (supports_taps()): it additionally fills every intermediate value by
+// tensor name. Sessions are used from one thread at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/env.h"
+#include "ir/model.h"
+#include "ref/value.h"
+
+namespace concord {
+
+using ValueMap = std::map<std::string, ref::Value>;
+
+struct RunTiming {
+  double run_ms = 0;  // time of the inference call itself, measured by the backend
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing = nullptr) = 0;
+  virtual bool supports_taps() const { return false; }
+  virtual std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                              RunTiming* timing = nullptr);
+  // What actually ran (e.g. the OpenCV target that was really used); shown in run records.
+  virtual std::string effective_env() const = 0;
+};
+
+struct BackendInfo {
+  std::string name;         // "ref"
+  std::string description;  // one line
+  std::string version;      // library version(s)
+  std::vector<std::string> devices;
+  bool available = true;
+  std::string unavailable_reason;
+  std::string opt_mapping;  // how opt=0..3 maps to the backend's own levels
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendInfo Info() const = 0;
+  virtual std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) = 0;
+};
+
+// All backends this build knows, available or not.
+std::vector<std::unique_ptr<Backend>> AllBackends();
+// Backend for env.backend; Error(kUsage) listing known names when unknown or unavailable.
+std::unique_ptr<Backend> FindBackend(const std::string& name);
+// Shortcut: FindBackend(env.backend)->Prepare(model, env).
+std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env);
+
+}  // namespace concord

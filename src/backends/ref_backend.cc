@@ -1,0 +1,62 @@
+#include "backends/ref_backend.h"
+
+#include <cblas.h>
+#include <onnx/common/version.h>
+
+#include <chrono>
+
+#include "ref/interpreter.h"
+
+namespace concord {
+
+namespace {
+
+class RefSession : public Session {
+ public:
+  RefSession(const Model& model, const EnvSpec& env) : interp_(model), env_(env) {
+    if (env.device != "cpu") Fail(ErrorKind::kUsage, "ref runs on cpu only (got device '{}')", env.device);
+    for (const auto& [k, v] : env.options) {
+      if (k != "opt" && k != "threads") Fail(ErrorKind::kUsage, "ref does not know option '{}'", k);
+    }
+    if (env.threads() > 0) openblas_set_num_threads(env.threads());
+  }
+  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+    return RunWithTaps(inputs, nullptr, timing);
+  }
+  bool supports_taps() const override { return true; }
+  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
+    auto start = std::chrono::steady_clock::now();
+    auto out = interp_.Run(inputs, taps);
+    if (timing) {
+      timing->run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+    return out;
+  }
+  std::string effective_env() const override { return env_.ToString(); }
+
+ private:
+  ref::Interpreter interp_;
+  EnvSpec env_;
+};
+
+class RefBackend : public Backend {
+ public:
+  BackendInfo Info() const override {
+    BackendInfo info;
+    info.name = "ref";
+    info.description = "Concord reference interpreter (exact ONNX semantics, the oracle)";
+    info.version = fmt::format("concord-ref {} (ONNX {}, OpenBLAS {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
+    info.devices = {"cpu"};
+    info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
+    return info;
+  }
+  std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {
+    return std::make_unique<RefSession>(model, env);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeRefBackend() { return std::make_unique<RefBackend>(); }
+
+}  // namespace concord

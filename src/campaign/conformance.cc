@@ -1,0 +1,143 @@
+#include "campaign/conformance.h"
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+
+#include "backends/backend.h"
+#include "campaign/test_data.h"
+
+namespace concord {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string CompareValues(const ref::Value& expected, const ref::Value& actual, const Tolerance& tol,
+                          const std::string& what) {
+  if (expected.kind != actual.kind) {
+    return fmt::format("{}: expected {}, got {}", what, expected.Describe(), actual.Describe());
+  }
+  if (expected.is_tensor()) {
+    TensorDiff d = CompareTensors(expected.tensor, actual.tensor, tol);
+    return d.ok ? "" : what + ": " + d.message;
+  }
+  if (expected.is_sequence()) {
+    if (expected.sequence.size() != actual.sequence.size()) {
+      return fmt::format("{}: sequence length {} expected, got {}", what, expected.sequence.size(),
+                         actual.sequence.size());
+    }
+    for (size_t i = 0; i < expected.sequence.size(); ++i) {
+      TensorDiff d = CompareTensors(expected.sequence[i], actual.sequence[i], tol);
+      if (!d.ok) return fmt::format("{}[{}]: {}", what, i, d.message);
+    }
+  }
+  return "";
+}
+
+const CaseRule* FindRule(const std::string& backend, const std::string& name) {
+  for (const auto& rule : ConformanceRules()) {
+    if (std::string(rule.backend) != "*" && rule.backend != backend) continue;
+    if (std::regex_match(name, std::regex(rule.pattern))) return &rule;
+  }
+  return nullptr;
+}
+
+CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpec& env) {
+  CaseResult r;
+  r.name = name;
+  const CaseRule* rule = FindRule(env.backend, name);
+  if (rule && rule->skip) {
+    r.status = "skip";
+    r.reason = rule->reason;
+    return r;
+  }
+  Tolerance tol;
+  if (rule) {
+    tol.rtol = rule->rtol;
+    tol.atol = rule->atol;
+  }
+  try {
+    Model model = Model::Load((fs::path(dir) / "model.onnx").string());
+    auto session = PrepareSession(model, env);
+    auto sets = TestDataSets(dir);
+    if (sets.empty()) Fail(ErrorKind::kInput, "{}: no test_data_set_* folder", dir);
+    auto outputs = model.Outputs();
+    for (const auto& set : sets) {
+      ValueMap inputs = LoadInputSet(model, set);
+      std::vector<ref::Value> expected = LoadExpectedOutputs(model, set);
+      std::vector<ref::Value> actual = session->Run(inputs);
+      if (actual.size() != expected.size()) {
+        r.status = "fail";
+        r.reason = fmt::format("{} outputs, expected {}", actual.size(), expected.size());
+        return r;
+      }
+      for (size_t i = 0; i < expected.size(); ++i) {
+        std::string what = fmt::format("{}: output '{}'", fs::path(set).filename().string(), outputs[i].name);
+        std::string diff = CompareValues(expected[i], actual[i], tol, what);
+        if (!diff.empty()) {
+          r.status = "fail";
+          r.reason = diff;
+          return r;
+        }
+      }
+    }
+    r.status = "pass";
+  } catch (const Error& e) {
+    r.status = "error";
+    r.reason = fmt::format("{} error: {}", ErrorKindName(e.kind()), e.what());
+  } catch (const std::exception& e) {
+    r.status = "error";
+    r.reason = fmt::format("internal error: {}", e.what());
+  }
+  return r;
+}
+
+}  // namespace
+
+SuiteResult RunConformance(const ConformanceOptions& options) {
+  SuiteResult result;
+  result.suite = options.suite_dir;
+  result.env = options.env.ToString();
+  std::error_code ec;
+  if (!fs::is_directory(options.suite_dir, ec)) {
+    Fail(ErrorKind::kInput, "{}: suite folder not found", options.suite_dir);
+  }
+  std::vector<std::string> cases;
+  for (const auto& e : fs::directory_iterator(options.suite_dir)) {
+    if (e.is_directory() && fs::exists(e.path() / "model.onnx")) cases.push_back(e.path().filename().string());
+  }
+  std::sort(cases.begin(), cases.end());
+  std::regex filter;
+  if (!options.filter.empty()) {
+    try {
+      filter = std::regex(options.filter);
+    } catch (const std::regex_error& e) {
+      Fail(ErrorKind::kUsage, "--filter '{}' is not a valid regular expression: {}", options.filter, e.what());
+    }
+    std::vector<std::string> kept;
+    for (const auto& c : cases) {
+      if (std::regex_search(c, filter)) kept.push_back(c);
+    }
+    cases = std::move(kept);
+  }
+  if (cases.empty()) Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", options.suite_dir,
+                          options.filter.empty() ? "" : " matching --filter");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    CaseResult r = RunCase((fs::path(options.suite_dir) / cases[i]).string(), cases[i], options.env);
+    r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (r.status == "pass") {
+      ++result.passed;
+    } else if (r.status == "skip") {
+      ++result.skipped;
+    } else {
+      ++result.failed;
+    }
+    result.cases.push_back(r);
+    if (options.progress) options.progress(r, i, cases.size());
+  }
+  return result;
+}
+
+}  // namespace concord

@@ -1,0 +1,57 @@
+// Conformance: runs every case of a suite in ONNX's backend-test layout on one environment
+// and checks outputs against the suite's expected outputs.
+//
+// Tolerances are ONNX's defaults (rtol 1e-3, atol 1e-7) unless the override table in
+// conformance_table.cc names the case (each entry says why). Cases listed there as skipped are
+// reported as "skip" with the written reason and count as not passed. A case is "error" when
+// loading or running it threw (the message is the reason), "fail" when it ran and an output
+// differs. Nothing thrown by one case stops the suite.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backends/env.h"
+#include "compare/compare.h"
+
+namespace concord {
+
+struct CaseResult {
+  std::string name;
+  std::string status;  // pass | fail | skip | error
+  std::string reason;
+  double ms = 0;
+};
+
+struct SuiteResult {
+  std::string suite;
+  std::string env;
+  int passed = 0;
+  int failed = 0;   // fail + error
+  int skipped = 0;
+  std::vector<CaseResult> cases;
+};
+
+struct ConformanceOptions {
+  std::string suite_dir;
+  EnvSpec env;
+  std::string filter;  // ECMAScript regex searched in the case name; empty = all
+  // Called after each case: (result, index, total).
+  std::function<void(const CaseResult&, size_t, size_t)> progress;
+};
+
+SuiteResult RunConformance(const ConformanceOptions& options);
+
+// Per-case tolerance override or skip (see conformance_table.cc).
+struct CaseRule {
+  const char* backend;  // "*" or a backend name
+  const char* pattern;  // regex matched against the whole case name
+  bool skip;
+  double rtol;
+  double atol;
+  const char* reason;
+};
+const std::vector<CaseRule>& ConformanceRules();
+
+}  // namespace concord

@@ -1,0 +1,275 @@
+#include "ir/model.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "ir/external_data.h"
+#include "ir/tensor_io.h"
+
+namespace concord {
+
+namespace fs = std::filesystem;
+
+std::string CanonicalDomain(const std::string& domain) {
+  return domain.empty() ? "ai.onnx" : domain;
+}
+
+namespace {
+
+// Largest single dimension we accept in a declared input/output shape.
+constexpr int64_t kMaxDeclaredDim = int64_t{1} << 40;
+
+void ValidateTensorProto(const onnx::TensorProto& t, const std::string& base_dir,
+                         const std::string& what) {
+  if (!IsValidDType(t.data_type())) {
+    Fail(ErrorKind::kInput, "{}: unknown element type {}", what, t.data_type());
+  }
+  Shape shape(t.dims().begin(), t.dims().end());
+  for (int64_t d : shape) {
+    if (d < 0) Fail(ErrorKind::kInput, "{}: negative dimension in {}", what, ShapeToString(shape));
+  }
+  NumElements(shape);
+  DType dt = static_cast<DType>(t.data_type());
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    for (const auto& kv : t.external_data()) {
+      if (kv.key() == "location") location = kv.value();
+    }
+    ResolveExternalLocation(location, base_dir, what);
+    return;
+  }
+  if (t.has_raw_data() && dt != DType::kString) {
+    uint64_t need = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dt);
+    if (t.raw_data().size() != need) {
+      Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, t.raw_data().size(),
+           DTypeName(dt), ShapeToString(shape), need);
+    }
+  }
+}
+
+void ValidateType(const onnx::TypeProto& type, const std::string& what, int depth = 0) {
+  if (depth > 16) Fail(ErrorKind::kInput, "{}: type nesting is too deep", what);
+  switch (type.value_case()) {
+    case onnx::TypeProto::kTensorType: {
+      const auto& tt = type.tensor_type();
+      if (tt.has_elem_type() && tt.elem_type() != 0 && !IsValidDType(tt.elem_type())) {
+        Fail(ErrorKind::kInput, "{}: unknown element type {}", what, tt.elem_type());
+      }
+      if (tt.has_shape()) {
+        for (const auto& d : tt.shape().dim()) {
+          if (d.has_dim_value() && (d.dim_value() < 0 || d.dim_value() > kMaxDeclaredDim)) {
+            Fail(ErrorKind::kInput, "{}: absurd dimension {} in declared shape", what, d.dim_value());
+          }
+        }
+      }
+      break;
+    }
+    case onnx::TypeProto::kSequenceType:
+      ValidateType(type.sequence_type().elem_type(), what, depth + 1);
+      break;
+    case onnx::TypeProto::kOptionalType:
+      ValidateType(type.optional_type().elem_type(), what, depth + 1);
+      break;
+    default: break;
+  }
+}
+
+void ValidateGraph(const onnx::GraphProto& g, const std::string& base_dir, const std::string& file,
+                   int depth) {
+  if (depth > 64) Fail(ErrorKind::kInput, "{}: subgraphs nested more than 64 deep", file);
+  for (const auto& t : g.initializer()) {
+    ValidateTensorProto(t, base_dir, fmt::format("{}: initializer '{}'", file, t.name()));
+  }
+  for (const auto& st : g.sparse_initializer()) {
+    ValidateTensorProto(st.values(), base_dir, fmt::format("{}: sparse initializer values", file));
+    ValidateTensorProto(st.indices(), base_dir, fmt::format("{}: sparse initializer indices", file));
+  }
+  for (const auto& vi : g.input()) ValidateType(vi.type(), fmt::format("{}: input '{}'", file, vi.name()));
+  for (const auto& vi : g.output()) ValidateType(vi.type(), fmt::format("{}: output '{}'", file, vi.name()));
+  for (const auto& vi : g.value_info()) ValidateType(vi.type(), fmt::format("{}: value '{}'", file, vi.name()));
+  for (const auto& node : g.node()) {
+    for (const auto& attr : node.attribute()) {
+      std::string what = fmt::format("{}: node '{}' ({}) attribute '{}'", file, node.name(),
+                                     node.op_type(), attr.name());
+      if (attr.has_t()) ValidateTensorProto(attr.t(), base_dir, what);
+      for (const auto& t : attr.tensors()) ValidateTensorProto(t, base_dir, what);
+      if (attr.has_g()) ValidateGraph(attr.g(), base_dir, file, depth + 1);
+      for (const auto& sg : attr.graphs()) ValidateGraph(sg, base_dir, file, depth + 1);
+      if (attr.has_sparse_tensor()) {
+        ValidateTensorProto(attr.sparse_tensor().values(), base_dir, what);
+        ValidateTensorProto(attr.sparse_tensor().indices(), base_dir, what);
+      }
+    }
+  }
+}
+
+void ValidateHeader(const onnx::ModelProto& m, const std::string& what) {
+  if (!m.has_graph()) Fail(ErrorKind::kInput, "{}: model has no graph", what);
+  if (m.ir_version() <= 0) Fail(ErrorKind::kInput, "{}: model has no IR version", what);
+  if (m.ir_version() > onnx::Version::IR_VERSION) {
+    Fail(ErrorKind::kInput,
+         "{}: IR version {} is newer than this build's ONNX library supports ({}); re-export with an "
+         "older opset or upgrade ONNX",
+         what, m.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
+  }
+  auto ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& op : m.opset_import()) {
+    std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+    auto it = ranges.find(domain);
+    if (it == ranges.end()) continue;  // custom domain: kernels decide
+    if (op.version() < 1 || op.version() > it->second.second) {
+      Fail(ErrorKind::kInput, "{}: opset {} for domain '{}' is not supported (this ONNX knows {}..{})",
+           what, op.version(), CanonicalDomain(op.domain()), it->second.first, it->second.second);
+    }
+  }
+}
+
+}  // namespace
+
+ValueInfo ValueInfoFromProto(const onnx::ValueInfoProto& vi) {
+  ValueInfo info;
+  info.name = vi.name();
+  info.type = vi.type();
+  if (vi.type().has_tensor_type()) {
+    const auto& tt = vi.type().tensor_type();
+    info.dtype = static_cast<DType>(tt.elem_type());
+    if (tt.has_shape()) {
+      info.has_shape = true;
+      for (const auto& d : tt.shape().dim()) {
+        info.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+        info.dim_params.push_back(d.has_dim_param() ? d.dim_param() : "");
+      }
+    }
+  } else {
+    info.is_tensor = false;
+  }
+  return info;
+}
+
+std::string TypeToString(const onnx::TypeProto& type) {
+  switch (type.value_case()) {
+    case onnx::TypeProto::kTensorType: {
+      std::string s = DTypeName(static_cast<DType>(type.tensor_type().elem_type()));
+      if (!type.tensor_type().has_shape()) return s + "[?]";
+      s += "[";
+      bool first = true;
+      for (const auto& d : type.tensor_type().shape().dim()) {
+        if (!first) s += ",";
+        first = false;
+        s += d.has_dim_value() ? std::to_string(d.dim_value()) : (d.has_dim_param() ? d.dim_param() : "?");
+      }
+      return s + "]";
+    }
+    case onnx::TypeProto::kSequenceType:
+      return "seq(" + TypeToString(type.sequence_type().elem_type()) + ")";
+    case onnx::TypeProto::kOptionalType:
+      return "optional(" + TypeToString(type.optional_type().elem_type()) + ")";
+    case onnx::TypeProto::kMapType: return "map";
+    default: return "?";
+  }
+}
+
+Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, const std::string& what,
+                       const LoadOptions& options) {
+  ValidateHeader(proto, what);
+  ValidateGraph(proto.graph(), base_dir, what, 0);
+  for (const auto& f : proto.functions()) {
+    for (const auto& node : f.node()) {
+      for (const auto& attr : node.attribute()) {
+        if (attr.has_t()) ValidateTensorProto(attr.t(), base_dir, what + ": function " + f.name());
+      }
+    }
+  }
+  if (options.run_checker) {
+    try {
+      onnx::checker::CheckerContext ctx;
+      // The checker is run on the in-memory proto; external data was validated above.
+      onnx::checker::check_model(proto);
+    } catch (const std::exception& e) {
+      Fail(ErrorKind::kInput, "{}: ONNX checker rejected the model: {}", what, e.what());
+    }
+  }
+  if (options.infer_shapes) {
+    try {
+      onnx::ShapeInferenceOptions sio(/*check_type=*/false, /*strict_mode=*/0, /*data_prop=*/false);
+      onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), sio);
+    } catch (const std::exception& e) {
+      // Non-strict inference only throws on contradictions between declared and inferred
+      // types: that is a broken model.
+      Fail(ErrorKind::kInput, "{}: shape inference failed: {}", what, e.what());
+    }
+  }
+  Model m;
+  m.proto_ = std::move(proto);
+  m.path_ = what;
+  m.base_dir_ = base_dir;
+  return m;
+}
+
+Model Model::FromBytes(const std::string& bytes, const std::string& base_dir, const std::string& what,
+                       const LoadOptions& options) {
+  onnx::ModelProto proto;
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                static_cast<int>(bytes.size()));
+  stream.SetTotalBytesLimit(static_cast<int>(kMaxModelBytes));
+  if (!proto.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    Fail(ErrorKind::kInput, "{}: not a valid ONNX model (protobuf parse failed: truncated or corrupt file)",
+         what);
+  }
+  return FromProto(std::move(proto), base_dir, what, options);
+}
+
+Model Model::Load(const std::string& path, const LoadOptions& options) {
+  std::string bytes = ReadFileBytes(path, kMaxModelBytes);
+  if (bytes.empty()) Fail(ErrorKind::kInput, "{}: file is empty, not an ONNX model", path);
+  std::string base = fs::path(path).parent_path().string();
+  if (base.empty()) base = ".";
+  return FromBytes(bytes, base, path, options);
+}
+
+int64_t Model::Opset(const std::string& domain) const {
+  std::string want = CanonicalDomain(domain);
+  for (const auto& op : proto_.opset_import()) {
+    if (CanonicalDomain(op.domain()) == want) return op.version();
+  }
+  return -1;
+}
+
+std::vector<ValueInfo> Model::Inputs() const {
+  std::set<std::string> inits;
+  for (const auto& t : graph().initializer()) inits.insert(t.name());
+  std::vector<ValueInfo> out;
+  for (const auto& vi : graph().input()) {
+    if (!inits.count(vi.name())) out.push_back(ValueInfoFromProto(vi));
+  }
+  return out;
+}
+
+std::vector<ValueInfo> Model::Outputs() const {
+  std::vector<ValueInfo> out;
+  for (const auto& vi : graph().output()) out.push_back(ValueInfoFromProto(vi));
+  return out;
+}
+
+const onnx::TypeProto* Model::FindType(const std::string& name) const {
+  for (const auto* list : {&graph().input(), &graph().output(), &graph().value_info()}) {
+    for (const auto& vi : *list) {
+      if (vi.name() == name) return &vi.type();
+    }
+  }
+  return nullptr;
+}
+
+void Model::Save(const std::string& path) const {
+  std::string bytes;
+  if (!proto_.SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "{}: cannot serialize model", path);
+  WriteFileAtomic(path, bytes);
+}
+
+}  // namespace concord

@@ -1,0 +1,55 @@
+// The reference interpreter: executes an ONNX model node by node with exact ONNX semantics.
+//
+// Construction decodes the main graph's initializers once; Run() may be called many times
+// (not concurrently on one Interpreter). Nodes run in the graph's (topological) order. Each
+// node gets the kernel with the highest since-version <= the model's opset for its domain;
+// an op without a kernel but with an ONNX function body (schema function, context-dependent
+// function, or model-local function) is run by expanding that body. An op with neither is
+// Error(kUnsupported) naming the op, domain, opset and the versions we do have.
+//
+// Taps: when `taps` is non-null, every value produced by a main-graph node is recorded by its
+// output name (the graph inputs and initializers are not). Without taps, intermediate values
+// are freed after their last use.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ir/model.h"
+#include "ref/registry.h"
+#include "ref/value.h"
+
+namespace concord::ref {
+
+struct NodeTiming {
+  std::string node_name;
+  std::string op_type;
+  double ms = 0;
+};
+
+class Interpreter {
+ public:
+  explicit Interpreter(const Model& model, const Registry& registry = DefaultRegistry());
+  ~Interpreter();
+
+  // Inputs by graph-input name. Missing required inputs, unknown names, and dtype or
+  // fixed-dimension mismatches against the declared input types are Error(kInput).
+  std::vector<Value> Run(const std::map<std::string, Value>& inputs,
+                         std::map<std::string, Value>* taps = nullptr);
+
+  // Per-node wall time of the last Run (main graph only).
+  const std::vector<NodeTiming>& last_timings() const { return timings_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<NodeTiming> timings_;
+};
+
+// Checks a value against a declared ONNX type; Error(kInput) naming `what` on mismatch.
+void CheckValueAgainstType(const Value& v, const onnx::TypeProto& type, const std::string& what);
+
+}  // namespace concord::ref

@@ -1,0 +1,46 @@
+// concord envs: what this machine can run, with library versions.
+#include <iostream>
+
+#include "tools/concord/common.h"
+
+namespace concord::cli {
+
+namespace {
+
+int EnvsMain(bool json) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& b : AllBackends()) {
+    BackendInfo i = b->Info();
+    list.push_back({{"name", i.name}, {"description", i.description}, {"version", i.version},
+                    {"devices", i.devices}, {"available", i.available},
+                    {"unavailable_reason", i.unavailable_reason}, {"opt_mapping", i.opt_mapping}});
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"envs", list}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& e : list) {
+    std::cout << fmt::format("{:<8} {:<10} {}\n", e["name"].get<std::string>(),
+                             e["available"].get<bool>() ? "available" : "missing",
+                             e["description"].get<std::string>());
+    std::cout << fmt::format("         devices: {}\n", fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
+    std::cout << fmt::format("         version: {}\n", e["version"].get<std::string>());
+    std::cout << fmt::format("         opt:     {}\n", e["opt_mapping"].get<std::string>());
+    if (!e["available"].get<bool>()) {
+      std::cout << fmt::format("         why not: {}\n", e["unavailable_reason"].get<std::string>());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* app = root.add_subcommand("envs", "List the environments this machine can run, with versions");
+  app->footer("Environment strings: BACKEND[@DEVICE][,KEY=VALUE]..., e.g. ref, ort@cpu,opt=3,threads=1");
+  AddJsonFlag(app, json.get());
+  return {app, [json, &global] { return EnvsMain(*json || global.json); }};
+}
+
+}  // namespace concord::cli

@@ -1,0 +1,52 @@
+// Shared pieces of the concord subcommands: option groups that mean the same thing in every
+// subcommand (--json, --env, --inputs, tolerances), input loading, and exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace concord::cli {
+
+// Exit codes (DESIGN.md): 0 ran and agreed, 1 ran and found a divergence/failure, 2 usage or
+// input error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitDiverged = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  bool json = false;
+  bool quiet = false;
+};
+
+// A registered subcommand: `run` is called after parsing when the subcommand was chosen.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+void AddJsonFlag(CLI::App* app, bool* json);
+void AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "");
+
+// Loads inputs for `model` from paths: .pb / .npy / .npz files or test_data_set_N folders.
+// Files bind by tensor/array name when it matches a model input, otherwise by position.
+// Inputs not given are filled with seeded random data of the declared type and shape
+// (unknown dims become 1); `generated` lists their names.
+ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
+                    std::vector<std::string>* generated);
+// Random tensor of the declared type (uniform in [-1, 1) for floats, [0, 10) for integers).
+Tensor RandomTensor(DType dtype, const Shape& shape, uint64_t seed);
+
+nlohmann::json ValueSummaryJson(const ref::Value& v);
+std::string FormatMs(double ms);
+
+// Subcommand factories (one file each).
+Command MakeRunCommand(CLI::App& root, GlobalOptions& global);
+Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global);
+Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global);
+
+}  // namespace concord::cli
