@@ -130,6 +130,40 @@ void ValidateHeader(const onnx::ModelProto& m, const std::string& what) {
   }
 }
 
+bool HasExternalData(const onnx::GraphProto& g) {
+  for (const auto& t : g.initializer()) {
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) return true;
+  }
+  for (const auto& n : g.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.has_t() && a.t().data_location() == onnx::TensorProto::EXTERNAL) return true;
+      if (a.has_g() && HasExternalData(a.g())) return true;
+      for (const auto& sg : a.graphs()) {
+        if (HasExternalData(sg)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+void AbsolutizeTensor(onnx::TensorProto* t, const std::string& base_dir, const std::string& what) {
+  if (t->data_location() != onnx::TensorProto::EXTERNAL) return;
+  for (auto& kv : *t->mutable_external_data()) {
+    if (kv.key() == "location") kv.set_value(ResolveExternalLocation(kv.value(), base_dir, what));
+  }
+}
+
+void AbsolutizeExternalData(onnx::GraphProto* g, const std::string& base_dir, const std::string& what) {
+  for (auto& t : *g->mutable_initializer()) AbsolutizeTensor(&t, base_dir, what);
+  for (auto& n : *g->mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_t()) AbsolutizeTensor(a.mutable_t(), base_dir, what);
+      if (a.has_g()) AbsolutizeExternalData(a.mutable_g(), base_dir, what);
+      for (auto& sg : *a.mutable_graphs()) AbsolutizeExternalData(&sg, base_dir, what);
+    }
+  }
+}
+
 }  // namespace
 
 ValueInfo ValueInfoFromProto(const onnx::ValueInfoProto& vi) {
@@ -188,9 +222,15 @@ Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, cons
   }
   if (options.run_checker) {
     try {
-      onnx::checker::CheckerContext ctx;
-      // The checker is run on the in-memory proto; external data was validated above.
-      onnx::checker::check_model(proto);
+      // The checker resolves external data against the working directory; point it at the
+      // (already validated) absolute paths in a copy. Only models with external data pay this.
+      if (HasExternalData(proto.graph())) {
+        onnx::ModelProto copy = proto;
+        AbsolutizeExternalData(copy.mutable_graph(), base_dir, what);
+        onnx::checker::check_model(copy);
+      } else {
+        onnx::checker::check_model(proto);
+      }
     } catch (const std::exception& e) {
       Fail(ErrorKind::kInput, "{}: ONNX checker rejected the model: {}", what, e.what());
     }

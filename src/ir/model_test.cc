@@ -1,0 +1,138 @@
+#include "ir/model.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ir/tensor_io.h"
+
+namespace concord {
+namespace {
+
+namespace fs = std::filesystem;
+
+// y = Add(x, w) with a 4-element float initializer w.
+onnx::ModelProto AddModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* n = g->add_node();
+  n->set_op_type("Add");
+  n->add_input("x");
+  n->add_input("w");
+  n->add_output("y");
+  for (const char* name : {"x", "y"}) {
+    auto* vi = (std::string(name) == "x") ? g->add_input() : g->add_output();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    tt->mutable_shape()->add_dim()->set_dim_value(4);
+  }
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(4);
+  w->set_raw_data(std::string(16, '\0'));
+  return m;
+}
+
+class ModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fs::path("concord_model_" + std::to_string(::getpid()) + "_" +
+                                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "m");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Save(const onnx::ModelProto& m) {
+    std::string path = (dir_ / "m" / "model.onnx").string();
+    std::ofstream(path, std::ios::binary) << m.SerializeAsString();
+    return path;
+  }
+  // Expects Load to throw Error(kInput) whose message contains `needle`.
+  void ExpectRejected(const std::string& path, const std::string& needle) {
+    try {
+      Model::Load(path);
+      FAIL() << "accepted: " << path;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "message must name the file";
+    }
+  }
+  onnx::ModelProto WithExternal(const std::string& location) {
+    onnx::ModelProto m = AddModel();
+    auto* w = m.mutable_graph()->mutable_initializer(0);
+    w->clear_raw_data();
+    w->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* kv = w->add_external_data();
+    kv->set_key("location");
+    kv->set_value(location);
+    return m;
+  }
+  fs::path dir_;
+};
+
+TEST_F(ModelTest, LoadsValidModelAndInfersShapes) {
+  Model m = Model::Load(Save(AddModel()));
+  EXPECT_EQ(m.Opset(""), 13);
+  ASSERT_EQ(m.Inputs().size(), 1u);
+  EXPECT_EQ(m.Inputs()[0].shape, (Shape{4}));
+  EXPECT_EQ(m.Outputs()[0].dtype, DType::kFloat32);
+}
+
+TEST_F(ModelTest, RejectsCorruptAndTruncatedFiles) {
+  std::string path = Save(AddModel());
+  std::string bytes = ReadFileBytes(path, 1 << 20);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  ExpectRejected(path, "protobuf parse failed");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string("\x08\x07\x12\xff\xff\xff\xff\x0f", 8);
+  ExpectRejected(path, "");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "";
+  ExpectRejected(path, "empty");
+  ExpectRejected((dir_ / "nope.onnx").string(), "no such file");
+}
+
+TEST_F(ModelTest, RejectsUnsupportedVersions) {
+  onnx::ModelProto m = AddModel();
+  m.set_ir_version(99);
+  ExpectRejected(Save(m), "IR version 99");
+  m = AddModel();
+  m.mutable_opset_import(0)->set_version(999);
+  ExpectRejected(Save(m), "opset 999");
+}
+
+TEST_F(ModelTest, RejectsBadTensorsAndDims) {
+  onnx::ModelProto m = AddModel();
+  m.mutable_graph()->mutable_initializer(0)->set_raw_data(std::string(3, '\0'));
+  ExpectRejected(Save(m), "raw data is 3 bytes");
+  m = AddModel();
+  m.mutable_graph()->mutable_initializer(0)->set_data_type(77);
+  ExpectRejected(Save(m), "unknown element type 77");
+  m = AddModel();
+  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(int64_t{1} << 50);
+  ExpectRejected(Save(m), "absurd dimension");
+}
+
+TEST_F(ModelTest, ExternalDataMustStayInsideModelFolder) {
+  std::ofstream((dir_ / "outside.bin").string(), std::ios::binary) << std::string(16, '\0');
+  ExpectRejected(Save(WithExternal("../outside.bin")), "escapes");
+  ExpectRejected(Save(WithExternal((dir_ / "outside.bin").string())), "absolute");
+  fs::create_symlink(dir_ / "outside.bin", dir_ / "m" / "link.bin");
+  ExpectRejected(Save(WithExternal("link.bin")), "symlink");
+  ExpectRejected(Save(WithExternal("missing.bin")), "not found");
+  std::ofstream((dir_ / "m" / "w.bin").string(), std::ios::binary) << std::string(16, '\0');
+  EXPECT_NO_THROW(Model::Load(Save(WithExternal("w.bin"))));
+}
+
+TEST_F(ModelTest, CheckerRejectionsAreInputErrors) {
+  onnx::ModelProto m = AddModel();
+  m.mutable_graph()->mutable_node(0)->set_input(1, "undefined_value");
+  ExpectRejected(Save(m), "checker");
+}
+
+}  // namespace
+}  // namespace concord

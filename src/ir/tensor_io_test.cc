@@ -1,0 +1,114 @@
+#include "ir/tensor_io.h"
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace concord {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TensorIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fs::path("concord_tio_" + std::to_string(::getpid()) + "_" +
+                                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  void Write(const std::string& name, const std::string& bytes) {
+    std::ofstream(Path(name), std::ios::binary) << bytes;
+  }
+  fs::path dir_;
+};
+
+// Bytes numpy 1.26 writes for np.save(f, np.arange(6, dtype='<f4').reshape(2, 3)).
+std::string NumpyArange23() {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size());
+  out += '\0';
+  out += header;
+  for (int i = 0; i < 6; ++i) {
+    float f = static_cast<float>(i);
+    out.append(reinterpret_cast<const char*>(&f), 4);
+  }
+  return out;
+}
+
+TEST_F(TensorIoTest, ReadsNumpyBytes) {
+  Write("a.npy", NumpyArange23());
+  Tensor t = ReadNpy(Path("a.npy"));
+  EXPECT_EQ(t.dtype(), DType::kFloat32);
+  EXPECT_EQ(t.shape(), (Shape{2, 3}));
+  EXPECT_EQ(t.data<float>()[5], 5.0f);
+  EXPECT_EQ(SerializeNpy(t), NumpyArange23());  // byte-identical to NumPy's own writer
+}
+
+TEST_F(TensorIoTest, NpzRoundTrip) {
+  std::vector<NamedTensor> in = {{"x", Tensor::FromVector<int64_t>({3}, {1, -2, 3})},
+                                 {"y", Tensor::FromVector<uint8_t>({2, 1}, {7, 9})}};
+  WriteNpz(Path("a.npz"), in);
+  auto out = ReadNpz(Path("a.npz"));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name, "x");
+  EXPECT_TRUE(out[0].tensor.BitwiseEqual(in[0].tensor));
+  EXPECT_TRUE(out[1].tensor.BitwiseEqual(in[1].tensor));
+}
+
+TEST_F(TensorIoTest, TensorProtoRoundTripKeepsName) {
+  Tensor t = Tensor::FromVector<float>({2}, {1.25f, -3.0f});
+  WriteTensorPb(Path("t.pb"), t, "logits");
+  NamedTensor back = ReadTensorPb(Path("t.pb"));
+  EXPECT_EQ(back.name, "logits");
+  EXPECT_TRUE(back.tensor.BitwiseEqual(t));
+}
+
+TEST_F(TensorIoTest, TypedFieldsAreDecoded) {
+  onnx::TensorProto p;
+  p.set_data_type(onnx::TensorProto::FLOAT16);
+  p.add_dims(2);
+  p.add_int32_data(0x3c00);
+  p.add_int32_data(0xc000);
+  Tensor t = TensorFromProto(p, "", "test");
+  EXPECT_EQ(static_cast<float>(t.data<Float16>()[1]), -2.0f);
+}
+
+TEST_F(TensorIoTest, CorruptInputsAreClearErrors) {
+  Write("bad.npy", "\x93NUMPY\x01\x00\xff\xff");
+  EXPECT_THROW(ReadNpy(Path("bad.npy")), Error);
+  std::string trunc = NumpyArange23();
+  trunc.resize(trunc.size() - 3);
+  Write("trunc.npy", trunc);
+  try {
+    ReadNpy(Path("trunc.npy"));
+    FAIL() << "truncated .npy accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("payload"), std::string::npos) << e.what();
+  }
+  Write("junk.npz", "PK\x03\x04garbage");
+  EXPECT_THROW(ReadNpz(Path("junk.npz")), Error);
+  Write("junk.pb", "\xff\xff\xff\xff\xff");
+  EXPECT_THROW(ReadTensorPb(Path("junk.pb")), Error);
+  EXPECT_THROW(ReadTensorPb(Path("missing.pb")), Error);
+
+  onnx::TensorProto p;  // raw_data shorter than the shape needs
+  p.set_data_type(onnx::TensorProto::FLOAT);
+  p.add_dims(4);
+  p.set_raw_data(std::string(8, '\0'));
+  EXPECT_THROW(TensorFromProto(p, "", "short"), Error);
+  p.clear_dims();
+  p.add_dims(int64_t{1} << 62);
+  EXPECT_THROW(TensorFromProto(p, "", "huge"), Error);
+  p.set_data_type(99);
+  EXPECT_THROW(TensorFromProto(p, "", "dtype"), Error);
+}
+
+}  // namespace
+}  // namespace concord
