@@ -27,4 +27,4 @@ h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
 open(sys.argv[1] + "/npy", "wb").write(b"\x01\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + b"\0" * 24)
 PY
 fi
-"$fuzzer" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | tail -15
+"$fuzzer" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | grep -E "ERROR|SUMMARY|runtime error|^    #[0-9] |Done|stat::(number_of_executed|average_exec)"

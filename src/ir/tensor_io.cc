@@ -88,12 +88,31 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
     if (dt == DType::kString) Fail(ErrorKind::kInput, "{}: string tensors cannot use raw_data", what);
     raw = &proto.raw_data();
   }
+  // Check the payload against the shape before allocating anything shape-sized.
+  const uint64_t numel = static_cast<uint64_t>(NumElements(shape));
+  if (raw != nullptr && raw->size() != numel * DTypeSize(dt)) {
+    Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, raw->size(),
+         DTypeName(dt), ShapeToString(shape), numel * DTypeSize(dt));
+  }
+  if (raw == nullptr) {
+    uint64_t have = 0;
+    switch (dt) {
+      case DType::kFloat32: have = static_cast<uint64_t>(proto.float_data_size()); break;
+      case DType::kComplex64: have = static_cast<uint64_t>(proto.float_data_size()) / 2; break;
+      case DType::kFloat64: have = static_cast<uint64_t>(proto.double_data_size()); break;
+      case DType::kComplex128: have = static_cast<uint64_t>(proto.double_data_size()) / 2; break;
+      case DType::kInt64: have = static_cast<uint64_t>(proto.int64_data_size()); break;
+      case DType::kUInt64: case DType::kUInt32: have = static_cast<uint64_t>(proto.uint64_data_size()); break;
+      case DType::kString: have = static_cast<uint64_t>(proto.string_data_size()); break;
+      default: have = static_cast<uint64_t>(proto.int32_data_size()); break;
+    }
+    if (have != numel) {
+      Fail(ErrorKind::kInput, "{}: tensor has {} values, {} {} needs {}", what, have, DTypeName(dt),
+           ShapeToString(shape), numel);
+    }
+  }
   Tensor t(dt, shape);
   if (raw != nullptr) {
-    if (raw->size() != t.nbytes()) {
-      Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, raw->size(),
-           DTypeName(dt), ShapeToString(shape), t.nbytes());
-    }
     if (!raw->empty()) std::memcpy(t.raw(), raw->data(), raw->size());
     return t;
   }
@@ -131,7 +150,7 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
         Fail(ErrorKind::kInput, "{}: complex64 needs {} floats, has {}", what, 2 * t.numel(),
              proto.float_data_size());
       }
-      std::memcpy(t.raw(), proto.float_data().data(), t.nbytes());
+      if (t.nbytes()) std::memcpy(t.raw(), proto.float_data().data(), t.nbytes());
       break;
     }
     case DType::kComplex128: {
@@ -139,7 +158,7 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
         Fail(ErrorKind::kInput, "{}: complex128 needs {} doubles, has {}", what, 2 * t.numel(),
              proto.double_data_size());
       }
-      std::memcpy(t.raw(), proto.double_data().data(), t.nbytes());
+      if (t.nbytes()) std::memcpy(t.raw(), proto.double_data().data(), t.nbytes());
       break;
     }
     default: Fail(ErrorKind::kInput, "{}: unsupported element type {}", what, DTypeName(dt));
@@ -260,12 +279,12 @@ Tensor ParseNpy(const std::string& bytes, const std::string& what) {
     if (s.size() > 18) Fail(ErrorKind::kInput, "{}: absurd dimension {}", what, s);
     shape.push_back(std::stoll(s));
   }
-  NumElements(shape);
-  Tensor t(dt, shape);
-  if (bytes.size() - offset != t.nbytes()) {
+  uint64_t need = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dt);
+  if (bytes.size() - offset != need) {
     Fail(ErrorKind::kInput, "{}: .npy payload is {} bytes, {} {} needs {}", what,
-         bytes.size() - offset, DTypeName(dt), ShapeToString(shape), t.nbytes());
+         bytes.size() - offset, DTypeName(dt), ShapeToString(shape), need);
   }
+  Tensor t(dt, shape);
   if (t.nbytes()) std::memcpy(t.raw(), bytes.data() + offset, t.nbytes());
   return t;
 }
