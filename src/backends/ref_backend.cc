@@ -45,7 +45,7 @@ class RefBackend : public Backend {
     BackendInfo info;
     info.name = "ref";
     info.description = "Concord reference interpreter (exact ONNX semantics, the oracle)";
-    info.version = fmt::format("concord-ref {} (ONNX {}, OpenBLAS {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
+    info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
     return info;

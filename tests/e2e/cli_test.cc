@@ -58,6 +58,29 @@ TEST_F(CliTest, RunWritesOutputsThatMatchOnnxExpectedData) {
   EXPECT_GE(rec["timings_ms"]["run"].get<double>(), 0.0);
 }
 
+TEST_F(CliTest, ExampleTapsAndTopKAgreeWithNumpyReference) {
+  // examples/tiny_cnn's expected output was computed with plain numpy by scripts/make_models.py.
+  std::string ex = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn";
+  CliResult r = RunConcord("run " + ex + "/model.onnx --inputs " + ex + "/test_data_set_0 --taps --json --out " +
+                           Quote(P("out")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["taps"].size(), 9u);  // one per node output
+  EXPECT_EQ(j["taps"][0]["name"], "c1");
+  EXPECT_EQ(j["taps"][0]["shape"], nlohmann::json::array({1, 8, 32, 32}));
+  NamedTensor want = ReadTensorPb(ex + "/test_data_set_0/output_0.pb");
+  NamedTensor got = ReadTensorPb(P("out/output_0.pb"));
+  NamedTensor last_tap = ReadTensorPb(P("out/") + j["taps"][8]["file"].get<std::string>());
+  EXPECT_TRUE(CompareTensors(want.tensor, got.tensor, {1e-5, 1e-6}).ok);
+  EXPECT_TRUE(last_tap.tensor.BitwiseEqual(got.tensor));
+  int64_t argmax = 0;
+  for (int64_t i = 1; i < 10; ++i) {
+    if (want.tensor.data<float>()[i] > want.tensor.data<float>()[argmax]) argmax = i;
+  }
+  EXPECT_EQ(j["outputs"][0]["top_k"][0][0]["index"].get<int64_t>(), argmax);
+  EXPECT_EQ(j["outputs"][0]["top_k"][0].size(), 5u);
+}
+
 TEST_F(CliTest, RunJsonWithRandomInputsIsSeeded) {
   std::string model = kTestData + "/node/test_add_bcast/model.onnx";
   CliResult a = RunConcord("run " + model + " --json --seed 7");

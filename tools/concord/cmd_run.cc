@@ -25,6 +25,7 @@ struct RunArgs {
   int top_k = 5;
   uint64_t seed = 0;
   bool json = false;
+  bool taps = false;
 };
 
 double Ms(Clock::time_point a, Clock::time_point b) {
@@ -97,7 +98,13 @@ int RunMain(const RunArgs& a) {
   auto session = PrepareSession(model, env);
   auto t3 = Clock::now();
   RunTiming timing;
-  std::vector<ref::Value> outputs = session->Run(inputs, &timing);
+  ValueMap taps;
+  if (a.taps && a.out.empty()) Fail(ErrorKind::kUsage, "--taps needs --out DIR to write the intermediate tensors to");
+  if (a.taps && !session->supports_taps()) {
+    Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)", session->effective_env());
+  }
+  std::vector<ref::Value> outputs =
+      a.taps ? session->RunWithTaps(inputs, &taps, &timing) : session->Run(inputs, &timing);
   auto t4 = Clock::now();
   auto infos = model.Outputs();
 
@@ -129,6 +136,26 @@ int RunMain(const RunArgs& a) {
     fs::create_directories(a.out);
     for (size_t i = 0; i < outputs.size(); ++i) {
       ref::WriteValuePb((fs::path(a.out) / fmt::format("output_{}.pb", i)).string(), outputs[i], infos[i].name);
+    }
+    if (a.taps) {
+      // One file per tapped value, named by position; run.json maps names to files.
+      nlohmann::json index = nlohmann::json::array();
+      int k = 0;
+      for (const auto& node : model.graph().node()) {
+        for (const auto& name : node.output()) {
+          auto it = taps.find(name);
+          if (name.empty() || it == taps.end()) continue;
+          std::string file = fmt::format("taps/tap_{}.pb", k++);
+          ref::WriteValuePb((fs::path(a.out) / file).string(), it->second, name);
+          nlohmann::json j = ValueSummaryJson(it->second);
+          j["name"] = name;
+          j["node"] = node.name();
+          j["op_type"] = node.op_type();
+          j["file"] = file;
+          index.push_back(j);
+        }
+      }
+      rec["taps"] = index;
     }
     rec["out_dir"] = a.out;
     std::string text = rec.dump(2) + "\n";
@@ -174,7 +201,10 @@ int RunMain(const RunArgs& a) {
   }
   std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)), FormatMs(Ms(t2, t3)),
                            FormatMs(timing.run_ms));
-  if (!a.out.empty()) std::cout << fmt::format("wrote   {}/output_*.pb and run.json\n", a.out);
+  if (!a.out.empty()) {
+    std::cout << fmt::format("wrote   {}/output_*.pb{} and run.json\n", a.out,
+                             a.taps ? fmt::format(", {} taps in taps/", taps.size()) : "");
+  }
   return kExitOk;
 }
 
@@ -195,6 +225,8 @@ Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--top-k,-k", args->top_k, "Top-k classes shown for classifier-like outputs (0 = off)")
       ->capture_default_str()->check(CLI::Range(0, 1000));
   app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  app->add_flag("--taps", args->taps,
+                "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
             args->json |= global.json;
