@@ -21,15 +21,16 @@ Tensor ShapeTensor(const Shape& s) {
   return Tensor::FromVector<int64_t>({static_cast<int64_t>(s.size())}, s);
 }
 
-// Reads an optional 1-D integer input, or the attribute of the same meaning, or a default.
-std::vector<int64_t> IntsFromInputOrAttr(const KernelContext& ctx, size_t input, const std::string& attr,
-                                         bool* present = nullptr) {
-  if (const Tensor* t = ctx.optional_input(input)) {
-    if (present) *present = true;
-    return ToInt64Vector(ctx, *t);
-  }
-  if (present) *present = ctx.has_attr(attr);
-  return ctx.GetInts(attr);
+// An integer list from optional input #i (nullopt when omitted).
+std::optional<std::vector<int64_t>> IntsInput(const KernelContext& ctx, size_t i) {
+  if (const Tensor* t = ctx.optional_input(i)) return ToInt64Vector(ctx, *t);
+  return std::nullopt;
+}
+
+// An integer list from an optional attribute (nullopt when absent).
+std::optional<std::vector<int64_t>> IntsAttr(const KernelContext& ctx, const std::string& name) {
+  if (ctx.has_attr(name)) return ctx.GetInts(name);
+  return std::nullopt;
 }
 
 // Normalizes a list of axes against `rank`, failing on duplicates.
@@ -143,18 +144,16 @@ std::vector<Value> Flatten(KernelContext& ctx) {
 template <bool kAxesInput>
 std::vector<Value> Squeeze(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  bool present = false;
-  std::vector<int64_t> axes = kAxesInput ? IntsFromInputOrAttr(ctx, 1, "", &present)
-                                         : IntsFromInputOrAttr(ctx, 99, "axes", &present);
+  std::optional<std::vector<int64_t>> axes = kAxesInput ? IntsInput(ctx, 1) : IntsAttr(ctx, "axes");
   Shape out;
-  if (!present) {
+  if (!axes) {
     for (int64_t d : x.shape()) {
       if (d != 1) out.push_back(d);
     }
   } else {
-    axes = NormalizeAxes(ctx, axes, x.rank());
+    std::vector<int64_t> ax = NormalizeAxes(ctx, *axes, x.rank());
     for (int i = 0; i < x.rank(); ++i) {
-      if (std::find(axes.begin(), axes.end(), i) != axes.end()) {
+      if (std::find(ax.begin(), ax.end(), i) != ax.end()) {
         if (x.dim(i) != 1) ctx.Fail("cannot squeeze axis {} of size {}", i, x.dim(i));
       } else {
         out.push_back(x.dim(i));
@@ -294,16 +293,19 @@ std::vector<Value> Split(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", 0), x.rank());
   int64_t dim = x.shape()[static_cast<size_t>(axis)];
-  bool present = false;
-  std::vector<int64_t> split;
+  std::optional<std::vector<int64_t>> given;
   if constexpr (kVersion == 1) {
-    split = IntsFromInputOrAttr(ctx, 1, "split", &present);
+    given = IntsInput(ctx, 1);
+    if (!given) given = IntsAttr(ctx, "split");
   } else if constexpr (kVersion < 13) {
-    split = IntsFromInputOrAttr(ctx, 99, "split", &present);
+    given = IntsAttr(ctx, "split");
   } else {
-    split = IntsFromInputOrAttr(ctx, 1, "", &present);
+    given = IntsInput(ctx, 1);
   }
-  if (present) {
+  if (given && given->empty()) given.reset();  // an empty list means "not given"
+  std::vector<int64_t> split;
+  if (given) {
+    split = *given;
     if (kVersion >= 18 && ctx.has_attr("num_outputs")) ctx.Fail("both 'split' and 'num_outputs' are given");
     int64_t sum = 0;
     for (int64_t s : split) sum += s;
@@ -610,11 +612,21 @@ std::vector<Value> OneHot(KernelContext& ctx) {
   int64_t depth = static_cast<int64_t>(depth_d);
   int64_t rank = indices.rank();
   int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", -1), rank + 1);
+  // Non-integer indices are cast to int64 (truncation), as the spec says; values that do not
+  // fit (or NaN) can never match and give an all-off row.
   std::vector<int64_t> idx(static_cast<size_t>(indices.numel()));
   DispatchNumeric(ctx, indices.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (int64_t i = 0; i < indices.numel(); ++i) {
-      idx[static_cast<size_t>(i)] = static_cast<int64_t>(ToDouble(indices.data<T>()[i]));
+      const T& v = indices.data<T>()[i];
+      if constexpr (std::is_integral_v<T>) {
+        bool fits = static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+                    std::is_signed_v<T>;
+        idx[static_cast<size_t>(i)] = fits ? static_cast<int64_t>(v) : std::numeric_limits<int64_t>::min();
+      } else {
+        double d = ToDouble(v);
+        idx[static_cast<size_t>(i)] = std::fabs(d) < 9.0e18 ? static_cast<int64_t>(d) : std::numeric_limits<int64_t>::min();
+      }
     }
     return 0;
   });
