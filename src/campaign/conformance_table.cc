@@ -7,6 +7,14 @@ namespace concord {
 const std::vector<CaseRule>& ConformanceRules() {
   static const std::vector<CaseRule> kRules = {
       // backend, case regex, skip, rtol, atol, reason
+      {"*", "test_cast_FLOAT_to_BFLOAT16", true, 0, 0,
+       "ONNX 1.12's expected data truncates float32->bfloat16; ONNX >= 1.14, NumPy-style "
+       "converters and runtimes round to nearest even, as Concord does"},
+      {"*", "test_castlike_(BFLOAT16_to_FLOAT|FLOAT_to_BFLOAT16)(_expanded)?", true, 0, 0,
+       "ONNX 1.12 test data: the stored 'like' input has shape [1] but the model declares [3, 4]"},
+      {"*", "test_training_dropout(_default)?(_mask)?", true, 0, 0,
+       "training-mode Dropout with ratio > 0: the mask comes from NumPy's RNG stream, which ONNX "
+       "leaves unspecified"},
   };
   return kRules;
 }

@@ -75,6 +75,41 @@ struct DivOp {
   }
 };
 
+// Opset 1-6 binary ops: no implicit broadcasting; with broadcast=1, B's shape must match a
+// contiguous run of A's dims starting at `axis` (default: A's trailing dims).
+template <typename Op>
+std::vector<Value> LegacyBinaryArith(KernelContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (ctx.GetInt("broadcast", 0) == 0) {
+    if (a.shape() != b.shape()) {
+      ctx.Fail("shapes {} and {} differ and broadcast=0 (opset < 7 has no implicit broadcasting)",
+               ShapeToString(a.shape()), ShapeToString(b.shape()));
+    }
+    return BinaryArith<Op>(ctx);
+  }
+  int64_t axis = ctx.GetInt("axis", a.rank() - b.rank());
+  if (b.rank() > a.rank() || axis < 0 || axis + b.rank() > a.rank()) {
+    ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()), ShapeToString(a.shape()), axis);
+  }
+  Shape aligned(static_cast<size_t>(a.rank()), 1);
+  for (int i = 0; i < b.rank(); ++i) {
+    int64_t d = b.dim(i);
+    if (d != 1 && d != a.dim(static_cast<int>(axis) + i)) {
+      ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()), ShapeToString(a.shape()), axis);
+    }
+    aligned[static_cast<size_t>(axis + i)] = d;
+  }
+  Tensor b2 = b.Reshaped(aligned);
+  RequireSameType(ctx, a, b2);
+  return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return BroadcastBinary<T, T, T>(ctx, a, b2, a.dtype(), [&](T x, T y) {
+      return Down<T>(Op::template Apply<ComputeT<T>>(ctx, Up(x), Up(y)));
+    });
+  }));
+}
+
 // ---- Pow: base and exponent may have different types (opset 12+) ----------------------------
 
 std::vector<Value> Pow(KernelContext& ctx) {
@@ -397,6 +432,10 @@ std::vector<Value> IsInf(KernelContext& ctx) {
 
 void RegisterElementwiseOps(Registry& r) {
   // Opset 1-6 used an explicit `broadcast`/`axis` attribute pair; 7+ broadcasts implicitly.
+  r.Add("", "Add", 1, LegacyBinaryArith<AddOp>);
+  r.Add("", "Sub", 1, LegacyBinaryArith<SubOp>);
+  r.Add("", "Mul", 1, LegacyBinaryArith<MulOp>);
+  r.Add("", "Div", 1, LegacyBinaryArith<DivOp>);
   r.Add("", "Add", 7, BinaryArith<AddOp>);
   r.Add("", "Sub", 7, BinaryArith<SubOp>);
   r.Add("", "Mul", 7, BinaryArith<MulOp>);
