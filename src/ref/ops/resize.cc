@@ -368,12 +368,13 @@ C Unnormalize(C coord, int64_t size, bool align_corners) {
 template <typename C>
 C ReflectCoordinates(C in, int64_t twice_low, int64_t twice_high) {
   if (twice_low == twice_high) return 0;
+  if (!std::isfinite(in)) return in;  // becomes NaN/inf, read as zero by the caller
   C lo = static_cast<C>(twice_low) / 2;
   C span = static_cast<C>(twice_high - twice_low) / 2;
   in = std::fabs(in - lo);
   C extra = std::fmod(in, span);
-  int64_t flips = static_cast<int64_t>(std::floor(in / span));
-  return flips % 2 == 0 ? extra + lo : span - extra + lo;
+  C flips = std::floor(in / span);
+  return std::fmod(flips, C(2)) == 0 ? extra + lo : span - extra + lo;
 }
 
 // Applies the padding mode to an unnormalized coordinate (border/reflection pull it inside).
@@ -486,7 +487,9 @@ struct BilinearTap {
 
 BilinearTap PreCalcTap(double y, double x, int64_t height, int64_t width) {
   BilinearTap t;
-  if (y < -1.0 || y > static_cast<double>(height) || x < -1.0 || x > static_cast<double>(width)) return t;
+  if (!(y >= -1.0 && y <= static_cast<double>(height) && x >= -1.0 && x <= static_cast<double>(width))) {
+    return t;  // outside the feature map (or NaN): contributes zero
+  }
   y = std::max(y, 0.0);
   x = std::max(x, 0.0);
   int64_t y_low = static_cast<int64_t>(y), x_low = static_cast<int64_t>(x), y_high, x_high;
@@ -558,11 +561,17 @@ std::vector<Value> RoiAlignImpl(KernelContext& ctx, bool half_pixel) {
         roi_h = std::max(roi_h, 1.0);
       }
       double bin_h = roi_h / static_cast<double>(out_h), bin_w = roi_w / static_cast<double>(out_w);
-      int64_t grid_h = sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_h / static_cast<double>(out_h)));
-      int64_t grid_w = sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_w / static_cast<double>(out_w)));
-      if (grid_h > (1 << 20) || grid_w > (1 << 20)) ctx.Fail("roi {} is too large", r);
-      grid_h = std::max<int64_t>(grid_h, 0);
-      grid_w = std::max<int64_t>(grid_w, 0);
+      // Samples per bin: sampling_ratio, or adaptive ceil(roi_size / output_size).
+      auto samples = [&](double roi_len, int64_t out_len) -> int64_t {
+        if (sampling_ratio > 0) return sampling_ratio;
+        double g = std::ceil(roi_len / static_cast<double>(out_len));
+        if (!(g <= 4096.0)) ctx.Fail("roi {} is too large (or not finite) for adaptive sampling", r);
+        return std::max<int64_t>(static_cast<int64_t>(g), 0);
+      };
+      int64_t grid_h = samples(roi_h, out_h), grid_w = samples(roi_w, out_w);
+      if (static_cast<double>(grid_h) * static_cast<double>(grid_w) * static_cast<double>(out_h * out_w) > 268435456.0) {
+        ctx.Fail("too many RoiAlign samples");
+      }
       double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
       // Taps shared by every channel: [ph][pw][iy][ix].
       std::vector<BilinearTap> taps;
