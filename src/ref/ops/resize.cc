@@ -1,9 +1,642 @@
-// TODO(owner): Resize ops.
+// Resampling ops: Resize (10, 11, 13), Upsample (7, 9), GridSample (16), RoiAlign (10, 16).
+//
+// Resize follows ONNX's Python reference (onnx/reference/ops/op_resize.py) closely: every output
+// coordinate is mapped back to a fractional input coordinate x_ori per axis, the n nearest input
+// positions of x_ori (n = 2 for nearest/linear, 4 for cubic) are chosen in an edge-padded copy
+// of the axis, and the separable 1-D weights are applied axis by axis, outermost first, in
+// double precision. GridSample follows PyTorch's grid_sampler_2d (which the ONNX tests were
+// generated with) and RoiAlign the reference's pre-computed bilinear sampling.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "ref/ops/common.h"
 #include "ref/registry.h"
 
 namespace concord::ref {
+namespace {
 
-void RegisterResizeOps(Registry& r) {}
+// ---- Resize / Upsample -----------------------------------------------------------------------
+
+enum class InterpMode { kNearest, kLinear, kCubic };
+enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNN, kTfCropAndResize };
+// kSimple is the pre-opset-11 behaviour (Resize-10, Upsample): floor when upsampling an axis,
+// ceil when downsampling it (what onnxruntime implements and the opset-10 tests expect).
+enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
+
+struct ResizeParams {
+  InterpMode mode = InterpMode::kNearest;
+  CoordMode coord = CoordMode::kHalfPixel;
+  NearestMode nearest = NearestMode::kRoundPreferFloor;
+  double cubic_a = -0.75;
+  bool exclude_outside = false;
+  double extrapolation = 0.0;
+  std::vector<double> scales;  // per axis
+  Shape out_shape;
+  std::vector<double> roi;  // 2 * rank (starts then ends); only for tf_crop_and_resize
+};
+
+// The taps of one output coordinate along one axis: input indices (already clamped to the axis,
+// i.e. edge padding) with their weights, or "extrapolate" (tf_crop_and_resize outside the roi).
+struct Taps {
+  bool extrapolate = false;
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+};
+
+InterpMode ParseMode(const KernelContext& ctx, const std::string& s) {
+  if (s == "nearest") return InterpMode::kNearest;
+  if (s == "linear" || s == "bilinear" || s == "trilinear") return InterpMode::kLinear;
+  if (s == "cubic") return InterpMode::kCubic;
+  ctx.Fail("unknown mode '{}'", s);
+}
+
+CoordMode ParseCoordMode(const KernelContext& ctx, const std::string& s) {
+  if (s == "half_pixel") return CoordMode::kHalfPixel;
+  if (s == "pytorch_half_pixel") return CoordMode::kPytorchHalfPixel;
+  if (s == "align_corners") return CoordMode::kAlignCorners;
+  if (s == "asymmetric") return CoordMode::kAsymmetric;
+  if (s == "tf_half_pixel_for_nn") return CoordMode::kTfHalfPixelForNN;
+  if (s == "tf_crop_and_resize") return CoordMode::kTfCropAndResize;
+  ctx.Fail("unknown coordinate_transformation_mode '{}'", s);
+}
+
+NearestMode ParseNearestMode(const KernelContext& ctx, const std::string& s) {
+  if (s == "round_prefer_floor") return NearestMode::kRoundPreferFloor;
+  if (s == "round_prefer_ceil") return NearestMode::kRoundPreferCeil;
+  if (s == "floor") return NearestMode::kFloor;
+  if (s == "ceil") return NearestMode::kCeil;
+  ctx.Fail("unknown nearest_mode '{}'", s);
+}
+
+// Maps output coordinate x of an axis back to the input axis; nullopt = extrapolate.
+std::optional<double> OriginalCoordinate(const ResizeParams& p, int axis, int64_t x,
+                                         int64_t in_len) {
+  double scale = p.scales[static_cast<size_t>(axis)];
+  double in_w = static_cast<double>(in_len);
+  double out_w = scale * in_w;  // as the reference: the un-floored output length
+  double xd = static_cast<double>(x);
+  switch (p.coord) {
+    case CoordMode::kHalfPixel: return (xd + 0.5) / scale - 0.5;
+    case CoordMode::kPytorchHalfPixel: return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
+    case CoordMode::kAlignCorners: return out_w == 1 ? 0.0 : xd * (in_w - 1) / (out_w - 1);
+    case CoordMode::kAsymmetric: return xd / scale;
+    case CoordMode::kTfHalfPixelForNN: return (xd + 0.5) / scale;
+    case CoordMode::kTfCropAndResize: {
+      size_t rank = p.roi.size() / 2;
+      double start = p.roi[static_cast<size_t>(axis)];
+      double end = p.roi[rank + static_cast<size_t>(axis)];
+      double xo = out_w == 1 ? (end - start) * (in_w - 1) / 2
+                             : xd * (end - start) * (in_w - 1) / (out_w - 1);
+      xo += start * (in_w - 1);
+      if (xo < 0 || xo > in_w - 1) return std::nullopt;
+      return xo;
+    }
+  }
+  return 0.0;
+}
+
+std::vector<double> CubicCoeffs(double r, double A) {
+  double s = 1 - r;
+  return {((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
+          ((A + 2) * r - (A + 3)) * r * r + 1,
+          ((A + 2) * s - (A + 3)) * s * s + 1,
+          ((A * (s + 1) - 5 * A) * (s + 1) + 8 * A) * (s + 1) - 4 * A};
+}
+
+std::vector<double> NearestCoeffs(double ratio, NearestMode mode, bool downsampling) {
+  if (ratio == 1.0) return {0, 1};  // x_ori is an integer: take it
+  switch (mode) {
+    case NearestMode::kRoundPreferFloor: return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};
+    case NearestMode::kRoundPreferCeil: return {ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0};
+    case NearestMode::kFloor: return {1, 0};
+    case NearestMode::kCeil: return {0, 1};
+    case NearestMode::kSimple: return downsampling ? std::vector<double>{0, 1} : std::vector<double>{1, 0};
+  }
+  return {0, 1};
+}
+
+// Taps of output coordinate x along `axis` (input length in_len).
+Taps ComputeTaps(const ResizeParams& p, int axis, int64_t x, int64_t in_len) {
+  Taps t;
+  std::optional<double> xo = OriginalCoordinate(p, axis, x, in_len);
+  if (!xo) {
+    t.extrapolate = true;
+    return t;
+  }
+  if (!std::isfinite(*xo)) return t;  // caller reports it
+  // base = the input position just left of x_ori (x_ori - 1 when x_ori is an integer), so that
+  // ratio = x_ori - base lies in (0, 1].
+  double fl = std::floor(*xo);
+  double base = (fl == *xo) ? fl - 1 : fl;
+  double ratio = *xo - base;
+  std::vector<double> w;
+  switch (p.mode) {
+    case InterpMode::kNearest:
+      w = NearestCoeffs(ratio, p.nearest, p.scales[static_cast<size_t>(axis)] < 1.0);
+      break;
+    case InterpMode::kLinear: w = {1 - ratio, ratio}; break;
+    case InterpMode::kCubic: w = CubicCoeffs(ratio, p.cubic_a); break;
+  }
+  int64_t n = static_cast<int64_t>(w.size());
+  // The n nearest positions to x_ori inside the edge-padded axis [-pad, in_len + pad).
+  int64_t pad = (n + 1) / 2;
+  double start_d = base - static_cast<double>(n / 2 - 1);
+  start_d = std::clamp(start_d, static_cast<double>(-pad), static_cast<double>(in_len + pad - n));
+  int64_t start = static_cast<int64_t>(start_d);
+  if (p.exclude_outside) {
+    double sum = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      int64_t idx = start + k;
+      if (idx < 0 || idx >= in_len) w[static_cast<size_t>(k)] = 0;
+      sum += w[static_cast<size_t>(k)];
+    }
+    for (auto& v : w) v /= sum;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    t.index.push_back(std::clamp<int64_t>(start + k, 0, in_len - 1));
+  }
+  t.weight = std::move(w);
+  return t;
+}
+
+template <typename T>
+T FromDoubleSaturating(double v) {
+  if constexpr (kIsIntLike<T>) {
+    if (std::isnan(v)) return T(0);
+    double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+    double hi = static_cast<double>(std::numeric_limits<T>::max());
+    if (v <= lo) return std::numeric_limits<T>::lowest();
+    if (v >= hi) return std::numeric_limits<T>::max();
+    return static_cast<T>(v);  // truncation, as numpy's astype
+  } else {
+    return FromDouble<T>(v);
+  }
+}
+
+Tensor ResizeTensor(const KernelContext& ctx, const Tensor& x, const ResizeParams& p) {
+  const int rank = x.rank();
+  Tensor out(x.dtype(), p.out_shape);
+  if (out.numel() == 0) return out;
+  if (x.numel() == 0) ctx.Fail("cannot resize an empty input {} to {}", x.Describe(), ShapeToString(p.out_shape));
+  // taps[d][o]: taps of output coordinate o along axis d.
+  std::vector<std::vector<Taps>> taps(static_cast<size_t>(rank));
+  for (int d = 0; d < rank; ++d) {
+    for (int64_t o = 0; o < p.out_shape[static_cast<size_t>(d)]; ++o) {
+      Taps t = ComputeTaps(p, d, o, x.dim(d));
+      if (!t.extrapolate && t.index.empty()) ctx.Fail("non-finite source coordinate on axis {} (check roi)", d);
+      taps[static_cast<size_t>(d)].push_back(std::move(t));
+    }
+  }
+  std::vector<int64_t> in_strides = Strides(x.shape());
+  std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+  return DispatchAll(ctx, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    if (p.mode == InterpMode::kNearest) {
+      // Nearest picks one element (weights are exactly 0/1): copy it, valid for every dtype.
+      for (int64_t o = 0; o < out.numel(); ++o) {
+        int64_t off = 0;
+        bool extrapolate = false;
+        for (int d = 0; d < rank; ++d) {
+          const Taps& t = taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
+          if (t.extrapolate) {
+            extrapolate = true;
+            break;
+          }
+          size_t pick = t.weight[0] != 0 ? 0 : 1;
+          off += t.index[pick] * in_strides[static_cast<size_t>(d)];
+        }
+        if constexpr (std::is_same_v<T, std::string> || kIsComplex<T>) {
+          po[o] = extrapolate ? T() : px[off];
+        } else {
+          po[o] = extrapolate ? FromDoubleSaturating<T>(p.extrapolation) : px[off];
+        }
+        for (int d = rank - 1; d >= 0; --d) {
+          if (++idx[static_cast<size_t>(d)] < p.out_shape[static_cast<size_t>(d)]) break;
+          idx[static_cast<size_t>(d)] = 0;
+        }
+      }
+      return out;
+    }
+    if constexpr (!kIsNumeric<T>) {
+      ctx.Unsupported("linear/cubic Resize of {} tensors", DTypeName(x.dtype()));
+      return out;
+    } else {
+      // Separable interpolation: axis d combines the (recursively interpolated) values of the
+      // taps of axis d+1, as the reference does.
+      auto eval = [&](auto&& self, int d, int64_t off) -> double {
+        const Taps& t = taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
+        if (t.extrapolate) return p.extrapolation;
+        double acc = 0;
+        for (size_t k = 0; k < t.index.size(); ++k) {
+          int64_t o2 = off + t.index[k] * in_strides[static_cast<size_t>(d)];
+          double v = d == rank - 1 ? ToDouble(px[o2]) : self(self, d + 1, o2);
+          acc += t.weight[k] * v;
+        }
+        return acc;
+      };
+      for (int64_t o = 0; o < out.numel(); ++o) {
+        po[o] = FromDoubleSaturating<T>(rank == 0 ? ToDouble(px[0]) : eval(eval, 0, 0));
+        for (int d = rank - 1; d >= 0; --d) {
+          if (++idx[static_cast<size_t>(d)] < p.out_shape[static_cast<size_t>(d)]) break;
+          idx[static_cast<size_t>(d)] = 0;
+        }
+      }
+      return out;
+    }
+  });
+}
+
+std::vector<double> ToDoubleVector(const KernelContext& ctx, const Tensor& t, const char* what) {
+  if (!IsFloating(t.dtype())) ctx.Fail("{} must be a float tensor, got {}", what, t.Describe());
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.GetDouble(i);
+  return v;
+}
+
+// Output shape from scales: floor(scale * input_dim), computed in double as the reference.
+void SetScales(const KernelContext& ctx, const Tensor& x, std::vector<double> scales, ResizeParams& p) {
+  if (scales.size() != static_cast<size_t>(x.rank())) {
+    ctx.Fail("scales has {} elements, input rank is {}", scales.size(), x.rank());
+  }
+  p.out_shape.clear();
+  for (size_t d = 0; d < scales.size(); ++d) {
+    double s = scales[d];
+    if (!(s > 0) || !std::isfinite(s)) ctx.Fail("scales must be positive and finite, got {}", s);
+    double len = std::floor(s * static_cast<double>(x.shape()[d]));
+    if (len > 9.0e15) ctx.Fail("output dimension {} is too large", d);
+    p.out_shape.push_back(static_cast<int64_t>(len));
+  }
+  p.scales = std::move(scales);
+}
+
+void SetSizes(const KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& sizes, ResizeParams& p) {
+  if (sizes.size() != static_cast<size_t>(x.rank())) {
+    ctx.Fail("sizes has {} elements, input rank is {}", sizes.size(), x.rank());
+  }
+  p.scales.clear();
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] < 0) ctx.Fail("sizes must be non-negative, got {}", sizes[d]);
+    if (x.shape()[d] == 0) ctx.Fail("cannot resize axis {} of length 0", d);
+    p.scales.push_back(static_cast<double>(sizes[d]) / static_cast<double>(x.shape()[d]));
+  }
+  p.out_shape = sizes;
+}
+
+// Resize-10 and Upsample: asymmetric coordinates, nearest or linear.
+ResizeParams LegacyParams(const KernelContext& ctx) {
+  ResizeParams p;
+  p.mode = ParseMode(ctx, ctx.GetString("mode", "nearest"));
+  if (p.mode == InterpMode::kCubic) ctx.Fail("mode 'cubic' is not valid before Resize-11");
+  p.coord = CoordMode::kAsymmetric;
+  p.nearest = NearestMode::kSimple;
+  return p;
+}
+
+std::vector<Value> Resize10(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  ResizeParams p = LegacyParams(ctx);
+  SetScales(ctx, x, ToDoubleVector(ctx, ctx.input(1), "scales"), p);
+  return Out(ResizeTensor(ctx, x, p));
+}
+
+std::vector<Value> Upsample(KernelContext& ctx, std::vector<double> scales) {
+  const Tensor& x = ctx.input(0);
+  ResizeParams p = LegacyParams(ctx);
+  for (double s : scales) {
+    if (s < 1) ctx.Fail("Upsample scales must be >= 1, got {}", s);
+  }
+  SetScales(ctx, x, std::move(scales), p);
+  return Out(ResizeTensor(ctx, x, p));
+}
+
+std::vector<Value> Upsample7(KernelContext& ctx) {
+  if (!ctx.has_attr("scales")) ctx.Fail("missing attribute 'scales'");
+  std::vector<float> f = ctx.GetFloats("scales");
+  return Upsample(ctx, std::vector<double>(f.begin(), f.end()));
+}
+
+std::vector<Value> Upsample9(KernelContext& ctx) {
+  return Upsample(ctx, ToDoubleVector(ctx, ctx.input(1), "scales"));
+}
+
+// Resize-11 and -13: X, roi, scales, sizes (roi and scales optional/empty at 13).
+std::vector<Value> Resize11(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  ResizeParams p;
+  p.mode = ParseMode(ctx, ctx.GetString("mode", "nearest"));
+  p.coord = ParseCoordMode(ctx, ctx.GetString("coordinate_transformation_mode", "half_pixel"));
+  p.nearest = ParseNearestMode(ctx, ctx.GetString("nearest_mode", "round_prefer_floor"));
+  p.cubic_a = ctx.GetFloat("cubic_coeff_a", -0.75f);
+  p.exclude_outside = ctx.GetInt("exclude_outside", 0) != 0;
+  p.extrapolation = ctx.GetFloat("extrapolation_value", 0.0f);
+  if (ctx.GetInt("antialias", 0) != 0 || ctx.has_attr("axes") || ctx.has_attr("keep_aspect_ratio_policy")) {
+    ctx.Unsupported("Resize-18 attributes (antialias, axes, keep_aspect_ratio_policy)");
+  }
+  const Tensor* scales = ctx.optional_input(2);
+  const Tensor* sizes = ctx.optional_input(3);
+  bool has_scales = scales && scales->numel() > 0;
+  bool has_sizes = sizes && sizes->numel() > 0;
+  if (has_scales == has_sizes) ctx.Fail("exactly one of 'scales' and 'sizes' must be given");
+  if (has_scales) {
+    SetScales(ctx, x, ToDoubleVector(ctx, *scales, "scales"), p);
+  } else {
+    SetSizes(ctx, x, ToInt64Vector(ctx, *sizes), p);
+  }
+  if (p.coord == CoordMode::kTfCropAndResize) {
+    const Tensor* roi = ctx.optional_input(1);
+    if (!roi || roi->numel() != 2 * x.rank()) {
+      ctx.Fail("tf_crop_and_resize needs roi with {} elements", 2 * x.rank());
+    }
+    p.roi = ToDoubleVector(ctx, *roi, "roi");
+  }
+  return Out(ResizeTensor(ctx, x, p));
+}
+
+// ---- GridSample-16 (PyTorch grid_sampler_2d semantics) ---------------------------------------
+
+enum class Padding { kZeros, kBorder, kReflection };
+
+template <typename C>
+C Unnormalize(C coord, int64_t size, bool align_corners) {
+  C s = static_cast<C>(size);
+  return align_corners ? (coord + 1) / 2 * (s - 1) : ((coord + 1) * s - 1) / 2;
+}
+
+template <typename C>
+C ReflectCoordinates(C in, int64_t twice_low, int64_t twice_high) {
+  if (twice_low == twice_high) return 0;
+  if (!std::isfinite(in)) return in;  // becomes NaN/inf, read as zero by the caller
+  C lo = static_cast<C>(twice_low) / 2;
+  C span = static_cast<C>(twice_high - twice_low) / 2;
+  in = std::fabs(in - lo);
+  C extra = std::fmod(in, span);
+  C flips = std::floor(in / span);
+  return std::fmod(flips, C(2)) == 0 ? extra + lo : span - extra + lo;
+}
+
+// Applies the padding mode to an unnormalized coordinate (border/reflection pull it inside).
+template <typename C>
+C ApplyPadding(C coord, int64_t size, Padding padding, bool align_corners) {
+  auto clip = [&](C v) { return std::min(static_cast<C>(size - 1), std::max(v, C(0))); };
+  if (padding == Padding::kBorder) return clip(coord);
+  if (padding == Padding::kReflection) {
+    coord = align_corners ? ReflectCoordinates(coord, 0, 2 * (size - 1))
+                          : ReflectCoordinates(coord, -1, 2 * size - 1);
+    return clip(coord);
+  }
+  return coord;
+}
+
+template <typename C>
+C CubicConv1(C x, C A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
+template <typename C>
+C CubicConv2(C x, C A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
+template <typename C>
+C CubicInterp1D(C x0, C x1, C x2, C x3, C t) {
+  const C A = static_cast<C>(-0.75);
+  C c0 = CubicConv2(t + 1, A), c1 = CubicConv1(t, A), c2 = CubicConv1(1 - t, A), c3 = CubicConv2(2 - t, A);
+  return x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3;
+}
+
+std::vector<Value> GridSample(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& grid = ctx.input(1);
+  std::string mode_s = ctx.GetString("mode", "bilinear");
+  std::string pad_s = ctx.GetString("padding_mode", "zeros");
+  bool align = ctx.GetInt("align_corners", 0) != 0;
+  if (mode_s != "bilinear" && mode_s != "nearest" && mode_s != "bicubic") ctx.Fail("unknown mode '{}'", mode_s);
+  Padding padding = pad_s == "zeros" ? Padding::kZeros
+                  : pad_s == "border" ? Padding::kBorder
+                  : pad_s == "reflection" ? Padding::kReflection
+                  : (ctx.Fail("unknown padding_mode '{}'", pad_s), Padding::kZeros);
+  if (x.rank() != 4) ctx.Unsupported("GridSample-16 supports 4-D input only, got {}", x.Describe());
+  if (grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)) {
+    ctx.Fail("grid must be [N, H_out, W_out, 2] with N = {}, got {}", x.dim(0), grid.Describe());
+  }
+  if (grid.dtype() != x.dtype()) ctx.Fail("grid and X types differ: {} vs {}", grid.Describe(), x.Describe());
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t Ho = grid.dim(1), Wo = grid.dim(2);
+  Tensor out(x.dtype(), {N, C, Ho, Wo});
+  return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using CT = ComputeT<T>;
+    const T* px = x.data<T>();
+    const T* pg = grid.data<T>();
+    T* po = out.data<T>();
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t c = 0; c < C; ++c) {
+        const T* plane = px + (n * C + c) * H * W;
+        // Value at integral (but floating) coordinates; zero outside (NaN included).
+        auto at = [&](CT yy, CT xx) -> CT {
+          if (!(yy >= 0 && yy < static_cast<CT>(H) && xx >= 0 && xx < static_cast<CT>(W))) return CT(0);
+          return Up(plane[static_cast<int64_t>(yy) * W + static_cast<int64_t>(xx)]);
+        };
+        // bicubic taps: padding applied to each tap coordinate, then bounds-checked.
+        auto at_bounded = [&](CT yy, CT xx) -> CT {
+          CT ax = ApplyPadding(xx, W, padding, align);
+          CT ay = ApplyPadding(yy, H, padding, align);
+          return at(ay, ax);
+        };
+        for (int64_t h = 0; h < Ho; ++h) {
+          for (int64_t w = 0; w < Wo; ++w) {
+            const T* g = pg + ((n * Ho + h) * Wo + w) * 2;
+            CT gx = Up(g[0]), gy = Up(g[1]);
+            CT ix = Unnormalize(gx, W, align), iy = Unnormalize(gy, H, align);
+            CT val = 0;
+            if (mode_s == "bicubic") {
+              CT fx = std::floor(ix), fy = std::floor(iy);
+              CT tx = ix - fx, ty = iy - fy;
+              CT rows[4];
+              for (int i = 0; i < 4; ++i) {
+                CT yy = fy - 1 + static_cast<CT>(i);
+                rows[i] = CubicInterp1D(at_bounded(yy, fx - 1), at_bounded(yy, fx), at_bounded(yy, fx + 1),
+                                        at_bounded(yy, fx + 2), tx);
+              }
+              val = CubicInterp1D(rows[0], rows[1], rows[2], rows[3], ty);
+            } else {
+              ix = ApplyPadding(ix, W, padding, align);
+              iy = ApplyPadding(iy, H, padding, align);
+              if (mode_s == "nearest") {
+                val = at(std::nearbyint(iy), std::nearbyint(ix));
+              } else {
+                CT x0 = std::floor(ix), y0 = std::floor(iy);
+                CT x1 = x0 + 1, y1 = y0 + 1;
+                CT nw = (x1 - ix) * (y1 - iy), ne = (ix - x0) * (y1 - iy);
+                CT sw = (x1 - ix) * (iy - y0), se = (ix - x0) * (iy - y0);
+                val = at(y0, x0) * nw + at(y0, x1) * ne + at(y1, x0) * sw + at(y1, x1) * se;
+              }
+            }
+            po[((n * C + c) * Ho + h) * Wo + w] = Down<T>(val);
+          }
+        }
+      }
+    }
+    return out;
+  }));
+}
+
+// ---- RoiAlign (10: output_half_pixel; 16: coordinate_transformation_mode) --------------------
+
+struct BilinearTap {
+  int64_t pos[4] = {0, 0, 0, 0};
+  double w[4] = {0, 0, 0, 0};
+};
+
+BilinearTap PreCalcTap(double y, double x, int64_t height, int64_t width) {
+  BilinearTap t;
+  if (!(y >= -1.0 && y <= static_cast<double>(height) && x >= -1.0 && x <= static_cast<double>(width))) {
+    return t;  // outside the feature map (or NaN): contributes zero
+  }
+  y = std::max(y, 0.0);
+  x = std::max(x, 0.0);
+  int64_t y_low = static_cast<int64_t>(y), x_low = static_cast<int64_t>(x), y_high, x_high;
+  if (y_low >= height - 1) {
+    y_high = y_low = height - 1;
+    y = static_cast<double>(y_low);
+  } else {
+    y_high = y_low + 1;
+  }
+  if (x_low >= width - 1) {
+    x_high = x_low = width - 1;
+    x = static_cast<double>(x_low);
+  } else {
+    x_high = x_low + 1;
+  }
+  double ly = y - static_cast<double>(y_low), lx = x - static_cast<double>(x_low);
+  double hy = 1.0 - ly, hx = 1.0 - lx;
+  t.pos[0] = y_low * width + x_low;
+  t.pos[1] = y_low * width + x_high;
+  t.pos[2] = y_high * width + x_low;
+  t.pos[3] = y_high * width + x_high;
+  t.w[0] = hy * hx;
+  t.w[1] = hy * lx;
+  t.w[2] = ly * hx;
+  t.w[3] = ly * lx;
+  return t;
+}
+
+std::vector<Value> RoiAlignImpl(KernelContext& ctx, bool half_pixel) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& rois = ctx.input(1);
+  const Tensor& bidx_t = ctx.input(2);
+  std::string mode = ctx.GetString("mode", "avg");
+  if (mode != "avg" && mode != "max") ctx.Fail("unknown mode '{}'", mode);
+  int64_t out_h = ctx.GetInt("output_height", 1), out_w = ctx.GetInt("output_width", 1);
+  int64_t sampling_ratio = ctx.GetInt("sampling_ratio", 0);
+  double spatial_scale = ctx.GetFloat("spatial_scale", 1.0f);
+  if (out_h <= 0 || out_w <= 0) ctx.Fail("output_height/output_width must be positive");
+  if (sampling_ratio < 0) ctx.Fail("sampling_ratio must be >= 0");
+  if (x.rank() != 4) ctx.Fail("X must be 4-D, got {}", x.Describe());
+  if (rois.rank() != 2 || rois.dim(1) != 4) ctx.Fail("rois must be [num_rois, 4], got {}", rois.Describe());
+  std::vector<int64_t> bidx = ToInt64Vector(ctx, bidx_t);
+  const int64_t num_rois = rois.dim(0);
+  if (bidx_t.rank() != 1 || static_cast<int64_t>(bidx.size()) != num_rois) {
+    ctx.Fail("batch_indices must be [{}], got {}", num_rois, bidx_t.Describe());
+  }
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  for (int64_t b : bidx) {
+    if (b < 0 || b >= N) ctx.Fail("batch index {} is out of range [0, {})", b, N);
+  }
+  if (rois.dtype() != x.dtype()) ctx.Fail("rois and X types differ");
+  Tensor out(x.dtype(), {num_rois, C, out_h, out_w});
+  if (out.numel() == 0) return Out(std::move(out));
+  if (H == 0 || W == 0) ctx.Fail("X has an empty spatial dimension: {}", x.Describe());
+  return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data<T>();
+    const T* pr = rois.data<T>();
+    T* po = out.data<T>();
+    for (int64_t r = 0; r < num_rois; ++r) {
+      double offset = half_pixel ? 0.5 : 0.0;
+      double start_w = ToDouble(pr[r * 4 + 0]) * spatial_scale - offset;
+      double start_h = ToDouble(pr[r * 4 + 1]) * spatial_scale - offset;
+      double end_w = ToDouble(pr[r * 4 + 2]) * spatial_scale - offset;
+      double end_h = ToDouble(pr[r * 4 + 3]) * spatial_scale - offset;
+      double roi_w = end_w - start_w, roi_h = end_h - start_h;
+      if (!half_pixel) {  // force malformed rois to be 1x1
+        roi_w = std::max(roi_w, 1.0);
+        roi_h = std::max(roi_h, 1.0);
+      }
+      double bin_h = roi_h / static_cast<double>(out_h), bin_w = roi_w / static_cast<double>(out_w);
+      // Samples per bin: sampling_ratio, or adaptive ceil(roi_size / output_size).
+      auto samples = [&](double roi_len, int64_t out_len) -> int64_t {
+        if (sampling_ratio > 0) return sampling_ratio;
+        double g = std::ceil(roi_len / static_cast<double>(out_len));
+        if (!(g <= 4096.0)) ctx.Fail("roi {} is too large (or not finite) for adaptive sampling", r);
+        return std::max<int64_t>(static_cast<int64_t>(g), 0);
+      };
+      int64_t grid_h = samples(roi_h, out_h), grid_w = samples(roi_w, out_w);
+      if (static_cast<double>(grid_h) * static_cast<double>(grid_w) * static_cast<double>(out_h * out_w) > 268435456.0) {
+        ctx.Fail("too many RoiAlign samples");
+      }
+      double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
+      // Taps shared by every channel: [ph][pw][iy][ix].
+      std::vector<BilinearTap> taps;
+      taps.reserve(static_cast<size_t>(out_h * out_w * grid_h * grid_w));
+      for (int64_t ph = 0; ph < out_h; ++ph) {
+        for (int64_t pw = 0; pw < out_w; ++pw) {
+          for (int64_t iy = 0; iy < grid_h; ++iy) {
+            double yy = start_h + static_cast<double>(ph) * bin_h +
+                        (static_cast<double>(iy) + 0.5) * bin_h / static_cast<double>(grid_h);
+            for (int64_t ix = 0; ix < grid_w; ++ix) {
+              double xx = start_w + static_cast<double>(pw) * bin_w +
+                          (static_cast<double>(ix) + 0.5) * bin_w / static_cast<double>(grid_w);
+              taps.push_back(PreCalcTap(yy, xx, H, W));
+            }
+          }
+        }
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const T* plane = px + (bidx[static_cast<size_t>(r)] * C + c) * H * W;
+        size_t ti = 0;
+        for (int64_t ph = 0; ph < out_h; ++ph) {
+          for (int64_t pw = 0; pw < out_w; ++pw) {
+            double val = 0;
+            bool first = true;
+            for (int64_t k = 0; k < grid_h * grid_w; ++k, ++ti) {
+              const BilinearTap& t = taps[ti];
+              if (mode == "avg") {
+                val += t.w[0] * ToDouble(plane[t.pos[0]]) + t.w[1] * ToDouble(plane[t.pos[1]]) +
+                       t.w[2] * ToDouble(plane[t.pos[2]]) + t.w[3] * ToDouble(plane[t.pos[3]]);
+              } else {
+                // As the reference (and onnxruntime): the max of the weighted corner values.
+                double m = std::max({t.w[0] * ToDouble(plane[t.pos[0]]), t.w[1] * ToDouble(plane[t.pos[1]]),
+                                     t.w[2] * ToDouble(plane[t.pos[2]]), t.w[3] * ToDouble(plane[t.pos[3]])});
+                val = first ? m : std::max(val, m);
+                first = false;
+              }
+            }
+            if (mode == "avg") val /= count;
+            po[((r * C + c) * out_h + ph) * out_w + pw] = FromDouble<T>(val);
+          }
+        }
+      }
+    }
+    return out;
+  }));
+}
+
+std::vector<Value> RoiAlign10(KernelContext& ctx) { return RoiAlignImpl(ctx, false); }
+
+std::vector<Value> RoiAlign16(KernelContext& ctx) {
+  std::string m = ctx.GetString("coordinate_transformation_mode", "half_pixel");
+  if (m != "half_pixel" && m != "output_half_pixel") ctx.Fail("unknown coordinate_transformation_mode '{}'", m);
+  return RoiAlignImpl(ctx, m == "half_pixel");
+}
+
+}  // namespace
+
+void RegisterResizeOps(Registry& r) {
+  r.Add("", "Upsample", 7, Upsample7);
+  r.Add("", "Upsample", 9, Upsample9);
+  r.Add("", "Resize", 10, Resize10);
+  r.Add("", "Resize", 11, Resize11);  // 13 only widened types and made roi/scales optional
+  r.Add("", "GridSample", 16, GridSample);
+  r.Add("", "RoiAlign", 10, RoiAlign10);
+  r.Add("", "RoiAlign", 16, RoiAlign16);
+}
 
 }  // namespace concord::ref
