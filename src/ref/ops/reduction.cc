@@ -117,7 +117,8 @@ struct MeanR {
     AccT<T> acc = 0;
     for (int64_t o : offs) acc += ToAcc(x[o]);
     if constexpr (kIsFloatLike<T>) {
-      return FromDouble<T>(acc / static_cast<double>(offs.size()));  // empty: 0/0 = NaN
+      if (offs.empty()) return FromDouble<T>(std::numeric_limits<double>::quiet_NaN());
+      return FromDouble<T>(acc / static_cast<double>(offs.size()));
     } else {
       if (offs.empty()) return T(0);
       if constexpr (std::is_signed_v<T>) {
