@@ -6,6 +6,7 @@ int64_t NormalizeAxis(const KernelContext& ctx, int64_t axis, int64_t rank) {
   int64_t lo = rank == 0 ? -1 : -rank;
   int64_t hi = rank == 0 ? 0 : rank - 1;
   if (axis < lo || axis > hi) ctx.Fail("axis {} is out of range for rank {}", axis, rank);
+  if (rank == 0) return 0;  // a scalar has one (virtual) axis
   return axis < 0 ? axis + rank : axis;
 }
 
