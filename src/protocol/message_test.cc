@@ -1,0 +1,121 @@
+#include "protocol/message.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "protocol/channel.h"
+#include "protocol/values.h"
+
+namespace concord::protocol {
+namespace {
+
+Message Sample() {
+  Message m;
+  m.type = MessageType::kData;
+  PutValues(&m, {"x", "s", "none"},
+            {ref::Value(Tensor::FromVector<float>({2}, {1.5f, -2.0f})),
+             ref::Value::Sequence({Tensor::FromVector<int64_t>({1}, {7})}, DType::kInt64), ref::Value::None()});
+  return m;
+}
+
+TEST(Frame, RoundTrip) {
+  std::string frame = EncodeFrame(Sample());
+  // Header layout is part of the contract (adapters/concord_protocol.py speaks it too).
+  EXPECT_EQ(frame.substr(0, 4), "CNC1");
+  EXPECT_EQ(static_cast<uint8_t>(frame[4]), 3);
+  Message back = DecodeFrame(frame);
+  auto values = GetValues(back);
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[0].first, "x");
+  EXPECT_EQ(values[0].second.tensor.data<float>()[1], -2.0f);
+  EXPECT_EQ(values[1].second.sequence.at(0).data<int64_t>()[0], 7);
+  EXPECT_TRUE(values[2].second.is_none());
+}
+
+TEST(Frame, StrictDecoding) {
+  std::string good = EncodeFrame(Sample());
+  auto expect_bad = [](std::string f, const char* needle, Limits lim = {}) {
+    try {
+      DecodeFrame(f, lim);
+      FAIL() << "accepted: " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  std::string f = good;
+  f[0] = 'X';
+  expect_bad(f, "bad magic");
+  f = good;
+  f[4] = 99;
+  expect_bad(f, "unknown message type 99");
+  f = good;
+  f[6] = 1;
+  expect_bad(f, "reserved");
+  expect_bad(good.substr(0, good.size() - 5), "header says");
+  expect_bad(good.substr(0, 10), "truncated header");
+  expect_bad(good, "exceeds", Limits{64});
+  f = good;
+  f[12] = static_cast<char>(0xff);  // body_len absurd
+  f[19] = 0x7f;
+  expect_bad(f, "exceeds");
+  Message m;
+  m.blobs = {"abc"};
+  f = EncodeFrame(m);
+  f[f.size() - 3 - 8] = 9;  // blob length 9 > 3 bytes present
+  expect_bad(f, "runs past");
+  m = Message();
+  f = EncodeFrame(m);
+  f.replace(kHeaderSize, 2, "[]");
+  expect_bad(f, "not a JSON object");
+  Message wrong_names = Sample();
+  wrong_names.meta["names"].push_back("extra");
+  EXPECT_THROW(GetValues(DecodeFrame(EncodeFrame(wrong_names))), Error);
+}
+
+TEST(Channel, SocketPairExchangeTimeoutAndHangup) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  Channel a(sv[0], sv[0], "peer-a", true);
+  {
+    Channel b(sv[1], sv[1], "peer-b", true);
+    std::thread t([&] {
+      Message got = b.Receive(5000);
+      Message reply;
+      reply.type = MessageType::kOk;
+      reply.meta = {{"echo", got.meta["names"][0]}};
+      b.Send(reply);
+    });
+    Message r = a.Call(Sample(), 5000);
+    t.join();
+    EXPECT_EQ(r.meta["echo"], "x");
+    EXPECT_THROW(a.Receive(50), Error);  // nothing sent: times out
+  }
+  try {  // peer closed
+    a.Receive(1000);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("closed"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Channel, ErrorReplyBecomesTypedError) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  Channel a(sv[0], sv[0], "worker", true);
+  Channel b(sv[1], sv[1], "client", true);
+  b.Send(ErrorMessage(ErrorKind::kUnsupported, "op Foo not supported"));
+  try {
+    Message m;
+    a.Call(m, 1000);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("op Foo"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace concord::protocol
