@@ -176,7 +176,8 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
   leaves.insert(zs.begin(), zs.end());
   std::vector<const onnx::NodeProto*> before;
   for (const auto& n : graph.node()) {
-    if (&n == &ctx.node()) break;
+    // This node, found by address (or by its outputs, which are unique in a graph).
+    if (&n == &ctx.node() || (n.output_size() > 0 && n.output(0) == ctx.node().output(0))) break;
     before.push_back(&n);
   }
   std::set<std::string> needed = {y};
