@@ -164,7 +164,10 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
     if (idx < 0) ctx.Fail("ngram_indexes must be non-negative");
     out_cols = std::max(out_cols, idx + 1);
   }
-  if (!weights.empty() && static_cast<int64_t>(weights.size()) < out_cols) ctx.Fail("weights has fewer entries than output columns");
+  // weights[k] belongs to the k-th pool n-gram, i.e. to output column ngram_indexes[k].
+  if (!weights.empty() && weights.size() != indexes.size()) ctx.Fail("weights must have one entry per ngram_indexes entry");
+  std::vector<double> col_weight(static_cast<size_t>(out_cols), 1.0);
+  for (size_t k = 0; k < weights.size(); ++k) col_weight[static_cast<size_t>(indexes[k])] = weights[k];
 
   if (x.rank() != 1 && x.rank() != 2) ctx.Fail("input must be [C] or [N, C], got {}", ShapeToString(x.shape()));
   const int64_t rows = x.rank() == 2 ? x.dim(0) : 1;
@@ -188,7 +191,7 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
       }
     }
     for (int64_t c = 0; c < out_cols; ++c) {
-      double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(c)];
+      double w = col_weight[static_cast<size_t>(c)];
       if (mode == "IDF") fr[c] = fr[c] > 0 ? w : 0.0;
       if (mode == "TFIDF") fr[c] *= w;
     }
