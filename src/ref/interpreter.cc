@@ -162,7 +162,7 @@ struct Interpreter::Impl {
     for (int i = 0; i < g.node_size(); ++i) {
       const onnx::NodeProto& node = g.node(i);
       auto start = Clock::now();
-      std::vector<Value> outs = ExecNode(node, scope, graph_opsets);
+      std::vector<Value> outs = ExecNode(node, scope, graph_opsets, &g);
       if (is_main && timings != nullptr) {
         timings->push_back({node.name(), node.op_type(),
                             std::chrono::duration<double, std::milli>(Clock::now() - start).count()});
@@ -207,7 +207,8 @@ struct Interpreter::Impl {
   };
 
   std::vector<Value> ExecNode(const onnx::NodeProto& node, const Scope& scope,
-                              const std::map<std::string, int64_t>& graph_opsets) {
+                              const std::map<std::string, int64_t>& graph_opsets,
+                              const onnx::GraphProto* graph) {
     std::vector<const Value*> ins;
     for (const auto& name : node.input()) {
       if (name.empty()) {
@@ -226,7 +227,7 @@ struct Interpreter::Impl {
     int64_t opset = oit != graph_opsets.end() ? oit->second : 1;
     if (const KernelDef* k = registry.Find(domain, node.op_type(), opset)) {
       Runner runner(this, &scope, graph_opsets);
-      KernelContext ctx(node, ins, opset, &runner);
+      KernelContext ctx(node, ins, opset, &runner, graph);
       try {
         return k->fn(ctx);
       } catch (const Error&) {
@@ -300,7 +301,7 @@ struct Interpreter::Impl {
         copy.set_name(a.name());
         *resolved.add_attribute() = copy;
       }
-      std::vector<Value> outs = ExecNode(resolved, scope, fopsets);
+      std::vector<Value> outs = ExecNode(resolved, scope, fopsets, nullptr);
       for (int k = 0; k < resolved.output_size(); ++k) {
         if (resolved.output(k).empty() || static_cast<size_t>(k) >= outs.size()) continue;
         scope.owned[resolved.output(k)] = std::move(outs[static_cast<size_t>(k)]);

@@ -34,10 +34,13 @@ class SubgraphRunner {
 class KernelContext {
  public:
   KernelContext(const onnx::NodeProto& node, std::vector<const Value*> inputs, int64_t opset,
-                SubgraphRunner* runner)
-      : node_(node), inputs_(std::move(inputs)), opset_(opset), runner_(runner) {}
+                SubgraphRunner* runner, const onnx::GraphProto* graph = nullptr)
+      : node_(node), inputs_(std::move(inputs)), opset_(opset), runner_(runner), graph_(graph) {}
 
   const onnx::NodeProto& node() const { return node_; }
+  // The graph containing the node (null inside function bodies). Only ops whose semantics are
+  // defined over the graph itself (ai.onnx.preview.training Gradient) should need it.
+  const onnx::GraphProto* graph() const { return graph_; }
   // Opset version of the node's domain in the model.
   int64_t opset() const { return opset_; }
 
@@ -88,6 +91,7 @@ class KernelContext {
   std::vector<const Value*> inputs_;
   int64_t opset_;
   SubgraphRunner* runner_;
+  const onnx::GraphProto* graph_;
 };
 
 // Helpers for kernels returning a single tensor.

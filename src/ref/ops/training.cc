@@ -263,10 +263,9 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
 }
 
 std::vector<Value> Gradient(KernelContext& ctx) {
-  // The graph to differentiate is the one containing this node, which KernelContext does not
-  // expose yet; GradientOfGraph is ready for it.
-  (void)&GradientOfGraph;
-  ctx.Unsupported("Gradient needs the enclosing graph, which the interpreter does not expose to kernels");
+  // The graph to differentiate is the one containing this node.
+  if (const onnx::GraphProto* g = ctx.graph()) return GradientOfGraph(ctx, *g);
+  ctx.Unsupported("Gradient inside a function body has no enclosing graph to differentiate");
 }
 
 }  // namespace
