@@ -388,20 +388,22 @@ std::vector<Value> QLinearMatMul(KernelContext& ctx) {
   const Tensor& ys = ctx.input(6);
   const Tensor& yzp = ctx.input(7);
   for (const Tensor* s : {&as, &bs, &ys}) {
-    if (s->dtype() != DType::kFloat32) ctx.Fail("scales must be float");
+    if (!IsFloating(s->dtype())) ctx.Fail("scales must be a float type, got {}", DTypeName(s->dtype()));
   }
+  // scales are read as float (float16/bfloat16 scales convert exactly)
+  auto scale_at = [](const Tensor& t, int64_t i) { return static_cast<float>(t.GetDouble(i)); };
   if (ys.numel() != 1 || yzp.numel() != 1) ctx.Unsupported("per-axis y_scale / y_zero_point");
   if (as.numel() != 1 && as.numel() != p.m) ctx.Unsupported("a_scale with shape {}", ShapeToString(as.shape()));
   if (bs.numel() != 1 && bs.numel() != p.n) ctx.Unsupported("b_scale with shape {}", ShapeToString(bs.shape()));
   if (yzp.dtype() != DType::kUInt8 && yzp.dtype() != DType::kInt8) ctx.Unsupported("y_zero_point type {}", DTypeName(yzp.dtype()));
   const double lo = yzp.dtype() == DType::kUInt8 ? 0 : -128, hi = yzp.dtype() == DType::kUInt8 ? 255 : 127;
   const double zp = yzp.GetDouble(0);
-  const float y_scale = ys.data<float>()[0];
+  const float y_scale = scale_at(ys, 0);
   Tensor y(yzp.dtype(), acc.shape());
   const int32_t* pa = acc.data<int32_t>();
   for (int64_t i = 0; i < acc.numel(); ++i) {
     const int64_t col = i % p.n, row = (i / p.n) % p.m;
-    const float scale = as.data<float>()[as.numel() == 1 ? 0 : row] * bs.data<float>()[bs.numel() == 1 ? 0 : col] / y_scale;
+    const float scale = scale_at(as, as.numel() == 1 ? 0 : row) * scale_at(bs, bs.numel() == 1 ? 0 : col) / y_scale;
     double v = std::clamp(std::nearbyint(static_cast<double>(pa[i]) * scale) + zp, lo, hi);
     if (yzp.dtype() == DType::kUInt8) y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
     else y.data<int8_t>()[i] = static_cast<int8_t>(v);

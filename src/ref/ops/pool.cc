@@ -278,19 +278,36 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
       static_cast<int>(pads.size()) != 2 * nd) {
     ctx.Fail("kernel_shape/strides/pads do not match {} spatial dims", nd);
   }
-  Shape y_shape = {x.dim(0), x.dim(1)};
+  // Indices refer to positions in the default output [N, C, (in-1)*stride + k - pads]; an
+  // explicit output_shape keeps those coordinates (extra rows/cols stay zero).
+  Shape def_shape = {x.dim(0), x.dim(1)};
+  for (int d = 0; d < nd; ++d) {
+    int64_t v = (in[d] - 1) * strides[d] + kernel[d] - pads[d] - pads[d + nd];
+    if (v < 0) ctx.Fail("computed output size {} is negative in spatial dim {}", v, d);
+    def_shape.push_back(v);
+  }
+  Shape y_shape = def_shape;
   if (const Tensor* os = ctx.optional_input(2)) {
     y_shape = ToInt64Vector(ctx, *os);
     if (static_cast<int>(y_shape.size()) != x.rank()) {
       ctx.Fail("output_shape has {} values, expected {}", y_shape.size(), x.rank());
     }
-  } else {
-    for (int d = 0; d < nd; ++d) {
-      int64_t v = (in[d] - 1) * strides[d] + kernel[d] - pads[d] - pads[d + nd];
-      if (v < 0) ctx.Fail("computed output size {} is negative in spatial dim {}", v, d);
-      y_shape.push_back(v);
-    }
+    if (y_shape[0] != x.dim(0) || y_shape[1] != x.dim(1)) ctx.Fail("output_shape must keep N and C of X");
   }
+  const int64_t def_numel = NumElements(def_shape);
+  // Maps a flat index over def_shape to a flat index over y_shape (-1 when it falls outside).
+  auto remap = [&](int64_t idx) -> int64_t {
+    if (y_shape == def_shape) return idx;
+    int64_t out = 0, stride = 1;
+    for (int d = static_cast<int>(def_shape.size()) - 1; d >= 0; --d) {
+      int64_t coord = idx % def_shape[d];
+      idx /= def_shape[d];
+      if (coord >= y_shape[d]) return -1;
+      out += coord * stride;
+      stride *= y_shape[d];
+    }
+    return out;
+  };
   return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor y(x.dtype(), y_shape);
@@ -298,10 +315,11 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
     const int64_t* pi = ind.data<int64_t>();
     T* py = y.data<T>();
     for (int64_t i = 0; i < x.numel(); ++i) {
-      if (pi[i] < 0 || pi[i] >= y.numel()) {
+      int64_t o = (pi[i] >= 0 && pi[i] < def_numel) ? remap(pi[i]) : -1;
+      if (o < 0) {
         ctx.Fail("index {} at position {} is out of range for output shape {}", pi[i], i, ShapeToString(y_shape));
       }
-      py[pi[i]] = px[i];
+      py[o] = px[i];
     }
     return y;
   }));
