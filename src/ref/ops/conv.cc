@@ -102,7 +102,8 @@ void ConvCore(const ConvShapes& s, const C* x, const C* w, C* y) {
   const int64_t cg = s.c / s.group, mg = s.m / s.group;
   const int64_t K = g.kernel_size(), I = g.in_size(), O = g.out_size();
   const bool pointwise = IsPointwise(g);
-  std::vector<C> col(pointwise ? 0 : static_cast<size_t>(cg * K * O));
+  // NumElements rejects a column buffer past the tensor size limit instead of exhausting memory
+  std::vector<C> col(pointwise ? 0 : static_cast<size_t>(NumElements({cg * K, O})));
   for (int64_t n = 0; n < s.n; ++n) {
     for (int64_t gi = 0; gi < s.group; ++gi) {
       const C* xg = x + (n * s.c + gi * cg) * I;
@@ -126,31 +127,32 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
   if (b && (b->rank() != 1 || b->dim(0) != s.m)) {
     ctx.Fail("bias B has shape {}, expected [{}]", ShapeToString(b->shape()), s.m);
   }
-  std::vector<C> y(static_cast<size_t>(NumElements(s.y_shape)), C(0));
   const int64_t O = s.g.out_size();
+  // float/double run in place on the output; halves go through float buffers
+  Tensor out(x.dtype(), s.y_shape);
+  std::vector<C> scratch;
+  C* y = nullptr;
   if constexpr (std::is_same_v<T, C>) {
-    ConvCore<C>(s, x.data<T>(), w.data<T>(), y.data());
+    y = out.data<T>();
+    ConvCore<C>(s, x.data<T>(), w.data<T>(), y);
   } else {
+    scratch.assign(static_cast<size_t>(out.numel()), C(0));
+    y = scratch.data();
     std::vector<C> xc = ToCompute<C, T>(x), wc = ToCompute<C, T>(w);
-    ConvCore<C>(s, xc.data(), wc.data(), y.data());
+    ConvCore<C>(s, xc.data(), wc.data(), y);
   }
   if (b) {
     const T* pb = b->data<T>();
     for (int64_t n = 0; n < s.n; ++n) {
       for (int64_t m = 0; m < s.m; ++m) {
         C bias = static_cast<C>(Up(pb[m]));
-        C* row = y.data() + (n * s.m + m) * O;
+        C* row = y + (n * s.m + m) * O;
         for (int64_t o = 0; o < O; ++o) row[o] += bias;
       }
     }
   }
-  if constexpr (std::is_same_v<T, C>) {
-    Tensor out(x.dtype(), s.y_shape);
-    std::copy(y.begin(), y.end(), out.data<T>());
-    return out;
-  } else {
-    return FromCompute<T, C>(x.dtype(), s.y_shape, y);
-  }
+  if constexpr (!std::is_same_v<T, C>) out = FromCompute<T, C>(x.dtype(), s.y_shape, scratch);
+  return out;
 }
 
 std::vector<Value> Conv(KernelContext& ctx) {
@@ -195,7 +197,7 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
     std::vector<int64_t> v = ctx.GetInts(name, std::vector<int64_t>(nd, def));
     if (static_cast<int>(v.size()) != nd) ctx.Fail("attribute '{}' needs {} values", name, nd);
     for (int64_t e : v) {
-      if (e < min) ctx.Fail("attribute '{}' has invalid value {}", name, e);
+      if (e < min || e > (int64_t{1} << 31)) ctx.Fail("attribute '{}' has invalid value {}", name, e);
     }
     return v;
   };
@@ -231,7 +233,7 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
     int64_t full = strides[d] * (in[d] - 1) + out_pad[d] + (kernel[d] - 1) * dilations[d] + 1;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       int64_t target = !out_shape.empty() ? out_shape[d] : in[d] * strides[d];
-      if (target < 0) ctx.Fail("output_shape values must be non-negative");
+      if (target < 0 || target > (int64_t{1} << 31)) ctx.Fail("output_shape value {} is invalid", target);
       int64_t total = std::max<int64_t>(0, full - target);
       // ONNX spec: SAME_UPPER puts the smaller half at the beginning.
       g.pad_begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
@@ -241,7 +243,9 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
       if (auto_pad == "NOTSET") {
         g.pad_begin[d] = pads[d];
         g.pad_end[d] = pads[d + nd];
-        if (pads[d] < 0 || pads[d + nd] < 0) ctx.Fail("negative pads are not allowed");
+        if (pads[d] < 0 || pads[d + nd] < 0 || pads[d] > full || pads[d + nd] > full) {
+          ctx.Fail("pads ({}, {}) are invalid for spatial dim {}", pads[d], pads[d + nd], d);
+        }
       }
       g.in[d] = full - g.pad_begin[d] - g.pad_end[d];
       if (g.in[d] < 0) ctx.Fail("pads are larger than the output in spatial dim {}", d);
@@ -253,7 +257,7 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
   std::vector<C> y(static_cast<size_t>(NumElements(y_shape)), C(0));
   std::vector<C> xc = ToCompute<C, T>(x), wc = ToCompute<C, T>(w);
   const int64_t K = g.kernel_size(), I = g.out_size() /* X positions */, O = g.in_size();
-  std::vector<C> col(static_cast<size_t>(mg * K * I));
+  std::vector<C> col(static_cast<size_t>(NumElements({mg * K, I})));
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t gi = 0; gi < group; ++gi) {
       const C* xg = xc.data() + (n * Cin + gi * cg) * I;

@@ -5,6 +5,9 @@
 namespace concord::ref {
 
 namespace {
+// Geometry attributes beyond this are treated as corrupt (keeps every product inside int64).
+constexpr int64_t kMaxGeomValue = int64_t{1} << 31;
+
 int64_t Prod(const std::vector<int64_t>& v) {
   int64_t p = 1;
   for (int64_t x : v) p *= x;
@@ -18,7 +21,7 @@ std::vector<int64_t> PerDim(const KernelContext& ctx, const char* name, int nd, 
     ctx.Fail("attribute '{}' has {} values, expected {} (one per spatial dim)", name, v.size(), nd);
   }
   for (int64_t x : v) {
-    if (x <= 0) ctx.Fail("attribute '{}' must be positive, got {}", name, x);
+    if (x <= 0 || x > kMaxGeomValue) ctx.Fail("attribute '{}' must be positive and sane, got {}", name, x);
   }
   return v;
 }
@@ -42,7 +45,7 @@ void ResolveConvGeom(const KernelContext& ctx, ConvGeom& g, bool ceil_mode) {
     ctx.Fail("kernel has {} spatial dims but input has {}", g.kernel.size(), nd);
   }
   for (int64_t k : g.kernel) {
-    if (k <= 0) ctx.Fail("kernel_shape values must be positive, got {}", k);
+    if (k <= 0 || k > kMaxGeomValue) ctx.Fail("kernel_shape values must be positive, got {}", k);
   }
   g.strides = PerDim(ctx, "strides", nd, 1);
   g.dilations = PerDim(ctx, "dilations", nd, 1);
@@ -59,6 +62,7 @@ void ResolveConvGeom(const KernelContext& ctx, ConvGeom& g, bool ceil_mode) {
       g.pad_begin[d] = pads[d];
       g.pad_end[d] = pads[d + nd];
       if (pads[d] < 0 || pads[d + nd] < 0) ctx.Fail("negative pads are not allowed");
+      if (pads[d] > kMaxGeomValue || pads[d + nd] > kMaxGeomValue) ctx.Fail("pads value too large");
     }
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     for (int d = 0; d < nd; ++d) {

@@ -50,8 +50,9 @@ void Col2Im(const T* col, int64_t channels, const ConvGeom& g, T* img);
 // ---- implementation of the templates ----------------------------------------------------------
 
 namespace conv_detail {
-// Calls f(kernel_offsets, out_outer_index, in_offset_outer, valid) for the odometer over all
-// output dims except the last; the innermost dim is handled by the caller.
+// For every kernel offset and every output position of the outer (all but last) dims, calls
+// f(kernel_index, first_output_index, outer_valid, input_offset_of_outer_dims, first_input_col):
+// the caller loops over the innermost output dim, where input col = first_input_col + ow * stride.
 template <typename F>
 void ForEachRow(const ConvGeom& g, F&& f) {
   const int nd = g.nd;

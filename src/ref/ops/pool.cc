@@ -278,6 +278,13 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
       static_cast<int>(pads.size()) != 2 * nd) {
     ctx.Fail("kernel_shape/strides/pads do not match {} spatial dims", nd);
   }
+  constexpr int64_t kMax = int64_t{1} << 31;
+  for (int d = 0; d < nd; ++d) {
+    if (kernel[d] <= 0 || kernel[d] > kMax || strides[d] <= 0 || strides[d] > kMax || pads[d] < 0 ||
+        pads[d] > kMax || pads[d + nd] < 0 || pads[d + nd] > kMax) {
+      ctx.Fail("invalid kernel_shape/strides/pads in spatial dim {}", d);
+    }
+  }
   // Indices refer to positions in the default output [N, C, (in-1)*stride + k - pads]; an
   // explicit output_shape keeps those coordinates (extra rows/cols stay zero).
   Shape def_shape = {x.dim(0), x.dim(1)};
