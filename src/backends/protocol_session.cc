@@ -1,0 +1,122 @@
+#include "backends/protocol_session.h"
+
+#include <onnx/onnx_pb.h>
+
+#include "protocol/values.h"
+
+namespace concord {
+
+using protocol::Message;
+using protocol::MessageType;
+
+ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model,
+                                 const EnvSpec& env, const ProtocolSessionOptions& options)
+    : channel_(std::move(channel)), options_(options) {
+  Message hello;
+  hello.type = MessageType::kHello;
+  hello.meta = {{"version", protocol::kVersion}, {"client", "concord"}};
+  if (!options.token.empty()) hello.meta["token"] = options.token;
+  Message reply = channel_->Call(hello, options.hello_timeout_ms);
+  if (reply.type != MessageType::kHello) {
+    Fail(ErrorKind::kRuntime, "{}: expected HELLO, got {}", channel_->peer(), protocol::MessageTypeName(reply.type));
+  }
+  if (reply.meta.value("version", 0u) != protocol::kVersion) {
+    Fail(ErrorKind::kRuntime, "{}: speaks protocol version {}, we speak {}", channel_->peer(),
+         reply.meta.value("version", 0u), protocol::kVersion);
+  }
+  server_hello_ = reply.meta;
+  supports_taps_ = reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
+
+  Message m;
+  m.type = MessageType::kModel;
+  EnvSpec remote_env = env;
+  remote_env.options.erase("host");  // the server runs it locally
+  m.meta = {{"env", remote_env.ToString()}, {"name", model.path()}};
+  std::string bytes;
+  if (!model.proto().SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
+  m.blobs.push_back(std::move(bytes));
+  reply = channel_->Call(m, options.prepare_timeout_ms);
+  if (reply.type != MessageType::kOk) {
+    Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(), protocol::MessageTypeName(reply.type));
+  }
+  prepare_info_ = reply.meta;
+  effective_env_ = reply.meta.value("effective_env", env.ToString());
+  for (const auto& in : model.Inputs()) input_names_.push_back(in.name);
+  for (const auto& out : model.Outputs()) output_names_.push_back(out.name);
+}
+
+ProtocolSession::~ProtocolSession() {
+  try {
+    Message bye;
+    bye.type = MessageType::kBye;
+    channel_->Send(bye);
+  } catch (const Error&) {
+    // peer already gone: nothing to say goodbye to
+  }
+}
+
+std::vector<ref::Value> ProtocolSession::Run(const ValueMap& inputs, RunTiming* timing) {
+  return DoRun(inputs, nullptr, timing);
+}
+
+std::vector<ref::Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
+  if (!supports_taps_) Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env_);
+  return DoRun(inputs, taps, timing);
+}
+
+std::vector<ref::Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
+  Message data;
+  data.type = MessageType::kData;
+  std::vector<std::string> names;
+  std::vector<ref::Value> values;
+  for (const auto& [name, v] : inputs) {
+    names.push_back(name);
+    values.push_back(v);
+  }
+  protocol::PutValues(&data, names, values);
+  channel_->Call(data, options_.run_timeout_ms);
+  Message process;
+  process.type = MessageType::kProcess;
+  process.meta = {{"taps", taps != nullptr}};
+  Message out = channel_->Call(process, options_.run_timeout_ms);
+  if (out.type != MessageType::kOutput) {
+    Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(), protocol::MessageTypeName(out.type));
+  }
+  auto got = protocol::GetValues(out);
+  std::map<std::string, ref::Value> by_name;
+  for (auto& [n, v] : got) by_name[n] = std::move(v);
+  std::vector<ref::Value> result;
+  for (const auto& n : output_names_) {
+    auto it = by_name.find(n);
+    if (it == by_name.end()) Fail(ErrorKind::kRuntime, "{}: OUTPUT lacks model output '{}'", channel_->peer(), n);
+    result.push_back(std::move(it->second));
+  }
+  if (timing) {
+    const auto& t = out.meta.contains("timing_ms") ? out.meta["timing_ms"] : nlohmann::json::object();
+    timing->run_ms = t.value("run", 0.0);
+  }
+  if (taps != nullptr) {
+    Message tm = channel_->Receive(options_.run_timeout_ms);
+    if (tm.type == MessageType::kError) {
+      Fail(protocol::ErrorKindFromName(tm.meta.value("kind", "runtime")), "{}: {}", channel_->peer(),
+           tm.meta.value("message", std::string("taps failed")));
+    }
+    if (tm.type != MessageType::kTaps) {
+      Fail(ErrorKind::kRuntime, "{}: expected TAPS, got {}", channel_->peer(), protocol::MessageTypeName(tm.type));
+    }
+    for (auto& [n, v] : protocol::GetValues(tm)) (*taps)[n] = std::move(v);
+  }
+  return result;
+}
+
+nlohmann::json ProtocolSession::Stats() {
+  Message m;
+  m.type = MessageType::kStats;
+  Message r = channel_->Call(m, options_.run_timeout_ms);
+  if (r.type != MessageType::kStats) {
+    Fail(ErrorKind::kRuntime, "{}: expected STATS, got {}", channel_->peer(), protocol::MessageTypeName(r.type));
+  }
+  return r.meta;
+}
+
+}  // namespace concord

@@ -1,0 +1,65 @@
+// A Session that runs its model on the other end of a protocol Channel: a local worker
+// process (WorkerBackend) or a remote `concord serve` target (RemoteBackend). Same messages
+// either way, so local worker, remote target and crash isolation are one mechanism.
+//
+// Conversation (client -> server, see protocol/message.h):
+//   HELLO {version, token?, client}        -> HELLO {version, server, capabilities, versions}
+//   MODEL {env, name, sha256} + model      -> OK {prepare_ms, effective_env, ...}
+//   DATA {names, kinds} + tensors          -> OK
+//   PROCESS {taps}                         -> OUTPUT {names, kinds, timing_ms} + tensors
+//                                             [then TAPS {names, kinds} + tensors if taps]
+//   STATS {}                               -> STATS {inference_ms, cpu_percent, rss_bytes, ...}
+//   BYE {}                                 -> (server closes)
+// Any request may be answered ERROR {kind, message}; it is rethrown here as Error of that kind
+// prefixed with the peer's name. Timeouts and a vanished peer are Error(kRuntime).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+#include "protocol/channel.h"
+
+namespace concord {
+
+struct ProtocolSessionOptions {
+  std::string token;             // sent in HELLO (remote targets)
+  int hello_timeout_ms = 30000;
+  int prepare_timeout_ms = 600000;  // compilation (TVM) can take minutes
+  int run_timeout_ms = 300000;
+};
+
+class ProtocolSession : public Session {
+ public:
+  // Performs HELLO and MODEL; throws on failure. `env` is sent as text with the model.
+  ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model, const EnvSpec& env,
+                  const ProtocolSessionOptions& options);
+  ~ProtocolSession() override;
+
+  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override;
+  bool supports_taps() const override { return supports_taps_; }
+  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override;
+  std::string effective_env() const override { return effective_env_; }
+
+  const nlohmann::json& server_hello() const { return server_hello_; }
+  const nlohmann::json& prepare_info() const { return prepare_info_; }
+  // STATS round trip (inference times and resource use as the server measured them).
+  nlohmann::json Stats();
+
+ protected:
+  protocol::Channel& channel() { return *channel_; }
+
+ private:
+  std::vector<ref::Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
+
+  std::unique_ptr<protocol::Channel> channel_;
+  ProtocolSessionOptions options_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+  nlohmann::json server_hello_;
+  nlohmann::json prepare_info_;
+  std::string effective_env_;
+  bool supports_taps_ = false;
+};
+
+}  // namespace concord
