@@ -68,7 +68,7 @@ void BM_Ref(benchmark::State& state, const std::string& path) {
     benchmark::DoNotOptimize(out);
   }
   state.counters["GFLOP"] = flops / 1e9;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
+  state.counters["GFLOPS"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
   state.SetLabel(std::to_string(state.range(0)) + " thread(s)");
 }

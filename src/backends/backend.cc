@@ -1,6 +1,9 @@
 #include "backends/backend.h"
 
+#include "backends/opencv_backend.h"
 #include "backends/ref_backend.h"
+#include "backends/remote_backend.h"
+#include "backends/worker_backend.h"
 
 namespace concord {
 
@@ -13,6 +16,8 @@ std::vector<ref::Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* t
 std::vector<std::unique_ptr<Backend>> AllBackends() {
   std::vector<std::unique_ptr<Backend>> all;
   all.push_back(MakeRefBackend());
+  for (auto& b : MakeWorkerBackends()) all.push_back(std::move(b));
+  all.push_back(MakeOpenCvBackend());
   return all;
 }
 
@@ -34,6 +39,7 @@ std::unique_ptr<Backend> FindBackend(const std::string& name) {
 }
 
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {
+  if (!env.Get("host").empty()) return PrepareRemoteSession(model, env);
   return FindBackend(env.backend)->Prepare(model, env);
 }
 

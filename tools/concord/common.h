@@ -48,5 +48,8 @@ std::string FormatMs(double ms);
 Command MakeRunCommand(CLI::App& root, GlobalOptions& global);
 Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global);
 Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global);
+Command MakeCompareCommand(CLI::App& root, GlobalOptions& global);
+Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
+Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace concord::cli

@@ -2,6 +2,7 @@
 // One file per subcommand; this file wires them up and maps errors to exit codes.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "tools/concord/common.h"
@@ -18,8 +19,13 @@ int main(int argc, char** argv) {
       MakeRunCommand(root, global),
       MakeConformanceCommand(root, global),
       MakeEnvsCommand(root, global),
+      MakeCompareCommand(root, global),
+      MakeBenchCommand(root, global),
+      MakeServeCommand(root, global),
   };
   spdlog::set_pattern("%^%l%$: %v");
+  // Peers (workers, remote clients) may vanish; a write to them must be an error, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
