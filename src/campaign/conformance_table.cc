@@ -13,8 +13,8 @@ const std::vector<CaseRule>& ConformanceRules() {
       {"*", "test_castlike_(BFLOAT16_to_FLOAT|FLOAT_to_BFLOAT16)(_expanded)?", true, 0, 0,
        "ONNX 1.12 test data: the stored 'like' input has shape [1] but the model declares [3, 4]"},
       {"*", "test_bernoulli(_double|_seed)?(_expanded)?", true, 0, 0,
-       "Bernoulli samples from NumPy's RNG stream, which ONNX leaves unspecified (shapes/dtypes are "
-       "checked by unit tests)"},
+       "Bernoulli samples from NumPy's RNG stream, which ONNX leaves unspecified (dtype, shape, "
+       "0/1 domain and seeded determinism are checked in src/ref/random_ops_test.cc)"},
       {"*", "test_adam_multiple", true, 0, 0,
        "ONNX 1.12 test data: expected values were computed with epsilon=1e-2, but the model omits "
        "epsilon (spec default 1e-6)"},
