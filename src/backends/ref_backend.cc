@@ -44,7 +44,8 @@ class RefBackend : public Backend {
   BackendInfo Info() const override {
     BackendInfo info;
     info.name = "ref";
-    info.description = "Concord reference interpreter (exact ONNX semantics, the oracle)";
+    size_t ops = ref::DefaultRegistry().Ops().size();
+    info.description = fmt::format("Concord reference interpreter: exact ONNX semantics, {} operator kernels", ops);
     info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
