@@ -4,6 +4,9 @@
   make_models.py example OUT_DIR   tiny CNN classifier + test_data_set_0 whose expected output is
                                    computed here with plain numpy (an independent reference)
   make_models.py bench OUT_DIR     MobileNetV2- and ResNet-18-shaped models (224x224, 1000 classes)
+  make_models.py zoo OUT_DIR       small models of our own in ONNX's test layout (model.onnx +
+                                   test_data_set_0 with a numpy-computed expected output):
+                                   tiny_cnn, mlp, attention (one transformer encoder block)
 
 Models use opset 13 and IR version 8 so the ONNX 1.12 C++ library (Debian) can load them.
 """
@@ -194,7 +197,135 @@ def tiny_cnn(out_dir):
             f.write(t.SerializeToString())
 
 
+def save_case(out_dir, model, inputs, outputs):
+    """Writes model.onnx and test_data_set_0/{input,output}_K.pb."""
+    os.makedirs(os.path.join(out_dir, "test_data_set_0"), exist_ok=True)
+    onnx.save(model, os.path.join(out_dir, "model.onnx"))
+    for prefix, items in (("input", inputs), ("output", outputs)):
+        for k, (name, arr) in enumerate(items):
+            with open(os.path.join(out_dir, "test_data_set_0", f"{prefix}_{k}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(arr, name).SerializeToString())
+
+
+def make_model(nodes, name, inputs, outputs, inits):
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="concord-make_models")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+def mlp(out_dir):
+    rng = np.random.default_rng(21)
+    dims = [256, 512, 256, 10]
+    inits, nodes, x = [], [], "input"
+    ws = []
+    for i in range(3):
+        w = (rng.standard_normal((dims[i], dims[i + 1])) * np.sqrt(2.0 / dims[i])).astype(np.float32)
+        b = (rng.standard_normal(dims[i + 1]) * 0.05).astype(np.float32)
+        ws.append((w, b))
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes.append(helper.make_node("MatMul", [x, f"w{i}"], [f"mm{i}"], name=f"fc{i}"))
+        nodes.append(helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"fc{i}_out"], name=f"bias{i}"))
+        x = f"fc{i}_out"
+        if i < 2:
+            act = "Relu" if i == 0 else "Tanh"
+            nodes.append(helper.make_node(act, [x], [f"act{i}"], name=f"act{i}"))
+            x = f"act{i}"
+    nodes.append(helper.make_node("Softmax", [x], ["probs"], name="softmax", axis=-1))
+    m = make_model(nodes, "mlp", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [4, 256])],
+                   [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [4, 10])], inits)
+    xin = rng.uniform(-1, 1, (4, 256)).astype(np.float32)
+    h = xin.astype(np.float64)
+    for i, (w, b) in enumerate(ws):
+        h = h @ w.astype(np.float64) + b
+        if i == 0:
+            h = np.maximum(h, 0)
+        elif i == 1:
+            h = np.tanh(h)
+    e = np.exp(h - h.max(axis=-1, keepdims=True))
+    save_case(out_dir, m, [("input", xin)], [("probs", (e / e.sum(axis=-1, keepdims=True)).astype(np.float32))])
+
+
+def attention(out_dir):
+    """One post-norm transformer encoder block: multi-head self-attention + residual + layer
+    norm (written with primitive ops, opset 13) + feed-forward + residual."""
+    rng = np.random.default_rng(33)
+    seq, d, heads, ff = 16, 64, 4, 128
+    hd = d // heads
+    P = {}
+    def param(name, shape, scale):
+        P[name] = (rng.standard_normal(shape) * scale).astype(np.float32)
+        return name
+    for n in ("wq", "wk", "wv", "wo"):
+        param(n, (d, d), 1 / np.sqrt(d))
+    param("w1", (d, ff), 1 / np.sqrt(d))
+    param("w2", (ff, d), 1 / np.sqrt(ff))
+    param("b1", (ff,), 0.05)
+    param("gamma", (d,), 0.1)
+    P["gamma"] += 1
+    param("beta", (d,), 0.1)
+    consts = {"split_shape": np.array([1, seq, heads, hd], np.int64), "merge_shape": np.array([1, seq, d], np.int64),
+              "scale": np.array(1 / np.sqrt(hd), np.float32), "eps": np.array(1e-5, np.float32),
+              "two": np.array(2, np.float32)}
+    inits = [numpy_helper.from_array(v, k) for k, v in {**P, **consts}.items()]
+    N = helper.make_node
+    nodes = []
+    for n in ("q", "k", "v"):
+        nodes += [N("MatMul", ["input", "w" + n], [n + "_proj"], name=n + "_proj"),
+                  N("Reshape", [n + "_proj", "split_shape"], [n + "_heads"], name=n + "_split"),
+                  N("Transpose", [n + "_heads"], [n + "_t"], name=n + "_transpose", perm=[0, 2, 1, 3])]
+    nodes += [
+        N("Transpose", ["k_t"], ["k_tt"], name="k_transpose2", perm=[0, 1, 3, 2]),
+        N("MatMul", ["q_t", "k_tt"], ["scores_raw"], name="qk"),
+        N("Mul", ["scores_raw", "scale"], ["scores"], name="scale"),
+        N("Softmax", ["scores"], ["attn"], name="softmax", axis=-1),
+        N("MatMul", ["attn", "v_t"], ["ctx_heads"], name="attn_v"),
+        N("Transpose", ["ctx_heads"], ["ctx_t"], name="ctx_transpose", perm=[0, 2, 1, 3]),
+        N("Reshape", ["ctx_t", "merge_shape"], ["ctx"], name="ctx_merge"),
+        N("MatMul", ["ctx", "wo"], ["attn_out"], name="out_proj"),
+        N("Add", ["input", "attn_out"], ["res1"], name="residual1"),
+        N("ReduceMean", ["res1"], ["mean"], name="ln_mean", axes=[-1]),
+        N("Sub", ["res1", "mean"], ["centered"], name="ln_center"),
+        N("Pow", ["centered", "two"], ["sq"], name="ln_square"),
+        N("ReduceMean", ["sq"], ["var"], name="ln_var", axes=[-1]),
+        N("Add", ["var", "eps"], ["var_eps"], name="ln_eps"),
+        N("Sqrt", ["var_eps"], ["std"], name="ln_sqrt"),
+        N("Div", ["centered", "std"], ["normed"], name="ln_div"),
+        N("Mul", ["normed", "gamma"], ["scaled"], name="ln_gamma"),
+        N("Add", ["scaled", "beta"], ["ln_out"], name="ln_beta"),
+        N("MatMul", ["ln_out", "w1"], ["ff1"], name="ff1"),
+        N("Add", ["ff1", "b1"], ["ff1b"], name="ff1_bias"),
+        N("Relu", ["ff1b"], ["ff_act"], name="ff_relu"),
+        N("MatMul", ["ff_act", "w2"], ["ff2"], name="ff2"),
+        N("Add", ["ln_out", "ff2"], ["output"], name="residual2"),
+    ]
+    m = make_model(nodes, "attention_block",
+                   [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, seq, d])],
+                   [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, seq, d])], inits)
+    x = rng.uniform(-1, 1, (1, seq, d)).astype(np.float32)
+    f = {k: v.astype(np.float64) for k, v in P.items()}
+    xd = x.astype(np.float64)
+    def heads_of(t):
+        return t.reshape(1, seq, heads, hd).transpose(0, 2, 1, 3)
+    q, k, v = (heads_of(xd @ f[w]) for w in ("wq", "wk", "wv"))
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    a = e / e.sum(axis=-1, keepdims=True)
+    c = (a @ v).transpose(0, 2, 1, 3).reshape(1, seq, d)
+    r1 = xd + c @ f["wo"]
+    mu = r1.mean(axis=-1, keepdims=True)
+    var = ((r1 - mu) ** 2).mean(axis=-1, keepdims=True)
+    ln = (r1 - mu) / np.sqrt(var + 1e-5) * f["gamma"] + f["beta"]
+    y = ln + np.maximum(ln @ f["w1"] + f["b1"], 0) @ f["w2"]
+    save_case(out_dir, m, [("input", x)], [("output", y.astype(np.float32))])
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "zoo":
+        for name, fn in (("tiny_cnn", tiny_cnn), ("mlp", mlp), ("attention", attention)):
+            fn(os.path.join(sys.argv[2], name))
+        return 0
     if len(sys.argv) != 3 or sys.argv[1] not in ("example", "bench"):
         print(__doc__)
         return 2
