@@ -69,6 +69,7 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
       std::vector<ref::Value> actual = session->Run(inputs);
       if (actual.size() != expected.size()) {
         r.status = "fail";
+        r.reason_class = "wrong_result";
         r.reason = fmt::format("{} outputs, expected {}", actual.size(), expected.size());
         return r;
       }
@@ -77,6 +78,7 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
         std::string diff = CompareValues(expected[i], actual[i], tol, what);
         if (!diff.empty()) {
           r.status = "fail";
+          r.reason_class = "wrong_result";
           r.reason = diff;
           return r;
         }
@@ -86,8 +88,22 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
   } catch (const Error& e) {
     r.status = "error";
     r.reason = fmt::format("{} error: {}", ErrorKindName(e.kind()), e.what());
+    std::string msg = e.what();
+    if (e.kind() == ErrorKind::kUnsupported) {
+      r.reason_class = "unsupported";
+    } else if (msg.find("timed out") != std::string::npos) {
+      r.reason_class = "timeout";
+    } else if (msg.find("signal") != std::string::npos || msg.find("exited") != std::string::npos ||
+               msg.find("connection closed") != std::string::npos) {
+      r.reason_class = "crash";
+    } else if (e.kind() == ErrorKind::kInput) {
+      r.reason_class = "input";
+    } else {
+      r.reason_class = "error";
+    }
   } catch (const std::exception& e) {
     r.status = "error";
+    r.reason_class = "error";
     r.reason = fmt::format("internal error: {}", e.what());
   }
   return r;

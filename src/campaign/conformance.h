@@ -20,6 +20,10 @@ namespace concord {
 struct CaseResult {
   std::string name;
   std::string status;  // pass | fail | skip | error
+  // Why it did not pass, for triage of third-party runtimes: wrong_result (ran, numbers or
+  // shapes differ), unsupported (the env refused the model/op), crash (the worker died),
+  // timeout, input (the case's own files are unusable), error (anything else). Empty on pass.
+  std::string reason_class;
   std::string reason;
   double ms = 0;
 };

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 
 #include "campaign/conformance.h"
 #include "tools/concord/common.h"
@@ -45,13 +46,23 @@ int ConformanceMain(const ConfArgs& a) {
     j["skipped"] = res.skipped;
     j["cases"] = nlohmann::json::array();
     for (const auto& c : res.cases) {
-      j["cases"].push_back({{"name", c.name}, {"status", c.status}, {"reason", c.reason}, {"ms", c.ms}});
+      j["cases"].push_back({{"name", c.name}, {"status", c.status}, {"class", c.reason_class},
+                            {"reason", c.reason}, {"ms", c.ms}});
     }
     std::cout << j.dump(2) << "\n";
   } else {
     size_t total = res.cases.size();
     std::cout << fmt::format("suite {} on {}: {:.1f}% of {} cases passed\n", res.suite, res.env,
                              total ? 100.0 * res.passed / static_cast<double>(total) : 0.0, total);
+    std::map<std::string, int> classes;
+    for (const auto& c : res.cases) {
+      if (!c.reason_class.empty()) ++classes[c.reason_class];
+    }
+    if (!classes.empty()) {
+      std::string line;
+      for (const auto& [k, n] : classes) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", n, k);
+      std::cout << "not passed by class: " << line << "\n";
+    }
     std::cout << fmt::format("{} passed, {} failed, {} skipped\n", res.passed, res.failed, res.skipped);
   }
   return res.failed == 0 ? kExitOk : kExitDiverged;
