@@ -1,10 +1,5 @@
 #include "backends/opencv_backend.h"
 
-#include <opencv2/core.hpp>
-#include <opencv2/core/ocl.hpp>
-#include <opencv2/core/utils/logger.hpp>
-#include <opencv2/dnn.hpp>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +7,10 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/core/ocl.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/dnn.hpp>
 #include <set>
 
 #include "ir/tensor_io.h"
@@ -68,7 +67,8 @@ std::string CompactCvMessage(const std::string& what) {
 struct OpenClSetupResult {
   bool any_gpu = false;
   bool any_device = false;
-  std::string notes;  // what we set, for Info()
+  std::string first_device;  // "platform: device" of the first device found
+  std::string notes;         // what we set, for Info()
 };
 
 const OpenClSetupResult& SetUpOpenCl() {
@@ -83,6 +83,7 @@ const OpenClSetupResult& SetUpOpenCl() {
         for (int i = 0; i < p.deviceNumber(); ++i) {
           cv::ocl::Device d;
           p.getDevice(d, i);
+          if (!result.any_device) result.first_device = p.name() + ": " + d.name();
           result.any_device = true;
           if (d.type() & cv::ocl::Device::TYPE_GPU) result.any_gpu = true;
         }
@@ -113,15 +114,24 @@ void ApplyThreads(int threads) {
 
 DType DTypeOfDepth(int depth) {
   switch (depth) {
-    case CV_8U: return DType::kUInt8;
-    case CV_8S: return DType::kInt8;
-    case CV_16U: return DType::kUInt16;
-    case CV_16S: return DType::kInt16;
-    case CV_32S: return DType::kInt32;
-    case CV_32F: return DType::kFloat32;
-    case CV_64F: return DType::kFloat64;
-    case CV_16F: return DType::kFloat16;
-    default: return DType::kUndefined;
+    case CV_8U:
+      return DType::kUInt8;
+    case CV_8S:
+      return DType::kInt8;
+    case CV_16U:
+      return DType::kUInt16;
+    case CV_16S:
+      return DType::kInt16;
+    case CV_32S:
+      return DType::kInt32;
+    case CV_32F:
+      return DType::kFloat32;
+    case CV_64F:
+      return DType::kFloat64;
+    case CV_16F:
+      return DType::kFloat16;
+    default:
+      return DType::kUndefined;
   }
 }
 
@@ -213,7 +223,8 @@ bool ConstantScalar(const onnx::GraphProto& g, const std::string& name, float* v
 int LegalizeClipForOpenCv(onnx::GraphProto* g) {
   int rewritten = 0;
   for (auto& node : *g->mutable_node()) {
-    if (node.op_type() != "Clip" || !(node.domain().empty() || node.domain() == "ai.onnx")) continue;
+    if (node.op_type() != "Clip" || !(node.domain().empty() || node.domain() == "ai.onnx"))
+      continue;
     if (node.input_size() <= 1) continue;
     float bounds[2] = {0, 0};
     bool present[2] = {false, false};
@@ -293,7 +304,10 @@ std::vector<std::string> LayerNameCandidates(const onnx::NodeProto& node) {
   return names;
 }
 
-std::vector<cv::Mat> ForwardPins(cv::dnn::Net& net, const std::vector<Pin>& pins) {
+// Runs the net for `pins`. When `present` is null, a pin beyond its layer's outputs is an
+// error; otherwise it gets an empty Mat and false (taps: optional outputs OpenCV omits).
+std::vector<cv::Mat> ForwardPins(cv::dnn::Net& net, const std::vector<Pin>& pins,
+                                 std::vector<bool>* present) {
   std::vector<cv::String> layers;
   std::map<std::string, size_t> slot;
   for (const Pin& p : pins) {
@@ -302,13 +316,16 @@ std::vector<cv::Mat> ForwardPins(cv::dnn::Net& net, const std::vector<Pin>& pins
   std::vector<std::vector<cv::Mat>> blobs;
   net.forward(blobs, layers);
   std::vector<cv::Mat> out;
+  if (present != nullptr) present->clear();
   for (const Pin& p : pins) {
     const auto& b = blobs.at(slot.at(p.layer));
-    if (p.index >= static_cast<int>(b.size())) {
+    bool have = p.index < static_cast<int>(b.size());
+    if (!have && present == nullptr) {
       Fail(ErrorKind::kRuntime, "opencv layer '{}' has {} outputs, output {} requested", p.layer,
            b.size(), p.index);
     }
-    out.push_back(b[static_cast<size_t>(p.index)]);
+    out.push_back(have ? b[static_cast<size_t>(p.index)] : cv::Mat());
+    if (present != nullptr) present->push_back(have);
   }
   return out;
 }
@@ -376,15 +393,12 @@ class OpenCvSession : public Session {
     net_ = Import();
     CollectTapCandidates(model);
     for (const ValueInfo& o : outputs_) out_pins_.push_back(ResolveGraphOutput(net_, o.name));
-    UpdateEffectiveEnv(false);
+    UpdateEffectiveEnv(nullptr);
   }
 
   std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
-    std::vector<cv::Mat> blobs = Forward(net_, inputs, out_pins_, timing);
-    if (!checked_targets_) {
-      checked_targets_ = true;
-      UpdateEffectiveEnv(true);
-    }
+    std::vector<cv::Mat> blobs = Forward(net_, inputs, out_pins_, timing, nullptr);
+    CheckTargets(net_);
     return ToOutputs(blobs);
   }
 
@@ -396,10 +410,18 @@ class OpenCvSession : public Session {
     if (!taps_net_) PrepareTaps();
     std::vector<Pin> pins = out_pins_taps_;
     for (const auto& t : tap_list_) pins.push_back(t.pin);
-    std::vector<cv::Mat> blobs = Forward(*taps_net_, inputs, pins, timing);
+    std::vector<bool> present;
+    std::vector<cv::Mat> blobs = Forward(*taps_net_, inputs, pins, timing, &present);
+    CheckTargets(*taps_net_);
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      if (!present[i])
+        Fail(ErrorKind::kRuntime, "{}: no blob for graph output '{}'", effective_,
+             outputs_[i].name);
+    }
     std::vector<cv::Mat> outs(blobs.begin(), blobs.begin() + static_cast<long>(outputs_.size()));
     for (size_t i = 0; i < tap_list_.size(); ++i) {
       const TapEntry& t = tap_list_[i];
+      if (!present[outputs_.size() + i]) continue;
       const cv::Mat& m = blobs[outputs_.size() + i];
       const ValueInfo* declared = t.has_info ? &t.info : nullptr;
       Tensor tensor = ConvertOrThrow(m, declared, fmt::format("tap '{}'", t.name));
@@ -434,8 +456,7 @@ class OpenCvSession : public Session {
            model_name_, Trim(e.what()));
     }
     if (net.empty()) {
-      Fail(ErrorKind::kUnsupported, "opencv imported model '{}' as an empty network",
-           model_name_);
+      Fail(ErrorKind::kUnsupported, "opencv imported model '{}' as an empty network", model_name_);
     }
     try {
       net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
@@ -498,7 +519,8 @@ class OpenCvSession : public Session {
   }
 
   std::vector<cv::Mat> Forward(cv::dnn::Net& net, const ValueMap& inputs,
-                               const std::vector<Pin>& pins, RunTiming* timing) {
+                               const std::vector<Pin>& pins, RunTiming* timing,
+                               std::vector<bool>* present) {
     ApplyThreads(env_.threads());
     std::vector<Tensor> converted;  // keeps non-float inputs alive during forward
     converted.reserve(inputs_.size());
@@ -550,7 +572,7 @@ class OpenCvSession : public Session {
     try {
       // OpenCL kernels are compiled during a net's first forward.
       StdoutToStderr guard(target_ == cv::dnn::DNN_TARGET_OPENCL && compiled_.insert(&net).second);
-      blobs = ForwardPins(net, pins);
+      blobs = ForwardPins(net, pins, present);
     } catch (const Error&) {
       throw;
     } catch (const cv::Exception& e) {
@@ -562,8 +584,9 @@ class OpenCvSession : public Session {
       Fail(ErrorKind::kRuntime, "{}: forward failed: {}", effective_, Trim(e.what()));
     }
     if (timing) {
-      timing->run_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - start).count();
+      timing->run_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
     }
     return blobs;
   }
@@ -587,9 +610,16 @@ class OpenCvSession : public Session {
     return out;
   }
 
-  // After a forward, the layers' preferableTarget says what really ran (OpenCV switches the
-  // whole net to CPU when the OpenCL device is not acceptable, or single layers it cannot run).
-  void UpdateEffectiveEnv(bool after_run) {
+  // After the first forward, the layers' preferableTarget says what really ran.
+  void CheckTargets(const cv::dnn::Net& net) {
+    if (checked_targets_) return;
+    checked_targets_ = true;
+    UpdateEffectiveEnv(&net);
+  }
+
+  // `ran` (null before any forward): its layers' preferableTarget says what really ran
+  // (OpenCV switches the whole net to CPU when the OpenCL device is not acceptable).
+  void UpdateEffectiveEnv(const cv::dnn::Net* ran) {
     std::string full = env_.ToString();
     std::string head = env_.backend + "@" + env_.device;
     std::string options = full.substr(head.size());
@@ -599,23 +629,23 @@ class OpenCvSession : public Session {
     }
     int total = 0;
     int on_cpu = 0;
-    if (after_run && fallback_reason_.empty()) {
-      for (const std::string& name : net_.getLayerNames()) {
-        int id = net_.getLayerId(name);
+    if (ran != nullptr && fallback_reason_.empty()) {
+      for (const std::string& name : ran->getLayerNames()) {
+        int id = ran->getLayerId(name);
         if (id < 0) continue;
         ++total;
-        int t = net_.getLayer(id)->preferableTarget;
+        int t = ran->getLayer(id)->preferableTarget;
         if (t != cv::dnn::DNN_TARGET_OPENCL && t != cv::dnn::DNN_TARGET_OPENCL_FP16) ++on_cpu;
       }
       if (total > 0 && on_cpu == total) {
         std::string allow = GetEnv(kAllowAllVar);
         bool gpu = cv::ocl::Device::getDefault().type() & cv::ocl::Device::TYPE_GPU;
         if (!gpu && allow != "1" && allow != "true" && allow != "TRUE") {
-          fallback_reason_ = fmt::format(
-              "OpenCL device '{}' is not a GPU and {} is not 1", device_name_, kAllowAllVar);
+          fallback_reason_ = fmt::format("OpenCL device '{}' is not a GPU and {} is not 1",
+                                         device_name_, kAllowAllVar);
         } else {
-          fallback_reason_ = fmt::format("OpenCV moved every layer off OpenCL device '{}'",
-                                         device_name_);
+          fallback_reason_ =
+              fmt::format("OpenCV moved every layer off OpenCL device '{}'", device_name_);
         }
       }
     }
@@ -634,9 +664,7 @@ class OpenCvSession : public Session {
     }
   }
 
-  static bool IsComplex(DType dt) {
-    return dt == DType::kComplex64 || dt == DType::kComplex128;
-  }
+  static bool IsComplex(DType dt) { return dt == DType::kComplex64 || dt == DType::kComplex128; }
 
   EnvSpec env_;
   std::string model_name_;
@@ -676,8 +704,11 @@ class OpenCvBackend : public Backend {
       } else if (!ocl.any_device) {
         opencl = "OpenCL: no device (opencv@opencl falls back to cpu)";
       } else {
-        opencl = fmt::format("OpenCL: {} device{}", ocl.any_gpu ? "GPU" : "CPU-only",
-                             ocl.notes.empty() ? "" : "; " + ocl.notes);
+        opencl = fmt::format(
+            "OpenCL: {}{} ({})",
+            ocl.any_gpu ? "GPU present; first device " : "no GPU, using CPU device ",
+            ocl.first_device,
+            ocl.notes.empty() ? "environment as set by the user" : "Concord " + ocl.notes);
       }
     } catch (const std::exception& e) {
       opencl = fmt::format("OpenCL: error ({})", e.what());

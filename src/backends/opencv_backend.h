@@ -19,14 +19,25 @@
 // (fallback: ...)") and with a warning on stderr.
 //
 // Taps: RunWithTaps requests every layer's output from a second, lazily imported net (so the
-// main net keeps its fusion). OpenCV names layers after ONNX nodes ("onnx_node!NAME"); tensors
-// that map to no layer (constant-folded subgraphs, nodes OpenCV merged away) are absent from
-// the taps, and opt=0 gives the most of them.
+// main net keeps its fusion and its timings). OpenCV names layers after ONNX nodes
+// ("onnx_node!NAME"); tensors that map to no layer (Constant nodes, subgraphs OpenCV folded
+// into constants, e.g. Shape->Gather chains) are absent from the taps, and a layer blob whose
+// size contradicts the tensor's declared shape is dropped rather than returned as that tensor.
+// OpenCV 4.6 never fuses away a layer whose output is requested, so the taps net is in effect
+// unfused at every opt level: all mappable intermediates are returned, and the taps run's
+// outputs may differ from Run() at opt>=1 by fusion rounding. opt=0 makes the two identical.
+//
+// Legalization: OpenCV 4.6 rejects opset-11+ Clip (min/max as inputs, how exporters write
+// ReLU6); when both bounds are constants they are moved into the min/max attributes OpenCV
+// reads before import. Nothing else in the model is changed.
 //
 // Failure contract: cv::Exception and std::exception never leave the backend: an import
 // failure (unknown op, unsupported attribute) is Error(kUnsupported) with OpenCV's message
-// naming the node; a failure during setInput/forward is Error(kRuntime); sequence or string
-// inputs/outputs are Error(kUnsupported); an unknown device or option is Error(kUsage).
+// naming the node; a layer with no implementation for the target at forward time (OpenCV's
+// StsNotImplemented, e.g. ArgMax on OpenCL: 4.6 does not fall back per layer) is
+// Error(kUnsupported); any other failure during setInput/forward is Error(kRuntime); sequence,
+// string or complex inputs/outputs are Error(kUnsupported); an unknown device or option is
+// Error(kUsage); a missing or unknown input name is Error(kInput).
 // Sessions are used from one thread at a time.
 #pragma once
 

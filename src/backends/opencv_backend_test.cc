@@ -33,7 +33,9 @@ class GraphBuilder {
   }
   onnx::GraphProto* graph() { return model_.mutable_graph(); }
 
-  void Input(const std::string& name, const Shape& shape) { AddInfo(graph()->add_input(), name, shape, 1); }
+  void Input(const std::string& name, const Shape& shape) {
+    AddInfo(graph()->add_input(), name, shape, 1);
+  }
   void Output(const std::string& name, const Shape& shape, int elem_type = 1) {
     AddInfo(graph()->add_output(), name, shape, elem_type);
   }
@@ -86,7 +88,8 @@ class GraphBuilder {
   }
 
   std::string Conv(const std::string& x, int cin, int cout, int k, int stride, int group = 1) {
-    std::string w = Weight({cout, cin / group, k, k}, std::sqrt(2.0f / static_cast<float>(cin / group * k * k)));
+    std::string w = Weight({cout, cin / group, k, k},
+                           std::sqrt(2.0f / static_cast<float>(cin / group * k * k)));
     std::string b = Weight({cout}, 0.01f);
     auto* n = Node("Conv", {x, w, b});
     Ints(n, "kernel_shape", {k, k});
@@ -95,7 +98,9 @@ class GraphBuilder {
     Int(n, "group", group);
     return n->output(0);
   }
-  std::string Relu6(const std::string& x) { return Node("Clip", {x, Const(0), Const(6)})->output(0); }
+  std::string Relu6(const std::string& x) {
+    return Node("Clip", {x, Const(0), Const(6)})->output(0);
+  }
   std::string BatchNorm(const std::string& x, int c) {
     std::string scale = Weight({c}, 0.1f), bias = Weight({c}, 0.1f), mean = Weight({c}, 0.1f);
     std::string var = fmt::format("var{}", count_++);
@@ -213,7 +218,8 @@ void ExpectMatchesRef(const Model& model, const std::string& env, const ValueMap
   ASSERT_EQ(got.size(), want.size()) << env;
   auto outs = model.Outputs();
   for (size_t i = 0; i < want.size(); ++i) {
-    ExpectClose(want[i], got[i], fmt::format("{} on {} output '{}'", model.graph().name(), env, outs[i].name));
+    ExpectClose(want[i], got[i],
+                fmt::format("{} on {} output '{}'", model.graph().name(), env, outs[i].name));
   }
   EXPECT_GT(timing.run_ms, 0.0);
 }
@@ -224,8 +230,9 @@ std::string RequireOpenCl() {
   return session->effective_env();
 }
 
-const std::vector<std::string> kEnvs = {"opencv@cpu,opt=0", "opencv@cpu",          "opencv@cpu,opt=1,threads=1",
-                                        "opencv@opencl,opt=0", "opencv@opencl"};
+const std::vector<std::string> kEnvs = {"opencv@cpu,opt=0", "opencv@cpu",
+                                        "opencv@cpu,opt=1,threads=1", "opencv@opencl,opt=0",
+                                        "opencv@opencl"};
 
 TEST(OpenCvBackend, InfoDescribesDevicesOptAndOpenCl) {
   BackendInfo info = MakeOpenCvBackend()->Info();
@@ -244,8 +251,7 @@ TEST(OpenCvBackend, TinyCnnMatchesRefAndExpectedOutput) {
   auto in_info = model.Inputs();
   auto out_info = model.Outputs();
   ValueMap inputs;
-  inputs[in_info[0].name] =
-      ref::ReadValuePb(dir + "/test_data_set_0/input_0.pb", &in_info[0].type);
+  inputs[in_info[0].name] = ref::ReadValuePb(dir + "/test_data_set_0/input_0.pb", &in_info[0].type);
   ref::Value expected = ref::ReadValuePb(dir + "/test_data_set_0/output_0.pb", &out_info[0].type);
   for (const std::string& env : kEnvs) {
     SCOPED_TRACE(env);
@@ -264,7 +270,7 @@ TEST(OpenCvBackend, BenchShapedModelsMatchRef) {
     }
   }
   Model mlp = Mlp(true);
-  for (const std::string& env : {"opencv@cpu,opt=0", "opencv@cpu"}) {
+  for (const char* env : {"opencv@cpu,opt=0", "opencv@cpu"}) {
     SCOPED_TRACE("mlp_argmax on " + env);
     ExpectMatchesRef(mlp, env, RandomInputs(mlp));
   }
@@ -286,7 +292,8 @@ TEST(OpenCvBackend, LayerWithoutOpenClKernelIsUnsupported) {
 
 TEST(OpenCvBackend, OutputsKeepDeclaredDtypeAndShape) {
   Model model = Mlp();
-  auto out = MakeOpenCvBackend()->Prepare(model, EnvSpec::Parse("opencv@cpu"))->Run(RandomInputs(model));
+  auto out =
+      MakeOpenCvBackend()->Prepare(model, EnvSpec::Parse("opencv@cpu"))->Run(RandomInputs(model));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].tensor.dtype(), DType::kFloat32);
   EXPECT_EQ(out[0].tensor.shape(), (Shape{4, 10}));
@@ -394,6 +401,12 @@ TEST(OpenCvBackend, TapsAtOpt0MatchRefTaps) {
       ASSERT_TRUE(want.count(name)) << "tap '" << name << "' is not an ONNX tensor";
       ExpectClose(want.at(name), value, fmt::format("tap '{}'", name));
     }
+    // What ran is known after a taps-only run too.
+    std::string eff = s->effective_env();
+    EXPECT_EQ(eff.find("->cpu"), std::string::npos) << eff;
+    if (std::string(env).find("opencl") != std::string::npos) {
+      EXPECT_EQ(eff.rfind("opencv@opencl[device=", 0), 0u) << eff;
+    }
     // The taps net is separate: a plain run afterwards still matches.
     ExpectClose(want.at("probs"), s->Run(inputs)[0], "run after taps");
   }
@@ -401,13 +414,16 @@ TEST(OpenCvBackend, TapsAtOpt0MatchRefTaps) {
 
 // With fusion on, any tap that is returned must still be the right tensor.
 TEST(OpenCvBackend, TapsWithFusionAreNeverWrong) {
-  for (const Model& model : {Model::Load("examples/tiny_cnn/model.onnx"), ResNetLike(), MobileNetLike()}) {
+  for (const Model& model :
+       {Model::Load("examples/tiny_cnn/model.onnx"), ResNetLike(), MobileNetLike()}) {
     SCOPED_TRACE(model.graph().name());
     ValueMap inputs = RandomInputs(model);
     ValueMap want;
     MakeRefBackend()->Prepare(model, EnvSpec::Parse("ref"))->RunWithTaps(inputs, &want);
     ValueMap got;
-    MakeOpenCvBackend()->Prepare(model, EnvSpec::Parse("opencv@cpu,opt=3"))->RunWithTaps(inputs, &got);
+    MakeOpenCvBackend()
+        ->Prepare(model, EnvSpec::Parse("opencv@cpu,opt=3"))
+        ->RunWithTaps(inputs, &got);
     EXPECT_FALSE(got.empty());
     for (const auto& [name, value] : got) {
       ASSERT_TRUE(want.count(name)) << name;
