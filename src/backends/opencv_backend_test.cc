@@ -271,7 +271,7 @@ TEST(OpenCvBackend, BenchShapedModelsMatchRef) {
   }
   Model mlp = Mlp(true);
   for (const char* env : {"opencv@cpu,opt=0", "opencv@cpu"}) {
-    SCOPED_TRACE("mlp_argmax on " + env);
+    SCOPED_TRACE(std::string("mlp_argmax on ") + env);
     ExpectMatchesRef(mlp, env, RandomInputs(mlp));
   }
 }
