@@ -22,15 +22,23 @@ std::vector<std::unique_ptr<Backend>> AllBackends() {
 }
 
 std::unique_ptr<Backend> FindBackend(const std::string& name) {
+  // Info() may probe libraries and devices (OpenCL, Python packages): ask each backend once
+  // per process, not once per lookup.
+  static const std::vector<BackendInfo> kInfos = [] {
+    std::vector<BackendInfo> infos;
+    for (auto& b : AllBackends()) infos.push_back(b->Info());
+    return infos;
+  }();
   std::vector<std::string> names;
-  for (auto& b : AllBackends()) {
-    BackendInfo info = b->Info();
+  auto all = AllBackends();
+  for (size_t i = 0; i < kInfos.size(); ++i) {
+    const BackendInfo& info = kInfos[i];
     if (info.name == name) {
       if (!info.available) {
         Fail(ErrorKind::kUsage, "backend '{}' is not available on this machine: {}", name,
              info.unavailable_reason);
       }
-      return std::move(b);
+      return std::move(all[i]);
     }
     names.push_back(info.name);
   }
