@@ -1,6 +1,7 @@
 // Timing statistics against hand-computed values (numpy.percentile's linear rule, the
 // binomial order-statistic interval of the median), and BenchEnv on the real ref backend.
 #include "campaign/bench.h"
+#include "campaign/env_list.h"
 
 #include <gtest/gtest.h>
 
@@ -82,6 +83,22 @@ TEST(BenchEnv, RepeatAndTimeBudgetOnRef) {
   for (double w : r.wall_ms) spent += w;
   EXPECT_GE(spent, 50.0);
   EXPECT_THROW(BenchEnv(model, EnvSpec::Parse("ref,bogus=1"), inputs, opt), Error);
+}
+
+TEST(EnvList, SplitsOnSemicolonsAndKeepsCommasAndSpaces) {
+  auto envs = ParseEnvList({"ref; ref,threads=1 ;", "tvm@cpu,opt=3,target=llvm -mcpu=core-avx2"});
+  ASSERT_EQ(envs.size(), 3u);
+  EXPECT_EQ(envs[0].ToString(), "ref@cpu");
+  EXPECT_EQ(envs[1].ToString(), "ref@cpu,threads=1");
+  EXPECT_EQ(envs[2].Get("target"), "llvm -mcpu=core-avx2");
+  EXPECT_THROW(ParseEnvList({";  ;"}), Error);
+  try {
+    ParseEnvList({"ref;ref,opt=9"});
+    FAIL() << "opt=9 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(std::string(e.what()).find("item 2"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
