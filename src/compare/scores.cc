@@ -87,7 +87,7 @@ double KendallTauB(const std::vector<double>& x, const std::vector<double>& y) {
       if (sx == sy) ++concordant; else ++discordant;
     }
   }
-  double denom = std::sqrt(static_cast<double>(pairs - ties_x)) * std::sqrt(static_cast<double>(pairs - ties_y));
+  double denom = std::sqrt(static_cast<double>(pairs - ties_x) * static_cast<double>(pairs - ties_y));
   if (denom == 0) return ties_x == pairs && ties_y == pairs ? 1 : 0;
   return static_cast<double>(concordant - discordant) / denom;
 }
