@@ -19,7 +19,8 @@ double Ms(Clock::time_point a, Clock::time_point b) {
 // P(B = i) for B ~ Binomial(n, 1/2), in log space so large n neither overflows nor underflows.
 double BinomialHalfPmf(size_t n, size_t i) {
   double dn = static_cast<double>(n), di = static_cast<double>(i);
-  return std::exp(std::lgamma(dn + 1) - std::lgamma(di + 1) - std::lgamma(dn - di + 1) + dn * std::log(0.5));
+  return std::exp(std::lgamma(dn + 1) - std::lgamma(di + 1) - std::lgamma(dn - di + 1) +
+                  dn * std::log(0.5));
 }
 
 }  // namespace

@@ -41,25 +41,25 @@ struct SampleStats {
   double std = 0;            // sample standard deviation (n - 1); 0 for n < 2
   double median_ci_low = 0;  // confidence interval of the median
   double median_ci_high = 0;
-  double ci_coverage = 0;    // achieved coverage of that interval
+  double ci_coverage = 0;  // achieved coverage of that interval
 };
 // Statistics of the samples (any order). All NaN when empty.
 SampleStats Summarize(std::vector<double> samples, double confidence = 0.95);
 
 struct BenchOptions {
   int warmup = 2;
-  int repeat = 10;       // timed runs, when time_s == 0
-  double time_s = 0;     // > 0: run until this much wall time was spent in timed runs
+  int repeat = 10;    // timed runs, when time_s == 0
+  double time_s = 0;  // > 0: run until this much wall time was spent in timed runs
   int max_runs = 1000000;
 };
 
 struct BenchResult {
   std::string effective_env;
-  double prepare_ms = 0;          // wall time of PrepareSession
-  double first_run_ms = 0;        // backend-measured, first inference
-  double first_wall_ms = 0;       // wall around the first Session::Run
-  std::vector<double> run_ms;     // timed runs, backend-measured
-  std::vector<double> wall_ms;    // timed runs, wall around Session::Run
+  double prepare_ms = 0;        // wall time of PrepareSession
+  double first_run_ms = 0;      // backend-measured, first inference
+  double first_wall_ms = 0;     // wall around the first Session::Run
+  std::vector<double> run_ms;   // timed runs, backend-measured
+  std::vector<double> wall_ms;  // timed runs, wall around Session::Run
 };
 
 // Called after each run: phase ("first", "warmup", "timed"), runs done in this phase, and the

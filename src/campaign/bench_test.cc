@@ -1,11 +1,12 @@
 // Timing statistics against hand-computed values (numpy.percentile's linear rule, the
 // binomial order-statistic interval of the median), and BenchEnv on the real ref backend.
 #include "campaign/bench.h"
-#include "campaign/env_list.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "campaign/env_list.h"
 
 namespace concord {
 namespace {
@@ -17,8 +18,8 @@ TEST(BenchStats, PercentilesOfOneToTen) {
   EXPECT_DOUBLE_EQ(s.max, 10);
   EXPECT_DOUBLE_EQ(s.median, 5.5);
   EXPECT_DOUBLE_EQ(s.mean, 5.5);
-  EXPECT_NEAR(s.p90, 9.1, 1e-12);   // index 0.9 * 9 = 8.1 -> 9 + 0.1
-  EXPECT_NEAR(s.p99, 9.91, 1e-12);  // index 8.91 -> 9 + 0.91
+  EXPECT_NEAR(s.p90, 9.1, 1e-12);                  // index 0.9 * 9 = 8.1 -> 9 + 0.1
+  EXPECT_NEAR(s.p99, 9.91, 1e-12);                 // index 8.91 -> 9 + 0.91
   EXPECT_NEAR(s.std, std::sqrt(82.5 / 9), 1e-12);  // sum of squares 82.5, n - 1 = 9
   // P(2 <= B <= 8), B ~ Bin(10, 1/2) = 1 - 2 * (1 + 10) / 1024; l = 3 would give 0.89.
   EXPECT_DOUBLE_EQ(s.median_ci_low, 2);
@@ -66,8 +67,9 @@ TEST(BenchEnv, RepeatAndTimeBudgetOnRef) {
   opt.warmup = 1;
   opt.repeat = 4;
   int timed_calls = 0;
-  BenchResult r = BenchEnv(model, EnvSpec::Parse("ref,threads=1"), inputs, opt,
-                           [&](const char* phase, int, int) { timed_calls += std::string(phase) == "timed"; });
+  BenchResult r =
+      BenchEnv(model, EnvSpec::Parse("ref,threads=1"), inputs, opt,
+               [&](const char* phase, int, int) { timed_calls += std::string(phase) == "timed"; });
   EXPECT_EQ(r.run_ms.size(), 4u);
   EXPECT_EQ(r.wall_ms.size(), 4u);
   EXPECT_EQ(timed_calls, 4);

@@ -21,7 +21,8 @@ std::vector<EnvSpec> ParseEnvList(const std::vector<std::string>& lists) {
       }
     }
   }
-  if (envs.empty()) Fail(ErrorKind::kUsage, "--envs is empty; give environments like \"ref;ref,threads=1\"");
+  if (envs.empty())
+    Fail(ErrorKind::kUsage, "--envs is empty; give environments like \"ref;ref,threads=1\"");
   return envs;
 }
 

@@ -24,20 +24,20 @@ namespace concord {
 struct PairOptions {
   Tolerance tol{1e-5, 1e-5};  // Polygraphy's defaults for cross-runtime comparison
   int top_k = 5;
-  int64_t label_offset = 0;   // declared by the user; 0 = shapes must match
+  int64_t label_offset = 0;  // declared by the user; 0 = shapes must match
 };
 
 struct OutputAgreement {
   std::string name;
   bool ok = false;
-  TensorDiff diff;            // merged over elements for sequence outputs
-  bool labels = false;        // classifier-like: the label metrics below are set
+  TensorDiff diff;      // merged over elements for sequence outputs
+  bool labels = false;  // classifier-like: the label metrics below are set
   int64_t rows = 0;
-  int64_t offset_applied = 0; // > 0: b had that many extra classes; < 0: a had
-  double top1_agree = 0;      // fraction of rows whose top-1 labels agree
-  double topk_jaccard = 0;    // mean over rows of |A ∩ B| / |A ∪ B| of the top-k labels
-  double kendall_tau = 0;     // mean over rows of TopKKendallTau
-  std::string message;        // empty when ok
+  int64_t offset_applied = 0;  // > 0: b had that many extra classes; < 0: a had
+  double top1_agree = 0;       // fraction of rows whose top-1 labels agree
+  double topk_jaccard = 0;     // mean over rows of |A ∩ B| / |A ∪ B| of the top-k labels
+  double kendall_tau = 0;      // mean over rows of TopKKendallTau
+  std::string message;         // empty when ok
 };
 
 // Compares one output of two runs (a = expected, b = actual).
@@ -45,9 +45,9 @@ OutputAgreement CompareOutput(const std::string& name, const ref::Value& a, cons
                               const PairOptions& options);
 
 struct PairAgreement {
-  size_t a = 0, b = 0;        // indices into the runs
+  size_t a = 0, b = 0;  // indices into the runs
   bool ok = false;
-  std::string skipped;        // non-empty when a side has no outputs (its env failed)
+  std::string skipped;  // non-empty when a side has no outputs (its env failed)
   std::vector<OutputAgreement> outputs;
 };
 

@@ -78,11 +78,11 @@ TEST(Nxn, DivergingScoresFailWithNeededTolerance) {
   EXPECT_FALSE(o.message.empty());
   EXPECT_EQ(o.diff.mismatches, 2);
   EXPECT_DOUBLE_EQ(o.diff.max_abs, 1.5);
-  EXPECT_DOUBLE_EQ(o.diff.max_rel, 0.5);        // 1.5 / 3
+  EXPECT_DOUBLE_EQ(o.diff.max_rel, 0.5);  // 1.5 / 3
   EXPECT_NEAR(o.diff.needed_atol, 1.5 - 1e-5 * 3, 1e-12);
   EXPECT_NEAR(o.diff.needed_rtol, (1.5 - 1e-5) / 3, 1e-12);
-  EXPECT_DOUBLE_EQ(o.top1_agree, 0.0);          // 3 vs 2
-  EXPECT_DOUBLE_EQ(o.topk_jaccard, 1.0);        // {3, 2} both
+  EXPECT_DOUBLE_EQ(o.top1_agree, 0.0);    // 3 vs 2
+  EXPECT_DOUBLE_EQ(o.topk_jaccard, 1.0);  // {3, 2} both
   EXPECT_DOUBLE_EQ(o.kendall_tau, -1.0);
   // The tolerance it reported is enough.
   opt.tol = {o.diff.needed_rtol * 1.0001, 1e-5};

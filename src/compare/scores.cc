@@ -45,7 +45,8 @@ std::vector<int64_t> TopKIndices(const std::vector<double>& scores, int k) {
   size_t kk = std::min(static_cast<size_t>(std::max(k, 0)), idx.size());
   std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(),
                     [&](int64_t a, int64_t b) {
-                      double va = scores[static_cast<size_t>(a)], vb = scores[static_cast<size_t>(b)];
+                      double va = scores[static_cast<size_t>(a)],
+                             vb = scores[static_cast<size_t>(b)];
                       if (std::isnan(va) != std::isnan(vb)) return std::isnan(vb);
                       if (std::isnan(va)) return a < b;
                       return va > vb || (va == vb && a < b);
@@ -84,10 +85,14 @@ double KendallTauB(const std::vector<double>& x, const std::vector<double>& y) {
       if (sx == 0) ++ties_x;
       if (sy == 0) ++ties_y;
       if (sx == 0 || sy == 0) continue;
-      if (sx == sy) ++concordant; else ++discordant;
+      if (sx == sy)
+        ++concordant;
+      else
+        ++discordant;
     }
   }
-  double denom = std::sqrt(static_cast<double>(pairs - ties_x) * static_cast<double>(pairs - ties_y));
+  double denom =
+      std::sqrt(static_cast<double>(pairs - ties_x) * static_cast<double>(pairs - ties_y));
   if (denom == 0) return ties_x == pairs && ties_y == pairs ? 1 : 0;
   return static_cast<double>(concordant - discordant) / denom;
 }

@@ -2,12 +2,11 @@
 // the N×N JSON contract, failed environments reported while the others still run, and the
 // benchmark statistics and ratios.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <onnx/onnx_pb.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/e2e/cli_runner.h"
 
@@ -68,14 +67,17 @@ TEST_F(CompareBenchTest, Help) {
 }
 
 TEST_F(CompareBenchTest, CompareRefThreadsAgreesJsonContract) {
-  CliResult r = RunConcord("compare " + kTinyCnn + "/model.onnx --envs 'ref;ref,threads=1;ref,threads=2' --json");
+  CliResult r = RunConcord("compare " + kTinyCnn +
+                           "/model.onnx --envs 'ref;ref,threads=1;ref,threads=2' --json");
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   auto j = nlohmann::json::parse(r.out);
-  for (const char* key : {"model", "envs", "pairs", "matrix", "tolerance", "ok"}) EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* key : {"model", "envs", "pairs", "matrix", "tolerance", "ok"})
+    EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_TRUE(j["ok"].get<bool>());
   ASSERT_EQ(j["envs"].size(), 3u);
   for (const auto& e : j["envs"]) {
-    for (const char* key : {"env", "effective_env", "ok", "error", "timing_ms"}) EXPECT_TRUE(e.contains(key)) << key;
+    for (const char* key : {"env", "effective_env", "ok", "error", "timing_ms"})
+      EXPECT_TRUE(e.contains(key)) << key;
     EXPECT_TRUE(e["ok"].get<bool>());
     EXPECT_TRUE(e["error"].is_null());
     EXPECT_GT(e["timing_ms"]["run"].get<double>(), 0.0);
@@ -88,8 +90,9 @@ TEST_F(CompareBenchTest, CompareRefThreadsAgreesJsonContract) {
     EXPECT_TRUE(p["ok"].get<bool>());
     ASSERT_EQ(p["outputs"].size(), 1u);
     const auto& o = p["outputs"][0];
-    for (const char* key : {"name", "ok", "max_abs", "max_rel", "cosine", "mismatches", "nan_agree", "inf_agree",
-                            "needed_rtol", "needed_atol", "top1_agree", "topk_jaccard", "kendall_tau"}) {
+    for (const char* key :
+         {"name", "ok", "max_abs", "max_rel", "cosine", "mismatches", "nan_agree", "inf_agree",
+          "needed_rtol", "needed_atol", "top1_agree", "topk_jaccard", "kendall_tau"}) {
       EXPECT_TRUE(o.contains(key)) << key;
     }
     EXPECT_EQ(o["name"], "probs");
@@ -107,8 +110,9 @@ TEST_F(CompareBenchTest, CompareRefThreadsAgreesJsonContract) {
 
 TEST_F(CompareBenchTest, CompareTextWithGivenInputsAndZeroTolerance) {
   // ref is deterministic whatever its thread count: even atol = rtol = 0 passes.
-  CliResult r = RunConcord("compare " + kTinyCnn + "/model.onnx --inputs " + kTinyCnn +
-                           "/test_data_set_0 --envs 'ref;ref,threads=1' --atol 0 --rtol 0 --top-k 3");
+  CliResult r =
+      RunConcord("compare " + kTinyCnn + "/model.onnx --inputs " + kTinyCnn +
+                 "/test_data_set_0 --envs 'ref;ref,threads=1' --atol 0 --rtol 0 --top-k 3");
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("PASS 0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("top3J"), std::string::npos) << r.out;
@@ -117,7 +121,8 @@ TEST_F(CompareBenchTest, CompareTextWithGivenInputsAndZeroTolerance) {
 }
 
 TEST_F(CompareBenchTest, FailedEnvIsReportedAndOthersStillCompared) {
-  CliResult r = RunConcord("compare " + kTinyCnn + "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2' --json");
+  CliResult r = RunConcord("compare " + kTinyCnn +
+                           "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2' --json");
   EXPECT_EQ(r.code, 2) << r.err;  // an option the env does not know is a usage error
   auto j = nlohmann::json::parse(r.out);
   EXPECT_FALSE(j["ok"].get<bool>());
@@ -126,13 +131,15 @@ TEST_F(CompareBenchTest, FailedEnvIsReportedAndOthersStillCompared) {
   EXPECT_EQ(j["envs"][1]["error_kind"], "usage");
   ASSERT_EQ(j["pairs"].size(), 3u);
   EXPECT_TRUE(j["pairs"][0].contains("skipped"));  // (0,1)
-  EXPECT_TRUE(j["pairs"][1]["ok"].get<bool>());     // (0,2) still compared
+  EXPECT_TRUE(j["pairs"][1]["ok"].get<bool>());    // (0,2) still compared
   EXPECT_EQ(j["pairs"][1]["outputs"].size(), 1u);
   EXPECT_EQ(j["matrix"][0][1], "n/a");
   EXPECT_EQ(j["matrix"][2][0], "pass");
-  CliResult text = RunConcord("compare " + kTinyCnn + "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2'");
+  CliResult text =
+      RunConcord("compare " + kTinyCnn + "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2'");
   EXPECT_EQ(text.code, 2);
-  EXPECT_NE(text.out.find("FAILED  ref does not know option 'bogus'"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("FAILED  ref does not know option 'bogus'"), std::string::npos)
+      << text.out;
 }
 
 TEST_F(CompareBenchTest, EnvThatCannotRunTheModelIsADivergence) {
@@ -150,7 +157,7 @@ TEST_F(CompareBenchTest, EnvThatCannotRunTheModelIsADivergence) {
 
 TEST_F(CompareBenchTest, CompareUsageErrors) {
   std::string model = kTinyCnn + "/model.onnx";
-  EXPECT_EQ(RunConcord("compare " + model).code, 2);                      // --envs required
+  EXPECT_EQ(RunConcord("compare " + model).code, 2);  // --envs required
   CliResult one = RunConcord("compare " + model + " --envs ref");
   EXPECT_EQ(one.code, 2);
   EXPECT_NE(one.err.find("at least two"), std::string::npos) << one.err;
@@ -163,15 +170,18 @@ TEST_F(CompareBenchTest, CompareUsageErrors) {
 }
 
 TEST_F(CompareBenchTest, BenchRepeatPrintsStatsAndRatios) {
-  CliResult r = RunConcord("bench " + kTinyCnn + "/model.onnx --envs 'ref;ref,threads=1' --repeat 5 --warmup 1");
+  CliResult r = RunConcord("bench " + kTinyCnn +
+                           "/model.onnx --envs 'ref;ref,threads=1' --repeat 5 --warmup 1");
   ASSERT_EQ(r.code, 0) << r.err << r.out;
-  for (const char* s : {"median", "p99", "median 95% CI", "overhead", "vs [0]", "1.00x", "ref@cpu,threads=1"}) {
+  for (const char* s :
+       {"median", "p99", "median 95% CI", "overhead", "vs [0]", "1.00x", "ref@cpu,threads=1"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }
 }
 
 TEST_F(CompareBenchTest, BenchJsonContract) {
-  CliResult r = RunConcord("bench " + kTinyCnn + "/model.onnx --envs 'ref;ref,threads=1' --repeat 5 --warmup 1 --json");
+  CliResult r = RunConcord("bench " + kTinyCnn +
+                           "/model.onnx --envs 'ref;ref,threads=1' --repeat 5 --warmup 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["repeat"], 5);
@@ -180,8 +190,9 @@ TEST_F(CompareBenchTest, BenchJsonContract) {
   ASSERT_EQ(j["envs"].size(), 2u);
   for (const auto& e : j["envs"]) {
     ASSERT_TRUE(e["ok"].get<bool>());
-    for (const char* key : {"env", "effective_env", "prepare_ms", "first_run", "run_ms", "wall_ms", "overhead_pct",
-                            "throughput_per_s", "ratio_vs_first", "throughput_ratio_vs_first", "samples_run_ms"}) {
+    for (const char* key :
+         {"env", "effective_env", "prepare_ms", "first_run", "run_ms", "wall_ms", "overhead_pct",
+          "throughput_per_s", "ratio_vs_first", "throughput_ratio_vs_first", "samples_run_ms"}) {
       EXPECT_TRUE(e.contains(key)) << key;
     }
     const auto& s = e["run_ms"];
@@ -199,12 +210,14 @@ TEST_F(CompareBenchTest, BenchJsonContract) {
     EXPECT_NEAR(e["throughput_per_s"].get<double>(), 1000 / med, 1e-9);
   }
   EXPECT_DOUBLE_EQ(j["envs"][0]["ratio_vs_first"].get<double>(), 1.0);
-  double ratio = j["envs"][1]["run_ms"]["median"].get<double>() / j["envs"][0]["run_ms"]["median"].get<double>();
+  double ratio = j["envs"][1]["run_ms"]["median"].get<double>() /
+                 j["envs"][0]["run_ms"]["median"].get<double>();
   EXPECT_NEAR(j["envs"][1]["ratio_vs_first"].get<double>(), ratio, 1e-12);
 }
 
 TEST_F(CompareBenchTest, BenchTimeBudgetAndFailedEnv) {
-  CliResult r = RunConcord("bench " + kTinyCnn + "/model.onnx --envs 'ref,bogus=1;ref' --time 0.1 --warmup 0 --json");
+  CliResult r = RunConcord("bench " + kTinyCnn +
+                           "/model.onnx --envs 'ref,bogus=1;ref' --time 0.1 --warmup 0 --json");
   EXPECT_EQ(r.code, 2) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["repeat"].is_null());
@@ -213,7 +226,8 @@ TEST_F(CompareBenchTest, BenchTimeBudgetAndFailedEnv) {
   EXPECT_NE(j["envs"][0]["error"].get<std::string>().find("bogus"), std::string::npos);
   ASSERT_TRUE(j["envs"][1]["ok"].get<bool>());
   EXPECT_GE(j["envs"][1]["run_ms"]["n"].get<int>(), 1);
-  EXPECT_TRUE(j["envs"][1]["ratio_vs_first"].is_null());  // the first env has no time to compare with
+  EXPECT_TRUE(
+      j["envs"][1]["ratio_vs_first"].is_null());  // the first env has no time to compare with
   EXPECT_EQ(RunConcord("bench " + kTinyCnn + "/model.onnx --repeat 3 --time 1").code, 2);
   EXPECT_EQ(RunConcord("bench " + kTinyCnn + "/model.onnx --repeat 0").code, 2);
   CliResult unsupported = RunConcord("bench " + Quote(WriteUnsupportedModel()) + " --repeat 2");

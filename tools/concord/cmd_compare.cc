@@ -111,19 +111,27 @@ double WorstAbs(const PairAgreement& p) {
 
 std::string Cell(const PairAgreement& p) {
   if (!p.skipped.empty()) return "n/a";
-  bool structural = false;
-  for (const auto& o : p.outputs) structural |= o.diff.dtype_mismatch || o.diff.shape_mismatch || (o.diff.count == 0 && !o.ok);
-  if (structural) return "FAIL shape";
+  // A structural mismatch has no error magnitude to show; say which kind it is.
+  for (const auto& o : p.outputs) {
+    if (o.diff.dtype_mismatch) return "FAIL dtype";
+    if (o.diff.shape_mismatch) return "FAIL shape";
+    if (!o.ok && o.diff.count == 0 && o.message.find("is missing") != std::string::npos)
+      return "FAIL missing";
+    if (!o.ok && o.diff.count == 0 && !o.message.empty()) return "FAIL structure";
+  }
   return fmt::format("{} {}", p.ok ? "PASS" : "FAIL", Sci(WorstAbs(p)));
 }
 
 void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
                const std::vector<PairAgreement>& pairs, const std::vector<std::string>& generated) {
   std::cout << fmt::format("model   {}\n", a.model);
-  std::cout << fmt::format("inputs  {}\n", generated.empty() ? "from --inputs"
-                                             : fmt::format("{} random (seed {})", generated.size(), a.seed));
-  std::cout << fmt::format("tol     atol {:g}, rtol {:g} (pass: |b - a| <= atol + rtol * |a|, a = the earlier env)\n",
-                           a.atol, a.rtol);
+  std::cout << fmt::format("inputs  {}\n",
+                           generated.empty()
+                               ? "from --inputs"
+                               : fmt::format("{} random (seed {})", generated.size(), a.seed));
+  std::cout << fmt::format(
+      "tol     atol {:g}, rtol {:g} (pass: |b - a| <= atol + rtol * |a|, a = the earlier env)\n",
+      a.atol, a.rtol);
   std::cout << "\nenvs\n";
   for (size_t i = 0; i < envs.size(); ++i) {
     const auto& e = envs[i];
@@ -150,10 +158,10 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
     for (size_t j = 0; j < n; ++j) std::cout << fmt::format("{:<{}}", cells[i][j], width);
     std::cout << "\n";
   }
-  std::cout << fmt::format("\n{:<9} {:<16} {:<7} {:>9} {:>9} {:>10} {:>12} {:>4} {:>4} {:>9} {:>9} {:>5} {:>6} {:>6}\n",
-                           "pair", "output", "verdict", "max_abs", "max_rel", "cosine", "mismatches",
-                           "NaN", "Inf", "need_rtol", "need_atol", "top1", fmt::format("top{}J", a.top_k),
-                           "tau");
+  std::cout << fmt::format(
+      "\n{:<9} {:<16} {:<7} {:>9} {:>9} {:>10} {:>12} {:>4} {:>4} {:>9} {:>9} {:>5} {:>6} {:>6}\n",
+      "pair", "output", "verdict", "max_abs", "max_rel", "cosine", "mismatches", "NaN", "Inf",
+      "need_rtol", "need_atol", "top1", fmt::format("top{}J", a.top_k), "tau");
   std::vector<std::string> notes;
   for (const auto& p : pairs) {
     std::string pair = fmt::format("[{}]-[{}]", p.a, p.b);
@@ -172,7 +180,8 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
           Sci(d.max_abs), Sci(d.max_rel), d.cosine, fmt::format("{}/{}", d.mismatches, d.count),
           d.nan_mismatches ? "DIFF" : "ok", d.inf_mismatches ? "DIFF" : "ok", Sci(d.needed_rtol),
           Sci(d.needed_atol), label_cols);
-      if (!o.ok && !o.message.empty()) notes.push_back(fmt::format("{} {}: {}", pair, o.name, o.message));
+      if (!o.ok && !o.message.empty())
+        notes.push_back(fmt::format("{} {}: {}", pair, o.name, o.message));
       if (o.offset_applied != 0) {
         notes.push_back(fmt::format("{} {}: label offset {} applied to [{}]", pair, o.name,
                                     std::abs(o.offset_applied), o.offset_applied > 0 ? p.b : p.a));
@@ -186,13 +195,15 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
     if (p.skipped.empty()) ++compared;
     if (p.skipped.empty() && !p.ok) ++failed_pairs;
   }
-  std::cout << fmt::format("\n{} of {} compared pairs agree; {} of {} envs failed\n", compared - failed_pairs,
-                           compared, failed_envs, envs.size());
+  std::cout << fmt::format("\n{} of {} compared pairs agree; {} of {} envs failed\n",
+                           compared - failed_pairs, compared, failed_envs, envs.size());
 }
 
 int CompareMain(const CompareArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
-  if (specs.size() < 2) Fail(ErrorKind::kUsage, "compare needs at least two environments in --envs (got {})", specs.size());
+  if (specs.size() < 2)
+    Fail(ErrorKind::kUsage, "compare needs at least two environments in --envs (got {})",
+         specs.size());
   Model model = Model::Load(a.model);
   std::vector<std::string> generated;
   ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
@@ -212,7 +223,8 @@ int CompareMain(const CompareArgs& a) {
   bool usage_error = false, env_failed = false, diverged = false;
   for (const auto& e : envs) {
     env_failed |= !e.ok;
-    usage_error |= !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
+    usage_error |=
+        !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
   }
   for (const auto& p : pairs) diverged |= p.skipped.empty() && !p.ok;
   int code = usage_error ? kExitUsage : (env_failed || diverged) ? kExitDiverged : kExitOk;
@@ -230,23 +242,32 @@ int CompareMain(const CompareArgs& a) {
   rec["label_offset"] = a.label_offset;
   rec["envs"] = nlohmann::json::array();
   for (const auto& e : envs) {
-    nlohmann::json j = {{"env", e.spec.ToString()}, {"effective_env", e.effective_env}, {"ok", e.ok},
+    nlohmann::json j = {{"env", e.spec.ToString()},
+                        {"effective_env", e.effective_env},
+                        {"ok", e.ok},
                         {"error", e.ok ? nlohmann::json() : nlohmann::json(e.error)}};
     if (!e.ok) j["error_kind"] = ErrorKindName(e.error_kind);
-    j["timing_ms"] = e.ok ? nlohmann::json{{"prepare", e.prepare_ms}, {"run", e.run_ms}, {"run_wall", e.wall_ms}}
-                          : nlohmann::json();
+    j["timing_ms"] =
+        e.ok ? nlohmann::json{{"prepare", e.prepare_ms}, {"run", e.run_ms}, {"run_wall", e.wall_ms}}
+             : nlohmann::json();
     rec["envs"].push_back(j);
   }
   rec["pairs"] = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
-  for (size_t i = 0; i < envs.size(); ++i) matrix.push_back(std::vector<nlohmann::json>(envs.size(), nullptr));
+  for (size_t i = 0; i < envs.size(); ++i)
+    matrix.push_back(std::vector<nlohmann::json>(envs.size(), nullptr));
   for (const auto& p : pairs) {
-    nlohmann::json j = {{"a", p.a}, {"b", p.b}, {"a_env", envs[p.a].spec.ToString()},
-                        {"b_env", envs[p.b].spec.ToString()}, {"ok", p.ok}, {"outputs", nlohmann::json::array()}};
+    nlohmann::json j = {{"a", p.a},
+                        {"b", p.b},
+                        {"a_env", envs[p.a].spec.ToString()},
+                        {"b_env", envs[p.b].spec.ToString()},
+                        {"ok", p.ok},
+                        {"outputs", nlohmann::json::array()}};
     if (!p.skipped.empty()) j["skipped"] = p.skipped;
     for (const auto& o : p.outputs) j["outputs"].push_back(OutputJson(o));
     rec["pairs"].push_back(j);
-    nlohmann::json cell = p.skipped.empty() ? nlohmann::json(p.ok ? "pass" : "fail") : nlohmann::json("n/a");
+    nlohmann::json cell =
+        p.skipped.empty() ? nlohmann::json(p.ok ? "pass" : "fail") : nlohmann::json("n/a");
     matrix[p.a][p.b] = matrix[p.b][p.a] = cell;
   }
   rec["matrix"] = matrix;
@@ -259,29 +280,41 @@ int CompareMain(const CompareArgs& a) {
 
 Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<CompareArgs>();
-  CLI::App* app = root.add_subcommand("compare", "Run one model on several environments and compare every pair");
+  CLI::App* app = root.add_subcommand(
+      "compare", "Run one model on several environments and compare every pair");
   app->footer(
       "Every env gets the same inputs (--inputs, else seeded random data as in `concord run`).\n"
       "For each unordered pair (a = earlier env, b = later) and each output: max abs / rel error,\n"
       "cosine, NaN/Inf agreement, mismatching elements, PASS/FAIL under |b-a| <= atol + rtol*|a|,\n"
-      "and the rtol/atol that would have passed. Classifier-like outputs (float [N,C], C >= 2) add\n"
-      "top-1 agreement, top-k Jaccard overlap and Kendall tau of the top-k lists. --label-offset 1\n"
+      "and the rtol/atol that would have passed. Classifier-like outputs (float [N,C], C >= 2) "
+      "add\n"
+      "top-1 agreement, top-k Jaccard overlap and Kendall tau of the top-k lists. --label-offset "
+      "1\n"
       "aligns 1001-class outputs (class 0 = background) with 1000-class ones.\n"
       "A failed env is reported and the others are still compared.\n"
       "Exit: 0 all pairs agree, 1 a divergence or a failed env, 2 usage/input error (incl. an env\n"
       "option or backend the env does not know).\n"
       "Example: concord compare model.onnx --envs \"ref;ort@cpu,opt=3;tvm@cpu,opt=3\" --atol 1e-4");
   app->add_option("model", args->model, "ONNX model file")->required();
-  app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")->required();
+  app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
+      ->required();
   app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
   app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
-  app->add_option("--atol", args->atol, "Absolute tolerance")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app->add_option("--rtol", args->rtol, "Relative tolerance")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app->add_option("--top-k,-k", args->top_k, "k for top-k label agreement on classifier-like outputs (0 = off)")
-      ->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--atol", args->atol, "Absolute tolerance")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--rtol", args->rtol, "Relative tolerance")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--top-k,-k", args->top_k,
+                  "k for top-k label agreement on classifier-like outputs (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   app->add_option("--label-offset", args->label_offset,
-                  "Class-index offset between envs whose class counts differ by it (e.g. 1 for 1001 vs 1000)")
-      ->capture_default_str()->check(CLI::Range(-1000, 1000));
+                  "Class-index offset between envs whose class counts differ by it (e.g. 1 for "
+                  "1001 vs 1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1000, 1000));
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
             args->json |= global.json;
