@@ -26,7 +26,9 @@ double BinomialHalfPmf(size_t n, size_t i) {
 }  // namespace
 
 double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  if (sorted.empty()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
   double pos = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
   size_t lo = static_cast<size_t>(std::floor(pos));
   size_t hi = std::min(lo + 1, sorted.size() - 1);
@@ -36,7 +38,9 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 MedianCiRanks MedianCi(size_t n, double confidence) {
   MedianCiRanks r;
-  if (n == 0) return r;
+  if (n == 0) {
+    return r;
+  }
   // Coverage of [x_(l), x_(n+1-l)] is 1 - 2 P(B <= l - 1); it shrinks as l grows.
   double cdf = BinomialHalfPmf(n, 0);  // P(B <= l - 1) for the current l
   r.lower = 1;
@@ -45,7 +49,9 @@ MedianCiRanks MedianCi(size_t n, double confidence) {
   for (size_t l = 2; 2 * l <= n + 1; ++l) {
     cdf += BinomialHalfPmf(n, l - 1);
     double coverage = 1 - 2 * cdf;
-    if (coverage < confidence) break;
+    if (coverage < confidence) {
+      break;
+    }
     r.lower = l;
     r.upper = n + 1 - l;
     r.coverage = coverage;
@@ -72,7 +78,9 @@ SampleStats Summarize(std::vector<double> samples, double confidence) {
   s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / n;
   if (samples.size() > 1) {
     double ss = 0;
-    for (double x : samples) ss += (x - s.mean) * (x - s.mean);
+    for (double x : samples) {
+      ss += (x - s.mean) * (x - s.mean);
+    }
     s.std = std::sqrt(ss / (n - 1));
   }
   MedianCiRanks ci = MedianCi(samples.size(), confidence);
@@ -97,11 +105,15 @@ BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inp
     *run_ms = timing.run_ms;
   };
   timed_run(&r.first_run_ms, &r.first_wall_ms);
-  if (progress) progress("first", 1, 1);
+  if (progress) {
+    progress("first", 1, 1);
+  }
   for (int i = 0; i < options.warmup; ++i) {
     double run, wall;
     timed_run(&run, &wall);
-    if (progress) progress("warmup", i + 1, options.warmup);
+    if (progress) {
+      progress("warmup", i + 1, options.warmup);
+    }
   }
   bool by_time = options.time_s > 0;
   double budget_ms = options.time_s * 1000, spent_ms = 0;
@@ -116,7 +128,9 @@ BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inp
     spent_ms += wall;
     r.run_ms.push_back(run);
     r.wall_ms.push_back(wall);
-    if (progress) progress("timed", static_cast<int>(r.run_ms.size()), planned);
+    if (progress) {
+      progress("timed", static_cast<int>(r.run_ms.size()), planned);
+    }
   }
   return r;
 }

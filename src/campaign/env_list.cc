@@ -10,10 +10,14 @@ std::vector<EnvSpec> ParseEnvList(const std::vector<std::string>& lists) {
     size_t start = 0;
     while (start <= list.size()) {
       size_t end = list.find(';', start);
-      if (end == std::string::npos) end = list.size();
+      if (end == std::string::npos) {
+        end = list.size();
+      }
       std::string item = list.substr(start, end - start);
       start = end + 1;
-      if (item.find_first_not_of(" \t") == std::string::npos) continue;
+      if (item.find_first_not_of(" \t") == std::string::npos) {
+        continue;
+      }
       try {
         envs.push_back(EnvSpec::Parse(item));
       } catch (const Error& e) {
@@ -21,8 +25,9 @@ std::vector<EnvSpec> ParseEnvList(const std::vector<std::string>& lists) {
       }
     }
   }
-  if (envs.empty())
+  if (envs.empty()) {
     Fail(ErrorKind::kUsage, "--envs is empty; give environments like \"ref;ref,threads=1\"");
+  }
   return envs;
 }
 

@@ -37,7 +37,9 @@ Tensor DropClasses(const Tensor& t, int64_t skip) {
   Tensor out(DType::kFloat64, {l.rows, l.classes - skip});
   double* p = out.data<double>();
   for (int64_t r = 0; r < l.rows; ++r) {
-    for (int64_t c = skip; c < l.classes; ++c) *p++ = t.GetDouble(r * l.classes + c);
+    for (int64_t c = skip; c < l.classes; ++c) {
+      *p++ = t.GetDouble(r * l.classes + c);
+    }
   }
   return out;
 }
@@ -49,8 +51,12 @@ void CompareTensorOutput(const Tensor& a, const Tensor& b, const PairOptions& op
   if (scores && a.dtype() == b.dtype() && a.shape() != b.shape() && options.label_offset != 0) {
     ScoresLayout la = ScoresShape(a), lb = ScoresShape(b);
     int64_t off = std::abs(options.label_offset);
-    if (la.rows == lb.rows && lb.classes - la.classes == off) skip_b = off;
-    if (la.rows == lb.rows && la.classes - lb.classes == off) skip_a = off;
+    if (la.rows == lb.rows && lb.classes - la.classes == off) {
+      skip_b = off;
+    }
+    if (la.rows == lb.rows && la.classes - lb.classes == off) {
+      skip_a = off;
+    }
   }
   if (skip_a || skip_b) {
     out->offset_applied = skip_b - skip_a;
@@ -60,7 +66,9 @@ void CompareTensorOutput(const Tensor& a, const Tensor& b, const PairOptions& op
   }
   out->ok = out->diff.ok;
   out->message = out->diff.message;
-  if (!scores || out->diff.dtype_mismatch || out->diff.shape_mismatch || options.top_k <= 0) return;
+  if (!scores || out->diff.dtype_mismatch || out->diff.shape_mismatch || options.top_k <= 0) {
+    return;
+  }
   out->labels = true;
   out->rows = ScoresShape(a).rows;
   double top1 = 0, jaccard = 0, tau = 0;

@@ -59,16 +59,22 @@ class Progress {
   Progress() : tty_(isatty(STDERR_FILENO) != 0) {}
   void Update(size_t env, size_t envs, const std::string& name, const char* phase, int done,
               int planned) {
-    if (!tty_) return;
+    if (!tty_) {
+      return;
+    }
     auto now = Clock::now();
-    if (done != planned && now - last_ < std::chrono::milliseconds(100)) return;
+    if (done != planned && now - last_ < std::chrono::milliseconds(100)) {
+      return;
+    }
     last_ = now;
     std::string count = planned > 0 ? fmt::format("{}/{}", done, planned) : fmt::format("{}", done);
     std::cerr << fmt::format("\r\033[K[{}/{}] {}: {} {}", env + 1, envs, name, phase, count)
               << std::flush;
   }
   void Clear() {
-    if (tty_) std::cerr << "\r\033[K" << std::flush;
+    if (tty_) {
+      std::cerr << "\r\033[K" << std::flush;
+    }
   }
 
  private:
@@ -112,7 +118,9 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs) {
                            "median wall", "overhead", "vs [0]", "infer/s", "infer/s vs [0]");
   for (size_t i = 0; i < envs.size(); ++i) {
     const EnvBench& e = envs[i];
-    if (!e.ok) continue;
+    if (!e.ok) {
+      continue;
+    }
     double ratio = first.ok ? e.run.median / first.run.median : NAN;
     double tratio = first.ok ? e.throughput / first.throughput : NAN;
     std::cout << fmt::format("{:<4} {:<28} {:>12.3f} {:>13.1f}% {:>12} {:>11.1f} {:>14}\n",

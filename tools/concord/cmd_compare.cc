@@ -105,19 +105,30 @@ std::string Sci(double v) { return v == 0 ? "0" : fmt::format("{:.2e}", v); }
 // Worst max_abs over a pair's outputs (the matrix cell shows it).
 double WorstAbs(const PairAgreement& p) {
   double w = 0;
-  for (const auto& o : p.outputs) w = std::max(w, o.diff.max_abs);
+  for (const auto& o : p.outputs) {
+    w = std::max(w, o.diff.max_abs);
+  }
   return w;
 }
 
 std::string Cell(const PairAgreement& p) {
-  if (!p.skipped.empty()) return "n/a";
+  if (!p.skipped.empty()) {
+    return "n/a";
+  }
   // A structural mismatch has no error magnitude to show; say which kind it is.
   for (const auto& o : p.outputs) {
-    if (o.diff.dtype_mismatch) return "FAIL dtype";
-    if (o.diff.shape_mismatch) return "FAIL shape";
-    if (!o.ok && o.diff.count == 0 && o.message.find("is missing") != std::string::npos)
+    if (o.diff.dtype_mismatch) {
+      return "FAIL dtype";
+    }
+    if (o.diff.shape_mismatch) {
+      return "FAIL shape";
+    }
+    if (!o.ok && o.diff.count == 0 && o.message.find("is missing") != std::string::npos) {
       return "FAIL missing";
-    if (!o.ok && o.diff.count == 0 && !o.message.empty()) return "FAIL structure";
+    }
+    if (!o.ok && o.diff.count == 0 && !o.message.empty()) {
+      return "FAIL structure";
+    }
   }
   return fmt::format("{} {}", p.ok ? "PASS" : "FAIL", Sci(WorstAbs(p)));
 }
@@ -145,17 +156,25 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
   // N×N matrix, mirrored: verdicts are per unordered pair.
   size_t n = envs.size();
   std::vector<std::vector<std::string>> cells(n, std::vector<std::string>(n, "-"));
-  for (const auto& p : pairs) cells[p.a][p.b] = cells[p.b][p.a] = Cell(p);
+  for (const auto& p : pairs) {
+    cells[p.a][p.b] = cells[p.b][p.a] = Cell(p);
+  }
   size_t width = 6;
   for (const auto& row : cells) {
-    for (const auto& c : row) width = std::max(width, c.size() + 2);
+    for (const auto& c : row) {
+      width = std::max(width, c.size() + 2);
+    }
   }
   std::cout << "\nagreement (cell: verdict and worst max abs error over outputs)\n      ";
-  for (size_t j = 0; j < n; ++j) std::cout << fmt::format("{:<{}}", fmt::format("[{}]", j), width);
+  for (size_t j = 0; j < n; ++j) {
+    std::cout << fmt::format("{:<{}}", fmt::format("[{}]", j), width);
+  }
   std::cout << "\n";
   for (size_t i = 0; i < n; ++i) {
     std::cout << fmt::format("  {:<4}", fmt::format("[{}]", i));
-    for (size_t j = 0; j < n; ++j) std::cout << fmt::format("{:<{}}", cells[i][j], width);
+    for (size_t j = 0; j < n; ++j) {
+      std::cout << fmt::format("{:<{}}", cells[i][j], width);
+    }
     std::cout << "\n";
   }
   std::cout << fmt::format(
@@ -180,20 +199,29 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
           Sci(d.max_abs), Sci(d.max_rel), d.cosine, fmt::format("{}/{}", d.mismatches, d.count),
           d.nan_mismatches ? "DIFF" : "ok", d.inf_mismatches ? "DIFF" : "ok", Sci(d.needed_rtol),
           Sci(d.needed_atol), label_cols);
-      if (!o.ok && !o.message.empty())
+      if (!o.ok && !o.message.empty()) {
         notes.push_back(fmt::format("{} {}: {}", pair, o.name, o.message));
+      }
       if (o.offset_applied != 0) {
         notes.push_back(fmt::format("{} {}: label offset {} applied to [{}]", pair, o.name,
                                     std::abs(o.offset_applied), o.offset_applied > 0 ? p.b : p.a));
       }
     }
   }
-  for (const auto& line : notes) std::cout << "  " << line << "\n";
+  for (const auto& line : notes) {
+    std::cout << "  " << line << "\n";
+  }
   size_t failed_envs = 0, failed_pairs = 0, compared = 0;
-  for (const auto& e : envs) failed_envs += !e.ok;
+  for (const auto& e : envs) {
+    failed_envs += !e.ok;
+  }
   for (const auto& p : pairs) {
-    if (p.skipped.empty()) ++compared;
-    if (p.skipped.empty() && !p.ok) ++failed_pairs;
+    if (p.skipped.empty()) {
+      ++compared;
+    }
+    if (p.skipped.empty() && !p.ok) {
+      ++failed_pairs;
+    }
   }
   std::cout << fmt::format("\n{} of {} compared pairs agree; {} of {} envs failed\n",
                            compared - failed_pairs, compared, failed_envs, envs.size());
@@ -201,19 +229,28 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
 
 int CompareMain(const CompareArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
-  if (specs.size() < 2)
+  if (specs.size() < 2) {
     Fail(ErrorKind::kUsage, "compare needs at least two environments in --envs (got {})",
          specs.size());
+  }
   Model model = Model::Load(a.model);
   std::vector<std::string> generated;
   ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
   std::vector<std::string> names;
-  for (const auto& o : model.Outputs()) names.push_back(o.name);
+  for (const auto& o : model.Outputs()) {
+    names.push_back(o.name);
+  }
 
   std::vector<EnvOutcome> envs;
-  for (const auto& spec : specs) envs.push_back(RunEnv(model, spec, inputs));
+  envs.reserve(specs.size());
+  for (const auto& spec : specs) {
+    envs.push_back(RunEnv(model, spec, inputs));
+  }
   std::vector<const std::vector<ref::Value>*> runs;
-  for (const auto& e : envs) runs.push_back(e.ok ? &e.outputs : nullptr);
+  runs.reserve(envs.size());
+  for (const auto& e : envs) {
+    runs.push_back(e.ok ? &e.outputs : nullptr);
+  }
   PairOptions options;
   options.tol = {a.rtol, a.atol};
   options.top_k = a.top_k;
@@ -226,7 +263,9 @@ int CompareMain(const CompareArgs& a) {
     usage_error |=
         !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
   }
-  for (const auto& p : pairs) diverged |= p.skipped.empty() && !p.ok;
+  for (const auto& p : pairs) {
+    diverged |= p.skipped.empty() && !p.ok;
+  }
   int code = usage_error ? kExitUsage : (env_failed || diverged) ? kExitDiverged : kExitOk;
 
   if (!a.json) {
@@ -246,7 +285,9 @@ int CompareMain(const CompareArgs& a) {
                         {"effective_env", e.effective_env},
                         {"ok", e.ok},
                         {"error", e.ok ? nlohmann::json() : nlohmann::json(e.error)}};
-    if (!e.ok) j["error_kind"] = ErrorKindName(e.error_kind);
+    if (!e.ok) {
+      j["error_kind"] = ErrorKindName(e.error_kind);
+    }
     j["timing_ms"] =
         e.ok ? nlohmann::json{{"prepare", e.prepare_ms}, {"run", e.run_ms}, {"run_wall", e.wall_ms}}
              : nlohmann::json();
@@ -254,8 +295,9 @@ int CompareMain(const CompareArgs& a) {
   }
   rec["pairs"] = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
-  for (size_t i = 0; i < envs.size(); ++i)
+  for (size_t i = 0; i < envs.size(); ++i) {
     matrix.push_back(std::vector<nlohmann::json>(envs.size(), nullptr));
+  }
   for (const auto& p : pairs) {
     nlohmann::json j = {{"a", p.a},
                         {"b", p.b},
@@ -263,8 +305,12 @@ int CompareMain(const CompareArgs& a) {
                         {"b_env", envs[p.b].spec.ToString()},
                         {"ok", p.ok},
                         {"outputs", nlohmann::json::array()}};
-    if (!p.skipped.empty()) j["skipped"] = p.skipped;
-    for (const auto& o : p.outputs) j["outputs"].push_back(OutputJson(o));
+    if (!p.skipped.empty()) {
+      j["skipped"] = p.skipped;
+    }
+    for (const auto& o : p.outputs) {
+      j["outputs"].push_back(OutputJson(o));
+    }
     rec["pairs"].push_back(j);
     nlohmann::json cell =
         p.skipped.empty() ? nlohmann::json(p.ok ? "pass" : "fail") : nlohmann::json("n/a");
