@@ -1,11 +1,257 @@
-// TODO: concord bench.
+// concord bench: latency of one model on several environments, side by side, with ratios
+// against the first env measured in the same process (onnxruntime_perf_test, benchmark_app).
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "campaign/bench.h"
+#include "campaign/env_list.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string model;
+  std::vector<std::string> envs = {"ref"};
+  std::vector<std::string> inputs;
+  uint64_t seed = 0;
+  int warmup = 2;
+  int repeat = 10;
+  double time_s = 0;
+  bool json = false;
+};
+
+struct EnvBench {
+  EnvSpec spec;
+  bool ok = false;
+  std::string error;
+  ErrorKind error_kind = ErrorKind::kRuntime;
+  BenchResult result;
+  SampleStats run, wall;
+  double overhead_pct = 0;  // (median wall - median run) / median run
+  double throughput = 0;    // inferences per second, from the median run time
+};
+
+nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+nlohmann::json StatsJson(const SampleStats& s) {
+  return {{"n", s.n},
+          {"min", Num(s.min)},
+          {"median", Num(s.median)},
+          {"mean", Num(s.mean)},
+          {"p90", Num(s.p90)},
+          {"p99", Num(s.p99)},
+          {"max", Num(s.max)},
+          {"std", Num(s.std)},
+          {"median_ci", {Num(s.median_ci_low), Num(s.median_ci_high)}},
+          {"ci_coverage", Num(s.ci_coverage)}};
+}
+
+// Progress on stderr, only when it is a terminal; redrawn at most ten times a second.
+class Progress {
+ public:
+  Progress() : tty_(isatty(STDERR_FILENO) != 0) {}
+  void Update(size_t env, size_t envs, const std::string& name, const char* phase, int done,
+              int planned) {
+    if (!tty_) {
+      return;
+    }
+    auto now = Clock::now();
+    if (done != planned && now - last_ < std::chrono::milliseconds(100)) {
+      return;
+    }
+    last_ = now;
+    std::string count = planned > 0 ? fmt::format("{}/{}", done, planned) : fmt::format("{}", done);
+    std::cerr << fmt::format("\r\033[K[{}/{}] {}: {} {}", env + 1, envs, name, phase, count)
+              << std::flush;
+  }
+  void Clear() {
+    if (tty_) {
+      std::cerr << "\r\033[K" << std::flush;
+    }
+  }
+
+ private:
+  bool tty_;
+  Clock::time_point last_{};
+};
+
+std::string Ratio(double v) { return std::isfinite(v) ? fmt::format("{:.2f}x", v) : "n/a"; }
+
+void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs) {
+  std::cout << fmt::format("model   {}\n", a.model);
+  std::cout << fmt::format(
+      "runs    warm-up {}, then {}; times in ms, backend-measured (run), wall around "
+      "Session::Run (wall)\n\n",
+      a.warmup,
+      a.time_s > 0 ? fmt::format("timed runs for {:g} s", a.time_s)
+                   : fmt::format("{} timed runs", a.repeat));
+  std::cout << fmt::format(
+      "{:<4} {:<28} {:>10} {:>10} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>21}\n", "",
+      "env", "prepare", "first run", "runs", "min", "median", "mean", "p90", "p99", "max", "std",
+      "median 95% CI");
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const EnvBench& e = envs[i];
+    std::string id = fmt::format("[{}]", i);
+    if (!e.ok) {
+      std::cout << fmt::format("{:<4} {:<28} FAILED  {}\n", id, e.spec.ToString(), e.error);
+      continue;
+    }
+    const SampleStats& s = e.run;
+    std::string ci =
+        fmt::format("[{:.3f}, {:.3f}]{}", s.median_ci_low, s.median_ci_high,
+                    s.ci_coverage < 0.95 ? fmt::format(" {:.0f}%", 100 * s.ci_coverage) : "");
+    std::cout << fmt::format(
+        "{:<4} {:<28} {:>10.3f} {:>10.3f} {:>6} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} "
+        "{:>9.3f} {:>8.3f} {:>21}\n",
+        id, e.result.effective_env, e.result.prepare_ms, e.result.first_run_ms, s.n, s.min,
+        s.median, s.mean, s.p90, s.p99, s.max, s.std, ci);
+  }
+  const EnvBench& first = envs.front();
+  std::cout << fmt::format("\n{:<4} {:<28} {:>12} {:>14} {:>12} {:>11} {:>14}\n", "", "env",
+                           "median wall", "overhead", "vs [0]", "infer/s", "infer/s vs [0]");
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const EnvBench& e = envs[i];
+    if (!e.ok) {
+      continue;
+    }
+    double ratio = first.ok ? e.run.median / first.run.median : NAN;
+    double tratio = first.ok ? e.throughput / first.throughput : NAN;
+    std::cout << fmt::format("{:<4} {:<28} {:>12.3f} {:>13.1f}% {:>12} {:>11.1f} {:>14}\n",
+                             fmt::format("[{}]", i), e.result.effective_env, e.wall.median,
+                             e.overhead_pct, Ratio(ratio), e.throughput, Ratio(tratio));
+  }
+  std::cout << "\n(vs [0]: median / median of [0], > 1 is slower; 95% CI of the median from order "
+               "statistics)\n";
+}
+
+int BenchMain(const BenchArgs& a) {
+  std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  Model model = Model::Load(a.model);
+  std::vector<std::string> generated;
+  ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
+  BenchOptions options;
+  options.warmup = a.warmup;
+  options.repeat = a.repeat;
+  options.time_s = a.time_s;
+  Progress progress;
+  std::vector<EnvBench> envs;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    EnvBench e;
+    e.spec = specs[i];
+    std::string name = specs[i].ToString();
+    try {
+      e.result =
+          BenchEnv(model, specs[i], inputs, options, [&](const char* phase, int done, int planned) {
+            progress.Update(i, specs.size(), name, phase, done, planned);
+          });
+      e.ok = true;
+    } catch (const Error& err) {
+      e.error = err.what();
+      e.error_kind = err.kind();
+    } catch (const std::bad_alloc&) {
+      e.error = "out of memory";
+    } catch (const std::exception& err) {
+      e.error = fmt::format("internal error: {}", err.what());
+      e.error_kind = ErrorKind::kInternal;
+    }
+    progress.Clear();
+    if (e.ok) {
+      e.run = Summarize(e.result.run_ms);
+      e.wall = Summarize(e.result.wall_ms);
+      e.overhead_pct = e.run.median > 0 ? 100 * (e.wall.median - e.run.median) / e.run.median : NAN;
+      e.throughput = e.run.median > 0 ? 1000 / e.run.median : NAN;
+    }
+    envs.push_back(std::move(e));
+  }
+  bool usage_error = false, failed = false;
+  for (const auto& e : envs) {
+    failed |= !e.ok;
+    usage_error |=
+        !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
+  }
+  int code = usage_error ? kExitUsage : failed ? kExitDiverged : kExitOk;
+  if (!a.json) {
+    PrintText(a, envs);
+    return code;
+  }
+  nlohmann::json rec;
+  rec["model"] = a.model;
+  rec["seed"] = a.seed;
+  rec["generated_inputs"] = generated;
+  rec["warmup"] = a.warmup;
+  rec["repeat"] = a.time_s > 0 ? nlohmann::json() : nlohmann::json(a.repeat);
+  rec["time_s"] = a.time_s > 0 ? nlohmann::json(a.time_s) : nlohmann::json();
+  rec["envs"] = nlohmann::json::array();
+  const EnvBench& first = envs.front();
+  for (const auto& e : envs) {
+    nlohmann::json j = {{"env", e.spec.ToString()},
+                        {"ok", e.ok},
+                        {"error", e.ok ? nlohmann::json() : nlohmann::json(e.error)}};
+    if (!e.ok) {
+      j["error_kind"] = ErrorKindName(e.error_kind);
+      rec["envs"].push_back(j);
+      continue;
+    }
+    j["effective_env"] = e.result.effective_env;
+    j["prepare_ms"] = e.result.prepare_ms;
+    j["first_run"] = {{"run_ms", e.result.first_run_ms}, {"wall_ms", e.result.first_wall_ms}};
+    j["run_ms"] = StatsJson(e.run);
+    j["wall_ms"] = StatsJson(e.wall);
+    j["overhead_pct"] = Num(e.overhead_pct);
+    j["throughput_per_s"] = Num(e.throughput);
+    j["ratio_vs_first"] = first.ok ? Num(e.run.median / first.run.median) : nlohmann::json();
+    j["throughput_ratio_vs_first"] =
+        first.ok ? Num(e.throughput / first.throughput) : nlohmann::json();
+    j["samples_run_ms"] = e.result.run_ms;
+    j["samples_wall_ms"] = e.result.wall_ms;
+    rec["envs"].push_back(j);
+  }
+  rec["ok"] = code == kExitOk;
+  std::cout << rec.dump(2) << "\n";
+  return code;
+}
+
+}  // namespace
+
 Command MakeBenchCommand(CLI::App& root, GlobalOptions& global) {
-  CLI::App* app = root.add_subcommand("bench", "(not implemented yet)");
-  return {app, [] { return kExitUsage; }};
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* app =
+      root.add_subcommand("bench", "Benchmark one model on several environments side by side");
+  app->footer(
+      "Per env: Prepare (timed), the first inference (reported on its own), --warmup untimed "
+      "runs,\n"
+      "then --repeat timed runs or as many as fit in --time seconds. Statistics use the time the\n"
+      "backend measured around the framework call; the wall time around Session::Run is shown too\n"
+      "(overhead = (wall - run) / run). Ratios compare each env with the FIRST env.\n"
+      "Exit: 0 every env ran, 1 an env failed at run time, 2 usage/input error.\n"
+      "Example: concord bench model.onnx --envs \"ort@cpu,threads=1;ort@cpu,threads=4\" --time 5");
+  app->add_option("model", args->model, "ONNX model file")->required();
+  app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
+      ->capture_default_str();
+  app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
+  app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  app->add_option("--warmup", args->warmup, "Untimed runs after the first one")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  auto* repeat = app->add_option("--repeat,-r", args->repeat, "Timed runs")
+                     ->capture_default_str()
+                     ->check(CLI::Range(1, 1000000));
+  auto* time =
+      app->add_option("--time,-t", args->time_s, "Run timed runs for this many seconds instead")
+          ->check(CLI::Range(0.001, 86400.0));
+  repeat->excludes(time);
+  AddJsonFlag(app, &args->json);
+  return {app, [args, &global] {
+            args->json |= global.json;
+            return BenchMain(*args);
+          }};
 }
 
 }  // namespace concord::cli

@@ -1,0 +1,72 @@
+// Benchmarking one model on one environment, and the statistics of the timings.
+//
+// BenchEnv prepares a session and times it the way onnxruntime_perf_test / benchmark_app do:
+// Prepare (reported), the first inference (reported on its own: lazy initialization, kernel
+// compilation), untimed warm-up runs, then timed runs — a fixed count or a time budget. Each
+// timed run records the backend-measured RunTiming::run_ms (the framework call itself; IPC and
+// harness excluded) and the wall time around Session::Run, so harness overhead is visible.
+// Summarize computes min/median/mean/p90/p99/max/std and a distribution-free confidence
+// interval of the median from order statistics (binomial method: [x_(l), x_(n+1-l)] covers the
+// median with probability P(l <= B <= n-l), B ~ Binomial(n, 1/2)). Errors from Prepare/Run
+// propagate as concord::Error; nothing here catches them. Single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace concord {
+
+// Percentile p in [0, 100] of sorted samples, linear interpolation between closest ranks
+// (numpy.percentile's default): index p/100 * (n - 1). NaN when empty.
+double Percentile(const std::vector<double>& sorted, double p);
+
+// 1-based ranks [lower, upper] of the order statistics that bound the median with at least
+// `confidence` (the narrowest symmetric interval that does), and the coverage achieved. When
+// even [x_(1), x_(n)] falls short (n < 6 for 95%), that widest interval is returned with its
+// smaller coverage.
+struct MedianCiRanks {
+  size_t lower = 0;
+  size_t upper = 0;
+  double coverage = 0;
+};
+MedianCiRanks MedianCi(size_t n, double confidence);
+
+struct SampleStats {
+  size_t n = 0;
+  double min = 0, median = 0, mean = 0, p90 = 0, p99 = 0, max = 0;
+  double std = 0;            // sample standard deviation (n - 1); 0 for n < 2
+  double median_ci_low = 0;  // confidence interval of the median
+  double median_ci_high = 0;
+  double ci_coverage = 0;  // achieved coverage of that interval
+};
+// Statistics of the samples (any order). All NaN when empty.
+SampleStats Summarize(std::vector<double> samples, double confidence = 0.95);
+
+struct BenchOptions {
+  int warmup = 2;
+  int repeat = 10;    // timed runs, when time_s == 0
+  double time_s = 0;  // > 0: run until this much wall time was spent in timed runs
+  int max_runs = 1000000;
+};
+
+struct BenchResult {
+  std::string effective_env;
+  double prepare_ms = 0;        // wall time of PrepareSession
+  double first_run_ms = 0;      // backend-measured, first inference
+  double first_wall_ms = 0;     // wall around the first Session::Run
+  std::vector<double> run_ms;   // timed runs, backend-measured
+  std::vector<double> wall_ms;  // timed runs, wall around Session::Run
+};
+
+// Called after each run: phase ("first", "warmup", "timed"), runs done in this phase, and the
+// planned count (0 when the phase is bounded by time).
+using BenchProgress = std::function<void(const char* phase, int done, int planned)>;
+
+BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inputs,
+                     const BenchOptions& options, const BenchProgress& progress = nullptr);
+
+}  // namespace concord
