@@ -11,20 +11,30 @@ namespace concord {
 
 namespace {
 
+// OpenBLAS's own default (OPENBLAS_NUM_THREADS or the core count), captured before any
+// session changes it.
+int DefaultThreads() {
+  static const int kDefault = openblas_get_num_threads();
+  return kDefault;
+}
+
 class RefSession : public Session {
  public:
   RefSession(const Model& model, const EnvSpec& env) : interp_(model), env_(env) {
+    DefaultThreads();
     if (env.device != "cpu") Fail(ErrorKind::kUsage, "ref runs on cpu only (got device '{}')", env.device);
     for (const auto& [k, v] : env.options) {
       if (k != "opt" && k != "threads") Fail(ErrorKind::kUsage, "ref does not know option '{}'", k);
     }
-    if (env.threads() > 0) openblas_set_num_threads(env.threads());
   }
   std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
     return RunWithTaps(inputs, nullptr, timing);
   }
   bool supports_taps() const override { return true; }
   std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
+    // OpenBLAS's thread count is process-wide: set it for every run so that sessions with
+    // different threads= in one process (compare, bench) do not leak into each other.
+    openblas_set_num_threads(env_.threads() > 0 ? env_.threads() : DefaultThreads());
     auto start = std::chrono::steady_clock::now();
     auto out = interp_.Run(inputs, taps);
     if (timing) {

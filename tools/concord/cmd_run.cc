@@ -4,8 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <numeric>
 
+#include "compare/scores.h"
 #include "ir/tensor_io.h"
 #include "ref/value_io.h"
 #include "tools/concord/common.h"
@@ -32,34 +32,14 @@ double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// Classifier-like: a float tensor shaped [C] or [N, C] (or [N, C, 1, 1]) with C >= 2.
-bool LooksLikeScores(const Tensor& t) {
-  if (!IsFloating(t.dtype()) || t.numel() == 0) return false;
-  Shape s = t.shape();
-  while (s.size() > 2 && s.back() == 1) s.pop_back();
-  return (s.size() == 1 && s[0] >= 2) || (s.size() == 2 && s[1] >= 2 && s[0] <= 64);
-}
-
 nlohmann::json TopK(const Tensor& t, int k) {
-  int64_t classes = 1;
-  Shape s = t.shape();
-  while (s.size() > 2 && s.back() == 1) s.pop_back();
-  classes = s.back();
-  int64_t rows = t.numel() / classes;
+  ScoresLayout layout = ScoresShape(t);
   nlohmann::json all = nlohmann::json::array();
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<int64_t> idx(static_cast<size_t>(classes));
-    std::iota(idx.begin(), idx.end(), 0);
-    int64_t kk = std::min<int64_t>(k, classes);
-    std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int64_t a, int64_t b) {
-      double va = t.GetDouble(r * classes + a), vb = t.GetDouble(r * classes + b);
-      if (std::isnan(va)) return false;
-      if (std::isnan(vb)) return true;
-      return va > vb || (va == vb && a < b);
-    });
+  for (int64_t r = 0; r < layout.rows; ++r) {
+    std::vector<double> scores = ScoresRow(t, r);
     nlohmann::json row = nlohmann::json::array();
-    for (int64_t i = 0; i < kk; ++i) {
-      row.push_back({{"index", idx[static_cast<size_t>(i)]}, {"score", t.GetDouble(r * classes + idx[static_cast<size_t>(i)])}});
+    for (int64_t idx : TopKIndices(scores, k)) {
+      row.push_back({{"index", idx}, {"score", scores[static_cast<size_t>(idx)]}});
     }
     all.push_back(row);
   }
