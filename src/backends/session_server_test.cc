@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <future>
 
@@ -23,6 +24,11 @@ using protocol::Message;
 using protocol::MessageType;
 
 const std::string kExample = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn";
+
+const bool kIgnoreSigpipe = [] {
+  std::signal(SIGPIPE, SIG_IGN);  // a peer hanging up must be an error, not a signal
+  return true;
+}();
 
 // One ServeSession on its own thread, talking over a socketpair; client_fd is our end.
 class Served {
