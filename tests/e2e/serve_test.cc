@@ -389,6 +389,77 @@ TEST(Serve, ExtraClientsAreTurnedAwayAsBusy) {
   EXPECT_TRUE(served);
 }
 
+// Slots are not held forever: with --max-clients 1, a silent client and then a client that
+// sends requests but never reads the replies each lose the slot after --idle-timeout.
+TEST(Serve, SilentAndNonReadingClientsAreDropped) {
+  Server s({"--port", "0", "--max-clients", "1", "--idle-timeout", "1"});
+  ASSERT_GT(s.port, 0) << s.err();
+  auto served_within = [&](int seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        ExpectGoodClient(s);
+        return true;
+      } catch (const Error& e) {
+        if (std::string(e.what()).find("busy") == std::string::npos) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+    return false;
+  };
+  {
+    auto silent = RawClient(s);
+    Hello(*silent);
+    EXPECT_TRUE(served_within(10)) << s.err();
+  }
+  {
+    // The good client's slot frees a moment after its BYE: retry while busy.
+    std::unique_ptr<Channel> chp;
+    int fd = -1;
+    for (int i = 0; i < 50 && !chp; ++i) {
+      fd = ConnectTcp(s.host(), 5000);
+      chp = std::make_unique<Channel>(fd, fd, "server", true);
+      Message h;
+      h.type = MessageType::kHello;
+      h.meta = {{"version", protocol::kVersion}};
+      try {
+        chp->Call(h, 5000);
+      } catch (const Error&) {
+        chp.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    ASSERT_TRUE(chp);
+    Channel& ch = *chp;
+    Message m;
+    m.type = MessageType::kModel;
+    m.meta = {{"env", "ref"}};
+    m.blobs.push_back(TinyCnn().proto().SerializeAsString());
+    ASSERT_EQ(ch.Call(m, 30000).type, MessageType::kOk);
+    Message data;
+    data.type = MessageType::kData;
+    protocol::PutValues(&data, {"input"}, {TinyInputs().at("input")});
+    ASSERT_EQ(ch.Call(data, 30000).type, MessageType::kOk);
+    Message process;
+    process.type = MessageType::kProcess;
+    process.meta = {{"taps", true}};
+    std::string req = protocol::EncodeFrame(process);
+    // Keep asking, never read: the replies pile up until the server's write times out.
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      while (!stop) {
+        if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) <= 0) break;
+      }
+    });
+    EXPECT_TRUE(served_within(30)) << s.err();
+    stop = true;
+    ::shutdown(fd, SHUT_RDWR);
+    writer.join();
+  }
+  EXPECT_NE(s.err().find("timed out"), std::string::npos) << s.err();
+  EXPECT_NE(s.err().find("connection lost while sending"), std::string::npos) << s.err();
+}
+
 TEST(Serve, StatsReportInferenceTimesAndMemory) {
   Server s({"--port", "0"});
   ASSERT_GT(s.port, 0) << s.err();

@@ -12,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -229,6 +230,12 @@ int ServeMain(const ServeArgs& a) {
       continue;
     }
     ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(cfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    if (a.idle_timeout_s > 0) {
+      // A client that stops reading must not pin its thread in a blocked write forever.
+      timeval tv{a.idle_timeout_s, 0};
+      ::setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     std::string name = PeerName(peer);
     if (clients.Threads() >= thread_cap) {
       log->warn("{}: too many connections; closed at once", name);
