@@ -37,7 +37,8 @@ class RemoteSession : public ProtocolSession {
 
 void SplitHostPort(const std::string& text, std::string* host, std::string* port) {
   auto bad = [&]() {
-    Fail(ErrorKind::kUsage, "host='{}' is not ADDR:PORT (e.g. host=192.168.1.7:5555 or host=[::1]:5555)", text);
+    Fail(ErrorKind::kUsage,
+         "host='{}' is not ADDR:PORT (e.g. host=192.168.1.7:5555 or host=[::1]:5555)", text);
   };
   size_t colon;
   if (!text.empty() && text[0] == '[') {
@@ -74,7 +75,8 @@ int TryConnect(const addrinfo* ai, Clock::time_point deadline, int* err) {
   }
   if (r < 0) {
     while (true) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) {
         *err = ETIMEDOUT;
         ::close(fd);
@@ -118,13 +120,14 @@ int ConnectTcp(const std::string& host_port, int timeout_ms) {
   addrinfo* res = nullptr;
   int gai = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
   if (gai != 0) {
-    Fail(ErrorKind::kRuntime, "cannot connect to concord serve at {}: unknown host '{}' ({})", host_port, host,
-         gai_strerror(gai));
+    Fail(ErrorKind::kRuntime, "cannot connect to concord serve at {}: unknown host '{}' ({})",
+         host_port, host, gai_strerror(gai));
   }
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   int err = 0;
   int fd = -1;
-  for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) fd = TryConnect(ai, deadline, &err);
+  for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next)
+    fd = TryConnect(ai, deadline, &err);
   ::freeaddrinfo(res);
   if (fd >= 0) return fd;
   if (err == ETIMEDOUT) {
@@ -135,11 +138,13 @@ int ConnectTcp(const std::string& host_port, int timeout_ms) {
   }
   if (err == ECONNREFUSED) {
     Fail(ErrorKind::kRuntime,
-         "cannot connect to concord serve at {}: connection refused (start `concord serve --port {}` "
+         "cannot connect to concord serve at {}: connection refused (start `concord serve --port "
+         "{}` "
          "there, or check the port)",
          host_port, port);
   }
-  Fail(ErrorKind::kRuntime, "cannot connect to concord serve at {}: {}", host_port, std::strerror(err));
+  Fail(ErrorKind::kRuntime, "cannot connect to concord serve at {}: {}", host_port,
+       std::strerror(err));
 }
 
 std::unique_ptr<Session> PrepareRemoteSession(const Model& model, const EnvSpec& env) {
@@ -176,7 +181,8 @@ std::unique_ptr<Session> PrepareRemoteSession(const Model& model, const EnvSpec&
     std::string msg = e.what();
     if (msg.rfind(peer, 0) == 0) throw;
     if (msg.rfind("protocol error", 0) == 0) {
-      Fail(ErrorKind::kRuntime, "{}: {} (is the service on that port a `concord serve`?)", peer, msg);
+      Fail(ErrorKind::kRuntime, "{}: {} (is the service on that port a `concord serve`?)", peer,
+           msg);
     }
     throw Error(e.kind(), peer + ": " + msg);
   }

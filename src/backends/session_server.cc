@@ -51,7 +51,9 @@ void ReadRss(int64_t* rss, int64_t* peak) {
   }
 }
 
-bool IsExternal(const onnx::TensorProto& t) { return t.data_location() == onnx::TensorProto::EXTERNAL; }
+bool IsExternal(const onnx::TensorProto& t) {
+  return t.data_location() == onnx::TensorProto::EXTERNAL;
+}
 
 bool GraphUsesExternalData(const onnx::GraphProto& g);
 
@@ -62,7 +64,8 @@ bool NodesUseExternalData(const google::protobuf::RepeatedPtrField<onnx::NodePro
       for (const auto& t : a.tensors()) {
         if (IsExternal(t)) return true;
       }
-      if (a.has_sparse_tensor() && (IsExternal(a.sparse_tensor().values()) || IsExternal(a.sparse_tensor().indices()))) {
+      if (a.has_sparse_tensor() &&
+          (IsExternal(a.sparse_tensor().values()) || IsExternal(a.sparse_tensor().indices()))) {
         return true;
       }
       for (const auto& st : a.sparse_tensors()) {
@@ -89,15 +92,18 @@ bool GraphUsesExternalData(const onnx::GraphProto& g) {
 
 // Parses model bytes in memory (as Model::FromBytes does) but refuses external data before the
 // loader could look for files: a client must never make the server open paths it names.
-Model ModelFromWire(const std::string& bytes, const std::string& base_dir, const std::string& what) {
+Model ModelFromWire(const std::string& bytes, const std::string& base_dir,
+                    const std::string& what) {
   if (bytes.empty()) Fail(ErrorKind::kInput, "{}: MODEL carries no model bytes", what);
-  if (bytes.size() > kMaxModelBytes) Fail(ErrorKind::kInput, "{}: model of {} bytes is over the 2 GiB limit", what, bytes.size());
+  if (bytes.size() > kMaxModelBytes)
+    Fail(ErrorKind::kInput, "{}: model of {} bytes is over the 2 GiB limit", what, bytes.size());
   onnx::ModelProto proto;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
   stream.SetTotalBytesLimit(static_cast<int>(kMaxModelBytes));
   if (!proto.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    Fail(ErrorKind::kInput, "{}: not a valid ONNX model (protobuf parse failed: truncated or corrupt)", what);
+    Fail(ErrorKind::kInput,
+         "{}: not a valid ONNX model (protobuf parse failed: truncated or corrupt)", what);
   }
   bool external = GraphUsesExternalData(proto.graph());
   for (const auto& f : proto.functions()) external = external || NodesUseExternalData(f.node());
@@ -115,14 +121,16 @@ int64_t IntField(const nlohmann::json& meta, const char* key, int64_t def, int64
   if (!meta.contains(key)) return def;
   const auto& v = meta[key];
   if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-    Fail(ErrorKind::kUsage, "request field '{}' must be an integer in [{}, {}], got {}", key, lo, hi, v.dump());
+    Fail(ErrorKind::kUsage, "request field '{}' must be an integer in [{}, {}], got {}", key, lo,
+         hi, v.dump());
   }
   return v.get<int64_t>();
 }
 
 bool BoolField(const nlohmann::json& meta, const char* key) {
   if (!meta.contains(key)) return false;
-  if (!meta[key].is_boolean()) Fail(ErrorKind::kUsage, "request field '{}' must be true or false", key);
+  if (!meta[key].is_boolean())
+    Fail(ErrorKind::kUsage, "request field '{}' must be true or false", key);
   return meta[key].get<bool>();
 }
 
@@ -133,7 +141,8 @@ std::string Shorten(std::string s, size_t n = 200) {
 
 class Server {
  public:
-  Server(protocol::Channel& channel, const SessionServerOptions& options) : ch_(channel), opt_(options) {}
+  Server(protocol::Channel& channel, const SessionServerOptions& options)
+      : ch_(channel), opt_(options) {}
 
   void Serve();
 
@@ -173,22 +182,27 @@ class Server {
 
 bool Server::Hello(const Message& req) {
   if (req.type != MessageType::kHello) {
-    TrySend(protocol::ErrorMessage(ErrorKind::kUsage, fmt::format("expected HELLO first, got {}",
-                                                                  protocol::MessageTypeName(req.type))));
-    Log(fmt::format("{}: first message was {}, not HELLO; closing", ch_.peer(), protocol::MessageTypeName(req.type)));
+    TrySend(protocol::ErrorMessage(
+        ErrorKind::kUsage,
+        fmt::format("expected HELLO first, got {}", protocol::MessageTypeName(req.type))));
+    Log(fmt::format("{}: first message was {}, not HELLO; closing", ch_.peer(),
+                    protocol::MessageTypeName(req.type)));
     return false;
   }
   const auto& version = req.meta.contains("version") ? req.meta["version"] : nlohmann::json();
   if (!version.is_number_unsigned() || version.get<uint64_t>() != protocol::kVersion) {
     TrySend(protocol::ErrorMessage(
-        ErrorKind::kUsage, fmt::format("protocol version {} is not supported (this server speaks {})",
-                                       Shorten(version.dump(), 40), protocol::kVersion)));
-    Log(fmt::format("{}: protocol version mismatch ({}); closing", ch_.peer(), Shorten(version.dump(), 40)));
+        ErrorKind::kUsage,
+        fmt::format("protocol version {} is not supported (this server speaks {})",
+                    Shorten(version.dump(), 40), protocol::kVersion)));
+    Log(fmt::format("{}: protocol version mismatch ({}); closing", ch_.peer(),
+                    Shorten(version.dump(), 40)));
     return false;
   }
   if (!opt_.token.empty()) {
     std::string given;
-    if (req.meta.contains("token") && req.meta["token"].is_string()) given = req.meta["token"].get<std::string>();
+    if (req.meta.contains("token") && req.meta["token"].is_string())
+      given = req.meta["token"].get<std::string>();
     // Compare even when the token is missing, so timing says nothing either way.
     bool ok = ConstantTimeEquals(given, opt_.token) && req.meta.contains("token");
     if (!ok) {
@@ -219,17 +233,21 @@ bool Server::Hello(const Message& req) {
 }
 
 Message Server::OnModel(const Message& req) {
-  if (req.blobs.size() != 1) Fail(ErrorKind::kInput, "MODEL must carry exactly one blob (the model), got {}", req.blobs.size());
+  if (req.blobs.size() != 1)
+    Fail(ErrorKind::kInput, "MODEL must carry exactly one blob (the model), got {}",
+         req.blobs.size());
   if (!req.meta.contains("env") || !req.meta["env"].is_string()) {
     Fail(ErrorKind::kUsage, "MODEL needs an 'env' string (BACKEND[@DEVICE][,KEY=VALUE]...)");
   }
   EnvSpec env = EnvSpec::Parse(req.meta["env"].get<std::string>());
   if (!env.Get("host").empty()) {
-    Fail(ErrorKind::kUsage, "env '{}' names host=: a concord serve target runs envs locally and does not forward",
+    Fail(ErrorKind::kUsage,
+         "env '{}' names host=: a concord serve target runs envs locally and does not forward",
          Shorten(env.ToString()));
   }
-  std::string name = req.meta.contains("name") && req.meta["name"].is_string() ? req.meta["name"].get<std::string>()
-                                                                               : std::string("model");
+  std::string name = req.meta.contains("name") && req.meta["name"].is_string()
+                         ? req.meta["name"].get<std::string>()
+                         : std::string("model");
   // Drop the old session first: a failed MODEL must not leave a stale model behind.
   session_.reset();
   model_.reset();
@@ -266,7 +284,8 @@ std::vector<Message> Server::OnProcess(const Message& req) {
   int64_t repeat = IntField(req.meta, "repeat", 1, 1, 100000);
   int64_t warmup = IntField(req.meta, "warmup", 0, 0, 100000);
   if (want_taps && !session_->supports_taps()) {
-    Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", session_->effective_env());
+    Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)",
+         session_->effective_env());
   }
   std::vector<ref::Value> outputs;
   ValueMap taps;
@@ -274,13 +293,14 @@ std::vector<Message> Server::OnProcess(const Message& req) {
   for (int64_t i = 0; i < warmup + repeat; ++i) {
     RunTiming t;
     bool last = i == warmup + repeat - 1;
-    outputs = want_taps && last ? session_->RunWithTaps(inputs_, &taps, &t) : session_->Run(inputs_, &t);
+    outputs =
+        want_taps && last ? session_->RunWithTaps(inputs_, &taps, &t) : session_->Run(inputs_, &t);
     if (i >= warmup) runs.push_back(t.run_ms);
   }
   auto infos = model_->Outputs();
   if (outputs.size() != infos.size()) {
-    Fail(ErrorKind::kInternal, "{} returned {} outputs for a model with {}", session_->effective_env(), outputs.size(),
-         infos.size());
+    Fail(ErrorKind::kInternal, "{} returned {} outputs for a model with {}",
+         session_->effective_env(), outputs.size(), infos.size());
   }
   std::vector<std::string> names;
   for (const auto& i : infos) names.push_back(i.name);
@@ -330,13 +350,19 @@ Message Server::OnStats() {
 
 std::vector<Message> Server::Handle(const Message& req) {
   switch (req.type) {
-    case MessageType::kModel: return {OnModel(req)};
-    case MessageType::kData: return {OnData(req)};
-    case MessageType::kProcess: return OnProcess(req);
-    case MessageType::kStats: return {OnStats()};
-    case MessageType::kHello: Fail(ErrorKind::kUsage, "HELLO was already exchanged on this connection");
+    case MessageType::kModel:
+      return {OnModel(req)};
+    case MessageType::kData:
+      return {OnData(req)};
+    case MessageType::kProcess:
+      return OnProcess(req);
+    case MessageType::kStats:
+      return {OnStats()};
+    case MessageType::kHello:
+      Fail(ErrorKind::kUsage, "HELLO was already exchanged on this connection");
     default:
-      Fail(ErrorKind::kUsage, "{} is a server-to-client message; a client may send MODEL, DATA, PROCESS, STATS, BYE",
+      Fail(ErrorKind::kUsage,
+           "{} is a server-to-client message; a client may send MODEL, DATA, PROCESS, STATS, BYE",
            protocol::MessageTypeName(req.type));
   }
 }
@@ -373,11 +399,13 @@ void Server::Serve() {
     } catch (const Error& e) {
       replies = {protocol::ErrorMessage(e.kind(), e.what())};
     } catch (const std::bad_alloc&) {
-      replies = {protocol::ErrorMessage(ErrorKind::kRuntime, fmt::format("out of memory while handling {}",
-                                                                         protocol::MessageTypeName(req.type)))};
+      replies = {protocol::ErrorMessage(
+          ErrorKind::kRuntime,
+          fmt::format("out of memory while handling {}", protocol::MessageTypeName(req.type)))};
     } catch (const std::exception& e) {
-      replies = {protocol::ErrorMessage(ErrorKind::kInternal, fmt::format("internal error while handling {}: {}",
-                                                                          protocol::MessageTypeName(req.type), e.what()))};
+      replies = {protocol::ErrorMessage(
+          ErrorKind::kInternal, fmt::format("internal error while handling {}: {}",
+                                            protocol::MessageTypeName(req.type), e.what()))};
     }
     for (const auto& r : replies) {
       if (r.type == MessageType::kError) {

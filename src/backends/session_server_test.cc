@@ -33,7 +33,8 @@ const bool kIgnoreSigpipe = [] {
 // One ServeSession on its own thread, talking over a socketpair; client_fd is our end.
 class Served {
  public:
-  explicit Served(SessionServerOptions options = {}, protocol::Limits limits = {}) : options_(std::move(options)) {
+  explicit Served(SessionServerOptions options = {}, protocol::Limits limits = {})
+      : options_(std::move(options)) {
     int fds[2];
     CONCORD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0, "socketpair");
     client_fd = fds[0];
@@ -231,7 +232,8 @@ TEST(SessionServer, TokenIsRequiredWhenSet) {
       EXPECT_NE(std::string(e.what()).find("authentication failed"), std::string::npos) << e.what();
     }
     EXPECT_TRUE(s.Finished()) << "server kept the unauthenticated connection open";
-    EXPECT_NE(s.log().find(token.empty() ? "missing token" : "wrong token"), std::string::npos) << s.log();
+    EXPECT_NE(s.log().find(token.empty() ? "missing token" : "wrong token"), std::string::npos)
+        << s.log();
   }
   Served s(opt);
   ProtocolSessionOptions copt;
@@ -284,11 +286,14 @@ TEST(SessionServer, RequestErrorsKeepTheSessionGoing) {
   ExpectError(call(m), ErrorKind::kUsage, "DATA before MODEL");
   m.type = MessageType::kProcess;
   ExpectError(call(m), ErrorKind::kUsage, "PROCESS before MODEL");
-  ExpectError(call(ModelMessage("not a model at all")), ErrorKind::kInput, "not a valid ONNX model");
-  ExpectError(call(ModelMessage(ExternalDataModelBytes())), ErrorKind::kInput, "uses external data");
+  ExpectError(call(ModelMessage("not a model at all")), ErrorKind::kInput,
+              "not a valid ONNX model");
+  ExpectError(call(ModelMessage(ExternalDataModelBytes())), ErrorKind::kInput,
+              "uses external data");
   std::string good = ModelBytes(TinyCnn());
   ExpectError(call(ModelMessage(good, "nosuch")), ErrorKind::kUsage, "unknown backend 'nosuch'");
-  ExpectError(call(ModelMessage(good, "ref,host=10.0.0.1:5555")), ErrorKind::kUsage, "does not forward");
+  ExpectError(call(ModelMessage(good, "ref,host=10.0.0.1:5555")), ErrorKind::kUsage,
+              "does not forward");
   ExpectError(call(ModelMessage(good, "ref,frobnicate=1")), ErrorKind::kUsage, "frobnicate");
   Message no_env = ModelMessage(good);
   no_env.meta.erase("env");
@@ -309,7 +314,8 @@ TEST(SessionServer, RequestErrorsKeepTheSessionGoing) {
   ExpectError(call(bad_data), ErrorKind::kInput, "not a TensorProto");
   Message wrong_shape;
   wrong_shape.type = MessageType::kData;
-  protocol::PutValues(&wrong_shape, {"input"}, {ref::Value(Tensor::FromVector<float>({2}, {1, 2}))});
+  protocol::PutValues(&wrong_shape, {"input"},
+                      {ref::Value(Tensor::FromVector<float>({2}, {1, 2}))});
   ASSERT_EQ(call(wrong_shape).type, MessageType::kOk);
   m = Message{};
   m.type = MessageType::kProcess;
@@ -350,7 +356,8 @@ TEST(SessionServer, MalformedFramesGetErrorAndEndTheSession) {
       {"bad magic", "XXXX" + Header(1, 2, 0).substr(4) + "{}", "bad magic"},
       {"oversized", Header(3, 2, 2u << 20), "exceeds"},
       {"meta not JSON", Header(6, 3, 0) + "{{{", "not a JSON object"},
-      {"blob past the end", Header(6, 2, 9) + "{}" + std::string("\x10\0\0\0\0\0\0\0x", 9), "runs past"},
+      {"blob past the end", Header(6, 2, 9) + "{}" + std::string("\x10\0\0\0\0\0\0\0x", 9),
+       "runs past"},
   };
   protocol::Limits limits;
   limits.max_frame_bytes = 1 << 20;

@@ -16,10 +16,9 @@
 #include <filesystem>
 #include <fstream>
 #include <latch>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "backends/protocol_session.h"
 #include "backends/remote_backend.h"
@@ -47,10 +46,11 @@ const std::string kExample = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_c
 // `concord serve ARGS` as a child process; stderr goes to a file for the log assertions.
 class Server {
  public:
-  explicit Server(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {}) {
+  explicit Server(const std::vector<std::string>& args,
+                  const std::vector<std::string>& extra_env = {}) {
     static int counter = 0;
-    err_path_ = fs::temp_directory_path() /
-                ("concord_serve_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    err_path_ = fs::temp_directory_path() / ("concord_serve_err_" + std::to_string(::getpid()) +
+                                             "_" + std::to_string(counter++));
     int out[2];
     CONCORD_CHECK(::pipe2(out, O_CLOEXEC) == 0, "pipe");
     posix_spawn_file_actions_t fa;
@@ -124,7 +124,8 @@ class Server {
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (true) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return line;
       pollfd p{out_fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return line;
@@ -144,10 +145,13 @@ class Server {
 
 Model TinyCnn() { return Model::Load(kExample + "/model.onnx"); }
 
-ValueMap TinyInputs() { return {{"input", ref::Value(ReadTensorPb(kExample + "/test_data_set_0/input_0.pb").tensor)}}; }
+ValueMap TinyInputs() {
+  return {{"input", ref::Value(ReadTensorPb(kExample + "/test_data_set_0/input_0.pb").tensor)}};
+}
 
 const Tensor& LocalRefOutput() {
-  static const Tensor out = PrepareSession(TinyCnn(), EnvSpec::Parse("ref"))->Run(TinyInputs())[0].tensor;
+  static const Tensor out =
+      PrepareSession(TinyCnn(), EnvSpec::Parse("ref"))->Run(TinyInputs())[0].tensor;
   return out;
 }
 
@@ -196,10 +200,11 @@ TEST(Serve, RemoteRunEqualsLocalRefRun) {
   fs::path dir = fs::temp_directory_path() / ("concord_serve_run_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   std::string model = kExample + "/model.onnx --inputs " + kExample + "/test_data_set_0";
-  CliResult remote = RunConcord("run " + model + " --env " + Quote("ref,host=" + s.host()) + " --json --out " +
-                                Quote((dir / "remote").string()));
+  CliResult remote = RunConcord("run " + model + " --env " + Quote("ref,host=" + s.host()) +
+                                " --json --out " + Quote((dir / "remote").string()));
   ASSERT_EQ(remote.code, 0) << remote.err;
-  CliResult local = RunConcord("run " + model + " --env ref --out " + Quote((dir / "local").string()));
+  CliResult local =
+      RunConcord("run " + model + " --env ref --out " + Quote((dir / "local").string()));
   ASSERT_EQ(local.code, 0) << local.err;
   NamedTensor r = ReadTensorPb((dir / "remote/output_0.pb").string());
   NamedTensor l = ReadTensorPb((dir / "local/output_0.pb").string());
@@ -209,8 +214,8 @@ TEST(Serve, RemoteRunEqualsLocalRefRun) {
   auto rec = nlohmann::json::parse(remote.out);
   EXPECT_EQ(rec["effective_env"], "ref@cpu,host=" + s.host());
   // Taps travel too.
-  CliResult taps = RunConcord("run " + model + " --env " + Quote("ref,host=" + s.host()) + " --taps --json --out " +
-                              Quote((dir / "taps").string()));
+  CliResult taps = RunConcord("run " + model + " --env " + Quote("ref,host=" + s.host()) +
+                              " --taps --json --out " + Quote((dir / "taps").string()));
   ASSERT_EQ(taps.code, 0) << taps.err;
   EXPECT_EQ(nlohmann::json::parse(taps.out)["taps"].size(), 9u);
   fs::remove_all(dir);
@@ -232,7 +237,10 @@ TEST(Serve, TokenRequiredAndCheckedBadClientsDoNotStopIt) {
   EXPECT_EQ(good.code, 0) << good.err;
   // The token's only other way in: $CONCORD_TOKEN (popen's shell sees the assignment).
   std::string cmd_env = "CONCORD_TOKEN=open-sesame ";
-  FILE* p = popen((cmd_env + CONCORD_BIN + " " + run + Quote("ref,host=" + s.host()) + " >/dev/null 2>&1").c_str(), "r");
+  FILE* p =
+      popen((cmd_env + CONCORD_BIN + " " + run + Quote("ref,host=" + s.host()) + " >/dev/null 2>&1")
+                .c_str(),
+            "r");
   ASSERT_NE(p, nullptr);
   int st = pclose(p);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -265,7 +273,8 @@ TEST(Serve, BadFramesGetErrorAndTheServerKeepsServing) {
     SendRaw(fd, Header(3, 2, 2u << 20) + "{}" + std::string(100000, 'x'));
     Message r = ch.Receive(5000);
     ASSERT_EQ(r.type, MessageType::kError);
-    EXPECT_NE(r.meta.value("message", "").find("exceeds the 1048576-byte limit"), std::string::npos) << r.meta.dump();
+    EXPECT_NE(r.meta.value("message", "").find("exceeds the 1048576-byte limit"), std::string::npos)
+        << r.meta.dump();
     ExpectGoodClient(s);
   }
   {  // unknown message type
@@ -275,7 +284,8 @@ TEST(Serve, BadFramesGetErrorAndTheServerKeepsServing) {
     SendRaw(fd, Header(77, 2, 0) + "{}");
     Message r = ch.Receive(5000);
     ASSERT_EQ(r.type, MessageType::kError);
-    EXPECT_NE(r.meta.value("message", "").find("unknown message type 77"), std::string::npos) << r.meta.dump();
+    EXPECT_NE(r.meta.value("message", "").find("unknown message type 77"), std::string::npos)
+        << r.meta.dump();
     ExpectGoodClient(s);
   }
   {  // not our protocol at all, before HELLO
@@ -351,8 +361,10 @@ TEST(Serve, EightConcurrentClientsAllGetCorrectResults) {
         all_connected.arrive_and_wait();
         bool all = true;
         for (int k = 0; k < 5; ++k) all = all && session->Run(inputs)[0].tensor.BitwiseEqual(want);
-        if (all) ++ok;
-        else errors[i] = "wrong result";
+        if (all)
+          ++ok;
+        else
+          errors[i] = "wrong result";
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -499,10 +511,14 @@ TEST(Serve, ClearErrorsWhenNothingListens) {
     ASSERT_GT(s.port, 0);
     port = s.port;
   }
-  CliResult r = RunConcord("run " + kExample + "/model.onnx --env " + Quote("ref,host=127.0.0.1:" + std::to_string(port)));
+  CliResult r = RunConcord("run " + kExample + "/model.onnx --env " +
+                           Quote("ref,host=127.0.0.1:" + std::to_string(port)));
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("127.0.0.1:" + std::to_string(port) + ": connection refused"), std::string::npos) << r.err;
-  r = RunConcord("run " + kExample + "/model.onnx --env " + Quote("ref,host=no-such-host.invalid:5555"));
+  EXPECT_NE(r.err.find("127.0.0.1:" + std::to_string(port) + ": connection refused"),
+            std::string::npos)
+      << r.err;
+  r = RunConcord("run " + kExample + "/model.onnx --env " +
+                 Quote("ref,host=no-such-host.invalid:5555"));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown host 'no-such-host.invalid'"), std::string::npos) << r.err;
   r = RunConcord("run " + kExample + "/model.onnx --env " + Quote("ref,host=127.0.0.1"));

@@ -65,8 +65,9 @@ void LingeringClose(int fd) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   char buf[65536];
   while (true) {
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left));
@@ -135,7 +136,8 @@ std::string PeerName(const sockaddr_in& a) {
 int ServeMain(const ServeArgs& a) {
   in_addr bind_addr{};
   if (::inet_pton(AF_INET, a.bind.c_str(), &bind_addr) != 1) {
-    Fail(ErrorKind::kUsage, "--bind '{}' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)", a.bind);
+    Fail(ErrorKind::kUsage, "--bind '{}' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)",
+         a.bind);
   }
   bool loopback = (ntohl(bind_addr.s_addr) >> 24) == 127;
   std::string token = a.token;
@@ -151,7 +153,8 @@ int ServeMain(const ServeArgs& a) {
   }
   std::error_code ec;
   fs::path workdir = fs::absolute(a.workdir, ec);
-  if (ec || !fs::is_directory(workdir)) Fail(ErrorKind::kUsage, "--workdir '{}' is not an existing folder", a.workdir);
+  if (ec || !fs::is_directory(workdir))
+    Fail(ErrorKind::kUsage, "--workdir '{}' is not an existing folder", a.workdir);
 
   auto log = spdlog::get("serve");
   if (!log) log = spdlog::stderr_color_mt("serve");
@@ -193,17 +196,20 @@ int ServeMain(const ServeArgs& a) {
 
   std::string where = fmt::format("{}:{}", a.bind, port);
   if (a.json) {
-    std::cout << nlohmann::json{{"listening", where},       {"address", a.bind},
-                                {"port", port},             {"max_clients", a.max_clients},
-                                {"max_frame_bytes", limits.max_frame_bytes}, {"auth", !token.empty()},
+    std::cout << nlohmann::json{{"listening", where},
+                                {"address", a.bind},
+                                {"port", port},
+                                {"max_clients", a.max_clients},
+                                {"max_frame_bytes", limits.max_frame_bytes},
+                                {"auth", !token.empty()},
                                 {"workdir", sopt.workdir}}
                      .dump()
               << std::endl;
   } else {
     std::cout << "concord serve listening on " << where << std::endl;
   }
-  log->info("listening on {} (max {} clients, frames up to {} MiB, token {})", where, a.max_clients, a.max_frame_mb,
-            token.empty() ? "off" : "required");
+  log->info("listening on {} (max {} clients, frames up to {} MiB, token {})", where, a.max_clients,
+            a.max_frame_mb, token.empty() ? "off" : "required");
 
   Clients clients;
   // Threads that only turn a client away count too; past this cap (a connection flood)
@@ -249,9 +255,10 @@ int ServeMain(const ServeArgs& a) {
         log->warn("{}: busy ({} clients already); turned away", name, max);
         try {
           protocol::Channel ch(cfd, cfd, name, /*owns_fds=*/false, limits);
-          ch.Send(protocol::ErrorMessage(
-              ErrorKind::kRuntime,
-              fmt::format("busy: this concord serve already serves {} clients (--max-clients); try again later", max)));
+          ch.Send(protocol::ErrorMessage(ErrorKind::kRuntime,
+                                         fmt::format("busy: this concord serve already serves {} "
+                                                     "clients (--max-clients); try again later",
+                                                     max)));
         } catch (const std::exception&) {
           // the client left already
         }
@@ -267,7 +274,8 @@ int ServeMain(const ServeArgs& a) {
     }).detach();
   }
   ::close(lfd);
-  log->info("stopping: hanging up {} client(s); {} connection(s) accepted in all", clients.Serving(), accepted);
+  log->info("stopping: hanging up {} client(s); {} connection(s) accepted in all",
+            clients.Serving(), accepted);
   if (!clients.HangUpAll(std::chrono::seconds(10))) {
     // A run that cannot be interrupted (a long inference) is still going: leave without it.
     log->warn("some sessions did not finish within 10 s; exiting anyway");
@@ -282,7 +290,8 @@ int ServeMain(const ServeArgs& a) {
 
 Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<ServeArgs>();
-  CLI::App* app = root.add_subcommand("serve", "Serve local environments to remote clients over TCP");
+  CLI::App* app =
+      root.add_subcommand("serve", "Serve local environments to remote clients over TCP");
   app->footer(
       "Clients run any env here by adding host=ADDR:PORT to it, e.g.\n"
       "  concord run model.onnx --env 'ref,host=192.168.1.7:5555,token=T'\n"
@@ -293,16 +302,20 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--port,-p", args->port, "TCP port (0 = pick a free one and print it)")
       ->required()
       ->check(CLI::Range(0, 65535));
-  app->add_option("--token", args->token, "Shared secret clients must send (default: $CONCORD_TOKEN)");
-  app->add_option("--workdir", args->workdir, "The only folder the server may write to")->capture_default_str();
+  app->add_option("--token", args->token,
+                  "Shared secret clients must send (default: $CONCORD_TOKEN)");
+  app->add_option("--workdir", args->workdir, "The only folder the server may write to")
+      ->capture_default_str();
   app->add_option("--max-clients", args->max_clients, "Clients served at once; more get ERROR busy")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  app->add_option("--max-frame-mb", args->max_frame_mb, "Largest frame (model, inputs) accepted, in MiB")
+  app->add_option("--max-frame-mb", args->max_frame_mb,
+                  "Largest frame (model, inputs) accepted, in MiB")
       ->capture_default_str()
       ->check(CLI::Range(1, 2047));
   app->add_option("--idle-timeout", args->idle_timeout_s,
-                  "Seconds a client may stay silent (or take to send one frame) before it is dropped; 0 = never")
+                  "Seconds a client may stay silent (or take to send one frame) before it is "
+                  "dropped; 0 = never")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
   AddJsonFlag(app, &args->json);
