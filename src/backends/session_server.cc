@@ -303,6 +303,7 @@ std::vector<Message> Server::OnProcess(const Message& req) {
          session_->effective_env(), outputs.size(), infos.size());
   }
   std::vector<std::string> names;
+  names.reserve(infos.size());
   for (const auto& i : infos) names.push_back(i.name);
   inference_ms_.insert(inference_ms_.end(), runs.begin(), runs.end());
   std::vector<double> sorted = runs;
