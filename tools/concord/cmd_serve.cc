@@ -294,9 +294,10 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
       root.add_subcommand("serve", "Serve local environments to remote clients over TCP");
   app->footer(
       "Clients run any env here by adding host=ADDR:PORT to it, e.g.\n"
-      "  concord run model.onnx --env 'ref,host=192.168.1.7:5555,token=T'\n"
-      "Binding a non-loopback address needs --token (or CONCORD_TOKEN); clients pass token=T in\n"
-      "the env or set CONCORD_TOKEN. Prints 'concord serve listening on ADDR:PORT' when ready\n"
+      "  CONCORD_TOKEN=T concord run model.onnx --env ref,host=192.168.1.7:5555\n"
+      "Binding a non-loopback address needs --token (or CONCORD_TOKEN). Clients send the token\n"
+      "from $CONCORD_TOKEN or a token=T env option (prefer the variable: env strings are\n"
+      "recorded in run records). Prints 'concord serve listening on ADDR:PORT' when ready\n"
       "(--port 0 picks a free port). SIGINT/SIGTERM stop it.");
   app->add_option("--bind", args->bind, "IPv4 address to listen on")->capture_default_str();
   app->add_option("--port,-p", args->port, "TCP port (0 = pick a free one and print it)")
