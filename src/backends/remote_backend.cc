@@ -27,6 +27,10 @@ class RemoteSession : public ProtocolSession {
   RemoteSession(std::unique_ptr<protocol::Channel> channel, const Model& model, const EnvSpec& env,
                 const ProtocolSessionOptions& options, std::string host)
       : ProtocolSession(std::move(channel), model, env, options), host_(std::move(host)) {}
+  // HELLO says whether the server can tap at all; MODEL's OK says whether this env can.
+  bool supports_taps() const override {
+    return ProtocolSession::supports_taps() && prepare_info().value("taps", true);
+  }
   std::string effective_env() const override {
     return ProtocolSession::effective_env() + ",host=" + host_;
   }
