@@ -27,4 +27,31 @@ h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
 open(sys.argv[1] + "/npy", "wb").write(b"\x01\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + b"\0" * 24)
 PY
 fi
+if [ "$name" = protocol_frame_fuzz ]; then
+  # Valid frames (protocol/message.h layout): HELLO, STATS, ERROR, and DATA/OUTPUT frames that
+  # carry real TensorProtos from ONNX's test data, a sequence and an empty optional.
+  python3 - "$corpus" "$data"/node/test_{add,conv_with_strides_padding,cast_FLOAT_to_STRING}/test_data_set_0/input_0.pb <<'PY'
+import json, os, struct, sys
+out = sys.argv[1]
+def frame(t, meta, blobs=()):
+    m = json.dumps(meta).encode()
+    body = b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
+    return b"CNC1" + bytes([t, 0, 0, 0]) + struct.pack("<IQ", len(m), len(body)) + m + body
+# float tensor x[2] = {1.5, -2}: dims, data_type=FLOAT, name, raw_data
+x = b"\x08\x02\x10\x01\x42\x01x\x4a\x08" + struct.pack("<2f", 1.5, -2.0)
+seq = b"\x0a\x01s\x10\x01\x1a" + bytes([len(x)]) + x  # SequenceProto{name, elem_type, tensor_values}
+seeds = {
+    "hello": frame(1, {"version": 1, "token": "t", "client": "concord"}),
+    "stats": frame(6, {"inference_ms": [0.5, 1.25], "count": 2, "rss_bytes": 1 << 20}),
+    "error": frame(8, {"kind": "runtime", "message": "boom"}),
+    "process": frame(4, {"taps": True, "repeat": 2}),
+    "data": frame(3, {"names": ["x", "s", "n"], "kinds": ["tensor", "sequence", "none"]}, [x, seq, b""]),
+}
+for i, path in enumerate(sys.argv[2:]):
+    if os.path.exists(path):
+        seeds["data%d" % i] = frame(3, {"names": ["in"], "kinds": ["tensor"]}, [open(path, "rb").read()])
+for k, v in seeds.items():
+    open(os.path.join(out, "frame_" + k), "wb").write(v)
+PY
+fi
 "$fuzzer" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | grep -E "ERROR|SUMMARY|runtime error|^    #[0-9] |Done|stat::(number_of_executed|average_exec)"
