@@ -66,7 +66,8 @@ EnvSpec EnvSpec::Parse(const std::string& text) {
 std::string EnvSpec::ToString() const {
   std::string s = backend;
   if (!device.empty()) s += "@" + device;
-  for (const auto& [k, v] : options) s += "," + k + "=" + v;
+  // Secrets never leave through the text form (it lands in run records, logs and JSON).
+  for (const auto& [k, v] : options) s += "," + k + "=" + (k == "token" ? "***" : v);
   return s;
 }
 

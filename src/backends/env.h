@@ -17,7 +17,8 @@ struct EnvSpec {
   std::map<std::string, std::string> options;  // opt, threads, target, host, ...
 
   static EnvSpec Parse(const std::string& text);
-  // Canonical text form: backend@device followed by sorted options.
+  // Canonical text form: backend@device followed by sorted options; a token= value is shown
+  // as "***" (read it with Get("token")).
   std::string ToString() const;
   int opt() const;      // default 3
   int threads() const;  // default 0 = backend's default

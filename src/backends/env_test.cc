@@ -17,6 +17,12 @@ TEST(EnvSpec, ParsesFullForm) {
   EXPECT_EQ(e.ToString(), "tvm@cpu,opt=3,target=llvm -mcpu=core-avx2,threads=2");
 }
 
+TEST(EnvSpec, TokenIsNeverPrinted) {
+  EnvSpec e = EnvSpec::Parse("ort@cpu,host=10.0.0.1:9000,token=s3cret");
+  EXPECT_EQ(e.Get("token"), "s3cret");
+  EXPECT_EQ(e.ToString().find("s3cret"), std::string::npos);
+}
+
 TEST(EnvSpec, Defaults) {
   EnvSpec e = EnvSpec::Parse("ref");
   EXPECT_EQ(e.device, "cpu");
