@@ -26,7 +26,7 @@ LEVELS = [
 LEVEL_NAMES = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
 KNOWN_OPTIONS = ("opt", "threads")
 
-_UNSUPPORTED_MARKS = ("No Op registered", "Could not find an implementation", "NOT_IMPLEMENTED",
+_UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op", "Could not find an implementation", "NOT_IMPLEMENTED",
                       "not supported", "Unsupported", "unsupported")
 
 

@@ -28,6 +28,7 @@ import concord_protocol as cp  # noqa: E402
 from concord_protocol import AdapterError  # noqa: E402
 
 MAX_RECORDED_RUNS = 100000
+PROTOCOL_OUT_FD = None  # the descriptor frames are written to (set by main)
 
 
 def log(*args):
@@ -223,6 +224,8 @@ def main(argv=None, adapter_factory=make_adapter):
     # points at stderr, so stray prints from runtimes (C or Python) cannot corrupt a frame.
     proto_in = os.dup(0)
     proto_out = os.dup(1)
+    global PROTOCOL_OUT_FD
+    PROTOCOL_OUT_FD = proto_out
     os.dup2(2, 1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
