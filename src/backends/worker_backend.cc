@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 constexpr int kExitGraceMs = 2000;     // after BYE, before SIGKILL
 constexpr int kDeathWaitMs = 2000;     // after EOF, for the exit status to appear
 constexpr int kProbeTimeoutMs = 60000;  // version probe (imports tvm: seconds on a busy box)
-constexpr size_t kStderrTailLines = 15;
-constexpr size_t kStderrTailBytes = 4096;
+constexpr size_t kStderrHeadLines = 8;
+constexpr size_t kStderrTailLines = 8;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -198,30 +198,39 @@ class ChildProcess {
     return exited_ ? DescribeWaitStatus(status_) : std::string("is still running");
   }
 
-  // The last lines the child wrote to stderr (at most kStderrTailLines / kStderrTailBytes).
-  std::string StderrTail() const {
-    if (stderr_fd_ < 0) return "";
+  // Bytes the child has written to stderr so far.
+  off_t StderrSize() const {
     struct stat st {};
-    if (::fstat(stderr_fd_, &st) != 0 || st.st_size == 0) return "";
-    off_t size = st.st_size;
-    size_t n = static_cast<size_t>(std::min<off_t>(size, kStderrTailBytes));
+    if (stderr_fd_ < 0 || ::fstat(stderr_fd_, &st) != 0) return 0;
+    return st.st_size;
+  }
+  // What the child wrote to stderr since `offset`: all of it when short, else its first and
+  // last lines (runtimes print long native backtraces after the line that matters).
+  std::string StderrSince(off_t offset) const {
+    off_t size = StderrSize();
+    if (size <= offset) return "";
+    size_t n = static_cast<size_t>(std::min<off_t>(size - offset, 1 << 20));
     std::string buf(n, '\0');
     ssize_t got = ::pread(stderr_fd_, buf.data(), n, size - static_cast<off_t>(n));
     if (got <= 0) return "";
     buf.resize(static_cast<size_t>(got));
-    while (!buf.empty() && (buf.back() == '\n' || buf.back() == '\r')) buf.pop_back();
-    size_t pos = buf.size(), lines = 0;
-    while (pos > 0 && lines < kStderrTailLines) {
-      size_t nl = buf.rfind('\n', pos - 1);
-      ++lines;
-      if (nl == std::string::npos) {
-        pos = 0;
-        break;
-      }
-      pos = nl;
+    std::vector<std::string> lines;
+    for (size_t pos = 0; pos < buf.size();) {
+      size_t nl = buf.find('\n', pos);
+      std::string line = buf.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      if (line.size() > 300) line = line.substr(0, 300) + " ...";
+      if (!line.empty()) lines.push_back(std::move(line));
+      pos = nl == std::string::npos ? buf.size() : nl + 1;
     }
-    std::string tail = buf.substr(pos == 0 ? 0 : pos + 1);
-    return tail;
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines.size() > kStderrHeadLines + kStderrTailLines && i == kStderrHeadLines) {
+        out += fmt::format("    ... ({} lines left out)\n", lines.size() - kStderrHeadLines - kStderrTailLines);
+        i = lines.size() - kStderrTailLines;
+      }
+      out += "    " + lines[i] + "\n";
+    }
+    return out;
   }
 
  private:
@@ -370,6 +379,7 @@ class WorkerSessionImpl : public WorkerSession {
 
   std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
     CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
     try {
       return inner_->Run(inputs, timing);
     } catch (const Error& e) {
@@ -379,6 +389,7 @@ class WorkerSessionImpl : public WorkerSession {
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
   std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
     CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
     try {
       return inner_->RunWithTaps(inputs, taps, timing);
     } catch (const Error& e) {
@@ -391,6 +402,7 @@ class WorkerSessionImpl : public WorkerSession {
   const nlohmann::json& prepare_info() const override { return inner_->prepare_info(); }
   nlohmann::json Stats() override {
     CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
     try {
       return inner_->Stats();
     } catch (const Error& e) {
@@ -432,17 +444,12 @@ class WorkerSessionImpl : public WorkerSession {
       proc_->Kill();
       cause = "sent a malformed or out-of-order reply, so it was killed";
     }
-    std::string tail = proc_->StderrTail();
-    std::string indented;
-    for (size_t pos = 0; pos < tail.size();) {
-      size_t nl = tail.find('\n', pos);
-      indented += "    " + tail.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos + 1);
-      pos = nl == std::string::npos ? tail.size() : nl + 1;
-    }
+    std::string log = proc_->StderrSince(request_stderr_offset_);
     dead_ = fmt::format("worker {} during {}", cause, stage);
     Fail(ErrorKind::kRuntime, "{}: the worker {} during {} ({}).\n  worker: {}\n  {}", env_text_, cause, stage,
          what, DescribeCommand(argv_),
-         tail.empty() ? std::string("it wrote nothing to stderr") : "last stderr lines:\n" + indented);
+         log.empty() ? std::string("it wrote nothing to stderr meanwhile")
+                     : "its stderr during the " + std::string(stage) + ":\n" + log);
   }
 
   std::string env_text_;
@@ -450,6 +457,7 @@ class WorkerSessionImpl : public WorkerSession {
   ProtocolSessionOptions options_;
   std::string peer_;
   std::string dead_;                     // why the worker is gone; empty while it serves
+  off_t request_stderr_offset_ = 0;       // stderr size when the current request began
   std::unique_ptr<ChildProcess> proc_;    // destroyed after inner_
   std::unique_ptr<ProtocolSession> inner_;
 };

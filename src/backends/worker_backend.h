@@ -6,7 +6,8 @@
 // Where things come from: Python is $CONCORD_PYTHON, else <repo>/.venv/bin/python; the
 // adapters folder is $CONCORD_ADAPTERS, else <repo>/adapters, where <repo> is found from the
 // executable's location (build/bin/.. /..) with the source folder of this build as fallback.
-// The worker's stderr goes to an unlinked temporary file whose last lines are quoted in errors.
+// The worker's stderr goes to an unlinked temporary file; what it wrote during a failed request
+// (first and last lines) is quoted in the error.
 //
 // Env options: ort: opt, threads; tvm: opt, threads, target, cache; both: timeout=SECONDS (a
 // limit on each MODEL and run reply; default 600 s for MODEL, 300 s per run; the start-up
@@ -15,7 +16,7 @@
 // Failure contract: an ERROR the worker answers keeps its kind (unsupported/usage/input/
 // runtime) and the session stays usable. A worker that dies (exit or signal), hangs past the
 // timeout (it is killed) or sends a malformed or out-of-order reply is Error(kRuntime) naming
-// the env, the exit status or signal and the last stderr lines; that session is then dead and
+// the env, the exit status or signal and the worker's stderr; that session is then dead and
 // every later call says so, while a new Prepare() starts a fresh worker. Destroying a session
 // sends BYE, waits a short grace period and SIGKILLs a worker that has not exited.
 #pragma once
