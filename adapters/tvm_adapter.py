@@ -159,9 +159,10 @@ class TvmAdapter:
     @staticmethod
     def _classify(e):
         text = str(e)
-        if (isinstance(e, (NotImplementedError, KeyError))
-                or "not supported" in text or "not implemented" in text.lower()
-                or "Unsupported" in text or "unsupported" in text):
+        name = type(e).__name__
+        if (isinstance(e, NotImplementedError) or "NotImplemented" in name
+                or "UnImplemented" in name or "not supported" in text
+                or "not implemented" in text.lower() or "unsupported" in text.lower()):
             return "unsupported"
         return "runtime"
 
