@@ -26,7 +26,8 @@ LEVELS = [
 LEVEL_NAMES = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
 KNOWN_OPTIONS = ("opt", "threads")
 
-_UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op", "Could not find an implementation", "NOT_IMPLEMENTED",
+_UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op",
+                      "Could not find an implementation", "NOT_IMPLEMENTED",
                       "not supported", "Unsupported", "unsupported")
 
 
@@ -68,8 +69,8 @@ class OrtAdapter:
             return ort.InferenceSession(model_bytes, self.session_options,
                                         providers=["CPUExecutionProvider"])
         except Exception as e:
-            raise AdapterError(_classify_creation_error(e),
-                               "onnxruntime %s cannot load the model: %s" % (ort.__version__, e)) from None
+            raise AdapterError(_classify_creation_error(e), "onnxruntime %s cannot load the "
+                               "model: %s" % (ort.__version__, e)) from None
 
     def prepare(self, model_bytes, device, options):
         if device != "cpu":
@@ -130,7 +131,8 @@ class OrtAdapter:
             inferred = onnx.shape_inference.infer_shapes(model)
         except Exception:
             inferred = model
-        typed = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+        typed = {vi.name: vi
+                 for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
         existing = {o.name for o in model.graph.output}
         for node in model.graph.node:
             for name in node.output:

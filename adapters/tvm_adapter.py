@@ -139,7 +139,8 @@ class TvmAdapter:
                     executable = tvm.compile(mod, target)
             except Exception as e:
                 raise AdapterError(self._classify(e), "tvm %s cannot compile the model for %s: "
-                                   "%s: %s" % (tvm.__version__, target, type(e).__name__, e)) from None
+                                   "%s: %s" % (tvm.__version__, target_text, type(e).__name__,
+                                               e)) from None
             info["import_ms"] = import_ms
             info["compile_ms"] = (time.perf_counter() - start) * 1000.0
             info["cache_hit"] = False
@@ -193,7 +194,8 @@ class TvmAdapter:
             self.dev.sync()
             run_ms = (time.perf_counter() - start) * 1000.0
         except Exception as e:
-            raise AdapterError("runtime", "tvm run failed: %s: %s" % (type(e).__name__, e)) from None
+            raise AdapterError("runtime", "tvm run failed: %s: %s"
+                               % (type(e).__name__, e)) from None
         values = _to_python(result)
         if len(self.output_names) == 1:
             values = [values]

@@ -87,7 +87,8 @@ class FramingTest(unittest.TestCase):
 
 class WorkerStreamTest(unittest.TestCase):
     def run_worker(self, stdin_bytes):
-        p = subprocess.run([sys.executable, os.path.join(ADAPTERS, "worker.py"), "--backend", "ort"],
+        argv = [sys.executable, os.path.join(ADAPTERS, "worker.py"), "--backend", "ort"]
+        p = subprocess.run(argv,
                            input=stdin_bytes, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=120)
         return p.returncode, p.stdout

@@ -26,8 +26,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitGraceMs = 2000;     // after BYE, before SIGKILL
-constexpr int kDeathWaitMs = 2000;     // after EOF, for the exit status to appear
+constexpr int kExitGraceMs = 2000;      // after BYE, before SIGKILL
+constexpr int kDeathWaitMs = 2000;      // after EOF, for the exit status to appear
 constexpr int kProbeTimeoutMs = 60000;  // version probe (imports tvm: seconds on a busy box)
 constexpr size_t kStderrHeadLines = 8;
 constexpr size_t kStderrTailLines = 8;
@@ -73,7 +73,8 @@ std::string DescribeWaitStatus(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* abbrev = sigabbrev_np(sig);
-    return fmt::format("was killed by signal {} (SIG{}: {})", sig, abbrev ? abbrev : "?", strsignal(sig));
+    return fmt::format("was killed by signal {} (SIG{}: {})", sig, abbrev ? abbrev : "?",
+                       strsignal(sig));
   }
   return fmt::format("ended with wait status {}", status);
 }
@@ -86,14 +87,16 @@ class ChildProcess {
   // `extra_env` ("KEY=VALUE"). Throws Error(kRuntime) when the process cannot be started.
   ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
     int in_pipe[2], out_pipe[2];
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0) Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0)
+      Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
     if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
       ::close(in_pipe[0]);
       ::close(in_pipe[1]);
       Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
     }
     const char* tmpdir = std::getenv("TMPDIR");
-    std::string tmpl = fmt::format("{}/concord-worker-stderr-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    std::string tmpl =
+        fmt::format("{}/concord-worker-stderr-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     stderr_fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (stderr_fd_ >= 0) ::unlink(tmpl.c_str());
 
@@ -133,7 +136,8 @@ class ChildProcess {
     posix_spawnattr_setsigmask(&attr, &no_signals);
     posix_spawnattr_setsigdefault(&attr, &default_signals);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
@@ -225,7 +229,8 @@ class ChildProcess {
     std::string out;
     for (size_t i = 0; i < lines.size(); ++i) {
       if (lines.size() > kStderrHeadLines + kStderrTailLines && i == kStderrHeadLines) {
-        out += fmt::format("    ... ({} lines left out)\n", lines.size() - kStderrHeadLines - kStderrTailLines);
+        out += fmt::format("    ... ({} lines left out)\n",
+                           lines.size() - kStderrHeadLines - kStderrTailLines);
         i = lines.size() - kStderrTailLines;
       }
       out += "    " + lines[i] + "\n";
@@ -274,7 +279,7 @@ std::string RunCapture(const std::vector<std::string>& argv, int timeout_ms) {
 
 struct BackendSpec {
   const char* name;
-  const char* package;      // distribution name for the version
+  const char* package;  // distribution name for the version
   const char* description;
   const char* opt_mapping;
   std::vector<std::string> options;  // accepted env options besides timeout
@@ -282,14 +287,16 @@ struct BackendSpec {
 };
 
 const BackendSpec kOrt{
-    "ort", "onnxruntime",
+    "ort",
+    "onnxruntime",
     "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)",
     "opt=0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL; "
     "threads=N -> intra_op_num_threads=N, inter_op_num_threads=1",
     {"opt", "threads"},
     {"cpu"}};
 const BackendSpec kTvm{
-    "tvm", "apache-tvm",
+    "tvm",
+    "apache-tvm",
     "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine (Python worker: "
     "adapters/tvm_adapter.py; compiled models cached)",
     "opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; target=TVM target "
@@ -319,7 +326,8 @@ Probe ProbeBackend(const BackendSpec& spec) {
     probe.reason = fmt::format(
         "no Python at {} (run scripts/setup to create .venv, or set CONCORD_PYTHON)", python);
   } else if (!fs::exists(fs::path(adapters) / "worker.py")) {
-    probe.reason = fmt::format("no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);
+    probe.reason = fmt::format(
+        "no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);
   } else {
     std::string script = fmt::format(
         "import importlib.metadata as m, json, platform\n"
@@ -339,8 +347,9 @@ Probe ProbeBackend(const BackendSpec& spec) {
     if (j.is_discarded() || !j.is_object()) {
       probe.reason = fmt::format("{} did not answer the version probe", python);
     } else if (!j[spec.package].is_string() || !j["onnx"].is_string() || !j["numpy"].is_string()) {
-      probe.reason = fmt::format("{} lacks {} (needs {}, onnx and numpy; run scripts/setup)", python,
-                                 j[spec.package].is_string() ? "onnx or numpy" : spec.package, spec.package);
+      probe.reason =
+          fmt::format("{} lacks {} (needs {}, onnx and numpy; run scripts/setup)", python,
+                      j[spec.package].is_string() ? "onnx or numpy" : spec.package, spec.package);
       probe.versions = j;
     } else {
       probe.ok = true;
@@ -363,8 +372,9 @@ class WorkerSessionImpl : public WorkerSession {
       : env_text_(env.ToString()), argv_(std::move(argv)), options_(options) {
     proc_ = std::make_unique<ChildProcess>(argv_, extra_env);
     peer_ = fmt::format("{} worker (pid {})", env_text_, proc_->pid());
-    auto channel = std::make_unique<protocol::Channel>(proc_->TakeReadFd(), proc_->TakeWriteFd(), peer_,
-                                                       /*owns_fds=*/true);
+    auto channel =
+        std::make_unique<protocol::Channel>(proc_->TakeReadFd(), proc_->TakeWriteFd(), peer_,
+                                            /*owns_fds=*/true);
     try {
       inner_ = std::make_unique<ProtocolSession>(std::move(channel), model, worker_env, options);
     } catch (const Error& e) {
@@ -387,7 +397,8 @@ class WorkerSessionImpl : public WorkerSession {
     }
   }
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
-  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
+  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                      RunTiming* timing) override {
     CheckAlive();
     request_stderr_offset_ = proc_->StderrSize();
     try {
@@ -396,7 +407,9 @@ class WorkerSessionImpl : public WorkerSession {
       Rethrow(e, "run with taps", options_.run_timeout_ms);
     }
   }
-  std::string effective_env() const override { return inner_ ? inner_->effective_env() : env_text_; }
+  std::string effective_env() const override {
+    return inner_ ? inner_->effective_env() : env_text_;
+  }
 
   const nlohmann::json& server_hello() const override { return inner_->server_hello(); }
   const nlohmann::json& prepare_info() const override { return inner_->prepare_info(); }
@@ -414,8 +427,8 @@ class WorkerSessionImpl : public WorkerSession {
  private:
   void CheckAlive() {
     if (!dead_.empty()) {
-      Fail(ErrorKind::kRuntime, "{}: this session's worker is gone ({}); prepare a new session", env_text_,
-           dead_);
+      Fail(ErrorKind::kRuntime, "{}: this session's worker is gone ({}); prepare a new session",
+           env_text_, dead_);
     }
   }
 
@@ -423,9 +436,11 @@ class WorkerSessionImpl : public WorkerSession {
   // it answered (which keeps its kind and leaves the session usable).
   bool IsTransportFailure(const std::string& what, bool* timed_out, bool* closed) const {
     *timed_out = what == peer_ + ": timed out waiting for a reply";
-    *closed = StartsWith(what, peer_ + ": connection closed") || StartsWith(what, peer_ + ": connection lost") ||
+    *closed = StartsWith(what, peer_ + ": connection closed") ||
+              StartsWith(what, peer_ + ": connection lost") ||
               StartsWith(what, peer_ + ": read failed");
-    return *timed_out || *closed || StartsWith(what, peer_ + ": expected ") || StartsWith(what, peer_ + ": speaks protocol version") ||
+    return *timed_out || *closed || StartsWith(what, peer_ + ": expected ") ||
+           StartsWith(what, peer_ + ": speaks protocol version") ||
            StartsWith(what, peer_ + ": OUTPUT lacks") || StartsWith(what, "protocol error: ");
   }
 
@@ -446,8 +461,8 @@ class WorkerSessionImpl : public WorkerSession {
     }
     std::string log = proc_->StderrSince(request_stderr_offset_);
     dead_ = fmt::format("worker {} during {}", cause, stage);
-    Fail(ErrorKind::kRuntime, "{}: the worker {} during {} ({}).\n  worker: {}\n  {}", env_text_, cause, stage,
-         what, DescribeCommand(argv_),
+    Fail(ErrorKind::kRuntime, "{}: the worker {} during {} ({}).\n  worker: {}\n  {}", env_text_,
+         cause, stage, what, DescribeCommand(argv_),
          log.empty() ? std::string("it wrote nothing to stderr meanwhile")
                      : "its stderr during the " + std::string(stage) + ":\n" + log);
   }
@@ -456,9 +471,9 @@ class WorkerSessionImpl : public WorkerSession {
   std::vector<std::string> argv_;
   ProtocolSessionOptions options_;
   std::string peer_;
-  std::string dead_;                     // why the worker is gone; empty while it serves
-  off_t request_stderr_offset_ = 0;       // stderr size when the current request began
-  std::unique_ptr<ChildProcess> proc_;    // destroyed after inner_
+  std::string dead_;                    // why the worker is gone; empty while it serves
+  off_t request_stderr_offset_ = 0;     // stderr size when the current request began
+  std::unique_ptr<ChildProcess> proc_;  // destroyed after inner_
   std::unique_ptr<ProtocolSession> inner_;
 };
 
@@ -475,18 +490,22 @@ class WorkerBackend : public Backend {
     info.available = probe.ok;
     info.unavailable_reason = probe.reason;
     const auto& v = probe.versions;
-    auto str = [&](const char* k) { return v.is_object() && v.contains(k) && v[k].is_string() ? v[k].get<std::string>() : "?"; };
-    info.version = fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)", spec_.package,
-                               str(spec_.package), str("python"), str("onnx"), str("numpy"), AdaptersDir());
+    auto str = [&](const char* k) {
+      return v.is_object() && v.contains(k) && v[k].is_string() ? v[k].get<std::string>() : "?";
+    };
+    info.version =
+        fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)", spec_.package,
+                    str(spec_.package), str("python"), str("onnx"), str("numpy"), AdaptersDir());
     info.devices = {"cpu"};
-    if (spec_.name == std::string("tvm") && v.is_object() && v.value("opencl", false)) info.devices.push_back("opencl");
+    if (spec_.name == std::string("tvm") && v.is_object() && v.value("opencl", false))
+      info.devices.push_back("opencl");
     return info;
   }
 
   std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {
     if (std::find(spec_.devices.begin(), spec_.devices.end(), env.device) == spec_.devices.end()) {
-      Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(), spec_.name, env.device,
-           fmt::format("{}", fmt::join(spec_.devices, ", ")));
+      Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
+           spec_.name, env.device, fmt::format("{}", fmt::join(spec_.devices, ", ")));
     }
     ProtocolSessionOptions options;
     EnvSpec worker_env = env;
@@ -495,26 +514,27 @@ class WorkerBackend : public Backend {
         char* end = nullptr;
         double s = std::strtod(v.c_str(), &end);
         if (v.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
-          Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')", env.ToString(), v);
+          Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+               env.ToString(), v);
         }
         int ms = static_cast<int>(s * 1000);
         options.prepare_timeout_ms = options.run_timeout_ms = std::max(ms, 1);
         worker_env.options.erase("timeout");
       } else if (std::find(spec_.options.begin(), spec_.options.end(), k) == spec_.options.end()) {
-        Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {}, timeout)", env.ToString(),
-             spec_.name, k, fmt::format("{}", fmt::join(spec_.options, ", ")));
+        Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {}, timeout)",
+             env.ToString(), spec_.name, k, fmt::format("{}", fmt::join(spec_.options, ", ")));
       }
     }
     std::string python = PythonPath();
     std::string adapters = AdaptersDir();
-    std::vector<std::string> argv = {python, "-u", (fs::path(adapters) / "worker.py").string(), "--backend",
-                                     spec_.name};
+    std::vector<std::string> argv = {python, "-u", (fs::path(adapters) / "worker.py").string(),
+                                     "--backend", spec_.name};
     std::vector<std::string> extra_env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
     if (env.threads() > 0 && spec_.name == std::string("tvm")) {
       extra_env.push_back(fmt::format("TVM_NUM_THREADS={}", env.threads()));
     }
-    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv), std::move(extra_env),
-                                               options);
+    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
+                                               std::move(extra_env), options);
   }
 
  private:

@@ -21,9 +21,8 @@
 // sends BYE, waits a short grace period and SIGKILLs a worker that has not exited.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -69,7 +69,8 @@ class WorkerBackendTest : public ::testing::Test {
     return PrepareSession(*model_, EnvSpec::Parse(env));
   }
 
-  static void ExpectClose(const ref::Value& expected, const ref::Value& actual, const std::string& what) {
+  static void ExpectClose(const ref::Value& expected, const ref::Value& actual,
+                          const std::string& what) {
     ASSERT_TRUE(expected.is_tensor()) << what;
     ASSERT_TRUE(actual.is_tensor()) << what << ": got " << actual.Describe();
     TensorDiff d = CompareTensors(expected.tensor, actual.tensor, Tolerance{1e-4, 1e-5});
@@ -84,7 +85,8 @@ class WorkerBackendTest : public ::testing::Test {
     RunTiming timing;
     auto got = session->Run(inputs_, &timing);
     ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) ExpectClose(want[i], got[i], env + " output " + std::to_string(i));
+    for (size_t i = 0; i < want.size(); ++i)
+      ExpectClose(want[i], got[i], env + " output " + std::to_string(i));
     EXPECT_GT(timing.run_ms, 0.0);
     EXPECT_LT(timing.run_ms, 10000.0);
   }
@@ -101,7 +103,8 @@ TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
     auto backend = FindBackend(name);  // throws, with the reason, if the venv is missing
     BackendInfo info = backend->Info();
     EXPECT_TRUE(info.available) << info.unavailable_reason;
-    EXPECT_NE(info.version.find(name == std::string("ort") ? "onnxruntime 1." : "apache-tvm 0."), std::string::npos)
+    EXPECT_NE(info.version.find(name == std::string("ort") ? "onnxruntime 1." : "apache-tvm 0."),
+              std::string::npos)
         << info.version;
     EXPECT_NE(info.opt_mapping.find("opt="), std::string::npos);
   }
@@ -168,7 +171,8 @@ TEST_F(WorkerBackendTest, TvmCacheHitSkipsCompilation) {
   EXPECT_TRUE(w2->prepare_info().value("cache_hit", false)) << w2->prepare_info().dump();
   EXPECT_EQ(w2->prepare_info().value("compile_ms", -1.0), 0.0);
   double prepare2 = w2->prepare_info().value("prepare_ms", 1e9);
-  EXPECT_LT(prepare2 * 4, prepare1) << "cache hit " << prepare2 << " ms vs compile " << prepare1 << " ms";
+  EXPECT_LT(prepare2 * 4, prepare1)
+      << "cache hit " << prepare2 << " ms vs compile " << prepare1 << " ms";
   auto ref = Prepare("ref");
   ExpectClose(ref->Run(inputs_)[0], second->Run(inputs_)[0], "cached tvm output");
 }
@@ -249,7 +253,8 @@ TEST_F(WorkerBackendTest, CrashingWorkerIsAnErrorNamingTheSignal) {
       EXPECT_NE(what.find("ort@cpu,opt=3"), std::string::npos) << what;
       EXPECT_NE(what.find("signal 11"), std::string::npos) << what;
       EXPECT_NE(what.find("SIGSEGV"), std::string::npos) << what;
-      EXPECT_NE(what.find("injecting fault 'segv@run'"), std::string::npos) << "stderr tail missing: " << what;
+      EXPECT_NE(what.find("injecting fault 'segv@run'"), std::string::npos)
+          << "stderr tail missing: " << what;
     }
     try {
       session->Run(inputs_);
@@ -316,7 +321,8 @@ TEST_F(WorkerBackendTest, MissingPythonMakesBackendsUnavailable) {
   for (auto& b : MakeWorkerBackends()) {
     BackendInfo info = b->Info();
     EXPECT_FALSE(info.available) << info.name;
-    EXPECT_NE(info.unavailable_reason.find("/nonexistent/bin/python"), std::string::npos) << info.unavailable_reason;
+    EXPECT_NE(info.unavailable_reason.find("/nonexistent/bin/python"), std::string::npos)
+        << info.unavailable_reason;
   }
 }
 
