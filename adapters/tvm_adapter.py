@@ -46,8 +46,17 @@ def _parse_int(options, key, lo, hi, default):
 
 
 def _to_python(value):
-    """VM results (Tensor, or nested Arrays/tuples) -> numpy arrays / lists."""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "Array":
+    """VM results (Tensor, ShapeTuple, scalar, or nested Arrays/tuples) -> numpy arrays / lists."""
+    name = type(value).__name__
+    if "Shape" in name:  # a shape computed at run time (e.g. by Shape): int64 like ONNX's
+        return np.array(list(value), dtype=np.int64)
+    if isinstance(value, bool):
+        return np.array(value)
+    if isinstance(value, int):
+        return np.array(value, dtype=np.int64)
+    if isinstance(value, float):
+        return np.array(value, dtype=np.float32)
+    if isinstance(value, (list, tuple)) or name == "Array":
         return [_to_python(v) for v in value]
     if hasattr(value, "numpy"):
         return value.numpy()
@@ -183,8 +192,14 @@ class TvmAdapter:
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise AdapterError("input", "tvm: missing input(s) %s" % ", ".join(missing))
+        for n in self.input_names:
+            if not isinstance(inputs[n], np.ndarray):
+                raise AdapterError("unsupported", "tvm adapter passes tensors only; input '%s' "
+                                   "is a %s" % (n, "empty optional" if inputs[n] is None
+                                                else "sequence"))
         try:
-            args = [tvm.runtime.tensor(np.ascontiguousarray(inputs[n]), self.dev)
+            # np.require keeps 0-d tensors 0-d (np.ascontiguousarray would make them 1-d).
+            args = [tvm.runtime.tensor(np.require(inputs[n], requirements="C"), self.dev)
                     for n in self.input_names]
         except Exception as e:
             raise AdapterError("input", "tvm: cannot convert an input: %s" % e) from None
