@@ -157,6 +157,39 @@ class FdChannel:
 
 # ---- values ---------------------------------------------------------------------------------
 
+class OnnxBitsArray:
+    """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*): its raw bit patterns
+    (`bits`, uint16 or uint8) plus the TensorProto data type, carried through unchanged."""
+
+    def __init__(self, bits, onnx_elem_type):
+        self.bits = bits
+        self.onnx_elem_type = onnx_elem_type
+        self.shape = bits.shape
+
+
+def _bits_types():
+    onnx, _ = _onnx()
+    import numpy as np
+    T = onnx.TensorProto
+    types = {T.BFLOAT16: np.uint16}
+    for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"):
+        if hasattr(T, name):
+            types[getattr(T, name)] = np.uint8
+    return types
+
+
+def _bits_from_proto(t, bits_dtype):
+    import numpy as np
+    shape = tuple(t.dims)
+    if t.raw_data:
+        bits = np.frombuffer(t.raw_data, dtype=bits_dtype)
+    else:  # stored one value per int32 element
+        bits = np.array(t.int32_data, dtype=np.uint32).astype(bits_dtype)
+    if bits.size != int(np.prod(shape, dtype=np.int64)):
+        raise ProtocolError("tensor '%s' holds %d values for shape %s" % (t.name, bits.size, shape))
+    return OnnxBitsArray(bits.reshape(shape).copy(), t.data_type)
+
+
 def _onnx():
     import onnx  # imported lazily so the framing above works without onnx
     from onnx import numpy_helper
@@ -169,6 +202,14 @@ def encode_value(name, value):
     import numpy as np
     if value is None:
         return "none", b""
+    if isinstance(value, OnnxBitsArray):
+        t = onnx.TensorProto()
+        t.name = name
+        t.data_type = value.onnx_elem_type
+        t.dims.extend(value.bits.shape)
+        little = value.bits.dtype.newbyteorder("<")
+        t.raw_data = np.ascontiguousarray(value.bits, dtype=little).tobytes()
+        return "tensor", t.SerializeToString()
     if isinstance(value, (list, tuple)):
         seq = onnx.SequenceProto()
         seq.name = name
@@ -213,6 +254,10 @@ def get_values(msg):
                 raise ProtocolError(what + " is not a TensorProto") from None
             if t.data_location == onnx.TensorProto.EXTERNAL:
                 raise ProtocolError(what + " uses external data")
+            bits_dtype = _bits_types().get(t.data_type)
+            if bits_dtype is not None:
+                out.append((name, _bits_from_proto(t, bits_dtype)))
+                continue
             try:
                 out.append((name, numpy_helper.to_array(t)))
             except Exception as e:

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from concord_protocol import AdapterError
+from concord_protocol import AdapterError, OnnxBitsArray
 
 LEVELS = [
     ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -101,7 +101,13 @@ class OrtAdapter:
         missing = [n for n in names if n not in inputs]
         if missing:
             raise AdapterError("input", "ort: missing input(s) %s" % ", ".join(missing))
-        return {n: inputs[n] for n in names}
+        feed = {}
+        for n in names:
+            v = inputs[n]
+            if isinstance(v, OnnxBitsArray):  # bfloat16/float8: NumPy has no such dtype
+                v = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(v.bits, v.onnx_elem_type)
+            feed[n] = v
+        return feed
 
     def _run(self, session, inputs):
         feed = self._feed(session, inputs)

@@ -194,9 +194,8 @@ class TvmAdapter:
             raise AdapterError("input", "tvm: missing input(s) %s" % ", ".join(missing))
         for n in self.input_names:
             if not isinstance(inputs[n], np.ndarray):
-                raise AdapterError("unsupported", "tvm adapter passes tensors only; input '%s' "
-                                   "is a %s" % (n, "empty optional" if inputs[n] is None
-                                                else "sequence"))
+                raise AdapterError("unsupported", "tvm adapter passes NumPy tensors only; input "
+                                   "'%s' is a %s" % (n, type(inputs[n]).__name__))
         try:
             # np.require keeps 0-d tensors 0-d (np.ascontiguousarray would make them 1-d).
             args = [tvm.runtime.tensor(np.require(inputs[n], requirements="C"), self.dev)

@@ -71,6 +71,24 @@ class FramingTest(unittest.TestCase):
         self.assertEqual([a.tolist() for a in back["s"]], [[1, 2], [3]])
         self.assertIsNone(back["n"])
 
+    def test_bfloat16_keeps_its_bits(self):
+        import onnx
+        t = onnx.TensorProto()
+        t.name = "b"
+        t.data_type = onnx.TensorProto.BFLOAT16
+        t.dims.extend([2])
+        t.raw_data = struct.pack("<2H", 0x3F80, 0xC000)  # 1.0, -2.0
+        m = cp.Message(cp.DATA, {"names": ["b"], "kinds": ["tensor"]}, [t.SerializeToString()])
+        (name, v), = cp.get_values(m)
+        self.assertIsInstance(v, cp.OnnxBitsArray)
+        self.assertEqual(v.bits.tolist(), [0x3F80, 0xC000])
+        out = cp.Message(cp.OUTPUT)
+        cp.put_values(out, ["b"], [v])
+        back = onnx.TensorProto()
+        back.ParseFromString(out.blobs[0])
+        self.assertEqual((back.data_type, list(back.dims), back.raw_data),
+                         (t.data_type, [2], t.raw_data))
+
     def test_bad_values(self):
         for meta, blobs in [({"names": ["a"], "kinds": ["tensor"]}, [b"\xff\xff\xff"]),
                             ({"names": ["a"], "kinds": ["map"]}, [b""]),
