@@ -2,7 +2,8 @@
 
 Env: tvm@cpu|opencl[,opt=0..3][,target=TVM TARGET][,threads=N][,cache=DIR]
   opt     tvm.transform.PassContext(opt_level=opt) around tvm.compile (default 3)
-  target  any TVM target string (default "llvm" on cpu, "opencl" on opencl)
+  target  any TVM target: a kind or tag, a JSON dict, or the classic "llvm -mcpu=core-avx2"
+          form (translated to the dict form TVM 0.27 requires); default "llvm" / "opencl"
   threads TVM's runtime thread pool size (runtime.config_threadpool / TVM_NUM_THREADS)
   cache   compiled-artifact folder (default --cache, else $XDG_CACHE_HOME/concord/tvm or
           ~/.cache/concord/tvm)
@@ -43,6 +44,37 @@ def _parse_int(options, key, lo, hi, default):
         raise AdapterError("usage", "tvm: %s must be an integer in %d..%d (got '%s')"
                            % (key, lo, hi, options[key]))
     return v
+
+
+_LIST_ATTRS = ("mattr", "keys", "libs", "cl-opt")
+
+
+def make_target(text):
+    """tvm.target.Target from a tag/kind ("llvm"), a JSON dict, or the classic CLI form
+    ("llvm -mcpu=core-avx2 -mattr=+avx2"), which TVM 0.27 no longer parses itself and which
+    is translated here into its JSON-dict form."""
+    try:
+        return tvm.target.Target(text)
+    except Exception:
+        if text.lstrip().startswith("{") or " " not in text.strip():
+            raise
+    tokens = text.split()
+    config = {"kind": tokens[0]}
+    for tok in tokens[1:]:
+        if not tok.startswith("-"):
+            raise ValueError("cannot read '%s' in target '%s' (expected -key=value)" % (tok, text))
+        key, eq, value = tok.lstrip("-").partition("=")
+        if not eq:
+            config[key] = True
+        elif key in _LIST_ATTRS:
+            config[key] = value.split(",")
+        elif value.lstrip("-").isdigit():
+            config[key] = int(value)
+        elif value in ("true", "false"):
+            config[key] = value == "true"
+        else:
+            config[key] = value
+    return tvm.target.Target(config)
 
 
 def _to_python(value):
@@ -97,7 +129,7 @@ class TvmAdapter:
             raise AdapterError("unsupported", "tvm adapter knows devices cpu and opencl "
                                "(got '%s')" % device)
         try:
-            target = tvm.target.Target(target_text)
+            target = make_target(target_text)
         except Exception as e:
             raise AdapterError("usage", "tvm: bad target '%s': %s" % (target_text, e)) from None
         if threads > 0:

@@ -142,5 +142,17 @@ class WorkerStreamTest(unittest.TestCase):
         self.assertEqual((rc, out), (0, b""))
 
 
+class TvmTargetTest(unittest.TestCase):
+    def test_classic_target_strings_are_translated(self):
+        import tvm_adapter
+        t = tvm_adapter.make_target("llvm -mcpu=core-avx2 -mattr=+avx2,+fma -num-cores=4")
+        self.assertEqual(t.kind.name, "llvm")
+        self.assertEqual(str(t.attrs["mcpu"]), "core-avx2")
+        self.assertEqual([str(a) for a in t.attrs["mattr"]], ["+avx2", "+fma"])
+        self.assertEqual(tvm_adapter.make_target("llvm").kind.name, "llvm")
+        with self.assertRaises(Exception):
+            tvm_adapter.make_target("nosuchkind")
+
+
 if __name__ == "__main__":
     unittest.main()
