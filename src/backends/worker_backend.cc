@@ -378,7 +378,9 @@ class WorkerSessionImpl : public WorkerSession {
     try {
       inner_ = std::make_unique<ProtocolSession>(std::move(channel), model, worker_env, options);
     } catch (const Error& e) {
-      Rethrow(e, "prepare (HELLO/MODEL)", options.prepare_timeout_ms);
+      Rethrow(e, "prepare (HELLO/MODEL)",
+              fmt::format("{} ms for HELLO, {} ms for MODEL", options.hello_timeout_ms,
+                          options.prepare_timeout_ms));
     }
   }
 
@@ -393,7 +395,7 @@ class WorkerSessionImpl : public WorkerSession {
     try {
       return inner_->Run(inputs, timing);
     } catch (const Error& e) {
-      Rethrow(e, "run", options_.run_timeout_ms);
+      Rethrow(e, "run", fmt::format("{} ms", options_.run_timeout_ms));
     }
   }
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
@@ -404,7 +406,7 @@ class WorkerSessionImpl : public WorkerSession {
     try {
       return inner_->RunWithTaps(inputs, taps, timing);
     } catch (const Error& e) {
-      Rethrow(e, "run with taps", options_.run_timeout_ms);
+      Rethrow(e, "run with taps", fmt::format("{} ms", options_.run_timeout_ms));
     }
   }
   std::string effective_env() const override {
@@ -419,7 +421,7 @@ class WorkerSessionImpl : public WorkerSession {
     try {
       return inner_->Stats();
     } catch (const Error& e) {
-      Rethrow(e, "STATS", options_.run_timeout_ms);
+      Rethrow(e, "STATS", fmt::format("{} ms", options_.run_timeout_ms));
     }
   }
   int pid() const override { return proc_ ? proc_->pid() : -1; }
@@ -444,7 +446,7 @@ class WorkerSessionImpl : public WorkerSession {
            StartsWith(what, peer_ + ": OUTPUT lacks") || StartsWith(what, "protocol error: ");
   }
 
-  [[noreturn]] void Rethrow(const Error& e, const char* stage, int timeout_ms) {
+  [[noreturn]] void Rethrow(const Error& e, const char* stage, const std::string& limit) {
     std::string what = e.what();
     bool timed_out = false, closed = false;
     bool transport = IsTransportFailure(what, &timed_out, &closed);
@@ -452,7 +454,7 @@ class WorkerSessionImpl : public WorkerSession {
     std::string cause;
     if (timed_out) {
       proc_->Kill();
-      cause = fmt::format("hung: no reply within {} ms, so it was killed", timeout_ms);
+      cause = fmt::format("hung: no reply within {}, so it was killed", limit);
     } else if (closed ? proc_->WaitExit(kDeathWaitMs) : proc_->exited()) {
       cause = fmt::format("crashed: it {}", proc_->StatusText());
     } else {
