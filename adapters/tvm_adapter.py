@@ -204,7 +204,8 @@ class TvmAdapter:
         name = type(e).__name__
         if (isinstance(e, NotImplementedError) or "NotImplemented" in name
                 or "UnImplemented" in name or "not supported" in text
-                or "not implemented" in text.lower() or "unsupported" in text.lower()):
+                or "not implemented" in text.lower() or "unsupported" in text.lower()
+                or "unknown dtype `object`" in text):  # string tensors: TVM has no such dtype
             return "unsupported"
         return "runtime"
 
