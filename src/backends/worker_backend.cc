@@ -1,8 +1,555 @@
-// TODO(worker): ONNX Runtime and TVM worker backends.
 #include "backends/worker_backend.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "backends/protocol_session.h"
+
+extern char** environ;
 
 namespace concord {
 
-std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() { return {}; }
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitGraceMs = 2000;      // after BYE, before SIGKILL
+constexpr int kDeathWaitMs = 2000;      // after EOF, for the exit status to appear
+constexpr int kProbeTimeoutMs = 60000;  // version probe (imports tvm: seconds on a busy box)
+constexpr size_t kStderrHeadLines = 8;
+constexpr size_t kStderrTailLines = 8;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool IsExecutable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// <repo>: two levels above the executable (build/bin/concord) when that folder holds
+// adapters/worker.py, else the source folder this build was configured from.
+std::string RepoDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path repo = exe.parent_path().parent_path().parent_path();
+    if (fs::exists(repo / "adapters" / "worker.py", ec)) return repo.string();
+  }
+  return CONCORD_SOURCE_DIR;
+}
+
+std::string PythonPath() {
+  const char* p = std::getenv("CONCORD_PYTHON");
+  if (p != nullptr && *p != '\0') return p;
+  return (fs::path(RepoDir()) / ".venv" / "bin" / "python").string();
+}
+
+std::string AdaptersDir() {
+  const char* p = std::getenv("CONCORD_ADAPTERS");
+  if (p != nullptr && *p != '\0') return p;
+  return (fs::path(RepoDir()) / "adapters").string();
+}
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* abbrev = sigabbrev_np(sig);
+    return fmt::format("was killed by signal {} (SIG{}: {})", sig, abbrev ? abbrev : "?",
+                       strsignal(sig));
+  }
+  return fmt::format("ended with wait status {}", status);
+}
+
+// A child process with pipes on stdin/stdout and stderr in an unlinked temporary file. The
+// child leads its own process group so that killing it also kills anything it started.
+class ChildProcess {
+ public:
+  // Starts argv[0] (searched in PATH when it has no '/') with the current environment plus
+  // `extra_env` ("KEY=VALUE"). Throws Error(kRuntime) when the process cannot be started.
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+    int in_pipe[2], out_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0)
+      Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+      ::close(in_pipe[0]);
+      ::close(in_pipe[1]);
+      Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
+    }
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string tmpl =
+        fmt::format("{}/concord-worker-stderr-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    stderr_fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (stderr_fd_ >= 0) ::unlink(tmpl.c_str());
+
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv = *e;
+      std::string key = kv.substr(0, kv.find('='));
+      bool overridden = false;
+      for (const auto& x : extra_env) overridden |= StartsWith(x, key + "=");
+      if (!overridden) env_strings.push_back(std::move(kv));
+    }
+    for (const auto& x : extra_env) env_strings.push_back(x);
+    std::vector<char*> envp, args;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_copy = argv;
+    for (auto& s : argv_copy) args.push_back(s.data());
+    args.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    if (stderr_fd_ >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, stderr_fd_, 2);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t no_signals, default_signals;
+    sigemptyset(&no_signals);
+    sigemptyset(&default_signals);
+    sigaddset(&default_signals, SIGPIPE);
+    sigaddset(&default_signals, SIGINT);
+    sigaddset(&default_signals, SIGTERM);
+    posix_spawnattr_setsigmask(&attr, &no_signals);
+    posix_spawnattr_setsigdefault(&attr, &default_signals);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(in_pipe[0]);
+    ::close(out_pipe[1]);
+    if (rc != 0) {
+      ::close(in_pipe[1]);
+      ::close(out_pipe[0]);
+      if (stderr_fd_ >= 0) ::close(stderr_fd_);
+      pid_ = -1;
+      Fail(ErrorKind::kRuntime, "cannot start {}: {}", argv[0], std::strerror(rc));
+    }
+    write_fd_ = in_pipe[1];
+    read_fd_ = out_pipe[0];
+  }
+
+  ~ChildProcess() {
+    if (read_fd_ >= 0) ::close(read_fd_);
+    if (write_fd_ >= 0) ::close(write_fd_);
+    if (!WaitExit(kExitGraceMs)) Kill();
+    if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // The pipe ends, handed over once to whoever owns them from then on (a Channel).
+  int TakeReadFd() { return std::exchange(read_fd_, -1); }
+  int TakeWriteFd() { return std::exchange(write_fd_, -1); }
+
+  bool exited() {
+    if (!exited_ && pid_ > 0) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        status_ = status;
+      }
+    }
+    return exited_;
+  }
+  // Waits up to timeout_ms for the child to end; true if it did.
+  bool WaitExit(int timeout_ms) {
+    int64_t deadline = NowMs() + timeout_ms;
+    while (!exited()) {
+      if (NowMs() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+  void Kill() {
+    if (pid_ <= 0 || exited()) return;
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    exited_ = true;
+    status_ = status;
+  }
+  std::string StatusText() const {
+    return exited_ ? DescribeWaitStatus(status_) : std::string("is still running");
+  }
+
+  // Bytes the child has written to stderr so far.
+  off_t StderrSize() const {
+    struct stat st {};
+    if (stderr_fd_ < 0 || ::fstat(stderr_fd_, &st) != 0) return 0;
+    return st.st_size;
+  }
+  // What the child wrote to stderr since `offset`: all of it when short, else its first and
+  // last lines (runtimes print long native backtraces after the line that matters).
+  std::string StderrSince(off_t offset) const {
+    off_t size = StderrSize();
+    if (size <= offset) return "";
+    size_t n = static_cast<size_t>(std::min<off_t>(size - offset, 1 << 20));
+    std::string buf(n, '\0');
+    ssize_t got = ::pread(stderr_fd_, buf.data(), n, size - static_cast<off_t>(n));
+    if (got <= 0) return "";
+    buf.resize(static_cast<size_t>(got));
+    std::vector<std::string> lines;
+    for (size_t pos = 0; pos < buf.size();) {
+      size_t nl = buf.find('\n', pos);
+      std::string line = buf.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      if (line.size() > 300) line = line.substr(0, 300) + " ...";
+      if (!line.empty()) lines.push_back(std::move(line));
+      pos = nl == std::string::npos ? buf.size() : nl + 1;
+    }
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines.size() > kStderrHeadLines + kStderrTailLines && i == kStderrHeadLines) {
+        out += fmt::format("    ... ({} lines left out)\n",
+                           lines.size() - kStderrHeadLines - kStderrTailLines);
+        i = lines.size() - kStderrTailLines;
+      }
+      out += "    " + lines[i] + "\n";
+    }
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  int stderr_fd_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// Runs argv to completion (at most timeout_ms) and returns its stdout; "" on any failure.
+std::string RunCapture(const std::vector<std::string>& argv, int timeout_ms) {
+  try {
+    ChildProcess child(argv, {"PYTHONDONTWRITEBYTECODE=1"});
+    ::close(child.TakeWriteFd());
+    int fd = child.TakeReadFd();
+    std::string out;
+    int64_t deadline = NowMs() + timeout_ms;
+    char buf[4096];
+    while (true) {
+      int64_t left = deadline - NowMs();
+      if (left <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      ssize_t k = ::read(fd, buf, sizeof buf);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) break;
+      out.append(buf, static_cast<size_t>(k));
+      if (out.size() > (1u << 20)) break;
+    }
+    ::close(fd);
+    if (!child.WaitExit(1000)) child.Kill();
+    return out;
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+struct BackendSpec {
+  const char* name;
+  const char* package;  // distribution name for the version
+  const char* description;
+  const char* opt_mapping;
+  std::vector<std::string> options;  // accepted env options besides timeout
+  std::vector<std::string> devices;
+};
+
+const BackendSpec kOrt{
+    "ort",
+    "onnxruntime",
+    "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)",
+    "opt=0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL; "
+    "threads=N -> intra_op_num_threads=N, inter_op_num_threads=1",
+    {"opt", "threads"},
+    {"cpu"}};
+const BackendSpec kTvm{
+    "tvm",
+    "apache-tvm",
+    "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine (Python worker: "
+    "adapters/tvm_adapter.py; compiled models cached)",
+    "opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; target=TVM target "
+    "(default llvm); threads=N -> TVM runtime thread pool; cache=DIR for compiled models",
+    {"opt", "threads", "target", "cache"},
+    {"cpu", "opencl"}};
+
+struct Probe {
+  bool ok = false;
+  std::string reason;
+  nlohmann::json versions;
+};
+
+// Version probe, once per process per (backend, python, adapters): asks the worker's Python
+// for package versions (and, for tvm, whether an OpenCL device exists) without a session.
+Probe ProbeBackend(const BackendSpec& spec) {
+  static std::mutex mu;
+  static std::map<std::string, Probe> cache;
+  std::string python = PythonPath();
+  std::string adapters = AdaptersDir();
+  std::string key = fmt::format("{}\n{}\n{}", spec.name, python, adapters);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  Probe probe;
+  if (python.find('/') != std::string::npos && !IsExecutable(python)) {
+    probe.reason = fmt::format(
+        "no Python at {} (run scripts/setup to create .venv, or set CONCORD_PYTHON)", python);
+  } else if (!fs::exists(fs::path(adapters) / "worker.py")) {
+    probe.reason = fmt::format(
+        "no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);
+  } else {
+    std::string script = fmt::format(
+        "import importlib.metadata as m, json, platform\n"
+        "v = {{'python': platform.python_version()}}\n"
+        "for d in ('{}', 'onnx', 'numpy'):\n"
+        "    try: v[d] = m.version(d)\n"
+        "    except Exception: v[d] = None\n"
+        "if '{}' == 'tvm' and v['apache-tvm']:\n"
+        "    try:\n"
+        "        import tvm\n"
+        "        v['opencl'] = bool(tvm.runtime.enabled('opencl') and tvm.opencl().exist)\n"
+        "    except Exception: v['opencl'] = False\n"
+        "print(json.dumps(v))\n",
+        spec.package, spec.name);
+    std::string out = RunCapture({python, "-c", script}, kProbeTimeoutMs);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      probe.reason = fmt::format("{} did not answer the version probe", python);
+    } else if (!j[spec.package].is_string() || !j["onnx"].is_string() || !j["numpy"].is_string()) {
+      probe.reason =
+          fmt::format("{} lacks {} (needs {}, onnx and numpy; run scripts/setup)", python,
+                      j[spec.package].is_string() ? "onnx or numpy" : spec.package, spec.package);
+      probe.versions = j;
+    } else {
+      probe.ok = true;
+      probe.versions = j;
+    }
+  }
+  cache[key] = probe;
+  return probe;
+}
+
+std::string DescribeCommand(const std::vector<std::string>& argv) {
+  return fmt::format("{}", fmt::join(argv, " "));
+}
+
+class WorkerSessionImpl : public WorkerSession {
+ public:
+  WorkerSessionImpl(const Model& model, const EnvSpec& env, const EnvSpec& worker_env,
+                    std::vector<std::string> argv, std::vector<std::string> extra_env,
+                    const ProtocolSessionOptions& options)
+      : env_text_(env.ToString()), argv_(std::move(argv)), options_(options) {
+    proc_ = std::make_unique<ChildProcess>(argv_, extra_env);
+    peer_ = fmt::format("{} worker (pid {})", env_text_, proc_->pid());
+    auto channel =
+        std::make_unique<protocol::Channel>(proc_->TakeReadFd(), proc_->TakeWriteFd(), peer_,
+                                            /*owns_fds=*/true);
+    try {
+      inner_ = std::make_unique<ProtocolSession>(std::move(channel), model, worker_env, options);
+    } catch (const Error& e) {
+      Rethrow(e, "prepare (HELLO/MODEL)",
+              fmt::format("{} ms for HELLO, {} ms for MODEL", options.hello_timeout_ms,
+                          options.prepare_timeout_ms));
+    }
+  }
+
+  ~WorkerSessionImpl() override {
+    inner_.reset();  // BYE, then our pipe ends close
+    proc_.reset();   // waits kExitGraceMs, then SIGKILL
+  }
+
+  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+    CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
+    try {
+      return inner_->Run(inputs, timing);
+    } catch (const Error& e) {
+      Rethrow(e, "run", fmt::format("{} ms", options_.run_timeout_ms));
+    }
+  }
+  bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
+  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                      RunTiming* timing) override {
+    CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
+    try {
+      return inner_->RunWithTaps(inputs, taps, timing);
+    } catch (const Error& e) {
+      Rethrow(e, "run with taps", fmt::format("{} ms", options_.run_timeout_ms));
+    }
+  }
+  std::string effective_env() const override {
+    return inner_ ? inner_->effective_env() : env_text_;
+  }
+
+  const nlohmann::json& server_hello() const override { return inner_->server_hello(); }
+  const nlohmann::json& prepare_info() const override { return inner_->prepare_info(); }
+  nlohmann::json Stats() override {
+    CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
+    try {
+      return inner_->Stats();
+    } catch (const Error& e) {
+      Rethrow(e, "STATS", fmt::format("{} ms", options_.run_timeout_ms));
+    }
+  }
+  int pid() const override { return proc_ ? proc_->pid() : -1; }
+
+ private:
+  void CheckAlive() {
+    if (!dead_.empty()) {
+      Fail(ErrorKind::kRuntime, "{}: this session's worker is gone ({}); prepare a new session",
+           env_text_, dead_);
+    }
+  }
+
+  // Channel/ProtocolSession failures that mean the worker itself broke, as opposed to an ERROR
+  // it answered (which keeps its kind and leaves the session usable).
+  bool IsTransportFailure(const std::string& what, bool* timed_out, bool* closed) const {
+    *timed_out = what == peer_ + ": timed out waiting for a reply";
+    *closed = StartsWith(what, peer_ + ": connection closed") ||
+              StartsWith(what, peer_ + ": connection lost") ||
+              StartsWith(what, peer_ + ": read failed");
+    return *timed_out || *closed || StartsWith(what, peer_ + ": expected ") ||
+           StartsWith(what, peer_ + ": speaks protocol version") ||
+           StartsWith(what, peer_ + ": OUTPUT lacks") || StartsWith(what, "protocol error: ");
+  }
+
+  [[noreturn]] void Rethrow(const Error& e, const char* stage, const std::string& limit) {
+    std::string what = e.what();
+    bool timed_out = false, closed = false;
+    bool transport = IsTransportFailure(what, &timed_out, &closed);
+    if (!transport && !proc_->exited()) throw e;  // the worker answered ERROR and lives on
+    std::string cause;
+    if (timed_out) {
+      proc_->Kill();
+      cause = fmt::format("hung: no reply within {}, so it was killed", limit);
+    } else if (closed ? proc_->WaitExit(kDeathWaitMs) : proc_->exited()) {
+      cause = fmt::format("crashed: it {}", proc_->StatusText());
+    } else {
+      proc_->Kill();
+      cause = "sent a malformed or out-of-order reply, so it was killed";
+    }
+    std::string log = proc_->StderrSince(request_stderr_offset_);
+    dead_ = fmt::format("worker {} during {}", cause, stage);
+    Fail(ErrorKind::kRuntime, "{}: the worker {} during {} ({}).\n  worker: {}\n  {}", env_text_,
+         cause, stage, what, DescribeCommand(argv_),
+         log.empty() ? std::string("it wrote nothing to stderr meanwhile")
+                     : "its stderr during the " + std::string(stage) + ":\n" + log);
+  }
+
+  std::string env_text_;
+  std::vector<std::string> argv_;
+  ProtocolSessionOptions options_;
+  std::string peer_;
+  std::string dead_;                    // why the worker is gone; empty while it serves
+  off_t request_stderr_offset_ = 0;     // stderr size when the current request began
+  std::unique_ptr<ChildProcess> proc_;  // destroyed after inner_
+  std::unique_ptr<ProtocolSession> inner_;
+};
+
+class WorkerBackend : public Backend {
+ public:
+  explicit WorkerBackend(const BackendSpec& spec) : spec_(spec) {}
+
+  BackendInfo Info() const override {
+    BackendInfo info;
+    info.name = spec_.name;
+    info.description = spec_.description;
+    info.opt_mapping = spec_.opt_mapping;
+    Probe probe = ProbeBackend(spec_);
+    info.available = probe.ok;
+    info.unavailable_reason = probe.reason;
+    const auto& v = probe.versions;
+    auto str = [&](const char* k) {
+      return v.is_object() && v.contains(k) && v[k].is_string() ? v[k].get<std::string>() : "?";
+    };
+    info.version =
+        fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)", spec_.package,
+                    str(spec_.package), str("python"), str("onnx"), str("numpy"), AdaptersDir());
+    info.devices = {"cpu"};
+    if (spec_.name == std::string("tvm") && v.is_object() && v.value("opencl", false))
+      info.devices.push_back("opencl");
+    return info;
+  }
+
+  std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {
+    if (std::find(spec_.devices.begin(), spec_.devices.end(), env.device) == spec_.devices.end()) {
+      Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
+           spec_.name, env.device, fmt::format("{}", fmt::join(spec_.devices, ", ")));
+    }
+    ProtocolSessionOptions options;
+    EnvSpec worker_env = env;
+    for (const auto& [k, v] : env.options) {
+      if (k == "timeout") {
+        char* end = nullptr;
+        double s = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
+          Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+               env.ToString(), v);
+        }
+        int ms = static_cast<int>(s * 1000);
+        options.prepare_timeout_ms = options.run_timeout_ms = std::max(ms, 1);
+        worker_env.options.erase("timeout");
+      } else if (std::find(spec_.options.begin(), spec_.options.end(), k) == spec_.options.end()) {
+        Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {}, timeout)",
+             env.ToString(), spec_.name, k, fmt::format("{}", fmt::join(spec_.options, ", ")));
+      }
+    }
+    std::string python = PythonPath();
+    std::string adapters = AdaptersDir();
+    std::vector<std::string> argv = {python, "-u", (fs::path(adapters) / "worker.py").string(),
+                                     "--backend", spec_.name};
+    std::vector<std::string> extra_env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+    if (env.threads() > 0 && spec_.name == std::string("tvm")) {
+      extra_env.push_back(fmt::format("TVM_NUM_THREADS={}", env.threads()));
+    }
+    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
+                                               std::move(extra_env), options);
+  }
+
+ private:
+  const BackendSpec& spec_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {
+  std::vector<std::unique_ptr<Backend>> all;
+  all.push_back(std::make_unique<WorkerBackend>(kOrt));
+  all.push_back(std::make_unique<WorkerBackend>(kTvm));
+  return all;
+}
 
 }  // namespace concord

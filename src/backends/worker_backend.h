@@ -1,9 +1,29 @@
 // Backends for runtimes that only have a Python API (ONNX Runtime "ort", Apache TVM "tvm"):
-// each Prepare() starts a worker process (an adapter under adapters/) speaking the runtime
-// protocol over stdio, so a crash or hang in the runtime is a per-run error, not ours.
+// each Prepare() starts a worker process (python adapters/worker.py --backend NAME) speaking
+// the runtime protocol over its stdin/stdout, so a crash or hang in the runtime is a per-run
+// error, not ours.
+//
+// Where things come from: Python is $CONCORD_PYTHON, else <repo>/.venv/bin/python; the
+// adapters folder is $CONCORD_ADAPTERS, else <repo>/adapters, where <repo> is found from the
+// executable's location (build/bin/.. /..) with the source folder of this build as fallback.
+// The worker's stderr goes to an unlinked temporary file; what it wrote during a failed request
+// (first and last lines) is quoted in the error.
+//
+// Env options: ort: opt, threads; tvm: opt, threads, target, cache; both: timeout=SECONDS (a
+// limit on each MODEL and run reply; default 600 s for MODEL, 300 s per run; the start-up
+// HELLO always gets 30 s). Any other option is Error(kUsage).
+//
+// Failure contract: an ERROR the worker answers keeps its kind (unsupported/usage/input/
+// runtime) and the session stays usable. A worker that dies (exit or signal), hangs past the
+// timeout (it is killed) or sends a malformed or out-of-order reply is Error(kRuntime) naming
+// the env, the exit status or signal and the worker's stderr; that session is then dead and
+// every later call says so, while a new Prepare() starts a fresh worker. Destroying a session
+// sends BYE, waits a short grace period and SIGKILLs a worker that has not exited.
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "backends/backend.h"
@@ -11,5 +31,18 @@
 namespace concord {
 
 std::vector<std::unique_ptr<Backend>> MakeWorkerBackends();
+
+// What every worker-backed Session also offers (tests and run records reach it by
+// dynamic_cast): the worker's HELLO and MODEL replies, its STATS, and its process id.
+class WorkerSession : public Session {
+ public:
+  // HELLO reply: {version, server, capabilities, versions}.
+  virtual const nlohmann::json& server_hello() const = 0;
+  // MODEL reply: {prepare_ms, compile_ms?, cache_hit?, effective_env, ...}.
+  virtual const nlohmann::json& prepare_info() const = 0;
+  // STATS round trip: {inference_ms, count, cpu_percent, rss_bytes, peak_rss_bytes}.
+  virtual nlohmann::json Stats() = 0;
+  virtual int pid() const = 0;
+};
 
 }  // namespace concord

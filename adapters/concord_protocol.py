@@ -1,0 +1,317 @@
+"""Concord's runtime protocol in Python: the frame format of src/protocol/message.h.
+
+A frame is: magic b"CNC1", type byte, 3 zero bytes, u32 meta_len, u64 body_len (little-endian),
+then meta_len bytes of UTF-8 JSON (an object), then the body: blobs, each u64 length + bytes.
+Values travel as ONNX TensorProto bytes (sequences as SequenceProto, an empty optional as an
+empty blob), named and typed by meta["names"] / meta["kinds"] ("tensor" | "sequence" | "none"),
+exactly as src/protocol/values.cc writes them.
+
+Decoding is strict (wrong magic, unknown type, non-zero padding, lengths over the limits, blobs
+that do not exactly fill the body, meta that is not a JSON object): every violation raises
+ProtocolError and nothing larger than the limits is ever allocated.
+"""
+
+import json
+import os
+import struct
+
+MAGIC = b"CNC1"
+HEADER_SIZE = 20
+VERSION = 1
+MAX_META_BYTES = 16 << 20
+MAX_FRAME_BYTES = 2 << 30
+
+HELLO, MODEL, DATA, PROCESS, OUTPUT, STATS, OK, ERROR, TAPS, BYE = range(1, 11)
+TYPE_NAMES = {HELLO: "HELLO", MODEL: "MODEL", DATA: "DATA", PROCESS: "PROCESS",
+              OUTPUT: "OUTPUT", STATS: "STATS", OK: "OK", ERROR: "ERROR", TAPS: "TAPS", BYE: "BYE"}
+
+_HEADER = struct.Struct("<4sB3sIQ")
+
+
+class ProtocolError(Exception):
+    """A malformed frame or value: the peer does not speak the protocol correctly."""
+
+
+class ConnectionClosed(Exception):
+    """The peer closed the stream at a frame boundary (a clean end)."""
+
+
+class Message:
+    def __init__(self, type_, meta=None, blobs=None):
+        self.type = type_
+        self.meta = meta if meta is not None else {}
+        self.blobs = blobs if blobs is not None else []
+
+    def __repr__(self):
+        return "Message(%s, %r, %d blobs)" % (TYPE_NAMES.get(self.type, "?"), self.meta,
+                                              len(self.blobs))
+
+
+def encode_frame(msg):
+    meta = json.dumps(msg.meta, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if len(meta) > MAX_META_BYTES:
+        raise ProtocolError("metadata of %d bytes exceeds the %d-byte limit"
+                            % (len(meta), MAX_META_BYTES))
+    body_len = sum(8 + len(b) for b in msg.blobs)
+    if HEADER_SIZE + len(meta) + body_len > MAX_FRAME_BYTES:
+        raise ProtocolError("frame of %d bytes exceeds the %d-byte limit"
+                            % (HEADER_SIZE + len(meta) + body_len, MAX_FRAME_BYTES))
+    parts = [_HEADER.pack(MAGIC, msg.type, b"\0\0\0", len(meta), body_len), meta]
+    for b in msg.blobs:
+        parts.append(struct.pack("<Q", len(b)))
+        parts.append(b)
+    return b"".join(parts)
+
+
+def decode_header(header, max_frame_bytes=MAX_FRAME_BYTES):
+    """Returns (type, meta_len, body_len) of a 20-byte header."""
+    if len(header) != HEADER_SIZE:
+        raise ProtocolError("truncated header")
+    magic, type_, pad, meta_len, body_len = _HEADER.unpack(header)
+    if magic != MAGIC:
+        raise ProtocolError("bad magic (not a Concord frame)")
+    if type_ not in TYPE_NAMES:
+        raise ProtocolError("unknown message type %d" % type_)
+    if pad != b"\0\0\0":
+        raise ProtocolError("non-zero reserved header bytes")
+    if meta_len > MAX_META_BYTES:
+        raise ProtocolError("metadata of %d bytes exceeds the %d-byte limit"
+                            % (meta_len, MAX_META_BYTES))
+    if body_len > max_frame_bytes or HEADER_SIZE + meta_len + body_len > max_frame_bytes:
+        raise ProtocolError("frame of %d bytes exceeds the %d-byte limit"
+                            % (HEADER_SIZE + meta_len + body_len, max_frame_bytes))
+    return type_, meta_len, body_len
+
+
+def decode_body(type_, meta, body):
+    if meta:
+        try:
+            parsed = json.loads(meta.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ProtocolError("metadata is not a JSON object (%s)" % e) from None
+        if not isinstance(parsed, dict):
+            raise ProtocolError("metadata is not a JSON object")
+    else:
+        parsed = {}
+    blobs = []
+    view = memoryview(body)
+    pos = 0
+    while pos < len(body):
+        if len(body) - pos < 8:
+            raise ProtocolError("truncated blob length")
+        (n,) = struct.unpack_from("<Q", body, pos)
+        pos += 8
+        if n > len(body) - pos:
+            raise ProtocolError("blob of %d bytes runs past the frame" % n)
+        blobs.append(bytes(view[pos:pos + n]))
+        pos += n
+    return Message(type_, parsed, blobs)
+
+
+def decode_frame(frame, max_frame_bytes=MAX_FRAME_BYTES):
+    """Decodes a whole frame held in one buffer (tests)."""
+    if len(frame) < HEADER_SIZE:
+        raise ProtocolError("truncated header")
+    type_, meta_len, body_len = decode_header(frame[:HEADER_SIZE], max_frame_bytes)
+    if len(frame) != HEADER_SIZE + meta_len + body_len:
+        raise ProtocolError("frame is %d bytes, header says %d"
+                            % (len(frame), HEADER_SIZE + meta_len + body_len))
+    return decode_body(type_, frame[HEADER_SIZE:HEADER_SIZE + meta_len],
+                       frame[HEADER_SIZE + meta_len:])
+
+
+class FdChannel:
+    """Blocking frame I/O over two raw file descriptors (no Python-level buffering)."""
+
+    def __init__(self, read_fd, write_fd, max_frame_bytes=MAX_FRAME_BYTES):
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.max_frame_bytes = max_frame_bytes
+
+    def _read_exact(self, n, at_frame_start):
+        chunks = []
+        got = 0
+        while got < n:
+            chunk = os.read(self.read_fd, min(n - got, 1 << 24))
+            if not chunk:
+                if at_frame_start and got == 0:
+                    raise ConnectionClosed()
+                raise ProtocolError("stream closed in the middle of a frame (truncated)")
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def receive(self):
+        header = self._read_exact(HEADER_SIZE, True)
+        type_, meta_len, body_len = decode_header(header, self.max_frame_bytes)
+        meta = self._read_exact(meta_len, False) if meta_len else b""
+        body = self._read_exact(body_len, False) if body_len else b""
+        return decode_body(type_, meta, body)
+
+    def send(self, msg):
+        data = memoryview(encode_frame(msg))
+        while data:
+            n = os.write(self.write_fd, data)
+            data = data[n:]
+
+
+# ---- values ---------------------------------------------------------------------------------
+
+class OnnxBitsArray:
+    """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*): its raw bit patterns
+    (`bits`, uint16 or uint8) plus the TensorProto data type, carried through unchanged."""
+
+    def __init__(self, bits, onnx_elem_type):
+        self.bits = bits
+        self.onnx_elem_type = onnx_elem_type
+        self.shape = bits.shape
+
+
+def _bits_types():
+    onnx, _ = _onnx()
+    import numpy as np
+    T = onnx.TensorProto
+    types = {T.BFLOAT16: np.uint16}
+    for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"):
+        if hasattr(T, name):
+            types[getattr(T, name)] = np.uint8
+    return types
+
+
+def _bits_from_proto(t, bits_dtype):
+    import numpy as np
+    shape = tuple(t.dims)
+    if t.raw_data:
+        bits = np.frombuffer(t.raw_data, dtype=bits_dtype)
+    else:  # stored one value per int32 element
+        bits = np.array(t.int32_data, dtype=np.uint32).astype(bits_dtype)
+    if bits.size != int(np.prod(shape, dtype=np.int64)):
+        raise ProtocolError("tensor '%s' holds %d values for shape %s" % (t.name, bits.size, shape))
+    return OnnxBitsArray(bits.reshape(shape).copy(), t.data_type)
+
+
+def _onnx():
+    import onnx  # imported lazily so the framing above works without onnx
+    from onnx import numpy_helper
+    return onnx, numpy_helper
+
+
+def encode_value(name, value):
+    """Returns (kind, blob) for a numpy array, a list of arrays (sequence) or None."""
+    onnx, numpy_helper = _onnx()
+    import numpy as np
+    if value is None:
+        return "none", b""
+    if isinstance(value, OnnxBitsArray):
+        t = onnx.TensorProto()
+        t.name = name
+        t.data_type = value.onnx_elem_type
+        t.dims.extend(value.bits.shape)
+        little = value.bits.dtype.newbyteorder("<")
+        t.raw_data = np.ascontiguousarray(value.bits, dtype=little).tobytes()
+        return "tensor", t.SerializeToString()
+    if isinstance(value, (list, tuple)):
+        seq = onnx.SequenceProto()
+        seq.name = name
+        seq.elem_type = onnx.SequenceProto.TENSOR
+        for item in value:
+            seq.tensor_values.append(numpy_helper.from_array(np.asarray(item)))
+        return "sequence", seq.SerializeToString()
+    arr = np.asarray(value)
+    return "tensor", numpy_helper.from_array(arr, name).SerializeToString()
+
+
+def put_values(msg, names, values):
+    kinds = []
+    for name, value in zip(names, values):
+        kind, blob = encode_value(name, value)
+        kinds.append(kind)
+        msg.blobs.append(blob)
+    msg.meta["names"] = list(names)
+    msg.meta["kinds"] = kinds
+
+
+def get_values(msg):
+    """Decodes meta names/kinds + blobs into [(name, value)]; ProtocolError on any mismatch."""
+    onnx, numpy_helper = _onnx()
+    names = msg.meta.get("names", [])
+    kinds = msg.meta.get("kinds", [])
+    what_msg = TYPE_NAMES.get(msg.type, "?")
+    if (not isinstance(names, list) or not isinstance(kinds, list)
+            or len(names) != len(msg.blobs) or len(kinds) != len(msg.blobs)):
+        raise ProtocolError("%s carries %d blobs but names/kinds do not match"
+                            % (what_msg, len(msg.blobs)))
+    out = []
+    for name, kind, blob in zip(names, kinds, msg.blobs):
+        if not isinstance(name, str) or not isinstance(kind, str):
+            raise ProtocolError("names/kinds must be strings")
+        what = "%s value '%s'" % (what_msg, name)
+        if kind == "tensor":
+            t = onnx.TensorProto()
+            try:
+                t.ParseFromString(blob)
+            except Exception:  # protobuf's DecodeError
+                raise ProtocolError(what + " is not a TensorProto") from None
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                raise ProtocolError(what + " uses external data")
+            bits_dtype = _bits_types().get(t.data_type)
+            if bits_dtype is not None:
+                out.append((name, _bits_from_proto(t, bits_dtype)))
+                continue
+            try:
+                out.append((name, numpy_helper.to_array(t)))
+            except Exception as e:
+                raise ProtocolError("%s cannot be read (%s)" % (what, e)) from None
+        elif kind == "sequence":
+            s = onnx.SequenceProto()
+            try:
+                s.ParseFromString(blob)
+            except Exception:
+                raise ProtocolError(what + " is not a SequenceProto") from None
+            items = []
+            for t in s.tensor_values:
+                if t.data_location == onnx.TensorProto.EXTERNAL:
+                    raise ProtocolError(what + " uses external data")
+                items.append(numpy_helper.to_array(t))
+            out.append((name, items))
+        elif kind == "none":
+            out.append((name, None))
+        else:
+            raise ProtocolError("%s has unknown kind '%s'" % (what, kind))
+    return out
+
+
+# ---- environment strings ---------------------------------------------------------------------
+
+def parse_env(text):
+    """BACKEND[@DEVICE][,KEY=VALUE]... -> (backend, device, {key: value}); same grammar as
+    src/backends/env.cc (values run to the next comma)."""
+    parts = text.strip().split(",")
+    head = parts[0].strip()
+    backend, _, device = head.partition("@")
+    backend = backend.strip()
+    device = device.strip() or "cpu"
+    options = {}
+    for item in parts[1:]:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError("option '%s' in '%s' has no '='" % (item.strip(), text))
+        options[key.strip()] = value.strip()
+    return backend, device, options
+
+
+def format_env(backend, device, options):
+    s = backend + ("@" + device if device else "")
+    for k in sorted(options):
+        s += ",%s=%s" % (k, options[k])
+    return s
+
+
+class AdapterError(Exception):
+    """A failure to report as ERROR {kind, message}; kind is "usage", "input", "unsupported" or
+    "runtime" (src/ir/error.h's ErrorKind names)."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

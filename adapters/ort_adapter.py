@@ -1,0 +1,154 @@
+"""ONNX Runtime (CPU execution provider) adapter for adapters/worker.py.
+
+Env: ort@cpu[,opt=0..3][,threads=N]
+  opt     0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL (default)
+  threads intra_op_num_threads=N and inter_op_num_threads=1 (0 = ORT's default)
+Taps: every node output of the main graph is marked as a graph output (like Polygraphy's
+`--onnx-outputs mark all`) in a second session, created on the first taps request with the
+same options; the timed session is never altered. Session creation failing on an op ORT lacks
+is reported as kind "unsupported" with ORT's own message.
+"""
+
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from concord_protocol import AdapterError, OnnxBitsArray
+
+LEVELS = [
+    ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+]
+LEVEL_NAMES = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
+KNOWN_OPTIONS = ("opt", "threads")
+
+_UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op",
+                      "Could not find an implementation", "NOT_IMPLEMENTED",
+                      "not supported", "Unsupported", "unsupported")
+
+
+def _classify_creation_error(e):
+    text = str(e)
+    if type(e).__name__ == "NotImplemented" or any(m in text for m in _UNSUPPORTED_MARKS):
+        return "unsupported"
+    return "runtime"
+
+
+def _parse_int(options, key, lo, hi, default):
+    if key not in options:
+        return default
+    try:
+        v = int(options[key])
+    except ValueError:
+        v = None
+    if v is None or not lo <= v <= hi:
+        raise AdapterError("usage", "ort: %s must be an integer in %d..%d (got '%s')"
+                           % (key, lo, hi, options[key]))
+    return v
+
+
+class OrtAdapter:
+    supports_taps = True
+
+    def __init__(self):
+        self.session = None
+        self.taps_session = None
+        self.model_bytes = None
+        self.session_options = None
+
+    def versions(self):
+        return {"onnxruntime": ort.__version__, "onnx": onnx.__version__,
+                "numpy": np.__version__}
+
+    def _make_session(self, model_bytes):
+        try:
+            return ort.InferenceSession(model_bytes, self.session_options,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise AdapterError(_classify_creation_error(e), "onnxruntime %s cannot load the "
+                               "model: %s" % (ort.__version__, e)) from None
+
+    def prepare(self, model_bytes, device, options):
+        if device != "cpu":
+            raise AdapterError("unsupported", "ort adapter runs ONNX Runtime's CPU execution "
+                               "provider only (got device '%s')" % device)
+        for k in options:
+            if k not in KNOWN_OPTIONS:
+                raise AdapterError("usage", "ort does not know option '%s' (known: %s)"
+                                   % (k, ", ".join(KNOWN_OPTIONS)))
+        opt = _parse_int(options, "opt", 0, 3, 3)
+        threads = _parse_int(options, "threads", 0, 4096, 0)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = LEVELS[opt]
+        so.log_severity_level = 3  # errors only; they reach us as exceptions anyway
+        if threads > 0:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        self.session_options = so
+        self.taps_session = None
+        self.model_bytes = model_bytes
+        self.session = self._make_session(model_bytes)
+        env = "ort@cpu,opt=%d" % opt + (",threads=%d" % threads if threads else "")
+        return {"effective_env": env, "graph_optimization_level": LEVEL_NAMES[opt],
+                "providers": self.session.get_providers()}
+
+    def _feed(self, session, inputs):
+        names = [i.name for i in session.get_inputs()]
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise AdapterError("input", "ort: missing input(s) %s" % ", ".join(missing))
+        feed = {}
+        for n in names:
+            v = inputs[n]
+            if isinstance(v, OnnxBitsArray):  # bfloat16/float8: NumPy has no such dtype
+                v = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(v.bits, v.onnx_elem_type)
+            feed[n] = v
+        return feed
+
+    def _run(self, session, inputs):
+        feed = self._feed(session, inputs)
+        names = [o.name for o in session.get_outputs()]
+        try:
+            start = time.perf_counter()
+            values = session.run(names, feed)
+            run_ms = (time.perf_counter() - start) * 1000.0
+        except Exception as e:
+            kind = "input" if type(e).__name__ == "InvalidArgument" else "runtime"
+            raise AdapterError(kind, "onnxruntime run failed: %s" % e) from None
+        return list(zip(names, values)), run_ms
+
+    def run(self, inputs):
+        return self._run(self.session, inputs)
+
+    def run_taps(self, inputs):
+        if self.taps_session is None:
+            self.taps_session = self._make_session(self._mark_all_outputs(self.model_bytes))
+        values, _ = self._run(self.taps_session, inputs)
+        return values
+
+    @staticmethod
+    def _mark_all_outputs(model_bytes):
+        model = onnx.load_from_string(model_bytes)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model)
+        except Exception:
+            inferred = model
+        typed = {vi.name: vi
+                 for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+        existing = {o.name for o in model.graph.output}
+        for node in model.graph.node:
+            for name in node.output:
+                if not name or name in existing:
+                    continue
+                existing.add(name)
+                vi = onnx.ValueInfoProto()
+                if name in typed:
+                    vi.CopyFrom(typed[name])
+                else:
+                    vi.name = name
+                model.graph.output.append(vi)
+        return model.SerializeToString()

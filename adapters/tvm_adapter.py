@@ -1,0 +1,256 @@
+"""Apache TVM (Relax, CPU/LLVM) adapter for adapters/worker.py.
+
+Env: tvm@cpu|opencl[,opt=0..3][,target=TVM TARGET][,threads=N][,cache=DIR]
+  opt     tvm.transform.PassContext(opt_level=opt) around tvm.compile (default 3)
+  target  any TVM target: a kind or tag, a JSON dict, or the classic "llvm -mcpu=core-avx2"
+          form (translated to the dict form TVM 0.27 requires); default "llvm" / "opencl"
+  threads TVM's runtime thread pool size (runtime.config_threadpool / TVM_NUM_THREADS)
+  cache   compiled-artifact folder (default --cache, else $XDG_CACHE_HOME/concord/tvm or
+          ~/.cache/concord/tvm)
+Pipeline: tvm.relax.frontend.onnx.from_onnx -> tvm.compile(mod, target) -> export_library
+into the cache (keyed by sha256 of model bytes + target + opt + TVM version) ->
+relax.VirtualMachine(executable, device). A cache hit loads the library and skips
+compilation (compile_ms = 0, cache_hit = true). Taps are not supported.
+"""
+
+import hashlib
+import os
+import time
+
+import numpy as np
+import onnx
+import tvm
+from tvm import relax
+from tvm.relax.frontend.onnx import from_onnx
+
+from concord_protocol import AdapterError
+
+KNOWN_OPTIONS = ("opt", "threads", "target", "cache")
+
+
+def default_cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "concord", "tvm")
+
+
+def _parse_int(options, key, lo, hi, default):
+    if key not in options:
+        return default
+    try:
+        v = int(options[key])
+    except ValueError:
+        v = None
+    if v is None or not lo <= v <= hi:
+        raise AdapterError("usage", "tvm: %s must be an integer in %d..%d (got '%s')"
+                           % (key, lo, hi, options[key]))
+    return v
+
+
+_LIST_ATTRS = ("mattr", "keys", "libs", "cl-opt")
+
+
+def make_target(text):
+    """tvm.target.Target from a tag/kind ("llvm"), a JSON dict, or the classic CLI form
+    ("llvm -mcpu=core-avx2 -mattr=+avx2"), which TVM 0.27 no longer parses itself and which
+    is translated here into its JSON-dict form."""
+    try:
+        return tvm.target.Target(text)
+    except Exception:
+        if text.lstrip().startswith("{") or " " not in text.strip():
+            raise
+    tokens = text.split()
+    config = {"kind": tokens[0]}
+    for tok in tokens[1:]:
+        if not tok.startswith("-"):
+            raise ValueError("cannot read '%s' in target '%s' (expected -key=value)" % (tok, text))
+        key, eq, value = tok.lstrip("-").partition("=")
+        if not eq:
+            config[key] = True
+        elif key in _LIST_ATTRS:
+            config[key] = value.split(",")
+        elif value.lstrip("-").isdigit():
+            config[key] = int(value)
+        elif value in ("true", "false"):
+            config[key] = value == "true"
+        else:
+            config[key] = value
+    return tvm.target.Target(config)
+
+
+def _to_python(value):
+    """VM results (Tensor, ShapeTuple, scalar, or nested Arrays/tuples) -> numpy arrays / lists."""
+    name = type(value).__name__
+    if "Shape" in name:  # a shape computed at run time (e.g. by Shape): int64 like ONNX's
+        return np.array(list(value), dtype=np.int64)
+    if isinstance(value, bool):
+        return np.array(value)
+    if isinstance(value, int):
+        return np.array(value, dtype=np.int64)
+    if isinstance(value, float):
+        return np.array(value, dtype=np.float32)
+    if isinstance(value, (list, tuple)) or name == "Array":
+        return [_to_python(v) for v in value]
+    if hasattr(value, "numpy"):
+        return value.numpy()
+    raise AdapterError("unsupported", "tvm returned a %s, which Concord cannot carry"
+                       % type(value).__name__)
+
+
+class TvmAdapter:
+    supports_taps = False
+
+    def __init__(self, cache_dir=None):
+        self.cache_dir = cache_dir
+        self.vm = None
+        self.dev = None
+        self.input_names = []
+        self.output_names = []
+
+    def versions(self):
+        return {"tvm": tvm.__version__, "onnx": onnx.__version__, "numpy": np.__version__}
+
+    def prepare(self, model_bytes, device, options):
+        for k in options:
+            if k not in KNOWN_OPTIONS:
+                raise AdapterError("usage", "tvm does not know option '%s' (known: %s)"
+                                   % (k, ", ".join(KNOWN_OPTIONS)))
+        opt = _parse_int(options, "opt", 0, 3, 3)
+        threads = _parse_int(options, "threads", 0, 4096, 0)
+        if device == "cpu":
+            dev = tvm.cpu()
+            target_text = options.get("target") or "llvm"
+        elif device == "opencl":
+            if not tvm.runtime.enabled("opencl") or not tvm.opencl().exist:
+                raise AdapterError("unsupported", "tvm@opencl: no OpenCL device is available to "
+                                   "this TVM build (tvm.opencl().exist is false)")
+            dev = tvm.opencl()
+            target_text = options.get("target") or "opencl"
+        else:
+            raise AdapterError("unsupported", "tvm adapter knows devices cpu and opencl "
+                               "(got '%s')" % device)
+        try:
+            target = make_target(target_text)
+        except Exception as e:
+            raise AdapterError("usage", "tvm: bad target '%s': %s" % (target_text, e)) from None
+        if threads > 0:
+            os.environ["TVM_NUM_THREADS"] = str(threads)
+            config = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+            if config is not None:
+                config(0, threads)
+
+        try:
+            model = onnx.load_from_string(model_bytes)
+        except Exception as e:
+            raise AdapterError("input", "tvm: cannot parse the model: %s" % e) from None
+        initializers = {t.name for t in model.graph.initializer}
+        self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
+        self.output_names = [o.name for o in model.graph.output]
+
+        cache_dir = options.get("cache") or self.cache_dir or default_cache_dir()
+        key = hashlib.sha256()
+        key.update(model_bytes)
+        key.update(b"\0" + str(target).encode() + b"\0" + str(opt).encode())
+        key.update(b"\0" + tvm.__version__.encode())
+        lib_path = os.path.join(cache_dir, key.hexdigest() + ".so")
+
+        info = {"target": target_text, "cache_path": lib_path}
+        executable = None
+        if os.path.exists(lib_path):
+            start = time.perf_counter()
+            try:
+                executable = tvm.runtime.load_module(lib_path)
+                info["load_ms"] = (time.perf_counter() - start) * 1000.0
+                info["cache_hit"] = True
+                info["compile_ms"] = 0.0
+            except Exception as e:
+                print("concord-worker: ignoring unreadable cache entry %s: %s" % (lib_path, e),
+                      flush=True)
+                executable = None
+        if executable is None:
+            start = time.perf_counter()
+            try:
+                mod = from_onnx(model)
+            except Exception as e:
+                raise AdapterError(self._classify(e), "tvm %s cannot import the model: %s: %s"
+                                   % (tvm.__version__, type(e).__name__, e)) from None
+            import_ms = (time.perf_counter() - start) * 1000.0
+            start = time.perf_counter()
+            try:
+                with tvm.transform.PassContext(opt_level=opt):
+                    executable = tvm.compile(mod, target)
+            except Exception as e:
+                raise AdapterError(self._classify(e), "tvm %s cannot compile the model for %s: "
+                                   "%s: %s" % (tvm.__version__, target_text, type(e).__name__,
+                                               e)) from None
+            info["import_ms"] = import_ms
+            info["compile_ms"] = (time.perf_counter() - start) * 1000.0
+            info["cache_hit"] = False
+            self._store(executable, lib_path)
+
+        self.dev = dev
+        try:
+            self.vm = relax.VirtualMachine(executable, dev)
+        except Exception as e:
+            raise AdapterError("runtime", "tvm cannot create a VirtualMachine: %s" % e) from None
+        env = "tvm@%s,opt=%d,target=%s" % (device, opt, target_text)
+        if threads:
+            env += ",threads=%d" % threads
+        info["effective_env"] = env
+        return info
+
+    @staticmethod
+    def _classify(e):
+        text = str(e)
+        name = type(e).__name__
+        if (isinstance(e, NotImplementedError) or "NotImplemented" in name
+                or "UnImplemented" in name or "not supported" in text
+                or "not implemented" in text.lower() or "unsupported" in text.lower()
+                or "unknown dtype `object`" in text):  # string tensors: TVM has no such dtype
+            return "unsupported"
+        return "runtime"
+
+    @staticmethod
+    def _store(executable, lib_path):
+        """export_library into the cache atomically; a failure only costs the next compile."""
+        try:
+            os.makedirs(os.path.dirname(lib_path), exist_ok=True)
+            tmp = "%s.tmp%d.so" % (lib_path[:-3], os.getpid())
+            executable.export_library(tmp)
+            os.replace(tmp, lib_path)
+        except Exception as e:
+            print("concord-worker: cannot cache the compiled model at %s: %s" % (lib_path, e),
+                  flush=True)
+
+    def run(self, inputs):
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise AdapterError("input", "tvm: missing input(s) %s" % ", ".join(missing))
+        for n in self.input_names:
+            if not isinstance(inputs[n], np.ndarray):
+                raise AdapterError("unsupported", "tvm adapter passes NumPy tensors only; input "
+                                   "'%s' is a %s" % (n, type(inputs[n]).__name__))
+        try:
+            # np.require keeps 0-d tensors 0-d (np.ascontiguousarray would make them 1-d).
+            args = [tvm.runtime.tensor(np.require(inputs[n], requirements="C"), self.dev)
+                    for n in self.input_names]
+        except Exception as e:
+            raise AdapterError("input", "tvm: cannot convert an input: %s" % e) from None
+        try:
+            start = time.perf_counter()
+            result = self.vm["main"](*args)
+            self.dev.sync()
+            run_ms = (time.perf_counter() - start) * 1000.0
+        except Exception as e:
+            raise AdapterError("runtime", "tvm run failed: %s: %s"
+                               % (type(e).__name__, e)) from None
+        values = _to_python(result)
+        if len(self.output_names) == 1:
+            values = [values]
+        if not isinstance(values, list) or len(values) != len(self.output_names):
+            raise AdapterError("runtime", "tvm returned %d values for %d graph outputs"
+                               % (len(values) if isinstance(values, list) else 1,
+                                  len(self.output_names)))
+        return list(zip(self.output_names, values)), run_ms
+
+    def run_taps(self, inputs):
+        raise AdapterError("unsupported", "tvm cannot return intermediate tensors (taps)")

@@ -1,0 +1,252 @@
+"""Concord worker: serves one runtime (an adapter) over Concord's runtime protocol on stdio.
+
+    python adapters/worker.py --backend ort|tvm [--cache DIR]
+
+This is the server side of the conversation documented in src/backends/protocol_session.h:
+HELLO -> HELLO, MODEL -> OK, DATA -> OK, PROCESS -> OUTPUT [+ TAPS], STATS -> STATS,
+BYE -> exit 0. Frames travel on the original stdin/stdout (binary, unbuffered); everything
+else a library prints goes to stderr, because file descriptor 1 is redirected there before
+any runtime is imported. A failure inside a request is answered ERROR {kind, message} and
+the worker keeps serving; a malformed frame is answered ERROR and the worker exits with
+status 2 (the stream can no longer be trusted). EOF at a frame boundary exits 0.
+
+Timing: the adapter measures the framework call itself (timing_ms.run), so neither IPC nor
+value conversion pollutes latency.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import concord_protocol as cp  # noqa: E402
+from concord_protocol import AdapterError  # noqa: E402
+
+MAX_RECORDED_RUNS = 100000
+PROTOCOL_OUT_FD = None  # the descriptor frames are written to (set by main)
+
+
+def log(*args):
+    print("concord-worker:", *args, file=sys.stderr, flush=True)
+
+
+def make_adapter(name, args):
+    """Imports and constructs the adapter for `name` (its runtime is imported here)."""
+    if name == "ort":
+        import ort_adapter
+        return ort_adapter.OrtAdapter()
+    if name == "tvm":
+        import tvm_adapter
+        return tvm_adapter.TvmAdapter(cache_dir=args.cache)
+    raise AdapterError("usage", "unknown worker backend '%s' (known: ort, tvm)" % name)
+
+
+def _rss_bytes():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+class Worker:
+    def __init__(self, backend, adapter, adapter_error):
+        self.backend = backend
+        self.adapter = adapter
+        self.adapter_error = adapter_error  # why the adapter could not be created, or None
+        self.prepared = False
+        self.inputs = {}
+        self.inference_ms = []
+        self.run_cpu_s = 0.0
+        self.run_wall_s = 0.0
+
+    def require_adapter(self):
+        if self.adapter is None:
+            raise self.adapter_error
+
+    def on_hello(self, msg):
+        version = msg.meta.get("version")
+        if version != cp.VERSION:
+            raise AdapterError("input", "client speaks protocol version %r, this worker speaks %d"
+                               % (version, cp.VERSION))
+        self.require_adapter()
+        return [cp.Message(cp.HELLO, {
+            "version": cp.VERSION,
+            "server": "concord-worker",
+            "backend": self.backend,
+            "capabilities": {"taps": bool(self.adapter.supports_taps)},
+            "versions": self.adapter.versions(),
+        })]
+
+    def on_model(self, msg):
+        self.require_adapter()
+        if len(msg.blobs) != 1:
+            raise AdapterError("input", "MODEL carries %d blobs, expected 1 (the model bytes)"
+                               % len(msg.blobs))
+        env_text = msg.meta.get("env", self.backend)
+        if not isinstance(env_text, str):
+            raise AdapterError("input", "MODEL meta 'env' must be a string")
+        try:
+            backend, device, options = cp.parse_env(env_text)
+        except ValueError as e:
+            raise AdapterError("usage", str(e)) from None
+        if backend != self.backend:
+            raise AdapterError("usage", "this worker serves '%s', not '%s'"
+                               % (self.backend, backend))
+        self.prepared = False
+        self.inputs = {}
+        start = time.perf_counter()
+        info = self.adapter.prepare(msg.blobs[0], device, options)
+        meta = dict(info)
+        meta["prepare_ms"] = (time.perf_counter() - start) * 1000.0
+        meta.setdefault("effective_env", cp.format_env(backend, device, options))
+        self.prepared = True
+        return [cp.Message(cp.OK, meta)]
+
+    def on_data(self, msg):
+        try:
+            values = cp.get_values(msg)
+        except cp.ProtocolError as e:
+            raise AdapterError("input", str(e)) from None
+        self.inputs = dict(values)
+        return [cp.Message(cp.OK, {"count": len(values)})]
+
+    def on_process(self, msg):
+        self.require_adapter()
+        if not self.prepared:
+            raise AdapterError("usage", "PROCESS before a successful MODEL")
+        taps = bool(msg.meta.get("taps", False))
+        if taps and not self.adapter.supports_taps:
+            raise AdapterError("unsupported", "%s cannot return intermediate tensors (taps)"
+                               % self.backend)
+        warmup = int(msg.meta.get("warmup", 0))
+        repeat = max(1, int(msg.meta.get("repeat", 1)))
+        for _ in range(max(0, warmup)):
+            self.adapter.run(self.inputs)
+        runs = []
+        outputs = None
+        for _ in range(repeat):
+            cpu0 = time.process_time()
+            outputs, run_ms = self.adapter.run(self.inputs)
+            self.run_cpu_s += time.process_time() - cpu0
+            self.run_wall_s += run_ms / 1000.0
+            runs.append(run_ms)
+        self.inference_ms.extend(runs)
+        del self.inference_ms[:-MAX_RECORDED_RUNS]
+        timing = {"run": runs[-1] if repeat == 1 else statistics.median(runs)}
+        if repeat > 1:
+            timing["runs"] = runs
+        out = cp.Message(cp.OUTPUT, {"timing_ms": timing})
+        try:
+            cp.put_values(out, [n for n, _ in outputs], [v for _, v in outputs])
+        except Exception as e:
+            raise AdapterError("unsupported", "cannot send an output of %s: %s"
+                               % (self.backend, e)) from None
+        replies = [out]
+        if taps:
+            try:
+                tapped = self.adapter.run_taps(self.inputs)
+                tm = cp.Message(cp.TAPS, {})
+                cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped])
+                replies.append(tm)
+            except AdapterError as e:
+                replies.append(cp.Message(cp.ERROR, {"kind": e.kind, "message": e.message}))
+            except Exception as e:
+                replies.append(cp.Message(cp.ERROR, {
+                    "kind": "runtime", "message": "taps failed: %s: %s" % (type(e).__name__, e)}))
+        return replies
+
+    def on_stats(self, msg):
+        rss = _rss_bytes()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        cpu_percent = (100.0 * self.run_cpu_s / self.run_wall_s) if self.run_wall_s > 0 else 0.0
+        return [cp.Message(cp.STATS, {
+            "inference_ms": self.inference_ms,
+            "count": len(self.inference_ms),
+            "cpu_percent": cpu_percent,
+            "rss_bytes": rss,
+            "peak_rss_bytes": max(peak, rss),
+        })]
+
+    def handle(self, msg):
+        handlers = {cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
+                    cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
+        handler = handlers.get(msg.type)
+        if handler is None:
+            raise AdapterError("input", "a worker does not accept %s"
+                               % cp.TYPE_NAMES.get(msg.type, "?"))
+        return handler(msg)
+
+
+def error_message(kind, message):
+    return cp.Message(cp.ERROR, {"kind": kind, "message": message})
+
+
+def serve(channel, worker):
+    """Serves until BYE or EOF (returns 0) or a malformed frame (returns 2)."""
+    while True:
+        try:
+            msg = channel.receive()
+        except cp.ConnectionClosed:
+            return 0
+        except cp.ProtocolError as e:
+            log("malformed frame:", e)
+            try:
+                channel.send(error_message("input", "protocol error: %s" % e))
+            except OSError:
+                pass
+            return 2
+        if msg.type == cp.BYE:
+            return 0
+        try:
+            replies = worker.handle(msg)
+        except AdapterError as e:
+            replies = [error_message(e.kind, e.message)]
+        except Exception as e:  # a bug or an unexpected runtime failure: report, keep serving
+            log(traceback.format_exc())
+            replies = [error_message("runtime", "%s: %s" % (type(e).__name__, e))]
+        for r in replies:
+            channel.send(r)
+
+
+def main(argv=None, adapter_factory=make_adapter):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", required=True, help="ort | tvm")
+    parser.add_argument("--cache", default=None, help="compiled-artifact cache folder (tvm)")
+    args = parser.parse_args(argv)
+
+    # Keep the protocol stream private: frames go to a duplicate of fd 1 and fd 1 itself now
+    # points at stderr, so stray prints from runtimes (C or Python) cannot corrupt a frame.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    global PROTOCOL_OUT_FD
+    PROTOCOL_OUT_FD = proto_out
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+
+    adapter, adapter_error = None, None
+    try:
+        adapter = adapter_factory(args.backend, args)
+    except AdapterError as e:
+        adapter_error = e
+    except Exception as e:
+        log(traceback.format_exc())
+        adapter_error = AdapterError("unsupported", "cannot start the %s adapter: %s: %s"
+                                     % (args.backend, type(e).__name__, e))
+    worker = Worker(args.backend, adapter, adapter_error)
+    try:
+        return serve(cp.FdChannel(proto_in, proto_out), worker)
+    except BrokenPipeError:
+        return 0  # the client went away while we were answering
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+// Worker backends (ort, tvm) against the reference backend, plus crash isolation: a worker that
+// dies, hangs or talks garbage is an error for that session only. Needs the Python venv
+// (<repo>/.venv with onnxruntime and apache-tvm) — CTest label "python"; without it these
+// tests fail with the backend's unavailable reason.
+#include "backends/worker_backend.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include "backends/ref_backend.h"
+#include "compare/compare.h"
+#include "ir/tensor_io.h"
+
+namespace concord {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kModel = "examples/tiny_cnn/model.onnx";
+const char* kInput = "examples/tiny_cnn/test_data_set_0/input_0.pb";
+
+class IgnoreSigpipe : public ::testing::Environment {
+ public:
+  void SetUp() override { ::signal(SIGPIPE, SIG_IGN); }  // as concord's main does
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new IgnoreSigpipe);
+
+// Sets an environment variable for one test and restores it afterwards.
+class ScopedEnvVar {
+ public:
+  ScopedEnvVar(const char* name, const std::string& value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old) old_ = old, had_ = true;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnvVar() {
+    if (had_) {
+      ::setenv(name_, old_.c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+class WorkerBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = std::make_unique<Model>(Model::Load(kModel));
+    NamedTensor in = ReadTensorPb(kInput);
+    inputs_["input"] = in.tensor;
+    cache_ = fs::temp_directory_path() /
+             fmt::format("concord_worker_test_{}_{}", ::getpid(),
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(cache_);
+  }
+  void TearDown() override { fs::remove_all(cache_); }
+
+  std::unique_ptr<Session> Prepare(const std::string& env) {
+    return PrepareSession(*model_, EnvSpec::Parse(env));
+  }
+
+  static void ExpectClose(const ref::Value& expected, const ref::Value& actual,
+                          const std::string& what) {
+    ASSERT_TRUE(expected.is_tensor()) << what;
+    ASSERT_TRUE(actual.is_tensor()) << what << ": got " << actual.Describe();
+    TensorDiff d = CompareTensors(expected.tensor, actual.tensor, Tolerance{1e-4, 1e-5});
+    EXPECT_TRUE(d.ok) << what << ": " << d.message;
+  }
+
+  void ExpectAgreesWithRef(const std::string& env) {
+    SCOPED_TRACE(env);
+    auto ref = Prepare("ref");
+    auto want = ref->Run(inputs_);
+    auto session = Prepare(env);
+    RunTiming timing;
+    auto got = session->Run(inputs_, &timing);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      ExpectClose(want[i], got[i], env + " output " + std::to_string(i));
+    EXPECT_GT(timing.run_ms, 0.0);
+    EXPECT_LT(timing.run_ms, 10000.0);
+  }
+
+  static bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+  std::unique_ptr<Model> model_;
+  ValueMap inputs_;
+  fs::path cache_;
+};
+
+TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
+  for (const char* name : {"ort", "tvm"}) {
+    auto backend = FindBackend(name);  // throws, with the reason, if the venv is missing
+    BackendInfo info = backend->Info();
+    EXPECT_TRUE(info.available) << info.unavailable_reason;
+    EXPECT_NE(info.version.find(name == std::string("ort") ? "onnxruntime 1." : "apache-tvm 0."),
+              std::string::npos)
+        << info.version;
+    EXPECT_NE(info.opt_mapping.find("opt="), std::string::npos);
+  }
+}
+
+TEST_F(WorkerBackendTest, OrtAgreesWithRef) {
+  ExpectAgreesWithRef("ort@cpu,opt=0");
+  ExpectAgreesWithRef("ort@cpu,opt=3");
+  ExpectAgreesWithRef("ort@cpu,opt=1,threads=1");
+}
+
+TEST_F(WorkerBackendTest, TvmAgreesWithRef) {
+  ExpectAgreesWithRef("tvm@cpu,opt=0,cache=" + cache_.string());
+  ExpectAgreesWithRef("tvm@cpu,opt=3,cache=" + cache_.string());
+}
+
+TEST_F(WorkerBackendTest, OrtTapsMatchRefForEveryNodeOutput) {
+  auto ref = Prepare("ref");
+  ValueMap want;
+  ref->RunWithTaps(inputs_, &want);
+  auto session = Prepare("ort@cpu,opt=3");
+  ASSERT_TRUE(session->supports_taps());
+  ValueMap got;
+  auto outs = session->RunWithTaps(inputs_, &got);
+  ASSERT_EQ(outs.size(), 1u);
+  size_t node_outputs = 0;
+  for (const auto& node : model_->graph().node()) node_outputs += node.output_size();
+  EXPECT_EQ(want.size(), node_outputs);
+  for (const auto& [name, value] : want) {
+    auto it = got.find(name);
+    ASSERT_NE(it, got.end()) << "ort taps lack " << name;
+    ExpectClose(value, it->second, "tap " + name);
+  }
+  // The timed session is untouched: a plain run still works after taps.
+  EXPECT_EQ(session->Run(inputs_).size(), 1u);
+}
+
+TEST_F(WorkerBackendTest, TvmHasNoTaps) {
+  auto session = Prepare("tvm@cpu,opt=1,cache=" + cache_.string());
+  EXPECT_FALSE(session->supports_taps());
+  ValueMap taps;
+  try {
+    session->RunWithTaps(inputs_, &taps);
+    FAIL() << "taps on tvm should be unsupported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  }
+}
+
+TEST_F(WorkerBackendTest, TvmCacheHitSkipsCompilation) {
+  std::string env = "tvm@cpu,opt=3,cache=" + cache_.string();
+  auto first = Prepare(env);
+  auto* w1 = dynamic_cast<WorkerSession*>(first.get());
+  ASSERT_NE(w1, nullptr);
+  EXPECT_FALSE(w1->prepare_info().value("cache_hit", true)) << w1->prepare_info().dump();
+  double compile1 = w1->prepare_info().value("compile_ms", 0.0);
+  double prepare1 = w1->prepare_info().value("prepare_ms", 0.0);
+  EXPECT_GT(compile1, 0.0);
+  first.reset();
+
+  auto second = Prepare(env);
+  auto* w2 = dynamic_cast<WorkerSession*>(second.get());
+  ASSERT_NE(w2, nullptr);
+  EXPECT_TRUE(w2->prepare_info().value("cache_hit", false)) << w2->prepare_info().dump();
+  EXPECT_EQ(w2->prepare_info().value("compile_ms", -1.0), 0.0);
+  double prepare2 = w2->prepare_info().value("prepare_ms", 1e9);
+  EXPECT_LT(prepare2 * 4, prepare1)
+      << "cache hit " << prepare2 << " ms vs compile " << prepare1 << " ms";
+  auto ref = Prepare("ref");
+  ExpectClose(ref->Run(inputs_)[0], second->Run(inputs_)[0], "cached tvm output");
+}
+
+TEST_F(WorkerBackendTest, StatsCountRuns) {
+  auto session = Prepare("ort@cpu,opt=3");
+  auto* w = dynamic_cast<WorkerSession*>(session.get());
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->server_hello().value("server", ""), "concord-worker");
+  for (int i = 0; i < 3; ++i) session->Run(inputs_);
+  nlohmann::json stats = w->Stats();
+  EXPECT_EQ(stats.value("count", 0), 3);
+  EXPECT_EQ(stats["inference_ms"].size(), 3u);
+  EXPECT_GT(stats.value("rss_bytes", 0), 0);
+  EXPECT_GE(stats.value("peak_rss_bytes", 0), stats.value("rss_bytes", 0));
+}
+
+TEST_F(WorkerBackendTest, WorkerErrorKeepsSessionUsable) {
+  auto session = Prepare("ort@cpu,opt=3");
+  ValueMap wrong;
+  wrong["not_an_input"] = inputs_["input"];
+  try {
+    session->Run(wrong);
+    FAIL() << "a run without the model's input should fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
+    EXPECT_NE(std::string(e.what()).find("input"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(session->Run(inputs_).size(), 1u);
+}
+
+TEST_F(WorkerBackendTest, UnknownOptionsAndDevicesAreUsageErrors) {
+  for (const char* env : {"ort@cpu,target=llvm", "ort@cpu,cache=/tmp", "tvm@cpu,fast=1", "ort@gpu0",
+                          "ort@cpu,timeout=soon"}) {
+    try {
+      Prepare(env);
+      FAIL() << env << " should be rejected";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage) << env << ": " << e.what();
+    }
+  }
+}
+
+TEST_F(WorkerBackendTest, UnsupportedOpIsUnsupported) {
+  onnx::ModelProto proto = model_->proto();
+  auto* opset = proto.add_opset_import();
+  opset->set_domain("com.example");
+  opset->set_version(1);
+  auto* node = proto.mutable_graph()->mutable_node(proto.graph().node_size() - 1);
+  node->set_op_type("NoSuchOp");
+  node->set_domain("com.example");
+  LoadOptions no_checks;
+  no_checks.run_checker = false;
+  no_checks.infer_shapes = false;
+  Model model = Model::FromProto(proto, "", "custom-op model", no_checks);
+  try {
+    PrepareSession(model, EnvSpec::Parse("ort@cpu"));
+    FAIL() << "ORT should not load a model with com.example::NoSuchOp";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("NoSuchOp"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(WorkerBackendTest, CrashingWorkerIsAnErrorNamingTheSignal) {
+  ScopedEnvVar adapters("CONCORD_ADAPTERS", fs::absolute("adapters/testing").string());
+  int pid = -1;
+  {
+    ScopedEnvVar fault("CONCORD_TEST_FAULT", "segv@run");
+    auto session = Prepare("ort@cpu,opt=3");
+    pid = dynamic_cast<WorkerSession&>(*session).pid();
+    try {
+      session->Run(inputs_);
+      FAIL() << "the worker should have crashed";
+    } catch (const Error& e) {
+      std::string what = e.what();
+      EXPECT_EQ(e.kind(), ErrorKind::kRuntime) << what;
+      EXPECT_NE(what.find("ort@cpu,opt=3"), std::string::npos) << what;
+      EXPECT_NE(what.find("signal 11"), std::string::npos) << what;
+      EXPECT_NE(what.find("SIGSEGV"), std::string::npos) << what;
+      EXPECT_NE(what.find("injecting fault 'segv@run'"), std::string::npos)
+          << "stderr tail missing: " << what;
+    }
+    try {
+      session->Run(inputs_);
+      FAIL() << "a dead session should keep failing";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("prepare a new session"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(Alive(pid));
+  // The caller keeps going: the next Prepare starts a fresh worker.
+  auto again = Prepare("ort@cpu,opt=3");
+  EXPECT_EQ(again->Run(inputs_).size(), 1u);
+}
+
+TEST_F(WorkerBackendTest, WorkerExitingDuringPrepareNamesTheStatus) {
+  ScopedEnvVar adapters("CONCORD_ADAPTERS", fs::absolute("adapters/testing").string());
+  ScopedEnvVar fault("CONCORD_TEST_FAULT", "exit3@prepare");
+  try {
+    Prepare("ort@cpu,opt=2");
+    FAIL() << "the worker should have exited";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRuntime) << e.what();
+    EXPECT_NE(std::string(e.what()).find("exited with status 3"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(WorkerBackendTest, HangingWorkerTimesOutAndIsKilled) {
+  ScopedEnvVar adapters("CONCORD_ADAPTERS", fs::absolute("adapters/testing").string());
+  ScopedEnvVar fault("CONCORD_TEST_FAULT", "hang@run");
+  auto session = Prepare("ort@cpu,opt=3,timeout=3");
+  int pid = dynamic_cast<WorkerSession&>(*session).pid();
+  auto start = std::chrono::steady_clock::now();
+  try {
+    session->Run(inputs_);
+    FAIL() << "the run should have timed out";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRuntime) << e.what();
+    EXPECT_NE(std::string(e.what()).find("hung"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("3000 ms"), std::string::npos) << e.what();
+  }
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(s, 2.9);
+  EXPECT_LT(s, 15.0);
+  EXPECT_FALSE(Alive(pid)) << "the hung worker must be killed";
+}
+
+TEST_F(WorkerBackendTest, GarbageReplyIsAnErrorAndTheWorkerIsKilled) {
+  ScopedEnvVar adapters("CONCORD_ADAPTERS", fs::absolute("adapters/testing").string());
+  ScopedEnvVar fault("CONCORD_TEST_FAULT", "garbage@run");
+  auto session = Prepare("ort@cpu,opt=3,timeout=20");
+  int pid = dynamic_cast<WorkerSession&>(*session).pid();
+  try {
+    session->Run(inputs_);
+    FAIL() << "garbage should not parse";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRuntime) << e.what();
+    EXPECT_NE(std::string(e.what()).find("malformed"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(Alive(pid));
+}
+
+TEST_F(WorkerBackendTest, MissingPythonMakesBackendsUnavailable) {
+  ScopedEnvVar python("CONCORD_PYTHON", "/nonexistent/bin/python");
+  for (auto& b : MakeWorkerBackends()) {
+    BackendInfo info = b->Info();
+    EXPECT_FALSE(info.available) << info.name;
+    EXPECT_NE(info.unavailable_reason.find("/nonexistent/bin/python"), std::string::npos)
+        << info.unavailable_reason;
+  }
+}
+
+}  // namespace
+}  // namespace concord
