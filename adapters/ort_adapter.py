@@ -1,14 +1,19 @@
 """ONNX Runtime (CPU execution provider) adapter for adapters/worker.py.
 
-Env: ort@cpu[,opt=0..3][,threads=N]
+Env: ort@cpu[,opt=0..3][,threads=N][,profile=1]
   opt     0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL (default)
   threads intra_op_num_threads=N and inter_op_num_threads=1 (0 = ORT's default)
+  profile ORT's own profiler on; STATS then carries ORT's own duration of every run
+          ("runtime_ms", from the profiler's model_run events), so the harness's latency can
+          be checked against the runtime's own timing of the same session
 Taps: every node output of the main graph is marked as a graph output (like Polygraphy's
 `--onnx-outputs mark all`) in a second session, created on the first taps request with the
 same options; the timed session is never altered. Session creation failing on an op ORT lacks
 is reported as kind "unsupported" with ORT's own message.
 """
 
+import json
+import os
 import time
 
 import numpy as np
@@ -24,7 +29,7 @@ LEVELS = [
     ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 ]
 LEVEL_NAMES = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
-KNOWN_OPTIONS = ("opt", "threads")
+KNOWN_OPTIONS = ("opt", "threads", "profile")
 
 _UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op",
                       "Could not find an implementation", "NOT_IMPLEMENTED",
@@ -88,6 +93,10 @@ class OrtAdapter:
         if threads > 0:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
+        self.profile = _parse_int(options, "profile", 0, 1, 0) == 1
+        if self.profile:
+            so.enable_profiling = True
+            so.profile_file_prefix = "/tmp/concord-ort-profile-%d" % os.getpid()
         self.session_options = so
         self.taps_session = None
         self.model_bytes = model_bytes
@@ -123,6 +132,20 @@ class OrtAdapter:
 
     def run(self, inputs):
         return self._run(self.session, inputs)
+
+    def runtime_stats(self):
+        """ORT's own timing of every run so far (profile=1 only); ends the profile."""
+        if not self.profile or self.session is None:
+            return {}
+        path = self.session.end_profiling()
+        try:
+            with open(path) as f:
+                events = json.load(f)
+        finally:
+            os.unlink(path)
+        runs = [e["dur"] / 1000.0 for e in events
+                if e.get("name") == "model_run" and e.get("cat") == "Session"]
+        return {"runtime_ms": runs, "runtime_timer": "onnxruntime profiler model_run"}
 
     def run_taps(self, inputs):
         if self.taps_session is None:

@@ -165,13 +165,16 @@ class Worker:
         rss = _rss_bytes()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         cpu_percent = (100.0 * self.run_cpu_s / self.run_wall_s) if self.run_wall_s > 0 else 0.0
-        return [cp.Message(cp.STATS, {
+        meta = {
             "inference_ms": self.inference_ms,
             "count": len(self.inference_ms),
             "cpu_percent": cpu_percent,
             "rss_bytes": rss,
             "peak_rss_bytes": max(peak, rss),
-        })]
+        }
+        if self.adapter is not None and hasattr(self.adapter, "runtime_stats"):
+            meta.update(self.adapter.runtime_stats())
+        return [cp.Message(cp.STATS, meta)]
 
     def handle(self, msg):
         handlers = {cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,

@@ -9,6 +9,8 @@
 // tensor name. Sessions are used from one thread at a time.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +37,10 @@ class Session {
                                               RunTiming* timing = nullptr);
   // What actually ran (e.g. the OpenCV target that was really used); shown in run records.
   virtual std::string effective_env() const = 0;
+  // Resource and timing figures measured where the model runs (STATS of workers and remote
+  // targets: inference_ms, cpu_percent, rss_bytes, and runtime_ms where the runtime reports its
+  // own timing). Empty object for in-process sessions.
+  virtual nlohmann::json Stats() { return nlohmann::json::object(); }
 };
 
 struct BackendInfo {

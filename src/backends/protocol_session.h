@@ -44,7 +44,7 @@ class ProtocolSession : public Session {
   const nlohmann::json& server_hello() const { return server_hello_; }
   const nlohmann::json& prepare_info() const { return prepare_info_; }
   // STATS round trip (inference times and resource use as the server measured them).
-  nlohmann::json Stats();
+  nlohmann::json Stats() override;
 
  protected:
   protocol::Channel& channel() { return *channel_; }

@@ -291,8 +291,9 @@ const BackendSpec kOrt{
     "onnxruntime",
     "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)",
     "opt=0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL; "
-    "threads=N -> intra_op_num_threads=N, inter_op_num_threads=1",
-    {"opt", "threads"},
+    "threads=N -> intra_op_num_threads=N, inter_op_num_threads=1; profile=1 -> ORT's profiler "
+    "(its own per-run timing is reported in STATS and by `concord bench`)",
+    {"opt", "threads", "profile"},
     {"cpu"}};
 const BackendSpec kTvm{
     "tvm",

@@ -132,6 +132,16 @@ BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inp
       progress("timed", static_cast<int>(r.run_ms.size()), planned);
     }
   }
+  // Sessions served over the protocol may report the runtime's own timing in STATS.
+  {
+    nlohmann::json stats = session->Stats();
+    if (stats.contains("runtime_ms") && stats["runtime_ms"].is_array()) {
+      std::vector<double> all = stats["runtime_ms"].get<std::vector<double>>();
+      size_t n = std::min(all.size(), r.run_ms.size());
+      r.runtime_ms.assign(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+      r.runtime_timer = stats.value("runtime_timer", std::string("runtime"));
+    }
+  }
   return r;
 }
 

@@ -60,6 +60,10 @@ struct BenchResult {
   double first_wall_ms = 0;     // wall around the first Session::Run
   std::vector<double> run_ms;   // timed runs, backend-measured
   std::vector<double> wall_ms;  // timed runs, wall around Session::Run
+  // The runtime's own timing of the same runs where it offers one (e.g. ort with profile=1:
+  // ONNX Runtime's profiler); the last run_ms.size() entries match the timed runs.
+  std::vector<double> runtime_ms;
+  std::string runtime_timer;
 };
 
 // Called after each run: phase ("first", "warmup", "timed"), runs done in this phase, and the

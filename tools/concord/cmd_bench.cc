@@ -35,6 +35,10 @@ struct EnvBench {
   BenchResult result;
   SampleStats run, wall;
   double overhead_pct = 0;  // (median wall - median run) / median run
+  // Where the runtime reports its own timing (ort,profile=1): (median run - median runtime's
+  // own) / median runtime's own, i.e. what the harness adds to the latency it reports.
+  SampleStats runtime;
+  double harness_vs_runtime_pct = NAN;
   double throughput = 0;    // inferences per second, from the median run time
 };
 
@@ -127,6 +131,15 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs) {
                              fmt::format("[{}]", i), e.result.effective_env, e.wall.median,
                              e.overhead_pct, Ratio(ratio), e.throughput, Ratio(tratio));
   }
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const EnvBench& e = envs[i];
+    if (e.ok && !e.result.runtime_ms.empty()) {
+      std::cout << fmt::format(
+          "[{}] runtime's own timing ({}): median {:.3f} ms over {} runs; reported latency is "
+          "{:+.2f}% of it\n",
+          i, e.result.runtime_timer, e.runtime.median, e.runtime.n, e.harness_vs_runtime_pct);
+    }
+  }
   std::cout << "\n(vs [0]: median / median of [0], > 1 is slower; 95% CI of the median from order "
                "statistics)\n";
 }
@@ -167,6 +180,11 @@ int BenchMain(const BenchArgs& a) {
       e.wall = Summarize(e.result.wall_ms);
       e.overhead_pct = e.run.median > 0 ? 100 * (e.wall.median - e.run.median) / e.run.median : NAN;
       e.throughput = e.run.median > 0 ? 1000 / e.run.median : NAN;
+      if (!e.result.runtime_ms.empty()) {
+        e.runtime = Summarize(e.result.runtime_ms);
+        e.harness_vs_runtime_pct =
+            e.runtime.median > 0 ? 100 * (e.run.median - e.runtime.median) / e.runtime.median : NAN;
+      }
     }
     envs.push_back(std::move(e));
   }
@@ -205,6 +223,11 @@ int BenchMain(const BenchArgs& a) {
     j["run_ms"] = StatsJson(e.run);
     j["wall_ms"] = StatsJson(e.wall);
     j["overhead_pct"] = Num(e.overhead_pct);
+    if (!e.result.runtime_ms.empty()) {
+      j["runtime_own_ms"] = StatsJson(e.runtime);
+      j["runtime_timer"] = e.result.runtime_timer;
+      j["harness_vs_runtime_pct"] = Num(e.harness_vs_runtime_pct);
+    }
     j["throughput_per_s"] = Num(e.throughput);
     j["ratio_vs_first"] = first.ok ? Num(e.run.median / first.run.median) : nlohmann::json();
     j["throughput_ratio_vs_first"] =
