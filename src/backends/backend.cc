@@ -48,6 +48,15 @@ std::unique_ptr<Backend> FindBackend(const std::string& name) {
 
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {
   if (!env.Get("host").empty()) return PrepareRemoteSession(model, env);
+  if (env.Get("isolate") == "1") return PrepareIsolatedSession(model, env);
+  if (env.options.count("isolate") && env.Get("isolate") != "0") {
+    Fail(ErrorKind::kUsage, "isolate must be 0 or 1 (got '{}')", env.Get("isolate"));
+  }
+  if (env.options.count("isolate")) {
+    EnvSpec plain = env;
+    plain.options.erase("isolate");
+    return FindBackend(env.backend)->Prepare(model, plain);
+  }
   return FindBackend(env.backend)->Prepare(model, env);
 }
 

@@ -546,6 +546,29 @@ class WorkerBackend : public Backend {
 
 }  // namespace
 
+std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpec& env) {
+  ProtocolSessionOptions options;
+  EnvSpec worker_env = env;
+  worker_env.options.erase("isolate");
+  auto it = env.options.find("timeout");
+  if (it != env.options.end()) {
+    char* end = nullptr;
+    double s = std::strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
+      Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+           env.ToString(), it->second);
+    }
+    options.prepare_timeout_ms = options.run_timeout_ms = std::max(static_cast<int>(s * 1000), 1);
+    worker_env.options.erase("timeout");
+  }
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) Fail(ErrorKind::kRuntime, "cannot locate the concord executable: {}", ec.message());
+  std::vector<std::string> argv = {exe.string(), "worker"};
+  return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
+                                             std::vector<std::string>{}, options);
+}
+
 std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {
   std::vector<std::unique_ptr<Backend>> all;
   all.push_back(std::make_unique<WorkerBackend>(kOrt));

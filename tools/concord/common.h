@@ -51,5 +51,6 @@ Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global);
 Command MakeCompareCommand(CLI::App& root, GlobalOptions& global);
 Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
 Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
+Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace concord::cli
