@@ -26,12 +26,14 @@ inline std::string Quote(const std::string& s) {
   return q + "'";
 }
 
-inline CliResult RunConcord(const std::string& args) {
+// Runs `concord ARGS`; `env_prefix` ("KEY=VALUE ...") is set for that command only.
+inline CliResult RunConcord(const std::string& args, const std::string& env_prefix = "") {
   namespace fs = std::filesystem;
   static int counter = 0;
   fs::path err_path = fs::temp_directory_path() /
                       ("concord_e2e_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  std::string cmd = std::string(CONCORD_BIN) + " " + args + " 2>" + Quote(err_path.string());
+  std::string cmd = (env_prefix.empty() ? "" : "env " + env_prefix + " ") + std::string(CONCORD_BIN) +
+                    " " + args + " 2>" + Quote(err_path.string());
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];

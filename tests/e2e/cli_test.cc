@@ -191,6 +191,20 @@ TEST_F(CliTest, ConformanceJsonContract) {
   EXPECT_EQ(RunConcord("conformance --suite " + kTestData + "/node --filter '('").code, 2);
 }
 
+TEST_F(CliTest, IsolatedEnvSurvivesACrashingWorker) {
+  std::string suite = std::string(CONCORD_SOURCE_DIR) + "/examples";
+  CliResult ok = RunConcord("conformance --suite " + suite + " --env ref,isolate=1 --json");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(nlohmann::json::parse(ok.out)["passed"], 1);
+  CliResult crash =
+      RunConcord("conformance --suite " + suite + " --env ref,isolate=1 --json", "CONCORD_TEST_FAULT=segv");
+  EXPECT_FALSE(crash.signaled);
+  EXPECT_EQ(crash.code, 1) << crash.err;
+  auto j = nlohmann::json::parse(crash.out);
+  EXPECT_EQ(j["cases"][0]["class"], "crash") << j.dump();
+  EXPECT_NE(j["cases"][0]["reason"].get<std::string>().find("SIGSEGV"), std::string::npos) << j.dump();
+}
+
 TEST_F(CliTest, EnvsListsRef) {
   CliResult r = RunConcord("envs --json");
   ASSERT_EQ(r.code, 0);

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include "backends/session_server.h"
 #include "tools/concord/common.h"
 
@@ -13,6 +16,11 @@ Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global) {
       "worker", "Serve one client over stdin/stdout (crash isolation for isolate=1; internal)");
   app->group("");  // hidden from the command list
   return {app, [] {
+            // Test hook: CONCORD_TEST_FAULT=segv makes the worker die as a crashing native
+            // library would (used by the e2e tests of isolate=1).
+            if (const char* f = std::getenv("CONCORD_TEST_FAULT"); f && std::string(f) == "segv") {
+              std::raise(SIGSEGV);
+            }
             // Frames go to a private copy of stdout; stdout itself is pointed at stderr so that
             // a library printing to stdout (OpenCV's OpenCL build log) cannot corrupt a frame.
             int frames_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
