@@ -561,10 +561,9 @@ std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpe
     options.prepare_timeout_ms = options.run_timeout_ms = std::max(static_cast<int>(s * 1000), 1);
     worker_env.options.erase("timeout");
   }
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) Fail(ErrorKind::kRuntime, "cannot locate the concord executable: {}", ec.message());
-  std::vector<std::string> argv = {exe.string(), "worker"};
+  // /proc/self/exe rather than the path it points to: it still starts this very binary when
+  // the file was replaced on disk meanwhile (a rebuild during a long campaign).
+  std::vector<std::string> argv = {"/proc/self/exe", "worker"};
   return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
                                              std::vector<std::string>{}, options);
 }
