@@ -1,5 +1,8 @@
 #include "backends/backend.h"
 
+#include <map>
+#include <mutex>
+
 #include "backends/opencv_backend.h"
 #include "backends/ref_backend.h"
 #include "backends/remote_backend.h"
@@ -22,25 +25,28 @@ std::vector<std::unique_ptr<Backend>> AllBackends() {
 }
 
 std::unique_ptr<Backend> FindBackend(const std::string& name) {
-  // Info() may probe libraries and devices (OpenCL, Python packages): ask each backend once
-  // per process, not once per lookup.
-  static const std::vector<BackendInfo> kInfos = [] {
-    std::vector<BackendInfo> infos;
-    for (auto& b : AllBackends()) infos.push_back(b->Info());
-    return infos;
-  }();
+  // Only the matching backend is probed (Info() may import Python packages or open OpenCL),
+  // and only once per process.
+  static std::mutex mu;
+  static std::map<std::string, BackendInfo> probed;
   std::vector<std::string> names;
-  auto all = AllBackends();
-  for (size_t i = 0; i < kInfos.size(); ++i) {
-    const BackendInfo& info = kInfos[i];
-    if (info.name == name) {
-      if (!info.available) {
-        Fail(ErrorKind::kUsage, "backend '{}' is not available on this machine: {}", name,
-             info.unavailable_reason);
-      }
-      return std::move(all[i]);
+  for (auto& b : AllBackends()) {
+    if (b->name() != name) {
+      names.push_back(b->name());
+      continue;
     }
-    names.push_back(info.name);
+    BackendInfo info;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = probed.find(name);
+      if (it == probed.end()) it = probed.emplace(name, b->Info()).first;
+      info = it->second;
+    }
+    if (!info.available) {
+      Fail(ErrorKind::kUsage, "backend '{}' is not available on this machine: {}", name,
+           info.unavailable_reason);
+    }
+    return std::move(b);
   }
   Fail(ErrorKind::kUsage, "unknown backend '{}' (known: {}; see `concord envs`)", name,
        fmt::format("{}", fmt::join(names, ", ")));

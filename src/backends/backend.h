@@ -56,6 +56,9 @@ struct BackendInfo {
 class Backend {
  public:
   virtual ~Backend() = default;
+  // The name used in env strings; must be cheap (no probing), unlike Info().
+  virtual std::string name() const = 0;
+  // Full description; may probe libraries and devices (Python imports, OpenCL).
   virtual BackendInfo Info() const = 0;
   virtual std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) = 0;
 };

@@ -688,6 +688,7 @@ class OpenCvSession : public Session {
 
 class OpenCvBackend : public Backend {
  public:
+  std::string name() const override { return "opencv"; }
   BackendInfo Info() const override {
     BackendInfo info;
     info.name = "opencv";

@@ -51,6 +51,7 @@ class RefSession : public Session {
 
 class RefBackend : public Backend {
  public:
+  std::string name() const override { return "ref"; }
   BackendInfo Info() const override {
     BackendInfo info;
     info.name = "ref";

@@ -215,7 +215,7 @@ bool Server::Hello(const Message& req) {
   nlohmann::json envs = nlohmann::json::array();
   nlohmann::json versions = nlohmann::json::object();
   versions["concord"] = CONCORD_VERSION;
-  for (const auto& b : AllBackends()) {
+  for (const auto& b : opt_.describe_backends ? AllBackends() : std::vector<std::unique_ptr<Backend>>{}) {
     BackendInfo info = b->Info();
     if (!info.available) continue;
     envs.push_back(info.name);

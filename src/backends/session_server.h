@@ -28,6 +28,9 @@ struct SessionServerOptions {
   std::string workdir;  // the only folder the server may write to (base_dir of received models)
   // Longest wait for the next request (whole frame); negative = forever.
   int receive_timeout_ms = -1;
+  // List available backends and their versions in the HELLO reply. Probing them costs
+  // (Python imports, OpenCL); `concord worker` serves one env for one client and skips it.
+  bool describe_backends = true;
   // Receives one line per notable event (connection errors, protocol errors); may be empty.
   std::function<void(const std::string&)> log;
 };

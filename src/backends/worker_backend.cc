@@ -483,6 +483,7 @@ class WorkerSessionImpl : public WorkerSession {
 class WorkerBackend : public Backend {
  public:
   explicit WorkerBackend(const BackendSpec& spec) : spec_(spec) {}
+  std::string name() const override { return spec_.name; }
 
   BackendInfo Info() const override {
     BackendInfo info;

@@ -27,6 +27,7 @@ Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global) {
             if (frames_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return kExitUsage;
             protocol::Channel channel(STDIN_FILENO, frames_fd, "client", /*owns_fds=*/false);
             SessionServerOptions options;
+            options.describe_backends = false;
             ServeSession(channel, options);
             ::close(frames_fd);
             return kExitOk;
