@@ -19,9 +19,10 @@ def main(out):
                 continue
             r = e["run_ms"]
             ratio = e.get("ratio_vs_first")
-            print(f"| {model} | {t} | {e['env'].split(',target=')[0]} | {r['median']:.2f} | {r['p90']:.2f} | "
-                  f"[{r['median_ci_low']:.2f}, {r['median_ci_high']:.2f}] | "
-                  f"{ratio:.2f}x |" if ratio is not None else "")
+            lo, hi = r["median_ci"]
+            env = e["env"].split(",target=")[0]
+            print(f"| {model} | {t} | {env} | {r['median']:.2f} | {r['p90']:.2f} | "
+                  f"[{lo:.2f}, {hi:.2f}] | {ratio:.2f}x |")
     print()
     print("| model | Concord-reported median (ms) | ORT profiler median (ms) | harness overhead |")
     print("|---|---|---|---|")
