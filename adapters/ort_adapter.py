@@ -64,6 +64,7 @@ class OrtAdapter:
         self.taps_session = None
         self.model_bytes = None
         self.session_options = None
+        self.profile = False
 
     def versions(self):
         return {"onnxruntime": ort.__version__, "onnx": onnx.__version__,
