@@ -315,3 +315,18 @@ class AdapterError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def parse_int_option(backend, options, key, lo, hi, default):
+    """Integer env option `key` in lo..hi, or `default` when absent; AdapterError("usage")
+    naming the backend otherwise."""
+    if key not in options:
+        return default
+    try:
+        v = int(options[key])
+    except ValueError:
+        v = None
+    if v is None or not lo <= v <= hi:
+        raise AdapterError("usage", "%s: %s must be an integer in %d..%d (got '%s')"
+                           % (backend, key, lo, hi, options[key]))
+    return v

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from concord_protocol import AdapterError, OnnxBitsArray
+from concord_protocol import AdapterError, parse_int_option, OnnxBitsArray
 
 LEVELS = [
     ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -41,19 +41,6 @@ def _classify_creation_error(e):
     if type(e).__name__ == "NotImplemented" or any(m in text for m in _UNSUPPORTED_MARKS):
         return "unsupported"
     return "runtime"
-
-
-def _parse_int(options, key, lo, hi, default):
-    if key not in options:
-        return default
-    try:
-        v = int(options[key])
-    except ValueError:
-        v = None
-    if v is None or not lo <= v <= hi:
-        raise AdapterError("usage", "ort: %s must be an integer in %d..%d (got '%s')"
-                           % (key, lo, hi, options[key]))
-    return v
 
 
 class OrtAdapter:
@@ -86,15 +73,15 @@ class OrtAdapter:
             if k not in KNOWN_OPTIONS:
                 raise AdapterError("usage", "ort does not know option '%s' (known: %s)"
                                    % (k, ", ".join(KNOWN_OPTIONS)))
-        opt = _parse_int(options, "opt", 0, 3, 3)
-        threads = _parse_int(options, "threads", 0, 4096, 0)
+        opt = parse_int_option("ort", options, "opt", 0, 3, 3)
+        threads = parse_int_option("ort", options, "threads", 0, 4096, 0)
         so = ort.SessionOptions()
         so.graph_optimization_level = LEVELS[opt]
         so.log_severity_level = 3  # errors only; they reach us as exceptions anyway
         if threads > 0:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
-        self.profile = _parse_int(options, "profile", 0, 1, 0) == 1
+        self.profile = parse_int_option("ort", options, "profile", 0, 1, 0) == 1
         if self.profile:
             so.enable_profiling = True
             so.profile_file_prefix = "/tmp/concord-ort-profile-%d" % os.getpid()

@@ -23,7 +23,7 @@ import tvm
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
-from concord_protocol import AdapterError
+from concord_protocol import AdapterError, parse_int_option
 
 KNOWN_OPTIONS = ("opt", "threads", "target", "cache")
 
@@ -31,19 +31,6 @@ KNOWN_OPTIONS = ("opt", "threads", "target", "cache")
 def default_cache_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "concord", "tvm")
-
-
-def _parse_int(options, key, lo, hi, default):
-    if key not in options:
-        return default
-    try:
-        v = int(options[key])
-    except ValueError:
-        v = None
-    if v is None or not lo <= v <= hi:
-        raise AdapterError("usage", "tvm: %s must be an integer in %d..%d (got '%s')"
-                           % (key, lo, hi, options[key]))
-    return v
 
 
 _LIST_ATTRS = ("mattr", "keys", "libs", "cl-opt")
@@ -114,8 +101,8 @@ class TvmAdapter:
             if k not in KNOWN_OPTIONS:
                 raise AdapterError("usage", "tvm does not know option '%s' (known: %s)"
                                    % (k, ", ".join(KNOWN_OPTIONS)))
-        opt = _parse_int(options, "opt", 0, 3, 3)
-        threads = _parse_int(options, "threads", 0, 4096, 0)
+        opt = parse_int_option("tvm", options, "opt", 0, 3, 3)
+        threads = parse_int_option("tvm", options, "threads", 0, 4096, 0)
         if device == "cpu":
             dev = tvm.cpu()
             target_text = options.get("target") or "llvm"

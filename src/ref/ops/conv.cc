@@ -155,7 +155,10 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
   return out;
 }
 
-std::vector<Value> Conv(KernelContext& ctx) {
+// Conv and ConvTranspose share their inputs (X, W, optional B of one float type) and their
+// dtype dispatch: T is the storage type, C the compute type (double for double, else float).
+template <typename F>
+std::vector<Value> DispatchConvLike(KernelContext& ctx, F&& typed) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
   const Tensor* b = ctx.optional_input(2);
@@ -165,8 +168,14 @@ std::vector<Value> Conv(KernelContext& ctx) {
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
-    return ConvTyped<T, C>(ctx, x, w, b);
+    return typed(TypeTag<T>{}, TypeTag<C>{}, x, w, b);
   }));
+}
+
+std::vector<Value> Conv(KernelContext& ctx) {
+  return DispatchConvLike(ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w, const Tensor* b) {
+    return ConvTyped<typename decltype(t)::type, typename decltype(c)::type>(ctx, x, w, b);
+  });
 }
 
 // ---- ConvTranspose --------------------------------------------------------------------------
@@ -281,17 +290,9 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
 }
 
 std::vector<Value> ConvTranspose(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  const Tensor* b = ctx.optional_input(2);
-  if (w.dtype() != x.dtype() || (b && b->dtype() != x.dtype())) {
-    ctx.Fail("X, W and B must have the same element type");
-  }
-  return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
-    return ConvTransposeTyped<T, C>(ctx, x, w, b);
-  }));
+  return DispatchConvLike(ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w, const Tensor* b) {
+    return ConvTransposeTyped<typename decltype(t)::type, typename decltype(c)::type>(ctx, x, w, b);
+  });
 }
 
 // ---- ConvInteger / QLinearConv --------------------------------------------------------------
