@@ -1,5 +1,7 @@
 #include "backends/session_server.h"
 
+#include <filesystem>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/onnx_pb.h>
 
@@ -244,6 +246,18 @@ Message Server::OnModel(const Message& req) {
     Fail(ErrorKind::kUsage,
          "env '{}' names host=: a concord serve target runs envs locally and does not forward",
          Shorten(env.ToString()));
+  }
+  // The server writes only inside its workdir: an env may not pick where files go (TVM's
+  // compiled-model cache), and TVM's cache is kept under the workdir.
+  if (env.options.count("cache")) {
+    Fail(ErrorKind::kUsage, "env '{}' sets cache=: a concord serve target keeps its caches in "
+         "its workdir", Shorten(env.ToString()));
+  }
+  if (env.backend == "tvm") {
+    if (opt_.workdir.empty()) {
+      Fail(ErrorKind::kUsage, "tvm needs a cache folder: start concord serve with --workdir");
+    }
+    env.options["cache"] = (std::filesystem::path(opt_.workdir) / "tvm-cache").string();
   }
   std::string name = req.meta.contains("name") && req.meta["name"].is_string()
                          ? req.meta["name"].get<std::string>()
