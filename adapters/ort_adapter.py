@@ -52,6 +52,7 @@ class OrtAdapter:
         self.model_bytes = None
         self.session_options = None
         self.profile = False
+        self.profiled_runs = None
 
     def versions(self):
         return {"onnxruntime": ort.__version__, "onnx": onnx.__version__,
@@ -82,6 +83,7 @@ class OrtAdapter:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         self.profile = parse_int_option("ort", options, "profile", 0, 1, 0) == 1
+        self.profiled_runs = None
         if self.profile:
             so.enable_profiling = True
             so.profile_file_prefix = "/tmp/concord-ort-profile-%d" % os.getpid()
@@ -122,17 +124,20 @@ class OrtAdapter:
         return self._run(self.session, inputs)
 
     def runtime_stats(self):
-        """ORT's own timing of every run so far (profile=1 only); ends the profile."""
+        """ORT's own timing of every run so far (profile=1 only). ORT's profile can be read
+        once (end_profiling): later STATS return the runs read then."""
         if not self.profile or self.session is None:
             return {}
-        path = self.session.end_profiling()
-        try:
-            with open(path) as f:
-                events = json.load(f)
-        finally:
-            os.unlink(path)
-        runs = [e["dur"] / 1000.0 for e in events
-                if e.get("name") == "model_run" and e.get("cat") == "Session"]
+        if self.profiled_runs is None:
+            path = self.session.end_profiling()
+            try:
+                with open(path) as f:
+                    events = json.load(f)
+            finally:
+                os.unlink(path)
+            self.profiled_runs = [e["dur"] / 1000.0 for e in events
+                                  if e.get("name") == "model_run" and e.get("cat") == "Session"]
+        runs = self.profiled_runs
         return {"runtime_ms": runs, "runtime_timer": "onnxruntime profiler model_run"}
 
     def run_taps(self, inputs):
