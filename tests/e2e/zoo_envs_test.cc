@@ -62,6 +62,20 @@ TEST_P(ZooEnvs, AgreeWithRefAndNumpy) {
   if (server) EXPECT_EQ(server->Stop(), 0) << server->err();
 }
 
+// The harness-overhead check of bench/README.md in miniature: with profile=1 ONNX Runtime's own
+// profiler times the same runs; the latency Concord reports must enclose it (>=) and stay close.
+TEST(BenchOverhead, OrtLatencyMatchesOrtsOwnProfiler) {
+  CliResult r = RunConcord("bench " + kZoo + "mlp/model.onnx --envs 'ort@cpu,threads=1,profile=1' "
+                           "--warmup 3 --repeat 20 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto e = nlohmann::json::parse(r.out)["envs"][0];
+  ASSERT_TRUE(e.contains("runtime_own_ms")) << e.dump();
+  EXPECT_EQ(e["runtime_own_ms"]["n"], 20);
+  double ours = e["run_ms"]["median"], theirs = e["runtime_own_ms"]["median"];
+  EXPECT_GE(ours, theirs * 0.98) << "our timing is taken around ORT's run call";
+  EXPECT_LT(ours, theirs + 0.5) << "more than 0.5 ms of harness time inside the measured span";
+}
+
 INSTANTIATE_TEST_SUITE_P(Zoo, ZooEnvs,
                          ::testing::Values(Param{"tiny_cnn", false}, Param{"mlp", false},
                                            Param{"attention", false}, Param{"tiny_cnn", true},
