@@ -132,12 +132,7 @@ void SendRaw(int fd, const std::string& bytes) {
 }
 
 std::string Header(uint8_t type, uint32_t meta_len, uint64_t body_len) {
-  std::string h = "CNC1";
-  h.push_back(static_cast<char>(type));
-  h.append(3, '\0');
-  for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>((meta_len >> (8 * i)) & 0xff));
-  for (int i = 0; i < 8; ++i) h.push_back(static_cast<char>((body_len >> (8 * i)) & 0xff));
-  return h;
+  return protocol::EncodeHeader(type, meta_len, body_len);
 }
 
 void ExpectError(const Message& r, ErrorKind kind, const std::string& needle) {

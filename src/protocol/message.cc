@@ -52,17 +52,22 @@ Message ErrorMessage(ErrorKind kind, const std::string& message) {
   return m;
 }
 
+std::string EncodeHeader(uint8_t type, uint32_t meta_len, uint64_t body_len) {
+  std::string out(kMagic, 4);
+  out.push_back(static_cast<char>(type));
+  out.append(3, '\0');
+  PutU32(&out, meta_len);
+  PutU64(&out, body_len);
+  return out;
+}
+
 std::string EncodeFrame(const Message& m) {
   std::string meta = m.meta.dump();
   uint64_t body_len = 0;
   for (const auto& b : m.blobs) body_len += 8 + b.size();
-  std::string out;
+  std::string out = EncodeHeader(static_cast<uint8_t>(m.type), static_cast<uint32_t>(meta.size()),
+                                 body_len);
   out.reserve(kHeaderSize + meta.size() + body_len);
-  out.append(kMagic, 4);
-  out.push_back(static_cast<char>(m.type));
-  out.append(3, '\0');
-  PutU32(&out, static_cast<uint32_t>(meta.size()));
-  PutU64(&out, body_len);
   out += meta;
   for (const auto& b : m.blobs) {
     PutU64(&out, b.size());

@@ -59,6 +59,8 @@ struct Limits {
 
 // Encodes a message into one frame.
 std::string EncodeFrame(const Message& m);
+// The 20-byte header alone, for any type byte (tests build malformed frames with it).
+std::string EncodeHeader(uint8_t type, uint32_t meta_len, uint64_t body_len);
 // Parses a 20-byte header; returns meta_len and body_len. Throws on a bad header.
 void DecodeHeader(const uint8_t* header, MessageType* type, uint32_t* meta_len, uint64_t* body_len,
                   const Limits& limits);

@@ -78,12 +78,7 @@ void Hello(Channel& ch) {
 }
 
 std::string Header(uint8_t type, uint32_t meta_len, uint64_t body_len) {
-  std::string h = "CNC1";
-  h.push_back(static_cast<char>(type));
-  h.append(3, '\0');
-  for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>((meta_len >> (8 * i)) & 0xff));
-  for (int i = 0; i < 8; ++i) h.push_back(static_cast<char>((body_len >> (8 * i)) & 0xff));
-  return h;
+  return protocol::EncodeHeader(type, meta_len, body_len);
 }
 
 // Writes raw bytes to the channel's socket (Channel has no raw write).
