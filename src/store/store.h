@@ -1,0 +1,131 @@
+// The results store: one SQLite file (WAL mode) holding environments, models, inputs, runs, their
+// outputs (digest, top-k, optionally the tensor bytes), comparisons and campaign fingerprints.
+//
+// Ownership: a Store owns one sqlite3 connection; it is movable, not copyable, and closes the
+// connection when destroyed. Every prepared statement lives in an RAII Statement inside store.cc,
+// so no SQLite handle leaks when an Error propagates.
+// Threading: one connection, NOT thread-safe; use one Store per thread (or per process: shards
+// write their own files and are combined with MergeFrom). Other processes may read the same file
+// concurrently (WAL; a 5 s busy timeout covers short write locks).
+// Durability: every write (Upsert*, RecordRun, MergeFrom, SetCampaignValue) is one transaction;
+// a process killed mid-write leaves the file as of the last commit, so a campaign resumes by
+// asking HasRun for each cell.
+// Failures: all failures are concord::Error naming the store file. kInput: the file is not
+// SQLite / not a Concord store, its schema version is newer than this build knows, a duplicate
+// run cell or output index, a missing merge source. kRuntime: any other SQLite failure (disk
+// full, I/O error, lock timeout). Nothing is partially written on failure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace concord {
+
+// Schema version written by this build; older stores are migrated on Open.
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct EnvironmentInfo {
+  std::string env;            // the environment string (unique key), e.g. "ref" or "ort@cpu"
+  std::string backend;
+  std::string device;
+  std::string versions_json;  // library versions reported by the backend
+  std::string machine_json;   // host description
+};
+
+struct OutputRecord {
+  int64_t idx = 0;  // position among the model's outputs; unique per run
+  std::string name;
+  std::string dtype;
+  std::string shape_json;
+  std::string digest;     // TensorDigest of the tensor bytes
+  std::string topk_json;  // may be empty
+  std::optional<std::vector<uint8_t>> tensor;  // stored as a BLOB when present, NULL otherwise
+};
+
+struct RunRecord {
+  int64_t model_id = 0;
+  int64_t env_id = 0;
+  int64_t input_id = 0;
+  int64_t repeat = 0;
+  std::string status = "ok";  // "ok" or "error"
+  std::string error;          // message when status == "error"
+  double prepare_ms = 0;
+  double run_ms = 0;
+  double wall_ms = 0;
+  std::string started_at;  // ISO-8601 UTC
+  std::vector<OutputRecord> outputs;
+};
+
+// A run as read back for analysis, joined with the keys of its cell.
+struct RunRow {
+  int64_t id = 0;
+  int64_t model_id = 0;
+  int64_t env_id = 0;
+  int64_t input_id = 0;
+  int64_t repeat = 0;
+  std::string status;
+  std::string error;
+  double prepare_ms = 0;
+  double run_ms = 0;
+  double wall_ms = 0;
+  std::string started_at;
+  std::string env;           // environments.env
+  std::string model_sha256;  // models.sha256
+  std::string model_name;
+  std::string input_digest;  // inputs.digest
+};
+
+// 64-bit FNV-1a of the bytes as 16 lowercase hex digits. Stable across platforms and builds, but
+// NOT cryptographic: it detects accidental differences between outputs, not tampering.
+std::string TensorDigest(const void* data, size_t size);
+
+class Store {
+ public:
+  // Creates the file if absent, or opens and migrates an existing store. Throws Error(kInput)
+  // naming `path` if it is not an SQLite file, not a Concord store, or has a newer schema.
+  static Store Open(const std::string& path);
+
+  Store(Store&& other) noexcept;
+  Store& operator=(Store&& other) noexcept;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  const std::string& path() const { return path_; }
+  int SchemaVersion();
+
+  // Insert-or-update keyed by env / sha256 / digest; return the row id (stable across updates).
+  int64_t UpsertEnvironment(const EnvironmentInfo& info);
+  int64_t UpsertModel(const std::string& path, const std::string& sha256, const std::string& name);
+  int64_t UpsertInput(const std::string& digest, const std::string& description_json);
+
+  bool HasRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat);
+  // Writes the run row and all its outputs in one transaction and returns the run id. A cell
+  // (model, env, input, repeat) that already has a run, or two outputs with the same idx, is
+  // Error(kInput) and leaves the store unchanged.
+  int64_t RecordRun(const RunRecord& run);
+  std::vector<RunRow> Runs();                   // ordered by id
+  std::vector<OutputRecord> Outputs(int64_t run_id);  // ordered by idx
+
+  void SetCampaignValue(const std::string& key, const std::string& value);
+  std::optional<std::string> CampaignValue(const std::string& key);
+
+  // Copies environments, models, inputs, runs and outputs from the store at `other_path` (same
+  // schema version required), remapping ids through the unique keys; cells already present here
+  // are skipped. One transaction: all or nothing. Comparisons and campaign keys are not copied.
+  void MergeFrom(const std::string& other_path);
+
+ private:
+  Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void Migrate();
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace concord

@@ -1,0 +1,359 @@
+// The results store on real SQLite files in a temporary folder: reopening, schema versions, bad
+// files, transactional RecordRun, unique cells, merging shards, and a writer killed mid-commit
+// (a forked child that _exit()s inside a transaction).
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include "ir/error.h"
+
+namespace concord {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("concord_store_test_{}_{}", getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string File(const std::string& name) { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+struct Ids {
+  int64_t model, env, input;
+};
+
+Ids AddKeys(Store& s, const std::string& env = "ref") {
+  Ids ids;
+  ids.env = s.UpsertEnvironment({env, env, "cpu", R"({"v":"1"})", R"({"host":"h"})"});
+  ids.model = s.UpsertModel("m.onnx", "sha-m", "m");
+  ids.input = s.UpsertInput("in-0", R"({"seed":0})");
+  return ids;
+}
+
+RunRecord MakeRun(const Ids& ids, int64_t repeat, int outputs = 2) {
+  RunRecord r;
+  r.model_id = ids.model;
+  r.env_id = ids.env;
+  r.input_id = ids.input;
+  r.repeat = repeat;
+  r.prepare_ms = 1.5;
+  r.run_ms = 2.5;
+  r.wall_ms = 4.0;
+  r.started_at = "2026-11-22T00:00:00Z";
+  for (int i = 0; i < outputs; ++i) {
+    OutputRecord o;
+    o.idx = i;
+    o.name = fmt::format("out{}", i);
+    o.dtype = "float32";
+    o.shape_json = "[1,2]";
+    std::vector<uint8_t> bytes = {static_cast<uint8_t>(i), 1, 2, 3, 4, 5, 6,
+                                  static_cast<uint8_t>(repeat)};
+    o.digest = TensorDigest(bytes.data(), bytes.size());
+    if (i == 0) o.tensor = bytes;
+    r.outputs.push_back(o);
+  }
+  return r;
+}
+
+int64_t CountRows(const std::string& path, const std::string& table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &st, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(TensorDigest, KnownFnv1aValues) {
+  // Published FNV-1a 64 test vectors: "" and "a".
+  EXPECT_EQ(TensorDigest("", 0), "cbf29ce484222325");
+  EXPECT_EQ(TensorDigest("a", 1), "af63dc4c8601ec8c");
+  EXPECT_EQ(TensorDigest("foobar", 6), "85944171f73967e8");
+}
+
+TEST_F(StoreTest, CreateAndReopenKeepsData) {
+  std::string path = File("a.db");
+  int64_t run_id;
+  {
+    Store s = Store::Open(path);
+    EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+    Ids ids = AddKeys(s);
+    run_id = s.RecordRun(MakeRun(ids, 0));
+    s.SetCampaignValue("config", "fp-1");
+    // Upserts are idempotent on their keys and keep the id.
+    EXPECT_EQ(s.UpsertModel("elsewhere/m.onnx", "sha-m", "m2"), ids.model);
+    EXPECT_EQ(s.UpsertEnvironment({"ref", "ref", "cpu", "{}", "{}"}), ids.env);
+    EXPECT_EQ(s.UpsertInput("in-0", "{}"), ids.input);
+    EXPECT_NE(s.UpsertInput("in-1", "{}"), ids.input);
+  }
+  Store s = Store::Open(path);
+  std::vector<RunRow> runs = s.Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].id, run_id);
+  EXPECT_EQ(runs[0].env, "ref");
+  EXPECT_EQ(runs[0].model_sha256, "sha-m");
+  EXPECT_EQ(runs[0].model_name, "m2");
+  EXPECT_EQ(runs[0].input_digest, "in-0");
+  EXPECT_EQ(runs[0].status, "ok");
+  EXPECT_DOUBLE_EQ(runs[0].run_ms, 2.5);
+  std::vector<OutputRecord> outs = s.Outputs(run_id);
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_EQ(outs[1].name, "out1");
+  ASSERT_TRUE(outs[0].tensor.has_value());
+  EXPECT_EQ(outs[0].tensor->size(), 8u);
+  EXPECT_FALSE(outs[1].tensor.has_value());
+  EXPECT_EQ(s.CampaignValue("config"), "fp-1");
+  EXPECT_EQ(s.CampaignValue("absent"), std::nullopt);
+}
+
+TEST_F(StoreTest, NewerSchemaIsRejected) {
+  std::string path = File("new.db");
+  { Store::Open(path); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value=99 WHERE key='schema_version'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    Store::Open(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("99"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, EmptyFileBecomesANewStore) {
+  // An empty file is an SQLite database at version 0: the migrations run from the start.
+  std::string path = File("empty.db");
+  std::ofstream(path).close();
+  Store s = Store::Open(path);
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+  EXPECT_TRUE(s.Runs().empty());
+}
+
+TEST_F(StoreTest, NonSqliteFileIsAClearInputError) {
+  std::string path = File("notes.txt");
+  std::ofstream(path) << "this is not a database, just some text that is long enough to have "
+                         "a header of a hundred bytes or so............................\n";
+  try {
+    Store::Open(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not an SQLite database"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(StoreTest, ForeignSqliteDatabaseIsRejected) {
+  std::string path = File("other.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    Store::Open(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("not a Concord results store"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(StoreTest, RecordRunIsAllOrNothing) {
+  std::string path = File("atomic.db");
+  Store s = Store::Open(path);
+  Ids ids = AddKeys(s);
+  RunRecord bad = MakeRun(ids, 0, 3);
+  bad.outputs[2].idx = 1;  // duplicate (run_id, idx): the third output insert fails
+  try {
+    s.RecordRun(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
+  }
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 0));
+  EXPECT_TRUE(s.Runs().empty());
+  EXPECT_EQ(CountRows(path, "runs"), 0);
+  EXPECT_EQ(CountRows(path, "outputs"), 0);
+  // The connection is usable afterwards and the same cell can be recorded properly.
+  int64_t id = s.RecordRun(MakeRun(ids, 0, 3));
+  EXPECT_EQ(s.Outputs(id).size(), 3u);
+}
+
+TEST_F(StoreTest, UniqueCellAndHasRun) {
+  Store s = Store::Open(File("cells.db"));
+  Ids ids = AddKeys(s);
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 0));
+  int64_t first = s.RecordRun(MakeRun(ids, 0));
+  EXPECT_TRUE(s.HasRun(ids.model, ids.env, ids.input, 0));
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 1));
+  try {
+    s.RecordRun(MakeRun(ids, 0));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("repeat 0"), std::string::npos) << e.what();
+  }
+  RunRecord failed = MakeRun(ids, 1, 0);
+  failed.status = "error";
+  failed.error = "shape mismatch";
+  int64_t second = s.RecordRun(failed);
+  EXPECT_NE(first, second);
+  std::vector<RunRow> runs = s.Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].status, "error");
+  EXPECT_EQ(runs[1].error, "shape mismatch");
+  EXPECT_EQ(s.Outputs(first).size(), 2u);  // the rejected duplicate added no outputs
+}
+
+TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
+  std::string a_path = File("a.db"), b_path = File("b.db");
+  {
+    Store a = Store::Open(a_path);
+    Ids ids = AddKeys(a, "ref");
+    a.RecordRun(MakeRun(ids, 0));
+    a.RecordRun(MakeRun(ids, 1));
+  }
+  {
+    Store b = Store::Open(b_path);
+    // Different insertion order so b's ids differ from a's for the same keys.
+    b.UpsertInput("in-extra", "{}");
+    b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}"});
+    Ids ids = AddKeys(b, "ref");
+    Ids ort = ids;
+    ort.env = b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}"});
+    RunRecord overlap = MakeRun(ids, 1);
+    overlap.run_ms = 999;  // the overlapping cell: a's copy must win
+    b.RecordRun(overlap);
+    b.RecordRun(MakeRun(ids, 2));
+    b.RecordRun(MakeRun(ort, 0, 3));
+  }
+  Store a = Store::Open(a_path);
+  a.MergeFrom(b_path);
+  a.MergeFrom(b_path);  // merging again adds nothing
+  std::vector<RunRow> runs = a.Runs();
+  ASSERT_EQ(runs.size(), 4u);
+  std::set<std::tuple<std::string, std::string, std::string, int64_t>> cells;
+  for (const RunRow& r : runs) {
+    cells.insert({r.env, r.model_sha256, r.input_digest, r.repeat});
+    if (r.env == "ref" && r.repeat == 1) {
+      EXPECT_DOUBLE_EQ(r.run_ms, 2.5);
+    }
+    // Ids point at this store's rows with matching keys.
+    EXPECT_EQ(r.env_id, a.UpsertEnvironment({r.env, r.env == "ref" ? "ref" : "ort", "cpu", "{}",
+                                             "{}"}));
+    EXPECT_EQ(r.input_id, a.UpsertInput(r.input_digest, "{}"));
+  }
+  EXPECT_EQ(cells.size(), 4u);
+  EXPECT_TRUE(cells.count({"ort@cpu", "sha-m", "in-0", 0}));
+  EXPECT_TRUE(cells.count({"ref", "sha-m", "in-0", 2}));
+  EXPECT_EQ(CountRows(a_path, "environments"), 2);
+  EXPECT_EQ(CountRows(a_path, "inputs"), 2);
+  EXPECT_EQ(CountRows(a_path, "models"), 1);
+  EXPECT_EQ(CountRows(a_path, "outputs"), 2 + 2 + 2 + 3);
+  for (const RunRow& r : runs) {
+    std::vector<OutputRecord> outs = a.Outputs(r.id);
+    ASSERT_EQ(outs.size(), r.env == "ort@cpu" ? 3u : 2u) << r.env << " " << r.repeat;
+    ASSERT_TRUE(outs[0].tensor.has_value());
+    EXPECT_EQ(outs[0].digest, TensorDigest(outs[0].tensor->data(), outs[0].tensor->size()));
+  }
+}
+
+TEST_F(StoreTest, MergeFromMissingOrBadFileFails) {
+  Store a = Store::Open(File("a.db"));
+  try {
+    a.MergeFrom(File("absent.db"));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+  }
+  std::string junk = File("junk.db");
+  std::ofstream(junk) << std::string(4096, 'x');
+  try {
+    a.MergeFrom(junk);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
+  }
+  // The store is still usable (the attachment was detached).
+  Ids ids = AddKeys(a);
+  a.RecordRun(MakeRun(ids, 0));
+  EXPECT_EQ(a.Runs().size(), 1u);
+}
+
+TEST_F(StoreTest, KilledWriterLosesOnlyTheUncommittedRun) {
+  std::string path = File("killed.db");
+  constexpr int kCommitted = 5;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: record kCommitted runs, then die in the middle of the next transaction.
+    try {
+      Store s = Store::Open(path);
+      Ids ids = AddKeys(s);
+      for (int i = 0; i < kCommitted; ++i) s.RecordRun(MakeRun(ids, i));
+      sqlite3* db = nullptr;
+      if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) _exit(3);
+      if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) _exit(4);
+      std::string sql = fmt::format(
+          "INSERT INTO runs(model_id, env_id, input_id, repeat, status, error, prepare_ms, "
+          "run_ms, wall_ms, started_at) VALUES({}, {}, {}, {}, 'ok', '', 0, 0, 0, '')",
+          ids.model, ids.env, ids.input, kCommitted);
+      if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(5);
+      // Force the uncommitted page into the WAL file so recovery has something to discard.
+      sqlite3_db_cacheflush(db);
+      _exit(0);  // no COMMIT, no close: like a kill
+    } catch (...) {
+      _exit(2);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  // The child left a WAL behind (it never checkpointed or closed), holding the uncommitted page.
+  ASSERT_TRUE(fs::exists(path + "-wal"));
+  EXPECT_GT(fs::file_size(path + "-wal"), 0u);
+  Store s = Store::Open(path);
+  std::vector<RunRow> runs = s.Runs();
+  ASSERT_EQ(runs.size(), static_cast<size_t>(kCommitted));
+  for (int i = 0; i < kCommitted; ++i) {
+    EXPECT_EQ(runs[static_cast<size_t>(i)].repeat, i);
+    EXPECT_EQ(s.Outputs(runs[static_cast<size_t>(i)].id).size(), 2u);
+  }
+  EXPECT_FALSE(s.HasRun(runs[0].model_id, runs[0].env_id, runs[0].input_id, kCommitted));
+  // Resume: the lost cell is recorded now.
+  Ids ids{runs[0].model_id, runs[0].env_id, runs[0].input_id};
+  s.RecordRun(MakeRun(ids, kCommitted));
+  EXPECT_EQ(s.Runs().size(), static_cast<size_t>(kCommitted + 1));
+}
+
+}  // namespace
+}  // namespace concord
