@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <optional>
+
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -370,18 +372,21 @@ void Store::MergeFrom(const std::string& other_path) {
     Fail(ErrorKind::kInput, "results store {}: cannot merge from {}: no such file", path_,
          other_path);
   }
-  {
-    Statement attach(db_, path_, "ATTACH DATABASE ? AS other");
-    attach.Bind(1, other_path).Run();
-  }
-  struct Detach {
+  struct Detach {  // harmless when nothing was attached
     sqlite3* db;
     ~Detach() { sqlite3_exec(db, "DETACH DATABASE other", nullptr, nullptr, nullptr); }
   } detach{db_};
 
-  Transaction tx(db_, path_);
+  // ATTACH, BEGIN and the first read are where a file that is not a database fails: report
+  // them as the source's fault, naming it.
+  std::optional<Transaction> tx;
   int version = -1;
   try {
+    {
+      Statement attach(db_, path_, "ATTACH DATABASE ? AS other");
+      attach.Bind(1, other_path).Run();
+    }
+    tx.emplace(db_, path_);
     Statement v(db_, path_, "SELECT value FROM other.meta WHERE key='schema_version'");
     if (v.Step()) version = static_cast<int>(v.Int(0));
   } catch (const Error& e) {
@@ -426,7 +431,7 @@ void Store::MergeFrom(const std::string& other_path) {
        "JOIN main.runs n ON n.model_id=t.model_id AND n.env_id=t.env_id "
        "AND n.input_id=t.input_id AND n.repeat=t.repeat");
   Exec(db_, path_, "DROP TABLE temp.merge_runs");
-  tx.Commit();
+  tx->Commit();
 }
 
 }  // namespace concord

@@ -52,5 +52,6 @@ Command MakeCompareCommand(CLI::App& root, GlobalOptions& global);
 Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
 Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
+Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace concord::cli

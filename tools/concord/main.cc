@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       MakeCompareCommand(root, global),
       MakeBenchCommand(root, global),
       MakeServeCommand(root, global),
+      MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),
   };
   spdlog::set_pattern("%^%l%$: %v");

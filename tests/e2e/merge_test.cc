@@ -1,0 +1,75 @@
+// `concord merge`: shards written with the store API, merged by the CLI; the result must hold
+// exactly one run per (model, env, input, repeat) cell, and bad inputs must leave no output.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "store/store.h"
+#include "tests/e2e/cli_runner.h"
+
+namespace concord::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+class MergeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("concord_merge_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string P(const std::string& n) { return (dir_ / n).string(); }
+
+  // A shard with runs for the given input digests (one model, one env, repeat 0).
+  void MakeShard(const std::string& path, const std::vector<std::string>& inputs, const std::string& env) {
+    Store s = Store::Open(path);
+    int64_t e = s.UpsertEnvironment({env, "ref", "cpu", "{}", "{}"});
+    int64_t m = s.UpsertModel("m.onnx", "sha-m", "m");
+    for (const auto& d : inputs) {
+      RunRecord r;
+      r.model_id = m;
+      r.env_id = e;
+      r.input_id = s.UpsertInput(d, "{}");
+      r.outputs.push_back({0, "y", "float", "[1]", "digest-" + d, "", std::nullopt});
+      s.RecordRun(r);
+    }
+  }
+  fs::path dir_;
+};
+
+TEST_F(MergeTest, UnionWithOneRowPerCell) {
+  MakeShard(P("a.db"), {"in1", "in2"}, "ref");
+  MakeShard(P("b.db"), {"in3", "in2"}, "ref");   // in2 overlaps
+  MakeShard(P("c.db"), {"in1"}, "ref,threads=1");  // another env: a new cell
+  CliResult r = RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("c.db") + " -o " + P("all.db") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["runs"], 4);
+  EXPECT_EQ(j["inputs"][1]["runs_added"], 1);
+  Store all = Store::Open(P("all.db"));
+  auto runs = all.Runs();
+  ASSERT_EQ(runs.size(), 4u);
+  for (const auto& run : runs) EXPECT_EQ(all.Outputs(run.id).size(), 1u);
+  EXPECT_FALSE(fs::exists(P("all.db.merging")));
+}
+
+TEST_F(MergeTest, RefusesToOverwriteAndRejectsBadInputs) {
+  MakeShard(P("a.db"), {"in1"}, "ref");
+  ASSERT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("out.db")).code, 0);
+  EXPECT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("out.db")).code, 2);
+  EXPECT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("out.db") + " --force").code, 0);
+  EXPECT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("a.db") + " --force").code, 2);
+  std::ofstream(P("junk.db")) << "not a database at all, just text";
+  CliResult bad = RunConcord("merge " + P("a.db") + " " + P("junk.db") + " -o " + P("new.db"));
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("junk.db"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(P("new.db"))) << "no half-merged output under the final name";
+  EXPECT_EQ(RunConcord("merge " + P("missing.db") + " -o " + P("x.db")).code, 2);
+}
+
+}  // namespace
+}  // namespace concord::e2e
