@@ -334,6 +334,12 @@ std::vector<RunRow> Store::Runs() {
   return rows;
 }
 
+int64_t Store::RunCount() {
+  Statement s(db_, path_, "SELECT COUNT(*) FROM runs");
+  s.Step();
+  return s.Int(0);
+}
+
 std::vector<OutputRecord> Store::Outputs(int64_t run_id) {
   Statement s(db_, path_,
               "SELECT idx, name, dtype, shape_json, digest, topk_json, tensor FROM outputs "

@@ -110,6 +110,7 @@ class Store {
   // Error(kInput) and leaves the store unchanged.
   int64_t RecordRun(const RunRecord& run);
   std::vector<RunRow> Runs();                   // ordered by id
+  int64_t RunCount();
   std::vector<OutputRecord> Outputs(int64_t run_id);  // ordered by idx
 
   void SetCampaignValue(const std::string& key, const std::string& value);

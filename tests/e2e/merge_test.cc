@@ -53,6 +53,7 @@ TEST_F(MergeTest, UnionWithOneRowPerCell) {
   Store all = Store::Open(P("all.db"));
   auto runs = all.Runs();
   ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(all.RunCount(), 4);
   for (const auto& run : runs) EXPECT_EQ(all.Outputs(run.id).size(), 1u);
   EXPECT_FALSE(fs::exists(P("all.db.merging")));
 }

@@ -34,20 +34,20 @@ int MergeMain(const MergeArgs& a) {
   std::string tmp = a.out + ".merging";
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp + suffix, ec);  // stale leftovers
   nlohmann::json per_input = nlohmann::json::array();
-  size_t total = 0;
+  int64_t total = 0;
   auto remove_tmp = [&] {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp + suffix, ec);
   };
   try {
     Store out = Store::Open(tmp);
     for (const auto& in : a.inputs) {
-      size_t before = out.Runs().size();
+      int64_t before = out.RunCount();
       try {
         out.MergeFrom(in);
       } catch (const Error& e) {
         throw Error(e.kind(), fmt::format("{}: cannot merge this store: {}", in, e.what()));
       }
-      size_t after = out.Runs().size();
+      int64_t after = out.RunCount();
       per_input.push_back({{"store", in}, {"runs_added", after - before}});
       total = after;
     }
@@ -66,7 +66,7 @@ int MergeMain(const MergeArgs& a) {
     std::cout << nlohmann::json{{"out", a.out}, {"inputs", per_input}, {"runs", total}}.dump(2) << "\n";
   } else {
     for (const auto& p : per_input) {
-      std::cout << fmt::format("{:<40} +{} runs\n", p["store"].get<std::string>(), p["runs_added"].get<size_t>());
+      std::cout << fmt::format("{:<40} +{} runs\n", p["store"].get<std::string>(), p["runs_added"].get<int64_t>());
     }
     std::cout << fmt::format("wrote {}: {} runs (one per model x env x input x repeat cell)\n", a.out, total);
   }
