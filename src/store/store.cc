@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <map>
 #include <optional>
 
 #include <sqlite3.h>
@@ -41,6 +42,21 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "output TEXT NOT NULL, metrics_json TEXT NOT NULL)",
         "CREATE TABLE campaign(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     },
+    // 1 -> 2: prepared sessions (prepare and first-inference time, what really ran) and the
+    // CPU/RAM samples taken while they ran.
+    {
+        "CREATE TABLE sessions(id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE, "
+        "model_id INTEGER NOT NULL REFERENCES models(id), "
+        "env_id INTEGER NOT NULL REFERENCES environments(id), started_at TEXT NOT NULL, "
+        "status TEXT NOT NULL CHECK(status IN ('ok', 'error')), error TEXT NOT NULL, "
+        "prepare_ms REAL NOT NULL, first_run_ms REAL NULL, effective_env TEXT NOT NULL, "
+        "info_json TEXT NOT NULL)",
+        "CREATE TABLE resource_samples(session_id INTEGER NOT NULL REFERENCES sessions(id) "
+        "ON DELETE CASCADE, t_ms REAL NOT NULL, cpu_percent REAL NOT NULL, "
+        "rss_bytes INTEGER NOT NULL)",
+        "CREATE INDEX resource_samples_session ON resource_samples(session_id)",
+        "CREATE INDEX comparisons_runs ON comparisons(run_a, run_b)",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 
@@ -80,6 +96,7 @@ class Statement {
     return Check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
                                    SQLITE_TRANSIENT));
   }
+  Statement& BindNull(int i) { return Check(sqlite3_bind_null(stmt_, i)); }
   Statement& BindBlob(int i, const std::optional<std::vector<uint8_t>>& v) {
     if (!v) return Check(sqlite3_bind_null(stmt_, i));
     return Check(sqlite3_bind_blob64(stmt_, i, v->data(), v->size(), SQLITE_TRANSIENT));
@@ -372,6 +389,129 @@ std::optional<std::string> Store::CampaignValue(const std::string& key) {
   return s.Text(0);
 }
 
+int64_t Store::RecordSession(const SessionRecord& session) {
+  Transaction tx(db_, path_);
+  Statement ins(db_, path_,
+                "INSERT INTO sessions(uid, model_id, env_id, started_at, status, error, "
+                "prepare_ms, first_run_ms, effective_env, info_json) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(1, session.uid).Bind(2, session.model_id).Bind(3, session.env_id)
+      .Bind(4, session.started_at).Bind(5, session.status).Bind(6, session.error)
+      .Bind(7, session.prepare_ms);
+  if (session.first_run_ms) {
+    ins.Bind(8, *session.first_run_ms);
+  } else {
+    ins.BindNull(8);
+  }
+  ins.Bind(9, session.effective_env).Bind(10, session.info_json);
+  ins.Run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  Statement sample(db_, path_,
+                   "INSERT INTO resource_samples(session_id, t_ms, cpu_percent, rss_bytes) "
+                   "VALUES(?, ?, ?, ?)");
+  for (const ResourceSample& r : session.samples) {
+    sample.Reset();
+    sample.Bind(1, id).Bind(2, r.t_ms).Bind(3, r.cpu_percent).Bind(4, r.rss_bytes).Run();
+  }
+  tx.Commit();
+  return id;
+}
+
+std::vector<SessionRecord> Store::Sessions() {
+  std::vector<SessionRecord> out;
+  std::vector<int64_t> ids;
+  {
+    Statement s(db_, path_,
+                "SELECT id, uid, model_id, env_id, started_at, status, error, prepare_ms, "
+                "first_run_ms, effective_env, info_json FROM sessions ORDER BY id");
+    while (s.Step()) {
+      SessionRecord r;
+      ids.push_back(s.Int(0));
+      r.uid = s.Text(1);
+      r.model_id = s.Int(2);
+      r.env_id = s.Int(3);
+      r.started_at = s.Text(4);
+      r.status = s.Text(5);
+      r.error = s.Text(6);
+      r.prepare_ms = s.Real(7);
+      if (!s.IsNull(8)) r.first_run_ms = s.Real(8);
+      r.effective_env = s.Text(9);
+      r.info_json = s.Text(10);
+      out.push_back(std::move(r));
+    }
+  }
+  Statement samples(db_, path_,
+                    "SELECT t_ms, cpu_percent, rss_bytes FROM resource_samples "
+                    "WHERE session_id=? ORDER BY t_ms");
+  for (size_t i = 0; i < out.size(); ++i) {
+    samples.Reset();
+    samples.Bind(1, ids[i]);
+    while (samples.Step()) {
+      out[i].samples.push_back({samples.Real(0), samples.Real(1), samples.Int(2)});
+    }
+  }
+  return out;
+}
+
+void Store::ReplaceComparisons(const std::vector<ComparisonRecord>& comparisons) {
+  Transaction tx(db_, path_);
+  Exec(db_, path_, "DELETE FROM comparisons");
+  Statement ins(db_, path_,
+                "INSERT INTO comparisons(run_a, run_b, output, metrics_json) VALUES(?, ?, ?, ?)");
+  for (const ComparisonRecord& c : comparisons) {
+    ins.Reset();
+    ins.Bind(1, c.run_a).Bind(2, c.run_b).Bind(3, c.output).Bind(4, c.metrics_json).Run();
+  }
+  tx.Commit();
+}
+
+std::vector<ComparisonRecord> Store::Comparisons() {
+  Statement s(db_, path_,
+              "SELECT run_a, run_b, output, metrics_json FROM comparisons ORDER BY id");
+  std::vector<ComparisonRecord> out;
+  while (s.Step()) out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3)});
+  return out;
+}
+
+std::map<std::string, std::string> Store::CampaignValues() {
+  Statement s(db_, path_, "SELECT key, value FROM campaign ORDER BY key");
+  std::map<std::string, std::string> out;
+  while (s.Step()) out[s.Text(0)] = s.Text(1);
+  return out;
+}
+
+std::vector<EnvironmentRow> Store::Environments() {
+  Statement s(db_, path_,
+              "SELECT id, env, backend, device, versions_json, machine_json FROM environments "
+              "ORDER BY id");
+  std::vector<EnvironmentRow> out;
+  while (s.Step()) {
+    EnvironmentRow r;
+    r.id = s.Int(0);
+    r.info.env = s.Text(1);
+    r.info.backend = s.Text(2);
+    r.info.device = s.Text(3);
+    r.info.versions_json = s.Text(4);
+    r.info.machine_json = s.Text(5);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<ModelRow> Store::Models() {
+  Statement s(db_, path_, "SELECT id, path, sha256, name FROM models ORDER BY id");
+  std::vector<ModelRow> out;
+  while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3)});
+  return out;
+}
+
+std::vector<InputRow> Store::Inputs() {
+  Statement s(db_, path_, "SELECT id, digest, description_json FROM inputs ORDER BY id");
+  std::vector<InputRow> out;
+  while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Text(2)});
+  return out;
+}
+
 void Store::MergeFrom(const std::string& other_path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(other_path, ec)) {
@@ -437,6 +577,20 @@ void Store::MergeFrom(const std::string& other_path) {
        "JOIN main.runs n ON n.model_id=t.model_id AND n.env_id=t.env_id "
        "AND n.input_id=t.input_id AND n.repeat=t.repeat");
   Exec(db_, path_, "DROP TABLE temp.merge_runs");
+  // Sessions are keyed by their uid; their samples come with them.
+  Exec(db_, path_,
+       "INSERT INTO main.sessions(uid, model_id, env_id, started_at, status, error, prepare_ms, "
+       "first_run_ms, effective_env, info_json) SELECT s.uid, mm.id, me.id, s.started_at, "
+       "s.status, s.error, s.prepare_ms, s.first_run_ms, s.effective_env, s.info_json "
+       "FROM other.sessions s JOIN other.models om ON om.id=s.model_id "
+       "JOIN main.models mm ON mm.sha256=om.sha256 JOIN other.environments oe ON oe.id=s.env_id "
+       "JOIN main.environments me ON me.env=oe.env "
+       "WHERE NOT EXISTS (SELECT 1 FROM main.sessions x WHERE x.uid=s.uid) ORDER BY s.id");
+  Exec(db_, path_,
+       "INSERT INTO main.resource_samples(session_id, t_ms, cpu_percent, rss_bytes) "
+       "SELECT n.id, r.t_ms, r.cpu_percent, r.rss_bytes FROM other.resource_samples r "
+       "JOIN other.sessions o ON o.id=r.session_id JOIN main.sessions n ON n.uid=o.uid "
+       "WHERE NOT EXISTS (SELECT 1 FROM main.resource_samples y WHERE y.session_id=n.id)");
   tx->Commit();
 }
 

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +28,7 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 struct EnvironmentInfo {
   std::string env;            // the environment string (unique key), e.g. "ref" or "ort@cpu"
@@ -80,6 +81,52 @@ struct RunRow {
   std::string input_digest;  // inputs.digest
 };
 
+// CPU and memory use of the process running a session, sampled while it ran.
+struct ResourceSample {
+  double t_ms = 0;           // since the session was prepared
+  double cpu_percent = 0;    // over the last sampling interval; 100 = one core busy
+  int64_t rss_bytes = 0;
+};
+
+// One prepared (model, env) session of a campaign: how long Prepare took, the first inference
+// (kept apart from the steady-state latencies), what actually ran, and resource samples. A
+// campaign that resumes prepares a new session, so a (model, env) may have several; `uid` is
+// random and unique across stores so merges keep each exactly once.
+struct SessionRecord {
+  std::string uid;
+  int64_t model_id = 0;
+  int64_t env_id = 0;
+  std::string started_at;
+  std::string status = "ok";  // "error": Prepare failed (error says why)
+  std::string error;
+  double prepare_ms = 0;
+  std::optional<double> first_run_ms;
+  std::string effective_env;
+  std::string info_json = "{}";  // the backend's prepare info and final STATS
+  std::vector<ResourceSample> samples;
+};
+
+// A comparison of one output between two runs (written by the analysis; metrics as JSON).
+struct ComparisonRecord {
+  int64_t run_a = 0;
+  int64_t run_b = 0;
+  std::string output;
+  std::string metrics_json;
+};
+
+struct EnvironmentRow {
+  int64_t id = 0;
+  EnvironmentInfo info;
+};
+struct ModelRow {
+  int64_t id = 0;
+  std::string path, sha256, name;
+};
+struct InputRow {
+  int64_t id = 0;
+  std::string digest, description_json;
+};
+
 // 64-bit FNV-1a of the bytes as 16 lowercase hex digits. Stable across platforms and builds, but
 // NOT cryptographic: it detects accidental differences between outputs, not tampering.
 std::string TensorDigest(const void* data, size_t size);
@@ -113,12 +160,26 @@ class Store {
   int64_t RunCount();
   std::vector<OutputRecord> Outputs(int64_t run_id);  // ordered by idx
 
+  // One transaction: the session row and all its samples.
+  int64_t RecordSession(const SessionRecord& session);
+  std::vector<SessionRecord> Sessions();  // ordered by id, samples by time
+
+  // Replaces every comparison in one transaction (the analysis recomputes them all).
+  void ReplaceComparisons(const std::vector<ComparisonRecord>& comparisons);
+  std::vector<ComparisonRecord> Comparisons();
+
+  std::vector<EnvironmentRow> Environments();  // ordered by id
+  std::vector<ModelRow> Models();
+  std::vector<InputRow> Inputs();
+  std::map<std::string, std::string> CampaignValues();
+
   void SetCampaignValue(const std::string& key, const std::string& value);
   std::optional<std::string> CampaignValue(const std::string& key);
 
   // Copies environments, models, inputs, runs and outputs from the store at `other_path` (same
   // schema version required), remapping ids through the unique keys; cells already present here
-  // are skipped. One transaction: all or nothing. Comparisons and campaign keys are not copied.
+  // are skipped; sessions (with their samples) are copied once by uid. One transaction: all or
+// nothing. Comparisons and campaign keys are not copied.
   void MergeFrom(const std::string& other_path);
 
  private:

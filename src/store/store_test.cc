@@ -355,5 +355,114 @@ TEST_F(StoreTest, KilledWriterLosesOnlyTheUncommittedRun) {
   EXPECT_EQ(s.Runs().size(), static_cast<size_t>(kCommitted + 1));
 }
 
+
+SessionRecord MakeSession(const Ids& ids, const std::string& uid, int samples) {
+  SessionRecord s;
+  s.uid = uid;
+  s.model_id = ids.model;
+  s.env_id = ids.env;
+  s.started_at = "2026-11-22T00:00:00Z";
+  s.prepare_ms = 12.5;
+  s.first_run_ms = 3.25;
+  s.effective_env = "ref@cpu";
+  for (int i = 0; i < samples; ++i) s.samples.push_back({i * 50.0, 90.0 + i, 1000 + i});
+  return s;
+}
+
+TEST_F(StoreTest, SessionsKeepTheirSamplesAndNullFirstRun) {
+  Store s = Store::Open(File("s.db"));
+  Ids ids = AddKeys(s);
+  s.RecordSession(MakeSession(ids, "u1", 3));
+  SessionRecord failed = MakeSession(ids, "u2", 0);
+  failed.status = "error";
+  failed.error = "prepare failed";
+  failed.first_run_ms.reset();
+  s.RecordSession(failed);
+  std::vector<SessionRecord> all = s.Sessions();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].uid, "u1");
+  ASSERT_EQ(all[0].samples.size(), 3u);
+  EXPECT_DOUBLE_EQ(all[0].samples[2].t_ms, 100.0);
+  EXPECT_DOUBLE_EQ(all[0].samples[2].cpu_percent, 92.0);
+  EXPECT_EQ(all[0].samples[2].rss_bytes, 1002);
+  ASSERT_TRUE(all[0].first_run_ms.has_value());
+  EXPECT_DOUBLE_EQ(*all[0].first_run_ms, 3.25);
+  EXPECT_FALSE(all[1].first_run_ms.has_value());
+  EXPECT_EQ(all[1].status, "error");
+  EXPECT_EQ(all[1].error, "prepare failed");
+  // The uid is unique: recording it twice is an input error and leaves one row.
+  EXPECT_THROW(s.RecordSession(MakeSession(ids, "u1", 1)), Error);
+  EXPECT_EQ(s.Sessions().size(), 2u);
+  EXPECT_EQ(CountRows(File("s.db"), "resource_samples"), 3);
+}
+
+TEST_F(StoreTest, ComparisonsAreReplacedAsAWhole) {
+  Store s = Store::Open(File("c.db"));
+  Ids ids = AddKeys(s);
+  int64_t a = s.RecordRun(MakeRun(ids, 0));
+  int64_t b = s.RecordRun(MakeRun(ids, 1));
+  s.ReplaceComparisons({{a, b, "out0", R"({"max_abs":0})"}, {a, b, "out1", "{}"}});
+  s.ReplaceComparisons({{a, b, "out0", R"({"max_abs":1})"}});
+  std::vector<ComparisonRecord> c = s.Comparisons();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].run_a, a);
+  EXPECT_EQ(c[0].run_b, b);
+  EXPECT_EQ(c[0].metrics_json, R"({"max_abs":1})");
+}
+
+TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
+  {
+    Store s = Store::Open(File("v1.db"));
+    s.RecordRun(MakeRun(AddKeys(s), 0));
+  }
+  // Turn it back into a version-1 file: drop what migration 1 -> 2 adds.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(File("v1.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE resource_samples; DROP TABLE sessions; "
+                         "DROP INDEX comparisons_runs; "
+                         "UPDATE meta SET value=1 WHERE key='schema_version'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Store s = Store::Open(File("v1.db"));
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+  EXPECT_EQ(s.RunCount(), 1);
+  Ids ids = AddKeys(s);
+  s.RecordSession(MakeSession(ids, "after-migration", 1));
+  EXPECT_EQ(s.Sessions().size(), 1u);
+}
+
+TEST_F(StoreTest, MergeCopiesEachSessionOnceWithItsSamples) {
+  {
+    Store a = Store::Open(File("a.db"));
+    Ids ids = AddKeys(a, "ort@cpu");
+    a.RecordSession(MakeSession(ids, "sa", 2));
+  }
+  {
+    Store b = Store::Open(File("b.db"));
+    // Different insertion order: ids differ between the shards.
+    b.UpsertEnvironment({"tvm@cpu", "tvm", "cpu", "{}", "{}"});
+    Ids ids = AddKeys(b, "ort@cpu");
+    b.RecordSession(MakeSession(ids, "sb", 4));
+  }
+  Store m = Store::Open(File("m.db"));
+  m.MergeFrom(File("a.db"));
+  m.MergeFrom(File("b.db"));
+  m.MergeFrom(File("b.db"));  // merging a shard twice adds nothing
+  std::vector<SessionRecord> all = m.Sessions();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].uid, "sa");
+  EXPECT_EQ(all[0].samples.size(), 2u);
+  EXPECT_EQ(all[1].uid, "sb");
+  EXPECT_EQ(all[1].samples.size(), 4u);
+  std::vector<EnvironmentRow> envs = m.Environments();
+  int64_t ort = 0;
+  for (const auto& e : envs) {
+    if (e.info.env == "ort@cpu") ort = e.id;
+  }
+  EXPECT_EQ(all[1].env_id, ort);
+}
+
 }  // namespace
 }  // namespace concord
