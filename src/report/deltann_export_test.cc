@@ -421,6 +421,10 @@ TEST(DeltaNNExport, BadDocumentsLeaveNothingBehind) {
   collide["models"][0]["predictions"]["ort@cpu,opt=3,threads-1"] =
       collide["models"][0]["predictions"][kD];
   expect_clean_failure(collide);
+  // Predictions for an env the "envs" list lacks.
+  json stray = Document();
+  stray["models"][0]["predictions"]["onnx@cpu"] = stray["models"][0]["predictions"][kA];
+  expect_clean_failure(stray);
 }
 
 TEST(OneWayAnova, ClosedForms) {
