@@ -1,6 +1,8 @@
 // `concord matrix` end to end: the resume guarantee under SIGKILL (a killed and rerun matrix ends
 // with exactly the rows of an uninterrupted one), failing cells recorded without stopping the
 // campaign, config errors, and the real demo classifier on packaged photos with sensible labels.
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
