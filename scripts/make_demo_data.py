@@ -71,6 +71,22 @@ def finalize(raw, out):
     os.replace(out + ".part", out)
 
 
+def copy_photo(src, dst):
+    """Copies a photo; PNGs lose their iCCP chunk (scikit-image's carry an sRGB profile that
+    libpng warns about on every decode; the pixels are unchanged)."""
+    data = open(src, "rb").read()
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        out, pos = [data[:8]], 8
+        while pos < len(data):
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            chunk = data[pos:pos + 12 + length]
+            if chunk[4:8] != b"iCCP":
+                out.append(chunk)
+            pos += 12 + length
+        data = b"".join(out)
+    open(dst, "wb").write(data)
+
+
 def photos(out_dir):
     names = [line.strip() for line in open(CLASSES)]
     assert len(names) == 1000, CLASSES
@@ -83,7 +99,7 @@ def photos(out_dir):
         for src, label, name in PHOTOS:
             if not names[label].startswith(name):
                 sys.exit(f"class {label} is {names[label]!r}, expected {name!r}")
-            shutil.copyfile(src, os.path.join(tmp, os.path.basename(src)))
+            copy_photo(src, os.path.join(tmp, os.path.basename(src)))
             w.writerow([os.path.basename(src), label])
     shutil.copyfile(CLASSES, os.path.join(tmp, "..", "imagenet_classes.txt"))
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -81,6 +81,7 @@ int MatrixMain(const MatrixArgs& a) {
   ProgressPrinter printer(a.quiet || a.json);
   MatrixSummary s = RunMatrix(config, store, [&](const MatrixProgress& p) { printer(p); });
 
+  nlohmann::json analysis;
   nlohmann::json out = {{"config", config.file.string()}, {"store", db},
                         {"envs", config.envs},           {"cells", s.total},
                         {"existing", s.existing},        {"ran", s.ran},
@@ -97,7 +98,7 @@ int MatrixMain(const MatrixArgs& a) {
     if (fs::path(db).parent_path().empty() && a.report.empty()) html = "report.html";
     report::AnalysisOptions options;
     options.top_k = config.top_k;
-    nlohmann::json analysis = report::Analyze(store, options);
+    analysis = report::Analyze(store, options);
     WriteFileAtomic(html, report::RenderHtml(analysis));
     out["report"] = html;
     int disagreeing = 0;
@@ -108,20 +109,19 @@ int MatrixMain(const MatrixArgs& a) {
   if (a.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << fmt::format("{} cells: {} already stored, {} ran now, {} failed now ({} in "
-                             "{}); {} sessions prepared\n",
-                             s.total, s.existing, s.ran, s.failed, Duration(s.seconds), db,
+    std::cout << fmt::format("{} cells: {} already stored, {} ran now, {} failed now ({}); "
+                             "{} sessions prepared\n",
+                             s.total, s.existing, s.ran, s.failed, Duration(s.seconds),
                              s.sessions);
-    if (out.contains("report")) {
-      std::cout << fmt::format("inputs whose top-1 label differs between envs: {}\n",
-                               out["disagreeing_inputs"].get<int>());
-    }
+    if (!analysis.is_null()) PrintAnalysisSummary(analysis, std::cout);
+    std::cout << "\n";
     std::cout << "store:  " << fs::absolute(db).string() << "\n";
     if (out.contains("report")) {
       std::cout << "report: " << fs::absolute(out["report"].get<std::string>()).string() << "\n";
     }
   }
-  return failed_total > 0 ? kExitDiverged : kExitOk;
+  bool diverged = failed_total > 0 || out.value("disagreeing_inputs", 0) > 0;
+  return diverged ? kExitDiverged : kExitOk;
 }
 
 }  // namespace
@@ -146,7 +146,8 @@ Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
       "   \"repeats\": 3, \"top_k\": 5, \"store_tensors\": \"auto\", \"isolate\": true,\n"
       "   \"timeout_s\": 0, \"sample_ms\": 100}\n"
       "Full schema: src/campaign/matrix.h. Example: examples/demo/matrix.json\n"
-      "Exit code 1 when any cell in the store failed.");
+      "Exit code 1 when any cell in the store failed or (with the report) the top-1 label of\n"
+      "an input differs between envs.");
   app->add_option("config", args->config, "Matrix configuration (.json or .toml)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,10 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
+Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
+
+// The console summary of an analysis document (report/analysis.h): per model, per env
+// accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.
+void PrintAnalysisSummary(const nlohmann::json& analysis, std::ostream& os);
 
 }  // namespace concord::cli

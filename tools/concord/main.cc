@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       MakeCompareCommand(root, global),
       MakeBenchCommand(root, global),
       MakeMatrixCommand(root, global),
+      MakeReportCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),
