@@ -105,7 +105,7 @@ section.card{background:var(--card);border:1px solid var(--line);border-radius:8
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
 th,td{border-bottom:1px solid var(--line);padding:4px 9px;text-align:left;vertical-align:top}
-th{background:#f0f3f7;font-weight:600;white-space:nowrap}
+th{background:#f0f3f7;font-weight:600;vertical-align:bottom}
 tbody tr:nth-child(even) td{background:#fafbfc}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.err{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#8a1c1c}
@@ -115,7 +115,8 @@ code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .chart{position:relative;height:320px;margin:8px 0 12px}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
 .cards{display:flex;flex-wrap:wrap;gap:16px}
-.cards>div{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
+.cards>div{border:1px solid var(--line);border-radius:6px;padding:8px 10px;max-width:100%}
+.cards.plain>div{border:none;padding:0}
 .legend{display:flex;align-items:center;gap:8px;font-size:12px;color:var(--muted);margin:4px 0 8px}
 .legend .bar{width:220px;height:12px;border-radius:3px;border:1px solid var(--line);
  background:linear-gradient(to right,rgb(215,48,39) 0%,rgb(252,141,89) 50%,rgb(254,224,139) 80%,rgb(145,207,96) 90%,rgb(26,152,80) 100%)}
@@ -564,7 +565,7 @@ class HtmlWriter {
       out_ += "<div class=\"legend\">0 %<span class=\"bar\"></span>100 % &nbsp;top-1 agreement "
               "(share of common inputs whose top-1 class is the same); hover a cell for the "
               "input count</div>\n";
-      out_ += "<div class=\"grid2\">";
+      out_ += "<div class=\"cards plain\">";
       Matrix(model, envs, pairs, "topk_jaccard",
              fmt::format("Top-{} Jaccard similarity", Int(model, "top_k")), false);
       Matrix(model, envs, pairs, "kendall_tau", "Kendall \u03c4 of the top-k ranking", false);
