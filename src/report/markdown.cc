@@ -66,18 +66,20 @@ class MarkdownWriter {
     for (const std::string& c : cells) Add(" {} |", c.empty() ? kAbsent : c);
     out_ += "\n";
   }
-  // header row plus the alignment row; `numeric` columns are right-aligned
-  void Header(const std::vector<std::string>& cells, size_t first_numeric = 1000) {
+  // header row plus the alignment row; align[i] == 'r' right-aligns column i (numbers)
+  void Header(const std::vector<std::string>& cells, std::string_view align = "") {
     Row(cells);
     out_ += "|";
-    for (size_t i = 0; i < cells.size(); ++i) out_ += i >= first_numeric ? " ---: |" : " --- |";
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out_ += i < align.size() && align[i] == 'r' ? " ---: |" : " --- |";
+    }
     out_ += "\n";
   }
   void Empty(const char* text) { Add("_{}_\n\n", text); }
 
   void Summary(const json& models) {
     out_ += "## Summary\n\n";
-    Header({"model", "sha256", "inputs", "labelled", "top-k", "cells", "ok", "errors"}, 2);
+    Header({"model", "sha256", "inputs", "labelled", "top-k", "cells", "ok", "errors"}, "llrrrrrr");
     long long errors = 0;
     for (const json& model : models) {
       const json& cells = Obj(model, "cells");
@@ -149,7 +151,7 @@ class MarkdownWriter {
     }
     std::vector<std::string> head = {"A \\ B"};
     for (const std::string& e : envs) head.push_back(MdEsc(e));
-    Header(head, 1);
+    Header(head, "l" + std::string(envs.size(), 'r'));
     for (const std::string& a : envs) {
       std::vector<std::string> row = {MdEsc(a)};
       for (const std::string& b : envs) {
@@ -163,7 +165,7 @@ class MarkdownWriter {
     const json& repeats = Arr(model, "repeats");
     if (!repeats.empty()) {
       out_ += "Determinism (repeat r vs repeat 0):\n\n";
-      Header({"env", "repeats", "bit-identical", "max abs"}, 1);
+      Header({"env", "repeats", "bit-identical", "max abs"}, "lrlr");
       for (const json& r : repeats) {
         const json& id = Field(r, "identical");
         Row({MdEsc(Str(r, "env")), std::to_string(Int(r, "repeats")),
@@ -182,7 +184,7 @@ class MarkdownWriter {
       return;
     }
     Header({"env", "n", "mean", "std", "median", "p90", "p99", "min", "max", "first inference",
-            "prepare", "mean CPU", "peak RSS"}, 1);
+            "prepare", "mean CPU", "peak RSS"}, "lrrrrrrrrrrrr");
     for (const json& p : perf) {
       const json& s = Field(p, "latency_ms");
       std::vector<std::string> row = {MdEsc(Str(p, "env")),
@@ -209,7 +211,7 @@ class MarkdownWriter {
       return;
     }
     Header({"env", "labelled inputs", "top-1", fmt::format("top-{}", Int(model, "top_k")),
-            "G-mean"}, 1);
+            "G-mean"}, "lrrrr");
     for (const json& q : quality) {
       Row({MdEsc(Str(q, "env")), std::to_string(Int(q, "n")),
            Pct(Num(q, "top1_accuracy")), Pct(Num(q, "topk_accuracy")), Sig3(Num(q, "gmean"))});
@@ -225,9 +227,9 @@ class MarkdownWriter {
         return MdEsc(i < names.size() && names[i].is_string() ? names[i].get<std::string>()
                                                               : ClassName(model, classes[i]));
       };
-      std::vector<std::string> head = {"true \\\\ predicted"};
+      std::vector<std::string> head = {"true \\ predicted"};
       for (size_t c = 0; c < classes.size(); ++c) head.push_back(name(c));
-      Header(head, 1);
+      Header(head, "l" + std::string(classes.size(), 'r'));
       for (size_t r = 0; r < classes.size(); ++r) {
         std::vector<std::string> row = {name(r)};
         const json& cr = r < confusion.size() && confusion[r].is_array() ? confusion[r]
@@ -315,7 +317,7 @@ class MarkdownWriter {
         MdEsc(baseline));
     std::vector<std::string> head = {"input"};
     for (const std::string& e : envs) head.push_back(MdEsc(e));
-    Header(head, 1);
+    Header(head, "l" + std::string(envs.size(), 'r'));
     for (const json& in : inputs) {
       std::vector<std::string> row = {MdEsc(Str(in, "input"))};
       for (const std::string& e : envs) {
@@ -335,7 +337,7 @@ class MarkdownWriter {
       Empty("no errors");
       return;
     }
-    Header({"env", "input", "repeat", "error"});
+    Header({"env", "input", "repeat", "error"}, "llrl");
     for (const json& e : errors) {
       Row({MdEsc(Str(e, "env")), MdEsc(Str(e, "input")), MdEsc(Str(e, "repeat")),
            MdEsc(Str(e, "error"))});
@@ -363,7 +365,8 @@ class MarkdownWriter {
         if (!any) {
           Header({"env A", "env B", "inputs", "top-1 agree",
                   fmt::format("top-{} Jaccard", Int(model, "top_k")), "Kendall τ", "max abs",
-                  "max rel", "min cosine", "identical", "disagreeing inputs"}, 2);
+                  "max rel", "min cosine", "identical", "disagreeing inputs"},
+                 "llrrrrrrrrl");
           any = true;
         }
         std::string dis;
