@@ -16,6 +16,7 @@
 // attributes) and the JSON blob escapes < > &, so document content cannot inject markup;
 // thumbnails are used only when they are data:image/ URIs.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iterator>
 #include <map>
@@ -346,10 +347,13 @@ class HtmlWriter {
     out_ += "</main>\n<script id=\"concord-data\" type=\"application/json\">";
     out_ += ScriptJson(chart_data);
     out_ += "</script>\n<script>\n";
-    // Chart.js 3.9.1 contains no "</script"; guard anyway, "<\/" means the same inside JS.
+    // Chart.js 3.9.1 contains no "</script" (it would end the element); guard anyway: inside
+    // JS strings, regexes and comments "<\/" means the same as "</".
     std::string chartjs(kChartJs);
-    for (size_t p = 0; (p = chartjs.find("</", p)) != std::string::npos; p += 3) {
-      chartjs.replace(p, 2, "<\\/");
+    for (size_t p = 0; (p = chartjs.find("</", p)) != std::string::npos; p += 2) {
+      std::string next = chartjs.substr(p + 2, 6);
+      for (char& c : next) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (next == "script") chartjs.replace(p, 2, "<\\/");
     }
     out_ += chartjs;
     out_ += "\n</script>\n<script>";

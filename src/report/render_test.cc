@@ -58,6 +58,15 @@ TEST(RenderHtml, HasEverySectionAndChart) {
   EXPECT_NE(html.find("renderStatus='ok'"), std::string::npos);
   EXPECT_NE(html.find("<script id=\"concord-data\" type=\"application/json\">"),
             std::string::npos);
+  // nothing inlined ends a script element early: 4 scripts (error handler, data, Chart.js,
+  // drawing), 4 "</script>"
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t p = 0; (p = html.find(needle, p)) != std::string::npos; p += needle.size()) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<script"), 4);
+  EXPECT_EQ(count("</script"), 4);
 }
 
 TEST(RenderHtml, PrintsHandComputedValues) {
