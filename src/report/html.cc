@@ -130,6 +130,7 @@ ol.top li.hit{font-weight:700}
 ol.top .score{color:var(--muted);font-variant-numeric:tabular-nums;margin-left:6px}
 td.differs{background:#fff1f0 !important;box-shadow:inset 3px 0 0 #e15759}
 td.agrees{background:#f3fbf4 !important}
+td.differs ol.top li:first-child{color:#b42318;font-weight:600}
 img.thumb{width:64px;height:64px;object-fit:cover;border-radius:4px;border:1px solid var(--line);image-rendering:pixelated}
 .pill{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;background:#eef2f7;margin-right:4px}
 .pill.bad{background:#fde8e8;color:#8a1c1c}.pill.good{background:#e6f4ea;color:#1e6b34}
@@ -197,7 +198,7 @@ function heatmap(cv,m){
       var y0=ys.getPixelForValue(p.y-0.5),y1=ys.getPixelForValue(p.y+0.5);
       ctx.fillStyle=p.v===null?'#e9edf2':heatColor(p.v);
       ctx.fillRect(Math.min(x0,x1)+1,Math.min(y0,y1)+1,Math.abs(x1-x0)-2,Math.abs(y1-y0)-2);
-      ctx.fillStyle=(p.v!==null&&(p.v<0.25))?'#fff':'#1f2933';
+      ctx.fillStyle=(p.v!==null&&(p.v<0.25||p.v>0.93))?'#fff':'#1f2933';
       ctx.fillText(p.v===null?'n/a':pct(p.v),(x0+x1)/2,(y0+y1)/2);
     });
     ctx.restore();
