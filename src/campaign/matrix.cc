@@ -192,8 +192,8 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
   json j = ReadConfigDocument(c.file);
   c.raw = j;
   CheckKeys(c.file, j, "the config",
-            {"name", "models", "envs", "dataset", "repeats", "top_k", "store_tensors", "isolate",
-             "timeout_s", "sample_ms"});
+            {"name", "models", "envs", "hosts", "dataset", "repeats", "top_k", "store_tensors",
+             "isolate", "timeout_s", "sample_ms"});
   c.name = j.value("name", c.file.stem().string());
   if (!j.contains("models") || !j["models"].is_array() || j["models"].empty()) {
     ConfigFail(c.file, "'models' must be a non-empty array of {\"path\": ...} objects");
@@ -246,10 +246,29 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
     ConfigFail(c.file, "'envs' must be a non-empty array of env strings, e.g. [\"ref\", "
                "\"ort@cpu,opt=0..3\"]");
   }
+  std::vector<std::string> hosts = {""};  // "" = this machine
+  if (j.contains("hosts")) {
+    if (!j["hosts"].is_array() || j["hosts"].empty()) {
+      ConfigFail(c.file, "'hosts' must be a non-empty array of \"ADDR:PORT\" strings (\"\" = "
+                 "this machine)");
+    }
+    hosts.clear();
+    for (const auto& h : j["hosts"]) {
+      if (!h.is_string()) ConfigFail(c.file, "'hosts' items must be strings");
+      hosts.push_back(h.get<std::string>());
+    }
+  }
   std::set<std::string> seen;
   for (const auto& e : j["envs"]) {
     if (!e.is_string()) ConfigFail(c.file, "'envs' items must be strings");
-    for (auto& x : ExpandEnvSweep(e.get<std::string>())) {
+    std::vector<std::string> expanded;
+    for (const auto& x : ExpandEnvSweep(e.get<std::string>())) {
+      for (const auto& h : hosts) {
+        expanded.push_back(h.empty() || x.find(",host=") != std::string::npos ? x
+                                                                              : x + ",host=" + h);
+      }
+    }
+    for (auto& x : expanded) {
       std::string canonical = EnvSpec::Parse(x).ToString();
       if (!seen.insert(canonical).second) {
         ConfigFail(c.file, fmt::format("env '{}' appears twice after expanding sweeps", x));

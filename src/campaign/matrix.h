@@ -14,6 +14,8 @@
 //     "envs": ["ref", "ort@cpu,opt=0..3", "tvm@cpu,opt=0|3", "opencv@cpu|opencl"],
 //         // sweeps: an option value "A..B" (integers) or "a|b|c", and a device "a|b", expand
 //         // to every combination, in order; duplicates after expansion are an error
+//     "hosts": ["", "10.0.0.7:7070"],   // optional: every env on each host ("" = here; a
+//                                       // host runs `concord serve`), i.e. env + ",host=H"
 //     "dataset": {"images": "photos/", "labels": "photos/labels.csv", "recursive": false}
 //              | {"tensors": ["test_data_set_0", "x.npz", "y.npy", "z.pb"]}
 //              | {"random": 4, "seed": 0},                 // seeded random inputs

@@ -71,6 +71,8 @@ class ProgressPrinter {
 int MatrixMain(const MatrixArgs& a) {
   MatrixConfig config = LoadMatrixConfig(a.config);
   std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
+  std::error_code ec;
+  if (!fs::path(db).parent_path().empty()) fs::create_directories(fs::path(db).parent_path(), ec);
   Store store = Store::Open(db);
   if (!a.quiet && !a.json) {
     std::cerr << fmt::format("matrix '{}': {} model(s) x {} env(s), {} dataset, {} repeat(s); "
