@@ -390,7 +390,8 @@ class HtmlWriter {
     out_ += "<nav><div class=\"brand\">Concord report</div>\n"
             "<a class=\"top\" href=\"#summary\">Summary</a>\n";
     static const std::pair<const char*, const char*> kLinks[] = {
-        {"agreement", "Agreement"}, {"latency", "Latency"}, {"accuracy", "Accuracy"},
+        {"predictions", "Predictions"}, {"agreement", "Agreement"}, {"latency", "Latency"},
+        {"accuracy", "Accuracy"},
         {"confusion", "Confusion matrix"}, {"disagreements", "Disagreeing inputs"},
         {"resources", "CPU & memory"}, {"timing", "Timing change"}, {"errors", "Errors"},
         {"deltann", "DeltaNN evaluations"}};
@@ -501,6 +502,7 @@ class HtmlWriter {
         m, Esc(Str(model, "name")), Esc(Str(model, "path")), Esc(Str(model, "sha256")),
         Arr(model, "inputs").size(), Int(model, "top_k"), Int(cells, "total"), Int(cells, "ok"),
         Int(cells, "error"));
+    Predictions(model, m, envs);
     Agreement(model, m, envs, chart);
     Latency(model, m, chart);
     Accuracy(model, m, chart);
@@ -779,6 +781,71 @@ class HtmlWriter {
     std::string src = Str(v);
     if (src.rfind("data:image/", 0) != 0) return "<span class=\"meta\">no image</span>";
     return fmt::format("<img class=\"thumb\" src=\"{}\" alt=\"{}\">", Esc(src), Esc(alt));
+  }
+
+  // Every input with its thumbnail, label and the first env's top-k by class name; the last
+  // column says whether every env that ran it agreed on the top-1.
+  void Predictions(const json& model, size_t m, const std::vector<std::string>& envs) {
+    Open("predictions", m, "Predictions per input");
+    const json& inputs = Arr(model, "inputs");
+    const json& preds = Obj(model, "predictions");
+    if (inputs.empty() || envs.empty() || preds.empty()) {
+      Empty("no classifier-like outputs (no top-k labels recorded)");
+      out_ += "</section>\n";
+      return;
+    }
+    const std::string& first = envs[0];
+    Add("<p class=\"meta\">Top-{} of {} (raw model scores); bold: the label. Last column: the "
+        "top-1 of every other environment.</p>\n<div class=\"scroll\"><table><thead><tr>"
+        "<th>input</th><th>label</th><th>top-{} on {}</th><th>all envs</th></tr></thead>"
+        "<tbody>\n",
+        Int(model, "top_k", 5), EnvLabel(first), Int(model, "top_k", 5), EnvLabel(first));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const json& in = inputs[i];
+      auto label = Num(in, "label");
+      std::string name = Str(in, "name");
+      Add("<tr><td>{}<div><b>{}</b></div></td><td>{}</td>", Thumbnail(Field(in, "thumbnail"), name),
+          Esc(name),
+          label ? Esc(ClassName(model, Field(in, "label"))) : std::string("<span class=\"meta\">"
+                                                                          "none</span>"));
+      const json& mine = Arr(preds, first.c_str());
+      if (i >= mine.size() || !mine[i].is_object()) {
+        out_ += "<td class=\"meta\">did not run</td>";
+      } else {
+        const json& top = Arr(mine[i], "top");
+        const json& scores = Arr(mine[i], "scores");
+        out_ += "<td><ol class=\"top\">";
+        for (size_t k = 0; k < top.size(); ++k) {
+          auto cls = Num(top[k]);
+          bool hit = cls && label && *cls == *label;
+          Add("<li{}>{}<span class=\"score\">{}</span></li>", hit ? " class=\"hit\"" : "",
+              Esc(ClassName(model, top[k])), Sig3(k < scores.size() ? Num(scores[k]) : std::nullopt));
+        }
+        out_ += "</ol></td>";
+      }
+      // Agreement of the top-1 across envs.
+      std::map<long long, std::vector<std::string>> by_top1;
+      for (const std::string& e : envs) {
+        const json& list = Arr(preds, e.c_str());
+        if (i >= list.size() || !list[i].is_object()) continue;
+        const json& top = Arr(list[i], "top");
+        if (top.empty() || !Num(top[0])) continue;
+        by_top1[static_cast<long long>(*Num(top[0]))].push_back(e);
+      }
+      if (by_top1.size() <= 1) {
+        Add("<td class=\"agrees\">same top-1 on {} env(s)</td></tr>\n",
+            by_top1.empty() ? 0 : by_top1.begin()->second.size());
+      } else {
+        out_ += "<td class=\"differs\">";
+        for (const auto& [cls, es] : by_top1) {
+          Add("<div>{}: ", Esc(ClassName(model, json(cls))));
+          for (size_t k = 0; k < es.size(); ++k) Add("{}{}", k ? ", " : "", EnvLabel(es[k]));
+          out_ += "</div>";
+        }
+        out_ += "</td></tr>\n";
+      }
+    }
+    out_ += "</tbody></table></div>\n</section>\n";
   }
 
   void Disagreements(const json& model, size_t m, const std::vector<std::string>& envs) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +130,7 @@ class MarkdownWriter {
         MdEsc(Str(model, "name")), MdEsc(Str(model, "path")), Arr(model, "inputs").size(),
         Int(model, "top_k"), Int(cells, "total"), Int(cells, "ok"), Int(cells, "error"));
     std::vector<std::string> envs = ModelEnvs(doc_, model);
+    Predictions(model, envs);
     Agreement(model, envs);
     Latency(model);
     Accuracy(model);
@@ -242,6 +244,49 @@ class MarkdownWriter {
       }
       out_ += "\n";
     }
+  }
+
+  void Predictions(const json& model, const std::vector<std::string>& envs) {
+    out_ += "### Predictions per input\n\n";
+    const json& inputs = Arr(model, "inputs");
+    const json& preds = Obj(model, "predictions");
+    if (inputs.empty() || envs.empty() || preds.empty()) {
+      Empty("no classifier-like outputs (no top-k labels recorded)");
+      return;
+    }
+    const std::string& first = envs[0];
+    Add("Top-{} of `{}` (raw model scores); **bold**: the label.\n\n", Int(model, "top_k", 5),
+        first);
+    Header({"input", "label", "top-k on " + MdEsc(first), "same top-1 on all envs"});
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const json& in = inputs[i];
+      auto label = Num(in, "label");
+      std::string cell = "did not run";
+      const json& mine = Arr(preds, first.c_str());
+      if (i < mine.size() && mine[i].is_object()) {
+        cell.clear();
+        const json& top = Arr(mine[i], "top");
+        const json& scores = Arr(mine[i], "scores");
+        for (size_t k = 0; k < top.size(); ++k) {
+          std::string item = MdEsc(ClassName(model, top[k])) + " " +
+                             Sig3(k < scores.size() ? Num(scores[k]) : std::nullopt);
+          auto cls = Num(top[k]);
+          if (cls && label && *cls == *label) item = "**" + item + "**";
+          cell += (k ? ", " : "") + item;
+        }
+      }
+      std::set<long long> top1s;
+      for (const std::string& e : envs) {
+        const json& list = Arr(preds, e.c_str());
+        if (i >= list.size() || !list[i].is_object()) continue;
+        const json& top = Arr(list[i], "top");
+        if (!top.empty() && Num(top[0])) top1s.insert(static_cast<long long>(*Num(top[0])));
+      }
+      Row({MdEsc(Str(in, "name")),
+           label ? MdEsc(ClassName(model, Field(in, "label"))) : std::string("none"), cell,
+           top1s.size() <= 1 ? "yes" : "**no**"});
+    }
+    out_ += "\n";
   }
 
   void Disagreements(const json& model, const std::vector<std::string>& envs) {

@@ -58,6 +58,35 @@ void PrintAnalysisSummary(const json& analysis, std::ostream& os) {
                         lat.is_object() ? Ms(lat["p90"]) : "-", Ms(p["first_inference_ms"]),
                         agree);
     }
+    // The first env's top-k per input, by class name (short form: up to the first comma).
+    const json& preds = m["predictions"];
+    if (!first.empty() && preds.contains(first) && !m["class_names"].empty()) {
+      auto short_name = [&](const json& cls) {
+        if (!cls.is_number_integer()) return std::string("?");
+        int64_t c = cls.get<int64_t>();
+        if (c < 0) return std::string("background");
+        if (c >= static_cast<int64_t>(m["class_names"].size())) return fmt::format("#{}", c);
+        std::string n = m["class_names"][static_cast<size_t>(c)].get<std::string>();
+        return n.substr(0, n.find(','));
+      };
+      os << fmt::format("  top-{} on {} (label in [brackets], * = label found):\n",
+                        m["top_k"].get<int>(), first);
+      for (size_t i = 0; i < m["inputs"].size() && i < preds[first].size(); ++i) {
+        const json& in = m["inputs"][i];
+        const json& p = preds[first][i];
+        std::string line;
+        if (p.is_object()) {
+          for (const auto& cls : p["top"]) {
+            bool hit = in["label"].is_number_integer() && cls == in["label"];
+            line += (line.empty() ? "" : ", ") + short_name(cls) + (hit ? "*" : "");
+          }
+        } else {
+          line = "(failed)";
+        }
+        os << fmt::format("    {:<18} [{}] {}\n", in["name"].get<std::string>(),
+                          in["label"].is_null() ? "-" : short_name(in["label"]), line);
+      }
+    }
     if (!m["disagreements"].empty()) {
       os << "  inputs whose top-1 differs between envs:";
       for (const auto& d : m["disagreements"]) os << " " << d["input"].get<std::string>();
