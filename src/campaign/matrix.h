@@ -26,7 +26,7 @@
 //     "isolate": true,        // run in-process backends (ref, opencv) in a worker process too,
 //                             // so a crash or hang fails cells, not the campaign
 //     "timeout_s": 0,         // > 0: per prepare/run timeout of isolated workers
-//     "sample_ms": 100        // CPU/RAM sampling period of the process running a session
+//     "sample_ms": 50         // CPU/RAM sampling period of the process running a session
 //   }
 // Unknown keys, wrong types and missing files are Error(kUsage) / Error(kInput) naming the
 // config file and the key, before anything runs.
@@ -84,7 +84,7 @@ struct MatrixConfig {
   std::string store_tensors = "auto";
   bool isolate = true;
   double timeout_s = 0;
-  double sample_ms = 100;
+  double sample_ms = 50;
   nlohmann::json raw;  // the configuration as read (TOML converted to JSON)
 };
 

@@ -146,7 +146,7 @@ Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
       "   \"dataset\": {\"images\": \"photos/\", \"labels\": \"photos/labels.csv\"}\n"
       "              | {\"tensors\": [\"test_data_set_0\", \"x.npz\"]} | {\"random\": 4, \"seed\": 0},\n"
       "   \"repeats\": 3, \"top_k\": 5, \"store_tensors\": \"auto\", \"isolate\": true,\n"
-      "   \"timeout_s\": 0, \"sample_ms\": 100}\n"
+      "   \"timeout_s\": 0, \"sample_ms\": 50}\n"
       "Full schema: src/campaign/matrix.h. Example: examples/demo/matrix.json\n"
       "Exit code 1 when any cell in the store failed or (with the report) the top-1 label of\n"
       "an input differs between envs.");
