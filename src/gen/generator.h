@@ -1,0 +1,45 @@
+// NNSmith-style random model generation: grow a DAG of ONNX ops whose shape/attribute
+// constraints (gen/specs, z3) stay satisfiable, then concretize one z3 model into an ONNX
+// ModelProto with inputs and weights chosen so outputs avoid NaN/Inf.
+//
+// Determinism: the same GenOptions (seed included) give the same model, byte for byte, on every
+// run and machine (no unordered iteration, no time, z3 with fixed random_seed).
+// Validity: every returned model passes the ONNX checker and shape inference and runs on `ref`
+// without error (Generate retries internally with derived seeds; Error(kRuntime) when it cannot
+// produce one, naming the seed).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/model.h"
+#include "ref/value.h"
+
+namespace concord::gen {
+
+struct GenOptions {
+  uint64_t seed = 0;
+  int max_nodes = 10;                // operator nodes (excluding Constant/initializers)
+  std::vector<std::string> ops;      // allowed op types; empty = all specs
+  std::vector<std::string> dtypes;   // allowed tensor dtypes ("float32", "float16", "int32",
+                                     // "int64", "bool"); empty = all
+  // (op type, dtype) pairs to avoid, e.g. from operator support inference of an env.
+  std::set<std::pair<std::string, std::string>> exclude;
+};
+
+struct GeneratedModel {
+  Model model;                              // validated
+  std::vector<std::pair<std::string, ref::Value>> inputs;  // graph inputs, declaration order
+  std::vector<std::string> op_types;        // op type of every node, graph order
+  uint64_t attempts = 1;                    // internal retries used
+};
+
+GeneratedModel Generate(const GenOptions& options);
+
+// Op types the generator knows (one per spec), sorted.
+std::vector<std::string> KnownOps();
+
+}  // namespace concord::gen
