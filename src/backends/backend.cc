@@ -16,6 +16,12 @@ std::vector<ref::Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* t
   Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env());
 }
 
+void Session::Reload(const Model& model) {
+  (void)model;
+  Fail(ErrorKind::kUnsupported, "{} cannot replace its model; prepare a new session",
+       effective_env());
+}
+
 std::vector<std::unique_ptr<Backend>> AllBackends() {
   std::vector<std::unique_ptr<Backend>> all;
   all.push_back(MakeRefBackend());

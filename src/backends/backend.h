@@ -41,6 +41,12 @@ class Session {
   // targets: inference_ms, cpu_percent, rss_bytes, and runtime_ms where the runtime reports its
   // own timing). Empty object for in-process sessions.
   virtual nlohmann::json Stats() { return nlohmann::json::object(); }
+  // Replaces the session's model by another one for the same env, keeping the process or
+  // connection (worker and remote sessions: one MODEL message instead of a new worker, which
+  // makes fuzzing many small models cheap). Error(kUnsupported) where not offered; a failed
+  // Reload leaves no model loaded (Run fails until a successful Reload).
+  virtual bool supports_reload() const { return false; }
+  virtual void Reload(const Model& model);
 };
 
 struct BackendInfo {

@@ -27,20 +27,29 @@ ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, con
   server_hello_ = reply.meta;
   supports_taps_ = reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
 
+  env_ = env;
+  SendModel(model);
+}
+
+void ProtocolSession::Reload(const Model& model) { SendModel(model); }
+
+void ProtocolSession::SendModel(const Model& model) {
+  input_names_.clear();
+  output_names_.clear();
   Message m;
   m.type = MessageType::kModel;
-  EnvSpec remote_env = env;
+  EnvSpec remote_env = env_;
   remote_env.options.erase("host");  // the server runs it locally
   m.meta = {{"env", remote_env.ToString()}, {"name", model.path()}};
   std::string bytes;
   if (!model.proto().SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
   m.blobs.push_back(std::move(bytes));
-  reply = channel_->Call(m, options.prepare_timeout_ms);
+  Message reply = channel_->Call(m, options_.prepare_timeout_ms);
   if (reply.type != MessageType::kOk) {
     Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(), protocol::MessageTypeName(reply.type));
   }
   prepare_info_ = reply.meta;
-  effective_env_ = reply.meta.value("effective_env", env.ToString());
+  effective_env_ = reply.meta.value("effective_env", env_.ToString());
   for (const auto& in : model.Inputs()) input_names_.push_back(in.name);
   for (const auto& out : model.Outputs()) output_names_.push_back(out.name);
 }

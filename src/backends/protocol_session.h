@@ -40,6 +40,9 @@ class ProtocolSession : public Session {
   bool supports_taps() const override { return supports_taps_; }
   std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override;
   std::string effective_env() const override { return effective_env_; }
+  bool supports_reload() const override { return true; }
+  // Sends MODEL again on the same channel (the servers accept any number of MODELs).
+  void Reload(const Model& model) override;
 
   const nlohmann::json& server_hello() const { return server_hello_; }
   const nlohmann::json& prepare_info() const { return prepare_info_; }
@@ -52,8 +55,11 @@ class ProtocolSession : public Session {
  private:
   std::vector<ref::Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
 
+  void SendModel(const Model& model);
+
   std::unique_ptr<protocol::Channel> channel_;
   ProtocolSessionOptions options_;
+  EnvSpec env_;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   nlohmann::json server_hello_;

@@ -426,6 +426,17 @@ class WorkerSessionImpl : public WorkerSession {
     }
   }
   int pid() const override { return proc_ ? proc_->pid() : -1; }
+  const std::string& failure() const override { return dead_; }
+  bool supports_reload() const override { return true; }
+  void Reload(const Model& model) override {
+    CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
+    try {
+      inner_->Reload(model);
+    } catch (const Error& e) {
+      Rethrow(e, "prepare (MODEL)", fmt::format("{} ms", options_.prepare_timeout_ms));
+    }
+  }
 
  private:
   void CheckAlive() {

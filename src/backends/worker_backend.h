@@ -49,6 +49,9 @@ class WorkerSession : public Session {
   // STATS round trip: {inference_ms, count, cpu_percent, rss_bytes, peak_rss_bytes}.
   virtual nlohmann::json Stats() = 0;
   virtual int pid() const = 0;
+  // Empty while the worker serves; otherwise why it is gone, starting with "worker crashed",
+  // "worker hung" or "worker sent a malformed" (fuzzing classifies findings by it).
+  virtual const std::string& failure() const = 0;
 };
 
 }  // namespace concord

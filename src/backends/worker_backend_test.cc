@@ -116,6 +116,46 @@ TEST_F(WorkerBackendTest, OrtAgreesWithRef) {
   ExpectAgreesWithRef("ort@cpu,opt=1,threads=1");
 }
 
+// One worker process serves several models in turn (Reload sends MODEL again): the second
+// model's outputs are its own, and the process is the same.
+TEST_F(WorkerBackendTest, ReloadServesAnotherModelInTheSameWorker) {
+  // The second model: the first one with its output negated (Neg appended).
+  onnx::ModelProto proto = model_->proto();
+  onnx::GraphProto* g = proto.mutable_graph();
+  std::string out = g->output(0).name();
+  onnx::NodeProto* neg = g->add_node();
+  neg->set_op_type("Neg");
+  neg->set_name("negate");
+  neg->add_input(out);
+  neg->add_output(out + "_neg");
+  g->mutable_output(0)->set_name(out + "_neg");
+  Model negated = Model::FromProto(proto, "", "negated model");
+  auto ref = Prepare("ref");
+  std::vector<ref::Value> want = ref->Run(inputs_);
+  // (isolate=1 workers are this very binary: they are covered by the concord e2e tests.)
+  for (const char* env : {"ort@cpu"}) {
+    SCOPED_TRACE(env);
+    auto session = Prepare(env);
+    ASSERT_TRUE(session->supports_reload());
+    auto* worker = dynamic_cast<WorkerSession*>(session.get());
+    ASSERT_NE(worker, nullptr);
+    int pid = worker->pid();
+    session->Reload(negated);
+    std::vector<ref::Value> got = session->Run(inputs_);
+    ASSERT_EQ(got.size(), 1u);
+    Tensor expected = want[0].tensor;
+    for (int64_t i = 0; i < expected.numel(); ++i) expected.data<float>()[i] *= -1;
+    ExpectClose(ref::Value(expected), got[0], env);
+    session->Reload(*model_);
+    ExpectClose(want[0], session->Run(inputs_)[0], env);
+    EXPECT_EQ(worker->pid(), pid);
+    EXPECT_TRUE(worker->failure().empty());
+  }
+  // In-process sessions do not offer it.
+  EXPECT_FALSE(ref->supports_reload());
+  EXPECT_THROW(ref->Reload(negated), Error);
+}
+
 TEST_F(WorkerBackendTest, TvmAgreesWithRef) {
   ExpectAgreesWithRef("tvm@cpu,opt=0,cache=" + cache_.string());
   ExpectAgreesWithRef("tvm@cpu,opt=3,cache=" + cache_.string());
