@@ -57,6 +57,22 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "CREATE INDEX resource_samples_session ON resource_samples(session_id)",
         "CREATE INDEX comparisons_runs ON comparisons(run_a, run_b)",
     },
+    // 2 -> 3: differential fuzzing: findings (deduplicated), throughput ticks, op coverage and
+    // per-env operator support.
+    {
+        "CREATE TABLE findings(id INTEGER PRIMARY KEY, env TEXT NOT NULL, "
+        "symptom TEXT NOT NULL, signature TEXT NOT NULL, seed INTEGER NOT NULL, "
+        "message TEXT NOT NULL, versions_json TEXT NOT NULL, original_nodes INTEGER NOT NULL, "
+        "reduced_nodes INTEGER NOT NULL, model BLOB NULL, bundle TEXT NOT NULL, "
+        "details_json TEXT NOT NULL, count INTEGER NOT NULL, first_seen TEXT NOT NULL, "
+        "last_seen TEXT NOT NULL, UNIQUE(env, symptom, signature))",
+        "CREATE TABLE fuzz_ticks(id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, "
+        "t_s REAL NOT NULL, models INTEGER NOT NULL, tests INTEGER NOT NULL, "
+        "findings INTEGER NOT NULL)",
+        "CREATE TABLE op_coverage(op TEXT PRIMARY KEY, models INTEGER NOT NULL)",
+        "CREATE TABLE op_support(env TEXT NOT NULL, op TEXT NOT NULL, dtype TEXT NOT NULL, "
+        "status TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(env, op, dtype))",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 
@@ -512,6 +528,121 @@ std::vector<InputRow> Store::Inputs() {
   return out;
 }
 
+bool Store::RecordFinding(const FindingRecord& f, int64_t* id) {
+  Transaction tx(db_, path_);
+  Statement find(db_, path_, "SELECT id FROM findings WHERE env=? AND symptom=? AND signature=?");
+  find.Bind(1, f.env).Bind(2, f.symptom).Bind(3, f.signature);
+  if (find.Step()) {
+    int64_t existing = find.Int(0);
+    find.Reset();
+    Statement up(db_, path_, "UPDATE findings SET count=count+1, last_seen=? WHERE id=?");
+    up.Bind(1, f.last_seen).Bind(2, existing).Run();
+    tx.Commit();
+    if (id) *id = existing;
+    return false;
+  }
+  Statement ins(db_, path_,
+                "INSERT INTO findings(env, symptom, signature, seed, message, versions_json, "
+                "original_nodes, reduced_nodes, model, bundle, details_json, count, first_seen, "
+                "last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)");
+  ins.Bind(1, f.env).Bind(2, f.symptom).Bind(3, f.signature).Bind(4, f.seed).Bind(5, f.message)
+      .Bind(6, f.versions_json).Bind(7, f.original_nodes).Bind(8, f.reduced_nodes)
+      .BindBlob(9, f.model).Bind(10, f.bundle).Bind(11, f.details_json).Bind(12, f.first_seen)
+      .Bind(13, f.last_seen);
+  ins.Run();
+  if (id) *id = sqlite3_last_insert_rowid(db_);
+  tx.Commit();
+  return true;
+}
+
+bool Store::HasFinding(const std::string& env, const std::string& symptom,
+                       const std::string& signature) {
+  Statement find(db_, path_, "SELECT 1 FROM findings WHERE env=? AND symptom=? AND signature=?");
+  find.Bind(1, env).Bind(2, symptom).Bind(3, signature);
+  return find.Step();
+}
+
+void Store::SetFindingBundle(int64_t id, const std::string& bundle) {
+  Statement up(db_, path_, "UPDATE findings SET bundle=? WHERE id=?");
+  up.Bind(1, bundle).Bind(2, id).Run();
+}
+
+std::vector<FindingRecord> Store::Findings() {
+  Statement s(db_, path_,
+              "SELECT id, env, symptom, signature, seed, message, versions_json, original_nodes, "
+              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen "
+              "FROM findings ORDER BY id");
+  std::vector<FindingRecord> out;
+  while (s.Step()) {
+    FindingRecord f;
+    f.id = s.Int(0);
+    f.env = s.Text(1);
+    f.symptom = s.Text(2);
+    f.signature = s.Text(3);
+    f.seed = s.Int(4);
+    f.message = s.Text(5);
+    f.versions_json = s.Text(6);
+    f.original_nodes = s.Int(7);
+    f.reduced_nodes = s.Int(8);
+    if (!s.IsNull(9)) f.model = s.Blob(9);
+    f.bundle = s.Text(10);
+    f.details_json = s.Text(11);
+    f.count = s.Int(12);
+    f.first_seen = s.Text(13);
+    f.last_seen = s.Text(14);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void Store::RecordFuzzTick(const std::string& campaign, double t_s, int64_t models,
+                           int64_t tests, int64_t findings,
+                           const std::map<std::string, int64_t>& new_op_counts) {
+  Transaction tx(db_, path_);
+  Statement ins(db_, path_,
+                "INSERT INTO fuzz_ticks(campaign, t_s, models, tests, findings) "
+                "VALUES(?, ?, ?, ?, ?)");
+  ins.Bind(1, campaign).Bind(2, t_s).Bind(3, models).Bind(4, tests).Bind(5, findings).Run();
+  Statement op(db_, path_,
+               "INSERT INTO op_coverage(op, models) VALUES(?, ?) "
+               "ON CONFLICT(op) DO UPDATE SET models=models+excluded.models");
+  for (const auto& [name, n] : new_op_counts) {
+    op.Reset();
+    op.Bind(1, name).Bind(2, n).Run();
+  }
+  tx.Commit();
+}
+
+std::vector<FuzzTick> Store::FuzzTicks() {
+  Statement s(db_, path_,
+              "SELECT campaign, t_s, models, tests, findings FROM fuzz_ticks ORDER BY id");
+  std::vector<FuzzTick> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Real(1), s.Int(2), s.Int(3), s.Int(4)});
+  return out;
+}
+
+std::map<std::string, int64_t> Store::OpCoverage() {
+  Statement s(db_, path_, "SELECT op, models FROM op_coverage ORDER BY op");
+  std::map<std::string, int64_t> out;
+  while (s.Step()) out[s.Text(0)] = s.Int(1);
+  return out;
+}
+
+void Store::SetOpSupport(const OpSupportRecord& r) {
+  Statement s(db_, path_,
+              "INSERT OR REPLACE INTO op_support(env, op, dtype, status, message) "
+              "VALUES(?, ?, ?, ?, ?)");
+  s.Bind(1, r.env).Bind(2, r.op).Bind(3, r.dtype).Bind(4, r.status).Bind(5, r.message).Run();
+}
+
+std::vector<OpSupportRecord> Store::OpSupport() {
+  Statement s(db_, path_,
+              "SELECT env, op, dtype, status, message FROM op_support ORDER BY env, op, dtype");
+  std::vector<OpSupportRecord> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)});
+  return out;
+}
+
 void Store::MergeFrom(const std::string& other_path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(other_path, ec)) {
@@ -591,6 +722,23 @@ void Store::MergeFrom(const std::string& other_path) {
        "SELECT n.id, r.t_ms, r.cpu_percent, r.rss_bytes FROM other.resource_samples r "
        "JOIN other.sessions o ON o.id=r.session_id JOIN main.sessions n ON n.uid=o.uid "
        "WHERE NOT EXISTS (SELECT 1 FROM main.resource_samples y WHERE y.session_id=n.id)");
+  // Findings: one per (env, symptom, signature); counts add up, the first seen is kept.
+  Exec(db_, path_,
+       "INSERT INTO main.findings(env, symptom, signature, seed, message, versions_json, "
+       "original_nodes, reduced_nodes, model, bundle, details_json, count, first_seen, last_seen) "
+       "SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
+       "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen "
+       "FROM other.findings WHERE true ON CONFLICT(env, symptom, signature) DO UPDATE SET "
+       "count=count+excluded.count, last_seen=max(last_seen, excluded.last_seen)");
+  Exec(db_, path_,
+       "INSERT INTO main.fuzz_ticks(campaign, t_s, models, tests, findings) "
+       "SELECT campaign, t_s, models, tests, findings FROM other.fuzz_ticks ORDER BY id");
+  Exec(db_, path_,
+       "INSERT INTO main.op_coverage(op, models) SELECT op, models FROM other.op_coverage "
+       "WHERE true ON CONFLICT(op) DO UPDATE SET models=models+excluded.models");
+  Exec(db_, path_,
+       "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
+       "SELECT env, op, dtype, status, message FROM other.op_support");
   tx->Commit();
 }
 

@@ -28,7 +28,7 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 struct EnvironmentInfo {
   std::string env;            // the environment string (unique key), e.g. "ref" or "ort@cpu"
@@ -114,6 +114,37 @@ struct ComparisonRecord {
   std::string metrics_json;
 };
 
+// A fuzzing finding, deduplicated by (env, symptom, signature): the signature is the sorted op
+// types of the reduced model (NNSmith-style dedup); `count` says how often it was hit.
+struct FindingRecord {
+  int64_t id = 0;
+  std::string env;
+  std::string symptom;    // "crash" | "timeout" | "error" | "inconsistent" | "perf" |
+                          // "undefined" (a divergence spec-undefined behaviour explains)
+  std::string signature;
+  int64_t seed = 0;       // generator seed of the model it was found on
+  std::string message;
+  std::string versions_json;
+  int64_t original_nodes = 0;
+  int64_t reduced_nodes = 0;
+  std::optional<std::vector<uint8_t>> model;  // the reduced model's bytes
+  std::string bundle;     // repro folder
+  std::string details_json = "{}";
+  int64_t count = 1;
+  std::string first_seen, last_seen;
+};
+
+struct FuzzTick {
+  std::string campaign;
+  double t_s = 0;
+  int64_t models = 0, tests = 0, findings = 0;  // cumulative at t_s
+};
+
+// Whether an env accepts an (op, dtype) pair: "ok" | "unsupported" | "error".
+struct OpSupportRecord {
+  std::string env, op, dtype, status, message;
+};
+
 struct EnvironmentRow {
   int64_t id = 0;
   EnvironmentInfo info;
@@ -172,6 +203,21 @@ class Store {
   std::vector<ModelRow> Models();
   std::vector<InputRow> Inputs();
   std::map<std::string, std::string> CampaignValues();
+
+  // Fuzzing. RecordFinding inserts a new finding (returns true) or bumps the count of the one
+  // with the same (env, symptom, signature) (returns false); `id` receives its id.
+  bool RecordFinding(const FindingRecord& finding, int64_t* id = nullptr);
+  bool HasFinding(const std::string& env, const std::string& symptom,
+                  const std::string& signature);
+  void SetFindingBundle(int64_t id, const std::string& bundle);
+  std::vector<FindingRecord> Findings();
+  // One transaction: a throughput tick and the op-type counts of the models since the last one.
+  void RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,
+                      int64_t findings, const std::map<std::string, int64_t>& new_op_counts);
+  std::vector<FuzzTick> FuzzTicks();
+  std::map<std::string, int64_t> OpCoverage();
+  void SetOpSupport(const OpSupportRecord& record);
+  std::vector<OpSupportRecord> OpSupport();
 
   void SetCampaignValue(const std::string& key, const std::string& value);
   std::optional<std::string> CampaignValue(const std::string& key);

@@ -419,6 +419,8 @@ TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(File("v1.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
+                         "DROP TABLE op_support; "
                          "DROP TABLE resource_samples; DROP TABLE sessions; "
                          "DROP INDEX comparisons_runs; "
                          "UPDATE meta SET value=1 WHERE key='schema_version'",
@@ -462,6 +464,62 @@ TEST_F(StoreTest, MergeCopiesEachSessionOnceWithItsSamples) {
     if (e.info.env == "ort@cpu") ort = e.id;
   }
   EXPECT_EQ(all[1].env_id, ort);
+}
+
+FindingRecord MakeFinding(const std::string& env, const std::string& signature) {
+  FindingRecord f;
+  f.env = env;
+  f.symptom = "inconsistent";
+  f.signature = signature;
+  f.seed = 7;
+  f.message = "max abs 3";
+  f.versions_json = "{}";
+  f.original_nodes = 10;
+  f.reduced_nodes = 2;
+  f.model = std::vector<uint8_t>{1, 2, 3};
+  f.first_seen = f.last_seen = "2026-11-22T00:00:00Z";
+  return f;
+}
+
+TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
+  {
+    Store a = Store::Open(File("a.db"));
+    int64_t id1 = 0, id2 = 0;
+    EXPECT_TRUE(a.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"), &id1));
+    EXPECT_FALSE(a.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"), &id2));
+    EXPECT_EQ(id1, id2);
+    EXPECT_TRUE(a.RecordFinding(MakeFinding("tvm@cpu", "Add,Conv")));
+    a.SetFindingBundle(id1, "out/finding-1");
+    a.RecordFuzzTick("c", 1.0, 5, 15, 2, {{"Conv", 3}, {"Add", 5}});
+    a.RecordFuzzTick("c", 2.0, 9, 27, 3, {{"Conv", 1}});
+    a.SetOpSupport({"ort@cpu", "Conv", "float16", "unsupported", "no kernel"});
+    std::vector<FindingRecord> f = a.Findings();
+    ASSERT_EQ(f.size(), 2u);
+    EXPECT_EQ(f[0].count, 2);
+    EXPECT_EQ(f[0].bundle, "out/finding-1");
+    ASSERT_TRUE(f[0].model.has_value());
+    EXPECT_EQ(f[0].model->size(), 3u);
+    EXPECT_EQ(a.OpCoverage()["Conv"], 4);
+    EXPECT_EQ(a.FuzzTicks().size(), 2u);
+    EXPECT_TRUE(a.HasFinding("tvm@cpu", "inconsistent", "Add,Conv"));
+    EXPECT_FALSE(a.HasFinding("tvm@cpu", "crash", "Add,Conv"));
+  }
+  {
+    Store b = Store::Open(File("b.db"));
+    b.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"));
+    b.RecordFinding(MakeFinding("opencv@cpu", "Relu"));
+    b.RecordFuzzTick("d", 1.0, 2, 6, 1, {{"Conv", 2}});
+  }
+  Store m = Store::Open(File("m.db"));
+  m.MergeFrom(File("a.db"));
+  m.MergeFrom(File("b.db"));
+  std::vector<FindingRecord> f = m.Findings();
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].env, "ort@cpu");
+  EXPECT_EQ(f[0].count, 3);  // 2 in a + 1 in b
+  EXPECT_EQ(m.OpCoverage()["Conv"], 6);
+  EXPECT_EQ(m.FuzzTicks().size(), 3u);
+  EXPECT_EQ(m.OpSupport().size(), 1u);
 }
 
 }  // namespace
