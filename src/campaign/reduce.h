@@ -1,0 +1,47 @@
+// Test-case reduction for fuzzing findings: delta debugging (Zeller's ddmin) over the nodes of a
+// model, keeping the smallest node set found whose sub-model still shows the symptom.
+//
+// A sub-model keeps a subset of the nodes (in graph order) and the initializers they use. A
+// tensor a kept node consumes but no kept node produces becomes a graph input, fed with the
+// value `ref` computed for it on the original inputs (so the kept nodes see exactly what they
+// saw in the full model); kept nodes' outputs that no kept node consumes become graph outputs.
+// Candidates that are not valid ONNX (checker/shape inference) are skipped. The oracle decides
+// whether a candidate still shows the symptom (e.g. "env X still differs from ref", "env X
+// still crashes"); it is called at most `max_tests` times. Single-threaded; the oracle may
+// throw nothing (exceptions propagate).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "backends/backend.h"
+#include "ir/model.h"
+
+namespace concord {
+
+using ReduceOracle = std::function<bool(const Model& candidate, const ValueMap& inputs)>;
+
+struct ReduceOptions {
+  int max_tests = 200;
+};
+
+struct ReduceResult {
+  Model model;
+  ValueMap inputs;
+  int original_nodes = 0;
+  int reduced_nodes = 0;
+  int tests = 0;  // oracle calls made
+};
+
+// `values`: the original inputs plus every intermediate value (ref taps) by tensor name.
+// Returns nullopt when the kept set yields no valid model (no outputs, checker failure).
+std::optional<std::pair<Model, ValueMap>> SubModel(const Model& model, const ValueMap& values,
+                                                   const std::vector<int>& keep);
+
+// Reduces `model` (whose symptom the oracle confirms on `inputs`). The full model must show the
+// symptom; when no smaller candidate shows it, the result is the model itself.
+ReduceResult ReduceModel(const Model& model, const ValueMap& inputs, const ReduceOracle& oracle,
+                         const ReduceOptions& options = {});
+
+}  // namespace concord

@@ -1,0 +1,120 @@
+// Delta debugging over nodes on a real runtime bug: OpenCV 4.6 DNN drops the scale of a
+// MatMul followed by Mul(scalar) when fusing (findings/opencv_matmul_scale_fusion). Buried in a
+// 9-node model, the reducer must find the 2-node core, and the reduced model must still show
+// the bug on OpenCV while ref computes the right value.
+#include "campaign/reduce.h"
+
+#include <gtest/gtest.h>
+
+#include "compare/compare.h"
+#include "ref/interpreter.h"
+
+namespace concord {
+namespace {
+
+onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
+                         const std::string& out) {
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name("n_" + out);
+  for (auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+void AddInput(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims) {
+  auto* vi = g->add_input();
+  vi->set_name(name);
+  auto* t = vi->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+Model BuriedMatMulScale() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("buried");
+  AddInput(g, "x", {4, 8});
+  AddInput(g, "y", {8, 8});
+  auto* scale = g->add_initializer();
+  scale->set_name("scale");
+  scale->set_data_type(onnx::TensorProto::FLOAT);
+  scale->add_float_data(0.25f);
+  AddNode(g, "Relu", {"x"}, "a");
+  AddNode(g, "Tanh", {"y"}, "b");
+  AddNode(g, "Abs", {"a"}, "c");
+  AddNode(g, "Sigmoid", {"b"}, "d");
+  AddNode(g, "MatMul", {"c", "d"}, "e");
+  AddNode(g, "Mul", {"e", "scale"}, "f");
+  AddNode(g, "Neg", {"f"}, "h");
+  AddNode(g, "Exp", {"h"}, "i");
+  AddNode(g, "Sqrt", {"i"}, "z");
+  auto* out = g->add_output();
+  out->set_name("z");
+  auto* t = out->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_value(4);
+  t->mutable_shape()->add_dim()->set_dim_value(8);
+  return Model::FromProto(m, "", "buried matmul-scale model");
+}
+
+TEST(ReduceModel, FindsTheTwoNodeCoreOfAnOpenCvFusionBug) {
+  Model model = BuriedMatMulScale();
+  ValueMap inputs;
+  Tensor x(DType::kFloat32, {4, 8}), y(DType::kFloat32, {8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 0.1f * static_cast<float>(i % 7);
+  for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
+  inputs["x"] = x;
+  inputs["y"] = y;
+  EnvSpec opencv = EnvSpec::Parse("opencv@cpu,opt=3");
+  auto differs = [&](const Model& candidate, const ValueMap& in) {
+    std::vector<ref::Value> want = PrepareSession(candidate, EnvSpec::Parse("ref"))->Run(in);
+    std::vector<ref::Value> got;
+    try {
+      got = PrepareSession(candidate, opencv)->Run(in);
+    } catch (const Error&) {
+      return false;  // a different symptom (OpenCV rejects the candidate) does not count
+    }
+    for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
+      if (!CompareTensors(want[i].tensor, got[i].tensor, Tolerance{1e-3, 1e-4}).ok) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(differs(model, inputs)) << "the full model must show the OpenCV bug";
+  ReduceResult r = ReduceModel(model, inputs, differs);
+  EXPECT_EQ(r.original_nodes, 9);
+  ASSERT_EQ(r.reduced_nodes, 2) << r.model.proto().graph().DebugString();
+  EXPECT_EQ(r.model.graph().node(0).op_type(), "MatMul");
+  EXPECT_EQ(r.model.graph().node(1).op_type(), "Mul");
+  EXPECT_LE(r.tests, 200);
+  // The reduced model's inputs are the values MatMul saw in the full model.
+  ASSERT_EQ(r.inputs.size(), 2u);
+  EXPECT_TRUE(r.inputs.count("c") && r.inputs.count("d"));
+  EXPECT_TRUE(differs(r.model, r.inputs));
+}
+
+TEST(SubModel, CutTensorsBecomeInputsAndDanglingOutputsOutputs) {
+  Model model = BuriedMatMulScale();
+  ValueMap values;
+  Tensor x(DType::kFloat32, {4, 8}), y(DType::kFloat32, {8, 8});
+  values["x"] = x;
+  values["y"] = y;
+  ref::Interpreter interp(model);
+  std::map<std::string, ref::Value> taps;
+  interp.Run({{"x", x}, {"y", y}}, &taps);
+  for (auto& [k, v] : taps) values[k] = v;
+  auto sub = SubModel(model, values, {2, 4});  // Abs, MatMul: d is cut, c produced inside
+  ASSERT_TRUE(sub.has_value());
+  const auto& g = sub->first.graph();
+  ASSERT_EQ(g.input_size(), 2);  // a (Abs's input) and d (MatMul's second input)
+  EXPECT_EQ(g.input(0).name(), "a");
+  EXPECT_EQ(g.input(1).name(), "d");
+  ASSERT_EQ(g.output_size(), 1);
+  EXPECT_EQ(g.output(0).name(), "e");
+  EXPECT_FALSE(SubModel(model, values, {}).has_value());
+}
+
+}  // namespace
+}  // namespace concord
