@@ -574,8 +574,11 @@ std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpe
     worker_env.options.erase("timeout");
   }
   // /proc/self/exe rather than the path it points to: it still starts this very binary when
-  // the file was replaced on disk meanwhile (a rebuild during a long campaign).
-  std::vector<std::string> argv = {"/proc/self/exe", "worker"};
+  // the file was replaced on disk meanwhile (a rebuild during a long campaign). Programs that
+  // are not `concord` (test binaries) name the concord binary in CONCORD_WORKER_BIN.
+  const char* bin = std::getenv("CONCORD_WORKER_BIN");
+  std::vector<std::string> argv = {bin != nullptr && *bin != '\0' ? bin : "/proc/self/exe",
+                                   "worker"};
   return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
                                              std::vector<std::string>{}, options);
 }

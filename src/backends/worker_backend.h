@@ -35,7 +35,8 @@ std::vector<std::unique_ptr<Backend>> MakeWorkerBackends();
 // Crash isolation for any env (isolate=1): runs `concord worker` (this executable) as a child
 // process serving the env without isolate= over stdio, so a segfault or hang inside a native
 // library (OpenCV, BLAS, ref itself) becomes Error(kRuntime) for this session only.
-// timeout=SECONDS bounds prepare and each run.
+// timeout=SECONDS bounds prepare and each run. The worker is this binary (`/proc/self/exe
+// worker`) unless CONCORD_WORKER_BIN names another concord binary (for test programs).
 std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpec& env);
 
 // What every worker-backed Session also offers (tests and run records reach it by

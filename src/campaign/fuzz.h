@@ -1,0 +1,105 @@
+// Differential fuzzing of runtimes (NNSmith's loop): generate a model -> run it on `ref` (the
+// oracle) and on every env -> classify what happened -> reduce and deduplicate findings ->
+// record them in the results store and as self-contained repro bundles.
+//
+// Envs run in worker processes (ort/tvm always; ref/opencv with isolate=1), one persistent
+// worker per env that receives each new model with Session::Reload, so a crash or hang kills
+// only that worker (a fresh one is started for the next model) and the campaign goes on.
+//
+// Oracles, per (model, env):
+//   crash       the worker died (signal, exit) during prepare or run;
+//   timeout     the worker did not answer within timeout_s and was killed;
+//   error       the env raised an error on a valid model (kinds other than "unsupported");
+//   inconsistent an output differs from ref beyond the tolerance (NaN/Inf placement included;
+//               ref outputs are finite by construction of the generator);
+//   undefined   the same, but spec-undefined behaviour explains it (ties into ArgMax/ArgMin/
+//               TopK, float->integer Cast of out-of-range values): recorded, labelled, not a bug;
+//   perf        the env's time relative to ref is > perf_factor x its running median ratio
+//               (after >= 20 models, >= 10 ms, confirmed by 3 reruns).
+// "unsupported" (an op/dtype the env does not implement) is counted, never a finding.
+// Each finding is reduced by delta debugging over nodes (campaign/reduce.h) while it keeps the
+// same symptom, then deduplicated by (env, symptom, signature = sorted op types of the reduced
+// model). A new one is written to OUT/<id>-<env>-<symptom>/ as an ONNX test case (model.onnx,
+// test_data_set_0/{input,output}_K.pb with ref's expected outputs, actual_K.pb, finding.json,
+// repro.sh: `concord conformance --suite OUT --filter ^NAME$ --env ENV`).
+// Store errors propagate; everything else becomes a counted outcome. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "compare/compare.h"
+#include "store/store.h"
+
+namespace concord {
+
+struct FuzzCase {
+  Model model;
+  ValueMap inputs;
+  std::vector<std::string> op_types;
+  uint64_t seed = 0;
+};
+// Makes the model for a seed (gen::Generate in `concord fuzz`); throws Error when it cannot.
+using FuzzGenerator = std::function<FuzzCase(uint64_t seed)>;
+
+struct FuzzOptions {
+  std::vector<std::string> envs;
+  uint64_t seed = 0;
+  int64_t iterations = 0;   // models; 0 = until time_s
+  double time_s = 0;
+  Tolerance tol{1e-2, 1e-3};  // generated graphs chain many ops: float32 error accumulates
+  Tolerance fp16_tol{5e-2, 1e-2};  // models with float16 tensors
+  double timeout_s = 20;
+  double perf_factor = 10;
+  bool reduce = true;
+  int reduce_tests = 120;
+  std::filesystem::path out_dir = "fuzz_findings";
+  std::string campaign = "fuzz";
+};
+
+struct FuzzProgress {
+  int64_t models = 0;
+  int64_t tests = 0;      // (model, env) executions
+  int64_t hits = 0;       // findings of any kind, before deduplication
+  int64_t distinct = 0;   // new distinct findings
+  double elapsed_s = 0;
+  std::string last;       // last event, for the progress line
+};
+using FuzzProgressFn = std::function<void(const FuzzProgress&)>;
+
+struct FuzzEnvStats {
+  int64_t tests = 0, ok = 0, unsupported = 0;
+  std::map<std::string, int64_t> symptoms;  // symptom -> hits
+};
+
+struct FuzzSummary {
+  int64_t models = 0, tests = 0, hits = 0, distinct = 0, generator_failures = 0;
+  double seconds = 0;
+  std::map<std::string, FuzzEnvStats> envs;
+  std::vector<int64_t> new_finding_ids;
+};
+
+FuzzSummary RunFuzz(const FuzzOptions& options, const FuzzGenerator& generate, Store& store,
+                    const FuzzProgressFn& progress = nullptr);
+
+// Spec-undefined behaviour on ref's values of `model` (ties into ArgMax/ArgMin/TopK, Cast of
+// NaN/out-of-range floats to integers): a reason, or nullopt.
+std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMap& values);
+
+// Operator support inference (NNSmith's dtype test): for every (op, dtype) the callback can make
+// a one-op model for, run it on each env and record ok / unsupported / error in the store.
+// Returns the (op, dtype) pairs some env does not support.
+using SupportCaseFn = std::function<std::optional<FuzzCase>(const std::string& op,
+                                                            const std::string& dtype)>;
+std::vector<std::pair<std::string, std::string>> InferOpSupport(
+    const std::vector<std::string>& envs, const std::vector<std::string>& ops,
+    const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
+    double timeout_s, const std::function<void(const std::string&)>& log = nullptr);
+
+}  // namespace concord
