@@ -1,0 +1,222 @@
+#include "report/fuzz_render.h"
+
+#include <ctime>
+#include <map>
+#include <string_view>
+#include <filesystem>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "ir/error.h"
+
+namespace concord::report {
+
+extern const std::string_view kChartJs;
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string Esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string ScriptJson(const json& j) {
+  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "\\u003c";
+    else if (c == '>') out += "\\u003e";
+    else if (c == '&') out += "\\u0026";
+    else out += c;
+  }
+  return out;
+}
+
+const char* kCss = R"css(
+body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:1200px;margin:0 auto;padding:24px}
+section{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:16px 20px;margin:16px 0}
+h1{margin:0 0 4px}h2{margin:0 0 12px;font-size:18px}
+table{border-collapse:collapse;width:100%}th,td{padding:5px 8px;border-bottom:1px solid #eef0f4;
+text-align:left;vertical-align:top}th{background:#f0f2f6}td.num{text-align:right}
+.meta{color:#667}.tag{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px}
+.crash,.timeout{background:#fde2e1}.inconsistent,.error{background:#fff1d6}.undefined{background:#e8eefc}
+.perf{background:#e6f4ea}.chart{position:relative;height:320px}code{font-size:12px}
+)css";
+
+const char* kScript = R"js(
+(function(){
+  var errors=[];
+  function fail(m){errors.push(m);document.body.dataset.renderStatus='error';
+    document.body.dataset.renderErrors=errors.join(' | ');}
+  window.addEventListener('error',function(e){fail(e.message);});
+  try{
+    if(typeof Chart==='undefined')throw new Error('Chart.js did not load');
+    var d=JSON.parse(document.getElementById('fuzz-data').textContent);
+    var draw={
+      coverage:function(cv){var ops=Object.keys(d.coverage).sort(function(a,b){return d.coverage[b]-d.coverage[a];});
+        return new Chart(cv,{type:'bar',data:{labels:ops,datasets:[{label:'models containing the op',
+        data:ops.map(function(o){return d.coverage[o];}),backgroundColor:'#4e79a7'}]},
+        options:{maintainAspectRatio:false,animation:false,plugins:{legend:{display:false}}}});},
+      throughput:function(cv){var t=d.ticks;
+        return new Chart(cv,{type:'line',data:{labels:t.map(function(x){return x.t_s.toFixed(0);}),
+        datasets:[{label:'tests',data:t.map(function(x){return x.tests;}),borderColor:'#4e79a7'},
+        {label:'models',data:t.map(function(x){return x.models;}),borderColor:'#f28e2b'},
+        {label:'distinct findings',data:t.map(function(x){return x.findings;}),borderColor:'#e15759',yAxisID:'y2'}]},
+        options:{maintainAspectRatio:false,animation:false,scales:{x:{title:{display:true,text:'seconds'}},
+        y:{title:{display:true,text:'cumulative'}},y2:{position:'right',beginAtZero:true}}}});},
+      symptoms:function(cv){var envs=Object.keys(d.by_symptom);var kinds={};
+        envs.forEach(function(e){Object.keys(d.by_symptom[e]).forEach(function(k){kinds[k]=1;});});
+        var colors={crash:'#e15759',timeout:'#b07aa1',error:'#f28e2b',inconsistent:'#edc948',undefined:'#76b7b2',perf:'#59a14f'};
+        return new Chart(cv,{type:'bar',data:{labels:envs,datasets:Object.keys(kinds).map(function(k){
+          return {label:k,data:envs.map(function(e){return d.by_symptom[e][k]||0;}),backgroundColor:colors[k]||'#999'};})},
+        options:{maintainAspectRatio:false,animation:false,scales:{x:{stacked:true},y:{stacked:true,
+        title:{display:true,text:'distinct findings'}}}}});}
+    };
+    document.querySelectorAll('canvas[data-chart]').forEach(function(cv){
+      try{draw[cv.dataset.chart](cv);cv.dataset.rendered='1';}
+      catch(e){fail(cv.dataset.chart+' chart: '+e.message);}
+    });
+    if(!errors.length)document.body.dataset.renderStatus='ok';
+  }catch(e){fail(e.message);}
+})();
+)js";
+
+}  // namespace
+
+json FuzzDocument(Store& store) {
+  json doc;
+  doc["schema"] = kFuzzSchema;
+  doc["store"] = std::filesystem::absolute(store.path()).string();
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  doc["generated_at"] = buf;
+  doc["findings"] = json::array();
+  doc["by_symptom"] = json::object();
+  for (const FindingRecord& f : store.Findings()) {
+    json versions = json::object();
+    try {
+      versions = json::parse(f.versions_json);
+    } catch (const json::parse_error&) {
+    }
+    doc["findings"].push_back({{"id", f.id}, {"env", f.env}, {"symptom", f.symptom},
+                               {"signature", f.signature}, {"seed", f.seed},
+                               {"message", f.message}, {"versions", versions},
+                               {"original_nodes", f.original_nodes},
+                               {"reduced_nodes", f.reduced_nodes}, {"count", f.count},
+                               {"bundle", f.bundle}, {"first_seen", f.first_seen},
+                               {"last_seen", f.last_seen}});
+    json& e = doc["by_symptom"][f.env];
+    e[f.symptom] = e.value(f.symptom, 0) + 1;
+  }
+  doc["coverage"] = store.OpCoverage();
+  doc["ticks"] = json::array();
+  for (const FuzzTick& t2 : store.FuzzTicks()) {
+    doc["ticks"].push_back({{"campaign", t2.campaign}, {"t_s", t2.t_s}, {"models", t2.models},
+                            {"tests", t2.tests}, {"findings", t2.findings}});
+  }
+  doc["support"] = json::array();
+  for (const OpSupportRecord& s : store.OpSupport()) {
+    doc["support"].push_back({{"env", s.env}, {"op", s.op}, {"dtype", s.dtype},
+                              {"status", s.status}, {"message", s.message}});
+  }
+  return doc;
+}
+
+std::string RenderFuzzHtml(const json& doc) {
+  if (!doc.is_object() || doc.value("schema", "") != kFuzzSchema) {
+    Fail(ErrorKind::kInput, "not a Concord fuzz document (schema {} expected)", kFuzzSchema);
+  }
+  std::string out;
+  auto add = [&](std::string_view f, auto&&... args) {
+    out += fmt::vformat(f, fmt::make_format_args(args...));
+  };
+  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Concord fuzzing "
+         "report</title><style>";
+  out += kCss;
+  out += "</style></head>\n<body data-render-status=\"pending\"><main>\n";
+  int64_t hits = 0;
+  for (const auto& f : doc["findings"]) hits += f.value("count", int64_t{1});
+  const json& ticks = doc["ticks"];
+  int64_t tests = 0, models = 0;
+  double seconds = 0;
+  // Ticks are cumulative per campaign: add up the last one of each.
+  std::map<std::string, json> last;
+  for (const auto& t : ticks) last[t.value("campaign", "")] = t;
+  for (const auto& [c, t] : last) {
+    tests += t.value("tests", int64_t{0});
+    models += t.value("models", int64_t{0});
+    seconds += t.value("t_s", 0.0);
+  }
+  add("<h1>Concord fuzzing report</h1><div class=\"meta\">store <code>{}</code> &middot; "
+      "generated {} &middot; {} models, {} tests in {:.0f} s ({:.2f} tests/s) &middot; {} distinct "
+      "findings ({} hits)</div>\n",
+      Esc(doc.value("store", "")), Esc(doc.value("generated_at", "")), models, tests, seconds,
+      seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(), hits);
+  out += "<section id=\"findings\"><h2>Findings</h2>";
+  if (doc["findings"].empty()) {
+    out += "<p class=\"meta\">no findings</p>";
+  } else {
+    out += "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>reduced op signature</th>"
+           "<th>nodes</th><th>hits</th><th>seed</th><th>message</th><th>repro</th></tr></thead>"
+           "<tbody>";
+    for (const auto& f : doc["findings"]) {
+      add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}</code>"
+          "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">{}"
+          "</td><td>{}</td><td><code>{}</code></td></tr>\n",
+          f.value("id", int64_t{0}), Esc(f.value("env", "")), Esc(f.value("symptom", "")),
+          Esc(f.value("symptom", "")), Esc(f.value("signature", "")),
+          f.value("original_nodes", int64_t{0}), f.value("reduced_nodes", int64_t{0}),
+          f.value("count", int64_t{0}), f.value("seed", int64_t{0}),
+          Esc(f.value("message", "").substr(0, 300)), Esc(f.value("bundle", "")));
+    }
+    out += "</tbody></table>";
+  }
+  out += "</section>\n<section id=\"symptoms\"><h2>Distinct findings per env and symptom</h2>"
+         "<div class=\"chart\"><canvas data-chart=\"symptoms\"></canvas></div></section>\n"
+         "<section id=\"coverage\"><h2>Op coverage (models containing each op)</h2>"
+         "<div class=\"chart\"><canvas data-chart=\"coverage\"></canvas></div></section>\n"
+         "<section id=\"throughput\"><h2>Throughput over time</h2>"
+         "<div class=\"chart\"><canvas data-chart=\"throughput\"></canvas></div></section>\n"
+         "<section id=\"support\"><h2>Operator support inference</h2>";
+  if (doc["support"].empty()) {
+    out += "<p class=\"meta\">not run (concord fuzz --infer-support)</p>";
+  } else {
+    out += "<table><thead><tr><th>env</th><th>op</th><th>dtype</th><th>status</th><th>message</th>"
+           "</tr></thead><tbody>";
+    for (const auto& s : doc["support"]) {
+      if (s.value("status", "") == "ok") continue;
+      add("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+          Esc(s.value("env", "")), Esc(s.value("op", "")), Esc(s.value("dtype", "")),
+          Esc(s.value("status", "")), Esc(s.value("message", "").substr(0, 200)));
+    }
+    out += "</tbody></table><p class=\"meta\">(pairs every env accepts are not listed)</p>";
+  }
+  out += "</section>\n</main>\n<script id=\"fuzz-data\" type=\"application/json\">";
+  out += ScriptJson({{"coverage", doc["coverage"]}, {"ticks", ticks},
+                     {"by_symptom", doc["by_symptom"]}});
+  out += "</script>\n<script>\n";
+  out += std::string(kChartJs);
+  out += "\n</script>\n<script>";
+  out += kScript;
+  out += "</script>\n</body></html>\n";
+  return out;
+}
+
+}  // namespace concord::report

@@ -1,0 +1,260 @@
+// concord fuzz / fuzz-report: differential fuzzing of runtimes with generated models, and its
+// HTML report.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "campaign/env_list.h"
+#include "campaign/fuzz.h"
+#include "gen/generator.h"
+#include "ir/tensor_io.h"
+#include "report/fuzz_render.h"
+#include "store/store.h"
+#include "tools/concord/common.h"
+
+namespace concord::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct FuzzArgs {
+  std::vector<std::string> envs;
+  double time_s = 0;
+  int64_t iterations = 0;
+  uint64_t seed = 0;
+  int max_nodes = 10;
+  std::string ops, dtypes;
+  std::string out = "fuzz_out";
+  std::string db;
+  bool no_reduce = false;
+  double timeout_s = 20;
+  double rtol = 1e-2, atol = 1e-3;
+  bool infer_support = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+FuzzCase ToCase(gen::GeneratedModel g, uint64_t seed) {
+  FuzzCase c{std::move(g.model), {}, std::move(g.op_types), seed};
+  for (auto& [name, v] : g.inputs) c.inputs[name] = std::move(v);
+  return c;
+}
+
+int FuzzMain(const FuzzArgs& a) {
+  FuzzOptions o;
+  for (const EnvSpec& e : ParseEnvList(a.envs)) o.envs.push_back(e.ToString());
+  o.seed = a.seed;
+  o.iterations = a.iterations;
+  o.time_s = a.time_s;
+  o.reduce = !a.no_reduce;
+  o.timeout_s = a.timeout_s;
+  o.tol = Tolerance{a.rtol, a.atol};
+  o.out_dir = a.out;
+  o.campaign = fmt::format("seed{}", a.seed);
+  fs::create_directories(a.out);
+  std::string db = a.db.empty() ? (fs::path(a.out) / "fuzz.db").string() : a.db;
+  Store store = Store::Open(db);
+
+  gen::GenOptions base;
+  base.max_nodes = a.max_nodes;
+  base.ops = SplitComma(a.ops);
+  base.dtypes = SplitComma(a.dtypes);
+  bool tty = isatty(STDERR_FILENO) != 0;
+  if (a.infer_support) {
+    std::vector<std::string> dtypes =
+        base.dtypes.empty() ? std::vector<std::string>{"float32", "float16", "int32", "int64", "bool"}
+                            : base.dtypes;
+    std::vector<std::string> ops = base.ops.empty() ? gen::KnownOps() : base.ops;
+    if (!a.quiet) std::cerr << fmt::format("inferring op support: {} ops x {} dtypes on {} env(s)\n",
+                                           ops.size(), dtypes.size(), o.envs.size());
+    auto pairs = InferOpSupport(
+        o.envs, ops, dtypes,
+        [&](const std::string& op, const std::string& dt) -> std::optional<FuzzCase> {
+          gen::GenOptions g = base;
+          g.seed = a.seed;
+          g.max_nodes = 1;
+          g.ops = {op};
+          g.dtypes = {dt};
+          return ToCase(gen::Generate(g), a.seed);
+        },
+        store, a.timeout_s,
+        [&](const std::string& line) {
+          if (!a.quiet && tty) std::cerr << "\r\033[K" << line << std::flush;
+        });
+    if (!a.quiet && tty) std::cerr << "\r\033[K";
+    for (const auto& p : pairs) base.exclude.insert(p);
+    if (!a.quiet) {
+      std::cerr << fmt::format("{} (op, dtype) pairs are not supported by every env: the "
+                               "generator avoids them\n", pairs.size());
+    }
+  }
+  if (!a.quiet && !a.json) {
+    std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
+                             "in {}, store {}\n",
+                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db);
+  }
+  auto progress = [&](const FuzzProgress& p) {
+    if (a.quiet || a.json) return;
+    std::string line = fmt::format(
+        "[{:.0f}s] {} models, {} tests ({:.1f} tests/s), {} distinct findings / {} hits{}",
+        p.elapsed_s, p.models, p.tests, p.elapsed_s > 0 ? p.tests / p.elapsed_s : 0.0, p.distinct,
+        p.hits, p.last.empty() ? "" : " | " + p.last.substr(0, 90));
+    if (tty) {
+      std::cerr << "\r\033[K" << line << std::flush;
+    } else if (p.last.rfind("NEW", 0) == 0) {
+      std::cerr << line << "\n";
+    }
+  };
+  FuzzSummary s = RunFuzz(
+      o,
+      [&](uint64_t seed) {
+        gen::GenOptions g = base;
+        g.seed = seed;
+        return ToCase(gen::Generate(g), seed);
+      },
+      store, progress);
+  if (!a.quiet && tty && !a.json) std::cerr << "\r\033[K";
+
+  json report_doc = report::FuzzDocument(store);
+  std::string html = (fs::path(a.out) / "fuzz_report.html").string();
+  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
+  json envs = json::object();
+  for (const auto& [env, st] : s.envs) {
+    envs[env] = {{"tests", st.tests}, {"ok", st.ok}, {"unsupported", st.unsupported},
+                 {"symptoms", st.symptoms}};
+  }
+  if (a.json) {
+    std::cout << json{{"models", s.models}, {"tests", s.tests}, {"seconds", s.seconds},
+                      {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
+                      {"hits", s.hits}, {"new_findings", s.distinct},
+                      {"generator_failures", s.generator_failures}, {"envs", envs},
+                      {"store", db}, {"report", html}, {"findings", report_doc["findings"]}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << fmt::format("{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
+                             "distinct findings; {} generator failures\n",
+                             s.models, s.tests, s.seconds,
+                             s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
+                             s.generator_failures);
+    for (const auto& [env, st] : s.envs) {
+      std::string sym;
+      for (const auto& [k, n] : st.symptoms) sym += fmt::format(" {} {}", k, n);
+      std::cout << fmt::format("  {:<28} {} ok, {} unsupported{}\n", env, st.ok, st.unsupported,
+                               sym);
+    }
+    for (const auto& f : report_doc["findings"]) {
+      std::cout << fmt::format("  #{:<3} {:<22} {:<12} [{}] {} -> {} nodes, {} hit(s)  {}\n",
+                               f["id"].get<int64_t>(), f["env"].get<std::string>(),
+                               f["symptom"].get<std::string>(), f["signature"].get<std::string>(),
+                               f["original_nodes"].get<int64_t>(),
+                               f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
+                               f["bundle"].get<std::string>());
+    }
+    std::cout << "store:  " << fs::absolute(db).string() << "\nreport: "
+              << fs::absolute(html).string() << "\n";
+  }
+  bool bugs = false;
+  for (const auto& f : report_doc["findings"]) bugs |= f["symptom"] != "undefined";
+  return bugs ? kExitDiverged : kExitOk;
+}
+
+struct FuzzReportArgs {
+  std::string db;
+  std::string out;
+  bool json = false;
+};
+
+int FuzzReportMain(const FuzzReportArgs& a) {
+  if (!fs::is_regular_file(a.db)) Fail(ErrorKind::kInput, "{}: no such store file", a.db);
+  Store store = Store::Open(a.db);
+  json doc = report::FuzzDocument(store);
+  std::string out = a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string()
+                                  : a.out;
+  WriteFileAtomic(out, report::RenderFuzzHtml(doc));
+  if (a.json) {
+    std::cout << json{{"report", out}, {"document", doc}}.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("{} distinct findings, {} ops covered\nreport: {}\n",
+                             doc["findings"].size(), doc["coverage"].size(),
+                             fs::absolute(out).string());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
+  auto args = std::make_shared<FuzzArgs>();
+  CLI::App* app = root.add_subcommand(
+      "fuzz", "Differential fuzzing: generated models on every env against ref, findings reduced");
+  app->footer(
+      "Each iteration generates a model (seed, seed+1, ...), runs it on ref and on every env in\n"
+      "worker processes (a crash or hang is a finding, not the end), and classifies: crash,\n"
+      "timeout, error (a valid model rejected), inconsistent (outputs differ from ref beyond\n"
+      "--rtol/--atol), undefined (a difference spec-undefined behaviour explains: labelled, not a\n"
+      "bug), perf (>10x this env's usual time relative to ref). Findings are reduced by delta\n"
+      "debugging over nodes, deduplicated by (env, symptom, op signature), stored in the SQLite\n"
+      "store and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX test case with\n"
+      "repro.sh). Exit 1 when any finding other than 'undefined' is in the store.\n"
+      "Example: concord fuzz --envs 'ort@cpu;tvm@cpu,opt=3;opencv@cpu' --time 3600 --out fz");
+  app->add_option("--envs", args->envs, "Environments, ';'-separated (repeatable)")->required();
+  app->add_option("--time", args->time_s, "Stop after this many seconds");
+  app->add_option("--iterations,-n", args->iterations, "Stop after this many models");
+  app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
+  app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")->capture_default_str();
+  app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");
+  app->add_option("--dtypes", args->dtypes, "Allowed dtypes, comma-separated (default: all)");
+  app->add_option("--out,-o", args->out, "Findings folder")->capture_default_str();
+  app->add_option("--db", args->db, "Results store (default: OUT/fuzz.db)");
+  app->add_flag("--no-reduce", args->no_reduce, "Keep findings unreduced");
+  app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang is a finding")
+      ->capture_default_str();
+  app->add_option("--rtol", args->rtol, "Relative tolerance vs ref (float16 models: 5x)")
+      ->capture_default_str();
+  app->add_option("--atol", args->atol, "Absolute tolerance vs ref")->capture_default_str();
+  app->add_flag("--infer-support", args->infer_support,
+                "First test every (op, dtype) alone on each env; generate only pairs all accept");
+  app->add_flag("--quiet,-q", args->quiet, "No progress line");
+  AddJsonFlag(app, &args->json);
+  return {app, [args, &global] {
+            args->json |= global.json;
+            if (args->time_s <= 0 && args->iterations <= 0) {
+              Fail(ErrorKind::kUsage, "give --time SECONDS or --iterations N");
+            }
+            return FuzzMain(*args);
+          }};
+}
+
+Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global) {
+  auto args = std::make_shared<FuzzReportArgs>();
+  CLI::App* app = root.add_subcommand(
+      "fuzz-report", "HTML report of fuzzing findings, op coverage and throughput in a store");
+  app->add_option("db", args->db, "Results store written by `concord fuzz`")->required();
+  app->add_option("--out,-o", args->out, "HTML path (default: fuzz_report.html next to DB)");
+  AddJsonFlag(app, &args->json);
+  return {app, [args, &global] {
+            args->json |= global.json;
+            return FuzzReportMain(*args);
+          }};
+}
+
+}  // namespace concord::cli
