@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "backends/worker_backend.h"
@@ -471,6 +473,21 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
       std::string bytes;
       small.proto().SerializeToString(&bytes);
       f.model = std::vector<uint8_t>(bytes.begin(), bytes.end());
+      {
+        std::vector<NamedTensor> arrays;
+        for (const auto& [name, v] : small_inputs) {
+          if (v.is_tensor()) arrays.push_back({name, v.tensor});
+        }
+        fs::path npz = o.out_dir / fmt::format(".inputs-{}.npz", getpid());
+        try {
+          WriteNpz(npz.string(), arrays);
+          std::string b = ReadFileBytes(npz.string(), 1ull << 31);
+          f.inputs = std::vector<uint8_t>(b.begin(), b.end());
+        } catch (const Error&) {
+          // inputs stay in the bundle only
+        }
+        fs::remove(npz);
+      }
       f.first_seen = f.last_seen = NowIso();
       json details = {{"campaign", o.campaign}, {"full_signature", full_sig},
                       {"reduce_tests", reduce_tests},

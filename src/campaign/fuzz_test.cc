@@ -117,6 +117,7 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   EXPECT_EQ(f[0].original_nodes, 9);
   EXPECT_EQ(f[0].reduced_nodes, 2);
   EXPECT_EQ(f[0].count, 3);
+  ASSERT_TRUE(f[0].model.has_value() && f[0].inputs.has_value());  // both in the store too
   ASSERT_FALSE(f[0].bundle.empty());
   fs::path bundle = f[0].bundle;
   EXPECT_TRUE(fs::exists(bundle / "model.onnx"));

@@ -63,7 +63,7 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "CREATE TABLE findings(id INTEGER PRIMARY KEY, env TEXT NOT NULL, "
         "symptom TEXT NOT NULL, signature TEXT NOT NULL, seed INTEGER NOT NULL, "
         "message TEXT NOT NULL, versions_json TEXT NOT NULL, original_nodes INTEGER NOT NULL, "
-        "reduced_nodes INTEGER NOT NULL, model BLOB NULL, bundle TEXT NOT NULL, "
+        "reduced_nodes INTEGER NOT NULL, model BLOB NULL, inputs BLOB NULL, bundle TEXT NOT NULL, "
         "details_json TEXT NOT NULL, count INTEGER NOT NULL, first_seen TEXT NOT NULL, "
         "last_seen TEXT NOT NULL, UNIQUE(env, symptom, signature))",
         "CREATE TABLE fuzz_ticks(id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, "
@@ -543,12 +543,12 @@ bool Store::RecordFinding(const FindingRecord& f, int64_t* id) {
   }
   Statement ins(db_, path_,
                 "INSERT INTO findings(env, symptom, signature, seed, message, versions_json, "
-                "original_nodes, reduced_nodes, model, bundle, details_json, count, first_seen, "
-                "last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)");
+                "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, "
+                "first_seen, last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)");
   ins.Bind(1, f.env).Bind(2, f.symptom).Bind(3, f.signature).Bind(4, f.seed).Bind(5, f.message)
       .Bind(6, f.versions_json).Bind(7, f.original_nodes).Bind(8, f.reduced_nodes)
-      .BindBlob(9, f.model).Bind(10, f.bundle).Bind(11, f.details_json).Bind(12, f.first_seen)
-      .Bind(13, f.last_seen);
+      .BindBlob(9, f.model).BindBlob(10, f.inputs).Bind(11, f.bundle).Bind(12, f.details_json)
+      .Bind(13, f.first_seen).Bind(14, f.last_seen);
   ins.Run();
   if (id) *id = sqlite3_last_insert_rowid(db_);
   tx.Commit();
@@ -570,7 +570,7 @@ void Store::SetFindingBundle(int64_t id, const std::string& bundle) {
 std::vector<FindingRecord> Store::Findings() {
   Statement s(db_, path_,
               "SELECT id, env, symptom, signature, seed, message, versions_json, original_nodes, "
-              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen "
+              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen, inputs "
               "FROM findings ORDER BY id");
   std::vector<FindingRecord> out;
   while (s.Step()) {
@@ -590,6 +590,7 @@ std::vector<FindingRecord> Store::Findings() {
     f.count = s.Int(12);
     f.first_seen = s.Text(13);
     f.last_seen = s.Text(14);
+    if (!s.IsNull(15)) f.inputs = s.Blob(15);
     out.push_back(std::move(f));
   }
   return out;
@@ -725,9 +726,9 @@ void Store::MergeFrom(const std::string& other_path) {
   // Findings: one per (env, symptom, signature); counts add up, the first seen is kept.
   Exec(db_, path_,
        "INSERT INTO main.findings(env, symptom, signature, seed, message, versions_json, "
-       "original_nodes, reduced_nodes, model, bundle, details_json, count, first_seen, last_seen) "
-       "SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
-       "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen "
+       "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, first_seen, "
+       "last_seen) SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
+       "reduced_nodes, model, inputs, bundle, details_json, count, first_seen, last_seen "
        "FROM other.findings WHERE true ON CONFLICT(env, symptom, signature) DO UPDATE SET "
        "count=count+excluded.count, last_seen=max(last_seen, excluded.last_seen)");
   Exec(db_, path_,

@@ -127,7 +127,8 @@ struct FindingRecord {
   std::string versions_json;
   int64_t original_nodes = 0;
   int64_t reduced_nodes = 0;
-  std::optional<std::vector<uint8_t>> model;  // the reduced model's bytes
+  std::optional<std::vector<uint8_t>> model;   // the reduced model's bytes
+  std::optional<std::vector<uint8_t>> inputs;  // its inputs as .npz bytes
   std::string bundle;     // repro folder
   std::string details_json = "{}";
   int64_t count = 1;
