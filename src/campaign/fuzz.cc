@@ -429,7 +429,8 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
       int original_nodes = c->model.graph().node_size();
       int reduced_nodes = original_nodes;
       int reduce_tests = 0;
-      if (o.reduce && out.symptom != "perf" && original_nodes > 1) {
+      // Hangs are not reduced: every candidate could cost a whole timeout.
+      if (o.reduce && out.symptom != "perf" && out.symptom != "timeout" && original_nodes > 1) {
         report(fmt::format("reducing {} {} (seed {}, {} nodes)", env, out.symptom, seed,
                            original_nodes));
         EnvRunner probe(env, o.timeout_s);
