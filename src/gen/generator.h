@@ -35,6 +35,7 @@ struct GeneratedModel {
   std::vector<std::pair<std::string, ref::Value>> inputs;  // graph inputs, declaration order
   std::vector<std::string> op_types;        // op type of every node, graph order
   uint64_t attempts = 1;                    // internal retries used
+  std::vector<std::string> rejected;        // why each discarded attempt was discarded
 };
 
 GeneratedModel Generate(const GenOptions& options);
