@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <chrono>
 
 #include "gen/concretize.h"
 #include "gen/spec.h"
@@ -124,6 +125,23 @@ class Builder : public BuildContext {
 
   void Require(const z3::expr& c) override { solver_.add(c); }
 
+  bool Fix(const std::vector<z3::expr>& dims, std::vector<int64_t>* values) override {
+    values->clear();
+    if (dims.empty()) return true;
+    solver_.push();  // try random values first, else any model
+    for (const auto& d : dims) solver_.add(d == Int(RandInt(rng_, 1, 8)));
+    bool hinted = solver_.check() == z3::sat;
+    if (!hinted) {
+      solver_.pop();
+      if (solver_.check() != z3::sat) return false;
+    }
+    z3::model m = solver_.get_model();
+    for (const auto& d : dims) values->push_back(m.eval(d, true).get_numeral_int64());
+    if (hinted) solver_.pop();
+    for (size_t i = 0; i < dims.size(); ++i) solver_.add(dims[i] == Int((*values)[i]));
+    return true;
+  }
+
   void Bound(const std::vector<z3::expr>& dims) {
     int64_t b = DimBound(static_cast<int>(dims.size()));
     for (const auto& d : dims) solver_.add(d >= 1 && d <= Int(b));
@@ -206,7 +224,9 @@ class Builder : public BuildContext {
       size_t nvars = vars_.size();
       rejected_dtype_ = false;
       solver_.push();
-      bool ok = spec->build(*this) && !rejected_dtype_ && solver_.check() == z3::sat;
+      bool ok = spec->build(*this) && !rejected_dtype_ &&
+                static_cast<int>(g_.nodes.size()) <= opt_.max_nodes &&
+                solver_.check() == z3::sat;
       if (!ok) {
         solver_.pop();
         g_ = std::move(saved);
@@ -231,7 +251,10 @@ class Builder : public BuildContext {
         int64_t hi = std::min<int64_t>(v.hi, v.lo + 8);
         solver_.add(v.var == Int(RandInt(rng_, v.lo, hi)));
       }
-      if (solver_.check() != z3::sat) solver_.pop();
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = solver_.check();
+      if (getenv("GEN_DEBUG")) fprintf(stderr, "hint check %d %.1fms\n", (int)r, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (r != z3::sat) solver_.pop();
     }
     if (solver_.check() != z3::sat) {
       Fail(ErrorKind::kInternal, "gen: constraints became unsatisfiable after they were sat");

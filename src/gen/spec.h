@@ -99,6 +99,10 @@ class BuildContext {
   // Fresh integer variable with lo <= v <= hi.
   virtual z3::expr Var(int64_t lo, int64_t hi) = 0;
   virtual void Require(const z3::expr& constraint) = 0;
+  // Partial concretization (keeps the constraint set linear where an op needs products of
+  // dims, e.g. Reshape/Flatten): fixes `dims` to values of a model of the constraints so far
+  // (random values when they fit) and returns them; false when the constraints are unsat.
+  virtual bool Fix(const std::vector<z3::expr>& dims, std::vector<int64_t>* values) = 0;
   // Emits a node; outputs get the given dtypes/dims (dims bounded by DimBound) and their ids.
   virtual std::vector<int> Emit(const std::string& op_type, std::vector<int> inputs,
                                 std::vector<std::pair<DType, std::vector<z3::expr>>> outputs,
@@ -121,7 +125,6 @@ AttrSpec StringAttr(const std::string& name, const std::string& v);
 // Numpy-style broadcast of two symbolic shapes; adds the compatibility constraints.
 std::vector<z3::expr> Broadcast(BuildContext& ctx, const std::vector<z3::expr>& a,
                                 const std::vector<z3::expr>& b);
-z3::expr Product(BuildContext& ctx, const std::vector<z3::expr>& dims, size_t begin, size_t end);
 
 struct OpSpec {
   std::string op_type;

@@ -70,12 +70,6 @@ std::vector<z3::expr> Broadcast(BuildContext& ctx, const std::vector<z3::expr>& 
   return out;
 }
 
-z3::expr Product(BuildContext& ctx, const std::vector<z3::expr>& dims, size_t begin, size_t end) {
-  z3::expr p = ctx.Int(1);
-  for (size_t i = begin; i < end; ++i) p = (i == begin) ? dims[i] : p * dims[i];
-  return p;
-}
-
 const std::vector<OpSpec>& AllSpecs() {
   static const std::vector<OpSpec> specs = [] {
     std::vector<OpSpec> v;

@@ -51,24 +51,41 @@ OpSpec Make(const std::string& op, int rmin, int rmax,
 
 void AddShapeSpecs(std::vector<OpSpec>& out) {
   out.push_back(Make("Reshape", 0, 5, [](BuildContext& ctx, DType dt) {
+    // Input dims are fixed first (partial concretization), so the output is a random
+    // factorization of a known element count and no product constraint reaches z3.
     int x = ctx.Pick(dt, 0, 5);
-    auto xd = ctx.tensor(x).dims;
+    std::vector<int64_t> xv;
+    if (!ctx.Fix(ctx.tensor(x).dims, &xv)) return false;
+    int64_t left = 1;
+    for (int64_t v : xv) left *= v;
     int ro = static_cast<int>(RandInt(ctx.rng(), 1, 5));
+    int64_t bound = DimBound(ro);
     std::vector<z3::expr> od;
-    for (int i = 0; i < ro; ++i) od.push_back(ctx.Var(1, DimBound(ro)));
-    ctx.Require(Product(ctx, xd, 0, xd.size()) == Product(ctx, od, 0, od.size()));
+    for (int i = 0; i + 1 < ro; ++i) {
+      std::vector<int64_t> divisors;
+      for (int64_t d = 1; d <= std::min(left, bound); ++d) {
+        if (left % d == 0) divisors.push_back(d);
+      }
+      int64_t d = RandPick(ctx.rng(), divisors);
+      od.push_back(ctx.Int(d));
+      left /= d;
+    }
+    if (left > bound) return false;
+    od.push_back(ctx.Int(left));
     int shape = ctx.NewIntConst(od);
     ctx.Emit("Reshape", {x, shape}, {{dt, od}});
     return true;
   }));
   out.push_back(Make("Flatten", 1, 5, [](BuildContext& ctx, DType dt) {
     int x = ctx.Pick(dt, 1, 5);
-    auto xd = ctx.tensor(x).dims;
-    int r = static_cast<int>(xd.size());
+    std::vector<int64_t> xv;
+    if (!ctx.Fix(ctx.tensor(x).dims, &xv)) return false;
+    int r = static_cast<int>(xv.size());
     int64_t axis = RandInt(ctx.rng(), 0, r);
-    std::vector<z3::expr> od = {Product(ctx, xd, 0, static_cast<size_t>(axis)),
-                                Product(ctx, xd, static_cast<size_t>(axis), xd.size())};
-    ctx.Emit("Flatten", {x}, {{dt, od}},
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < r; ++i) (i < axis ? outer : inner) *= xv[static_cast<size_t>(i)];
+    if (outer > DimBound(2) || inner > DimBound(2)) return false;
+    ctx.Emit("Flatten", {x}, {{dt, {ctx.Int(outer), ctx.Int(inner)}}},
              {IntAttr("axis", ctx.Int(axis == r ? axis : Spell(ctx.rng(), axis, r)))});
     return true;
   }));
@@ -106,9 +123,8 @@ void AddShapeSpecs(std::vector<OpSpec>& out) {
     auto xd = ctx.tensor(x).dims;
     int r = static_cast<int>(xd.size());
     int ro = r + static_cast<int>(RandInt(ctx.rng(), 1, std::min(2, 5 - r)));
-    auto axes = Subset(ctx.rng(), ro, 0.3);
-    while (static_cast<int>(axes.size()) > ro - r) axes.pop_back();
-    ro = r + static_cast<int>(axes.size());
+    auto axes = Shuffled(ctx.rng(), ro);  // the first ro - r positions get the new axes
+    axes.resize(static_cast<size_t>(ro - r));
     std::vector<z3::expr> od, ax;
     size_t k = 0;
     for (int i = 0; i < ro; ++i) {
