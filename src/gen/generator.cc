@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <chrono>
 
 #include "gen/concretize.h"
 #include "gen/spec.h"
@@ -251,10 +250,7 @@ class Builder : public BuildContext {
         int64_t hi = std::min<int64_t>(v.hi, v.lo + 8);
         solver_.add(v.var == Int(RandInt(rng_, v.lo, hi)));
       }
-      auto t0 = std::chrono::steady_clock::now();
-      auto r = solver_.check();
-      if (getenv("GEN_DEBUG")) fprintf(stderr, "hint check %d %.1fms\n", (int)r, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      if (r != z3::sat) solver_.pop();
+      if (solver_.check() != z3::sat) solver_.pop();
     }
     if (solver_.check() != z3::sat) {
       Fail(ErrorKind::kInternal, "gen: constraints became unsatisfiable after they were sat");
