@@ -216,8 +216,12 @@ TEST(GenOptions, OpsDtypesExcludeAndNodeBound) {
       const onnx::TypeProto* t = g.model.FindType(n.output(0));
       ASSERT_NE(t, nullptr);
       int et = t->tensor_type().elem_type();
-      if (n.op_type() == "Add") EXPECT_EQ(et, 1);
-      if (n.op_type() == "Sub") EXPECT_NE(et, 1);
+      if (n.op_type() == "Add") {
+        EXPECT_EQ(et, 1);
+      }
+      if (n.op_type() == "Sub") {
+        EXPECT_NE(et, 1);
+      }
     }
   }
   GenOptions bad;
