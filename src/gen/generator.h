@@ -7,6 +7,10 @@
 // Validity: every returned model passes the ONNX checker and shape inference and runs on `ref`
 // without error (Generate retries internally with derived seeds; Error(kRuntime) when it cannot
 // produce one, naming the seed).
+// Domain-limited ops (Sqrt/Log/Reciprocal/Div/Pow/Acos/Asin) get safe inputs: a graph input or
+// weight has its value range narrowed; a node output is fed through guard nodes (Abs, Add of a
+// positive constant, Tanh, Clip), which appear in op_types, count towards max_nodes and obey
+// dtypes/exclude but not `ops`.
 #pragma once
 
 #include <cstdint>
