@@ -7,6 +7,10 @@
 // Validity: every returned model passes the ONNX checker and shape inference and runs on `ref`
 // without error (Generate retries internally with derived seeds; Error(kRuntime) when it cannot
 // produce one, naming the seed).
+// Domain-limited ops (Sqrt/Log/Reciprocal/Div/Pow/Acos/Asin) get safe inputs: a graph input or
+// weight has its value range narrowed; a node output is fed through guard nodes (Abs, Add of a
+// positive constant, Tanh, Clip), which appear in op_types, count towards max_nodes and obey
+// dtypes/exclude but not `ops`.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,7 @@ struct GeneratedModel {
   std::vector<std::pair<std::string, ref::Value>> inputs;  // graph inputs, declaration order
   std::vector<std::string> op_types;        // op type of every node, graph order
   uint64_t attempts = 1;                    // internal retries used
+  std::vector<std::string> rejected;        // why each discarded attempt was discarded
 };
 
 GeneratedModel Generate(const GenOptions& options);

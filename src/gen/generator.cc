@@ -1,0 +1,370 @@
+// The NNSmith-style generator (symbolic mode): a pool of tensors with z3 dims, op specs inserted
+// while the constraint set stays satisfiable, random value hints for variety, one z3 model,
+// concretization, validation (ONNX checker + shape inference agreeing with our shapes, a ref
+// run with no error and no NaN/Inf in any value) and retries with derived seeds.
+#include "gen/generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "gen/concretize.h"
+#include "gen/spec.h"
+#include "ref/interpreter.h"
+
+namespace concord::gen {
+namespace {
+
+constexpr double kInf = INFINITY;
+constexpr int kMaxAttempts = 24;
+constexpr unsigned kRlimit = 2000000;  // z3 resource limit per check (deterministic, unlike time)
+
+class Builder : public BuildContext {
+ public:
+  Builder(const GenOptions& opt, uint64_t seed) : opt_(opt), rng_(seed), solver_(ctx_) {
+    z3::params p(ctx_);
+    p.set("random_seed", 0u);
+    p.set("rlimit", kRlimit);
+    solver_.set(p);
+  }
+
+  Rng& rng() override { return rng_; }
+  z3::context& z3ctx() override { return ctx_; }
+
+  bool DTypeOk(const std::string& op, DType dt) const {
+    std::string name = GenDTypeName(dt);
+    if (!opt_.dtypes.empty() &&
+        std::find(opt_.dtypes.begin(), opt_.dtypes.end(), name) == opt_.dtypes.end()) {
+      return false;
+    }
+    return !opt_.exclude.count({op, name}) && !opt_.exclude.count({op, DTypeName(dt)});
+  }
+
+  std::vector<DType> Allowed(const std::string& op, const std::vector<DType>& cands) override {
+    std::vector<DType> out;
+    for (DType d : cands) {
+      if (DTypeOk(op, d)) out.push_back(d);
+    }
+    return out;
+  }
+
+  int Pick(DType dtype, int rmin, int rmax) override {
+    std::vector<int> nodes, inputs;
+    for (size_t i = 0; i < g_.tensors.size(); ++i) {
+      const TensorInfo& t = g_.tensors[i];
+      if (t.dtype != dtype || t.rank() < rmin || t.rank() > rmax) continue;
+      if (t.kind == TensorKind::kNode) nodes.push_back(static_cast<int>(i));
+      if (t.kind == TensorKind::kInput) inputs.push_back(static_cast<int>(i));
+    }
+    if (!nodes.empty() && Coin(rng_, 0.75)) return RandPick(rng_, nodes);
+    if (!inputs.empty() && Coin(rng_, 0.5)) return RandPick(rng_, inputs);
+    int rank = static_cast<int>(RandInt(rng_, rmin, rmax));
+    if (Coin(rng_, 0.7)) return NewInput(dtype, rank);
+    std::vector<z3::expr> dims;
+    for (int i = 0; i < rank; ++i) dims.push_back(Var(1, DimBound(rank)));
+    auto [lo, hi] = DefaultRange(dtype);
+    return NewWeight(dtype, dims, lo, hi);
+  }
+
+  static std::pair<double, double> DefaultRange(DType dt) {
+    if (IsFloating(dt)) return {-1, 1};
+    if (dt == DType::kBool) return {0, 1};
+    return {-8, 8};
+  }
+
+  int Add(TensorInfo t) {
+    g_.tensors.push_back(std::move(t));
+    return static_cast<int>(g_.tensors.size()) - 1;
+  }
+
+  int NewInput(DType dtype, int rank) override {
+    TensorInfo t;
+    t.dtype = dtype;
+    t.kind = TensorKind::kInput;
+    for (int i = 0; i < rank; ++i) t.dims.push_back(Var(1, DimBound(rank)));
+    std::tie(t.lo, t.hi) = DefaultRange(dtype);
+    return Add(std::move(t));
+  }
+
+  int NewWeight(DType dtype, std::vector<z3::expr> dims, double lo, double hi) override {
+    Bound(dims);
+    TensorInfo t;
+    t.dtype = dtype;
+    t.kind = TensorKind::kWeight;
+    t.dims = std::move(dims);
+    t.lo = lo;
+    t.hi = hi;
+    return Add(std::move(t));
+  }
+
+  int NewIntConst(std::vector<z3::expr> values) override {
+    TensorInfo t;
+    t.dtype = DType::kInt64;
+    t.kind = TensorKind::kIntConst;
+    t.dims = {Int(static_cast<int64_t>(values.size()))};
+    t.values = std::move(values);
+    return Add(std::move(t));
+  }
+
+  int NewIndex(std::vector<z3::expr> dims, z3::expr bound) override {
+    TensorInfo t;
+    t.dtype = DType::kInt64;
+    t.kind = TensorKind::kIndex;
+    t.dims = std::move(dims);
+    t.index_bound = {bound};
+    return Add(std::move(t));
+  }
+
+  z3::expr Var(int64_t lo, int64_t hi) override {
+    z3::expr v = ctx_.int_const(fmt::format("v{}", var_counter_++).c_str());
+    solver_.add(v >= Int(lo) && v <= Int(hi));
+    vars_.push_back({v, lo, hi});
+    return v;
+  }
+
+  void Require(const z3::expr& c) override { solver_.add(c); }
+
+  bool Fix(const std::vector<z3::expr>& dims, std::vector<int64_t>* values) override {
+    values->clear();
+    if (dims.empty()) return true;
+    solver_.push();  // try random values first, else any model
+    for (const auto& d : dims) solver_.add(d == Int(RandInt(rng_, 1, 8)));
+    bool hinted = solver_.check() == z3::sat;
+    if (!hinted) {
+      solver_.pop();
+      if (solver_.check() != z3::sat) return false;
+    }
+    z3::model m = solver_.get_model();
+    for (const auto& d : dims) values->push_back(m.eval(d, true).get_numeral_int64());
+    if (hinted) solver_.pop();
+    for (size_t i = 0; i < dims.size(); ++i) solver_.add(dims[i] == Int((*values)[i]));
+    return true;
+  }
+
+  void Bound(const std::vector<z3::expr>& dims) {
+    int64_t b = DimBound(static_cast<int>(dims.size()));
+    for (const auto& d : dims) solver_.add(d >= 1 && d <= Int(b));
+  }
+
+  std::vector<int> Emit(const std::string& op, std::vector<int> inputs,
+                        std::vector<std::pair<DType, std::vector<z3::expr>>> outputs,
+                        std::vector<AttrSpec> attrs) override {
+    NodeSpec n;
+    n.op_type = op;
+    for (int in : inputs) {
+      if (in < 0) continue;
+      const TensorInfo& t = g_.tensors[static_cast<size_t>(in)];
+      if (t.kind != TensorKind::kIntConst && t.kind != TensorKind::kIndex && !DTypeOk(op, t.dtype)) {
+        rejected_dtype_ = true;
+      }
+    }
+    n.inputs = std::move(inputs);
+    n.attrs = std::move(attrs);
+    for (auto& [dt, dims] : outputs) {
+      if (!DTypeOk(op, dt)) rejected_dtype_ = true;
+      Bound(dims);
+      TensorInfo t;
+      t.dtype = dt;
+      t.dims = std::move(dims);
+      n.outputs.push_back(Add(std::move(t)));
+    }
+    g_.nodes.push_back(std::move(n));
+    return g_.nodes.back().outputs;
+  }
+
+  const TensorInfo& tensor(int id) const override { return g_.tensors.at(static_cast<size_t>(id)); }
+
+  int Guard(int id, double lo, double hi) override {
+    TensorInfo& t = g_.tensors.at(static_cast<size_t>(id));
+    if (t.kind == TensorKind::kInput || t.kind == TensorKind::kWeight) {
+      double nlo = std::max(t.lo, lo), nhi = std::min(t.hi, hi);
+      if (nlo <= nhi) {
+        t.lo = nlo;
+        t.hi = nhi;
+        return id;
+      }
+    }
+    DType dt = t.dtype;
+    auto dims = t.dims;
+    if (hi == kInf && lo >= 0) {
+      int a = Emit("Abs", {id}, {{dt, dims}}, {})[0];
+      if (lo == 0) return a;
+      int c = NewWeight(dt, {}, lo, lo);
+      return Emit("Add", {a, c}, {{dt, dims}}, {})[0];
+    }
+    if (lo >= -1 && hi <= 1 && IsFloating(dt)) {
+      int a = Emit("Tanh", {id}, {{dt, dims}}, {})[0];
+      if (lo > -1 || hi < 1) {
+        int mn = NewWeight(dt, {}, lo, lo), mx = NewWeight(dt, {}, hi, hi);
+        a = Emit("Clip", {a, mn, mx}, {{dt, dims}}, {})[0];
+      }
+      return a;
+    }
+    return id;
+  }
+
+  // Grows the graph; false when not a single node could be placed.
+  bool Grow() {
+    std::vector<const OpSpec*> specs;
+    for (const OpSpec& s : AllSpecs()) {
+      if (opt_.ops.empty() ||
+          std::find(opt_.ops.begin(), opt_.ops.end(), s.op_type) != opt_.ops.end()) {
+        specs.push_back(&s);
+      }
+    }
+    if (specs.empty()) {
+      Fail(ErrorKind::kUsage, "gen: none of the requested ops ({}) is known; known ops: {}",
+           fmt::join(opt_.ops, ","), fmt::join(KnownOps(), ","));
+    }
+    int budget = std::max(8, opt_.max_nodes * 10);
+    while (static_cast<int>(g_.nodes.size()) < opt_.max_nodes && budget-- > 0) {
+      const OpSpec* spec = RandPick(rng_, specs);
+      SymGraph saved = g_;
+      size_t nvars = vars_.size();
+      rejected_dtype_ = false;
+      solver_.push();
+      bool ok = spec->build(*this) && !rejected_dtype_ &&
+                static_cast<int>(g_.nodes.size()) <= opt_.max_nodes &&
+                solver_.check() == z3::sat;
+      if (!ok) {
+        solver_.pop();
+        g_ = std::move(saved);
+        vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(nvars), vars_.end());
+      }
+    }
+    return !g_.nodes.empty();
+  }
+
+  // Random value hints (in small batches) so that shapes are not all minimal, then the model.
+  z3::model Solve() {
+    std::vector<size_t> order(vars_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = order.size(); i > 1; --i) {
+      std::swap(order[i - 1], order[static_cast<size_t>(RandInt(rng_, 0, static_cast<int64_t>(i) - 1))]);
+    }
+    const size_t kBatch = 4;
+    for (size_t b = 0; b < order.size(); b += kBatch) {
+      solver_.push();
+      for (size_t i = b; i < std::min(order.size(), b + kBatch); ++i) {
+        const VarInfo& v = vars_[order[i]];
+        int64_t hi = std::min<int64_t>(v.hi, v.lo + 8);
+        solver_.add(v.var == Int(RandInt(rng_, v.lo, hi)));
+      }
+      if (solver_.check() != z3::sat) solver_.pop();
+    }
+    if (solver_.check() != z3::sat) {
+      Fail(ErrorKind::kInternal, "gen: constraints became unsatisfiable after they were sat");
+    }
+    return solver_.get_model();
+  }
+
+  const SymGraph& graph() const { return g_; }
+
+ private:
+  struct VarInfo {
+    z3::expr var;
+    int64_t lo, hi;
+  };
+  const GenOptions& opt_;
+  Rng rng_;
+  z3::context ctx_;
+  z3::solver solver_;
+  SymGraph g_;
+  std::vector<VarInfo> vars_;
+  uint64_t var_counter_ = 0;
+  bool rejected_dtype_ = false;
+};
+
+bool HasNanInf(const Tensor& t) {
+  if (!IsFloating(t.dtype())) return false;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (!std::isfinite(t.GetDouble(i))) return true;
+  }
+  return false;
+}
+
+// Validates one candidate; returns "" when good, else the reason.
+std::string Validate(const Concrete& c, Model* out) {
+  Model model;
+  try {
+    model = Model::FromProto(c.proto, "", "generated model");
+  } catch (const Error& e) {
+    return std::string("checker/shape inference: ") + e.what();
+  }
+  for (const auto& [name, shape] : c.node_outputs) {
+    const onnx::TypeProto* type = model.FindType(name);
+    if (type == nullptr || !type->has_tensor_type() || !type->tensor_type().has_shape()) continue;
+    const auto& sh = type->tensor_type().shape();
+    bool same = sh.dim_size() == static_cast<int>(shape.size());
+    for (int i = 0; same && i < sh.dim_size(); ++i) {
+      if (sh.dim(i).has_dim_value() && sh.dim(i).dim_value() != shape[static_cast<size_t>(i)]) same = false;
+    }
+    if (!same) {
+      return fmt::format("shape inference gives {} {} but the spec said {}", name,
+                         TypeToString(*type), ShapeToString(shape));
+    }
+  }
+  std::map<std::string, ref::Value> feeds(c.inputs.begin(), c.inputs.end());
+  std::map<std::string, ref::Value> taps;
+  try {
+    ref::Interpreter interp(model);
+    interp.Run(feeds, &taps);
+  } catch (const Error& e) {
+    return std::string("ref run: ") + e.what();
+  }
+  for (const auto& [name, shape] : c.node_outputs) {
+    auto it = taps.find(name);
+    if (it == taps.end() || !it->second.is_tensor()) return "ref run: no value for " + name;
+    const Tensor& t = it->second.tensor;
+    if (t.shape() != shape) {
+      return fmt::format("ref gives {} shape {} but the spec said {}", name,
+                         ShapeToString(t.shape()), ShapeToString(shape));
+    }
+    if (HasNanInf(t)) return "NaN/Inf in " + name;
+  }
+  *out = std::move(model);
+  return "";
+}
+
+}  // namespace
+
+GeneratedModel Generate(const GenOptions& options) {
+  if (options.max_nodes < 1) Fail(ErrorKind::kUsage, "gen: --max-nodes must be >= 1");
+  GeneratedModel result;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    uint64_t seed = attempt == 0 ? options.seed : Mix(options.seed * 1000003ull + attempt);
+    std::string reason;
+    try {
+      Builder b(options, seed);
+      if (!b.Grow()) {
+        reason = "no op could be placed";
+      } else {
+        z3::model m = b.Solve();
+        Concrete c = Concretize(b.graph(), m, Mix(seed ^ 0x5eedull),
+                                fmt::format("concord_gen_{}", options.seed));
+        Model model;
+        reason = Validate(c, &model);
+        if (reason.empty()) {
+          result.model = std::move(model);
+          result.inputs = std::move(c.inputs);
+          result.op_types = std::move(c.op_types);
+          result.attempts = static_cast<uint64_t>(attempt) + 1;
+          return result;
+        }
+      }
+    } catch (const z3::exception& e) {
+      reason = std::string("z3: ") + e.msg();
+    }
+    result.rejected.push_back(fmt::format("attempt {}: {}", attempt, reason));
+  }
+  Fail(ErrorKind::kRuntime, "gen: no valid model for seed {} after {} attempts; last: {}",
+       options.seed, kMaxAttempts, result.rejected.back());
+}
+
+std::vector<std::string> KnownOps() {
+  std::vector<std::string> out;
+  for (const OpSpec& s : AllSpecs()) out.push_back(s.op_type);
+  return out;
+}
+
+}  // namespace concord::gen
