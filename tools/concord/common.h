@@ -57,6 +57,8 @@ Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
 Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
 Command MakeGenCommand(CLI::App& root, GlobalOptions& global);
+Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global);
+Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.

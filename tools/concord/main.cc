@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       MakeMatrixCommand(root, global),
       MakeReportCommand(root, global),
       MakeGenCommand(root, global),
+      MakeFuzzCommand(root, global),
+      MakeFuzzReportCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),
