@@ -51,16 +51,25 @@ void FillInt(Tensor& t, Rng& rng, double lo, double hi) {
 Tensor RandomTensor(DType dt, const Shape& shape, Rng& rng, double lo, double hi) {
   Tensor t(dt, shape);
   switch (dt) {
-    case DType::kFloat32: FillReal<float>(t, rng, lo, hi); break;
-    case DType::kFloat16: FillReal<Float16>(t, rng, lo, hi); break;
-    case DType::kInt32: FillInt<int32_t>(t, rng, lo, hi); break;
-    case DType::kInt64: FillInt<int64_t>(t, rng, lo, hi); break;
+    case DType::kFloat32:
+      FillReal<float>(t, rng, lo, hi);
+      break;
+    case DType::kFloat16:
+      FillReal<Float16>(t, rng, lo, hi);
+      break;
+    case DType::kInt32:
+      FillInt<int32_t>(t, rng, lo, hi);
+      break;
+    case DType::kInt64:
+      FillInt<int64_t>(t, rng, lo, hi);
+      break;
     case DType::kBool: {
       bool* p = t.data<bool>();
       for (int64_t i = 0; i < t.numel(); ++i) p[i] = Coin(rng, 0.5);
       break;
     }
-    default: Fail(ErrorKind::kInternal, "generator: no value filler for {}", DTypeName(dt));
+    default:
+      Fail(ErrorKind::kInternal, "generator: no value filler for {}", DTypeName(dt));
   }
   return t;
 }
@@ -77,12 +86,18 @@ void SetType(onnx::ValueInfoProto* vi, const std::string& name, DType dt, const 
 
 std::string GenDTypeName(DType dt) {
   switch (dt) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kBool: return "bool";
-    default: return DTypeName(dt);
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kBool:
+      return "bool";
+    default:
+      return DTypeName(dt);
   }
 }
 
@@ -113,7 +128,8 @@ Concrete Concretize(const SymGraph& g, const z3::model& m, uint64_t value_seed,
       case TensorKind::kInput: {
         names[id] = fmt::format("in_{}", n_in++);
         SetType(graph->add_input(), names[id], t.dtype, shapes[id]);
-        c.inputs.emplace_back(names[id], ref::Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
+        c.inputs.emplace_back(names[id],
+                              ref::Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
         break;
       }
       case TensorKind::kWeight: {
@@ -153,7 +169,8 @@ Concrete Concretize(const SymGraph& g, const z3::model& m, uint64_t value_seed,
     }
     for (int out : ns.outputs) {
       node->add_output(names[static_cast<size_t>(out)]);
-      c.node_outputs.emplace_back(names[static_cast<size_t>(out)], shapes[static_cast<size_t>(out)]);
+      c.node_outputs.emplace_back(names[static_cast<size_t>(out)],
+                                  shapes[static_cast<size_t>(out)]);
     }
     for (const AttrSpec& a : ns.attrs) {
       onnx::AttributeProto* ap = node->add_attribute();

@@ -42,7 +42,8 @@ TEST_F(GenCliTest, SameSeedSameBytesAcrossProcesses) {
 TEST_F(GenCliTest, GeneratedCasesAreAConformanceSuite) {
   for (int s = 0; s < 5; ++s) {
     std::string c = P("suite/s" + std::to_string(s));
-    auto r = RunConcord("gen --seed " + std::to_string(s) + " --out " + c + "/model.onnx --inputs-out " + c);
+    auto r = RunConcord("gen --seed " + std::to_string(s) + " --out " + c +
+                        "/model.onnx --inputs-out " + c);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(fs::exists(c + "/test_data_set_0/input_0.pb"));
     EXPECT_TRUE(fs::exists(c + "/test_data_set_0/output_0.pb"));
@@ -53,7 +54,8 @@ TEST_F(GenCliTest, GeneratedCasesAreAConformanceSuite) {
 }
 
 TEST_F(GenCliTest, JsonListOpsAndUsageErrors) {
-  auto j = RunConcord("gen --seed 3 --ops Conv,Relu,Add --dtypes float32 --out " + P("m.onnx") + " --json");
+  auto j = RunConcord("gen --seed 3 --ops Conv,Relu,Add --dtypes float32 --out " + P("m.onnx") +
+                      " --json");
   ASSERT_EQ(j.code, 0) << j.err;
   auto rec = nlohmann::json::parse(j.out);
   EXPECT_EQ(rec["seed"], 3);

@@ -154,7 +154,8 @@ class Builder : public BuildContext {
     for (int in : inputs) {
       if (in < 0) continue;
       const TensorInfo& t = g_.tensors[static_cast<size_t>(in)];
-      if (t.kind != TensorKind::kIntConst && t.kind != TensorKind::kIndex && !DTypeOk(op, t.dtype)) {
+      if (t.kind != TensorKind::kIntConst && t.kind != TensorKind::kIndex &&
+          !DTypeOk(op, t.dtype)) {
         rejected_dtype_ = true;
       }
     }
@@ -224,8 +225,7 @@ class Builder : public BuildContext {
       rejected_dtype_ = false;
       solver_.push();
       bool ok = spec->build(*this) && !rejected_dtype_ &&
-                static_cast<int>(g_.nodes.size()) <= opt_.max_nodes &&
-                solver_.check() == z3::sat;
+                static_cast<int>(g_.nodes.size()) <= opt_.max_nodes && solver_.check() == z3::sat;
       if (!ok) {
         solver_.pop();
         g_ = std::move(saved);
@@ -240,7 +240,8 @@ class Builder : public BuildContext {
     std::vector<size_t> order(vars_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     for (size_t i = order.size(); i > 1; --i) {
-      std::swap(order[i - 1], order[static_cast<size_t>(RandInt(rng_, 0, static_cast<int64_t>(i) - 1))]);
+      std::swap(order[i - 1],
+                order[static_cast<size_t>(RandInt(rng_, 0, static_cast<int64_t>(i) - 1))]);
     }
     const size_t kBatch = 4;
     for (size_t b = 0; b < order.size(); b += kBatch) {
@@ -297,7 +298,8 @@ std::string Validate(const Concrete& c, Model* out) {
     const auto& sh = type->tensor_type().shape();
     bool same = sh.dim_size() == static_cast<int>(shape.size());
     for (int i = 0; same && i < sh.dim_size(); ++i) {
-      if (sh.dim(i).has_dim_value() && sh.dim(i).dim_value() != shape[static_cast<size_t>(i)]) same = false;
+      if (sh.dim(i).has_dim_value() && sh.dim(i).dim_value() != shape[static_cast<size_t>(i)])
+        same = false;
     }
     if (!same) {
       return fmt::format("shape inference gives {} {} but the spec said {}", name,

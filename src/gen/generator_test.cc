@@ -1,12 +1,13 @@
 // Generator unit tests: per-spec shape transfer on one-node models against hand formulas, ONNX
 // shape inference (run afresh, strict) and the ref interpreter; determinism; option handling.
+#include "gen/generator.h"
+
 #include <gtest/gtest.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <map>
 #include <set>
 
-#include "gen/generator.h"
 #include "ref/interpreter.h"
 
 namespace concord::gen {
@@ -22,18 +23,22 @@ GeneratedModel Gen(uint64_t seed, int nodes, std::vector<std::string> ops = {}) 
 
 Shape ProtoShape(const onnx::TypeProto& t) {
   Shape s;
-  for (const auto& d : t.tensor_type().shape().dim()) s.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  for (const auto& d : t.tensor_type().shape().dim())
+    s.push_back(d.has_dim_value() ? d.dim_value() : -1);
   return s;
 }
 
 // Declared shape of any graph input, initializer or output by name.
 Shape ShapeOf(const onnx::GraphProto& g, const std::string& name) {
-  for (const auto& i : g.input()) if (i.name() == name) return ProtoShape(i.type());
-  for (const auto& i : g.output()) if (i.name() == name) return ProtoShape(i.type());
+  for (const auto& i : g.input())
+    if (i.name() == name) return ProtoShape(i.type());
+  for (const auto& i : g.output())
+    if (i.name() == name) return ProtoShape(i.type());
   for (const auto& i : g.initializer()) {
     if (i.name() == name) return Shape(i.dims().begin(), i.dims().end());
   }
-  for (const auto& i : g.value_info()) if (i.name() == name) return ProtoShape(i.type());
+  for (const auto& i : g.value_info())
+    if (i.name() == name) return ProtoShape(i.type());
   ADD_FAILURE() << "no shape for " << name;
   return {};
 }
@@ -45,7 +50,8 @@ std::vector<int64_t> Ints(const onnx::NodeProto& n, const std::string& name) {
   return {};
 }
 int64_t IntOr(const onnx::NodeProto& n, const std::string& name, int64_t def) {
-  for (const auto& a : n.attribute()) if (a.name() == name) return a.i();
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return a.i();
   return def;
 }
 
@@ -91,7 +97,8 @@ TEST(GenSpecs, EverySpecAgreesWithShapeInferenceAndRef) {
           EXPECT_EQ(inferred[out], ran[out]) << n.name();
         }
       }
-      for (const auto& o : graph.output()) EXPECT_EQ(ProtoShape(o.type()), ran[o.name()]) << o.name();
+      for (const auto& o : graph.output())
+        EXPECT_EQ(ProtoShape(o.type()), ran[o.name()]) << o.name();
     }
   }
 }
@@ -116,7 +123,8 @@ TEST(GenSpecs, WindowOpsMatchHandFormulas) {
         if (op == "ConvTranspose") {
           want = s[i] * (h - 1) + d[i] * (k[i] - 1) + 1 - p[i] - p[i + sp];
         } else {
-          want = (h + p[i] + p[i + sp] - d[i] * (k[i] - 1) - 1) / s[i] + 1;  // floor: numerator >= 0
+          want =
+              (h + p[i] + p[i + sp] - d[i] * (k[i] - 1) - 1) / s[i] + 1;  // floor: numerator >= 0
         }
         EXPECT_EQ(y[i + 2], want) << op << " seed " << seed << " axis " << i;
         ++checked;
@@ -159,7 +167,8 @@ TEST(GenSpecs, ShapeOpsMatchHandRules) {
     Shape a = ShapeOf(g.model.graph(), n.input(0)), b = ShapeOf(g.model.graph(), n.input(1));
     Shape y = ShapeOf(g.model.graph(), n.output(0));
     Shape want;
-    Shape ba(a.begin(), a.end() - (a.size() >= 2 ? 2 : 1)), bb(b.begin(), b.end() - (b.size() >= 2 ? 2 : 1));
+    Shape ba(a.begin(), a.end() - (a.size() >= 2 ? 2 : 1)),
+        bb(b.begin(), b.end() - (b.size() >= 2 ? 2 : 1));
     size_t r = std::max(ba.size(), bb.size());
     for (size_t i = 0; i < r; ++i) {
       int64_t x = i + ba.size() >= r ? ba[i + ba.size() - r] : 1;
@@ -186,7 +195,8 @@ TEST(GenDeterminism, SameSeedSameBytesDifferentSeedsDiffer) {
   // Inputs are part of the contract too.
   auto x = Gen(9, 10), y = Gen(9, 10);
   ASSERT_EQ(x.inputs.size(), y.inputs.size());
-  for (size_t i = 0; i < x.inputs.size(); ++i) EXPECT_TRUE(x.inputs[i].second.tensor.BitwiseEqual(y.inputs[i].second.tensor));
+  for (size_t i = 0; i < x.inputs.size(); ++i)
+    EXPECT_TRUE(x.inputs[i].second.tensor.BitwiseEqual(y.inputs[i].second.tensor));
 }
 
 TEST(GenOptions, OpsDtypesExcludeAndNodeBound) {

@@ -44,7 +44,8 @@ TEST(GenSeeds, ThousandSeedsValidAndDiverse) {
     if (g.attempts == 1) ++first_try;
     for (const auto& r : g.rejected) ++reasons[r.substr(r.find(':') + 2, 40)];
     // Re-check independently of Generate: reload from bytes (checker + shape inference) and run.
-    Model m = Model::FromBytes(g.model.proto().SerializeAsString(), "", "seed " + std::to_string(s));
+    Model m =
+        Model::FromBytes(g.model.proto().SerializeAsString(), "", "seed " + std::to_string(s));
     ref::Interpreter interp(m);
     std::map<std::string, ref::Value> feeds(g.inputs.begin(), g.inputs.end());
     if (AllFinite(interp.Run(feeds))) ++valid;

@@ -59,9 +59,9 @@ struct TensorInfo {
   DType dtype = DType::kFloat32;
   std::vector<z3::expr> dims;
   TensorKind kind = TensorKind::kNode;
-  double lo = -1, hi = 1;                // kInput/kWeight value range
-  std::vector<z3::expr> values;          // kIntConst
-  std::vector<z3::expr> index_bound;     // kIndex (one element)
+  double lo = -1, hi = 1;             // kInput/kWeight value range
+  std::vector<z3::expr> values;       // kIntConst
+  std::vector<z3::expr> index_bound;  // kIndex (one element)
   int rank() const { return static_cast<int>(dims.size()); }
 };
 

@@ -48,23 +48,27 @@ int GenMain(const GenArgs& a) {
   const std::vector<std::string> known_dtypes = {"float32", "float16", "int32", "int64", "bool"};
   for (const auto& d : a.dtypes) {
     if (std::find(known_dtypes.begin(), known_dtypes.end(), d) == known_dtypes.end()) {
-      Fail(ErrorKind::kUsage, "gen: unknown dtype '{}' in --dtypes; use {}", d, fmt::join(known_dtypes, ","));
+      Fail(ErrorKind::kUsage, "gen: unknown dtype '{}' in --dtypes; use {}", d,
+           fmt::join(known_dtypes, ","));
     }
   }
   auto known = gen::KnownOps();
   for (const auto& op : a.ops) {
     if (std::find(known.begin(), known.end(), op) == known.end()) {
-      Fail(ErrorKind::kUsage, "gen: unknown op '{}' in --ops; `concord gen --list-ops` lists them", op);
+      Fail(ErrorKind::kUsage, "gen: unknown op '{}' in --ops; `concord gen --list-ops` lists them",
+           op);
     }
   }
   for (const auto& e : a.exclude) {
     auto colon = e.find(':');
-    if (colon == std::string::npos) Fail(ErrorKind::kUsage, "gen: --exclude wants OP:DTYPE, got '{}'", e);
+    if (colon == std::string::npos)
+      Fail(ErrorKind::kUsage, "gen: --exclude wants OP:DTYPE, got '{}'", e);
     opt.exclude.insert({e.substr(0, colon), e.substr(colon + 1)});
   }
   auto t0 = std::chrono::steady_clock::now();
   gen::GeneratedModel g = gen::Generate(opt);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (fs::path(a.out).has_parent_path()) fs::create_directories(fs::path(a.out).parent_path());
   g.model.Save(a.out);
 
@@ -107,12 +111,14 @@ int GenMain(const GenArgs& a) {
     std::cout << rec.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("wrote   {}  (seed {}, {} nodes, {} inputs, {} outputs, {:.1f} ms, {} attempt{})\n",
-                           a.out, a.seed, g.op_types.size(), g.inputs.size(), rec["outputs"].size(), ms,
-                           g.attempts, g.attempts == 1 ? "" : "s");
+  std::cout << fmt::format(
+      "wrote   {}  (seed {}, {} nodes, {} inputs, {} outputs, {:.1f} ms, {} attempt{})\n", a.out,
+      a.seed, g.op_types.size(), g.inputs.size(), rec["outputs"].size(), ms, g.attempts,
+      g.attempts == 1 ? "" : "s");
   std::cout << fmt::format("ops     {}\n", fmt::join(g.op_types, " "));
   if (!a.inputs_out.empty()) {
-    std::cout << fmt::format("data    {}/input_*.pb and ref output_*.pb\n", rec["inputs_out"].get<std::string>());
+    std::cout << fmt::format("data    {}/input_*.pb and ref output_*.pb\n",
+                             rec["inputs_out"].get<std::string>());
   }
   return kExitOk;
 }
@@ -121,20 +127,27 @@ int GenMain(const GenArgs& a) {
 
 Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<GenArgs>();
-  CLI::App* app = root.add_subcommand("gen", "Generate a random valid ONNX model from a seed (NNSmith-style)");
+  CLI::App* app =
+      root.add_subcommand("gen", "Generate a random valid ONNX model from a seed (NNSmith-style)");
   app->footer(
       "The model passes the ONNX checker and shape inference and runs on `ref` without error or\n"
       "NaN/Inf; the same options give the same bytes. --inputs-out CASE writes\n"
       "CASE/test_data_set_0/{input,output}_K.pb, so with --out CASE/model.onnx a folder of such\n"
       "cases is a suite for `concord conformance --suite`.\n"
-      "Example: concord gen --seed 7 --max-nodes 20 --out cases/s7/model.onnx --inputs-out cases/s7");
+      "Example: concord gen --seed 7 --max-nodes 20 --out cases/s7/model.onnx --inputs-out "
+      "cases/s7");
   app->add_option("--seed", args->seed, "Seed (same seed, same model)")->capture_default_str();
-  app->add_option("--max-nodes,-n", args->max_nodes, "Operator nodes to insert (guard nodes may add a few)")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
-  app->add_option("--ops", args->ops, "Allowed op types (comma-separated); default all")->delimiter(',');
-  app->add_option("--dtypes", args->dtypes, "Allowed tensor dtypes: float32,float16,int32,int64,bool")
+  app->add_option("--max-nodes,-n", args->max_nodes,
+                  "Operator nodes to insert (guard nodes may add a few)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app->add_option("--ops", args->ops, "Allowed op types (comma-separated); default all")
       ->delimiter(',');
-  app->add_option("--exclude", args->exclude, "OP:DTYPE pairs to avoid (comma-separated)")->delimiter(',');
+  app->add_option("--dtypes", args->dtypes,
+                  "Allowed tensor dtypes: float32,float16,int32,int64,bool")
+      ->delimiter(',');
+  app->add_option("--exclude", args->exclude, "OP:DTYPE pairs to avoid (comma-separated)")
+      ->delimiter(',');
   app->add_option("--out,-o", args->out, "Model file to write");
   app->add_option("--inputs-out", args->inputs_out,
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");

@@ -78,8 +78,8 @@ OpSpec MakeConv(bool transpose) {
     ctx.Require(xd[1] == ctx.Int(g) * cg);
     Window w = MakeWindow(ctx, xd, true, transpose, 4);
     z3::expr m = ctx.Int(g) * mg;
-    std::vector<z3::expr> wdims = transpose ? std::vector<z3::expr>{xd[1], mg}
-                                            : std::vector<z3::expr>{m, cg};
+    std::vector<z3::expr> wdims =
+        transpose ? std::vector<z3::expr>{xd[1], mg} : std::vector<z3::expr>{m, cg};
     wdims = Concat(wdims, w.kernel);
     int weight = ctx.NewWeight(dt, wdims, -0.5, 0.5);
     std::vector<int> ins = {x, weight};
@@ -168,8 +168,8 @@ OpSpec MakeGemm() {
     bool ta = Coin(rng, 0.3), tb = Coin(rng, 0.5);
     z3::expr m = ta ? ad[1] : ad[0], k = ta ? ad[0] : ad[1];
     z3::expr n = ctx.Var(1, 32);
-    int b = ctx.NewWeight(dt, tb ? std::vector<z3::expr>{n, k} : std::vector<z3::expr>{k, n},
-                          -0.5, 0.5);
+    int b = ctx.NewWeight(dt, tb ? std::vector<z3::expr>{n, k} : std::vector<z3::expr>{k, n}, -0.5,
+                          0.5);
     std::vector<int> ins = {a, b};
     int64_t bias = RandInt(rng, 0, 2);
     if (bias == 1) ins.push_back(ctx.NewWeight(dt, {n}, -0.5, 0.5));
@@ -249,8 +249,8 @@ OpSpec MakeResize() {
     int sizes = ctx.NewIntConst(out);
     bool linear = Coin(rng, 0.5);
     std::vector<AttrSpec> attrs = {StringAttr("mode", linear ? "linear" : "nearest")};
-    attrs.push_back(StringAttr("coordinate_transformation_mode",
-                               Coin(rng, 0.5) ? "half_pixel" : "asymmetric"));
+    attrs.push_back(
+        StringAttr("coordinate_transformation_mode", Coin(rng, 0.5) ? "half_pixel" : "asymmetric"));
     if (!linear) attrs.push_back(StringAttr("nearest_mode", "floor"));
     ctx.Emit("Resize", {x, -1, -1, sizes}, {{dt, out}}, attrs);
     return true;

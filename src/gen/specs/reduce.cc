@@ -39,8 +39,10 @@ OpSpec MakeReduce(const std::string& op, std::vector<DType> dtypes) {
     std::vector<AttrSpec> attrs = {IntAttr("keepdims", ctx.Int(keep ? 1 : 0))};
     std::vector<int> ins = {x};
     if (!all) {
-      if (op == "ReduceSum") ins.push_back(ctx.NewIntConst(ax));
-      else attrs.push_back(IntsAttr("axes", ax));
+      if (op == "ReduceSum")
+        ins.push_back(ctx.NewIntConst(ax));
+      else
+        attrs.push_back(IntsAttr("axes", ax));
     }
     ctx.Emit(op, ins, {{dt, od}}, attrs);
     return true;
@@ -60,8 +62,10 @@ OpSpec MakeArg(const std::string& op) {
     int r = static_cast<int>(od.size());
     int64_t axis = RandInt(rng, 0, r - 1);
     bool keep = Coin(rng, 0.5);
-    if (keep) od[static_cast<size_t>(axis)] = ctx.Int(1);
-    else od.erase(od.begin() + axis);
+    if (keep)
+      od[static_cast<size_t>(axis)] = ctx.Int(1);
+    else
+      od.erase(od.begin() + axis);
     ctx.Emit(op, {x}, {{DType::kInt64, od}},
              {IntAttr("axis", ctx.Int(Coin(rng, 0.3) ? axis - r : axis)),
               IntAttr("keepdims", ctx.Int(keep ? 1 : 0))});

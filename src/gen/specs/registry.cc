@@ -15,10 +15,16 @@ uint64_t Mix(uint64_t x) {
 
 int64_t DimBound(int rank) {
   switch (rank) {
-    case 0: case 1: case 2: return 32;
-    case 3: return 16;
-    case 4: return 10;
-    default: return 6;
+    case 0:
+    case 1:
+    case 2:
+      return 32;
+    case 3:
+      return 16;
+    case 4:
+      return 10;
+    default:
+      return 6;
   }
 }
 

@@ -18,8 +18,8 @@ bool PickAny(BuildContext& ctx, const std::string& op, DType* dt) {
 std::vector<int64_t> Shuffled(Rng& rng, int n) {
   std::vector<int64_t> p(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
-  for (int i = n - 1; i > 0; --i) std::swap(p[static_cast<size_t>(i)],
-                                            p[static_cast<size_t>(RandInt(rng, 0, i))]);
+  for (int i = n - 1; i > 0; --i)
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(RandInt(rng, 0, i))]);
   return p;
 }
 
@@ -215,8 +215,7 @@ void AddShapeSpecs(std::vector<OpSpec>& out) {
       steps.push_back(ctx.Int(step));
       od[static_cast<size_t>(a)] = (e - s + ctx.Int(step - 1)) / ctx.Int(step);
     }
-    std::vector<int> ins = {x, ctx.NewIntConst(starts), ctx.NewIntConst(ends),
-                            ctx.NewIntConst(ax)};
+    std::vector<int> ins = {x, ctx.NewIntConst(starts), ctx.NewIntConst(ends), ctx.NewIntConst(ax)};
     bool unit = std::all_of(steps.begin(), steps.end(),
                             [](const z3::expr& e) { return e.get_numeral_int64() == 1; });
     if (!unit || Coin(ctx.rng(), 0.5)) ins.push_back(ctx.NewIntConst(steps));
@@ -227,13 +226,14 @@ void AddShapeSpecs(std::vector<OpSpec>& out) {
     int x = ctx.Pick(dt, 1, 5);
     auto xd = ctx.tensor(x).dims;
     int r = static_cast<int>(xd.size());
-    std::string mode = RandPick(ctx.rng(), std::vector<std::string>{"constant", "constant",
-                                                                     "edge", "reflect"});
+    std::string mode =
+        RandPick(ctx.rng(), std::vector<std::string>{"constant", "constant", "edge", "reflect"});
     if (dt == DType::kBool) mode = "constant";
     std::vector<z3::expr> pb, pe, od;
     for (int i = 0; i < r; ++i) {
       z3::expr b = ctx.Var(0, 2), e = ctx.Var(0, 2);
-      if (mode == "reflect") ctx.Require(b < xd[static_cast<size_t>(i)] && e < xd[static_cast<size_t>(i)]);
+      if (mode == "reflect")
+        ctx.Require(b < xd[static_cast<size_t>(i)] && e < xd[static_cast<size_t>(i)]);
       pb.push_back(b);
       pe.push_back(e);
       od.push_back(xd[static_cast<size_t>(i)] + b + e);
@@ -252,8 +252,10 @@ void AddShapeSpecs(std::vector<OpSpec>& out) {
     for (int i = 0; i < ri; ++i) idims.push_back(ctx.Var(1, 8));
     int idx = ctx.NewIndex(idims, xd[static_cast<size_t>(axis)]);
     for (int i = 0; i < r; ++i) {
-      if (i == axis) od.insert(od.end(), idims.begin(), idims.end());
-      else od.push_back(xd[static_cast<size_t>(i)]);
+      if (i == axis)
+        od.insert(od.end(), idims.begin(), idims.end());
+      else
+        od.push_back(xd[static_cast<size_t>(i)]);
     }
     ctx.Emit("Gather", {x, idx}, {{dt, od}}, {IntAttr("axis", ctx.Int(Spell(ctx.rng(), axis, r)))});
     return true;
