@@ -150,6 +150,20 @@ class EnvRunner {
 
   // Loads `model` (reusing the worker) and runs it once.
   Outcome Run(const Model& model, const ValueMap& inputs) {
+    try {
+      return DoRun(model, inputs);
+    } catch (const nlohmann::json::exception& e) {
+      // A malformed reply's metadata: the worker cannot be trusted any more.
+      Outcome o;
+      o.symptom = "crash";
+      o.message = fmt::format("{}: malformed reply metadata from the worker: {}", env_, e.what());
+      session_.reset();
+      return o;
+    }
+  }
+
+ private:
+  Outcome DoRun(const Model& model, const ValueMap& inputs) {
     Outcome o;
     try {
       if (session_ && session_->supports_reload()) {
@@ -175,7 +189,6 @@ class EnvRunner {
     return o;
   }
 
- private:
   void Retire(const Outcome& o) {
     // A dead worker cannot serve the next model; an ERROR answer leaves it usable but with no
     // model loaded, which the next Reload fixes.
@@ -481,13 +494,16 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
         }
         fs::path npz = o.out_dir / fmt::format(".inputs-{}.npz", getpid());
         try {
-          WriteNpz(npz.string(), arrays);
-          std::string b = ReadFileBytes(npz.string(), 1ull << 31);
-          f.inputs = std::vector<uint8_t>(b.begin(), b.end());
-        } catch (const Error&) {
+          if (!arrays.empty()) {
+            WriteNpz(npz.string(), arrays);
+            std::string b = ReadFileBytes(npz.string(), 1ull << 31);
+            f.inputs = std::vector<uint8_t>(b.begin(), b.end());
+          }
+        } catch (const std::exception&) {
           // inputs stay in the bundle only
         }
-        fs::remove(npz);
+        std::error_code ec;
+        fs::remove(npz, ec);
       }
       f.first_seen = f.last_seen = NowIso();
       json details = {{"campaign", o.campaign}, {"full_signature", full_sig},

@@ -123,6 +123,7 @@ json FuzzDocument(Store& store) {
                                {"bundle", f.bundle}, {"first_seen", f.first_seen},
                                {"last_seen", f.last_seen}});
     json& e = doc["by_symptom"][f.env];
+    if (!e.is_object()) e = json::object();
     e[f.symptom] = e.value(f.symptom, 0) + 1;
   }
   doc["coverage"] = store.OpCoverage();
