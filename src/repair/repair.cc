@@ -378,7 +378,10 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   onnx::ModelProto current = target.proto();
   auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,
                       std::unique_ptr<Model>* model_out) -> LocalizeResult {
-    auto m = std::make_unique<Model>(Model::FromProto(proto, target.base_dir(), "repair candidate"));
+    // Shapes may have changed: shape inference starts over (stale value_info would conflict).
+    onnx::ModelProto clean = proto;
+    clean.mutable_graph()->clear_value_info();
+    auto m = std::make_unique<Model>(Model::FromProto(std::move(clean), target.base_dir(), "repair candidate"));
     SideValues tv = localize::RunSide(*m, lo.target_env, tsearch, true);
     LocalizeResult r = localize::Analyze(source, sv, *m, tv, lo.tol, align,
                                          lo.source_env.ToString() == lo.target_env.ToString());
@@ -445,6 +448,7 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
     if (!accepted) break;
   }
   res.search_agree = lr.agree;
+  if (!res.patches.empty()) current.mutable_graph()->clear_value_info();
   res.fixed = current;
   // Held-out verification.
   Model fixed = Model::FromProto(current, target.base_dir(), "repaired model");
