@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
       MakeBenchCommand(root, global),
       MakeMatrixCommand(root, global),
       MakeReportCommand(root, global),
+      MakeLocalizeCommand(root, global),
+      MakeRepairCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),
