@@ -145,9 +145,15 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
   std::sort(sa.begin(), sa.end());
   std::sort(sb.begin(), sb.end());
   if (sa == sb) return "same values, permuted (layout / channel order)";
-  // Quantization: few distinct values on a uniform grid.
-  std::set<double> distinct(b.begin(), b.end());
-  if (distinct.size() <= 256 && distinct.size() < a.size() / 2) return "quantized (few distinct values: int8-like round trip)";
+  // Quantization: every value on the grid max|t| / 127 (symmetric int8 round trip).
+  double mx = 0;
+  for (double x : b) mx = std::max(mx, std::fabs(x));
+  bool grid = mx > 0;
+  for (size_t i = 0; i < n && grid; ++i) {
+    double q = b[i] / (mx / 127);
+    grid = std::fabs(q - std::round(q)) < 1e-3;
+  }
+  if (grid) return "int8 round trip (values on a 255-level grid)";
   return "values differ";
 }
 
