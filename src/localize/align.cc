@@ -55,6 +55,7 @@ Divergence MeasureTensor(Tensor src, Tensor tgt, const Tolerance& tol) {
       d.message = fmt::format("dtype {} vs {}", DTypeName(src.dtype()), DTypeName(tgt.dtype()));
       d.max_abs = INFINITY;
       d.mismatch_fraction = 1;
+      d.rel_l2 = INFINITY;
       return d;
     }
   }
@@ -80,10 +81,31 @@ Divergence MeasureTensor(Tensor src, Tensor tgt, const Tolerance& tol) {
       d.max_rel = INFINITY;
       d.cosine = 0;
       d.mismatch_fraction = 1;
+      d.rel_l2 = INFINITY;
       return d;
     }
   }
   TensorDiff diff = CompareTensors(src, tgt, tol);
+  if (FloatLike(src.dtype()) && FloatLike(tgt.dtype())) {
+    double num = 0, den = 0;
+    if (src.dtype() == DType::kFloat32 && tgt.dtype() == DType::kFloat32) {
+      const float* a = src.data<float>();
+      const float* b = tgt.data<float>();
+      for (int64_t i = 0; i < src.numel(); ++i) {
+        double e = static_cast<double>(b[i]) - a[i];
+        num += e * e;
+        den += static_cast<double>(a[i]) * a[i];
+      }
+    } else {
+      for (int64_t i = 0; i < src.numel(); ++i) {
+        double x = src.GetDouble(i), e = tgt.GetDouble(i) - x;
+        num += e * e;
+        den += x * x;
+      }
+    }
+    d.rel_l2 = den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0);
+    if (std::isnan(d.rel_l2)) d.rel_l2 = INFINITY;
+  }
   d.agree = diff.ok;
   d.max_abs = diff.max_abs;
   d.max_rel = diff.max_rel;
@@ -190,6 +212,7 @@ void Accumulate(Divergence* acc, const Divergence& d) {
   acc->max_rel = std::max(acc->max_rel, d.max_rel);
   acc->cosine = std::min(acc->cosine, d.cosine);
   acc->mismatch_fraction = std::max(acc->mismatch_fraction, d.mismatch_fraction);
+  acc->rel_l2 = std::max(acc->rel_l2, d.rel_l2);
   if (worse || acc->message.empty()) acc->message = d.message;
 }
 

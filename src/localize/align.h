@@ -61,6 +61,7 @@ struct Divergence {
   double max_rel = 0;
   double cosine = 1;
   double mismatch_fraction = 0;  // elements beyond tolerance / elements
+  double rel_l2 = 0;             // ||target - source|| / ||source|| (0 when both are zero)
   std::string message;
 };
 

@@ -9,7 +9,8 @@
 //     restructured graph) are reported per node but do not make a divergence.
 //   * same env on both sides (a conversion check): the outputs may agree within tolerance
 //     while a weight change still shows; then a divergent aligned tensor from which a chain of
-//     non-agreeing tensors reaches a graph-output node is a divergence too (unchanged regions
+//     tensors that differ (beyond tolerance, unaligned, or relative L2 error > 1e-5, far above
+//     float32 reassociation noise) reaches a graph-output node is a divergence too (unchanged regions
 //     compute bit-identically on one env, so this is not noise). Across envs only the outputs
 //     decide (intermediate rounding differences are expected there).
 //   * otherwise the first divergent node is the earliest target node (graph order) whose
