@@ -237,6 +237,15 @@ def cases(src):
     case("graph_remove_reuse_name", "graph", None, "fc1 Relu removed, Gemm writes its output name",
          lambda m: remove_node(m, "/fc1/Relu", reuse_name=True))
 
+    def remove_last(m):
+        nodes = [n for n in m.graph.node if n.name != "/Softmax"]
+        for n in nodes:
+            if n.name == "/fc2/Gemm":
+                n.output[0] = "probs"
+        del m.graph.node[:]
+        m.graph.node.extend(nodes)
+    case("graph_remove_softmax", "graph", "/fc2/Gemm", "final Softmax dropped (Gemm writes the output)", remove_last)
+
     def replace(m):
         nodes = list(m.graph.node)
         idx = [i for i, n in enumerate(nodes) if n.name == "/act1/Relu"][0]

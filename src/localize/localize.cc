@@ -274,12 +274,20 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
     r.outputs.push_back(j);
   }
 
+  // A graph output that differs from the source's output at its position diverges, whatever
+  // source tensor its values match (a trailing node removed).
+  std::set<std::string> bad_outputs;
+  for (size_t k = 0; k < ti.outputs.size(); ++k) {
+    if (!r.outputs[k]["agree"].get<bool>()) bad_outputs.insert(ti.outputs[k]);
+  }
   auto clean = [&](const std::string& t) {
     if (t.empty() || ti.IsStatic(t)) return true;
+    if (bad_outputs.count(t)) return false;
     auto it = align.find(t);
     return it != align.end() && it->second.div.agree;
   };
   auto bad = [&](const std::string& t) {
+    if (bad_outputs.count(t)) return true;
     auto it = align.find(t);
     return it != align.end() && !it->second.div.agree;
   };
@@ -531,6 +539,17 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
       }
     }
   }
+  // Graph outputs of N whose values are an earlier source tensor than the source's output.
+  json output_diffs = json::array();
+  for (const auto& o : n.output()) {
+    for (size_t k = 0; k < ti.outputs.size() && k < si.outputs.size(); ++k) {
+      auto it = align.find(o);
+      if (ti.outputs[k] != o || it == align.end() || it->second.source == si.outputs[k]) continue;
+      output_diffs.push_back({{"output_index", k}, {"target_output", o}, {"aligned_to", it->second.source},
+                              {"source_output", si.outputs[k]}});
+    }
+  }
+  ev["output_diffs"] = output_diffs;
   ev["attribute_diffs"] = attr_diffs;
   ev["parameter_diffs"] = param_diffs;
   ev["wiring_diffs"] = wiring;
@@ -548,6 +567,9 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
   } else if (!wiring.empty()) {
     r.kind = "graph";
     reason = "its activation inputs are not the source node's: a node was removed or inserted upstream";
+  } else if (!output_diffs.empty()) {
+    r.kind = "graph";
+    reason = "it produces a graph output that the source computes further: trailing node(s) removed";
   } else if (!attr_diffs.empty()) {
     r.kind = "hyperparameter";
     reason = "attribute(s) differ from the source node";

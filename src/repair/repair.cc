@@ -237,10 +237,61 @@ std::vector<Candidate> ReplaceCandidate(const Context& c) {
 std::vector<Candidate> ReinsertCandidates(const Context& c) {
   std::vector<Candidate> r;
   const json& wiring = c.lr.evidence["wiring_diffs"];
-  if (c.mi < 0 || wiring.empty()) return r;
+  const json& outs = c.lr.evidence.value("output_diffs", json::array());
+  if (c.mi < 0 || (wiring.empty() && outs.empty())) return r;
   std::map<std::string, std::string> rev;  // source tensor -> agreeing target tensor
   for (const auto& [t, a] : c.align) {
     if (a.div.agree && !rev.count(a.source)) rev[a.source] = t;
+  }
+  // Trailing nodes: the culprit's graph output gets an internal name, the source's nodes after
+  // it are appended, and the last of them writes the graph output's name.
+  for (const auto& od : outs) {
+    Candidate k{"append the source's trailing nodes the target lost", "", "", c.target.proto()};
+    auto* g = k.proto.mutable_graph();
+    std::string out = od["target_output"].get<std::string>(), inner = Unique(*g, out + "_pre");
+    for (auto& n : *g->mutable_node()) {
+      for (auto& o : *n.mutable_output()) if (o == out) o = inner;
+      for (auto& i : *n.mutable_input()) if (i == out) i = inner;
+    }
+    std::map<std::string, std::string> trev = rev;
+    trev[od["aligned_to"].get<std::string>()] = inner;
+    std::vector<std::string> added;
+    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s, int depth) -> std::string {
+      auto it = trev.find(s);
+      if (it != trev.end()) return it->second;
+      if (c.si.IsStatic(s)) return AddStatic(g, c, s);
+      auto p = c.si.producer.find(s);
+      if (p == c.si.producer.end() || depth > 6) return "";
+      onnx::NodeProto n = c.source.graph().node(p->second);
+      for (int i = 0; i < n.input_size(); ++i) {
+        if (n.input(i).empty()) continue;
+        std::string m = copy(n.input(i), depth + 1);
+        if (m.empty()) return "";
+        n.set_input(i, m);
+      }
+      std::string result;
+      const auto& sp = c.source.graph().node(p->second);
+      for (int i = 0; i < n.output_size(); ++i) {
+        if (n.output(i).empty()) continue;
+        std::string o = Unique(*g, sp.output(i) + "_restored");
+        n.set_output(i, o);
+        trev[sp.output(i)] = o;
+        if (sp.output(i) == s) result = o;
+      }
+      n.set_name(Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
+      g->add_node()->CopyFrom(n);
+      added.push_back(fmt::format("{} '{}'", n.op_type(), n.name()));
+      return result;
+    };
+    std::string got = copy(od["source_output"].get<std::string>(), 0);
+    if (got.empty() || added.empty()) continue;
+    for (auto& n : *g->mutable_node()) {
+      for (auto& o : *n.mutable_output()) if (o == got) o = out;
+    }
+    k.before = fmt::format("graph output '{}' = source '{}'", out, od["aligned_to"].get<std::string>());
+    k.after = fmt::format("appended {}; '{}' = source '{}'", fmt::join(added, ", "), out,
+                          od["source_output"].get<std::string>());
+    r.push_back(std::move(k));
   }
   for (const auto& w : wiring) {
     std::string sin = w["source_input"].get<std::string>();
@@ -409,7 +460,7 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
       if (op_differs) add(ReplaceCandidate(c));
       add(DeleteCandidate(c)); add(ReinsertCandidates(c));
     } else if (lr.kind == "graph") {
-      if (!ev["wiring_diffs"].empty()) add(ReinsertCandidates(c));
+      if (!ev["wiring_diffs"].empty() || !ev.value("output_diffs", json::array()).empty()) add(ReinsertCandidates(c));
       if (op_differs) add(ReplaceCandidate(c));
       add(DeleteCandidate(c));
       if (!op_differs) add(ReplaceCandidate(c));
