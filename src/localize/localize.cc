@@ -606,9 +606,9 @@ LocalizeResult Localize(const Model& source, const Model& target, const std::vec
                              options.source_env.ToString() == options.target_env.ToString());
   r.source_run_ms = sms;
   r.target_run_ms = tms;
-  if (!r.taps && !r.agree) {
-    r.note = fmt::format("{} cannot return intermediate tensors: compared the graph outputs only, no node localized",
-                         sv.has_taps ? te : se);
+  if (!r.taps) {
+    r.note = fmt::format("{} cannot return intermediate tensors: compared the graph outputs only{}",
+                         sv.has_taps ? te : se, r.agree ? "" : ", no node localized");
   }
   return r;
 }

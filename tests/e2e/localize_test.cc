@@ -226,6 +226,23 @@ TEST_F(LocalizeCli, EnvModeRefVersusOrtAgreesOnTheSameModel) {
   EXPECT_EQ(j["kind"], "hyperparameter");
 }
 
+TEST_F(LocalizeCli, EnvWithoutTapsComparesOutputsOnlyAndSaysSo) {
+  std::string src = WriteSuiteSource(1);
+  passes::InjectFault(Model::Load(src), {"hyper.softmax_axis", "", 0}).Save(P("t.onnx"));
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --source-env ref --env tvm@cpu "
+                           "--inputs " + Quote(P("inputs")) + " --json");
+  json j = ParseJson(r);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(j.value("taps", true));
+  EXPECT_FALSE(j.value("localized", true));
+  EXPECT_TRUE(j["first_divergent_node"].is_null());
+  EXPECT_NE(j.value("note", std::string()).find("graph outputs only"), std::string::npos) << j.dump(1);
+  r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --source-env ref --env tvm@cpu --inputs " +
+                 Quote(P("inputs")));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("graph outputs only"), std::string::npos) << r.out;
+}
+
 #else  // LOCALIZE_GROUP == 3
 
 TEST_F(LocalizeCli, HtmlPlotRendersInChromium) {

@@ -172,8 +172,9 @@ int LocalizeMain(const LocalizeArgs& a) {
     std::cout << j.dump(2) << "\n";
   } else {
     PrintText(j, a, desc, std::cout);
-    std::cout << fmt::format("time     one tapped run per side and input set: source {}, target {}\n",
-                             FormatMs(r.source_run_ms), FormatMs(r.target_run_ms));
+    std::cout << fmt::format("time     one {} run per side and input set: source {}, target {}\n",
+                             r.taps ? "tapped" : "run (no taps on one side)", FormatMs(r.source_run_ms),
+                             FormatMs(r.target_run_ms));
     if (!a.html.empty()) std::cout << "wrote    " << a.html << "\n";
     if (!a.md.empty()) std::cout << "wrote    " << a.md << "\n";
   }
