@@ -59,6 +59,16 @@ Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
 Command MakeGenCommand(CLI::App& root, GlobalOptions& global);
 Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global);
 Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global);
+Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global);
+Command MakeRepairCommand(CLI::App& root, GlobalOptions& global);
+
+// localize/repair (cmd_localize.cc): input sets from --inputs (files = one set; a
+// test_data_set_N folder = one set; a folder of test_data_set_* folders = one set each; none =
+// one random set); `description` says which. Options shared by both subcommands.
+std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
+                                    std::string* description);
+void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
+                        double* rtol, double* atol, uint64_t* seed);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.

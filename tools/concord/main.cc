@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
       MakeGenCommand(root, global),
       MakeFuzzCommand(root, global),
       MakeFuzzReportCommand(root, global),
+      MakeLocalizeCommand(root, global),
+      MakeRepairCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),

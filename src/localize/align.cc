@@ -1,0 +1,362 @@
+#include "localize/align.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace concord::localize {
+
+namespace {
+
+bool FloatLike(DType d) {
+  return IsFloating(d);
+}
+
+// NHWC tensor -> NCHW (to_nchw) or NCHW -> NHWC, as float32.
+Tensor Permute4(const Tensor& t, bool to_nchw) {
+  Tensor f = t.dtype() == DType::kFloat32 ? t : t.CastTo(DType::kFloat32);
+  const Shape& s = f.shape();
+  Shape out_shape = to_nchw ? Shape{s[0], s[3], s[1], s[2]} : Shape{s[0], s[2], s[3], s[1]};
+  Tensor out(DType::kFloat32, out_shape);
+  const float* in = f.data<float>();
+  float* o = out.data<float>();
+  int64_t n = s[0], a = s[1], b = s[2], c = s[3];
+  // in[n][a][b][c]; to_nchw: out[n][c][a][b]; else out[n][b][c][a].
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t x = 0; x < a; ++x) {
+      for (int64_t y = 0; y < b; ++y) {
+        for (int64_t z = 0; z < c; ++z) {
+          float v = in[((i * a + x) * b + y) * c + z];
+          if (to_nchw) {
+            o[((i * c + z) * a + x) * b + y] = v;
+          } else {
+            o[((i * b + y) * c + z) * a + x] = v;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Shape Squeezed(const Shape& s) {
+  Shape r;
+  for (auto d : s) {
+    if (d != 1) r.push_back(d);
+  }
+  return r;
+}
+
+Divergence MeasureTensor(Tensor src, Tensor tgt, const Tolerance& tol) {
+  Divergence d;
+  d.compared = true;
+  if (src.dtype() != tgt.dtype()) {
+    d.dtype_mismatch = true;
+    if (!(FloatLike(src.dtype()) && FloatLike(tgt.dtype()))) {
+      d.message = fmt::format("dtype {} vs {}", DTypeName(src.dtype()), DTypeName(tgt.dtype()));
+      d.max_abs = INFINITY;
+      d.mismatch_fraction = 1;
+      d.rel_l2 = INFINITY;
+      return d;
+    }
+  }
+  if (d.dtype_mismatch || (src.shape() != tgt.shape() && FloatLike(src.dtype()))) {
+    if (src.dtype() != DType::kFloat32) src = src.CastTo(DType::kFloat32);
+    if (tgt.dtype() != DType::kFloat32) tgt = tgt.CastTo(DType::kFloat32);
+  }
+  if (src.shape() != tgt.shape()) {
+    const Shape& s = src.shape();
+    const Shape& t = tgt.shape();
+    if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) && t == Shape{s[0], s[2], s[3], s[1]}) {
+      tgt = Permute4(tgt, true);
+      d.layout = "target NHWC";
+    } else if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) && t == Shape{s[0], s[3], s[1], s[2]}) {
+      tgt = Permute4(tgt, false);
+      d.layout = "target NCHW (source NHWC)";
+    } else if (src.numel() == tgt.numel() && Squeezed(s) == Squeezed(t)) {
+      tgt = tgt.Reshaped(s);
+    } else {
+      d.shape_mismatch = true;
+      d.message = fmt::format("shape {} vs {}", ShapeToString(s), ShapeToString(t));
+      d.max_abs = INFINITY;
+      d.max_rel = INFINITY;
+      d.cosine = 0;
+      d.mismatch_fraction = 1;
+      d.rel_l2 = INFINITY;
+      return d;
+    }
+  }
+  TensorDiff diff = CompareTensors(src, tgt, tol);
+  if (FloatLike(src.dtype()) && FloatLike(tgt.dtype())) {
+    double num = 0, den = 0;
+    if (src.dtype() == DType::kFloat32 && tgt.dtype() == DType::kFloat32) {
+      const float* a = src.data<float>();
+      const float* b = tgt.data<float>();
+      for (int64_t i = 0; i < src.numel(); ++i) {
+        double e = static_cast<double>(b[i]) - a[i];
+        num += e * e;
+        den += static_cast<double>(a[i]) * a[i];
+      }
+    } else {
+      for (int64_t i = 0; i < src.numel(); ++i) {
+        double x = src.GetDouble(i), e = tgt.GetDouble(i) - x;
+        num += e * e;
+        den += x * x;
+      }
+    }
+    d.rel_l2 = den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0);
+    if (std::isnan(d.rel_l2)) d.rel_l2 = INFINITY;
+  }
+  d.agree = diff.ok;
+  d.max_abs = diff.max_abs;
+  d.max_rel = diff.max_rel;
+  d.cosine = diff.cosine;
+  d.mismatch_fraction = diff.count > 0 ? static_cast<double>(diff.mismatches) / static_cast<double>(diff.count) : 0;
+  d.message = diff.message;
+  if (diff.nan_mismatches || diff.inf_mismatches) d.max_abs = INFINITY;
+  return d;
+}
+
+// Cheap pre-check before a full value comparison: the first elements agree.
+bool Prefix(const Tensor& a, const Tensor& b, const Tolerance& tol) {
+  if (a.numel() != b.numel() || !FloatLike(a.dtype()) || !FloatLike(b.dtype())) return false;
+  int64_t n = std::min<int64_t>(a.numel(), 16);
+  for (int64_t i = 0; i < n; ++i) {
+    double x = a.GetDouble(i), y = b.GetDouble(i);
+    if (!(std::fabs(x - y) <= tol.atol + tol.rtol * std::fabs(x))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+GraphIndex::GraphIndex(const Model& m) : model(&m) {
+  const auto& g = m.graph();
+  for (const auto& t : g.initializer()) {
+    initializers.insert(t.name());
+    statics.insert(t.name());
+  }
+  for (const auto& i : g.input()) {
+    if (!initializers.count(i.name())) inputs.push_back(i.name());
+  }
+  for (const auto& o : g.output()) outputs.push_back(o.name());
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    bool all_static = true;
+    for (const auto& in : n.input()) {
+      if (in.empty()) continue;
+      consumers[in].push_back(i);
+      if (!statics.count(in)) all_static = false;
+    }
+    // Random* ops have no inputs but are not constants; everything else without activation
+    // inputs (Constant, ConstantOfShape of a static shape, Cast of a weight) is a parameter.
+    bool random = n.op_type().rfind("Random", 0) == 0;
+    for (const auto& o : n.output()) {
+      if (o.empty()) continue;
+      producer[o] = i;
+      if (all_static && !random && n.domain().empty()) statics.insert(o);
+    }
+  }
+}
+
+std::vector<std::pair<int, std::string>> GraphIndex::ActivationInputs(int i) const {
+  std::vector<std::pair<int, std::string>> r;
+  const auto& n = node(i);
+  for (int k = 0; k < n.input_size(); ++k) {
+    if (!n.input(k).empty() && !IsStatic(n.input(k))) r.emplace_back(k, n.input(k));
+  }
+  return r;
+}
+
+const ref::Value* SideValues::Find(size_t set, const std::string& name) const {
+  if (set >= sets.size()) return nullptr;
+  auto it = sets[set].find(name);
+  return it == sets[set].end() ? nullptr : &it->second;
+}
+
+Divergence Measure(const ref::Value& source, const ref::Value& target, const Tolerance& tol) {
+  if (source.is_tensor() && target.is_tensor()) return MeasureTensor(source.tensor, target.tensor, tol);
+  Divergence d;
+  d.compared = true;
+  if (source.is_none() && target.is_none()) {
+    d.agree = true;
+    return d;
+  }
+  if (source.is_sequence() && target.is_sequence() && source.sequence.size() == target.sequence.size()) {
+    d.agree = true;
+    for (size_t i = 0; i < source.sequence.size(); ++i) {
+      Divergence e = MeasureTensor(source.sequence[i], target.sequence[i], tol);
+      if (i == 0) d = e; else Accumulate(&d, e);
+    }
+    return d;
+  }
+  d.message = fmt::format("{} vs {}", source.Describe(), target.Describe());
+  d.max_abs = INFINITY;
+  d.mismatch_fraction = 1;
+  return d;
+}
+
+void Accumulate(Divergence* acc, const Divergence& d) {
+  if (!acc->compared) {
+    *acc = d;
+    return;
+  }
+  if (!d.compared) {
+    acc->agree = false;
+    return;
+  }
+  bool worse = d.max_abs > acc->max_abs;
+  acc->agree = acc->agree && d.agree;
+  acc->shape_mismatch |= d.shape_mismatch;
+  acc->dtype_mismatch |= d.dtype_mismatch;
+  acc->max_abs = std::max(acc->max_abs, d.max_abs);
+  acc->max_rel = std::max(acc->max_rel, d.max_rel);
+  acc->cosine = std::min(acc->cosine, d.cosine);
+  acc->mismatch_fraction = std::max(acc->mismatch_fraction, d.mismatch_fraction);
+  acc->rel_l2 = std::max(acc->rel_l2, d.rel_l2);
+  if (worse || acc->message.empty()) acc->message = d.message;
+}
+
+namespace {
+
+struct Aligner {
+  const GraphIndex& src;
+  const SideValues& sv;
+  const GraphIndex& tgt;
+  const SideValues& tv;
+  const Tolerance& tol;
+  std::map<std::string, Alignment> out;
+  // Source activation tensors by element count (set 0), for value alignment.
+  std::multimap<int64_t, std::string> by_numel;
+
+  Divergence Across(const std::string& s, const std::string& t) {
+    Divergence acc;
+    for (size_t k = 0; k < tv.sets.size(); ++k) {
+      const ref::Value* a = sv.Find(k, s);
+      const ref::Value* b = tv.Find(k, t);
+      Divergence d;
+      if (a && b) d = Measure(*a, *b, tol);
+      Accumulate(&acc, d);
+    }
+    return acc;
+  }
+
+  void Index() {
+    if (sv.sets.empty()) return;
+    for (const auto& [name, v] : sv.sets[0]) {
+      if (src.IsStatic(name) || !v.is_tensor()) continue;
+      by_numel.emplace(v.tensor.numel(), name);
+    }
+  }
+
+  // A source tensor holding the target tensor's values on every set, or "".
+  std::string ByValue(const std::string& t, const std::string& exclude, Divergence* div) {
+    const ref::Value* b = tv.Find(0, t);
+    if (b == nullptr || !b->is_tensor()) return "";
+    auto [lo, hi] = by_numel.equal_range(b->tensor.numel());
+    for (auto it = lo; it != hi; ++it) {
+      if (it->second == exclude) continue;
+      const ref::Value* a = sv.Find(0, it->second);
+      if (!Prefix(a->tensor, b->tensor, tol)) continue;
+      Divergence d = Across(it->second, t);
+      if (d.agree) {
+        *div = d;
+        return it->second;
+      }
+    }
+    return "";
+  }
+
+  bool SourceHasValue(const std::string& s) const { return !src.IsStatic(s) && sv.Find(0, s) != nullptr; }
+
+  void Run() {
+    Index();
+    for (size_t k = 0; k < tgt.inputs.size() && k < src.inputs.size(); ++k) {
+      out[tgt.inputs[k]] = {src.inputs[k], "input", Across(src.inputs[k], tgt.inputs[k])};
+    }
+    const auto& g = tgt.model->graph();
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& node = g.node(i);
+      for (int k = 0; k < node.output_size(); ++k) {
+        const std::string& t = node.output(k);
+        if (t.empty() || tgt.IsStatic(t) || tv.Find(0, t) == nullptr) continue;
+        AlignOne(i, k, t);
+      }
+    }
+  }
+
+  void AlignOne(int i, int k, const std::string& t) {
+    // 1. By name.
+    if (SourceHasValue(t)) {
+      Divergence d = Across(t, t);
+      if (d.agree) {
+        out[t] = {t, "name", d};
+        return;
+      }
+      Divergence dv;
+      std::string other = ByValue(t, t, &dv);
+      if (!other.empty()) {
+        out[t] = {other, "value", dv};
+      } else {
+        out[t] = {t, "name", d};
+      }
+      return;
+    }
+    // 2. Graph output by position.
+    for (size_t o = 0; o < tgt.outputs.size() && o < src.outputs.size(); ++o) {
+      if (tgt.outputs[o] == t && sv.Find(0, src.outputs[o])) {
+        out[t] = {src.outputs[o], "output", Across(src.outputs[o], t)};
+        return;
+      }
+    }
+    // 3. Structure: a source node of the same op type whose activation inputs are ours.
+    std::string s = Structural(i, k);
+    Divergence ds;
+    if (!s.empty()) ds = Across(s, t);
+    if (!s.empty() && ds.agree) {
+      out[t] = {s, "structure", ds};
+      return;
+    }
+    // 4. Value.
+    Divergence dv;
+    std::string v = ByValue(t, "", &dv);
+    if (!v.empty()) {
+      out[t] = {v, "value", dv};
+      return;
+    }
+    if (!s.empty()) out[t] = {s, "structure", ds};
+  }
+
+  std::string Structural(int i, int k) {
+    auto acts = tgt.ActivationInputs(i);
+    if (acts.empty()) return "";
+    std::vector<std::pair<int, std::string>> mapped;
+    for (const auto& [pos, name] : acts) {
+      auto it = out.find(name);
+      if (it == out.end()) return "";
+      mapped.emplace_back(pos, it->second.source);
+    }
+    const auto& tn = tgt.node(i);
+    auto cit = src.consumers.find(mapped[0].second);
+    if (cit == src.consumers.end()) return "";
+    for (int j : cit->second) {
+      const auto& sn = src.node(j);
+      if (sn.op_type() != tn.op_type() || sn.output_size() <= k) continue;
+      auto sacts = src.ActivationInputs(j);
+      if (sacts != mapped) continue;
+      if (SourceHasValue(sn.output(k))) return sn.output(k);
+    }
+    return "";
+  }
+};
+
+}  // namespace
+
+std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
+                                              const GraphIndex& tgt, const SideValues& tv,
+                                              const Tolerance& tol) {
+  Aligner a{src, sv, tgt, tv, tol, {}, {}};
+  a.Run();
+  return std::move(a.out);
+}
+
+}  // namespace concord::localize

@@ -1,0 +1,85 @@
+// Tensor alignment between a source model and a target model (a conversion of it, or the same
+// model on another env), and the divergence metrics of each aligned pair.
+//
+// Owned by the localize/repair work (issue 5). Alignment uses the values of tapped runs of both
+// models on the same input sets. A target tensor is aligned to a source tensor, in this order:
+//   input     graph input K <-> graph input K (position);
+//   name      same tensor name, shapes equal or equal up to NCHW<->NHWC — unless that pair
+//             diverges and another source tensor holds the target's values, which wins (a
+//             fault that moved a name onto a different tensor);
+//   output    graph output K <-> graph output K (position) when names differ;
+//   structure the producing nodes have the same op type and their activation inputs are
+//             aligned to each other, input by input;
+//   value     some source tensor of the same element count holds the same values within
+//             tolerance on every input set (fused/split nodes, Identity, renamed graphs).
+// Static tensors (initializers, Constant outputs and anything computed only from them) are
+// parameters, not activations: they are not aligned here; localize compares them per node.
+// Nothing here throws on mismatching tensors: dtype/shape mismatches are divergences.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "compare/compare.h"
+
+namespace concord::localize {
+
+// Producers, consumers and static tensors of a model's main graph.
+struct GraphIndex {
+  explicit GraphIndex(const Model& model);
+  const Model* model;
+  std::map<std::string, int> producer;                // tensor -> node index
+  std::map<std::string, std::vector<int>> consumers;  // tensor -> node indices
+  std::vector<std::string> inputs;                    // graph inputs that are not initializers
+  std::vector<std::string> outputs;
+  std::set<std::string> initializers;
+  std::set<std::string> statics;  // initializers, Constant outputs, nodes of static inputs only
+  const onnx::NodeProto& node(int i) const { return model->graph().node(i); }
+  bool IsStatic(const std::string& name) const { return statics.count(name) > 0; }
+  // Non-empty, non-static inputs of node i, with their input positions.
+  std::vector<std::pair<int, std::string>> ActivationInputs(int i) const;
+};
+
+// The values one side produced: per input set, graph inputs and every tapped tensor.
+struct SideValues {
+  std::vector<ValueMap> sets;
+  std::vector<std::vector<ref::Value>> outputs;  // per set, in graph output order
+  bool has_taps = false;
+  const ref::Value* Find(size_t set, const std::string& name) const;
+};
+
+struct Divergence {
+  bool compared = false;   // false: values missing on a side
+  bool agree = false;
+  bool shape_mismatch = false;
+  bool dtype_mismatch = false;
+  std::string layout;      // "" or "target NHWC" / "target NCHW" when a permutation was applied
+  double max_abs = 0;
+  double max_rel = 0;
+  double cosine = 1;
+  double mismatch_fraction = 0;  // elements beyond tolerance / elements
+  double rel_l2 = 0;             // ||target - source|| / ||source|| (0 when both are zero)
+  std::string message;
+};
+
+// Source value vs target value (target permuted NHWC<->NCHW when that makes shapes equal; float
+// dtypes compared in double). Sequences compare element-wise; none vs none agrees.
+Divergence Measure(const ref::Value& source, const ref::Value& target, const Tolerance& tol);
+// Worst case over input sets: max of the error figures, min cosine, agree only if all agree.
+void Accumulate(Divergence* acc, const Divergence& d);
+
+struct Alignment {
+  std::string source;  // source tensor name
+  std::string method;  // input, name, output, structure, value
+  Divergence div;      // aggregated over input sets
+};
+
+// Target tensor name -> its alignment; unaligned target tensors are absent.
+std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
+                                              const GraphIndex& tgt, const SideValues& tv,
+                                              const Tolerance& tol);
+
+}  // namespace concord::localize

@@ -1,0 +1,121 @@
+// Localization on the fault suite: every injected fault (input, parameter, hyperparameter,
+// graph) on the suite's source net is localized to the injected node with the right kind, and
+// the two controls (identical; renamed + fused/split) give null. Ground truth comes from the
+// injector's log, checked independently in fault_inject_test; the values from the reference
+// interpreter.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "localize/localize.h"
+#include "passes/fault_inject.h"
+
+namespace concord::localize {
+namespace {
+
+std::vector<ValueMap> Images(int n, int64_t hw = 32, uint64_t seed = 11) {
+  std::vector<ValueMap> sets;
+  for (int s = 0; s < n; ++s) {
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
+    std::uniform_real_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> v(static_cast<size_t>(3 * hw * hw));
+    for (auto& x : v) x = d(rng);
+    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, hw, hw}, v)}});
+  }
+  return sets;
+}
+
+struct Case {
+  std::string fault;
+  std::string node;  // "" = the injector's default
+};
+
+std::vector<Case> Suite() {
+  std::vector<Case> cases;
+  for (const auto& f : passes::FaultNames()) cases.push_back({f, ""});
+  // The same faults on other nodes.
+  cases.push_back({"param.fp16", "conv3b"});
+  cases.push_back({"param.int8", "fc1"});
+  cases.push_back({"param.transpose", "conv2"});
+  cases.push_back({"param.bias_drop", "fc1"});
+  cases.push_back({"param.bias_scale", "conv3a"});
+  cases.push_back({"hyper.pads", "conv3b"});
+  cases.push_back({"hyper.strides", "conv2"});
+  cases.push_back({"hyper.dilations", "conv2"});
+  cases.push_back({"graph.insert_relu", "conv1"});
+  cases.push_back({"graph.insert_mul", "fc1"});
+  cases.push_back({"graph.remove_node", "relu4"});
+  cases.push_back({"graph.replace_op", "leaky2"});
+  return cases;
+}
+
+TEST(Localize, FaultSuiteNamesTheInjectedNodeAndKind) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  auto sets = Images(2);
+  int faults = 0, controls = 0;
+  for (const auto& c : Suite()) {
+    SCOPED_TRACE(c.fault + (c.node.empty() ? "" : " @" + c.node));
+    passes::FaultLog log;
+    Model tgt = passes::InjectFault(src, {c.fault, c.node, 0}, &log);
+    LocalizeResult r = Localize(src, tgt, sets, {});
+    if (log.kind.empty()) {
+      ++controls;
+      EXPECT_TRUE(r.agree);
+      EXPECT_EQ(r.first_divergent, "") << r.ToJson().dump(1);
+      continue;
+    }
+    ++faults;
+    EXPECT_FALSE(r.agree);
+    EXPECT_EQ(r.first_divergent, log.injected_node) << log.description << "\n" << r.evidence.dump(1);
+    EXPECT_EQ(r.kind, log.kind) << log.description << "\n" << r.evidence.dump(1);
+  }
+  EXPECT_GE(faults, 24);
+  EXPECT_EQ(controls, 2);
+}
+
+TEST(Localize, SameModelSameEnvAgreesAndJsonHasTheContract) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  LocalizeResult r = Localize(src, src, Images(1), {});
+  EXPECT_TRUE(r.agree);
+  auto j = r.ToJson();
+  EXPECT_TRUE(j["first_divergent_node"].is_null());
+  EXPECT_TRUE(j["kind"].is_null());
+  ASSERT_EQ(j["nodes"].size(), static_cast<size_t>(src.graph().node_size()));
+  EXPECT_EQ(j["nodes"][0]["status"], "agree");
+  EXPECT_EQ(j["nodes"][0]["alignment"], "name");
+}
+
+TEST(Localize, EvidenceShowsTheStaticDifference) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  Model tgt = passes::InjectFault(src, {"hyper.count_include_pad", "", 0});
+  LocalizeResult r = Localize(src, tgt, Images(1), {});
+  ASSERT_EQ(r.first_divergent, "avgpool2");
+  auto d = r.evidence["attribute_diffs"];
+  ASSERT_EQ(d.size(), 1u) << d.dump();
+  EXPECT_EQ(d[0]["name"], "count_include_pad");
+  EXPECT_EQ(d[0]["source"], "0");
+  EXPECT_EQ(d[0]["target"], "1");
+  tgt = passes::InjectFault(src, {"param.transpose_fc", "", 0});
+  r = Localize(src, tgt, Images(1), {});
+  ASSERT_EQ(r.first_divergent, "fc1");
+  ASSERT_EQ(r.evidence["parameter_diffs"].size(), 1u);
+  EXPECT_EQ(r.evidence["parameter_diffs"][0]["hint"], "transposed in the last two axes");
+  tgt = passes::InjectFault(src, {"param.fp16", "", 0});
+  r = Localize(src, tgt, Images(1), {});
+  EXPECT_EQ(r.evidence["parameter_diffs"][0]["hint"], "float16 round trip of the source values");
+}
+
+TEST(Localize, MismatchingInputsAreInputErrors) {
+  Model src = passes::BuildFaultSuiteSourceNet(32);
+  Model other = passes::BuildFaultSuiteSourceNet(16);
+  try {
+    Localize(src, other, Images(1), {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("different shapes"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace concord::localize

@@ -1,0 +1,534 @@
+#include "repair/repair.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <set>
+
+#include "ir/tensor_io.h"
+
+namespace concord::repair {
+
+namespace {
+
+using localize::Alignment;
+using localize::GraphIndex;
+using localize::LocalizeResult;
+using localize::SideValues;
+using nlohmann::json;
+
+struct Candidate {
+  std::string change, before, after;
+  onnx::ModelProto proto;
+};
+
+int FindNode(const onnx::GraphProto& g, const std::string& label) {
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    if (n.name() == label || (n.name().empty() && n.output_size() && n.output(0) == label)) return i;
+  }
+  return -1;
+}
+
+std::string Unique(const onnx::GraphProto& g, std::string base) {
+  for (auto& c : base) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') c = '_';
+  }
+  std::set<std::string> used;
+  for (const auto& n : g.node()) {
+    used.insert(n.name());
+    for (const auto& o : n.output()) used.insert(o);
+  }
+  for (const auto& t : g.initializer()) used.insert(t.name());
+  for (const auto& i : g.input()) used.insert(i.name());
+  std::string s = base;
+  for (int k = 1; used.count(s); ++k) s = base + "_" + std::to_string(k);
+  return s;
+}
+
+bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
+  for (const auto& t : m.graph().initializer()) {
+    if (t.name() == name) {
+      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
+      return true;
+    }
+  }
+  const ref::Value* val = v.Find(0, name);
+  if (val && val->is_tensor()) {
+    *out = val->tensor;
+    return true;
+  }
+  return false;
+}
+
+std::string AttrsText(const onnx::NodeProto& n) {
+  std::vector<std::string> parts;
+  for (const auto& a : n.attribute()) {
+    std::string v;
+    switch (a.type()) {
+      case onnx::AttributeProto::INT: v = std::to_string(a.i()); break;
+      case onnx::AttributeProto::FLOAT: v = fmt::format("{}", a.f()); break;
+      case onnx::AttributeProto::STRING: v = a.s(); break;
+      case onnx::AttributeProto::INTS: v = fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end())); break;
+      default: v = "...";
+    }
+    parts.push_back(a.name() + "=" + v);
+  }
+  return fmt::format("{} {{{}}}", n.op_type(), fmt::join(parts, ", "));
+}
+
+void Insert(onnx::GraphProto* g, int pos, const onnx::NodeProto& node) {
+  g->add_node()->CopyFrom(node);
+  for (int i = g->node_size() - 1; i > pos; --i) g->mutable_node()->SwapElements(i, i - 1);
+}
+
+void Remove(onnx::GraphProto* g, int index) {
+  for (int i = index; i < g->node_size() - 1; ++i) g->mutable_node()->SwapElements(i, i + 1);
+  g->mutable_node()->RemoveLast();
+}
+
+struct Context {
+  const Model& source;
+  const SideValues& sv;
+  const GraphIndex& si;
+  const Model& target;
+  const std::map<std::string, Alignment>& align;
+  const LocalizeResult& lr;
+  int ci;  // culprit index in the target
+  int mi;  // counterpart index in the source (-1)
+};
+
+std::string AddStatic(onnx::GraphProto* g, const Context& c, const std::string& source_name) {
+  Tensor t;
+  if (!SourceStatic(c.source, c.sv, source_name, &t)) return "";
+  std::string name = Unique(*g, "restored_" + source_name);
+  TensorToProto(t, name, g->add_initializer());
+  return name;
+}
+
+std::vector<Candidate> AttrCandidates(const Context& c) {
+  std::vector<Candidate> r;
+  if (c.mi < 0) return r;
+  const auto& sn = c.source.graph().node(c.mi);
+  const auto& tn = c.target.graph().node(c.ci);
+  if (sn.op_type() != tn.op_type() || c.lr.evidence["attribute_diffs"].empty()) return r;
+  Candidate k{"copy the source node's attributes", AttrsText(tn), AttrsText(sn), c.target.proto()};
+  auto* n = k.proto.mutable_graph()->mutable_node(c.ci);
+  n->clear_attribute();
+  for (const auto& a : sn.attribute()) n->add_attribute()->CopyFrom(a);
+  r.push_back(std::move(k));
+  return r;
+}
+
+std::vector<Candidate> ParamCandidates(const Context& c) {
+  std::vector<Candidate> r;
+  const json& diffs = c.lr.evidence["parameter_diffs"];
+  if (c.mi < 0 || diffs.empty()) return r;
+  auto apply = [&](onnx::ModelProto* p, const json& d) -> bool {
+    auto* g = p->mutable_graph();
+    int pos = d["position"].get<int>();
+    std::string src = d["source"].get<std::string>();
+    auto* n = g->mutable_node(c.ci);
+    if (src == "(absent)") {
+      if (pos == n->input_size() - 1) n->mutable_input()->RemoveLast(); else n->set_input(pos, "");
+      return true;
+    }
+    std::string name = AddStatic(g, c, src);
+    if (name.empty()) return false;
+    n = g->mutable_node(c.ci);
+    while (n->input_size() <= pos) n->add_input("");
+    n->set_input(pos, name);
+    return true;
+  };
+  auto describe = [](const json& d) {
+    return fmt::format("input {} '{}' ({})", d["position"].get<int>(), d["target"].get<std::string>(),
+                       d.value("hint", std::string("differs")));
+  };
+  for (const auto& d : diffs) {
+    Candidate k{fmt::format("restore parameter input {} from the source", d["position"].get<int>()), describe(d),
+                fmt::format("source '{}'", d["source"].get<std::string>()), c.target.proto()};
+    if (apply(&k.proto, d)) r.push_back(std::move(k));
+  }
+  if (diffs.size() > 1) {
+    Candidate k{"restore every differing parameter from the source", "", "", c.target.proto()};
+    bool ok = true;
+    std::vector<std::string> b, a;
+    for (const auto& d : diffs) {
+      ok = ok && apply(&k.proto, d);
+      b.push_back(describe(d));
+      a.push_back(d["source"].get<std::string>());
+    }
+    k.before = fmt::format("{}", fmt::join(b, "; "));
+    k.after = fmt::format("source {}", fmt::join(a, ", "));
+    if (ok) r.push_back(std::move(k));
+  }
+  return r;
+}
+
+// The culprit deleted: its consumers read its first activation input.
+std::vector<Candidate> DeleteCandidate(const Context& c) {
+  std::vector<Candidate> r;
+  const auto& tn = c.target.graph().node(c.ci);
+  GraphIndex ti(c.target);
+  auto acts = ti.ActivationInputs(c.ci);
+  if (acts.empty() || tn.output_size() != 1) return r;
+  Candidate k{"delete the inserted node (its consumers read its input)", AttrsText(tn) + " '" + tn.name() + "'",
+              "(removed)", c.target.proto()};
+  auto* g = k.proto.mutable_graph();
+  std::string from = tn.output(0), to = acts[0].second;
+  bool is_output = false;
+  for (const auto& o : g->output()) is_output |= o.name() == from;
+  if (is_output) {
+    auto* n = g->mutable_node(c.ci);
+    n->set_op_type("Identity");
+    n->clear_attribute();
+    n->clear_input();
+    n->add_input(to);
+  } else {
+    for (auto& n : *g->mutable_node()) {
+      for (auto& in : *n.mutable_input()) {
+        if (in == from) in = to;
+      }
+    }
+    Remove(g, c.ci);
+  }
+  r.push_back(std::move(k));
+  return r;
+}
+
+// The culprit turned back into its source counterpart (op type, attributes, parameters).
+std::vector<Candidate> ReplaceCandidate(const Context& c) {
+  std::vector<Candidate> r;
+  if (c.mi < 0) return r;
+  const auto& sn = c.source.graph().node(c.mi);
+  const auto& tn = c.target.graph().node(c.ci);
+  if (sn.op_type() == tn.op_type() && sn.domain() == tn.domain()) return r;
+  Candidate k{"restore the replaced node's op type, attributes and parameters", AttrsText(tn), AttrsText(sn),
+              c.target.proto()};
+  auto* g = k.proto.mutable_graph();
+  GraphIndex ti(c.target);
+  auto acts = ti.ActivationInputs(c.ci);
+  onnx::NodeProto n = tn;
+  n.set_op_type(sn.op_type());
+  n.set_domain(sn.domain());
+  n.clear_attribute();
+  for (const auto& a : sn.attribute()) n.add_attribute()->CopyFrom(a);
+  n.clear_input();
+  size_t next_act = 0;
+  for (const auto& in : sn.input()) {
+    if (in.empty()) {
+      n.add_input("");
+    } else if (c.si.IsStatic(in)) {
+      std::string s = AddStatic(g, c, in);
+      if (s.empty()) return r;
+      n.add_input(s);
+    } else {
+      if (next_act >= acts.size()) return r;
+      n.add_input(acts[next_act++].second);
+    }
+  }
+  g->mutable_node(c.ci)->CopyFrom(n);
+  r.push_back(std::move(k));
+  return r;
+}
+
+// Re-inserts the source nodes between an aligned tensor and the input the source node expects.
+std::vector<Candidate> ReinsertCandidates(const Context& c) {
+  std::vector<Candidate> r;
+  const json& wiring = c.lr.evidence["wiring_diffs"];
+  const json& outs = c.lr.evidence.value("output_diffs", json::array());
+  if (c.mi < 0 || (wiring.empty() && outs.empty())) return r;
+  std::map<std::string, std::string> rev;  // source tensor -> agreeing target tensor
+  for (const auto& [t, a] : c.align) {
+    if (a.div.agree && !rev.count(a.source)) rev[a.source] = t;
+  }
+  // Trailing nodes: the culprit's graph output gets an internal name, the source's nodes after
+  // it are appended, and the last of them writes the graph output's name.
+  for (const auto& od : outs) {
+    Candidate k{"append the source's trailing nodes the target lost", "", "", c.target.proto()};
+    auto* g = k.proto.mutable_graph();
+    std::string out = od["target_output"].get<std::string>(), inner = Unique(*g, out + "_pre");
+    for (auto& n : *g->mutable_node()) {
+      for (auto& o : *n.mutable_output()) if (o == out) o = inner;
+      for (auto& i : *n.mutable_input()) if (i == out) i = inner;
+    }
+    std::map<std::string, std::string> trev = rev;
+    trev[od["aligned_to"].get<std::string>()] = inner;
+    std::vector<std::string> added;
+    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s, int depth) -> std::string {
+      auto it = trev.find(s);
+      if (it != trev.end()) return it->second;
+      if (c.si.IsStatic(s)) return AddStatic(g, c, s);
+      auto p = c.si.producer.find(s);
+      if (p == c.si.producer.end() || depth > 6) return "";
+      onnx::NodeProto n = c.source.graph().node(p->second);
+      for (int i = 0; i < n.input_size(); ++i) {
+        if (n.input(i).empty()) continue;
+        std::string m = copy(n.input(i), depth + 1);
+        if (m.empty()) return "";
+        n.set_input(i, m);
+      }
+      std::string result;
+      const auto& sp = c.source.graph().node(p->second);
+      for (int i = 0; i < n.output_size(); ++i) {
+        if (n.output(i).empty()) continue;
+        std::string o = Unique(*g, sp.output(i) + "_restored");
+        n.set_output(i, o);
+        trev[sp.output(i)] = o;
+        if (sp.output(i) == s) result = o;
+      }
+      n.set_name(Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
+      g->add_node()->CopyFrom(n);
+      added.push_back(fmt::format("{} '{}'", n.op_type(), n.name()));
+      return result;
+    };
+    std::string got = copy(od["source_output"].get<std::string>(), 0);
+    if (got.empty() || added.empty()) continue;
+    for (auto& n : *g->mutable_node()) {
+      for (auto& o : *n.mutable_output()) if (o == got) o = out;
+    }
+    k.before = fmt::format("graph output '{}' = source '{}'", out, od["aligned_to"].get<std::string>());
+    k.after = fmt::format("appended {}; '{}' = source '{}'", fmt::join(added, ", "), out,
+                          od["source_output"].get<std::string>());
+    r.push_back(std::move(k));
+  }
+  for (const auto& w : wiring) {
+    std::string sin = w["source_input"].get<std::string>();
+    if (sin == "(absent)") continue;
+    Candidate k{"re-insert the source nodes the target lost", "", "", c.target.proto()};
+    auto* g = k.proto.mutable_graph();
+    int insert_at = c.ci;
+    std::vector<std::string> added;
+    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s, int depth) -> std::string {
+      auto it = rev.find(s);
+      if (it != rev.end()) return it->second;
+      if (c.si.IsStatic(s)) return AddStatic(g, c, s);
+      auto p = c.si.producer.find(s);
+      if (p == c.si.producer.end() || depth > 6) return "";
+      const auto& sp = c.source.graph().node(p->second);
+      onnx::NodeProto n = sp;
+      n.set_name(Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
+      for (int i = 0; i < n.input_size(); ++i) {
+        if (n.input(i).empty()) continue;
+        std::string m = copy(sp.input(i), depth + 1);
+        if (m.empty()) return "";
+        n.set_input(i, m);
+      }
+      std::string result;
+      for (int i = 0; i < n.output_size(); ++i) {
+        if (n.output(i).empty()) continue;
+        std::string o = Unique(*g, sp.output(i) + "_restored");
+        n.set_output(i, o);
+        if (sp.output(i) == s) result = o;
+        rev[sp.output(i)] = o;
+      }
+      Insert(g, insert_at++, n);
+      added.push_back(fmt::format("{} '{}'", sp.op_type(), n.name()));
+      return result;
+    };
+    std::string got = copy(sin, 0);
+    if (got.empty() || added.empty()) continue;
+    int pos = w["position"].get<int>();
+    g->mutable_node(insert_at)->set_input(pos, got);
+    k.before = fmt::format("input {} reads '{}'", pos, w["target_input"].get<std::string>());
+    k.after = fmt::format("re-inserted {}; input {} reads '{}'", fmt::join(added, ", "), pos, got);
+    r.push_back(std::move(k));
+  }
+  return r;
+}
+
+double Progress(const LocalizeResult& lr, const GraphIndex& si) {
+  if (lr.agree) return 1e18;
+  if (lr.first_divergent.empty()) return -1;
+  if (lr.source_index >= 0) return lr.source_index;
+  double best = -0.5;
+  if (lr.evidence.contains("inputs")) {
+    for (const auto& in : lr.evidence["inputs"]) {
+      if (!in.contains("source_tensor")) continue;
+      auto p = si.producer.find(in["source_tensor"].get<std::string>());
+      if (p != si.producer.end()) best = std::max(best, p->second + 0.5);
+    }
+  }
+  return best;
+}
+
+json Agreement(const LocalizeResult& lr) {
+  double worst = 0;
+  for (const auto& o : lr.outputs) {
+    if (o["max_abs"].is_number()) worst = std::max(worst, o["max_abs"].get<double>());
+    else worst = INFINITY;
+  }
+  return {{"agree", lr.agree},
+          {"first_divergent_node", lr.first_divergent.empty() ? json(nullptr) : json(lr.first_divergent)},
+          {"output_max_abs", std::isinf(worst) ? json("inf") : json(worst)}};
+}
+
+std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap>& like, int count, uint64_t seed) {
+  std::vector<ValueMap> r;
+  for (int s = 0; s < count; ++s) {
+    ValueMap m;
+    int k = 0;
+    for (const auto& [name, v] : like[0]) {
+      ++k;
+      if (!v.is_tensor()) {
+        m[name] = v;
+        continue;
+      }
+      const Tensor& t = v.tensor;
+      double lo = INFINITY, hi = -INFINITY;
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        double x = t.GetDouble(i);
+        if (std::isfinite(x)) {
+          lo = std::min(lo, x);
+          hi = std::max(hi, x);
+        }
+      }
+      if (!(lo < hi)) {
+        lo = 0;
+        hi = 1;
+      }
+      std::mt19937_64 rng(seed * 7919u + static_cast<uint64_t>(s) * 131u + static_cast<uint64_t>(k));
+      std::uniform_real_distribution<double> d(lo, hi);
+      Tensor out(DType::kFloat64, t.shape());
+      double* p = out.data<double>();
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = d(rng);
+      m[name] = out.CastTo(t.dtype());
+    }
+    r.push_back(std::move(m));
+  }
+  return r;
+}
+
+}  // namespace
+
+RepairResult Repair(const Model& source, const Model& target, const std::vector<ValueMap>& source_sets,
+                    const RepairOptions& options) {
+  if (source_sets.empty()) Fail(ErrorKind::kUsage, "repair needs at least one input set");
+  RepairResult res;
+  std::vector<ValueMap> search, holdout;
+  if (source_sets.size() >= 2) {
+    size_t half = (source_sets.size() + 1) / 2;
+    search.assign(source_sets.begin(), source_sets.begin() + static_cast<long>(half));
+    holdout.assign(source_sets.begin() + static_cast<long>(half), source_sets.end());
+    res.holdout = fmt::format("the last {} of the {} given input sets (search used the first {})", holdout.size(),
+                              source_sets.size(), half);
+  } else {
+    search = source_sets;
+    holdout = RandomSets(source, source_sets, options.holdout_sets, options.seed + 1);
+    res.holdout = fmt::format("{} random input sets (seed {}, uniform within the value range of the given inputs);"
+                              " search used the 1 given set", holdout.size(), options.seed + 1);
+  }
+  res.search_sets = search.size();
+  res.holdout_count = holdout.size();
+  const auto& lo = options.localize;
+  std::vector<ValueMap> tsearch = localize::MapInputs(source, target, search);
+  SideValues sv = localize::RunSide(source, lo.source_env, search, true);
+  GraphIndex si(source);
+
+  onnx::ModelProto current = target.proto();
+  auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,
+                      std::unique_ptr<Model>* model_out) -> LocalizeResult {
+    // Shapes may have changed: shape inference starts over (stale value_info would conflict).
+    onnx::ModelProto clean = proto;
+    clean.mutable_graph()->clear_value_info();
+    auto m = std::make_unique<Model>(Model::FromProto(std::move(clean), target.base_dir(), "repair candidate"));
+    SideValues tv = localize::RunSide(*m, lo.target_env, tsearch, true);
+    LocalizeResult r = localize::Analyze(source, sv, *m, tv, lo.tol, align,
+                                         lo.source_env.ToString() == lo.target_env.ToString());
+    if (model_out) *model_out = std::move(m);
+    return r;
+  };
+  std::map<std::string, Alignment> align;
+  std::unique_ptr<Model> cur_model;
+  LocalizeResult lr = evaluate(current, &align, &cur_model);
+  res.initial = lr;
+  for (int step = 1; step <= options.max_steps && !lr.agree && !lr.first_divergent.empty(); ++step) {
+    Context c{source, sv, si, *cur_model, align, lr, lr.first_index, lr.source_index};
+    std::vector<Candidate> cands;
+    auto add = [&](std::vector<Candidate> v) {
+      for (auto& k : v) cands.push_back(std::move(k));
+    };
+    const json& ev = lr.evidence;
+    bool op_differs = lr.source_index >= 0 && ev.value("source_op_type", std::string()) != ev.value("op_type", std::string());
+    if (lr.kind == "hyperparameter") {
+      add(AttrCandidates(c)); add(ParamCandidates(c)); add(ReinsertCandidates(c)); add(DeleteCandidate(c));
+    } else if (lr.kind == "parameter") {
+      add(ParamCandidates(c)); add(AttrCandidates(c)); add(ReinsertCandidates(c)); add(DeleteCandidate(c));
+    } else if (lr.kind == "input") {
+      add(ParamCandidates(c)); add(AttrCandidates(c));
+      if (op_differs) add(ReplaceCandidate(c));
+      add(DeleteCandidate(c)); add(ReinsertCandidates(c));
+    } else if (lr.kind == "graph") {
+      if (!ev["wiring_diffs"].empty() || !ev.value("output_diffs", json::array()).empty()) add(ReinsertCandidates(c));
+      if (op_differs) add(ReplaceCandidate(c));
+      add(DeleteCandidate(c));
+      if (!op_differs) add(ReplaceCandidate(c));
+      add(AttrCandidates(c)); add(ParamCandidates(c));
+    }
+    double before = Progress(lr, si);
+    bool accepted = false;
+    for (auto& k : cands) {
+      ++res.candidates_tried;
+      std::map<std::string, Alignment> na;
+      std::unique_ptr<Model> nm;
+      LocalizeResult nl;
+      try {
+        nl = evaluate(k.proto, &na, &nm);
+      } catch (const Error&) {
+        continue;  // invalid or failing candidate
+      }
+      if (Progress(nl, si) <= before) continue;
+      PatchEntry p;
+      p.step = step;
+      p.node = lr.first_divergent;
+      p.kind = lr.kind;
+      p.change = k.change;
+      p.before = k.before;
+      p.after = k.after;
+      p.agreement_before = Agreement(lr);
+      p.agreement_after = Agreement(nl);
+      res.patches.push_back(p);
+      current = std::move(k.proto);
+      lr = std::move(nl);
+      align = std::move(na);
+      cur_model = std::move(nm);
+      accepted = true;
+      break;
+    }
+    if (!accepted) break;
+  }
+  res.search_agree = lr.agree;
+  if (!res.patches.empty()) current.mutable_graph()->clear_value_info();
+  res.fixed = current;
+  // Held-out verification.
+  Model fixed = Model::FromProto(current, target.base_dir(), "repaired model");
+  localize::LocalizeOptions hl = lo;
+  res.final_holdout = localize::Localize(source, fixed, holdout, hl);
+  res.repaired = res.final_holdout.agree;
+  return res;
+}
+
+json RepairResult::ToJson() const {
+  json j;
+  j["repaired"] = repaired;
+  j["search_agree"] = search_agree;
+  j["search_sets"] = search_sets;
+  j["holdout_sets"] = holdout_count;
+  j["holdout"] = holdout;
+  j["candidates_tried"] = candidates_tried;
+  j["initial"] = {{"first_divergent_node", initial.first_divergent.empty() ? json(nullptr) : json(initial.first_divergent)},
+                  {"kind", initial.kind.empty() ? json(nullptr) : json(initial.kind)},
+                  {"agree", initial.agree}};
+  json ps = json::array();
+  for (const auto& p : patches) {
+    ps.push_back({{"step", p.step}, {"node", p.node}, {"kind", p.kind}, {"change", p.change}, {"before", p.before},
+                  {"after", p.after}, {"agreement_before", p.agreement_before}, {"agreement_after", p.agreement_after}});
+  }
+  j["patches"] = ps;
+  j["holdout_result"] = Agreement(final_holdout);
+  if (!final_holdout.agree) j["holdout_localize"] = final_holdout.ToJson();
+  return j;
+}
+
+}  // namespace concord::repair

@@ -1,0 +1,265 @@
+// End-to-end tests of `concord localize` and `concord repair`, driving the real binary.
+//
+// Built three times (tests/CMakeLists.txt), selected by LOCALIZE_GROUP:
+//   1 (label e2e):     the fault suite built with Concord's injector (every fault and both
+//                      controls: node, kind, exit codes; repair exit 0 and a model that agrees),
+//                      --inputs forms, bad input errors, Markdown/HTML files;
+//   2 (label python):  the independent suite of scripts/make_fault_suite.py (onnx.helper,
+//                      PyTorch-style names, checked with onnxruntime), and env-vs-env mode
+//                      (ref vs ort@cpu on one model -> null);
+//   3 (label browser): the localize HTML page renders its Chart.js plot in headless Chromium.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "ir/tensor_io.h"
+#include "passes/fault_inject.h"
+#include "tests/e2e/cli_runner.h"
+#if LOCALIZE_GROUP == 3
+#include "tests/e2e/browser.h"
+#endif
+
+namespace concord::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class LocalizeCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("concord_localize_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string P(const std::string& name) { return (dir_ / name).string(); }
+
+  // Source net + `n` input sets under DIR/inputs/test_data_set_K.
+  std::string WriteSuiteSource(int n = 3) {
+    passes::BuildFaultSuiteSourceNet().Save(P("source.onnx"));
+    for (int s = 0; s < n; ++s) {
+      fs::create_directories(P("inputs/test_data_set_" + std::to_string(s)));
+      std::mt19937_64 rng(100 + s);
+      std::uniform_real_distribution<float> d(0.0f, 1.0f);
+      std::vector<float> v(3 * 32 * 32);
+      for (auto& x : v) x = d(rng);
+      WriteTensorPb(P("inputs/test_data_set_" + std::to_string(s) + "/input_0.pb"),
+                    Tensor::FromVector<float>({1, 3, 32, 32}, v), "image");
+    }
+    return P("source.onnx");
+  }
+  fs::path dir_;
+};
+
+json ParseJson(const CliResult& r) {
+  try {
+    return json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out.substr(0, 2000) << "\nstderr: " << r.err;
+    return json::object();
+  }
+}
+
+#if LOCALIZE_GROUP == 1
+
+TEST_F(LocalizeCli, HelpExplainsBothCommands) {
+  for (const char* cmd : {"localize --help", "repair --help"}) {
+    CliResult r = RunConcord(cmd);
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("Exit codes"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(RunConcord("localize").code, 2);
+  EXPECT_EQ(RunConcord("repair a.onnx b.onnx").code, 2);  // --out is required
+}
+
+TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
+  std::string src = WriteSuiteSource(3);
+  Model source = Model::Load(src);
+  int faults = 0;
+  for (const auto& name : passes::FaultNames()) {
+    SCOPED_TRACE(name);
+    passes::FaultLog log;
+    Model tgt = passes::InjectFault(source, {name, "", 0}, &log);
+    std::string t = P(name + ".onnx");
+    tgt.Save(t);
+    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(P("inputs")) + " --json");
+    json j = ParseJson(r);
+    EXPECT_EQ(j.value("input_sets", 0), 3);
+    if (log.kind.empty()) {
+      EXPECT_EQ(r.code, 0) << r.err;
+      EXPECT_TRUE(j["first_divergent_node"].is_null()) << r.out.substr(0, 3000);
+      EXPECT_TRUE(j["kind"].is_null());
+    } else {
+      ++faults;
+      EXPECT_EQ(r.code, 1) << r.err;
+      EXPECT_EQ(j["first_divergent_node"], log.injected_node) << log.description;
+      EXPECT_EQ(j["kind"], log.kind) << log.description;
+      EXPECT_FALSE(j["nodes"].empty());
+    }
+    std::string fixed = P(name + ".fixed.onnx");
+    CliResult rr = RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(P("inputs")) +
+                              " --out " + Quote(fixed) + " --json");
+    EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
+    json rj = ParseJson(rr);
+    EXPECT_TRUE(rj.value("repaired", false));
+    EXPECT_EQ(rj.value("holdout_sets", 0), 1);  // 3 sets: 2 search, 1 held out
+    ASSERT_TRUE(fs::exists(fixed));
+    ASSERT_TRUE(fs::exists(P(name + ".fixed.patch.json")));
+    // The repaired model, localized afresh on all sets, agrees.
+    CliResult again = RunConcord("localize " + Quote(src) + " " + Quote(fixed) + " --inputs " + Quote(P("inputs")) + " --json");
+    EXPECT_EQ(again.code, 0) << again.out.substr(0, 2000);
+    if (!log.kind.empty()) {
+      ASSERT_FALSE(rj["patches"].empty());
+      EXPECT_EQ(rj["patches"][0]["node"], log.injected_node);
+      EXPECT_TRUE(rj["patches"][0].contains("before"));
+      EXPECT_TRUE(rj["patches"].back()["agreement_after"]["agree"].get<bool>());
+    }
+  }
+  EXPECT_GE(faults, 26);
+}
+
+TEST_F(LocalizeCli, InputsFormsAndTextReport) {
+  std::string src = WriteSuiteSource(2);
+  Model tgt = passes::InjectFault(Model::Load(src), {"hyper.pads", "", 0});
+  tgt.Save(P("t.onnx"));
+  std::string base = "localize " + Quote(src) + " " + Quote(P("t.onnx"));
+  struct Form {
+    std::string args;
+    int sets;
+  };
+  for (const Form& f : std::vector<Form>{{" --inputs " + Quote(P("inputs")), 2},
+                                         {" --inputs " + Quote(P("inputs/test_data_set_1")), 1},
+                                         {" --inputs " + Quote(P("inputs/test_data_set_0/input_0.pb")), 1},
+                                         {"", 1}}) {
+    CliResult r = RunConcord(base + f.args + " --json");
+    json j = ParseJson(r);
+    EXPECT_EQ(r.code, 1) << f.args << r.err;
+    EXPECT_EQ(j.value("input_sets", 0), f.sets) << f.args;
+    EXPECT_EQ(j["first_divergent_node"], "conv1") << f.args;
+  }
+  CliResult text = RunConcord(base + " --inputs " + Quote(P("inputs")) + " --md " + Quote(P("r.md")) + " --html " +
+                              Quote(P("r.html")));
+  EXPECT_EQ(text.code, 1);
+  EXPECT_NE(text.out.find("first divergent node 'conv1'"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("hyperparameter"), std::string::npos);
+  EXPECT_NE(text.out.find("pads"), std::string::npos);
+  std::ifstream md(P("r.md"));
+  std::string mds((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(mds.find("`conv1`"), std::string::npos);
+  std::ifstream html(P("r.html"));
+  std::string hs((std::istreambuf_iterator<char>(html)), {});
+  EXPECT_NE(hs.find("data-render-status=\"pending\""), std::string::npos);
+  EXPECT_NE(hs.find("new Chart"), std::string::npos);
+}
+
+TEST_F(LocalizeCli, BadInputsAreUsageErrorsWithClearMessages) {
+  std::string src = WriteSuiteSource(1);
+  passes::BuildFaultSuiteSourceNet(16).Save(P("small.onnx"));
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("missing.onnx")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;
+  r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --inputs " + Quote(P("nope")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+  r = RunConcord("localize " + Quote(src) + " " + Quote(P("small.onnx")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("different shapes"), std::string::npos) << r.err;
+  r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --env nosuchbackend");
+  EXPECT_EQ(r.code, 2) << r.err;
+  std::ofstream(P("garbage.onnx")) << "not a model";
+  r = RunConcord("repair " + Quote(src) + " " + Quote(P("garbage.onnx")) + " --out " + Quote(P("f.onnx")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("garbage.onnx"), std::string::npos) << r.err;
+  r = RunConcord("repair " + Quote(src) + " " + Quote(src) + " --out " + Quote(P("no/dir/f.onnx")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_FALSE(r.signaled);
+}
+
+#elif LOCALIZE_GROUP == 2
+
+TEST_F(LocalizeCli, IndependentPythonSuite) {
+  std::string py = std::string(CONCORD_SOURCE_DIR) + "/.venv/bin/python";
+  ASSERT_TRUE(fs::exists(py)) << py << " missing: create the venv (scripts/setup) for python-labelled tests";
+  std::string cmd = Quote(py) + " " + std::string(CONCORD_SOURCE_DIR) + "/scripts/make_fault_suite.py " +
+                    Quote(P("suite")) + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  json manifest = json::parse(std::ifstream(P("suite/manifest.json")));
+  ASSERT_GE(manifest.size(), 20u);
+  std::string src = P("suite/source.onnx"), inputs = P("suite/inputs");
+  for (const auto& c : manifest) {
+    std::string name = c["case"].get<std::string>();
+    SCOPED_TRACE(name);
+    std::string t = P("suite/" + name + "/target.onnx");
+    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(inputs) + " --json");
+    json j = ParseJson(r);
+    EXPECT_EQ(j["first_divergent_node"], c["injected_node"]) << c["description"];
+    EXPECT_EQ(j["kind"], c["kind"]) << c["description"];
+    EXPECT_EQ(r.code, c["kind"].is_null() ? 0 : 1);
+    CliResult rr = RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(inputs) + " --out " +
+                              Quote(P(name + ".fixed.onnx")) + " --json");
+    EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
+  }
+}
+
+TEST_F(LocalizeCli, EnvModeRefVersusOrtAgreesOnTheSameModel) {
+  std::string src = WriteSuiteSource(2);
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --source-env ref --env ort@cpu --inputs " +
+                           Quote(P("inputs")) + " --json");
+  json j = ParseJson(r);
+  EXPECT_EQ(r.code, 0) << r.err << r.out.substr(0, 3000);
+  EXPECT_TRUE(j["first_divergent_node"].is_null());
+  EXPECT_EQ(j["target_env"], "ort@cpu");
+  EXPECT_TRUE(j.value("taps", false));  // the ORT worker returns intermediate tensors
+  // A faulty target on ORT against the source on ref is still localized.
+  passes::InjectFault(Model::Load(src), {"hyper.leaky_alpha", "", 0}).Save(P("t.onnx"));
+  r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --source-env ref --env ort@cpu --inputs " +
+                 Quote(P("inputs")) + " --json");
+  j = ParseJson(r);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(j["first_divergent_node"], "leaky2");
+  EXPECT_EQ(j["kind"], "hyperparameter");
+}
+
+TEST_F(LocalizeCli, EnvWithoutTapsComparesOutputsOnlyAndSaysSo) {
+  std::string src = WriteSuiteSource(1);
+  passes::InjectFault(Model::Load(src), {"hyper.softmax_axis", "", 0}).Save(P("t.onnx"));
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --source-env ref --env tvm@cpu "
+                           "--inputs " + Quote(P("inputs")) + " --json");
+  json j = ParseJson(r);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(j.value("taps", true));
+  EXPECT_FALSE(j.value("localized", true));
+  EXPECT_TRUE(j["first_divergent_node"].is_null());
+  EXPECT_NE(j.value("note", std::string()).find("graph outputs only"), std::string::npos) << j.dump(1);
+  r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --source-env ref --env tvm@cpu --inputs " +
+                 Quote(P("inputs")));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("graph outputs only"), std::string::npos) << r.out;
+}
+
+#else  // LOCALIZE_GROUP == 3
+
+TEST_F(LocalizeCli, HtmlPlotRendersInChromium) {
+  std::string src = WriteSuiteSource(1);
+  passes::InjectFault(Model::Load(src), {"graph.insert_relu", "", 0}).Save(P("t.onnx"));
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --html " + Quote(P("l.html")));
+  ASSERT_EQ(r.code, 1) << r.err;
+  fs::path png = fs::path(CONCORD_BUILD_DIR) / "localize_screenshot.png";
+  BrowserResult b = RenderInChromium(P("l.html"), png);
+  ASSERT_TRUE(b.found) << b.error;
+  ASSERT_EQ(b.dom_code, 0) << b.err;
+  EXPECT_NE(b.dom.find("data-render-status=\"ok\""), std::string::npos) << b.dom.substr(0, 3000);
+  EXPECT_NE(b.dom.find("data-rendered=\"1\""), std::string::npos);
+  EXPECT_NE(b.dom.find("extra_relu"), std::string::npos);
+}
+
+#endif
+
+}  // namespace
+}  // namespace concord::e2e

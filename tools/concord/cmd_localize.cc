@@ -1,0 +1,223 @@
+// concord localize SOURCE TARGET: where and why a converted target disagrees with its source
+// (or one model on two envs): per-node divergence, first divergent node, fault kind, evidence.
+#include <filesystem>
+#include <iostream>
+
+#include "campaign/test_data.h"
+#include "ir/tensor_io.h"
+#include "localize/localize.h"
+#include "report/localize_render.h"
+#include "tools/concord/common.h"
+
+namespace concord::cli {
+
+namespace fs = std::filesystem;
+
+std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
+                                    std::string* description) {
+  std::vector<ValueMap> sets;
+  std::vector<std::string> files, labels;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) Fail(ErrorKind::kInput, "{}: no such file or folder (--inputs)", p);
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> sub = TestDataSets(p);
+      if (sub.empty()) sub.push_back(p);  // a test_data_set_N folder itself
+      for (const auto& s : sub) {
+        sets.push_back(LoadInputs(model, {s}, seed, nullptr));
+        labels.push_back(fs::path(s).filename().string());
+      }
+    } else {
+      files.push_back(p);
+    }
+  }
+  if (!files.empty()) {
+    sets.push_back(LoadInputs(model, files, seed, nullptr));
+    labels.push_back(fmt::format("{} file(s)", files.size()));
+  }
+  if (sets.empty()) {
+    sets.push_back(LoadInputs(model, {}, seed, nullptr));
+    labels.push_back(fmt::format("random (seed {})", seed));
+  }
+  if (description) {
+    *description = sets.size() == 1 ? labels[0]
+                                    : fmt::format("{} input sets ({} .. {})", sets.size(), labels.front(), labels.back());
+  }
+  return sets;
+}
+
+namespace {
+
+struct LocalizeArgs {
+  std::string source, target;
+  std::vector<std::string> inputs;
+  std::string env = "ref", source_env = "ref";
+  double rtol = 1e-4, atol = 1e-5;
+  uint64_t seed = 0;
+  bool json = false;
+  std::string html, md;
+  int window = 4;
+};
+
+std::string Fmt(const nlohmann::json& v) {
+  if (v.is_number()) return fmt::format("{:.3g}", v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return "-";
+}
+
+void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc, std::ostream& os) {
+  os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source, j.value("source_env", a.source_env),
+                    a.target, j.value("target_env", a.env), inputs_desc);
+  for (const auto& o : j["outputs"]) {
+    os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n", o["name"].get<std::string>(), Fmt(o["max_abs"]),
+                      Fmt(o["cosine"]), o["agree"].get<bool>() ? "agree" : "DIVERGE");
+  }
+  const auto& nodes = j["nodes"];
+  int first = -1;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].value("first_divergent", false)) first = static_cast<int>(i);
+  }
+  int lo = 0, hi = static_cast<int>(nodes.size());
+  if (first >= 0 && nodes.size() > 24) {
+    lo = std::max(0, first - a.window);
+    hi = std::min(hi, first + a.window + 1);
+  } else if (first < 0 && nodes.size() > 24) {
+    hi = 24;
+  }
+  os << fmt::format("\n  {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", "#", "node", "op", "max abs", "cosine",
+                    "align", "status");
+  if (lo > 0) os << fmt::format("  {:>4}  ... {} nodes before\n", "", lo);
+  for (int i = lo; i < hi; ++i) {
+    const auto& n = nodes[static_cast<size_t>(i)];
+    std::string name = n["node"].get<std::string>();
+    if (name.size() > 28) name = name.substr(0, 25) + "...";
+    os << fmt::format("{} {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", i == first ? ">" : " ", i, name,
+                      n["op_type"].get<std::string>(), Fmt(n.value("max_abs", nlohmann::json())),
+                      Fmt(n.value("cosine", nlohmann::json())), n["alignment"].get<std::string>(),
+                      n["status"].get<std::string>());
+  }
+  if (hi < static_cast<int>(nodes.size())) os << fmt::format("  {:>4}  ... {} nodes after\n", "", nodes.size() - hi);
+  os << "\n";
+  if (j["first_divergent_node"].is_null()) {
+    if (j["agree"].get<bool>()) {
+      os << "verdict  AGREE: source and target agree on every input set (first divergent node: none)\n";
+    } else {
+      os << "verdict  DIVERGE (not localized)\n";
+    }
+    if (j.contains("note")) os << "note     " << j["note"].get<std::string>() << "\n";
+    return;
+  }
+  const auto& ev = j["evidence"];
+  os << fmt::format("verdict  DIVERGE: first divergent node '{}' ({})\nkind     {}\nreason   {}\n",
+                    j["first_divergent_node"].get<std::string>(), ev["op_type"].get<std::string>(),
+                    j["kind"].get<std::string>(), ev["reason"].get<std::string>());
+  if (j.contains("note")) os << "note     " << j["note"].get<std::string>() << "\n";
+  if (ev.contains("source_node")) {
+    os << fmt::format("source   counterpart '{}' ({}; {})\n", ev["source_node"].get<std::string>(),
+                      ev["source_op_type"].get<std::string>(), ev.value("counterpart", std::string()));
+  } else {
+    os << "source   no counterpart node\n";
+  }
+  for (const auto& in : ev["inputs"]) {
+    os << fmt::format("input    {} '{}' -> source '{}': {}\n", in["position"].get<int>(), in["tensor"].get<std::string>(),
+                      in.value("source_tensor", std::string("?")),
+                      in.contains("divergence") && in["divergence"]["agree"].get<bool>() ? "agrees" : "differs");
+  }
+  for (const auto& o : ev["outputs"]) {
+    if (!o.contains("divergence")) {
+      os << fmt::format("output   '{}': no source tensor holds its values\n", o["tensor"].get<std::string>());
+      continue;
+    }
+    const auto& d = o["divergence"];
+    os << fmt::format("output   '{}' vs source '{}': max abs {}, max rel {}, cosine {}, {:.1f}% beyond tolerance\n",
+                      o["tensor"].get<std::string>(), o["source_tensor"].get<std::string>(), Fmt(d["max_abs"]),
+                      Fmt(d["max_rel"]), Fmt(d["cosine"]), 100 * d["mismatch_fraction"].get<double>());
+  }
+  for (const auto& d : ev["attribute_diffs"]) {
+    os << fmt::format("attr     {}: source {} / target {}\n", d["name"].get<std::string>(), d["source"].get<std::string>(),
+                      d["target"].get<std::string>());
+  }
+  for (const auto& d : ev["parameter_diffs"]) {
+    os << fmt::format("param    input {} '{}' vs source '{}': {}{}\n", d["position"].get<int>(),
+                      d["target"].get<std::string>(), d["source"].get<std::string>(), d.value("hint", std::string()),
+                      d.contains("max_abs") ? " (max abs " + Fmt(d["max_abs"]) + ")" : "");
+  }
+  for (const auto& d : ev["wiring_diffs"]) {
+    os << fmt::format("wiring   input {} reads '{}' (= source '{}'), the source node reads '{}'\n",
+                      d["position"].get<int>(), d["target_input"].get<std::string>(), d["aligned_to"].get<std::string>(),
+                      d["source_input"].get<std::string>());
+  }
+}
+
+int LocalizeMain(const LocalizeArgs& a) {
+  Model source = Model::Load(a.source);
+  Model target = Model::Load(a.target);
+  localize::LocalizeOptions opt;
+  opt.source_env = EnvSpec::Parse(a.source_env);
+  opt.target_env = EnvSpec::Parse(a.env);
+  opt.tol = {a.rtol, a.atol};
+  std::string desc;
+  std::vector<ValueMap> sets = LoadInputSets(source, a.inputs, a.seed, &desc);
+  localize::LocalizeResult r = localize::Localize(source, target, sets, opt);
+  nlohmann::json j = r.ToJson();
+  j["source"] = a.source;
+  j["target"] = a.target;
+  j["source_env"] = opt.source_env.ToString();
+  j["target_env"] = opt.target_env.ToString();
+  j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
+  j["inputs"] = desc;
+  if (!a.html.empty()) WriteFileAtomic(a.html, report::RenderLocalizeHtml(j));
+  if (!a.md.empty()) WriteFileAtomic(a.md, report::RenderLocalizeMarkdown(j));
+  if (a.json) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    PrintText(j, a, desc, std::cout);
+    std::cout << fmt::format("time     one {} run per side and input set: source {}, target {}\n",
+                             r.taps ? "tapped" : "run (no taps on one side)", FormatMs(r.source_run_ms),
+                             FormatMs(r.target_run_ms));
+    if (!a.html.empty()) std::cout << "wrote    " << a.html << "\n";
+    if (!a.md.empty()) std::cout << "wrote    " << a.md << "\n";
+  }
+  return r.agree ? kExitOk : kExitDiverged;
+}
+
+}  // namespace
+
+void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
+                        double* rtol, double* atol, uint64_t* seed) {
+  app->add_option("--inputs,-i", *inputs,
+                  "Input tensor files (.pb/.npy/.npz; one set), a test_data_set_N folder, or a folder of "
+                  "test_data_set_* folders (every set is used). Default: one random set");
+  AddEnvOption(app, env, "Env the TARGET runs on");
+  app->add_option("--source-env", *source_env, "Env the SOURCE runs on")->capture_default_str();
+  app->add_option("--rtol", *rtol, "Relative tolerance per element")->capture_default_str();
+  app->add_option("--atol", *atol, "Absolute tolerance per element")->capture_default_str();
+  app->add_option("--seed", *seed, "Seed for random inputs")->capture_default_str();
+}
+
+Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
+  auto args = std::make_shared<LocalizeArgs>();
+  CLI::App* app = root.add_subcommand(
+      "localize", "Find the first node where a converted TARGET diverges from its SOURCE, and why");
+  app->footer(
+      "Both models run once per input set with taps. Tensors are aligned by name, then by graph\n"
+      "structure, then by value (renamed, fused or split nodes, NCHW<->NHWC layouts). The first\n"
+      "divergent node is the earliest target node whose output diverges while its inputs agree.\n"
+      "Kinds: input (preprocessing), parameter (weights/biases), hyperparameter (attributes),\n"
+      "graph (inserted/removed/replaced node), runtime (nothing differs: the env computes it\n"
+      "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env ort@cpu\n"
+      "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
+  app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
+  app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
+  AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol, &args->seed);
+  app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
+  app->add_option("--md", args->md, "Write a Markdown report");
+  app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();
+  AddJsonFlag(app, &args->json);
+  return {app, [args, &global] {
+            args->json |= global.json;
+            return LocalizeMain(*args);
+          }};
+}
+
+}  // namespace concord::cli
