@@ -10,8 +10,10 @@
 //   crash       the worker died (signal, exit) during prepare or run;
 //   timeout     the worker did not answer within timeout_s and was killed;
 //   error       the env raised an error on a valid model (kinds other than "unsupported");
-//   inconsistent an output differs from ref beyond the tolerance (NaN/Inf placement included;
-//               ref outputs are finite by construction of the generator);
+//   inconsistent an output differs from ref beyond the tolerance |env - ref| <= atol * max(1,
+//               max|ref|) + rtol * |ref| (atol scales with the output's magnitude, so rounding
+//               cancellation near zero is not a bug) or in NaN/Inf placement (ref outputs are
+//               finite by construction of the generator);
 //   undefined   the same, but spec-undefined behaviour explains it (ties into ArgMax/ArgMin/
 //               TopK, float->integer Cast of out-of-range values): recorded, labelled, not a bug;
 //   perf        the env's time relative to ref is > perf_factor x its running median ratio
