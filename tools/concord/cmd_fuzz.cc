@@ -88,12 +88,28 @@ int FuzzMain(const FuzzArgs& a) {
     auto pairs = InferOpSupport(
         o.envs, ops, dtypes,
         [&](const std::string& op, const std::string& dt) -> std::optional<FuzzCase> {
-          gen::GenOptions g = base;
-          g.seed = a.seed;
-          g.max_nodes = 1;
-          g.ops = {op};
-          g.dtypes = {dt};
-          return ToCase(gen::Generate(g), a.seed);
+          // One op whose first input has dtype `dt`; its output may be another type (Greater
+          // gives bool, ArgMax int64), so those are allowed too. A few seeds are tried.
+          for (uint64_t k = 0; k < 6; ++k) {
+            gen::GenOptions g = base;
+            g.seed = a.seed + k;
+            g.max_nodes = 1;
+            g.ops = {op};
+            g.dtypes = {dt, "bool", "int64"};
+            gen::GeneratedModel m;
+            try {
+              m = gen::Generate(g);
+            } catch (const Error&) {
+              continue;
+            }
+            const onnx::GraphProto& graph = m.model.graph();
+            if (graph.node_size() != 1 || graph.node(0).op_type() != op) continue;
+            const onnx::TypeProto* t = m.model.FindType(graph.node(0).input(0));
+            DType in = t ? static_cast<DType>(t->tensor_type().elem_type()) : DType::kUndefined;
+            if (DTypeName(in) != dt && !(dt == "float32" && in == DType::kFloat32)) continue;
+            return ToCase(std::move(m), g.seed);
+          }
+          return std::nullopt;
         },
         store, a.timeout_s,
         [&](const std::string& line) {

@@ -1,0 +1,112 @@
+// `concord fuzz` / `fuzz-report` end to end: a short campaign on ONNX Runtime and OpenCV with
+// generated models, its JSON summary and store, operator support inference, the report in
+// headless Chromium, and usage errors.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "store/store.h"
+#include "tests/e2e/browser.h"
+#include "tests/e2e/cli_runner.h"
+
+namespace concord::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+fs::path TempDir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / fmt::format("concord_fuzz_e2e_{}_{}", getpid(), name);
+  fs::remove_all(d);
+  return d;
+}
+
+std::string Attribute(const std::string& tag, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(tag, m, std::regex(name + "=\"([^\"]*)\""))) return "<absent>";
+  return m[1].str();
+}
+
+TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
+  fs::path out = TempDir("campaign");
+  CliResult r = RunConcord("fuzz --envs 'ort@cpu;opencv@cpu' --iterations 12 --seed 5 --out " +
+                           Quote(out.string()) + " --json");
+  ASSERT_LE(r.code, 1) << r.err;
+  json s = json::parse(r.out);
+  EXPECT_EQ(s["models"], 12);
+  EXPECT_EQ(s["tests"], 24);
+  EXPECT_EQ(s["generator_failures"], 0);
+  for (const char* env : {"ort@cpu", "opencv@cpu"}) {
+    const json& e = s["envs"][env];
+    int64_t symptoms = 0;
+    for (const auto& [k, v] : e["symptoms"].items()) symptoms += v.get<int64_t>();
+    EXPECT_EQ(e["ok"].get<int64_t>() + e["unsupported"].get<int64_t>() + symptoms, 12) << env;
+  }
+  EXPECT_GT(s["envs"]["ort@cpu"]["ok"].get<int64_t>(), 6);  // ORT runs most generated models
+  Store store = Store::Open((out / "fuzz.db").string());
+  EXPECT_FALSE(store.OpCoverage().empty());
+  EXPECT_FALSE(store.FuzzTicks().empty());
+  for (const auto& f : store.Findings()) {
+    EXPECT_TRUE(fs::exists(fs::path(f.bundle) / "repro.sh")) << f.bundle;
+    EXPECT_LE(f.reduced_nodes, f.original_nodes);
+  }
+  // The report: every chart drawn, no script error.
+  fs::path html = out / "fuzz_report.html";
+  ASSERT_TRUE(fs::exists(html));
+  BrowserResult b = RenderInChromium(html, out / "fuzz_report.png");
+  ASSERT_TRUE(b.found) << b.error;
+  std::smatch body;
+  ASSERT_TRUE(std::regex_search(b.dom, body, std::regex("<body[^>]*>")));
+  EXPECT_EQ(Attribute(body.str(), "data-render-status"), "ok") << body.str();
+  int drawn = 0;
+  std::regex canvas("<canvas[^>]*>");
+  for (auto it = std::sregex_iterator(b.dom.begin(), b.dom.end(), canvas);
+       it != std::sregex_iterator(); ++it) {
+    drawn += Attribute(it->str(), "data-rendered") == "1";
+  }
+  EXPECT_EQ(drawn, 3);
+  // fuzz-report rebuilds it from the store.
+  CliResult rep = RunConcord("fuzz-report " + Quote((out / "fuzz.db").string()) + " --out " +
+                             Quote((out / "again.html").string()));
+  EXPECT_EQ(rep.code, 0) << rep.err;
+  EXPECT_TRUE(fs::exists(out / "again.html"));
+  fs::remove_all(out);
+}
+
+TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
+  fs::path out = TempDir("support");
+  CliResult r = RunConcord("fuzz --envs 'ort@cpu;opencv@cpu' --infer-support --ops Relu,Greater "
+                           "--dtypes float32,int64 --iterations 2 --out " + Quote(out.string()) +
+                           " --json");
+  ASSERT_LE(r.code, 1) << r.err;
+  Store store = Store::Open((out / "fuzz.db").string());
+  std::map<std::string, std::string> status;
+  for (const auto& s : store.OpSupport()) status[s.env + " " + s.op + " " + s.dtype] = s.status;
+  std::string all;
+  for (const auto& [k, v] : status) all += k + "=" + v + "; ";
+  // Relu float32 runs everywhere; ORT compares int64, OpenCV 4.6 cannot import int64 tensors.
+  EXPECT_EQ(status["ort@cpu Relu float32"], "ok") << all;
+  EXPECT_EQ(status["opencv@cpu Relu float32"], "ok") << all;
+  ASSERT_TRUE(status.count("opencv@cpu Greater int64")) << all;
+  EXPECT_EQ(status["ort@cpu Greater int64"], "ok") << all;
+  EXPECT_NE(status["opencv@cpu Greater int64"], "ok") << all;
+  fs::remove_all(out);
+}
+
+TEST(FuzzCli, UsageErrorsExitTwo) {
+  CliResult r = RunConcord("fuzz --envs ort@cpu --out /tmp/never");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--iterations"), std::string::npos) << r.err;
+  r = RunConcord("fuzz --envs nosuch@cpu --iterations 1 --out /tmp/never2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nosuch"), std::string::npos) << r.err;
+  r = RunConcord("fuzz-report /no/such.db");
+  EXPECT_EQ(r.code, 2);
+}
+
+}  // namespace
+}  // namespace concord::e2e
