@@ -240,7 +240,11 @@ std::string FormatPassList() {
   std::string s;
   for (const auto& d : Table()) {
     std::string head = d.info.name;
-    if (!d.info.primary.empty()) head += "=" + d.info.primary;
+    if (!d.info.primary.empty()) {
+      std::string upper = d.info.primary;
+      for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      head += "=" + upper;
+    }
     s += fmt::format("  {:<22} {}\n", head, d.info.description);
     for (const auto& o : d.info.options) {
       s += fmt::format("  {:<22}   :{}=  {}{}\n", "", o.key, o.help,

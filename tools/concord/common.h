@@ -56,6 +56,7 @@ Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
 Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
+Command MakeConvertCommand(CLI::App& root, GlobalOptions& global);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       MakeBenchCommand(root, global),
       MakeMatrixCommand(root, global),
       MakeReportCommand(root, global),
+      MakeConvertCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),
