@@ -38,6 +38,15 @@ std::vector<int64_t> Inverse(const std::vector<int64_t>& p) {
   return inv;
 }
 
+bool IsPermutation(const std::vector<int64_t>& p) {
+  std::vector<bool> seen(p.size(), false);
+  for (int64_t v : p) {
+    if (v < 0 || v >= static_cast<int64_t>(p.size()) || seen[static_cast<size_t>(v)]) return false;
+    seen[static_cast<size_t>(v)] = true;
+  }
+  return true;
+}
+
 bool IsIdentity(const std::vector<int64_t>& p) {
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i] != static_cast<int64_t>(i)) return false;
@@ -102,6 +111,8 @@ class Optimizer {
       int rank = static_cast<int>(IntsAttr(*t, "perm").size());
       if (rank == 0) continue;  // default perm: rank unknown here, leave it
       std::vector<int64_t> perm = IntsAttr(*t, "perm");
+      const int in_rank = types.Rank(t->input(0));
+      if (!IsPermutation(perm) || (in_rank >= 0 && in_rank != rank)) continue;
       if (IsIdentity(perm) && !idx.graph_outputs.count(out)) {
         ReplaceUses(g_, out, t->input(0));
         Remove(i, fmt::format("{}: identity transpose removed", t->name()));
@@ -128,7 +139,7 @@ class Optimizer {
       // Transpose -> Transpose: merge.
       if (IsTranspose(*u)) {
         std::vector<int64_t> p2 = IntsAttr(*u, "perm");
-        if (p2.size() != perm.size()) continue;
+        if (p2.size() != perm.size() || !IsPermutation(p2)) continue;
         std::vector<int64_t> c(perm.size());
         for (size_t j = 0; j < c.size(); ++j) c[j] = perm[static_cast<size_t>(p2[j])];
         u->set_input(0, t->input(0));

@@ -291,19 +291,34 @@ void TopoSort(onnx::GraphProto* graph) {
       if (it != producer.end() && it->second != i) deps[static_cast<size_t>(i)].push_back(it->second);
     }
   }
-  // Stable Kahn-like DFS: emit a node after its dependencies, in the original order otherwise.
+  // Stable DFS (iterative: graphs may be long chains): a node is emitted after its
+  // dependencies, in the original order otherwise.
   std::vector<int> state(static_cast<size_t>(n), 0), order;
-  std::function<void(int)> visit = [&](int i) {
-    if (state[static_cast<size_t>(i)] == 2) return;
-    if (state[static_cast<size_t>(i)] == 1) {
-      Fail(ErrorKind::kInternal, "graph has a cycle through node '{}'", graph->node(i).name());
+  order.reserve(static_cast<size_t>(n));
+  std::vector<std::pair<int, size_t>> stack;
+  for (int root = 0; root < n; ++root) {
+    if (state[static_cast<size_t>(root)] != 0) continue;
+    stack.push_back({root, 0});
+    state[static_cast<size_t>(root)] = 1;
+    while (!stack.empty()) {
+      auto& [i, next] = stack.back();
+      const auto& d = deps[static_cast<size_t>(i)];
+      if (next < d.size()) {
+        int j = d[next++];
+        if (state[static_cast<size_t>(j)] == 1) {
+          Fail(ErrorKind::kInternal, "graph has a cycle through node '{}'", graph->node(j).name());
+        }
+        if (state[static_cast<size_t>(j)] == 0) {
+          state[static_cast<size_t>(j)] = 1;
+          stack.push_back({j, 0});
+        }
+        continue;
+      }
+      state[static_cast<size_t>(i)] = 2;
+      order.push_back(i);
+      stack.pop_back();
     }
-    state[static_cast<size_t>(i)] = 1;
-    for (int d : deps[static_cast<size_t>(i)]) visit(d);
-    state[static_cast<size_t>(i)] = 2;
-    order.push_back(i);
-  };
-  for (int i = 0; i < n; ++i) visit(i);
+  }
   google::protobuf::RepeatedPtrField<onnx::NodeProto> sorted;
   for (int i : order) *sorted.Add() = graph->node(i);
   graph->mutable_node()->Swap(&sorted);

@@ -113,8 +113,16 @@ TEST_P(PassesOnModels, EveryPassAgreesOnRefAndRunsOnOrt) {
       auto on_ref = testing::RunOn(r.model, in2);
       auto on_ort = testing::RunOn(r.model, in2, "ort");
       ASSERT_EQ(on_ref.size(), on_ort.size());
-      double e = testing::RelErr(on_ref[0].tensor, on_ort[0].tensor);
-      EXPECT_LE(e, p.spec.find("quantize") != std::string::npos ? 0.05 : 1e-2) << "ref vs ort on the converted model";
+      if (p.spec.find("quantize") != std::string::npos) {
+        // ORT computes QDQ with its own integer kernels: hold it to the int8 bound against the
+        // float original rather than to ref's QDQ arithmetic.
+        double e = testing::RelErr(want[0].tensor, on_ort[0].tensor);
+        std::cout << fmt::format("[ {:<18} ] {:<34} ort vs float original: rel err {:.3g}\n", c.name, p.spec, e);
+        EXPECT_LE(e, p.tol) << "int8 model on ort vs the float model on ref";
+      } else {
+        double e = testing::RelErr(on_ref[0].tensor, on_ort[0].tensor);
+        EXPECT_LE(e, 1e-2) << "ref vs ort on the converted model";
+      }
     }
   }
 }

@@ -80,6 +80,13 @@ TEST(Passes, ListAndSpecErrors) {
   EXPECT_EQ(k2, ErrorKind::kUsage);
   EXPECT_NE(m2.find("calibration"), std::string::npos) << m2;
   EXPECT_THROW(RunPasses(m, {}), Error);
+  // Context options: "PASS.KEY" defaults, overridden by the spec.
+  PassContext ctx;
+  ctx.options["fp16.mode"] = "graph";
+  EXPECT_EQ(CountOp(RunPasses(m, {"fp16"}, ctx).model, "Cast"), 2);
+  EXPECT_EQ(CountOp(RunPasses(m, {"fp16=weights"}, ctx).model, "Cast"), 6);
+  ctx.options["fp16.bogus"] = "1";
+  EXPECT_EQ(kind_of("fp16", ctx).first, ErrorKind::kUsage);
 }
 
 TEST(Passes, TinyCnnEveryPassAgreesOnRef) {
