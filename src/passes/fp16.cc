@@ -34,6 +34,16 @@ onnx::NodeProto MakeCast(const std::string& name, const std::string& in, const s
   return n;
 }
 
+enum class Home { kF32, kF16, kOther };
+
+// Cast's `to` is an int from opset 6 on (a string before).
+void RequireIntCast(const PassRun& run) {
+  if (run.input.Opset("") < 6) {
+    Fail(ErrorKind::kUnsupported, "fp16: the model is opset {}; Cast before opset 6 is not supported here: run "
+         "the 'opset=13' pass first", run.input.Opset(""));
+  }
+}
+
 void WeightsMode(PassRun& run) {
   onnx::GraphProto* g = run.graph();
   const GraphIndex idx(*g);
@@ -42,6 +52,7 @@ void WeightsMode(PassRun& run) {
   for (auto& init : *g->mutable_initializer()) {
     if (init.data_type() != kF32 || !idx.IsConstant(init.name())) continue;
     if (idx.NumConsumers(init.name()) == 0) continue;
+    RequireIntCast(run);
     const std::string name = init.name();
     Tensor t = ReadInitializer(init, run.input.base_dir());
     std::string half = namer.Fresh(name + "_fp16");
@@ -81,8 +92,6 @@ const onnx::OpSchema::FormalParameter* Param(const std::vector<onnx::OpSchema::F
   const auto& last = ps.back();
   return last.GetOption() == onnx::OpSchema::Variadic ? &last : nullptr;
 }
-
-enum class Home { kF32, kF16, kOther };
 
 void GraphMode(PassRun& run) {
   onnx::GraphProto* g = run.graph();
@@ -277,6 +286,7 @@ void GraphMode(PassRun& run) {
     TensorToProto(x.CastTo(DType::kFloat16), name, &t);
     run.Count("initializers_fp16");
   }
+  if (!new_nodes.empty()) RequireIntCast(run);
   for (auto& c : new_nodes) *g->add_node() = std::move(c);
   for (const auto& [cast, who] : served) run.Origin(cast, who);
   TopoSort(g);

@@ -7,6 +7,51 @@
 
 namespace concord::passes {
 
+namespace {
+
+void CollectTypes(const onnx::GraphProto& g, std::map<std::string, onnx::TypeProto>* types) {
+  for (const auto* list : {&g.input(), &g.output(), &g.value_info()}) {
+    for (const auto& vi : *list) {
+      if (vi.has_type() && vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET) (*types)[vi.name()] = vi.type();
+    }
+  }
+  for (const auto& n : g.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) CollectTypes(a.g(), types);
+      for (const auto& sg : a.graphs()) CollectTypes(sg, types);
+    }
+  }
+}
+
+// ONNX 1.12's converter goes through its IR, which only keeps tensor types: sequence and
+// optional types of graph inputs/outputs come back empty. Put the original types back; drop
+// untyped value_info.
+void RestoreTypes(onnx::GraphProto* g, const std::map<std::string, onnx::TypeProto>& types) {
+  auto fix = [&](google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, bool drop) {
+    for (int i = list->size() - 1; i >= 0; --i) {
+      auto* vi = list->Mutable(i);
+      if (vi->has_type() && vi->type().value_case() != onnx::TypeProto::VALUE_NOT_SET) continue;
+      auto it = types.find(vi->name());
+      if (it != types.end()) {
+        *vi->mutable_type() = it->second;
+      } else if (drop) {
+        list->DeleteSubrange(i, 1);
+      }
+    }
+  };
+  fix(g->mutable_input(), false);
+  fix(g->mutable_output(), false);
+  fix(g->mutable_value_info(), true);
+  for (auto& n : *g->mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) RestoreTypes(a.mutable_g(), types);
+      for (auto& sg : *a.mutable_graphs()) RestoreTypes(&sg, types);
+    }
+  }
+}
+
+}  // namespace
+
 void RunOpsetPass(PassRun& run) {
   const int64_t target = run.IntOpt("version");
   const int64_t from = run.input.Opset("");
@@ -42,6 +87,9 @@ void RunOpsetPass(PassRun& run) {
          from, target, e.what(), fmt::join(changed, ", "));
   }
   // Keep what the converter does not carry over.
+  std::map<std::string, onnx::TypeProto> types;
+  CollectTypes(run.proto.graph(), &types);
+  RestoreTypes(converted.mutable_graph(), types);
   *converted.mutable_metadata_props() = run.proto.metadata_props();
   if (converted.doc_string().empty()) converted.set_doc_string(run.proto.doc_string());
   std::map<std::string, int> before, after;

@@ -18,12 +18,10 @@ void PassRun::Origin(const std::string& node, const std::vector<std::string>& fr
   };
   for (const auto& s : from) {
     auto it = node_origin.find(s);
-    if (it != node_origin.end() && s != node) {
-      for (const auto& o : it->second) add(o);
-    } else if (it != node_origin.end()) {
-      for (const auto& o : it->second) add(o);
-    } else {
+    if (it == node_origin.end()) {
       add(s);
+    } else {
+      for (const auto& o : it->second) add(o);
     }
   }
   node_origin[node] = all;
