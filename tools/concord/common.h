@@ -69,6 +69,7 @@ std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::s
                                     std::string* description);
 void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
                         double* rtol, double* atol, uint64_t* seed);
+Command MakeConvertCommand(CLI::App& root, GlobalOptions& global);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       MakeFuzzReportCommand(root, global),
       MakeLocalizeCommand(root, global),
       MakeRepairCommand(root, global),
+      MakeConvertCommand(root, global),
       MakeServeCommand(root, global),
       MakeMergeCommand(root, global),
       MakeWorkerCommand(root, global),

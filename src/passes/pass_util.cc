@@ -1,0 +1,380 @@
+#include "passes/pass_util.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "ir/tensor_io.h"
+
+namespace concord::passes {
+
+void PassRun::Count(const std::string& what, int64_t n) {
+  changes[what] = changes.value(what, int64_t{0}) + n;
+}
+
+void PassRun::Origin(const std::string& node, const std::vector<std::string>& from) {
+  std::vector<std::string> all;
+  auto add = [&](const std::string& s) {
+    if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
+  };
+  for (const auto& s : from) {
+    auto it = node_origin.find(s);
+    if (it == node_origin.end()) {
+      add(s);
+    } else {
+      for (const auto& o : it->second) add(o);
+    }
+  }
+  node_origin[node] = all;
+}
+
+const std::string& PassRun::Opt(const std::string& key) const {
+  auto it = options.find(key);
+  CONCORD_CHECK(it != options.end(), "pass option '{}' not declared", key);
+  return it->second;
+}
+
+int64_t PassRun::IntOpt(const std::string& key) const {
+  const std::string& v = Opt(key);
+  try {
+    size_t pos = 0;
+    int64_t n = std::stoll(v, &pos);
+    if (pos == v.size()) return n;
+  } catch (const std::exception&) {
+  }
+  Fail(ErrorKind::kUsage, "option {}={}: expected an integer", key, v);
+}
+
+namespace {
+
+void ForEachGraph(const onnx::GraphProto& g, const std::function<void(const onnx::GraphProto&)>& f) {
+  f(g);
+  for (const auto& n : g.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) ForEachGraph(a.g(), f);
+      for (const auto& sg : a.graphs()) ForEachGraph(sg, f);
+    }
+  }
+}
+
+void ForEachSubgraphMut(onnx::NodeProto* n, const std::function<void(onnx::GraphProto*)>& f) {
+  for (auto& a : *n->mutable_attribute()) {
+    if (a.has_g()) f(a.mutable_g());
+    for (auto& sg : *a.mutable_graphs()) f(&sg);
+  }
+}
+
+// Names a subgraph reads from outer scopes (used but not produced/declared inside).
+void OuterRefs(const onnx::GraphProto& g, std::set<std::string>* out) {
+  std::set<std::string> local;
+  for (const auto& i : g.input()) local.insert(i.name());
+  for (const auto& i : g.initializer()) local.insert(i.name());
+  for (const auto& n : g.node()) {
+    for (const auto& o : n.output()) local.insert(o);
+  }
+  for (const auto& n : g.node()) {
+    for (const auto& i : n.input()) {
+      if (!i.empty() && !local.count(i)) out->insert(i);
+    }
+    for (const auto& a : n.attribute()) {
+      std::set<std::string> inner;
+      if (a.has_g()) OuterRefs(a.g(), &inner);
+      for (const auto& sg : a.graphs()) OuterRefs(sg, &inner);
+      for (const auto& i : inner) {
+        if (!local.count(i)) out->insert(i);
+      }
+    }
+  }
+  for (const auto& o : g.output()) {
+    if (!local.count(o.name())) out->insert(o.name());
+  }
+}
+
+}  // namespace
+
+Namer::Namer(const onnx::GraphProto& graph) {
+  ForEachGraph(graph, [&](const onnx::GraphProto& g) {
+    for (const auto& i : g.input()) used_.insert(i.name());
+    for (const auto& i : g.output()) used_.insert(i.name());
+    for (const auto& i : g.initializer()) used_.insert(i.name());
+    for (const auto& i : g.value_info()) used_.insert(i.name());
+    for (const auto& n : g.node()) {
+      used_.insert(n.name());
+      for (const auto& t : n.input()) used_.insert(t);
+      for (const auto& t : n.output()) used_.insert(t);
+    }
+  });
+}
+
+std::string Namer::Fresh(const std::string& base) {
+  std::string name = base;
+  for (int k = 2; used_.count(name); ++k) name = base + "_" + std::to_string(k);
+  used_.insert(name);
+  return name;
+}
+
+GraphIndex::GraphIndex(const onnx::GraphProto& graph) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto& n = graph.node(i);
+    for (const auto& t : n.input()) {
+      if (!t.empty()) consumers[t].push_back(i);
+    }
+    for (const auto& t : n.output()) {
+      if (!t.empty()) producer[t] = i;
+    }
+    std::set<std::string> refs;
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) OuterRefs(a.g(), &refs);
+      for (const auto& sg : a.graphs()) OuterRefs(sg, &refs);
+    }
+    used_in_subgraphs.insert(refs.begin(), refs.end());
+  }
+  for (int i = 0; i < graph.initializer_size(); ++i) initializer[graph.initializer(i).name()] = i;
+  for (const auto& i : graph.input()) graph_inputs.insert(i.name());
+  for (const auto& o : graph.output()) graph_outputs.insert(o.name());
+}
+
+int GraphIndex::NumConsumers(const std::string& name) const {
+  auto it = consumers.find(name);
+  int n = it == consumers.end() ? 0 : static_cast<int>(it->second.size());
+  return n + static_cast<int>(graph_outputs.count(name)) +
+         static_cast<int>(used_in_subgraphs.count(name));
+}
+
+Tensor ReadInitializer(const onnx::TensorProto& proto, const std::string& base_dir) {
+  return TensorFromProto(proto, base_dir, "initializer '" + proto.name() + "'");
+}
+
+void AddInitializer(onnx::GraphProto* graph, const Tensor& t, const std::string& name) {
+  TensorToProto(t, name, graph->add_initializer());
+}
+
+int RemoveUnusedInitializers(onnx::GraphProto* graph) {
+  GraphIndex idx(*graph);
+  int removed = 0;
+  auto* inits = graph->mutable_initializer();
+  for (int i = inits->size() - 1; i >= 0; --i) {
+    const std::string& name = inits->Get(i).name();
+    if (idx.NumConsumers(name) > 0 || idx.graph_inputs.count(name)) continue;
+    inits->DeleteSubrange(i, 1);
+    ++removed;
+  }
+  return removed;
+}
+
+onnx::NodeProto MakeNode(const std::string& op_type, const std::string& name,
+                         const std::vector<std::string>& inputs,
+                         const std::vector<std::string>& outputs) {
+  onnx::NodeProto n;
+  n.set_op_type(op_type);
+  n.set_name(name);
+  for (const auto& i : inputs) n.add_input(i);
+  for (const auto& o : outputs) n.add_output(o);
+  return n;
+}
+
+void SetIntAttr(onnx::NodeProto* node, const std::string& name, int64_t v) {
+  for (auto& a : *node->mutable_attribute()) {
+    if (a.name() == name) {
+      a.set_i(v);
+      return;
+    }
+  }
+  auto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+void SetIntsAttr(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& v) {
+  onnx::AttributeProto* a = nullptr;
+  for (auto& x : *node->mutable_attribute()) {
+    if (x.name() == name) a = &x;
+  }
+  if (a == nullptr) {
+    a = node->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+  }
+  a->clear_ints();
+  for (int64_t x : v) a->add_ints(x);
+}
+
+const onnx::AttributeProto* FindAttr(const onnx::NodeProto& node, const std::string& name) {
+  for (const auto& a : node.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def) {
+  const auto* a = FindAttr(node, name);
+  return a ? a->i() : def;
+}
+
+std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name) {
+  const auto* a = FindAttr(node, name);
+  if (a == nullptr) return {};
+  return {a->ints().begin(), a->ints().end()};
+}
+
+float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def) {
+  const auto* a = FindAttr(node, name);
+  return a ? a->f() : def;
+}
+
+bool HasSubgraph(const onnx::NodeProto& node) {
+  for (const auto& a : node.attribute()) {
+    if (a.has_g() || a.graphs_size() > 0) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Renames outer-scope uses inside a subgraph unless the subgraph shadows the name.
+void ReplaceInSubgraph(onnx::GraphProto* g, const std::string& from, const std::string& to) {
+  for (const auto& i : g->input()) {
+    if (i.name() == from) return;
+  }
+  for (const auto& i : g->initializer()) {
+    if (i.name() == from) return;
+  }
+  for (auto& n : *g->mutable_node()) {
+    for (const auto& o : n.output()) {
+      if (o == from) return;  // shadowed from here on (SSA: defined once)
+    }
+  }
+  for (auto& n : *g->mutable_node()) {
+    for (auto& i : *n.mutable_input()) {
+      if (i == from) i = to;
+    }
+    ForEachSubgraphMut(&n, [&](onnx::GraphProto* sg) { ReplaceInSubgraph(sg, from, to); });
+  }
+  for (auto& o : *g->mutable_output()) {
+    if (o.name() == from) o.set_name(to);
+  }
+}
+
+}  // namespace
+
+void ReplaceUses(onnx::GraphProto* graph, const std::string& from, const std::string& to,
+                 int skip) {
+  for (int k = 0; k < graph->node_size(); ++k) {
+    if (k == skip) continue;
+    auto* n = graph->mutable_node(k);
+    for (auto& i : *n->mutable_input()) {
+      if (i == from) i = to;
+    }
+    ForEachSubgraphMut(n, [&](onnx::GraphProto* sg) { ReplaceInSubgraph(sg, from, to); });
+  }
+}
+
+void TopoSort(onnx::GraphProto* graph) {
+  const int n = graph->node_size();
+  std::map<std::string, int> producer;
+  for (int i = 0; i < n; ++i) {
+    for (const auto& o : graph->node(i).output()) {
+      if (!o.empty()) producer[o] = i;
+    }
+  }
+  std::vector<std::vector<int>> deps(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::set<std::string> needs(graph->node(i).input().begin(), graph->node(i).input().end());
+    for (const auto& a : graph->node(i).attribute()) {
+      if (a.has_g()) OuterRefs(a.g(), &needs);
+      for (const auto& sg : a.graphs()) OuterRefs(sg, &needs);
+    }
+    for (const auto& t : needs) {
+      auto it = producer.find(t);
+      if (it != producer.end() && it->second != i) deps[static_cast<size_t>(i)].push_back(it->second);
+    }
+  }
+  // Stable DFS (iterative: graphs may be long chains): a node is emitted after its
+  // dependencies, in the original order otherwise.
+  std::vector<int> state(static_cast<size_t>(n), 0), order;
+  order.reserve(static_cast<size_t>(n));
+  std::vector<std::pair<int, size_t>> stack;
+  for (int root = 0; root < n; ++root) {
+    if (state[static_cast<size_t>(root)] != 0) continue;
+    stack.push_back({root, 0});
+    state[static_cast<size_t>(root)] = 1;
+    while (!stack.empty()) {
+      auto& [i, next] = stack.back();
+      const auto& d = deps[static_cast<size_t>(i)];
+      if (next < d.size()) {
+        int j = d[next++];
+        if (state[static_cast<size_t>(j)] == 1) {
+          Fail(ErrorKind::kInternal, "graph has a cycle through node '{}'", graph->node(j).name());
+        }
+        if (state[static_cast<size_t>(j)] == 0) {
+          state[static_cast<size_t>(j)] = 1;
+          stack.push_back({j, 0});
+        }
+        continue;
+      }
+      state[static_cast<size_t>(i)] = 2;
+      order.push_back(i);
+      stack.pop_back();
+    }
+  }
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> sorted;
+  for (int i : order) *sorted.Add() = graph->node(i);
+  graph->mutable_node()->Swap(&sorted);
+}
+
+TypeTable::TypeTable(const onnx::GraphProto& graph) {
+  auto add = [&](const onnx::ValueInfoProto& vi) {
+    if (!vi.type().has_tensor_type()) return;
+    const auto& tt = vi.type().tensor_type();
+    Entry e;
+    e.dtype = IsValidDType(tt.elem_type()) ? static_cast<DType>(tt.elem_type()) : DType::kUndefined;
+    if (tt.has_shape()) {
+      e.has_shape = true;
+      for (const auto& d : tt.shape().dim()) e.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    }
+    entries_[vi.name()] = e;
+    protos_[vi.name()] = vi.type();
+  };
+  for (const auto& vi : graph.value_info()) add(vi);
+  for (const auto& vi : graph.output()) add(vi);
+  for (const auto& vi : graph.input()) add(vi);
+  for (const auto& t : graph.initializer()) {
+    Entry e;
+    e.dtype = IsValidDType(t.data_type()) ? static_cast<DType>(t.data_type()) : DType::kUndefined;
+    e.has_shape = true;
+    e.shape.assign(t.dims().begin(), t.dims().end());
+    entries_[t.name()] = e;
+    auto& tp = protos_[t.name()];
+    tp.mutable_tensor_type()->set_elem_type(t.data_type());
+    auto* shape = tp.mutable_tensor_type()->mutable_shape();
+    for (int64_t d : t.dims()) shape->add_dim()->set_dim_value(d);
+  }
+}
+
+const onnx::TypeProto* TypeTable::Type(const std::string& name) const {
+  auto it = protos_.find(name);
+  return it == protos_.end() ? nullptr : &it->second;
+}
+
+DType TypeTable::Elem(const std::string& name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? DType::kUndefined : it->second.dtype;
+}
+
+bool TypeTable::Static(const std::string& name, Shape* shape) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end() || !it->second.has_shape) return false;
+  for (int64_t d : it->second.shape) {
+    if (d < 0) return false;
+  }
+  *shape = it->second.shape;
+  return true;
+}
+
+int TypeTable::Rank(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end() || !it->second.has_shape) return -1;
+  return static_cast<int>(it->second.shape.size());
+}
+
+}  // namespace concord::passes

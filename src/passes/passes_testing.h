@@ -1,0 +1,156 @@
+// Test helpers for the passes: build small models in C++, run models on a backend, measure
+// agreement. Test-only (included by the passes' tests).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "backends/backend.h"
+#include "ir/tensor_io.h"
+#include "passes/pass.h"
+
+namespace concord::passes::testing {
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(int opset = 13) {
+    m_.set_ir_version(8);
+    auto* o = m_.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    m_.mutable_graph()->set_name("test");
+  }
+  void Input(const std::string& name, DType dt, const Shape& shape) { Vi(m_.mutable_graph()->add_input(), name, dt, shape); }
+  void Output(const std::string& name, DType dt, const Shape& shape) { Vi(m_.mutable_graph()->add_output(), name, dt, shape); }
+  void Init(const std::string& name, const Tensor& t) { TensorToProto(t, name, m_.mutable_graph()->add_initializer()); }
+  onnx::NodeProto* Node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
+                        const std::vector<std::string>& outs) {
+    auto* n = m_.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : ins) n->add_input(i);
+    for (const auto& o : outs) n->add_output(o);
+    return n;
+  }
+  static void Ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  }
+  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void Float(onnx::NodeProto* n, const std::string& name, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  Model Build() const { return Model::FromProto(m_, ".", "test model"); }
+  onnx::ModelProto& proto() { return m_; }
+
+ private:
+  static void Vi(onnx::ValueInfoProto* vi, const std::string& name, DType dt, const Shape& shape) {
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(static_cast<int32_t>(dt));
+    auto* s = tt->mutable_shape();
+    for (auto d : shape) s->add_dim()->set_dim_value(d);
+  }
+  onnx::ModelProto m_;
+};
+
+inline Tensor RandomTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  Tensor t(DType::kFloat64, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = u(rng);
+  return t.CastTo(dt);
+}
+
+// Seeded inputs for every graph input (floats uniform in [-1, 1)).
+inline ValueMap RandomInputs(const Model& m, uint64_t seed) {
+  ValueMap v;
+  for (const auto& in : m.Inputs()) {
+    Shape s = in.shape;
+    for (auto& d : s) d = d < 0 ? 1 : d;
+    v[in.name] = RandomTensor(in.dtype, s, seed++);
+  }
+  return v;
+}
+
+inline std::vector<ref::Value> RunOn(const Model& m, const ValueMap& inputs, const std::string& env = "ref") {
+  auto session = PrepareSession(m, EnvSpec::Parse(env));
+  return session->Run(inputs);
+}
+
+// max |got - want| / max |want| (0 when both are all zero).
+inline double RelErr(const Tensor& want, const Tensor& got) {
+  EXPECT_EQ(want.shape(), got.shape());
+  if (want.shape() != got.shape()) return INFINITY;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    double a = want.GetDouble(i), b = got.GetDouble(i);
+    num = std::max(num, std::fabs(a - b));
+    den = std::max(den, std::fabs(a));
+  }
+  return den == 0 ? num : num / den;
+}
+
+// NCHW -> NHWC for 4-D tensors (inputs of nhwc-converted models).
+inline Tensor ToNhwc(const Tensor& x) {
+  CONCORD_CHECK(x.rank() == 4, "ToNhwc needs a 4-D tensor");
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  Tensor f = x.CastTo(DType::kFloat64);
+  Tensor y(DType::kFloat64, {n, h, w, c});
+  for (int64_t a = 0; a < n; ++a)
+    for (int64_t b = 0; b < c; ++b)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j)
+          y.data<double>()[((a * h + i) * w + j) * c + b] = f.data<double>()[((a * c + b) * h + i) * w + j];
+  return y.CastTo(x.dtype());
+}
+
+// Runs `orig` and `conv` on ref (inputs adapted for nhwc) and returns the worst RelErr over
+// the outputs.
+inline double Agreement(const Model& orig, const Model& conv, const ValueMap& inputs, bool nhwc_inputs = false,
+                        const std::string& env = "ref") {
+  ValueMap in2 = inputs;
+  if (nhwc_inputs) {
+    for (auto& [k, v] : in2) {
+      if (v.is_tensor() && v.tensor.rank() == 4) v = ref::Value(ToNhwc(v.tensor));
+    }
+  }
+  auto a = RunOn(orig, inputs);
+  auto b = RunOn(conv, in2, env);
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) worst = std::max(worst, RelErr(a[i].tensor, b[i].tensor));
+  return worst;
+}
+
+inline int CountOp(const Model& m, const std::string& op) {
+  return static_cast<int>(std::count_if(m.graph().node().begin(), m.graph().node().end(),
+                                        [&](const onnx::NodeProto& n) { return n.op_type() == op; }));
+}
+
+// Every node of `conv` maps to names of nodes that exist in `orig`.
+inline void ExpectTraceable(const Model& orig, const PassResult& r) {
+  std::set<std::string> names;
+  for (const auto& n : orig.graph().node()) names.insert(n.name());
+  for (const auto& n : r.model.graph().node()) {
+    auto it = r.names.nodes.find(n.name());
+    ASSERT_NE(it, r.names.nodes.end()) << "node " << n.name() << " has no origin";
+    EXPECT_FALSE(it->second.empty()) << "node " << n.name() << " maps to nothing";
+    for (const auto& o : it->second) EXPECT_TRUE(names.count(o)) << n.name() << " -> " << o << " (not in the original)";
+  }
+}
+
+}  // namespace concord::passes::testing
