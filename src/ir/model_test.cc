@@ -134,5 +134,97 @@ TEST_F(ModelTest, CheckerRejectionsAreInputErrors) {
   ExpectRejected(Save(m), "checker");
 }
 
+// Models from newer exporters (onnx >= 1.13 writes IR 10 / opset 21 by default) are lowered to
+// IR 8 / opset 17 when the ops mean exactly the same there, and rejected naming the op when not.
+onnx::ModelProto Opset21ReduceModel(bool axes_as_input) {
+  onnx::ModelProto m;
+  m.set_ir_version(axes_as_input ? 10 : 8);
+  m.add_opset_import()->set_version(axes_as_input ? 21 : 17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("reduce");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* t = in->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {2, 3, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* relu = g->add_node();
+  relu->set_op_type("Relu");
+  relu->set_name("relu");
+  relu->add_input("x");
+  relu->add_output("r");
+  auto* red = g->add_node();
+  red->set_op_type("ReduceMean");
+  red->set_name("mean");
+  red->add_input("r");
+  red->add_output("y");
+  if (axes_as_input) {
+    auto* axes = g->add_initializer();
+    axes->set_name("axes");
+    axes->set_data_type(onnx::TensorProto::INT64);
+    axes->add_dims(2);
+    axes->add_int64_data(1);
+    axes->add_int64_data(2);
+    red->add_input("axes");
+  } else {
+    auto* a = red->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(1);
+    a->add_ints(2);
+  }
+  auto* keep = red->add_attribute();
+  keep->set_name("keepdims");
+  keep->set_type(onnx::AttributeProto::INT);
+  keep->set_i(0);
+  auto* out = g->add_output();
+  out->set_name("y");
+  auto* ot = out->mutable_type()->mutable_tensor_type();
+  ot->set_elem_type(onnx::TensorProto::FLOAT);
+  ot->mutable_shape()->add_dim()->set_dim_value(2);
+  return m;
+}
+
+TEST_F(ModelTest, NewerIrAndOpsetAreLoweredWhenExact) {
+  Model lowered = Model::FromProto(Opset21ReduceModel(true), "", "opset-21 model");
+  EXPECT_EQ(lowered.proto().ir_version(), 8);
+  EXPECT_EQ(lowered.Opset(), 17);
+  const onnx::NodeProto& mean = lowered.graph().node(1);
+  ASSERT_EQ(mean.input_size(), 1);  // axes moved from the input to the attribute
+  bool has_axes = false;
+  for (const auto& a : mean.attribute()) {
+    if (a.name() == "axes") {
+      has_axes = true;
+      ASSERT_EQ(a.ints_size(), 2);
+      EXPECT_EQ(a.ints(0), 1);
+      EXPECT_EQ(a.ints(1), 2);
+    }
+  }
+  EXPECT_TRUE(has_axes);
+  // Exactly the model one would have written for opset 17.
+  Model native = Model::FromProto(Opset21ReduceModel(false), "", "opset-17 model");
+  EXPECT_EQ(lowered.graph().node(1).attribute_size(), native.graph().node(1).attribute_size());
+  bool noted = false;
+  for (const auto& p : lowered.proto().metadata_props()) {
+    noted |= p.key() == "concord.lowered_from" && p.value() == "IR 10, opset 21";
+  }
+  EXPECT_TRUE(noted);
+}
+
+TEST_F(ModelTest, NewerOpsetWithoutExactEquivalentIsRejectedNamingTheNode) {
+  onnx::ModelProto m = Opset21ReduceModel(true);
+  m.mutable_graph()->mutable_node(0)->set_op_type("Gelu");
+  try {
+    Model::FromProto(m, "", "gelu model");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("relu"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("opset 17"), std::string::npos) << e.what();
+  }
+  m = Opset21ReduceModel(true);
+  m.mutable_graph()->mutable_initializer(0)->set_data_type(17);  // float8e4m3fn
+  EXPECT_THROW(Model::FromProto(m, "", "float8 model"), Error);
+}
+
 }  // namespace
 }  // namespace concord
