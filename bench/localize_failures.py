@@ -28,7 +28,7 @@ def run(args, timeout=600):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", default="ort@cpu;tvm@cpu;opencv@cpu,isolate=1")
-    ap.add_argument("--suites", default="node,pytorch-converted,pytorch-operator,simple")
+    ap.add_argument("--suites", default="pytorch-converted,pytorch-operator,simple,node")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--limit", type=int, default=0, help="at most N failing cases per env/suite")
     a = ap.parse_args()
@@ -63,16 +63,22 @@ def main():
                     j = json.loads(out)
                     row["first_divergent_node"] = j.get("first_divergent_node")
                     row["kind"] = j.get("kind")
-                    fd = next((n for n in j.get("nodes", []) if n.get("name") == j.get(
+                    fd = next((n for n in j.get("nodes", []) if n.get("node") == j.get(
                         "first_divergent_node")), None)
                     row["op_type"] = fd.get("op_type") if fd else None
                     row["note"] = j.get("note") or j.get("message") or ""
                 except ValueError:
                     row["error"] = (err or out)[-300:]
                 rows.append(row)
-    with open(os.path.join(a.out, "localize_failures.json"), "w") as f:
+            write(rows, a.out)
+    write(rows, a.out)
+    print(f"{len(rows)} cases -> {a.out}/localize_failures.md", file=sys.stderr)
+
+
+def write(rows, out):
+    with open(os.path.join(out, "localize_failures.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    with open(os.path.join(a.out, "localize_failures.md"), "w") as f:
+    with open(os.path.join(out, "localize_failures.md"), "w") as f:
         f.write("| env | suite | case | conformance | first divergent node (op) | kind | s |\n")
         f.write("|---|---|---|---|---|---|---|\n")
         for r in rows:
@@ -81,7 +87,6 @@ def main():
                                                                   "localize error")
             f.write(f"| {r['env']} | {r['suite']} | {r['case']} | {r['status']} | {node} | "
                     f"{r.get('kind') or '-'} | {r['seconds']} |\n")
-    print(f"{len(rows)} cases -> {a.out}/localize_failures.md", file=sys.stderr)
 
 
 if __name__ == "__main__":
