@@ -576,11 +576,16 @@ class OpenCvSession : public Session {
     } catch (const Error&) {
       throw;
     } catch (const cv::Exception& e) {
+      // Kernels already enqueued may still be compiling on the OpenCL device's threads (PoCL
+      // builds them lazily with LLVM); a process that exits meanwhile crashes inside LLVM's
+      // static destructors. Drain the queue before reporting.
+      if (target_ == cv::dnn::DNN_TARGET_OPENCL) FinishOpenClQueue();
       // StsNotImplemented: a layer OpenCV cannot run on this target (e.g. no OpenCL kernel).
       ErrorKind kind =
           e.code == cv::Error::StsNotImplemented ? ErrorKind::kUnsupported : ErrorKind::kRuntime;
       Fail(kind, "{}: forward failed: {}", effective_, Trim(e.what()));
     } catch (const std::exception& e) {
+      if (target_ == cv::dnn::DNN_TARGET_OPENCL) FinishOpenClQueue();
       Fail(ErrorKind::kRuntime, "{}: forward failed: {}", effective_, Trim(e.what()));
     }
     if (timing) {
@@ -589,6 +594,14 @@ class OpenCvSession : public Session {
               .count();
     }
     return blobs;
+  }
+
+  static void FinishOpenClQueue() {
+    try {
+      cv::ocl::finish();
+    } catch (const std::exception&) {
+      // The forward error is what the caller reports; a failing clFinish adds nothing.
+    }
   }
 
   Tensor ConvertOrThrow(const cv::Mat& m, const ValueInfo* declared, const std::string& what) {

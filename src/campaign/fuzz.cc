@@ -565,11 +565,12 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
   return summary;
 }
 
-std::vector<std::pair<std::string, std::string>> InferOpSupport(
+std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& envs, const std::vector<std::string>& ops,
     const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
     double timeout_s, const std::function<void(const std::string&)>& log) {
-  std::vector<std::pair<std::string, std::string>> unsupported;
+  std::map<std::string, OpDtypeSet> unsupported;
+  for (const auto& e : envs) unsupported[e];
   std::vector<EnvRunner> runners;
   for (const auto& e : envs) runners.emplace_back(e, timeout_s);
   for (const auto& op : ops) {
@@ -581,17 +582,23 @@ std::vector<std::pair<std::string, std::string>> InferOpSupport(
         c.reset();
       }
       if (!c) continue;  // the generator cannot make this pair: nothing to ask
-      bool any_unsupported = false;
+      std::vector<std::string> rejected_by;
       for (auto& r : runners) {
         Outcome out = r.Run(c->model, c->inputs);
         std::string status = out.symptom.empty() ? "ok"
                              : out.symptom == "unsupported" ? "unsupported"
                                                             : "error";
-        any_unsupported |= status != "ok";
+        if (status != "ok") {
+          unsupported[r.env()].insert({op, dt});
+          rejected_by.push_back(r.env());
+        }
         store.SetOpSupport({r.env(), op, dt, status, out.message.substr(0, 500)});
       }
-      if (any_unsupported) unsupported.push_back({op, dt});
-      if (log) log(fmt::format("{} {}: {}", op, dt, any_unsupported ? "not everywhere" : "ok"));
+      if (log) {
+        log(rejected_by.empty()
+                ? fmt::format("{} {}: ok everywhere", op, dt)
+                : fmt::format("{} {}: not on {}", op, dt, fmt::join(rejected_by, ", ")));
+      }
     }
   }
   return unsupported;

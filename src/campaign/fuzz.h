@@ -32,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,10 +97,12 @@ std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMa
 
 // Operator support inference (NNSmith's dtype test): for every (op, dtype) the callback can make
 // a one-op model for, run it on each env and record ok / unsupported / error in the store.
-// Returns the (op, dtype) pairs some env does not support.
+// Returns, per env, the (op, dtype) pairs it did not run (unsupported or error); an env that ran
+// every pair has an empty set.
 using SupportCaseFn = std::function<std::optional<FuzzCase>(const std::string& op,
                                                             const std::string& dtype)>;
-std::vector<std::pair<std::string, std::string>> InferOpSupport(
+using OpDtypeSet = std::set<std::pair<std::string, std::string>>;
+std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& envs, const std::vector<std::string>& ops,
     const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
     double timeout_s, const std::function<void(const std::string&)>& log = nullptr);

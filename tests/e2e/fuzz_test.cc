@@ -94,6 +94,11 @@ TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   ASSERT_TRUE(status.count("opencv@cpu Greater int64")) << all;
   EXPECT_EQ(status["ort@cpu Greater int64"], "ok") << all;
   EXPECT_NE(status["opencv@cpu Greater int64"], "ok") << all;
+  // Each env's rejections are its own: the generator then avoids them only on that env's turn.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(opencv@cpu\s+rejects (\d+))"))) << r.err;
+  EXPECT_GE(std::stoi(m[1]), 1) << r.err;
+  EXPECT_NE(r.err.find("models take turns"), std::string::npos) << r.err;
   fs::remove_all(out);
 }
 

@@ -78,6 +78,7 @@ int FuzzMain(const FuzzArgs& a) {
   base.ops = SplitComma(a.ops);
   base.dtypes = SplitComma(a.dtypes);
   bool tty = isatty(STDERR_FILENO) != 0;
+  std::map<std::string, OpDtypeSet> excluded;  // per env, from --infer-support
   if (a.infer_support) {
     std::vector<std::string> dtypes =
         base.dtypes.empty() ? std::vector<std::string>{"float32", "float16", "int32", "int64", "bool"}
@@ -85,7 +86,7 @@ int FuzzMain(const FuzzArgs& a) {
     std::vector<std::string> ops = base.ops.empty() ? gen::KnownOps() : base.ops;
     if (!a.quiet) std::cerr << fmt::format("inferring op support: {} ops x {} dtypes on {} env(s)\n",
                                            ops.size(), dtypes.size(), o.envs.size());
-    auto pairs = InferOpSupport(
+    excluded = InferOpSupport(
         o.envs, ops, dtypes,
         [&](const std::string& op, const std::string& dt) -> std::optional<FuzzCase> {
           // One op whose first input has dtype `dt`; its output may be another type (Greater
@@ -116,10 +117,12 @@ int FuzzMain(const FuzzArgs& a) {
           if (!a.quiet && tty) std::cerr << "\r\033[K" << line << std::flush;
         });
     if (!a.quiet && tty) std::cerr << "\r\033[K";
-    for (const auto& p : pairs) base.exclude.insert(p);
     if (!a.quiet) {
-      std::cerr << fmt::format("{} (op, dtype) pairs are not supported by every env: the "
-                               "generator avoids them\n", pairs.size());
+      for (const auto& [env, pairs] : excluded) {
+        std::cerr << fmt::format("  {:<28} rejects {} (op, dtype) pair(s)\n", env, pairs.size());
+      }
+      std::cerr << "models take turns: seed S avoids what env (S mod " << o.envs.size()
+                << ") rejects, so every env gets models it can run\n";
     }
   }
   if (!a.quiet && !a.json) {
@@ -144,6 +147,10 @@ int FuzzMain(const FuzzArgs& a) {
       [&](uint64_t seed) {
         gen::GenOptions g = base;
         g.seed = seed;
+        if (!excluded.empty()) {
+          const OpDtypeSet& target = excluded.at(o.envs[seed % o.envs.size()]);
+          g.exclude.insert(target.begin(), target.end());
+        }
         return ToCase(gen::Generate(g), seed);
       },
       store, progress);
@@ -248,7 +255,8 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
       ->capture_default_str();
   app->add_option("--atol", args->atol, "Absolute tolerance vs ref")->capture_default_str();
   app->add_flag("--infer-support", args->infer_support,
-                "First test every (op, dtype) alone on each env; generate only pairs all accept");
+                "First test every (op, dtype) alone on each env (recorded in the store); then the "
+                "model of seed S avoids the pairs env S mod N rejected");
   app->add_flag("--quiet,-q", args->quiet, "No progress line");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
