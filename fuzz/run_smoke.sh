@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bounded fuzz run used by the test suite: FUZZER RUNS. Seeds the corpus with real models and
 # tensors from ONNX's test data (plus our example), then runs libFuzzer for RUNS executions.
+# Inputs that once crashed a harness (fuzz/regressions/HARNESS/) join its corpus, so every run
+# replays them. New crash inputs are written next to the fuzzer binary, never into the checkout.
 # Exit code non-zero on any crash/leak/UB finding.
 set -euo pipefail
 fuzzer=$1; runs=$2
@@ -19,6 +21,8 @@ for f in "$data"/node/test_{add,conv_with_strides_padding,if,loop11,lstm_default
     cp "$f" "$corpus/seed$i"
   fi
 done
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -d "$here/regressions/$name" ]; then cp "$here/regressions/$name"/* "$corpus"/; fi
 if [ "$name" = tensor_reader_fuzz ]; then
   python3 - "$corpus" <<'PY'
 import struct, sys
@@ -54,4 +58,4 @@ for k, v in seeds.items():
     open(os.path.join(out, "frame_" + k), "wb").write(v)
 PY
 fi
-"$fuzzer" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | grep -E "ERROR|SUMMARY|runtime error|^    #[0-9] |Done|stat::(number_of_executed|average_exec)"
+"$fuzzer" -artifact_prefix="$(cd "$(dirname "$fuzzer")" && pwd)/" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | grep -E "ERROR|SUMMARY|runtime error|^    #[0-9] |Done|stat::(number_of_executed|average_exec)"
