@@ -19,6 +19,8 @@ struct ModelCase {
   std::string path;
   std::string input_pb;  // "" -> seeded random input
 };
+// gtest prints parameters in test listings; the name says which model it is.
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<ModelCase> Models() {
   const std::string root = PASSES_MODELS;

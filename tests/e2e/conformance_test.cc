@@ -13,6 +13,7 @@ struct Gate {
   const char* suite;
   double min_pass_fraction;
 };
+void PrintTo(const Gate& g, std::ostream* os) { *os << g.suite << " >= " << g.min_pass_fraction; }
 
 class ConformanceGate : public ::testing::TestWithParam<Gate> {};
 
@@ -25,7 +26,9 @@ TEST_P(ConformanceGate, RefMeetsTheBar) {
   int total = passed + failed + skipped;
   std::string failures;
   for (const auto& c : j["cases"]) {
-    if (c["status"] == "skip") EXPECT_FALSE(c["reason"].get<std::string>().empty()) << c["name"];
+    if (c["status"] == "skip") {
+      EXPECT_FALSE(c["reason"].get<std::string>().empty()) << c["name"];
+    }
     if (c["status"] != "pass") failures += "  " + c["name"].get<std::string>() + ": " + c["reason"].get<std::string>().substr(0, 160) + "\n";
   }
   std::printf("%s: %d passed, %d failed, %d skipped of %d (%.1f%%)\n", g.suite, passed, failed, skipped,

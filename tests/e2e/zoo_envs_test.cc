@@ -27,6 +27,7 @@ struct Param {
   std::string model;
   bool remote;
 };
+void PrintTo(const Param& p, std::ostream* os) { *os << p.model << (p.remote ? " remote" : " local"); }
 
 class ZooEnvs : public ::testing::TestWithParam<Param> {};
 
@@ -59,7 +60,9 @@ TEST_P(ZooEnvs, AgreeWithRefAndNumpy) {
       EXPECT_TRUE(o["ok"].get<bool>()) << env << " output " << o["name"] << ": " << o.dump();
     }
   }
-  if (server) EXPECT_EQ(server->Stop(), 0) << server->err();
+  if (server) {
+    EXPECT_EQ(server->Stop(), 0) << server->err();
+  }
 }
 
 // The harness-overhead check of bench/README.md in miniature: with profile=1 ONNX Runtime's own
