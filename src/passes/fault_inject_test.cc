@@ -72,7 +72,9 @@ TEST(FaultInject, ChangesWhatItSays) {
   Model t = InjectFault(src, {"hyper.bn_epsilon", "", 0}, &log);
   EXPECT_EQ(log.injected_node, "bn1");
   for (const auto& a : t.graph().node(Find(t, "bn1")).attribute()) {
-    if (a.name() == "epsilon") EXPECT_FLOAT_EQ(a.f(), 0.01f);
+    if (a.name() == "epsilon") {
+      EXPECT_FLOAT_EQ(a.f(), 0.01f);
+    }
   }
   t = InjectFault(src, {"graph.remove_node", "", 0}, &log);
   EXPECT_EQ(log.injected_node, "pool1");

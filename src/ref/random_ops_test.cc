@@ -26,7 +26,9 @@ void CheckBernoulliCase(const std::string& name) {
     double v = got.GetDouble(i);
     EXPECT_TRUE(v == 0.0 || v == 1.0) << name << " element " << i << " = " << v;
   }
-  if (name.find("seed") != std::string::npos) EXPECT_TRUE(got.BitwiseEqual(b[0].tensor)) << name;
+  if (name.find("seed") != std::string::npos) {
+    EXPECT_TRUE(got.BitwiseEqual(b[0].tensor)) << name;
+  }
 }
 
 TEST(RandomOps, BernoulliMatchesOnnxDtypeShapeAndDomain) {

@@ -23,14 +23,6 @@ struct Candidate {
   onnx::ModelProto proto;
 };
 
-int FindNode(const onnx::GraphProto& g, const std::string& label) {
-  for (int i = 0; i < g.node_size(); ++i) {
-    const auto& n = g.node(i);
-    if (n.name() == label || (n.name().empty() && n.output_size() && n.output(0) == label)) return i;
-  }
-  return -1;
-}
-
 std::string Unique(const onnx::GraphProto& g, std::string base) {
   for (auto& c : base) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') c = '_';
