@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Localizes every failing ONNX backend-suite case of the third-party envs against ref.
+"""Localizes every wrong-result ONNX backend-suite case of the third-party envs against ref.
 
-For each env and suite: `concord conformance --json` lists the cases that fail (wrong result or
-error); for each, `concord localize MODEL MODEL --source-env ref --env ENV --inputs
+For each env and suite: `concord conformance --json` lists the cases that fail; those of class
+"wrong_result" (the env ran and its numbers or shapes differ; --classes picks others) are localized: `concord localize MODEL MODEL --source-env ref --env ENV --inputs
 CASE/test_data_set_0 --json` names the first divergent node. Writes a JSON file and a Markdown
 table (bench/results/localize_failures.{json,md}).
 
@@ -31,19 +31,33 @@ def main():
     ap.add_argument("--suites", default="pytorch-converted,pytorch-operator,simple,node")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--limit", type=int, default=0, help="at most N failing cases per env/suite")
+    ap.add_argument("--classes", default="wrong_result",
+                    help="failure classes to localize (wrong_result,crash,timeout,error,unsupported); an env "
+                         "that cannot run a model has no divergent node to find")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rows = []
     for env in [e for e in a.envs.split(";") if e]:
         for suite in a.suites.split(","):
-            rc, out, err = run(["conformance", "--suite", os.path.join(DATA, suite), "--env", env,
-                                "--json"], timeout=3600)
+            # The conformance record is kept next to the results and reused on a rerun.
+            cache = os.path.join(a.out, "conformance_%s_%s.json" % (
+                "".join(ch if ch.isalnum() else "_" for ch in env), suite))
+            if os.path.exists(cache):
+                out, err = open(cache).read(), ""
+            else:
+                rc, out, err = run(["conformance", "--suite", os.path.join(DATA, suite), "--env",
+                                    env, "--json"], timeout=3600)
+                if out.strip().startswith("{"):
+                    with open(cache, "w") as f:
+                        f.write(out)
             try:
                 cases = json.loads(out)["cases"]
             except (ValueError, KeyError):
                 print("conformance failed for", env, suite, err[-500:], file=sys.stderr)
                 continue
-            failing = [c for c in cases if c["status"] in ("fail", "error")]
+            classes = a.classes.split(",")
+            failing = [c for c in cases
+                       if c["status"] in ("fail", "error") and c.get("class") in classes]
             if a.limit:
                 failing = failing[:a.limit]
             print(f"{env} {suite}: {len(failing)} failing cases", file=sys.stderr)
