@@ -99,6 +99,18 @@ TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(opencv@cpu\s+rejects (\d+))"))) << r.err;
   EXPECT_GE(std::stoi(m[1]), 1) << r.err;
   EXPECT_NE(r.err.find("models take turns"), std::string::npos) << r.err;
+  // A later campaign on the same store reuses the record instead of inferring again...
+  std::string again = "fuzz --envs 'ort@cpu;opencv@cpu' --ops Relu,Greater --dtypes float32,int64 "
+                      "--iterations 1 --out " + Quote(out.string()) + " --json";
+  CliResult r2 = RunConcord(again);
+  ASSERT_LE(r2.code, 1) << r2.err;
+  EXPECT_EQ(r2.err.find("inferring op support"), std::string::npos) << r2.err;
+  EXPECT_NE(r2.err.find("avoiding the (op, dtype) pairs"), std::string::npos) << r2.err;
+  EXPECT_NE(r2.err.find(m.str()), std::string::npos) << r2.err;
+  // ...unless asked to keep them.
+  CliResult r3 = RunConcord(again + " --keep-unsupported");
+  ASSERT_LE(r3.code, 1) << r3.err;
+  EXPECT_EQ(r3.err.find("rejects"), std::string::npos) << r3.err;
   fs::remove_all(out);
 }
 

@@ -2,6 +2,7 @@
 // HTML report.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -48,6 +49,7 @@ struct FuzzArgs {
   double timeout_s = 20;
   double rtol = 1e-2, atol = 1e-3;
   bool infer_support = false;
+  bool keep_unsupported = false;
   bool json = false;
   bool quiet = false;
 };
@@ -117,13 +119,30 @@ int FuzzMain(const FuzzArgs& a) {
           if (!a.quiet && tty) std::cerr << "\r\033[K" << line << std::flush;
         });
     if (!a.quiet && tty) std::cerr << "\r\033[K";
-    if (!a.quiet) {
-      for (const auto& [env, pairs] : excluded) {
-        std::cerr << fmt::format("  {:<28} rejects {} (op, dtype) pair(s)\n", env, pairs.size());
-      }
-      std::cerr << "models take turns: seed S avoids what env (S mod " << o.envs.size()
-                << ") rejects, so every env gets models it can run\n";
+  } else if (!a.keep_unsupported) {
+    // Known-unsupported pairs: what an earlier --infer-support recorded in this store, used only
+    // when it covers every env of this campaign.
+    std::map<std::string, OpDtypeSet> known;
+    for (const auto& r : store.OpSupport()) {
+      auto& pairs = known[r.env];
+      if (r.status != "ok") pairs.insert({r.op, r.dtype});
     }
+    bool all = std::all_of(o.envs.begin(), o.envs.end(),
+                           [&](const std::string& e) { return known.count(e) != 0; });
+    if (all) {
+      for (const auto& e : o.envs) excluded[e] = known[e];
+      if (!a.quiet) {
+        std::cerr << "avoiding the (op, dtype) pairs the store's op support says each env rejects "
+                     "(--keep-unsupported to generate them anyway)\n";
+      }
+    }
+  }
+  if (!a.quiet && !excluded.empty()) {
+    for (const auto& [env, pairs] : excluded) {
+      std::cerr << fmt::format("  {:<28} rejects {} (op, dtype) pair(s)\n", env, pairs.size());
+    }
+    std::cerr << "models take turns: seed S avoids what env (S mod " << o.envs.size()
+              << ") rejects, so every env gets models it can run\n";
   }
   if (!a.quiet && !a.json) {
     std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
@@ -238,6 +257,9 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
       "debugging over nodes, deduplicated by (env, symptom, op signature), stored in the SQLite\n"
       "store and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX test case with\n"
       "repro.sh). Exit 1 when any finding other than 'undefined' is in the store.\n"
+      "Op support: --infer-support first runs every (op, dtype) alone on each env and records it\n"
+      "in the store; later campaigns on the same store reuse that record. Then models take turns:\n"
+      "the model of seed S avoids the pairs env S mod N rejects, and every env runs it.\n"
       "Example: concord fuzz --envs 'ort@cpu;tvm@cpu,opt=3;opencv@cpu' --time 3600 --out fz");
   app->add_option("--envs", args->envs, "Environments, ';'-separated (repeatable)")->required();
   app->add_option("--time", args->time_s, "Stop after this many seconds");
@@ -257,6 +279,8 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
   app->add_flag("--infer-support", args->infer_support,
                 "First test every (op, dtype) alone on each env (recorded in the store); then the "
                 "model of seed S avoids the pairs env S mod N rejected");
+  app->add_flag("--keep-unsupported", args->keep_unsupported,
+                "Generate (op, dtype) pairs the store's recorded op support says an env rejects");
   app->add_flag("--quiet,-q", args->quiet, "No progress line");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
