@@ -455,6 +455,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
       int original_nodes = c->model.graph().node_size();
       int reduced_nodes = original_nodes;
       int reduce_tests = 0;
+      int frozen_inputs = 0;
       // Hangs are not reduced: every candidate could cost a whole timeout.
       if (o.reduce && out.symptom != "perf" && out.symptom != "timeout" && original_nodes > 1) {
         report(fmt::format("reducing {} {} (seed {}, {} nodes)", env, out.symptom, seed,
@@ -483,6 +484,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
           small = std::move(rr.model);
           small_inputs = std::move(rr.inputs);
           reduced_nodes = rr.reduced_nodes;
+          frozen_inputs = rr.frozen_inputs;
           reduce_tests = rr.tests;
         } catch (const Error& e) {
           report(fmt::format("reduction failed: {}", e.what()));
@@ -547,6 +549,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
       json fj = {{"id", id}, {"env", env}, {"symptom", out.symptom}, {"signature", f.signature},
                  {"seed", seed}, {"message", f.message}, {"versions", json::parse(f.versions_json)},
                  {"original_nodes", original_nodes}, {"reduced_nodes", reduced_nodes},
+                 {"frozen_inputs", frozen_inputs},
                  {"details", details}};
       try {
         WriteBundle(dir, env, out.symptom, fj, small, small_inputs, expected, actual, o.out_dir);

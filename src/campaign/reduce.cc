@@ -3,6 +3,7 @@
 #include <set>
 
 #include "ir/error.h"
+#include "ir/tensor_io.h"
 #include "ref/interpreter.h"
 
 namespace concord {
@@ -21,6 +22,28 @@ void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const ref:
   t->set_elem_type(static_cast<int32_t>(v.tensor.dtype()));
   auto* shape = t->mutable_shape();
   for (int64_t d : v.tensor.shape()) shape->add_dim()->set_dim_value(d);
+}
+
+// `model` with graph input `name` turned into an initializer holding `value`; nullopt when the
+// value is not a tensor or the result is not valid ONNX.
+std::optional<Model> FreezeInput(const Model& model, const std::string& name,
+                                 const ref::Value& value) {
+  if (!value.is_tensor()) return std::nullopt;
+  onnx::ModelProto proto = model.proto();
+  onnx::GraphProto* g = proto.mutable_graph();
+  auto* inputs = g->mutable_input();
+  for (int i = 0; i < inputs->size(); ++i) {
+    if (inputs->Get(i).name() == name) {
+      inputs->DeleteSubrange(i, 1);
+      break;
+    }
+  }
+  TensorToProto(value.tensor, name, g->add_initializer());
+  try {
+    return Model::FromProto(std::move(proto), model.base_dir(), "reduced model");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -130,6 +153,23 @@ ReduceResult ReduceModel(const Model& model, const ValueMap& inputs, const Reduc
       if (n >= current.size()) break;
       n = std::min(current.size(), n * 2);
     }
+  }
+  if (!options.freeze_inputs) return result;
+  std::vector<std::string> names;
+  for (const auto& vi : result.model.graph().input()) names.push_back(vi.name());
+  for (const std::string& name : names) {
+    if (result.tests >= options.max_tests) break;
+    auto it = result.inputs.find(name);
+    if (it == result.inputs.end()) continue;
+    std::optional<Model> frozen = FreezeInput(result.model, name, it->second);
+    if (!frozen) continue;
+    ValueMap rest = result.inputs;
+    rest.erase(name);
+    ++result.tests;
+    if (!oracle(*frozen, rest)) continue;
+    result.model = std::move(*frozen);
+    result.inputs = std::move(rest);
+    ++result.frozen_inputs;
   }
   return result;
 }

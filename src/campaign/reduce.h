@@ -1,5 +1,8 @@
 // Test-case reduction for fuzzing findings: delta debugging (Zeller's ddmin) over the nodes of a
-// model, keeping the smallest node set found whose sub-model still shows the symptom.
+// model, keeping the smallest node set found whose sub-model still shows the symptom; then over
+// its graph inputs, one at a time: an input whose value can be frozen into an initializer while
+// the symptom stays is frozen, so the repro needs as few input files as possible (an input that
+// a runtime must see as variable, e.g. to avoid its constant folding, stays an input).
 //
 // A sub-model keeps a subset of the nodes (in graph order) and the initializers they use. A
 // tensor a kept node consumes but no kept node produces becomes a graph input, fed with the
@@ -23,7 +26,8 @@ namespace concord {
 using ReduceOracle = std::function<bool(const Model& candidate, const ValueMap& inputs)>;
 
 struct ReduceOptions {
-  int max_tests = 200;
+  int max_tests = 200;      // oracle calls, both phases together
+  bool freeze_inputs = true;
 };
 
 struct ReduceResult {
@@ -31,7 +35,8 @@ struct ReduceResult {
   ValueMap inputs;
   int original_nodes = 0;
   int reduced_nodes = 0;
-  int tests = 0;  // oracle calls made
+  int frozen_inputs = 0;  // graph inputs of the node-reduced model turned into initializers
+  int tests = 0;          // oracle calls made
 };
 
 // `values`: the original inputs plus every intermediate value (ref taps) by tensor name.

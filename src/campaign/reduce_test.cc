@@ -95,6 +95,42 @@ TEST(ReduceModel, FindsTheTwoNodeCoreOfAnOpenCvFusionBug) {
   EXPECT_TRUE(differs(r.model, r.inputs));
 }
 
+// The input phase freezes what the symptom does not need as a variable and keeps what it does:
+// here the "symptom" is a Mul node whose second operand is still a graph input.
+TEST(ReduceModel, FreezesInputsTheSymptomDoesNotNeed) {
+  Model model = BuriedMatMulScale();
+  ValueMap inputs;
+  inputs["x"] = Tensor(DType::kFloat32, {4, 8});
+  inputs["y"] = Tensor(DType::kFloat32, {8, 8});
+  auto is_input = [](const Model& m, const std::string& name) {
+    for (const auto& vi : m.graph().input()) {
+      if (vi.name() == name) return true;
+    }
+    return false;
+  };
+  auto oracle = [&](const Model& m, const ValueMap& in) {
+    for (const auto& n : m.graph().node()) {
+      if (n.op_type() == "MatMul" && is_input(m, n.input(1)) && in.count(n.input(1))) return true;
+    }
+    return false;
+  };
+  ReduceResult r = ReduceModel(model, inputs, oracle);
+  ASSERT_EQ(r.reduced_nodes, 1) << r.model.proto().graph().DebugString();
+  EXPECT_EQ(r.model.graph().node(0).op_type(), "MatMul");
+  // MatMul(c, d): c is frozen into an initializer with the value ref computed, d stays.
+  EXPECT_EQ(r.frozen_inputs, 1);
+  ASSERT_EQ(r.inputs.size(), 1u);
+  EXPECT_TRUE(r.inputs.count("d"));
+  EXPECT_FALSE(is_input(r.model, "c"));
+  bool c_is_initializer = false;
+  for (const auto& init : r.model.graph().initializer()) c_is_initializer |= init.name() == "c";
+  EXPECT_TRUE(c_is_initializer);
+  // With the phase off, both cut tensors stay inputs.
+  ReduceResult nodes_only = ReduceModel(model, inputs, oracle, {200, false});
+  EXPECT_EQ(nodes_only.frozen_inputs, 0);
+  EXPECT_EQ(nodes_only.inputs.size(), 2u);
+}
+
 TEST(SubModel, CutTensorsBecomeInputsAndDanglingOutputsOutputs) {
   Model model = BuriedMatMulScale();
   ValueMap values;
