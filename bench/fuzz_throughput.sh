@@ -3,7 +3,8 @@
 # this machine, same node budget (10 operator nodes per model), same time per campaign:
 #   1. concord fuzz against ONNX Runtime alone (no reduction, as NNSmith does not reduce);
 #   2. nnsmith.fuzz (NNSmith 0.1.0) against ONNX Runtime: NNSmith's own loop (generate,
-#      materialize with torch, export ONNX, run onnxruntime, compare with the torch oracle);
+#      materialize with torch, export ONNX, run onnxruntime, compare with the torch oracle),
+#      with fuzz.crash_safe=true (each test in a subprocess: without it an ORT crash aborts it);
 #   3. concord fuzz against ONNX Runtime, TVM and OpenCV (tests = (model, env) executions).
 # NNSmith 0.1.0's TVM backend needs Relay, which TVM 0.27 no longer has, so it has no row 3.
 #
@@ -34,10 +35,10 @@ c1_tests=$(field "$work/c1.json" tests); c1_s=$(field "$work/c1.json" seconds)
 nn_tests=NA; nn_s=$secs
 if [ -x "$venv/bin/nnsmith.fuzz" ]; then
   (cd "$work" && "$venv/bin/nnsmith.fuzz" fuzz.time="${secs}s" fuzz.root="$work/nn" model.type=onnx \
-     backend.type=onnxruntime mgen.max_nodes=10 fuzz.seed=1 hydra.run.dir="$work/nnhydra" \
+     backend.type=onnxruntime mgen.max_nodes=10 fuzz.seed=1 fuzz.crash_safe=true hydra.run.dir="$work/nnhydra" \
      >"$work/nn.log" 2>&1) || true
   nn_tests=$(grep -ho 'Total [0-9]* testcases generated' "$work/nn.log" "$work"/nnhydra/*.log 2>/dev/null |
-             head -1 | awk '{print $2}')
+             head -1 | awk '{print $2}' || true)
   nn_tests=${nn_tests:-NA}
 fi
 
