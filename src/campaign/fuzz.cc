@@ -573,9 +573,11 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
     double timeout_s, const std::function<void(const std::string&)>& log) {
   std::map<std::string, OpDtypeSet> unsupported;
-  for (const auto& e : envs) unsupported[e];
   std::vector<EnvRunner> runners;
-  for (const auto& e : envs) runners.emplace_back(e, timeout_s);
+  for (const auto& e : envs) {
+    unsupported[e];  // every env has a set, empty when it runs every pair
+    runners.emplace_back(e, timeout_s);
+  }
   for (const auto& op : ops) {
     for (const auto& dt : dtypes) {
       std::optional<FuzzCase> c;

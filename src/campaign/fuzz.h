@@ -21,7 +21,8 @@
 // "unsupported" (an op/dtype the env does not implement) is counted, never a finding.
 // Each finding (but perf and timeout) is reduced by delta debugging over nodes, then its inputs
 // are frozen where they can be (campaign/reduce.h), while it keeps the same symptom; then it is
-// deduplicated by (env, symptom, signature = sorted op types of the reduced model). A new one is written to OUT/<id>-<env>-<symptom>/ as an ONNX test case (model.onnx,
+// deduplicated by (env, symptom, signature = sorted op types of the reduced model). A new one
+// is written to OUT/<id>-<env>-<symptom>/ as an ONNX test case (model.onnx,
 // test_data_set_0/{input,output}_K.pb with ref's expected outputs, actual_K.pb, finding.json,
 // repro.sh: `concord conformance --suite OUT --filter ^NAME$ --env ENV`).
 // Store errors propagate; everything else becomes a counted outcome. Single-threaded.

@@ -96,7 +96,7 @@ TEST(ReduceModel, FindsTheTwoNodeCoreOfAnOpenCvFusionBug) {
 }
 
 // The input phase freezes what the symptom does not need as a variable and keeps what it does:
-// here the "symptom" is a Mul node whose second operand is still a graph input.
+// here the "symptom" is a MatMul node whose second operand is still a graph input.
 TEST(ReduceModel, FreezesInputsTheSymptomDoesNotNeed) {
   Model model = BuriedMatMulScale();
   ValueMap inputs;

@@ -80,7 +80,7 @@ int FuzzMain(const FuzzArgs& a) {
   base.ops = SplitComma(a.ops);
   base.dtypes = SplitComma(a.dtypes);
   bool tty = isatty(STDERR_FILENO) != 0;
-  std::map<std::string, OpDtypeSet> excluded;  // per env, from --infer-support
+  std::map<std::string, OpDtypeSet> excluded;  // per env: --infer-support or the store's record
   if (a.infer_support) {
     std::vector<std::string> dtypes =
         base.dtypes.empty() ? std::vector<std::string>{"float32", "float16", "int32", "int64", "bool"}
