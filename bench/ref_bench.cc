@@ -61,7 +61,7 @@ void BM_Ref(benchmark::State& state, const std::string& path) {
   concord::ref::Interpreter interp(model);
   concord::Tensor x(concord::DType::kFloat32, {1, 3, 224, 224});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>((i % 255) / 255.0 - 0.5);
-  std::map<std::string, concord::ref::Value> feeds = {{"input", x}};
+  std::map<std::string, concord::Value> feeds = {{"input", x}};
   interp.Run(feeds);  // first inference reported by the harness as warm-up
   for (auto _ : state) {
     auto out = interp.Run(feeds);

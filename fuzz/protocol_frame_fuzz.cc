@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Message re;
     re.type = m.type;
     std::vector<std::string> names;
-    std::vector<concord::ref::Value> vals;
+    std::vector<concord::Value> vals;
     for (auto& [n, v] : values) {
       names.push_back(n);
       vals.push_back(std::move(v));

@@ -10,7 +10,7 @@
 
 namespace concord {
 
-std::vector<ref::Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+std::vector<Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                              RunTiming* timing) {
   (void)taps;
   Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env());

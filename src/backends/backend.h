@@ -18,11 +18,9 @@
 
 #include "backends/env.h"
 #include "ir/model.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord {
-
-using ValueMap = std::map<std::string, ref::Value>;
 
 struct RunTiming {
   double run_ms = 0;  // time of the inference call itself, measured by the backend
@@ -31,9 +29,9 @@ struct RunTiming {
 class Session {
  public:
   virtual ~Session() = default;
-  virtual std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing = nullptr) = 0;
+  virtual std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing = nullptr) = 0;
   virtual bool supports_taps() const { return false; }
-  virtual std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+  virtual std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                               RunTiming* timing = nullptr);
   // What actually ran (e.g. the OpenCV target that was really used); shown in run records.
   virtual std::string effective_env() const = 0;

@@ -396,7 +396,7 @@ class OpenCvSession : public Session {
     UpdateEffectiveEnv(nullptr);
   }
 
-  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+  std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override {
     std::vector<cv::Mat> blobs = Forward(net_, inputs, out_pins_, timing, nullptr);
     CheckTargets(net_);
     return ToOutputs(blobs);
@@ -404,7 +404,7 @@ class OpenCvSession : public Session {
 
   bool supports_taps() const override { return true; }
 
-  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                       RunTiming* timing) override {
     if (taps == nullptr) return Run(inputs, timing);
     if (!taps_net_) PrepareTaps();
@@ -614,8 +614,8 @@ class OpenCvSession : public Session {
     }
   }
 
-  std::vector<ref::Value> ToOutputs(const std::vector<cv::Mat>& blobs) {
-    std::vector<ref::Value> out;
+  std::vector<Value> ToOutputs(const std::vector<cv::Mat>& blobs) {
+    std::vector<Value> out;
     for (size_t i = 0; i < outputs_.size(); ++i) {
       out.emplace_back(
           ConvertOrThrow(blobs[i], &outputs_[i], fmt::format("output '{}'", outputs_[i].name)));

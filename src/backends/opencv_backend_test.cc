@@ -11,7 +11,7 @@
 
 #include "backends/ref_backend.h"
 #include "compare/compare.h"
-#include "ref/value_io.h"
+#include "ir/value_io.h"
 
 namespace concord {
 namespace {
@@ -202,7 +202,7 @@ ValueMap RandomInputs(const Model& model) {
   return in;
 }
 
-void ExpectClose(const ref::Value& want, const ref::Value& got, const std::string& what) {
+void ExpectClose(const Value& want, const Value& got, const std::string& what) {
   ASSERT_TRUE(got.is_tensor()) << what;
   TensorDiff d = CompareTensors(want.tensor, got.tensor, kTol);
   EXPECT_TRUE(d.ok) << what << ": " << d.message;
@@ -251,8 +251,8 @@ TEST(OpenCvBackend, TinyCnnMatchesRefAndExpectedOutput) {
   auto in_info = model.Inputs();
   auto out_info = model.Outputs();
   ValueMap inputs;
-  inputs[in_info[0].name] = ref::ReadValuePb(dir + "/test_data_set_0/input_0.pb", &in_info[0].type);
-  ref::Value expected = ref::ReadValuePb(dir + "/test_data_set_0/output_0.pb", &out_info[0].type);
+  inputs[in_info[0].name] = ReadValuePb(dir + "/test_data_set_0/input_0.pb", &in_info[0].type);
+  Value expected = ReadValuePb(dir + "/test_data_set_0/output_0.pb", &out_info[0].type);
   for (const std::string& env : kEnvs) {
     SCOPED_TRACE(env);
     ExpectMatchesRef(model, env, inputs);

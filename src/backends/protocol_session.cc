@@ -64,20 +64,20 @@ ProtocolSession::~ProtocolSession() {
   }
 }
 
-std::vector<ref::Value> ProtocolSession::Run(const ValueMap& inputs, RunTiming* timing) {
+std::vector<Value> ProtocolSession::Run(const ValueMap& inputs, RunTiming* timing) {
   return DoRun(inputs, nullptr, timing);
 }
 
-std::vector<ref::Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
+std::vector<Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
   if (!supports_taps_) Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env_);
   return DoRun(inputs, taps, timing);
 }
 
-std::vector<ref::Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
+std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
   Message data;
   data.type = MessageType::kData;
   std::vector<std::string> names;
-  std::vector<ref::Value> values;
+  std::vector<Value> values;
   for (const auto& [name, v] : inputs) {
     names.push_back(name);
     values.push_back(v);
@@ -92,9 +92,9 @@ std::vector<ref::Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap*
     Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(), protocol::MessageTypeName(out.type));
   }
   auto got = protocol::GetValues(out);
-  std::map<std::string, ref::Value> by_name;
+  std::map<std::string, Value> by_name;
   for (auto& [n, v] : got) by_name[n] = std::move(v);
-  std::vector<ref::Value> result;
+  std::vector<Value> result;
   for (const auto& n : output_names_) {
     auto it = by_name.find(n);
     if (it == by_name.end()) Fail(ErrorKind::kRuntime, "{}: OUTPUT lacks model output '{}'", channel_->peer(), n);

@@ -36,9 +36,9 @@ class ProtocolSession : public Session {
                   const ProtocolSessionOptions& options);
   ~ProtocolSession() override;
 
-  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override;
+  std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override;
   bool supports_taps() const override { return supports_taps_; }
-  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override;
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override;
   std::string effective_env() const override { return effective_env_; }
   bool supports_reload() const override { return true; }
   // Sends MODEL again on the same channel (the servers accept any number of MODELs).
@@ -53,7 +53,7 @@ class ProtocolSession : public Session {
   protocol::Channel& channel() { return *channel_; }
 
  private:
-  std::vector<ref::Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
+  std::vector<Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
 
   void SendModel(const Model& model);
 

@@ -27,11 +27,11 @@ class RefSession : public Session {
       if (k != "opt" && k != "threads") Fail(ErrorKind::kUsage, "ref does not know option '{}'", k);
     }
   }
-  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+  std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override {
     return RunWithTaps(inputs, nullptr, timing);
   }
   bool supports_taps() const override { return true; }
-  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
     // OpenBLAS's thread count is process-wide: set it for every run so that sessions with
     // different threads= in one process (compare, bench) do not leak into each other.
     openblas_set_num_threads(env_.threads() > 0 ? env_.threads() : DefaultThreads());
@@ -70,5 +70,13 @@ class RefBackend : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> MakeRefBackend() { return std::make_unique<RefBackend>(); }
+
+std::unique_ptr<Session> PrepareReference(const Model& model) {
+  return std::make_unique<RefSession>(model, EnvSpec::Parse("ref"));
+}
+
+std::vector<Value> RunReference(const Model& model, const ValueMap& inputs, ValueMap* taps) {
+  return PrepareReference(model)->RunWithTaps(inputs, taps);
+}
 
 }  // namespace concord

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "ir/clock.h"
 #include "protocol/values.h"
 
 namespace concord {
@@ -25,11 +26,6 @@ using protocol::MessageType;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 double ProcessCpuSeconds() {
   timespec ts{};
@@ -301,7 +297,7 @@ std::vector<Message> Server::OnProcess(const Message& req) {
     Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)",
          session_->effective_env());
   }
-  std::vector<ref::Value> outputs;
+  std::vector<Value> outputs;
   ValueMap taps;
   std::vector<double> runs;
   for (int64_t i = 0; i < warmup + repeat; ++i) {
@@ -333,7 +329,7 @@ std::vector<Message> Server::OnProcess(const Message& req) {
     Message tm;
     tm.type = MessageType::kTaps;
     std::vector<std::string> tap_names;
-    std::vector<ref::Value> tap_values;
+    std::vector<Value> tap_values;
     for (auto& [n, v] : taps) {
       tap_names.push_back(n);
       tap_values.push_back(std::move(v));

@@ -85,7 +85,7 @@ Model TinyCnn() { return Model::Load(kExample + "/model.onnx"); }
 
 ValueMap TinyInputs() {
   NamedTensor in = ReadTensorPb(kExample + "/test_data_set_0/input_0.pb");
-  return {{"input", ref::Value(in.tensor)}};
+  return {{"input", Value(in.tensor)}};
 }
 
 std::string ModelBytes(const Model& m) { return m.proto().SerializeAsString(); }
@@ -151,7 +151,7 @@ TEST(SessionServer, RunsAndTapsEqualLocalRef) {
   ValueMap inputs = TinyInputs();
   auto local = PrepareSession(model, EnvSpec::Parse("ref"));
   ValueMap want_taps;
-  std::vector<ref::Value> want = local->RunWithTaps(inputs, &want_taps);
+  std::vector<Value> want = local->RunWithTaps(inputs, &want_taps);
   {
     ProtocolSession remote(s.ClientChannel(), model, EnvSpec::Parse("ref"), {});
     EXPECT_EQ(remote.server_hello()["server"], "concord serve");
@@ -162,7 +162,7 @@ TEST(SessionServer, RunsAndTapsEqualLocalRef) {
     ASSERT_TRUE(remote.supports_taps());
 
     RunTiming timing;
-    std::vector<ref::Value> got = remote.Run(inputs, &timing);
+    std::vector<Value> got = remote.Run(inputs, &timing);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_TRUE(got[0].tensor.BitwiseEqual(want[0].tensor));
     EXPECT_GT(timing.run_ms, 0.0);
@@ -310,7 +310,7 @@ TEST(SessionServer, RequestErrorsKeepTheSessionGoing) {
   Message wrong_shape;
   wrong_shape.type = MessageType::kData;
   protocol::PutValues(&wrong_shape, {"input"},
-                      {ref::Value(Tensor::FromVector<float>({2}, {1, 2}))});
+                      {Value(Tensor::FromVector<float>({2}, {1, 2}))});
   ASSERT_EQ(call(wrong_shape).type, MessageType::kOk);
   m = Message{};
   m.type = MessageType::kProcess;

@@ -390,7 +390,7 @@ class WorkerSessionImpl : public WorkerSession {
     proc_.reset();   // waits kExitGraceMs, then SIGKILL
   }
 
-  std::vector<ref::Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+  std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override {
     CheckAlive();
     request_stderr_offset_ = proc_->StderrSize();
     try {
@@ -400,7 +400,7 @@ class WorkerSessionImpl : public WorkerSession {
     }
   }
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
-  std::vector<ref::Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                       RunTiming* timing) override {
     CheckAlive();
     request_stderr_offset_ = proc_->StderrSize();

@@ -69,7 +69,7 @@ class WorkerBackendTest : public ::testing::Test {
     return PrepareSession(*model_, EnvSpec::Parse(env));
   }
 
-  static void ExpectClose(const ref::Value& expected, const ref::Value& actual,
+  static void ExpectClose(const Value& expected, const Value& actual,
                           const std::string& what) {
     ASSERT_TRUE(expected.is_tensor()) << what;
     ASSERT_TRUE(actual.is_tensor()) << what << ": got " << actual.Describe();
@@ -131,7 +131,7 @@ TEST_F(WorkerBackendTest, ReloadServesAnotherModelInTheSameWorker) {
   g->mutable_output(0)->set_name(out + "_neg");
   Model negated = Model::FromProto(proto, "", "negated model");
   auto ref = Prepare("ref");
-  std::vector<ref::Value> want = ref->Run(inputs_);
+  std::vector<Value> want = ref->Run(inputs_);
   // (isolate=1 workers are this very binary: they are covered by the concord e2e tests.)
   for (const char* env : {"ort@cpu"}) {
     SCOPED_TRACE(env);
@@ -141,11 +141,11 @@ TEST_F(WorkerBackendTest, ReloadServesAnotherModelInTheSameWorker) {
     ASSERT_NE(worker, nullptr);
     int pid = worker->pid();
     session->Reload(negated);
-    std::vector<ref::Value> got = session->Run(inputs_);
+    std::vector<Value> got = session->Run(inputs_);
     ASSERT_EQ(got.size(), 1u);
     Tensor expected = want[0].tensor;
     for (int64_t i = 0; i < expected.numel(); ++i) expected.data<float>()[i] *= -1;
-    ExpectClose(ref::Value(expected), got[0], env);
+    ExpectClose(Value(expected), got[0], env);
     session->Reload(*model_);
     ExpectClose(want[0], session->Run(inputs_)[0], env);
     EXPECT_EQ(worker->pid(), pid);

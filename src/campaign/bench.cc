@@ -1,5 +1,7 @@
 #include "campaign/bench.h"
 
+#include "ir/clock.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,11 +12,6 @@ namespace concord {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 // P(B = i) for B ~ Binomial(n, 1/2), in log space so large n neither overflows nor underflows.
 double BinomialHalfPmf(size_t n, size_t i) {

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "campaign/env_list.h"
+#include "backends/env.h"
 
 namespace concord {
 namespace {

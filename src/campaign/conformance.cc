@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "backends/backend.h"
-#include "campaign/test_data.h"
+#include "ir/test_data.h"
 
 namespace concord {
 
@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string CompareValues(const ref::Value& expected, const ref::Value& actual, const Tolerance& tol,
+std::string CompareValues(const Value& expected, const Value& actual, const Tolerance& tol,
                           const std::string& what) {
   if (expected.kind != actual.kind) {
     return fmt::format("{}: expected {}, got {}", what, expected.Describe(), actual.Describe());
@@ -65,8 +65,8 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
     auto outputs = model.Outputs();
     for (const auto& set : sets) {
       ValueMap inputs = LoadInputSet(model, set);
-      std::vector<ref::Value> expected = LoadExpectedOutputs(model, set);
-      std::vector<ref::Value> actual = session->Run(inputs);
+      std::vector<Value> expected = LoadExpectedOutputs(model, set);
+      std::vector<Value> actual = session->Run(inputs);
       if (actual.size() != expected.size()) {
         r.status = "fail";
         r.reason_class = "wrong_result";

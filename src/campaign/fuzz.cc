@@ -13,30 +13,17 @@
 
 #include "backends/worker_backend.h"
 #include "campaign/reduce.h"
+#include "ir/clock.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
-#include "ref/interpreter.h"
-#include "ref/value_io.h"
+#include "backends/ref_backend.h"
+#include "ir/value_io.h"
 
 namespace concord {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string NowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The env as fuzzing runs it: in a worker process, with a timeout.
 EnvSpec WorkerEnv(const std::string& env, double timeout_s) {
@@ -54,7 +41,7 @@ struct Outcome {
   std::string symptom;  // "" ok, "unsupported", "crash", "timeout", "error", "inconsistent",
                         // "undefined", "perf"
   std::string message;
-  std::vector<ref::Value> outputs;
+  std::vector<Value> outputs;
   double ms = 0;
 };
 
@@ -94,7 +81,7 @@ bool HasFloat16(const Model& model) {
 }
 
 // Compares env outputs with ref's; "" when they agree, else a one-line reason.
-std::string Disagreement(const std::vector<ref::Value>& want, const std::vector<ref::Value>& got,
+std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const Tolerance& tol) {
   if (want.size() != got.size()) {
     return fmt::format("{} outputs instead of {}", got.size(), want.size());
@@ -137,14 +124,12 @@ std::string SafeName(const std::string& s) {
   return out;
 }
 
-std::vector<ref::Value> RunRef(const Model& model, const ValueMap& inputs, ValueMap* taps,
+std::vector<Value> RunRef(const Model& model, const ValueMap& inputs, ValueMap* taps,
                                double* ms) {
-  ref::Interpreter interp(model);
-  std::map<std::string, ref::Value> t;
+  auto oracle = PrepareReference(model);
+  ValueMap t;
   auto t0 = Clock::now();
-  std::vector<ref::Value> out =
-      interp.Run(std::map<std::string, ref::Value>(inputs.begin(), inputs.end()),
-                 taps ? &t : nullptr);
+  std::vector<Value> out = oracle->RunWithTaps(inputs, taps ? &t : nullptr);
   if (ms) *ms = SecondsSince(t0) * 1000;
   if (taps) {
     for (auto& [k, v] : t) (*taps)[k] = std::move(v);
@@ -215,7 +200,7 @@ class EnvRunner {
 
 void WriteBundle(const fs::path& dir, const std::string& env, const std::string& symptom,
                  const json& finding, const Model& model, const ValueMap& inputs,
-                 const std::vector<ref::Value>& expected, const std::vector<ref::Value>& actual,
+                 const std::vector<Value>& expected, const std::vector<Value>& actual,
                  const fs::path& suite) {
   fs::path tmp = dir.string() + ".part";
   fs::remove_all(tmp);
@@ -225,18 +210,18 @@ void WriteBundle(const fs::path& dir, const std::string& env, const std::string&
   for (const auto& in : model.Inputs()) {
     auto it = inputs.find(in.name);
     if (it != inputs.end()) {
-      ref::WriteValuePb((tmp / "test_data_set_0" / fmt::format("input_{}.pb", k)).string(),
+      WriteValuePb((tmp / "test_data_set_0" / fmt::format("input_{}.pb", k)).string(),
                         it->second, in.name);
     }
     ++k;
   }
   std::vector<ValueInfo> outs = model.Outputs();
   for (size_t i = 0; i < expected.size() && i < outs.size(); ++i) {
-    ref::WriteValuePb((tmp / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(),
+    WriteValuePb((tmp / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(),
                       expected[i], outs[i].name);
   }
   for (size_t i = 0; i < actual.size() && i < outs.size(); ++i) {
-    ref::WriteValuePb((tmp / fmt::format("actual_{}.pb", i)).string(), actual[i], outs[i].name);
+    WriteValuePb((tmp / fmt::format("actual_{}.pb", i)).string(), actual[i], outs[i].name);
   }
   std::ofstream(tmp / "finding.json") << finding.dump(2) << "\n";
   std::string run_env = env;
@@ -378,7 +363,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
     }
     ValueMap taps = c->inputs;
     double ref_ms = 0;
-    std::vector<ref::Value> want;
+    std::vector<Value> want;
     try {
       want = RunRef(c->model, c->inputs, &taps, &ref_ms);
     } catch (const Error& e) {
@@ -468,7 +453,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
             return r.symptom == symptom;
           }
           if (!r.symptom.empty()) return false;
-          std::vector<ref::Value> ref_out;
+          std::vector<Value> ref_out;
           ValueMap sub_taps = in;
           try {
             ref_out = RunRef(m, in, &sub_taps, nullptr);
@@ -536,7 +521,7 @@ FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& 
       ++prog.distinct;
       summary.new_finding_ids.push_back(id);
       // The bundle: rerun the reduced model on ref and the env for expected/actual outputs.
-      std::vector<ref::Value> expected, actual;
+      std::vector<Value> expected, actual;
       try {
         expected = RunRef(small, small_inputs, nullptr, nullptr);
       } catch (const Error&) {

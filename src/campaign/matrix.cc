@@ -20,31 +20,19 @@
 
 #include "backends/backend.h"
 #include "backends/worker_backend.h"
-#include "campaign/test_data.h"
+#include "ir/clock.h"
+#include "ir/test_data.h"
 #include "compare/scores.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
-#include "ref/value_io.h"
+#include "ir/random.h"
+#include "ir/value_io.h"
 
 namespace concord {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-std::string NowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string RandomUid() {
   std::random_device rd;
@@ -104,87 +92,7 @@ json ReadConfigDocument(const fs::path& file) {
   }
 }
 
-std::vector<std::string> SplitOn(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
-
-// Alternatives of one sweep value: "0..3" -> 0 1 2 3, "a|b" -> a b, else the value itself.
-std::vector<std::string> SweepValues(const std::string& env, const std::string& value) {
-  size_t dots = value.find("..");
-  if (dots != std::string::npos && value.find('|') == std::string::npos) {
-    std::string a = value.substr(0, dots), b = value.substr(dots + 2);
-    auto is_int = [](const std::string& s) {
-      return !s.empty() && s.find_first_not_of("-0123456789") == std::string::npos;
-    };
-    if (!is_int(a) || !is_int(b) || std::stoll(a) > std::stoll(b) ||
-        std::stoll(b) - std::stoll(a) > 64) {
-      Fail(ErrorKind::kUsage, "env '{}': range '{}' must be LOW..HIGH with integers, LOW <= "
-           "HIGH, at most 65 values", env, value);
-    }
-    std::vector<std::string> out;
-    for (long long v = std::stoll(a); v <= std::stoll(b); ++v) out.push_back(std::to_string(v));
-    return out;
-  }
-  std::vector<std::string> out = SplitOn(value, '|');
-  for (const auto& v : out) {
-    if (v.empty()) Fail(ErrorKind::kUsage, "env '{}': empty alternative in '{}'", env, value);
-  }
-  return out;
-}
-
 }  // namespace
-
-std::vector<std::string> ExpandEnvSweep(const std::string& env) {
-  // Split into head (BACKEND[@DEVICE]) and options on ',' (option values may not contain ','
-  // in env strings, see env.h).
-  std::vector<std::string> parts = SplitOn(env, ',');
-  std::vector<std::vector<std::string>> choices;
-  std::string head = parts[0];
-  size_t at = head.find('@');
-  if (at != std::string::npos) {
-    std::vector<std::string> heads;
-    for (const auto& d : SweepValues(env, head.substr(at + 1))) {
-      heads.push_back(head.substr(0, at + 1) + d);
-    }
-    choices.push_back(heads);
-  } else {
-    choices.push_back({head});
-  }
-  for (size_t i = 1; i < parts.size(); ++i) {
-    size_t eq = parts[i].find('=');
-    if (eq == std::string::npos) {
-      choices.push_back({parts[i]});  // EnvSpec::Parse reports the malformed option
-      continue;
-    }
-    std::string key = parts[i].substr(0, eq);
-    std::vector<std::string> opts;
-    // target strings (TVM) contain spaces and '-', never sweeps: keep them verbatim.
-    if (key == "target" || key == "host" || key == "token") {
-      opts.push_back(parts[i]);
-    } else {
-      for (const auto& v : SweepValues(env, parts[i].substr(eq + 1))) opts.push_back(key + "=" + v);
-    }
-    choices.push_back(opts);
-  }
-  std::vector<std::string> out = {""};
-  for (const auto& c : choices) {
-    std::vector<std::string> next;
-    for (const auto& prefix : out) {
-      for (const auto& v : c) next.push_back(prefix.empty() ? v : prefix + "," + v);
-    }
-    out = std::move(next);
-  }
-  for (const auto& e : out) EnvSpec::Parse(e);  // every expansion must be a valid env
-  return out;
-}
 
 MatrixConfig LoadMatrixConfig(const fs::path& file) {
   MatrixConfig c;
@@ -533,31 +441,6 @@ std::string InputDigest(const ValueMap& values) {
   return TensorDigest(acc.data(), acc.size());
 }
 
-Tensor RandomInputTensor(DType dtype, const Shape& shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Tensor t(dtype, shape);
-  std::uniform_real_distribution<double> uf(-1.0, 1.0);
-  std::uniform_int_distribution<int> ui(0, 9);
-  VisitDType(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if constexpr (std::is_same_v<T, std::string>) {
-        p[i] = "s" + std::to_string(ui(rng));
-      } else if constexpr (std::is_same_v<T, bool>) {
-        p[i] = ui(rng) % 2 == 0;
-      } else if constexpr (kIsFloatLike<T>) {
-        p[i] = FromDouble<T>(uf(rng));
-      } else if constexpr (kIsComplex<T>) {
-        p[i] = T(static_cast<typename T::value_type>(uf(rng)), 0);
-      } else {
-        p[i] = static_cast<T>(ui(rng));
-      }
-    }
-  });
-  return t;
-}
-
 std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixModel& m,
                                           const Model& model) {
   std::vector<ValueInfo> model_inputs = model.Inputs();
@@ -579,7 +462,7 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
       DatasetItem item = ds.item(i);
       MatrixInput in;
       in.name = item.name;
-      in.values[model_inputs[0].name] = ref::Value(std::move(item.tensor));
+      in.values[model_inputs[0].name] = Value(std::move(item.tensor));
       in.description = {{"name", item.name}, {"kind", "image"}, {"source", item.path.string()},
                         {"preprocess", m.preprocess->ToJson()}};
       in.description["label"] = item.label ? json(*item.label) : json(nullptr);
@@ -621,7 +504,7 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
             }
             target = model_inputs[pos].name;
           }
-          in.values[target] = ref::Value(std::move(nt.tensor));
+          in.values[target] = Value(std::move(nt.tensor));
         }
       }
       for (const auto& mi : model_inputs) {
@@ -647,8 +530,8 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
         }
         Shape shape = mi.shape;
         for (auto& d : shape) d = d < 0 ? 1 : d;
-        in.values[mi.name] = ref::Value(
-            RandomInputTensor(mi.dtype, shape, (c.dataset.seed + i) * 1000003u + k));
+        in.values[mi.name] = Value(
+            RandomTensor(mi.dtype, shape, (c.dataset.seed + i) * 1000003u + k));
       }
       in.description = {{"name", in.name}, {"kind", "random"},
                         {"seed", c.dataset.seed + static_cast<uint64_t>(i)}, {"label", nullptr},
@@ -665,12 +548,12 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
 
 // ---- recording -----------------------------------------------------------------------------
 
-std::vector<OutputRecord> MakeOutputs(const std::vector<ref::Value>& values,
+std::vector<OutputRecord> MakeOutputs(const std::vector<Value>& values,
                                       const std::vector<ValueInfo>& infos,
                                       const MatrixConfig& c) {
   std::vector<OutputRecord> out;
   for (size_t i = 0; i < values.size(); ++i) {
-    const ref::Value& v = values[i];
+    const Value& v = values[i];
     OutputRecord o;
     o.idx = static_cast<int64_t>(i);
     o.name = i < infos.size() ? infos[i].name : fmt::format("output_{}", i);
@@ -908,7 +791,7 @@ MatrixSummary RunMatrix(const MatrixConfig& c, Store& store, const MatrixProgres
           auto t0 = Clock::now();
           try {
             RunTiming timing;
-            std::vector<ref::Value> values = session->Run(p.inputs[cell.input].values, &timing);
+            std::vector<Value> values = session->Run(p.inputs[cell.input].values, &timing);
             run.wall_ms = MsSince(t0);
             run.run_ms = timing.run_ms;
             run.outputs = MakeOutputs(values, out_infos, c);

@@ -88,8 +88,6 @@ struct MatrixConfig {
   nlohmann::json raw;  // the configuration as read (TOML converted to JSON)
 };
 
-// Expands the sweeps of one env string (see above). Error(kUsage) on a malformed range.
-std::vector<std::string> ExpandEnvSweep(const std::string& env);
 MatrixConfig LoadMatrixConfig(const std::filesystem::path& file);
 
 // Lowercase hex SHA-256 of a file's bytes (OpenSSL). Error(kInput) when unreadable.

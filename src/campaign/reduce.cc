@@ -4,13 +4,13 @@
 
 #include "ir/error.h"
 #include "ir/tensor_io.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord {
 
 namespace {
 
-void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const ref::Value& v) {
+void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const Value& v) {
   vi->set_name(name);
   onnx::TypeProto* type = vi->mutable_type();
   if (v.is_sequence()) {
@@ -27,7 +27,7 @@ void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const ref:
 // `model` with graph input `name` turned into an initializer holding `value`; nullopt when the
 // value is not a tensor or the result is not valid ONNX.
 std::optional<Model> FreezeInput(const Model& model, const std::string& name,
-                                 const ref::Value& value) {
+                                 const Value& value) {
   if (!value.is_tensor()) return std::nullopt;
   onnx::ModelProto proto = model.proto();
   onnx::GraphProto* g = proto.mutable_graph();
@@ -106,9 +106,8 @@ ReduceResult ReduceModel(const Model& model, const ValueMap& inputs, const Reduc
   // Every intermediate value of the original model, as ref computes it.
   ValueMap values = inputs;
   {
-    ref::Interpreter interp(model);
-    std::map<std::string, ref::Value> taps;
-    interp.Run(std::map<std::string, ref::Value>(inputs.begin(), inputs.end()), &taps);
+    ValueMap taps;
+    RunReference(model, inputs, &taps);
     for (auto& [k, v] : taps) values[k] = std::move(v);
   }
   auto test = [&](const std::vector<int>& keep, ReduceResult* best) {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "compare/compare.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord {
 namespace {
@@ -70,8 +70,8 @@ TEST(ReduceModel, FindsTheTwoNodeCoreOfAnOpenCvFusionBug) {
   inputs["y"] = y;
   EnvSpec opencv = EnvSpec::Parse("opencv@cpu,opt=3");
   auto differs = [&](const Model& candidate, const ValueMap& in) {
-    std::vector<ref::Value> want = PrepareSession(candidate, EnvSpec::Parse("ref"))->Run(in);
-    std::vector<ref::Value> got;
+    std::vector<Value> want = PrepareSession(candidate, EnvSpec::Parse("ref"))->Run(in);
+    std::vector<Value> got;
     try {
       got = PrepareSession(candidate, opencv)->Run(in);
     } catch (const Error&) {
@@ -137,9 +137,8 @@ TEST(SubModel, CutTensorsBecomeInputsAndDanglingOutputsOutputs) {
   Tensor x(DType::kFloat32, {4, 8}), y(DType::kFloat32, {8, 8});
   values["x"] = x;
   values["y"] = y;
-  ref::Interpreter interp(model);
-  std::map<std::string, ref::Value> taps;
-  interp.Run({{"x", x}, {"y", y}}, &taps);
+  ValueMap taps;
+  RunReference(model, {{"x", x}, {"y", y}}, &taps);
   for (auto& [k, v] : taps) values[k] = v;
   auto sub = SubModel(model, values, {2, 4});  // Abs, MatMul: d is cut, c produced inside
   ASSERT_TRUE(sub.has_value());

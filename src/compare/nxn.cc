@@ -84,13 +84,13 @@ void CompareTensorOutput(const Tensor& a, const Tensor& b, const PairOptions& op
   out->kendall_tau = tau / n;
 }
 
-const char* KindName(const ref::Value& v) {
+const char* KindName(const Value& v) {
   return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "none";
 }
 
 }  // namespace
 
-OutputAgreement CompareOutput(const std::string& name, const ref::Value& a, const ref::Value& b,
+OutputAgreement CompareOutput(const std::string& name, const Value& a, const Value& b,
                               const PairOptions& options) {
   OutputAgreement out;
   out.name = name;
@@ -121,7 +121,7 @@ OutputAgreement CompareOutput(const std::string& name, const ref::Value& a, cons
   return out;
 }
 
-std::vector<PairAgreement> CompareAllPairs(const std::vector<const std::vector<ref::Value>*>& runs,
+std::vector<PairAgreement> CompareAllPairs(const std::vector<const std::vector<Value>*>& runs,
                                            const std::vector<std::string>& names,
                                            const PairOptions& options) {
   std::vector<PairAgreement> pairs;

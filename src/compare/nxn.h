@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "compare/compare.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord {
 
@@ -41,7 +41,7 @@ struct OutputAgreement {
 };
 
 // Compares one output of two runs (a = expected, b = actual).
-OutputAgreement CompareOutput(const std::string& name, const ref::Value& a, const ref::Value& b,
+OutputAgreement CompareOutput(const std::string& name, const Value& a, const Value& b,
                               const PairOptions& options);
 
 struct PairAgreement {
@@ -54,7 +54,7 @@ struct PairAgreement {
 // Every unordered pair i < j of `runs`, in row-major order. runs[i] == nullptr means env i
 // failed. `names` names the outputs (graph order); a run with a different output count is a
 // mismatch on the missing outputs.
-std::vector<PairAgreement> CompareAllPairs(const std::vector<const std::vector<ref::Value>*>& runs,
+std::vector<PairAgreement> CompareAllPairs(const std::vector<const std::vector<Value>*>& runs,
                                            const std::vector<std::string>& names,
                                            const PairOptions& options);
 

@@ -113,10 +113,10 @@ TEST(Nxn, NanAgreementAndKinds) {
   OutputAgreement o = CompareOutput("y", a, b, {});
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.diff.nan_mismatches, 1);
-  EXPECT_FALSE(CompareOutput("y", a, ref::Value::None(), {}).ok);
-  EXPECT_TRUE(CompareOutput("y", ref::Value::None(), ref::Value::None(), {}).ok);
-  ref::Value s1 = ref::Value::Sequence({b, b}, DType::kFloat32);
-  ref::Value s2 = ref::Value::Sequence({b, a}, DType::kFloat32);
+  EXPECT_FALSE(CompareOutput("y", a, Value::None(), {}).ok);
+  EXPECT_TRUE(CompareOutput("y", Value::None(), Value::None(), {}).ok);
+  Value s1 = Value::Sequence({b, b}, DType::kFloat32);
+  Value s2 = Value::Sequence({b, a}, DType::kFloat32);
   o = CompareOutput("s", s1, s2, {});
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.diff.count, 6);
@@ -125,8 +125,8 @@ TEST(Nxn, NanAgreementAndKinds) {
 }
 
 TEST(Nxn, AllPairsSkipFailedRuns) {
-  std::vector<ref::Value> r0 = {Tensor::FromVector<float>({2}, {1.0f, 2.0f})};
-  std::vector<ref::Value> r2 = {Tensor::FromVector<float>({2}, {1.0f, 2.5f})};
+  std::vector<Value> r0 = {Tensor::FromVector<float>({2}, {1.0f, 2.0f})};
+  std::vector<Value> r2 = {Tensor::FromVector<float>({2}, {1.0f, 2.5f})};
   auto pairs = CompareAllPairs({&r0, nullptr, &r2, &r0}, {"y"}, {});
   ASSERT_EQ(pairs.size(), 6u);  // (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
   EXPECT_EQ(pairs[0].skipped, "env 1 failed");

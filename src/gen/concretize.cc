@@ -27,53 +27,6 @@ Shape EvalDims(const z3::model& m, const std::vector<z3::expr>& dims, const std:
   return s;
 }
 
-template <typename T>
-void FillReal(Tensor& t, Rng& rng, double lo, double hi) {
-  T* p = t.data<T>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    double v = lo + (hi - lo) * RandUnit(rng);
-    if constexpr (std::is_same_v<T, Float16>) {
-      p[i] = Float16(static_cast<float>(v));
-    } else {
-      p[i] = static_cast<T>(v);
-    }
-  }
-}
-
-template <typename T>
-void FillInt(Tensor& t, Rng& rng, double lo, double hi) {
-  T* p = t.data<T>();
-  auto a = static_cast<int64_t>(std::ceil(lo)), b = static_cast<int64_t>(std::floor(hi));
-  if (b < a) b = a;
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(RandInt(rng, a, b));
-}
-
-Tensor RandomTensor(DType dt, const Shape& shape, Rng& rng, double lo, double hi) {
-  Tensor t(dt, shape);
-  switch (dt) {
-    case DType::kFloat32:
-      FillReal<float>(t, rng, lo, hi);
-      break;
-    case DType::kFloat16:
-      FillReal<Float16>(t, rng, lo, hi);
-      break;
-    case DType::kInt32:
-      FillInt<int32_t>(t, rng, lo, hi);
-      break;
-    case DType::kInt64:
-      FillInt<int64_t>(t, rng, lo, hi);
-      break;
-    case DType::kBool: {
-      bool* p = t.data<bool>();
-      for (int64_t i = 0; i < t.numel(); ++i) p[i] = Coin(rng, 0.5);
-      break;
-    }
-    default:
-      Fail(ErrorKind::kInternal, "generator: no value filler for {}", DTypeName(dt));
-  }
-  return t;
-}
-
 void SetType(onnx::ValueInfoProto* vi, const std::string& name, DType dt, const Shape& shape) {
   vi->set_name(name);
   auto* tt = vi->mutable_type()->mutable_tensor_type();
@@ -129,7 +82,7 @@ Concrete Concretize(const SymGraph& g, const z3::model& m, uint64_t value_seed,
         names[id] = fmt::format("in_{}", n_in++);
         SetType(graph->add_input(), names[id], t.dtype, shapes[id]);
         c.inputs.emplace_back(names[id],
-                              ref::Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
+                              Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
         break;
       }
       case TensorKind::kWeight: {

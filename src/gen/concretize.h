@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gen/spec.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord::gen {
 
@@ -26,7 +26,7 @@ struct SymGraph {
 
 struct Concrete {
   onnx::ModelProto proto;
-  std::vector<std::pair<std::string, ref::Value>> inputs;
+  std::vector<std::pair<std::string, Value>> inputs;
   std::vector<std::pair<std::string, Shape>> node_outputs;  // every node output, with its shape
   std::vector<std::string> op_types;
 };

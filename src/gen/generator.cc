@@ -10,7 +10,7 @@
 
 #include "gen/concretize.h"
 #include "gen/spec.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord::gen {
 namespace {
@@ -306,11 +306,10 @@ std::string Validate(const Concrete& c, Model* out) {
                          TypeToString(*type), ShapeToString(shape));
     }
   }
-  std::map<std::string, ref::Value> feeds(c.inputs.begin(), c.inputs.end());
-  std::map<std::string, ref::Value> taps;
+  std::map<std::string, Value> feeds(c.inputs.begin(), c.inputs.end());
+  std::map<std::string, Value> taps;
   try {
-    ref::Interpreter interp(model);
-    interp.Run(feeds, &taps);
+    RunReference(model, feeds, &taps);
   } catch (const Error& e) {
     return std::string("ref run: ") + e.what();
   }

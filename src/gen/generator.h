@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "ir/model.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord::gen {
 
@@ -36,7 +36,7 @@ struct GenOptions {
 
 struct GeneratedModel {
   Model model;                              // validated
-  std::vector<std::pair<std::string, ref::Value>> inputs;  // graph inputs, declaration order
+  std::vector<std::pair<std::string, Value>> inputs;  // graph inputs, declaration order
   std::vector<std::string> op_types;        // op type of every node, graph order
   uint64_t attempts = 1;                    // internal retries used
   std::vector<std::string> rejected;        // why each discarded attempt was discarded

@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord::gen {
 namespace {
@@ -68,9 +68,8 @@ std::map<std::string, Shape> InferFresh(const onnx::ModelProto& m) {
 }
 
 std::map<std::string, Shape> RefShapes(const GeneratedModel& g) {
-  ref::Interpreter interp(g.model);
-  std::map<std::string, ref::Value> feeds(g.inputs.begin(), g.inputs.end()), taps;
-  interp.Run(feeds, &taps);
+  ValueMap feeds(g.inputs.begin(), g.inputs.end()), taps;
+  RunReference(g.model, feeds, &taps);
   std::map<std::string, Shape> out;
   for (const auto& [k, v] : taps) out[k] = v.tensor.shape();
   return out;

@@ -9,12 +9,12 @@
 #include <map>
 
 #include "gen/generator.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord::gen {
 namespace {
 
-bool AllFinite(const std::vector<ref::Value>& vs) {
+bool AllFinite(const std::vector<Value>& vs) {
   for (const auto& v : vs) {
     if (!v.is_tensor() || !IsFloating(v.tensor.dtype())) continue;
     for (int64_t i = 0; i < v.tensor.numel(); ++i) {
@@ -46,9 +46,8 @@ TEST(GenSeeds, ThousandSeedsValidAndDiverse) {
     // Re-check independently of Generate: reload from bytes (checker + shape inference) and run.
     Model m =
         Model::FromBytes(g.model.proto().SerializeAsString(), "", "seed " + std::to_string(s));
-    ref::Interpreter interp(m);
-    std::map<std::string, ref::Value> feeds(g.inputs.begin(), g.inputs.end());
-    if (AllFinite(interp.Run(feeds))) ++valid;
+    ValueMap feeds(g.inputs.begin(), g.inputs.end());
+    if (AllFinite(RunReference(m, feeds))) ++valid;
     for (const auto& t : g.op_types) ++ops[t];
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

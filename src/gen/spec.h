@@ -24,22 +24,12 @@
 #include <vector>
 
 #include "ir/dtype.h"
+#include "ir/random.h"
 
 namespace concord::gen {
 
-// Deterministic randomness: only raw 64-bit draws of mt19937_64 and our own mappings (the
-// standard distributions differ across library implementations).
-using Rng = std::mt19937_64;
-inline int64_t RandInt(Rng& rng, int64_t lo, int64_t hi) {  // inclusive
-  uint64_t span = static_cast<uint64_t>(hi - lo) + 1;
-  return lo + static_cast<int64_t>(rng() % span);
-}
-inline double RandUnit(Rng& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-inline bool Coin(Rng& rng, double p) { return RandUnit(rng) < p; }
-template <typename T>
-const T& RandPick(Rng& rng, const std::vector<T>& v) {
-  return v[static_cast<size_t>(RandInt(rng, 0, static_cast<int64_t>(v.size()) - 1))];
-}
+// Deterministic randomness: Rng, RandInt, RandUnit, Coin, RandPick from ir/random.h (raw
+// mt19937_64 draws and our own mappings, the same on every standard library).
 uint64_t Mix(uint64_t x);  // splitmix64 finalizer, for derived seeds
 
 // Largest size of any dim of a tensor of the given rank (keeps element counts small without

@@ -167,13 +167,13 @@ std::vector<std::pair<int, std::string>> GraphIndex::ActivationInputs(int i) con
   return r;
 }
 
-const ref::Value* SideValues::Find(size_t set, const std::string& name) const {
+const Value* SideValues::Find(size_t set, const std::string& name) const {
   if (set >= sets.size()) return nullptr;
   auto it = sets[set].find(name);
   return it == sets[set].end() ? nullptr : &it->second;
 }
 
-Divergence Measure(const ref::Value& source, const ref::Value& target, const Tolerance& tol) {
+Divergence Measure(const Value& source, const Value& target, const Tolerance& tol) {
   if (source.is_tensor() && target.is_tensor()) return MeasureTensor(source.tensor, target.tensor, tol);
   Divergence d;
   d.compared = true;
@@ -231,8 +231,8 @@ struct Aligner {
   Divergence Across(const std::string& s, const std::string& t) {
     Divergence acc;
     for (size_t k = 0; k < tv.sets.size(); ++k) {
-      const ref::Value* a = sv.Find(k, s);
-      const ref::Value* b = tv.Find(k, t);
+      const Value* a = sv.Find(k, s);
+      const Value* b = tv.Find(k, t);
       Divergence d;
       if (a && b) d = Measure(*a, *b, tol);
       Accumulate(&acc, d);
@@ -250,12 +250,12 @@ struct Aligner {
 
   // A source tensor holding the target tensor's values on every set, or "".
   std::string ByValue(const std::string& t, const std::string& exclude, Divergence* div) {
-    const ref::Value* b = tv.Find(0, t);
+    const Value* b = tv.Find(0, t);
     if (b == nullptr || !b->is_tensor()) return "";
     auto [lo, hi] = by_numel.equal_range(b->tensor.numel());
     for (auto it = lo; it != hi; ++it) {
       if (it->second == exclude) continue;
-      const ref::Value* a = sv.Find(0, it->second);
+      const Value* a = sv.Find(0, it->second);
       if (!Prefix(a->tensor, b->tensor, tol)) continue;
       Divergence d = Across(it->second, t);
       if (d.agree) {

@@ -46,9 +46,9 @@ struct GraphIndex {
 // The values one side produced: per input set, graph inputs and every tapped tensor.
 struct SideValues {
   std::vector<ValueMap> sets;
-  std::vector<std::vector<ref::Value>> outputs;  // per set, in graph output order
+  std::vector<std::vector<Value>> outputs;  // per set, in graph output order
   bool has_taps = false;
-  const ref::Value* Find(size_t set, const std::string& name) const;
+  const Value* Find(size_t set, const std::string& name) const;
 };
 
 struct Divergence {
@@ -67,7 +67,7 @@ struct Divergence {
 
 // Source value vs target value (target permuted NHWC<->NCHW when that makes shapes equal; float
 // dtypes compared in double). Sequences compare element-wise; none vs none agrees.
-Divergence Measure(const ref::Value& source, const ref::Value& target, const Tolerance& tol);
+Divergence Measure(const Value& source, const Value& target, const Tolerance& tol);
 // Worst case over input sets: max of the error figures, min cosine, agree only if all agree.
 void Accumulate(Divergence* acc, const Divergence& d);
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ir/half.h"
+#include "ir/json_number.h"
 #include "ir/tensor_io.h"
 
 namespace concord::localize {
@@ -21,19 +22,13 @@ std::string NodeLabel(const onnx::NodeProto& n) {
   return n.output_size() > 0 ? n.output(0) : n.op_type();
 }
 
-json Num(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-
 json DivJson(const Divergence& d) {
   json j = {{"agree", d.agree},
-            {"max_abs", Num(d.max_abs)},
-            {"max_rel", Num(d.max_rel)},
-            {"cosine", Num(d.cosine)},
+            {"max_abs", JsonNumber(d.max_abs)},
+            {"max_rel", JsonNumber(d.max_rel)},
+            {"cosine", JsonNumber(d.cosine)},
             {"mismatch_fraction", d.mismatch_fraction},
-            {"rel_l2", Num(d.rel_l2)}};
+            {"rel_l2", JsonNumber(d.rel_l2)}};
   if (d.shape_mismatch) j["shape_mismatch"] = true;
   if (d.dtype_mismatch) j["dtype_mismatch"] = true;
   if (!d.layout.empty()) j["layout"] = d.layout;
@@ -95,7 +90,7 @@ bool InitTensor(const Model& m, const std::string& name, Tensor* out) {
 
 bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
   if (InitTensor(m, name, out)) return true;
-  const ref::Value* val = v.Find(0, name);
+  const Value* val = v.Find(0, name);
   if (val && val->is_tensor()) {
     *out = val->tensor;
     return true;
@@ -197,7 +192,7 @@ SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<Val
   for (const auto& inputs : sets) {
     ValueMap taps;
     RunTiming timing;
-    std::vector<ref::Value> o =
+    std::vector<Value> o =
         side.has_taps ? session->RunWithTaps(inputs, &taps, &timing) : session->Run(inputs, &timing);
     total += timing.run_ms;
     for (const auto& [k, v] : inputs) taps[k] = v;
@@ -512,8 +507,8 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
             // Different names, same values (duplicated tensors) are the same input.
             Divergence acc;
             for (size_t s = 0; s < sv.sets.size(); ++s) {
-              const ref::Value* a = sv.Find(s, got);
-              const ref::Value* b = sv.Find(s, sin);
+              const Value* a = sv.Find(s, got);
+              const Value* b = sv.Find(s, sin);
               Divergence d;
               if (a && b) d = Measure(*a, *b, tol);
               Accumulate(&acc, d);
@@ -541,7 +536,7 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
         Divergence d = Measure(st, tt, Tolerance{0, 0});
         pd["source_shape"] = st.shape();
         pd["target_shape"] = tt.shape();
-        pd["max_abs"] = Num(d.max_abs);
+        pd["max_abs"] = JsonNumber(d.max_abs);
         pd["hint"] = ParamHint(st, tt);
         param_diffs.push_back(pd);
       }
@@ -632,11 +627,11 @@ json LocalizeResult::ToJson() const {
     if (!n.source_tensor.empty()) e["source_tensor"] = n.source_tensor;
     if (!n.source_node.empty()) e["source_node"] = n.source_node;
     if (n.div.compared) {
-      e["max_abs"] = Num(n.div.max_abs);
-      e["max_rel"] = Num(n.div.max_rel);
-      e["cosine"] = Num(n.div.cosine);
+      e["max_abs"] = JsonNumber(n.div.max_abs);
+      e["max_rel"] = JsonNumber(n.div.max_rel);
+      e["cosine"] = JsonNumber(n.div.cosine);
       e["mismatch_fraction"] = n.div.mismatch_fraction;
-      e["rel_l2"] = Num(n.div.rel_l2);
+      e["rel_l2"] = JsonNumber(n.div.rel_l2);
       if (!n.div.layout.empty()) e["layout"] = n.div.layout;
       if (n.div.shape_mismatch) e["shape_mismatch"] = true;
     }

@@ -65,7 +65,7 @@ TEST(ConvertCli, PipelineWritesAModelThatAgreesAndCarriesTheNameMap) {
   passes::NameMap names = passes::ReadNameMap(conv.proto());
   for (const auto& n : conv.graph().node()) EXPECT_TRUE(names.nodes.count(n.name())) << n.name();
   NamedTensor x = ReadTensorPb(kData + "/input_0.pb");
-  EXPECT_LE(passes::testing::Agreement(orig, conv, {{"input", ref::Value(x.tensor)}}, true), 1e-2);
+  EXPECT_LE(passes::testing::Agreement(orig, conv, {{"input", Value(x.tensor)}}, true), 1e-2);
 
   CliResult j = RunConcord("convert " + Quote(kModel) + " " + Quote(out) + " --pass fold_bn,fp16 --json");
   ASSERT_EQ(j.code, 0) << j.err;
@@ -92,7 +92,7 @@ TEST(ConvertCli, QuantizeWithCalibrationFolders) {
   Model q = Model::Load(out);
   EXPECT_EQ(passes::testing::CountOp(q, "QuantizeLinear"), 3);
   NamedTensor x = ReadTensorPb(kData + "/input_0.pb");
-  EXPECT_LE(passes::testing::Agreement(orig, q, {{"input", ref::Value(x.tensor)}}), 0.1);
+  EXPECT_LE(passes::testing::Agreement(orig, q, {{"input", Value(x.tensor)}}), 0.1);
   fs::remove_all(d);
 }
 

@@ -6,12 +6,12 @@
 #include <random>
 
 #include "passes/fault_inject.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 
 namespace concord::passes {
 namespace {
 
-ref::Value Image(uint64_t seed) {
+Value Image(uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> d(0.0f, 1.0f);
   std::vector<float> v(3 * 32 * 32);
@@ -28,8 +28,7 @@ int Find(const Model& m, const std::string& name) {
 
 TEST(FaultInject, SourceNetRunsAndIsAProbabilityVector) {
   Model src = BuildFaultSuiteSourceNet();
-  ref::Interpreter in(src);
-  auto out = in.Run({{"image", Image(1)}});
+  auto out = RunReference(src, {{"image", Image(1)}});
   ASSERT_EQ(out[0].tensor.shape(), (Shape{1, 10}));
   double sum = 0;
   for (int i = 0; i < 10; ++i) sum += out[0].tensor.GetDouble(i);
@@ -39,15 +38,13 @@ TEST(FaultInject, SourceNetRunsAndIsAProbabilityVector) {
 
 TEST(FaultInject, EveryFaultAppliesRunsAndChangesTheOutput) {
   Model src = BuildFaultSuiteSourceNet();
-  ref::Interpreter base(src);
-  auto want = base.Run({{"image", Image(7)}});
+  auto want = RunReference(src, {{"image", Image(7)}});
   for (const auto& name : FaultNames()) {
     SCOPED_TRACE(name);
     FaultLog log;
     Model tgt = InjectFault(src, {name, "", 0}, &log);
     EXPECT_EQ(log.kind, FaultKind(name));
-    ref::Interpreter in(tgt);
-    auto got = in.Run({{"image", Image(7)}});
+    auto got = RunReference(tgt, {{"image", Image(7)}});
     ASSERT_EQ(got.size(), 1u);
     bool equal = got[0].tensor.shape() == want[0].tensor.shape();
     double max_abs = 0;

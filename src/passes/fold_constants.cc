@@ -8,7 +8,7 @@
 #include <set>
 
 #include "ir/tensor_io.h"
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 #include "passes/pass_util.h"
 
 namespace concord::passes {
@@ -101,11 +101,10 @@ void RunFoldConstantsPass(PassRun& run) {
       *vi->mutable_type() = *types.Type(o);
       if (!vi->type().tensor_type().has_shape()) vi->mutable_type()->mutable_tensor_type()->mutable_shape();
     }
-    std::vector<ref::Value> values;
+    std::vector<Value> values;
     try {
       Model m = Model::FromProto(std::move(one), run.input.base_dir(), "fold " + n.name());
-      ref::Interpreter interp(m);
-      values = interp.Run({});
+      values = RunReference(m, {});
     } catch (const Error& e) {
       run.Detail(fmt::format("{} ({}) kept: ref cannot evaluate it: {}", n.name(), n.op_type(), e.what()));
       continue;
@@ -115,7 +114,7 @@ void RunFoldConstantsPass(PassRun& run) {
     std::vector<onnx::TensorProto> outs;
     for (const auto& o : n.output()) {
       if (o.empty()) continue;
-      const ref::Value& v = values.at(k++);
+      const Value& v = values.at(k++);
       if (!v.is_tensor() || v.tensor.nbytes() > static_cast<uint64_t>(max_bytes)) {
         ok = false;
         break;

@@ -68,11 +68,9 @@
 #include <vector>
 
 #include "ir/model.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord {
-
-using ValueMap = std::map<std::string, ref::Value>;  // same alias as backends/backend.h
 
 namespace passes {
 

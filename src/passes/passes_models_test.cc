@@ -45,7 +45,7 @@ Model LoadOrFail(const ModelCase& c) {
 ValueMap InputOf(const ModelCase& c, const Model& m) {
   if (c.input_pb.empty()) return testing::RandomInputs(m, 42);
   NamedTensor t = ReadTensorPb(c.input_pb);
-  return {{m.Inputs()[0].name, ref::Value(t.tensor)}};
+  return {{m.Inputs()[0].name, Value(t.tensor)}};
 }
 
 struct PassCase {
@@ -109,7 +109,7 @@ TEST_P(PassesOnModels, EveryPassAgreesOnRefAndRunsOnOrt) {
       ValueMap in2 = in;
       if (p.nhwc_inputs) {
         for (auto& [k, v] : in2) {
-          if (v.tensor.rank() == 4) v = ref::Value(testing::ToNhwc(v.tensor));
+          if (v.tensor.rank() == 4) v = Value(testing::ToNhwc(v.tensor));
         }
       }
       auto on_ref = testing::RunOn(r.model, in2);

@@ -11,13 +11,13 @@ namespace {
 using testing::Agreement;
 using testing::CountOp;
 using testing::GraphBuilder;
-using testing::RandomTensor;
+using testing::UniformTensor;
 
 Model TinyCnn() { return Model::Load("examples/tiny_cnn/model.onnx"); }
 
 ValueMap TinyCnnInput() {
   NamedTensor t = ReadTensorPb("examples/tiny_cnn/test_data_set_0/input_0.pb");
-  return {{"input", ref::Value(t.tensor)}};
+  return {{"input", Value(t.tensor)}};
 }
 
 PassContext Calibration(const Model& m, int sets) {
@@ -31,17 +31,17 @@ Model ConvBn(DType dt, bool bias) {
   GraphBuilder b;
   b.Input("x", dt, {1, 3, 8, 8});
   b.Output("y", dt, {1, 4, 8, 8});
-  b.Init("w1", RandomTensor(dt, {6, 3, 3, 3}, 1));
-  if (bias) b.Init("b1", RandomTensor(dt, {6}, 2));
-  b.Init("s1", RandomTensor(dt, {6}, 3, 0.5, 1.5));
-  b.Init("o1", RandomTensor(dt, {6}, 4));
-  b.Init("m1", RandomTensor(dt, {6}, 5));
-  b.Init("v1", RandomTensor(dt, {6}, 6, 0.1, 2));
-  b.Init("w2", RandomTensor(dt, {4, 6, 1, 1}, 7));
-  b.Init("s2", RandomTensor(dt, {4}, 8, 0.5, 1.5));
-  b.Init("o2", RandomTensor(dt, {4}, 9));
-  b.Init("m2", RandomTensor(dt, {4}, 10));
-  b.Init("v2", RandomTensor(dt, {4}, 11, 0.1, 2));
+  b.Init("w1", UniformTensor(dt, {6, 3, 3, 3}, 1));
+  if (bias) b.Init("b1", UniformTensor(dt, {6}, 2));
+  b.Init("s1", UniformTensor(dt, {6}, 3, 0.5, 1.5));
+  b.Init("o1", UniformTensor(dt, {6}, 4));
+  b.Init("m1", UniformTensor(dt, {6}, 5));
+  b.Init("v1", UniformTensor(dt, {6}, 6, 0.1, 2));
+  b.Init("w2", UniformTensor(dt, {4, 6, 1, 1}, 7));
+  b.Init("s2", UniformTensor(dt, {4}, 8, 0.5, 1.5));
+  b.Init("o2", UniformTensor(dt, {4}, 9));
+  b.Init("m2", UniformTensor(dt, {4}, 10));
+  b.Init("v2", UniformTensor(dt, {4}, 11, 0.1, 2));
   auto* c1 = b.Node("Conv", "conv1", bias ? std::vector<std::string>{"x", "w1", "b1"} : std::vector<std::string>{"x", "w1"},
                     {"c1"});
   GraphBuilder::Ints(c1, "pads", {1, 1, 1, 1});
@@ -159,9 +159,9 @@ TEST(Passes, FoldBnKeepsSharedConvOutput) {
   b.Input("x", DType::kFloat32, {1, 2, 4, 4});
   b.Output("y", DType::kFloat32, {1, 2, 4, 4});
   b.Output("c", DType::kFloat32, {1, 2, 4, 4});
-  b.Init("w", RandomTensor(DType::kFloat32, {2, 2, 1, 1}, 1));
-  for (const char* p : {"s", "o", "m"}) b.Init(p, RandomTensor(DType::kFloat32, {2}, 2));
-  b.Init("v", RandomTensor(DType::kFloat32, {2}, 3, 0.5, 1));
+  b.Init("w", UniformTensor(DType::kFloat32, {2, 2, 1, 1}, 1));
+  for (const char* p : {"s", "o", "m"}) b.Init(p, UniformTensor(DType::kFloat32, {2}, 2));
+  b.Init("v", UniformTensor(DType::kFloat32, {2}, 3, 0.5, 1));
   b.Node("Conv", "conv", {"x", "w"}, {"c"});
   b.Node("BatchNormalization", "bn", {"c", "s", "o", "m", "v"}, {"y"});
   PassResult r = RunPasses(b.Build(), {"fold_bn"});
@@ -264,9 +264,9 @@ TEST(Passes, NhwcPushesTransposesThroughPreprocessing) {
   GraphBuilder b;
   b.Input("x", DType::kFloat32, {1, 3, 5, 6});
   b.Output("y", DType::kFloat32, {1, 2, 5, 6});
-  b.Init("mean", RandomTensor(DType::kFloat32, {1, 3, 1, 1}, 1));
-  b.Init("std", RandomTensor(DType::kFloat32, {3, 1, 1}, 2, 0.5, 1));
-  b.Init("w", RandomTensor(DType::kFloat32, {2, 3, 1, 1}, 3));
+  b.Init("mean", UniformTensor(DType::kFloat32, {1, 3, 1, 1}, 1));
+  b.Init("std", UniformTensor(DType::kFloat32, {3, 1, 1}, 2, 0.5, 1));
+  b.Init("w", UniformTensor(DType::kFloat32, {2, 3, 1, 1}, 3));
   b.Node("Sub", "sub", {"x", "mean"}, {"a"});
   b.Node("Div", "div", {"a", "std"}, {"d"});
   b.Node("Relu", "relu", {"d"}, {"r"});
@@ -286,7 +286,7 @@ TEST(Passes, NhwcOutputsCancelThroughElementwiseModel) {
   GraphBuilder b;
   b.Input("x", DType::kFloat32, {1, 3, 4, 4});
   b.Output("y", DType::kFloat32, {1, 3, 4, 4});
-  b.Init("c", RandomTensor(DType::kFloat32, {3, 1, 1}, 1));
+  b.Init("c", UniformTensor(DType::kFloat32, {3, 1, 1}, 1));
   b.Node("Relu", "relu", {"x"}, {"r"});
   b.Node("Mul", "mul", {"r", "c"}, {"y"});
   Model m = b.Build();
@@ -295,7 +295,7 @@ TEST(Passes, NhwcOutputsCancelThroughElementwiseModel) {
   // Feed NHWC, expect NHWC.
   ValueMap in = testing::RandomInputs(m, 9);
   auto want = testing::RunOn(m, in);
-  auto got = testing::RunOn(r.model, {{"x", ref::Value(testing::ToNhwc(in["x"].tensor))}});
+  auto got = testing::RunOn(r.model, {{"x", Value(testing::ToNhwc(in["x"].tensor))}});
   EXPECT_LE(testing::RelErr(testing::ToNhwc(want[0].tensor), got[0].tensor), 0.0);
 }
 

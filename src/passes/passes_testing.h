@@ -9,6 +9,7 @@
 #include <random>
 
 #include "backends/backend.h"
+#include "ir/random.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
 
@@ -67,12 +68,10 @@ class GraphBuilder {
   onnx::ModelProto m_;
 };
 
-inline Tensor RandomTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(lo, hi);
-  Tensor t(DType::kFloat64, shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = u(rng);
-  return t.CastTo(dt);
+// Seeded tensor, uniform in [lo, hi) (drawn as float64, then cast to `dt`).
+inline Tensor UniformTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
+  Rng rng(seed);
+  return concord::RandomTensor(DType::kFloat64, shape, rng, lo, hi).CastTo(dt);
 }
 
 // Seeded inputs for every graph input (floats uniform in [-1, 1)).
@@ -81,12 +80,12 @@ inline ValueMap RandomInputs(const Model& m, uint64_t seed) {
   for (const auto& in : m.Inputs()) {
     Shape s = in.shape;
     for (auto& d : s) d = d < 0 ? 1 : d;
-    v[in.name] = RandomTensor(in.dtype, s, seed++);
+    v[in.name] = UniformTensor(in.dtype, s, seed++);
   }
   return v;
 }
 
-inline std::vector<ref::Value> RunOn(const Model& m, const ValueMap& inputs, const std::string& env = "ref") {
+inline std::vector<Value> RunOn(const Model& m, const ValueMap& inputs, const std::string& env = "ref") {
   auto session = PrepareSession(m, EnvSpec::Parse(env));
   return session->Run(inputs);
 }
@@ -125,7 +124,7 @@ inline double Agreement(const Model& orig, const Model& conv, const ValueMap& in
   ValueMap in2 = inputs;
   if (nhwc_inputs) {
     for (auto& [k, v] : in2) {
-      if (v.is_tensor() && v.tensor.rank() == 4) v = ref::Value(ToNhwc(v.tensor));
+      if (v.is_tensor() && v.tensor.rank() == 4) v = Value(ToNhwc(v.tensor));
     }
   }
   auto a = RunOn(orig, inputs);

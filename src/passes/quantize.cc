@@ -14,7 +14,7 @@
 #include <limits>
 #include <set>
 
-#include "ref/interpreter.h"
+#include "backends/ref_backend.h"
 #include "passes/pass_util.h"
 
 namespace concord::passes {
@@ -110,17 +110,17 @@ void RunQuantizeInt8Pass(PassRun& run) {
   // Calibration on ref.
   std::map<std::string, Range> ranges;
   {
-    ref::Interpreter interp(run.input);
+    auto oracle = PrepareReference(run.input);
     int set_no = 0;
     for (const auto& inputs : run.ctx.calibration) {
-      std::map<std::string, ref::Value> taps;
+      std::map<std::string, Value> taps;
       try {
-        interp.Run(inputs, &taps);
+        oracle->RunWithTaps(inputs, &taps);
       } catch (const Error& e) {
         Fail(e.kind(), "quantize_int8: calibration set {} does not run on ref: {}", set_no, e.what());
       }
       for (const auto& [name, uses] : acts) {
-        const ref::Value* v = nullptr;
+        const Value* v = nullptr;
         if (auto t = taps.find(name); t != taps.end()) v = &t->second;
         else if (auto in = inputs.find(name); in != inputs.end()) v = &in->second;
         if (v != nullptr && v->is_tensor()) Update(&ranges[name], v->tensor);

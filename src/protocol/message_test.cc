@@ -16,8 +16,8 @@ Message Sample() {
   Message m;
   m.type = MessageType::kData;
   PutValues(&m, {"x", "s", "none"},
-            {ref::Value(Tensor::FromVector<float>({2}, {1.5f, -2.0f})),
-             ref::Value::Sequence({Tensor::FromVector<int64_t>({1}, {7})}, DType::kInt64), ref::Value::None()});
+            {Value(Tensor::FromVector<float>({2}, {1.5f, -2.0f})),
+             Value::Sequence({Tensor::FromVector<int64_t>({1}, {7})}, DType::kInt64), Value::None()});
   return m;
 }
 

@@ -8,11 +8,11 @@
 
 namespace concord::protocol {
 
-void PutValues(Message* m, const std::vector<std::string>& names, const std::vector<ref::Value>& values) {
+void PutValues(Message* m, const std::vector<std::string>& names, const std::vector<Value>& values) {
   CONCORD_CHECK(names.size() == values.size(), "PutValues: {} names, {} values", names.size(), values.size());
   nlohmann::json jn = nlohmann::json::array(), jk = nlohmann::json::array();
   for (size_t i = 0; i < values.size(); ++i) {
-    const ref::Value& v = values[i];
+    const Value& v = values[i];
     jn.push_back(names[i]);
     if (v.is_tensor()) {
       onnx::TensorProto p;
@@ -35,13 +35,13 @@ void PutValues(Message* m, const std::vector<std::string>& names, const std::vec
   m->meta["kinds"] = jk;
 }
 
-std::vector<std::pair<std::string, ref::Value>> GetValues(const Message& m) {
+std::vector<std::pair<std::string, Value>> GetValues(const Message& m) {
   const auto& names = m.meta.contains("names") ? m.meta["names"] : nlohmann::json::array();
   const auto& kinds = m.meta.contains("kinds") ? m.meta["kinds"] : nlohmann::json::array();
   if (!names.is_array() || !kinds.is_array() || names.size() != m.blobs.size() || kinds.size() != m.blobs.size()) {
     ProtocolFail(fmt::format("{} carries {} blobs but names/kinds do not match", MessageTypeName(m.type), m.blobs.size()));
   }
-  std::vector<std::pair<std::string, ref::Value>> out;
+  std::vector<std::pair<std::string, Value>> out;
   for (size_t i = 0; i < m.blobs.size(); ++i) {
     if (!names[i].is_string() || !kinds[i].is_string()) ProtocolFail("names/kinds must be strings");
     std::string name = names[i].get<std::string>();
@@ -51,7 +51,7 @@ std::vector<std::pair<std::string, ref::Value>> GetValues(const Message& m) {
       onnx::TensorProto p;
       if (!p.ParseFromString(m.blobs[i])) ProtocolFail(what + " is not a TensorProto");
       if (p.data_location() == onnx::TensorProto::EXTERNAL) ProtocolFail(what + " uses external data");
-      out.emplace_back(name, ref::Value(TensorFromProto(p, "", what)));
+      out.emplace_back(name, Value(TensorFromProto(p, "", what)));
     } else if (kind == "sequence") {
       onnx::SequenceProto s;
       if (!s.ParseFromString(m.blobs[i])) ProtocolFail(what + " is not a SequenceProto");
@@ -62,9 +62,9 @@ std::vector<std::pair<std::string, ref::Value>> GetValues(const Message& m) {
         items.push_back(TensorFromProto(t, "", what));
         elem = items.back().dtype();
       }
-      out.emplace_back(name, ref::Value::Sequence(std::move(items), elem));
+      out.emplace_back(name, Value::Sequence(std::move(items), elem));
     } else if (kind == "none") {
-      out.emplace_back(name, ref::Value::None());
+      out.emplace_back(name, Value::None());
     } else {
       ProtocolFail(what + " has unknown kind '" + kind + "'");
     }

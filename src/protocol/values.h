@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "protocol/message.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord::protocol {
 
 // Appends values to m (names/kinds in meta, one blob each).
-void PutValues(Message* m, const std::vector<std::string>& names, const std::vector<ref::Value>& values);
+void PutValues(Message* m, const std::vector<std::string>& names, const std::vector<Value>& values);
 // Decodes them back; a blob that does not parse is a protocol error naming the value.
-std::vector<std::pair<std::string, ref::Value>> GetValues(const Message& m);
+std::vector<std::pair<std::string, Value>> GetValues(const Message& m);
 
 }  // namespace concord::protocol

@@ -20,7 +20,7 @@
 
 #include "ir/model.h"
 #include "ref/registry.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord::ref {
 

@@ -4,15 +4,6 @@
 
 namespace concord::ref {
 
-std::string Value::Describe() const {
-  switch (kind) {
-    case Kind::kNone: return "none";
-    case Kind::kTensor: return tensor.Describe();
-    case Kind::kSequence: return fmt::format("seq<{}>[{}]", DTypeName(elem_type), sequence.size());
-  }
-  return "?";
-}
-
 std::string KernelContext::Where() const {
   std::string name = node_.name().empty()
                          ? (node_.output_size() ? "->" + node_.output(0) : std::string("?"))

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ir/error.h"
-#include "ref/value.h"
+#include "ir/value.h"
 
 namespace concord::ref {
 

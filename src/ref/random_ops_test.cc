@@ -3,7 +3,7 @@
 // domain, and determinism under a seed.
 #include <gtest/gtest.h>
 
-#include "campaign/test_data.h"
+#include "ir/test_data.h"
 #include "ref/interpreter.h"
 
 namespace concord::ref {

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "ir/json_number.h"
 #include "ir/tensor_io.h"
 
 namespace concord::repair {
@@ -46,7 +47,7 @@ bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, 
       return true;
     }
   }
-  const ref::Value* val = v.Find(0, name);
+  const Value* val = v.Find(0, name);
   if (val && val->is_tensor()) {
     *out = val->tensor;
     return true;
@@ -353,7 +354,7 @@ json Agreement(const LocalizeResult& lr) {
   }
   return {{"agree", lr.agree},
           {"first_divergent_node", lr.first_divergent.empty() ? json(nullptr) : json(lr.first_divergent)},
-          {"output_max_abs", std::isinf(worst) ? json("inf") : json(worst)}};
+          {"output_max_abs", JsonNumber(worst)}};
 }
 
 std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap>& like, int count, uint64_t seed) {

@@ -9,10 +9,11 @@
 #include <set>
 
 #include "backends/env.h"
-#include "campaign/matrix.h"
 #include "compare/compare.h"
 #include "compare/scores.h"
+#include "ir/clock.h"
 #include "ir/error.h"
+#include "ir/json_number.h"
 #include "ir/tensor_io.h"
 #include "report/metrics.h"
 
@@ -21,16 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-std::string NowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 json ParseOr(const std::string& text, json fallback) {
   try {
@@ -278,9 +269,9 @@ json Analyze(Store& store, const AnalysisOptions& options) {
           continue;
         }
         json scores = json::array();
-        for (const auto& [i, s] : o->top) scores.push_back(Num(s));
+        for (const auto& [i, s] : o->top) scores.push_back(JsonNumber(s));
         list.push_back({{"input", input_name(in)}, {"top", canonical_top(o)}, {"scores", scores},
-                        {"ms", Num(c->run->run_ms)}});
+                        {"ms", JsonNumber(c->run->run_ms)}});
       }
       mj["predictions"][env_name(e)] = list;
     }
@@ -313,9 +304,9 @@ json Analyze(Store& store, const AnalysisOptions& options) {
                 max_rel = std::max(max_rel, d.max_rel);
                 min_cos = std::min(min_cos, d.cosine);
               }
-              metrics["max_abs"] = Num(d.max_abs);
-              metrics["max_rel"] = Num(d.max_rel);
-              metrics["cosine"] = Num(d.cosine);
+              metrics["max_abs"] = JsonNumber(d.max_abs);
+              metrics["max_rel"] = JsonNumber(d.max_rel);
+              metrics["cosine"] = JsonNumber(d.cosine);
               metrics["ok"] = d.ok;
               metrics["message"] = d.message;
             }
@@ -353,12 +344,12 @@ json Analyze(Store& store, const AnalysisOptions& options) {
                    {"kind", PairKind(spec_by_id[ea], spec_by_id[eb])}, {"inputs", n},
                    {"identical_outputs", identical}, {"disagreeing_inputs", disagreeing}};
         double lp = static_cast<double>(labelled_pairs);
-        pj["top1_agree"] = labelled_pairs ? Num(top1 / lp) : json(nullptr);
-        pj["topk_jaccard"] = labelled_pairs ? Num(jac / lp) : json(nullptr);
-        pj["kendall_tau"] = labelled_pairs ? Num(tau / lp) : json(nullptr);
-        pj["max_abs"] = numeric ? Num(max_abs) : json(nullptr);
-        pj["max_rel"] = numeric ? Num(max_rel) : json(nullptr);
-        pj["min_cosine"] = numeric ? Num(min_cos) : json(nullptr);
+        pj["top1_agree"] = labelled_pairs ? JsonNumber(top1 / lp) : json(nullptr);
+        pj["topk_jaccard"] = labelled_pairs ? JsonNumber(jac / lp) : json(nullptr);
+        pj["kendall_tau"] = labelled_pairs ? JsonNumber(tau / lp) : json(nullptr);
+        pj["max_abs"] = numeric ? JsonNumber(max_abs) : json(nullptr);
+        pj["max_rel"] = numeric ? JsonNumber(max_rel) : json(nullptr);
+        pj["min_cosine"] = numeric ? JsonNumber(min_cos) : json(nullptr);
         mj["pairs"].push_back(pj);
       }
     }
@@ -386,7 +377,7 @@ json Analyze(Store& store, const AnalysisOptions& options) {
         }
       }
       mj["repeats"].push_back({{"env", env_name(e)}, {"repeats", max_repeat + 1},
-                               {"identical", identical}, {"max_abs", Num(worst)}});
+                               {"identical", identical}, {"max_abs", JsonNumber(worst)}});
     }
 
     // Disagreements: inputs whose top-1 differs between any two envs.
@@ -402,7 +393,7 @@ json Analyze(Store& store, const AnalysisOptions& options) {
         json list = json::array();
         for (size_t i = 0; i < t.size(); ++i) {
           list.push_back({{"class", t[i]}, {"name", ClassName(names, t[i])},
-                          {"score", Num(o->top[i].second)}});
+                          {"score", JsonNumber(o->top[i].second)}});
         }
         tops[env_name(e)] = list;
       }
@@ -434,12 +425,12 @@ json Analyze(Store& store, const AnalysisOptions& options) {
       for (const auto& pc : q.per_class) {
         per_class.push_back({{"class", pc.cls}, {"name", ClassName(names, pc.cls)},
                              {"support", pc.support}, {"predicted", pc.predicted},
-                             {"precision", Num(pc.precision)}, {"sensitivity", Num(pc.sensitivity)}});
+                             {"precision", JsonNumber(pc.precision)}, {"sensitivity", JsonNumber(pc.sensitivity)}});
       }
       for (int64_t cls : q.classes) class_names.push_back(ClassName(names, cls));
       mj["quality"].push_back({{"env", env_name(e)}, {"n", q.n},
-                               {"top1_accuracy", Num(q.top1_accuracy)},
-                               {"topk_accuracy", Num(q.topk_accuracy)}, {"gmean", Num(q.gmean)},
+                               {"top1_accuracy", JsonNumber(q.top1_accuracy)},
+                               {"topk_accuracy", JsonNumber(q.topk_accuracy)}, {"gmean", JsonNumber(q.gmean)},
                                {"classes", q.classes}, {"class_names", class_names},
                                {"confusion", q.confusion}, {"per_class", per_class}});
     }
@@ -454,9 +445,9 @@ json Analyze(Store& store, const AnalysisOptions& options) {
       json pj = {{"env", env_name(e)}, {"latencies_ms", lat}};
       if (!lat.empty()) {
         LatencyStats s = ComputeLatencyStats(lat);
-        pj["latency_ms"] = {{"n", s.n}, {"mean", Num(s.mean)}, {"std", Num(s.std)},
-                            {"median", Num(s.median)}, {"p90", Num(s.p90)}, {"p99", Num(s.p99)},
-                            {"min", Num(s.min)}, {"max", Num(s.max)}};
+        pj["latency_ms"] = {{"n", s.n}, {"mean", JsonNumber(s.mean)}, {"std", JsonNumber(s.std)},
+                            {"median", JsonNumber(s.median)}, {"p90", JsonNumber(s.p90)}, {"p99", JsonNumber(s.p99)},
+                            {"min", JsonNumber(s.min)}, {"max", JsonNumber(s.max)}};
       } else {
         pj["latency_ms"] = nullptr;
       }
@@ -468,8 +459,8 @@ json Analyze(Store& store, const AnalysisOptions& options) {
         if (s.first_run_ms) first.push_back(*s.first_run_ms);
         if (richest == nullptr || s.samples.size() > richest->samples.size()) richest = &s;
       }
-      pj["first_inference_ms"] = first.empty() ? json(nullptr) : Num(Median(first));
-      pj["prepare_ms"] = prepare.empty() ? json(nullptr) : Num(Median(prepare));
+      pj["first_inference_ms"] = first.empty() ? json(nullptr) : JsonNumber(Median(first));
+      pj["prepare_ms"] = prepare.empty() ? json(nullptr) : JsonNumber(Median(prepare));
       json t = json::array(), cpu = json::array(), rss = json::array();
       double cpu_sum = 0, peak = 0;
       if (richest != nullptr) {
@@ -484,8 +475,8 @@ json Analyze(Store& store, const AnalysisOptions& options) {
       pj["resources"] = {{"t_s", t}, {"cpu_percent", cpu}, {"rss_mb", rss}};
       bool has = richest != nullptr && !richest->samples.empty();
       pj["mean_cpu_percent"] =
-          has ? Num(cpu_sum / static_cast<double>(richest->samples.size())) : json(nullptr);
-      pj["peak_rss_mb"] = has ? Num(peak) : json(nullptr);
+          has ? JsonNumber(cpu_sum / static_cast<double>(richest->samples.size())) : json(nullptr);
+      pj["peak_rss_mb"] = has ? JsonNumber(peak) : json(nullptr);
       mj["performance"].push_back(pj);
     }
 
@@ -502,9 +493,9 @@ json Analyze(Store& store, const AnalysisOptions& options) {
         }
         double med = Median(v);
         if (x == 0) base = med;
-        ms[env_name(envs[x])] = Num(med);
+        ms[env_name(envs[x])] = JsonNumber(med);
         change[env_name(envs[x])] =
-            std::isfinite(base) && std::isfinite(med) ? Num(RelativeChangePercent(base, med))
+            std::isfinite(base) && std::isfinite(med) ? JsonNumber(RelativeChangePercent(base, med))
                                                       : json(nullptr);
       }
       tc["inputs"].push_back({{"input", input_name(in)}, {"ms", ms}, {"change_pct", change}});

@@ -48,7 +48,7 @@ const std::string kExample = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_c
 Model TinyCnn() { return Model::Load(kExample + "/model.onnx"); }
 
 ValueMap TinyInputs() {
-  return {{"input", ref::Value(ReadTensorPb(kExample + "/test_data_set_0/input_0.pb").tensor)}};
+  return {{"input", Value(ReadTensorPb(kExample + "/test_data_set_0/input_0.pb").tensor)}};
 }
 
 const Tensor& LocalRefOutput() {

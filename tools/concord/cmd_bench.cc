@@ -7,7 +7,8 @@
 #include <iostream>
 
 #include "campaign/bench.h"
-#include "campaign/env_list.h"
+#include "backends/env.h"
+#include "ir/json_number.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -42,19 +43,18 @@ struct EnvBench {
   double throughput = 0;    // inferences per second, from the median run time
 };
 
-nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 nlohmann::json StatsJson(const SampleStats& s) {
   return {{"n", s.n},
-          {"min", Num(s.min)},
-          {"median", Num(s.median)},
-          {"mean", Num(s.mean)},
-          {"p90", Num(s.p90)},
-          {"p99", Num(s.p99)},
-          {"max", Num(s.max)},
-          {"std", Num(s.std)},
-          {"median_ci", {Num(s.median_ci_low), Num(s.median_ci_high)}},
-          {"ci_coverage", Num(s.ci_coverage)}};
+          {"min", JsonNumber(s.min)},
+          {"median", JsonNumber(s.median)},
+          {"mean", JsonNumber(s.mean)},
+          {"p90", JsonNumber(s.p90)},
+          {"p99", JsonNumber(s.p99)},
+          {"max", JsonNumber(s.max)},
+          {"std", JsonNumber(s.std)},
+          {"median_ci", {JsonNumber(s.median_ci_low), JsonNumber(s.median_ci_high)}},
+          {"ci_coverage", JsonNumber(s.ci_coverage)}};
 }
 
 // Progress on stderr, only when it is a terminal; redrawn at most ten times a second.
@@ -222,16 +222,16 @@ int BenchMain(const BenchArgs& a) {
     j["first_run"] = {{"run_ms", e.result.first_run_ms}, {"wall_ms", e.result.first_wall_ms}};
     j["run_ms"] = StatsJson(e.run);
     j["wall_ms"] = StatsJson(e.wall);
-    j["overhead_pct"] = Num(e.overhead_pct);
+    j["overhead_pct"] = JsonNumber(e.overhead_pct);
     if (!e.result.runtime_ms.empty()) {
       j["runtime_own_ms"] = StatsJson(e.runtime);
       j["runtime_timer"] = e.result.runtime_timer;
-      j["harness_vs_runtime_pct"] = Num(e.harness_vs_runtime_pct);
+      j["harness_vs_runtime_pct"] = JsonNumber(e.harness_vs_runtime_pct);
     }
-    j["throughput_per_s"] = Num(e.throughput);
-    j["ratio_vs_first"] = first.ok ? Num(e.run.median / first.run.median) : nlohmann::json();
+    j["throughput_per_s"] = JsonNumber(e.throughput);
+    j["ratio_vs_first"] = first.ok ? JsonNumber(e.run.median / first.run.median) : nlohmann::json();
     j["throughput_ratio_vs_first"] =
-        first.ok ? Num(e.throughput / first.throughput) : nlohmann::json();
+        first.ok ? JsonNumber(e.throughput / first.throughput) : nlohmann::json();
     j["samples_run_ms"] = e.result.run_ms;
     j["samples_wall_ms"] = e.result.wall_ms;
     rec["envs"].push_back(j);

@@ -4,15 +4,16 @@
 #include <cmath>
 #include <iostream>
 
-#include "campaign/env_list.h"
+#include "backends/env.h"
 #include "compare/nxn.h"
+#include "ir/clock.h"
+#include "ir/json_number.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 struct CompareArgs {
   std::string model;
@@ -26,10 +27,6 @@ struct CompareArgs {
   bool json = false;
 };
 
-double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 // One env's run. A failure is recorded, never thrown: the other envs are still compared.
 struct EnvOutcome {
   EnvSpec spec;
@@ -38,7 +35,7 @@ struct EnvOutcome {
   std::string error;
   ErrorKind error_kind = ErrorKind::kRuntime;
   double prepare_ms = 0, run_ms = 0, wall_ms = 0;
-  std::vector<ref::Value> outputs;
+  std::vector<Value> outputs;
 };
 
 EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const ValueMap& inputs) {
@@ -68,24 +65,22 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const ValueMap& input
   return o;
 }
 
-// Numbers in JSON: NaN/Inf become null (JSON has no such values).
-nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 nlohmann::json OutputJson(const OutputAgreement& o) {
   const TensorDiff& d = o.diff;
   nlohmann::json j = {{"name", o.name},
                       {"ok", o.ok},
-                      {"max_abs", Num(d.max_abs)},
-                      {"max_rel", Num(d.max_rel)},
-                      {"cosine", Num(d.cosine)},
+                      {"max_abs", JsonNumber(d.max_abs)},
+                      {"max_rel", JsonNumber(d.max_rel)},
+                      {"cosine", JsonNumber(d.cosine)},
                       {"count", d.count},
                       {"mismatches", d.mismatches},
                       {"nan_agree", d.nan_mismatches == 0},
                       {"inf_agree", d.inf_mismatches == 0},
                       {"dtype_mismatch", d.dtype_mismatch},
                       {"shape_mismatch", d.shape_mismatch},
-                      {"needed_rtol", Num(d.needed_rtol)},
-                      {"needed_atol", Num(d.needed_atol)},
+                      {"needed_rtol", JsonNumber(d.needed_rtol)},
+                      {"needed_atol", JsonNumber(d.needed_atol)},
                       {"top1_agree", nullptr},
                       {"topk_jaccard", nullptr},
                       {"kendall_tau", nullptr},
@@ -246,7 +241,7 @@ int CompareMain(const CompareArgs& a) {
   for (const auto& spec : specs) {
     envs.push_back(RunEnv(model, spec, inputs));
   }
-  std::vector<const std::vector<ref::Value>*> runs;
+  std::vector<const std::vector<Value>*> runs;
   runs.reserve(envs.size());
   for (const auto& e : envs) {
     runs.push_back(e.ok ? &e.outputs : nullptr);

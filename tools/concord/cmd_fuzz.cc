@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "campaign/env_list.h"
+#include "backends/env.h"
 #include "campaign/fuzz.h"
 #include "gen/generator.h"
 #include "ir/tensor_io.h"

@@ -7,8 +7,8 @@
 
 #include "gen/generator.h"
 #include "ir/tensor_io.h"
-#include "ref/interpreter.h"
-#include "ref/value_io.h"
+#include "backends/ref_backend.h"
+#include "ir/value_io.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -93,17 +93,16 @@ int GenMain(const GenArgs& a) {
   if (!a.inputs_out.empty()) {
     fs::path dir = fs::path(a.inputs_out) / "test_data_set_0";
     fs::create_directories(dir);
-    std::map<std::string, ref::Value> feeds;
+    std::map<std::string, Value> feeds;
     for (size_t i = 0; i < g.inputs.size(); ++i) {
-      ref::WriteValuePb((dir / fmt::format("input_{}.pb", i)).string(), g.inputs[i].second,
+      WriteValuePb((dir / fmt::format("input_{}.pb", i)).string(), g.inputs[i].second,
                         g.inputs[i].first);
       feeds[g.inputs[i].first] = g.inputs[i].second;
     }
-    ref::Interpreter interp(g.model);
-    std::vector<ref::Value> outs = interp.Run(feeds);
+    std::vector<Value> outs = RunReference(g.model, feeds);
     auto infos = g.model.Outputs();
     for (size_t i = 0; i < outs.size(); ++i) {
-      ref::WriteValuePb((dir / fmt::format("output_{}.pb", i)).string(), outs[i], infos[i].name);
+      WriteValuePb((dir / fmt::format("output_{}.pb", i)).string(), outs[i], infos[i].name);
     }
     rec["inputs_out"] = dir.string();
   }

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "campaign/test_data.h"
+#include "ir/test_data.h"
 #include "ir/tensor_io.h"
 #include "localize/localize.h"
 #include "report/localize_render.h"

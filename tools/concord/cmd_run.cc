@@ -6,14 +6,14 @@
 #include <iostream>
 
 #include "compare/scores.h"
+#include "ir/clock.h"
 #include "ir/tensor_io.h"
-#include "ref/value_io.h"
+#include "ir/value_io.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -27,10 +27,6 @@ struct RunArgs {
   bool json = false;
   bool taps = false;
 };
-
-double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 nlohmann::json TopK(const Tensor& t, int k) {
   ScoresLayout layout = ScoresShape(t);
@@ -83,7 +79,7 @@ int RunMain(const RunArgs& a) {
   if (a.taps && !session->supports_taps()) {
     Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)", session->effective_env());
   }
-  std::vector<ref::Value> outputs =
+  std::vector<Value> outputs =
       a.taps ? session->RunWithTaps(inputs, &taps, &timing) : session->Run(inputs, &timing);
   auto t4 = Clock::now();
   auto infos = model.Outputs();
@@ -115,7 +111,7 @@ int RunMain(const RunArgs& a) {
   if (!a.out.empty()) {
     fs::create_directories(a.out);
     for (size_t i = 0; i < outputs.size(); ++i) {
-      ref::WriteValuePb((fs::path(a.out) / fmt::format("output_{}.pb", i)).string(), outputs[i], infos[i].name);
+      WriteValuePb((fs::path(a.out) / fmt::format("output_{}.pb", i)).string(), outputs[i], infos[i].name);
     }
     if (a.taps) {
       // One file per tapped value, named by position; run.json maps names to files.
@@ -126,7 +122,7 @@ int RunMain(const RunArgs& a) {
           auto it = taps.find(name);
           if (name.empty() || it == taps.end()) continue;
           std::string file = fmt::format("taps/tap_{}.pb", k++);
-          ref::WriteValuePb((fs::path(a.out) / file).string(), it->second, name);
+          WriteValuePb((fs::path(a.out) / file).string(), it->second, name);
           nlohmann::json j = ValueSummaryJson(it->second);
           j["name"] = name;
           j["node"] = node.name();

@@ -3,9 +3,10 @@
 #include <filesystem>
 #include <random>
 
-#include "campaign/test_data.h"
+#include "ir/test_data.h"
 #include "ir/tensor_io.h"
-#include "ref/value_io.h"
+#include "ir/random.h"
+#include "ir/value_io.h"
 
 namespace concord::cli {
 
@@ -21,37 +22,12 @@ void AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
       ->capture_default_str();
 }
 
-Tensor RandomTensor(DType dtype, const Shape& shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Tensor t(dtype, shape);
-  std::uniform_real_distribution<double> uf(-1.0, 1.0);
-  std::uniform_int_distribution<int> ui(0, 9);
-  VisitDType(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if constexpr (std::is_same_v<T, std::string>) {
-        p[i] = "s" + std::to_string(ui(rng));
-      } else if constexpr (std::is_same_v<T, bool>) {
-        p[i] = ui(rng) % 2 == 0;
-      } else if constexpr (kIsFloatLike<T>) {
-        p[i] = FromDouble<T>(uf(rng));
-      } else if constexpr (kIsComplex<T>) {
-        p[i] = T(static_cast<typename T::value_type>(uf(rng)), 0);
-      } else {
-        p[i] = static_cast<T>(ui(rng));
-      }
-    }
-  });
-  return t;
-}
-
 ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
                     std::vector<std::string>* generated) {
   auto inputs = model.Inputs();
   ValueMap values;
   size_t next_position = 0;
-  auto bind = [&](const std::string& name, ref::Value v, const std::string& source) {
+  auto bind = [&](const std::string& name, Value v, const std::string& source) {
     std::string target = name;
     bool named = false;
     for (const auto& in : inputs) named |= in.name == name;
@@ -93,7 +69,7 @@ ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, u
         while (pos < inputs.size() && values.count(inputs[pos].name)) ++pos;
         if (pos < inputs.size()) info = &inputs[pos];
       }
-      ref::Value v = ref::ReadValuePb(path, info ? &info->type : nullptr);
+      Value v = ReadValuePb(path, info ? &info->type : nullptr);
       bind(info ? info->name : probe.name(), std::move(v), path);
     } else {
       Fail(ErrorKind::kUsage, "{}: unknown input file type (use .pb, .npy, .npz or a test_data_set_N folder)", path);
@@ -120,7 +96,7 @@ ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, u
   return values;
 }
 
-nlohmann::json ValueSummaryJson(const ref::Value& v) {
+nlohmann::json ValueSummaryJson(const Value& v) {
   nlohmann::json j;
   if (v.is_tensor()) {
     j["dtype"] = DTypeName(v.tensor.dtype());

@@ -39,10 +39,8 @@ void AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "")
 // (unknown dims become 1); `generated` lists their names.
 ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
                     std::vector<std::string>* generated);
-// Random tensor of the declared type (uniform in [-1, 1) for floats, [0, 10) for integers).
-Tensor RandomTensor(DType dtype, const Shape& shape, uint64_t seed);
 
-nlohmann::json ValueSummaryJson(const ref::Value& v);
+nlohmann::json ValueSummaryJson(const Value& v);
 std::string FormatMs(double ms);
 
 // Subcommand factories (one file each).

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
+#include "ir/model.h"
+#include "ir/value.h"
 
 namespace concord {
 
@@ -18,6 +19,6 @@ std::vector<std::string> NumberedFiles(const std::string& dir, const std::string
 std::vector<std::string> TestDataSets(const std::string& case_dir);
 
 ValueMap LoadInputSet(const Model& model, const std::string& dir);
-std::vector<ref::Value> LoadExpectedOutputs(const Model& model, const std::string& dir);
+std::vector<Value> LoadExpectedOutputs(const Model& model, const std::string& dir);
 
 }  // namespace concord

@@ -9,11 +9,11 @@
 
 #include <string>
 
-#include "ref/value.h"
+#include "ir/value.h"
 
-namespace concord::ref {
+namespace concord {
 
 Value ReadValuePb(const std::string& path, const onnx::TypeProto* type);
 void WriteValuePb(const std::string& path, const Value& value, const std::string& name);
 
-}  // namespace concord::ref
+}  // namespace concord

@@ -1,11 +1,11 @@
-#include "campaign/test_data.h"
+#include "ir/test_data.h"
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <regex>
 
-#include "ref/value_io.h"
+#include "ir/value_io.h"
 
 namespace concord {
 
@@ -15,12 +15,12 @@ namespace {
 
 // ONNX's test generator writes bfloat16 tensors as uint16 bit patterns (NumPy has no
 // bfloat16). Reinterpret them when the declared type says bfloat16.
-ref::Value FixBFloat16(ref::Value v, const onnx::TypeProto& type) {
+Value FixBFloat16(Value v, const onnx::TypeProto& type) {
   if (v.is_tensor() && v.tensor.dtype() == DType::kUInt16 && type.has_tensor_type() &&
       type.tensor_type().elem_type() == static_cast<int>(DType::kBFloat16)) {
     Tensor t(DType::kBFloat16, v.tensor.shape());
     if (t.nbytes()) std::memcpy(t.raw(), v.tensor.raw(), t.nbytes());
-    return ref::Value(std::move(t));
+    return Value(std::move(t));
   }
   return v;
 }
@@ -59,20 +59,20 @@ ValueMap LoadInputSet(const Model& model, const std::string& dir) {
   }
   ValueMap values;
   for (size_t i = 0; i < files.size(); ++i) {
-    values[inputs[i].name] = FixBFloat16(ref::ReadValuePb(files[i], &inputs[i].type), inputs[i].type);
+    values[inputs[i].name] = FixBFloat16(ReadValuePb(files[i], &inputs[i].type), inputs[i].type);
   }
   return values;
 }
 
-std::vector<ref::Value> LoadExpectedOutputs(const Model& model, const std::string& dir) {
+std::vector<Value> LoadExpectedOutputs(const Model& model, const std::string& dir) {
   auto files = NumberedFiles(dir, "output");
   auto outputs = model.Outputs();
   if (files.size() != outputs.size()) {
     Fail(ErrorKind::kInput, "{}: {} output files but the model has {} outputs", dir, files.size(),
          outputs.size());
   }
-  std::vector<ref::Value> values;
-  for (size_t i = 0; i < files.size(); ++i) values.push_back(FixBFloat16(ref::ReadValuePb(files[i], &outputs[i].type), outputs[i].type));
+  std::vector<Value> values;
+  for (size_t i = 0; i < files.size(); ++i) values.push_back(FixBFloat16(ReadValuePb(files[i], &outputs[i].type), outputs[i].type));
   return values;
 }
 

@@ -1,4 +1,4 @@
-#include "ref/value_io.h"
+#include "ir/value_io.h"
 
 #include <onnx/onnx-data.pb.h>
 
@@ -6,7 +6,7 @@
 
 #include "ir/tensor_io.h"
 
-namespace concord::ref {
+namespace concord {
 
 namespace {
 
@@ -84,4 +84,4 @@ void WriteValuePb(const std::string& path, const Value& value, const std::string
   WriteFileAtomic(path, bytes);
 }
 
-}  // namespace concord::ref
+}  // namespace concord

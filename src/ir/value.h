@@ -1,14 +1,16 @@
-// Value: what flows along an edge of an ONNX graph in the reference interpreter — a tensor, a
-// sequence of tensors, or an empty optional ("none"). A present optional is represented by its
-// element itself, so OptionalGetElement is the identity.
+// Value: what flows along an edge of an ONNX graph — a tensor, a sequence of tensors, or an empty
+// optional ("none"). A present optional is represented by its element itself, so
+// OptionalGetElement is the identity. Value and ValueMap (values by graph-input or tensor name)
+// are the currency every layer speaks: the interpreter, backends, the wire protocol, comparison.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "ir/tensor.h"
 
-namespace concord::ref {
+namespace concord {
 
 struct Value {
   enum class Kind { kNone, kTensor, kSequence };
@@ -34,4 +36,7 @@ struct Value {
   std::string Describe() const;
 };
 
-}  // namespace concord::ref
+// Values by name: graph inputs for a run, or every tapped intermediate tensor.
+using ValueMap = std::map<std::string, Value>;
+
+}  // namespace concord
