@@ -11,9 +11,15 @@ that do not exactly fill the body, meta that is not a JSON object): every violat
 ProtocolError and nothing larger than the limits is ever allocated.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import struct
+from typing import Any, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
 
 MAGIC = b"CNC1"
 HEADER_SIZE = 20
@@ -27,6 +33,8 @@ TYPE_NAMES = {HELLO: "HELLO", MODEL: "MODEL", DATA: "DATA", PROCESS: "PROCESS",
 
 _HEADER = struct.Struct("<4sB3sIQ")
 
+JsonObject = dict[str, Any]
+
 
 class ProtocolError(Exception):
     """A malformed frame or value: the peer does not speak the protocol correctly."""
@@ -37,17 +45,18 @@ class ConnectionClosed(Exception):
 
 
 class Message:
-    def __init__(self, type_, meta=None, blobs=None):
+    def __init__(self, type_: int, meta: Optional[JsonObject] = None,
+                 blobs: Optional[list[bytes]] = None) -> None:
         self.type = type_
-        self.meta = meta if meta is not None else {}
-        self.blobs = blobs if blobs is not None else []
+        self.meta: JsonObject = meta if meta is not None else {}
+        self.blobs: list[bytes] = blobs if blobs is not None else []
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Message(%s, %r, %d blobs)" % (TYPE_NAMES.get(self.type, "?"), self.meta,
                                               len(self.blobs))
 
 
-def encode_frame(msg):
+def encode_frame(msg: Message) -> bytes:
     meta = json.dumps(msg.meta, separators=(",", ":"), allow_nan=False).encode("utf-8")
     if len(meta) > MAX_META_BYTES:
         raise ProtocolError("metadata of %d bytes exceeds the %d-byte limit"
@@ -63,7 +72,7 @@ def encode_frame(msg):
     return b"".join(parts)
 
 
-def decode_header(header, max_frame_bytes=MAX_FRAME_BYTES):
+def decode_header(header: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> tuple[int, int, int]:
     """Returns (type, meta_len, body_len) of a 20-byte header."""
     if len(header) != HEADER_SIZE:
         raise ProtocolError("truncated header")
@@ -83,7 +92,7 @@ def decode_header(header, max_frame_bytes=MAX_FRAME_BYTES):
     return type_, meta_len, body_len
 
 
-def decode_body(type_, meta, body):
+def decode_body(type_: int, meta: bytes, body: bytes) -> Message:
     if meta:
         try:
             parsed = json.loads(meta.decode("utf-8"))
@@ -108,7 +117,7 @@ def decode_body(type_, meta, body):
     return Message(type_, parsed, blobs)
 
 
-def decode_frame(frame, max_frame_bytes=MAX_FRAME_BYTES):
+def decode_frame(frame: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> Message:
     """Decodes a whole frame held in one buffer (tests)."""
     if len(frame) < HEADER_SIZE:
         raise ProtocolError("truncated header")
@@ -123,12 +132,13 @@ def decode_frame(frame, max_frame_bytes=MAX_FRAME_BYTES):
 class FdChannel:
     """Blocking frame I/O over two raw file descriptors (no Python-level buffering)."""
 
-    def __init__(self, read_fd, write_fd, max_frame_bytes=MAX_FRAME_BYTES):
+    def __init__(self, read_fd: int, write_fd: int,
+                 max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.max_frame_bytes = max_frame_bytes
 
-    def _read_exact(self, n, at_frame_start):
+    def _read_exact(self, n: int, at_frame_start: bool) -> bytes:
         chunks = []
         got = 0
         while got < n:
@@ -141,45 +151,51 @@ class FdChannel:
             got += len(chunk)
         return b"".join(chunks)
 
-    def receive(self):
+    def receive(self) -> Message:
         header = self._read_exact(HEADER_SIZE, True)
         type_, meta_len, body_len = decode_header(header, self.max_frame_bytes)
         meta = self._read_exact(meta_len, False) if meta_len else b""
         body = self._read_exact(body_len, False) if body_len else b""
         return decode_body(type_, meta, body)
 
-    def send(self, msg):
+    def send(self, msg: Message) -> None:
         data = memoryview(encode_frame(msg))
         while data:
             n = os.write(self.write_fd, data)
             data = data[n:]
 
 
-# ---- values ---------------------------------------------------------------------------------
+NDArray = npt.NDArray[Any]
+
 
 class OnnxBitsArray:
     """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*): its raw bit patterns
     (`bits`, uint16 or uint8) plus the TensorProto data type, carried through unchanged."""
 
-    def __init__(self, bits, onnx_elem_type):
+    def __init__(self, bits: NDArray, onnx_elem_type: int) -> None:
         self.bits = bits
         self.onnx_elem_type = onnx_elem_type
         self.shape = bits.shape
 
 
-def _bits_types():
+# A value on the wire: a tensor, a tensor NumPy cannot hold, a sequence of tensors, or an
+# empty optional.
+Value = Union[NDArray, OnnxBitsArray, list[NDArray], None]
+ValueMap = dict[str, Value]
+NamedValues = list[tuple[str, Value]]
+
+
+def _bits_types() -> dict[int, type[np.generic]]:
     onnx, _ = _onnx()
-    import numpy as np
     T = onnx.TensorProto
-    types = {T.BFLOAT16: np.uint16}
+    types: dict[int, type[np.generic]] = {T.BFLOAT16: np.uint16}
     for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"):
         if hasattr(T, name):
             types[getattr(T, name)] = np.uint8
     return types
 
 
-def _bits_from_proto(t, bits_dtype):
-    import numpy as np
+def _bits_from_proto(t: Any, bits_dtype: type[np.generic]) -> OnnxBitsArray:
     shape = tuple(t.dims)
     if t.raw_data:
         bits = np.frombuffer(t.raw_data, dtype=bits_dtype)
@@ -190,16 +206,15 @@ def _bits_from_proto(t, bits_dtype):
     return OnnxBitsArray(bits.reshape(shape).copy(), t.data_type)
 
 
-def _onnx():
+def _onnx() -> tuple[Any, Any]:
     import onnx  # imported lazily so the framing above works without onnx
     from onnx import numpy_helper
     return onnx, numpy_helper
 
 
-def encode_value(name, value):
+def encode_value(name: str, value: Value) -> tuple[str, bytes]:
     """Returns (kind, blob) for a numpy array, a list of arrays (sequence) or None."""
     onnx, numpy_helper = _onnx()
-    import numpy as np
     if value is None:
         return "none", b""
     if isinstance(value, OnnxBitsArray):
@@ -221,7 +236,7 @@ def encode_value(name, value):
     return "tensor", numpy_helper.from_array(arr, name).SerializeToString()
 
 
-def put_values(msg, names, values):
+def put_values(msg: Message, names: list[str], values: list[Value]) -> None:
     kinds = []
     for name, value in zip(names, values):
         kind, blob = encode_value(name, value)
@@ -231,7 +246,7 @@ def put_values(msg, names, values):
     msg.meta["kinds"] = kinds
 
 
-def get_values(msg):
+def get_values(msg: Message) -> NamedValues:
     """Decodes meta names/kinds + blobs into [(name, value)]; ProtocolError on any mismatch."""
     onnx, numpy_helper = _onnx()
     names = msg.meta.get("names", [])
@@ -241,7 +256,7 @@ def get_values(msg):
             or len(names) != len(msg.blobs) or len(kinds) != len(msg.blobs)):
         raise ProtocolError("%s carries %d blobs but names/kinds do not match"
                             % (what_msg, len(msg.blobs)))
-    out = []
+    out: NamedValues = []
     for name, kind, blob in zip(names, kinds, msg.blobs):
         if not isinstance(name, str) or not isinstance(kind, str):
             raise ProtocolError("names/kinds must be strings")
@@ -279,54 +294,3 @@ def get_values(msg):
         else:
             raise ProtocolError("%s has unknown kind '%s'" % (what, kind))
     return out
-
-
-# ---- environment strings ---------------------------------------------------------------------
-
-def parse_env(text):
-    """BACKEND[@DEVICE][,KEY=VALUE]... -> (backend, device, {key: value}); same grammar as
-    src/backends/env.cc (values run to the next comma)."""
-    parts = text.strip().split(",")
-    head = parts[0].strip()
-    backend, _, device = head.partition("@")
-    backend = backend.strip()
-    device = device.strip() or "cpu"
-    options = {}
-    for item in parts[1:]:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError("option '%s' in '%s' has no '='" % (item.strip(), text))
-        options[key.strip()] = value.strip()
-    return backend, device, options
-
-
-def format_env(backend, device, options):
-    s = backend + ("@" + device if device else "")
-    for k in sorted(options):
-        s += ",%s=%s" % (k, options[k])
-    return s
-
-
-class AdapterError(Exception):
-    """A failure to report as ERROR {kind, message}; kind is "usage", "input", "unsupported" or
-    "runtime" (src/ir/error.h's ErrorKind names)."""
-
-    def __init__(self, kind, message):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-def parse_int_option(backend, options, key, lo, hi, default):
-    """Integer env option `key` in lo..hi, or `default` when absent; AdapterError("usage")
-    naming the backend otherwise."""
-    if key not in options:
-        return default
-    try:
-        v = int(options[key])
-    except ValueError:
-        v = None
-    if v is None or not lo <= v <= hi:
-        raise AdapterError("usage", "%s: %s must be an integer in %d..%d (got '%s')"
-                           % (backend, key, lo, hi, options[key]))
-    return v

@@ -1,21 +1,22 @@
 """Apache TVM (Relax, CPU/LLVM) adapter for adapters/worker.py.
 
-Env: tvm@cpu|opencl[,opt=0..3][,target=TVM TARGET][,threads=N][,cache=DIR]
-  opt     tvm.transform.PassContext(opt_level=opt) around tvm.compile (default 3)
-  target  any TVM target: a kind or tag, a JSON dict, or the classic "llvm -mcpu=core-avx2"
-          form (translated to the dict form TVM 0.27 requires); default "llvm" / "opencl"
-  threads TVM's runtime thread pool size (runtime.config_threadpool / TVM_NUM_THREADS)
-  cache   compiled-artifact folder (default --cache, else $XDG_CACHE_HOME/concord/tvm or
-          ~/.cache/concord/tvm)
+Env: tvm@cpu|opencl plus the options declared in TvmAdapter.OPTIONS (opt, threads, target,
+cache). A target is any TVM target: a kind or tag, a JSON dict, or the classic
+"llvm -mcpu=core-avx2" form (translated to the dict form TVM 0.27 requires).
 Pipeline: tvm.relax.frontend.onnx.from_onnx -> tvm.compile(mod, target) -> export_library
 into the cache (keyed by sha256 of model bytes + target + opt + TVM version) ->
 relax.VirtualMachine(executable, device). A cache hit loads the library and skips
 compilation (compile_ms = 0, cache_hit = true). Taps are not supported.
 """
 
+from __future__ import annotations
+
 import hashlib
+import importlib.metadata
 import os
+import platform
 import time
+from typing import Any, Optional
 
 import numpy as np
 import onnx
@@ -23,12 +24,12 @@ import tvm
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
-from concord_protocol import AdapterError, parse_int_option
+from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
+                     parse_options)
+from concord_protocol import NamedValues, ValueMap
 
-KNOWN_OPTIONS = ("opt", "threads", "target", "cache")
 
-
-def default_cache_dir():
+def default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "concord", "tvm")
 
@@ -36,7 +37,7 @@ def default_cache_dir():
 _LIST_ATTRS = ("mattr", "keys", "libs", "cl-opt")
 
 
-def make_target(text):
+def make_target(text: str) -> Any:
     """tvm.target.Target from a tag/kind ("llvm"), a JSON dict, or the classic CLI form
     ("llvm -mcpu=core-avx2 -mattr=+avx2"), which TVM 0.27 no longer parses itself and which
     is translated here into its JSON-dict form."""
@@ -46,7 +47,7 @@ def make_target(text):
         if text.lstrip().startswith("{") or " " not in text.strip():
             raise
     tokens = text.split()
-    config = {"kind": tokens[0]}
+    config: dict[str, Any] = {"kind": tokens[0]}
     for tok in tokens[1:]:
         if not tok.startswith("-"):
             raise ValueError("cannot read '%s' in target '%s' (expected -key=value)" % (tok, text))
@@ -64,7 +65,7 @@ def make_target(text):
     return tvm.target.Target(config)
 
 
-def _to_python(value):
+def _to_python(value: Any) -> Any:
     """VM results (Tensor, ShapeTuple, scalar, or nested Arrays/tuples) -> numpy arrays / lists."""
     name = type(value).__name__
     if "Shape" in name:  # a shape computed at run time (e.g. by Shape): int64 like ONNX's
@@ -83,35 +84,60 @@ def _to_python(value):
                        % type(value).__name__)
 
 
-class TvmAdapter:
+def _opencl_exists() -> bool:
+    try:
+        return bool(tvm.runtime.enabled("opencl") and tvm.opencl().exist)
+    except Exception:
+        return False
+
+
+class TvmAdapter(Adapter):
+    OPTIONS = (
+        OptionSpec("opt", "tvm.transform.PassContext(opt_level=N) around tvm.compile", "int", 0, 3,
+                   3),
+        OptionSpec("threads", "TVM's runtime thread pool size (runtime.config_threadpool, "
+                   "TVM_NUM_THREADS; 0 = TVM's default)", "int", 0, 4096, 0),
+        OptionSpec("target", "any TVM target: a kind or tag, a JSON dict, or the classic "
+                   "\"llvm -mcpu=core-avx2\" form (default llvm on cpu, opencl on opencl)"),
+        OptionSpec("cache", "compiled-model folder (default --cache, else "
+                   "$XDG_CACHE_HOME/concord/tvm or ~/.cache/concord/tvm)"),
+    )
+    OPT_MAPPING = ("opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; "
+                   "target=TVM target (default llvm); threads=N -> TVM runtime thread pool; "
+                   "cache=DIR for compiled models")
+    DEVICES = ("cpu", "opencl")
     supports_taps = False
 
-    def __init__(self, cache_dir=None):
+    def __init__(self, cache_dir: Optional[str] = None) -> None:
         self.cache_dir = cache_dir
-        self.vm = None
-        self.dev = None
-        self.input_names = []
-        self.output_names = []
+        self.vm: Any = None
+        self.dev: Any = None
+        self.input_names: list[str] = []
+        self.output_names: list[str] = []
 
-    def versions(self):
-        return {"tvm": tvm.__version__, "onnx": onnx.__version__, "numpy": np.__version__}
+    def capabilities(self) -> JsonDict:
+        available = ["cpu"] + (["opencl"] if _opencl_exists() else [])
+        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES, available,
+                                     self.supports_taps)
 
-    def prepare(self, model_bytes, device, options):
-        for k in options:
-            if k not in KNOWN_OPTIONS:
-                raise AdapterError("usage", "tvm does not know option '%s' (known: %s)"
-                                   % (k, ", ".join(KNOWN_OPTIONS)))
-        opt = parse_int_option("tvm", options, "opt", 0, 3, 3)
-        threads = parse_int_option("tvm", options, "threads", 0, 4096, 0)
+    def versions(self) -> dict[str, str]:
+        return {"tvm": tvm.__version__, "onnx": importlib.metadata.version("onnx"),
+                "numpy": np.__version__, "python": platform.python_version()}
+
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        model_bytes = model
+        values = parse_options("tvm", self.OPTIONS, options)
+        opt = values.get_int("opt")
+        threads = values.get_int("threads")
         if device == "cpu":
             dev = tvm.cpu()
-            target_text = options.get("target") or "llvm"
+            target_text = values.get_str("target") or "llvm"
         elif device == "opencl":
-            if not tvm.runtime.enabled("opencl") or not tvm.opencl().exist:
+            if not _opencl_exists():
                 raise AdapterError("unsupported", "tvm@opencl: no OpenCL device is available to "
                                    "this TVM build (tvm.opencl().exist is false)")
             dev = tvm.opencl()
-            target_text = options.get("target") or "opencl"
+            target_text = values.get_str("target") or "opencl"
         else:
             raise AdapterError("unsupported", "tvm adapter knows devices cpu and opencl "
                                "(got '%s')" % device)
@@ -126,21 +152,21 @@ class TvmAdapter:
                 config(0, threads)
 
         try:
-            model = onnx.load_from_string(model_bytes)
+            onnx_model = onnx.load_from_string(model_bytes)
         except Exception as e:
             raise AdapterError("input", "tvm: cannot parse the model: %s" % e) from None
-        initializers = {t.name for t in model.graph.initializer}
-        self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
-        self.output_names = [o.name for o in model.graph.output]
+        initializers = {t.name for t in onnx_model.graph.initializer}
+        self.input_names = [i.name for i in onnx_model.graph.input if i.name not in initializers]
+        self.output_names = [o.name for o in onnx_model.graph.output]
 
-        cache_dir = options.get("cache") or self.cache_dir or default_cache_dir()
+        cache_dir = values.get_str("cache") or self.cache_dir or default_cache_dir()
         key = hashlib.sha256()
         key.update(model_bytes)
         key.update(b"\0" + str(target).encode() + b"\0" + str(opt).encode())
         key.update(b"\0" + tvm.__version__.encode())
         lib_path = os.path.join(cache_dir, key.hexdigest() + ".so")
 
-        info = {"target": target_text, "cache_path": lib_path}
+        info: JsonDict = {"target": target_text, "cache_path": lib_path}
         executable = None
         if os.path.exists(lib_path):
             start = time.perf_counter()
@@ -156,7 +182,7 @@ class TvmAdapter:
         if executable is None:
             start = time.perf_counter()
             try:
-                mod = from_onnx(model)
+                mod = from_onnx(onnx_model)
             except Exception as e:
                 raise AdapterError(self._classify(e), "tvm %s cannot import the model: %s: %s"
                                    % (tvm.__version__, type(e).__name__, e)) from None
@@ -186,7 +212,7 @@ class TvmAdapter:
         return info
 
     @staticmethod
-    def _classify(e):
+    def _classify(e: Exception) -> ErrorKind:
         text = str(e)
         name = type(e).__name__
         if (isinstance(e, NotImplementedError) or "NotImplemented" in name
@@ -197,7 +223,7 @@ class TvmAdapter:
         return "runtime"
 
     @staticmethod
-    def _store(executable, lib_path):
+    def _store(executable: Any, lib_path: str) -> None:
         """export_library into the cache atomically; a failure only costs the next compile."""
         try:
             os.makedirs(os.path.dirname(lib_path), exist_ok=True)
@@ -208,7 +234,7 @@ class TvmAdapter:
             print("concord-worker: cannot cache the compiled model at %s: %s" % (lib_path, e),
                   flush=True)
 
-    def run(self, inputs):
+    def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise AdapterError("input", "tvm: missing input(s) %s" % ", ".join(missing))
@@ -239,5 +265,5 @@ class TvmAdapter:
                                   len(self.output_names)))
         return list(zip(self.output_names, values)), run_ms
 
-    def run_taps(self, inputs):
+    def run_taps(self, inputs: ValueMap) -> NamedValues:
         raise AdapterError("unsupported", "tvm cannot return intermediate tensors (taps)")

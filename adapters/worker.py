@@ -10,9 +10,15 @@ any runtime is imported. A failure inside a request is answered ERROR {kind, mes
 the worker keeps serving; a malformed frame is answered ERROR and the worker exits with
 status 2 (the stream can no longer be trusted). EOF at a frame boundary exits 0.
 
+The MODEL request names the env as JSON {backend, device, options} (option values are the
+env's strings); the adapter (adapters/adapter.py) reads the options against its own
+declaration, which HELLO sends back as "capabilities".
+
 Timing: the adapter measures the framework call itself (timing_ms.run), so neither IPC nor
 value conversion pollutes latency.
 """
+
+from __future__ import annotations
 
 import argparse
 import os
@@ -21,21 +27,25 @@ import statistics
 import sys
 import time
 import traceback
+from typing import Any, Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import concord_protocol as cp  # noqa: E402
-from concord_protocol import AdapterError  # noqa: E402
+from adapter import Adapter, AdapterError, JsonDict  # noqa: E402
 
 MAX_RECORDED_RUNS = 100000
-PROTOCOL_OUT_FD = None  # the descriptor frames are written to (set by main)
+
+# Builds the adapter for a backend name: (backend, parsed arguments, the descriptor frames are
+# written to) -> Adapter; AdapterError when it cannot.
+AdapterFactory = Callable[[str, argparse.Namespace, int], Adapter]
 
 
-def log(*args):
+def log(*args: object) -> None:
     print("concord-worker:", *args, file=sys.stderr, flush=True)
 
 
-def make_adapter(name, args):
+def make_adapter(name: str, args: argparse.Namespace, out_fd: int) -> Adapter:
     """Imports and constructs the adapter for `name` (its runtime is imported here)."""
     if name == "ort":
         import ort_adapter
@@ -46,7 +56,7 @@ def make_adapter(name, args):
     raise AdapterError("usage", "unknown worker backend '%s' (known: ort, tvm)" % name)
 
 
-def _rss_bytes():
+def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -54,61 +64,72 @@ def _rss_bytes():
         return 0
 
 
+def _env_of(meta: JsonDict) -> tuple[str, str, dict[str, str]]:
+    """MODEL meta "env" {backend, device, options} -> (backend, device, options)."""
+    env = meta.get("env")
+    if not isinstance(env, dict):
+        raise AdapterError("input", "MODEL meta 'env' must be an object {backend, device, options}")
+    backend = env.get("backend")
+    device = env.get("device", "cpu")
+    options = env.get("options", {})
+    if (not isinstance(backend, str) or not isinstance(device, str)
+            or not isinstance(options, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items())):
+        raise AdapterError("input", "MODEL meta 'env' must hold strings backend and device and "
+                           "an object of string options")
+    return backend, device, dict(options)
+
+
 class Worker:
-    def __init__(self, backend, adapter, adapter_error):
+    def __init__(self, backend: str, adapter: Optional[Adapter],
+                 adapter_error: Optional[AdapterError]) -> None:
         self.backend = backend
         self.adapter = adapter
         self.adapter_error = adapter_error  # why the adapter could not be created, or None
         self.prepared = False
-        self.inputs = {}
-        self.inference_ms = []
+        self.inputs: cp.ValueMap = {}
+        self.inference_ms: list[float] = []
         self.run_cpu_s = 0.0
         self.run_wall_s = 0.0
 
-    def require_adapter(self):
+    def require_adapter(self) -> Adapter:
         if self.adapter is None:
+            assert self.adapter_error is not None
             raise self.adapter_error
+        return self.adapter
 
-    def on_hello(self, msg):
+    def on_hello(self, msg: cp.Message) -> list[cp.Message]:
         version = msg.meta.get("version")
         if version != cp.VERSION:
             raise AdapterError("input", "client speaks protocol version %r, this worker speaks %d"
                                % (version, cp.VERSION))
-        self.require_adapter()
+        adapter = self.require_adapter()
         return [cp.Message(cp.HELLO, {
             "version": cp.VERSION,
             "server": "concord-worker",
             "backend": self.backend,
-            "capabilities": {"taps": bool(self.adapter.supports_taps)},
-            "versions": self.adapter.versions(),
+            "capabilities": adapter.capabilities(),
+            "versions": adapter.versions(),
         })]
 
-    def on_model(self, msg):
-        self.require_adapter()
+    def on_model(self, msg: cp.Message) -> list[cp.Message]:
+        adapter = self.require_adapter()
         if len(msg.blobs) != 1:
             raise AdapterError("input", "MODEL carries %d blobs, expected 1 (the model bytes)"
                                % len(msg.blobs))
-        env_text = msg.meta.get("env", self.backend)
-        if not isinstance(env_text, str):
-            raise AdapterError("input", "MODEL meta 'env' must be a string")
-        try:
-            backend, device, options = cp.parse_env(env_text)
-        except ValueError as e:
-            raise AdapterError("usage", str(e)) from None
+        backend, device, options = _env_of(msg.meta)
         if backend != self.backend:
             raise AdapterError("usage", "this worker serves '%s', not '%s'"
                                % (self.backend, backend))
         self.prepared = False
         self.inputs = {}
         start = time.perf_counter()
-        info = self.adapter.prepare(msg.blobs[0], device, options)
-        meta = dict(info)
+        meta = dict(adapter.prepare(msg.blobs[0], device, options))
         meta["prepare_ms"] = (time.perf_counter() - start) * 1000.0
-        meta.setdefault("effective_env", cp.format_env(backend, device, options))
         self.prepared = True
         return [cp.Message(cp.OK, meta)]
 
-    def on_data(self, msg):
+    def on_data(self, msg: cp.Message) -> list[cp.Message]:
         try:
             values = cp.get_values(msg)
         except cp.ProtocolError as e:
@@ -116,29 +137,29 @@ class Worker:
         self.inputs = dict(values)
         return [cp.Message(cp.OK, {"count": len(values)})]
 
-    def on_process(self, msg):
-        self.require_adapter()
+    def on_process(self, msg: cp.Message) -> list[cp.Message]:
+        adapter = self.require_adapter()
         if not self.prepared:
             raise AdapterError("usage", "PROCESS before a successful MODEL")
         taps = bool(msg.meta.get("taps", False))
-        if taps and not self.adapter.supports_taps:
+        if taps and not adapter.supports_taps:
             raise AdapterError("unsupported", "%s cannot return intermediate tensors (taps)"
                                % self.backend)
         warmup = int(msg.meta.get("warmup", 0))
         repeat = max(1, int(msg.meta.get("repeat", 1)))
         for _ in range(max(0, warmup)):
-            self.adapter.run(self.inputs)
-        runs = []
-        outputs = None
+            adapter.run(self.inputs)
+        runs: list[float] = []
+        outputs: cp.NamedValues = []
         for _ in range(repeat):
             cpu0 = time.process_time()
-            outputs, run_ms = self.adapter.run(self.inputs)
+            outputs, run_ms = adapter.run(self.inputs)
             self.run_cpu_s += time.process_time() - cpu0
             self.run_wall_s += run_ms / 1000.0
             runs.append(run_ms)
         self.inference_ms.extend(runs)
         del self.inference_ms[:-MAX_RECORDED_RUNS]
-        timing = {"run": runs[-1] if repeat == 1 else statistics.median(runs)}
+        timing: dict[str, Any] = {"run": runs[-1] if repeat == 1 else statistics.median(runs)}
         if repeat > 1:
             timing["runs"] = runs
         out = cp.Message(cp.OUTPUT, {"timing_ms": timing})
@@ -150,35 +171,36 @@ class Worker:
         replies = [out]
         if taps:
             try:
-                tapped = self.adapter.run_taps(self.inputs)
+                tapped = adapter.run_taps(self.inputs)
                 tm = cp.Message(cp.TAPS, {})
                 cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped])
                 replies.append(tm)
             except AdapterError as e:
-                replies.append(cp.Message(cp.ERROR, {"kind": e.kind, "message": e.message}))
+                replies.append(error_message(e.kind, e.message))
             except Exception as e:
-                replies.append(cp.Message(cp.ERROR, {
-                    "kind": "runtime", "message": "taps failed: %s: %s" % (type(e).__name__, e)}))
+                replies.append(error_message(
+                    "runtime", "taps failed: %s: %s" % (type(e).__name__, e)))
         return replies
 
-    def on_stats(self, msg):
+    def on_stats(self, msg: cp.Message) -> list[cp.Message]:
         rss = _rss_bytes()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         cpu_percent = (100.0 * self.run_cpu_s / self.run_wall_s) if self.run_wall_s > 0 else 0.0
-        meta = {
+        meta: JsonDict = {
             "inference_ms": self.inference_ms,
             "count": len(self.inference_ms),
             "cpu_percent": cpu_percent,
             "rss_bytes": rss,
             "peak_rss_bytes": max(peak, rss),
         }
-        if self.adapter is not None and hasattr(self.adapter, "runtime_stats"):
+        if self.adapter is not None:
             meta.update(self.adapter.runtime_stats())
         return [cp.Message(cp.STATS, meta)]
 
-    def handle(self, msg):
-        handlers = {cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
-                    cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
+    def handle(self, msg: cp.Message) -> list[cp.Message]:
+        handlers: dict[int, Callable[[cp.Message], list[cp.Message]]] = {
+            cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
+            cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
         handler = handlers.get(msg.type)
         if handler is None:
             raise AdapterError("input", "a worker does not accept %s"
@@ -186,11 +208,11 @@ class Worker:
         return handler(msg)
 
 
-def error_message(kind, message):
+def error_message(kind: str, message: str) -> cp.Message:
     return cp.Message(cp.ERROR, {"kind": kind, "message": message})
 
 
-def serve(channel, worker):
+def serve(channel: cp.FdChannel, worker: Worker) -> int:
     """Serves until BYE or EOF (returns 0) or a malformed frame (returns 2)."""
     while True:
         try:
@@ -217,8 +239,8 @@ def serve(channel, worker):
             channel.send(r)
 
 
-def main(argv=None, adapter_factory=make_adapter):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: Optional[list[str]] = None, adapter_factory: AdapterFactory = make_adapter) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--backend", required=True, help="ort | tvm")
     parser.add_argument("--cache", default=None, help="compiled-artifact cache folder (tvm)")
     args = parser.parse_args(argv)
@@ -227,17 +249,16 @@ def main(argv=None, adapter_factory=make_adapter):
     # points at stderr, so stray prints from runtimes (C or Python) cannot corrupt a frame.
     proto_in = os.dup(0)
     proto_out = os.dup(1)
-    global PROTOCOL_OUT_FD
-    PROTOCOL_OUT_FD = proto_out
     os.dup2(2, 1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdout = sys.stderr
 
-    adapter, adapter_error = None, None
+    adapter: Optional[Adapter] = None
+    adapter_error: Optional[AdapterError] = None
     try:
-        adapter = adapter_factory(args.backend, args)
+        adapter = adapter_factory(args.backend, args, proto_out)
     except AdapterError as e:
         adapter_error = e
     except Exception as e:
@@ -249,6 +270,9 @@ def main(argv=None, adapter_factory=make_adapter):
         return serve(cp.FdChannel(proto_in, proto_out), worker)
     except BrokenPipeError:
         return 0  # the client went away while we were answering
+    finally:
+        if adapter is not None:
+            adapter.close()
 
 
 if __name__ == "__main__":

@@ -10,15 +10,20 @@ Every fault first writes a line naming itself to stderr, so tests can check the 
 the worker's last stderr lines.
 """
 
+from __future__ import annotations
+
+import argparse
 import os
 import signal
 import sys
 import time
 
 import worker
+from adapter import Adapter, JsonDict
+from concord_protocol import NamedValues, ValueMap
 
 
-def misbehave(fault, stage):
+def misbehave(fault: str, stage: str, out_fd: int) -> None:
     kind, _, at = fault.partition("@")
     if at != stage:
         return
@@ -30,32 +35,43 @@ def misbehave(fault, stage):
     elif kind == "hang":
         time.sleep(3600)
     elif kind == "garbage":
-        os.write(worker.PROTOCOL_OUT_FD, b"this is not a Concord frame at all\n" * 4)
+        os.write(out_fd, b"this is not a Concord frame at all\n" * 4)
         time.sleep(3600)
     else:
         raise ValueError("unknown CONCORD_TEST_FAULT '%s'" % fault)
 
 
-class FaultyAdapter:
-    def __init__(self, inner, fault):
+class FaultyAdapter(Adapter):
+    def __init__(self, inner: Adapter, fault: str, out_fd: int) -> None:
         self.inner = inner
         self.fault = fault
+        self.out_fd = out_fd  # the protocol stream, for garbage@run
         self.supports_taps = inner.supports_taps
 
-    def versions(self):
+    def capabilities(self) -> JsonDict:
+        return self.inner.capabilities()
+
+    def versions(self) -> dict[str, str]:
         return self.inner.versions()
 
-    def prepare(self, model_bytes, device, options):
-        misbehave(self.fault, "prepare")
-        return self.inner.prepare(model_bytes, device, options)
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        misbehave(self.fault, "prepare", self.out_fd)
+        return self.inner.prepare(model, device, options)
 
-    def run(self, inputs):
-        misbehave(self.fault, "run")
+    def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
+        misbehave(self.fault, "run", self.out_fd)
         return self.inner.run(inputs)
 
-    def run_taps(self, inputs):
+    def run_taps(self, inputs: ValueMap) -> NamedValues:
         return self.inner.run_taps(inputs)
 
+    def runtime_stats(self) -> JsonDict:
+        return self.inner.runtime_stats()
 
-def factory(name, args):
-    return FaultyAdapter(worker.make_adapter(name, args), os.environ.get("CONCORD_TEST_FAULT", ""))
+    def close(self) -> None:
+        self.inner.close()
+
+
+def factory(name: str, args: argparse.Namespace, out_fd: int) -> Adapter:
+    inner = worker.make_adapter(name, args, out_fd)
+    return FaultyAdapter(inner, os.environ.get("CONCORD_TEST_FAULT", ""), out_fd)

@@ -4,6 +4,8 @@ Run: .venv/bin/python -m unittest discover -s adapters/testing -p 'test_*.py'
 (CTest: adapters_protocol_test, label "python").
 """
 
+from __future__ import annotations
+
 import os
 import struct
 import subprocess
@@ -17,15 +19,19 @@ sys.path.insert(0, ADAPTERS)
 import numpy as np  # noqa: E402
 
 import concord_protocol as cp  # noqa: E402
+from adapter import AdapterError, OptionSpec, parse_options  # noqa: E402
 
 
-def header(type_=cp.OK, pad=b"\0\0\0", meta_len=0, body_len=0, magic=b"CNC1"):
+def header(type_: int = cp.OK, pad: bytes = b"\0\0\0", meta_len: int = 0, body_len: int = 0,
+           magic: bytes = b"CNC1") -> bytes:
     return struct.pack("<4sB3sIQ", magic, type_, pad, meta_len, body_len)
 
 
 class FramingTest(unittest.TestCase):
-    def test_round_trip(self):
-        m = cp.Message(cp.MODEL, {"env": "ort@cpu,opt=3"}, [b"abc", b"", b"\0" * 10])
+    def test_round_trip(self) -> None:
+        m = cp.Message(cp.MODEL, {"env": {"backend": "ort", "device": "cpu",
+                                          "options": {"opt": "3"}}},
+                       [b"abc", b"", b"\0" * 10])
         frame = cp.encode_frame(m)
         self.assertEqual(frame[:4], b"CNC1")
         self.assertEqual(frame[4], cp.MODEL)
@@ -34,12 +40,23 @@ class FramingTest(unittest.TestCase):
         self.assertEqual(back.meta, m.meta)
         self.assertEqual(back.blobs, m.blobs)
 
-    def test_layout_matches_message_h(self):
+    def test_layout_matches_message_h(self) -> None:
         frame = cp.encode_frame(cp.Message(cp.BYE, {}, [b"xy"]))
         self.assertEqual(frame, b"CNC1\x0a\0\0\0" + struct.pack("<IQ", 2, 10) + b"{}"
                          + struct.pack("<Q", 2) + b"xy")
 
-    def test_strict_decoding(self):
+    def test_golden_frame_shared_with_message_test_cc(self) -> None:
+        path = os.path.join(os.path.dirname(ADAPTERS), "src", "protocol", "testdata",
+                            "model_frame.bin")
+        with open(path, "rb") as f:
+            golden = f.read()
+        env = {"backend": "ort", "device": "cpu", "options": {"opt": "3"}}
+        m = cp.Message(cp.MODEL, {"env": env, "name": "m.onnx"}, [b"xy", b""])
+        self.assertEqual(cp.encode_frame(m), golden)
+        back = cp.decode_frame(golden)
+        self.assertEqual((back.type, back.meta, back.blobs), (cp.MODEL, m.meta, m.blobs))
+
+    def test_strict_decoding(self) -> None:
         bad = {
             "magic": header(magic=b"CNC2"),
             "type 0": header(type_=0),
@@ -59,19 +76,21 @@ class FramingTest(unittest.TestCase):
                 with self.assertRaises(cp.ProtocolError):
                     cp.decode_frame(frame)
 
-    def test_values(self):
+    def test_values(self) -> None:
         m = cp.Message(cp.DATA)
         x = np.arange(6, dtype=np.float32).reshape(2, 3)
         seq = [np.array([1, 2], dtype=np.int64), np.array([3], dtype=np.int64)]
         cp.put_values(m, ["x", "s", "n"], [x, seq, None])
         self.assertEqual(m.meta["kinds"], ["tensor", "sequence", "none"])
         back = dict(cp.get_values(cp.decode_frame(cp.encode_frame(m))))
-        np.testing.assert_array_equal(back["x"], x)
-        self.assertEqual(back["x"].dtype, np.float32)
-        self.assertEqual([a.tolist() for a in back["s"]], [[1, 2], [3]])
+        bx, bs = back["x"], back["s"]
+        assert isinstance(bx, np.ndarray) and isinstance(bs, list)
+        np.testing.assert_array_equal(bx, x)
+        self.assertEqual(bx.dtype, np.float32)
+        self.assertEqual([a.tolist() for a in bs], [[1, 2], [3]])
         self.assertIsNone(back["n"])
 
-    def test_bfloat16_keeps_its_bits(self):
+    def test_bfloat16_keeps_its_bits(self) -> None:
         import onnx
         t = onnx.TensorProto()
         t.name = "b"
@@ -80,7 +99,7 @@ class FramingTest(unittest.TestCase):
         t.raw_data = struct.pack("<2H", 0x3F80, 0xC000)  # 1.0, -2.0
         m = cp.Message(cp.DATA, {"names": ["b"], "kinds": ["tensor"]}, [t.SerializeToString()])
         (name, v), = cp.get_values(m)
-        self.assertIsInstance(v, cp.OnnxBitsArray)
+        assert isinstance(v, cp.OnnxBitsArray)
         self.assertEqual(v.bits.tolist(), [0x3F80, 0xC000])
         out = cp.Message(cp.OUTPUT)
         cp.put_values(out, ["b"], [v])
@@ -89,7 +108,7 @@ class FramingTest(unittest.TestCase):
         self.assertEqual((back.data_type, list(back.dims), back.raw_data),
                          (t.data_type, [2], t.raw_data))
 
-    def test_bad_values(self):
+    def test_bad_values(self) -> None:
         for meta, blobs in [({"names": ["a"], "kinds": ["tensor"]}, [b"\xff\xff\xff"]),
                             ({"names": ["a"], "kinds": ["map"]}, [b""]),
                             ({"names": ["a", "b"], "kinds": ["none"]}, [b""])]:
@@ -97,21 +116,51 @@ class FramingTest(unittest.TestCase):
                 with self.assertRaises(cp.ProtocolError):
                     cp.get_values(cp.Message(cp.DATA, meta, blobs))
 
-    def test_parse_env(self):
-        self.assertEqual(cp.parse_env("tvm@cpu,opt=2,target=llvm -mcpu=core-avx2"),
-                         ("tvm", "cpu", {"opt": "2", "target": "llvm -mcpu=core-avx2"}))
-        self.assertEqual(cp.parse_env("ort"), ("ort", "cpu", {}))
+
+
+class OptionDeclarationTest(unittest.TestCase):
+    SPECS = (OptionSpec("opt", "level", "int", 0, 3, 3), OptionSpec("profile", "on", "int", 0, 1),
+             OptionSpec("target", "a target"))
+
+    def test_values_and_defaults(self) -> None:
+        values = parse_options("x", self.SPECS, {"opt": "1", "target": "llvm -mcpu=core-avx2"})
+        self.assertEqual(values.get_int("opt"), 1)
+        self.assertEqual(values.get_str("target"), "llvm -mcpu=core-avx2")
+        self.assertEqual(parse_options("x", self.SPECS, {}).get_int("opt"), 3)
+        self.assertIsNone(parse_options("x", self.SPECS, {}).get_str("target"))
+
+    def test_unknown_option_names_it_and_the_known_ones(self) -> None:
+        with self.assertRaises(AdapterError) as cm:
+            parse_options("x", self.SPECS, {"bogus": "1"})
+        self.assertEqual(cm.exception.kind, "usage")
+        self.assertIn("'bogus'", cm.exception.message)
+        self.assertIn("opt, profile, target", cm.exception.message)
+
+    def test_bad_values_are_usage_errors(self) -> None:
+        for options in ({"opt": "4"}, {"opt": "-1"}, {"opt": "fast"}, {"profile": "2"}):
+            with self.subTest(options=options):
+                with self.assertRaises(AdapterError) as cm:
+                    parse_options("x", self.SPECS, options)
+                self.assertEqual(cm.exception.kind, "usage")
+
+    def test_declaration_as_sent_in_hello(self) -> None:
+        self.assertEqual([s.to_json() for s in self.SPECS], [
+            {"name": "opt", "type": "int", "allowed": "0..3", "default": "3", "help": "level",
+             "min": 0, "max": 3},
+            {"name": "profile", "type": "int", "allowed": "0|1", "default": "", "help": "on",
+             "min": 0, "max": 1},
+            {"name": "target", "type": "str", "allowed": "", "default": "", "help": "a target"}])
 
 
 class WorkerStreamTest(unittest.TestCase):
-    def run_worker(self, stdin_bytes):
+    def run_worker(self, stdin_bytes: bytes) -> tuple[int, bytes]:
         argv = [sys.executable, os.path.join(ADAPTERS, "worker.py"), "--backend", "ort"]
         p = subprocess.run(argv,
                            input=stdin_bytes, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=120)
         return p.returncode, p.stdout
 
-    def test_malformed_frame_gets_error_then_exit(self):
+    def test_malformed_frame_gets_error_then_exit(self) -> None:
         rc, out = self.run_worker(b"GARBAGE!" * 4)
         self.assertEqual(rc, 2)
         reply = cp.decode_frame(out)
@@ -119,7 +168,7 @@ class WorkerStreamTest(unittest.TestCase):
         self.assertEqual(reply.meta["kind"], "input")
         self.assertIn("bad magic", reply.meta["message"])
 
-    def test_error_keeps_serving_and_bye_exits_zero(self):
+    def test_error_keeps_serving_and_bye_exits_zero(self) -> None:
         frames = [cp.Message(cp.HELLO, {"version": 1}),
                   cp.Message(cp.PROCESS, {}),  # before MODEL: an ERROR, not the end
                   cp.Message(cp.STATS, {}),
@@ -137,13 +186,44 @@ class WorkerStreamTest(unittest.TestCase):
         self.assertEqual(replies[1].meta["kind"], "usage")
         self.assertEqual(replies[2].meta["count"], 0)
 
-    def test_eof_exits_zero(self):
+    def test_hello_declares_options_and_model_takes_a_structured_env(self) -> None:
+        def model(env: object) -> cp.Message:
+            return cp.Message(cp.MODEL, {"env": env}, [b"not a model"])
+        frames = [cp.Message(cp.HELLO, {"version": 1}),
+                  model({"backend": "ort", "device": "cpu", "options": {"bogus": "1"}}),
+                  model({"backend": "ort", "device": "cpu", "options": {"opt": "9"}}),
+                  model("ort@cpu,opt=3"),
+                  model({"backend": "ort", "device": "cpu", "options": {"opt": 3}}),
+                  cp.Message(cp.BYE, {})]
+        rc, out = self.run_worker(b"".join(cp.encode_frame(f) for f in frames))
+        self.assertEqual(rc, 0)
+        replies = []
+        while out:
+            _, ml, bl = cp.decode_header(out[:cp.HEADER_SIZE])
+            n = cp.HEADER_SIZE + ml + bl
+            replies.append(cp.decode_frame(out[:n]))
+            out = out[n:]
+        self.assertEqual([r.type for r in replies], [cp.HELLO] + [cp.ERROR] * 4)
+        caps = replies[0].meta["capabilities"]
+        self.assertEqual([o["name"] for o in caps["options"]], ["opt", "threads", "profile"])
+        self.assertEqual(caps["options"][0]["allowed"], "0..3")
+        self.assertIn("ORT_ENABLE_ALL", caps["opt_mapping"])
+        self.assertEqual(caps["devices"], ["cpu"])
+        self.assertTrue(caps["taps"])
+        self.assertIn("python", replies[0].meta["versions"])
+        self.assertEqual(replies[1].meta["kind"], "usage")
+        self.assertIn("'bogus' (known: opt, threads, profile)", replies[1].meta["message"])
+        self.assertEqual(replies[2].meta["kind"], "usage")
+        self.assertIn("opt must be an integer in 0..3", replies[2].meta["message"])
+        self.assertEqual([r.meta["kind"] for r in replies[3:]], ["input", "input"])
+
+    def test_eof_exits_zero(self) -> None:
         rc, out = self.run_worker(b"")
         self.assertEqual((rc, out), (0, b""))
 
 
 class TvmTargetTest(unittest.TestCase):
-    def test_classic_target_strings_are_translated(self):
+    def test_classic_target_strings_are_translated(self) -> None:
         import tvm_adapter
         t = tvm_adapter.make_target("llvm -mcpu=core-avx2 -mattr=+avx2,+fma -num-cores=4")
         self.assertEqual(t.kind.name, "llvm")

@@ -5,12 +5,11 @@ this folder to use it."""
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))  # first: `import worker` is adapters/worker.py
+ADAPTERS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ADAPTERS)  # first: `import worker` is adapters/worker.py
 
-import crash_adapter  # noqa: E402
 import worker  # noqa: E402
+from testing import crash_adapter  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(worker.main(adapter_factory=crash_adapter.factory))

@@ -47,6 +47,16 @@ class Session {
   virtual void Reload(const Model& model);
 };
 
+// One env option a backend accepts, as the backend itself declares it (worker backends: the
+// adapter's declaration in its HELLO reply).
+struct BackendOption {
+  std::string name;           // "opt"
+  std::string type;           // "int" or "str"
+  std::string allowed;        // "0..3", "0|1", or empty for any value of the type
+  std::string default_value;  // empty when the backend picks
+  std::string help;           // one line
+};
+
 struct BackendInfo {
   std::string name;         // "ref"
   std::string description;  // one line
@@ -55,6 +65,7 @@ struct BackendInfo {
   bool available = true;
   std::string unavailable_reason;
   std::string opt_mapping;  // how opt=0..3 maps to the backend's own levels
+  std::vector<BackendOption> options;  // declared env options; empty where not declared
 };
 
 class Backend {

@@ -9,6 +9,33 @@ namespace concord {
 using protocol::Message;
 using protocol::MessageType;
 
+nlohmann::json EnvToWire(const EnvSpec& env) {
+  return {{"backend", env.backend}, {"device", env.device}, {"options", env.options}};
+}
+
+EnvSpec EnvFromWire(const nlohmann::json& wire) {
+  auto is_string = [&](const char* key) {
+    return wire.contains(key) && wire[key].is_string();
+  };
+  if (!wire.is_object() || !is_string("backend") || !is_string("device") ||
+      (wire.contains("options") && !wire["options"].is_object())) {
+    Fail(ErrorKind::kInput,
+         "MODEL's env must be an object {{backend, device, options}} of strings, got {}",
+         wire.dump().substr(0, 200));
+  }
+  EnvSpec env;
+  env.backend = wire["backend"].get<std::string>();
+  env.device = wire["device"].get<std::string>();
+  for (const auto& [key, value] : wire.value("options", nlohmann::json::object()).items()) {
+    if (!value.is_string()) {
+      Fail(ErrorKind::kInput, "MODEL's env option '{}' must be a string, got {}", key,
+           value.dump().substr(0, 200));
+    }
+    env.options[key] = value.get<std::string>();
+  }
+  return env;
+}
+
 ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model,
                                  const EnvSpec& env, const ProtocolSessionOptions& options)
     : channel_(std::move(channel)), options_(options) {
@@ -26,6 +53,7 @@ ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, con
   }
   server_hello_ = reply.meta;
   supports_taps_ = reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
+  if (options.check_hello) options.check_hello(server_hello_);
 
   env_ = env;
   SendModel(model);
@@ -39,8 +67,9 @@ void ProtocolSession::SendModel(const Model& model) {
   Message m;
   m.type = MessageType::kModel;
   EnvSpec remote_env = env_;
-  remote_env.options.erase("host");  // the server runs it locally
-  m.meta = {{"env", remote_env.ToString()}, {"name", model.path()}};
+  remote_env.options.erase("host");   // the server runs it locally
+  remote_env.options.erase("token");  // authentication happened in HELLO
+  m.meta = {{"env", EnvToWire(remote_env)}, {"name", model.path()}};
   std::string bytes;
   if (!model.proto().SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
   m.blobs.push_back(std::move(bytes));

@@ -4,16 +4,19 @@
 //
 // Conversation (client -> server, see protocol/message.h):
 //   HELLO {version, token?, client}        -> HELLO {version, server, capabilities, versions}
-//   MODEL {env, name, sha256} + model      -> OK {prepare_ms, effective_env, ...}
+//   MODEL {env, name} + model              -> OK {prepare_ms, effective_env, ...}
 //   DATA {names, kinds} + tensors          -> OK
 //   PROCESS {taps}                         -> OUTPUT {names, kinds, timing_ms} + tensors
 //                                             [then TAPS {names, kinds} + tensors if taps]
 //   STATS {}                               -> STATS {inference_ms, cpu_percent, rss_bytes, ...}
 //   BYE {}                                 -> (server closes)
+// MODEL's env is JSON {backend, device, options: {KEY: VALUE}} (EnvToWire), never env text for
+// the server to parse again; host= and token= stay on the client (the token travels in HELLO).
 // Any request may be answered ERROR {kind, message}; it is rethrown here as Error of that kind
 // prefixed with the peer's name. Timeouts and a vanished peer are Error(kRuntime).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,11 +30,19 @@ struct ProtocolSessionOptions {
   int hello_timeout_ms = 30000;
   int prepare_timeout_ms = 600000;  // compilation (TVM) can take minutes
   int run_timeout_ms = 300000;
+  // Called with the HELLO reply before MODEL is sent (a worker backend checks the env against
+  // the options the worker declares); what it throws ends the construction.
+  std::function<void(const nlohmann::json& hello)> check_hello;
 };
+
+// The env as MODEL carries it: {backend, device, options: {KEY: VALUE}} (values are strings).
+nlohmann::json EnvToWire(const EnvSpec& env);
+// Reads EnvToWire's form; Error(kInput) naming what is wrong when `wire` is not that form.
+EnvSpec EnvFromWire(const nlohmann::json& wire);
 
 class ProtocolSession : public Session {
  public:
-  // Performs HELLO and MODEL; throws on failure. `env` is sent as text with the model.
+  // Performs HELLO and MODEL; throws on failure. `env` is sent with the model (EnvToWire).
   ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model, const EnvSpec& env,
                   const ProtocolSessionOptions& options);
   ~ProtocolSession() override;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/protocol_session.h"
 #include "ir/clock.h"
 #include "protocol/values.h"
 
@@ -234,10 +235,10 @@ Message Server::OnModel(const Message& req) {
   if (req.blobs.size() != 1)
     Fail(ErrorKind::kInput, "MODEL must carry exactly one blob (the model), got {}",
          req.blobs.size());
-  if (!req.meta.contains("env") || !req.meta["env"].is_string()) {
-    Fail(ErrorKind::kUsage, "MODEL needs an 'env' string (BACKEND[@DEVICE][,KEY=VALUE]...)");
+  if (!req.meta.contains("env")) {
+    Fail(ErrorKind::kUsage, "MODEL needs an 'env' object {{backend, device, options}}");
   }
-  EnvSpec env = EnvSpec::Parse(req.meta["env"].get<std::string>());
+  EnvSpec env = EnvFromWire(req.meta["env"]);
   if (!env.Get("host").empty()) {
     Fail(ErrorKind::kUsage,
          "env '{}' names host=: a concord serve target runs envs locally and does not forward",

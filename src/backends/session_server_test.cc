@@ -93,7 +93,7 @@ std::string ModelBytes(const Model& m) { return m.proto().SerializeAsString(); }
 Message ModelMessage(const std::string& bytes, const std::string& env = "ref") {
   Message m;
   m.type = MessageType::kModel;
-  m.meta = {{"env", env}, {"name", "test.onnx"}};
+  m.meta = {{"env", EnvToWire(EnvSpec::Parse(env))}, {"name", "test.onnx"}};
   m.blobs.push_back(bytes);
   return m;
 }
@@ -293,6 +293,13 @@ TEST(SessionServer, RequestErrorsKeepTheSessionGoing) {
   Message no_env = ModelMessage(good);
   no_env.meta.erase("env");
   ExpectError(call(no_env), ErrorKind::kUsage, "'env'");
+  // The env is structured JSON; env text is not parsed again on the server.
+  Message text_env = ModelMessage(good);
+  text_env.meta["env"] = "ref@cpu";
+  ExpectError(call(text_env), ErrorKind::kInput, "{backend, device, options}");
+  Message number_option = ModelMessage(good);
+  number_option.meta["env"]["options"]["opt"] = 3;
+  ExpectError(call(number_option), ErrorKind::kInput, "option 'opt' must be a string");
   m.type = MessageType::kOutput;
   ExpectError(call(m), ErrorKind::kUsage, "server-to-client");
   m.type = MessageType::kHello;

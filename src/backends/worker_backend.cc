@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -247,72 +248,109 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// Runs argv to completion (at most timeout_ms) and returns its stdout; "" on any failure.
-std::string RunCapture(const std::vector<std::string>& argv, int timeout_ms) {
-  try {
-    ChildProcess child(argv, {"PYTHONDONTWRITEBYTECODE=1"});
-    ::close(child.TakeWriteFd());
-    int fd = child.TakeReadFd();
-    std::string out;
-    int64_t deadline = NowMs() + timeout_ms;
-    char buf[4096];
-    while (true) {
-      int64_t left = deadline - NowMs();
-      if (left <= 0) break;
-      pollfd p{fd, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      ssize_t k = ::read(fd, buf, sizeof buf);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) break;
-      out.append(buf, static_cast<size_t>(k));
-      if (out.size() > (1u << 20)) break;
-    }
-    ::close(fd);
-    if (!child.WaitExit(1000)) child.Kill();
-    return out;
-  } catch (const Error&) {
-    return "";
-  }
-}
-
 struct BackendSpec {
   const char* name;
-  const char* package;  // distribution name for the version
+  const char* package;      // distribution name shown in the version line
+  const char* version_key;  // the runtime's key in the worker's HELLO "versions"
   const char* description;
-  const char* opt_mapping;
-  std::vector<std::string> options;  // accepted env options besides timeout
-  std::vector<std::string> devices;
 };
 
 const BackendSpec kOrt{
-    "ort",
-    "onnxruntime",
-    "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)",
-    "opt=0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, 3 ORT_ENABLE_ALL; "
-    "threads=N -> intra_op_num_threads=N, inter_op_num_threads=1; profile=1 -> ORT's profiler "
-    "(its own per-run timing is reported in STATS and by `concord bench`)",
-    {"opt", "threads", "profile"},
-    {"cpu"}};
+    "ort", "onnxruntime", "onnxruntime",
+    "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)"};
 const BackendSpec kTvm{
-    "tvm",
-    "apache-tvm",
+    "tvm", "apache-tvm", "tvm",
     "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine (Python worker: "
-    "adapters/tvm_adapter.py; compiled models cached)",
-    "opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; target=TVM target "
-    "(default llvm); threads=N -> TVM runtime thread pool; cache=DIR for compiled models",
-    {"opt", "threads", "target", "cache"},
-    {"cpu", "opencl"}};
+    "adapters/tvm_adapter.py; compiled models cached)"};
+
+// What a worker declares in its HELLO reply's "capabilities" (adapters/adapter.py): the env
+// options its adapter accepts, how opt maps to the runtime's levels, and its devices.
+struct Declaration {
+  nlohmann::json options = nlohmann::json::array();  // [{name, type, allowed, min?, max?, ...}]
+  std::string opt_mapping;
+  std::vector<std::string> devices;            // the devices the adapter knows
+  std::vector<std::string> available_devices;  // those this machine has
+  nlohmann::json versions = nlohmann::json::object();
+};
+
+std::vector<std::string> StringList(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& x : j)
+    if (x.is_string()) out.push_back(x.get<std::string>());
+  return out;
+}
+
+Declaration ReadDeclaration(const nlohmann::json& hello) {
+  Declaration d;
+  const nlohmann::json caps = hello.value("capabilities", nlohmann::json::object());
+  if (!caps.is_object()) return d;
+  if (caps.contains("options") && caps["options"].is_array()) {
+    for (const auto& o : caps["options"])
+      if (o.is_object() && o.contains("name") && o["name"].is_string()) d.options.push_back(o);
+  }
+  d.opt_mapping = caps.value("opt_mapping", std::string());
+  d.devices = StringList(caps.value("devices", nlohmann::json::array()));
+  d.available_devices = StringList(caps.value("available_devices", nlohmann::json::array()));
+  if (hello.contains("versions") && hello["versions"].is_object()) d.versions = hello["versions"];
+  return d;
+}
+
+// Env options every worker backend takes besides the adapter's own: they configure the
+// client side (timeouts), not the runtime.
+const std::vector<std::string> kClientOptions = {"timeout"};
+
+std::string KnownOptions(const Declaration& d) {
+  std::vector<std::string> names;
+  for (const auto& o : d.options) names.push_back(o["name"].get<std::string>());
+  for (const auto& o : kClientOptions) names.push_back(o);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Checks `env` against the worker's declaration: Error(kUsage) for a device the adapter does
+// not know, an option it does not declare, or an integer option out of its range.
+void CheckEnv(const EnvSpec& env, const Declaration& d) {
+  if (std::find(d.devices.begin(), d.devices.end(), env.device) == d.devices.end()) {
+    Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
+         env.backend, env.device, fmt::format("{}", fmt::join(d.devices, ", ")));
+  }
+  for (const auto& [key, value] : env.options) {
+    if (std::find(kClientOptions.begin(), kClientOptions.end(), key) != kClientOptions.end())
+      continue;
+    auto it = std::find_if(d.options.begin(), d.options.end(),
+                           [&](const nlohmann::json& o) { return o["name"] == key; });
+    if (it == d.options.end()) {
+      Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {})",
+           env.ToString(), env.backend, key, KnownOptions(d));
+    }
+    if (it->value("type", std::string()) != "int") continue;
+    int64_t lo = it->value("min", int64_t{0}), hi = it->value("max", int64_t{0});
+    int64_t v = 0;
+    const char* end = value.data() + value.size();
+    auto [ptr, ec] = std::from_chars(value.data(), end, v);
+    if (value.empty() || ec != std::errc() || ptr != end || v < lo || v > hi) {
+      Fail(ErrorKind::kUsage,
+           "{}: option {} of backend {} must be an integer in {}..{} (got '{}')", env.ToString(),
+           key, env.backend, lo, hi, value);
+    }
+  }
+}
+
+std::vector<std::string> WorkerArgv(const BackendSpec& spec) {
+  return {PythonPath(), "-u", (fs::path(AdaptersDir()) / "worker.py").string(), "--backend",
+          spec.name};
+}
+
+const std::vector<std::string> kWorkerEnv = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
 
 struct Probe {
   bool ok = false;
   std::string reason;
-  nlohmann::json versions;
+  Declaration declaration;
 };
 
-// Version probe, once per process per (backend, python, adapters): asks the worker's Python
-// for package versions (and, for tvm, whether an OpenCL device exists) without a session.
+// Once per process per (backend, python, adapters): starts the worker, reads its HELLO reply
+// (versions and the adapter's declaration) and says BYE.
 Probe ProbeBackend(const BackendSpec& spec) {
   static std::mutex mu;
   static std::map<std::string, Probe> cache;
@@ -330,31 +368,27 @@ Probe ProbeBackend(const BackendSpec& spec) {
     probe.reason = fmt::format(
         "no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);
   } else {
-    std::string script = fmt::format(
-        "import importlib.metadata as m, json, platform\n"
-        "v = {{'python': platform.python_version()}}\n"
-        "for d in ('{}', 'onnx', 'numpy'):\n"
-        "    try: v[d] = m.version(d)\n"
-        "    except Exception: v[d] = None\n"
-        "if '{}' == 'tvm' and v['apache-tvm']:\n"
-        "    try:\n"
-        "        import tvm\n"
-        "        v['opencl'] = bool(tvm.runtime.enabled('opencl') and tvm.opencl().exist)\n"
-        "    except Exception: v['opencl'] = False\n"
-        "print(json.dumps(v))\n",
-        spec.package, spec.name);
-    std::string out = RunCapture({python, "-c", script}, kProbeTimeoutMs);
-    auto j = nlohmann::json::parse(out, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      probe.reason = fmt::format("{} did not answer the version probe", python);
-    } else if (!j[spec.package].is_string() || !j["onnx"].is_string() || !j["numpy"].is_string()) {
-      probe.reason =
-          fmt::format("{} lacks {} (needs {}, onnx and numpy; run scripts/setup)", python,
-                      j[spec.package].is_string() ? "onnx or numpy" : spec.package, spec.package);
-      probe.versions = j;
-    } else {
-      probe.ok = true;
-      probe.versions = j;
+    try {
+      ChildProcess child(WorkerArgv(spec), kWorkerEnv);
+      std::string peer = fmt::format("{} worker (pid {})", spec.name, child.pid());
+      protocol::Channel channel(child.TakeReadFd(), child.TakeWriteFd(), peer, /*owns_fds=*/true);
+      protocol::Message hello;
+      hello.type = protocol::MessageType::kHello;
+      hello.meta = {{"version", protocol::kVersion}, {"client", "concord"}};
+      protocol::Message reply = channel.Call(hello, kProbeTimeoutMs);
+      protocol::Message bye;
+      bye.type = protocol::MessageType::kBye;
+      channel.Send(bye);
+      if (reply.type != protocol::MessageType::kHello) {
+        probe.reason = fmt::format("{} answered {} to HELLO", peer,
+                                   protocol::MessageTypeName(reply.type));
+      } else {
+        probe.ok = true;
+        probe.declaration = ReadDeclaration(reply.meta);
+      }
+    } catch (const Error& e) {
+      probe.reason = fmt::format("{} (needs {}, onnx and numpy; run scripts/setup)", e.what(),
+                                 spec.package);
     }
   }
   cache[key] = probe;
@@ -500,55 +534,57 @@ class WorkerBackend : public Backend {
     BackendInfo info;
     info.name = spec_.name;
     info.description = spec_.description;
-    info.opt_mapping = spec_.opt_mapping;
     Probe probe = ProbeBackend(spec_);
     info.available = probe.ok;
     info.unavailable_reason = probe.reason;
-    const auto& v = probe.versions;
+    const Declaration& d = probe.declaration;
+    info.opt_mapping = d.opt_mapping;
+    for (const auto& o : d.options) {
+      info.options.push_back({o.value("name", std::string()), o.value("type", std::string()),
+                              o.value("allowed", std::string()),
+                              o.value("default", std::string()), o.value("help", std::string())});
+    }
+    for (const auto& o : kClientOptions) {
+      info.options.push_back({o, "str", "", "", "seconds allowed for MODEL (600) and each run "
+                              "(300); the worker is killed past it"});
+    }
     auto str = [&](const char* k) {
-      return v.is_object() && v.contains(k) && v[k].is_string() ? v[k].get<std::string>() : "?";
+      return d.versions.contains(k) && d.versions[k].is_string() ? d.versions[k].get<std::string>()
+                                                                : std::string("?");
     };
-    info.version =
-        fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)", spec_.package,
-                    str(spec_.package), str("python"), str("onnx"), str("numpy"), AdaptersDir());
-    info.devices = {"cpu"};
-    if (spec_.name == std::string("tvm") && v.is_object() && v.value("opencl", false))
-      info.devices.push_back("opencl");
+    info.version = fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)",
+                               spec_.package, str(spec_.version_key), str("python"), str("onnx"),
+                               str("numpy"), AdaptersDir());
+    info.devices = probe.ok ? d.available_devices : std::vector<std::string>{"cpu"};
     return info;
   }
 
   std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {
-    if (std::find(spec_.devices.begin(), spec_.devices.end(), env.device) == spec_.devices.end()) {
-      Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
-           spec_.name, env.device, fmt::format("{}", fmt::join(spec_.devices, ", ")));
-    }
     ProtocolSessionOptions options;
     EnvSpec worker_env = env;
-    for (const auto& [k, v] : env.options) {
-      if (k == "timeout") {
-        char* end = nullptr;
-        double s = std::strtod(v.c_str(), &end);
-        if (v.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
-          Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
-               env.ToString(), v);
-        }
-        int ms = static_cast<int>(s * 1000);
-        options.prepare_timeout_ms = options.run_timeout_ms = std::max(ms, 1);
-        worker_env.options.erase("timeout");
-      } else if (std::find(spec_.options.begin(), spec_.options.end(), k) == spec_.options.end()) {
-        Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {}, timeout)",
-             env.ToString(), spec_.name, k, fmt::format("{}", fmt::join(spec_.options, ", ")));
+    auto timeout = env.options.find("timeout");
+    if (timeout != env.options.end()) {
+      const std::string& v = timeout->second;
+      char* end = nullptr;
+      double s = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
+        Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+             env.ToString(), v);
       }
+      int ms = static_cast<int>(s * 1000);
+      options.prepare_timeout_ms = options.run_timeout_ms = std::max(ms, 1);
+      worker_env.options.erase("timeout");
     }
-    std::string python = PythonPath();
-    std::string adapters = AdaptersDir();
-    std::vector<std::string> argv = {python, "-u", (fs::path(adapters) / "worker.py").string(),
-                                     "--backend", spec_.name};
-    std::vector<std::string> extra_env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+    // The adapter declares its options and devices in HELLO; the env is checked against that
+    // declaration before MODEL.
+    options.check_hello = [env](const nlohmann::json& hello) {
+      CheckEnv(env, ReadDeclaration(hello));
+    };
+    std::vector<std::string> extra_env = kWorkerEnv;
     if (env.threads() > 0 && spec_.name == std::string("tvm")) {
       extra_env.push_back(fmt::format("TVM_NUM_THREADS={}", env.threads()));
     }
-    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
+    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, WorkerArgv(spec_),
                                                std::move(extra_env), options);
   }
 

@@ -9,9 +9,13 @@
 // The worker's stderr goes to an unlinked temporary file; what it wrote during a failed request
 // (first and last lines) is quoted in the error.
 //
-// Env options: ort: opt, threads; tvm: opt, threads, target, cache; both: timeout=SECONDS (a
-// limit on each MODEL and run reply; default 600 s for MODEL, 300 s per run; the start-up
-// HELLO always gets 30 s). Any other option is Error(kUsage).
+// Env options and devices are the adapter's own: each adapter declares them once
+// (adapters/adapter.py) and the worker sends that declaration in its HELLO reply, which is
+// what Info() shows and what Prepare() checks an env against before MODEL: an option the
+// adapter does not declare, an integer option out of range or an unknown device is
+// Error(kUsage) naming it and the known ones. Besides those, timeout=SECONDS (a limit on each
+// MODEL and run reply; default 600 s for MODEL, 300 s per run; the start-up HELLO always gets
+// 30 s). The env reaches the worker as JSON {backend, device, options} (EnvToWire).
 //
 // Failure contract: an ERROR the worker answers keeps its kind (unsupported/usage/input/
 // runtime) and the session stays usable. A worker that dies (exit or signal), hangs past the

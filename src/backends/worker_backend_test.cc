@@ -107,6 +107,22 @@ TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
               std::string::npos)
         << info.version;
     EXPECT_NE(info.opt_mapping.find("opt="), std::string::npos);
+    // The options are the adapter's declaration (HELLO), plus the client's timeout.
+    std::vector<std::string> names;
+    for (const auto& o : info.options) names.push_back(o.name);
+    if (name == std::string("ort")) {
+      EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "profile", "timeout"}));
+      EXPECT_EQ(info.options[0].allowed, "0..3");
+      EXPECT_EQ(info.options[0].default_value, "3");
+      EXPECT_NE(info.opt_mapping.find("ORT_ENABLE_ALL"), std::string::npos) << info.opt_mapping;
+      EXPECT_EQ(info.devices, std::vector<std::string>{"cpu"});
+    } else {
+      EXPECT_EQ(names,
+                (std::vector<std::string>{"opt", "threads", "target", "cache", "timeout"}));
+      EXPECT_EQ(info.options[2].type, "str");
+      EXPECT_NE(info.opt_mapping.find("PassContext"), std::string::npos) << info.opt_mapping;
+    }
+    for (const auto& o : info.options) EXPECT_FALSE(o.help.empty()) << o.name;
   }
 }
 
@@ -252,6 +268,30 @@ TEST_F(WorkerBackendTest, UnknownOptionsAndDevicesAreUsageErrors) {
       FAIL() << env << " should be rejected";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kUsage) << env << ": " << e.what();
+    }
+  }
+}
+
+// The check uses the adapter's own declaration: the message names the option and lists the
+// known ones.
+TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
+  struct Case {
+    const char* env;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"ort@cpu,bogus=1", "does not know option 'bogus' (known: opt, threads, profile, "
+                                "timeout)"},
+        Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
+        Case{"ort@cpu,opt=4", "opt of backend ort must be an integer in 0..3 (got '4')"},
+        Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},
+        Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu)"}}) {
+    try {
+      Prepare(c.env);
+      ADD_FAILURE() << c.env << " should be rejected";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage) << c.env << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
     }
   }
 }

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "protocol/channel.h"
@@ -33,6 +35,24 @@ TEST(Frame, RoundTrip) {
   EXPECT_EQ(values[0].second.tensor.data<float>()[1], -2.0f);
   EXPECT_EQ(values[1].second.sequence.at(0).data<int64_t>()[0], 7);
   EXPECT_TRUE(values[2].second.is_none());
+}
+
+// The same bytes are checked by adapters/testing/test_concord_protocol.py: both ends of the
+// protocol encode this MODEL frame identically.
+TEST(Frame, MatchesTheGoldenFrameSharedWithPython) {
+  std::ifstream in("src/protocol/testdata/model_frame.bin", std::ios::binary);
+  ASSERT_TRUE(in) << "run from the source folder";
+  std::string golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Message m;
+  m.type = MessageType::kModel;
+  m.meta = {{"env", {{"backend", "ort"}, {"device", "cpu"}, {"options", {{"opt", "3"}}}}},
+            {"name", "m.onnx"}};
+  m.blobs = {"xy", ""};
+  EXPECT_EQ(EncodeFrame(m), golden);
+  Message back = DecodeFrame(golden);
+  EXPECT_EQ(back.type, MessageType::kModel);
+  EXPECT_EQ(back.meta, m.meta);
+  EXPECT_EQ(back.blobs, m.blobs);
 }
 
 TEST(Frame, StrictDecoding) {

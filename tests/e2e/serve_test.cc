@@ -198,7 +198,7 @@ TEST(Serve, BadFramesGetErrorAndTheServerKeepsServing) {
   {
     Message m;
     m.type = MessageType::kModel;
-    m.meta = {{"env", "ref"}};
+    m.meta = {{"env", EnvToWire(EnvSpec::Parse("ref"))}};
     m.blobs.push_back(TinyCnn().proto().SerializeAsString());
     model_frame = protocol::EncodeFrame(m);
   }
@@ -342,7 +342,7 @@ TEST(Serve, SilentAndNonReadingClientsAreDropped) {
     Channel& ch = *chp;
     Message m;
     m.type = MessageType::kModel;
-    m.meta = {{"env", "ref"}};
+    m.meta = {{"env", EnvToWire(EnvSpec::Parse("ref"))}};
     m.blobs.push_back(TinyCnn().proto().SerializeAsString());
     ASSERT_EQ(ch.Call(m, 30000).type, MessageType::kOk);
     Message data;

@@ -11,9 +11,15 @@ int EnvsMain(bool json) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& b : AllBackends()) {
     BackendInfo i = b->Info();
+    nlohmann::json options = nlohmann::json::array();
+    for (const auto& o : i.options) {
+      options.push_back({{"name", o.name}, {"type", o.type}, {"allowed", o.allowed},
+                         {"default", o.default_value}, {"help", o.help}});
+    }
     list.push_back({{"name", i.name}, {"description", i.description}, {"version", i.version},
                     {"devices", i.devices}, {"available", i.available},
-                    {"unavailable_reason", i.unavailable_reason}, {"opt_mapping", i.opt_mapping}});
+                    {"unavailable_reason", i.unavailable_reason}, {"opt_mapping", i.opt_mapping},
+                    {"options", options}});
   }
   if (json) {
     std::cout << nlohmann::json{{"envs", list}}.dump(2) << "\n";
@@ -26,6 +32,13 @@ int EnvsMain(bool json) {
     std::cout << fmt::format("         devices: {}\n", fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
     std::cout << fmt::format("         version: {}\n", e["version"].get<std::string>());
     std::cout << fmt::format("         opt:     {}\n", e["opt_mapping"].get<std::string>());
+    for (const auto& o : e["options"]) {
+      std::string allowed = o["allowed"].get<std::string>();
+      std::string def = o["default"].get<std::string>();
+      std::cout << fmt::format("         option:  {} ({}{}{}) {}\n", o["name"].get<std::string>(),
+                               allowed.empty() ? o["type"].get<std::string>() : allowed,
+                               def.empty() ? "" : ", default ", def, o["help"].get<std::string>());
+    }
     if (!e["available"].get<bool>()) {
       std::cout << fmt::format("         why not: {}\n", e["unavailable_reason"].get<std::string>());
     }

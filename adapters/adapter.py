@@ -1,0 +1,154 @@
+"""What a runtime adapter is: the interface adapters/worker.py serves, and how an adapter
+declares its env options.
+
+An adapter wraps one runtime's official Python API (ort_adapter.py, tvm_adapter.py). It
+declares once, as class constants, the env options it accepts (OPTIONS: name, type, allowed
+values, default, help), how opt=0..3 maps to the runtime's own levels (OPT_MAPPING) and the
+devices it knows (DEVICES). capabilities() turns that declaration into the HELLO reply's
+"capabilities"; Concord's WorkerBackend checks an env's options against it before MODEL and
+`concord envs` shows it, so no other list of options exists. prepare() receives the env's
+option values as strings and reads them with parse_options(), which raises
+AdapterError("usage") naming the option and the known ones.
+
+Failure contract of every method: AdapterError(kind, message) for a failure to report as
+ERROR {kind, message} (the worker keeps serving); any other exception is reported as kind
+"runtime" with its type and text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, Union
+
+from concord_protocol import NamedValues, ValueMap
+
+JsonDict = dict[str, Any]
+ErrorKind = Literal["usage", "input", "unsupported", "runtime"]
+
+
+class AdapterError(Exception):
+    """A failure to report as ERROR {kind, message}; kind names src/ir/error.h's ErrorKind."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One env option: an "int" in minimum..maximum, or a "str" (any text)."""
+
+    name: str
+    help: str
+    type: Literal["int", "str"] = "str"
+    minimum: int = 0
+    maximum: int = 0
+    default: Union[int, str, None] = None  # None: the runtime picks
+
+    def allowed(self) -> str:
+        """The allowed values as Concord prints them: "0..3", "0|1", or "" (any)."""
+        if self.type != "int":
+            return ""
+        if self.maximum == self.minimum + 1:
+            return "%d|%d" % (self.minimum, self.maximum)
+        return "%d..%d" % (self.minimum, self.maximum)
+
+    def to_json(self) -> JsonDict:
+        j: JsonDict = {"name": self.name, "type": self.type, "allowed": self.allowed(),
+                       "default": "" if self.default is None else str(self.default),
+                       "help": self.help}
+        if self.type == "int":
+            j["min"] = self.minimum
+            j["max"] = self.maximum
+        return j
+
+    def parse(self, backend: str, text: str) -> Union[int, str]:
+        if self.type == "str":
+            return text
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not self.minimum <= value <= self.maximum:
+            raise AdapterError("usage", "%s: %s must be an integer in %d..%d (got '%s')"
+                               % (backend, self.name, self.minimum, self.maximum, text))
+        return value
+
+
+class Options:
+    """Typed option values: those the env gave, else each declared default."""
+
+    def __init__(self, values: dict[str, Union[int, str, None]]) -> None:
+        self._values = values
+
+    def get_int(self, name: str) -> int:
+        value = self._values[name]
+        if not isinstance(value, int):
+            raise TypeError("option '%s' is not an integer option with a default" % name)
+        return value
+
+    def get_str(self, name: str) -> str | None:
+        value = self._values[name]
+        return None if value is None else str(value)
+
+
+def parse_options(backend: str, specs: tuple[OptionSpec, ...],
+                  options: dict[str, str]) -> Options:
+    """Reads an env's options against the declaration; AdapterError("usage") names an unknown
+    option (listing the known ones) or a bad value."""
+    known = {s.name: s for s in specs}
+    for name in options:
+        if name not in known:
+            raise AdapterError("usage", "%s does not know option '%s' (known: %s)"
+                               % (backend, name, ", ".join(known)))
+    values: dict[str, Union[int, str, None]] = {}
+    for spec in specs:
+        values[spec.name] = (spec.parse(backend, options[spec.name]) if spec.name in options
+                             else spec.default)
+    return Options(values)
+
+
+def describe_capabilities(specs: tuple[OptionSpec, ...], opt_mapping: str,
+                          devices: tuple[str, ...], available_devices: list[str],
+                          taps: bool) -> JsonDict:
+    """The HELLO reply's "capabilities" for an adapter's declaration."""
+    return {"taps": taps, "options": [s.to_json() for s in specs], "opt_mapping": opt_mapping,
+            "devices": list(devices), "available_devices": available_devices}
+
+
+class Adapter(Protocol):
+    """The interface adapters/worker.py serves. Adapters subclass it explicitly to inherit the
+    defaults of run_taps, runtime_stats and close."""
+
+    supports_taps: bool
+
+    def capabilities(self) -> JsonDict:
+        """The declaration sent in HELLO (describe_capabilities of the class constants)."""
+        ...
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the runtime and of the Python packages it uses, "python" included."""
+        ...
+
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        """Loads (compiles) `model` for `device` with the env's options; returns the MODEL
+        reply's details, with "effective_env" where the adapter resolved defaults."""
+        ...
+
+    def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
+        """Runs the prepared model once: ([(output name, value)], milliseconds of the runtime's
+        own call)."""
+        ...
+
+    def run_taps(self, inputs: ValueMap) -> NamedValues:
+        """Every intermediate tensor, by name (adapters with supports_taps)."""
+        raise AdapterError("unsupported", "this runtime cannot return intermediate tensors")
+
+    def runtime_stats(self) -> JsonDict:
+        """Extra STATS fields measured by the runtime itself; none by default."""
+        return {}
+
+    def close(self) -> None:
+        """Releases the runtime's resources; the worker calls it once when it ends."""
+        return None
