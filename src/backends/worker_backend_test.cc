@@ -283,7 +283,7 @@ TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
        {Case{"ort@cpu,bogus=1", "does not know option 'bogus' (known: opt, threads, profile, "
                                 "timeout)"},
         Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
-        Case{"ort@cpu,opt=4", "opt of backend ort must be an integer in 0..3 (got '4')"},
+        Case{"ort@cpu,profile=2", "profile of backend ort must be an integer in 0..1 (got '2')"},
         Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},
         Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu)"}}) {
     try {
