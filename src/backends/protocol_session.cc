@@ -26,7 +26,8 @@ EnvSpec EnvFromWire(const nlohmann::json& wire) {
   EnvSpec env;
   env.backend = wire["backend"].get<std::string>();
   env.device = wire["device"].get<std::string>();
-  for (const auto& [key, value] : wire.value("options", nlohmann::json::object()).items()) {
+  const nlohmann::json options = wire.value("options", nlohmann::json::object());
+  for (const auto& [key, value] : options.items()) {
     if (!value.is_string()) {
       Fail(ErrorKind::kInput, "MODEL's env option '{}' must be a string, got {}", key,
            value.dump().substr(0, 200));
