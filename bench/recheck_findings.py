@@ -10,7 +10,7 @@ For each OUT/<id>-<env>-<symptom>/ bundle (campaign/fuzz.h):
   perf: a re-timing, never an output check: `concord bench` runs the model on ref and the env
     (>= 3 timed runs each) and the finding is "confirmed" when the ratio of their medians is
     still above the campaign's threshold (details.perf: factor x the env's median ratio).
-    Bundles written before perf details were recorded have no threshold: "not re-checkable".
+    Bundles written before details.perf take the median ratio from their message and factor 10.
 Writes a Markdown table to stdout.
 
     .venv/bin/python bench/recheck_findings.py OUT_DIR
@@ -18,6 +18,7 @@ Writes a Markdown table to stdout.
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -53,9 +54,15 @@ def concord_binary():
 
 def recheck_perf(bundle, f, runs=5):
     perf = f.get("details", {}).get("perf")
-    if not perf:
-        return "not re-checkable: the bundle records no perf threshold (re-run the campaign)"
-    threshold = perf["factor"] * perf["median_ratio"]
+    if perf:
+        threshold = perf["factor"] * perf["median_ratio"]
+    else:
+        # Bundles from before details.perf: the message names the median ratio; the campaign's
+        # factor was the default, 10.
+        m = re.search(r"median ratio is ([0-9.]+)x", f.get("message", ""))
+        if not m:
+            return "not re-checkable: the bundle records no perf threshold"
+        threshold = 10 * float(m.group(1))
     cmd = [concord_binary(), "bench", os.path.join(bundle, "model.onnx"), "--envs",
            "ref;" + f["env"], "--repeat", str(max(3, runs)), "--json"]
     inputs = os.path.join(bundle, "test_data_set_0")

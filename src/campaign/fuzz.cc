@@ -677,9 +677,10 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
         store.SetOpSupport({r.env(), op, dt, status, out.message.substr(0, 500)});
       }
       if (log) {
-        log(fmt::format("[{}/{}] {} {}: {}", done, total, op, dt,
-                        rejected_by.empty() ? std::string("ok everywhere")
-                                            : fmt::format("not on {}", fmt::join(rejected_by, ", "))));
+        std::string verdict = rejected_by.empty()
+                                  ? std::string("ok everywhere")
+                                  : fmt::format("not on {}", fmt::join(rejected_by, ", "));
+        log(fmt::format("[{}/{}] {} {}: {}", done, total, op, dt, verdict));
       }
     }
   }

@@ -4,9 +4,8 @@
 #include <cctype>
 #include <cmath>
 #include <map>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "backends/worker_backend.h"
 #include "ir/clock.h"

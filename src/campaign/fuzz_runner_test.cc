@@ -26,6 +26,7 @@ Model TwoNodeModel(int64_t alpha_present) {
   m.set_ir_version(8);
   m.add_opset_import()->set_version(17);
   onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("two_nodes");
   auto* in = g->add_input();
   in->set_name("x");
   auto* t = in->mutable_type()->mutable_tensor_type();
@@ -47,16 +48,18 @@ Model TwoNodeModel(int64_t alpha_present) {
   abs->add_output("z");
   auto* out = g->add_output();
   out->set_name("z");
-  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* ot = out->mutable_type()->mutable_tensor_type();
+  ot->set_elem_type(onnx::TensorProto::FLOAT);
+  ot->mutable_shape()->add_dim()->set_dim_value(4);
   return Model::FromProto(m, "", "two nodes");
 }
 
 TEST(NodeSignatures, OpAttributeNamesAndInputDtype) {
   EXPECT_EQ(OpSignature(TwoNodeModel(1)), "Abs,LeakyRelu");
   EXPECT_EQ(NodeSignatures(TwoNodeModel(1)),
-            (std::vector<std::string>{"Abs():float32", "LeakyRelu(alpha):float32"}));
+            (std::vector<std::string>{"Abs():float", "LeakyRelu(alpha):float"}));
   EXPECT_EQ(NodeSignatures(TwoNodeModel(0)),
-            (std::vector<std::string>{"Abs():float32", "LeakyRelu():float32"}));
+            (std::vector<std::string>{"Abs():float", "LeakyRelu():float"}));
 }
 
 TEST(Disagreement, AtolScalesWithTheOutputsMagnitudeOnlyWhenAsked) {

@@ -48,8 +48,10 @@ EnvReduceResult ReduceBetweenEnvs(const Model& model, const ValueMap& inputs,
     r.symptom = "diverges";
   }
   r.reproduced = true;
-  if (log) log(fmt::format("{}: {}", r.failing_env.empty() ? "the envs diverge" :
-                           r.failing_env + " " + r.symptom, r.message.substr(0, 200)));
+  if (log)
+    log(fmt::format("{}: {}",
+                    r.failing_env.empty() ? "the envs diverge" : r.failing_env + " " + r.symptom,
+                    r.message.substr(0, 200)));
   const bool a_fails = r.failing_env == o.env_a;
   // The symptom on a candidate, "" when it does not show it.
   auto symptom_of = [&](const Model& m, const ValueMap& in, std::vector<Value>* expected) {

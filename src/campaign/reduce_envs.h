@@ -32,8 +32,8 @@ struct EnvReduceOptions {
 
 struct EnvReduceResult {
   bool reproduced = false;
-  std::string symptom;      // "diverges", "crash", "timeout", "error", "unsupported"
-  std::string failing_env;  // the env that fails (empty for "diverges")
+  std::string symptom;          // "diverges", "crash", "timeout", "error", "unsupported"
+  std::string failing_env;      // the env that fails (empty for "diverges")
   std::string message;          // the symptom on the full model
   std::string reduced_message;  // the same symptom on the reduced model, run again
   ReduceResult reduced;

@@ -5,12 +5,12 @@
 // (alpha = 1) there is nothing to reduce (exit 1); a bad env list is a usage error (exit 2).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "ir/model.h"
@@ -107,8 +107,8 @@ TEST(ReduceCli, KeepsTheGemmThatOpenCvGetsWrong) {
   EXPECT_TRUE(fs::exists(out / "reduce.json"));
   ASSERT_TRUE(fs::exists(out / "repro.sh"));
   // The repro stands alone: ref passes its test case, and repro.sh still shows the divergence.
-  CliResult ref = RunConcord("run " + Quote((out / "model.onnx").string()) + " --env ref --inputs " +
-                             Quote((out / "test_data_set_0").string()));
+  CliResult ref = RunConcord("run " + Quote((out / "model.onnx").string()) +
+                             " --env ref --inputs " + Quote((out / "test_data_set_0").string()));
   EXPECT_EQ(ref.code, 0) << ref.err;
   std::string sh = "sh " + Quote((out / "repro.sh").string()) + " >/dev/null 2>&1";
   int status = std::system(sh.c_str());

@@ -61,8 +61,8 @@ void WriteRepro(const fs::path& dir, const EnvReduceResult& r, const EnvReduceOp
   }
   std::vector<ValueInfo> outs = m.Outputs();
   for (size_t i = 0; i < r.expected.size() && i < outs.size(); ++i) {
-    WriteValuePb((dir / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(),
-                 r.expected[i], outs[i].name);
+    WriteValuePb((dir / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(), r.expected[i],
+                 outs[i].name);
   }
   std::ofstream(dir / "reduce.json") << summary.dump(2) << "\n";
   {
@@ -93,8 +93,7 @@ int ReduceMain(const ReduceArgs& a) {
   if (a.out.empty()) Fail(ErrorKind::kUsage, "reduce: --out DIR is required");
   std::vector<EnvSpec> envs = ParseEnvList(a.envs);
   if (envs.size() != 2) {
-    Fail(ErrorKind::kUsage, "reduce needs exactly two envs (--envs \"A;B\"), got {}",
-         envs.size());
+    Fail(ErrorKind::kUsage, "reduce needs exactly two envs (--envs \"A;B\"), got {}", envs.size());
   }
   if (!fs::is_regular_file(a.model)) Fail(ErrorKind::kInput, "{}: no such model file", a.model);
   Model model = Model::Load(a.model);
@@ -114,8 +113,10 @@ int ReduceMain(const ReduceArgs& a) {
     r = ReduceBetweenEnvs(model, inputs, o, log);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kInput) throw;
-    Fail(ErrorKind::kInput, "reduce needs `ref` to run the model (sub-models are fed with its "
-         "values): {}", e.what());
+    Fail(ErrorKind::kInput,
+         "reduce needs `ref` to run the model (sub-models are fed with its "
+         "values): {}",
+         e.what());
   }
   json summary = {{"model", a.model},
                   {"envs", {o.env_a, o.env_b}},
@@ -141,14 +142,14 @@ int ReduceMain(const ReduceArgs& a) {
   if (a.json) {
     std::cout << summary.dump(2) << "\n";
   } else if (!r.reproduced) {
-    std::cout << fmt::format("no symptom to reduce: {}\n",
-                             r.message.empty() ? o.env_a + " and " + o.env_b + " agree"
-                                               : r.message);
+    std::cout << fmt::format(
+        "no symptom to reduce: {}\n",
+        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message);
   } else {
     std::cout << fmt::format(
         "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n",
-        r.symptom, r.failing_env.empty() ? "" : " on " + r.failing_env,
-        r.reduced.original_nodes, r.reduced.reduced_nodes,
+        r.symptom, r.failing_env.empty() ? "" : " on " + r.failing_env, r.reduced.original_nodes,
+        r.reduced.reduced_nodes,
         fmt::join(summary["reduced_ops"].get<std::vector<std::string>>(), ","),
         r.reduced.frozen_inputs, r.reduced.tests,
         (r.reduced_message.empty() ? r.message : r.reduced_message).substr(0, 300),
