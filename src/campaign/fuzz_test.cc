@@ -163,8 +163,8 @@ FuzzCase GemmAlphaCase(uint64_t seed) {
   auto* w = g->add_initializer();
   w->set_name("W");
   w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(3);  // [N, K] with transB = 1, the layout OpenCV's importer expects
   w->add_dims(8);
-  w->add_dims(3);
   for (int i = 0; i < 24; ++i) w->add_float_data(0.1f * static_cast<float>(i % 7) - 0.3f);
   AddNode(g, "Relu", {"x"}, "a");
   auto* gemm = AddNode(g, "Gemm", {"a", "W"}, "z");
@@ -172,6 +172,10 @@ FuzzCase GemmAlphaCase(uint64_t seed) {
   alpha->set_name("alpha");
   alpha->set_type(onnx::AttributeProto::FLOAT);
   alpha->set_f(0.5f);
+  auto* trans_b = gemm->add_attribute();
+  trans_b->set_name("transB");
+  trans_b->set_type(onnx::AttributeProto::INT);
+  trans_b->set_i(1);
   AddValue(g->mutable_output(), "z", {4, 3});
   FuzzCase c;
   std::mt19937_64 rng(seed);
