@@ -6,7 +6,11 @@ For each OUT/<id>-<env>-<symptom>/ bundle (campaign/fuzz.h):
     the .venv's onnx package) runs the reduced model; the finding is "confirmed" when
     onnx.reference agrees with Concord's expected outputs (ref) within the campaign tolerance
     and disagrees with what the env returned (actual_K.pb);
-  crash / error / timeout: the bundle's repro.sh is run again and must still fail.
+  crash / error / timeout: the bundle's repro.sh is run again and must still fail;
+  perf: a re-timing, never an output check: `concord bench` runs the model on ref and the env
+    (>= 3 timed runs each) and the finding is "confirmed" when the ratio of their medians is
+    still above the campaign's threshold (details.perf: factor x the env's median ratio).
+    Bundles written before details.perf take the median ratio from their message and factor 10.
 Writes a Markdown table to stdout.
 
     .venv/bin/python bench/recheck_findings.py OUT_DIR
@@ -14,6 +18,7 @@ Writes a Markdown table to stdout.
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -41,6 +46,39 @@ def close(a, b, rtol, atol):
         ok = np.isnan(a64) | (np.abs(a64 - b64) <= atol + rtol * np.abs(a64))
         return bool(same_nan and ok.all())
     return bool(np.array_equal(a, b))
+
+
+def concord_binary():
+    return os.path.join(ROOT, "build", "bin", "concord")
+
+
+def recheck_perf(bundle, f, runs=5):
+    perf = f.get("details", {}).get("perf")
+    if perf:
+        threshold = perf["factor"] * perf["median_ratio"]
+    else:
+        # Bundles from before details.perf: the message names the median ratio; the campaign's
+        # factor was the default, 10.
+        m = re.search(r"median ratio is ([0-9.]+)x", f.get("message", ""))
+        if not m:
+            return "not re-checkable: the bundle records no perf threshold"
+        threshold = 10 * float(m.group(1))
+    cmd = [concord_binary(), "bench", os.path.join(bundle, "model.onnx"), "--envs",
+           "ref;" + f["env"], "--repeat", str(max(3, runs)), "--json"]
+    inputs = os.path.join(bundle, "test_data_set_0")
+    if os.path.isdir(inputs):
+        cmd += ["--inputs", inputs]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    try:
+        rec = json.loads(p.stdout)
+        ratio = rec["envs"][1]["ratio_vs_first"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"not re-timed: concord bench failed ({p.stderr.strip()[:80]})"
+    if ratio is None:
+        return "not re-timed: an env failed in concord bench"
+    if ratio > threshold:
+        return f"confirmed by re-timing: {ratio:.1f}x ref (threshold {threshold:.1f}x)"
+    return f"not reproduced: {ratio:.1f}x ref, threshold {threshold:.1f}x"
 
 
 def recheck(bundle):
@@ -78,6 +116,8 @@ def recheck(bundle):
             row["verdict"] = "DISPUTED: onnx.reference differs from concord ref"
         else:
             row["verdict"] = "not reproduced: env agrees with onnx.reference"
+    elif sym == "perf":
+        row["verdict"] = recheck_perf(bundle, f)
     else:
         p = subprocess.run(["sh", os.path.join(bundle, "repro.sh")], capture_output=True,
                            text=True, env=dict(os.environ, PATH=os.path.join(ROOT, "build", "bin")

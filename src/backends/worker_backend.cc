@@ -626,4 +626,7 @@ std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {
   return all;
 }
 
+std::string WorkerPythonPath() { return PythonPath(); }
+std::string WorkerAdaptersDir() { return AdaptersDir(); }
+
 }  // namespace concord

@@ -59,4 +59,9 @@ class WorkerSession : public Session {
   virtual const std::string& failure() const = 0;
 };
 
+// The Python interpreter and adapters folder worker processes use (CONCORD_PYTHON and
+// CONCORD_ADAPTERS override them), for other tools that run a Python helper the same way.
+std::string WorkerPythonPath();
+std::string WorkerAdaptersDir();
+
 }  // namespace concord

@@ -1,9 +1,8 @@
 #include "campaign/fuzz.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -11,12 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/ref_backend.h"
 #include "backends/worker_backend.h"
+#include "campaign/fuzz_runner.h"
 #include "campaign/reduce.h"
 #include "ir/clock.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
-#include "backends/ref_backend.h"
 #include "ir/value_io.h"
 
 namespace concord {
@@ -25,183 +25,99 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// The env as fuzzing runs it: in a worker process, with a timeout.
-EnvSpec WorkerEnv(const std::string& env, double timeout_s) {
-  EnvSpec spec = EnvSpec::Parse(env);
-  if ((spec.backend == "ref" || spec.backend == "opencv") && spec.Get("host").empty()) {
-    spec.options["isolate"] = "1";
-  }
-  if (!spec.options.count("timeout") && spec.Get("host").empty()) {
-    spec.options["timeout"] = fmt::format("{}", timeout_s);
-  }
-  return spec;
-}
-
-struct Outcome {
-  std::string symptom;  // "" ok, "unsupported", "crash", "timeout", "error", "inconsistent",
-                        // "undefined", "perf"
-  std::string message;
-  std::vector<Value> outputs;
-  double ms = 0;
-};
-
-// Classifies an exception from a session (prepare, reload or run).
-Outcome Classify(const Error& e, Session* session) {
-  Outcome o;
-  o.message = e.what();
-  auto* w = dynamic_cast<WorkerSession*>(session);
-  std::string failure = w ? w->failure() : "";
-  if (!failure.empty() || o.message.find("the worker ") != std::string::npos) {
-    std::string text = failure.empty() ? o.message : failure;
-    o.symptom = text.find("hung") != std::string::npos ? "timeout" : "crash";
-  } else if (e.kind() == ErrorKind::kUnsupported) {
-    o.symptom = "unsupported";
-  } else {
-    o.symptom = "error";
-  }
-  return o;
-}
-
-bool HasFloat16(const Model& model) {
-  for (const auto& vi : model.graph().input()) {
-    if (vi.type().tensor_type().elem_type() == onnx::TensorProto::FLOAT16) return true;
-  }
-  for (const auto& vi : model.graph().output()) {
-    if (vi.type().tensor_type().elem_type() == onnx::TensorProto::FLOAT16) return true;
-  }
-  for (const auto& n : model.graph().node()) {
-    for (const auto& a : n.attribute()) {
-      if (a.name() == "to" && a.i() == onnx::TensorProto::FLOAT16) return true;
-    }
-  }
-  for (const auto& init : model.graph().initializer()) {
-    if (init.data_type() == onnx::TensorProto::FLOAT16) return true;
-  }
-  return false;
-}
-
-// Compares env outputs with ref's; "" when they agree, else a one-line reason.
-std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
-                         const Tolerance& tol) {
-  if (want.size() != got.size()) {
-    return fmt::format("{} outputs instead of {}", got.size(), want.size());
-  }
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!want[i].is_tensor() || !got[i].is_tensor()) {
-      if (want[i].kind != got[i].kind) return fmt::format("output {}: value kinds differ", i);
-      continue;
-    }
-    // atol scales with the output's magnitude: cancellation near zero in long float16/float32
-    // chains is rounding, not a bug (relative error alone would flag it).
-    double scale = 1;
-    const Tensor& w = want[i].tensor;
-    VisitDType(w.dtype(), [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if constexpr (kIsFloatLike<T>) {
-        for (int64_t k = 0; k < w.numel(); ++k) {
-          double x = std::fabs(ToDouble(w.data<T>()[k]));
-          if (std::isfinite(x)) scale = std::max(scale, x);
-        }
-      }
-    });
-    TensorDiff d = CompareTensors(w, got[i].tensor, Tolerance{tol.rtol, tol.atol * scale});
-    if (!d.ok) return fmt::format("output {}: {}", i, d.message);
-  }
-  return "";
-}
-
-std::string Signature(const Model& model) {
-  std::set<std::string> ops;
-  for (const auto& n : model.graph().node()) ops.insert(n.op_type());
-  std::string s;
-  for (const auto& op : ops) s += (s.empty() ? "" : ",") + op;
-  return s;
-}
-
 std::string SafeName(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
   return out;
 }
 
-std::vector<Value> RunRef(const Model& model, const ValueMap& inputs, ValueMap* taps,
-                               double* ms) {
-  auto oracle = PrepareReference(model);
-  ValueMap t;
-  auto t0 = Clock::now();
-  std::vector<Value> out = oracle->RunWithTaps(inputs, taps ? &t : nullptr);
-  if (ms) *ms = SecondsSince(t0) * 1000;
-  if (taps) {
-    for (auto& [k, v] : t) (*taps)[k] = std::move(v);
-  }
-  return out;
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
 }
 
-// One persistent worker per env.
-class EnvRunner {
- public:
-  EnvRunner(std::string env, double timeout_s)
-      : env_(std::move(env)), spec_(WorkerEnv(env_, timeout_s)) {}
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
 
-  const std::string& env() const { return env_; }
-  const EnvSpec& spec() const { return spec_; }
-
-  // Loads `model` (reusing the worker) and runs it once.
-  Outcome Run(const Model& model, const ValueMap& inputs) {
-    try {
-      return DoRun(model, inputs);
-    } catch (const nlohmann::json::exception& e) {
-      // A malformed reply's metadata: the worker cannot be trusted any more.
-      Outcome o;
-      o.symptom = "crash";
-      o.message = fmt::format("{}: malformed reply metadata from the worker: {}", env_, e.what());
-      session_.reset();
-      return o;
-    }
-  }
-
- private:
-  Outcome DoRun(const Model& model, const ValueMap& inputs) {
-    Outcome o;
-    try {
-      if (session_ && session_->supports_reload()) {
-        session_->Reload(model);
-      } else {
-        session_.reset();
-        session_ = PrepareSession(model, spec_);
-      }
-    } catch (const Error& e) {
-      o = Classify(e, session_.get());
-      Retire(o);
-      return o;
-    }
-    try {
-      RunTiming timing;
-      auto t0 = Clock::now();
-      o.outputs = session_->Run(inputs, &timing);
-      o.ms = timing.run_ms > 0 ? timing.run_ms : SecondsSince(t0) * 1000;
-    } catch (const Error& e) {
-      o = Classify(e, session_.get());
-      Retire(o);
-    }
-    return o;
-  }
-
-  void Retire(const Outcome& o) {
-    // A dead worker cannot serve the next model; an ERROR answer leaves it usable but with no
-    // model loaded, which the next Reload fixes.
-    if (o.symptom == "crash" || o.symptom == "timeout") session_.reset();
-  }
-
-  std::string env_;
-  EnvSpec spec_;
-  std::unique_ptr<Session> session_;
+// What `ref` computed for a model: its outputs, every intermediate value and its time.
+struct RefRun {
+  std::vector<Value> outputs;
+  ValueMap taps;  // inputs and intermediates by tensor name
+  double ms = 0;
 };
 
-void WriteBundle(const fs::path& dir, const std::string& env, const std::string& symptom,
-                 const json& finding, const Model& model, const ValueMap& inputs,
-                 const std::vector<Value>& expected, const std::vector<Value>& actual,
-                 const fs::path& suite) {
+RefRun RunRef(const Model& model, const ValueMap& inputs) {
+  auto oracle = PrepareReference(model);
+  RefRun r;
+  ValueMap t;
+  auto t0 = Clock::now();
+  r.outputs = oracle->RunWithTaps(inputs, &t);
+  r.ms = SecondsSince(t0) * 1000;
+  r.taps = inputs;
+  for (auto& [k, v] : t) r.taps[k] = std::move(v);
+  return r;
+}
+
+// The error signature a crash/error reduction must keep: the normalised message (for a crash,
+// its first line: the stderr tail that follows varies with the model).
+std::string ErrorSignature(const std::string& symptom, const std::string& message) {
+  std::string text = message;
+  if (symptom == "crash" || symptom == "timeout") text = text.substr(0, text.find('\n'));
+  return NormalizeMessage(text.substr(0, 2000));
+}
+
+// The concord binary writing repro scripts: its absolute path, `concord` when unknown.
+std::string SelfBinary() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec || exe.filename() != "concord") return "concord";
+  return exe.string();
+}
+
+// Runs adapters/onnx_reference_check.py on a bundle: onnx.reference computes the reduced
+// model's outputs and compares them with ref's expected ones and the env's actual ones.
+json OnnxReferenceVerdict(const fs::path& bundle, const Tolerance& tol) {
+  std::string cmd = fmt::format(
+      "{} {} {} --rtol {} --atol {} 2>&1", ShellQuote(WorkerPythonPath()),
+      ShellQuote((fs::path(WorkerAdaptersDir()) / "onnx_reference_check.py").string()),
+      ShellQuote(bundle.string()), tol.rtol, tol.atol);
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return {{"verdict", "not checked"}, {"detail", "could not start Python"}};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  size_t brace = out.rfind("\n{");
+  std::string last = brace == std::string::npos ? out : out.substr(brace + 1);
+  try {
+    return json::parse(last);
+  } catch (const json::parse_error&) {
+    return {{"verdict", "not checked"}, {"detail", out.substr(0, 500)}};
+  }
+}
+
+// A reduced repro of one finding.
+struct Repro {
+  Model model;
+  ValueMap inputs;
+  int original_nodes = 0, reduced_nodes = 0, frozen_inputs = 0, tests = 0;
+};
+
+struct FindingDraft {
+  std::string env, symptom, message;
+  Tolerance tol;
+  json details = json::object();
+};
+
+void WriteBundle(const fs::path& dir, const std::string& symptom, const json& finding,
+                 const Model& model, const ValueMap& inputs, const std::vector<Value>& expected,
+                 const std::vector<Value>& actual) {
+  const std::string env = finding.value("env", "");
   fs::path tmp = dir.string() + ".part";
   fs::remove_all(tmp);
   fs::create_directories(tmp / "test_data_set_0");
@@ -210,15 +126,15 @@ void WriteBundle(const fs::path& dir, const std::string& env, const std::string&
   for (const auto& in : model.Inputs()) {
     auto it = inputs.find(in.name);
     if (it != inputs.end()) {
-      WriteValuePb((tmp / "test_data_set_0" / fmt::format("input_{}.pb", k)).string(),
-                        it->second, in.name);
+      WriteValuePb((tmp / "test_data_set_0" / fmt::format("input_{}.pb", k)).string(), it->second,
+                   in.name);
     }
     ++k;
   }
   std::vector<ValueInfo> outs = model.Outputs();
   for (size_t i = 0; i < expected.size() && i < outs.size(); ++i) {
-    WriteValuePb((tmp / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(),
-                      expected[i], outs[i].name);
+    WriteValuePb((tmp / "test_data_set_0" / fmt::format("output_{}.pb", i)).string(), expected[i],
+                 outs[i].name);
   }
   for (size_t i = 0; i < actual.size() && i < outs.size(); ++i) {
     WriteValuePb((tmp / fmt::format("actual_{}.pb", i)).string(), actual[i], outs[i].name);
@@ -229,14 +145,26 @@ void WriteBundle(const fs::path& dir, const std::string& env, const std::string&
   {
     std::ofstream sh(tmp / "repro.sh");
     sh << "#!/bin/sh\n# " << env << ": " << symptom << " — see finding.json\n"
-       << "# Expected outputs (test_data_set_0/output_*.pb) come from Concord's reference "
-          "interpreter;\n# actual_*.pb is what " << env << " returned.\n"
-       << "concord conformance --suite \"$(dirname \"$0\")/..\" --filter '^"
-       << dir.filename().string() << "$' --env '" << run_env << "' --verbose\n";
+       << "# The concord that wrote this bundle; `concord` on PATH when it is gone.\n"
+       << "CONCORD=" << ShellQuote(SelfBinary()) << "\n"
+       << "[ -x \"$CONCORD\" ] || CONCORD=concord\n"
+       << "here=\"$(dirname \"$0\")\"\n";
+    if (symptom == "perf") {
+      sh << "# A performance finding is a timing: compare the medians of ref and " << env
+         << " (ratio_vs_first)\n# with finding.json's details.perf.\n"
+         << "\"$CONCORD\" bench \"$here/model.onnx\" --envs " << ShellQuote("ref;" + env)
+         << " --inputs \"$here/test_data_set_0\" --repeat 5 \"$@\"\n";
+    } else {
+      sh << "# Expected outputs (test_data_set_0/output_*.pb) come from Concord's reference "
+            "interpreter;\n# actual_*.pb is what "
+         << env << " returned.\n"
+         << "\"$CONCORD\" conformance --suite \"$here/..\" --filter '^" << dir.filename().string()
+         << "$' --env " << ShellQuote(run_env) << " --verbose\n";
+    }
   }
-  fs::permissions(tmp / "repro.sh", fs::perms::owner_exec | fs::perms::group_exec |
-                                        fs::perms::others_exec, fs::perm_options::add);
-  (void)suite;
+  fs::permissions(tmp / "repro.sh",
+                  fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add);
   fs::remove_all(dir);
   fs::rename(tmp, dir);
 }
@@ -301,270 +229,434 @@ std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMa
   return std::nullopt;
 }
 
-FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& store,
-                    const FuzzProgressFn& progress) {
-  if (o.envs.empty()) Fail(ErrorKind::kUsage, "fuzz needs at least one env (--envs)");
-  if (o.iterations <= 0 && o.time_s <= 0) {
-    Fail(ErrorKind::kUsage, "fuzz needs --iterations N or --time SECONDS");
-  }
-  fs::create_directories(o.out_dir);
-  auto t0 = Clock::now();
-  FuzzSummary summary;
-  FuzzProgress prog;
-  std::vector<EnvRunner> runners;
-  std::map<std::string, std::string> versions;
-  for (const auto& e : o.envs) {
-    runners.emplace_back(e, o.timeout_s);
-    EnvSpec spec = EnvSpec::Parse(e);
-    try {
-      BackendInfo info = FindBackend(spec.backend)->Info();
-      versions[e] = json{{"backend", info.name}, {"version", info.version}}.dump();
-    } catch (const Error& err) {
-      Fail(ErrorKind::kUsage, "fuzz env '{}': {}", e, err.what());
+namespace {
+
+// RunFuzz's state and its steps: set up -> per seed: next case -> oracle -> run every env ->
+// judge each outcome -> triage each hit (reduce, rerun the repro, check possible ref bugs) ->
+// record.
+class FuzzLoop {
+ public:
+  FuzzLoop(const FuzzOptions& o, const FuzzGenerator& generate, Store& store,
+           const FuzzProgressFn& progress)
+      : o_(o), generate_(generate), store_(store), progress_(progress) {}
+
+  FuzzSummary Run() {
+    SetUp();
+    for (uint64_t i = 0; !Done(i); ++i) {
+      uint64_t seed = o_.seed + i;
+      std::optional<FuzzCase> c = NextCase(seed);
+      if (!c) continue;
+      std::optional<RefRun> ref = RunOracle(*c);
+      if (!ref) continue;
+      TestCase(*c, *ref);
+      Report("");
+      Tick(false);
     }
-    summary.envs[e];
+    Tick(true);
+    summary_.seconds = SecondsSince(t0_);
+    return summary_;
   }
-  std::map<std::string, std::vector<double>> ratios;  // env -> env_ms / ref_ms so far
-  // (env, symptom, full-model signature) already reduced -> its finding id: skip re-reducing.
-  std::map<std::tuple<std::string, std::string, std::string>, std::string> reduced_cache;
-  std::map<std::string, int64_t> op_counts;
-  double last_tick = 0;
 
-  auto report = [&](const std::string& what) {
-    prog.elapsed_s = SecondsSince(t0);
-    prog.last = what;
-    if (progress) progress(prog);
-  };
-  auto tick = [&](bool force) {
-    double now = SecondsSince(t0);
-    if (!force && now - last_tick < 5) return;
-    last_tick = now;
-    store.RecordFuzzTick(o.campaign, now, summary.models, summary.tests, summary.distinct,
-                         op_counts);
-    op_counts.clear();
-  };
+ private:
+  void SetUp() {
+    if (o_.envs.empty()) Fail(ErrorKind::kUsage, "fuzz needs at least one env (--envs)");
+    if (o_.iterations <= 0 && o_.time_s <= 0) {
+      Fail(ErrorKind::kUsage, "fuzz needs --iterations N or --time SECONDS");
+    }
+    fs::create_directories(o_.out_dir);
+    for (const auto& e : o_.envs) {
+      runners_.emplace_back(e, o_.timeout_s);
+      EnvSpec spec = EnvSpec::Parse(e);
+      try {
+        BackendInfo info = FindBackend(spec.backend)->Info();
+        versions_[e] = json{{"backend", info.name}, {"version", info.version}}.dump();
+      } catch (const Error& err) {
+        Fail(ErrorKind::kUsage, "fuzz env '{}': {}", e, err.what());
+      }
+      summary_.envs[e];
+    }
+  }
 
-  for (uint64_t i = 0;; ++i) {
-    if (o.iterations > 0 && static_cast<int64_t>(i) >= o.iterations) break;
-    if (o.iterations <= 0 && SecondsSince(t0) >= o.time_s) break;
-    uint64_t seed = o.seed + i;
+  bool Done(uint64_t i) const {
+    if (o_.iterations > 0) return static_cast<int64_t>(i) >= o_.iterations;
+    return SecondsSince(t0_) >= o_.time_s;
+  }
+
+  void Report(const std::string& what) {
+    prog_.elapsed_s = SecondsSince(t0_);
+    prog_.last = what;
+    if (progress_) progress_(prog_);
+  }
+
+  void Tick(bool force) {
+    double now = SecondsSince(t0_);
+    if (!force && now - last_tick_ < 5) return;
+    last_tick_ = now;
+    store_.RecordFuzzTick(o_.campaign, now, summary_.models, summary_.tests, summary_.distinct,
+                          op_counts_);
+    op_counts_.clear();
+  }
+
+  std::optional<FuzzCase> NextCase(uint64_t seed) {
     std::optional<FuzzCase> c;
     try {
-      c = generate(seed);
+      c = generate_(seed);
     } catch (const Error& e) {
-      ++summary.generator_failures;
-      report(fmt::format("seed {}: generator failed: {}", seed, e.what()));
-      continue;
+      ++summary_.generator_failures;
+      Report(fmt::format("seed {}: generator failed: {}", seed, e.what()));
+      return std::nullopt;
     }
-    ++summary.models;
-    ++prog.models;
+    ++summary_.models;
+    ++prog_.models;
     for (const auto& op : std::set<std::string>(c->op_types.begin(), c->op_types.end())) {
-      ++op_counts[op];
+      ++op_counts_[op];
     }
-    ValueMap taps = c->inputs;
-    double ref_ms = 0;
-    std::vector<Value> want;
+    return c;
+  }
+
+  std::optional<RefRun> RunOracle(const FuzzCase& c) {
     try {
-      want = RunRef(c->model, c->inputs, &taps, &ref_ms);
+      return RunRef(c.model, c.inputs);
     } catch (const Error& e) {
-      ++summary.generator_failures;  // the generator promised a ref-runnable model
-      report(fmt::format("seed {}: ref failed: {}", seed, e.what()));
-      continue;
+      ++summary_.generator_failures;  // the generator promised a ref-runnable model
+      Report(fmt::format("seed {}: ref failed: {}", c.seed, e.what()));
+      return std::nullopt;
     }
-    Tolerance tol = HasFloat16(c->model) ? o.fp16_tol : o.tol;
-    for (auto& runner : runners) {
-      const std::string& env = runner.env();
-      FuzzEnvStats& st = summary.envs[env];
-      Outcome out = runner.Run(c->model, c->inputs);
-      ++st.tests;
-      ++summary.tests;
-      ++prog.tests;
-      if (out.symptom == "unsupported") {
+  }
+
+  // Every env runs the model first, so each outcome can be judged against the others too.
+  void TestCase(const FuzzCase& c, const RefRun& ref) {
+    Tolerance tol = HasFloat16(c.model) ? o_.fp16_tol : o_.tol;
+    std::vector<Outcome> outs;
+    for (auto& runner : runners_) {
+      outs.push_back(runner.Run(c.model, c.inputs));
+      ++summary_.envs[runner.env()].tests;
+      ++summary_.tests;
+      ++prog_.tests;
+    }
+    std::vector<json> perf(outs.size());
+    for (size_t k = 0; k < outs.size(); ++k) Judge(k, c, ref, tol, &outs[k], &perf[k]);
+    for (size_t k = 0; k < outs.size(); ++k) {
+      const std::string& env = runners_[k].env();
+      FuzzEnvStats& st = summary_.envs[env];
+      if (outs[k].symptom == "unsupported") {
         ++st.unsupported;
         continue;
       }
-      if (out.symptom.empty()) {
-        std::string why = Disagreement(want, out.outputs, tol);
-        if (!why.empty()) {
-          auto undefined = SpecUndefinedReason(c->model, taps);
-          out.symptom = undefined ? "undefined" : "inconsistent";
-          out.message = undefined ? why + " — " + *undefined : why;
-        } else {
-          // Performance: env time relative to ref, against this env's running median.
-          double ratio = out.ms / std::max(ref_ms, 0.05);
-          auto& rs = ratios[env];
-          if (rs.size() >= 20 && out.ms >= 10) {
-            std::vector<double> sorted = rs;
-            std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(sorted.size() / 2),
-                             sorted.end());
-            double median = sorted[sorted.size() / 2];
-            if (ratio > o.perf_factor * median) {
-              double best = out.ms;
-              for (int r = 0; r < 3; ++r) {
-                Outcome again = runner.Run(c->model, c->inputs);
-                if (again.symptom.empty()) best = std::min(best, again.ms);
-              }
-              if (best / std::max(ref_ms, 0.05) > o.perf_factor * median) {
-                out.symptom = "perf";
-                out.message = fmt::format("{:.1f} ms vs ref {:.2f} ms: {:.0f}x, this env's median "
-                                          "ratio is {:.1f}x", best, ref_ms,
-                                          best / std::max(ref_ms, 0.05), median);
-              }
-            }
-          }
-          rs.push_back(ratio);
-        }
-      }
-      if (out.symptom.empty()) {
+      if (outs[k].symptom.empty()) {
         ++st.ok;
         continue;
       }
-      ++st.symptoms[out.symptom];
-      ++summary.hits;
-      ++prog.hits;
-      // Reduce (unless this full signature was already reduced for this env and symptom).
-      std::string full_sig = Signature(c->model);
-      auto key = std::make_tuple(env, out.symptom, full_sig);
-      if (reduced_cache.count(key)) {
-        FindingRecord again;  // bumps the count of the finding it reduced to
-        again.env = env;
-        again.symptom = out.symptom;
-        again.signature = reduced_cache[key];
-        again.last_seen = NowIso();
-        store.RecordFinding(again);
-        report(fmt::format("{} {} again (seed {})", env, out.symptom, seed));
-        continue;
-      }
-      Model small = c->model;
-      ValueMap small_inputs = c->inputs;
-      int original_nodes = c->model.graph().node_size();
-      int reduced_nodes = original_nodes;
-      int reduce_tests = 0;
-      int frozen_inputs = 0;
-      // Hangs are not reduced: every candidate could cost a whole timeout.
-      if (o.reduce && out.symptom != "perf" && out.symptom != "timeout" && original_nodes > 1) {
-        report(fmt::format("reducing {} {} (seed {}, {} nodes)", env, out.symptom, seed,
-                           original_nodes));
-        EnvRunner probe(env, o.timeout_s);
-        std::string symptom = out.symptom;
-        auto oracle = [&](const Model& m, const ValueMap& in) {
-          Outcome r = probe.Run(m, in);
-          if (symptom == "crash" || symptom == "timeout" || symptom == "error") {
-            return r.symptom == symptom;
-          }
-          if (!r.symptom.empty()) return false;
-          std::vector<Value> ref_out;
-          ValueMap sub_taps = in;
-          try {
-            ref_out = RunRef(m, in, &sub_taps, nullptr);
-          } catch (const Error&) {
-            return false;
-          }
-          if (Disagreement(ref_out, r.outputs, tol).empty()) return false;
-          bool undefined = SpecUndefinedReason(m, sub_taps).has_value();
-          return (symptom == "undefined") == undefined;
-        };
-        try {
-          ReduceResult rr = ReduceModel(c->model, c->inputs, oracle, {o.reduce_tests});
-          small = std::move(rr.model);
-          small_inputs = std::move(rr.inputs);
-          reduced_nodes = rr.reduced_nodes;
-          frozen_inputs = rr.frozen_inputs;
-          reduce_tests = rr.tests;
-        } catch (const Error& e) {
-          report(fmt::format("reduction failed: {}", e.what()));
-        }
-      }
-      FindingRecord f;
-      f.env = env;
-      f.symptom = out.symptom;
-      f.signature = Signature(small);
-      f.seed = static_cast<int64_t>(seed);
-      f.message = out.message.substr(0, 4000);
-      f.versions_json = versions[env];
-      f.original_nodes = original_nodes;
-      f.reduced_nodes = reduced_nodes;
-      std::string bytes;
-      small.proto().SerializeToString(&bytes);
-      f.model = std::vector<uint8_t>(bytes.begin(), bytes.end());
-      {
-        std::vector<NamedTensor> arrays;
-        for (const auto& [name, v] : small_inputs) {
-          if (v.is_tensor()) arrays.push_back({name, v.tensor});
-        }
-        fs::path npz = o.out_dir / fmt::format(".inputs-{}.npz", getpid());
-        try {
-          if (!arrays.empty()) {
-            WriteNpz(npz.string(), arrays);
-            std::string b = ReadFileBytes(npz.string(), 1ull << 31);
-            f.inputs = std::vector<uint8_t>(b.begin(), b.end());
-          }
-        } catch (const std::exception&) {
-          // inputs stay in the bundle only
-        }
-        std::error_code ec;
-        fs::remove(npz, ec);
-      }
-      f.first_seen = f.last_seen = NowIso();
-      json details = {{"campaign", o.campaign}, {"full_signature", full_sig},
-                      {"reduce_tests", reduce_tests},
-                      {"tolerance", {{"rtol", tol.rtol}, {"atol", tol.atol}}}};
-      f.details_json = details.dump();
-      int64_t id = 0;
-      bool is_new = store.RecordFinding(f, &id);
-      reduced_cache[key] = f.signature;
-      if (!is_new) {
-        report(fmt::format("{} {} [{}] again (seed {})", env, out.symptom, f.signature, seed));
-        continue;
-      }
-      ++summary.distinct;
-      ++prog.distinct;
-      summary.new_finding_ids.push_back(id);
-      // The bundle: rerun the reduced model on ref and the env for expected/actual outputs.
-      std::vector<Value> expected, actual;
-      try {
-        expected = RunRef(small, small_inputs, nullptr, nullptr);
-      } catch (const Error&) {
-      }
-      if (out.symptom != "crash" && out.symptom != "timeout") {
-        EnvRunner again(env, o.timeout_s);
-        actual = again.Run(small, small_inputs).outputs;
-      }
-      fs::path dir = o.out_dir / fmt::format("{:04d}-{}-{}", id, SafeName(env), out.symptom);
-      json fj = {{"id", id}, {"env", env}, {"symptom", out.symptom}, {"signature", f.signature},
-                 {"seed", seed}, {"message", f.message}, {"versions", json::parse(f.versions_json)},
-                 {"original_nodes", original_nodes}, {"reduced_nodes", reduced_nodes},
-                 {"frozen_inputs", frozen_inputs},
-                 {"details", details}};
-      try {
-        WriteBundle(dir, env, out.symptom, fj, small, small_inputs, expected, actual, o.out_dir);
-        store.SetFindingBundle(id, dir.string());
-      } catch (const std::exception& e) {
-        report(fmt::format("could not write the bundle {}: {}", dir.string(), e.what()));
-      }
-      report(fmt::format("NEW {} {} [{}] {}->{} nodes", env, out.symptom, f.signature,
-                         original_nodes, reduced_nodes));
+      ++st.symptoms[outs[k].symptom];
+      ++summary_.hits;
+      ++prog_.hits;
+      FindingDraft d{env, outs[k].symptom, outs[k].message, tol};
+      if (!perf[k].is_null()) d.details["perf"] = perf[k];
+      if (auto why = AgreedAgainstRef(k, outs, tol)) d.details["possible_ref_bug"] = *why;
+      Triage(c, std::move(d));
     }
-    report("");
-    tick(false);
   }
-  tick(true);
-  summary.seconds = SecondsSince(t0);
-  return summary;
+
+  // Classifies an env's successful run: inconsistent / undefined against ref, or perf.
+  void Judge(size_t k, const FuzzCase& c, const RefRun& ref, const Tolerance& tol, Outcome* out,
+             json* perf) {
+    if (!out->symptom.empty()) return;
+    std::string why = Disagreement(ref.outputs, out->outputs, tol);
+    if (!why.empty()) {
+      auto undefined = SpecUndefinedReason(c.model, ref.taps);
+      out->symptom = undefined ? "undefined" : "inconsistent";
+      out->message = undefined ? why + " — " + *undefined : why;
+      return;
+    }
+    // Performance: env time relative to ref, against this env's running median.
+    double ratio = out->ms / std::max(ref.ms, 0.05);
+    auto& rs = ratios_[runners_[k].env()];
+    if (rs.size() >= 20 && out->ms >= 10) {
+      double median = Median(rs);
+      if (ratio > o_.perf_factor * median) ConfirmPerf(runners_[k], c, median, out, perf);
+    }
+    rs.push_back(ratio);
+  }
+
+  // A slow run is a finding only when perf_runs more timed runs on each side, compared by
+  // their medians, still show it.
+  void ConfirmPerf(EnvRunner& runner, const FuzzCase& c, double median_ratio, Outcome* out,
+                   json* perf) {
+    int runs = std::max(3, o_.perf_runs);
+    std::vector<double> env_ms, ref_ms;
+    for (int r = 0; r < runs; ++r) {
+      Outcome again = runner.Run(c.model, c.inputs);
+      if (again.symptom.empty()) env_ms.push_back(again.ms);
+    }
+    try {
+      auto oracle = PrepareReference(c.model);
+      for (int r = 0; r < runs; ++r) {
+        auto t0 = Clock::now();
+        oracle->RunWithTaps(c.inputs, nullptr);
+        ref_ms.push_back(SecondsSince(t0) * 1000);
+      }
+    } catch (const Error&) {
+      return;
+    }
+    if (static_cast<int>(env_ms.size()) < runs) return;  // the re-runs did not all succeed
+    double env_med = Median(env_ms), ref_med = std::max(Median(ref_ms), 0.05);
+    double ratio = env_med / ref_med;
+    if (ratio <= o_.perf_factor * median_ratio) return;
+    out->symptom = "perf";
+    out->message = fmt::format(
+        "median {:.1f} ms vs ref {:.2f} ms over {} runs each: {:.0f}x, this env's median ratio is "
+        "{:.1f}x",
+        env_med, ref_med, runs, ratio, median_ratio);
+    *perf = {{"env_ms", env_ms},        {"ref_ms", ref_ms},          {"ratio", ratio},
+             {"median_ratio", median_ratio}, {"factor", o_.perf_factor}, {"runs", runs}};
+  }
+
+  // Why env k's divergence may be ref's bug: every other env that ran the model (at least one)
+  // also differs from ref and agrees with env k.
+  std::optional<std::string> AgreedAgainstRef(size_t k, const std::vector<Outcome>& outs,
+                                              const Tolerance& tol) const {
+    if (outs[k].symptom != "inconsistent") return std::nullopt;
+    std::vector<std::string> agreeing;
+    for (size_t j = 0; j < outs.size(); ++j) {
+      if (j == k || outs[j].symptom == "unsupported") continue;
+      if (outs[j].symptom != "inconsistent" && outs[j].symptom != "undefined") return std::nullopt;
+      if (!Disagreement(outs[k].outputs, outs[j].outputs, tol).empty()) return std::nullopt;
+      agreeing.push_back(runners_[j].env());
+    }
+    if (agreeing.empty()) return std::nullopt;
+    return fmt::format("{} agree(s) with {} against ref", fmt::join(agreeing, ", "),
+                       runners_[k].env());
+  }
+
+  void Triage(const FuzzCase& c, FindingDraft d) {
+    std::string full_sig = OpSignature(c.model);
+    bool failure = d.symptom == "crash" || d.symptom == "timeout" || d.symptom == "error";
+    auto key = std::make_tuple(d.env, d.symptom, full_sig,
+                               failure ? ErrorSignature(d.symptom, d.message) : std::string());
+    if (auto it = reduced_cache_.find(key); it != reduced_cache_.end()) {
+      FindingRecord again;  // bumps the count of the finding it reduced to
+      again.env = d.env;
+      again.symptom = d.symptom;
+      again.signature = it->second;
+      again.last_seen = NowIso();
+      store_.RecordFinding(again);
+      Report(fmt::format("{} {} again (seed {})", d.env, d.symptom, c.seed));
+      return;
+    }
+    Repro r = Reduce(c, d);
+    // The message describes the reduced repro, run again, not the model it was found on.
+    std::vector<Value> expected, actual;
+    try {
+      expected = RunRef(r.model, r.inputs).outputs;
+    } catch (const Error&) {
+    }
+    if (d.symptom != "timeout" && d.symptom != "perf") {
+      EnvRunner again(d.env, o_.timeout_s);
+      Outcome rerun = again.Run(r.model, r.inputs);
+      actual = rerun.outputs;
+      std::string message;
+      if ((d.symptom == "crash" || d.symptom == "error") && rerun.symptom == d.symptom) {
+        message = rerun.message;
+      } else if ((d.symptom == "inconsistent" || d.symptom == "undefined") &&
+                 rerun.symptom.empty()) {
+        message = Disagreement(expected, actual, d.tol);
+        if (d.symptom == "undefined" && !message.empty()) {
+          size_t dash = d.message.find(" — ");
+          if (dash != std::string::npos) message += d.message.substr(dash);
+        }
+      }
+      if (message.empty()) {
+        d.details["reduced_reproduces"] = false;  // flaky: keep the original message
+      } else {
+        d.message = message;
+      }
+    }
+    d.details["root_cause"] = {{"nodes", NodeSignatures(r.model)},
+                               {"message", ErrorSignature(d.symptom, d.message)}};
+    std::string signature = OpSignature(r.model);
+    if (d.details.contains("possible_ref_bug") && o_.check_ref &&
+        !store_.HasFinding(d.env, d.symptom, signature)) {
+      CheckRef(d, r, expected, actual);
+    }
+    Record(c, d, r, full_sig, expected, actual);
+    reduced_cache_[key] = signature;
+  }
+
+  Repro Reduce(const FuzzCase& c, const FindingDraft& d) {
+    Repro r{c.model, c.inputs, c.model.graph().node_size(), c.model.graph().node_size()};
+    // Hangs are not reduced (every candidate could cost a whole timeout), nor slow runs.
+    if (!o_.reduce || d.symptom == "perf" || d.symptom == "timeout" || r.original_nodes <= 1) {
+      return r;
+    }
+    Report(fmt::format("reducing {} {} (seed {}, {} nodes)", d.env, d.symptom, c.seed,
+                       r.original_nodes));
+    EnvRunner probe(d.env, o_.timeout_s);
+    const std::string symptom = d.symptom;
+    const std::string error_sig = ErrorSignature(d.symptom, d.message);
+    const Tolerance tol = d.tol;
+    auto oracle = [&](const Model& m, const ValueMap& in) {
+      Outcome out = probe.Run(m, in);
+      if (symptom == "crash" || symptom == "timeout" || symptom == "error") {
+        return out.symptom == symptom && ErrorSignature(out.symptom, out.message) == error_sig;
+      }
+      if (!out.symptom.empty()) return false;
+      RefRun sub;
+      try {
+        sub = RunRef(m, in);
+      } catch (const Error&) {
+        return false;
+      }
+      if (Disagreement(sub.outputs, out.outputs, tol).empty()) return false;
+      bool undefined = SpecUndefinedReason(m, sub.taps).has_value();
+      return (symptom == "undefined") == undefined;
+    };
+    try {
+      ReduceResult rr = ReduceModel(c.model, c.inputs, oracle, {o_.reduce_tests});
+      r.model = std::move(rr.model);
+      r.inputs = std::move(rr.inputs);
+      r.reduced_nodes = rr.reduced_nodes;
+      r.frozen_inputs = rr.frozen_inputs;
+      r.tests = rr.tests;
+    } catch (const Error& e) {
+      Report(fmt::format("reduction failed: {}", e.what()));
+    }
+    return r;
+  }
+
+  // Every other env agreed against ref: ask ONNX's own reference implementation.
+  void CheckRef(FindingDraft& d, const Repro& r, const std::vector<Value>& expected,
+                const std::vector<Value>& actual) {
+    fs::path dir = o_.out_dir / fmt::format(".refcheck-{}", getpid());
+    try {
+      WriteBundle(dir, d.symptom, {{"env", d.env}}, r.model, r.inputs, expected, actual);
+      d.details["onnx_reference"] = OnnxReferenceVerdict(dir, d.tol);
+    } catch (const std::exception& e) {
+      d.details["onnx_reference"] = {{"verdict", "not checked"}, {"detail", e.what()}};
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    Report(fmt::format("possible ref bug: onnx.reference says {}",
+                       d.details["onnx_reference"].value("verdict", "?")));
+  }
+
+  void Record(const FuzzCase& c, FindingDraft& d, const Repro& r, const std::string& full_sig,
+              const std::vector<Value>& expected, const std::vector<Value>& actual) {
+    FindingRecord f;
+    f.env = d.env;
+    f.symptom = d.symptom;
+    f.signature = OpSignature(r.model);
+    f.seed = static_cast<int64_t>(c.seed);
+    f.message = d.message.substr(0, 4000);
+    f.versions_json = versions_[d.env];
+    f.original_nodes = r.original_nodes;
+    f.reduced_nodes = r.reduced_nodes;
+    std::string bytes;
+    r.model.proto().SerializeToString(&bytes);
+    f.model = std::vector<uint8_t>(bytes.begin(), bytes.end());
+    f.inputs = InputsNpz(r.inputs);
+    f.first_seen = f.last_seen = NowIso();
+    d.details["campaign"] = o_.campaign;
+    d.details["full_signature"] = full_sig;
+    d.details["reduce_tests"] = r.tests;
+    d.details["tolerance"] = {{"rtol", d.tol.rtol}, {"atol", d.tol.atol}};
+    f.details_json = d.details.dump();
+    int64_t id = 0;
+    if (!store_.RecordFinding(f, &id)) {
+      Report(fmt::format("{} {} [{}] again (seed {})", d.env, d.symptom, f.signature, c.seed));
+      return;
+    }
+    ++summary_.distinct;
+    ++prog_.distinct;
+    summary_.new_finding_ids.push_back(id);
+    fs::path dir = o_.out_dir / fmt::format("{:04d}-{}-{}", id, SafeName(d.env), d.symptom);
+    json fj = {{"id", id},
+               {"env", d.env},
+               {"symptom", d.symptom},
+               {"signature", f.signature},
+               {"seed", c.seed},
+               {"message", f.message},
+               {"versions", json::parse(f.versions_json)},
+               {"original_nodes", r.original_nodes},
+               {"reduced_nodes", r.reduced_nodes},
+               {"frozen_inputs", r.frozen_inputs},
+               {"details", d.details}};
+    try {
+      WriteBundle(dir, d.symptom, fj, r.model, r.inputs, expected, actual);
+      store_.SetFindingBundle(id, dir.string());
+    } catch (const std::exception& e) {
+      Report(fmt::format("could not write the bundle {}: {}", dir.string(), e.what()));
+    }
+    Report(fmt::format("NEW {} {} [{}] {}->{} nodes", d.env, d.symptom, f.signature,
+                       r.original_nodes, r.reduced_nodes));
+  }
+
+  // The inputs as .npz bytes for the store; nullopt when there are none or writing fails (they
+  // stay in the bundle).
+  std::optional<std::vector<uint8_t>> InputsNpz(const ValueMap& inputs) const {
+    std::vector<NamedTensor> arrays;
+    for (const auto& [name, v] : inputs) {
+      if (v.is_tensor()) arrays.push_back({name, v.tensor});
+    }
+    if (arrays.empty()) return std::nullopt;
+    fs::path npz = o_.out_dir / fmt::format(".inputs-{}.npz", getpid());
+    std::optional<std::vector<uint8_t>> out;
+    try {
+      WriteNpz(npz.string(), arrays);
+      std::string b = ReadFileBytes(npz.string(), 1ull << 31);
+      out = std::vector<uint8_t>(b.begin(), b.end());
+    } catch (const std::exception&) {
+    }
+    std::error_code ec;
+    fs::remove(npz, ec);
+    return out;
+  }
+
+  const FuzzOptions& o_;
+  const FuzzGenerator& generate_;
+  Store& store_;
+  const FuzzProgressFn& progress_;
+  Clock::time_point t0_ = Clock::now();
+  FuzzSummary summary_;
+  FuzzProgress prog_;
+  std::vector<EnvRunner> runners_;
+  std::map<std::string, std::string> versions_;
+  std::map<std::string, std::vector<double>> ratios_;  // env -> env_ms / ref_ms so far
+  // (env, symptom, full-model signature, error signature) already reduced -> the reduced
+  // signature it recorded: skip re-reducing.
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::string>
+      reduced_cache_;
+  std::map<std::string, int64_t> op_counts_;
+  double last_tick_ = 0;
+};
+
+}  // namespace
+
+FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& store,
+                    const FuzzProgressFn& progress) {
+  return FuzzLoop(o, generate, store, progress).Run();
 }
 
 std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& envs, const std::vector<std::string>& ops,
     const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
-    double timeout_s, const std::function<void(const std::string&)>& log) {
+    double timeout_s, const std::function<void(const std::string&)>& log, double time_limit_s) {
+  auto t0 = Clock::now();
   std::map<std::string, OpDtypeSet> unsupported;
   std::vector<EnvRunner> runners;
   for (const auto& e : envs) {
     unsupported[e];  // every env has a set, empty when it runs every pair
     runners.emplace_back(e, timeout_s);
   }
+  const size_t total = ops.size() * dtypes.size();
+  size_t done = 0;
   for (const auto& op : ops) {
     for (const auto& dt : dtypes) {
+      if (time_limit_s > 0 && SecondsSince(t0) >= time_limit_s) {
+        if (log) log(fmt::format("[{}/{}] out of time: the remaining pairs are not probed", done,
+                                 total));
+        return unsupported;
+      }
+      ++done;
       std::optional<FuzzCase> c;
       try {
         c = make_case(op, dt);
@@ -575,7 +667,7 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
       std::vector<std::string> rejected_by;
       for (auto& r : runners) {
         Outcome out = r.Run(c->model, c->inputs);
-        std::string status = out.symptom.empty() ? "ok"
+        std::string status = out.symptom.empty()               ? "ok"
                              : out.symptom == "unsupported" ? "unsupported"
                                                             : "error";
         if (status != "ok") {
@@ -585,9 +677,10 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
         store.SetOpSupport({r.env(), op, dt, status, out.message.substr(0, 500)});
       }
       if (log) {
-        log(rejected_by.empty()
-                ? fmt::format("{} {}: ok everywhere", op, dt)
-                : fmt::format("{} {}: not on {}", op, dt, fmt::join(rejected_by, ", ")));
+        std::string verdict = rejected_by.empty()
+                                  ? std::string("ok everywhere")
+                                  : fmt::format("not on {}", fmt::join(rejected_by, ", "));
+        log(fmt::format("[{}/{}] {} {}: {}", done, total, op, dt, verdict));
       }
     }
   }

@@ -17,14 +17,26 @@
 //   undefined   the same, but spec-undefined behaviour explains it (ties into ArgMax/ArgMin/
 //               TopK, float->integer Cast of out-of-range values): recorded, labelled, not a bug;
 //   perf        the env's time relative to ref is > perf_factor x its running median ratio
-//               (after >= 20 models, >= 10 ms, confirmed by 3 reruns).
+//               (after >= 20 models, >= 10 ms), confirmed only by re-timing: perf_runs more runs
+//               on each side, whose medians must still show it.
 // "unsupported" (an op/dtype the env does not implement) is counted, never a finding.
-// Each finding (but perf and timeout) is reduced by delta debugging over nodes, then its inputs
-// are frozen where they can be (campaign/reduce.h), while it keeps the same symptom; then it is
-// deduplicated by (env, symptom, signature = sorted op types of the reduced model). A new one
-// is written to OUT/<id>-<env>-<symptom>/ as an ONNX test case (model.onnx,
+//
+// Triage of a finding (but perf and timeout): it is reduced by delta debugging over nodes, then
+// its inputs are frozen where they can be (campaign/reduce.h), while it keeps the same symptom
+// and, for crash/error, the same normalised error message (so a reduction cannot drift to
+// another bug). Its message is then taken from the reduced repro, run again. It is deduplicated
+// by (env, symptom, signature = sorted op types of the reduced model), and carries a root-cause
+// key in details_json["root_cause"] (the reduced repro's node signatures and the normalised
+// message) that reports cluster on (report/fuzz_render.h). When every other env that ran the
+// model agrees with this one against ref, the finding is flagged details["possible_ref_bug"] and
+// the reduced repro is re-checked with ONNX's own reference implementation (onnx.reference in
+// the Python venv); the verdict is recorded in details["onnx_reference"].
+//
+// A new finding is written to OUT/<id>-<env>-<symptom>/ as an ONNX test case (model.onnx,
 // test_data_set_0/{input,output}_K.pb with ref's expected outputs, actual_K.pb, finding.json,
-// repro.sh: `concord conformance --suite OUT --filter ^NAME$ --env ENV`).
+// repro.sh: `concord conformance --suite OUT --filter ^NAME$ --env ENV`, or for perf
+// `concord bench` on ref and the env; it calls the concord binary that wrote it by absolute
+// path, or `concord` on PATH when that binary is gone).
 // Store errors propagate; everything else becomes a counted outcome. Single-threaded.
 #pragma once
 
@@ -61,6 +73,8 @@ struct FuzzOptions {
   Tolerance fp16_tol{5e-2, 1e-2};  // models with float16 tensors
   double timeout_s = 20;
   double perf_factor = 10;
+  int perf_runs = 3;         // re-timing runs on each side that must confirm a perf finding
+  bool check_ref = true;     // re-check possible ref bugs with onnx.reference
   bool reduce = true;
   int reduce_tests = 120;
   std::filesystem::path out_dir = "fuzz_findings";
@@ -99,13 +113,16 @@ std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMa
 // Operator support inference (NNSmith's dtype test): for every (op, dtype) the callback can make
 // a one-op model for, run it on each env and record ok / unsupported / error in the store.
 // Returns, per env, the (op, dtype) pairs it did not run (unsupported or error); an env that ran
-// every pair has an empty set.
+// every pair has an empty set. With time_limit_s > 0 it stops probing when that many seconds
+// have passed (pairs not probed are neither recorded nor excluded). `log` gets one line per
+// pair, prefixed with "[k/total]".
 using SupportCaseFn = std::function<std::optional<FuzzCase>(const std::string& op,
                                                             const std::string& dtype)>;
 using OpDtypeSet = std::set<std::pair<std::string, std::string>>;
 std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& envs, const std::vector<std::string>& ops,
     const std::vector<std::string>& dtypes, const SupportCaseFn& make_case, Store& store,
-    double timeout_s, const std::function<void(const std::string&)>& log = nullptr);
+    double timeout_s, const std::function<void(const std::string&)>& log = nullptr,
+    double time_limit_s = 0);
 
 }  // namespace concord

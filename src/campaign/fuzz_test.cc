@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 namespace concord {
 namespace {
 
@@ -117,6 +119,13 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   EXPECT_EQ(f[0].original_nodes, 9);
   EXPECT_EQ(f[0].reduced_nodes, 2);
   EXPECT_EQ(f[0].count, 3);
+  // Triage: the message describes the 2-node repro; the root-cause key names its nodes; ORT got
+  // the model right, so this is not a possible ref bug.
+  nlohmann::json details = nlohmann::json::parse(f[0].details_json);
+  EXPECT_EQ(details["root_cause"]["nodes"],
+            (std::vector<std::string>{"MatMul():float", "Mul():float"}));
+  EXPECT_NE(f[0].message.find("output 0:"), std::string::npos) << f[0].message;
+  EXPECT_FALSE(details.contains("possible_ref_bug")) << details.dump();
   ASSERT_TRUE(f[0].model.has_value() && f[0].inputs.has_value());  // both in the store too
   ASSERT_FALSE(f[0].bundle.empty());
   fs::path bundle = f[0].bundle;
@@ -138,6 +147,70 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   EXPECT_EQ(store.OpCoverage()["MatMul"], 3);  // even seeds only
   EXPECT_EQ(store.OpCoverage()["Sigmoid"], 6);
   EXPECT_FALSE(store.FuzzTicks().empty());
+  fs::remove_all(dir);
+}
+
+// Gemm alpha=0.5 after Relu: OpenCV 4.6 ignores alpha with fusion on and off, so both OpenCV envs
+// agree with each other against ref. That is flagged as a possible ref bug, and ONNX's own
+// reference implementation clears ref.
+FuzzCase GemmAlphaCase(uint64_t seed) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("gemm_alpha");
+  AddValue(g->mutable_input(), "x", {4, 8});
+  auto* w = g->add_initializer();
+  w->set_name("W");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(3);  // [N, K] with transB = 1, the layout OpenCV's importer expects
+  w->add_dims(8);
+  for (int i = 0; i < 24; ++i) w->add_float_data(0.1f * static_cast<float>(i % 7) - 0.3f);
+  AddNode(g, "Relu", {"x"}, "a");
+  auto* gemm = AddNode(g, "Gemm", {"a", "W"}, "z");
+  auto* alpha = gemm->add_attribute();
+  alpha->set_name("alpha");
+  alpha->set_type(onnx::AttributeProto::FLOAT);
+  alpha->set_f(0.5f);
+  auto* trans_b = gemm->add_attribute();
+  trans_b->set_name("transB");
+  trans_b->set_type(onnx::AttributeProto::INT);
+  trans_b->set_i(1);
+  AddValue(g->mutable_output(), "z", {4, 3});
+  FuzzCase c;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(0.5f, 1);
+  Tensor x(DType::kFloat32, {4, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
+  c.model = Model::FromProto(m, "", "gemm alpha");
+  c.inputs["x"] = x;
+  c.op_types = {"Relu", "Gemm"};
+  c.seed = seed;
+  return c;
+}
+
+TEST(RunFuzz, EnvsThatAgreeAgainstRefAreCheckedWithOnnxReference) {
+  ::setenv("CONCORD_WORKER_BIN", CONCORD_BIN, 1);
+  fs::path dir = fs::temp_directory_path() / fmt::format("concord_fuzz_refbug_{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Store store = Store::Open((dir / "f.db").string());
+  FuzzOptions o;
+  o.envs = {"opencv@cpu", "opencv@cpu,opt=3"};
+  o.iterations = 1;
+  o.out_dir = dir / "findings";
+  FuzzSummary s = RunFuzz(o, GemmAlphaCase, store);
+  EXPECT_EQ(s.envs["opencv@cpu"].symptoms["inconsistent"], 1);
+  std::vector<FindingRecord> f = store.Findings();
+  ASSERT_EQ(f.size(), 2u);
+  for (const auto& finding : f) {
+    nlohmann::json details = nlohmann::json::parse(finding.details_json);
+    ASSERT_TRUE(details.contains("possible_ref_bug")) << details.dump();
+    EXPECT_EQ(details["onnx_reference"].value("verdict", ""),
+              "not a ref bug: onnx.reference agrees with ref")
+        << details.dump();
+    EXPECT_EQ(finding.signature, "Gemm");  // reduced: Relu is not needed
+  }
   fs::remove_all(dir);
 }
 

@@ -368,4 +368,9 @@ std::vector<std::string> KnownOps() {
   return out;
 }
 
+const std::vector<std::string>& KnownDtypes() {
+  static const std::vector<std::string> dtypes = {"float32", "float16", "int32", "int64", "bool"};
+  return dtypes;
+}
+
 }  // namespace concord::gen

@@ -28,8 +28,7 @@ struct GenOptions {
   uint64_t seed = 0;
   int max_nodes = 10;                // operator nodes (excluding Constant/initializers)
   std::vector<std::string> ops;      // allowed op types; empty = all specs
-  std::vector<std::string> dtypes;   // allowed tensor dtypes ("float32", "float16", "int32",
-                                     // "int64", "bool"); empty = all
+  std::vector<std::string> dtypes;   // allowed tensor dtypes (KnownDtypes()); empty = all
   // (op type, dtype) pairs to avoid, e.g. from operator support inference of an env.
   std::set<std::pair<std::string, std::string>> exclude;
 };
@@ -46,5 +45,9 @@ GeneratedModel Generate(const GenOptions& options);
 
 // Op types the generator knows (one per spec), sorted.
 std::vector<std::string> KnownOps();
+
+// Tensor dtypes the generator can make, in GenOptions' spelling: float32, float16, int32, int64,
+// bool.
+const std::vector<std::string>& KnownDtypes();
 
 }  // namespace concord::gen

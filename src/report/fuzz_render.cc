@@ -1,6 +1,9 @@
 #include "report/fuzz_render.h"
 
+#include <algorithm>
 #include <ctime>
+#include <set>
+#include <vector>
 #include <map>
 #include <string_view>
 #include <filesystem>
@@ -95,6 +98,113 @@ const char* kScript = R"js(
 })();
 )js";
 
+// Root causes: findings of one env and symptom with the same normalised message, where one
+// reduced repro's node signatures contain another's (the smaller repro explains the larger; for
+// crash/timeout/error, sharing one node kind is enough), are one cause, named after its smallest
+// finding. Findings from stores written before root-cause
+// keys existed fall back to their op signature and an empty message.
+void ClusterRootCauses(json& doc) {
+  struct Member {
+    size_t index;
+    std::set<std::string> nodes;
+    std::string key;  // env, symptom, message
+    bool keyed = false;  // has a root-cause key (not an op-signature fallback)
+  };
+  // Whether the smaller repro `a` explains `b`: its nodes are all in b; for a failure (crash,
+  // timeout, error), whose normalised message already names the failing check, one shared node
+  // kind is enough (one dtype leak fails on whichever binary op follows it).
+  auto explains = [](const Member& a, const Member& b, const std::string& symptom) {
+    if (std::includes(b.nodes.begin(), b.nodes.end(), a.nodes.begin(), a.nodes.end())) {
+      return true;
+    }
+    if (!a.keyed || (symptom != "crash" && symptom != "timeout" && symptom != "error")) {
+      return false;
+    }
+    for (const auto& n : a.nodes) {
+      if (b.nodes.count(n)) return true;
+    }
+    return false;
+  };
+  std::vector<Member> members;
+  json& findings = doc["findings"];
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const json& f = findings[i];
+    const json rc = f["details"].value("root_cause", json::object());
+    Member m{i, {}, {}, rc.contains("nodes")};
+    if (m.keyed) {
+      for (const auto& n : rc["nodes"]) m.nodes.insert(n.get<std::string>());
+    } else {
+      std::string sig = f.value("signature", "");
+      for (size_t start = 0; start <= sig.size();) {
+        size_t comma = std::min(sig.find(',', start), sig.size());
+        if (comma > start) m.nodes.insert(sig.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    m.key = f.value("env", "") + "\n" + f.value("symptom", "") + "\n" + rc.value("message", "");
+    members.push_back(std::move(m));
+  }
+  std::stable_sort(members.begin(), members.end(), [&](const Member& x, const Member& y) {
+    if (x.nodes.size() != y.nodes.size()) return x.nodes.size() < y.nodes.size();
+    return findings[x.index].value("id", int64_t{0}) < findings[y.index].value("id", int64_t{0});
+  });
+  std::vector<size_t> roots;  // indices into members
+  json causes = json::array();
+  std::map<size_t, size_t> cause_of_root;
+  for (size_t k = 0; k < members.size(); ++k) {
+    const Member& m = members[k];
+    size_t root = k;
+    for (size_t r : roots) {
+      const Member& rm = members[r];
+      if (rm.key == m.key && explains(rm, m, findings[m.index].value("symptom", ""))) {
+        root = r;
+        break;
+      }
+    }
+    json& f = findings[m.index];
+    if (root == k) {
+      roots.push_back(k);
+      cause_of_root[k] = causes.size();
+      const json rc = f["details"].value("root_cause", json::object());
+      causes.push_back({{"id", f.value("id", int64_t{0})},
+                        {"env", f.value("env", "")},
+                        {"symptom", f.value("symptom", "")},
+                        {"nodes", std::vector<std::string>(m.nodes.begin(), m.nodes.end())},
+                        {"message", rc.value("message", "")},
+                        {"findings", json::array()},
+                        {"hits", 0}});
+    }
+    json& cause = causes[cause_of_root[root]];
+    f["root_cause"] = cause["id"];
+    cause["findings"].push_back(f.value("id", int64_t{0}));
+    cause["hits"] = cause["hits"].get<int64_t>() + f.value("count", int64_t{1});
+  }
+  int64_t hits = 0;
+  for (const auto& f : findings) hits += f.value("count", int64_t{1});
+  doc["root_causes"] = std::move(causes);
+  doc["totals"] = {{"findings", findings.size()},
+                   {"root_causes", doc["root_causes"].size()},
+                   {"hits", hits}};
+}
+
+// A short triage note: possible ref bug and onnx.reference's verdict, a repro that did not
+// show the symptom again.
+std::string TriageNote(const json& details) {
+  std::vector<std::string> notes;
+  if (details.contains("possible_ref_bug")) {
+    std::string verdict = details.contains("onnx_reference")
+                              ? details["onnx_reference"].value("verdict", "not checked")
+                              : "not checked";
+    notes.push_back("possible ref bug; onnx.reference: " + verdict);
+  }
+  if (details.value("reduced_reproduces", true) == false) {
+    notes.push_back("the reduced repro did not show it again");
+  }
+  std::string out;
+  for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;
+  return out;
+}
+
 }  // namespace
 
 json FuzzDocument(Store& store) {
@@ -110,22 +220,29 @@ json FuzzDocument(Store& store) {
   doc["findings"] = json::array();
   doc["by_symptom"] = json::object();
   for (const FindingRecord& f : store.Findings()) {
-    json versions = json::object();
+    json versions = json::object(), details = json::object();
     try {
       versions = json::parse(f.versions_json);
     } catch (const json::parse_error&) {
     }
+    try {
+      details = json::parse(f.details_json);
+    } catch (const json::parse_error&) {
+    }
+    if (!details.is_object()) details = json::object();
     doc["findings"].push_back({{"id", f.id}, {"env", f.env}, {"symptom", f.symptom},
                                {"signature", f.signature}, {"seed", f.seed},
                                {"message", f.message}, {"versions", versions},
                                {"original_nodes", f.original_nodes},
                                {"reduced_nodes", f.reduced_nodes}, {"count", f.count},
                                {"bundle", f.bundle}, {"first_seen", f.first_seen},
-                               {"last_seen", f.last_seen}});
+                               {"last_seen", f.last_seen}, {"details", details},
+                               {"triage", TriageNote(details)}});
     json& e = doc["by_symptom"][f.env];
     if (!e.is_object()) e = json::object();
     e[f.symptom] = e.value(f.symptom, 0) + 1;
   }
+  ClusterRootCauses(doc);
   doc["coverage"] = store.OpCoverage();
   doc["ticks"] = json::array();
   for (const FuzzTick& t2 : store.FuzzTicks()) {
@@ -154,6 +271,7 @@ std::string RenderFuzzHtml(const json& doc) {
   out += "</style></head>\n<body data-render-status=\"pending\"><main>\n";
   int64_t hits = 0;
   for (const auto& f : doc["findings"]) hits += f.value("count", int64_t{1});
+  size_t causes = doc.contains("root_causes") ? doc["root_causes"].size() : doc["findings"].size();
   const json& ticks = doc["ticks"];
   int64_t tests = 0, models = 0;
   double seconds = 0;
@@ -167,27 +285,48 @@ std::string RenderFuzzHtml(const json& doc) {
   }
   add("<h1>Concord fuzzing report</h1><div class=\"meta\">store <code>{}</code> &middot; "
       "generated {} &middot; {} models, {} tests in {:.0f} s ({:.2f} tests/s) &middot; {} distinct "
-      "findings ({} hits)</div>\n",
+      "findings from {} root cause(s) ({} hits)</div>\n",
       Esc(doc.value("store", "")), Esc(doc.value("generated_at", "")), models, tests, seconds,
-      seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(), hits);
+      seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(), causes,
+      hits);
   out += "<section id=\"findings\"><h2>Findings</h2>";
   if (doc["findings"].empty()) {
     out += "<p class=\"meta\">no findings</p>";
   } else {
     out += "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>reduced op signature</th>"
-           "<th>nodes</th><th>hits</th><th>seed</th><th>message</th><th>repro</th></tr></thead>"
-           "<tbody>";
+           "<th>nodes</th><th>hits</th><th>root cause</th><th>seed</th><th>message</th>"
+           "<th>repro</th></tr></thead><tbody>";
     for (const auto& f : doc["findings"]) {
+      std::string triage = f.value("triage", "");
       add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}</code>"
-          "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">{}"
-          "</td><td>{}</td><td><code>{}</code></td></tr>\n",
+          "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">#{}"
+          "</td><td class=\"num\">{}</td><td>{}{}</td><td><code>{}</code></td></tr>\n",
           f.value("id", int64_t{0}), Esc(f.value("env", "")), Esc(f.value("symptom", "")),
           Esc(f.value("symptom", "")), Esc(f.value("signature", "")),
           f.value("original_nodes", int64_t{0}), f.value("reduced_nodes", int64_t{0}),
-          f.value("count", int64_t{0}), f.value("seed", int64_t{0}),
-          Esc(f.value("message", "").substr(0, 300)), Esc(f.value("bundle", "")));
+          f.value("count", int64_t{0}), f.value("root_cause", f.value("id", int64_t{0})),
+          f.value("seed", int64_t{0}), Esc(f.value("message", "").substr(0, 300)),
+          triage.empty() ? "" : "<br><em>" + Esc(triage) + "</em>", Esc(f.value("bundle", "")));
     }
     out += "</tbody></table>";
+    if (doc.contains("root_causes")) {
+      out += "<h2>Root causes</h2><p class=\"meta\">Findings of one env and symptom whose "
+             "normalised messages match and whose reduced repros contain the same nodes.</p>"
+             "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>nodes (op(attrs):dtype)"
+             "</th><th>findings</th><th>hits</th><th>message</th></tr></thead><tbody>";
+      for (const auto& c : doc["root_causes"]) {
+        std::string ids, nodes;
+        for (const auto& id : c["findings"]) ids += fmt::format("{}#{}", ids.empty() ? "" : " ",
+                                                                id.get<int64_t>());
+        for (const auto& n : c["nodes"]) nodes += (nodes.empty() ? "" : " ") + n.get<std::string>();
+        add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}"
+            "</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            c.value("id", int64_t{0}), Esc(c.value("env", "")), Esc(c.value("symptom", "")),
+            Esc(c.value("symptom", "")), Esc(nodes), Esc(ids), c.value("hits", int64_t{0}),
+            Esc(c.value("message", "").substr(0, 200)));
+      }
+      out += "</tbody></table>";
+    }
   }
   out += "</section>\n<section id=\"symptoms\"><h2>Distinct findings per env and symptom</h2>"
          "<div class=\"chart\"><canvas data-chart=\"symptoms\"></canvas></div></section>\n"

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <regex>
 
@@ -47,6 +48,11 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
     EXPECT_EQ(e["ok"].get<int64_t>() + e["unsupported"].get<int64_t>() + symptoms, 12) << env;
   }
   EXPECT_GT(s["envs"]["ort@cpu"]["ok"].get<int64_t>(), 6);  // ORT runs most generated models
+  // Both counts: raw findings and the root causes they group into; each finding names its own.
+  EXPECT_EQ(s["findings_in_store"].get<size_t>(), s["findings"].size());
+  EXPECT_LE(s["root_causes_in_store"].get<int64_t>(), s["findings_in_store"].get<int64_t>());
+  EXPECT_EQ(s["root_causes_in_store"].get<size_t>(), s["root_causes"].size());
+  for (const auto& f : s["findings"]) EXPECT_TRUE(f.contains("root_cause")) << f.dump();
   Store store = Store::Open((out / "fuzz.db").string());
   EXPECT_FALSE(store.OpCoverage().empty());
   EXPECT_FALSE(store.FuzzTicks().empty());
@@ -73,6 +79,7 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
   CliResult rep = RunConcord("fuzz-report " + Quote((out / "fuzz.db").string()) + " --out " +
                              Quote((out / "again.html").string()));
   EXPECT_EQ(rep.code, 0) << rep.err;
+  EXPECT_NE(rep.out.find("root cause"), std::string::npos) << rep.out;
   EXPECT_TRUE(fs::exists(out / "again.html"));
   fs::remove_all(out);
 }
@@ -111,6 +118,20 @@ TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   CliResult r3 = RunConcord(again + " --keep-unsupported");
   ASSERT_LE(r3.code, 1) << r3.err;
   EXPECT_EQ(r3.err.find("rejects"), std::string::npos) << r3.err;
+  fs::remove_all(out);
+}
+
+TEST(FuzzCli, TimeBoundsTheWholeRunIncludingSupportInference) {
+  fs::path out = TempDir("time");
+  auto t0 = std::chrono::steady_clock::now();
+  // Every op x dtype would take minutes; --time 4 must cut inference short.
+  CliResult r = RunConcord("fuzz --envs 'ort@cpu;opencv@cpu' --infer-support --time 4 --out " +
+                           Quote(out.string()) + " --json");
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_LE(r.code, 1) << r.err;
+  EXPECT_LT(s, 40) << r.err;  // the budget, plus one probe in flight and the report
+  EXPECT_NE(r.err.find("op support"), std::string::npos) << r.err;  // progress was shown
+  EXPECT_NE(r.err.find("out of time"), std::string::npos) << r.err;
   fs::remove_all(out);
 }
 

@@ -8,7 +8,9 @@
 
 #include "backends/env.h"
 #include "campaign/fuzz.h"
+#include "campaign/fuzz_support.h"
 #include "gen/generator.h"
+#include "ir/clock.h"
 #include "ir/tensor_io.h"
 #include "report/fuzz_render.h"
 #include "store/store.h"
@@ -54,13 +56,8 @@ struct FuzzArgs {
   bool quiet = false;
 };
 
-FuzzCase ToCase(gen::GeneratedModel g, uint64_t seed) {
-  FuzzCase c{std::move(g.model), {}, std::move(g.op_types), seed};
-  for (auto& [name, v] : g.inputs) c.inputs[name] = std::move(v);
-  return c;
-}
-
 int FuzzMain(const FuzzArgs& a) {
+  auto t0 = Clock::now();  // --time bounds the whole run, op-support inference included
   FuzzOptions o;
   for (const EnvSpec& e : ParseEnvList(a.envs)) o.envs.push_back(e.ToString());
   o.seed = a.seed;
@@ -76,65 +73,44 @@ int FuzzMain(const FuzzArgs& a) {
   Store store = Store::Open(db);
 
   gen::GenOptions base;
+  base.seed = a.seed;
   base.max_nodes = a.max_nodes;
   base.ops = SplitComma(a.ops);
   base.dtypes = SplitComma(a.dtypes);
   bool tty = isatty(STDERR_FILENO) != 0;
   std::map<std::string, OpDtypeSet> excluded;  // per env: --infer-support or the store's record
   if (a.infer_support) {
-    std::vector<std::string> dtypes =
-        base.dtypes.empty() ? std::vector<std::string>{"float32", "float16", "int32", "int64", "bool"}
-                            : base.dtypes;
+    std::vector<std::string> dtypes = base.dtypes.empty() ? gen::KnownDtypes() : base.dtypes;
     std::vector<std::string> ops = base.ops.empty() ? gen::KnownOps() : base.ops;
-    if (!a.quiet) std::cerr << fmt::format("inferring op support: {} ops x {} dtypes on {} env(s)\n",
-                                           ops.size(), dtypes.size(), o.envs.size());
+    if (!a.quiet) {
+      std::cerr << fmt::format("inferring op support: {} ops x {} dtypes on {} env(s)\n",
+                               ops.size(), dtypes.size(), o.envs.size());
+    }
+    int64_t lines = 0;
     excluded = InferOpSupport(
         o.envs, ops, dtypes,
-        [&](const std::string& op, const std::string& dt) -> std::optional<FuzzCase> {
-          // One op whose first input has dtype `dt`; its output may be another type (Greater
-          // gives bool, ArgMax int64), so those are allowed too. A few seeds are tried.
-          for (uint64_t k = 0; k < 6; ++k) {
-            gen::GenOptions g = base;
-            g.seed = a.seed + k;
-            g.max_nodes = 1;
-            g.ops = {op};
-            g.dtypes = {dt, "bool", "int64"};
-            gen::GeneratedModel m;
-            try {
-              m = gen::Generate(g);
-            } catch (const Error&) {
-              continue;
-            }
-            const onnx::GraphProto& graph = m.model.graph();
-            if (graph.node_size() != 1 || graph.node(0).op_type() != op) continue;
-            const onnx::TypeProto* t = m.model.FindType(graph.node(0).input(0));
-            DType in = t ? static_cast<DType>(t->tensor_type().elem_type()) : DType::kUndefined;
-            if (DTypeName(in) != dt && !(dt == "float32" && in == DType::kFloat32)) continue;
-            return ToCase(std::move(m), g.seed);
-          }
-          return std::nullopt;
+        [&](const std::string& op, const std::string& dt) {
+          return SingleOpProbe(base, op, dt);
         },
         store, a.timeout_s,
         [&](const std::string& line) {
-          if (!a.quiet && tty) std::cerr << "\r\033[K" << line << std::flush;
-        });
+          if (a.quiet) return;
+          std::string text = fmt::format("[{:.0f}s] op support {}", SecondsSince(t0), line);
+          if (tty) {
+            std::cerr << "\r\033[K" << text << std::flush;
+          } else if (++lines % 20 == 0 || line.find("out of time") != std::string::npos) {
+            std::cerr << text << "\n";
+          }
+        },
+        a.time_s);
     if (!a.quiet && tty) std::cerr << "\r\033[K";
   } else if (!a.keep_unsupported) {
     // Known-unsupported pairs: what an earlier --infer-support recorded in this store, used only
     // when it covers every env of this campaign.
-    std::map<std::string, OpDtypeSet> known;
-    for (const auto& r : store.OpSupport()) {
-      auto& pairs = known[r.env];
-      if (r.status != "ok") pairs.insert({r.op, r.dtype});
-    }
-    bool all = std::all_of(o.envs.begin(), o.envs.end(),
-                           [&](const std::string& e) { return known.count(e) != 0; });
-    if (all) {
-      for (const auto& e : o.envs) excluded[e] = known[e];
-      if (!a.quiet) {
-        std::cerr << "avoiding the (op, dtype) pairs the store's op support says each env rejects "
-                     "(--keep-unsupported to generate them anyway)\n";
-      }
+    excluded = RecordedExclusions(store, o.envs);
+    if (!a.quiet && !excluded.empty()) {
+      std::cerr << "avoiding the (op, dtype) pairs the store's op support says each env rejects "
+                   "(--keep-unsupported to generate them anyway)\n";
     }
   }
   if (!a.quiet && !excluded.empty()) {
@@ -143,6 +119,9 @@ int FuzzMain(const FuzzArgs& a) {
     }
     std::cerr << "models take turns: seed S avoids what env (S mod " << o.envs.size()
               << ") rejects, so every env gets models it can run\n";
+  }
+  if (a.time_s > 0 && a.iterations <= 0) {
+    o.time_s = std::max(a.time_s - SecondsSince(t0), 1e-3);  // what inference left
   }
   if (!a.quiet && !a.json) {
     std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
@@ -161,18 +140,7 @@ int FuzzMain(const FuzzArgs& a) {
       std::cerr << line << "\n";
     }
   };
-  FuzzSummary s = RunFuzz(
-      o,
-      [&](uint64_t seed) {
-        gen::GenOptions g = base;
-        g.seed = seed;
-        if (!excluded.empty()) {
-          const OpDtypeSet& target = excluded.at(o.envs[seed % o.envs.size()]);
-          g.exclude.insert(target.begin(), target.end());
-        }
-        return ToCase(gen::Generate(g), seed);
-      },
-      store, progress);
+  FuzzSummary s = RunFuzz(o, MakeFuzzGenerator(base, excluded, o.envs), store, progress);
   if (!a.quiet && tty && !a.json) std::cerr << "\r\033[K";
 
   json report_doc = report::FuzzDocument(store);
@@ -183,12 +151,16 @@ int FuzzMain(const FuzzArgs& a) {
     envs[env] = {{"tests", st.tests}, {"ok", st.ok}, {"unsupported", st.unsupported},
                  {"symptoms", st.symptoms}};
   }
+  const json& totals = report_doc["totals"];
   if (a.json) {
     std::cout << json{{"models", s.models}, {"tests", s.tests}, {"seconds", s.seconds},
                       {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
                       {"hits", s.hits}, {"new_findings", s.distinct},
+                      {"findings_in_store", totals["findings"]},
+                      {"root_causes_in_store", totals["root_causes"]},
                       {"generator_failures", s.generator_failures}, {"envs", envs},
-                      {"store", db}, {"report", html}, {"findings", report_doc["findings"]}}
+                      {"store", db}, {"report", html}, {"findings", report_doc["findings"]},
+                      {"root_causes", report_doc["root_causes"]}}
                      .dump(2)
               << "\n";
   } else {
@@ -197,6 +169,10 @@ int FuzzMain(const FuzzArgs& a) {
                              s.models, s.tests, s.seconds,
                              s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
                              s.generator_failures);
+    std::cout << fmt::format("store: {} findings (raw, by env/symptom/op signature) from {} root "
+                             "cause(s)\n",
+                             totals["findings"].get<int64_t>(),
+                             totals["root_causes"].get<int64_t>());
     for (const auto& [env, st] : s.envs) {
       std::string sym;
       for (const auto& [k, n] : st.symptoms) sym += fmt::format(" {} {}", k, n);
@@ -204,12 +180,14 @@ int FuzzMain(const FuzzArgs& a) {
                                sym);
     }
     for (const auto& f : report_doc["findings"]) {
-      std::cout << fmt::format("  #{:<3} {:<22} {:<12} [{}] {} -> {} nodes, {} hit(s)  {}\n",
-                               f["id"].get<int64_t>(), f["env"].get<std::string>(),
-                               f["symptom"].get<std::string>(), f["signature"].get<std::string>(),
-                               f["original_nodes"].get<int64_t>(),
-                               f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
-                               f["bundle"].get<std::string>());
+      std::cout << fmt::format(
+          "  #{:<3} {:<22} {:<12} [{}] {} -> {} nodes, {} hit(s), root cause #{}{}  {}\n",
+          f["id"].get<int64_t>(), f["env"].get<std::string>(), f["symptom"].get<std::string>(),
+          f["signature"].get<std::string>(), f["original_nodes"].get<int64_t>(),
+          f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
+          f["root_cause"].get<int64_t>(),
+          f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
+          f["bundle"].get<std::string>());
     }
     std::cout << "store:  " << fs::absolute(db).string() << "\nreport: "
               << fs::absolute(html).string() << "\n";
@@ -235,9 +213,10 @@ int FuzzReportMain(const FuzzReportArgs& a) {
   if (a.json) {
     std::cout << json{{"report", out}, {"document", doc}}.dump(2) << "\n";
   } else {
-    std::cout << fmt::format("{} distinct findings, {} ops covered\nreport: {}\n",
-                             doc["findings"].size(), doc["coverage"].size(),
-                             fs::absolute(out).string());
+    std::cout << fmt::format("{} findings from {} root cause(s), {} ops covered\nreport: {}\n",
+                             doc["totals"]["findings"].get<int64_t>(),
+                             doc["totals"]["root_causes"].get<int64_t>(),
+                             doc["coverage"].size(), fs::absolute(out).string());
   }
   return kExitOk;
 }
@@ -254,7 +233,8 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
       "timeout, error (a valid model rejected), inconsistent (outputs differ from ref beyond\n"
       "--rtol/--atol), undefined (a difference spec-undefined behaviour explains: labelled, not a\n"
       "bug), perf (>10x this env's usual time relative to ref). Findings are reduced by delta\n"
-      "debugging over nodes, deduplicated by (env, symptom, op signature), stored in the SQLite\n"
+      "debugging over nodes, deduplicated by (env, symptom, op signature) and grouped into root\n"
+      "causes (same reduced nodes, symptom and normalised message), stored in the SQLite\n"
       "store and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX test case with\n"
       "repro.sh). Exit 1 when any finding other than 'undefined' is in the store.\n"
       "Op support: --infer-support first runs every (op, dtype) alone on each env and records it\n"

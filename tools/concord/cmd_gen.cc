@@ -45,7 +45,7 @@ int GenMain(const GenArgs& a) {
   opt.max_nodes = a.max_nodes;
   opt.ops = a.ops;
   opt.dtypes = a.dtypes;
-  const std::vector<std::string> known_dtypes = {"float32", "float16", "int32", "int64", "bool"};
+  const std::vector<std::string>& known_dtypes = gen::KnownDtypes();
   for (const auto& d : a.dtypes) {
     if (std::find(known_dtypes.begin(), known_dtypes.end(), d) == known_dtypes.end()) {
       Fail(ErrorKind::kUsage, "gen: unknown dtype '{}' in --dtypes; use {}", d,

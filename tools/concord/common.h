@@ -57,6 +57,7 @@ Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
 Command MakeGenCommand(CLI::App& root, GlobalOptions& global);
 Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global);
 Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global);
+Command MakeReduceCommand(CLI::App& root, GlobalOptions& global);
 Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeRepairCommand(CLI::App& root, GlobalOptions& global);
 

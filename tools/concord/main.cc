@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       MakeGenCommand(root, global),
       MakeFuzzCommand(root, global),
       MakeFuzzReportCommand(root, global),
+      MakeReduceCommand(root, global),
       MakeLocalizeCommand(root, global),
       MakeRepairCommand(root, global),
       MakeConvertCommand(root, global),

@@ -1,0 +1,261 @@
+#include "campaign/fuzz_runner.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "backends/worker_backend.h"
+#include "ir/clock.h"
+#include "ir/error.h"
+
+namespace concord {
+namespace {
+
+// Classifies an exception from a session (prepare, reload or run).
+Outcome Classify(const Error& e, Session* session) {
+  Outcome o;
+  o.message = e.what();
+  auto* w = dynamic_cast<WorkerSession*>(session);
+  std::string failure = w ? w->failure() : "";
+  if (!failure.empty() || o.message.find("the worker ") != std::string::npos) {
+    std::string text = failure.empty() ? o.message : failure;
+    o.symptom = text.find("hung") != std::string::npos ? "timeout" : "crash";
+  } else if (e.kind() == ErrorKind::kUnsupported) {
+    o.symptom = "unsupported";
+  } else {
+    o.symptom = "error";
+  }
+  return o;
+}
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// float16, int64, uint8, bfloat16: a dtype is part of a bug's identity, not a varying name.
+bool IsDtypeName(const std::string& w) {
+  for (const char* prefix : {"float", "bfloat", "int", "uint"}) {
+    std::string p = prefix;
+    if (w.size() > p.size() && w.compare(0, p.size(), p) == 0 &&
+        std::all_of(w.begin() + static_cast<long>(p.size()), w.end(),
+                    [](char d) { return std::isdigit(static_cast<unsigned char>(d)); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+EnvSpec WorkerEnv(const std::string& env, double timeout_s) {
+  EnvSpec spec = EnvSpec::Parse(env);
+  if ((spec.backend == "ref" || spec.backend == "opencv") && spec.Get("host").empty()) {
+    spec.options["isolate"] = "1";
+  }
+  if (!spec.options.count("timeout") && spec.Get("host").empty()) {
+    spec.options["timeout"] = fmt::format("{}", timeout_s);
+  }
+  return spec;
+}
+
+EnvRunner::EnvRunner(std::string env, double timeout_s)
+    : env_(std::move(env)), spec_(WorkerEnv(env_, timeout_s)) {}
+EnvRunner::~EnvRunner() = default;
+EnvRunner::EnvRunner(EnvRunner&&) = default;
+EnvRunner& EnvRunner::operator=(EnvRunner&&) = default;
+
+Outcome EnvRunner::Run(const Model& model, const ValueMap& inputs) {
+  try {
+    return DoRun(model, inputs);
+  } catch (const nlohmann::json::exception& e) {
+    // A malformed reply's metadata: the worker cannot be trusted any more.
+    Outcome o;
+    o.symptom = "crash";
+    o.message = fmt::format("{}: malformed reply metadata from the worker: {}", env_, e.what());
+    session_.reset();
+    return o;
+  }
+}
+
+Outcome EnvRunner::DoRun(const Model& model, const ValueMap& inputs) {
+  // A dead worker cannot serve the next model; an ERROR answer leaves it usable but with no
+  // model loaded, which the next Reload fixes.
+  auto retire = [&](const Outcome& o) {
+    if (o.symptom == "crash" || o.symptom == "timeout") session_.reset();
+  };
+  Outcome o;
+  try {
+    if (session_ && session_->supports_reload()) {
+      session_->Reload(model);
+    } else {
+      session_.reset();
+      session_ = PrepareSession(model, spec_);
+    }
+  } catch (const Error& e) {
+    o = Classify(e, session_.get());
+    retire(o);
+    return o;
+  }
+  try {
+    RunTiming timing;
+    auto t0 = Clock::now();
+    o.outputs = session_->Run(inputs, &timing);
+    o.ms = timing.run_ms > 0 ? timing.run_ms : SecondsSince(t0) * 1000;
+  } catch (const Error& e) {
+    o = Classify(e, session_.get());
+    retire(o);
+  }
+  return o;
+}
+
+bool HasFloat16(const Model& model) {
+  for (const auto& vi : model.graph().input()) {
+    if (vi.type().tensor_type().elem_type() == onnx::TensorProto::FLOAT16) return true;
+  }
+  for (const auto& vi : model.graph().output()) {
+    if (vi.type().tensor_type().elem_type() == onnx::TensorProto::FLOAT16) return true;
+  }
+  for (const auto& n : model.graph().node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "to" && a.i() == onnx::TensorProto::FLOAT16) return true;
+    }
+  }
+  for (const auto& init : model.graph().initializer()) {
+    if (init.data_type() == onnx::TensorProto::FLOAT16) return true;
+  }
+  return false;
+}
+
+std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
+                         const Tolerance& tol, bool scale_atol) {
+  if (want.size() != got.size()) {
+    return fmt::format("{} outputs instead of {}", got.size(), want.size());
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!want[i].is_tensor() || !got[i].is_tensor()) {
+      if (want[i].kind != got[i].kind) return fmt::format("output {}: value kinds differ", i);
+      continue;
+    }
+    double scale = 1;
+    const Tensor& w = want[i].tensor;
+    VisitDType(w.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (kIsFloatLike<T>) {
+        for (int64_t k = 0; scale_atol && k < w.numel(); ++k) {
+          double x = std::fabs(ToDouble(w.data<T>()[k]));
+          if (std::isfinite(x)) scale = std::max(scale, x);
+        }
+      }
+    });
+    TensorDiff d = CompareTensors(w, got[i].tensor, Tolerance{tol.rtol, tol.atol * scale});
+    if (!d.ok) return fmt::format("output {}: {}", i, d.message);
+  }
+  return "";
+}
+
+std::string NormalizeMessage(const std::string& message) {
+  std::string out;
+  size_t i = 0;
+  const size_t n = message.size();
+  while (i < n) {
+    char c = message[i];
+    if (c == '\'' || c == '"' || c == '`') {
+      size_t end = message.find(c, i + 1);
+      if (end != std::string::npos && end - i <= 80) {
+        out += "_";
+        i = end + 1;
+        continue;
+      }
+    }
+    if (IsWordChar(c)) {
+      size_t j = i;
+      while (j < n && (IsWordChar(message[j]) || message[j] == '.')) ++j;
+      std::string word = message.substr(i, j - i);
+      // file.cpp:170 names the failing check: keep it whole.
+      bool source = false;
+      for (const std::string ext : {".cpp", ".hpp", ".cc", ".h", ".py", ".c"}) {
+        source |= word.size() > ext.size() &&
+                  word.compare(word.size() - ext.size(), ext.size(), ext) == 0;
+      }
+      if (source && j < n && message[j] == ':') {
+        size_t k = j + 1;
+        while (k < n && std::isdigit(static_cast<unsigned char>(message[k]))) ++k;
+        out += message.substr(i, k - i);
+        i = k;
+        continue;
+      }
+      while (!word.empty() && word.back() == '.') {
+        word.pop_back();
+        --j;
+      }
+      bool digits = std::any_of(word.begin(), word.end(),
+                                [](char d) { return std::isdigit(static_cast<unsigned char>(d)); });
+      bool number = !word.empty() && (std::isdigit(static_cast<unsigned char>(word[0])) ||
+                                      (word.size() > 1 && word[0] == '.'));
+      if (number) {
+        // An exponent's sign and digits belong to the number (1.2e-05).
+        char last = word.back();
+        if ((last == 'e' || last == 'E') && j + 1 < n && (message[j] == '-' || message[j] == '+') &&
+            std::isdigit(static_cast<unsigned char>(message[j + 1]))) {
+          j += 1;
+          while (j < n && std::isdigit(static_cast<unsigned char>(message[j]))) ++j;
+        }
+        out += "N";
+      } else if (digits && !IsDtypeName(word)) {
+        out += "_";  // a generated name (v12, n_Relu_3)
+      } else {
+        out += word;
+      }
+      i = j;
+      continue;
+    }
+    if (c == '-' && i + 1 < n && std::isdigit(static_cast<unsigned char>(message[i + 1])) &&
+        (out.empty() || !IsWordChar(out.back()))) {
+      ++i;  // the sign of a number
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+      ++i;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string OpSignature(const Model& model) {
+  std::set<std::string> ops;
+  for (const auto& n : model.graph().node()) ops.insert(n.op_type());
+  std::string s;
+  for (const auto& op : ops) s += (s.empty() ? "" : ",") + op;
+  return s;
+}
+
+std::vector<std::string> NodeSignatures(const Model& model) {
+  std::map<std::string, int32_t> init_types;
+  for (const auto& init : model.graph().initializer()) init_types[init.name()] = init.data_type();
+  std::set<std::string> out;
+  for (const auto& n : model.graph().node()) {
+    std::vector<std::string> attrs;
+    for (const auto& a : n.attribute()) attrs.push_back(a.name());
+    std::sort(attrs.begin(), attrs.end());
+    std::string dtype = "?";
+    if (n.input_size() > 0 && !n.input(0).empty()) {
+      int32_t elem = 0;
+      if (const onnx::TypeProto* t = model.FindType(n.input(0))) {
+        elem = t->tensor_type().elem_type();
+      } else if (auto it = init_types.find(n.input(0)); it != init_types.end()) {
+        elem = it->second;
+      }
+      if (elem != 0) dtype = DTypeName(static_cast<DType>(elem));
+    }
+    out.insert(fmt::format("{}({}):{}", n.op_type(), fmt::join(attrs, ","), dtype));
+  }
+  return {out.begin(), out.end()};
+}
+
+}  // namespace concord
