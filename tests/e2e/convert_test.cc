@@ -45,7 +45,6 @@ TEST(ConvertCli, BadPassOrOptionIsUsageErrorWithTheList) {
   EXPECT_EQ(missing.code, 2) << missing.err;
   CliResult nopass = RunConcord("convert " + Quote(kModel) + " " + Quote((d / "o.onnx").string()));
   EXPECT_EQ(nopass.code, 2) << nopass.err;
-  fs::remove_all(d);
 }
 
 TEST(ConvertCli, PipelineWritesAModelThatAgreesAndCarriesTheNameMap) {
@@ -69,7 +68,6 @@ TEST(ConvertCli, PipelineWritesAModelThatAgreesAndCarriesTheNameMap) {
   EXPECT_EQ(doc["log"]["passes"].size(), 2u);
   EXPECT_TRUE(doc["name_map"]["nodes"].contains("conv1"));
   EXPECT_EQ(doc["name_map"]["tensors"]["w1_fp16"], "w1");
-  fs::remove_all(d);
 }
 
 TEST(ConvertCli, QuantizeWithCalibrationFolders) {
@@ -90,7 +88,6 @@ TEST(ConvertCli, QuantizeWithCalibrationFolders) {
   EXPECT_EQ(passes::testing::CountOp(q, "QuantizeLinear"), 3);
   NamedTensor x = ReadTensorPb(kData + "/input_0.pb");
   EXPECT_LE(passes::testing::Agreement(orig, q, {{"input", Value(x.tensor)}}), 0.1);
-  fs::remove_all(d);
 }
 
 }  // namespace
