@@ -12,6 +12,7 @@
 #include "backends/ref_backend.h"
 #include "compare/compare.h"
 #include "ir/value_io.h"
+#include "testing/graph_builder.h"
 
 namespace concord {
 namespace {
@@ -21,121 +22,43 @@ namespace fs = std::filesystem;
 const Tolerance kTol{1e-4, 1e-5};
 const char* kNodeSuite = "/usr/share/libonnx-testdata/data/node";
 
-// --- small model builder (bench-shaped: MobileNetV2 / ResNet blocks, an MLP) ---------------
+using test::GraphBuilder;
 
-class GraphBuilder {
- public:
-  explicit GraphBuilder(const std::string& name, unsigned seed = 7) : rng_(seed) {
-    model_.set_ir_version(8);
-    model_.add_opset_import()->set_version(13);
-    model_.set_producer_name("opencv_backend_test");
-    graph()->set_name(name);
-  }
-  onnx::GraphProto* graph() { return model_.mutable_graph(); }
-
-  void Input(const std::string& name, const Shape& shape) {
-    AddInfo(graph()->add_input(), name, shape, 1);
-  }
-  void Output(const std::string& name, const Shape& shape, int elem_type = 1) {
-    AddInfo(graph()->add_output(), name, shape, elem_type);
-  }
-
-  // Random float initializer scaled by `scale`.
-  std::string Weight(const Shape& shape, float scale) {
-    std::string name = fmt::format("w{}", count_++);
-    auto* t = graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    int64_t n = 1;
-    for (int64_t d : shape) {
-      t->add_dims(d);
-      n *= d;
-    }
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    for (int64_t i = 0; i < n; ++i) t->add_float_data(dist(rng_) * scale);
-    return name;
-  }
-  std::string Const(float v) {
-    std::string name = fmt::format("c{}", count_++);
-    auto* t = graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_float_data(v);
-    return name;
-  }
-
-  onnx::NodeProto* Node(const std::string& op, std::vector<std::string> in,
-                        const std::string& out = "") {
-    auto* n = graph()->add_node();
-    std::string y = out.empty() ? fmt::format("{}{}", op, count_++) : out;
-    n->set_op_type(op);
-    n->set_name("n_" + y);
-    for (auto& s : in) n->add_input(s);
-    n->add_output(y);
-    return n;
-  }
-  static void Ints(onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-
-  std::string Conv(const std::string& x, int cin, int cout, int k, int stride, int group = 1) {
-    std::string w = Weight({cout, cin / group, k, k},
+// Bench-shaped building blocks (MobileNetV2 / ResNet blocks) over the shared builder.
+std::string Conv(GraphBuilder& b, const std::string& x, int cin, int cout, int k, int stride,
+                 int group = 1) {
+  std::string w = b.Weight({cout, cin / group, k, k},
                            std::sqrt(2.0f / static_cast<float>(cin / group * k * k)));
-    std::string b = Weight({cout}, 0.01f);
-    auto* n = Node("Conv", {x, w, b});
-    Ints(n, "kernel_shape", {k, k});
-    Ints(n, "strides", {stride, stride});
-    Ints(n, "pads", {k / 2, k / 2, k / 2, k / 2});
-    Int(n, "group", group);
-    return n->output(0);
-  }
-  std::string Relu6(const std::string& x) {
-    return Node("Clip", {x, Const(0), Const(6)})->output(0);
-  }
-  std::string BatchNorm(const std::string& x, int c) {
-    std::string scale = Weight({c}, 0.1f), bias = Weight({c}, 0.1f), mean = Weight({c}, 0.1f);
-    std::string var = fmt::format("var{}", count_++);
-    auto* t = graph()->add_initializer();
-    t->set_name(var);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_dims(c);
-    for (int i = 0; i < c; ++i) t->add_float_data(1.0f + 0.05f * static_cast<float>(i % 5));
-    return Node("BatchNormalization", {x, scale, bias, mean, var})->output(0);
-  }
+  std::string bias = b.Weight({cout}, 0.01f);
+  auto* n = b.Node("Conv", {x, w, bias});
+  GraphBuilder::Ints(n, "kernel_shape", {k, k});
+  GraphBuilder::Ints(n, "strides", {stride, stride});
+  GraphBuilder::Ints(n, "pads", {k / 2, k / 2, k / 2, k / 2});
+  GraphBuilder::Int(n, "group", group);
+  return n->output(0);
+}
 
-  Model Build() { return Model::FromProto(model_, ".", graph()->name()); }
+std::string Relu6(GraphBuilder& b, const std::string& x) {
+  return b.Node("Clip", {x, b.Const(0), b.Const(6)})->output(0);
+}
 
- private:
-  static void AddInfo(onnx::ValueInfoProto* vi, const std::string& name, const Shape& shape,
-                      int elem_type) {
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(elem_type);
-    for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-
-  onnx::ModelProto model_;
-  std::mt19937 rng_;
-  int count_ = 0;
-};
+std::string BatchNorm(GraphBuilder& b, const std::string& x, int c) {
+  std::string scale = b.Weight({c}, 0.1f), bias = b.Weight({c}, 0.1f), mean = b.Weight({c}, 0.1f);
+  std::vector<float> v(static_cast<size_t>(c));
+  for (int i = 0; i < c; ++i) v[static_cast<size_t>(i)] = 1.0f + 0.05f * static_cast<float>(i % 5);
+  std::string var = b.FreshName("var");
+  b.Init(var, Tensor::FromVector<float>({c}, v));
+  return b.Node("BatchNormalization", {x, scale, bias, mean, var})->output(0);
+}
 
 // MobileNetV2-shaped: stem conv, inverted residual (expand, depthwise, project, add), head.
 Model MobileNetLike() {
   GraphBuilder b("mobilenet_like");
   b.Input("input", {1, 3, 32, 32});
-  std::string x = b.Relu6(b.Conv("input", 3, 16, 3, 2));
-  std::string e = b.Relu6(b.Conv(x, 16, 64, 1, 1));
-  std::string d = b.Relu6(b.Conv(e, 64, 64, 3, 1, 64));
-  std::string p = b.Conv(d, 64, 16, 1, 1);
+  std::string x = Relu6(b, Conv(b, "input", 3, 16, 3, 2));
+  std::string e = Relu6(b, Conv(b, x, 16, 64, 1, 1));
+  std::string d = Relu6(b, Conv(b, e, 64, 64, 3, 1, 64));
+  std::string p = Conv(b, d, 64, 16, 1, 1);
   std::string r = b.Node("Add", {x, p})->output(0);
   std::string g = b.Node("GlobalAveragePool", {r})->output(0);
   std::string f = b.Node("Flatten", {g})->output(0);
@@ -149,14 +72,14 @@ Model MobileNetLike() {
 Model ResNetLike() {
   GraphBuilder b("resnet_like");
   b.Input("input", {2, 3, 32, 32});
-  std::string x = b.Node("Relu", {b.BatchNorm(b.Conv("input", 3, 16, 7, 2), 16)})->output(0);
+  std::string x = b.Node("Relu", {BatchNorm(b, Conv(b, "input", 3, 16, 7, 2), 16)})->output(0);
   auto* mp = b.Node("MaxPool", {x});
   GraphBuilder::Ints(mp, "kernel_shape", {3, 3});
   GraphBuilder::Ints(mp, "strides", {2, 2});
   GraphBuilder::Ints(mp, "pads", {1, 1, 1, 1});
   std::string m = mp->output(0);
-  std::string y = b.Node("Relu", {b.BatchNorm(b.Conv(m, 16, 16, 3, 1), 16)})->output(0);
-  y = b.BatchNorm(b.Conv(y, 16, 16, 3, 1), 16);
+  std::string y = b.Node("Relu", {BatchNorm(b, Conv(b, m, 16, 16, 3, 1), 16)})->output(0);
+  y = BatchNorm(b, Conv(b, y, 16, 16, 3, 1), 16);
   std::string s = b.Node("Relu", {b.Node("Add", {y, m})->output(0)})->output(0);
   std::string g = b.Node("GlobalAveragePool", {s})->output(0);
   std::string f = b.Node("Flatten", {g})->output(0);
@@ -182,7 +105,7 @@ Model Mlp(bool with_argmax = true) {
     auto* am = b.Node("ArgMax", {h}, "label");
     GraphBuilder::Int(am, "axis", 1);
     GraphBuilder::Int(am, "keepdims", 0);
-    b.Output("label", {4}, onnx::TensorProto::INT64);
+    b.Output("label", DType::kInt64, {4});
   }
   return b.Build();
 }

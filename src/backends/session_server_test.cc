@@ -14,6 +14,7 @@
 #include "backends/protocol_session.h"
 #include "ir/tensor_io.h"
 #include "protocol/values.h"
+#include "testing/temp_dir.h"
 
 namespace concord {
 namespace {
@@ -142,8 +143,8 @@ void ExpectError(const Message& r, ErrorKind kind, const std::string& needle) {
 }
 
 TEST(SessionServer, RunsAndTapsEqualLocalRef) {
-  fs::path workdir = fs::temp_directory_path() / ("concord_serve_wd_" + std::to_string(::getpid()));
-  fs::create_directories(workdir);
+  test::TempDir tmp("concord_serve_wd");
+  fs::path workdir = tmp.path();
   SessionServerOptions opt;
   opt.workdir = workdir.string();
   Served s(opt);
@@ -187,7 +188,6 @@ TEST(SessionServer, RunsAndTapsEqualLocalRef) {
   }  // ~ProtocolSession says BYE
   EXPECT_TRUE(s.Finished());
   EXPECT_TRUE(fs::is_empty(workdir));  // nothing written, not even here
-  fs::remove_all(workdir);
 }
 
 TEST(SessionServer, ProcessRepeatAndWarmup) {

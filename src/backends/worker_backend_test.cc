@@ -15,6 +15,7 @@
 #include "backends/ref_backend.h"
 #include "compare/compare.h"
 #include "ir/tensor_io.h"
+#include "testing/temp_dir.h"
 
 namespace concord {
 namespace {
@@ -58,12 +59,7 @@ class WorkerBackendTest : public ::testing::Test {
     model_ = std::make_unique<Model>(Model::Load(kModel));
     NamedTensor in = ReadTensorPb(kInput);
     inputs_["input"] = in.tensor;
-    cache_ = fs::temp_directory_path() /
-             fmt::format("concord_worker_test_{}_{}", ::getpid(),
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(cache_);
   }
-  void TearDown() override { fs::remove_all(cache_); }
 
   std::unique_ptr<Session> Prepare(const std::string& env) {
     return PrepareSession(*model_, EnvSpec::Parse(env));
@@ -95,7 +91,8 @@ class WorkerBackendTest : public ::testing::Test {
 
   std::unique_ptr<Model> model_;
   ValueMap inputs_;
-  fs::path cache_;
+  test::TempDir tmp_{"concord_worker_test"};
+  fs::path cache_ = tmp_.path() / "cache";  // made by the worker on first use
 };
 
 TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {

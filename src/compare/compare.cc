@@ -3,8 +3,50 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <complex>
+#include <vector>
 
 namespace concord {
+
+namespace {
+
+// 1 where elements of two integer or bool tensors of one dtype differ, compared in their own
+// type: int64 and uint64 values above 2^53 collapse onto one double.
+std::vector<uint8_t> ExactDiffers(const Tensor& e, const Tensor& a) {
+  std::vector<uint8_t> differs(static_cast<size_t>(e.numel()), 0);
+  VisitDType(e.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsIntLike<T> || std::is_same_v<T, bool>) {
+      const T* ep = e.data<T>();
+      const T* ap = a.data<T>();
+      for (size_t i = 0; i < differs.size(); ++i) differs[i] = ep[i] != ap[i];
+    }
+  });
+  return differs;
+}
+
+// Imaginary part of element i of a complex tensor (0 for every other dtype).
+double Imag(const Tensor& t, int64_t i) {
+  if (t.dtype() == DType::kComplex64) return t.data<std::complex<float>>()[i].imag();
+  if (t.dtype() == DType::kComplex128) return t.data<std::complex<double>>()[i].imag();
+  return 0;
+}
+
+// Element i as written in messages: integers exactly, complex numbers as (re+imi).
+std::string ElementString(const Tensor& t, int64_t i) {
+  return VisitDType(t.dtype(), [&](auto tag) -> std::string {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsComplex<T>) {
+      return fmt::format("({}{:+}i)", t.data<T>()[i].real(), t.data<T>()[i].imag());
+    } else if constexpr (kIsIntLike<T>) {
+      return fmt::format("{}", t.data<T>()[i]);
+    } else {
+      return fmt::format("{}", t.GetDouble(i));
+    }
+  });
+}
+
+}  // namespace
 
 TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const Tolerance& tol) {
   TensorDiff d;
@@ -36,13 +78,20 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
     d.ok = d.mismatches == 0;
     return d;
   }
-  bool exact = !IsFloating(expected.dtype()) && expected.dtype() != DType::kComplex64 &&
-               expected.dtype() != DType::kComplex128;
+  const bool complex =
+      expected.dtype() == DType::kComplex64 || expected.dtype() == DType::kComplex128;
+  const bool exact = !IsFloating(expected.dtype()) && !complex;
+  // Integers are judged in their own type; doubles below only feed the metrics.
+  const std::vector<uint8_t> differs = exact ? ExactDiffers(expected, actual)
+                                             : std::vector<uint8_t>();
   double dot = 0, ne = 0, na = 0, worst = 0;
   for (int64_t i = 0; i < d.count; ++i) {
     double e = expected.GetDouble(i);
     double a = actual.GetDouble(i);
-    bool en = std::isnan(e), an = std::isnan(a);
+    // Complex values: NaN or Inf in either part counts; the magnitude check is on the
+    // complex difference |a - e| against |e| (numpy's allclose on complex arrays).
+    double ei_part = complex ? Imag(expected, i) : 0, ai_part = complex ? Imag(actual, i) : 0;
+    bool en = std::isnan(e) || std::isnan(ei_part), an = std::isnan(a) || std::isnan(ai_part);
     if (en || an) {
       if (en != an) {
         ++d.nan_mismatches;
@@ -54,9 +103,9 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
       }
       continue;
     }
-    bool ei = std::isinf(e), ai = std::isinf(a);
+    bool ei = std::isinf(e) || std::isinf(ei_part), ai = std::isinf(a) || std::isinf(ai_part);
     if (ei || ai) {
-      if (e != a) {
+      if (e != a || ei_part != ai_part) {
         ++d.inf_mismatches;
         ++d.mismatches;
         worst = INFINITY;
@@ -64,20 +113,21 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
       }
       continue;
     }
-    double diff = std::fabs(a - e);
-    dot += a * e;
-    ne += e * e;
-    na += a * a;
+    double diff = complex ? std::hypot(a - e, ai_part - ei_part) : std::fabs(a - e);
+    double mag = complex ? std::hypot(e, ei_part) : std::fabs(e);
+    dot += a * e + ai_part * ei_part;
+    ne += e * e + ei_part * ei_part;
+    na += a * a + ai_part * ai_part;
     d.max_abs = std::max(d.max_abs, diff);
-    if (e != 0) d.max_rel = std::max(d.max_rel, diff / std::fabs(e));
-    bool bad = exact ? diff != 0 : diff > tol.atol + tol.rtol * std::fabs(e);
+    if (mag != 0) d.max_rel = std::max(d.max_rel, diff / mag);
+    bool bad = exact ? differs[static_cast<size_t>(i)] != 0 : diff > tol.atol + tol.rtol * mag;
     if (!exact) {
-      if (e != 0) d.needed_rtol = std::max(d.needed_rtol, (diff - tol.atol) / std::fabs(e));
-      d.needed_atol = std::max(d.needed_atol, diff - tol.rtol * std::fabs(e));
+      if (mag != 0) d.needed_rtol = std::max(d.needed_rtol, (diff - tol.atol) / mag);
+      d.needed_atol = std::max(d.needed_atol, diff - tol.rtol * mag);
     }
     if (bad) {
       ++d.mismatches;
-      double excess = diff - (tol.atol + tol.rtol * std::fabs(e));
+      double excess = diff - (tol.atol + tol.rtol * mag);
       if (d.worst_index < 0 || excess > worst) {
         worst = excess;
         d.worst_index = i;
@@ -100,7 +150,7 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
         "{} of {} elements differ (NaN {}, Inf {}); max abs {:.3g}, max rel {:.3g}; worst at {}: "
         "expected {}, got {}",
         d.mismatches, d.count, d.nan_mismatches, d.inf_mismatches, d.max_abs, d.max_rel, i,
-        expected.GetDouble(i), actual.GetDouble(i));
+        ElementString(expected, i), ElementString(actual, i));
   }
   return d;
 }

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <complex>
+#include <cstdint>
+#include <limits>
 
 namespace concord {
 namespace {
@@ -41,6 +44,56 @@ TEST(Compare, ExactTypesAndShapes) {
   EXPECT_TRUE(CompareTensors(e, Tensor::FromVector<int64_t>({2, 1}, {1, 2}), {}).shape_mismatch);
   Tensor s = Tensor::FromVector<std::string>({1}, {"a"});
   EXPECT_FALSE(CompareTensors(s, Tensor::FromVector<std::string>({1}, {"b"}), {}).ok);
+}
+
+// 2^53 + 1 has no double: through double it equals 2^53 and the two would pass as equal.
+TEST(Compare, Int64AboveTwoToThe53IsComparedExactly) {
+  const int64_t big = (int64_t{1} << 53);
+  Tensor e = Tensor::FromVector<int64_t>({2}, {big, -big});
+  Tensor a = Tensor::FromVector<int64_t>({2}, {big + 1, -big - 1});
+  TensorDiff d = CompareTensors(e, a, {});
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.mismatches, 2);
+  EXPECT_NE(d.message.find("expected 9007199254740992, got 9007199254740993"), std::string::npos)
+      << d.message;
+  EXPECT_TRUE(CompareTensors(e, e, {}).ok);
+}
+
+TEST(Compare, Uint64AboveTwoToThe53IsComparedExactly) {
+  const uint64_t big = std::numeric_limits<uint64_t>::max();
+  Tensor e = Tensor::FromVector<uint64_t>({1}, {big});
+  Tensor a = Tensor::FromVector<uint64_t>({1}, {big - 1});
+  TensorDiff d = CompareTensors(e, a, {});
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.worst_index, 0);
+  EXPECT_TRUE(CompareTensors(e, e, {}).ok);
+}
+
+TEST(Compare, ComplexComparesImaginaryPartsToo) {
+  using C = std::complex<float>;
+  Tensor e = Tensor::FromVector<C>({2}, {C(1, 2), C(3, -4)});
+  // Same real parts, imaginary parts off by 1: not close under the default tolerance.
+  Tensor a = Tensor::FromVector<C>({2}, {C(1, 3), C(3, -4)});
+  TensorDiff d = CompareTensors(e, a, {});
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.mismatches, 1);
+  EXPECT_EQ(d.worst_index, 0);
+  EXPECT_NEAR(d.max_abs, 1.0, 1e-12);  // |(1+3i) - (1+2i)| = 1
+  EXPECT_TRUE(CompareTensors(e, e, {}).ok);
+  // Within tolerance on |a - e| <= atol + rtol * |e|: |3-4i| = 5, so rtol 1e-3 allows 5e-3.
+  Tensor near = Tensor::FromVector<C>({2}, {C(1, 2), C(3, -4.004f)});
+  EXPECT_TRUE(CompareTensors(e, near, {1e-3, 0}).ok);
+  // NaN in the imaginary part only is a NaN mismatch.
+  Tensor nan = Tensor::FromVector<C>({2}, {C(1, NAN), C(3, -4)});
+  TensorDiff dn = CompareTensors(e, nan, {});
+  EXPECT_FALSE(dn.ok);
+  EXPECT_EQ(dn.nan_mismatches, 1);
+}
+
+TEST(Compare, Complex128ComparesImaginaryParts) {
+  using C = std::complex<double>;
+  Tensor e = Tensor::FromVector<C>({1}, {C(0, 1)});
+  EXPECT_FALSE(CompareTensors(e, Tensor::FromVector<C>({1}, {C(0, -1)}), {}).ok);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "ir/error.h"
+#include "testing/temp_dir.h"
 
 namespace concord {
 namespace {
@@ -38,28 +39,14 @@ float At(const Tensor& t, int c, int y, int x) {
 
 PreprocessSpec Spec(const json& j) { return PreprocessSpec::FromJson(j); }
 
-class TempDir {
+// The shared TempDir, plus PNG files for the image-folder tests.
+class TempDir : public test::TempDir {
  public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("concord_data_test_" + std::to_string(getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  void Write(const std::string& name, const std::string& text) const {
-    fs::create_directories((path_ / name).parent_path());
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
+  TempDir() : test::TempDir("concord_data_test") {}
   void WritePng(const std::string& name, const cv::Mat& m) const {
-    fs::create_directories((path_ / name).parent_path());
-    ASSERT_TRUE(cv::imwrite((path_ / name).string(), m));
+    fs::create_directories((path() / name).parent_path());
+    ASSERT_TRUE(cv::imwrite((path() / name).string(), m));
   }
-
- private:
-  fs::path path_;
 };
 
 template <typename F>

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "ir/tensor_io.h"
+#include "testing/temp_dir.h"
 
 namespace concord {
 namespace {
@@ -41,12 +42,7 @@ onnx::ModelProto AddModel() {
 
 class ModelTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fs::path("concord_model_" + std::to_string(::getpid()) + "_" +
-                                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_ / "m");
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { fs::create_directories(dir_ / "m"); }
   std::string Save(const onnx::ModelProto& m) {
     std::string path = (dir_ / "m" / "model.onnx").string();
     std::ofstream(path, std::ios::binary) << m.SerializeAsString();
@@ -73,7 +69,8 @@ class ModelTest : public ::testing::Test {
     kv->set_value(location);
     return m;
   }
-  fs::path dir_;
+  test::TempDir tmp_{"concord_model"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(ModelTest, LoadsValidModelAndInfersShapes) {

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "testing/temp_dir.h"
+
 namespace concord {
 namespace {
 
@@ -13,17 +15,12 @@ namespace fs = std::filesystem;
 
 class TensorIoTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / fs::path("concord_tio_" + std::to_string(::getpid()) + "_" +
-                                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) { return (dir_ / name).string(); }
   void Write(const std::string& name, const std::string& bytes) {
     std::ofstream(Path(name), std::ios::binary) << bytes;
   }
-  fs::path dir_;
+  test::TempDir tmp_{"concord_tio"};
+  fs::path dir_ = tmp_.path();
 };
 
 // Bytes numpy 1.26 writes for np.save(f, np.arange(6, dtype='<f4').reshape(2, 3)).

@@ -12,61 +12,11 @@
 #include "ir/random.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
+#include "testing/graph_builder.h"
 
 namespace concord::passes::testing {
 
-class GraphBuilder {
- public:
-  explicit GraphBuilder(int opset = 13) {
-    m_.set_ir_version(8);
-    auto* o = m_.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-    m_.mutable_graph()->set_name("test");
-  }
-  void Input(const std::string& name, DType dt, const Shape& shape) { Vi(m_.mutable_graph()->add_input(), name, dt, shape); }
-  void Output(const std::string& name, DType dt, const Shape& shape) { Vi(m_.mutable_graph()->add_output(), name, dt, shape); }
-  void Init(const std::string& name, const Tensor& t) { TensorToProto(t, name, m_.mutable_graph()->add_initializer()); }
-  onnx::NodeProto* Node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
-                        const std::vector<std::string>& outs) {
-    auto* n = m_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : ins) n->add_input(i);
-    for (const auto& o : outs) n->add_output(o);
-    return n;
-  }
-  static void Ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v) a->add_ints(x);
-  }
-  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void Float(onnx::NodeProto* n, const std::string& name, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
-  Model Build() const { return Model::FromProto(m_, ".", "test model"); }
-  onnx::ModelProto& proto() { return m_; }
-
- private:
-  static void Vi(onnx::ValueInfoProto* vi, const std::string& name, DType dt, const Shape& shape) {
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(static_cast<int32_t>(dt));
-    auto* s = tt->mutable_shape();
-    for (auto d : shape) s->add_dim()->set_dim_value(d);
-  }
-  onnx::ModelProto m_;
-};
+using GraphBuilder = concord::test::GraphBuilder;
 
 // Seeded tensor, uniform in [lo, hi) (drawn as float64, then cast to `dt`).
 inline Tensor UniformTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {

@@ -2,40 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/graph_builder.h"
+
 namespace concord::ref {
 namespace {
 
-void AddTensorValueInfo(onnx::ValueInfoProto* vi, const std::string& name, const Shape& shape) {
-  vi->set_name(name);
-  auto* tt = vi->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
-onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
-                         std::vector<std::string> out, const std::string& domain = "") {
-  auto* n = g->add_node();
-  n->set_op_type(op);
-  n->set_name(op + "_" + out[0]);
-  n->set_domain(domain);
-  for (auto& s : in) n->add_input(s);
-  for (auto& s : out) n->add_output(s);
-  return n;
-}
+using test::GraphBuilder;
 
 // y = (x + b) * b with x: [2,3], b: [3] (broadcast), intermediate "s".
 onnx::ModelProto BroadcastModel() {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  g->set_name("g");
-  AddTensorValueInfo(g->add_input(), "x", {2, 3});
-  AddTensorValueInfo(g->add_input(), "b", {3});
-  AddTensorValueInfo(g->add_output(), "y", {2, 3});
-  AddNode(g, "Add", {"x", "b"}, {"s"});
-  AddNode(g, "Mul", {"s", "b"}, {"y"});
-  return m;
+  GraphBuilder b("g");
+  b.Input("x", {2, 3});
+  b.Input("b", {3});
+  b.Output("y", {2, 3});
+  b.Node("Add", "Add_s", {"x", "b"}, {"s"});
+  b.Node("Mul", "Mul_y", {"s", "b"}, {"y"});
+  return b.proto();
 }
 
 std::map<std::string, Value> Feeds() {
@@ -59,9 +41,12 @@ TEST(Interpreter, BroadcastingAndTaps) {
 }
 
 TEST(Interpreter, ModelLocalFunctionIsExpanded) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  GraphBuilder b("g");
+  b.Input("x", {2, 3});
+  b.Input("b", {3});
+  b.Output("y", {2, 3});
+  b.Node("AddMul", "AddMul_y", {"x", "b"}, {"y"})->set_domain("my.domain");
+  onnx::ModelProto& m = b.proto();
   auto* custom = m.add_opset_import();
   custom->set_domain("my.domain");
   custom->set_version(1);
@@ -82,12 +67,6 @@ TEST(Interpreter, ModelLocalFunctionIsExpanded) {
   n2->add_input("t");
   n2->add_input("c");
   n2->add_output("o");
-  auto* g = m.mutable_graph();
-  g->set_name("g");
-  AddTensorValueInfo(g->add_input(), "x", {2, 3});
-  AddTensorValueInfo(g->add_input(), "b", {3});
-  AddTensorValueInfo(g->add_output(), "y", {2, 3});
-  AddNode(g, "AddMul", {"x", "b"}, {"y"}, "my.domain");
   Model model = Model::FromProto(m, ".");
   auto out = Interpreter(model).Run(Feeds());
   EXPECT_EQ(out[0].tensor.data<float>()[5], 1080.0f);

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "ir/tensor_io.h"
+#include "testing/temp_dir.h"
 
 namespace concord::report {
 namespace {
@@ -44,8 +45,7 @@ OutputRecord ScoresOutput(const std::vector<float>& s, int top_k) {
 class AnalysisTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (fs::temp_directory_path() / fmt::format("concord_analysis_test_{}.db", getpid())).string();
-    fs::remove(path_);
+    path_ = tmp_.File("analysis.db");
     Store s = Store::Open(path_);
     int64_t model = s.UpsertModel("m.onnx", "sha", "m");
     s.SetCampaignValue("model/sha", json{{"top_k", 2},
@@ -87,9 +87,6 @@ class AnalysisTest : public ::testing::Test {
     run(ort0, in[1], 0, {}, 0);
     run(ort0, in[2], 0, {1, 2, 4, 3}, 20);
   }
-  void TearDown() override {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_ + suffix);
-  }
   const json& Pair(const json& m, const std::string& a, const std::string& b) {
     for (const auto& p : m["pairs"]) {
       if (p["a"] == a && p["b"] == b) return p;
@@ -106,6 +103,7 @@ class AnalysisTest : public ::testing::Test {
     static json none;
     return none;
   }
+  test::TempDir tmp_{"concord_analysis_test"};
   std::string path_;
 };
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "testing/temp_dir.h"
 
 namespace concord::report {
 
@@ -23,21 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("deltann_test_" + std::to_string(getpid()) + "_" +
-                                         std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string Read(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

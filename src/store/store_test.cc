@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "ir/error.h"
+#include "testing/temp_dir.h"
 
 namespace concord {
 namespace {
@@ -22,17 +23,10 @@ namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("concord_store_test_{}_{}", getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string File(const std::string& name) { return (dir_ / name).string(); }
 
-  fs::path dir_;
+  test::TempDir tmp_{"concord_store_test"};
+  fs::path dir_ = tmp_.path();
 };
 
 struct Ids {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/cli_runner.h"
+#include "testing/temp_dir.h"
 
 namespace concord::e2e {
 namespace {
@@ -19,14 +20,6 @@ const std::string kTinyCnn = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_c
 
 class CompareBenchTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("concord_cmpbench_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string P(const std::string& name) { return (dir_ / name).string(); }
 
   // A valid model whose only node is an op from a custom domain that no backend implements.
@@ -55,7 +48,8 @@ class CompareBenchTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << m.SerializeAsString();
     return path;
   }
-  fs::path dir_;
+  test::TempDir tmp_{"concord_cmpbench"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(CompareBenchTest, Help) {

@@ -1,5 +1,7 @@
-// The conformance gates of the foundation issue, on ONNX's own backend test data:
-// node >= 90% passed, pytorch-converted / pytorch-operator / simple 100%. Every skip must
+// The conformance gates on ONNX's own backend test data, at the levels the README states:
+// node 916 of 932 passed (98.3%, the 16 others skipped with reasons, none failed), so the gate is
+// passed >= 98% of all cases (a skip counts as not passed, as in the headline), no failures and
+// at most 16 skips; pytorch-converted / pytorch-operator / simple pass 100%. Every skip must
 // carry a written reason. Counts are printed so CI logs show the figures.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -11,9 +13,12 @@ namespace {
 
 struct Gate {
   const char* suite;
-  double min_pass_fraction;
+  double min_pass_fraction;  // of all cases, skips included
+  int max_skipped;           // cases skipped with a reason in the conformance table
 };
-void PrintTo(const Gate& g, std::ostream* os) { *os << g.suite << " >= " << g.min_pass_fraction; }
+void PrintTo(const Gate& g, std::ostream* os) {
+  *os << g.suite << " >= " << g.min_pass_fraction << ", <= " << g.max_skipped << " skipped";
+}
 
 class ConformanceGate : public ::testing::TestWithParam<Gate> {};
 
@@ -34,12 +39,16 @@ TEST_P(ConformanceGate, RefMeetsTheBar) {
   std::printf("%s: %d passed, %d failed, %d skipped of %d (%.1f%%)\n", g.suite, passed, failed, skipped,
               total, 100.0 * passed / total);
   EXPECT_GE(passed, g.min_pass_fraction * total) << "not passed:\n" << failures;
+  EXPECT_EQ(failed, 0) << "not passed:\n" << failures;
+  EXPECT_LE(skipped, g.max_skipped) << "not passed:\n" << failures;
   EXPECT_EQ(r.code, failed == 0 ? 0 : 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Onnx, ConformanceGate,
-                         ::testing::Values(Gate{"node", 0.90}, Gate{"pytorch-converted", 1.0},
-                                           Gate{"pytorch-operator", 1.0}, Gate{"simple", 1.0}),
+                         ::testing::Values(Gate{"node", 0.98, 16},
+                                           Gate{"pytorch-converted", 1.0, 0},
+                                           Gate{"pytorch-operator", 1.0, 0},
+                                           Gate{"simple", 1.0, 0}),
                          [](const auto& info) {
                            std::string s = info.param.suite;
                            for (auto& c : s) if (c == '-') c = '_';

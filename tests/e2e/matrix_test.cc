@@ -19,6 +19,7 @@
 
 #include "store/store.h"
 #include "tests/e2e/cli_runner.h"
+#include "testing/temp_dir.h"
 
 namespace concord::e2e {
 namespace {
@@ -28,22 +29,17 @@ using json = nlohmann::json;
 
 class MatrixTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("concord_matrix_test_{}_{}", getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  // A failed test leaves its folder behind for inspection.
   void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
+    if (HasFailure()) tmp_.Keep();
   }
   fs::path WriteConfig(const std::string& name, const json& config) {
     fs::path p = dir_ / name;
     std::ofstream(p) << config.dump(2);
     return p;
   }
-  fs::path dir_;
+  test::TempDir tmp_{"concord_matrix_test"};
+  fs::path dir_ = tmp_.path();
 };
 
 const std::string kTinyCnn = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx";

@@ -8,6 +8,7 @@
 
 #include "store/store.h"
 #include "tests/e2e/cli_runner.h"
+#include "testing/temp_dir.h"
 
 namespace concord::e2e {
 namespace {
@@ -16,12 +17,6 @@ namespace fs = std::filesystem;
 
 class MergeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("concord_merge_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string P(const std::string& n) { return (dir_ / n).string(); }
 
   // A shard with runs for the given input digests (one model, one env, repeat 0).
@@ -38,7 +33,8 @@ class MergeTest : public ::testing::Test {
       s.RecordRun(r);
     }
   }
-  fs::path dir_;
+  test::TempDir tmp_{"concord_merge"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(MergeTest, UnionWithOneRowPerCell) {

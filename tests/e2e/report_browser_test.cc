@@ -17,18 +17,13 @@
 
 #include "report/render.h"
 #include "report/testing/fixture_analysis.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/browser.h"
 
 namespace concord::e2e {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path WriteTemp(const std::string& name, const std::string& text) {
-  fs::path p = fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
-  std::ofstream(p, std::ios::binary) << text;
-  return p;
-}
 
 // The value of attribute `name` in the first tag matching `tag_regex`, or "<absent>".
 std::string Attribute(const std::string& tag, const std::string& name) {
@@ -43,10 +38,8 @@ std::string BodyTag(const std::string& dom) {
 }
 
 BrowserResult Open(const std::string& html, const std::string& name, const fs::path& png) {
-  fs::path page = WriteTemp(name, html);
-  BrowserResult r = RenderInChromium(page, png);
-  fs::remove(page);
-  return r;
+  test::TempDir tmp("concord_report_browser");
+  return RenderInChromium(tmp.Write(name, html), png);
 }
 
 TEST(ReportBrowser, EveryChartRendersWithoutScriptErrors) {

@@ -24,6 +24,7 @@
 #include "backends/remote_backend.h"
 #include "ir/tensor_io.h"
 #include "protocol/values.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/cli_runner.h"
 #include "tests/e2e/serve_runner.h"
 
@@ -94,8 +95,8 @@ void SendRaw(int fd, const std::string& bytes) {
 TEST(Serve, RemoteRunEqualsLocalRefRun) {
   Server s({"--port", "0"});
   ASSERT_GT(s.port, 0) << s.first_line() << s.err();
-  fs::path dir = fs::temp_directory_path() / ("concord_serve_run_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  test::TempDir tmp("concord_serve_run");
+  fs::path dir = tmp.path();
   std::string model = kExample + "/model.onnx --inputs " + kExample + "/test_data_set_0";
   CliResult remote = RunConcord("run " + model + " --env " + Quote("ref,host=" + s.host()) +
                                 " --json --out " + Quote((dir / "remote").string()));
@@ -115,7 +116,6 @@ TEST(Serve, RemoteRunEqualsLocalRefRun) {
                               " --taps --json --out " + Quote((dir / "taps").string()));
   ASSERT_EQ(taps.code, 0) << taps.err;
   EXPECT_EQ(nlohmann::json::parse(taps.out)["taps"].size(), 9u);
-  fs::remove_all(dir);
   EXPECT_EQ(s.Stop(), 0) << s.err();
   EXPECT_NE(s.err().find("connected"), std::string::npos) << s.err();
 }

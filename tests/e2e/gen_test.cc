@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ir/tensor_io.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
@@ -16,14 +17,8 @@ namespace fs = std::filesystem;
 
 class GenCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("concord_gen_cli_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string P(const std::string& rel) const { return (dir_ / rel).string(); }
-  fs::path dir_;
+  std::string P(const std::string& rel) const { return tmp_.File(rel); }
+  test::TempDir tmp_{"concord_gen_cli"};
 };
 
 TEST_F(GenCliTest, SameSeedSameBytesAcrossProcesses) {

@@ -5,6 +5,7 @@
 
 #include "passes/pass.h"
 #include "passes/passes_testing.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
@@ -14,13 +15,6 @@ namespace fs = std::filesystem;
 
 const std::string kModel = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx";
 const std::string kData = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/test_data_set_0";
-
-fs::path TempDir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("concord_convert_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 TEST(ConvertCli, ListsPasses) {
   CliResult r = RunConcord("convert --list");
@@ -34,7 +28,8 @@ TEST(ConvertCli, ListsPasses) {
 }
 
 TEST(ConvertCli, BadPassOrOptionIsUsageErrorWithTheList) {
-  fs::path d = TempDir("bad");
+  test::TempDir tmp("concord_convert_bad");
+  fs::path d = tmp.path();
   for (const char* spec : {"nosuch", "fp16=half", "nhwc:foo=1"}) {
     CliResult r = RunConcord("convert " + Quote(kModel) + " " + Quote((d / "o.onnx").string()) + " --pass " + spec);
     EXPECT_EQ(r.code, 2) << spec << ": " << r.err;
@@ -50,11 +45,11 @@ TEST(ConvertCli, BadPassOrOptionIsUsageErrorWithTheList) {
   EXPECT_EQ(missing.code, 2) << missing.err;
   CliResult nopass = RunConcord("convert " + Quote(kModel) + " " + Quote((d / "o.onnx").string()));
   EXPECT_EQ(nopass.code, 2) << nopass.err;
-  fs::remove_all(d);
 }
 
 TEST(ConvertCli, PipelineWritesAModelThatAgreesAndCarriesTheNameMap) {
-  fs::path d = TempDir("pipe");
+  test::TempDir tmp("concord_convert_pipe");
+  fs::path d = tmp.path();
   std::string out = (d / "out.onnx").string();
   CliResult r = RunConcord("convert " + Quote(kModel) + " " + Quote(out) + " --pass fold_constants,fp16=graph --pass nhwc");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -73,11 +68,11 @@ TEST(ConvertCli, PipelineWritesAModelThatAgreesAndCarriesTheNameMap) {
   EXPECT_EQ(doc["log"]["passes"].size(), 2u);
   EXPECT_TRUE(doc["name_map"]["nodes"].contains("conv1"));
   EXPECT_EQ(doc["name_map"]["tensors"]["w1_fp16"], "w1");
-  fs::remove_all(d);
 }
 
 TEST(ConvertCli, QuantizeWithCalibrationFolders) {
-  fs::path d = TempDir("calib");
+  test::TempDir tmp("concord_convert_calib");
+  fs::path d = tmp.path();
   fs::path sets = d / "sets";
   for (int i = 0; i < 2; ++i) {
     fs::create_directories(sets / ("test_data_set_" + std::to_string(i)));
@@ -93,7 +88,6 @@ TEST(ConvertCli, QuantizeWithCalibrationFolders) {
   EXPECT_EQ(passes::testing::CountOp(q, "QuantizeLinear"), 3);
   NamedTensor x = ReadTensorPb(kData + "/input_0.pb");
   EXPECT_LE(passes::testing::Agreement(orig, q, {{"input", Value(x.tensor)}}), 0.1);
-  fs::remove_all(d);
 }
 
 }  // namespace

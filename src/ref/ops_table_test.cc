@@ -1,0 +1,402 @@
+// The reference interpreter op by op, as a table of cases in the style of ggml's
+// test-backend-ops: each case is one node (op, opset, attributes), its inputs and the outputs
+// worked out by hand (shown in the comments) or from first principles (std::exp and friends),
+// never from ref itself. Each case is its own test named after the op, so a kernel regression
+// reads "RefOps/OpTable.Matches/Conv_pads_stride_bias" in ctest. Floats must agree within the
+// case's tolerance (|got - want| <= tol * (1 + |want|)), NaN with NaN; everything else exactly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ref/interpreter.h"
+#include "testing/graph_builder.h"
+
+namespace concord::ref {
+namespace {
+
+using test::GraphBuilder;
+
+using Attrs = std::function<void(onnx::NodeProto*)>;
+
+struct OpCase {
+  std::string name;  // test name; starts with the op type
+  std::string op;
+  int opset = 13;
+  Attrs attrs;                               // may be empty
+  std::vector<std::optional<Tensor>> inputs;  // nullopt: an omitted optional input ("")
+  std::vector<Tensor> want;
+  double tol = 1e-6;
+};
+
+Tensor F(const Shape& s, const std::vector<float>& v) { return Tensor::FromVector<float>(s, v); }
+Tensor I64(const Shape& s, const std::vector<int64_t>& v) {
+  return Tensor::FromVector<int64_t>(s, v);
+}
+Tensor I32(const Shape& s, const std::vector<int32_t>& v) {
+  return Tensor::FromVector<int32_t>(s, v);
+}
+Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
+  return Tensor::FromVector<uint8_t>(s, v);
+}
+Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
+Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+Tensor Iota(const Shape& s, float start = 0) {
+  std::vector<float> v(static_cast<size_t>(NumElements(s)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<float>(i);
+  return F(s, v);
+}
+
+Attrs Int(const std::string& n, int64_t v) {
+  return [=](onnx::NodeProto* p) { GraphBuilder::Int(p, n, v); };
+}
+Attrs Ints(const std::string& n, std::vector<int64_t> v) {
+  return [=](onnx::NodeProto* p) { GraphBuilder::Ints(p, n, v); };
+}
+Attrs Float(const std::string& n, float v) {
+  return [=](onnx::NodeProto* p) { GraphBuilder::Float(p, n, v); };
+}
+Attrs Str(const std::string& n, const std::string& v) {
+  return [=](onnx::NodeProto* p) { GraphBuilder::String(p, n, v); };
+}
+Attrs All(std::vector<Attrs> list) {
+  return [=](onnx::NodeProto* p) {
+    for (const auto& a : list) a(p);
+  };
+}
+
+std::vector<OpCase> Cases() {
+  const float ln2 = std::log(2.0f), ln3 = std::log(3.0f), ln5 = std::log(5.0f);
+  const Tensor m23 = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  return {
+      // Elementwise arithmetic with numpy broadcasting.
+      {"Add_broadcast_row", "Add", 13, {}, {m23, F({3}, {10, 20, 30})},
+       {F({2, 3}, {11, 22, 33, 14, 25, 36})}},
+      {"Sub_broadcast_scalar", "Sub", 13, {}, {F({2, 2}, {5, 6, 7, 8}), F({}, {1})},
+       {F({2, 2}, {4, 5, 6, 7})}},
+      // [2,1] * [1,3] -> [2,3]: {1,2} x {3,4,5}.
+      {"Mul_broadcast_outer", "Mul", 13, {}, {F({2, 1}, {1, 2}), F({1, 3}, {3, 4, 5})},
+       {F({2, 3}, {3, 4, 5, 6, 8, 10})}},
+      {"Div_float", "Div", 13, {}, {F({3}, {1, 4, 9}), F({3}, {2, 2, 3})}, {F({3}, {0.5f, 2, 3})}},
+      // Integer Div truncates toward zero (C semantics, as ONNX's reference does).
+      {"Div_int32_truncates", "Div", 13, {}, {I32({2}, {7, -7}), I32({2}, {2, 2})},
+       {I32({2}, {3, -3})}},
+      {"Pow_float", "Pow", 13, {}, {F({2}, {2, 3}), F({2}, {3, 2})}, {F({2}, {8, 9})}},
+      // Mod with fmod=0 takes the divisor's sign: -7 mod 3 = 2, 7 mod -3 = -2.
+      {"Mod_int64_divisor_sign", "Mod", 13, {}, {I64({2}, {-7, 7}), I64({2}, {3, -3})},
+       {I64({2}, {2, -2})}},
+      {"Max_variadic", "Max", 13, {}, {F({3}, {1, 5, 3}), F({3}, {4, 2, 6}), F({}, {2})},
+       {F({3}, {4, 5, 6})}},
+      {"Min_two", "Min", 13, {}, {F({3}, {1, 5, 3}), F({3}, {4, 2, 6})}, {F({3}, {1, 2, 3})}},
+      {"Abs", "Abs", 13, {}, {F({3}, {-1.5f, 2, -3})}, {F({3}, {1.5f, 2, 3})}},
+      {"Neg", "Neg", 13, {}, {F({2}, {-1.5f, 2})}, {F({2}, {1.5f, -2})}},
+      {"Sqrt", "Sqrt", 13, {}, {F({3}, {4, 9, 2.25f})}, {F({3}, {2, 3, 1.5f})}},
+      {"Reciprocal", "Reciprocal", 13, {}, {F({2}, {4, -0.5f})}, {F({2}, {0.25f, -2})}},
+      {"Exp", "Exp", 13, {}, {F({2}, {0, ln2})}, {F({2}, {1, 2})}, 1e-6},
+      {"Log", "Log", 13, {}, {F({2}, {1, 8})}, {F({2}, {0, 3 * ln2})}, 1e-6},
+      {"Floor", "Floor", 13, {}, {F({3}, {-1.5f, 1.2f, 2})}, {F({3}, {-2, 1, 2})}},
+      {"Ceil", "Ceil", 13, {}, {F({3}, {-1.5f, 1.2f, 2})}, {F({3}, {-1, 2, 2})}},
+      // Round is half to even: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -1.5 -> -2.
+      {"Round_half_to_even", "Round", 11, {}, {F({4}, {0.5f, 1.5f, 2.5f, -1.5f})},
+       {F({4}, {0, 2, 2, -2})}},
+      {"Sign", "Sign", 13, {}, {F({3}, {-2, 0, 3})}, {F({3}, {-1, 0, 1})}},
+      {"Erf_odd", "Erf", 13, {}, {F({3}, {0, 0.5f, -0.5f})},
+       {F({3}, {0, std::erf(0.5f), -std::erf(0.5f)})}, 1e-6},
+      // Comparison and logic produce bool.
+      {"Equal_int64", "Equal", 13, {}, {I64({3}, {1, 2, 3}), I64({3}, {1, 0, 3})},
+       {B({3}, {true, false, true})}},
+      {"Greater_broadcast", "Greater", 13, {}, {F({3}, {1, 2, 3}), F({}, {2})},
+       {B({3}, {false, false, true})}},
+      {"And", "And", 7, {},
+       {B({4}, {true, true, false, false}), B({4}, {true, false, true, false})},
+       {B({4}, {true, false, false, false})}},
+      {"Not", "Not", 1, {}, {B({2}, {true, false})}, {B({2}, {false, true})}},
+      {"Where_broadcast", "Where", 16, {},
+       {B({3}, {true, false, true}), F({3}, {1, 2, 3}), F({}, {10})}, {F({3}, {1, 10, 3})}},
+
+      // Activations.
+      {"Relu", "Relu", 14, {}, {F({3}, {-1, 0, 2})}, {F({3}, {0, 0, 2})}},
+      // sigmoid(0) = 1/2, sigmoid(ln 3) = 1 / (1 + 1/3) = 3/4.
+      {"Sigmoid", "Sigmoid", 13, {}, {F({2}, {0, ln3})}, {F({2}, {0.5f, 0.75f})}, 1e-6},
+      // tanh(ln 2) = (2 - 1/2) / (2 + 1/2) = 0.6.
+      {"Tanh", "Tanh", 13, {}, {F({2}, {0, ln2})}, {F({2}, {0, 0.6f})}, 1e-6},
+      {"LeakyRelu_alpha", "LeakyRelu", 16, Float("alpha", 0.1f), {F({2}, {-2, 3})},
+       {F({2}, {-0.2f, 3})}},
+      {"PRelu_broadcast_slope", "PRelu", 16, {}, {F({2}, {-2, 3}), F({1}, {0.25f})},
+       {F({2}, {-0.5f, 3})}},
+      // elu(-ln 2) = exp(-ln 2) - 1 = -1/2.
+      {"Elu", "Elu", 6, Float("alpha", 1.0f), {F({2}, {-ln2, 1})}, {F({2}, {-0.5f, 1})}, 1e-6},
+      // max(0, min(1, 0.2 x + 0.5)).
+      {"HardSigmoid", "HardSigmoid", 6, All({Float("alpha", 0.2f), Float("beta", 0.5f)}),
+       {F({4}, {-3, 0, 1, 3})}, {F({4}, {0, 0.5f, 0.7f, 1})}, 1e-6},
+      {"Clip_min_max_inputs", "Clip", 13, {}, {F({3}, {-1, 3, 7}), F({}, {0}), F({}, {6})},
+       {F({3}, {0, 3, 6})}},
+      {"Clip_max_only", "Clip", 13, {}, {F({3}, {-1, 3, 7}), std::nullopt, F({}, {2})},
+       {F({3}, {-1, 2, 2})}},
+      // softplus(0) = ln 2, softplus(ln 3) = ln 4.
+      {"Softplus", "Softplus", 1, {}, {F({2}, {0, ln3})}, {F({2}, {ln2, 2 * ln2})}, 1e-6},
+      // x * max(0, min(1, x / 6 + 1/2)): 0, 1 * 2/3, 4 * 1.
+      {"HardSwish", "HardSwish", 14, {}, {F({3}, {-4, 1, 4})}, {F({3}, {0, 2.0f / 3, 4})}, 1e-6},
+
+      // Convolution. X = 1..9 as [1,1,3,3]; a 2x2 box of ones sums each 2x2 window:
+      // 1+2+4+5 = 12, 2+3+5+6 = 16, 4+5+7+8 = 24, 5+6+8+9 = 28.
+      {"Conv_box_2x2", "Conv", 11, {}, {Iota({1, 1, 3, 3}, 1), F({1, 1, 2, 2}, {1, 1, 1, 1})},
+       {F({1, 1, 2, 2}, {12, 16, 24, 28})}},
+      // 3x3 box, pads 1, stride 2: windows centred on (0,0), (0,2), (2,0), (2,2) see the same
+      // 2x2 corners as above; bias 1 is added.
+      {"Conv_pads_stride_bias", "Conv", 11,
+       All({Ints("pads", {1, 1, 1, 1}), Ints("strides", {2, 2})}),
+       {Iota({1, 1, 3, 3}, 1), F({1, 1, 3, 3}, std::vector<float>(9, 1)), F({1}, {1})},
+       {F({1, 1, 2, 2}, {13, 17, 25, 29})}},
+      // Depthwise (group = 2): channel 0 scaled by 2, channel 1 by -1.
+      {"Conv_group_depthwise", "Conv", 11, Int("group", 2),
+       {F({1, 2, 1, 2}, {1, 2, 3, 4}), F({2, 1, 1, 1}, {2, -1})},
+       {F({1, 2, 1, 2}, {2, 4, -3, -4})}},
+      // ConvTranspose of {1,2;3,4} with a 2x2 box of ones: each input spreads onto a 2x2 patch.
+      {"ConvTranspose_box", "ConvTranspose", 11, {},
+       {F({1, 1, 2, 2}, {1, 2, 3, 4}), F({1, 1, 2, 2}, {1, 1, 1, 1})},
+       {F({1, 1, 3, 3}, {1, 3, 2, 4, 10, 6, 3, 7, 4})}},
+
+      // Pooling over 0..15 as [1,1,4,4], 2x2 windows, stride 2.
+      {"MaxPool_2x2", "MaxPool", 12, All({Ints("kernel_shape", {2, 2}), Ints("strides", {2, 2})}),
+       {Iota({1, 1, 4, 4})}, {F({1, 1, 2, 2}, {5, 7, 13, 15})}},
+      // (0+1+4+5)/4 = 2.5, (2+3+6+7)/4 = 4.5, (8+9+12+13)/4 = 10.5, (10+11+14+15)/4 = 12.5.
+      {"AveragePool_2x2", "AveragePool", 11,
+       All({Ints("kernel_shape", {2, 2}), Ints("strides", {2, 2})}), {Iota({1, 1, 4, 4})},
+       {F({1, 1, 2, 2}, {2.5f, 4.5f, 10.5f, 12.5f})}},
+      // Pads excluded from the count (count_include_pad = 0): the corner window over {0} and
+      // padding averages to 0, the next one over {1, 2} to 1.5.
+      {"AveragePool_pads_exclude", "AveragePool", 11,
+       All({Ints("kernel_shape", {1, 2}), Ints("strides", {1, 2}), Ints("pads", {0, 1, 0, 1})}),
+       {F({1, 1, 1, 4}, {0, 1, 2, 3})}, {F({1, 1, 1, 3}, {0, 1.5f, 3})}},
+      {"GlobalAveragePool", "GlobalAveragePool", 1, {},
+       {F({1, 2, 2, 2}, {1, 2, 3, 4, 10, 20, 30, 40})}, {F({1, 2, 1, 1}, {2.5f, 25})}},
+      {"GlobalMaxPool", "GlobalMaxPool", 1, {}, {F({1, 2, 1, 2}, {1, -2, -3, -4})},
+       {F({1, 2, 1, 1}, {1, -3})}},
+
+      // Matrix products. [1 2 3; 4 5 6] x [7 8; 9 10; 11 12] = [58 64; 139 154].
+      {"MatMul_2d", "MatMul", 13, {}, {m23, F({3, 2}, {7, 8, 9, 10, 11, 12})},
+       {F({2, 2}, {58, 64, 139, 154})}},
+      // Batched [2,1,2] x [2,1] (broadcast): {1,2}.{1,1} = 3, {3,4}.{1,1} = 7.
+      {"MatMul_batched_broadcast", "MatMul", 13, {},
+       {F({2, 1, 2}, {1, 2, 3, 4}), F({2, 1}, {1, 1})},
+       {F({2, 1, 1}, {3, 7})}},
+      {"MatMul_1d_vector", "MatMul", 13, {}, {F({3}, {1, 2, 3}), F({3, 1}, {1, 0, -1})},
+       {F({1}, {-2})}},
+      // 2 * ({1,2} x [1 2; 3 4]^T) + {1,1} = 2 * {5, 11} + 1 = {11, 23}.
+      {"Gemm_transB_alpha_bias", "Gemm", 13, All({Int("transB", 1), Float("alpha", 2)}),
+       {F({1, 2}, {1, 2}), F({2, 2}, {1, 2, 3, 4}), F({2}, {1, 1})}, {F({1, 2}, {11, 23})}},
+      // (uint8 {3,4} - 1) . (uint8 {2;5} - 0) = 2*2 + 3*5 = 19.
+      {"MatMulInteger_zero_point", "MatMulInteger", 10, {},
+       {U8({1, 2}, {3, 4}), U8({2, 1}, {2, 5}), U8({}, {1})}, {I32({1, 1}, {19})}},
+      {"Einsum_matmul", "Einsum", 12, Str("equation", "ij,jk->ik"),
+       {m23, F({3, 2}, {7, 8, 9, 10, 11, 12})}, {F({2, 2}, {58, 64, 139, 154})}},
+
+      // Reductions over [1 2 3; 4 5 6].
+      {"ReduceSum_axes_input", "ReduceSum", 13, Int("keepdims", 0), {m23, I64({1}, {1})},
+       {F({2}, {6, 15})}},
+      {"ReduceMean_keepdims", "ReduceMean", 13, Ints("axes", {0}), {m23},
+       {F({1, 3}, {2.5f, 3.5f, 4.5f})}},
+      {"ReduceMax_all", "ReduceMax", 13, Int("keepdims", 0), {m23}, {F({}, {6})}},
+      {"ReduceMin_axis", "ReduceMin", 13, All({Ints("axes", {1}), Int("keepdims", 0)}), {m23},
+       {F({2}, {1, 4})}},
+      {"ReduceProd", "ReduceProd", 13, All({Ints("axes", {1}), Int("keepdims", 0)}), {m23},
+       {F({2}, {6, 120})}},
+      // sqrt(3^2 + 4^2) = 5.
+      {"ReduceL2", "ReduceL2", 13, Int("keepdims", 0), {F({2}, {3, 4})}, {F({}, {5})}, 1e-6},
+      // log(e^0 + e^ln3) = log 4.
+      {"ReduceLogSumExp", "ReduceLogSumExp", 13, Int("keepdims", 0), {F({2}, {0, ln3})},
+       {F({}, {2 * ln2})}, 1e-6},
+      {"ArgMax_axis1", "ArgMax", 13, All({Int("axis", 1), Int("keepdims", 0)}),
+       {F({2, 3}, {1, 9, 3, 7, 5, 6})}, {I64({2}, {1, 0})}},
+      // Ties: the first index unless select_last_index.
+      {"ArgMin_select_last_index", "ArgMin", 13, All({Int("axis", 0), Int("select_last_index", 1)}),
+       {F({4}, {2, 1, 3, 1})}, {I64({1}, {3})}},
+
+      // Softmax: exp {0, ln2, ln5} = {1, 2, 5}, sum 8.
+      {"Softmax_last_axis", "Softmax", 13, {}, {F({1, 3}, {0, ln2, ln5})},
+       {F({1, 3}, {0.125f, 0.25f, 0.625f})}, 1e-6},
+      {"LogSoftmax", "LogSoftmax", 13, {}, {F({1, 2}, {0, ln3})},
+       {F({1, 2}, {std::log(0.25f), std::log(0.75f)})}, 1e-6},
+
+      // Shape manipulation.
+      {"Reshape_infer_dim", "Reshape", 14, {}, {m23, I64({2}, {3, -1})},
+       {F({3, 2}, {1, 2, 3, 4, 5, 6})}},
+      {"Transpose_2d", "Transpose", 13, Ints("perm", {1, 0}), {m23},
+       {F({3, 2}, {1, 4, 2, 5, 3, 6})}},
+      {"Concat_axis0", "Concat", 13, Int("axis", 0), {F({1, 2}, {1, 2}), F({2, 2}, {3, 4, 5, 6})},
+       {F({3, 2}, {1, 2, 3, 4, 5, 6})}},
+      {"Split_sizes_input", "Split", 13, {}, {Iota({6}), I64({2}, {2, 4})},
+       {F({2}, {0, 1}), F({4}, {2, 3, 4, 5})}},
+      // Rows 0..1 of 0..7 as [2,4], columns 1..2.
+      {"Slice_axes", "Slice", 13, {}, {Iota({2, 4}), I64({1}, {1}), I64({1}, {3}), I64({1}, {1})},
+       {F({2, 2}, {1, 2, 5, 6})}},
+      {"Slice_negative_step", "Slice", 13, {},
+       {Iota({4}), I64({1}, {-1}), I64({1}, {INT64_MIN}), I64({1}, {0}), I64({1}, {-2})},
+       {F({2}, {3, 1})}},
+      {"Squeeze_axes_input", "Squeeze", 13, {}, {F({1, 3, 1}, {1, 2, 3}), I64({2}, {0, 2})},
+       {F({3}, {1, 2, 3})}},
+      {"Unsqueeze_negative_axis", "Unsqueeze", 13, {}, {F({3}, {1, 2, 3}), I64({1}, {-1})},
+       {F({3, 1}, {1, 2, 3})}},
+      {"Flatten_axis1", "Flatten", 13, Int("axis", 1), {Iota({2, 3, 2})}, {Iota({2, 6})}},
+      {"Expand_broadcast", "Expand", 13, {}, {F({3, 1}, {1, 2, 3}), I64({2}, {3, 2})},
+       {F({3, 2}, {1, 1, 2, 2, 3, 3})}},
+      {"Tile", "Tile", 13, {}, {F({2}, {1, 2}), I64({1}, {3})}, {F({6}, {1, 2, 1, 2, 1, 2})}},
+      {"Shape", "Shape", 13, {}, {m23}, {I64({2}, {2, 3})}},
+      {"Size", "Size", 13, {}, {m23}, {I64({}, {6})}},
+      {"Pad_constant", "Pad", 13, {}, {F({2}, {1, 2}), I64({2}, {1, 1}), F({}, {-1})},
+       {F({4}, {-1, 1, 2, -1})}},
+      // reflect: {1,2,3,4} padded 2 before, 1 after -> 3 2 | 1 2 3 4 | 3.
+      {"Pad_reflect", "Pad", 13, Str("mode", "reflect"), {F({4}, {1, 2, 3, 4}), I64({2}, {2, 1})},
+       {F({7}, {3, 2, 1, 2, 3, 4, 3})}},
+      // DepthToSpace DCR, blocksize 2: channels {a, b, c, d} (one pixel) -> [[a b] [c d]].
+      {"DepthToSpace_dcr", "DepthToSpace", 13, Int("blocksize", 2), {F({1, 4, 1, 1}, {1, 2, 3, 4})},
+       {F({1, 1, 2, 2}, {1, 2, 3, 4})}},
+
+      // Gather and scatter.
+      {"Gather_axis0", "Gather", 13, {}, {F({3, 2}, {1, 2, 3, 4, 5, 6}), I64({2}, {2, 0})},
+       {F({2, 2}, {5, 6, 1, 2})}},
+      {"Gather_negative_index_axis1", "Gather", 13, Int("axis", 1),
+       {F({3, 2}, {1, 2, 3, 4, 5, 6}), I64({1}, {-1})}, {F({3, 1}, {2, 4, 6})}},
+      {"GatherElements_axis1", "GatherElements", 13, Int("axis", 1),
+       {F({2, 2}, {1, 2, 3, 4}), I64({2, 2}, {0, 0, 1, 0})}, {F({2, 2}, {1, 1, 4, 3})}},
+      {"GatherND", "GatherND", 13, {}, {F({2, 2}, {0, 1, 2, 3}), I64({2, 2}, {0, 0, 1, 1})},
+       {F({2}, {0, 3})}},
+      // ONNX's own example: [[1,2,3,4,5]], indices [[1,3]], updates [[1.1,2.1]].
+      {"ScatterElements_axis1", "ScatterElements", 13, Int("axis", 1),
+       {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 2}, {1, 3}), F({1, 2}, {1.1f, 2.1f})},
+       {F({1, 5}, {1, 1.1f, 3, 2.1f, 5})}},
+      {"ScatterND", "ScatterND", 13, {},
+       {Iota({8}, 1), I64({4, 1}, {4, 3, 1, 7}), F({4}, {9, 10, 11, 12})},
+       {F({8}, {1, 11, 3, 10, 9, 6, 7, 12})}},
+      {"NonZero", "NonZero", 13, {}, {F({4}, {0, 1, 0, 2})}, {I64({1, 2}, {1, 3})}},
+      // K = 2 largest of {3,1,4,1,5}: 5 at 4, 4 at 2.
+      {"TopK_largest", "TopK", 11, {}, {F({5}, {3, 1, 4, 1, 5}), I64({1}, {2})},
+       {F({2}, {5, 4}), I64({2}, {4, 2})}},
+      {"CumSum_exclusive_reverse", "CumSum", 14, All({Int("exclusive", 1), Int("reverse", 1)}),
+       {F({3}, {1, 2, 3}), I64({}, {0})}, {F({3}, {5, 3, 0})}},
+      {"Range_float", "Range", 11, {}, {F({}, {1}), F({}, {6}), F({}, {2})}, {F({3}, {1, 3, 5})}},
+      {"OneHot", "OneHot", 11, {}, {I64({2}, {0, 2}), I64({}, {3}), F({2}, {0, 5})},
+       {F({2, 3}, {5, 0, 0, 0, 0, 5})}},
+
+      // Resize. Nearest, scales 2, half_pixel: output x maps to (x + 0.5) / 2 - 0.5 =
+      // -0.25, 0.25, 0.75, 1.25 -> round_prefer_floor -> 0, 0, 1, 1.
+      {"Resize_nearest_scales", "Resize", 13, Str("mode", "nearest"),
+       {F({1, 1, 2, 2}, {1, 2, 3, 4}), std::nullopt, F({4}, {1, 1, 2, 2})},
+       {F({1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4})}},
+      // Linear, align_corners, sizes 4: x maps to x * (2 - 1) / (4 - 1), between 0 and 3.
+      {"Resize_linear_align_corners", "Resize", 13,
+       All({Str("mode", "linear"), Str("coordinate_transformation_mode", "align_corners")}),
+       {F({1, 1, 1, 2}, {0, 3}), std::nullopt, std::nullopt, I64({4}, {1, 1, 1, 4})},
+       {F({1, 1, 1, 4}, {0, 1, 2, 3})}, 1e-6},
+
+      // Casts: float -> int truncates toward zero; nonzero -> true.
+      {"Cast_float_to_int32", "Cast", 13, Int("to", onnx::TensorProto::INT32),
+       {F({3}, {1.7f, -1.7f, 2.5f})}, {I32({3}, {1, -1, 2})}},
+      {"Cast_float_to_bool", "Cast", 13, Int("to", onnx::TensorProto::BOOL), {F({2}, {0, 0.5f})},
+       {B({2}, {false, true})}},
+      {"Cast_int64_to_float", "Cast", 13, Int("to", onnx::TensorProto::FLOAT),
+       {I64({2}, {-3, 1 << 20})}, {F({2}, {-3, 1 << 20})}},
+
+      // Quantization: y = saturate(round_half_even(x / scale) + zero_point).
+      // x / 0.5 = 0, 0.5, 1.5, 2, 5, -2, 600 -> 0, 0, 2, 2, 5, -2, 600 -> +10 -> saturate.
+      {"QuantizeLinear_uint8", "QuantizeLinear", 13, {},
+       {F({7}, {0, 0.25f, 0.75f, 1, 2.5f, -1, 300}), F({}, {0.5f}), U8({}, {10})},
+       {U8({7}, {10, 10, 12, 12, 15, 8, 255})}},
+      {"QuantizeLinear_int8_saturates", "QuantizeLinear", 13, {},
+       {F({2}, {-200, 1.5f}), F({}, {1}), I8({}, {0})}, {I8({2}, {-128, 2})}},
+      // (q - 10) * 0.5.
+      {"DequantizeLinear_uint8", "DequantizeLinear", 13, {},
+       {U8({3}, {10, 12, 255}), F({}, {0.5f}), U8({}, {10})}, {F({3}, {0, 1, 122.5f})}},
+
+      // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
+      // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
+      {"BatchNormalization_inference", "BatchNormalization", 15, {},
+       {F({1, 2, 1, 1}, {1, 2}), F({2}, {2, 3}), F({2}, {0.5f, 1}), F({2}, {0, 1}),
+        F({2}, {1, 4})},
+       {F({1, 2, 1, 1}, {2.5f, 2.5f})}, 1e-4},
+      // mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25.
+      {"LayerNormalization_last_axis", "LayerNormalization", 17, {},
+       {F({1, 4}, {1, 2, 3, 4}), F({4}, {1, 1, 1, 1}), F({4}, {0, 0, 0, 0})},
+       {F({1, 4},
+          {-1.5f / std::sqrt(1.25f + 1e-5f), -0.5f / std::sqrt(1.25f + 1e-5f),
+           0.5f / std::sqrt(1.25f + 1e-5f), 1.5f / std::sqrt(1.25f + 1e-5f)})},
+       1e-5},
+  };
+}
+
+// One-node model: inputs x0.. (omitted optionals become ""), outputs y0.. typed like `want`,
+// without shapes, so that ref alone decides them.
+Model OneNodeModel(const OpCase& c) {
+  GraphBuilder b(c.name, c.opset);
+  std::vector<std::string> ins, outs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (!c.inputs[i]) {
+      ins.push_back("");
+      continue;
+    }
+    ins.push_back("x" + std::to_string(i));
+    b.Input(ins.back(), c.inputs[i]->dtype(), c.inputs[i]->shape());
+  }
+  for (size_t i = 0; i < c.want.size(); ++i) {
+    outs.push_back("y" + std::to_string(i));
+    b.Output(outs.back(), c.want[i].dtype(), {});
+    b.graph()->mutable_output(static_cast<int>(i))->mutable_type()->mutable_tensor_type()
+        ->clear_shape();
+  }
+  auto* n = b.Node(c.op, c.name, ins, outs);
+  if (c.attrs) c.attrs(n);
+  return b.Build();
+}
+
+class OpTable : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(OpTable, Matches) {
+  const OpCase& c = GetParam();
+  Model model = OneNodeModel(c);
+  std::map<std::string, Value> feeds;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (c.inputs[i]) feeds["x" + std::to_string(i)] = *c.inputs[i];
+  }
+  std::vector<Value> got = Interpreter(model).Run(feeds);
+  ASSERT_EQ(got.size(), c.want.size()) << c.op;
+  for (size_t o = 0; o < c.want.size(); ++o) {
+    const Tensor& w = c.want[o];
+    const Tensor& g = got[o].tensor;
+    ASSERT_EQ(g.dtype(), w.dtype()) << c.op << " output " << o;
+    ASSERT_EQ(g.shape(), w.shape()) << c.op << " output " << o;
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      double wv = w.GetDouble(i), gv = g.GetDouble(i);
+      if (!IsFloating(w.dtype())) {
+        EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
+      } else if (std::isnan(wv)) {
+        EXPECT_TRUE(std::isnan(gv)) << c.op << " output " << o << " element " << i;
+      } else {
+        EXPECT_LE(std::fabs(gv - wv), c.tol * (1 + std::fabs(wv)))
+            << c.op << " output " << o << " element " << i << ": want " << wv << ", got " << gv;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RefOps, OpTable, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<OpCase>& info) {
+                           return info.param.name;
+                         });
+
+// The table keeps covering the 85 distinct ops it covers today (a case removed by accident
+// shows up here).
+TEST(OpTableCoverage, EightyFiveOps) {
+  std::set<std::string> ops;
+  for (const auto& c : Cases()) ops.insert(c.op);
+  EXPECT_GE(ops.size(), 85u);
+}
+
+}  // namespace
+}  // namespace concord::ref
