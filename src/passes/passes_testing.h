@@ -9,6 +9,7 @@
 #include <random>
 
 #include "backends/backend.h"
+#include "ir/graph_edit.h"
 #include "ir/random.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
@@ -30,30 +31,14 @@ class GraphBuilder {
   onnx::NodeProto* Node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
                         const std::vector<std::string>& outs) {
     auto* n = m_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : ins) n->add_input(i);
-    for (const auto& o : outs) n->add_output(o);
+    *n = MakeNode(op, name, ins, outs);
     return n;
   }
   static void Ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v) a->add_ints(x);
+    SetIntsAttr(n, name, v);
   }
-  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void Float(onnx::NodeProto* n, const std::string& name, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
+  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) { SetIntAttr(n, name, v); }
+  static void Float(onnx::NodeProto* n, const std::string& name, float v) { SetFloatAttr(n, name, v); }
   Model Build() const { return Model::FromProto(m_, ".", "test model"); }
   onnx::ModelProto& proto() { return m_; }
 
