@@ -190,8 +190,7 @@ std::string AttrText(const onnx::AttributeProto& a) {
     case A::FLOATS:
       return fmt::format("{}", std::vector<float>(a.floats().begin(), a.floats().end()));
     case A::STRINGS:
-      return fmt::format("{}",
-                         std::vector<std::string>(a.strings().begin(), a.strings().end()));
+      return fmt::format("{}", std::vector<std::string>(a.strings().begin(), a.strings().end()));
     default: {
       onnx::AttributeProto c = a;
       c.clear_name();

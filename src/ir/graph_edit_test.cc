@@ -102,8 +102,7 @@ TEST(GraphEditTest, AttributesAndTheirText) {
   EXPECT_EQ(IntAttr(n, "group", 1), 2);
   EXPECT_EQ(IntAttr(n, "missing", 7), 7);
   EXPECT_EQ(AttrText(*FindAttr(n, "auto_pad")), "\"NOTSET\"");
-  EXPECT_EQ(NodeAttrsText(n),
-            "Conv {pads=[0, 0, 0, 0], group=2, alpha=0.5, auto_pad=\"NOTSET\"}");
+  EXPECT_EQ(NodeAttrsText(n), "Conv {pads=[0, 0, 0, 0], group=2, alpha=0.5, auto_pad=\"NOTSET\"}");
 }
 
 }  // namespace

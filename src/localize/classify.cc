@@ -12,10 +12,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kPreprocessOps = {"Sub", "Div", "Mul", "Add", "Cast", "Transpose", "Gather",
-                                              "Slice", "Concat", "Split", "Identity", "Reshape",
-                                              "Unsqueeze", "Squeeze", "Clip", "Neg", "Resize",
-                                              "ReverseSequence"};
+const std::set<std::string> kPreprocessOps = {
+    "Sub",       "Div",     "Mul",    "Add",   "Cast",     "Transpose",
+    "Gather",    "Slice",   "Concat", "Split", "Identity", "Reshape",
+    "Unsqueeze", "Squeeze", "Clip",   "Neg",   "Resize",   "ReverseSequence"};
 
 std::set<int> PreprocessZone(const GraphIndex& gi) {
   std::set<int> zone;
@@ -206,8 +206,10 @@ void Classify(const Sides& sides, int culprit, const Counterpart& cp, LocalizeRe
       for (const auto& k : names) {
         std::string a = sa.count(k) ? sa[k] : ImpliedDefault(k, ta.count(k) ? ta[k] : "");
         std::string b = ta.count(k) ? ta[k] : ImpliedDefault(k, a);
-        if (a != b) attr_diffs.push_back({{"name", k}, {"source", a.empty() ? "(absent)" : a},
-                                          {"target", b.empty() ? "(absent)" : b}});
+        if (a != b)
+          attr_diffs.push_back({{"name", k},
+                                {"source", a.empty() ? "(absent)" : a},
+                                {"target", b.empty() ? "(absent)" : b}});
       }
       int np = std::max(n.input_size(), sn.input_size());
       for (int p = 0; p < np; ++p) {
@@ -232,19 +234,23 @@ void Classify(const Sides& sides, int culprit, const Counterpart& cp, LocalizeRe
             same = acc.agree;
           }
           if (!same) {
-            wiring.push_back({{"position", p}, {"target_input", tin.empty() ? "(absent)" : tin},
+            wiring.push_back({{"position", p},
+                              {"target_input", tin.empty() ? "(absent)" : tin},
                               {"aligned_to", got.empty() ? "(nothing)" : got},
                               {"source_input", sin.empty() ? "(absent)" : sin}});
           }
           continue;
         }
-        json pd = {{"position", p}, {"target", tin.empty() ? "(absent)" : tin}, {"source", sin.empty() ? "(absent)" : sin}};
+        json pd = {{"position", p},
+                   {"target", tin.empty() ? "(absent)" : tin},
+                   {"source", sin.empty() ? "(absent)" : sin}};
         Tensor tt, st;
         bool have_t = ts && StaticValue(target, tv, tin, &tt);
         bool have_s = ss && StaticValue(source, sv, sin, &st);
         if (!have_t || !have_s) {
-          pd["hint"] = tin.empty() ? "missing in the target" : sin.empty() ? "extra in the target"
-                                                                           : "static on one side only";
+          pd["hint"] = tin.empty()   ? "missing in the target"
+                       : sin.empty() ? "extra in the target"
+                                     : "static on one side only";
           param_diffs.push_back(pd);
           continue;
         }
@@ -264,7 +270,9 @@ void Classify(const Sides& sides, int culprit, const Counterpart& cp, LocalizeRe
     for (size_t k = 0; k < ti.outputs.size() && k < si.outputs.size(); ++k) {
       auto it = align.find(o);
       if (ti.outputs[k] != o || it == align.end() || it->second.source == si.outputs[k]) continue;
-      output_diffs.push_back({{"output_index", k}, {"target_output", o}, {"aligned_to", it->second.source},
+      output_diffs.push_back({{"output_index", k},
+                              {"target_output", o},
+                              {"aligned_to", it->second.source},
                               {"source_output", si.outputs[k]}});
     }
   }
@@ -275,8 +283,9 @@ void Classify(const Sides& sides, int culprit, const Counterpart& cp, LocalizeRe
   std::string reason;
   if (InQuantizedRegion(sides, culprit)) {
     r->kind = "quantization";
-    reason = "int8 quantize/dequantize pairs the target added (a quantization pass): the "
-             "divergence is quantization error; see quantized_layers";
+    reason =
+        "int8 quantize/dequantize pairs the target added (a quantization pass): the "
+        "divergence is quantization error; see quantized_layers";
     ev["quantized_layers"] = QuantizedLayers(sides);
   } else if (zone.count(culprit)) {
     r->kind = "input";
@@ -290,10 +299,12 @@ void Classify(const Sides& sides, int culprit, const Counterpart& cp, LocalizeRe
                          source.graph().node(m).op_type(), n.op_type());
   } else if (!wiring.empty()) {
     r->kind = "graph";
-    reason = "its activation inputs are not the source node's: a node was removed or inserted upstream";
+    reason =
+        "its activation inputs are not the source node's: a node was removed or inserted upstream";
   } else if (!output_diffs.empty()) {
     r->kind = "graph";
-    reason = "it produces a graph output that the source computes further: trailing node(s) removed";
+    reason =
+        "it produces a graph output that the source computes further: trailing node(s) removed";
   } else if (!attr_diffs.empty()) {
     r->kind = "hyperparameter";
     reason = "attribute(s) differ from the source node";

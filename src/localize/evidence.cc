@@ -19,7 +19,8 @@ std::string NodeLabel(const onnx::NodeProto& n) {
 std::map<std::string, std::string> Attrs(const onnx::NodeProto& n, int64_t opset) {
   std::map<std::string, std::string> r;
   for (const auto& a : n.attribute()) r[a.name()] = AttrText(a);
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
+  const onnx::OpSchema* schema =
+      onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
   if (schema) {
     for (const auto& [name, attr] : schema->attributes()) {
       if (!r.count(name) && attr.default_value.type() != onnx::AttributeProto::UNDEFINED) {
@@ -82,7 +83,8 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
   bool fp16 = true, scaled = true;
   double k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i]) fp16 = false;
+    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i])
+      fp16 = false;
     if (a[i] != 0 && k == 0) k = b[i] / a[i];
     if (std::fabs(b[i] - k * a[i]) > 1e-6 * std::fabs(b[i]) + 1e-12) scaled = false;
   }
@@ -97,7 +99,8 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
       for (int64_t o = 0; o < outer && tr; ++o) {
         for (int64_t i = 0; i < x && tr; ++i) {
           for (int64_t j = 0; j < y && tr; ++j) {
-            tr = a[static_cast<size_t>(o * x * y + i * y + j)] == b[static_cast<size_t>(o * x * y + j * x + i)];
+            tr = a[static_cast<size_t>(o * x * y + i * y + j)] ==
+                 b[static_cast<size_t>(o * x * y + j * x + i)];
           }
         }
       }

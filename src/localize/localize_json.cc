@@ -38,8 +38,8 @@ json LocalizeResult::ToJson() const {
   j["outputs"] = outputs;
   json ns = json::array();
   for (const auto& n : nodes) {
-    json e = {{"index", n.index}, {"node", n.node}, {"op_type", n.op_type}, {"output", n.output},
-              {"alignment", n.alignment}, {"status", n.status}};
+    json e = {{"index", n.index},   {"node", n.node},           {"op_type", n.op_type},
+              {"output", n.output}, {"alignment", n.alignment}, {"status", n.status}};
     if (!n.source_tensor.empty()) e["source_tensor"] = n.source_tensor;
     if (!n.source_node.empty()) e["source_node"] = n.source_node;
     if (n.div.compared) {

@@ -16,7 +16,8 @@ int PickNode(const GraphProto& g, const FaultSpec& f, const std::vector<std::str
     int i = FindNode(g, f.node);
     if (i < 0) Cannot(f, fmt::format("no node named '{}'", f.node));
     if (std::find(ops.begin(), ops.end(), g.node(i).op_type()) == ops.end()) {
-      Cannot(f, fmt::format("node '{}' is {}, the fault needs one of {}", f.node, g.node(i).op_type(), ops));
+      Cannot(f, fmt::format("node '{}' is {}, the fault needs one of {}", f.node,
+                            g.node(i).op_type(), ops));
     }
     return i;
   }
@@ -52,11 +53,14 @@ void AddInit(GraphProto* g, const std::string& name, const Tensor& value) {
 
 std::vector<float> Floats(const Tensor& t) {
   std::vector<float> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = static_cast<float>(t.GetDouble(i));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    v[static_cast<size_t>(i)] = static_cast<float>(t.GetDouble(i));
   return v;
 }
 
-Tensor FloatTensor(const Shape& shape, const std::vector<float>& v) { return Tensor::FromVector<float>(shape, v); }
+Tensor FloatTensor(const Shape& shape, const std::vector<float>& v) {
+  return Tensor::FromVector<float>(shape, v);
+}
 
 Tensor SwapLastAxes(const Tensor& t) {
   int r = t.rank();
@@ -81,7 +85,8 @@ int PreprocessNode(const GraphProto& g, const FaultSpec& f, const std::vector<st
   }
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
-    static const std::set<std::string> kPre = {"Sub", "Div", "Mul", "Add", "Cast", "Transpose", "Identity"};
+    static const std::set<std::string> kPre = {"Sub",  "Div",       "Mul",     "Add",
+                                               "Cast", "Transpose", "Identity"};
     if (!kPre.count(n.op_type())) continue;
     bool from_input = false, has_const = false;
     for (const auto& in : n.input()) {
@@ -92,7 +97,8 @@ int PreprocessNode(const GraphProto& g, const FaultSpec& f, const std::vector<st
     for (const auto& o : n.output()) reach.insert(o);
     if (has_const && std::find(ops.begin(), ops.end(), n.op_type()) != ops.end()) return i;
   }
-  Cannot(f, fmt::format("no {} with a constant operand reads the graph input", fmt::join(ops, "/")));
+  Cannot(f,
+         fmt::format("no {} with a constant operand reads the graph input", fmt::join(ops, "/")));
 }
 
 std::string ConstOperand(GraphProto* g, int idx, const FaultSpec& f) {

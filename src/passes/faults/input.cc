@@ -13,15 +13,18 @@ Applied ApplyInput(GraphProto* g, const FaultSpec& f) {
   Namer namer(*g);
   const std::string& n = f.name;
   if (n == "input.mean" || n == "input.std") {
-    int i = PreprocessNode(*g, f, n == "input.mean" ? std::vector<std::string>{"Sub", "Add"}
-                                                     : std::vector<std::string>{"Div", "Mul"});
+    int i = PreprocessNode(*g, f,
+                           n == "input.mean" ? std::vector<std::string>{"Sub", "Add"}
+                                             : std::vector<std::string>{"Div", "Mul"});
     std::string c = ConstOperand(g, i, f);
     Tensor t = ReadInit(g, c, f);
     std::vector<float> v = Floats(t);
     // A plausible user error: the other framework's constants (0.5 for every channel).
-    std::vector<float> w(v.size(), n == "input.mean" ? 0.5f : (g->node(i).op_type() == "Mul" ? 2.0f : 0.5f));
+    std::vector<float> w(v.size(),
+                         n == "input.mean" ? 0.5f : (g->node(i).op_type() == "Mul" ? 2.0f : 0.5f));
     WriteInit(g, c, FloatTensor(t.shape(), w));
-    return {g->node(i).name(), fmt::format("{} constant '{}' {} -> {}", g->node(i).op_type(), c, v, w)};
+    return {g->node(i).name(),
+            fmt::format("{} constant '{}' {} -> {}", g->node(i).op_type(), c, v, w)};
   }
   if (n == "input.bgr_consts") {
     int i = PreprocessNode(*g, f, {"Sub", "Add"});
@@ -37,7 +40,10 @@ Applied ApplyInput(GraphProto* g, const FaultSpec& f) {
     for (const auto& t : g->initializer()) inits.insert(t.name());
     std::string input;
     for (const auto& i : g->input()) {
-      if (!inits.count(i.name())) { input = i.name(); break; }
+      if (!inits.count(i.name())) {
+        input = i.name();
+        break;
+      }
     }
     if (input.empty()) Cannot(f, "the model has no graph input");
     std::string name = namer.Fresh(n == "input.bgr" ? "bgr_swap" : "scale_255");
