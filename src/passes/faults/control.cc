@@ -130,7 +130,7 @@ Applied ApplyRestructure(GraphProto* g, const FaultSpec& f) {
     InsertNode(g, 1, MakeNode("Identity", namer.Fresh("identity"), {from}, {out}));
   }
   // 4. Rename every node and every intermediate tensor.
-  Applied a{"", "renamed everything, BN folded, Conv bias and Gemm split, Identity inserted", {}};
+  Applied a{"", "renamed everything, BN folded, Conv bias and Gemm split, Identity inserted"};
   RenameAll(g, &a.renamed_nodes);
   return a;
 }
@@ -139,9 +139,9 @@ Applied ApplyRestructure(GraphProto* g, const FaultSpec& f) {
 
 Applied ApplyControl(GraphProto* g, const FaultSpec& f) {
   if (f.name == "control.restructure") return ApplyRestructure(g, f);
-  if (f.name == "control.identical") return {"", "identical copy", {}};
+  if (f.name == "control.identical") return {"", "identical copy"};
   if (f.name == "control.rename") {
-    Applied a{"", "every node, intermediate tensor and initializer renamed", {}};
+    Applied a{"", "every node, intermediate tensor and initializer renamed"};
     RenameAll(g, &a.renamed_nodes);
     return a;
   }

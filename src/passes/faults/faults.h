@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph_edit.h"
@@ -25,6 +26,7 @@ using onnx::NodeProto;
 using onnx::TensorProto;
 
 struct Applied {
+  Applied(std::string n, std::string w) : node(std::move(n)), what(std::move(w)) {}
   std::string node;
   std::string what;
   std::map<std::string, std::string> renamed_nodes;  // old -> new, controls that rename
