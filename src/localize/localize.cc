@@ -42,16 +42,19 @@ int FindCulprit(const Sides& sides) {
   const auto& g = *ti.graph;
   auto clean = [&](const std::string& t) { return sides.Clean(t); };
   auto bad = [&](const std::string& t) { return sides.Bad(t); };
-  // reach[t]: t diverges, or is unaligned and leads to a divergence through non-agreeing tensors.
+  // reach[t]: t is a divergent graph output, or diverges or is unaligned and leads to one through
+  // non-agreeing tensors. A divergence that later tensors heal (they agree with the source again:
+  // a restructured region whose intermediate matches no source tensor exactly) is not a cause.
   std::map<std::string, bool> reach;
-  std::set<std::string> out_set(ti.outputs.begin(), ti.outputs.end());
   for (int i = g.node_size() - 1; i >= 0; --i) {
     for (const auto& o : g.node(i).output()) {
       if (o.empty() || ti.IsStatic(o)) continue;
-      bool rr = bad(o);
+      bool rr = sides.bad_outputs.count(o) > 0;
       if (!rr && !clean(o)) {
         auto c = ti.consumers.find(o);
-        if (c != ti.consumers.end()) {
+        if (c == ti.consumers.end()) {
+          rr = bad(o);  // read by no node (a subgraph capture): keep its own verdict
+        } else {
           for (int j : c->second) {
             for (const auto& o2 : g.node(j).output()) rr = rr || reach[o2];
           }
