@@ -1,0 +1,151 @@
+// Controls: models that compute the same function (a correct localizer reports no fault).
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "passes/faults/faults.h"
+
+namespace concord::passes::faults {
+
+namespace {
+
+// Renames every node ("n<k>_<OpType>") and every intermediate tensor and initializer
+// ("t<k>", "p<k>"); graph inputs and outputs keep their names. `nodes` receives old -> new.
+void RenameAll(GraphProto* g, std::map<std::string, std::string>* nodes) {
+  std::set<std::string> keep;
+  for (const auto& i : g->input()) keep.insert(i.name());
+  for (const auto& o : g->output()) keep.insert(o.name());
+  std::map<std::string, std::string> rename;
+  int k = 0;
+  for (auto& node : *g->mutable_node()) {
+    std::string name = fmt::format("n{}_{}", k++, node.op_type());
+    (*nodes)[node.name()] = name;
+    node.set_name(name);
+    for (auto& o : *node.mutable_output()) {
+      if (!keep.count(o) && !o.empty()) rename[o] = fmt::format("t{}", rename.size());
+    }
+  }
+  for (auto& t : *g->mutable_initializer()) {
+    if (!keep.count(t.name())) rename[t.name()] = fmt::format("p{}", rename.size());
+  }
+  for (auto& node : *g->mutable_node()) {
+    for (auto& s : *node.mutable_input()) {
+      if (rename.count(s)) s = rename[s];
+    }
+    for (auto& s : *node.mutable_output()) {
+      if (rename.count(s)) s = rename[s];
+    }
+  }
+  for (auto& t : *g->mutable_initializer()) {
+    if (rename.count(t.name())) t.set_name(rename[t.name()]);
+  }
+  g->clear_value_info();
+}
+
+// control.restructure: semantically equal, structurally different: every tensor and node
+// renamed, Conv bias split into Conv + Add, Gemm(transB=1) as MatMul + Add, an Identity after
+// the first node, BatchNormalization folded into the preceding Conv.
+Applied ApplyRestructure(GraphProto* g, const FaultSpec& f) {
+  Namer namer(*g);
+  // 1. Fold BN into a preceding Conv with initializer weights (Conv output used only by BN).
+  for (int i = 0; i + 1 < g->node_size(); ++i) {
+    NodeProto* conv = g->mutable_node(i);
+    NodeProto* bn = g->mutable_node(i + 1);
+    if (conv->op_type() != "Conv" || bn->op_type() != "BatchNormalization" ||
+        bn->input(0) != conv->output(0)) {
+      continue;
+    }
+    Tensor w = ReadInit(g, conv->input(1), f);
+    int64_t oc = w.dim(0), per = w.numel() / oc;
+    std::vector<float> wv = Floats(w), b(static_cast<size_t>(oc), 0.0f);
+    if (conv->input_size() > 2) b = Floats(ReadInit(g, conv->input(2), f));
+    std::vector<float> sc = Floats(ReadInit(g, bn->input(1), f)),
+                       be = Floats(ReadInit(g, bn->input(2), f)),
+                       mu = Floats(ReadInit(g, bn->input(3), f)),
+                       va = Floats(ReadInit(g, bn->input(4), f));
+    AttributeProto* ea = FindAttr(bn, "epsilon");
+    double eps = ea ? ea->f() : 1e-5;
+    for (int64_t k = 0; k < oc; ++k) {
+      double s = sc[k] / std::sqrt(static_cast<double>(va[k]) + eps);
+      for (int64_t j = 0; j < per; ++j) wv[k * per + j] = static_cast<float>(wv[k * per + j] * s);
+      b[k] = static_cast<float>((b[k] - mu[k]) * s + be[k]);
+    }
+    std::string wn = namer.Fresh(conv->name() + "_folded_w"),
+                bnm = namer.Fresh(conv->name() + "_folded_b");
+    AddInit(g, wn, FloatTensor(w.shape(), wv));
+    AddInit(g, bnm, FloatTensor({oc}, b));
+    conv = g->mutable_node(i);
+    bn = g->mutable_node(i + 1);
+    conv->set_input(1, wn);
+    if (conv->input_size() > 2)
+      conv->set_input(2, bnm);
+    else
+      conv->add_input(bnm);
+    std::string bn_out = bn->output(0);
+    conv->set_output(0, bn_out);
+    RemoveNode(g, i + 1);
+    break;
+  }
+  // 2. Gemm(transB=1, initializer W, C) -> MatMul(W^T) + Add(C); Conv bias -> Conv + Add.
+  for (int i = 0; i < g->node_size(); ++i) {
+    NodeProto node = g->node(i);
+    if (node.op_type() == "Gemm" && node.input_size() == 3) {
+      AttributeProto* ta = FindAttr(&node, "transB");
+      AttributeProto* tA = FindAttr(&node, "transA");
+      AttributeProto* al = FindAttr(&node, "alpha");
+      AttributeProto* be = FindAttr(&node, "beta");
+      if ((tA && tA->i()) || (al && al->f() != 1.0f) || (be && be->f() != 1.0f)) continue;
+      Tensor w = ReadInit(g, node.input(1), f);
+      std::string wn = namer.Fresh(node.name() + "_wt");
+      AddInit(g, wn, (ta && ta->i()) ? SwapLastAxes(w) : w);
+      std::string mid = namer.Fresh(node.name() + "_mm");
+      NodeProto mm =
+          MakeNode("MatMul", namer.Fresh(node.name() + "_matmul"), {node.input(0), wn}, {mid});
+      NodeProto add = MakeNode("Add", namer.Fresh(node.name() + "_bias"), {mid, node.input(2)},
+                               {node.output(0)});
+      g->mutable_node(i)->CopyFrom(mm);
+      InsertNode(g, i + 1, add);
+      ++i;
+    } else if (node.op_type() == "Conv" && node.input_size() == 3) {
+      Tensor b = ReadInit(g, node.input(2), f);
+      std::string bn = namer.Fresh(node.name() + "_bias4d");
+      AddInit(g, bn, b.Reshaped({1, b.numel(), 1, 1}));
+      std::string mid = namer.Fresh(node.name() + "_nobias");
+      NodeProto add =
+          MakeNode("Add", namer.Fresh(node.name() + "_addbias"), {mid, bn}, {node.output(0)});
+      NodeProto* c = g->mutable_node(i);
+      c->mutable_input()->RemoveLast();
+      c->set_output(0, mid);
+      InsertNode(g, i + 1, add);
+      ++i;
+    }
+  }
+  // 3. An Identity after the first node.
+  if (g->node_size() > 0) {
+    std::string from = g->node(0).output(0);
+    std::string out = namer.Fresh(from + "_id");
+    ReplaceUses(g, from, out);
+    InsertNode(g, 1, MakeNode("Identity", namer.Fresh("identity"), {from}, {out}));
+  }
+  // 4. Rename every node and every intermediate tensor.
+  Applied a{"", "renamed everything, BN folded, Conv bias and Gemm split, Identity inserted"};
+  RenameAll(g, &a.renamed_nodes);
+  return a;
+}
+
+}  // namespace
+
+Applied ApplyControl(GraphProto* g, const FaultSpec& f) {
+  if (f.name == "control.restructure") return ApplyRestructure(g, f);
+  if (f.name == "control.identical") return {"", "identical copy"};
+  if (f.name == "control.rename") {
+    Applied a{"", "every node, intermediate tensor and initializer renamed"};
+    RenameAll(g, &a.renamed_nodes);
+    return a;
+  }
+  Cannot(f, "unknown control");
+}
+
+}  // namespace concord::passes::faults

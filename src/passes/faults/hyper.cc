@@ -1,0 +1,94 @@
+// Hyperparameter faults: one attribute of one node changed.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "passes/faults/faults.h"
+
+namespace concord::passes::faults {
+
+Applied ApplyHyper(GraphProto* g, const FaultSpec& f) {
+  const std::string& n = f.name;
+  auto ints = [](NodeProto* node, const std::string& name, std::vector<int64_t> v) {
+    AttributeProto* a = SetAttr(node, name, AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  };
+  if (n == "hyper.bn_epsilon") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"BatchNormalization"}));
+    std::string before = AttrOr(*node, "epsilon", "1e-05");
+    SetAttr(node, "epsilon", AttributeProto::FLOAT)->set_f(1e-2f);
+    return {node->name(), fmt::format("epsilon {} -> 0.01", before)};
+  }
+  if (n == "hyper.pads" || n == "hyper.strides" || n == "hyper.dilations") {
+    int idx = -1;
+    if (f.node.empty() && n != "hyper.strides") {
+      // A 3x3 conv, where pads/dilations matter.
+      for (int i = 0; i < g->node_size() && idx < 0; ++i) {
+        if (g->node(i).op_type() != "Conv") continue;
+        TensorProto* w = FindInit(g, g->node(i).input(1));
+        if (w && w->dims_size() == 4 && w->dims(2) == 3) idx = i;
+      }
+      if (idx < 0) Cannot(f, "no Conv with a 3x3 initializer weight");
+    } else {
+      idx = PickNode(*g, f, {"Conv"});
+    }
+    NodeProto* node = g->mutable_node(idx);
+    if (n == "hyper.pads") {
+      std::string before = AttrOr(*node, "pads", "[0, 0, 0, 0]");
+      ints(node, "pads", {2, 2, 0, 0});  // same output size, content shifted
+      if (FindAttr(node, "auto_pad"))
+        SetAttr(node, "auto_pad", AttributeProto::STRING)->set_s("NOTSET");
+      return {node->name(), fmt::format("pads {} -> [2, 2, 0, 0]", before)};
+    }
+    if (n == "hyper.strides") {
+      std::string before = AttrOr(*node, "strides", "[1, 1]");
+      ints(node, "strides", {2, 2});
+      return {node->name(), fmt::format("strides {} -> [2, 2]", before)};
+    }
+    std::string before = AttrOr(*node, "dilations", "[1, 1]");
+    ints(node, "dilations", {2, 2});
+    return {node->name(), fmt::format("dilations {} -> [2, 2]", before)};
+  }
+  if (n == "hyper.count_include_pad") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"AveragePool"}));
+    AttributeProto* a = FindAttr(node, "count_include_pad");
+    int64_t before = a ? a->i() : 0;
+    SetAttr(node, "count_include_pad", AttributeProto::INT)->set_i(1 - before);
+    return {node->name(), fmt::format("count_include_pad {} -> {}", before, 1 - before)};
+  }
+  if (n == "hyper.softmax_axis") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"Softmax", "LogSoftmax"}));
+    std::string before = AttrOr(*node, "axis", "-1");
+    SetAttr(node, "axis", AttributeProto::INT)->set_i(0);
+    return {node->name(), fmt::format("axis {} -> 0", before)};
+  }
+  if (n == "hyper.transB") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"Gemm"}));
+    AttributeProto* a = FindAttr(node, "transB");
+    int64_t before = a ? a->i() : 0;
+    TensorProto* w = FindInit(g, node->input(1));
+    if (w == nullptr || w->dims_size() != 2 || w->dims(0) != w->dims(1)) {
+      Cannot(f, fmt::format("Gemm '{}' needs a square initializer weight for transB to still run",
+                            node->name()));
+    }
+    SetAttr(node, "transB", AttributeProto::INT)->set_i(1 - before);
+    return {node->name(), fmt::format("transB {} -> {}", before, 1 - before)};
+  }
+  if (n == "hyper.leaky_alpha") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"LeakyRelu"}));
+    std::string before = AttrOr(*node, "alpha", "0.01");
+    SetAttr(node, "alpha", AttributeProto::FLOAT)->set_f(0.3f);
+    return {node->name(), fmt::format("alpha {} -> 0.3", before)};
+  }
+  if (n == "hyper.pool_kernel") {
+    NodeProto* node = g->mutable_node(PickNode(*g, f, {"MaxPool"}));
+    std::string before = AttrOr(*node, "kernel_shape", "?");
+    ints(node, "kernel_shape", {3, 3});
+    return {node->name(), fmt::format("kernel_shape {} -> [3, 3]", before)};
+  }
+  Cannot(f, "unknown hyperparameter fault");
+}
+
+}  // namespace concord::passes::faults
