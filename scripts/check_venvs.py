@@ -13,8 +13,10 @@ downloaded, and the onnx2tf check blocks outgoing network connections to prove i
            with INFERENCE_PRECISION_HINT=f32 (and the CPU's default precision, for the record),
            onnx2torch on the TorchScript export, and the weights shipped in facenet-pytorch and
            silero-vad wheels.
-  tf:      Keras CNN vs tf2onnx (from_keras) in onnxruntime and TFLiteConverter -> LiteRT.
-  onnx2tf: tiny ONNX CNN -> onnx2tf -> float32 .tflite run by LiteRT vs onnxruntime.
+  tf:      Keras CNN vs tf2onnx (from_keras) in onnxruntime and TFLiteConverter -> LiteRT
+           (fp32, and Optimize.DEFAULT for the record).
+  onnx2tf: tiny ONNX CNN -> onnx2tf (with -cotof, which reads the pre-seeded calibration file)
+           -> float32 .tflite run by LiteRT vs onnxruntime.
 
 --json PATH also writes the versions and figures as JSON.
 """
@@ -131,11 +133,13 @@ def check_torch(checks, work):
 
     def onnx_dynamo():
         path = work / "cnn_dynamo.onnx"
-        torch.onnx.export(model, (x,), str(path), dynamo=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
+            torch.onnx.export(model, (x,), str(path), dynamo=True)
         import onnx
-        opset = [o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")]
+        opsets = onnx.load(str(path)).opset_import
+        opset = next(o.version for o in opsets if o.domain in ("", "ai.onnx"))
         (out,) = ort_run(path, {"x": xs})
-        return max_abs(ref, out), f"opset {opset[0]}"
+        return max_abs(ref, out), f"opset {opset}"
     checks.run("torch.onnx dynamo -> onnxruntime", onnx_dynamo, 1e-5)
 
     def compiled():
@@ -166,7 +170,8 @@ def check_torch(checks, work):
         compiled_model = core.compile_model(ov_model, "CPU")
         out = compiled_model(xs)[0]
         hint = compiled_model.get_property("INFERENCE_PRECISION_HINT")
-        return max_abs(ref, out), f"CPU default precision {hint}"
+        name = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+        return max_abs(ref, out), f"CPU default precision {name}"
     checks.run("openvino convert_model (default)", openvino_default)
 
     def onnx2torch_legacy():
@@ -198,8 +203,11 @@ def check_torch(checks, work):
         chunk = (0.1 * rng.standard_normal((1, 512))).astype(np.float32)
         with torch.no_grad():
             p_jit = jit(torch.from_numpy(chunk), 16000).numpy()
-        feeds = {"input": chunk, "state": np.zeros((2, 1, 128), np.float32),
-                 "sr": np.array(16000, np.int64)}
+        # The jit model prepends 64 samples of context (zeros at first); the ONNX one takes
+        # them as part of its input, as silero_vad's OnnxWrapper does.
+        context = np.zeros((1, 64), np.float32)
+        feeds = {"input": np.concatenate([context, chunk], axis=1),
+                 "state": np.zeros((2, 1, 128), np.float32), "sr": np.array(16000, np.int64)}
         p_onnx = ort_run(data / "silero_vad.onnx", feeds)[0]
         files = sorted(p.name for p in data.iterdir() if p.suffix in (".jit", ".onnx"))
         return max_abs(p_jit, p_onnx), f"jit vs onnx speech prob; {len(files)} model files"
@@ -224,8 +232,10 @@ def check_tf(checks, work):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.uniform(-0.2, 0.2, beta.shape),
-                               rng.uniform(-0.5, 0.5, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape),
+                               rng.uniform(-0.2, 0.2, beta.shape),
+                               rng.uniform(-0.5, 0.5, mean.shape),
+                               rng.uniform(0.5, 2.0, var.shape)])
     x = rng.standard_normal((1, 32, 32, 3)).astype(np.float32)
     ref = model(x, training=False).numpy()
     print(f"  eager output |max| = {np.abs(ref).max():.3g}")
