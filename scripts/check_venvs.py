@@ -152,7 +152,8 @@ def check_torch(checks, work):
     def litert():
         import litert_torch
         path = work / "cnn.tflite"
-        litert_torch.convert(model, (x,)).export(str(path))
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a progress tree
+            litert_torch.convert(model, (x,)).export(str(path))
         return max_abs(ref, run_tflite(path, xs)), f"{path.stat().st_size} B, NCHW input"
     checks.run("litert-torch -> ai-edge-litert", litert, 1e-5)
 
