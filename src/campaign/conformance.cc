@@ -1,10 +1,13 @@
 #include "campaign/conformance.h"
 
-#include <chrono>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <regex>
+#include <thread>
 
 #include "backends/backend.h"
+#include "ir/clock.h"
 #include "ir/test_data.h"
 
 namespace concord {
@@ -111,6 +114,26 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
 
 }  // namespace
 
+std::string SuiteResult::Headline() const {
+  const int ran = passed + failed;
+  return fmt::format("{} of {} run cases passed ({:.1f}%), {} failed, {} skipped", passed, ran,
+                     ran ? 100.0 * passed / ran : 0.0, failed, skipped);
+}
+
+nlohmann::json SuiteResult::ToJson() const {
+  const int ran = passed + failed;
+  nlohmann::json j = {{"suite", suite},     {"env", env},         {"passed", passed},
+                      {"failed", failed},   {"skipped", skipped},
+                      {"pass_rate", ran ? nlohmann::json(static_cast<double>(passed) / ran)
+                                        : nlohmann::json(nullptr)}};
+  j["cases"] = nlohmann::json::array();
+  for (const auto& c : cases) {
+    j["cases"].push_back({{"name", c.name}, {"status", c.status}, {"class", c.reason_class},
+                          {"reason", c.reason}, {"ms", c.ms}});
+  }
+  return j;
+}
+
 SuiteResult RunConformance(const ConformanceOptions& options) {
   SuiteResult result;
   result.suite = options.suite_dir;
@@ -139,19 +162,34 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
   }
   if (cases.empty()) Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", options.suite_dir,
                           options.filter.empty() ? "" : " matching --filter");
-  for (size_t i = 0; i < cases.size(); ++i) {
-    auto start = std::chrono::steady_clock::now();
-    CaseResult r = RunCase((fs::path(options.suite_dir) / cases[i]).string(), cases[i], options.env);
-    r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (r.status == "pass") {
-      ++result.passed;
-    } else if (r.status == "skip") {
-      ++result.skipped;
-    } else {
-      ++result.failed;
+  EnvSpec env = options.env;
+  const int jobs = std::max(1, options.jobs);
+  if (jobs > 1 && (env.backend == "ref" || env.backend == "opencv") && env.Get("host").empty()) {
+    env.options["isolate"] = "1";
+  }
+  result.env = env.ToString();
+  result.cases.resize(cases.size());
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  size_t done = 0;
+  auto worker = [&] {
+    for (size_t i = next++; i < cases.size(); i = next++) {
+      auto start = Clock::now();
+      CaseResult r = RunCase((fs::path(options.suite_dir) / cases[i]).string(), cases[i], env);
+      r.ms = MsSince(start);
+      std::lock_guard<std::mutex> lock(mu);
+      (r.status == "pass" ? result.passed : r.status == "skip" ? result.skipped : result.failed)++;
+      result.cases[i] = r;
+      if (options.progress) options.progress(r, done, cases.size());
+      ++done;
     }
-    result.cases.push_back(r);
-    if (options.progress) options.progress(r, i, cases.size());
+  };
+  if (jobs == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
   }
   return result;
 }

@@ -3,10 +3,16 @@
 //
 // Tolerances are ONNX's defaults (rtol 1e-3, atol 1e-7) unless the override table in
 // conformance_table.cc names the case (each entry says why). Cases listed there as skipped are
-// reported as "skip" with the written reason and count as not passed. A case is "error" when
-// loading or running it threw (the message is the reason), "fail" when it ran and an output
-// differs. Nothing thrown by one case stops the suite.
+// reported as "skip" with the written reason; the headline's pass rate is over the cases that
+// ran (skips are shown apart, never as failures). A case is "error" when loading or running it
+// threw (the message is the reason), "fail" when it ran and an output differs. Nothing thrown
+// by one case stops the suite.
+//
+// With jobs > 1, cases run concurrently, each in its own session: envs that run in process
+// (ref, opencv) then get isolate=1, so every job is a worker process and a crash stays one case.
 #pragma once
+
+#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <string>
@@ -34,14 +40,21 @@ struct SuiteResult {
   int passed = 0;
   int failed = 0;   // fail + error
   int skipped = 0;
-  std::vector<CaseResult> cases;
+  std::vector<CaseResult> cases;  // in suite order (also with jobs > 1)
+
+  // "P of R run cases passed (Q%), F failed, S skipped" (R = passed + failed).
+  std::string Headline() const;
+  // {"suite","env","passed","failed","skipped","pass_rate","cases":[{"name","status","class",
+  //  "reason","ms"}]}; pass_rate is over the cases that ran (null when none ran).
+  nlohmann::json ToJson() const;
 };
 
 struct ConformanceOptions {
   std::string suite_dir;
   EnvSpec env;
   std::string filter;  // ECMAScript regex searched in the case name; empty = all
-  // Called after each case: (result, index, total).
+  int jobs = 1;        // cases run at once (see the file comment)
+  // Called after each case, in completion order, one call at a time: (result, done, total).
   std::function<void(const CaseResult&, size_t, size_t)> progress;
 };
 

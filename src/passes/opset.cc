@@ -3,6 +3,9 @@
 // produce (passes.cc).
 #include <onnx/version_converter/convert.h>
 
+#include <cctype>
+#include <regex>
+
 #include "passes/pass_util.h"
 
 namespace concord::passes {
@@ -50,6 +53,20 @@ void RestoreTypes(onnx::GraphProto* g, const std::map<std::string, onnx::TypePro
   }
 }
 
+// The version converter reports through assertions ("./onnx/version_converter/BaseConverter.h:66:
+// adapter_lookup: Assertion `false` failed: No Adapter From Version $13 for Softmax"): keep what
+// it says, not where in ONNX's sources it said it.
+std::string ConverterMessage(const std::string& raw) {
+  std::string msg = raw;
+  const std::string marker = " failed: ";
+  if (size_t at = msg.find(marker); at != std::string::npos && msg.find("Assertion") < at) {
+    msg = msg.substr(at + marker.size());
+  }
+  msg = std::regex_replace(msg, std::regex(R"(\$(\d+))"), "$1");
+  if (!msg.empty()) msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
+  return msg;
+}
+
 }  // namespace
 
 void RunOpsetPass(PassRun& run) {
@@ -84,7 +101,7 @@ void RunOpsetPass(PassRun& run) {
     Fail(ErrorKind::kUnsupported,
          "opset: ONNX's version converter cannot convert opset {} -> {}: {} (ops whose schema "
          "changes between these versions: {})",
-         from, target, e.what(), fmt::join(changed, ", "));
+         from, target, ConverterMessage(e.what()), fmt::join(changed, ", "));
   }
   // Keep what the converter does not carry over.
   std::map<std::string, onnx::TypeProto> types;
