@@ -88,13 +88,8 @@ struct MatrixConfig {
   nlohmann::json raw;  // the configuration as read (TOML converted to JSON)
 };
 
+// Reads and checks a configuration (campaign/matrix_config.cc).
 MatrixConfig LoadMatrixConfig(const std::filesystem::path& file);
-
-// Lowercase hex SHA-256 of a file's bytes (OpenSSL). Error(kInput) when unreadable.
-std::string Sha256File(const std::filesystem::path& file);
-// Host description recorded with every environment: hostname, OS, kernel, CPU model, cores,
-// memory.
-nlohmann::json MachineFingerprint();
 
 struct MatrixProgress {
   int64_t done = 0;      // cells finished in this invocation (ran or failed)

@@ -56,7 +56,12 @@ const Registry& DefaultRegistry() {
     RegisterNormalizationOps(*r);
     RegisterReductionOps(*r);
     RegisterSoftmaxOps(*r);
-    RegisterShapeOps(*r);
+    RegisterReshapeOps(*r);
+    RegisterTransposeOps(*r);
+    RegisterConcatSplitOps(*r);
+    RegisterSlicePadOps(*r);
+    RegisterGeneratorOps(*r);
+    RegisterSelectOps(*r);
     RegisterGatherScatterOps(*r);
     RegisterResizeOps(*r);
     RegisterMatMulOps(*r);

@@ -1,5 +1,5 @@
-# Generates a C++ source holding the bytes of a file (used for Chart.js, embedded so that
-# reports are self-contained). Run by src/report/CMakeLists.txt at configure time:
+# Generates a C++ source holding the bytes of a file (Chart.js and report/assets/, embedded so
+# that reports are self-contained). Run by src/report/CMakeLists.txt at configure time:
 #   cmake -DINPUT=... -DOUTPUT=... -DSYMBOL=... -P embed_file.cmake
 # Writes OUTPUT only when its content changes, so an unchanged input does not trigger a rebuild.
 file(READ "${INPUT}" hex HEX)

@@ -12,41 +12,13 @@
 #include <fmt/format.h>
 
 #include "ir/error.h"
+#include "report/html_util.h"
 
 namespace concord::report {
-
-extern const std::string_view kChartJs;
 
 namespace {
 
 using json = nlohmann::json;
-
-std::string Esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string ScriptJson(const json& j) {
-  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out += c;
-  }
-  return out;
-}
 
 const char* kCss = R"css(
 body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -286,7 +258,7 @@ std::string RenderFuzzHtml(const json& doc) {
   add("<h1>Concord fuzzing report</h1><div class=\"meta\">store <code>{}</code> &middot; "
       "generated {} &middot; {} models, {} tests in {:.0f} s ({:.2f} tests/s) &middot; {} distinct "
       "findings from {} root cause(s) ({} hits)</div>\n",
-      Esc(doc.value("store", "")), Esc(doc.value("generated_at", "")), models, tests, seconds,
+      HtmlEscape(doc.value("store", "")), HtmlEscape(doc.value("generated_at", "")), models, tests, seconds,
       seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(), causes,
       hits);
   out += "<section id=\"findings\"><h2>Findings</h2>";
@@ -301,12 +273,12 @@ std::string RenderFuzzHtml(const json& doc) {
       add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}</code>"
           "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">#{}"
           "</td><td class=\"num\">{}</td><td>{}{}</td><td><code>{}</code></td></tr>\n",
-          f.value("id", int64_t{0}), Esc(f.value("env", "")), Esc(f.value("symptom", "")),
-          Esc(f.value("symptom", "")), Esc(f.value("signature", "")),
+          f.value("id", int64_t{0}), HtmlEscape(f.value("env", "")), HtmlEscape(f.value("symptom", "")),
+          HtmlEscape(f.value("symptom", "")), HtmlEscape(f.value("signature", "")),
           f.value("original_nodes", int64_t{0}), f.value("reduced_nodes", int64_t{0}),
           f.value("count", int64_t{0}), f.value("root_cause", f.value("id", int64_t{0})),
-          f.value("seed", int64_t{0}), Esc(f.value("message", "").substr(0, 300)),
-          triage.empty() ? "" : "<br><em>" + Esc(triage) + "</em>", Esc(f.value("bundle", "")));
+          f.value("seed", int64_t{0}), HtmlEscape(f.value("message", "").substr(0, 300)),
+          triage.empty() ? "" : "<br><em>" + HtmlEscape(triage) + "</em>", HtmlEscape(f.value("bundle", "")));
     }
     out += "</tbody></table>";
     if (doc.contains("root_causes")) {
@@ -321,9 +293,9 @@ std::string RenderFuzzHtml(const json& doc) {
         for (const auto& n : c["nodes"]) nodes += (nodes.empty() ? "" : " ") + n.get<std::string>();
         add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}"
             "</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-            c.value("id", int64_t{0}), Esc(c.value("env", "")), Esc(c.value("symptom", "")),
-            Esc(c.value("symptom", "")), Esc(nodes), Esc(ids), c.value("hits", int64_t{0}),
-            Esc(c.value("message", "").substr(0, 200)));
+            c.value("id", int64_t{0}), HtmlEscape(c.value("env", "")), HtmlEscape(c.value("symptom", "")),
+            HtmlEscape(c.value("symptom", "")), HtmlEscape(nodes), HtmlEscape(ids), c.value("hits", int64_t{0}),
+            HtmlEscape(c.value("message", "").substr(0, 200)));
       }
       out += "</tbody></table>";
     }
@@ -343,8 +315,8 @@ std::string RenderFuzzHtml(const json& doc) {
     for (const auto& s : doc["support"]) {
       if (s.value("status", "") == "ok") continue;
       add("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-          Esc(s.value("env", "")), Esc(s.value("op", "")), Esc(s.value("dtype", "")),
-          Esc(s.value("status", "")), Esc(s.value("message", "").substr(0, 200)));
+          HtmlEscape(s.value("env", "")), HtmlEscape(s.value("op", "")), HtmlEscape(s.value("dtype", "")),
+          HtmlEscape(s.value("status", "")), HtmlEscape(s.value("message", "").substr(0, 200)));
     }
     out += "</tbody></table><p class=\"meta\">(pairs every env accepts are not listed)</p>";
   }
@@ -352,7 +324,7 @@ std::string RenderFuzzHtml(const json& doc) {
   out += ScriptJson({{"coverage", doc["coverage"]}, {"ticks", ticks},
                      {"by_symptom", doc["by_symptom"]}});
   out += "</script>\n<script>\n";
-  out += std::string(kChartJs);
+  out += ChartJsScript();
   out += "\n</script>\n<script>";
   out += kScript;
   out += "</script>\n</body></html>\n";

@@ -2,32 +2,16 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <cmath>
 #include <string_view>
 
-namespace concord::report {
+#include "report/html_util.h"
 
-extern const std::string_view kChartJs;
+namespace concord::report {
 
 namespace {
 
 using nlohmann::json;
-
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 std::string MdEsc(const std::string& s) {
   std::string o;
@@ -44,18 +28,6 @@ std::string S(const json& j, const char* key) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_float()) return fmt::format("{:.3g}", v.get<double>());
   return v.dump();
-}
-
-// JSON for a <script type="application/json">: < > & escaped so nothing closes the element.
-std::string ScriptJson(const json& j) {
-  std::string s = j.dump(), o;
-  for (char c : s) {
-    if (c == '<') o += "\\u003c";
-    else if (c == '>') o += "\\u003e";
-    else if (c == '&') o += "\\u0026";
-    else o += c;
-  }
-  return o;
 }
 
 double Plotted(const json& n, const char* key) {
@@ -120,26 +92,26 @@ std::string RenderLocalizeHtml(const json& j) {
        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}tr.first{background:#fdd}"
        "td.num{text-align:right;font-family:monospace}.verdict{font-size:18px;font-weight:bold;margin:12px 0}"
        "canvas{max-width:1100px;max-height:420px}</style></head>\n<body data-render-status=\"pending\">\n";
-  o += "<h1>concord localize</h1>\n<p>source <code>" + Esc(S(j, "source")) + "</code> on " + Esc(S(j, "source_env")) +
-       "<br>target <code>" + Esc(S(j, "target")) + "</code> on " + Esc(S(j, "target_env")) + "<br>inputs " +
-       Esc(S(j, "inputs")) + "</p>\n";
-  o += "<div class=\"verdict\">" + Esc(verdict) + "</div>\n";
-  if (j.contains("note")) o += "<p>" + Esc(S(j, "note")) + "</p>\n";
+  o += "<h1>concord localize</h1>\n<p>source <code>" + HtmlEscape(S(j, "source")) + "</code> on " + HtmlEscape(S(j, "source_env")) +
+       "<br>target <code>" + HtmlEscape(S(j, "target")) + "</code> on " + HtmlEscape(S(j, "target_env")) + "<br>inputs " +
+       HtmlEscape(S(j, "inputs")) + "</p>\n";
+  o += "<div class=\"verdict\">" + HtmlEscape(verdict) + "</div>\n";
+  if (j.contains("note")) o += "<p>" + HtmlEscape(S(j, "note")) + "</p>\n";
   if (!null_first && j.contains("evidence") && j["evidence"].is_object()) {
     const json& ev = j["evidence"];
-    o += "<h2>Evidence</h2>\n<p>" + Esc(S(ev, "reason")) + "</p>\n<ul>\n";
-    o += "<li>source counterpart: " + Esc(S(ev, "source_node")) + " (" + Esc(S(ev, "source_op_type")) + ")</li>\n";
+    o += "<h2>Evidence</h2>\n<p>" + HtmlEscape(S(ev, "reason")) + "</p>\n<ul>\n";
+    o += "<li>source counterpart: " + HtmlEscape(S(ev, "source_node")) + " (" + HtmlEscape(S(ev, "source_op_type")) + ")</li>\n";
     for (const auto& d : ev.value("attribute_diffs", json::array())) {
-      o += "<li>attribute <b>" + Esc(S(d, "name")) + "</b>: source " + Esc(S(d, "source")) + ", target " +
-           Esc(S(d, "target")) + "</li>\n";
+      o += "<li>attribute <b>" + HtmlEscape(S(d, "name")) + "</b>: source " + HtmlEscape(S(d, "source")) + ", target " +
+           HtmlEscape(S(d, "target")) + "</li>\n";
     }
     for (const auto& d : ev.value("parameter_diffs", json::array())) {
-      o += "<li>parameter input " + Esc(S(d, "position")) + " <code>" + Esc(S(d, "target")) + "</code> vs source <code>" +
-           Esc(S(d, "source")) + "</code>: " + Esc(S(d, "hint")) + "</li>\n";
+      o += "<li>parameter input " + HtmlEscape(S(d, "position")) + " <code>" + HtmlEscape(S(d, "target")) + "</code> vs source <code>" +
+           HtmlEscape(S(d, "source")) + "</code>: " + HtmlEscape(S(d, "hint")) + "</li>\n";
     }
     for (const auto& d : ev.value("wiring_diffs", json::array())) {
-      o += "<li>input " + Esc(S(d, "position")) + " reads <code>" + Esc(S(d, "target_input")) +
-           "</code>, the source node reads <code>" + Esc(S(d, "source_input")) + "</code></li>\n";
+      o += "<li>input " + HtmlEscape(S(d, "position")) + " reads <code>" + HtmlEscape(S(d, "target_input")) +
+           "</code>, the source node reads <code>" + HtmlEscape(S(d, "source_input")) + "</code></li>\n";
     }
     o += "</ul>\n";
   }
@@ -148,21 +120,15 @@ std::string RenderLocalizeHtml(const json& j) {
        "<th>max abs</th><th>max rel</th><th>cosine</th><th>beyond tol</th><th>status</th></tr>\n";
   for (const auto& n : nodes) {
     bool first = n.value("first_divergent", false);
-    o += std::string(first ? "<tr class=\"first\">" : "<tr>") + "<td>" + Esc(S(n, "index")) + "</td><td>" +
-         Esc(S(n, "node")) + "</td><td>" + Esc(S(n, "op_type")) + "</td><td>" + Esc(S(n, "source_tensor")) +
-         "</td><td>" + Esc(S(n, "alignment")) + "</td><td class=\"num\">" + Esc(S(n, "max_abs")) +
-         "</td><td class=\"num\">" + Esc(S(n, "max_rel")) + "</td><td class=\"num\">" + Esc(S(n, "cosine")) +
-         "</td><td class=\"num\">" + Esc(S(n, "mismatch_fraction")) + "</td><td>" + Esc(S(n, "status")) +
+    o += std::string(first ? "<tr class=\"first\">" : "<tr>") + "<td>" + HtmlEscape(S(n, "index")) + "</td><td>" +
+         HtmlEscape(S(n, "node")) + "</td><td>" + HtmlEscape(S(n, "op_type")) + "</td><td>" + HtmlEscape(S(n, "source_tensor")) +
+         "</td><td>" + HtmlEscape(S(n, "alignment")) + "</td><td class=\"num\">" + HtmlEscape(S(n, "max_abs")) +
+         "</td><td class=\"num\">" + HtmlEscape(S(n, "max_rel")) + "</td><td class=\"num\">" + HtmlEscape(S(n, "cosine")) +
+         "</td><td class=\"num\">" + HtmlEscape(S(n, "mismatch_fraction")) + "</td><td>" + HtmlEscape(S(n, "status")) +
          "</td></tr>\n";
   }
   o += "</table>\n<script id=\"localize-data\" type=\"application/json\">" + ScriptJson(data) + "</script>\n<script>\n";
-  std::string chartjs(kChartJs);
-  for (size_t p = 0; (p = chartjs.find("</", p)) != std::string::npos; p += 2) {
-    std::string next = chartjs.substr(p + 2, 6);
-    for (char& c : next) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (next == "script") chartjs.replace(p, 2, "<\\/");
-  }
-  o += chartjs;
+  o += ChartJsScript();
   o += "\n</script>\n<script>";
   o += kScript;
   o += "</script>\n</body></html>\n";

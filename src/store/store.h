@@ -2,7 +2,7 @@
 // outputs (digest, top-k, optionally the tensor bytes), comparisons and campaign fingerprints.
 //
 // Ownership: a Store owns one sqlite3 connection; it is movable, not copyable, and closes the
-// connection when destroyed. Every prepared statement lives in an RAII Statement inside store.cc,
+// connection when destroyed. Every prepared statement lives in an RAII Statement (sqlite_util.h),
 // so no SQLite handle leaks when an Error propagates.
 // Threading: one connection, NOT thread-safe; use one Store per thread (or per process: shards
 // write their own files and are combined with MergeFrom). Other processes may read the same file

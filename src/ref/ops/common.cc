@@ -1,5 +1,7 @@
 #include "ref/ops/common.h"
 
+#include <algorithm>
+
 namespace concord::ref {
 
 int64_t NormalizeAxis(const KernelContext& ctx, int64_t axis, int64_t rank) {
@@ -8,6 +10,17 @@ int64_t NormalizeAxis(const KernelContext& ctx, int64_t axis, int64_t rank) {
   if (axis < lo || axis > hi) ctx.Fail("axis {} is out of range for rank {}", axis, rank);
   if (rank == 0) return 0;  // a scalar has one (virtual) axis
   return axis < 0 ? axis + rank : axis;
+}
+
+std::vector<int64_t> NormalizeAxes(const KernelContext& ctx, const std::vector<int64_t>& axes,
+                                   int64_t rank) {
+  std::vector<int64_t> out;
+  for (int64_t a : axes) {
+    int64_t n = NormalizeAxis(ctx, a, rank);
+    if (std::find(out.begin(), out.end(), n) != out.end()) ctx.Fail("axis {} is repeated", a);
+    out.push_back(n);
+  }
+  return out;
 }
 
 Shape BroadcastShapes(const KernelContext& ctx, const std::vector<Shape>& shapes) {
@@ -50,6 +63,16 @@ std::vector<int64_t> ToInt64Vector(const KernelContext& ctx, const Tensor& t) {
     ctx.Fail("expected an int32/int64 tensor, got {}", t.Describe());
   }
   return v;
+}
+
+std::optional<std::vector<int64_t>> IntsInput(const KernelContext& ctx, size_t i) {
+  if (const Tensor* t = ctx.optional_input(i)) return ToInt64Vector(ctx, *t);
+  return std::nullopt;
+}
+
+std::optional<std::vector<int64_t>> IntsAttr(const KernelContext& ctx, const std::string& name) {
+  if (ctx.has_attr(name)) return ctx.GetInts(name);
+  return std::nullopt;
 }
 
 }  // namespace concord::ref

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ir/tensor.h"
@@ -16,6 +18,10 @@ namespace concord::ref {
 // Normalizes a possibly negative axis against `rank`; fails (naming the node) when out of range.
 int64_t NormalizeAxis(const KernelContext& ctx, int64_t axis, int64_t rank);
 
+// Normalizes a list of axes against `rank`, failing on an out-of-range or repeated axis.
+std::vector<int64_t> NormalizeAxes(const KernelContext& ctx, const std::vector<int64_t>& axes,
+                                   int64_t rank);
+
 // Multidirectional broadcast of several shapes.
 Shape BroadcastShapes(const KernelContext& ctx, const std::vector<Shape>& shapes);
 
@@ -24,6 +30,12 @@ std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
 
 // Reads an int64 vector from a 0-D/1-D integer tensor (int32 or int64).
 std::vector<int64_t> ToInt64Vector(const KernelContext& ctx, const Tensor& t);
+
+// An integer list from optional input #i (nullopt when omitted).
+std::optional<std::vector<int64_t>> IntsInput(const KernelContext& ctx, size_t i);
+
+// An integer list from an optional attribute (nullopt when absent).
+std::optional<std::vector<int64_t>> IntsAttr(const KernelContext& ctx, const std::string& name);
 
 // Calls f(out_index, offsets...) for every element of `out_shape`, with per-input flat offsets
 // computed from broadcast strides. Inner dimension is a tight loop.

@@ -1,0 +1,243 @@
+// Reading a matrix configuration (JSON or TOML; keys in campaign/matrix.h). Every problem is
+// reported before anything runs, naming the config file and the key.
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "campaign/matrix.h"
+#include "ir/error.h"
+
+namespace concord {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+[[noreturn]] void ConfigFail(const fs::path& file, const std::string& what) {
+  Fail(ErrorKind::kUsage, "matrix config {}: {}", file.string(), what);
+}
+
+void CheckKeys(const fs::path& file, const json& j, const std::string& where,
+               const std::set<std::string>& known) {
+  if (!j.is_object()) ConfigFail(file, fmt::format("{} must be an object", where));
+  for (const auto& [k, v] : j.items()) {
+    if (!known.count(k)) {
+      ConfigFail(file, fmt::format("unknown key '{}' in {} (known: {})", k, where,
+                                   fmt::join(known, ", ")));
+    }
+  }
+}
+
+fs::path Resolve(const fs::path& file, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path : file.parent_path() / path;
+}
+
+std::string GetString(const fs::path& file, const json& j, const std::string& key,
+                      const std::string& where) {
+  if (!j.contains(key)) ConfigFail(file, fmt::format("{} needs '{}'", where, key));
+  if (!j[key].is_string()) ConfigFail(file, fmt::format("{}.{} must be a string", where, key));
+  return j[key].get<std::string>();
+}
+
+json ReadConfigDocument(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) Fail(ErrorKind::kInput, "matrix config {}: cannot read the file", file.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (file.extension() == ".toml") {
+    try {
+      toml::table table = toml::parse(text, file.string());
+      std::stringstream out;
+      out << toml::json_formatter{table};
+      return json::parse(out.str());
+    } catch (const toml::parse_error& e) {
+      Fail(ErrorKind::kUsage, "matrix config {}: TOML error at line {}: {}", file.string(),
+           e.source().begin.line, std::string(e.description()));
+    }
+  }
+  try {
+    return json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    Fail(ErrorKind::kUsage, "matrix config {}: JSON error: {}", file.string(), e.what());
+  }
+}
+
+}  // namespace
+
+MatrixConfig LoadMatrixConfig(const fs::path& file) {
+  MatrixConfig c;
+  c.file = fs::absolute(file);
+  json j = ReadConfigDocument(c.file);
+  c.raw = j;
+  CheckKeys(c.file, j, "the config",
+            {"name", "models", "envs", "hosts", "dataset", "repeats", "top_k", "store_tensors",
+             "isolate", "timeout_s", "sample_ms"});
+  c.name = j.value("name", c.file.stem().string());
+  if (!j.contains("models") || !j["models"].is_array() || j["models"].empty()) {
+    ConfigFail(c.file, "'models' must be a non-empty array of {\"path\": ...} objects");
+  }
+  std::set<std::string> model_names;
+  for (size_t i = 0; i < j["models"].size(); ++i) {
+    const json& m = j["models"][i];
+    std::string where = fmt::format("models[{}]", i);
+    CheckKeys(c.file, m, where, {"name", "path", "preprocess", "label_space", "class_names"});
+    MatrixModel model;
+    model.path = Resolve(c.file, GetString(c.file, m, "path", where));
+    if (!fs::is_regular_file(model.path)) {
+      Fail(ErrorKind::kInput, "matrix config {}: {}.path: no such model file {}", c.file.string(),
+           where, model.path.string());
+    }
+    model.name =
+        m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
+    if (!model_names.insert(model.name).second) {
+      ConfigFail(c.file, fmt::format("two models are named '{}'", model.name));
+    }
+    if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);
+    if (m.contains("label_space")) {
+      const json& ls = m["label_space"];
+      CheckKeys(c.file, ls, where + ".label_space", {"num_classes", "offset"});
+      LabelSpace space;
+      if (!ls.value("num_classes", json(1000)).is_number_integer() ||
+          !ls.value("offset", json(0)).is_number_integer()) {
+        ConfigFail(c.file, where + ".label_space: num_classes and offset must be integers");
+      }
+      space.num_classes = ls.value("num_classes", 1000);
+      space.offset = ls.value("offset", 0);
+      space.Validate();
+      model.label_space = space;
+    }
+    if (m.contains("class_names")) {
+      fs::path names = Resolve(c.file, GetString(c.file, m, "class_names", where));
+      std::ifstream in(names);
+      if (!in) {
+        Fail(ErrorKind::kInput, "matrix config {}: {}.class_names: cannot read {}", c.file.string(),
+             where, names.string());
+      }
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        model.class_names.push_back(line);
+      }
+    }
+    c.models.push_back(std::move(model));
+  }
+  if (!j.contains("envs") || !j["envs"].is_array() || j["envs"].empty()) {
+    ConfigFail(c.file,
+               "'envs' must be a non-empty array of env strings, e.g. [\"ref\", "
+               "\"ort@cpu,opt=0..3\"]");
+  }
+  std::vector<std::string> hosts = {""};  // "" = this machine
+  if (j.contains("hosts")) {
+    if (!j["hosts"].is_array() || j["hosts"].empty()) {
+      ConfigFail(c.file,
+                 "'hosts' must be a non-empty array of \"ADDR:PORT\" strings (\"\" = "
+                 "this machine)");
+    }
+    hosts.clear();
+    for (const auto& h : j["hosts"]) {
+      if (!h.is_string()) ConfigFail(c.file, "'hosts' items must be strings");
+      hosts.push_back(h.get<std::string>());
+    }
+  }
+  std::set<std::string> seen;
+  for (const auto& e : j["envs"]) {
+    if (!e.is_string()) ConfigFail(c.file, "'envs' items must be strings");
+    std::vector<std::string> expanded;
+    for (const auto& x : ExpandEnvSweep(e.get<std::string>())) {
+      for (const auto& h : hosts) {
+        expanded.push_back(h.empty() || x.find(",host=") != std::string::npos ? x
+                                                                              : x + ",host=" + h);
+      }
+    }
+    for (auto& x : expanded) {
+      std::string canonical = EnvSpec::Parse(x).ToString();
+      if (!seen.insert(canonical).second) {
+        ConfigFail(c.file, fmt::format("env '{}' appears twice after expanding sweeps", x));
+      }
+      c.envs.push_back(x);
+    }
+  }
+  if (!j.contains("dataset")) ConfigFail(c.file, "'dataset' is required");
+  const json& d = j["dataset"];
+  CheckKeys(c.file, d, "dataset", {"images", "labels", "recursive", "tensors", "random", "seed"});
+  int kinds = d.contains("images") + d.contains("tensors") + d.contains("random");
+  if (kinds != 1) {
+    ConfigFail(c.file, "dataset needs exactly one of 'images', 'tensors' or 'random'");
+  }
+  if (d.contains("images")) {
+    c.dataset.kind = "images";
+    c.dataset.images = Resolve(c.file, GetString(c.file, d, "images", "dataset"));
+    if (d.contains("labels"))
+      c.dataset.labels = Resolve(c.file, GetString(c.file, d, "labels", "dataset"));
+    c.dataset.recursive = d.value("recursive", false);
+    for (const auto& m : c.models) {
+      if (!m.preprocess) {
+        ConfigFail(c.file,
+                   fmt::format("model '{}' needs 'preprocess' for an image dataset", m.name));
+      }
+    }
+  } else if (d.contains("tensors")) {
+    c.dataset.kind = "tensors";
+    if (!d["tensors"].is_array() || d["tensors"].empty()) {
+      ConfigFail(c.file, "dataset.tensors must be a non-empty array of paths");
+    }
+    for (const auto& t : d["tensors"]) {
+      if (!t.is_string()) ConfigFail(c.file, "dataset.tensors items must be strings");
+      fs::path p = Resolve(c.file, t.get<std::string>());
+      if (!fs::exists(p)) {
+        Fail(ErrorKind::kInput, "matrix config {}: dataset.tensors: no such file or folder {}",
+             c.file.string(), p.string());
+      }
+      c.dataset.tensors.push_back(p);
+    }
+  } else {
+    c.dataset.kind = "random";
+    if (!d["random"].is_number_integer() || d["random"].get<int>() < 1 ||
+        d["random"].get<int>() > 100000) {
+      ConfigFail(c.file, "dataset.random must be an integer count in 1..100000");
+    }
+    c.dataset.random_count = d["random"].get<int>();
+    c.dataset.seed = d.value("seed", 0ull);
+  }
+  auto int_in = [&](const char* key, int def, int lo, int hi) {
+    if (!j.contains(key)) return def;
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() < lo || j[key].get<int64_t>() > hi) {
+      ConfigFail(c.file, fmt::format("'{}' must be an integer in {}..{}", key, lo, hi));
+    }
+    return j[key].get<int>();
+  };
+  c.repeats = int_in("repeats", 1, 1, 10000);
+  c.top_k = int_in("top_k", 5, 1, 100);
+  if (j.contains("store_tensors")) {
+    const json& st = j["store_tensors"];
+    if (st.is_boolean()) {
+      c.store_tensors = st.get<bool>() ? "true" : "false";
+    } else if (st == "auto") {
+      c.store_tensors = "auto";
+    } else {
+      ConfigFail(c.file, "'store_tensors' must be true, false or \"auto\"");
+    }
+  }
+  if (j.contains("isolate")) {
+    if (!j["isolate"].is_boolean()) ConfigFail(c.file, "'isolate' must be true or false");
+    c.isolate = j["isolate"].get<bool>();
+  }
+  if (j.contains("timeout_s")) {
+    if (!j["timeout_s"].is_number() || j["timeout_s"].get<double>() < 0) {
+      ConfigFail(c.file, "'timeout_s' must be a number >= 0");
+    }
+    c.timeout_s = j["timeout_s"].get<double>();
+  }
+  if (j.contains("sample_ms")) {
+    if (!j["sample_ms"].is_number() || j["sample_ms"].get<double>() < 5) {
+      ConfigFail(c.file, "'sample_ms' must be a number >= 5");
+    }
+    c.sample_ms = j["sample_ms"].get<double>();
+  }
+  return c;
+}
+
+}  // namespace concord

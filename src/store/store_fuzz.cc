@@ -1,0 +1,147 @@
+// Fuzzing rows: findings deduplicated by (env, symptom, signature), throughput ticks, op-type
+// coverage and per-env (op, dtype) support.
+#include <map>
+
+#include "ir/error.h"
+#include "store/sqlite_util.h"
+#include "store/store.h"
+
+namespace concord {
+
+using store_internal::Exec;
+using store_internal::ReadAll;
+using store_internal::Statement;
+using store_internal::Transaction;
+
+namespace {
+
+FindingRecord ReadFinding(Statement& s) {
+  FindingRecord f;
+  f.id = s.Int(0);
+  f.env = s.Text(1);
+  f.symptom = s.Text(2);
+  f.signature = s.Text(3);
+  f.seed = s.Int(4);
+  f.message = s.Text(5);
+  f.versions_json = s.Text(6);
+  f.original_nodes = s.Int(7);
+  f.reduced_nodes = s.Int(8);
+  if (!s.IsNull(9)) f.model = s.Blob(9);
+  f.bundle = s.Text(10);
+  f.details_json = s.Text(11);
+  f.count = s.Int(12);
+  f.first_seen = s.Text(13);
+  f.last_seen = s.Text(14);
+  if (!s.IsNull(15)) f.inputs = s.Blob(15);
+  return f;
+}
+
+FuzzTick ReadFuzzTick(Statement& s) { return {s.Text(0), s.Real(1), s.Int(2), s.Int(3), s.Int(4)}; }
+
+OpSupportRecord ReadOpSupport(Statement& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)};
+}
+
+}  // namespace
+
+bool Store::RecordFinding(const FindingRecord& f, int64_t* id) {
+  Transaction tx(db_, path_);
+  Statement find(db_, path_, "SELECT id FROM findings WHERE env=? AND symptom=? AND signature=?");
+  find.Bind(1, f.env).Bind(2, f.symptom).Bind(3, f.signature);
+  if (find.Step()) {
+    int64_t existing = find.Int(0);
+    find.Reset();
+    Statement up(db_, path_, "UPDATE findings SET count=count+1, last_seen=? WHERE id=?");
+    up.Bind(1, f.last_seen).Bind(2, existing).Run();
+    tx.Commit();
+    if (id) *id = existing;
+    return false;
+  }
+  Statement ins(db_, path_,
+                "INSERT INTO findings(env, symptom, signature, seed, message, versions_json, "
+                "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, "
+                "first_seen, last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)");
+  ins.Bind(1, f.env)
+      .Bind(2, f.symptom)
+      .Bind(3, f.signature)
+      .Bind(4, f.seed)
+      .Bind(5, f.message)
+      .Bind(6, f.versions_json)
+      .Bind(7, f.original_nodes)
+      .Bind(8, f.reduced_nodes)
+      .BindBlob(9, f.model)
+      .BindBlob(10, f.inputs)
+      .Bind(11, f.bundle)
+      .Bind(12, f.details_json)
+      .Bind(13, f.first_seen)
+      .Bind(14, f.last_seen);
+  ins.Run();
+  if (id) *id = sqlite3_last_insert_rowid(db_);
+  tx.Commit();
+  return true;
+}
+
+bool Store::HasFinding(const std::string& env, const std::string& symptom,
+                       const std::string& signature) {
+  Statement find(db_, path_, "SELECT 1 FROM findings WHERE env=? AND symptom=? AND signature=?");
+  find.Bind(1, env).Bind(2, symptom).Bind(3, signature);
+  return find.Step();
+}
+
+void Store::SetFindingBundle(int64_t id, const std::string& bundle) {
+  Statement up(db_, path_, "UPDATE findings SET bundle=? WHERE id=?");
+  up.Bind(1, bundle).Bind(2, id).Run();
+}
+
+std::vector<FindingRecord> Store::Findings() {
+  Statement s(db_, path_,
+              "SELECT id, env, symptom, signature, seed, message, versions_json, original_nodes, "
+              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen, inputs "
+              "FROM findings ORDER BY id");
+  return ReadAll(s, ReadFinding);
+}
+
+void Store::RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,
+                           int64_t findings, const std::map<std::string, int64_t>& new_op_counts) {
+  Transaction tx(db_, path_);
+  Statement ins(db_, path_,
+                "INSERT INTO fuzz_ticks(campaign, t_s, models, tests, findings) "
+                "VALUES(?, ?, ?, ?, ?)");
+  ins.Bind(1, campaign).Bind(2, t_s).Bind(3, models).Bind(4, tests).Bind(5, findings).Run();
+  Statement op(db_, path_,
+               "INSERT INTO op_coverage(op, models) VALUES(?, ?) "
+               "ON CONFLICT(op) DO UPDATE SET models=models+excluded.models");
+  for (const auto& [name, n] : new_op_counts) {
+    op.Reset();
+    op.Bind(1, name).Bind(2, n).Run();
+  }
+  tx.Commit();
+}
+
+std::vector<FuzzTick> Store::FuzzTicks() {
+  Statement s(db_, path_,
+              "SELECT campaign, t_s, models, tests, findings FROM fuzz_ticks ORDER BY id");
+  return ReadAll(s, ReadFuzzTick);
+}
+
+std::map<std::string, int64_t> Store::OpCoverage() {
+  Statement s(db_, path_, "SELECT op, models FROM op_coverage ORDER BY op");
+  std::map<std::string, int64_t> out;
+  while (s.Step()) out[s.Text(0)] = s.Int(1);
+  return out;
+}
+
+void Store::SetOpSupport(const OpSupportRecord& r) {
+  Statement s(db_, path_,
+              "INSERT OR REPLACE INTO op_support(env, op, dtype, status, message) "
+              "VALUES(?, ?, ?, ?, ?)");
+  s.Bind(1, r.env).Bind(2, r.op).Bind(3, r.dtype).Bind(4, r.status).Bind(5, r.message).Run();
+}
+
+std::vector<OpSupportRecord> Store::OpSupport() {
+  Statement s(db_, path_,
+              "SELECT env, op, dtype, status, message FROM op_support ORDER BY env, op, dtype");
+  return ReadAll(s, ReadOpSupport);
+}
+
+}  // namespace concord

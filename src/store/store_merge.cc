@@ -1,0 +1,116 @@
+// Store::MergeFrom: copies another store of the same schema version into this one through
+// ATTACH, remapping ids through the unique keys, in one transaction.
+#include <filesystem>
+#include <optional>
+
+#include "ir/error.h"
+#include "store/sqlite_util.h"
+#include "store/store.h"
+
+namespace concord {
+
+using store_internal::Exec;
+using store_internal::Statement;
+using store_internal::Transaction;
+
+void Store::MergeFrom(const std::string& other_path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(other_path, ec)) {
+    Fail(ErrorKind::kInput, "results store {}: cannot merge from {}: no such file", path_,
+         other_path);
+  }
+  struct Detach {  // harmless when nothing was attached
+    sqlite3* db;
+    ~Detach() { sqlite3_exec(db, "DETACH DATABASE other", nullptr, nullptr, nullptr); }
+  } detach{db_};
+
+  // ATTACH, BEGIN and the first read are where a file that is not a database fails: report
+  // them as the source's fault, naming it.
+  std::optional<Transaction> tx;
+  int version = -1;
+  try {
+    {
+      Statement attach(db_, path_, "ATTACH DATABASE ? AS other");
+      attach.Bind(1, other_path).Run();
+    }
+    tx.emplace(db_, path_);
+    Statement v(db_, path_, "SELECT value FROM other.meta WHERE key='schema_version'");
+    if (v.Step()) version = static_cast<int>(v.Int(0));
+  } catch (const Error& e) {
+    Fail(ErrorKind::kInput, "cannot merge {} into {}: not a Concord results store ({})", other_path,
+         path_, e.what());
+  }
+  if (version != kStoreSchemaVersion) {
+    Fail(ErrorKind::kInput,
+         "cannot merge {} into {}: its schema version is {}, this store's is "
+         "{}; open it once with this concord to migrate it",
+         other_path, path_, version, kStoreSchemaVersion);
+  }
+  // "WHERE true" disambiguates the upsert clause after a SELECT (SQLite's documented parse rule).
+  Exec(db_, path_,
+       "INSERT INTO main.environments(env, backend, device, versions_json, machine_json) "
+       "SELECT env, backend, device, versions_json, machine_json FROM other.environments "
+       "WHERE true ON CONFLICT(env) DO NOTHING");
+  Exec(db_, path_,
+       "INSERT INTO main.models(path, sha256, name) SELECT path, sha256, name FROM other.models "
+       "WHERE true ON CONFLICT(sha256) DO NOTHING");
+  Exec(db_, path_,
+       "INSERT INTO main.inputs(digest, description_json) SELECT digest, description_json "
+       "FROM other.inputs WHERE true ON CONFLICT(digest) DO NOTHING");
+  // The runs to copy, with their cells in this store's ids (cells already here are skipped).
+  Exec(db_, path_, "DROP TABLE IF EXISTS temp.merge_runs");
+  Exec(db_, path_,
+       "CREATE TEMP TABLE merge_runs AS SELECT r.id AS old_id, mm.id AS model_id, "
+       "me.id AS env_id, mi.id AS input_id, r.repeat AS repeat FROM other.runs r "
+       "JOIN other.models om ON om.id=r.model_id JOIN main.models mm ON mm.sha256=om.sha256 "
+       "JOIN other.environments oe ON oe.id=r.env_id JOIN main.environments me ON me.env=oe.env "
+       "JOIN other.inputs oi ON oi.id=r.input_id JOIN main.inputs mi ON mi.digest=oi.digest "
+       "WHERE NOT EXISTS (SELECT 1 FROM main.runs x WHERE x.model_id=mm.id AND x.env_id=me.id "
+       "AND x.input_id=mi.id AND x.repeat=r.repeat)");
+  Exec(db_, path_,
+       "INSERT INTO main.runs(model_id, env_id, input_id, repeat, status, error, prepare_ms, "
+       "run_ms, wall_ms, started_at) SELECT t.model_id, t.env_id, t.input_id, t.repeat, "
+       "r.status, r.error, r.prepare_ms, r.run_ms, r.wall_ms, r.started_at "
+       "FROM temp.merge_runs t JOIN other.runs r ON r.id=t.old_id ORDER BY r.id");
+  Exec(db_, path_,
+       "INSERT INTO main.outputs(run_id, idx, name, dtype, shape_json, digest, topk_json, tensor) "
+       "SELECT n.id, o.idx, o.name, o.dtype, o.shape_json, o.digest, o.topk_json, o.tensor "
+       "FROM temp.merge_runs t JOIN other.outputs o ON o.run_id=t.old_id "
+       "JOIN main.runs n ON n.model_id=t.model_id AND n.env_id=t.env_id "
+       "AND n.input_id=t.input_id AND n.repeat=t.repeat");
+  Exec(db_, path_, "DROP TABLE temp.merge_runs");
+  // Sessions are keyed by their uid; their samples come with them.
+  Exec(db_, path_,
+       "INSERT INTO main.sessions(uid, model_id, env_id, started_at, status, error, prepare_ms, "
+       "first_run_ms, effective_env, info_json) SELECT s.uid, mm.id, me.id, s.started_at, "
+       "s.status, s.error, s.prepare_ms, s.first_run_ms, s.effective_env, s.info_json "
+       "FROM other.sessions s JOIN other.models om ON om.id=s.model_id "
+       "JOIN main.models mm ON mm.sha256=om.sha256 JOIN other.environments oe ON oe.id=s.env_id "
+       "JOIN main.environments me ON me.env=oe.env "
+       "WHERE NOT EXISTS (SELECT 1 FROM main.sessions x WHERE x.uid=s.uid) ORDER BY s.id");
+  Exec(db_, path_,
+       "INSERT INTO main.resource_samples(session_id, t_ms, cpu_percent, rss_bytes) "
+       "SELECT n.id, r.t_ms, r.cpu_percent, r.rss_bytes FROM other.resource_samples r "
+       "JOIN other.sessions o ON o.id=r.session_id JOIN main.sessions n ON n.uid=o.uid "
+       "WHERE NOT EXISTS (SELECT 1 FROM main.resource_samples y WHERE y.session_id=n.id)");
+  // Findings: one per (env, symptom, signature); counts add up, the first seen is kept.
+  Exec(db_, path_,
+       "INSERT INTO main.findings(env, symptom, signature, seed, message, versions_json, "
+       "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, first_seen, "
+       "last_seen) SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
+       "reduced_nodes, model, inputs, bundle, details_json, count, first_seen, last_seen "
+       "FROM other.findings WHERE true ON CONFLICT(env, symptom, signature) DO UPDATE SET "
+       "count=count+excluded.count, last_seen=max(last_seen, excluded.last_seen)");
+  Exec(db_, path_,
+       "INSERT INTO main.fuzz_ticks(campaign, t_s, models, tests, findings) "
+       "SELECT campaign, t_s, models, tests, findings FROM other.fuzz_ticks ORDER BY id");
+  Exec(db_, path_,
+       "INSERT INTO main.op_coverage(op, models) SELECT op, models FROM other.op_coverage "
+       "WHERE true ON CONFLICT(op) DO UPDATE SET models=models+excluded.models");
+  Exec(db_, path_,
+       "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
+       "SELECT env, op, dtype, status, message FROM other.op_support");
+  tx->Commit();
+}
+
+}  // namespace concord
