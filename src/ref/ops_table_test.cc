@@ -347,8 +347,11 @@ Model OneNodeModel(const OpCase& c) {
   for (size_t i = 0; i < c.want.size(); ++i) {
     outs.push_back("y" + std::to_string(i));
     b.Output(outs.back(), c.want[i].dtype(), {});
-    b.graph()->mutable_output(static_cast<int>(i))->mutable_type()->mutable_tensor_type()
-        ->clear_shape();
+    // The output's rank is declared, its dims are left unknown: the kernel decides them.
+    auto* shape = b.graph()->mutable_output(static_cast<int>(i))->mutable_type()
+                      ->mutable_tensor_type()->mutable_shape();
+    shape->clear_dim();
+    for (size_t d = 0; d < c.want[i].shape().size(); ++d) shape->add_dim();
   }
   auto* n = b.Node(c.op, c.name, ins, outs);
   if (c.attrs) c.attrs(n);
