@@ -9,4 +9,3 @@ window.concordFail=function(msg){
 window.onerror=function(message,source,line,column){
   window.concordFail(String(message)+' (line '+line+':'+column+')');
 };
-)js";
