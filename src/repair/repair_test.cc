@@ -73,12 +73,14 @@ void ExpectRepairedInside(const std::string& control, const std::vector<std::str
 TEST(Repair, FaultsInsideARenamedTargetAreRepaired) {
   ExpectRepairedInside("control.rename",
                        {"input.mean", "param.fp16", "param.bias_drop", "hyper.pads",
-                        "hyper.leaky_alpha", "graph.replace_op"});
+                        "hyper.leaky_alpha", "graph.insert_relu", "graph.remove_node",
+                        "graph.replace_op"});
 }
 
 TEST(Repair, FaultsInsideARestructuredTargetAreRepaired) {
   ExpectRepairedInside("control.restructure",
-                       {"hyper.leaky_alpha", "hyper.count_include_pad", "graph.replace_op"});
+                       {"hyper.leaky_alpha", "hyper.count_include_pad", "graph.insert_relu",
+                        "graph.replace_op"});
 }
 
 TEST(Repair, SplitsGivenSetsIntoSearchAndHoldout) {
