@@ -257,37 +257,6 @@ def cases(src):
         del m.graph.node[:]
         m.graph.node.extend(nodes)
     case("graph_replace", "graph", "swapped_act_node", "Relu replaced by Sigmoid", replace)
-
-    def rename_all(m, fault_node):
-        """Renames every node and intermediate tensor; returns fault_node's new name."""
-        keep = {i.name for i in m.graph.input} | {o.name for o in m.graph.output}
-        tensors, new_name = {}, None
-        for k, n in enumerate(m.graph.node):
-            if n.name == fault_node:
-                new_name = f"renamed_{k}"
-            n.name = f"renamed_{k}"
-            for o in n.output:
-                if o not in keep:
-                    tensors[o] = f"tensor_{len(tensors)}"
-        for n in m.graph.node:
-            for i, x in enumerate(n.input):
-                n.input[i] = tensors.get(x, x)
-            for i, x in enumerate(n.output):
-                n.output[i] = tensors.get(x, x)
-        del m.graph.value_info[:]
-        return new_name
-
-    def renamed_leaky(m):
-        set_attr(node(m, "/block/LeakyRelu"), "alpha", 0.2)
-        return rename_all(m, "/block/LeakyRelu")
-    case("renamed_hyper_leaky_alpha", "hyperparameter", None,
-         "alpha 0.05 -> 0.2, then every node and tensor renamed", renamed_leaky)
-
-    def renamed_fp16(m):
-        set_init(m, "head.b.weight", arr(m, "head.b.weight").astype(np.float16).astype(np.float32))
-        return rename_all(m, "/head/b/Conv")
-    case("renamed_param_fp16", "parameter", None,
-         "weights through float16, then every node and tensor renamed", renamed_fp16)
     case("control_identical", None, None, "identical", lambda m: None)
 
     def restructure(m):

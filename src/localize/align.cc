@@ -129,6 +129,44 @@ bool Prefix(const Tensor& a, const Tensor& b, const Tolerance& tol) {
 
 }  // namespace
 
+GraphIndex::GraphIndex(const Model& m) : model(&m) {
+  const auto& g = m.graph();
+  for (const auto& t : g.initializer()) {
+    initializers.insert(t.name());
+    statics.insert(t.name());
+  }
+  for (const auto& i : g.input()) {
+    if (!initializers.count(i.name())) inputs.push_back(i.name());
+  }
+  for (const auto& o : g.output()) outputs.push_back(o.name());
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    bool all_static = true;
+    for (const auto& in : n.input()) {
+      if (in.empty()) continue;
+      consumers[in].push_back(i);
+      if (!statics.count(in)) all_static = false;
+    }
+    // Random* ops have no inputs but are not constants; everything else without activation
+    // inputs (Constant, ConstantOfShape of a static shape, Cast of a weight) is a parameter.
+    bool random = n.op_type().rfind("Random", 0) == 0;
+    for (const auto& o : n.output()) {
+      if (o.empty()) continue;
+      producer[o] = i;
+      if (all_static && !random && n.domain().empty()) statics.insert(o);
+    }
+  }
+}
+
+std::vector<std::pair<int, std::string>> GraphIndex::ActivationInputs(int i) const {
+  std::vector<std::pair<int, std::string>> r;
+  const auto& n = node(i);
+  for (int k = 0; k < n.input_size(); ++k) {
+    if (!n.input(k).empty() && !IsStatic(n.input(k))) r.emplace_back(k, n.input(k));
+  }
+  return r;
+}
+
 const Value* SideValues::Find(size_t set, const std::string& name) const {
   if (set >= sets.size()) return nullptr;
   auto it = sets[set].find(name);
@@ -186,7 +224,6 @@ struct Aligner {
   const GraphIndex& tgt;
   const SideValues& tv;
   const Tolerance& tol;
-  const std::map<std::string, std::string>& renamed;
   std::map<std::string, Alignment> out;
   // Source activation tensors by element count (set 0), for value alignment.
   std::multimap<int64_t, std::string> by_numel;
@@ -236,7 +273,7 @@ struct Aligner {
     for (size_t k = 0; k < tgt.inputs.size() && k < src.inputs.size(); ++k) {
       out[tgt.inputs[k]] = {src.inputs[k], "input", Across(src.inputs[k], tgt.inputs[k])};
     }
-    const auto& g = *tgt.graph;
+    const auto& g = tgt.model->graph();
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& node = g.node(i);
       for (int k = 0; k < node.output_size(); ++k) {
@@ -261,18 +298,6 @@ struct Aligner {
         out[t] = {other, "value", dv};
       } else {
         out[t] = {t, "name", d};
-      }
-      return;
-    }
-    // 1b. By the name map of a conversion pass.
-    if (auto rn = renamed.find(t); rn != renamed.end() && SourceHasValue(rn->second)) {
-      Divergence d = Across(rn->second, t);
-      Divergence dv;
-      std::string other = d.agree ? "" : ByValue(t, rn->second, &dv);
-      if (!other.empty()) {
-        out[t] = {other, "value", dv};
-      } else {
-        out[t] = {rn->second, "name_map", d};
       }
       return;
     }
@@ -326,10 +351,10 @@ struct Aligner {
 
 }  // namespace
 
-std::map<std::string, Alignment> AlignTensors(
-    const GraphIndex& src, const SideValues& sv, const GraphIndex& tgt, const SideValues& tv,
-    const Tolerance& tol, const std::map<std::string, std::string>& renamed) {
-  Aligner a{src, sv, tgt, tv, tol, renamed, {}, {}};
+std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
+                                              const GraphIndex& tgt, const SideValues& tv,
+                                              const Tolerance& tol) {
+  Aligner a{src, sv, tgt, tv, tol, {}, {}};
   a.Run();
   return std::move(a.out);
 }

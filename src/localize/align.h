@@ -1,13 +1,12 @@
 // Tensor alignment between a source model and a target model (a conversion of it, or the same
 // model on another env), and the divergence metrics of each aligned pair.
 //
-// Alignment uses the values of tapped runs of both
+// Owned by the localize/repair work (issue 5). Alignment uses the values of tapped runs of both
 // models on the same input sets. A target tensor is aligned to a source tensor, in this order:
 //   input     graph input K <-> graph input K (position);
 //   name      same tensor name, shapes equal or equal up to NCHW<->NHWC — unless that pair
 //             diverges and another source tensor holds the target's values, which wins (a
 //             fault that moved a name onto a different tensor);
-//   name_map  the target's concord.name_map names the source tensor (same rule as name);
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
 //             aligned to each other, input by input;
@@ -25,9 +24,24 @@
 
 #include "backends/backend.h"
 #include "compare/compare.h"
-#include "ir/graph_edit.h"
 
 namespace concord::localize {
+
+// Producers, consumers and static tensors of a model's main graph.
+struct GraphIndex {
+  explicit GraphIndex(const Model& model);
+  const Model* model;
+  std::map<std::string, int> producer;                // tensor -> node index
+  std::map<std::string, std::vector<int>> consumers;  // tensor -> node indices
+  std::vector<std::string> inputs;                    // graph inputs that are not initializers
+  std::vector<std::string> outputs;
+  std::set<std::string> initializers;
+  std::set<std::string> statics;  // initializers, Constant outputs, nodes of static inputs only
+  const onnx::NodeProto& node(int i) const { return model->graph().node(i); }
+  bool IsStatic(const std::string& name) const { return statics.count(name) > 0; }
+  // Non-empty, non-static inputs of node i, with their input positions.
+  std::vector<std::pair<int, std::string>> ActivationInputs(int i) const;
+};
 
 // The values one side produced: per input set, graph inputs and every tapped tensor.
 struct SideValues {
@@ -63,12 +77,9 @@ struct Alignment {
   Divergence div;      // aggregated over input sets
 };
 
-// Target tensor name -> its alignment; unaligned target tensors are absent. `renamed` maps
-// target tensors to the source tensors they carry (the tensors part of the target's
-// concord.name_map, written by `concord convert`): such a pair aligns by "name_map" right after
-// same-name pairs, so a tensor a pass renamed or re-laid-out aligns to its original.
-std::map<std::string, Alignment> AlignTensors(
-    const GraphIndex& src, const SideValues& sv, const GraphIndex& tgt, const SideValues& tv,
-    const Tolerance& tol, const std::map<std::string, std::string>& renamed = {});
+// Target tensor name -> its alignment; unaligned target tensors are absent.
+std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
+                                              const GraphIndex& tgt, const SideValues& tv,
+                                              const Tolerance& tol);
 
 }  // namespace concord::localize

@@ -1,7 +1,7 @@
 // Fault localization: where and why a target model (a conversion of a source model, or the
 // same model on another env) stops agreeing with the source.
 //
-// Localize() runs both sides once per input set
+// Owned by the localize/repair work (issue 5). Localize() runs both sides once per input set
 // with taps (Session::RunWithTaps), aligns tensors (align.h) and measures every aligned pair.
 // Verdict:
 //   * agree: every graph output agrees (tolerance) on every input set -> first divergent
@@ -20,8 +20,7 @@
 //     tensors only.
 // Kind of the fault at that node N, against its source counterpart M (the producer of the
 // source tensor N's output is aligned to, else a source node reading the same aligned
-// activation inputs, preferring the same op type, else the original the target's
-// concord.name_map gives for N):
+// activation inputs, preferring the same op type):
 //   input           N is a preprocessing node: an elementwise/layout op (Sub, Div, Mul, Add,
 //                   Cast, Transpose, Gather, Slice, Concat, Split, Identity, Reshape, ...) fed
 //                   only by graph inputs and other preprocessing nodes;
@@ -30,10 +29,6 @@
 //   hyperparameter  an attribute differs (defaults from the ONNX schema filled in);
 //   parameter       a static input (weight, bias, their precision or layout) differs or is
 //                   missing;
-//   quantization    the target added int8 QuantizeLinear/DequantizeLinear pairs the source lacks
-//                   (`concord convert --pass quantize_int8`) and N is one or reads one; the
-//                   evidence lists, per quantized layer, the max abs error of each dequantized
-//                   tensor against its float value (checked before the kinds below);
 //   runtime         nothing differs statically: the target env computes N differently (the
 //                   env-vs-env mode on one model).
 // Envs without taps: only graph outputs are compared; the result says so (localized=false) and
@@ -92,10 +87,8 @@ struct LocalizeResult {
 SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<ValueMap>& sets,
                    bool want_taps, double* run_ms = nullptr, std::string* effective_env = nullptr);
 
-// Source input sets re-keyed for the target by input position. A rank-4 input whose fixed dims
-// are the source's in the other layout (NCHW source, NHWC target from `concord convert --pass
-// nhwc`, or the reverse) is permuted into the target's layout. Error(kInput) when the models'
-// inputs differ in count, dtype, or fixed dims beyond such a layout change.
+// Source input sets re-keyed for the target by input position; Error(kInput) when the models'
+// inputs differ in count, dtype or fixed dims.
 std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
                                 const std::vector<ValueMap>& source_sets);
 

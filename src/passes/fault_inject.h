@@ -2,7 +2,7 @@
 // at a time, and say which target node carries the fault (the ground truth that `concord
 // localize` must find and `concord repair` must undo).
 //
-// InjectFault() never modifies its argument; it
+// Owned by the localize/repair work (issue 5). InjectFault() never modifies its argument; it
 // returns a new, checker-valid Model. Faults are named "<kind>.<what>" where kind is one of
 // input, param, hyper, graph or control (see FaultNames()). The node a fault acts on is
 // FaultSpec::node when given, else the first node of the op type the fault needs (in graph
@@ -10,12 +10,12 @@
 // that lacks the attribute or input the fault changes, an unknown fault name) is
 // Error(kUsage) naming the fault and the reason; nothing is partially applied.
 //
-// The families live in passes/faults/ (one file each, listed in faults/table.cc); the net the
-// fault suite is built on is passes/fault_suite_net.h.
+// Also here: BuildFaultSuiteSourceNet(), the small conv net with ImageNet normalization at the
+// input that the fault suite (tests, `concord localize` demos) is built on; every fault in
+// FaultNames() applies to it.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -34,9 +34,6 @@ struct FaultLog {
   std::string kind;           // "input", "parameter", "hyperparameter", "graph", or "" (control)
   std::string injected_node;  // target node name carrying the fault; "" for controls
   std::string description;    // one line: what changed, before -> after
-  // Controls that rename (control.rename, control.restructure): old node name -> new. Applied
-  // to a model that already carries a fault, it tells the injected node's new name.
-  std::map<std::string, std::string> renamed_nodes;
 };
 
 // Every fault name InjectFault() knows, controls included, in a stable order.
@@ -45,5 +42,11 @@ std::vector<std::string> FaultNames();
 std::string FaultKind(const std::string& fault_name);
 
 Model InjectFault(const Model& source, const FaultSpec& fault, FaultLog* log = nullptr);
+
+// The fault-suite source net: input "image" float[1,3,hw,hw] -> Sub(mean)/Div(std) ->
+// Conv+BN+Relu -> MaxPool -> Conv+LeakyRelu -> AveragePool(count_include_pad=0) -> two Conv
+// branches -> Concat -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> Relu -> Gemm -> Softmax.
+// Weights are seeded; hw must be a multiple of 4 and >= 8 (Error(kUsage) otherwise).
+Model BuildFaultSuiteSourceNet(int64_t hw = 32, uint64_t seed = 1);
 
 }  // namespace concord::passes

@@ -5,9 +5,7 @@
 
 #include <random>
 
-#include "ir/graph_edit.h"
 #include "passes/fault_inject.h"
-#include "passes/fault_suite_net.h"
 #include "backends/ref_backend.h"
 
 namespace concord::passes {
@@ -84,20 +82,6 @@ TEST(FaultInject, ChangesWhatItSays) {
   t = InjectFault(src, {"control.restructure", "", 0}, &log);
   EXPECT_EQ(Find(t, "conv1"), -1);  // renamed
   EXPECT_NE(t.graph().node_size(), src.graph().node_size());
-}
-
-TEST(FaultInject, RenameControlComposesWithAFaultAndTellsTheNewNames) {
-  Model src = BuildFaultSuiteSourceNet();
-  FaultLog fault, rename;
-  Model faulty = InjectFault(src, {"hyper.pads", "", 0}, &fault);
-  Model t = InjectFault(faulty, {"control.rename", "", 0}, &rename);
-  EXPECT_EQ(t.graph().node_size(), src.graph().node_size());
-  EXPECT_EQ(Find(t, fault.injected_node), -1);
-  ASSERT_TRUE(rename.renamed_nodes.count(fault.injected_node));
-  int i = Find(t, rename.renamed_nodes.at(fault.injected_node));
-  ASSERT_GE(i, 0);
-  EXPECT_EQ(IntsAttr(t.graph().node(i), "pads"), (std::vector<int64_t>{2, 2, 0, 0}));
-  for (const auto& in : t.graph().node(i).input()) EXPECT_EQ(in.rfind("conv", 0), std::string::npos);
 }
 
 TEST(FaultInject, BadRequestsAreUsageErrors) {

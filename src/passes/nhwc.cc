@@ -263,10 +263,10 @@ void RunNhwcPass(PassRun& run) {
     if (auto it = idx.consumers.find(x); it != idx.consumers.end()) {
       for (int c : it->second) served.push_back(g->node(c).name());
     }
+    ReplaceUses(g, x, nchw);
     for (auto& o : *g->mutable_output()) {
       if (o.name() == x) Fail(ErrorKind::kUnsupported, "nhwc: input '{}' is also a graph output", x);
     }
-    ReplaceUses(g, x, nchw);
     onnx::NodeProto t = MakeNode("Transpose", tn, {x}, {nchw});
     SetIntsAttr(&t, "perm", {0, 3, 1, 2});
     front.push_back(std::move(t));
@@ -288,7 +288,6 @@ void RunNhwcPass(PassRun& run) {
         if (p->output(k) == y) p->set_output(k, nchw);
       }
       ReplaceUses(g, y, nchw);
-      out.set_name(y);  // the graph output stays y: the Transpose below writes it
       std::string tn = namer.Fresh("Transpose_" + y + "_to_nhwc");
       onnx::NodeProto t = MakeNode("Transpose", tn, {nchw}, {y});
       SetIntsAttr(&t, "perm", {0, 2, 3, 1});

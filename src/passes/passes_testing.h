@@ -9,7 +9,6 @@
 #include <random>
 
 #include "backends/backend.h"
-#include "ir/graph_edit.h"
 #include "ir/random.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "ir/json_number.h"
-#include "ir/graph_edit.h"
 #include "ir/tensor_io.h"
 
 namespace concord::repair {
@@ -15,6 +14,7 @@ namespace concord::repair {
 namespace {
 
 using localize::Alignment;
+using localize::GraphIndex;
 using localize::LocalizeResult;
 using localize::SideValues;
 using nlohmann::json;
@@ -24,12 +24,20 @@ struct Candidate {
   onnx::ModelProto proto;
 };
 
-// A fresh name for `base` with characters outside [A-Za-z0-9_.] replaced.
 std::string Unique(const onnx::GraphProto& g, std::string base) {
   for (auto& c : base) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') c = '_';
   }
-  return Namer(g).Fresh(base);
+  std::set<std::string> used;
+  for (const auto& n : g.node()) {
+    used.insert(n.name());
+    for (const auto& o : n.output()) used.insert(o);
+  }
+  for (const auto& t : g.initializer()) used.insert(t.name());
+  for (const auto& i : g.input()) used.insert(i.name());
+  std::string s = base;
+  for (int k = 1; used.count(s); ++k) s = base + "_" + std::to_string(k);
+  return s;
 }
 
 bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
@@ -45,6 +53,32 @@ bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, 
     return true;
   }
   return false;
+}
+
+std::string AttrsText(const onnx::NodeProto& n) {
+  std::vector<std::string> parts;
+  for (const auto& a : n.attribute()) {
+    std::string v;
+    switch (a.type()) {
+      case onnx::AttributeProto::INT: v = std::to_string(a.i()); break;
+      case onnx::AttributeProto::FLOAT: v = fmt::format("{}", a.f()); break;
+      case onnx::AttributeProto::STRING: v = a.s(); break;
+      case onnx::AttributeProto::INTS: v = fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end())); break;
+      default: v = "...";
+    }
+    parts.push_back(a.name() + "=" + v);
+  }
+  return fmt::format("{} {{{}}}", n.op_type(), fmt::join(parts, ", "));
+}
+
+void Insert(onnx::GraphProto* g, int pos, const onnx::NodeProto& node) {
+  g->add_node()->CopyFrom(node);
+  for (int i = g->node_size() - 1; i > pos; --i) g->mutable_node()->SwapElements(i, i - 1);
+}
+
+void Remove(onnx::GraphProto* g, int index) {
+  for (int i = index; i < g->node_size() - 1; ++i) g->mutable_node()->SwapElements(i, i + 1);
+  g->mutable_node()->RemoveLast();
 }
 
 struct Context {
@@ -72,7 +106,7 @@ std::vector<Candidate> AttrCandidates(const Context& c) {
   const auto& sn = c.source.graph().node(c.mi);
   const auto& tn = c.target.graph().node(c.ci);
   if (sn.op_type() != tn.op_type() || c.lr.evidence["attribute_diffs"].empty()) return r;
-  Candidate k{"copy the source node's attributes", NodeAttrsText(tn), NodeAttrsText(sn), c.target.proto()};
+  Candidate k{"copy the source node's attributes", AttrsText(tn), AttrsText(sn), c.target.proto()};
   auto* n = k.proto.mutable_graph()->mutable_node(c.ci);
   n->clear_attribute();
   for (const auto& a : sn.attribute()) n->add_attribute()->CopyFrom(a);
@@ -129,10 +163,10 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
 std::vector<Candidate> DeleteCandidate(const Context& c) {
   std::vector<Candidate> r;
   const auto& tn = c.target.graph().node(c.ci);
-  GraphIndex ti(c.target.graph());
+  GraphIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
   if (acts.empty() || tn.output_size() != 1) return r;
-  Candidate k{"delete the inserted node (its consumers read its input)", NodeAttrsText(tn) + " '" + tn.name() + "'",
+  Candidate k{"delete the inserted node (its consumers read its input)", AttrsText(tn) + " '" + tn.name() + "'",
               "(removed)", c.target.proto()};
   auto* g = k.proto.mutable_graph();
   std::string from = tn.output(0), to = acts[0].second;
@@ -145,8 +179,12 @@ std::vector<Candidate> DeleteCandidate(const Context& c) {
     n->clear_input();
     n->add_input(to);
   } else {
-    ReplaceUses(g, from, to, c.ci);
-    RemoveNode(g, c.ci);
+    for (auto& n : *g->mutable_node()) {
+      for (auto& in : *n.mutable_input()) {
+        if (in == from) in = to;
+      }
+    }
+    Remove(g, c.ci);
   }
   r.push_back(std::move(k));
   return r;
@@ -159,10 +197,10 @@ std::vector<Candidate> ReplaceCandidate(const Context& c) {
   const auto& sn = c.source.graph().node(c.mi);
   const auto& tn = c.target.graph().node(c.ci);
   if (sn.op_type() == tn.op_type() && sn.domain() == tn.domain()) return r;
-  Candidate k{"restore the replaced node's op type, attributes and parameters", NodeAttrsText(tn), NodeAttrsText(sn),
+  Candidate k{"restore the replaced node's op type, attributes and parameters", AttrsText(tn), AttrsText(sn),
               c.target.proto()};
   auto* g = k.proto.mutable_graph();
-  GraphIndex ti(c.target.graph());
+  GraphIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
   onnx::NodeProto n = tn;
   n.set_op_type(sn.op_type());
@@ -278,7 +316,7 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
         if (sp.output(i) == s) result = o;
         rev[sp.output(i)] = o;
       }
-      InsertNode(g, insert_at++, n);
+      Insert(g, insert_at++, n);
       added.push_back(fmt::format("{} '{}'", sp.op_type(), n.name()));
       return result;
     };
@@ -379,7 +417,7 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   const auto& lo = options.localize;
   std::vector<ValueMap> tsearch = localize::MapInputs(source, target, search);
   SideValues sv = localize::RunSide(source, lo.source_env, search, true);
-  GraphIndex si(source.graph());
+  GraphIndex si(source);
 
   onnx::ModelProto current = target.proto();
   auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,
@@ -464,14 +502,8 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   return res;
 }
 
-std::string RepairResult::Outcome() const {
-  if (!repaired) return "not_repaired";
-  return patches.empty() ? "nothing_to_repair" : "repaired";
-}
-
 json RepairResult::ToJson() const {
   json j;
-  j["outcome"] = Outcome();
   j["repaired"] = repaired;
   j["search_agree"] = search_agree;
   j["search_sets"] = search_sets;

@@ -1,7 +1,7 @@
 // Repair: edit a divergent target model until it agrees with its source again, guided by
 // localize (src/localize/localize.h), and verify the result on inputs the search never saw.
 //
-// Loop: localize on the search inputs -> candidate
+// Owned by the localize/repair work (issue 5). Loop: localize on the search inputs -> candidate
 // edits at the first divergent node, in an order that depends on the fault kind:
 //   hyperparameter  copy the source node's attributes;
 //   parameter/input restore every differing static input (weights, biases, preprocessing
@@ -49,7 +49,7 @@ struct PatchEntry {
 
 struct RepairResult {
   onnx::ModelProto fixed;
-  bool repaired = false;      // the final model agrees on the held-out sets
+  bool repaired = false;      // agrees on the held-out sets
   bool search_agree = false;  // agrees on the search sets
   std::vector<PatchEntry> patches;
   std::string holdout;        // how the held-out sets were made
@@ -58,10 +58,6 @@ struct RepairResult {
   localize::LocalizeResult initial;
   localize::LocalizeResult final_holdout;
   int candidates_tried = 0;
-  // "repaired" (an edit was applied and the result agrees on the held-out sets),
-  // "nothing_to_repair" (no edit: the target already agrees on search and held-out sets), or
-  // "not_repaired".
-  std::string Outcome() const;
   nlohmann::json ToJson() const;
 };
 

@@ -3,8 +3,7 @@
 // Built three times (tests/CMakeLists.txt), selected by LOCALIZE_GROUP:
 //   1 (label e2e):     the fault suite built with Concord's injector (every fault and both
 //                      controls: node, kind, exit codes; repair exit 0 and a model that agrees),
-//                      --inputs forms, bad input errors, Markdown/HTML files; targets of our
-//                      own passes (nhwc, quantize_int8) and what repair says it wrote;
+//                      --inputs forms, bad input errors, Markdown/HTML files;
 //   2 (label python):  the independent suite of scripts/make_fault_suite.py (onnx.helper,
 //                      PyTorch-style names, checked with onnxruntime), and env-vs-env mode
 //                      (ref vs ort@cpu on one model -> null);
@@ -18,7 +17,6 @@
 
 #include "ir/tensor_io.h"
 #include "passes/fault_inject.h"
-#include "passes/fault_suite_net.h"
 #include "tests/e2e/cli_runner.h"
 #if LOCALIZE_GROUP == 3
 #include "tests/e2e/browser.h"
@@ -123,61 +121,6 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
     }
   }
   EXPECT_GE(faults, 26);
-}
-
-TEST_F(LocalizeCli, OwnPassesNhwcAndInt8AreUnderstood) {
-  std::string src = WriteSuiteSource(2);
-  const std::string inputs = " --inputs " + Quote(P("inputs"));
-  // NHWC interface: the inputs are permuted into the target's layout, the models agree.
-  CliResult c = RunConcord("convert " + Quote(src) + " " + Quote(P("nhwc.onnx")) + " --pass nhwc");
-  ASSERT_EQ(c.code, 0) << c.err;
-  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("nhwc.onnx")) + inputs + " --json");
-  EXPECT_EQ(r.code, 0) << r.err << r.out.substr(0, 2000);
-  EXPECT_TRUE(ParseJson(r)["first_divergent_node"].is_null());
-  // int8 QDQ: quantization, with the error of each quantized layer.
-  c = RunConcord("convert " + Quote(src) + " " + Quote(P("q.onnx")) +
-                 " --pass quantize_int8 --calibration " + Quote(P("inputs")));
-  ASSERT_EQ(c.code, 0) << c.err;
-  r = RunConcord("localize " + Quote(src) + " " + Quote(P("q.onnx")) + inputs + " --json");
-  json j = ParseJson(r);
-  EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_EQ(j["kind"], "quantization") << r.out.substr(0, 3000);
-  ASSERT_TRUE(j["evidence"].contains("quantized_layers"));
-  ASSERT_FALSE(j["evidence"]["quantized_layers"].empty());
-  for (const auto& l : j["evidence"]["quantized_layers"]) {
-    EXPECT_TRUE(l["max_abs_error"].is_number()) << l.dump();
-  }
-  // Quantization error is no edit repair can undo: NOT REPAIRED, no model written, and the
-  // output names exactly the one file it wrote.
-  r = RunConcord("repair " + Quote(src) + " " + Quote(P("q.onnx")) + inputs + " --out " +
-                 Quote(P("qfix.onnx")));
-  EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_NE(r.out.find("NOT REPAIRED"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("REPAIRED: agrees"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(P("qfix.onnx")));
-  EXPECT_TRUE(fs::exists(P("qfix.patch.json")));
-  EXPECT_NE(r.out.find("wrote    " + P("qfix.patch.json") + " (patch log)"), std::string::npos)
-      << r.out;
-  EXPECT_EQ(r.out.find(P("qfix.onnx")), std::string::npos) << r.out;
-}
-
-TEST_F(LocalizeCli, RepairOfAnAgreeingTargetSaysNothingToRepair) {
-  std::string src = WriteSuiteSource(2);
-  CliResult r = RunConcord("repair " + Quote(src) + " " + Quote(src) + " --inputs " +
-                           Quote(P("inputs")) + " --out " + Quote(P("same.onnx")));
-  EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("nothing to repair: models agree"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("REPAIRED"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(P("same.onnx") + " (unchanged copy of the target)"), std::string::npos)
-      << r.out;
-  passes::InjectFault(Model::Load(src), {"hyper.pads", "", 0}).Save(P("t.onnx"));
-  r = RunConcord("repair " + Quote(src) + " " + Quote(P("t.onnx")) + " --inputs " +
-                 Quote(P("inputs")) + " --out " + Quote(P("fixed.onnx")) + " --json");
-  EXPECT_EQ(r.code, 0) << r.err;
-  json j = ParseJson(r);
-  EXPECT_EQ(j["outcome"], "repaired");
-  EXPECT_EQ(j["fixed"], P("fixed.onnx"));
-  EXPECT_EQ(j["wrote"].size(), 2u);
 }
 
 TEST_F(LocalizeCli, InputsFormsAndTextReport) {

@@ -142,11 +142,6 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
                       d["target"].get<std::string>(), d["source"].get<std::string>(), d.value("hint", std::string()),
                       d.contains("max_abs") ? " (max abs " + Fmt(d["max_abs"]) + ")" : "");
   }
-  for (const auto& l : ev.value("quantized_layers", nlohmann::json::array())) {
-    os << fmt::format("quant    layer '{}' ({}): max abs error of its dequantized inputs {}\n",
-                      l["layer"].get<std::string>(), l["op_type"].get<std::string>(),
-                      Fmt(l["max_abs_error"]));
-  }
   for (const auto& d : ev["wiring_diffs"]) {
     os << fmt::format("wiring   input {} reads '{}' (= source '{}'), the source node reads '{}'\n",
                       d["position"].get<int>(), d["target_input"].get<std::string>(), d["aligned_to"].get<std::string>(),

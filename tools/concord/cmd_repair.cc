@@ -42,32 +42,14 @@ int RepairMain(const RepairArgs& a) {
   std::string desc;
   std::vector<ValueMap> sets = LoadInputSets(source, a.inputs, a.seed, &desc);
   repair::RepairResult r = repair::Repair(source, target, sets, opt);
-  const std::string outcome = r.Outcome();
+  WriteFileAtomic(a.out, r.fixed.SerializeAsString());
   std::string log_path = a.log.empty() ? (out.parent_path() / (out.stem().string() + ".patch.json")).string() : a.log;
-  // What is written, and why: a repaired model; the target unchanged when there was nothing to
-  // repair (so --out always names a model that agrees); after a failed repair only the patch
-  // log, plus the partially edited model when some edit was accepted (marked as such).
-  std::vector<std::string> wrote;
-  std::string model_note;
-  if (outcome == "repaired") {
-    model_note = "repaired model";
-  } else if (outcome == "nothing_to_repair") {
-    model_note = "unchanged copy of the target";
-  } else if (!r.patches.empty()) {
-    model_note = fmt::format("partially edited target ({} edit(s)), still diverges", r.patches.size());
-  }
   nlohmann::json j = r.ToJson();
   j["source"] = a.source;
   j["target"] = a.target;
-  j["fixed"] = model_note.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.out);
+  j["fixed"] = a.out;
   j["patch_log"] = log_path;
   j["inputs"] = desc;
-  if (!model_note.empty()) {
-    WriteFileAtomic(a.out, r.fixed.SerializeAsString());
-    wrote.push_back(fmt::format("{} ({})", a.out, model_note));
-  }
-  wrote.push_back(fmt::format("{} (patch log)", log_path));
-  j["wrote"] = wrote;
   WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
     std::cout << j.dump(2) << "\n";
@@ -84,16 +66,11 @@ int RepairMain(const RepairArgs& a) {
                                p.agreement_after.dump());
     }
     std::cout << fmt::format("tried    {} candidate edit(s), accepted {}\n", r.candidates_tried, r.patches.size());
-    if (outcome == "repaired") {
-      std::cout << "verdict  REPAIRED: agrees on the held-out inputs\n";
-    } else if (outcome == "nothing_to_repair") {
-      std::cout << "verdict  nothing to repair: models agree (search and held-out inputs)\n";
-    } else {
-      std::cout << fmt::format("verdict  NOT REPAIRED: diverges on the held-out inputs (first divergent node {})\n",
-                               r.final_holdout.first_divergent.empty() ? "none"
-                                                                       : "'" + r.final_holdout.first_divergent + "'");
-    }
-    std::cout << fmt::format("wrote    {}\n", fmt::join(wrote, "\n         "));
+    std::cout << fmt::format("verdict  {} on the held-out inputs{}\n", r.repaired ? "REPAIRED: agrees" : "NOT REPAIRED: diverges",
+                             r.repaired ? "" : fmt::format(" (first divergent node {})",
+                                                           r.final_holdout.first_divergent.empty()
+                                                               ? "none" : "'" + r.final_holdout.first_divergent + "'"));
+    std::cout << fmt::format("wrote    {} and {}\n", a.out, log_path);
   }
   return r.repaired ? kExitOk : kExitDiverged;
 }
