@@ -150,7 +150,7 @@ void Store::ReplaceComparisons(const std::vector<ComparisonRecord>& comparisons)
 std::vector<ComparisonRecord> Store::Comparisons() {
   Statement s(db_, path_, "SELECT run_a, run_b, output, metrics_json FROM comparisons ORDER BY id");
   std::vector<ComparisonRecord> out;
-  while (s.Step()) out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3)});
+  while (s.Step()) out.push_back(ReadComparison(s));
   return out;
 }
 
@@ -159,30 +159,21 @@ std::vector<EnvironmentRow> Store::Environments() {
               "SELECT id, env, backend, device, versions_json, machine_json FROM environments "
               "ORDER BY id");
   std::vector<EnvironmentRow> out;
-  while (s.Step()) {
-    EnvironmentRow r;
-    r.id = s.Int(0);
-    r.info.env = s.Text(1);
-    r.info.backend = s.Text(2);
-    r.info.device = s.Text(3);
-    r.info.versions_json = s.Text(4);
-    r.info.machine_json = s.Text(5);
-    out.push_back(std::move(r));
-  }
+  while (s.Step()) out.push_back(ReadEnvironment(s));
   return out;
 }
 
 std::vector<ModelRow> Store::Models() {
   Statement s(db_, path_, "SELECT id, path, sha256, name FROM models ORDER BY id");
   std::vector<ModelRow> out;
-  while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3)});
+  while (s.Step()) out.push_back(ReadModel(s));
   return out;
 }
 
 std::vector<InputRow> Store::Inputs() {
   Statement s(db_, path_, "SELECT id, digest, description_json FROM inputs ORDER BY id");
   std::vector<InputRow> out;
-  while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Text(2)});
+  while (s.Step()) out.push_back(ReadInput(s));
   return out;
 }
 
