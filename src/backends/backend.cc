@@ -1,5 +1,8 @@
 #include "backends/backend.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -30,9 +33,11 @@ std::vector<std::unique_ptr<Backend>> AllBackends() {
   return all;
 }
 
-std::unique_ptr<Backend> FindBackend(const std::string& name) {
-  // Only the matching backend is probed (Info() may import Python packages or open OpenCL),
-  // and only once per process.
+namespace {
+
+// The backend called `name` and its Info(), probed once per process (Info() may import Python
+// packages or open OpenCL); Error(kUsage) when unknown or unavailable.
+std::unique_ptr<Backend> FindAndProbe(const std::string& name, BackendInfo* info_out) {
   static std::mutex mu;
   static std::map<std::string, BackendInfo> probed;
   std::vector<std::string> names;
@@ -52,10 +57,118 @@ std::unique_ptr<Backend> FindBackend(const std::string& name) {
       Fail(ErrorKind::kUsage, "backend '{}' is not available on this machine: {}", name,
            info.unavailable_reason);
     }
+    if (info_out != nullptr) *info_out = info;
     return std::move(b);
   }
   Fail(ErrorKind::kUsage, "unknown backend '{}' (known: {}; see `concord envs`)", name,
        fmt::format("{}", fmt::join(names, ", ")));
+}
+
+BackendInfo ProbeBackend(const std::string& name) {
+  BackendInfo info;
+  FindAndProbe(name, &info);
+  return info;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> FindBackend(const std::string& name) {
+  return FindAndProbe(name, nullptr);
+}
+
+namespace {
+
+// Options every env may carry, handled by PrepareSession and the transport, not the backend.
+bool IsGenericOption(const std::string& key) {
+  return key == "isolate" || key == "timeout" || key == "host" || key == "token";
+}
+
+bool IsInteger(const std::string& v, int64_t* out) {
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, *out);
+  return !v.empty() && ec == std::errc() && ptr == end;
+}
+
+// `value` against a declared option: its type, and `allowed` ("0..3" or "a|b|c") when set.
+void CheckOptionValue(const EnvSpec& env, const BackendOption& o, const std::string& value) {
+  int64_t v = 0;
+  if (o.type == "int" && !IsInteger(value, &v)) {
+    Fail(ErrorKind::kUsage, "{}: option {} must be an integer (got '{}')", env.ToString(),
+         o.name, value);
+  }
+  if (o.allowed.empty()) return;
+  size_t dots = o.allowed.find("..");
+  int64_t lo = 0, hi = 0;
+  if (o.type == "int" && dots != std::string::npos &&
+      IsInteger(o.allowed.substr(0, dots), &lo) && IsInteger(o.allowed.substr(dots + 2), &hi)) {
+    if (v < lo || v > hi) {
+      Fail(ErrorKind::kUsage, "{}: option {} must be in {} (got '{}')", env.ToString(), o.name,
+           o.allowed, value);
+    }
+    return;
+  }
+  bool listed = false;
+  for (size_t start = 0; start <= o.allowed.size();) {
+    size_t bar = std::min(o.allowed.find('|', start), o.allowed.size());
+    listed |= o.allowed.compare(start, bar - start, value) == 0;
+    start = bar + 1;
+  }
+  if (!listed) {
+    Fail(ErrorKind::kUsage, "{}: option {} must be one of {} (got '{}')", env.ToString(), o.name,
+         o.allowed, value);
+  }
+}
+
+}  // namespace
+
+void ValidateEnv(const EnvSpec& env) {
+  std::string isolate = env.Get("isolate", "0");
+  if (isolate != "0" && isolate != "1") {
+    Fail(ErrorKind::kUsage, "{}: isolate must be 0 or 1 (got '{}')", env.ToString(), isolate);
+  }
+  if (env.options.count("timeout")) {
+    const std::string& t = env.options.at("timeout");
+    char* end = nullptr;
+    double seconds = std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size() || !(seconds > 0)) {
+      Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+           env.ToString(), t);
+    }
+  }
+  if (!env.Get("host").empty()) return;  // the server validates the rest
+  BackendInfo info = ProbeBackend(env.backend);
+  if (std::find(info.devices.begin(), info.devices.end(), env.device) == info.devices.end()) {
+    Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
+         env.backend, env.device, fmt::format("{}", fmt::join(info.devices, ", ")));
+  }
+  for (const auto& [key, value] : env.options) {
+    if (IsGenericOption(key)) continue;
+    auto it = std::find_if(info.options.begin(), info.options.end(),
+                           [&](const BackendOption& o) { return o.name == key; });
+    if (it == info.options.end()) {
+      std::vector<std::string> known;
+      for (const auto& o : info.options) known.push_back(o.name);
+      Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {})",
+           env.ToString(), env.backend, key, fmt::format("{}", fmt::join(known, ", ")));
+    }
+    CheckOptionValue(env, *it, value);
+  }
+}
+
+void ValidateEnvs(const std::vector<EnvSpec>& envs) {
+  std::vector<std::string> problems;
+  for (const EnvSpec& env : envs) {
+    try {
+      ValidateEnv(env);
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+  }
+  if (problems.size() == 1) Fail(ErrorKind::kUsage, "{}", problems.front());
+  if (!problems.empty()) {
+    Fail(ErrorKind::kUsage, "{} of {} envs are invalid:\n  {}", problems.size(), envs.size(),
+         fmt::format("{}", fmt::join(problems, "\n  ")));
+  }
 }
 
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {

@@ -82,6 +82,13 @@ class Backend {
 std::vector<std::unique_ptr<Backend>> AllBackends();
 // Backend for env.backend; Error(kUsage) listing known names when unknown or unavailable.
 std::unique_ptr<Backend> FindBackend(const std::string& name);
+// Checks an env before any work: backend known and available, device one the backend has,
+// every option one it declares (BackendInfo::options) with a value in its range, isolate=0|1,
+// timeout= a number of seconds. Envs with host= run elsewhere: only the generic options are
+// checked here (the server checks the rest). Error(kUsage) naming the env and what is wrong.
+void ValidateEnv(const EnvSpec& env);
+// ValidateEnv on each; one Error(kUsage) listing every invalid env (one line each).
+void ValidateEnvs(const std::vector<EnvSpec>& envs);
 // Shortcut: FindBackend(env.backend)->Prepare(model, env).
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env);
 

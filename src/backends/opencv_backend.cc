@@ -296,6 +296,8 @@ BackendInfo OpenCvBackend::Info() const {
   BackendInfo info;
   info.name = "opencv";
   info.devices = {"cpu", "opencl"};
+  info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
+                  {"threads", "int", "0..4096", "0", "worker threads (0 = library default)"}};
   info.opt_mapping =
       "opt=0: layer fusion off (enableFusion(false)); opt=1, 2 and 3 are identical: fusion on "
       "(OpenCV 4.6 has no further graph-optimization switch and no Winograd toggle)";

@@ -59,6 +59,8 @@ class RefBackend : public Backend {
     info.description = fmt::format("Concord reference interpreter: exact ONNX semantics, {} operator kernels", ops);
     info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
+    info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
+                    {"threads", "int", "0..4096", "0", "worker threads (0 = library default)"}};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
     return info;
   }

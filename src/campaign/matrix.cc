@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <random>
 
@@ -158,12 +160,15 @@ EnvSpec SessionSpec(const MatrixConfig& c, const std::string& env) {
 // first cell, prepared afresh after a failed cell, recorded as a session row when it ends.
 class MatrixRunner {
  public:
-  MatrixRunner(const MatrixConfig& c, Store& store, const MatrixProgressFn& progress)
-      : c_(c), store_(store), progress_(progress), t_start_(Clock::now()) {}
+  MatrixRunner(const MatrixConfig& c, Store& store, const MatrixProgressFn& progress,
+               const MatrixRunOptions& options)
+      : c_(c), store_(store), progress_(progress), options_(options), t_start_(Clock::now()) {}
 
   MatrixSummary Run();
 
  private:
+  // Retires the failed runs of the configuration's cells (retry_failed).
+  void RetireFailedCells();
   // Counts the cells of the configuration and those already in the store.
   void CountCells();
   // The cells of (model, env) that are not in the store yet, in input, repeat order.
@@ -181,6 +186,7 @@ class MatrixRunner {
   const MatrixConfig& c_;
   Store& store_;
   const MatrixProgressFn& progress_;
+  MatrixRunOptions options_;
   Clock::time_point t_start_;
   MatrixSummary summary_;
   MatrixProgress prog_;
@@ -194,12 +200,16 @@ class MatrixRunner {
 };
 
 MatrixSummary MatrixRunner::Run() {
+  std::vector<EnvSpec> specs;
+  for (const auto& e : c_.envs) specs.push_back(EnvSpec::Parse(e));
+  ValidateEnvs(specs);
   json machine = MachineFingerprint();
   store_.SetCampaignValue("name", c_.name);
   store_.SetCampaignValue("config", c_.raw.dump());
   store_.SetCampaignValue("config_file", c_.file.string());
   plan_ = PlanModels(c_, store_);
   env_ids_ = RecordEnvironments(c_, store_, machine);
+  if (options_.retry_failed) RetireFailedCells();
   CountCells();
   for (const Planned& p : plan_) {
     for (size_t e = 0; e < c_.envs.size(); ++e) RunModelEnv(p, e);
@@ -207,6 +217,18 @@ MatrixSummary MatrixRunner::Run() {
   Report("done");
   summary_.seconds = MsSince(t_start_) / 1000.0;
   return summary_;
+}
+
+void MatrixRunner::RetireFailedCells() {
+  for (const Planned& p : plan_) {
+    for (size_t e = 0; e < c_.envs.size(); ++e) {
+      for (size_t i = 0; i < p.inputs.size(); ++i) {
+        for (int r = 0; r < c_.repeats; ++r) {
+          summary_.retried += store_.RetireFailedRun(p.model_id, env_ids_[e], p.input_ids[i], r);
+        }
+      }
+    }
+  }
 }
 
 void MatrixRunner::CountCells() {
@@ -369,8 +391,26 @@ RunRecord MatrixRunner::RunCell(const Planned& p, size_t e, const Cell& cell,
 
 }  // namespace
 
-MatrixSummary RunMatrix(const MatrixConfig& c, Store& store, const MatrixProgressFn& progress) {
-  return MatrixRunner(c, store, progress).Run();
+MatrixSummary RunMatrix(const MatrixConfig& c, Store& store, const MatrixProgressFn& progress,
+                        const MatrixRunOptions& options) {
+  return MatrixRunner(c, store, progress, options).Run();
+}
+
+std::vector<MatrixFailure> SummarizeFailures(Store& store) {
+  std::map<int64_t, std::string> models, envs;
+  for (const auto& m : store.Models()) models[m.id] = m.name;
+  for (const auto& e : store.Environments()) envs[e.id] = e.info.env;
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> groups;
+  for (const auto& r : store.Runs()) {
+    if (r.status != "ok") ++groups[{models[r.model_id], envs[r.env_id], r.error}];
+  }
+  std::vector<MatrixFailure> out;
+  for (const auto& [key, n] : groups) {
+    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const MatrixFailure& a, const MatrixFailure& b) { return a.cells > b.cells; });
+  return out;
 }
 
 }  // namespace concord

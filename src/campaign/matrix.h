@@ -101,16 +101,33 @@ struct MatrixProgress {
 };
 using MatrixProgressFn = std::function<void(const MatrixProgress&)>;
 
+struct MatrixRunOptions {
+  // Failed cells of this configuration are moved to the store's retried_runs history and run
+  // again (Store::RetireFailedRun); without it a stored cell, failed or not, is skipped.
+  bool retry_failed = false;
+};
+
 struct MatrixSummary {
   int64_t total = 0;     // cells in the configuration
-  int64_t existing = 0;  // already in the store when this invocation started
+  int64_t retried = 0;   // failed cells retired for a retry (MatrixRunOptions::retry_failed)
+  int64_t existing = 0;  // already in the store when this invocation started (after retiring)
   int64_t ran = 0;       // recorded ok now
   int64_t failed = 0;    // recorded as errors now
   int64_t sessions = 0;  // sessions prepared now
   double seconds = 0;
 };
 
+// Every env of the configuration is validated (ValidateEnvs) before anything is written to the
+// store; an invalid one is Error(kUsage) listing them all.
 MatrixSummary RunMatrix(const MatrixConfig& config, Store& store,
-                        const MatrixProgressFn& progress = nullptr);
+                        const MatrixProgressFn& progress = nullptr,
+                        const MatrixRunOptions& options = {});
+
+// The failed cells of a store grouped by (model, env, error message), largest group first.
+struct MatrixFailure {
+  std::string model, env, error;
+  int64_t cells = 0;
+};
+std::vector<MatrixFailure> SummarizeFailures(Store& store);
 
 }  // namespace concord

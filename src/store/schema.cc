@@ -72,6 +72,14 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "CREATE TABLE op_support(env TEXT NOT NULL, op TEXT NOT NULL, dtype TEXT NOT NULL, "
         "status TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(env, op, dtype))",
     },
+    // 3 -> 4: failed runs replaced by a retry (`matrix --retry-failed`) are kept here, so the
+    // history of a cell is never lost.
+    {
+        "CREATE TABLE retried_runs(id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL, "
+        "env_id INTEGER NOT NULL, input_id INTEGER NOT NULL, repeat INTEGER NOT NULL, "
+        "error TEXT NOT NULL, prepare_ms REAL NOT NULL, run_ms REAL NOT NULL, "
+        "wall_ms REAL NOT NULL, started_at TEXT NOT NULL, retired_at TEXT NOT NULL)",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 

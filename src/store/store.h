@@ -28,7 +28,7 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 struct EnvironmentInfo {
   std::string env;            // the environment string (unique key), e.g. "ref" or "ort@cpu"
@@ -188,6 +188,11 @@ class Store {
   // (model, env, input, repeat) that already has a run, or two outputs with the same idx, is
   // Error(kInput) and leaves the store unchanged.
   int64_t RecordRun(const RunRecord& run);
+  // For a retry: moves the cell's run to the retried_runs history if its status is "error"
+  // (comparisons that used it are dropped), so the cell can be recorded again; one
+  // transaction. Returns whether a failed run was retired (false: no run, or it was ok).
+  bool RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat);
+  int64_t RetriedRunCount();
   std::vector<RunRow> Runs();                   // ordered by id
   int64_t RunCount();
   std::vector<OutputRecord> Outputs(int64_t run_id);  // ordered by idx

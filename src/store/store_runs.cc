@@ -1,6 +1,7 @@
 // Runs with their outputs, and sessions with their resource samples: what a matrix campaign
 // records cell by cell, each write one transaction.
 
+#include "ir/clock.h"
 #include "ir/error.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
@@ -122,6 +123,35 @@ std::vector<RunRow> Store::Runs() {
               "i.digest FROM runs r JOIN environments e ON e.id=r.env_id "
               "JOIN models m ON m.id=r.model_id JOIN inputs i ON i.id=r.input_id ORDER BY r.id");
   return ReadAll(s, ReadRunRow);
+}
+
+bool Store::RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id,
+                            int64_t repeat) {
+  Transaction tx(db_, path_);
+  Statement find(db_, path_,
+                 "SELECT id FROM runs WHERE model_id=? AND env_id=? AND input_id=? AND "
+                 "repeat=? AND status='error'");
+  find.Bind(1, model_id).Bind(2, env_id).Bind(3, input_id).Bind(4, repeat);
+  if (!find.Step()) return false;
+  int64_t id = find.Int(0);
+  Statement keep(db_, path_,
+                 "INSERT INTO retried_runs(model_id, env_id, input_id, repeat, error, "
+                 "prepare_ms, run_ms, wall_ms, started_at, retired_at) SELECT model_id, env_id, "
+                 "input_id, repeat, error, prepare_ms, run_ms, wall_ms, started_at, ? FROM runs "
+                 "WHERE id=?");
+  keep.Bind(1, NowIso()).Bind(2, id).Run();
+  Statement uses(db_, path_, "DELETE FROM comparisons WHERE run_a=? OR run_b=?");
+  uses.Bind(1, id).Bind(2, id).Run();
+  Statement drop(db_, path_, "DELETE FROM runs WHERE id=?");
+  drop.Bind(1, id).Run();
+  tx.Commit();
+  return true;
+}
+
+int64_t Store::RetriedRunCount() {
+  Statement s(db_, path_, "SELECT COUNT(*) FROM retried_runs");
+  s.Step();
+  return s.Int(0);
 }
 
 int64_t Store::RunCount() {

@@ -227,6 +227,27 @@ TEST_F(StoreTest, UniqueCellAndHasRun) {
   EXPECT_EQ(s.Outputs(first).size(), 2u);  // the rejected duplicate added no outputs
 }
 
+TEST_F(StoreTest, RetireFailedRunKeepsHistoryAndFreesTheCell) {
+  Store s = Store::Open(File("retry.db"));
+  Ids ids = AddKeys(s);
+  s.RecordRun(MakeRun(ids, 0));
+  RunRecord failed = MakeRun(ids, 1, 0);
+  failed.status = "error";
+  failed.error = "connection refused";
+  s.RecordRun(failed);
+  EXPECT_FALSE(s.RetireFailedRun(ids.model, ids.env, ids.input, 0));  // ok runs stay
+  EXPECT_FALSE(s.RetireFailedRun(ids.model, ids.env, ids.input, 7));  // no run at all
+  EXPECT_TRUE(s.RetireFailedRun(ids.model, ids.env, ids.input, 1));
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 1));
+  EXPECT_TRUE(s.HasRun(ids.model, ids.env, ids.input, 0));
+  EXPECT_EQ(s.RetriedRunCount(), 1);
+  s.RecordRun(MakeRun(ids, 1));  // the cell records again
+  ASSERT_EQ(s.Runs().size(), 2u);
+  EXPECT_EQ(s.Runs()[1].status, "ok");
+  EXPECT_FALSE(s.RetireFailedRun(ids.model, ids.env, ids.input, 1));
+  EXPECT_EQ(s.RetriedRunCount(), 1);
+}
+
 TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
   std::string a_path = File("a.db"), b_path = File("b.db");
   {
@@ -414,7 +435,7 @@ TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
   ASSERT_EQ(sqlite3_open(File("v1.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
-                         "DROP TABLE op_support; "
+                         "DROP TABLE op_support; DROP TABLE retried_runs; "
                          "DROP TABLE resource_samples; DROP TABLE sessions; "
                          "DROP INDEX comparisons_runs; "
                          "UPDATE meta SET value=1 WHERE key='schema_version'",

@@ -115,25 +115,36 @@ TEST_F(CompareBenchTest, CompareTextWithGivenInputsAndZeroTolerance) {
 }
 
 TEST_F(CompareBenchTest, FailedEnvIsReportedAndOthersStillCompared) {
-  CliResult r = RunConcord("compare " + kTinyCnn +
-                           "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2' --json");
-  EXPECT_EQ(r.code, 2) << r.err;  // an option the env does not know is a usage error
+  // An env that is valid but fails when it runs (no server on port 1) is recorded; the other
+  // pairs are still compared.
+  const std::string envs = "'ref;ref,host=127.0.0.1:1;ref,threads=2'";
+  CliResult r = RunConcord("compare " + kTinyCnn + "/model.onnx --envs " + envs + " --json");
+  EXPECT_EQ(r.code, 1) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_FALSE(j["ok"].get<bool>());
   EXPECT_FALSE(j["envs"][1]["ok"].get<bool>());
-  EXPECT_NE(j["envs"][1]["error"].get<std::string>().find("bogus"), std::string::npos);
-  EXPECT_EQ(j["envs"][1]["error_kind"], "usage");
+  EXPECT_NE(j["envs"][1]["error"].get<std::string>().find("127.0.0.1:1"), std::string::npos);
+  EXPECT_EQ(j["envs"][1]["error_kind"], "runtime");
   ASSERT_EQ(j["pairs"].size(), 3u);
   EXPECT_TRUE(j["pairs"][0].contains("skipped"));  // (0,1)
   EXPECT_TRUE(j["pairs"][1]["ok"].get<bool>());    // (0,2) still compared
   EXPECT_EQ(j["pairs"][1]["outputs"].size(), 1u);
   EXPECT_EQ(j["matrix"][0][1], "n/a");
   EXPECT_EQ(j["matrix"][2][0], "pass");
-  CliResult text =
-      RunConcord("compare " + kTinyCnn + "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2'");
-  EXPECT_EQ(text.code, 2);
-  EXPECT_NE(text.out.find("FAILED  ref does not know option 'bogus'"), std::string::npos)
+  CliResult text = RunConcord("compare " + kTinyCnn + "/model.onnx --envs " + envs);
+  EXPECT_EQ(text.code, 1);
+  EXPECT_NE(text.out.find("FAILED  cannot connect to concord serve"), std::string::npos)
       << text.out;
+}
+
+TEST_F(CompareBenchTest, InvalidEnvIsAUsageErrorBeforeAnyEnvRuns) {
+  for (const char* cmd : {"compare", "bench"}) {
+    CliResult r = RunConcord(std::string(cmd) + " " + kTinyCnn +
+                             "/model.onnx --envs 'ref;ref,bogus=1;ref,threads=2'");
+    EXPECT_EQ(r.code, 2) << cmd << r.err;
+    EXPECT_NE(r.err.find("ref does not know option 'bogus'"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("ok"), std::string::npos) << cmd << ": nothing ran\n" << r.out;
+  }
 }
 
 TEST_F(CompareBenchTest, EnvThatCannotRunTheModelIsADivergence) {
@@ -211,13 +222,14 @@ TEST_F(CompareBenchTest, BenchJsonContract) {
 
 TEST_F(CompareBenchTest, BenchTimeBudgetAndFailedEnv) {
   CliResult r = RunConcord("bench " + kTinyCnn +
-                           "/model.onnx --envs 'ref,bogus=1;ref' --time 0.1 --warmup 0 --json");
-  EXPECT_EQ(r.code, 2) << r.err;
+                           "/model.onnx --envs 'ref,host=127.0.0.1:1;ref' --time 0.1 "
+                           "--warmup 0 --json");
+  EXPECT_EQ(r.code, 1) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["repeat"].is_null());
   EXPECT_DOUBLE_EQ(j["time_s"].get<double>(), 0.1);
   EXPECT_FALSE(j["envs"][0]["ok"].get<bool>());
-  EXPECT_NE(j["envs"][0]["error"].get<std::string>().find("bogus"), std::string::npos);
+  EXPECT_NE(j["envs"][0]["error"].get<std::string>().find("127.0.0.1:1"), std::string::npos);
   ASSERT_TRUE(j["envs"][1]["ok"].get<bool>());
   EXPECT_GE(j["envs"][1]["run_ms"]["n"].get<int>(), 1);
   EXPECT_TRUE(

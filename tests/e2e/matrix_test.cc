@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -13,12 +16,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 #include <tuple>
 
 #include "store/store.h"
 #include "tests/e2e/cli_runner.h"
+#include "tests/e2e/serve_runner.h"
 #include "testing/temp_dir.h"
 
 namespace concord::e2e {
@@ -175,6 +180,74 @@ TEST_F(MatrixTest, FailingEnvIsRecordedAndTheMatrixGoesOn) {
   bool failed_session = false;
   for (const auto& sess : store.Sessions()) failed_session |= sess.status == "error";
   EXPECT_TRUE(failed_session);
+}
+
+// A port nothing listens on (bound and released by us just now).
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(MatrixTest, RetryFailedRerunsCellsOfAServerThatCameBack) {
+  int port = FreePort();
+  json config = TinyConfig(2, 1);
+  config["envs"] = {"ref", fmt::format("ref,host=127.0.0.1:{}", port)};
+  fs::path file = WriteConfig("retry.json", config);
+  std::string db = (dir_ / "retry.db").string();
+  std::string cmd = "matrix " + Quote(file.string()) + " --db " + Quote(db) + " --no-report";
+  CliResult r = RunConcord(cmd);
+  ASSERT_EQ(r.code, 1) << r.err;
+  // --no-report still says why the cells failed.
+  EXPECT_NE(r.out.find("2 failed cell(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(fmt::format("127.0.0.1:{}", port)), std::string::npos) << r.out;
+
+  Server server({"--port", std::to_string(port)});
+  ASSERT_EQ(server.port, port) << server.first_line() << server.err();
+  r = RunConcord(cmd + " --json");  // a plain rerun skips stored cells, failed ones too
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ran"], 0);
+
+  r = RunConcord(cmd + " --retry-failed --json");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  json s = json::parse(r.out);
+  EXPECT_EQ(s["retried"], 2);
+  EXPECT_EQ(s["ran"], 2);
+  EXPECT_EQ(s["failed_in_store"], 0);
+  Store store = Store::Open(db);
+  EXPECT_EQ(store.RunCount(), 4);
+  EXPECT_EQ(store.RetriedRunCount(), 2);  // the failed rows are kept as history
+  // The remote cells now agree with the local ones.
+  std::map<std::string, std::set<std::string>> digests;  // input -> output digests
+  for (const RunRow& row : store.Runs()) {
+    for (const auto& o : store.Outputs(row.id)) digests[row.input_digest].insert(o.digest);
+  }
+  for (const auto& [input, d] : digests) EXPECT_EQ(d.size(), 1u) << input;
+}
+
+TEST_F(MatrixTest, InvalidEnvsAreRejectedBeforeAnyCellRuns) {
+  json config = TinyConfig(2, 1);
+  config["envs"] = {"ref", "nosuch@cpu", "ort@cpu,fast=1"};
+  std::string db = (dir_ / "bad_env.db").string();
+  CliResult r = RunConcord("matrix " + Quote(WriteConfig("bad_env.json", config).string()) +
+                           " --db " + Quote(db) + " --no-report");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("2 of 3 envs are invalid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown backend 'nosuch'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not know option 'fast'"), std::string::npos) << r.err;
+  EXPECT_EQ(CountRuns(db), 0);
+
+  // compare checks every env before the first one runs too.
+  r = RunConcord("compare " + Quote(kTinyCnn) + " --envs 'ref;nosuch'");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("unknown backend 'nosuch'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");  // nothing ran, nothing reported
 }
 
 TEST_F(MatrixTest, ConfigErrorsNameTheProblemAndExitTwo) {

@@ -146,6 +146,7 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs) {
 
 int BenchMain(const BenchArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  ValidateEnvs(specs);  // every env checked before the first one runs
   Model model = Model::Load(a.model);
   std::vector<std::string> generated;
   ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);

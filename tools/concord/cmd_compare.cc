@@ -224,6 +224,7 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
 
 int CompareMain(const CompareArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  ValidateEnvs(specs);  // every env checked before the first one runs
   if (specs.size() < 2) {
     Fail(ErrorKind::kUsage, "compare needs at least two environments in --envs (got {})",
          specs.size());

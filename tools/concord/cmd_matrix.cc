@@ -23,6 +23,7 @@ struct MatrixArgs {
   std::string db;
   std::string report;
   bool no_report = false;
+  bool retry_failed = false;
   bool json = false;
   bool quiet = false;
 };
@@ -68,6 +69,24 @@ class ProgressPrinter {
   bool tty_;
 };
 
+// Every failed cell of the store, grouped by (model, env, reason): a failure always says why.
+void PrintFailures(const nlohmann::json& failures, int64_t total, std::ostream& os) {
+  if (failures.empty()) return;
+  os << fmt::format("{} failed cell(s) in the store (rerun with --retry-failed to run them "
+                    "again):\n", total);
+  const size_t kShown = 10;
+  for (size_t i = 0; i < failures.size() && i < kShown; ++i) {
+    const auto& f = failures[i];
+    std::string error = f["error"].get<std::string>();
+    if (error.size() > 300) error = error.substr(0, 300) + "...";
+    os << fmt::format("  {} on {}: {} cell(s): {}\n", f["model"].get<std::string>(),
+                      f["env"].get<std::string>(), f["cells"].get<int64_t>(), error);
+  }
+  if (failures.size() > kShown) {
+    os << fmt::format("  ... and {} more groups (--json lists all)\n", failures.size() - kShown);
+  }
+}
+
 int MatrixMain(const MatrixArgs& a) {
   MatrixConfig config = LoadMatrixConfig(a.config);
   std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
@@ -81,17 +100,26 @@ int MatrixMain(const MatrixArgs& a) {
                              config.dataset.kind, config.repeats, db);
   }
   ProgressPrinter printer(a.quiet || a.json);
-  MatrixSummary s = RunMatrix(config, store, [&](const MatrixProgress& p) { printer(p); });
+  MatrixRunOptions run_options;
+  run_options.retry_failed = a.retry_failed;
+  MatrixSummary s =
+      RunMatrix(config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
 
   nlohmann::json analysis;
   nlohmann::json out = {{"config", config.file.string()}, {"store", db},
                         {"envs", config.envs},           {"cells", s.total},
                         {"existing", s.existing},        {"ran", s.ran},
+                        {"retried", s.retried},
                         {"failed", s.failed},            {"sessions", s.sessions},
                         {"seconds", s.seconds}};
-  int failed_total = 0;
-  for (const auto& r : store.Runs()) failed_total += r.status != "ok";
+  int64_t failed_total = 0;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const MatrixFailure& f : SummarizeFailures(store)) {
+    failed_total += f.cells;
+    failures.push_back({{"model", f.model}, {"env", f.env}, {"cells", f.cells}, {"error", f.error}});
+  }
   out["failed_in_store"] = failed_total;
+  out["failures"] = failures;
 
   if (!a.no_report) {
     std::string html = a.report.empty()
@@ -112,9 +140,11 @@ int MatrixMain(const MatrixArgs& a) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << fmt::format("{} cells: {} already stored, {} ran now, {} failed now ({}); "
-                             "{} sessions prepared\n",
+                             "{} sessions prepared{}\n",
                              s.total, s.existing, s.ran, s.failed, Duration(s.seconds),
-                             s.sessions);
+                             s.sessions,
+                             s.retried ? fmt::format("; {} failed cells retried", s.retried) : "");
+    PrintFailures(failures, failed_total, std::cout);
     if (!analysis.is_null()) PrintAnalysisSummary(analysis, std::cout);
     std::cout << "\n";
     std::cout << "store:  " << fs::absolute(db).string() << "\n";
@@ -135,7 +165,9 @@ Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
   app->footer(
       "Every (model, env, input, repeat) cell becomes one row of the store's `runs` table, in\n"
       "its own transaction: kill the command at any point and run it again to resume where it\n"
-      "stopped. A failing cell is recorded with its error and the matrix goes on.\n"
+      "stopped. A failing cell is recorded with its error and the matrix goes on; a rerun skips\n"
+      "stored cells, failed ones too, unless --retry-failed. Every env is checked (backend,\n"
+      "device, options) before the first cell runs.\n"
       "In-process backends (ref, opencv) run in a worker process too (config \"isolate\").\n"
       "After the run the store is analysed and an HTML report is written (see `concord report`).\n"
       "Config (JSON or TOML, paths relative to it):\n"
@@ -157,6 +189,9 @@ Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--report", args->report,
                   "HTML report path (default: report.html next to the store)");
   app->add_flag("--no-report", args->no_report, "Only run the cells; no analysis or report");
+  app->add_flag("--retry-failed", args->retry_failed,
+                "Run the cells that failed in an earlier run again (the failed rows are kept "
+                "in the store's retried_runs history)");
   app->add_flag("--quiet,-q", args->quiet, "No progress output");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
