@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backends/protocol_session.h"
+#include "ir/display_path.h"
 
 extern char** environ;
 
@@ -554,7 +555,7 @@ class WorkerBackend : public Backend {
     };
     info.version = fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)",
                                spec_.package, str(spec_.version_key), str("python"), str("onnx"),
-                               str("numpy"), AdaptersDir());
+                               str("numpy"), DisplayPath(AdaptersDir()));
     info.devices = probe.ok ? d.available_devices : std::vector<std::string>{"cpu"};
     return info;
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "ir/display_path.h"
 #include "backends/env.h"
 #include "campaign/fuzz.h"
 #include "campaign/fuzz_support.h"
@@ -189,8 +190,8 @@ int FuzzMain(const FuzzArgs& a) {
           f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
           f["bundle"].get<std::string>());
     }
-    std::cout << "store:  " << fs::absolute(db).string() << "\nreport: "
-              << fs::absolute(html).string() << "\n";
+    std::cout << "store:  " << DisplayPath(db) << "\nreport: "
+              << DisplayPath(html) << "\n";
   }
   bool bugs = false;
   for (const auto& f : report_doc["findings"]) bugs |= f["symptom"] != "undefined";
@@ -216,7 +217,7 @@ int FuzzReportMain(const FuzzReportArgs& a) {
     std::cout << fmt::format("{} findings from {} root cause(s), {} ops covered\nreport: {}\n",
                              doc["totals"]["findings"].get<int64_t>(),
                              doc["totals"]["root_causes"].get<int64_t>(),
-                             doc["coverage"].size(), fs::absolute(out).string());
+                             doc["coverage"].size(), DisplayPath(out));
   }
   return kExitOk;
 }

@@ -8,6 +8,7 @@
 #include "campaign/matrix.h"
 #include "report/analysis.h"
 #include "report/render.h"
+#include "ir/display_path.h"
 #include "ir/tensor_io.h"
 #include "store/store.h"
 #include "tools/concord/common.h"
@@ -147,9 +148,9 @@ int MatrixMain(const MatrixArgs& a) {
     PrintFailures(failures, failed_total, std::cout);
     if (!analysis.is_null()) PrintAnalysisSummary(analysis, std::cout);
     std::cout << "\n";
-    std::cout << "store:  " << fs::absolute(db).string() << "\n";
+    std::cout << "store:  " << DisplayPath(db) << "\n";
     if (out.contains("report")) {
-      std::cout << "report: " << fs::absolute(out["report"].get<std::string>()).string() << "\n";
+      std::cout << "report: " << DisplayPath(out["report"].get<std::string>()) << "\n";
     }
   }
   bool diverged = failed_total > 0 || out.value("disagreeing_inputs", 0) > 0;

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "ir/display_path.h"
 #include "backends/env.h"
 #include "campaign/reduce_envs.h"
 #include "ir/error.h"
@@ -153,7 +154,7 @@ int ReduceMain(const ReduceArgs& a) {
         fmt::join(summary["reduced_ops"].get<std::vector<std::string>>(), ","),
         r.reduced.frozen_inputs, r.reduced.tests,
         (r.reduced_message.empty() ? r.message : r.reduced_message).substr(0, 300),
-        (fs::absolute(a.out) / "repro.sh").string());
+        DisplayPath(fs::path(a.out) / "repro.sh"));
   }
   return r.reproduced ? kExitOk : kExitDiverged;
 }

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "ir/display_path.h"
 #include "ir/tensor_io.h"
 #include "report/analysis.h"
 #include "report/deltann_export.h"
@@ -168,7 +169,7 @@ int ReportMain(ReportArgs a) {
     PrintAnalysisSummary(analysis, std::cout);
     std::cout << "\n";
     for (const auto& [k, v] : written.items()) {
-      std::cout << fmt::format("{:<9} {}\n", k + ":", fs::absolute(v.get<std::string>()).string());
+      std::cout << fmt::format("{:<9} {}\n", k + ":", DisplayPath(v.get<std::string>()));
     }
   }
   return kExitOk;
