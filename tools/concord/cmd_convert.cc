@@ -4,6 +4,7 @@
 
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
+#include "ir/external_data.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -50,20 +51,6 @@ std::vector<ValueMap> LoadCalibration(const Model& model, const ConvertArgs& a) 
   return sets;
 }
 
-// External-data initializers are read and stored inline (the output may live elsewhere).
-int InlineExternalData(Model* model) {
-  int n = 0;
-  for (auto& t : *model->mutable_proto()->mutable_graph()->mutable_initializer()) {
-    if (t.data_location() != onnx::TensorProto::EXTERNAL) continue;
-    Tensor x = TensorFromProto(t, model->base_dir(), "initializer '" + t.name() + "'");
-    std::string name = t.name();
-    t.Clear();
-    TensorToProto(x, name, &t);
-    ++n;
-  }
-  return n;
-}
-
 int ConvertMain(const ConvertArgs& a) {
   if (a.list) {
     if (a.json) {
@@ -89,7 +76,8 @@ int ConvertMain(const ConvertArgs& a) {
   passes::PassContext ctx;
   ctx.calibration = LoadCalibration(model, a);
   passes::PassResult r = passes::RunPasses(model, a.passes, ctx);
-  int inlined = InlineExternalData(&r.model);
+  // External data is stored inline (the output may live elsewhere).
+  int inlined = InlineExternalData(r.model.mutable_proto(), r.model.base_dir(), r.model.path());
   std::string bytes;
   if (!r.model.proto().SerializeToString(&bytes)) {
     Fail(ErrorKind::kUnsupported, "{}: the converted model cannot be serialized (over 2 GiB?)", a.out);
