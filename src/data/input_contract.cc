@@ -19,16 +19,17 @@ std::string GivenTypeString(const Value& v) {
 
 // Error(kInput) for `in` given as `v`, with the reason.
 [[noreturn]] void Mismatch(const ValueInfo& in, const Value& v, const std::string& why) {
-  Fail(ErrorKind::kInput, "input '{}': expected {}, given {} ({})", in.name,
-       DeclaredTypeString(in), GivenTypeString(v), why);
+  Fail(ErrorKind::kInput, "input '{}': expected {}, given {} ({})", in.name, DeclaredTypeString(in),
+       GivenTypeString(v), why);
 }
 
 void CheckTensor(const ValueInfo& in, const Value& v, const InputShapes& shapes) {
   if (!v.is_tensor()) Mismatch(in, v, "not a tensor");
   const Tensor& t = v.tensor;
   if (in.dtype != DType::kUndefined && t.dtype() != in.dtype) {
-    Mismatch(in, v, fmt::format("element type {} instead of {}", DTypeName(t.dtype()),
-                                DTypeName(in.dtype)));
+    Mismatch(
+        in, v,
+        fmt::format("element type {} instead of {}", DTypeName(t.dtype()), DTypeName(in.dtype)));
   }
   const Shape& given = t.shape();
   if (in.has_shape && given.size() != in.shape.size()) {
@@ -36,8 +37,8 @@ void CheckTensor(const ValueInfo& in, const Value& v, const InputShapes& shapes)
   }
   for (size_t i = 0; in.has_shape && i < given.size(); ++i) {
     if (in.shape[i] >= 0 && given[i] != in.shape[i]) {
-      Mismatch(in, v, fmt::format("dim {} is {}, the model fixes it at {}", i, given[i],
-                                  in.shape[i]));
+      Mismatch(in, v,
+               fmt::format("dim {} is {}, the model fixes it at {}", i, given[i], in.shape[i]));
     }
   }
   auto spec = shapes.find(in.name);

@@ -24,14 +24,24 @@ Model TwoInputModel() {
   test::GraphBuilder g("two");
   g.Input("x", {1, 3, 4, 4});
   g.Input("b", {1, 5});
-  g.graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->mutable_shape()
-      ->mutable_dim(1)->set_dim_param("N");
+  g.graph()
+      ->mutable_input(1)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_param("N");
   g.Node("Identity", {"x"}, "y");
   g.Node("Identity", {"b"}, "z");
   g.Output("y", {1, 3, 4, 4});
   g.Output("z", {1, 1});
-  g.graph()->mutable_output(1)->mutable_type()->mutable_tensor_type()->mutable_shape()
-      ->mutable_dim(1)->set_dim_param("N");
+  g.graph()
+      ->mutable_output(1)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_param("N");
   return g.Build();
 }
 
@@ -125,8 +135,7 @@ TEST_F(InputsTest, FoldersWithoutTensorsAreInputErrorsSayingWhatTheyHold) {
   EXPECT_NE(Thrown([&] { LoadInputSets(model_, req); }).second.find("1 .jpg file"),
             std::string::npos);
   req.paths = {P("empty")};
-  EXPECT_NE(Thrown([&] { LoadInputSets(model_, req); }).second.find("is empty"),
-            std::string::npos);
+  EXPECT_NE(Thrown([&] { LoadInputSets(model_, req); }).second.find("is empty"), std::string::npos);
 }
 
 TEST_F(InputsTest, WrongShapeOrTypeIsAnInputErrorNamingBoth) {
@@ -135,8 +144,7 @@ TEST_F(InputsTest, WrongShapeOrTypeIsAnInputErrorNamingBoth) {
   req.paths = {P("big.pb")};
   auto [kind, msg] = Thrown([&] { LoadInputSets(model_, req); });
   EXPECT_EQ(kind, ErrorKind::kInput);
-  EXPECT_NE(msg.find("input 'x': expected float[1,3,4,4], given float[1,3,8,8]"),
-            std::string::npos)
+  EXPECT_NE(msg.find("input 'x': expected float[1,3,4,4], given float[1,3,8,8]"), std::string::npos)
       << msg;
   WriteNpy(P("x.npy"), RandomTensor(DType::kFloat64, {1, 3, 4, 4}, 1));
   req.paths = {P("x.npy")};

@@ -28,9 +28,8 @@ const std::string kModel = kTinyCnn + "/model.onnx";  // input float[1,3,32,32] 
 std::vector<std::string> Commands(const std::string& model, const std::string& envs) {
   std::string first = envs.substr(0, envs.find(';'));
   return {"run " + Quote(model) + " --env " + Quote(first),
-          "compare " + Quote(model) + " --envs " + Quote(envs.find(';') == std::string::npos
-                                                             ? envs + ";" + envs
-                                                             : envs),
+          "compare " + Quote(model) + " --envs " +
+              Quote(envs.find(';') == std::string::npos ? envs + ";" + envs : envs),
           "bench " + Quote(model) + " --repeat 1 --warmup 0 --envs " + Quote(envs)};
 }
 
@@ -80,15 +79,15 @@ TEST_F(InputsE2eTest, MismatchedInputsExitTwoOnEveryBackendBeforeAnyEnvRuns) {
   for (const Case& c : {Case{"big/input.npy", "given float[1,3,64,64] (dim 2 is 64"},
                         Case{"f64/input.npy", "given double[1,3,32,32] (element type double"}}) {
     for (const char* env : {"ref", "opencv", "ort"}) {
-      CliResult r = RunConcord("run " + Quote(kModel) + " --env " + env + " --inputs " +
-                               Quote(P(c.file)));
+      CliResult r =
+          RunConcord("run " + Quote(kModel) + " --env " + env + " --inputs " + Quote(P(c.file)));
       EXPECT_EQ(r.code, 2) << env << " " << c.file << "\n" << r.out << r.err;
       EXPECT_NE(r.err.find("input 'input': expected float[1,3,32,32], " + c.needle),
                 std::string::npos)
           << env << ": " << r.err;
     }
-    CliResult r = RunConcord("compare " + Quote(kModel) + " --envs 'opencv;opencv,opt=0' --inputs " +
-                             Quote(P(c.file)));
+    CliResult r = RunConcord("compare " + Quote(kModel) +
+                             " --envs 'opencv;opencv,opt=0' --inputs " + Quote(P(c.file)));
     EXPECT_EQ(r.code, 2) << r.out << r.err;
     EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
   }
@@ -160,8 +159,8 @@ TEST_F(InputsE2eTest, InputShapesSizeDynamicDimsOfGeneratedInputs) {
 }
 
 TEST_F(InputsE2eTest, SavedInputsRepeatARunExactly) {
-  CliResult r = RunConcord("run " + Quote(kModel) + " --seed 11 --save-inputs --out " +
-                           Quote(P("first")));
+  CliResult r =
+      RunConcord("run " + Quote(kModel) + " --seed 11 --save-inputs --out " + Quote(P("first")));
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_TRUE(fs::exists(P("first/test_data_set_0/input_0.pb")));
   r = RunConcord("run " + Quote(kModel) + " --env opencv --inputs " + Quote(P("first")) +

@@ -135,10 +135,14 @@ std::string Cell(const PairAgreement& p) {
 
 // "from --inputs (test_data_set_0)" / "2 random (seed 0)" and the dims defaulted to 1.
 std::string InputsLine(const CompareArgs& a, const std::vector<InputSet>& sets) {
-  std::string line = sets[0].generated.empty()
+  const InputSet& first = sets[0];
+  std::string line = first.generated.empty()
                          ? fmt::format("from --inputs ({})", DescribeInputSets(sets))
-                         : fmt::format("{} random (seed {})", sets[0].generated.size(), a.inputs.seed);
-  for (const auto& d : sets[0].defaulted) line += fmt::format("\n        {} (use --input-shapes)", d);
+                         : fmt::format("{} random (seed {})", first.generated.size(),
+                                       a.inputs.seed);
+  for (const auto& d : first.defaulted) {
+    line += fmt::format("\n        {} (use --input-shapes)", d);
+  }
   return line;
 }
 

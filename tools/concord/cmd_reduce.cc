@@ -98,7 +98,8 @@ int ReduceMain(const ReduceArgs& a) {
   Model model = Model::Load(a.model);
   std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
   if (sets.size() > 1) {
-    Fail(ErrorKind::kUsage, "reduce works on one input set; --inputs gives {}", DescribeInputSets(sets));
+    Fail(ErrorKind::kUsage, "reduce works on one input set; --inputs gives {}",
+         DescribeInputSets(sets));
   }
   const ValueMap& inputs = sets[0].inputs;
   const std::vector<std::string>& generated = sets[0].generated;

@@ -50,7 +50,10 @@ nlohmann::json Stats(const Tensor& t) {
   int64_t nan = 0, inf = 0;
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = t.GetDouble(i);
-    if (std::isnan(v)) { ++nan; continue; }
+    if (std::isnan(v)) {
+      ++nan;
+      continue;
+    }
     if (std::isinf(v)) ++inf;
     mn = std::min(mn, v);
     mx = std::max(mx, v);
@@ -72,7 +75,8 @@ nlohmann::json OutputsJson(const Model& model, const std::vector<Value>& outputs
     j["name"] = infos[i].name;
     if (outputs[i].is_tensor()) {
       j["stats"] = Stats(outputs[i].tensor);
-      if (top_k > 0 && LooksLikeScores(outputs[i].tensor)) j["top_k"] = TopK(outputs[i].tensor, top_k);
+      if (top_k > 0 && LooksLikeScores(outputs[i].tensor))
+        j["top_k"] = TopK(outputs[i].tensor, top_k);
     }
     all.push_back(j);
   }
@@ -84,7 +88,8 @@ nlohmann::json InputsJson(const Model& model, const InputSet& set) {
   for (const auto& in : model.Inputs()) {
     nlohmann::json j = ValueSummaryJson(set.inputs.at(in.name));
     j["name"] = in.name;
-    j["generated"] = std::find(set.generated.begin(), set.generated.end(), in.name) != set.generated.end();
+    j["generated"] =
+        std::find(set.generated.begin(), set.generated.end(), in.name) != set.generated.end();
     all.push_back(j);
   }
   return all;
@@ -97,7 +102,8 @@ void WriteOut(const RunArgs& a, const Model& model, const std::vector<std::vecto
   fs::create_directories(a.out);
   auto infos = model.Outputs();
   for (size_t s = 0; s < outputs.size(); ++s) {
-    fs::path dir = outputs.size() == 1 ? fs::path(a.out) : fs::path(a.out) / fmt::format("set_{}", s);
+    fs::path dir =
+        outputs.size() == 1 ? fs::path(a.out) : fs::path(a.out) / fmt::format("set_{}", s);
     fs::create_directories(dir);
     for (size_t i = 0; i < outputs[s].size(); ++i) {
       WriteValuePb((dir / fmt::format("output_{}.pb", i)).string(), outputs[s][i], infos[i].name);
@@ -129,10 +135,11 @@ void WriteOut(const RunArgs& a, const Model& model, const std::vector<std::vecto
 
 void PrintSet(const RunArgs& a, const nlohmann::json& set) {
   for (const auto& in : set["inputs"]) {
-    std::cout << fmt::format("input   {:<20} {}{}{}\n", in["name"].get<std::string>(),
-                             in.value("dtype", std::string("?")),
-                             in.contains("shape") ? in["shape"].dump() : std::string(""),
-                             in["generated"].get<bool>() ? fmt::format("  (random, seed {})", a.inputs.seed) : "");
+    std::cout << fmt::format(
+        "input   {:<20} {}{}{}\n", in["name"].get<std::string>(),
+        in.value("dtype", std::string("?")),
+        in.contains("shape") ? in["shape"].dump() : std::string(""),
+        in["generated"].get<bool>() ? fmt::format("  (random, seed {})", a.inputs.seed) : "");
   }
   for (const auto& o : set["outputs"]) {
     std::string line = fmt::format("output  {:<20} {}{}", o["name"].get<std::string>(),
@@ -140,8 +147,8 @@ void PrintSet(const RunArgs& a, const nlohmann::json& set) {
                                    o.contains("shape") ? o["shape"].dump() : std::string(""));
     if (o.contains("stats") && !o["stats"].empty()) {
       const auto& s = o["stats"];
-      line += fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", s["min"].get<double>(), s["max"].get<double>(),
-                          s["mean"].get<double>());
+      line += fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", s["min"].get<double>(),
+                          s["max"].get<double>(), s["mean"].get<double>());
       if (s["nan"].get<int64_t>() || s["inf"].get<int64_t>()) {
         line += fmt::format("  NaN {} Inf {}", s["nan"].get<int64_t>(), s["inf"].get<int64_t>());
       }
@@ -155,7 +162,8 @@ void PrintSet(const RunArgs& a, const nlohmann::json& set) {
           break;
         }
         std::string items;
-        for (const auto& e : r) items += fmt::format("  #{} {:.4g}", e["index"].get<int64_t>(), e["score"].get<double>());
+        for (const auto& e : r)
+          items += fmt::format("  #{} {:.4g}", e["index"].get<int64_t>(), e["score"].get<double>());
         std::cout << fmt::format("        top-{} row {}:{}\n", a.top_k, row++, items);
       }
     }
@@ -178,14 +186,16 @@ int RunMain(const RunArgs& a) {
   std::string save_dir = SaveDir(a.save_inputs, a.out);
   if (!save_dir.empty()) SaveInputSets(model, sets, save_dir);
   auto t2 = Clock::now();
-  if (a.taps && a.out.empty()) Fail(ErrorKind::kUsage, "--taps needs --out DIR to write the intermediate tensors to");
+  if (a.taps && a.out.empty())
+    Fail(ErrorKind::kUsage, "--taps needs --out DIR to write the intermediate tensors to");
   if (a.taps && sets.size() > 1) {
     Fail(ErrorKind::kUsage, "--taps takes one input set; --inputs gives {}", sets.size());
   }
   auto session = PrepareSession(model, env);
   auto t3 = Clock::now();
   if (a.taps && !session->supports_taps()) {
-    Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)", session->effective_env());
+    Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)",
+         session->effective_env());
   }
   RunTiming timing;
   ValueMap taps;
@@ -218,8 +228,11 @@ int RunMain(const RunArgs& a) {
   rec["outputs"] = rec["sets"][0]["outputs"];
   rec["tolerance"] = {{"atol", a.atol}, {"rtol", a.rtol}};
   rec["ok"] = ok;
-  rec["timings_ms"] = {{"load", Ms(t0, t1)}, {"inputs", Ms(t1, t2)}, {"prepare", Ms(t2, t3)},
-                       {"run", timing.run_ms}, {"run_wall", Ms(t3, t4)}};
+  rec["timings_ms"] = {{"load", Ms(t0, t1)},
+                       {"inputs", Ms(t1, t2)},
+                       {"prepare", Ms(t2, t3)},
+                       {"run", timing.run_ms},
+                       {"run_wall", Ms(t3, t4)}};
   if (!save_dir.empty()) rec["saved_inputs"] = save_dir;
   if (!a.out.empty()) WriteOut(a, model, outputs, taps, &rec);
   int code = ok ? kExitOk : kExitDiverged;
@@ -227,7 +240,8 @@ int RunMain(const RunArgs& a) {
     std::cout << rec.dump(2) << "\n";
     return code;
   }
-  std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""), model.graph().node_size());
+  std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""),
+                           model.graph().node_size());
   std::cout << fmt::format("env     {}\n", session->effective_env());
   for (size_t s = 0; s < sets.size(); ++s) {
     if (sets.size() > 1) std::cout << fmt::format("set     {}\n", sets[s].origin);
@@ -239,14 +253,17 @@ int RunMain(const RunArgs& a) {
   if (!rec["expected_outputs"].empty()) {
     std::cout << fmt::format("expected outputs (atol {:g}, rtol {:g})\n", a.atol, a.rtol);
     for (const auto& c : checks) {
-      for (const auto& line : c.lines) std::cout << fmt::format("  {:<16} {}\n", c.json["set"].get<std::string>(), line);
+      for (const auto& line : c.lines)
+        std::cout << fmt::format("  {:<16} {}\n", c.json["set"].get<std::string>(), line);
     }
   }
-  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)), FormatMs(Ms(t2, t3)),
-                           FormatMs(timing.run_ms));
-  if (!save_dir.empty()) std::cout << fmt::format("saved   inputs in {}/test_data_set_*\n", save_dir);
+  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
+                           FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  if (!save_dir.empty())
+    std::cout << fmt::format("saved   inputs in {}/test_data_set_*\n", save_dir);
   if (!a.out.empty()) {
-    std::cout << fmt::format("wrote   {}/{}output_*.pb{} and run.json\n", a.out, sets.size() > 1 ? "set_*/" : "",
+    std::cout << fmt::format("wrote   {}/{}output_*.pb{} and run.json\n", a.out,
+                             sets.size() > 1 ? "set_*/" : "",
                              a.taps ? fmt::format(", {} taps in taps/", taps.size()) : "");
   }
   if (!ok) std::cout << "FAIL    outputs differ from the expected outputs\n";
@@ -257,7 +274,8 @@ int RunMain(const RunArgs& a) {
 
 Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* app = root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
+  CLI::App* app =
+      root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
   app->footer(
       "Inputs: .pb (ONNX TensorProto), .npy, .npz files (one set), a test_data_set_N folder, or a\n"
       "folder of test_data_set_* folders (one set each; every set runs). Tensors bind to model\n"
@@ -270,15 +288,20 @@ Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
   AddEnvOption(app, &args->env);
   AddInputOptions(app, &args->inputs);
   app->add_option("--out,-o", args->out, "Write output_K.pb and run.json to this folder");
-  app->add_option("--top-k,-k", args->top_k, "Top-k classes shown for classifier-like outputs (0 = off)")
-      ->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--top-k,-k", args->top_k,
+                  "Top-k classes shown for classifier-like outputs (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   AddSaveInputsOption(app, &args->save_inputs);
   app->add_option("--atol", args->atol, "Absolute tolerance against expected outputs (output_K.pb)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--rtol", args->rtol, "Relative tolerance against expected outputs")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app->add_flag("--taps", args->taps,
-                "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_flag(
+      "--taps", args->taps,
+      "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
             args->json |= global.json;

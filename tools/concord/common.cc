@@ -13,8 +13,9 @@ void AddJsonFlag(CLI::App* app, bool* json) {
 }
 
 void AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
-  app->add_option("--env,-e", *env,
-                  help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
+  app->add_option(
+         "--env,-e", *env,
+         help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
       ->capture_default_str();
 }
 

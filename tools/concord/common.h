@@ -4,7 +4,6 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 #include <string>
 #include <vector>
@@ -57,8 +56,8 @@ nlohmann::json InputSetsJson(const std::vector<InputSet>& sets);
 struct ExpectedCheck {
   bool checked = false;  // the set has expected outputs
   bool ok = true;
-  nlohmann::json json;              // {"set", "ok", "outputs": [{name, ok, max_abs, ...}]}
-  std::vector<std::string> lines;   // text lines, one per output
+  nlohmann::json json;             // {"set", "ok", "outputs": [{name, ok, max_abs, ...}]}
+  std::vector<std::string> lines;  // text lines, one per output
 };
 ExpectedCheck CheckExpectedOutputs(const Model& model, const InputSet& set,
                                    const std::vector<Value>& outputs, const Tolerance& tol);
