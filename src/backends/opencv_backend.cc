@@ -7,6 +7,7 @@
 #include <opencv2/core/ocl.hpp>
 
 #include "backends/opencv_internal.h"
+#include "ir/external_data.h"
 
 namespace concord {
 namespace opencv_internal {
@@ -79,10 +80,13 @@ void OpenCvSession::Serialize(const Model& model) {
   for (const auto& node : model.graph().node()) {
     needs_legalizing |= node.op_type() == "Clip" && node.input_size() > 1;
   }
+  bool external = CountExternalTensors(model.proto()) > 0;
   bool serialized = false;
-  if (needs_legalizing) {
+  if (needs_legalizing || external) {
+    // OpenCV reads only the bytes given to it: external weights go inside the model.
     onnx::ModelProto copy = model.proto();
-    LegalizeClipForOpenCv(copy.mutable_graph());
+    if (external) InlineExternalData(&copy, model.base_dir(), model_name_);
+    if (needs_legalizing) LegalizeClipForOpenCv(copy.mutable_graph());
     serialized = copy.SerializeToString(&bytes_);
   } else {
     serialized = model.proto().SerializeToString(&bytes_);

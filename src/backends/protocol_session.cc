@@ -2,6 +2,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include "ir/external_data.h"
 #include "protocol/values.h"
 
 namespace concord {
@@ -72,7 +73,16 @@ void ProtocolSession::SendModel(const Model& model) {
   remote_env.options.erase("token");  // authentication happened in HELLO
   m.meta = {{"env", EnvToWire(remote_env)}, {"name", model.path()}};
   std::string bytes;
-  if (!model.proto().SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
+  bool serialized = false;
+  if (CountExternalTensors(model.proto()) > 0) {
+    // The peer cannot see the model's folder: send the weights inside the model.
+    onnx::ModelProto copy = model.proto();
+    InlineExternalData(&copy, model.base_dir(), model.path());
+    serialized = copy.SerializeToString(&bytes);
+  } else {
+    serialized = model.proto().SerializeToString(&bytes);
+  }
+  if (!serialized) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
   m.blobs.push_back(std::move(bytes));
   Message reply = channel_->Call(m, options_.prepare_timeout_ms);
   if (reply.type != MessageType::kOk) {

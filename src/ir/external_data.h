@@ -24,3 +24,22 @@ std::string ResolveExternalLocation(const std::string& location, const std::stri
                                     const std::string& what);
 
 }  // namespace concord
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace concord {
+
+// Tensors stored as external data anywhere in `proto` (initializers, tensor attributes,
+// subgraphs).
+int CountExternalTensors(const onnx::ModelProto& proto);
+
+// Reads every external tensor (from `base_dir`, with ReadExternalData's checks) into the proto
+// as raw_data, so the model no longer depends on the folder or the working directory; returns
+// how many were inlined. Error(kUnsupported) naming `what` when the inlined model would exceed
+// protobuf's 2 GiB message limit (nothing is read then).
+int InlineExternalData(onnx::ModelProto* proto, const std::string& base_dir,
+                       const std::string& what);
+
+}  // namespace concord

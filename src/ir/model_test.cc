@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "ir/external_data.h"
 #include "ir/tensor_io.h"
 #include "testing/temp_dir.h"
 
@@ -112,6 +113,36 @@ TEST_F(ModelTest, RejectsBadTensorsAndDims) {
   m = AddModel();
   m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(int64_t{1} << 50);
   ExpectRejected(Save(m), "absurd dimension");
+}
+
+TEST_F(ModelTest, InlineExternalDataStoresWeightsInTheModel) {
+  std::string weights;
+  for (float v : {1.f, 2.f, 3.f, 4.f}) weights.append(reinterpret_cast<const char*>(&v), 4);
+  std::ofstream((dir_ / "m" / "w.bin").string(), std::ios::binary) << weights;
+  onnx::ModelProto m = WithExternal("w.bin");
+  EXPECT_EQ(CountExternalTensors(m), 1);
+  EXPECT_EQ(InlineExternalData(&m, (dir_ / "m").string(), "model"), 1);
+  EXPECT_EQ(CountExternalTensors(m), 0);
+  const auto& w = m.graph().initializer(0);
+  EXPECT_EQ(w.data_location(), onnx::TensorProto::DEFAULT);
+  EXPECT_EQ(w.external_data_size(), 0);
+  EXPECT_EQ(w.raw_data(), weights);
+  // The inlined model loads from anywhere: nothing refers to the folder any more.
+  Model loaded = Model::FromProto(m, "/", "inlined");
+  EXPECT_EQ(CountExternalTensors(loaded.proto()), 0);
+}
+
+TEST_F(ModelTest, InlineExternalDataRefusesModelsOverTwoGiBWithoutReading) {
+  onnx::ModelProto m = WithExternal("huge.bin");  // the file does not even exist
+  m.mutable_graph()->mutable_initializer(0)->set_dims(0, int64_t{1} << 30);  // 4 GiB of floats
+  try {
+    InlineExternalData(&m, (dir_ / "m").string(), "big.onnx");
+    FAIL() << "inlined a 4 GiB tensor";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("big.onnx"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 GiB"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ModelTest, ExternalDataMustStayInsideModelFolder) {

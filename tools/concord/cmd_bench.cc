@@ -20,8 +20,8 @@ using Clock = std::chrono::steady_clock;
 struct BenchArgs {
   std::string model;
   std::vector<std::string> envs = {"ref"};
-  std::vector<std::string> inputs;
-  uint64_t seed = 0;
+  InputRequest inputs;
+  std::string save_inputs;
   int warmup = 2;
   int repeat = 10;
   double time_s = 0;
@@ -88,8 +88,10 @@ class Progress {
 
 std::string Ratio(double v) { return std::isfinite(v) ? fmt::format("{:.2f}x", v) : "n/a"; }
 
-void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs) {
+void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
+               const std::string& inputs_line) {
   std::cout << fmt::format("model   {}\n", a.model);
+  std::cout << fmt::format("inputs  {}\n", inputs_line);
   std::cout << fmt::format(
       "runs    warm-up {}, then {}; times in ms, backend-measured (run), wall around "
       "Session::Run (wall)\n\n",
@@ -148,8 +150,21 @@ int BenchMain(const BenchArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
   ValidateEnvs(specs);  // every env checked before the first one runs
   Model model = Model::Load(a.model);
-  std::vector<std::string> generated;
-  ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
+  std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
+  if (a.save_inputs == kSaveToOut) {
+    Fail(ErrorKind::kUsage, "bench has no --out: give --save-inputs a folder");
+  }
+  if (!a.save_inputs.empty()) SaveInputSets(model, sets, a.save_inputs);
+  // One set is timed; with several, the first (and the output says so).
+  const ValueMap& inputs = sets[0].inputs;
+  const std::vector<std::string>& generated = sets[0].generated;
+  std::string inputs_line =
+      sets.size() > 1
+          ? fmt::format("{}: the first set, {}, is timed", DescribeInputSets(sets), sets[0].origin)
+          : sets[0].origin;
+  for (const auto& d : sets[0].defaulted) {
+    inputs_line += fmt::format("\n        {} (use --input-shapes)", d);
+  }
   BenchOptions options;
   options.warmup = a.warmup;
   options.repeat = a.repeat;
@@ -197,13 +212,16 @@ int BenchMain(const BenchArgs& a) {
   }
   int code = usage_error ? kExitUsage : failed ? kExitDiverged : kExitOk;
   if (!a.json) {
-    PrintText(a, envs);
+    PrintText(a, envs, inputs_line);
     return code;
   }
   nlohmann::json rec;
   rec["model"] = a.model;
-  rec["seed"] = a.seed;
+  rec["seed"] = a.inputs.seed;
   rec["generated_inputs"] = generated;
+  rec["input_sets"] = InputSetsJson(sets);
+  rec["timed_input_set"] = sets[0].origin;
+  if (!a.save_inputs.empty()) rec["saved_inputs"] = a.save_inputs;
   rec["warmup"] = a.warmup;
   rec["repeat"] = a.time_s > 0 ? nlohmann::json() : nlohmann::json(a.repeat);
   rec["time_s"] = a.time_s > 0 ? nlohmann::json(a.time_s) : nlohmann::json();
@@ -259,8 +277,8 @@ Command MakeBenchCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("model", args->model, "ONNX model file")->required();
   app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
       ->capture_default_str();
-  app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
-  app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  AddInputOptions(app, &args->inputs);
+  AddSaveInputsOption(app, &args->save_inputs);
   app->add_option("--warmup", args->warmup, "Untimed runs after the first one")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));

@@ -18,8 +18,8 @@ namespace {
 struct CompareArgs {
   std::string model;
   std::vector<std::string> envs;
-  std::vector<std::string> inputs;
-  uint64_t seed = 0;
+  InputRequest inputs;
+  std::string save_inputs;
   double atol = 1e-5;
   double rtol = 1e-5;
   int top_k = 5;
@@ -35,10 +35,12 @@ struct EnvOutcome {
   std::string error;
   ErrorKind error_kind = ErrorKind::kRuntime;
   double prepare_ms = 0, run_ms = 0, wall_ms = 0;
-  std::vector<Value> outputs;
+  std::vector<std::vector<Value>> outputs;  // per input set
+  std::vector<Value> all_outputs;           // every set's outputs, one after another
 };
 
-EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const ValueMap& inputs) {
+// Prepares once and runs every set; timings are the sum over sets.
+EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const std::vector<InputSet>& sets) {
   EnvOutcome o;
   o.spec = spec;
   o.effective_env = spec.ToString();
@@ -47,11 +49,14 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const ValueMap& input
     auto session = PrepareSession(model, spec);
     auto t1 = Clock::now();
     o.effective_env = session->effective_env();
-    RunTiming timing;
-    o.outputs = session->Run(inputs, &timing);
+    for (const auto& set : sets) {
+      RunTiming timing;
+      o.outputs.push_back(session->Run(set.inputs, &timing));
+      o.run_ms += timing.run_ms;
+      for (const auto& v : o.outputs.back()) o.all_outputs.push_back(v);
+    }
     o.wall_ms = Ms(t1, Clock::now());
     o.prepare_ms = Ms(t0, t1);
-    o.run_ms = timing.run_ms;
     o.ok = true;
   } catch (const Error& e) {
     o.error = e.what();
@@ -128,13 +133,43 @@ std::string Cell(const PairAgreement& p) {
   return fmt::format("{} {}", p.ok ? "PASS" : "FAIL", Sci(WorstAbs(p)));
 }
 
+// "from --inputs (test_data_set_0)" / "2 random (seed 0)" and the dims defaulted to 1.
+std::string InputsLine(const CompareArgs& a, const std::vector<InputSet>& sets) {
+  const InputSet& first = sets[0];
+  std::string line = first.generated.empty()
+                         ? fmt::format("from --inputs ({})", DescribeInputSets(sets))
+                         : fmt::format("{} random (seed {})", first.generated.size(),
+                                       a.inputs.seed);
+  for (const auto& d : first.defaulted) {
+    line += fmt::format("\n        {} (use --input-shapes)", d);
+  }
+  return line;
+}
+
+void PrintExpected(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
+                   const std::vector<std::vector<ExpectedCheck>>& checks) {
+  bool any = false;
+  for (const auto& per_env : checks) {
+    for (const auto& c : per_env) any |= c.checked;
+  }
+  if (!any) return;
+  std::cout << fmt::format("\nexpected outputs (output_K.pb; atol {:g}, rtol {:g})\n", a.atol,
+                           a.rtol);
+  for (size_t e = 0; e < checks.size(); ++e) {
+    for (const auto& c : checks[e]) {
+      for (const auto& line : c.lines) {
+        std::cout << fmt::format("  [{}] {:<16} {}\n", e, c.json["set"].get<std::string>(), line);
+      }
+    }
+    if (!envs[e].ok) std::cout << fmt::format("  [{}] not run\n", e);
+  }
+}
+
 void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
-               const std::vector<PairAgreement>& pairs, const std::vector<std::string>& generated) {
+               const std::vector<PairAgreement>& pairs, const std::vector<InputSet>& sets,
+               const std::vector<std::vector<ExpectedCheck>>& checks) {
   std::cout << fmt::format("model   {}\n", a.model);
-  std::cout << fmt::format("inputs  {}\n",
-                           generated.empty()
-                               ? "from --inputs"
-                               : fmt::format("{} random (seed {})", generated.size(), a.seed));
+  std::cout << fmt::format("inputs  {}\n", InputsLine(a, sets));
   std::cout << fmt::format(
       "tol     atol {:g}, rtol {:g} (pass: |b - a| <= atol + rtol * |a|, a = the earlier env)\n",
       a.atol, a.rtol);
@@ -218,6 +253,7 @@ void PrintText(const CompareArgs& a, const std::vector<EnvOutcome>& envs,
       ++failed_pairs;
     }
   }
+  PrintExpected(a, envs, checks);
   std::cout << fmt::format("\n{} of {} compared pairs agree; {} of {} envs failed\n",
                            compared - failed_pairs, compared, failed_envs, envs.size());
 }
@@ -230,22 +266,35 @@ int CompareMain(const CompareArgs& a) {
          specs.size());
   }
   Model model = Model::Load(a.model);
-  std::vector<std::string> generated;
-  ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
+  std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
+  if (a.save_inputs == kSaveToOut) {
+    Fail(ErrorKind::kUsage, "compare has no --out: give --save-inputs a folder");
+  }
+  if (!a.save_inputs.empty()) SaveInputSets(model, sets, a.save_inputs);
+  // With several sets every output is compared once per set, named SET/OUTPUT.
   std::vector<std::string> names;
-  for (const auto& o : model.Outputs()) {
-    names.push_back(o.name);
+  for (const auto& set : sets) {
+    for (const auto& o : model.Outputs()) {
+      names.push_back(sets.size() == 1 ? o.name : set.origin + "/" + o.name);
+    }
   }
 
   std::vector<EnvOutcome> envs;
   envs.reserve(specs.size());
   for (const auto& spec : specs) {
-    envs.push_back(RunEnv(model, spec, inputs));
+    envs.push_back(RunEnv(model, spec, sets));
   }
   std::vector<const std::vector<Value>*> runs;
   runs.reserve(envs.size());
-  for (const auto& e : envs) {
-    runs.push_back(e.ok ? &e.outputs : nullptr);
+  std::vector<std::vector<ExpectedCheck>> checks(envs.size());
+  bool expected_ok = true;
+  for (size_t e = 0; e < envs.size(); ++e) {
+    runs.push_back(envs[e].ok ? &envs[e].all_outputs : nullptr);
+    for (size_t s = 0; envs[e].ok && s < sets.size(); ++s) {
+      checks[e].push_back(
+          CheckExpectedOutputs(model, sets[s], envs[e].outputs[s], {a.rtol, a.atol}));
+      expected_ok &= checks[e].back().ok;
+    }
   }
   PairOptions options;
   options.tol = {a.rtol, a.atol};
@@ -262,16 +311,19 @@ int CompareMain(const CompareArgs& a) {
   for (const auto& p : pairs) {
     diverged |= p.skipped.empty() && !p.ok;
   }
+  diverged |= !expected_ok;
   int code = usage_error ? kExitUsage : (env_failed || diverged) ? kExitDiverged : kExitOk;
 
   if (!a.json) {
-    PrintText(a, envs, pairs, generated);
+    PrintText(a, envs, pairs, sets, checks);
     return code;
   }
   nlohmann::json rec;
   rec["model"] = a.model;
-  rec["seed"] = a.seed;
-  rec["generated_inputs"] = generated;
+  rec["seed"] = a.inputs.seed;
+  rec["generated_inputs"] = sets[0].generated;
+  rec["input_sets"] = InputSetsJson(sets);
+  if (!a.save_inputs.empty()) rec["saved_inputs"] = a.save_inputs;
   rec["tolerance"] = {{"atol", a.atol}, {"rtol", a.rtol}};
   rec["top_k"] = a.top_k;
   rec["label_offset"] = a.label_offset;
@@ -288,6 +340,15 @@ int CompareMain(const CompareArgs& a) {
         e.ok ? nlohmann::json{{"prepare", e.prepare_ms}, {"run", e.run_ms}, {"run_wall", e.wall_ms}}
              : nlohmann::json();
     rec["envs"].push_back(j);
+  }
+  rec["expected_outputs"] = nlohmann::json::array();
+  for (size_t e = 0; e < checks.size(); ++e) {
+    for (const auto& c : checks[e]) {
+      if (!c.checked) continue;
+      nlohmann::json j = c.json;
+      j["env"] = e;
+      rec["expected_outputs"].push_back(j);
+    }
   }
   rec["pairs"] = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
@@ -325,7 +386,9 @@ Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
   CLI::App* app = root.add_subcommand(
       "compare", "Run one model on several environments and compare every pair");
   app->footer(
-      "Every env gets the same inputs (--inputs, else seeded random data as in `concord run`).\n"
+      "Every env gets the same inputs (--inputs, else seeded random data as in `concord run`);\n"
+      "with several input sets every set runs and each output is compared per set (SET/OUTPUT);\n"
+      "sets with output_K.pb are also checked against them (exit 1 on a mismatch).\n"
       "For each unordered pair (a = earlier env, b = later) and each output: max abs / rel error,\n"
       "cosine, NaN/Inf agreement, mismatching elements, PASS/FAIL under |b-a| <= atol + rtol*|a|,\n"
       "and the rtol/atol that would have passed. Classifier-like outputs (float [N,C], C >= 2) "
@@ -340,8 +403,8 @@ Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("model", args->model, "ONNX model file")->required();
   app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
       ->required();
-  app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
-  app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  AddInputOptions(app, &args->inputs);
+  AddSaveInputsOption(app, &args->save_inputs);
   app->add_option("--atol", args->atol, "Absolute tolerance")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

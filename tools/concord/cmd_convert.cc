@@ -4,6 +4,7 @@
 
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
+#include "ir/external_data.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -19,59 +20,35 @@ struct ConvertArgs {
   std::vector<std::string> calibration;
   int random_calibration = 0;
   uint64_t seed = 0;
+  InputShapes shapes;
   bool json = false;
   bool list = false;
 };
 
-// One input set per path; a folder holding test_data_set_* folders gives one set per folder.
+// One input set per path (data/inputs.h: files, a test_data_set_N folder, or one set per
+// test_data_set_* folder); every set must hold every input. Then the random sets.
 std::vector<ValueMap> LoadCalibration(const Model& model, const ConvertArgs& a) {
   std::vector<ValueMap> sets;
-  auto load_one = [&](const std::string& path) {
-    std::vector<std::string> generated;
-    ValueMap v = LoadInputs(model, {path}, a.seed, &generated);
-    if (!generated.empty()) {
-      Fail(ErrorKind::kInput, "calibration set {} has no data for input(s) {} (each path must hold every input)",
-           path, fmt::join(generated, ", "));
-    }
-    sets.push_back(std::move(v));
-  };
   for (const auto& path : a.calibration) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) Fail(ErrorKind::kInput, "calibration path {} does not exist", path);
-    std::vector<std::string> subsets;
-    if (fs::is_directory(path, ec)) {
-      for (const auto& e : fs::directory_iterator(path)) {
-        if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) {
-          subsets.push_back(e.path().string());
-        }
+    InputRequest req;
+    req.paths = {path};
+    req.shapes = a.shapes;
+    for (auto& set : LoadInputSets(model, req)) {
+      if (!set.generated.empty()) {
+        Fail(ErrorKind::kInput,
+             "calibration set {} has no data for input(s) {} (each path must hold every input)",
+             set.origin, fmt::join(set.generated, ", "));
       }
-    }
-    std::sort(subsets.begin(), subsets.end());
-    if (subsets.empty()) {
-      load_one(path);
-    } else {
-      for (const auto& s : subsets) load_one(s);
+      sets.push_back(std::move(set.inputs));
     }
   }
   for (int i = 0; i < a.random_calibration; ++i) {
-    std::vector<std::string> generated;
-    sets.push_back(LoadInputs(model, {}, a.seed + static_cast<uint64_t>(i) + 1, &generated));
+    InputRequest req;
+    req.seed = a.seed + static_cast<uint64_t>(i) + 1;
+    req.shapes = a.shapes;
+    sets.push_back(std::move(LoadInputSets(model, req)[0].inputs));
   }
   return sets;
-}
-
-// External-data initializers are read and stored inline (the output may live elsewhere).
-int InlineExternalData(Model* model) {
-  int n = 0;
-  for (auto& t : *model->mutable_proto()->mutable_graph()->mutable_initializer()) {
-    if (t.data_location() != onnx::TensorProto::EXTERNAL) continue;
-    Tensor x = TensorFromProto(t, model->base_dir(), "initializer '" + t.name() + "'");
-    std::string name = t.name();
-    t.Clear();
-    TensorToProto(x, name, &t);
-    ++n;
-  }
-  return n;
 }
 
 int ConvertMain(const ConvertArgs& a) {
@@ -99,7 +76,8 @@ int ConvertMain(const ConvertArgs& a) {
   passes::PassContext ctx;
   ctx.calibration = LoadCalibration(model, a);
   passes::PassResult r = passes::RunPasses(model, a.passes, ctx);
-  int inlined = InlineExternalData(&r.model);
+  // External data is stored inline (the output may live elsewhere).
+  int inlined = InlineExternalData(r.model.mutable_proto(), r.model.base_dir(), r.model.path());
   std::string bytes;
   if (!r.model.proto().SerializeToString(&bytes)) {
     Fail(ErrorKind::kUnsupported, "{}: the converted model cannot be serialized (over 2 GiB?)", a.out);
@@ -159,6 +137,7 @@ Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
                   "Add N seeded random input sets to the calibration (not representative data)")
       ->check(CLI::Range(0, 10000));
   app->add_option("--seed", args->seed, "Seed for --random-calibration")->capture_default_str();
+  AddInputShapesOption(app, &args->shapes);
   app->add_flag("--list", args->list, "List the passes and their options");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {

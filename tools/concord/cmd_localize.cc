@@ -13,47 +13,13 @@ namespace concord::cli {
 
 namespace fs = std::filesystem;
 
-std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
-                                    std::string* description) {
-  std::vector<ValueMap> sets;
-  std::vector<std::string> files, labels;
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (!fs::exists(p, ec)) Fail(ErrorKind::kInput, "{}: no such file or folder (--inputs)", p);
-    if (fs::is_directory(p, ec)) {
-      std::vector<std::string> sub = TestDataSets(p);
-      if (sub.empty()) sub.push_back(p);  // a test_data_set_N folder itself
-      for (const auto& s : sub) {
-        sets.push_back(LoadInputs(model, {s}, seed, nullptr));
-        labels.push_back(fs::path(s).filename().string());
-      }
-    } else {
-      files.push_back(p);
-    }
-  }
-  if (!files.empty()) {
-    sets.push_back(LoadInputs(model, files, seed, nullptr));
-    labels.push_back(fmt::format("{} file(s)", files.size()));
-  }
-  if (sets.empty()) {
-    sets.push_back(LoadInputs(model, {}, seed, nullptr));
-    labels.push_back(fmt::format("random (seed {})", seed));
-  }
-  if (description) {
-    *description = sets.size() == 1 ? labels[0]
-                                    : fmt::format("{} input sets ({} .. {})", sets.size(), labels.front(), labels.back());
-  }
-  return sets;
-}
-
 namespace {
 
 struct LocalizeArgs {
   std::string source, target;
-  std::vector<std::string> inputs;
+  InputRequest inputs;
   std::string env = "ref", source_env = "ref";
   double rtol = 1e-4, atol = 1e-5;
-  uint64_t seed = 0;
   bool json = false;
   std::string html, md;
   int window = 4;
@@ -156,8 +122,9 @@ int LocalizeMain(const LocalizeArgs& a) {
   opt.source_env = EnvSpec::Parse(a.source_env);
   opt.target_env = EnvSpec::Parse(a.env);
   opt.tol = {a.rtol, a.atol};
-  std::string desc;
-  std::vector<ValueMap> sets = LoadInputSets(source, a.inputs, a.seed, &desc);
+  std::vector<InputSet> loaded = LoadInputSets(source, a.inputs);
+  std::string desc = DescribeInputSets(loaded);
+  std::vector<ValueMap> sets = InputMaps(std::move(loaded));
   localize::LocalizeResult r = localize::Localize(source, target, sets, opt);
   nlohmann::json j = r.ToJson();
   j["source"] = a.source;
@@ -183,16 +150,13 @@ int LocalizeMain(const LocalizeArgs& a) {
 
 }  // namespace
 
-void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
-                        double* rtol, double* atol, uint64_t* seed) {
-  app->add_option("--inputs,-i", *inputs,
-                  "Input tensor files (.pb/.npy/.npz; one set), a test_data_set_N folder, or a folder of "
-                  "test_data_set_* folders (every set is used). Default: one random set");
+void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
+                        std::string* source_env, double* rtol, double* atol) {
+  AddInputOptions(app, inputs);
   AddEnvOption(app, env, "Env the TARGET runs on");
   app->add_option("--source-env", *source_env, "Env the SOURCE runs on")->capture_default_str();
   app->add_option("--rtol", *rtol, "Relative tolerance per element")->capture_default_str();
   app->add_option("--atol", *atol, "Absolute tolerance per element")->capture_default_str();
-  app->add_option("--seed", *seed, "Seed for random inputs")->capture_default_str();
 }
 
 Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
@@ -209,7 +173,7 @@ Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
       "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
   app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
-  AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol, &args->seed);
+  AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
   app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
   app->add_option("--md", args->md, "Write a Markdown report");
   app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();

@@ -21,8 +21,7 @@ using json = nlohmann::json;
 struct ReduceArgs {
   std::string model;
   std::vector<std::string> envs;
-  std::vector<std::string> inputs;
-  uint64_t seed = 0;
+  InputRequest inputs;
   double atol = 1e-7, rtol = 1e-3;
   double timeout_s = 60;
   int max_tests = 300;
@@ -98,8 +97,13 @@ int ReduceMain(const ReduceArgs& a) {
   }
   if (!fs::is_regular_file(a.model)) Fail(ErrorKind::kInput, "{}: no such model file", a.model);
   Model model = Model::Load(a.model);
-  std::vector<std::string> generated;
-  ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
+  std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
+  if (sets.size() > 1) {
+    Fail(ErrorKind::kUsage, "reduce works on one input set; --inputs gives {}",
+         DescribeInputSets(sets));
+  }
+  const ValueMap& inputs = sets[0].inputs;
+  const std::vector<std::string>& generated = sets[0].generated;
   EnvReduceOptions o;
   o.env_a = envs[0].ToString();
   o.env_b = envs[1].ToString();
@@ -176,8 +180,7 @@ Command MakeReduceCommand(CLI::App& root, GlobalOptions& global) {
       "Example: concord reduce model.onnx --envs 'ref;opencv@cpu' --out small");
   app->add_option("model", args->model, "ONNX model file")->required();
   app->add_option("--envs", args->envs, "The two environments, 'A;B'")->required();
-  app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
-  app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  AddInputOptions(app, &args->inputs);
   app->add_option("--atol", args->atol, "Absolute tolerance")->capture_default_str();
   app->add_option("--rtol", args->rtol, "Relative tolerance")->capture_default_str();
   app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang")

@@ -15,10 +15,9 @@ namespace {
 
 struct RepairArgs {
   std::string source, target, out, log;
-  std::vector<std::string> inputs;
+  InputRequest inputs;
   std::string env = "ref", source_env = "ref";
   double rtol = 1e-4, atol = 1e-5;
-  uint64_t seed = 0;
   int max_steps = 8;
   int holdout = 3;
   bool json = false;
@@ -38,9 +37,10 @@ int RepairMain(const RepairArgs& a) {
   opt.localize.tol = {a.rtol, a.atol};
   opt.max_steps = a.max_steps;
   opt.holdout_sets = a.holdout;
-  opt.seed = a.seed;
-  std::string desc;
-  std::vector<ValueMap> sets = LoadInputSets(source, a.inputs, a.seed, &desc);
+  opt.seed = a.inputs.seed;
+  std::vector<InputSet> loaded = LoadInputSets(source, a.inputs);
+  std::string desc = DescribeInputSets(loaded);
+  std::vector<ValueMap> sets = InputMaps(std::move(loaded));
   repair::RepairResult r = repair::Repair(source, target, sets, opt);
   WriteFileAtomic(a.out, r.fixed.SerializeAsString());
   std::string log_path = a.log.empty() ? (out.parent_path() / (out.stem().string() + ".patch.json")).string() : a.log;
@@ -91,7 +91,7 @@ Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
   app->add_option("--out,-o", args->out, "Where to write the repaired model")->required();
   app->add_option("--log", args->log, "Where to write the patch log (JSON)");
-  AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol, &args->seed);
+  AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
   app->add_option("--max-steps", args->max_steps, "Most edits accepted")->capture_default_str()->check(CLI::Range(1, 100));
   app->add_option("--holdout", args->holdout, "Random held-out sets when one input set is given")
       ->capture_default_str()->check(CLI::Range(1, 100));

@@ -20,10 +20,11 @@ namespace {
 struct RunArgs {
   std::string model;
   std::string env = "ref";
-  std::vector<std::string> inputs;
+  InputRequest inputs;
   std::string out;
+  std::string save_inputs;
   int top_k = 5;
-  uint64_t seed = 0;
+  double atol = 1e-5, rtol = 1e-5;
   bool json = false;
   bool taps = false;
 };
@@ -49,7 +50,10 @@ nlohmann::json Stats(const Tensor& t) {
   int64_t nan = 0, inf = 0;
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = t.GetDouble(i);
-    if (std::isnan(v)) { ++nan; continue; }
+    if (std::isnan(v)) {
+      ++nan;
+      continue;
+    }
     if (std::isinf(v)) ++inf;
     mn = std::min(mn, v);
     mx = std::max(mx, v);
@@ -63,100 +67,88 @@ nlohmann::json Stats(const Tensor& t) {
   return j;
 }
 
-int RunMain(const RunArgs& a) {
-  auto t0 = Clock::now();
-  Model model = Model::Load(a.model);
-  auto t1 = Clock::now();
-  EnvSpec env = EnvSpec::Parse(a.env);
-  std::vector<std::string> generated;
-  ValueMap inputs = LoadInputs(model, a.inputs, a.seed, &generated);
-  auto t2 = Clock::now();
-  auto session = PrepareSession(model, env);
-  auto t3 = Clock::now();
-  RunTiming timing;
-  ValueMap taps;
-  if (a.taps && a.out.empty()) Fail(ErrorKind::kUsage, "--taps needs --out DIR to write the intermediate tensors to");
-  if (a.taps && !session->supports_taps()) {
-    Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)", session->effective_env());
-  }
-  std::vector<Value> outputs =
-      a.taps ? session->RunWithTaps(inputs, &taps, &timing) : session->Run(inputs, &timing);
-  auto t4 = Clock::now();
+nlohmann::json OutputsJson(const Model& model, const std::vector<Value>& outputs, int top_k) {
   auto infos = model.Outputs();
-
-  nlohmann::json rec;
-  rec["model"] = a.model;
-  rec["env"] = env.ToString();
-  rec["effective_env"] = session->effective_env();
-  rec["seed"] = a.seed;
-  rec["inputs"] = nlohmann::json::array();
-  for (const auto& in : model.Inputs()) {
-    nlohmann::json j = ValueSummaryJson(inputs.at(in.name));
-    j["name"] = in.name;
-    j["generated"] = std::find(generated.begin(), generated.end(), in.name) != generated.end();
-    rec["inputs"].push_back(j);
-  }
-  rec["outputs"] = nlohmann::json::array();
+  nlohmann::json all = nlohmann::json::array();
   for (size_t i = 0; i < outputs.size(); ++i) {
     nlohmann::json j = ValueSummaryJson(outputs[i]);
     j["name"] = infos[i].name;
     if (outputs[i].is_tensor()) {
       j["stats"] = Stats(outputs[i].tensor);
-      if (a.top_k > 0 && LooksLikeScores(outputs[i].tensor)) j["top_k"] = TopK(outputs[i].tensor, a.top_k);
+      if (top_k > 0 && LooksLikeScores(outputs[i].tensor))
+        j["top_k"] = TopK(outputs[i].tensor, top_k);
     }
-    rec["outputs"].push_back(j);
+    all.push_back(j);
   }
-  rec["timings_ms"] = {{"load", Ms(t0, t1)}, {"inputs", Ms(t1, t2)}, {"prepare", Ms(t2, t3)},
-                       {"run", timing.run_ms}, {"run_wall", Ms(t3, t4)}};
-  if (!a.out.empty()) {
-    fs::create_directories(a.out);
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      WriteValuePb((fs::path(a.out) / fmt::format("output_{}.pb", i)).string(), outputs[i], infos[i].name);
+  return all;
+}
+
+nlohmann::json InputsJson(const Model& model, const InputSet& set) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& in : model.Inputs()) {
+    nlohmann::json j = ValueSummaryJson(set.inputs.at(in.name));
+    j["name"] = in.name;
+    j["generated"] =
+        std::find(set.generated.begin(), set.generated.end(), in.name) != set.generated.end();
+    all.push_back(j);
+  }
+  return all;
+}
+
+// Writes OUT/run.json, the outputs (OUT/output_K.pb, or OUT/set_S/output_K.pb for several sets)
+// and the taps of the first set.
+void WriteOut(const RunArgs& a, const Model& model, const std::vector<std::vector<Value>>& outputs,
+              const ValueMap& taps, nlohmann::json* rec) {
+  fs::create_directories(a.out);
+  auto infos = model.Outputs();
+  for (size_t s = 0; s < outputs.size(); ++s) {
+    fs::path dir =
+        outputs.size() == 1 ? fs::path(a.out) : fs::path(a.out) / fmt::format("set_{}", s);
+    fs::create_directories(dir);
+    for (size_t i = 0; i < outputs[s].size(); ++i) {
+      WriteValuePb((dir / fmt::format("output_{}.pb", i)).string(), outputs[s][i], infos[i].name);
     }
-    if (a.taps) {
-      // One file per tapped value, named by position; run.json maps names to files.
-      nlohmann::json index = nlohmann::json::array();
-      int k = 0;
-      for (const auto& node : model.graph().node()) {
-        for (const auto& name : node.output()) {
-          auto it = taps.find(name);
-          if (name.empty() || it == taps.end()) continue;
-          std::string file = fmt::format("taps/tap_{}.pb", k++);
-          WriteValuePb((fs::path(a.out) / file).string(), it->second, name);
-          nlohmann::json j = ValueSummaryJson(it->second);
-          j["name"] = name;
-          j["node"] = node.name();
-          j["op_type"] = node.op_type();
-          j["file"] = file;
-          index.push_back(j);
-        }
+  }
+  if (a.taps) {
+    // One file per tapped value, named by position; run.json maps names to files.
+    nlohmann::json index = nlohmann::json::array();
+    int k = 0;
+    for (const auto& node : model.graph().node()) {
+      for (const auto& name : node.output()) {
+        auto it = taps.find(name);
+        if (name.empty() || it == taps.end()) continue;
+        std::string file = fmt::format("taps/tap_{}.pb", k++);
+        WriteValuePb((fs::path(a.out) / file).string(), it->second, name);
+        nlohmann::json j = ValueSummaryJson(it->second);
+        j["name"] = name;
+        j["node"] = node.name();
+        j["op_type"] = node.op_type();
+        j["file"] = file;
+        index.push_back(j);
       }
-      rec["taps"] = index;
     }
-    rec["out_dir"] = a.out;
-    std::string text = rec.dump(2) + "\n";
-    WriteFileAtomic((fs::path(a.out) / "run.json").string(), text);
+    (*rec)["taps"] = index;
   }
-  if (a.json) {
-    std::cout << rec.dump(2) << "\n";
-    return kExitOk;
+  (*rec)["out_dir"] = a.out;
+  WriteFileAtomic((fs::path(a.out) / "run.json").string(), rec->dump(2) + "\n");
+}
+
+void PrintSet(const RunArgs& a, const nlohmann::json& set) {
+  for (const auto& in : set["inputs"]) {
+    std::cout << fmt::format(
+        "input   {:<20} {}{}{}\n", in["name"].get<std::string>(),
+        in.value("dtype", std::string("?")),
+        in.contains("shape") ? in["shape"].dump() : std::string(""),
+        in["generated"].get<bool>() ? fmt::format("  (random, seed {})", a.inputs.seed) : "");
   }
-  std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""), model.graph().node_size());
-  std::cout << fmt::format("env     {}\n", session->effective_env());
-  for (const auto& in : rec["inputs"]) {
-    std::cout << fmt::format("input   {:<20} {}{}{}\n", in["name"].get<std::string>(),
-                             in.value("dtype", std::string("?")),
-                             in.contains("shape") ? in["shape"].dump() : std::string(""),
-                             in["generated"].get<bool>() ? fmt::format("  (random, seed {})", a.seed) : "");
-  }
-  for (const auto& o : rec["outputs"]) {
+  for (const auto& o : set["outputs"]) {
     std::string line = fmt::format("output  {:<20} {}{}", o["name"].get<std::string>(),
                                    o.value("dtype", std::string("?")),
                                    o.contains("shape") ? o["shape"].dump() : std::string(""));
     if (o.contains("stats") && !o["stats"].empty()) {
       const auto& s = o["stats"];
-      line += fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", s["min"].get<double>(), s["max"].get<double>(),
-                          s["mean"].get<double>());
+      line += fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", s["min"].get<double>(),
+                          s["max"].get<double>(), s["mean"].get<double>());
       if (s["nan"].get<int64_t>() || s["inf"].get<int64_t>()) {
         line += fmt::format("  NaN {} Inf {}", s["nan"].get<int64_t>(), s["inf"].get<int64_t>());
       }
@@ -170,39 +162,146 @@ int RunMain(const RunArgs& a) {
           break;
         }
         std::string items;
-        for (const auto& e : r) items += fmt::format("  #{} {:.4g}", e["index"].get<int64_t>(), e["score"].get<double>());
+        for (const auto& e : r)
+          items += fmt::format("  #{} {:.4g}", e["index"].get<int64_t>(), e["score"].get<double>());
         std::cout << fmt::format("        top-{} row {}:{}\n", a.top_k, row++, items);
       }
     }
   }
-  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)), FormatMs(Ms(t2, t3)),
-                           FormatMs(timing.run_ms));
+}
+
+// The directory --save-inputs writes to ("" when not asked).
+std::string SaveDir(const std::string& save, const std::string& out) {
+  if (save != kSaveToOut) return save;
+  if (out.empty()) Fail(ErrorKind::kUsage, "--save-inputs without a folder needs --out DIR");
+  return out;
+}
+
+int RunMain(const RunArgs& a) {
+  auto t0 = Clock::now();
+  Model model = Model::Load(a.model);
+  auto t1 = Clock::now();
+  EnvSpec env = EnvSpec::Parse(a.env);
+  std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
+  std::string save_dir = SaveDir(a.save_inputs, a.out);
+  if (!save_dir.empty()) SaveInputSets(model, sets, save_dir);
+  auto t2 = Clock::now();
+  if (a.taps && a.out.empty())
+    Fail(ErrorKind::kUsage, "--taps needs --out DIR to write the intermediate tensors to");
+  if (a.taps && sets.size() > 1) {
+    Fail(ErrorKind::kUsage, "--taps takes one input set; --inputs gives {}", sets.size());
+  }
+  auto session = PrepareSession(model, env);
+  auto t3 = Clock::now();
+  if (a.taps && !session->supports_taps()) {
+    Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)",
+         session->effective_env());
+  }
+  RunTiming timing;
+  ValueMap taps;
+  std::vector<std::vector<Value>> outputs;
+  for (const auto& set : sets) {
+    outputs.push_back(a.taps ? session->RunWithTaps(set.inputs, &taps, &timing)
+                             : session->Run(set.inputs, &timing));
+  }
+  auto t4 = Clock::now();
+
+  nlohmann::json rec;
+  rec["model"] = a.model;
+  rec["env"] = env.ToString();
+  rec["effective_env"] = session->effective_env();
+  rec["seed"] = a.inputs.seed;
+  rec["input_sets"] = InputSetsJson(sets);
+  rec["sets"] = nlohmann::json::array();
+  rec["expected_outputs"] = nlohmann::json::array();
+  std::vector<ExpectedCheck> checks;
+  bool ok = true;
+  for (size_t s = 0; s < sets.size(); ++s) {
+    rec["sets"].push_back({{"origin", sets[s].origin},
+                           {"inputs", InputsJson(model, sets[s])},
+                           {"outputs", OutputsJson(model, outputs[s], a.top_k)}});
+    checks.push_back(CheckExpectedOutputs(model, sets[s], outputs[s], {a.rtol, a.atol}));
+    if (checks.back().checked) rec["expected_outputs"].push_back(checks.back().json);
+    ok &= checks.back().ok;
+  }
+  rec["inputs"] = rec["sets"][0]["inputs"];
+  rec["outputs"] = rec["sets"][0]["outputs"];
+  rec["tolerance"] = {{"atol", a.atol}, {"rtol", a.rtol}};
+  rec["ok"] = ok;
+  rec["timings_ms"] = {{"load", Ms(t0, t1)},
+                       {"inputs", Ms(t1, t2)},
+                       {"prepare", Ms(t2, t3)},
+                       {"run", timing.run_ms},
+                       {"run_wall", Ms(t3, t4)}};
+  if (!save_dir.empty()) rec["saved_inputs"] = save_dir;
+  if (!a.out.empty()) WriteOut(a, model, outputs, taps, &rec);
+  int code = ok ? kExitOk : kExitDiverged;
+  if (a.json) {
+    std::cout << rec.dump(2) << "\n";
+    return code;
+  }
+  std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""),
+                           model.graph().node_size());
+  std::cout << fmt::format("env     {}\n", session->effective_env());
+  for (size_t s = 0; s < sets.size(); ++s) {
+    if (sets.size() > 1) std::cout << fmt::format("set     {}\n", sets[s].origin);
+    for (const auto& d : sets[s].defaulted) {
+      std::cout << fmt::format("note    {} (use --input-shapes)\n", d);
+    }
+    PrintSet(a, rec["sets"][s]);
+  }
+  if (!rec["expected_outputs"].empty()) {
+    std::cout << fmt::format("expected outputs (atol {:g}, rtol {:g})\n", a.atol, a.rtol);
+    for (const auto& c : checks) {
+      for (const auto& line : c.lines)
+        std::cout << fmt::format("  {:<16} {}\n", c.json["set"].get<std::string>(), line);
+    }
+  }
+  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
+                           FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  if (!save_dir.empty())
+    std::cout << fmt::format("saved   inputs in {}/test_data_set_*\n", save_dir);
   if (!a.out.empty()) {
-    std::cout << fmt::format("wrote   {}/output_*.pb{} and run.json\n", a.out,
+    std::cout << fmt::format("wrote   {}/{}output_*.pb{} and run.json\n", a.out,
+                             sets.size() > 1 ? "set_*/" : "",
                              a.taps ? fmt::format(", {} taps in taps/", taps.size()) : "");
   }
-  return kExitOk;
+  if (!ok) std::cout << "FAIL    outputs differ from the expected outputs\n";
+  return code;
 }
 
 }  // namespace
 
 Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* app = root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
+  CLI::App* app =
+      root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
   app->footer(
-      "Inputs: .pb (ONNX TensorProto), .npy, .npz, or a test_data_set_N folder. Tensors bind to\n"
-      "model inputs by name when the name matches, else by position. Inputs not given get seeded\n"
-      "random data (floats uniform in [-1,1), integers in [0,10)).\n"
+      "Inputs: .pb (ONNX TensorProto), .npy, .npz files (one set), a test_data_set_N folder, or a\n"
+      "folder of test_data_set_* folders (one set each; every set runs). Tensors bind to model\n"
+      "inputs by name when the name matches, else by position. Inputs not given get seeded random\n"
+      "data (floats uniform in [-1,1), integers in [0,10)); --input-shapes sets dynamic dims.\n"
+      "Every set must match the declared input types and static dims (else exit 2). A set with\n"
+      "output_K.pb files is checked against them (--atol/--rtol; exit 1 on a mismatch).\n"
       "Example: concord run model.onnx --env ref --inputs test_data_set_0 --out out/");
   app->add_option("model", args->model, "ONNX model file")->required();
   AddEnvOption(app, &args->env);
-  app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
+  AddInputOptions(app, &args->inputs);
   app->add_option("--out,-o", args->out, "Write output_K.pb and run.json to this folder");
-  app->add_option("--top-k,-k", args->top_k, "Top-k classes shown for classifier-like outputs (0 = off)")
-      ->capture_default_str()->check(CLI::Range(0, 1000));
-  app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
-  app->add_flag("--taps", args->taps,
-                "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
+  app->add_option("--top-k,-k", args->top_k,
+                  "Top-k classes shown for classifier-like outputs (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  AddSaveInputsOption(app, &args->save_inputs);
+  app->add_option("--atol", args->atol, "Absolute tolerance against expected outputs (output_K.pb)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--rtol", args->rtol, "Relative tolerance against expected outputs")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_flag(
+      "--taps", args->taps,
+      "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
             args->json |= global.json;

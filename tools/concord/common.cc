@@ -1,12 +1,8 @@
 #include "tools/concord/common.h"
 
 #include <filesystem>
-#include <random>
 
-#include "ir/test_data.h"
-#include "ir/tensor_io.h"
-#include "ir/random.h"
-#include "ir/value_io.h"
+#include "ir/json_number.h"
 
 namespace concord::cli {
 
@@ -17,83 +13,97 @@ void AddJsonFlag(CLI::App* app, bool* json) {
 }
 
 void AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
-  app->add_option("--env,-e", *env,
-                  help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
+  app->add_option(
+         "--env,-e", *env,
+         help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
       ->capture_default_str();
 }
 
-ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
-                    std::vector<std::string>* generated) {
-  auto inputs = model.Inputs();
-  ValueMap values;
-  size_t next_position = 0;
-  auto bind = [&](const std::string& name, Value v, const std::string& source) {
-    std::string target = name;
-    bool named = false;
-    for (const auto& in : inputs) named |= in.name == name;
-    if (!named) {
-      while (next_position < inputs.size() && values.count(inputs[next_position].name)) ++next_position;
-      if (next_position >= inputs.size()) {
-        Fail(ErrorKind::kInput, "{}: more input tensors than the model has inputs ({})", source, inputs.size());
-      }
-      target = inputs[next_position].name;
-    }
-    if (values.count(target)) Fail(ErrorKind::kInput, "{}: input '{}' given twice", source, target);
-    values[target] = std::move(v);
-  };
-  for (const auto& path : paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      ValueMap set = LoadInputSet(model, path);
-      for (auto& [name, v] : set) bind(name, std::move(v), path);
+void AddInputShapesOption(CLI::App* app, InputShapes* shapes) {
+  app->add_option_function<std::vector<std::string>>(
+         "--input-shapes",
+         [shapes](const std::vector<std::string>& args) {
+           try {
+             *shapes = ParseInputShapes(args);
+           } catch (const Error& e) {
+             throw CLI::ValidationError("--input-shapes", e.what());
+           }
+         },
+         "Shapes of generated inputs with dynamic dims: NAME:1x3x224x224 or NAME:[1,3,224,224], "
+         "entries separated by spaces or commas; loaded inputs must agree with them")
+      ->type_name("NAME:DIMS ...");
+}
+
+void AddInputOptions(CLI::App* app, InputRequest* request, const std::string& seed_help) {
+  app->add_option("--inputs,-i", request->paths,
+                  "Input files (.pb/.npy/.npz; together one set), a test_data_set_N folder, or a "
+                  "folder of test_data_set_* folders (one set each). Default: one random set");
+  app->add_option("--seed", request->seed, seed_help)->capture_default_str();
+  AddInputShapesOption(app, &request->shapes);
+}
+
+void AddSaveInputsOption(CLI::App* app, std::string* dir) {
+  app->add_option("--save-inputs", *dir,
+                  "Write the inputs used (loaded or generated) as DIR/test_data_set_K/input_*.pb; "
+                  "without DIR, under --out")
+      ->expected(0, 1)
+      ->default_str(kSaveToOut)
+      ->type_name("[DIR]");
+}
+
+void SaveInputSets(const Model& model, const std::vector<InputSet>& sets, const std::string& dir) {
+  for (size_t k = 0; k < sets.size(); ++k) {
+    SaveInputSet(model, sets[k], (fs::path(dir) / fmt::format("test_data_set_{}", k)).string());
+  }
+}
+
+std::vector<ValueMap> InputMaps(std::vector<InputSet> sets) {
+  std::vector<ValueMap> maps;
+  for (auto& s : sets) maps.push_back(std::move(s.inputs));
+  return maps;
+}
+
+nlohmann::json InputSetsJson(const std::vector<InputSet>& sets) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& s : sets) {
+    all.push_back({{"origin", s.origin},
+                   {"generated", s.generated},
+                   {"defaulted_dims", s.defaulted},
+                   {"has_expected_outputs", !s.expected.empty()}});
+  }
+  return all;
+}
+
+ExpectedCheck CheckExpectedOutputs(const Model& model, const InputSet& set,
+                                   const std::vector<Value>& outputs, const Tolerance& tol) {
+  ExpectedCheck c;
+  if (set.expected.empty()) return c;
+  c.checked = true;
+  c.json = {{"set", set.origin}, {"outputs", nlohmann::json::array()}};
+  auto infos = model.Outputs();
+  for (size_t i = 0; i < infos.size() && i < outputs.size(); ++i) {
+    auto it = set.expected.find(infos[i].name);
+    if (it == set.expected.end()) continue;
+    if (!it->second.is_tensor() || !outputs[i].is_tensor()) {
+      c.lines.push_back(fmt::format("{:<20} not a tensor: not compared", infos[i].name));
       continue;
     }
-    std::string ext = fs::path(path).extension().string();
-    if (ext == ".npy") {
-      bind(fs::path(path).stem().string(), ReadNpy(path), path);
-    } else if (ext == ".npz") {
-      for (auto& nt : ReadNpz(path)) bind(nt.name, std::move(nt.tensor), path);
-    } else if (ext == ".pb") {
-      // Bind by name first so sequence/optional inputs are parsed with the right proto type.
-      NamedTensor nt;
-      const ValueInfo* info = nullptr;
-      onnx::TensorProto probe;
-      std::string bytes = ReadFileBytes(path, kMaxTensorBytes + (1u << 20));
-      if (probe.ParseFromString(bytes)) {
-        for (const auto& in : inputs) {
-          if (in.name == probe.name()) info = &in;
-        }
-      }
-      if (info == nullptr) {
-        size_t pos = next_position;
-        while (pos < inputs.size() && values.count(inputs[pos].name)) ++pos;
-        if (pos < inputs.size()) info = &inputs[pos];
-      }
-      Value v = ReadValuePb(path, info ? &info->type : nullptr);
-      bind(info ? info->name : probe.name(), std::move(v), path);
-    } else {
-      Fail(ErrorKind::kUsage, "{}: unknown input file type (use .pb, .npy, .npz or a test_data_set_N folder)", path);
-    }
+    TensorDiff d = CompareTensors(it->second.tensor, outputs[i].tensor, tol);
+    c.ok &= d.ok;
+    c.json["outputs"].push_back({{"name", infos[i].name},
+                                 {"ok", d.ok},
+                                 {"max_abs", JsonNumber(d.max_abs)},
+                                 {"max_rel", JsonNumber(d.max_rel)},
+                                 {"cosine", JsonNumber(d.cosine)},
+                                 {"mismatches", d.mismatches},
+                                 {"count", d.count},
+                                 {"message", d.message}});
+    c.lines.push_back(fmt::format("{:<20} {:<5} max abs {:.3g}  max rel {:.3g}  cosine {:.7f}{}",
+                                  infos[i].name, d.ok ? "PASS" : "FAIL", d.max_abs, d.max_rel,
+                                  d.cosine, d.ok ? "" : "  " + d.message));
   }
-  uint64_t k = 0;
-  for (const auto& in : inputs) {
-    ++k;
-    if (values.count(in.name)) continue;
-    if (!in.is_tensor) {
-      Fail(ErrorKind::kInput, "input '{}' has type {}: random data can only be made for tensors; pass it with --inputs",
-           in.name, TypeToString(in.type));
-    }
-    if (!in.has_shape) {
-      Fail(ErrorKind::kInput, "input '{}' has no declared shape; pass it with --inputs", in.name);
-    }
-    Shape shape = in.shape;
-    for (auto& d : shape) {
-      if (d < 0) d = 1;
-    }
-    values[in.name] = RandomTensor(in.dtype, shape, seed * 1000003u + k);
-    if (generated) generated->push_back(in.name);
-  }
-  return values;
+  c.json["ok"] = c.ok;
+  return c;
 }
 
 nlohmann::json ValueSummaryJson(const Value& v) {

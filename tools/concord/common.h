@@ -1,15 +1,16 @@
 // Shared pieces of the concord subcommands: option groups that mean the same thing in every
-// subcommand (--json, --env, --inputs, tolerances), input loading, and exit codes.
+// subcommand (--json, --env, --inputs, tolerances), expected-output checks, and exit codes.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "backends/backend.h"
+#include "compare/compare.h"
+#include "data/inputs.h"
 
 namespace concord::cli {
 
@@ -33,12 +34,33 @@ struct Command {
 void AddJsonFlag(CLI::App* app, bool* json);
 void AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "");
 
-// Loads inputs for `model` from paths: .pb / .npy / .npz files or test_data_set_N folders.
-// Files bind by tensor/array name when it matches a model input, otherwise by position.
-// Inputs not given are filled with seeded random data of the declared type and shape
-// (unknown dims become 1); `generated` lists their names.
-ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
-                    std::vector<std::string>* generated);
+// --inputs, --seed and --input-shapes: the input request (data/inputs.h) of every command that
+// feeds a model. AddInputShapesOption alone serves commands whose inputs come from elsewhere.
+void AddInputOptions(CLI::App* app, InputRequest* request,
+                     const std::string& seed_help = "Seed for random inputs");
+void AddInputShapesOption(CLI::App* app, InputShapes* shapes);
+
+// --save-inputs [DIR]: `dir` is set to DIR, or to kSaveToOut when given without a value.
+inline constexpr const char* kSaveToOut = "<out>";
+void AddSaveInputsOption(CLI::App* app, std::string* dir);
+// Writes every set as DIR/test_data_set_K/input_*.pb (a folder --inputs reads back).
+void SaveInputSets(const Model& model, const std::vector<InputSet>& sets, const std::string& dir);
+
+// The input maps of `sets`, in order.
+std::vector<ValueMap> InputMaps(std::vector<InputSet> sets);
+
+// Per-set JSON: origin, generated inputs, dims defaulted to 1.
+nlohmann::json InputSetsJson(const std::vector<InputSet>& sets);
+
+// One env's outputs checked against a set's expected outputs (output_K.pb), by output name.
+struct ExpectedCheck {
+  bool checked = false;  // the set has expected outputs
+  bool ok = true;
+  nlohmann::json json;             // {"set", "ok", "outputs": [{name, ok, max_abs, ...}]}
+  std::vector<std::string> lines;  // text lines, one per output
+};
+ExpectedCheck CheckExpectedOutputs(const Model& model, const InputSet& set,
+                                   const std::vector<Value>& outputs, const Tolerance& tol);
 
 nlohmann::json ValueSummaryJson(const Value& v);
 std::string FormatMs(double ms);
@@ -61,13 +83,9 @@ Command MakeReduceCommand(CLI::App& root, GlobalOptions& global);
 Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global);
 Command MakeRepairCommand(CLI::App& root, GlobalOptions& global);
 
-// localize/repair (cmd_localize.cc): input sets from --inputs (files = one set; a
-// test_data_set_N folder = one set; a folder of test_data_set_* folders = one set each; none =
-// one random set); `description` says which. Options shared by both subcommands.
-std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
-                                    std::string* description);
-void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
-                        double* rtol, double* atol, uint64_t* seed);
+// Options shared by localize and repair (cmd_localize.cc).
+void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
+                        std::string* source_env, double* rtol, double* atol);
 Command MakeConvertCommand(CLI::App& root, GlobalOptions& global);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
