@@ -8,6 +8,7 @@
 
 #include "campaign/bench.h"
 #include "backends/env.h"
+#include "backends/outcome.h"
 #include "ir/json_number.h"
 #include "tools/concord/common.h"
 
@@ -28,11 +29,8 @@ struct BenchArgs {
   bool json = false;
 };
 
-struct EnvBench {
+struct EnvBench : Outcome {
   EnvSpec spec;
-  bool ok = false;
-  std::string error;
-  ErrorKind error_kind = ErrorKind::kRuntime;
   BenchResult result;
   SampleStats run, wall;
   double overhead_pct = 0;  // (median wall - median run) / median run
@@ -175,21 +173,12 @@ int BenchMain(const BenchArgs& a) {
     EnvBench e;
     e.spec = specs[i];
     std::string name = specs[i].ToString();
-    try {
+    static_cast<Outcome&>(e) = Capture([&] {
       e.result =
           BenchEnv(model, specs[i], inputs, options, [&](const char* phase, int done, int planned) {
             progress.Update(i, specs.size(), name, phase, done, planned);
           });
-      e.ok = true;
-    } catch (const Error& err) {
-      e.error = err.what();
-      e.error_kind = err.kind();
-    } catch (const std::bad_alloc&) {
-      e.error = "out of memory";
-    } catch (const std::exception& err) {
-      e.error = fmt::format("internal error: {}", err.what());
-      e.error_kind = ErrorKind::kInternal;
-    }
+    });
     progress.Clear();
     if (e.ok) {
       e.run = Summarize(e.result.run_ms);
@@ -204,13 +193,7 @@ int BenchMain(const BenchArgs& a) {
     }
     envs.push_back(std::move(e));
   }
-  bool usage_error = false, failed = false;
-  for (const auto& e : envs) {
-    failed |= !e.ok;
-    usage_error |=
-        !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
-  }
-  int code = usage_error ? kExitUsage : failed ? kExitDiverged : kExitOk;
+  int code = ExitCodeFor(envs, /*diverged=*/false);
   if (!a.json) {
     PrintText(a, envs, inputs_line);
     return code;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "backends/env.h"
+#include "backends/outcome.h"
 #include "compare/nxn.h"
 #include "ir/clock.h"
 #include "ir/json_number.h"
@@ -28,12 +29,9 @@ struct CompareArgs {
 };
 
 // One env's run. A failure is recorded, never thrown: the other envs are still compared.
-struct EnvOutcome {
+struct EnvOutcome : Outcome {
   EnvSpec spec;
   std::string effective_env;
-  bool ok = false;
-  std::string error;
-  ErrorKind error_kind = ErrorKind::kRuntime;
   double prepare_ms = 0, run_ms = 0, wall_ms = 0;
   std::vector<std::vector<Value>> outputs;  // per input set
   std::vector<Value> all_outputs;           // every set's outputs, one after another
@@ -44,7 +42,7 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const std::vector<Inp
   EnvOutcome o;
   o.spec = spec;
   o.effective_env = spec.ToString();
-  try {
+  static_cast<Outcome&>(o) = Capture([&] {
     auto t0 = Clock::now();
     auto session = PrepareSession(model, spec);
     auto t1 = Clock::now();
@@ -57,16 +55,7 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const std::vector<Inp
     }
     o.wall_ms = Ms(t1, Clock::now());
     o.prepare_ms = Ms(t0, t1);
-    o.ok = true;
-  } catch (const Error& e) {
-    o.error = e.what();
-    o.error_kind = e.kind();
-  } catch (const std::bad_alloc&) {
-    o.error = "out of memory";
-  } catch (const std::exception& e) {
-    o.error = fmt::format("internal error: {}", e.what());
-    o.error_kind = ErrorKind::kInternal;
-  }
+  });
   return o;
 }
 
@@ -302,17 +291,11 @@ int CompareMain(const CompareArgs& a) {
   options.label_offset = a.label_offset;
   std::vector<PairAgreement> pairs = CompareAllPairs(runs, names, options);
 
-  bool usage_error = false, env_failed = false, diverged = false;
-  for (const auto& e : envs) {
-    env_failed |= !e.ok;
-    usage_error |=
-        !e.ok && (e.error_kind == ErrorKind::kUsage || e.error_kind == ErrorKind::kInput);
-  }
+  bool diverged = !expected_ok;
   for (const auto& p : pairs) {
     diverged |= p.skipped.empty() && !p.ok;
   }
-  diverged |= !expected_ok;
-  int code = usage_error ? kExitUsage : (env_failed || diverged) ? kExitDiverged : kExitOk;
+  int code = ExitCodeFor(envs, diverged);
 
   if (!a.json) {
     PrintText(a, envs, pairs, sets, checks);
