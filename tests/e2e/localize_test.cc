@@ -130,6 +130,34 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
   EXPECT_GE(faults, 26);
 }
 
+// localize on `concord convert`'s own int8 QDQ output: kind quantization with the per-layer
+// error of every quantized tensor, not an inserted-node graph fault.
+TEST_F(LocalizeCli, ConvertInt8OutputIsQuantization) {
+  std::string src = WriteSuiteSource(3);
+  CliResult c = RunConcord("convert " + Quote(src) + " " + Quote(P("q.onnx")) +
+                           " --pass quantize_int8 --calibration " + Quote(P("inputs")));
+  ASSERT_EQ(c.code, 0) << c.err;
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("q.onnx")) + " --inputs " +
+                           Quote(P("inputs")) + " --json");
+  EXPECT_EQ(r.code, 1) << r.err;
+  json j = ParseJson(r);
+  EXPECT_EQ(j["kind"], "quantization") << j["evidence"].dump(1);
+  ASSERT_TRUE(j.contains("quantization"));
+  bool activation = false, weight = false;
+  for (const auto& t : j["quantization"]) {
+    activation = activation || t["kind"] == "activation";
+    weight = weight || t["kind"] == "weight";
+    ASSERT_TRUE(t["rel_error"].is_number()) << t.dump();
+    EXPECT_LT(t["rel_error"].get<double>(), 0.05) << t.dump();
+  }
+  EXPECT_TRUE(activation && weight) << j["quantization"].dump(1);
+  CliResult text = RunConcord("localize " + Quote(src) + " " + Quote(P("q.onnx")) + " --inputs " +
+                              Quote(P("inputs")));
+  EXPECT_NE(text.out.find("kind     quantization"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("quantized tensor(s)"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("node inserted"), std::string::npos) << text.out;
+}
+
 // REPAIRED only for an applied and verified edit; identical models are "nothing to repair";
 // NOT REPAIRED says what was written.
 TEST_F(LocalizeCli, RepairVerdictSaysWhatWasDoneAndWritten) {
