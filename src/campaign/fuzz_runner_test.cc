@@ -92,7 +92,8 @@ TEST(RerunMessage, DescribesTheRerunOrNothingWhenItDoesNotReproduce) {
   EXPECT_NE(m, found);
   EXPECT_EQ(RerunMessage("inconsistent", agrees, expected, tol, found), "");
   EXPECT_EQ(RerunMessage("inconsistent", crashed, expected, tol, found), "");  // another symptom
-  EXPECT_EQ(RerunMessage("crash", crashed, expected, tol, "found crash"), "worker died (signal 11)");
+  EXPECT_EQ(RerunMessage("crash", crashed, expected, tol, "found crash"),
+            "worker died (signal 11)");
   EXPECT_EQ(RerunMessage("error", crashed, expected, tol, "found error"), "");
   std::string u = RerunMessage("undefined", differs, expected, tol, "x — ties into ArgMax");
   EXPECT_NE(u.find(" — ties into ArgMax"), std::string::npos) << u;

@@ -565,9 +565,11 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
   std::string reason;
   if (!quant.empty() && IsQuantizationNode(target, quant, culprit)) {
     r.kind = "quantization";
-    reason = fmt::format("int8 quantization: {} quantized tensor(s) (QuantizeLinear->DequantizeLinear "
-                         "on an edge, or a dequantized integer weight); see the per-layer "
-                         "quantization error", quant.size());
+    reason = fmt::format(
+        "int8 quantization: {} quantized tensor(s) (QuantizeLinear->DequantizeLinear "
+        "on an edge, or a dequantized integer weight); see the per-layer "
+        "quantization error",
+        quant.size());
     ev["quantization"] = r.quantization;
   } else if (zone.count(culprit)) {
     r.kind = "input";

@@ -3,11 +3,12 @@
 // the two controls (identical; renamed + fused/split) give null. Ground truth comes from the
 // injector's log, checked independently in fault_inject_test; the values from the reference
 // interpreter.
+#include "localize/localize.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "localize/localize.h"
 #include "passes/fault_inject.h"
 #include "passes/pass.h"
 

@@ -56,7 +56,8 @@ bool SourceWeight(const Model& source, const Model& target, const QuantizedTenso
                   const std::string& int_name, Tensor* out) {
   const std::string suffix = "_quantized";
   std::string name = int_name;
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
     name.resize(name.size() - suffix.size());
   }
   const onnx::TensorProto* t = Initializer(source, name);
@@ -147,8 +148,10 @@ void MeasureQuantization(const Model& source, const Model& target, const SideVal
 nlohmann::json QuantizationJson(const std::vector<QuantizedTensor>& q) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& t : q) {
-    nlohmann::json j = {{"tensor", t.tensor},           {"kind", t.kind},
-                        {"dequantize_node", t.dequantize}, {"dequantized", t.dequantized},
+    nlohmann::json j = {{"tensor", t.tensor},
+                        {"kind", t.kind},
+                        {"dequantize_node", t.dequantize},
+                        {"dequantized", t.dequantized},
                         {"consumers", t.consumers}};
     if (!t.quantize.empty()) j["quantize_node"] = t.quantize;
     j["max_abs"] = t.measured ? JsonNumber(t.max_abs) : nlohmann::json(nullptr);

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -21,11 +20,11 @@
 namespace concord::localize {
 
 struct QuantizedTensor {
-  std::string tensor;      // the float tensor that is quantized
-  std::string kind;        // "activation" or "weight"
-  std::string quantize;    // Q node ("" for a weight)
-  std::string dequantize;  // DQ node
-  std::string dequantized; // the DQ node's output
+  std::string tensor;                  // the float tensor that is quantized
+  std::string kind;                    // "activation" or "weight"
+  std::string quantize;                // Q node ("" for a weight)
+  std::string dequantize;              // DQ node
+  std::string dequantized;             // the DQ node's output
   std::vector<std::string> consumers;  // nodes that read the dequantized value
   bool measured = false;
   double max_abs = 0;

@@ -500,7 +500,7 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   res.final_holdout = localize::Localize(source, fixed, holdout, hl);
   const bool agrees = res.final_holdout.agree;
   res.repaired = agrees && !res.patches.empty();
-  res.status = res.repaired ? "repaired"
+  res.status = res.repaired                                         ? "repaired"
                : agrees && res.patches.empty() && res.initial.agree ? "nothing_to_repair"
                                                                     : "not_repaired";
   return res;

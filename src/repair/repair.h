@@ -18,8 +18,8 @@
 // range of the given inputs. Status: "repaired" when at least one edit was accepted and the
 // edited model agrees with the source on every held-out set; "nothing_to_repair" when no edit
 // was needed (the target agrees on the search sets and on the held-out sets as it is);
-// "not_repaired" otherwise (no edit helped, or the edits leave a divergence). Errors are those of Localize(); a candidate that fails to validate or run is
-// skipped, never thrown.
+// "not_repaired" otherwise (no edit helped, or the edits leave a divergence). Errors are those of
+// Localize(); a candidate that fails to validate or run is skipped, never thrown.
 #pragma once
 
 #include <nlohmann/json.hpp>

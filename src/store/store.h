@@ -167,7 +167,7 @@ std::string TensorDigest(const void* data, size_t size);
 struct MergeOverlap {
   std::string model;  // the model's name (path when unnamed)
   std::string env;
-  std::string input;  // input digest
+  std::string input;            // input digest
   bool outputs_differ = false;  // a run's status or an output digest differs
 };
 
@@ -176,8 +176,8 @@ inline constexpr size_t kMergeExamples = 5;
 struct MergeStats {
   int64_t runs_added = 0;
   int64_t overlapping_cells = 0;
-  int64_t differing_cells = 0;           // overlapping cells whose outputs differ
-  std::vector<MergeOverlap> examples;    // differing cells first, at most kMergeExamples
+  int64_t differing_cells = 0;         // overlapping cells whose outputs differ
+  std::vector<MergeOverlap> examples;  // differing cells first, at most kMergeExamples
 };
 
 class Store {

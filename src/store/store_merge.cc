@@ -55,8 +55,8 @@ MergeStats Store::MergeFrom(const std::string& other_path) {
          other_path);
   }
   if (std::filesystem::equivalent(other_path, path_, ec)) {
-    Fail(ErrorKind::kInput, "results store {}: cannot merge {} into itself (the same file)",
-         path_, other_path);
+    Fail(ErrorKind::kInput, "results store {}: cannot merge {} into itself (the same file)", path_,
+         other_path);
   }
   struct Detach {  // harmless when nothing was attached
     sqlite3* db;

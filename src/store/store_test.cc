@@ -325,7 +325,8 @@ TEST_F(StoreTest, MergeIntoItselfIsRefused) {
   Store a = Store::Open(path);
   Ids ids = AddKeys(a);
   a.RecordRun(MakeRun(ids, 0));
-  for (const std::string& other : {path, (fs::path(path).parent_path() / "." / "self.db").string()}) {
+  for (const std::string& other :
+       {path, (fs::path(path).parent_path() / "." / "self.db").string()}) {
     try {
       a.MergeFrom(other);
       FAIL() << "expected an error for " << other;

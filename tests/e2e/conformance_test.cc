@@ -3,10 +3,10 @@
 // passed >= 98% of all cases (a skip counts as not passed, as in the headline), no failures and
 // at most 16 skips; pytorch-converted / pytorch-operator / simple pass 100%. Every skip must
 // carry a written reason. Counts are printed so CI logs show the figures.
-#include <gtest/gtest.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/e2e/cli_runner.h"
@@ -50,12 +50,14 @@ TEST_P(ConformanceGate, RefMeetsTheBar) {
 // The CLI headline keeps skips apart from failures, --jobs runs cases at once with the same
 // verdicts, and progress reaches stderr when it is not a terminal (here: a pipe).
 TEST(ConformanceCli, HeadlineJobsAndProgress) {
-  const std::string base = "conformance --suite " + kTestData + "/node --filter "
+  const std::string base = "conformance --suite " + kTestData +
+                           "/node --filter "
                            "'^test_(bernoulli|conv_with|relu)' --env ref";
   CliResult one = RunConcord(base + " --progress-every 0");
   ASSERT_EQ(one.code, 0) << one.err;
   std::smatch m;
-  std::regex headline(R"((\d+) passed, 0 failed, (\d+) skipped of (\d+) \(100\.0% of the \d+ that ran\))");
+  std::regex headline(
+      R"((\d+) passed, 0 failed, (\d+) skipped of (\d+) \(100\.0% of the \d+ that ran\))");
   ASSERT_TRUE(std::regex_search(one.out, m, headline)) << one.out;
   int passed = std::stoi(m[1]), skipped = std::stoi(m[2]), total = std::stoi(m[3]);
   EXPECT_GT(skipped, 0);  // the bernoulli cases

@@ -107,7 +107,7 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
     EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
     json rj = ParseJson(rr);
     EXPECT_EQ(rj.value("holdout_sets", 0), 1);  // 3 sets: 2 search, 1 held out
-    if (log.kind.empty()) {  // a control: nothing to repair, nothing written
+    if (log.kind.empty()) {                     // a control: nothing to repair, nothing written
       EXPECT_EQ(rj["status"], "nothing_to_repair");
       EXPECT_FALSE(rj.value("repaired", true));
       EXPECT_FALSE(fs::exists(fixed));
@@ -178,8 +178,8 @@ TEST_F(LocalizeCli, RepairVerdictSaysWhatWasDoneAndWritten) {
   // Two faults, one edit allowed: an edit is applied, the model still diverges.
   Model one = passes::InjectFault(Model::Load(src), {"hyper.leaky_alpha", "", 0});
   passes::InjectFault(one, {"param.bias_scale", "fc1", 0}).Save(P("two.onnx"));
-  CliResult part = RunConcord(base + Quote(P("two.onnx")) + " --max-steps 1 --out " +
-                              Quote(P("part.onnx")));
+  CliResult part =
+      RunConcord(base + Quote(P("two.onnx")) + " --max-steps 1 --out " + Quote(P("part.onnx")));
   EXPECT_EQ(part.code, 1) << part.err;
   EXPECT_NE(part.out.find("NOT REPAIRED"), std::string::npos) << part.out;
   EXPECT_NE(part.out.find("still diverges"), std::string::npos) << part.out;

@@ -20,8 +20,8 @@ class MergeTest : public ::testing::Test {
   std::string P(const std::string& n) { return (dir_ / n).string(); }
 
   // A shard with runs for the given input digests (one model, one env, repeat 0).
-  void MakeShard(const std::string& path, const std::vector<std::string>& inputs, const std::string& env,
-                 const std::string& digest_prefix = "digest-") {
+  void MakeShard(const std::string& path, const std::vector<std::string>& inputs,
+                 const std::string& env, const std::string& digest_prefix = "digest-") {
     Store s = Store::Open(path);
     int64_t e = s.UpsertEnvironment({env, "ref", "cpu", "{}", "{}"});
     int64_t m = s.UpsertModel("m.onnx", "sha-m", "m");
@@ -71,8 +71,8 @@ TEST_F(MergeTest, RefusesToOverwriteAndRejectsBadInputs) {
 
 TEST_F(MergeTest, ReportsOverlappingCellsAndDifferingOutputs) {
   MakeShard(P("a.db"), {"in1", "in2", "in3"}, "ref");
-  MakeShard(P("b.db"), {"in2", "in4"}, "ref");                // in2 overlaps, same outputs
-  MakeShard(P("c.db"), {"in3", "in5"}, "ref", "other-");      // in3 overlaps, other outputs
+  MakeShard(P("b.db"), {"in2", "in4"}, "ref");            // in2 overlaps, same outputs
+  MakeShard(P("c.db"), {"in3", "in5"}, "ref", "other-");  // in3 overlaps, other outputs
   std::string stores = P("a.db") + " " + P("b.db") + " " + P("c.db");
   CliResult r = RunConcord("merge " + stores + " -o " + P("all.db") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -97,7 +97,8 @@ TEST_F(MergeTest, ReportsOverlappingCellsAndDifferingOutputs) {
 TEST_F(MergeTest, RefusesTheSameStoreGivenTwice) {
   MakeShard(P("a.db"), {"in1"}, "ref");
   MakeShard(P("b.db"), {"in2"}, "ref");
-  CliResult r = RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("a.db") + " -o " + P("o.db"));
+  CliResult r =
+      RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("a.db") + " -o " + P("o.db"));
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("given twice"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(P("o.db")));
@@ -108,7 +109,8 @@ TEST_F(MergeTest, RefusesTheSameStoreGivenTwice) {
   EXPECT_FALSE(fs::exists(P("o.db")));
   // The destination given as an input too (through another spelling).
   ASSERT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("o.db")).code, 0);
-  r = RunConcord("merge " + P("b.db") + " " + (dir_ / "." / "o.db").string() + " -o " + P("o.db") + " --force");
+  r = RunConcord("merge " + P("b.db") + " " + (dir_ / "." / "o.db").string() + " -o " + P("o.db") +
+                 " --force");
   EXPECT_EQ(r.code, 2) << r.err;
 }
 

@@ -80,7 +80,8 @@ int ConformanceMain(const ConfArgs& a) {
     }
     if (!classes.empty()) {
       std::string text;
-      for (const auto& [k, n] : classes) text += fmt::format("{}{} {}", text.empty() ? "" : ", ", n, k);
+      for (const auto& [k, n] : classes)
+        text += fmt::format("{}{} {}", text.empty() ? "" : ", ", n, k);
       std::cout << "not passed by class: " << text << "\n";
     }
   }
@@ -99,16 +100,20 @@ Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global) {
       "apart: the pass rate is over the cases that ran. --jobs N runs N cases at once (in-process\n"
       "envs then run each case in a worker process). Progress goes to stderr.\n"
       "Exit code 0 only if no case failed.\n"
-      "Example: concord conformance --suite /usr/share/libonnx-testdata/data/node --filter '^test_conv'");
+      "Example: concord conformance --suite /usr/share/libonnx-testdata/data/node --filter "
+      "'^test_conv'");
   app->add_option("--suite,-s", args->suite, "Suite folder holding one folder per case")->required();
   AddEnvOption(app, &args->env);
   app->add_option("--filter,-f", args->filter, "Only cases whose name matches this regex");
   app->add_flag("--verbose,-v", args->verbose, "Also list passing cases");
-  app->add_option("--jobs,-j", args->jobs, "Cases run at once")->capture_default_str()
+  app->add_option("--jobs,-j", args->jobs, "Cases run at once")
+      ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  app->add_option("--progress-every", args->progress_every,
-                  "Seconds between progress lines on stderr when it is not a terminal (0: every case)")
-      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  app->add_option(
+         "--progress-every", args->progress_every,
+         "Seconds between progress lines on stderr when it is not a terminal (0: every case)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   AddJsonFlag(app, &args->json);
   return {app, [args, &global] {
             args->json |= global.json;

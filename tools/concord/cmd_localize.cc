@@ -69,16 +69,17 @@ std::string Fmt(const nlohmann::json& v) {
 void PrintQuantization(const nlohmann::json& j, std::ostream& os) {
   if (!j.contains("quantization")) return;
   const auto& q = j["quantization"];
-  os << fmt::format("quant    {} quantized tensor(s): max abs / relative error of the QDQ'd value\n",
-                    q.size());
+  os << fmt::format(
+      "quant    {} quantized tensor(s): max abs / relative error of the QDQ'd value\n", q.size());
   const size_t kShown = 16;
   for (size_t i = 0; i < q.size() && i < kShown; ++i) {
     const auto& t = q[i];
     std::string layers;
-    for (const auto& c : t["consumers"]) layers += (layers.empty() ? "" : ",") + c.get<std::string>();
+    for (const auto& c : t["consumers"])
+      layers += (layers.empty() ? "" : ",") + c.get<std::string>();
     os << fmt::format("quant    {:<10} {:<28} max abs {:<10} rel {:<10} -> {}\n",
-                      t["kind"].get<std::string>(), t["tensor"].get<std::string>(), Fmt(t["max_abs"]),
-                      Fmt(t["rel_error"]), layers);
+                      t["kind"].get<std::string>(), t["tensor"].get<std::string>(),
+                      Fmt(t["max_abs"]), Fmt(t["rel_error"]), layers);
   }
   if (q.size() > kShown) os << fmt::format("quant    ... {} more (--json)\n", q.size() - kShown);
 }
@@ -224,9 +225,11 @@ Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
       "structure, then by value (renamed, fused or split nodes, NCHW<->NHWC layouts). The first\n"
       "divergent node is the earliest target node whose output diverges while its inputs agree.\n"
       "Kinds: input (preprocessing), parameter (weights/biases), hyperparameter (attributes),\n"
-      "graph (inserted/removed/replaced node), quantization (int8 QDQ pairs or dequantized weights,\n"
+      "graph (inserted/removed/replaced node), quantization (int8 QDQ pairs or dequantized "
+      "weights,\n"
       "with each quantized tensor's error), runtime (nothing differs: the env computes it\n"
-      "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env ort@cpu\n"
+      "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env "
+      "ort@cpu\n"
       "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
   app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();

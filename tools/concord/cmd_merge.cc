@@ -40,7 +40,9 @@ void CheckInputs(const MergeArgs& a) {
 nlohmann::json StatsJson(const std::string& in, const MergeStats& s) {
   nlohmann::json examples = nlohmann::json::array();
   for (const auto& o : s.examples) {
-    examples.push_back({{"model", o.model}, {"env", o.env}, {"input", o.input},
+    examples.push_back({{"model", o.model},
+                        {"env", o.env},
+                        {"input", o.input},
                         {"outputs_differ", o.outputs_differ}});
   }
   return {{"store", in},
@@ -69,8 +71,10 @@ void PrintText(const nlohmann::json& per_input, const std::string& out, int64_t 
   }
   std::cout << fmt::format("wrote {}: {} runs (one per model x env x input x repeat cell)\n", out,
                            total);
-  std::cout << fmt::format("overlap {} cell(s) in more than one input (the first input's runs are "
-                           "kept); outputs differed in {}\n", overlap, differ);
+  std::cout << fmt::format(
+      "overlap {} cell(s) in more than one input (the first input's runs are "
+      "kept); outputs differed in {}\n",
+      overlap, differ);
 }
 
 int MergeMain(const MergeArgs& a) {
@@ -117,8 +121,11 @@ int MergeMain(const MergeArgs& a) {
       overlap += p["overlapping_cells"].get<int64_t>();
       differ += p["differing_cells"].get<int64_t>();
     }
-    std::cout << nlohmann::json{{"out", a.out}, {"inputs", per_input}, {"runs", total},
-                                {"overlapping_cells", overlap}, {"differing_cells", differ}}
+    std::cout << nlohmann::json{{"out", a.out},
+                                {"inputs", per_input},
+                                {"runs", total},
+                                {"overlapping_cells", overlap},
+                                {"differing_cells", differ}}
                      .dump(2)
               << "\n";
   } else {
