@@ -127,6 +127,10 @@ TEST(Localize, Int8QdqIsQuantizationWithPerLayerError) {
     EXPECT_GT(t["max_abs"].get<double>(), 0);
     EXPECT_LT(t["rel_error"].get<double>(), 0.05);  // 8-bit: about half a step of the range
     EXPECT_FALSE(t["consumers"].empty());
+    if (t["kind"] == "weight") {  // measured against the source's own float weight
+      ASSERT_TRUE(t.contains("source_tensor"));
+      EXPECT_EQ(t["tensor"], t["source_tensor"].get<std::string>() + "_quantized");
+    }
   }
   EXPECT_GE(activations, 3);
   EXPECT_GE(weights, 3);

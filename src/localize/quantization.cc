@@ -53,7 +53,7 @@ void Worst(const Tensor& a, const Tensor& b, double* max_abs, double* max_ref) {
 // The source's float weight for a dequantized initializer: by name ("W_quantized" -> "W"), else
 // the source node of the same name reading it at the same input position.
 bool SourceWeight(const Model& source, const Model& target, const QuantizedTensor& q,
-                  const std::string& int_name, Tensor* out) {
+                  const std::string& int_name, Tensor* out, std::string* source_name) {
   const std::string suffix = "_quantized";
   std::string name = int_name;
   if (name.size() > suffix.size() &&
@@ -73,6 +73,7 @@ bool SourceWeight(const Model& source, const Model& target, const QuantizedTenso
   }
   if (t == nullptr) return false;
   *out = TensorFromProto(*t, source.base_dir(), "initializer '" + t->name() + "'");
+  *source_name = t->name();
   return true;
 }
 
@@ -126,7 +127,8 @@ void MeasureQuantization(const Model& source, const Model& target, const SideVal
     if (t.kind == "weight") {
       Tensor w;
       const Value* dq = tv.Find(0, t.dequantized);
-      if (dq != nullptr && dq->is_tensor() && SourceWeight(source, target, t, t.tensor, &w)) {
+      if (dq != nullptr && dq->is_tensor() &&
+          SourceWeight(source, target, t, t.tensor, &w, &t.source_tensor)) {
         Worst(w, dq->tensor, &max_abs, &max_ref);
         any = true;
       }
@@ -154,6 +156,7 @@ nlohmann::json QuantizationJson(const std::vector<QuantizedTensor>& q) {
                         {"dequantized", t.dequantized},
                         {"consumers", t.consumers}};
     if (!t.quantize.empty()) j["quantize_node"] = t.quantize;
+    if (!t.source_tensor.empty()) j["source_tensor"] = t.source_tensor;
     j["max_abs"] = t.measured ? JsonNumber(t.max_abs) : nlohmann::json(nullptr);
     j["rel_error"] = t.measured ? JsonNumber(t.rel_error) : nlohmann::json(nullptr);
     a.push_back(std::move(j));

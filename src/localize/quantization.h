@@ -26,6 +26,7 @@ struct QuantizedTensor {
   std::string dequantize;              // DQ node
   std::string dequantized;             // the DQ node's output
   std::vector<std::string> consumers;  // nodes that read the dequantized value
+  std::string source_tensor;           // weight: the source's float initializer, once measured
   bool measured = false;
   double max_abs = 0;
   double rel_error = 0;
