@@ -116,8 +116,11 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
 
 std::string SuiteResult::Headline() const {
   const int ran = passed + failed;
-  return fmt::format("{} of {} run cases passed ({:.1f}%), {} failed, {} skipped", passed, ran,
-                     ran ? 100.0 * passed / ran : 0.0, failed, skipped);
+  const int total = ran + skipped;
+  std::string rate = ran ? fmt::format("{:.1f}% of the {} that ran", 100.0 * passed / ran, ran)
+                         : std::string("none ran");
+  return fmt::format("{} passed, {} failed, {} skipped of {} ({})", passed, failed, skipped, total,
+                     rate);
 }
 
 nlohmann::json SuiteResult::ToJson() const {

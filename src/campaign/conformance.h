@@ -42,7 +42,8 @@ struct SuiteResult {
   int skipped = 0;
   std::vector<CaseResult> cases;  // in suite order (also with jobs > 1)
 
-  // "P of R run cases passed (Q%), F failed, S skipped" (R = passed + failed).
+  // "P passed, F failed, S skipped of T (Q% of the R that ran)" with R = P + F, T = R + S;
+  // "(none ran)" when R = 0.
   std::string Headline() const;
   // {"suite","env","passed","failed","skipped","pass_rate","cases":[{"name","status","class",
   //  "reason","ms"}]}; pass_rate is over the cases that ran (null when none ran).

@@ -42,7 +42,10 @@ TEST(Conformance, HeadlineAndJsonKeepSkipsApartFromFailures) {
   r.passed = 8;
   r.failed = 2;
   r.skipped = 5;
-  EXPECT_EQ(r.Headline(), "8 of 10 run cases passed (80.0%), 2 failed, 5 skipped");
+  EXPECT_EQ(r.Headline(), "8 passed, 2 failed, 5 skipped of 15 (80.0% of the 10 that ran)");
+  SuiteResult skips_only;
+  skips_only.skipped = 3;
+  EXPECT_EQ(skips_only.Headline(), "0 passed, 0 failed, 3 skipped of 3 (none ran)");
   nlohmann::json j = r.ToJson();
   EXPECT_DOUBLE_EQ(j["pass_rate"].get<double>(), 0.8);
   EXPECT_EQ(j["skipped"], 5);

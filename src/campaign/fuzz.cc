@@ -444,33 +444,8 @@ class FuzzLoop {
       return;
     }
     Repro r = Reduce(c, d);
-    // The message describes the reduced repro, run again, not the model it was found on.
     std::vector<Value> expected, actual;
-    try {
-      expected = RunRef(r.model, r.inputs).outputs;
-    } catch (const Error&) {
-    }
-    if (d.symptom != "timeout" && d.symptom != "perf") {
-      EnvRunner again(d.env, o_.timeout_s);
-      Outcome rerun = again.Run(r.model, r.inputs);
-      actual = rerun.outputs;
-      std::string message;
-      if ((d.symptom == "crash" || d.symptom == "error") && rerun.symptom == d.symptom) {
-        message = rerun.message;
-      } else if ((d.symptom == "inconsistent" || d.symptom == "undefined") &&
-                 rerun.symptom.empty()) {
-        message = Disagreement(expected, actual, d.tol);
-        if (d.symptom == "undefined" && !message.empty()) {
-          size_t dash = d.message.find(" — ");
-          if (dash != std::string::npos) message += d.message.substr(dash);
-        }
-      }
-      if (message.empty()) {
-        d.details["reduced_reproduces"] = false;  // flaky: keep the original message
-      } else {
-        d.message = message;
-      }
-    }
+    MessageFromRepro(c, &d, &r, &expected, &actual);
     d.details["root_cause"] = {{"nodes", NodeSignatures(r.model)},
                                {"message", ErrorSignature(d.symptom, d.message)}};
     std::string signature = OpSignature(r.model);
@@ -480,6 +455,55 @@ class FuzzLoop {
     }
     Record(c, d, r, full_sig, expected, actual);
     reduced_cache_[key] = signature;
+  }
+
+  // The message describes the repro, run again, not the model it was found on. When the reduced
+  // repro does not show the symptom on rerun, the unreduced model becomes the repro if it does
+  // (details["reduction_discarded"] says why); if neither does, the found message is kept and
+  // details["reduced_reproduces"] is false.
+  void MessageFromRepro(const FuzzCase& c, FindingDraft* d, Repro* r, std::vector<Value>* expected,
+                        std::vector<Value>* actual) {
+    auto rerun = [&](const Model& m, const ValueMap& in, Outcome* out) {
+      expected->clear();
+      try {
+        *expected = RunRef(m, in).outputs;
+      } catch (const Error&) {
+      }
+      EnvRunner again(d->env, o_.timeout_s);
+      *out = again.Run(m, in);
+      *actual = out->outputs;
+      return RerunMessage(d->symptom, *out, *expected, d->tol, d->message);
+    };
+    if (d->symptom == "timeout" || d->symptom == "perf") {
+      try {
+        *expected = RunRef(r->model, r->inputs).outputs;
+      } catch (const Error&) {
+      }
+      return;
+    }
+    Outcome out;
+    std::string message = rerun(r->model, r->inputs, &out);
+    if (message.empty() && r->reduced_nodes < r->original_nodes) {
+      std::string shown = out.symptom.empty() ? "no symptom" : out.symptom;
+      Outcome full;
+      std::string full_message = rerun(c.model, c.inputs, &full);
+      if (!full_message.empty()) {
+        d->details["reduction_discarded"] = fmt::format(
+            "the reduced repro ({} nodes) showed {} on rerun; the {}-node model is the repro",
+            r->reduced_nodes, shown, r->original_nodes);
+        int tests = r->tests;
+        *r = Repro{c.model, c.inputs, r->original_nodes, r->original_nodes};
+        r->tests = tests;
+        message = full_message;
+      } else {
+        rerun(r->model, r->inputs, &out);  // the bundle holds the reduced repro's values
+      }
+    }
+    if (message.empty()) {
+      d->details["reduced_reproduces"] = false;  // flaky: keep the found message
+    } else {
+      d->message = message;
+    }
   }
 
   Repro Reduce(const FuzzCase& c, const FindingDraft& d) {

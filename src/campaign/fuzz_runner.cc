@@ -127,6 +127,21 @@ bool HasFloat16(const Model& model) {
   return false;
 }
 
+std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
+                         const std::vector<Value>& expected, const Tolerance& tol,
+                         const std::string& found_message) {
+  if (symptom == "crash" || symptom == "error") {
+    return rerun.symptom == symptom ? rerun.message : std::string();
+  }
+  if ((symptom != "inconsistent" && symptom != "undefined") || !rerun.symptom.empty()) return "";
+  std::string message = Disagreement(expected, rerun.outputs, tol);
+  if (symptom == "undefined" && !message.empty()) {
+    size_t dash = found_message.find(" — ");
+    if (dash != std::string::npos) message += found_message.substr(dash);
+  }
+  return message;
+}
+
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const Tolerance& tol, bool scale_atol) {
   if (want.size() != got.size()) {

@@ -61,6 +61,15 @@ bool HasFloat16(const Model& model);
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const Tolerance& tol, bool scale_atol = true);
 
+// The message of a finding with `symptom` taken from a rerun of its repro: for crash/error the
+// rerun's own message when it shows the same symptom; for inconsistent/undefined the
+// disagreement of the rerun's outputs with `expected` (ref on the same repro) when the rerun ran
+// cleanly, keeping the spec-undefined explanation (after " — ") of `found_message`. "" when the
+// rerun does not show the symptom (then the repro does not back any message).
+std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
+                         const std::vector<Value>& expected, const Tolerance& tol,
+                         const std::string& found_message);
+
 // An error message with what varies between occurrences of one bug taken out: numbers become
 // "N", quoted text and tensor/node names become "_", so "Split 'n_3' got [3,5]" and
 // "Split 'n_7' got [2,1]" match. Source locations (file.cpp:170) are kept: they name the

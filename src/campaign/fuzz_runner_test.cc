@@ -74,5 +74,30 @@ TEST(Disagreement, AtolScalesWithTheOutputsMagnitudeOnlyWhenAsked) {
   EXPECT_NE(Disagreement(w, {}, Tolerance{}), "");
 }
 
+// A finding's message comes from its repro's rerun, and only when the rerun shows the symptom.
+TEST(RerunMessage, DescribesTheRerunOrNothingWhenItDoesNotReproduce) {
+  Tensor want(DType::kFloat32, {2}), got(DType::kFloat32, {2});
+  want.data<float>()[0] = 1;
+  want.data<float>()[1] = 2;
+  got.data<float>()[0] = 1;
+  got.data<float>()[1] = 7;
+  std::vector<Value> expected{Value(want)};
+  Outcome differs{"", "", {Value(got)}, 1};
+  Outcome agrees{"", "", {Value(want)}, 1};
+  Outcome crashed{"crash", "worker died (signal 11)", {}, 1};
+  Tolerance tol{1e-2, 1e-3};
+  std::string found = "output 0: the unreduced model's numbers";
+  std::string m = RerunMessage("inconsistent", differs, expected, tol, found);
+  EXPECT_EQ(m, Disagreement(expected, differs.outputs, tol));
+  EXPECT_NE(m, found);
+  EXPECT_EQ(RerunMessage("inconsistent", agrees, expected, tol, found), "");
+  EXPECT_EQ(RerunMessage("inconsistent", crashed, expected, tol, found), "");  // another symptom
+  EXPECT_EQ(RerunMessage("crash", crashed, expected, tol, "found crash"),
+            "worker died (signal 11)");
+  EXPECT_EQ(RerunMessage("error", crashed, expected, tol, "found error"), "");
+  std::string u = RerunMessage("undefined", differs, expected, tol, "x — ties into ArgMax");
+  EXPECT_NE(u.find(" — ties into ArgMax"), std::string::npos) << u;
+}
+
 }  // namespace
 }  // namespace concord

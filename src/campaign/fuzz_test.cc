@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
-#include <nlohmann/json.hpp>
+#include "campaign/fuzz_runner.h"
+#include "ir/tensor_io.h"
 
 namespace concord {
 namespace {
@@ -134,6 +136,13 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   EXPECT_TRUE(fs::exists(bundle / "test_data_set_0" / "output_0.pb"));
   EXPECT_TRUE(fs::exists(bundle / "actual_0.pb"));
   EXPECT_TRUE(fs::exists(bundle / "repro.sh"));
+  // The message is the reduced repro's own disagreement: ref's output vs the env's on the
+  // bundle's (reduced) model, not the 9-node model's numbers.
+  std::vector<Value> want{
+      Value(ReadTensorPb((bundle / "test_data_set_0" / "output_0.pb").string()).tensor)};
+  std::vector<Value> got{Value(ReadTensorPb((bundle / "actual_0.pb").string()).tensor)};
+  EXPECT_EQ(f[0].message, Disagreement(want, got, o.tol)) << f[0].message;
+  EXPECT_FALSE(details.contains("reduction_discarded")) << details.dump();
   // The bundle is an ONNX test case: ref passes it, OpenCV (fusion on) still fails it.
   std::string suite = o.out_dir.string();
   std::string name = bundle.filename().string();

@@ -10,6 +10,7 @@
 #include "ir/half.h"
 #include "ir/json_number.h"
 #include "ir/tensor_io.h"
+#include "localize/quantization.h"
 
 namespace concord::localize {
 
@@ -313,6 +314,11 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
     }
     r.nodes.push_back(nr);
   }
+  std::vector<QuantizedTensor> quant = FindQuantizedTensors(target);
+  if (!quant.empty()) {
+    MeasureQuantization(source, target, tv, &quant);
+    r.quantization = QuantizationJson(quant);
+  }
   const auto& gg = target.graph();
   if (r.agree && r.taps) {
     // Persistent divergence: a divergent tensor whose differing descendants reach an output
@@ -557,7 +563,15 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
   ev["parameter_diffs"] = param_diffs;
   ev["wiring_diffs"] = wiring;
   std::string reason;
-  if (zone.count(culprit)) {
+  if (!quant.empty() && IsQuantizationNode(target, quant, culprit)) {
+    r.kind = "quantization";
+    reason = fmt::format(
+        "int8 quantization: {} quantized tensor(s) (QuantizeLinear->DequantizeLinear "
+        "on an edge, or a dequantized integer weight); see the per-layer "
+        "quantization error",
+        quant.size());
+    ev["quantization"] = r.quantization;
+  } else if (zone.count(culprit)) {
     r.kind = "input";
     reason = "preprocessing node (fed only by graph inputs through elementwise/layout ops)";
   } else if (m < 0) {
@@ -639,6 +653,7 @@ json LocalizeResult::ToJson() const {
     ns.push_back(e);
   }
   j["nodes"] = ns;
+  if (!quantization.empty()) j["quantization"] = quantization;
   j["timings_ms"] = {{"source_runs", source_run_ms}, {"target_runs", target_run_ms}};
   return j;
 }

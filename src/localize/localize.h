@@ -29,6 +29,10 @@
 //   hyperparameter  an attribute differs (defaults from the ONNX schema filled in);
 //   parameter       a static input (weight, bias, their precision or layout) differs or is
 //                   missing;
+//   quantization    N is a QuantizeLinear/DequantizeLinear of a QDQ pair inserted on an edge or
+//                   of an integer weight, or reads a dequantized value (quantization.h); the
+//                   result then lists every quantized tensor with its max abs and relative error
+//                   (ToJson "quantization", also when the outputs agree);
 //   runtime         nothing differs statically: the target env computes N differently (the
 //                   env-vs-env mode on one model).
 // Envs without taps: only graph outputs are compared; the result says so (localized=false) and
@@ -76,6 +80,7 @@ struct LocalizeResult {
   std::vector<NodeReport> nodes;
   nlohmann::json outputs = nlohmann::json::array();
   std::string note;
+  nlohmann::json quantization = nlohmann::json::array();  // per quantized tensor (see above)
   size_t input_sets = 0;
   double source_run_ms = 0;
   double target_run_ms = 0;

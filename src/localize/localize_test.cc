@@ -3,12 +3,14 @@
 // the two controls (identical; renamed + fused/split) give null. Ground truth comes from the
 // injector's log, checked independently in fault_inject_test; the values from the reference
 // interpreter.
+#include "localize/localize.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "localize/localize.h"
 #include "passes/fault_inject.h"
+#include "passes/pass.h"
 
 namespace concord::localize {
 namespace {
@@ -103,6 +105,40 @@ TEST(Localize, EvidenceShowsTheStaticDifference) {
   tgt = passes::InjectFault(src, {"param.fp16", "", 0});
   r = Localize(src, tgt, Images(1), {});
   EXPECT_EQ(r.evidence["parameter_diffs"][0]["hint"], "float16 round trip of the source values");
+}
+
+// int8 QDQ as quantize_int8 writes it is quantization, not an inserted-node graph fault; every
+// quantized tensor gets its error between the float value and its QDQ'd value.
+TEST(Localize, Int8QdqIsQuantizationWithPerLayerError) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  passes::PassContext ctx;
+  ctx.calibration = Images(4, 32, 77);
+  Model tgt = passes::RunPasses(src, {"quantize_int8"}, ctx).model;
+  LocalizeResult r = Localize(src, tgt, Images(2), {});
+  ASSERT_FALSE(r.agree);
+  EXPECT_EQ(r.kind, "quantization") << r.evidence.dump(1);
+  auto q = r.ToJson()["quantization"];
+  ASSERT_TRUE(q.is_array());
+  int activations = 0, weights = 0;
+  for (const auto& t : q) {
+    SCOPED_TRACE(t.dump());
+    (t["kind"] == "activation" ? activations : weights)++;
+    ASSERT_TRUE(t["max_abs"].is_number());
+    EXPECT_GT(t["max_abs"].get<double>(), 0);
+    EXPECT_LT(t["rel_error"].get<double>(), 0.05);  // 8-bit: about half a step of the range
+    EXPECT_FALSE(t["consumers"].empty());
+    if (t["kind"] == "weight") {  // measured against the source's own float weight
+      ASSERT_TRUE(t.contains("source_tensor"));
+      EXPECT_EQ(t["tensor"], t["source_tensor"].get<std::string>() + "_quantized");
+    }
+  }
+  EXPECT_GE(activations, 3);
+  EXPECT_GE(weights, 3);
+  EXPECT_EQ(r.evidence["quantization"], q);
+  // The fault suite's own int8 fault (weights rounded in place, no QDQ) stays a parameter fault.
+  LocalizeResult p = Localize(src, passes::InjectFault(src, {"param.int8", "", 0}), Images(1), {});
+  EXPECT_EQ(p.kind, "parameter");
+  EXPECT_FALSE(p.ToJson().contains("quantization"));
 }
 
 TEST(Localize, MismatchingInputsAreInputErrors) {

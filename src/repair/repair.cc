@@ -498,12 +498,17 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   Model fixed = Model::FromProto(current, target.base_dir(), "repaired model");
   localize::LocalizeOptions hl = lo;
   res.final_holdout = localize::Localize(source, fixed, holdout, hl);
-  res.repaired = res.final_holdout.agree;
+  const bool agrees = res.final_holdout.agree;
+  res.repaired = agrees && !res.patches.empty();
+  res.status = res.repaired                                         ? "repaired"
+               : agrees && res.patches.empty() && res.initial.agree ? "nothing_to_repair"
+                                                                    : "not_repaired";
   return res;
 }
 
 json RepairResult::ToJson() const {
   json j;
+  j["status"] = status;
   j["repaired"] = repaired;
   j["search_agree"] = search_agree;
   j["search_sets"] = search_sets;

@@ -15,9 +15,11 @@
 // the source graph). The loop ends when the outputs agree, after max_steps accepted edits, or
 // when no candidate helps. Verification: with two or more input sets the later half is held
 // out; with one set, `holdout_sets` random sets are drawn (seeded) uniformly within the value
-// range of the given inputs. repaired == the final model agrees with the source on every
-// held-out set. Errors are those of Localize(); a candidate that fails to validate or run is
-// skipped, never thrown.
+// range of the given inputs. Status: "repaired" when at least one edit was accepted and the
+// edited model agrees with the source on every held-out set; "nothing_to_repair" when no edit
+// was needed (the target agrees on the search sets and on the held-out sets as it is);
+// "not_repaired" otherwise (no edit helped, or the edits leave a divergence). Errors are those of
+// Localize(); a candidate that fails to validate or run is skipped, never thrown.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -49,7 +51,8 @@ struct PatchEntry {
 
 struct RepairResult {
   onnx::ModelProto fixed;
-  bool repaired = false;      // agrees on the held-out sets
+  std::string status = "not_repaired";  // repaired | nothing_to_repair | not_repaired
+  bool repaired = false;      // status == "repaired": edited, and agrees on the held-out sets
   bool search_agree = false;  // agrees on the search sets
   std::vector<PatchEntry> patches;
   std::string holdout;        // how the held-out sets were made

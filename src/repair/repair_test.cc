@@ -30,11 +30,15 @@ TEST(Repair, EveryFaultOfTheSuiteIsRepairedOnHeldOutInputs) {
     passes::FaultLog log;
     Model tgt = passes::InjectFault(src, {f, "", 0}, &log);
     RepairResult r = Repair(src, tgt, Images(1), {});
-    EXPECT_TRUE(r.repaired) << r.ToJson().dump(1);
     EXPECT_EQ(r.holdout_count, 3u);
     if (log.kind.empty()) {
+      // A control needs no edit: that is "nothing to repair", never "repaired".
+      EXPECT_FALSE(r.repaired);
+      EXPECT_EQ(r.status, "nothing_to_repair");
       EXPECT_TRUE(r.patches.empty());
     } else {
+      EXPECT_TRUE(r.repaired) << r.ToJson().dump(1);
+      EXPECT_EQ(r.status, "repaired");
       ASSERT_FALSE(r.patches.empty());
       EXPECT_EQ(r.patches[0].node, log.injected_node);
       EXPECT_EQ(r.patches[0].kind, log.kind);
@@ -51,6 +55,30 @@ TEST(Repair, SplitsGivenSetsIntoSearchAndHoldout) {
   EXPECT_EQ(r.search_sets, 2u);
   EXPECT_EQ(r.holdout_count, 2u);
   EXPECT_NE(r.holdout.find("last 2"), std::string::npos);
+}
+
+TEST(Repair, IdenticalModelsAreNothingToRepair) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  RepairResult r = Repair(src, src, Images(2), {});
+  EXPECT_EQ(r.status, "nothing_to_repair");
+  EXPECT_FALSE(r.repaired);
+  EXPECT_TRUE(r.patches.empty());
+  EXPECT_EQ(r.ToJson()["status"], "nothing_to_repair");
+}
+
+// Two faults and room for one edit: the edit is accepted but the result still diverges, which
+// is "not_repaired" even though a patch was applied.
+TEST(Repair, AnEditThatLeavesADivergenceIsNotRepaired) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  Model one = passes::InjectFault(src, {"hyper.leaky_alpha", "", 0});
+  Model two = passes::InjectFault(one, {"param.bias_scale", "fc1", 0});
+  RepairOptions o;
+  o.max_steps = 1;
+  RepairResult r = Repair(src, two, Images(1), o);
+  ASSERT_EQ(r.patches.size(), 1u) << r.ToJson().dump(1);
+  EXPECT_FALSE(r.repaired);
+  EXPECT_EQ(r.status, "not_repaired");
+  EXPECT_EQ(r.ToJson()["status"], "not_repaired");
 }
 
 }  // namespace

@@ -163,6 +163,23 @@ struct InputRow {
 // NOT cryptographic: it detects accidental differences between outputs, not tampering.
 std::string TensorDigest(const void* data, size_t size);
 
+// One cell (model, env, input) that both stores of a merge hold a run of.
+struct MergeOverlap {
+  std::string model;  // the model's name (path when unnamed)
+  std::string env;
+  std::string input;            // input digest
+  bool outputs_differ = false;  // a run's status or an output digest differs
+};
+
+inline constexpr size_t kMergeExamples = 5;
+
+struct MergeStats {
+  int64_t runs_added = 0;
+  int64_t overlapping_cells = 0;
+  int64_t differing_cells = 0;         // overlapping cells whose outputs differ
+  std::vector<MergeOverlap> examples;  // differing cells first, at most kMergeExamples
+};
+
 class Store {
  public:
   // Creates the file if absent, or opens and migrates an existing store. Throws Error(kInput)
@@ -231,8 +248,11 @@ class Store {
   // Copies environments, models, inputs, runs and outputs from the store at `other_path` (same
   // schema version required), remapping ids through the unique keys; cells already present here
   // are skipped; sessions (with their samples) are copied once by uid. One transaction: all or
-// nothing. Comparisons and campaign keys are not copied.
-  void MergeFrom(const std::string& other_path);
+  // nothing. Comparisons and campaign keys are not copied. Error(kInput) when `other_path` is
+  // this store's own file (by fs::equivalent). Returns the runs added and the overlap: cells
+  // (model, env, input) holding a run of the same repeat on both sides, and how many of those
+  // differ in status or in any output digest (the first kMergeExamples listed).
+  MergeStats MergeFrom(const std::string& other_path);
 
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

@@ -13,10 +13,49 @@ using store_internal::Exec;
 using store_internal::Statement;
 using store_internal::Transaction;
 
-void Store::MergeFrom(const std::string& other_path) {
+namespace {
+
+// Overlapping cells of the attached store `other` with main: pairs of runs of the same
+// (model, env, input, repeat), grouped by cell; a cell differs when a pair's status differs or
+// an output index is missing on one side or has another digest.
+constexpr const char* kOverlapSql =
+    "SELECT COALESCE(NULLIF(mm.name, ''), mm.path), me.env, mi.digest, MAX(r.status IS NOT "
+    "x.status OR EXISTS (SELECT 1 FROM other.outputs o WHERE o.run_id=r.id AND NOT EXISTS "
+    "(SELECT 1 FROM main.outputs p WHERE p.run_id=x.id AND p.idx=o.idx AND p.digest IS "
+    "o.digest)) OR EXISTS (SELECT 1 FROM main.outputs p WHERE p.run_id=x.id AND NOT EXISTS "
+    "(SELECT 1 FROM other.outputs o WHERE o.run_id=r.id AND o.idx=p.idx))) AS differs "
+    "FROM other.runs r JOIN other.models om ON om.id=r.model_id "
+    "JOIN main.models mm ON mm.sha256=om.sha256 JOIN other.environments oe ON oe.id=r.env_id "
+    "JOIN main.environments me ON me.env=oe.env JOIN other.inputs oi ON oi.id=r.input_id "
+    "JOIN main.inputs mi ON mi.digest=oi.digest JOIN main.runs x ON x.model_id=mm.id "
+    "AND x.env_id=me.id AND x.input_id=mi.id AND x.repeat=r.repeat "
+    "GROUP BY mm.id, me.id, mi.id ORDER BY differs DESC, mm.id, me.id, mi.id";
+
+void CountOverlap(sqlite3* db, const std::string& path, MergeStats* stats) {
+  Statement q(db, path, kOverlapSql);
+  while (q.Step()) {
+    MergeOverlap o{q.Text(0), q.Text(1), q.Text(2), q.Int(3) != 0};
+    ++stats->overlapping_cells;
+    if (o.outputs_differ) ++stats->differing_cells;
+    if (stats->examples.size() < kMergeExamples) stats->examples.push_back(std::move(o));
+  }
+}
+
+int64_t CountRuns(sqlite3* db, const std::string& path) {
+  Statement q(db, path, "SELECT count(*) FROM main.runs");
+  return q.Step() ? q.Int(0) : 0;
+}
+
+}  // namespace
+
+MergeStats Store::MergeFrom(const std::string& other_path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(other_path, ec)) {
     Fail(ErrorKind::kInput, "results store {}: cannot merge from {}: no such file", path_,
+         other_path);
+  }
+  if (std::filesystem::equivalent(other_path, path_, ec)) {
+    Fail(ErrorKind::kInput, "results store {}: cannot merge {} into itself (the same file)", path_,
          other_path);
   }
   struct Detach {  // harmless when nothing was attached
@@ -57,6 +96,9 @@ void Store::MergeFrom(const std::string& other_path) {
   Exec(db_, path_,
        "INSERT INTO main.inputs(digest, description_json) SELECT digest, description_json "
        "FROM other.inputs WHERE true ON CONFLICT(digest) DO NOTHING");
+  MergeStats stats;
+  CountOverlap(db_, path_, &stats);
+  const int64_t runs_before = CountRuns(db_, path_);
   // The runs to copy, with their cells in this store's ids (cells already here are skipped).
   Exec(db_, path_, "DROP TABLE IF EXISTS temp.merge_runs");
   Exec(db_, path_,
@@ -79,6 +121,7 @@ void Store::MergeFrom(const std::string& other_path) {
        "JOIN main.runs n ON n.model_id=t.model_id AND n.env_id=t.env_id "
        "AND n.input_id=t.input_id AND n.repeat=t.repeat");
   Exec(db_, path_, "DROP TABLE temp.merge_runs");
+  stats.runs_added = CountRuns(db_, path_) - runs_before;
   // Sessions are keyed by their uid; their samples come with them.
   Exec(db_, path_,
        "INSERT INTO main.sessions(uid, model_id, env_id, started_at, status, error, prepare_ms, "
@@ -111,6 +154,7 @@ void Store::MergeFrom(const std::string& other_path) {
        "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
        "SELECT env, op, dtype, status, message FROM other.op_support");
   tx->Commit();
+  return stats;
 }
 
 }  // namespace concord

@@ -301,6 +301,64 @@ TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
   }
 }
 
+// Overlap: cells (model, env, input) with a run of the same repeat on both sides are counted,
+// and those whose outputs differ (another digest) are told apart from identical ones.
+TEST_F(StoreTest, MergeReportsOverlappingCellsAndWhetherOutputsDiffered) {
+  std::string a_path = File("a.db"), b_path = File("b.db");
+  {
+    Store a = Store::Open(a_path);
+    Ids ids = AddKeys(a, "ref");
+    a.RecordRun(MakeRun(ids, 0));
+    Ids ort = AddKeys(a, "ort@cpu");
+    a.RecordRun(MakeRun(ort, 0));
+  }
+  {
+    Store b = Store::Open(b_path);
+    Ids ids = AddKeys(b, "ref");
+    b.RecordRun(MakeRun(ids, 0));  // same cell, same outputs
+    Ids ort = AddKeys(b, "ort@cpu");
+    RunRecord other = MakeRun(ort, 0);
+    other.outputs[1].digest = "another-digest";  // same cell, other output
+    b.RecordRun(other);
+    ids.input = b.UpsertInput("in-new", "{}");
+    b.RecordRun(MakeRun(ids, 0));  // a new cell
+  }
+  Store a = Store::Open(a_path);
+  MergeStats s = a.MergeFrom(b_path);
+  EXPECT_EQ(s.runs_added, 1);
+  EXPECT_EQ(s.overlapping_cells, 2);
+  EXPECT_EQ(s.differing_cells, 1);
+  ASSERT_EQ(s.examples.size(), 2u);
+  EXPECT_TRUE(s.examples[0].outputs_differ);  // differing cells are listed first
+  EXPECT_EQ(s.examples[0].env, "ort@cpu");
+  EXPECT_EQ(s.examples[0].model, "m");
+  EXPECT_EQ(s.examples[0].input, "in-0");
+  EXPECT_FALSE(s.examples[1].outputs_differ);
+  EXPECT_EQ(s.examples[1].env, "ref");
+  MergeStats again = a.MergeFrom(b_path);  // everything overlaps now
+  EXPECT_EQ(again.runs_added, 0);
+  EXPECT_EQ(again.overlapping_cells, 3);
+  EXPECT_EQ(again.differing_cells, 1);
+}
+
+TEST_F(StoreTest, MergeIntoItselfIsRefused) {
+  std::string path = File("self.db");
+  Store a = Store::Open(path);
+  Ids ids = AddKeys(a);
+  a.RecordRun(MakeRun(ids, 0));
+  for (const std::string& other :
+       {path, (fs::path(path).parent_path() / "." / "self.db").string()}) {
+    try {
+      a.MergeFrom(other);
+      FAIL() << "expected an error for " << other;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_NE(std::string(e.what()).find("into itself"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(a.RunCount(), 1);
+}
+
 TEST_F(StoreTest, MergeFromMissingOrBadFileFails) {
   Store a = Store::Open(File("a.db"));
   try {

@@ -106,8 +106,15 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
                               " --out " + Quote(fixed) + " --json");
     EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
     json rj = ParseJson(rr);
-    EXPECT_TRUE(rj.value("repaired", false));
     EXPECT_EQ(rj.value("holdout_sets", 0), 1);  // 3 sets: 2 search, 1 held out
+    if (log.kind.empty()) {                     // a control: nothing to repair, nothing written
+      EXPECT_EQ(rj["status"], "nothing_to_repair");
+      EXPECT_FALSE(rj.value("repaired", true));
+      EXPECT_FALSE(fs::exists(fixed));
+      continue;
+    }
+    EXPECT_EQ(rj["status"], "repaired");
+    EXPECT_TRUE(rj.value("repaired", false));
     ASSERT_TRUE(fs::exists(fixed));
     ASSERT_TRUE(fs::exists(P(name + ".fixed.patch.json")));
     // The repaired model, localized afresh on all sets, agrees.
@@ -121,6 +128,69 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
     }
   }
   EXPECT_GE(faults, 26);
+}
+
+// localize on `concord convert`'s own int8 QDQ output: kind quantization with the per-layer
+// error of every quantized tensor, not an inserted-node graph fault.
+TEST_F(LocalizeCli, ConvertInt8OutputIsQuantization) {
+  std::string src = WriteSuiteSource(3);
+  CliResult c = RunConcord("convert " + Quote(src) + " " + Quote(P("q.onnx")) +
+                           " --pass quantize_int8 --calibration " + Quote(P("inputs")));
+  ASSERT_EQ(c.code, 0) << c.err;
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("q.onnx")) + " --inputs " +
+                           Quote(P("inputs")) + " --json");
+  EXPECT_EQ(r.code, 1) << r.err;
+  json j = ParseJson(r);
+  EXPECT_EQ(j["kind"], "quantization") << j["evidence"].dump(1);
+  ASSERT_TRUE(j.contains("quantization"));
+  bool activation = false, weight = false;
+  for (const auto& t : j["quantization"]) {
+    activation = activation || t["kind"] == "activation";
+    weight = weight || t["kind"] == "weight";
+    ASSERT_TRUE(t["rel_error"].is_number()) << t.dump();
+    EXPECT_LT(t["rel_error"].get<double>(), 0.05) << t.dump();
+  }
+  EXPECT_TRUE(activation && weight) << j["quantization"].dump(1);
+  CliResult text = RunConcord("localize " + Quote(src) + " " + Quote(P("q.onnx")) + " --inputs " +
+                              Quote(P("inputs")));
+  EXPECT_NE(text.out.find("kind     quantization"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("quantized tensor(s)"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("node inserted"), std::string::npos) << text.out;
+}
+
+// REPAIRED only for an applied and verified edit; identical models are "nothing to repair";
+// NOT REPAIRED says what was written.
+TEST_F(LocalizeCli, RepairVerdictSaysWhatWasDoneAndWritten) {
+  std::string src = WriteSuiteSource(2);
+  std::string base = "repair " + Quote(src) + " ";
+  CliResult same = RunConcord(base + Quote(src) + " --inputs " + Quote(P("inputs")) + " --out " +
+                              Quote(P("same.onnx")));
+  EXPECT_EQ(same.code, 0) << same.err;
+  EXPECT_EQ(same.out.find("REPAIRED"), std::string::npos) << same.out;
+  EXPECT_NE(same.out.find("nothing to repair"), std::string::npos) << same.out;
+  EXPECT_NE(same.out.find("wrote    nothing"), std::string::npos) << same.out;
+  EXPECT_FALSE(fs::exists(P("same.onnx")));
+  CliResult sj = RunConcord(base + Quote(src) + " --out " + Quote(P("same.onnx")) + " --json");
+  EXPECT_EQ(sj.code, 0) << sj.err;
+  json j = ParseJson(sj);
+  EXPECT_EQ(j["status"], "nothing_to_repair");
+  EXPECT_TRUE(j["fixed"].is_null());
+  // Two faults, one edit allowed: an edit is applied, the model still diverges.
+  Model one = passes::InjectFault(Model::Load(src), {"hyper.leaky_alpha", "", 0});
+  passes::InjectFault(one, {"param.bias_scale", "fc1", 0}).Save(P("two.onnx"));
+  CliResult part =
+      RunConcord(base + Quote(P("two.onnx")) + " --max-steps 1 --out " + Quote(P("part.onnx")));
+  EXPECT_EQ(part.code, 1) << part.err;
+  EXPECT_NE(part.out.find("NOT REPAIRED"), std::string::npos) << part.out;
+  EXPECT_NE(part.out.find("still diverges"), std::string::npos) << part.out;
+  EXPECT_TRUE(fs::exists(P("part.onnx")));
+  // A fixed target: REPAIRED, both files written.
+  passes::InjectFault(Model::Load(src), {"hyper.leaky_alpha", "", 0}).Save(P("t.onnx"));
+  CliResult ok = RunConcord(base + Quote(P("t.onnx")) + " --out " + Quote(P("fixed.onnx")));
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("REPAIRED: 1 edit(s) applied"), std::string::npos) << ok.out;
+  EXPECT_TRUE(fs::exists(P("fixed.onnx")));
+  EXPECT_TRUE(fs::exists(P("fixed.patch.json")));
 }
 
 TEST_F(LocalizeCli, InputsFormsAndTextReport) {

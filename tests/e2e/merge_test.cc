@@ -20,7 +20,8 @@ class MergeTest : public ::testing::Test {
   std::string P(const std::string& n) { return (dir_ / n).string(); }
 
   // A shard with runs for the given input digests (one model, one env, repeat 0).
-  void MakeShard(const std::string& path, const std::vector<std::string>& inputs, const std::string& env) {
+  void MakeShard(const std::string& path, const std::vector<std::string>& inputs,
+                 const std::string& env, const std::string& digest_prefix = "digest-") {
     Store s = Store::Open(path);
     int64_t e = s.UpsertEnvironment({env, "ref", "cpu", "{}", "{}"});
     int64_t m = s.UpsertModel("m.onnx", "sha-m", "m");
@@ -29,7 +30,7 @@ class MergeTest : public ::testing::Test {
       r.model_id = m;
       r.env_id = e;
       r.input_id = s.UpsertInput(d, "{}");
-      r.outputs.push_back({0, "y", "float", "[1]", "digest-" + d, "", std::nullopt});
+      r.outputs.push_back({0, "y", "float", "[1]", digest_prefix + d, "", std::nullopt});
       s.RecordRun(r);
     }
   }
@@ -66,6 +67,51 @@ TEST_F(MergeTest, RefusesToOverwriteAndRejectsBadInputs) {
   EXPECT_NE(bad.err.find("junk.db"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(P("new.db"))) << "no half-merged output under the final name";
   EXPECT_EQ(RunConcord("merge " + P("missing.db") + " -o " + P("x.db")).code, 2);
+}
+
+TEST_F(MergeTest, ReportsOverlappingCellsAndDifferingOutputs) {
+  MakeShard(P("a.db"), {"in1", "in2", "in3"}, "ref");
+  MakeShard(P("b.db"), {"in2", "in4"}, "ref");            // in2 overlaps, same outputs
+  MakeShard(P("c.db"), {"in3", "in5"}, "ref", "other-");  // in3 overlaps, other outputs
+  std::string stores = P("a.db") + " " + P("b.db") + " " + P("c.db");
+  CliResult r = RunConcord("merge " + stores + " -o " + P("all.db") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["runs"], 5);
+  EXPECT_EQ(j["overlapping_cells"], 2);
+  EXPECT_EQ(j["differing_cells"], 1);
+  EXPECT_EQ(j["inputs"][0]["overlapping_cells"], 0);
+  EXPECT_EQ(j["inputs"][1]["overlapping_cells"], 1);
+  EXPECT_EQ(j["inputs"][1]["differing_cells"], 0);
+  EXPECT_EQ(j["inputs"][2]["differing_cells"], 1);
+  ASSERT_EQ(j["inputs"][2]["overlap_examples"].size(), 1u);
+  EXPECT_EQ(j["inputs"][2]["overlap_examples"][0]["input"], "in3");
+  EXPECT_TRUE(j["inputs"][2]["overlap_examples"][0]["outputs_differ"].get<bool>());
+  CliResult t = RunConcord("merge " + stores + " -o " + P("all2.db"));
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("overlap 2 cell(s)"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("outputs differed in 1"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("DIFFER m | ref | input in3"), std::string::npos) << t.out;
+}
+
+TEST_F(MergeTest, RefusesTheSameStoreGivenTwice) {
+  MakeShard(P("a.db"), {"in1"}, "ref");
+  MakeShard(P("b.db"), {"in2"}, "ref");
+  CliResult r =
+      RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("a.db") + " -o " + P("o.db"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("given twice"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("o.db")));
+  // Another spelling of the same file is the same store.
+  std::string other = (dir_ / "." / "a.db").string();
+  r = RunConcord("merge " + P("a.db") + " " + other + " -o " + P("o.db"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_FALSE(fs::exists(P("o.db")));
+  // The destination given as an input too (through another spelling).
+  ASSERT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("o.db")).code, 0);
+  r = RunConcord("merge " + P("b.db") + " " + (dir_ / "." / "o.db").string() + " -o " + P("o.db") +
+                 " --force");
+  EXPECT_EQ(r.code, 2) << r.err;
 }
 
 }  // namespace

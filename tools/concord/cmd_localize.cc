@@ -31,6 +31,25 @@ std::string Fmt(const nlohmann::json& v) {
   return "-";
 }
 
+// Per quantized tensor: the error between its float value and its QDQ'd value.
+void PrintQuantization(const nlohmann::json& j, std::ostream& os) {
+  if (!j.contains("quantization")) return;
+  const auto& q = j["quantization"];
+  os << fmt::format(
+      "quant    {} quantized tensor(s): max abs / relative error of the QDQ'd value\n", q.size());
+  const size_t kShown = 16;
+  for (size_t i = 0; i < q.size() && i < kShown; ++i) {
+    const auto& t = q[i];
+    std::string layers;
+    for (const auto& c : t["consumers"])
+      layers += (layers.empty() ? "" : ",") + c.get<std::string>();
+    os << fmt::format("quant    {:<10} {:<28} max abs {:<10} rel {:<10} -> {}\n",
+                      t["kind"].get<std::string>(), t["tensor"].get<std::string>(),
+                      Fmt(t["max_abs"]), Fmt(t["rel_error"]), layers);
+  }
+  if (q.size() > kShown) os << fmt::format("quant    ... {} more (--json)\n", q.size() - kShown);
+}
+
 void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc, std::ostream& os) {
   os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source, j.value("source_env", a.source_env),
                     a.target, j.value("target_env", a.env), inputs_desc);
@@ -71,6 +90,7 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
       os << "verdict  DIVERGE (not localized)\n";
     }
     if (j.contains("note")) os << "note     " << j["note"].get<std::string>() << "\n";
+    PrintQuantization(j, os);
     return;
   }
   const auto& ev = j["evidence"];
@@ -113,6 +133,7 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
                       d["position"].get<int>(), d["target_input"].get<std::string>(), d["aligned_to"].get<std::string>(),
                       d["source_input"].get<std::string>());
   }
+  PrintQuantization(j, os);
 }
 
 int LocalizeMain(const LocalizeArgs& a) {
@@ -168,8 +189,11 @@ Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
       "structure, then by value (renamed, fused or split nodes, NCHW<->NHWC layouts). The first\n"
       "divergent node is the earliest target node whose output diverges while its inputs agree.\n"
       "Kinds: input (preprocessing), parameter (weights/biases), hyperparameter (attributes),\n"
-      "graph (inserted/removed/replaced node), runtime (nothing differs: the env computes it\n"
-      "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env ort@cpu\n"
+      "graph (inserted/removed/replaced node), quantization (int8 QDQ pairs or dequantized "
+      "weights,\n"
+      "with each quantized tensor's error), runtime (nothing differs: the env computes it\n"
+      "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env "
+      "ort@cpu\n"
       "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
   app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();

@@ -18,14 +18,68 @@ struct MergeArgs {
   bool json = false;
 };
 
-int MergeMain(const MergeArgs& a) {
+// Every input exists, none is the output, and no file is given twice (by fs::equivalent, so
+// another path to the same file counts too).
+void CheckInputs(const MergeArgs& a) {
   std::error_code ec;
-  for (const auto& in : a.inputs) {
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    const std::string& in = a.inputs[i];
     if (!fs::is_regular_file(in, ec)) Fail(ErrorKind::kInput, "{}: no such store file", in);
     if (fs::equivalent(in, a.out, ec)) {
       Fail(ErrorKind::kUsage, "{} is both an input and the output (-o); write to a new file", in);
     }
+    for (size_t j = 0; j < i; ++j) {
+      if (fs::equivalent(in, a.inputs[j], ec)) {
+        Fail(ErrorKind::kUsage, "{} and {} are the same store file, given twice; give each once",
+             a.inputs[j], in);
+      }
+    }
   }
+}
+
+nlohmann::json StatsJson(const std::string& in, const MergeStats& s) {
+  nlohmann::json examples = nlohmann::json::array();
+  for (const auto& o : s.examples) {
+    examples.push_back({{"model", o.model},
+                        {"env", o.env},
+                        {"input", o.input},
+                        {"outputs_differ", o.outputs_differ}});
+  }
+  return {{"store", in},
+          {"runs_added", s.runs_added},
+          {"overlapping_cells", s.overlapping_cells},
+          {"differing_cells", s.differing_cells},
+          {"overlap_examples", examples}};
+}
+
+void PrintText(const nlohmann::json& per_input, const std::string& out, int64_t total) {
+  int64_t overlap = 0, differ = 0;
+  for (const auto& p : per_input) {
+    int64_t o = p["overlapping_cells"].get<int64_t>(), d = p["differing_cells"].get<int64_t>();
+    overlap += o;
+    differ += d;
+    std::cout << fmt::format("{:<40} +{} runs", p["store"].get<std::string>(),
+                             p["runs_added"].get<int64_t>());
+    if (o > 0) std::cout << fmt::format("; {} cell(s) already merged, {} with other outputs", o, d);
+    std::cout << "\n";
+    for (const auto& e : p["overlap_examples"]) {
+      std::cout << fmt::format("    {} {} | {} | input {}\n",
+                               e["outputs_differ"].get<bool>() ? "DIFFER" : "same  ",
+                               e["model"].get<std::string>(), e["env"].get<std::string>(),
+                               e["input"].get<std::string>());
+    }
+  }
+  std::cout << fmt::format("wrote {}: {} runs (one per model x env x input x repeat cell)\n", out,
+                           total);
+  std::cout << fmt::format(
+      "overlap {} cell(s) in more than one input (the first input's runs are "
+      "kept); outputs differed in {}\n",
+      overlap, differ);
+}
+
+int MergeMain(const MergeArgs& a) {
+  std::error_code ec;
+  CheckInputs(a);
   if (fs::exists(a.out, ec) && !a.force) {
     Fail(ErrorKind::kUsage, "{} exists; pass --force to replace it", a.out);
   }
@@ -41,15 +95,14 @@ int MergeMain(const MergeArgs& a) {
   try {
     Store out = Store::Open(tmp);
     for (const auto& in : a.inputs) {
-      int64_t before = out.RunCount();
+      MergeStats stats;
       try {
-        out.MergeFrom(in);
+        stats = out.MergeFrom(in);
       } catch (const Error& e) {
         throw Error(e.kind(), fmt::format("{}: cannot merge this store: {}", in, e.what()));
       }
-      int64_t after = out.RunCount();
-      per_input.push_back({{"store", in}, {"runs_added", after - before}});
-      total = after;
+      per_input.push_back(StatsJson(in, stats));
+      total = out.RunCount();
     }
   } catch (...) {  // the connection is closed here: nothing half-merged stays behind
     remove_tmp();
@@ -63,12 +116,20 @@ int MergeMain(const MergeArgs& a) {
   fs::rename(tmp, a.out, ec);
   if (ec) Fail(ErrorKind::kInput, "{}: cannot move the merged store into place: {}", a.out, ec.message());
   if (a.json) {
-    std::cout << nlohmann::json{{"out", a.out}, {"inputs", per_input}, {"runs", total}}.dump(2) << "\n";
-  } else {
+    int64_t overlap = 0, differ = 0;
     for (const auto& p : per_input) {
-      std::cout << fmt::format("{:<40} +{} runs\n", p["store"].get<std::string>(), p["runs_added"].get<int64_t>());
+      overlap += p["overlapping_cells"].get<int64_t>();
+      differ += p["differing_cells"].get<int64_t>();
     }
-    std::cout << fmt::format("wrote {}: {} runs (one per model x env x input x repeat cell)\n", a.out, total);
+    std::cout << nlohmann::json{{"out", a.out},
+                                {"inputs", per_input},
+                                {"runs", total},
+                                {"overlapping_cells", overlap},
+                                {"differing_cells", differ}}
+                     .dump(2)
+              << "\n";
+  } else {
+    PrintText(per_input, a.out, total);
   }
   return kExitOk;
 }
@@ -79,7 +140,9 @@ Command MakeMergeCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = root.add_subcommand("merge", "Combine results stores (campaign shards) into one");
   app->footer(
-      "Cells (model, env, input, repeat) present in several inputs are kept once (the first).\n"
+      "Cells (model, env, input, repeat) present in several inputs are kept once (the first);\n"
+      "the overlap is reported per input: cells already merged, and how many of them hold other\n"
+      "outputs (status or output digest). Each store may be given once (exit 2 otherwise).\n"
       "The output is written under a temporary name and renamed into place when complete.\n"
       "Example: concord merge shard0.db shard1.db -o all.db");
   app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")->required();

@@ -23,6 +23,59 @@ struct RepairArgs {
   bool json = false;
 };
 
+std::string NodeOrNone(const std::string& node) { return node.empty() ? "none" : "'" + node + "'"; }
+
+// The verdict line and what was written: REPAIRED only for an applied and verified edit.
+void PrintVerdict(const RepairArgs& a, const repair::RepairResult& r, const std::string& log_path) {
+  if (r.status == "nothing_to_repair") {
+    std::cout
+        << "verdict  nothing to repair: the target agrees with the source on the search and the "
+           "held-out inputs\n";
+    std::cout << fmt::format("wrote    nothing ({} was not written; the target needs no edit)\n",
+                             a.out);
+    return;
+  }
+  if (r.repaired) {
+    std::cout << fmt::format(
+        "verdict  REPAIRED: {} edit(s) applied; the edited model agrees on the held-out "
+        "inputs\nwrote    {} (repaired model) and {} (patch log)\n",
+        r.patches.size(), a.out, log_path);
+    return;
+  }
+  std::cout << fmt::format(
+      "verdict  NOT REPAIRED: diverges on the held-out inputs (first divergent node {})\n",
+      NodeOrNone(r.final_holdout.first_divergent));
+  if (r.patches.empty()) {
+    std::cout << fmt::format(
+        "wrote    no model (no edit was accepted; {} was not written); patch log {}\n", a.out,
+        log_path);
+  } else {
+    std::cout << fmt::format(
+        "wrote    {} (partly edited by {} accepted edit(s); it still diverges) and {} "
+        "(patch log)\n",
+        a.out, r.patches.size(), log_path);
+  }
+}
+
+void PrintText(const RepairArgs& a, const std::string& desc, const repair::RepairResult& r,
+               const std::string& log_path) {
+  std::cout << fmt::format("source   {}\ntarget   {}\ninputs   {} ({} for search)\nholdout  {}\n",
+                           a.source, a.target, desc, r.search_sets, r.holdout);
+  std::cout << fmt::format("initial  first divergent node {}, kind {}\n",
+                           NodeOrNone(r.initial.first_divergent),
+                           r.initial.kind.empty() ? "none" : r.initial.kind);
+  for (const auto& p : r.patches) {
+    std::cout << fmt::format(
+        "patch {}  node '{}' ({}): {}\n         before: {}\n         after:  {}\n"
+        "         agreement: {} -> {}\n",
+        p.step, p.node, p.kind, p.change, p.before, p.after, p.agreement_before.dump(),
+        p.agreement_after.dump());
+  }
+  std::cout << fmt::format("tried    {} candidate edit(s), accepted {}\n", r.candidates_tried,
+                           r.patches.size());
+  PrintVerdict(a, r, log_path);
+}
+
 int RepairMain(const RepairArgs& a) {
   Model source = Model::Load(a.source);
   Model target = Model::Load(a.target);
@@ -42,37 +95,25 @@ int RepairMain(const RepairArgs& a) {
   std::string desc = DescribeInputSets(loaded);
   std::vector<ValueMap> sets = InputMaps(std::move(loaded));
   repair::RepairResult r = repair::Repair(source, target, sets, opt);
-  WriteFileAtomic(a.out, r.fixed.SerializeAsString());
   std::string log_path = a.log.empty() ? (out.parent_path() / (out.stem().string() + ".patch.json")).string() : a.log;
+  // The model is written only when an edit was accepted: a repaired model, or a partly edited
+  // one that still diverges (said so). With nothing to repair nothing is written at all.
+  const bool write_model = !r.patches.empty();
+  const bool write_log = r.status != "nothing_to_repair";
   nlohmann::json j = r.ToJson();
   j["source"] = a.source;
   j["target"] = a.target;
-  j["fixed"] = a.out;
-  j["patch_log"] = log_path;
   j["inputs"] = desc;
-  WriteFileAtomic(log_path, j.dump(2) + "\n");
+  j["fixed"] = write_model ? nlohmann::json(a.out) : nlohmann::json(nullptr);
+  j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
+  if (write_model) WriteFileAtomic(a.out, r.fixed.SerializeAsString());
+  if (write_log) WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << fmt::format("source   {}\ntarget   {}\ninputs   {} ({} for search)\nholdout  {}\n", a.source, a.target,
-                             desc, r.search_sets, r.holdout);
-    std::cout << fmt::format("initial  first divergent node {}, kind {}\n",
-                             r.initial.first_divergent.empty() ? "none" : "'" + r.initial.first_divergent + "'",
-                             r.initial.kind.empty() ? "none" : r.initial.kind);
-    for (const auto& p : r.patches) {
-      std::cout << fmt::format("patch {}  node '{}' ({}): {}\n         before: {}\n         after:  {}\n"
-                               "         agreement: {} -> {}\n",
-                               p.step, p.node, p.kind, p.change, p.before, p.after, p.agreement_before.dump(),
-                               p.agreement_after.dump());
-    }
-    std::cout << fmt::format("tried    {} candidate edit(s), accepted {}\n", r.candidates_tried, r.patches.size());
-    std::cout << fmt::format("verdict  {} on the held-out inputs{}\n", r.repaired ? "REPAIRED: agrees" : "NOT REPAIRED: diverges",
-                             r.repaired ? "" : fmt::format(" (first divergent node {})",
-                                                           r.final_holdout.first_divergent.empty()
-                                                               ? "none" : "'" + r.final_holdout.first_divergent + "'"));
-    std::cout << fmt::format("wrote    {} and {}\n", a.out, log_path);
+    PrintText(a, desc, r, log_path);
   }
-  return r.repaired ? kExitOk : kExitDiverged;
+  return r.status == "not_repaired" ? kExitDiverged : kExitOk;
 }
 
 }  // namespace
@@ -81,12 +122,17 @@ Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
   auto args = std::make_shared<RepairArgs>();
   CLI::App* app = root.add_subcommand("repair", "Repair a converted TARGET until it agrees with its SOURCE");
   app->footer(
-      "Loop: localize -> candidate edits at the first divergent node (copy the source's attributes,\n"
-      "restore weights/biases/preprocessing constants, delete an inserted node, restore a replaced\n"
+      "Loop: localize -> candidate edits at the first divergent node (copy the source's "
+      "attributes,\n"
+      "restore weights/biases/preprocessing constants, delete an inserted node, restore a "
+      "replaced\n"
       "op, re-insert removed nodes) -> keep an edit only if agreement improves. Verification on\n"
-      "held-out inputs: the later half of several input sets, or seeded random sets when one set is\n"
-      "given. Writes FIXED.onnx and a patch log (FIXED.patch.json unless --log).\n"
-      "Exit codes: 0 repaired (agrees on held-out inputs), 1 not repaired, 2 usage or input error.");
+      "held-out inputs: the later half of several input sets, or seeded random sets when one set "
+      "is\n"
+      "given. Writes FIXED.onnx when an edit was accepted (a partly edited model is said to still\n"
+      "diverge) and a patch log (FIXED.patch.json unless --log); writes nothing when the target\n"
+      "already agrees (status nothing_to_repair).\n"
+      "Exit codes: 0 repaired or nothing to repair, 1 not repaired, 2 usage or input error.");
   app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
   app->add_option("--out,-o", args->out, "Where to write the repaired model")->required();
