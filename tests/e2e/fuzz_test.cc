@@ -12,6 +12,7 @@
 
 #include "store/store.h"
 #include "tests/e2e/browser.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
@@ -136,12 +137,15 @@ TEST(FuzzCli, TimeBoundsTheWholeRunIncludingSupportInference) {
 }
 
 TEST(FuzzCli, UsageErrorsExitTwo) {
-  CliResult r = RunConcord("fuzz --envs ort@cpu --out /tmp/never");
+  test::TempDir tmp("concord_fuzz_usage");
+  std::string never = (tmp.path() / "never").string();
+  CliResult r = RunConcord("fuzz --envs ort@cpu --out " + Quote(never));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--iterations"), std::string::npos) << r.err;
-  r = RunConcord("fuzz --envs nosuch@cpu --iterations 1 --out /tmp/never2");
+  r = RunConcord("fuzz --envs 'ref;nosuch@cpu' --iterations 1 --out " + Quote(never));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("nosuch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown backend 'nosuch'"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(never)) << "an invalid env must not create --out";
   r = RunConcord("fuzz-report /no/such.db");
   EXPECT_EQ(r.code, 2);
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "backends/backend.h"
 #include "ir/display_path.h"
 #include "backends/env.h"
 #include "campaign/fuzz.h"
@@ -60,7 +61,9 @@ struct FuzzArgs {
 int FuzzMain(const FuzzArgs& a) {
   auto t0 = Clock::now();  // --time bounds the whole run, op-support inference included
   FuzzOptions o;
-  for (const EnvSpec& e : ParseEnvList(a.envs)) o.envs.push_back(e.ToString());
+  std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  ValidateEnvs(specs);  // before anything is created under --out
+  for (const EnvSpec& e : specs) o.envs.push_back(e.ToString());
   o.seed = a.seed;
   o.iterations = a.iterations;
   o.time_s = a.time_s;
