@@ -70,7 +70,7 @@ int ConformanceMain(const ConfArgs& a) {
 
 }  // namespace
 
-Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeConformanceCommand(CLI::App& root) {
   auto args = std::make_shared<ConfArgs>();
   CLI::App* app = root.add_subcommand(
       "conformance", "Run an ONNX backend-test suite (CASE/model.onnx + test_data_set_*) on an environment");
@@ -83,9 +83,8 @@ Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global) {
   AddEnvOption(app, &args->env);
   app->add_option("--filter,-f", args->filter, "Only cases whose name matches this regex");
   app->add_flag("--verbose,-v", args->verbose, "Also list passing cases");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ConformanceMain(*args);
           }};
 }

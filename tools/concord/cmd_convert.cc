@@ -74,6 +74,18 @@ int InlineExternalData(Model* model) {
   return n;
 }
 
+// Error(kUsage) when OUT names the same file as IN (also through links or "./"): a conversion
+// must never destroy its source.
+void RefuseOverwritingInput(const std::string& in, const std::string& out) {
+  std::error_code ec;
+  bool same = std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec);
+  same |= std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec);
+  if (same) {
+    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path",
+         out, in);
+  }
+}
+
 int ConvertMain(const ConvertArgs& a) {
   if (a.list) {
     if (a.json) {
@@ -95,6 +107,7 @@ int ConvertMain(const ConvertArgs& a) {
   if (a.passes.empty()) {
     Fail(ErrorKind::kUsage, "convert needs --pass NAME[,NAME...]; passes:\n{}", passes::FormatPassList());
   }
+  RefuseOverwritingInput(a.in, a.out);
   Model model = Model::Load(a.in);
   passes::PassContext ctx;
   ctx.calibration = LoadCalibration(model, a);
@@ -142,7 +155,7 @@ int ConvertMain(const ConvertArgs& a) {
 
 }  // namespace
 
-Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeConvertCommand(CLI::App& root) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* app = root.add_subcommand("convert", "Convert a model with passes (opset, folding, fp16, int8, NHWC)");
   app->footer(
@@ -160,9 +173,8 @@ Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
       ->check(CLI::Range(0, 10000));
   app->add_option("--seed", args->seed, "Seed for --random-calibration")->capture_default_str();
   app->add_flag("--list", args->list, "List the passes and their options");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ConvertMain(*args);
           }};
 }

@@ -124,7 +124,7 @@ int GenMain(const GenArgs& a) {
 
 }  // namespace
 
-Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeGenCommand(CLI::App& root) {
   auto args = std::make_shared<GenArgs>();
   CLI::App* app =
       root.add_subcommand("gen", "Generate a random valid ONNX model from a seed (NNSmith-style)");
@@ -151,9 +151,8 @@ Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--inputs-out", args->inputs_out,
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");
   app->add_flag("--list-ops", args->list_ops, "List the op types the generator knows and exit");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return GenMain(*args);
           }};
 }

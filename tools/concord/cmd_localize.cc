@@ -190,12 +190,11 @@ void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::st
                   "test_data_set_* folders (every set is used). Default: one random set");
   AddEnvOption(app, env, "Env the TARGET runs on");
   app->add_option("--source-env", *source_env, "Env the SOURCE runs on")->capture_default_str();
-  app->add_option("--rtol", *rtol, "Relative tolerance per element")->capture_default_str();
-  app->add_option("--atol", *atol, "Absolute tolerance per element")->capture_default_str();
+  AddToleranceOptions(app, rtol, atol, "per element");
   app->add_option("--seed", *seed, "Seed for random inputs")->capture_default_str();
 }
 
-Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeLocalizeCommand(CLI::App& root) {
   auto args = std::make_shared<LocalizeArgs>();
   CLI::App* app = root.add_subcommand(
       "localize", "Find the first node where a converted TARGET diverges from its SOURCE, and why");
@@ -213,9 +212,8 @@ Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
   app->add_option("--md", args->md, "Write a Markdown report");
   app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return LocalizeMain(*args);
           }};
 }

@@ -75,7 +75,7 @@ int MergeMain(const MergeArgs& a) {
 
 }  // namespace
 
-Command MakeMergeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeMergeCommand(CLI::App& root) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = root.add_subcommand("merge", "Combine results stores (campaign shards) into one");
   app->footer(
@@ -85,9 +85,8 @@ Command MakeMergeCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")->required();
   app->add_option("-o,--out", args->out, "Output store file")->required();
   app->add_flag("--force", args->force, "Replace an existing output file");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return MergeMain(*args);
           }};
 }

@@ -160,7 +160,7 @@ int ReduceMain(const ReduceArgs& a) {
 
 }  // namespace
 
-Command MakeReduceCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeReduceCommand(CLI::App& root) {
   auto args = std::make_shared<ReduceArgs>();
   CLI::App* app = root.add_subcommand(
       "reduce", "Shrink a model to the nodes behind a divergence or failure between two envs");
@@ -174,20 +174,17 @@ Command MakeReduceCommand(CLI::App& root, GlobalOptions& global) {
       "not reproduce, 2 on usage/input errors.\n"
       "Example: concord reduce model.onnx --envs 'ref;opencv@cpu' --out small");
   app->add_option("model", args->model, "ONNX model file")->required();
-  app->add_option("--envs", args->envs, "The two environments, 'A;B'")->required();
+  AddEnvListOption(app, &args->envs, "The two environments, 'A;B'")->required();
   app->add_option("--inputs,-i", args->inputs, "Input files or test_data_set folders");
   app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
-  app->add_option("--atol", args->atol, "Absolute tolerance")->capture_default_str();
-  app->add_option("--rtol", args->rtol, "Relative tolerance")->capture_default_str();
+  AddToleranceOptions(app, &args->rtol, &args->atol, "per element");
   app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang")
       ->capture_default_str();
   app->add_option("--max-tests", args->max_tests, "Candidate models to try at most")
       ->capture_default_str();
   app->add_option("--out,-o", args->out, "Folder for the reduced repro")->required();
-  app->add_flag("--quiet,-q", args->quiet, "No progress lines");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json, &args->quiet, "No progress lines");
+  return {app, [args] {
             return ReduceMain(*args);
           }};
 }

@@ -77,7 +77,7 @@ int RepairMain(const RepairArgs& a) {
 
 }  // namespace
 
-Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeRepairCommand(CLI::App& root) {
   auto args = std::make_shared<RepairArgs>();
   CLI::App* app = root.add_subcommand("repair", "Repair a converted TARGET until it agrees with its SOURCE");
   app->footer(
@@ -95,9 +95,8 @@ Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--max-steps", args->max_steps, "Most edits accepted")->capture_default_str()->check(CLI::Range(1, 100));
   app->add_option("--holdout", args->holdout, "Random held-out sets when one input set is given")
       ->capture_default_str()->check(CLI::Range(1, 100));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return RepairMain(*args);
           }};
 }

@@ -176,7 +176,7 @@ int ReportMain(ReportArgs a) {
 
 }  // namespace
 
-Command MakeReportCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeReportCommand(CLI::App& root) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* app = root.add_subcommand(
       "report", "Analyse a results store: HTML report with charts, Markdown, DeltaNN export");
@@ -197,9 +197,8 @@ Command MakeReportCommand(CLI::App& root, GlobalOptions& global) {
                   "Also export DeltaNN's layout into this folder (must not exist or be empty)");
   app->add_option("--analysis-json", args->analysis_out, "Also save the analysis document");
   app->add_flag("--no-thumbnails", args->no_thumbnails, "Leave image thumbnails out");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ReportMain(*args);
           }};
 }

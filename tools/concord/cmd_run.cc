@@ -186,7 +186,7 @@ int RunMain(const RunArgs& a) {
 
 }  // namespace
 
-Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeRunCommand(CLI::App& root) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* app = root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
   app->footer(
@@ -203,9 +203,8 @@ Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
   app->add_flag("--taps", args->taps,
                 "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return RunMain(*args);
           }};
 }

@@ -288,7 +288,7 @@ int ServeMain(const ServeArgs& a) {
 
 }  // namespace
 
-Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeServeCommand(CLI::App& root) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* app =
       root.add_subcommand("serve", "Serve local environments to remote clients over TCP");
@@ -319,9 +319,8 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
                   "dropped; 0 = never")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ServeMain(*args);
           }};
 }

@@ -12,16 +12,6 @@ namespace concord::cli {
 
 namespace fs = std::filesystem;
 
-void AddJsonFlag(CLI::App* app, bool* json) {
-  app->add_flag("--json", *json, "Print one JSON document on stdout instead of text");
-}
-
-void AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
-  app->add_option("--env,-e", *env,
-                  help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
-      ->capture_default_str();
-}
-
 ValueMap LoadInputs(const Model& model, const std::vector<std::string>& paths, uint64_t seed,
                     std::vector<std::string>* generated) {
   auto inputs = model.Inputs();

@@ -10,19 +10,15 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "tools/concord/options.h"
 
 namespace concord::cli {
 
-// Exit codes (DESIGN.md): 0 ran and agreed, 1 ran and found a divergence/failure, 2 usage or
-// input error.
+// Exit codes (DESIGN.md): 0 ran and agreed, 1 ran and found a divergence/failure/findings, 2
+// usage or input error (errors.h maps error kinds to them).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitDiverged = 1;
 inline constexpr int kExitUsage = 2;
-
-struct GlobalOptions {
-  bool json = false;
-  bool quiet = false;
-};
 
 // A registered subcommand: `run` is called after parsing when the subcommand was chosen.
 struct Command {
@@ -30,8 +26,6 @@ struct Command {
   std::function<int()> run;
 };
 
-void AddJsonFlag(CLI::App* app, bool* json);
-void AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "");
 
 // Loads inputs for `model` from paths: .pb / .npy / .npz files or test_data_set_N folders.
 // Files bind by tensor/array name when it matches a model input, otherwise by position.
@@ -44,22 +38,23 @@ nlohmann::json ValueSummaryJson(const Value& v);
 std::string FormatMs(double ms);
 
 // Subcommand factories (one file each).
-Command MakeRunCommand(CLI::App& root, GlobalOptions& global);
-Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global);
-Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global);
-Command MakeCompareCommand(CLI::App& root, GlobalOptions& global);
-Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
-Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
-Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
-Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
-Command MakeGenCommand(CLI::App& root, GlobalOptions& global);
-Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global);
-Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global);
-Command MakeReduceCommand(CLI::App& root, GlobalOptions& global);
-Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeRepairCommand(CLI::App& root, GlobalOptions& global);
+Command MakeRunCommand(CLI::App& root);
+Command MakeConformanceCommand(CLI::App& root);
+Command MakeEnvsCommand(CLI::App& root);
+Command MakeCompareCommand(CLI::App& root);
+Command MakeBenchCommand(CLI::App& root);
+Command MakeServeCommand(CLI::App& root);
+Command MakeWorkerCommand(CLI::App& root);
+Command MakeMergeCommand(CLI::App& root);
+Command MakeMatrixCommand(CLI::App& root);
+Command MakeReportCommand(CLI::App& root);
+Command MakeGenCommand(CLI::App& root);
+Command MakeFuzzCommand(CLI::App& root);
+Command MakeFuzzReportCommand(CLI::App& root);
+Command MakeReduceCommand(CLI::App& root);
+Command MakeLocalizeCommand(CLI::App& root);
+Command MakeRepairCommand(CLI::App& root);
+Command MakeInspectCommand(CLI::App& root);
 
 // localize/repair (cmd_localize.cc): input sets from --inputs (files = one set; a
 // test_data_set_N folder = one set; a folder of test_data_set_* folders = one set each; none =
@@ -68,7 +63,7 @@ std::vector<ValueMap> LoadInputSets(const Model& model, const std::vector<std::s
                                     std::string* description);
 void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::string* env, std::string* source_env,
                         double* rtol, double* atol, uint64_t* seed);
-Command MakeConvertCommand(CLI::App& root, GlobalOptions& global);
+Command MakeConvertCommand(CLI::App& root);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.
