@@ -5,6 +5,7 @@
 #include <map>
 
 #include "campaign/conformance.h"
+#include "compare/compare.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -44,6 +45,8 @@ int ConformanceMain(const ConfArgs& a) {
     j["passed"] = res.passed;
     j["failed"] = res.failed;
     j["skipped"] = res.skipped;
+    j["tolerance"] = {{"rtol", Tolerance{}.rtol}, {"atol", Tolerance{}.atol},
+                      {"overrides", "per case, src/campaign/conformance_table.cc"}};
     j["cases"] = nlohmann::json::array();
     for (const auto& c : res.cases) {
       j["cases"].push_back({{"name", c.name}, {"status", c.status}, {"class", c.reason_class},
@@ -64,6 +67,9 @@ int ConformanceMain(const ConfArgs& a) {
       std::cout << "not passed by class: " << line << "\n";
     }
     std::cout << fmt::format("{} passed, {} failed, {} skipped\n", res.passed, res.failed, res.skipped);
+    std::cout << fmt::format("tolerance rtol {:g}, atol {:g} (ONNX backend-test default; per-case "
+                             "overrides in src/campaign/conformance_table.cc)\n",
+                             Tolerance{}.rtol, Tolerance{}.atol);
   }
   return res.failed == 0 ? kExitOk : kExitDiverged;
 }

@@ -134,8 +134,9 @@ int FuzzMain(const FuzzArgs& a) {
   }
   if (!a.quiet && !a.json) {
     std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
-                             "in {}, store {}\n",
-                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db);
+                             "in {}, store {}; tolerance vs ref rtol {:g}, atol {:g}\n",
+                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db, a.rtol,
+                             a.atol);
   }
   auto progress = [&](const FuzzProgress& p) {
     if (a.quiet || a.json) return;
@@ -169,10 +170,13 @@ int FuzzMain(const FuzzArgs& a) {
                       {"root_causes_in_store", totals["root_causes"]},
                       {"generator_failures", s.generator_failures}, {"envs", envs},
                       {"store", db}, {"report", html}, {"findings", report_doc["findings"]},
-                      {"root_causes", report_doc["root_causes"]}}
+                      {"root_causes", report_doc["root_causes"]},
+                      {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
                      .dump(2)
               << "\n";
   } else {
+    std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n",
+                             a.rtol, a.atol);
     std::cout << fmt::format("{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
                              "distinct findings; {} generator failures\n",
                              s.models, s.tests, s.seconds,

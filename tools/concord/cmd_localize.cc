@@ -68,6 +68,7 @@ std::string Fmt(const nlohmann::json& v) {
 void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc, std::ostream& os) {
   os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source, j.value("source_env", a.source_env),
                     a.target, j.value("target_env", a.env), inputs_desc);
+  os << fmt::format("tol     rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
   for (const auto& o : j["outputs"]) {
     os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n", o["name"].get<std::string>(), Fmt(o["max_abs"]),
                       Fmt(o["cosine"]), o["agree"].get<bool>() ? "agree" : "DIVERGE");

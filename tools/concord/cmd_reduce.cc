@@ -143,17 +143,19 @@ int ReduceMain(const ReduceArgs& a) {
     std::cout << summary.dump(2) << "\n";
   } else if (!r.reproduced) {
     std::cout << fmt::format(
-        "no symptom to reduce: {}\n",
-        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message);
+        "no symptom to reduce: {} (rtol {:g}, atol {:g})\n",
+        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message, o.tol.rtol,
+        o.tol.atol);
   } else {
     std::cout << fmt::format(
-        "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n",
+        "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n"
+        "tol: rtol {:g}, atol {:g}\n",
         r.symptom, r.failing_env.empty() ? "" : " on " + r.failing_env, r.reduced.original_nodes,
         r.reduced.reduced_nodes,
         fmt::join(summary["reduced_ops"].get<std::vector<std::string>>(), ","),
         r.reduced.frozen_inputs, r.reduced.tests,
         (r.reduced_message.empty() ? r.message : r.reduced_message).substr(0, 300),
-        (fs::absolute(a.out) / "repro.sh").string());
+        (fs::absolute(a.out) / "repro.sh").string(), o.tol.rtol, o.tol.atol);
   }
   return r.reproduced ? kExitOk : kExitDiverged;
 }

@@ -50,12 +50,14 @@ int RepairMain(const RepairArgs& a) {
   j["fixed"] = a.out;
   j["patch_log"] = log_path;
   j["inputs"] = desc;
+  j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
   WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << fmt::format("source   {}\ntarget   {}\ninputs   {} ({} for search)\nholdout  {}\n", a.source, a.target,
                              desc, r.search_sets, r.holdout);
+    std::cout << fmt::format("tol      rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
     std::cout << fmt::format("initial  first divergent node {}, kind {}\n",
                              r.initial.first_divergent.empty() ? "none" : "'" + r.initial.first_divergent + "'",
                              r.initial.kind.empty() ? "none" : r.initial.kind);
