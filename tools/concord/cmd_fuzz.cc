@@ -253,7 +253,7 @@ Command MakeFuzzCommand(CLI::App& root) {
       "the model of seed S avoids the pairs env S mod N rejects, and every env runs it.\n"
       "Example: concord fuzz --envs 'ort@cpu;tvm@cpu,opt=3;opencv@cpu' --time 3600 --out fz");
   AddEnvListOption(app, &args->envs, "Environments to fuzz against ref")->required();
-  app->add_option("--time", args->time_s, "Stop after this many seconds");
+  app->add_option("--time,-t", args->time_s, "Stop after this many seconds");
   app->add_option("--iterations,-n", args->iterations, "Stop after this many models");
   app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
   app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")->capture_default_str();

@@ -136,7 +136,7 @@ Command MakeGenCommand(CLI::App& root) {
       "Example: concord gen --seed 7 --max-nodes 20 --out cases/s7/model.onnx --inputs-out "
       "cases/s7");
   app->add_option("--seed", args->seed, "Seed (same seed, same model)")->capture_default_str();
-  app->add_option("--max-nodes,-n", args->max_nodes,
+  app->add_option("--max-nodes", args->max_nodes,
                   "Operator nodes to insert (guard nodes may add a few)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

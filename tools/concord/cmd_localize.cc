@@ -211,7 +211,7 @@ Command MakeLocalizeCommand(CLI::App& root) {
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol, &args->seed);
   app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
-  app->add_option("--md", args->md, "Write a Markdown report");
+  app->add_option("--md,--md-out", args->md, "Write a Markdown report to this path");
   app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();
   AddOutputOptions(app, &args->json);
   return {app, [args] {
