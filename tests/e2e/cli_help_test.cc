@@ -60,6 +60,18 @@ TEST(CliHelp, UnknownOptionSuggestsTheNearestOne) {
   EXPECT_NE(r.err.find("did you mean --atol?"), std::string::npos) << r.err;
 }
 
+TEST(CliHelp, EverySubcommandDocumentsItsExitCodes) {
+  for (const char* cmd : {"run", "inspect", "conformance", "envs", "compare", "bench", "matrix",
+                          "report", "gen", "fuzz", "fuzz-report", "reduce", "localize", "repair",
+                          "convert", "serve", "merge"}) {
+    CliResult r = RunConcord(std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    // The subcommand's own footer, not only the root's "Exit codes:" line.
+    std::string own = r.out.substr(0, r.out.rfind("Exit codes: 0 ran and agreed"));
+    EXPECT_NE(own.find("Exit"), std::string::npos) << cmd << ":\n" << r.out;
+  }
+}
+
 TEST(CliHelp, JsonErrorsAreOneDocumentOnStdout) {
   TempDir dir("cli_help");
   struct Case {

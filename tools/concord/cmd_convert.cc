@@ -163,6 +163,7 @@ Command MakeConvertCommand(CLI::App& root) {
       "Calibration (quantize_int8): each --calibration PATH is one input set (.pb/.npy/.npz or a\n"
       "test_data_set_N folder); a folder of test_data_set_* folders gives one set per folder.\n"
       "The output's metadata 'concord.name_map' maps its node names to the input's.\n"
+      "Exit: 0 converted, 1 a pass failed at run time, 2 usage/input error (also when OUT is IN).\n"
       "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration data/");
   app->add_option("in", args->in, "Input ONNX model");
   app->add_option("out", args->out, "Output ONNX model (written atomically)");

@@ -133,6 +133,7 @@ Command MakeGenCommand(CLI::App& root) {
       "NaN/Inf; the same options give the same bytes. --inputs-out CASE writes\n"
       "CASE/test_data_set_0/{input,output}_K.pb, so with --out CASE/model.onnx a folder of such\n"
       "cases is a suite for `concord conformance --suite`.\n"
+      "Exit: 0 generated, 1 no valid model within the attempts, 2 usage error.\n"
       "Example: concord gen --seed 7 --max-nodes 20 --out cases/s7/model.onnx --inputs-out "
       "cases/s7");
   app->add_option("--seed", args->seed, "Seed (same seed, same model)")->capture_default_str();

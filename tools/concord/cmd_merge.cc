@@ -81,6 +81,8 @@ Command MakeMergeCommand(CLI::App& root) {
   app->footer(
       "Cells (model, env, input, repeat) present in several inputs are kept once (the first).\n"
       "The output is written under a temporary name and renamed into place when complete.\n"
+      "Exit: 0 merged, 1 the merged store could not be finished, 2 usage/input error (missing\n"
+      "store, OUT exists without --force, OUT is an input).\n"
       "Example: concord merge shard0.db shard1.db -o all.db");
   app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")->required();
   app->add_option("-o,--out", args->out, "Output store file")->required();

@@ -185,6 +185,7 @@ Command MakeReportCommand(CLI::App& root) {
       "library/device/opt, accuracy and confusion where labels exist, latency and CPU/RAM) or\n"
       "an analysis document saved with --analysis-json (re-rendered as is).\n"
       "The HTML file is self-contained (Chart.js inlined): open it anywhere, offline.\n"
+      "Exit: 0 written, 2 usage/input error (no such store, unreadable document).\n"
       "Examples:\n"
       "  concord report examples/demo/concord.db\n"
       "  concord report concord.db --out r.html --md --deltann deltann_out/ --analysis-json a.json");

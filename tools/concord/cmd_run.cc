@@ -193,6 +193,7 @@ Command MakeRunCommand(CLI::App& root) {
       "Inputs: .pb (ONNX TensorProto), .npy, .npz, or a test_data_set_N folder. Tensors bind to\n"
       "model inputs by name when the name matches, else by position. Inputs not given get seeded\n"
       "random data (floats uniform in [-1,1), integers in [0,10)).\n"
+      "Exit: 0 ran, 1 the run failed (runtime error), 2 usage/input error.\n"
       "Example: concord run model.onnx --env ref --inputs test_data_set_0 --out out/");
   app->add_option("model", args->model, "ONNX model file")->required();
   AddEnvOption(app, &args->env);
