@@ -78,7 +78,8 @@ TEST(CliHelp, JsonErrorsAreOneDocumentOnStdout) {
     std::string args, kind;
   };
   std::string corrupt = dir.Write("bad.onnx", "this is not a protobuf").string();
-  for (const Case& c : {Case{"compre x --json", "usage"}, Case{"run m.onnx --tops-k 3 --json", "usage"},
+  for (const Case& c : {Case{"compre x --json", "usage"},
+                        Case{"run m.onnx --tops-k 3 --json", "usage"},
                         Case{"run /no/such.onnx --json", "input"},
                         Case{"inspect " + Quote(corrupt) + " --json", "input"}}) {
     CliResult r = RunConcord(c.args);
@@ -218,7 +219,8 @@ TEST(CliHelp, ConvertRefusesToOverwriteItsInput) {
                            " --pass fold_constants");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(ReadAll(m), before);
-  r = RunConcord("convert " + Quote(m) + " " + Quote(dir.File("o.onnx")) + " --pass fold_constants");
+  r = RunConcord("convert " + Quote(m) + " " + Quote(dir.File("o.onnx")) +
+                 " --pass fold_constants");
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
