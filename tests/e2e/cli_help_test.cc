@@ -105,6 +105,9 @@ TEST(CliHelp, EnvAndEnvsAreAliasesWithOneMeaning) {
   r = RunConcord("run " + m + " --env 'ref;ref'");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("exactly one environment, got 2"), std::string::npos) << r.err;
+  r = RunConcord("localize " + m + " " + m + " --source-env 'ref;ref'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--source-env: takes exactly one environment"), std::string::npos) << r.err;
   // A list command takes --env as an alias of --envs (repeatable, concatenated).
   r = RunConcord("compare " + m + " --env ref --env ref --json");
   ASSERT_EQ(r.code, 0) << r.err;

@@ -190,7 +190,7 @@ void AddLocalizeOptions(CLI::App* app, std::vector<std::string>* inputs, std::st
                   "Input tensor files (.pb/.npy/.npz; one set), a test_data_set_N folder, or a folder of "
                   "test_data_set_* folders (every set is used). Default: one random set");
   AddEnvOption(app, env, "Env the TARGET runs on");
-  app->add_option("--source-env", *source_env, "Env the SOURCE runs on")->capture_default_str();
+  AddEnvOption(app, source_env, "Env the SOURCE runs on", "--source-env");
   AddToleranceOptions(app, rtol, atol, "per element");
   app->add_option("--seed", *seed, "Seed for random inputs")->capture_default_str();
 }

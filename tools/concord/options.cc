@@ -31,11 +31,12 @@ CLI::Option* AddEnvListOption(CLI::App* app, std::vector<std::string>* envs,
       ->check(CLI::Validator([](std::string& v) { return CheckEnvList(v, false); }, "ENVS"));
 }
 
-CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
+CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help,
+                          const std::string& names) {
   std::string text = help.empty()
                          ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)"
                          : help;
-  return app->add_option("--env,-e,--envs", *env, text)
+  return app->add_option(names, *env, text)
       ->capture_default_str()
       ->check(CLI::Validator([](std::string& v) { return CheckEnvList(v, true); }, "ENV"));
 }

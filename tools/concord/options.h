@@ -18,9 +18,10 @@ namespace concord::cli {
 CLI::Option* AddEnvListOption(CLI::App* app, std::vector<std::string>* envs,
                               const std::string& help);
 
-// --env (-e) and --envs on one env; *env keeps its initial value as the default. A value that
-// names more than one env is a usage error naming the count.
-CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "");
+// --env (-e) and --envs on one env (or the option names given); *env keeps its initial value
+// as the default. A value that names more than one env is a usage error naming the count.
+CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "",
+                          const std::string& names = "--env,-e,--envs");
 
 // --rtol and --atol (non-negative); the initial values of *rtol/*atol are the command's
 // defaults and are shown in --help. `what` says what is compared ("per element vs ref").
