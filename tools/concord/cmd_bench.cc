@@ -245,7 +245,7 @@ int BenchMain(const BenchArgs& a) {
 
 }  // namespace
 
-Command MakeBenchCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeBenchCommand(CLI::App& root) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* app =
       root.add_subcommand("bench", "Benchmark one model on several environments side by side");
@@ -258,7 +258,7 @@ Command MakeBenchCommand(CLI::App& root, GlobalOptions& global) {
       "Exit: 0 every env ran, 1 an env failed at run time, 2 usage/input error.\n"
       "Example: concord bench model.onnx --envs \"ort@cpu,threads=1;ort@cpu,threads=4\" --time 5");
   app->add_option("model", args->model, "ONNX model file")->required();
-  app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
+  AddEnvListOption(app, &args->envs, "Environments; the first is the baseline")
       ->capture_default_str();
   AddInputOptions(app, &args->inputs);
   AddSaveInputsOption(app, &args->save_inputs);
@@ -272,9 +272,8 @@ Command MakeBenchCommand(CLI::App& root, GlobalOptions& global) {
       app->add_option("--time,-t", args->time_s, "Run timed runs for this many seconds instead")
           ->check(CLI::Range(0.001, 86400.0));
   repeat->excludes(time);
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return BenchMain(*args);
           }};
 }

@@ -364,7 +364,7 @@ int CompareMain(const CompareArgs& a) {
 
 }  // namespace
 
-Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeCompareCommand(CLI::App& root) {
   auto args = std::make_shared<CompareArgs>();
   CLI::App* app = root.add_subcommand(
       "compare", "Run one model on several environments and compare every pair");
@@ -384,16 +384,10 @@ Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
       "option or backend the env does not know).\n"
       "Example: concord compare model.onnx --envs \"ref;ort@cpu,opt=3;tvm@cpu,opt=3\" --atol 1e-4");
   app->add_option("model", args->model, "ONNX model file")->required();
-  app->add_option("--envs", args->envs, "Environments separated by ';' (option may repeat)")
-      ->required();
+  AddEnvListOption(app, &args->envs, "Environments to compare pairwise")->required();
   AddInputOptions(app, &args->inputs);
   AddSaveInputsOption(app, &args->save_inputs);
-  app->add_option("--atol", args->atol, "Absolute tolerance")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app->add_option("--rtol", args->rtol, "Relative tolerance")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  AddToleranceOptions(app, &args->rtol, &args->atol, "per element");
   app->add_option("--top-k,-k", args->top_k,
                   "k for top-k label agreement on classifier-like outputs (0 = off)")
       ->capture_default_str()
@@ -403,9 +397,8 @@ Command MakeCompareCommand(CLI::App& root, GlobalOptions& global) {
                   "1001 vs 1000)")
       ->capture_default_str()
       ->check(CLI::Range(-1000, 1000));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return CompareMain(*args);
           }};
 }

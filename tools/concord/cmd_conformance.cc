@@ -6,6 +6,7 @@
 #include <map>
 
 #include "campaign/conformance.h"
+#include "compare/compare.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -71,6 +72,8 @@ int ConformanceMain(const ConfArgs& a) {
   if (a.json) {
     nlohmann::json j = res.ToJson();
     j["headline"] = res.Headline();
+    j["tolerance"] = {{"rtol", Tolerance{}.rtol}, {"atol", Tolerance{}.atol},
+                      {"overrides", "per case, src/campaign/conformance_table.cc"}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << fmt::format("suite {} on {}: {}\n", res.suite, res.env, res.Headline());
@@ -84,13 +87,16 @@ int ConformanceMain(const ConfArgs& a) {
         text += fmt::format("{}{} {}", text.empty() ? "" : ", ", n, k);
       std::cout << "not passed by class: " << text << "\n";
     }
+    std::cout << fmt::format("tolerance rtol {:g}, atol {:g} (ONNX backend-test default; per-case "
+                             "overrides in src/campaign/conformance_table.cc)\n",
+                             Tolerance{}.rtol, Tolerance{}.atol);
   }
   return res.failed == 0 ? kExitOk : kExitDiverged;
 }
 
 }  // namespace
 
-Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeConformanceCommand(CLI::App& root) {
   auto args = std::make_shared<ConfArgs>();
   CLI::App* app = root.add_subcommand(
       "conformance", "Run an ONNX backend-test suite (CASE/model.onnx + test_data_set_*) on an environment");
@@ -114,9 +120,8 @@ Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global) {
          "Seconds between progress lines on stderr when it is not a terminal (0: every case)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ConformanceMain(*args);
           }};
 }

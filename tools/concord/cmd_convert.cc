@@ -51,6 +51,18 @@ std::vector<ValueMap> LoadCalibration(const Model& model, const ConvertArgs& a) 
   return sets;
 }
 
+// Error(kUsage) when OUT names the same file as IN (also through links or "./"): a conversion
+// must never destroy its source.
+void RefuseOverwritingInput(const std::string& in, const std::string& out) {
+  std::error_code ec;
+  bool same = std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec);
+  same |= std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec);
+  if (same) {
+    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path",
+         out, in);
+  }
+}
+
 int ConvertMain(const ConvertArgs& a) {
   if (a.list) {
     if (a.json) {
@@ -72,6 +84,7 @@ int ConvertMain(const ConvertArgs& a) {
   if (a.passes.empty()) {
     Fail(ErrorKind::kUsage, "convert needs --pass NAME[,NAME...]; passes:\n{}", passes::FormatPassList());
   }
+  RefuseOverwritingInput(a.in, a.out);
   Model model = Model::Load(a.in);
   passes::PassContext ctx;
   ctx.calibration = LoadCalibration(model, a);
@@ -120,7 +133,7 @@ int ConvertMain(const ConvertArgs& a) {
 
 }  // namespace
 
-Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeConvertCommand(CLI::App& root) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* app = root.add_subcommand("convert", "Convert a model with passes (opset, folding, fp16, int8, NHWC)");
   app->footer(
@@ -128,6 +141,7 @@ Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
       "Calibration (quantize_int8): each --calibration PATH is one input set (.pb/.npy/.npz or a\n"
       "test_data_set_N folder); a folder of test_data_set_* folders gives one set per folder.\n"
       "The output's metadata 'concord.name_map' maps its node names to the input's.\n"
+      "Exit: 0 converted, 1 a pass failed at run time, 2 usage/input error (also when OUT is IN).\n"
       "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration data/");
   app->add_option("in", args->in, "Input ONNX model");
   app->add_option("out", args->out, "Output ONNX model (written atomically)");
@@ -139,9 +153,8 @@ Command MakeConvertCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--seed", args->seed, "Seed for --random-calibration")->capture_default_str();
   AddInputShapesOption(app, &args->shapes);
   app->add_flag("--list", args->list, "List the passes and their options");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ConvertMain(*args);
           }};
 }

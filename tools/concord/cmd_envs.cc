@@ -48,12 +48,14 @@ int EnvsMain(bool json) {
 
 }  // namespace
 
-Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeEnvsCommand(CLI::App& root) {
   auto json = std::make_shared<bool>(false);
   CLI::App* app = root.add_subcommand("envs", "List the environments this machine can run, with versions");
-  app->footer("Environment strings: BACKEND[@DEVICE][,KEY=VALUE]..., e.g. ref, ort@cpu,opt=3,threads=1");
-  AddJsonFlag(app, json.get());
-  return {app, [json, &global] { return EnvsMain(*json || global.json); }};
+  app->footer(
+      "Environment strings: BACKEND[@DEVICE][,KEY=VALUE]..., e.g. ref, ort@cpu,opt=3,threads=1\n"
+      "Exit: 0 listed, 2 usage error.");
+  AddOutputOptions(app, json.get());
+  return {app, [json] { return EnvsMain(*json); }};
 }
 
 }  // namespace concord::cli

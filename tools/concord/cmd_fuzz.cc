@@ -58,6 +58,15 @@ struct FuzzArgs {
   bool quiet = false;
 };
 
+// Whether a fuzz document (report::FuzzDocument) holds a finding other than 'undefined' (a
+// difference spec-undefined behaviour explains is labelled, not a bug).
+bool HasBugFindings(const json& doc) {
+  for (const auto& f : doc["findings"]) {
+    if (f["symptom"] != "undefined") return true;
+  }
+  return false;
+}
+
 int FuzzMain(const FuzzArgs& a) {
   auto t0 = Clock::now();  // --time bounds the whole run, op-support inference included
   FuzzOptions o;
@@ -129,8 +138,9 @@ int FuzzMain(const FuzzArgs& a) {
   }
   if (!a.quiet && !a.json) {
     std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
-                             "in {}, store {}\n",
-                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db);
+                             "in {}, store {}; tolerance vs ref rtol {:g}, atol {:g}\n",
+                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db, a.rtol,
+                             a.atol);
   }
   auto progress = [&](const FuzzProgress& p) {
     if (a.quiet || a.json) return;
@@ -164,10 +174,13 @@ int FuzzMain(const FuzzArgs& a) {
                       {"root_causes_in_store", totals["root_causes"]},
                       {"generator_failures", s.generator_failures}, {"envs", envs},
                       {"store", db}, {"report", html}, {"findings", report_doc["findings"]},
-                      {"root_causes", report_doc["root_causes"]}}
+                      {"root_causes", report_doc["root_causes"]},
+                      {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
                      .dump(2)
               << "\n";
   } else {
+    std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n",
+                             a.rtol, a.atol);
     std::cout << fmt::format("{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
                              "distinct findings; {} generator failures\n",
                              s.models, s.tests, s.seconds,
@@ -196,9 +209,7 @@ int FuzzMain(const FuzzArgs& a) {
     std::cout << "store:  " << DisplayPath(db) << "\nreport: "
               << DisplayPath(html) << "\n";
   }
-  bool bugs = false;
-  for (const auto& f : report_doc["findings"]) bugs |= f["symptom"] != "undefined";
-  return bugs ? kExitDiverged : kExitOk;
+  return HasBugFindings(report_doc) ? kExitDiverged : kExitOk;
 }
 
 struct FuzzReportArgs {
@@ -222,12 +233,12 @@ int FuzzReportMain(const FuzzReportArgs& a) {
                              doc["totals"]["root_causes"].get<int64_t>(),
                              doc["coverage"].size(), DisplayPath(out));
   }
-  return kExitOk;
+  return HasBugFindings(doc) ? kExitDiverged : kExitOk;
 }
 
 }  // namespace
 
-Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeFuzzCommand(CLI::App& root) {
   auto args = std::make_shared<FuzzArgs>();
   CLI::App* app = root.add_subcommand(
       "fuzz", "Differential fuzzing: generated models on every env against ref, findings reduced");
@@ -245,8 +256,8 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
       "in the store; later campaigns on the same store reuse that record. Then models take turns:\n"
       "the model of seed S avoids the pairs env S mod N rejects, and every env runs it.\n"
       "Example: concord fuzz --envs 'ort@cpu;tvm@cpu,opt=3;opencv@cpu' --time 3600 --out fz");
-  app->add_option("--envs", args->envs, "Environments, ';'-separated (repeatable)")->required();
-  app->add_option("--time", args->time_s, "Stop after this many seconds");
+  AddEnvListOption(app, &args->envs, "Environments to fuzz against ref")->required();
+  app->add_option("--time,-t", args->time_s, "Stop after this many seconds");
   app->add_option("--iterations,-n", args->iterations, "Stop after this many models");
   app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
   app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")->capture_default_str();
@@ -257,18 +268,14 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
   app->add_flag("--no-reduce", args->no_reduce, "Keep findings unreduced");
   app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang is a finding")
       ->capture_default_str();
-  app->add_option("--rtol", args->rtol, "Relative tolerance vs ref (float16 models: 5x)")
-      ->capture_default_str();
-  app->add_option("--atol", args->atol, "Absolute tolerance vs ref")->capture_default_str();
+  AddToleranceOptions(app, &args->rtol, &args->atol, "vs ref (float16 models: 5x)");
   app->add_flag("--infer-support", args->infer_support,
                 "First test every (op, dtype) alone on each env (recorded in the store); then the "
                 "model of seed S avoids the pairs env S mod N rejected");
   app->add_flag("--keep-unsupported", args->keep_unsupported,
                 "Generate (op, dtype) pairs the store's recorded op support says an env rejects");
-  app->add_flag("--quiet,-q", args->quiet, "No progress line");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json, &args->quiet, "No progress line");
+  return {app, [args] {
             if (args->time_s <= 0 && args->iterations <= 0) {
               Fail(ErrorKind::kUsage, "give --time SECONDS or --iterations N");
             }
@@ -276,15 +283,16 @@ Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global) {
           }};
 }
 
-Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeFuzzReportCommand(CLI::App& root) {
   auto args = std::make_shared<FuzzReportArgs>();
   CLI::App* app = root.add_subcommand(
       "fuzz-report", "HTML report of fuzzing findings, op coverage and throughput in a store");
+  app->footer("Exit: 0 no findings (or only 'undefined' ones), 1 the store holds findings,\n"
+              "2 usage/input error (no such store).");
   app->add_option("db", args->db, "Results store written by `concord fuzz`")->required();
   app->add_option("--out,-o", args->out, "HTML path (default: fuzz_report.html next to DB)");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return FuzzReportMain(*args);
           }};
 }

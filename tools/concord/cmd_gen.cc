@@ -124,7 +124,7 @@ int GenMain(const GenArgs& a) {
 
 }  // namespace
 
-Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeGenCommand(CLI::App& root) {
   auto args = std::make_shared<GenArgs>();
   CLI::App* app =
       root.add_subcommand("gen", "Generate a random valid ONNX model from a seed (NNSmith-style)");
@@ -133,10 +133,11 @@ Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
       "NaN/Inf; the same options give the same bytes. --inputs-out CASE writes\n"
       "CASE/test_data_set_0/{input,output}_K.pb, so with --out CASE/model.onnx a folder of such\n"
       "cases is a suite for `concord conformance --suite`.\n"
+      "Exit: 0 generated, 1 no valid model within the attempts, 2 usage error.\n"
       "Example: concord gen --seed 7 --max-nodes 20 --out cases/s7/model.onnx --inputs-out "
       "cases/s7");
   app->add_option("--seed", args->seed, "Seed (same seed, same model)")->capture_default_str();
-  app->add_option("--max-nodes,-n", args->max_nodes,
+  app->add_option("--max-nodes", args->max_nodes,
                   "Operator nodes to insert (guard nodes may add a few)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -151,9 +152,8 @@ Command MakeGenCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--inputs-out", args->inputs_out,
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");
   app->add_flag("--list-ops", args->list_ops, "List the op types the generator knows and exit");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return GenMain(*args);
           }};
 }

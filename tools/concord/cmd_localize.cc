@@ -53,6 +53,7 @@ void PrintQuantization(const nlohmann::json& j, std::ostream& os) {
 void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc, std::ostream& os) {
   os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source, j.value("source_env", a.source_env),
                     a.target, j.value("target_env", a.env), inputs_desc);
+  os << fmt::format("tol     rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
   for (const auto& o : j["outputs"]) {
     os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n", o["name"].get<std::string>(), Fmt(o["max_abs"]),
                       Fmt(o["cosine"]), o["agree"].get<bool>() ? "agree" : "DIVERGE");
@@ -175,12 +176,11 @@ void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
                         std::string* source_env, double* rtol, double* atol) {
   AddInputOptions(app, inputs);
   AddEnvOption(app, env, "Env the TARGET runs on");
-  app->add_option("--source-env", *source_env, "Env the SOURCE runs on")->capture_default_str();
-  app->add_option("--rtol", *rtol, "Relative tolerance per element")->capture_default_str();
-  app->add_option("--atol", *atol, "Absolute tolerance per element")->capture_default_str();
+  AddEnvOption(app, source_env, "Env the SOURCE runs on", "--source-env");
+  AddToleranceOptions(app, rtol, atol, "per element");
 }
 
-Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeLocalizeCommand(CLI::App& root) {
   auto args = std::make_shared<LocalizeArgs>();
   CLI::App* app = root.add_subcommand(
       "localize", "Find the first node where a converted TARGET diverges from its SOURCE, and why");
@@ -199,11 +199,10 @@ Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
   app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
-  app->add_option("--md", args->md, "Write a Markdown report");
+  app->add_option("--md,--md-out", args->md, "Write a Markdown report to this path");
   app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return LocalizeMain(*args);
           }};
 }

@@ -159,7 +159,7 @@ int MatrixMain(const MatrixArgs& a) {
 
 }  // namespace
 
-Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeMatrixCommand(CLI::App& root) {
   auto args = std::make_shared<MatrixArgs>();
   CLI::App* app = root.add_subcommand(
       "matrix", "Run models x environments x dataset from a config into a results store, resumably");
@@ -193,11 +193,8 @@ Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global) {
   app->add_flag("--retry-failed", args->retry_failed,
                 "Run the cells that failed in an earlier run again (the failed rows are kept "
                 "in the store's retried_runs history)");
-  app->add_flag("--quiet,-q", args->quiet, "No progress output");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
-            args->quiet |= global.quiet;
+  AddOutputOptions(app, &args->json, &args->quiet);
+  return {app, [args] {
             return MatrixMain(*args);
           }};
 }

@@ -136,7 +136,7 @@ int MergeMain(const MergeArgs& a) {
 
 }  // namespace
 
-Command MakeMergeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeMergeCommand(CLI::App& root) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = root.add_subcommand("merge", "Combine results stores (campaign shards) into one");
   app->footer(
@@ -144,13 +144,14 @@ Command MakeMergeCommand(CLI::App& root, GlobalOptions& global) {
       "the overlap is reported per input: cells already merged, and how many of them hold other\n"
       "outputs (status or output digest). Each store may be given once (exit 2 otherwise).\n"
       "The output is written under a temporary name and renamed into place when complete.\n"
+      "Exit: 0 merged, 1 the merged store could not be finished, 2 usage/input error (missing\n"
+      "store, OUT exists without --force, OUT is an input).\n"
       "Example: concord merge shard0.db shard1.db -o all.db");
   app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")->required();
   app->add_option("-o,--out", args->out, "Output store file")->required();
   app->add_flag("--force", args->force, "Replace an existing output file");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return MergeMain(*args);
           }};
 }

@@ -148,24 +148,26 @@ int ReduceMain(const ReduceArgs& a) {
     std::cout << summary.dump(2) << "\n";
   } else if (!r.reproduced) {
     std::cout << fmt::format(
-        "no symptom to reduce: {}\n",
-        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message);
+        "no symptom to reduce: {} (rtol {:g}, atol {:g})\n",
+        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message, o.tol.rtol,
+        o.tol.atol);
   } else {
     std::cout << fmt::format(
-        "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n",
+        "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n"
+        "tol: rtol {:g}, atol {:g}\n",
         r.symptom, r.failing_env.empty() ? "" : " on " + r.failing_env, r.reduced.original_nodes,
         r.reduced.reduced_nodes,
         fmt::join(summary["reduced_ops"].get<std::vector<std::string>>(), ","),
         r.reduced.frozen_inputs, r.reduced.tests,
         (r.reduced_message.empty() ? r.message : r.reduced_message).substr(0, 300),
-        DisplayPath(fs::path(a.out) / "repro.sh"));
+        DisplayPath(fs::path(a.out) / "repro.sh"), o.tol.rtol, o.tol.atol);
   }
   return r.reproduced ? kExitOk : kExitDiverged;
 }
 
 }  // namespace
 
-Command MakeReduceCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeReduceCommand(CLI::App& root) {
   auto args = std::make_shared<ReduceArgs>();
   CLI::App* app = root.add_subcommand(
       "reduce", "Shrink a model to the nodes behind a divergence or failure between two envs");
@@ -179,19 +181,16 @@ Command MakeReduceCommand(CLI::App& root, GlobalOptions& global) {
       "not reproduce, 2 on usage/input errors.\n"
       "Example: concord reduce model.onnx --envs 'ref;opencv@cpu' --out small");
   app->add_option("model", args->model, "ONNX model file")->required();
-  app->add_option("--envs", args->envs, "The two environments, 'A;B'")->required();
+  AddEnvListOption(app, &args->envs, "The two environments, 'A;B'")->required();
   AddInputOptions(app, &args->inputs);
-  app->add_option("--atol", args->atol, "Absolute tolerance")->capture_default_str();
-  app->add_option("--rtol", args->rtol, "Relative tolerance")->capture_default_str();
+  AddToleranceOptions(app, &args->rtol, &args->atol, "per element");
   app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang")
       ->capture_default_str();
   app->add_option("--max-tests", args->max_tests, "Candidate models to try at most")
       ->capture_default_str();
   app->add_option("--out,-o", args->out, "Folder for the reduced repro")->required();
-  app->add_flag("--quiet,-q", args->quiet, "No progress lines");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json, &args->quiet, "No progress lines");
+  return {app, [args] {
             return ReduceMain(*args);
           }};
 }

@@ -61,6 +61,7 @@ void PrintText(const RepairArgs& a, const std::string& desc, const repair::Repai
                const std::string& log_path) {
   std::cout << fmt::format("source   {}\ntarget   {}\ninputs   {} ({} for search)\nholdout  {}\n",
                            a.source, a.target, desc, r.search_sets, r.holdout);
+  std::cout << fmt::format("tol      rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
   std::cout << fmt::format("initial  first divergent node {}, kind {}\n",
                            NodeOrNone(r.initial.first_divergent),
                            r.initial.kind.empty() ? "none" : r.initial.kind);
@@ -104,6 +105,7 @@ int RepairMain(const RepairArgs& a) {
   j["source"] = a.source;
   j["target"] = a.target;
   j["inputs"] = desc;
+  j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
   j["fixed"] = write_model ? nlohmann::json(a.out) : nlohmann::json(nullptr);
   j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
   if (write_model) WriteFileAtomic(a.out, r.fixed.SerializeAsString());
@@ -118,7 +120,7 @@ int RepairMain(const RepairArgs& a) {
 
 }  // namespace
 
-Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeRepairCommand(CLI::App& root) {
   auto args = std::make_shared<RepairArgs>();
   CLI::App* app = root.add_subcommand("repair", "Repair a converted TARGET until it agrees with its SOURCE");
   app->footer(
@@ -141,9 +143,8 @@ Command MakeRepairCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--max-steps", args->max_steps, "Most edits accepted")->capture_default_str()->check(CLI::Range(1, 100));
   app->add_option("--holdout", args->holdout, "Random held-out sets when one input set is given")
       ->capture_default_str()->check(CLI::Range(1, 100));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return RepairMain(*args);
           }};
 }

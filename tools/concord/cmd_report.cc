@@ -177,7 +177,7 @@ int ReportMain(ReportArgs a) {
 
 }  // namespace
 
-Command MakeReportCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeReportCommand(CLI::App& root) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* app = root.add_subcommand(
       "report", "Analyse a results store: HTML report with charts, Markdown, DeltaNN export");
@@ -186,6 +186,7 @@ Command MakeReportCommand(CLI::App& root, GlobalOptions& global) {
       "library/device/opt, accuracy and confusion where labels exist, latency and CPU/RAM) or\n"
       "an analysis document saved with --analysis-json (re-rendered as is).\n"
       "The HTML file is self-contained (Chart.js inlined): open it anywhere, offline.\n"
+      "Exit: 0 written, 2 usage/input error (no such store, unreadable document).\n"
       "Examples:\n"
       "  concord report examples/demo/concord.db\n"
       "  concord report concord.db --out r.html --md --deltann deltann_out/ --analysis-json a.json");
@@ -198,9 +199,8 @@ Command MakeReportCommand(CLI::App& root, GlobalOptions& global) {
                   "Also export DeltaNN's layout into this folder (must not exist or be empty)");
   app->add_option("--analysis-json", args->analysis_out, "Also save the analysis document");
   app->add_flag("--no-thumbnails", args->no_thumbnails, "Leave image thumbnails out");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ReportMain(*args);
           }};
 }

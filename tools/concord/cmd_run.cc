@@ -272,7 +272,7 @@ int RunMain(const RunArgs& a) {
 
 }  // namespace
 
-Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeRunCommand(CLI::App& root) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* app =
       root.add_subcommand("run", "Run one model on one environment and summarize the outputs");
@@ -283,6 +283,8 @@ Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
       "data (floats uniform in [-1,1), integers in [0,10)); --input-shapes sets dynamic dims.\n"
       "Every set must match the declared input types and static dims (else exit 2). A set with\n"
       "output_K.pb files is checked against them (--atol/--rtol; exit 1 on a mismatch).\n"
+      "Exit: 0 ran (and matched any expected outputs), 1 the run failed or an output differs\n"
+      "from output_K.pb, 2 usage/input error.\n"
       "Example: concord run model.onnx --env ref --inputs test_data_set_0 --out out/");
   app->add_option("model", args->model, "ONNX model file")->required();
   AddEnvOption(app, &args->env);
@@ -293,18 +295,12 @@ Command MakeRunCommand(CLI::App& root, GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
   AddSaveInputsOption(app, &args->save_inputs);
-  app->add_option("--atol", args->atol, "Absolute tolerance against expected outputs (output_K.pb)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app->add_option("--rtol", args->rtol, "Relative tolerance against expected outputs")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  AddToleranceOptions(app, &args->rtol, &args->atol, "against expected outputs (output_K.pb)");
   app->add_flag(
       "--taps", args->taps,
       "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return RunMain(*args);
           }};
 }

@@ -288,7 +288,7 @@ int ServeMain(const ServeArgs& a) {
 
 }  // namespace
 
-Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeServeCommand(CLI::App& root) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* app =
       root.add_subcommand("serve", "Serve local environments to remote clients over TCP");
@@ -298,7 +298,9 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
       "Binding a non-loopback address needs --token (or CONCORD_TOKEN). Clients send the token\n"
       "from $CONCORD_TOKEN or a token=T env option (prefer the variable: env strings are\n"
       "recorded in run records). Prints 'concord serve listening on ADDR:PORT' when ready\n"
-      "(--port 0 picks a free port). SIGINT/SIGTERM stop it.");
+      "(--port 0 picks a free port). SIGINT/SIGTERM stop it.\n"
+      "Exit: 0 stopped by SIGINT/SIGTERM or --idle-timeout, 1 cannot listen (port in use), 2\n"
+      "usage error (bad address or workdir, non-loopback bind without a token).");
   app->add_option("--bind", args->bind, "IPv4 address to listen on")->capture_default_str();
   app->add_option("--port,-p", args->port, "TCP port (0 = pick a free one and print it)")
       ->required()
@@ -319,9 +321,8 @@ Command MakeServeCommand(CLI::App& root, GlobalOptions& global) {
                   "dropped; 0 = never")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
-  AddJsonFlag(app, &args->json);
-  return {app, [args, &global] {
-            args->json |= global.json;
+  AddOutputOptions(app, &args->json);
+  return {app, [args] {
             return ServeMain(*args);
           }};
 }

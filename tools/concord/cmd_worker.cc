@@ -11,7 +11,7 @@
 
 namespace concord::cli {
 
-Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global) {
+Command MakeWorkerCommand(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "worker", "Serve one client over stdin/stdout (crash isolation for isolate=1; internal)");
   app->group("");  // hidden from the command list

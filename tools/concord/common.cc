@@ -8,17 +8,6 @@ namespace concord::cli {
 
 namespace fs = std::filesystem;
 
-void AddJsonFlag(CLI::App* app, bool* json) {
-  app->add_flag("--json", *json, "Print one JSON document on stdout instead of text");
-}
-
-void AddEnvOption(CLI::App* app, std::string* env, const std::string& help) {
-  app->add_option(
-         "--env,-e", *env,
-         help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help)
-      ->capture_default_str();
-}
-
 void AddInputShapesOption(CLI::App* app, InputShapes* shapes) {
   app->add_option_function<std::vector<std::string>>(
          "--input-shapes",

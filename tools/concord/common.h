@@ -9,30 +9,25 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/outcome.h"
 #include "compare/compare.h"
 #include "data/inputs.h"
+#include "tools/concord/options.h"
 
 namespace concord::cli {
 
-// Exit codes (DESIGN.md): 0 ran and agreed, 1 ran and found a divergence/failure, 2 usage or
-// input error.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitDiverged = 1;
-inline constexpr int kExitUsage = 2;
-
-struct GlobalOptions {
-  bool json = false;
-  bool quiet = false;
-};
+// Exit codes (DESIGN.md, README's table): 0 ran and agreed, 1 ran and found a divergence/
+// failure/findings, 2 usage or input error (errors.h maps error kinds to them). The values are
+// backends/outcome.h's, the one exit-code rule.
+inline constexpr int kExitOk = kExitCodeOk;
+inline constexpr int kExitDiverged = kExitCodeDiverged;
+inline constexpr int kExitUsage = kExitCodeUsage;
 
 // A registered subcommand: `run` is called after parsing when the subcommand was chosen.
 struct Command {
   CLI::App* app;
   std::function<int()> run;
 };
-
-void AddJsonFlag(CLI::App* app, bool* json);
-void AddEnvOption(CLI::App* app, std::string* env, const std::string& help = "");
 
 // --inputs, --seed and --input-shapes: the input request (data/inputs.h) of every command that
 // feeds a model. AddInputShapesOption alone serves commands whose inputs come from elsewhere.
@@ -66,27 +61,28 @@ nlohmann::json ValueSummaryJson(const Value& v);
 std::string FormatMs(double ms);
 
 // Subcommand factories (one file each).
-Command MakeRunCommand(CLI::App& root, GlobalOptions& global);
-Command MakeConformanceCommand(CLI::App& root, GlobalOptions& global);
-Command MakeEnvsCommand(CLI::App& root, GlobalOptions& global);
-Command MakeCompareCommand(CLI::App& root, GlobalOptions& global);
-Command MakeBenchCommand(CLI::App& root, GlobalOptions& global);
-Command MakeServeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeWorkerCommand(CLI::App& root, GlobalOptions& global);
-Command MakeMergeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeMatrixCommand(CLI::App& root, GlobalOptions& global);
-Command MakeReportCommand(CLI::App& root, GlobalOptions& global);
-Command MakeGenCommand(CLI::App& root, GlobalOptions& global);
-Command MakeFuzzCommand(CLI::App& root, GlobalOptions& global);
-Command MakeFuzzReportCommand(CLI::App& root, GlobalOptions& global);
-Command MakeReduceCommand(CLI::App& root, GlobalOptions& global);
-Command MakeLocalizeCommand(CLI::App& root, GlobalOptions& global);
-Command MakeRepairCommand(CLI::App& root, GlobalOptions& global);
+Command MakeRunCommand(CLI::App& root);
+Command MakeConformanceCommand(CLI::App& root);
+Command MakeEnvsCommand(CLI::App& root);
+Command MakeCompareCommand(CLI::App& root);
+Command MakeBenchCommand(CLI::App& root);
+Command MakeServeCommand(CLI::App& root);
+Command MakeWorkerCommand(CLI::App& root);
+Command MakeMergeCommand(CLI::App& root);
+Command MakeMatrixCommand(CLI::App& root);
+Command MakeReportCommand(CLI::App& root);
+Command MakeGenCommand(CLI::App& root);
+Command MakeFuzzCommand(CLI::App& root);
+Command MakeFuzzReportCommand(CLI::App& root);
+Command MakeReduceCommand(CLI::App& root);
+Command MakeLocalizeCommand(CLI::App& root);
+Command MakeRepairCommand(CLI::App& root);
+Command MakeInspectCommand(CLI::App& root);
 
 // Options shared by localize and repair (cmd_localize.cc).
 void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
                         std::string* source_env, double* rtol, double* atol);
-Command MakeConvertCommand(CLI::App& root, GlobalOptions& global);
+Command MakeConvertCommand(CLI::App& root);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env
 // accuracy, latency and top-1 agreement with the first env; disagreeing inputs; failed cells.

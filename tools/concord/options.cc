@@ -1,0 +1,61 @@
+#include "tools/concord/options.h"
+
+#include <fmt/format.h>
+
+#include "backends/env.h"
+#include "ir/error.h"
+
+namespace concord::cli {
+
+namespace {
+
+// Checks one option value with ParseEnvList; returns CLI11's "" for valid, else the message.
+std::string CheckEnvList(const std::string& value, bool single) {
+  try {
+    size_t n = ParseEnvList({value}).size();
+    if (single && n != 1) {
+      return fmt::format("takes exactly one environment, got {} in '{}' (compare or bench "
+                         "take several)", n, value);
+    }
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+CLI::Option* AddEnvListOption(CLI::App* app, std::vector<std::string>* envs,
+                              const std::string& help) {
+  return app->add_option("--envs,--env", *envs, help + " (';'-separated; option may repeat)")
+      ->check(CLI::Validator([](std::string& v) { return CheckEnvList(v, false); }, "ENVS"));
+}
+
+CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help,
+                          const std::string& names) {
+  std::string text = help.empty()
+                         ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)"
+                         : help;
+  return app->add_option(names, *env, text)
+      ->capture_default_str()
+      ->check(CLI::Validator([](std::string& v) { return CheckEnvList(v, true); }, "ENV"));
+}
+
+void AddToleranceOptions(CLI::App* app, double* rtol, double* atol, const std::string& what) {
+  std::string suffix = what.empty() ? "" : " " + what;
+  app->add_option("--rtol", *rtol, "Relative tolerance" + suffix)
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--atol", *atol, "Absolute tolerance" + suffix)
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
+void AddOutputOptions(CLI::App* app, bool* json, bool* quiet, const std::string& quiet_help) {
+  app->add_flag("--json", *json,
+                "Print one JSON document on stdout instead of text (on error too: "
+                "{\"error\": {\"kind\", \"message\"}, \"exit_code\"})");
+  if (quiet != nullptr) app->add_flag("--quiet,-q", *quiet, quiet_help);
+}
+
+}  // namespace concord::cli
