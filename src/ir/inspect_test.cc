@@ -12,6 +12,7 @@
 
 #include "ir/error.h"
 #include "ir/model_format.h"
+#include "ir/model.h"
 
 namespace concord {
 namespace {
@@ -146,6 +147,18 @@ TEST(DetectModelFormat, FrameworkContainersAreRecognisedByContent) {
   EXPECT_EQ(DetectModelFormat((dir / "saved").string()).format, ModelFormat::kSavedModel);
   WriteZip(dir / "other.zip", {"readme.txt"});
   EXPECT_EQ(DetectModelFormat((dir / "other.zip").string()).format, ModelFormat::kUnknown);
+}
+
+TEST(DetectModelFormat, LoadingAFrameworkModelAsOnnxNamesItsFormat) {
+  fs::path dir = Scratch("load_formats");
+  WriteZip(dir / "t.pt", {"m/data.pkl", "m/constants.pkl", "m/code/__torch__.py"});
+  try {
+    Model::Load((dir / "t.pt").string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("a torchscript model"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "ir/external_data.h"
+#include "ir/model_format.h"
 #include "ir/tensor_io.h"
 
 namespace concord {
@@ -448,6 +449,13 @@ Model Model::FromBytes(const std::string& bytes, const std::string& base_dir, co
 }
 
 Model Model::Load(const std::string& path, const LoadOptions& options) {
+  ModelFormatInfo format = DetectModelFormat(path);
+  if (format.format != ModelFormat::kOnnx && format.format != ModelFormat::kUnknown) {
+    Fail(ErrorKind::kInput,
+         "{}: a {} model ({}); the envs of this build run ONNX models: export it to ONNX "
+         "first (`concord inspect` describes it)",
+         path, ModelFormatName(format.format), format.evidence);
+  }
   std::string bytes = ReadFileBytes(path, kMaxModelBytes);
   if (bytes.empty()) Fail(ErrorKind::kInput, "{}: file is empty, not an ONNX model", path);
   std::string base = fs::path(path).parent_path().string();
