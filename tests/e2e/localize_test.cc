@@ -241,6 +241,12 @@ TEST_F(LocalizeCli, BadInputsAreUsageErrorsWithClearMessages) {
   EXPECT_NE(r.err.find("different shapes"), std::string::npos) << r.err;
   r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --env nosuchbackend");
   EXPECT_EQ(r.code, 2) << r.err;
+  // Both envs are checked before either runs: a bad target env is named before the source runs.
+  r = RunConcord("repair " + Quote(src) + " " + Quote(src) + " --env 'ref,fast=1' --out " +
+                 Quote(P("g.onnx")) + " --json");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.out.find("does not know option 'fast'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(P("g.onnx")));
   std::ofstream(P("garbage.onnx")) << "not a model";
   r = RunConcord("repair " + Quote(src) + " " + Quote(P("garbage.onnx")) + " --out " + Quote(P("f.onnx")));
   EXPECT_EQ(r.code, 2);

@@ -143,6 +143,7 @@ int LocalizeMain(const LocalizeArgs& a) {
   localize::LocalizeOptions opt;
   opt.source_env = EnvSpec::Parse(a.source_env);
   opt.target_env = EnvSpec::Parse(a.env);
+  ValidateEnvs({opt.source_env, opt.target_env});  // both checked before either runs
   opt.tol = {a.rtol, a.atol};
   std::vector<InputSet> loaded = LoadInputSets(source, a.inputs);
   std::string desc = DescribeInputSets(loaded);

@@ -92,6 +92,7 @@ void WriteRepro(const fs::path& dir, const EnvReduceResult& r, const EnvReduceOp
 int ReduceMain(const ReduceArgs& a) {
   if (a.out.empty()) Fail(ErrorKind::kUsage, "reduce: --out DIR is required");
   std::vector<EnvSpec> envs = ParseEnvList(a.envs);
+  ValidateEnvs(envs);
   if (envs.size() != 2) {
     Fail(ErrorKind::kUsage, "reduce needs exactly two envs (--envs \"A;B\"), got {}", envs.size());
   }

@@ -88,6 +88,7 @@ int RepairMain(const RepairArgs& a) {
   repair::RepairOptions opt;
   opt.localize.source_env = EnvSpec::Parse(a.source_env);
   opt.localize.target_env = EnvSpec::Parse(a.env);
+  ValidateEnvs({opt.localize.source_env, opt.localize.target_env});
   opt.localize.tol = {a.rtol, a.atol};
   opt.max_steps = a.max_steps;
   opt.holdout_sets = a.holdout;

@@ -182,6 +182,7 @@ int RunMain(const RunArgs& a) {
   Model model = Model::Load(a.model);
   auto t1 = Clock::now();
   EnvSpec env = EnvSpec::Parse(a.env);
+  ValidateEnv(env);
   std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
   std::string save_dir = SaveDir(a.save_inputs, a.out);
   if (!save_dir.empty()) SaveInputSets(model, sets, save_dir);
