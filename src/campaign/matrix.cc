@@ -108,6 +108,17 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store) {
                                         : json(nullptr);
     store.SetCampaignValue("model/" + sha, meta.dump());
     std::vector<MatrixInput> inputs = LoadMatrixInputs(c, m, model);
+    // A cell is keyed by the input's content: the same tensors twice would be one cell.
+    std::map<std::string, std::string> seen;  // digest -> first input's name
+    for (const auto& in : inputs) {
+      auto [it, fresh] = seen.emplace(in.digest, in.name);
+      if (!fresh) {
+        Fail(ErrorKind::kInput,
+             "{}: dataset inputs '{}' and '{}' hold the same tensors for model {}; give each "
+             "input once",
+             c.file.string(), it->second, in.name, m.name);
+      }
+    }
     std::vector<int64_t> ids;
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));

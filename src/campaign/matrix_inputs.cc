@@ -4,6 +4,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "data/inputs.h"
 #include "ir/error.h"
 #include "ir/random.h"
 #include "ir/tensor_io.h"
@@ -89,56 +90,28 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
       out.push_back(std::move(in));
     }
   } else if (c.dataset.kind == "tensors") {
+    // data/inputs.h is the one loader: files, a test_data_set_N folder, or a folder of them (one
+    // input each), bound by name then position and checked against the model's signature.
     for (const auto& p : c.dataset.tensors) {
-      MatrixInput in;
-      in.name = p.filename().string();
-      if (fs::is_directory(p)) {
-        in.values = LoadInputSet(model, p.string());
-      } else {
-        std::string ext = p.extension().string();
-        std::vector<NamedTensor> tensors;
-        if (ext == ".npz") {
-          tensors = ReadNpz(p.string());
-        } else if (ext == ".npy") {
-          tensors.push_back({p.stem().string(), ReadNpy(p.string())});
-        } else if (ext == ".pb") {
-          tensors.push_back(ReadTensorPb(p.string()));
-        } else {
-          Fail(ErrorKind::kUsage,
-               "{}: unknown tensor file type (use .pb, .npy, .npz or a "
-               "test_data_set_N folder)",
-               p.string());
+      InputRequest request;
+      request.paths = {p.string()};
+      std::vector<InputSet> sets = LoadInputSets(model, request);
+      for (auto& set : sets) {
+        if (!set.generated.empty()) {
+          Fail(ErrorKind::kInput, "{}: no tensor for input '{}' of model {}", p.string(),
+               set.generated.front(), m.path.string());
         }
-        // Bind by name when it names a model input, else by position.
-        size_t pos = 0;
-        for (auto& nt : tensors) {
-          std::string target;
-          for (const auto& mi : model_inputs) {
-            if (mi.name == nt.name) target = mi.name;
-          }
-          if (target.empty()) {
-            while (pos < model_inputs.size() && in.values.count(model_inputs[pos].name)) ++pos;
-            if (pos >= model_inputs.size()) {
-              Fail(ErrorKind::kInput, "{}: more tensors than model {} has inputs", p.string(),
-                   m.path.string());
-            }
-            target = model_inputs[pos].name;
-          }
-          in.values[target] = Value(std::move(nt.tensor));
-        }
+        MatrixInput in;
+        in.name = sets.size() == 1 ? p.filename().string()
+                                   : (p.filename() / set.origin).string();
+        in.values = std::move(set.inputs);
+        in.description = {{"name", in.name},
+                          {"kind", "tensors"},
+                          {"source", sets.size() == 1 ? p.string() : (p / set.origin).string()},
+                          {"label", nullptr},
+                          {"thumbnail", nullptr}};
+        out.push_back(std::move(in));
       }
-      for (const auto& mi : model_inputs) {
-        if (!in.values.count(mi.name)) {
-          Fail(ErrorKind::kInput, "{}: no tensor for input '{}' of model {}", p.string(), mi.name,
-               m.path.string());
-        }
-      }
-      in.description = {{"name", in.name},
-                        {"kind", "tensors"},
-                        {"source", p.string()},
-                        {"label", nullptr},
-                        {"thumbnail", nullptr}};
-      out.push_back(std::move(in));
     }
   } else {
     for (int i = 0; i < c.dataset.random_count; ++i) {

@@ -281,6 +281,42 @@ TEST_F(MatrixTest, ConfigErrorsNameTheProblemAndExitTwo) {
   EXPECT_NE(r.err.find("JSON error"), std::string::npos) << r.err;
 }
 
+TEST_F(MatrixTest, TensorDatasetsUseTheOneInputLoader) {
+  // A folder of test_data_set_* folders is one input per set; a wrong shape is exit 2.
+  fs::create_directories(dir_ / "sets");
+  fs::copy(std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/test_data_set_0",
+           dir_ / "sets" / "test_data_set_0", fs::copy_options::recursive);
+  json config = TinyConfig(1, 1);
+  config["envs"] = {"ref"};
+  config["dataset"] = {{"tensors", {(dir_ / "sets").string()}}};
+  // The same tensors twice would be one cell: a clear error before anything runs.
+  fs::copy(dir_ / "sets" / "test_data_set_0", dir_ / "sets" / "test_data_set_1",
+           fs::copy_options::recursive);
+  CliResult r = RunConcord("matrix " + Quote(WriteConfig("sets.json", config).string()) +
+                           " --db " + Quote((dir_ / "dup.db").string()) + " --no-report");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("hold the same tensors"), std::string::npos) << r.err;
+  // Another set (random data saved by `run --save-inputs`) makes two cells.
+  fs::remove_all(dir_ / "sets" / "test_data_set_1");
+  r = RunConcord("run " + Quote(kTinyCnn) + " --seed 5 --save-inputs " +
+                 Quote((dir_ / "saved").string()));
+  ASSERT_EQ(r.code, 0) << r.err;
+  fs::copy(dir_ / "saved" / "test_data_set_0", dir_ / "sets" / "test_data_set_1",
+           fs::copy_options::recursive);
+  std::string db = (dir_ / "sets.db").string();
+  r = RunConcord("matrix " + Quote(WriteConfig("sets.json", config).string()) + " --db " +
+                 Quote(db) + " --no-report --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["cells"], 2);
+
+  std::ofstream(dir_ / "sets" / "test_data_set_1" / "input_0.pb", std::ios::trunc)
+      << std::ifstream(std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx").rdbuf();
+  r = RunConcord("matrix " + Quote(WriteConfig("sets.json", config).string()) + " --db " +
+                 Quote((dir_ / "sets2.db").string()) + " --no-report");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("test_data_set_1"), std::string::npos) << r.err;
+}
+
 TEST_F(MatrixTest, TomlConfigRunsTheSameCells) {
   std::ofstream(dir_ / "m.toml") << "name = \"toml\"\nenvs = [\"ref\", \"ort@cpu\"]\nrepeats = 2\n"
                                     "[[models]]\npath = \"" << kTinyCnn << "\"\n"
