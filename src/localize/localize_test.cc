@@ -9,6 +9,7 @@
 
 #include "localize/localize.h"
 #include "passes/fault_inject.h"
+#include "passes/fault_suite_net.h"
 
 namespace concord::localize {
 namespace {
