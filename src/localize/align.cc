@@ -129,36 +129,24 @@ bool Prefix(const Tensor& a, const Tensor& b, const Tolerance& tol) {
 
 }  // namespace
 
-GraphIndex::GraphIndex(const Model& m) : model(&m) {
+ModelIndex::ModelIndex(const Model& m) : GraphIndex(m.graph()), model(&m) {
   const auto& g = m.graph();
-  for (const auto& t : g.initializer()) {
-    initializers.insert(t.name());
-    statics.insert(t.name());
-  }
-  for (const auto& i : g.input()) {
-    if (!initializers.count(i.name())) inputs.push_back(i.name());
-  }
-  for (const auto& o : g.output()) outputs.push_back(o.name());
-  for (int i = 0; i < g.node_size(); ++i) {
-    const auto& n = g.node(i);
+  for (const auto& t : g.initializer()) statics.insert(t.name());
+  for (const auto& n : g.node()) {
     bool all_static = true;
     for (const auto& in : n.input()) {
-      if (in.empty()) continue;
-      consumers[in].push_back(i);
-      if (!statics.count(in)) all_static = false;
+      if (!in.empty() && !statics.count(in)) all_static = false;
     }
     // Random* ops have no inputs but are not constants; everything else without activation
     // inputs (Constant, ConstantOfShape of a static shape, Cast of a weight) is a parameter.
     bool random = n.op_type().rfind("Random", 0) == 0;
     for (const auto& o : n.output()) {
-      if (o.empty()) continue;
-      producer[o] = i;
-      if (all_static && !random && n.domain().empty()) statics.insert(o);
+      if (!o.empty() && all_static && !random && n.domain().empty()) statics.insert(o);
     }
   }
 }
 
-std::vector<std::pair<int, std::string>> GraphIndex::ActivationInputs(int i) const {
+std::vector<std::pair<int, std::string>> ModelIndex::ActivationInputs(int i) const {
   std::vector<std::pair<int, std::string>> r;
   const auto& n = node(i);
   for (int k = 0; k < n.input_size(); ++k) {
@@ -219,9 +207,9 @@ void Accumulate(Divergence* acc, const Divergence& d) {
 namespace {
 
 struct Aligner {
-  const GraphIndex& src;
+  const ModelIndex& src;
   const SideValues& sv;
-  const GraphIndex& tgt;
+  const ModelIndex& tgt;
   const SideValues& tv;
   const Tolerance& tol;
   std::map<std::string, Alignment> out;
@@ -351,8 +339,8 @@ struct Aligner {
 
 }  // namespace
 
-std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
-                                              const GraphIndex& tgt, const SideValues& tv,
+std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
+                                              const ModelIndex& tgt, const SideValues& tv,
                                               const Tolerance& tol) {
   Aligner a{src, sv, tgt, tv, tol, {}, {}};
   a.Run();

@@ -24,18 +24,15 @@
 
 #include "backends/backend.h"
 #include "compare/compare.h"
+#include "ir/graph_edit.h"
 
 namespace concord::localize {
 
-// Producers, consumers and static tensors of a model's main graph.
-struct GraphIndex {
-  explicit GraphIndex(const Model& model);
+// The main-graph index of a model (producers, consumers, inputs, outputs: ir/graph_edit.h)
+// plus which of its tensors are static. `model` must outlive the index.
+struct ModelIndex : GraphIndex {
+  explicit ModelIndex(const Model& model);
   const Model* model;
-  std::map<std::string, int> producer;                // tensor -> node index
-  std::map<std::string, std::vector<int>> consumers;  // tensor -> node indices
-  std::vector<std::string> inputs;                    // graph inputs that are not initializers
-  std::vector<std::string> outputs;
-  std::set<std::string> initializers;
   std::set<std::string> statics;  // initializers, Constant outputs, nodes of static inputs only
   const onnx::NodeProto& node(int i) const { return model->graph().node(i); }
   bool IsStatic(const std::string& name) const { return statics.count(name) > 0; }
@@ -78,8 +75,8 @@ struct Alignment {
 };
 
 // Target tensor name -> its alignment; unaligned target tensors are absent.
-std::map<std::string, Alignment> AlignTensors(const GraphIndex& src, const SideValues& sv,
-                                              const GraphIndex& tgt, const SideValues& tv,
+std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
+                                              const ModelIndex& tgt, const SideValues& tv,
                                               const Tolerance& tol);
 
 }  // namespace concord::localize

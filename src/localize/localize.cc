@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "ir/graph_edit.h"
 #include "ir/half.h"
 #include "ir/json_number.h"
 #include "ir/tensor_io.h"
@@ -37,33 +38,14 @@ json DivJson(const Divergence& d) {
   return j;
 }
 
-// Canonical text of an attribute value (name and doc string left out).
-std::string AttrValue(const onnx::AttributeProto& a) {
-  using A = onnx::AttributeProto;
-  switch (a.type()) {
-    case A::INT: return std::to_string(a.i());
-    case A::FLOAT: return fmt::format("{}", a.f());
-    case A::STRING: return "\"" + a.s() + "\"";
-    case A::INTS: return fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end()));
-    case A::FLOATS: return fmt::format("{}", std::vector<float>(a.floats().begin(), a.floats().end()));
-    case A::STRINGS: return fmt::format("{}", std::vector<std::string>(a.strings().begin(), a.strings().end()));
-    default: {
-      onnx::AttributeProto c = a;
-      c.clear_name();
-      c.clear_doc_string();
-      return "<" + std::to_string(std::hash<std::string>()(c.SerializeAsString())) + ">";
-    }
-  }
-}
-
 std::map<std::string, std::string> Attrs(const onnx::NodeProto& n, int64_t opset) {
   std::map<std::string, std::string> r;
-  for (const auto& a : n.attribute()) r[a.name()] = AttrValue(a);
+  for (const auto& a : n.attribute()) r[a.name()] = AttrText(a);
   const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
   if (schema) {
     for (const auto& [name, attr] : schema->attributes()) {
       if (!r.count(name) && attr.default_value.type() != onnx::AttributeProto::UNDEFINED) {
-        r[name] = AttrValue(attr.default_value);
+        r[name] = AttrText(attr.default_value);
       }
     }
   }
@@ -162,7 +144,7 @@ const std::set<std::string> kPreprocessOps = {"Sub", "Div", "Mul", "Add", "Cast"
                                               "Unsqueeze", "Squeeze", "Clip", "Neg", "Resize",
                                               "ReverseSequence"};
 
-std::set<int> PreprocessZone(const GraphIndex& gi) {
+std::set<int> PreprocessZone(const ModelIndex& gi) {
   std::set<int> zone;
   std::set<std::string> reach(gi.inputs.begin(), gi.inputs.end());
   const auto& g = gi.model->graph();
@@ -247,7 +229,7 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
                        const SideValues& tv, const Tolerance& tol,
                        std::map<std::string, Alignment>* align_out, bool same_env) {
   LocalizeResult r;
-  GraphIndex si(source), ti(target);
+  ModelIndex si(source), ti(target);
   r.taps = sv.has_taps && tv.has_taps;
   r.localized = r.taps;
   r.input_sets = tv.sets.size();

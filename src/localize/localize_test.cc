@@ -10,6 +10,7 @@
 #include <random>
 
 #include "passes/fault_inject.h"
+#include "passes/fault_suite_net.h"
 #include "passes/pass.h"
 
 namespace concord::localize {

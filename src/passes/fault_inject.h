@@ -2,17 +2,16 @@
 // at a time, and say which target node carries the fault (the ground truth that `concord
 // localize` must find and `concord repair` must undo).
 //
-// Owned by the localize/repair work (issue 5). InjectFault() never modifies its argument; it
-// returns a new, checker-valid Model. Faults are named "<kind>.<what>" where kind is one of
-// input, param, hyper, graph or control (see FaultNames()). The node a fault acts on is
-// FaultSpec::node when given, else the first node of the op type the fault needs (in graph
-// order). A fault that cannot be applied to the model (no node of the needed op type, a node
+// InjectFault() never modifies its argument; it returns a new, checker-valid Model. Faults are
+// named "<kind>.<what>" where kind is one of input, param, hyper, graph or control (see
+// FaultNames()). The node a fault acts on is FaultSpec::node when given, else the first node of
+// the op type the fault needs (in graph order). A fault that cannot be applied to the model (no node of the needed op type, a node
 // that lacks the attribute or input the fault changes, an unknown fault name) is
 // Error(kUsage) naming the fault and the reason; nothing is partially applied.
 //
-// Also here: BuildFaultSuiteSourceNet(), the small conv net with ImageNet normalization at the
-// input that the fault suite (tests, `concord localize` demos) is built on; every fault in
-// FaultNames() applies to it.
+// One file per fault family under passes/faults/ (input, param, hyper, graph, control), listed
+// in the table in fault_inject.cc. The net the fault suite is built on is test support:
+// passes/fault_suite_net.h.
 #pragma once
 
 #include <cstdint>
@@ -42,11 +41,5 @@ std::vector<std::string> FaultNames();
 std::string FaultKind(const std::string& fault_name);
 
 Model InjectFault(const Model& source, const FaultSpec& fault, FaultLog* log = nullptr);
-
-// The fault-suite source net: input "image" float[1,3,hw,hw] -> Sub(mean)/Div(std) ->
-// Conv+BN+Relu -> MaxPool -> Conv+LeakyRelu -> AveragePool(count_include_pad=0) -> two Conv
-// branches -> Concat -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> Relu -> Gemm -> Softmax.
-// Weights are seeded; hw must be a multiple of 4 and >= 8 (Error(kUsage) otherwise).
-Model BuildFaultSuiteSourceNet(int64_t hw = 32, uint64_t seed = 1);
 
 }  // namespace concord::passes

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "passes/fault_inject.h"
+#include "passes/fault_suite_net.h"
 #include "backends/ref_backend.h"
 
 namespace concord::passes {

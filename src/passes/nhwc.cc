@@ -131,7 +131,7 @@ class Optimizer {
           return true;
         }
       }
-      if (idx.graph_outputs.count(out) || idx.used_in_subgraphs.count(out)) continue;
+      if (idx.graph_outputs.count(out) || idx.Captured(out)) continue;
       auto cit = idx.consumers.find(out);
       if (cit == idx.consumers.end() || cit->second.size() != 1) continue;
       const int ui = cit->second[0];
@@ -263,10 +263,10 @@ void RunNhwcPass(PassRun& run) {
     if (auto it = idx.consumers.find(x); it != idx.consumers.end()) {
       for (int c : it->second) served.push_back(g->node(c).name());
     }
-    ReplaceUses(g, x, nchw);
-    for (auto& o : *g->mutable_output()) {
-      if (o.name() == x) Fail(ErrorKind::kUnsupported, "nhwc: input '{}' is also a graph output", x);
+    if (idx.graph_outputs.count(x)) {
+      Fail(ErrorKind::kUnsupported, "nhwc: input '{}' is also a graph output", x);
     }
+    ReplaceUses(g, x, nchw);
     onnx::NodeProto t = MakeNode("Transpose", tn, {x}, {nchw});
     SetIntsAttr(&t, "perm", {0, 3, 1, 2});
     front.push_back(std::move(t));
@@ -287,7 +287,7 @@ void RunNhwcPass(PassRun& run) {
       for (int k = 0; k < p->output_size(); ++k) {
         if (p->output(k) == y) p->set_output(k, nchw);
       }
-      ReplaceUses(g, y, nchw);
+      ReplaceUses(g, y, nchw, GraphOutputs::kKeep);  // the new Transpose writes y
       std::string tn = namer.Fresh("Transpose_" + y + "_to_nhwc");
       onnx::NodeProto t = MakeNode("Transpose", tn, {nchw}, {y});
       SetIntsAttr(&t, "perm", {0, 2, 3, 1});

@@ -1,7 +1,6 @@
 #include "passes/pass_util.h"
 
 #include <algorithm>
-#include <functional>
 
 #include "ir/tensor_io.h"
 
@@ -44,102 +43,6 @@ int64_t PassRun::IntOpt(const std::string& key) const {
   Fail(ErrorKind::kUsage, "option {}={}: expected an integer", key, v);
 }
 
-namespace {
-
-void ForEachGraph(const onnx::GraphProto& g, const std::function<void(const onnx::GraphProto&)>& f) {
-  f(g);
-  for (const auto& n : g.node()) {
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) ForEachGraph(a.g(), f);
-      for (const auto& sg : a.graphs()) ForEachGraph(sg, f);
-    }
-  }
-}
-
-void ForEachSubgraphMut(onnx::NodeProto* n, const std::function<void(onnx::GraphProto*)>& f) {
-  for (auto& a : *n->mutable_attribute()) {
-    if (a.has_g()) f(a.mutable_g());
-    for (auto& sg : *a.mutable_graphs()) f(&sg);
-  }
-}
-
-// Names a subgraph reads from outer scopes (used but not produced/declared inside).
-void OuterRefs(const onnx::GraphProto& g, std::set<std::string>* out) {
-  std::set<std::string> local;
-  for (const auto& i : g.input()) local.insert(i.name());
-  for (const auto& i : g.initializer()) local.insert(i.name());
-  for (const auto& n : g.node()) {
-    for (const auto& o : n.output()) local.insert(o);
-  }
-  for (const auto& n : g.node()) {
-    for (const auto& i : n.input()) {
-      if (!i.empty() && !local.count(i)) out->insert(i);
-    }
-    for (const auto& a : n.attribute()) {
-      std::set<std::string> inner;
-      if (a.has_g()) OuterRefs(a.g(), &inner);
-      for (const auto& sg : a.graphs()) OuterRefs(sg, &inner);
-      for (const auto& i : inner) {
-        if (!local.count(i)) out->insert(i);
-      }
-    }
-  }
-  for (const auto& o : g.output()) {
-    if (!local.count(o.name())) out->insert(o.name());
-  }
-}
-
-}  // namespace
-
-Namer::Namer(const onnx::GraphProto& graph) {
-  ForEachGraph(graph, [&](const onnx::GraphProto& g) {
-    for (const auto& i : g.input()) used_.insert(i.name());
-    for (const auto& i : g.output()) used_.insert(i.name());
-    for (const auto& i : g.initializer()) used_.insert(i.name());
-    for (const auto& i : g.value_info()) used_.insert(i.name());
-    for (const auto& n : g.node()) {
-      used_.insert(n.name());
-      for (const auto& t : n.input()) used_.insert(t);
-      for (const auto& t : n.output()) used_.insert(t);
-    }
-  });
-}
-
-std::string Namer::Fresh(const std::string& base) {
-  std::string name = base;
-  for (int k = 2; used_.count(name); ++k) name = base + "_" + std::to_string(k);
-  used_.insert(name);
-  return name;
-}
-
-GraphIndex::GraphIndex(const onnx::GraphProto& graph) {
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const auto& n = graph.node(i);
-    for (const auto& t : n.input()) {
-      if (!t.empty()) consumers[t].push_back(i);
-    }
-    for (const auto& t : n.output()) {
-      if (!t.empty()) producer[t] = i;
-    }
-    std::set<std::string> refs;
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) OuterRefs(a.g(), &refs);
-      for (const auto& sg : a.graphs()) OuterRefs(sg, &refs);
-    }
-    used_in_subgraphs.insert(refs.begin(), refs.end());
-  }
-  for (int i = 0; i < graph.initializer_size(); ++i) initializer[graph.initializer(i).name()] = i;
-  for (const auto& i : graph.input()) graph_inputs.insert(i.name());
-  for (const auto& o : graph.output()) graph_outputs.insert(o.name());
-}
-
-int GraphIndex::NumConsumers(const std::string& name) const {
-  auto it = consumers.find(name);
-  int n = it == consumers.end() ? 0 : static_cast<int>(it->second.size());
-  return n + static_cast<int>(graph_outputs.count(name)) +
-         static_cast<int>(used_in_subgraphs.count(name));
-}
-
 Tensor ReadInitializer(const onnx::TensorProto& proto, const std::string& base_dir) {
   return TensorFromProto(proto, base_dir, "initializer '" + proto.name() + "'");
 }
@@ -159,17 +62,6 @@ int RemoveUnusedInitializers(onnx::GraphProto* graph) {
     ++removed;
   }
   return removed;
-}
-
-onnx::NodeProto MakeNode(const std::string& op_type, const std::string& name,
-                         const std::vector<std::string>& inputs,
-                         const std::vector<std::string>& outputs) {
-  onnx::NodeProto n;
-  n.set_op_type(op_type);
-  n.set_name(name);
-  for (const auto& i : inputs) n.add_input(i);
-  for (const auto& o : outputs) n.add_output(o);
-  return n;
 }
 
 void SetIntAttr(onnx::NodeProto* node, const std::string& name, int64_t v) {
@@ -199,13 +91,6 @@ void SetIntsAttr(onnx::NodeProto* node, const std::string& name, const std::vect
   for (int64_t x : v) a->add_ints(x);
 }
 
-const onnx::AttributeProto* FindAttr(const onnx::NodeProto& node, const std::string& name) {
-  for (const auto& a : node.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
-}
-
 int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def) {
   const auto* a = FindAttr(node, name);
   return a ? a->i() : def;
@@ -222,53 +107,6 @@ float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def)
   return a ? a->f() : def;
 }
 
-bool HasSubgraph(const onnx::NodeProto& node) {
-  for (const auto& a : node.attribute()) {
-    if (a.has_g() || a.graphs_size() > 0) return true;
-  }
-  return false;
-}
-
-namespace {
-
-// Renames outer-scope uses inside a subgraph unless the subgraph shadows the name.
-void ReplaceInSubgraph(onnx::GraphProto* g, const std::string& from, const std::string& to) {
-  for (const auto& i : g->input()) {
-    if (i.name() == from) return;
-  }
-  for (const auto& i : g->initializer()) {
-    if (i.name() == from) return;
-  }
-  for (auto& n : *g->mutable_node()) {
-    for (const auto& o : n.output()) {
-      if (o == from) return;  // shadowed from here on (SSA: defined once)
-    }
-  }
-  for (auto& n : *g->mutable_node()) {
-    for (auto& i : *n.mutable_input()) {
-      if (i == from) i = to;
-    }
-    ForEachSubgraphMut(&n, [&](onnx::GraphProto* sg) { ReplaceInSubgraph(sg, from, to); });
-  }
-  for (auto& o : *g->mutable_output()) {
-    if (o.name() == from) o.set_name(to);
-  }
-}
-
-}  // namespace
-
-void ReplaceUses(onnx::GraphProto* graph, const std::string& from, const std::string& to,
-                 int skip) {
-  for (int k = 0; k < graph->node_size(); ++k) {
-    if (k == skip) continue;
-    auto* n = graph->mutable_node(k);
-    for (auto& i : *n->mutable_input()) {
-      if (i == from) i = to;
-    }
-    ForEachSubgraphMut(n, [&](onnx::GraphProto* sg) { ReplaceInSubgraph(sg, from, to); });
-  }
-}
-
 void TopoSort(onnx::GraphProto* graph) {
   const int n = graph->node_size();
   std::map<std::string, int> producer;
@@ -281,8 +119,8 @@ void TopoSort(onnx::GraphProto* graph) {
   for (int i = 0; i < n; ++i) {
     std::set<std::string> needs(graph->node(i).input().begin(), graph->node(i).input().end());
     for (const auto& a : graph->node(i).attribute()) {
-      if (a.has_g()) OuterRefs(a.g(), &needs);
-      for (const auto& sg : a.graphs()) OuterRefs(sg, &needs);
+      if (a.has_g()) needs.merge(CapturedNames(a.g()));
+      for (const auto& sg : a.graphs()) needs.merge(CapturedNames(sg));
     }
     for (const auto& t : needs) {
       auto it = producer.find(t);

@@ -1,6 +1,7 @@
-// What a single pass sees (PassRun) and the graph-editing helpers the passes share.
+// What a single pass sees (PassRun) and the tensor and attribute helpers the passes share;
+// graph editing itself (names, node insertion, indexes, ReplaceUses) is ir/graph_edit.h.
 //
-// Internal to src/passes/ (the pass table in passes.cc, each pass's .cc, fault_inject.cc).
+// Internal to src/passes/ (the pass table in passes.cc and each pass's .cc).
 // A pass edits run.proto (a copy of the validated input model) in place and records, for each
 // node it creates or fuses, the input-model nodes it came from (run.Origin); RunPasses fills
 // the identity for nodes that kept their name and infers the origin of any other node from the
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph_edit.h"
 #include "ir/tensor.h"
 #include "passes/pass.h"
 
@@ -39,55 +41,17 @@ struct PassRun {
   int64_t IntOpt(const std::string& key) const;  // Error(kUsage) when not an integer
 };
 
-// Fresh names that collide with no node or tensor name of a graph (main graph and subgraphs).
-class Namer {
- public:
-  explicit Namer(const onnx::GraphProto& graph);
-  std::string Fresh(const std::string& base);  // base, or base_2, base_3, ...
-  void Reserve(const std::string& name) { used_.insert(name); }
-
- private:
-  std::set<std::string> used_;
-};
-
-// Tensor-name indexes of a main graph; rebuild after edits.
-struct GraphIndex {
-  explicit GraphIndex(const onnx::GraphProto& graph);
-  std::map<std::string, int> producer;                  // tensor -> node index
-  std::map<std::string, std::vector<int>> consumers;    // tensor -> node indices (main graph)
-  std::map<std::string, int> initializer;               // name -> initializer index
-  std::set<std::string> graph_inputs;                   // declared inputs (incl. initializers)
-  std::set<std::string> graph_outputs;
-  std::set<std::string> used_in_subgraphs;              // names referenced inside subgraphs
-  bool IsInitializer(const std::string& name) const { return initializer.count(name) > 0; }
-  // Initializer that is not overridable by a graph input (a true constant).
-  bool IsConstant(const std::string& name) const {
-    return IsInitializer(name) && !graph_inputs.count(name);
-  }
-  int NumConsumers(const std::string& name) const;  // main-graph uses + graph output + subgraph
-};
-
 // Initializer <-> Tensor (external data resolved against base_dir).
 Tensor ReadInitializer(const onnx::TensorProto& proto, const std::string& base_dir);
 void AddInitializer(onnx::GraphProto* graph, const Tensor& t, const std::string& name);
 // Removes initializers no node, subgraph or graph output uses any more; returns how many.
 int RemoveUnusedInitializers(onnx::GraphProto* graph);
 
-onnx::NodeProto MakeNode(const std::string& op_type, const std::string& name,
-                         const std::vector<std::string>& inputs,
-                         const std::vector<std::string>& outputs);
 void SetIntAttr(onnx::NodeProto* node, const std::string& name, int64_t v);
 void SetIntsAttr(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& v);
-const onnx::AttributeProto* FindAttr(const onnx::NodeProto& node, const std::string& name);
 int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def);
 std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name);
 float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def);
-bool HasSubgraph(const onnx::NodeProto& node);
-
-// Replaces every use of tensor `from` by `to` in nodes (main graph and subgraph references)
-// except node `skip` (-1: none); graph outputs are not touched.
-void ReplaceUses(onnx::GraphProto* graph, const std::string& from, const std::string& to,
-                 int skip = -1);
 // Reorders nodes topologically (stable: keeps the given order where it is valid).
 // Error(kInternal) on a cycle.
 void TopoSort(onnx::GraphProto* graph);

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "ir/graph_edit.h"
 #include "ir/json_number.h"
 #include "ir/tensor_io.h"
 
@@ -14,7 +15,7 @@ namespace concord::repair {
 namespace {
 
 using localize::Alignment;
-using localize::GraphIndex;
+using localize::ModelIndex;
 using localize::LocalizeResult;
 using localize::SideValues;
 using nlohmann::json;
@@ -24,20 +25,12 @@ struct Candidate {
   onnx::ModelProto proto;
 };
 
+// A fresh name from `base` with every character outside [A-Za-z0-9_.] replaced by '_'.
 std::string Unique(const onnx::GraphProto& g, std::string base) {
   for (auto& c : base) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') c = '_';
   }
-  std::set<std::string> used;
-  for (const auto& n : g.node()) {
-    used.insert(n.name());
-    for (const auto& o : n.output()) used.insert(o);
-  }
-  for (const auto& t : g.initializer()) used.insert(t.name());
-  for (const auto& i : g.input()) used.insert(i.name());
-  std::string s = base;
-  for (int k = 1; used.count(s); ++k) s = base + "_" + std::to_string(k);
-  return s;
+  return FreshName(g, base);
 }
 
 bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
@@ -58,33 +51,15 @@ bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, 
 std::string AttrsText(const onnx::NodeProto& n) {
   std::vector<std::string> parts;
   for (const auto& a : n.attribute()) {
-    std::string v;
-    switch (a.type()) {
-      case onnx::AttributeProto::INT: v = std::to_string(a.i()); break;
-      case onnx::AttributeProto::FLOAT: v = fmt::format("{}", a.f()); break;
-      case onnx::AttributeProto::STRING: v = a.s(); break;
-      case onnx::AttributeProto::INTS: v = fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end())); break;
-      default: v = "...";
-    }
-    parts.push_back(a.name() + "=" + v);
+    parts.push_back(a.name() + "=" + AttrText(a));
   }
   return fmt::format("{} {{{}}}", n.op_type(), fmt::join(parts, ", "));
-}
-
-void Insert(onnx::GraphProto* g, int pos, const onnx::NodeProto& node) {
-  g->add_node()->CopyFrom(node);
-  for (int i = g->node_size() - 1; i > pos; --i) g->mutable_node()->SwapElements(i, i - 1);
-}
-
-void Remove(onnx::GraphProto* g, int index) {
-  for (int i = index; i < g->node_size() - 1; ++i) g->mutable_node()->SwapElements(i, i + 1);
-  g->mutable_node()->RemoveLast();
 }
 
 struct Context {
   const Model& source;
   const SideValues& sv;
-  const GraphIndex& si;
+  const ModelIndex& si;
   const Model& target;
   const std::map<std::string, Alignment>& align;
   const LocalizeResult& lr;
@@ -163,7 +138,7 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
 std::vector<Candidate> DeleteCandidate(const Context& c) {
   std::vector<Candidate> r;
   const auto& tn = c.target.graph().node(c.ci);
-  GraphIndex ti(c.target);
+  ModelIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
   if (acts.empty() || tn.output_size() != 1) return r;
   Candidate k{"delete the inserted node (its consumers read its input)", AttrsText(tn) + " '" + tn.name() + "'",
@@ -179,12 +154,8 @@ std::vector<Candidate> DeleteCandidate(const Context& c) {
     n->clear_input();
     n->add_input(to);
   } else {
-    for (auto& n : *g->mutable_node()) {
-      for (auto& in : *n.mutable_input()) {
-        if (in == from) in = to;
-      }
-    }
-    Remove(g, c.ci);
+    ReplaceUses(g, from, to);
+    RemoveNode(g, c.ci);
   }
   r.push_back(std::move(k));
   return r;
@@ -200,7 +171,7 @@ std::vector<Candidate> ReplaceCandidate(const Context& c) {
   Candidate k{"restore the replaced node's op type, attributes and parameters", AttrsText(tn), AttrsText(sn),
               c.target.proto()};
   auto* g = k.proto.mutable_graph();
-  GraphIndex ti(c.target);
+  ModelIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
   onnx::NodeProto n = tn;
   n.set_op_type(sn.op_type());
@@ -316,7 +287,7 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
         if (sp.output(i) == s) result = o;
         rev[sp.output(i)] = o;
       }
-      Insert(g, insert_at++, n);
+      InsertNode(g, insert_at++, n);
       added.push_back(fmt::format("{} '{}'", sp.op_type(), n.name()));
       return result;
     };
@@ -331,7 +302,7 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
   return r;
 }
 
-double Progress(const LocalizeResult& lr, const GraphIndex& si) {
+double Progress(const LocalizeResult& lr, const ModelIndex& si) {
   if (lr.agree) return 1e18;
   if (lr.first_divergent.empty()) return -1;
   if (lr.source_index >= 0) return lr.source_index;
@@ -417,7 +388,7 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   const auto& lo = options.localize;
   std::vector<ValueMap> tsearch = localize::MapInputs(source, target, search);
   SideValues sv = localize::RunSide(source, lo.source_env, search, true);
-  GraphIndex si(source);
+  ModelIndex si(source);
 
   onnx::ModelProto current = target.proto();
   auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,

@@ -17,6 +17,7 @@
 
 #include "ir/tensor_io.h"
 #include "passes/fault_inject.h"
+#include "passes/fault_suite_net.h"
 #include "tests/e2e/cli_runner.h"
 #if LOCALIZE_GROUP == 3
 #include "tests/e2e/browser.h"
