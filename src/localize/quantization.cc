@@ -29,7 +29,7 @@ bool IntegerInitializer(const Model& m, const std::string& name) {
   return t->data_type() == T::INT8 || t->data_type() == T::UINT8 || t->data_type() == T::INT32;
 }
 
-std::vector<std::string> Consumers(const GraphIndex& gi, const std::string& tensor) {
+std::vector<std::string> Consumers(const ModelIndex& gi, const std::string& tensor) {
   std::vector<std::string> r;
   auto c = gi.consumers.find(tensor);
   if (c == gi.consumers.end()) return r;
@@ -80,7 +80,7 @@ bool SourceWeight(const Model& source, const Model& target, const QuantizedTenso
 }  // namespace
 
 std::vector<QuantizedTensor> FindQuantizedTensors(const Model& target) {
-  GraphIndex gi(target);
+  ModelIndex gi(target);
   std::vector<QuantizedTensor> r;
   const auto& g = target.graph();
   for (int i = 0; i < g.node_size(); ++i) {
