@@ -52,7 +52,8 @@ double CountFlops(const Model& m) {
 
 void BM_Ref(benchmark::State& state, const std::string& path) {
   if (!std::filesystem::exists(path)) {
-    state.SkipWithError(("missing " + path + " (run scripts/make_models.py bench bench/models)").c_str());
+    state.SkipWithError(
+        ("missing " + path + " (run scripts/make_models.py bench bench/models)").c_str());
     return;
   }
   openblas_set_num_threads(static_cast<int>(state.range(0)));
@@ -60,7 +61,8 @@ void BM_Ref(benchmark::State& state, const std::string& path) {
   double flops = CountFlops(model);
   concord::ref::Interpreter interp(model);
   concord::Tensor x(concord::DType::kFloat32, {1, 3, 224, 224});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>((i % 255) / 255.0 - 0.5);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = static_cast<float>((i % 255) / 255.0 - 0.5);
   std::map<std::string, concord::Value> feeds = {{"input", x}};
   interp.Run(feeds);  // first inference reported by the harness as warm-up
   for (auto _ : state) {
@@ -68,15 +70,23 @@ void BM_Ref(benchmark::State& state, const std::string& path) {
     benchmark::DoNotOptimize(out);
   }
   state.counters["GFLOP"] = flops / 1e9;
-  state.counters["GFLOPS"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(std::to_string(state.range(0)) + " thread(s)");
 }
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_Ref, mobilenetv2_shaped, std::string(CONCORD_BENCH_MODELS "/mobilenetv2_shaped.onnx"))
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Ref, resnet18_shaped, std::string(CONCORD_BENCH_MODELS "/resnet18_shaped.onnx"))
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Ref, mobilenetv2_shaped,
+                  std::string(CONCORD_BENCH_MODELS "/mobilenetv2_shaped.onnx"))
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Ref, resnet18_shaped,
+                  std::string(CONCORD_BENCH_MODELS "/resnet18_shaped.onnx"))
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_MAIN();

@@ -13,8 +13,7 @@
 
 namespace concord {
 
-std::vector<Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* taps,
-                                             RunTiming* timing) {
+std::vector<Value> Session::RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
   (void)taps;
   Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env());
 }
@@ -93,14 +92,14 @@ bool IsInteger(const std::string& v, int64_t* out) {
 void CheckOptionValue(const EnvSpec& env, const BackendOption& o, const std::string& value) {
   int64_t v = 0;
   if (o.type == "int" && !IsInteger(value, &v)) {
-    Fail(ErrorKind::kUsage, "{}: option {} must be an integer (got '{}')", env.ToString(),
-         o.name, value);
+    Fail(ErrorKind::kUsage, "{}: option {} must be an integer (got '{}')", env.ToString(), o.name,
+         value);
   }
   if (o.allowed.empty()) return;
   size_t dots = o.allowed.find("..");
   int64_t lo = 0, hi = 0;
-  if (o.type == "int" && dots != std::string::npos &&
-      IsInteger(o.allowed.substr(0, dots), &lo) && IsInteger(o.allowed.substr(dots + 2), &hi)) {
+  if (o.type == "int" && dots != std::string::npos && IsInteger(o.allowed.substr(0, dots), &lo) &&
+      IsInteger(o.allowed.substr(dots + 2), &hi)) {
     if (v < lo || v > hi) {
       Fail(ErrorKind::kUsage, "{}: option {} must be in {} (got '{}')", env.ToString(), o.name,
            o.allowed, value);

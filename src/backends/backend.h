@@ -9,10 +9,9 @@
 // tensor name. Sessions are used from one thread at a time.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -32,7 +31,7 @@ class Session {
   virtual std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing = nullptr) = 0;
   virtual bool supports_taps() const { return false; }
   virtual std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
-                                              RunTiming* timing = nullptr);
+                                         RunTiming* timing = nullptr);
   // What actually ran (e.g. the OpenCV target that was really used); shown in run records.
   virtual std::string effective_env() const = 0;
   // Resource and timing figures measured where the model runs (STATS of workers and remote
@@ -64,7 +63,7 @@ struct BackendInfo {
   std::vector<std::string> devices;
   bool available = true;
   std::string unavailable_reason;
-  std::string opt_mapping;  // how opt=0..3 maps to the backend's own levels
+  std::string opt_mapping;             // how opt=0..3 maps to the backend's own levels
   std::vector<BackendOption> options;  // declared env options; empty where not declared
 };
 

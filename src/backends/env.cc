@@ -22,7 +22,6 @@ std::string Trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-
 std::vector<std::string> SplitOn(const std::string& s, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -45,8 +44,10 @@ std::vector<std::string> SweepValues(const std::string& env, const std::string& 
     };
     if (!is_int(a) || !is_int(b) || std::stoll(a) > std::stoll(b) ||
         std::stoll(b) - std::stoll(a) > 64) {
-      Fail(ErrorKind::kUsage, "env '{}': range '{}' must be LOW..HIGH with integers, LOW <= "
-           "HIGH, at most 65 values", env, value);
+      Fail(ErrorKind::kUsage,
+           "env '{}': range '{}' must be LOW..HIGH with integers, LOW <= "
+           "HIGH, at most 65 values",
+           env, value);
     }
     std::vector<std::string> out;
     for (long long v = std::stoll(a); v <= std::stoll(b); ++v) out.push_back(std::to_string(v));
@@ -75,14 +76,17 @@ EnvSpec EnvSpec::Parse(const std::string& text) {
   if (!IsIdent(env.device)) Fail(ErrorKind::kUsage, "bad device in '{}'; {}", text, kForm);
   while (comma != std::string::npos) {
     size_t next = s.find(',', comma + 1);
-    std::string item = Trim(s.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+    std::string item =
+        Trim(s.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
     comma = next;
     size_t eq = item.find('=');
-    if (eq == std::string::npos) Fail(ErrorKind::kUsage, "option '{}' in '{}' has no '='; {}", item, text, kForm);
+    if (eq == std::string::npos)
+      Fail(ErrorKind::kUsage, "option '{}' in '{}' has no '='; {}", item, text, kForm);
     std::string key = Trim(item.substr(0, eq));
     std::string value = Trim(item.substr(eq + 1));
     if (!IsIdent(key)) Fail(ErrorKind::kUsage, "bad option name '{}' in '{}'", key, text);
-    if (env.options.count(key)) Fail(ErrorKind::kUsage, "option '{}' given twice in '{}'", key, text);
+    if (env.options.count(key))
+      Fail(ErrorKind::kUsage, "option '{}' given twice in '{}'", key, text);
     env.options[key] = value;
   }
   if (env.options.count("opt")) {
@@ -109,7 +113,9 @@ std::string EnvSpec::ToString() const {
 }
 
 int EnvSpec::opt() const { return options.count("opt") ? std::stoi(options.at("opt")) : 3; }
-int EnvSpec::threads() const { return options.count("threads") ? std::stoi(options.at("threads")) : 0; }
+int EnvSpec::threads() const {
+  return options.count("threads") ? std::stoi(options.at("threads")) : 0;
+}
 std::string EnvSpec::Get(const std::string& key, const std::string& def) const {
   auto it = options.find(key);
   return it == options.end() ? def : it->second;

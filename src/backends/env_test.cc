@@ -32,8 +32,8 @@ TEST(EnvSpec, Defaults) {
 }
 
 TEST(EnvSpec, RejectsMalformed) {
-  for (const char* bad : {"", "@cpu", "ort@", "ort,opt", "ort,opt=4", "ort,opt=1,opt=2",
-                          "ort,threads=-1", "o rt"}) {
+  for (const char* bad :
+       {"", "@cpu", "ort@", "ort,opt", "ort,opt=4", "ort,opt=1,opt=2", "ort,threads=-1", "o rt"}) {
     EXPECT_THROW(EnvSpec::Parse(bad), Error) << bad;
   }
 }

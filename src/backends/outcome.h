@@ -22,7 +22,7 @@ inline constexpr int kExitCodeUsage = 2;
 
 struct Outcome {
   bool ok = false;
-  std::string error;                        // empty when ok
+  std::string error;  // empty when ok
   ErrorKind error_kind = ErrorKind::kRuntime;
   // A usage or input error: the env string or the inputs were wrong, not the env's result.
   bool usage_error() const {

@@ -15,9 +15,7 @@ nlohmann::json EnvToWire(const EnvSpec& env) {
 }
 
 EnvSpec EnvFromWire(const nlohmann::json& wire) {
-  auto is_string = [&](const char* key) {
-    return wire.contains(key) && wire[key].is_string();
-  };
+  auto is_string = [&](const char* key) { return wire.contains(key) && wire[key].is_string(); };
   if (!wire.is_object() || !is_string("backend") || !is_string("device") ||
       (wire.contains("options") && !wire["options"].is_object())) {
     Fail(ErrorKind::kInput,
@@ -47,14 +45,16 @@ ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, con
   if (!options.token.empty()) hello.meta["token"] = options.token;
   Message reply = channel_->Call(hello, options.hello_timeout_ms);
   if (reply.type != MessageType::kHello) {
-    Fail(ErrorKind::kRuntime, "{}: expected HELLO, got {}", channel_->peer(), protocol::MessageTypeName(reply.type));
+    Fail(ErrorKind::kRuntime, "{}: expected HELLO, got {}", channel_->peer(),
+         protocol::MessageTypeName(reply.type));
   }
   if (reply.meta.value("version", 0u) != protocol::kVersion) {
     Fail(ErrorKind::kRuntime, "{}: speaks protocol version {}, we speak {}", channel_->peer(),
          reply.meta.value("version", 0u), protocol::kVersion);
   }
   server_hello_ = reply.meta;
-  supports_taps_ = reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
+  supports_taps_ =
+      reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
   if (options.check_hello) options.check_hello(server_hello_);
 
   env_ = env;
@@ -86,7 +86,8 @@ void ProtocolSession::SendModel(const Model& model) {
   m.blobs.push_back(std::move(bytes));
   Message reply = channel_->Call(m, options_.prepare_timeout_ms);
   if (reply.type != MessageType::kOk) {
-    Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(), protocol::MessageTypeName(reply.type));
+    Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(),
+         protocol::MessageTypeName(reply.type));
   }
   prepare_info_ = reply.meta;
   effective_env_ = reply.meta.value("effective_env", env_.ToString());
@@ -108,12 +109,15 @@ std::vector<Value> ProtocolSession::Run(const ValueMap& inputs, RunTiming* timin
   return DoRun(inputs, nullptr, timing);
 }
 
-std::vector<Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
-  if (!supports_taps_) Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env_);
+std::vector<Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                                RunTiming* timing) {
+  if (!supports_taps_)
+    Fail(ErrorKind::kUnsupported, "{} cannot return intermediate tensors (taps)", effective_env_);
   return DoRun(inputs, taps, timing);
 }
 
-std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) {
+std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps,
+                                          RunTiming* timing) {
   Message data;
   data.type = MessageType::kData;
   std::vector<std::string> names;
@@ -129,7 +133,8 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
   process.meta = {{"taps", taps != nullptr}};
   Message out = channel_->Call(process, options_.run_timeout_ms);
   if (out.type != MessageType::kOutput) {
-    Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(), protocol::MessageTypeName(out.type));
+    Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(),
+         protocol::MessageTypeName(out.type));
   }
   auto got = protocol::GetValues(out);
   std::map<std::string, Value> by_name;
@@ -137,21 +142,24 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
   std::vector<Value> result;
   for (const auto& n : output_names_) {
     auto it = by_name.find(n);
-    if (it == by_name.end()) Fail(ErrorKind::kRuntime, "{}: OUTPUT lacks model output '{}'", channel_->peer(), n);
+    if (it == by_name.end())
+      Fail(ErrorKind::kRuntime, "{}: OUTPUT lacks model output '{}'", channel_->peer(), n);
     result.push_back(std::move(it->second));
   }
   if (timing) {
-    const auto& t = out.meta.contains("timing_ms") ? out.meta["timing_ms"] : nlohmann::json::object();
+    const auto& t =
+        out.meta.contains("timing_ms") ? out.meta["timing_ms"] : nlohmann::json::object();
     timing->run_ms = t.value("run", 0.0);
   }
   if (taps != nullptr) {
     Message tm = channel_->Receive(options_.run_timeout_ms);
     if (tm.type == MessageType::kError) {
-      Fail(protocol::ErrorKindFromName(tm.meta.value("kind", "runtime")), "{}: {}", channel_->peer(),
-           tm.meta.value("message", std::string("taps failed")));
+      Fail(protocol::ErrorKindFromName(tm.meta.value("kind", "runtime")), "{}: {}",
+           channel_->peer(), tm.meta.value("message", std::string("taps failed")));
     }
     if (tm.type != MessageType::kTaps) {
-      Fail(ErrorKind::kRuntime, "{}: expected TAPS, got {}", channel_->peer(), protocol::MessageTypeName(tm.type));
+      Fail(ErrorKind::kRuntime, "{}: expected TAPS, got {}", channel_->peer(),
+           protocol::MessageTypeName(tm.type));
     }
     for (auto& [n, v] : protocol::GetValues(tm)) (*taps)[n] = std::move(v);
   }
@@ -163,7 +171,8 @@ nlohmann::json ProtocolSession::Stats() {
   m.type = MessageType::kStats;
   Message r = channel_->Call(m, options_.run_timeout_ms);
   if (r.type != MessageType::kStats) {
-    Fail(ErrorKind::kRuntime, "{}: expected STATS, got {}", channel_->peer(), protocol::MessageTypeName(r.type));
+    Fail(ErrorKind::kRuntime, "{}: expected STATS, got {}", channel_->peer(),
+         protocol::MessageTypeName(r.type));
   }
   return r.meta;
 }

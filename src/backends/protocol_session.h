@@ -26,7 +26,7 @@
 namespace concord {
 
 struct ProtocolSessionOptions {
-  std::string token;             // sent in HELLO (remote targets)
+  std::string token;  // sent in HELLO (remote targets)
   int hello_timeout_ms = 30000;
   int prepare_timeout_ms = 600000;  // compilation (TVM) can take minutes
   int run_timeout_ms = 300000;
@@ -43,13 +43,14 @@ EnvSpec EnvFromWire(const nlohmann::json& wire);
 class ProtocolSession : public Session {
  public:
   // Performs HELLO and MODEL; throws on failure. `env` is sent with the model (EnvToWire).
-  ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model, const EnvSpec& env,
-                  const ProtocolSessionOptions& options);
+  ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model,
+                  const EnvSpec& env, const ProtocolSessionOptions& options);
   ~ProtocolSession() override;
 
   std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override;
   bool supports_taps() const override { return supports_taps_; }
-  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override;
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                 RunTiming* timing) override;
   std::string effective_env() const override { return effective_env_; }
   bool supports_reload() const override { return true; }
   // Sends MODEL again on the same channel (the servers accept any number of MODELs).

@@ -22,7 +22,8 @@ class RefSession : public Session {
  public:
   RefSession(const Model& model, const EnvSpec& env) : interp_(model), env_(env) {
     DefaultThreads();
-    if (env.device != "cpu") Fail(ErrorKind::kUsage, "ref runs on cpu only (got device '{}')", env.device);
+    if (env.device != "cpu")
+      Fail(ErrorKind::kUsage, "ref runs on cpu only (got device '{}')", env.device);
     for (const auto& [k, v] : env.options) {
       if (k != "opt" && k != "threads") Fail(ErrorKind::kUsage, "ref does not know option '{}'", k);
     }
@@ -31,14 +32,17 @@ class RefSession : public Session {
     return RunWithTaps(inputs, nullptr, timing);
   }
   bool supports_taps() const override { return true; }
-  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps, RunTiming* timing) override {
+  std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
+                                 RunTiming* timing) override {
     // OpenBLAS's thread count is process-wide: set it for every run so that sessions with
     // different threads= in one process (compare, bench) do not leak into each other.
     openblas_set_num_threads(env_.threads() > 0 ? env_.threads() : DefaultThreads());
     auto start = std::chrono::steady_clock::now();
     auto out = interp_.Run(inputs, taps);
     if (timing) {
-      timing->run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      timing->run_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
     }
     return out;
   }
@@ -56,8 +60,10 @@ class RefBackend : public Backend {
     BackendInfo info;
     info.name = "ref";
     size_t ops = ref::DefaultRegistry().Ops().size();
-    info.description = fmt::format("Concord reference interpreter: exact ONNX semantics, {} operator kernels", ops);
-    info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION, onnx::LAST_RELEASE_VERSION, openblas_get_config());
+    info.description = fmt::format(
+        "Concord reference interpreter: exact ONNX semantics, {} operator kernels", ops);
+    info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION,
+                               onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
     info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
                     {"threads", "int", "0..4096", "0", "worker threads (0 = library default)"}};

@@ -14,6 +14,7 @@ std::unique_ptr<Backend> MakeRefBackend();
 std::unique_ptr<Session> PrepareReference(const Model& model);
 // One run on the oracle: PrepareReference(model)->RunWithTaps(inputs, taps). Error(kInput) for
 // inputs that do not match the model's signature.
-std::vector<Value> RunReference(const Model& model, const ValueMap& inputs, ValueMap* taps = nullptr);
+std::vector<Value> RunReference(const Model& model, const ValueMap& inputs,
+                                ValueMap* taps = nullptr);
 
 }  // namespace concord

@@ -1,7 +1,5 @@
 #include "backends/session_server.h"
 
-#include <filesystem>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/onnx_pb.h>
 
@@ -10,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <new>
@@ -26,7 +25,6 @@ using protocol::Message;
 using protocol::MessageType;
 
 namespace {
-
 
 double ProcessCpuSeconds() {
   timespec ts{};
@@ -214,7 +212,8 @@ bool Server::Hello(const Message& req) {
   nlohmann::json envs = nlohmann::json::array();
   nlohmann::json versions = nlohmann::json::object();
   versions["concord"] = CONCORD_VERSION;
-  for (const auto& b : opt_.describe_backends ? AllBackends() : std::vector<std::unique_ptr<Backend>>{}) {
+  for (const auto& b :
+       opt_.describe_backends ? AllBackends() : std::vector<std::unique_ptr<Backend>>{}) {
     BackendInfo info = b->Info();
     if (!info.available) continue;
     envs.push_back(info.name);
@@ -247,8 +246,10 @@ Message Server::OnModel(const Message& req) {
   // The server writes only inside its workdir: an env may not pick where files go (TVM's
   // compiled-model cache), and TVM's cache is kept under the workdir.
   if (env.options.count("cache")) {
-    Fail(ErrorKind::kUsage, "env '{}' sets cache=: a concord serve target keeps its caches in "
-         "its workdir", Shorten(env.ToString()));
+    Fail(ErrorKind::kUsage,
+         "env '{}' sets cache=: a concord serve target keeps its caches in "
+         "its workdir",
+         Shorten(env.ToString()));
   }
   if (env.backend == "tvm") {
     if (opt_.workdir.empty()) {

@@ -316,8 +316,7 @@ TEST(SessionServer, RequestErrorsKeepTheSessionGoing) {
   ExpectError(call(bad_data), ErrorKind::kInput, "not a TensorProto");
   Message wrong_shape;
   wrong_shape.type = MessageType::kData;
-  protocol::PutValues(&wrong_shape, {"input"},
-                      {Value(Tensor::FromVector<float>({2}, {1, 2}))});
+  protocol::PutValues(&wrong_shape, {"input"}, {Value(Tensor::FromVector<float>({2}, {1, 2}))});
   ASSERT_EQ(call(wrong_shape).type, MessageType::kOk);
   m = Message{};
   m.type = MessageType::kProcess;

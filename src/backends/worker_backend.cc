@@ -330,9 +330,8 @@ void CheckEnv(const EnvSpec& env, const Declaration& d) {
     const char* end = value.data() + value.size();
     auto [ptr, ec] = std::from_chars(value.data(), end, v);
     if (value.empty() || ec != std::errc() || ptr != end || v < lo || v > hi) {
-      Fail(ErrorKind::kUsage,
-           "{}: option {} of backend {} must be an integer in {}..{} (got '{}')", env.ToString(),
-           key, env.backend, lo, hi, value);
+      Fail(ErrorKind::kUsage, "{}: option {} of backend {} must be an integer in {}..{} (got '{}')",
+           env.ToString(), key, env.backend, lo, hi, value);
     }
   }
 }
@@ -381,15 +380,15 @@ Probe ProbeBackend(const BackendSpec& spec) {
       bye.type = protocol::MessageType::kBye;
       channel.Send(bye);
       if (reply.type != protocol::MessageType::kHello) {
-        probe.reason = fmt::format("{} answered {} to HELLO", peer,
-                                   protocol::MessageTypeName(reply.type));
+        probe.reason =
+            fmt::format("{} answered {} to HELLO", peer, protocol::MessageTypeName(reply.type));
       } else {
         probe.ok = true;
         probe.declaration = ReadDeclaration(reply.meta);
       }
     } catch (const Error& e) {
-      probe.reason = fmt::format("{} (needs {}, onnx and numpy; run scripts/setup)", e.what(),
-                                 spec.package);
+      probe.reason =
+          fmt::format("{} (needs {}, onnx and numpy; run scripts/setup)", e.what(), spec.package);
     }
   }
   cache[key] = probe;
@@ -436,7 +435,7 @@ class WorkerSessionImpl : public WorkerSession {
   }
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
   std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
-                                      RunTiming* timing) override {
+                                 RunTiming* timing) override {
     CheckAlive();
     request_stderr_offset_ = proc_->StderrSize();
     try {
@@ -542,16 +541,17 @@ class WorkerBackend : public Backend {
     info.opt_mapping = d.opt_mapping;
     for (const auto& o : d.options) {
       info.options.push_back({o.value("name", std::string()), o.value("type", std::string()),
-                              o.value("allowed", std::string()),
-                              o.value("default", std::string()), o.value("help", std::string())});
+                              o.value("allowed", std::string()), o.value("default", std::string()),
+                              o.value("help", std::string())});
     }
     for (const auto& o : kClientOptions) {
-      info.options.push_back({o, "str", "", "", "seconds allowed for MODEL (600) and each run "
+      info.options.push_back({o, "str", "", "",
+                              "seconds allowed for MODEL (600) and each run "
                               "(300); the worker is killed past it"});
     }
     auto str = [&](const char* k) {
       return d.versions.contains(k) && d.versions[k].is_string() ? d.versions[k].get<std::string>()
-                                                                : std::string("?");
+                                                                 : std::string("?");
     };
     info.version = fmt::format("{} {} (Python {}, onnx {}, numpy {}; worker {}/worker.py)",
                                spec_.package, str(spec_.version_key), str("python"), str("onnx"),

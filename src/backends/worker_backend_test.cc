@@ -65,8 +65,7 @@ class WorkerBackendTest : public ::testing::Test {
     return PrepareSession(*model_, EnvSpec::Parse(env));
   }
 
-  static void ExpectClose(const Value& expected, const Value& actual,
-                          const std::string& what) {
+  static void ExpectClose(const Value& expected, const Value& actual, const std::string& what) {
     ASSERT_TRUE(expected.is_tensor()) << what;
     ASSERT_TRUE(actual.is_tensor()) << what << ": got " << actual.Describe();
     TensorDiff d = CompareTensors(expected.tensor, actual.tensor, Tolerance{1e-4, 1e-5});
@@ -114,8 +113,7 @@ TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
       EXPECT_NE(info.opt_mapping.find("ORT_ENABLE_ALL"), std::string::npos) << info.opt_mapping;
       EXPECT_EQ(info.devices, std::vector<std::string>{"cpu"});
     } else {
-      EXPECT_EQ(names,
-                (std::vector<std::string>{"opt", "threads", "target", "cache", "timeout"}));
+      EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "target", "cache", "timeout"}));
       EXPECT_EQ(info.options[2].type, "str");
       EXPECT_NE(info.opt_mapping.find("PassContext"), std::string::npos) << info.opt_mapping;
     }
@@ -277,8 +275,9 @@ TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
     const char* says;
   };
   for (const Case& c :
-       {Case{"ort@cpu,bogus=1", "does not know option 'bogus' (known: opt, threads, profile, "
-                                "timeout)"},
+       {Case{"ort@cpu,bogus=1",
+             "does not know option 'bogus' (known: opt, threads, profile, "
+             "timeout)"},
         Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
         Case{"ort@cpu,profile=2", "profile of backend ort must be an integer in 0..1 (got '2')"},
         Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},

@@ -1,17 +1,16 @@
 #include "campaign/bench.h"
 
-#include "ir/clock.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
+#include "ir/clock.h"
+
 namespace concord {
 
 namespace {
-
 
 // P(B = i) for B ~ Binomial(n, 1/2), in log space so large n neither overflows nor underflows.
 double BinomialHalfPmf(size_t n, size_t i) {

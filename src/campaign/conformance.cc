@@ -77,7 +77,8 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpe
         return r;
       }
       for (size_t i = 0; i < expected.size(); ++i) {
-        std::string what = fmt::format("{}: output '{}'", fs::path(set).filename().string(), outputs[i].name);
+        std::string what =
+            fmt::format("{}: output '{}'", fs::path(set).filename().string(), outputs[i].name);
         std::string diff = CompareValues(expected[i], actual[i], tol, what);
         if (!diff.empty()) {
           r.status = "fail";
@@ -125,14 +126,20 @@ std::string SuiteResult::Headline() const {
 
 nlohmann::json SuiteResult::ToJson() const {
   const int ran = passed + failed;
-  nlohmann::json j = {{"suite", suite},     {"env", env},         {"passed", passed},
-                      {"failed", failed},   {"skipped", skipped},
+  nlohmann::json j = {{"suite", suite},
+                      {"env", env},
+                      {"passed", passed},
+                      {"failed", failed},
+                      {"skipped", skipped},
                       {"pass_rate", ran ? nlohmann::json(static_cast<double>(passed) / ran)
                                         : nlohmann::json(nullptr)}};
   j["cases"] = nlohmann::json::array();
   for (const auto& c : cases) {
-    j["cases"].push_back({{"name", c.name}, {"status", c.status}, {"class", c.reason_class},
-                          {"reason", c.reason}, {"ms", c.ms}});
+    j["cases"].push_back({{"name", c.name},
+                          {"status", c.status},
+                          {"class", c.reason_class},
+                          {"reason", c.reason},
+                          {"ms", c.ms}});
   }
   return j;
 }
@@ -147,7 +154,8 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
   }
   std::vector<std::string> cases;
   for (const auto& e : fs::directory_iterator(options.suite_dir)) {
-    if (e.is_directory() && fs::exists(e.path() / "model.onnx")) cases.push_back(e.path().filename().string());
+    if (e.is_directory() && fs::exists(e.path() / "model.onnx"))
+      cases.push_back(e.path().filename().string());
   }
   std::sort(cases.begin(), cases.end());
   std::regex filter;
@@ -155,7 +163,8 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
     try {
       filter = std::regex(options.filter);
     } catch (const std::regex_error& e) {
-      Fail(ErrorKind::kUsage, "--filter '{}' is not a valid regular expression: {}", options.filter, e.what());
+      Fail(ErrorKind::kUsage, "--filter '{}' is not a valid regular expression: {}", options.filter,
+           e.what());
     }
     std::vector<std::string> kept;
     for (const auto& c : cases) {
@@ -163,8 +172,9 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
     }
     cases = std::move(kept);
   }
-  if (cases.empty()) Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", options.suite_dir,
-                          options.filter.empty() ? "" : " matching --filter");
+  if (cases.empty())
+    Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", options.suite_dir,
+         options.filter.empty() ? "" : " matching --filter");
   EnvSpec env = options.env;
   const int jobs = std::max(1, options.jobs);
   if (jobs > 1 && (env.backend == "ref" || env.backend == "opencv") && env.Get("host").empty()) {

@@ -12,9 +12,8 @@
 // (ref, opencv) then get isolate=1, so every job is a worker process and a crash stays one case.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,7 +37,7 @@ struct SuiteResult {
   std::string suite;
   std::string env;
   int passed = 0;
-  int failed = 0;   // fail + error
+  int failed = 0;  // fail + error
   int skipped = 0;
   std::vector<CaseResult> cases;  // in suite order (also with jobs > 1)
 

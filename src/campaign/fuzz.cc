@@ -1,14 +1,13 @@
 #include "campaign/fuzz.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <set>
-
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "backends/ref_backend.h"
 #include "backends/worker_backend.h"
@@ -81,10 +80,10 @@ std::string SelfBinary() {
 // Runs adapters/onnx_reference_check.py on a bundle: onnx.reference computes the reduced
 // model's outputs and compares them with ref's expected ones and the env's actual ones.
 json OnnxReferenceVerdict(const fs::path& bundle, const Tolerance& tol) {
-  std::string cmd = fmt::format(
-      "{} {} {} --rtol {} --atol {} 2>&1", ShellQuote(WorkerPythonPath()),
-      ShellQuote((fs::path(WorkerAdaptersDir()) / "onnx_reference_check.py").string()),
-      ShellQuote(bundle.string()), tol.rtol, tol.atol);
+  std::string cmd =
+      fmt::format("{} {} {} --rtol {} --atol {} 2>&1", ShellQuote(WorkerPythonPath()),
+                  ShellQuote((fs::path(WorkerAdaptersDir()) / "onnx_reference_check.py").string()),
+                  ShellQuote(bundle.string()), tol.rtol, tol.atol);
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return {{"verdict", "not checked"}, {"detail", "could not start Python"}};
@@ -221,8 +220,10 @@ std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMa
         }
       });
       if (bad) {
-        return fmt::format("Cast '{}' converts NaN/Inf or out-of-range floats to an integer type "
-                           "(undefined in ONNX)", n.name());
+        return fmt::format(
+            "Cast '{}' converts NaN/Inf or out-of-range floats to an integer type "
+            "(undefined in ONNX)",
+            n.name());
       }
     }
   }
@@ -407,8 +408,9 @@ class FuzzLoop {
         "median {:.1f} ms vs ref {:.2f} ms over {} runs each: {:.0f}x, this env's median ratio is "
         "{:.1f}x",
         env_med, ref_med, runs, ratio, median_ratio);
-    *perf = {{"env_ms", env_ms},        {"ref_ms", ref_ms},          {"ratio", ratio},
-             {"median_ratio", median_ratio}, {"factor", o_.perf_factor}, {"runs", runs}};
+    *perf = {{"env_ms", env_ms},         {"ref_ms", ref_ms},
+             {"ratio", ratio},           {"median_ratio", median_ratio},
+             {"factor", o_.perf_factor}, {"runs", runs}};
   }
 
   // Why env k's divergence may be ref's bug: every other env that ran the model (at least one)
@@ -676,8 +678,8 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
   for (const auto& op : ops) {
     for (const auto& dt : dtypes) {
       if (time_limit_s > 0 && SecondsSince(t0) >= time_limit_s) {
-        if (log) log(fmt::format("[{}/{}] out of time: the remaining pairs are not probed", done,
-                                 total));
+        if (log)
+          log(fmt::format("[{}/{}] out of time: the remaining pairs are not probed", done, total));
         return unsupported;
       }
       ++done;
@@ -691,7 +693,7 @@ std::map<std::string, OpDtypeSet> InferOpSupport(
       std::vector<std::string> rejected_by;
       for (auto& r : runners) {
         Outcome out = r.Run(c->model, c->inputs);
-        std::string status = out.symptom.empty()               ? "ok"
+        std::string status = out.symptom.empty()            ? "ok"
                              : out.symptom == "unsupported" ? "unsupported"
                                                             : "error";
         if (status != "ok") {

@@ -67,14 +67,14 @@ using FuzzGenerator = std::function<FuzzCase(uint64_t seed)>;
 struct FuzzOptions {
   std::vector<std::string> envs;
   uint64_t seed = 0;
-  int64_t iterations = 0;   // models; 0 = until time_s
+  int64_t iterations = 0;  // models; 0 = until time_s
   double time_s = 0;
-  Tolerance tol{1e-2, 1e-3};  // generated graphs chain many ops: float32 error accumulates
+  Tolerance tol{1e-2, 1e-3};       // generated graphs chain many ops: float32 error accumulates
   Tolerance fp16_tol{5e-2, 1e-2};  // models with float16 tensors
   double timeout_s = 20;
   double perf_factor = 10;
-  int perf_runs = 3;         // re-timing runs on each side that must confirm a perf finding
-  bool check_ref = true;     // re-check possible ref bugs with onnx.reference
+  int perf_runs = 3;      // re-timing runs on each side that must confirm a perf finding
+  bool check_ref = true;  // re-check possible ref bugs with onnx.reference
   bool reduce = true;
   int reduce_tests = 120;
   std::filesystem::path out_dir = "fuzz_findings";
@@ -83,11 +83,11 @@ struct FuzzOptions {
 
 struct FuzzProgress {
   int64_t models = 0;
-  int64_t tests = 0;      // (model, env) executions
-  int64_t hits = 0;       // findings of any kind, before deduplication
-  int64_t distinct = 0;   // new distinct findings
+  int64_t tests = 0;     // (model, env) executions
+  int64_t hits = 0;      // findings of any kind, before deduplication
+  int64_t distinct = 0;  // new distinct findings
   double elapsed_s = 0;
-  std::string last;       // last event, for the progress line
+  std::string last;  // last event, for the progress line
 };
 using FuzzProgressFn = std::function<void(const FuzzProgress&)>;
 
@@ -116,8 +116,8 @@ std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMa
 // every pair has an empty set. With time_limit_s > 0 it stops probing when that many seconds
 // have passed (pairs not probed are neither recorded nor excluded). `log` gets one line per
 // pair, prefixed with "[k/total]".
-using SupportCaseFn = std::function<std::optional<FuzzCase>(const std::string& op,
-                                                            const std::string& dtype)>;
+using SupportCaseFn =
+    std::function<std::optional<FuzzCase>(const std::string& op, const std::string& dtype)>;
 using OpDtypeSet = std::set<std::pair<std::string, std::string>>;
 std::map<std::string, OpDtypeSet> InferOpSupport(
     const std::vector<std::string>& envs, const std::vector<std::string>& ops,

@@ -146,11 +146,12 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   // The bundle is an ONNX test case: ref passes it, OpenCV (fusion on) still fails it.
   std::string suite = o.out_dir.string();
   std::string name = bundle.filename().string();
-  std::string ref = Shell(fmt::format("{} conformance --suite {} --filter '^{}$' --env ref", CONCORD_BIN,
-                                    suite, name));
+  std::string ref = Shell(
+      fmt::format("{} conformance --suite {} --filter '^{}$' --env ref", CONCORD_BIN, suite, name));
   EXPECT_NE(ref.find("exit=0"), std::string::npos) << ref;
-  std::string cv = Shell(fmt::format("{} conformance --suite {} --filter '^{}$' --env opencv@cpu,opt=3",
-                                   CONCORD_BIN, suite, name));
+  std::string cv =
+      Shell(fmt::format("{} conformance --suite {} --filter '^{}$' --env opencv@cpu,opt=3",
+                        CONCORD_BIN, suite, name));
   EXPECT_NE(cv.find("exit=1"), std::string::npos) << cv;
   // Coverage and throughput were recorded.
   EXPECT_EQ(store.OpCoverage()["MatMul"], 3);  // even seeds only

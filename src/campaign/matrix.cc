@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <map>
-#include <tuple>
 #include <memory>
 #include <random>
+#include <tuple>
 
 #include "backends/backend.h"
 #include "backends/worker_backend.h"
@@ -419,8 +419,9 @@ std::vector<MatrixFailure> SummarizeFailures(Store& store) {
   for (const auto& [key, n] : groups) {
     out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const MatrixFailure& a, const MatrixFailure& b) { return a.cells > b.cells; });
+  std::stable_sort(out.begin(), out.end(), [](const MatrixFailure& a, const MatrixFailure& b) {
+    return a.cells > b.cells;
+  });
   return out;
 }
 

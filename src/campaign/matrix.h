@@ -42,11 +42,10 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backends/env.h"
 #include "data/dataset.h"
@@ -92,11 +91,11 @@ struct MatrixConfig {
 MatrixConfig LoadMatrixConfig(const std::filesystem::path& file);
 
 struct MatrixProgress {
-  int64_t done = 0;      // cells finished in this invocation (ran or failed)
-  int64_t todo = 0;      // cells this invocation has to run (total - already stored)
+  int64_t done = 0;  // cells finished in this invocation (ran or failed)
+  int64_t todo = 0;  // cells this invocation has to run (total - already stored)
   int64_t failed = 0;
   std::string model, env, input;
-  std::string phase;     // "prepare" | "run"
+  std::string phase;  // "prepare" | "run"
   double elapsed_s = 0;
 };
 using MatrixProgressFn = std::function<void(const MatrixProgress&)>;

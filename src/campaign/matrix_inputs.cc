@@ -102,8 +102,7 @@ std::vector<MatrixInput> LoadMatrixInputs(const MatrixConfig& c, const MatrixMod
                set.generated.front(), m.path.string());
         }
         MatrixInput in;
-        in.name = sets.size() == 1 ? p.filename().string()
-                                   : (p.filename() / set.origin).string();
+        in.name = sets.size() == 1 ? p.filename().string() : (p.filename() / set.origin).string();
         in.values = std::move(set.inputs);
         in.description = {{"name", in.name},
                           {"kind", "tensors"},

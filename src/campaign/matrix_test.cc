@@ -27,8 +27,8 @@ TEST(ExpandEnvSweep, RangesListsAndDevicesExpandInOrder) {
 }
 
 TEST(ExpandEnvSweep, MalformedSweepsAreUsageErrors) {
-  for (const char* bad : {"ort@cpu,opt=3..1", "ort@cpu,opt=a..b", "ort@cpu,opt=0|",
-                          "ort@cpu,opt=0..1000"}) {
+  for (const char* bad :
+       {"ort@cpu,opt=3..1", "ort@cpu,opt=a..b", "ort@cpu,opt=0|", "ort@cpu,opt=0..1000"}) {
     try {
       ExpandEnvSweep(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -39,7 +39,8 @@ TEST(ExpandEnvSweep, MalformedSweepsAreUsageErrors) {
 }
 
 TEST(LoadMatrixConfig, PathsAreRelativeToTheConfigAndDefaultsApply) {
-  auto dir = std::filesystem::temp_directory_path() / fmt::format("concord_matrix_cfg_{}", getpid());
+  auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("concord_matrix_cfg_{}", getpid());
   std::filesystem::create_directories(dir / "sub");
   std::filesystem::copy_file(std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx",
                              dir / "sub" / "m.onnx",

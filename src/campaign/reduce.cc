@@ -2,9 +2,9 @@
 
 #include <set>
 
+#include "backends/ref_backend.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
-#include "backends/ref_backend.h"
 
 namespace concord {
 
@@ -26,8 +26,7 @@ void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const Valu
 
 // `model` with graph input `name` turned into an initializer holding `value`; nullopt when the
 // value is not a tensor or the result is not valid ONNX.
-std::optional<Model> FreezeInput(const Model& model, const std::string& name,
-                                 const Value& value) {
+std::optional<Model> FreezeInput(const Model& model, const std::string& name, const Value& value) {
   if (!value.is_tensor()) return std::nullopt;
   onnx::ModelProto proto = model.proto();
   onnx::GraphProto* g = proto.mutable_graph();
@@ -129,8 +128,9 @@ ReduceResult ReduceModel(const Model& model, const ValueMap& inputs, const Reduc
     size_t chunk = (current.size() + n - 1) / n;
     bool reduced = false;
     for (size_t start = 0; start < current.size() && !reduced; start += chunk) {
-      std::vector<int> subset(current.begin() + static_cast<long>(start),
-                              current.begin() + static_cast<long>(std::min(current.size(), start + chunk)));
+      std::vector<int> subset(
+          current.begin() + static_cast<long>(start),
+          current.begin() + static_cast<long>(std::min(current.size(), start + chunk)));
       if (test(subset, &result)) {
         current = subset;
         n = 2;

@@ -26,7 +26,7 @@ namespace concord {
 using ReduceOracle = std::function<bool(const Model& candidate, const ValueMap& inputs)>;
 
 struct ReduceOptions {
-  int max_tests = 200;      // oracle calls, both phases together
+  int max_tests = 200;  // oracle calls, both phases together
   bool freeze_inputs = true;
 };
 

@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "compare/compare.h"
 #include "backends/ref_backend.h"
+#include "compare/compare.h"
 
 namespace concord {
 namespace {
@@ -65,7 +65,8 @@ TEST(ReduceModel, FindsTheTwoNodeCoreOfAnOpenCvFusionBug) {
   ValueMap inputs;
   Tensor x(DType::kFloat32, {4, 8}), y(DType::kFloat32, {8, 8});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 0.1f * static_cast<float>(i % 7);
-  for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
+  for (int64_t i = 0; i < y.numel(); ++i)
+    y.data<float>()[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
   inputs["x"] = x;
   inputs["y"] = y;
   EnvSpec opencv = EnvSpec::Parse("opencv@cpu,opt=3");

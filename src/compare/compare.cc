@@ -82,8 +82,8 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
       expected.dtype() == DType::kComplex64 || expected.dtype() == DType::kComplex128;
   const bool exact = !IsFloating(expected.dtype()) && !complex;
   // Integers are judged in their own type; doubles below only feed the metrics.
-  const std::vector<uint8_t> differs = exact ? ExactDiffers(expected, actual)
-                                             : std::vector<uint8_t>();
+  const std::vector<uint8_t> differs =
+      exact ? ExactDiffers(expected, actual) : std::vector<uint8_t>();
   double dot = 0, ne = 0, na = 0, worst = 0;
   for (int64_t i = 0; i < d.count; ++i) {
     double e = expected.GetDouble(i);

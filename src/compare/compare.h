@@ -21,17 +21,17 @@ struct TensorDiff {
   bool ok = false;
   bool dtype_mismatch = false;
   bool shape_mismatch = false;
-  int64_t count = 0;          // elements compared
-  int64_t mismatches = 0;     // elements beyond tolerance (or differing NaN/Inf)
-  int64_t nan_mismatches = 0; // NaN in one side only
-  int64_t inf_mismatches = 0; // Inf in one side only or of opposite sign
-  double max_abs = 0;         // over finite pairs
-  double max_rel = 0;         // |a-e| / |e| over finite pairs with e != 0
-  double cosine = 1;          // over finite pairs (1 when both are all-zero)
-  int64_t worst_index = -1;   // flat index of the largest violation
-  double needed_rtol = 0;     // smallest rtol that would pass with the given atol
-  double needed_atol = 0;     // smallest atol that would pass with the given rtol
-  std::string message;        // one line, for humans
+  int64_t count = 0;           // elements compared
+  int64_t mismatches = 0;      // elements beyond tolerance (or differing NaN/Inf)
+  int64_t nan_mismatches = 0;  // NaN in one side only
+  int64_t inf_mismatches = 0;  // Inf in one side only or of opposite sign
+  double max_abs = 0;          // over finite pairs
+  double max_rel = 0;          // |a-e| / |e| over finite pairs with e != 0
+  double cosine = 1;           // over finite pairs (1 when both are all-zero)
+  int64_t worst_index = -1;    // flat index of the largest violation
+  double needed_rtol = 0;      // smallest rtol that would pass with the given atol
+  double needed_atol = 0;      // smallest atol that would pass with the given rtol
+  std::string message;         // one line, for humans
 };
 
 TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const Tolerance& tol);

@@ -75,9 +75,11 @@ TEST(PreprocessTest, ChannelOrderSwapsToRgbOrKeepsBgr) {
 
 TEST(PreprocessTest, ExactNearestResizePicksPilSourcePixels) {
   // 4x6 -> 2x3: source row floor((y + 0.5) * 2) = 1, 3; column floor((x + 0.5) * 2) = 1, 3, 5.
-  Tensor t = Preprocess(TestImage(), Spec({{"resize", {{"mode", "exact"}, {"size", {2, 3}},
-                                                       {"interpolation", "nearest"}}},
-                                           {"layout", "NHWC"}, {"dtype", "uint8"}}));
+  Tensor t = Preprocess(
+      TestImage(),
+      Spec({{"resize", {{"mode", "exact"}, {"size", {2, 3}}, {"interpolation", "nearest"}}},
+            {"layout", "NHWC"},
+            {"dtype", "uint8"}}));
   ASSERT_EQ(t.shape(), (Shape{1, 2, 3, 3}));
   const uint8_t* d = t.data<uint8_t>();
   const int rows[] = {1, 3};
@@ -113,8 +115,7 @@ TEST(PreprocessTest, CenterCropCoordinatesRoundHalfToEven) {
   Tensor u = Preprocess(TestImage(), Spec({{"center_crop", {3, 5}}, {"channel_order", "BGR"}}));
   EXPECT_EQ(At(u, 0, 0, 0), B(0, 0));
   // 6x8 crop [3, 3]: top = round(1.5) = 2, left = round(2.5) = 2.
-  Tensor v =
-      Preprocess(TestImage(6, 8), Spec({{"center_crop", {3, 3}}, {"channel_order", "BGR"}}));
+  Tensor v = Preprocess(TestImage(6, 8), Spec({{"center_crop", {3, 3}}, {"channel_order", "BGR"}}));
   EXPECT_EQ(At(v, 0, 0, 0), B(2, 2));
   Error e = Catch([] { Preprocess(TestImage(), Spec({{"center_crop", {5, 3}}})); });
   EXPECT_EQ(e.kind(), ErrorKind::kInput);
@@ -122,10 +123,11 @@ TEST(PreprocessTest, CenterCropCoordinatesRoundHalfToEven) {
 }
 
 TEST(PreprocessTest, ScaleMeanStdNormalization) {
-  Tensor t = Preprocess(TestImage(), Spec({{"scale", 1.0 / 255}, {"mean", {0.5, 0.25, 0.0}},
-                                           {"std", {0.5, 0.25, 2.0}}}));
+  Tensor t = Preprocess(
+      TestImage(),
+      Spec({{"scale", 1.0 / 255}, {"mean", {0.5, 0.25, 0.0}}, {"std", {0.5, 0.25, 2.0}}}));
   // Pixel (1, 1): R = 211, G = 111, B = 11.
-  EXPECT_NEAR(At(t, 0, 1, 1), (211 / 255.0 - 0.5) / 0.5, 1e-6);   // 0.654902
+  EXPECT_NEAR(At(t, 0, 1, 1), (211 / 255.0 - 0.5) / 0.5, 1e-6);    // 0.654902
   EXPECT_NEAR(At(t, 1, 1, 1), (111 / 255.0 - 0.25) / 0.25, 1e-6);  // 0.741176
   EXPECT_NEAR(At(t, 2, 1, 1), (11 / 255.0) / 2.0, 1e-6);           // 0.021569
   EXPECT_NEAR(At(t, 0, 1, 1), 0.654902, 1e-6);
@@ -250,8 +252,7 @@ TEST_F(ImageFolderTest, ListsImagesSortedOptionallyRecursive) {
   EXPECT_FALSE(it.label.has_value());
   EXPECT_EQ(it.tensor.shape(), (Shape{1, 3, 6, 8}));
   EXPECT_EQ(Catch([&] { deep.item(4); }).kind(), ErrorKind::kUsage);
-  EXPECT_EQ(Catch([&] { ImageFolderDataset(Path() / "missing", {}); }).kind(),
-            ErrorKind::kInput);
+  EXPECT_EQ(Catch([&] { ImageFolderDataset(Path() / "missing", {}); }).kind(), ErrorKind::kInput);
 }
 
 TEST_F(ImageFolderTest, LabelsOnePerLineInSortedOrder) {

@@ -105,8 +105,8 @@ void ImageFolderDataset::ReadLabels(const fs::path& file) {
     if (lines.size() != names_.size()) {
       Fail(ErrorKind::kInput,
            "labels file '{}' has {} labels but the dataset folder '{}' has {} images (one label "
-           "per line, in sorted file order)", file.string(), lines.size(), root_.string(),
-           names_.size());
+           "per line, in sorted file order)",
+           file.string(), lines.size(), root_.string(), names_.size());
     }
     for (const auto& [n, t] : lines) labels_.push_back(parse_label(t, n));
     return;

@@ -42,10 +42,10 @@ struct LabelSpace {
 };
 
 struct DatasetItem {
-  std::string name;              // path relative to the root, '/'-separated
-  std::filesystem::path path;    // full path
-  std::optional<int> label;      // canonical class id, when a labels file was given
-  Tensor tensor;                 // Preprocess(image, spec), batch 1
+  std::string name;            // path relative to the root, '/'-separated
+  std::filesystem::path path;  // full path
+  std::optional<int> label;    // canonical class id, when a labels file was given
+  Tensor tensor;               // Preprocess(image, spec), batch 1
 };
 
 struct ImageFolderOptions {

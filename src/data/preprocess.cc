@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
-#include <set>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
+#include <vector>
 
 #include "ir/error.h"
 
@@ -25,7 +24,8 @@ void CheckKeys(const json& j, const std::string& where, const std::set<std::stri
   }
 }
 
-std::string GetChoice(const json& j, const std::string& field, const std::set<std::string>& choices) {
+std::string GetChoice(const json& j, const std::string& field,
+                      const std::set<std::string>& choices) {
   if (!j.is_string()) Fail(ErrorKind::kUsage, "preprocess spec: '{}' must be a string", field);
   std::string v = j.get<std::string>();
   if (!choices.count(v)) {
@@ -44,8 +44,8 @@ double GetNumber(const json& j, const std::string& field) {
 
 int GetPositiveInt(const json& j, const std::string& field) {
   if (!j.is_number_integer() || j.get<int64_t>() <= 0 || j.get<int64_t>() > 65536) {
-    Fail(ErrorKind::kUsage, "preprocess spec: '{}' must be an integer in [1, 65536], got {}",
-         field, j.dump());
+    Fail(ErrorKind::kUsage, "preprocess spec: '{}' must be an integer in [1, 65536], got {}", field,
+         j.dump());
   }
   return j.get<int>();
 }
@@ -95,9 +95,12 @@ json PreprocessSpec::ToJson() const {
   json r = {{"mode", resize.mode}, {"interpolation", resize.interpolation}};
   if (resize.mode == "shorter_side") r["size"] = resize.height;
   if (resize.mode == "exact") r["size"] = {resize.height, resize.width};
-  json j = {{"resize", r},          {"scale", scale},
-            {"mean", mean},         {"std", std},
-            {"channel_order", channel_order}, {"layout", layout},
+  json j = {{"resize", r},
+            {"scale", scale},
+            {"mean", mean},
+            {"std", std},
+            {"channel_order", channel_order},
+            {"layout", layout},
             {"dtype", dtype}};
   if (center_crop) j["center_crop"] = {(*center_crop)[0], (*center_crop)[1]};
   return j;
@@ -162,9 +165,8 @@ PreprocessSpec PreprocessSpec::FromJson(const json& j) {
   }
   if (j.contains("layout")) s.layout = GetChoice(j["layout"], "layout", {"NCHW", "NHWC"});
   if (j.contains("dtype")) s.dtype = GetChoice(j["dtype"], "dtype", {"float32", "uint8"});
-  if (s.dtype == "uint8" &&
-      (s.scale != 1 || s.mean != std::array<double, 3>{0, 0, 0} ||
-       s.std != std::array<double, 3>{1, 1, 1})) {
+  if (s.dtype == "uint8" && (s.scale != 1 || s.mean != std::array<double, 3>{0, 0, 0} ||
+                             s.std != std::array<double, 3>{1, 1, 1})) {
     Fail(ErrorKind::kUsage,
          "preprocess spec: 'dtype' \"uint8\" needs scale 1, mean [0,0,0] and std [1,1,1] "
          "(normalization only applies to float32)");
@@ -175,8 +177,10 @@ PreprocessSpec PreprocessSpec::FromJson(const json& j) {
 Tensor Preprocess(const cv::Mat& bgr_image, const PreprocessSpec& spec) {
   if (bgr_image.empty()) Fail(ErrorKind::kInput, "preprocess: the image is empty");
   if (bgr_image.type() != CV_8UC3) {
-    Fail(ErrorKind::kInput, "preprocess: expected an 8-bit 3-channel BGR image, got {} channels "
-         "of depth {}", bgr_image.channels(), bgr_image.depth());
+    Fail(ErrorKind::kInput,
+         "preprocess: expected an 8-bit 3-channel BGR image, got {} channels "
+         "of depth {}",
+         bgr_image.channels(), bgr_image.depth());
   }
   cv::Mat img;
   try {
@@ -216,7 +220,8 @@ Tensor Preprocess(const cv::Mat& bgr_image, const PreprocessSpec& spec) {
       if (ch > img.rows || cw > img.cols) {
         Fail(ErrorKind::kInput,
              "preprocess: center_crop [{}, {}] is larger than the resized image [{}, {}]; "
-             "resize to at least the crop size first", ch, cw, img.rows, img.cols);
+             "resize to at least the crop size first",
+             ch, cw, img.rows, img.cols);
       }
       const int top = static_cast<int>(std::nearbyint((img.rows - ch) / 2.0));
       const int left = static_cast<int>(std::nearbyint((img.cols - cw) / 2.0));
@@ -275,7 +280,8 @@ Tensor LoadImage(const std::filesystem::path& path, const PreprocessSpec& spec) 
   if (img.empty()) {
     Fail(ErrorKind::kInput,
          "image file '{}' could not be decoded (corrupt, truncated or not an image format "
-         "OpenCV reads)", path.string());
+         "OpenCV reads)",
+         path.string());
   }
   try {
     return Preprocess(img, spec);

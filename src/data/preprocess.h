@@ -32,11 +32,10 @@
 
 #include <array>
 #include <filesystem>
-#include <optional>
-#include <string>
-
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <optional>
+#include <string>
 
 #include "ir/tensor.h"
 
@@ -44,19 +43,19 @@ namespace concord {
 
 struct PreprocessSpec {
   struct Resize {
-    std::string mode = "none";           // "none" | "exact" | "shorter_side"
-    int height = 0;                      // exact: target [height, width];
-    int width = 0;                       // shorter_side: height == width == size
+    std::string mode = "none";               // "none" | "exact" | "shorter_side"
+    int height = 0;                          // exact: target [height, width];
+    int width = 0;                           // shorter_side: height == width == size
     std::string interpolation = "bilinear";  // "bilinear" | "bicubic" | "nearest" | "area"
   };
   Resize resize;
   std::optional<std::array<int, 2>> center_crop;  // [h, w]
-  double scale = 1.0;                              // e.g. 1/255
+  double scale = 1.0;                             // e.g. 1/255
   std::array<double, 3> mean = {0, 0, 0};
   std::array<double, 3> std = {1, 1, 1};
-  std::string channel_order = "RGB";               // "RGB" | "BGR"
-  std::string layout = "NCHW";                     // "NCHW" | "NHWC"
-  std::string dtype = "float32";                   // "float32" | "uint8"
+  std::string channel_order = "RGB";  // "RGB" | "BGR"
+  std::string layout = "NCHW";        // "NCHW" | "NHWC"
+  std::string dtype = "float32";      // "float32" | "uint8"
 
   // JSON form, e.g.
   //   {"resize": {"mode": "shorter_side", "size": 256, "interpolation": "bilinear"},

@@ -81,8 +81,7 @@ Concrete Concretize(const SymGraph& g, const z3::model& m, uint64_t value_seed,
       case TensorKind::kInput: {
         names[id] = fmt::format("in_{}", n_in++);
         SetType(graph->add_input(), names[id], t.dtype, shapes[id]);
-        c.inputs.emplace_back(names[id],
-                              Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
+        c.inputs.emplace_back(names[id], Value(RandomTensor(t.dtype, shapes[id], rng, t.lo, t.hi)));
         break;
       }
       case TensorKind::kWeight: {

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <map>
 
+#include "backends/ref_backend.h"
 #include "gen/concretize.h"
 #include "gen/spec.h"
-#include "backends/ref_backend.h"
 
 namespace concord::gen {
 namespace {

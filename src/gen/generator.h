@@ -26,19 +26,19 @@ namespace concord::gen {
 
 struct GenOptions {
   uint64_t seed = 0;
-  int max_nodes = 10;                // operator nodes (excluding Constant/initializers)
-  std::vector<std::string> ops;      // allowed op types; empty = all specs
-  std::vector<std::string> dtypes;   // allowed tensor dtypes (KnownDtypes()); empty = all
+  int max_nodes = 10;               // operator nodes (excluding Constant/initializers)
+  std::vector<std::string> ops;     // allowed op types; empty = all specs
+  std::vector<std::string> dtypes;  // allowed tensor dtypes (KnownDtypes()); empty = all
   // (op type, dtype) pairs to avoid, e.g. from operator support inference of an env.
   std::set<std::pair<std::string, std::string>> exclude;
 };
 
 struct GeneratedModel {
-  Model model;                              // validated
+  Model model;                                        // validated
   std::vector<std::pair<std::string, Value>> inputs;  // graph inputs, declaration order
-  std::vector<std::string> op_types;        // op type of every node, graph order
-  uint64_t attempts = 1;                    // internal retries used
-  std::vector<std::string> rejected;        // why each discarded attempt was discarded
+  std::vector<std::string> op_types;                  // op type of every node, graph order
+  uint64_t attempts = 1;                              // internal retries used
+  std::vector<std::string> rejected;                  // why each discarded attempt was discarded
 };
 
 GeneratedModel Generate(const GenOptions& options);

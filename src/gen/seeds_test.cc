@@ -9,8 +9,8 @@
 #include <iostream>
 #include <map>
 
-#include "gen/generator.h"
 #include "backends/ref_backend.h"
+#include "gen/generator.h"
 
 namespace concord::gen {
 namespace {

@@ -1,7 +1,6 @@
 #include "ir/display_path.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>

@@ -8,39 +8,75 @@ namespace concord {
 
 const char* DTypeName(DType dt) {
   switch (dt) {
-    case DType::kUndefined: return "undefined";
-    case DType::kFloat32: return "float";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt8: return "int8";
-    case DType::kUInt16: return "uint16";
-    case DType::kInt16: return "int16";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kString: return "string";
-    case DType::kBool: return "bool";
-    case DType::kFloat16: return "float16";
-    case DType::kFloat64: return "double";
-    case DType::kUInt32: return "uint32";
-    case DType::kUInt64: return "uint64";
-    case DType::kComplex64: return "complex64";
-    case DType::kComplex128: return "complex128";
-    case DType::kBFloat16: return "bfloat16";
+    case DType::kUndefined:
+      return "undefined";
+    case DType::kFloat32:
+      return "float";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt16:
+      return "uint16";
+    case DType::kInt16:
+      return "int16";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kString:
+      return "string";
+    case DType::kBool:
+      return "bool";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kFloat64:
+      return "double";
+    case DType::kUInt32:
+      return "uint32";
+    case DType::kUInt64:
+      return "uint64";
+    case DType::kComplex64:
+      return "complex64";
+    case DType::kComplex128:
+      return "complex128";
+    case DType::kBFloat16:
+      return "bfloat16";
   }
   return "invalid";
 }
 
 DType DTypeFromName(const std::string& name) {
   static const std::map<std::string, DType> kNames = {
-      {"float", DType::kFloat32},     {"float32", DType::kFloat32}, {"f32", DType::kFloat32},
-      {"fp32", DType::kFloat32},      {"double", DType::kFloat64},  {"float64", DType::kFloat64},
-      {"f64", DType::kFloat64},       {"float16", DType::kFloat16}, {"fp16", DType::kFloat16},
-      {"half", DType::kFloat16},      {"f16", DType::kFloat16},     {"bfloat16", DType::kBFloat16},
-      {"bf16", DType::kBFloat16},     {"int8", DType::kInt8},       {"i8", DType::kInt8},
-      {"int16", DType::kInt16},       {"int32", DType::kInt32},     {"i32", DType::kInt32},
-      {"int64", DType::kInt64},       {"i64", DType::kInt64},       {"uint8", DType::kUInt8},
-      {"u8", DType::kUInt8},          {"uint16", DType::kUInt16},   {"uint32", DType::kUInt32},
-      {"uint64", DType::kUInt64},     {"bool", DType::kBool},       {"string", DType::kString},
-      {"complex64", DType::kComplex64}, {"complex128", DType::kComplex128},
+      {"float", DType::kFloat32},
+      {"float32", DType::kFloat32},
+      {"f32", DType::kFloat32},
+      {"fp32", DType::kFloat32},
+      {"double", DType::kFloat64},
+      {"float64", DType::kFloat64},
+      {"f64", DType::kFloat64},
+      {"float16", DType::kFloat16},
+      {"fp16", DType::kFloat16},
+      {"half", DType::kFloat16},
+      {"f16", DType::kFloat16},
+      {"bfloat16", DType::kBFloat16},
+      {"bf16", DType::kBFloat16},
+      {"int8", DType::kInt8},
+      {"i8", DType::kInt8},
+      {"int16", DType::kInt16},
+      {"int32", DType::kInt32},
+      {"i32", DType::kInt32},
+      {"int64", DType::kInt64},
+      {"i64", DType::kInt64},
+      {"uint8", DType::kUInt8},
+      {"u8", DType::kUInt8},
+      {"uint16", DType::kUInt16},
+      {"uint32", DType::kUInt32},
+      {"uint64", DType::kUInt64},
+      {"bool", DType::kBool},
+      {"string", DType::kString},
+      {"complex64", DType::kComplex64},
+      {"complex128", DType::kComplex128},
   };
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -52,12 +88,29 @@ DType DTypeFromName(const std::string& name) {
 
 size_t DTypeSize(DType dt) {
   switch (dt) {
-    case DType::kFloat32: case DType::kInt32: case DType::kUInt32: return 4;
-    case DType::kFloat64: case DType::kInt64: case DType::kUInt64: case DType::kComplex64: return 8;
-    case DType::kComplex128: return 16;
-    case DType::kFloat16: case DType::kBFloat16: case DType::kInt16: case DType::kUInt16: return 2;
-    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
-    case DType::kString: case DType::kUndefined: return 0;
+    case DType::kFloat32:
+    case DType::kInt32:
+    case DType::kUInt32:
+      return 4;
+    case DType::kFloat64:
+    case DType::kInt64:
+    case DType::kUInt64:
+    case DType::kComplex64:
+      return 8;
+    case DType::kComplex128:
+      return 16;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+    case DType::kInt16:
+    case DType::kUInt16:
+      return 2;
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
+    case DType::kString:
+    case DType::kUndefined:
+      return 0;
   }
   return 0;
 }
@@ -71,16 +124,23 @@ bool IsFloating(DType dt) {
 
 bool IsInteger(DType dt) {
   switch (dt) {
-    case DType::kInt8: case DType::kInt16: case DType::kInt32: case DType::kInt64:
-    case DType::kUInt8: case DType::kUInt16: case DType::kUInt32: case DType::kUInt64:
+    case DType::kInt8:
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kUInt8:
+    case DType::kUInt16:
+    case DType::kUInt32:
+    case DType::kUInt64:
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool IsSigned(DType dt) {
-  return dt == DType::kInt8 || dt == DType::kInt16 || dt == DType::kInt32 ||
-         dt == DType::kInt64 || IsFloating(dt);
+  return dt == DType::kInt8 || dt == DType::kInt16 || dt == DType::kInt32 || dt == DType::kInt64 ||
+         IsFloating(dt);
 }
 
 }  // namespace concord

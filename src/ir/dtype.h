@@ -52,9 +52,11 @@ struct TypeTag {
 
 template <typename T>
 constexpr DType DTypeOf();
-#define CONCORD_DTYPE_OF(T, D) \
-  template <>                  \
-  constexpr DType DTypeOf<T>() { return D; }
+#define CONCORD_DTYPE_OF(T, D)   \
+  template <>                    \
+  constexpr DType DTypeOf<T>() { \
+    return D;                    \
+  }
 CONCORD_DTYPE_OF(float, DType::kFloat32)
 CONCORD_DTYPE_OF(double, DType::kFloat64)
 CONCORD_DTYPE_OF(Float16, DType::kFloat16)
@@ -77,23 +79,40 @@ CONCORD_DTYPE_OF(std::complex<double>, DType::kComplex128)
 template <typename F>
 decltype(auto) VisitDType(DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: return f(TypeTag<float>{});
-    case DType::kFloat64: return f(TypeTag<double>{});
-    case DType::kFloat16: return f(TypeTag<Float16>{});
-    case DType::kBFloat16: return f(TypeTag<BFloat16>{});
-    case DType::kInt8: return f(TypeTag<int8_t>{});
-    case DType::kInt16: return f(TypeTag<int16_t>{});
-    case DType::kInt32: return f(TypeTag<int32_t>{});
-    case DType::kInt64: return f(TypeTag<int64_t>{});
-    case DType::kUInt8: return f(TypeTag<uint8_t>{});
-    case DType::kUInt16: return f(TypeTag<uint16_t>{});
-    case DType::kUInt32: return f(TypeTag<uint32_t>{});
-    case DType::kUInt64: return f(TypeTag<uint64_t>{});
-    case DType::kBool: return f(TypeTag<bool>{});
-    case DType::kString: return f(TypeTag<std::string>{});
-    case DType::kComplex64: return f(TypeTag<std::complex<float>>{});
-    case DType::kComplex128: return f(TypeTag<std::complex<double>>{});
-    default: break;
+    case DType::kFloat32:
+      return f(TypeTag<float>{});
+    case DType::kFloat64:
+      return f(TypeTag<double>{});
+    case DType::kFloat16:
+      return f(TypeTag<Float16>{});
+    case DType::kBFloat16:
+      return f(TypeTag<BFloat16>{});
+    case DType::kInt8:
+      return f(TypeTag<int8_t>{});
+    case DType::kInt16:
+      return f(TypeTag<int16_t>{});
+    case DType::kInt32:
+      return f(TypeTag<int32_t>{});
+    case DType::kInt64:
+      return f(TypeTag<int64_t>{});
+    case DType::kUInt8:
+      return f(TypeTag<uint8_t>{});
+    case DType::kUInt16:
+      return f(TypeTag<uint16_t>{});
+    case DType::kUInt32:
+      return f(TypeTag<uint32_t>{});
+    case DType::kUInt64:
+      return f(TypeTag<uint64_t>{});
+    case DType::kBool:
+      return f(TypeTag<bool>{});
+    case DType::kString:
+      return f(TypeTag<std::string>{});
+    case DType::kComplex64:
+      return f(TypeTag<std::complex<float>>{});
+    case DType::kComplex128:
+      return f(TypeTag<std::complex<double>>{});
+    default:
+      break;
   }
   Fail(ErrorKind::kInput, "unknown tensor element type {}", static_cast<int>(dt));
 }

@@ -7,11 +7,16 @@ namespace concord {
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kUsage: return "usage";
-    case ErrorKind::kInput: return "input";
-    case ErrorKind::kUnsupported: return "unsupported";
-    case ErrorKind::kRuntime: return "runtime";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kUsage:
+      return "usage";
+    case ErrorKind::kInput:
+      return "input";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
+    case ErrorKind::kRuntime:
+      return "runtime";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }

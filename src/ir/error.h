@@ -28,8 +28,7 @@ const char* ErrorKindName(ErrorKind kind);
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
 
  private:
@@ -45,7 +44,7 @@ template <typename... Args>
 
 }  // namespace concord
 
-#define CONCORD_CHECK(cond, ...)                                                      \
-  do {                                                                                \
+#define CONCORD_CHECK(cond, ...)                                                                   \
+  do {                                                                                             \
     if (!(cond)) ::concord::CheckFailed(__FILE__, __LINE__, #cond, ::fmt::format("" __VA_ARGS__)); \
   } while (0)

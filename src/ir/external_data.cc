@@ -19,27 +19,32 @@ std::string ResolveExternalLocation(const std::string& location, const std::stri
   }
   fs::path loc(location);
   if (loc.is_absolute() || location[0] == '/' || location[0] == '\\') {
-    Fail(ErrorKind::kInput, "{}: external data location '{}' is absolute; it must be relative to the model's folder",
+    Fail(ErrorKind::kInput,
+         "{}: external data location '{}' is absolute; it must be relative to the model's folder",
          what, location);
   }
   for (const auto& part : loc) {
     if (part == "..") {
-      Fail(ErrorKind::kInput, "{}: external data location '{}' escapes the model's folder ('..')", what,
-           location);
+      Fail(ErrorKind::kInput, "{}: external data location '{}' escapes the model's folder ('..')",
+           what, location);
     }
   }
   std::error_code ec;
   fs::path base = fs::weakly_canonical(base_dir.empty() ? fs::path(".") : fs::path(base_dir), ec);
   fs::path full = fs::path(base) / loc;
   if (!fs::exists(full, ec)) {
-    Fail(ErrorKind::kInput, "{}: external data file '{}' not found next to the model", what, location);
+    Fail(ErrorKind::kInput, "{}: external data file '{}' not found next to the model", what,
+         location);
   }
   fs::path real = fs::canonical(full, ec);
-  if (ec) Fail(ErrorKind::kInput, "{}: cannot resolve external data '{}': {}", what, location, ec.message());
+  if (ec)
+    Fail(ErrorKind::kInput, "{}: cannot resolve external data '{}': {}", what, location,
+         ec.message());
   auto rel = real.lexically_relative(base);
   if (rel.empty() || *rel.begin() == "..") {
-    Fail(ErrorKind::kInput, "{}: external data '{}' resolves (through a symlink) outside the model's folder",
-         what, location);
+    Fail(ErrorKind::kInput,
+         "{}: external data '{}' resolves (through a symlink) outside the model's folder", what,
+         location);
   }
   if (!fs::is_regular_file(real, ec)) {
     Fail(ErrorKind::kInput, "{}: external data '{}' is not a regular file", what, location);
@@ -62,18 +67,20 @@ std::string ReadExternalData(const onnx::TensorProto& proto, const std::string& 
         length = std::stoll(kv.value());
       }
     } catch (const std::exception&) {
-      Fail(ErrorKind::kInput, "{}: external data {} '{}' is not a number", what, kv.key(), kv.value());
+      Fail(ErrorKind::kInput, "{}: external data {} '{}' is not a number", what, kv.key(),
+           kv.value());
     }
   }
   std::string path = ResolveExternalLocation(location, base_dir, what);
   uint64_t size = fs::file_size(path);
   if (length >= 0 && static_cast<uint64_t>(length) != expected_bytes) {
-    Fail(ErrorKind::kInput, "{}: external data length {} does not match the tensor's {} bytes", what,
-         length, expected_bytes);
+    Fail(ErrorKind::kInput, "{}: external data length {} does not match the tensor's {} bytes",
+         what, length, expected_bytes);
   }
   if (offset > size || expected_bytes > size - offset) {
-    Fail(ErrorKind::kInput, "{}: external data '{}' is {} bytes; offset {} + {} bytes runs past its end",
-         what, location, size, offset, expected_bytes);
+    Fail(ErrorKind::kInput,
+         "{}: external data '{}' is {} bytes; offset {} + {} bytes runs past its end", what,
+         location, size, offset, expected_bytes);
   }
   std::ifstream in(path, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(offset));

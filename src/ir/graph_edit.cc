@@ -150,15 +150,18 @@ onnx::AttributeProto* FindAttr(onnx::NodeProto* node, const std::string& name) {
 std::string AttrText(const onnx::AttributeProto& a) {
   using A = onnx::AttributeProto;
   switch (a.type()) {
-    case A::INT: return std::to_string(a.i());
-    case A::FLOAT: return fmt::format("{}", a.f());
-    case A::STRING: return "\"" + a.s() + "\"";
-    case A::INTS: return fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+    case A::INT:
+      return std::to_string(a.i());
+    case A::FLOAT:
+      return fmt::format("{}", a.f());
+    case A::STRING:
+      return "\"" + a.s() + "\"";
+    case A::INTS:
+      return fmt::format("{}", std::vector<int64_t>(a.ints().begin(), a.ints().end()));
     case A::FLOATS:
       return fmt::format("{}", std::vector<float>(a.floats().begin(), a.floats().end()));
     case A::STRINGS:
-      return fmt::format("{}",
-                         std::vector<std::string>(a.strings().begin(), a.strings().end()));
+      return fmt::format("{}", std::vector<std::string>(a.strings().begin(), a.strings().end()));
     default: {
       onnx::AttributeProto c = a;
       c.clear_name();

@@ -64,9 +64,9 @@ struct GraphIndex {
   // whose subgraphs capture it (when the node does not also read it directly).
   std::map<std::string, std::vector<int>> consumers;
   std::map<std::string, std::vector<int>> captured_by;  // tensor -> nodes whose subgraphs read it
-  std::map<std::string, int> initializer;                // name -> initializer index
-  std::vector<std::string> inputs;   // declared graph inputs that are not initializers, in order
-  std::vector<std::string> outputs;  // graph outputs, in order
+  std::map<std::string, int> initializer;               // name -> initializer index
+  std::vector<std::string> inputs;     // declared graph inputs that are not initializers, in order
+  std::vector<std::string> outputs;    // graph outputs, in order
   std::set<std::string> graph_inputs;  // every declared graph input (initializer-backed too)
   std::set<std::string> graph_outputs;
 

@@ -105,7 +105,7 @@ TEST(GraphEdit, ReplaceUsesReachesNestedLoopBodiesUnlessShadowedByABodyInput) {
 
 TEST(GraphEdit, FreshNameAvoidsNamesInsideSubgraphs) {
   onnx::GraphProto g = IfGraph();
-  EXPECT_EQ(FreshName(g, "y_then"), "y_then_2");  // a tensor of the then branch only
+  EXPECT_EQ(FreshName(g, "y_then"), "y_then_2");      // a tensor of the then branch only
   EXPECT_EQ(FreshName(g, "n_y_else"), "n_y_else_2");  // a node of the else branch only
   EXPECT_EQ(FreshName(g, "fresh"), "fresh");
   Namer namer(g);

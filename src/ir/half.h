@@ -27,8 +27,9 @@ struct BFloat16 {
   static uint16_t FromFloat(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) { return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
-}
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+      return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
+    }
     uint32_t rounding_bias = 0x7fffu + ((u >> 16) & 1u);
     return static_cast<uint16_t>((u + rounding_bias) >> 16);
   }
@@ -72,29 +73,34 @@ inline uint16_t Float16::FromFloat(float f) {
   std::memcpy(&u, &f, 4);
   uint32_t sign = (u >> 16) & 0x8000u;
   uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) { return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
-}
-  if (abs >= 0x477ff000u) { return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-}
+  if (abs > 0x7f800000u) {
+    return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  }
+  if (abs >= 0x477ff000u) {
+    return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
+  }
   if (abs < 0x38800000u) {  // subnormal or zero in half
-    if (abs < 0x33000000u) { return static_cast<uint16_t>(sign);  // < half of smallest subnormal
-}
+    if (abs < 0x33000000u) {
+      return static_cast<uint16_t>(sign);  // < half of smallest subnormal
+    }
     uint32_t exp = abs >> 23;
     uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
     uint32_t shift = 126 - exp;  // 113 - exp + 13
     uint32_t half_mant = mant >> shift;
     uint32_t rem = mant & ((1u << shift) - 1);
     uint32_t halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (half_mant & 1u))) { ++half_mant;
-}
+    if (rem > halfway || (rem == halfway && (half_mant & 1u))) {
+      ++half_mant;
+    }
     return static_cast<uint16_t>(sign | half_mant);
   }
   uint32_t exp = (abs >> 23) - 127 + 15;
   uint32_t mant = abs & 0x7fffffu;
   uint32_t h = (exp << 10) | (mant >> 13);
   uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) { ++h;  // may carry into exponent: fine
-}
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) {
+    ++h;  // may carry into exponent: fine
+  }
   return static_cast<uint16_t>(sign | h);
 }
 

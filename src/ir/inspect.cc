@@ -114,7 +114,8 @@ json InspectModel(const std::string& path) {
   if (info.format == ModelFormat::kUnknown) {
     Fail(ErrorKind::kInput,
          "{}: not a model Concord recognises (expected ONNX, TorchScript, torch.export .pt2, "
-         "Keras .keras, a SavedModel folder, TFLite or OpenVINO .xml)", path);
+         "Keras .keras, a SavedModel folder, TFLite or OpenVINO .xml)",
+         path);
   }
   if (info.format != ModelFormat::kOnnx) return doc;
   try {

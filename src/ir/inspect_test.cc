@@ -11,8 +11,8 @@
 #include <fstream>
 
 #include "ir/error.h"
-#include "ir/model_format.h"
 #include "ir/model.h"
+#include "ir/model_format.h"
 
 namespace concord {
 namespace {

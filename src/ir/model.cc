@@ -66,7 +66,8 @@ void ValidateType(const onnx::TypeProto& type, const std::string& what, int dept
       if (tt.has_shape()) {
         for (const auto& d : tt.shape().dim()) {
           if (d.has_dim_value() && (d.dim_value() < 0 || d.dim_value() > kMaxDeclaredDim)) {
-            Fail(ErrorKind::kInput, "{}: absurd dimension {} in declared shape", what, d.dim_value());
+            Fail(ErrorKind::kInput, "{}: absurd dimension {} in declared shape", what,
+                 d.dim_value());
           }
         }
       }
@@ -78,7 +79,8 @@ void ValidateType(const onnx::TypeProto& type, const std::string& what, int dept
     case onnx::TypeProto::kOptionalType:
       ValidateType(type.optional_type().elem_type(), what, depth + 1);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -90,11 +92,15 @@ void ValidateGraph(const onnx::GraphProto& g, const std::string& base_dir, const
   }
   for (const auto& st : g.sparse_initializer()) {
     ValidateTensorProto(st.values(), base_dir, fmt::format("{}: sparse initializer values", file));
-    ValidateTensorProto(st.indices(), base_dir, fmt::format("{}: sparse initializer indices", file));
+    ValidateTensorProto(st.indices(), base_dir,
+                        fmt::format("{}: sparse initializer indices", file));
   }
-  for (const auto& vi : g.input()) ValidateType(vi.type(), fmt::format("{}: input '{}'", file, vi.name()));
-  for (const auto& vi : g.output()) ValidateType(vi.type(), fmt::format("{}: output '{}'", file, vi.name()));
-  for (const auto& vi : g.value_info()) ValidateType(vi.type(), fmt::format("{}: value '{}'", file, vi.name()));
+  for (const auto& vi : g.input())
+    ValidateType(vi.type(), fmt::format("{}: input '{}'", file, vi.name()));
+  for (const auto& vi : g.output())
+    ValidateType(vi.type(), fmt::format("{}: output '{}'", file, vi.name()));
+  for (const auto& vi : g.value_info())
+    ValidateType(vi.type(), fmt::format("{}: value '{}'", file, vi.name()));
   for (const auto& node : g.node()) {
     for (const auto& attr : node.attribute()) {
       std::string what = fmt::format("{}: node '{}' ({}) attribute '{}'", file, node.name(),
@@ -144,7 +150,9 @@ bool UsesPost8Types(const onnx::GraphProto& g) {
   for (const auto& n : g.node()) {
     for (const auto& a : n.attribute()) {
       if (a.has_t() && IsPost8Type(a.t().data_type())) return true;
-      if (a.name() == "to" && a.type() == onnx::AttributeProto::INT && IsPost8Type(static_cast<int32_t>(a.i()))) return true;
+      if (a.name() == "to" && a.type() == onnx::AttributeProto::INT &&
+          IsPost8Type(static_cast<int32_t>(a.i())))
+        return true;
       if (a.has_g() && UsesPost8Types(a.g())) return true;
       for (const auto& sg : a.graphs()) {
         if (UsesPost8Types(sg)) return true;
@@ -166,9 +174,10 @@ const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string
 void LowerReduceAxes(onnx::NodeProto* n, const onnx::GraphProto& g, const std::string& what) {
   const auto* noop = FindAttr(*n, "noop_with_empty_axes");
   if (noop != nullptr && noop->i() != 0) {
-    Fail(ErrorKind::kInput, "{}: node '{}' ({}-18) sets noop_with_empty_axes, which opset 17 "
-         "lacks for this op; this build's ONNX library (1.12) reads opsets <= 17", what,
-         n->name(), n->op_type());
+    Fail(ErrorKind::kInput,
+         "{}: node '{}' ({}-18) sets noop_with_empty_axes, which opset 17 "
+         "lacks for this op; this build's ONNX library (1.12) reads opsets <= 17",
+         what, n->name(), n->op_type());
   }
   if (n->input_size() < 2 || n->input(1).empty()) {
     if (n->input_size() == 2) n->mutable_input()->RemoveLast();
@@ -180,9 +189,10 @@ void LowerReduceAxes(onnx::NodeProto* n, const onnx::GraphProto& g, const std::s
   }
   if (axes == nullptr || axes->data_type() != onnx::TensorProto::INT64 ||
       axes->data_location() == onnx::TensorProto::EXTERNAL) {
-    Fail(ErrorKind::kInput, "{}: node '{}' ({}-18) takes its axes from '{}', which is not a "
-         "constant int64 initializer; opset 17 needs them as an attribute", what, n->name(),
-         n->op_type(), n->input(1));
+    Fail(ErrorKind::kInput,
+         "{}: node '{}' ({}-18) takes its axes from '{}', which is not a "
+         "constant int64 initializer; opset 17 needs them as an attribute",
+         what, n->name(), n->op_type(), n->input(1));
   }
   onnx::AttributeProto attr;
   attr.set_name("axes");
@@ -203,16 +213,31 @@ void LowerReduceAxes(onnx::NodeProto* n, const onnx::GraphProto& g, const std::s
 
 void LowerGraphTo17(onnx::GraphProto* g, const std::string& what, int64_t from) {
   static const std::set<std::string> kReduce18 = {
-      "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-      "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+      "ReduceMean", "ReduceMax",    "ReduceMin",       "ReduceProd",     "ReduceL1",
+      "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
   // Ops new in 18..21 or whose 18..21 semantics have no opset-17 spelling.
-  static const std::set<std::string> kNoEquivalent = {
-      "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "CenterCropPad", "Col2Im",
-      "GroupNormalization", "Mish", "DeformConv", "AffineGrid", "DFT", "Gelu", "ImageDecoder",
-      "RegexFullMatch", "StringConcat", "StringSplit", "GridSample"};
+  static const std::set<std::string> kNoEquivalent = {"BitwiseAnd",
+                                                      "BitwiseOr",
+                                                      "BitwiseXor",
+                                                      "BitwiseNot",
+                                                      "CenterCropPad",
+                                                      "Col2Im",
+                                                      "GroupNormalization",
+                                                      "Mish",
+                                                      "DeformConv",
+                                                      "AffineGrid",
+                                                      "DFT",
+                                                      "Gelu",
+                                                      "ImageDecoder",
+                                                      "RegexFullMatch",
+                                                      "StringConcat",
+                                                      "StringSplit",
+                                                      "GridSample"};
   auto reject = [&](const onnx::NodeProto& n, const std::string& why) {
-    Fail(ErrorKind::kInput, "{}: node '{}' ({}, opset {}) {}; this build's ONNX library (1.12) "
-         "reads opsets <= 17: re-export with opset 17", what, n.name(), n.op_type(), from, why);
+    Fail(ErrorKind::kInput,
+         "{}: node '{}' ({}, opset {}) {}; this build's ONNX library (1.12) "
+         "reads opsets <= 17: re-export with opset 17",
+         what, n.name(), n.op_type(), from, why);
   };
   for (auto& n : *g->mutable_node()) {
     if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
@@ -263,8 +288,10 @@ void LowerNewerModel(onnx::ModelProto* m, const std::string& what) {
   int64_t max_ir = onnx::Version::IR_VERSION;
   if (m->ir_version() > max_ir && m->ir_version() <= 10) {
     if (UsesPost8Types(m->graph())) {
-      Fail(ErrorKind::kInput, "{}: IR version {} with float8/int4 tensors, which this build's "
-           "ONNX library (1.12, IR {}) cannot represent", what, m->ir_version(), max_ir);
+      Fail(ErrorKind::kInput,
+           "{}: IR version {} with float8/int4 tensors, which this build's "
+           "ONNX library (1.12, IR {}) cannot represent",
+           what, m->ir_version(), max_ir);
     }
     from = fmt::format("IR {}", m->ir_version());
     m->set_ir_version(max_ir);
@@ -276,8 +303,10 @@ void LowerNewerModel(onnx::ModelProto* m, const std::string& what) {
     bool onnx_domain = op.domain().empty() || op.domain() == "ai.onnx";
     if (!onnx_domain || op.version() <= max_opset || op.version() > 21) continue;
     if (!m->functions().empty()) {
-      Fail(ErrorKind::kInput, "{}: opset {} with model-local functions cannot be lowered to opset "
-           "{}; re-export with opset {}", what, op.version(), max_opset, max_opset);
+      Fail(ErrorKind::kInput,
+           "{}: opset {} with model-local functions cannot be lowered to opset "
+           "{}; re-export with opset {}",
+           what, op.version(), max_opset, max_opset);
     }
     LowerGraphTo17(m->mutable_graph(), what, op.version());
     from += fmt::format("{}opset {}", from.empty() ? "" : ", ", op.version());
@@ -296,7 +325,8 @@ void ValidateHeader(const onnx::ModelProto& m, const std::string& what) {
   if (m.ir_version() <= 0) Fail(ErrorKind::kInput, "{}: model has no IR version", what);
   if (m.ir_version() > onnx::Version::IR_VERSION) {
     Fail(ErrorKind::kInput,
-         "{}: IR version {} is newer than this build's ONNX library supports ({}); re-export with an "
+         "{}: IR version {} is newer than this build's ONNX library supports ({}); re-export with "
+         "an "
          "older opset or upgrade ONNX",
          what, m.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
   }
@@ -306,8 +336,9 @@ void ValidateHeader(const onnx::ModelProto& m, const std::string& what) {
     auto it = ranges.find(domain);
     if (it == ranges.end()) continue;  // custom domain: kernels decide
     if (op.version() < 1 || op.version() > it->second.second) {
-      Fail(ErrorKind::kInput, "{}: opset {} for domain '{}' is not supported (this ONNX knows {}..{})",
-           what, op.version(), CanonicalDomain(op.domain()), it->second.first, it->second.second);
+      Fail(ErrorKind::kInput,
+           "{}: opset {} for domain '{}' is not supported (this ONNX knows {}..{})", what,
+           op.version(), CanonicalDomain(op.domain()), it->second.first, it->second.second);
     }
   }
 }
@@ -335,7 +366,8 @@ void AbsolutizeTensor(onnx::TensorProto* t, const std::string& base_dir, const s
   }
 }
 
-void AbsolutizeExternalData(onnx::GraphProto* g, const std::string& base_dir, const std::string& what) {
+void AbsolutizeExternalData(onnx::GraphProto* g, const std::string& base_dir,
+                            const std::string& what) {
   for (auto& t : *g->mutable_initializer()) AbsolutizeTensor(&t, base_dir, what);
   for (auto& n : *g->mutable_node()) {
     for (auto& a : *n.mutable_attribute()) {
@@ -378,7 +410,8 @@ std::string TypeToString(const onnx::TypeProto& type) {
       for (const auto& d : type.tensor_type().shape().dim()) {
         if (!first) s += ",";
         first = false;
-        s += d.has_dim_value() ? std::to_string(d.dim_value()) : (d.has_dim_param() ? d.dim_param() : "?");
+        s += d.has_dim_value() ? std::to_string(d.dim_value())
+                               : (d.has_dim_param() ? d.dim_param() : "?");
       }
       return s + "]";
     }
@@ -386,8 +419,10 @@ std::string TypeToString(const onnx::TypeProto& type) {
       return "seq(" + TypeToString(type.sequence_type().elem_type()) + ")";
     case onnx::TypeProto::kOptionalType:
       return "optional(" + TypeToString(type.optional_type().elem_type()) + ")";
-    case onnx::TypeProto::kMapType: return "map";
-    default: return "?";
+    case onnx::TypeProto::kMapType:
+      return "map";
+    default:
+      return "?";
   }
 }
 
@@ -435,15 +470,15 @@ Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, cons
   return m;
 }
 
-Model Model::FromBytes(const std::string& bytes, const std::string& base_dir, const std::string& what,
-                       const LoadOptions& options) {
+Model Model::FromBytes(const std::string& bytes, const std::string& base_dir,
+                       const std::string& what, const LoadOptions& options) {
   onnx::ModelProto proto;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
   stream.SetTotalBytesLimit(static_cast<int>(kMaxModelBytes));
   if (!proto.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    Fail(ErrorKind::kInput, "{}: not a valid ONNX model (protobuf parse failed: truncated or corrupt file)",
-         what);
+    Fail(ErrorKind::kInput,
+         "{}: not a valid ONNX model (protobuf parse failed: truncated or corrupt file)", what);
   }
   return FromProto(std::move(proto), base_dir, what, options);
 }
@@ -498,7 +533,8 @@ const onnx::TypeProto* Model::FindType(const std::string& name) const {
 
 void Model::Save(const std::string& path) const {
   std::string bytes;
-  if (!proto_.SerializeToString(&bytes)) Fail(ErrorKind::kInternal, "{}: cannot serialize model", path);
+  if (!proto_.SerializeToString(&bytes))
+    Fail(ErrorKind::kInternal, "{}: cannot serialize model", path);
   WriteFileAtomic(path, bytes);
 }
 

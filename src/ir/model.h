@@ -21,10 +21,10 @@ namespace concord {
 
 struct ValueInfo {
   std::string name;
-  bool is_tensor = true;    // false for sequence/optional/map types
+  bool is_tensor = true;  // false for sequence/optional/map types
   DType dtype = DType::kUndefined;
-  Shape shape;              // -1 for unknown or symbolic dims
-  bool has_shape = false;   // false when the rank itself is unknown
+  Shape shape;                          // -1 for unknown or symbolic dims
+  bool has_shape = false;               // false when the rank itself is unknown
   std::vector<std::string> dim_params;  // symbolic names, "" where the dim is fixed or unknown
   onnx::TypeProto type;
 };
@@ -45,8 +45,7 @@ class Model {
   static Model Load(const std::string& path, const LoadOptions& options = {});
   // Validates an in-memory model as Load() does; `base_dir` resolves external data.
   static Model FromProto(onnx::ModelProto proto, const std::string& base_dir,
-                         const std::string& what = "<memory>",
-                         const LoadOptions& options = {});
+                         const std::string& what = "<memory>", const LoadOptions& options = {});
   static Model FromBytes(const std::string& bytes, const std::string& base_dir,
                          const std::string& what, const LoadOptions& options = {});
 

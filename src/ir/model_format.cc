@@ -29,7 +29,8 @@ std::vector<std::string> ZipMembers(const fs::path& file) {
   std::vector<std::string> names;
   zip_int64_t n = zip_get_num_entries(za, 0);
   for (zip_int64_t i = 0; i < n && i < 100000; ++i) {
-    if (const char* name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0)) names.emplace_back(name);
+    if (const char* name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0))
+      names.emplace_back(name);
   }
   zip_discard(za);
   return names;
@@ -86,14 +87,22 @@ bool DetectOnnx(const fs::path& file, uint64_t size, ModelFormatInfo* info) {
 
 const char* ModelFormatName(ModelFormat format) {
   switch (format) {
-    case ModelFormat::kOnnx: return "onnx";
-    case ModelFormat::kTorchScript: return "torchscript";
-    case ModelFormat::kTorchExport: return "torch.export";
-    case ModelFormat::kKeras: return "keras";
-    case ModelFormat::kSavedModel: return "savedmodel";
-    case ModelFormat::kTflite: return "tflite";
-    case ModelFormat::kOpenVino: return "openvino";
-    case ModelFormat::kUnknown: break;
+    case ModelFormat::kOnnx:
+      return "onnx";
+    case ModelFormat::kTorchScript:
+      return "torchscript";
+    case ModelFormat::kTorchExport:
+      return "torch.export";
+    case ModelFormat::kKeras:
+      return "keras";
+    case ModelFormat::kSavedModel:
+      return "savedmodel";
+    case ModelFormat::kTflite:
+      return "tflite";
+    case ModelFormat::kOpenVino:
+      return "openvino";
+    case ModelFormat::kUnknown:
+      break;
   }
   return "unknown";
 }

@@ -57,7 +57,8 @@ class ModelTest : public ::testing::Test {
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kInput);
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "message must name the file";
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos)
+          << "message must name the file";
     }
   }
   onnx::ModelProto WithExternal(const std::string& location) {
@@ -87,7 +88,8 @@ TEST_F(ModelTest, RejectsCorruptAndTruncatedFiles) {
   std::string bytes = ReadFileBytes(path, 1 << 20);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
   ExpectRejected(path, "protobuf parse failed");
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string("\x08\x07\x12\xff\xff\xff\xff\x0f", 8);
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      << std::string("\x08\x07\x12\xff\xff\xff\xff\x0f", 8);
   ExpectRejected(path, "");
   std::ofstream(path, std::ios::binary | std::ios::trunc) << "";
   ExpectRejected(path, "empty");
@@ -111,7 +113,13 @@ TEST_F(ModelTest, RejectsBadTensorsAndDims) {
   m.mutable_graph()->mutable_initializer(0)->set_data_type(77);
   ExpectRejected(Save(m), "unknown element type 77");
   m = AddModel();
-  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(int64_t{1} << 50);
+  m.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(0)
+      ->set_dim_value(int64_t{1} << 50);
   ExpectRejected(Save(m), "absurd dimension");
 }
 

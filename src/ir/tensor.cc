@@ -8,7 +8,8 @@ namespace concord {
 int64_t NumElements(const Shape& shape) {
   uint64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) Fail(ErrorKind::kInput, "negative dimension {} in shape {}", d, ShapeToString(shape));
+    if (d < 0)
+      Fail(ErrorKind::kInput, "negative dimension {} in shape {}", d, ShapeToString(shape));
     if (d == 0) return 0;
     if (n > kMaxTensorBytes / static_cast<uint64_t>(d)) {
       Fail(ErrorKind::kInput, "shape {} has too many elements (limit {} bytes)",

@@ -39,8 +39,9 @@ class Tensor {
     if constexpr (std::is_same_v<T, std::string>) {
       t.strings_ = values;
     } else if constexpr (std::is_same_v<T, bool>) {
-      for (size_t i = 0; i < values.size(); ++i) { t.data<bool>()[i] = values[i];
-}
+      for (size_t i = 0; i < values.size(); ++i) {
+        t.data<bool>()[i] = values[i];
+      }
     } else if (!values.empty()) {
       std::memcpy(t.bytes_.data(), values.data(), values.size() * sizeof(T));
     }

@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 std::string ReadFileBytes(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   if (!fs::exists(path, ec)) Fail(ErrorKind::kInput, "{}: no such file", path);
-  if (fs::is_directory(path, ec)) Fail(ErrorKind::kInput, "{}: is a directory, expected a file", path);
+  if (fs::is_directory(path, ec))
+    Fail(ErrorKind::kInput, "{}: is a directory, expected a file", path);
   uint64_t size = fs::file_size(path, ec);
   if (ec) Fail(ErrorKind::kInput, "{}: cannot stat: {}", path, ec.message());
   if (size > max_bytes) {
@@ -71,21 +72,25 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
     Fail(ErrorKind::kInput, "{}: unknown element type {}", what, proto.data_type());
   }
   DType dt = static_cast<DType>(proto.data_type());
-  if (proto.has_segment()) Fail(ErrorKind::kUnsupported, "{}: segmented tensors are not supported", what);
+  if (proto.has_segment())
+    Fail(ErrorKind::kUnsupported, "{}: segmented tensors are not supported", what);
   Shape shape(proto.dims().begin(), proto.dims().end());
   for (int64_t d : shape) {
-    if (d < 0) Fail(ErrorKind::kInput, "{}: negative dimension in shape {}", what, ShapeToString(shape));
+    if (d < 0)
+      Fail(ErrorKind::kInput, "{}: negative dimension in shape {}", what, ShapeToString(shape));
   }
   NumElements(shape);  // bounds check before allocating
   std::string external;
   const std::string* raw = nullptr;
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    if (dt == DType::kString) Fail(ErrorKind::kInput, "{}: string tensors cannot be external", what);
+    if (dt == DType::kString)
+      Fail(ErrorKind::kInput, "{}: string tensors cannot be external", what);
     uint64_t expected = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dt);
     external = ReadExternalData(proto, base_dir, what, expected);
     raw = &external;
   } else if (proto.has_raw_data()) {
-    if (dt == DType::kString) Fail(ErrorKind::kInput, "{}: string tensors cannot use raw_data", what);
+    if (dt == DType::kString)
+      Fail(ErrorKind::kInput, "{}: string tensors cannot use raw_data", what);
     raw = &proto.raw_data();
   }
   // Check the payload against the shape before allocating anything shape-sized.
@@ -97,14 +102,31 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
   if (raw == nullptr) {
     uint64_t have = 0;
     switch (dt) {
-      case DType::kFloat32: have = static_cast<uint64_t>(proto.float_data_size()); break;
-      case DType::kComplex64: have = static_cast<uint64_t>(proto.float_data_size()) / 2; break;
-      case DType::kFloat64: have = static_cast<uint64_t>(proto.double_data_size()); break;
-      case DType::kComplex128: have = static_cast<uint64_t>(proto.double_data_size()) / 2; break;
-      case DType::kInt64: have = static_cast<uint64_t>(proto.int64_data_size()); break;
-      case DType::kUInt64: case DType::kUInt32: have = static_cast<uint64_t>(proto.uint64_data_size()); break;
-      case DType::kString: have = static_cast<uint64_t>(proto.string_data_size()); break;
-      default: have = static_cast<uint64_t>(proto.int32_data_size()); break;
+      case DType::kFloat32:
+        have = static_cast<uint64_t>(proto.float_data_size());
+        break;
+      case DType::kComplex64:
+        have = static_cast<uint64_t>(proto.float_data_size()) / 2;
+        break;
+      case DType::kFloat64:
+        have = static_cast<uint64_t>(proto.double_data_size());
+        break;
+      case DType::kComplex128:
+        have = static_cast<uint64_t>(proto.double_data_size()) / 2;
+        break;
+      case DType::kInt64:
+        have = static_cast<uint64_t>(proto.int64_data_size());
+        break;
+      case DType::kUInt64:
+      case DType::kUInt32:
+        have = static_cast<uint64_t>(proto.uint64_data_size());
+        break;
+      case DType::kString:
+        have = static_cast<uint64_t>(proto.string_data_size());
+        break;
+      default:
+        have = static_cast<uint64_t>(proto.int32_data_size());
+        break;
     }
     if (have != numel) {
       Fail(ErrorKind::kInput, "{}: tensor has {} values, {} {} needs {}", what, have, DTypeName(dt),
@@ -117,17 +139,39 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
     return t;
   }
   switch (dt) {
-    case DType::kFloat32: CopyRepeated<float>(proto.float_data(), &t, what, "float_data"); break;
-    case DType::kFloat64: CopyRepeated<double>(proto.double_data(), &t, what, "double_data"); break;
-    case DType::kInt64: CopyRepeated<int64_t>(proto.int64_data(), &t, what, "int64_data"); break;
-    case DType::kUInt64: CopyRepeated<uint64_t>(proto.uint64_data(), &t, what, "uint64_data"); break;
-    case DType::kUInt32: CopyRepeated<uint32_t>(proto.uint64_data(), &t, what, "uint64_data"); break;
-    case DType::kInt32: CopyRepeated<int32_t>(proto.int32_data(), &t, what, "int32_data"); break;
-    case DType::kInt16: CopyRepeated<int16_t>(proto.int32_data(), &t, what, "int32_data"); break;
-    case DType::kInt8: CopyRepeated<int8_t>(proto.int32_data(), &t, what, "int32_data"); break;
-    case DType::kUInt16: CopyRepeated<uint16_t>(proto.int32_data(), &t, what, "int32_data"); break;
-    case DType::kUInt8: CopyRepeated<uint8_t>(proto.int32_data(), &t, what, "int32_data"); break;
-    case DType::kBool: CopyRepeated<bool>(proto.int32_data(), &t, what, "int32_data"); break;
+    case DType::kFloat32:
+      CopyRepeated<float>(proto.float_data(), &t, what, "float_data");
+      break;
+    case DType::kFloat64:
+      CopyRepeated<double>(proto.double_data(), &t, what, "double_data");
+      break;
+    case DType::kInt64:
+      CopyRepeated<int64_t>(proto.int64_data(), &t, what, "int64_data");
+      break;
+    case DType::kUInt64:
+      CopyRepeated<uint64_t>(proto.uint64_data(), &t, what, "uint64_data");
+      break;
+    case DType::kUInt32:
+      CopyRepeated<uint32_t>(proto.uint64_data(), &t, what, "uint64_data");
+      break;
+    case DType::kInt32:
+      CopyRepeated<int32_t>(proto.int32_data(), &t, what, "int32_data");
+      break;
+    case DType::kInt16:
+      CopyRepeated<int16_t>(proto.int32_data(), &t, what, "int32_data");
+      break;
+    case DType::kInt8:
+      CopyRepeated<int8_t>(proto.int32_data(), &t, what, "int32_data");
+      break;
+    case DType::kUInt16:
+      CopyRepeated<uint16_t>(proto.int32_data(), &t, what, "int32_data");
+      break;
+    case DType::kUInt8:
+      CopyRepeated<uint8_t>(proto.int32_data(), &t, what, "int32_data");
+      break;
+    case DType::kBool:
+      CopyRepeated<bool>(proto.int32_data(), &t, what, "int32_data");
+      break;
     case DType::kFloat16:
     case DType::kBFloat16: {
       // Half types store their bit patterns in int32_data.
@@ -161,7 +205,8 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
       if (t.nbytes()) std::memcpy(t.raw(), proto.double_data().data(), t.nbytes());
       break;
     }
-    default: Fail(ErrorKind::kInput, "{}: unsupported element type {}", what, DTypeName(dt));
+    default:
+      Fail(ErrorKind::kInput, "{}: unsupported element type {}", what, DTypeName(dt));
   }
   return t;
 }
@@ -202,34 +247,50 @@ namespace {
 
 const char* NpyDescr(DType dt) {
   switch (dt) {
-    case DType::kFloat32: return "<f4";
-    case DType::kFloat64: return "<f8";
-    case DType::kFloat16: return "<f2";
-    case DType::kInt8: return "|i1";
-    case DType::kInt16: return "<i2";
-    case DType::kInt32: return "<i4";
-    case DType::kInt64: return "<i8";
-    case DType::kUInt8: return "|u1";
-    case DType::kUInt16: return "<u2";
-    case DType::kUInt32: return "<u4";
-    case DType::kUInt64: return "<u8";
-    case DType::kBool: return "|b1";
-    case DType::kComplex64: return "<c8";
-    case DType::kComplex128: return "<c16";
-    default: return nullptr;
+    case DType::kFloat32:
+      return "<f4";
+    case DType::kFloat64:
+      return "<f8";
+    case DType::kFloat16:
+      return "<f2";
+    case DType::kInt8:
+      return "|i1";
+    case DType::kInt16:
+      return "<i2";
+    case DType::kInt32:
+      return "<i4";
+    case DType::kInt64:
+      return "<i8";
+    case DType::kUInt8:
+      return "|u1";
+    case DType::kUInt16:
+      return "<u2";
+    case DType::kUInt32:
+      return "<u4";
+    case DType::kUInt64:
+      return "<u8";
+    case DType::kBool:
+      return "|b1";
+    case DType::kComplex64:
+      return "<c8";
+    case DType::kComplex128:
+      return "<c16";
+    default:
+      return nullptr;
   }
 }
 
 DType DTypeFromNpyDescr(const std::string& d, const std::string& what) {
   static const std::map<std::string, DType> kMap = {
-      {"f4", DType::kFloat32}, {"f8", DType::kFloat64}, {"f2", DType::kFloat16},
-      {"i1", DType::kInt8},    {"i2", DType::kInt16},   {"i4", DType::kInt32},
-      {"i8", DType::kInt64},   {"u1", DType::kUInt8},   {"u2", DType::kUInt16},
-      {"u4", DType::kUInt32},  {"u8", DType::kUInt64},  {"b1", DType::kBool},
+      {"f4", DType::kFloat32},   {"f8", DType::kFloat64},    {"f2", DType::kFloat16},
+      {"i1", DType::kInt8},      {"i2", DType::kInt16},      {"i4", DType::kInt32},
+      {"i8", DType::kInt64},     {"u1", DType::kUInt8},      {"u2", DType::kUInt16},
+      {"u4", DType::kUInt32},    {"u8", DType::kUInt64},     {"b1", DType::kBool},
       {"c8", DType::kComplex64}, {"c16", DType::kComplex128}};
   if (d.size() < 2) Fail(ErrorKind::kInput, "{}: bad dtype descr '{}'", what, d);
   char order = d[0];
-  if (order == '>') Fail(ErrorKind::kUnsupported, "{}: big-endian arrays ('{}') are not supported", what, d);
+  if (order == '>')
+    Fail(ErrorKind::kUnsupported, "{}: big-endian arrays ('{}') are not supported", what, d);
   if (order != '<' && order != '|' && order != '=') {
     Fail(ErrorKind::kInput, "{}: bad dtype descr '{}'", what, d);
   }
@@ -249,32 +310,40 @@ Tensor ParseNpy(const std::string& bytes, const std::string& what) {
   size_t header_len;
   size_t offset;
   if (major == 1) {
-    header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8);
+    header_len =
+        static_cast<uint8_t>(bytes[8]) | (static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8);
     offset = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) Fail(ErrorKind::kInput, "{}: truncated .npy header", what);
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
     offset = 12;
   } else {
     Fail(ErrorKind::kInput, "{}: unsupported .npy version {}", what, major);
   }
-  if (header_len > bytes.size() - offset) Fail(ErrorKind::kInput, "{}: truncated .npy header", what);
+  if (header_len > bytes.size() - offset)
+    Fail(ErrorKind::kInput, "{}: truncated .npy header", what);
   std::string header = bytes.substr(offset, header_len);
   offset += header_len;
   std::smatch m;
   static const std::regex kDescr(R"('descr'\s*:\s*'([^']*)')");
   static const std::regex kFortran(R"('fortran_order'\s*:\s*(True|False))");
   static const std::regex kShape(R"('shape'\s*:\s*\(([^)]*)\))");
-  if (!std::regex_search(header, m, kDescr)) Fail(ErrorKind::kInput, "{}: .npy header has no descr", what);
+  if (!std::regex_search(header, m, kDescr))
+    Fail(ErrorKind::kInput, "{}: .npy header has no descr", what);
   DType dt = DTypeFromNpyDescr(m[1].str(), what);
-  if (!std::regex_search(header, m, kFortran)) Fail(ErrorKind::kInput, "{}: .npy header has no fortran_order", what);
-  if (m[1].str() == "True") Fail(ErrorKind::kUnsupported, "{}: Fortran-order arrays are not supported", what);
-  if (!std::regex_search(header, m, kShape)) Fail(ErrorKind::kInput, "{}: .npy header has no shape", what);
+  if (!std::regex_search(header, m, kFortran))
+    Fail(ErrorKind::kInput, "{}: .npy header has no fortran_order", what);
+  if (m[1].str() == "True")
+    Fail(ErrorKind::kUnsupported, "{}: Fortran-order arrays are not supported", what);
+  if (!std::regex_search(header, m, kShape))
+    Fail(ErrorKind::kInput, "{}: .npy header has no shape", what);
   Shape shape;
   std::string dims = m[1].str();
   static const std::regex kInt(R"(\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), kInt); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), kInt); it != std::sregex_iterator();
+       ++it) {
     std::string s = it->str();
     if (s.size() > 18) Fail(ErrorKind::kInput, "{}: absurd dimension {}", what, s);
     shape.push_back(std::stoll(s));
@@ -304,7 +373,8 @@ std::string SerializeNpy(const Tensor& tensor) {
     if (tensor.shape().size() == 1 || i + 1 < tensor.shape().size()) shape += ", ";
   }
   shape += ")";
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -337,11 +407,14 @@ std::vector<NamedTensor> ReadNpz(const std::string& path) {
     zip_int64_t n = zip_get_num_entries(za, 0);
     for (zip_int64_t i = 0; i < n; ++i) {
       zip_stat_t st;
-      if (zip_stat_index(za, i, 0, &st) != 0) Fail(ErrorKind::kInput, "{}: cannot stat entry {}", path, i);
+      if (zip_stat_index(za, i, 0, &st) != 0)
+        Fail(ErrorKind::kInput, "{}: cannot stat entry {}", path, i);
       std::string name = st.name;
-      if (st.size > kMaxTensorBytes) Fail(ErrorKind::kInput, "{}: entry '{}' is too large", path, name);
+      if (st.size > kMaxTensorBytes)
+        Fail(ErrorKind::kInput, "{}: entry '{}' is too large", path, name);
       zip_file_t* zf = zip_fopen_index(za, i, 0);
-      if (zf == nullptr) Fail(ErrorKind::kInput, "{}: cannot open entry '{}': {}", path, name, zip_strerror(za));
+      if (zf == nullptr)
+        Fail(ErrorKind::kInput, "{}: cannot open entry '{}': {}", path, name, zip_strerror(za));
       std::string bytes(st.size, '\0');
       zip_int64_t got = zip_fread(zf, bytes.data(), st.size);
       zip_fclose(zf);

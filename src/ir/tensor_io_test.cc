@@ -101,7 +101,8 @@ TEST_F(TensorIoTest, CorruptInputsAreClearErrors) {
   p.set_raw_data(std::string(8, '\0'));
   EXPECT_THROW(TensorFromProto(p, "", "short"), Error);
   p.clear_dims();
-  p.add_dims(int64_t{1} << 30);  // 4 GiB of floats claimed, 8 bytes given: rejected before allocating
+  p.add_dims(
+      int64_t{1} << 30);  // 4 GiB of floats claimed, 8 bytes given: rejected before allocating
   EXPECT_THROW(TensorFromProto(p, "", "claims 4 GiB"), Error);
   p.clear_raw_data();
   p.add_float_data(1.0f);

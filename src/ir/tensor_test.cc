@@ -13,12 +13,12 @@ TEST(Half, Float16KnownBitPatterns) {
   EXPECT_EQ(Float16(1.0f).bits, 0x3c00);
   EXPECT_EQ(Float16(-2.0f).bits, 0xc000);
   EXPECT_EQ(Float16(65504.0f).bits, 0x7bff);
-  EXPECT_EQ(Float16(65520.0f).bits, 0x7c00);             // rounds to +inf
-  EXPECT_EQ(Float16(5.9604645e-08f).bits, 0x0001);       // smallest subnormal
-  EXPECT_EQ(Float16(2.9802322e-08f).bits, 0x0000);       // half of it: ties to even -> 0
-  EXPECT_EQ(Float16(1.0009765625f).bits, 0x3c01);        // 1 + 2^-10
-  EXPECT_EQ(Float16(1.00048828125f).bits, 0x3c00);       // 1 + 2^-11: tie -> even
-  EXPECT_EQ(Float16(1.00146484375f).bits, 0x3c02);       // 1 + 3*2^-11: tie -> even (up)
+  EXPECT_EQ(Float16(65520.0f).bits, 0x7c00);        // rounds to +inf
+  EXPECT_EQ(Float16(5.9604645e-08f).bits, 0x0001);  // smallest subnormal
+  EXPECT_EQ(Float16(2.9802322e-08f).bits, 0x0000);  // half of it: ties to even -> 0
+  EXPECT_EQ(Float16(1.0009765625f).bits, 0x3c01);   // 1 + 2^-10
+  EXPECT_EQ(Float16(1.00048828125f).bits, 0x3c00);  // 1 + 2^-11: tie -> even
+  EXPECT_EQ(Float16(1.00146484375f).bits, 0x3c02);  // 1 + 3*2^-11: tie -> even (up)
   EXPECT_TRUE(std::isnan(Float16::ToFloat(Float16(NAN).bits)));
   EXPECT_EQ(Float16::ToFloat(0x3555), 0.333251953125f);
   EXPECT_EQ(Float16::ToFloat(0x0001), 5.9604645e-08f);
@@ -53,7 +53,7 @@ TEST(Tensor, RejectsHostileShapes) {
 TEST(Tensor, CastFollowsOnnxRules) {
   Tensor f = Tensor::FromVector<float>({4}, {1.5f, -2.7f, 0.0f, 300.0f});
   Tensor i = f.CastTo(DType::kInt32);
-  EXPECT_EQ(i.data<int32_t>()[0], 1);   // truncation toward zero
+  EXPECT_EQ(i.data<int32_t>()[0], 1);  // truncation toward zero
   EXPECT_EQ(i.data<int32_t>()[1], -2);
   Tensor b = f.CastTo(DType::kBool);
   EXPECT_TRUE(b.data<bool>()[0]);

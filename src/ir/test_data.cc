@@ -72,7 +72,8 @@ std::vector<Value> LoadExpectedOutputs(const Model& model, const std::string& di
          outputs.size());
   }
   std::vector<Value> values;
-  for (size_t i = 0; i < files.size(); ++i) values.push_back(FixBFloat16(ReadValuePb(files[i], &outputs[i].type), outputs[i].type));
+  for (size_t i = 0; i < files.size(); ++i)
+    values.push_back(FixBFloat16(ReadValuePb(files[i], &outputs[i].type), outputs[i].type));
   return values;
 }
 

@@ -6,9 +6,12 @@ namespace concord {
 
 std::string Value::Describe() const {
   switch (kind) {
-    case Kind::kNone: return "none";
-    case Kind::kTensor: return tensor.Describe();
-    case Kind::kSequence: return fmt::format("seq<{}>[{}]", DTypeName(elem_type), sequence.size());
+    case Kind::kNone:
+      return "none";
+    case Kind::kTensor:
+      return tensor.Describe();
+    case Kind::kSequence:
+      return fmt::format("seq<{}>[{}]", DTypeName(elem_type), sequence.size());
   }
   return "?";
 }

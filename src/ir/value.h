@@ -15,8 +15,8 @@ namespace concord {
 struct Value {
   enum class Kind { kNone, kTensor, kSequence };
   Kind kind = Kind::kNone;
-  Tensor tensor;                  // kTensor
-  std::vector<Tensor> sequence;   // kSequence
+  Tensor tensor;                        // kTensor
+  std::vector<Tensor> sequence;         // kSequence
   DType elem_type = DType::kUndefined;  // kSequence: element dtype, kept for empty sequences
 
   Value() = default;

@@ -10,7 +10,8 @@ namespace concord {
 
 namespace {
 
-Value FromSequenceProto(const onnx::SequenceProto& seq, const std::string& dir, const std::string& what) {
+Value FromSequenceProto(const onnx::SequenceProto& seq, const std::string& dir,
+                        const std::string& what) {
   if (seq.elem_type() != onnx::SequenceProto::TENSOR && seq.tensor_values_size() == 0 &&
       seq.elem_type() != onnx::SequenceProto::UNDEFINED) {
     Fail(ErrorKind::kUnsupported, "{}: only sequences of tensors are supported", what);
@@ -24,16 +25,19 @@ Value FromSequenceProto(const onnx::SequenceProto& seq, const std::string& dir, 
   return Value::Sequence(std::move(items), elem);
 }
 
-Value FromOptionalProto(const onnx::OptionalProto& opt, const std::string& dir, const std::string& what) {
+Value FromOptionalProto(const onnx::OptionalProto& opt, const std::string& dir,
+                        const std::string& what) {
   switch (opt.elem_type()) {
-    case onnx::OptionalProto::UNDEFINED: return Value::None();
+    case onnx::OptionalProto::UNDEFINED:
+      return Value::None();
     case onnx::OptionalProto::TENSOR:
       if (!opt.has_tensor_value()) return Value::None();
       return Value(TensorFromProto(opt.tensor_value(), dir, what));
     case onnx::OptionalProto::SEQUENCE:
       if (!opt.has_sequence_value()) return Value::None();
       return FromSequenceProto(opt.sequence_value(), dir, what);
-    default: Fail(ErrorKind::kUnsupported, "{}: unsupported optional element kind", what);
+    default:
+      Fail(ErrorKind::kUnsupported, "{}: unsupported optional element kind", what);
   }
 }
 
@@ -44,7 +48,8 @@ Value ReadValuePb(const std::string& path, const onnx::TypeProto* type) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (type != nullptr && type->has_sequence_type()) {
     onnx::SequenceProto seq;
-    if (!seq.ParseFromString(bytes)) Fail(ErrorKind::kInput, "{}: not a valid ONNX SequenceProto", path);
+    if (!seq.ParseFromString(bytes))
+      Fail(ErrorKind::kInput, "{}: not a valid ONNX SequenceProto", path);
     Value v = FromSequenceProto(seq, dir, path);
     if (v.elem_type == DType::kUndefined && type->sequence_type().elem_type().has_tensor_type()) {
       v.elem_type = static_cast<DType>(type->sequence_type().elem_type().tensor_type().elem_type());
@@ -53,7 +58,8 @@ Value ReadValuePb(const std::string& path, const onnx::TypeProto* type) {
   }
   if (type != nullptr && type->has_optional_type()) {
     onnx::OptionalProto opt;
-    if (!opt.ParseFromString(bytes)) Fail(ErrorKind::kInput, "{}: not a valid ONNX OptionalProto", path);
+    if (!opt.ParseFromString(bytes))
+      Fail(ErrorKind::kInput, "{}: not a valid ONNX OptionalProto", path);
     return FromOptionalProto(opt, dir, path);
   }
   onnx::TensorProto proto;

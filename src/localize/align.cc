@@ -7,9 +7,7 @@ namespace concord::localize {
 
 namespace {
 
-bool FloatLike(DType d) {
-  return IsFloating(d);
-}
+bool FloatLike(DType d) { return IsFloating(d); }
 
 // NHWC tensor -> NCHW (to_nchw) or NCHW -> NHWC, as float32.
 Tensor Permute4(const Tensor& t, bool to_nchw) {
@@ -66,10 +64,12 @@ Divergence MeasureTensor(Tensor src, Tensor tgt, const Tolerance& tol) {
   if (src.shape() != tgt.shape()) {
     const Shape& s = src.shape();
     const Shape& t = tgt.shape();
-    if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) && t == Shape{s[0], s[2], s[3], s[1]}) {
+    if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) &&
+        t == Shape{s[0], s[2], s[3], s[1]}) {
       tgt = Permute4(tgt, true);
       d.layout = "target NHWC";
-    } else if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) && t == Shape{s[0], s[3], s[1], s[2]}) {
+    } else if (s.size() == 4 && t.size() == 4 && FloatLike(src.dtype()) &&
+               t == Shape{s[0], s[3], s[1], s[2]}) {
       tgt = Permute4(tgt, false);
       d.layout = "target NCHW (source NHWC)";
     } else if (src.numel() == tgt.numel() && Squeezed(s) == Squeezed(t)) {
@@ -110,7 +110,8 @@ Divergence MeasureTensor(Tensor src, Tensor tgt, const Tolerance& tol) {
   d.max_abs = diff.max_abs;
   d.max_rel = diff.max_rel;
   d.cosine = diff.cosine;
-  d.mismatch_fraction = diff.count > 0 ? static_cast<double>(diff.mismatches) / static_cast<double>(diff.count) : 0;
+  d.mismatch_fraction =
+      diff.count > 0 ? static_cast<double>(diff.mismatches) / static_cast<double>(diff.count) : 0;
   d.message = diff.message;
   if (diff.nan_mismatches || diff.inf_mismatches) d.max_abs = INFINITY;
   return d;
@@ -162,18 +163,23 @@ const Value* SideValues::Find(size_t set, const std::string& name) const {
 }
 
 Divergence Measure(const Value& source, const Value& target, const Tolerance& tol) {
-  if (source.is_tensor() && target.is_tensor()) return MeasureTensor(source.tensor, target.tensor, tol);
+  if (source.is_tensor() && target.is_tensor())
+    return MeasureTensor(source.tensor, target.tensor, tol);
   Divergence d;
   d.compared = true;
   if (source.is_none() && target.is_none()) {
     d.agree = true;
     return d;
   }
-  if (source.is_sequence() && target.is_sequence() && source.sequence.size() == target.sequence.size()) {
+  if (source.is_sequence() && target.is_sequence() &&
+      source.sequence.size() == target.sequence.size()) {
     d.agree = true;
     for (size_t i = 0; i < source.sequence.size(); ++i) {
       Divergence e = MeasureTensor(source.sequence[i], target.sequence[i], tol);
-      if (i == 0) d = e; else Accumulate(&d, e);
+      if (i == 0)
+        d = e;
+      else
+        Accumulate(&d, e);
     }
     return d;
   }
@@ -254,7 +260,9 @@ struct Aligner {
     return "";
   }
 
-  bool SourceHasValue(const std::string& s) const { return !src.IsStatic(s) && sv.Find(0, s) != nullptr; }
+  bool SourceHasValue(const std::string& s) const {
+    return !src.IsStatic(s) && sv.Find(0, s) != nullptr;
+  }
 
   void Run() {
     Index();

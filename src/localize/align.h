@@ -49,11 +49,11 @@ struct SideValues {
 };
 
 struct Divergence {
-  bool compared = false;   // false: values missing on a side
+  bool compared = false;  // false: values missing on a side
   bool agree = false;
   bool shape_mismatch = false;
   bool dtype_mismatch = false;
-  std::string layout;      // "" or "target NHWC" / "target NCHW" when a permutation was applied
+  std::string layout;  // "" or "target NHWC" / "target NCHW" when a permutation was applied
   double max_abs = 0;
   double max_rel = 0;
   double cosine = 1;

@@ -41,7 +41,8 @@ json DivJson(const Divergence& d) {
 std::map<std::string, std::string> Attrs(const onnx::NodeProto& n, int64_t opset) {
   std::map<std::string, std::string> r;
   for (const auto& a : n.attribute()) r[a.name()] = AttrText(a);
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
+  const onnx::OpSchema* schema =
+      onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
   if (schema) {
     for (const auto& [name, attr] : schema->attributes()) {
       if (!r.count(name) && attr.default_value.type() != onnx::AttributeProto::UNDEFINED) {
@@ -98,7 +99,8 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
   bool fp16 = true, scaled = true;
   double k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i]) fp16 = false;
+    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i])
+      fp16 = false;
     if (a[i] != 0 && k == 0) k = b[i] / a[i];
     if (std::fabs(b[i] - k * a[i]) > 1e-6 * std::fabs(b[i]) + 1e-12) scaled = false;
   }
@@ -113,7 +115,8 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
       for (int64_t o = 0; o < outer && tr; ++o) {
         for (int64_t i = 0; i < x && tr; ++i) {
           for (int64_t j = 0; j < y && tr; ++j) {
-            tr = a[static_cast<size_t>(o * x * y + i * y + j)] == b[static_cast<size_t>(o * x * y + j * x + i)];
+            tr = a[static_cast<size_t>(o * x * y + i * y + j)] ==
+                 b[static_cast<size_t>(o * x * y + j * x + i)];
           }
         }
       }
@@ -139,10 +142,10 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
 constexpr double kCarryRelL2 = 1e-5;
 constexpr double kCarryRelL2CrossEnv = 1e-3;
 
-const std::set<std::string> kPreprocessOps = {"Sub", "Div", "Mul", "Add", "Cast", "Transpose", "Gather",
-                                              "Slice", "Concat", "Split", "Identity", "Reshape",
-                                              "Unsqueeze", "Squeeze", "Clip", "Neg", "Resize",
-                                              "ReverseSequence"};
+const std::set<std::string> kPreprocessOps = {
+    "Sub",       "Div",     "Mul",    "Add",   "Cast",     "Transpose",
+    "Gather",    "Slice",   "Concat", "Split", "Identity", "Reshape",
+    "Unsqueeze", "Squeeze", "Clip",   "Neg",   "Resize",   "ReverseSequence"};
 
 std::set<int> PreprocessZone(const ModelIndex& gi) {
   std::set<int> zone;
@@ -175,8 +178,8 @@ SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<Val
   for (const auto& inputs : sets) {
     ValueMap taps;
     RunTiming timing;
-    std::vector<Value> o =
-        side.has_taps ? session->RunWithTaps(inputs, &taps, &timing) : session->Run(inputs, &timing);
+    std::vector<Value> o = side.has_taps ? session->RunWithTaps(inputs, &taps, &timing)
+                                         : session->Run(inputs, &timing);
     total += timing.run_ms;
     for (const auto& [k, v] : inputs) taps[k] = v;
     for (size_t i = 0; i < o.size() && i < outs.size(); ++i) taps[outs[i].name] = o[i];
@@ -192,13 +195,14 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
   auto si = source.Inputs();
   auto ti = target.Inputs();
   if (si.size() != ti.size()) {
-    Fail(ErrorKind::kInput, "the models take different inputs: source {} has {} ({}), target {} has {}",
-         source.path(), si.size(), si.empty() ? "" : si[0].name, target.path(), ti.size());
+    Fail(ErrorKind::kInput,
+         "the models take different inputs: source {} has {} ({}), target {} has {}", source.path(),
+         si.size(), si.empty() ? "" : si[0].name, target.path(), ti.size());
   }
   for (size_t k = 0; k < si.size(); ++k) {
     if (si[k].dtype != ti[k].dtype) {
-      Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k, si[k].name,
-           TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
+      Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k,
+           si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
     }
     if (si[k].has_shape && ti[k].has_shape) {
       bool same = si[k].shape.size() == ti[k].shape.size();
@@ -207,8 +211,10 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
       }
       if (!same) {
         Fail(ErrorKind::kInput,
-             "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take the same "
-             "input tensors", k, si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
+             "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take "
+             "the same "
+             "input tensors",
+             k, si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
       }
     }
   }
@@ -217,7 +223,8 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
     ValueMap m;
     for (size_t k = 0; k < si.size(); ++k) {
       auto it = set.find(si[k].name);
-      if (it == set.end()) Fail(ErrorKind::kInput, "input set lacks the source input '{}'", si[k].name);
+      if (it == set.end())
+        Fail(ErrorKind::kInput, "input set lacks the source input '{}'", si[k].name);
       m[ti[k].name] = it->second;
     }
     out.push_back(std::move(m));
@@ -242,7 +249,8 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
     Divergence acc;
     for (size_t s = 0; s < tv.outputs.size(); ++s) {
       Divergence d;
-      if (k < sv.outputs[s].size() && k < tv.outputs[s].size()) d = Measure(sv.outputs[s][k], tv.outputs[s][k], tol);
+      if (k < sv.outputs[s].size() && k < tv.outputs[s].size())
+        d = Measure(sv.outputs[s][k], tv.outputs[s][k], tol);
       Accumulate(&acc, d);
     }
     if (k >= si.outputs.size()) acc = Divergence{};
@@ -326,7 +334,8 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
         auto c = ti.consumers.find(o);
         if (!l && c != ti.consumers.end()) {
           for (int j : c->second) {
-            for (const auto& o2 : gg.node(j).output()) l = l || outs.count(o2) || (carries(o2) && leads[o2]);
+            for (const auto& o2 : gg.node(j).output())
+              l = l || outs.count(o2) || (carries(o2) && leads[o2]);
           }
         }
         leads[o] = l;
@@ -334,15 +343,19 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
         bool start = bad(o) && (same_env || (it != align.end() && it->second.div.rel_l2 > thr));
         if (l && start && !outs.count(o)) {
           r.agree = false;
-          r.note = fmt::format("the outputs agree within tolerance, but the divergence at '{}' persists up to "
-                               "them", o);
+          r.note = fmt::format(
+              "the outputs agree within tolerance, but the divergence at '{}' persists up to "
+              "them",
+              o);
         }
       }
     }
   }
   if (r.agree) return r;
   if (!r.taps) {
-    r.note = "an env cannot return intermediate tensors: compared the graph outputs only, no node localized";
+    r.note =
+        "an env cannot return intermediate tensors: compared the graph outputs only, no node "
+        "localized";
     return r;
   }
 
@@ -405,7 +418,10 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
   bool all_mapped = true;
   for (const auto& [pos, name] : acts) {
     auto it = align.find(name);
-    if (it == align.end()) all_mapped = false; else mapped.emplace_back(pos, it->second.source);
+    if (it == align.end())
+      all_mapped = false;
+    else
+      mapped.emplace_back(pos, it->second.source);
   }
   if (m < 0 && all_mapped && !mapped.empty()) {
     auto c = si.consumers.find(mapped[0].second);
@@ -421,7 +437,8 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
           if (pass == 0 && sn.op_type() != n.op_type()) continue;
           if (pass == 1 && sn.output_size() && taken.count(sn.output(0))) continue;
           m = j;
-          m_how = pass == 0 ? "same op reading the same aligned inputs" : "source node reading the same inputs";
+          m_how = pass == 0 ? "same op reading the same aligned inputs"
+                            : "source node reading the same inputs";
           break;
         }
       }
@@ -478,8 +495,10 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
       for (const auto& k : names) {
         std::string a = sa.count(k) ? sa[k] : ImpliedDefault(k, ta.count(k) ? ta[k] : "");
         std::string b = ta.count(k) ? ta[k] : ImpliedDefault(k, a);
-        if (a != b) attr_diffs.push_back({{"name", k}, {"source", a.empty() ? "(absent)" : a},
-                                          {"target", b.empty() ? "(absent)" : b}});
+        if (a != b)
+          attr_diffs.push_back({{"name", k},
+                                {"source", a.empty() ? "(absent)" : a},
+                                {"target", b.empty() ? "(absent)" : b}});
       }
       int np = std::max(n.input_size(), sn.input_size());
       for (int p = 0; p < np; ++p) {
@@ -504,19 +523,23 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
             same = acc.agree;
           }
           if (!same) {
-            wiring.push_back({{"position", p}, {"target_input", tin.empty() ? "(absent)" : tin},
+            wiring.push_back({{"position", p},
+                              {"target_input", tin.empty() ? "(absent)" : tin},
                               {"aligned_to", got.empty() ? "(nothing)" : got},
                               {"source_input", sin.empty() ? "(absent)" : sin}});
           }
           continue;
         }
-        json pd = {{"position", p}, {"target", tin.empty() ? "(absent)" : tin}, {"source", sin.empty() ? "(absent)" : sin}};
+        json pd = {{"position", p},
+                   {"target", tin.empty() ? "(absent)" : tin},
+                   {"source", sin.empty() ? "(absent)" : sin}};
         Tensor tt, st;
         bool have_t = ts && StaticValue(target, tv, tin, &tt);
         bool have_s = ss && StaticValue(source, sv, sin, &st);
         if (!have_t || !have_s) {
-          pd["hint"] = tin.empty() ? "missing in the target" : sin.empty() ? "extra in the target"
-                                                                           : "static on one side only";
+          pd["hint"] = tin.empty()   ? "missing in the target"
+                       : sin.empty() ? "extra in the target"
+                                     : "static on one side only";
           param_diffs.push_back(pd);
           continue;
         }
@@ -536,7 +559,9 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
     for (size_t k = 0; k < ti.outputs.size() && k < si.outputs.size(); ++k) {
       auto it = align.find(o);
       if (ti.outputs[k] != o || it == align.end() || it->second.source == si.outputs[k]) continue;
-      output_diffs.push_back({{"output_index", k}, {"target_output", o}, {"aligned_to", it->second.source},
+      output_diffs.push_back({{"output_index", k},
+                              {"target_output", o},
+                              {"aligned_to", it->second.source},
                               {"source_output", si.outputs[k]}});
     }
   }
@@ -565,10 +590,12 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
                          source.graph().node(m).op_type(), n.op_type());
   } else if (!wiring.empty()) {
     r.kind = "graph";
-    reason = "its activation inputs are not the source node's: a node was removed or inserted upstream";
+    reason =
+        "its activation inputs are not the source node's: a node was removed or inserted upstream";
   } else if (!output_diffs.empty()) {
     r.kind = "graph";
-    reason = "it produces a graph output that the source computes further: trailing node(s) removed";
+    reason =
+        "it produces a graph output that the source computes further: trailing node(s) removed";
   } else if (!attr_diffs.empty()) {
     r.kind = "hyperparameter";
     reason = "attribute(s) differ from the source node";
@@ -585,8 +612,8 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
   return r;
 }
 
-LocalizeResult Localize(const Model& source, const Model& target, const std::vector<ValueMap>& source_sets,
-                        const LocalizeOptions& options) {
+LocalizeResult Localize(const Model& source, const Model& target,
+                        const std::vector<ValueMap>& source_sets, const LocalizeOptions& options) {
   if (source_sets.empty()) Fail(ErrorKind::kUsage, "localize needs at least one input set");
   std::vector<ValueMap> target_sets = MapInputs(source, target, source_sets);
   double sms = 0, tms = 0;
@@ -618,8 +645,8 @@ json LocalizeResult::ToJson() const {
   j["outputs"] = outputs;
   json ns = json::array();
   for (const auto& n : nodes) {
-    json e = {{"index", n.index}, {"node", n.node}, {"op_type", n.op_type}, {"output", n.output},
-              {"alignment", n.alignment}, {"status", n.status}};
+    json e = {{"index", n.index},   {"node", n.node},           {"op_type", n.op_type},
+              {"output", n.output}, {"alignment", n.alignment}, {"status", n.status}};
     if (!n.source_tensor.empty()) e["source_tensor"] = n.source_tensor;
     if (!n.source_node.empty()) e["source_node"] = n.source_node;
     if (n.div.compared) {

@@ -41,7 +41,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -62,8 +61,8 @@ struct NodeReport {
   std::string output;         // first output
   std::string source_tensor;  // aligned source tensor, "" if none
   std::string source_node;
-  std::string alignment;      // input/name/output/structure/value/none
-  std::string status;         // agree, diverge, unaligned, static, missing
+  std::string alignment;  // input/name/output/structure/value/none
+  std::string status;     // agree, diverge, unaligned, static, missing
   Divergence div;
 };
 
@@ -101,8 +100,7 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
 // `align_out`, when given, receives the tensor alignment (target tensor -> source).
 LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& target,
                        const SideValues& tv, const Tolerance& tol,
-                       std::map<std::string, Alignment>* align_out = nullptr,
-                       bool same_env = true);
+                       std::map<std::string, Alignment>* align_out = nullptr, bool same_env = true);
 
 // Both runs + Analyze. `source_sets` are keyed by the source's input names.
 LocalizeResult Localize(const Model& source, const Model& target,

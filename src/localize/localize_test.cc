@@ -69,7 +69,8 @@ TEST(Localize, FaultSuiteNamesTheInjectedNodeAndKind) {
     }
     ++faults;
     EXPECT_FALSE(r.agree);
-    EXPECT_EQ(r.first_divergent, log.injected_node) << log.description << "\n" << r.evidence.dump(1);
+    EXPECT_EQ(r.first_divergent, log.injected_node) << log.description << "\n"
+                                                    << r.evidence.dump(1);
     EXPECT_EQ(r.kind, log.kind) << log.description << "\n" << r.evidence.dump(1);
   }
   EXPECT_GE(faults, 24);

@@ -20,19 +20,23 @@ struct Family {
 
 const std::vector<Family>& Families() {
   static const std::vector<Family> kFamilies = {
-      {"input", "input",
+      {"input",
+       "input",
        {"input.mean", "input.std", "input.bgr", "input.bgr_consts", "input.scale255"},
        faults::ApplyInput},
-      {"param", "parameter",
+      {"param",
+       "parameter",
        {"param.transpose", "param.transpose_fc", "param.fp16", "param.int8", "param.bias_drop",
         "param.bias_scale", "param.permute_out", "param.bn_mean"},
        faults::ApplyParam},
-      {"hyper", "hyperparameter",
+      {"hyper",
+       "hyperparameter",
        {"hyper.bn_epsilon", "hyper.pads", "hyper.strides", "hyper.dilations",
         "hyper.count_include_pad", "hyper.softmax_axis", "hyper.transB", "hyper.leaky_alpha",
         "hyper.pool_kernel"},
        faults::ApplyHyper},
-      {"graph", "graph",
+      {"graph",
+       "graph",
        {"graph.insert_relu", "graph.insert_mul", "graph.remove_node", "graph.replace_op"},
        faults::ApplyGraph},
       {"control", "", {"control.identical", "control.restructure"}, faults::ApplyControl},
@@ -70,8 +74,8 @@ Model InjectFault(const Model& source, const FaultSpec& fault, FaultLog* log) {
   faults::Applied a = FamilyOf(fault.name)->apply(proto.mutable_graph(), fault);
   // Shapes may have changed: let shape inference start over.
   proto.mutable_graph()->clear_value_info();
-  Model out = Model::FromProto(std::move(proto), source.base_dir(),
-                               "model with fault " + fault.name);
+  Model out =
+      Model::FromProto(std::move(proto), source.base_dir(), "model with fault " + fault.name);
   if (log) *log = {fault.name, FaultKind(fault.name), a.node, a.what};
   return out;
 }

@@ -5,9 +5,10 @@
 // InjectFault() never modifies its argument; it returns a new, checker-valid Model. Faults are
 // named "<kind>.<what>" where kind is one of input, param, hyper, graph or control (see
 // FaultNames()). The node a fault acts on is FaultSpec::node when given, else the first node of
-// the op type the fault needs (in graph order). A fault that cannot be applied to the model (no node of the needed op type, a node
-// that lacks the attribute or input the fault changes, an unknown fault name) is
-// Error(kUsage) naming the fault and the reason; nothing is partially applied.
+// the op type the fault needs (in graph order). A fault that cannot be applied to the model (no
+// node of the needed op type, a node that lacks the attribute or input the fault changes, an
+// unknown fault name) is Error(kUsage) naming the fault and the reason; nothing is partially
+// applied.
 //
 // One file per fault family under passes/faults/ (input, param, hyper, graph, control), listed
 // in the table in fault_inject.cc. The net the fault suite is built on is test support:

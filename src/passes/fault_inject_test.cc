@@ -1,13 +1,14 @@
 // Fault injection: every fault applies to the suite's source net, yields a valid model that the
 // reference interpreter runs, names an injected node that exists in the target, and changes
 // exactly what it says (checked on the protos, independently of localize).
+#include "passes/fault_inject.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "passes/fault_inject.h"
-#include "passes/fault_suite_net.h"
 #include "backends/ref_backend.h"
+#include "passes/fault_suite_net.h"
 
 namespace concord::passes {
 namespace {
@@ -50,7 +51,8 @@ TEST(FaultInject, EveryFaultAppliesRunsAndChangesTheOutput) {
     bool equal = got[0].tensor.shape() == want[0].tensor.shape();
     double max_abs = 0;
     for (int64_t i = 0; equal && i < got[0].tensor.numel(); ++i) {
-      max_abs = std::max(max_abs, std::fabs(got[0].tensor.GetDouble(i) - want[0].tensor.GetDouble(i)));
+      max_abs =
+          std::max(max_abs, std::fabs(got[0].tensor.GetDouble(i) - want[0].tensor.GetDouble(i)));
     }
     if (name.rfind("control.", 0) == 0) {
       EXPECT_TRUE(log.injected_node.empty());

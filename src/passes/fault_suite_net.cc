@@ -32,7 +32,7 @@ struct NetBuilder {
     Init(name, shape, [&] { return d(rng); });
   }
   onnx::NodeProto* Node(const std::string& op, const std::string& name, std::vector<std::string> in,
-                  std::vector<std::string> out) {
+                        std::vector<std::string> out) {
     onnx::NodeProto* n = g->add_node();
     n->CopyFrom(MakeNode(op, name, in, out));
     return n;
@@ -41,12 +41,14 @@ struct NetBuilder {
     onnx::AttributeProto* a = SetAttr(n, name, onnx::AttributeProto::INTS);
     for (auto x : v) a->add_ints(x);
   }
-  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) { SetAttr(n, name, onnx::AttributeProto::INT)->set_i(v); }
+  static void Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
+    SetAttr(n, name, onnx::AttributeProto::INT)->set_i(v);
+  }
   static void Float(onnx::NodeProto* n, const std::string& name, float v) {
     SetAttr(n, name, onnx::AttributeProto::FLOAT)->set_f(v);
   }
-  onnx::NodeProto* Conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
-                  int64_t pad, const std::string& out) {
+  onnx::NodeProto* Conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout,
+                        int64_t k, int64_t pad, const std::string& out) {
     He(name + ".weight", {cout, cin, k, k}, cin * k * k);
     Uniform(name + ".bias", {cout}, -0.1f, 0.1f);
     onnx::NodeProto* n = Node("Conv", name, {in, name + ".weight", name + ".bias"}, {out});
@@ -61,7 +63,8 @@ struct NetBuilder {
 }  // namespace
 
 Model BuildFaultSuiteSourceNet(int64_t hw, uint64_t seed) {
-  if (hw < 8 || hw % 4 != 0) Fail(ErrorKind::kUsage, "fault-suite net: hw must be a multiple of 4 and >= 8 (got {})", hw);
+  if (hw < 8 || hw % 4 != 0)
+    Fail(ErrorKind::kUsage, "fault-suite net: hw must be a multiple of 4 and >= 8 (got {})", hw);
   onnx::ModelProto proto;
   proto.set_ir_version(8);
   proto.set_producer_name("concord-fault-suite");
@@ -75,7 +78,8 @@ Model BuildFaultSuiteSourceNet(int64_t hw, uint64_t seed) {
   in->set_name("image");
   auto* tt = in->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : {int64_t{1}, int64_t{3}, hw, hw}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  for (int64_t d : {int64_t{1}, int64_t{3}, hw, hw})
+    tt->mutable_shape()->add_dim()->set_dim_value(d);
   AddInit(g, "mean", FloatTensor({1, 3, 1, 1}, {0.485f, 0.456f, 0.406f}));
   AddInit(g, "std", FloatTensor({1, 3, 1, 1}, {0.229f, 0.224f, 0.225f}));
   b.Node("Sub", "sub_mean", {"image", "mean"}, {"x_centered"});
@@ -85,8 +89,9 @@ Model BuildFaultSuiteSourceNet(int64_t hw, uint64_t seed) {
   b.Uniform("bn1.bias", {8}, -0.1f, 0.1f);
   b.Uniform("bn1.mean", {8}, -0.1f, 0.1f);
   b.Uniform("bn1.var", {8}, 0.5f, 1.5f);
-  NetBuilder::Float(b.Node("BatchNormalization", "bn1", {"c1", "bn1.scale", "bn1.bias", "bn1.mean", "bn1.var"},
-                           {"b1"}), "epsilon", 1e-5f);
+  NetBuilder::Float(b.Node("BatchNormalization", "bn1",
+                           {"c1", "bn1.scale", "bn1.bias", "bn1.mean", "bn1.var"}, {"b1"}),
+                    "epsilon", 1e-5f);
   b.Node("Relu", "relu1", {"b1"}, {"r1"});
   onnx::NodeProto* mp = b.Node("MaxPool", "pool1", {"r1"}, {"p1"});
   NetBuilder::Ints(mp, "kernel_shape", {2, 2});

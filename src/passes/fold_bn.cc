@@ -25,7 +25,9 @@ Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& v
   return Tensor::FromVector<float>(shape, f);
 }
 
-bool IsDefaultDomain(const onnx::NodeProto& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
+bool IsDefaultDomain(const onnx::NodeProto& n) {
+  return n.domain().empty() || n.domain() == "ai.onnx";
+}
 
 }  // namespace
 
@@ -92,7 +94,8 @@ void RunFoldBnPass(PassRun& run) {
     const double eps = FloatAttr(bn, "epsilon", 1e-5f);
     std::vector<double> wv = ToDoubles(w), scale = ToDoubles(p[0]), beta = ToDoubles(p[1]),
                         mean = ToDoubles(p[2]), var = ToDoubles(p[3]);
-    std::vector<double> bv = has_bias ? ToDoubles(b) : std::vector<double>(static_cast<size_t>(m), 0.0);
+    std::vector<double> bv =
+        has_bias ? ToDoubles(b) : std::vector<double>(static_cast<size_t>(m), 0.0);
     const size_t per = wv.size() / static_cast<size_t>(m);
     std::vector<double> nb(static_cast<size_t>(m));
     for (size_t c = 0; c < static_cast<size_t>(m); ++c) {
@@ -101,7 +104,8 @@ void RunFoldBnPass(PassRun& run) {
       nb[c] = (bv[c] - mean[c]) * s + beta[c];
     }
     std::string wname = namer.Fresh(conv->input(1) + "_bnfold");
-    std::string bname = namer.Fresh((has_bias ? conv->input(2) : conv->name() + "_bias") + "_bnfold");
+    std::string bname =
+        namer.Fresh((has_bias ? conv->input(2) : conv->name() + "_bias") + "_bnfold");
     AddInitializer(g, FromDoubles(w.dtype(), w.shape(), wv), wname);
     AddInitializer(g, FromDoubles(w.dtype(), {m}, nb), bname);
     run.tensor_origin[wname] = conv->input(1);

@@ -7,16 +7,16 @@
 #include <deque>
 #include <set>
 
-#include "ir/tensor_io.h"
 #include "backends/ref_backend.h"
+#include "ir/tensor_io.h"
 #include "passes/pass_util.h"
 
 namespace concord::passes {
 
 namespace {
 
-const std::set<std::string> kRandomOps = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                          "RandomUniformLike", "Multinomial", "Bernoulli"};
+const std::set<std::string> kRandomOps = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                          "RandomUniformLike", "Multinomial",   "Bernoulli"};
 
 // Shape's optional start/end (opset 15) applied to a rank.
 std::pair<int64_t, int64_t> ShapeRange(const onnx::NodeProto& n, int64_t rank) {
@@ -72,13 +72,14 @@ void RunFoldConstantsPass(PassRun& run) {
     for (const auto& o : n.output()) {
       if (o.empty()) continue;
       Shape s;
-      if (types.Elem(o) == DType::kUndefined) typed = false;
+      if (types.Elem(o) == DType::kUndefined)
+        typed = false;
       else if (types.Static(o, &s) && DTypeSize(types.Elem(o)) > 0 &&
                static_cast<uint64_t>(NumElements(s)) * DTypeSize(types.Elem(o)) >
                    static_cast<uint64_t>(max_bytes)) {
         typed = false;
-        run.Detail(fmt::format("{} kept: output {} {} is over {} bytes", n.name(), o, ShapeToString(s),
-                               max_bytes));
+        run.Detail(fmt::format("{} kept: output {} {} is over {} bytes", n.name(), o,
+                               ShapeToString(s), max_bytes));
       }
     }
     if (!typed) continue;
@@ -99,14 +100,16 @@ void RunFoldConstantsPass(PassRun& run) {
       auto* vi = og->add_output();
       vi->set_name(o);
       *vi->mutable_type() = *types.Type(o);
-      if (!vi->type().tensor_type().has_shape()) vi->mutable_type()->mutable_tensor_type()->mutable_shape();
+      if (!vi->type().tensor_type().has_shape())
+        vi->mutable_type()->mutable_tensor_type()->mutable_shape();
     }
     std::vector<Value> values;
     try {
       Model m = Model::FromProto(std::move(one), run.input.base_dir(), "fold " + n.name());
       values = RunReference(m, {});
     } catch (const Error& e) {
-      run.Detail(fmt::format("{} ({}) kept: ref cannot evaluate it: {}", n.name(), n.op_type(), e.what()));
+      run.Detail(
+          fmt::format("{} ({}) kept: ref cannot evaluate it: {}", n.name(), n.op_type(), e.what()));
       continue;
     }
     bool ok = true;
@@ -123,7 +126,8 @@ void RunFoldConstantsPass(PassRun& run) {
       TensorToProto(v.tensor, o, &outs.back());
     }
     if (!ok) {
-      run.Detail(fmt::format("{} kept: output is not a tensor or over {} bytes", n.name(), max_bytes));
+      run.Detail(
+          fmt::format("{} kept: output is not a tensor or over {} bytes", n.name(), max_bytes));
       continue;
     }
     for (auto& t : outs) {

@@ -39,8 +39,10 @@ enum class Home { kF32, kF16, kOther };
 // Cast's `to` is an int from opset 6 on (a string before).
 void RequireIntCast(const PassRun& run) {
   if (run.input.Opset("") < 6) {
-    Fail(ErrorKind::kUnsupported, "fp16: the model is opset {}; Cast before opset 6 is not supported here: run "
-         "the 'opset=13' pass first", run.input.Opset(""));
+    Fail(ErrorKind::kUnsupported,
+         "fp16: the model is opset {}; Cast before opset 6 is not supported here: run "
+         "the 'opset=13' pass first",
+         run.input.Opset(""));
   }
 }
 
@@ -74,8 +76,9 @@ void WeightsMode(PassRun& run) {
   for (auto& c : casts) *nodes.Add() = std::move(c);
   for (const auto& n : g->node()) *nodes.Add() = n;
   g->mutable_node()->Swap(&nodes);
-  run.Detail(fmt::format("{} float32 initializers stored as float16, each followed by a Cast to float32",
-                         casts.size()));
+  run.Detail(
+      fmt::format("{} float32 initializers stored as float16, each followed by a Cast to float32",
+                  casts.size()));
 }
 
 bool AllowsF16(const onnx::OpSchema::FormalParameter& p) {
@@ -98,14 +101,16 @@ void GraphMode(PassRun& run) {
   for (const auto& n : g->node()) {
     if (HasSubgraph(n)) {
       Fail(ErrorKind::kUnsupported,
-           "fp16=graph: node '{}' ({}) has a subgraph; only fp16=weights handles such models", n.name(),
-           n.op_type());
+           "fp16=graph: node '{}' ({}) has a subgraph; only fp16=weights handles such models",
+           n.name(), n.op_type());
     }
   }
   const GraphIndex idx(*g);
   const TypeTable types(run.input.graph());
   Namer namer(*g);
-  auto is_f32 = [&](const std::string& v) { return !v.empty() && types.Elem(v) == DType::kFloat32; };
+  auto is_f32 = [&](const std::string& v) {
+    return !v.empty() && types.Elem(v) == DType::kFloat32;
+  };
 
   // 1. Which nodes compute in float16, and which of their float inputs must stay float32.
   const int n_nodes = g->node_size();
@@ -119,8 +124,9 @@ void GraphMode(PassRun& run) {
     if (!any_float) continue;
     const int64_t version = run.input.Opset(n.domain());
     const onnx::OpSchema* schema =
-        version < 0 ? nullptr
-                    : onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(version), n.domain());
+        version < 0
+            ? nullptr
+            : onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(version), n.domain());
     std::string why;
     if (schema == nullptr) {
       why = "no ONNX schema";
@@ -130,7 +136,8 @@ void GraphMode(PassRun& run) {
         const auto* p = Param(schema->outputs(), k);
         if (p == nullptr) continue;
         out_types.insert(p->GetTypeStr());
-        if (is_f32(n.output(k)) && !AllowsF16(*p)) why = fmt::format("output '{}' has no float16", p->GetName());
+        if (is_f32(n.output(k)) && !AllowsF16(*p))
+          why = fmt::format("output '{}' has no float16", p->GetName());
       }
       for (int k = 0; k < n.input_size() && why.empty(); ++k) {
         const auto* p = Param(schema->inputs(), k);
@@ -144,7 +151,8 @@ void GraphMode(PassRun& run) {
     }
     // Outputs of unknown type: leave the node alone rather than guess.
     for (const auto& v : n.output()) {
-      if (!v.empty() && types.Elem(v) == DType::kUndefined && why.empty()) why = "output type unknown";
+      if (!v.empty() && types.Elem(v) == DType::kUndefined && why.empty())
+        why = "output type unknown";
     }
     if (!why.empty()) {
       keep32[static_cast<size_t>(i)] = true;
@@ -187,8 +195,8 @@ void GraphMode(PassRun& run) {
 
   // 3. Physical names: a float16 graph output is computed as V_fp16 and cast to V.
   std::vector<onnx::NodeProto> new_nodes;
-  std::map<std::string, std::vector<std::string>> served;  // cast -> nodes it serves
-  std::map<std::string, std::string> phys;                 // value -> name of its home version
+  std::map<std::string, std::vector<std::string>> served;       // cast -> nodes it serves
+  std::map<std::string, std::string> phys;                      // value -> name of its home version
   std::map<std::pair<std::string, Home>, std::string> cast_of;  // (value, dtype) -> name
   std::map<std::string, std::string> cast_node;                 // cast output -> cast node
   for (const auto& [v, h] : home) phys[v] = v;
@@ -256,7 +264,8 @@ void GraphMode(PassRun& run) {
         std::vector<float> vals = a.name() == "value_float"
                                       ? std::vector<float>{a.f()}
                                       : std::vector<float>(a.floats().begin(), a.floats().end());
-        Shape shape = a.name() == "value_float" ? Shape{} : Shape{static_cast<int64_t>(vals.size())};
+        Shape shape =
+            a.name() == "value_float" ? Shape{} : Shape{static_cast<int64_t>(vals.size())};
         Tensor t = Tensor::FromVector<float>(shape, vals).CastTo(DType::kFloat16);
         a.Clear();
         a.set_name("value");

@@ -23,14 +23,40 @@ namespace concord::passes {
 
 namespace {
 
-const std::set<std::string> kUnary = {
-    "Relu",    "LeakyRelu", "Sigmoid", "Tanh",     "Abs",         "Neg",      "Exp",
-    "Log",     "Sqrt",      "Reciprocal", "Floor", "Ceil",    "Round",       "Sign",     "Erf",
-    "Elu",     "Selu",      "Softplus", "Softsign", "HardSigmoid", "HardSwish", "Clip",  "Cast",
-    "Identity", "Not",      "Sin",     "Cos",     "Celu",     "ThresholdedRelu", "Mish", "IsNaN",
-    "IsInf"};
-const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min",
-                                       "Equal", "Less", "Greater", "And", "Or", "Xor"};
+const std::set<std::string> kUnary = {"Relu",
+                                      "LeakyRelu",
+                                      "Sigmoid",
+                                      "Tanh",
+                                      "Abs",
+                                      "Neg",
+                                      "Exp",
+                                      "Log",
+                                      "Sqrt",
+                                      "Reciprocal",
+                                      "Floor",
+                                      "Ceil",
+                                      "Round",
+                                      "Sign",
+                                      "Erf",
+                                      "Elu",
+                                      "Selu",
+                                      "Softplus",
+                                      "Softsign",
+                                      "HardSigmoid",
+                                      "HardSwish",
+                                      "Clip",
+                                      "Cast",
+                                      "Identity",
+                                      "Not",
+                                      "Sin",
+                                      "Cos",
+                                      "Celu",
+                                      "ThresholdedRelu",
+                                      "Mish",
+                                      "IsNaN",
+                                      "IsInf"};
+const std::set<std::string> kBinary = {"Add",   "Sub",  "Mul",     "Div", "Pow", "Max", "Min",
+                                       "Equal", "Less", "Greater", "And", "Or",  "Xor"};
 
 std::vector<int64_t> Inverse(const std::vector<int64_t>& p) {
   std::vector<int64_t> inv(p.size());
@@ -83,7 +109,8 @@ bool IsTranspose(const onnx::NodeProto& n) {
 void PermuteDims(onnx::ValueInfoProto* vi, const std::vector<int64_t>& perm) {
   auto* shape = vi->mutable_type()->mutable_tensor_type()->mutable_shape();
   std::vector<onnx::TensorShapeProto_Dimension> dims(shape->dim().begin(), shape->dim().end());
-  for (size_t j = 0; j < perm.size(); ++j) *shape->mutable_dim(static_cast<int>(j)) = dims[static_cast<size_t>(perm[j])];
+  for (size_t j = 0; j < perm.size(); ++j)
+    *shape->mutable_dim(static_cast<int>(j)) = dims[static_cast<size_t>(perm[j])];
 }
 
 class Optimizer {
@@ -127,7 +154,8 @@ class Optimizer {
           for (int k = 0; k < p->output_size(); ++k) {
             if (p->output(k) == in) p->set_output(k, out);
           }
-          Remove(i, fmt::format("{}: identity transpose removed ({} writes {})", t->name(), p->name(), out));
+          Remove(i, fmt::format("{}: identity transpose removed ({} writes {})", t->name(),
+                                p->name(), out));
           return true;
         }
       }
@@ -145,7 +173,8 @@ class Optimizer {
         u->set_input(0, t->input(0));
         SetIntsAttr(u, "perm", c);
         run_.Origin(u->name(), {u->name(), t->name()});
-        Remove(i, fmt::format("{} merged into {} (perm {})", t->name(), u->name(), fmt::join(c, ",")));
+        Remove(i,
+               fmt::format("{} merged into {} (perm {})", t->name(), u->name(), fmt::join(c, ",")));
         run_.Count("transposes_merged");
         return true;
       }
@@ -153,7 +182,8 @@ class Optimizer {
       bool unary_ok = unary;
       for (int k = 1; unary && k < u->input_size(); ++k) {
         Shape s;
-        unary_ok &= u->input(k).empty() || (u->input(k) != out && types.Static(u->input(k), &s) && s.empty());
+        unary_ok &= u->input(k).empty() ||
+                    (u->input(k) != out && types.Static(u->input(k), &s) && s.empty());
       }
       if (unary_ok) {
         Swap(t, u, {});
@@ -167,7 +197,8 @@ class Optimizer {
         if (out_rank != rank) continue;
         // Other operand: a constant (permuted here) or a single-use transpose with the same perm.
         if (idx.IsConstant(other)) {
-          Tensor c = ReadInitializer(g_->initializer(idx.initializer.at(other)), run_.input.base_dir());
+          Tensor c =
+              ReadInitializer(g_->initializer(idx.initializer.at(other)), run_.input.base_dir());
           if (c.dtype() == DType::kString || c.rank() > rank) continue;
           Tensor cp = c;
           if (c.numel() != 1 || c.rank() == rank) {
@@ -187,9 +218,11 @@ class Optimizer {
         auto pit = idx.producer.find(other);
         if (pit == idx.producer.end()) continue;
         onnx::NodeProto* t2 = g_->mutable_node(pit->second);
-        if (!IsTranspose(*t2) || IntsAttr(*t2, "perm") != perm || idx.NumConsumers(other) != 1) continue;
+        if (!IsTranspose(*t2) || IntsAttr(*t2, "perm") != perm || idx.NumConsumers(other) != 1)
+          continue;
         std::string src2 = t2->input(0);
-        Remove(pit->second, fmt::format("{} folded into the transpose after {}", t2->name(), u->name()));
+        Remove(pit->second,
+               fmt::format("{} folded into the transpose after {}", t2->name(), u->name()));
         Swap(t, u, {{1 - slot, src2}});
         run_.Count("transposes_merged");
         return true;
@@ -200,7 +233,8 @@ class Optimizer {
   }
 
   // t -> u  becomes  u' -> t (u reads t's input; t writes u's output).
-  void Swap(onnx::NodeProto* t, onnx::NodeProto* u, const std::map<int, std::string>& other_inputs) {
+  void Swap(onnx::NodeProto* t, onnx::NodeProto* u,
+            const std::map<int, std::string>& other_inputs) {
     const std::string x = t->input(0);
     const std::string y = u->output(0);
     const std::string mid = namer_.Fresh(y + "_pre_transpose");
@@ -292,7 +326,8 @@ void RunNhwcPass(PassRun& run) {
       onnx::NodeProto t = MakeNode("Transpose", tn, {nchw}, {y});
       SetIntsAttr(&t, "perm", {0, 2, 3, 1});
       back.push_back(std::move(t));
-      if (out.type().tensor_type().has_shape() && out.type().tensor_type().shape().dim_size() == 4) {
+      if (out.type().tensor_type().has_shape() &&
+          out.type().tensor_type().shape().dim_size() == 4) {
         PermuteDims(&out, {0, 2, 3, 1});
       } else {
         out.mutable_type()->mutable_tensor_type()->clear_shape();

@@ -15,7 +15,8 @@ namespace {
 void CollectTypes(const onnx::GraphProto& g, std::map<std::string, onnx::TypeProto>* types) {
   for (const auto* list : {&g.input(), &g.output(), &g.value_info()}) {
     for (const auto& vi : *list) {
-      if (vi.has_type() && vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET) (*types)[vi.name()] = vi.type();
+      if (vi.has_type() && vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET)
+        (*types)[vi.name()] = vi.type();
     }
   }
   for (const auto& n : g.node()) {
@@ -74,10 +75,11 @@ void RunOpsetPass(PassRun& run) {
   const int64_t from = run.input.Opset("");
   if (from < 0) Fail(ErrorKind::kUnsupported, "opset: the model imports no default-domain opset");
   if (target < 1) Fail(ErrorKind::kUsage, "opset={}: the version must be positive", target);
-  const int64_t latest = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(
-      onnx::ONNX_DOMAIN).second;
+  const int64_t latest =
+      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
   if (target > latest) {
-    Fail(ErrorKind::kUnsupported, "opset={}: this ONNX build knows opsets up to {}", target, latest);
+    Fail(ErrorKind::kUnsupported, "opset={}: this ONNX build knows opsets up to {}", target,
+         latest);
   }
   run.changes["opset_before"] = from;
   run.changes["opset_after"] = target;

@@ -61,9 +61,8 @@
 // {"nodes": {new: [orig...]}, "tensors": {new: orig}, "passes": [spec...]}.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

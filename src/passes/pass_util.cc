@@ -124,7 +124,8 @@ void TopoSort(onnx::GraphProto* graph) {
     }
     for (const auto& t : needs) {
       auto it = producer.find(t);
-      if (it != producer.end() && it->second != i) deps[static_cast<size_t>(i)].push_back(it->second);
+      if (it != producer.end() && it->second != i)
+        deps[static_cast<size_t>(i)].push_back(it->second);
     }
   }
   // Stable DFS (iterative: graphs may be long chains): a node is emitted after its
@@ -168,7 +169,8 @@ TypeTable::TypeTable(const onnx::GraphProto& graph) {
     e.dtype = IsValidDType(tt.elem_type()) ? static_cast<DType>(tt.elem_type()) : DType::kUndefined;
     if (tt.has_shape()) {
       e.has_shape = true;
-      for (const auto& d : tt.shape().dim()) e.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+      for (const auto& d : tt.shape().dim())
+        e.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
     }
     entries_[vi.name()] = e;
     protos_[vi.name()] = vi.type();

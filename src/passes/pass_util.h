@@ -23,9 +23,9 @@
 namespace concord::passes {
 
 struct PassRun {
-  const Model& input;                           // validated, shape-inferred input of the pass
-  onnx::ModelProto proto;                       // the pass rewrites this
-  std::map<std::string, std::string> options;   // resolved (defaults filled in)
+  const Model& input;                          // validated, shape-inferred input of the pass
+  onnx::ModelProto proto;                      // the pass rewrites this
+  std::map<std::string, std::string> options;  // resolved (defaults filled in)
   const PassContext& ctx;
   std::map<std::string, std::vector<std::string>> node_origin;  // new node -> input nodes
   std::map<std::string, std::string> tensor_origin;             // new tensor -> input tensor
@@ -61,8 +61,8 @@ class TypeTable {
  public:
   explicit TypeTable(const onnx::GraphProto& graph);
   DType Elem(const std::string& name) const;  // kUndefined when unknown or not a tensor
-  bool Static(const std::string& name, Shape* shape) const;  // true when fully known
-  int Rank(const std::string& name) const;                   // -1 when unknown
+  bool Static(const std::string& name, Shape* shape) const;    // true when fully known
+  int Rank(const std::string& name) const;                     // -1 when unknown
   const onnx::TypeProto* Type(const std::string& name) const;  // nullptr when unknown
 
  private:

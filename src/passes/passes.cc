@@ -17,24 +17,36 @@ struct PassDef {
 // The one table of passes. Keep entries in the order `--list` shows them.
 const std::vector<PassDef>& Table() {
   static const std::vector<PassDef> table = {
-      {{"opset", "convert to another opset with ONNX's version converter",
-        {{"version", "", "target opset of the default domain (required)"}}, "version"},
+      {{"opset",
+        "convert to another opset with ONNX's version converter",
+        {{"version", "", "target opset of the default domain (required)"}},
+        "version"},
        RunOpsetPass},
-      {{"fold_constants", "replace nodes computable from constants (and Shape of static shapes) by initializers",
-        {{"max_bytes", "67108864", "largest folded output kept as an initializer"}}, ""},
+      {{"fold_constants",
+        "replace nodes computable from constants (and Shape of static shapes) by initializers",
+        {{"max_bytes", "67108864", "largest folded output kept as an initializer"}},
+        ""},
        RunFoldConstantsPass},
-      {{"fold_bn", "fold BatchNormalization (inference) into the preceding Conv's weights and bias", {}, ""},
+      {{"fold_bn",
+        "fold BatchNormalization (inference) into the preceding Conv's weights and bias",
+        {},
+        ""},
        RunFoldBnPass},
-      {{"fp16", "float16: weights only (Cast back to float32) or the whole graph (Casts at the interface)",
-        {{"mode", "weights", "weights | graph"}}, "mode"},
+      {{"fp16",
+        "float16: weights only (Cast back to float32) or the whole graph (Casts at the interface)",
+        {{"mode", "weights", "weights | graph"}},
+        "mode"},
        RunFp16Pass},
-      {{"quantize_int8", "static int8 QDQ quantization of Conv/MatMul/Gemm, calibrated on input sets",
+      {{"quantize_int8",
+        "static int8 QDQ quantization of Conv/MatMul/Gemm, calibrated on input sets",
         {{"activations", "uint8", "uint8 (asymmetric) | int8 (asymmetric)"},
          {"per_channel", "1", "1: weight scales per output channel, 0: per tensor"}},
         ""},
        RunQuantizeInt8Pass},
-      {{"nhwc", "NHWC interface for 4-D inputs; transposes pushed through elementwise ops and cancelled",
-        {{"outputs", "nchw", "nchw | nhwc (layout of 4-D graph outputs)"}}, ""},
+      {{"nhwc",
+        "NHWC interface for 4-D inputs; transposes pushed through elementwise ops and cancelled",
+        {{"outputs", "nchw", "nchw | nhwc (layout of 4-D graph outputs)"}},
+        ""},
        RunNhwcPass},
   };
   return table;
@@ -81,7 +93,8 @@ ParsedSpec ParseSpec(const std::string& spec, const PassContext& ctx) {
   };
   auto bad_option = [&](const std::string& what) {
     std::string opts;
-    for (const auto& o : info.options) opts += fmt::format("\n  {}  {} (default '{}')", o.key, o.help, o.default_value);
+    for (const auto& o : info.options)
+      opts += fmt::format("\n  {}  {} (default '{}')", o.key, o.help, o.default_value);
     Fail(ErrorKind::kUsage, "pass '{}': {}; options of {}:{}\npasses:\n{}", spec, what, info.name,
          opts.empty() ? " none" : opts, FormatPassList());
   };
@@ -93,7 +106,8 @@ ParsedSpec ParseSpec(const std::string& spec, const PassContext& ctx) {
     p.options[key] = v;
   }
   if (has_value) {
-    if (info.primary.empty()) bad_option(fmt::format("{} takes no value (got '={}')", info.name, value));
+    if (info.primary.empty())
+      bad_option(fmt::format("{} takes no value (got '={}')", info.name, value));
     p.options[info.primary] = value;
   }
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -126,7 +140,8 @@ NameMap NormalizeNodeNames(onnx::ModelProto* proto, nlohmann::json* log) {
       map.nodes[n->name()] = {n->name()};
     } else if (seen.count(original)) {
       n->set_name(namer.Fresh(original + "__2"));
-      log->push_back(fmt::format("duplicate node name '{}' (node {}) renamed '{}'", original, i, n->name()));
+      log->push_back(
+          fmt::format("duplicate node name '{}' (node {}) renamed '{}'", original, i, n->name()));
       map.nodes[n->name()] = {original};
     }
     seen.insert(n->name());
@@ -164,7 +179,8 @@ NameMap PassNameMap(const PassRun& run) {
       auto p = input_producer.find(o);
       if (p != input_producer.end()) add(p->second);
       auto t = run.tensor_origin.find(o);
-      if (t != run.tensor_origin.end() && input_producer.count(t->second)) add(input_producer[t->second]);
+      if (t != run.tensor_origin.end() && input_producer.count(t->second))
+        add(input_producer[t->second]);
     }
     if (from.empty()) {
       for (const auto& i : n.input()) {
@@ -203,15 +219,15 @@ NameMap NameMap::ComposeAfter(const NameMap& earlier) const {
   return out;
 }
 
-nlohmann::json NameMap::ToJson() const {
-  return {{"nodes", nodes}, {"tensors", tensors}};
-}
+nlohmann::json NameMap::ToJson() const { return {{"nodes", nodes}, {"tensors", tensors}}; }
 
 NameMap NameMap::FromJson(const nlohmann::json& j) {
   NameMap m;
   try {
-    if (j.contains("nodes")) m.nodes = j.at("nodes").get<std::map<std::string, std::vector<std::string>>>();
-    if (j.contains("tensors")) m.tensors = j.at("tensors").get<std::map<std::string, std::string>>();
+    if (j.contains("nodes"))
+      m.nodes = j.at("nodes").get<std::map<std::string, std::vector<std::string>>>();
+    if (j.contains("tensors"))
+      m.tensors = j.at("tensors").get<std::map<std::string, std::string>>();
   } catch (const nlohmann::json::exception& e) {
     Fail(ErrorKind::kInput, "name map ({}): malformed: {}", kNameMapKey, e.what());
   }
@@ -247,8 +263,9 @@ std::string FormatPassList() {
     }
     s += fmt::format("  {:<22} {}\n", head, d.info.description);
     for (const auto& o : d.info.options) {
-      s += fmt::format("  {:<22}   :{}=  {}{}\n", "", o.key, o.help,
-                       o.default_value.empty() ? "" : fmt::format(" (default {})", o.default_value));
+      s +=
+          fmt::format("  {:<22}   :{}=  {}{}\n", "", o.key, o.help,
+                      o.default_value.empty() ? "" : fmt::format(" (default {})", o.default_value));
     }
   }
   return s;
@@ -281,15 +298,16 @@ PassResult RunPasses(const Model& in, const std::vector<std::string>& pass_specs
     NameMap names = NormalizeNodeNames(&proto, &notes);
     if (!notes.empty()) {
       log["renamed"] = notes;
-      cur = Model::FromProto(std::move(proto), in.base_dir(), in.path().empty() ? "<memory>" : in.path());
+      cur = Model::FromProto(std::move(proto), in.base_dir(),
+                             in.path().empty() ? "<memory>" : in.path());
       total = names.ComposeAfter(total);
     }
   }
   for (size_t k = 0; k < parsed.size(); ++k) {
     const PassDef& def = *parsed[k].def;
     const std::string& spec = pass_specs[k];
-    PassRun run{cur, cur.proto(), parsed[k].options, ctx, {}, {}, nlohmann::json::object(),
-                nlohmann::json::array()};
+    PassRun run{cur, cur.proto(), parsed[k].options,        ctx,
+                {},  {},          nlohmann::json::object(), nlohmann::json::array()};
     const int nodes_before = cur.graph().node_size();
     const int inits_before = cur.graph().initializer_size();
     def.run(run);
@@ -311,8 +329,8 @@ PassResult RunPasses(const Model& in, const std::vector<std::string>& pass_specs
         return Model::FromProto(std::move(run.proto), in.base_dir(),
                                 fmt::format("output of pass '{}'", spec));
       } catch (const Error& e) {
-        Fail(ErrorKind::kInternal, "pass '{}' produced an invalid model (a bug in the pass): {}", spec,
-             e.what());
+        Fail(ErrorKind::kInternal, "pass '{}' produced an invalid model (a bug in the pass): {}",
+             spec, e.what());
       }
     }();
     total = step.ComposeAfter(total);
@@ -345,7 +363,8 @@ PassResult RunPasses(const Model& in, const std::vector<std::string>& pass_specs
   for (const auto& i : cur.graph().initializer()) names.insert(i.name());
   for (const auto& i : cur.graph().input()) names.insert(i.name());
   for (auto it = total.tensors.begin(); it != total.tensors.end();) {
-    it = names.count(it->first) && it->first != it->second ? std::next(it) : total.tensors.erase(it);
+    it =
+        names.count(it->first) && it->first != it->second ? std::next(it) : total.tensors.erase(it);
   }
 
   nlohmann::json stored = total.ToJson();

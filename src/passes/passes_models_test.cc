@@ -26,7 +26,8 @@ std::vector<ModelCase> Models() {
   const std::string root = PASSES_MODELS;
   std::vector<ModelCase> out;
   for (const char* z : {"tiny_cnn", "mlp", "attention"}) {
-    out.push_back({z, root + "/zoo/" + z + "/model.onnx", root + "/zoo/" + z + "/test_data_set_0/input_0.pb"});
+    out.push_back({z, root + "/zoo/" + z + "/model.onnx",
+                   root + "/zoo/" + z + "/test_data_set_0/input_0.pb"});
   }
   for (const char* b : {"mobilenetv2_shaped", "resnet18_shaped"}) {
     out.push_back({b, root + "/bench/" + std::string(b) + ".onnx", ""});
@@ -36,8 +37,10 @@ std::vector<ModelCase> Models() {
 
 Model LoadOrFail(const ModelCase& c) {
   if (!fs::exists(c.path)) {
-    ADD_FAILURE() << c.path << " is missing: run `ctest -L python` (fixture passes_models_generate) or "
-                  << ".venv/bin/python scripts/make_models.py zoo|bench " << PASSES_MODELS << "/{zoo,bench}";
+    ADD_FAILURE() << c.path
+                  << " is missing: run `ctest -L python` (fixture passes_models_generate) or "
+                  << ".venv/bin/python scripts/make_models.py zoo|bench " << PASSES_MODELS
+                  << "/{zoo,bench}";
   }
   return Model::Load(c.path);
 }
@@ -58,10 +61,10 @@ struct PassCase {
 // nets accumulate float16 rounding); int8 QDQ 0.1 of the output range plus top-1 agreement on
 // the classifiers.
 const std::vector<PassCase> kPasses = {
-    {"opset=17", 1e-5, false},     {"fold_constants", 1e-5, false},
-    {"fold_bn", 1e-5, false},      {"fp16", 1e-2, false},
-    {"fp16=graph", 3e-2, false},   {"quantize_int8", 0.1, false},
-    {"nhwc", 1e-5, true},          {"fold_constants,fold_bn,nhwc,fp16", 1e-2, true}};
+    {"opset=17", 1e-5, false},   {"fold_constants", 1e-5, false},
+    {"fold_bn", 1e-5, false},    {"fp16", 1e-2, false},
+    {"fp16=graph", 3e-2, false}, {"quantize_int8", 0.1, false},
+    {"nhwc", 1e-5, true},        {"fold_constants,fold_bn,nhwc,fp16", 1e-2, true}};
 
 std::vector<std::string> SplitSpecs(const std::string& s) {
   std::vector<std::string> out;
@@ -96,8 +99,9 @@ TEST_P(PassesOnModels, EveryPassAgreesOnRefAndRunsOnOrt) {
     PassResult r = RunPasses(m, SplitSpecs(p.spec), ctx);
     testing::ExpectTraceable(m, r);
     double err = testing::Agreement(m, r.model, in, p.nhwc_inputs);
-    std::cout << fmt::format("[ {:<18} ] {:<34} rel err {:.3g} (bound {:g}), nodes {} -> {}\n", c.name, p.spec, err,
-                             p.tol, m.graph().node_size(), r.model.graph().node_size());
+    std::cout << fmt::format("[ {:<18} ] {:<34} rel err {:.3g} (bound {:g}), nodes {} -> {}\n",
+                             c.name, p.spec, err, p.tol, m.graph().node_size(),
+                             r.model.graph().node_size());
     EXPECT_LE(err, p.tol);
     if (p.spec == "quantize_int8" && want[0].tensor.numel() >= 10 && want[0].tensor.rank() == 2) {
       ValueMap in2 = in;
@@ -119,7 +123,8 @@ TEST_P(PassesOnModels, EveryPassAgreesOnRefAndRunsOnOrt) {
         // ORT computes QDQ with its own integer kernels: hold it to the int8 bound against the
         // float original rather than to ref's QDQ arithmetic.
         double e = testing::RelErr(want[0].tensor, on_ort[0].tensor);
-        std::cout << fmt::format("[ {:<18} ] {:<34} ort vs float original: rel err {:.3g}\n", c.name, p.spec, e);
+        std::cout << fmt::format("[ {:<18} ] {:<34} ort vs float original: rel err {:.3g}\n",
+                                 c.name, p.spec, e);
         EXPECT_LE(e, p.tol) << "int8 model on ort vs the float model on ref";
       } else {
         double e = testing::RelErr(on_ref[0].tensor, on_ort[0].tensor);

@@ -42,8 +42,10 @@ Model ConvBn(DType dt, bool bias) {
   b.Init("o2", UniformTensor(dt, {4}, 9));
   b.Init("m2", UniformTensor(dt, {4}, 10));
   b.Init("v2", UniformTensor(dt, {4}, 11, 0.1, 2));
-  auto* c1 = b.Node("Conv", "conv1", bias ? std::vector<std::string>{"x", "w1", "b1"} : std::vector<std::string>{"x", "w1"},
-                    {"c1"});
+  auto* c1 =
+      b.Node("Conv", "conv1",
+             bias ? std::vector<std::string>{"x", "w1", "b1"} : std::vector<std::string>{"x", "w1"},
+             {"c1"});
   GraphBuilder::Ints(c1, "pads", {1, 1, 1, 1});
   auto* bn1 = b.Node("BatchNormalization", "bn1", {"c1", "s1", "o1", "m1", "v1"}, {"n1"});
   GraphBuilder::Float(bn1, "epsilon", 1e-3f);
@@ -69,8 +71,8 @@ TEST(Passes, ListAndSpecErrors) {
     }
     return std::make_pair(ErrorKind::kInternal, std::string("no error"));
   };
-  for (const char* bad : {"nosuch", "fp16:mode=bogus", "fp16:nokey=1", "opset", "opset=abc", "fold_bn=3",
-                          "fp16:mode"}) {
+  for (const char* bad : {"nosuch", "fp16:mode=bogus", "fp16:nokey=1", "opset", "opset=abc",
+                          "fold_bn=3", "fp16:mode"}) {
     auto [kind, msg] = kind_of(bad);
     EXPECT_EQ(kind, ErrorKind::kUsage) << bad << ": " << msg;
   }
@@ -97,20 +99,21 @@ TEST(Passes, TinyCnnEveryPassAgreesOnRef) {
     double tol;
     bool nhwc;
   };
-  for (const Case& c : std::vector<Case>{{"opset=17", 1e-5, false},
-                                         {"opset=15", 1e-5, false},
-                                         {"fold_constants", 1e-5, false},
-                                         {"fold_bn", 1e-5, false},
-                                         {"fp16", 1e-2, false},
-                                         {"fp16=graph", 1e-2, false},
-                                         {"quantize_int8", 0.1, false},
-                                         {"quantize_int8:activations=int8:per_channel=0", 0.1, false},
-                                         {"nhwc", 1e-6, true}}) {
+  for (const Case& c :
+       std::vector<Case>{{"opset=17", 1e-5, false},
+                         {"opset=15", 1e-5, false},
+                         {"fold_constants", 1e-5, false},
+                         {"fold_bn", 1e-5, false},
+                         {"fp16", 1e-2, false},
+                         {"fp16=graph", 1e-2, false},
+                         {"quantize_int8", 0.1, false},
+                         {"quantize_int8:activations=int8:per_channel=0", 0.1, false},
+                         {"nhwc", 1e-6, true}}) {
     SCOPED_TRACE(c.spec);
     PassResult r = RunPasses(m, {c.spec}, Calibration(m, 4));
     double err = Agreement(m, r.model, in, c.nhwc);
-    std::cout << "[ tiny_cnn ] " << c.spec << ": rel err " << err << " nodes " << m.graph().node_size() << " -> "
-              << r.model.graph().node_size() << "\n";
+    std::cout << "[ tiny_cnn ] " << c.spec << ": rel err " << err << " nodes "
+              << m.graph().node_size() << " -> " << r.model.graph().node_size() << "\n";
     EXPECT_LE(err, c.tol);
     testing::ExpectTraceable(m, r);
   }
@@ -122,7 +125,8 @@ TEST(Passes, OpsetConversionChangesTheImport) {
   EXPECT_EQ(r.model.Opset(""), 17);
   EXPECT_EQ(r.log["passes"][0]["changes"]["opset_before"], 13);
   // Node names survive the converter's IR round trip.
-  for (const auto& n : r.model.graph().node()) EXPECT_EQ(r.names.nodes.at(n.name()), std::vector<std::string>{n.name()});
+  for (const auto& n : r.model.graph().node())
+    EXPECT_EQ(r.names.nodes.at(n.name()), std::vector<std::string>{n.name()});
 }
 
 TEST(Passes, OpsetConverterFailureIsUnsupported) {
@@ -181,18 +185,19 @@ TEST(Passes, FoldConstantsFoldsConstantChainsAndShapes) {
     auto* a = k->add_attribute();
     a->set_name("value");
     a->set_type(onnx::AttributeProto::TENSOR);
-    TensorToProto(Tensor::FromVector<float>({12}, std::vector<float>(12, 0.5f)), "", a->mutable_t());
+    TensorToProto(Tensor::FromVector<float>({12}, std::vector<float>(12, 0.5f)), "",
+                  a->mutable_t());
   }
   b.Init("two", Tensor::Scalar<float>(2.0f));
-  b.Node("Mul", "scale_k", {"kc", "two"}, {"k2"});         // constant: folded
-  b.Node("Shape", "shape", {"x"}, {"xs"});                 // static shape: folded
+  b.Node("Mul", "scale_k", {"kc", "two"}, {"k2"});  // constant: folded
+  b.Node("Shape", "shape", {"x"}, {"xs"});          // static shape: folded
   b.Init("idx", Tensor::FromVector<int64_t>({1}, {0}));
-  b.Node("Gather", "batch", {"xs", "idx"}, {"n"});         // then constant: folded
+  b.Node("Gather", "batch", {"xs", "idx"}, {"n"});  // then constant: folded
   b.Init("minus1", Tensor::FromVector<int64_t>({1}, {-1}));
-  b.Node("Concat", "newshape", {"n", "minus1"}, {"ns"});   // folded
+  b.Node("Concat", "newshape", {"n", "minus1"}, {"ns"});  // folded
   testing::GraphBuilder::Int(b.proto().mutable_graph()->mutable_node(4), "axis", 0);
-  b.Node("Reshape", "flat", {"x", "ns"}, {"xf"});          // data: kept
-  b.Node("Add", "add", {"xf", "k2"}, {"y"});               // data: kept
+  b.Node("Reshape", "flat", {"x", "ns"}, {"xf"});  // data: kept
+  b.Node("Add", "add", {"xf", "k2"}, {"y"});       // data: kept
   Model m = b.Build();
   PassResult r = RunPasses(m, {"fold_constants"});
   EXPECT_EQ(r.model.graph().node_size(), 2) << r.log.dump(2);
@@ -222,7 +227,8 @@ TEST(Passes, Fp16GraphKeepsInterfaceAndCastsUnsupportedOps) {
   for (const auto& io : r.model.Inputs()) EXPECT_EQ(io.dtype, DType::kFloat32);
   for (const auto& io : r.model.Outputs()) EXPECT_EQ(io.dtype, DType::kFloat32);
   EXPECT_EQ(CountOp(r.model, "Cast"), 2);  // one in, one out
-  for (const auto& t : r.model.graph().initializer()) EXPECT_EQ(t.data_type(), onnx::TensorProto::FLOAT16) << t.name();
+  for (const auto& t : r.model.graph().initializer())
+    EXPECT_EQ(t.data_type(), onnx::TensorProto::FLOAT16) << t.name();
   // An op whose schema has no float16 (Celu, opset 12) stays float32 between Casts.
   GraphBuilder b;
   b.Input("x", DType::kFloat32, {2, 3, 3});
@@ -241,7 +247,8 @@ TEST(Passes, Fp16WeightsStoresHalfWeights) {
   Model m = TinyCnn();
   PassResult r = RunPasses(m, {"fp16"});
   int half = 0;
-  for (const auto& t : r.model.graph().initializer()) half += t.data_type() == onnx::TensorProto::FLOAT16;
+  for (const auto& t : r.model.graph().initializer())
+    half += t.data_type() == onnx::TensorProto::FLOAT16;
   EXPECT_EQ(half, 6);
   EXPECT_EQ(CountOp(r.model, "Cast"), 6);
   EXPECT_EQ(r.names.tensors.count("w1_fp16"), 1u);
@@ -253,7 +260,8 @@ TEST(Passes, QuantizeInsertsQdqAndWeightsAreInt8) {
   EXPECT_EQ(CountOp(r.model, "QuantizeLinear"), 3);    // conv1, conv2, fc inputs
   EXPECT_EQ(CountOp(r.model, "DequantizeLinear"), 6);  // + their weights
   int int8 = 0;
-  for (const auto& t : r.model.graph().initializer()) int8 += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() > 1;
+  for (const auto& t : r.model.graph().initializer())
+    int8 += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() > 1;
   EXPECT_EQ(int8, 3);
   // Q/DQ nodes map to the node they serve.
   for (const auto& n : r.model.graph().node()) {

@@ -19,7 +19,8 @@ namespace concord::passes::testing {
 using GraphBuilder = concord::test::GraphBuilder;
 
 // Seeded tensor, uniform in [lo, hi) (drawn as float64, then cast to `dt`).
-inline Tensor UniformTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
+inline Tensor UniformTensor(DType dt, const Shape& shape, uint64_t seed, double lo = -1,
+                            double hi = 1) {
   Rng rng(seed);
   return concord::RandomTensor(DType::kFloat64, shape, rng, lo, hi).CastTo(dt);
 }
@@ -35,7 +36,8 @@ inline ValueMap RandomInputs(const Model& m, uint64_t seed) {
   return v;
 }
 
-inline std::vector<Value> RunOn(const Model& m, const ValueMap& inputs, const std::string& env = "ref") {
+inline std::vector<Value> RunOn(const Model& m, const ValueMap& inputs,
+                                const std::string& env = "ref") {
   auto session = PrepareSession(m, EnvSpec::Parse(env));
   return session->Run(inputs);
 }
@@ -63,14 +65,15 @@ inline Tensor ToNhwc(const Tensor& x) {
     for (int64_t b = 0; b < c; ++b)
       for (int64_t i = 0; i < h; ++i)
         for (int64_t j = 0; j < w; ++j)
-          y.data<double>()[((a * h + i) * w + j) * c + b] = f.data<double>()[((a * c + b) * h + i) * w + j];
+          y.data<double>()[((a * h + i) * w + j) * c + b] =
+              f.data<double>()[((a * c + b) * h + i) * w + j];
   return y.CastTo(x.dtype());
 }
 
 // Runs `orig` and `conv` on ref (inputs adapted for nhwc) and returns the worst RelErr over
 // the outputs.
-inline double Agreement(const Model& orig, const Model& conv, const ValueMap& inputs, bool nhwc_inputs = false,
-                        const std::string& env = "ref") {
+inline double Agreement(const Model& orig, const Model& conv, const ValueMap& inputs,
+                        bool nhwc_inputs = false, const std::string& env = "ref") {
   ValueMap in2 = inputs;
   if (nhwc_inputs) {
     for (auto& [k, v] : in2) {
@@ -81,13 +84,15 @@ inline double Agreement(const Model& orig, const Model& conv, const ValueMap& in
   auto b = RunOn(conv, in2, env);
   EXPECT_EQ(a.size(), b.size());
   double worst = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) worst = std::max(worst, RelErr(a[i].tensor, b[i].tensor));
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    worst = std::max(worst, RelErr(a[i].tensor, b[i].tensor));
   return worst;
 }
 
 inline int CountOp(const Model& m, const std::string& op) {
-  return static_cast<int>(std::count_if(m.graph().node().begin(), m.graph().node().end(),
-                                        [&](const onnx::NodeProto& n) { return n.op_type() == op; }));
+  return static_cast<int>(
+      std::count_if(m.graph().node().begin(), m.graph().node().end(),
+                    [&](const onnx::NodeProto& n) { return n.op_type() == op; }));
 }
 
 // Every node of `conv` maps to names of nodes that exist in `orig`.
@@ -98,7 +103,8 @@ inline void ExpectTraceable(const Model& orig, const PassResult& r) {
     auto it = r.names.nodes.find(n.name());
     ASSERT_NE(it, r.names.nodes.end()) << "node " << n.name() << " has no origin";
     EXPECT_FALSE(it->second.empty()) << "node " << n.name() << " maps to nothing";
-    for (const auto& o : it->second) EXPECT_TRUE(names.count(o)) << n.name() << " -> " << o << " (not in the original)";
+    for (const auto& o : it->second)
+      EXPECT_TRUE(names.count(o)) << n.name() << " -> " << o << " (not in the original)";
   }
 }
 

@@ -47,14 +47,17 @@ bool IsTarget(const onnx::NodeProto& n) {
 void RunQuantizeInt8Pass(PassRun& run) {
   const std::string act_type = run.Opt("activations");
   if (act_type != "uint8" && act_type != "int8") {
-    Fail(ErrorKind::kUsage, "quantize_int8: activations must be uint8 or int8 (got '{}')", act_type);
+    Fail(ErrorKind::kUsage, "quantize_int8: activations must be uint8 or int8 (got '{}')",
+         act_type);
   }
   bool per_channel = run.IntOpt("per_channel") != 0;
   const int64_t opset = run.input.Opset("");
   if (opset < 10) {
-    Fail(ErrorKind::kUnsupported,
-         "quantize_int8: the model is opset {}; QuantizeLinear needs opset 10 (13 for per-channel): "
-         "run the 'opset=13' pass first", opset);
+    Fail(
+        ErrorKind::kUnsupported,
+        "quantize_int8: the model is opset {}; QuantizeLinear needs opset 10 (13 for per-channel): "
+        "run the 'opset=13' pass first",
+        opset);
   }
   if (per_channel && opset < 13) {
     per_channel = false;
@@ -117,12 +120,15 @@ void RunQuantizeInt8Pass(PassRun& run) {
       try {
         oracle->RunWithTaps(inputs, &taps);
       } catch (const Error& e) {
-        Fail(e.kind(), "quantize_int8: calibration set {} does not run on ref: {}", set_no, e.what());
+        Fail(e.kind(), "quantize_int8: calibration set {} does not run on ref: {}", set_no,
+             e.what());
       }
       for (const auto& [name, uses] : acts) {
         const Value* v = nullptr;
-        if (auto t = taps.find(name); t != taps.end()) v = &t->second;
-        else if (auto in = inputs.find(name); in != inputs.end()) v = &in->second;
+        if (auto t = taps.find(name); t != taps.end())
+          v = &t->second;
+        else if (auto in = inputs.find(name); in != inputs.end())
+          v = &in->second;
         if (v != nullptr && v->is_tensor()) Update(&ranges[name], v->tensor);
       }
       ++set_no;
@@ -149,8 +155,10 @@ void RunQuantizeInt8Pass(PassRun& run) {
     std::string q_name = namer.Fresh(name + "_quantized");
     std::string dq_name = namer.Fresh(name + "_dequantized");
     AddInitializer(g, Tensor::Scalar<float>(fscale), s_name);
-    if (u8) AddInitializer(g, Tensor::Scalar<uint8_t>(static_cast<uint8_t>(zp)), z_name);
-    else AddInitializer(g, Tensor::Scalar<int8_t>(static_cast<int8_t>(zp)), z_name);
+    if (u8)
+      AddInitializer(g, Tensor::Scalar<uint8_t>(static_cast<uint8_t>(zp)), z_name);
+    else
+      AddInitializer(g, Tensor::Scalar<int8_t>(static_cast<int8_t>(zp)), z_name);
     std::string qn = namer.Fresh(name + "_QuantizeLinear");
     std::string dqn = namer.Fresh(name + "_DequantizeLinear");
     added.push_back(MakeNode("QuantizeLinear", qn, {name, s_name, z_name}, {q_name}));
@@ -165,8 +173,8 @@ void RunQuantizeInt8Pass(PassRun& run) {
     run.tensor_origin[q_name] = name;
     run.tensor_origin[dq_name] = name;
     run.Count("activations_quantized");
-    run.Detail(fmt::format("{}: range [{:.4g}, {:.4g}] -> {} scale {:.4g} zero point {}", name, r.lo, r.hi,
-                           act_type, fscale, zp));
+    run.Detail(fmt::format("{}: range [{:.4g}, {:.4g}] -> {} scale {:.4g} zero point {}", name,
+                           r.lo, r.hi, act_type, fscale, zp));
   }
 
   std::map<std::pair<std::string, int>, std::string> done;  // (weight, axis) -> dequantized name
@@ -193,7 +201,8 @@ void RunQuantizeInt8Pass(PassRun& run) {
       for (int64_t c = 0; c < channels; ++c) {
         for (int64_t j = 0; j < inner; ++j) {
           float a = std::fabs(x[at(o, c, j)]);
-          if (std::isfinite(a)) scales[static_cast<size_t>(c)] = std::max(scales[static_cast<size_t>(c)], a);
+          if (std::isfinite(a))
+            scales[static_cast<size_t>(c)] = std::max(scales[static_cast<size_t>(c)], a);
         }
       }
     }

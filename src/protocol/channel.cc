@@ -20,15 +20,19 @@ int64_t NowMs() {
 }  // namespace
 
 ErrorKind ErrorKindFromName(const std::string& name) {
-  for (ErrorKind k : {ErrorKind::kUsage, ErrorKind::kInput, ErrorKind::kUnsupported, ErrorKind::kRuntime,
-                      ErrorKind::kInternal}) {
+  for (ErrorKind k : {ErrorKind::kUsage, ErrorKind::kInput, ErrorKind::kUnsupported,
+                      ErrorKind::kRuntime, ErrorKind::kInternal}) {
     if (name == ErrorKindName(k)) return k;
   }
   return ErrorKind::kRuntime;
 }
 
 Channel::Channel(int read_fd, int write_fd, std::string peer, bool owns_fds, Limits limits)
-    : read_fd_(read_fd), write_fd_(write_fd), peer_(std::move(peer)), owns_fds_(owns_fds), limits_(limits) {}
+    : read_fd_(read_fd),
+      write_fd_(write_fd),
+      peer_(std::move(peer)),
+      owns_fds_(owns_fds),
+      limits_(limits) {}
 
 Channel::~Channel() { Close(); }
 
@@ -47,8 +51,8 @@ void Channel::Send(const Message& m) {
     ssize_t n = ::write(write_fd_, frame.data() + off, frame.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Fail(ErrorKind::kRuntime, "{}: connection lost while sending {} ({})", peer_, MessageTypeName(m.type),
-           std::strerror(errno));
+      Fail(ErrorKind::kRuntime, "{}: connection lost while sending {} ({})", peer_,
+           MessageTypeName(m.type), std::strerror(errno));
     }
     off += static_cast<size_t>(n);
   }
@@ -72,7 +76,8 @@ void Channel::ReadExact(char* dst, size_t n, int64_t deadline_ms, bool at_frame_
     }
     if (k == 0) {
       if (at_frame_start && got == 0) Fail(ErrorKind::kRuntime, "{}: connection closed", peer_);
-      Fail(ErrorKind::kRuntime, "{}: connection closed in the middle of a frame (truncated)", peer_);
+      Fail(ErrorKind::kRuntime, "{}: connection closed in the middle of a frame (truncated)",
+           peer_);
     }
     got += static_cast<size_t>(k);
     at_frame_start = false;
@@ -98,8 +103,9 @@ Message Channel::Call(const Message& m, int timeout_ms) {
   Send(m);
   Message reply = Receive(timeout_ms);
   if (reply.type == MessageType::kError) {
-    throw Error(ErrorKindFromName(reply.meta.value("kind", "runtime")),
-                fmt::format("{}: {}", peer_, reply.meta.value("message", std::string("unknown error"))));
+    throw Error(
+        ErrorKindFromName(reply.meta.value("kind", "runtime")),
+        fmt::format("{}: {}", peer_, reply.meta.value("message", std::string("unknown error"))));
   }
   return reply;
 }

@@ -29,21 +29,33 @@ uint64_t GetU64(const uint8_t* p) {
 
 const char* MessageTypeName(MessageType t) {
   switch (t) {
-    case MessageType::kHello: return "HELLO";
-    case MessageType::kModel: return "MODEL";
-    case MessageType::kData: return "DATA";
-    case MessageType::kProcess: return "PROCESS";
-    case MessageType::kOutput: return "OUTPUT";
-    case MessageType::kStats: return "STATS";
-    case MessageType::kOk: return "OK";
-    case MessageType::kError: return "ERROR";
-    case MessageType::kTaps: return "TAPS";
-    case MessageType::kBye: return "BYE";
+    case MessageType::kHello:
+      return "HELLO";
+    case MessageType::kModel:
+      return "MODEL";
+    case MessageType::kData:
+      return "DATA";
+    case MessageType::kProcess:
+      return "PROCESS";
+    case MessageType::kOutput:
+      return "OUTPUT";
+    case MessageType::kStats:
+      return "STATS";
+    case MessageType::kOk:
+      return "OK";
+    case MessageType::kError:
+      return "ERROR";
+    case MessageType::kTaps:
+      return "TAPS";
+    case MessageType::kBye:
+      return "BYE";
   }
   return "?";
 }
 
-void ProtocolFail(const std::string& what) { throw Error(ErrorKind::kInput, "protocol error: " + what); }
+void ProtocolFail(const std::string& what) {
+  throw Error(ErrorKind::kInput, "protocol error: " + what);
+}
 
 Message ErrorMessage(ErrorKind kind, const std::string& message) {
   Message m;
@@ -65,8 +77,8 @@ std::string EncodeFrame(const Message& m) {
   std::string meta = m.meta.dump();
   uint64_t body_len = 0;
   for (const auto& b : m.blobs) body_len += 8 + b.size();
-  std::string out = EncodeHeader(static_cast<uint8_t>(m.type), static_cast<uint32_t>(meta.size()),
-                                 body_len);
+  std::string out =
+      EncodeHeader(static_cast<uint8_t>(m.type), static_cast<uint32_t>(meta.size()), body_len);
   out.reserve(kHeaderSize + meta.size() + body_len);
   out += meta;
   for (const auto& b : m.blobs) {
@@ -80,17 +92,21 @@ void DecodeHeader(const uint8_t* h, MessageType* type, uint32_t* meta_len, uint6
                   const Limits& limits) {
   if (std::memcmp(h, kMagic, 4) != 0) ProtocolFail("bad magic (not a Concord frame)");
   uint8_t t = h[4];
-  if (t < static_cast<uint8_t>(MessageType::kHello) || t > static_cast<uint8_t>(MessageType::kBye)) {
+  if (t < static_cast<uint8_t>(MessageType::kHello) ||
+      t > static_cast<uint8_t>(MessageType::kBye)) {
     ProtocolFail(fmt::format("unknown message type {}", t));
   }
   if (h[5] || h[6] || h[7]) ProtocolFail("non-zero reserved header bytes");
   *type = static_cast<MessageType>(t);
   *meta_len = GetU32(h + 8);
   *body_len = GetU64(h + 12);
-  if (*meta_len > kMaxMetaBytes) ProtocolFail(fmt::format("metadata of {} bytes exceeds the {}-byte limit", *meta_len, kMaxMetaBytes));
-  if (*body_len > limits.max_frame_bytes || kHeaderSize + *meta_len + *body_len > limits.max_frame_bytes) {
-    ProtocolFail(fmt::format("frame of {} bytes exceeds the {}-byte limit", kHeaderSize + *meta_len + *body_len,
-                             limits.max_frame_bytes));
+  if (*meta_len > kMaxMetaBytes)
+    ProtocolFail(
+        fmt::format("metadata of {} bytes exceeds the {}-byte limit", *meta_len, kMaxMetaBytes));
+  if (*body_len > limits.max_frame_bytes ||
+      kHeaderSize + *meta_len + *body_len > limits.max_frame_bytes) {
+    ProtocolFail(fmt::format("frame of {} bytes exceeds the {}-byte limit",
+                             kHeaderSize + *meta_len + *body_len, limits.max_frame_bytes));
   }
 }
 
@@ -108,7 +124,8 @@ Message DecodeBody(MessageType type, const std::string& meta, const std::string&
     if (body.size() - pos < 8) ProtocolFail("truncated blob length");
     uint64_t len = GetU64(reinterpret_cast<const uint8_t*>(body.data() + pos));
     pos += 8;
-    if (len > body.size() - pos) ProtocolFail(fmt::format("blob of {} bytes runs past the frame", len));
+    if (len > body.size() - pos)
+      ProtocolFail(fmt::format("blob of {} bytes runs past the frame", len));
     m.blobs.emplace_back(body.substr(pos, len));
     pos += len;
   }
@@ -122,9 +139,11 @@ Message DecodeFrame(const std::string& frame, const Limits& limits) {
   uint64_t body_len;
   DecodeHeader(reinterpret_cast<const uint8_t*>(frame.data()), &type, &meta_len, &body_len, limits);
   if (frame.size() != kHeaderSize + meta_len + body_len) {
-    ProtocolFail(fmt::format("frame is {} bytes, header says {}", frame.size(), kHeaderSize + meta_len + body_len));
+    ProtocolFail(fmt::format("frame is {} bytes, header says {}", frame.size(),
+                             kHeaderSize + meta_len + body_len));
   }
-  return DecodeBody(type, frame.substr(kHeaderSize, meta_len), frame.substr(kHeaderSize + meta_len));
+  return DecodeBody(type, frame.substr(kHeaderSize, meta_len),
+                    frame.substr(kHeaderSize + meta_len));
 }
 
 }  // namespace concord::protocol

@@ -18,9 +18,8 @@
 // allocation larger than the limits.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,7 +32,8 @@ inline constexpr size_t kHeaderSize = 20;
 inline constexpr uint32_t kMaxMetaBytes = 16u << 20;
 
 enum class MessageType : uint8_t {
-  kHello = 1,    // client -> server: {version, token, client}; server -> client: {version, capabilities, ...}
+  kHello = 1,    // client -> server: {version, token, client}; server -> client: {version,
+                 // capabilities, ...}
   kModel = 2,    // {name, env, sha256}; blob 0 = ONNX model bytes
   kData = 3,     // {names: [...], kinds: [...]}; one blob per input
   kProcess = 4,  // {taps: bool, repeat: N, warmup: N}

@@ -17,9 +17,10 @@ namespace {
 Message Sample() {
   Message m;
   m.type = MessageType::kData;
-  PutValues(&m, {"x", "s", "none"},
-            {Value(Tensor::FromVector<float>({2}, {1.5f, -2.0f})),
-             Value::Sequence({Tensor::FromVector<int64_t>({1}, {7})}, DType::kInt64), Value::None()});
+  PutValues(
+      &m, {"x", "s", "none"},
+      {Value(Tensor::FromVector<float>({2}, {1.5f, -2.0f})),
+       Value::Sequence({Tensor::FromVector<int64_t>({1}, {7})}, DType::kInt64), Value::None()});
   return m;
 }
 

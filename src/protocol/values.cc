@@ -8,8 +8,10 @@
 
 namespace concord::protocol {
 
-void PutValues(Message* m, const std::vector<std::string>& names, const std::vector<Value>& values) {
-  CONCORD_CHECK(names.size() == values.size(), "PutValues: {} names, {} values", names.size(), values.size());
+void PutValues(Message* m, const std::vector<std::string>& names,
+               const std::vector<Value>& values) {
+  CONCORD_CHECK(names.size() == values.size(), "PutValues: {} names, {} values", names.size(),
+                values.size());
   nlohmann::json jn = nlohmann::json::array(), jk = nlohmann::json::array();
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
@@ -38,8 +40,10 @@ void PutValues(Message* m, const std::vector<std::string>& names, const std::vec
 std::vector<std::pair<std::string, Value>> GetValues(const Message& m) {
   const auto& names = m.meta.contains("names") ? m.meta["names"] : nlohmann::json::array();
   const auto& kinds = m.meta.contains("kinds") ? m.meta["kinds"] : nlohmann::json::array();
-  if (!names.is_array() || !kinds.is_array() || names.size() != m.blobs.size() || kinds.size() != m.blobs.size()) {
-    ProtocolFail(fmt::format("{} carries {} blobs but names/kinds do not match", MessageTypeName(m.type), m.blobs.size()));
+  if (!names.is_array() || !kinds.is_array() || names.size() != m.blobs.size() ||
+      kinds.size() != m.blobs.size()) {
+    ProtocolFail(fmt::format("{} carries {} blobs but names/kinds do not match",
+                             MessageTypeName(m.type), m.blobs.size()));
   }
   std::vector<std::pair<std::string, Value>> out;
   for (size_t i = 0; i < m.blobs.size(); ++i) {
@@ -50,7 +54,8 @@ std::vector<std::pair<std::string, Value>> GetValues(const Message& m) {
     if (kind == "tensor") {
       onnx::TensorProto p;
       if (!p.ParseFromString(m.blobs[i])) ProtocolFail(what + " is not a TensorProto");
-      if (p.data_location() == onnx::TensorProto::EXTERNAL) ProtocolFail(what + " uses external data");
+      if (p.data_location() == onnx::TensorProto::EXTERNAL)
+        ProtocolFail(what + " uses external data");
       out.emplace_back(name, Value(TensorFromProto(p, "", what)));
     } else if (kind == "sequence") {
       onnx::SequenceProto s;
@@ -58,7 +63,8 @@ std::vector<std::pair<std::string, Value>> GetValues(const Message& m) {
       std::vector<Tensor> items;
       DType elem = DType::kUndefined;
       for (const auto& t : s.tensor_values()) {
-        if (t.data_location() == onnx::TensorProto::EXTERNAL) ProtocolFail(what + " uses external data");
+        if (t.data_location() == onnx::TensorProto::EXTERNAL)
+          ProtocolFail(what + " uses external data");
         items.push_back(TensorFromProto(t, "", what));
         elem = items.back().dtype();
       }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "protocol/message.h"
 #include "ir/value.h"
+#include "protocol/message.h"
 
 namespace concord::protocol {
 

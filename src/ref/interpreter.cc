@@ -69,7 +69,8 @@ using Clock = std::chrono::steady_clock;
 
 void CheckValueAgainstType(const Value& v, const onnx::TypeProto& type, const std::string& what) {
   if (type.has_tensor_type()) {
-    if (!v.is_tensor()) Fail(ErrorKind::kInput, "{}: expected a tensor, got {}", what, v.Describe());
+    if (!v.is_tensor())
+      Fail(ErrorKind::kInput, "{}: expected a tensor, got {}", what, v.Describe());
     const auto& tt = type.tensor_type();
     if (tt.elem_type() != 0 && static_cast<DType>(tt.elem_type()) != v.tensor.dtype()) {
       Fail(ErrorKind::kInput, "{}: expected element type {}, got {}", what,
@@ -89,7 +90,8 @@ void CheckValueAgainstType(const Value& v, const onnx::TypeProto& type, const st
       }
     }
   } else if (type.has_sequence_type()) {
-    if (!v.is_sequence()) Fail(ErrorKind::kInput, "{}: expected a sequence, got {}", what, v.Describe());
+    if (!v.is_sequence())
+      Fail(ErrorKind::kInput, "{}: expected a sequence, got {}", what, v.Describe());
   }
 }
 
@@ -108,9 +110,11 @@ struct Interpreter::Impl {
   std::vector<NodeTiming>* timings = nullptr;
 
   Impl(const Model& m, const Registry& r) : model(m), registry(r) {
-    for (const auto& op : m.proto().opset_import()) opsets[CanonicalDomain(op.domain())] = op.version();
+    for (const auto& op : m.proto().opset_import())
+      opsets[CanonicalDomain(op.domain())] = op.version();
     for (const auto& t : m.graph().initializer()) {
-      initializers[t.name()] = Value(TensorFromProto(t, m.base_dir(), m.path() + ": initializer '" + t.name() + "'"));
+      initializers[t.name()] =
+          Value(TensorFromProto(t, m.base_dir(), m.path() + ": initializer '" + t.name() + "'"));
     }
     for (const auto& f : m.proto().functions()) {
       local_functions[{CanonicalDomain(f.domain()), f.name()}] = &f;
@@ -149,14 +153,16 @@ struct Interpreter::Impl {
         auto it = subgraph_initializers.find(&t);
         if (it == subgraph_initializers.end()) {
           it = subgraph_initializers
-                   .emplace(&t, Value(TensorFromProto(t, model.base_dir(), "subgraph initializer '" + t.name() + "'")))
+                   .emplace(&t, Value(TensorFromProto(t, model.base_dir(),
+                                                      "subgraph initializer '" + t.name() + "'")))
                    .first;
         }
         scope.borrowed[t.name()] = &it->second;
       }
     }
     for (int i = 0; i < g.input_size() && i < static_cast<int>(inputs.size()); ++i) {
-      if (inputs[static_cast<size_t>(i)] != nullptr) scope.borrowed[g.input(i).name()] = inputs[static_cast<size_t>(i)];
+      if (inputs[static_cast<size_t>(i)] != nullptr)
+        scope.borrowed[g.input(i).name()] = inputs[static_cast<size_t>(i)];
     }
     const auto& last = LastReads(g);
     for (int i = 0; i < g.node_size(); ++i) {
@@ -164,15 +170,17 @@ struct Interpreter::Impl {
       auto start = Clock::now();
       std::vector<Value> outs = ExecNode(node, scope, graph_opsets, &g);
       if (is_main && timings != nullptr) {
-        timings->push_back({node.name(), node.op_type(),
-                            std::chrono::duration<double, std::milli>(Clock::now() - start).count()});
+        timings->push_back(
+            {node.name(), node.op_type(),
+             std::chrono::duration<double, std::milli>(Clock::now() - start).count()});
       }
       for (int k = 0; k < node.output_size(); ++k) {
         const std::string& name = node.output(k);
         if (name.empty()) continue;
         if (static_cast<size_t>(k) >= outs.size()) {
-          Fail(ErrorKind::kInternal, "node '{}' ({}): kernel produced {} outputs, output '{}' missing",
-               node.name(), node.op_type(), outs.size(), name);
+          Fail(ErrorKind::kInternal,
+               "node '{}' ({}): kernel produced {} outputs, output '{}' missing", node.name(),
+               node.op_type(), outs.size(), name);
         }
         if (taps != nullptr) (*taps)[name] = outs[static_cast<size_t>(k)];
         scope.owned[name] = std::move(outs[static_cast<size_t>(k)]);
@@ -194,7 +202,8 @@ struct Interpreter::Impl {
    public:
     Runner(Impl* impl, const Scope* scope, const std::map<std::string, int64_t>& opsets)
         : impl_(impl), scope_(scope), opsets_(opsets) {}
-    std::vector<Value> RunSubgraph(const onnx::GraphProto& g, const std::vector<Value>& inputs) override {
+    std::vector<Value> RunSubgraph(const onnx::GraphProto& g,
+                                   const std::vector<Value>& inputs) override {
       std::vector<const Value*> ptrs;
       for (const auto& v : inputs) ptrs.push_back(&v);
       return impl_->ExecGraph(g, scope_, ptrs, opsets_, nullptr, false);
@@ -217,7 +226,8 @@ struct Interpreter::Impl {
       }
       const Value* v = scope.Find(name);
       if (v == nullptr) {
-        Fail(ErrorKind::kInput, "node '{}' ({}): input '{}' is not produced by any earlier node, input or initializer",
+        Fail(ErrorKind::kInput,
+             "node '{}' ({}): input '{}' is not produced by any earlier node, input or initializer",
              node.name(), node.op_type(), name);
       }
       ins.push_back(v);
@@ -246,7 +256,8 @@ struct Interpreter::Impl {
     }
     std::vector<int> versions = registry.Versions(domain, node.op_type());
     Fail(ErrorKind::kUnsupported,
-         "node '{}': no reference kernel for {}::{} at opset {} (kernels exist for since-versions: {})",
+         "node '{}': no reference kernel for {}::{} at opset {} (kernels exist for since-versions: "
+         "{})",
          node.name(), domain, node.op_type(), opset,
          versions.empty() ? std::string("none") : fmt::format("{}", fmt::join(versions, ", ")));
   }
@@ -283,7 +294,8 @@ struct Interpreter::Impl {
     for (const auto& op : f.opset_import()) fopsets[CanonicalDomain(op.domain())] = op.version();
     Scope scope;
     for (int i = 0; i < f.input_size() && i < static_cast<int>(ins.size()); ++i) {
-      if (ins[static_cast<size_t>(i)] != nullptr) scope.borrowed[f.input(i)] = ins[static_cast<size_t>(i)];
+      if (ins[static_cast<size_t>(i)] != nullptr)
+        scope.borrowed[f.input(i)] = ins[static_cast<size_t>(i)];
     }
     std::map<std::string, const onnx::AttributeProto*> caller_attrs;
     for (const auto& a : caller.attribute()) caller_attrs[a.name()] = &a;
@@ -316,7 +328,8 @@ struct Interpreter::Impl {
       const Value* v = scope.Find(f.output(i));
       if (v == nullptr) {
         if (i >= caller.output_size()) break;
-        Fail(ErrorKind::kInternal, "function {} did not produce output '{}'", f.name(), f.output(i));
+        Fail(ErrorKind::kInternal, "function {} did not produce output '{}'", f.name(),
+             f.output(i));
       }
       result.push_back(*v);
     }
@@ -354,7 +367,8 @@ std::vector<Value> Interpreter::Run(const std::map<std::string, Value>& inputs,
       for (const auto& vi : g.input()) {
         if (!impl_->initializers.count(vi.name())) names.push_back(vi.name());
       }
-      Fail(ErrorKind::kInput, "'{}' is not an input of the model (inputs: {})", name, fmt::join(names, ", "));
+      Fail(ErrorKind::kInput, "'{}' is not an input of the model (inputs: {})", name,
+           fmt::join(names, ", "));
     }
   }
   timings_.clear();

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "ir/model.h"
-#include "ref/registry.h"
 #include "ir/value.h"
+#include "ref/registry.h"
 
 namespace concord::ref {
 

@@ -86,7 +86,8 @@ TEST(Interpreter, MissingKernelNamesOpAndVersions) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("acme::FancyOp at opset 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("acme::FancyOp at opset 2"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -58,7 +58,8 @@ std::string KernelContext::GetString(const std::string& name, const std::string&
   return a ? a->s() : def;
 }
 
-std::vector<int64_t> KernelContext::GetInts(const std::string& name, std::vector<int64_t> def) const {
+std::vector<int64_t> KernelContext::GetInts(const std::string& name,
+                                            std::vector<int64_t> def) const {
   const auto* a = attr(name);
   return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;
 }

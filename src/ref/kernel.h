@@ -77,8 +77,7 @@ class KernelContext {
   std::string Where() const;
   template <typename... Args>
   [[noreturn]] void Fail(fmt::format_string<Args...> f, Args&&... args) const {
-    throw Error(ErrorKind::kRuntime,
-                Where() + ": " + fmt::format(f, std::forward<Args>(args)...));
+    throw Error(ErrorKind::kRuntime, Where() + ": " + fmt::format(f, std::forward<Args>(args)...));
   }
   template <typename... Args>
   [[noreturn]] void Unsupported(fmt::format_string<Args...> f, Args&&... args) const {

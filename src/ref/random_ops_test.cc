@@ -32,7 +32,8 @@ void CheckBernoulliCase(const std::string& name) {
 }
 
 TEST(RandomOps, BernoulliMatchesOnnxDtypeShapeAndDomain) {
-  for (const char* c : {"test_bernoulli", "test_bernoulli_double", "test_bernoulli_seed"}) CheckBernoulliCase(c);
+  for (const char* c : {"test_bernoulli", "test_bernoulli_double", "test_bernoulli_seed"})
+    CheckBernoulliCase(c);
 }
 
 }  // namespace

@@ -15,8 +15,9 @@ void Registry::Add(const std::string& domain, const std::string& op_type, int si
                   since_version);
   }
   list.push_back({d, op_type, since_version, std::move(fn)});
-  std::sort(list.begin(), list.end(),
-            [](const KernelDef& a, const KernelDef& b) { return a.since_version < b.since_version; });
+  std::sort(list.begin(), list.end(), [](const KernelDef& a, const KernelDef& b) {
+    return a.since_version < b.since_version;
+  });
 }
 
 const KernelDef* Registry::Find(const std::string& domain, const std::string& op_type,

@@ -15,8 +15,8 @@ namespace concord::repair {
 namespace {
 
 using localize::Alignment;
-using localize::ModelIndex;
 using localize::LocalizeResult;
+using localize::ModelIndex;
 using localize::SideValues;
 using nlohmann::json;
 
@@ -99,7 +99,10 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
     std::string src = d["source"].get<std::string>();
     auto* n = g->mutable_node(c.ci);
     if (src == "(absent)") {
-      if (pos == n->input_size() - 1) n->mutable_input()->RemoveLast(); else n->set_input(pos, "");
+      if (pos == n->input_size() - 1)
+        n->mutable_input()->RemoveLast();
+      else
+        n->set_input(pos, "");
       return true;
     }
     std::string name = AddStatic(g, c, src);
@@ -110,12 +113,13 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
     return true;
   };
   auto describe = [](const json& d) {
-    return fmt::format("input {} '{}' ({})", d["position"].get<int>(), d["target"].get<std::string>(),
-                       d.value("hint", std::string("differs")));
+    return fmt::format("input {} '{}' ({})", d["position"].get<int>(),
+                       d["target"].get<std::string>(), d.value("hint", std::string("differs")));
   };
   for (const auto& d : diffs) {
-    Candidate k{fmt::format("restore parameter input {} from the source", d["position"].get<int>()), describe(d),
-                fmt::format("source '{}'", d["source"].get<std::string>()), c.target.proto()};
+    Candidate k{fmt::format("restore parameter input {} from the source", d["position"].get<int>()),
+                describe(d), fmt::format("source '{}'", d["source"].get<std::string>()),
+                c.target.proto()};
     if (apply(&k.proto, d)) r.push_back(std::move(k));
   }
   if (diffs.size() > 1) {
@@ -141,8 +145,8 @@ std::vector<Candidate> DeleteCandidate(const Context& c) {
   ModelIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
   if (acts.empty() || tn.output_size() != 1) return r;
-  Candidate k{"delete the inserted node (its consumers read its input)", AttrsText(tn) + " '" + tn.name() + "'",
-              "(removed)", c.target.proto()};
+  Candidate k{"delete the inserted node (its consumers read its input)",
+              AttrsText(tn) + " '" + tn.name() + "'", "(removed)", c.target.proto()};
   auto* g = k.proto.mutable_graph();
   std::string from = tn.output(0), to = acts[0].second;
   bool is_output = false;
@@ -168,8 +172,8 @@ std::vector<Candidate> ReplaceCandidate(const Context& c) {
   const auto& sn = c.source.graph().node(c.mi);
   const auto& tn = c.target.graph().node(c.ci);
   if (sn.op_type() == tn.op_type() && sn.domain() == tn.domain()) return r;
-  Candidate k{"restore the replaced node's op type, attributes and parameters", AttrsText(tn), AttrsText(sn),
-              c.target.proto()};
+  Candidate k{"restore the replaced node's op type, attributes and parameters", AttrsText(tn),
+              AttrsText(sn), c.target.proto()};
   auto* g = k.proto.mutable_graph();
   ModelIndex ti(c.target);
   auto acts = ti.ActivationInputs(c.ci);
@@ -214,13 +218,16 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
     auto* g = k.proto.mutable_graph();
     std::string out = od["target_output"].get<std::string>(), inner = Unique(*g, out + "_pre");
     for (auto& n : *g->mutable_node()) {
-      for (auto& o : *n.mutable_output()) if (o == out) o = inner;
-      for (auto& i : *n.mutable_input()) if (i == out) i = inner;
+      for (auto& o : *n.mutable_output())
+        if (o == out) o = inner;
+      for (auto& i : *n.mutable_input())
+        if (i == out) i = inner;
     }
     std::map<std::string, std::string> trev = rev;
     trev[od["aligned_to"].get<std::string>()] = inner;
     std::vector<std::string> added;
-    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s, int depth) -> std::string {
+    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s,
+                                                                   int depth) -> std::string {
       auto it = trev.find(s);
       if (it != trev.end()) return it->second;
       if (c.si.IsStatic(s)) return AddStatic(g, c, s);
@@ -242,7 +249,8 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
         trev[sp.output(i)] = o;
         if (sp.output(i) == s) result = o;
       }
-      n.set_name(Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
+      n.set_name(
+          Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
       g->add_node()->CopyFrom(n);
       added.push_back(fmt::format("{} '{}'", n.op_type(), n.name()));
       return result;
@@ -250,9 +258,11 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
     std::string got = copy(od["source_output"].get<std::string>(), 0);
     if (got.empty() || added.empty()) continue;
     for (auto& n : *g->mutable_node()) {
-      for (auto& o : *n.mutable_output()) if (o == got) o = out;
+      for (auto& o : *n.mutable_output())
+        if (o == got) o = out;
     }
-    k.before = fmt::format("graph output '{}' = source '{}'", out, od["aligned_to"].get<std::string>());
+    k.before =
+        fmt::format("graph output '{}' = source '{}'", out, od["aligned_to"].get<std::string>());
     k.after = fmt::format("appended {}; '{}' = source '{}'", fmt::join(added, ", "), out,
                           od["source_output"].get<std::string>());
     r.push_back(std::move(k));
@@ -264,7 +274,8 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
     auto* g = k.proto.mutable_graph();
     int insert_at = c.ci;
     std::vector<std::string> added;
-    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s, int depth) -> std::string {
+    std::function<std::string(const std::string&, int)> copy = [&](const std::string& s,
+                                                                   int depth) -> std::string {
       auto it = rev.find(s);
       if (it != rev.end()) return it->second;
       if (c.si.IsStatic(s)) return AddStatic(g, c, s);
@@ -272,7 +283,8 @@ std::vector<Candidate> ReinsertCandidates(const Context& c) {
       if (p == c.si.producer.end() || depth > 6) return "";
       const auto& sp = c.source.graph().node(p->second);
       onnx::NodeProto n = sp;
-      n.set_name(Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
+      n.set_name(
+          Unique(*g, sp.name().empty() ? sp.op_type() + "_restored" : sp.name() + "_restored"));
       for (int i = 0; i < n.input_size(); ++i) {
         if (n.input(i).empty()) continue;
         std::string m = copy(sp.input(i), depth + 1);
@@ -320,15 +332,19 @@ double Progress(const LocalizeResult& lr, const ModelIndex& si) {
 json Agreement(const LocalizeResult& lr) {
   double worst = 0;
   for (const auto& o : lr.outputs) {
-    if (o["max_abs"].is_number()) worst = std::max(worst, o["max_abs"].get<double>());
-    else worst = INFINITY;
+    if (o["max_abs"].is_number())
+      worst = std::max(worst, o["max_abs"].get<double>());
+    else
+      worst = INFINITY;
   }
   return {{"agree", lr.agree},
-          {"first_divergent_node", lr.first_divergent.empty() ? json(nullptr) : json(lr.first_divergent)},
+          {"first_divergent_node",
+           lr.first_divergent.empty() ? json(nullptr) : json(lr.first_divergent)},
           {"output_max_abs", JsonNumber(worst)}};
 }
 
-std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap>& like, int count, uint64_t seed) {
+std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap>& like, int count,
+                                 uint64_t seed) {
   std::vector<ValueMap> r;
   for (int s = 0; s < count; ++s) {
     ValueMap m;
@@ -352,7 +368,8 @@ std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap
         lo = 0;
         hi = 1;
       }
-      std::mt19937_64 rng(seed * 7919u + static_cast<uint64_t>(s) * 131u + static_cast<uint64_t>(k));
+      std::mt19937_64 rng(seed * 7919u + static_cast<uint64_t>(s) * 131u +
+                          static_cast<uint64_t>(k));
       std::uniform_real_distribution<double> d(lo, hi);
       Tensor out(DType::kFloat64, t.shape());
       double* p = out.data<double>();
@@ -366,8 +383,8 @@ std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap
 
 }  // namespace
 
-RepairResult Repair(const Model& source, const Model& target, const std::vector<ValueMap>& source_sets,
-                    const RepairOptions& options) {
+RepairResult Repair(const Model& source, const Model& target,
+                    const std::vector<ValueMap>& source_sets, const RepairOptions& options) {
   if (source_sets.empty()) Fail(ErrorKind::kUsage, "repair needs at least one input set");
   RepairResult res;
   std::vector<ValueMap> search, holdout;
@@ -375,13 +392,15 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
     size_t half = (source_sets.size() + 1) / 2;
     search.assign(source_sets.begin(), source_sets.begin() + static_cast<long>(half));
     holdout.assign(source_sets.begin() + static_cast<long>(half), source_sets.end());
-    res.holdout = fmt::format("the last {} of the {} given input sets (search used the first {})", holdout.size(),
-                              source_sets.size(), half);
+    res.holdout = fmt::format("the last {} of the {} given input sets (search used the first {})",
+                              holdout.size(), source_sets.size(), half);
   } else {
     search = source_sets;
     holdout = RandomSets(source, source_sets, options.holdout_sets, options.seed + 1);
-    res.holdout = fmt::format("{} random input sets (seed {}, uniform within the value range of the given inputs);"
-                              " search used the 1 given set", holdout.size(), options.seed + 1);
+    res.holdout = fmt::format(
+        "{} random input sets (seed {}, uniform within the value range of the given inputs);"
+        " search used the 1 given set",
+        holdout.size(), options.seed + 1);
   }
   res.search_sets = search.size();
   res.holdout_count = holdout.size();
@@ -396,7 +415,8 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
     // Shapes may have changed: shape inference starts over (stale value_info would conflict).
     onnx::ModelProto clean = proto;
     clean.mutable_graph()->clear_value_info();
-    auto m = std::make_unique<Model>(Model::FromProto(std::move(clean), target.base_dir(), "repair candidate"));
+    auto m = std::make_unique<Model>(
+        Model::FromProto(std::move(clean), target.base_dir(), "repair candidate"));
     SideValues tv = localize::RunSide(*m, lo.target_env, tsearch, true);
     LocalizeResult r = localize::Analyze(source, sv, *m, tv, lo.tol, align,
                                          lo.source_env.ToString() == lo.target_env.ToString());
@@ -407,28 +427,40 @@ RepairResult Repair(const Model& source, const Model& target, const std::vector<
   std::unique_ptr<Model> cur_model;
   LocalizeResult lr = evaluate(current, &align, &cur_model);
   res.initial = lr;
-  for (int step = 1; step <= options.max_steps && !lr.agree && !lr.first_divergent.empty(); ++step) {
+  for (int step = 1; step <= options.max_steps && !lr.agree && !lr.first_divergent.empty();
+       ++step) {
     Context c{source, sv, si, *cur_model, align, lr, lr.first_index, lr.source_index};
     std::vector<Candidate> cands;
     auto add = [&](std::vector<Candidate> v) {
       for (auto& k : v) cands.push_back(std::move(k));
     };
     const json& ev = lr.evidence;
-    bool op_differs = lr.source_index >= 0 && ev.value("source_op_type", std::string()) != ev.value("op_type", std::string());
+    bool op_differs = lr.source_index >= 0 && ev.value("source_op_type", std::string()) !=
+                                                  ev.value("op_type", std::string());
     if (lr.kind == "hyperparameter") {
-      add(AttrCandidates(c)); add(ParamCandidates(c)); add(ReinsertCandidates(c)); add(DeleteCandidate(c));
+      add(AttrCandidates(c));
+      add(ParamCandidates(c));
+      add(ReinsertCandidates(c));
+      add(DeleteCandidate(c));
     } else if (lr.kind == "parameter") {
-      add(ParamCandidates(c)); add(AttrCandidates(c)); add(ReinsertCandidates(c)); add(DeleteCandidate(c));
+      add(ParamCandidates(c));
+      add(AttrCandidates(c));
+      add(ReinsertCandidates(c));
+      add(DeleteCandidate(c));
     } else if (lr.kind == "input") {
-      add(ParamCandidates(c)); add(AttrCandidates(c));
+      add(ParamCandidates(c));
+      add(AttrCandidates(c));
       if (op_differs) add(ReplaceCandidate(c));
-      add(DeleteCandidate(c)); add(ReinsertCandidates(c));
+      add(DeleteCandidate(c));
+      add(ReinsertCandidates(c));
     } else if (lr.kind == "graph") {
-      if (!ev["wiring_diffs"].empty() || !ev.value("output_diffs", json::array()).empty()) add(ReinsertCandidates(c));
+      if (!ev["wiring_diffs"].empty() || !ev.value("output_diffs", json::array()).empty())
+        add(ReinsertCandidates(c));
       if (op_differs) add(ReplaceCandidate(c));
       add(DeleteCandidate(c));
       if (!op_differs) add(ReplaceCandidate(c));
-      add(AttrCandidates(c)); add(ParamCandidates(c));
+      add(AttrCandidates(c));
+      add(ParamCandidates(c));
     }
     double before = Progress(lr, si);
     bool accepted = false;
@@ -486,13 +518,20 @@ json RepairResult::ToJson() const {
   j["holdout_sets"] = holdout_count;
   j["holdout"] = holdout;
   j["candidates_tried"] = candidates_tried;
-  j["initial"] = {{"first_divergent_node", initial.first_divergent.empty() ? json(nullptr) : json(initial.first_divergent)},
+  j["initial"] = {{"first_divergent_node",
+                   initial.first_divergent.empty() ? json(nullptr) : json(initial.first_divergent)},
                   {"kind", initial.kind.empty() ? json(nullptr) : json(initial.kind)},
                   {"agree", initial.agree}};
   json ps = json::array();
   for (const auto& p : patches) {
-    ps.push_back({{"step", p.step}, {"node", p.node}, {"kind", p.kind}, {"change", p.change}, {"before", p.before},
-                  {"after", p.after}, {"agreement_before", p.agreement_before}, {"agreement_after", p.agreement_after}});
+    ps.push_back({{"step", p.step},
+                  {"node", p.node},
+                  {"kind", p.kind},
+                  {"change", p.change},
+                  {"before", p.before},
+                  {"after", p.after},
+                  {"agreement_before", p.agreement_before},
+                  {"agreement_after", p.agreement_after}});
   }
   j["patches"] = ps;
   j["holdout_result"] = Agreement(final_holdout);

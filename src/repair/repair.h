@@ -23,7 +23,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -55,7 +54,7 @@ struct RepairResult {
   bool repaired = false;      // status == "repaired": edited, and agrees on the held-out sets
   bool search_agree = false;  // agrees on the search sets
   std::vector<PatchEntry> patches;
-  std::string holdout;        // how the held-out sets were made
+  std::string holdout;  // how the held-out sets were made
   size_t search_sets = 0;
   size_t holdout_count = 0;
   localize::LocalizeResult initial;
@@ -64,7 +63,7 @@ struct RepairResult {
   nlohmann::json ToJson() const;
 };
 
-RepairResult Repair(const Model& source, const Model& target, const std::vector<ValueMap>& source_sets,
-                    const RepairOptions& options);
+RepairResult Repair(const Model& source, const Model& target,
+                    const std::vector<ValueMap>& source_sets, const RepairOptions& options);
 
 }  // namespace concord::repair

@@ -1,13 +1,14 @@
 // Repair on the fault suite: for every injected fault the repaired model agrees with the source
 // on held-out inputs (random sets the search never saw, and the later half of given sets); the
 // patch log names the injected node; controls need no patch.
+#include "repair/repair.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
-#include "repair/repair.h"
 
 namespace concord::repair {
 namespace {

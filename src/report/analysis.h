@@ -67,9 +67,8 @@
 // is missing -> Error(kInput) naming it. Cells that failed are reported, never thrown.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "store/store.h"
 
@@ -79,7 +78,7 @@ inline constexpr const char* kAnalysisSchema = "concord.analysis/1";
 
 struct AnalysisOptions {
   int top_k = 5;
-  bool thumbnails = true;  // embed small JPEG thumbnails of image inputs
+  bool thumbnails = true;         // embed small JPEG thumbnails of image inputs
   bool write_comparisons = true;  // replace the store's comparisons table with this analysis's
 };
 

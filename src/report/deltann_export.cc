@@ -67,6 +67,7 @@
 // are skipped per input exactly as DeltaNN does for fewer than 5).
 #include "report/deltann_export.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,8 +83,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "ir/error.h"
 #include "report/analysis.h"
@@ -158,8 +157,8 @@ double BetaCf(double a, double b, double x) {
 double RegIncBeta(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                          a * std::log(x) + b * std::log1p(-x));
+  double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+                          b * std::log1p(-x));
   if (x < (a + 1) / (a + b + 2)) return front * BetaCf(a, b, x) / a;
   return 1 - front * BetaCf(b, a, 1 - x) / b;
 }
@@ -205,7 +204,7 @@ struct Cell {
 };
 
 struct EnvTree {
-  std::string env, device, opt, library;  // folder names
+  std::string env, device, opt, library;   // folder names
   std::vector<std::optional<Cell>> cells;  // per input, nullopt: no file (failed cell)
   fs::path Rel() const { return fs::path(device) / opt / library; }
 };
@@ -284,8 +283,10 @@ void WriteFile(const fs::path& path, const std::string& text) {
   f << text;
   f.close();
   if (!f) {
-    Fail(ErrorKind::kInput, "DeltaNN export: cannot write {}: {}; check that the output "
-         "folder's parent is writable and has space", path.string(), std::strerror(errno));
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: cannot write {}: {}; check that the output "
+         "folder's parent is writable and has space",
+         path.string(), std::strerror(errno));
   }
 }
 
@@ -324,12 +325,15 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
   std::string model_name = model.at("name").get<std::string>();
   fs::path model_dir = root / Safe(model_name);
   if (fs::exists(model_dir)) {
-    Fail(ErrorKind::kInput, "DeltaNN export: two models map to the folder {} (model {}); "
-         "rename one of them", Safe(model_name), model_name);
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: two models map to the folder {} (model {}); "
+         "rename one of them",
+         Safe(model_name), model_name);
   }
   int top_k = model.at("top_k").get<int>();
   if (top_k < static_cast<int>(kTopK)) {
-    Fail(ErrorKind::kInput, "DeltaNN export: model {} has top_k {}, DeltaNN's files hold "
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: model {} has top_k {}, DeltaNN's files hold "
          "exactly {} predictions per input; rerun the analysis with top_k >= {}",
          model_name, top_k, kTopK, kTopK);
   }
@@ -357,7 +361,8 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
   const json& predictions = model.at("predictions");
   for (const auto& [env, cells] : predictions.items()) {
     if (!env_info.count(env)) {
-      Fail(ErrorKind::kInput, "DeltaNN export: model {} has predictions for env {}, which the "
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: model {} has predictions for env {}, which the "
            "analysis \"envs\" list lacks; the document is inconsistent, regenerate it",
            model_name, env);
     }
@@ -375,23 +380,27 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
     t.opt = opt.empty() ? "opt_default" : "opt" + Safe(opt);
     std::string library = OptionalString(info, "library", OptionalString(info, "backend", ""));
     if (library.empty()) {
-      Fail(ErrorKind::kInput, "DeltaNN export: env {} has no library in the analysis \"envs\" "
-           "list; regenerate the analysis", env);
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: env {} has no library in the analysis \"envs\" "
+           "list; regenerate the analysis",
+           env);
     }
     for (const auto& item : ExtraItems(env)) library += "_" + item;
     t.library = Safe(library);
     std::string rel = t.Rel().string();
     auto [it, inserted] = folder_owner.emplace(rel, env);
     if (!inserted) {
-      Fail(ErrorKind::kInput, "DeltaNN export: envs {} and {} both map to the folder {}; "
-           "DeltaNN can only tell environments apart by device, opt and library", it->second,
-           env, rel);
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: envs {} and {} both map to the folder {}; "
+           "DeltaNN can only tell environments apart by device, opt and library",
+           it->second, env, rel);
     }
     const json& cells = predictions.at(env);
     if (!cells.is_array() || cells.size() != files.size()) {
-      Fail(ErrorKind::kInput, "DeltaNN export: model {} env {}: {} predictions for {} inputs; "
-           "the analysis document is inconsistent, regenerate it", model_name, env,
-           cells.is_array() ? cells.size() : 0, files.size());
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: model {} env {}: {} predictions for {} inputs; "
+           "the analysis document is inconsistent, regenerate it",
+           model_name, env, cells.is_array() ? cells.size() : 0, files.size());
     }
     bool plus_one = !HasTorchOrKeras(fs::path(Safe(model_name)) / t.Rel());
     fs::path ts_dir = model_dir / t.Rel() / "mutations" / "ts_0";
@@ -406,14 +415,16 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
       const json& top = c.at("top");
       const json& scores = c.at("scores");
       if (top.size() < kTopK || scores.size() < kTopK) {
-        Fail(ErrorKind::kInput, "DeltaNN export: model {} env {} input {}: {} classes and {} "
-             "scores, DeltaNN needs {}", model_name, env, input_names[i], top.size(),
-             scores.size(), kTopK);
+        Fail(ErrorKind::kInput,
+             "DeltaNN export: model {} env {} input {}: {} classes and {} "
+             "scores, DeltaNN needs {}",
+             model_name, env, input_names[i], top.size(), scores.size(), kTopK);
       }
       if (!c.at("ms").is_number()) {
-        Fail(ErrorKind::kInput, "DeltaNN export: model {} env {} input {}: no run time (ms); "
-             "DeltaNN's files need one, regenerate the analysis", model_name, env,
-             input_names[i]);
+        Fail(ErrorKind::kInput,
+             "DeltaNN export: model {} env {} input {}: no run time (ms); "
+             "DeltaNN's files need one, regenerate the analysis",
+             model_name, env, input_names[i]);
       }
       std::string text;
       Cell cell;
@@ -429,8 +440,11 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
       WriteFile(ts_dir / files[i], text);
       t.cells.push_back(cell);
     }
-    mapping_envs.push_back({{"env", env}, {"folder", (t.Rel() / "mutations" / "ts_0").string()},
-                            {"device", t.device}, {"opt", t.opt}, {"library", t.library},
+    mapping_envs.push_back({{"env", env},
+                            {"folder", (t.Rel() / "mutations" / "ts_0").string()},
+                            {"device", t.device},
+                            {"opt", t.opt},
+                            {"library", t.library},
                             {"class_id_offset", plus_one ? 1 : 0}});
     trees.push_back(std::move(t));
   }
@@ -444,8 +458,10 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
     for (const auto& r : model.at("repeats")) repeats[r.at("env").get<std::string>()] = r;
   }
   for (const auto& t : trees) {
-    json same = {{"comparisons", json::array()}, {"times", json::object()},
-                 {"total_avg_exec_time", 0.0}, {"total_images_dissimilar", json::object()}};
+    json same = {{"comparisons", json::array()},
+                 {"times", json::object()},
+                 {"total_avg_exec_time", 0.0},
+                 {"total_images_dissimilar", json::object()}};
     if (auto it = repeats.find(t.env); it != repeats.end()) {
       json r = it->second;
       r.erase("env");
@@ -483,14 +499,15 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
         cmp.erase("average_exec_time");
         cmp.erase("total_exec_time");
         cmp.erase("exec_time_percentages");
-        comparisons.push_back({{"base", base.library}, {"evaluated", ev.library},
-                               {"comparison", cmp}});
+        comparisons.push_back(
+            {{"base", base.library}, {"evaluated", ev.library}, {"comparison", cmp}});
         CountDissimilar(dissimilar, c.images_dissimilar);
       }
     }
     fs::path dir = model_dir / g;
-    WriteJson(dir / "library_evaluation.json", {{"times", times}, {"comparisons", comparisons},
-                                                {"total_images_dissimilar", dissimilar}});
+    WriteJson(
+        dir / "library_evaluation.json",
+        {{"times", times}, {"comparisons", comparisons}, {"total_images_dissimilar", dissimilar}});
     WriteJson(dir / "library_evaluation_time_percentages.json", time_percentages);
     WriteJson(dir / "library_evaluation_time_stats.json", time_stats);
   }
@@ -507,8 +524,10 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
     for (const auto& ev : trees) {
       if (ev.device == base.device || ev.opt != base.opt || ev.library != base.library) continue;
       Comparison c = Compare(base, ev, files);
-      devices[base.library].push_back({{"base", base.device}, {"evaluated", ev.device},
-                                       {"opt", base.opt}, {"comparison", c.comparison}});
+      devices[base.library].push_back({{"base", base.device},
+                                       {"evaluated", ev.device},
+                                       {"opt", base.opt},
+                                       {"comparison", c.comparison}});
       CountDissimilar(device_dissimilar, c.images_dissimilar);
     }
   }
@@ -519,9 +538,11 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
   for (size_t i = 0; i < files.size(); ++i) {
     mapping_inputs.push_back({{"input", input_names[i]}, {"file", files[i]}});
   }
-  WriteJson(model_dir / "concord_mapping.json",
-            {{"schema", "concord.deltann_export/1"}, {"model", model_name},
-             {"envs", mapping_envs}, {"inputs", mapping_inputs}, {"failed", failed}});
+  WriteJson(model_dir / "concord_mapping.json", {{"schema", "concord.deltann_export/1"},
+                                                 {"model", model_name},
+                                                 {"envs", mapping_envs},
+                                                 {"inputs", mapping_inputs},
+                                                 {"failed", failed}});
 }
 
 }  // namespace
@@ -532,18 +553,23 @@ void ExportDeltaNN(const json& analysis, const fs::path& out_dir) {
   std::error_code ec;
   if (fs::exists(out, ec)) {
     if (!fs::is_directory(out, ec)) {
-      Fail(ErrorKind::kInput, "DeltaNN export: {} exists and is not a folder; give a new or "
-           "empty folder", out.string());
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: {} exists and is not a folder; give a new or "
+           "empty folder",
+           out.string());
     }
     if (!fs::is_empty(out, ec)) {
-      Fail(ErrorKind::kInput, "DeltaNN export: {} exists and is not empty; give a new or empty "
-           "folder (nothing was overwritten)", out.string());
+      Fail(ErrorKind::kInput,
+           "DeltaNN export: {} exists and is not empty; give a new or empty "
+           "folder (nothing was overwritten)",
+           out.string());
     }
   }
   if (!analysis.is_object() || analysis.value("schema", json()) != kAnalysisSchema) {
-    Fail(ErrorKind::kInput, "DeltaNN export: not a Concord analysis document (schema {}, "
-         "expected {})", analysis.is_object() ? analysis.value("schema", json()).dump() : "none",
-         kAnalysisSchema);
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: not a Concord analysis document (schema {}, "
+         "expected {})",
+         analysis.is_object() ? analysis.value("schema", json()).dump() : "none", kAnalysisSchema);
   }
   static std::atomic<int> counter{0};
   fs::path tmp = out.parent_path() /
@@ -562,12 +588,16 @@ void ExportDeltaNN(const json& analysis, const fs::path& out_dir) {
     fs::rename(tmp, out);
   } catch (const json::exception& e) {
     fs::remove_all(tmp, ec);
-    Fail(ErrorKind::kInput, "DeltaNN export: malformed analysis document: {}; regenerate it "
-         "with concord analyze", e.what());
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: malformed analysis document: {}; regenerate it "
+         "with concord analyze",
+         e.what());
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(tmp, ec);
-    Fail(ErrorKind::kInput, "DeltaNN export to {}: {}; check that its parent folder is "
-         "writable", out.string(), e.what());
+    Fail(ErrorKind::kInput,
+         "DeltaNN export to {}: {}; check that its parent folder is "
+         "writable",
+         out.string(), e.what());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

@@ -56,8 +56,13 @@ void ExpectKind(const std::function<void()>& f, ErrorKind kind) {
 
 json Env(const std::string& env, const std::string& library, const std::string& device,
          const json& opt) {
-  return {{"env", env}, {"backend", library}, {"library", library}, {"device", device},
-          {"opt", opt}, {"threads", nullptr}, {"versions", json::object()},
+  return {{"env", env},
+          {"backend", library},
+          {"library", library},
+          {"device", device},
+          {"opt", opt},
+          {"threads", nullptr},
+          {"versions", json::object()},
           {"machine", json::object()}};
 }
 
@@ -98,17 +103,17 @@ json Document(int top_k = 5) {
       {"cells", {{"total", 18}, {"ok", 17}, {"error", 1}}},
       {"errors", {{{"env", kB}, {"input", "dog.png"}, {"repeat", 0}, {"error", "boom"}}}},
       {"predictions",
-       {{kA, {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000),
-              Pred("dog.png", kDog, 500)}},
+       {{kA,
+         {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000), Pred("dog.png", kDog, 500)}},
         {kB, {Pred("cat.png", kCat, 500), Pred("dog.jpg", kDogSwapped, 3000), nullptr}},
-        {kC, {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 1000),
-              Pred("dog.png", kDog, 1000)}},
-        {kD, {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 1000),
-              Pred("dog.png", kDog, 1000)}},
-        {kE, {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000),
-              Pred("dog.png", kDog, 500)}},
-        {kF, {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000),
-              Pred("dog.png", kDog, 500)}}}},
+        {kC,
+         {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 1000), Pred("dog.png", kDog, 1000)}},
+        {kD,
+         {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 1000), Pred("dog.png", kDog, 1000)}},
+        {kE,
+         {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000), Pred("dog.png", kDog, 500)}},
+        {kF,
+         {Pred("cat.png", kCat, 1000), Pred("dog.jpg", kDog, 2000), Pred("dog.png", kDog, 500)}}}},
       {"pairs", json::array()},
       {"repeats", {{{"env", kA}, {"repeats", 3}, {"identical", true}, {"max_abs", 0.0}}}},
       {"disagreements", json::array()},
@@ -116,15 +121,16 @@ json Document(int top_k = 5) {
       {"performance", json::array()},
       {"time_change", {{"baseline", kA}, {"inputs", json::array()}}},
   };
-  return {{"schema", "concord.analysis/1"},
-          {"store", "/tmp/x.db"},
-          {"generated_at", "2026-11-22T03:04:05Z"},
-          {"campaign", json::object()},
-          {"machine", json::object()},
-          {"envs", {Env(kA, "ort", "cpu", "0"), Env(kB, "tvm", "cpu", "0"),
-                    Env(kC, "ort", "cpu", "3"), Env(kD, "tvm", "cpu", "3"),
-                    Env(kE, "ref", "cpu", nullptr), Env(kF, "ort", "gpu0", "0")}},
-          {"models", {model}}};
+  return {
+      {"schema", "concord.analysis/1"},
+      {"store", "/tmp/x.db"},
+      {"generated_at", "2026-11-22T03:04:05Z"},
+      {"campaign", json::object()},
+      {"machine", json::object()},
+      {"envs",
+       {Env(kA, "ort", "cpu", "0"), Env(kB, "tvm", "cpu", "0"), Env(kC, "ort", "cpu", "3"),
+        Env(kD, "tvm", "cpu", "3"), Env(kE, "ref", "cpu", nullptr), Env(kF, "ort", "gpu0", "0")}},
+      {"models", {model}}};
 }
 
 TEST(DeltaNNExport, FileTree) {
@@ -297,17 +303,23 @@ TEST(DeltaNNExport, DeviceAndSameFolderEvaluation) {
   // 3.5 / 3 = 1.1666666666666667; ANOVA: equal means -> SSB = 0, SSW = 2 * (0.5^2 + 0.5^2 +
   // 1^2)... > 0 -> F = 0, p = P(F(1,4) > 0) = 1.
   json dev = ReadJson(out / "tiny_cnn/device_evaluation.json");
-  json one = {
-      {"total_no_of_images", 3}, {"no_of_images_similar", "3"},
-      {"no_of_images_dissimilar", "0"}, {"percentage_similar", "100.0"},
-      {"percentage_dissimilar", "0.0"}, {"total_exec_time", 3.5},
-      {"orig_total_exec_time", 3.5}, {"average_exec_time", 3.5 / 3},
-      {"average_orig_exec_time", 3.5 / 3}, {"images_dissimilar", json::array()},
-      {"exec_time_percentages", {0.0, 0.0, 0.0}}, {"diff_labels", json::object()},
-      {"oneway_exec_time", {{"statistic", 0.0}, {"p-value", 1.0}}}};
+  json one = {{"total_no_of_images", 3},
+              {"no_of_images_similar", "3"},
+              {"no_of_images_dissimilar", "0"},
+              {"percentage_similar", "100.0"},
+              {"percentage_dissimilar", "0.0"},
+              {"total_exec_time", 3.5},
+              {"orig_total_exec_time", 3.5},
+              {"average_exec_time", 3.5 / 3},
+              {"average_orig_exec_time", 3.5 / 3},
+              {"images_dissimilar", json::array()},
+              {"exec_time_percentages", {0.0, 0.0, 0.0}},
+              {"diff_labels", json::object()},
+              {"oneway_exec_time", {{"statistic", 0.0}, {"p-value", 1.0}}}};
   json expected = {
-      {"ort", {{{"base", "cpu"}, {"evaluated", "gpu0"}, {"opt", "opt0"}, {"comparison", one}},
-               {{"base", "gpu0"}, {"evaluated", "cpu"}, {"opt", "opt0"}, {"comparison", one}}}},
+      {"ort",
+       {{{"base", "cpu"}, {"evaluated", "gpu0"}, {"opt", "opt0"}, {"comparison", one}},
+        {{"base", "gpu0"}, {"evaluated", "cpu"}, {"opt", "opt0"}, {"comparison", one}}}},
       {"tvm", json::array()},
       {"ort_threads-1", json::array()},
       {"ref", json::array()},

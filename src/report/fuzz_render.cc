@@ -1,15 +1,15 @@
 #include "report/fuzz_render.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
-#include <set>
-#include <vector>
-#include <map>
-#include <string_view>
 #include <filesystem>
 #include <iterator>
-
-#include <fmt/format.h>
+#include <map>
+#include <set>
+#include <string_view>
+#include <vector>
 
 #include "ir/error.h"
 #include "report/html_util.h"
@@ -79,7 +79,7 @@ void ClusterRootCauses(json& doc) {
   struct Member {
     size_t index;
     std::set<std::string> nodes;
-    std::string key;  // env, symptom, message
+    std::string key;     // env, symptom, message
     bool keyed = false;  // has a root-cause key (not an op-signature fallback)
   };
   // Whether the smaller repro `a` explains `b`: its nodes are all in b; for a failure (crash,
@@ -154,9 +154,8 @@ void ClusterRootCauses(json& doc) {
   int64_t hits = 0;
   for (const auto& f : findings) hits += f.value("count", int64_t{1});
   doc["root_causes"] = std::move(causes);
-  doc["totals"] = {{"findings", findings.size()},
-                   {"root_causes", doc["root_causes"].size()},
-                   {"hits", hits}};
+  doc["totals"] = {
+      {"findings", findings.size()}, {"root_causes", doc["root_causes"].size()}, {"hits", hits}};
 }
 
 // A short triage note: possible ref bug and onnx.reference's verdict, a repro that did not
@@ -202,13 +201,20 @@ json FuzzDocument(Store& store) {
     } catch (const json::parse_error&) {
     }
     if (!details.is_object()) details = json::object();
-    doc["findings"].push_back({{"id", f.id}, {"env", f.env}, {"symptom", f.symptom},
-                               {"signature", f.signature}, {"seed", f.seed},
-                               {"message", f.message}, {"versions", versions},
+    doc["findings"].push_back({{"id", f.id},
+                               {"env", f.env},
+                               {"symptom", f.symptom},
+                               {"signature", f.signature},
+                               {"seed", f.seed},
+                               {"message", f.message},
+                               {"versions", versions},
                                {"original_nodes", f.original_nodes},
-                               {"reduced_nodes", f.reduced_nodes}, {"count", f.count},
-                               {"bundle", f.bundle}, {"first_seen", f.first_seen},
-                               {"last_seen", f.last_seen}, {"details", details},
+                               {"reduced_nodes", f.reduced_nodes},
+                               {"count", f.count},
+                               {"bundle", f.bundle},
+                               {"first_seen", f.first_seen},
+                               {"last_seen", f.last_seen},
+                               {"details", details},
                                {"triage", TriageNote(details)}});
     json& e = doc["by_symptom"][f.env];
     if (!e.is_object()) e = json::object();
@@ -218,13 +224,19 @@ json FuzzDocument(Store& store) {
   doc["coverage"] = store.OpCoverage();
   doc["ticks"] = json::array();
   for (const FuzzTick& t2 : store.FuzzTicks()) {
-    doc["ticks"].push_back({{"campaign", t2.campaign}, {"t_s", t2.t_s}, {"models", t2.models},
-                            {"tests", t2.tests}, {"findings", t2.findings}});
+    doc["ticks"].push_back({{"campaign", t2.campaign},
+                            {"t_s", t2.t_s},
+                            {"models", t2.models},
+                            {"tests", t2.tests},
+                            {"findings", t2.findings}});
   }
   doc["support"] = json::array();
   for (const OpSupportRecord& s : store.OpSupport()) {
-    doc["support"].push_back({{"env", s.env}, {"op", s.op}, {"dtype", s.dtype},
-                              {"status", s.status}, {"message", s.message}});
+    doc["support"].push_back({{"env", s.env},
+                              {"op", s.op},
+                              {"dtype", s.dtype},
+                              {"status", s.status},
+                              {"message", s.message}});
   }
   return doc;
 }
@@ -237,8 +249,9 @@ std::string RenderFuzzHtml(const json& doc) {
   auto add = [&](std::string_view f, auto&&... args) {
     out += fmt::vformat(f, fmt::make_format_args(args...));
   };
-  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Concord fuzzing "
-         "report</title><style>";
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Concord fuzzing "
+      "report</title><style>";
   out += kCss;
   out += "</style></head>\n<body data-render-status=\"pending\"><main>\n";
   int64_t hits = 0;
@@ -258,71 +271,79 @@ std::string RenderFuzzHtml(const json& doc) {
   add("<h1>Concord fuzzing report</h1><div class=\"meta\">store <code>{}</code> &middot; "
       "generated {} &middot; {} models, {} tests in {:.0f} s ({:.2f} tests/s) &middot; {} distinct "
       "findings from {} root cause(s) ({} hits)</div>\n",
-      HtmlEscape(doc.value("store", "")), HtmlEscape(doc.value("generated_at", "")), models, tests, seconds,
-      seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(), causes,
-      hits);
+      HtmlEscape(doc.value("store", "")), HtmlEscape(doc.value("generated_at", "")), models, tests,
+      seconds, seconds > 0 ? static_cast<double>(tests) / seconds : 0.0, doc["findings"].size(),
+      causes, hits);
   out += "<section id=\"findings\"><h2>Findings</h2>";
   if (doc["findings"].empty()) {
     out += "<p class=\"meta\">no findings</p>";
   } else {
-    out += "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>reduced op signature</th>"
-           "<th>nodes</th><th>hits</th><th>root cause</th><th>seed</th><th>message</th>"
-           "<th>repro</th></tr></thead><tbody>";
+    out +=
+        "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>reduced op signature</th>"
+        "<th>nodes</th><th>hits</th><th>root cause</th><th>seed</th><th>message</th>"
+        "<th>repro</th></tr></thead><tbody>";
     for (const auto& f : doc["findings"]) {
       std::string triage = f.value("triage", "");
       add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}</code>"
           "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">#{}"
           "</td><td class=\"num\">{}</td><td>{}{}</td><td><code>{}</code></td></tr>\n",
-          f.value("id", int64_t{0}), HtmlEscape(f.value("env", "")), HtmlEscape(f.value("symptom", "")),
-          HtmlEscape(f.value("symptom", "")), HtmlEscape(f.value("signature", "")),
-          f.value("original_nodes", int64_t{0}), f.value("reduced_nodes", int64_t{0}),
-          f.value("count", int64_t{0}), f.value("root_cause", f.value("id", int64_t{0})),
-          f.value("seed", int64_t{0}), HtmlEscape(f.value("message", "").substr(0, 300)),
-          triage.empty() ? "" : "<br><em>" + HtmlEscape(triage) + "</em>", HtmlEscape(f.value("bundle", "")));
+          f.value("id", int64_t{0}), HtmlEscape(f.value("env", "")),
+          HtmlEscape(f.value("symptom", "")), HtmlEscape(f.value("symptom", "")),
+          HtmlEscape(f.value("signature", "")), f.value("original_nodes", int64_t{0}),
+          f.value("reduced_nodes", int64_t{0}), f.value("count", int64_t{0}),
+          f.value("root_cause", f.value("id", int64_t{0})), f.value("seed", int64_t{0}),
+          HtmlEscape(f.value("message", "").substr(0, 300)),
+          triage.empty() ? "" : "<br><em>" + HtmlEscape(triage) + "</em>",
+          HtmlEscape(f.value("bundle", "")));
     }
     out += "</tbody></table>";
     if (doc.contains("root_causes")) {
-      out += "<h2>Root causes</h2><p class=\"meta\">Findings of one env and symptom whose "
-             "normalised messages match and whose reduced repros contain the same nodes.</p>"
-             "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>nodes (op(attrs):dtype)"
-             "</th><th>findings</th><th>hits</th><th>message</th></tr></thead><tbody>";
+      out +=
+          "<h2>Root causes</h2><p class=\"meta\">Findings of one env and symptom whose "
+          "normalised messages match and whose reduced repros contain the same nodes.</p>"
+          "<table><thead><tr><th>#</th><th>env</th><th>symptom</th><th>nodes (op(attrs):dtype)"
+          "</th><th>findings</th><th>hits</th><th>message</th></tr></thead><tbody>";
       for (const auto& c : doc["root_causes"]) {
         std::string ids, nodes;
-        for (const auto& id : c["findings"]) ids += fmt::format("{}#{}", ids.empty() ? "" : " ",
-                                                                id.get<int64_t>());
+        for (const auto& id : c["findings"])
+          ids += fmt::format("{}#{}", ids.empty() ? "" : " ", id.get<int64_t>());
         for (const auto& n : c["nodes"]) nodes += (nodes.empty() ? "" : " ") + n.get<std::string>();
         add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}"
             "</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-            c.value("id", int64_t{0}), HtmlEscape(c.value("env", "")), HtmlEscape(c.value("symptom", "")),
-            HtmlEscape(c.value("symptom", "")), HtmlEscape(nodes), HtmlEscape(ids), c.value("hits", int64_t{0}),
+            c.value("id", int64_t{0}), HtmlEscape(c.value("env", "")),
+            HtmlEscape(c.value("symptom", "")), HtmlEscape(c.value("symptom", "")),
+            HtmlEscape(nodes), HtmlEscape(ids), c.value("hits", int64_t{0}),
             HtmlEscape(c.value("message", "").substr(0, 200)));
       }
       out += "</tbody></table>";
     }
   }
-  out += "</section>\n<section id=\"symptoms\"><h2>Distinct findings per env and symptom</h2>"
-         "<div class=\"chart\"><canvas data-chart=\"symptoms\"></canvas></div></section>\n"
-         "<section id=\"coverage\"><h2>Op coverage (models containing each op)</h2>"
-         "<div class=\"chart\"><canvas data-chart=\"coverage\"></canvas></div></section>\n"
-         "<section id=\"throughput\"><h2>Throughput over time</h2>"
-         "<div class=\"chart\"><canvas data-chart=\"throughput\"></canvas></div></section>\n"
-         "<section id=\"support\"><h2>Operator support inference</h2>";
+  out +=
+      "</section>\n<section id=\"symptoms\"><h2>Distinct findings per env and symptom</h2>"
+      "<div class=\"chart\"><canvas data-chart=\"symptoms\"></canvas></div></section>\n"
+      "<section id=\"coverage\"><h2>Op coverage (models containing each op)</h2>"
+      "<div class=\"chart\"><canvas data-chart=\"coverage\"></canvas></div></section>\n"
+      "<section id=\"throughput\"><h2>Throughput over time</h2>"
+      "<div class=\"chart\"><canvas data-chart=\"throughput\"></canvas></div></section>\n"
+      "<section id=\"support\"><h2>Operator support inference</h2>";
   if (doc["support"].empty()) {
     out += "<p class=\"meta\">not run (concord fuzz --infer-support)</p>";
   } else {
-    out += "<table><thead><tr><th>env</th><th>op</th><th>dtype</th><th>status</th><th>message</th>"
-           "</tr></thead><tbody>";
+    out +=
+        "<table><thead><tr><th>env</th><th>op</th><th>dtype</th><th>status</th><th>message</th>"
+        "</tr></thead><tbody>";
     for (const auto& s : doc["support"]) {
       if (s.value("status", "") == "ok") continue;
       add("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-          HtmlEscape(s.value("env", "")), HtmlEscape(s.value("op", "")), HtmlEscape(s.value("dtype", "")),
-          HtmlEscape(s.value("status", "")), HtmlEscape(s.value("message", "").substr(0, 200)));
+          HtmlEscape(s.value("env", "")), HtmlEscape(s.value("op", "")),
+          HtmlEscape(s.value("dtype", "")), HtmlEscape(s.value("status", "")),
+          HtmlEscape(s.value("message", "").substr(0, 200)));
     }
     out += "</tbody></table><p class=\"meta\">(pairs every env accepts are not listed)</p>";
   }
   out += "</section>\n</main>\n<script id=\"fuzz-data\" type=\"application/json\">";
-  out += ScriptJson({{"coverage", doc["coverage"]}, {"ticks", ticks},
-                     {"by_symptom", doc["by_symptom"]}});
+  out += ScriptJson(
+      {{"coverage", doc["coverage"]}, {"ticks", ticks}, {"by_symptom", doc["by_symptom"]}});
   out += "</script>\n<script>\n";
   out += ChartJsScript();
   out += "\n</script>\n<script>";

@@ -22,9 +22,8 @@
 // matrix report, and every drawn canvas carries data-rendered="1". Strings are HTML-escaped.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "store/store.h"
 

@@ -16,8 +16,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 void Add(Store& store, const std::string& env, const std::string& symptom,
-         const std::string& signature, std::vector<std::string> nodes,
-         const std::string& message) {
+         const std::string& signature, std::vector<std::string> nodes, const std::string& message) {
   FindingRecord f;
   f.env = env;
   f.symptom = symptom;
@@ -39,8 +38,8 @@ TEST(FuzzDocument, GroupsFindingsIntoRootCauses) {
     Add(store, "tvm", "error", "BatchNormalization,Mul",
         {"BatchNormalization(epsilon):float16", "Mul():float16"}, leak);  // #2
     // int32 ReduceMean: the one-node repro explains the two-node one.
-    Add(store, "tvm", "inconsistent", "ReduceMean,Relu",
-        {"ReduceMean(axes):int32", "Relu():int32"}, differ);  // #3
+    Add(store, "tvm", "inconsistent", "ReduceMean,Relu", {"ReduceMean(axes):int32", "Relu():int32"},
+        differ);                                                                          // #3
     Add(store, "tvm", "inconsistent", "ReduceMean", {"ReduceMean(axes):int32"}, differ);  // #4
     // Same message, unrelated nodes: inconsistent results need the subset rule.
     Add(store, "tvm", "inconsistent", "Relu", {"Relu():float32"}, differ);  // #5

@@ -1,8 +1,8 @@
 #include "report/html_util.h"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace concord::report {
 

@@ -82,52 +82,65 @@ std::string RenderLocalizeHtml(const json& j) {
     ++i;
   }
   bool null_first = !j.contains("first_divergent_node") || j["first_divergent_node"].is_null();
-  std::string verdict = null_first ? (j.value("agree", false) ? "AGREE: no divergent node" : "DIVERGE (not localized)")
-                                   : fmt::format("DIVERGE: first divergent node {} ({})", S(j, "first_divergent_node"),
-                                                 S(j, "kind"));
+  std::string verdict = null_first ? (j.value("agree", false) ? "AGREE: no divergent node"
+                                                              : "DIVERGE (not localized)")
+                                   : fmt::format("DIVERGE: first divergent node {} ({})",
+                                                 S(j, "first_divergent_node"), S(j, "kind"));
   data["title"] = verdict;
   std::string o;
-  o += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>concord localize</title>\n<style>"
-       "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}"
+  o += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>concord "
+       "localize</title>\n<style>"
+       "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-"
+       "size:13px}"
        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}tr.first{background:#fdd}"
-       "td.num{text-align:right;font-family:monospace}.verdict{font-size:18px;font-weight:bold;margin:12px 0}"
-       "canvas{max-width:1100px;max-height:420px}</style></head>\n<body data-render-status=\"pending\">\n";
-  o += "<h1>concord localize</h1>\n<p>source <code>" + HtmlEscape(S(j, "source")) + "</code> on " + HtmlEscape(S(j, "source_env")) +
-       "<br>target <code>" + HtmlEscape(S(j, "target")) + "</code> on " + HtmlEscape(S(j, "target_env")) + "<br>inputs " +
-       HtmlEscape(S(j, "inputs")) + "</p>\n";
+       "td.num{text-align:right;font-family:monospace}.verdict{font-size:18px;font-weight:bold;"
+       "margin:12px 0}"
+       "canvas{max-width:1100px;max-height:420px}</style></head>\n<body "
+       "data-render-status=\"pending\">\n";
+  o += "<h1>concord localize</h1>\n<p>source <code>" + HtmlEscape(S(j, "source")) + "</code> on " +
+       HtmlEscape(S(j, "source_env")) + "<br>target <code>" + HtmlEscape(S(j, "target")) +
+       "</code> on " + HtmlEscape(S(j, "target_env")) + "<br>inputs " + HtmlEscape(S(j, "inputs")) +
+       "</p>\n";
   o += "<div class=\"verdict\">" + HtmlEscape(verdict) + "</div>\n";
   if (j.contains("note")) o += "<p>" + HtmlEscape(S(j, "note")) + "</p>\n";
   if (!null_first && j.contains("evidence") && j["evidence"].is_object()) {
     const json& ev = j["evidence"];
     o += "<h2>Evidence</h2>\n<p>" + HtmlEscape(S(ev, "reason")) + "</p>\n<ul>\n";
-    o += "<li>source counterpart: " + HtmlEscape(S(ev, "source_node")) + " (" + HtmlEscape(S(ev, "source_op_type")) + ")</li>\n";
+    o += "<li>source counterpart: " + HtmlEscape(S(ev, "source_node")) + " (" +
+         HtmlEscape(S(ev, "source_op_type")) + ")</li>\n";
     for (const auto& d : ev.value("attribute_diffs", json::array())) {
-      o += "<li>attribute <b>" + HtmlEscape(S(d, "name")) + "</b>: source " + HtmlEscape(S(d, "source")) + ", target " +
-           HtmlEscape(S(d, "target")) + "</li>\n";
+      o += "<li>attribute <b>" + HtmlEscape(S(d, "name")) + "</b>: source " +
+           HtmlEscape(S(d, "source")) + ", target " + HtmlEscape(S(d, "target")) + "</li>\n";
     }
     for (const auto& d : ev.value("parameter_diffs", json::array())) {
-      o += "<li>parameter input " + HtmlEscape(S(d, "position")) + " <code>" + HtmlEscape(S(d, "target")) + "</code> vs source <code>" +
-           HtmlEscape(S(d, "source")) + "</code>: " + HtmlEscape(S(d, "hint")) + "</li>\n";
+      o += "<li>parameter input " + HtmlEscape(S(d, "position")) + " <code>" +
+           HtmlEscape(S(d, "target")) + "</code> vs source <code>" + HtmlEscape(S(d, "source")) +
+           "</code>: " + HtmlEscape(S(d, "hint")) + "</li>\n";
     }
     for (const auto& d : ev.value("wiring_diffs", json::array())) {
-      o += "<li>input " + HtmlEscape(S(d, "position")) + " reads <code>" + HtmlEscape(S(d, "target_input")) +
-           "</code>, the source node reads <code>" + HtmlEscape(S(d, "source_input")) + "</code></li>\n";
+      o += "<li>input " + HtmlEscape(S(d, "position")) + " reads <code>" +
+           HtmlEscape(S(d, "target_input")) + "</code>, the source node reads <code>" +
+           HtmlEscape(S(d, "source_input")) + "</code></li>\n";
     }
     o += "</ul>\n";
   }
   o += "<h2>Divergence along the graph</h2>\n<canvas id=\"divergence\"></canvas>\n";
-  o += "<h2>Nodes</h2>\n<table><tr><th>#</th><th>node</th><th>op</th><th>aligned to</th><th>alignment</th>"
+  o += "<h2>Nodes</h2>\n<table><tr><th>#</th><th>node</th><th>op</th><th>aligned "
+       "to</th><th>alignment</th>"
        "<th>max abs</th><th>max rel</th><th>cosine</th><th>beyond tol</th><th>status</th></tr>\n";
   for (const auto& n : nodes) {
     bool first = n.value("first_divergent", false);
-    o += std::string(first ? "<tr class=\"first\">" : "<tr>") + "<td>" + HtmlEscape(S(n, "index")) + "</td><td>" +
-         HtmlEscape(S(n, "node")) + "</td><td>" + HtmlEscape(S(n, "op_type")) + "</td><td>" + HtmlEscape(S(n, "source_tensor")) +
-         "</td><td>" + HtmlEscape(S(n, "alignment")) + "</td><td class=\"num\">" + HtmlEscape(S(n, "max_abs")) +
-         "</td><td class=\"num\">" + HtmlEscape(S(n, "max_rel")) + "</td><td class=\"num\">" + HtmlEscape(S(n, "cosine")) +
-         "</td><td class=\"num\">" + HtmlEscape(S(n, "mismatch_fraction")) + "</td><td>" + HtmlEscape(S(n, "status")) +
+    o += std::string(first ? "<tr class=\"first\">" : "<tr>") + "<td>" + HtmlEscape(S(n, "index")) +
+         "</td><td>" + HtmlEscape(S(n, "node")) + "</td><td>" + HtmlEscape(S(n, "op_type")) +
+         "</td><td>" + HtmlEscape(S(n, "source_tensor")) + "</td><td>" +
+         HtmlEscape(S(n, "alignment")) + "</td><td class=\"num\">" + HtmlEscape(S(n, "max_abs")) +
+         "</td><td class=\"num\">" + HtmlEscape(S(n, "max_rel")) + "</td><td class=\"num\">" +
+         HtmlEscape(S(n, "cosine")) + "</td><td class=\"num\">" +
+         HtmlEscape(S(n, "mismatch_fraction")) + "</td><td>" + HtmlEscape(S(n, "status")) +
          "</td></tr>\n";
   }
-  o += "</table>\n<script id=\"localize-data\" type=\"application/json\">" + ScriptJson(data) + "</script>\n<script>\n";
+  o += "</table>\n<script id=\"localize-data\" type=\"application/json\">" + ScriptJson(data) +
+       "</script>\n<script>\n";
   o += ChartJsScript();
   o += "\n</script>\n<script>";
   o += kScript;
@@ -142,32 +155,37 @@ std::string RenderLocalizeMarkdown(const json& j) {
   o += "- inputs: " + MdEsc(S(j, "inputs")) + "\n\n";
   bool null_first = !j.contains("first_divergent_node") || j["first_divergent_node"].is_null();
   if (null_first) {
-    o += j.value("agree", false) ? "**Verdict: agree** (no divergent node)\n\n" : "**Verdict: diverge** (not localized)\n\n";
+    o += j.value("agree", false) ? "**Verdict: agree** (no divergent node)\n\n"
+                                 : "**Verdict: diverge** (not localized)\n\n";
   } else {
-    o += "**Verdict: diverge** at `" + S(j, "first_divergent_node") + "`, kind **" + S(j, "kind") + "**\n\n";
+    o += "**Verdict: diverge** at `" + S(j, "first_divergent_node") + "`, kind **" + S(j, "kind") +
+         "**\n\n";
     const json& ev = j["evidence"];
     o += "Reason: " + MdEsc(S(ev, "reason")) + "\n\n";
     for (const auto& d : ev.value("attribute_diffs", json::array())) {
-      o += "- attribute `" + S(d, "name") + "`: source " + MdEsc(S(d, "source")) + ", target " + MdEsc(S(d, "target")) + "\n";
+      o += "- attribute `" + S(d, "name") + "`: source " + MdEsc(S(d, "source")) + ", target " +
+           MdEsc(S(d, "target")) + "\n";
     }
     for (const auto& d : ev.value("parameter_diffs", json::array())) {
-      o += "- parameter input " + S(d, "position") + " `" + S(d, "target") + "` vs source `" + S(d, "source") +
-           "`: " + MdEsc(S(d, "hint")) + "\n";
+      o += "- parameter input " + S(d, "position") + " `" + S(d, "target") + "` vs source `" +
+           S(d, "source") + "`: " + MdEsc(S(d, "hint")) + "\n";
     }
     for (const auto& d : ev.value("wiring_diffs", json::array())) {
-      o += "- input " + S(d, "position") + " reads `" + S(d, "target_input") + "`, the source node reads `" +
-           S(d, "source_input") + "`\n";
+      o += "- input " + S(d, "position") + " reads `" + S(d, "target_input") +
+           "`, the source node reads `" + S(d, "source_input") + "`\n";
     }
     o += "\n";
   }
   if (j.contains("note")) o += "Note: " + MdEsc(S(j, "note")) + "\n\n";
-  o += "| # | node | op | aligned to | alignment | max abs | cosine | status |\n|--:|---|---|---|---|--:|--:|---|\n";
+  o += "| # | node | op | aligned to | alignment | max abs | cosine | status "
+       "|\n|--:|---|---|---|---|--:|--:|---|\n";
   for (const auto& n : j.value("nodes", json::array())) {
     bool first = n.value("first_divergent", false);
     std::string mark = first ? "**" : "";
-    o += "| " + S(n, "index") + " | " + mark + MdEsc(S(n, "node")) + mark + " | " + S(n, "op_type") + " | " +
-         MdEsc(S(n, "source_tensor")) + " | " + S(n, "alignment") + " | " + S(n, "max_abs") + " | " + S(n, "cosine") +
-         " | " + S(n, "status") + (first ? " (first divergent)" : "") + " |\n";
+    o += "| " + S(n, "index") + " | " + mark + MdEsc(S(n, "node")) + mark + " | " +
+         S(n, "op_type") + " | " + MdEsc(S(n, "source_tensor")) + " | " + S(n, "alignment") +
+         " | " + S(n, "max_abs") + " | " + S(n, "cosine") + " | " + S(n, "status") +
+         (first ? " (first divergent)" : "") + " |\n";
   }
   return o;
 }

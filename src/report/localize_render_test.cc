@@ -1,9 +1,9 @@
 // Localize reports: the HTML page carries the plot data (one point per node, the first divergent
 // node marked), escapes names that look like markup, and inlines Chart.js; Markdown has the
 // verdict, the evidence and one table row per node.
-#include <gtest/gtest.h>
-
 #include "report/localize_render.h"
+
+#include <gtest/gtest.h>
 
 namespace concord::report {
 namespace {
@@ -28,7 +28,8 @@ TEST(LocalizeRender, HtmlIsSelfContainedEscapedAndMarksTheFirstDivergence) {
   EXPECT_NE(html.find("&lt;b&gt;conv&lt;/b&gt;"), std::string::npos);
   EXPECT_NE(html.find("data-render-status=\"pending\""), std::string::npos);
   EXPECT_NE(html.find("\"first\":1"), std::string::npos);
-  EXPECT_NE(html.find("\"max_abs\":[0.0,0.5,1e+30]"), std::string::npos) << html.substr(html.find("localize-data"), 400);
+  EXPECT_NE(html.find("\"max_abs\":[0.0,0.5,1e+30]"), std::string::npos)
+      << html.substr(html.find("localize-data"), 400);
   EXPECT_NE(html.find("Chart"), std::string::npos);
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);
   EXPECT_NE(html.find("pads"), std::string::npos);
@@ -40,7 +41,8 @@ TEST(LocalizeRender, MarkdownHasVerdictEvidenceAndRows) {
   EXPECT_NE(md.find("attribute `pads`"), std::string::npos);
   EXPECT_NE(md.find("(first divergent)"), std::string::npos);
   EXPECT_NE(md.find("| 2 | relu |"), std::string::npos) << md;
-  nlohmann::json agree = {{"agree", true}, {"first_divergent_node", nullptr}, {"nodes", nlohmann::json::array()}};
+  nlohmann::json agree = {
+      {"agree", true}, {"first_divergent_node", nullptr}, {"nodes", nlohmann::json::array()}};
   EXPECT_NE(RenderLocalizeMarkdown(agree).find("Verdict: agree"), std::string::npos);
   EXPECT_NE(RenderLocalizeHtml(agree).find("AGREE"), std::string::npos);
 }

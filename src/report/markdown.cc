@@ -6,16 +6,16 @@
 // Every string from the document is escaped for table cells: Markdown specials (| \ ` * [ ])
 // are backslash-escaped and < > & become entities, so names cannot inject markup or break a
 // table; newlines in error messages become spaces.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "report/render.h"
 #include "report/render_util.h"
@@ -30,12 +30,30 @@ std::string MdEsc(std::string_view s) {
   out.reserve(s.size() + 8);
   for (char c : s) {
     switch (c) {
-      case '|': case '\\': case '`': case '*': case '[': case ']': out += '\\'; out += c; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '\n': case '\r': out += ' '; break;
-      default: out += c;
+      case '|':
+      case '\\':
+      case '`':
+      case '*':
+      case '[':
+      case ']':
+        out += '\\';
+        out += c;
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '\n':
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -49,9 +67,8 @@ class MarkdownWriter {
     const json& models = Arr(doc_, "models");
     std::string name = Str(Obj(doc_, "campaign"), "name");
     Add("# Concord report{}\n\n", name.empty() ? "" : ": " + MdEsc(name));
-    Add("Store {} · generated {} · {} models, {} environments\n\n",
-        MdEsc(Str(doc_, "store")), MdEsc(Str(doc_, "generated_at")), models.size(),
-        Arr(doc_, "envs").size());
+    Add("Store {} · generated {} · {} models, {} environments\n\n", MdEsc(Str(doc_, "store")),
+        MdEsc(Str(doc_, "generated_at")), models.size(), Arr(doc_, "envs").size());
     Summary(models);
     for (const json& model : models) Model(model);
     return std::move(out_);
@@ -158,8 +175,9 @@ class MarkdownWriter {
       std::vector<std::string> row = {MdEsc(a)};
       for (const std::string& b : envs) {
         auto it = pairs.find({a, b});
-        row.push_back(a == b ? "·" : it == pairs.end() ? kAbsent
-                                                       : Pct(Num(*it->second, "top1_agree")));
+        row.push_back(a == b              ? "·"
+                      : it == pairs.end() ? kAbsent
+                                          : Pct(Num(*it->second, "top1_agree")));
       }
       Row(row);
     }
@@ -186,7 +204,8 @@ class MarkdownWriter {
       return;
     }
     Header({"env", "n", "mean", "std", "median", "p90", "p99", "min", "max", "first inference",
-            "prepare", "mean CPU", "peak RSS"}, "lrrrrrrrrrrrr");
+            "prepare", "mean CPU", "peak RSS"},
+           "lrrrrrrrrrrrr");
     for (const json& p : perf) {
       const json& s = Field(p, "latency_ms");
       std::vector<std::string> row = {MdEsc(Str(p, "env")),
@@ -212,11 +231,12 @@ class MarkdownWriter {
       Empty("no labelled inputs");
       return;
     }
-    Header({"env", "labelled inputs", "top-1", fmt::format("top-{}", Int(model, "top_k")),
-            "G-mean"}, "lrrrr");
+    Header(
+        {"env", "labelled inputs", "top-1", fmt::format("top-{}", Int(model, "top_k")), "G-mean"},
+        "lrrrr");
     for (const json& q : quality) {
-      Row({MdEsc(Str(q, "env")), std::to_string(Int(q, "n")),
-           Pct(Num(q, "top1_accuracy")), Pct(Num(q, "topk_accuracy")), Sig3(Num(q, "gmean"))});
+      Row({MdEsc(Str(q, "env")), std::to_string(Int(q, "n")), Pct(Num(q, "top1_accuracy")),
+           Pct(Num(q, "topk_accuracy")), Sig3(Num(q, "gmean"))});
     }
     out_ += "\n";
     for (const json& q : quality) {
@@ -234,8 +254,8 @@ class MarkdownWriter {
       Header(head, "l" + std::string(classes.size(), 'r'));
       for (size_t r = 0; r < classes.size(); ++r) {
         std::vector<std::string> row = {name(r)};
-        const json& cr = r < confusion.size() && confusion[r].is_array() ? confusion[r]
-                                                                          : EmptyArray();
+        const json& cr =
+            r < confusion.size() && confusion[r].is_array() ? confusion[r] : EmptyArray();
         for (size_t c = 0; c < classes.size(); ++c) {
           long long v = c < cr.size() && cr[c].is_number() ? cr[c].get<long long>() : 0;
           row.push_back(r == c && v ? fmt::format("**{}**", v) : std::to_string(v));
@@ -296,8 +316,9 @@ class MarkdownWriter {
       Empty("no disagreeing inputs");
       return;
     }
-    out_ += "Each env's top-k (class score); **bold**: a top-1 that differs from the most common "
-            "top-1 of that input.\n\n";
+    out_ +=
+        "Each env's top-k (class score); **bold**: a top-1 that differs from the most common "
+        "top-1 of that input.\n\n";
     std::vector<std::string> head = {"input", "label"};
     for (const std::string& e : envs) head.push_back(MdEsc(e));
     Header(head);
@@ -350,9 +371,8 @@ class MarkdownWriter {
       }
     }
     std::erase_if(envs, [&](const std::string& e) {
-      return std::none_of(inputs.begin(), inputs.end(), [&](const json& in) {
-        return Obj(in, "ms").contains(e);
-      });
+      return std::none_of(inputs.begin(), inputs.end(),
+                          [&](const json& in) { return Obj(in, "ms").contains(e); });
     });
     if (baseline.empty() || inputs.empty() || envs.empty()) {
       Empty("no timing data");
@@ -419,11 +439,11 @@ class MarkdownWriter {
           dis += (dis.empty() ? "" : ", ") + MdEsc(Str(in));
         }
         auto cos = Num(p, "min_cosine");
-        Row({MdEsc(Str(p, "a")), MdEsc(Str(p, "b")),
-             std::to_string(Int(p, "inputs")), Pct(Num(p, "top1_agree")),
-             Sig3(Num(p, "topk_jaccard")), Sig3(Num(p, "kendall_tau")), Sig3(Num(p, "max_abs")),
-             Sig3(Num(p, "max_rel")), cos ? fmt::format("{:.6f}", *cos) : "",
-             std::to_string(Int(p, "identical_outputs")), dis});
+        Row({MdEsc(Str(p, "a")), MdEsc(Str(p, "b")), std::to_string(Int(p, "inputs")),
+             Pct(Num(p, "top1_agree")), Sig3(Num(p, "topk_jaccard")), Sig3(Num(p, "kendall_tau")),
+             Sig3(Num(p, "max_abs")), Sig3(Num(p, "max_rel")),
+             cos ? fmt::format("{:.6f}", *cos) : "", std::to_string(Int(p, "identical_outputs")),
+             dis});
       }
       out_ += any ? "\n" : "_none_\n\n";
     }

@@ -53,8 +53,10 @@ QualityMetrics ComputeQuality(const std::vector<int64_t>& truth,
     Fail(ErrorKind::kUsage, "quality metrics need at least one labelled input, got none");
   }
   if (truth.size() != topk.size()) {
-    Fail(ErrorKind::kUsage, "quality metrics: {} labels but {} prediction lists; give one "
-         "prediction list per labelled input", truth.size(), topk.size());
+    Fail(ErrorKind::kUsage,
+         "quality metrics: {} labels but {} prediction lists; give one "
+         "prediction list per labelled input",
+         truth.size(), topk.size());
   }
   QualityMetrics q;
   q.n = static_cast<int64_t>(truth.size());
@@ -97,12 +99,12 @@ QualityMetrics ComputeQuality(const std::vector<int64_t>& truth,
   int64_t present = 0;
   bool zero = false;
   for (auto& c : q.per_class) {
-    c.precision = c.predicted > 0 ? static_cast<double>(c.true_positives) /
-                                        static_cast<double>(c.predicted)
-                                  : 0.0;
-    c.sensitivity = c.support > 0 ? static_cast<double>(c.true_positives) /
-                                        static_cast<double>(c.support)
-                                  : 0.0;
+    c.precision = c.predicted > 0
+                      ? static_cast<double>(c.true_positives) / static_cast<double>(c.predicted)
+                      : 0.0;
+    c.sensitivity = c.support > 0
+                        ? static_cast<double>(c.true_positives) / static_cast<double>(c.support)
+                        : 0.0;
     if (c.support > 0) {
       ++present;
       if (c.sensitivity == 0) {

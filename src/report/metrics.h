@@ -42,13 +42,13 @@ struct ClassQuality {
 };
 
 struct QualityMetrics {
-  int64_t n = 0;              // labelled inputs
-  double top1_accuracy = 0;   // fraction of inputs whose top-1 prediction is the label
-  double topk_accuracy = 0;   // fraction whose label is among the top-k predictions
-  std::vector<int64_t> classes;               // sorted union of true and top-1 labels
+  int64_t n = 0;                 // labelled inputs
+  double top1_accuracy = 0;      // fraction of inputs whose top-1 prediction is the label
+  double topk_accuracy = 0;      // fraction whose label is among the top-k predictions
+  std::vector<int64_t> classes;  // sorted union of true and top-1 labels
   std::vector<std::vector<int64_t>> confusion;  // [true][pred] over `classes`
-  std::vector<ClassQuality> per_class;        // one per class in `classes`, same order
-  double gmean = 0;                           // see above
+  std::vector<ClassQuality> per_class;          // one per class in `classes`, same order
+  double gmean = 0;                             // see above
 };
 // truth[i]: the label of input i; topk[i]: its predictions, best first (top-1 = topk[i][0];
 // an empty list counts as wrong for both accuracies and is left out of the confusion matrix).

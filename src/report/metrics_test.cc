@@ -24,11 +24,11 @@ void ExpectKind(const std::function<void()>& f, ErrorKind kind) {
 
 TEST(Percentile, LinearInterpolationLikeNumpy) {
   // Sorted x = [1, 2, 3, 4, 10], n = 5, position = p/100 * 4.
-  std::vector<double> x = {10, 1, 4, 2, 3};  // unsorted on purpose
-  EXPECT_DOUBLE_EQ(Percentile(x, 0), 1);     // pos 0 -> x[0]
-  EXPECT_DOUBLE_EQ(Percentile(x, 25), 2);    // pos 1 -> x[1]
-  EXPECT_DOUBLE_EQ(Percentile(x, 50), 3);    // pos 2 -> x[2]
-  EXPECT_DOUBLE_EQ(Percentile(x, 90), 7.6);  // pos 3.6 -> 4 + 0.6 * (10 - 4) = 7.6
+  std::vector<double> x = {10, 1, 4, 2, 3};   // unsorted on purpose
+  EXPECT_DOUBLE_EQ(Percentile(x, 0), 1);      // pos 0 -> x[0]
+  EXPECT_DOUBLE_EQ(Percentile(x, 25), 2);     // pos 1 -> x[1]
+  EXPECT_DOUBLE_EQ(Percentile(x, 50), 3);     // pos 2 -> x[2]
+  EXPECT_DOUBLE_EQ(Percentile(x, 90), 7.6);   // pos 3.6 -> 4 + 0.6 * (10 - 4) = 7.6
   EXPECT_DOUBLE_EQ(Percentile(x, 99), 9.76);  // pos 3.96 -> 4 + 0.96 * 6 = 9.76
   EXPECT_DOUBLE_EQ(Percentile(x, 100), 10);   // pos 4 -> x[4]
   // Even count: [1, 2, 3, 4], p50 -> pos 1.5 -> 2 + 0.5 * (3 - 2) = 2.5.
@@ -90,8 +90,7 @@ TEST(Quality, ThreeClassesByHand) {
   EXPECT_DOUBLE_EQ(q.topk_accuracy, 5.0 / 6.0);
   // Class 3 appears only at rank 2, so it is not in `classes` (top-1 and truth only).
   EXPECT_EQ(q.classes, (std::vector<int64_t>{0, 1, 2}));
-  EXPECT_EQ(q.confusion,
-            (std::vector<std::vector<int64_t>>{{1, 1, 0}, {0, 2, 0}, {1, 0, 1}}));
+  EXPECT_EQ(q.confusion, (std::vector<std::vector<int64_t>>{{1, 1, 0}, {0, 2, 0}, {1, 0, 1}}));
   ASSERT_EQ(q.per_class.size(), 3u);
   const int64_t support[] = {2, 2, 2}, predicted[] = {2, 3, 1}, tp[] = {1, 2, 1};
   const double precision[] = {0.5, 2.0 / 3.0, 1.0}, sensitivity[] = {0.5, 1.0, 0.5};

@@ -9,9 +9,8 @@
 // Both are pure; a document with a different "schema" is Error(kInput).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace concord::report {
 

@@ -1,13 +1,14 @@
 // Tests of the HTML and Markdown renderers over the fixture analysis document
 // (report/testing/fixture_analysis.h, hand-computed values). The page's scripts are exercised
 // in a real browser by tests/e2e/report_browser_test.cc.
-#include <regex>
-#include <string>
+#include "report/render.h"
 
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <string>
+
 #include "ir/error.h"
-#include "report/render.h"
 #include "report/testing/fixture_analysis.h"
 
 namespace concord::report {
@@ -46,8 +47,8 @@ TEST(RenderHtml, HasEverySectionAndChart) {
   }
   // model 0 has every chart; model 1 no accuracy (no labels) and no resources
   for (const char* kind : {"heatmap", "latency", "accuracy", "cpu", "rss", "timing"}) {
-    EXPECT_NE(html.find(fmt::format("data-chart=\"{}\" data-model=\"0\"", kind)),
-              std::string::npos) << kind;
+    EXPECT_NE(html.find(fmt::format("data-chart=\"{}\" data-model=\"0\"", kind)), std::string::npos)
+        << kind;
   }
   EXPECT_NE(html.find("data-chart=\"heatmap\" data-model=\"1\""), std::string::npos);
   EXPECT_EQ(html.find("data-chart=\"accuracy\" data-model=\"1\""), std::string::npos);
@@ -56,8 +57,7 @@ TEST(RenderHtml, HasEverySectionAndChart) {
   EXPECT_NE(html.find("Chart.js v3.9.1"), std::string::npos);
   EXPECT_NE(html.find("data-render-status=\"pending\""), std::string::npos);
   EXPECT_NE(html.find("renderStatus='ok'"), std::string::npos);
-  EXPECT_NE(html.find("<script id=\"concord-data\" type=\"application/json\">"),
-            std::string::npos);
+  EXPECT_NE(html.find("<script id=\"concord-data\" type=\"application/json\">"), std::string::npos);
   // nothing inlined ends a script element early: 4 scripts (error handler, data, Chart.js,
   // drawing), 4 "</script>"
   auto count = [&](const std::string& needle) {
@@ -76,11 +76,11 @@ TEST(RenderHtml, PrintsHandComputedValues) {
   EXPECT_NE(accuracy.find("100.0 %"), std::string::npos);  // top-5, and tvm@cpu top-1
   EXPECT_NE(accuracy.find("50.0 %"), std::string::npos);   // tvm@opencl
   std::string agreement = Section(html, "agreement-0");
-  EXPECT_NE(agreement.find("0.960"), std::string::npos);  // top-k Jaccard ort vs tvm@opencl
+  EXPECT_NE(agreement.find("0.960"), std::string::npos);     // top-k Jaccard ort vs tvm@opencl
   EXPECT_NE(agreement.find("2.40e-06"), std::string::npos);  // max abs ort opt=3 vs opt=0
   std::string deltann = Section(html, "deltann-0");
-  for (const char* kind : {"Library evaluation", "Device evaluation", "Optimisation evaluation",
-                           "Other pairs"}) {
+  for (const char* kind :
+       {"Library evaluation", "Device evaluation", "Optimisation evaluation", "Other pairs"}) {
     EXPECT_NE(deltann.find(kind), std::string::npos) << kind;
   }
   EXPECT_NE(deltann.find("80.0 %"), std::string::npos);
@@ -141,8 +141,7 @@ TEST(RenderHtml, EscapesEveryDocumentString) {
   EXPECT_NE(page.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"),
             std::string::npos);
   // inside the JSON blob, < > & are \u escapes, so "</script>" cannot close the block
-  EXPECT_NE(page.find("\\u003cscript\\u003ealert('x')\\u003c/script\\u003e"),
-            std::string::npos);
+  EXPECT_NE(page.find("\\u003cscript\\u003ealert('x')\\u003c/script\\u003e"), std::string::npos);
   // a thumbnail that is not a data:image URI is not used
   doc["models"][0]["disagreements"][0]["thumbnail"] = "javascript:alert(1)";
   EXPECT_EQ(RenderHtml(doc).find("javascript:alert"), std::string::npos);
@@ -180,8 +179,8 @@ TEST(RenderHtml, SurvivesIncompleteAndOddDocuments) {
   json doc = {{"schema", "concord.analysis/1"}};
   EXPECT_NE(RenderHtml(doc).find("<section id=\"summary\""), std::string::npos);
   EXPECT_NE(RenderMarkdown(doc).find("## Summary"), std::string::npos);
-  doc["models"] = json::array({json::object(), 42, {{"name", nullptr}, {"pairs", "x"},
-                                                    {"quality", {{{"confusion", 1}}}}}});
+  doc["models"] = json::array(
+      {json::object(), 42, {{"name", nullptr}, {"pairs", "x"}, {"quality", {{{"confusion", 1}}}}}});
   doc["envs"] = "not a list";
   EXPECT_NO_THROW(RenderHtml(doc));
   EXPECT_NO_THROW(RenderMarkdown(doc));
@@ -196,12 +195,12 @@ TEST(RenderHtml, SurvivesIncompleteAndOddDocuments) {
 
 TEST(RenderMarkdown, HasTablesAndValues) {
   std::string md = RenderMarkdown(testing::FixtureAnalysis());
-  for (const char* heading : {"# Concord report: demo", "## Summary", "## Model cifar_cnn",
-                              "## Model mlp_tiny", "### Top-1 agreement across environments",
-                              "### Latency", "### Accuracy", "### Disagreeing inputs",
-                              "### Timing change vs the baseline", "### Errors",
-                              "### DeltaNN-style evaluations", "#### Library evaluation",
-                              "#### Device evaluation", "#### Optimisation evaluation"}) {
+  for (const char* heading :
+       {"# Concord report: demo", "## Summary", "## Model cifar_cnn", "## Model mlp_tiny",
+        "### Top-1 agreement across environments", "### Latency", "### Accuracy",
+        "### Disagreeing inputs", "### Timing change vs the baseline", "### Errors",
+        "### DeltaNN-style evaluations", "#### Library evaluation", "#### Device evaluation",
+        "#### Optimisation evaluation"}) {
     EXPECT_NE(md.find(heading), std::string::npos) << heading;
   }
   EXPECT_NE(md.find("| ort@cpu,opt=3 | 4 | 75.0 % | 100.0 % | 0 |"), std::string::npos) << md;

@@ -7,13 +7,13 @@
 // 0.001 <= |x| < 1000, integers above, scientific below; "—" for a value that is absent.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "ir/error.h"
 
@@ -27,14 +27,18 @@ inline constexpr const char* kAbsent = "\u2014";  // em dash
 // Error(kInput) unless `doc` is an object whose "schema" is concord.analysis/1.
 inline void CheckSchema(const json& doc, const char* renderer) {
   if (!doc.is_object()) {
-    Fail(ErrorKind::kInput, "{}: the analysis document is not a JSON object (got {}); pass the "
-         "output of `concord report --json` / Analyze()", renderer, doc.type_name());
+    Fail(ErrorKind::kInput,
+         "{}: the analysis document is not a JSON object (got {}); pass the "
+         "output of `concord report --json` / Analyze()",
+         renderer, doc.type_name());
   }
   auto it = doc.find("schema");
   std::string schema = it != doc.end() && it->is_string() ? it->get<std::string>() : "(none)";
   if (schema != kSchema) {
-    Fail(ErrorKind::kInput, "{}: the analysis document has schema '{}', this build renders '{}'; "
-         "re-run the analysis with this version of concord", renderer, schema, kSchema);
+    Fail(ErrorKind::kInput,
+         "{}: the analysis document has schema '{}', this build renders '{}'; "
+         "re-run the analysis with this version of concord",
+         renderer, schema, kSchema);
   }
 }
 

@@ -31,7 +31,7 @@ namespace concord {
 inline constexpr int kStoreSchemaVersion = 4;
 
 struct EnvironmentInfo {
-  std::string env;            // the environment string (unique key), e.g. "ref" or "ort@cpu"
+  std::string env;  // the environment string (unique key), e.g. "ref" or "ort@cpu"
   std::string backend;
   std::string device;
   std::string versions_json;  // library versions reported by the backend
@@ -43,8 +43,8 @@ struct OutputRecord {
   std::string name;
   std::string dtype;
   std::string shape_json;
-  std::string digest;     // TensorDigest of the tensor bytes
-  std::string topk_json;  // may be empty
+  std::string digest;                          // TensorDigest of the tensor bytes
+  std::string topk_json;                       // may be empty
   std::optional<std::vector<uint8_t>> tensor;  // stored as a BLOB when present, NULL otherwise
 };
 
@@ -83,8 +83,8 @@ struct RunRow {
 
 // CPU and memory use of the process running a session, sampled while it ran.
 struct ResourceSample {
-  double t_ms = 0;           // since the session was prepared
-  double cpu_percent = 0;    // over the last sampling interval; 100 = one core busy
+  double t_ms = 0;         // since the session was prepared
+  double cpu_percent = 0;  // over the last sampling interval; 100 = one core busy
   int64_t rss_bytes = 0;
 };
 
@@ -119,17 +119,17 @@ struct ComparisonRecord {
 struct FindingRecord {
   int64_t id = 0;
   std::string env;
-  std::string symptom;    // "crash" | "timeout" | "error" | "inconsistent" | "perf" |
-                          // "undefined" (a divergence spec-undefined behaviour explains)
+  std::string symptom;  // "crash" | "timeout" | "error" | "inconsistent" | "perf" |
+                        // "undefined" (a divergence spec-undefined behaviour explains)
   std::string signature;
-  int64_t seed = 0;       // generator seed of the model it was found on
+  int64_t seed = 0;  // generator seed of the model it was found on
   std::string message;
   std::string versions_json;
   int64_t original_nodes = 0;
   int64_t reduced_nodes = 0;
   std::optional<std::vector<uint8_t>> model;   // the reduced model's bytes
   std::optional<std::vector<uint8_t>> inputs;  // its inputs as .npz bytes
-  std::string bundle;     // repro folder
+  std::string bundle;                          // repro folder
   std::string details_json = "{}";
   int64_t count = 1;
   std::string first_seen, last_seen;
@@ -210,7 +210,7 @@ class Store {
   // transaction. Returns whether a failed run was retired (false: no run, or it was ok).
   bool RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat);
   int64_t RetriedRunCount();
-  std::vector<RunRow> Runs();                   // ordered by id
+  std::vector<RunRow> Runs();  // ordered by id
   int64_t RunCount();
   std::vector<OutputRecord> Outputs(int64_t run_id);  // ordered by idx
 
@@ -230,8 +230,7 @@ class Store {
   // Fuzzing. RecordFinding inserts a new finding (returns true) or bumps the count of the one
   // with the same (env, symptom, signature) (returns false); `id` receives its id.
   bool RecordFinding(const FindingRecord& finding, int64_t* id = nullptr);
-  bool HasFinding(const std::string& env, const std::string& symptom,
-                  const std::string& signature);
+  bool HasFinding(const std::string& env, const std::string& symptom, const std::string& signature);
   void SetFindingBundle(int64_t id, const std::string& bundle);
   std::vector<FindingRecord> Findings();
   // One transaction: a throughput tick and the op-type counts of the models since the last one.

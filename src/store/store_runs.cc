@@ -125,8 +125,7 @@ std::vector<RunRow> Store::Runs() {
   return ReadAll(s, ReadRunRow);
 }
 
-bool Store::RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id,
-                            int64_t repeat) {
+bool Store::RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat) {
   Transaction tx(db_, path_);
   Statement find(db_, path_,
                  "SELECT id FROM runs WHERE model_id=? AND env_id=? AND input_id=? AND "

@@ -57,7 +57,7 @@ RunRecord MakeRun(const Ids& ids, int64_t repeat, int outputs = 2) {
     o.name = fmt::format("out{}", i);
     o.dtype = "float32";
     o.shape_json = "[1,2]";
-    std::vector<uint8_t> bytes = {static_cast<uint8_t>(i), 1, 2, 3, 4, 5, 6,
+    std::vector<uint8_t> bytes = {static_cast<uint8_t>(i),     1, 2, 3, 4, 5, 6,
                                   static_cast<uint8_t>(repeat)};
     o.digest = TensorDigest(bytes.data(), bytes.size());
     if (i == 0) o.tensor = bytes;
@@ -159,8 +159,7 @@ TEST_F(StoreTest, NonSqliteFileIsAClearInputError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("not an SQLite database"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("not an SQLite database"), std::string::npos) << e.what();
   }
 }
 
@@ -282,8 +281,8 @@ TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
       EXPECT_DOUBLE_EQ(r.run_ms, 2.5);
     }
     // Ids point at this store's rows with matching keys.
-    EXPECT_EQ(r.env_id, a.UpsertEnvironment({r.env, r.env == "ref" ? "ref" : "ort", "cpu", "{}",
-                                             "{}"}));
+    EXPECT_EQ(r.env_id,
+              a.UpsertEnvironment({r.env, r.env == "ref" ? "ref" : "ort", "cpu", "{}", "{}"}));
     EXPECT_EQ(r.input_id, a.UpsertInput(r.input_digest, "{}"));
   }
   EXPECT_EQ(cells.size(), 4u);
@@ -427,7 +426,6 @@ TEST_F(StoreTest, KilledWriterLosesOnlyTheUncommittedRun) {
   s.RecordRun(MakeRun(ids, kCommitted));
   EXPECT_EQ(s.Runs().size(), static_cast<size_t>(kCommitted + 1));
 }
-
 
 SessionRecord MakeSession(const Ids& ids, const std::string& uid, int samples) {
   SessionRecord s;

@@ -21,13 +21,13 @@
 namespace concord::e2e {
 
 struct BrowserResult {
-  bool found = false;     // a Chromium binary was found
-  std::string binary;     // which one
-  int dom_code = -1;      // exit status of the --dump-dom run (124: timed out)
+  bool found = false;  // a Chromium binary was found
+  std::string binary;  // which one
+  int dom_code = -1;   // exit status of the --dump-dom run (124: timed out)
   int screenshot_code = -1;
-  std::string dom;        // serialized DOM after load (scripts ran)
-  std::string err;        // stderr of both runs (Chromium logs a lot of harmless D-Bus noise)
-  std::string error;      // why nothing could be run, when !found
+  std::string dom;    // serialized DOM after load (scripts ran)
+  std::string err;    // stderr of both runs (Chromium logs a lot of harmless D-Bus noise)
+  std::string error;  // why nothing could be run, when !found
 };
 
 namespace browser_detail {
@@ -35,7 +35,10 @@ namespace browser_detail {
 inline std::string ShellQuote(const std::string& s) {
   std::string q = "'";
   for (char c : s) {
-    if (c == '\'') q += "'\\''"; else q += c;
+    if (c == '\'')
+      q += "'\\''";
+    else
+      q += c;
   }
   return q + "'";
 }
@@ -89,26 +92,28 @@ inline BrowserResult RenderInChromium(const std::filesystem::path& html_path,
   BrowserResult r;
   r.binary = browser_detail::FindChromium();
   if (r.binary.empty()) {
-    r.error = "headless Chromium not found (looked at $CONCORD_CHROMIUM, chromium, "
-              "chromium-browser, google-chrome on PATH): install the Debian package `chromium` "
-              "(apt-get install chromium) or set CONCORD_CHROMIUM=/path/to/chrome";
+    r.error =
+        "headless Chromium not found (looked at $CONCORD_CHROMIUM, chromium, "
+        "chromium-browser, google-chrome on PATH): install the Debian package `chromium` "
+        "(apt-get install chromium) or set CONCORD_CHROMIUM=/path/to/chrome";
     return r;
   }
   r.found = true;
   static int counter = 0;
-  fs::path tmp = fs::temp_directory_path() /
-                 ("concord_browser_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::path tmp = fs::temp_directory_path() / ("concord_browser_" + std::to_string(::getpid()) +
+                                              "_" + std::to_string(counter++));
   fs::create_directories(tmp / "home");
   std::string url = "file://" + fs::absolute(html_path).string();
-  std::string base = "env HOME=" + ShellQuote((tmp / "home").string()) +
-                     " timeout -k 5 " + std::to_string(timeout_s) + " " + ShellQuote(r.binary) +
+  std::string base = "env HOME=" + ShellQuote((tmp / "home").string()) + " timeout -k 5 " +
+                     std::to_string(timeout_s) + " " + ShellQuote(r.binary) +
                      " --headless --no-sandbox --disable-gpu --disable-background-networking"
                      " --no-first-run --no-default-browser-check --disable-extensions"
                      " --disable-dev-shm-usage --hide-scrollbars"
-                     " --user-data-dir=" + ShellQuote((tmp / "profile").string());
+                     " --user-data-dir=" +
+                     ShellQuote((tmp / "profile").string());
   std::string ignored;
-  r.dom_code = browser_detail::Run(base + " --dump-dom " + ShellQuote(url), r.dom, r.err,
-                                   tmp / "stderr");
+  r.dom_code =
+      browser_detail::Run(base + " --dump-dom " + ShellQuote(url), r.dom, r.err, tmp / "stderr");
   if (!screenshot_path.empty()) {
     fs::create_directories(fs::absolute(screenshot_path).parent_path());
     fs::remove(screenshot_path);

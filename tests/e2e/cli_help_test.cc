@@ -2,10 +2,10 @@
 // JSON error document with --json, one spelling per meaning (--envs/--env aliases), exit codes
 // that mean the same in every subcommand, `inspect`, and convert refusing to overwrite its input.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "store/store.h"
@@ -61,9 +61,9 @@ TEST(CliHelp, UnknownOptionSuggestsTheNearestOne) {
 }
 
 TEST(CliHelp, EverySubcommandDocumentsItsExitCodes) {
-  for (const char* cmd : {"run", "inspect", "conformance", "envs", "compare", "bench", "matrix",
-                          "report", "gen", "fuzz", "fuzz-report", "reduce", "localize", "repair",
-                          "convert", "serve", "merge"}) {
+  for (const char* cmd :
+       {"run", "inspect", "conformance", "envs", "compare", "bench", "matrix", "report", "gen",
+        "fuzz", "fuzz-report", "reduce", "localize", "repair", "convert", "serve", "merge"}) {
     CliResult r = RunConcord(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd;
     // The subcommand's own footer, not only the root's "Exit codes:" line.
@@ -78,10 +78,10 @@ TEST(CliHelp, JsonErrorsAreOneDocumentOnStdout) {
     std::string args, kind;
   };
   std::string corrupt = dir.Write("bad.onnx", "this is not a protobuf").string();
-  for (const Case& c : {Case{"compre x --json", "usage"},
-                        Case{"run m.onnx --tops-k 3 --json", "usage"},
-                        Case{"run /no/such.onnx --json", "input"},
-                        Case{"inspect " + Quote(corrupt) + " --json", "input"}}) {
+  for (const Case& c :
+       {Case{"compre x --json", "usage"}, Case{"run m.onnx --tops-k 3 --json", "usage"},
+        Case{"run /no/such.onnx --json", "input"},
+        Case{"inspect " + Quote(corrupt) + " --json", "input"}}) {
     CliResult r = RunConcord(c.args);
     EXPECT_EQ(r.code, 2) << c.args;
     json doc = json::parse(r.out, nullptr, false);

@@ -1,13 +1,12 @@
 // End-to-end tests of the concord CLI: exit codes, outputs on disk, JSON contracts, and bad
 // input handling (clear message naming the file, exit code 2, no signal, no partial output).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
-
-#include <onnx/onnx_pb.h>
 
 #include "compare/compare.h"
 #include "ir/tensor_io.h"
@@ -45,7 +44,8 @@ TEST_F(CliTest, HelpEverywhere) {
 
 TEST_F(CliTest, RunWritesOutputsThatMatchOnnxExpectedData) {
   std::string kase = kTestData + "/node/test_add_bcast";
-  CliResult r = RunConcord("run " + kase + "/model.onnx --inputs " + kase + "/test_data_set_0 --out " + Quote(P("out")));
+  CliResult r = RunConcord("run " + kase + "/model.onnx --inputs " + kase +
+                           "/test_data_set_0 --out " + Quote(P("out")));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("output"), std::string::npos);
   NamedTensor got = ReadTensorPb(P("out/output_0.pb"));
@@ -61,8 +61,8 @@ TEST_F(CliTest, RunWritesOutputsThatMatchOnnxExpectedData) {
 TEST_F(CliTest, ExampleTapsAndTopKAgreeWithNumpyReference) {
   // examples/tiny_cnn's expected output was computed with plain numpy by scripts/make_models.py.
   std::string ex = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn";
-  CliResult r = RunConcord("run " + ex + "/model.onnx --inputs " + ex + "/test_data_set_0 --taps --json --out " +
-                           Quote(P("out")));
+  CliResult r = RunConcord("run " + ex + "/model.onnx --inputs " + ex +
+                           "/test_data_set_0 --taps --json --out " + Quote(P("out")));
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["taps"].size(), 9u);  // one per node output
@@ -149,10 +149,13 @@ TEST_F(CliTest, PathEscapingExternalDataIsRejected) {
     auto* kv = t->add_external_data();
     kv->set_key("location");
     kv->set_value(loc);
-    std::ofstream(P("m/model.onnx"), std::ios::binary | std::ios::trunc) << copy.SerializeAsString();
+    std::ofstream(P("m/model.onnx"), std::ios::binary | std::ios::trunc)
+        << copy.SerializeAsString();
     CliResult r = RunConcord("run " + Quote(P("m/model.onnx")));
     EXPECT_EQ(r.code, 2) << loc << ": " << r.err;
-    EXPECT_TRUE(r.err.find("escapes") != std::string::npos || r.err.find("absolute") != std::string::npos) << r.err;
+    EXPECT_TRUE(r.err.find("escapes") != std::string::npos ||
+                r.err.find("absolute") != std::string::npos)
+        << r.err;
   }
 }
 
@@ -178,12 +181,15 @@ TEST_F(CliTest, BadEnvIsUsageError) {
 }
 
 TEST_F(CliTest, ConformanceJsonContract) {
-  CliResult r = RunConcord("conformance --suite " + kTestData + "/node --filter '^test_add' --json");
+  CliResult r =
+      RunConcord("conformance --suite " + kTestData + "/node --filter '^test_add' --json");
   auto j = nlohmann::json::parse(r.out);
-  for (const char* key : {"suite", "env", "passed", "failed", "skipped", "cases"}) EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* key : {"suite", "env", "passed", "failed", "skipped", "cases"})
+    EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_GE(j["cases"].size(), 3u);
   for (const auto& c : j["cases"]) {
-    EXPECT_TRUE(c["status"] == "pass" || c["status"] == "fail" || c["status"] == "skip" || c["status"] == "error");
+    EXPECT_TRUE(c["status"] == "pass" || c["status"] == "fail" || c["status"] == "skip" ||
+                c["status"] == "error");
   }
   EXPECT_EQ(r.code, j["failed"].get<int>() == 0 ? 0 : 1);
   CliResult text = RunConcord("conformance --suite " + kTestData + "/node --filter '^test_add'");
@@ -197,13 +203,14 @@ TEST_F(CliTest, IsolatedEnvSurvivesACrashingWorker) {
   CliResult ok = RunConcord("conformance --suite " + suite + " --env ref,isolate=1 --json");
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(nlohmann::json::parse(ok.out)["passed"], 1);
-  CliResult crash =
-      RunConcord("conformance --suite " + suite + " --env ref,isolate=1 --json", "CONCORD_TEST_FAULT=segv");
+  CliResult crash = RunConcord("conformance --suite " + suite + " --env ref,isolate=1 --json",
+                               "CONCORD_TEST_FAULT=segv");
   EXPECT_FALSE(crash.signaled);
   EXPECT_EQ(crash.code, 1) << crash.err;
   auto j = nlohmann::json::parse(crash.out);
   EXPECT_EQ(j["cases"][0]["class"], "crash") << j.dump();
-  EXPECT_NE(j["cases"][0]["reason"].get<std::string>().find("SIGSEGV"), std::string::npos) << j.dump();
+  EXPECT_NE(j["cases"][0]["reason"].get<std::string>().find("SIGSEGV"), std::string::npos)
+      << j.dump();
 }
 
 TEST_F(CliTest, EnvsListsRef) {

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/cli_runner.h"
 #include "testing/temp_dir.h"
+#include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
 namespace {

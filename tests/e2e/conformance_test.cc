@@ -27,7 +27,8 @@ class ConformanceGate : public ::testing::TestWithParam<Gate> {};
 
 TEST_P(ConformanceGate, RefMeetsTheBar) {
   const Gate& g = GetParam();
-  CliResult r = RunConcord("conformance --suite " + kTestData + "/" + g.suite + " --env ref --json");
+  CliResult r =
+      RunConcord("conformance --suite " + kTestData + "/" + g.suite + " --env ref --json");
   ASSERT_FALSE(r.signaled) << r.err;
   auto j = nlohmann::json::parse(r.out);
   int passed = j["passed"], failed = j["failed"], skipped = j["skipped"];
@@ -37,10 +38,12 @@ TEST_P(ConformanceGate, RefMeetsTheBar) {
     if (c["status"] == "skip") {
       EXPECT_FALSE(c["reason"].get<std::string>().empty()) << c["name"];
     }
-    if (c["status"] != "pass") failures += "  " + c["name"].get<std::string>() + ": " + c["reason"].get<std::string>().substr(0, 160) + "\n";
+    if (c["status"] != "pass")
+      failures += "  " + c["name"].get<std::string>() + ": " +
+                  c["reason"].get<std::string>().substr(0, 160) + "\n";
   }
-  std::printf("%s: %d passed, %d failed, %d skipped of %d (%.1f%%)\n", g.suite, passed, failed, skipped,
-              total, 100.0 * passed / total);
+  std::printf("%s: %d passed, %d failed, %d skipped of %d (%.1f%%)\n", g.suite, passed, failed,
+              skipped, total, 100.0 * passed / total);
   EXPECT_GE(passed, g.min_pass_fraction * total) << "not passed:\n" << failures;
   EXPECT_EQ(failed, 0) << "not passed:\n" << failures;
   EXPECT_LE(skipped, g.max_skipped) << "not passed:\n" << failures;
@@ -81,7 +84,8 @@ INSTANTIATE_TEST_SUITE_P(Onnx, ConformanceGate,
                                            Gate{"simple", 1.0, 0}),
                          [](const auto& info) {
                            std::string s = info.param.suite;
-                           for (auto& c : s) if (c == '-') c = '_';
+                           for (auto& c : s)
+                             if (c == '-') c = '_';
                            return s;
                          });
 

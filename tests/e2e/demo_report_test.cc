@@ -4,10 +4,10 @@
 // labels make sense (class names, the obvious photos classified right on every env), that the
 // report's charts all rendered, and saves a screenshot to build/demo_report_screenshot.png.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/e2e/browser.h"
@@ -32,7 +32,8 @@ TEST(DemoReport, ClassifierAcrossRuntimesRendersInChromium) {
   fs::path dir = fs::path(CONCORD_BUILD_DIR) / "demo_report_test";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  json config = json::parse(std::ifstream(fs::path(CONCORD_SOURCE_DIR) / "examples/demo/matrix.json"));
+  json config =
+      json::parse(std::ifstream(fs::path(CONCORD_SOURCE_DIR) / "examples/demo/matrix.json"));
   for (auto& m : config["models"]) {
     m["path"] = (demo / "efficientnet_lite0.onnx").string();
     m["class_names"] = (demo / "imagenet_classes.txt").string();

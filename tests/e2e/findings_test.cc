@@ -18,8 +18,8 @@ const std::string kFindings = std::string(CONCORD_SOURCE_DIR) + "/findings";
 
 // `concord conformance --json` on findings/ with `env`: case name -> its JSON record.
 std::map<std::string, nlohmann::json> Cases(const std::string& env, int* code) {
-  CliResult r = RunConcord("conformance --suite " + Quote(kFindings) + " --env " + Quote(env) +
-                           " --json");
+  CliResult r =
+      RunConcord("conformance --suite " + Quote(kFindings) + " --env " + Quote(env) + " --json");
   EXPECT_FALSE(r.signaled) << r.err;
   *code = r.code;
   std::map<std::string, nlohmann::json> cases;

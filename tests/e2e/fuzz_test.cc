@@ -3,16 +3,16 @@
 // headless Chromium, and usage errors.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "store/store.h"
-#include "tests/e2e/browser.h"
 #include "testing/temp_dir.h"
+#include "tests/e2e/browser.h"
 #include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
@@ -87,9 +87,10 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
 
 TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   fs::path out = TempDir("support");
-  CliResult r = RunConcord("fuzz --envs 'ort@cpu;opencv@cpu' --infer-support --ops Relu,Greater "
-                           "--dtypes float32,int64 --iterations 2 --out " + Quote(out.string()) +
-                           " --json");
+  CliResult r = RunConcord(
+      "fuzz --envs 'ort@cpu;opencv@cpu' --infer-support --ops Relu,Greater "
+      "--dtypes float32,int64 --iterations 2 --out " +
+      Quote(out.string()) + " --json");
   ASSERT_LE(r.code, 1) << r.err;
   Store store = Store::Open((out / "fuzz.db").string());
   std::map<std::string, std::string> status;
@@ -108,8 +109,10 @@ TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   EXPECT_GE(std::stoi(m[1]), 1) << r.err;
   EXPECT_NE(r.err.find("models take turns"), std::string::npos) << r.err;
   // A later campaign on the same store reuses the record instead of inferring again...
-  std::string again = "fuzz --envs 'ort@cpu;opencv@cpu' --ops Relu,Greater --dtypes float32,int64 "
-                      "--iterations 1 --out " + Quote(out.string()) + " --json";
+  std::string again =
+      "fuzz --envs 'ort@cpu;opencv@cpu' --ops Relu,Greater --dtypes float32,int64 "
+      "--iterations 1 --out " +
+      Quote(out.string()) + " --json";
   CliResult r2 = RunConcord(again);
   ASSERT_LE(r2.code, 1) << r2.err;
   EXPECT_EQ(r2.err.find("inferring op support"), std::string::npos) << r2.err;

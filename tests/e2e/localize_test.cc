@@ -9,10 +9,10 @@
 //                      (ref vs ort@cpu on one model -> null);
 //   3 (label browser): the localize HTML page renders its Chart.js plot in headless Chromium.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "ir/tensor_io.h"
@@ -32,8 +32,9 @@ using nlohmann::json;
 class LocalizeCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("concord_localize_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("concord_localize_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -61,7 +62,8 @@ json ParseJson(const CliResult& r) {
   try {
     return json::parse(r.out);
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out.substr(0, 2000) << "\nstderr: " << r.err;
+    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out.substr(0, 2000)
+                  << "\nstderr: " << r.err;
     return json::object();
   }
 }
@@ -88,7 +90,8 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
     Model tgt = passes::InjectFault(source, {name, "", 0}, &log);
     std::string t = P(name + ".onnx");
     tgt.Save(t);
-    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(P("inputs")) + " --json");
+    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " +
+                             Quote(P("inputs")) + " --json");
     json j = ParseJson(r);
     EXPECT_EQ(j.value("input_sets", 0), 3);
     if (log.kind.empty()) {
@@ -103,8 +106,8 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
       EXPECT_FALSE(j["nodes"].empty());
     }
     std::string fixed = P(name + ".fixed.onnx");
-    CliResult rr = RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(P("inputs")) +
-                              " --out " + Quote(fixed) + " --json");
+    CliResult rr = RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " +
+                              Quote(P("inputs")) + " --out " + Quote(fixed) + " --json");
     EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
     json rj = ParseJson(rr);
     EXPECT_EQ(rj.value("holdout_sets", 0), 1);  // 3 sets: 2 search, 1 held out
@@ -119,7 +122,8 @@ TEST_F(LocalizeCli, FaultSuiteLocalizesEveryFaultAndRepairsIt) {
     ASSERT_TRUE(fs::exists(fixed));
     ASSERT_TRUE(fs::exists(P(name + ".fixed.patch.json")));
     // The repaired model, localized afresh on all sets, agrees.
-    CliResult again = RunConcord("localize " + Quote(src) + " " + Quote(fixed) + " --inputs " + Quote(P("inputs")) + " --json");
+    CliResult again = RunConcord("localize " + Quote(src) + " " + Quote(fixed) + " --inputs " +
+                                 Quote(P("inputs")) + " --json");
     EXPECT_EQ(again.code, 0) << again.out.substr(0, 2000);
     if (!log.kind.empty()) {
       ASSERT_FALSE(rj["patches"].empty());
@@ -203,18 +207,19 @@ TEST_F(LocalizeCli, InputsFormsAndTextReport) {
     std::string args;
     int sets;
   };
-  for (const Form& f : std::vector<Form>{{" --inputs " + Quote(P("inputs")), 2},
-                                         {" --inputs " + Quote(P("inputs/test_data_set_1")), 1},
-                                         {" --inputs " + Quote(P("inputs/test_data_set_0/input_0.pb")), 1},
-                                         {"", 1}}) {
+  for (const Form& f :
+       std::vector<Form>{{" --inputs " + Quote(P("inputs")), 2},
+                         {" --inputs " + Quote(P("inputs/test_data_set_1")), 1},
+                         {" --inputs " + Quote(P("inputs/test_data_set_0/input_0.pb")), 1},
+                         {"", 1}}) {
     CliResult r = RunConcord(base + f.args + " --json");
     json j = ParseJson(r);
     EXPECT_EQ(r.code, 1) << f.args << r.err;
     EXPECT_EQ(j.value("input_sets", 0), f.sets) << f.args;
     EXPECT_EQ(j["first_divergent_node"], "conv1") << f.args;
   }
-  CliResult text = RunConcord(base + " --inputs " + Quote(P("inputs")) + " --md " + Quote(P("r.md")) + " --html " +
-                              Quote(P("r.html")));
+  CliResult text = RunConcord(base + " --inputs " + Quote(P("inputs")) + " --md " +
+                              Quote(P("r.md")) + " --html " + Quote(P("r.html")));
   EXPECT_EQ(text.code, 1);
   EXPECT_NE(text.out.find("first divergent node 'conv1'"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("hyperparameter"), std::string::npos);
@@ -249,7 +254,8 @@ TEST_F(LocalizeCli, BadInputsAreUsageErrorsWithClearMessages) {
   EXPECT_NE(r.out.find("does not know option 'fast'"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("g.onnx")));
   std::ofstream(P("garbage.onnx")) << "not a model";
-  r = RunConcord("repair " + Quote(src) + " " + Quote(P("garbage.onnx")) + " --out " + Quote(P("f.onnx")));
+  r = RunConcord("repair " + Quote(src) + " " + Quote(P("garbage.onnx")) + " --out " +
+                 Quote(P("f.onnx")));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("garbage.onnx"), std::string::npos) << r.err;
   r = RunConcord("repair " + Quote(src) + " " + Quote(src) + " --out " + Quote(P("no/dir/f.onnx")));
@@ -262,9 +268,10 @@ TEST_F(LocalizeCli, BadInputsAreUsageErrorsWithClearMessages) {
 
 TEST_F(LocalizeCli, IndependentPythonSuite) {
   std::string py = std::string(CONCORD_SOURCE_DIR) + "/.venv/bin/python";
-  ASSERT_TRUE(fs::exists(py)) << py << " missing: create the venv (scripts/setup) for python-labelled tests";
-  std::string cmd = Quote(py) + " " + std::string(CONCORD_SOURCE_DIR) + "/scripts/make_fault_suite.py " +
-                    Quote(P("suite")) + " >/dev/null 2>&1";
+  ASSERT_TRUE(fs::exists(py))
+      << py << " missing: create the venv (scripts/setup) for python-labelled tests";
+  std::string cmd = Quote(py) + " " + std::string(CONCORD_SOURCE_DIR) +
+                    "/scripts/make_fault_suite.py " + Quote(P("suite")) + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   json manifest = json::parse(std::ifstream(P("suite/manifest.json")));
   ASSERT_GE(manifest.size(), 20u);
@@ -273,21 +280,24 @@ TEST_F(LocalizeCli, IndependentPythonSuite) {
     std::string name = c["case"].get<std::string>();
     SCOPED_TRACE(name);
     std::string t = P("suite/" + name + "/target.onnx");
-    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(inputs) + " --json");
+    CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(t) + " --inputs " +
+                             Quote(inputs) + " --json");
     json j = ParseJson(r);
     EXPECT_EQ(j["first_divergent_node"], c["injected_node"]) << c["description"];
     EXPECT_EQ(j["kind"], c["kind"]) << c["description"];
     EXPECT_EQ(r.code, c["kind"].is_null() ? 0 : 1);
-    CliResult rr = RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(inputs) + " --out " +
-                              Quote(P(name + ".fixed.onnx")) + " --json");
+    CliResult rr =
+        RunConcord("repair " + Quote(src) + " " + Quote(t) + " --inputs " + Quote(inputs) +
+                   " --out " + Quote(P(name + ".fixed.onnx")) + " --json");
     EXPECT_EQ(rr.code, 0) << rr.out.substr(0, 3000) << rr.err;
   }
 }
 
 TEST_F(LocalizeCli, EnvModeRefVersusOrtAgreesOnTheSameModel) {
   std::string src = WriteSuiteSource(2);
-  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --source-env ref --env ort@cpu --inputs " +
-                           Quote(P("inputs")) + " --json");
+  CliResult r =
+      RunConcord("localize " + Quote(src) + " " + Quote(src) +
+                 " --source-env ref --env ort@cpu --inputs " + Quote(P("inputs")) + " --json");
   json j = ParseJson(r);
   EXPECT_EQ(r.code, 0) << r.err << r.out.substr(0, 3000);
   EXPECT_TRUE(j["first_divergent_node"].is_null());
@@ -295,8 +305,8 @@ TEST_F(LocalizeCli, EnvModeRefVersusOrtAgreesOnTheSameModel) {
   EXPECT_TRUE(j.value("taps", false));  // the ORT worker returns intermediate tensors
   // A faulty target on ORT against the source on ref is still localized.
   passes::InjectFault(Model::Load(src), {"hyper.leaky_alpha", "", 0}).Save(P("t.onnx"));
-  r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --source-env ref --env ort@cpu --inputs " +
-                 Quote(P("inputs")) + " --json");
+  r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) +
+                 " --source-env ref --env ort@cpu --inputs " + Quote(P("inputs")) + " --json");
   j = ParseJson(r);
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(j["first_divergent_node"], "leaky2");
@@ -306,16 +316,19 @@ TEST_F(LocalizeCli, EnvModeRefVersusOrtAgreesOnTheSameModel) {
 TEST_F(LocalizeCli, EnvWithoutTapsComparesOutputsOnlyAndSaysSo) {
   std::string src = WriteSuiteSource(1);
   passes::InjectFault(Model::Load(src), {"hyper.softmax_axis", "", 0}).Save(P("t.onnx"));
-  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --source-env ref --env tvm@cpu "
-                           "--inputs " + Quote(P("inputs")) + " --json");
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) +
+                           " --source-env ref --env tvm@cpu "
+                           "--inputs " +
+                           Quote(P("inputs")) + " --json");
   json j = ParseJson(r);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_FALSE(j.value("taps", true));
   EXPECT_FALSE(j.value("localized", true));
   EXPECT_TRUE(j["first_divergent_node"].is_null());
-  EXPECT_NE(j.value("note", std::string()).find("graph outputs only"), std::string::npos) << j.dump(1);
-  r = RunConcord("localize " + Quote(src) + " " + Quote(src) + " --source-env ref --env tvm@cpu --inputs " +
-                 Quote(P("inputs")));
+  EXPECT_NE(j.value("note", std::string()).find("graph outputs only"), std::string::npos)
+      << j.dump(1);
+  r = RunConcord("localize " + Quote(src) + " " + Quote(src) +
+                 " --source-env ref --env tvm@cpu --inputs " + Quote(P("inputs")));
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("graph outputs only"), std::string::npos) << r.out;
 }
@@ -325,7 +338,8 @@ TEST_F(LocalizeCli, EnvWithoutTapsComparesOutputsOnlyAndSaysSo) {
 TEST_F(LocalizeCli, HtmlPlotRendersInChromium) {
   std::string src = WriteSuiteSource(1);
   passes::InjectFault(Model::Load(src), {"graph.insert_relu", "", 0}).Save(P("t.onnx"));
-  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --html " + Quote(P("l.html")));
+  CliResult r = RunConcord("localize " + Quote(src) + " " + Quote(P("t.onnx")) + " --html " +
+                           Quote(P("l.html")));
   ASSERT_EQ(r.code, 1) << r.err;
   fs::path png = fs::path(CONCORD_BUILD_DIR) / "localize_screenshot.png";
   BrowserResult b = RenderInChromium(P("l.html"), png);

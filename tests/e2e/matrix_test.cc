@@ -1,30 +1,29 @@
 // `concord matrix` end to end: the resume guarantee under SIGKILL (a killed and rerun matrix ends
 // with exactly the rows of an uninterrupted one), failing cells recorded without stopping the
 // campaign, config errors, and the real demo classifier on packaged photos with sensible labels.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 #include <tuple>
 
 #include "store/store.h"
+#include "testing/temp_dir.h"
 #include "tests/e2e/cli_runner.h"
 #include "tests/e2e/serve_runner.h"
-#include "testing/temp_dir.h"
 
 namespace concord::e2e {
 namespace {
@@ -292,8 +291,8 @@ TEST_F(MatrixTest, TensorDatasetsUseTheOneInputLoader) {
   // The same tensors twice would be one cell: a clear error before anything runs.
   fs::copy(dir_ / "sets" / "test_data_set_0", dir_ / "sets" / "test_data_set_1",
            fs::copy_options::recursive);
-  CliResult r = RunConcord("matrix " + Quote(WriteConfig("sets.json", config).string()) +
-                           " --db " + Quote((dir_ / "dup.db").string()) + " --no-report");
+  CliResult r = RunConcord("matrix " + Quote(WriteConfig("sets.json", config).string()) + " --db " +
+                           Quote((dir_ / "dup.db").string()) + " --no-report");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("hold the same tensors"), std::string::npos) << r.err;
   // Another set (random data saved by `run --save-inputs`) makes two cells.
@@ -319,7 +318,9 @@ TEST_F(MatrixTest, TensorDatasetsUseTheOneInputLoader) {
 
 TEST_F(MatrixTest, TomlConfigRunsTheSameCells) {
   std::ofstream(dir_ / "m.toml") << "name = \"toml\"\nenvs = [\"ref\", \"ort@cpu\"]\nrepeats = 2\n"
-                                    "[[models]]\npath = \"" << kTinyCnn << "\"\n"
+                                    "[[models]]\npath = \""
+                                 << kTinyCnn
+                                 << "\"\n"
                                     "[dataset]\nrandom = 2\nseed = 7\n";
   std::string db = (dir_ / "t.db").string();
   CliResult r = RunConcord("matrix " + Quote((dir_ / "m.toml").string()) + " --db " + Quote(db) +

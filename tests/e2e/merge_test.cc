@@ -1,14 +1,14 @@
 // `concord merge`: shards written with the store API, merged by the CLI; the result must hold
 // exactly one run per (model, env, input, repeat) cell, and bad inputs must leave no output.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "store/store.h"
-#include "tests/e2e/cli_runner.h"
 #include "testing/temp_dir.h"
+#include "tests/e2e/cli_runner.h"
 
 namespace concord::e2e {
 namespace {
@@ -40,9 +40,10 @@ class MergeTest : public ::testing::Test {
 
 TEST_F(MergeTest, UnionWithOneRowPerCell) {
   MakeShard(P("a.db"), {"in1", "in2"}, "ref");
-  MakeShard(P("b.db"), {"in3", "in2"}, "ref");   // in2 overlaps
+  MakeShard(P("b.db"), {"in3", "in2"}, "ref");     // in2 overlaps
   MakeShard(P("c.db"), {"in1"}, "ref,threads=1");  // another env: a new cell
-  CliResult r = RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("c.db") + " -o " + P("all.db") + " --json");
+  CliResult r = RunConcord("merge " + P("a.db") + " " + P("b.db") + " " + P("c.db") + " -o " +
+                           P("all.db") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["runs"], 4);

@@ -48,8 +48,8 @@ void AddFloat(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-// x[4,8] -> Relu, Abs, Sigmoid -> Gemm(W[6,8] transposed, alpha) -> Tanh, Relu, Sigmoid, Neg, Abs, Tanh,
-// Sigmoid, Exp -> z[4,6]: 12 nodes.
+// x[4,8] -> Relu, Abs, Sigmoid -> Gemm(W[6,8] transposed, alpha) -> Tanh, Relu, Sigmoid, Neg, Abs,
+// Tanh, Sigmoid, Exp -> z[4,6]: 12 nodes.
 fs::path WriteChain(const fs::path& dir, float alpha) {
   onnx::ModelProto m;
   m.set_ir_version(8);

@@ -5,6 +5,8 @@
 // screenshot to build/report_screenshot.png (and the page to build/report_fixture.html) for
 // people to look at. Label "browser"; needs the
 // Debian package chromium (the test FAILS without it).
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,8 +14,6 @@
 #include <regex>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "report/render.h"
 #include "report/testing/fixture_analysis.h"
@@ -102,8 +102,8 @@ TEST(ReportBrowser, MissingChartJsIsReportedAsRenderError) {
   ASSERT_EQ(r.dom_code, 0) << r.err;
   std::string body = BodyTag(r.dom);
   EXPECT_EQ(Attribute(body, "data-render-status"), "error") << body;
-  EXPECT_NE(Attribute(body, "data-render-errors").find("Chart.js did not load"),
-            std::string::npos) << body;
+  EXPECT_NE(Attribute(body, "data-render-errors").find("Chart.js did not load"), std::string::npos)
+      << body;
   EXPECT_EQ(r.dom.find("data-rendered=\"1\""), std::string::npos);
 }
 
@@ -123,9 +123,11 @@ TEST(ReportBrowser, BrokenChartDataIsReportedPerChart) {
   std::string body = BodyTag(r.dom);
   EXPECT_EQ(Attribute(body, "data-render-status"), "error") << body;
   EXPECT_NE(Attribute(body, "data-render-errors").find("latency chart of model 0"),
-            std::string::npos) << body;
+            std::string::npos)
+      << body;
   EXPECT_TRUE(std::regex_search(
-      r.dom, std::regex("<canvas data-chart=\"heatmap\" data-model=\"0\"[^>]* data-rendered=\"1\"")))
+      r.dom,
+      std::regex("<canvas data-chart=\"heatmap\" data-model=\"0\"[^>]* data-rendered=\"1\"")))
       << "the other charts still render";
 }
 

@@ -29,8 +29,9 @@ class Server {
   explicit Server(const std::vector<std::string>& args,
                   const std::vector<std::string>& extra_env = {}) {
     static int counter = 0;
-    err_path_ = std::filesystem::temp_directory_path() / ("concord_serve_err_" + std::to_string(::getpid()) +
-                                             "_" + std::to_string(counter++));
+    err_path_ =
+        std::filesystem::temp_directory_path() /
+        ("concord_serve_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     int out[2];
     CONCORD_CHECK(::pipe2(out, O_CLOEXEC) == 0, "pipe");
     posix_spawn_file_actions_t fa;

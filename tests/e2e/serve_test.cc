@@ -45,7 +45,6 @@ const bool kIgnoreSigpipe = [] {
 
 const std::string kExample = std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn";
 
-
 Model TinyCnn() { return Model::Load(kExample + "/model.onnx"); }
 
 ValueMap TinyInputs() {

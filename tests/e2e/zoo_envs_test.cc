@@ -4,6 +4,7 @@
 // runtime has a known, reproduced bug on one of them (see KnownFinding), the test checks that
 // the finding still reproduces, so a fixed runtime shows up as a test to update.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/cli_runner.h"
@@ -13,8 +14,8 @@ namespace concord::e2e {
 namespace {
 
 const std::string kZoo = std::string(CONCORD_BUILD_DIR) + "/zoo/";
-const char* kEnvs[] = {"ort@cpu,opt=3", "ort@cpu,opt=0", "tvm@cpu,opt=3", "tvm@cpu,opt=0",
-                       "opencv@cpu,opt=0", "opencv@cpu,opt=3"};
+const char* kEnvs[] = {"ort@cpu,opt=3", "ort@cpu,opt=0",    "tvm@cpu,opt=3",
+                       "tvm@cpu,opt=0", "opencv@cpu,opt=0", "opencv@cpu,opt=3"};
 
 // OpenCV 4.6 fails the attention block: a Mul after the layer-norm Div trips an assertion in
 // shape_utils.hpp ('total'). (Separately, at opt>=1 it fuses MatMul with a following scalar
@@ -27,7 +28,9 @@ struct Param {
   std::string model;
   bool remote;
 };
-void PrintTo(const Param& p, std::ostream* os) { *os << p.model << (p.remote ? " remote" : " local"); }
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.model << (p.remote ? " remote" : " local");
+}
 
 class ZooEnvs : public ::testing::TestWithParam<Param> {};
 
@@ -44,14 +47,15 @@ TEST_P(ZooEnvs, AgreeWithRefAndNumpy) {
     if (p.remote) env += ",host=" + server->host();
     // Conformance against the numpy reference (rtol 1e-3, atol 1e-5: float32 accumulation
     // order differs between runtimes; ONNX's own atol 1e-7 is for its tiny cases).
-    CliResult r = RunConcord("compare " + dir + "/model.onnx --envs " + Quote("ref;" + env) +
-                             " --inputs " + dir + "/test_data_set_0 --rtol 1e-3 --atol 1e-5 --json");
+    CliResult r =
+        RunConcord("compare " + dir + "/model.onnx --envs " + Quote("ref;" + env) + " --inputs " +
+                   dir + "/test_data_set_0 --rtol 1e-3 --atol 1e-5 --json");
     ASSERT_FALSE(r.signaled) << env;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << env << ": " << r.out << r.err;
     if (KnownFinding(p.model, env_c)) {
-      EXPECT_FALSE(j["envs"][1]["ok"].get<bool>()) << env << " now runs the " << p.model
-                                                   << " model: update KnownFinding";
+      EXPECT_FALSE(j["envs"][1]["ok"].get<bool>())
+          << env << " now runs the " << p.model << " model: update KnownFinding";
       continue;
     }
     ASSERT_TRUE(j["envs"][1]["ok"].get<bool>()) << env << ": " << j["envs"][1]["error"];
@@ -68,7 +72,8 @@ TEST_P(ZooEnvs, AgreeWithRefAndNumpy) {
 // The harness-overhead check of bench/README.md in miniature: with profile=1 ONNX Runtime's own
 // profiler times the same runs; the latency Concord reports must enclose it (>=) and stay close.
 TEST(BenchOverhead, OrtLatencyMatchesOrtsOwnProfiler) {
-  CliResult r = RunConcord("bench " + kZoo + "mlp/model.onnx --envs 'ort@cpu,threads=1,profile=1' "
+  CliResult r = RunConcord("bench " + kZoo +
+                           "mlp/model.onnx --envs 'ort@cpu,threads=1,profile=1' "
                            "--warmup 3 --repeat 20 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto e = nlohmann::json::parse(r.out)["envs"][0];

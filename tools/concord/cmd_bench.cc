@@ -6,9 +6,9 @@
 #include <cmath>
 #include <iostream>
 
-#include "campaign/bench.h"
 #include "backends/env.h"
 #include "backends/outcome.h"
+#include "campaign/bench.h"
 #include "ir/json_number.h"
 #include "tools/concord/common.h"
 
@@ -38,9 +38,8 @@ struct EnvBench : Outcome {
   // own) / median runtime's own, i.e. what the harness adds to the latency it reports.
   SampleStats runtime;
   double harness_vs_runtime_pct = NAN;
-  double throughput = 0;    // inferences per second, from the median run time
+  double throughput = 0;  // inferences per second, from the median run time
 };
-
 
 nlohmann::json StatsJson(const SampleStats& s) {
   return {{"n", s.n},
@@ -156,10 +155,9 @@ int BenchMain(const BenchArgs& a) {
   // One set is timed; with several, the first (and the output says so).
   const ValueMap& inputs = sets[0].inputs;
   const std::vector<std::string>& generated = sets[0].generated;
-  std::string inputs_line =
-      sets.size() > 1
-          ? fmt::format("{}: the first set, {}, is timed", DescribeInputSets(sets), sets[0].origin)
-          : sets[0].origin;
+  std::string inputs_line = sets.size() > 1 ? fmt::format("{}: the first set, {}, is timed",
+                                                          DescribeInputSets(sets), sets[0].origin)
+                                            : sets[0].origin;
   for (const auto& d : sets[0].defaulted) {
     inputs_line += fmt::format("\n        {} (use --input-shapes)", d);
   }
@@ -273,9 +271,7 @@ Command MakeBenchCommand(CLI::App& root) {
           ->check(CLI::Range(0.001, 86400.0));
   repeat->excludes(time);
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return BenchMain(*args);
-          }};
+  return {app, [args] { return BenchMain(*args); }};
 }
 
 }  // namespace concord::cli

@@ -15,7 +15,6 @@ namespace concord::cli {
 
 namespace {
 
-
 struct CompareArgs {
   std::string model;
   std::vector<std::string> envs;
@@ -58,7 +57,6 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const std::vector<Inp
   });
   return o;
 }
-
 
 nlohmann::json OutputJson(const OutputAgreement& o) {
   const TensorDiff& d = o.diff;
@@ -125,10 +123,10 @@ std::string Cell(const PairAgreement& p) {
 // "from --inputs (test_data_set_0)" / "2 random (seed 0)" and the dims defaulted to 1.
 std::string InputsLine(const CompareArgs& a, const std::vector<InputSet>& sets) {
   const InputSet& first = sets[0];
-  std::string line = first.generated.empty()
-                         ? fmt::format("from --inputs ({})", DescribeInputSets(sets))
-                         : fmt::format("{} random (seed {})", first.generated.size(),
-                                       a.inputs.seed);
+  std::string line =
+      first.generated.empty()
+          ? fmt::format("from --inputs ({})", DescribeInputSets(sets))
+          : fmt::format("{} random (seed {})", first.generated.size(), a.inputs.seed);
   for (const auto& d : first.defaulted) {
     line += fmt::format("\n        {} (use --input-shapes)", d);
   }
@@ -398,9 +396,7 @@ Command MakeCompareCommand(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(-1000, 1000));
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return CompareMain(*args);
-          }};
+  return {app, [args] { return CompareMain(*args); }};
 }
 
 }  // namespace concord::cli

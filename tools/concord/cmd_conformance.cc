@@ -72,7 +72,8 @@ int ConformanceMain(const ConfArgs& a) {
   if (a.json) {
     nlohmann::json j = res.ToJson();
     j["headline"] = res.Headline();
-    j["tolerance"] = {{"rtol", Tolerance{}.rtol}, {"atol", Tolerance{}.atol},
+    j["tolerance"] = {{"rtol", Tolerance{}.rtol},
+                      {"atol", Tolerance{}.atol},
                       {"overrides", "per case, src/campaign/conformance_table.cc"}};
     std::cout << j.dump(2) << "\n";
   } else {
@@ -87,9 +88,10 @@ int ConformanceMain(const ConfArgs& a) {
         text += fmt::format("{}{} {}", text.empty() ? "" : ", ", n, k);
       std::cout << "not passed by class: " << text << "\n";
     }
-    std::cout << fmt::format("tolerance rtol {:g}, atol {:g} (ONNX backend-test default; per-case "
-                             "overrides in src/campaign/conformance_table.cc)\n",
-                             Tolerance{}.rtol, Tolerance{}.atol);
+    std::cout << fmt::format(
+        "tolerance rtol {:g}, atol {:g} (ONNX backend-test default; per-case "
+        "overrides in src/campaign/conformance_table.cc)\n",
+        Tolerance{}.rtol, Tolerance{}.atol);
   }
   return res.failed == 0 ? kExitOk : kExitDiverged;
 }
@@ -99,7 +101,8 @@ int ConformanceMain(const ConfArgs& a) {
 Command MakeConformanceCommand(CLI::App& root) {
   auto args = std::make_shared<ConfArgs>();
   CLI::App* app = root.add_subcommand(
-      "conformance", "Run an ONNX backend-test suite (CASE/model.onnx + test_data_set_*) on an environment");
+      "conformance",
+      "Run an ONNX backend-test suite (CASE/model.onnx + test_data_set_*) on an environment");
   app->footer(
       "Tolerance: ONNX's defaults rtol=1e-3, atol=1e-7; per-case overrides and skips live in one\n"
       "table (src/campaign/conformance_table.cc), each with its reason. Skipped cases are counted\n"
@@ -108,7 +111,8 @@ Command MakeConformanceCommand(CLI::App& root) {
       "Exit code 0 only if no case failed.\n"
       "Example: concord conformance --suite /usr/share/libonnx-testdata/data/node --filter "
       "'^test_conv'");
-  app->add_option("--suite,-s", args->suite, "Suite folder holding one folder per case")->required();
+  app->add_option("--suite,-s", args->suite, "Suite folder holding one folder per case")
+      ->required();
   AddEnvOption(app, &args->env);
   app->add_option("--filter,-f", args->filter, "Only cases whose name matches this regex");
   app->add_flag("--verbose,-v", args->verbose, "Also list passing cases");
@@ -121,9 +125,7 @@ Command MakeConformanceCommand(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return ConformanceMain(*args);
-          }};
+  return {app, [args] { return ConformanceMain(*args); }};
 }
 
 }  // namespace concord::cli

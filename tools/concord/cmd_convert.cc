@@ -2,9 +2,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "ir/external_data.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
-#include "ir/external_data.h"
 #include "tools/concord/common.h"
 
 namespace concord::cli {
@@ -58,8 +58,8 @@ void RefuseOverwritingInput(const std::string& in, const std::string& out) {
   bool same = std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec);
   same |= std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec);
   if (same) {
-    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path",
-         out, in);
+    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path", out,
+         in);
   }
 }
 
@@ -69,12 +69,17 @@ int ConvertMain(const ConvertArgs& a) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& p : passes::ListPasses()) {
         nlohmann::json opts = nlohmann::json::array();
-        for (const auto& o : p.options) opts.push_back({{"key", o.key}, {"default", o.default_value}, {"help", o.help}});
-        j.push_back({{"name", p.name}, {"description", p.description}, {"primary", p.primary}, {"options", opts}});
+        for (const auto& o : p.options)
+          opts.push_back({{"key", o.key}, {"default", o.default_value}, {"help", o.help}});
+        j.push_back({{"name", p.name},
+                     {"description", p.description},
+                     {"primary", p.primary},
+                     {"options", opts}});
       }
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "Passes (--pass NAME[=VALUE][:KEY=VALUE]...[,NAME...]):\n" << passes::FormatPassList();
+      std::cout << "Passes (--pass NAME[=VALUE][:KEY=VALUE]...[,NAME...]):\n"
+                << passes::FormatPassList();
     }
     return kExitOk;
   }
@@ -82,7 +87,8 @@ int ConvertMain(const ConvertArgs& a) {
     Fail(ErrorKind::kUsage, "convert needs IN and OUT model paths (or --list)");
   }
   if (a.passes.empty()) {
-    Fail(ErrorKind::kUsage, "convert needs --pass NAME[,NAME...]; passes:\n{}", passes::FormatPassList());
+    Fail(ErrorKind::kUsage, "convert needs --pass NAME[,NAME...]; passes:\n{}",
+         passes::FormatPassList());
   }
   RefuseOverwritingInput(a.in, a.out);
   Model model = Model::Load(a.in);
@@ -93,7 +99,8 @@ int ConvertMain(const ConvertArgs& a) {
   int inlined = InlineExternalData(r.model.mutable_proto(), r.model.base_dir(), r.model.path());
   std::string bytes;
   if (!r.model.proto().SerializeToString(&bytes)) {
-    Fail(ErrorKind::kUnsupported, "{}: the converted model cannot be serialized (over 2 GiB?)", a.out);
+    Fail(ErrorKind::kUnsupported, "{}: the converted model cannot be serialized (over 2 GiB?)",
+         a.out);
   }
   WriteFileAtomic(a.out, bytes);
   if (a.json) {
@@ -105,27 +112,34 @@ int ConvertMain(const ConvertArgs& a) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("input   {}  (opset {}, {} nodes, {} initializers)\n", a.in, model.Opset(""),
-                           model.graph().node_size(), model.graph().initializer_size());
-  if (!ctx.calibration.empty()) std::cout << fmt::format("calib   {} input sets\n", ctx.calibration.size());
+  std::cout << fmt::format("input   {}  (opset {}, {} nodes, {} initializers)\n", a.in,
+                           model.Opset(""), model.graph().node_size(),
+                           model.graph().initializer_size());
+  if (!ctx.calibration.empty())
+    std::cout << fmt::format("calib   {} input sets\n", ctx.calibration.size());
   if (r.log.contains("renamed")) {
-    std::cout << fmt::format("names   {} unnamed/duplicate node names fixed first\n", r.log["renamed"].size());
+    std::cout << fmt::format("names   {} unnamed/duplicate node names fixed first\n",
+                             r.log["renamed"].size());
   }
   for (const auto& p : r.log["passes"]) {
     std::string changes;
-    for (const auto& [k, v] : p["changes"].items()) changes += fmt::format("{}{} {}", changes.empty() ? "" : ", ", k, v.dump());
-    std::cout << fmt::format("pass    {:<24} nodes {} -> {}, initializers {} -> {}{}{}\n", p["spec"].get<std::string>(),
-                             p["nodes_before"].get<int>(), p["nodes_after"].get<int>(),
-                             p["initializers_before"].get<int>(), p["initializers_after"].get<int>(),
-                             changes.empty() ? "" : "; ", changes);
+    for (const auto& [k, v] : p["changes"].items())
+      changes += fmt::format("{}{} {}", changes.empty() ? "" : ", ", k, v.dump());
+    std::cout << fmt::format("pass    {:<24} nodes {} -> {}, initializers {} -> {}{}{}\n",
+                             p["spec"].get<std::string>(), p["nodes_before"].get<int>(),
+                             p["nodes_after"].get<int>(), p["initializers_before"].get<int>(),
+                             p["initializers_after"].get<int>(), changes.empty() ? "" : "; ",
+                             changes);
     const auto& details = p["details"];
     const size_t kShown = 6;
     for (size_t i = 0; i < details.size() && i < kShown; ++i) {
       std::cout << "          " << details[i].get<std::string>() << "\n";
     }
-    if (details.size() > kShown) std::cout << fmt::format("          ... {} more (--json)\n", details.size() - kShown);
+    if (details.size() > kShown)
+      std::cout << fmt::format("          ... {} more (--json)\n", details.size() - kShown);
   }
-  if (inlined) std::cout << fmt::format("note    {} external-data initializers stored inline\n", inlined);
+  if (inlined)
+    std::cout << fmt::format("note    {} external-data initializers stored inline\n", inlined);
   std::cout << fmt::format("output  {}  (opset {}, {} nodes; name map in metadata '{}')\n", a.out,
                            r.model.Opset(""), r.model.graph().node_size(), passes::kNameMapKey);
   return kExitOk;
@@ -135,17 +149,21 @@ int ConvertMain(const ConvertArgs& a) {
 
 Command MakeConvertCommand(CLI::App& root) {
   auto args = std::make_shared<ConvertArgs>();
-  CLI::App* app = root.add_subcommand("convert", "Convert a model with passes (opset, folding, fp16, int8, NHWC)");
+  CLI::App* app = root.add_subcommand(
+      "convert", "Convert a model with passes (opset, folding, fp16, int8, NHWC)");
   app->footer(
-      "Pass specs: NAME[=VALUE][:KEY=VALUE]...; several with commas or repeated --pass, run in order.\n"
+      "Pass specs: NAME[=VALUE][:KEY=VALUE]...; several with commas or repeated --pass, run in "
+      "order.\n"
       "Calibration (quantize_int8): each --calibration PATH is one input set (.pb/.npy/.npz or a\n"
       "test_data_set_N folder); a folder of test_data_set_* folders gives one set per folder.\n"
       "The output's metadata 'concord.name_map' maps its node names to the input's.\n"
       "Exit: 0 converted, 1 a pass failed at run time, 2 usage/input error (also when OUT is IN).\n"
-      "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration data/");
+      "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration "
+      "data/");
   app->add_option("in", args->in, "Input ONNX model");
   app->add_option("out", args->out, "Output ONNX model (written atomically)");
-  app->add_option("--pass,-p", args->passes, "Passes to run, in order (see --list)")->delimiter(',');
+  app->add_option("--pass,-p", args->passes, "Passes to run, in order (see --list)")
+      ->delimiter(',');
   app->add_option("--calibration,-c", args->calibration, "Calibration input sets");
   app->add_option("--random-calibration", args->random_calibration,
                   "Add N seeded random input sets to the calibration (not representative data)")
@@ -154,9 +172,7 @@ Command MakeConvertCommand(CLI::App& root) {
   AddInputShapesOption(app, &args->shapes);
   app->add_flag("--list", args->list, "List the passes and their options");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return ConvertMain(*args);
-          }};
+  return {app, [args] { return ConvertMain(*args); }};
 }
 
 }  // namespace concord::cli

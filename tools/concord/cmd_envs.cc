@@ -13,12 +13,19 @@ int EnvsMain(bool json) {
     BackendInfo i = b->Info();
     nlohmann::json options = nlohmann::json::array();
     for (const auto& o : i.options) {
-      options.push_back({{"name", o.name}, {"type", o.type}, {"allowed", o.allowed},
-                         {"default", o.default_value}, {"help", o.help}});
+      options.push_back({{"name", o.name},
+                         {"type", o.type},
+                         {"allowed", o.allowed},
+                         {"default", o.default_value},
+                         {"help", o.help}});
     }
-    list.push_back({{"name", i.name}, {"description", i.description}, {"version", i.version},
-                    {"devices", i.devices}, {"available", i.available},
-                    {"unavailable_reason", i.unavailable_reason}, {"opt_mapping", i.opt_mapping},
+    list.push_back({{"name", i.name},
+                    {"description", i.description},
+                    {"version", i.version},
+                    {"devices", i.devices},
+                    {"available", i.available},
+                    {"unavailable_reason", i.unavailable_reason},
+                    {"opt_mapping", i.opt_mapping},
                     {"options", options}});
   }
   if (json) {
@@ -29,7 +36,8 @@ int EnvsMain(bool json) {
     std::cout << fmt::format("{:<8} {:<10} {}\n", e["name"].get<std::string>(),
                              e["available"].get<bool>() ? "available" : "missing",
                              e["description"].get<std::string>());
-    std::cout << fmt::format("         devices: {}\n", fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
+    std::cout << fmt::format("         devices: {}\n",
+                             fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
     std::cout << fmt::format("         version: {}\n", e["version"].get<std::string>());
     std::cout << fmt::format("         opt:     {}\n", e["opt_mapping"].get<std::string>());
     for (const auto& o : e["options"]) {
@@ -40,7 +48,8 @@ int EnvsMain(bool json) {
                                def.empty() ? "" : ", default ", def, o["help"].get<std::string>());
     }
     if (!e["available"].get<bool>()) {
-      std::cout << fmt::format("         why not: {}\n", e["unavailable_reason"].get<std::string>());
+      std::cout << fmt::format("         why not: {}\n",
+                               e["unavailable_reason"].get<std::string>());
     }
   }
   return kExitOk;
@@ -50,7 +59,8 @@ int EnvsMain(bool json) {
 
 Command MakeEnvsCommand(CLI::App& root) {
   auto json = std::make_shared<bool>(false);
-  CLI::App* app = root.add_subcommand("envs", "List the environments this machine can run, with versions");
+  CLI::App* app =
+      root.add_subcommand("envs", "List the environments this machine can run, with versions");
   app->footer(
       "Environment strings: BACKEND[@DEVICE][,KEY=VALUE]..., e.g. ref, ort@cpu,opt=3,threads=1\n"
       "Exit: 0 listed, 2 usage error.");

@@ -7,12 +7,12 @@
 #include <iostream>
 
 #include "backends/backend.h"
-#include "ir/display_path.h"
 #include "backends/env.h"
 #include "campaign/fuzz.h"
 #include "campaign/fuzz_support.h"
 #include "gen/generator.h"
 #include "ir/clock.h"
+#include "ir/display_path.h"
 #include "ir/tensor_io.h"
 #include "report/fuzz_render.h"
 #include "store/store.h"
@@ -102,9 +102,7 @@ int FuzzMain(const FuzzArgs& a) {
     int64_t lines = 0;
     excluded = InferOpSupport(
         o.envs, ops, dtypes,
-        [&](const std::string& op, const std::string& dt) {
-          return SingleOpProbe(base, op, dt);
-        },
+        [&](const std::string& op, const std::string& dt) { return SingleOpProbe(base, op, dt); },
         store, a.timeout_s,
         [&](const std::string& line) {
           if (a.quiet) return;
@@ -137,10 +135,10 @@ int FuzzMain(const FuzzArgs& a) {
     o.time_s = std::max(a.time_s - SecondsSince(t0), 1e-3);  // what inference left
   }
   if (!a.quiet && !a.json) {
-    std::cerr << fmt::format("fuzzing {} with generated models (max {} nodes, seed {}); findings "
-                             "in {}, store {}; tolerance vs ref rtol {:g}, atol {:g}\n",
-                             fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db, a.rtol,
-                             a.atol);
+    std::cerr << fmt::format(
+        "fuzzing {} with generated models (max {} nodes, seed {}); findings "
+        "in {}, store {}; tolerance vs ref rtol {:g}, atol {:g}\n",
+        fmt::join(o.envs, ", "), a.max_nodes, a.seed, a.out, db, a.rtol, a.atol);
   }
   auto progress = [&](const FuzzProgress& p) {
     if (a.quiet || a.json) return;
@@ -162,18 +160,26 @@ int FuzzMain(const FuzzArgs& a) {
   WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
   json envs = json::object();
   for (const auto& [env, st] : s.envs) {
-    envs[env] = {{"tests", st.tests}, {"ok", st.ok}, {"unsupported", st.unsupported},
+    envs[env] = {{"tests", st.tests},
+                 {"ok", st.ok},
+                 {"unsupported", st.unsupported},
                  {"symptoms", st.symptoms}};
   }
   const json& totals = report_doc["totals"];
   if (a.json) {
-    std::cout << json{{"models", s.models}, {"tests", s.tests}, {"seconds", s.seconds},
+    std::cout << json{{"models", s.models},
+                      {"tests", s.tests},
+                      {"seconds", s.seconds},
                       {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
-                      {"hits", s.hits}, {"new_findings", s.distinct},
+                      {"hits", s.hits},
+                      {"new_findings", s.distinct},
                       {"findings_in_store", totals["findings"]},
                       {"root_causes_in_store", totals["root_causes"]},
-                      {"generator_failures", s.generator_failures}, {"envs", envs},
-                      {"store", db}, {"report", html}, {"findings", report_doc["findings"]},
+                      {"generator_failures", s.generator_failures},
+                      {"envs", envs},
+                      {"store", db},
+                      {"report", html},
+                      {"findings", report_doc["findings"]},
                       {"root_causes", report_doc["root_causes"]},
                       {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
                      .dump(2)
@@ -181,15 +187,15 @@ int FuzzMain(const FuzzArgs& a) {
   } else {
     std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n",
                              a.rtol, a.atol);
-    std::cout << fmt::format("{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
-                             "distinct findings; {} generator failures\n",
-                             s.models, s.tests, s.seconds,
-                             s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
-                             s.generator_failures);
-    std::cout << fmt::format("store: {} findings (raw, by env/symptom/op signature) from {} root "
-                             "cause(s)\n",
-                             totals["findings"].get<int64_t>(),
-                             totals["root_causes"].get<int64_t>());
+    std::cout << fmt::format(
+        "{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
+        "distinct findings; {} generator failures\n",
+        s.models, s.tests, s.seconds, s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
+        s.generator_failures);
+    std::cout << fmt::format(
+        "store: {} findings (raw, by env/symptom/op signature) from {} root "
+        "cause(s)\n",
+        totals["findings"].get<int64_t>(), totals["root_causes"].get<int64_t>());
     for (const auto& [env, st] : s.envs) {
       std::string sym;
       for (const auto& [k, n] : st.symptoms) sym += fmt::format(" {} {}", k, n);
@@ -206,8 +212,7 @@ int FuzzMain(const FuzzArgs& a) {
           f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
           f["bundle"].get<std::string>());
     }
-    std::cout << "store:  " << DisplayPath(db) << "\nreport: "
-              << DisplayPath(html) << "\n";
+    std::cout << "store:  " << DisplayPath(db) << "\nreport: " << DisplayPath(html) << "\n";
   }
   return HasBugFindings(report_doc) ? kExitDiverged : kExitOk;
 }
@@ -222,16 +227,16 @@ int FuzzReportMain(const FuzzReportArgs& a) {
   if (!fs::is_regular_file(a.db)) Fail(ErrorKind::kInput, "{}: no such store file", a.db);
   Store store = Store::Open(a.db);
   json doc = report::FuzzDocument(store);
-  std::string out = a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string()
-                                  : a.out;
+  std::string out =
+      a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string() : a.out;
   WriteFileAtomic(out, report::RenderFuzzHtml(doc));
   if (a.json) {
     std::cout << json{{"report", out}, {"document", doc}}.dump(2) << "\n";
   } else {
     std::cout << fmt::format("{} findings from {} root cause(s), {} ops covered\nreport: {}\n",
                              doc["totals"]["findings"].get<int64_t>(),
-                             doc["totals"]["root_causes"].get<int64_t>(),
-                             doc["coverage"].size(), DisplayPath(out));
+                             doc["totals"]["root_causes"].get<int64_t>(), doc["coverage"].size(),
+                             DisplayPath(out));
   }
   return HasBugFindings(doc) ? kExitDiverged : kExitOk;
 }
@@ -260,13 +265,15 @@ Command MakeFuzzCommand(CLI::App& root) {
   app->add_option("--time,-t", args->time_s, "Stop after this many seconds");
   app->add_option("--iterations,-n", args->iterations, "Stop after this many models");
   app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
-  app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")->capture_default_str();
+  app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")
+      ->capture_default_str();
   app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");
   app->add_option("--dtypes", args->dtypes, "Allowed dtypes, comma-separated (default: all)");
   app->add_option("--out,-o", args->out, "Findings folder")->capture_default_str();
   app->add_option("--db", args->db, "Results store (default: OUT/fuzz.db)");
   app->add_flag("--no-reduce", args->no_reduce, "Keep findings unreduced");
-  app->add_option("--timeout", args->timeout_s, "Seconds per prepare/run before a hang is a finding")
+  app->add_option("--timeout", args->timeout_s,
+                  "Seconds per prepare/run before a hang is a finding")
       ->capture_default_str();
   AddToleranceOptions(app, &args->rtol, &args->atol, "vs ref (float16 models: 5x)");
   app->add_flag("--infer-support", args->infer_support,
@@ -287,14 +294,13 @@ Command MakeFuzzReportCommand(CLI::App& root) {
   auto args = std::make_shared<FuzzReportArgs>();
   CLI::App* app = root.add_subcommand(
       "fuzz-report", "HTML report of fuzzing findings, op coverage and throughput in a store");
-  app->footer("Exit: 0 no findings (or only 'undefined' ones), 1 the store holds findings,\n"
-              "2 usage/input error (no such store).");
+  app->footer(
+      "Exit: 0 no findings (or only 'undefined' ones), 1 the store holds findings,\n"
+      "2 usage/input error (no such store).");
   app->add_option("db", args->db, "Results store written by `concord fuzz`")->required();
   app->add_option("--out,-o", args->out, "HTML path (default: fuzz_report.html next to DB)");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return FuzzReportMain(*args);
-          }};
+  return {app, [args] { return FuzzReportMain(*args); }};
 }
 
 }  // namespace concord::cli

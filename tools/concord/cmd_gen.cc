@@ -5,9 +5,9 @@
 #include <iostream>
 #include <map>
 
+#include "backends/ref_backend.h"
 #include "gen/generator.h"
 #include "ir/tensor_io.h"
-#include "backends/ref_backend.h"
 #include "ir/value_io.h"
 #include "tools/concord/common.h"
 
@@ -96,7 +96,7 @@ int GenMain(const GenArgs& a) {
     std::map<std::string, Value> feeds;
     for (size_t i = 0; i < g.inputs.size(); ++i) {
       WriteValuePb((dir / fmt::format("input_{}.pb", i)).string(), g.inputs[i].second,
-                        g.inputs[i].first);
+                   g.inputs[i].first);
       feeds[g.inputs[i].first] = g.inputs[i].second;
     }
     std::vector<Value> outs = RunReference(g.model, feeds);
@@ -153,9 +153,7 @@ Command MakeGenCommand(CLI::App& root) {
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");
   app->add_flag("--list-ops", args->list_ops, "List the op types the generator knows and exit");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return GenMain(*args);
-          }};
+  return {app, [args] { return GenMain(*args); }};
 }
 
 }  // namespace concord::cli

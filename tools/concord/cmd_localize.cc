@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "ir/test_data.h"
 #include "ir/tensor_io.h"
+#include "ir/test_data.h"
 #include "localize/localize.h"
 #include "report/localize_render.h"
 #include "tools/concord/common.h"
@@ -50,13 +50,16 @@ void PrintQuantization(const nlohmann::json& j, std::ostream& os) {
   if (q.size() > kShown) os << fmt::format("quant    ... {} more (--json)\n", q.size() - kShown);
 }
 
-void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc, std::ostream& os) {
-  os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source, j.value("source_env", a.source_env),
-                    a.target, j.value("target_env", a.env), inputs_desc);
+void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string& inputs_desc,
+               std::ostream& os) {
+  os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source,
+                    j.value("source_env", a.source_env), a.target, j.value("target_env", a.env),
+                    inputs_desc);
   os << fmt::format("tol     rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
   for (const auto& o : j["outputs"]) {
-    os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n", o["name"].get<std::string>(), Fmt(o["max_abs"]),
-                      Fmt(o["cosine"]), o["agree"].get<bool>() ? "agree" : "DIVERGE");
+    os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n",
+                      o["name"].get<std::string>(), Fmt(o["max_abs"]), Fmt(o["cosine"]),
+                      o["agree"].get<bool>() ? "agree" : "DIVERGE");
   }
   const auto& nodes = j["nodes"];
   int first = -1;
@@ -70,23 +73,26 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   } else if (first < 0 && nodes.size() > 24) {
     hi = 24;
   }
-  os << fmt::format("\n  {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", "#", "node", "op", "max abs", "cosine",
-                    "align", "status");
+  os << fmt::format("\n  {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", "#", "node", "op",
+                    "max abs", "cosine", "align", "status");
   if (lo > 0) os << fmt::format("  {:>4}  ... {} nodes before\n", "", lo);
   for (int i = lo; i < hi; ++i) {
     const auto& n = nodes[static_cast<size_t>(i)];
     std::string name = n["node"].get<std::string>();
     if (name.size() > 28) name = name.substr(0, 25) + "...";
-    os << fmt::format("{} {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", i == first ? ">" : " ", i, name,
-                      n["op_type"].get<std::string>(), Fmt(n.value("max_abs", nlohmann::json())),
+    os << fmt::format("{} {:>4}  {:<28} {:<18} {:<10} {:<10} {:<10} {}\n", i == first ? ">" : " ",
+                      i, name, n["op_type"].get<std::string>(),
+                      Fmt(n.value("max_abs", nlohmann::json())),
                       Fmt(n.value("cosine", nlohmann::json())), n["alignment"].get<std::string>(),
                       n["status"].get<std::string>());
   }
-  if (hi < static_cast<int>(nodes.size())) os << fmt::format("  {:>4}  ... {} nodes after\n", "", nodes.size() - hi);
+  if (hi < static_cast<int>(nodes.size()))
+    os << fmt::format("  {:>4}  ... {} nodes after\n", "", nodes.size() - hi);
   os << "\n";
   if (j["first_divergent_node"].is_null()) {
     if (j["agree"].get<bool>()) {
-      os << "verdict  AGREE: source and target agree on every input set (first divergent node: none)\n";
+      os << "verdict  AGREE: source and target agree on every input set (first divergent node: "
+            "none)\n";
     } else {
       os << "verdict  DIVERGE (not localized)\n";
     }
@@ -101,38 +107,44 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   if (j.contains("note")) os << "note     " << j["note"].get<std::string>() << "\n";
   if (ev.contains("source_node")) {
     os << fmt::format("source   counterpart '{}' ({}; {})\n", ev["source_node"].get<std::string>(),
-                      ev["source_op_type"].get<std::string>(), ev.value("counterpart", std::string()));
+                      ev["source_op_type"].get<std::string>(),
+                      ev.value("counterpart", std::string()));
   } else {
     os << "source   no counterpart node\n";
   }
   for (const auto& in : ev["inputs"]) {
-    os << fmt::format("input    {} '{}' -> source '{}': {}\n", in["position"].get<int>(), in["tensor"].get<std::string>(),
-                      in.value("source_tensor", std::string("?")),
-                      in.contains("divergence") && in["divergence"]["agree"].get<bool>() ? "agrees" : "differs");
+    os << fmt::format(
+        "input    {} '{}' -> source '{}': {}\n", in["position"].get<int>(),
+        in["tensor"].get<std::string>(), in.value("source_tensor", std::string("?")),
+        in.contains("divergence") && in["divergence"]["agree"].get<bool>() ? "agrees" : "differs");
   }
   for (const auto& o : ev["outputs"]) {
     if (!o.contains("divergence")) {
-      os << fmt::format("output   '{}': no source tensor holds its values\n", o["tensor"].get<std::string>());
+      os << fmt::format("output   '{}': no source tensor holds its values\n",
+                        o["tensor"].get<std::string>());
       continue;
     }
     const auto& d = o["divergence"];
-    os << fmt::format("output   '{}' vs source '{}': max abs {}, max rel {}, cosine {}, {:.1f}% beyond tolerance\n",
-                      o["tensor"].get<std::string>(), o["source_tensor"].get<std::string>(), Fmt(d["max_abs"]),
-                      Fmt(d["max_rel"]), Fmt(d["cosine"]), 100 * d["mismatch_fraction"].get<double>());
+    os << fmt::format(
+        "output   '{}' vs source '{}': max abs {}, max rel {}, cosine {}, {:.1f}% beyond "
+        "tolerance\n",
+        o["tensor"].get<std::string>(), o["source_tensor"].get<std::string>(), Fmt(d["max_abs"]),
+        Fmt(d["max_rel"]), Fmt(d["cosine"]), 100 * d["mismatch_fraction"].get<double>());
   }
   for (const auto& d : ev["attribute_diffs"]) {
-    os << fmt::format("attr     {}: source {} / target {}\n", d["name"].get<std::string>(), d["source"].get<std::string>(),
-                      d["target"].get<std::string>());
+    os << fmt::format("attr     {}: source {} / target {}\n", d["name"].get<std::string>(),
+                      d["source"].get<std::string>(), d["target"].get<std::string>());
   }
   for (const auto& d : ev["parameter_diffs"]) {
     os << fmt::format("param    input {} '{}' vs source '{}': {}{}\n", d["position"].get<int>(),
-                      d["target"].get<std::string>(), d["source"].get<std::string>(), d.value("hint", std::string()),
+                      d["target"].get<std::string>(), d["source"].get<std::string>(),
+                      d.value("hint", std::string()),
                       d.contains("max_abs") ? " (max abs " + Fmt(d["max_abs"]) + ")" : "");
   }
   for (const auto& d : ev["wiring_diffs"]) {
     os << fmt::format("wiring   input {} reads '{}' (= source '{}'), the source node reads '{}'\n",
-                      d["position"].get<int>(), d["target_input"].get<std::string>(), d["aligned_to"].get<std::string>(),
-                      d["source_input"].get<std::string>());
+                      d["position"].get<int>(), d["target_input"].get<std::string>(),
+                      d["aligned_to"].get<std::string>(), d["source_input"].get<std::string>());
   }
   PrintQuantization(j, os);
 }
@@ -163,8 +175,8 @@ int LocalizeMain(const LocalizeArgs& a) {
   } else {
     PrintText(j, a, desc, std::cout);
     std::cout << fmt::format("time     one {} run per side and input set: source {}, target {}\n",
-                             r.taps ? "tapped" : "run (no taps on one side)", FormatMs(r.source_run_ms),
-                             FormatMs(r.target_run_ms));
+                             r.taps ? "tapped" : "run (no taps on one side)",
+                             FormatMs(r.source_run_ms), FormatMs(r.target_run_ms));
     if (!a.html.empty()) std::cout << "wrote    " << a.html << "\n";
     if (!a.md.empty()) std::cout << "wrote    " << a.md << "\n";
   }
@@ -199,13 +211,13 @@ Command MakeLocalizeCommand(CLI::App& root) {
   app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
   app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
-  app->add_option("--html", args->html, "Write a self-contained HTML report (per-node divergence plot)");
+  app->add_option("--html", args->html,
+                  "Write a self-contained HTML report (per-node divergence plot)");
   app->add_option("--md,--md-out", args->md, "Write a Markdown report to this path");
-  app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")->capture_default_str();
+  app->add_option("--window", args->window, "Nodes shown on each side of the first divergence")
+      ->capture_default_str();
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return LocalizeMain(*args);
-          }};
+  return {app, [args] { return LocalizeMain(*args); }};
 }
 
 }  // namespace concord::cli

@@ -6,10 +6,10 @@
 #include <iostream>
 
 #include "campaign/matrix.h"
-#include "report/analysis.h"
-#include "report/render.h"
 #include "ir/display_path.h"
 #include "ir/tensor_io.h"
+#include "report/analysis.h"
+#include "report/render.h"
 #include "store/store.h"
 #include "tools/concord/common.h"
 
@@ -60,8 +60,8 @@ class ProgressPrinter {
                                  : "?";
     std::string what = p.phase == "prepare" ? "preparing" : p.input;
     std::cerr << fmt::format("\r\033[K[{}] {}/{} cells{}  {} | {} | {}  ETA {}", bar, p.done,
-                             p.todo, p.failed ? fmt::format(" ({} failed)", p.failed) : "",
-                             p.model, p.env, what, eta)
+                             p.todo, p.failed ? fmt::format(" ({} failed)", p.failed) : "", p.model,
+                             p.env, what, eta)
               << std::flush;
   }
 
@@ -73,8 +73,10 @@ class ProgressPrinter {
 // Every failed cell of the store, grouped by (model, env, reason): a failure always says why.
 void PrintFailures(const nlohmann::json& failures, int64_t total, std::ostream& os) {
   if (failures.empty()) return;
-  os << fmt::format("{} failed cell(s) in the store (rerun with --retry-failed to run them "
-                    "again):\n", total);
+  os << fmt::format(
+      "{} failed cell(s) in the store (rerun with --retry-failed to run them "
+      "again):\n",
+      total);
   const size_t kShown = 10;
   for (size_t i = 0; i < failures.size() && i < kShown; ++i) {
     const auto& f = failures[i];
@@ -95,37 +97,42 @@ int MatrixMain(const MatrixArgs& a) {
   if (!fs::path(db).parent_path().empty()) fs::create_directories(fs::path(db).parent_path(), ec);
   Store store = Store::Open(db);
   if (!a.quiet && !a.json) {
-    std::cerr << fmt::format("matrix '{}': {} model(s) x {} env(s), {} dataset, {} repeat(s); "
-                             "store {}\n",
-                             config.name, config.models.size(), config.envs.size(),
-                             config.dataset.kind, config.repeats, db);
+    std::cerr << fmt::format(
+        "matrix '{}': {} model(s) x {} env(s), {} dataset, {} repeat(s); "
+        "store {}\n",
+        config.name, config.models.size(), config.envs.size(), config.dataset.kind, config.repeats,
+        db);
   }
   ProgressPrinter printer(a.quiet || a.json);
   MatrixRunOptions run_options;
   run_options.retry_failed = a.retry_failed;
-  MatrixSummary s =
-      RunMatrix(config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
+  MatrixSummary s = RunMatrix(
+      config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
 
   nlohmann::json analysis;
-  nlohmann::json out = {{"config", config.file.string()}, {"store", db},
-                        {"envs", config.envs},           {"cells", s.total},
-                        {"existing", s.existing},        {"ran", s.ran},
+  nlohmann::json out = {{"config", config.file.string()},
+                        {"store", db},
+                        {"envs", config.envs},
+                        {"cells", s.total},
+                        {"existing", s.existing},
+                        {"ran", s.ran},
                         {"retried", s.retried},
-                        {"failed", s.failed},            {"sessions", s.sessions},
+                        {"failed", s.failed},
+                        {"sessions", s.sessions},
                         {"seconds", s.seconds}};
   int64_t failed_total = 0;
   nlohmann::json failures = nlohmann::json::array();
   for (const MatrixFailure& f : SummarizeFailures(store)) {
     failed_total += f.cells;
-    failures.push_back({{"model", f.model}, {"env", f.env}, {"cells", f.cells}, {"error", f.error}});
+    failures.push_back(
+        {{"model", f.model}, {"env", f.env}, {"cells", f.cells}, {"error", f.error}});
   }
   out["failed_in_store"] = failed_total;
   out["failures"] = failures;
 
   if (!a.no_report) {
-    std::string html = a.report.empty()
-                           ? (fs::path(db).parent_path() / "report.html").string()
-                           : a.report;
+    std::string html =
+        a.report.empty() ? (fs::path(db).parent_path() / "report.html").string() : a.report;
     if (fs::path(db).parent_path().empty() && a.report.empty()) html = "report.html";
     report::AnalysisOptions options;
     options.top_k = config.top_k;
@@ -133,18 +140,19 @@ int MatrixMain(const MatrixArgs& a) {
     WriteFileAtomic(html, report::RenderHtml(analysis));
     out["report"] = html;
     int disagreeing = 0;
-    for (const auto& m : analysis["models"]) disagreeing += static_cast<int>(m["disagreements"].size());
+    for (const auto& m : analysis["models"])
+      disagreeing += static_cast<int>(m["disagreements"].size());
     out["disagreeing_inputs"] = disagreeing;
   }
 
   if (a.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << fmt::format("{} cells: {} already stored, {} ran now, {} failed now ({}); "
-                             "{} sessions prepared{}\n",
-                             s.total, s.existing, s.ran, s.failed, Duration(s.seconds),
-                             s.sessions,
-                             s.retried ? fmt::format("; {} failed cells retried", s.retried) : "");
+    std::cout << fmt::format(
+        "{} cells: {} already stored, {} ran now, {} failed now ({}); "
+        "{} sessions prepared{}\n",
+        s.total, s.existing, s.ran, s.failed, Duration(s.seconds), s.sessions,
+        s.retried ? fmt::format("; {} failed cells retried", s.retried) : "");
     PrintFailures(failures, failed_total, std::cout);
     if (!analysis.is_null()) PrintAnalysisSummary(analysis, std::cout);
     std::cout << "\n";
@@ -162,7 +170,8 @@ int MatrixMain(const MatrixArgs& a) {
 Command MakeMatrixCommand(CLI::App& root) {
   auto args = std::make_shared<MatrixArgs>();
   CLI::App* app = root.add_subcommand(
-      "matrix", "Run models x environments x dataset from a config into a results store, resumably");
+      "matrix",
+      "Run models x environments x dataset from a config into a results store, resumably");
   app->footer(
       "Every (model, env, input, repeat) cell becomes one row of the store's `runs` table, in\n"
       "its own transaction: kill the command at any point and run it again to resume where it\n"
@@ -177,7 +186,8 @@ Command MakeMatrixCommand(CLI::App& root) {
       "                \"label_space\": {\"num_classes\": 1000, \"offset\": 0}}],\n"
       "   \"envs\": [\"ref\", \"ort@cpu,opt=0..3\", \"tvm@cpu,opt=0|3\"],   (sweeps: A..B, a|b)\n"
       "   \"dataset\": {\"images\": \"photos/\", \"labels\": \"photos/labels.csv\"}\n"
-      "              | {\"tensors\": [\"test_data_set_0\", \"x.npz\"]} | {\"random\": 4, \"seed\": 0},\n"
+      "              | {\"tensors\": [\"test_data_set_0\", \"x.npz\"]} | {\"random\": 4, \"seed\": "
+      "0},\n"
       "   \"repeats\": 3, \"top_k\": 5, \"store_tensors\": \"auto\", \"isolate\": true,\n"
       "   \"timeout_s\": 0, \"sample_ms\": 50}\n"
       "Full schema: src/campaign/matrix.h. Example: examples/demo/matrix.json\n"
@@ -194,9 +204,7 @@ Command MakeMatrixCommand(CLI::App& root) {
                 "Run the cells that failed in an earlier run again (the failed rows are kept "
                 "in the store's retried_runs history)");
   AddOutputOptions(app, &args->json, &args->quiet);
-  return {app, [args] {
-            return MatrixMain(*args);
-          }};
+  return {app, [args] { return MatrixMain(*args); }};
 }
 
 }  // namespace concord::cli

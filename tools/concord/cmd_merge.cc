@@ -109,12 +109,15 @@ int MergeMain(const MergeArgs& a) {
     throw;
   }  // closing the last connection checkpoints the WAL into the file and deletes it
   if (fs::exists(tmp + "-wal", ec) && fs::file_size(tmp + "-wal", ec) > 0) {
-    Fail(ErrorKind::kRuntime, "{}: the merged store's write-ahead log was not checkpointed; "
-         "the result is left in {} (open it with sqlite3 to recover)", a.out, tmp);
+    Fail(ErrorKind::kRuntime,
+         "{}: the merged store's write-ahead log was not checkpointed; "
+         "the result is left in {} (open it with sqlite3 to recover)",
+         a.out, tmp);
   }
   for (const char* suffix : {"-wal", "-shm"}) fs::remove(tmp + suffix, ec);
   fs::rename(tmp, a.out, ec);
-  if (ec) Fail(ErrorKind::kInput, "{}: cannot move the merged store into place: {}", a.out, ec.message());
+  if (ec)
+    Fail(ErrorKind::kInput, "{}: cannot move the merged store into place: {}", a.out, ec.message());
   if (a.json) {
     int64_t overlap = 0, differ = 0;
     for (const auto& p : per_input) {
@@ -147,13 +150,12 @@ Command MakeMergeCommand(CLI::App& root) {
       "Exit: 0 merged, 1 the merged store could not be finished, 2 usage/input error (missing\n"
       "store, OUT exists without --force, OUT is an input).\n"
       "Example: concord merge shard0.db shard1.db -o all.db");
-  app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")->required();
+  app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")
+      ->required();
   app->add_option("-o,--out", args->out, "Output store file")->required();
   app->add_flag("--force", args->force, "Replace an existing output file");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return MergeMain(*args);
-          }};
+  return {app, [args] { return MergeMain(*args); }};
 }
 
 }  // namespace concord::cli

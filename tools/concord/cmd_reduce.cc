@@ -4,9 +4,9 @@
 #include <fstream>
 #include <iostream>
 
-#include "ir/display_path.h"
 #include "backends/env.h"
 #include "campaign/reduce_envs.h"
+#include "ir/display_path.h"
 #include "ir/error.h"
 #include "ir/value_io.h"
 #include "tools/concord/common.h"
@@ -148,10 +148,9 @@ int ReduceMain(const ReduceArgs& a) {
   if (a.json) {
     std::cout << summary.dump(2) << "\n";
   } else if (!r.reproduced) {
-    std::cout << fmt::format(
-        "no symptom to reduce: {} (rtol {:g}, atol {:g})\n",
-        r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message, o.tol.rtol,
-        o.tol.atol);
+    std::cout << fmt::format("no symptom to reduce: {} (rtol {:g}, atol {:g})\n",
+                             r.message.empty() ? o.env_a + " and " + o.env_b + " agree" : r.message,
+                             o.tol.rtol, o.tol.atol);
   } else {
     std::cout << fmt::format(
         "{}{}: {} -> {} nodes ({}), {} input(s) frozen, {} candidate runs\n  {}\nrepro: {}\n"
@@ -191,9 +190,7 @@ Command MakeReduceCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--out,-o", args->out, "Folder for the reduced repro")->required();
   AddOutputOptions(app, &args->json, &args->quiet, "No progress lines");
-  return {app, [args] {
-            return ReduceMain(*args);
-          }};
+  return {app, [args] { return ReduceMain(*args); }};
 }
 
 }  // namespace concord::cli

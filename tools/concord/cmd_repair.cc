@@ -83,7 +83,8 @@ int RepairMain(const RepairArgs& a) {
   fs::path out(a.out);
   std::error_code ec;
   if (out.has_parent_path() && !fs::is_directory(out.parent_path(), ec)) {
-    Fail(ErrorKind::kUsage, "--out {}: folder {} does not exist", a.out, out.parent_path().string());
+    Fail(ErrorKind::kUsage, "--out {}: folder {} does not exist", a.out,
+         out.parent_path().string());
   }
   repair::RepairOptions opt;
   opt.localize.source_env = EnvSpec::Parse(a.source_env);
@@ -97,7 +98,8 @@ int RepairMain(const RepairArgs& a) {
   std::string desc = DescribeInputSets(loaded);
   std::vector<ValueMap> sets = InputMaps(std::move(loaded));
   repair::RepairResult r = repair::Repair(source, target, sets, opt);
-  std::string log_path = a.log.empty() ? (out.parent_path() / (out.stem().string() + ".patch.json")).string() : a.log;
+  std::string log_path =
+      a.log.empty() ? (out.parent_path() / (out.stem().string() + ".patch.json")).string() : a.log;
   // The model is written only when an edit was accepted: a repaired model, or a partly edited
   // one that still diverges (said so). With nothing to repair nothing is written at all.
   const bool write_model = !r.patches.empty();
@@ -123,7 +125,8 @@ int RepairMain(const RepairArgs& a) {
 
 Command MakeRepairCommand(CLI::App& root) {
   auto args = std::make_shared<RepairArgs>();
-  CLI::App* app = root.add_subcommand("repair", "Repair a converted TARGET until it agrees with its SOURCE");
+  CLI::App* app =
+      root.add_subcommand("repair", "Repair a converted TARGET until it agrees with its SOURCE");
   app->footer(
       "Loop: localize -> candidate edits at the first divergent node (copy the source's "
       "attributes,\n"
@@ -141,13 +144,14 @@ Command MakeRepairCommand(CLI::App& root) {
   app->add_option("--out,-o", args->out, "Where to write the repaired model")->required();
   app->add_option("--log", args->log, "Where to write the patch log (JSON)");
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
-  app->add_option("--max-steps", args->max_steps, "Most edits accepted")->capture_default_str()->check(CLI::Range(1, 100));
+  app->add_option("--max-steps", args->max_steps, "Most edits accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app->add_option("--holdout", args->holdout, "Random held-out sets when one input set is given")
-      ->capture_default_str()->check(CLI::Range(1, 100));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return RepairMain(*args);
-          }};
+  return {app, [args] { return RepairMain(*args); }};
 }
 
 }  // namespace concord::cli

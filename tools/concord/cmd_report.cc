@@ -43,21 +43,20 @@ void PrintAnalysisSummary(const json& analysis, std::ostream& os) {
     for (const auto& p : m["pairs"]) {
       if (p["a"] == first) vs_first[p["b"]] = p;
     }
-    os << fmt::format("  {:<32} {:>8} {:>8} {:>11} {:>11} {:>11} {:>12}\n", "env", "top-1",
-                      "top-k", "median", "p90", "first run", "top-1 = [0]");
+    os << fmt::format("  {:<32} {:>8} {:>8} {:>11} {:>11} {:>11} {:>12}\n", "env", "top-1", "top-k",
+                      "median", "p90", "first run", "top-1 = [0]");
     for (const auto& p : m["performance"]) {
       std::string env = p["env"];
       json q = quality.count(env) ? quality[env] : json::object();
       const json& lat = p["latency_ms"];
-      std::string agree = env == first ? "[0]"
+      std::string agree = env == first          ? "[0]"
                           : vs_first.count(env) ? Pct(vs_first[env]["top1_agree"])
                                                 : "-";
       os << fmt::format("  {:<32} {:>8} {:>8} {:>11} {:>11} {:>11} {:>12}\n", env,
                         Pct(q.value("top1_accuracy", json(nullptr))),
                         Pct(q.value("topk_accuracy", json(nullptr))),
                         lat.is_object() ? Ms(lat["median"]) : "-",
-                        lat.is_object() ? Ms(lat["p90"]) : "-", Ms(p["first_inference_ms"]),
-                        agree);
+                        lat.is_object() ? Ms(lat["p90"]) : "-", Ms(p["first_inference_ms"]), agree);
     }
     // The first env's top-k per input, by class name (short form: up to the first comma).
     const json& preds = m["predictions"];
@@ -125,8 +124,8 @@ int ReportMain(ReportArgs a) {
       Fail(ErrorKind::kInput, "{}: not a JSON document: {}", a.input, e.what());
     }
     if (!analysis.is_object() || analysis.value("schema", "") != report::kAnalysisSchema) {
-      Fail(ErrorKind::kInput, "{}: not a Concord analysis document (schema {} expected)",
-           a.input, report::kAnalysisSchema);
+      Fail(ErrorKind::kInput, "{}: not a Concord analysis document (schema {} expected)", a.input,
+           report::kAnalysisSchema);
     }
   } else {
     if (!fs::is_regular_file(a.input)) Fail(ErrorKind::kInput, "{}: no such store file", a.input);
@@ -156,7 +155,9 @@ int ReportMain(ReportArgs a) {
   if (a.json) {
     json models = json::array();
     for (const auto& m : analysis["models"]) {
-      models.push_back({{"name", m["name"]}, {"cells", m["cells"]}, {"quality", json::array()},
+      models.push_back({{"name", m["name"]},
+                        {"cells", m["cells"]},
+                        {"quality", json::array()},
                         {"disagreeing_inputs", m["disagreements"].size()}});
       for (const auto& q : m["quality"]) {
         models.back()["quality"].push_back({{"env", q["env"]},
@@ -189,7 +190,8 @@ Command MakeReportCommand(CLI::App& root) {
       "Exit: 0 written, 2 usage/input error (no such store, unreadable document).\n"
       "Examples:\n"
       "  concord report examples/demo/concord.db\n"
-      "  concord report concord.db --out r.html --md --deltann deltann_out/ --analysis-json a.json");
+      "  concord report concord.db --out r.html --md --deltann deltann_out/ --analysis-json "
+      "a.json");
   app->add_option("input", args->input, "Results store (.db) or analysis document (.json)")
       ->required();
   app->add_option("--out,-o", args->out, "HTML report (default: report.html next to INPUT)");
@@ -200,9 +202,7 @@ Command MakeReportCommand(CLI::App& root) {
   app->add_option("--analysis-json", args->analysis_out, "Also save the analysis document");
   app->add_flag("--no-thumbnails", args->no_thumbnails, "Leave image thumbnails out");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return ReportMain(*args);
-          }};
+  return {app, [args] { return ReportMain(*args); }};
 }
 
 }  // namespace concord::cli

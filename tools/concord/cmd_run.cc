@@ -301,9 +301,7 @@ Command MakeRunCommand(CLI::App& root) {
       "--taps", args->taps,
       "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return RunMain(*args);
-          }};
+  return {app, [args] { return RunMain(*args); }};
 }
 
 }  // namespace concord::cli

@@ -322,9 +322,7 @@ Command MakeServeCommand(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
   AddOutputOptions(app, &args->json);
-  return {app, [args] {
-            return ServeMain(*args);
-          }};
+  return {app, [args] { return ServeMain(*args); }};
 }
 
 }  // namespace concord::cli

@@ -1,10 +1,10 @@
 #include "tools/concord/errors.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace concord::cli {
 
@@ -62,10 +62,12 @@ std::string ExplainUnknownOption(CLI::App* app, int argc, char** argv) {
 int ExitCodeFor(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kRuntime:
-    case ErrorKind::kUnsupported: return 1;
+    case ErrorKind::kUnsupported:
+      return 1;
     case ErrorKind::kUsage:
     case ErrorKind::kInput:
-    case ErrorKind::kInternal: return 2;
+    case ErrorKind::kInternal:
+      return 2;
   }
   return 2;
 }

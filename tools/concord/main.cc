@@ -14,12 +14,12 @@ using namespace concord::cli;
 
 std::vector<Command> MakeCommands(CLI::App& root) {
   return {
-      MakeRunCommand(root),         MakeInspectCommand(root),    MakeConformanceCommand(root),
-      MakeEnvsCommand(root),        MakeCompareCommand(root),    MakeBenchCommand(root),
-      MakeMatrixCommand(root),      MakeReportCommand(root),     MakeGenCommand(root),
-      MakeFuzzCommand(root),        MakeFuzzReportCommand(root), MakeReduceCommand(root),
-      MakeLocalizeCommand(root),    MakeRepairCommand(root),     MakeConvertCommand(root),
-      MakeServeCommand(root),       MakeMergeCommand(root),      MakeWorkerCommand(root),
+      MakeRunCommand(root),      MakeInspectCommand(root),    MakeConformanceCommand(root),
+      MakeEnvsCommand(root),     MakeCompareCommand(root),    MakeBenchCommand(root),
+      MakeMatrixCommand(root),   MakeReportCommand(root),     MakeGenCommand(root),
+      MakeFuzzCommand(root),     MakeFuzzReportCommand(root), MakeReduceCommand(root),
+      MakeLocalizeCommand(root), MakeRepairCommand(root),     MakeConvertCommand(root),
+      MakeServeCommand(root),    MakeMergeCommand(root),      MakeWorkerCommand(root),
   };
 }
 
@@ -46,9 +46,10 @@ int main(int argc, char** argv) {
   CLI::App root{"concord: run, compare, localize and repair neural networks across environments"};
   root.require_subcommand(1);
   root.set_version_flag("--version", std::string("concord ") + CONCORD_VERSION);
-  root.footer("Exit codes: 0 ran and agreed, 1 ran and found a divergence, failure or findings,\n"
-              "2 usage or input error (with --json, errors are one JSON document on stdout).\n"
-              "Run `concord COMMAND --help` for details.");
+  root.footer(
+      "Exit codes: 0 ran and agreed, 1 ran and found a divergence, failure or findings,\n"
+      "2 usage or input error (with --json, errors are one JSON document on stdout).\n"
+      "Run `concord COMMAND --help` for details.");
   std::vector<Command> commands = MakeCommands(root);
   spdlog::set_pattern("%^%l%$: %v");
   // Peers (workers, remote clients) may vanish; a write to them must be an error, not a signal.

@@ -14,8 +14,10 @@ std::string CheckEnvList(const std::string& value, bool single) {
   try {
     size_t n = ParseEnvList({value}).size();
     if (single && n != 1) {
-      return fmt::format("takes exactly one environment, got {} in '{}' (compare or bench "
-                         "take several)", n, value);
+      return fmt::format(
+          "takes exactly one environment, got {} in '{}' (compare or bench "
+          "take several)",
+          n, value);
     }
   } catch (const Error& e) {
     return e.what();
@@ -33,9 +35,8 @@ CLI::Option* AddEnvListOption(CLI::App* app, std::vector<std::string>* envs,
 
 CLI::Option* AddEnvOption(CLI::App* app, std::string* env, const std::string& help,
                           const std::string& names) {
-  std::string text = help.empty()
-                         ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)"
-                         : help;
+  std::string text =
+      help.empty() ? "Environment BACKEND[@DEVICE][,KEY=VALUE]... (see `concord envs`)" : help;
   return app->add_option(names, *env, text)
       ->capture_default_str()
       ->check(CLI::Validator([](std::string& v) { return CheckEnvList(v, true); }, "ENV"));

@@ -19,15 +19,18 @@ Applied ApplyRestructure(onnx::GraphProto* g, const FaultSpec& f) {
   for (int i = 0; i + 1 < g->node_size(); ++i) {
     onnx::NodeProto* conv = g->mutable_node(i);
     onnx::NodeProto* bn = g->mutable_node(i + 1);
-    if (conv->op_type() != "Conv" || bn->op_type() != "BatchNormalization" || bn->input(0) != conv->output(0)) {
+    if (conv->op_type() != "Conv" || bn->op_type() != "BatchNormalization" ||
+        bn->input(0) != conv->output(0)) {
       continue;
     }
     Tensor w = ReadInit(g, conv->input(1), f);
     int64_t oc = w.dim(0), per = w.numel() / oc;
     std::vector<float> wv = Floats(w), b(static_cast<size_t>(oc), 0.0f);
     if (conv->input_size() > 2) b = Floats(ReadInit(g, conv->input(2), f));
-    std::vector<float> sc = Floats(ReadInit(g, bn->input(1), f)), be = Floats(ReadInit(g, bn->input(2), f)),
-                       mu = Floats(ReadInit(g, bn->input(3), f)), va = Floats(ReadInit(g, bn->input(4), f));
+    std::vector<float> sc = Floats(ReadInit(g, bn->input(1), f)),
+                       be = Floats(ReadInit(g, bn->input(2), f)),
+                       mu = Floats(ReadInit(g, bn->input(3), f)),
+                       va = Floats(ReadInit(g, bn->input(4), f));
     onnx::AttributeProto* ea = FindAttr(bn, "epsilon");
     double eps = ea ? ea->f() : 1e-5;
     for (int64_t k = 0; k < oc; ++k) {
@@ -35,13 +38,17 @@ Applied ApplyRestructure(onnx::GraphProto* g, const FaultSpec& f) {
       for (int64_t j = 0; j < per; ++j) wv[k * per + j] = static_cast<float>(wv[k * per + j] * s);
       b[k] = static_cast<float>((b[k] - mu[k]) * s + be[k]);
     }
-    std::string wn = FreshName(*g, conv->name() + "_folded_w"), bnm = FreshName(*g, conv->name() + "_folded_b");
+    std::string wn = FreshName(*g, conv->name() + "_folded_w"),
+                bnm = FreshName(*g, conv->name() + "_folded_b");
     AddInit(g, wn, FloatTensor(w.shape(), wv));
     AddInit(g, bnm, FloatTensor({oc}, b));
     conv = g->mutable_node(i);
     bn = g->mutable_node(i + 1);
     conv->set_input(1, wn);
-    if (conv->input_size() > 2) conv->set_input(2, bnm); else conv->add_input(bnm);
+    if (conv->input_size() > 2)
+      conv->set_input(2, bnm);
+    else
+      conv->add_input(bnm);
     std::string bn_out = bn->output(0);
     conv->set_output(0, bn_out);
     RemoveNode(g, i + 1);
@@ -60,8 +67,10 @@ Applied ApplyRestructure(onnx::GraphProto* g, const FaultSpec& f) {
       std::string wn = FreshName(*g, node.name() + "_wt");
       AddInit(g, wn, (ta && ta->i()) ? SwapLastAxes(w) : w);
       std::string mid = FreshName(*g, node.name() + "_mm");
-      onnx::NodeProto mm = MakeNode("MatMul", FreshName(*g, node.name() + "_matmul"), {node.input(0), wn}, {mid});
-      onnx::NodeProto add = MakeNode("Add", FreshName(*g, node.name() + "_bias"), {mid, node.input(2)}, {node.output(0)});
+      onnx::NodeProto mm =
+          MakeNode("MatMul", FreshName(*g, node.name() + "_matmul"), {node.input(0), wn}, {mid});
+      onnx::NodeProto add = MakeNode("Add", FreshName(*g, node.name() + "_bias"),
+                                     {mid, node.input(2)}, {node.output(0)});
       g->mutable_node(i)->CopyFrom(mm);
       InsertNode(g, i + 1, add);
       ++i;
@@ -70,7 +79,8 @@ Applied ApplyRestructure(onnx::GraphProto* g, const FaultSpec& f) {
       std::string bn = FreshName(*g, node.name() + "_bias4d");
       AddInit(g, bn, b.Reshaped({1, b.numel(), 1, 1}));
       std::string mid = FreshName(*g, node.name() + "_nobias");
-      onnx::NodeProto add = MakeNode("Add", FreshName(*g, node.name() + "_addbias"), {mid, bn}, {node.output(0)});
+      onnx::NodeProto add =
+          MakeNode("Add", FreshName(*g, node.name() + "_addbias"), {mid, bn}, {node.output(0)});
       onnx::NodeProto* c = g->mutable_node(i);
       c->mutable_input()->RemoveLast();
       c->set_output(0, mid);
@@ -101,10 +111,13 @@ Applied ApplyRestructure(onnx::GraphProto* g, const FaultSpec& f) {
     if (!keep.count(t.name())) rename[t.name()] = fmt::format("p{}", rename.size());
   }
   for (auto& node : *g->mutable_node()) {
-    for (auto& s : *node.mutable_input()) if (rename.count(s)) s = rename[s];
-    for (auto& s : *node.mutable_output()) if (rename.count(s)) s = rename[s];
+    for (auto& s : *node.mutable_input())
+      if (rename.count(s)) s = rename[s];
+    for (auto& s : *node.mutable_output())
+      if (rename.count(s)) s = rename[s];
   }
-  for (auto& t : *g->mutable_initializer()) if (rename.count(t.name())) t.set_name(rename[t.name()]);
+  for (auto& t : *g->mutable_initializer())
+    if (rename.count(t.name())) t.set_name(rename[t.name()]);
   g->clear_value_info();
   return {"", "renamed everything, BN folded, Conv bias and Gemm split, Identity inserted"};
 }

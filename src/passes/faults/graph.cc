@@ -51,8 +51,9 @@ Applied ApplyGraph(onnx::GraphProto* g, const FaultSpec& f) {
     for (int i = idx; i < g->node_size(); ++i) {
       for (const auto& in : g->node(i).input()) {
         if (in == removed.input(0)) {
-          return {g->node(i).name(), fmt::format("{} '{}' removed; '{}' now reads '{}'", removed.op_type(),
-                                                 removed.name(), g->node(i).name(), in)};
+          return {g->node(i).name(),
+                  fmt::format("{} '{}' removed; '{}' now reads '{}'", removed.op_type(),
+                              removed.name(), g->node(i).name(), in)};
         }
       }
     }

@@ -30,7 +30,8 @@ Applied ApplyHyper(onnx::GraphProto* g, const FaultSpec& f) {
     if (n == "hyper.pads") {
       std::string before = AttrOr(*node, "pads", "[0, 0, 0, 0]");
       SetInts(node, "pads", {2, 2, 0, 0});  // same output size, content shifted
-      if (FindAttr(node, "auto_pad")) SetAttr(node, "auto_pad", onnx::AttributeProto::STRING)->set_s("NOTSET");
+      if (FindAttr(node, "auto_pad"))
+        SetAttr(node, "auto_pad", onnx::AttributeProto::STRING)->set_s("NOTSET");
       return {node->name(), fmt::format("pads {} -> [2, 2, 0, 0]", before)};
     }
     if (n == "hyper.strides") {
@@ -61,7 +62,8 @@ Applied ApplyHyper(onnx::GraphProto* g, const FaultSpec& f) {
     int64_t before = a ? a->i() : 0;
     onnx::TensorProto* w = FindInit(g, node->input(1));
     if (w == nullptr || w->dims_size() != 2 || w->dims(0) != w->dims(1)) {
-      Cannot(f, fmt::format("Gemm '{}' needs a square initializer weight for transB to still run", node->name()));
+      Cannot(f, fmt::format("Gemm '{}' needs a square initializer weight for transB to still run",
+                            node->name()));
     }
     SetAttr(node, "transB", onnx::AttributeProto::INT)->set_i(1 - before);
     return {node->name(), fmt::format("transB {} -> {}", before, 1 - before)};

@@ -11,7 +11,8 @@ namespace {
 
 // The first Sub/Div/Mul/Add reading the graph input (directly or through such nodes) whose
 // other operand is an initializer: the preprocessing constant of an input fault.
-int PreprocessNode(const onnx::GraphProto& g, const FaultSpec& f, const std::vector<std::string>& ops) {
+int PreprocessNode(const onnx::GraphProto& g, const FaultSpec& f,
+                   const std::vector<std::string>& ops) {
   if (!f.node.empty()) return PickNode(g, f, ops);
   std::set<std::string> inits, reach;
   for (const auto& t : g.initializer()) inits.insert(t.name());
@@ -20,7 +21,8 @@ int PreprocessNode(const onnx::GraphProto& g, const FaultSpec& f, const std::vec
   }
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
-    static const std::set<std::string> kPre = {"Sub", "Div", "Mul", "Add", "Cast", "Transpose", "Identity"};
+    static const std::set<std::string> kPre = {"Sub",  "Div",       "Mul",     "Add",
+                                               "Cast", "Transpose", "Identity"};
     if (!kPre.count(n.op_type())) continue;
     bool from_input = false, has_const = false;
     for (const auto& in : n.input()) {
@@ -31,7 +33,8 @@ int PreprocessNode(const onnx::GraphProto& g, const FaultSpec& f, const std::vec
     for (const auto& o : n.output()) reach.insert(o);
     if (has_const && std::find(ops.begin(), ops.end(), n.op_type()) != ops.end()) return i;
   }
-  Cannot(f, fmt::format("no {} with a constant operand reads the graph input", fmt::join(ops, "/")));
+  Cannot(f,
+         fmt::format("no {} with a constant operand reads the graph input", fmt::join(ops, "/")));
 }
 
 std::string ConstOperand(onnx::GraphProto* g, int idx, const FaultSpec& f) {
@@ -46,15 +49,18 @@ std::string ConstOperand(onnx::GraphProto* g, int idx, const FaultSpec& f) {
 Applied ApplyInput(onnx::GraphProto* g, const FaultSpec& f) {
   const std::string& n = f.name;
   if (n == "input.mean" || n == "input.std") {
-    int i = PreprocessNode(*g, f, n == "input.mean" ? std::vector<std::string>{"Sub", "Add"}
-                                                     : std::vector<std::string>{"Div", "Mul"});
+    int i = PreprocessNode(*g, f,
+                           n == "input.mean" ? std::vector<std::string>{"Sub", "Add"}
+                                             : std::vector<std::string>{"Div", "Mul"});
     std::string c = ConstOperand(g, i, f);
     Tensor t = ReadInit(g, c, f);
     std::vector<float> v = Floats(t);
     // A plausible user error: the other framework's constants (0.5 for every channel).
-    std::vector<float> w(v.size(), n == "input.mean" ? 0.5f : (g->node(i).op_type() == "Mul" ? 2.0f : 0.5f));
+    std::vector<float> w(v.size(),
+                         n == "input.mean" ? 0.5f : (g->node(i).op_type() == "Mul" ? 2.0f : 0.5f));
     WriteInit(g, c, FloatTensor(t.shape(), w));
-    return {g->node(i).name(), fmt::format("{} constant '{}' {} -> {}", g->node(i).op_type(), c, v, w)};
+    return {g->node(i).name(),
+            fmt::format("{} constant '{}' {} -> {}", g->node(i).op_type(), c, v, w)};
   }
   if (n == "input.bgr_consts") {
     int i = PreprocessNode(*g, f, {"Sub", "Add"});
@@ -70,7 +76,10 @@ Applied ApplyInput(onnx::GraphProto* g, const FaultSpec& f) {
     for (const auto& t : g->initializer()) inits.insert(t.name());
     std::string input;
     for (const auto& i : g->input()) {
-      if (!inits.count(i.name())) { input = i.name(); break; }
+      if (!inits.count(i.name())) {
+        input = i.name();
+        break;
+      }
     }
     if (input.empty()) Cannot(f, "the model has no graph input");
     std::string name = FreshName(*g, n == "input.bgr" ? "bgr_swap" : "scale_255");

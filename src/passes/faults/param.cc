@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "passes/faults/fault_util.h"
 #include "ir/half.h"
+#include "passes/faults/fault_util.h"
 
 namespace concord::passes::faults {
 
@@ -28,12 +28,15 @@ Applied ApplyParam(onnx::GraphProto* g, const FaultSpec& f) {
     WriteInit(g, c, FloatTensor(t.shape(), v));
     return {g->node(i).name(), fmt::format("running mean '{}' shifted by +0.5", c)};
   }
-  int i = PickNode(*g, f, n == "param.bias_scale" ? std::vector<std::string>{"Conv", "Gemm"}
-                          : n == "param.transpose_fc" ? std::vector<std::string>{"Gemm", "MatMul"}
-                                                      : std::vector<std::string>{"Conv", "Gemm", "MatMul"});
+  int i =
+      PickNode(*g, f,
+               n == "param.bias_scale"     ? std::vector<std::string>{"Conv", "Gemm"}
+               : n == "param.transpose_fc" ? std::vector<std::string>{"Gemm", "MatMul"}
+                                           : std::vector<std::string>{"Conv", "Gemm", "MatMul"});
   onnx::NodeProto* node = g->mutable_node(i);
   int input = n == "param.bias_scale" ? 2 : 1;
-  if (node->input_size() <= input) Cannot(f, fmt::format("node '{}' has no input {}", node->name(), input));
+  if (node->input_size() <= input)
+    Cannot(f, fmt::format("node '{}' has no input {}", node->name(), input));
   std::string c = node->input(input);
   Tensor t = ReadInit(g, c, f);
   if (t.dtype() != DType::kFloat32) Cannot(f, fmt::format("'{}' is not float32", c));
@@ -53,10 +56,12 @@ Applied ApplyParam(onnx::GraphProto* g, const FaultSpec& f) {
     what = "bias scaled by 2";
   } else if (n == "param.transpose" || n == "param.transpose_fc") {
     if (t.rank() < 2 || t.dim(t.rank() - 1) != t.dim(t.rank() - 2)) {
-      Cannot(f, fmt::format("'{}' {} has non-square trailing axes: a transpose would not run", c, t.Describe()));
+      Cannot(f, fmt::format("'{}' {} has non-square trailing axes: a transpose would not run", c,
+                            t.Describe()));
     }
     WriteInit(g, c, SwapLastAxes(t));
-    return {node->name(), fmt::format("weight '{}' {} transposed in its last two axes", c, t.Describe())};
+    return {node->name(),
+            fmt::format("weight '{}' {} transposed in its last two axes", c, t.Describe())};
   } else if (n == "param.permute_out") {
     // Output channels (axis 0) permuted: a layout mix-up in a converter.
     int64_t oc = t.dim(0), per = t.numel() / oc;

@@ -37,7 +37,8 @@ Tensor MapNumeric(const KernelContext& ctx, const Tensor& x, F&& f) {
 
 std::vector<Value> Relu(KernelContext& ctx) {
   // Relu-14 added signed integer types; the formula is the same for every type.
-  return Out(MapNumeric(ctx, ctx.input(0), [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }));
+  return Out(MapNumeric(ctx, ctx.input(0),
+                        [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }));
 }
 
 std::vector<Value> LeakyRelu(KernelContext& ctx) {
@@ -69,7 +70,9 @@ Tensor PReluCompute(const KernelContext& ctx, const Tensor& x, const Tensor& slo
   });
 }
 
-std::vector<Value> PRelu7(KernelContext& ctx) { return Out(PReluCompute(ctx, ctx.input(0), ctx.input(1))); }
+std::vector<Value> PRelu7(KernelContext& ctx) {
+  return Out(PReluCompute(ctx, ctx.input(0), ctx.input(1)));
+}
 
 // PRelu-1/6 predate numpy broadcasting: the slope is one value or one value per channel (X's
 // dim 1, with any trailing dims of the slope matching X's). Laid out as [C, 1, ..., 1] it then
@@ -78,8 +81,8 @@ std::vector<Value> PRelu1(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& slope = ctx.input(1);
   Shape s = slope.shape();
-  bool channelwise = x.rank() >= 2 && slope.rank() >= 1 && slope.rank() < x.rank() && slope.numel() > 1 &&
-                     std::equal(s.begin(), s.end(), x.shape().begin() + 1);
+  bool channelwise = x.rank() >= 2 && slope.rank() >= 1 && slope.rank() < x.rank() &&
+                     slope.numel() > 1 && std::equal(s.begin(), s.end(), x.shape().begin() + 1);
   if (!channelwise) return Out(PReluCompute(ctx, x, slope));
   s.resize(static_cast<size_t>(x.rank() - 1), 1);
   return Out(PReluCompute(ctx, x, slope.Reshaped(s)));
@@ -217,9 +220,11 @@ std::vector<Value> ClipInputs(KernelContext& ctx) {
   for (const Tensor* b : {tmin, tmax}) {
     if (b == nullptr) continue;
     if (b->dtype() != x.dtype()) {
-      ctx.Fail("bound has element type {}, input has {}", DTypeName(b->dtype()), DTypeName(x.dtype()));
+      ctx.Fail("bound has element type {}, input has {}", DTypeName(b->dtype()),
+               DTypeName(x.dtype()));
     }
-    if (b->numel() != 1) ctx.Fail("min/max must be scalars, got shape {}", ShapeToString(b->shape()));
+    if (b->numel() != 1)
+      ctx.Fail("min/max must be scalars, got shape {}", ShapeToString(b->shape()));
   }
   if (ctx.opset() < 12 && !IsFloating(x.dtype())) {
     ctx.Fail("Clip-11 supports float types only, got {}", DTypeName(x.dtype()));
@@ -229,7 +234,8 @@ std::vector<Value> ClipInputs(KernelContext& ctx) {
     using C = ComputeT<T>;
     C lo = tmin ? Up(tmin->data<T>()[0]) : std::numeric_limits<C>::lowest();
     C hi = tmax ? Up(tmax->data<T>()[0]) : std::numeric_limits<C>::max();
-    return MapUnary<T>(x, x.dtype(), [lo, hi](T v) { return Down<T>(ClipValue<C>(Up(v), lo, hi)); });
+    return MapUnary<T>(x, x.dtype(),
+                       [lo, hi](T v) { return Down<T>(ClipValue<C>(Up(v), lo, hi)); });
   }));
 }
 
@@ -271,7 +277,8 @@ std::vector<Value> Dropout12(KernelContext& ctx) {
   if (!IsFloating(x.dtype())) ctx.Fail("Dropout needs a float input, got {}", DTypeName(x.dtype()));
   double ratio = 0.5;
   if (const Tensor* r = ctx.optional_input(1)) {
-    if (r->numel() != 1 || !IsFloating(r->dtype())) ctx.Fail("ratio must be a float scalar, got {}", r->Describe());
+    if (r->numel() != 1 || !IsFloating(r->dtype()))
+      ctx.Fail("ratio must be a float scalar, got {}", r->Describe());
     ratio = r->GetDouble(0);
   }
   bool training = false;
@@ -284,7 +291,8 @@ std::vector<Value> Dropout12(KernelContext& ctx) {
   if (training) {
     if (!(ratio >= 0.0 && ratio < 1.0)) ctx.Fail("ratio must be in [0, 1), got {}", ratio);
     if (ratio > 0.0) {
-      ctx.Unsupported("training-mode Dropout with ratio {} depends on a random number generator", ratio);
+      ctx.Unsupported("training-mode Dropout with ratio {} depends on a random number generator",
+                      ratio);
     }
   }
   return DropoutResult(ctx, x, true);

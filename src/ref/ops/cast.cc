@@ -29,7 +29,8 @@
 namespace concord::ref {
 namespace {
 
-// ---- number -> string ----------------------------------------------------------------------------
+// ---- number -> string
+// ----------------------------------------------------------------------------
 
 // Parses a decimal string back into T (used to find the shortest round-tripping form).
 template <typename T>
@@ -45,7 +46,10 @@ T ParseAs(const char* s) {
 
 template <typename T>
 bool SameBits(const T& a, const T& b) {
-  if constexpr (kIsHalf<T>) return a.bits == b.bits; else return a == b;
+  if constexpr (kIsHalf<T>)
+    return a.bits == b.bits;
+  else
+    return a == b;
 }
 
 // numpy's str() of a finite float: shortest round-trip digits laid out positionally when
@@ -59,7 +63,10 @@ std::string FloatToString(T v) {
   if (d == 0) return sign + "0.0";
   // Shortest precision p whose correctly rounded %.{p-1}e form reads back to v.
   T target;  // |v| (exact: d holds v exactly)
-  if constexpr (kIsHalf<T>) target = T(static_cast<float>(std::fabs(d))); else target = static_cast<T>(std::fabs(d));
+  if constexpr (kIsHalf<T>)
+    target = T(static_cast<float>(std::fabs(d)));
+  else
+    target = static_cast<T>(std::fabs(d));
   char buf[64];
   for (int p = 1; p <= 17; ++p) {
     std::snprintf(buf, sizeof buf, "%.*e", p - 1, std::fabs(d));
@@ -103,7 +110,8 @@ std::string ToStringValue(const T& v) {
   }
 }
 
-// ---- string -> number ----------------------------------------------------------------------------
+// ---- string -> number
+// ----------------------------------------------------------------------------
 
 std::string Trim(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -127,7 +135,10 @@ T ParseFloat(const KernelContext& ctx, const std::string& str) {
   T out;
   if constexpr (std::is_same_v<T, float> || kIsHalf<T>) {
     float f = std::strtof(b, &end);
-    if constexpr (kIsHalf<T>) out = T(f); else out = f;
+    if constexpr (kIsHalf<T>)
+      out = T(f);
+    else
+      out = f;
   } else {
     out = static_cast<T>(std::strtod(b, &end));
   }
@@ -163,13 +174,16 @@ T FromStringValue(const KernelContext& ctx, const std::string& str) {
     // Not a plain integer: read a float literal and truncate toward zero.
     double d = ParseFloat<double>(ctx, str);
     if (std::isnan(d)) return T(0);
-    if (d <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (d >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    if (d <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (d >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
     return static_cast<T>(d);
   }
 }
 
-// ---- numeric -> float16/bfloat16 -----------------------------------------------------------------
+// ---- numeric -> float16/bfloat16
+// -----------------------------------------------------------------
 
 // Rounds a double to float with round-to-odd: the float keeps enough information (24 bits vs
 // the 16-bit types' 11/8) that rounding it to nearest-even once more gives the same result as
@@ -179,8 +193,9 @@ float RoundToOddFloat(double d) {
   if (std::isfinite(f) && static_cast<double>(f) != d) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
-    if ((u & 1u) == 0) f = std::nextafter(f, d > static_cast<double>(f) ? std::numeric_limits<float>::infinity()
-                                                                       : -std::numeric_limits<float>::infinity());
+    if ((u & 1u) == 0)
+      f = std::nextafter(f, d > static_cast<double>(f) ? std::numeric_limits<float>::infinity()
+                                                       : -std::numeric_limits<float>::infinity());
   }
   return f;
 }
@@ -198,7 +213,8 @@ To NarrowToHalf(const From& v) {
   }
 }
 
-// ---- the cast ------------------------------------------------------------------------------------
+// ---- the cast
+// ------------------------------------------------------------------------------------
 
 Tensor CastTensor(const KernelContext& ctx, const Tensor& x, DType to) {
   if (to == x.dtype()) return x;
@@ -260,7 +276,8 @@ DType TargetType(const KernelContext& ctx) {
   int32_t v = 0;
   if (a->type() == onnx::AttributeProto::STRING) {
     onnx::TensorProto_DataType parsed;
-    if (!onnx::TensorProto_DataType_Parse(a->s(), &parsed)) ctx.Fail("unknown Cast target type \"{}\"", a->s());
+    if (!onnx::TensorProto_DataType_Parse(a->s(), &parsed))
+      ctx.Fail("unknown Cast target type \"{}\"", a->s());
     v = static_cast<int32_t>(parsed);
   } else {
     v = static_cast<int32_t>(ctx.RequireInt("to"));

@@ -113,30 +113,48 @@ Tensor MapUnary(const Tensor& x, DType out_dtype, F&& f) {
 template <typename F>
 decltype(auto) DispatchFloat(const KernelContext& ctx, DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: return f(TypeTag<float>{});
-    case DType::kFloat64: return f(TypeTag<double>{});
-    case DType::kFloat16: return f(TypeTag<Float16>{});
-    case DType::kBFloat16: return f(TypeTag<BFloat16>{});
-    default: ctx.Unsupported("element type {} is not supported here (float types only)", DTypeName(dt));
+    case DType::kFloat32:
+      return f(TypeTag<float>{});
+    case DType::kFloat64:
+      return f(TypeTag<double>{});
+    case DType::kFloat16:
+      return f(TypeTag<Float16>{});
+    case DType::kBFloat16:
+      return f(TypeTag<BFloat16>{});
+    default:
+      ctx.Unsupported("element type {} is not supported here (float types only)", DTypeName(dt));
   }
 }
 
 template <typename F>
 decltype(auto) DispatchNumeric(const KernelContext& ctx, DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: return f(TypeTag<float>{});
-    case DType::kFloat64: return f(TypeTag<double>{});
-    case DType::kFloat16: return f(TypeTag<Float16>{});
-    case DType::kBFloat16: return f(TypeTag<BFloat16>{});
-    case DType::kInt8: return f(TypeTag<int8_t>{});
-    case DType::kInt16: return f(TypeTag<int16_t>{});
-    case DType::kInt32: return f(TypeTag<int32_t>{});
-    case DType::kInt64: return f(TypeTag<int64_t>{});
-    case DType::kUInt8: return f(TypeTag<uint8_t>{});
-    case DType::kUInt16: return f(TypeTag<uint16_t>{});
-    case DType::kUInt32: return f(TypeTag<uint32_t>{});
-    case DType::kUInt64: return f(TypeTag<uint64_t>{});
-    default: ctx.Unsupported("element type {} is not supported here (numeric types only)", DTypeName(dt));
+    case DType::kFloat32:
+      return f(TypeTag<float>{});
+    case DType::kFloat64:
+      return f(TypeTag<double>{});
+    case DType::kFloat16:
+      return f(TypeTag<Float16>{});
+    case DType::kBFloat16:
+      return f(TypeTag<BFloat16>{});
+    case DType::kInt8:
+      return f(TypeTag<int8_t>{});
+    case DType::kInt16:
+      return f(TypeTag<int16_t>{});
+    case DType::kInt32:
+      return f(TypeTag<int32_t>{});
+    case DType::kInt64:
+      return f(TypeTag<int64_t>{});
+    case DType::kUInt8:
+      return f(TypeTag<uint8_t>{});
+    case DType::kUInt16:
+      return f(TypeTag<uint16_t>{});
+    case DType::kUInt32:
+      return f(TypeTag<uint32_t>{});
+    case DType::kUInt64:
+      return f(TypeTag<uint64_t>{});
+    default:
+      ctx.Unsupported("element type {} is not supported here (numeric types only)", DTypeName(dt));
   }
 }
 
@@ -153,11 +171,17 @@ using ComputeT = std::conditional_t<kIsHalf<T>, float, T>;
 
 template <typename T>
 inline ComputeT<T> Up(const T& v) {
-  if constexpr (kIsHalf<T>) return static_cast<float>(v); else return v;
+  if constexpr (kIsHalf<T>)
+    return static_cast<float>(v);
+  else
+    return v;
 }
 template <typename T>
 inline T Down(const ComputeT<T>& v) {
-  if constexpr (kIsHalf<T>) return T(v); else return static_cast<T>(v);
+  if constexpr (kIsHalf<T>)
+    return T(v);
+  else
+    return static_cast<T>(v);
 }
 
 }  // namespace concord::ref

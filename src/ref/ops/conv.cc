@@ -63,8 +63,8 @@ ConvShapes ConvSetup(const KernelContext& ctx, const Tensor& x, const Tensor& w)
   ConvShapes s;
   s.g.in = SpatialDims(ctx, x.shape(), "input X");
   if (w.rank() != x.rank()) {
-    ctx.Fail("weight W has shape {}, expected rank {} like X {}", ShapeToString(w.shape()), x.rank(),
-             ShapeToString(x.shape()));
+    ctx.Fail("weight W has shape {}, expected rank {} like X {}", ShapeToString(w.shape()),
+             x.rank(), ShapeToString(x.shape()));
   }
   s.n = x.dim(0);
   s.c = x.dim(1);
@@ -75,7 +75,8 @@ ConvShapes ConvSetup(const KernelContext& ctx, const Tensor& x, const Tensor& w)
     ctx.Fail("channels C={} and M={} must both be divisible by group={}", s.c, s.m, s.group);
   }
   if (w.dim(1) * s.group != s.c) {
-    ctx.Fail("W has {} input channels per group but X has C={} with group={}", w.dim(1), s.c, s.group);
+    ctx.Fail("W has {} input channels per group but X has C={} with group={}", w.dim(1), s.c,
+             s.group);
   }
   s.g.kernel.assign(w.shape().begin() + 2, w.shape().end());
   if (ctx.has_attr("kernel_shape") && ctx.GetInts("kernel_shape") != s.g.kernel) {
@@ -90,7 +91,8 @@ ConvShapes ConvSetup(const KernelContext& ctx, const Tensor& x, const Tensor& w)
 // True when im2col would be the identity (1x1 kernel, unit strides, no padding).
 bool IsPointwise(const ConvGeom& g) {
   for (int d = 0; d < g.nd; ++d) {
-    if (g.kernel[d] != 1 || g.strides[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
+    if (g.kernel[d] != 1 || g.strides[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0)
+      return false;
   }
   return true;
 }
@@ -173,15 +175,17 @@ std::vector<Value> DispatchConvLike(KernelContext& ctx, F&& typed) {
 }
 
 std::vector<Value> Conv(KernelContext& ctx) {
-  return DispatchConvLike(ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w, const Tensor* b) {
-    return ConvTyped<typename decltype(t)::type, typename decltype(c)::type>(ctx, x, w, b);
-  });
+  return DispatchConvLike(
+      ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w, const Tensor* b) {
+        return ConvTyped<typename decltype(t)::type, typename decltype(c)::type>(ctx, x, w, b);
+      });
 }
 
 // ---- ConvTranspose --------------------------------------------------------------------------
 
 template <typename T, typename C>
-Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* b) {
+Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w,
+                          const Tensor* b) {
   std::vector<int64_t> in = SpatialDims(ctx, x.shape(), "input X");
   const int nd = static_cast<int>(in.size());
   if (w.rank() != x.rank()) {
@@ -206,7 +210,8 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
     std::vector<int64_t> v = ctx.GetInts(name, std::vector<int64_t>(nd, def));
     if (static_cast<int>(v.size()) != nd) ctx.Fail("attribute '{}' needs {} values", name, nd);
     for (int64_t e : v) {
-      if (e < min || e > (int64_t{1} << 31)) ctx.Fail("attribute '{}' has invalid value {}", name, e);
+      if (e < min || e > (int64_t{1} << 31))
+        ctx.Fail("attribute '{}' has invalid value {}", name, e);
     }
     return v;
   };
@@ -217,11 +222,13 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
     if (kernel[d] <= 0) ctx.Fail("kernel dims must be positive");
   }
   std::string auto_pad = ctx.GetString("auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" && auto_pad != "VALID") {
+  if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" &&
+      auto_pad != "VALID") {
     ctx.Fail("unknown auto_pad value '{}'", auto_pad);
   }
   std::vector<int64_t> out_shape = ctx.GetInts("output_shape");
-  if (static_cast<int>(out_shape.size()) == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
+  if (static_cast<int>(out_shape.size()) == nd + 2)
+    out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
   if (!out_shape.empty() && static_cast<int>(out_shape.size()) != nd) {
     ctx.Fail("output_shape has {} values, expected {}", out_shape.size(), nd);
   }
@@ -242,7 +249,8 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
     int64_t full = strides[d] * (in[d] - 1) + out_pad[d] + (kernel[d] - 1) * dilations[d] + 1;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       int64_t target = !out_shape.empty() ? out_shape[d] : in[d] * strides[d];
-      if (target < 0 || target > (int64_t{1} << 31)) ctx.Fail("output_shape value {} is invalid", target);
+      if (target < 0 || target > (int64_t{1} << 31))
+        ctx.Fail("output_shape value {} is invalid", target);
       int64_t total = std::max<int64_t>(0, full - target);
       // ONNX spec: SAME_UPPER puts the smaller half at the beginning.
       g.pad_begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
@@ -290,7 +298,8 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
 }
 
 std::vector<Value> ConvTranspose(KernelContext& ctx) {
-  return DispatchConvLike(ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w, const Tensor* b) {
+  return DispatchConvLike(ctx, [&](auto t, auto c, const Tensor& x, const Tensor& w,
+                                   const Tensor* b) {
     return ConvTransposeTyped<typename decltype(t)::type, typename decltype(c)::type>(ctx, x, w, b);
   });
 }
@@ -347,12 +356,15 @@ Tensor IntegerConv(const KernelContext& ctx, const Tensor& x, const Tensor* x_zp
 }
 
 std::vector<Value> ConvInteger(KernelContext& ctx) {
-  return Out(IntegerConv(ctx, ctx.input(0), ctx.optional_input(2), ctx.input(1), ctx.optional_input(3)));
+  return Out(
+      IntegerConv(ctx, ctx.input(0), ctx.optional_input(2), ctx.input(1), ctx.optional_input(3)));
 }
 
 // Per-tensor or per-channel float scale.
-std::vector<float> Scales(const KernelContext& ctx, const Tensor& t, int64_t count, const char* what) {
-  if (t.dtype() != DType::kFloat32) ctx.Fail("{} must be float, got {}", what, DTypeName(t.dtype()));
+std::vector<float> Scales(const KernelContext& ctx, const Tensor& t, int64_t count,
+                          const char* what) {
+  if (t.dtype() != DType::kFloat32)
+    ctx.Fail("{} must be float, got {}", what, DTypeName(t.dtype()));
   if (t.numel() != 1 && t.numel() != count) {
     ctx.Fail("{} has {} elements, expected 1 or {}", what, t.numel(), count);
   }
@@ -381,7 +393,8 @@ std::vector<Value> QLinearConv(KernelContext& ctx) {
   if (b && (b->dtype() != DType::kInt32 || b->numel() != M)) {
     ctx.Fail("bias B must be int32 of shape [{}]", M);
   }
-  double lo = y_zp_t.dtype() == DType::kUInt8 ? 0 : -128, hi = y_zp_t.dtype() == DType::kUInt8 ? 255 : 127;
+  double lo = y_zp_t.dtype() == DType::kUInt8 ? 0 : -128,
+         hi = y_zp_t.dtype() == DType::kUInt8 ? 255 : 127;
   Tensor y(y_zp_t.dtype(), acc.shape());
   const int32_t* pa = acc.data<int32_t>();
   for (int64_t nm = 0; nm < acc.dim(0) * M; ++nm) {
@@ -390,10 +403,13 @@ std::vector<Value> QLinearConv(KernelContext& ctx) {
     const int32_t bias = b ? b->data<int32_t>()[m] : 0;
     for (int64_t o = 0; o < O; ++o) {
       int64_t i = nm * O + o;
-      double v = std::nearbyint(static_cast<double>(static_cast<int64_t>(pa[i]) + bias) * scale) + y_zp;
+      double v =
+          std::nearbyint(static_cast<double>(static_cast<int64_t>(pa[i]) + bias) * scale) + y_zp;
       v = std::clamp(v, lo, hi);
-      if (y.dtype() == DType::kUInt8) y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-      else y.data<int8_t>()[i] = static_cast<int8_t>(v);
+      if (y.dtype() == DType::kUInt8)
+        y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      else
+        y.data<int8_t>()[i] = static_cast<int8_t>(v);
     }
   }
   return Out(std::move(y));

@@ -21,7 +21,8 @@ std::vector<int64_t> PerDim(const KernelContext& ctx, const char* name, int nd, 
     ctx.Fail("attribute '{}' has {} values, expected {} (one per spatial dim)", name, v.size(), nd);
   }
   for (int64_t x : v) {
-    if (x <= 0 || x > kMaxGeomValue) ctx.Fail("attribute '{}' must be positive and sane, got {}", name, x);
+    if (x <= 0 || x > kMaxGeomValue)
+      ctx.Fail("attribute '{}' must be positive and sane, got {}", name, x);
   }
   return v;
 }
@@ -33,7 +34,8 @@ int64_t ConvGeom::out_size() const { return Prod(out); }
 
 std::vector<int64_t> SpatialDims(const KernelContext& ctx, const Shape& x_shape, const char* what) {
   if (x_shape.size() < 3) {
-    ctx.Fail("{} must have rank >= 3 ([N, C, spatial...]), got shape {}", what, ShapeToString(x_shape));
+    ctx.Fail("{} must have rank >= 3 ([N, C, spatial...]), got shape {}", what,
+             ShapeToString(x_shape));
   }
   return std::vector<int64_t>(x_shape.begin() + 2, x_shape.end());
 }

@@ -16,12 +16,12 @@
 namespace concord::ref {
 
 struct ConvGeom {
-  int nd = 0;                  // number of spatial dims
-  std::vector<int64_t> in;     // input spatial sizes
-  std::vector<int64_t> kernel; // kernel spatial sizes
+  int nd = 0;                   // number of spatial dims
+  std::vector<int64_t> in;      // input spatial sizes
+  std::vector<int64_t> kernel;  // kernel spatial sizes
   std::vector<int64_t> strides, dilations;
   std::vector<int64_t> pad_begin, pad_end;
-  std::vector<int64_t> out;    // output spatial sizes
+  std::vector<int64_t> out;  // output spatial sizes
 
   int64_t in_size() const;      // prod(in)
   int64_t kernel_size() const;  // prod(kernel)
@@ -104,17 +104,18 @@ void Im2Col(const T* img, int64_t channels, const ConvGeom& g, T* col, T pad) {
   for (int64_t c = 0; c < channels; ++c) {
     const T* src = img + c * I;
     T* dst_c = col + c * K * O;
-    conv_detail::ForEachRow(g, [&](int64_t kidx, int64_t o0, bool valid, int64_t base, int64_t start) {
-      T* dst = dst_c + kidx * O + o0;
-      if (!valid) {
-        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = pad;
-        return;
-      }
-      const T* row = src + base;
-      for (int64_t ow = 0, iw = start; ow < OW; ++ow, iw += s) {
-        dst[ow] = (iw >= 0 && iw < W) ? row[iw] : pad;
-      }
-    });
+    conv_detail::ForEachRow(g,
+                            [&](int64_t kidx, int64_t o0, bool valid, int64_t base, int64_t start) {
+                              T* dst = dst_c + kidx * O + o0;
+                              if (!valid) {
+                                for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = pad;
+                                return;
+                              }
+                              const T* row = src + base;
+                              for (int64_t ow = 0, iw = start; ow < OW; ++ow, iw += s) {
+                                dst[ow] = (iw >= 0 && iw < W) ? row[iw] : pad;
+                              }
+                            });
   }
 }
 
@@ -130,14 +131,15 @@ void Col2Im(const T* col, int64_t channels, const ConvGeom& g, T* img) {
   for (int64_t c = 0; c < channels; ++c) {
     T* dst = img + c * I;
     const T* src_c = col + c * K * O;
-    conv_detail::ForEachRow(g, [&](int64_t kidx, int64_t o0, bool valid, int64_t base, int64_t start) {
-      if (!valid) return;
-      const T* src = src_c + kidx * O + o0;
-      T* row = dst + base;
-      for (int64_t ow = 0, iw = start; ow < OW; ++ow, iw += s) {
-        if (iw >= 0 && iw < W) row[iw] += src[ow];
-      }
-    });
+    conv_detail::ForEachRow(g,
+                            [&](int64_t kidx, int64_t o0, bool valid, int64_t base, int64_t start) {
+                              if (!valid) return;
+                              const T* src = src_c + kidx * O + o0;
+                              T* row = dst + base;
+                              for (int64_t ow = 0, iw = start; ow < OW; ++ow, iw += s) {
+                                if (iw >= 0 && iw < W) row[iw] += src[ow];
+                              }
+                            });
   }
 }
 

@@ -16,7 +16,8 @@ constexpr bool kIsUnsigned = std::is_unsigned_v<T> && !std::is_same_v<T, bool>;
 
 void RequireSameType(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
-    ctx.Fail("inputs have different element types: {} and {}", DTypeName(a.dtype()), DTypeName(b.dtype()));
+    ctx.Fail("inputs have different element types: {} and {}", DTypeName(a.dtype()),
+             DTypeName(b.dtype()));
   }
 }
 
@@ -90,13 +91,15 @@ std::vector<Value> LegacyBinaryArith(KernelContext& ctx) {
   }
   int64_t axis = ctx.GetInt("axis", a.rank() - b.rank());
   if (b.rank() > a.rank() || axis < 0 || axis + b.rank() > a.rank()) {
-    ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()), ShapeToString(a.shape()), axis);
+    ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()),
+             ShapeToString(a.shape()), axis);
   }
   Shape aligned(static_cast<size_t>(a.rank()), 1);
   for (int i = 0; i < b.rank(); ++i) {
     int64_t d = b.dim(i);
     if (d != 1 && d != a.dim(static_cast<int>(axis) + i)) {
-      ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()), ShapeToString(a.shape()), axis);
+      ctx.Fail("cannot broadcast {} onto {} at axis {}", ShapeToString(b.shape()),
+               ShapeToString(a.shape()), axis);
     }
     aligned[static_cast<size_t>(axis + i)] = d;
   }
@@ -125,15 +128,18 @@ std::vector<Value> Pow(KernelContext& ctx) {
             if (y >= 0) {  // exact integer power
               TA r = 1, base = x;
               for (auto e = static_cast<uint64_t>(y); e; e >>= 1) {
-                if (e & 1) r = Wrap(r, base, [](auto p, auto q) { return static_cast<decltype(p)>(p * q); });
-                base = Wrap(base, base, [](auto p, auto q) { return static_cast<decltype(p)>(p * q); });
+                if (e & 1)
+                  r = Wrap(r, base, [](auto p, auto q) { return static_cast<decltype(p)>(p * q); });
+                base = Wrap(base, base,
+                            [](auto p, auto q) { return static_cast<decltype(p)>(p * q); });
               }
               return r;
             }
           }
           return static_cast<TA>(std::pow(static_cast<double>(x), ToDouble(y)));
         } else {
-          return Down<TA>(static_cast<ComputeT<TA>>(std::pow(Up(x), static_cast<ComputeT<TA>>(ToDouble(y)))));
+          return Down<TA>(
+              static_cast<ComputeT<TA>>(std::pow(Up(x), static_cast<ComputeT<TA>>(ToDouble(y)))));
         }
       });
     });
@@ -213,7 +219,8 @@ std::vector<Value> BitShift(KernelContext& ctx) {
   const Tensor& b = ctx.input(1);
   RequireSameType(ctx, a, b);
   bool left = ctx.GetString("direction", "") == "LEFT";
-  if (!left && ctx.GetString("direction", "") != "RIGHT") ctx.Fail("direction must be LEFT or RIGHT");
+  if (!left && ctx.GetString("direction", "") != "RIGHT")
+    ctx.Fail("direction must be LEFT or RIGHT");
   return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (kIsUnsigned<T>) {
@@ -236,7 +243,8 @@ std::vector<Value> Bitwise(KernelContext& ctx) {
   return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (kIsIntLike<T>) {
-      return BroadcastBinary<T, T, T>(ctx, a, b, a.dtype(), [](T x, T y) { return static_cast<T>(Op{}(x, y)); });
+      return BroadcastBinary<T, T, T>(ctx, a, b, a.dtype(),
+                                      [](T x, T y) { return static_cast<T>(Op{}(x, y)); });
     } else {
       ctx.Fail("bitwise ops need integers, got {}", DTypeName(a.dtype()));
       return Tensor();
@@ -294,16 +302,16 @@ std::vector<Value> Variadic(KernelContext& ctx) {
     RequireSameType(ctx, acc, b);
     acc = DispatchNumeric(ctx, acc.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      return BroadcastBinary<T, T, T>(ctx, acc, b, acc.dtype(), [](T x, T y) {
-        return Down<T>(Op{}(Up(x), Up(y)));
-      });
+      return BroadcastBinary<T, T, T>(ctx, acc, b, acc.dtype(),
+                                      [](T x, T y) { return Down<T>(Op{}(Up(x), Up(y))); });
     });
   }
   if constexpr (kMean) {
     double n = static_cast<double>(ctx.num_inputs());
     acc = DispatchFloat(ctx, acc.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      return MapUnary<T>(acc, acc.dtype(), [n](T v) { return Down<T>(static_cast<ComputeT<T>>(Up(v) / n)); });
+      return MapUnary<T>(acc, acc.dtype(),
+                         [n](T v) { return Down<T>(static_cast<ComputeT<T>>(Up(v) / n)); });
     });
   }
   return Out(std::move(acc));
@@ -311,7 +319,9 @@ std::vector<Value> Variadic(KernelContext& ctx) {
 
 struct PlusF {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a + b); }
+  T operator()(T a, T b) const {
+    return static_cast<T>(a + b);
+  }
 };
 struct MaxF {
   template <typename T>
@@ -332,7 +342,8 @@ struct MinF {
   }
 };
 
-// ---- unary math ----------------------------------------------------------------------------------
+// ---- unary math
+// ----------------------------------------------------------------------------------
 
 // Float-only unary op: F is applied in ComputeT (float for halves, else T).
 template <typename F>
@@ -340,7 +351,8 @@ std::vector<Value> UnaryFloat(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(), [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
+    return MapUnary<T>(x, x.dtype(),
+                       [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
   }));
 }
 
@@ -350,14 +362,17 @@ std::vector<Value> UnaryNumeric(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(), [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
+    return MapUnary<T>(x, x.dtype(),
+                       [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
   }));
 }
 
-#define CONCORD_UNARY(NAME, EXPR)                  \
-  struct NAME {                                    \
-    template <typename T>                          \
-    T operator()(T x) const { return EXPR; }       \
+#define CONCORD_UNARY(NAME, EXPR) \
+  struct NAME {                   \
+    template <typename T>         \
+    T operator()(T x) const {     \
+      return EXPR;                \
+    }                             \
   };
 CONCORD_UNARY(SqrtF, std::sqrt(x))
 CONCORD_UNARY(ExpF, std::exp(x))
@@ -384,7 +399,10 @@ CONCORD_UNARY(ErfF, std::erf(x))
 struct AbsF {
   template <typename T>
   T operator()(T x) const {
-    if constexpr (std::is_unsigned_v<T>) return x; else return x < T(0) ? static_cast<T>(-x) : x;
+    if constexpr (std::is_unsigned_v<T>)
+      return x;
+    else
+      return x < T(0) ? static_cast<T>(-x) : x;
   }
 };
 struct NegF {

@@ -55,8 +55,8 @@ std::vector<Value> Gather(KernelContext& ctx) {
 
 // Flat offsets into `data` addressed by `indices` along `axis` (GatherElements/ScatterElements):
 // one per element of `indices`, in row-major order.
-std::vector<int64_t> ElementOffsets(const KernelContext& ctx, const Tensor& data, const Tensor& indices_t,
-                                    int64_t axis) {
+std::vector<int64_t> ElementOffsets(const KernelContext& ctx, const Tensor& data,
+                                    const Tensor& indices_t, int64_t axis) {
   if (indices_t.rank() != data.rank()) {
     ctx.Fail("indices rank {} differs from data rank {}", indices_t.rank(), data.rank());
   }
@@ -73,8 +73,8 @@ std::vector<int64_t> ElementOffsets(const KernelContext& ctx, const Tensor& data
       if (d == ax) {
         c = CheckIndex(ctx, indices[n], data.shape()[d]);
       } else if (c >= data.shape()[d]) {
-        ctx.Fail("indices shape {} exceeds data shape {} on axis {}", ShapeToString(indices_t.shape()),
-                 ShapeToString(data.shape()), d);
+        ctx.Fail("indices shape {} exceeds data shape {} on axis {}",
+                 ShapeToString(indices_t.shape()), ShapeToString(data.shape()), d);
       }
       off += c * strides[d];
     }
@@ -104,18 +104,22 @@ struct NdPlan {
   Shape tuples_shape;  // indices.shape[:-1]
 };
 
-NdPlan PlanNd(const KernelContext& ctx, const Tensor& data, const Tensor& indices_t, int64_t batch_dims) {
+NdPlan PlanNd(const KernelContext& ctx, const Tensor& data, const Tensor& indices_t,
+              int64_t batch_dims) {
   int64_t r = data.rank(), q = indices_t.rank();
   if (q < 1) ctx.Fail("indices must have rank >= 1");
-  if (batch_dims < 0 || batch_dims >= std::min(r, q)) ctx.Fail("batch_dims {} is out of range", batch_dims);
+  if (batch_dims < 0 || batch_dims >= std::min(r, q))
+    ctx.Fail("batch_dims {} is out of range", batch_dims);
   size_t b = static_cast<size_t>(batch_dims);
   for (size_t d = 0; d < b; ++d) {
     if (data.shape()[d] != indices_t.shape()[d]) {
-      ctx.Fail("batch dims differ: data {} vs indices {}", ShapeToString(data.shape()), ShapeToString(indices_t.shape()));
+      ctx.Fail("batch dims differ: data {} vs indices {}", ShapeToString(data.shape()),
+               ShapeToString(indices_t.shape()));
     }
   }
   int64_t k = indices_t.shape().back();
-  if (k < 1 || k > r - batch_dims) ctx.Fail("last indices dim {} is out of range for data rank {}", k, r);
+  if (k < 1 || k > r - batch_dims)
+    ctx.Fail("last indices dim {} is out of range for data rank {}", k, r);
   std::vector<int64_t> indices = ToInt64Vector(ctx, indices_t);
   std::vector<int64_t> strides = Strides(data.shape());
   NdPlan plan;
@@ -152,7 +156,8 @@ std::vector<Value> GatherND(KernelContext& ctx) {
   return Out(std::move(out));
 }
 
-// ---- Scatter family -------------------------------------------------------------------------------
+// ---- Scatter family
+// -------------------------------------------------------------------------------
 
 enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
 
@@ -174,11 +179,16 @@ T Combine(const T& a, const T& b, Reduction r) {
     using C = ComputeT<T>;
     C x = Up(a), y = Up(b);
     switch (r) {
-      case Reduction::kAdd: return Down<T>(static_cast<C>(x + y));
-      case Reduction::kMul: return Down<T>(static_cast<C>(x * y));
-      case Reduction::kMax: return Down<T>(std::max(x, y));
-      case Reduction::kMin: return Down<T>(std::min(x, y));
-      default: return b;
+      case Reduction::kAdd:
+        return Down<T>(static_cast<C>(x + y));
+      case Reduction::kMul:
+        return Down<T>(static_cast<C>(x * y));
+      case Reduction::kMax:
+        return Down<T>(std::max(x, y));
+      case Reduction::kMin:
+        return Down<T>(std::min(x, y));
+      default:
+        return b;
     }
   }
 }
@@ -220,7 +230,8 @@ std::vector<Value> ScatterElements(KernelContext& ctx) {
   int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", 0), data.rank());
   std::vector<int64_t> offsets = ElementOffsets(ctx, data, indices, axis);
   std::vector<std::pair<int64_t, int64_t>> pairs;
-  for (size_t i = 0; i < offsets.size(); ++i) pairs.emplace_back(offsets[i], static_cast<int64_t>(i));
+  for (size_t i = 0; i < offsets.size(); ++i)
+    pairs.emplace_back(offsets[i], static_cast<int64_t>(i));
   Tensor out = data;
   ApplyScatter(ctx, out, updates, pairs, 1, kHasReduction ? ParseReduction(ctx) : Reduction::kNone);
   return Out(std::move(out));
@@ -233,16 +244,19 @@ std::vector<Value> ScatterND(KernelContext& ctx) {
   const Tensor& updates = ctx.input(2);
   NdPlan plan = PlanNd(ctx, data, indices, 0);
   Shape expected = plan.tuples_shape;
-  expected.insert(expected.end(), data.shape().begin() + indices.shape().back(), data.shape().end());
+  expected.insert(expected.end(), data.shape().begin() + indices.shape().back(),
+                  data.shape().end());
   if (updates.shape() != expected) {
-    ctx.Fail("updates shape {} should be {}", ShapeToString(updates.shape()), ShapeToString(expected));
+    ctx.Fail("updates shape {} should be {}", ShapeToString(updates.shape()),
+             ShapeToString(expected));
   }
   std::vector<std::pair<int64_t, int64_t>> pairs;
   for (size_t t = 0; t < plan.offsets.size(); ++t) {
     pairs.emplace_back(plan.offsets[t], static_cast<int64_t>(t) * plan.slice);
   }
   Tensor out = data;
-  ApplyScatter(ctx, out, updates, pairs, plan.slice, kHasReduction ? ParseReduction(ctx) : Reduction::kNone);
+  ApplyScatter(ctx, out, updates, pairs, plan.slice,
+               kHasReduction ? ParseReduction(ctx) : Reduction::kNone);
   return Out(std::move(out));
 }
 

@@ -41,7 +41,8 @@ MatMulPlan PlanMatMul(const KernelContext& ctx, const Shape& a_in, const Shape& 
   Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   p.batch = BroadcastShapes(ctx, {ab, bb});
   // Batch strides in units of whole matrices, 0 on broadcast dims.
-  std::array<std::vector<int64_t>, 2> strides = {BroadcastStrides(ab, p.batch), BroadcastStrides(bb, p.batch)};
+  std::array<std::vector<int64_t>, 2> strides = {BroadcastStrides(ab, p.batch),
+                                                 BroadcastStrides(bb, p.batch)};
   const int64_t nb = NumElements(p.batch);
   p.a_off.reserve(nb);
   p.b_off.reserve(nb);
@@ -88,18 +89,21 @@ std::vector<Value> MatMul(KernelContext& ctx) {
     const int64_t m = p.m, n = p.n, k = p.k;
     if (k == 0) return y;  // empty sum: zeros
     if constexpr (std::is_same_v<T, float>) {
-      RunBatched(p, a.data<float>(), b.data<float>(), y.data<float>(), [&](const float* pa, const float* pb, float* py) {
-        GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
-      });
+      RunBatched(p, a.data<float>(), b.data<float>(), y.data<float>(),
+                 [&](const float* pa, const float* pb, float* py) {
+                   GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
+                 });
     } else if constexpr (std::is_same_v<T, double>) {
-      RunBatched(p, a.data<double>(), b.data<double>(), y.data<double>(), [&](const double* pa, const double* pb, double* py) {
-        GemmF64(false, false, m, n, k, 1.0, pa, k, pb, n, 0.0, py, n);
-      });
+      RunBatched(p, a.data<double>(), b.data<double>(), y.data<double>(),
+                 [&](const double* pa, const double* pb, double* py) {
+                   GemmF64(false, false, m, n, k, 1.0, pa, k, pb, n, 0.0, py, n);
+                 });
     } else if constexpr (kIsHalf<T>) {
       std::vector<float> fa = ToFloat<T>(a), fb = ToFloat<T>(b), fy(static_cast<size_t>(y.numel()));
-      RunBatched(p, fa.data(), fb.data(), fy.data(), [&](const float* pa, const float* pb, float* py) {
-        GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
-      });
+      RunBatched(p, fa.data(), fb.data(), fy.data(),
+                 [&](const float* pa, const float* pb, float* py) {
+                   GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
+                 });
       T* py = y.data<T>();
       for (int64_t i = 0; i < y.numel(); ++i) py[i] = T(fy[i]);
     } else {
@@ -118,15 +122,18 @@ std::vector<Value> Gemm(KernelContext& ctx) {
   const Tensor& b = ctx.input(1);
   const Tensor* c = ctx.optional_input(2);
   if (a.rank() != 2 || b.rank() != 2) {
-    ctx.Fail("A and B must be 2-D, got {} and {}", ShapeToString(a.shape()), ShapeToString(b.shape()));
+    ctx.Fail("A and B must be 2-D, got {} and {}", ShapeToString(a.shape()),
+             ShapeToString(b.shape()));
   }
-  if (a.dtype() != b.dtype() || (c && c->dtype() != a.dtype())) ctx.Fail("A, B and C must have the same element type");
+  if (a.dtype() != b.dtype() || (c && c->dtype() != a.dtype()))
+    ctx.Fail("A, B and C must have the same element type");
   const bool ta = ctx.GetInt("transA", 0) != 0, tb = ctx.GetInt("transB", 0) != 0;
   const float alpha = ctx.GetFloat("alpha", 1.0f), beta = ctx.GetFloat("beta", 1.0f);
   const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
   const int64_t kb = tb ? b.dim(1) : b.dim(0), n = tb ? b.dim(0) : b.dim(1);
-  if (k != kb) ctx.Fail("inner dimensions differ: A {} (transA={}) and B {} (transB={})",
-                        ShapeToString(a.shape()), ta, ShapeToString(b.shape()), tb);
+  if (k != kb)
+    ctx.Fail("inner dimensions differ: A {} (transA={}) and B {} (transB={})",
+             ShapeToString(a.shape()), ta, ShapeToString(b.shape()), tb);
   Shape y_shape = {m, n};
   if (c && c->rank() > 2) ctx.Fail("C must have rank <= 2, got {}", ShapeToString(c->shape()));
   if (c && BroadcastShapes(ctx, {c->shape(), y_shape}) != y_shape) {
@@ -135,7 +142,8 @@ std::vector<Value> Gemm(KernelContext& ctx) {
   const int64_t lda = a.dim(1), ldb = b.dim(1);
   return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using Cmp = std::conditional_t<std::is_same_v<T, double>, double, std::conditional_t<kIsFloatLike<T>, float, double>>;
+    using Cmp = std::conditional_t<std::is_same_v<T, double>, double,
+                                   std::conditional_t<kIsFloatLike<T>, float, double>>;
     // ab = alpha * op(A) * op(B) in the compute type
     std::vector<Cmp> ab(static_cast<size_t>(m * n), Cmp(0));
     if (k > 0) {
@@ -151,7 +159,8 @@ std::vector<Value> Gemm(KernelContext& ctx) {
       } else {
         std::vector<T> raw(static_cast<size_t>(m * n));
         GemmGeneric<uint64_t>(ta, tb, m, n, k, a.data<T>(), lda, b.data<T>(), ldb, raw.data(), n);
-        for (int64_t i = 0; i < m * n; ++i) ab[i] = static_cast<double>(alpha) * static_cast<double>(raw[i]);
+        for (int64_t i = 0; i < m * n; ++i)
+          ab[i] = static_cast<double>(alpha) * static_cast<double>(raw[i]);
       }
     }
     Tensor y(a.dtype(), y_shape);
@@ -187,7 +196,8 @@ std::vector<int> ParseTerm(const KernelContext& ctx, const std::string& term) {
   bool seen_ellipsis = false;
   for (size_t i = 0; i < term.size(); ++i) {
     if (term[i] == '.') {
-      if (term.compare(i, 3, "...") != 0 || seen_ellipsis) ctx.Fail("malformed ellipsis in einsum term '{}'", term);
+      if (term.compare(i, 3, "...") != 0 || seen_ellipsis)
+        ctx.Fail("malformed ellipsis in einsum term '{}'", term);
       seen_ellipsis = true;
       out.push_back(-1);
       i += 2;
@@ -222,12 +232,14 @@ std::vector<Value> Einsum(KernelContext& ctx) {
   std::vector<std::vector<int>> raw_terms;
   for (size_t start = 0;;) {
     size_t comma = lhs.find(',', start);
-    raw_terms.push_back(ParseTerm(ctx, lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    raw_terms.push_back(ParseTerm(
+        ctx, lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
   const size_t ninputs = ctx.num_inputs();
-  if (raw_terms.size() != ninputs) ctx.Fail("equation has {} terms but the node has {} inputs", raw_terms.size(), ninputs);
+  if (raw_terms.size() != ninputs)
+    ctx.Fail("equation has {} terms but the node has {} inputs", raw_terms.size(), ninputs);
   DType dt = ctx.input(0).dtype();
   // ellipsis widths
   std::vector<int> ell_count(ninputs, 0);
@@ -246,7 +258,8 @@ std::vector<Value> Einsum(KernelContext& ctx) {
     ell_total = std::max(ell_total, extra);
   }
   std::vector<std::vector<int>> terms(ninputs);
-  for (size_t i = 0; i < ninputs; ++i) terms[i] = ExpandEllipsis(raw_terms[i], ell_count[i], ell_total);
+  for (size_t i = 0; i < ninputs; ++i)
+    terms[i] = ExpandEllipsis(raw_terms[i], ell_count[i], ell_total);
 
   // label sizes (size-1 dims broadcast)
   std::map<int, int64_t> size;
@@ -272,7 +285,8 @@ std::vector<Value> Einsum(KernelContext& ctx) {
     out_labels = ExpandEllipsis(raw_out, ell_total, ell_total);
     for (size_t i = 0; i < out_labels.size(); ++i) {
       if (!size.count(out_labels[i])) ctx.Fail("output label does not appear in any input");
-      if (std::count(out_labels.begin(), out_labels.end(), out_labels[i]) > 1) ctx.Fail("output label repeated");
+      if (std::count(out_labels.begin(), out_labels.end(), out_labels[i]) > 1)
+        ctx.Fail("output label repeated");
     }
   } else {
     for (int j = 0; j < ell_total; ++j) out_labels.push_back(kEllipsisBase + j);
@@ -319,8 +333,10 @@ std::vector<Value> Einsum(KernelContext& ctx) {
         // product of the operands at the current label values
         Acc p = 1;
         for (size_t i = 0; i < ninputs; ++i) {
-          if constexpr (std::is_integral_v<T>) p *= static_cast<Acc>(in[i][off[i]]);
-          else p *= ToDouble(in[i][off[i]]);
+          if constexpr (std::is_integral_v<T>)
+            p *= static_cast<Acc>(in[i][off[i]]);
+          else
+            p *= ToDouble(in[i][off[i]]);
         }
         acc += p;
         // advance the odometer over all labels (the last labels vary fastest)
@@ -331,8 +347,10 @@ std::vector<Value> Einsum(KernelContext& ctx) {
           idx[jj] = 0;
         }
       }
-      if constexpr (std::is_integral_v<T>) py[o] = static_cast<T>(acc);
-      else py[o] = FromDouble<T>(acc);
+      if constexpr (std::is_integral_v<T>)
+        py[o] = static_cast<T>(acc);
+      else
+        py[o] = FromDouble<T>(acc);
     }
     return y;
   }));
@@ -341,8 +359,8 @@ std::vector<Value> Einsum(KernelContext& ctx) {
 // ---- MatMulInteger / QLinearMatMul ----------------------------------------------------------
 
 // A as int32 minus its zero point: scalar or one per row (M) of the [..., M, K] operand.
-std::vector<int32_t> ShiftRows(const KernelContext& ctx, const Tensor& t, const Tensor* zp, bool per_row,
-                               int64_t rows_or_cols, const char* what) {
+std::vector<int32_t> ShiftRows(const KernelContext& ctx, const Tensor& t, const Tensor* zp,
+                               bool per_row, int64_t rows_or_cols, const char* what) {
   if (t.dtype() != DType::kUInt8 && t.dtype() != DType::kInt8) {
     ctx.Unsupported("{} has element type {} (expected uint8 or int8)", what, DTypeName(t.dtype()));
   }
@@ -369,15 +387,17 @@ Tensor IntegerMatMul(const KernelContext& ctx, const Tensor& a, const Tensor* a_
   std::vector<int32_t> ib = ShiftRows(ctx, b, b_zp, false, p.n, "B");
   Tensor y(DType::kInt32, p.out);
   const int64_t m = p.m, n = p.n, k = p.k;
-  RunBatched(p, ia.data(), ib.data(), y.data<int32_t>(), [&](const int32_t* pa, const int32_t* pb, int32_t* py) {
-    GemmGeneric<int64_t>(false, false, m, n, k, pa, k, pb, n, py, n);
-  });
+  RunBatched(p, ia.data(), ib.data(), y.data<int32_t>(),
+             [&](const int32_t* pa, const int32_t* pb, int32_t* py) {
+               GemmGeneric<int64_t>(false, false, m, n, k, pa, k, pb, n, py, n);
+             });
   return y;
 }
 
 std::vector<Value> MatMulInteger(KernelContext& ctx) {
   MatMulPlan p;
-  return Out(IntegerMatMul(ctx, ctx.input(0), ctx.optional_input(2), ctx.input(1), ctx.optional_input(3), p));
+  return Out(IntegerMatMul(ctx, ctx.input(0), ctx.optional_input(2), ctx.input(1),
+                           ctx.optional_input(3), p));
 }
 
 std::vector<Value> QLinearMatMul(KernelContext& ctx) {
@@ -388,25 +408,33 @@ std::vector<Value> QLinearMatMul(KernelContext& ctx) {
   const Tensor& ys = ctx.input(6);
   const Tensor& yzp = ctx.input(7);
   for (const Tensor* s : {&as, &bs, &ys}) {
-    if (!IsFloating(s->dtype())) ctx.Fail("scales must be a float type, got {}", DTypeName(s->dtype()));
+    if (!IsFloating(s->dtype()))
+      ctx.Fail("scales must be a float type, got {}", DTypeName(s->dtype()));
   }
   // scales are read as float (float16/bfloat16 scales convert exactly)
   auto scale_at = [](const Tensor& t, int64_t i) { return static_cast<float>(t.GetDouble(i)); };
   if (ys.numel() != 1 || yzp.numel() != 1) ctx.Unsupported("per-axis y_scale / y_zero_point");
-  if (as.numel() != 1 && as.numel() != p.m) ctx.Unsupported("a_scale with shape {}", ShapeToString(as.shape()));
-  if (bs.numel() != 1 && bs.numel() != p.n) ctx.Unsupported("b_scale with shape {}", ShapeToString(bs.shape()));
-  if (yzp.dtype() != DType::kUInt8 && yzp.dtype() != DType::kInt8) ctx.Unsupported("y_zero_point type {}", DTypeName(yzp.dtype()));
-  const double lo = yzp.dtype() == DType::kUInt8 ? 0 : -128, hi = yzp.dtype() == DType::kUInt8 ? 255 : 127;
+  if (as.numel() != 1 && as.numel() != p.m)
+    ctx.Unsupported("a_scale with shape {}", ShapeToString(as.shape()));
+  if (bs.numel() != 1 && bs.numel() != p.n)
+    ctx.Unsupported("b_scale with shape {}", ShapeToString(bs.shape()));
+  if (yzp.dtype() != DType::kUInt8 && yzp.dtype() != DType::kInt8)
+    ctx.Unsupported("y_zero_point type {}", DTypeName(yzp.dtype()));
+  const double lo = yzp.dtype() == DType::kUInt8 ? 0 : -128,
+               hi = yzp.dtype() == DType::kUInt8 ? 255 : 127;
   const double zp = yzp.GetDouble(0);
   const float y_scale = scale_at(ys, 0);
   Tensor y(yzp.dtype(), acc.shape());
   const int32_t* pa = acc.data<int32_t>();
   for (int64_t i = 0; i < acc.numel(); ++i) {
     const int64_t col = i % p.n, row = (i / p.n) % p.m;
-    const float scale = scale_at(as, as.numel() == 1 ? 0 : row) * scale_at(bs, bs.numel() == 1 ? 0 : col) / y_scale;
+    const float scale =
+        scale_at(as, as.numel() == 1 ? 0 : row) * scale_at(bs, bs.numel() == 1 ? 0 : col) / y_scale;
     double v = std::clamp(std::nearbyint(static_cast<double>(pa[i]) * scale) + zp, lo, hi);
-    if (yzp.dtype() == DType::kUInt8) y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-    else y.data<int8_t>()[i] = static_cast<int8_t>(v);
+    if (yzp.dtype() == DType::kUInt8)
+      y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    else
+      y.data<int8_t>()[i] = static_cast<int8_t>(v);
   }
   return Out(std::move(y));
 }

@@ -28,8 +28,6 @@ std::vector<Value> Constant(KernelContext& ctx) {
 
 }  // namespace
 
-void RegisterMiscOps(Registry& r) {
-  r.Add("", "Constant", 1, Constant);
-}
+void RegisterMiscOps(Registry& r) { r.Add("", "Constant", 1, Constant); }
 
 }  // namespace concord::ref

@@ -27,7 +27,8 @@ std::vector<double> ToDoubles(const KernelContext& ctx, const Tensor& t) {
   return v;
 }
 
-Tensor FromDoubles(const KernelContext& ctx, DType dt, const Shape& shape, const std::vector<double>& v) {
+Tensor FromDoubles(const KernelContext& ctx, DType dt, const Shape& shape,
+                   const std::vector<double>& v) {
   return DispatchFloat(ctx, dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor out(dt, shape);
@@ -52,7 +53,8 @@ std::vector<int64_t> GroupIndex(const Shape& sub, const Shape& shape) {
 struct Moments {
   std::vector<double> mean, var;
 };
-Moments GroupMoments(const std::vector<double>& x, const std::vector<int64_t>& group, int64_t groups) {
+Moments GroupMoments(const std::vector<double>& x, const std::vector<int64_t>& group,
+                     int64_t groups) {
   Moments m;
   std::vector<double> count(static_cast<size_t>(groups), 0.0);
   m.mean.assign(static_cast<size_t>(groups), 0.0);
@@ -71,7 +73,8 @@ Moments GroupMoments(const std::vector<double>& x, const std::vector<int64_t>& g
 }
 
 // Reads a per-channel parameter and checks its element count.
-std::vector<double> Param(const KernelContext& ctx, size_t input, const char* name, int64_t expect) {
+std::vector<double> Param(const KernelContext& ctx, size_t input, const char* name,
+                          int64_t expect) {
   const Tensor& t = ctx.input(input);
   if (t.numel() != expect) ctx.Fail("{} must have {} elements, got {}", name, expect, t.Describe());
   return ToDoubles(ctx, t);
@@ -199,13 +202,15 @@ std::vector<Value> LayerNorm(KernelContext& ctx) {
   int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", -1), rank);
   double eps = ctx.GetFloat("epsilon", 1e-5f);
   auto stash = static_cast<DType>(ctx.GetInt("stash_type", 1));
-  if (!IsFloating(stash)) ctx.Fail("stash_type must be a floating type, got {}", static_cast<int>(stash));
+  if (!IsFloating(stash))
+    ctx.Fail("stash_type must be a floating type, got {}", static_cast<int>(stash));
 
   const Tensor& scale_t = ctx.input(1);
   const Tensor* bias_t = ctx.optional_input(2);
   auto check_broadcast = [&](const Tensor& t, const char* name) {
     if (BroadcastShapes(ctx, {t.shape(), x.shape()}) != x.shape()) {
-      ctx.Fail("{} {} does not broadcast onto X {}", name, ShapeToString(t.shape()), ShapeToString(x.shape()));
+      ctx.Fail("{} {} does not broadcast onto X {}", name, ShapeToString(t.shape()),
+               ShapeToString(x.shape()));
     }
   };
   check_broadcast(scale_t, "Scale");
@@ -336,7 +341,7 @@ void RegisterNormalizationOps(Registry& r) {
   r.Add("", "BatchNormalization", 1, BatchNorm1);
   r.Add("", "BatchNormalization", 7, BatchNorm7);
   r.Add("", "BatchNormalization", 9, BatchNorm9);
-  r.Add("", "BatchNormalization", 14, BatchNorm14);  // 15 only widened parameter types
+  r.Add("", "BatchNormalization", 14, BatchNorm14);     // 15 only widened parameter types
   r.Add("", "InstanceNormalization", 1, InstanceNorm);  // 6 dropped consumed_inputs
   r.Add("", "LayerNormalization", 17, LayerNorm);
   r.Add("", "LpNormalization", 1, LpNorm);

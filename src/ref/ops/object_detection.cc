@@ -57,9 +57,11 @@ std::vector<Value> NonMaxSuppression(KernelContext& ctx) {
   if (boxes_in.rank() != 3 || boxes_in.dim(2) != 4) {
     ctx.Fail("boxes must be [num_batches, spatial_dimension, 4], got {}", boxes_in.Describe());
   }
-  if (scores_in.rank() != 3 || scores_in.dim(0) != boxes_in.dim(0) || scores_in.dim(2) != boxes_in.dim(1)) {
-    ctx.Fail("scores must be [num_batches, num_classes, spatial_dimension] matching boxes {}, got {}",
-             boxes_in.Describe(), scores_in.Describe());
+  if (scores_in.rank() != 3 || scores_in.dim(0) != boxes_in.dim(0) ||
+      scores_in.dim(2) != boxes_in.dim(1)) {
+    ctx.Fail(
+        "scores must be [num_batches, num_classes, spatial_dimension] matching boxes {}, got {}",
+        boxes_in.Describe(), scores_in.Describe());
   }
   if (!IsFloating(boxes_in.dtype()) || !IsFloating(scores_in.dtype())) {
     ctx.Fail("boxes and scores must be float tensors");
@@ -76,16 +78,20 @@ std::vector<Value> NonMaxSuppression(KernelContext& ctx) {
   float score_threshold = static_cast<float>(score_threshold_d.value_or(0.0));
 
   // Compute in float32 as the reference does for float inputs.
-  Tensor boxes_f = boxes_in.dtype() == DType::kFloat32 ? boxes_in : boxes_in.CastTo(DType::kFloat32);
-  Tensor scores_f = scores_in.dtype() == DType::kFloat32 ? scores_in : scores_in.CastTo(DType::kFloat32);
+  Tensor boxes_f =
+      boxes_in.dtype() == DType::kFloat32 ? boxes_in : boxes_in.CastTo(DType::kFloat32);
+  Tensor scores_f =
+      scores_in.dtype() == DType::kFloat32 ? scores_in : scores_in.CastTo(DType::kFloat32);
   const float* boxes = boxes_f.data<float>();
   const float* scores = scores_f.data<float>();
-  const int64_t num_batches = boxes_in.dim(0), num_boxes = boxes_in.dim(1), num_classes = scores_in.dim(1);
+  const int64_t num_batches = boxes_in.dim(0), num_boxes = boxes_in.dim(1),
+                num_classes = scores_in.dim(1);
 
   std::vector<int64_t> selected;  // flattened rows of 3
   for (int64_t b = 0; b < num_batches; ++b) {
     std::vector<Box> batch_boxes;
-    for (int64_t i = 0; i < num_boxes; ++i) batch_boxes.push_back(ReadBox(boxes + (b * num_boxes + i) * 4, center));
+    for (int64_t i = 0; i < num_boxes; ++i)
+      batch_boxes.push_back(ReadBox(boxes + (b * num_boxes + i) * 4, center));
     for (int64_t c = 0; c < num_classes; ++c) {
       const float* cs = scores + (b * num_classes + c) * num_boxes;
       std::vector<int64_t> candidates;
@@ -93,14 +99,18 @@ std::vector<Value> NonMaxSuppression(KernelContext& ctx) {
         if (!score_threshold_d || cs[i] > score_threshold) candidates.push_back(i);
       }
       // Highest score first; equal scores: lower index first (NaN scores sort last).
-      auto key = [&](int64_t i) { return std::isnan(cs[i]) ? -std::numeric_limits<float>::infinity() : cs[i]; };
-      std::stable_sort(candidates.begin(), candidates.end(), [&](int64_t l, int64_t r) { return key(l) > key(r); });
+      auto key = [&](int64_t i) {
+        return std::isnan(cs[i]) ? -std::numeric_limits<float>::infinity() : cs[i];
+      };
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [&](int64_t l, int64_t r) { return key(l) > key(r); });
       std::vector<int64_t> kept;
       for (int64_t i : candidates) {
         if (static_cast<int64_t>(kept.size()) >= max_per_class) break;
         bool keep = true;
         for (int64_t k : kept) {
-          if (SuppressByIou(batch_boxes[static_cast<size_t>(i)], batch_boxes[static_cast<size_t>(k)], iou_threshold)) {
+          if (SuppressByIou(batch_boxes[static_cast<size_t>(i)],
+                            batch_boxes[static_cast<size_t>(k)], iou_threshold)) {
             keep = false;
             break;
           }

@@ -151,7 +151,8 @@ std::vector<Value> MaxPool(KernelContext& ctx) {
 
 // Applies reduce(img, window) -> double for every window and (n, c).
 template <typename Reduce>
-Tensor WindowReduce(const KernelContext& ctx, const Tensor& x, const PoolSetup& s, Reduce&& reduce) {
+Tensor WindowReduce(const KernelContext& ctx, const Tensor& x, const PoolSetup& s,
+                    Reduce&& reduce) {
   const int64_t I = s.g.in_size(), O = s.g.out_size(), NC = s.n * s.c;
   return DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -176,7 +177,8 @@ std::vector<Value> AveragePool(KernelContext& ctx) {
   return Out(WindowReduce(ctx, x, s, [&](const Window& w, auto at) {
     double sum = 0;
     for (int64_t off : w.offsets) sum += at(off);
-    double count = static_cast<double>(include_pad ? w.padded_count : static_cast<int64_t>(w.offsets.size()));
+    double count =
+        static_cast<double>(include_pad ? w.padded_count : static_cast<int64_t>(w.offsets.size()));
     return sum / count;
   }));
 }
@@ -268,7 +270,8 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
   const int nd = static_cast<int>(in.size());
   if (ind.dtype() != DType::kInt64) ctx.Fail("indices I must be int64");
   if (ind.shape() != x.shape()) {
-    ctx.Fail("indices I shape {} differs from X shape {}", ShapeToString(ind.shape()), ShapeToString(x.shape()));
+    ctx.Fail("indices I shape {} differs from X shape {}", ShapeToString(ind.shape()),
+             ShapeToString(x.shape()));
   }
   if (!ctx.has_attr("kernel_shape")) ctx.Fail("attribute 'kernel_shape' is required");
   std::vector<int64_t> kernel = ctx.GetInts("kernel_shape");
@@ -299,7 +302,8 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
     if (static_cast<int>(y_shape.size()) != x.rank()) {
       ctx.Fail("output_shape has {} values, expected {}", y_shape.size(), x.rank());
     }
-    if (y_shape[0] != x.dim(0) || y_shape[1] != x.dim(1)) ctx.Fail("output_shape must keep N and C of X");
+    if (y_shape[0] != x.dim(0) || y_shape[1] != x.dim(1))
+      ctx.Fail("output_shape must keep N and C of X");
   }
   const int64_t def_numel = NumElements(def_shape);
   // Maps a flat index over def_shape to a flat index over y_shape (-1 when it falls outside).
@@ -324,7 +328,8 @@ std::vector<Value> MaxUnpool(KernelContext& ctx) {
     for (int64_t i = 0; i < x.numel(); ++i) {
       int64_t o = (pi[i] >= 0 && pi[i] < def_numel) ? remap(pi[i]) : -1;
       if (o < 0) {
-        ctx.Fail("index {} at position {} is out of range for output shape {}", pi[i], i, ShapeToString(y_shape));
+        ctx.Fail("index {} at position {} is out of range for output shape {}", pi[i], i,
+                 ShapeToString(y_shape));
       }
       py[o] = px[i];
     }
@@ -338,10 +343,12 @@ std::vector<Value> MaxRoiPool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& rois = ctx.input(1);
   if (x.rank() != 4) ctx.Fail("X must be [N, C, H, W], got {}", ShapeToString(x.shape()));
-  if (rois.rank() != 2 || rois.dim(1) != 5) ctx.Fail("rois must be [num_rois, 5], got {}", ShapeToString(rois.shape()));
+  if (rois.rank() != 2 || rois.dim(1) != 5)
+    ctx.Fail("rois must be [num_rois, 5], got {}", ShapeToString(rois.shape()));
   if (rois.dtype() != x.dtype()) ctx.Fail("rois must have X's element type");
   std::vector<int64_t> pooled = ctx.GetInts("pooled_shape");
-  if (pooled.size() != 2 || pooled[0] <= 0 || pooled[1] <= 0) ctx.Fail("pooled_shape must be two positive ints");
+  if (pooled.size() != 2 || pooled[0] <= 0 || pooled[1] <= 0)
+    ctx.Fail("pooled_shape must be two positive ints");
   const double scale = ctx.GetFloat("spatial_scale", 1.0f);
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const int64_t R = rois.dim(0), PH = pooled[0], PW = pooled[1];
@@ -354,21 +361,27 @@ std::vector<Value> MaxRoiPool(KernelContext& ctx) {
     for (int64_t r = 0; r < R; ++r) {
       double batch_d = ToDouble(pr[r * 5]);
       int64_t b = static_cast<int64_t>(batch_d);
-      if (!(batch_d >= 0) || b >= N) ctx.Fail("roi {} has batch index {} outside [0, {})", r, batch_d, N);
+      if (!(batch_d >= 0) || b >= N)
+        ctx.Fail("roi {} has batch index {} outside [0, {})", r, batch_d, N);
       int64_t x1 = std::llround(ToDouble(pr[r * 5 + 1]) * scale);
       int64_t y1 = std::llround(ToDouble(pr[r * 5 + 2]) * scale);
       int64_t x2 = std::llround(ToDouble(pr[r * 5 + 3]) * scale);
       int64_t y2 = std::llround(ToDouble(pr[r * 5 + 4]) * scale);
-      double bin_h = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(PH);
-      double bin_w = static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / static_cast<double>(PW);
+      double bin_h =
+          static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(PH);
+      double bin_w =
+          static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / static_cast<double>(PW);
       for (int64_t c = 0; c < C; ++c) {
         const T* img = px + (b * C + c) * H * W;
         for (int64_t ph = 0; ph < PH; ++ph) {
           int64_t hs = std::clamp<int64_t>(static_cast<int64_t>(std::floor(ph * bin_h)) + y1, 0, H);
-          int64_t he = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
+          int64_t he =
+              std::clamp<int64_t>(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
           for (int64_t pw = 0; pw < PW; ++pw) {
-            int64_t ws = std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
-            int64_t we = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
+            int64_t ws =
+                std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
+            int64_t we =
+                std::clamp<int64_t>(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
             double best = 0;  // empty bin -> 0
             bool any = false;
             for (int64_t h = hs; h < he; ++h) {

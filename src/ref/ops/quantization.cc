@@ -24,9 +24,11 @@ struct AxisMap {
 
 AxisMap MapAxis(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zp) {
   AxisMap m;
-  if (scale.rank() > 1) ctx.Fail("scale must be a scalar or 1-D, got {}", ShapeToString(scale.shape()));
+  if (scale.rank() > 1)
+    ctx.Fail("scale must be a scalar or 1-D, got {}", ShapeToString(scale.shape()));
   if (zp && zp->shape() != scale.shape() && !(zp->numel() == 1 && scale.numel() == 1)) {
-    ctx.Fail("zero point shape {} differs from scale shape {}", ShapeToString(zp->shape()), ShapeToString(scale.shape()));
+    ctx.Fail("zero point shape {} differs from scale shape {}", ShapeToString(zp->shape()),
+             ShapeToString(scale.shape()));
   }
   if (scale.rank() == 0 || scale.numel() == 1) {
     if (scale.numel() != 1) ctx.Fail("scale is empty");
@@ -34,7 +36,8 @@ AxisMap MapAxis(const KernelContext& ctx, const Tensor& x, const Tensor& scale, 
   }
   const int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", 1), x.rank());
   if (scale.numel() != x.dim(static_cast<int>(axis))) {
-    ctx.Fail("scale has {} elements but input dim {} (axis) is {}", scale.numel(), axis, x.dim(static_cast<int>(axis)));
+    ctx.Fail("scale has {} elements but input dim {} (axis) is {}", scale.numel(), axis,
+             x.dim(static_cast<int>(axis)));
   }
   m.count = scale.numel();
   for (int d = static_cast<int>(axis) + 1; d < x.rank(); ++d) m.inner *= x.dim(d);
@@ -44,12 +47,28 @@ AxisMap MapAxis(const KernelContext& ctx, const Tensor& x, const Tensor& scale, 
 // Integer range of a quantized type.
 void QuantRange(const KernelContext& ctx, DType dt, double& lo, double& hi) {
   switch (dt) {
-    case DType::kUInt8: lo = 0; hi = 255; return;
-    case DType::kInt8: lo = -128; hi = 127; return;
-    case DType::kUInt16: lo = 0; hi = 65535; return;
-    case DType::kInt16: lo = -32768; hi = 32767; return;
-    case DType::kInt32: lo = std::numeric_limits<int32_t>::min(); hi = std::numeric_limits<int32_t>::max(); return;
-    default: ctx.Unsupported("quantized type {}", DTypeName(dt));
+    case DType::kUInt8:
+      lo = 0;
+      hi = 255;
+      return;
+    case DType::kInt8:
+      lo = -128;
+      hi = 127;
+      return;
+    case DType::kUInt16:
+      lo = 0;
+      hi = 65535;
+      return;
+    case DType::kInt16:
+      lo = -32768;
+      hi = 32767;
+      return;
+    case DType::kInt32:
+      lo = std::numeric_limits<int32_t>::min();
+      hi = std::numeric_limits<int32_t>::max();
+      return;
+    default:
+      ctx.Unsupported("quantized type {}", DTypeName(dt));
   }
 }
 
@@ -104,9 +123,11 @@ std::vector<Value> DequantizeLinear(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.optional_input(2);
-  if (!IsInteger(x.dtype())) ctx.Unsupported("DequantizeLinear input type {}", DTypeName(x.dtype()));
+  if (!IsInteger(x.dtype()))
+    ctx.Unsupported("DequantizeLinear input type {}", DTypeName(x.dtype()));
   if (zp && zp->dtype() != x.dtype()) ctx.Fail("x_zero_point must have x's element type");
-  if (!IsFloating(scale.dtype())) ctx.Fail("x_scale must be a float type, got {}", DTypeName(scale.dtype()));
+  if (!IsFloating(scale.dtype()))
+    ctx.Fail("x_scale must be a float type, got {}", DTypeName(scale.dtype()));
   AxisMap m = MapAxis(ctx, x, scale, zp);
   return Out(DispatchFloat(ctx, scale.dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -128,7 +149,8 @@ std::vector<Value> DequantizeLinear(KernelContext& ctx) {
 // zero_point = saturate(round(0 - min / scale)), y = QuantizeLinear(x, scale, zero_point).
 std::vector<Value> DynamicQuantizeLinear(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.dtype() != DType::kFloat32) ctx.Unsupported("DynamicQuantizeLinear input type {}", DTypeName(x.dtype()));
+  if (x.dtype() != DType::kFloat32)
+    ctx.Unsupported("DynamicQuantizeLinear input type {}", DTypeName(x.dtype()));
   const float* px = x.data<float>();
   float mn = 0.0f, mx = 0.0f;
   for (int64_t i = 0; i < x.numel(); ++i) {

@@ -15,7 +15,8 @@ namespace concord::ref {
 namespace {
 
 std::mt19937_64 MakeEngine(const KernelContext& ctx) {
-  if (ctx.has_attr("seed")) return std::mt19937_64(std::bit_cast<uint32_t>(ctx.GetFloat("seed", 0.0f)));
+  if (ctx.has_attr("seed"))
+    return std::mt19937_64(std::bit_cast<uint32_t>(ctx.GetFloat("seed", 0.0f)));
   std::random_device rd;
   return std::mt19937_64((static_cast<uint64_t>(rd()) << 32) | rd());
 }
@@ -33,7 +34,8 @@ double StandardNormal(std::mt19937_64& eng) {
 
 DType FloatDTypeAttr(const KernelContext& ctx, DType def) {
   auto dt = static_cast<DType>(ctx.GetInt("dtype", static_cast<int64_t>(def)));
-  if (!IsFloating(dt)) ctx.Fail("dtype must be a floating-point type, got {}", static_cast<int>(dt));
+  if (!IsFloating(dt))
+    ctx.Fail("dtype must be a floating-point type, got {}", static_cast<int>(dt));
   return dt;
 }
 
@@ -59,7 +61,8 @@ Shape ShapeAttr(const KernelContext& ctx) {
 
 template <bool kLike>
 std::vector<Value> RandomUniform(KernelContext& ctx) {
-  DType dt = kLike ? FloatDTypeAttr(ctx, ctx.input(0).dtype()) : FloatDTypeAttr(ctx, DType::kFloat32);
+  DType dt =
+      kLike ? FloatDTypeAttr(ctx, ctx.input(0).dtype()) : FloatDTypeAttr(ctx, DType::kFloat32);
   Shape shape = kLike ? ctx.input(0).shape() : ShapeAttr(ctx);
   double lo = ctx.GetFloat("low", 0.0f), hi = ctx.GetFloat("high", 1.0f);
   auto eng = MakeEngine(ctx);
@@ -68,7 +71,8 @@ std::vector<Value> RandomUniform(KernelContext& ctx) {
 
 template <bool kLike>
 std::vector<Value> RandomNormal(KernelContext& ctx) {
-  DType dt = kLike ? FloatDTypeAttr(ctx, ctx.input(0).dtype()) : FloatDTypeAttr(ctx, DType::kFloat32);
+  DType dt =
+      kLike ? FloatDTypeAttr(ctx, ctx.input(0).dtype()) : FloatDTypeAttr(ctx, DType::kFloat32);
   Shape shape = kLike ? ctx.input(0).shape() : ShapeAttr(ctx);
   double mean = ctx.GetFloat("mean", 0.0f), scale = ctx.GetFloat("scale", 1.0f);
   auto eng = MakeEngine(ctx);
@@ -102,7 +106,8 @@ std::vector<Value> Bernoulli(KernelContext& ctx) {
 std::vector<Value> Multinomial(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!IsFloating(x.dtype())) ctx.Fail("input must be a floating-point tensor");
-  if (x.rank() != 2) ctx.Fail("input must be [batch_size, class_size], got {}", ShapeToString(x.shape()));
+  if (x.rank() != 2)
+    ctx.Fail("input must be [batch_size, class_size], got {}", ShapeToString(x.shape()));
   const int64_t samples = ctx.GetInt("sample_size", 1);
   if (samples < 0) ctx.Fail("sample_size must be non-negative");
   auto dt = static_cast<DType>(ctx.GetInt("dtype", static_cast<int64_t>(DType::kInt32)));

@@ -25,7 +25,10 @@ using AccT = std::conditional_t<kIsFloatLike<T>, double, uint64_t>;
 
 template <typename T>
 AccT<T> ToAcc(T v) {
-  if constexpr (kIsFloatLike<T>) return ToDouble(v); else return static_cast<uint64_t>(v);
+  if constexpr (kIsFloatLike<T>)
+    return ToDouble(v);
+  else
+    return static_cast<uint64_t>(v);
 }
 
 // double -> T; integers saturate (NaN -> 0) instead of overflowing.
@@ -35,20 +38,28 @@ T FromDoubleSat(double v) {
     return FromDouble<T>(v);
   } else {
     if (std::isnan(v)) return T(0);
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
     return static_cast<T>(v);
   }
 }
 
 template <typename T>
 T FromAcc(AccT<T> v) {
-  if constexpr (kIsFloatLike<T>) return FromDouble<T>(v); else return static_cast<T>(v);  // wraps
+  if constexpr (kIsFloatLike<T>)
+    return FromDouble<T>(v);
+  else
+    return static_cast<T>(v);  // wraps
 }
 
 template <typename T>
 bool IsNan(const T& v) {
-  if constexpr (kIsFloatLike<T>) return std::isnan(Up(v)); else return false;
+  if constexpr (kIsFloatLike<T>)
+    return std::isnan(Up(v));
+  else
+    return false;
 }
 
 // Flat offsets of every index of `dims` (row-major order) under the given strides.
@@ -238,7 +249,8 @@ std::vector<Value> ReduceOver(KernelContext& ctx, const std::vector<int64_t>& ax
     Tensor out(x.dtype(), plan.out_shape);
     const T* px = x.data<T>();
     T* po = out.data<T>();
-    for (size_t i = 0; i < plan.bases.size(); ++i) po[i] = R::Reduce(px + plan.bases[i], plan.offsets);
+    for (size_t i = 0; i < plan.bases.size(); ++i)
+      po[i] = R::Reduce(px + plan.bases[i], plan.offsets);
     return out;
   }));
 }
@@ -260,7 +272,8 @@ std::vector<Value> ReduceAxesInput(KernelContext& ctx) {
   return ReduceOver<R>(ctx, axes, ctx.GetInt("noop_with_empty_axes", 0) != 0);
 }
 
-// ---- ArgMax / ArgMin ------------------------------------------------------------------------------
+// ---- ArgMax / ArgMin
+// ------------------------------------------------------------------------------
 
 // Views `shape` as [outer, shape[axis], inner].
 struct AxisSplit {
@@ -270,7 +283,12 @@ AxisSplit SplitAt(const Shape& shape, int64_t axis) {
   AxisSplit s;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
     int64_t n = shape[static_cast<size_t>(d)];
-    if (d < axis) s.outer *= n; else if (d == axis) s.len = n; else s.inner *= n;
+    if (d < axis)
+      s.outer *= n;
+    else if (d == axis)
+      s.len = n;
+    else
+      s.inner *= n;
   }
   return s;
 }
@@ -286,8 +304,10 @@ std::vector<Value> ArgExtreme(KernelContext& ctx) {
   AxisSplit s = SplitAt(x.shape(), axis);
   if (s.len == 0) ctx.Fail("cannot take the arg{} over an empty axis", kMax ? "max" : "min");
   Shape out_shape = x.shape();
-  if (keepdims) out_shape[static_cast<size_t>(axis)] = 1;
-  else out_shape.erase(out_shape.begin() + axis);
+  if (keepdims)
+    out_shape[static_cast<size_t>(axis)] = 1;
+  else
+    out_shape.erase(out_shape.begin() + axis);
   Tensor out(DType::kInt64, out_shape);
   int64_t* po = out.data<int64_t>();
   DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
@@ -323,7 +343,8 @@ std::vector<Value> ArgExtreme(KernelContext& ctx) {
 std::vector<Value> CumSum(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& axis_t = ctx.input(1);
-  if (axis_t.rank() > 1 || axis_t.numel() != 1) ctx.Fail("axis must be a scalar, got {}", axis_t.Describe());
+  if (axis_t.rank() > 1 || axis_t.numel() != 1)
+    ctx.Fail("axis must be a scalar, got {}", axis_t.Describe());
   if (x.rank() == 0) ctx.Fail("input must have rank >= 1");
   int64_t axis = NormalizeAxis(ctx, ToInt64Vector(ctx, axis_t)[0], x.rank());
   bool exclusive = ctx.GetInt("exclusive", 0) != 0;
@@ -415,7 +436,8 @@ std::vector<Value> TopK1(KernelContext& ctx) {
 
 int64_t ReadK(KernelContext& ctx) {
   const Tensor& k = ctx.input(1);
-  if (k.numel() != 1 || k.rank() > 1) ctx.Fail("K must be a 1-D tensor with one element, got {}", k.Describe());
+  if (k.numel() != 1 || k.rank() > 1)
+    ctx.Fail("K must be a 1-D tensor with one element, got {}", k.Describe());
   return ToInt64Vector(ctx, k)[0];
 }
 
@@ -459,7 +481,8 @@ std::vector<Value> Det(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.rank() < 2) ctx.Fail("input must have rank >= 2, got {}", x.Describe());
   int64_t n = x.dim(x.rank() - 1);
-  if (x.dim(x.rank() - 2) != n) ctx.Fail("the last two dimensions must be equal, got {}", x.Describe());
+  if (x.dim(x.rank() - 2) != n)
+    ctx.Fail("the last two dimensions must be equal, got {}", x.Describe());
   Shape out_shape(x.shape().begin(), x.shape().end() - 2);
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

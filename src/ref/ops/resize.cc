@@ -19,7 +19,14 @@ namespace {
 // ---- Resize / Upsample -----------------------------------------------------------------------
 
 enum class InterpMode { kNearest, kLinear, kCubic };
-enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNN, kTfCropAndResize };
+enum class CoordMode {
+  kHalfPixel,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfHalfPixelForNN,
+  kTfCropAndResize
+};
 // kSimple is the pre-opset-11 behaviour (Resize-10, Upsample): floor when upsampling an axis,
 // ceil when downsampling it (what onnxruntime implements and the opset-10 tests expect).
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
@@ -77,11 +84,16 @@ std::optional<double> OriginalCoordinate(const ResizeParams& p, int axis, int64_
   double out_w = scale * in_w;  // as the reference: the un-floored output length
   double xd = static_cast<double>(x);
   switch (p.coord) {
-    case CoordMode::kHalfPixel: return (xd + 0.5) / scale - 0.5;
-    case CoordMode::kPytorchHalfPixel: return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
-    case CoordMode::kAlignCorners: return out_w == 1 ? 0.0 : xd * (in_w - 1) / (out_w - 1);
-    case CoordMode::kAsymmetric: return xd / scale;
-    case CoordMode::kTfHalfPixelForNN: return (xd + 0.5) / scale;
+    case CoordMode::kHalfPixel:
+      return (xd + 0.5) / scale - 0.5;
+    case CoordMode::kPytorchHalfPixel:
+      return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
+    case CoordMode::kAlignCorners:
+      return out_w == 1 ? 0.0 : xd * (in_w - 1) / (out_w - 1);
+    case CoordMode::kAsymmetric:
+      return xd / scale;
+    case CoordMode::kTfHalfPixelForNN:
+      return (xd + 0.5) / scale;
     case CoordMode::kTfCropAndResize: {
       size_t rank = p.roi.size() / 2;
       double start = p.roi[static_cast<size_t>(axis)];
@@ -99,19 +111,23 @@ std::optional<double> OriginalCoordinate(const ResizeParams& p, int axis, int64_
 std::vector<double> CubicCoeffs(double r, double A) {
   double s = 1 - r;
   return {((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
-          ((A + 2) * r - (A + 3)) * r * r + 1,
-          ((A + 2) * s - (A + 3)) * s * s + 1,
+          ((A + 2) * r - (A + 3)) * r * r + 1, ((A + 2) * s - (A + 3)) * s * s + 1,
           ((A * (s + 1) - 5 * A) * (s + 1) + 8 * A) * (s + 1) - 4 * A};
 }
 
 std::vector<double> NearestCoeffs(double ratio, NearestMode mode, bool downsampling) {
   if (ratio == 1.0) return {0, 1};  // x_ori is an integer: take it
   switch (mode) {
-    case NearestMode::kRoundPreferFloor: return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};
-    case NearestMode::kRoundPreferCeil: return {ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0};
-    case NearestMode::kFloor: return {1, 0};
-    case NearestMode::kCeil: return {0, 1};
-    case NearestMode::kSimple: return downsampling ? std::vector<double>{0, 1} : std::vector<double>{1, 0};
+    case NearestMode::kRoundPreferFloor:
+      return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};
+    case NearestMode::kRoundPreferCeil:
+      return {ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0};
+    case NearestMode::kFloor:
+      return {1, 0};
+    case NearestMode::kCeil:
+      return {0, 1};
+    case NearestMode::kSimple:
+      return downsampling ? std::vector<double>{0, 1} : std::vector<double>{1, 0};
   }
   return {0, 1};
 }
@@ -135,8 +151,12 @@ Taps ComputeTaps(const ResizeParams& p, int axis, int64_t x, int64_t in_len) {
     case InterpMode::kNearest:
       w = NearestCoeffs(ratio, p.nearest, p.scales[static_cast<size_t>(axis)] < 1.0);
       break;
-    case InterpMode::kLinear: w = {1 - ratio, ratio}; break;
-    case InterpMode::kCubic: w = CubicCoeffs(ratio, p.cubic_a); break;
+    case InterpMode::kLinear:
+      w = {1 - ratio, ratio};
+      break;
+    case InterpMode::kCubic:
+      w = CubicCoeffs(ratio, p.cubic_a);
+      break;
   }
   int64_t n = static_cast<int64_t>(w.size());
   // The n nearest positions to x_ori inside the edge-padded axis [-pad, in_len + pad).
@@ -178,13 +198,15 @@ Tensor ResizeTensor(const KernelContext& ctx, const Tensor& x, const ResizeParam
   const int rank = x.rank();
   Tensor out(x.dtype(), p.out_shape);
   if (out.numel() == 0) return out;
-  if (x.numel() == 0) ctx.Fail("cannot resize an empty input {} to {}", x.Describe(), ShapeToString(p.out_shape));
+  if (x.numel() == 0)
+    ctx.Fail("cannot resize an empty input {} to {}", x.Describe(), ShapeToString(p.out_shape));
   // taps[d][o]: taps of output coordinate o along axis d.
   std::vector<std::vector<Taps>> taps(static_cast<size_t>(rank));
   for (int d = 0; d < rank; ++d) {
     for (int64_t o = 0; o < p.out_shape[static_cast<size_t>(d)]; ++o) {
       Taps t = ComputeTaps(p, d, o, x.dim(d));
-      if (!t.extrapolate && t.index.empty()) ctx.Fail("non-finite source coordinate on axis {} (check roi)", d);
+      if (!t.extrapolate && t.index.empty())
+        ctx.Fail("non-finite source coordinate on axis {} (check roi)", d);
       taps[static_cast<size_t>(d)].push_back(std::move(t));
     }
   }
@@ -200,7 +222,8 @@ Tensor ResizeTensor(const KernelContext& ctx, const Tensor& x, const ResizeParam
         int64_t off = 0;
         bool extrapolate = false;
         for (int d = 0; d < rank; ++d) {
-          const Taps& t = taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
+          const Taps& t =
+              taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
           if (t.extrapolate) {
             extrapolate = true;
             break;
@@ -227,7 +250,8 @@ Tensor ResizeTensor(const KernelContext& ctx, const Tensor& x, const ResizeParam
       // Separable interpolation: axis d combines the (recursively interpolated) values of the
       // taps of axis d+1, as the reference does.
       auto eval = [&](auto&& self, int d, int64_t off) -> double {
-        const Taps& t = taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
+        const Taps& t =
+            taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
         if (t.extrapolate) return p.extrapolation;
         double acc = 0;
         for (size_t k = 0; k < t.index.size(); ++k) {
@@ -257,7 +281,8 @@ std::vector<double> ToDoubleVector(const KernelContext& ctx, const Tensor& t, co
 }
 
 // Output shape from scales: floor(scale * input_dim), computed in double as the reference.
-void SetScales(const KernelContext& ctx, const Tensor& x, std::vector<double> scales, ResizeParams& p) {
+void SetScales(const KernelContext& ctx, const Tensor& x, std::vector<double> scales,
+               ResizeParams& p) {
   if (scales.size() != static_cast<size_t>(x.rank())) {
     ctx.Fail("scales has {} elements, input rank is {}", scales.size(), x.rank());
   }
@@ -272,7 +297,8 @@ void SetScales(const KernelContext& ctx, const Tensor& x, std::vector<double> sc
   p.scales = std::move(scales);
 }
 
-void SetSizes(const KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& sizes, ResizeParams& p) {
+void SetSizes(const KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& sizes,
+              ResizeParams& p) {
   if (sizes.size() != static_cast<size_t>(x.rank())) {
     ctx.Fail("sizes has {} elements, input rank is {}", sizes.size(), x.rank());
   }
@@ -332,7 +358,8 @@ std::vector<Value> Resize11(KernelContext& ctx) {
   p.cubic_a = ctx.GetFloat("cubic_coeff_a", -0.75f);
   p.exclude_outside = ctx.GetInt("exclude_outside", 0) != 0;
   p.extrapolation = ctx.GetFloat("extrapolation_value", 0.0f);
-  if (ctx.GetInt("antialias", 0) != 0 || ctx.has_attr("axes") || ctx.has_attr("keep_aspect_ratio_policy")) {
+  if (ctx.GetInt("antialias", 0) != 0 || ctx.has_attr("axes") ||
+      ctx.has_attr("keep_aspect_ratio_policy")) {
     ctx.Unsupported("Resize-18 attributes (antialias, axes, keep_aspect_ratio_policy)");
   }
   const Tensor* scales = ctx.optional_input(2);
@@ -391,13 +418,18 @@ C ApplyPadding(C coord, int64_t size, Padding padding, bool align_corners) {
 }
 
 template <typename C>
-C CubicConv1(C x, C A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
+C CubicConv1(C x, C A) {
+  return ((A + 2) * x - (A + 3)) * x * x + 1;
+}
 template <typename C>
-C CubicConv2(C x, C A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
+C CubicConv2(C x, C A) {
+  return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+}
 template <typename C>
 C CubicInterp1D(C x0, C x1, C x2, C x3, C t) {
   const C A = static_cast<C>(-0.75);
-  C c0 = CubicConv2(t + 1, A), c1 = CubicConv1(t, A), c2 = CubicConv1(1 - t, A), c3 = CubicConv2(2 - t, A);
+  C c0 = CubicConv2(t + 1, A), c1 = CubicConv1(t, A), c2 = CubicConv1(1 - t, A),
+    c3 = CubicConv2(2 - t, A);
   return x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3;
 }
 
@@ -407,16 +439,19 @@ std::vector<Value> GridSample(KernelContext& ctx) {
   std::string mode_s = ctx.GetString("mode", "bilinear");
   std::string pad_s = ctx.GetString("padding_mode", "zeros");
   bool align = ctx.GetInt("align_corners", 0) != 0;
-  if (mode_s != "bilinear" && mode_s != "nearest" && mode_s != "bicubic") ctx.Fail("unknown mode '{}'", mode_s);
-  Padding padding = pad_s == "zeros" ? Padding::kZeros
-                  : pad_s == "border" ? Padding::kBorder
-                  : pad_s == "reflection" ? Padding::kReflection
-                  : (ctx.Fail("unknown padding_mode '{}'", pad_s), Padding::kZeros);
+  if (mode_s != "bilinear" && mode_s != "nearest" && mode_s != "bicubic")
+    ctx.Fail("unknown mode '{}'", mode_s);
+  Padding padding = pad_s == "zeros"    ? Padding::kZeros
+                    : pad_s == "border" ? Padding::kBorder
+                    : pad_s == "reflection"
+                        ? Padding::kReflection
+                        : (ctx.Fail("unknown padding_mode '{}'", pad_s), Padding::kZeros);
   if (x.rank() != 4) ctx.Unsupported("GridSample-16 supports 4-D input only, got {}", x.Describe());
   if (grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)) {
     ctx.Fail("grid must be [N, H_out, W_out, 2] with N = {}, got {}", x.dim(0), grid.Describe());
   }
-  if (grid.dtype() != x.dtype()) ctx.Fail("grid and X types differ: {} vs {}", grid.Describe(), x.Describe());
+  if (grid.dtype() != x.dtype())
+    ctx.Fail("grid and X types differ: {} vs {}", grid.Describe(), x.Describe());
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const int64_t Ho = grid.dim(1), Wo = grid.dim(2);
   Tensor out(x.dtype(), {N, C, Ho, Wo});
@@ -431,7 +466,8 @@ std::vector<Value> GridSample(KernelContext& ctx) {
         const T* plane = px + (n * C + c) * H * W;
         // Value at integral (but floating) coordinates; zero outside (NaN included).
         auto at = [&](CT yy, CT xx) -> CT {
-          if (!(yy >= 0 && yy < static_cast<CT>(H) && xx >= 0 && xx < static_cast<CT>(W))) return CT(0);
+          if (!(yy >= 0 && yy < static_cast<CT>(H) && xx >= 0 && xx < static_cast<CT>(W)))
+            return CT(0);
           return Up(plane[static_cast<int64_t>(yy) * W + static_cast<int64_t>(xx)]);
         };
         // bicubic taps: padding applied to each tap coordinate, then bounds-checked.
@@ -452,8 +488,8 @@ std::vector<Value> GridSample(KernelContext& ctx) {
               CT rows[4];
               for (int i = 0; i < 4; ++i) {
                 CT yy = fy - 1 + static_cast<CT>(i);
-                rows[i] = CubicInterp1D(at_bounded(yy, fx - 1), at_bounded(yy, fx), at_bounded(yy, fx + 1),
-                                        at_bounded(yy, fx + 2), tx);
+                rows[i] = CubicInterp1D(at_bounded(yy, fx - 1), at_bounded(yy, fx),
+                                        at_bounded(yy, fx + 1), at_bounded(yy, fx + 2), tx);
               }
               val = CubicInterp1D(rows[0], rows[1], rows[2], rows[3], ty);
             } else {
@@ -487,7 +523,8 @@ struct BilinearTap {
 
 BilinearTap PreCalcTap(double y, double x, int64_t height, int64_t width) {
   BilinearTap t;
-  if (!(y >= -1.0 && y <= static_cast<double>(height) && x >= -1.0 && x <= static_cast<double>(width))) {
+  if (!(y >= -1.0 && y <= static_cast<double>(height) && x >= -1.0 &&
+        x <= static_cast<double>(width))) {
     return t;  // outside the feature map (or NaN): contributes zero
   }
   y = std::max(y, 0.0);
@@ -530,7 +567,8 @@ std::vector<Value> RoiAlignImpl(KernelContext& ctx, bool half_pixel) {
   if (out_h <= 0 || out_w <= 0) ctx.Fail("output_height/output_width must be positive");
   if (sampling_ratio < 0) ctx.Fail("sampling_ratio must be >= 0");
   if (x.rank() != 4) ctx.Fail("X must be 4-D, got {}", x.Describe());
-  if (rois.rank() != 2 || rois.dim(1) != 4) ctx.Fail("rois must be [num_rois, 4], got {}", rois.Describe());
+  if (rois.rank() != 2 || rois.dim(1) != 4)
+    ctx.Fail("rois must be [num_rois, 4], got {}", rois.Describe());
   std::vector<int64_t> bidx = ToInt64Vector(ctx, bidx_t);
   const int64_t num_rois = rois.dim(0);
   if (bidx_t.rank() != 1 || static_cast<int64_t>(bidx.size()) != num_rois) {
@@ -565,11 +603,14 @@ std::vector<Value> RoiAlignImpl(KernelContext& ctx, bool half_pixel) {
       auto samples = [&](double roi_len, int64_t out_len) -> int64_t {
         if (sampling_ratio > 0) return sampling_ratio;
         double g = std::ceil(roi_len / static_cast<double>(out_len));
-        if (!(g <= 4096.0)) ctx.Fail("roi {} is too large (or not finite) for adaptive sampling", r);
+        if (!(g <= 4096.0))
+          ctx.Fail("roi {} is too large (or not finite) for adaptive sampling", r);
         return std::max<int64_t>(static_cast<int64_t>(g), 0);
       };
       int64_t grid_h = samples(roi_h, out_h), grid_w = samples(roi_w, out_w);
-      if (static_cast<double>(grid_h) * static_cast<double>(grid_w) * static_cast<double>(out_h * out_w) > 268435456.0) {
+      if (static_cast<double>(grid_h) * static_cast<double>(grid_w) *
+              static_cast<double>(out_h * out_w) >
+          268435456.0) {
         ctx.Fail("too many RoiAlign samples");
       }
       double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
@@ -603,8 +644,9 @@ std::vector<Value> RoiAlignImpl(KernelContext& ctx, bool half_pixel) {
                        t.w[2] * ToDouble(plane[t.pos[2]]) + t.w[3] * ToDouble(plane[t.pos[3]]);
               } else {
                 // As the reference (and onnxruntime): the max of the weighted corner values.
-                double m = std::max({t.w[0] * ToDouble(plane[t.pos[0]]), t.w[1] * ToDouble(plane[t.pos[1]]),
-                                     t.w[2] * ToDouble(plane[t.pos[2]]), t.w[3] * ToDouble(plane[t.pos[3]])});
+                double m = std::max(
+                    {t.w[0] * ToDouble(plane[t.pos[0]]), t.w[1] * ToDouble(plane[t.pos[1]]),
+                     t.w[2] * ToDouble(plane[t.pos[2]]), t.w[3] * ToDouble(plane[t.pos[3]])});
                 val = first ? m : std::max(val, m);
                 first = false;
               }
@@ -623,7 +665,8 @@ std::vector<Value> RoiAlign10(KernelContext& ctx) { return RoiAlignImpl(ctx, fal
 
 std::vector<Value> RoiAlign16(KernelContext& ctx) {
   std::string m = ctx.GetString("coordinate_transformation_mode", "half_pixel");
-  if (m != "half_pixel" && m != "output_half_pixel") ctx.Fail("unknown coordinate_transformation_mode '{}'", m);
+  if (m != "half_pixel" && m != "output_half_pixel")
+    ctx.Fail("unknown coordinate_transformation_mode '{}'", m);
   return RoiAlignImpl(ctx, m == "half_pixel");
 }
 

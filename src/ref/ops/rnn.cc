@@ -62,17 +62,22 @@ struct Activation {
 
 // Builds an activation; alpha/beta are taken in order from the attribute lists by the functions
 // that use them (as onnxruntime does), defaults otherwise.
-Activation MakeActivation(const KernelContext& ctx, const std::string& raw, const std::vector<float>& alphas,
-                          const std::vector<float>& betas, size_t* ai, size_t* bi) {
+Activation MakeActivation(const KernelContext& ctx, const std::string& raw,
+                          const std::vector<float>& alphas, const std::vector<float>& betas,
+                          size_t* ai, size_t* bi) {
   Activation a;
   for (char ch : raw) a.name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  struct Def { const char* name; bool has_alpha, has_beta; double alpha, beta; };
+  struct Def {
+    const char* name;
+    bool has_alpha, has_beta;
+    double alpha, beta;
+  };
   static const Def kDefs[] = {
-      {"sigmoid", false, false, 0, 0},   {"tanh", false, false, 0, 0},
-      {"relu", false, false, 0, 0},      {"affine", true, true, 1.0, 0.0},
-      {"leakyrelu", true, false, 0.01, 0}, {"thresholdedrelu", true, false, 1.0, 0},
+      {"sigmoid", false, false, 0, 0},      {"tanh", false, false, 0, 0},
+      {"relu", false, false, 0, 0},         {"affine", true, true, 1.0, 0.0},
+      {"leakyrelu", true, false, 0.01, 0},  {"thresholdedrelu", true, false, 1.0, 0},
       {"scaledtanh", true, true, 1.0, 1.0}, {"hardsigmoid", true, true, 0.2, 0.5},
-      {"elu", true, false, 1.0, 0},      {"softsign", false, false, 0, 0},
+      {"elu", true, false, 1.0, 0},         {"softsign", false, false, 0, 0},
       {"softplus", false, false, 0, 0},
   };
   for (const Def& d : kDefs) {
@@ -105,7 +110,8 @@ Tensor FromCompute(const KernelContext& ctx, DType dt, Shape shape, const std::v
   DispatchFloat(ctx, dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = Down<T>(static_cast<ComputeT<T>>(v[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < t.numel(); ++i)
+      p[i] = Down<T>(static_cast<ComputeT<T>>(v[static_cast<size_t>(i)]));
   });
   return t;
 }
@@ -127,7 +133,8 @@ std::vector<CT> Swap01(const std::vector<CT>& v, int64_t a, int64_t b, int64_t c
   std::vector<CT> out(v.size());
   for (int64_t i = 0; i < a; ++i)
     for (int64_t j = 0; j < b; ++j)
-      for (int64_t k = 0; k < c; ++k) out[static_cast<size_t>((j * a + i) * c + k)] = v[static_cast<size_t>((i * b + j) * c + k)];
+      for (int64_t k = 0; k < c; ++k)
+        out[static_cast<size_t>((j * a + i) * c + k)] = v[static_cast<size_t>((i * b + j) * c + k)];
   return out;
 }
 
@@ -146,7 +153,8 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
   const Tensor& r_t = ctx.input(2);
   if (x_t.rank() != 3) ctx.Fail("X must be rank 3, got {}", ShapeToString(x_t.shape()));
   if (w_t.rank() != 3 || r_t.rank() != 3) ctx.Fail("W and R must be rank 3");
-  if (w_t.dtype() != x_t.dtype() || r_t.dtype() != x_t.dtype()) ctx.Fail("X, W and R must have the same element type");
+  if (w_t.dtype() != x_t.dtype() || r_t.dtype() != x_t.dtype())
+    ctx.Fail("X, W and R must have the same element type");
   const int64_t layout = ctx.GetInt("layout", 0);
   if (layout != 0 && layout != 1) ctx.Fail("layout must be 0 or 1, got {}", layout);
   const int64_t seq = layout == 0 ? x_t.dim(0) : x_t.dim(1);
@@ -173,7 +181,8 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
   std::vector<int64_t> lens(static_cast<size_t>(batch), seq);
   if (const Tensor* sl = ctx.optional_input(4)) {
     lens = ToInt64Vector(ctx, *sl);
-    if (static_cast<int64_t>(lens.size()) != batch) ctx.Fail("sequence_lens must have {} entries, got {}", batch, lens.size());
+    if (static_cast<int64_t>(lens.size()) != batch)
+      ctx.Fail("sequence_lens must have {} entries, got {}", batch, lens.size());
     for (int64_t l : lens) {
       if (l < 0 || l > seq) ctx.Fail("sequence_lens value {} is outside [0, {}]", l, seq);
     }
@@ -231,7 +240,8 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
   const std::vector<CT> w = ToCompute<CT>(ctx, w_t);
   const std::vector<CT> r = ToCompute<CT>(ctx, r_t);
 
-  std::vector<CT> y(static_cast<size_t>(seq * dirs * batch * hidden), CT(0));  // [seq, dirs, batch, hidden]
+  std::vector<CT> y(static_cast<size_t>(seq * dirs * batch * hidden),
+                    CT(0));  // [seq, dirs, batch, hidden]
   std::vector<CT> y_h(static_cast<size_t>(dirs * batch * hidden), CT(0));
   std::vector<CT> y_c(static_cast<size_t>(dirs * batch * hidden), CT(0));
 
@@ -247,10 +257,13 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
     const Activation* f = &acts[static_cast<size_t>(d) * nact];
     // xw[t, b, :] = X[t, b, :] · W^T
     std::vector<CT> xw(static_cast<size_t>(seq * batch * gh), CT(0));
-    Gemm<CT>(false, true, seq * batch, gh, in_size, x.data(), in_size, wd, in_size, CT(0), xw.data(), gh);
-    std::vector<CT> h(init_h.begin() + d * batch * hidden, init_h.begin() + (d + 1) * batch * hidden);
+    Gemm<CT>(false, true, seq * batch, gh, in_size, x.data(), in_size, wd, in_size, CT(0),
+             xw.data(), gh);
+    std::vector<CT> h(init_h.begin() + d * batch * hidden,
+                      init_h.begin() + (d + 1) * batch * hidden);
     std::vector<CT> c;
-    if (cell == Cell::kLstm) c.assign(init_c.begin() + d * batch * hidden, init_c.begin() + (d + 1) * batch * hidden);
+    if (cell == Cell::kLstm)
+      c.assign(init_c.begin() + d * batch * hidden, init_c.begin() + (d + 1) * batch * hidden);
     std::vector<CT> hr(static_cast<size_t>(batch * gh));
     std::vector<CT> g(static_cast<size_t>(gh));
     std::vector<CT> rh(static_cast<size_t>(hidden));
@@ -266,7 +279,8 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
         const CT* hrow = hr.data() + b * gh;
         CT* hb = h.data() + b * hidden;
         // pre-activation sums for every gate except GRU's h gate
-        for (int64_t k = 0; k < gh; ++k) g[static_cast<size_t>(k)] = xr[k] + hrow[k] + wb[k] + rb[k];
+        for (int64_t k = 0; k < gh; ++k)
+          g[static_cast<size_t>(k)] = xr[k] + hrow[k] + wb[k] + rb[k];
         if (cell == Cell::kRnn) {
           for (int64_t j = 0; j < hidden; ++j) hb[j] = f[0](clipped(g[static_cast<size_t>(j)]));
         } else if (cell == Cell::kGru) {
@@ -281,7 +295,8 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
           for (int64_t j = 0; j < hidden; ++j) {
             CT pre;
             if (linear_before_reset) {
-              pre = xr[2 * hidden + j] + wb[2 * hidden + j] + rg[j] * (hrow[2 * hidden + j] + rb[2 * hidden + j]);
+              pre = xr[2 * hidden + j] + wb[2 * hidden + j] +
+                    rg[j] * (hrow[2 * hidden + j] + rb[2 * hidden + j]);
             } else {
               CT acc = 0;
               for (int64_t k = 0; k < hidden; ++k) acc += rg[k] * hb[k] * rh_w[j * hidden + k];
@@ -289,14 +304,16 @@ std::vector<Value> RunRecurrent(KernelContext& ctx, Cell cell) {
             }
             rh[static_cast<size_t>(j)] = f[1](clipped(pre));
           }
-          for (int64_t j = 0; j < hidden; ++j) hb[j] = (CT(1) - zg[j]) * rh[static_cast<size_t>(j)] + zg[j] * hb[j];
+          for (int64_t j = 0; j < hidden; ++j)
+            hb[j] = (CT(1) - zg[j]) * rh[static_cast<size_t>(j)] + zg[j] * hb[j];
         } else {
           // gate blocks: i, o, f, c; peepholes: i, o, f
           CT* cb = c.data() + b * hidden;
           for (int64_t j = 0; j < hidden; ++j) {
             CT ig = f[0](clipped(g[static_cast<size_t>(j)] + pd[j] * cb[j]));
             CT fg = input_forget ? CT(1) - ig
-                                 : f[0](clipped(g[static_cast<size_t>(2 * hidden + j)] + pd[2 * hidden + j] * cb[j]));
+                                 : f[0](clipped(g[static_cast<size_t>(2 * hidden + j)] +
+                                                pd[2 * hidden + j] * cb[j]));
             CT cc = f[1](clipped(g[static_cast<size_t>(3 * hidden + j)]));
             CT cn = fg * cb[j] + ig * cc;
             CT og = f[0](clipped(g[static_cast<size_t>(hidden + j)] + pd[hidden + j] * cn));

@@ -24,7 +24,8 @@ int64_t Position(const KernelContext& ctx, const Tensor& t, int64_t n, bool allo
 
 void CheckElemType(const KernelContext& ctx, const Value& seq, const Tensor& t) {
   if (seq.elem_type != DType::kUndefined && t.dtype() != seq.elem_type) {
-    ctx.Fail("tensor of type {} does not match the sequence's element type {}", DTypeName(t.dtype()), DTypeName(seq.elem_type));
+    ctx.Fail("tensor of type {} does not match the sequence's element type {}",
+             DTypeName(t.dtype()), DTypeName(seq.elem_type));
   }
 }
 
@@ -39,7 +40,8 @@ std::vector<Value> SequenceConstruct(KernelContext& ctx) {
   std::vector<Tensor> items;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     items.push_back(ctx.input(i));
-    if (items.back().dtype() != items[0].dtype()) ctx.Fail("all inputs must have the same element type");
+    if (items.back().dtype() != items[0].dtype())
+      ctx.Fail("all inputs must have the same element type");
   }
   DType dt = items[0].dtype();
   return {Value::Sequence(std::move(items), dt)};
@@ -88,7 +90,8 @@ std::vector<Value> SplitToSequence(KernelContext& ctx) {
   const Tensor* split = ctx.optional_input(1);
   if (split == nullptr) {
     const bool keepdims = ctx.GetInt("keepdims", 1) != 0;
-    for (int64_t i = 0; i < len; ++i) items.push_back(keepdims ? SliceAxis(ctx, x, axis, i, 1) : TakeAxis(ctx, x, axis, i));
+    for (int64_t i = 0; i < len; ++i)
+      items.push_back(keepdims ? SliceAxis(ctx, x, axis, i, 1) : TakeAxis(ctx, x, axis, i));
     return {Value::Sequence(std::move(items), x.dtype())};
   }
   std::vector<int64_t> sizes = ToInt64Vector(ctx, *split);
@@ -96,7 +99,8 @@ std::vector<Value> SplitToSequence(KernelContext& ctx) {
     int64_t chunk = sizes[0];
     if (chunk <= 0) ctx.Fail("split size must be positive, got {}", chunk);
     sizes.clear();
-    for (int64_t start = 0; start < len; start += chunk) sizes.push_back(std::min(chunk, len - start));
+    for (int64_t start = 0; start < len; start += chunk)
+      sizes.push_back(std::min(chunk, len - start));
   } else if (split->rank() != 1) {
     ctx.Fail("split must be a scalar or 1-D tensor");
   }
@@ -131,7 +135,8 @@ std::vector<Value> SequenceMap(KernelContext& ctx) {
   const size_t n = first.sequence.size();
   for (size_t i = 1; i < ctx.num_inputs(); ++i) {
     const Value& v = ctx.value(i);
-    if (v.is_sequence() && v.sequence.size() != n) ctx.Fail("input sequences have different lengths ({} and {})", n, v.sequence.size());
+    if (v.is_sequence() && v.sequence.size() != n)
+      ctx.Fail("input sequences have different lengths ({} and {})", n, v.sequence.size());
   }
   if (body->output_size() != static_cast<int>(ctx.num_outputs())) {
     ctx.Fail("body has {} outputs, the node has {}", body->output_size(), ctx.num_outputs());
@@ -145,7 +150,8 @@ std::vector<Value> SequenceMap(KernelContext& ctx) {
     }
     std::vector<Value> res = ctx.RunSubgraph(*body, in);
     for (size_t j = 0; j < outs.size(); ++j) {
-      if (!res[j].is_tensor()) ctx.Fail("body output #{} must be a tensor, got {}", j, res[j].Describe());
+      if (!res[j].is_tensor())
+        ctx.Fail("body output #{} must be a tensor, got {}", j, res[j].Describe());
       outs[j].push_back(std::move(res[j].tensor));
     }
   }
@@ -155,14 +161,16 @@ std::vector<Value> SequenceMap(KernelContext& ctx) {
     if (dt == DType::kUndefined) {  // empty input: element type from the body's declaration
       const auto& type = body->output(static_cast<int>(j)).type();
       if (type.has_tensor_type()) dt = static_cast<DType>(type.tensor_type().elem_type());
-      if (type.has_sequence_type()) dt = static_cast<DType>(type.sequence_type().elem_type().tensor_type().elem_type());
+      if (type.has_sequence_type())
+        dt = static_cast<DType>(type.sequence_type().elem_type().tensor_type().elem_type());
     }
     result.push_back(Value::Sequence(std::move(outs[j]), dt));
   }
   return result;
 }
 
-// ---- optionals -------------------------------------------------------------------------------------
+// ---- optionals
+// -------------------------------------------------------------------------------------
 
 std::vector<Value> Optional(KernelContext& ctx) {
   if (ctx.has_input(0)) return {ctx.value(0)};

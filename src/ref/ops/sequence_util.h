@@ -9,10 +9,12 @@
 namespace concord::ref {
 
 // Sub-tensor of `t` taking `count` entries starting at `start` along `axis` (kept, sized count).
-inline Tensor SliceAxis(const KernelContext& ctx, const Tensor& t, int64_t axis, int64_t start, int64_t count) {
+inline Tensor SliceAxis(const KernelContext& ctx, const Tensor& t, int64_t axis, int64_t start,
+                        int64_t count) {
   Shape out_shape = t.shape();
   const int64_t len = out_shape[static_cast<size_t>(axis)];
-  if (start < 0 || count < 0 || start + count > len) ctx.Fail("slice [{}, {}) is outside axis of size {}", start, start + count, len);
+  if (start < 0 || count < 0 || start + count > len)
+    ctx.Fail("slice [{}, {}) is outside axis of size {}", start, start + count, len);
   out_shape[static_cast<size_t>(axis)] = count;
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= t.dim(static_cast<int>(i));
@@ -24,7 +26,8 @@ inline Tensor SliceAxis(const KernelContext& ctx, const Tensor& t, int64_t axis,
     T* dst = out.data<T>();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t k = 0; k < count; ++k)
-        for (int64_t i = 0; i < inner; ++i) dst[(o * count + k) * inner + i] = src[(o * len + start + k) * inner + i];
+        for (int64_t i = 0; i < inner; ++i)
+          dst[(o * count + k) * inner + i] = src[(o * len + start + k) * inner + i];
   });
   return out;
 }
@@ -39,16 +42,19 @@ inline Tensor TakeAxis(const KernelContext& ctx, const Tensor& t, int64_t axis, 
 
 // Concatenates tensors along `axis`; with new_axis, stacks them along a new axis at `axis`
 // (axis already normalized against the output rank). Shapes and dtypes must agree.
-inline Tensor ConcatAxis(const KernelContext& ctx, const std::vector<Tensor>& items, int64_t axis, bool new_axis) {
+inline Tensor ConcatAxis(const KernelContext& ctx, const std::vector<Tensor>& items, int64_t axis,
+                         bool new_axis) {
   if (items.empty()) ctx.Fail("cannot concatenate an empty list of tensors");
   const Tensor& first = items[0];
   std::vector<Tensor> parts;
   parts.reserve(items.size());
   for (const Tensor& it : items) {
-    if (it.dtype() != first.dtype()) ctx.Fail("element types differ: {} vs {}", DTypeName(first.dtype()), DTypeName(it.dtype()));
+    if (it.dtype() != first.dtype())
+      ctx.Fail("element types differ: {} vs {}", DTypeName(first.dtype()), DTypeName(it.dtype()));
     if (new_axis) {
       if (it.shape() != first.shape()) {
-        ctx.Fail("cannot stack tensors of shapes {} and {}", ShapeToString(first.shape()), ShapeToString(it.shape()));
+        ctx.Fail("cannot stack tensors of shapes {} and {}", ShapeToString(first.shape()),
+                 ShapeToString(it.shape()));
       }
       Shape s = it.shape();
       s.insert(s.begin() + axis, 1);
@@ -65,7 +71,8 @@ inline Tensor ConcatAxis(const KernelContext& ctx, const std::vector<Tensor>& it
     if (p.rank() != rank) ctx.Fail("cannot concatenate tensors of ranks {} and {}", rank, p.rank());
     for (int d = 0; d < rank; ++d) {
       if (d != axis && p.dim(d) != out_shape[static_cast<size_t>(d)]) {
-        ctx.Fail("cannot concatenate shapes {} and {} along axis {}", ShapeToString(out_shape), ShapeToString(p.shape()), axis);
+        ctx.Fail("cannot concatenate shapes {} and {} along axis {}", ShapeToString(out_shape),
+                 ShapeToString(p.shape()), axis);
       }
     }
     total += p.dim(static_cast<int>(axis));
@@ -84,7 +91,8 @@ inline Tensor ConcatAxis(const KernelContext& ctx, const std::vector<Tensor>& it
       const int64_t n = p.dim(static_cast<int>(axis));
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t k = 0; k < n; ++k)
-          for (int64_t i = 0; i < inner; ++i) dst[(o * total + offset + k) * inner + i] = src[(o * n + k) * inner + i];
+          for (int64_t i = 0; i < inner; ++i)
+            dst[(o * total + offset + k) * inner + i] = src[(o * n + k) * inner + i];
       offset += n;
     }
   });

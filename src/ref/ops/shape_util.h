@@ -33,8 +33,8 @@ class ElementCopier {
     if (is_string_) {
       for (int64_t k = 0; k < n; ++k) dst_str_[dst_i + k] = src_str_[src_i + k];
     } else {
-      std::memcpy(dst_ + static_cast<size_t>(dst_i) * elem_, src_ + static_cast<size_t>(src_i) * elem_,
-                  static_cast<size_t>(n) * elem_);
+      std::memcpy(dst_ + static_cast<size_t>(dst_i) * elem_,
+                  src_ + static_cast<size_t>(src_i) * elem_, static_cast<size_t>(n) * elem_);
     }
   }
 
@@ -54,9 +54,8 @@ inline Tensor StridedCopy(const Tensor& in, const Shape& out_shape, int64_t base
   Tensor out(in.dtype(), out_shape);
   ElementCopier copy(in, out);
   std::array<std::vector<int64_t>, 1> s = {strides};
-  ForEachBroadcast<1>(out_shape, s, [&](int64_t o, const std::array<int64_t, 1>& off) {
-    copy(o, base + off[0]);
-  });
+  ForEachBroadcast<1>(
+      out_shape, s, [&](int64_t o, const std::array<int64_t, 1>& off) { copy(o, base + off[0]); });
   return out;
 }
 

@@ -82,15 +82,18 @@ std::vector<Value> DftOp(KernelContext& ctx) {
   const int r = x.rank();
   if (r < 2) ctx.Fail("input must have rank >= 2 ([..., signal, 1 or 2]), got {}", x.Describe());
   const int64_t comps = x.dim(r - 1);
-  if (comps != 1 && comps != 2) ctx.Fail("last dimension must be 1 (real) or 2 (complex), got {}", x.Describe());
+  if (comps != 1 && comps != 2)
+    ctx.Fail("last dimension must be 1 (real) or 2 (complex), got {}", x.Describe());
   int64_t axis = ctx.GetInt("axis", 1);
-  if (axis < -r || axis > r - 2 || axis == -1) ctx.Fail("axis {} is out of range for rank {}", axis, r);
+  if (axis < -r || axis > r - 2 || axis == -1)
+    ctx.Fail("axis {} is out of range for rank {}", axis, r);
   if (axis < 0) axis += r;
   const bool inverse = ctx.GetInt("inverse", 0) != 0;
   const bool onesided = ctx.GetInt("onesided", 0) != 0;
   const int64_t n_in = x.dim(static_cast<int>(axis));
   int64_t length = n_in;
-  if (ctx.has_input(1) && ctx.optional_input(1)->numel() > 0) length = ScalarInt(ctx, 1, "dft_length");
+  if (ctx.has_input(1) && ctx.optional_input(1)->numel() > 0)
+    length = ScalarInt(ctx, 1, "dft_length");
   if (length <= 0) ctx.Fail("dft_length must be positive, got {}", length);
   const int64_t n_out = onesided ? length / 2 + 1 : length;
 
@@ -111,7 +114,8 @@ std::vector<Value> DftOp(KernelContext& ctx) {
       for (int64_t i = 0; i < inner; ++i) {
         for (int64_t k = 0; k < n_in; ++k) {
           int64_t off = ((o * n_in + k) * inner + i) * comps;
-          line[static_cast<size_t>(k)] = cd(ToDouble(px[off]), comps == 2 ? ToDouble(px[off + 1]) : 0.0);
+          line[static_cast<size_t>(k)] =
+              cd(ToDouble(px[off]), comps == 2 ? ToDouble(px[off + 1]) : 0.0);
         }
         std::vector<cd> res = Dft(line, length, inverse);
         for (int64_t k = 0; k < n_out; ++k) {
@@ -140,7 +144,8 @@ std::vector<Value> Stft(KernelContext& ctx) {
   int64_t frame_len = window ? window->dim(0) : sig_len;
   if (ctx.has_input(3)) frame_len = ScalarInt(ctx, 3, "frame_length");
   if (frame_len <= 0) ctx.Fail("frame_length must be positive, got {}", frame_len);
-  if (frame_len > sig_len) ctx.Fail("frame_length {} exceeds the signal length {}", frame_len, sig_len);
+  if (frame_len > sig_len)
+    ctx.Fail("frame_length {} exceeds the signal length {}", frame_len, sig_len);
   // Frames are window-sized slices (zero-padded past the signal end); each DFT has frame_length.
   const int64_t win_len = window ? window->dim(0) : frame_len;
   std::vector<double> win(static_cast<size_t>(win_len), 1.0);
@@ -254,14 +259,18 @@ std::vector<Value> MelWeightMatrix(KernelContext& ctx) {
   for (int64_t i = 0; i < num_mel_bins + 2; ++i) {
     double mel = static_cast<double>(i) * mel_step + low_mel;
     double hz = 700 * (std::pow(10.0, mel / 2595) - 1);
-    double b = std::floor(static_cast<double>(dft_length + 1) * hz / static_cast<double>(sample_rate));
+    double b =
+        std::floor(static_cast<double>(dft_length + 1) * hz / static_cast<double>(sample_rate));
     if (!(b >= 0 && b < static_cast<double>(num_spec_bins))) {
-      ctx.Fail("mel filter edge {} Hz maps to spectrogram bin {} outside [0, {})", hz, b, num_spec_bins);
+      ctx.Fail("mel filter edge {} Hz maps to spectrogram bin {} outside [0, {})", hz, b,
+               num_spec_bins);
     }
     bins[static_cast<size_t>(i)] = static_cast<int64_t>(b);
   }
   std::vector<double> w(static_cast<size_t>(num_spec_bins * num_mel_bins), 0.0);
-  auto at = [&](int64_t j, int64_t i) -> double& { return w[static_cast<size_t>(j * num_mel_bins + i)]; };
+  auto at = [&](int64_t j, int64_t i) -> double& {
+    return w[static_cast<size_t>(j * num_mel_bins + i)];
+  };
   for (int64_t i = 0; i < num_mel_bins; ++i) {
     int64_t lo = bins[static_cast<size_t>(i)], center = bins[static_cast<size_t>(i + 1)],
             hi = bins[static_cast<size_t>(i + 2)];

@@ -27,7 +27,12 @@ Blocks BlocksFor(const KernelContext& ctx, const Shape& shape, bool coerce_2d) {
     int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", -1), rank);
     for (int64_t d = 0; d < rank; ++d) {
       int64_t dim = shape[static_cast<size_t>(d)];
-      if (d < axis) b.outer *= dim; else if (d == axis) b.n = dim; else b.inner *= dim;
+      if (d < axis)
+        b.outer *= dim;
+      else if (d == axis)
+        b.n = dim;
+      else
+        b.inner *= dim;
     }
   }
   return b;
@@ -58,10 +63,12 @@ void NormalizeSlice(Kind kind, const T* x, T* y, int64_t n, int64_t inner) {
   double sum = 0;
   for (int64_t j = 0; j < n; ++j) sum += std::exp(ToDouble(x[j * inner]) - mx);
   if (kind == Kind::kSoftmax) {
-    for (int64_t j = 0; j < n; ++j) y[j * inner] = FromDouble<T>(std::exp(ToDouble(x[j * inner]) - mx) / sum);
+    for (int64_t j = 0; j < n; ++j)
+      y[j * inner] = FromDouble<T>(std::exp(ToDouble(x[j * inner]) - mx) / sum);
   } else {
     double log_sum = std::log(sum);
-    for (int64_t j = 0; j < n; ++j) y[j * inner] = FromDouble<T>(ToDouble(x[j * inner]) - mx - log_sum);
+    for (int64_t j = 0; j < n; ++j)
+      y[j * inner] = FromDouble<T>(ToDouble(x[j * inner]) - mx - log_sum);
   }
 }
 

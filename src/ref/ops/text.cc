@@ -18,7 +18,11 @@ bool DecodeUtf8(const std::string& s, std::wstring* out) {
   out->clear();
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
-    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;  // continuation bytes
+    int n = c < 0x80           ? 0
+            : (c >> 5) == 0x6  ? 1
+            : (c >> 4) == 0xE  ? 2
+            : (c >> 3) == 0x1E ? 3
+                               : -1;  // continuation bytes
     if (n < 0 || i + static_cast<size_t>(n) >= s.size()) return false;
     uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
     for (int k = 1; k <= n; ++k) {
@@ -56,7 +60,8 @@ std::string EncodeUtf8(const std::wstring& w) {
 }
 
 std::locale MakeLocale(const std::string& name) {
-  for (const std::string& n : {name.empty() ? std::string("en_US") : name, std::string("C.UTF-8")}) {
+  for (const std::string& n :
+       {name.empty() ? std::string("en_US") : name, std::string("C.UTF-8")}) {
     for (const std::string& cand : {n + ".UTF-8", n}) {
       try {
         return std::locale(cand);
@@ -94,12 +99,14 @@ std::vector<Value> StringNormalizer(KernelContext& ctx) {
     ctx.Fail("input must have shape [C] or [1, C], got {}", ShapeToString(x.shape()));
   }
   const std::string action = ctx.GetString("case_change_action", "NONE");
-  if (action != "NONE" && action != "LOWER" && action != "UPPER") ctx.Fail("invalid case_change_action '{}'", action);
+  if (action != "NONE" && action != "LOWER" && action != "UPPER")
+    ctx.Fail("invalid case_change_action '{}'", action);
   const bool case_sensitive = ctx.GetInt("is_case_sensitive", 0) != 0;
   CaseMapper mapper{ctx, MakeLocale(ctx.GetString("locale", ""))};
 
   std::set<std::string> stops;
-  for (const auto& w : ctx.GetStrings("stopwords")) stops.insert(case_sensitive ? w : mapper.Map(w, false));
+  for (const auto& w : ctx.GetStrings("stopwords"))
+    stops.insert(case_sensitive ? w : mapper.Map(w, false));
   std::vector<std::string> kept;
   const std::string* px = x.data<std::string>();
   for (int64_t i = 0; i < x.numel(); ++i) {
@@ -112,11 +119,12 @@ std::vector<Value> StringNormalizer(KernelContext& ctx) {
   return Out(Tensor::FromVector<std::string>(two_d ? Shape{1, n} : Shape{n}, kept));
 }
 
-// ---- TfIdfVectorizer -------------------------------------------------------------------------------
-// The pool holds n-grams grouped by length: ngram_counts[i] is where the (i+1)-grams start.
-// Each pool n-gram (numbered in pool order) maps to output column ngram_indexes[number]. For
-// every start position and skip s in [0, max_skip_count], the n-gram taking every (s+1)-th item
-// is counted if it is in the pool; unigrams are counted once (they do not depend on the skip).
+// ---- TfIdfVectorizer
+// ------------------------------------------------------------------------------- The pool holds
+// n-grams grouped by length: ngram_counts[i] is where the (i+1)-grams start. Each pool n-gram
+// (numbered in pool order) maps to output column ngram_indexes[number]. For every start position
+// and skip s in [0, max_skip_count], the n-gram taking every (s+1)-th item is counted if it is in
+// the pool; unigrams are counted once (they do not depend on the skip).
 
 std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -124,7 +132,8 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
   const int64_t max_n = ctx.RequireInt("max_gram_length");
   const int64_t max_skip = ctx.RequireInt("max_skip_count");
   const std::string mode = ctx.GetString("mode", "");
-  if (mode != "TF" && mode != "IDF" && mode != "TFIDF") ctx.Fail("mode must be TF, IDF or TFIDF, got '{}'", mode);
+  if (mode != "TF" && mode != "IDF" && mode != "TFIDF")
+    ctx.Fail("mode must be TF, IDF or TFIDF, got '{}'", mode);
   if (min_n < 1 || max_n < min_n) ctx.Fail("invalid gram lengths [{}, {}]", min_n, max_n);
   if (max_skip < 0) ctx.Fail("max_skip_count must be non-negative");
   const std::vector<int64_t> counts = ctx.GetInts("ngram_counts");
@@ -133,7 +142,8 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
   const bool strings = ctx.has_attr("pool_strings");
   const std::vector<std::string> pool_s = ctx.GetStrings("pool_strings");
   const std::vector<int64_t> pool_i = ctx.GetInts("pool_int64s");
-  if (strings != (x.dtype() == DType::kString)) ctx.Fail("pool_strings must be used with string input, pool_int64s with integers");
+  if (strings != (x.dtype() == DType::kString))
+    ctx.Fail("pool_strings must be used with string input, pool_int64s with integers");
   const auto pool_size = static_cast<int64_t>(strings ? pool_s.size() : pool_i.size());
 
   // Items are compared as strings (integers are printed) so one map serves both pools.
@@ -141,7 +151,8 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
     if (strings) return x.data<std::string>()[i];
     return std::to_string(x.dtype() == DType::kInt32 ? x.data<int32_t>()[i] : x.data<int64_t>()[i]);
   };
-  if (!strings && x.dtype() != DType::kInt32 && x.dtype() != DType::kInt64) ctx.Fail("input must be string, int32 or int64");
+  if (!strings && x.dtype() != DType::kInt32 && x.dtype() != DType::kInt64)
+    ctx.Fail("input must be string, int32 or int64");
 
   std::map<std::vector<std::string>, int64_t> pool;  // n-gram -> output column
   int64_t ngram_no = 0;
@@ -153,9 +164,12 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
       ctx.Fail("ngram_counts do not partition the pool into {}-grams", n);
     }
     for (int64_t p = begin; p < end; p += n, ++ngram_no) {
-      if (ngram_no >= static_cast<int64_t>(indexes.size())) ctx.Fail("ngram_indexes is shorter than the number of pool n-grams");
+      if (ngram_no >= static_cast<int64_t>(indexes.size()))
+        ctx.Fail("ngram_indexes is shorter than the number of pool n-grams");
       std::vector<std::string> key;
-      for (int64_t k = 0; k < n; ++k) key.push_back(strings ? pool_s[static_cast<size_t>(p + k)] : std::to_string(pool_i[static_cast<size_t>(p + k)]));
+      for (int64_t k = 0; k < n; ++k)
+        key.push_back(strings ? pool_s[static_cast<size_t>(p + k)]
+                              : std::to_string(pool_i[static_cast<size_t>(p + k)]));
       pool[key] = indexes[static_cast<size_t>(ngram_no)];
     }
   }
@@ -165,11 +179,14 @@ std::vector<Value> TfIdfVectorizer(KernelContext& ctx) {
     out_cols = std::max(out_cols, idx + 1);
   }
   // weights[k] belongs to the k-th pool n-gram, i.e. to output column ngram_indexes[k].
-  if (!weights.empty() && weights.size() != indexes.size()) ctx.Fail("weights must have one entry per ngram_indexes entry");
+  if (!weights.empty() && weights.size() != indexes.size())
+    ctx.Fail("weights must have one entry per ngram_indexes entry");
   std::vector<double> col_weight(static_cast<size_t>(out_cols), 1.0);
-  for (size_t k = 0; k < weights.size(); ++k) col_weight[static_cast<size_t>(indexes[k])] = weights[k];
+  for (size_t k = 0; k < weights.size(); ++k)
+    col_weight[static_cast<size_t>(indexes[k])] = weights[k];
 
-  if (x.rank() != 1 && x.rank() != 2) ctx.Fail("input must be [C] or [N, C], got {}", ShapeToString(x.shape()));
+  if (x.rank() != 1 && x.rank() != 2)
+    ctx.Fail("input must be [C] or [N, C], got {}", ShapeToString(x.shape()));
   const int64_t rows = x.rank() == 2 ? x.dim(0) : 1;
   const int64_t cols = x.rank() == 2 ? x.dim(1) : x.dim(0);
   std::vector<double> freq(static_cast<size_t>(rows * out_cols), 0.0);

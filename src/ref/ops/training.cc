@@ -28,7 +28,8 @@ std::vector<double> ToDoubles(const Tensor& t) {
   return v;
 }
 
-Tensor FromDoubles(const KernelContext& ctx, DType dt, const Shape& shape, const std::vector<double>& v) {
+Tensor FromDoubles(const KernelContext& ctx, DType dt, const Shape& shape,
+                   const std::vector<double>& v) {
   Tensor t(dt, shape);
   DispatchFloat(ctx, dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -42,14 +43,16 @@ Tensor FromDoubles(const KernelContext& ctx, DType dt, const Shape& shape, const
 // tensors of one index share a shape.
 size_t GroupSize(const KernelContext& ctx, size_t groups) {
   if (ctx.num_inputs() < 2 || (ctx.num_inputs() - 2) % groups != 0) {
-    ctx.Fail("expected R, T and {} groups of equally many tensors, got {} inputs", groups, ctx.num_inputs());
+    ctx.Fail("expected R, T and {} groups of equally many tensors, got {} inputs", groups,
+             ctx.num_inputs());
   }
   size_t n = (ctx.num_inputs() - 2) / groups;
   for (size_t i = 0; i < n; ++i) {
     const Tensor& x = ctx.input(2 + i);
     if (!IsFloating(x.dtype())) ctx.Fail("optimized tensors must be floating-point");
     for (size_t g = 1; g < groups; ++g) {
-      if (ctx.input(2 + g * n + i).shape() != x.shape()) ctx.Fail("tensors of group {} do not match X{}'s shape", g, i);
+      if (ctx.input(2 + g * n + i).shape() != x.shape())
+        ctx.Fail("tensors of group {} do not match X{}'s shape", g, i);
     }
   }
   if (ctx.num_outputs() > (groups - 1) * n) ctx.Fail("too many outputs");
@@ -68,7 +71,8 @@ std::vector<Value> Adagrad(KernelContext& ctx) {
   std::vector<Value> outs(2 * n);
   for (size_t i = 0; i < n; ++i) {
     const Tensor& xt = ctx.input(2 + i);
-    std::vector<double> x = ToDoubles(xt), g = ToDoubles(ctx.input(2 + n + i)), h = ToDoubles(ctx.input(2 + 2 * n + i));
+    std::vector<double> x = ToDoubles(xt), g = ToDoubles(ctx.input(2 + n + i)),
+                        h = ToDoubles(ctx.input(2 + 2 * n + i));
     for (size_t k = 0; k < x.size(); ++k) {
       double gr = norm * x[k] + g[k];
       h[k] += gr * gr;
@@ -96,7 +100,8 @@ std::vector<Value> Adam(KernelContext& ctx) {
   for (size_t i = 0; i < n; ++i) {
     const Tensor& xt = ctx.input(2 + i);
     std::vector<double> x = ToDoubles(xt), g = ToDoubles(ctx.input(2 + n + i));
-    std::vector<double> v = ToDoubles(ctx.input(2 + 2 * n + i)), h = ToDoubles(ctx.input(2 + 3 * n + i));
+    std::vector<double> v = ToDoubles(ctx.input(2 + 2 * n + i)),
+                        h = ToDoubles(ctx.input(2 + 3 * n + i));
     for (size_t k = 0; k < x.size(); ++k) {
       double gr = norm * x[k] + g[k];
       v[k] = alpha * v[k] + (1.0 - alpha) * gr;
@@ -118,16 +123,19 @@ std::vector<Value> Momentum(KernelContext& ctx) {
   const double r = ScalarInput(ctx, 0, "R"), t = ScalarInput(ctx, 1, "T");
   const double alpha = ctx.GetFloat("alpha", 0.0f), beta = ctx.GetFloat("beta", 0.0f);
   const double norm = ctx.GetFloat("norm_coefficient", 0.0f);
-  if (!ctx.has_attr("alpha") || !ctx.has_attr("beta") || !ctx.has_attr("mode") || !ctx.has_attr("norm_coefficient")) {
+  if (!ctx.has_attr("alpha") || !ctx.has_attr("beta") || !ctx.has_attr("mode") ||
+      !ctx.has_attr("norm_coefficient")) {
     ctx.Fail("Momentum requires the alpha, beta, mode and norm_coefficient attributes");
   }
   const std::string mode = ctx.GetString("mode", "");
-  if (mode != "standard" && mode != "nesterov") ctx.Fail("mode must be 'standard' or 'nesterov', got '{}'", mode);
+  if (mode != "standard" && mode != "nesterov")
+    ctx.Fail("mode must be 'standard' or 'nesterov', got '{}'", mode);
   const double beta_adj = t > 0 ? beta : 1.0;
   std::vector<Value> outs(2 * n);
   for (size_t i = 0; i < n; ++i) {
     const Tensor& xt = ctx.input(2 + i);
-    std::vector<double> x = ToDoubles(xt), g = ToDoubles(ctx.input(2 + n + i)), v = ToDoubles(ctx.input(2 + 2 * n + i));
+    std::vector<double> x = ToDoubles(xt), g = ToDoubles(ctx.input(2 + n + i)),
+                        v = ToDoubles(ctx.input(2 + 2 * n + i));
     for (size_t k = 0; k < x.size(); ++k) {
       double gr = norm * x[k] + g[k];
       v[k] = alpha * v[k] + beta_adj * gr;
@@ -140,7 +148,8 @@ std::vector<Value> Momentum(KernelContext& ctx) {
   return outs;
 }
 
-// ---- Gradient --------------------------------------------------------------------------------------
+// ---- Gradient
+// --------------------------------------------------------------------------------------
 // Reverse-mode differentiation of y with respect to xs over the graph that contains the node.
 // The forward values are recomputed by running the ancestors of y (taking xs ++ zs from the
 // node's inputs) as a subgraph, then gradients flow back through Add, Sub, Mul, Neg and
@@ -153,10 +162,12 @@ struct Dense {
 
 // Sums `g` (shaped `out`) down to the broadcast operand shape `in`, optionally scaled
 // element-wise by `scale` (shaped `scale_shape`, broadcast onto `out`).
-void AccumulateBroadcast(const Dense& g, const Shape& in, Dense* acc, const Dense* scale, double sign) {
-  std::array<std::vector<int64_t>, 3> strides = {
-      BroadcastStrides(in, g.shape), Strides(g.shape),
-      scale != nullptr ? BroadcastStrides(scale->shape, g.shape) : std::vector<int64_t>(g.shape.size(), 0)};
+void AccumulateBroadcast(const Dense& g, const Shape& in, Dense* acc, const Dense* scale,
+                         double sign) {
+  std::array<std::vector<int64_t>, 3> strides = {BroadcastStrides(in, g.shape), Strides(g.shape),
+                                                 scale != nullptr
+                                                     ? BroadcastStrides(scale->shape, g.shape)
+                                                     : std::vector<int64_t>(g.shape.size(), 0)};
   ForEachBroadcast<3>(g.shape, strides, [&](int64_t, const std::array<int64_t, 3>& off) {
     double s = scale != nullptr ? scale->v[static_cast<size_t>(off[2])] : 1.0;
     acc->v[static_cast<size_t>(off[0])] += sign * g.v[static_cast<size_t>(off[1])] * s;
@@ -168,7 +179,8 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
   const std::vector<std::string> zs = ctx.GetStrings("zs");
   const std::string y = ctx.GetString("y", "");
   if (xs.empty() || y.empty()) ctx.Fail("attributes 'xs' and 'y' are required");
-  if (ctx.num_inputs() != xs.size() + zs.size()) ctx.Fail("expected {} inputs (xs then zs), got {}", xs.size() + zs.size(), ctx.num_inputs());
+  if (ctx.num_inputs() != xs.size() + zs.size())
+    ctx.Fail("expected {} inputs (xs then zs), got {}", xs.size() + zs.size(), ctx.num_inputs());
   if (ctx.num_outputs() != xs.size()) ctx.Fail("expected {} outputs (one per xs entry)", xs.size());
 
   // Nodes before this one that lead to y.
@@ -215,7 +227,8 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
   std::vector<Value> fwd_out = ctx.RunSubgraph(fwd, fwd_in);
   std::map<std::string, Dense> val;
   for (size_t i = 0; i < names.size(); ++i) {
-    if (!fwd_out[i].is_tensor()) ctx.Unsupported("gradient through non-tensor value '{}'", names[i]);
+    if (!fwd_out[i].is_tensor())
+      ctx.Unsupported("gradient through non-tensor value '{}'", names[i]);
     val[names[i]] = {fwd_out[i].tensor.shape(), ToDoubles(fwd_out[i].tensor)};
   }
 
@@ -237,16 +250,19 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
     if (git == grad.end()) continue;
     const Dense g = git->second;
     const std::string& op = n.op_type();
-    if (!n.domain().empty() && n.domain() != "ai.onnx") ctx.Unsupported("gradient of {}::{}", n.domain(), op);
+    if (!n.domain().empty() && n.domain() != "ai.onnx")
+      ctx.Unsupported("gradient of {}::{}", n.domain(), op);
     if (op == "Add" || op == "Sub") {
       AccumulateBroadcast(g, val.at(n.input(0)).shape, &grad_of(n.input(0)), nullptr, 1.0);
-      AccumulateBroadcast(g, val.at(n.input(1)).shape, &grad_of(n.input(1)), nullptr, op == "Add" ? 1.0 : -1.0);
+      AccumulateBroadcast(g, val.at(n.input(1)).shape, &grad_of(n.input(1)), nullptr,
+                          op == "Add" ? 1.0 : -1.0);
     } else if (op == "Mul") {
       const Dense a = val.at(n.input(0)), b = val.at(n.input(1));
       AccumulateBroadcast(g, a.shape, &grad_of(n.input(0)), &b, 1.0);
       AccumulateBroadcast(g, b.shape, &grad_of(n.input(1)), &a, 1.0);
     } else if (op == "Neg" || op == "Identity") {
-      AccumulateBroadcast(g, val.at(n.input(0)).shape, &grad_of(n.input(0)), nullptr, op == "Neg" ? -1.0 : 1.0);
+      AccumulateBroadcast(g, val.at(n.input(0)).shape, &grad_of(n.input(0)), nullptr,
+                          op == "Neg" ? -1.0 : 1.0);
     } else {
       ctx.Unsupported("gradient of {} is not implemented (Add, Sub, Mul, Neg, Identity are)", op);
     }
@@ -256,7 +272,8 @@ std::vector<Value> GradientOfGraph(KernelContext& ctx, const onnx::GraphProto& g
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& x = ctx.input(i);
     auto it = grad.find(xs[i]);
-    std::vector<double> g = it != grad.end() ? it->second.v : std::vector<double>(static_cast<size_t>(x.numel()), 0.0);
+    std::vector<double> g =
+        it != grad.end() ? it->second.v : std::vector<double>(static_cast<size_t>(x.numel()), 0.0);
     outs.emplace_back(FromDoubles(ctx, x.dtype(), x.shape(), g));
   }
   return outs;

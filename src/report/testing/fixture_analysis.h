@@ -16,10 +16,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace concord::report::testing {
 
@@ -35,8 +34,8 @@ inline constexpr const char* kFixtureThumbnail =
     "8Mu4MMCPxz5IUmWvnIsrx2TBLHgk86qO9/Kk/2dN48sd8rMd+nKf7FO+7pPf+fcCfEEA6wH8AAAAASUVORK5CYII=";
 
 inline const std::vector<std::string>& FixtureEnvs() {
-  static const std::vector<std::string> envs = {"ort@cpu,opt=3", "ort@cpu,opt=0",
-                                                "tvm@cpu,opt=3", "tvm@opencl,opt=3"};
+  static const std::vector<std::string> envs = {"ort@cpu,opt=3", "ort@cpu,opt=0", "tvm@cpu,opt=3",
+                                                "tvm@opencl,opt=3"};
   return envs;
 }
 
@@ -59,9 +58,12 @@ inline nlohmann::json LatencyStats(const std::vector<double>& x) {
   double var = 0;
   for (double v : x) var += (v - mean) * (v - mean);
   var /= static_cast<double>(x.size());
-  return {{"n", x.size()},          {"mean", mean},
-          {"std", std::sqrt(var)},  {"median", Percentile(x, 50)},
-          {"p90", Percentile(x, 90)}, {"p99", Percentile(x, 99)},
+  return {{"n", x.size()},
+          {"mean", mean},
+          {"std", std::sqrt(var)},
+          {"median", Percentile(x, 50)},
+          {"p90", Percentile(x, 90)},
+          {"p99", Percentile(x, 99)},
           {"min", *std::min_element(x.begin(), x.end())},
           {"max", *std::max_element(x.begin(), x.end())}};
 }
@@ -70,9 +72,8 @@ inline nlohmann::json Env(const std::string& env, const std::string& backend,
                           const std::string& device, const std::string& opt,
                           const nlohmann::json& threads, const nlohmann::json& versions) {
   nlohmann::json machine = {{"hostname", "bench-01"}, {"cpu", "AMD EPYC 7B13"}, {"cores", 2}};
-  return {{"env", env},         {"backend", backend},   {"library", backend},
-          {"device", device},   {"opt", opt},           {"threads", threads},
-          {"versions", versions}, {"machine", machine}};
+  return {{"env", env}, {"backend", backend}, {"library", backend},   {"device", device},
+          {"opt", opt}, {"threads", threads}, {"versions", versions}, {"machine", machine}};
 }
 
 }  // namespace fixture_detail
@@ -204,41 +205,46 @@ inline nlohmann::json FixtureCifarModel() {
   // quality: labelled inputs cat(3) dog(5) ship(8) truck(9); every env says automobile(1) for
   // the truck, tvm@cpu failed on it, tvm@opencl says cat for the dog.
   auto cls = [&](int c, int support, int predicted, json precision, json sensitivity) {
-    return json{{"class", c},           {"name", names[c]},          {"support", support},
-                {"predicted", predicted}, {"precision", precision}, {"sensitivity", sensitivity}};
+    return json{{"class", c},
+                {"name", names[c]},
+                {"support", support},
+                {"predicted", predicted},
+                {"precision", precision},
+                {"sensitivity", sensitivity}};
   };
-  json q_ort = {{"n", 4},
-                {"top1_accuracy", 0.75},
-                {"topk_accuracy", 1.0},
-                {"gmean", 0.0},
-                {"classes", {1, 3, 5, 8, 9}},
-                {"class_names", {"automobile", "cat", "dog", "ship", "truck"}},
-                {"confusion",
-                 {{0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 0, 1, 0, 0}, {0, 0, 0, 1, 0}, {1, 0, 0, 0, 0}}},
-                {"per_class",
-                 {cls(1, 0, 1, 0.0, nullptr), cls(3, 1, 1, 1.0, 1.0), cls(5, 1, 1, 1.0, 1.0),
-                  cls(8, 1, 1, 1.0, 1.0), cls(9, 1, 0, 0.0, 0.0)}}};
-  json q_tvm_cpu = {{"n", 3},
-                    {"top1_accuracy", 1.0},
-                    {"topk_accuracy", 1.0},
-                    {"gmean", 1.0},
-                    {"classes", {3, 5, 8}},
-                    {"class_names", {"cat", "dog", "ship"}},
-                    {"confusion", {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
-                    {"per_class",
-                     {cls(3, 1, 1, 1.0, 1.0), cls(5, 1, 1, 1.0, 1.0), cls(8, 1, 1, 1.0, 1.0)}}};
-  json q_tvm_cl = {{"n", 4},
-                   {"top1_accuracy", 0.5},
-                   {"topk_accuracy", 1.0},
-                   {"gmean", 0.0},
-                   {"classes", {1, 3, 5, 8, 9}},
-                   {"class_names", {"automobile", "cat", "dog", "ship", "truck"}},
-                   {"confusion",
-                    {{0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 0, 0, 1, 0},
-                     {1, 0, 0, 0, 0}}},
-                   {"per_class",
-                    {cls(1, 0, 1, 0.0, nullptr), cls(3, 1, 2, 0.5, 1.0), cls(5, 1, 0, 0.0, 0.0),
-                     cls(8, 1, 1, 1.0, 1.0), cls(9, 1, 0, 0.0, 0.0)}}};
+  json q_ort = {
+      {"n", 4},
+      {"top1_accuracy", 0.75},
+      {"topk_accuracy", 1.0},
+      {"gmean", 0.0},
+      {"classes", {1, 3, 5, 8, 9}},
+      {"class_names", {"automobile", "cat", "dog", "ship", "truck"}},
+      {"confusion",
+       {{0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 0, 1, 0, 0}, {0, 0, 0, 1, 0}, {1, 0, 0, 0, 0}}},
+      {"per_class",
+       {cls(1, 0, 1, 0.0, nullptr), cls(3, 1, 1, 1.0, 1.0), cls(5, 1, 1, 1.0, 1.0),
+        cls(8, 1, 1, 1.0, 1.0), cls(9, 1, 0, 0.0, 0.0)}}};
+  json q_tvm_cpu = {
+      {"n", 3},
+      {"top1_accuracy", 1.0},
+      {"topk_accuracy", 1.0},
+      {"gmean", 1.0},
+      {"classes", {3, 5, 8}},
+      {"class_names", {"cat", "dog", "ship"}},
+      {"confusion", {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+      {"per_class", {cls(3, 1, 1, 1.0, 1.0), cls(5, 1, 1, 1.0, 1.0), cls(8, 1, 1, 1.0, 1.0)}}};
+  json q_tvm_cl = {
+      {"n", 4},
+      {"top1_accuracy", 0.5},
+      {"topk_accuracy", 1.0},
+      {"gmean", 0.0},
+      {"classes", {1, 3, 5, 8, 9}},
+      {"class_names", {"automobile", "cat", "dog", "ship", "truck"}},
+      {"confusion",
+       {{0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 1, 0, 0, 0}, {0, 0, 0, 1, 0}, {1, 0, 0, 0, 0}}},
+      {"per_class",
+       {cls(1, 0, 1, 0.0, nullptr), cls(3, 1, 2, 0.5, 1.0), cls(5, 1, 0, 0.0, 0.0),
+        cls(8, 1, 1, 1.0, 1.0), cls(9, 1, 0, 0.0, 0.0)}}};
   model["quality"] = json::array();
   for (size_t e = 0; e < envs.size(); ++e) {
     json q = e < 2 ? q_ort : e == 2 ? q_tvm_cpu : q_tvm_cl;
@@ -310,9 +316,10 @@ inline nlohmann::json FixtureMlpModel() {
                 {"quality", json::array()},
                 {"performance", json::array()}};
   json tc = {{"baseline", envs[0]}, {"inputs", json::array()}};
-  for (int i = 0; i < 2; ++i) tc["inputs"].push_back({{"input", i == 0 ? "vec_0.bin" : "vec_1.bin"},
-                                                       {"ms", json::object()},
-                                                       {"change_pct", json::object()}});
+  for (int i = 0; i < 2; ++i)
+    tc["inputs"].push_back({{"input", i == 0 ? "vec_0.bin" : "vec_1.bin"},
+                            {"ms", json::object()},
+                            {"change_pct", json::object()}});
   for (size_t e = 0; e < envs.size(); ++e) {
     json list = json::array();
     for (int i = 0; i < 2; ++i) {
@@ -331,23 +338,29 @@ inline nlohmann::json FixtureMlpModel() {
          {"latencies_ms", lat},
          {"first_inference_ms", nullptr},
          {"prepare_ms", nullptr},
-         {"resources", {{"t_s", json::array()}, {"cpu_percent", json::array()},
-                        {"rss_mb", json::array()}}},
+         {"resources",
+          {{"t_s", json::array()}, {"cpu_percent", json::array()}, {"rss_mb", json::array()}}},
          {"mean_cpu_percent", nullptr},
          {"peak_rss_mb", nullptr}});
-    model["repeats"].push_back({{"env", envs[e]}, {"repeats", 1}, {"identical", true},
-                                {"max_abs", 0.0}});
+    model["repeats"].push_back(
+        {{"env", envs[e]}, {"repeats", 1}, {"identical", true}, {"max_abs", 0.0}});
     for (size_t f = e + 1; f < envs.size(); ++f) {
       const char* kinds[4][4] = {{"", "opt", "library", "other"},
                                  {"", "", "other", "other"},
                                  {"", "", "", "device"},
                                  {"", "", "", ""}};
-      model["pairs"].push_back({{"a", envs[e]},          {"b", envs[f]},
-                                {"kind", kinds[e][f]},   {"inputs", 2},
-                                {"top1_agree", 1.0},     {"topk_jaccard", 1.0},
-                                {"kendall_tau", 1.0},    {"max_abs", 0.0},
-                                {"max_rel", 0.0},        {"min_cosine", 1.0},
-                                {"identical_outputs", 2}, {"disagreeing_inputs", json::array()}});
+      model["pairs"].push_back({{"a", envs[e]},
+                                {"b", envs[f]},
+                                {"kind", kinds[e][f]},
+                                {"inputs", 2},
+                                {"top1_agree", 1.0},
+                                {"topk_jaccard", 1.0},
+                                {"kendall_tau", 1.0},
+                                {"max_abs", 0.0},
+                                {"max_rel", 0.0},
+                                {"min_cosine", 1.0},
+                                {"identical_outputs", 2},
+                                {"disagreeing_inputs", json::array()}});
     }
   }
   model["time_change"] = tc;
@@ -364,8 +377,7 @@ inline nlohmann::json FixtureAnalysis() {
   doc["schema"] = "concord.analysis/1";
   doc["store"] = "/tmp/demo/concord.db";
   doc["generated_at"] = "2026-11-22T03:04:05Z";
-  doc["campaign"] = {{"name", "demo"},
-                     {"config", {{"repeats", 3}, {"envs", envs}, {"warmup", 1}}}};
+  doc["campaign"] = {{"name", "demo"}, {"config", {{"repeats", 3}, {"envs", envs}, {"warmup", 1}}}};
   doc["machine"] = {{"hostname", "bench-01"}, {"cpu", "AMD EPYC 7B13"}, {"cores", 2}};
   doc["envs"] = json::array({d::Env(envs[0], "ort", "cpu", "3", "1", ort_versions),
                              d::Env(envs[1], "ort", "cpu", "0", "1", ort_versions),
