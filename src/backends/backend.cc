@@ -88,24 +88,32 @@ bool IsInteger(const std::string& v, int64_t* out) {
   return !v.empty() && ec == std::errc() && ptr == end;
 }
 
-// `value` against a declared option: its type, and `allowed` ("0..3" or "a|b|c") when set.
-void CheckOptionValue(const EnvSpec& env, const BackendOption& o, const std::string& value) {
-  int64_t v = 0;
-  if (o.type == "int" && !IsInteger(value, &v)) {
-    Fail(ErrorKind::kUsage, "{}: option {} must be an integer (got '{}')", env.ToString(), o.name,
-         value);
+// An int option's range: min..max when declared, else `allowed` when it reads "LO..HI".
+bool IntRange(const BackendOption& o, int64_t* lo, int64_t* hi) {
+  if (o.max >= o.min) {
+    *lo = o.min;
+    *hi = o.max;
+    return true;
   }
-  if (o.allowed.empty()) return;
   size_t dots = o.allowed.find("..");
-  int64_t lo = 0, hi = 0;
-  if (o.type == "int" && dots != std::string::npos && IsInteger(o.allowed.substr(0, dots), &lo) &&
-      IsInteger(o.allowed.substr(dots + 2), &hi)) {
-    if (v < lo || v > hi) {
-      Fail(ErrorKind::kUsage, "{}: option {} must be in {} (got '{}')", env.ToString(), o.name,
-           o.allowed, value);
+  return dots != std::string::npos && IsInteger(o.allowed.substr(0, dots), lo) &&
+         IsInteger(o.allowed.substr(dots + 2), hi);
+}
+
+// `value` against a declared option: an int inside its range, or a str among `allowed`
+// ("a|b|c") when that is set.
+void CheckOptionValue(const EnvSpec& env, const BackendOption& o, const std::string& value) {
+  if (o.type == "int") {
+    int64_t v = 0, lo = 0, hi = 0;
+    bool ranged = IntRange(o, &lo, &hi);
+    if (!IsInteger(value, &v) || (ranged && (v < lo || v > hi))) {
+      Fail(ErrorKind::kUsage, "{}: option {} of backend {} must be an integer{} (got '{}')",
+           env.ToString(), o.name, env.backend, ranged ? fmt::format(" in {}..{}", lo, hi) : "",
+           value);
     }
     return;
   }
+  if (o.allowed.empty()) return;
   bool listed = false;
   for (size_t start = 0; start <= o.allowed.size();) {
     size_t bar = std::min(o.allowed.find('|', start), o.allowed.size());
@@ -113,29 +121,27 @@ void CheckOptionValue(const EnvSpec& env, const BackendOption& o, const std::str
     start = bar + 1;
   }
   if (!listed) {
-    Fail(ErrorKind::kUsage, "{}: option {} must be one of {} (got '{}')", env.ToString(), o.name,
-         o.allowed, value);
+    Fail(ErrorKind::kUsage, "{}: option {} of backend {} must be one of {} (got '{}')",
+         env.ToString(), o.name, env.backend, o.allowed, value);
   }
 }
 
 }  // namespace
 
-void ValidateEnv(const EnvSpec& env) {
-  std::string isolate = env.Get("isolate", "0");
-  if (isolate != "0" && isolate != "1") {
-    Fail(ErrorKind::kUsage, "{}: isolate must be 0 or 1 (got '{}')", env.ToString(), isolate);
+double EnvTimeoutSeconds(const EnvSpec& env) {
+  auto it = env.options.find("timeout");
+  if (it == env.options.end()) return 0;
+  const std::string& t = it->second;
+  char* end = nullptr;
+  double seconds = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || !(seconds > 0) || seconds > 86400 * 7) {
+    Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
+         env.ToString(), t);
   }
-  if (env.options.count("timeout")) {
-    const std::string& t = env.options.at("timeout");
-    char* end = nullptr;
-    double seconds = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size() || !(seconds > 0)) {
-      Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
-           env.ToString(), t);
-    }
-  }
-  if (!env.Get("host").empty()) return;  // the server validates the rest
-  BackendInfo info = ProbeBackend(env.backend);
+  return seconds;
+}
+
+void CheckEnvAgainst(const EnvSpec& env, const BackendInfo& info) {
   if (std::find(info.devices.begin(), info.devices.end(), env.device) == info.devices.end()) {
     Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
          env.backend, env.device, fmt::format("{}", fmt::join(info.devices, ", ")));
@@ -152,6 +158,16 @@ void ValidateEnv(const EnvSpec& env) {
     }
     CheckOptionValue(env, *it, value);
   }
+}
+
+void ValidateEnv(const EnvSpec& env) {
+  std::string isolate = env.Get("isolate", "0");
+  if (isolate != "0" && isolate != "1") {
+    Fail(ErrorKind::kUsage, "{}: isolate must be 0 or 1 (got '{}')", env.ToString(), isolate);
+  }
+  EnvTimeoutSeconds(env);
+  if (!env.Get("host").empty()) return;  // the server validates the rest
+  CheckEnvAgainst(env, ProbeBackend(env.backend));
 }
 
 void ValidateEnvs(const std::vector<EnvSpec>& envs) {

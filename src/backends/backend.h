@@ -54,6 +54,7 @@ struct BackendOption {
   std::string allowed;        // "0..3", "0|1", or empty for any value of the type
   std::string default_value;  // empty when the backend picks
   std::string help;           // one line
+  int64_t min = 0, max = -1;  // int options: the range when max >= min (else parsed from allowed)
 };
 
 struct BackendInfo {
@@ -86,6 +87,14 @@ std::unique_ptr<Backend> FindBackend(const std::string& name);
 // timeout= a number of seconds. Envs with host= run elsewhere: only the generic options are
 // checked here (the server checks the rest). Error(kUsage) naming the env and what is wrong.
 void ValidateEnv(const EnvSpec& env);
+// The backend-specific half of ValidateEnv, against a given declaration: device among
+// info.devices, every option other than the generic ones (isolate, timeout, host, token)
+// declared in info.options with a value of its type inside `allowed`. Worker sessions call it
+// with the adapter's HELLO declaration. Error(kUsage) naming the env and what is wrong.
+void CheckEnvAgainst(const EnvSpec& env, const BackendInfo& info);
+// The env's timeout= in seconds (0 when absent); Error(kUsage) unless a positive number of at
+// most a week.
+double EnvTimeoutSeconds(const EnvSpec& env);
 // ValidateEnv on each; one Error(kUsage) listing every invalid env (one line each).
 void ValidateEnvs(const std::vector<EnvSpec>& envs);
 // Shortcut: FindBackend(env.backend)->Prepare(model, env).

@@ -297,43 +297,33 @@ Declaration ReadDeclaration(const nlohmann::json& hello) {
   return d;
 }
 
-// Env options every worker backend takes besides the adapter's own: they configure the
-// client side (timeouts), not the runtime.
-const std::vector<std::string> kClientOptions = {"timeout"};
-
-std::string KnownOptions(const Declaration& d) {
-  std::vector<std::string> names;
-  for (const auto& o : d.options) names.push_back(o["name"].get<std::string>());
-  for (const auto& o : kClientOptions) names.push_back(o);
-  return fmt::format("{}", fmt::join(names, ", "));
+// The adapter's declared options as BackendInfo options, plus the client-side timeout= every
+// worker backend takes (it configures the client, not the runtime).
+std::vector<BackendOption> DeclaredOptions(const Declaration& d) {
+  std::vector<BackendOption> out;
+  for (const auto& o : d.options) {
+    BackendOption b{o.value("name", std::string()), o.value("type", std::string()),
+                    o.value("allowed", std::string()), o.value("default", std::string()),
+                    o.value("help", std::string())};
+    if (b.type == "int" && o.contains("min") && o.contains("max")) {
+      b.min = o.value("min", int64_t{0});
+      b.max = o.value("max", int64_t{-1});
+    }
+    out.push_back(std::move(b));
+  }
+  out.push_back({"timeout", "str", "", "",
+                 "seconds allowed for MODEL (600) and each run (300); the worker is killed past "
+                 "it"});
+  return out;
 }
 
-// Checks `env` against the worker's declaration: Error(kUsage) for a device the adapter does
-// not know, an option it does not declare, or an integer option out of its range.
+// Checks `env` against the worker's HELLO declaration (the devices and options the adapter
+// knows): Error(kUsage) as ValidateEnv gives.
 void CheckEnv(const EnvSpec& env, const Declaration& d) {
-  if (std::find(d.devices.begin(), d.devices.end(), env.device) == d.devices.end()) {
-    Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
-         env.backend, env.device, fmt::format("{}", fmt::join(d.devices, ", ")));
-  }
-  for (const auto& [key, value] : env.options) {
-    if (std::find(kClientOptions.begin(), kClientOptions.end(), key) != kClientOptions.end())
-      continue;
-    auto it = std::find_if(d.options.begin(), d.options.end(),
-                           [&](const nlohmann::json& o) { return o["name"] == key; });
-    if (it == d.options.end()) {
-      Fail(ErrorKind::kUsage, "{}: backend {} does not know option '{}' (known: {})",
-           env.ToString(), env.backend, key, KnownOptions(d));
-    }
-    if (it->value("type", std::string()) != "int") continue;
-    int64_t lo = it->value("min", int64_t{0}), hi = it->value("max", int64_t{0});
-    int64_t v = 0;
-    const char* end = value.data() + value.size();
-    auto [ptr, ec] = std::from_chars(value.data(), end, v);
-    if (value.empty() || ec != std::errc() || ptr != end || v < lo || v > hi) {
-      Fail(ErrorKind::kUsage, "{}: option {} of backend {} must be an integer in {}..{} (got '{}')",
-           env.ToString(), key, env.backend, lo, hi, value);
-    }
-  }
+  BackendInfo info;
+  info.devices = d.devices;
+  info.options = DeclaredOptions(d);
+  CheckEnvAgainst(env, info);
 }
 
 std::vector<std::string> WorkerArgv(const BackendSpec& spec) {
@@ -539,16 +529,7 @@ class WorkerBackend : public Backend {
     info.unavailable_reason = probe.reason;
     const Declaration& d = probe.declaration;
     info.opt_mapping = d.opt_mapping;
-    for (const auto& o : d.options) {
-      info.options.push_back({o.value("name", std::string()), o.value("type", std::string()),
-                              o.value("allowed", std::string()), o.value("default", std::string()),
-                              o.value("help", std::string())});
-    }
-    for (const auto& o : kClientOptions) {
-      info.options.push_back({o, "str", "", "",
-                              "seconds allowed for MODEL (600) and each run "
-                              "(300); the worker is killed past it"});
-    }
+    info.options = DeclaredOptions(d);
     auto str = [&](const char* k) {
       return d.versions.contains(k) && d.versions[k].is_string() ? d.versions[k].get<std::string>()
                                                                  : std::string("?");
@@ -563,15 +544,7 @@ class WorkerBackend : public Backend {
   std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {
     ProtocolSessionOptions options;
     EnvSpec worker_env = env;
-    auto timeout = env.options.find("timeout");
-    if (timeout != env.options.end()) {
-      const std::string& v = timeout->second;
-      char* end = nullptr;
-      double s = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
-        Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
-             env.ToString(), v);
-      }
+    if (double s = EnvTimeoutSeconds(env); s > 0) {
       int ms = static_cast<int>(s * 1000);
       options.prepare_timeout_ms = options.run_timeout_ms = std::max(ms, 1);
       worker_env.options.erase("timeout");
@@ -599,14 +572,7 @@ std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpe
   ProtocolSessionOptions options;
   EnvSpec worker_env = env;
   worker_env.options.erase("isolate");
-  auto it = env.options.find("timeout");
-  if (it != env.options.end()) {
-    char* end = nullptr;
-    double s = std::strtod(it->second.c_str(), &end);
-    if (it->second.empty() || *end != '\0' || !(s > 0) || s > 86400 * 7) {
-      Fail(ErrorKind::kUsage, "{}: timeout must be a positive number of seconds (got '{}')",
-           env.ToString(), it->second);
-    }
+  if (double s = EnvTimeoutSeconds(env); s > 0) {
     options.prepare_timeout_ms = options.run_timeout_ms = std::max(static_cast<int>(s * 1000), 1);
     worker_env.options.erase("timeout");
   }

@@ -66,64 +66,62 @@ json ReadConfigDocument(const fs::path& file) {
   }
 }
 
-}  // namespace
+// models[i] of the config: path (must exist), name, preprocessing, label space, class names.
+MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& where) {
+  CheckKeys(c.file, m, where, {"name", "path", "preprocess", "label_space", "class_names"});
+  MatrixModel model;
+  model.path = Resolve(c.file, GetString(c.file, m, "path", where));
+  if (!fs::is_regular_file(model.path)) {
+    Fail(ErrorKind::kInput, "matrix config {}: {}.path: no such model file {}", c.file.string(),
+         where, model.path.string());
+  }
+  model.name =
+      m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
+  if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);
+  if (m.contains("label_space")) {
+    const json& ls = m["label_space"];
+    CheckKeys(c.file, ls, where + ".label_space", {"num_classes", "offset"});
+    LabelSpace space;
+    if (!ls.value("num_classes", json(1000)).is_number_integer() ||
+        !ls.value("offset", json(0)).is_number_integer()) {
+      ConfigFail(c.file, where + ".label_space: num_classes and offset must be integers");
+    }
+    space.num_classes = ls.value("num_classes", 1000);
+    space.offset = ls.value("offset", 0);
+    space.Validate();
+    model.label_space = space;
+  }
+  if (m.contains("class_names")) {
+    fs::path names = Resolve(c.file, GetString(c.file, m, "class_names", where));
+    std::ifstream in(names);
+    if (!in) {
+      Fail(ErrorKind::kInput, "matrix config {}: {}.class_names: cannot read {}", c.file.string(),
+           where, names.string());
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      model.class_names.push_back(line);
+    }
+  }
+  return model;
+}
 
-MatrixConfig LoadMatrixConfig(const fs::path& file) {
-  MatrixConfig c;
-  c.file = fs::absolute(file);
-  json j = ReadConfigDocument(c.file);
-  c.raw = j;
-  CheckKeys(c.file, j, "the config",
-            {"name", "models", "envs", "hosts", "dataset", "repeats", "top_k", "store_tensors",
-             "isolate", "timeout_s", "sample_ms"});
-  c.name = j.value("name", c.file.stem().string());
+void ReadModels(const json& j, MatrixConfig& c) {
   if (!j.contains("models") || !j["models"].is_array() || j["models"].empty()) {
     ConfigFail(c.file, "'models' must be a non-empty array of {\"path\": ...} objects");
   }
   std::set<std::string> model_names;
   for (size_t i = 0; i < j["models"].size(); ++i) {
-    const json& m = j["models"][i];
-    std::string where = fmt::format("models[{}]", i);
-    CheckKeys(c.file, m, where, {"name", "path", "preprocess", "label_space", "class_names"});
-    MatrixModel model;
-    model.path = Resolve(c.file, GetString(c.file, m, "path", where));
-    if (!fs::is_regular_file(model.path)) {
-      Fail(ErrorKind::kInput, "matrix config {}: {}.path: no such model file {}", c.file.string(),
-           where, model.path.string());
-    }
-    model.name =
-        m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
+    MatrixModel model = ReadModel(c, j["models"][i], fmt::format("models[{}]", i));
     if (!model_names.insert(model.name).second) {
       ConfigFail(c.file, fmt::format("two models are named '{}'", model.name));
     }
-    if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);
-    if (m.contains("label_space")) {
-      const json& ls = m["label_space"];
-      CheckKeys(c.file, ls, where + ".label_space", {"num_classes", "offset"});
-      LabelSpace space;
-      if (!ls.value("num_classes", json(1000)).is_number_integer() ||
-          !ls.value("offset", json(0)).is_number_integer()) {
-        ConfigFail(c.file, where + ".label_space: num_classes and offset must be integers");
-      }
-      space.num_classes = ls.value("num_classes", 1000);
-      space.offset = ls.value("offset", 0);
-      space.Validate();
-      model.label_space = space;
-    }
-    if (m.contains("class_names")) {
-      fs::path names = Resolve(c.file, GetString(c.file, m, "class_names", where));
-      std::ifstream in(names);
-      if (!in) {
-        Fail(ErrorKind::kInput, "matrix config {}: {}.class_names: cannot read {}", c.file.string(),
-             where, names.string());
-      }
-      for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        model.class_names.push_back(line);
-      }
-    }
     c.models.push_back(std::move(model));
   }
+}
+
+// 'envs' with sweeps expanded, crossed with 'hosts'; no env twice.
+void ReadEnvs(const json& j, MatrixConfig& c) {
   if (!j.contains("envs") || !j["envs"].is_array() || j["envs"].empty()) {
     ConfigFail(c.file,
                "'envs' must be a non-empty array of env strings, e.g. [\"ref\", "
@@ -160,6 +158,10 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
       c.envs.push_back(x);
     }
   }
+}
+
+// 'dataset': exactly one of images (with preprocessing on every model), tensors, random.
+void ReadDataset(const json& j, MatrixConfig& c) {
   if (!j.contains("dataset")) ConfigFail(c.file, "'dataset' is required");
   const json& d = j["dataset"];
   CheckKeys(c.file, d, "dataset", {"images", "labels", "recursive", "tensors", "random", "seed"});
@@ -202,6 +204,10 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
     c.dataset.random_count = d["random"].get<int>();
     c.dataset.seed = d.value("seed", 0ull);
   }
+}
+
+// repeats, top_k, store_tensors, isolate, timeout_s, sample_ms.
+void ReadRunSettings(const json& j, MatrixConfig& c) {
   auto int_in = [&](const char* key, int def, int lo, int hi) {
     if (!j.contains(key)) return def;
     if (!j[key].is_number_integer() || j[key].get<int64_t>() < lo || j[key].get<int64_t>() > hi) {
@@ -237,6 +243,23 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
     }
     c.sample_ms = j["sample_ms"].get<double>();
   }
+}
+
+}  // namespace
+
+MatrixConfig LoadMatrixConfig(const fs::path& file) {
+  MatrixConfig c;
+  c.file = fs::absolute(file);
+  json j = ReadConfigDocument(c.file);
+  c.raw = j;
+  CheckKeys(c.file, j, "the config",
+            {"name", "models", "envs", "hosts", "dataset", "repeats", "top_k", "store_tensors",
+             "isolate", "timeout_s", "sample_ms"});
+  c.name = j.value("name", c.file.stem().string());
+  ReadModels(j, c);
+  ReadEnvs(j, c);
+  ReadDataset(j, c);
+  ReadRunSettings(j, c);
   return c;
 }
 

@@ -320,31 +320,17 @@ bool HasTorchOrKeras(const fs::path& rel) {
   return s.find("torch") != std::string::npos || s.find("keras") != std::string::npos;
 }
 
-void ExportModel(const json& model, const std::map<std::string, json>& env_info,
-                 const std::vector<std::string>& env_order, const fs::path& root) {
-  std::string model_name = model.at("name").get<std::string>();
-  fs::path model_dir = root / Safe(model_name);
-  if (fs::exists(model_dir)) {
-    Fail(ErrorKind::kInput,
-         "DeltaNN export: two models map to the folder {} (model {}); "
-         "rename one of them",
-         Safe(model_name), model_name);
-  }
-  int top_k = model.at("top_k").get<int>();
-  if (top_k < static_cast<int>(kTopK)) {
-    Fail(ErrorKind::kInput,
-         "DeltaNN export: model {} has top_k {}, DeltaNN's files hold "
-         "exactly {} predictions per input; rerun the analysis with top_k >= {}",
-         model_name, top_k, kTopK, kTopK);
-  }
+// The per-input file names (the input's stem made safe, deduplicated) and the input names.
+struct InputFiles {
+  std::vector<std::string> files, names;
+};
 
-  // Input file names.
-  const json& inputs = model.at("inputs");
-  std::vector<std::string> files, input_names;
+InputFiles NameInputFiles(const json& inputs) {
+  InputFiles out;
   std::set<std::string> taken;
   for (const auto& in : inputs) {
     std::string name = in.at("name").get<std::string>();
-    input_names.push_back(name);
+    out.names.push_back(name);
     std::string stem = name;
     size_t slash = stem.find_last_of('/');
     size_t dot = stem.rfind('.');
@@ -354,39 +340,113 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
     std::string base = Safe(stem), file = base + ".txt";
     for (int k = 2; taken.count(file); ++k) file = fmt::format("{}_{}.txt", base, k);
     taken.insert(file);
-    files.push_back(file);
+    out.files.push_back(file);
   }
+  return out;
+}
 
-  // One tree per env that has predictions for this model, in `envs` order.
-  const json& predictions = model.at("predictions");
+// The model's name, folder and checks shared by every step of one model's export.
+struct ModelExport {
+  std::string name;
+  fs::path dir;
+  InputFiles inputs;
+  json failed = json::array();  // [{env, input}] cells without predictions
+};
+
+// An env's folder names from the analysis' "envs" entry; Error(kInput) without a library.
+EnvTree NameEnvTree(const std::string& env, const json& info) {
+  EnvTree t;
+  t.env = env;
+  t.device = Safe(OptionalString(info, "device", "default"));
+  std::string opt = OptionalString(info, "opt", "");
+  t.opt = opt.empty() ? "opt_default" : "opt" + Safe(opt);
+  std::string library = OptionalString(info, "library", OptionalString(info, "backend", ""));
+  if (library.empty()) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: env {} has no library in the analysis \"envs\" "
+         "list; regenerate the analysis",
+         env);
+  }
+  for (const auto& item : ExtraItems(env)) library += "_" + item;
+  t.library = Safe(library);
+  return t;
+}
+
+// One prediction cell as DeltaNN's file text ("id, score" x kTopK, blank line, seconds).
+std::string CellText(const ModelExport& m, const std::string& env, size_t i, const json& c,
+                     bool plus_one, Cell* cell) {
+  const json& top = c.at("top");
+  const json& scores = c.at("scores");
+  const std::string& input = m.inputs.names[i];
+  if (top.size() < kTopK || scores.size() < kTopK) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: model {} env {} input {}: {} classes and {} "
+         "scores, DeltaNN needs {}",
+         m.name, env, input, top.size(), scores.size(), kTopK);
+  }
+  if (!c.at("ms").is_number()) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: model {} env {} input {}: no run time (ms); "
+         "DeltaNN's files need one, regenerate the analysis",
+         m.name, env, input);
+  }
+  std::string text;
+  for (size_t r = 0; r < kTopK; ++r) {
+    int64_t id = top[r].get<int64_t>() + (plus_one ? 1 : 0);
+    double score = scores[r].is_null() ? std::nan("") : scores[r].get<double>();
+    if (r == 0) cell->top1 = std::to_string(id);
+    text += fmt::format("{}, {:.6f}\n", id, score);
+  }
+  std::string secs = fmt::format("{:.6f}", c.at("ms").get<double>() / 1000.0);
+  cell->seconds = std::strtod(secs.c_str(), nullptr);  // what DeltaNN parses back
+  return text + "\n" + secs + "\n";
+}
+
+// Writes one env's per-input files under <device>/<opt>/<library>/mutations/ts_0 and fills
+// t->cells; returns the env's concord_mapping.json entry.
+json WriteEnvTree(ModelExport& m, const json& cells, EnvTree* t) {
+  const std::vector<std::string>& files = m.inputs.files;
+  if (!cells.is_array() || cells.size() != files.size()) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: model {} env {}: {} predictions for {} inputs; "
+         "the analysis document is inconsistent, regenerate it",
+         m.name, t->env, cells.is_array() ? cells.size() : 0, files.size());
+  }
+  bool plus_one = !HasTorchOrKeras(fs::path(Safe(m.name)) / t->Rel());
+  fs::path ts_dir = m.dir / t->Rel() / "mutations" / "ts_0";
+  fs::create_directories(ts_dir);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (cells[i].is_null()) {
+      t->cells.emplace_back();
+      m.failed.push_back({{"env", t->env}, {"input", m.inputs.names[i]}});
+      continue;
+    }
+    Cell cell;
+    WriteFile(ts_dir / files[i], CellText(m, t->env, i, cells[i], plus_one, &cell));
+    t->cells.push_back(cell);
+  }
+  return {{"env", t->env},         {"folder", (t->Rel() / "mutations" / "ts_0").string()},
+          {"device", t->device},   {"opt", t->opt},
+          {"library", t->library}, {"class_id_offset", plus_one ? 1 : 0}};
+}
+
+// One tree per env that has predictions for this model, in `env_order`; fills `mapping_envs`.
+std::vector<EnvTree> WriteEnvTrees(ModelExport& m, const json& predictions,
+                                   const std::map<std::string, json>& env_info,
+                                   const std::vector<std::string>& env_order, json* mapping_envs) {
   for (const auto& [env, cells] : predictions.items()) {
     if (!env_info.count(env)) {
       Fail(ErrorKind::kInput,
            "DeltaNN export: model {} has predictions for env {}, which the "
            "analysis \"envs\" list lacks; the document is inconsistent, regenerate it",
-           model_name, env);
+           m.name, env);
     }
   }
   std::vector<EnvTree> trees;
   std::map<std::string, std::string> folder_owner;
-  json mapping_envs = json::array(), failed = json::array();
   for (const auto& env : env_order) {
     if (!predictions.contains(env)) continue;
-    const json& info = env_info.at(env);
-    EnvTree t;
-    t.env = env;
-    t.device = Safe(OptionalString(info, "device", "default"));
-    std::string opt = OptionalString(info, "opt", "");
-    t.opt = opt.empty() ? "opt_default" : "opt" + Safe(opt);
-    std::string library = OptionalString(info, "library", OptionalString(info, "backend", ""));
-    if (library.empty()) {
-      Fail(ErrorKind::kInput,
-           "DeltaNN export: env {} has no library in the analysis \"envs\" "
-           "list; regenerate the analysis",
-           env);
-    }
-    for (const auto& item : ExtraItems(env)) library += "_" + item;
-    t.library = Safe(library);
+    EnvTree t = NameEnvTree(env, env_info.at(env));
     std::string rel = t.Rel().string();
     auto [it, inserted] = folder_owner.emplace(rel, env);
     if (!inserted) {
@@ -395,64 +455,18 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
            "DeltaNN can only tell environments apart by device, opt and library",
            it->second, env, rel);
     }
-    const json& cells = predictions.at(env);
-    if (!cells.is_array() || cells.size() != files.size()) {
-      Fail(ErrorKind::kInput,
-           "DeltaNN export: model {} env {}: {} predictions for {} inputs; "
-           "the analysis document is inconsistent, regenerate it",
-           model_name, env, cells.is_array() ? cells.size() : 0, files.size());
-    }
-    bool plus_one = !HasTorchOrKeras(fs::path(Safe(model_name)) / t.Rel());
-    fs::path ts_dir = model_dir / t.Rel() / "mutations" / "ts_0";
-    fs::create_directories(ts_dir);
-    for (size_t i = 0; i < files.size(); ++i) {
-      const json& c = cells[i];
-      if (c.is_null()) {
-        t.cells.emplace_back();
-        failed.push_back({{"env", env}, {"input", input_names[i]}});
-        continue;
-      }
-      const json& top = c.at("top");
-      const json& scores = c.at("scores");
-      if (top.size() < kTopK || scores.size() < kTopK) {
-        Fail(ErrorKind::kInput,
-             "DeltaNN export: model {} env {} input {}: {} classes and {} "
-             "scores, DeltaNN needs {}",
-             model_name, env, input_names[i], top.size(), scores.size(), kTopK);
-      }
-      if (!c.at("ms").is_number()) {
-        Fail(ErrorKind::kInput,
-             "DeltaNN export: model {} env {} input {}: no run time (ms); "
-             "DeltaNN's files need one, regenerate the analysis",
-             model_name, env, input_names[i]);
-      }
-      std::string text;
-      Cell cell;
-      for (size_t r = 0; r < kTopK; ++r) {
-        int64_t id = top[r].get<int64_t>() + (plus_one ? 1 : 0);
-        double score = scores[r].is_null() ? std::nan("") : scores[r].get<double>();
-        if (r == 0) cell.top1 = std::to_string(id);
-        text += fmt::format("{}, {:.6f}\n", id, score);
-      }
-      std::string secs = fmt::format("{:.6f}", c.at("ms").get<double>() / 1000.0);
-      cell.seconds = std::strtod(secs.c_str(), nullptr);  // what DeltaNN parses back
-      text += "\n" + secs + "\n";
-      WriteFile(ts_dir / files[i], text);
-      t.cells.push_back(cell);
-    }
-    mapping_envs.push_back({{"env", env},
-                            {"folder", (t.Rel() / "mutations" / "ts_0").string()},
-                            {"device", t.device},
-                            {"opt", t.opt},
-                            {"library", t.library},
-                            {"class_id_offset", plus_one ? 1 : 0}});
+    mapping_envs->push_back(WriteEnvTree(m, predictions.at(env), &t));
     trees.push_back(std::move(t));
   }
+  return trees;
+}
 
-  // same_folder_evaluation.json (generate_base_folder_comparison / get_same_folder_comparison):
-  // comparisons between the ts_* run folders of one library. The analysis carries predictions
-  // of repeat 0 only, so there is one run folder and DeltaNN's comparison is empty; Concord's
-  // own determinism check (analysis "repeats") is added as "concord_repeats" (not DeltaNN).
+// same_folder_evaluation.json (generate_base_folder_comparison / get_same_folder_comparison):
+// comparisons between the ts_* run folders of one library. The analysis carries predictions
+// of repeat 0 only, so there is one run folder and DeltaNN's comparison is empty; Concord's
+// own determinism check (analysis "repeats") is added as "concord_repeats" (not DeltaNN).
+void WriteSameFolderEvaluations(const json& model, const ModelExport& m,
+                                const std::vector<EnvTree>& trees) {
   std::map<std::string, json> repeats;
   if (model.contains("repeats")) {
     for (const auto& r : model.at("repeats")) repeats[r.at("env").get<std::string>()] = r;
@@ -467,63 +481,70 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
       r.erase("env");
       same["concord_repeats"] = r;
     }
-    WriteJson(model_dir / t.Rel() / "mutations" / "same_folder_evaluation.json", same);
+    WriteJson(m.dir / t.Rel() / "mutations" / "same_folder_evaluation.json", same);
   }
+}
 
-  // library_evaluation*.json per <device>/<opt> (generate_libraries_comparison): every ordered
-  // pair of libraries in that folder, in `envs` order.
+// library_evaluation*.json of one <device>/<opt> folder `g` (generate_libraries_comparison):
+// every ordered pair of libraries in that folder, in `envs` order.
+void WriteLibraryEvaluation(const ModelExport& m, const std::vector<EnvTree>& trees,
+                            const std::string& g) {
+  json times = json::object(), comparisons = json::array(), dissimilar = json::object();
+  json time_percentages = json::object(), time_stats = json::object();
+  for (const auto& base : trees) {
+    if ((fs::path(base.device) / base.opt).string() != g) continue;
+    time_percentages[base.library] = json::object();
+    time_stats[base.library] = json::object();
+    for (const auto& ev : trees) {
+      if (&ev == &base || (fs::path(ev.device) / ev.opt).string() != g) continue;
+      Comparison c = Compare(base, ev, m.inputs.files);
+      json& cmp = c.comparison;
+      time_percentages[base.library][ev.library] = cmp["exec_time_percentages"];
+      // DeltaNN quirk: one "oneway_exec_time" per base, the last evaluated library's.
+      time_percentages[base.library]["oneway_exec_time"] = cmp["oneway_exec_time"];
+      time_stats[base.library][ev.library] = cmp["oneway_exec_time"];
+      if (!times.contains(ev.library)) {  // the first base's view of each library
+        times[ev.library] = {{"average_exec_time", cmp["average_exec_time"]},
+                             {"total_exec_time", cmp["total_exec_time"]}};
+      }
+      cmp.erase("average_exec_time");
+      cmp.erase("total_exec_time");
+      cmp.erase("exec_time_percentages");
+      comparisons.push_back(
+          {{"base", base.library}, {"evaluated", ev.library}, {"comparison", cmp}});
+      CountDissimilar(dissimilar, c.images_dissimilar);
+    }
+  }
+  fs::path dir = m.dir / g;
+  WriteJson(
+      dir / "library_evaluation.json",
+      {{"times", times}, {"comparisons", comparisons}, {"total_images_dissimilar", dissimilar}});
+  WriteJson(dir / "library_evaluation_time_percentages.json", time_percentages);
+  WriteJson(dir / "library_evaluation_time_stats.json", time_stats);
+}
+
+void WriteLibraryEvaluations(const ModelExport& m, const std::vector<EnvTree>& trees) {
   std::vector<std::string> groups;
   for (const auto& t : trees) {
     std::string g = (fs::path(t.device) / t.opt).string();
     if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
   }
-  for (const auto& g : groups) {
-    json times = json::object(), comparisons = json::array(), dissimilar = json::object();
-    json time_percentages = json::object(), time_stats = json::object();
-    for (const auto& base : trees) {
-      if ((fs::path(base.device) / base.opt).string() != g) continue;
-      time_percentages[base.library] = json::object();
-      time_stats[base.library] = json::object();
-      for (const auto& ev : trees) {
-        if (&ev == &base || (fs::path(ev.device) / ev.opt).string() != g) continue;
-        Comparison c = Compare(base, ev, files);
-        json& cmp = c.comparison;
-        time_percentages[base.library][ev.library] = cmp["exec_time_percentages"];
-        // DeltaNN quirk: one "oneway_exec_time" per base, the last evaluated library's.
-        time_percentages[base.library]["oneway_exec_time"] = cmp["oneway_exec_time"];
-        time_stats[base.library][ev.library] = cmp["oneway_exec_time"];
-        if (!times.contains(ev.library)) {  // the first base's view of each library
-          times[ev.library] = {{"average_exec_time", cmp["average_exec_time"]},
-                               {"total_exec_time", cmp["total_exec_time"]}};
-        }
-        cmp.erase("average_exec_time");
-        cmp.erase("total_exec_time");
-        cmp.erase("exec_time_percentages");
-        comparisons.push_back(
-            {{"base", base.library}, {"evaluated", ev.library}, {"comparison", cmp}});
-        CountDissimilar(dissimilar, c.images_dissimilar);
-      }
-    }
-    fs::path dir = model_dir / g;
-    WriteJson(
-        dir / "library_evaluation.json",
-        {{"times", times}, {"comparisons", comparisons}, {"total_images_dissimilar", dissimilar}});
-    WriteJson(dir / "library_evaluation_time_percentages.json", time_percentages);
-    WriteJson(dir / "library_evaluation_time_stats.json", time_stats);
-  }
+  for (const auto& g : groups) WriteLibraryEvaluation(m, trees, g);
+}
 
-  // device_evaluation.json (generate_devices_comparison): {library: [{base: device, evaluated:
-  // device, comparison}], "total_images_dissimilar": {...}}, every library key present.
-  // DeltaNN's devices hold libraries directly; Concord nests opt in between, so each entry
-  // also names its "opt" (not in DeltaNN) and only same-opt folders are compared. DeltaNN's
-  // code looks for the evaluated device's files in <device>/mutations, without the library (a
-  // bug that finds nothing in its own layout); we compare the same library, its evident intent.
+// device_evaluation.json (generate_devices_comparison): {library: [{base: device, evaluated:
+// device, comparison}], "total_images_dissimilar": {...}}, every library key present.
+// DeltaNN's devices hold libraries directly; Concord nests opt in between, so each entry
+// also names its "opt" (not in DeltaNN) and only same-opt folders are compared. DeltaNN's
+// code looks for the evaluated device's files in <device>/mutations, without the library (a
+// bug that finds nothing in its own layout); we compare the same library, its evident intent.
+void WriteDeviceEvaluation(const ModelExport& m, const std::vector<EnvTree>& trees) {
   json devices = json::object(), device_dissimilar = json::object();
   for (const auto& base : trees) {
     if (!devices.contains(base.library)) devices[base.library] = json::array();
     for (const auto& ev : trees) {
       if (ev.device == base.device || ev.opt != base.opt || ev.library != base.library) continue;
-      Comparison c = Compare(base, ev, files);
+      Comparison c = Compare(base, ev, m.inputs.files);
       devices[base.library].push_back({{"base", base.device},
                                        {"evaluated", ev.device},
                                        {"opt", base.opt},
@@ -532,17 +553,44 @@ void ExportModel(const json& model, const std::map<std::string, json>& env_info,
     }
   }
   devices["total_images_dissimilar"] = device_dissimilar;
-  WriteJson(model_dir / "device_evaluation.json", devices);
+  WriteJson(m.dir / "device_evaluation.json", devices);
+}
+
+void ExportModel(const json& model, const std::map<std::string, json>& env_info,
+                 const std::vector<std::string>& env_order, const fs::path& root) {
+  ModelExport m;
+  m.name = model.at("name").get<std::string>();
+  m.dir = root / Safe(m.name);
+  if (fs::exists(m.dir)) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: two models map to the folder {} (model {}); "
+         "rename one of them",
+         Safe(m.name), m.name);
+  }
+  int top_k = model.at("top_k").get<int>();
+  if (top_k < static_cast<int>(kTopK)) {
+    Fail(ErrorKind::kInput,
+         "DeltaNN export: model {} has top_k {}, DeltaNN's files hold "
+         "exactly {} predictions per input; rerun the analysis with top_k >= {}",
+         m.name, top_k, kTopK, kTopK);
+  }
+  m.inputs = NameInputFiles(model.at("inputs"));
+  json mapping_envs = json::array();
+  std::vector<EnvTree> trees =
+      WriteEnvTrees(m, model.at("predictions"), env_info, env_order, &mapping_envs);
+  WriteSameFolderEvaluations(model, m, trees);
+  WriteLibraryEvaluations(m, trees);
+  WriteDeviceEvaluation(m, trees);
 
   json mapping_inputs = json::array();
-  for (size_t i = 0; i < files.size(); ++i) {
-    mapping_inputs.push_back({{"input", input_names[i]}, {"file", files[i]}});
+  for (size_t i = 0; i < m.inputs.files.size(); ++i) {
+    mapping_inputs.push_back({{"input", m.inputs.names[i]}, {"file", m.inputs.files[i]}});
   }
-  WriteJson(model_dir / "concord_mapping.json", {{"schema", "concord.deltann_export/1"},
-                                                 {"model", model_name},
-                                                 {"envs", mapping_envs},
-                                                 {"inputs", mapping_inputs},
-                                                 {"failed", failed}});
+  WriteJson(m.dir / "concord_mapping.json", {{"schema", "concord.deltann_export/1"},
+                                             {"model", m.name},
+                                             {"envs", mapping_envs},
+                                             {"inputs", mapping_inputs},
+                                             {"failed", m.failed}});
 }
 
 }  // namespace

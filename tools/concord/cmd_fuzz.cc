@@ -67,29 +67,11 @@ bool HasBugFindings(const json& doc) {
   return false;
 }
 
-int FuzzMain(const FuzzArgs& a) {
-  auto t0 = Clock::now();  // --time bounds the whole run, op-support inference included
-  FuzzOptions o;
-  std::vector<EnvSpec> specs = ParseEnvList(a.envs);
-  ValidateEnvs(specs);  // before anything is created under --out
-  for (const EnvSpec& e : specs) o.envs.push_back(e.ToString());
-  o.seed = a.seed;
-  o.iterations = a.iterations;
-  o.time_s = a.time_s;
-  o.reduce = !a.no_reduce;
-  o.timeout_s = a.timeout_s;
-  o.tol = Tolerance{a.rtol, a.atol};
-  o.out_dir = a.out;
-  o.campaign = fmt::format("seed{}", a.seed);
-  fs::create_directories(a.out);
-  std::string db = a.db.empty() ? (fs::path(a.out) / "fuzz.db").string() : a.db;
-  Store store = Store::Open(db);
-
-  gen::GenOptions base;
-  base.seed = a.seed;
-  base.max_nodes = a.max_nodes;
-  base.ops = SplitComma(a.ops);
-  base.dtypes = SplitComma(a.dtypes);
+// Per env, the (op, dtype) pairs the generator avoids: inferred now (--infer-support) or what
+// the store recorded; printed unless --quiet.
+std::map<std::string, OpDtypeSet> Exclusions(const FuzzArgs& a, const gen::GenOptions& base,
+                                             const std::vector<std::string>& envs, Store& store,
+                                             Clock::time_point t0) {
   bool tty = isatty(STDERR_FILENO) != 0;
   std::map<std::string, OpDtypeSet> excluded;  // per env: --infer-support or the store's record
   if (a.infer_support) {
@@ -97,11 +79,11 @@ int FuzzMain(const FuzzArgs& a) {
     std::vector<std::string> ops = base.ops.empty() ? gen::KnownOps() : base.ops;
     if (!a.quiet) {
       std::cerr << fmt::format("inferring op support: {} ops x {} dtypes on {} env(s)\n",
-                               ops.size(), dtypes.size(), o.envs.size());
+                               ops.size(), dtypes.size(), envs.size());
     }
     int64_t lines = 0;
     excluded = InferOpSupport(
-        o.envs, ops, dtypes,
+        envs, ops, dtypes,
         [&](const std::string& op, const std::string& dt) { return SingleOpProbe(base, op, dt); },
         store, a.timeout_s,
         [&](const std::string& line) {
@@ -118,7 +100,7 @@ int FuzzMain(const FuzzArgs& a) {
   } else if (!a.keep_unsupported) {
     // Known-unsupported pairs: what an earlier --infer-support recorded in this store, used only
     // when it covers every env of this campaign.
-    excluded = RecordedExclusions(store, o.envs);
+    excluded = RecordedExclusions(store, envs);
     if (!a.quiet && !excluded.empty()) {
       std::cerr << "avoiding the (op, dtype) pairs the store's op support says each env rejects "
                    "(--keep-unsupported to generate them anyway)\n";
@@ -128,9 +110,103 @@ int FuzzMain(const FuzzArgs& a) {
     for (const auto& [env, pairs] : excluded) {
       std::cerr << fmt::format("  {:<28} rejects {} (op, dtype) pair(s)\n", env, pairs.size());
     }
-    std::cerr << "models take turns: seed S avoids what env (S mod " << o.envs.size()
+    std::cerr << "models take turns: seed S avoids what env (S mod " << envs.size()
               << ") rejects, so every env gets models it can run\n";
   }
+  return excluded;
+}
+
+FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs) {
+  FuzzOptions o;
+  for (const EnvSpec& e : specs) o.envs.push_back(e.ToString());
+  o.seed = a.seed;
+  o.iterations = a.iterations;
+  o.time_s = a.time_s;
+  o.reduce = !a.no_reduce;
+  o.timeout_s = a.timeout_s;
+  o.tol = Tolerance{a.rtol, a.atol};
+  o.out_dir = a.out;
+  o.campaign = fmt::format("seed{}", a.seed);
+  return o;
+}
+
+void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
+                      const std::string& db, const std::string& html) {
+  json envs = json::object();
+  for (const auto& [env, st] : s.envs) {
+    envs[env] = {{"tests", st.tests},
+                 {"ok", st.ok},
+                 {"unsupported", st.unsupported},
+                 {"symptoms", st.symptoms}};
+  }
+  const json& totals = report_doc["totals"];
+  std::cout << json{{"models", s.models},
+                    {"tests", s.tests},
+                    {"seconds", s.seconds},
+                    {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
+                    {"hits", s.hits},
+                    {"new_findings", s.distinct},
+                    {"findings_in_store", totals["findings"]},
+                    {"root_causes_in_store", totals["root_causes"]},
+                    {"generator_failures", s.generator_failures},
+                    {"envs", envs},
+                    {"store", db},
+                    {"report", html},
+                    {"findings", report_doc["findings"]},
+                    {"root_causes", report_doc["root_causes"]},
+                    {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
+                   .dump(2)
+            << "\n";
+}
+
+void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
+                      const std::string& db, const std::string& html) {
+  const json& totals = report_doc["totals"];
+  std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n", a.rtol,
+                           a.atol);
+  std::cout << fmt::format(
+      "{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
+      "distinct findings; {} generator failures\n",
+      s.models, s.tests, s.seconds, s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
+      s.generator_failures);
+  std::cout << fmt::format(
+      "store: {} findings (raw, by env/symptom/op signature) from {} root "
+      "cause(s)\n",
+      totals["findings"].get<int64_t>(), totals["root_causes"].get<int64_t>());
+  for (const auto& [env, st] : s.envs) {
+    std::string sym;
+    for (const auto& [k, n] : st.symptoms) sym += fmt::format(" {} {}", k, n);
+    std::cout << fmt::format("  {:<28} {} ok, {} unsupported{}\n", env, st.ok, st.unsupported, sym);
+  }
+  for (const auto& f : report_doc["findings"]) {
+    std::cout << fmt::format(
+        "  #{:<3} {:<22} {:<12} [{}] {} -> {} nodes, {} hit(s), root cause #{}{}  {}\n",
+        f["id"].get<int64_t>(), f["env"].get<std::string>(), f["symptom"].get<std::string>(),
+        f["signature"].get<std::string>(), f["original_nodes"].get<int64_t>(),
+        f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
+        f["root_cause"].get<int64_t>(),
+        f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
+        f["bundle"].get<std::string>());
+  }
+  std::cout << "store:  " << DisplayPath(db) << "\nreport: " << DisplayPath(html) << "\n";
+}
+
+int FuzzMain(const FuzzArgs& a) {
+  auto t0 = Clock::now();  // --time bounds the whole run, op-support inference included
+  std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  ValidateEnvs(specs);  // before anything is created under --out
+  FuzzOptions o = OptionsFromArgs(a, specs);
+  fs::create_directories(a.out);
+  std::string db = a.db.empty() ? (fs::path(a.out) / "fuzz.db").string() : a.db;
+  Store store = Store::Open(db);
+
+  gen::GenOptions base;
+  base.seed = a.seed;
+  base.max_nodes = a.max_nodes;
+  base.ops = SplitComma(a.ops);
+  base.dtypes = SplitComma(a.dtypes);
+  bool tty = isatty(STDERR_FILENO) != 0;
+  std::map<std::string, OpDtypeSet> excluded = Exclusions(a, base, o.envs, store, t0);
   if (a.time_s > 0 && a.iterations <= 0) {
     o.time_s = std::max(a.time_s - SecondsSince(t0), 1e-3);  // what inference left
   }
@@ -158,61 +234,10 @@ int FuzzMain(const FuzzArgs& a) {
   json report_doc = report::FuzzDocument(store);
   std::string html = (fs::path(a.out) / "fuzz_report.html").string();
   WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
-  json envs = json::object();
-  for (const auto& [env, st] : s.envs) {
-    envs[env] = {{"tests", st.tests},
-                 {"ok", st.ok},
-                 {"unsupported", st.unsupported},
-                 {"symptoms", st.symptoms}};
-  }
-  const json& totals = report_doc["totals"];
   if (a.json) {
-    std::cout << json{{"models", s.models},
-                      {"tests", s.tests},
-                      {"seconds", s.seconds},
-                      {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
-                      {"hits", s.hits},
-                      {"new_findings", s.distinct},
-                      {"findings_in_store", totals["findings"]},
-                      {"root_causes_in_store", totals["root_causes"]},
-                      {"generator_failures", s.generator_failures},
-                      {"envs", envs},
-                      {"store", db},
-                      {"report", html},
-                      {"findings", report_doc["findings"]},
-                      {"root_causes", report_doc["root_causes"]},
-                      {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
-                     .dump(2)
-              << "\n";
+    PrintJsonSummary(a, s, report_doc, db, html);
   } else {
-    std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n",
-                             a.rtol, a.atol);
-    std::cout << fmt::format(
-        "{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
-        "distinct findings; {} generator failures\n",
-        s.models, s.tests, s.seconds, s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
-        s.generator_failures);
-    std::cout << fmt::format(
-        "store: {} findings (raw, by env/symptom/op signature) from {} root "
-        "cause(s)\n",
-        totals["findings"].get<int64_t>(), totals["root_causes"].get<int64_t>());
-    for (const auto& [env, st] : s.envs) {
-      std::string sym;
-      for (const auto& [k, n] : st.symptoms) sym += fmt::format(" {} {}", k, n);
-      std::cout << fmt::format("  {:<28} {} ok, {} unsupported{}\n", env, st.ok, st.unsupported,
-                               sym);
-    }
-    for (const auto& f : report_doc["findings"]) {
-      std::cout << fmt::format(
-          "  #{:<3} {:<22} {:<12} [{}] {} -> {} nodes, {} hit(s), root cause #{}{}  {}\n",
-          f["id"].get<int64_t>(), f["env"].get<std::string>(), f["symptom"].get<std::string>(),
-          f["signature"].get<std::string>(), f["original_nodes"].get<int64_t>(),
-          f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
-          f["root_cause"].get<int64_t>(),
-          f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
-          f["bundle"].get<std::string>());
-    }
-    std::cout << "store:  " << DisplayPath(db) << "\nreport: " << DisplayPath(html) << "\n";
+    PrintTextSummary(a, s, report_doc, db, html);
   }
   return HasBugFindings(report_doc) ? kExitDiverged : kExitOk;
 }
