@@ -372,8 +372,8 @@ void CheckEnv(const EnvSpec& env, const Declaration& d) {
 }
 
 std::vector<std::string> WorkerArgv(const BackendSpec& spec) {
-  return {FamilyPythonPath(spec.family), "-u", (fs::path(AdaptersDir()) / "worker.py").string(), "--backend",
-          spec.name};
+  return {FamilyPythonPath(spec.family), "-u", (fs::path(AdaptersDir()) / "worker.py").string(),
+          "--backend", spec.name};
 }
 
 const std::vector<std::string> kWorkerEnv = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
@@ -400,12 +400,14 @@ Probe ProbeBackend(const BackendSpec& spec) {
     std::string family = spec.family;
     probe.reason =
         family.empty()
-            ? fmt::format("no Python at {} (run scripts/setup to create .venv, or set "
-                          "CONCORD_PYTHON)",
-                          python)
-            : fmt::format("no Python at {}: the {} venv is missing (run `scripts/setup_venvs {}`, "
-                          "or set CONCORD_PYTHON_{})",
-                          python, family, family, family == "tf" ? "TF" : "TORCH");
+            ? fmt::format(
+                  "no Python at {} (run scripts/setup to create .venv, or set "
+                  "CONCORD_PYTHON)",
+                  python)
+            : fmt::format(
+                  "no Python at {}: the {} venv is missing (run `scripts/setup_venvs {}`, "
+                  "or set CONCORD_PYTHON_{})",
+                  python, family, family, family == "tf" ? "TF" : "TORCH");
   } else if (!fs::exists(fs::path(adapters) / "worker.py")) {
     probe.reason = fmt::format(
         "no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);

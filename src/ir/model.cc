@@ -529,8 +529,8 @@ Model Model::Framework(const std::string& path, ModelFormat format,
   auto* graph = m.proto_.mutable_graph();
   graph->set_name(fs::path(path).filename().string());
   std::set<std::string> seen;
-  auto add = [&](const ValueInfo& info, google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>*
-                                            list) {
+  auto add = [&](const ValueInfo& info,
+                 google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list) {
     if (info.name.empty() || !seen.insert(info.name).second) {
       Fail(ErrorKind::kInput, "{}: the {} signature has an empty or repeated name '{}'", path,
            ModelFormatName(format), info.name);
