@@ -209,7 +209,7 @@ void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::strin
   if (std::find(info.formats.begin(), info.formats.end(), name) != info.formats.end()) return;
   Fail(ErrorKind::kUsage, "{} is a {} model, which env {} cannot run (it runs {} models); use {}",
        path, name, env.ToString(), fmt::format("{}", fmt::join(info.formats, ", ")),
-       framework ? std::string(NativeEnvOf(format)) + " or convert it to ONNX (`concord convert`)"
+       framework ? std::string(NativeEnvOf(format)) + " or export it to ONNX with its framework"
                  : std::string("an env that runs ONNX (see `concord envs`)"));
 }
 

@@ -488,8 +488,7 @@ Model Model::Load(const std::string& path, const LoadOptions& options) {
   if (format.format != ModelFormat::kOnnx && format.format != ModelFormat::kUnknown) {
     Fail(ErrorKind::kInput,
          "{}: a {} model ({}); this command takes ONNX models (`concord run`, `compare` and "
-         "`bench` run framework models on their own envs, see `concord envs`; `concord "
-         "convert` exports to ONNX)",
+         "`bench` run framework models on their own envs, see `concord envs`)",
          path, ModelFormatName(format.format), format.evidence);
   }
   std::string bytes = ReadFileBytes(path, kMaxModelBytes);

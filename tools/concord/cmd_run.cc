@@ -286,8 +286,13 @@ int RunMain(const RunArgs& a) {
         std::cout << fmt::format("  {:<16} {}\n", c.json["set"].get<std::string>(), line);
     }
   }
-  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
-                           FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  if (model.is_framework()) {  // its worker loaded and prepared it while opening
+    std::cout << fmt::format("time    load and prepare {} (worker start included), run {}\n",
+                             FormatMs(Ms(t0, t1)), FormatMs(timing.run_ms));
+  } else {
+    std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
+                             FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  }
   if (!save_dir.empty())
     std::cout << fmt::format("saved   inputs in {}/test_data_set_*\n", save_dir);
   if (!a.out.empty()) {
