@@ -10,6 +10,13 @@ devices it knows (DEVICES). capabilities() turns that declaration into the HELLO
 option values as strings and reads them with parse_options(), which raises
 AdapterError("usage") naming the option and the known ones.
 
+Framework adapters (torch, tflite, openvino, tf/keras) run models the framework reads from a
+file: the MODEL request names the file ("path", "format") instead of carrying ONNX bytes, and
+prepare_file() loads it and returns, besides the details, the model's "signature" (inputs and
+outputs as signature_entry() dicts) so Concord can generate and bind inputs. An adapter
+declares the formats it runs (FORMATS, ModelFormatName spellings of src/ir/model_format.h) in
+its capabilities.
+
 Failure contract of every method: AdapterError(kind, message) for a failure to report as
 ERROR {kind, message} (the worker keeps serving); any other exception is reported as kind
 "runtime" with its type and text.
@@ -17,8 +24,9 @@ ERROR {kind, message} (the worker keeps serving); any other exception is reporte
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Optional, Protocol, Union
 
 from concord_protocol import NamedValues, ValueMap
 
@@ -111,10 +119,26 @@ def parse_options(backend: str, specs: tuple[OptionSpec, ...],
 
 def describe_capabilities(specs: tuple[OptionSpec, ...], opt_mapping: str,
                           devices: tuple[str, ...], available_devices: list[str],
-                          taps: bool) -> JsonDict:
+                          taps: bool, formats: tuple[str, ...] = ("onnx",)) -> JsonDict:
     """The HELLO reply's "capabilities" for an adapter's declaration."""
     return {"taps": taps, "options": [s.to_json() for s in specs], "opt_mapping": opt_mapping,
-            "devices": list(devices), "available_devices": available_devices}
+            "devices": list(devices), "available_devices": available_devices,
+            "formats": list(formats)}
+
+
+def signature_entry(name: str, dtype: str, shape: Optional[list[Optional[int]]]) -> JsonDict:
+    """One input or output of a MODEL reply's "signature": dtype as NumPy names it ("float32";
+    "" when unknown), shape with None (or -1) for an unknown dim, None for an unknown rank."""
+    dims = None if shape is None else [None if d is None or d < 0 else int(d) for d in shape]
+    return {"name": name, "dtype": dtype, "shape": dims}
+
+
+def package_version(name: str) -> str:
+    """The installed version of a distribution, or "?" (versions() must not import runtimes)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
 
 
 class Adapter(Protocol):
@@ -134,7 +158,14 @@ class Adapter(Protocol):
     def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
         """Loads (compiles) `model` for `device` with the env's options; returns the MODEL
         reply's details, with "effective_env" where the adapter resolved defaults."""
-        ...
+        raise AdapterError("unsupported", "this runtime takes framework model files, not ONNX")
+
+    def prepare_file(self, path: str, fmt: str, device: str,
+                     options: dict[str, str]) -> JsonDict:
+        """Loads the framework model file (or folder) `path` of format `fmt` for `device`;
+        returns the MODEL reply's details with "signature": {"inputs": [...], "outputs": [...]}
+        (signature_entry dicts, in the order run() takes and returns them)."""
+        raise AdapterError("unsupported", "this runtime takes ONNX models, not %s files" % fmt)
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         """Runs the prepared model once: ([(output name, value)], milliseconds of the runtime's

@@ -1,6 +1,6 @@
 """Concord worker: serves one runtime (an adapter) over Concord's runtime protocol on stdio.
 
-    python adapters/worker.py --backend ort|tvm [--cache DIR]
+    python adapters/worker.py --backend ort|tvm|torch|tflite|openvino|tf|keras [--cache DIR]
 
 This is the server side of the conversation documented in src/backends/protocol_session.h:
 HELLO -> HELLO, MODEL -> OK, DATA -> OK, PROCESS -> OUTPUT [+ TAPS], STATS -> STATS,
@@ -11,7 +11,9 @@ the worker keeps serving; a malformed frame is answered ERROR and the worker exi
 status 2 (the stream can no longer be trusted). EOF at a frame boundary exits 0.
 
 The MODEL request names the env as JSON {backend, device, options} (option values are the
-env's strings); the adapter (adapters/adapter.py) reads the options against its own
+env's strings) and carries the ONNX model as its one blob, or, for a framework model, no blob
+and {"path": absolute path, "format": ModelFormatName}; the reply to the latter holds the
+model's "signature" (adapter.py); the adapter (adapters/adapter.py) reads the options against its own
 declaration, which HELLO sends back as "capabilities".
 
 Timing: the adapter measures the framework call itself (timing_ms.run), so neither IPC nor
@@ -53,7 +55,20 @@ def make_adapter(name: str, args: argparse.Namespace, out_fd: int) -> Adapter:
     if name == "tvm":
         import tvm_adapter
         return tvm_adapter.TvmAdapter(cache_dir=args.cache)
-    raise AdapterError("usage", "unknown worker backend '%s' (known: ort, tvm)" % name)
+    if name == "torch":
+        import torch_adapter
+        return torch_adapter.TorchAdapter()
+    if name == "tflite":
+        import tflite_adapter
+        return tflite_adapter.TfliteAdapter()
+    if name == "openvino":
+        import openvino_adapter
+        return openvino_adapter.OpenVinoAdapter()
+    if name in ("tf", "keras"):
+        import tf_adapter
+        return tf_adapter.TfAdapter(name)
+    raise AdapterError("usage", "unknown worker backend '%s' (known: ort, tvm, torch, tflite, "
+                       "openvino, tf, keras)" % name)
 
 
 def _rss_bytes() -> int:
@@ -114,7 +129,11 @@ class Worker:
 
     def on_model(self, msg: cp.Message) -> list[cp.Message]:
         adapter = self.require_adapter()
-        if len(msg.blobs) != 1:
+        path = msg.meta.get("path")
+        if path is not None and (not isinstance(path, str) or msg.blobs):
+            raise AdapterError("input", "MODEL with a 'path' carries no blob and names the file "
+                               "as a string")
+        if path is None and len(msg.blobs) != 1:
             raise AdapterError("input", "MODEL carries %d blobs, expected 1 (the model bytes)"
                                % len(msg.blobs))
         backend, device, options = _env_of(msg.meta)
@@ -124,7 +143,11 @@ class Worker:
         self.prepared = False
         self.inputs = {}
         start = time.perf_counter()
-        meta = dict(adapter.prepare(msg.blobs[0], device, options))
+        if path is not None:
+            meta = dict(adapter.prepare_file(path, str(msg.meta.get("format", "")), device,
+                                             options))
+        else:
+            meta = dict(adapter.prepare(msg.blobs[0], device, options))
         meta["prepare_ms"] = (time.perf_counter() - start) * 1000.0
         self.prepared = True
         return [cp.Message(cp.OK, meta)]
@@ -241,7 +264,8 @@ def serve(channel: cp.FdChannel, worker: Worker) -> int:
 
 def main(argv: Optional[list[str]] = None, adapter_factory: AdapterFactory = make_adapter) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--backend", required=True, help="ort | tvm")
+    parser.add_argument("--backend", required=True,
+                        help="ort | tvm | torch | tflite | openvino | tf | keras")
     parser.add_argument("--cache", default=None, help="compiled-artifact cache folder (tvm)")
     args = parser.parse_args(argv)
 

@@ -186,7 +186,51 @@ void ValidateEnvs(const std::vector<EnvSpec>& envs) {
   }
 }
 
+namespace {
+
+// An env that runs `format` natively, for error messages.
+const char* NativeEnvOf(ModelFormat format) {
+  switch (format) {
+    case ModelFormat::kTorchScript:
+    case ModelFormat::kTorchExport:
+      return "torch@cpu";
+    case ModelFormat::kKeras:
+      return "keras@cpu";
+    case ModelFormat::kSavedModel:
+      return "tf@cpu";
+    case ModelFormat::kTflite:
+      return "tflite@cpu";
+    case ModelFormat::kOpenVino:
+      return "openvino@cpu";
+    case ModelFormat::kOnnx:
+    case ModelFormat::kUnknown:
+      break;
+  }
+  return "ref";
+}
+
+}  // namespace
+
+void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::string& path) {
+  const char* name = ModelFormatName(format);
+  bool framework = format != ModelFormat::kOnnx;
+  if (framework && (!env.Get("host").empty() || env.Get("isolate") == "1")) {
+    Fail(ErrorKind::kUsage,
+         "{} is a {} model: it runs on a local worker of its framework ({}), not with host= "
+         "or isolate=1 (env {})",
+         path, name, NativeEnvOf(format), env.ToString());
+  }
+  if (!env.Get("host").empty()) return;  // remote targets run ONNX; the server checks the rest
+  BackendInfo info = ProbeBackend(env.backend);
+  if (std::find(info.formats.begin(), info.formats.end(), name) != info.formats.end()) return;
+  Fail(ErrorKind::kUsage, "{} is a {} model, which env {} cannot run (it runs {} models); use {}",
+       path, name, env.ToString(), fmt::format("{}", fmt::join(info.formats, ", ")),
+       framework ? std::string(NativeEnvOf(format)) + " or export it to ONNX with its framework"
+                 : std::string("an env that runs ONNX (see `concord envs`)"));
+}
+
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {
+  CheckEnvRunsFormat(env, model.format(), model.path());
   if (!env.Get("host").empty()) return PrepareRemoteSession(model, env);
   if (env.Get("isolate") == "1") return PrepareIsolatedSession(model, env);
   if (env.options.count("isolate") && env.Get("isolate") != "0") {

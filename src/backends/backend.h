@@ -66,6 +66,9 @@ struct BackendInfo {
   std::string unavailable_reason;
   std::string opt_mapping;             // how opt=0..3 maps to the backend's own levels
   std::vector<BackendOption> options;  // declared env options; empty where not declared
+  // Model formats it runs, as ModelFormatName() spells them (worker backends: the adapter's
+  // declaration). Native backends run ONNX only.
+  std::vector<std::string> formats = {"onnx"};
 };
 
 class Backend {
@@ -97,7 +100,24 @@ void CheckEnvAgainst(const EnvSpec& env, const BackendInfo& info);
 double EnvTimeoutSeconds(const EnvSpec& env);
 // ValidateEnv on each; one Error(kUsage) listing every invalid env (one line each).
 void ValidateEnvs(const std::vector<EnvSpec>& envs);
-// Shortcut: FindBackend(env.backend)->Prepare(model, env).
+// Checks that `env` can run a model of `format` (the file at `path`): its backend declares the
+// format, and framework formats run on local workers only (no host=, no isolate=1: workers are
+// already isolated). Error(kUsage) naming the file, its format, the env, the formats the env
+// runs and an env that runs the file's format.
+void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::string& path);
+// CheckEnvRunsFormat, then FindBackend(env.backend)->Prepare(model, env) (host=: a remote
+// session; isolate=1: an isolated worker).
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env);
+
+// A model opened for a list of envs: ONNX files through Model::Load; a framework file through
+// the first env's worker, which loads it and reports its signature (the MODEL reply's
+// "signature"), so `session` is that env's prepared session, kept for reuse (null for ONNX).
+struct OpenedModel {
+  Model model;
+  std::unique_ptr<Session> session;
+};
+// Checks every env with CheckEnvRunsFormat before any work. Error(kInput) for an unreadable or
+// unknown file; Error(kUsage) for an env that cannot run its format.
+OpenedModel OpenModel(const std::string& path, const std::vector<EnvSpec>& envs);
 
 }  // namespace concord

@@ -2,6 +2,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <filesystem>
+
 #include "ir/external_data.h"
 #include "protocol/values.h"
 
@@ -34,6 +36,42 @@ EnvSpec EnvFromWire(const nlohmann::json& wire) {
     env.options[key] = value.get<std::string>();
   }
   return env;
+}
+
+namespace {
+
+ValueInfo SignatureEntry(const nlohmann::json& e, const std::string& what) {
+  if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) {
+    Fail(ErrorKind::kRuntime, "{} is not an object with a string name: {}", what,
+         e.dump().substr(0, 200));
+  }
+  std::string dtype = e.value("dtype", std::string());
+  DType dt = dtype.empty() ? DType::kUndefined : DTypeFromName(dtype);
+  Shape shape;
+  const nlohmann::json& dims = e.contains("shape") ? e["shape"] : nlohmann::json();
+  if (!dims.is_null() && !dims.is_array())
+    Fail(ErrorKind::kRuntime, "{}: shape must be a list or null", what);
+  for (const auto& d : dims.is_array() ? dims : nlohmann::json::array()) {
+    if (!d.is_null() && !d.is_number_integer())
+      Fail(ErrorKind::kRuntime, "{}: dims must be integers or null", what);
+    shape.push_back(d.is_null() ? -1 : std::max<int64_t>(d.get<int64_t>(), -1));
+  }
+  return TensorValueInfo(e["name"].get<std::string>(), dt, shape, dims.is_array());
+}
+
+}  // namespace
+
+std::vector<ValueInfo> SignatureFromWire(const nlohmann::json& reply, const char* key,
+                                         const std::string& peer) {
+  if (!reply.contains("signature") || !reply["signature"].is_object() ||
+      !reply["signature"].contains(key) || !reply["signature"][key].is_array()) {
+    Fail(ErrorKind::kRuntime, "{}: the MODEL reply lacks signature.{} (a list)", peer, key);
+  }
+  std::vector<ValueInfo> out;
+  for (const auto& e : reply["signature"][key]) {
+    out.push_back(SignatureEntry(e, fmt::format("{}: signature.{}[{}]", peer, key, out.size())));
+  }
+  return out;
 }
 
 ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model,
@@ -72,6 +110,10 @@ void ProtocolSession::SendModel(const Model& model) {
   remote_env.options.erase("host");   // the server runs it locally
   remote_env.options.erase("token");  // authentication happened in HELLO
   m.meta = {{"env", EnvToWire(remote_env)}, {"name", model.path()}};
+  if (model.is_framework()) {
+    SendFrameworkModel(model, std::move(m));
+    return;
+  }
   std::string bytes;
   bool serialized = false;
   if (CountExternalTensors(model.proto()) > 0) {
@@ -164,6 +206,24 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
     for (auto& [n, v] : protocol::GetValues(tm)) (*taps)[n] = std::move(v);
   }
   return result;
+}
+
+void ProtocolSession::SendFrameworkModel(const Model& model, Message m) {
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(model.path(), ec).string();
+  m.meta["path"] = ec ? model.path() : path;
+  m.meta["format"] = ModelFormatName(model.format());
+  Message reply = channel_->Call(m, options_.prepare_timeout_ms);
+  if (reply.type != MessageType::kOk) {
+    Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(),
+         protocol::MessageTypeName(reply.type));
+  }
+  prepare_info_ = reply.meta;
+  effective_env_ = reply.meta.value("effective_env", env_.ToString());
+  for (const auto& in : SignatureFromWire(reply.meta, "inputs", channel_->peer()))
+    input_names_.push_back(in.name);
+  for (const auto& out : SignatureFromWire(reply.meta, "outputs", channel_->peer()))
+    output_names_.push_back(out.name);
 }
 
 nlohmann::json ProtocolSession::Stats() {

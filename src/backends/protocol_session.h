@@ -5,6 +5,9 @@
 // Conversation (client -> server, see protocol/message.h):
 //   HELLO {version, token?, client}        -> HELLO {version, server, capabilities, versions}
 //   MODEL {env, name} + model              -> OK {prepare_ms, effective_env, ...}
+//   MODEL {env, name, path, format}        -> OK {..., signature: {inputs, outputs}}
+//     (a framework model, Model::is_framework: no blob; the worker reads the file at `path`,
+//      an absolute path, and reports the signature: SignatureFromWire)
 //   DATA {names, kinds} + tensors          -> OK
 //   PROCESS {taps}                         -> OUTPUT {names, kinds, timing_ms} + tensors
 //                                             [then TAPS {names, kinds} + tensors if taps]
@@ -40,6 +43,13 @@ nlohmann::json EnvToWire(const EnvSpec& env);
 // Reads EnvToWire's form; Error(kInput) naming what is wrong when `wire` is not that form.
 EnvSpec EnvFromWire(const nlohmann::json& wire);
 
+// The MODEL reply's signature[`key`] ("inputs" or "outputs"): a list of {name, dtype, shape}
+// where dtype is a DTypeFromName() name ("" or absent: unknown) and shape a list of dims (-1 or
+// null for an unknown dim) or null for an unknown rank. Error(kRuntime) naming `peer` when the
+// reply lacks it or it is malformed.
+std::vector<ValueInfo> SignatureFromWire(const nlohmann::json& reply, const char* key,
+                                         const std::string& peer);
+
 class ProtocolSession : public Session {
  public:
   // Performs HELLO and MODEL; throws on failure. `env` is sent with the model (EnvToWire).
@@ -68,6 +78,7 @@ class ProtocolSession : public Session {
   std::vector<Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
 
   void SendModel(const Model& model);
+  void SendFrameworkModel(const Model& model, protocol::Message m);
 
   std::unique_ptr<protocol::Channel> channel_;
   ProtocolSessionOptions options_;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -62,6 +63,17 @@ std::string PythonPath() {
   const char* p = std::getenv("CONCORD_PYTHON");
   if (p != nullptr && *p != '\0') return p;
   return (fs::path(RepoDir()) / ".venv" / "bin" / "python").string();
+}
+
+// A framework family's Python: $CONCORD_PYTHON_<FAMILY> (e.g. CONCORD_PYTHON_TORCH), else
+// <repo>/.venv-<family>/bin/python (scripts/setup_venvs links it).
+std::string FamilyPythonPath(const std::string& family) {
+  if (family.empty()) return PythonPath();
+  std::string var = "CONCORD_PYTHON_";
+  for (char c : family) var += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const char* p = std::getenv(var.c_str());
+  if (p != nullptr && *p != '\0') return p;
+  return (fs::path(RepoDir()) / (".venv-" + family) / "bin" / "python").string();
 }
 
 std::string AdaptersDir() {
@@ -254,15 +266,36 @@ struct BackendSpec {
   const char* package;      // distribution name shown in the version line
   const char* version_key;  // the runtime's key in the worker's HELLO "versions"
   const char* description;
+  const char* family;  // "": the main .venv; else the framework venv .venv-<family>
 };
 
 const BackendSpec kOrt{
     "ort", "onnxruntime", "onnxruntime",
-    "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)"};
-const BackendSpec kTvm{
-    "tvm", "apache-tvm", "tvm",
-    "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine (Python worker: "
-    "adapters/tvm_adapter.py; compiled models cached)"};
+    "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)", ""};
+const BackendSpec kTvm{"tvm", "apache-tvm", "tvm",
+                       "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine "
+                       "(Python worker: adapters/tvm_adapter.py; compiled models cached)",
+                       ""};
+const BackendSpec kTorch{"torch", "torch", "torch",
+                         "PyTorch on CPU: TorchScript (.pt) and torch.export (.pt2) models, eager "
+                         "or torch.compile (adapters/torch_adapter.py; taps by module path)",
+                         "torch"};
+const BackendSpec kTflite{"tflite", "ai-edge-litert", "ai-edge-litert",
+                          "LiteRT (TFLite) interpreter, XNNPACK on or off "
+                          "(adapters/tflite_adapter.py; taps of every tensor, dequantized)",
+                          "torch"};
+const BackendSpec kOpenVino{"openvino", "openvino", "openvino",
+                            "OpenVINO CPU plugin: IR (.xml+.bin) and ONNX models, f32 unless "
+                            "precision= says otherwise (adapters/openvino_adapter.py; taps)",
+                            "torch"};
+const BackendSpec kTf{"tf", "tensorflow-cpu", "tensorflow",
+                      "TensorFlow on CPU: SavedModel folders and .keras files, eager, tf.function "
+                      "or XLA (adapters/tf_adapter.py; taps by layer name)",
+                      "tf"};
+const BackendSpec kKeras{"keras", "keras", "keras",
+                         "Keras 3 (TensorFlow backend) on CPU: .keras files and SavedModel "
+                         "folders, as tf (adapters/tf_adapter.py; taps by layer name)",
+                         "tf"};
 
 // What a worker declares in its HELLO reply's "capabilities" (adapters/adapter.py): the env
 // options its adapter accepts, how opt maps to the runtime's levels, and its devices.
@@ -271,6 +304,7 @@ struct Declaration {
   std::string opt_mapping;
   std::vector<std::string> devices;            // the devices the adapter knows
   std::vector<std::string> available_devices;  // those this machine has
+  std::vector<std::string> formats;            // model formats it runs (ModelFormatName)
   nlohmann::json versions = nlohmann::json::object();
 };
 
@@ -293,6 +327,7 @@ Declaration ReadDeclaration(const nlohmann::json& hello) {
   d.opt_mapping = caps.value("opt_mapping", std::string());
   d.devices = StringList(caps.value("devices", nlohmann::json::array()));
   d.available_devices = StringList(caps.value("available_devices", nlohmann::json::array()));
+  d.formats = StringList(caps.value("formats", nlohmann::json::array({"onnx"})));
   if (hello.contains("versions") && hello["versions"].is_object()) d.versions = hello["versions"];
   return d;
 }
@@ -327,8 +362,8 @@ void CheckEnv(const EnvSpec& env, const Declaration& d) {
 }
 
 std::vector<std::string> WorkerArgv(const BackendSpec& spec) {
-  return {PythonPath(), "-u", (fs::path(AdaptersDir()) / "worker.py").string(), "--backend",
-          spec.name};
+  return {FamilyPythonPath(spec.family), "-u", (fs::path(AdaptersDir()) / "worker.py").string(),
+          "--backend", spec.name};
 }
 
 const std::vector<std::string> kWorkerEnv = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
@@ -344,7 +379,7 @@ struct Probe {
 Probe ProbeBackend(const BackendSpec& spec) {
   static std::mutex mu;
   static std::map<std::string, Probe> cache;
-  std::string python = PythonPath();
+  std::string python = FamilyPythonPath(spec.family);
   std::string adapters = AdaptersDir();
   std::string key = fmt::format("{}\n{}\n{}", spec.name, python, adapters);
   std::lock_guard<std::mutex> lock(mu);
@@ -352,8 +387,17 @@ Probe ProbeBackend(const BackendSpec& spec) {
   if (it != cache.end()) return it->second;
   Probe probe;
   if (python.find('/') != std::string::npos && !IsExecutable(python)) {
-    probe.reason = fmt::format(
-        "no Python at {} (run scripts/setup to create .venv, or set CONCORD_PYTHON)", python);
+    std::string family = spec.family;
+    probe.reason =
+        family.empty()
+            ? fmt::format(
+                  "no Python at {} (run scripts/setup to create .venv, or set "
+                  "CONCORD_PYTHON)",
+                  python)
+            : fmt::format(
+                  "no Python at {}: the {} venv is missing (run `scripts/setup_venvs {}`, "
+                  "or set CONCORD_PYTHON_{})",
+                  python, family, family, family == "tf" ? "TF" : "TORCH");
   } else if (!fs::exists(fs::path(adapters) / "worker.py")) {
     probe.reason = fmt::format(
         "no {}/worker.py (set CONCORD_ADAPTERS to Concord's adapters folder)", adapters);
@@ -377,8 +421,9 @@ Probe ProbeBackend(const BackendSpec& spec) {
         probe.declaration = ReadDeclaration(reply.meta);
       }
     } catch (const Error& e) {
-      probe.reason =
-          fmt::format("{} (needs {}, onnx and numpy; run scripts/setup)", e.what(), spec.package);
+      probe.reason = fmt::format("{} (needs {}, onnx and numpy; run {})", e.what(), spec.package,
+                                 *spec.family ? fmt::format("scripts/setup_venvs {}", spec.family)
+                                              : std::string("scripts/setup"));
     }
   }
   cache[key] = probe;
@@ -529,6 +574,7 @@ class WorkerBackend : public Backend {
     info.unavailable_reason = probe.reason;
     const Declaration& d = probe.declaration;
     info.opt_mapping = d.opt_mapping;
+    if (probe.ok) info.formats = d.formats;
     info.options = DeclaredOptions(d);
     auto str = [&](const char* k) {
       return d.versions.contains(k) && d.versions[k].is_string() ? d.versions[k].get<std::string>()
@@ -590,6 +636,8 @@ std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {
   std::vector<std::unique_ptr<Backend>> all;
   all.push_back(std::make_unique<WorkerBackend>(kOrt));
   all.push_back(std::make_unique<WorkerBackend>(kTvm));
+  for (const BackendSpec* spec : {&kTorch, &kTflite, &kOpenVino, &kTf, &kKeras})
+    all.push_back(std::make_unique<WorkerBackend>(*spec));
   return all;
 }
 

@@ -1,9 +1,14 @@
-// Backends for runtimes that only have a Python API (ONNX Runtime "ort", Apache TVM "tvm"):
-// each Prepare() starts a worker process (python adapters/worker.py --backend NAME) speaking
-// the runtime protocol over its stdin/stdout, so a crash or hang in the runtime is a per-run
-// error, not ours.
+// Backends for runtimes that only have a Python API (ONNX Runtime "ort", Apache TVM "tvm", and the
+// frameworks "torch", "tflite", "openvino", "tf", "keras"): each Prepare() starts a worker
+// process (python adapters/worker.py --backend NAME) speaking the runtime protocol over its
+// stdin/stdout, so a crash or hang in the runtime is a per-run error, not ours. Framework
+// models (Model::is_framework) go to the worker by path; the formats a backend runs are the
+// adapter's declaration (HELLO capabilities "formats", BackendInfo::formats).
 //
-// Where things come from: Python is $CONCORD_PYTHON, else <repo>/.venv/bin/python; the
+// Where things come from: ort and tvm run in $CONCORD_PYTHON, else <repo>/.venv/bin/python;
+// the framework backends in their family's venv (torch, tflite, openvino: .venv-torch; tf,
+// keras: .venv-tf; $CONCORD_PYTHON_TORCH / $CONCORD_PYTHON_TF override), made by
+// scripts/setup_venvs (a missing venv makes the backend unavailable, naming that command); the
 // adapters folder is $CONCORD_ADAPTERS, else <repo>/adapters, where <repo> is found from the
 // executable's location (build/bin/.. /..) with the source folder of this build as fallback.
 // The worker's stderr goes to an unlinked temporary file; what it wrote during a failed request

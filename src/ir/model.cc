@@ -487,8 +487,8 @@ Model Model::Load(const std::string& path, const LoadOptions& options) {
   ModelFormatInfo format = DetectModelFormat(path);
   if (format.format != ModelFormat::kOnnx && format.format != ModelFormat::kUnknown) {
     Fail(ErrorKind::kInput,
-         "{}: a {} model ({}); the envs of this build run ONNX models: export it to ONNX "
-         "first (`concord inspect` describes it)",
+         "{}: a {} model ({}); this command takes ONNX models (`concord run`, `compare` and "
+         "`bench` run framework models on their own envs, see `concord envs`)",
          path, ModelFormatName(format.format), format.evidence);
   }
   std::string bytes = ReadFileBytes(path, kMaxModelBytes);
@@ -496,6 +496,51 @@ Model Model::Load(const std::string& path, const LoadOptions& options) {
   std::string base = fs::path(path).parent_path().string();
   if (base.empty()) base = ".";
   return FromBytes(bytes, base, path, options);
+}
+
+ValueInfo TensorValueInfo(const std::string& name, DType dtype, const Shape& shape,
+                          bool has_shape) {
+  onnx::ValueInfoProto vi;
+  vi.set_name(name);
+  auto* tt = vi.mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(dtype));
+  if (has_shape) {
+    auto* sp = tt->mutable_shape();
+    for (int64_t d : shape) {
+      auto* dim = sp->add_dim();
+      if (d >= 0) dim->set_dim_value(d);
+    }
+  }
+  return ValueInfoFromProto(vi);
+}
+
+Model Model::Framework(const std::string& path, ModelFormat format,
+                       const std::vector<ValueInfo>& inputs,
+                       const std::vector<ValueInfo>& outputs) {
+  CONCORD_CHECK(format != ModelFormat::kOnnx && format != ModelFormat::kUnknown);
+  Model m;
+  m.format_ = format;
+  m.path_ = path;
+  m.base_dir_ = fs::path(path).parent_path().string();
+  if (m.base_dir_.empty()) m.base_dir_ = ".";
+  m.proto_.set_ir_version(onnx::IR_VERSION);
+  m.proto_.set_producer_name(ModelFormatName(format));
+  auto* graph = m.proto_.mutable_graph();
+  graph->set_name(fs::path(path).filename().string());
+  std::set<std::string> seen;
+  auto add = [&](const ValueInfo& info,
+                 google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list) {
+    if (info.name.empty() || !seen.insert(info.name).second) {
+      Fail(ErrorKind::kInput, "{}: the {} signature has an empty or repeated name '{}'", path,
+           ModelFormatName(format), info.name);
+    }
+    auto* vi = list->Add();
+    vi->set_name(info.name);
+    *vi->mutable_type() = info.type;
+  };
+  for (const auto& in : inputs) add(in, graph->mutable_input());
+  for (const auto& out : outputs) add(out, graph->mutable_output());
+  return m;
 }
 
 int64_t Model::Opset(const std::string& domain) const {

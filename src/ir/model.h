@@ -8,6 +8,12 @@
 // payload that matches its shape; external data stays inside the model's folder; and the ONNX
 // checker accepted the model. Any violation throws Error(kInput) whose message starts with the
 // file path. Shape inference runs in non-strict mode; its findings are added as value_info.
+//
+// A framework model (TorchScript, torch.export, Keras, SavedModel, TFLite, OpenVINO IR) is a
+// Model too, made by Framework(): it holds the file's path, its format and the signature its
+// framework reported (inputs and outputs), as a graph with those inputs and outputs and no
+// nodes. Its format() is not kOnnx; the framework itself reads the file (the worker backend sends
+// the path), so only backends that declare the format run it (backends/backend.h).
 #pragma once
 
 #include <onnx/onnx_pb.h>
@@ -15,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/model_format.h"
 #include "ir/tensor.h"
 
 namespace concord {
@@ -48,6 +55,15 @@ class Model {
                          const std::string& what = "<memory>", const LoadOptions& options = {});
   static Model FromBytes(const std::string& bytes, const std::string& base_dir,
                          const std::string& what, const LoadOptions& options = {});
+  // A framework model at `path` (format detected by DetectModelFormat) with the signature its
+  // framework reported; names must be unique and non-empty (else Error(kInput)).
+  static Model Framework(const std::string& path, ModelFormat format,
+                         const std::vector<ValueInfo>& inputs,
+                         const std::vector<ValueInfo>& outputs);
+
+  // kOnnx for models parsed as ONNX; the framework's format for Framework() models.
+  ModelFormat format() const { return format_; }
+  bool is_framework() const { return format_ != ModelFormat::kOnnx; }
 
   const onnx::ModelProto& proto() const { return proto_; }
   onnx::ModelProto* mutable_proto() { return &proto_; }
@@ -69,7 +85,11 @@ class Model {
   onnx::ModelProto proto_;
   std::string path_;
   std::string base_dir_;
+  ModelFormat format_ = ModelFormat::kOnnx;
 };
+
+// A tensor ValueInfo: `shape` with -1 for unknown dims; has_shape false when the rank is unknown.
+ValueInfo TensorValueInfo(const std::string& name, DType dtype, const Shape& shape, bool has_shape);
 
 // Canonical domain name: "" -> "ai.onnx".
 std::string CanonicalDomain(const std::string& domain);

@@ -146,7 +146,11 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
 int BenchMain(const BenchArgs& a) {
   std::vector<EnvSpec> specs = ParseEnvList(a.envs);
   ValidateEnvs(specs);  // every env checked before the first one runs
-  Model model = Model::Load(a.model);
+  // A framework model's signature comes from the first env's worker; that session is closed so
+  // every env's prepare time is measured the same way, on a fresh session.
+  OpenedModel opened = OpenModel(a.model, specs);
+  opened.session.reset();
+  const Model& model = opened.model;
   std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
   if (a.save_inputs == kSaveToOut) {
     Fail(ErrorKind::kUsage, "bench has no --out: give --save-inputs a folder");
@@ -255,7 +259,10 @@ Command MakeBenchCommand(CLI::App& root) {
       "(overhead = (wall - run) / run). Ratios compare each env with the FIRST env.\n"
       "Exit: 0 every env ran, 1 an env failed at run time, 2 usage/input error.\n"
       "Example: concord bench model.onnx --envs \"ort@cpu,threads=1;ort@cpu,threads=4\" --time 5");
-  app->add_option("model", args->model, "ONNX model file")->required();
+  app->add_option("model", args->model,
+                  "Model file: ONNX, or a framework model (.pt, .pt2, .tflite, .xml, .keras, "
+                  "SavedModel) when every env runs its format")
+      ->required();
   AddEnvListOption(app, &args->envs, "Environments; the first is the baseline")
       ->capture_default_str();
   AddInputOptions(app, &args->inputs);

@@ -26,6 +26,7 @@ int EnvsMain(bool json) {
                     {"available", i.available},
                     {"unavailable_reason", i.unavailable_reason},
                     {"opt_mapping", i.opt_mapping},
+                    {"formats", i.formats},
                     {"options", options}});
   }
   if (json) {
@@ -39,6 +40,8 @@ int EnvsMain(bool json) {
     std::cout << fmt::format("         devices: {}\n",
                              fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
     std::cout << fmt::format("         version: {}\n", e["version"].get<std::string>());
+    std::cout << fmt::format("         formats: {}\n",
+                             fmt::join(e["formats"].get<std::vector<std::string>>(), ", "));
     std::cout << fmt::format("         opt:     {}\n", e["opt_mapping"].get<std::string>());
     for (const auto& o : e["options"]) {
       std::string allowed = o["allowed"].get<std::string>();

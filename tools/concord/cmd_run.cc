@@ -95,6 +95,22 @@ nlohmann::json InputsJson(const Model& model, const InputSet& set) {
   return all;
 }
 
+// A framework model's taps have no ONNX node: one file each, in name order, named by the
+// framework's own key (module path, layer or tensor name).
+nlohmann::json WriteFrameworkTaps(const std::string& out, const ValueMap& taps) {
+  nlohmann::json index = nlohmann::json::array();
+  int k = 0;
+  for (const auto& [name, value] : taps) {
+    std::string file = fmt::format("taps/tap_{}.pb", k++);
+    WriteValuePb((fs::path(out) / file).string(), value, name);
+    nlohmann::json j = ValueSummaryJson(value);
+    j["name"] = name;
+    j["file"] = file;
+    index.push_back(j);
+  }
+  return index;
+}
+
 // Writes OUT/run.json, the outputs (OUT/output_K.pb, or OUT/set_S/output_K.pb for several sets)
 // and the taps of the first set.
 void WriteOut(const RunArgs& a, const Model& model, const std::vector<std::vector<Value>>& outputs,
@@ -109,7 +125,9 @@ void WriteOut(const RunArgs& a, const Model& model, const std::vector<std::vecto
       WriteValuePb((dir / fmt::format("output_{}.pb", i)).string(), outputs[s][i], infos[i].name);
     }
   }
-  if (a.taps) {
+  if (a.taps && model.is_framework()) {
+    (*rec)["taps"] = WriteFrameworkTaps(a.out, taps);
+  } else if (a.taps) {
     // One file per tapped value, named by position; run.json maps names to files.
     nlohmann::json index = nlohmann::json::array();
     int k = 0;
@@ -179,10 +197,13 @@ std::string SaveDir(const std::string& save, const std::string& out) {
 
 int RunMain(const RunArgs& a) {
   auto t0 = Clock::now();
-  Model model = Model::Load(a.model);
-  auto t1 = Clock::now();
   EnvSpec env = EnvSpec::Parse(a.env);
   ValidateEnv(env);
+  // A framework model is loaded by its env's worker, which reports its signature: that
+  // session is the one that runs (load time includes preparing it).
+  OpenedModel opened = OpenModel(a.model, {env});
+  const Model& model = opened.model;
+  auto t1 = Clock::now();
   std::vector<InputSet> sets = LoadInputSets(model, a.inputs);
   std::string save_dir = SaveDir(a.save_inputs, a.out);
   if (!save_dir.empty()) SaveInputSets(model, sets, save_dir);
@@ -192,7 +213,7 @@ int RunMain(const RunArgs& a) {
   if (a.taps && sets.size() > 1) {
     Fail(ErrorKind::kUsage, "--taps takes one input set; --inputs gives {}", sets.size());
   }
-  auto session = PrepareSession(model, env);
+  auto session = opened.session ? std::move(opened.session) : PrepareSession(model, env);
   auto t3 = Clock::now();
   if (a.taps && !session->supports_taps()) {
     Fail(ErrorKind::kUsage, "{} cannot return intermediate tensors (--taps)",
@@ -209,6 +230,7 @@ int RunMain(const RunArgs& a) {
 
   nlohmann::json rec;
   rec["model"] = a.model;
+  rec["format"] = ModelFormatName(model.format());
   rec["env"] = env.ToString();
   rec["effective_env"] = session->effective_env();
   rec["seed"] = a.inputs.seed;
@@ -241,8 +263,14 @@ int RunMain(const RunArgs& a) {
     std::cout << rec.dump(2) << "\n";
     return code;
   }
-  std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""),
-                           model.graph().node_size());
+  if (model.is_framework()) {
+    std::cout << fmt::format("model   {}  ({}, {} inputs, {} outputs)\n", a.model,
+                             ModelFormatName(model.format()), model.Inputs().size(),
+                             model.Outputs().size());
+  } else {
+    std::cout << fmt::format("model   {}  (opset {}, {} nodes)\n", a.model, model.Opset(""),
+                             model.graph().node_size());
+  }
   std::cout << fmt::format("env     {}\n", session->effective_env());
   for (size_t s = 0; s < sets.size(); ++s) {
     if (sets.size() > 1) std::cout << fmt::format("set     {}\n", sets[s].origin);
@@ -258,8 +286,13 @@ int RunMain(const RunArgs& a) {
         std::cout << fmt::format("  {:<16} {}\n", c.json["set"].get<std::string>(), line);
     }
   }
-  std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
-                           FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  if (model.is_framework()) {  // its worker loaded and prepared it while opening
+    std::cout << fmt::format("time    load and prepare {} (worker start included), run {}\n",
+                             FormatMs(Ms(t0, t1)), FormatMs(timing.run_ms));
+  } else {
+    std::cout << fmt::format("time    load {}, prepare {}, run {}\n", FormatMs(Ms(t0, t1)),
+                             FormatMs(Ms(t2, t3)), FormatMs(timing.run_ms));
+  }
   if (!save_dir.empty())
     std::cout << fmt::format("saved   inputs in {}/test_data_set_*\n", save_dir);
   if (!a.out.empty()) {
@@ -287,7 +320,10 @@ Command MakeRunCommand(CLI::App& root) {
       "Exit: 0 ran (and matched any expected outputs), 1 the run failed or an output differs\n"
       "from output_K.pb, 2 usage/input error.\n"
       "Example: concord run model.onnx --env ref --inputs test_data_set_0 --out out/");
-  app->add_option("model", args->model, "ONNX model file")->required();
+  app->add_option("model", args->model,
+                  "Model file: ONNX, or a framework model its env runs (.pt/.pt2 on torch, "
+                  ".tflite on tflite, .xml on openvino, .keras/SavedModel on tf or keras)")
+      ->required();
   AddEnvOption(app, &args->env);
   AddInputOptions(app, &args->inputs);
   app->add_option("--out,-o", args->out, "Write output_K.pb and run.json to this folder");
@@ -299,7 +335,8 @@ Command MakeRunCommand(CLI::App& root) {
   AddToleranceOptions(app, &args->rtol, &args->atol, "against expected outputs (output_K.pb)");
   app->add_flag(
       "--taps", args->taps,
-      "Also write every intermediate tensor (by node output name) to OUT/taps/ (needs --out)");
+      "Also write every intermediate tensor (by node output name; framework models: by module "
+      "path, layer or tensor name) to OUT/taps/ (needs --out)");
   AddOutputOptions(app, &args->json);
   return {app, [args] { return RunMain(*args); }};
 }

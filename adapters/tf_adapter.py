@@ -1,0 +1,226 @@
+"""TensorFlow / Keras 3 (CPU) adapter for adapters/worker.py, serving the backends "tf" and
+"keras" alike: Keras archives (.keras, keras.saving.load_model) and SavedModel folders
+(tf.saved_model.load, signature "serving_default"), read from their files.
+
+Env: tf@cpu or keras@cpu plus OPTIONS:
+  opt      0 eager (Keras: model(x, training=False); a SavedModel's signature is a graph function
+           already, so 0 calls it as loaded); 1 tf.function with Grappler off
+           (disable_meta_optimizer); 2 tf.function with Grappler (TensorFlow's default); 3
+           tf.function(jit_compile=True): XLA.
+  threads  intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's default); applies to the
+           worker's first model (TensorFlow fixes it at start-up).
+
+Signature: Keras: model.inputs / model.outputs (names, dtypes, shapes; None dims unknown), fed
+by position; SavedModel: the serving signature's TensorSpecs by name (outputs in name order).
+
+Taps (.keras only): the output of every layer except InputLayers, keyed by layer name (".K" for
+output K of a multi-output layer), from an eager intermediate-output model
+keras.Model(model.inputs, [layer.output ...]); layers called more than once have no single
+output and are left out. A SavedModel keeps no layers: taps on it are refused.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from adapter import (Adapter, AdapterError, JsonDict, OptionSpec, describe_capabilities,
+                     package_version, parse_options, signature_entry)
+from concord_protocol import NamedValues, ValueMap
+
+_HOW = ["eager", "tf.function (Grappler off)", "tf.function (Grappler on)",
+        "tf.function(jit_compile=True) (XLA)"]
+
+
+def _shape(shape: Any) -> Optional[list[Optional[int]]]:
+    if shape is None:
+        return None
+    dims = list(shape)
+    return [None if d is None else int(d) for d in dims]
+
+
+class TfAdapter(Adapter):
+    OPTIONS = (
+        OptionSpec("opt", "0 eager, 1 tf.function without Grappler, 2 tf.function, 3 XLA "
+                   "(jit_compile)", "int", 0, 3, 2),
+        OptionSpec("threads", "intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's "
+                   "default)", "int", 0, 4096, 0),
+    )
+    OPT_MAPPING = ("opt=0 eager (SavedModel: its signature function as loaded), 1 tf.function "
+                   "with Grappler off, 2 tf.function (Grappler on), 3 tf.function(jit_compile="
+                   "True) (XLA); threads=N -> intra_op_parallelism_threads=N, inter_op=1; taps "
+                   "by layer name (.keras only), eager")
+    DEVICES = ("cpu",)
+    FORMATS = ("keras", "savedmodel")
+    supports_taps = True
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.tf: Any = None
+        self.keras_model: Any = None
+        self.call: Optional[Callable[[list[Any]], list[Any]]] = None
+        self.input_names: list[str] = []
+        self.output_names: list[str] = []
+        self.taps_model: Any = None
+        self.taps_names: list[str] = []
+
+    def capabilities(self) -> JsonDict:
+        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
+                                     list(self.DEVICES), self.supports_taps, self.FORMATS)
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorflow": package_version("tensorflow-cpu"), "keras": package_version("keras"),
+                "onnx": package_version("onnx"), "numpy": np.__version__,
+                "python": platform.python_version()}
+
+    def _start_tf(self, opt: int, threads: int) -> None:
+        import tensorflow as tf
+        self.tf = tf
+        try:
+            tf.config.set_visible_devices([], "GPU")
+            if threads > 0:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialized by an earlier MODEL: the first settings stay
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": opt == 1})
+
+    def prepare_file(self, path: str, fmt: str, device: str,
+                     options: dict[str, str]) -> JsonDict:
+        if device != "cpu":
+            raise AdapterError("unsupported", "%s adapter runs on the CPU only (got '%s')"
+                               % (self.backend, device))
+        if fmt not in self.FORMATS:
+            raise AdapterError("unsupported", "%s@cpu runs .keras files and SavedModel folders, "
+                               "not %s" % (self.backend, fmt))
+        values = parse_options(self.backend, self.OPTIONS, options)
+        opt, threads = values.get_int("opt"), values.get_int("threads")
+        self._start_tf(opt, threads)
+        self.taps_model = None
+        if fmt == "keras":
+            signature, eager = self._load_keras(path)
+        else:
+            signature, eager = self._load_saved_model(path)
+        self.call = eager
+        if opt >= 1:
+            fn = self.tf.function(lambda *xs: eager(list(xs)), jit_compile=opt == 3)
+            self.call = lambda xs: list(fn(*xs))
+        env = "%s@cpu,opt=%d" % (self.backend, opt) + (",threads=%d" % threads if threads else "")
+        return {"effective_env": env, "execution": _HOW[opt], "format": fmt,
+                "signature": signature}
+
+    def _load_keras(self, path: str) -> tuple[JsonDict, Callable[[list[Any]], list[Any]]]:
+        import keras
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as e:
+            raise AdapterError("input", "keras cannot load %s: %s" % (path, e)) from None
+        self.keras_model = model
+        inputs = [signature_entry(t.name, str(t.dtype), _shape(t.shape)) for t in model.inputs]
+        outputs = [signature_entry(name, str(t.dtype), _shape(t.shape))
+                   for name, t in zip(self._output_names(model), model.outputs)]
+        self.input_names = [e["name"] for e in inputs]
+        self.output_names = [e["name"] for e in outputs]
+
+        def eager(xs: list[Any]) -> list[Any]:
+            out = model(xs if len(xs) > 1 else xs[0], training=False)
+            return list(out) if isinstance(out, (list, tuple)) else [out]
+        return {"inputs": inputs, "outputs": outputs}, eager
+
+    @staticmethod
+    def _output_names(model: Any) -> list[str]:
+        names = []
+        for i, t in enumerate(model.outputs):
+            history = getattr(t, "_keras_history", None)
+            layer = getattr(history, "operation", None) if history is not None else None
+            names.append(layer.name if layer is not None else "output_%d" % i)
+        return names if len(set(names)) == len(names) else ["output_%d" % i
+                                                             for i in range(len(names))]
+
+    def _load_saved_model(self, path: str) -> tuple[JsonDict, Callable[[list[Any]], list[Any]]]:
+        tf = self.tf
+        try:
+            loaded = tf.saved_model.load(path)
+        except Exception as e:
+            raise AdapterError("input", "tf.saved_model.load cannot read %s: %s"
+                               % (path, e)) from None
+        if "serving_default" not in loaded.signatures:
+            raise AdapterError("unsupported", "%s has no serving_default signature (has: %s)"
+                               % (path, ", ".join(loaded.signatures) or "none"))
+        self.keras_model = None
+        sig = loaded.signatures["serving_default"]
+        in_specs = sig.structured_input_signature[1]
+        out_specs = sig.structured_outputs
+        in_names = sorted(in_specs)
+        out_names = sorted(out_specs)
+        inputs = [signature_entry(n, in_specs[n].dtype.name, _shape(in_specs[n].shape.as_list()
+                                                                    if in_specs[n].shape.rank
+                                                                    is not None else None))
+                  for n in in_names]
+        outputs = [signature_entry(n, out_specs[n].dtype.name, _shape(out_specs[n].shape.as_list()
+                                                                      if out_specs[n].shape.rank
+                                                                      is not None else None))
+                   for n in out_names]
+        self.input_names, self.output_names = in_names, out_names
+        self._saved = loaded  # keeps the signature's variables alive
+
+        def call(xs: list[Any]) -> list[Any]:
+            out = sig(**dict(zip(in_names, xs)))
+            return [out[n] for n in out_names]
+        return {"inputs": inputs, "outputs": outputs}, call
+
+    def _args(self, inputs: ValueMap) -> list[Any]:
+        args = []
+        for n in self.input_names:
+            v = inputs.get(n)
+            if not isinstance(v, np.ndarray):
+                raise AdapterError("input", "%s: missing tensor input '%s'" % (self.backend, n))
+            args.append(self.tf.constant(v))
+        return args
+
+    def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
+        if self.call is None:
+            raise AdapterError("usage", "%s: no model prepared" % self.backend)
+        args = self._args(inputs)
+        try:
+            start = time.perf_counter()
+            out = self.call(args)
+            values = [np.array(t) for t in out]  # waits for the result
+            run_ms = (time.perf_counter() - start) * 1000.0
+        except Exception as e:
+            raise AdapterError("runtime", "%s run failed: %s: %s"
+                               % (self.backend, type(e).__name__, e)) from None
+        return list(zip(self.output_names, values)), run_ms
+
+    def run_taps(self, inputs: ValueMap) -> NamedValues:
+        if self.keras_model is None:
+            raise AdapterError("unsupported", "%s: taps need a .keras model; a SavedModel keeps "
+                               "no layers" % self.backend)
+        if self.taps_model is None:
+            self._make_taps_model()
+        args = self._args(inputs)
+        out = self.taps_model(args if len(args) > 1 else args[0], training=False)
+        values = [np.array(t) for t in (out if isinstance(out, (list, tuple)) else [out])]
+        return list(zip(self.taps_names, values))
+
+    def _make_taps_model(self) -> None:
+        import keras
+        model = self.keras_model
+        tensors: list[Any] = []
+        names: list[str] = []
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            try:
+                out = layer.output
+            except (AttributeError, ValueError):
+                continue  # a layer called more than once has no single output
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            for k, t in enumerate(outs):
+                tensors.append(t)
+                names.append(layer.name if len(outs) == 1 else "%s.%d" % (layer.name, k))
+        self.taps_model = keras.Model(model.inputs, tensors)
+        self.taps_names = names

@@ -1,0 +1,281 @@
+"""PyTorch (CPU) adapter for adapters/worker.py: TorchScript archives (.pt, torch.jit.save) and
+torch.export programs (.pt2, torch.export.save), read from their files.
+
+Env: torch@cpu plus OPTIONS (opt, threads). What opt means depends on the format:
+  torch.export  0 eager (ExportedProgram.module()); 1 torch.compile(backend="aot_eager"): graph
+                capture and decompositions, no code generation; 2 torch.compile with Inductor;
+                3 Inductor with freezing (weights folded as constants: Inductor's CPU inference
+                setting).
+  TorchScript   0 the loaded module as is; 1 torch.jit.freeze; 2 freeze, then
+                torch.jit.optimize_for_inference (conv-bn folding, MKLDNN); 3 is refused:
+                torch.compile cannot trace a ScriptModule (export the model with torch.export).
+threads=N -> torch.set_num_threads(N).
+
+Signature: a torch.export program records names, dtypes and shapes (symbolic dims unknown). A
+TorchScript archive records only names: its Tensor arguments are declared float32 with unknown
+shapes (give --input-shapes or --inputs) and its outputs are output_0.. per returned tensor.
+Outputs are the model's returned tensors flattened in pytree order.
+
+Taps: the output of every leaf module, keyed by its module path ("features.0.conv"; a module
+called again gets "#2", "#3"...), always from the unoptimized model: torch.export programs through
+torch.export.unflatten and forward hooks; TorchScript (which refuses hooks) through its inlined
+graph, where each node knows its module path (Node.getModuleHierarchy): the last tensor each leaf
+module computes becomes an extra graph output.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from adapter import (Adapter, AdapterError, JsonDict, OptionSpec, describe_capabilities,
+                     package_version, parse_options, signature_entry)
+from concord_protocol import NamedValues, NDArray, ValueMap
+
+_HIERARCHY_PART = re.compile(r"([^.()]+)\([^()]*\)")
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _leaf_paths(module: Any) -> set[str]:
+    return {name for name, m in module.named_modules() if name and not any(True for _ in
+                                                                             m.children())}
+
+
+class TorchAdapter(Adapter):
+    OPTIONS = (
+        OptionSpec("opt", "torch.export: 0 eager, 1 torch.compile aot_eager, 2 Inductor, "
+                   "3 Inductor with freezing; TorchScript: 0 as loaded, 1 torch.jit.freeze, "
+                   "2 freeze + optimize_for_inference", "int", 0, 3, 0),
+        OptionSpec("threads", "torch.set_num_threads(N) (0 = torch's default)", "int", 0, 4096, 0),
+    )
+    OPT_MAPPING = ("torch.export (.pt2): opt=0 eager ExportedProgram.module(), 1 torch.compile("
+                   "backend=aot_eager), 2 torch.compile(Inductor), 3 Inductor with freezing; "
+                   "TorchScript (.pt): 0 as loaded, 1 torch.jit.freeze, 2 freeze + "
+                   "torch.jit.optimize_for_inference, 3 refused (torch.compile cannot trace "
+                   "TorchScript); threads=N -> torch.set_num_threads(N); taps from the "
+                   "unoptimized model")
+    DEVICES = ("cpu",)
+    FORMATS = ("torchscript", "torch.export")
+    supports_taps = True
+
+    def __init__(self) -> None:
+        self.torch: Any = None
+        self.call: Optional[Callable[..., Any]] = None
+        self.source: Any = None  # the loaded ScriptModule or ExportedProgram
+        self.fmt = ""
+        self.input_names: list[str] = []
+        self.output_names: list[str] = []
+        self.taps_call: Optional[Callable[[list[Any]], NamedValues]] = None
+
+    def capabilities(self) -> JsonDict:
+        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
+                                     list(self.DEVICES), self.supports_taps, self.FORMATS)
+
+    def versions(self) -> dict[str, str]:
+        return {"torch": package_version("torch"), "onnx": package_version("onnx"),
+                "numpy": np.__version__, "python": platform.python_version()}
+
+    def prepare_file(self, path: str, fmt: str, device: str,
+                     options: dict[str, str]) -> JsonDict:
+        if device != "cpu":
+            raise AdapterError("unsupported", "torch adapter runs on the CPU only (got device "
+                               "'%s')" % device)
+        if fmt not in self.FORMATS:
+            raise AdapterError("unsupported", "torch@cpu runs TorchScript (.pt) and torch.export "
+                               "(.pt2) models, not %s" % fmt)
+        values = parse_options("torch", self.OPTIONS, options)
+        opt, threads = values.get_int("opt"), values.get_int("threads")
+        import torch
+        self.torch = torch
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.fmt = fmt
+        self.taps_call = None
+        if fmt == "torchscript":
+            signature, how = self._load_script(path, opt)
+        else:
+            signature, how = self._load_export(path, opt)
+        env = "torch@cpu,opt=%d" % opt + (",threads=%d" % threads if threads else "")
+        return {"effective_env": env, "format": fmt, "execution": how,
+                "threads": torch.get_num_threads(), "signature": signature}
+
+    def _load_script(self, path: str, opt: int) -> tuple[JsonDict, str]:
+        torch = self.torch
+        if opt == 3:
+            raise AdapterError("unsupported", "torch@cpu,opt=3 is torch.compile, which cannot "
+                               "trace a TorchScript module; export the model with torch.export "
+                               "(.pt2) or use opt=0..2")
+        try:
+            module = torch.jit.load(path, map_location="cpu").eval()
+        except Exception as e:
+            raise AdapterError("input", "torch.jit.load cannot read %s: %s" % (path, e)) from None
+        self.source = module
+        schema = module.forward.schema
+        inputs = []
+        for arg in schema.arguments[1:]:
+            if arg.type.kind() != "TensorType":
+                raise AdapterError("unsupported", "%s: forward argument '%s' is %s; torch@cpu "
+                                   "feeds tensors only" % (path, arg.name, arg.type))
+            inputs.append(signature_entry(arg.name, "float32", None))
+        ret = schema.returns[0].type if schema.returns else None
+        count = len(ret.elements()) if ret is not None and ret.kind() == "TupleType" else 1
+        outputs = [signature_entry("output_%d" % i, "", None) for i in range(count)]
+        how = "TorchScript interpreter"
+        if opt >= 1:
+            module = torch.jit.freeze(module)
+            how = "torch.jit.freeze"
+        if opt == 2:
+            module = torch.jit.optimize_for_inference(module)
+            how += " + torch.jit.optimize_for_inference"
+        self.call = module
+        self.input_names = [e["name"] for e in inputs]
+        self.output_names = [e["name"] for e in outputs]
+        return {"inputs": inputs, "outputs": outputs}, how
+
+    def _load_export(self, path: str, opt: int) -> tuple[JsonDict, str]:
+        torch = self.torch
+        try:
+            program = torch.export.load(path)
+        except Exception as e:
+            raise AdapterError("input", "torch.export.load cannot read %s: %s" % (path, e)) from None
+        self.source = program
+        sig = program.graph_signature
+        metas: dict[str, Any] = {}
+        outputs_meta: list[Any] = []
+        for node in program.graph.nodes:
+            if node.op == "placeholder":
+                metas[node.name] = node.meta.get("val")
+            elif node.op == "output":
+                outputs_meta = [a.meta.get("val") if hasattr(a, "meta") else None
+                                for a in node.args[0]]
+        inputs = [self._entry(name, metas.get(name)) for name in sig.user_inputs]
+        user_out = list(sig.user_outputs)
+        tail = outputs_meta[len(outputs_meta) - len(user_out):] if user_out else []
+        outputs = [self._entry(name, val) for name, val in zip(user_out, tail)]
+        module = program.module()
+        how = ["eager ExportedProgram.module()", "torch.compile(backend=aot_eager)",
+               "torch.compile(Inductor)", "torch.compile(Inductor, freezing)"][opt]
+        if opt == 1:
+            module = torch.compile(module, backend="aot_eager")
+        elif opt >= 2:
+            import torch._inductor.config as inductor_config
+            inductor_config.freezing = opt == 3
+            module = torch.compile(module, backend="inductor")
+        self.call = module
+        self.input_names = [e["name"] for e in inputs]
+        self.output_names = [e["name"] for e in outputs]
+        return {"inputs": inputs, "outputs": outputs}, how
+
+    def _entry(self, name: str, val: Any) -> JsonDict:
+        if val is None or not hasattr(val, "shape"):
+            return signature_entry(name, "", None)
+        dims = [d if isinstance(d, int) else None for d in val.shape]
+        return signature_entry(name, _dtype_name(val.dtype), dims)
+
+    def _args(self, inputs: ValueMap) -> list[Any]:
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise AdapterError("input", "torch: missing input(s) %s" % ", ".join(missing))
+        args = []
+        for n in self.input_names:
+            v = inputs[n]
+            if not isinstance(v, np.ndarray):
+                raise AdapterError("input", "torch: input '%s' must be a tensor" % n)
+            args.append(self.torch.from_numpy(np.ascontiguousarray(v)))
+        return args
+
+    def _numpy(self, value: Any) -> list[NDArray]:
+        leaves = self.torch.utils._pytree.tree_leaves(value)
+        return [t.detach().cpu().numpy() if isinstance(t, self.torch.Tensor) else np.asarray(t)
+                for t in leaves]
+
+    def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
+        if self.call is None:
+            raise AdapterError("usage", "torch: no model prepared")
+        args = self._args(inputs)
+        try:
+            with self.torch.inference_mode():
+                start = time.perf_counter()
+                out = self.call(*args)
+                run_ms = (time.perf_counter() - start) * 1000.0
+        except Exception as e:
+            raise AdapterError("runtime", "torch run failed: %s: %s"
+                               % (type(e).__name__, e)) from None
+        values = self._numpy(out)
+        if len(values) != len(self.output_names):
+            raise AdapterError("runtime", "torch: the model returned %d tensors, its signature "
+                               "declares %d" % (len(values), len(self.output_names)))
+        return list(zip(self.output_names, values)), run_ms
+
+    def run_taps(self, inputs: ValueMap) -> NamedValues:
+        if self.taps_call is None:
+            self.taps_call = (self._script_taps() if self.fmt == "torchscript"
+                              else self._export_taps())
+        with self.torch.inference_mode():
+            return self.taps_call(self._args(inputs))
+
+    def _export_taps(self) -> Callable[[list[Any]], NamedValues]:
+        module = self.torch.export.unflatten(self.source)
+        leaves = _leaf_paths(module)
+        recorded: NamedValues = []
+        counts: dict[str, int] = {}
+
+        def hook_for(path: str) -> Callable[..., None]:
+            def hook(_m: Any, _inp: Any, out: Any) -> None:
+                counts[path] = counts.get(path, 0) + 1
+                key = path if counts[path] == 1 else "%s#%d" % (path, counts[path])
+                values = self._numpy(out)
+                for i, v in enumerate(values):
+                    recorded.append((key if len(values) == 1 else "%s.%d" % (key, i), v))
+            return hook
+
+        for name, m in module.named_modules():
+            if name in leaves:
+                m.register_forward_hook(hook_for(name))
+
+        def call(args: list[Any]) -> NamedValues:
+            recorded.clear()
+            counts.clear()
+            module(*args)
+            return list(recorded)
+        return call
+
+    def _script_taps(self) -> Callable[[list[Any]], NamedValues]:
+        torch = self.torch
+        module = self.source
+        graph = module.inlined_graph
+        leaves = _leaf_paths(module)
+        last: dict[str, Any] = {}
+        for node in graph.nodes():
+            path = ".".join(_HIERARCHY_PART.findall(node.getModuleHierarchy() or ""))
+            if path not in leaves or node.kind().startswith("prim::"):
+                continue
+            tensors = [o for o in node.outputs() if o.type().kind() == "TensorType"]
+            if tensors:
+                last[path] = tensors[-1]
+        # A function graph returns one value: return (original outputs..., taps...) as a tuple.
+        originals = list(graph.outputs())
+        n_out = len(originals)
+        values = originals + list(last.values())
+        ret = graph.return_node()
+        tup = graph.create("prim::TupleConstruct", values)
+        tup.insertBefore(ret)
+        tup.output().setType(torch._C.TupleType([v.type() for v in values]))
+        for _ in range(n_out):
+            graph.eraseOutput(0)
+        graph.registerOutput(tup.output())
+        fn = torch._C._create_function_from_graph("concord_taps", graph)
+        names = list(last)
+
+        def call(args: list[Any]) -> NamedValues:
+            out = fn(module._c, *args)
+            tapped = list(out)[n_out:]
+            return [(n, t.detach().numpy()) for n, t in zip(names, tapped)]
+        return call
