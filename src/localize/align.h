@@ -1,7 +1,7 @@
 // Tensor alignment between a source model and a target model (a conversion of it, or the same
 // model on another env), and the divergence metrics of each aligned pair.
 //
-// Owned by the localize/repair work (issue 5). Alignment uses the values of tapped runs of both
+// Alignment uses the values of tapped runs of both
 // models on the same input sets. A target tensor is aligned to a source tensor, in this order:
 //   input     graph input K <-> graph input K (position);
 //   name      same tensor name, shapes equal or equal up to NCHW<->NHWC — unless that pair

@@ -1,9 +1,9 @@
 // Fault localization: where and why a target model (a conversion of a source model, or the
 // same model on another env) stops agreeing with the source.
 //
-// Owned by the localize/repair work (issue 5). Localize() runs both sides once per input set
-// with taps (Session::RunWithTaps), aligns tensors (align.h) and measures every aligned pair.
-// Verdict:
+// Localize() runs both sides once per input set with taps (Session::RunWithTaps), aligns
+// tensors (align.h) and measures every aligned pair; evidence.h gathers what differs statically
+// at the first divergent node. Verdict:
 //   * agree: every graph output agrees (tolerance) on every input set -> first divergent
 //     node null, kind null. Intermediate differences that do not reach an output (a
 //     restructured graph) are reported per node but do not make a divergence.

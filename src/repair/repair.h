@@ -1,8 +1,8 @@
 // Repair: edit a divergent target model until it agrees with its source again, guided by
 // localize (src/localize/localize.h), and verify the result on inputs the search never saw.
 //
-// Owned by the localize/repair work (issue 5). Loop: localize on the search inputs -> candidate
-// edits at the first divergent node, in an order that depends on the fault kind:
+// Loop: localize on the search inputs -> candidate edits at the first divergent node, in an
+// order that depends on the fault kind:
 //   hyperparameter  copy the source node's attributes;
 //   parameter/input restore every differing static input (weights, biases, preprocessing
 //                   constants) from the source (this undoes transposes, permutations, precision
