@@ -10,6 +10,7 @@
 #include "ir/tensor_io.h"
 #include "localize/evidence.h"
 #include "localize/quantization.h"
+#include "passes/pass.h"
 
 namespace concord::localize {
 
@@ -346,6 +347,9 @@ void Explain(Analysis& a, int culprit) {
   ev["op_type"] = n.op_type();
   ev["index"] = culprit;
   TensorEvidence(a, culprit, &ev);
+  passes::NameMap names = passes::ReadNameMap(a.target().proto());
+  auto from = names.nodes.find(n.name());
+  if (!n.name().empty() && from != names.nodes.end()) ev["mapped_from"] = from->second;
   json attr_diffs = json::array();
   InputDiffs inputs;
   if (m >= 0) {
@@ -398,6 +402,53 @@ SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<Val
   return side;
 }
 
+namespace {
+
+// Whether `target`'s name map lists the nhwc pass: then its 4-D float inputs are NHWC even where
+// the shape alone cannot tell (C == H == W).
+bool ConvertedToNhwc(const Model& target) {
+  for (const auto& p : target.proto().metadata_props()) {
+    if (p.key() != passes::kNameMapKey) continue;
+    json j = json::parse(p.value(), nullptr, false);
+    if (!j.is_object() || !j.contains("passes") || !j["passes"].is_array()) return false;
+    for (const auto& spec : j["passes"]) {
+      if (spec.is_string() && spec.get<std::string>().rfind("nhwc", 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+bool DimsMatch(const Shape& a, const Shape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t d = 0; d < a.size(); ++d) {
+    if (a[d] >= 0 && b[d] >= 0 && a[d] != b[d]) return false;
+  }
+  return true;
+}
+
+// Whether target input t reads source input s in NHWC where the source reads NCHW;
+// Error(kInput) when the two differ otherwise.
+bool InputIsNhwc(size_t k, const ValueInfo& s, const ValueInfo& t, bool nhwc_pass) {
+  if (s.dtype != t.dtype) {
+    Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k, s.name,
+         TypeToString(s.type), t.name, TypeToString(t.type));
+  }
+  if (!s.has_shape || !t.has_shape) return false;
+  const Shape& d = s.shape;
+  bool same = DimsMatch(d, t.shape);
+  bool nhwc = d.size() == 4 && IsFloating(s.dtype) && DimsMatch({d[0], d[2], d[3], d[1]}, t.shape);
+  if (nhwc && (nhwc_pass || !same)) return true;
+  if (!same) {
+    Fail(ErrorKind::kInput,
+         "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take "
+         "the same input tensors (or the target the NHWC layout of a 4-D NCHW input)",
+         k, s.name, TypeToString(s.type), t.name, TypeToString(t.type));
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
                                 const std::vector<ValueMap>& source_sets) {
   auto si = source.Inputs();
@@ -407,25 +458,9 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
          "the models take different inputs: source {} has {} ({}), target {} has {}", source.path(),
          si.size(), si.empty() ? "" : si[0].name, target.path(), ti.size());
   }
-  for (size_t k = 0; k < si.size(); ++k) {
-    if (si[k].dtype != ti[k].dtype) {
-      Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k,
-           si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
-    }
-    if (si[k].has_shape && ti[k].has_shape) {
-      bool same = si[k].shape.size() == ti[k].shape.size();
-      for (size_t d = 0; same && d < si[k].shape.size(); ++d) {
-        same = si[k].shape[d] < 0 || ti[k].shape[d] < 0 || si[k].shape[d] == ti[k].shape[d];
-      }
-      if (!same) {
-        Fail(ErrorKind::kInput,
-             "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take "
-             "the same "
-             "input tensors",
-             k, si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
-      }
-    }
-  }
+  const bool nhwc_pass = ConvertedToNhwc(target);
+  std::vector<bool> nhwc;
+  for (size_t k = 0; k < si.size(); ++k) nhwc.push_back(InputIsNhwc(k, si[k], ti[k], nhwc_pass));
   std::vector<ValueMap> out;
   for (const auto& set : source_sets) {
     ValueMap m;
@@ -433,7 +468,8 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
       auto it = set.find(si[k].name);
       if (it == set.end())
         Fail(ErrorKind::kInput, "input set lacks the source input '{}'", si[k].name);
-      m[ti[k].name] = it->second;
+      bool permute = nhwc[k] && it->second.is_tensor() && it->second.tensor.rank() == 4;
+      m[ti[k].name] = permute ? Value(PermuteLayout(it->second.tensor, false)) : it->second;
     }
     out.push_back(std::move(m));
   }
