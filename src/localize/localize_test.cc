@@ -182,21 +182,6 @@ Model ConvertedAndRenamed(const Model& src, testing::RenameRecord record) {
   return testing::RenameEverything(passes::RunPasses(src, {"nhwc", "fold_bn"}).model, record);
 }
 
-// The target node that came from source node `source_node` (same op type), by the name map.
-std::string TargetName(const Model& src, const Model& tgt, const std::string& source_node) {
-  std::string op;
-  for (const auto& n : src.graph().node())
-    if (n.name() == source_node) op = n.op_type();
-  passes::NameMap names = passes::ReadNameMap(tgt.proto());
-  for (const auto& n : tgt.graph().node()) {
-    auto it = names.nodes.find(n.name());
-    if (n.op_type() == op && it != names.nodes.end() &&
-        it->second == std::vector<std::string>{source_node})
-      return n.name();
-  }
-  return "";
-}
-
 // Faults on renamed nodes of the converted target. conv3a and conv3b read the same tensor with
 // the same op type, so only the name map tells which source Conv a renamed Conv is.
 const std::vector<std::pair<std::string, std::string>> kRenamedFaults = {
@@ -212,7 +197,7 @@ TEST(LocalizeMap, FaultsInARenamedNhwcTargetNameTheTargetAndTheSourceNode) {
     Model renamed = ConvertedAndRenamed(src, record);
     EXPECT_TRUE(Localize(src, renamed, sets, {}).agree);
     for (const auto& [fault, source_node] : kRenamedFaults) {
-      std::string node = TargetName(src, renamed, source_node);
+      std::string node = testing::TargetName(src, renamed, source_node);
       SCOPED_TRACE(fault + " @" + node + " (source " + source_node + ")" +
                    (record == testing::RenameRecord::kNodes ? " nodes" : " nodes+tensors"));
       ASSERT_NE(node, "");
@@ -244,7 +229,7 @@ TEST(LocalizeMap, WithoutANameMapStructureAndValueStillFindTheFault) {
   LocalizeResult ok = Localize(src, stripped, sets, {});
   EXPECT_TRUE(ok.agree) << ok.ToJson().dump(1);
   for (const auto& [fault, source_node] : kRenamedFaults) {
-    std::string node = TargetName(src, named, source_node);
+    std::string node = testing::TargetName(src, named, source_node);
     SCOPED_TRACE(fault + " @" + node + " (source " + source_node + ")");
     passes::FaultLog log;
     Model tgt = passes::InjectFault(stripped, {fault, node, 0}, &log);

@@ -76,4 +76,20 @@ inline Model RenameEverything(const Model& m, RenameRecord record) {
   return Model::FromProto(std::move(proto), m.base_dir(), "renamed model");
 }
 
+// The node of `tgt` that its name map traces to source node `source_node` alone, with the same
+// op type ("" when none).
+inline std::string TargetName(const Model& src, const Model& tgt, const std::string& source_node) {
+  std::string op;
+  for (const auto& n : src.graph().node())
+    if (n.name() == source_node) op = n.op_type();
+  passes::NameMap names = passes::ReadNameMap(tgt.proto());
+  for (const auto& n : tgt.graph().node()) {
+    auto it = names.nodes.find(n.name());
+    if (n.op_type() == op && it != names.nodes.end() &&
+        it->second == std::vector<std::string>{source_node})
+      return n.name();
+  }
+  return "";
+}
+
 }  // namespace concord::localize::testing

@@ -6,7 +6,9 @@
 //   hyperparameter  copy the source node's attributes;
 //   parameter/input restore every differing static input (weights, biases, preprocessing
 //                   constants) from the source (this undoes transposes, permutations, precision
-//                   round trips, dropped or scaled biases), one input at a time, then all;
+//                   round trips, dropped or scaled biases), one input at a time, then all; a
+//                   target constant in the NHWC layout of the source's 4-D one (the nhwc pass
+//                   permutes constants with their operand) is restored permuted;
 //   graph           delete an inserted node (its consumers read its activation input), restore
 //                   a replaced node's op type, attributes and parameters, re-insert the source
 //                   nodes that were removed between two aligned tensors.
