@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+
+#include "passes/pass.h"
 
 namespace concord::localize {
 
@@ -11,29 +14,7 @@ bool FloatLike(DType d) { return IsFloating(d); }
 
 // NHWC tensor -> NCHW (to_nchw) or NCHW -> NHWC, as float32.
 Tensor Permute4(const Tensor& t, bool to_nchw) {
-  Tensor f = t.dtype() == DType::kFloat32 ? t : t.CastTo(DType::kFloat32);
-  const Shape& s = f.shape();
-  Shape out_shape = to_nchw ? Shape{s[0], s[3], s[1], s[2]} : Shape{s[0], s[2], s[3], s[1]};
-  Tensor out(DType::kFloat32, out_shape);
-  const float* in = f.data<float>();
-  float* o = out.data<float>();
-  int64_t n = s[0], a = s[1], b = s[2], c = s[3];
-  // in[n][a][b][c]; to_nchw: out[n][c][a][b]; else out[n][b][c][a].
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t x = 0; x < a; ++x) {
-      for (int64_t y = 0; y < b; ++y) {
-        for (int64_t z = 0; z < c; ++z) {
-          float v = in[((i * a + x) * b + y) * c + z];
-          if (to_nchw) {
-            o[((i * c + z) * a + x) * b + y] = v;
-          } else {
-            o[((i * b + y) * c + z) * a + x] = v;
-          }
-        }
-      }
-    }
-  }
-  return out;
+  return PermuteLayout(t.dtype() == DType::kFloat32 ? t : t.CastTo(DType::kFloat32), to_nchw);
 }
 
 Shape Squeezed(const Shape& s) {
@@ -130,6 +111,31 @@ bool Prefix(const Tensor& a, const Tensor& b, const Tolerance& tol) {
 
 }  // namespace
 
+Tensor PermuteLayout(const Tensor& t, bool to_nchw) {
+  CONCORD_CHECK(t.rank() == 4 && t.dtype() != DType::kString, "PermuteLayout of {}", t.Describe());
+  const Shape& s = t.shape();
+  Shape out_shape = to_nchw ? Shape{s[0], s[3], s[1], s[2]} : Shape{s[0], s[2], s[3], s[1]};
+  Tensor out(t.dtype(), out_shape);
+  const size_t size = t.numel() > 0 ? t.nbytes() / static_cast<size_t>(t.numel()) : 0;
+  const auto* in = static_cast<const unsigned char*>(t.raw());
+  auto* o = static_cast<unsigned char*>(out.raw());
+  const int64_t n = s[0], a = s[1], b = s[2], c = s[3];
+  // in[i][x][y][z]; to_nchw: out[i][z][x][y]; else out[i][y][z][x].
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t x = 0; x < a; ++x) {
+      for (int64_t y = 0; y < b; ++y) {
+        for (int64_t z = 0; z < c; ++z) {
+          int64_t from = ((i * a + x) * b + y) * c + z;
+          int64_t to = to_nchw ? ((i * c + z) * a + x) * b + y : ((i * b + y) * c + z) * a + x;
+          std::memcpy(o + static_cast<size_t>(to) * size, in + static_cast<size_t>(from) * size,
+                      size);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 ModelIndex::ModelIndex(const Model& m) : GraphIndex(m.graph()), model(&m) {
   const auto& g = m.graph();
   for (const auto& t : g.initializer()) statics.insert(t.name());
@@ -212,12 +218,74 @@ void Accumulate(Divergence* acc, const Divergence& d) {
 
 namespace {
 
+// The target's concord.name_map (passes/pass.h) read for alignment: which source tensor a renamed
+// target tensor carries, and which source node's outputs a target node computes.
+struct MapIndex {
+  passes::NameMap names;
+  std::map<std::string, int> source_node;  // source node name -> index ("<OpType>_<i>" if unnamed)
+  std::map<int, int> heirs;                // source node -> target nodes listing it
+  std::map<int, int> same_op_heirs;        // ... of the source node's op type
+
+  MapIndex(const ModelIndex& src, const ModelIndex& tgt)
+      : names(passes::ReadNameMap(tgt.model->proto())) {
+    const auto& sg = src.model->graph();
+    for (int j = 0; j < sg.node_size(); ++j) {
+      if (!sg.node(j).name().empty()) source_node.emplace(sg.node(j).name(), j);
+    }
+    for (int j = 0; j < sg.node_size(); ++j) {
+      if (sg.node(j).name().empty())
+        source_node.emplace(fmt::format("{}_{}", sg.node(j).op_type(), j), j);
+    }
+    for (const auto& n : tgt.model->graph().node()) {
+      for (int j : Originals(n)) {
+        ++heirs[j];
+        if (sg.node(j).op_type() == n.op_type()) ++same_op_heirs[j];
+      }
+    }
+  }
+
+  // Source nodes the target node came from, in source order.
+  std::vector<int> Originals(const onnx::NodeProto& n) const {
+    std::vector<int> r;
+    auto it = names.nodes.find(n.name());
+    if (n.name().empty() || it == names.nodes.end()) return r;
+    for (const auto& o : it->second) {
+      auto s = source_node.find(o);
+      if (s != source_node.end()) r.push_back(s->second);
+    }
+    std::sort(r.begin(), r.end());
+    return r;
+  }
+
+  // The source tensor the map pairs with target tensor t, output k of target node n: the
+  // original of a renamed tensor, else output k of the node's original (of its last original
+  // for a fused node). An inserted node (another op type, serving an original that other target
+  // nodes also list) pairs with nothing. *trusted: the pair names the source counterpart
+  // even when its values diverge (a tensor rename, or the only heir of the original of its kind).
+  std::string Source(const ModelIndex& src, const onnx::NodeProto& n, int k, const std::string& t,
+                     bool* trusted) const {
+    *trusted = true;
+    auto ti = names.tensors.find(t);
+    if (ti != names.tensors.end() && src.producer.count(ti->second)) return ti->second;
+    std::vector<int> orig = Originals(n);
+    if (orig.empty()) return "";
+    int j = orig.back();
+    const auto& sn = src.node(j);
+    bool same_op = sn.op_type() == n.op_type();
+    if (k >= sn.output_size() || sn.output(k).empty()) return "";
+    if (orig.size() == 1 && !same_op && heirs.at(j) > 1) return "";
+    *trusted = heirs.at(j) == 1 || (same_op && same_op_heirs.at(j) == 1);
+    return sn.output(k);
+  }
+};
+
 struct Aligner {
   const ModelIndex& src;
   const SideValues& sv;
   const ModelIndex& tgt;
   const SideValues& tv;
   const Tolerance& tol;
+  MapIndex map;
   std::map<std::string, Alignment> out;
   // Source activation tensors by element count (set 0), for value alignment.
   std::multimap<int64_t, std::string> by_numel;
@@ -297,14 +365,16 @@ struct Aligner {
       }
       return;
     }
-    // 2. Graph output by position.
+    // 2. Name map.
+    if (ByMap(i, k, t)) return;
+    // 3. Graph output by position.
     for (size_t o = 0; o < tgt.outputs.size() && o < src.outputs.size(); ++o) {
       if (tgt.outputs[o] == t && sv.Find(0, src.outputs[o])) {
         out[t] = {src.outputs[o], "output", Across(src.outputs[o], t)};
         return;
       }
     }
-    // 3. Structure: a source node of the same op type whose activation inputs are ours.
+    // 4. Structure: a source node of the same op type whose activation inputs are ours.
     std::string s = Structural(i, k);
     Divergence ds;
     if (!s.empty()) ds = Across(s, t);
@@ -312,7 +382,7 @@ struct Aligner {
       out[t] = {s, "structure", ds};
       return;
     }
-    // 4. Value.
+    // 5. Value.
     Divergence dv;
     std::string v = ByValue(t, "", &dv);
     if (!v.empty()) {
@@ -320,6 +390,26 @@ struct Aligner {
       return;
     }
     if (!s.empty()) out[t] = {s, "structure", ds};
+  }
+
+  // Aligns t by the name map when the pair agrees, or when it diverges and is trusted while no
+  // other source tensor holds t's values (then t is where a fault shows).
+  bool ByMap(int i, int k, const std::string& t) {
+    bool trusted = false;
+    std::string s = map.Source(src, tgt.node(i), k, t, &trusted);
+    if (s.empty() || !SourceHasValue(s)) return false;
+    Divergence d = Across(s, t);
+    if (!d.agree && !trusted) return false;
+    if (!d.agree) {
+      Divergence dv;
+      std::string other = ByValue(t, s, &dv);
+      if (!other.empty()) {
+        out[t] = {other, "value", dv};
+        return true;
+      }
+    }
+    out[t] = {s, "map", d};
+    return true;
   }
 
   std::string Structural(int i, int k) {
@@ -350,7 +440,7 @@ struct Aligner {
 std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
                                               const ModelIndex& tgt, const SideValues& tv,
                                               const Tolerance& tol) {
-  Aligner a{src, sv, tgt, tv, tol, {}, {}};
+  Aligner a{src, sv, tgt, tv, tol, MapIndex(src, tgt), {}, {}};
   a.Run();
   return std::move(a.out);
 }

@@ -1,12 +1,19 @@
 // Tensor alignment between a source model and a target model (a conversion of it, or the same
 // model on another env), and the divergence metrics of each aligned pair.
 //
-// Owned by the localize/repair work (issue 5). Alignment uses the values of tapped runs of both
-// models on the same input sets. A target tensor is aligned to a source tensor, in this order:
+// Alignment uses the values of tapped runs of both models on the same input sets. A target
+// tensor is aligned to a source tensor, in this order:
 //   input     graph input K <-> graph input K (position);
 //   name      same tensor name, shapes equal or equal up to NCHW<->NHWC — unless that pair
 //             diverges and another source tensor holds the target's values, which wins (a
 //             fault that moved a name onto a different tensor);
+//   map       the target's concord.name_map (passes/pass.h): a renamed tensor <-> its original;
+//             else output K of a target node <-> output K of the source node it came from (of
+//             the last of its originals for a fused node; an inserted Transpose/Cast/QDQ, whose
+//             map entry names the node it serves, pairs with nothing). A pair that diverges
+//             stands (the fault is there) when it is specific: a tensor rename, or the only
+//             target node listing that original (or the only one of its op type) — unless
+//             another source tensor holds the target's values, which wins as for names;
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
 //             aligned to each other, input by input;
@@ -62,6 +69,9 @@ struct Divergence {
   std::string message;
 };
 
+// A rank-4 tensor permuted NHWC -> NCHW (to_nchw) or NCHW -> NHWC, dtype kept (not strings).
+Tensor PermuteLayout(const Tensor& t, bool to_nchw);
+
 // Source value vs target value (target permuted NHWC<->NCHW when that makes shapes equal; float
 // dtypes compared in double). Sequences compare element-wise; none vs none agrees.
 Divergence Measure(const Value& source, const Value& target, const Tolerance& tol);
@@ -70,7 +80,7 @@ void Accumulate(Divergence* acc, const Divergence& d);
 
 struct Alignment {
   std::string source;  // source tensor name
-  std::string method;  // input, name, output, structure, value
+  std::string method;  // input, name, map, output, structure, value
   Divergence div;      // aggregated over input sets
 };
 

@@ -1,17 +1,16 @@
 #include "localize/localize.h"
 
-#include <onnx/defs/schema.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <set>
 
 #include "ir/graph_edit.h"
-#include "ir/half.h"
 #include "ir/json_number.h"
 #include "ir/tensor_io.h"
+#include "localize/evidence.h"
 #include "localize/quantization.h"
+#include "passes/pass.h"
 
 namespace concord::localize {
 
@@ -36,107 +35,6 @@ json DivJson(const Divergence& d) {
   if (!d.layout.empty()) j["layout"] = d.layout;
   if (!d.message.empty()) j["message"] = d.message;
   return j;
-}
-
-std::map<std::string, std::string> Attrs(const onnx::NodeProto& n, int64_t opset) {
-  std::map<std::string, std::string> r;
-  for (const auto& a : n.attribute()) r[a.name()] = AttrText(a);
-  const onnx::OpSchema* schema =
-      onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
-  if (schema) {
-    for (const auto& [name, attr] : schema->attributes()) {
-      if (!r.count(name) && attr.default_value.type() != onnx::AttributeProto::UNDEFINED) {
-        r[name] = AttrText(attr.default_value);
-      }
-    }
-  }
-  return r;
-}
-
-// pads/strides/dilations have computed defaults (zeros/ones of the spatial rank).
-std::string ImpliedDefault(const std::string& name, const std::string& other) {
-  size_t commas = static_cast<size_t>(std::count(other.begin(), other.end(), ','));
-  if (other.empty() || other[0] != '[') return "";
-  std::vector<int64_t> v(commas + 1, name == "pads" ? 0 : 1);
-  if (name == "pads" || name == "strides" || name == "dilations") return fmt::format("{}", v);
-  return "";
-}
-
-bool InitTensor(const Model& m, const std::string& name, Tensor* out) {
-  for (const auto& t : m.graph().initializer()) {
-    if (t.name() == name) {
-      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
-      return true;
-    }
-  }
-  return false;
-}
-
-bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
-  if (InitTensor(m, name, out)) return true;
-  const Value* val = v.Find(0, name);
-  if (val && val->is_tensor()) {
-    *out = val->tensor;
-    return true;
-  }
-  return false;
-}
-
-std::vector<double> Doubles(const Tensor& t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.GetDouble(i);
-  return v;
-}
-
-// What a parameter difference looks like (for the evidence and for repair).
-std::string ParamHint(const Tensor& s, const Tensor& t) {
-  if (s.shape() != t.shape()) {
-    if (s.numel() == t.numel()) return "same values count, different shape (layout)";
-    return "different shape";
-  }
-  std::vector<double> a = Doubles(s), b = Doubles(t);
-  size_t n = a.size();
-  bool fp16 = true, scaled = true;
-  double k = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i])
-      fp16 = false;
-    if (a[i] != 0 && k == 0) k = b[i] / a[i];
-    if (std::fabs(b[i] - k * a[i]) > 1e-6 * std::fabs(b[i]) + 1e-12) scaled = false;
-  }
-  if (fp16) return "float16 round trip of the source values";
-  if (scaled && k != 0) return fmt::format("source values scaled by {:.4g}", k);
-  if (s.rank() >= 2) {
-    int r = s.rank();
-    int64_t x = s.dim(r - 2), y = s.dim(r - 1);
-    if (x == y) {
-      bool tr = true;
-      int64_t outer = s.numel() / (x * y);
-      for (int64_t o = 0; o < outer && tr; ++o) {
-        for (int64_t i = 0; i < x && tr; ++i) {
-          for (int64_t j = 0; j < y && tr; ++j) {
-            tr = a[static_cast<size_t>(o * x * y + i * y + j)] ==
-                 b[static_cast<size_t>(o * x * y + j * x + i)];
-          }
-        }
-      }
-      if (tr) return "transposed in the last two axes";
-    }
-  }
-  std::vector<double> sa = a, sb = b;
-  std::sort(sa.begin(), sa.end());
-  std::sort(sb.begin(), sb.end());
-  if (sa == sb) return "same values, permuted (layout / channel order)";
-  // Quantization: every value on the grid max|t| / 127 (symmetric int8 round trip).
-  double mx = 0;
-  for (double x : b) mx = std::max(mx, std::fabs(x));
-  bool grid = mx > 0;
-  for (size_t i = 0; i < n && grid; ++i) {
-    double q = b[i] / (mx / 127);
-    grid = std::fabs(q - std::round(q)) < 1e-3;
-  }
-  if (grid) return "int8 round trip (values on a 255-level grid)";
-  return "values differ";
 }
 
 constexpr double kCarryRelL2 = 1e-5;
@@ -165,6 +63,320 @@ std::set<int> PreprocessZone(const ModelIndex& gi) {
   return zone;
 }
 
+// The state one Analyze() call shares between its steps.
+struct Analysis {
+  Analysis(const Model& source, const SideValues& sv, const Model& target, const SideValues& tv,
+           const Tolerance& tol)
+      : si(source), ti(target), sides{si, sv, ti, tv, align, tol} {}
+  ModelIndex si, ti;
+  std::map<std::string, Alignment> align;
+  Sides sides;
+  std::set<std::string> bad_outputs;  // graph outputs that differ from the source's
+  std::vector<QuantizedTensor> quant;
+  LocalizeResult r;
+
+  const Model& source() const { return *si.model; }
+  const Model& target() const { return *ti.model; }
+  // Agrees with the source (statics and agreeing aligned tensors).
+  bool Clean(const std::string& t) const {
+    if (t.empty() || ti.IsStatic(t)) return true;
+    if (bad_outputs.count(t)) return false;
+    auto it = align.find(t);
+    return it != align.end() && it->second.div.agree;
+  }
+  // Known to differ (a differing graph output or a divergent aligned tensor).
+  bool Bad(const std::string& t) const {
+    if (bad_outputs.count(t)) return true;
+    auto it = align.find(t);
+    return it != align.end() && !it->second.div.agree;
+  }
+};
+
+// Graph outputs by position: r.outputs, r.agree and the differing outputs. A graph output that
+// differs from the source's output at its position diverges, whatever source tensor its values
+// match (a trailing node removed).
+void CompareOutputs(Analysis& a) {
+  const SideValues& sv = a.sides.sv;
+  const SideValues& tv = a.sides.tv;
+  a.r.agree = true;
+  for (size_t k = 0; k < a.ti.outputs.size(); ++k) {
+    Divergence acc;
+    for (size_t s = 0; s < tv.outputs.size(); ++s) {
+      Divergence d;
+      if (k < sv.outputs[s].size() && k < tv.outputs[s].size())
+        d = Measure(sv.outputs[s][k], tv.outputs[s][k], a.sides.tol);
+      Accumulate(&acc, d);
+    }
+    if (k >= a.si.outputs.size()) acc = Divergence{};
+    a.r.agree = a.r.agree && acc.agree;
+    json j = DivJson(acc);
+    j["name"] = a.ti.outputs[k];
+    j["source_name"] = k < a.si.outputs.size() ? a.si.outputs[k] : "";
+    a.r.outputs.push_back(j);
+    if (!acc.agree) a.bad_outputs.insert(a.ti.outputs[k]);
+  }
+}
+
+// One NodeReport per target node, by its first output.
+void ReportNodes(Analysis& a) {
+  const auto& g = a.target().graph();
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    NodeReport nr;
+    nr.index = i;
+    nr.node = NodeLabel(n);
+    nr.op_type = n.op_type();
+    nr.output = n.output_size() ? n.output(0) : "";
+    auto it = a.align.find(nr.output);
+    if (a.ti.IsStatic(nr.output)) {
+      nr.status = "static";
+      nr.alignment = "none";
+    } else if (it != a.align.end()) {
+      nr.source_tensor = it->second.source;
+      auto p = a.si.producer.find(it->second.source);
+      if (p != a.si.producer.end()) nr.source_node = NodeLabel(a.source().graph().node(p->second));
+      nr.alignment = it->second.method;
+      nr.div = it->second.div;
+      nr.status = nr.div.agree ? "agree" : "diverge";
+    } else {
+      nr.alignment = "none";
+      nr.status = a.r.taps ? "unaligned" : "not tapped";
+    }
+    a.r.nodes.push_back(nr);
+  }
+}
+
+// Outputs agree within tolerance, yet a divergent tensor whose differing descendants reach an
+// output is a divergence (a saturating Softmax, for one, can hide a large divergence of the
+// logits). A tensor carries the divergence on when its relative L2 error is above the noise of
+// the mode: float32 reassociation (~1e-7 in restructured graphs) on one env, where a weight
+// precision fault stays near 1e-4 while per-element tolerances may pass; across envs, runtimes'
+// own rounding (kernels, Winograd) may reach 1e-4, so only 1e-3 counts. On one env any
+// tolerance failure carries too, and unaligned tensors always do.
+void CheckPersistence(Analysis& a, bool same_env) {
+  const auto& g = a.target().graph();
+  std::set<std::string> outs(a.ti.outputs.begin(), a.ti.outputs.end());
+  std::map<std::string, bool> leads;
+  double thr = same_env ? kCarryRelL2 : kCarryRelL2CrossEnv;
+  auto carries = [&](const std::string& t) {
+    auto it = a.align.find(t);
+    if (it == a.align.end()) return true;
+    if (same_env && !a.Clean(t)) return true;
+    return it->second.div.rel_l2 > thr;
+  };
+  for (int i = g.node_size() - 1; i >= 0; --i) {
+    for (const auto& o : g.node(i).output()) {
+      if (o.empty() || a.ti.IsStatic(o)) continue;
+      bool l = outs.count(o) > 0;
+      auto c = a.ti.consumers.find(o);
+      if (!l && c != a.ti.consumers.end()) {
+        for (int j : c->second) {
+          for (const auto& o2 : g.node(j).output())
+            l = l || outs.count(o2) || (carries(o2) && leads[o2]);
+        }
+      }
+      leads[o] = l;
+      auto it = a.align.find(o);
+      bool start = a.Bad(o) && (same_env || (it != a.align.end() && it->second.div.rel_l2 > thr));
+      if (l && start && !outs.count(o)) {
+        a.r.agree = false;
+        a.r.note = fmt::format(
+            "the outputs agree within tolerance, but the divergence at '{}' persists up to them",
+            o);
+      }
+    }
+  }
+}
+
+// The earliest target node whose activation inputs agree and one of whose outputs diverges or
+// reaches a divergence through unaligned tensors; else the first node with a divergent first
+// output; -1 when none.
+int FindCulprit(const Analysis& a) {
+  const auto& g = a.target().graph();
+  // reach[t]: t diverges, or is unaligned and leads to a divergence through non-agreeing tensors.
+  std::map<std::string, bool> reach;
+  for (int i = g.node_size() - 1; i >= 0; --i) {
+    for (const auto& o : g.node(i).output()) {
+      if (o.empty() || a.ti.IsStatic(o)) continue;
+      bool rr = a.Bad(o);
+      auto c = a.ti.consumers.find(o);
+      if (!rr && !a.Clean(o) && c != a.ti.consumers.end()) {
+        for (int j : c->second) {
+          for (const auto& o2 : g.node(j).output()) rr = rr || reach[o2];
+        }
+      }
+      reach[o] = rr;
+    }
+  }
+  for (int i = 0; i < g.node_size(); ++i) {
+    bool inputs_ok = true;
+    for (const auto& [pos, name] : a.ti.ActivationInputs(i)) inputs_ok = inputs_ok && a.Clean(name);
+    if (!inputs_ok) continue;
+    for (const auto& o : g.node(i).output()) {
+      if (!o.empty() && reach[o]) return i;
+    }
+  }
+  for (int i = 0; i < g.node_size(); ++i) {
+    if (g.node(i).output_size() && a.Bad(g.node(i).output(0))) return i;
+  }
+  return -1;
+}
+
+// The source counterpart of target node `culprit`: the producer of the source tensor one of its
+// outputs is aligned to, else a source node reading the same aligned activation inputs
+// (preferring the same op type, else one whose output no target tensor is aligned to: the node
+// that was replaced). -1 when none; *how says which rule found it.
+int FindCounterpart(const Analysis& a, int culprit, std::string* how) {
+  const auto& n = a.target().graph().node(culprit);
+  for (const auto& o : n.output()) {
+    auto it = a.align.find(o);
+    if (it == a.align.end() || it->second.method == "input") continue;
+    auto p = a.si.producer.find(it->second.source);
+    if (p != a.si.producer.end()) {
+      *how = "output aligned by " + it->second.method;
+      return p->second;
+    }
+  }
+  std::vector<std::pair<int, std::string>> mapped;
+  for (const auto& [pos, name] : a.ti.ActivationInputs(culprit)) {
+    auto it = a.align.find(name);
+    if (it == a.align.end()) return -1;
+    mapped.emplace_back(pos, it->second.source);
+  }
+  if (mapped.empty()) return -1;
+  auto c = a.si.consumers.find(mapped[0].second);
+  if (c == a.si.consumers.end()) return -1;
+  std::set<std::string> taken;
+  for (const auto& [t, al] : a.align) taken.insert(al.source);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int j : c->second) {
+      const auto& sn = a.source().graph().node(j);
+      if (a.si.ActivationInputs(j) != mapped) continue;
+      if (pass == 0 && sn.op_type() != n.op_type()) continue;
+      if (pass == 1 && sn.output_size() && taken.count(sn.output(0))) continue;
+      *how = pass == 0 ? "same op reading the same aligned inputs"
+                       : "source node reading the same inputs";
+      return j;
+    }
+  }
+  return -1;
+}
+
+// {"tensor", "source_tensor", "alignment", "divergence"} for each output of the culprit and
+// each of its activation inputs.
+void TensorEvidence(const Analysis& a, int culprit, json* ev) {
+  auto entry = [&](json j, const std::string& t, bool none_label) {
+    auto it = a.align.find(t);
+    if (it != a.align.end()) {
+      j["source_tensor"] = it->second.source;
+      j["alignment"] = it->second.method;
+      j["divergence"] = DivJson(it->second.div);
+    } else if (none_label) {
+      j["alignment"] = "none";
+    }
+    return j;
+  };
+  json outs = json::array(), ins = json::array();
+  for (const auto& o : a.target().graph().node(culprit).output())
+    outs.push_back(entry({{"tensor", o}}, o, true));
+  for (const auto& [pos, name] : a.ti.ActivationInputs(culprit))
+    ins.push_back(entry({{"position", pos}, {"tensor", name}}, name, false));
+  (*ev)["outputs"] = outs;
+  (*ev)["inputs"] = ins;
+}
+
+// The fault kind at the culprit from the evidence gathered in ev (see localize.h), with the
+// reason in words.
+std::string Classify(const Analysis& a, int culprit, int m, bool in_preprocessing, const json& ev,
+                     std::string* reason) {
+  const auto& n = a.target().graph().node(culprit);
+  if (!a.quant.empty() && IsQuantizationNode(a.target(), a.quant, culprit)) {
+    *reason = fmt::format(
+        "int8 quantization: {} quantized tensor(s) (QuantizeLinear->DequantizeLinear "
+        "on an edge, or a dequantized integer weight); see the per-layer "
+        "quantization error",
+        a.quant.size());
+    return "quantization";
+  }
+  if (in_preprocessing) {
+    *reason = "preprocessing node (fed only by graph inputs through elementwise/layout ops)";
+    return "input";
+  }
+  if (m < 0) {
+    *reason = "no source counterpart: a node inserted in the target";
+    return "graph";
+  }
+  const std::string& sop = a.source().graph().node(m).op_type();
+  if (sop != n.op_type()) {
+    *reason =
+        fmt::format("op type {} in the source, {} in the target: node replaced", sop, n.op_type());
+    return "graph";
+  }
+  if (!ev["wiring_diffs"].empty()) {
+    *reason =
+        "its activation inputs are not the source node's: a node was removed or inserted upstream";
+    return "graph";
+  }
+  if (!ev["output_diffs"].empty()) {
+    *reason =
+        "it produces a graph output that the source computes further: trailing node(s) removed";
+    return "graph";
+  }
+  if (!ev["attribute_diffs"].empty()) {
+    *reason = "attribute(s) differ from the source node";
+    return "hyperparameter";
+  }
+  if (!ev["parameter_diffs"].empty()) {
+    *reason = "weights/biases differ from the source node's";
+    return "parameter";
+  }
+  *reason = "nothing differs statically: the target env computes this node differently";
+  return "runtime";
+}
+
+// Names the culprit and its counterpart in r, and gathers the evidence and the kind.
+void Explain(Analysis& a, int culprit) {
+  LocalizeResult& r = a.r;
+  const auto& n = a.target().graph().node(culprit);
+  r.first_divergent = NodeLabel(n);
+  r.first_index = culprit;
+  std::string how;
+  int m = FindCounterpart(a, culprit, &how);
+  json ev;
+  ev["node"] = r.first_divergent;
+  ev["op_type"] = n.op_type();
+  ev["index"] = culprit;
+  TensorEvidence(a, culprit, &ev);
+  passes::NameMap names = passes::ReadNameMap(a.target().proto());
+  auto from = names.nodes.find(n.name());
+  if (!n.name().empty() && from != names.nodes.end()) ev["mapped_from"] = from->second;
+  json attr_diffs = json::array();
+  InputDiffs inputs;
+  if (m >= 0) {
+    const auto& sn = a.source().graph().node(m);
+    r.source_node = NodeLabel(sn);
+    r.source_index = m;
+    ev["source_node"] = r.source_node;
+    ev["source_op_type"] = sn.op_type();
+    ev["counterpart"] = how;
+    if (sn.op_type() == n.op_type()) {
+      attr_diffs = AttributeDiffs(a.sides, sn, n);
+      inputs = CompareInputs(a.sides, sn, n);
+    }
+  }
+  ev["output_diffs"] = OutputDiffs(a.sides, n);
+  ev["attribute_diffs"] = attr_diffs;
+  ev["parameter_diffs"] = inputs.parameters;
+  ev["wiring_diffs"] = inputs.wiring;
+  bool in_preprocessing = PreprocessZone(a.ti).count(culprit) > 0;
+  std::string reason;
+  r.kind = Classify(a, culprit, m, in_preprocessing, ev, &reason);
+  if (r.kind == "quantization") ev["quantization"] = r.quantization;
+  ev["reason"] = reason;
+  ev["in_preprocessing"] = in_preprocessing;
+  r.evidence = ev;
+}
+
 }  // namespace
 
 SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<ValueMap>& sets,
@@ -190,6 +402,53 @@ SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<Val
   return side;
 }
 
+namespace {
+
+// Whether `target`'s name map lists the nhwc pass: then its 4-D float inputs are NHWC even where
+// the shape alone cannot tell (C == H == W).
+bool ConvertedToNhwc(const Model& target) {
+  for (const auto& p : target.proto().metadata_props()) {
+    if (p.key() != passes::kNameMapKey) continue;
+    json j = json::parse(p.value(), nullptr, false);
+    if (!j.is_object() || !j.contains("passes") || !j["passes"].is_array()) return false;
+    for (const auto& spec : j["passes"]) {
+      if (spec.is_string() && spec.get<std::string>().rfind("nhwc", 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+bool DimsMatch(const Shape& a, const Shape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t d = 0; d < a.size(); ++d) {
+    if (a[d] >= 0 && b[d] >= 0 && a[d] != b[d]) return false;
+  }
+  return true;
+}
+
+// Whether target input t reads source input s in NHWC where the source reads NCHW;
+// Error(kInput) when the two differ otherwise.
+bool InputIsNhwc(size_t k, const ValueInfo& s, const ValueInfo& t, bool nhwc_pass) {
+  if (s.dtype != t.dtype) {
+    Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k, s.name,
+         TypeToString(s.type), t.name, TypeToString(t.type));
+  }
+  if (!s.has_shape || !t.has_shape) return false;
+  const Shape& d = s.shape;
+  bool same = DimsMatch(d, t.shape);
+  bool nhwc = d.size() == 4 && IsFloating(s.dtype) && DimsMatch({d[0], d[2], d[3], d[1]}, t.shape);
+  if (nhwc && (nhwc_pass || !same)) return true;
+  if (!same) {
+    Fail(ErrorKind::kInput,
+         "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take "
+         "the same input tensors (or the target the NHWC layout of a 4-D NCHW input)",
+         k, s.name, TypeToString(s.type), t.name, TypeToString(t.type));
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
                                 const std::vector<ValueMap>& source_sets) {
   auto si = source.Inputs();
@@ -199,25 +458,9 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
          "the models take different inputs: source {} has {} ({}), target {} has {}", source.path(),
          si.size(), si.empty() ? "" : si[0].name, target.path(), ti.size());
   }
-  for (size_t k = 0; k < si.size(); ++k) {
-    if (si[k].dtype != ti[k].dtype) {
-      Fail(ErrorKind::kInput, "input {} differs: source '{}' is {}, target '{}' is {}", k,
-           si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
-    }
-    if (si[k].has_shape && ti[k].has_shape) {
-      bool same = si[k].shape.size() == ti[k].shape.size();
-      for (size_t d = 0; same && d < si[k].shape.size(); ++d) {
-        same = si[k].shape[d] < 0 || ti[k].shape[d] < 0 || si[k].shape[d] == ti[k].shape[d];
-      }
-      if (!same) {
-        Fail(ErrorKind::kInput,
-             "input {} has different shapes: source '{}' {}, target '{}' {}; both models must take "
-             "the same "
-             "input tensors",
-             k, si[k].name, TypeToString(si[k].type), ti[k].name, TypeToString(ti[k].type));
-      }
-    }
-  }
+  const bool nhwc_pass = ConvertedToNhwc(target);
+  std::vector<bool> nhwc;
+  for (size_t k = 0; k < si.size(); ++k) nhwc.push_back(InputIsNhwc(k, si[k], ti[k], nhwc_pass));
   std::vector<ValueMap> out;
   for (const auto& set : source_sets) {
     ValueMap m;
@@ -225,7 +468,8 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
       auto it = set.find(si[k].name);
       if (it == set.end())
         Fail(ErrorKind::kInput, "input set lacks the source input '{}'", si[k].name);
-      m[ti[k].name] = it->second;
+      bool permute = nhwc[k] && it->second.is_tensor() && it->second.tensor.rank() == 4;
+      m[ti[k].name] = permute ? Value(PermuteLayout(it->second.tensor, false)) : it->second;
     }
     out.push_back(std::move(m));
   }
@@ -235,122 +479,21 @@ std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
 LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& target,
                        const SideValues& tv, const Tolerance& tol,
                        std::map<std::string, Alignment>* align_out, bool same_env) {
-  LocalizeResult r;
-  ModelIndex si(source), ti(target);
+  Analysis a(source, sv, target, tv, tol);
+  LocalizeResult& r = a.r;
   r.taps = sv.has_taps && tv.has_taps;
   r.localized = r.taps;
   r.input_sets = tv.sets.size();
-  auto align = AlignTensors(si, sv, ti, tv, tol);
-  if (align_out) *align_out = align;
-
-  // Graph outputs by position.
-  r.agree = true;
-  for (size_t k = 0; k < ti.outputs.size(); ++k) {
-    Divergence acc;
-    for (size_t s = 0; s < tv.outputs.size(); ++s) {
-      Divergence d;
-      if (k < sv.outputs[s].size() && k < tv.outputs[s].size())
-        d = Measure(sv.outputs[s][k], tv.outputs[s][k], tol);
-      Accumulate(&acc, d);
-    }
-    if (k >= si.outputs.size()) acc = Divergence{};
-    r.agree = r.agree && acc.agree;
-    json j = DivJson(acc);
-    j["name"] = ti.outputs[k];
-    j["source_name"] = k < si.outputs.size() ? si.outputs[k] : "";
-    r.outputs.push_back(j);
+  a.align = AlignTensors(a.si, sv, a.ti, tv, tol);
+  if (align_out) *align_out = a.align;
+  CompareOutputs(a);
+  ReportNodes(a);
+  a.quant = FindQuantizedTensors(target);
+  if (!a.quant.empty()) {
+    MeasureQuantization(source, target, tv, &a.quant);
+    r.quantization = QuantizationJson(a.quant);
   }
-
-  // A graph output that differs from the source's output at its position diverges, whatever
-  // source tensor its values match (a trailing node removed).
-  std::set<std::string> bad_outputs;
-  for (size_t k = 0; k < ti.outputs.size(); ++k) {
-    if (!r.outputs[k]["agree"].get<bool>()) bad_outputs.insert(ti.outputs[k]);
-  }
-  auto clean = [&](const std::string& t) {
-    if (t.empty() || ti.IsStatic(t)) return true;
-    if (bad_outputs.count(t)) return false;
-    auto it = align.find(t);
-    return it != align.end() && it->second.div.agree;
-  };
-  auto bad = [&](const std::string& t) {
-    if (bad_outputs.count(t)) return true;
-    auto it = align.find(t);
-    return it != align.end() && !it->second.div.agree;
-  };
-
-  const auto& g = target.graph();
-  for (int i = 0; i < g.node_size(); ++i) {
-    const auto& n = g.node(i);
-    NodeReport nr;
-    nr.index = i;
-    nr.node = NodeLabel(n);
-    nr.op_type = n.op_type();
-    nr.output = n.output_size() ? n.output(0) : "";
-    auto it = align.find(nr.output);
-    if (ti.IsStatic(nr.output)) {
-      nr.status = "static";
-      nr.alignment = "none";
-    } else if (it != align.end()) {
-      nr.source_tensor = it->second.source;
-      auto p = si.producer.find(it->second.source);
-      if (p != si.producer.end()) nr.source_node = NodeLabel(source.graph().node(p->second));
-      nr.alignment = it->second.method;
-      nr.div = it->second.div;
-      nr.status = nr.div.agree ? "agree" : "diverge";
-    } else {
-      nr.alignment = "none";
-      nr.status = r.taps ? "unaligned" : "not tapped";
-    }
-    r.nodes.push_back(nr);
-  }
-  std::vector<QuantizedTensor> quant = FindQuantizedTensors(target);
-  if (!quant.empty()) {
-    MeasureQuantization(source, target, tv, &quant);
-    r.quantization = QuantizationJson(quant);
-  }
-  const auto& gg = target.graph();
-  if (r.agree && r.taps) {
-    // Persistent divergence: a divergent tensor whose differing descendants reach an output
-    // (a saturating Softmax, for one, can hide a large divergence of the logits).
-    std::set<std::string> outs(ti.outputs.begin(), ti.outputs.end());
-    std::map<std::string, bool> leads;
-    // A tensor carries the divergence on when its relative L2 error is above the noise of the
-    // mode: float32 reassociation (~1e-7 in restructured graphs) on one env, where a weight
-    // precision fault stays near 1e-4 while per-element tolerances may pass; across envs,
-    // runtimes' own rounding (kernels, Winograd) may reach 1e-4, so only 1e-3 counts. On one
-    // env any tolerance failure carries too, and unaligned tensors always do.
-    double thr = same_env ? kCarryRelL2 : kCarryRelL2CrossEnv;
-    auto carries = [&](const std::string& t) {
-      auto it = align.find(t);
-      if (it == align.end()) return true;
-      if (same_env && !clean(t)) return true;
-      return it->second.div.rel_l2 > thr;
-    };
-    for (int i = gg.node_size() - 1; i >= 0; --i) {
-      for (const auto& o : gg.node(i).output()) {
-        if (o.empty() || ti.IsStatic(o)) continue;
-        bool l = outs.count(o) > 0;
-        auto c = ti.consumers.find(o);
-        if (!l && c != ti.consumers.end()) {
-          for (int j : c->second) {
-            for (const auto& o2 : gg.node(j).output())
-              l = l || outs.count(o2) || (carries(o2) && leads[o2]);
-          }
-        }
-        leads[o] = l;
-        auto it = align.find(o);
-        bool start = bad(o) && (same_env || (it != align.end() && it->second.div.rel_l2 > thr));
-        if (l && start && !outs.count(o)) {
-          r.agree = false;
-          r.note = fmt::format(
-              "the outputs agree within tolerance, but the divergence at '{}' persists up to "
-              "them",
-              o);
-        }
-      }
-    }
-  }
+  if (r.agree && r.taps) CheckPersistence(a, same_env);
   if (r.agree) return r;
   if (!r.taps) {
     r.note =
@@ -358,257 +501,12 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
         "localized";
     return r;
   }
-
-  // reach[t]: t diverges, or is unaligned and leads to a divergence through non-agreeing tensors.
-  std::map<std::string, bool> reach;
-  std::set<std::string> out_set(ti.outputs.begin(), ti.outputs.end());
-  for (int i = g.node_size() - 1; i >= 0; --i) {
-    for (const auto& o : g.node(i).output()) {
-      if (o.empty() || ti.IsStatic(o)) continue;
-      bool rr = bad(o);
-      if (!rr && !clean(o)) {
-        auto c = ti.consumers.find(o);
-        if (c != ti.consumers.end()) {
-          for (int j : c->second) {
-            for (const auto& o2 : g.node(j).output()) rr = rr || reach[o2];
-          }
-        }
-      }
-      reach[o] = rr;
-    }
-  }
-  int culprit = -1;
-  for (int i = 0; i < g.node_size() && culprit < 0; ++i) {
-    const auto& n = g.node(i);
-    bool inputs_ok = true;
-    for (const auto& [pos, name] : ti.ActivationInputs(i)) inputs_ok = inputs_ok && clean(name);
-    if (!inputs_ok) continue;
-    for (const auto& o : n.output()) {
-      if (!o.empty() && reach[o]) culprit = i;
-    }
-  }
-  if (culprit < 0) {
-    for (int i = 0; i < g.node_size() && culprit < 0; ++i) {
-      if (g.node(i).output_size() && bad(g.node(i).output(0))) culprit = i;
-    }
-  }
+  int culprit = FindCulprit(a);
   if (culprit < 0) {
     r.note = "the outputs diverge but no node could be singled out";
     return r;
   }
-  const auto& n = g.node(culprit);
-  r.first_divergent = NodeLabel(n);
-  r.first_index = culprit;
-
-  // The source counterpart.
-  int m = -1;
-  std::string m_how;
-  for (const auto& o : n.output()) {
-    auto it = align.find(o);
-    if (m < 0 && it != align.end() && it->second.method != "input") {
-      auto p = si.producer.find(it->second.source);
-      if (p != si.producer.end()) {
-        m = p->second;
-        m_how = "output aligned by " + it->second.method;
-      }
-    }
-  }
-  auto acts = ti.ActivationInputs(culprit);
-  std::vector<std::pair<int, std::string>> mapped;
-  bool all_mapped = true;
-  for (const auto& [pos, name] : acts) {
-    auto it = align.find(name);
-    if (it == align.end())
-      all_mapped = false;
-    else
-      mapped.emplace_back(pos, it->second.source);
-  }
-  if (m < 0 && all_mapped && !mapped.empty()) {
-    auto c = si.consumers.find(mapped[0].second);
-    if (c != si.consumers.end()) {
-      // Same activation inputs; prefer the same op type, else a source node whose output no
-      // target tensor is aligned to (the node that was replaced).
-      std::set<std::string> taken;
-      for (const auto& [t, a] : align) taken.insert(a.source);
-      for (int pass = 0; pass < 2 && m < 0; ++pass) {
-        for (int j : c->second) {
-          const auto& sn = source.graph().node(j);
-          if (si.ActivationInputs(j) != mapped) continue;
-          if (pass == 0 && sn.op_type() != n.op_type()) continue;
-          if (pass == 1 && sn.output_size() && taken.count(sn.output(0))) continue;
-          m = j;
-          m_how = pass == 0 ? "same op reading the same aligned inputs"
-                            : "source node reading the same inputs";
-          break;
-        }
-      }
-    }
-  }
-
-  json ev;
-  ev["node"] = r.first_divergent;
-  ev["op_type"] = n.op_type();
-  ev["index"] = culprit;
-  {
-    json outs = json::array();
-    for (const auto& o : n.output()) {
-      json j = {{"tensor", o}};
-      auto it = align.find(o);
-      if (it != align.end()) {
-        j["source_tensor"] = it->second.source;
-        j["alignment"] = it->second.method;
-        j["divergence"] = DivJson(it->second.div);
-      } else {
-        j["alignment"] = "none";
-      }
-      outs.push_back(j);
-    }
-    ev["outputs"] = outs;
-    json ins = json::array();
-    for (const auto& [pos, name] : acts) {
-      json j = {{"position", pos}, {"tensor", name}};
-      auto it = align.find(name);
-      if (it != align.end()) {
-        j["source_tensor"] = it->second.source;
-        j["alignment"] = it->second.method;
-        j["divergence"] = DivJson(it->second.div);
-      }
-      ins.push_back(j);
-    }
-    ev["inputs"] = ins;
-  }
-  json attr_diffs = json::array(), param_diffs = json::array(), wiring = json::array();
-  std::set<int> zone = PreprocessZone(ti);
-  if (m >= 0) {
-    const auto& sn = source.graph().node(m);
-    r.source_node = NodeLabel(sn);
-    r.source_index = m;
-    ev["source_node"] = r.source_node;
-    ev["source_op_type"] = sn.op_type();
-    ev["counterpart"] = m_how;
-    if (sn.op_type() == n.op_type()) {
-      auto ta = Attrs(n, target.Opset(n.domain()));
-      auto sa = Attrs(sn, source.Opset(sn.domain()));
-      std::set<std::string> names;
-      for (auto& [k, v] : ta) names.insert(k);
-      for (auto& [k, v] : sa) names.insert(k);
-      for (const auto& k : names) {
-        std::string a = sa.count(k) ? sa[k] : ImpliedDefault(k, ta.count(k) ? ta[k] : "");
-        std::string b = ta.count(k) ? ta[k] : ImpliedDefault(k, a);
-        if (a != b)
-          attr_diffs.push_back({{"name", k},
-                                {"source", a.empty() ? "(absent)" : a},
-                                {"target", b.empty() ? "(absent)" : b}});
-      }
-      int np = std::max(n.input_size(), sn.input_size());
-      for (int p = 0; p < np; ++p) {
-        std::string tin = p < n.input_size() ? n.input(p) : "";
-        std::string sin = p < sn.input_size() ? sn.input(p) : "";
-        if (tin.empty() && sin.empty()) continue;
-        bool ts = !tin.empty() && ti.IsStatic(tin), ss = !sin.empty() && si.IsStatic(sin);
-        if (!ts && !ss) {
-          auto it = align.find(tin);
-          std::string got = it == align.end() ? "" : it->second.source;
-          bool same = !tin.empty() && !sin.empty() && got == sin;
-          if (!same && !got.empty() && !sin.empty()) {
-            // Different names, same values (duplicated tensors) are the same input.
-            Divergence acc;
-            for (size_t s = 0; s < sv.sets.size(); ++s) {
-              const Value* a = sv.Find(s, got);
-              const Value* b = sv.Find(s, sin);
-              Divergence d;
-              if (a && b) d = Measure(*a, *b, tol);
-              Accumulate(&acc, d);
-            }
-            same = acc.agree;
-          }
-          if (!same) {
-            wiring.push_back({{"position", p},
-                              {"target_input", tin.empty() ? "(absent)" : tin},
-                              {"aligned_to", got.empty() ? "(nothing)" : got},
-                              {"source_input", sin.empty() ? "(absent)" : sin}});
-          }
-          continue;
-        }
-        json pd = {{"position", p},
-                   {"target", tin.empty() ? "(absent)" : tin},
-                   {"source", sin.empty() ? "(absent)" : sin}};
-        Tensor tt, st;
-        bool have_t = ts && StaticValue(target, tv, tin, &tt);
-        bool have_s = ss && StaticValue(source, sv, sin, &st);
-        if (!have_t || !have_s) {
-          pd["hint"] = tin.empty()   ? "missing in the target"
-                       : sin.empty() ? "extra in the target"
-                                     : "static on one side only";
-          param_diffs.push_back(pd);
-          continue;
-        }
-        if (tt.shape() == st.shape() && tt.dtype() == st.dtype() && tt.BitwiseEqual(st)) continue;
-        Divergence d = Measure(st, tt, Tolerance{0, 0});
-        pd["source_shape"] = st.shape();
-        pd["target_shape"] = tt.shape();
-        pd["max_abs"] = JsonNumber(d.max_abs);
-        pd["hint"] = ParamHint(st, tt);
-        param_diffs.push_back(pd);
-      }
-    }
-  }
-  // Graph outputs of N whose values are an earlier source tensor than the source's output.
-  json output_diffs = json::array();
-  for (const auto& o : n.output()) {
-    for (size_t k = 0; k < ti.outputs.size() && k < si.outputs.size(); ++k) {
-      auto it = align.find(o);
-      if (ti.outputs[k] != o || it == align.end() || it->second.source == si.outputs[k]) continue;
-      output_diffs.push_back({{"output_index", k},
-                              {"target_output", o},
-                              {"aligned_to", it->second.source},
-                              {"source_output", si.outputs[k]}});
-    }
-  }
-  ev["output_diffs"] = output_diffs;
-  ev["attribute_diffs"] = attr_diffs;
-  ev["parameter_diffs"] = param_diffs;
-  ev["wiring_diffs"] = wiring;
-  std::string reason;
-  if (!quant.empty() && IsQuantizationNode(target, quant, culprit)) {
-    r.kind = "quantization";
-    reason = fmt::format(
-        "int8 quantization: {} quantized tensor(s) (QuantizeLinear->DequantizeLinear "
-        "on an edge, or a dequantized integer weight); see the per-layer "
-        "quantization error",
-        quant.size());
-    ev["quantization"] = r.quantization;
-  } else if (zone.count(culprit)) {
-    r.kind = "input";
-    reason = "preprocessing node (fed only by graph inputs through elementwise/layout ops)";
-  } else if (m < 0) {
-    r.kind = "graph";
-    reason = "no source counterpart: a node inserted in the target";
-  } else if (source.graph().node(m).op_type() != n.op_type()) {
-    r.kind = "graph";
-    reason = fmt::format("op type {} in the source, {} in the target: node replaced",
-                         source.graph().node(m).op_type(), n.op_type());
-  } else if (!wiring.empty()) {
-    r.kind = "graph";
-    reason =
-        "its activation inputs are not the source node's: a node was removed or inserted upstream";
-  } else if (!output_diffs.empty()) {
-    r.kind = "graph";
-    reason =
-        "it produces a graph output that the source computes further: trailing node(s) removed";
-  } else if (!attr_diffs.empty()) {
-    r.kind = "hyperparameter";
-    reason = "attribute(s) differ from the source node";
-  } else if (!param_diffs.empty()) {
-    r.kind = "parameter";
-    reason = "weights/biases differ from the source node's";
-  } else {
-    r.kind = "runtime";
-    reason = "nothing differs statically: the target env computes this node differently";
-  }
-  ev["reason"] = reason;
-  ev["in_preprocessing"] = zone.count(culprit) > 0;
-  r.evidence = ev;
+  Explain(a, culprit);
   return r;
 }
 

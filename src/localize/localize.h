@@ -1,9 +1,9 @@
 // Fault localization: where and why a target model (a conversion of a source model, or the
 // same model on another env) stops agreeing with the source.
 //
-// Owned by the localize/repair work (issue 5). Localize() runs both sides once per input set
-// with taps (Session::RunWithTaps), aligns tensors (align.h) and measures every aligned pair.
-// Verdict:
+// Localize() runs both sides once per input set with taps (Session::RunWithTaps), aligns
+// tensors (align.h) and measures every aligned pair; evidence.h gathers what differs statically
+// at the first divergent node. Verdict:
 //   * agree: every graph output agrees (tolerance) on every input set -> first divergent
 //     node null, kind null. Intermediate differences that do not reach an output (a
 //     restructured graph) are reported per node but do not make a divergence.
@@ -35,6 +35,10 @@
 //                   (ToJson "quantization", also when the outputs agree);
 //   runtime         nothing differs statically: the target env computes N differently (the
 //                   env-vs-env mode on one model).
+// The result names N (first_divergent_node) and M (source_node); when the target carries a
+// concord.name_map (passes/pass.h) the evidence's "mapped_from" lists the source nodes the map
+// records for N. A target converted by the nhwc pass takes its 4-D inputs NHWC: they are fed
+// the source's input sets permuted (MapInputs), and NHWC tensors compare to NCHW ones permuted.
 // Envs without taps: only graph outputs are compared; the result says so (localized=false) and
 // names no node. Errors: Error(kInput) when the two models' inputs do not match (count, dtype,
 // fixed dims), Error(kUsage)/Error(kUnsupported) from the backends as documented there.
@@ -91,8 +95,9 @@ struct LocalizeResult {
 SideValues RunSide(const Model& model, const EnvSpec& env, const std::vector<ValueMap>& sets,
                    bool want_taps, double* run_ms = nullptr, std::string* effective_env = nullptr);
 
-// Source input sets re-keyed for the target by input position; Error(kInput) when the models'
-// inputs differ in count, dtype or fixed dims.
+// Source input sets re-keyed for the target by input position, and permuted NCHW -> NHWC where
+// the target takes a 4-D float input in NHWC (its shape says so, or its name map lists the nhwc
+// pass). Error(kInput) when the models' inputs differ otherwise in count, dtype or fixed dims.
 std::vector<ValueMap> MapInputs(const Model& source, const Model& target,
                                 const std::vector<ValueMap>& source_sets);
 

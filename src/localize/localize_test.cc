@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "localize/localize_testing.h"
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
 #include "passes/pass.h"
@@ -152,6 +153,95 @@ TEST(Localize, MismatchingInputsAreInputErrors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
     EXPECT_NE(std::string(e.what()).find("different shapes"), std::string::npos) << e.what();
+  }
+}
+
+// Output of our own nhwc pass: the graph input is NHWC (the input sets are permuted for it), the
+// renamed NHWC tensors of the head are aligned through the name map, layout-permuted, and agree.
+TEST(LocalizeMap, NhwcTargetAgreesThroughTheNameMap) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  Model tgt = passes::RunPasses(src, {"nhwc"}).model;
+  ASSERT_EQ(tgt.Inputs()[0].shape, (Shape{1, 32, 32, 3}));
+  LocalizeResult r = Localize(src, tgt, Images(2), {});
+  EXPECT_TRUE(r.agree) << r.ToJson().dump(1);
+  EXPECT_EQ(r.first_divergent, "");
+  int mapped = 0;
+  for (const auto& n : r.nodes) {
+    if (n.node != "sub_mean" && n.node != "div_std") continue;
+    ++mapped;
+    EXPECT_EQ(n.alignment, "map") << n.node;
+    EXPECT_EQ(n.source_node, n.node);
+    EXPECT_EQ(n.div.layout, "target NHWC") << n.node;
+    EXPECT_EQ(n.status, "agree");
+  }
+  EXPECT_EQ(mapped, 2);
+}
+
+// The source net converted by nhwc and fold_bn, then renamed wholesale.
+Model ConvertedAndRenamed(const Model& src, testing::RenameRecord record) {
+  return testing::RenameEverything(passes::RunPasses(src, {"nhwc", "fold_bn"}).model, record);
+}
+
+// Faults on renamed nodes of the converted target. conv3a and conv3b read the same tensor with
+// the same op type, so only the name map tells which source Conv a renamed Conv is.
+const std::vector<std::pair<std::string, std::string>> kRenamedFaults = {
+    {"param.fp16", "conv3b"}, {"hyper.pads", "conv3b"},        {"input.mean", "sub_mean"},
+    {"input.std", "div_std"}, {"hyper.leaky_alpha", "leaky2"}, {"param.bias_scale", "fc1"},
+    {"param.int8", "conv3a"}, {"graph.replace_op", "leaky2"},
+};
+
+TEST(LocalizeMap, FaultsInARenamedNhwcTargetNameTheTargetAndTheSourceNode) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  auto sets = Images(2);
+  for (auto record : {testing::RenameRecord::kNodes, testing::RenameRecord::kNodesAndTensors}) {
+    Model renamed = ConvertedAndRenamed(src, record);
+    EXPECT_TRUE(Localize(src, renamed, sets, {}).agree);
+    for (const auto& [fault, source_node] : kRenamedFaults) {
+      std::string node = testing::TargetName(src, renamed, source_node);
+      SCOPED_TRACE(fault + " @" + node + " (source " + source_node + ")" +
+                   (record == testing::RenameRecord::kNodes ? " nodes" : " nodes+tensors"));
+      ASSERT_NE(node, "");
+      ASSERT_NE(node, source_node);
+      passes::FaultLog log;
+      Model tgt = passes::InjectFault(renamed, {fault, node, 0}, &log);
+      LocalizeResult r = Localize(src, tgt, sets, {});
+      EXPECT_FALSE(r.agree);
+      EXPECT_EQ(r.first_divergent, log.injected_node) << r.evidence.dump(1);
+      EXPECT_EQ(r.source_node, source_node) << r.evidence.dump(1);
+      EXPECT_EQ(r.kind, log.kind) << log.description << "\n" << r.evidence.dump(1);
+      auto j = r.ToJson();
+      EXPECT_EQ(j["first_divergent_node"], log.injected_node);
+      EXPECT_EQ(j["source_node"], source_node);
+      if (log.injected_node == node)  // a replaced node is new: the map does not list it
+        EXPECT_EQ(j["evidence"]["mapped_from"], nlohmann::json::array({source_node}));
+    }
+  }
+}
+
+// The same renamed target with no name map: structure and value alignment still find the
+// faulty node (its source counterpart may be ambiguous: the name map is what pins it).
+TEST(LocalizeMap, WithoutANameMapStructureAndValueStillFindTheFault) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  auto sets = Images(2);
+  Model named = ConvertedAndRenamed(src, testing::RenameRecord::kNodes);
+  Model stripped = ConvertedAndRenamed(src, testing::RenameRecord::kNone);
+  for (const auto& p : stripped.proto().metadata_props()) ASSERT_NE(p.key(), passes::kNameMapKey);
+  LocalizeResult ok = Localize(src, stripped, sets, {});
+  EXPECT_TRUE(ok.agree) << ok.ToJson().dump(1);
+  for (const auto& [fault, source_node] : kRenamedFaults) {
+    std::string node = testing::TargetName(src, named, source_node);
+    SCOPED_TRACE(fault + " @" + node + " (source " + source_node + ")");
+    passes::FaultLog log;
+    Model tgt = passes::InjectFault(stripped, {fault, node, 0}, &log);
+    LocalizeResult r = Localize(src, tgt, sets, {});
+    EXPECT_FALSE(r.agree);
+    EXPECT_EQ(r.first_divergent, log.injected_node) << r.evidence.dump(1);
+    EXPECT_FALSE(r.ToJson()["evidence"].contains("mapped_from"));
+    // Without the map a renamed conv3b pairs by structure with conv3a (the first Conv reading
+    // the same tensor), so its counterpart and kind are not asserted here.
+    if (source_node == "conv3b") continue;
+    EXPECT_EQ(r.source_node, source_node) << r.evidence.dump(1);
+    EXPECT_EQ(r.kind, log.kind) << log.description << "\n" << r.evidence.dump(1);
   }
 }
 

@@ -67,9 +67,13 @@ struct Context {
   int mi;  // counterpart index in the source (-1)
 };
 
-std::string AddStatic(onnx::GraphProto* g, const Context& c, const std::string& source_name) {
+// The source's static tensor copied into g under a fresh name; to_nhwc: permuted NCHW -> NHWC
+// (a constant the nhwc pass permuted along with its NHWC operand).
+std::string AddStatic(onnx::GraphProto* g, const Context& c, const std::string& source_name,
+                      bool to_nhwc = false) {
   Tensor t;
   if (!SourceStatic(c.source, c.sv, source_name, &t)) return "";
+  if (to_nhwc) t = localize::PermuteLayout(t, false);
   std::string name = Unique(*g, "restored_" + source_name);
   TensorToProto(t, name, g->add_initializer());
   return name;
@@ -89,6 +93,14 @@ std::vector<Candidate> AttrCandidates(const Context& c) {
   return r;
 }
 
+// A parameter difference where the target holds the NHWC layout of the source's 4-D tensor.
+bool TargetIsNhwcOfSource(const json& d) {
+  if (!d.contains("source_shape") || !d.contains("target_shape")) return false;
+  auto s = d["source_shape"].get<std::vector<int64_t>>();
+  auto t = d["target_shape"].get<std::vector<int64_t>>();
+  return s.size() == 4 && s != t && t == std::vector<int64_t>{s[0], s[2], s[3], s[1]};
+}
+
 std::vector<Candidate> ParamCandidates(const Context& c) {
   std::vector<Candidate> r;
   const json& diffs = c.lr.evidence["parameter_diffs"];
@@ -105,7 +117,7 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
         n->set_input(pos, "");
       return true;
     }
-    std::string name = AddStatic(g, c, src);
+    std::string name = AddStatic(g, c, src, TargetIsNhwcOfSource(d));
     if (name.empty()) return false;
     n = g->mutable_node(c.ci);
     while (n->input_size() <= pos) n->add_input("");
@@ -118,7 +130,9 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
   };
   for (const auto& d : diffs) {
     Candidate k{fmt::format("restore parameter input {} from the source", d["position"].get<int>()),
-                describe(d), fmt::format("source '{}'", d["source"].get<std::string>()),
+                describe(d),
+                fmt::format("source '{}'{}", d["source"].get<std::string>(),
+                            TargetIsNhwcOfSource(d) ? " permuted to NHWC" : ""),
                 c.target.proto()};
     if (apply(&k.proto, d)) r.push_back(std::move(k));
   }

@@ -1,12 +1,14 @@
 // Repair: edit a divergent target model until it agrees with its source again, guided by
 // localize (src/localize/localize.h), and verify the result on inputs the search never saw.
 //
-// Owned by the localize/repair work (issue 5). Loop: localize on the search inputs -> candidate
-// edits at the first divergent node, in an order that depends on the fault kind:
+// Loop: localize on the search inputs -> candidate edits at the first divergent node, in an
+// order that depends on the fault kind:
 //   hyperparameter  copy the source node's attributes;
 //   parameter/input restore every differing static input (weights, biases, preprocessing
 //                   constants) from the source (this undoes transposes, permutations, precision
-//                   round trips, dropped or scaled biases), one input at a time, then all;
+//                   round trips, dropped or scaled biases), one input at a time, then all; a
+//                   target constant in the NHWC layout of the source's 4-D one (the nhwc pass
+//                   permutes constants with their operand) is restored permuted;
 //   graph           delete an inserted node (its consumers read its activation input), restore
 //                   a replaced node's op type, attributes and parameters, re-insert the source
 //                   nodes that were removed between two aligned tensors.

@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
+#include "backends/backend.h"
+#include "localize/localize_testing.h"
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
+#include "passes/pass.h"
 
 namespace concord::repair {
 namespace {
@@ -81,6 +85,54 @@ TEST(Repair, AnEditThatLeavesADivergenceIsNotRepaired) {
   EXPECT_FALSE(r.repaired);
   EXPECT_EQ(r.status, "not_repaired");
   EXPECT_EQ(r.ToJson()["status"], "not_repaired");
+}
+
+// Max |a - b| over the outputs of the source and the fixed target on ref, on images the repair
+// never saw; the fixed target's NHWC input gets them permuted.
+double WorstOnFreshImages(const Model& src, const Model& fixed) {
+  auto s = PrepareSession(src, EnvSpec::Parse("ref"));
+  auto t = PrepareSession(fixed, EnvSpec::Parse("ref"));
+  double worst = 0;
+  for (const auto& set : Images(3, 900)) {
+    Tensor x = set.at("image").tensor;
+    std::vector<Value> a = s->Run(set);
+    std::vector<Value> b = t->Run({{"image", localize::PermuteLayout(x, false)}});
+    for (size_t k = 0; k < a.size(); ++k) {
+      for (int64_t i = 0; i < a[k].tensor.numel(); ++i)
+        worst = std::max(worst, std::fabs(a[k].tensor.GetDouble(i) - b[k].tensor.GetDouble(i)));
+    }
+  }
+  return worst;
+}
+
+// Faults on renamed nodes of a target converted by nhwc and fold_bn, traced by its name map:
+// each is localized to the renamed node and its source node, repaired there, and the fixed model
+// agrees with the source on fresh images.
+TEST(RepairMap, FaultsInARenamedNhwcTargetAreRepaired) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  Model renamed = localize::testing::RenameEverything(
+      passes::RunPasses(src, {"nhwc", "fold_bn"}).model, localize::testing::RenameRecord::kNodes);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"param.fp16", "conv3b"},        {"hyper.pads", "conv3b"},
+      {"input.mean", "sub_mean"},      {"input.bgr_consts", "sub_mean"},
+      {"hyper.leaky_alpha", "leaky2"}, {"param.bias_scale", "fc1"},
+      {"graph.replace_op", "leaky2"},
+  };
+  for (const auto& [fault, source_node] : cases) {
+    std::string node = localize::testing::TargetName(src, renamed, source_node);
+    SCOPED_TRACE(fault + " @" + node + " (source " + source_node + ")");
+    ASSERT_NE(node, "");
+    passes::FaultLog log;
+    Model tgt = passes::InjectFault(renamed, {fault, node, 0}, &log);
+    RepairResult r = Repair(src, tgt, Images(1), {});
+    EXPECT_EQ(r.initial.first_divergent, log.injected_node);
+    EXPECT_EQ(r.initial.source_node, source_node);
+    EXPECT_EQ(r.status, "repaired") << r.ToJson().dump(1);
+    ASSERT_FALSE(r.patches.empty());
+    EXPECT_EQ(r.patches[0].node, log.injected_node);
+    Model fixed = Model::FromProto(r.fixed, "", "repaired target");
+    EXPECT_LT(WorstOnFreshImages(src, fixed), 1e-4);
+  }
 }
 
 }  // namespace

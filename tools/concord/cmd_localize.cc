@@ -112,6 +112,10 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   } else {
     os << "source   no counterpart node\n";
   }
+  if (ev.contains("mapped_from")) {
+    os << fmt::format("map      '{}' came from source node(s) {} (concord.name_map)\n",
+                      j["first_divergent_node"].get<std::string>(), ev["mapped_from"].dump());
+  }
   for (const auto& in : ev["inputs"]) {
     os << fmt::format(
         "input    {} '{}' -> source '{}': {}\n", in["position"].get<int>(),

@@ -1,0 +1,226 @@
+#include "localize/evidence.h"
+
+#include <onnx/defs/schema.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "ir/graph_edit.h"
+#include "ir/half.h"
+#include "ir/json_number.h"
+#include "ir/tensor_io.h"
+
+namespace concord::localize {
+
+namespace {
+
+using nlohmann::json;
+
+std::map<std::string, std::string> Attrs(const onnx::NodeProto& n, int64_t opset) {
+  std::map<std::string, std::string> r;
+  for (const auto& a : n.attribute()) r[a.name()] = AttrText(a);
+  const onnx::OpSchema* schema =
+      onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), n.domain());
+  if (schema) {
+    for (const auto& [name, attr] : schema->attributes()) {
+      if (!r.count(name) && attr.default_value.type() != onnx::AttributeProto::UNDEFINED) {
+        r[name] = AttrText(attr.default_value);
+      }
+    }
+  }
+  return r;
+}
+
+// pads/strides/dilations have computed defaults (zeros/ones of the spatial rank).
+std::string ImpliedDefault(const std::string& name, const std::string& other) {
+  size_t commas = static_cast<size_t>(std::count(other.begin(), other.end(), ','));
+  if (other.empty() || other[0] != '[') return "";
+  std::vector<int64_t> v(commas + 1, name == "pads" ? 0 : 1);
+  if (name == "pads" || name == "strides" || name == "dilations") return fmt::format("{}", v);
+  return "";
+}
+
+bool InitTensor(const Model& m, const std::string& name, Tensor* out) {
+  for (const auto& t : m.graph().initializer()) {
+    if (t.name() == name) {
+      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
+      return true;
+    }
+  }
+  return false;
+}
+
+bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
+  if (InitTensor(m, name, out)) return true;
+  const Value* val = v.Find(0, name);
+  if (val && val->is_tensor()) {
+    *out = val->tensor;
+    return true;
+  }
+  return false;
+}
+
+std::vector<double> Doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.GetDouble(i);
+  return v;
+}
+
+// What a parameter difference looks like (for the evidence and for repair).
+std::string ParamHint(const Tensor& s, const Tensor& t) {
+  if (s.shape() != t.shape()) {
+    if (s.numel() == t.numel()) return "same values count, different shape (layout)";
+    return "different shape";
+  }
+  std::vector<double> a = Doubles(s), b = Doubles(t);
+  size_t n = a.size();
+  bool fp16 = true, scaled = true;
+  double k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<double>(static_cast<float>(Float16(static_cast<float>(a[i])))) != b[i])
+      fp16 = false;
+    if (a[i] != 0 && k == 0) k = b[i] / a[i];
+    if (std::fabs(b[i] - k * a[i]) > 1e-6 * std::fabs(b[i]) + 1e-12) scaled = false;
+  }
+  if (fp16) return "float16 round trip of the source values";
+  if (scaled && k != 0) return fmt::format("source values scaled by {:.4g}", k);
+  if (s.rank() >= 2) {
+    int r = s.rank();
+    int64_t x = s.dim(r - 2), y = s.dim(r - 1);
+    if (x == y) {
+      bool tr = true;
+      int64_t outer = s.numel() / (x * y);
+      for (int64_t o = 0; o < outer && tr; ++o) {
+        for (int64_t i = 0; i < x && tr; ++i) {
+          for (int64_t j = 0; j < y && tr; ++j) {
+            tr = a[static_cast<size_t>(o * x * y + i * y + j)] ==
+                 b[static_cast<size_t>(o * x * y + j * x + i)];
+          }
+        }
+      }
+      if (tr) return "transposed in the last two axes";
+    }
+  }
+  std::vector<double> sa = a, sb = b;
+  std::sort(sa.begin(), sa.end());
+  std::sort(sb.begin(), sb.end());
+  if (sa == sb) return "same values, permuted (layout / channel order)";
+  // Quantization: every value on the grid max|t| / 127 (symmetric int8 round trip).
+  double mx = 0;
+  for (double x : b) mx = std::max(mx, std::fabs(x));
+  bool grid = mx > 0;
+  for (size_t i = 0; i < n && grid; ++i) {
+    double q = b[i] / (mx / 127);
+    grid = std::fabs(q - std::round(q)) < 1e-3;
+  }
+  if (grid) return "int8 round trip (values on a 255-level grid)";
+  return "values differ";
+}
+
+std::string Absent(const std::string& name, const char* absent = "(absent)") {
+  return name.empty() ? absent : name;
+}
+
+// An activation input of tn at position p whose aligned source tensor is not the source node's
+// input there (different names holding the same values count as the same input).
+void CompareActivation(const Sides& s, int p, const std::string& tin, const std::string& sin,
+                       json* wiring) {
+  auto it = s.align.find(tin);
+  std::string got = it == s.align.end() ? "" : it->second.source;
+  bool same = !tin.empty() && !sin.empty() && got == sin;
+  if (!same && !got.empty() && !sin.empty()) {
+    Divergence acc;
+    for (size_t k = 0; k < s.sv.sets.size(); ++k) {
+      const Value* a = s.sv.Find(k, got);
+      const Value* b = s.sv.Find(k, sin);
+      Divergence d;
+      if (a && b) d = Measure(*a, *b, s.tol);
+      Accumulate(&acc, d);
+    }
+    same = acc.agree;
+  }
+  if (!same) {
+    wiring->push_back({{"position", p},
+                       {"target_input", Absent(tin)},
+                       {"aligned_to", Absent(got, "(nothing)")},
+                       {"source_input", Absent(sin)}});
+  }
+}
+
+// A static input of tn or sn at position p: differing values (with a hint of how they
+// differ), or static on one side only.
+void CompareParameter(const Sides& s, int p, const std::string& tin, const std::string& sin,
+                      json* parameters) {
+  bool ts = !tin.empty() && s.ti.IsStatic(tin), ss = !sin.empty() && s.si.IsStatic(sin);
+  json pd = {{"position", p}, {"target", Absent(tin)}, {"source", Absent(sin)}};
+  Tensor tt, st;
+  bool have_t = ts && StaticValue(*s.ti.model, s.tv, tin, &tt);
+  bool have_s = ss && StaticValue(*s.si.model, s.sv, sin, &st);
+  if (!have_t || !have_s) {
+    pd["hint"] = tin.empty()   ? "missing in the target"
+                 : sin.empty() ? "extra in the target"
+                               : "static on one side only";
+    parameters->push_back(pd);
+    return;
+  }
+  if (tt.shape() == st.shape() && tt.dtype() == st.dtype() && tt.BitwiseEqual(st)) return;
+  Divergence d = Measure(st, tt, Tolerance{0, 0});
+  pd["source_shape"] = st.shape();
+  pd["target_shape"] = tt.shape();
+  pd["max_abs"] = JsonNumber(d.max_abs);
+  pd["hint"] = ParamHint(st, tt);
+  parameters->push_back(pd);
+}
+
+}  // namespace
+
+json AttributeDiffs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn) {
+  json diffs = json::array();
+  auto ta = Attrs(tn, s.ti.model->Opset(tn.domain()));
+  auto sa = Attrs(sn, s.si.model->Opset(sn.domain()));
+  std::set<std::string> names;
+  for (auto& [k, v] : ta) names.insert(k);
+  for (auto& [k, v] : sa) names.insert(k);
+  for (const auto& k : names) {
+    std::string a = sa.count(k) ? sa[k] : ImpliedDefault(k, ta.count(k) ? ta[k] : "");
+    std::string b = ta.count(k) ? ta[k] : ImpliedDefault(k, a);
+    if (a != b) diffs.push_back({{"name", k}, {"source", Absent(a)}, {"target", Absent(b)}});
+  }
+  return diffs;
+}
+
+InputDiffs CompareInputs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn) {
+  InputDiffs r;
+  int np = std::max(tn.input_size(), sn.input_size());
+  for (int p = 0; p < np; ++p) {
+    std::string tin = p < tn.input_size() ? tn.input(p) : "";
+    std::string sin = p < sn.input_size() ? sn.input(p) : "";
+    if (tin.empty() && sin.empty()) continue;
+    bool ts = !tin.empty() && s.ti.IsStatic(tin), ss = !sin.empty() && s.si.IsStatic(sin);
+    if (!ts && !ss) {
+      CompareActivation(s, p, tin, sin, &r.wiring);
+    } else {
+      CompareParameter(s, p, tin, sin, &r.parameters);
+    }
+  }
+  return r;
+}
+
+json OutputDiffs(const Sides& s, const onnx::NodeProto& tn) {
+  json diffs = json::array();
+  for (const auto& o : tn.output()) {
+    for (size_t k = 0; k < s.ti.outputs.size() && k < s.si.outputs.size(); ++k) {
+      auto it = s.align.find(o);
+      if (s.ti.outputs[k] != o || it == s.align.end() || it->second.source == s.si.outputs[k])
+        continue;
+      diffs.push_back({{"output_index", k},
+                       {"target_output", o},
+                       {"aligned_to", it->second.source},
+                       {"source_output", s.si.outputs[k]}});
+    }
+  }
+  return diffs;
+}
+
+}  // namespace concord::localize
