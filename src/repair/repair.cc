@@ -8,6 +8,7 @@
 
 #include "ir/graph_edit.h"
 #include "ir/json_number.h"
+#include "ir/random.h"
 #include "ir/tensor_io.h"
 
 namespace concord::repair {
@@ -384,11 +385,7 @@ std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap
       }
       std::mt19937_64 rng(seed * 7919u + static_cast<uint64_t>(s) * 131u +
                           static_cast<uint64_t>(k));
-      std::uniform_real_distribution<double> d(lo, hi);
-      Tensor out(DType::kFloat64, t.shape());
-      double* p = out.data<double>();
-      for (int64_t i = 0; i < t.numel(); ++i) p[i] = d(rng);
-      m[name] = out.CastTo(t.dtype());
+      m[name] = RandomTensor(DType::kFloat64, t.shape(), rng, lo, hi).CastTo(t.dtype());
     }
     r.push_back(std::move(m));
   }
