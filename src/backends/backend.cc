@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -30,6 +31,16 @@ std::vector<std::unique_ptr<Backend>> AllBackends() {
   for (auto& b : MakeWorkerBackends()) all.push_back(std::move(b));
   all.push_back(MakeOpenCvBackend());
   return all;
+}
+
+std::vector<BackendInfo> DescribeBackends(const std::vector<std::unique_ptr<Backend>>& backends) {
+  std::vector<std::future<BackendInfo>> probes;
+  for (const auto& b : backends) {
+    probes.push_back(std::async(std::launch::async, [&b] { return b->Info(); }));
+  }
+  std::vector<BackendInfo> infos;
+  for (auto& p : probes) infos.push_back(p.get());
+  return infos;
 }
 
 namespace {

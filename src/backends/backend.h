@@ -83,6 +83,9 @@ class Backend {
 
 // All backends this build knows, available or not.
 std::vector<std::unique_ptr<Backend>> AllBackends();
+// Info() of every backend, probed in parallel (each worker probe is a Python start-up), in
+// the order given.
+std::vector<BackendInfo> DescribeBackends(const std::vector<std::unique_ptr<Backend>>& backends);
 // Backend for env.backend; Error(kUsage) listing known names when unknown or unavailable.
 std::unique_ptr<Backend> FindBackend(const std::string& name);
 // Checks an env before any work: backend known and available, device one the backend has,

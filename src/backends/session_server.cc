@@ -212,9 +212,8 @@ bool Server::Hello(const Message& req) {
   nlohmann::json envs = nlohmann::json::array();
   nlohmann::json versions = nlohmann::json::object();
   versions["concord"] = CONCORD_VERSION;
-  for (const auto& b :
-       opt_.describe_backends ? AllBackends() : std::vector<std::unique_ptr<Backend>>{}) {
-    BackendInfo info = b->Info();
+  for (const BackendInfo& info :
+       opt_.describe_backends ? DescribeBackends(AllBackends()) : std::vector<BackendInfo>{}) {
     if (!info.available) continue;
     envs.push_back(info.name);
     versions[info.name] = info.version;

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -374,17 +376,8 @@ struct Probe {
   Declaration declaration;
 };
 
-// Once per process per (backend, python, adapters): starts the worker, reads its HELLO reply
-// (versions and the adapter's declaration) and says BYE.
-Probe ProbeBackend(const BackendSpec& spec) {
-  static std::mutex mu;
-  static std::map<std::string, Probe> cache;
-  std::string python = FamilyPythonPath(spec.family);
-  std::string adapters = AdaptersDir();
-  std::string key = fmt::format("{}\n{}\n{}", spec.name, python, adapters);
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+// Starts the worker, reads its HELLO reply (versions and the adapter's declaration) and says BYE.
+Probe RunProbe(const BackendSpec& spec, const std::string& python, const std::string& adapters) {
   Probe probe;
   if (python.find('/') != std::string::npos && !IsExecutable(python)) {
     std::string family = spec.family;
@@ -426,8 +419,34 @@ Probe ProbeBackend(const BackendSpec& spec) {
                                               : std::string("scripts/setup"));
     }
   }
-  cache[key] = probe;
   return probe;
+}
+
+// RunProbe once per process per (backend, python, adapters). Different backends probe in
+// parallel (each probe is a Python start-up), callers of one key wait for its single probe.
+Probe ProbeBackend(const BackendSpec& spec) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_future<Probe>> cache;
+  std::string python = FamilyPythonPath(spec.family);
+  std::string adapters = AdaptersDir();
+  std::string key = fmt::format("{}\n{}\n{}", spec.name, python, adapters);
+  std::promise<Probe> promise;
+  std::shared_future<Probe> result;
+  bool mine = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    mine = it == cache.end();
+    result = mine ? cache.emplace(key, promise.get_future().share()).first->second : it->second;
+  }
+  if (mine) {
+    try {
+      promise.set_value(RunProbe(spec, python, adapters));
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return result.get();
 }
 
 std::string DescribeCommand(const std::vector<std::string>& argv) {

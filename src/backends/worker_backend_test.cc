@@ -393,7 +393,10 @@ TEST_F(WorkerBackendTest, GarbageReplyIsAnErrorAndTheWorkerIsKilled) {
 }
 
 TEST_F(WorkerBackendTest, MissingPythonMakesBackendsUnavailable) {
+  // Runtime workers use $CONCORD_PYTHON, framework workers their family's interpreter.
   ScopedEnvVar python("CONCORD_PYTHON", "/nonexistent/bin/python");
+  ScopedEnvVar torch("CONCORD_PYTHON_TORCH", "/nonexistent/bin/python");
+  ScopedEnvVar tf("CONCORD_PYTHON_TF", "/nonexistent/bin/python");
   for (auto& b : MakeWorkerBackends()) {
     BackendInfo info = b->Info();
     EXPECT_FALSE(info.available) << info.name;

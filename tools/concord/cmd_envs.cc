@@ -9,8 +9,7 @@ namespace {
 
 int EnvsMain(bool json) {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& b : AllBackends()) {
-    BackendInfo i = b->Info();
+  for (const BackendInfo& i : DescribeBackends(AllBackends())) {
     nlohmann::json options = nlohmann::json::array();
     for (const auto& o : i.options) {
       options.push_back({{"name", o.name},
