@@ -144,8 +144,9 @@ std::vector<int64_t> RecordEnvironments(const MatrixConfig& c, Store& store, con
       }
       versions[spec.backend] = v;
     }
-    EnvironmentInfo info{spec.ToString(), spec.backend, spec.device, versions[spec.backend].dump(),
-                         machine.dump()};
+    EnvironmentInfo info{spec.ToString(), spec.backend,
+                         spec.device,     versions[spec.backend].dump(),
+                         machine.dump(),  machine.value("label", std::string())};
     env_ids.push_back(store.UpsertEnvironment(info));
   }
   return env_ids;
