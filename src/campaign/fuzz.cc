@@ -243,7 +243,8 @@ class FuzzLoop {
 
   FuzzSummary Run() {
     SetUp();
-    for (uint64_t i = 0; !Done(i); ++i) {
+    const auto stride = static_cast<uint64_t>(o_.shard.count);
+    for (auto i = static_cast<uint64_t>(o_.shard.index); !Done(i); i += stride) {
       uint64_t seed = o_.seed + i;
       std::optional<FuzzCase> c = NextCase(seed);
       if (!c) continue;

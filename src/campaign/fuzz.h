@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "campaign/shard.h"
 #include "compare/compare.h"
 #include "store/store.h"
 
@@ -67,7 +68,10 @@ using FuzzGenerator = std::function<FuzzCase(uint64_t seed)>;
 struct FuzzOptions {
   std::vector<std::string> envs;
   uint64_t seed = 0;
-  int64_t iterations = 0;  // models; 0 = until time_s
+  int64_t iterations = 0;  // models of the whole campaign (all shards); 0 = until time_s
+  // This process tries only the seeds seed + i whose i the shard owns (campaign/shard.h), so
+  // shards with the same seed and iterations together try exactly the seeds of one run.
+  Shard shard;
   double time_s = 0;
   Tolerance tol{1e-2, 1e-3};       // generated graphs chain many ops: float32 error accumulates
   Tolerance fp16_tol{5e-2, 1e-2};  // models with float16 tensors

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -35,11 +36,25 @@ std::string Sha256File(const fs::path& file) {
   return hex;
 }
 
-json MachineFingerprint() {
-  json m;
+namespace {
+
+std::string HostName() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  m["hostname"] = host;
+  return host;
+}
+
+}  // namespace
+
+std::string MachineLabel() {
+  const char* label = std::getenv("CONCORD_MACHINE_LABEL");
+  return label != nullptr && *label != '\0' ? std::string(label) : HostName();
+}
+
+json MachineFingerprint() {
+  json m;
+  m["hostname"] = HostName();
+  m["label"] = MachineLabel();
   utsname u{};
   if (uname(&u) == 0) {
     m["kernel"] = std::string(u.sysname) + " " + u.release;

@@ -16,4 +16,9 @@ std::string Sha256File(const std::filesystem::path& file);
 // memory.
 nlohmann::json MachineFingerprint();
 
+// The name of this machine in the store's environment key: $CONCORD_MACHINE_LABEL when set and
+// not empty (give each node of a cluster its node name; pods of one node may share it), else the
+// hostname. The fingerprint records it as "label".
+std::string MachineLabel();
+
 }  // namespace concord

@@ -144,8 +144,9 @@ std::vector<int64_t> RecordEnvironments(const MatrixConfig& c, Store& store, con
       }
       versions[spec.backend] = v;
     }
-    EnvironmentInfo info{spec.ToString(), spec.backend, spec.device, versions[spec.backend].dump(),
-                         machine.dump()};
+    EnvironmentInfo info{spec.ToString(), spec.backend,
+                         spec.device,     versions[spec.backend].dump(),
+                         machine.dump(),  machine.value("label", std::string())};
     env_ids.push_back(store.UpsertEnvironment(info));
   }
   return env_ids;
@@ -208,6 +209,13 @@ class MatrixRunner {
   std::unique_ptr<ResourceSampler> sampler_;
   SessionRecord rec_;
   std::string prepare_error_;
+
+  // Whether this shard runs the (model, env) session: sessions are numbered model-major in
+  // config order.
+  bool Owns(const Planned& p, size_t e) const {
+    const auto model = static_cast<size_t>(&p - plan_.data());
+    return options_.shard.Owns(model * c_.envs.size() + e);
+  }
 };
 
 MatrixSummary MatrixRunner::Run() {
@@ -223,7 +231,9 @@ MatrixSummary MatrixRunner::Run() {
   if (options_.retry_failed) RetireFailedCells();
   CountCells();
   for (const Planned& p : plan_) {
-    for (size_t e = 0; e < c_.envs.size(); ++e) RunModelEnv(p, e);
+    for (size_t e = 0; e < c_.envs.size(); ++e) {
+      if (Owns(p, e)) RunModelEnv(p, e);
+    }
   }
   Report("done");
   summary_.seconds = MsSince(t_start_) / 1000.0;
@@ -233,6 +243,7 @@ MatrixSummary MatrixRunner::Run() {
 void MatrixRunner::RetireFailedCells() {
   for (const Planned& p : plan_) {
     for (size_t e = 0; e < c_.envs.size(); ++e) {
+      if (!Owns(p, e)) continue;
       for (size_t i = 0; i < p.inputs.size(); ++i) {
         for (int r = 0; r < c_.repeats; ++r) {
           summary_.retried += store_.RetireFailedRun(p.model_id, env_ids_[e], p.input_ids[i], r);
@@ -245,6 +256,7 @@ void MatrixRunner::RetireFailedCells() {
 void MatrixRunner::CountCells() {
   for (const Planned& p : plan_) {
     for (size_t e = 0; e < c_.envs.size(); ++e) {
+      if (!Owns(p, e)) continue;
       for (size_t i = 0; i < p.inputs.size(); ++i) {
         for (int r = 0; r < c_.repeats; ++r) {
           ++summary_.total;

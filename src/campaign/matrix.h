@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "backends/env.h"
+#include "campaign/shard.h"
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "store/store.h"
@@ -104,6 +105,9 @@ struct MatrixRunOptions {
   // Failed cells of this configuration are moved to the store's retried_runs history and run
   // again (Store::RetireFailedRun); without it a stored cell, failed or not, is skipped.
   bool retry_failed = false;
+  // Only the (model, env) sessions this shard owns run (see campaign/shard.h); the others'
+  // cells are neither counted nor run.
+  Shard shard;
 };
 
 struct MatrixSummary {

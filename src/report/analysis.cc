@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "backends/env.h"
 #include "compare/compare.h"
@@ -87,7 +88,52 @@ struct StoreRows {
   std::map<int64_t, json> input_desc;
   std::vector<int64_t> env_order;  // ids, see EnvOrder
   std::map<int64_t, EnvSpec> spec_by_id;
+  std::map<int64_t, std::string> name_by_id;                   // see NameEnvs
+  std::map<int64_t, std::vector<std::string>> machines_by_id;  // labels of the machines it ran on
 };
+
+// With group_by_env, environments with the same env string (other machines) become the first
+// one: their runs and sessions move to it, and its cells' repeats are renumbered machine by
+// machine (repeat r of the k-th machine follows all repeats of the machines before), so every
+// latency and every output is kept and repeats compare machines with each other.
+void GroupByEnvString(StoreRows& rows) {
+  std::map<std::string, int64_t> first;  // env string -> its first environment id
+  std::map<int64_t, int64_t> canonical;
+  std::map<int64_t, int> member;  // id -> position among its env string's machines
+  std::vector<EnvironmentRow> kept;
+  for (const auto& e : rows.envs) {
+    auto [it, fresh] = first.emplace(e.info.env, e.id);
+    canonical[e.id] = it->second;
+    member[e.id] = static_cast<int>(rows.machines_by_id[it->second].size());
+    rows.machines_by_id[it->second].push_back(e.info.machine);
+    if (fresh) kept.push_back(e);
+  }
+  rows.envs = std::move(kept);
+  std::vector<size_t> order(rows.runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto key = [&](const RunRow& r) { return std::tuple(member[r.env_id], r.repeat, r.id); };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return key(rows.runs[a]) < key(rows.runs[b]); });
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> next_repeat;  // (model, env, input)
+  for (size_t i : order) {
+    RunRow& r = rows.runs[i];
+    r.env_id = canonical[r.env_id];
+    r.repeat = next_repeat[{r.model_id, r.env_id, r.input_id}]++;
+  }
+  for (auto& s : rows.sessions) s.env_id = canonical[s.env_id];
+}
+
+// The name each environment goes by in the document: its env string, or "env [machine]" when
+// the store holds that env string from more than one machine.
+void NameEnvs(StoreRows& rows) {
+  std::map<std::string, int> count;
+  for (const auto& e : rows.envs) ++count[e.info.env];
+  for (const auto& e : rows.envs) {
+    rows.name_by_id[e.id] =
+        count[e.info.env] > 1 ? fmt::format("{} [{}]", e.info.env, e.info.machine) : e.info.env;
+    if (!rows.machines_by_id.count(e.id)) rows.machines_by_id[e.id] = {e.info.machine};
+  }
+}
 
 // Environment order: as the campaign config lists them (after sweep expansion, canonical),
 // then any other env in store order.
@@ -133,7 +179,9 @@ json DescribeEnvs(StoreRows& rows, json* machine) {
     }
     rows.spec_by_id[id] = spec;
     json ej = {
-        {"env", e.info.env},
+        {"env", rows.name_by_id[id]},
+        {"env_string", e.info.env},
+        {"machines", rows.machines_by_id[id]},
         {"backend", e.info.backend},
         {"library", e.info.backend},
         {"device", e.info.device},
@@ -170,7 +218,7 @@ class ModelAnalysis {
   json PerformanceOf(int64_t e);
   json TimeChange();
 
-  std::string EnvName(int64_t id) { return rows_.env_by_id[id]->info.env; }
+  std::string EnvName(int64_t id) { return rows_.name_by_id[id]; }
   std::string InputName(int64_t id) {
     return rows_.input_desc[id].value("name", fmt::format("input {}", id));
   }
@@ -236,7 +284,7 @@ void ModelAnalysis::LoadCells(Store& store) {
     ++total_;
     if (input_seen.insert(r.input_id).second) input_order_.push_back(r.input_id);
     if (r.status != "ok") {
-      errors_.push_back({{"env", r.env},
+      errors_.push_back({{"env", EnvName(r.env_id)},
                          {"input", rows_.input_desc[r.input_id].value("name", r.input_digest)},
                          {"repeat", r.repeat},
                          {"error", r.error}});
@@ -629,6 +677,8 @@ json Analyze(Store& store, const AnalysisOptions& options) {
   rows.inputs = store.Inputs();
   rows.runs = store.Runs();
   rows.sessions = store.Sessions();
+  if (options.group_by_env) GroupByEnvString(rows);
+  NameEnvs(rows);
   for (const auto& e : rows.envs) rows.env_by_id[e.id] = &e;
   for (const auto& in : rows.inputs) {
     rows.input_desc[in.id] = ParseOr(in.description_json, json::object());

@@ -10,9 +10,14 @@
 //   "store": "/abs/path/concord.db", "generated_at": "2026-11-22T03:04:05Z",
 //   "campaign": {"name": "demo", "config": {...the matrix config as run...}} | {},
 //   "machine": {...host fingerprint of the first environment...},
-//   "envs": [{"env": "ort@cpu,opt=3", "backend": "ort", "library": "ort", "device": "cpu",
+//   "envs": [{"env": "ort@cpu,opt=3", "env_string": "ort@cpu,opt=3", "machines": ["node-a"],
+//             "backend": "ort", "library": "ort", "device": "cpu",
 //             "opt": "3" | null, "threads": "1" | null, "versions": {...}, "machine": {...}}],
-//       // library == backend; "opt"/"threads" are the env keys as written (null when absent)
+//       // library == backend; "opt"/"threads" are the env keys as written (null when absent).
+//       // An environment is an env string on one machine: "env" is the env string, or
+//       // "ort@cpu,opt=3 [node-a]" when the store holds that env string from several machines
+//       // (every "<env>" below uses this name). With group_by_env they are one environment
+//       // whose "machines" lists them all, its repeats numbered machine after machine.
 //   "models": [{
 //     "name": "efficientnet_lite0", "sha256": "...", "path": "...",
 //     "label_space": {"num_classes": 1000, "offset": 0},
@@ -80,6 +85,7 @@ struct AnalysisOptions {
   int top_k = 5;
   bool thumbnails = true;         // embed small JPEG thumbnails of image inputs
   bool write_comparisons = true;  // replace the store's comparisons table with this analysis's
+  bool group_by_env = false;      // one environment per env string, over all machines
 };
 
 nlohmann::json Analyze(Store& store, const AnalysisOptions& options);

@@ -52,9 +52,9 @@ class AnalysisTest : public ::testing::Test {
                                          {"class_names", {"apple", "bee", "cat", "dog"}},
                                          {"label_space", {{"num_classes", 4}, {"offset", 0}}}}
                                         .dump());
-    int64_t ref = s.UpsertEnvironment({"ref@cpu", "ref", "cpu", "{}", "{}"});
-    int64_t ort3 = s.UpsertEnvironment({"ort@cpu,opt=3", "ort", "cpu", "{}", "{}"});
-    int64_t ort0 = s.UpsertEnvironment({"ort@cpu,opt=0", "ort", "cpu", "{}", "{}"});
+    int64_t ref = s.UpsertEnvironment({"ref@cpu", "ref", "cpu", "{}", "{}", "h"});
+    int64_t ort3 = s.UpsertEnvironment({"ort@cpu,opt=3", "ort", "cpu", "{}", "{}", "h"});
+    int64_t ort0 = s.UpsertEnvironment({"ort@cpu,opt=0", "ort", "cpu", "{}", "{}", "h"});
     std::vector<int64_t> in;
     for (int i = 0; i < 3; ++i) {
       in.push_back(s.UpsertInput(fmt::format("d{}", i),

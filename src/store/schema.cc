@@ -80,6 +80,24 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "error TEXT NOT NULL, prepare_ms REAL NOT NULL, run_ms REAL NOT NULL, "
         "wall_ms REAL NOT NULL, started_at TEXT NOT NULL, retired_at TEXT NOT NULL)",
     },
+    // 4 -> 5: an environment is an env string on one machine (its label: CONCORD_MACHINE_LABEL
+    // or the hostname), so merged shards from two machines keep two environments. Each store
+    // gets a random uid, and merged_stores lists the stores merged into it, so merging a shard
+    // twice never adds its findings, ticks or op coverage twice. The environments table is
+    // rebuilt (SQLite cannot drop a UNIQUE constraint); Migrate runs with foreign keys off.
+    {
+        "CREATE TABLE environments_v5(id INTEGER PRIMARY KEY, env TEXT NOT NULL, "
+        "machine TEXT NOT NULL, backend TEXT NOT NULL, device TEXT NOT NULL, "
+        "versions_json TEXT NOT NULL, machine_json TEXT NOT NULL, UNIQUE(env, machine))",
+        "INSERT INTO environments_v5(id, env, machine, backend, device, versions_json, "
+        "machine_json) SELECT id, env, COALESCE(json_extract(machine_json, '$.label'), "
+        "json_extract(machine_json, '$.hostname'), ''), backend, device, versions_json, "
+        "machine_json FROM environments",
+        "DROP TABLE environments",
+        "ALTER TABLE environments_v5 RENAME TO environments",
+        "INSERT OR REPLACE INTO meta(key, value) VALUES('store_uid', lower(hex(randomblob(16))))",
+        "CREATE TABLE merged_stores(uid TEXT PRIMARY KEY)",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 
@@ -117,6 +135,16 @@ void Store::Migrate() {
   }
   for (int v = version; v < kStoreSchemaVersion; ++v) {
     for (const char* sql : kMigrations[static_cast<size_t>(v)]) Exec(db_, path_, sql);
+  }
+  if (version != 0 && version < kStoreSchemaVersion) {
+    // A rebuilt table must still satisfy every reference into it before the commit.
+    Statement check(db_, path_, "PRAGMA foreign_key_check");
+    if (check.Step()) {
+      Fail(ErrorKind::kInput,
+           "results store {}: migration from schema {} broke a reference in "
+           "table {}; the file is left unchanged",
+           path_, version, check.Text(0));
+    }
   }
   if (version != kStoreSchemaVersion) {
     Statement set(db_, path_,

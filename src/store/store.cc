@@ -24,6 +24,7 @@ EnvironmentRow ReadEnvironment(Statement& s) {
   r.info.device = s.Text(3);
   r.info.versions_json = s.Text(4);
   r.info.machine_json = s.Text(5);
+  r.info.machine = s.Text(6);
   return r;
 }
 
@@ -57,8 +58,10 @@ Store Store::Open(const std::string& path) {
   sqlite3_busy_timeout(db, 5000);
   // journal_mode is the first statement that reads the file header: a non-SQLite file fails here.
   Exec(db, path, "PRAGMA journal_mode=WAL");
-  Exec(db, path, "PRAGMA foreign_keys=ON");
+  // Foreign keys go on after the migration: a step that rebuilds a table (4 -> 5) drops the
+  // referenced table first, which SQLite allows only with them off (its documented recipe).
   store.Migrate();
+  Exec(db, path, "PRAGMA foreign_keys=ON");
   return store;
 }
 
@@ -78,15 +81,17 @@ Store::~Store() { sqlite3_close_v2(db_); }
 
 int64_t Store::UpsertEnvironment(const EnvironmentInfo& info) {
   Statement s(db_, path_,
-              "INSERT INTO environments(env, backend, device, versions_json, machine_json) "
-              "VALUES(?, ?, ?, ?, ?) ON CONFLICT(env) DO UPDATE SET backend=excluded.backend, "
+              "INSERT INTO environments(env, backend, device, versions_json, machine_json, "
+              "machine) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(env, machine) DO UPDATE SET "
+              "backend=excluded.backend, "
               "device=excluded.device, versions_json=excluded.versions_json, "
               "machine_json=excluded.machine_json RETURNING id");
   s.Bind(1, info.env)
       .Bind(2, info.backend)
       .Bind(3, info.device)
       .Bind(4, info.versions_json)
-      .Bind(5, info.machine_json);
+      .Bind(5, info.machine_json)
+      .Bind(6, info.machine);
   CONCORD_CHECK(s.Step(), "upsert returned no id");
   int64_t id = s.Int(0);
   s.Run();
@@ -156,11 +161,18 @@ std::vector<ComparisonRecord> Store::Comparisons() {
 
 std::vector<EnvironmentRow> Store::Environments() {
   Statement s(db_, path_,
-              "SELECT id, env, backend, device, versions_json, machine_json FROM environments "
+              "SELECT id, env, backend, device, versions_json, machine_json, machine FROM "
+              "environments "
               "ORDER BY id");
   std::vector<EnvironmentRow> out;
   while (s.Step()) out.push_back(ReadEnvironment(s));
   return out;
+}
+
+std::string Store::Uid() {
+  Statement s(db_, path_, "SELECT value FROM meta WHERE key='store_uid'");
+  CONCORD_CHECK(s.Step(), "a migrated store has a uid");
+  return s.Text(0);
 }
 
 std::vector<ModelRow> Store::Models() {

@@ -28,14 +28,17 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
+// An environment is an env string on one machine: (env, machine) is the unique key, so the same
+// env string run on two machines stays two environments after a merge.
 struct EnvironmentInfo {
-  std::string env;  // the environment string (unique key), e.g. "ref" or "ort@cpu"
+  std::string env;  // the environment string, e.g. "ref" or "ort@cpu"
   std::string backend;
   std::string device;
   std::string versions_json;  // library versions reported by the backend
   std::string machine_json;   // host description
+  std::string machine;        // machine label (see MachineLabel in campaign/host_info.h)
 };
 
 struct OutputRecord {
@@ -76,6 +79,7 @@ struct RunRow {
   double wall_ms = 0;
   std::string started_at;
   std::string env;           // environments.env
+  std::string machine;       // environments.machine
   std::string model_sha256;  // models.sha256
   std::string model_name;
   std::string input_digest;  // inputs.digest
@@ -175,6 +179,8 @@ inline constexpr size_t kMergeExamples = 5;
 
 struct MergeStats {
   int64_t runs_added = 0;
+  int64_t findings_added = 0;        // new (env, symptom, signature) rows
+  bool fuzz_already_merged = false;  // the source's fuzz rows were here already: none copied
   int64_t overlapping_cells = 0;
   int64_t differing_cells = 0;         // overlapping cells whose outputs differ
   std::vector<MergeOverlap> examples;  // differing cells first, at most kMergeExamples
@@ -194,6 +200,9 @@ class Store {
 
   const std::string& path() const { return path_; }
   int SchemaVersion();
+  // A random id given to the store when it was created (or migrated to schema 5); a copy of
+  // the file keeps it. MergeFrom uses it to merge each store's fuzz rows at most once.
+  std::string Uid();
 
   // Insert-or-update keyed by env / sha256 / digest; return the row id (stable across updates).
   int64_t UpsertEnvironment(const EnvironmentInfo& info);
@@ -245,10 +254,16 @@ class Store {
   std::optional<std::string> CampaignValue(const std::string& key);
 
   // Copies environments, models, inputs, runs and outputs from the store at `other_path` (same
-  // schema version required), remapping ids through the unique keys; cells already present here
-  // are skipped; sessions (with their samples) are copied once by uid. One transaction: all or
-  // nothing. Comparisons and campaign keys are not copied. Error(kInput) when `other_path` is
-  // this store's own file (by fs::equivalent). Returns the runs added and the overlap: cells
+  // schema version required), remapping ids through the unique keys (an environment is its
+  // (env, machine) pair); cells already present here are skipped; sessions (with their samples)
+  // are copied once by uid. Fuzz rows are copied once per source store (by Uid): findings add
+  // their counts to the same (env, symptom, signature) and keep the first bundle, ticks are
+  // appended, op coverage counts add up, op support keeps the first verdict. A store already
+  // merged here (itself, or as part of another merged store) adds no fuzz rows again; a store
+  // that holds some but not all of what was merged here is Error(kInput), since its fuzz counts
+  // cannot be split (merge the shards themselves instead). One transaction: all or nothing.
+  // Comparisons and campaign keys are not copied. Error(kInput) when `other_path` is this
+  // store's own file (by fs::equivalent). Returns the runs added and the overlap: cells
   // (model, env, input) holding a run of the same repeat on both sides, and how many of those
   // differ in status or in any output digest (the first kMergeExamples listed).
   MergeStats MergeFrom(const std::string& other_path);

@@ -26,7 +26,8 @@ constexpr const char* kOverlapSql =
     "(SELECT 1 FROM other.outputs o WHERE o.run_id=r.id AND o.idx=p.idx))) AS differs "
     "FROM other.runs r JOIN other.models om ON om.id=r.model_id "
     "JOIN main.models mm ON mm.sha256=om.sha256 JOIN other.environments oe ON oe.id=r.env_id "
-    "JOIN main.environments me ON me.env=oe.env JOIN other.inputs oi ON oi.id=r.input_id "
+    "JOIN main.environments me ON me.env=oe.env AND me.machine=oe.machine JOIN other.inputs oi ON "
+    "oi.id=r.input_id "
     "JOIN main.inputs mi ON mi.digest=oi.digest JOIN main.runs x ON x.model_id=mm.id "
     "AND x.env_id=me.id AND x.input_id=mi.id AND x.repeat=r.repeat "
     "GROUP BY mm.id, me.id, mi.id ORDER BY differs DESC, mm.id, me.id, mi.id";
@@ -44,6 +45,68 @@ void CountOverlap(sqlite3* db, const std::string& path, MergeStats* stats) {
 int64_t CountRuns(sqlite3* db, const std::string& path) {
   Statement q(db, path, "SELECT count(*) FROM main.runs");
   return q.Step() ? q.Int(0) : 0;
+}
+
+// Whether the attached store's fuzz rows are already here: its uid is this store's own or one
+// merged before, or every store merged into it is. A partial overlap cannot be split: refused
+// when the attached store has fuzz rows.
+bool FuzzAlreadyMerged(sqlite3* db, const std::string& path, const std::string& other_path) {
+  constexpr const char* kKnown =
+      "(SELECT value FROM main.meta WHERE key='store_uid' UNION SELECT uid FROM "
+      "main.merged_stores)";
+  const std::string sql = fmt::format(
+      "SELECT (SELECT count(*) FROM other.meta WHERE key='store_uid' AND "
+      "value IN {0}), (SELECT count(*) FROM other.merged_stores WHERE uid IN "
+      "{0}), (SELECT count(*) FROM other.merged_stores), (SELECT "
+      "(SELECT count(*) FROM other.findings) + (SELECT count(*) FROM "
+      "other.fuzz_ticks) + (SELECT count(*) FROM other.op_coverage))",
+      kKnown);
+  Statement q(db, path, sql.c_str());
+  q.Step();
+  const bool self_known = q.Int(0) > 0;
+  const int64_t known = q.Int(1), total = q.Int(2), fuzz_rows = q.Int(3);
+  if (self_known || (total > 0 && known == total)) return true;
+  if (known > 0 && fuzz_rows > 0) {
+    Fail(ErrorKind::kInput,
+         "cannot merge {} into {}: it holds {} of the {} stores it was merged from that are "
+         "already merged here, so its fuzz counts would be added twice; merge the shard "
+         "stores themselves (each once)",
+         other_path, path, known, total);
+  }
+  return false;
+}
+
+// Findings (one per (env, symptom, signature): counts add up, the first bundle is kept), ticks,
+// op coverage and op support of the attached store, once per source store.
+void MergeFuzzOnce(sqlite3* db, const std::string& path, const std::string& other_path,
+                   MergeStats* stats) {
+  if (FuzzAlreadyMerged(db, path, other_path)) {
+    stats->fuzz_already_merged = true;
+    return;
+  }
+  Statement before(db, path, "SELECT count(*) FROM main.findings");
+  before.Step();
+  const int64_t findings_before = before.Int(0);
+  const char* kSql[] = {
+      "INSERT INTO main.findings(env, symptom, signature, seed, message, versions_json, "
+      "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, first_seen, "
+      "last_seen) SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
+      "reduced_nodes, model, inputs, bundle, details_json, count, first_seen, last_seen "
+      "FROM other.findings WHERE true ON CONFLICT(env, symptom, signature) DO UPDATE SET "
+      "count=count+excluded.count, last_seen=max(last_seen, excluded.last_seen)",
+      "INSERT INTO main.fuzz_ticks(campaign, t_s, models, tests, findings) "
+      "SELECT campaign, t_s, models, tests, findings FROM other.fuzz_ticks ORDER BY id",
+      "INSERT INTO main.op_coverage(op, models) SELECT op, models FROM other.op_coverage "
+      "WHERE true ON CONFLICT(op) DO UPDATE SET models=models+excluded.models",
+      "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
+      "SELECT env, op, dtype, status, message FROM other.op_support",
+      "INSERT OR IGNORE INTO main.merged_stores(uid) SELECT value FROM other.meta "
+      "WHERE key='store_uid' UNION SELECT uid FROM other.merged_stores",
+  };
+  for (const char* sql : kSql) Exec(db, path, sql);
+  Statement after(db, path, "SELECT count(*) FROM main.findings");
+  after.Step();
+  stats->findings_added = after.Int(0) - findings_before;
 }
 
 }  // namespace
@@ -87,9 +150,9 @@ MergeStats Store::MergeFrom(const std::string& other_path) {
   }
   // "WHERE true" disambiguates the upsert clause after a SELECT (SQLite's documented parse rule).
   Exec(db_, path_,
-       "INSERT INTO main.environments(env, backend, device, versions_json, machine_json) "
-       "SELECT env, backend, device, versions_json, machine_json FROM other.environments "
-       "WHERE true ON CONFLICT(env) DO NOTHING");
+       "INSERT INTO main.environments(env, machine, backend, device, versions_json, "
+       "machine_json) SELECT env, machine, backend, device, versions_json, machine_json "
+       "FROM other.environments WHERE true ON CONFLICT(env, machine) DO NOTHING");
   Exec(db_, path_,
        "INSERT INTO main.models(path, sha256, name) SELECT path, sha256, name FROM other.models "
        "WHERE true ON CONFLICT(sha256) DO NOTHING");
@@ -106,6 +169,7 @@ MergeStats Store::MergeFrom(const std::string& other_path) {
        "me.id AS env_id, mi.id AS input_id, r.repeat AS repeat FROM other.runs r "
        "JOIN other.models om ON om.id=r.model_id JOIN main.models mm ON mm.sha256=om.sha256 "
        "JOIN other.environments oe ON oe.id=r.env_id JOIN main.environments me ON me.env=oe.env "
+       "AND me.machine=oe.machine "
        "JOIN other.inputs oi ON oi.id=r.input_id JOIN main.inputs mi ON mi.digest=oi.digest "
        "WHERE NOT EXISTS (SELECT 1 FROM main.runs x WHERE x.model_id=mm.id AND x.env_id=me.id "
        "AND x.input_id=mi.id AND x.repeat=r.repeat)");
@@ -129,30 +193,14 @@ MergeStats Store::MergeFrom(const std::string& other_path) {
        "s.status, s.error, s.prepare_ms, s.first_run_ms, s.effective_env, s.info_json "
        "FROM other.sessions s JOIN other.models om ON om.id=s.model_id "
        "JOIN main.models mm ON mm.sha256=om.sha256 JOIN other.environments oe ON oe.id=s.env_id "
-       "JOIN main.environments me ON me.env=oe.env "
+       "JOIN main.environments me ON me.env=oe.env AND me.machine=oe.machine "
        "WHERE NOT EXISTS (SELECT 1 FROM main.sessions x WHERE x.uid=s.uid) ORDER BY s.id");
   Exec(db_, path_,
        "INSERT INTO main.resource_samples(session_id, t_ms, cpu_percent, rss_bytes) "
        "SELECT n.id, r.t_ms, r.cpu_percent, r.rss_bytes FROM other.resource_samples r "
        "JOIN other.sessions o ON o.id=r.session_id JOIN main.sessions n ON n.uid=o.uid "
        "WHERE NOT EXISTS (SELECT 1 FROM main.resource_samples y WHERE y.session_id=n.id)");
-  // Findings: one per (env, symptom, signature); counts add up, the first seen is kept.
-  Exec(db_, path_,
-       "INSERT INTO main.findings(env, symptom, signature, seed, message, versions_json, "
-       "original_nodes, reduced_nodes, model, inputs, bundle, details_json, count, first_seen, "
-       "last_seen) SELECT env, symptom, signature, seed, message, versions_json, original_nodes, "
-       "reduced_nodes, model, inputs, bundle, details_json, count, first_seen, last_seen "
-       "FROM other.findings WHERE true ON CONFLICT(env, symptom, signature) DO UPDATE SET "
-       "count=count+excluded.count, last_seen=max(last_seen, excluded.last_seen)");
-  Exec(db_, path_,
-       "INSERT INTO main.fuzz_ticks(campaign, t_s, models, tests, findings) "
-       "SELECT campaign, t_s, models, tests, findings FROM other.fuzz_ticks ORDER BY id");
-  Exec(db_, path_,
-       "INSERT INTO main.op_coverage(op, models) SELECT op, models FROM other.op_coverage "
-       "WHERE true ON CONFLICT(op) DO UPDATE SET models=models+excluded.models");
-  Exec(db_, path_,
-       "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
-       "SELECT env, op, dtype, status, message FROM other.op_support");
+  MergeFuzzOnce(db_, path_, other_path, &stats);
   tx->Commit();
   return stats;
 }

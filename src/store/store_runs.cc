@@ -32,6 +32,7 @@ RunRow ReadRunRow(Statement& s) {
   r.model_sha256 = s.Text(12);
   r.model_name = s.Text(13);
   r.input_digest = s.Text(14);
+  r.machine = s.Text(15);
   return r;
 }
 
@@ -120,7 +121,7 @@ std::vector<RunRow> Store::Runs() {
   Statement s(db_, path_,
               "SELECT r.id, r.model_id, r.env_id, r.input_id, r.repeat, r.status, r.error, "
               "r.prepare_ms, r.run_ms, r.wall_ms, r.started_at, e.env, m.sha256, m.name, "
-              "i.digest FROM runs r JOIN environments e ON e.id=r.env_id "
+              "i.digest, e.machine FROM runs r JOIN environments e ON e.id=r.env_id "
               "JOIN models m ON m.id=r.model_id JOIN inputs i ON i.id=r.input_id ORDER BY r.id");
   return ReadAll(s, ReadRunRow);
 }

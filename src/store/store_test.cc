@@ -35,7 +35,7 @@ struct Ids {
 
 Ids AddKeys(Store& s, const std::string& env = "ref") {
   Ids ids;
-  ids.env = s.UpsertEnvironment({env, env, "cpu", R"({"v":"1"})", R"({"host":"h"})"});
+  ids.env = s.UpsertEnvironment({env, env, "cpu", R"({"v":"1"})", R"({"host":"h"})", "h"});
   ids.model = s.UpsertModel("m.onnx", "sha-m", "m");
   ids.input = s.UpsertInput("in-0", R"({"seed":0})");
   return ids;
@@ -97,7 +97,7 @@ TEST_F(StoreTest, CreateAndReopenKeepsData) {
     s.SetCampaignValue("config", "fp-1");
     // Upserts are idempotent on their keys and keep the id.
     EXPECT_EQ(s.UpsertModel("elsewhere/m.onnx", "sha-m", "m2"), ids.model);
-    EXPECT_EQ(s.UpsertEnvironment({"ref", "ref", "cpu", "{}", "{}"}), ids.env);
+    EXPECT_EQ(s.UpsertEnvironment({"ref", "ref", "cpu", "{}", "{}", "h"}), ids.env);
     EXPECT_EQ(s.UpsertInput("in-0", "{}"), ids.input);
     EXPECT_NE(s.UpsertInput("in-1", "{}"), ids.input);
   }
@@ -259,10 +259,10 @@ TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
     Store b = Store::Open(b_path);
     // Different insertion order so b's ids differ from a's for the same keys.
     b.UpsertInput("in-extra", "{}");
-    b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}"});
+    b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "h"});
     Ids ids = AddKeys(b, "ref");
     Ids ort = ids;
-    ort.env = b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}"});
+    ort.env = b.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "h"});
     RunRecord overlap = MakeRun(ids, 1);
     overlap.run_ms = 999;  // the overlapping cell: a's copy must win
     b.RecordRun(overlap);
@@ -282,7 +282,7 @@ TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
     }
     // Ids point at this store's rows with matching keys.
     EXPECT_EQ(r.env_id,
-              a.UpsertEnvironment({r.env, r.env == "ref" ? "ref" : "ort", "cpu", "{}", "{}"}));
+              a.UpsertEnvironment({r.env, r.env == "ref" ? "ref" : "ort", "cpu", "{}", "{}", "h"}));
     EXPECT_EQ(r.input_id, a.UpsertInput(r.input_digest, "{}"));
   }
   EXPECT_EQ(cells.size(), 4u);
@@ -492,6 +492,7 @@ TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
                          "DROP TABLE op_support; DROP TABLE retried_runs; "
+                         "DROP TABLE merged_stores; "
                          "DROP TABLE resource_samples; DROP TABLE sessions; "
                          "DROP INDEX comparisons_runs; "
                          "UPDATE meta SET value=1 WHERE key='schema_version'",
@@ -515,7 +516,7 @@ TEST_F(StoreTest, MergeCopiesEachSessionOnceWithItsSamples) {
   {
     Store b = Store::Open(File("b.db"));
     // Different insertion order: ids differ between the shards.
-    b.UpsertEnvironment({"tvm@cpu", "tvm", "cpu", "{}", "{}"});
+    b.UpsertEnvironment({"tvm@cpu", "tvm", "cpu", "{}", "{}", "h"});
     Ids ids = AddKeys(b, "ort@cpu");
     b.RecordSession(MakeSession(ids, "sb", 4));
   }
@@ -591,6 +592,119 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
   EXPECT_EQ(m.OpCoverage()["Conv"], 6);
   EXPECT_EQ(m.FuzzTicks().size(), 3u);
   EXPECT_EQ(m.OpSupport().size(), 1u);
+}
+
+void Sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, VersionFourStoreGetsMachineLabelsFromItsFingerprintAndAUid) {
+  {
+    Store s = Store::Open(File("v4.db"));
+    Ids ids;
+    ids.env = s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", R"({"hostname":"box-1"})", "x"});
+    ids.model = s.UpsertModel("m.onnx", "sha-m", "m");
+    ids.input = s.UpsertInput("in-0", "{}");
+    s.RecordRun(MakeRun(ids, 0));
+  }
+  // The version-4 layout: environments unique by env alone, no uid, no merged_stores.
+  Sql(File("v4.db"),
+      "PRAGMA foreign_keys=OFF; CREATE TABLE e4(id INTEGER PRIMARY KEY, env TEXT NOT NULL UNIQUE, "
+      "backend TEXT NOT NULL, device TEXT NOT NULL, versions_json TEXT NOT NULL, "
+      "machine_json TEXT NOT NULL); INSERT INTO e4 SELECT id, env, backend, device, "
+      "versions_json, machine_json FROM environments; DROP TABLE environments; "
+      "ALTER TABLE e4 RENAME TO environments; DROP TABLE merged_stores; "
+      "DELETE FROM meta WHERE key='store_uid'; UPDATE meta SET value=4 WHERE "
+      "key='schema_version'");
+  Store s = Store::Open(File("v4.db"));
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+  ASSERT_EQ(s.Environments().size(), 1u);
+  EXPECT_EQ(s.Environments()[0].info.machine, "box-1");  // the fingerprint's hostname
+  EXPECT_EQ(s.Uid().size(), 32u);
+  std::vector<RunRow> runs = s.Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].machine, "box-1");
+  // The same env string recorded again from that machine resumes into the same environment.
+  EXPECT_EQ(s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "box-1"}), runs[0].env_id);
+  EXPECT_NE(s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "box-2"}), runs[0].env_id);
+}
+
+TEST_F(StoreTest, SameEnvStringFromTwoMachinesMergesIntoTwoEnvironments) {
+  for (const std::string machine : {"node-a", "node-b"}) {
+    Store s = Store::Open(File(machine + ".db"));
+    Ids ids;
+    ids.env = s.UpsertEnvironment({"ort@cpu,opt=3", "ort", "cpu", "{}", "{}", machine});
+    ids.model = s.UpsertModel("m.onnx", "sha-m", "m");
+    ids.input = s.UpsertInput("in-0", "{}");
+    s.RecordRun(MakeRun(ids, 0));
+    s.RecordSession(MakeSession(ids, "session-" + machine, 1));
+  }
+  Store m = Store::Open(File("m.db"));
+  EXPECT_EQ(m.MergeFrom(File("node-a.db")).runs_added, 1);
+  MergeStats b = m.MergeFrom(File("node-b.db"));
+  EXPECT_EQ(b.runs_added, 1);  // not an overlap: another machine's cell
+  EXPECT_EQ(b.overlapping_cells, 0);
+  std::vector<EnvironmentRow> envs = m.Environments();
+  ASSERT_EQ(envs.size(), 2u);
+  EXPECT_EQ(envs[0].info.machine, "node-a");
+  EXPECT_EQ(envs[1].info.machine, "node-b");
+  std::set<std::pair<int64_t, std::string>> run_envs;
+  for (const RunRow& r : m.Runs()) run_envs.insert({r.env_id, r.machine});
+  EXPECT_EQ(run_envs, (std::set<std::pair<int64_t, std::string>>{{envs[0].id, "node-a"},
+                                                                 {envs[1].id, "node-b"}}));
+  std::vector<SessionRecord> sessions = m.Sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(sessions[1].env_id, envs[1].id);
+}
+
+TEST_F(StoreTest, FuzzRowsOfAStoreAreMergedOnce) {
+  std::string uid_a;
+  {
+    Store a = Store::Open(File("a.db"));
+    uid_a = a.Uid();
+    a.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"));
+    a.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"));
+    a.RecordFuzzTick("c", 1.0, 5, 15, 2, {{"Conv", 3}});
+  }
+  {
+    Store b = Store::Open(File("b.db"));
+    EXPECT_NE(b.Uid(), uid_a);
+    b.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"));
+    b.RecordFuzzTick("c", 1.0, 2, 6, 1, {{"Conv", 2}});
+  }
+  fs::copy_file(File("a.db"), File("a_copy.db"));
+  {
+    Store ab = Store::Open(File("ab.db"));
+    EXPECT_EQ(ab.MergeFrom(File("a.db")).findings_added, 1);
+    ab.MergeFrom(File("b.db"));
+  }
+  Store m = Store::Open(File("m.db"));
+  m.MergeFrom(File("a.db"));
+  MergeStats again = m.MergeFrom(File("a_copy.db"));  // the same shard again, under another name
+  EXPECT_TRUE(again.fuzz_already_merged);
+  EXPECT_EQ(m.Findings()[0].count, 2);
+  EXPECT_EQ(m.FuzzTicks().size(), 1u);
+  EXPECT_EQ(m.OpCoverage()["Conv"], 3);
+  // ab holds a (merged here) and b (not): its counts cannot be split, so it is refused whole.
+  try {
+    m.MergeFrom(File("ab.db"));
+    ADD_FAILURE() << "a store overlapping what was merged was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("merge the shard stores themselves"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(m.Findings()[0].count, 2);  // the refused merge left nothing behind
+  m.MergeFrom(File("b.db"));
+  m.MergeFrom(File("ab.db"));  // now everything in ab is here: a no-op for fuzz rows
+  EXPECT_EQ(m.Findings()[0].count, 3);
+  EXPECT_EQ(m.FuzzTicks().size(), 2u);
+  EXPECT_EQ(m.OpCoverage()["Conv"], 5);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ class MergeTest : public ::testing::Test {
   void MakeShard(const std::string& path, const std::vector<std::string>& inputs,
                  const std::string& env, const std::string& digest_prefix = "digest-") {
     Store s = Store::Open(path);
-    int64_t e = s.UpsertEnvironment({env, "ref", "cpu", "{}", "{}"});
+    int64_t e = s.UpsertEnvironment({env, "ref", "cpu", "{}", "{}", "h"});
     int64_t m = s.UpsertModel("m.onnx", "sha-m", "m");
     for (const auto& d : inputs) {
       RunRecord r;

@@ -45,6 +45,7 @@ struct FuzzArgs {
   double time_s = 0;
   int64_t iterations = 0;
   uint64_t seed = 0;
+  std::string shard;
   int max_nodes = 10;
   std::string ops, dtypes;
   std::string out = "fuzz_out";
@@ -120,6 +121,7 @@ FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs
   FuzzOptions o;
   for (const EnvSpec& e : specs) o.envs.push_back(e.ToString());
   o.seed = a.seed;
+  if (!a.shard.empty()) o.shard = Shard::Parse(a.shard);
   o.iterations = a.iterations;
   o.time_s = a.time_s;
   o.reduce = !a.no_reduce;
@@ -290,6 +292,8 @@ Command MakeFuzzCommand(CLI::App& root) {
   app->add_option("--time,-t", args->time_s, "Stop after this many seconds");
   app->add_option("--iterations,-n", args->iterations, "Stop after this many models");
   app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
+  AddShardOption(app, &args->shard,
+                 "seeds SEED + k (k < --iterations, which counts the whole campaign)");
   app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")
       ->capture_default_str();
   app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");

@@ -25,6 +25,7 @@ struct MatrixArgs {
   std::string report;
   bool no_report = false;
   bool retry_failed = false;
+  std::string shard;
   bool json = false;
   bool quiet = false;
 };
@@ -106,6 +107,7 @@ int MatrixMain(const MatrixArgs& a) {
   ProgressPrinter printer(a.quiet || a.json);
   MatrixRunOptions run_options;
   run_options.retry_failed = a.retry_failed;
+  if (!a.shard.empty()) run_options.shard = Shard::Parse(a.shard);
   MatrixSummary s = RunMatrix(
       config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
 
@@ -200,6 +202,7 @@ Command MakeMatrixCommand(CLI::App& root) {
   app->add_option("--report", args->report,
                   "HTML report path (default: report.html next to the store)");
   app->add_flag("--no-report", args->no_report, "Only run the cells; no analysis or report");
+  AddShardOption(app, &args->shard, "(model, env) sessions, numbered model-major in config order,");
   app->add_flag("--retry-failed", args->retry_failed,
                 "Run the cells that failed in an earlier run again (the failed rows are kept "
                 "in the store's retried_runs history)");

@@ -110,6 +110,7 @@ struct ReportArgs {
   std::string deltann;
   std::string analysis_out;
   bool no_thumbnails = false;
+  bool group_by_env = false;
   bool json = false;
 };
 
@@ -132,6 +133,7 @@ int ReportMain(ReportArgs a) {
     Store store = Store::Open(a.input);
     report::AnalysisOptions options;
     options.thumbnails = !a.no_thumbnails;
+    options.group_by_env = a.group_by_env;
     analysis = report::Analyze(store, options);
   }
   fs::path base = fs::path(a.input).parent_path();
@@ -201,6 +203,9 @@ Command MakeReportCommand(CLI::App& root) {
                   "Also export DeltaNN's layout into this folder (must not exist or be empty)");
   app->add_option("--analysis-json", args->analysis_out, "Also save the analysis document");
   app->add_flag("--no-thumbnails", args->no_thumbnails, "Leave image thumbnails out");
+  app->add_flag("--group-by-env", args->group_by_env,
+                "One environment per env string over all machines (default: an env string run "
+                "on several machines is one environment per machine, named 'ENV [MACHINE]')");
   AddOutputOptions(app, &args->json);
   return {app, [args] { return ReportMain(*args); }};
 }

@@ -59,4 +59,12 @@ void AddOutputOptions(CLI::App* app, bool* json, bool* quiet, const std::string&
   if (quiet != nullptr) app->add_flag("--quiet,-q", *quiet, quiet_help);
 }
 
+void AddShardOption(CLI::App* app, std::string* shard, const std::string& what) {
+  app->add_option("--shard", *shard,
+                  fmt::format("Run shard I/N only: the {} whose index k has k mod N == I "
+                              "(0 <= I < N); merge the shards' stores with `concord merge` "
+                              "(docs/cluster.md)",
+                              what));
+}
+
 }  // namespace concord::cli

@@ -30,4 +30,7 @@ void AddToleranceOptions(CLI::App* app, double* rtol, double* atol, const std::s
 void AddOutputOptions(CLI::App* app, bool* json, bool* quiet = nullptr,
                       const std::string& quiet_help = "No progress output");
 
+// --shard I/N: this process runs shard I of N of the campaign (`what` names the unit of work).
+void AddShardOption(CLI::App* app, std::string* shard, const std::string& what);
+
 }  // namespace concord::cli
