@@ -212,11 +212,14 @@ def hop_onnx2torch(req: JsonDict) -> JsonDict:
         else:
             torch.jit.save(torch.jit.trace(module, tuple(examples)), req["dst"])
     outs = torch_outputs(module, examples)
+    names = [s["name"] for s in src_in]
+    if not req["dst"].endswith(".pt2"):  # the traced module names its arguments itself
+        names = [a.name for a in torch.jit.load(req["dst"]).forward.schema.arguments[1:]]
     return {"versions": {"onnx2torch": version("onnx2torch"), "torch": version("torch")},
             "options": {"pre_pass": "Constant/Identity-of-initializer folded to initializers",
                         "saved_as": "torch.export" if req["dst"].endswith(".pt2")
                         else "torch.jit.trace"},
-            "inputs": io([s["name"] for s in src_in], [s["shape"] for s in src_in]),
+            "inputs": io(names, [s["shape"] for s in src_in]),
             "outputs": outs, "src_inputs": src_in, "src_outputs": src_out}
 
 

@@ -36,6 +36,44 @@ struct ConvertArgs {
   std::vector<std::string> examples;
 };
 
+// One input set per path (data/inputs.h: files, a test_data_set_N folder, or one set per
+// test_data_set_* folder); every set must hold every input. Then the random sets.
+std::vector<ValueMap> LoadCalibration(const Model& model, const ConvertArgs& a) {
+  std::vector<ValueMap> sets;
+  for (const auto& path : a.calibration) {
+    InputRequest req;
+    req.paths = {path};
+    req.shapes = a.shapes;
+    for (auto& set : LoadInputSets(model, req)) {
+      if (!set.generated.empty()) {
+        Fail(ErrorKind::kInput,
+             "calibration set {} has no data for input(s) {} (each path must hold every input)",
+             set.origin, fmt::join(set.generated, ", "));
+      }
+      sets.push_back(std::move(set.inputs));
+    }
+  }
+  for (int i = 0; i < a.random_calibration; ++i) {
+    InputRequest req;
+    req.seed = a.seed + static_cast<uint64_t>(i) + 1;
+    req.shapes = a.shapes;
+    sets.push_back(std::move(LoadInputSets(model, req)[0].inputs));
+  }
+  return sets;
+}
+
+// Error(kUsage) when OUT names the same file as IN (also through links or "./"): a conversion
+// must never destroy its source.
+void RefuseOverwritingInput(const std::string& in, const std::string& out) {
+  std::error_code ec;
+  bool same = std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec);
+  same |= std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec);
+  if (same) {
+    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path", out,
+         in);
+  }
+}
+
 // `convert SRC --to FORMAT -o OUT`: runs adapters/convert_plan.py in the worker Python, its
 // stdout and stderr passed through; its exit status is ours (0, 2 usage, 3 converter failed).
 int ConvertWithTools(const ConvertArgs& a) {
@@ -75,44 +113,6 @@ int ConvertWithTools(const ConvertArgs& a) {
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   Fail(ErrorKind::kRuntime, "convert: {} was killed by signal {}", script, WTERMSIG(status));
-}
-
-// One input set per path (data/inputs.h: files, a test_data_set_N folder, or one set per
-// test_data_set_* folder); every set must hold every input. Then the random sets.
-std::vector<ValueMap> LoadCalibration(const Model& model, const ConvertArgs& a) {
-  std::vector<ValueMap> sets;
-  for (const auto& path : a.calibration) {
-    InputRequest req;
-    req.paths = {path};
-    req.shapes = a.shapes;
-    for (auto& set : LoadInputSets(model, req)) {
-      if (!set.generated.empty()) {
-        Fail(ErrorKind::kInput,
-             "calibration set {} has no data for input(s) {} (each path must hold every input)",
-             set.origin, fmt::join(set.generated, ", "));
-      }
-      sets.push_back(std::move(set.inputs));
-    }
-  }
-  for (int i = 0; i < a.random_calibration; ++i) {
-    InputRequest req;
-    req.seed = a.seed + static_cast<uint64_t>(i) + 1;
-    req.shapes = a.shapes;
-    sets.push_back(std::move(LoadInputSets(model, req)[0].inputs));
-  }
-  return sets;
-}
-
-// Error(kUsage) when OUT names the same file as IN (also through links or "./"): a conversion
-// must never destroy its source.
-void RefuseOverwritingInput(const std::string& in, const std::string& out) {
-  std::error_code ec;
-  bool same = std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec);
-  same |= std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec);
-  if (same) {
-    Fail(ErrorKind::kUsage, "convert: OUT '{}' is the input model '{}'; write to another path", out,
-         in);
-  }
 }
 
 int ConvertMain(const ConvertArgs& a) {
