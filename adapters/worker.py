@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import concord_protocol as cp  # noqa: E402
 from adapter import Adapter, AdapterError, JsonDict  # noqa: E402
+import io_layout  # noqa: E402
 
 MAX_RECORDED_RUNS = 100000
 
@@ -103,6 +104,7 @@ class Worker:
         self.adapter_error = adapter_error  # why the adapter could not be created, or None
         self.prepared = False
         self.inputs: cp.ValueMap = {}
+        self.layout: Optional[io_layout.Layout] = None  # a converted model's sidecar
         self.inference_ms: list[float] = []
         self.run_cpu_s = 0.0
         self.run_wall_s = 0.0
@@ -142,10 +144,15 @@ class Worker:
                                % (self.backend, backend))
         self.prepared = False
         self.inputs = {}
+        self.layout = None
         start = time.perf_counter()
         if path is not None:
             meta = dict(adapter.prepare_file(path, str(msg.meta.get("format", "")), device,
                                              options))
+            self.layout = io_layout.load(path)
+            if self.layout is not None:
+                meta["signature"] = self.layout.signature(dict(meta.get("signature", {})))
+                meta["io_layout"] = self.layout.summary()
         else:
             meta = dict(adapter.prepare(msg.blobs[0], device, options))
         meta["prepare_ms"] = (time.perf_counter() - start) * 1000.0
@@ -157,7 +164,7 @@ class Worker:
             values = cp.get_values(msg)
         except cp.ProtocolError as e:
             raise AdapterError("input", str(e)) from None
-        self.inputs = dict(values)
+        self.inputs = dict(values) if self.layout is None else self.layout.feed(dict(values))
         return [cp.Message(cp.OK, {"count": len(values)})]
 
     def on_process(self, msg: cp.Message) -> list[cp.Message]:
@@ -180,6 +187,8 @@ class Worker:
             self.run_cpu_s += time.process_time() - cpu0
             self.run_wall_s += run_ms / 1000.0
             runs.append(run_ms)
+        if self.layout is not None:
+            outputs = self.layout.results(outputs)
         self.inference_ms.extend(runs)
         del self.inference_ms[:-MAX_RECORDED_RUNS]
         timing: dict[str, Any] = {"run": runs[-1] if repeat == 1 else statistics.median(runs)}

@@ -1,7 +1,13 @@
 // concord convert: run conversion passes (src/passes) over a model and write the result.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
+#include "backends/worker_backend.h"
 #include "ir/external_data.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
@@ -23,6 +29,11 @@ struct ConvertArgs {
   InputShapes shapes;
   bool json = false;
   bool list = false;
+  // Real converters (--to): adapters/convert_plan.py plans and runs them.
+  std::string to;
+  std::vector<std::string> via;
+  std::string quantize = "none";
+  std::vector<std::string> examples;
 };
 
 // One input set per path (data/inputs.h: files, a test_data_set_N folder, or one set per
@@ -63,6 +74,47 @@ void RefuseOverwritingInput(const std::string& in, const std::string& out) {
   }
 }
 
+// `convert SRC --to FORMAT -o OUT`: runs adapters/convert_plan.py in the worker Python, its
+// stdout and stderr passed through; its exit status is ours (0, 2 usage, 3 converter failed).
+int ConvertWithTools(const ConvertArgs& a) {
+  if (a.in.empty() || a.out.empty()) {
+    Fail(ErrorKind::kUsage, "convert --to needs SRC and an output path (-o OUT)");
+  }
+  if (!a.passes.empty()) {
+    Fail(ErrorKind::kUsage,
+         "convert: --pass runs Concord's ONNX passes, --to the real "
+         "converters; convert in two steps");
+  }
+  RefuseOverwritingInput(a.in, a.out);
+  std::string script = (fs::path(WorkerAdaptersDir()) / "convert_plan.py").string();
+  std::vector<std::string> args = {WorkerPythonPath(), script,    a.in, "--to", a.to, "-o", a.out,
+                                   "--quantize",       a.quantize};
+  for (const auto& v : a.via) args.insert(args.end(), {"--via", v});
+  for (const auto& e : a.examples) args.insert(args.end(), {"--inputs", e});
+  if (a.calibration.size() > 1) {
+    Fail(ErrorKind::kUsage, "convert --to takes one --calibration DIR (a folder of .npy sets)");
+  }
+  for (const auto& c : a.calibration) args.insert(args.end(), {"--calibration", c});
+  if (a.json) args.push_back("--json");
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  pid_t pid = ::fork();
+  if (pid < 0) Fail(ErrorKind::kRuntime, "convert: cannot fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    std::fprintf(stderr, "convert: cannot run %s: %s (run scripts/setup)\n", argv[0],
+                 std::strerror(errno));
+    ::_exit(kExitUsage);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  Fail(ErrorKind::kRuntime, "convert: {} was killed by signal {}", script, WTERMSIG(status));
+}
+
 int ConvertMain(const ConvertArgs& a) {
   if (a.list) {
     if (a.json) {
@@ -83,6 +135,7 @@ int ConvertMain(const ConvertArgs& a) {
     }
     return kExitOk;
   }
+  if (!a.to.empty()) return ConvertWithTools(a);
   if (a.in.empty() || a.out.empty()) {
     Fail(ErrorKind::kUsage, "convert needs IN and OUT model paths (or --list)");
   }
@@ -150,7 +203,8 @@ int ConvertMain(const ConvertArgs& a) {
 Command MakeConvertCommand(CLI::App& root) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* app = root.add_subcommand(
-      "convert", "Convert a model with passes (opset, folding, fp16, int8, NHWC)");
+      "convert",
+      "Convert a model with passes (opset, folding, fp16, int8, NHWC) or real converters (--to)");
   app->footer(
       "Pass specs: NAME[=VALUE][:KEY=VALUE]...; several with commas or repeated --pass, run in "
       "order.\n"
@@ -159,7 +213,14 @@ Command MakeConvertCommand(CLI::App& root) {
       "The output's metadata 'concord.name_map' maps its node names to the input's.\n"
       "Exit: 0 converted, 1 a pass failed at run time, 2 usage/input error (also when OUT is IN).\n"
       "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration "
-      "data/");
+      "data/\n\n"
+      "Real converters: concord convert SRC --to onnx|torch|tf|keras|tflite|openvino[,...] -o OUT\n"
+      "[--via TOOL] [--quantize none|dynamic|fp16|int8 --calibration DIR] [--example X.npy]\n"
+      "A --to list names each format of the chain (torch -> onnx,tf,tflite); one format lets the\n"
+      "planner pick the shortest chain of installed tools (adapters/convert_plan.py lists them).\n"
+      "Writes OUT, OUT.concord.json (chain, tool versions, options, input/output layout) and,\n"
+      "where OUT is not ONNX, its ONNX twin OUT.twin.onnx. Exit 3: a converter failed.\n"
+      "Example: concord convert net.pt2 --to onnx,tf,tflite -o net.tflite");
   app->add_option("in", args->in, "Input ONNX model");
   app->add_option("out", args->out, "Output ONNX model (written atomically)");
   app->add_option("--pass,-p", args->passes, "Passes to run, in order (see --list)")
@@ -171,6 +232,13 @@ Command MakeConvertCommand(CLI::App& root) {
   app->add_option("--seed", args->seed, "Seed for --random-calibration")->capture_default_str();
   AddInputShapesOption(app, &args->shapes);
   app->add_flag("--list", args->list, "List the passes and their options");
+  app->add_option("--to", args->to, "Target format(s) for the real converters, comma-separated");
+  app->add_option("-o", args->out, "Output model (same as OUT)");
+  app->add_option("--via", args->via, "Converter tool to use on the chain (repeatable)");
+  app->add_option("--quantize", args->quantize, "Quantization of the last hop (with --to)")
+      ->check(CLI::IsMember({"none", "dynamic", "fp16", "int8"}));
+  app->add_option("--example", args->examples,
+                  "Example input (.npy, one per input) where the source records no shapes");
   AddOutputOptions(app, &args->json);
   return {app, [args] { return ConvertMain(*args); }};
 }
