@@ -38,18 +38,21 @@ std::string CompareValues(const Value& expected, const Value& actual, const Tole
   return "";
 }
 
-const CaseRule* FindRule(const std::string& backend, const std::string& name) {
+const CaseRule* FindRule(const std::string& suite, const std::string& backend,
+                         const std::string& name) {
   for (const auto& rule : ConformanceRules()) {
+    if (std::string(rule.suite) != "*" && rule.suite != suite) continue;
     if (std::string(rule.backend) != "*" && rule.backend != backend) continue;
     if (std::regex_match(name, std::regex(rule.pattern))) return &rule;
   }
   return nullptr;
 }
 
-CaseResult RunCase(const std::string& dir, const std::string& name, const EnvSpec& env) {
+CaseResult RunCase(const std::string& suite, const std::string& dir, const std::string& name,
+                   const EnvSpec& env) {
   CaseResult r;
   r.name = name;
-  const CaseRule* rule = FindRule(env.backend, name);
+  const CaseRule* rule = FindRule(suite, env.backend, name);
   if (rule && rule->skip) {
     r.status = "skip";
     r.reason = rule->reason;
@@ -144,16 +147,49 @@ nlohmann::json SuiteResult::ToJson() const {
   return j;
 }
 
+const std::vector<NamedSuite>& NamedSuites() {
+  static const std::string kDebian = "/usr/share/libonnx-testdata/data/";
+  static const std::string kDebianOrigin = "ONNX 1.12 test data (Debian package libonnx-testdata)";
+  static const std::vector<NamedSuite> suites = {
+      {"node", kDebian + "node", kDebianOrigin},
+      {"pytorch-converted", kDebian + "pytorch-converted", kDebianOrigin},
+      {"pytorch-operator", kDebian + "pytorch-operator", kDebianOrigin},
+      {"simple", kDebian + "simple", kDebianOrigin},
+      {CONCORD_NODE_SUITE_NAME, CONCORD_NODE_SUITE_DIR,
+       "ONNX " CONCORD_ONNX_VERSION
+       "'s node tests, written by scripts/make_node_suite.py (build target node_suite, run "
+       "by scripts/setup)"},
+  };
+  return suites;
+}
+
+std::string ResolveSuite(const std::string& name_or_dir) {
+  std::error_code ec;
+  if (fs::is_directory(name_or_dir, ec)) return name_or_dir;
+  std::vector<std::string> names;
+  for (const auto& s : NamedSuites()) {
+    names.push_back(s.name);
+    if (s.name != name_or_dir) continue;
+    if (fs::is_directory(s.dir, ec)) return s.dir;
+    Fail(ErrorKind::kInput, "suite '{}': its folder {} does not exist; it holds {}", s.name, s.dir,
+         s.origin);
+  }
+  Fail(ErrorKind::kInput, "{}: no such suite folder, and not a suite name (names: {})", name_or_dir,
+       fmt::join(names, ", "));
+}
+
 SuiteResult RunConformance(const ConformanceOptions& options) {
   SuiteResult result;
   result.suite = options.suite_dir;
   result.env = options.env.ToString();
-  std::error_code ec;
-  if (!fs::is_directory(options.suite_dir, ec)) {
-    Fail(ErrorKind::kInput, "{}: suite folder not found", options.suite_dir);
+  const std::string suite_dir = ResolveSuite(options.suite_dir);
+  std::string suite_name;  // for the rules; empty for folders that are no named suite
+  for (const auto& s : NamedSuites()) {
+    std::error_code ec;
+    if (fs::equivalent(s.dir, suite_dir, ec)) suite_name = s.name;
   }
   std::vector<std::string> cases;
-  for (const auto& e : fs::directory_iterator(options.suite_dir)) {
+  for (const auto& e : fs::directory_iterator(suite_dir)) {
     if (e.is_directory() && fs::exists(e.path() / "model.onnx"))
       cases.push_back(e.path().filename().string());
   }
@@ -173,7 +209,7 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
     cases = std::move(kept);
   }
   if (cases.empty())
-    Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", options.suite_dir,
+    Fail(ErrorKind::kInput, "{}: no cases (CASE/model.onnx) found{}", suite_dir,
          options.filter.empty() ? "" : " matching --filter");
   EnvSpec env = options.env;
   const int jobs = std::max(1, options.jobs);
@@ -188,7 +224,7 @@ SuiteResult RunConformance(const ConformanceOptions& options) {
   auto worker = [&] {
     for (size_t i = next++; i < cases.size(); i = next++) {
       auto start = Clock::now();
-      CaseResult r = RunCase((fs::path(options.suite_dir) / cases[i]).string(), cases[i], env);
+      CaseResult r = RunCase(suite_name, (fs::path(suite_dir) / cases[i]).string(), cases[i], env);
       r.ms = MsSince(start);
       std::lock_guard<std::mutex> lock(mu);
       (r.status == "pass" ? result.passed : r.status == "skip" ? result.skipped : result.failed)++;

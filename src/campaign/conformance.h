@@ -58,10 +58,26 @@ struct ConformanceOptions {
   std::function<void(const CaseResult&, size_t, size_t)> progress;
 };
 
+// suite_dir is a folder or the name of a suite (ResolveSuite); SuiteResult::suite keeps it as
+// given. Error(kInput) when it is neither, or has no cases.
 SuiteResult RunConformance(const ConformanceOptions& options);
+
+// Suites known by name: ONNX 1.12's backend test data from Debian's libonnx-testdata ("node",
+// "pytorch-converted", "pytorch-operator", "simple") and the node suite the build generates from
+// the pinned onnx package with scripts/make_node_suite.py ("node-1.23", in the build folder).
+struct NamedSuite {
+  std::string name;
+  std::string dir;
+  std::string origin;  // where the folder comes from, for messages and --help
+};
+const std::vector<NamedSuite>& NamedSuites();
+// An existing folder as given, else the folder of the named suite. Error(kInput) listing the
+// known names when it is neither, or saying how to make a named suite whose folder is missing.
+std::string ResolveSuite(const std::string& name_or_dir);
 
 // Per-case tolerance override or skip (see conformance_table.cc).
 struct CaseRule {
+  const char* suite;  // "*" or a suite name (NamedSuites; a folder given by path matches its name)
   const char* backend;  // "*" or a backend name
   const char* pattern;  // regex matched against the whole case name
   bool skip;

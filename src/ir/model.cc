@@ -2,13 +2,15 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/checker.h>
+#include <onnx/common/version.h>
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
-#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <set>
+#include <unordered_map>
 
 #include "ir/external_data.h"
 #include "ir/model_format.h"
@@ -27,11 +29,20 @@ namespace {
 // Largest single dimension we accept in a declared input/output shape.
 constexpr int64_t kMaxDeclaredDim = int64_t{1} << 40;
 
+// Why a tensor element type cannot be read: ONNX defines types (float8, int4, float4, ...) that
+// Concord's tensors do not hold; anything else is not an ONNX type at all.
+std::string UnsupportedElemType(int32_t type) {
+  if (onnx::TensorProto::DataType_IsValid(type)) {
+    return fmt::format("element type {} ({}) is not supported by Concord's tensors",
+                       onnx::TensorProto::DataType_Name(type), type);
+  }
+  return fmt::format("unknown element type {}", type);
+}
+
 void ValidateTensorProto(const onnx::TensorProto& t, const std::string& base_dir,
                          const std::string& what) {
-  if (!IsValidDType(t.data_type())) {
-    Fail(ErrorKind::kInput, "{}: unknown element type {}", what, t.data_type());
-  }
+  if (!IsValidDType(t.data_type()))
+    Fail(ErrorKind::kInput, "{}: {}", what, UnsupportedElemType(t.data_type()));
   Shape shape(t.dims().begin(), t.dims().end());
   for (int64_t d : shape) {
     if (d < 0) Fail(ErrorKind::kInput, "{}: negative dimension in {}", what, ShapeToString(shape));
@@ -61,7 +72,7 @@ void ValidateType(const onnx::TypeProto& type, const std::string& what, int dept
     case onnx::TypeProto::kTensorType: {
       const auto& tt = type.tensor_type();
       if (tt.has_elem_type() && tt.elem_type() != 0 && !IsValidDType(tt.elem_type())) {
-        Fail(ErrorKind::kInput, "{}: unknown element type {}", what, tt.elem_type());
+        Fail(ErrorKind::kInput, "{}: {}", what, UnsupportedElemType(tt.elem_type()));
       }
       if (tt.has_shape()) {
         for (const auto& d : tt.shape().dim()) {
@@ -117,218 +128,15 @@ void ValidateGraph(const onnx::GraphProto& g, const std::string& base_dir, const
   }
 }
 
-// ---- lowering models written by newer exporters --------------------------------------------
-// onnx >= 1.13 writes IR 9/10 and opset 18..21 by default, while this build's ONNX library (1.12)
-// knows IR 8 and opset 17. Most ops did not change in 18..21 (or only gained types); those that
-// did are lowered only where the opset-17 form means exactly the same, otherwise the model is
-// rejected with the op named. Nothing is approximated.
-
-bool UsesPost8Types(const onnx::GraphProto& g);
-
-bool IsPost8Type(int32_t t) {
-  // FLOAT8E4M3FN..FLOAT8E5M2FNUZ (IR 9), UINT4/INT4 (IR 10).
-  return t >= 17 && t <= 22;
-}
-
-bool TypeUsesPost8(const onnx::TypeProto& t) {
-  if (t.has_tensor_type()) return IsPost8Type(t.tensor_type().elem_type());
-  if (t.has_sequence_type()) return TypeUsesPost8(t.sequence_type().elem_type());
-  if (t.has_optional_type()) return TypeUsesPost8(t.optional_type().elem_type());
-  if (t.has_map_type()) return TypeUsesPost8(t.map_type().value_type());
-  return false;
-}
-
-bool UsesPost8Types(const onnx::GraphProto& g) {
-  for (const auto& t : g.initializer()) {
-    if (IsPost8Type(t.data_type())) return true;
-  }
-  for (const auto* list : {&g.input(), &g.output(), &g.value_info()}) {
-    for (const auto& vi : *list) {
-      if (TypeUsesPost8(vi.type())) return true;
-    }
-  }
-  for (const auto& n : g.node()) {
-    for (const auto& a : n.attribute()) {
-      if (a.has_t() && IsPost8Type(a.t().data_type())) return true;
-      if (a.name() == "to" && a.type() == onnx::AttributeProto::INT &&
-          IsPost8Type(static_cast<int32_t>(a.i())))
-        return true;
-      if (a.has_g() && UsesPost8Types(a.g())) return true;
-      for (const auto& sg : a.graphs()) {
-        if (UsesPost8Types(sg)) return true;
-      }
-    }
-  }
-  return false;
-}
-
-const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
-  for (const auto& a : n.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
-}
-
-// Reduce*-18 takes axes as an input; the opset-13 forms take an attribute. A constant axes
-// input becomes the attribute.
-void LowerReduceAxes(onnx::NodeProto* n, const onnx::GraphProto& g, const std::string& what) {
-  const auto* noop = FindAttr(*n, "noop_with_empty_axes");
-  if (noop != nullptr && noop->i() != 0) {
-    Fail(ErrorKind::kInput,
-         "{}: node '{}' ({}-18) sets noop_with_empty_axes, which opset 17 "
-         "lacks for this op; this build's ONNX library (1.12) reads opsets <= 17",
-         what, n->name(), n->op_type());
-  }
-  if (n->input_size() < 2 || n->input(1).empty()) {
-    if (n->input_size() == 2) n->mutable_input()->RemoveLast();
-    return;
-  }
-  const onnx::TensorProto* axes = nullptr;
-  for (const auto& t : g.initializer()) {
-    if (t.name() == n->input(1)) axes = &t;
-  }
-  if (axes == nullptr || axes->data_type() != onnx::TensorProto::INT64 ||
-      axes->data_location() == onnx::TensorProto::EXTERNAL) {
-    Fail(ErrorKind::kInput,
-         "{}: node '{}' ({}-18) takes its axes from '{}', which is not a "
-         "constant int64 initializer; opset 17 needs them as an attribute",
-         what, n->name(), n->op_type(), n->input(1));
-  }
-  onnx::AttributeProto attr;
-  attr.set_name("axes");
-  attr.set_type(onnx::AttributeProto::INTS);
-  if (axes->int64_data_size() > 0) {
-    for (int64_t v : axes->int64_data()) attr.add_ints(v);
-  } else {
-    const std::string& raw = axes->raw_data();
-    for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
-      int64_t v;
-      std::memcpy(&v, raw.data() + i, 8);
-      attr.add_ints(v);
-    }
-  }
-  n->mutable_input()->RemoveLast();
-  *n->add_attribute() = attr;
-}
-
-void LowerGraphTo17(onnx::GraphProto* g, const std::string& what, int64_t from) {
-  static const std::set<std::string> kReduce18 = {
-      "ReduceMean", "ReduceMax",    "ReduceMin",       "ReduceProd",     "ReduceL1",
-      "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
-  // Ops new in 18..21 or whose 18..21 semantics have no opset-17 spelling.
-  static const std::set<std::string> kNoEquivalent = {"BitwiseAnd",
-                                                      "BitwiseOr",
-                                                      "BitwiseXor",
-                                                      "BitwiseNot",
-                                                      "CenterCropPad",
-                                                      "Col2Im",
-                                                      "GroupNormalization",
-                                                      "Mish",
-                                                      "DeformConv",
-                                                      "AffineGrid",
-                                                      "DFT",
-                                                      "Gelu",
-                                                      "ImageDecoder",
-                                                      "RegexFullMatch",
-                                                      "StringConcat",
-                                                      "StringSplit",
-                                                      "GridSample"};
-  auto reject = [&](const onnx::NodeProto& n, const std::string& why) {
-    Fail(ErrorKind::kInput,
-         "{}: node '{}' ({}, opset {}) {}; this build's ONNX library (1.12) "
-         "reads opsets <= 17: re-export with opset 17",
-         what, n.name(), n.op_type(), from, why);
-  };
-  for (auto& n : *g->mutable_node()) {
-    if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
-    const std::string& op = n.op_type();
-    if (kNoEquivalent.count(op)) reject(n, "has no opset-17 equivalent");
-    if (kReduce18.count(op)) LowerReduceAxes(&n, *g, what);
-    if ((op == "Cast" || op == "CastLike" || op == "QuantizeLinear" || op == "DequantizeLinear") &&
-        FindAttr(n, "saturate") != nullptr) {
-      reject(n, "sets 'saturate' (float8)");
-    }
-    if ((op == "QuantizeLinear" || op == "DequantizeLinear") &&
-        (FindAttr(n, "block_size") != nullptr || FindAttr(n, "output_dtype") != nullptr)) {
-      reject(n, "uses blocked quantization or output_dtype");
-    }
-    if (op == "AveragePool" && FindAttr(n, "dilations") != nullptr) reject(n, "sets dilations");
-    if (op == "Pad") {
-      if (n.input_size() > 3 && !n.input(3).empty()) reject(n, "pads only some axes");
-      const auto* mode = FindAttr(n, "mode");
-      if (mode != nullptr && mode->s() == "wrap") reject(n, "uses mode 'wrap'");
-    }
-    if (op == "Resize") {
-      const auto* aa = FindAttr(n, "antialias");
-      const auto* policy = FindAttr(n, "keep_aspect_ratio_policy");
-      const auto* mode = FindAttr(n, "coordinate_transformation_mode");
-      if ((aa != nullptr && aa->i() != 0) || FindAttr(n, "axes") != nullptr ||
-          (policy != nullptr && policy->s() != "stretch") ||
-          (mode != nullptr && mode->s() == "half_pixel_symmetric")) {
-        reject(n, "uses antialias, axes, keep_aspect_ratio_policy or half_pixel_symmetric");
-      }
-    }
-    if (op == "Split" && FindAttr(n, "num_outputs") != nullptr) reject(n, "sets num_outputs");
-    if (op == "ScatterElements" || op == "ScatterND") {
-      const auto* r = FindAttr(n, "reduction");
-      if (r != nullptr && (r->s() == "max" || r->s() == "min")) reject(n, "reduces with max/min");
-    }
-    if (op == "LpPool" && FindAttr(n, "ceil_mode") != nullptr) reject(n, "sets ceil_mode");
-    for (auto& a : *n.mutable_attribute()) {
-      if (a.has_g()) LowerGraphTo17(a.mutable_g(), what, from);
-      for (auto& sg : *a.mutable_graphs()) LowerGraphTo17(&sg, what, from);
-    }
-  }
-}
-
-// Lowers IR 9/10 and opset 18..21 models in place when exactly representable (see above).
-void LowerNewerModel(onnx::ModelProto* m, const std::string& what) {
-  bool lowered = false;
-  std::string from;
-  int64_t max_ir = onnx::Version::IR_VERSION;
-  if (m->ir_version() > max_ir && m->ir_version() <= 10) {
-    if (UsesPost8Types(m->graph())) {
-      Fail(ErrorKind::kInput,
-           "{}: IR version {} with float8/int4 tensors, which this build's "
-           "ONNX library (1.12, IR {}) cannot represent",
-           what, m->ir_version(), max_ir);
-    }
-    from = fmt::format("IR {}", m->ir_version());
-    m->set_ir_version(max_ir);
-    lowered = true;
-  }
-  auto ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
-  int64_t max_opset = ranges[""].second;
-  for (auto& op : *m->mutable_opset_import()) {
-    bool onnx_domain = op.domain().empty() || op.domain() == "ai.onnx";
-    if (!onnx_domain || op.version() <= max_opset || op.version() > 21) continue;
-    if (!m->functions().empty()) {
-      Fail(ErrorKind::kInput,
-           "{}: opset {} with model-local functions cannot be lowered to opset "
-           "{}; re-export with opset {}",
-           what, op.version(), max_opset, max_opset);
-    }
-    LowerGraphTo17(m->mutable_graph(), what, op.version());
-    from += fmt::format("{}opset {}", from.empty() ? "" : ", ", op.version());
-    op.set_version(max_opset);
-    lowered = true;
-  }
-  if (lowered) {
-    auto* prop = m->add_metadata_props();
-    prop->set_key("concord.lowered_from");
-    prop->set_value(from);
-  }
-}
-
 void ValidateHeader(const onnx::ModelProto& m, const std::string& what) {
   if (!m.has_graph()) Fail(ErrorKind::kInput, "{}: model has no graph", what);
   if (m.ir_version() <= 0) Fail(ErrorKind::kInput, "{}: model has no IR version", what);
   if (m.ir_version() > onnx::Version::IR_VERSION) {
     Fail(ErrorKind::kInput,
-         "{}: IR version {} is newer than this build's ONNX library supports ({}); re-export with "
-         "an "
-         "older opset or upgrade ONNX",
-         what, m.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
+         "{}: IR version {} is newer than this build's ONNX library ({}, IR <= {}) reads; "
+         "re-export with an older IR version",
+         what, m.ir_version(), onnx::LAST_RELEASE_VERSION,
+         static_cast<int>(onnx::Version::IR_VERSION));
   }
   auto ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   for (const auto& op : m.opset_import()) {
@@ -359,23 +167,35 @@ bool HasExternalData(const onnx::GraphProto& g) {
   return false;
 }
 
-void AbsolutizeTensor(onnx::TensorProto* t, const std::string& base_dir, const std::string& what) {
-  if (t->data_location() != onnx::TensorProto::EXTERNAL) return;
-  for (auto& kv : *t->mutable_external_data()) {
-    if (kv.key() == "location") kv.set_value(ResolveExternalLocation(kv.value(), base_dir, what));
-  }
-}
-
-void AbsolutizeExternalData(onnx::GraphProto* g, const std::string& base_dir,
-                            const std::string& what) {
-  for (auto& t : *g->mutable_initializer()) AbsolutizeTensor(&t, base_dir, what);
-  for (auto& n : *g->mutable_node()) {
-    for (auto& a : *n.mutable_attribute()) {
-      if (a.has_t()) AbsolutizeTensor(a.mutable_t(), base_dir, what);
-      if (a.has_g()) AbsolutizeExternalData(a.mutable_g(), base_dir, what);
-      for (auto& sg : *a.mutable_graphs()) AbsolutizeExternalData(&sg, base_dir, what);
+// onnx::checker::check_model(ModelProto) resolves external data against an empty model folder
+// and refuses absolute locations (ONNX 1.23 does); the folder-aware form behind
+// check_model(path) is private to ONNX. This is that form, given the model's folder: the same
+// model-level checks, then ONNX's graph and function checkers with the folder set.
+void CheckModelInFolder(const onnx::ModelProto& m, const std::string& base_dir) {
+  std::set<std::string> keys;
+  for (const auto& p : m.metadata_props()) {
+    if (!keys.insert(p.key()).second) {
+      throw onnx::checker::ValidationError("Your model has duplicate keys in metadata_props.");
     }
   }
+  onnx::checker::CheckerContext ctx;
+  ctx.set_model_dir(base_dir + "/");
+  ctx.set_ir_version(static_cast<int>(m.ir_version()));
+  std::unordered_map<std::string, int> opsets;
+  for (const auto& op : m.opset_import()) {
+    if (op.version() < 0 || op.version() > std::numeric_limits<int>::max()) {
+      throw onnx::checker::ValidationError("opset version out of range");
+    }
+    opsets[op.domain()] = static_cast<int>(op.version());
+  }
+  if (opsets.empty()) {
+    throw onnx::checker::ValidationError(
+        "model with IR version >= 3 must specify opset_import for ONNX");
+  }
+  ctx.set_opset_imports(opsets);
+  onnx::checker::LexicalScopeContext lex;
+  onnx::checker::check_graph(m.graph(), ctx, lex);
+  if (m.ir_version() >= 8) onnx::checker::check_model_local_functions(m, ctx, lex);
 }
 
 }  // namespace
@@ -428,7 +248,6 @@ std::string TypeToString(const onnx::TypeProto& type) {
 
 Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, const std::string& what,
                        const LoadOptions& options) {
-  LowerNewerModel(&proto, what);
   ValidateHeader(proto, what);
   ValidateGraph(proto.graph(), base_dir, what, 0);
   for (const auto& f : proto.functions()) {
@@ -440,12 +259,9 @@ Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, cons
   }
   if (options.run_checker) {
     try {
-      // The checker resolves external data against the working directory; point it at the
-      // (already validated) absolute paths in a copy. Only models with external data pay this.
+      // External data is checked against the model's folder (see CheckModelInFolder).
       if (HasExternalData(proto.graph())) {
-        onnx::ModelProto copy = proto;
-        AbsolutizeExternalData(copy.mutable_graph(), base_dir, what);
-        onnx::checker::check_model(copy);
+        CheckModelInFolder(proto, base_dir);
       } else {
         onnx::checker::check_model(proto);
       }

@@ -170,12 +170,11 @@ TEST_F(ModelTest, CheckerRejectionsAreInputErrors) {
   ExpectRejected(Save(m), "checker");
 }
 
-// Models from newer exporters (onnx >= 1.13 writes IR 10 / opset 21 by default) are lowered to
-// IR 8 / opset 17 when the ops mean exactly the same there, and rejected naming the op when not.
-onnx::ModelProto Opset21ReduceModel(bool axes_as_input) {
+// Models as current exporters write them (IR 10, opset 21: ReduceMean takes axes as an input).
+onnx::ModelProto Opset21ReduceModel() {
   onnx::ModelProto m;
-  m.set_ir_version(axes_as_input ? 10 : 8);
-  m.add_opset_import()->set_version(axes_as_input ? 21 : 17);
+  m.set_ir_version(10);
+  m.add_opset_import()->set_version(21);
   onnx::GraphProto* g = m.mutable_graph();
   g->set_name("reduce");
   auto* in = g->add_input();
@@ -193,21 +192,13 @@ onnx::ModelProto Opset21ReduceModel(bool axes_as_input) {
   red->set_name("mean");
   red->add_input("r");
   red->add_output("y");
-  if (axes_as_input) {
-    auto* axes = g->add_initializer();
-    axes->set_name("axes");
-    axes->set_data_type(onnx::TensorProto::INT64);
-    axes->add_dims(2);
-    axes->add_int64_data(1);
-    axes->add_int64_data(2);
-    red->add_input("axes");
-  } else {
-    auto* a = red->add_attribute();
-    a->set_name("axes");
-    a->set_type(onnx::AttributeProto::INTS);
-    a->add_ints(1);
-    a->add_ints(2);
-  }
+  auto* axes = g->add_initializer();
+  axes->set_name("axes");
+  axes->set_data_type(onnx::TensorProto::INT64);
+  axes->add_dims(2);
+  axes->add_int64_data(1);
+  axes->add_int64_data(2);
+  red->add_input("axes");
   auto* keep = red->add_attribute();
   keep->set_name("keepdims");
   keep->set_type(onnx::AttributeProto::INT);
@@ -220,46 +211,64 @@ onnx::ModelProto Opset21ReduceModel(bool axes_as_input) {
   return m;
 }
 
-TEST_F(ModelTest, NewerIrAndOpsetAreLoweredWhenExact) {
-  Model lowered = Model::FromProto(Opset21ReduceModel(true), "", "opset-21 model");
-  EXPECT_EQ(lowered.proto().ir_version(), 8);
-  EXPECT_EQ(lowered.Opset(), 17);
-  const onnx::NodeProto& mean = lowered.graph().node(1);
-  ASSERT_EQ(mean.input_size(), 1);  // axes moved from the input to the attribute
-  bool has_axes = false;
-  for (const auto& a : mean.attribute()) {
-    if (a.name() == "axes") {
-      has_axes = true;
-      ASSERT_EQ(a.ints_size(), 2);
-      EXPECT_EQ(a.ints(0), 1);
-      EXPECT_EQ(a.ints(1), 2);
-    }
-  }
-  EXPECT_TRUE(has_axes);
-  // Exactly the model one would have written for opset 17.
-  Model native = Model::FromProto(Opset21ReduceModel(false), "", "opset-17 model");
-  EXPECT_EQ(lowered.graph().node(1).attribute_size(), native.graph().node(1).attribute_size());
-  bool noted = false;
-  for (const auto& p : lowered.proto().metadata_props()) {
-    noted |= p.key() == "concord.lowered_from" && p.value() == "IR 10, opset 21";
-  }
-  EXPECT_TRUE(noted);
+TEST_F(ModelTest, CurrentIrAndOpsetLoadAsWritten) {
+  Model m = Model::FromProto(Opset21ReduceModel(), "", "opset-21 model");
+  EXPECT_EQ(m.proto().ir_version(), 10);
+  EXPECT_EQ(m.Opset(), 21);
+  ASSERT_EQ(m.graph().node(1).input_size(), 2);  // axes stay an input
+  EXPECT_EQ(m.proto().metadata_props_size(), 0);
+  // Shape inference ran with opset-21 schemas: Relu keeps [2,3,4].
+  const onnx::TypeProto* r = m.FindType("r");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(TypeToString(*r), "float[2,3,4]");
+  // ONNX 1.23 defines IR 14 and opset 28, the newest it reads.
+  onnx::ModelProto latest = Opset21ReduceModel();
+  latest.set_ir_version(14);
+  latest.mutable_opset_import(0)->set_version(28);
+  EXPECT_EQ(Model::FromProto(latest, "", "opset-28 model").Opset(), 28);
 }
 
-TEST_F(ModelTest, NewerOpsetWithoutExactEquivalentIsRejectedNamingTheNode) {
-  onnx::ModelProto m = Opset21ReduceModel(true);
-  m.mutable_graph()->mutable_node(0)->set_op_type("Gelu");
+TEST_F(ModelTest, IrAndOpsetBeyondTheLibraryAreRejectedWithTheLimits) {
+  onnx::ModelProto m = Opset21ReduceModel();
+  m.set_ir_version(15);
   try {
-    Model::FromProto(m, "", "gelu model");
+    Model::FromProto(m, "", "IR-15 model");
     FAIL() << "accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
-    EXPECT_NE(std::string(e.what()).find("relu"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("opset 17"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("IR version 15"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("IR <= 14"), std::string::npos) << e.what();
   }
-  m = Opset21ReduceModel(true);
-  m.mutable_graph()->mutable_initializer(0)->set_data_type(17);  // float8e4m3fn
-  EXPECT_THROW(Model::FromProto(m, "", "float8 model"), Error);
+  m = Opset21ReduceModel();
+  m.mutable_opset_import(0)->set_version(29);
+  try {
+    Model::FromProto(m, "", "opset-29 model");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("opset 29"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("1..28"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ModelTest, ElementTypesOnnxHasButConcordDoesNotAreNamed) {
+  onnx::ModelProto m = Opset21ReduceModel();
+  m.mutable_graph()->mutable_initializer(0)->set_data_type(17);
+  try {
+    Model::FromProto(m, "", "float8 model");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("FLOAT8E4M3FN (17) is not supported"), std::string::npos)
+        << e.what();
+  }
+  m.mutable_graph()->mutable_initializer(0)->set_data_type(99);
+  try {
+    Model::FromProto(m, "", "type-99 model");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown element type 99"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

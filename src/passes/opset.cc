@@ -27,7 +27,7 @@ void CollectTypes(const onnx::GraphProto& g, std::map<std::string, onnx::TypePro
   }
 }
 
-// ONNX 1.12's converter goes through its IR, which only keeps tensor types: sequence and
+// ONNX's converter goes through its IR, which only keeps tensor types: sequence and
 // optional types of graph inputs/outputs come back empty. Put the original types back; drop
 // untyped value_info.
 void RestoreTypes(onnx::GraphProto* g, const std::map<std::string, onnx::TypeProto>& types) {

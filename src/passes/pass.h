@@ -46,7 +46,7 @@
 //
 // Measured (passes_models_test, worst output): fp16 weights 2.3e-3 and graph 3.4e-3 (MobileNetV2
 // shape), int8 5.6e-2 (MobileNetV2 shape; top-1 unchanged), everything else exact. Known limits:
-// ONNX 1.12's converter lacks most down-adapters (13 -> 11 fails on Relu) and its Scan 8 -> 9
+// ONNX's converter lacks many down-adapters (13 -> 11 fails on Relu) and its Scan 8 -> 9
 // adapter changes the model's interface; fp16=graph overflows where values exceed float16's
 // range (ONNX node tests *_large_number, reduce_prod); quantize_int8 leaves float16 models alone.
 //

@@ -132,7 +132,7 @@ TEST(Passes, OpsetConversionChangesTheImport) {
 TEST(Passes, OpsetConverterFailureIsUnsupported) {
   Model m = TinyCnn();
   try {
-    // ONNX 1.12's converter has no down-adapter for Relu 13 -> 12.
+    // ONNX's converter (1.23) has no down-adapter for Relu 13 -> 12.
     RunPasses(m, {"opset=11"});
     FAIL() << "converting the tiny CNN to opset 11 should fail";
   } catch (const Error& e) {

@@ -107,6 +107,12 @@ struct Interpreter::Impl {
   std::map<std::pair<const onnx::NodeProto*, std::string>, onnx::FunctionProto> function_cache;
   // Per graph: for each node index, the names whose last read is that node.
   std::unordered_map<const onnx::GraphProto*, std::vector<std::vector<std::string>>> last_reads;
+  // Function-body nodes with the caller's attributes filled in, per (body, caller). They live as
+  // long as the interpreter: subgraphs in their attributes (If/Loop/Scan bodies) are keyed by
+  // address in last_reads and subgraph_initializers, so they must never be temporaries.
+  std::map<std::pair<const onnx::FunctionProto*, const onnx::NodeProto*>,
+           std::vector<onnx::NodeProto>>
+      resolved_bodies;
   std::vector<NodeTiming>* timings = nullptr;
 
   Impl(const Model& m, const Registry& r) : model(m), registry(r) {
@@ -287,6 +293,34 @@ struct Interpreter::Impl {
     return &function_cache.emplace(key, std::move(body)).first->second;
   }
 
+  // The body of `f` with attribute references (ref_attr_name) replaced by the caller's values;
+  // references the caller does not set are dropped, so the inner op's default applies.
+  const std::vector<onnx::NodeProto>& ResolvedBody(const onnx::FunctionProto& f,
+                                                   const onnx::NodeProto& caller) {
+    auto key = std::make_pair(&f, &caller);
+    auto it = resolved_bodies.find(key);
+    if (it != resolved_bodies.end()) return it->second;
+    std::map<std::string, const onnx::AttributeProto*> caller_attrs;
+    for (const auto& a : caller.attribute()) caller_attrs[a.name()] = &a;
+    std::vector<onnx::NodeProto> body;
+    for (const auto& fnode : f.node()) {
+      onnx::NodeProto& resolved = body.emplace_back(fnode);
+      resolved.clear_attribute();
+      for (const auto& a : fnode.attribute()) {
+        if (a.ref_attr_name().empty()) {
+          *resolved.add_attribute() = a;
+          continue;
+        }
+        auto ca = caller_attrs.find(a.ref_attr_name());
+        if (ca == caller_attrs.end()) continue;
+        onnx::AttributeProto copy = *ca->second;
+        copy.set_name(a.name());
+        *resolved.add_attribute() = copy;
+      }
+    }
+    return resolved_bodies.emplace(key, std::move(body)).first->second;
+  }
+
   std::vector<Value> ExecFunction(const onnx::FunctionProto& f, const onnx::NodeProto& caller,
                                   const std::vector<const Value*>& ins,
                                   const std::map<std::string, int64_t>& caller_opsets) {
@@ -297,22 +331,7 @@ struct Interpreter::Impl {
       if (ins[static_cast<size_t>(i)] != nullptr)
         scope.borrowed[f.input(i)] = ins[static_cast<size_t>(i)];
     }
-    std::map<std::string, const onnx::AttributeProto*> caller_attrs;
-    for (const auto& a : caller.attribute()) caller_attrs[a.name()] = &a;
-    for (const auto& fnode : f.node()) {
-      onnx::NodeProto resolved = fnode;
-      resolved.clear_attribute();
-      for (const auto& a : fnode.attribute()) {
-        if (a.ref_attr_name().empty()) {
-          *resolved.add_attribute() = a;
-          continue;
-        }
-        auto it = caller_attrs.find(a.ref_attr_name());
-        if (it == caller_attrs.end()) continue;  // not given: the inner op's default applies
-        onnx::AttributeProto copy = *it->second;
-        copy.set_name(a.name());
-        *resolved.add_attribute() = copy;
-      }
+    for (const onnx::NodeProto& resolved : ResolvedBody(f, caller)) {
       std::vector<Value> outs = ExecNode(resolved, scope, fopsets, nullptr);
       for (int k = 0; k < resolved.output_size(); ++k) {
         if (resolved.output(k).empty() || static_cast<size_t>(k) >= outs.size()) continue;

@@ -99,5 +99,90 @@ TEST(ConvertCli, QuantizeWithCalibrationFolders) {
   EXPECT_LE(passes::testing::Agreement(orig, q, {{"input", Value(x.tensor)}}), 0.1);
 }
 
+// Relu then ReduceMean over axes 1,2 of x[2,3,4] (keepdims 0): at opset >= 18 the axes are an
+// int64 input, before that an attribute. IR 10, as current exporters write.
+Model ReduceMeanModel(int opset) {
+  passes::testing::GraphBuilder b("reduce", opset);
+  b.proto().set_ir_version(10);
+  b.Input("x", {2, 3, 4});
+  b.Output("y", {2});
+  b.Node("Relu", "relu", {"x"}, {"r"});
+  if (opset >= 18) {
+    b.Init("axes", Tensor::FromVector<int64_t>({2}, {1, 2}));
+    b.Int(b.Node("ReduceMean", "mean", {"r", "axes"}, {"y"}), "keepdims", 0);
+  } else {
+    auto* n = b.Node("ReduceMean", "mean", {"r"}, {"y"});
+    b.Ints(n, "axes", {1, 2});
+    b.Int(n, "keepdims", 0);
+  }
+  return b.Build();
+}
+
+// x = -12..11: relu zeroes the first batch; the second averages 0..11.
+void ExpectHandComputedMean(const Model& m) {
+  std::vector<float> x(24);
+  for (int i = 0; i < 24; ++i) x[i] = static_cast<float>(i - 12);
+  auto out = passes::testing::RunOn(m, {{"x", Value(Tensor::FromVector<float>({2, 3, 4}, x))}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].tensor.GetDouble(0), 0.0);
+  EXPECT_EQ(out[0].tensor.GetDouble(1), 5.5);
+}
+
+const onnx::NodeProto& NodeNamed(const Model& m, const std::string& name) {
+  for (const auto& n : m.graph().node()) {
+    if (n.name() == name) return n;
+  }
+  ADD_FAILURE() << "no node " << name;
+  return m.graph().node(0);
+}
+
+TEST(ConvertCli, OpsetDownAndUpThroughOnnxsVersionConverter) {
+  test::TempDir tmp("concord_convert_opset");
+  fs::path d = tmp.path();
+  Model m21 = ReduceMeanModel(21);
+  m21.Save((d / "m21.onnx").string());
+  ExpectHandComputedMean(m21);
+
+  CliResult down = RunConcord("convert " + Quote((d / "m21.onnx").string()) + " " +
+                              Quote((d / "m17.onnx").string()) + " --opset 17");
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_NE(down.out.find("opset_after 17, opset_before 21"), std::string::npos) << down.out;
+  Model m17 = Model::Load((d / "m17.onnx").string());
+  EXPECT_EQ(m17.Opset(), 17);
+  const onnx::NodeProto& mean = NodeNamed(m17, "mean");
+  EXPECT_EQ(mean.input_size(), 1);  // axes became the opset-13 attribute
+  ASSERT_EQ(mean.attribute_size(), 2);
+  ExpectHandComputedMean(m17);
+
+  CliResult up = RunConcord("convert " + Quote((d / "m17.onnx").string()) + " " +
+                            Quote((d / "up.onnx").string()) + " --opset 21");
+  ASSERT_EQ(up.code, 0) << up.err;
+  Model back = Model::Load((d / "up.onnx").string());
+  EXPECT_EQ(back.Opset(), 21);
+  EXPECT_EQ(NodeNamed(back, "mean").input_size(), 2);  // axes as an input again
+  ExpectHandComputedMean(back);
+}
+
+TEST(ConvertCli, OpsetConversionTheConverterCannotDoSaysWhy) {
+  test::TempDir tmp("concord_convert_opset_no");
+  fs::path d = tmp.path();
+  passes::testing::GraphBuilder b("gelu", 21);
+  b.proto().set_ir_version(10);
+  b.Input("x", {4});
+  b.Output("y", {4});
+  b.Node("Gelu", "gelu", {"x"}, {"y"});
+  b.Build().Save((d / "gelu.onnx").string());
+  CliResult r = RunConcord("convert " + Quote((d / "gelu.onnx").string()) + " " +
+                           Quote((d / "o.onnx").string()) + " --opset 17");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("opset 21 -> 17"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Gelu"), std::string::npos) << r.err;  // Gelu is new in opset 20
+  EXPECT_FALSE(fs::exists(d / "o.onnx"));
+  CliResult beyond = RunConcord("convert " + Quote((d / "gelu.onnx").string()) + " " +
+                                Quote((d / "o.onnx").string()) + " --opset 29");
+  EXPECT_EQ(beyond.code, 1) << beyond.err;
+  EXPECT_NE(beyond.err.find("opsets up to 28"), std::string::npos) << beyond.err;
+}
+
 }  // namespace
 }  // namespace concord::e2e

@@ -109,9 +109,11 @@ Command MakeConformanceCommand(CLI::App& root) {
       "apart: the pass rate is over the cases that ran. --jobs N runs N cases at once (in-process\n"
       "envs then run each case in a worker process). Progress goes to stderr.\n"
       "Exit code 0 only if no case failed.\n"
-      "Example: concord conformance --suite /usr/share/libonnx-testdata/data/node --filter "
-      "'^test_conv'");
-  app->add_option("--suite,-s", args->suite, "Suite folder holding one folder per case")
+      "Example: concord conformance --suite node-1.23 --filter '^test_conv'");
+  std::string names;
+  for (const auto& s : NamedSuites()) names += fmt::format("\n  {:<18} {}", s.name, s.dir);
+  app->add_option("--suite,-s", args->suite,
+                  "Suite folder holding one folder per case, or a suite name:" + names)
       ->required();
   AddEnvOption(app, &args->env);
   app->add_option("--filter,-f", args->filter, "Only cases whose name matches this regex");

@@ -23,6 +23,7 @@ struct ConvertArgs {
   std::string in;
   std::string out;
   std::vector<std::string> passes;
+  int opset = 0;  // --opset N: the opset pass first
   std::vector<std::string> calibration;
   int random_calibration = 0;
   uint64_t seed = 0;
@@ -139,15 +140,17 @@ int ConvertMain(const ConvertArgs& a) {
   if (a.in.empty() || a.out.empty()) {
     Fail(ErrorKind::kUsage, "convert needs IN and OUT model paths (or --list)");
   }
-  if (a.passes.empty()) {
-    Fail(ErrorKind::kUsage, "convert needs --pass NAME[,NAME...]; passes:\n{}",
+  std::vector<std::string> specs = a.passes;
+  if (a.opset > 0) specs.insert(specs.begin(), fmt::format("opset={}", a.opset));
+  if (specs.empty()) {
+    Fail(ErrorKind::kUsage, "convert needs --opset N or --pass NAME[,NAME...]; passes:\n{}",
          passes::FormatPassList());
   }
   RefuseOverwritingInput(a.in, a.out);
   Model model = Model::Load(a.in);
   passes::PassContext ctx;
   ctx.calibration = LoadCalibration(model, a);
-  passes::PassResult r = passes::RunPasses(model, a.passes, ctx);
+  passes::PassResult r = passes::RunPasses(model, specs, ctx);
   // External data is stored inline (the output may live elsewhere).
   int inlined = InlineExternalData(r.model.mutable_proto(), r.model.base_dir(), r.model.path());
   std::string bytes;
@@ -212,8 +215,12 @@ Command MakeConvertCommand(CLI::App& root) {
       "test_data_set_N folder); a folder of test_data_set_* folders gives one set per folder.\n"
       "The output's metadata 'concord.name_map' maps its node names to the input's.\n"
       "Exit: 0 converted, 1 a pass failed at run time, 2 usage/input error (also when OUT is IN).\n"
-      "Example: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration "
-      "data/\n\n"
+      "--opset N converts the default-domain opset up or down with ONNX's version converter\n"
+      "(the opset pass, run before any --pass); where the converter has no adapter for an op,\n"
+      "the message names it and the exit code is 1.\n"
+      "Examples: concord convert model.onnx out.onnx --pass fold_bn,quantize_int8 --calibration "
+      "data/\n"
+      "          concord convert model.onnx model17.onnx --opset 17\n\n"
       "Real converters: concord convert SRC --to onnx|torch|tf|keras|tflite|openvino[,...] -o OUT\n"
       "[--via TOOL] [--quantize none|dynamic|fp16|int8 --calibration DIR] [--example X.npy]\n"
       "A --to list names each format of the chain (torch -> onnx,tf,tflite); one format lets the\n"
@@ -225,6 +232,9 @@ Command MakeConvertCommand(CLI::App& root) {
   app->add_option("out", args->out, "Output ONNX model (written atomically)");
   app->add_option("--pass,-p", args->passes, "Passes to run, in order (see --list)")
       ->delimiter(',');
+  app->add_option("--opset", args->opset,
+                  "Convert to this default-domain opset first (ONNX's version converter)")
+      ->check(CLI::Range(1, 1000));
   app->add_option("--calibration,-c", args->calibration, "Calibration input sets");
   app->add_option("--random-calibration", args->random_calibration,
                   "Add N seeded random input sets to the calibration (not representative data)")
