@@ -69,7 +69,8 @@ class Served {
     h.type = MessageType::kHello;
     h.meta = {{"version", protocol::kVersion}, {"client", "test"}};
     if (!token.empty()) h.meta["token"] = token;
-    Message r = ch.Call(h, 5000);
+    // The reply describes every backend: a Python start-up per worker backend (in parallel).
+    Message r = ch.Call(h, 30000);
     ASSERT_EQ(r.type, MessageType::kHello);
   }
 

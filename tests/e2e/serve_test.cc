@@ -74,7 +74,7 @@ void Hello(Channel& ch) {
   Message h;
   h.type = MessageType::kHello;
   h.meta = {{"version", protocol::kVersion}};
-  ASSERT_EQ(ch.Call(h, 5000).type, MessageType::kHello);
+  ASSERT_EQ(ch.Call(h, 30000).type, MessageType::kHello);
 }
 
 std::string Header(uint8_t type, uint32_t meta_len, uint64_t body_len) {

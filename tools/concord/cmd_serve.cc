@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "backends/backend.h"
 #include "backends/session_server.h"
 #include "protocol/tcp_server.h"
 #include "tools/concord/common.h"
@@ -82,6 +83,12 @@ int ServeMain(const ServeArgs& a) {
   sopt.workdir = workdir.string();
   sopt.receive_timeout_ms = a.idle_timeout_s > 0 ? a.idle_timeout_s * 1000 : -1;
   sopt.log = [log](const std::string& line) { log->warn("{}", line); };
+
+  // Probe every backend now (in parallel), so the first client's HELLO, which lists them, does
+  // not wait for a Python start-up per worker backend.
+  int available = 0;
+  for (const BackendInfo& info : DescribeBackends(AllBackends())) available += info.available;
+  log->info("{} backend(s) available", available);
 
   std::string where = fmt::format("{}:{}", a.bind, server.port());
   if (a.json) {
