@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import testing.framework_envs_e2e as fw_e2e
 from testing.framework_envs_e2e import Run, max_diff, venv_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -146,6 +147,7 @@ if __name__ == "__main__":
         print("usage: convert_e2e.py CONCORD_BIN [unittest args]", file=sys.stderr)
         sys.exit(2)
     CONCORD = os.path.abspath(sys.argv[1])
+    fw_e2e.CONCORD = CONCORD  # Run() drives the binary through that module's global
     try:
         unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
     finally:
