@@ -142,6 +142,7 @@ TEST_F(ClusterTest, MatrixShardsMergedEqualOneProcess) {
   CliResult bad = RunConcord("matrix " + Quote(cfg) + " --shard 3/3 --db " + Quote(P("bad.db")));
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("0 <= I < N"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(P("bad.db"))) << "a bad --shard must not leave a store behind";
 }
 
 // (env, symptom, signature) -> count of a fuzz store.

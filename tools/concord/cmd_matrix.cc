@@ -93,6 +93,10 @@ void PrintFailures(const nlohmann::json& failures, int64_t total, std::ostream& 
 
 int MatrixMain(const MatrixArgs& a) {
   MatrixConfig config = LoadMatrixConfig(a.config);
+  MatrixRunOptions run_options;
+  run_options.retry_failed = a.retry_failed;
+  // Parsed before the store is opened: a bad --shard leaves no empty store behind.
+  if (!a.shard.empty()) run_options.shard = Shard::Parse(a.shard);
   std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
   std::error_code ec;
   if (!fs::path(db).parent_path().empty()) fs::create_directories(fs::path(db).parent_path(), ec);
@@ -105,9 +109,6 @@ int MatrixMain(const MatrixArgs& a) {
         db);
   }
   ProgressPrinter printer(a.quiet || a.json);
-  MatrixRunOptions run_options;
-  run_options.retry_failed = a.retry_failed;
-  if (!a.shard.empty()) run_options.shard = Shard::Parse(a.shard);
   MatrixSummary s = RunMatrix(
       config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
 
