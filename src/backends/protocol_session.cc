@@ -126,13 +126,7 @@ void ProtocolSession::SendModel(const Model& model) {
   }
   if (!serialized) Fail(ErrorKind::kInternal, "cannot serialize {}", model.path());
   m.blobs.push_back(std::move(bytes));
-  Message reply = channel_->Call(m, options_.prepare_timeout_ms);
-  if (reply.type != MessageType::kOk) {
-    Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(),
-         protocol::MessageTypeName(reply.type));
-  }
-  prepare_info_ = reply.meta;
-  effective_env_ = reply.meta.value("effective_env", env_.ToString());
+  CallModel(m);
   for (const auto& in : model.Inputs()) input_names_.push_back(in.name);
   for (const auto& out : model.Outputs()) output_names_.push_back(out.name);
 }
@@ -208,11 +202,7 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
   return result;
 }
 
-void ProtocolSession::SendFrameworkModel(const Model& model, Message m) {
-  std::error_code ec;
-  std::string path = std::filesystem::absolute(model.path(), ec).string();
-  m.meta["path"] = ec ? model.path() : path;
-  m.meta["format"] = ModelFormatName(model.format());
+Message ProtocolSession::CallModel(const Message& m) {
   Message reply = channel_->Call(m, options_.prepare_timeout_ms);
   if (reply.type != MessageType::kOk) {
     Fail(ErrorKind::kRuntime, "{}: expected OK to MODEL, got {}", channel_->peer(),
@@ -220,6 +210,15 @@ void ProtocolSession::SendFrameworkModel(const Model& model, Message m) {
   }
   prepare_info_ = reply.meta;
   effective_env_ = reply.meta.value("effective_env", env_.ToString());
+  return reply;
+}
+
+void ProtocolSession::SendFrameworkModel(const Model& model, Message m) {
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(model.path(), ec).string();
+  m.meta["path"] = ec ? model.path() : path;
+  m.meta["format"] = ModelFormatName(model.format());
+  Message reply = CallModel(m);
   for (const auto& in : SignatureFromWire(reply.meta, "inputs", channel_->peer()))
     input_names_.push_back(in.name);
   for (const auto& out : SignatureFromWire(reply.meta, "outputs", channel_->peer()))

@@ -79,6 +79,8 @@ class ProtocolSession : public Session {
 
   void SendModel(const Model& model);
   void SendFrameworkModel(const Model& model, protocol::Message m);
+  // Sends MODEL, requires OK and records its meta (prepare info, effective env).
+  protocol::Message CallModel(const protocol::Message& m);
 
   std::unique_ptr<protocol::Channel> channel_;
   ProtocolSessionOptions options_;
