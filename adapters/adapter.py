@@ -53,11 +53,13 @@ class OptionSpec:
     minimum: int = 0
     maximum: int = 0
     default: Union[int, str, None] = None  # None: the runtime picks
+    choices: tuple[str, ...] = ()  # a "str" option's allowed values (empty: any text)
 
     def allowed(self) -> str:
-        """The allowed values as Concord prints them: "0..3", "0|1", or "" (any)."""
+        """The allowed values as Concord prints them: "0..3", "0|1", "fp32|fp16", or ""
+        (any)."""
         if self.type != "int":
-            return ""
+            return "|".join(self.choices)
         if self.maximum == self.minimum + 1:
             return "%d|%d" % (self.minimum, self.maximum)
         return "%d..%d" % (self.minimum, self.maximum)
@@ -73,6 +75,9 @@ class OptionSpec:
 
     def parse(self, backend: str, text: str) -> Union[int, str]:
         if self.type == "str":
+            if self.choices and text not in self.choices:
+                raise AdapterError("usage", "%s: %s must be one of %s (got '%s')"
+                                   % (backend, self.name, "|".join(self.choices), text))
             return text
         try:
             value = int(text)
@@ -119,11 +124,14 @@ def parse_options(backend: str, specs: tuple[OptionSpec, ...],
 
 def describe_capabilities(specs: tuple[OptionSpec, ...], opt_mapping: str,
                           devices: tuple[str, ...], available_devices: list[str],
-                          taps: bool, formats: tuple[str, ...] = ("onnx",)) -> JsonDict:
-    """The HELLO reply's "capabilities" for an adapter's declaration."""
+                          taps: bool, formats: tuple[str, ...] = ("onnx",),
+                          unavailable: Optional[dict[str, str]] = None) -> JsonDict:
+    """The HELLO reply's "capabilities" for an adapter's declaration. `unavailable` says why
+    each declared device missing from `available_devices` cannot run here ("no CUDA device:
+    ..."); Concord's error for such an env carries it."""
     return {"taps": taps, "options": [s.to_json() for s in specs], "opt_mapping": opt_mapping,
             "devices": list(devices), "available_devices": available_devices,
-            "formats": list(formats)}
+            "formats": list(formats), "unavailable_devices": dict(unavailable or {})}
 
 
 def signature_entry(name: str, dtype: str, shape: Optional[list[Optional[int]]]) -> JsonDict:

@@ -208,13 +208,14 @@ def hop_onnx2torch(req: JsonDict) -> JsonDict:
     examples = [torch.from_numpy(a) for a in examples_from(req, src_in)]
     with torch.no_grad():
         if req["dst"].endswith(".pt2"):
-            torch.export.save(torch.export.export(module, tuple(examples)), req["dst"])
+            program = torch.export.export(module, tuple(examples))
+            torch.export.save(program, req["dst"])
+            # export names the arguments itself ("input" becomes "input_1": a builtin's name)
+            names = list(program.graph_signature.user_inputs)
         else:
             torch.jit.save(torch.jit.trace(module, tuple(examples)), req["dst"])
+            names = [a.name for a in torch.jit.load(req["dst"]).forward.schema.arguments[1:]]
     outs = torch_outputs(module, examples)
-    names = [s["name"] for s in src_in]
-    if not req["dst"].endswith(".pt2"):  # the traced module names its arguments itself
-        names = [a.name for a in torch.jit.load(req["dst"]).forward.schema.arguments[1:]]
     return {"versions": {"onnx2torch": version("onnx2torch"), "torch": version("torch")},
             "options": {"pre_pass": "Constant/Identity-of-initializer folded to initializers",
                         "saved_as": "torch.export" if req["dst"].endswith(".pt2")

@@ -230,7 +230,8 @@ def twin_edge(kind: str) -> Optional[Edge]:
             "savedmodel": Edge("tf", "onnx", "tf2onnx", "tf"),
             "keras": Edge("keras", "onnx", "tf2onnx", "tf"),
             "torchscript": Edge("torch", "onnx", "torch.onnx.torchscript", "torch"),
-            "export": Edge("torch", "onnx", "torch.onnx.torchscript", "torch")}.get(kind)
+            # an ExportedProgram cannot be traced again (its module refuses train())
+            "export": Edge("torch", "onnx", "torch.onnx.dynamo", "torch")}.get(kind)
 
 
 def write_examples(entries: list[JsonDict], work: str, key: str, name_key: str) -> list[str]:

@@ -1,6 +1,13 @@
-"""ONNX Runtime (CPU execution provider) adapter for adapters/worker.py.
+"""ONNX Runtime adapter for adapters/worker.py: the CPU, CUDA and TensorRT execution providers.
 
-Env: ort@cpu plus the options declared in OrtAdapter.OPTIONS (opt, threads, profile).
+Env: ort@cpu|cuda|tensorrt plus the options declared in OrtAdapter.OPTIONS (opt, threads,
+profile; precision and fallback on the GPU devices). ort@cuda runs CUDAExecutionProvider and
+ort@tensorrt TensorrtExecutionProvider (CUDA behind it), both on GPU 0 and only where the
+onnxruntime-gpu package has the provider AND the driver reports a CUDA device (adapters/gpu.py);
+otherwise the device is declared unavailable with the reason, and Concord refuses the env. No
+silent fallback: a session whose first provider is not the one asked for is refused, and with
+fallback=0 ORT itself refuses a model any of whose nodes would run on the CPU provider (with
+fallback=1, the default, such nodes run on the CPU and the MODEL reply says so).
 With profile=1, STATS carries ORT's own duration of every run ("runtime_ms", from the
 profiler's model_run events), so the harness's latency can be checked against the runtime's
 own timing of the same session.
@@ -12,6 +19,7 @@ is reported as kind "unsupported" with ORT's own message.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import json
 import os
@@ -26,6 +34,10 @@ import onnxruntime as ort
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
                      parse_options)
 from concord_protocol import NamedValues, OnnxBitsArray, ValueMap
+from gpu import GpuMemoryMeter, first_cuda_device, no_cuda_reason
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
+             "tensorrt": "TensorrtExecutionProvider"}
 
 LEVELS = [
     ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -47,6 +59,14 @@ def _classify_creation_error(e: Exception) -> ErrorKind:
     return "runtime"
 
 
+def _loadable(soname: str) -> bool:
+    try:
+        ctypes.CDLL(soname)
+        return True
+    except OSError:
+        return False
+
+
 class OrtAdapter(Adapter):
     OPTIONS = (
         OptionSpec("opt", "graph optimization level: 0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, "
@@ -55,12 +75,22 @@ class OrtAdapter(Adapter):
                    "(0 = ORT's default)", "int", 0, 4096, 0),
         OptionSpec("profile", "1 = ORT's own profiler on: STATS and `concord bench` report its "
                    "per-run timing", "int", 0, 1, 0),
+        OptionSpec("precision", "GPU devices: fp32 (default; CUDA use_tf32=0), tf32 (ort@cuda: "
+                   "use_tf32=1, TensorFloat-32 convolutions and matmuls), fp16 or int8 "
+                   "(ort@tensorrt: trt_fp16_enable / trt_int8_enable, int8 needs a Q/DQ model)",
+                   "str", default="fp32", choices=("fp32", "tf32", "fp16", "int8")),
+        OptionSpec("fallback", "GPU devices: 1 = nodes the GPU provider lacks run on the CPU "
+                   "provider (reported), 0 = refuse such models (session.disable_cpu_ep_fallback)",
+                   "int", 0, 1, 1),
     )
     OPT_MAPPING = ("opt=0 ORT_DISABLE_ALL, 1 ORT_ENABLE_BASIC, 2 ORT_ENABLE_EXTENDED, "
                    "3 ORT_ENABLE_ALL; threads=N -> intra_op_num_threads=N, "
                    "inter_op_num_threads=1; profile=1 -> ORT's profiler (its own per-run "
-                   "timing is reported in STATS and by `concord bench`)")
-    DEVICES = ("cpu",)
+                   "timing is reported in STATS and by `concord bench`); the same levels on "
+                   "cuda and tensorrt, whose providers run first with CPU behind them "
+                   "(fallback=1) or alone (fallback=0); precision=fp32 -> use_tf32=0, tf32 -> "
+                   "use_tf32=1 (cuda), fp16|int8 -> trt_fp16_enable|trt_int8_enable")
+    DEVICES = ("cpu", "cuda", "tensorrt")
     supports_taps = True
 
     def __init__(self) -> None:
@@ -70,10 +100,31 @@ class OrtAdapter(Adapter):
         self.session_options: Any = None
         self.profile = False
         self.profiled_runs: Optional[list[float]] = None
+        self.providers: list[Any] = ["CPUExecutionProvider"]
+        self.meter: Optional[GpuMemoryMeter] = None
+
+    @staticmethod
+    def unavailable_devices() -> dict[str, str]:
+        """Why each GPU device cannot run here ({} on a GPU machine with onnxruntime-gpu)."""
+        have = ort.get_available_providers()
+        out: dict[str, str] = {}
+        for device in ("cuda", "tensorrt"):
+            provider = PROVIDERS[device]
+            if no_cuda_reason():
+                out[device] = no_cuda_reason()
+            elif provider not in have:
+                out[device] = ("onnxruntime %s has no %s (the onnxruntime-gpu package has it)"
+                               % (ort.__version__, provider))
+            elif device == "tensorrt" and not _loadable("libnvinfer.so.10"):
+                out[device] = ("TensorRT 10 is not installed (libnvinfer.so.10 not found), "
+                               "which ORT's TensorRT provider loads")
+        return out
 
     def capabilities(self) -> JsonDict:
-        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
-                                     list(self.DEVICES), self.supports_taps)
+        missing = self.unavailable_devices()
+        available = [d for d in self.DEVICES if d not in missing]
+        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES, available,
+                                     self.supports_taps, unavailable=missing)
 
     def versions(self) -> dict[str, str]:
         return {"onnxruntime": ort.__version__, "onnx": importlib.metadata.version("onnx"),
@@ -81,16 +132,41 @@ class OrtAdapter(Adapter):
 
     def _make_session(self, model_bytes: bytes) -> Any:
         try:
-            return ort.InferenceSession(model_bytes, self.session_options,
-                                        providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(model_bytes, self.session_options,
+                                           providers=self.providers)
         except Exception as e:
             raise AdapterError(_classify_creation_error(e), "onnxruntime %s cannot load the "
                                "model: %s" % (ort.__version__, e)) from None
+        wanted = self.providers[0] if isinstance(self.providers[0], str) else self.providers[0][0]
+        if session.get_providers()[0] != wanted:
+            raise AdapterError("unsupported", "onnxruntime created the session on %s, not %s "
+                               "(the provider failed to load; see the worker's log)"
+                               % (session.get_providers()[0], wanted))
+        return session
+
+    def _gpu_providers(self, device: str, precision: str, fallback: int) -> list[Any]:
+        missing = self.unavailable_devices()
+        if device in missing:
+            raise AdapterError("unsupported", "ort@%s: %s" % (device, missing[device]))
+        if precision in ("fp16", "int8") and device != "tensorrt":
+            raise AdapterError("usage", "ort@%s: precision=%s is a TensorRT setting (use "
+                               "ort@tensorrt)" % (device, precision))
+        if precision == "tf32" and device != "cuda":
+            raise AdapterError("usage", "ort@%s: precision=tf32 is a CUDA provider setting "
+                               "(use ort@cuda)" % device)
+        if fallback == 0:
+            self.session_options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        cuda = ("CUDAExecutionProvider", {"device_id": 0, "use_tf32": int(precision == "tf32")})
+        if device == "cuda":
+            return [cuda, "CPUExecutionProvider"]
+        trt = {"device_id": 0, "trt_fp16_enable": precision == "fp16",
+               "trt_int8_enable": precision == "int8"}
+        return [("TensorrtExecutionProvider", trt), cuda, "CPUExecutionProvider"]
 
     def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
-        if device != "cpu":
-            raise AdapterError("unsupported", "ort adapter runs ONNX Runtime's CPU execution "
-                               "provider only (got device '%s')" % device)
+        if device not in PROVIDERS:
+            raise AdapterError("unsupported", "ort adapter knows devices %s (got '%s')"
+                               % (", ".join(self.DEVICES), device))
         values = parse_options("ort", self.OPTIONS, options)
         opt = values.get_int("opt")
         threads = values.get_int("threads")
@@ -106,12 +182,25 @@ class OrtAdapter(Adapter):
             so.enable_profiling = True
             so.profile_file_prefix = "/tmp/concord-ort-profile-%d" % os.getpid()
         self.session_options = so
+        precision = values.get_str("precision") or "fp32"
+        fallback = values.get_int("fallback")
+        self.providers = ["CPUExecutionProvider"]
+        self.meter = None
+        if device != "cpu":
+            self.providers = self._gpu_providers(device, precision, fallback)
+            self.meter = GpuMemoryMeter()
         self.taps_session = None
         self.model_bytes = model
         self.session = self._make_session(model)
-        env = "ort@cpu,opt=%d" % opt + (",threads=%d" % threads if threads else "")
-        return {"effective_env": env, "graph_optimization_level": LEVEL_NAMES[opt],
-                "providers": self.session.get_providers()}
+        env = "ort@%s,opt=%d" % (device, opt) + (",threads=%d" % threads if threads else "")
+        if device != "cpu" and precision != "fp32":
+            env += ",precision=" + precision
+        info: JsonDict = {"effective_env": env, "graph_optimization_level": LEVEL_NAMES[opt],
+                          "providers": self.session.get_providers()}
+        gpu = first_cuda_device()
+        if device != "cpu" and gpu is not None:
+            info["device"] = gpu.describe()
+        return info
 
     def _feed(self, session: Any, inputs: ValueMap) -> dict[str, Any]:
         names = [i.name for i in session.get_inputs()]
@@ -142,10 +231,11 @@ class OrtAdapter(Adapter):
         return self._run(self.session, inputs)
 
     def runtime_stats(self) -> JsonDict:
-        """ORT's own timing of every run so far (profile=1 only). ORT's profile can be read
-        once (end_profiling): later STATS return the runs read then."""
+        """GPU memory (GPU devices) and ORT's own timing of every run so far (profile=1 only).
+        ORT's profile can be read once (end_profiling): later STATS return the runs read then."""
+        stats: JsonDict = self.meter.stats() if self.meter is not None else {}
         if not self.profile or self.session is None:
-            return {}
+            return stats
         if self.profiled_runs is None:
             path = self.session.end_profiling()
             try:
@@ -155,8 +245,9 @@ class OrtAdapter(Adapter):
                 os.unlink(path)
             self.profiled_runs = [e["dur"] / 1000.0 for e in events
                                   if e.get("name") == "model_run" and e.get("cat") == "Session"]
-        runs = self.profiled_runs
-        return {"runtime_ms": runs, "runtime_timer": "onnxruntime profiler model_run"}
+        stats.update({"runtime_ms": self.profiled_runs,
+                      "runtime_timer": "onnxruntime profiler model_run"})
+        return stats
 
     def run_taps(self, inputs: ValueMap) -> NamedValues:
         if self.taps_session is None:

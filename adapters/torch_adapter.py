@@ -1,7 +1,10 @@
-"""PyTorch (CPU) adapter for adapters/worker.py: TorchScript archives (.pt, torch.jit.save) and
-torch.export programs (.pt2, torch.export.save), read from their files.
+"""PyTorch adapter for adapters/worker.py: TorchScript archives (.pt, torch.jit.save) and
+torch.export programs (.pt2, torch.export.save), read from their files, on the CPU or GPU 0.
 
-Env: torch@cpu plus OPTIONS (opt, threads). What opt means depends on the format:
+Env: torch@cpu|cuda plus OPTIONS (opt, threads). torch@cuda needs a torch build with CUDA and a
+CUDA device (torch.cuda.is_available()); the model and inputs move to cuda:0, the run time is
+measured up to torch.cuda.synchronize(), and STATS report the GPU memory the session peaked at
+(torch.cuda.max_memory_allocated). What opt means depends on the format:
   torch.export  0 eager (ExportedProgram.module()); 1 torch.compile(backend="aot_eager"): graph
                 capture and decompositions, no code generation; 2 torch.compile with Inductor;
                 3 Inductor with freezing (weights folded as constants: Inductor's CPU inference
@@ -35,6 +38,7 @@ import numpy as np
 from adapter import (Adapter, AdapterError, JsonDict, OptionSpec, describe_capabilities,
                      package_version, parse_options, signature_entry)
 from concord_protocol import NamedValues, NDArray, ValueMap
+from gpu import no_cuda_reason
 
 _HIERARCHY_PART = re.compile(r"([^.()]+)\([^()]*\)")
 
@@ -54,14 +58,19 @@ class TorchAdapter(Adapter):
                    "3 Inductor with freezing; TorchScript: 0 as loaded, 1 torch.jit.freeze, "
                    "2 freeze + optimize_for_inference", "int", 0, 3, 0),
         OptionSpec("threads", "torch.set_num_threads(N) (0 = torch's default)", "int", 0, 4096, 0),
+        OptionSpec("precision", "torch@cuda: fp32 (default; TensorFloat-32 off for cuDNN "
+                   "convolutions and matmuls) or tf32 (on, torch's default for convolutions)",
+                   "str", default="fp32", choices=("fp32", "tf32")),
     )
     OPT_MAPPING = ("torch.export (.pt2): opt=0 eager ExportedProgram.module(), 1 torch.compile("
                    "backend=aot_eager), 2 torch.compile(Inductor), 3 Inductor with freezing; "
                    "TorchScript (.pt): 0 as loaded, 1 torch.jit.freeze, 2 freeze + "
                    "torch.jit.optimize_for_inference, 3 refused (torch.compile cannot trace "
                    "TorchScript); threads=N -> torch.set_num_threads(N); taps from the "
-                   "unoptimized model")
-    DEVICES = ("cpu",)
+                   "unoptimized model; cuda: the same levels on cuda:0 (Inductor emits Triton "
+                   "kernels), timed up to torch.cuda.synchronize(), precision=fp32|tf32 -> "
+                   "cudnn/matmul allow_tf32")
+    DEVICES = ("cpu", "cuda")
     FORMATS = ("torchscript", "torch.export")
     supports_taps = True
 
@@ -73,10 +82,29 @@ class TorchAdapter(Adapter):
         self.input_names: list[str] = []
         self.output_names: list[str] = []
         self.taps_call: Optional[Callable[[list[Any]], NamedValues]] = None
+        self.device = "cpu"
+
+    @staticmethod
+    def cuda_unavailable() -> str:
+        """"" when torch can run on a CUDA device here, else why not (without importing torch
+        where the driver already says there is no GPU)."""
+        why = no_cuda_reason()
+        if why:
+            return why
+        import torch
+        if torch.version.cuda is None:
+            return "no CUDA device: torch %s is a CPU-only build" % torch.__version__
+        if not torch.cuda.is_available():
+            return "no CUDA device: torch %s (CUDA %s) cannot use the GPU" % (
+                torch.__version__, torch.version.cuda)
+        return ""
 
     def capabilities(self) -> JsonDict:
-        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
-                                     list(self.DEVICES), self.supports_taps, self.FORMATS)
+        why = self.cuda_unavailable()
+        missing = {"cuda": why} if why else {}
+        available = [d for d in self.DEVICES if d not in missing]
+        return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES, available,
+                                     self.supports_taps, self.FORMATS, missing)
 
     def versions(self) -> dict[str, str]:
         return {"torch": package_version("torch"), "onnx": package_version("onnx"),
@@ -84,12 +112,14 @@ class TorchAdapter(Adapter):
 
     def prepare_file(self, path: str, fmt: str, device: str,
                      options: dict[str, str]) -> JsonDict:
-        if device != "cpu":
-            raise AdapterError("unsupported", "torch adapter runs on the CPU only (got device "
+        if device not in self.DEVICES:
+            raise AdapterError("unsupported", "torch adapter knows devices cpu and cuda (got "
                                "'%s')" % device)
+        if device == "cuda" and self.cuda_unavailable():
+            raise AdapterError("unsupported", "torch@cuda: " + self.cuda_unavailable())
         if fmt not in self.FORMATS:
-            raise AdapterError("unsupported", "torch@cpu runs TorchScript (.pt) and torch.export "
-                               "(.pt2) models, not %s" % fmt)
+            raise AdapterError("unsupported", "torch@%s runs TorchScript (.pt) and torch.export "
+                               "(.pt2) models, not %s" % (device, fmt))
         values = parse_options("torch", self.OPTIONS, options)
         opt, threads = values.get_int("opt"), values.get_int("threads")
         import torch
@@ -98,13 +128,27 @@ class TorchAdapter(Adapter):
             torch.set_num_threads(threads)
         self.fmt = fmt
         self.taps_call = None
+        self.device = device
+        precision = values.get_str("precision") or "fp32"
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            torch.backends.cudnn.allow_tf32 = precision == "tf32"
+            torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        elif precision != "fp32":
+            raise AdapterError("usage", "torch@cpu: precision=%s is a CUDA setting" % precision)
         if fmt == "torchscript":
             signature, how = self._load_script(path, opt)
         else:
             signature, how = self._load_export(path, opt)
-        env = "torch@cpu,opt=%d" % opt + (",threads=%d" % threads if threads else "")
-        return {"effective_env": env, "format": fmt, "execution": how,
-                "threads": torch.get_num_threads(), "signature": signature}
+        env = "torch@%s,opt=%d" % (device, opt) + (",threads=%d" % threads if threads else "")
+        if precision != "fp32":
+            env += ",precision=" + precision
+        info: JsonDict = {"effective_env": env, "format": fmt, "execution": how,
+                          "threads": torch.get_num_threads(), "signature": signature}
+        if device == "cuda":
+            props = torch.cuda.get_device_properties(0)
+            info["device"] = "cuda:0 %s (%d MiB)" % (props.name, props.total_memory >> 20)
+        return info
 
     def _load_script(self, path: str, opt: int) -> tuple[JsonDict, str]:
         torch = self.torch
@@ -113,7 +157,7 @@ class TorchAdapter(Adapter):
                                "trace a TorchScript module; export the model with torch.export "
                                "(.pt2) or use opt=0..2")
         try:
-            module = torch.jit.load(path, map_location="cpu").eval()
+            module = torch.jit.load(path, map_location=self.device).eval()
         except Exception as e:
             raise AdapterError("input", "torch.jit.load cannot read %s: %s" % (path, e)) from None
         self.source = module
@@ -159,7 +203,7 @@ class TorchAdapter(Adapter):
         user_out = list(sig.user_outputs)
         tail = outputs_meta[len(outputs_meta) - len(user_out):] if user_out else []
         outputs = [self._entry(name, val) for name, val in zip(user_out, tail)]
-        module = program.module()
+        module = program.module().to(self.device)
         how = ["eager ExportedProgram.module()", "torch.compile(backend=aot_eager)",
                "torch.compile(Inductor)", "torch.compile(Inductor, freezing)"][opt]
         if opt == 1:
@@ -188,7 +232,7 @@ class TorchAdapter(Adapter):
             v = inputs[n]
             if not isinstance(v, np.ndarray):
                 raise AdapterError("input", "torch: input '%s' must be a tensor" % n)
-            args.append(self.torch.from_numpy(np.ascontiguousarray(v)))
+            args.append(self.torch.from_numpy(np.ascontiguousarray(v)).to(self.device))
         return args
 
     def _numpy(self, value: Any) -> list[NDArray]:
@@ -204,6 +248,8 @@ class TorchAdapter(Adapter):
             with self.torch.inference_mode():
                 start = time.perf_counter()
                 out = self.call(*args)
+                if self.device == "cuda":
+                    self.torch.cuda.synchronize()
                 run_ms = (time.perf_counter() - start) * 1000.0
         except Exception as e:
             raise AdapterError("runtime", "torch run failed: %s: %s"
@@ -213,6 +259,13 @@ class TorchAdapter(Adapter):
             raise AdapterError("runtime", "torch: the model returned %d tensors, its signature "
                                "declares %d" % (len(values), len(self.output_names)))
         return list(zip(self.output_names, values)), run_ms
+
+    def runtime_stats(self) -> JsonDict:
+        """The GPU memory the session peaked at (torch@cuda; torch's caching allocator)."""
+        if self.device != "cuda" or self.torch is None:
+            return {}
+        return {"gpu_memory_mb": round(self.torch.cuda.max_memory_allocated() / 2**20, 1),
+                "gpu_memory_source": "torch.cuda.max_memory_allocated"}
 
     def run_taps(self, inputs: ValueMap) -> NamedValues:
         if self.taps_call is None:
@@ -277,5 +330,5 @@ class TorchAdapter(Adapter):
         def call(args: list[Any]) -> NamedValues:
             out = fn(module._c, *args)
             tapped = list(out)[n_out:]
-            return [(n, t.detach().numpy()) for n, t in zip(names, tapped)]
+            return [(n, t.detach().cpu().numpy()) for n, t in zip(names, tapped)]
         return call

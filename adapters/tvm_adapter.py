@@ -1,7 +1,9 @@
-"""Apache TVM (Relax, CPU/LLVM) adapter for adapters/worker.py.
+"""Apache TVM (Relax) adapter for adapters/worker.py: LLVM on the CPU, CUDA and OpenCL GPUs.
 
-Env: tvm@cpu|opencl plus the options declared in TvmAdapter.OPTIONS (opt, threads, target,
-cache). A target is any TVM target: a kind or tag, a JSON dict, or the classic
+Env: tvm@cpu|cuda|opencl plus the options declared in TvmAdapter.OPTIONS (opt, threads, target,
+cache). On cuda (default target "cuda", GPU 0) tvm.compile runs TVM's CUDA pipeline, whose
+DLight rules give every TIR function GPU thread bindings and schedules (matmul, GEMV,
+reductions, fallback); CUDA code is compiled by nvcc, which must be on PATH. A target is any TVM target: a kind or tag, a JSON dict, or the classic
 "llvm -mcpu=core-avx2" form (translated to the dict form TVM 0.27 requires).
 Pipeline: tvm.relax.frontend.onnx.from_onnx -> tvm.compile(mod, target) -> export_library
 into the cache (keyed by sha256 of model bytes + target + opt + TVM version) ->
@@ -27,6 +29,7 @@ from tvm.relax.frontend.onnx import from_onnx
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
                      parse_options)
 from concord_protocol import NamedValues, ValueMap
+from gpu import GpuMemoryMeter, first_cuda_device, no_cuda_reason
 
 
 def default_cache_dir() -> str:
@@ -91,6 +94,21 @@ def _opencl_exists() -> bool:
         return False
 
 
+def _cuda_unavailable() -> str:
+    """"" when this TVM build can run on a CUDA device here, else why not."""
+    why = no_cuda_reason()
+    if why:
+        return why
+    try:
+        if not tvm.runtime.enabled("cuda"):
+            return "no CUDA device: this TVM build has no CUDA runtime"
+        if not tvm.cuda(0).exist:
+            return "no CUDA device: TVM's CUDA runtime sees no GPU (tvm.cuda(0).exist is false)"
+    except Exception as e:
+        return "no CUDA device: TVM's CUDA runtime failed: %s" % e
+    return ""
+
+
 class TvmAdapter(Adapter):
     OPTIONS = (
         OptionSpec("opt", "tvm.transform.PassContext(opt_level=N) around tvm.compile", "int", 0, 3,
@@ -105,7 +123,7 @@ class TvmAdapter(Adapter):
     OPT_MAPPING = ("opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; "
                    "target=TVM target (default llvm); threads=N -> TVM runtime thread pool; "
                    "cache=DIR for compiled models")
-    DEVICES = ("cpu", "opencl")
+    DEVICES = ("cpu", "cuda", "opencl")
     supports_taps = False
 
     def __init__(self, cache_dir: Optional[str] = None) -> None:
@@ -114,11 +132,17 @@ class TvmAdapter(Adapter):
         self.dev: Any = None
         self.input_names: list[str] = []
         self.output_names: list[str] = []
+        self.meter: Optional[GpuMemoryMeter] = None
 
     def capabilities(self) -> JsonDict:
-        available = ["cpu"] + (["opencl"] if _opencl_exists() else [])
+        missing: dict[str, str] = {}
+        if _cuda_unavailable():
+            missing["cuda"] = _cuda_unavailable()
+        if not _opencl_exists():
+            missing["opencl"] = "no OpenCL device is available to this TVM build"
+        available = [d for d in self.DEVICES if d not in missing]
         return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES, available,
-                                     self.supports_taps)
+                                     self.supports_taps, unavailable=missing)
 
     def versions(self) -> dict[str, str]:
         return {"tvm": tvm.__version__, "onnx": importlib.metadata.version("onnx"),
@@ -129,9 +153,16 @@ class TvmAdapter(Adapter):
         values = parse_options("tvm", self.OPTIONS, options)
         opt = values.get_int("opt")
         threads = values.get_int("threads")
+        self.meter = None
         if device == "cpu":
             dev = tvm.cpu()
             target_text = values.get_str("target") or "llvm"
+        elif device == "cuda":
+            if _cuda_unavailable():
+                raise AdapterError("unsupported", "tvm@cuda: " + _cuda_unavailable())
+            self.meter = GpuMemoryMeter()
+            dev = tvm.cuda(0)
+            target_text = values.get_str("target") or "cuda"
         elif device == "opencl":
             if not _opencl_exists():
                 raise AdapterError("unsupported", "tvm@opencl: no OpenCL device is available to "
@@ -139,7 +170,7 @@ class TvmAdapter(Adapter):
             dev = tvm.opencl()
             target_text = values.get_str("target") or "opencl"
         else:
-            raise AdapterError("unsupported", "tvm adapter knows devices cpu and opencl "
+            raise AdapterError("unsupported", "tvm adapter knows devices cpu, cuda and opencl "
                                "(got '%s')" % device)
         try:
             target = make_target(target_text)
@@ -209,7 +240,13 @@ class TvmAdapter(Adapter):
         if threads:
             env += ",threads=%d" % threads
         info["effective_env"] = env
+        gpu = first_cuda_device()
+        if device == "cuda" and gpu is not None:
+            info["device"] = gpu.describe()
         return info
+
+    def runtime_stats(self) -> JsonDict:
+        return self.meter.stats() if self.meter is not None else {}
 
     @staticmethod
     def _classify(e: Exception) -> ErrorKind:

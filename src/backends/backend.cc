@@ -153,6 +153,9 @@ double EnvTimeoutSeconds(const EnvSpec& env) {
 }
 
 void CheckEnvAgainst(const EnvSpec& env, const BackendInfo& info) {
+  if (auto it = info.unavailable_devices.find(env.device); it != info.unavailable_devices.end()) {
+    Fail(ErrorKind::kUsage, "{}: unsupported on this machine: {}", env.ToString(), it->second);
+  }
   if (std::find(info.devices.begin(), info.devices.end(), env.device) == info.devices.end()) {
     Fail(ErrorKind::kUsage, "{}: backend {} has no device '{}' (devices: {})", env.ToString(),
          env.backend, env.device, fmt::format("{}", fmt::join(info.devices, ", ")));

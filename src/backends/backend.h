@@ -58,10 +58,13 @@ struct BackendOption {
 };
 
 struct BackendInfo {
-  std::string name;         // "ref"
-  std::string description;  // one line
-  std::string version;      // library version(s)
-  std::vector<std::string> devices;
+  std::string name;                  // "ref"
+  std::string description;           // one line
+  std::string version;               // library version(s)
+  std::vector<std::string> devices;  // the devices this machine can run the backend on
+  // Devices the backend knows but this machine cannot run, each with why ("no CUDA device:
+  // libcuda.so.1 not found ..."): an env naming one is refused with that reason.
+  std::map<std::string, std::string> unavailable_devices;
   bool available = true;
   std::string unavailable_reason;
   std::string opt_mapping;             // how opt=0..3 maps to the backend's own levels

@@ -307,6 +307,7 @@ struct Declaration {
   std::vector<std::string> devices;            // the devices the adapter knows
   std::vector<std::string> available_devices;  // those this machine has
   std::vector<std::string> formats;            // model formats it runs (ModelFormatName)
+  std::map<std::string, std::string> unavailable_devices;  // known, not here -> why
   nlohmann::json versions = nlohmann::json::object();
 };
 
@@ -330,6 +331,11 @@ Declaration ReadDeclaration(const nlohmann::json& hello) {
   d.devices = StringList(caps.value("devices", nlohmann::json::array()));
   d.available_devices = StringList(caps.value("available_devices", nlohmann::json::array()));
   d.formats = StringList(caps.value("formats", nlohmann::json::array({"onnx"})));
+  const nlohmann::json missing = caps.value("unavailable_devices", nlohmann::json::object());
+  if (missing.is_object()) {
+    for (const auto& [device, why] : missing.items())
+      if (why.is_string()) d.unavailable_devices[device] = why.get<std::string>();
+  }
   if (hello.contains("versions") && hello["versions"].is_object()) d.versions = hello["versions"];
   return d;
 }
@@ -359,6 +365,7 @@ std::vector<BackendOption> DeclaredOptions(const Declaration& d) {
 void CheckEnv(const EnvSpec& env, const Declaration& d) {
   BackendInfo info;
   info.devices = d.devices;
+  info.unavailable_devices = d.unavailable_devices;
   info.options = DeclaredOptions(d);
   CheckEnvAgainst(env, info);
 }
@@ -603,6 +610,7 @@ class WorkerBackend : public Backend {
                                spec_.package, str(spec_.version_key), str("python"), str("onnx"),
                                str("numpy"), DisplayPath(AdaptersDir()));
     info.devices = probe.ok ? d.available_devices : std::vector<std::string>{"cpu"};
+    info.unavailable_devices = d.unavailable_devices;
     return info;
   }
 
@@ -632,6 +640,14 @@ class WorkerBackend : public Backend {
 };
 
 }  // namespace
+
+std::string ReportedDevice(const Session& session) {
+  const auto* w = dynamic_cast<const WorkerSession*>(&session);
+  if (w == nullptr) return "";
+  const nlohmann::json& info = w->prepare_info();
+  auto it = info.find("device");
+  return it != info.end() && it->is_string() ? it->get<std::string>() : "";
+}
 
 std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpec& env) {
   ProtocolSessionOptions options;

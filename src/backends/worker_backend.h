@@ -64,6 +64,10 @@ class WorkerSession : public Session {
   virtual const std::string& failure() const = 0;
 };
 
+// The device a session's runtime reported running on (a worker's MODEL reply "device", e.g.
+// "cuda:0 NVIDIA H200 (143771 MiB)"); "" where the session reported none (CPU envs).
+std::string ReportedDevice(const Session& session);
+
 // The Python interpreter and adapters folder worker processes use (CONCORD_PYTHON and
 // CONCORD_ADAPTERS override them), for other tools that run a Python helper the same way.
 std::string WorkerPythonPath();

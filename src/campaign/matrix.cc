@@ -90,6 +90,74 @@ struct Cell {
   int repeat = 0;
 };
 
+// A twin's worker session fed the ONNX model's inputs: they are renamed, by position, to the
+// twin's own input names (a converter renames them: "input" becomes "input_1").
+class TwinSession : public WorkerSession {
+ public:
+  TwinSession(std::unique_ptr<Session> inner, const std::vector<ValueInfo>& onnx_inputs,
+              const std::vector<ValueInfo>& twin_inputs)
+      : inner_(std::move(inner)), worker_(dynamic_cast<WorkerSession*>(inner_.get())) {
+    CONCORD_CHECK(worker_ != nullptr, "framework twins run on worker sessions");
+    for (size_t i = 0; i < onnx_inputs.size(); ++i)
+      rename_.emplace_back(onnx_inputs[i].name, twin_inputs[i].name);
+  }
+  std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override {
+    ValueMap renamed;
+    for (const auto& [from, to] : rename_) {
+      auto it = inputs.find(from);
+      if (it != inputs.end()) renamed[to] = it->second;
+    }
+    return inner_->Run(renamed, timing);
+  }
+  std::string effective_env() const override { return inner_->effective_env(); }
+  nlohmann::json Stats() override { return worker_->Stats(); }
+  const nlohmann::json& server_hello() const override { return worker_->server_hello(); }
+  const nlohmann::json& prepare_info() const override { return worker_->prepare_info(); }
+  int pid() const override { return worker_->pid(); }
+  const std::string& failure() const override { return worker_->failure(); }
+
+ private:
+  std::unique_ptr<Session> inner_;
+  WorkerSession* worker_;
+  std::vector<std::pair<std::string, std::string>> rename_;
+};
+
+// A session of `env` on the model: the ONNX file where the env runs ONNX, else the first twin
+// whose format it runs (noted in `info` as "model_file"), checked to take and give as many
+// tensors as the ONNX model.
+std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onnx,
+                                       const EnvSpec& env, json* info) {
+  if (spec.twins.empty()) return PrepareSession(onnx, env);
+  try {
+    CheckEnvRunsFormat(env, ModelFormat::kOnnx, spec.path.string());
+    return PrepareSession(onnx, env);
+  } catch (const Error&) {
+    // the env runs a framework format: one of the twins
+  }
+  for (const auto& twin : spec.twins) {
+    ModelFormatInfo format = DetectModelFormat(twin.string());
+    try {
+      CheckEnvRunsFormat(env, format.format, twin.string());
+    } catch (const Error&) {
+      continue;
+    }
+    OpenedModel opened = OpenModel(twin.string(), {env});
+    if (opened.model.Inputs().size() != onnx.Inputs().size() ||
+        opened.model.Outputs().size() != onnx.Outputs().size()) {
+      Fail(ErrorKind::kInput,
+           "twin {} of model {} takes {} and gives {} tensors; the ONNX model takes {} and "
+           "gives {}",
+           twin.string(), spec.name, opened.model.Inputs().size(), opened.model.Outputs().size(),
+           onnx.Inputs().size(), onnx.Outputs().size());
+    }
+    (*info)["model_file"] = twin.string();
+    return std::make_unique<TwinSession>(std::move(opened.session), onnx.Inputs(),
+                                         opened.model.Inputs());
+  }
+  Fail(ErrorKind::kUsage, "env {} runs neither model {} ({}) nor any of its {} twins",
+       env.ToString(), spec.name, spec.path.string(), spec.twins.size());
+}
+
 // Loads every model and its inputs up front, so that a bad model or dataset is an error before
 // any cell runs; records the models and inputs in the store.
 std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store) {
@@ -328,11 +396,11 @@ void MatrixRunner::Prepare(const Planned& p, size_t e, const EnvSpec& run_spec, 
   rec_.env_id = env_ids_[e];
   rec_.started_at = NowIso();
   auto t0 = Clock::now();
+  json info = json::object();
   try {
-    session_ = PrepareSession(p.model, run_spec);
+    session_ = PrepareForEnv(*p.spec, p.model, run_spec, &info);
     rec_.prepare_ms = MsSince(t0);
     rec_.effective_env = session_->effective_env();
-    json info = json::object();
     int pid = getpid();
     if (auto* w = dynamic_cast<WorkerSession*>(session_.get())) {
       info["prepare"] = w->prepare_info();

@@ -61,6 +61,10 @@ struct MatrixModel {
   std::optional<PreprocessSpec> preprocess;
   std::optional<LabelSpace> label_space;
   std::vector<std::string> class_names;  // loaded from the class_names file
+  // The same network in other formats (a converter's output: TorchScript, .keras, .tflite...),
+  // run by the envs that cannot run ONNX (torch@cuda runs the .pt twin). Inputs and outputs
+  // must match the ONNX model's, in order; outputs are recorded under the ONNX model's names.
+  std::vector<std::filesystem::path> twins;
 };
 
 struct MatrixDataset {

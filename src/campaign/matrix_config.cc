@@ -66,9 +66,28 @@ json ReadConfigDocument(const fs::path& file) {
   }
 }
 
+// models[i].twins: paths of the model in other formats (files, or SavedModel folders).
+std::vector<fs::path> ReadTwins(const MatrixConfig& c, const json& twins,
+                                const std::string& where) {
+  if (!twins.is_array()) ConfigFail(c.file, where + ".twins must be an array of paths");
+  std::vector<fs::path> out;
+  for (size_t i = 0; i < twins.size(); ++i) {
+    std::string at = fmt::format("{}.twins[{}]", where, i);
+    if (!twins[i].is_string()) ConfigFail(c.file, at + " must be a path");
+    fs::path path = Resolve(c.file, twins[i].get<std::string>());
+    if (!fs::exists(path)) {
+      Fail(ErrorKind::kInput, "matrix config {}: {}: no such model {}", c.file.string(), at,
+           path.string());
+    }
+    out.push_back(path);
+  }
+  return out;
+}
+
 // models[i] of the config: path (must exist), name, preprocessing, label space, class names.
 MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& where) {
-  CheckKeys(c.file, m, where, {"name", "path", "preprocess", "label_space", "class_names"});
+  CheckKeys(c.file, m, where,
+            {"name", "path", "preprocess", "label_space", "class_names", "twins"});
   MatrixModel model;
   model.path = Resolve(c.file, GetString(c.file, m, "path", where));
   if (!fs::is_regular_file(model.path)) {
@@ -77,6 +96,7 @@ MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& w
   }
   model.name =
       m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
+  if (m.contains("twins")) model.twins = ReadTwins(c, m["twins"], where);
   if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);
   if (m.contains("label_space")) {
     const json& ls = m["label_space"];

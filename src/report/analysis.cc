@@ -216,6 +216,7 @@ class ModelAnalysis {
   json Quality();
   json Performance();
   json PerformanceOf(int64_t e);
+  void AddDeviceFacts(int64_t e, json* pj);
   json TimeChange();
 
   std::string EnvName(int64_t id) { return rows_.name_by_id[id]; }
@@ -630,7 +631,32 @@ json ModelAnalysis::PerformanceOf(int64_t e) {
   pj["mean_cpu_percent"] =
       has ? JsonNumber(cpu_sum / static_cast<double>(richest->samples.size())) : json(nullptr);
   pj["peak_rss_mb"] = has ? JsonNumber(peak) : json(nullptr);
+  AddDeviceFacts(e, &pj);
   return pj;
+}
+
+// The device the env's sessions reported running on (the MODEL reply's "device": a GPU's
+// name and memory) and the most GPU memory a session held (STATS "gpu_memory_mb").
+void ModelAnalysis::AddDeviceFacts(int64_t e, json* pj) {
+  std::string device;
+  std::optional<double> gpu_mb;
+  for (const auto& s : rows_.sessions) {
+    if (s.model_id != m_.id || s.env_id != e || s.status != "ok") continue;
+    json info = json::parse(s.info_json, nullptr, false);
+    if (!info.is_object()) continue;
+    const json prepare = info.value("prepare", json::object());
+    if (prepare.is_object() && prepare.contains("device") && prepare["device"].is_string()) {
+      device = prepare["device"].get<std::string>();
+    }
+    const json stats = info.value("stats", json::object());
+    if (stats.is_object() && stats.contains("gpu_memory_mb") &&
+        stats["gpu_memory_mb"].is_number()) {
+      double mb = stats["gpu_memory_mb"].get<double>();
+      gpu_mb = gpu_mb ? std::max(*gpu_mb, mb) : mb;
+    }
+  }
+  (*pj)["device"] = device.empty() ? json(nullptr) : json(device);
+  (*pj)["gpu_memory_mb"] = gpu_mb ? JsonNumber(*gpu_mb) : json(nullptr);
 }
 
 // Per-input timing change against the first env.

@@ -204,8 +204,8 @@ class MarkdownWriter {
       return;
     }
     Header({"env", "n", "mean", "std", "median", "p90", "p99", "min", "max", "first inference",
-            "prepare", "mean CPU", "peak RSS"},
-           "lrrrrrrrrrrrr");
+            "prepare", "mean CPU", "peak RSS", "GPU memory", "device"},
+           "lrrrrrrrrrrrrrl");
     for (const json& p : perf) {
       const json& s = Field(p, "latency_ms");
       std::vector<std::string> row = {MdEsc(Str(p, "env")),
@@ -219,6 +219,9 @@ class MarkdownWriter {
       row.push_back(Ms(Num(p, "prepare_ms")));
       row.push_back(cpu ? Sig3(*cpu) + " %" : "");
       row.push_back(rss ? Sig3(*rss) + " MB" : "");
+      auto gpu = Num(p, "gpu_memory_mb");
+      row.push_back(gpu ? Sig3(*gpu) + " MB" : "");
+      row.push_back(MdEsc(Str(p, "device")));
       Row(row);
     }
     out_ += "\n";

@@ -6,6 +6,7 @@
 
 #include "backends/env.h"
 #include "backends/outcome.h"
+#include "backends/worker_backend.h"
 #include "compare/nxn.h"
 #include "ir/clock.h"
 #include "ir/json_number.h"
@@ -31,6 +32,7 @@ struct CompareArgs {
 struct EnvOutcome : Outcome {
   EnvSpec spec;
   std::string effective_env;
+  std::string device;  // as the runtime reported it ("" for CPU envs)
   double prepare_ms = 0, run_ms = 0, wall_ms = 0;
   std::vector<std::vector<Value>> outputs;  // per input set
   std::vector<Value> all_outputs;           // every set's outputs, one after another
@@ -48,6 +50,7 @@ EnvOutcome RunEnv(const Model& model, const EnvSpec& spec, const std::vector<Inp
     auto session = prepared ? std::move(prepared) : PrepareSession(model, spec);
     auto t1 = Clock::now();
     o.effective_env = session->effective_env();
+    o.device = ReportedDevice(*session);
     for (const auto& set : sets) {
       RunTiming timing;
       o.outputs.push_back(session->Run(set.inputs, &timing));
@@ -320,6 +323,7 @@ int CompareMain(const CompareArgs& a) {
   for (const auto& e : envs) {
     nlohmann::json j = {{"env", e.spec.ToString()},
                         {"effective_env", e.effective_env},
+                        {"device", e.device.empty() ? nlohmann::json() : nlohmann::json(e.device)},
                         {"ok", e.ok},
                         {"error", e.ok ? nlohmann::json() : nlohmann::json(e.error)}};
     if (!e.ok) {

@@ -22,6 +22,7 @@ int EnvsMain(bool json) {
                     {"description", i.description},
                     {"version", i.version},
                     {"devices", i.devices},
+                    {"unavailable_devices", i.unavailable_devices},
                     {"available", i.available},
                     {"unavailable_reason", i.unavailable_reason},
                     {"opt_mapping", i.opt_mapping},
@@ -38,6 +39,9 @@ int EnvsMain(bool json) {
                              e["description"].get<std::string>());
     std::cout << fmt::format("         devices: {}\n",
                              fmt::join(e["devices"].get<std::vector<std::string>>(), ", "));
+    for (const auto& [device, why] : e["unavailable_devices"].items()) {
+      std::cout << fmt::format("         not here: {} ({})\n", device, why.get<std::string>());
+    }
     std::cout << fmt::format("         version: {}\n", e["version"].get<std::string>());
     std::cout << fmt::format("         formats: {}\n",
                              fmt::join(e["formats"].get<std::vector<std::string>>(), ", "));

@@ -95,8 +95,11 @@ int MatrixMain(const MatrixArgs& a) {
   MatrixConfig config = LoadMatrixConfig(a.config);
   MatrixRunOptions run_options;
   run_options.retry_failed = a.retry_failed;
-  // Parsed before the store is opened: a bad --shard leaves no empty store behind.
+  // Checked before the store is opened: a bad --shard or env leaves no empty store behind.
   if (!a.shard.empty()) run_options.shard = Shard::Parse(a.shard);
+  std::vector<EnvSpec> specs;
+  for (const auto& e : config.envs) specs.push_back(EnvSpec::Parse(e));
+  ValidateEnvs(specs);
   std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
   std::error_code ec;
   if (!fs::path(db).parent_path().empty()) fs::create_directories(fs::path(db).parent_path(), ec);

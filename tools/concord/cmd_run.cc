@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "backends/worker_backend.h"
 #include "compare/scores.h"
 #include "ir/clock.h"
 #include "ir/tensor_io.h"
@@ -233,6 +234,8 @@ int RunMain(const RunArgs& a) {
   rec["format"] = ModelFormatName(model.format());
   rec["env"] = env.ToString();
   rec["effective_env"] = session->effective_env();
+  std::string device = ReportedDevice(*session);
+  rec["device"] = device.empty() ? nlohmann::json() : nlohmann::json(device);
   rec["seed"] = a.inputs.seed;
   rec["input_sets"] = InputSetsJson(sets);
   rec["sets"] = nlohmann::json::array();
@@ -272,6 +275,7 @@ int RunMain(const RunArgs& a) {
                              model.graph().node_size());
   }
   std::cout << fmt::format("env     {}\n", session->effective_env());
+  if (!device.empty()) std::cout << fmt::format("device  {}\n", device);
   for (size_t s = 0; s < sets.size(); ++s) {
     if (sets.size() > 1) std::cout << fmt::format("set     {}\n", sets[s].origin);
     for (const auto& d : sets[s].defaulted) {
