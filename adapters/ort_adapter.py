@@ -145,6 +145,13 @@ class OrtAdapter(Adapter):
         return session
 
     def _gpu_providers(self, device: str, precision: str, fallback: int) -> list[Any]:
+        # onnxruntime-gpu finds CUDA, cuBLAS and cuDNN in the nvidia-* wheels (where torch got
+        # them) only when asked to: without this the CUDA provider fails to load.
+        if hasattr(ort, "preload_dlls"):
+            try:
+                ort.preload_dlls()
+            except Exception as e:
+                print("concord-worker: onnxruntime.preload_dlls failed: %s" % e, flush=True)
         missing = self.unavailable_devices()
         if device in missing:
             raise AdapterError("unsupported", "ort@%s: %s" % (device, missing[device]))

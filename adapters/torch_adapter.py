@@ -59,8 +59,9 @@ class TorchAdapter(Adapter):
                    "2 freeze + optimize_for_inference", "int", 0, 3, 0),
         OptionSpec("threads", "torch.set_num_threads(N) (0 = torch's default)", "int", 0, 4096, 0),
         OptionSpec("precision", "torch@cuda: fp32 (default; TensorFloat-32 off for cuDNN "
-                   "convolutions and matmuls) or tf32 (on, torch's default for convolutions)",
-                   "str", default="fp32", choices=("fp32", "tf32")),
+                   "convolutions and matmuls), tf32 (on, torch's default for convolutions) or "
+                   "fp16 (torch.autocast float16; outputs returned as float32)",
+                   "str", default="fp32", choices=("fp32", "tf32", "fp16")),
     )
     OPT_MAPPING = ("torch.export (.pt2): opt=0 eager ExportedProgram.module(), 1 torch.compile("
                    "backend=aot_eager), 2 torch.compile(Inductor), 3 Inductor with freezing; "
@@ -69,7 +70,7 @@ class TorchAdapter(Adapter):
                    "TorchScript); threads=N -> torch.set_num_threads(N); taps from the "
                    "unoptimized model; cuda: the same levels on cuda:0 (Inductor emits Triton "
                    "kernels), timed up to torch.cuda.synchronize(), precision=fp32|tf32 -> "
-                   "cudnn/matmul allow_tf32")
+                   "cudnn/matmul allow_tf32, fp16 -> torch.autocast(float16)")
     DEVICES = ("cpu", "cuda")
     FORMATS = ("torchscript", "torch.export")
     supports_taps = True
@@ -83,6 +84,7 @@ class TorchAdapter(Adapter):
         self.output_names: list[str] = []
         self.taps_call: Optional[Callable[[list[Any]], NamedValues]] = None
         self.device = "cpu"
+        self.autocast = False  # precision=fp16: runs under torch.autocast(float16)
 
     @staticmethod
     def cuda_unavailable() -> str:
@@ -130,6 +132,7 @@ class TorchAdapter(Adapter):
         self.taps_call = None
         self.device = device
         precision = values.get_str("precision") or "fp32"
+        self.autocast = precision == "fp16"
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
             torch.backends.cudnn.allow_tf32 = precision == "tf32"
@@ -237,15 +240,20 @@ class TorchAdapter(Adapter):
 
     def _numpy(self, value: Any) -> list[NDArray]:
         leaves = self.torch.utils._pytree.tree_leaves(value)
-        return [t.detach().cpu().numpy() if isinstance(t, self.torch.Tensor) else np.asarray(t)
-                for t in leaves]
+        return [self._float32(t.detach()).cpu().numpy() if isinstance(t, self.torch.Tensor)
+                else np.asarray(t) for t in leaves]
+
+    def _float32(self, t: Any) -> Any:
+        """Autocast's float16 results as the float32 the model declares."""
+        return t.float() if self.autocast and t.dtype == self.torch.float16 else t
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         if self.call is None:
             raise AdapterError("usage", "torch: no model prepared")
         args = self._args(inputs)
         try:
-            with self.torch.inference_mode():
+            with self.torch.inference_mode(), self.torch.autocast(
+                    device_type=self.device, dtype=self.torch.float16, enabled=self.autocast):
                 start = time.perf_counter()
                 out = self.call(*args)
                 if self.device == "cuda":

@@ -165,7 +165,8 @@ class GpuMachine(unittest.TestCase):
                 self.assertEqual(p.returncode, 0, p.stderr)
                 ref = load_pb(os.path.join(ref_out, "output_0.pb"))
                 for env, gated in (("torch@cuda,opt=0", True), ("torch@cuda,opt=2", True),
-                                   ("torch@cuda,opt=0,precision=tf32", False)):
+                                   ("torch@cuda,opt=0,precision=tf32", False),
+                                   ("torch@cuda,opt=0,precision=fp16", False)):
                     out = tempfile.mkdtemp(prefix="concord-gpu-torch-")
                     p = concord("run", twin, "--env", env, "--inputs", inputs, "--out", out,
                                 "--json")
