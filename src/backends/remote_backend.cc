@@ -8,10 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "backends/protocol_session.h"
 
@@ -113,6 +116,50 @@ int TryConnect(const addrinfo* ai, Clock::time_point deadline, int* err) {
   return fd;
 }
 
+// An option in seconds: `fallback` when absent, Error(kUsage) unless in (0, 3600].
+double ParseSeconds(const EnvSpec& env, const char* key, double fallback) {
+  std::string text = env.Get(key);
+  if (text.empty()) return fallback;
+  char* end = nullptr;
+  double s = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(s > 0) || s > 3600) {
+    Fail(ErrorKind::kUsage, "{}='{}' must be seconds in (0, 3600]", key, text);
+  }
+  return s;
+}
+
+// Spreads the retries of many clients turned away at once.
+uint32_t Jitter() {
+  static std::atomic<uint32_t> state{
+      static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  uint32_t x = state.fetch_add(0x9E3779B9u);
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  return x;
+}
+
+std::unique_ptr<Session> ConnectRemote(const Model& model, const EnvSpec& remote,
+                                       const ProtocolSessionOptions& options,
+                                       const std::string& host, int timeout_ms) {
+  int fd = ConnectTcp(host, timeout_ms);
+  std::string peer = "concord serve at " + host;
+  auto channel = std::make_unique<protocol::Channel>(fd, fd, peer, /*owns_fds=*/true);
+  try {
+    return std::make_unique<RemoteSession>(std::move(channel), model, remote, options, host);
+  } catch (const Error& e) {
+    // Frame errors from the channel do not say who sent the frame; a non-Concord service on
+    // that port is the usual cause.
+    std::string msg = e.what();
+    if (msg.rfind(peer, 0) == 0) throw;
+    if (msg.rfind("protocol error", 0) == 0) {
+      Fail(ErrorKind::kRuntime, "{}: {} (is the service on that port a `concord serve`?)", peer,
+           msg);
+    }
+    throw Error(e.kind(), peer + ": " + msg);
+  }
+}
+
 }  // namespace
 
 int ConnectTcp(const std::string& host_port, int timeout_ms) {
@@ -160,35 +207,26 @@ std::unique_ptr<Session> PrepareRemoteSession(const Model& model, const EnvSpec&
     const char* t = std::getenv("CONCORD_TOKEN");
     if (t != nullptr) options.token = t;
   }
-  int timeout_ms = 10000;
-  std::string ct = env.Get("connect_timeout");
-  if (!ct.empty()) {
-    char* end = nullptr;
-    double s = std::strtod(ct.c_str(), &end);
-    if (end == ct.c_str() || *end != '\0' || !(s > 0) || s > 3600) {
-      Fail(ErrorKind::kUsage, "connect_timeout='{}' must be seconds in (0, 3600]", ct);
-    }
-    timeout_ms = static_cast<int>(s * 1000);
-  }
+  int timeout_ms = static_cast<int>(ParseSeconds(env, "connect_timeout", 10) * 1000);
+  double busy_s = ParseSeconds(env, "busy_timeout", 60);
   // What the server prepares: the same env without the options that only mean something here.
   EnvSpec remote = env;
   remote.options.erase("token");
   remote.options.erase("connect_timeout");
-  int fd = ConnectTcp(host, timeout_ms);
-  std::string peer = "concord serve at " + host;
-  auto channel = std::make_unique<protocol::Channel>(fd, fd, peer, /*owns_fds=*/true);
-  try {
-    return std::make_unique<RemoteSession>(std::move(channel), model, remote, options, host);
-  } catch (const Error& e) {
-    // Frame errors from the channel do not say who sent the frame; a non-Concord service on
-    // that port is the usual cause.
-    std::string msg = e.what();
-    if (msg.rfind(peer, 0) == 0) throw;
-    if (msg.rfind("protocol error", 0) == 0) {
-      Fail(ErrorKind::kRuntime, "{}: {} (is the service on that port a `concord serve`?)", peer,
-           msg);
+  remote.options.erase("busy_timeout");
+  // A server serving --max-clients already answers HELLO with "busy": try again with backoff
+  // (0.1 s doubling to 2 s, jittered) until busy_timeout.
+  auto give_up = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(busy_s * 1000));
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return ConnectRemote(model, remote, options, host, timeout_ms);
+    } catch (const Error& e) {
+      bool busy = std::string(e.what()).find(": busy: ") != std::string::npos;
+      if (!busy || Clock::now() >= give_up) throw;
+      int backoff = std::min(2000, 100 << std::min(attempt, 5));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(backoff / 2 + static_cast<int>(Jitter() % (backoff / 2 + 1))));
     }
-    throw Error(e.kind(), peer + ": " + msg);
   }
 }
 

@@ -138,8 +138,9 @@ std::string Shorten(std::string s, size_t n = 200) {
 
 class Server {
  public:
-  Server(protocol::Channel& channel, const SessionServerOptions& options)
-      : ch_(channel), opt_(options) {}
+  Server(protocol::Channel& channel, const SessionServerOptions& options,
+         const std::function<bool()>& admit)
+      : ch_(channel), opt_(options), admit_(admit) {}
 
   void Serve();
 
@@ -169,6 +170,7 @@ class Server {
 
   protocol::Channel& ch_;
   const SessionServerOptions& opt_;
+  const std::function<bool()>& admit_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Session> session_;
   ValueMap inputs_;
@@ -209,6 +211,8 @@ bool Server::Hello(const Message& req) {
       return false;
     }
   }
+  // A valid greeting: now the connection may take a client slot (the admitter answers busy).
+  if (admit_ && !admit_()) return false;
   nlohmann::json envs = nlohmann::json::array();
   nlohmann::json versions = nlohmann::json::object();
   versions["concord"] = CONCORD_VERSION;
@@ -442,9 +446,10 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void ServeSession(protocol::Channel& channel, const SessionServerOptions& options) {
+void ServeSession(protocol::Channel& channel, const SessionServerOptions& options,
+                  const std::function<bool()>& admit) {
   try {
-    Server server(channel, options);
+    Server server(channel, options, admit);
     server.Serve();
   } catch (const std::exception& e) {
     // Only reachable through allocation failures outside a request (e.g. building a reply).

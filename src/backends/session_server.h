@@ -35,8 +35,11 @@ struct SessionServerOptions {
   std::function<void(const std::string&)> log;
 };
 
-// Serves one client until BYE, EOF or a malformed frame; never throws.
-void ServeSession(protocol::Channel& channel, const SessionServerOptions& options);
+// Serves one client until BYE, EOF or a malformed frame; never throws. `admit`, when given, is
+// called after a valid HELLO (version and token checked) and before the reply: false ends the
+// conversation (TcpServer's admitter has told the client "busy").
+void ServeSession(protocol::Channel& channel, const SessionServerOptions& options,
+                  const std::function<bool()>& admit = nullptr);
 
 // Token comparison whose time depends only on the lengths, never on where the strings differ.
 bool ConstantTimeEquals(const std::string& a, const std::string& b);

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -57,14 +58,28 @@ std::string PeerName(const sockaddr_in& a) {
 }  // namespace
 
 // Live connections, so shutdown can hang them up and wait for their threads. Keyed by a
-// connection id, not the fd: a closed fd's number is reused by the next accept.
+// connection id, not the fd: a closed fd's number is reused by the next accept. A connection is
+// pending (in its handshake, with a deadline) until admitted into serving.
 class TcpServer::Clients {
  public:
-  // Every client thread is counted by Admit and calls ThreadDone last. Admit returns false (turn
-  // the client away) when `limit` clients are already being served or the server is stopping.
-  bool Admit(uint64_t id, int fd, int limit) {
+  using Deadline = std::chrono::steady_clock::time_point;
+  // Every client thread is counted by Enter and calls ThreadDone last. Enter returns false (close
+  // the connection at once) when `max_pending` connections are already in their handshake.
+  bool Enter(uint64_t id, int fd, Deadline deadline, int max_pending) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || static_cast<int>(pending_.size()) >= max_pending) return false;
     ++threads_;
+    pending_[id] = {fd, deadline};
+    return true;
+  }
+  // Moves a pending connection into serving; false when `limit` clients are already served or
+  // the server is stopping.
+  bool Admit(uint64_t id, int limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;  // hung up at its deadline meanwhile
+    int fd = it->second.first;
+    pending_.erase(it);
     if (stopping_ || static_cast<int>(serving_.size()) >= limit) return false;
     serving_[id] = fd;
     return true;
@@ -73,6 +88,7 @@ class TcpServer::Clients {
   void Leave(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     serving_.erase(id);
+    pending_.erase(id);
   }
   void ThreadDone() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -83,23 +99,40 @@ class TcpServer::Clients {
     std::lock_guard<std::mutex> lock(mu_);
     return static_cast<int>(serving_.size());
   }
-  int Threads() const {
+  // Hangs up pending connections past their deadline (their handler's read fails); returns
+  // how many, and the time of the next deadline in *next (max() when none).
+  int HangUpLate(Deadline now, Deadline* next) {
     std::lock_guard<std::mutex> lock(mu_);
-    return threads_;
+    int n = 0;
+    *next = Deadline::max();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.second <= now) {
+        ::shutdown(it->second.first, SHUT_RDWR);
+        it = pending_.erase(it);
+        ++n;
+      } else {
+        *next = std::min(*next, it->second.second);
+        ++it;
+      }
+    }
+    return n;
   }
   // Wakes every client thread blocked on its socket, then waits for all threads to finish.
   bool HangUpAll(std::chrono::seconds wait) {
     std::unique_lock<std::mutex> lock(mu_);
     stopping_ = true;
     for (const auto& [id, fd] : serving_) ::shutdown(fd, SHUT_RDWR);
+    for (const auto& [id, p] : pending_) ::shutdown(p.first, SHUT_RDWR);
     return cv_.wait_for(lock, wait, [&] { return threads_ == 0; });
   }
   std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> late{0};  // hung up at the handshake deadline
 
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, int> serving_;
+  std::map<uint64_t, std::pair<int, Deadline>> pending_;
   int threads_ = 0;
   bool stopping_ = false;
 };
@@ -157,9 +190,25 @@ int TcpServer::Serving() const { return clients_->Serving(); }
 uint64_t TcpServer::Accepted() const { return clients_->accepted.load(); }
 
 bool TcpServer::Serve(const std::function<void(Channel&)>& handler) {
+  return Serve([&handler](Channel& ch, const Admit& admit) {
+    if (admit()) handler(ch);
+  });
+}
+
+bool TcpServer::Serve(const Handler& handler) {
   while (true) {
+    Clients::Deadline next;
+    int late = clients_->HangUpLate(std::chrono::steady_clock::now(), &next);
+    if (late > 0) clients_->late += static_cast<uint64_t>(late);
+    int wait_ms = -1;
+    if (next != Clients::Deadline::max()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    next - std::chrono::steady_clock::now())
+                    .count();
+      wait_ms = static_cast<int>(std::clamp<int64_t>(ms + 1, 1, 60000));
+    }
     pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    int r = ::poll(p, 2, -1);
+    int r = ::poll(p, 2, wait_ms);
     if (r < 0) {
       if (errno == EINTR) continue;
       Log("error", fmt::format("poll failed: {}", std::strerror(errno)));
@@ -170,13 +219,33 @@ bool TcpServer::Serve(const std::function<void(Channel&)>& handler) {
   }
   ::close(listen_fd_);
   listen_fd_ = -1;
-  Log("info", fmt::format("stopping: hanging up {} client(s); {} connection(s) accepted in all",
-                          clients_->Serving(), clients_->accepted.load()));
+  Log("info", fmt::format("stopping: hanging up {} client(s); {} connection(s) accepted in all, "
+                          "{} dropped at the handshake deadline",
+                          clients_->Serving(), clients_->accepted.load(), clients_->late.load()));
   return clients_->HangUpAll(std::chrono::seconds(options_.stop_grace_s));
 }
 
-// One accept: the connection gets its own thread, which serves it or turns it away.
-void TcpServer::Accept(const std::function<void(Channel&)>& handler) {
+bool TcpServer::AdmitOrTurnAway(uint64_t id, Channel& ch) {
+  if (clients_->Admit(id, options_.max_clients)) {
+    Log("info", fmt::format("{}: connected", ch.peer()));
+    return true;
+  }
+  const int max = options_.max_clients;
+  Log("warn", fmt::format("{}: busy ({} clients already); turned away", ch.peer(), max));
+  try {
+    ch.Send(ErrorMessage(ErrorKind::kRuntime,
+                         fmt::format("busy: this concord serve already serves {} clients "
+                                     "(--max-clients); try again later",
+                                     max)));
+  } catch (const std::exception&) {
+    // the client left already
+  }
+  return false;
+}
+
+// One accept: the connection gets its own thread, which runs the handler; the handler's admit()
+// takes a client slot once its handshake is done.
+void TcpServer::Accept(const Handler& handler) {
   sockaddr_in peer{};
   socklen_t plen = sizeof peer;
   int cfd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
@@ -195,34 +264,27 @@ void TcpServer::Accept(const std::function<void(Channel&)>& handler) {
     ::setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   std::string name = PeerName(peer);
-  // Threads that only turn a client away count too; past this cap (a connection flood)
-  // connections are closed at once instead.
-  if (clients_->Threads() >= 2 * options_.max_clients + 16) {
-    Log("warn", fmt::format("{}: too many connections; closed at once", name));
+  uint64_t id = ++clients_->accepted;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(std::max(1, options_.handshake_timeout_ms));
+  if (!clients_->Enter(id, cfd, deadline, options_.max_pending)) {
+    Log("warn", fmt::format("{}: {} connections in their handshake already; closed at once", name,
+                            options_.max_pending));
     ::close(cfd);
     return;
   }
-  uint64_t id = ++clients_->accepted;
-  bool admitted = clients_->Admit(id, cfd, options_.max_clients);
-  std::thread([this, &handler, id, cfd, name, admitted] {
-    const int max = options_.max_clients;
-    if (!admitted) {
-      Log("warn", fmt::format("{}: busy ({} clients already); turned away", name, max));
-      try {
-        Channel ch(cfd, cfd, name, /*owns_fds=*/false, options_.limits);
-        ch.Send(ErrorMessage(ErrorKind::kRuntime,
-                             fmt::format("busy: this concord serve already serves {} clients "
-                                         "(--max-clients); try again later",
-                                         max)));
-      } catch (const std::exception&) {
-        // the client left already
-      }
-    } else {
-      Log("info", fmt::format("{}: connected", name));
+  std::thread([this, &handler, id, cfd, name] {
+    {
       Channel ch(cfd, cfd, name, /*owns_fds=*/false, options_.limits);
-      handler(ch);
+      bool admitted = false;
+      Admit admit = [&] { return admitted = AdmitOrTurnAway(id, ch); };
+      try {
+        handler(ch, admit);
+      } catch (const std::exception& e) {
+        Log("warn", fmt::format("{}: {}", name, e.what()));
+      }
       clients_->Leave(id);
-      Log("info", fmt::format("{}: disconnected", name));
+      if (admitted) Log("info", fmt::format("{}: disconnected", name));
     }
     LingeringClose(cfd);
     clients_->ThreadDone();  // last: Serve may return once every thread got here

@@ -7,6 +7,11 @@
 //   server.port();                      // the bound port (options.port 0 picks a free one)
 //   server.Serve(handler);              // blocks until Stop()
 //   server.Stop();                      // from any thread or a signal handler
+//
+// Admission happens after the handshake: a connection counts against max_clients only once its
+// handler calls admit() (ServeSession does after a valid HELLO and token). A connection that has
+// not been admitted within handshake_timeout_ms is hung up, so junk connections (random bytes,
+// truncated frames, connect-and-wait) never hold a client slot.
 #pragma once
 
 #include <cstdint>
@@ -19,12 +24,14 @@
 namespace concord::protocol {
 
 struct TcpServerOptions {
-  std::string bind = "127.0.0.1";  // IPv4 address; Error(kUsage) otherwise
-  int port = 0;                    // 0: any free port
-  int max_clients = 16;            // served at once; more are turned away with ERROR "busy"
-  int idle_timeout_s = 0;          // > 0: a client that stops reading for this long is dropped
-  int stop_grace_s = 10;           // Stop(): how long to wait for running sessions
-  Limits limits;                   // frame size limits of every channel
+  std::string bind = "127.0.0.1";   // IPv4 address; Error(kUsage) otherwise
+  int port = 0;                     // 0: any free port
+  int max_clients = 16;             // served at once; more are turned away with ERROR "busy"
+  int idle_timeout_s = 0;           // > 0: a client that stops reading for this long is dropped
+  int handshake_timeout_ms = 5000;  // not admitted within this: hung up
+  int max_pending = 256;            // connections in their handshake at once; more: closed
+  int stop_grace_s = 10;            // Stop(): how long to wait for running sessions
+  Limits limits;                    // frame size limits of every channel
   // Log lines ("info", "warn", "error"); may be called from client threads.
   std::function<void(const std::string& level, const std::string& line)> log;
 };
@@ -42,10 +49,17 @@ class TcpServer {
   // True when the bind address is a loopback address (127.0.0.0/8).
   bool loopback() const { return loopback_; }
 
-  // Accepts clients until Stop(); each admitted client runs handler(channel) on its own thread
-  // (the channel does not own the socket; the server closes it after a lingering shutdown).
-  // Returns true once every session ended, false when some were still running after
+  // Takes a client slot for the calling connection: true when admitted; false when max_clients
+  // are already served or the server is stopping (the client has been sent ERROR "busy").
+  using Admit = std::function<bool()>;
+  using Handler = std::function<void(Channel&, const Admit&)>;
+
+  // Accepts clients until Stop(); each connection runs handler(channel, admit) on its own
+  // thread (the channel does not own the socket; the server closes it after a lingering
+  // shutdown). Returns true once every session ended, false when some were still running after
   // stop_grace_s (their threads are left behind: the caller should exit the process).
+  bool Serve(const Handler& handler);
+  // The same for handlers without a handshake of their own: admitted on connect.
   bool Serve(const std::function<void(Channel&)>& handler);
   // Makes Serve() stop accepting, hang up every client and return. Async-signal-safe.
   void Stop();
@@ -56,7 +70,8 @@ class TcpServer {
  private:
   class Clients;
   void Log(const char* level, const std::string& line) const;
-  void Accept(const std::function<void(Channel&)>& handler);
+  void Accept(const Handler& handler);
+  bool AdmitOrTurnAway(uint64_t id, Channel& ch);
 
   TcpServerOptions options_;
   int listen_fd_ = -1;

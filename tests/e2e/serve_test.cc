@@ -276,12 +276,17 @@ TEST(Serve, ExtraClientsAreTurnedAwayAsBusy) {
   ASSERT_GT(s.port, 0) << s.err();
   {
     auto first = PrepareSession(TinyCnn(), EnvSpec::Parse("ref,host=" + s.host()));
+    auto t0 = std::chrono::steady_clock::now();
     try {
-      PrepareSession(TinyCnn(), EnvSpec::Parse("ref,host=" + s.host()));
+      // The client retries busy with backoff, up to busy_timeout.
+      PrepareSession(TinyCnn(), EnvSpec::Parse("ref,busy_timeout=1,host=" + s.host()));
       ADD_FAILURE() << "a second client was served with --max-clients 1";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("busy"), std::string::npos) << e.what();
     }
+    auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(waited, std::chrono::milliseconds(900));
+    EXPECT_LT(waited, std::chrono::seconds(5));
     EXPECT_TRUE(first->Run(TinyInputs())[0].tensor.BitwiseEqual(LocalRefOutput()));
   }
   // Once the first client has left, the next one is served (the server notices the BYE at once).
@@ -420,6 +425,90 @@ TEST(Serve, ClearErrorsWhenNothingListens) {
   r = RunConcord("run " + kExample + "/model.onnx --env " + Quote("ref,host=127.0.0.1"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("is not ADDR:PORT"), std::string::npos) << r.err;
+}
+
+// A busy client keeps retrying (backoff) and is served once a slot frees.
+TEST(Serve, BusyClientsRetryUntilASlotFrees) {
+  Server s({"--port", "0", "--max-clients", "1"});
+  ASSERT_GT(s.port, 0) << s.err();
+  auto first = PrepareSession(TinyCnn(), EnvSpec::Parse("ref,host=" + s.host()));
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    first.reset();  // BYE: the slot frees
+  });
+  ExpectGoodClient(s, ",busy_timeout=20");
+  release.join();
+  EXPECT_NE(s.err().find("busy"), std::string::npos) << s.err();
+}
+
+// Junk connections do not hold client slots: they get a short handshake deadline and never
+// count against --max-clients. 200 junk connections of five kinds beside 12 valid clients at
+// once (max 4 served at a time): every valid client is served, with correct results.
+TEST(Serve, JunkConnectionsBesideValidClientsEveryValidClientServed) {
+  Server s({"--port", "0", "--max-clients", "4", "--handshake-timeout", "0.5"});
+  ASSERT_GT(s.port, 0) << s.err();
+  std::atomic<int> junk_sent{0};
+  // 40 connections of one kind, all open at once (the slow kinds hold theirs past the deadline).
+  auto junk = [&](int kind) {
+    std::vector<int> fds;
+    for (int i = 0; i < 40; ++i) {
+      try {
+        fds.push_back(ConnectTcp(s.host(), 5000));
+      } catch (const Error&) {
+        continue;  // refused while the accept queue is full: also fine
+      }
+      int fd = fds.back();
+      if (kind == 0) SendRaw(fd, std::string(512, static_cast<char>(0x5A + i)));  // random bytes
+      if (kind == 1) {  // a header announcing a huge frame
+        SendRaw(fd, Header(static_cast<uint8_t>(MessageType::kHello), 16, uint64_t{1} << 40));
+      }
+      if (kind == 2) {  // a truncated frame, then silence
+        SendRaw(fd, Header(static_cast<uint8_t>(MessageType::kHello), 64, 0) + "{\"ver");
+      }
+      if (kind == 3) {  // connect and vanish
+        ::close(fd);
+        fds.pop_back();
+        ++junk_sent;
+      }
+    }
+    if (kind == 2 || kind == 4) std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    for (int fd : fds) {
+      ::close(fd);
+      ++junk_sent;
+    }
+  };
+  std::vector<std::thread> junkers;
+  for (int k = 0; k < 5; ++k) junkers.emplace_back(junk, k);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the junk arrives first
+  Model model = TinyCnn();
+  ValueMap inputs = TinyInputs();
+  const Tensor& want = LocalRefOutput();
+  std::atomic<int> ok{0};
+  std::vector<std::string> errors(12);
+  std::vector<std::thread> clients;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&, i] {
+      try {
+        auto session = PrepareSession(model, EnvSpec::Parse("ref,threads=1,host=" + s.host()));
+        bool all = true;
+        for (int k = 0; k < 3; ++k) all = all && session->Run(inputs)[0].tensor.BitwiseEqual(want);
+        if (all) ++ok;
+        if (!all) errors[i] = "wrong result";
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  double valid_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& t : junkers) t.join();
+  EXPECT_EQ(ok.load(), 12) << fmt::format("{}", fmt::join(errors, " | "));
+  EXPECT_EQ(junk_sent.load(), 200);
+  std::cerr << fmt::format("12 valid clients served in {:.2f} s beside {} junk connections\n",
+                           valid_s, junk_sent.load());
+  EXPECT_EQ(s.Stop(), 0) << s.err();
+  EXPECT_NE(s.err().find("dropped at the handshake deadline"), std::string::npos) << s.err();
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ struct ServeArgs {
   int max_clients = 16;
   int max_frame_mb = 1024;
   int idle_timeout_s = 600;
+  double handshake_timeout_s = 5;
   bool json = false;
 };
 
@@ -60,6 +61,7 @@ int ServeMain(const ServeArgs& a) {
   topt.port = a.port;
   topt.max_clients = a.max_clients;
   topt.idle_timeout_s = a.idle_timeout_s;
+  topt.handshake_timeout_ms = static_cast<int>(a.handshake_timeout_s * 1000);
   topt.limits.max_frame_bytes = static_cast<uint64_t>(a.max_frame_mb) << 20;
   topt.log = [log](const std::string& level, const std::string& line) {
     log->log(spdlog::level::from_str(level), "{}", line);
@@ -106,7 +108,9 @@ int ServeMain(const ServeArgs& a) {
   }
   log->info("listening on {} (max {} clients, frames up to {} MiB, token {})", where, a.max_clients,
             a.max_frame_mb, token.empty() ? "off" : "required");
-  if (!server.Serve([&sopt](protocol::Channel& ch) { ServeSession(ch, sopt); })) {
+  if (!server.Serve([&sopt](protocol::Channel& ch, const protocol::TcpServer::Admit& admit) {
+        ServeSession(ch, sopt, admit);
+      })) {
     // A run that cannot be interrupted (a long inference) is still going: leave without it.
     log->warn("some sessions did not finish within 10 s; exiting anyway");
     std::cout.flush();
@@ -152,6 +156,11 @@ Command MakeServeCommand(CLI::App& root) {
                   "dropped; 0 = never")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
+  app->add_option("--handshake-timeout", args->handshake_timeout_s,
+                  "Seconds a connection has to complete HELLO (and the token check); it holds "
+                  "no client slot meanwhile and is dropped past it")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 600.0));
   AddOutputOptions(app, &args->json);
   return {app, [args] { return ServeMain(*args); }};
 }
