@@ -112,7 +112,7 @@ def compare(model: str, envs: list[str], inputs_dir: str) -> dict[str, Any]:
 class GpuMachine(unittest.TestCase):
     """On the GPU machine: each GPU env reports its GPU and agrees with ref."""
 
-    models = ("efficientnet_lite0", "mobilenetv2_shaped", "resnet18_shaped")
+    models = ("efficientnet_lite0", "mobilenetv2_shaped")  # the study adds resnet18_shaped
 
     def test_envs_report_cuda_devices(self) -> None:
         p = concord("envs", "--json")
