@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "backends/backend.h"
+#include "backends/convert_tools.h"
 #include "backends/worker_backend.h"
 #include "campaign/host_info.h"
 #include "campaign/matrix_inputs.h"
@@ -78,7 +79,7 @@ std::vector<OutputRecord> MakeOutputs(const std::vector<Value>& values,
 
 // One model of the campaign, loaded, with its inputs and their store ids.
 struct Planned {
-  const MatrixModel* spec;
+  MatrixModel spec;  // the config's model, its conversions' outputs added to twins
   Model model;
   int64_t model_id;
   std::vector<MatrixInput> inputs;
@@ -122,20 +123,15 @@ class TwinSession : public WorkerSession {
   std::vector<std::pair<std::string, std::string>> rename_;
 };
 
-// A session of `env` on the model: the ONNX file where the env runs ONNX, else the first twin
-// whose format it runs (noted in `info` as "model_file"), checked to take and give as many
-// tensors as the ONNX model.
+// A session of `env` on the model: the first twin whose (framework) format the env runs, so
+// openvino@cpu runs the OpenVINO conversion rather than the ONNX file it could also read (noted
+// in `info` as "model_file"; checked to take and give as many tensors as the ONNX model); else
+// the ONNX file.
 std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onnx,
                                        const EnvSpec& env, json* info) {
-  if (spec.twins.empty()) return PrepareSession(onnx, env);
-  try {
-    CheckEnvRunsFormat(env, ModelFormat::kOnnx, spec.path.string());
-    return PrepareSession(onnx, env);
-  } catch (const Error&) {
-    // the env runs a framework format: one of the twins
-  }
   for (const auto& twin : spec.twins) {
     ModelFormatInfo format = DetectModelFormat(twin.string());
+    if (format.format == ModelFormat::kOnnx || format.format == ModelFormat::kUnknown) continue;
     try {
       CheckEnvRunsFormat(env, format.format, twin.string());
     } catch (const Error&) {
@@ -154,13 +150,59 @@ std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onn
     return std::make_unique<TwinSession>(std::move(opened.session), onnx.Inputs(),
                                          opened.model.Inputs());
   }
-  Fail(ErrorKind::kUsage, "env {} runs neither model {} ({}) nor any of its {} twins",
-       env.ToString(), spec.name, spec.path.string(), spec.twins.size());
+  try {
+    CheckEnvRunsFormat(env, ModelFormat::kOnnx, spec.path.string());
+  } catch (const Error&) {
+    Fail(ErrorKind::kUsage, "env {} runs neither model {} ({}) nor any of its {} twins",
+         env.ToString(), spec.name, spec.path.string(), spec.twins.size());
+  }
+  return PrepareSession(onnx, env);
+}
+
+// Runs the model's conversions (the real converters, adapters/convert_plan.py) into
+// conversions/ beside the store, named by the source's digest so a rerun reuses them; each
+// success becomes a twin, each direction's outcome a campaign value "conversion/SHA/LABEL".
+void Convert(MatrixModel& m, const std::string& sha, Store& store,
+             const MatrixProgressFn& progress) {
+  fs::path dir = fs::absolute(store.path()).parent_path() / "conversions";
+  for (const MatrixConversion& conv : m.conversions) {
+    fs::path out =
+        dir / fmt::format("{}.{}.{}{}", m.name, sha.substr(0, 12), conv.Label(), conv.Extension());
+    json record = {{"model", m.name},
+                   {"to", conv.to},
+                   {"via", conv.via},
+                   {"quantize", conv.quantize},
+                   {"path", out.string()}};
+    bool done = fs::exists(out) && fs::exists(out.string() + ".concord.json");
+    if (!done) {
+      if (progress) {
+        MatrixProgress p;
+        p.model = m.name;
+        p.env = "convert to " + conv.Label();
+        p.phase = "convert";
+        progress(p);
+      }
+      fs::create_directories(dir);
+      std::string output;
+      ConvertRequest r{m.path.string(), conv.to, out.string(), conv.via,
+                       conv.quantize,   {},      "",           false};
+      int rc = RunConvertTools(r, &output);
+      done = rc == 0;
+      if (!done) {
+        record["exit"] = rc;
+        record["message"] = output.size() > 2000 ? output.substr(output.size() - 2000) : output;
+      }
+    }
+    record["status"] = done ? "ok" : "failed";
+    store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
+    if (done) m.twins.push_back(out);
+  }
 }
 
 // Loads every model and its inputs up front, so that a bad model or dataset is an error before
 // any cell runs; records the models and inputs in the store.
-std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store) {
+std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
+                                const MatrixProgressFn& progress) {
   std::vector<Planned> plan;
   for (const auto& m : c.models) {
     Model model = Model::Load(m.path.string());
@@ -190,7 +232,10 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store) {
     std::vector<int64_t> ids;
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));
-    plan.push_back({&m, std::move(model), model_id, std::move(inputs), std::move(ids)});
+    MatrixModel spec = m;
+    Convert(spec, sha, store, progress);
+    plan.push_back(
+        {std::move(spec), std::move(model), model_id, std::move(inputs), std::move(ids)});
   }
   return plan;
 }
@@ -294,7 +339,7 @@ MatrixSummary MatrixRunner::Run() {
   store_.SetCampaignValue("name", c_.name);
   store_.SetCampaignValue("config", c_.raw.dump());
   store_.SetCampaignValue("config_file", c_.file.string());
-  plan_ = PlanModels(c_, store_);
+  plan_ = PlanModels(c_, store_, progress_);
   env_ids_ = RecordEnvironments(c_, store_, machine);
   if (options_.retry_failed) RetireFailedCells();
   CountCells();
@@ -360,7 +405,7 @@ void MatrixRunner::RunModelEnv(const Planned& p, size_t e) {
   std::vector<Cell> cells = MissingCells(p, e);
   if (cells.empty()) return;
   std::vector<ValueInfo> out_infos = p.model.Outputs();
-  prog_.model = p.spec->name;
+  prog_.model = p.spec.name;
   prog_.env = c_.envs[e];
   prog_.input.clear();
   EnvSpec run_spec = SessionSpec(c_, c_.envs[e]);
@@ -398,7 +443,7 @@ void MatrixRunner::Prepare(const Planned& p, size_t e, const EnvSpec& run_spec, 
   auto t0 = Clock::now();
   json info = json::object();
   try {
-    session_ = PrepareForEnv(*p.spec, p.model, run_spec, &info);
+    session_ = PrepareForEnv(p.spec, p.model, run_spec, &info);
     rec_.prepare_ms = MsSince(t0);
     rec_.effective_env = session_->effective_env();
     int pid = getpid();

@@ -55,6 +55,16 @@
 
 namespace concord {
 
+// One conversion direction of a matrix model (`concord convert SRC --to TO --via ... --quantize`):
+// the converted model becomes one of the model's twins, run by the envs of its format.
+struct MatrixConversion {
+  std::string to;  // torch|tf|keras|tflite|openvino
+  std::vector<std::string> via;
+  std::string quantize = "none";
+  std::string Label() const;      // "tflite", "tflite-via-onnx2tf", "tflite-fp16"
+  std::string Extension() const;  // ".pt2", ".savedmodel", ".keras", ".tflite", ".xml"
+};
+
 struct MatrixModel {
   std::string name;
   std::filesystem::path path;
@@ -65,6 +75,9 @@ struct MatrixModel {
   // run by the envs that cannot run ONNX (torch@cuda runs the .pt twin). Inputs and outputs
   // must match the ONNX model's, in order; outputs are recorded under the ONNX model's names.
   std::vector<std::filesystem::path> twins;
+  // Directions converted before the run (into conversions/ beside the store, reused while the
+  // source is unchanged); each success is appended to twins, each failure recorded.
+  std::vector<MatrixConversion> conversions;
 };
 
 struct MatrixDataset {

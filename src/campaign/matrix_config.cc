@@ -2,6 +2,7 @@
 // reported before anything runs, naming the config file and the key.
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -10,6 +11,25 @@
 #include "ir/error.h"
 
 namespace concord {
+
+std::string MatrixConversion::Label() const {
+  std::string label = to;
+  for (const auto& v : via) label += "-via-" + v;
+  if (quantize != "none") label += "-" + quantize;
+  for (char& ch : label) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') ch = '_';
+  }
+  return label;
+}
+
+std::string MatrixConversion::Extension() const {
+  if (to == "torch") return ".pt2";
+  if (to == "tf") return ".savedmodel";
+  if (to == "keras") return ".keras";
+  if (to == "tflite") return ".tflite";
+  if (to == "openvino") return ".xml";
+  return ".onnx";
+}
 namespace {
 
 namespace fs = std::filesystem;
@@ -84,10 +104,48 @@ std::vector<fs::path> ReadTwins(const MatrixConfig& c, const json& twins,
   return out;
 }
 
+// models[i].conversions: [{"to": FORMAT, "via": TOOL | [TOOLS], "quantize": MODE}].
+std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json& list,
+                                              const std::string& where) {
+  if (!list.is_array()) ConfigFail(c.file, where + ".conversions must be an array");
+  std::vector<MatrixConversion> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string at = fmt::format("{}.conversions[{}]", where, i);
+    const json& e = list[i];
+    if (!e.is_object()) ConfigFail(c.file, at + " must be an object {\"to\": FORMAT, ...}");
+    CheckKeys(c.file, e, at, {"to", "via", "quantize"});
+    MatrixConversion conv;
+    conv.to = GetString(c.file, e, "to", at);
+    static const std::set<std::string> kFormats = {"onnx",  "torch",  "tf",
+                                                   "keras", "tflite", "openvino"};
+    if (!kFormats.count(conv.to)) {
+      ConfigFail(c.file, at + ".to must be one of onnx, torch, tf, keras, tflite, openvino");
+    }
+    if (e.contains("via")) {
+      const json& v = e["via"];
+      if (v.is_string()) conv.via.push_back(v.get<std::string>());
+      if (v.is_array()) {
+        for (const auto& t : v) {
+          if (!t.is_string()) ConfigFail(c.file, at + ".via must name tools");
+          conv.via.push_back(t.get<std::string>());
+        }
+      }
+      if (!v.is_string() && !v.is_array()) ConfigFail(c.file, at + ".via must name tools");
+    }
+    if (e.contains("quantize")) conv.quantize = GetString(c.file, e, "quantize", at);
+    if (conv.quantize != "none" && conv.quantize != "dynamic" && conv.quantize != "fp16" &&
+        conv.quantize != "int8") {
+      ConfigFail(c.file, at + ".quantize must be none, dynamic, fp16 or int8");
+    }
+    out.push_back(std::move(conv));
+  }
+  return out;
+}
+
 // models[i] of the config: path (must exist), name, preprocessing, label space, class names.
 MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& where) {
   CheckKeys(c.file, m, where,
-            {"name", "path", "preprocess", "label_space", "class_names", "twins"});
+            {"name", "path", "preprocess", "label_space", "class_names", "twins", "conversions"});
   MatrixModel model;
   model.path = Resolve(c.file, GetString(c.file, m, "path", where));
   if (!fs::is_regular_file(model.path)) {
@@ -97,6 +155,7 @@ MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& w
   model.name =
       m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
   if (m.contains("twins")) model.twins = ReadTwins(c, m["twins"], where);
+  if (m.contains("conversions")) model.conversions = ReadConversions(c, m["conversions"], where);
   if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);
   if (m.contains("label_space")) {
     const json& ls = m["label_space"];

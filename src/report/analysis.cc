@@ -217,6 +217,8 @@ class ModelAnalysis {
   json Performance();
   json PerformanceOf(int64_t e);
   void AddDeviceFacts(int64_t e, json* pj);
+  std::string ModelFileOf(int64_t e);
+  json Conversions();
   json TimeChange();
 
   std::string EnvName(int64_t id) { return rows_.name_by_id[id]; }
@@ -345,7 +347,24 @@ json ModelAnalysis::Document(std::vector<ComparisonRecord>* comparisons) {
   mj["quality"] = Quality();
   mj["performance"] = Performance();
   mj["time_change"] = TimeChange();
+  mj["conversions"] = Conversions();
   return mj;
+}
+
+// The matrix's conversion directions of this model (campaign values "conversion/SHA/LABEL"):
+// label, target format, tools, quantization, status and, for a failed one, the converter's
+// message. Which env ran each converted file is in the pairs (kind "conversion").
+json ModelAnalysis::Conversions() {
+  json out = json::array();
+  std::string prefix = "conversion/" + m_.sha256 + "/";
+  for (auto it = rows_.campaign.lower_bound(prefix);
+       it != rows_.campaign.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    json record = json::parse(it->second, nullptr, false);
+    if (!record.is_object()) continue;
+    record["label"] = it->first.substr(prefix.size());
+    out.push_back(record);
+  }
+  return out;
 }
 
 json ModelAnalysis::Inputs() {
@@ -462,7 +481,9 @@ json ModelAnalysis::ComparePair(int64_t ea, int64_t eb,
   }
   json pj = {{"a", EnvName(ea)},
              {"b", EnvName(eb)},
-             {"kind", PairKind(rows_.spec_by_id[ea], rows_.spec_by_id[eb])},
+             {"kind", ModelFileOf(ea) != ModelFileOf(eb)
+                          ? std::string("conversion")
+                          : PairKind(rows_.spec_by_id[ea], rows_.spec_by_id[eb])},
              {"inputs", n},
              {"identical_outputs", identical},
              {"disagreeing_inputs", disagreeing}};
@@ -633,6 +654,20 @@ json ModelAnalysis::PerformanceOf(int64_t e) {
   pj["peak_rss_mb"] = has ? JsonNumber(peak) : json(nullptr);
   AddDeviceFacts(e, &pj);
   return pj;
+}
+
+// The model file env `e` ran: a twin's path (a matrix model's conversion or twin, recorded as
+// the session's "model_file"), "" for the model itself.
+std::string ModelAnalysis::ModelFileOf(int64_t e) {
+  for (const auto& s : rows_.sessions) {
+    if (s.model_id != m_.id || s.env_id != e) continue;
+    json info = json::parse(s.info_json, nullptr, false);
+    if (info.is_object() && info.contains("model_file") && info["model_file"].is_string()) {
+      return info["model_file"].get<std::string>();
+    }
+    return "";
+  }
+  return "";
 }
 
 // The device the env's sessions reported running on (the MODEL reply's "device": a GPU's

@@ -203,6 +203,7 @@ std::string HtmlWriter::Model(const json& model, size_t m, json& chart) {
   Predictions(model, m, envs);
   Agreement(model, m, envs, chart);
   Latency(model, m, chart);
+  Conversions(model, m);
   Accuracy(model, m, chart);
   Confusion(model, m);
   Disagreements(model, m, envs);
@@ -222,6 +223,24 @@ void HtmlWriter::Open(const char* id, size_t m, const char* title) {
 
 void HtmlWriter::Canvas(const char* kind, size_t m, const std::string& style, const char* label) {
   out_ += ChartCanvas(kind, m, style, label);
+}
+
+// The model's conversion directions (matrix "conversions"): status, file or the converter's
+// message. Shown only where the campaign converted the model.
+void HtmlWriter::Conversions(const json& model, size_t m) {
+  const json& conversions = Arr(model, "conversions");
+  if (conversions.empty()) return;
+  Open("conversions", m, "Conversions");
+  out_ +=
+      "<div class=\"scroll\"><table><thead><tr><th>direction</th><th>status</th>"
+      "<th>file or converter message</th></tr></thead><tbody>\n";
+  for (const json& c : conversions) {
+    bool ok = Str(c, "status") == "ok";
+    Add("<tr><td>{}</td><td>{}</td><td{}>{}</td></tr>\n", HtmlEscape(Str(c, "label")),
+        HtmlEscape(Str(c, "status")), ok ? "" : " class=\"err\"",
+        HtmlEscape(ok ? Str(c, "path") : Str(c, "message")));
+  }
+  out_ += "</tbody></table></div>\n</section>\n";
 }
 
 void HtmlWriter::Errors(const json& model, size_t m) {

@@ -115,6 +115,7 @@ void HtmlWriter::DeltaNN(const json& model, size_t m) {
       {"library", "Library evaluation: same device and optimisation, different library"},
       {"device", "Device evaluation: same library and optimisation, different device"},
       {"opt", "Optimisation evaluation: same library and device, different optimisation"},
+      {"conversion", "Conversion evaluation: the model against a converted twin (another format)"},
       {"other", "Other pairs: more than one factor differs"}};
   const json& pairs = Arr(model, "pairs");
   if (pairs.empty()) Empty("no pairs of environments");

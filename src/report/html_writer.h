@@ -76,6 +76,7 @@ class HtmlWriter {
   void Resources(const json& model, size_t m, json& chart);
   void Timing(const json& model, size_t m, json& chart);
   void Errors(const json& model, size_t m);
+  void Conversions(const json& model, size_t m);
   void DeltaNN(const json& model, size_t m);
 
   const json& doc_;

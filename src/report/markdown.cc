@@ -150,6 +150,7 @@ class MarkdownWriter {
     Predictions(model, envs);
     Agreement(model, envs);
     Latency(model);
+    Conversions(model);
     Accuracy(model);
     Disagreements(model, envs);
     Timing(model);
@@ -223,6 +224,22 @@ class MarkdownWriter {
       row.push_back(gpu ? Sig3(*gpu) + " MB" : "");
       row.push_back(MdEsc(Str(p, "device")));
       Row(row);
+    }
+    out_ += "\n";
+  }
+
+  void Conversions(const json& model) {
+    const json& conversions = Arr(model, "conversions");
+    if (conversions.empty()) return;
+    out_ += "### Conversions\n\n";
+    Header({"direction", "status", "file or converter message"}, "lll");
+    for (const json& c : conversions) {
+      std::string what = Str(c, "status") == "ok" ? Str(c, "path") : Str(c, "message");
+      if (what.size() > 300) what = what.substr(0, 300) + "...";
+      for (char& ch : what) {
+        if (ch == '\n') ch = ' ';
+      }
+      Row({MdEsc(Str(c, "label")), MdEsc(Str(c, "status")), MdEsc(what)});
     }
     out_ += "\n";
   }
@@ -424,6 +441,7 @@ class MarkdownWriter {
         {"library", "Library evaluation (same device and optimisation)"},
         {"device", "Device evaluation (same library and optimisation)"},
         {"opt", "Optimisation evaluation (same library and device)"},
+        {"conversion", "Conversion evaluation (the model against a converted twin)"},
         {"other", "Other pairs (more than one factor differs)"}};
     for (const auto& [kind, title] : kKinds) {
       Add("#### {}\n\n", title);

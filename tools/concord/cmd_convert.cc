@@ -1,13 +1,8 @@
 // concord convert: run conversion passes (src/passes) over a model and write the result.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 
-#include "backends/worker_backend.h"
+#include "backends/convert_tools.h"
 #include "ir/external_data.h"
 #include "ir/tensor_io.h"
 #include "passes/pass.h"
@@ -87,33 +82,18 @@ int ConvertWithTools(const ConvertArgs& a) {
          "converters; convert in two steps");
   }
   RefuseOverwritingInput(a.in, a.out);
-  std::string script = (fs::path(WorkerAdaptersDir()) / "convert_plan.py").string();
-  std::vector<std::string> args = {WorkerPythonPath(), script,    a.in, "--to", a.to, "-o", a.out,
-                                   "--quantize",       a.quantize};
-  for (const auto& v : a.via) args.insert(args.end(), {"--via", v});
-  for (const auto& e : a.examples) args.insert(args.end(), {"--inputs", e});
   if (a.calibration.size() > 1) {
     Fail(ErrorKind::kUsage, "convert --to takes one --calibration DIR (a folder of .npy sets)");
   }
-  for (const auto& c : a.calibration) args.insert(args.end(), {"--calibration", c});
-  if (a.json) args.push_back("--json");
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::cout.flush();
-  pid_t pid = ::fork();
-  if (pid < 0) Fail(ErrorKind::kRuntime, "convert: cannot fork: {}", std::strerror(errno));
-  if (pid == 0) {
-    ::execv(argv[0], argv.data());
-    std::fprintf(stderr, "convert: cannot run %s: %s (run scripts/setup)\n", argv[0],
-                 std::strerror(errno));
-    ::_exit(kExitUsage);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  Fail(ErrorKind::kRuntime, "convert: {} was killed by signal {}", script, WTERMSIG(status));
+  ConvertRequest r{a.in,
+                   a.to,
+                   a.out,
+                   a.via,
+                   a.quantize,
+                   a.examples,
+                   a.calibration.empty() ? "" : a.calibration.front(),
+                   a.json};
+  return RunConvertTools(r);
 }
 
 int ConvertMain(const ConvertArgs& a) {

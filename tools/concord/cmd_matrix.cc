@@ -41,6 +41,10 @@ class ProgressPrinter {
   explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
   void operator()(const MatrixProgress& p) {
     if (quiet_) return;
+    if (p.phase == "convert") {  // a conversion takes its converter's time: one line each
+      std::cerr << (tty_ ? "\r\033[K" : "") << fmt::format("{}: {} ...\n", p.model, p.env);
+      return;
+    }
     if (!tty_) {
       if (p.phase == "prepare") {
         std::cerr << fmt::format("[{}/{}] {} on {}: preparing ({} elapsed)\n", p.done, p.todo,

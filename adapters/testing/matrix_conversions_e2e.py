@@ -1,0 +1,79 @@
+"""`concord matrix` with `conversions` and `twins` through the real binary and converters.
+
+    .venv/bin/python adapters/testing/matrix_conversions_e2e.py CONCORD_BIN
+
+A small CNN (scripts/make_models.py example) is converted by the matrix to torch.export
+(onnx2torch) and OpenVINO IR, and asked for a Keras conversion no installed tool makes. The
+torch and openvino envs must run the converted files (not the ONNX file openvino could also read)
+and agree with the reference interpreter on the ONNX model (the independent truth) within 1e-4;
+the analysis classes those pairs "conversion"; the failed direction is recorded with the
+converter's message; a rerun reuses the converted files. Needs the torch venv
+(scripts/setup_venvs torch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONCORD = ""
+
+
+class MatrixConversions(unittest.TestCase):
+    def test_conversions_run_on_their_envs_and_agree_with_ref(self) -> None:
+        work = tempfile.mkdtemp(prefix="concord-conv-")
+        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_models.py"),
+                        "example", work], check=True, capture_output=True)
+        config = os.path.join(work, "m.json")
+        with open(config, "w") as f:
+            json.dump({"models": [{"name": "tiny", "path": "model.onnx", "conversions": [
+                {"to": "torch"}, {"to": "openvino"}, {"to": "keras"}]}],
+                "envs": ["ref", "ort@cpu,opt=3", "torch@cpu,opt=0", "openvino@cpu"],
+                "dataset": {"random": 3}, "repeats": 1}, f)
+        db = os.path.join(work, "m.db")
+        p = subprocess.run([CONCORD, "matrix", config, "--db", db], capture_output=True,
+                           text=True, timeout=1200)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("tiny: convert to torch", p.stderr)
+        analysis = os.path.join(work, "a.json")
+        p = subprocess.run([CONCORD, "report", db, "--out", os.path.join(work, "r.html"),
+                            "--analysis-json", analysis], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(analysis) as f:
+            model = json.load(f)["models"][0]
+        status = {c["label"]: c for c in model["conversions"]}
+        self.assertEqual(status["torch"]["status"], "ok")
+        self.assertEqual(status["openvino"]["status"], "ok")
+        self.assertEqual(status["keras"]["status"], "failed")
+        self.assertIn("no installed converter goes from onnx to keras", status["keras"]["message"])
+        pairs = {(q["a"], q["b"]): q for q in model["pairs"]}
+        for env in ("torch@cpu,opt=0", "openvino@cpu"):
+            with self.subTest(env=env):
+                q = pairs[("ref@cpu", env)]
+                self.assertEqual(q["kind"], "conversion")
+                self.assertEqual(q["top1_agree"], 1.0)
+                self.assertLess(q["max_abs"], 1e-4)
+        self.assertEqual(pairs[("ref@cpu", "ort@cpu,opt=3")]["kind"], "library")
+        self.assertEqual(pairs[("torch@cpu,opt=0", "openvino@cpu")]["kind"], "conversion")
+        # A rerun (a new store) converts nothing: the files beside the store are reused.
+        p = subprocess.run([CONCORD, "matrix", config, "--db", os.path.join(work, "m2.db"),
+                            "--no-report"], capture_output=True, text=True, timeout=1200)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("convert to torch", p.stderr)
+        self.assertIn("convert to keras", p.stderr)  # a failed direction is tried again
+
+
+def main() -> int:
+    global CONCORD
+    CONCORD = os.path.abspath(sys.argv[1])
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(MatrixConversions)
+    return 0 if unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

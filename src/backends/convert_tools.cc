@@ -1,0 +1,75 @@
+#include "backends/convert_tools.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "backends/worker_backend.h"
+#include "ir/error.h"
+
+namespace concord {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> Argv(const ConvertRequest& r) {
+  std::string script = (fs::path(WorkerAdaptersDir()) / "convert_plan.py").string();
+  std::vector<std::string> args = {WorkerPythonPath(), script,    r.src, "--to", r.to, "-o", r.out,
+                                   "--quantize",       r.quantize};
+  for (const auto& v : r.via) args.insert(args.end(), {"--via", v});
+  for (const auto& e : r.examples) args.insert(args.end(), {"--inputs", e});
+  if (!r.calibration.empty()) args.insert(args.end(), {"--calibration", r.calibration});
+  if (r.json) args.push_back("--json");
+  return args;
+}
+
+}  // namespace
+
+int RunConvertTools(const ConvertRequest& request, std::string* output) {
+  std::vector<std::string> args = Argv(request);
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int pipe_fd[2] = {-1, -1};
+  if (output != nullptr && ::pipe2(pipe_fd, O_CLOEXEC) < 0) {
+    Fail(ErrorKind::kRuntime, "convert: cannot create a pipe: {}", std::strerror(errno));
+  }
+  std::cout.flush();
+  pid_t pid = ::fork();
+  if (pid < 0) Fail(ErrorKind::kRuntime, "convert: cannot fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    if (output != nullptr) {
+      ::dup2(pipe_fd[1], 1);
+      ::dup2(pipe_fd[1], 2);
+    }
+    ::execv(argv[0], argv.data());
+    std::fprintf(stderr, "convert: cannot run %s: %s (run scripts/setup)\n", argv[0],
+                 std::strerror(errno));
+    ::_exit(2);
+  }
+  if (output != nullptr) {
+    ::close(pipe_fd[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(pipe_fd[0], buf, sizeof buf)) != 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) break;
+      output->append(buf, static_cast<size_t>(n));
+    }
+    ::close(pipe_fd[0]);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  Fail(ErrorKind::kRuntime, "convert: {} was killed by signal {}", args[1], WTERMSIG(status));
+}
+
+}  // namespace concord

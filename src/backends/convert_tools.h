@@ -1,0 +1,28 @@
+// The real converters (torch.onnx, tf2onnx, TFLiteConverter, onnx2torch, onnx2tf, OpenVINO...)
+// behind `concord convert --to` and the matrix's `conversions`: adapters/convert_plan.py plans
+// the chain of tools and runs each in the venv that holds it, writing OUT, its sidecar
+// OUT.concord.json and an ONNX twin OUT.twin.onnx.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace concord {
+
+struct ConvertRequest {
+  std::string src;
+  std::string to;  // onnx|torch|tf|keras|tflite|openvino, or a chain "onnx,tf,tflite"
+  std::string out;
+  std::vector<std::string> via;   // tools the chain must use
+  std::string quantize = "none";  // none|dynamic|fp16|int8
+  std::vector<std::string> examples;
+  std::string calibration;  // a folder of .npy input sets (int8)
+  bool json = false;
+};
+
+// Runs the converters: 0 written, 2 usage (no tool for a direction, a missing venv), 3 a
+// converter failed. With `output` null their stdout and stderr pass through; otherwise both are
+// captured into *output (the matrix records a failed direction's message).
+int RunConvertTools(const ConvertRequest& request, std::string* output = nullptr);
+
+}  // namespace concord
