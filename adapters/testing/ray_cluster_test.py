@@ -9,7 +9,8 @@ truth is the same campaign run by one `concord` process without Ray:
   output digests (runs and outputs tables), the OpenCL session runs on the OpenCL node, and the
   same command run again runs nothing;
 - a fuzz campaign (opencv@cpu and a remote env on an unreachable board) has the same findings
-  with the same counts and the same op coverage, every chunk on the board's node;
+  with the same counts and the same op coverage, every chunk on the board's node, and the same
+  command run again runs nothing;
 - a matrix whose worker node is killed while it runs a session still has every cell exactly
   once, and the driver's log shows the node lost and the session's second attempt;
 - a matrix whose `concord` (and so its driver) is killed after its first session was merged,
@@ -206,6 +207,13 @@ class RayCluster(unittest.TestCase):
         self.assertEqual(coverage(self.path("fr/fuzz.db")), coverage(self.path("f1/fuzz.db")))
         for f in summary["findings"]:  # each bundle is on this machine, under its chunk
             self.assertTrue(os.path.isfile(os.path.join(f["bundle"], "model.onnx")), f["bundle"])
+        # Run again: every chunk's tick series is in the store, so nothing runs and no count
+        # is added twice.
+        again = concord(*fuzz, "--out", self.path("fr"), "--ray", self.cluster.address,
+                        "--ray-chunk", "8", "--json")
+        self.assertLessEqual(again.returncode, 1, again.stderr)
+        self.assertEqual(json.loads(again.stdout)["ray"]["skipped"], 3)
+        self.assertEqual(findings(self.path("fr/fuzz.db")), single)
 
     def test_3_node_killed_mid_run(self) -> None:
         model = self.path("convs.onnx")

@@ -123,10 +123,11 @@ std::map<std::string, OpDtypeSet> Exclusions(const FuzzArgs& a, const gen::GenOp
 
 // The campaign label of the store's ticks: a shard's names its shard (and the campaign's size),
 // so merged shards keep one tick series each and a Ray rerun can see which chunks are stored.
-std::string CampaignLabel(uint64_t seed, int64_t iterations, const Shard& shard) {
-  if (shard.count == 1) return fmt::format("seed{}", seed);
-  if (iterations > 0) return fmt::format("seed{} n{} shard {}", seed, iterations, shard.ToString());
-  return fmt::format("seed{} shard {}", seed, shard.ToString());
+std::string CampaignLabel(uint64_t seed, int64_t iterations, const Shard* shard) {
+  if (shard == nullptr) return fmt::format("seed{}", seed);
+  if (iterations > 0)
+    return fmt::format("seed{} n{} shard {}", seed, iterations, shard->ToString());
+  return fmt::format("seed{} shard {}", seed, shard->ToString());
 }
 
 FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs) {
@@ -140,7 +141,7 @@ FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs
   o.timeout_s = a.timeout_s;
   o.tol = Tolerance{a.rtol, a.atol};
   o.out_dir = a.out;
-  o.campaign = CampaignLabel(a.seed, o.iterations, o.shard);
+  o.campaign = CampaignLabel(a.seed, o.iterations, a.shard.empty() ? nullptr : &o.shard);
   return o;
 }
 
@@ -274,7 +275,7 @@ int FuzzRayMain(const FuzzArgs& a) {
       t.args = common;
       t.args.insert(t.args.end(), {"--shard", shard.ToString(), "--out", t.out_dir});
       t.resources = RayResourcesForAll(specs);
-      t.done = stored.count(CampaignLabel(a.seed, a.iterations, shard)) > 0;
+      t.done = stored.count(CampaignLabel(a.seed, a.iterations, &shard)) > 0;
       campaign.tasks.push_back(std::move(t));
     }
   }
