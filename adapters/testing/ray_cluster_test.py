@@ -147,6 +147,34 @@ class RayCluster(unittest.TestCase):
             json.dump(cfg, f)
         return path
 
+    def test_0_usage_errors_exit_two_and_leave_no_store(self) -> None:
+        cfg = self.config("u", TINY_CNN, ["ref"], 1, 1)
+        db = self.path("u.db")
+        address = self.cluster.address
+        for args, says in [
+            (["--shard", "0/2", "--ray", address], "drop --shard"),
+            (["--retry-failed", "--ray", address], "--retry-failed cannot be combined"),
+            (["--ray", "127.0.0.1:1"], "no Ray cluster answers at 127.0.0.1:1"),
+        ]:
+            r = concord("matrix", cfg, "--db", db, *args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertFalse(os.path.exists(db))
+        fuzz = ["fuzz", "--envs", "opencv@cpu", "--out", self.path("fu"), "--ray", address]
+        r = concord(*fuzz, "--time", "5")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--ray needs --iterations", r.stderr)
+        r = concord(*fuzz, "--iterations", "4", "--infer-support")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # A session that needs more CPUs than any node has (threads=2, 1-CPU nodes): refused
+        # before anything is submitted.
+        cfg = self.config("g", TINY_CNN, ["ref", "ort@cpu,threads=2"], 1, 1)
+        r = concord("matrix", cfg, "--db", db, "--ray", address)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('no node of the cluster has what task session 1/2', r.stderr)
+        self.assertIn('"CPU": 2.0', r.stderr)
+        self.assertFalse(os.path.exists(db))
+
     def test_1_matrix_equals_one_process(self) -> None:
         cfg = self.config("m", TINY_CNN, ["ref", "ort@cpu", "opencv@opencl"], 3, 2)
         one = concord("matrix", cfg, "--no-report", "--db", self.path("one.db"))
