@@ -15,8 +15,9 @@ that crashes is a result its store records. Driver death: the same command run a
 tasks the store already holds (the plan marks them done).
 
 Progress goes to stderr: one line per event when stderr is not a terminal, else a bar with the
-tasks per node. RESULT.json gets the tasks' own --json summaries, failed and retried tasks, and
-tasks per node; "error" when the cluster cannot run the plan.
+tasks per node. RESULT.json gets the tasks' own --json summaries, failed and retried tasks,
+tasks per node and the node each merged task ran on; "error" when the cluster cannot run the
+plan.
 Exit: 0 every task merged; 1 some task failed (listed); 2 the cluster cannot run the plan
 (unreachable, or no node has a task's resources).
 """
@@ -459,6 +460,7 @@ class Driver:
             "failed": self.failed,
             "retried": self.retried,
             "nodes": nodes,
+            "placements": {s["task"]: s["node"] for s in self.summaries},
             "seconds": time.monotonic() - self.t0,
             "summaries": self.summaries,
         }

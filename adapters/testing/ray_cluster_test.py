@@ -190,11 +190,24 @@ class RayCluster(unittest.TestCase):
         single = rows(self.path("one.db"))
         self.assertEqual(len(single), 18)
         self.assertEqual(rows(db), single)
+        # The same analysis: campaign, environments, pairs compared and cell counts.
+        docs = []
+        for store in (self.path("one.db"), db):
+            a = self.path("analysis.json")
+            rep = concord("report", store, "--out", self.path("r.html"), "--analysis-json", a)
+            self.assertEqual(rep.returncode, 0, rep.stderr)
+            with open(a) as f:
+                docs.append(json.load(f))
+        self.assertEqual(docs[0]["campaign"], docs[1]["campaign"])
+        self.assertEqual([e["env"] for e in docs[0]["envs"]], [e["env"] for e in docs[1]["envs"]])
+        for key in ("pairs", "cells", "disagreements"):
+            self.assertEqual(docs[0]["models"][0][key], docs[1]["models"][0][key], key)
         # Each session ran where its resources are: OpenCL on the OpenCL node only.
         nodes = {n: v["tasks"] for n, v in summary["ray"]["nodes"].items()}
         self.assertEqual(sum(nodes.values()), 3)
         self.assertNotIn(self.cluster.head_node.node_id, nodes)
-        self.assertGreaterEqual(nodes.get(self.opencl_node.node_id, 0), 1)
+        placements = summary["ray"]["placements"]
+        self.assertEqual(placements["session 2/3"], self.opencl_node.node_id)  # opencv@opencl
 
         again = concord("matrix", cfg, "--db", db, "--ray", self.cluster.address, "--json")
         self.assertEqual(again.returncode, 0, again.stderr)
