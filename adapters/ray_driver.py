@@ -251,7 +251,7 @@ class Driver:
         self.lost: set[str] = set()
         self.starts_seen = 0
         self.t0 = time.monotonic()
-        self.work = tempfile.mkdtemp(prefix="concord-driver-")
+        self.work = ""  # run(): where returned stores are written before their merge
 
     # --- output -------------------------------------------------------------------------
     def event(self, line: str) -> None:
@@ -406,6 +406,13 @@ class Driver:
             self.bar()
 
     def run(self) -> None:
+        self.work = tempfile.mkdtemp(prefix="concord-driver-")
+        try:
+            self.run_tasks()
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def run_tasks(self) -> None:
         driver_node = ray.get_runtime_context().get_node_id()
         tracker = Tracker.options(  # type: ignore[attr-defined]
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=driver_node, soft=False)
@@ -446,7 +453,6 @@ class Driver:
         self.poll_starts(tracker)
         if self.tty and self.plan["progress"] and not self.plan["quiet"]:
             sys.stderr.write("\r\033[K")
-        shutil.rmtree(self.work, ignore_errors=True)
 
     def result(self) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
