@@ -200,9 +200,10 @@ void Convert(MatrixModel& m, const std::string& sha, Store& store,
 }
 
 // Loads every model and its inputs up front, so that a bad model or dataset is an error before
-// any cell runs; records the models and inputs in the store.
+// any cell runs; records the models and inputs in the store. `convert`: also runs the models'
+// conversions (a cluster driver leaves them to the nodes that run the sessions).
 std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
-                                const MatrixProgressFn& progress) {
+                                const MatrixProgressFn& progress, bool convert = true) {
   std::vector<Planned> plan;
   for (const auto& m : c.models) {
     Model model = Model::Load(m.path.string());
@@ -233,11 +234,17 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));
     MatrixModel spec = m;
-    Convert(spec, sha, store, progress);
+    if (convert) Convert(spec, sha, store, progress);
     plan.push_back(
         {std::move(spec), std::move(model), model_id, std::move(inputs), std::move(ids)});
   }
   return plan;
+}
+
+void RecordCampaign(const MatrixConfig& c, Store& store) {
+  store.SetCampaignValue("name", c.name);
+  store.SetCampaignValue("config", c.raw.dump());
+  store.SetCampaignValue("config_file", c.file.string());
 }
 
 // Records every env of the campaign, with backend versions probed once per backend; returns
@@ -336,9 +343,7 @@ MatrixSummary MatrixRunner::Run() {
   for (const auto& e : c_.envs) specs.push_back(EnvSpec::Parse(e));
   ValidateEnvs(specs);
   json machine = MachineFingerprint();
-  store_.SetCampaignValue("name", c_.name);
-  store_.SetCampaignValue("config", c_.raw.dump());
-  store_.SetCampaignValue("config_file", c_.file.string());
+  RecordCampaign(c_, store_);
   plan_ = PlanModels(c_, store_, progress_);
   env_ids_ = RecordEnvironments(c_, store_, machine);
   if (options_.retry_failed) RetireFailedCells();
@@ -530,6 +535,27 @@ RunRecord MatrixRunner::RunCell(const Planned& p, size_t e, const Cell& cell,
 MatrixSummary RunMatrix(const MatrixConfig& c, Store& store, const MatrixProgressFn& progress,
                         const MatrixRunOptions& options) {
   return MatrixRunner(c, store, progress, options).Run();
+}
+
+std::vector<MatrixSession> PlanMatrixSessions(const MatrixConfig& config, Store& store) {
+  std::vector<EnvSpec> specs;
+  for (const auto& e : config.envs) specs.push_back(EnvSpec::Parse(e));
+  RecordCampaign(config, store);
+  std::vector<Planned> plan = PlanModels(config, store, nullptr, /*convert=*/false);
+  std::vector<MatrixSession> sessions;
+  for (const Planned& p : plan) {
+    for (const EnvSpec& spec : specs) {
+      MatrixSession s{static_cast<int64_t>(sessions.size()), p.spec.name, spec.ToString()};
+      for (int64_t input_id : p.input_ids) {
+        for (int r = 0; r < config.repeats; ++r) {
+          ++s.cells;
+          s.stored += store.HasRunOnAnyMachine(p.model_id, s.env, input_id, r) ? 1 : 0;
+        }
+      }
+      sessions.push_back(std::move(s));
+    }
+  }
+  return sessions;
 }
 
 std::vector<MatrixFailure> SummarizeFailures(Store& store) {

@@ -143,6 +143,19 @@ MatrixSummary RunMatrix(const MatrixConfig& config, Store& store,
                         const MatrixProgressFn& progress = nullptr,
                         const MatrixRunOptions& options = {});
 
+// A (model, env) session of a configuration (numbered model-major in config order, the order
+// --shard partitions) and how many of its cells the store already holds, on any machine.
+struct MatrixSession {
+  int64_t index = 0;
+  std::string model, env;  // env: canonical env string
+  int64_t cells = 0, stored = 0;
+};
+// What a cluster driver needs before dispatching sessions: loads every model and its inputs and
+// records them and the campaign's name and config in the store (as RunMatrix does), then counts
+// each session's stored cells. Records no environment (the nodes that run the sessions do), and
+// validates none: the caller checks the envs against what the nodes can run.
+std::vector<MatrixSession> PlanMatrixSessions(const MatrixConfig& config, Store& store);
+
 // The failed cells of a store grouped by (model, env, error message), largest group first.
 struct MatrixFailure {
   std::string model, env, error;

@@ -210,6 +210,10 @@ class Store {
   int64_t UpsertInput(const std::string& digest, const std::string& description_json);
 
   bool HasRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat);
+  // Whether the cell has a run in any environment with this env string, whatever its machine
+  // (a campaign resumed from another machine than the one that ran it).
+  bool HasRunOnAnyMachine(int64_t model_id, const std::string& env, int64_t input_id,
+                          int64_t repeat);
   // Writes the run row and all its outputs in one transaction and returns the run id. A cell
   // (model, env, input, repeat) that already has a run, or two outputs with the same idx, is
   // Error(kInput) and leaves the store unchanged.

@@ -75,6 +75,15 @@ bool Store::HasRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t r
   return s.Step();
 }
 
+bool Store::HasRunOnAnyMachine(int64_t model_id, const std::string& env, int64_t input_id,
+                               int64_t repeat) {
+  Statement s(db_, path_,
+              "SELECT 1 FROM runs r JOIN environments e ON e.id=r.env_id WHERE r.model_id=? AND "
+              "e.env=? AND r.input_id=? AND r.repeat=?");
+  s.Bind(1, model_id).Bind(2, env).Bind(3, input_id).Bind(4, repeat);
+  return s.Step();
+}
+
 int64_t Store::RecordRun(const RunRecord& run) {
   Transaction tx(db_, path_);
   if (HasRun(run.model_id, run.env_id, run.input_id, run.repeat)) {

@@ -56,6 +56,27 @@ TEST_F(MergeTest, UnionWithOneRowPerCell) {
   EXPECT_FALSE(fs::exists(P("all.db.merging")));
 }
 
+// --into: merged in place, one store after another; a store merged again adds nothing, and a
+// store that is not one leaves the target as it was.
+TEST_F(MergeTest, IntoAddsInPlaceAndOnlyOnce) {
+  MakeShard(P("a.db"), {"in1", "in2"}, "ref");
+  MakeShard(P("b.db"), {"in3", "in2"}, "ref");
+  CliResult r = RunConcord("merge " + P("a.db") + " --into " + P("all.db") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["runs"], 2);
+  r = RunConcord("merge " + P("b.db") + " " + P("a.db") + " --into " + P("all.db") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["runs"], 3);
+  EXPECT_EQ(j["inputs"][0]["runs_added"], 1);  // in3; in2 was already there
+  EXPECT_EQ(j["inputs"][1]["runs_added"], 0);
+  std::ofstream(P("junk.db")) << "not a database at all, just text";
+  EXPECT_EQ(RunConcord("merge " + P("junk.db") + " --into " + P("all.db")).code, 2);
+  EXPECT_EQ(Store::Open(P("all.db")).RunCount(), 3);
+  EXPECT_EQ(RunConcord("merge " + P("a.db") + " --into " + P("x.db") + " -o " + P("y.db")).code, 2);
+  EXPECT_EQ(RunConcord("merge " + P("a.db")).code, 2);
+}
+
 TEST_F(MergeTest, RefusesToOverwriteAndRejectsBadInputs) {
   MakeShard(P("a.db"), {"in1"}, "ref");
   ASSERT_EQ(RunConcord("merge " + P("a.db") + " -o " + P("out.db")).code, 0);

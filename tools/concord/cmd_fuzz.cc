@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "backends/backend.h"
 #include "backends/env.h"
 #include "campaign/fuzz.h"
 #include "campaign/fuzz_support.h"
+#include "campaign/ray_plan.h"
 #include "gen/generator.h"
 #include "ir/clock.h"
 #include "ir/display_path.h"
@@ -46,6 +48,8 @@ struct FuzzArgs {
   int64_t iterations = 0;
   uint64_t seed = 0;
   std::string shard;
+  std::string ray;
+  int64_t ray_chunk = 25;
   int max_nodes = 10;
   std::string ops, dtypes;
   std::string out = "fuzz_out";
@@ -117,6 +121,15 @@ std::map<std::string, OpDtypeSet> Exclusions(const FuzzArgs& a, const gen::GenOp
   return excluded;
 }
 
+// The campaign label of the store's ticks: a shard's names its shard (and the campaign's size),
+// so merged shards keep one tick series each and a Ray rerun can see which chunks are stored.
+std::string CampaignLabel(uint64_t seed, int64_t iterations, const Shard* shard) {
+  if (shard == nullptr) return fmt::format("seed{}", seed);
+  if (iterations > 0)
+    return fmt::format("seed{} n{} shard {}", seed, iterations, shard->ToString());
+  return fmt::format("seed{} shard {}", seed, shard->ToString());
+}
+
 FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs) {
   FuzzOptions o;
   for (const EnvSpec& e : specs) o.envs.push_back(e.ToString());
@@ -128,12 +141,12 @@ FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs
   o.timeout_s = a.timeout_s;
   o.tol = Tolerance{a.rtol, a.atol};
   o.out_dir = a.out;
-  o.campaign = fmt::format("seed{}", a.seed);
+  o.campaign = CampaignLabel(a.seed, o.iterations, a.shard.empty() ? nullptr : &o.shard);
   return o;
 }
 
 void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
-                      const std::string& db, const std::string& html) {
+                      const std::string& db, const std::string& html, const json& ray = nullptr) {
   json envs = json::object();
   for (const auto& [env, st] : s.envs) {
     envs[env] = {{"tests", st.tests},
@@ -142,23 +155,23 @@ void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
                  {"symptoms", st.symptoms}};
   }
   const json& totals = report_doc["totals"];
-  std::cout << json{{"models", s.models},
-                    {"tests", s.tests},
-                    {"seconds", s.seconds},
-                    {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
-                    {"hits", s.hits},
-                    {"new_findings", s.distinct},
-                    {"findings_in_store", totals["findings"]},
-                    {"root_causes_in_store", totals["root_causes"]},
-                    {"generator_failures", s.generator_failures},
-                    {"envs", envs},
-                    {"store", db},
-                    {"report", html},
-                    {"findings", report_doc["findings"]},
-                    {"root_causes", report_doc["root_causes"]},
-                    {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}}
-                   .dump(2)
-            << "\n";
+  json out{{"models", s.models},
+           {"tests", s.tests},
+           {"seconds", s.seconds},
+           {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
+           {"hits", s.hits},
+           {"new_findings", s.distinct},
+           {"findings_in_store", totals["findings"]},
+           {"root_causes_in_store", totals["root_causes"]},
+           {"generator_failures", s.generator_failures},
+           {"envs", envs},
+           {"store", db},
+           {"report", html},
+           {"findings", report_doc["findings"]},
+           {"root_causes", report_doc["root_causes"]},
+           {"tolerance", {{"rtol", a.rtol}, {"atol", a.atol}}}};
+  if (!ray.is_null()) out["ray"] = ray;
+  std::cout << out.dump(2) << "\n";
 }
 
 void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
@@ -191,6 +204,141 @@ void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
         f["bundle"].get<std::string>());
   }
   std::cout << "store:  " << DisplayPath(db) << "\nreport: " << DisplayPath(html) << "\n";
+}
+
+// --ray: one Ray task per chunk of seeds (`concord fuzz --shard I/N` with the campaign's seed
+// and iterations), each writing its repro bundles under OUT/chunk-I; the driver merges the
+// chunks' stores. A chunk whose tick series is in the store is done and skipped.
+int FuzzRayMain(const FuzzArgs& a) {
+  if (a.iterations <= 0)
+    Fail(ErrorKind::kUsage, "--ray needs --iterations N (tasks are chunks of seeds)");
+  if (!a.shard.empty()) Fail(ErrorKind::kUsage, "--ray makes its own shards; drop --shard");
+  if (a.infer_support) {
+    Fail(ErrorKind::kUsage,
+         "--infer-support cannot be combined with --ray; infer op support without --ray first");
+  }
+  if (a.ray_chunk <= 0) Fail(ErrorKind::kUsage, "--ray-chunk must be a positive number of seeds");
+  std::vector<EnvSpec> specs = ParseEnvList(a.envs);
+  ValidateClusterEnvs(specs);  // before anything is created under --out
+  FuzzOptions o = OptionsFromArgs(a, specs);
+  const std::string out_dir = fs::absolute(a.out).string();
+  fs::create_directories(out_dir);
+  const std::string db =
+      fs::absolute(a.db.empty() ? (fs::path(a.out) / "fuzz.db").string() : a.db).string();
+  const bool fresh_store = !fs::exists(db);
+  RayCampaign campaign;
+  campaign.address = a.ray;
+  campaign.kind = "fuzz";
+  campaign.store = db;
+  campaign.progress = !a.quiet && !a.json;
+  campaign.quiet = a.quiet;
+  size_t findings_before = 0;
+  {
+    Store store = Store::Open(db);
+    if (!a.keep_unsupported && !RecordedExclusions(store, o.envs).empty()) {
+      Fail(ErrorKind::kUsage,
+           "{} records op support that a single process would avoid, but --ray tasks start from "
+           "empty stores; pass --keep-unsupported, or fuzz without --ray",
+           db);
+    }
+    findings_before = store.Findings().size();
+    std::set<std::string> stored;
+    for (const FuzzTick& t : store.FuzzTicks()) stored.insert(t.campaign);
+    const int64_t n = (a.iterations + a.ray_chunk - 1) / a.ray_chunk;
+    std::vector<std::string> common = {"fuzz",
+                                       "--envs",
+                                       fmt::format("{}", fmt::join(o.envs, ";")),
+                                       "--seed",
+                                       std::to_string(a.seed),
+                                       "--iterations",
+                                       std::to_string(a.iterations),
+                                       "--max-nodes",
+                                       std::to_string(a.max_nodes),
+                                       "--timeout",
+                                       fmt::format("{}", a.timeout_s),
+                                       "--rtol",
+                                       fmt::format("{}", a.rtol),
+                                       "--atol",
+                                       fmt::format("{}", a.atol),
+                                       "--json",
+                                       "--quiet"};
+    if (!a.ops.empty()) common.insert(common.end(), {"--ops", a.ops});
+    if (!a.dtypes.empty()) common.insert(common.end(), {"--dtypes", a.dtypes});
+    if (a.no_reduce) common.push_back("--no-reduce");
+    if (a.keep_unsupported) common.push_back("--keep-unsupported");
+    for (int64_t i = 0; i < n; ++i) {
+      Shard shard{i, n};
+      RayTask t;
+      t.key = fmt::format("chunk {}", shard.ToString());
+      t.label = fmt::format("seeds {}+{}k", a.seed + static_cast<uint64_t>(i), n);
+      t.out_dir = (fs::path(out_dir) / fmt::format("chunk-{}", i)).string();
+      t.args = common;
+      t.args.insert(t.args.end(), {"--shard", shard.ToString(), "--out", t.out_dir});
+      t.resources = RayResourcesForAll(specs);
+      t.done = stored.count(CampaignLabel(a.seed, a.iterations, &shard)) > 0;
+      campaign.tasks.push_back(std::move(t));
+    }
+  }
+  if (!a.quiet && !a.json) {
+    std::cerr << fmt::format(
+        "fuzzing {} with generated models (max {} nodes, seeds {}..{}) in {} task(s) on Ray "
+        "({}); findings in {}, store {}\n",
+        fmt::join(o.envs, ", "), a.max_nodes, a.seed,
+        a.seed + static_cast<uint64_t>(a.iterations) - 1, campaign.tasks.size(), a.ray, out_dir,
+        db);
+  }
+  auto t0 = Clock::now();
+  RayOutcome r;
+  try {
+    r = RunRayDriver(campaign);
+  } catch (const Error& e) {
+    // A usage error comes before any task ran: leave no store behind.
+    if (fresh_store && e.kind() == ErrorKind::kUsage) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix, ec);
+    }
+    throw;
+  }
+  FuzzSummary s;
+  for (const auto& task : r.result["summaries"]) {
+    s.models += task.value("models", int64_t{0});
+    s.tests += task.value("tests", int64_t{0});
+    s.hits += task.value("hits", int64_t{0});
+    s.generator_failures += task.value("generator_failures", int64_t{0});
+    // An empty map is written as null: read objects only where they are objects.
+    auto object = [](const json& j, const char* key) {
+      return j.contains(key) && j[key].is_object() ? j[key] : json::object();
+    };
+    const json envs = object(task, "envs");
+    for (const auto& [env, st] : envs.items()) {
+      FuzzEnvStats& e = s.envs[env];
+      e.tests += st.value("tests", int64_t{0});
+      e.ok += st.value("ok", int64_t{0});
+      e.unsupported += st.value("unsupported", int64_t{0});
+      const json symptoms = object(st, "symptoms");
+      for (const auto& [k, v] : symptoms.items()) e.symptoms[k] += v.get<int64_t>();
+    }
+  }
+  s.seconds = SecondsSince(t0);
+  Store store = Store::Open(db);
+  s.distinct = static_cast<int64_t>(store.Findings().size() - findings_before);
+  json report_doc = report::FuzzDocument(store);
+  std::string html = (fs::path(out_dir) / "fuzz_report.html").string();
+  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
+  json ray = r.result;
+  ray.erase("summaries");
+  if (a.json) {
+    PrintJsonSummary(a, s, report_doc, db, html, ray);
+  } else {
+    PrintTextSummary(a, s, report_doc, db, html);
+  }
+  if (r.exit_code != 0) {
+    std::cerr << fmt::format(
+        "{} task(s) did not finish (listed above); rerun the command to run them\n",
+        r.result["failed"].size());
+    return kExitDiverged;
+  }
+  return HasBugFindings(report_doc) ? kExitDiverged : kExitOk;
 }
 
 int FuzzMain(const FuzzArgs& a) {
@@ -294,6 +442,10 @@ Command MakeFuzzCommand(CLI::App& root) {
   app->add_option("--seed", args->seed, "First generator seed")->capture_default_str();
   AddShardOption(app, &args->shard,
                  "seeds SEED + k (k < --iterations, which counts the whole campaign)");
+  app->add_option("--ray", args->ray,
+                  "Run chunks of seeds as tasks on a Ray cluster: HOST:PORT of its head, or "
+                  "'local' (needs --iterations; docs/cluster.md)");
+  app->add_option("--ray-chunk", args->ray_chunk, "Seeds per Ray task")->capture_default_str();
   app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")
       ->capture_default_str();
   app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");
@@ -315,7 +467,7 @@ Command MakeFuzzCommand(CLI::App& root) {
             if (args->time_s <= 0 && args->iterations <= 0) {
               Fail(ErrorKind::kUsage, "give --time SECONDS or --iterations N");
             }
-            return FuzzMain(*args);
+            return args->ray.empty() ? FuzzMain(*args) : FuzzRayMain(*args);
           }};
 }
 

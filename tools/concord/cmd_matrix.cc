@@ -2,10 +2,12 @@
 // store, with progress; resumable; then analyse it and write the HTML report.
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
 #include "campaign/matrix.h"
+#include "campaign/ray_plan.h"
 #include "ir/display_path.h"
 #include "ir/tensor_io.h"
 #include "report/analysis.h"
@@ -26,6 +28,7 @@ struct MatrixArgs {
   bool no_report = false;
   bool retry_failed = false;
   std::string shard;
+  std::string ray;
   bool json = false;
   bool quiet = false;
 };
@@ -95,6 +98,9 @@ void PrintFailures(const nlohmann::json& failures, int64_t total, std::ostream& 
   }
 }
 
+int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
+                 const std::string& db, const MatrixSummary& s, const nlohmann::json& ray);
+
 int MatrixMain(const MatrixArgs& a) {
   MatrixConfig config = LoadMatrixConfig(a.config);
   MatrixRunOptions run_options;
@@ -118,7 +124,13 @@ int MatrixMain(const MatrixArgs& a) {
   ProgressPrinter printer(a.quiet || a.json);
   MatrixSummary s = RunMatrix(
       config, store, [&](const MatrixProgress& p) { printer(p); }, run_options);
+  return FinishMatrix(a, config, store, db, s, nullptr);
+}
 
+// What a matrix run leaves: the failures in the store, the analysis and report unless
+// --no-report, the summary (`ray`: what the cluster driver reports, added to --json).
+int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
+                 const std::string& db, const MatrixSummary& s, const nlohmann::json& ray) {
   nlohmann::json analysis;
   nlohmann::json out = {{"config", config.file.string()},
                         {"store", db},
@@ -139,6 +151,7 @@ int MatrixMain(const MatrixArgs& a) {
   }
   out["failed_in_store"] = failed_total;
   out["failures"] = failures;
+  if (!ray.is_null()) out["ray"] = ray;
 
   if (!a.no_report) {
     std::string html =
@@ -175,6 +188,95 @@ int MatrixMain(const MatrixArgs& a) {
   return diverged ? kExitDiverged : kExitOk;
 }
 
+// --ray: one Ray task per (model, env) session not yet complete in the store, each running
+// `concord matrix CONFIG --shard I/N` on a node; the driver merges what they return.
+int MatrixRayMain(const MatrixArgs& a) {
+  if (!a.shard.empty()) Fail(ErrorKind::kUsage, "--ray makes its own shards; drop --shard");
+  if (a.retry_failed) {
+    Fail(ErrorKind::kUsage,
+         "--retry-failed cannot be combined with --ray: a failed cell's session would run "
+         "again in full on some node, adding its stored cells again under that node's machine; "
+         "retry without --ray");
+  }
+  MatrixConfig config = LoadMatrixConfig(a.config);
+  std::vector<EnvSpec> specs;
+  for (const auto& e : config.envs) specs.push_back(EnvSpec::Parse(e));
+  ValidateClusterEnvs(specs);  // before the store is created
+  std::string db = a.db.empty() ? (config.file.parent_path() / "concord.db").string() : a.db;
+  db = fs::absolute(db).string();
+  const bool fresh_store = !fs::exists(db);
+  std::error_code ec;
+  fs::create_directories(fs::path(db).parent_path(), ec);
+  RayCampaign campaign;
+  campaign.address = a.ray;
+  campaign.kind = "matrix";
+  campaign.store = db;
+  campaign.progress = !a.quiet && !a.json;
+  campaign.quiet = a.quiet;
+  MatrixSummary s;
+  {
+    Store store = Store::Open(db);
+    std::vector<MatrixSession> sessions = PlanMatrixSessions(config, store);
+    const std::string n = std::to_string(sessions.size());
+    for (const MatrixSession& session : sessions) {
+      s.total += session.cells;
+      s.existing += session.stored;
+      RayTask t;
+      t.key = fmt::format("session {}/{}", session.index, n);
+      t.label = session.model + " | " + session.env;
+      t.args = {"matrix",      fs::absolute(config.file).string(),
+                "--shard",     fmt::format("{}/{}", session.index, n),
+                "--no-report", "--json",
+                "--quiet"};
+      t.resources = RayResourcesFor(EnvSpec::Parse(session.env));
+      t.done = session.stored == session.cells;
+      if (session.stored > 0 && !t.done && !a.quiet) {
+        std::cerr << fmt::format(
+            "note: {} has {} of its {} cells in the store already; it runs again in full and "
+            "the merge keeps the cells already there\n",
+            t.label, session.stored, session.cells);
+      }
+      campaign.tasks.push_back(std::move(t));
+    }
+  }
+  if (!a.quiet && !a.json) {
+    std::cerr << fmt::format(
+        "matrix '{}': {} model(s) x {} env(s), {} dataset, {} repeat(s); store {}; "
+        "{} session task(s) on Ray ({})\n",
+        config.name, config.models.size(), config.envs.size(), config.dataset.kind, config.repeats,
+        db, campaign.tasks.size(), a.ray);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  RayOutcome r;
+  try {
+    r = RunRayDriver(campaign);
+  } catch (const Error& e) {
+    // A usage error comes before any task ran: leave no store behind.
+    if (fresh_store && e.kind() == ErrorKind::kUsage) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix, ec);
+    }
+    throw;
+  }
+  for (const auto& task : r.result["summaries"]) {
+    s.ran += task.value("ran", int64_t{0});
+    s.failed += task.value("failed", int64_t{0});
+    s.sessions += task.value("sessions", int64_t{0});
+  }
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json ray = r.result;
+  ray.erase("summaries");
+  Store store = Store::Open(db);
+  int code = FinishMatrix(a, config, store, db, s, ray);
+  if (r.exit_code != 0) {
+    std::cerr << fmt::format(
+        "{} task(s) did not finish (listed above); rerun the command to run them\n",
+        r.result["failed"].size());
+    return kExitDiverged;
+  }
+  return code;
+}
+
 }  // namespace
 
 Command MakeMatrixCommand(CLI::App& root) {
@@ -190,6 +292,9 @@ Command MakeMatrixCommand(CLI::App& root) {
       "device, options) before the first cell runs.\n"
       "In-process backends (ref, opencv) run in a worker process too (config \"isolate\").\n"
       "After the run the store is analysed and an HTML report is written (see `concord report`).\n"
+      "--ray runs each (model, env) session as a task on a Ray cluster's nodes (resources from\n"
+      "the env: @cuda a GPU, @opencl {\"opencl\": 1}, host=NAME:PORT {\"board:NAME\": 1},\n"
+      "threads=N N CPUs); a rerun skips the sessions already complete in the store.\n"
       "Config (JSON or TOML, paths relative to it):\n"
       "  {\"name\": \"demo\",\n"
       "   \"models\": [{\"path\": \"m.onnx\", \"preprocess\": {...}, \"class_names\": \"c.txt\",\n"
@@ -216,8 +321,11 @@ Command MakeMatrixCommand(CLI::App& root) {
   app->add_flag("--retry-failed", args->retry_failed,
                 "Run the cells that failed in an earlier run again (the failed rows are kept "
                 "in the store's retried_runs history)");
+  app->add_option("--ray", args->ray,
+                  "Run the (model, env) sessions as tasks on a Ray cluster: HOST:PORT of its "
+                  "head, or 'local' for a cluster on this machine (docs/cluster.md)");
   AddOutputOptions(app, &args->json, &args->quiet);
-  return {app, [args] { return MatrixMain(*args); }};
+  return {app, [args] { return args->ray.empty() ? MatrixMain(*args) : MatrixRayMain(*args); }};
 }
 
 }  // namespace concord::cli

@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 struct MergeArgs {
   std::vector<std::string> inputs;
   std::string out;
+  std::string into;
   bool force = false;
   bool json = false;
 };
@@ -77,8 +78,40 @@ void PrintText(const nlohmann::json& per_input, const std::string& out, int64_t 
       overlap, differ);
 }
 
+// --into: each input merged into an existing (or new) store in place, each in one transaction,
+// so an interrupted merge leaves the store with whole inputs merged or none of an input.
+int MergeIntoMain(const MergeArgs& a) {
+  std::error_code ec;
+  for (const auto& in : a.inputs) {
+    if (!fs::is_regular_file(in, ec)) Fail(ErrorKind::kInput, "{}: no such store file", in);
+  }
+  nlohmann::json per_input = nlohmann::json::array();
+  Store out = Store::Open(a.into);
+  for (const auto& in : a.inputs) {
+    MergeStats stats;
+    try {
+      stats = out.MergeFrom(in);
+    } catch (const Error& e) {
+      throw Error(e.kind(), fmt::format("{}: cannot merge this store: {}", in, e.what()));
+    }
+    per_input.push_back(StatsJson(in, stats));
+  }
+  if (a.json) {
+    std::cout
+        << nlohmann::json{{"out", a.into}, {"inputs", per_input}, {"runs", out.RunCount()}}.dump(2)
+        << "\n";
+  } else {
+    PrintText(per_input, a.into, out.RunCount());
+  }
+  return kExitOk;
+}
+
 int MergeMain(const MergeArgs& a) {
   std::error_code ec;
+  if (a.out.empty() == a.into.empty()) {
+    Fail(ErrorKind::kUsage, "give either -o OUT (a new store) or --into STORE");
+  }
+  if (!a.into.empty()) return MergeIntoMain(a);
   CheckInputs(a);
   if (fs::exists(a.out, ec) && !a.force) {
     Fail(ErrorKind::kUsage, "{} exists; pass --force to replace it", a.out);
@@ -149,10 +182,13 @@ Command MakeMergeCommand(CLI::App& root) {
       "The output is written under a temporary name and renamed into place when complete.\n"
       "Exit: 0 merged, 1 the merged store could not be finished, 2 usage/input error (missing\n"
       "store, OUT exists without --force, OUT is an input).\n"
+      "--into STORE merges into STORE in place instead (created if missing), one transaction\n"
+      "per input: what `concord matrix|fuzz --ray` uses to add each task's store.\n"
       "Example: concord merge shard0.db shard1.db -o all.db");
   app->add_option("stores", args->inputs, "Input store files (SQLite, written by concord)")
       ->required();
-  app->add_option("-o,--out", args->out, "Output store file")->required();
+  app->add_option("-o,--out", args->out, "Output store file");
+  app->add_option("--into", args->into, "Merge into this store in place instead of -o");
   app->add_flag("--force", args->force, "Replace an existing output file");
   AddOutputOptions(app, &args->json);
   return {app, [args] { return MergeMain(*args); }};
