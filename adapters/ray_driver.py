@@ -195,13 +195,36 @@ def _check_reachable(address: str) -> None:
         ) from e
 
 
-def connect(plan: Plan, pending: list[Task]) -> None:
+# Timed matrix sessions take a whole node: each asks for one unit of this resource, which every
+# node of a Concord cluster advertises once (ray start ... --resources '{"concord_node": 1}').
+WHOLE_NODE = "concord_node"
+
+
+def reserve_whole_nodes(plan: Plan, pending: list[Task], nodes: list[dict[str, Any]]) -> str:
+    """Makes every timed (matrix) task ask for a whole node where the cluster's nodes advertise
+    WHOLE_NODE; returns a warning when none does (then sessions may share a node and disturb
+    each other's timings), else ""."""
+    if plan["kind"] != "matrix":
+        return ""
+    if not any(n.get("Resources", {}).get(WHOLE_NODE, 0) >= 1 for n in nodes):
+        return ("no node advertises {\"%s\": 1}: timed sessions may share a node and disturb "
+                "each other's latencies (start each node with --resources "
+                "'{\"%s\": 1}', docs/cluster.md)" % (WHOLE_NODE, WHOLE_NODE))
+    for t in pending:
+        t["resources"]["resources"][WHOLE_NODE] = 1.0
+    return ""
+
+
+def connect(plan: Plan, pending: list[Task]) -> str:
+    """Connects (or starts a local cluster) and checks every task can be placed; returns a
+    warning for the log ("" when none)."""
     address = plan["address"]
     try:
         if address == "local":
             # A throwaway cluster on this machine, which runs every env of the campaign: one
-            # unit of each custom resource (devices, boards) the tasks ask for.
-            custom: dict[str, float] = {}
+            # unit of each custom resource (devices, boards) the tasks ask for, and one whole
+            # node for timed sessions.
+            custom: dict[str, float] = {WHOLE_NODE: 1.0}
             for t in pending:
                 for k in t["resources"]["resources"]:
                     custom[k] = 1.0
@@ -221,6 +244,7 @@ def connect(plan: Plan, pending: list[Task]) -> None:
     except Exception as e:  # ray raises ConnectionError, RuntimeError, ValueError...
         raise UsageError("cannot connect to the Ray cluster at %s: %s" % (address, e)) from e
     nodes = _alive_nodes()
+    warning = reserve_whole_nodes(plan, pending, nodes)
     for t in pending:
         demand = _demand(t["resources"])
         if not _feasible(demand, nodes):
@@ -229,6 +253,7 @@ def connect(plan: Plan, pending: list[Task]) -> None:
                 "(ray start --address HEAD:PORT --num-cpus N --num-gpus N --resources '{...}', "
                 "docs/cluster.md)" % (t["key"], t["label"], json.dumps(demand))
             )
+    return warning
 
 
 class Driver:
@@ -486,8 +511,11 @@ def main(argv: list[str]) -> int:
     code = 0
     pending = [t for t in plan["tasks"] if not t["done"]]
     try:
+        warning = ""
         if pending:
-            connect(plan, pending)
+            warning = connect(plan, pending)
+            if warning and not plan["quiet"]:
+                print("concord: warning: " + warning, file=sys.stderr, flush=True)
             # After ray.init, which installs its own: SIGTERM (concord was stopped) unwinds
             # through the ray.shutdown below, which stops a local cluster's processes.
             signal.signal(signal.SIGTERM, _terminate)

@@ -122,8 +122,10 @@ class RayCluster(unittest.TestCase):
         cls.cluster = Cluster(
             initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
         )
-        cls.cpu_node = cls.cluster.add_node(num_cpus=1, resources={"board:127.0.0.1": 1})
-        cls.opencl_node = cls.cluster.add_node(num_cpus=1, resources={"opencl": 1})
+        cls.cpu_node = cls.cluster.add_node(
+            num_cpus=1, resources={"board:127.0.0.1": 1, "concord_node": 1})
+        cls.opencl_node = cls.cluster.add_node(num_cpus=1,
+                                               resources={"opencl": 1, "concord_node": 1})
         cls.cluster.wait_for_nodes()
 
     @classmethod
@@ -323,6 +325,31 @@ class RayCluster(unittest.TestCase):
         self.assertEqual(summary["ray"]["skipped"], done)
         self.assertEqual(summary["ray"]["merged"], 3 - done)
         self.assertEqual(rows(db), single)
+
+
+class WholeNodes(unittest.TestCase):
+    """Timed matrix sessions ask for a whole node where the nodes advertise concord_node."""
+
+    def plan(self, kind: str) -> Any:
+        task = {"key": "session 1/1", "label": "m | ref", "args": [], "out_dir": "", "done": False,
+                "resources": {"num_cpus": 1, "num_gpus": 0, "resources": {}}}
+        return {"address": "local", "kind": kind, "store": "", "concord": "", "progress": False,
+                "quiet": True, "tasks": [task]}
+
+    def test_matrix_tasks_reserve_a_node_only_where_nodes_offer_one(self) -> None:
+        sys.path.insert(0, os.path.join(REPO, "adapters"))
+        import ray_driver
+        with_units = [{"Resources": {"CPU": 4.0, "concord_node": 1.0}}]
+        plan = self.plan("matrix")
+        self.assertEqual(ray_driver.reserve_whole_nodes(plan, plan["tasks"], with_units), "")
+        self.assertEqual(plan["tasks"][0]["resources"]["resources"], {"concord_node": 1.0})
+        plan = self.plan("matrix")
+        warning = ray_driver.reserve_whole_nodes(plan, plan["tasks"], [{"Resources": {"CPU": 4.0}}])
+        self.assertIn("timed sessions may share a node", warning)
+        self.assertEqual(plan["tasks"][0]["resources"]["resources"], {})
+        plan = self.plan("fuzz")  # fuzz chunks are not timed: they pack
+        self.assertEqual(ray_driver.reserve_whole_nodes(plan, plan["tasks"], with_units), "")
+        self.assertEqual(plan["tasks"][0]["resources"]["resources"], {})
 
 
 if __name__ == "__main__":

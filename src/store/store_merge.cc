@@ -200,6 +200,11 @@ MergeStats Store::MergeFrom(const std::string& other_path) {
        "SELECT n.id, r.t_ms, r.cpu_percent, r.rss_bytes FROM other.resource_samples r "
        "JOIN other.sessions o ON o.id=r.session_id JOIN main.sessions n ON n.uid=o.uid "
        "WHERE NOT EXISTS (SELECT 1 FROM main.resource_samples y WHERE y.session_id=n.id)");
+  // A matrix model's conversion records (campaign "conversion/SHA/LABEL": the report's
+  // conversion table) travel with its cells; a record already here is kept.
+  Exec(db_, path_,
+       "INSERT INTO main.campaign(key, value) SELECT key, value FROM other.campaign "
+       "WHERE key LIKE 'conversion/%' ON CONFLICT(key) DO NOTHING");
   MergeFuzzOnce(db_, path_, other_path, &stats);
   tx->Commit();
   return stats;

@@ -358,6 +358,22 @@ TEST_F(StoreTest, MergeIntoItselfIsRefused) {
   EXPECT_EQ(a.RunCount(), 1);
 }
 
+TEST_F(StoreTest, MergeCarriesConversionRecordsAndKeepsTheFirst) {
+  Store a = Store::Open(File("conv_a.db"));
+  a.SetCampaignValue("conversion/sha1/torch", "{\"status\":\"ok\"}");
+  a.SetCampaignValue("name", "a");
+  {
+    Store b = Store::Open(File("conv_b.db"));
+    b.SetCampaignValue("conversion/sha1/torch", "{\"status\":\"failed\"}");
+    b.SetCampaignValue("conversion/sha1/tflite", "{\"status\":\"ok\"}");
+    b.SetCampaignValue("name", "b");
+  }
+  a.MergeFrom(File("conv_b.db"));
+  EXPECT_EQ(a.CampaignValue("conversion/sha1/torch"), "{\"status\":\"ok\"}");
+  EXPECT_EQ(a.CampaignValue("conversion/sha1/tflite"), "{\"status\":\"ok\"}");
+  EXPECT_EQ(a.CampaignValue("name"), "a");  // other campaign values are this store's own
+}
+
 TEST_F(StoreTest, MergeFromMissingOrBadFileFails) {
   Store a = Store::Open(File("a.db"));
   try {
