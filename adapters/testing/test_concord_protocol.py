@@ -205,14 +205,19 @@ class WorkerStreamTest(unittest.TestCase):
             out = out[n:]
         self.assertEqual([r.type for r in replies], [cp.HELLO] + [cp.ERROR] * 4)
         caps = replies[0].meta["capabilities"]
-        self.assertEqual([o["name"] for o in caps["options"]], ["opt", "threads", "profile"])
+        self.assertEqual([o["name"] for o in caps["options"]],
+                         ["opt", "threads", "profile", "precision", "fallback"])
         self.assertEqual(caps["options"][0]["allowed"], "0..3")
+        self.assertEqual(caps["options"][3]["allowed"], "fp32|tf32|fp16|int8")
         self.assertIn("ORT_ENABLE_ALL", caps["opt_mapping"])
-        self.assertEqual(caps["devices"], ["cpu"])
+        self.assertEqual(caps["devices"], ["cpu", "cuda", "tensorrt"])
+        if caps["available_devices"] == ["cpu"]:  # no GPU here: each GPU device says why
+            self.assertIn("cuda", caps["unavailable_devices"])
         self.assertTrue(caps["taps"])
         self.assertIn("python", replies[0].meta["versions"])
         self.assertEqual(replies[1].meta["kind"], "usage")
-        self.assertIn("'bogus' (known: opt, threads, profile)", replies[1].meta["message"])
+        self.assertIn("'bogus' (known: opt, threads, profile, precision, fallback)",
+                      replies[1].meta["message"])
         self.assertEqual(replies[2].meta["kind"], "usage")
         self.assertIn("opt must be an integer in 0..3", replies[2].meta["message"])
         self.assertEqual([r.meta["kind"] for r in replies[3:]], ["input", "input"])

@@ -392,6 +392,7 @@ void MatrixRunner::CountCells() {
 std::vector<Cell> MatrixRunner::MissingCells(const Planned& p, size_t e) const {
   std::vector<Cell> cells;
   for (size_t i = 0; i < p.inputs.size(); ++i) {
+    if (!options_.input_chunk.Owns(i)) continue;
     for (int r = 0; r < c_.repeats; ++r) {
       if (!store_.HasRun(p.model_id, env_ids_[e], p.input_ids[i], r)) cells.push_back({i, r});
     }
@@ -545,12 +546,19 @@ std::vector<MatrixSession> PlanMatrixSessions(const MatrixConfig& config, Store&
   std::vector<MatrixSession> sessions;
   for (const Planned& p : plan) {
     for (const EnvSpec& spec : specs) {
-      MatrixSession s{static_cast<int64_t>(sessions.size()), p.spec.name, spec.ToString()};
+      MatrixSession s;
+      s.index = static_cast<int64_t>(sessions.size());
+      s.model = p.spec.name;
+      s.env = spec.ToString();
+      s.repeats = config.repeats;
       for (int64_t input_id : p.input_ids) {
+        int stored = 0;
         for (int r = 0; r < config.repeats; ++r) {
           ++s.cells;
-          s.stored += store.HasRunOnAnyMachine(p.model_id, s.env, input_id, r) ? 1 : 0;
+          stored += store.HasRunOnAnyMachine(p.model_id, s.env, input_id, r) ? 1 : 0;
         }
+        s.stored += stored;
+        s.stored_per_input.push_back(stored);
       }
       sessions.push_back(std::move(s));
     }

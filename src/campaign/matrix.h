@@ -125,6 +125,9 @@ struct MatrixRunOptions {
   // Only the (model, env) sessions this shard owns run (see campaign/shard.h); the others'
   // cells are neither counted nor run.
   Shard shard;
+  // Only the inputs of each session whose dataset index k has k % count == index (a cluster
+  // driver splits a large session into input chunks, each prepared on its own node).
+  Shard input_chunk;
 };
 
 struct MatrixSummary {
@@ -149,6 +152,8 @@ struct MatrixSession {
   int64_t index = 0;
   std::string model, env;  // env: canonical env string
   int64_t cells = 0, stored = 0;
+  std::vector<int> stored_per_input;  // stored repeats of each input, in dataset order
+  int repeats = 1;
 };
 // What a cluster driver needs before dispatching sessions: loads every model and its inputs and
 // records them and the campaign's name and config in the store (as RunMatrix does), then counts

@@ -2,6 +2,7 @@
 // store, with progress; resumable; then analyse it and write the HTML report.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -28,7 +29,9 @@ struct MatrixArgs {
   bool no_report = false;
   bool retry_failed = false;
   std::string shard;
+  std::string input_chunk;
   std::string ray;
+  int ray_chunk_cells = 256;
   bool json = false;
   bool quiet = false;
 };
@@ -107,6 +110,7 @@ int MatrixMain(const MatrixArgs& a) {
   run_options.retry_failed = a.retry_failed;
   // Checked before the store is opened: a bad --shard or env leaves no empty store behind.
   if (!a.shard.empty()) run_options.shard = Shard::Parse(a.shard);
+  if (!a.input_chunk.empty()) run_options.input_chunk = Shard::Parse(a.input_chunk);
   std::vector<EnvSpec> specs;
   for (const auto& e : config.envs) specs.push_back(EnvSpec::Parse(e));
   ValidateEnvs(specs);
@@ -188,6 +192,44 @@ int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
   return diverged ? kExitDiverged : kExitOk;
 }
 
+// The Ray tasks of one session: the whole session, or, past --ray-chunk-cells cells, input
+// chunks K/M (inputs k with k % M == K), each prepared on its own node. A task is done when all
+// its cells are in the store.
+std::vector<RayTask> SessionTasks(const MatrixSession& session, const std::string& n,
+                                  const std::string& config, const MatrixArgs& a) {
+  int64_t inputs = static_cast<int64_t>(session.stored_per_input.size());
+  int64_t chunks =
+      std::clamp<int64_t>((session.cells + a.ray_chunk_cells - 1) / std::max(1, a.ray_chunk_cells),
+                          1, std::max<int64_t>(inputs, 1));
+  std::vector<RayTask> tasks;
+  for (int64_t k = 0; k < chunks; ++k) {
+    RayTask t;
+    t.key = fmt::format("session {}/{}", session.index, n);
+    t.args = {"matrix",      config,   "--shard", fmt::format("{}/{}", session.index, n),
+              "--no-report", "--json", "--quiet"};
+    int64_t stored = 0, cells = 0;
+    for (int64_t i = k; i < inputs; i += chunks) {
+      stored += session.stored_per_input[static_cast<size_t>(i)];
+      cells += session.repeats;
+    }
+    if (chunks > 1) {
+      t.key += fmt::format(" chunk {}/{}", k, chunks);
+      t.args.insert(t.args.end(), {"--input-chunk", fmt::format("{}/{}", k, chunks)});
+    }
+    t.label = session.model + " | " + session.env;
+    t.resources = RayResourcesFor(EnvSpec::Parse(session.env));
+    t.done = stored == cells;
+    if (stored > 0 && !t.done && !a.quiet) {
+      std::cerr << fmt::format(
+          "note: {} ({}) has {} of its {} cells in the store already; it runs again in full "
+          "and the merge keeps the cells already there\n",
+          t.label, t.key, stored, cells);
+    }
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
 // --ray: one Ray task per (model, env) session not yet complete in the store, each running
 // `concord matrix CONFIG --shard I/N` on a node; the driver merges what they return.
 int MatrixRayMain(const MatrixArgs& a) {
@@ -221,22 +263,9 @@ int MatrixRayMain(const MatrixArgs& a) {
     for (const MatrixSession& session : sessions) {
       s.total += session.cells;
       s.existing += session.stored;
-      RayTask t;
-      t.key = fmt::format("session {}/{}", session.index, n);
-      t.label = session.model + " | " + session.env;
-      t.args = {"matrix",      fs::absolute(config.file).string(),
-                "--shard",     fmt::format("{}/{}", session.index, n),
-                "--no-report", "--json",
-                "--quiet"};
-      t.resources = RayResourcesFor(EnvSpec::Parse(session.env));
-      t.done = session.stored == session.cells;
-      if (session.stored > 0 && !t.done && !a.quiet) {
-        std::cerr << fmt::format(
-            "note: {} has {} of its {} cells in the store already; it runs again in full and "
-            "the merge keeps the cells already there\n",
-            t.label, session.stored, session.cells);
+      for (RayTask& t : SessionTasks(session, n, fs::absolute(config.file).string(), a)) {
+        campaign.tasks.push_back(std::move(t));
       }
-      campaign.tasks.push_back(std::move(t));
     }
   }
   if (!a.quiet && !a.json) {
@@ -321,9 +350,17 @@ Command MakeMatrixCommand(CLI::App& root) {
   app->add_flag("--retry-failed", args->retry_failed,
                 "Run the cells that failed in an earlier run again (the failed rows are kept "
                 "in the store's retried_runs history)");
+  app->add_option("--input-chunk", args->input_chunk,
+                  "K/M: only the inputs k of each session with k % M == K (what --ray gives a "
+                  "node when it splits a large session)");
   app->add_option("--ray", args->ray,
                   "Run the (model, env) sessions as tasks on a Ray cluster: HOST:PORT of its "
                   "head, or 'local' for a cluster on this machine (docs/cluster.md)");
+  app->add_option("--ray-chunk-cells", args->ray_chunk_cells,
+                  "With --ray: a session of more cells is split into input chunks of about "
+                  "this many cells, each a task on its own node")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000000));
   AddOutputOptions(app, &args->json, &args->quiet);
   return {app, [args] { return args->ray.empty() ? MatrixMain(*args) : MatrixRayMain(*args); }};
 }
