@@ -635,6 +635,27 @@ std::vector<OpCase> Cases() {
        {F({3}, {1.5f, 1.25f, 0.75f})},
        {Codes(DType::kFloat8E8M0, {3}, {128, 127, 127})}},
 
+      // float8 NaN codes (E4M3FN 0x7F/0xFF) and infinities (E5M2 0x7C/0xFC; 0x7B is the max).
+      {"IsNaN_float8e4m3fn",
+       "IsNaN",
+       20,
+       {},
+       {Codes(DType::kFloat8E4M3FN, {3}, {0x7F, 0x38, 0xFF})},
+       {B({3}, {true, false, true})}},
+      {"IsInf_float8e5m2",
+       "IsInf",
+       20,
+       Int("detect_negative", 0),
+       {Codes(DType::kFloat8E5M2, {3}, {0x7C, 0x7B, 0xFC})},
+       {B({3}, {true, false, false})}},
+      // Inference-mode Dropout passes float8 through unchanged.
+      {"Dropout_float8_passes_through",
+       "Dropout",
+       22,
+       {},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})}},
+
       // Quantization: y = saturate(round_half_even(x / scale) + zero_point).
       // x / 0.5 = 0, 0.5, 1.5, 2, 5, -2, 600 -> 0, 0, 2, 2, 5, -2, 600 -> +10 -> saturate.
       {"QuantizeLinear_uint8",
