@@ -6,6 +6,8 @@
 #include <complex>
 #include <vector>
 
+#include "ir/low_precision.h"
+
 namespace concord {
 
 namespace {
@@ -14,6 +16,10 @@ namespace {
 // type: int64 and uint64 values above 2^53 collapse onto one double.
 std::vector<uint8_t> ExactDiffers(const Tensor& e, const Tensor& a) {
   std::vector<uint8_t> differs(static_cast<size_t>(e.numel()), 0);
+  if (IsLowPrecision(e.dtype())) {  // int4/uint4/int2/uint2: one code per element
+    for (size_t i = 0; i < differs.size(); ++i) differs[i] = e.codes()[i] != a.codes()[i];
+    return differs;
+  }
   VisitDType(e.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (kIsIntLike<T> || std::is_same_v<T, bool>) {
@@ -34,6 +40,7 @@ double Imag(const Tensor& t, int64_t i) {
 
 // Element i as written in messages: integers exactly, complex numbers as (re+imi).
 std::string ElementString(const Tensor& t, int64_t i) {
+  if (IsLowPrecision(t.dtype())) return fmt::format("{}", t.GetDouble(i));
   return VisitDType(t.dtype(), [&](auto tag) -> std::string {
     using T = typename decltype(tag)::type;
     if constexpr (kIsComplex<T>) {
@@ -80,7 +87,12 @@ TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const To
   }
   const bool complex =
       expected.dtype() == DType::kComplex64 || expected.dtype() == DType::kComplex128;
-  const bool exact = !IsFloating(expected.dtype()) && !complex;
+  // The float8/float4 kinds compare by value like the other floats (their spacing is far
+  // coarser than any tolerance, so only an equal value passes); int4/int2 exactly.
+  int lo = 0, hi = 0;
+  const bool low_float =
+      IsLowPrecision(expected.dtype()) && !LowPrecisionIntRange(expected.dtype(), &lo, &hi);
+  const bool exact = !IsFloating(expected.dtype()) && !complex && !low_float;
   // Integers are judged in their own type; doubles below only feed the metrics.
   const std::vector<uint8_t> differs =
       exact ? ExactDiffers(expected, actual) : std::vector<uint8_t>();

@@ -42,6 +42,26 @@ const char* DTypeName(DType dt) {
       return "complex128";
     case DType::kBFloat16:
       return "bfloat16";
+    case DType::kFloat8E4M3FN:
+      return "float8e4m3fn";
+    case DType::kFloat8E4M3FNUZ:
+      return "float8e4m3fnuz";
+    case DType::kFloat8E5M2:
+      return "float8e5m2";
+    case DType::kFloat8E5M2FNUZ:
+      return "float8e5m2fnuz";
+    case DType::kUInt4:
+      return "uint4";
+    case DType::kInt4:
+      return "int4";
+    case DType::kFloat4E2M1:
+      return "float4e2m1";
+    case DType::kFloat8E8M0:
+      return "float8e8m0";
+    case DType::kUInt2:
+      return "uint2";
+    case DType::kInt2:
+      return "int2";
   }
   return "invalid";
 }
@@ -77,6 +97,16 @@ DType DTypeFromName(const std::string& name) {
       {"string", DType::kString},
       {"complex64", DType::kComplex64},
       {"complex128", DType::kComplex128},
+      {"float8e4m3fn", DType::kFloat8E4M3FN},
+      {"float8e4m3fnuz", DType::kFloat8E4M3FNUZ},
+      {"float8e5m2", DType::kFloat8E5M2},
+      {"float8e5m2fnuz", DType::kFloat8E5M2FNUZ},
+      {"float8e8m0", DType::kFloat8E8M0},
+      {"float4e2m1", DType::kFloat4E2M1},
+      {"int4", DType::kInt4},
+      {"uint4", DType::kUInt4},
+      {"int2", DType::kInt2},
+      {"uint2", DType::kUInt2},
   };
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -107,6 +137,16 @@ size_t DTypeSize(DType dt) {
     case DType::kInt8:
     case DType::kUInt8:
     case DType::kBool:
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+    case DType::kUInt4:
+    case DType::kInt4:
+    case DType::kUInt2:
+    case DType::kInt2:
       return 1;
     case DType::kString:
     case DType::kUndefined:
@@ -115,7 +155,32 @@ size_t DTypeSize(DType dt) {
   return 0;
 }
 
-bool IsValidDType(int32_t value) { return value >= 1 && value <= 16; }
+int ElementsPerByte(DType dt) {
+  switch (dt) {
+    case DType::kUInt4:
+    case DType::kInt4:
+    case DType::kFloat4E2M1:
+      return 2;
+    case DType::kUInt2:
+    case DType::kInt2:
+      return 4;
+    default:
+      return 1;
+  }
+}
+
+uint64_t StoredBytes(DType dt, uint64_t numel) {
+  const uint64_t per = static_cast<uint64_t>(ElementsPerByte(dt));
+  if (per > 1) return (numel + per - 1) / per;
+  return numel * DTypeSize(dt);
+}
+
+bool IsValidDType(int32_t value) { return value >= 1 && value <= 26; }
+
+bool IsLowPrecision(DType dt) {
+  const int32_t v = static_cast<int32_t>(dt);
+  return v >= 17 && v <= 26;
+}
 
 bool IsFloating(DType dt) {
   return dt == DType::kFloat32 || dt == DType::kFloat64 || dt == DType::kFloat16 ||

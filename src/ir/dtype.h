@@ -32,18 +32,39 @@ enum class DType : int32_t {
   kComplex64 = 14,
   kComplex128 = 15,
   kBFloat16 = 16,
+  // Low-precision types (see low_precision.h): one byte per element in memory, packed two
+  // (4-bit) or four (2-bit) to a byte in TensorProto data. Not visited by VisitDType.
+  kFloat8E4M3FN = 17,
+  kFloat8E4M3FNUZ = 18,
+  kFloat8E5M2 = 19,
+  kFloat8E5M2FNUZ = 20,
+  kUInt4 = 21,
+  kInt4 = 22,
+  kFloat4E2M1 = 23,
+  kFloat8E8M0 = 24,
+  kUInt2 = 25,
+  kInt2 = 26,
 };
 
 // Name as ONNX spells it in type strings: "float", "int64", "float16", "bfloat16", ...
 const char* DTypeName(DType dt);
 // Parses DTypeName() output and common aliases (float32, f32, fp16, i64, ...).
 DType DTypeFromName(const std::string& name);
-// Bytes per element; 0 for string and undefined (strings are stored out of line).
+// Bytes per element in memory; 0 for string and undefined (strings are stored out of line).
+// Low-precision types take one byte per element in memory, including the 4- and 2-bit ones.
 size_t DTypeSize(DType dt);
+// Bytes that `numel` elements take in a TensorProto's raw_data (or external data) and .npy:
+// numel * DTypeSize except for the packed types: 4-bit ceil(numel / 2), 2-bit ceil(numel / 4).
+uint64_t StoredBytes(DType dt, uint64_t numel);
+// Elements per stored byte: 2 for 4-bit types, 4 for 2-bit types, 1 otherwise.
+int ElementsPerByte(DType dt);
 bool IsValidDType(int32_t value);
 bool IsFloating(DType dt);  // float16, bfloat16, float32, float64
-bool IsInteger(DType dt);   // signed and unsigned integers (not bool)
+bool IsInteger(DType dt);   // signed and unsigned integers (not bool, not int4/int2)
 bool IsSigned(DType dt);
+// float8 (four kinds, e8m0), float4e2m1, int4/uint4, int2/uint2: the types whose elements
+// are one-byte codes (Tensor::codes()) rather than a C++ arithmetic type.
+bool IsLowPrecision(DType dt);
 
 template <typename T>
 struct TypeTag {
@@ -113,6 +134,10 @@ decltype(auto) VisitDType(DType dt, F&& f) {
       return f(TypeTag<std::complex<double>>{});
     default:
       break;
+  }
+  if (IsLowPrecision(dt)) {
+    Fail(ErrorKind::kUnsupported, "element type {} is not supported by this operation",
+         DTypeName(dt));
   }
   Fail(ErrorKind::kInput, "unknown tensor element type {}", static_cast<int>(dt));
 }

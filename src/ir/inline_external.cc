@@ -59,14 +59,15 @@ uint64_t PayloadBytes(const onnx::TensorProto& t, const std::string& what) {
     Fail(ErrorKind::kInput, "{}: tensor '{}' cannot be external data (type {})", what, t.name(),
          t.data_type());
   }
-  uint64_t n = DTypeSize(static_cast<DType>(t.data_type()));
+  const DType dt = static_cast<DType>(t.data_type());
+  uint64_t n = DTypeSize(dt);
   for (int64_t d : t.dims()) {
     if (d < 0 || (d > 0 && n > (uint64_t{1} << 62) / static_cast<uint64_t>(d))) {
       Fail(ErrorKind::kInput, "{}: tensor '{}' has an impossible shape", what, t.name());
     }
     n *= static_cast<uint64_t>(d);
   }
-  return n;
+  return StoredBytes(dt, n / DTypeSize(dt));
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ void DescribeWeights(const onnx::GraphProto& g, json* doc) {
   for (const auto& t : g.initializer()) {
     const int64_t n = Numel(t);
     const auto dt = static_cast<DType>(t.data_type());
-    const int64_t b = n * static_cast<int64_t>(DTypeSize(dt));
+    const int64_t b = static_cast<int64_t>(StoredBytes(dt, static_cast<uint64_t>(n)));
     params += n;
     bytes += b;
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {

@@ -29,7 +29,7 @@ namespace {
 // Largest single dimension we accept in a declared input/output shape.
 constexpr int64_t kMaxDeclaredDim = int64_t{1} << 40;
 
-// Why a tensor element type cannot be read: ONNX defines types (float8, int4, float4, ...) that
+// Why a tensor element type cannot be read: ONNX defines types (float6e2m3, float6e3m2) that
 // Concord's tensors do not hold; anything else is not an ONNX type at all.
 std::string UnsupportedElemType(int32_t type) {
   if (onnx::TensorProto::DataType_IsValid(type)) {
@@ -58,7 +58,7 @@ void ValidateTensorProto(const onnx::TensorProto& t, const std::string& base_dir
     return;
   }
   if (t.has_raw_data() && dt != DType::kString) {
-    uint64_t need = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dt);
+    uint64_t need = StoredBytes(dt, static_cast<uint64_t>(NumElements(shape)));
     if (t.raw_data().size() != need) {
       Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, t.raw_data().size(),
            DTypeName(dt), ShapeToString(shape), need);

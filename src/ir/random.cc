@@ -5,12 +5,26 @@
 #include <string>
 #include <type_traits>
 
+#include "ir/low_precision.h"
+
 namespace concord {
 
 Tensor RandomTensor(DType dtype, const Shape& shape, Rng& rng, double lo, double hi) {
   Tensor t(dtype, shape);
   const auto ilo = static_cast<int64_t>(std::ceil(lo));
   const auto ihi = std::max(ilo, static_cast<int64_t>(std::floor(hi)));
+  if (IsLowPrecision(dtype)) {
+    // Integers drawn in [lo, hi] clamped to the type's range; floats rounded (saturating).
+    int tlo = 0, thi = 0;
+    const bool integer = LowPrecisionIntRange(dtype, &tlo, &thi);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const double v =
+          integer ? static_cast<double>(std::clamp<int64_t>(RandInt(rng, ilo, ihi), tlo, thi))
+                  : lo + (hi - lo) * RandUnit(rng);
+      t.codes()[i] = LowPrecisionFromDouble(dtype, v, /*saturate=*/true);
+    }
+    return t;
+  }
   VisitDType(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = t.data<T>();
@@ -33,7 +47,10 @@ Tensor RandomTensor(DType dtype, const Shape& shape, Rng& rng, double lo, double
 
 Tensor RandomTensor(DType dtype, const Shape& shape, uint64_t seed) {
   Rng rng(seed);
-  const bool real = IsFloating(dtype) || dtype == DType::kComplex64 || dtype == DType::kComplex128;
+  int lo = 0, hi = 0;
+  const bool real = IsFloating(dtype) || dtype == DType::kComplex64 ||
+                    dtype == DType::kComplex128 ||
+                    (IsLowPrecision(dtype) && !LowPrecisionIntRange(dtype, &lo, &hi));
   return real ? RandomTensor(dtype, shape, rng, -1.0, 1.0) : RandomTensor(dtype, shape, rng, 0, 9);
 }
 

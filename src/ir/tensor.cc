@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "ir/low_precision.h"
+
 namespace concord {
 
 int64_t NumElements(const Shape& shape) {
@@ -53,6 +55,7 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
 }
 
 double Tensor::GetDouble(int64_t i) const {
+  if (IsLowPrecision(dtype_)) return LowPrecisionToDouble(dtype_, bytes_[static_cast<size_t>(i)]);
   return VisitDType(dtype_, [&](auto tag) -> double {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, std::string>) {
@@ -153,6 +156,37 @@ To CastValue(const From& v) {
 
 Tensor Tensor::CastTo(DType to) const {
   Tensor out(to, shape_);
+  if (IsLowPrecision(to)) {
+    if (dtype_ == DType::kString || dtype_ == DType::kComplex64 || dtype_ == DType::kComplex128)
+      Fail(ErrorKind::kUnsupported, "cannot convert {} to {}", DTypeName(dtype_), DTypeName(to));
+    // Integer sources wrap into the integer targets from their exact value.
+    int lo = 0, hi = 0;
+    const bool wrap_int = IsInteger(dtype_) && LowPrecisionIntRange(to, &lo, &hi);
+    for (int64_t i = 0; i < numel_; ++i) {
+      double v = GetDouble(i);
+      if (wrap_int) {
+        const int64_t low_bits = ElementsPerByte(to) == 2 ? 0xF : 0x3;
+        int64_t iv = dtype_ == DType::kUInt64  ? static_cast<int64_t>(data<uint64_t>()[i] & 0xFF)
+                     : dtype_ == DType::kInt64 ? data<int64_t>()[i]
+                                               : static_cast<int64_t>(v);
+        v = static_cast<double>(iv & low_bits);
+      }
+      out.bytes_[static_cast<size_t>(i)] = LowPrecisionFromDouble(to, v, /*saturate=*/true);
+    }
+    return out;
+  }
+  if (IsLowPrecision(dtype_)) {
+    if (to == DType::kString || to == DType::kComplex64 || to == DType::kComplex128)
+      Fail(ErrorKind::kUnsupported, "cannot convert {} to {}", DTypeName(dtype_), DTypeName(to));
+    VisitDType(to, [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      if constexpr (kIsNumeric<To> || std::is_same_v<To, bool>) {
+        To* dst = out.data<To>();
+        for (int64_t i = 0; i < numel_; ++i) dst[i] = CastValue<To, double>(GetDouble(i));
+      }
+    });
+    return out;
+  }
   VisitDType(dtype_, [&](auto from_tag) {
     using From = typename decltype(from_tag)::type;
     VisitDType(to, [&](auto to_tag) {

@@ -73,6 +73,14 @@ class Tensor {
   const T* data() const {
     return const_cast<Tensor*>(this)->data<T>();
   }
+  // One-byte element codes of a low-precision tensor (float8, float4, int4, int2; see
+  // low_precision.h).
+  uint8_t* codes() {
+    CONCORD_CHECK(IsLowPrecision(dtype_), "tensor is {}, accessed as low-precision codes",
+                  DTypeName(dtype_));
+    return bytes_.data();
+  }
+  const uint8_t* codes() const { return const_cast<Tensor*>(this)->codes(); }
   // Raw bytes of a non-string tensor.
   void* raw() { return bytes_.data(); }
   const void* raw() const { return bytes_.data(); }
@@ -81,7 +89,8 @@ class Tensor {
   double GetDouble(int64_t i) const;
   // Same data, new shape with equal element count (no -1 resolution here).
   Tensor Reshaped(Shape shape) const;
-  // Element-wise conversion with ONNX Cast semantics for numeric types.
+  // Element-wise conversion with ONNX Cast semantics for numeric types (float8 targets
+  // saturate, as Cast's default).
   Tensor CastTo(DType to) const;
   // Whole-tensor equality: dtype, shape, and bytes (NaN payloads compared bitwise).
   bool BitwiseEqual(const Tensor& other) const;

@@ -54,6 +54,35 @@ void WriteFileAtomic(const std::string& path, const std::string& bytes) {
 
 namespace {
 
+// Unpacks ONNX's packed 4-bit / 2-bit data (low bits first) into one code per byte,
+// sign-extending int4/int2.
+void UnpackCodes(const uint8_t* packed, Tensor* t) {
+  const int per = ElementsPerByte(t->dtype());
+  const int bits = 8 / per;
+  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  const bool sign_extend = t->dtype() == DType::kInt4 || t->dtype() == DType::kInt2;
+  uint8_t* dst = t->codes();
+  for (int64_t i = 0; i < t->numel(); ++i) {
+    uint8_t c = (packed[i / per] >> ((i % per) * bits)) & mask;
+    if (sign_extend && (c >> (bits - 1)) != 0) c = static_cast<uint8_t>(c | ~mask);
+    dst[i] = c;
+  }
+}
+
+std::string PackCodes(const Tensor& t) {
+  const int per = ElementsPerByte(t.dtype());
+  const int bits = 8 / per;
+  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  std::string out(StoredBytes(t.dtype(), static_cast<uint64_t>(t.numel())), '\0');
+  const uint8_t* src = t.codes();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    out[static_cast<size_t>(i / per)] =
+        static_cast<char>(static_cast<uint8_t>(out[static_cast<size_t>(i / per)]) |
+                          ((src[i] & mask) << ((i % per) * bits)));
+  }
+  return out;
+}
+
 template <typename T, typename Repeated>
 void CopyRepeated(const Repeated& src, Tensor* t, const std::string& what, const char* field) {
   if (static_cast<int64_t>(src.size()) != t->numel()) {
@@ -85,7 +114,7 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     if (dt == DType::kString)
       Fail(ErrorKind::kInput, "{}: string tensors cannot be external", what);
-    uint64_t expected = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dt);
+    uint64_t expected = StoredBytes(dt, static_cast<uint64_t>(NumElements(shape)));
     external = ReadExternalData(proto, base_dir, what, expected);
     raw = &external;
   } else if (proto.has_raw_data()) {
@@ -95,10 +124,13 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
   }
   // Check the payload against the shape before allocating anything shape-sized.
   const uint64_t numel = static_cast<uint64_t>(NumElements(shape));
-  if (raw != nullptr && raw->size() != numel * DTypeSize(dt)) {
+  const uint64_t stored = StoredBytes(dt, numel);
+  if (raw != nullptr && raw->size() != stored) {
     Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, raw->size(),
-         DTypeName(dt), ShapeToString(shape), numel * DTypeSize(dt));
+         DTypeName(dt), ShapeToString(shape), stored);
   }
+  // Packed types keep one packed byte per int32_data entry; every other type one element.
+  const uint64_t need = ElementsPerByte(dt) > 1 ? stored : numel;
   if (raw == nullptr) {
     uint64_t have = 0;
     switch (dt) {
@@ -128,14 +160,30 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
         have = static_cast<uint64_t>(proto.int32_data_size());
         break;
     }
-    if (have != numel) {
+    if (have != need) {
       Fail(ErrorKind::kInput, "{}: tensor has {} values, {} {} needs {}", what, have, DTypeName(dt),
-           ShapeToString(shape), numel);
+           ShapeToString(shape), need);
     }
   }
   Tensor t(dt, shape);
   if (raw != nullptr) {
-    if (!raw->empty()) std::memcpy(t.raw(), raw->data(), raw->size());
+    if (ElementsPerByte(dt) > 1) {
+      UnpackCodes(reinterpret_cast<const uint8_t*>(raw->data()), &t);
+    } else if (!raw->empty()) {
+      std::memcpy(t.raw(), raw->data(), raw->size());
+    }
+    return t;
+  }
+  if (IsLowPrecision(dt)) {
+    // int32_data holds each code (or packed byte) in its low 8 bits.
+    std::vector<uint8_t> low(static_cast<size_t>(proto.int32_data_size()));
+    for (int i = 0; i < proto.int32_data_size(); ++i)
+      low[static_cast<size_t>(i)] = static_cast<uint8_t>(proto.int32_data(i));
+    if (ElementsPerByte(dt) > 1) {
+      UnpackCodes(low.data(), &t);
+    } else if (!low.empty()) {
+      std::memcpy(t.codes(), low.data(), low.size());
+    }
     return t;
   }
   switch (dt) {
@@ -219,6 +267,8 @@ void TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorPr
   if (tensor.dtype() == DType::kString) {
     const std::string* s = tensor.data<std::string>();
     for (int64_t i = 0; i < tensor.numel(); ++i) proto->add_string_data(s[i]);
+  } else if (ElementsPerByte(tensor.dtype()) > 1) {
+    proto->set_raw_data(PackCodes(tensor));
   } else {
     proto->set_raw_data(tensor.raw(), tensor.nbytes());
   }

@@ -77,6 +77,65 @@ TEST_F(TensorIoTest, TypedFieldsAreDecoded) {
   EXPECT_EQ(static_cast<float>(t.data<Float16>()[1]), -2.0f);
 }
 
+// ONNX packs int4 two to a byte, low nibble first: [-8, 7, -1] -> 0x78, 0x0F (pad nibble 0).
+TEST_F(TensorIoTest, Int4PacksTwoPerByte) {
+  Tensor t(DType::kInt4, {3});
+  const int8_t values[3] = {-8, 7, -1};
+  for (int i = 0; i < 3; ++i) t.codes()[i] = static_cast<uint8_t>(values[i]);
+  onnx::TensorProto p;
+  TensorToProto(t, "q", &p);
+  EXPECT_EQ(p.data_type(), onnx::TensorProto::INT4);
+  EXPECT_EQ(p.raw_data(), std::string("\x78\x0F", 2));
+  Tensor back = TensorFromProto(p, "", "test");
+  EXPECT_TRUE(back.BitwiseEqual(t));
+  EXPECT_EQ(back.GetDouble(0), -8);
+  // The int32_data form holds one packed byte per entry.
+  onnx::TensorProto q;
+  q.set_data_type(onnx::TensorProto::INT4);
+  q.add_dims(3);
+  q.add_int32_data(0x78);
+  q.add_int32_data(0x0F);
+  EXPECT_TRUE(TensorFromProto(q, "", "test").BitwiseEqual(t));
+  q.add_int32_data(0);  // a third byte is one too many for 3 elements
+  EXPECT_THROW(TensorFromProto(q, "", "test"), Error);
+}
+
+// uint2 packs four to a byte, lowest bits first: [0, 1, 2, 3, 3] -> 0b11100100, 0b00000011.
+TEST_F(TensorIoTest, UInt2PacksFourPerByte) {
+  onnx::TensorProto p;
+  p.set_data_type(onnx::TensorProto::UINT2);
+  p.add_dims(5);
+  p.set_raw_data(std::string("\xE4\x03", 2));
+  Tensor t = TensorFromProto(p, "", "test");
+  ASSERT_EQ(t.numel(), 5);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(t.codes()[i], i);
+  EXPECT_EQ(t.codes()[4], 3);
+  onnx::TensorProto out;
+  TensorToProto(t, "", &out);
+  EXPECT_EQ(out.raw_data(), p.raw_data());
+  p.set_raw_data(std::string("\xE4", 1));  // 5 elements need 2 bytes
+  EXPECT_THROW(TensorFromProto(p, "", "test"), Error);
+}
+
+// float8 stores one code per raw byte or per int32_data entry.
+TEST_F(TensorIoTest, Float8BothEncodings) {
+  onnx::TensorProto p;
+  p.set_data_type(onnx::TensorProto::FLOAT8E4M3FN);
+  p.add_dims(2);
+  p.add_int32_data(0x7E);
+  p.add_int32_data(0xC0);
+  Tensor t = TensorFromProto(p, "", "test");
+  EXPECT_EQ(t.GetDouble(0), 448);
+  EXPECT_EQ(t.GetDouble(1), -2);
+  onnx::TensorProto out;
+  TensorToProto(t, "", &out);
+  EXPECT_EQ(out.raw_data(), std::string("\x7E\xC0", 2));
+  std::string path = Path("f8.pb");
+  WriteTensorPb(path, t, "f8");
+  EXPECT_TRUE(ReadTensorPb(path).tensor.BitwiseEqual(t));
+  EXPECT_THROW(SerializeNpy(t), Error);  // NumPy has no float8 dtype of its own
+}
+
 TEST_F(TensorIoTest, CorruptInputsAreClearErrors) {
   Write("bad.npy", "\x93NUMPY\x01\x00\xff\xff");
   EXPECT_THROW(ReadNpy(Path("bad.npy")), Error);

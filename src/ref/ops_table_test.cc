@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -47,6 +48,14 @@ Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
 }
 Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
 Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+// A low-precision tensor from its one-byte codes (bit patterns; int4/int2 as int8 values).
+Tensor Codes(DType dt, const Shape& s, const std::vector<uint8_t>& v) {
+  Tensor t(dt, s);
+  for (size_t i = 0; i < v.size(); ++i) t.codes()[i] = v[i];
+  return t;
+}
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
 Tensor Iota(const Shape& s, float start = 0) {
   std::vector<float> v(static_cast<size_t>(NumElements(s)));
   for (size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<float>(i);
@@ -564,6 +573,89 @@ std::vector<OpCase> Cases() {
        {I64({2}, {-3, 1 << 20})},
        {F({2}, {-3, 1 << 20})}},
 
+      // float8 E4M3FN: max 448 = 0x7E, NaN 0x7F/0xFF, no infinity, smallest subnormal 2^-9 = 0x01.
+      // Saturating (the default): 1000 -> 448; 464 is halfway between 448 (mantissa 110) and
+      // 480 (111) and rounds to the even 448.
+      {"Cast_float_to_float8e4m3fn_saturates",
+       "Cast",
+       19,
+       Int("to", onnx::TensorProto::FLOAT8E4M3FN),
+       {F({6}, {448, 1000, -1000, 464, kNaN, 0.001953125f})},
+       {Codes(DType::kFloat8E4M3FN, {6}, {0x7E, 0x7E, 0xFE, 0x7E, 0x7F, 0x01})}},
+      // saturate=0: overflow becomes NaN (the type has no inf); 470 rounds up to 480 > 448.
+      {"Cast_float_to_float8e4m3fn_no_saturate",
+       "Cast",
+       19,
+       All({Int("to", onnx::TensorProto::FLOAT8E4M3FN), Int("saturate", 0)}),
+       {F({5}, {448, 1000, -1000, 470, kInf})},
+       {Codes(DType::kFloat8E4M3FN, {5}, {0x7E, 0x7F, 0xFF, 0x7F, 0x7F})}},
+      // E5M2 has inf (0x7C): 61440 is halfway between 57344 (max, 0x7B) and 65536, rounds to the
+      // even 65536 and overflows to inf; 1e-9 underflows to +0.
+      {"Cast_float_to_float8e5m2_no_saturate",
+       "Cast",
+       19,
+       All({Int("to", onnx::TensorProto::FLOAT8E5M2), Int("saturate", 0)}),
+       {F({4}, {57344, 61440, -kInf, 1e-9f})},
+       {Codes(DType::kFloat8E5M2, {4}, {0x7B, 0x7C, 0xFC, 0x00})}},
+      // E4M3FNUZ: max 240 = 0x7F, the one NaN is 0x80, and -0 has no code: it becomes +0.
+      {"Cast_float_to_float8e4m3fnuz",
+       "Cast",
+       19,
+       Int("to", onnx::TensorProto::FLOAT8E4M3FNUZ),
+       {F({4}, {240, -0.0f, kNaN, 300})},
+       {Codes(DType::kFloat8E4M3FNUZ, {4}, {0x7F, 0x00, 0x80, 0x7F})}},
+      // 0x08: exponent 1, mantissa 0 -> 2^(1-7); 0x38: exponent 7 -> 1; 0xC0: -2^(8-7).
+      {"Cast_float8e4m3fn_to_float",
+       "Cast",
+       19,
+       Int("to", onnx::TensorProto::FLOAT),
+       {Codes(DType::kFloat8E4M3FN, {6}, {0x7E, 0xFE, 0x7F, 0x01, 0x08, 0xC0})},
+       {F({6}, {448, -448, kNaN, 0.001953125f, 0.015625f, -2})}},
+      // float -> int4 truncates toward zero and wraps: 9 = 0b1001 -> -7.
+      {"Cast_float_to_int4_wraps",
+       "Cast",
+       21,
+       Int("to", onnx::TensorProto::INT4),
+       {F({4}, {7.9f, -8.5f, 9, -1.5f})},
+       {Codes(DType::kInt4, {4}, {7, 0xF8, 0xF9, 0xFF})}},
+      // E2M1 values 0, 0.5, 1, 1.5, 2, 3, 4, 6: ties go to the even mantissa (0.25 -> 0,
+      // 0.75 -> 1, 2.5 -> 2, 5 -> 4) and overflow saturates (7 -> 6).
+      {"Cast_float_to_float4e2m1",
+       "Cast",
+       23,
+       Int("to", onnx::TensorProto::FLOAT4E2M1),
+       {F({6}, {0.25f, 0.75f, 5, 7, -6, 2.5f})},
+       {Codes(DType::kFloat4E2M1, {6}, {0x0, 0x2, 0x6, 0x7, 0xF, 0x4})}},
+      // E8M0 keeps a power of two: 1.5 (guard bit set) rounds up to 2^1 = 128; 1.25 (guard 0)
+      // stays 2^0 = 127; 0.75 = 1.5 * 2^-1 rounds to 2^0.
+      {"Cast_float_to_float8e8m0_nearest",
+       "Cast",
+       24,
+       All({Int("to", onnx::TensorProto::FLOAT8E8M0), Str("round_mode", "nearest")}),
+       {F({3}, {1.5f, 1.25f, 0.75f})},
+       {Codes(DType::kFloat8E8M0, {3}, {128, 127, 127})}},
+
+      // float8 NaN codes (E4M3FN 0x7F/0xFF) and infinities (E5M2 0x7C/0xFC; 0x7B is the max).
+      {"IsNaN_float8e4m3fn",
+       "IsNaN",
+       20,
+       {},
+       {Codes(DType::kFloat8E4M3FN, {3}, {0x7F, 0x38, 0xFF})},
+       {B({3}, {true, false, true})}},
+      {"IsInf_float8e5m2",
+       "IsInf",
+       20,
+       Int("detect_negative", 0),
+       {Codes(DType::kFloat8E5M2, {3}, {0x7C, 0x7B, 0xFC})},
+       {B({3}, {true, false, false})}},
+      // Inference-mode Dropout passes float8 through unchanged.
+      {"Dropout_float8_passes_through",
+       "Dropout",
+       22,
+       {},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})}},
+
       // Quantization: y = saturate(round_half_even(x / scale) + zero_point).
       // x / 0.5 = 0, 0.5, 1.5, 2, 5, -2, 600 -> 0, 0, 2, 2, 5, -2, 600 -> +10 -> saturate.
       {"QuantizeLinear_uint8",
@@ -585,6 +677,50 @@ std::vector<OpCase> Cases() {
        {},
        {U8({3}, {10, 12, 255}), F({}, {0.5f}), U8({}, {10})},
        {F({3}, {0, 1, 122.5f})}},
+      // Blocked int4, block_size 2 along axis 1: row 0 uses scales (1, 0.5), zero points (0, 0);
+      // row 1 scales (1, 2), zero points (1, -1): -4+1, -5+1, 20/2-1 = 9 -> 7, rint(3.5)-1 = 3.
+      {"QuantizeLinear_int4_blocked",
+       "QuantizeLinear",
+       21,
+       All({Int("axis", 1), Int("block_size", 2)}),
+       {F({2, 4}, {0, 1, 2, 3, -4, -5, 20, 7}), F({2, 2}, {1, 0.5f, 1, 2}),
+        Codes(DType::kInt4, {2, 2}, {0, 0, 1, 0xFF})},
+       {Codes(DType::kInt4, {2, 4}, {0, 1, 4, 6, 0xFD, 0xFC, 7, 3})}},
+      // float8: 1000 / 2 saturates to 448, -1 / 2 = -0.5 = 0xB0, NaN stays NaN.
+      {"QuantizeLinear_float8e4m3fn_saturates",
+       "QuantizeLinear",
+       19,
+       {},
+       {F({3}, {1000, -1, kNaN}), F({}, {2}), Codes(DType::kFloat8E4M3FN, {}, {0})},
+       {Codes(DType::kFloat8E4M3FN, {3}, {0x7E, 0xB0, 0x7F})}},
+      {"QuantizeLinear_float8e4m3fn_no_saturate",
+       "QuantizeLinear",
+       19,
+       Int("saturate", 0),
+       {F({2}, {1000, -1}), F({}, {2}), Codes(DType::kFloat8E4M3FN, {}, {0})},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x7F, 0xB0})}},
+      // No zero point: output_dtype picks the type (uint4: 0..15).
+      {"QuantizeLinear_output_dtype_uint4",
+       "QuantizeLinear",
+       21,
+       Int("output_dtype", onnx::TensorProto::UINT4),
+       {F({3}, {3, 40, -2}), F({}, {2})},
+       {Codes(DType::kUInt4, {3}, {2, 15, 0})}},
+      // 1, 448, -2 times 0.5.
+      {"DequantizeLinear_float8e4m3fn",
+       "DequantizeLinear",
+       19,
+       {},
+       {Codes(DType::kFloat8E4M3FN, {3}, {0x38, 0x7E, 0xC0}), F({}, {0.5f})},
+       {F({3}, {0.5f, 224, -1})}},
+      // Per-axis uint4 along axis 0: (x - 8) * 1 and (x - 1) * 0.5.
+      {"DequantizeLinear_uint4_axis",
+       "DequantizeLinear",
+       21,
+       Int("axis", 0),
+       {Codes(DType::kUInt4, {2, 2}, {0, 15, 8, 3}), F({2}, {1, 0.5f}),
+        Codes(DType::kUInt4, {2}, {8, 1})},
+       {F({2, 2}, {-8, 7, 3.5f, 1})}},
 
       // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
       // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
@@ -655,7 +791,10 @@ TEST_P(OpTable, Matches) {
     ASSERT_EQ(g.shape(), w.shape()) << c.op << " output " << o;
     for (int64_t i = 0; i < w.numel(); ++i) {
       double wv = w.GetDouble(i), gv = g.GetDouble(i);
-      if (!IsFloating(w.dtype())) {
+      if (IsLowPrecision(w.dtype())) {
+        EXPECT_EQ(static_cast<int>(g.codes()[i]), static_cast<int>(w.codes()[i]))
+            << c.op << " output " << o << " element " << i;
+      } else if (!IsFloating(w.dtype())) {
         EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
       } else if (std::isnan(wv)) {
         EXPECT_TRUE(std::isnan(gv)) << c.op << " output " << o << " element " << i;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ir/low_precision.h"
 #include "ref/ops/common.h"
 #include "ref/registry.h"
 
@@ -271,13 +272,15 @@ std::vector<Value> DropoutOld(KernelContext& ctx) {
   return DropoutResult(ctx, x, ctx.opset() >= 10);
 }
 
-// Dropout-12/13: optional `ratio` and `training_mode` inputs.
+// Dropout-12/13/22: optional `ratio` and `training_mode` inputs; opset 22 admits float8 (x and
+// ratio), which only ever pass through (training with ratio > 0 is refused below).
 std::vector<Value> Dropout12(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (!IsFloating(x.dtype())) ctx.Fail("Dropout needs a float input, got {}", DTypeName(x.dtype()));
+  if (!IsFloating(x.dtype()) && !IsFloat8(x.dtype()))
+    ctx.Fail("Dropout needs a float input, got {}", DTypeName(x.dtype()));
   double ratio = 0.5;
   if (const Tensor* r = ctx.optional_input(1)) {
-    if (r->numel() != 1 || !IsFloating(r->dtype()))
+    if (r->numel() != 1 || !(IsFloating(r->dtype()) || IsFloat8(r->dtype())))
       ctx.Fail("ratio must be a float scalar, got {}", r->Describe());
     ratio = r->GetDouble(0);
   }

@@ -425,8 +425,18 @@ struct SignF {
   }
 };
 
+// IsNaN / IsInf on float8 (opset 20+): by each code's value.
+template <typename Pred>
+Tensor ClassifyLowPrecision(const Tensor& x, Pred pred) {
+  Tensor out(DType::kBool, x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) out.data<bool>()[i] = pred(x.GetDouble(i));
+  return out;
+}
+
 std::vector<Value> IsNaN(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
+  if (IsLowPrecision(x.dtype()))
+    return Out(ClassifyLowPrecision(x, [](double v) { return std::isnan(v); }));
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     return MapUnary<T>(x, DType::kBool, [](T v) { return std::isnan(Up(v)); });
@@ -437,6 +447,10 @@ std::vector<Value> IsInf(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   bool pos = ctx.GetInt("detect_positive", 1) != 0;
   bool neg = ctx.GetInt("detect_negative", 1) != 0;
+  if (IsLowPrecision(x.dtype())) {
+    return Out(ClassifyLowPrecision(
+        x, [pos, neg](double v) { return std::isinf(v) && ((v > 0 && pos) || (v < 0 && neg)); }));
+  }
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     return MapUnary<T>(x, DType::kBool, [pos, neg](T v) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ref/ops/common.h"
+#include "ref/ops/shape_util.h"
 
 namespace concord::ref {
 
@@ -19,16 +20,11 @@ inline Tensor SliceAxis(const KernelContext& ctx, const Tensor& t, int64_t axis,
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= t.dim(static_cast<int>(i));
   for (int64_t i = axis + 1; i < t.rank(); ++i) inner *= t.dim(static_cast<int>(i));
+  if (t.dtype() == DType::kUndefined) ctx.Fail("undefined element type");
   Tensor out(t.dtype(), out_shape);
-  DispatchAll(ctx, t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* src = t.data<T>();
-    T* dst = out.data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t k = 0; k < count; ++k)
-        for (int64_t i = 0; i < inner; ++i)
-          dst[(o * count + k) * inner + i] = src[(o * len + start + k) * inner + i];
-  });
+  ElementCopier copy(t, out);  // any element type, including the low-precision ones
+  for (int64_t o = 0; o < outer; ++o)
+    copy(o * count * inner, (o * len + start) * inner, count * inner);
   return out;
 }
 
@@ -81,21 +77,16 @@ inline Tensor ConcatAxis(const KernelContext& ctx, const std::vector<Tensor>& it
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= out_shape[static_cast<size_t>(i)];
   for (int64_t i = axis + 1; i < rank; ++i) inner *= out_shape[static_cast<size_t>(i)];
+  if (first.dtype() == DType::kUndefined) ctx.Fail("undefined element type");
   Tensor out(first.dtype(), out_shape);
-  DispatchAll(ctx, first.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* dst = out.data<T>();
-    int64_t offset = 0;  // position along axis
-    for (const Tensor& p : parts) {
-      const T* src = p.data<T>();
-      const int64_t n = p.dim(static_cast<int>(axis));
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t k = 0; k < n; ++k)
-          for (int64_t i = 0; i < inner; ++i)
-            dst[(o * total + offset + k) * inner + i] = src[(o * n + k) * inner + i];
-      offset += n;
-    }
-  });
+  int64_t offset = 0;  // position along axis
+  for (const Tensor& p : parts) {
+    ElementCopier copy(p, out);
+    const int64_t n = p.dim(static_cast<int>(axis));
+    for (int64_t o = 0; o < outer; ++o)
+      copy((o * total + offset) * inner, o * n * inner, n * inner);
+    offset += n;
+  }
   return out;
 }
 

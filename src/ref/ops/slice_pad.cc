@@ -117,6 +117,9 @@ Tensor PadTensor(const KernelContext& ctx, const Tensor& x, const std::vector<in
     Tensor fill_src = value->Reshaped({value->numel()});
     ElementCopier fill(fill_src, out);
     for (int64_t o = 0; o < out.numel(); ++o) fill(o, 0);
+  } else if (x.dtype() == DType::kFloat8E8M0 && mode == "constant") {
+    // The default pad value 0 has no float8e8m0 code: numpy's conversion gives NaN (0xFF).
+    std::fill(out.codes(), out.codes() + out.numel(), uint8_t{0xFF});
   }
   ElementCopier copy(x, out);
   std::vector<int64_t> in_strides = Strides(x.shape());
