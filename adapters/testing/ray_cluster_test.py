@@ -217,6 +217,23 @@ class RayCluster(unittest.TestCase):
         self.assertEqual((s2["existing"], s2["ran"], s2["ray"]["skipped"]), (18, 0, 3))
         self.assertEqual(rows(db), single)
 
+    def test_1b_large_sessions_split_into_input_chunks(self) -> None:
+        # 6 cells a session, chunks of about 2 cells: 3 input chunks per session, each a task.
+        cfg = self.config("c", TINY_CNN, ["ref", "ort@cpu"], 3, 2)
+        one = concord("matrix", cfg, "--no-report", "--db", self.path("c_one.db"))
+        self.assertEqual(one.returncode, 0, one.stderr)
+        db = self.path("c_ray.db")
+        r = concord("matrix", cfg, "--db", db, "--no-report", "--ray", self.cluster.address,
+                    "--ray-chunk-cells", "2", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        summary = json.loads(r.stdout)
+        self.assertEqual(summary["ray"]["merged"], 6)
+        self.assertIn("session 1/2 chunk 2/3", summary["ray"]["placements"])
+        self.assertEqual(rows(db), rows(self.path("c_one.db")))
+        again = concord("matrix", cfg, "--db", db, "--no-report", "--ray", self.cluster.address,
+                        "--ray-chunk-cells", "2", "--json")
+        self.assertEqual(json.loads(again.stdout)["ray"]["skipped"], 6)
+
     def test_2_fuzz_equals_one_process(self) -> None:
         # Every model is an error finding on the unreachable board, and op types repeat: counts
         # above 1 must add up across chunks.

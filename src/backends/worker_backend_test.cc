@@ -107,11 +107,16 @@ TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
     std::vector<std::string> names;
     for (const auto& o : info.options) names.push_back(o.name);
     if (name == std::string("ort")) {
-      EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "profile", "timeout"}));
+      EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "profile", "precision",
+                                                 "fallback", "timeout"}));
       EXPECT_EQ(info.options[0].allowed, "0..3");
       EXPECT_EQ(info.options[0].default_value, "3");
+      EXPECT_EQ(info.options[3].allowed, "fp32|tf32|fp16|int8");
       EXPECT_NE(info.opt_mapping.find("ORT_ENABLE_ALL"), std::string::npos) << info.opt_mapping;
+      // This machine has no GPU: the GPU devices are declared unavailable, each with why.
       EXPECT_EQ(info.devices, std::vector<std::string>{"cpu"});
+      EXPECT_EQ(info.unavailable_devices.count("cuda"), 1u);
+      EXPECT_EQ(info.unavailable_devices.count("tensorrt"), 1u);
     } else {
       EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "target", "cache", "timeout"}));
       EXPECT_EQ(info.options[2].type, "str");
@@ -276,12 +281,14 @@ TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
   };
   for (const Case& c :
        {Case{"ort@cpu,bogus=1",
-             "does not know option 'bogus' (known: opt, threads, profile, "
-             "timeout)"},
+             "does not know option 'bogus' (known: opt, threads, profile, precision, "
+             "fallback, timeout)"},
         Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
         Case{"ort@cpu,profile=2", "profile of backend ort must be an integer in 0..1 (got '2')"},
         Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},
-        Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu)"}}) {
+        Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu)"},
+        Case{"ort@cuda", "ort@cuda: unsupported on this machine: no CUDA device"},
+        Case{"ort@cpu,precision=bf16", "must be one of fp32|tf32|fp16|int8 (got 'bf16')"}}) {
     try {
       Prepare(c.env);
       ADD_FAILURE() << c.env << " should be rejected";
