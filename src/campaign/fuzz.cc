@@ -624,6 +624,11 @@ class FuzzLoop {
     d.details["full_signature"] = full_sig;
     d.details["reduce_tests"] = r.tests;
     d.details["tolerance"] = {{"rtol", d.tol.rtol}, {"atol", d.tol.atol}};
+    json per_output = json::array();
+    for (const Tolerance& t : OutputTolerances(r.model, d.tol)) {
+      per_output.push_back({{"rtol", t.rtol}, {"atol", t.atol}});
+    }
+    d.details["output_tolerances"] = per_output;  // what the repro's outputs were judged with
     f.details_json = d.details.dump();
     int64_t id = 0;
     bool is_new = store_.RecordFinding(f, &id);

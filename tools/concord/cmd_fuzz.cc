@@ -183,8 +183,10 @@ void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
 void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
                       const std::string& db, const std::string& html) {
   const json& totals = report_doc["totals"];
-  std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n", a.rtol,
-                           a.atol);
+  std::cout << fmt::format(
+      "tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x), scaled per output by the ops "
+      "on its path (exact for data movement, up to 4x)\n",
+      a.rtol, a.atol);
   std::cout << fmt::format(
       "{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
       "distinct findings; {} generator failures\n",
