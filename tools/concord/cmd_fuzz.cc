@@ -435,6 +435,8 @@ struct FuzzReportArgs {
 int FuzzReportMain(const FuzzReportArgs& a) {
   if (!fs::is_regular_file(a.db)) Fail(ErrorKind::kInput, "{}: no such store file", a.db);
   Store store = Store::Open(a.db);
+  // Findings merged from shards or written before root causes existed get theirs now.
+  ClusterUnassignedFindings(store);
   json doc = report::FuzzDocument(store);
   std::string out =
       a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string() : a.out;
