@@ -277,6 +277,16 @@ class FuzzLoop {
       }
       summary_.envs[e];
     }
+    ClusterUnassignedFindings(store_);
+    for (const auto& rc : store_.RootCauses()) causes_before_.insert(rc.id);
+  }
+
+  // A bug finding of this run and its root cause, for the summary's counts.
+  void Count(const std::string& symptom, int64_t finding, int64_t cause) {
+    if (IsLabelSymptom(symptom)) return;
+    summary_.raw_findings.insert(finding);
+    summary_.root_causes.insert(cause);
+    if (causes_before_.count(cause)) summary_.known_root_causes.insert(cause);
   }
 
   bool Done(uint64_t i) const {
@@ -350,11 +360,13 @@ class FuzzLoop {
         continue;
       }
       ++st.symptoms[outs[k].symptom];
+      if (IsLabelSymptom(outs[k].symptom)) ++summary_.labels[outs[k].symptom];
       ++summary_.hits;
       ++prog_.hits;
       FindingDraft d{env, outs[k].symptom, outs[k].message, tol};
       if (!perf[k].is_null()) d.details["perf"] = perf[k];
-      if (auto why = AgreedAgainstRef(k, outs, tol)) d.details["possible_ref_bug"] = *why;
+      if (auto why = AgreedAgainstRef(k, outs, OutputTolerances(c.model, tol)))
+        d.details["possible_ref_bug"] = *why;
       Triage(c, std::move(d));
     }
   }
@@ -363,11 +375,17 @@ class FuzzLoop {
   void Judge(size_t k, const FuzzCase& c, const RefRun& ref, const Tolerance& tol, Outcome* out,
              json* perf) {
     if (!out->symptom.empty()) return;
-    std::string why = Disagreement(ref.outputs, out->outputs, tol);
+    std::string why = Disagreement(ref.outputs, out->outputs, OutputTolerances(c.model, tol));
     if (!why.empty()) {
       auto undefined = SpecUndefinedReason(c.model, ref.taps);
-      out->symptom = undefined ? "undefined" : "inconsistent";
-      out->message = undefined ? why + " — " + *undefined : why;
+      std::optional<std::string> boundary;
+      if (!undefined) {
+        boundary = BoundaryEffect(c.model, c.inputs, ref.taps, out->outputs, tol, o_.boundary_ulps);
+      }
+      out->symptom = undefined ? "undefined" : boundary ? "boundary" : "inconsistent";
+      out->message = undefined  ? why + " — " + *undefined
+                     : boundary ? why + " — " + *boundary
+                                : why;
       return;
     }
     // Performance: env time relative to ref, against this env's running median.
@@ -398,26 +416,34 @@ class FuzzLoop {
         ref_ms.push_back(SecondsSince(t0) * 1000);
       }
     } catch (const Error&) {
-      return;
+      ref_ms.clear();
     }
-    if (static_cast<int>(env_ms.size()) < runs) return;  // the re-runs did not all succeed
-    double env_med = Median(env_ms), ref_med = std::max(Median(ref_ms), 0.05);
-    double ratio = env_med / ref_med;
-    if (ratio <= o_.perf_factor * median_ratio) return;
-    out->symptom = "perf";
+    for (double& r : ref_ms) r = std::max(r, 0.05);
+    double threshold = o_.perf_factor * median_ratio;
+    PerfVerdict v = JudgePerf(env_ms, ref_ms, threshold);
+    double ratio = v.env.mean / std::max(ConfidenceInterval95(ref_ms).mean, 0.05);
+    out->symptom = v.confirmed ? "perf" : "perf_unconfirmed";
     out->message = fmt::format(
-        "median {:.1f} ms vs ref {:.2f} ms over {} runs each: {:.0f}x, this env's median ratio is "
-        "{:.1f}x",
-        env_med, ref_med, runs, ratio, median_ratio);
-    *perf = {{"env_ms", env_ms},         {"ref_ms", ref_ms},
-             {"ratio", ratio},           {"median_ratio", median_ratio},
-             {"factor", o_.perf_factor}, {"runs", runs}};
+        "{}: env {:.1f} ms [95% CI {:.1f}, {:.1f}] vs ref x {:.1f} (threshold) {:.1f} ms [{:.1f}, "
+        "{:.1f}] over {} env / {} ref runs: {:.0f}x ref, this env's median ratio is {:.1f}x",
+        v.confirmed ? "confirmed" : "not confirmed (intervals overlap or re-runs failed)",
+        v.env.mean, v.env.lo, v.env.hi, threshold, v.scaled_ref.mean, v.scaled_ref.lo,
+        v.scaled_ref.hi, env_ms.size(), ref_ms.size(), ratio, median_ratio);
+    *perf = {{"env_ms", env_ms},
+             {"ref_ms", ref_ms},
+             {"ratio", ratio},
+             {"median_ratio", median_ratio},
+             {"factor", o_.perf_factor},
+             {"runs", runs},
+             {"confirmed", v.confirmed},
+             {"env_ci95", {v.env.lo, v.env.hi}},
+             {"threshold_ref_ci95", {v.scaled_ref.lo, v.scaled_ref.hi}}};
   }
 
   // Why env k's divergence may be ref's bug: every other env that ran the model (at least one)
   // also differs from ref and agrees with env k.
   std::optional<std::string> AgreedAgainstRef(size_t k, const std::vector<Outcome>& outs,
-                                              const Tolerance& tol) const {
+                                              const std::vector<Tolerance>& tol) const {
     if (outs[k].symptom != "inconsistent") return std::nullopt;
     std::vector<std::string> agreeing;
     for (size_t j = 0; j < outs.size(); ++j) {
@@ -442,7 +468,12 @@ class FuzzLoop {
       again.symptom = d.symptom;
       again.signature = it->second;
       again.last_seen = NowIso();
-      store_.RecordFinding(again);
+      int64_t id = 0;
+      store_.RecordFinding(again, &id);
+      if (auto rc = finding_cause_.find(id); rc != finding_cause_.end()) {
+        store_.TouchRootCause(rc->second, again.last_seen);
+        Count(d.symptom, id, rc->second);
+      }
       Report(fmt::format("{} {} again (seed {})", d.env, d.symptom, c.seed));
       return;
     }
@@ -475,9 +506,10 @@ class FuzzLoop {
       EnvRunner again(d->env, o_.timeout_s);
       *out = again.Run(m, in);
       *actual = out->outputs;
-      return RerunMessage(d->symptom, *out, *expected, d->tol, d->message);
+      return RerunMessage(d->symptom, *out, *expected, OutputTolerances(m, d->tol), d->message);
     };
-    if (d->symptom == "timeout" || d->symptom == "perf") {
+    if (d->symptom == "timeout" || d->symptom == "perf" || d->symptom == "perf_unconfirmed" ||
+        d->symptom == "boundary") {
       try {
         *expected = RunRef(r->model, r->inputs).outputs;
       } catch (const Error&) {
@@ -512,7 +544,9 @@ class FuzzLoop {
   Repro Reduce(const FuzzCase& c, const FindingDraft& d) {
     Repro r{c.model, c.inputs, c.model.graph().node_size(), c.model.graph().node_size()};
     // Hangs are not reduced (every candidate could cost a whole timeout), nor slow runs.
-    if (!o_.reduce || d.symptom == "perf" || d.symptom == "timeout" || r.original_nodes <= 1) {
+    // Labels are not bugs: a boundary effect or an unconfirmed slow run is recorded as found.
+    if (!o_.reduce || d.symptom == "perf" || d.symptom == "timeout" || r.original_nodes <= 1 ||
+        d.symptom == "boundary" || d.symptom == "perf_unconfirmed") {
       return r;
     }
     Report(fmt::format("reducing {} {} (seed {}, {} nodes)", d.env, d.symptom, c.seed,
@@ -533,8 +567,12 @@ class FuzzLoop {
       } catch (const Error&) {
         return false;
       }
-      if (Disagreement(sub.outputs, out.outputs, tol).empty()) return false;
+      if (Disagreement(sub.outputs, out.outputs, OutputTolerances(m, tol)).empty()) return false;
       bool undefined = SpecUndefinedReason(m, sub.taps).has_value();
+      if (symptom == "inconsistent" && !undefined &&
+          BoundaryEffect(m, in, sub.taps, out.outputs, tol, o_.boundary_ulps)) {
+        return false;  // the candidate shows only a boundary effect
+      }
       return (symptom == "undefined") == undefined;
     };
     try {
@@ -586,9 +624,20 @@ class FuzzLoop {
     d.details["full_signature"] = full_sig;
     d.details["reduce_tests"] = r.tests;
     d.details["tolerance"] = {{"rtol", d.tol.rtol}, {"atol", d.tol.atol}};
+    json per_output = json::array();
+    for (const Tolerance& t : OutputTolerances(r.model, d.tol)) {
+      per_output.push_back({{"rtol", t.rtol}, {"atol", t.atol}});
+    }
+    d.details["output_tolerances"] = per_output;  // what the repro's outputs were judged with
     f.details_json = d.details.dump();
     int64_t id = 0;
-    if (!store_.RecordFinding(f, &id)) {
+    bool is_new = store_.RecordFinding(f, &id);
+    RootCauseSignature rcs{d.env, SymptomClass(d.symptom, d.message), {}};
+    for (auto& n : RootCauseNodes(r.model)) rcs.nodes.insert(n);
+    int64_t cause = AssignRootCause(store_, id, rcs, o_.campaign, f.last_seen);
+    finding_cause_[id] = cause;
+    Count(d.symptom, id, cause);
+    if (!is_new) {
       Report(fmt::format("{} {} [{}] again (seed {})", d.env, d.symptom, f.signature, c.seed));
       return;
     }
@@ -653,10 +702,98 @@ class FuzzLoop {
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::string>
       reduced_cache_;
   std::map<std::string, int64_t> op_counts_;
+  std::map<int64_t, int64_t> finding_cause_;  // finding id -> root cause id, this run
+  std::set<int64_t> causes_before_;           // root causes in the store when the run began
   double last_tick_ = 0;
 };
 
 }  // namespace
+
+namespace {
+
+std::set<std::string> NodesOf(const std::string& nodes_json) {
+  std::set<std::string> out;
+  try {
+    for (const auto& n : json::parse(nodes_json)) out.insert(n.get<std::string>());
+  } catch (const json::exception&) {
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t AssignRootCause(Store& store, int64_t finding_id, const RootCauseSignature& sig,
+                        const std::string& campaign, const std::string& when) {
+  std::optional<RootCauseRecord> explaining;  // the smallest cause whose nodes sig contains
+  size_t explaining_size = 0;
+  std::vector<RootCauseRecord> explained;  // causes whose nodes contain sig's
+  for (const RootCauseRecord& rc : store.RootCauses()) {
+    RootCauseSignature other{rc.env, rc.symptom_class, NodesOf(rc.nodes_json)};
+    if (Explains(other, sig)) {
+      if (!explaining || other.nodes.size() < explaining_size) {
+        explaining = rc;
+        explaining_size = other.nodes.size();
+      }
+    } else if (Explains(sig, other)) {
+      explained.push_back(rc);
+    }
+  }
+  int64_t id = 0;
+  if (explaining) {
+    id = explaining->id;
+    store.TouchRootCause(id, when);
+  } else if (!explained.empty()) {
+    id = explained.front().id;  // the oldest: a smaller repro narrows it
+    store.SetRootCauseNodes(
+        id, json(std::vector<std::string>(sig.nodes.begin(), sig.nodes.end())).dump(), when);
+  } else {
+    RootCauseRecord rc;
+    rc.env = sig.env;
+    rc.symptom_class = sig.symptom_class;
+    rc.nodes_json = json(std::vector<std::string>(sig.nodes.begin(), sig.nodes.end())).dump();
+    rc.campaign = campaign;
+    rc.first_seen = rc.last_seen = when;
+    id = store.AddRootCause(rc);
+  }
+  for (const RootCauseRecord& rc : explained) {
+    if (rc.id != id) store.MergeRootCause(rc.id, id);
+  }
+  store.SetFindingRootCause(finding_id, id);
+  return id;
+}
+
+int64_t ClusterUnassignedFindings(Store& store) {
+  int64_t assigned = 0;
+  for (const FindingRecord& f : store.Findings()) {
+    if (f.root_cause) continue;
+    RootCauseSignature sig{f.env, SymptomClass(f.symptom, f.message), {}};
+    bool from_model = false;
+    if (f.model) {
+      try {
+        Model m =
+            Model::FromBytes(std::string(f.model->begin(), f.model->end()), ".", "stored finding");
+        for (auto& n : RootCauseNodes(m)) sig.nodes.insert(n);
+        from_model = true;
+      } catch (const Error&) {
+      }
+    }
+    if (!from_model) {
+      for (size_t start = 0; start <= f.signature.size();) {
+        size_t comma = std::min(f.signature.find(',', start), f.signature.size());
+        if (comma > start) sig.nodes.insert(f.signature.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    std::string campaign;
+    try {
+      campaign = json::parse(f.details_json).value("campaign", "");
+    } catch (const json::exception&) {
+    }
+    AssignRootCause(store, f.id, sig, campaign, f.first_seen);
+    ++assigned;
+  }
+  return assigned;
+}
 
 FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& store,
                     const FuzzProgressFn& progress) {

@@ -10,24 +10,33 @@
 //   crash       the worker died (signal, exit) during prepare or run;
 //   timeout     the worker did not answer within timeout_s and was killed;
 //   error       the env raised an error on a valid model (kinds other than "unsupported");
-//   inconsistent an output differs from ref beyond the tolerance |env - ref| <= atol * max(1,
+//   inconsistent an output differs from ref beyond its tolerance |env - ref| <= atol * max(1,
 //               max|ref|) + rtol * |ref| (atol scales with the output's magnitude, so rounding
 //               cancellation near zero is not a bug) or in NaN/Inf placement (ref outputs are
-//               finite by construction of the generator);
+//               finite by construction of the generator). Each output's rtol/atol is derived
+//               from the ops on its path (campaign/fuzz_oracle.h: exact for pure data movement,
+//               up to 4x the campaign tolerance after long reduction/exp/pow chains);
 //   undefined   the same, but spec-undefined behaviour explains it (ties into ArgMax/ArgMin/
 //               TopK, float->integer Cast of out-of-range values): recorded, labelled, not a bug;
+//   boundary    the same, but a discontinuous op (Floor, Ceil, Round, Cast to integer, Sign, Mod,
+//               comparisons, ArgMax/ArgMin/TopK) was fed a value within boundary_ulps ULPs of
+//               its discontinuity and ref with that value moved across agrees with the env
+//               (fuzz_oracle.h's BoundaryEffect): recorded, labelled, not a bug, not reduced;
 //   perf        the env's time relative to ref is > perf_factor x its running median ratio
-//               (after >= 20 models, >= 10 ms), confirmed only by re-timing: perf_runs more runs
-//               on each side, whose medians must still show it.
+//               (after >= 20 models, >= 10 ms), confirmed only by re-timing: perf_runs (>= 3)
+//               more runs on each side whose 95% confidence intervals (env vs ref x threshold)
+//               do not overlap; otherwise it is recorded as perf_unconfirmed (a label).
 // "unsupported" (an op/dtype the env does not implement) is counted, never a finding.
 //
 // Triage of a finding (but perf and timeout): it is reduced by delta debugging over nodes, then
 // its inputs are frozen where they can be (campaign/reduce.h), while it keeps the same symptom
 // and, for crash/error, the same normalised error message (so a reduction cannot drift to
 // another bug). Its message is then taken from the reduced repro, run again. It is deduplicated
-// by (env, symptom, signature = sorted op types of the reduced model), and carries a root-cause
-// key in details_json["root_cause"] (the reduced repro's node signatures and the normalised
-// message) that reports cluster on (report/fuzz_render.h). When every other env that ran the
+// by (env, symptom, signature = sorted op types of the reduced model), and is assigned a root
+// cause in the store (AssignRootCause): the reduced repro's node kinds (op type, key attributes,
+// dtype), env and symptom class, merged with an existing cause when one's node kinds contain
+// the other's. A cause that existed before this run (from an earlier campaign on the same store)
+// is counted as known. When every other env that ran the
 // model agrees with this one against ref, the finding is flagged details["possible_ref_bug"] and
 // the reduced repro is re-checked with ONNX's own reference implementation (onnx.reference in
 // the Python venv); the verdict is recorded in details["onnx_reference"].
@@ -50,6 +59,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "campaign/fuzz_oracle.h"
 #include "campaign/shard.h"
 #include "compare/compare.h"
 #include "store/store.h"
@@ -78,6 +88,7 @@ struct FuzzOptions {
   double timeout_s = 20;
   double perf_factor = 10;
   int perf_runs = 3;      // re-timing runs on each side that must confirm a perf finding
+  int boundary_ulps = 4;  // a discontinuous op's input this close to its boundary may flip
   bool check_ref = true;  // re-check possible ref bugs with onnx.reference
   bool reduce = true;
   int reduce_tests = 120;
@@ -102,6 +113,10 @@ struct FuzzEnvStats {
 
 struct FuzzSummary {
   int64_t models = 0, tests = 0, hits = 0, distinct = 0, generator_failures = 0;
+  // Findings of bug symptoms this run touched (raw: one per env, symptom and reduced op
+  // signature), the root causes they belong to, and those causes known before this run.
+  std::set<int64_t> raw_findings, root_causes, known_root_causes;
+  std::map<std::string, int64_t> labels;  // undefined / boundary / perf_unconfirmed -> hits
   double seconds = 0;
   std::map<std::string, FuzzEnvStats> envs;
   std::vector<int64_t> new_finding_ids;
@@ -113,6 +128,16 @@ FuzzSummary RunFuzz(const FuzzOptions& options, const FuzzGenerator& generate, S
 // Spec-undefined behaviour on ref's values of `model` (ties into ArgMax/ArgMin/TopK, Cast of
 // NaN/out-of-range floats to integers): a reason, or nullopt.
 std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMap& values);
+
+// Puts finding `finding_id` under a root cause: the cause whose signature explains it (the
+// smallest), else a cause it explains (narrowed to its nodes; other such causes merge into it),
+// else a new one. Returns the cause's id.
+int64_t AssignRootCause(Store& store, int64_t finding_id, const RootCauseSignature& signature,
+                        const std::string& campaign, const std::string& when);
+// Assigns a root cause to every finding of the store that has none (stores written before root
+// causes existed, merged shards): nodes from its stored model, else its op signature. Returns
+// how many it assigned.
+int64_t ClusterUnassignedFindings(Store& store);
 
 // Operator support inference (NNSmith's dtype test): for every (op, dtype) the callback can make
 // a one-op model for, run it on each env and record ok / unsupported / error in the store.

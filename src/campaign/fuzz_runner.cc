@@ -130,6 +130,12 @@ bool HasFloat16(const Model& model) {
 std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
                          const std::vector<Value>& expected, const Tolerance& tol,
                          const std::string& found_message) {
+  return RerunMessage(symptom, rerun, expected, std::vector<Tolerance>{tol}, found_message);
+}
+
+std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
+                         const std::vector<Value>& expected, const std::vector<Tolerance>& tol,
+                         const std::string& found_message) {
   if (symptom == "crash" || symptom == "error") {
     return rerun.symptom == symptom ? rerun.message : std::string();
   }
@@ -144,6 +150,25 @@ std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
 
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const Tolerance& tol, bool scale_atol) {
+  if (!scale_atol) {
+    if (want.size() != got.size()) {
+      return fmt::format("{} outputs instead of {}", got.size(), want.size());
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (!want[i].is_tensor() || !got[i].is_tensor()) {
+        if (want[i].kind != got[i].kind) return fmt::format("output {}: value kinds differ", i);
+        continue;
+      }
+      TensorDiff d = CompareTensors(want[i].tensor, got[i].tensor, tol);
+      if (!d.ok) return fmt::format("output {}: {}", i, d.message);
+    }
+    return "";
+  }
+  return Disagreement(want, got, std::vector<Tolerance>{tol});
+}
+
+std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
+                         const std::vector<Tolerance>& tols) {
   if (want.size() != got.size()) {
     return fmt::format("{} outputs instead of {}", got.size(), want.size());
   }
@@ -157,12 +182,13 @@ std::string Disagreement(const std::vector<Value>& want, const std::vector<Value
     VisitDType(w.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (kIsFloatLike<T>) {
-        for (int64_t k = 0; scale_atol && k < w.numel(); ++k) {
+        for (int64_t k = 0; k < w.numel(); ++k) {
           double x = std::fabs(ToDouble(w.data<T>()[k]));
           if (std::isfinite(x)) scale = std::max(scale, x);
         }
       }
     });
+    const Tolerance& tol = tols.empty() ? Tolerance{} : tols[std::min(i, tols.size() - 1)];
     TensorDiff d = CompareTensors(w, got[i].tensor, Tolerance{tol.rtol, tol.atol * scale});
     if (!d.ok) return fmt::format("output {}: {}", i, d.message);
   }

@@ -61,6 +61,11 @@ bool HasFloat16(const Model& model);
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const Tolerance& tol, bool scale_atol = true);
 
+// The same with one tolerance per output (campaign/fuzz_oracle.h's OutputTolerances); atol is
+// scaled as with scale_atol. Outputs beyond the list use the last tolerance.
+std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
+                         const std::vector<Tolerance>& tols);
+
 // The message of a finding with `symptom` taken from a rerun of its repro: for crash/error the
 // rerun's own message when it shows the same symptom; for inconsistent/undefined the
 // disagreement of the rerun's outputs with `expected` (ref on the same repro) when the rerun ran
@@ -68,6 +73,9 @@ std::string Disagreement(const std::vector<Value>& want, const std::vector<Value
 // rerun does not show the symptom (then the repro does not back any message).
 std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
                          const std::vector<Value>& expected, const Tolerance& tol,
+                         const std::string& found_message);
+std::string RerunMessage(const std::string& symptom, const Outcome& rerun,
+                         const std::vector<Value>& expected, const std::vector<Tolerance>& tols,
                          const std::string& found_message);
 
 // An error message with what varies between occurrences of one bug taken out: numbers become

@@ -224,6 +224,37 @@ TEST(RunFuzz, EnvsThatAgreeAgainstRefAreCheckedWithOnnxReference) {
   fs::remove_all(dir);
 }
 
+// Finding #28 of the 2026-12-02 campaign, Exp -> Floor on ONNX Runtime: one Floor input sits on an
+// integer on ref, and ORT's vectorized exp lands an ULP below it. The loop labels it a boundary
+// effect, records it as such and counts no bug.
+TEST(RunFuzz, FloorFedAnIntegerThatOrtRoundsBelowIsABoundaryEffect) {
+  fs::path bundle = fs::path(CONCORD_SOURCE_DIR) /
+                    "bench/fuzz_campaign_2026-12-02/0028-ort_cpu_opt_3-inconsistent";
+  Model model = Model::Load((bundle / "model.onnx").string());
+  FuzzCase c{model, {}, {"Exp", "Floor"}, 0};
+  c.inputs[model.Inputs()[0].name] =
+      ReadTensorPb((bundle / "test_data_set_0/input_0.pb").string()).tensor;
+  fs::path dir = fs::temp_directory_path() / fmt::format("concord_fuzz_boundary_{}", getpid());
+  fs::remove_all(dir);
+  FuzzOptions o;
+  o.envs = {"ort@cpu,opt=3"};
+  o.iterations = 1;
+  o.out_dir = dir;
+  o.check_ref = false;
+  Store store = Store::Open((dir.string() + ".db"));
+  FuzzSummary s = RunFuzz(
+      o, [&](uint64_t) { return c; }, store);
+  EXPECT_EQ(s.envs["ort@cpu,opt=3"].symptoms["boundary"], 1);
+  EXPECT_EQ(s.labels["boundary"], 1);
+  EXPECT_TRUE(s.raw_findings.empty());
+  std::vector<FindingRecord> f = store.Findings();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].symptom, "boundary");
+  EXPECT_NE(f[0].message.find("Floor"), std::string::npos) << f[0].message;
+  fs::remove_all(dir);
+  fs::remove(dir.string() + ".db");
+}
+
 TEST(SpecUndefinedReason, TiesIntoArgMaxAndOutOfRangeCasts) {
   onnx::ModelProto m;
   m.set_ir_version(8);

@@ -70,12 +70,72 @@ const char* kScript = R"js(
 })();
 )js";
 
+bool IsLabel(const std::string& symptom) {
+  return symptom == "undefined" || symptom == "boundary" || symptom == "perf_unconfirmed";
+}
+
 // Root causes: findings of one env and symptom with the same normalised message, where one
 // reduced repro's node signatures contain another's (the smaller repro explains the larger; for
 // crash/timeout/error, sharing one node kind is enough), are one cause, named after its smallest
 // finding. Findings from stores written before root-cause
 // keys existed fall back to their op signature and an empty message.
-void ClusterRootCauses(json& doc) {
+void ClusterByContainment(json& doc);
+
+// The store's root causes (campaign/fuzz.h's AssignRootCause) when every finding has one;
+// otherwise (a store no campaign has clustered yet) the containment clustering below.
+void ClusterRootCauses(json& doc, Store& store) {
+  std::map<int64_t, int64_t> cause_of;  // finding id -> store root cause
+  for (const FindingRecord& f : store.Findings()) {
+    if (f.root_cause) cause_of[f.id] = *f.root_cause;
+  }
+  json& findings = doc["findings"];
+  if (findings.empty() || cause_of.size() != findings.size()) {
+    ClusterByContainment(doc);
+  } else {
+    std::map<int64_t, json> causes;
+    for (const RootCauseRecord& rc : store.RootCauses()) {
+      json nodes = json::array();
+      try {
+        nodes = json::parse(rc.nodes_json);
+      } catch (const json::exception&) {
+      }
+      causes[rc.id] = {{"id", rc.id},
+                       {"env", rc.env},
+                       {"symptom", ""},
+                       {"symptom_class", rc.symptom_class},
+                       {"nodes", nodes},
+                       {"message", rc.symptom_class},
+                       {"campaign", rc.campaign},
+                       {"first_seen", rc.first_seen},
+                       {"findings", json::array()},
+                       {"hits", 0}};
+    }
+    for (json& f : findings) {
+      int64_t id = cause_of[f.value("id", int64_t{0})];
+      json& c = causes[id];
+      f["root_cause"] = id;
+      c["symptom"] = f.value("symptom", "");
+      c["findings"].push_back(f.value("id", int64_t{0}));
+      c["hits"] = c.value("hits", int64_t{0}) + f.value("count", int64_t{1});
+    }
+    json list = json::array();
+    for (auto& [id, c] : causes) {
+      if (!c["findings"].empty()) list.push_back(c);
+    }
+    int64_t hits = 0;
+    for (const auto& f : findings) hits += f.value("count", int64_t{1});
+    doc["root_causes"] = std::move(list);
+    doc["totals"] = {
+        {"findings", findings.size()}, {"root_causes", doc["root_causes"].size()}, {"hits", hits}};
+  }
+  int64_t bug_findings = 0, bug_causes = 0;
+  for (const auto& f : findings) bug_findings += IsLabel(f.value("symptom", "")) ? 0 : 1;
+  for (const auto& c : doc["root_causes"]) bug_causes += IsLabel(c.value("symptom", "")) ? 0 : 1;
+  doc["totals"]["bug_findings"] = bug_findings;
+  doc["totals"]["bug_root_causes"] = bug_causes;
+}
+
+void ClusterByContainment(json& doc) {
   struct Member {
     size_t index;
     std::set<std::string> nodes;
@@ -220,7 +280,7 @@ json FuzzDocument(Store& store) {
     if (!e.is_object()) e = json::object();
     e[f.symptom] = e.value(f.symptom, 0) + 1;
   }
-  ClusterRootCauses(doc);
+  ClusterRootCauses(doc, store);
   doc["coverage"] = store.OpCoverage();
   doc["ticks"] = json::array();
   for (const FuzzTick& t2 : store.FuzzTicks()) {

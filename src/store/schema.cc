@@ -98,6 +98,14 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "INSERT OR REPLACE INTO meta(key, value) VALUES('store_uid', lower(hex(randomblob(16))))",
         "CREATE TABLE merged_stores(uid TEXT PRIMARY KEY)",
     },
+    // 5 -> 6: root causes of fuzzing findings; each finding names its cause once clustered
+    // (NULL until then: findings of older stores are clustered by the next `concord fuzz`).
+    {
+        "CREATE TABLE root_causes(id INTEGER PRIMARY KEY, env TEXT NOT NULL, "
+        "symptom_class TEXT NOT NULL, nodes_json TEXT NOT NULL, campaign TEXT NOT NULL, "
+        "first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)",
+        "ALTER TABLE findings ADD COLUMN root_cause INTEGER NULL",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 

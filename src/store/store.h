@@ -28,7 +28,7 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 5;
+inline constexpr int kStoreSchemaVersion = 6;
 
 // An environment is an env string on one machine: (env, machine) is the unique key, so the same
 // env string run on two machines stays two environments after a merge.
@@ -136,6 +136,18 @@ struct FindingRecord {
   std::string bundle;                          // repro folder
   std::string details_json = "{}";
   int64_t count = 1;
+  std::string first_seen, last_seen;
+  std::optional<int64_t> root_cause;  // root_causes.id, once clustered
+};
+
+// A root cause: findings of one env and symptom class whose reduced repros' node kinds contain
+// this cause's (campaign/fuzz_oracle.h). `campaign` and `first_seen` are of the first finding
+// that raised it, so a later campaign can tell a known cause from a new one.
+struct RootCauseRecord {
+  int64_t id = 0;
+  std::string env, symptom_class;
+  std::string nodes_json = "[]";  // sorted node kinds
+  std::string campaign;
   std::string first_seen, last_seen;
 };
 
@@ -246,6 +258,15 @@ class Store {
   bool HasFinding(const std::string& env, const std::string& symptom, const std::string& signature);
   void SetFindingBundle(int64_t id, const std::string& bundle);
   std::vector<FindingRecord> Findings();
+  // Root causes. AddRootCause returns the new id; SetRootCauseNodes narrows a cause to a smaller
+  // repro's node kinds; MergeRootCause moves every finding of `from` to `into` (which keeps the
+  // earlier first_seen/campaign of the two) and deletes `from`.
+  std::vector<RootCauseRecord> RootCauses();
+  int64_t AddRootCause(const RootCauseRecord& cause);
+  void SetRootCauseNodes(int64_t id, const std::string& nodes_json, const std::string& last_seen);
+  void TouchRootCause(int64_t id, const std::string& last_seen);
+  void MergeRootCause(int64_t from, int64_t into);
+  void SetFindingRootCause(int64_t finding_id, int64_t root_cause_id);
   // One transaction: a throughput tick and the op-type counts of the models since the last one.
   void RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,
                       int64_t findings, const std::map<std::string, int64_t>& new_op_counts);

@@ -33,7 +33,12 @@ FindingRecord ReadFinding(Statement& s) {
   f.first_seen = s.Text(13);
   f.last_seen = s.Text(14);
   if (!s.IsNull(15)) f.inputs = s.Blob(15);
+  if (!s.IsNull(16)) f.root_cause = s.Int(16);
   return f;
+}
+
+RootCauseRecord ReadRootCause(Statement& s) {
+  return {s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6)};
 }
 
 FuzzTick ReadFuzzTick(Statement& s) { return {s.Text(0), s.Real(1), s.Int(2), s.Int(3), s.Int(4)}; }
@@ -96,9 +101,65 @@ void Store::SetFindingBundle(int64_t id, const std::string& bundle) {
 std::vector<FindingRecord> Store::Findings() {
   Statement s(db_, path_,
               "SELECT id, env, symptom, signature, seed, message, versions_json, original_nodes, "
-              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen, inputs "
-              "FROM findings ORDER BY id");
+              "reduced_nodes, model, bundle, details_json, count, first_seen, last_seen, inputs, "
+              "root_cause FROM findings ORDER BY id");
   return ReadAll(s, ReadFinding);
+}
+
+std::vector<RootCauseRecord> Store::RootCauses() {
+  Statement s(db_, path_,
+              "SELECT id, env, symptom_class, nodes_json, campaign, first_seen, last_seen "
+              "FROM root_causes ORDER BY id");
+  return ReadAll(s, ReadRootCause);
+}
+
+int64_t Store::AddRootCause(const RootCauseRecord& c) {
+  Statement ins(db_, path_,
+                "INSERT INTO root_causes(env, symptom_class, nodes_json, campaign, first_seen, "
+                "last_seen) VALUES(?, ?, ?, ?, ?, ?)");
+  ins.Bind(1, c.env)
+      .Bind(2, c.symptom_class)
+      .Bind(3, c.nodes_json)
+      .Bind(4, c.campaign)
+      .Bind(5, c.first_seen)
+      .Bind(6, c.last_seen)
+      .Run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void Store::SetRootCauseNodes(int64_t id, const std::string& nodes_json,
+                              const std::string& last_seen) {
+  Statement up(db_, path_, "UPDATE root_causes SET nodes_json=?, last_seen=? WHERE id=?");
+  up.Bind(1, nodes_json).Bind(2, last_seen).Bind(3, id).Run();
+}
+
+void Store::TouchRootCause(int64_t id, const std::string& last_seen) {
+  Statement up(db_, path_, "UPDATE root_causes SET last_seen=max(last_seen, ?) WHERE id=?");
+  up.Bind(1, last_seen).Bind(2, id).Run();
+}
+
+void Store::MergeRootCause(int64_t from, int64_t into) {
+  if (from == into) return;
+  Transaction tx(db_, path_);
+  Statement keep(db_, path_,
+                 "UPDATE root_causes SET (campaign, first_seen) = (SELECT campaign, first_seen "
+                 "FROM root_causes WHERE id=?1) WHERE id=?2 AND first_seen > (SELECT first_seen "
+                 "FROM root_causes WHERE id=?1)");
+  keep.Bind(1, from).Bind(2, into).Run();
+  Statement last(db_, path_,
+                 "UPDATE root_causes SET last_seen=max(last_seen, (SELECT last_seen FROM "
+                 "root_causes WHERE id=?1)) WHERE id=?2");
+  last.Bind(1, from).Bind(2, into).Run();
+  Statement move(db_, path_, "UPDATE findings SET root_cause=? WHERE root_cause=?");
+  move.Bind(1, into).Bind(2, from).Run();
+  Statement del(db_, path_, "DELETE FROM root_causes WHERE id=?");
+  del.Bind(1, from).Run();
+  tx.Commit();
+}
+
+void Store::SetFindingRootCause(int64_t finding_id, int64_t root_cause_id) {
+  Statement up(db_, path_, "UPDATE findings SET root_cause=? WHERE id=?");
+  up.Bind(1, root_cause_id).Bind(2, finding_id).Run();
 }
 
 void Store::RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,

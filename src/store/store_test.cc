@@ -508,7 +508,7 @@ TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
                          "DROP TABLE op_support; DROP TABLE retried_runs; "
-                         "DROP TABLE merged_stores; "
+                         "DROP TABLE merged_stores; DROP TABLE root_causes; "
                          "DROP TABLE resource_samples; DROP TABLE sessions; "
                          "DROP INDEX comparisons_runs; "
                          "UPDATE meta SET value=1 WHERE key='schema_version'",
@@ -635,6 +635,7 @@ TEST_F(StoreTest, VersionFourStoreGetsMachineLabelsFromItsFingerprintAndAUid) {
       "machine_json TEXT NOT NULL); INSERT INTO e4 SELECT id, env, backend, device, "
       "versions_json, machine_json FROM environments; DROP TABLE environments; "
       "ALTER TABLE e4 RENAME TO environments; DROP TABLE merged_stores; "
+      "DROP TABLE root_causes; ALTER TABLE findings DROP COLUMN root_cause; "
       "DELETE FROM meta WHERE key='store_uid'; UPDATE meta SET value=4 WHERE "
       "key='schema_version'");
   Store s = Store::Open(File("v4.db"));
@@ -648,6 +649,40 @@ TEST_F(StoreTest, VersionFourStoreGetsMachineLabelsFromItsFingerprintAndAUid) {
   // The same env string recorded again from that machine resumes into the same environment.
   EXPECT_EQ(s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "box-1"}), runs[0].env_id);
   EXPECT_NE(s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "box-2"}), runs[0].env_id);
+}
+
+TEST_F(StoreTest, VersionFiveStoreKeepsItsFindingsAndGetsRootCauses) {
+  {
+    Store s = Store::Open(File("v5.db"));
+    EXPECT_TRUE(s.RecordFinding(MakeFinding("ort@cpu", "Exp,Floor")));
+  }
+  // The version-5 layout: no root_causes table, findings without a root_cause column.
+  Sql(File("v5.db"),
+      "DROP TABLE root_causes; ALTER TABLE findings DROP COLUMN root_cause; UPDATE meta SET "
+      "value=5 WHERE key='schema_version'");
+  Store s = Store::Open(File("v5.db"));
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+  std::vector<FindingRecord> f = s.Findings();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].signature, "Exp,Floor");
+  EXPECT_FALSE(f[0].root_cause.has_value());
+  EXPECT_TRUE(s.RootCauses().empty());
+  RootCauseRecord rc;
+  rc.env = "ort@cpu";
+  rc.symptom_class = "wrong value";
+  rc.nodes_json = R"(["Floor[]:float"])";
+  rc.campaign = "c1";
+  int64_t id = s.AddRootCause(rc);
+  s.SetFindingRootCause(f[0].id, id);
+  EXPECT_EQ(s.Findings()[0].root_cause, id);
+  RootCauseRecord later = rc;
+  later.campaign = "c2";
+  later.first_seen = "9";
+  int64_t other = s.AddRootCause(later);
+  s.MergeRootCause(id, other);  // `other` keeps the earlier campaign and every finding
+  ASSERT_EQ(s.RootCauses().size(), 1u);
+  EXPECT_EQ(s.RootCauses()[0].campaign, "c1");
+  EXPECT_EQ(s.Findings()[0].root_cause, other);
 }
 
 TEST_F(StoreTest, SameEnvStringFromTwoMachinesMergesIntoTwoEnvironments) {

@@ -85,6 +85,33 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
   fs::remove_all(out);
 }
 
+// Raw findings and root causes in --json, and a second campaign on the same store: the same
+// seeds find the same bugs, which the store marks as known root causes.
+TEST(FuzzCli, RootCausesAreCountedAndKnownAcrossCampaigns) {
+  fs::path out = TempDir("root_causes");
+  std::string cmd = "fuzz --envs 'ort@cpu;opencv@cpu' --iterations 8 --seed 5 --out " +
+                    Quote(out.string()) + " --json";
+  CliResult r1 = RunConcord(cmd);
+  ASSERT_LE(r1.code, 1) << r1.err;
+  json a = json::parse(r1.out);
+  // Seed 5..12 holds an int32 ReduceProd whose overflow ORT saturates: at least one bug.
+  ASSERT_GE(a["root_causes_found"].get<int64_t>(), 1) << r1.out;
+  EXPECT_GE(a["raw_findings"].get<int64_t>(), a["root_causes_found"].get<int64_t>());
+  EXPECT_EQ(a["known_root_causes"], 0);  // a fresh store knows nothing
+  EXPECT_EQ(a["new_root_causes"], a["root_causes_found"]);
+  EXPECT_TRUE(a["labels"].is_object());
+  CliResult r2 = RunConcord(cmd);
+  ASSERT_LE(r2.code, 1) << r2.err;
+  json b = json::parse(r2.out);
+  EXPECT_EQ(b["root_causes_found"], a["root_causes_found"]);
+  EXPECT_EQ(b["known_root_causes"], b["root_causes_found"]) << r2.out;
+  EXPECT_EQ(b["new_root_causes"], 0);
+  EXPECT_EQ(b["new_findings"], 0);
+  Store store = Store::Open((out / "fuzz.db").string());
+  EXPECT_EQ(store.RootCauses().size(), b["root_causes_in_store"].get<size_t>());
+  for (const auto& f : store.Findings()) EXPECT_TRUE(f.root_cause.has_value()) << f.signature;
+}
+
 TEST(FuzzCli, OperatorSupportInferenceRecordsEveryEnv) {
   fs::path out = TempDir("support");
   CliResult r = RunConcord(

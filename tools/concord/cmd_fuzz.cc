@@ -67,7 +67,7 @@ struct FuzzArgs {
 // difference spec-undefined behaviour explains is labelled, not a bug).
 bool HasBugFindings(const json& doc) {
   for (const auto& f : doc["findings"]) {
-    if (f["symptom"] != "undefined") return true;
+    if (!IsLabelSymptom(f["symptom"].get<std::string>())) return true;
   }
   return false;
 }
@@ -161,6 +161,12 @@ void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
            {"tests_per_s", s.seconds > 0 ? s.tests / s.seconds : 0.0},
            {"hits", s.hits},
            {"new_findings", s.distinct},
+           {"raw_findings", s.raw_findings.size()},
+           {"root_causes_found", s.root_causes.size()},
+           {"known_root_causes", s.known_root_causes.size()},
+           {"new_root_causes", s.root_causes.size() - s.known_root_causes.size()},
+           {"labels", s.labels},
+           {"root_causes_in_store_bugs", totals.value("bug_root_causes", int64_t{0})},
            {"findings_in_store", totals["findings"]},
            {"root_causes_in_store", totals["root_causes"]},
            {"generator_failures", s.generator_failures},
@@ -177,13 +183,23 @@ void PrintJsonSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
 void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& report_doc,
                       const std::string& db, const std::string& html) {
   const json& totals = report_doc["totals"];
-  std::cout << fmt::format("tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x)\n", a.rtol,
-                           a.atol);
+  std::cout << fmt::format(
+      "tolerance vs ref: rtol {:g}, atol {:g} (float16 models: 5x), scaled per output by the ops "
+      "on its path (exact for data movement, up to 4x)\n",
+      a.rtol, a.atol);
   std::cout << fmt::format(
       "{} models, {} tests in {:.1f} s ({:.2f} tests/s); {} hits, {} new "
       "distinct findings; {} generator failures\n",
       s.models, s.tests, s.seconds, s.seconds > 0 ? s.tests / s.seconds : 0.0, s.hits, s.distinct,
       s.generator_failures);
+  std::cout << fmt::format(
+      "this run: {} raw finding(s) from {} root cause(s) ({} new, {} known from earlier "
+      "campaigns)\n",
+      s.raw_findings.size(), s.root_causes.size(),
+      s.root_causes.size() - s.known_root_causes.size(), s.known_root_causes.size());
+  std::string labels;
+  for (const auto& [k, n] : s.labels) labels += fmt::format(" {} {}", k, n);
+  std::cout << fmt::format("labelled, not bugs:{}\n", labels.empty() ? " none" : labels);
   std::cout << fmt::format(
       "store: {} findings (raw, by env/symptom/op signature) from {} root "
       "cause(s)\n",
@@ -233,8 +249,12 @@ int FuzzRayMain(const FuzzArgs& a) {
   campaign.progress = !a.quiet && !a.json;
   campaign.quiet = a.quiet;
   size_t findings_before = 0;
+  std::set<int64_t> causes_before;
+  const std::string started = NowIso();
   {
     Store store = Store::Open(db);
+    ClusterUnassignedFindings(store);
+    for (const RootCauseRecord& rc : store.RootCauses()) causes_before.insert(rc.id);
     if (!a.keep_unsupported && !RecordedExclusions(store, o.envs).empty()) {
       Fail(ErrorKind::kUsage,
            "{} records op support that a single process would avoid, but --ray tasks start from "
@@ -322,6 +342,20 @@ int FuzzRayMain(const FuzzArgs& a) {
   s.seconds = SecondsSince(t0);
   Store store = Store::Open(db);
   s.distinct = static_cast<int64_t>(store.Findings().size() - findings_before);
+  // The tasks' stores were merged without root causes: cluster them here, then count the bug
+  // findings this run touched (last seen since it started) and their causes.
+  ClusterUnassignedFindings(store);
+  for (const FindingRecord& f : store.Findings()) {
+    if (f.last_seen < started || !f.root_cause || IsLabelSymptom(f.symptom)) continue;
+    s.raw_findings.insert(f.id);
+    s.root_causes.insert(*f.root_cause);
+    if (causes_before.count(*f.root_cause)) s.known_root_causes.insert(*f.root_cause);
+  }
+  for (const auto& [env, st] : s.envs) {
+    for (const auto& [k, n] : st.symptoms) {
+      if (IsLabelSymptom(k)) s.labels[k] += n;
+    }
+  }
   json report_doc = report::FuzzDocument(store);
   std::string html = (fs::path(out_dir) / "fuzz_report.html").string();
   WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
@@ -401,6 +435,8 @@ struct FuzzReportArgs {
 int FuzzReportMain(const FuzzReportArgs& a) {
   if (!fs::is_regular_file(a.db)) Fail(ErrorKind::kInput, "{}: no such store file", a.db);
   Store store = Store::Open(a.db);
+  // Findings merged from shards or written before root causes existed get theirs now.
+  ClusterUnassignedFindings(store);
   json doc = report::FuzzDocument(store);
   std::string out =
       a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string() : a.out;
@@ -426,12 +462,17 @@ Command MakeFuzzCommand(CLI::App& root) {
       "Each iteration generates a model (seed, seed+1, ...), runs it on ref and on every env in\n"
       "worker processes (a crash or hang is a finding, not the end), and classifies: crash,\n"
       "timeout, error (a valid model rejected), inconsistent (outputs differ from ref beyond\n"
-      "--rtol/--atol), undefined (a difference spec-undefined behaviour explains: labelled, not a\n"
-      "bug), perf (>10x this env's usual time relative to ref). Findings are reduced by delta\n"
-      "debugging over nodes, deduplicated by (env, symptom, op signature) and grouped into root\n"
-      "causes (same reduced nodes, symptom and normalised message), stored in the SQLite\n"
-      "store and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX test case with\n"
-      "repro.sh). Exit 1 when any finding other than 'undefined' is in the store.\n"
+      "--rtol/--atol, scaled per output by the ops on its path: exact for data movement, up to 4x\n"
+      "after long reduction/exp/pow chains), perf (>10x this env's usual time relative to ref,\n"
+      "confirmed by >= 3 re-timings per side with separated 95% confidence intervals). Labels,\n"
+      "not bugs: undefined (spec-undefined behaviour), boundary (a Floor/Round/Cast/comparison/\n"
+      "ArgMax... input within 4 ULPs of its discontinuity, and ref with it moved across agrees\n"
+      "with the env), perf_unconfirmed. Findings are reduced by delta debugging over nodes,\n"
+      "deduplicated by (env, symptom, op signature) and grouped into root causes kept in the\n"
+      "store (reduced node kinds, env, symptom class; a cause seen by an earlier campaign on the\n"
+      "store counts as known), and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX\n"
+      "test case with "
+      "repro.sh). Exit 1 when any finding other than a label is in the store.\n"
       "Op support: --infer-support first runs every (op, dtype) alone on each env and records it\n"
       "in the store; later campaigns on the same store reuse that record. Then models take turns:\n"
       "the model of seed S avoids the pairs env S mod N rejects, and every env runs it.\n"
@@ -476,8 +517,8 @@ Command MakeFuzzReportCommand(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "fuzz-report", "HTML report of fuzzing findings, op coverage and throughput in a store");
   app->footer(
-      "Exit: 0 no findings (or only 'undefined' ones), 1 the store holds findings,\n"
-      "2 usage/input error (no such store).");
+      "Exit: 0 no findings (or only labels: undefined, boundary, perf_unconfirmed),\n"
+      "1 the store holds findings (other than labels), 2 usage/input error (no such store).");
   app->add_option("db", args->db, "Results store written by `concord fuzz`")->required();
   app->add_option("--out,-o", args->out, "HTML path (default: fuzz_report.html next to DB)");
   AddOutputOptions(app, &args->json);

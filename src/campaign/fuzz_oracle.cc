@@ -1,0 +1,539 @@
+#include "campaign/fuzz_oracle.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "backends/ref_backend.h"
+#include "campaign/fuzz_runner.h"
+#include "ir/error.h"
+
+namespace concord {
+namespace {
+
+int MantissaBits(DType t) {
+  switch (t) {
+    case DType::kFloat16:
+      return 10;
+    case DType::kBFloat16:
+      return 7;
+    case DType::kFloat64:
+      return 52;
+    default:
+      return 23;
+  }
+}
+
+// The spacing of dtype `t`'s values around |v| (normal range).
+double Ulp(double v, DType t) {
+  double a = std::max(std::fabs(v), t == DType::kFloat16 ? 6.1e-5 : 1.2e-38);
+  return std::ldexp(1.0, std::ilogb(a) - MantissaBits(t));
+}
+
+bool IsFloat(DType t) {
+  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 ||
+         t == DType::kFloat64;
+}
+
+std::vector<double> AsDoubles(const Tensor& t) {
+  std::vector<double> v;
+  VisitDType(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsNumeric<T>) {
+      v.reserve(static_cast<size_t>(t.numel()));
+      for (int64_t i = 0; i < t.numel(); ++i) v.push_back(ToDouble(t.data<T>()[i]));
+    }
+  });
+  return v;
+}
+
+void SetElement(Tensor* t, int64_t i, double value) {
+  VisitDType(t->dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsNumeric<T>) t->data<T>()[i] = FromDouble<T>(value);
+  });
+}
+
+// Flat offset into a tensor of `shape` broadcast to `out` for output index `flat`.
+int64_t BroadcastOffset(const Shape& shape, const Shape& out, int64_t flat) {
+  int64_t offset = 0, stride = 1;
+  for (size_t k = 0; k < out.size(); ++k) {
+    size_t od = out.size() - 1 - k;
+    int64_t idx = flat % out[od];
+    flat /= out[od];
+    if (k < shape.size()) {
+      int64_t dim = shape[shape.size() - 1 - k];
+      if (dim != 1) offset += idx * stride;
+      stride *= dim;
+    }
+  }
+  return offset;
+}
+
+Shape BroadcastShape(const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (size_t k = 0; k < out.size(); ++k) {
+    int64_t da = k < a.size() ? a[a.size() - 1 - k] : 1;
+    int64_t db = k < b.size() ? b[b.size() - 1 - k] : 1;
+    out[out.size() - 1 - k] = std::max(da, db);
+  }
+  return out;
+}
+
+bool CastsToInteger(const onnx::NodeProto& n) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() != "to") continue;
+    auto to = static_cast<DType>(a.i());
+    return to == DType::kInt8 || to == DType::kUInt8 || to == DType::kInt16 ||
+           to == DType::kUInt16 || to == DType::kInt32 || to == DType::kUInt32 ||
+           to == DType::kInt64 || to == DType::kUInt64 || to == DType::kBool;
+  }
+  return false;
+}
+
+// One element of a discontinuous op's input near its discontinuity.
+struct NearElement {
+  int node = 0, input = 0;
+  int64_t index = 0;
+  double value = 0, boundary = 0, ulps = 0;
+};
+
+const std::set<std::string> kComparisons = {"Less", "Greater", "Equal", "LessOrEqual",
+                                            "GreaterOrEqual"};
+
+std::vector<NearElement> NearBoundary(const Model& model, const ValueMap& taps, int ulps) {
+  std::vector<NearElement> out;
+  auto tensor = [&](const std::string& name) -> const Tensor* {
+    auto it = taps.find(name);
+    if (name.empty() || it == taps.end() || !it->second.is_tensor()) return nullptr;
+    return &it->second.tensor;
+  };
+  const auto& nodes = model.graph().node();
+  for (int ni = 0; ni < nodes.size(); ++ni) {
+    const onnx::NodeProto& n = nodes[ni];
+    const std::string& op = n.op_type();
+    if (n.input_size() == 0) continue;
+    const Tensor* x = tensor(n.input(0));
+    if (x == nullptr || !IsFloat(x->dtype())) continue;
+    std::vector<double> xv = AsDoubles(*x);
+    DType dt = x->dtype();
+    auto add = [&](int64_t i, double boundary, double scale_of) {
+      double d = std::fabs(xv[static_cast<size_t>(i)] - boundary) / Ulp(scale_of, dt);
+      if (d <= ulps) out.push_back({ni, 0, i, xv[static_cast<size_t>(i)], boundary, d});
+    };
+    if (op == "Floor" || op == "Ceil" || (op == "Cast" && CastsToInteger(n))) {
+      for (size_t i = 0; i < xv.size(); ++i) {
+        double b = std::nearbyint(xv[i]);
+        if (op == "Cast" && b == 0) continue;  // truncation is continuous through zero
+        add(static_cast<int64_t>(i), b, b);
+      }
+    } else if (op == "Round") {
+      for (size_t i = 0; i < xv.size(); ++i) {
+        double b = std::floor(xv[i]) + 0.5;
+        if (std::fabs(xv[i] - (b - 1)) < std::fabs(xv[i] - b)) b -= 1;
+        add(static_cast<int64_t>(i), b, b);
+      }
+    } else if (op == "Sign") {
+      for (size_t i = 0; i < xv.size(); ++i) add(static_cast<int64_t>(i), 0, 1);
+    } else if ((kComparisons.count(op) || op == "Mod") && n.input_size() > 1) {
+      const Tensor* y = tensor(n.input(1));
+      if (y == nullptr) continue;
+      std::vector<double> yv = AsDoubles(*y);
+      Shape shape = BroadcastShape(x->shape(), y->shape());
+      int64_t total = NumElements(shape);
+      std::set<int64_t> seen;
+      for (int64_t f = 0; f < total; ++f) {
+        int64_t xi = BroadcastOffset(x->shape(), shape, f);
+        double a = xv[static_cast<size_t>(xi)],
+               b = yv[static_cast<size_t>(BroadcastOffset(y->shape(), shape, f))];
+        double boundary = b;
+        if (op == "Mod") {
+          if (b == 0) continue;
+          boundary = b * std::nearbyint(a / b);
+          if (boundary == 0) continue;  // fmod is continuous through zero
+        }
+        double scale = std::max(std::fabs(a), std::fabs(boundary));
+        double d = std::fabs(a - boundary) / Ulp(scale, dt);
+        if (d <= ulps && seen.insert(xi).second) out.push_back({ni, 0, xi, a, boundary, d});
+      }
+    } else if (op == "ArgMax" || op == "ArgMin" || op == "TopK") {
+      std::vector<std::pair<double, int64_t>> sorted;
+      for (size_t i = 0; i < xv.size(); ++i) sorted.push_back({xv[i], static_cast<int64_t>(i)});
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t i = 0; i + 1 < sorted.size(); ++i) {
+        double a = sorted[i].first, b = sorted[i + 1].first;
+        double d = std::fabs(b - a) / Ulp(std::max(std::fabs(a), std::fabs(b)), dt);
+        if (d <= ulps) {
+          out.push_back({ni, 0, sorted[i].second, a, b, d});
+          out.push_back({ni, 0, sorted[i + 1].second, b, a, d});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// A value just across (or on) the boundary: side -1 below, 0 on, +1 above, in x's dtype.
+double Across(const NearElement& e, int side, DType dt) {
+  if (side == 0) return e.boundary;
+  double step = Ulp(e.boundary == 0 ? 1 : e.boundary, dt);
+  return e.boundary + side * step;
+}
+
+}  // namespace
+
+std::optional<std::string> BoundaryEffect(const Model& model, const ValueMap& inputs,
+                                          const ValueMap& ref_taps,
+                                          const std::vector<Value>& env_outputs,
+                                          const Tolerance& base_tol, int ulps) {
+  std::vector<NearElement> near = NearBoundary(model, ref_taps, ulps);
+  if (near.empty()) return std::nullopt;
+  // The model with every near-boundary (node, input) fed from a new graph input.
+  onnx::ModelProto proto = model.proto();
+  std::map<std::pair<int, int>, std::string> fed;
+  ValueMap base = inputs;
+  for (const NearElement& e : near) {
+    auto key = std::make_pair(e.node, e.input);
+    if (fed.count(key)) continue;
+    onnx::NodeProto* n = proto.mutable_graph()->mutable_node(e.node);
+    const std::string original = n->input(e.input);
+    std::string name = fmt::format("concord_boundary_{}_{}", e.node, e.input);
+    const Tensor& t = ref_taps.at(original).tensor;
+    auto* vi = proto.mutable_graph()->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(static_cast<int32_t>(t.dtype()));
+    auto* shape = tt->mutable_shape();
+    for (int64_t d : t.shape()) shape->add_dim()->set_dim_value(d);
+    n->set_input(e.input, name);
+    fed[key] = name;
+    base[name] = t;
+  }
+  std::optional<Model> cut;
+  try {
+    cut = Model::FromProto(proto, model.base_dir(), "boundary probe");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  std::vector<Tolerance> tols = OutputTolerances(model, base_tol);
+  auto agrees = [&](const std::vector<const NearElement*>& moved, int side) {
+    ValueMap in = base;
+    for (const NearElement* e : moved) {
+      Tensor& t = in[fed[{e->node, e->input}]].tensor;
+      double v = Across(*e, side, t.dtype());
+      if (v == e->value) return false;  // not moved
+      SetElement(&t, e->index, v);
+    }
+    try {
+      auto oracle = PrepareReference(*cut);
+      std::vector<Value> outs = oracle->RunWithTaps(in, nullptr);
+      return Disagreement(outs, env_outputs, tols).empty();
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  auto describe = [&](const NearElement& e) {
+    const onnx::NodeProto& n = model.graph().node(e.node);
+    return fmt::format("{} '{}' input[{}] = {:.9g} is {:.2g} ULP from {:.9g}", n.op_type(),
+                       n.name(), e.index, e.value, e.ulps, e.boundary);
+  };
+  std::vector<const NearElement*> all;
+  for (const auto& e : near) all.push_back(&e);
+  for (int side : {-1, 0, 1}) {
+    // All at once only helps when every element can move to that side.
+    bool movable = std::all_of(all.begin(), all.end(), [&](const NearElement* e) {
+      return Across(*e, side, DType::kFloat32) != e->value;
+    });
+    if (movable && agrees(all, side)) {
+      return fmt::format("boundary effect: {}{}; ref with it moved across agrees with the env",
+                         describe(near[0]),
+                         near.size() > 1 ? fmt::format(" (and {} more)", near.size() - 1) : "");
+    }
+  }
+  if (near.size() <= 8) {
+    for (const NearElement* e : all) {
+      for (int side : {-1, 0, 1}) {
+        if (agrees({e}, side)) {
+          return fmt::format("boundary effect: {}; ref with it moved across agrees with the env",
+                             describe(*e));
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+int OpWeight(const std::string& op) {
+  static const std::set<std::string> zero = {"Identity",
+                                             "Reshape",
+                                             "Flatten",
+                                             "Squeeze",
+                                             "Unsqueeze",
+                                             "Transpose",
+                                             "Concat",
+                                             "Split",
+                                             "Slice",
+                                             "Gather",
+                                             "GatherND",
+                                             "GatherElements",
+                                             "Expand",
+                                             "Tile",
+                                             "Pad",
+                                             "Cast",
+                                             "CastLike",
+                                             "Shape",
+                                             "Size",
+                                             "ConstantOfShape",
+                                             "Constant",
+                                             "DepthToSpace",
+                                             "SpaceToDepth",
+                                             "Compress",
+                                             "ScatterND",
+                                             "ScatterElements",
+                                             "Where",
+                                             "Relu",
+                                             "Max",
+                                             "Min",
+                                             "Abs",
+                                             "Neg",
+                                             "MaxPool",
+                                             "GlobalMaxPool",
+                                             "Floor",
+                                             "Ceil",
+                                             "Round",
+                                             "Sign",
+                                             "Less",
+                                             "Greater",
+                                             "Equal",
+                                             "LessOrEqual",
+                                             "GreaterOrEqual",
+                                             "Not",
+                                             "And",
+                                             "Or",
+                                             "Xor",
+                                             "ArgMax",
+                                             "ArgMin",
+                                             "TopK",
+                                             "Clip",
+                                             "ReduceMax",
+                                             "ReduceMin",
+                                             "Dropout",
+                                             "Trilu",
+                                             "OneHot",
+                                             "IsNaN",
+                                             "IsInf",
+                                             "NonZero",
+                                             "ReverseSequence"};
+  static const std::set<std::string> one = {
+      "Add", "Sub", "Mul", "LeakyRelu", "PRelu", "Sum", "ThresholdedRelu", "Shrink"};
+  static const std::set<std::string> four = {"MatMul",
+                                             "Gemm",
+                                             "Conv",
+                                             "ConvTranspose",
+                                             "ReduceSum",
+                                             "ReduceMean",
+                                             "ReduceProd",
+                                             "ReduceL1",
+                                             "ReduceL2",
+                                             "ReduceLogSum",
+                                             "ReduceLogSumExp",
+                                             "ReduceSumSquare",
+                                             "AveragePool",
+                                             "GlobalAveragePool",
+                                             "LpPool",
+                                             "BatchNormalization",
+                                             "InstanceNormalization",
+                                             "LayerNormalization",
+                                             "Softmax",
+                                             "LogSoftmax",
+                                             "CumSum",
+                                             "Einsum",
+                                             "Mean",
+                                             "LpNormalization",
+                                             "GroupNormalization"};
+  if (zero.count(op)) return 0;
+  if (one.count(op)) return 1;
+  if (four.count(op)) return 4;
+  if (op == "Pow") return 8;
+  return 2;  // division, square root, transcendental functions, anything else
+}
+
+}  // namespace
+
+std::vector<int> OutputPathWeights(const Model& model) {
+  std::map<std::string, int> producer;
+  const auto& nodes = model.graph().node();
+  for (int i = 0; i < nodes.size(); ++i) {
+    for (const auto& o : nodes[i].output()) producer[o] = i;
+  }
+  std::vector<int> weights;
+  for (const auto& out : model.graph().output()) {
+    std::set<int> seen;
+    std::vector<std::string> stack = {out.name()};
+    int w = 0;
+    while (!stack.empty()) {
+      std::string t = stack.back();
+      stack.pop_back();
+      auto it = producer.find(t);
+      if (it == producer.end() || !seen.insert(it->second).second) continue;
+      w += OpWeight(nodes[it->second].op_type());
+      for (const auto& in : nodes[it->second].input()) stack.push_back(in);
+    }
+    weights.push_back(w);
+  }
+  return weights;
+}
+
+std::vector<Tolerance> OutputTolerances(const Model& model, const Tolerance& base) {
+  std::vector<Tolerance> out;
+  for (int w : OutputPathWeights(model)) {
+    if (w == 0) {
+      out.push_back(Tolerance{0, 0});
+      continue;
+    }
+    double f = std::clamp(w / 16.0, 1.0 / 16, 4.0);
+    out.push_back(Tolerance{base.rtol * f, base.atol * f});
+  }
+  return out;
+}
+
+MeanCI ConfidenceInterval95(const std::vector<double>& s) {
+  MeanCI ci;
+  if (s.empty()) return ci;
+  double sum = 0;
+  for (double x : s) sum += x;
+  ci.mean = sum / static_cast<double>(s.size());
+  ci.lo = ci.hi = ci.mean;
+  if (s.size() < 2) return ci;
+  double ss = 0;
+  for (double x : s) ss += (x - ci.mean) * (x - ci.mean);
+  double sd = std::sqrt(ss / static_cast<double>(s.size() - 1));
+  // Two-sided 97.5% quantiles of Student's t for 1..10 degrees of freedom, then ~normal.
+  static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228};
+  size_t df = s.size() - 1;
+  double q = df <= 10 ? t[df - 1] : (df <= 30 ? 2.1 : 1.96);
+  double half = q * sd / std::sqrt(static_cast<double>(s.size()));
+  ci.lo = ci.mean - half;
+  ci.hi = ci.mean + half;
+  return ci;
+}
+
+PerfVerdict JudgePerf(const std::vector<double>& env_ms, const std::vector<double>& ref_ms,
+                      double threshold) {
+  PerfVerdict v;
+  std::vector<double> scaled;
+  for (double r : ref_ms) scaled.push_back(r * threshold);
+  v.env = ConfidenceInterval95(env_ms);
+  v.scaled_ref = ConfidenceInterval95(scaled);
+  v.confirmed = env_ms.size() >= 3 && ref_ms.size() >= 3 && v.env.lo > v.scaled_ref.hi;
+  return v;
+}
+
+std::vector<std::string> RootCauseNodes(const Model& model) {
+  std::map<std::string, int32_t> init_types;
+  for (const auto& init : model.graph().initializer()) init_types[init.name()] = init.data_type();
+  std::set<std::string> out;
+  for (const auto& n : model.graph().node()) {
+    std::vector<std::string> attrs;
+    for (const auto& a : n.attribute()) {
+      // Modes and flags pick a code path; float hyperparameters (alpha, epsilon) and shape-like
+      // lists (axes, perm, pads) vary from one generated model to the next.
+      if (a.type() == onnx::AttributeProto::STRING) {
+        attrs.push_back(a.name() + "=" + a.s());
+      } else if (a.name() == "to") {
+        attrs.push_back(std::string("to=") + DTypeName(static_cast<DType>(a.i())));
+      } else if (a.type() == onnx::AttributeProto::INT && a.i() >= 0 && a.i() <= 1 &&
+                 a.name() != "axis") {
+        attrs.push_back(fmt::format("{}={}", a.name(), a.i()));
+      }
+    }
+    std::sort(attrs.begin(), attrs.end());
+    std::string dtype = "?";
+    if (n.input_size() > 0 && !n.input(0).empty()) {
+      int32_t elem = 0;
+      if (const onnx::TypeProto* t = model.FindType(n.input(0))) {
+        elem = t->tensor_type().elem_type();
+      } else if (auto it = init_types.find(n.input(0)); it != init_types.end()) {
+        elem = it->second;
+      }
+      if (elem != 0) dtype = DTypeName(static_cast<DType>(elem));
+    }
+    out.insert(fmt::format("{}[{}]:{}", n.op_type(), fmt::join(attrs, ","), dtype));
+  }
+  return {out.begin(), out.end()};
+}
+
+namespace {
+
+// The class of an error message: normalised, the env's worker prefix and every parenthesised
+// or bracketed part (shapes, types, paths) taken out, cut at the end of its first sentence.
+std::string MessageClass(const std::string& message) {
+  std::string text = NormalizeMessage(message.substr(0, 2000));
+  for (const char* prefix : {"worker (pid N): ", "worker (pid N) "}) {
+    size_t p = text.find(prefix);
+    if (p != std::string::npos) text = text.substr(p + std::string(prefix).size());
+  }
+  std::string out;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(' || c == '[' || c == '{') {
+      if (depth++ == 0) out += "()";
+      continue;
+    }
+    if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+      --depth;
+      continue;
+    }
+    if (depth == 0) out += c;
+  }
+  size_t stop = out.find(". ");
+  if (stop != std::string::npos) out = out.substr(0, stop);
+  return out.substr(0, 200);
+}
+
+}  // namespace
+
+std::string SymptomClass(const std::string& symptom, const std::string& message) {
+  if (symptom == "inconsistent") return "wrong value";
+  if (symptom == "crash") {
+    // The signal and the phase (prepare / run) it died in.
+    std::string first = message.substr(0, message.find('\n'));
+    std::string signal = "died";
+    size_t sig = first.find("SIG");
+    if (sig != std::string::npos) {
+      size_t end = sig;
+      while (end < first.size() && std::isalnum(static_cast<unsigned char>(first[end]))) ++end;
+      signal = first.substr(sig, end - sig);
+    } else if (first.find("exit") != std::string::npos) {
+      signal = "exit";
+    }
+    std::string phase = first.find("during prepare") != std::string::npos ? "prepare"
+                        : first.find("during run") != std::string::npos   ? "run"
+                                                                          : "";
+    return "crash: " + signal + (phase.empty() ? "" : " during " + phase);
+  }
+  if (symptom == "error") return "error: " + MessageClass(message);
+  return symptom;  // timeout, perf, and the labels
+}
+
+bool Explains(const RootCauseSignature& a, const RootCauseSignature& b) {
+  if (a.env != b.env || a.symptom_class != b.symptom_class) return false;
+  if (std::includes(b.nodes.begin(), b.nodes.end(), a.nodes.begin(), a.nodes.end())) return true;
+  // A failure whose message class already names the failing check: one shared node kind is
+  // enough (a dtype leak fails on whichever op follows it).
+  if (a.symptom_class.rfind("error:", 0) != 0 && a.symptom_class.rfind("crash:", 0) != 0) {
+    return false;
+  }
+  return std::any_of(a.nodes.begin(), a.nodes.end(),
+                     [&](const std::string& n) { return b.nodes.count(n) > 0; });
+}
+
+bool IsLabelSymptom(const std::string& symptom) {
+  return symptom == "undefined" || symptom == "boundary" || symptom == "perf_unconfirmed";
+}
+
+}  // namespace concord
