@@ -286,7 +286,7 @@ TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
         Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
         Case{"ort@cpu,profile=2", "profile of backend ort must be an integer in 0..1 (got '2')"},
         Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},
-        Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu)"},
+        Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu, cuda, tensorrt)"},
         Case{"ort@cuda", "ort@cuda: unsupported on this machine: no CUDA device"},
         Case{"ort@cpu,precision=bf16", "must be one of fp32|tf32|fp16|int8 (got 'bf16')"}}) {
     try {
