@@ -41,7 +41,8 @@ mapfile -t warm < <(.venv/bin/python - "$concord" "$work" "$runs" <<'PY'
 import os, subprocess, sys, time
 from ray.cluster_utils import Cluster
 concord, work, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+cluster = Cluster(initialize_head=True, head_node_args={
+    "num_cpus": 2, "include_dashboard": False, "resources": {"concord_node": 1}})
 try:
     for _ in range(runs):
         db = os.path.join(work, "warm.db")
