@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <random>
@@ -165,9 +166,13 @@ std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onn
 void Convert(MatrixModel& m, const std::string& sha, Store& store,
              const MatrixProgressFn& progress) {
   fs::path dir = fs::absolute(store.path()).parent_path() / "conversions";
+  std::string stem = m.name;  // a file name whatever the model is called
+  for (char& ch : stem) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  }
   for (const MatrixConversion& conv : m.conversions) {
     fs::path out =
-        dir / fmt::format("{}.{}.{}{}", m.name, sha.substr(0, 12), conv.Label(), conv.Extension());
+        dir / fmt::format("{}.{}.{}{}", stem, sha.substr(0, 12), conv.Label(), conv.Extension());
     json record = {{"model", m.name},
                    {"to", conv.to},
                    {"via", conv.via},
