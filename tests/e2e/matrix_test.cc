@@ -116,7 +116,9 @@ void RunAndKill(const fs::path& config, const std::string& db, int64_t kill_afte
 }
 
 TEST_F(MatrixTest, KilledAndRerunEndsWithExactlyTheRowsOfAnUninterruptedRun) {
-  const int inputs = 12, repeats = 3, envs = 3;
+  // 216 cells: the last kill point (80) stays well before the end even when a loaded machine
+  // notices the count late.
+  const int inputs = 24, repeats = 3, envs = 3;
   fs::path config = WriteConfig("m.json", TinyConfig(inputs, repeats));
   std::string clean_db = (dir_ / "clean.db").string();
   CliResult clean = RunConcord("matrix " + Quote(config.string()) + " --db " + Quote(clean_db) +
