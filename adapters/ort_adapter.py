@@ -59,6 +59,21 @@ def _classify_creation_error(e: Exception) -> ErrorKind:
     return "runtime"
 
 
+# Output types NumPy lacks: onnxruntime returns their raw bit patterns (uint8 for float8,
+# uint16 for bfloat16), which go back as such, typed, not as integers.
+_BITS_OUTPUTS = {"tensor(bfloat16)": "BFLOAT16", "tensor(float8e4m3fn)": "FLOAT8E4M3FN",
+                 "tensor(float8e4m3fnuz)": "FLOAT8E4M3FNUZ", "tensor(float8e5m2)": "FLOAT8E5M2",
+                 "tensor(float8e5m2fnuz)": "FLOAT8E5M2FNUZ"}
+
+
+def _as_onnx_bits(value: Any, ort_type: str) -> Any:
+    name = _BITS_OUTPUTS.get(ort_type)
+    if (name is None or not isinstance(value, np.ndarray)
+            or value.dtype not in (np.uint8, np.uint16)):
+        return value
+    return OnnxBitsArray(value, int(getattr(onnx.TensorProto, name)))
+
+
 def _loadable(soname: str) -> bool:
     try:
         ctypes.CDLL(soname)
@@ -232,7 +247,8 @@ class OrtAdapter(Adapter):
         except Exception as e:
             kind: ErrorKind = "input" if type(e).__name__ == "InvalidArgument" else "runtime"
             raise AdapterError(kind, "onnxruntime run failed: %s" % e) from None
-        return list(zip(names, values)), run_ms
+        types = [o.type for o in session.get_outputs()]
+        return [(n, _as_onnx_bits(v, t)) for n, v, t in zip(names, values, types)], run_ms
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         return self._run(self.session, inputs)
