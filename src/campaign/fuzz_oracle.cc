@@ -434,10 +434,11 @@ PerfVerdict JudgePerf(const std::vector<double>& env_ms, const std::vector<doubl
 }
 
 std::vector<std::string> RootCauseNodes(const Model& model) {
-  std::map<std::string, int32_t> init_types;
-  for (const auto& init : model.graph().initializer()) init_types[init.name()] = init.data_type();
+  std::vector<std::string> dtypes = FirstInputDTypes(model);
   std::set<std::string> out;
-  for (const auto& n : model.graph().node()) {
+  for (int i = 0; i < model.graph().node_size(); ++i) {
+    const auto& n = model.graph().node(i);
+    const std::string& dtype = dtypes[static_cast<size_t>(i)];
     std::vector<std::string> attrs;
     for (const auto& a : n.attribute()) {
       // Modes and flags pick a code path; float hyperparameters (alpha, epsilon) and shape-like
@@ -452,16 +453,6 @@ std::vector<std::string> RootCauseNodes(const Model& model) {
       }
     }
     std::sort(attrs.begin(), attrs.end());
-    std::string dtype = "?";
-    if (n.input_size() > 0 && !n.input(0).empty()) {
-      int32_t elem = 0;
-      if (const onnx::TypeProto* t = model.FindType(n.input(0))) {
-        elem = t->tensor_type().elem_type();
-      } else if (auto it = init_types.find(n.input(0)); it != init_types.end()) {
-        elem = it->second;
-      }
-      if (elem != 0) dtype = DTypeName(static_cast<DType>(elem));
-    }
     out.insert(fmt::format("{}[{}]:{}", n.op_type(), fmt::join(attrs, ","), dtype));
   }
   return {out.begin(), out.end()};

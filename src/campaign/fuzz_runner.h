@@ -91,4 +91,8 @@ std::string OpSignature(const Model& model);
 // it sets (sorted) and the element type of its first input ("?" when unknown); sorted.
 std::vector<std::string> NodeSignatures(const Model& model);
 
+// The element type of each node's first input, in graph order, from the value types or the
+// initializers ("?" when unknown or the node has no input).
+std::vector<std::string> FirstInputDTypes(const Model& model);
+
 }  // namespace concord
