@@ -134,7 +134,9 @@ int Spawn(std::vector<std::string> args) {
 
 }  // namespace
 
-RayOutcome RunRayDriver(const RayCampaign& c) {
+namespace {
+
+RayOutcome RunDriver(const RayCampaign& c) {
   if (c.address.empty()) Fail(ErrorKind::kUsage, "--ray needs HOST:PORT or 'local'");
   std::string tmpl = (fs::temp_directory_path() / "concord-ray-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -178,6 +180,21 @@ RayOutcome RunRayDriver(const RayCampaign& c) {
          driver, out.exit_code);
   }
   return out;
+}
+
+}  // namespace
+
+RayOutcome RunRayDriver(const RayCampaign& c) {
+  try {
+    return RunDriver(c);
+  } catch (const Error& e) {
+    // A usage error comes before any task ran: leave no store behind.
+    if (c.fresh_store && e.kind() == ErrorKind::kUsage) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(c.store + suffix, ec);
+    }
+    throw;
+  }
 }
 
 }  // namespace concord

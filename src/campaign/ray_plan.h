@@ -58,6 +58,8 @@ struct RayCampaign {
   std::vector<RayTask> tasks;
   bool progress = true;  // the progress line (events are printed unless quiet)
   bool quiet = false;
+  // The command created `store`: a usage error (nothing ran) removes it again.
+  bool fresh_store = false;
 };
 
 // The driver's result: per-task summaries (the JSON each task's concord printed), failed
@@ -69,7 +71,8 @@ struct RayOutcome {
 
 // Runs adapters/ray_driver.py on the campaign and waits for it; its stderr (progress, events)
 // passes through. Error(kUsage) when it cannot start (no driver, no Python) or reports a usage
-// problem (cluster unreachable, a task no node has the resources for), with its message.
+// problem (cluster unreachable, a task no node has the resources for), with its message; a
+// fresh store is removed then.
 RayOutcome RunRayDriver(const RayCampaign& campaign);
 
 // This binary's absolute path: the command every node runs (the same path on every node).

@@ -308,17 +308,8 @@ int FuzzRayMain(const FuzzArgs& a) {
         db);
   }
   auto t0 = Clock::now();
-  RayOutcome r;
-  try {
-    r = RunRayDriver(campaign);
-  } catch (const Error& e) {
-    // A usage error comes before any task ran: leave no store behind.
-    if (fresh_store && e.kind() == ErrorKind::kUsage) {
-      std::error_code ec;
-      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix, ec);
-    }
-    throw;
-  }
+  campaign.fresh_store = fresh_store;
+  RayOutcome r = RunRayDriver(campaign);
   FuzzSummary s;
   for (const auto& task : r.result["summaries"]) {
     s.models += task.value("models", int64_t{0});

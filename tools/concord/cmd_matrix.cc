@@ -276,17 +276,8 @@ int MatrixRayMain(const MatrixArgs& a) {
         db, campaign.tasks.size(), a.ray);
   }
   auto t0 = std::chrono::steady_clock::now();
-  RayOutcome r;
-  try {
-    r = RunRayDriver(campaign);
-  } catch (const Error& e) {
-    // A usage error comes before any task ran: leave no store behind.
-    if (fresh_store && e.kind() == ErrorKind::kUsage) {
-      std::error_code ec;
-      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix, ec);
-    }
-    throw;
-  }
+  campaign.fresh_store = fresh_store;
+  RayOutcome r = RunRayDriver(campaign);
   for (const auto& task : r.result["summaries"]) {
     s.ran += task.value("ran", int64_t{0});
     s.failed += task.value("failed", int64_t{0});
