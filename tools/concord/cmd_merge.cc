@@ -78,16 +78,10 @@ void PrintText(const nlohmann::json& per_input, const std::string& out, int64_t 
       overlap, differ);
 }
 
-// --into: each input merged into an existing (or new) store in place, each in one transaction,
-// so an interrupted merge leaves the store with whole inputs merged or none of an input.
-int MergeIntoMain(const MergeArgs& a) {
-  std::error_code ec;
-  for (const auto& in : a.inputs) {
-    if (!fs::is_regular_file(in, ec)) Fail(ErrorKind::kInput, "{}: no such store file", in);
-  }
+// Merges every input into `out`, in order, each in one transaction; the per-input figures.
+nlohmann::json MergeInputs(Store& out, const std::vector<std::string>& inputs) {
   nlohmann::json per_input = nlohmann::json::array();
-  Store out = Store::Open(a.into);
-  for (const auto& in : a.inputs) {
+  for (const auto& in : inputs) {
     MergeStats stats;
     try {
       stats = out.MergeFrom(in);
@@ -96,6 +90,18 @@ int MergeIntoMain(const MergeArgs& a) {
     }
     per_input.push_back(StatsJson(in, stats));
   }
+  return per_input;
+}
+
+// --into: each input merged into an existing (or new) store in place, each in one transaction,
+// so an interrupted merge leaves the store with whole inputs merged or none of an input.
+int MergeIntoMain(const MergeArgs& a) {
+  std::error_code ec;
+  for (const auto& in : a.inputs) {
+    if (!fs::is_regular_file(in, ec)) Fail(ErrorKind::kInput, "{}: no such store file", in);
+  }
+  Store out = Store::Open(a.into);
+  nlohmann::json per_input = MergeInputs(out, a.inputs);
   if (a.json) {
     std::cout
         << nlohmann::json{{"out", a.into}, {"inputs", per_input}, {"runs", out.RunCount()}}.dump(2)
@@ -127,16 +133,8 @@ int MergeMain(const MergeArgs& a) {
   };
   try {
     Store out = Store::Open(tmp);
-    for (const auto& in : a.inputs) {
-      MergeStats stats;
-      try {
-        stats = out.MergeFrom(in);
-      } catch (const Error& e) {
-        throw Error(e.kind(), fmt::format("{}: cannot merge this store: {}", in, e.what()));
-      }
-      per_input.push_back(StatsJson(in, stats));
-      total = out.RunCount();
-    }
+    per_input = MergeInputs(out, a.inputs);
+    total = out.RunCount();
   } catch (...) {  // the connection is closed here: nothing half-merged stays behind
     remove_tmp();
     throw;
