@@ -59,11 +59,22 @@ def opencv_layernorm_mul_assert(out):
          [numpy_helper.from_array(g, "g")], [("x", x), ("s", s)], [("y", y)])
 
 
+def dnnl_log_of_one(out):
+    """oneDNN 2.6 eltwise_log (the dnnl env's Log primitive): log(1) comes out as -1.43e-6, not
+    0; ONNX's own test_log_example ([1, 10]) fails at the suite's tolerance."""
+    x = np.array([1.0, 10.0, 2.0, 0.5, 1.0, 1e-3, 1e3, 3.0], np.float32)
+    y = np.log(x.astype(np.float64)).astype(np.float32)
+    save(out, [helper.make_node("Log", ["x"], ["y"])],
+         [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.FLOAT, y.shape)],
+         [], [("x", x)], [("y", y)])
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
-    for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert):
+    for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert, dnnl_log_of_one):
         fn(os.path.join(sys.argv[1], fn.__name__))
     return 0
 

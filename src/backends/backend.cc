@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "backends/dnnl_backend.h"
 #include "backends/opencv_backend.h"
 #include "backends/ref_backend.h"
 #include "backends/remote_backend.h"
@@ -30,6 +31,7 @@ std::vector<std::unique_ptr<Backend>> AllBackends() {
   all.push_back(MakeRefBackend());
   for (auto& b : MakeWorkerBackends()) all.push_back(std::move(b));
   all.push_back(MakeOpenCvBackend());
+  all.push_back(MakeDnnlBackend());
   return all;
 }
 

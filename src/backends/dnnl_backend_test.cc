@@ -276,6 +276,21 @@ TEST(DnnlBackend, OpsWithoutPrimitiveRunOnRefBetweenPrimitives) {
   }
 }
 
+TEST(DnnlBackend, BroadcastsAndEmptyTensorsOneDnnlCannotTakeRunOnRef) {
+  GraphBuilder b("bcast_lower_rank_first", 13);
+  b.Input("a", {4, 5});
+  b.Input("b", {2, 1, 1, 5});
+  b.Input("e", {2, 0, 5});
+  b.Node("Add", {"a", "b"}, "y");  // the full-shape operand is the second one
+  b.Node("Sub", {"b", "a"}, "z");  // not commutative, first operand broadcasts
+  b.Node("Relu", {"e"}, "w");      // zero elements
+  b.Output("y", {2, 1, 4, 5});
+  b.Output("z", {2, 1, 4, 5});
+  b.Output("w", {2, 0, 5});
+  auto stats = ExpectMatchesRef(b.Build(), ",opt=3");
+  EXPECT_EQ(stats["fallback_nodes"].get<int>(), 3) << stats.dump();
+}
+
 TEST(DnnlBackend, TapsAreTheMaterializedValuesAndMatchRef) {
   Model m = test::ResNetLike();
   ValueMap in = test::RandomInputs(m);

@@ -60,6 +60,9 @@ struct Rewritten {
   std::vector<std::string> passes;          // the transformations that ran, for the record
   int folded_nodes = 0;                     // nodes removed by constant folding
   bool blocked = false;  // activations in oneDNN's blocked layouts end to end (opt 3)
+  // Ops defined over the graph itself (ai.onnx.preview.training Gradient) see the whole graph
+  // only when every node runs in one reference segment.
+  bool whole_graph_on_ref = false;
   // Consumers of each value among the groups (a fused group counts once); graph outputs count.
   std::unordered_map<std::string, int> uses;
 };

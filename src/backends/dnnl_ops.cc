@@ -389,7 +389,7 @@ bool BuildBinary(Plan::Impl& p, const Group& grp) {
   }
   // A second operand of lower rank is read through a reshaped view: only constants have one.
   const Tensor* bc = p.Constant(b);
-  if (bd.size() != r && !bc) return false;
+  if (ad.size() != r || (bd.size() != r && !bc)) return false;
   for (memory::desc md0 : {p.LayoutOf(a), PlainMd(out)}) {
     memory::desc md1 = pb == out ? md0 : PlainMd(pb);
     dnnl::binary::primitive_desc pd;
@@ -588,8 +588,8 @@ bool BuildDnnl(Plan::Impl& p, const Group& grp) {
   for (int i = 0; i < n.input_size(); ++i) {  // oneDNN memory holds ranks 1..6
     const std::string& in = n.input(i);
     if (in.empty() || !p.Known(in) || !p.F32(in)) continue;
-    size_t rank = p.Dims(in).size();
-    if (rank > 6 || (i == 0 && rank == 0)) return false;
+    Shape dims = p.Dims(in);
+    if (dims.size() > 6 || (i == 0 && dims.empty()) || NumElements(dims) == 0) return false;
   }
   const std::string& op = n.op_type();
   if (op == "Conv") return BuildConv(p, grp);

@@ -45,6 +45,25 @@ onnx::TypeProto TypeOf(const Value& v) {
   return t;
 }
 
+// Shape inference may leave -1 (unknown) dims in subgraphs' declared types; a segment's model
+// is validated again, so those become unknown dims.
+void ClearNegativeDims(onnx::GraphProto* g) {
+  auto fix = [](onnx::ValueInfoProto* vi) {
+    if (!vi->type().has_tensor_type() || !vi->type().tensor_type().has_shape()) return;
+    for (auto& d : *vi->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim())
+      if (d.has_dim_value() && d.dim_value() < 0) d.clear_dim_value();
+  };
+  for (auto& vi : *g->mutable_input()) fix(&vi);
+  for (auto& vi : *g->mutable_output()) fix(&vi);
+  for (auto& vi : *g->mutable_value_info()) fix(&vi);
+  for (auto& n : *g->mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) ClearNegativeDims(a.mutable_g());
+      for (auto& sg : *a.mutable_graphs()) ClearNegativeDims(&sg);
+    }
+  }
+}
+
 struct SegmentState {
   std::unique_ptr<Model> model;
   std::unique_ptr<Session> session;
@@ -84,10 +103,14 @@ RefSegment::RefSegment(const Model& model, const std::vector<int>& nodes,
       produced.insert(o);
       auto* out = g->add_output();
       out->set_name(o);
-      if (const auto* t = model.FindType(o)) *out->mutable_type() = *t;
+      // element type only: declared shapes of inner values may be partial or stale
+      const auto* t = model.FindType(o);
+      if (t && t->has_tensor_type())
+        out->mutable_type()->mutable_tensor_type()->set_elem_type(t->tensor_type().elem_type());
       outputs_.push_back(o);
     }
   }
+  ClearNegativeDims(g);
   auto state = std::make_shared<SegmentState>();
   LoadOptions opts;
   opts.run_checker = false;
@@ -324,7 +347,7 @@ Plan::Plan(const Rewritten& rw, const dnnl::engine& engine, const ValueMap& inpu
   for (const auto& grp : rw.groups) {
     for (const auto& r : GroupReadsOf(rw, grp)) --p.remaining_uses[r];
     bool built = false;
-    if (MaybeDnnl(p.node(grp.node))) {
+    if (!rw.whole_graph_on_ref && MaybeDnnl(p.node(grp.node))) {
       flush();
       built = BuildDnnl(p, grp);
     }

@@ -62,6 +62,13 @@ class Rewriter {
   }
 
   Rewritten Run() {
+    for (const auto& n : g_.node())
+      rw_.whole_graph_on_ref |= n.domain() == "ai.onnx.preview.training";
+    if (rw_.whole_graph_on_ref) {
+      rw_.passes.push_back("training ops: the whole graph on ref, unchanged");
+      for (int i = 0; i < g_.node_size(); ++i) rw_.groups.push_back({i, {}, {}, "", "", ""});
+      return std::move(rw_);
+    }
     ReadConstantNodes();
     rw_.passes.push_back(rw_.opt == 0 ? "one primitive per node, plain layouts (nchw, oihw)"
                                       : "weights in oneDNN's preferred layout, reordered once");

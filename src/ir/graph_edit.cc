@@ -147,6 +147,28 @@ onnx::AttributeProto* FindAttr(onnx::NodeProto* node, const std::string& name) {
   return nullptr;
 }
 
+int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def) {
+  const auto* a = FindAttr(node, name);
+  return a ? a->i() : def;
+}
+
+std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name) {
+  const auto* a = FindAttr(node, name);
+  if (a == nullptr) return {};
+  return {a->ints().begin(), a->ints().end()};
+}
+
+float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def) {
+  const auto* a = FindAttr(node, name);
+  return a ? a->f() : def;
+}
+
+std::string StringAttr(const onnx::NodeProto& node, const std::string& name,
+                       const std::string& def) {
+  const auto* a = FindAttr(node, name);
+  return a ? a->s() : def;
+}
+
 std::string AttrText(const onnx::AttributeProto& a) {
   using A = onnx::AttributeProto;
   switch (a.type()) {

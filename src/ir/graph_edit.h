@@ -51,6 +51,12 @@ onnx::NodeProto MakeNode(const std::string& op_type, const std::string& name,
 // The node's attribute called `name`; nullptr when it has none.
 const onnx::AttributeProto* FindAttr(const onnx::NodeProto& node, const std::string& name);
 onnx::AttributeProto* FindAttr(onnx::NodeProto* node, const std::string& name);
+// An attribute's value, or `def` (an empty list) when the node does not have it.
+int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def);
+std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name);
+float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def);
+std::string StringAttr(const onnx::NodeProto& node, const std::string& name,
+                       const std::string& def);
 // Canonical text of an attribute's value (its name and doc string left out): 3, 0.5, "s",
 // [1, 2], ["a", "b"]; graph and tensor values as "<hash of their bytes>".
 std::string AttrText(const onnx::AttributeProto& attr);

@@ -91,22 +91,6 @@ void SetIntsAttr(onnx::NodeProto* node, const std::string& name, const std::vect
   for (int64_t x : v) a->add_ints(x);
 }
 
-int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def) {
-  const auto* a = FindAttr(node, name);
-  return a ? a->i() : def;
-}
-
-std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name) {
-  const auto* a = FindAttr(node, name);
-  if (a == nullptr) return {};
-  return {a->ints().begin(), a->ints().end()};
-}
-
-float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def) {
-  const auto* a = FindAttr(node, name);
-  return a ? a->f() : def;
-}
-
 void TopoSort(onnx::GraphProto* graph) {
   const int n = graph->node_size();
   std::map<std::string, int> producer;

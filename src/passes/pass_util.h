@@ -49,9 +49,6 @@ int RemoveUnusedInitializers(onnx::GraphProto* graph);
 
 void SetIntAttr(onnx::NodeProto* node, const std::string& name, int64_t v);
 void SetIntsAttr(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& v);
-int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, int64_t def);
-std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const std::string& name);
-float FloatAttr(const onnx::NodeProto& node, const std::string& name, float def);
 // Reorders nodes topologically (stable: keeps the given order where it is valid).
 // Error(kInternal) on a cycle.
 void TopoSort(onnx::GraphProto* graph);

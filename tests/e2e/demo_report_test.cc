@@ -40,7 +40,7 @@ TEST(DemoReport, ClassifierAcrossRuntimesRendersInChromium) {
   }
   config["dataset"]["images"] = (demo / "photos").string();
   config["dataset"]["labels"] = (demo / "photos" / "labels.csv").string();
-  config["envs"] = {"ref", "ort@cpu,opt=0|3", "tvm@cpu,opt=0", "opencv@cpu"};
+  config["envs"] = {"ref", "ort@cpu,opt=0|3", "tvm@cpu,opt=0", "opencv@cpu", "dnnl@cpu,opt=0|3"};
   config["repeats"] = 2;
   std::ofstream(dir / "matrix.json") << config.dump(2);
 
