@@ -64,6 +64,7 @@ class DnnlSession : public Session {
       : model_(model), env_(env), engine_(dnnl::engine::kind::cpu, 0) {
     DefaultThreads();
     rw_ = dnnl_internal::Rewrite(model_, env.opt());
+    PlanAhead();
   }
 
   std::vector<Value> Run(const ValueMap& inputs, RunTiming* timing) override {
@@ -136,6 +137,27 @@ class DnnlSession : public Session {
     last_ = plan.get();
     plans_[key] = std::move(plan);
     return out;
+  }
+
+  // Traces the plan for the model's declared input shapes now (on zeros), so that creating
+  // and JIT-compiling primitives is part of prepare, as in compiled runtimes, not of the first
+  // inference. Models with dynamic or non-tensor inputs, or whose trace fails on zeros (a
+  // data-dependent op), are traced on their first run instead.
+  void PlanAhead() {
+    ValueMap zeros;
+    for (const auto& in : model_.Inputs()) {
+      if (!in.is_tensor || !in.has_shape || in.dtype == DType::kString) return;
+      for (int64_t d : in.shape)
+        if (d < 0) return;
+      zeros[in.name] = Tensor(in.dtype, in.shape);
+    }
+    omp_set_num_threads(env_.threads() > 0 ? env_.threads() : DefaultThreads());
+    try {
+      RunPlan(zeros, nullptr);
+    } catch (const std::exception&) {
+      plans_.clear();
+      last_ = nullptr;
+    }
   }
 
   const Model& model_;

@@ -187,6 +187,26 @@ std::vector<OpCase> PrimitiveCases() {
     b.Output("z", {2, 3, 4, 7});
     cases.push_back({"matmul", b.Build()});
   }
+  for (auto [mode, ctm, nearest, scale] :
+       std::vector<std::tuple<const char*, const char*, const char*, float>>{
+           {"nearest", "half_pixel", "round_prefer_floor", 2.0f},
+           {"nearest", "asymmetric", "floor", 3.0f},
+           {"linear", "half_pixel", "", 2.0f},
+           {"linear", "pytorch_half_pixel", "", 0.5f},
+           {"linear", "half_pixel", "", 1.5f}}) {
+    GraphBuilder b("resize", 13);
+    b.Input("x", {1, 3, 6, 8});
+    std::string roi = b.FreshName("roi"), sc = b.FreshName("scales");
+    b.Init(roi, Tensor::FromVector<float>({0}, {}));
+    b.Init(sc, Tensor::FromVector<float>({4}, {1, 1, scale, scale}));
+    auto* r = b.Node("Resize", {"x", roi, sc}, "y");
+    GraphBuilder::String(r, "mode", mode);
+    GraphBuilder::String(r, "coordinate_transformation_mode", ctm);
+    if (*nearest) GraphBuilder::String(r, "nearest_mode", nearest);
+    auto out = [scale](int64_t d) { return static_cast<int64_t>(std::floor(d * scale)); };
+    b.Output("y", {1, 3, out(6), out(8)});
+    cases.push_back({fmt::format("resize_{}_{}_{}", mode, ctm, scale), b.Build()});
+  }
   {
     GraphBuilder b("gemm");
     b.Input("a", {3, 6});

@@ -466,6 +466,84 @@ bool BuildSoftmax(Plan::Impl& p, const Group& grp) {
   return true;
 }
 
+// Resize on 4-D NCHW with constant scales or sizes over H and W, where oneDNN's resampling is
+// ONNX's: "linear" with half_pixel coordinates (oneDNN maps dst to (d + 0.5) / f - 0.5 and
+// clamps), and "nearest" with whole upscale factors under the coordinate/rounding pairs for
+// which it repeats each pixel f times.
+bool BuildResize(Plan::Impl& p, const Group& grp) {
+  const auto& n = p.node(grp.node);
+  const std::string& x = n.input(0);
+  if (!p.Known(x) || !p.F32(x) || n.output_size() != 1) return false;
+  Shape xd = p.Dims(x);
+  int64_t opset = p.rw.model->Opset("");
+  if (xd.size() != 4 || opset < 11 || IntAttr(n, "antialias", 0) != 0 ||
+      !IntsAttr(n, "axes").empty() ||
+      StringAttr(n, "keep_aspect_ratio_policy", "stretch") != "stretch")
+    return false;
+  const Tensor* scales =
+      n.input_size() > 2 && !n.input(2).empty() ? p.Constant(n.input(2)) : nullptr;
+  const Tensor* sizes =
+      n.input_size() > 3 && !n.input(3).empty() ? p.Constant(n.input(3)) : nullptr;
+  std::vector<float> f(2);
+  Shape yd = xd;
+  if (scales && scales->numel() == 4 && scales->dtype() == DType::kFloat32) {
+    const float* sc = scales->data<float>();
+    if (sc[0] != 1.0f || sc[1] != 1.0f || sc[2] <= 0 || sc[3] <= 0) return false;
+    for (int i = 0; i < 2; ++i) {
+      f[static_cast<size_t>(i)] = sc[i + 2];
+      yd[static_cast<size_t>(i) + 2] =
+          static_cast<int64_t>(std::floor(static_cast<double>(xd[i + 2]) * sc[i + 2]));
+    }
+  } else if (sizes && sizes->numel() == 4 && sizes->dtype() == DType::kInt64) {
+    const int64_t* sz = sizes->data<int64_t>();
+    if (sz[0] != xd[0] || sz[1] != xd[1]) return false;
+    for (int i = 0; i < 2; ++i) {
+      yd[static_cast<size_t>(i) + 2] = sz[i + 2];
+      f[static_cast<size_t>(i)] =
+          static_cast<float>(static_cast<double>(sz[i + 2]) / static_cast<double>(xd[i + 2]));
+    }
+  } else {
+    return false;
+  }
+  if (yd[2] < 1 || yd[3] < 1) return false;
+  std::string mode = StringAttr(n, "mode", "nearest");
+  std::string ctm = StringAttr(n, "coordinate_transformation_mode", "half_pixel");
+  std::string nearest = StringAttr(n, "nearest_mode", "round_prefer_floor");
+  algorithm alg;
+  if (mode == "linear") {
+    bool pytorch_ok = ctm == "pytorch_half_pixel" && yd[2] > 1 && yd[3] > 1;
+    if (ctm != "half_pixel" && !pytorch_ok) return false;
+    alg = algorithm::resampling_linear;
+  } else if (mode == "nearest") {
+    for (int i = 0; i < 2; ++i) {
+      float fi = f[static_cast<size_t>(i)];
+      if (fi < 1 || fi != std::floor(fi) ||
+          yd[static_cast<size_t>(i) + 2] != xd[i + 2] * static_cast<int64_t>(fi))
+        return false;
+    }
+    bool half =
+        ctm == "half_pixel" && (nearest == "round_prefer_floor" || nearest == "round_prefer_ceil");
+    bool asym = ctm == "asymmetric" && (nearest == "floor" || nearest == "round_prefer_floor");
+    if (!half && !asym) return false;
+    alg = algorithm::resampling_nearest;
+  } else {
+    return false;
+  }
+  dnnl::resampling_forward::primitive_desc pd;
+  try {
+    dnnl::resampling_forward::desc d(prop_kind::forward_inference, alg, f, p.LayoutOf(x),
+                                     AnyMd(yd));
+    pd = dnnl::resampling_forward::primitive_desc(d, p.engine);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  std::unordered_map<int, memory> args;
+  args[DNNL_ARG_SRC] = p.Need(x, pd.src_desc());
+  args[DNNL_ARG_DST] = p.Output(n.output(0), pd.dst_desc());
+  p.Exec(dnnl::resampling_forward(pd), std::move(args));
+  return true;
+}
+
 // ---- Gemm and MatMul as oneDNN matmul --------------------------------------------------------
 
 bool BuildMatmulPrim(Plan::Impl& p, const Group& grp, const std::string& a, const Shape& ad,
@@ -587,7 +665,7 @@ bool BuildDnnl(Plan::Impl& p, const Group& grp) {
   if (!DefaultDomain(n)) return false;
   for (int i = 0; i < n.input_size(); ++i) {  // oneDNN memory holds ranks 1..6
     const std::string& in = n.input(i);
-    if (in.empty() || !p.Known(in) || !p.F32(in)) continue;
+    if (in.empty() || !p.Known(in) || !p.F32(in) || (i > 0 && p.IsConstant(in))) continue;
     Shape dims = p.Dims(in);
     if (dims.size() > 6 || (i == 0 && dims.empty()) || NumElements(dims) == 0) return false;
   }
@@ -601,6 +679,7 @@ bool BuildDnnl(Plan::Impl& p, const Group& grp) {
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" || op == "Min")
     return BuildBinary(p, grp);
   if (op == "Concat") return BuildConcat(p, grp);
+  if (op == "Resize") return BuildResize(p, grp);
   if (op == "Softmax" || op == "LogSoftmax") return BuildSoftmax(p, grp);
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
       op == "Identity")

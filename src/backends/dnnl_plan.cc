@@ -292,9 +292,10 @@ bool MaybeDnnl(const onnx::NodeProto& n) {
                                              "Abs",           "Sqrt",
                                              "Neg",           "Elu",
                                              "HardSwish",     "Mish",
-                                             "Gelu",          "Reshape",
-                                             "Flatten",       "Squeeze",
-                                             "Unsqueeze",     "Identity"};
+                                             "Gelu",          "Resize",
+                                             "Reshape",       "Flatten",
+                                             "Squeeze",       "Unsqueeze",
+                                             "Identity"};
   return (n.domain().empty() || n.domain() == "ai.onnx") && kOps.count(n.op_type()) > 0;
 }
 
