@@ -16,6 +16,13 @@ and {"path": absolute path, "format": ModelFormatName}; the reply to the latter 
 model's "signature" (adapter.py); the adapter (adapters/adapter.py) reads the options against its own
 declaration, which HELLO sends back as "capabilities".
 
+Shared memory: a local client may offer one in HELLO, {"shm": {"fd": N, "size": BYTES}} (a
+memory file it created and this process inherited as descriptor N). The worker maps it and
+answers capabilities {"shm": true}; from then on tensors travel in it (concord_protocol.py,
+SharedRegion) and PROCESS carries the inputs itself (names/kinds/shm like DATA), so one round
+trip serves a run. Outputs, then taps, are placed after the inputs. Without the offer (remote
+clients, older clients) nothing changes.
+
 Timing: the adapter measures the framework call itself (timing_ms.run), so neither IPC nor
 value conversion pollutes latency.
 """
@@ -108,6 +115,11 @@ class Worker:
         self.inference_ms: list[float] = []
         self.run_cpu_s = 0.0
         self.run_wall_s = 0.0
+        self.shared: Optional[cp.SharedRegion] = None  # the client's shared memory, if any
+        self.inputs_end = 0  # end of the inputs in shared memory: replies are placed after it
+        self.handlers: dict[int, Callable[[cp.Message], list[cp.Message]]] = {
+            cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
+            cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
 
     def require_adapter(self) -> Adapter:
         if self.adapter is None:
@@ -121,11 +133,20 @@ class Worker:
             raise AdapterError("input", "client speaks protocol version %r, this worker speaks %d"
                                % (version, cp.VERSION))
         adapter = self.require_adapter()
+        capabilities = dict(adapter.capabilities())
+        offer = msg.meta.get("shm")
+        if isinstance(offer, dict):
+            try:
+                self.shared = cp.SharedRegion(int(offer["fd"]), int(offer["size"]))
+                capabilities["shm"] = True
+            except (KeyError, TypeError, ValueError, OSError, cp.ProtocolError) as e:
+                log("shared memory offered but not usable, using the pipe:", e)
+                self.shared = None
         return [cp.Message(cp.HELLO, {
             "version": cp.VERSION,
             "server": "concord-worker",
             "backend": self.backend,
-            "capabilities": adapter.capabilities(),
+            "capabilities": capabilities,
             "versions": adapter.versions(),
         })]
 
@@ -159,18 +180,24 @@ class Worker:
         self.prepared = True
         return [cp.Message(cp.OK, meta)]
 
-    def on_data(self, msg: cp.Message) -> list[cp.Message]:
+    def set_inputs(self, msg: cp.Message) -> int:
         try:
-            values = cp.get_values(msg)
+            values = cp.get_values(msg, self.shared)
         except cp.ProtocolError as e:
             raise AdapterError("input", str(e)) from None
         self.inputs = dict(values) if self.layout is None else self.layout.feed(dict(values))
-        return [cp.Message(cp.OK, {"count": len(values)})]
+        self.inputs_end = cp.shared_end(msg)
+        return len(values)
+
+    def on_data(self, msg: cp.Message) -> list[cp.Message]:
+        return [cp.Message(cp.OK, {"count": self.set_inputs(msg)})]
 
     def on_process(self, msg: cp.Message) -> list[cp.Message]:
         adapter = self.require_adapter()
         if not self.prepared:
             raise AdapterError("usage", "PROCESS before a successful MODEL")
+        if "names" in msg.meta:  # the inputs came with the request (shared-memory clients)
+            self.set_inputs(msg)
         taps = bool(msg.meta.get("taps", False))
         if taps and not adapter.supports_taps:
             raise AdapterError("unsupported", "%s cannot return intermediate tensors (taps)"
@@ -196,7 +223,8 @@ class Worker:
             timing["runs"] = runs
         out = cp.Message(cp.OUTPUT, {"timing_ms": timing})
         try:
-            cp.put_values(out, [n for n, _ in outputs], [v for _, v in outputs])
+            end = cp.put_values(out, [n for n, _ in outputs], [v for _, v in outputs],
+                                self.shared, self.inputs_end)
         except Exception as e:
             raise AdapterError("unsupported", "cannot send an output of %s: %s"
                                % (self.backend, e)) from None
@@ -205,7 +233,8 @@ class Worker:
             try:
                 tapped = adapter.run_taps(self.inputs)
                 tm = cp.Message(cp.TAPS, {})
-                cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped])
+                cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped], self.shared,
+                              end)
                 replies.append(tm)
             except AdapterError as e:
                 replies.append(error_message(e.kind, e.message))
@@ -230,10 +259,7 @@ class Worker:
         return [cp.Message(cp.STATS, meta)]
 
     def handle(self, msg: cp.Message) -> list[cp.Message]:
-        handlers: dict[int, Callable[[cp.Message], list[cp.Message]]] = {
-            cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
-            cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
-        handler = handlers.get(msg.type)
+        handler = self.handlers.get(msg.type)
         if handler is None:
             raise AdapterError("input", "a worker does not accept %s"
                                % cp.TYPE_NAMES.get(msg.type, "?"))
