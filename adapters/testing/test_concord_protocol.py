@@ -176,6 +176,23 @@ class SharedMemoryTest(unittest.TestCase):
         np.testing.assert_array_equal(got, big)  # type: ignore[arg-type]
         os.close(peer.fd)
 
+    def test_placement_is_reused_for_values_of_the_same_form(self) -> None:
+        r = self.region()
+        placement = cp.Placement()
+        first, second = cp.Message(cp.OUTPUT), cp.Message(cp.OUTPUT)
+        a = np.arange(6, dtype=np.float32).reshape(2, 3)
+        cp.put_values(first, ["y"], [a], r, 64, placement)
+        cp.put_values(second, ["y"], [a * 10], r, 64, placement)  # same form: same place
+        self.assertEqual(second.meta, first.meta)
+        (_, got), = cp.get_values(second, r)
+        np.testing.assert_array_equal(got, a * 10)  # type: ignore[arg-type]
+        third = cp.Message(cp.OUTPUT)
+        cp.put_values(third, ["y"], [np.ones((4, 4), np.float64)], r, 64, placement)
+        self.assertEqual(third.meta["shm"][0]["shape"], [4, 4])  # another form: placed afresh
+        self.assertEqual(third.meta["shm"][0]["dtype"], 11)
+        (_, got), = cp.get_values(third, r)
+        np.testing.assert_array_equal(got, np.ones((4, 4)))  # type: ignore[arg-type]
+
     def test_corrupt_descriptors_are_protocol_errors(self) -> None:
         r = self.region()
         good = cp.Message(cp.PROCESS)
