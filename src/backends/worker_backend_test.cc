@@ -6,9 +6,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -444,11 +443,11 @@ std::vector<std::string> DevShmEntries() {
 // Cast to float (exact for them), checked against Concord's own Cast.
 TEST_F(WorkerBackendTest, EveryDTypeRoundTripsThroughSharedMemoryAsThroughThePipe) {
   const std::vector<DType> dtypes = {
-      DType::kFloat32,       DType::kUInt8,          DType::kInt8,       DType::kUInt16,
-      DType::kInt16,         DType::kInt32,          DType::kInt64,      DType::kString,
-      DType::kBool,          DType::kFloat16,        DType::kFloat64,    DType::kUInt32,
-      DType::kUInt64,        DType::kBFloat16,       DType::kFloat8E4M3FN, DType::kFloat8E4M3FNUZ,
-      DType::kFloat8E5M2,    DType::kFloat8E5M2FNUZ};
+      DType::kFloat32,    DType::kUInt8,         DType::kInt8,         DType::kUInt16,
+      DType::kInt16,      DType::kInt32,         DType::kInt64,        DType::kString,
+      DType::kBool,       DType::kFloat16,       DType::kFloat64,      DType::kUInt32,
+      DType::kUInt64,     DType::kBFloat16,      DType::kFloat8E4M3FN, DType::kFloat8E4M3FNUZ,
+      DType::kFloat8E5M2, DType::kFloat8E5M2FNUZ};
   test::GraphBuilder b("every_dtype", 21);
   ValueMap inputs;
   for (DType dt : dtypes) {
@@ -486,9 +485,8 @@ TEST_F(WorkerBackendTest, EveryDTypeRoundTripsThroughSharedMemoryAsThroughThePip
       const Tensor& in = inputs["in_" + std::string(DTypeName(dtypes[i]))].tensor;
       Tensor want = ReturnedAsFloat(dtypes[i]) ? in.CastTo(DType::kFloat32) : in;
       ASSERT_TRUE(got.is_tensor()) << DTypeName(dtypes[i]);
-      EXPECT_TRUE(got.tensor.BitwiseEqual(want))
-          << (shared ? "shm: " : "pipe: ") << want.Describe() << " came back as "
-          << got.tensor.Describe();
+      EXPECT_TRUE(got.tensor.BitwiseEqual(want)) << (shared ? "shm: " : "pipe: ") << want.Describe()
+                                                 << " came back as " << got.tensor.Describe();
     }
   }
   for (size_t i = 0; i < dtypes.size(); ++i)

@@ -78,14 +78,14 @@ void SharedRegion::Grow(uint64_t size) {
 void SharedRegion::Refresh(uint64_t claimed) {
   if (claimed <= size_) return;
   if (claimed > kMaxBytes) {
-    ProtocolFail(fmt::format("shared memory of {} bytes exceeds the {}-byte limit", claimed,
-                             kMaxBytes));
+    ProtocolFail(
+        fmt::format("shared memory of {} bytes exceeds the {}-byte limit", claimed, kMaxBytes));
   }
   struct stat st {};
   if (::fstat(fd_, &st) != 0) Fail(ErrorKind::kRuntime, "fstat: {}", std::strerror(errno));
   if (static_cast<uint64_t>(st.st_size) < claimed) {
-    ProtocolFail(fmt::format("the peer says shared memory is {} bytes, but it is {}", claimed,
-                             st.st_size));
+    ProtocolFail(
+        fmt::format("the peer says shared memory is {} bytes, but it is {}", claimed, st.st_size));
   }
   Map(claimed);
 }

@@ -39,9 +39,9 @@ std::vector<const Value*> Pointers(const std::vector<Value>& values) {
 }
 
 TEST(SharedRegion, TypesThatTravelShared) {
-  for (DType dt : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kBool, DType::kInt64,
-                   DType::kUInt64, DType::kFloat8E4M3FN, DType::kFloat8E5M2FNUZ,
-                   DType::kComplex128}) {
+  for (DType dt :
+       {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kBool, DType::kInt64,
+        DType::kUInt64, DType::kFloat8E4M3FN, DType::kFloat8E5M2FNUZ, DType::kComplex128}) {
     EXPECT_TRUE(TravelsShared(dt)) << DTypeName(dt);
   }
   for (DType dt : {DType::kString, DType::kInt4, DType::kUInt4, DType::kFloat4E2M1, DType::kInt2,
@@ -111,8 +111,7 @@ TEST(SharedRegion, CorruptDescriptorsAreProtocolErrors) {
   Message good;
   good.type = MessageType::kOutput;
   PutValues(&good, {"x"}, Pointers(values), region.get(), 0);
-  auto expect_protocol_error = [&](const Message& m, const std::string& needle,
-                                   SharedRegion* r) {
+  auto expect_protocol_error = [&](const Message& m, const std::string& needle, SharedRegion* r) {
     try {
       GetValues(m, r);
       ADD_FAILURE() << "accepted " << m.meta.dump();

@@ -132,9 +132,9 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
         s.median, s.mean, s.p90, s.p99, s.max, s.std, ci);
   }
   const EnvBench& first = envs.front();
-  std::cout << fmt::format("\n{:<4} {:<28} {:>12} {:>12} {:>11} {:>13} {:>12} {:>11} {:>14}\n",
-                           "", "env", "median wall", "overhead ms", "overhead", "transport",
-                           "vs [0]", "infer/s", "infer/s vs [0]");
+  std::cout << fmt::format("\n{:<4} {:<28} {:>12} {:>12} {:>11} {:>13} {:>12} {:>11} {:>14}\n", "",
+                           "env", "median wall", "overhead ms", "overhead", "transport", "vs [0]",
+                           "infer/s", "infer/s vs [0]");
   for (size_t i = 0; i < envs.size(); ++i) {
     const EnvBench& e = envs[i];
     if (!e.ok) {
