@@ -6,6 +6,12 @@ Values travel as ONNX TensorProto bytes (sequences as SequenceProto, an empty op
 empty blob), named and typed by meta["names"] / meta["kinds"] ("tensor" | "sequence" | "none"),
 exactly as src/protocol/values.cc writes them.
 
+Between Concord and a local worker, tensors may travel in shared memory instead (SharedRegion:
+a memory file Concord created, inherited by the worker as a descriptor named in HELLO): kind
+"shm", an empty blob, and meta["shm"][i] = {"offset", "dtype" (ONNX data type), "shape"};
+meta["shm_size"] is the region's size when the frame was sent. Element types outside
+SHARED_DTYPES, strings and sequences keep travelling as blobs in the same message.
+
 Decoding is strict (wrong magic, unknown type, non-zero padding, lengths over the limits, blobs
 that do not exactly fill the body, meta that is not a JSON object): every violation raises
 ProtocolError and nothing larger than the limits is ever allocated.
@@ -14,6 +20,7 @@ ProtocolError and nothing larger than the limits is ever allocated.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import struct
 from typing import Any, Optional, Union
@@ -50,14 +57,20 @@ class Message:
         self.type = type_
         self.meta: JsonObject = meta if meta is not None else {}
         self.blobs: list[bytes] = blobs if blobs is not None else []
+        # The meta already encoded (UTF-8 JSON of exactly `meta`), when the sender has it.
+        self.raw_meta: Optional[bytes] = None
 
     def __repr__(self) -> str:
         return "Message(%s, %r, %d blobs)" % (TYPE_NAMES.get(self.type, "?"), self.meta,
                                               len(self.blobs))
 
 
+def encode_meta(meta: JsonObject) -> bytes:
+    return json.dumps(meta, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
 def encode_frame(msg: Message) -> bytes:
-    meta = json.dumps(msg.meta, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    meta = msg.raw_meta if msg.raw_meta is not None else encode_meta(msg.meta)
     if len(meta) > MAX_META_BYTES:
         raise ProtocolError("metadata of %d bytes exceeds the %d-byte limit"
                             % (len(meta), MAX_META_BYTES))
@@ -137,6 +150,9 @@ class FdChannel:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.max_frame_bytes = max_frame_bytes
+        # The last PROCESS's meta, raw and parsed: a client running the same inputs again sends
+        # the same bytes, and they are not parsed again (the receiver must not change it).
+        self.last_process: tuple[bytes, JsonObject] = (b"", {})
 
     def _read_exact(self, n: int, at_frame_start: bool) -> bytes:
         chunks = []
@@ -156,7 +172,14 @@ class FdChannel:
         type_, meta_len, body_len = decode_header(header, self.max_frame_bytes)
         meta = self._read_exact(meta_len, False) if meta_len else b""
         body = self._read_exact(body_len, False) if body_len else b""
-        return decode_body(type_, meta, body)
+        if type_ == PROCESS and meta and meta == self.last_process[0]:
+            msg = decode_body(type_, b"", body)
+            msg.meta = self.last_process[1]
+            return msg
+        msg = decode_body(type_, meta, body)
+        if type_ == PROCESS:
+            self.last_process = (meta, msg.meta)
+        return msg
 
     def send(self, msg: Message) -> None:
         data = memoryview(encode_frame(msg))
@@ -183,6 +206,105 @@ class OnnxBitsArray:
 Value = Union[NDArray, OnnxBitsArray, list[NDArray], None]
 ValueMap = dict[str, Value]
 NamedValues = list[tuple[str, Value]]
+
+
+# ONNX data type -> NumPy dtype of the tensors that travel in shared memory (src/protocol/
+# values.cc TravelsShared): bfloat16 and float8 as their bit patterns (OnnxBitsArray).
+SHARED_DTYPES: dict[int, np.dtype[Any]] = {
+    1: np.dtype("<f4"), 2: np.dtype("u1"), 3: np.dtype("i1"), 4: np.dtype("<u2"),
+    5: np.dtype("<i2"), 6: np.dtype("<i4"), 7: np.dtype("<i8"), 9: np.dtype("?"),
+    10: np.dtype("<f2"), 11: np.dtype("<f8"), 12: np.dtype("<u4"), 13: np.dtype("<u8"),
+    14: np.dtype("<c8"), 15: np.dtype("<c16"), 16: np.dtype("<u2"), 17: np.dtype("u1"),
+    18: np.dtype("u1"), 19: np.dtype("u1"), 20: np.dtype("u1")}
+_BITS_SHARED = frozenset((16, 17, 18, 19, 20))  # held as OnnxBitsArray
+_SHARED_CODE = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
+                np.dtype(np.uint16): 4, np.dtype(np.int16): 5, np.dtype(np.int32): 6,
+                np.dtype(np.int64): 7, np.dtype(np.bool_): 9, np.dtype(np.float16): 10,
+                np.dtype(np.float64): 11, np.dtype(np.uint32): 12, np.dtype(np.uint64): 13,
+                np.dtype(np.complex64): 14, np.dtype(np.complex128): 15}
+SHARED_ALIGNMENT = 64
+SHARED_MAX_BYTES = 8 << 30
+
+
+def _align(n: int) -> int:
+    return (n + SHARED_ALIGNMENT - 1) // SHARED_ALIGNMENT * SHARED_ALIGNMENT
+
+
+class SharedRegion:
+    """The worker's side of src/protocol/shared_region.h: the memory file `fd`, mapped
+    read-write. The file is sealed against shrinking, so a mapping never outlives its bytes;
+    every range is checked against the mapped size (ProtocolError when outside)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = 0
+        self.map: Optional[mmap.mmap] = None
+        self.refresh(size)
+
+    def refresh(self, claimed: int) -> None:
+        """Maps `claimed` bytes (the peer grew the region); ProtocolError when the file is
+        smaller than that."""
+        if claimed <= self.size:
+            return
+        if claimed > SHARED_MAX_BYTES:
+            raise ProtocolError("shared memory of %d bytes exceeds the %d-byte limit"
+                                % (claimed, SHARED_MAX_BYTES))
+        actual = os.fstat(self.fd).st_size
+        if actual < claimed:
+            raise ProtocolError("the peer says shared memory is %d bytes, but it is %d"
+                                % (claimed, actual))
+        # The old mapping stays alive while arrays still view it (mmap refuses to close then).
+        self.map = mmap.mmap(self.fd, claimed)
+        self.size = claimed
+
+    def grow(self, size: int) -> None:
+        if size <= self.size:
+            return
+        page = mmap.PAGESIZE
+        size = max(size, 2 * self.size)
+        size = min((size + page - 1) // page * page, SHARED_MAX_BYTES)
+        if os.fstat(self.fd).st_size < size:
+            os.ftruncate(self.fd, size)
+        self.refresh(size)
+
+    def array(self, offset: int, dtype: np.dtype[Any], shape: tuple[int, ...],
+              what: str) -> NDArray:
+        """A view of the bytes at `offset` as an array (no copy)."""
+        count = 1
+        for d in shape:
+            count *= d
+        n = count * dtype.itemsize
+        if offset < 0 or offset > self.size or n > self.size - offset:
+            raise ProtocolError("%s: bytes [%d, %d) lie outside the %d-byte shared memory"
+                                % (what, offset, offset + n, self.size))
+        assert self.map is not None
+        return np.frombuffer(self.map, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _shared_value(desc: Any, region: Optional[SharedRegion], what: str) -> Value:
+    if region is None:
+        raise ProtocolError(what + " is in shared memory, but this connection has none")
+    if (not isinstance(desc, dict) or not isinstance(desc.get("offset"), int)
+            or not isinstance(desc.get("dtype"), int) or not isinstance(desc.get("shape"), list)
+            or not all(isinstance(d, int) and d >= 0 for d in desc["shape"])):
+        raise ProtocolError(what + ": its shared-memory descriptor is not {offset, dtype, shape}")
+    code = desc["dtype"]
+    dtype = SHARED_DTYPES.get(code)
+    if dtype is None:
+        raise ProtocolError("%s: element type %d cannot travel in shared memory" % (what, code))
+    arr = region.array(desc["offset"], dtype, tuple(desc["shape"]), what)
+    return OnnxBitsArray(arr, code) if code in _BITS_SHARED else arr
+
+
+def _shared_code(value: Value) -> Optional[tuple[int, NDArray]]:
+    """(ONNX data type, array) of a value that can travel in shared memory, else None."""
+    if isinstance(value, OnnxBitsArray):
+        code = value.onnx_elem_type
+        return (code, value.bits) if code in _BITS_SHARED else None
+    if isinstance(value, np.ndarray):
+        found = _SHARED_CODE.get(value.dtype.newbyteorder("="))
+        return (found, value) if found is not None else None
+    return None
 
 
 def _bits_types() -> dict[int, type[np.generic]]:
@@ -236,19 +358,106 @@ def encode_value(name: str, value: Value) -> tuple[str, bytes]:
     return "tensor", numpy_helper.from_array(arr, name).SerializeToString()
 
 
-def put_values(msg: Message, names: list[str], values: list[Value]) -> None:
+class Placement:
+    """Where put_values placed one message's values in shared memory, kept so that the next
+    message with the same names, element types and shapes from the same start (a run after a
+    run) reuses the destinations and the meta instead of working them out again: the work done
+    after the runtime returns is paid with cold caches, so less of it is faster."""
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.views: list[Optional[NDArray]] = []
+        self.meta: JsonObject = {}
+        self.encoded = ""  # `meta` as JSON without the braces
+        self.end = 0
+
+    @staticmethod
+    def key_of(names: list[str], values: list[Value], region: SharedRegion, start: int) -> Any:
+        parts: list[Any] = [start, region.size]
+        for name, v in zip(names, values):
+            if isinstance(v, np.ndarray):
+                parts.append((name, v.dtype, v.shape))
+            elif isinstance(v, OnnxBitsArray):
+                parts.append((name, v.onnx_elem_type, v.bits.dtype, v.bits.shape))
+            else:
+                return None  # sequences, optionals: placed afresh every time
+        return tuple(parts)
+
+
+def put_values(msg: Message, names: list[str], values: list[Value],
+               region: Optional[SharedRegion] = None, start: int = 0,
+               placement: Optional[Placement] = None) -> int:
+    """Appends the values to `msg`; with a region, the tensors of SHARED_DTYPES are placed in it
+    from `start` on (aligned, growing the region as needed). Returns the end of the last one.
+    `placement` remembers where they went, for the next call with values of the same form."""
+    key = None
+    if placement is not None and region is not None:
+        key = Placement.key_of(names, values, region, start)
+        if key is not None and key == placement.key:
+            for view, name, value in zip(placement.views, names, values):
+                if view is not None:
+                    src = value.bits if isinstance(value, OnnxBitsArray) else value
+                    np.copyto(view, src, casting="equiv")  # type: ignore[arg-type]
+                    msg.blobs.append(b"")
+                else:
+                    msg.blobs.append(encode_value(name, value)[1])
+            msg.meta.update(placement.meta)
+            return placement.end
     kinds = []
+    views: list[Optional[NDArray]] = []
+    shared: list[Optional[JsonObject]] = []
+    end = start
     for name, value in zip(names, values):
+        placed = _shared_code(value) if region is not None else None
+        if placed is not None and region is not None:
+            code, arr = placed
+            offset = _align(end)
+            n = arr.size * arr.dtype.itemsize
+            if offset + n <= SHARED_MAX_BYTES:
+                region.grow(offset + n)
+                dst = region.array(offset, SHARED_DTYPES[code], arr.shape, name)
+                np.copyto(dst, arr, casting="equiv")
+                shared.append({"offset": offset, "dtype": code, "shape": list(arr.shape)})
+                kinds.append("shm")
+                views.append(dst)
+                msg.blobs.append(b"")
+                end = offset + n
+                continue
         kind, blob = encode_value(name, value)
         kinds.append(kind)
+        shared.append(None)
+        views.append(None)
         msg.blobs.append(blob)
-    msg.meta["names"] = list(names)
-    msg.meta["kinds"] = kinds
+    meta: JsonObject = {"names": list(names), "kinds": kinds}
+    if region is not None and end != start:
+        meta["shm"] = shared
+        meta["shm_size"] = region.size
+    msg.meta.update(meta)
+    if placement is not None and region is not None:
+        # Keyed by the region's size after placing: a region that grows misses the next time.
+        placement.key = Placement.key_of(names, values, region, start)
+        placement.views, placement.meta, placement.end = views, meta, end
+        placement.encoded = encode_meta(meta).decode("utf-8")[1:-1]
+    return end
 
 
-def get_values(msg: Message) -> NamedValues:
-    """Decodes meta names/kinds + blobs into [(name, value)]; ProtocolError on any mismatch."""
-    onnx, numpy_helper = _onnx()
+def shared_end(msg: Message) -> int:
+    """The end of the last tensor `msg` placed in shared memory (0 when none): where a reply may
+    start placing its own."""
+    end = 0
+    for d in msg.meta.get("shm") or []:
+        if isinstance(d, dict) and isinstance(d.get("offset"), int):
+            count = 1
+            for x in d.get("shape", []):
+                count *= int(x)
+            dtype = SHARED_DTYPES.get(d.get("dtype", 0))
+            end = max(end, d["offset"] + count * (dtype.itemsize if dtype is not None else 0))
+    return end
+
+
+def get_values(msg: Message, region: Optional[SharedRegion] = None) -> NamedValues:
+    """Decodes meta names/kinds + blobs into [(name, value)]; ProtocolError on any mismatch.
+    Tensors in shared memory come back as views of it (no copy)."""
     names = msg.meta.get("names", [])
     kinds = msg.meta.get("kinds", [])
     what_msg = TYPE_NAMES.get(msg.type, "?")
@@ -256,12 +465,26 @@ def get_values(msg: Message) -> NamedValues:
             or len(names) != len(msg.blobs) or len(kinds) != len(msg.blobs)):
         raise ProtocolError("%s carries %d blobs but names/kinds do not match"
                             % (what_msg, len(msg.blobs)))
+    shared = msg.meta.get("shm")
+    if shared is not None and (not isinstance(shared, list) or len(shared) != len(msg.blobs)):
+        raise ProtocolError("%s: shm must list one entry per value" % what_msg)
+    if region is not None and "shm_size" in msg.meta:
+        size = msg.meta["shm_size"]
+        if not isinstance(size, int) or size < 0:
+            raise ProtocolError("shm_size must be a byte count")
+        region.refresh(size)
     out: NamedValues = []
-    for name, kind, blob in zip(names, kinds, msg.blobs):
+    for i, (name, kind, blob) in enumerate(zip(names, kinds, msg.blobs)):
         if not isinstance(name, str) or not isinstance(kind, str):
             raise ProtocolError("names/kinds must be strings")
         what = "%s value '%s'" % (what_msg, name)
-        if kind == "tensor":
+        if kind == "shm":
+            if shared is None or blob:
+                raise ProtocolError(what + " is in shared memory, but shm is missing or its "
+                                    "blob is not empty")
+            out.append((name, _shared_value(shared[i], region, what)))
+        elif kind == "tensor":
+            onnx, numpy_helper = _onnx()
             t = onnx.TensorProto()
             try:
                 t.ParseFromString(blob)
@@ -278,6 +501,7 @@ def get_values(msg: Message) -> NamedValues:
             except Exception as e:
                 raise ProtocolError("%s cannot be read (%s)" % (what, e)) from None
         elif kind == "sequence":
+            onnx, numpy_helper = _onnx()
             s = onnx.SequenceProto()
             try:
                 s.ParseFromString(blob)

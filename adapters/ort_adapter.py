@@ -117,6 +117,8 @@ class OrtAdapter(Adapter):
         self.profiled_runs: Optional[list[float]] = None
         self.providers: list[Any] = ["CPUExecutionProvider"]
         self.meter: Optional[GpuMemoryMeter] = None
+        # id(session) -> (session, input names, output names, output types): see _io().
+        self.session_io: dict[int, tuple[Any, list[str], list[str], list[str]]] = {}
 
     @staticmethod
     def unavailable_devices() -> dict[str, str]:
@@ -212,6 +214,7 @@ class OrtAdapter(Adapter):
             self.providers = self._gpu_providers(device, precision, fallback)
             self.meter = GpuMemoryMeter()
         self.taps_session = None
+        self.session_io = {}
         self.model_bytes = model
         self.session = self._make_session(model)
         env = "ort@%s,opt=%d" % (device, opt) + (",threads=%d" % threads if threads else "")
@@ -224,8 +227,18 @@ class OrtAdapter(Adapter):
             info["device"] = gpu.describe()
         return info
 
+    def _io(self, session: Any) -> tuple[list[str], list[str], list[str]]:
+        """(input names, output names, output types) of a session, read from ORT once: each
+        get_inputs()/get_outputs() call builds new Python objects, which every run would pay."""
+        io = self.session_io.get(id(session))
+        if io is None or io[0] is not session:
+            io = (session, [i.name for i in session.get_inputs()],
+                  [o.name for o in session.get_outputs()], [o.type for o in session.get_outputs()])
+            self.session_io[id(session)] = io
+        return io[1], io[2], io[3]
+
     def _feed(self, session: Any, inputs: ValueMap) -> dict[str, Any]:
-        names = [i.name for i in session.get_inputs()]
+        names = self._io(session)[0]
         missing = [n for n in names if n not in inputs]
         if missing:
             raise AdapterError("input", "ort: missing input(s) %s" % ", ".join(missing))
@@ -239,7 +252,7 @@ class OrtAdapter(Adapter):
 
     def _run(self, session: Any, inputs: ValueMap) -> tuple[NamedValues, float]:
         feed = self._feed(session, inputs)
-        names = [o.name for o in session.get_outputs()]
+        _, names, types = self._io(session)
         try:
             start = time.perf_counter()
             values = session.run(names, feed)
@@ -247,7 +260,6 @@ class OrtAdapter(Adapter):
         except Exception as e:
             kind: ErrorKind = "input" if type(e).__name__ == "InvalidArgument" else "runtime"
             raise AdapterError(kind, "onnxruntime run failed: %s" % e) from None
-        types = [o.type for o in session.get_outputs()]
         return [(n, _as_onnx_bits(v, t)) for n, v, t in zip(names, values, types)], run_ms
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:

@@ -16,6 +16,13 @@ and {"path": absolute path, "format": ModelFormatName}; the reply to the latter 
 model's "signature" (adapter.py); the adapter (adapters/adapter.py) reads the options against its own
 declaration, which HELLO sends back as "capabilities".
 
+Shared memory: a local client may offer one in HELLO, {"shm": {"fd": N, "size": BYTES}} (a
+memory file it created and this process inherited as descriptor N). The worker maps it and
+answers capabilities {"shm": true}; from then on tensors travel in it (concord_protocol.py,
+SharedRegion) and PROCESS carries the inputs itself (names/kinds/shm like DATA), so one round
+trip serves a run. Outputs, then taps, are placed after the inputs. Without the offer (remote
+clients, older clients) nothing changes.
+
 Timing: the adapter measures the framework call itself (timing_ms.run), so neither IPC nor
 value conversion pollutes latency.
 """
@@ -23,6 +30,7 @@ value conversion pollutes latency.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import statistics
@@ -108,6 +116,14 @@ class Worker:
         self.inference_ms: list[float] = []
         self.run_cpu_s = 0.0
         self.run_wall_s = 0.0
+        self.shared: Optional[cp.SharedRegion] = None  # the client's shared memory, if any
+        self.inputs_end = 0  # end of the inputs in shared memory: replies are placed after it
+        self.output_placement = cp.Placement()  # where the last OUTPUT's tensors went
+        self.heap_frozen = False  # gc.freeze() done (after the first MODEL)
+        self.inputs_meta: Optional[cp.JsonObject] = None  # the request self.inputs came from
+        self.handlers: dict[int, Callable[[cp.Message], list[cp.Message]]] = {
+            cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
+            cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
 
     def require_adapter(self) -> Adapter:
         if self.adapter is None:
@@ -121,11 +137,20 @@ class Worker:
             raise AdapterError("input", "client speaks protocol version %r, this worker speaks %d"
                                % (version, cp.VERSION))
         adapter = self.require_adapter()
+        capabilities = dict(adapter.capabilities())
+        offer = msg.meta.get("shm")
+        if isinstance(offer, dict):
+            try:
+                self.shared = cp.SharedRegion(int(offer["fd"]), int(offer["size"]))
+                capabilities["shm"] = True
+            except (KeyError, TypeError, ValueError, OSError, cp.ProtocolError) as e:
+                log("shared memory offered but not usable, using the pipe:", e)
+                self.shared = None
         return [cp.Message(cp.HELLO, {
             "version": cp.VERSION,
             "server": "concord-worker",
             "backend": self.backend,
-            "capabilities": adapter.capabilities(),
+            "capabilities": capabilities,
             "versions": adapter.versions(),
         })]
 
@@ -144,6 +169,7 @@ class Worker:
                                % (self.backend, backend))
         self.prepared = False
         self.inputs = {}
+        self.inputs_meta = None
         self.layout = None
         start = time.perf_counter()
         if path is not None:
@@ -157,20 +183,41 @@ class Worker:
             meta = dict(adapter.prepare(msg.blobs[0], device, options))
         meta["prepare_ms"] = (time.perf_counter() - start) * 1000.0
         self.prepared = True
+        if not self.heap_frozen:
+            # The runtime's modules, imported by now, stay alive: keep the cyclic collector from
+            # walking them again and again between runs (pauses of milliseconds in the round
+            # trips). Once only, so a worker that prepares model after model pays it once.
+            gc.collect()
+            gc.freeze()
+            self.heap_frozen = True
         return [cp.Message(cp.OK, meta)]
 
-    def on_data(self, msg: cp.Message) -> list[cp.Message]:
+    def set_inputs(self, msg: cp.Message) -> int:
+        if (msg.meta is self.inputs_meta and self.layout is None
+                and not any(msg.blobs)):
+            # The same request as last time (FdChannel hands back the same meta object for the
+            # same bytes): the same views of shared memory, whose bytes the client rewrote.
+            return len(self.inputs)
+        self.inputs_meta = None
         try:
-            values = cp.get_values(msg)
+            values = cp.get_values(msg, self.shared)
         except cp.ProtocolError as e:
             raise AdapterError("input", str(e)) from None
         self.inputs = dict(values) if self.layout is None else self.layout.feed(dict(values))
-        return [cp.Message(cp.OK, {"count": len(values)})]
+        self.inputs_end = cp.shared_end(msg)
+        if all(k == "shm" for k in msg.meta.get("kinds", [])):
+            self.inputs_meta = msg.meta
+        return len(values)
+
+    def on_data(self, msg: cp.Message) -> list[cp.Message]:
+        return [cp.Message(cp.OK, {"count": self.set_inputs(msg)})]
 
     def on_process(self, msg: cp.Message) -> list[cp.Message]:
         adapter = self.require_adapter()
         if not self.prepared:
             raise AdapterError("usage", "PROCESS before a successful MODEL")
+        if "names" in msg.meta:  # the inputs came with the request (shared-memory clients)
+            self.set_inputs(msg)
         taps = bool(msg.meta.get("taps", False))
         if taps and not adapter.supports_taps:
             raise AdapterError("unsupported", "%s cannot return intermediate tensors (taps)"
@@ -196,16 +243,22 @@ class Worker:
             timing["runs"] = runs
         out = cp.Message(cp.OUTPUT, {"timing_ms": timing})
         try:
-            cp.put_values(out, [n for n, _ in outputs], [v for _, v in outputs])
+            end = cp.put_values(out, [n for n, _ in outputs], [v for _, v in outputs],
+                                self.shared, self.inputs_end, self.output_placement)
         except Exception as e:
             raise AdapterError("unsupported", "cannot send an output of %s: %s"
                                % (self.backend, e)) from None
+        if self.shared is not None and self.output_placement.key is not None:
+            # The meta is the timing plus the placement's meta, whose JSON is kept.
+            out.raw_meta = ('{"timing_ms":%s,%s}' % (cp.encode_meta(timing).decode("utf-8"),
+                                                     self.output_placement.encoded)).encode()
         replies = [out]
         if taps:
             try:
                 tapped = adapter.run_taps(self.inputs)
                 tm = cp.Message(cp.TAPS, {})
-                cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped])
+                cp.put_values(tm, [n for n, _ in tapped], [v for _, v in tapped], self.shared,
+                              end)
                 replies.append(tm)
             except AdapterError as e:
                 replies.append(error_message(e.kind, e.message))
@@ -230,10 +283,7 @@ class Worker:
         return [cp.Message(cp.STATS, meta)]
 
     def handle(self, msg: cp.Message) -> list[cp.Message]:
-        handlers: dict[int, Callable[[cp.Message], list[cp.Message]]] = {
-            cp.HELLO: self.on_hello, cp.MODEL: self.on_model, cp.DATA: self.on_data,
-            cp.PROCESS: self.on_process, cp.STATS: self.on_stats}
-        handler = handlers.get(msg.type)
+        handler = self.handlers.get(msg.type)
         if handler is None:
             raise AdapterError("input", "a worker does not accept %s"
                                % cp.TYPE_NAMES.get(msg.type, "?"))

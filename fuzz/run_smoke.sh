@@ -50,6 +50,14 @@ seeds = {
     "error": frame(8, {"kind": "runtime", "message": "boom"}),
     "process": frame(4, {"taps": True, "repeat": 2}),
     "data": frame(3, {"names": ["x", "s", "n"], "kinds": ["tensor", "sequence", "none"]}, [x, seq, b""]),
+    # Tensors in shared memory (the harness decodes against a 64 KiB region): one inside it,
+    # one whose bytes run past its end.
+    "shm": frame(4, {"taps": False, "names": ["a", "b"], "kinds": ["shm", "shm"],
+                     "shm": [{"offset": 0, "dtype": 1, "shape": [2, 3]},
+                             {"offset": 64, "dtype": 10, "shape": [4]}], "shm_size": 65536},
+                 [b"", b""]),
+    "shm_past_end": frame(5, {"names": ["y"], "kinds": ["shm"],
+                              "shm": [{"offset": 65500, "dtype": 7, "shape": [8]}]}, [b""]),
 }
 for i, path in enumerate(sys.argv[2:]):
     if os.path.exists(path):

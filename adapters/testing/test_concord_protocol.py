@@ -118,6 +118,106 @@ class FramingTest(unittest.TestCase):
 
 
 
+class SharedMemoryTest(unittest.TestCase):
+    """concord_protocol.SharedRegion against a memory file made here as Concord makes it
+    (memfd, sealed against shrinking); the worker's end of src/protocol/shared_region.h."""
+
+    def region(self, size: int = 4096) -> cp.SharedRegion:
+        import fcntl
+        fd = os.memfd_create("concord-test", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        self.addCleanup(os.close, fd)
+        os.ftruncate(fd, size)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+        return cp.SharedRegion(fd, size)
+
+    def test_every_shared_dtype_round_trips_and_strings_stay_blobs(self) -> None:
+        r = self.region()
+        values: list[cp.Value] = []
+        names = []
+        for code, dtype in sorted(cp.SHARED_DTYPES.items()):
+            raw = (np.arange(6 * dtype.itemsize, dtype=np.uint8) * 7 + code).astype(np.uint8)
+            arr = raw.view(dtype).reshape(2, 3) if dtype != np.bool_ else (
+                np.arange(6).reshape(2, 3) % 2 == 0)
+            values.append(cp.OnnxBitsArray(arr, code) if code >= 16 else arr)
+            names.append("t%d" % code)
+        values.append(np.array([b"a", b"bc"], dtype=object))
+        names.append("text")
+        m = cp.Message(cp.OUTPUT)
+        end = cp.put_values(m, names, values, r, 100)
+        self.assertEqual(m.meta["kinds"], ["shm"] * (len(names) - 1) + ["tensor"])
+        self.assertEqual(m.meta["shm_size"], r.size)
+        self.assertEqual(cp.shared_end(m), end)
+        for d in m.meta["shm"][:-1]:
+            self.assertEqual(d["offset"] % cp.SHARED_ALIGNMENT, 0)
+            self.assertGreaterEqual(d["offset"], 100)
+        back = dict(cp.get_values(cp.decode_frame(cp.encode_frame(m)), r))
+        for name, want in zip(names[:-1], values[:-1]):
+            got = back[name]
+            if isinstance(want, cp.OnnxBitsArray):
+                assert isinstance(got, cp.OnnxBitsArray)
+                self.assertEqual(got.onnx_elem_type, want.onnx_elem_type)
+                self.assertEqual(got.bits.tobytes(), want.bits.tobytes())
+            else:
+                assert isinstance(got, np.ndarray) and isinstance(want, np.ndarray)
+                self.assertEqual((got.dtype, got.shape), (want.dtype, want.shape))
+                self.assertEqual(got.tobytes(), want.tobytes())
+        self.assertEqual(list(back["text"]), ["a", "bc"])  # type: ignore[arg-type]
+
+    def test_a_large_tensor_grows_the_region_for_both_sides(self) -> None:
+        r = self.region()
+        peer = cp.SharedRegion(os.dup(r.fd), r.size)  # the other side's mapping
+        big = np.arange(3 << 20, dtype=np.float32)
+        m = cp.Message(cp.OUTPUT)
+        cp.put_values(m, ["big"], [big], r)
+        self.assertGreaterEqual(r.size, big.nbytes)
+        self.assertEqual(os.fstat(r.fd).st_size, r.size)
+        (_, got), = cp.get_values(m, peer)
+        self.assertEqual(peer.size, r.size)
+        np.testing.assert_array_equal(got, big)  # type: ignore[arg-type]
+        os.close(peer.fd)
+
+    def test_placement_is_reused_for_values_of_the_same_form(self) -> None:
+        r = self.region()
+        placement = cp.Placement()
+        first, second = cp.Message(cp.OUTPUT), cp.Message(cp.OUTPUT)
+        a = np.arange(6, dtype=np.float32).reshape(2, 3)
+        cp.put_values(first, ["y"], [a], r, 64, placement)
+        cp.put_values(second, ["y"], [a * 10], r, 64, placement)  # same form: same place
+        self.assertEqual(second.meta, first.meta)
+        (_, got), = cp.get_values(second, r)
+        np.testing.assert_array_equal(got, a * 10)  # type: ignore[arg-type]
+        third = cp.Message(cp.OUTPUT)
+        cp.put_values(third, ["y"], [np.ones((4, 4), np.float64)], r, 64, placement)
+        self.assertEqual(third.meta["shm"][0]["shape"], [4, 4])  # another form: placed afresh
+        self.assertEqual(third.meta["shm"][0]["dtype"], 11)
+        (_, got), = cp.get_values(third, r)
+        np.testing.assert_array_equal(got, np.ones((4, 4)))  # type: ignore[arg-type]
+
+    def test_corrupt_descriptors_are_protocol_errors(self) -> None:
+        r = self.region()
+        good = cp.Message(cp.PROCESS)
+        cp.put_values(good, ["x"], [np.ones(4, np.float32)], r)
+
+        def bad(**change: object) -> cp.Message:
+            meta = dict(good.meta)
+            meta["shm"] = [dict(good.meta["shm"][0], **change)]
+            return cp.Message(cp.PROCESS, meta, [b""])
+        for what, msg in [("past the end", bad(offset=r.size - 8)),
+                          ("huge offset", bad(offset=1 << 62)),
+                          ("negative offset", bad(offset=-64)),
+                          ("string dtype", bad(dtype=8)),
+                          ("negative dim", bad(shape=[-1])),
+                          ("claims a larger file", cp.Message(
+                              cp.PROCESS, dict(good.meta, shm_size=r.size * 4), [b""])),
+                          ("no shm list", cp.Message(
+                              cp.PROCESS, {"names": ["x"], "kinds": ["shm"]}, [b""]))]:
+            with self.subTest(what):
+                with self.assertRaises(cp.ProtocolError):
+                    cp.get_values(msg, r)
+        with self.assertRaises(cp.ProtocolError):
+            cp.get_values(good, None)
+
+
 class OptionDeclarationTest(unittest.TestCase):
     SPECS = (OptionSpec("opt", "level", "int", 0, 3, 3), OptionSpec("profile", "on", "int", 0, 1),
              OptionSpec("target", "a target"))

@@ -77,10 +77,14 @@ std::vector<ValueInfo> SignatureFromWire(const nlohmann::json& reply, const char
 ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, const Model& model,
                                  const EnvSpec& env, const ProtocolSessionOptions& options)
     : channel_(std::move(channel)), options_(options) {
+  shared_ = std::move(options_.shared_memory);
   Message hello;
   hello.type = MessageType::kHello;
   hello.meta = {{"version", protocol::kVersion}, {"client", "concord"}};
   if (!options.token.empty()) hello.meta["token"] = options.token;
+  if (shared_ != nullptr) {
+    hello.meta["shm"] = {{"fd", options.shared_memory_fd}, {"size", shared_->size()}};
+  }
   Message reply = channel_->Call(hello, options.hello_timeout_ms);
   if (reply.type != MessageType::kHello) {
     Fail(ErrorKind::kRuntime, "{}: expected HELLO, got {}", channel_->peer(),
@@ -91,8 +95,9 @@ ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, con
          reply.meta.value("version", 0u), protocol::kVersion);
   }
   server_hello_ = reply.meta;
-  supports_taps_ =
-      reply.meta.contains("capabilities") && reply.meta["capabilities"].value("taps", false);
+  const nlohmann::json caps = reply.meta.value("capabilities", nlohmann::json::object());
+  supports_taps_ = caps.is_object() && caps.value("taps", false);
+  if (!caps.is_object() || !caps.value("shm", false)) shared_.reset();
   if (options.check_hello) options.check_hello(server_hello_);
 
   env_ = env;
@@ -154,25 +159,30 @@ std::vector<Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap
 
 std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps,
                                           RunTiming* timing) {
-  Message data;
-  data.type = MessageType::kData;
   std::vector<std::string> names;
-  std::vector<Value> values;
+  std::vector<const Value*> values;
   for (const auto& [name, v] : inputs) {
     names.push_back(name);
-    values.push_back(v);
+    values.push_back(&v);
   }
-  protocol::PutValues(&data, names, values);
-  channel_->Call(data, options_.run_timeout_ms);
   Message process;
   process.type = MessageType::kProcess;
   process.meta = {{"taps", taps != nullptr}};
+  if (shared_ != nullptr) {
+    // One round trip: the inputs ride on PROCESS, their bytes in shared memory.
+    protocol::PutValues(&process, names, values, shared_.get(), 0);
+  } else {
+    Message data;
+    data.type = MessageType::kData;
+    protocol::PutValues(&data, names, values, nullptr, 0);
+    channel_->Call(data, options_.run_timeout_ms);
+  }
   Message out = channel_->Call(process, options_.run_timeout_ms);
   if (out.type != MessageType::kOutput) {
     Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(),
          protocol::MessageTypeName(out.type));
   }
-  auto got = protocol::GetValues(out);
+  auto got = protocol::GetValues(out, shared_.get());
   std::map<std::string, Value> by_name;
   for (auto& [n, v] : got) by_name[n] = std::move(v);
   std::vector<Value> result;
@@ -197,7 +207,7 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
       Fail(ErrorKind::kRuntime, "{}: expected TAPS, got {}", channel_->peer(),
            protocol::MessageTypeName(tm.type));
     }
-    for (auto& [n, v] : protocol::GetValues(tm)) (*taps)[n] = std::move(v);
+    for (auto& [n, v] : protocol::GetValues(tm, shared_.get())) (*taps)[n] = std::move(v);
   }
   return result;
 }

@@ -13,6 +13,12 @@
 //                                             [then TAPS {names, kinds} + tensors if taps]
 //   STATS {}                               -> STATS {inference_ms, cpu_percent, rss_bytes, ...}
 //   BYE {}                                 -> (server closes)
+// Shared memory (local workers, ProtocolSessionOptions::shared_memory): HELLO also carries
+// {shm: {fd, size}}, the descriptor number the worker inherited the region as. A server that
+// maps it answers capabilities {shm: true}; then tensors travel in the region (protocol/
+// values.h) and a run is one round trip, PROCESS {taps, names, kinds, shm, shm_size} ->
+// OUTPUT (the inputs ride on PROCESS; no DATA). Any other answer (remote targets, `concord
+// worker`, older workers) keeps the serialized path above and the region is released.
 // MODEL's env is JSON {backend, device, options: {KEY: VALUE}} (EnvToWire), never env text for
 // the server to parse again; host= and token= stay on the client (the token travels in HELLO).
 // Any request may be answered ERROR {kind, message}; it is rethrown here as Error of that kind
@@ -25,6 +31,7 @@
 
 #include "backends/backend.h"
 #include "protocol/channel.h"
+#include "protocol/shared_region.h"
 
 namespace concord {
 
@@ -36,6 +43,10 @@ struct ProtocolSessionOptions {
   // Called with the HELLO reply before MODEL is sent (a worker backend checks the env against
   // the options the worker declares); what it throws ends the construction.
   std::function<void(const nlohmann::json& hello)> check_hello;
+  // Shared memory to offer the server in HELLO (a local worker that inherited the region's
+  // file as descriptor `shared_memory_fd`); the session takes it over.
+  std::shared_ptr<protocol::SharedRegion> shared_memory;
+  int shared_memory_fd = -1;
 };
 
 // The env as MODEL carries it: {backend, device, options: {KEY: VALUE}} (values are strings).
@@ -70,6 +81,11 @@ class ProtocolSession : public Session {
   const nlohmann::json& prepare_info() const { return prepare_info_; }
   // STATS round trip (inference times and resource use as the server measured them).
   nlohmann::json Stats() override;
+  // True while tensors travel in shared memory (the server accepted the offer).
+  bool uses_shared_memory() const { return shared_ != nullptr; }
+  // Unmaps and closes our side of the shared memory (the server died: nothing more will read
+  // it); later runs use the pipe path, which then fails on the dead channel as before.
+  void ReleaseSharedMemory() { shared_.reset(); }
 
  protected:
   protocol::Channel& channel() { return *channel_; }
@@ -84,6 +100,7 @@ class ProtocolSession : public Session {
 
   std::unique_ptr<protocol::Channel> channel_;
   ProtocolSessionOptions options_;
+  std::shared_ptr<protocol::SharedRegion> shared_;  // null: values travel serialized
   EnvSpec env_;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;

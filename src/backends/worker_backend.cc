@@ -36,6 +36,9 @@ constexpr int kDeathWaitMs = 2000;      // after EOF, for the exit status to app
 constexpr int kProbeTimeoutMs = 60000;  // version probe (imports tvm: seconds on a busy box)
 constexpr size_t kStderrHeadLines = 8;
 constexpr size_t kStderrTailLines = 8;
+// Shared memory a worker session starts with (pages are only allocated when written; it grows
+// when a run's tensors do not fit).
+constexpr uint64_t kSharedInitialBytes = 4ull << 20;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -48,6 +51,12 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 }
 
 bool IsExecutable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// CONCORD_WORKER_SHM=0 keeps tensors on the pipe (serialized) for local workers too.
+bool SharedMemoryEnabled() {
+  const char* v = std::getenv("CONCORD_WORKER_SHM");
+  return v == nullptr || std::string(v) != "0";
+}
 
 // <repo>: two levels above the executable (build/bin/concord) when that folder holds
 // adapters/worker.py, else the source folder this build was configured from.
@@ -100,8 +109,10 @@ std::string DescribeWaitStatus(int status) {
 class ChildProcess {
  public:
   // Starts argv[0] (searched in PATH when it has no '/') with the current environment plus
-  // `extra_env` ("KEY=VALUE"). Throws Error(kRuntime) when the process cannot be started.
-  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+  // `extra_env` ("KEY=VALUE"); `inherit_fd` >= 0 is handed to the child as descriptor
+  // kInheritedFd. Throws Error(kRuntime) when the process cannot be started.
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+               int inherit_fd = -1) {
     int in_pipe[2], out_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) != 0)
       Fail(ErrorKind::kRuntime, "pipe: {}", std::strerror(errno));
@@ -141,6 +152,8 @@ class ChildProcess {
     } else {
       posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     }
+    // dup2 clears close-on-exec on the copy (also when the numbers are equal: glibc >= 2.29).
+    if (inherit_fd >= 0) posix_spawn_file_actions_adddup2(&actions, inherit_fd, kInheritedFd);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t no_signals, default_signals;
@@ -178,6 +191,9 @@ class ChildProcess {
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // The descriptor number the child sees `inherit_fd` as.
+  static constexpr int kInheritedFd = 3;
 
   int pid() const { return pid_; }
   // The pipe ends, handed over once to whoever owns them from then on (a Channel).
@@ -464,15 +480,23 @@ class WorkerSessionImpl : public WorkerSession {
  public:
   WorkerSessionImpl(const Model& model, const EnvSpec& env, const EnvSpec& worker_env,
                     std::vector<std::string> argv, std::vector<std::string> extra_env,
-                    const ProtocolSessionOptions& options)
+                    const ProtocolSessionOptions& options, bool offer_shared_memory)
       : env_text_(env.ToString()), argv_(std::move(argv)), options_(options) {
-    proc_ = std::make_unique<ChildProcess>(argv_, extra_env);
+    ProtocolSessionOptions inner_options = options;
+    if (offer_shared_memory && SharedMemoryEnabled()) {
+      inner_options.shared_memory =
+          protocol::SharedRegion::Create(kSharedInitialBytes, "concord-worker");
+      inner_options.shared_memory_fd = ChildProcess::kInheritedFd;
+    }
+    int inherit = inner_options.shared_memory ? inner_options.shared_memory->fd() : -1;
+    proc_ = std::make_unique<ChildProcess>(argv_, extra_env, inherit);
     peer_ = fmt::format("{} worker (pid {})", env_text_, proc_->pid());
     auto channel =
         std::make_unique<protocol::Channel>(proc_->TakeReadFd(), proc_->TakeWriteFd(), peer_,
                                             /*owns_fds=*/true);
     try {
-      inner_ = std::make_unique<ProtocolSession>(std::move(channel), model, worker_env, options);
+      inner_ = std::make_unique<ProtocolSession>(std::move(channel), model, worker_env,
+                                                 std::move(inner_options));
     } catch (const Error& e) {
       Rethrow(e, "prepare (HELLO/MODEL)",
               fmt::format("{} ms for HELLO, {} ms for MODEL", options.hello_timeout_ms,
@@ -521,6 +545,7 @@ class WorkerSessionImpl : public WorkerSession {
     }
   }
   int pid() const override { return proc_ ? proc_->pid() : -1; }
+  bool uses_shared_memory() const override { return inner_ && inner_->uses_shared_memory(); }
   const std::string& failure() const override { return dead_; }
   bool supports_reload() const override { return true; }
   void Reload(const Model& model) override {
@@ -570,6 +595,7 @@ class WorkerSessionImpl : public WorkerSession {
     }
     std::string log = proc_->StderrSince(request_stderr_offset_);
     dead_ = fmt::format("worker {} during {}", cause, stage);
+    if (inner_) inner_->ReleaseSharedMemory();  // the worker's mapping died with it
     Fail(ErrorKind::kRuntime, "{}: the worker {} during {} ({}).\n  worker: {}\n  {}", env_text_,
          cause, stage, what, DescribeCommand(argv_),
          log.empty() ? std::string("it wrote nothing to stderr meanwhile")
@@ -632,7 +658,8 @@ class WorkerBackend : public Backend {
       extra_env.push_back(fmt::format("TVM_NUM_THREADS={}", env.threads()));
     }
     return std::make_unique<WorkerSessionImpl>(model, env, worker_env, WorkerArgv(spec_),
-                                               std::move(extra_env), options);
+                                               std::move(extra_env), options,
+                                               /*offer_shared_memory=*/true);
   }
 
  private:
@@ -647,6 +674,13 @@ std::string ReportedDevice(const Session& session) {
   const nlohmann::json& info = w->prepare_info();
   auto it = info.find("device");
   return it != info.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string SessionTransport(const Session& session) {
+  if (const auto* w = dynamic_cast<const WorkerSession*>(&session))
+    return w->uses_shared_memory() ? "shared memory" : "pipe";
+  if (dynamic_cast<const ProtocolSession*>(&session) != nullptr) return "network";
+  return "in process";
 }
 
 std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpec& env) {
@@ -664,7 +698,8 @@ std::unique_ptr<Session> PrepareIsolatedSession(const Model& model, const EnvSpe
   std::vector<std::string> argv = {bin != nullptr && *bin != '\0' ? bin : "/proc/self/exe",
                                    "worker"};
   return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
-                                             std::vector<std::string>{}, options);
+                                             std::vector<std::string>{}, options,
+                                             /*offer_shared_memory=*/false);
 }
 
 std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {

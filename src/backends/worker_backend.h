@@ -22,6 +22,12 @@
 // MODEL and run reply; default 600 s for MODEL, 300 s per run; the start-up HELLO always gets
 // 30 s). The env reaches the worker as JSON {backend, device, options} (EnvToWire).
 //
+// Tensors: the session creates a shared-memory region (protocol/shared_region.h), hands it to
+// the worker as descriptor 3 and offers it in HELLO; a worker that maps it gets tensors in it,
+// not through the pipe (protocol_session.h). The region has no name (memfd) and is released
+// with the session or as soon as the worker is found dead. CONCORD_WORKER_SHM=0 turns the offer
+// off (the serialized path, as for remote targets). isolate=1 workers keep the pipe.
+//
 // Failure contract: an ERROR the worker answers keeps its kind (unsupported/usage/input/
 // runtime) and the session stays usable. A worker that dies (exit or signal), hangs past the
 // timeout (it is killed) or sends a malformed or out-of-order reply is Error(kRuntime) naming
@@ -59,6 +65,9 @@ class WorkerSession : public Session {
   // STATS round trip: {inference_ms, count, cpu_percent, rss_bytes, peak_rss_bytes}.
   virtual nlohmann::json Stats() = 0;
   virtual int pid() const = 0;
+  // True while tensors travel in shared memory rather than through the pipe (the worker
+  // accepted the offer; CONCORD_WORKER_SHM=0 turns the offer off).
+  virtual bool uses_shared_memory() const = 0;
   // Empty while the worker serves; otherwise why it is gone, starting with "worker crashed",
   // "worker hung" or "worker sent a malformed" (fuzzing classifies findings by it).
   virtual const std::string& failure() const = 0;
@@ -67,6 +76,10 @@ class WorkerSession : public Session {
 // The device a session's runtime reported running on (a worker's MODEL reply "device", e.g.
 // "cuda:0 NVIDIA H200 (143771 MiB)"); "" where the session reported none (CPU envs).
 std::string ReportedDevice(const Session& session);
+
+// How a session's tensors reach its runtime: "shared memory" or "pipe" (a worker process),
+// "network" (a remote target, host=), "in process" (every other session).
+std::string SessionTransport(const Session& session);
 
 // The Python interpreter and adapters folder worker processes use (CONCORD_PYTHON and
 // CONCORD_ADAPTERS override them), for other tools that run a Python helper the same way.

@@ -6,15 +6,18 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "backends/ref_backend.h"
 #include "compare/compare.h"
 #include "ir/tensor_io.h"
+#include "testing/graph_builder.h"
 #include "testing/temp_dir.h"
 
 namespace concord {
@@ -397,6 +400,166 @@ TEST_F(WorkerBackendTest, GarbageReplyIsAnErrorAndTheWorkerIsKilled) {
     EXPECT_NE(std::string(e.what()).find("malformed"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(Alive(pid));
+}
+
+// The shared-memory regions this process holds: the sizes of the open descriptors of memory
+// files named "concord-worker" (what a worker session creates), and whether any is mapped.
+struct SharedMemoryHeld {
+  std::vector<uint64_t> sizes;
+  bool mapped = false;
+};
+SharedMemoryHeld HeldSharedMemory() {
+  SharedMemoryHeld held;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = fs::read_symlink(e.path(), ec).string();
+    if (ec || target.find("memfd:concord-worker") == std::string::npos) continue;
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0) held.sizes.push_back(st.st_size);
+  }
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    held.mapped |= line.find("memfd:concord-worker") != std::string::npos;
+  return held;
+}
+
+bool ReturnedAsFloat(DType dt) {
+  return dt == DType::kBFloat16 || dt == DType::kFloat8E4M3FNUZ || dt == DType::kFloat8E5M2 ||
+         dt == DType::kFloat8E5M2FNUZ;
+}
+
+// Entries of /dev/shm (a POSIX shared-memory segment would show there; ours never should).
+std::vector<std::string> DevShmEntries() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/dev/shm", ec)) out.push_back(e.path().string());
+  return out;
+}
+
+// Every element type the protocol carries, through a real ORT worker running Identity: the
+// outputs are the inputs bit for bit (the independent truth), over shared memory and over the
+// pipe alike. Strings cannot travel in shared memory and take the blob path in the same run.
+// ORT cannot return bfloat16 or three of the float8 types to Python, so those inputs come back
+// Cast to float (exact for them), checked against Concord's own Cast.
+TEST_F(WorkerBackendTest, EveryDTypeRoundTripsThroughSharedMemoryAsThroughThePipe) {
+  const std::vector<DType> dtypes = {
+      DType::kFloat32,    DType::kUInt8,         DType::kInt8,         DType::kUInt16,
+      DType::kInt16,      DType::kInt32,         DType::kInt64,        DType::kString,
+      DType::kBool,       DType::kFloat16,       DType::kFloat64,      DType::kUInt32,
+      DType::kUInt64,     DType::kBFloat16,      DType::kFloat8E4M3FN, DType::kFloat8E4M3FNUZ,
+      DType::kFloat8E5M2, DType::kFloat8E5M2FNUZ};
+  test::GraphBuilder b("every_dtype", 21);
+  ValueMap inputs;
+  for (DType dt : dtypes) {
+    std::string name = DTypeName(dt);
+    bool cast = ReturnedAsFloat(dt);
+    b.Input("in_" + name, dt, {2, 3});
+    b.Output("out_" + name, cast ? DType::kFloat32 : dt, {2, 3});
+    auto* node = b.Node(cast ? "Cast" : "Identity", {"in_" + name}, "out_" + name);
+    if (cast) test::GraphBuilder::Int(node, "to", static_cast<int64_t>(DType::kFloat32));
+    Tensor t(dt, {2, 3});
+    if (dt == DType::kString) {
+      t = Tensor::FromVector<std::string>({2, 3}, {"a", "", "bc", "x y", "long text", "z"});
+    } else {
+      auto* bytes = static_cast<uint8_t*>(t.raw());
+      for (size_t i = 0; i < t.nbytes(); ++i)
+        bytes[i] = dt == DType::kBool ? i % 2 : static_cast<uint8_t>(i * 37 + 11);
+      // Keep floating-point payloads ordinary numbers: ORT may quiet a signalling NaN.
+      if (IsFloating(dt) || IsLowPrecision(dt))
+        t = Tensor::FromVector<float>({2, 3}, {1.5f, -2.25f, 0.0f, 3e-3f, 65000.0f, -0.5f})
+                .CastTo(dt);
+    }
+    inputs["in_" + name] = Value(std::move(t));
+  }
+  Model model = b.Build();
+  std::map<bool, std::vector<Value>> outputs;
+  for (bool shared : {true, false}) {
+    ScopedEnvVar shm("CONCORD_WORKER_SHM", shared ? "1" : "0");
+    auto session = PrepareSession(model, EnvSpec::Parse("ort@cpu,opt=0"));
+    ASSERT_EQ(dynamic_cast<WorkerSession&>(*session).uses_shared_memory(), shared);
+    EXPECT_EQ(SessionTransport(*session), shared ? "shared memory" : "pipe");
+    outputs[shared] = session->Run(inputs);
+    ASSERT_EQ(outputs[shared].size(), dtypes.size());
+    for (size_t i = 0; i < dtypes.size(); ++i) {
+      const Value& got = outputs[shared][i];
+      const Tensor& in = inputs["in_" + std::string(DTypeName(dtypes[i]))].tensor;
+      Tensor want = ReturnedAsFloat(dtypes[i]) ? in.CastTo(DType::kFloat32) : in;
+      ASSERT_TRUE(got.is_tensor()) << DTypeName(dtypes[i]);
+      EXPECT_TRUE(got.tensor.BitwiseEqual(want)) << (shared ? "shm: " : "pipe: ") << want.Describe()
+                                                 << " came back as " << got.tensor.Describe();
+    }
+  }
+  for (size_t i = 0; i < dtypes.size(); ++i)
+    EXPECT_TRUE(outputs[true][i].tensor.BitwiseEqual(outputs[false][i].tensor))
+        << DTypeName(dtypes[i]);
+}
+
+// A tensor larger than the region a session starts with grows it (to at least the input plus
+// the output), and a second, smaller run reuses it.
+TEST_F(WorkerBackendTest, LargeTensorGrowsTheSharedMemory) {
+  test::GraphBuilder b("big", 13);
+  const Shape shape = {4, 1024, 1024};  // 16 MiB of float, four times the initial region
+  b.Input("x", shape);
+  b.Output("y", shape);
+  b.Node("Neg", {"x"}, "y");
+  Model model = b.Build();
+  Tensor x(DType::kFloat32, shape);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 9973) - 5;
+  auto session = PrepareSession(model, EnvSpec::Parse("ort@cpu,opt=0"));
+  ASSERT_TRUE(dynamic_cast<WorkerSession&>(*session).uses_shared_memory());
+  SharedMemoryHeld before = HeldSharedMemory();
+  ASSERT_EQ(before.sizes.size(), 1u);
+  EXPECT_LT(before.sizes[0], x.nbytes());
+  for (int run = 0; run < 2; ++run) {
+    auto got = session->Run({{"x", Value(x)}});
+    ASSERT_EQ(got.size(), 1u);
+    const Tensor& y = got[0].tensor;
+    ASSERT_EQ(y.shape(), shape);
+    bool all = true;
+    for (int64_t i = 0; i < y.numel() && all; ++i) all = y.data<float>()[i] == -x.data<float>()[i];
+    EXPECT_TRUE(all) << "run " << run;
+  }
+  SharedMemoryHeld after = HeldSharedMemory();
+  ASSERT_EQ(after.sizes.size(), 1u);
+  EXPECT_GE(after.sizes[0], 2 * x.nbytes()) << "input and output both live in the region";
+}
+
+// A worker killed in the middle of a session: the next run is a clear error naming the
+// signal, and the region is gone at once (no descriptor, no mapping, nothing in /dev/shm).
+TEST_F(WorkerBackendTest, KilledWorkerIsAnErrorAndItsSharedMemoryIsGone) {
+  std::vector<std::string> dev_shm = DevShmEntries();
+  ASSERT_TRUE(HeldSharedMemory().sizes.empty());
+  auto session = Prepare("ort@cpu,opt=3");
+  auto& worker = dynamic_cast<WorkerSession&>(*session);
+  ASSERT_TRUE(worker.uses_shared_memory());
+  EXPECT_EQ(session->Run(inputs_).size(), 1u);
+  EXPECT_EQ(HeldSharedMemory().sizes.size(), 1u);
+  EXPECT_TRUE(HeldSharedMemory().mapped);
+  ASSERT_EQ(::kill(worker.pid(), SIGKILL), 0);
+  try {
+    session->Run(inputs_);
+    FAIL() << "the worker is dead";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRuntime) << e.what();
+    EXPECT_NE(std::string(e.what()).find("SIGKILL"), std::string::npos) << e.what();
+  }
+  SharedMemoryHeld held = HeldSharedMemory();
+  EXPECT_TRUE(held.sizes.empty()) << "the region's descriptor is still open";
+  EXPECT_FALSE(held.mapped) << "the region is still mapped";
+  EXPECT_FALSE(worker.uses_shared_memory());
+  EXPECT_EQ(DevShmEntries(), dev_shm);
+  EXPECT_THROW(session->Run(inputs_), Error);
+}
+
+// Remote targets and older workers never see shared memory: CONCORD_WORKER_SHM=0 and an
+// isolate=1 worker (C++ `concord worker`, which does not accept the offer) keep the pipe, and
+// the session holds no region.
+TEST_F(WorkerBackendTest, WithoutSharedMemoryNoRegionIsHeld) {
+  ScopedEnvVar shm("CONCORD_WORKER_SHM", "0");
+  auto session = Prepare("ort@cpu,opt=3");
+  EXPECT_FALSE(dynamic_cast<WorkerSession&>(*session).uses_shared_memory());
+  EXPECT_TRUE(HeldSharedMemory().sizes.empty());
+  ExpectAgreesWithRef("ort@cpu,opt=3");
 }
 
 TEST_F(WorkerBackendTest, MissingPythonMakesBackendsUnavailable) {

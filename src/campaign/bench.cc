@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "backends/worker_backend.h"
 #include "ir/clock.h"
 
 namespace concord {
@@ -93,6 +94,7 @@ BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inp
   std::unique_ptr<Session> session = PrepareSession(model, env);
   r.prepare_ms = Ms(t0, Clock::now());
   r.effective_env = session->effective_env();
+  r.transport = SessionTransport(*session);
   auto timed_run = [&](double* run_ms, double* wall_ms) {
     RunTiming timing;
     auto start = Clock::now();

@@ -64,6 +64,9 @@ struct BenchResult {
   // ONNX Runtime's profiler); the last run_ms.size() entries match the timed runs.
   std::vector<double> runtime_ms;
   std::string runtime_timer;
+  // How inputs and outputs reached the runtime: "shared memory" or "pipe" (worker sessions),
+  // "in process" (every other backend).
+  std::string transport;
 };
 
 // Called after each run: phase ("first", "warmup", "timed"), runs done in this phase, and the

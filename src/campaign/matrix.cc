@@ -116,6 +116,7 @@ class TwinSession : public WorkerSession {
   const nlohmann::json& server_hello() const override { return worker_->server_hello(); }
   const nlohmann::json& prepare_info() const override { return worker_->prepare_info(); }
   int pid() const override { return worker_->pid(); }
+  bool uses_shared_memory() const override { return worker_->uses_shared_memory(); }
   const std::string& failure() const override { return worker_->failure(); }
 
  private:
@@ -457,6 +458,7 @@ void MatrixRunner::Prepare(const Planned& p, size_t e, const EnvSpec& run_spec, 
     session_ = PrepareForEnv(p.spec, p.model, run_spec, &info);
     rec_.prepare_ms = MsSince(t0);
     rec_.effective_env = session_->effective_env();
+    info["transport"] = SessionTransport(*session_);
     int pid = getpid();
     if (auto* w = dynamic_cast<WorkerSession*>(session_.get())) {
       info["prepare"] = w->prepare_info();

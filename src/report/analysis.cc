@@ -608,11 +608,19 @@ json ModelAnalysis::Performance() {
 // Latency statistics, first inference, prepare time and the resource samples of the session
 // with the most samples, for env `e`.
 json ModelAnalysis::PerformanceOf(int64_t e) {
-  std::vector<double> lat;
+  std::vector<double> lat, overhead;
   for (const RunRow& r : rows_.runs) {
-    if (r.model_id == m_.id && r.env_id == e && r.status == "ok") lat.push_back(r.run_ms);
+    if (r.model_id == m_.id && r.env_id == e && r.status == "ok") {
+      lat.push_back(r.run_ms);
+      overhead.push_back(r.wall_ms - r.run_ms);
+    }
   }
   json pj = {{"env", EnvName(e)}, {"latencies_ms", lat}};
+  // Per-call overhead: wall time around Session::Run minus the runtime's own time.
+  double median_run = lat.empty() ? 0 : Median(lat);
+  pj["overhead_ms"] = overhead.empty() ? json(nullptr) : JsonNumber(Median(overhead));
+  pj["overhead_pct"] =
+      median_run > 0 ? JsonNumber(100 * Median(overhead) / median_run) : json(nullptr);
   if (!lat.empty()) {
     LatencyStats s = ComputeLatencyStats(lat);
     pj["latency_ms"] = {{"n", s.n},
@@ -628,14 +636,19 @@ json ModelAnalysis::PerformanceOf(int64_t e) {
   }
   std::vector<double> first, prepare;
   const SessionRecord* richest = nullptr;
+  std::string transport;
   for (const auto& s : rows_.sessions) {
     if (s.model_id != m_.id || s.env_id != e || s.status != "ok") continue;
     prepare.push_back(s.prepare_ms);
+    json info = json::parse(s.info_json, nullptr, false);
+    if (info.is_object() && info.contains("transport") && info["transport"].is_string())
+      transport = info["transport"].get<std::string>();
     if (s.first_run_ms) first.push_back(*s.first_run_ms);
     if (richest == nullptr || s.samples.size() > richest->samples.size()) richest = &s;
   }
   pj["first_inference_ms"] = first.empty() ? json(nullptr) : JsonNumber(Median(first));
   pj["prepare_ms"] = prepare.empty() ? json(nullptr) : JsonNumber(Median(prepare));
+  pj["transport"] = transport.empty() ? json(nullptr) : json(transport);
   json t = json::array(), cpu = json::array(), rss = json::array();
   double cpu_sum = 0, peak = 0;
   if (richest != nullptr) {

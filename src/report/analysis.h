@@ -58,6 +58,9 @@
 //     "performance": [{"env": "...", "latency_ms": {"n", "mean", "std", "median", "p90",
 //                       "p99", "min", "max"} | null, "latencies_ms": [...all run_ms...],
 //                      "first_inference_ms": 12.0 | null, "prepare_ms": 300.0 | null,
+//                      "overhead_ms": 0.05 | null, "overhead_pct": 1.0 | null,
+//                        (median of wall_ms - run_ms per run; % of the median run_ms)
+//                      "transport": "shared memory" | "pipe" | "network" | "in process" | null,
 //                      "resources": {"t_s": [...], "cpu_percent": [...], "rss_mb": [...]},
 //                      "mean_cpu_percent": 95.0 | null, "peak_rss_mb": 120.0 | null}],
 //     "time_change": {"baseline": "<env>", "inputs": [{"input": "chelsea.png",

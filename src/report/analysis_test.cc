@@ -68,6 +68,7 @@ class AnalysisTest : public ::testing::Test {
       r.input_id = input;
       r.repeat = repeat;
       r.run_ms = ms;
+      r.wall_ms = ms * 1.1;  // per-call overhead: a tenth of the run
       if (scores.empty()) {
         r.status = "error";
         r.error = "worker crashed";
@@ -193,6 +194,10 @@ TEST_F(AnalysisTest, QualityConfusionAndTiming) {
   EXPECT_DOUBLE_EQ(perf["latency_ms"]["mean"].get<double>(), 15.0);
   EXPECT_DOUBLE_EQ(perf["latency_ms"]["max"].get<double>(), 30.0);
   EXPECT_EQ(perf["latency_ms"]["n"], 4);
+  // Overhead (wall - run) per run: 1, 1, 1, 3 -> median 1 ms, 10 % of the median run.
+  EXPECT_NEAR(perf["overhead_ms"].get<double>(), 1.0, 1e-9);
+  EXPECT_NEAR(perf["overhead_pct"].get<double>(), 10.0, 1e-9);
+  EXPECT_TRUE(perf["transport"].is_null());  // no session recorded one
 
   // Time change against the first env (ref): in0 ref median(10, 30) = 20, ort3 5 -> -75 %;
   // in1 ort0 failed -> null.

@@ -52,7 +52,7 @@ void HtmlWriter::Latency(const json& model, size_t m, json& chart) {
   if (!perf.empty()) {
     out_ += "<div class=\"scroll\"><table><thead><tr><th>env</th><th class=\"num\">n</th>";
     for (const char* h : {"mean", "std", "median", "p90", "p99", "min", "max", "first inference",
-                          "prepare", "mean CPU", "peak RSS", "GPU memory", "device"}) {
+                          "prepare", "overhead", "mean CPU", "peak RSS", "GPU memory", "device"}) {
       Add("<th class=\"num\">{}</th>", h);
     }
     out_ += "</tr></thead><tbody>\n";
@@ -68,8 +68,9 @@ void HtmlWriter::Latency(const json& model, size_t m, json& chart) {
       auto gpu = Num(p, "gpu_memory_mb");
       std::string device = Str(p, "device");
       Add("<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-          "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-          Ms(Num(p, "first_inference_ms")), Ms(Num(p, "prepare_ms")),
+          "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
+          "<td>{}</td></tr>\n",
+          Ms(Num(p, "first_inference_ms")), Ms(Num(p, "prepare_ms")), OrDash(OverheadText(p)),
           cpu ? Sig3(*cpu) + " %" : kAbsent, rss ? Sig3(*rss) + " MB" : kAbsent,
           gpu ? Sig3(*gpu) + " MB" : kAbsent, OrDash(device));
     }

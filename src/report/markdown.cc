@@ -205,8 +205,8 @@ class MarkdownWriter {
       return;
     }
     Header({"env", "n", "mean", "std", "median", "p90", "p99", "min", "max", "first inference",
-            "prepare", "mean CPU", "peak RSS", "GPU memory", "device"},
-           "lrrrrrrrrrrrrrl");
+            "prepare", "overhead", "mean CPU", "peak RSS", "GPU memory", "device"},
+           "lrrrrrrrrrrrrrrl");
     for (const json& p : perf) {
       const json& s = Field(p, "latency_ms");
       std::vector<std::string> row = {MdEsc(Str(p, "env")),
@@ -218,6 +218,7 @@ class MarkdownWriter {
       auto rss = Num(p, "peak_rss_mb");
       row.push_back(Ms(Num(p, "first_inference_ms")));
       row.push_back(Ms(Num(p, "prepare_ms")));
+      row.push_back(OverheadText(p));
       row.push_back(cpu ? Sig3(*cpu) + " %" : "");
       row.push_back(rss ? Sig3(*rss) + " MB" : "");
       auto gpu = Num(p, "gpu_memory_mb");

@@ -113,6 +113,17 @@ inline std::string Change(const std::optional<double>& pct) {
   return pct ? fmt::format("{:+.1f} %", *pct) : kAbsent;
 }
 
+// A performance entry's per-call overhead: "0.05 ms (1.0 %, shared memory)".
+inline std::string OverheadText(const json& perf) {
+  auto ms = Num(perf, "overhead_ms");
+  if (!ms) return kAbsent;
+  auto pct = Num(perf, "overhead_pct");
+  const json& transport = Field(perf, "transport");
+  std::string how = transport.is_string() ? ", " + transport.get<std::string>() : "";
+  return pct ? fmt::format("{} ms ({:.1f} %{})", Sig3(*ms), *pct, how)
+             : fmt::format("{} ms{}", Sig3(*ms), how.empty() ? "" : " (" + how.substr(2) + ")");
+}
+
 // Class name for a canonical id: class_names[id] when present, else "#id".
 inline std::string ClassName(const json& model, const json& cls) {
   auto id = Num(cls);

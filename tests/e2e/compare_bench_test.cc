@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -219,6 +220,40 @@ TEST_F(CompareBenchTest, BenchJsonContract) {
   double ratio = j["envs"][1]["run_ms"]["median"].get<double>() /
                  j["envs"][0]["run_ms"]["median"].get<double>();
   EXPECT_NEAR(j["envs"][1]["ratio_vs_first"].get<double>(), ratio, 1e-12);
+}
+
+// Per-call overhead: the median of wall - run per timed run (recomputed here from the
+// samples), in ms and as % of the median run; the transport says how tensors travelled (an ORT
+// worker: shared memory; ref: in process). Needs .venv (the ORT worker).
+TEST_F(CompareBenchTest, BenchJsonReportsPerCallOverheadAndTransport) {
+  CliResult r = RunConcord("bench " + kTinyCnn +
+                           "/model.onnx --envs 'ref;ort@cpu,threads=1' --repeat 7 --warmup 1 "
+                           "--json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["envs"].size(), 2u);
+  EXPECT_EQ(j["envs"][0]["transport"], "in process");
+  EXPECT_EQ(j["envs"][1]["transport"], "shared memory");
+  for (const auto& e : j["envs"]) {
+    ASSERT_TRUE(e["ok"].get<bool>()) << e.dump();
+    std::vector<double> diff;
+    for (size_t i = 0; i < 7; ++i) {
+      diff.push_back(e["samples_wall_ms"][i].get<double>() - e["samples_run_ms"][i].get<double>());
+    }
+    std::sort(diff.begin(), diff.end());
+    const auto& o = e["overhead_ms"];
+    EXPECT_EQ(o["n"], 7);
+    EXPECT_NEAR(o["median"].get<double>(), diff[3], 1e-9);
+    EXPECT_NEAR(o["min"].get<double>(), diff[0], 1e-9);
+    EXPECT_GE(o["min"].get<double>(), 0.0);
+    EXPECT_NEAR(e["overhead_pct"].get<double>(),
+                100 * diff[3] / e["run_ms"]["median"].get<double>(), 1e-9);
+  }
+  CliResult text = RunConcord("bench " + kTinyCnn +
+                              "/model.onnx --envs 'ort@cpu,threads=1' --repeat 3 --warmup 0");
+  ASSERT_EQ(text.code, 0) << text.err;
+  for (const char* s : {"overhead ms", "transport", "shared memory"})
+    EXPECT_NE(text.out.find(s), std::string::npos) << s << "\n" << text.out;
 }
 
 TEST_F(CompareBenchTest, BenchTimeBudgetAndFailedEnv) {

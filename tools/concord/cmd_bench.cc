@@ -33,11 +33,17 @@ struct EnvBench : Outcome {
   EnvSpec spec;
   BenchResult result;
   SampleStats run, wall;
-  double overhead_pct = 0;  // (median wall - median run) / median run
+  // Per-call overhead: wall - run of each timed run (IPC, serialization, the worker's Python),
+  // and its median as a percentage of the median run time.
+  SampleStats overhead;
+  double overhead_pct = 0;
   // Where the runtime reports its own timing (ort,profile=1): (median run - median runtime's
   // own) / median runtime's own, i.e. what the harness adds to the latency it reports.
   SampleStats runtime;
   double harness_vs_runtime_pct = NAN;
+  // wall - the runtime's own time, per run, where the runtime reports one.
+  SampleStats overhead_vs_runtime;
+  double overhead_vs_runtime_pct = NAN;
   double throughput = 0;  // inferences per second, from the median run time
 };
 
@@ -83,6 +89,15 @@ class Progress {
   Clock::time_point last_{};
 };
 
+// a[i] - b[i] over the common length; the last b.size() of a when b is shorter (the runtime's
+// own timing covers the last runs).
+std::vector<double> PerRunDifference(const std::vector<double>& a, const std::vector<double>& b) {
+  size_t n = std::min(a.size(), b.size());
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = a[a.size() - n + i] - b[b.size() - n + i];
+  return out;
+}
+
 std::string Ratio(double v) { return std::isfinite(v) ? fmt::format("{:.2f}x", v) : "n/a"; }
 
 void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
@@ -117,8 +132,9 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
         s.median, s.mean, s.p90, s.p99, s.max, s.std, ci);
   }
   const EnvBench& first = envs.front();
-  std::cout << fmt::format("\n{:<4} {:<28} {:>12} {:>14} {:>12} {:>11} {:>14}\n", "", "env",
-                           "median wall", "overhead", "vs [0]", "infer/s", "infer/s vs [0]");
+  std::cout << fmt::format("\n{:<4} {:<28} {:>12} {:>12} {:>11} {:>13} {:>12} {:>11} {:>14}\n", "",
+                           "env", "median wall", "overhead ms", "overhead", "transport", "vs [0]",
+                           "infer/s", "infer/s vs [0]");
   for (size_t i = 0; i < envs.size(); ++i) {
     const EnvBench& e = envs[i];
     if (!e.ok) {
@@ -126,17 +142,19 @@ void PrintText(const BenchArgs& a, const std::vector<EnvBench>& envs,
     }
     double ratio = first.ok ? e.run.median / first.run.median : NAN;
     double tratio = first.ok ? e.throughput / first.throughput : NAN;
-    std::cout << fmt::format("{:<4} {:<28} {:>12.3f} {:>13.1f}% {:>12} {:>11.1f} {:>14}\n",
-                             fmt::format("[{}]", i), e.result.effective_env, e.wall.median,
-                             e.overhead_pct, Ratio(ratio), e.throughput, Ratio(tratio));
+    std::cout << fmt::format(
+        "{:<4} {:<28} {:>12.3f} {:>12.3f} {:>10.2f}% {:>13} {:>12} {:>11.1f} {:>14}\n",
+        fmt::format("[{}]", i), e.result.effective_env, e.wall.median, e.overhead.median,
+        e.overhead_pct, e.result.transport, Ratio(ratio), e.throughput, Ratio(tratio));
   }
   for (size_t i = 0; i < envs.size(); ++i) {
     const EnvBench& e = envs[i];
     if (e.ok && !e.result.runtime_ms.empty()) {
       std::cout << fmt::format(
           "[{}] runtime's own timing ({}): median {:.3f} ms over {} runs; reported latency is "
-          "{:+.2f}% of it\n",
-          i, e.result.runtime_timer, e.runtime.median, e.runtime.n, e.harness_vs_runtime_pct);
+          "{:+.2f}% of it; wall is {:.3f} ms ({:+.2f}%) above it\n",
+          i, e.result.runtime_timer, e.runtime.median, e.runtime.n, e.harness_vs_runtime_pct,
+          e.overhead_vs_runtime.median, e.overhead_vs_runtime_pct);
     }
   }
   std::cout << "\n(vs [0]: median / median of [0], > 1 is slower; 95% CI of the median from order "
@@ -185,12 +203,16 @@ int BenchMain(const BenchArgs& a) {
     if (e.ok) {
       e.run = Summarize(e.result.run_ms);
       e.wall = Summarize(e.result.wall_ms);
-      e.overhead_pct = e.run.median > 0 ? 100 * (e.wall.median - e.run.median) / e.run.median : NAN;
+      e.overhead = Summarize(PerRunDifference(e.result.wall_ms, e.result.run_ms));
+      e.overhead_pct = e.run.median > 0 ? 100 * e.overhead.median / e.run.median : NAN;
       e.throughput = e.run.median > 0 ? 1000 / e.run.median : NAN;
       if (!e.result.runtime_ms.empty()) {
         e.runtime = Summarize(e.result.runtime_ms);
         e.harness_vs_runtime_pct =
             e.runtime.median > 0 ? 100 * (e.run.median - e.runtime.median) / e.runtime.median : NAN;
+        e.overhead_vs_runtime = Summarize(PerRunDifference(e.result.wall_ms, e.result.runtime_ms));
+        e.overhead_vs_runtime_pct =
+            e.runtime.median > 0 ? 100 * e.overhead_vs_runtime.median / e.runtime.median : NAN;
       }
     }
     envs.push_back(std::move(e));
@@ -226,11 +248,15 @@ int BenchMain(const BenchArgs& a) {
     j["first_run"] = {{"run_ms", e.result.first_run_ms}, {"wall_ms", e.result.first_wall_ms}};
     j["run_ms"] = StatsJson(e.run);
     j["wall_ms"] = StatsJson(e.wall);
+    j["overhead_ms"] = StatsJson(e.overhead);
     j["overhead_pct"] = JsonNumber(e.overhead_pct);
+    j["transport"] = e.result.transport;
     if (!e.result.runtime_ms.empty()) {
       j["runtime_own_ms"] = StatsJson(e.runtime);
       j["runtime_timer"] = e.result.runtime_timer;
       j["harness_vs_runtime_pct"] = JsonNumber(e.harness_vs_runtime_pct);
+      j["overhead_vs_runtime_ms"] = StatsJson(e.overhead_vs_runtime);
+      j["overhead_vs_runtime_pct"] = JsonNumber(e.overhead_vs_runtime_pct);
     }
     j["throughput_per_s"] = JsonNumber(e.throughput);
     j["ratio_vs_first"] = first.ok ? JsonNumber(e.run.median / first.run.median) : nlohmann::json();
@@ -256,7 +282,9 @@ Command MakeBenchCommand(CLI::App& root) {
       "runs,\n"
       "then --repeat timed runs or as many as fit in --time seconds. Statistics use the time the\n"
       "backend measured around the framework call; the wall time around Session::Run is shown too\n"
-      "(overhead = (wall - run) / run). Ratios compare each env with the FIRST env.\n"
+      "(overhead: the median of wall - run per run, in ms and as % of the median run; transport:\n"
+      "how tensors reached the runtime: shared memory, pipe, or in process). Ratios compare each\n"
+      "env with the FIRST env.\n"
       "Exit: 0 every env ran, 1 an env failed at run time, 2 usage/input error.\n"
       "Example: concord bench model.onnx --envs \"ort@cpu,threads=1;ort@cpu,threads=4\" --time 5");
   app->add_option("model", args->model,
