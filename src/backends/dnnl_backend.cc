@@ -185,8 +185,8 @@ class DnnlBackend : public Backend {
         "0 = one primitive per node, plain layouts (nchw/oihw), no folding or fusion; "
         "1 = + constant folding, BatchNorm folded into Conv, weights reordered once into "
         "oneDNN's layout; 2 = + post-op fusion (activation, residual sum into Conv; activation "
-        "into Gemm/MatMul); 3 = + blocked activation layouts end to end, 1x1 + depthwise Conv "
-        "fusion";
+        "into Gemm/MatMul) with channels-last (nhwc) activations; 3 = + oneDNN's blocked "
+        "activation layouts end to end, 1x1 + depthwise Conv fusion";
     return info;
   }
   std::unique_ptr<Session> Prepare(const Model& model, const EnvSpec& env) override {

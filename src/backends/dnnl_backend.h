@@ -5,9 +5,9 @@
 // the reference interpreter, with reorders only at those edges. opt selects real graph
 // transformations (dnnl_internal.h): 0 one primitive per node in plain layouts; 1 + constant
 // folding, BatchNorm folded into Conv, weights in oneDNN's layout; 2 + post-op fusion
-// (activations, residual sum); 3 + blocked activation layouts end to end and 1x1 + depthwise
-// Conv fusion. threads= sets oneDNN's OpenMP threads. Taps are every value the plan
-// materializes (values inside a fused chain are not).
+// (activations, residual sum) with channels-last activations; 3 + blocked activation layouts
+// end to end and 1x1 + depthwise Conv fusion. threads= sets oneDNN's OpenMP threads. Taps are every
+// value the plan materializes (values inside a fused chain are not).
 #pragma once
 
 #include "backends/backend.h"

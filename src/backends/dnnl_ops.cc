@@ -65,6 +65,13 @@ bool MakeWindow(const onnx::NodeProto& n, const Shape& in, const Shape& kernel, 
   return true;
 }
 
+// Channels-last layout of 3-5 D activations: nwc, nhwc, ndhwc.
+memory::desc ChannelsLastMd(const Shape& d) {
+  static const memory::format_tag kTags[] = {memory::format_tag::acb, memory::format_tag::acdb,
+                                             memory::format_tag::acdeb};
+  return memory::desc(d, memory::data_type::f32, kTags[d.size() - 3]);
+}
+
 dnnl::post_ops EltwisePostOps(const std::vector<PostOp>& post) {
   dnnl::post_ops po;
   for (const auto& p : post)
@@ -191,9 +198,15 @@ bool BuildConvParts(Plan::Impl& p, const ConvParts& c) {
   yd.insert(yd.end(), win.out.begin(), win.out.end());
   Shape wd = ConvWeightDims(*w, groups);
   bool blocked = p.rw.blocked;
-  memory::desc src_md = blocked ? AnyMd(xd) : PlainMd(xd);
+  // opt 2 keeps a plain layout but channels-last: oneDNN fuses post-ops into its direct NHWC
+  // kernels, while NCHW convolutions run as im2col + GEMM with slow post-ops.
+  auto act = [&](const Shape& d) {
+    if (blocked) return AnyMd(d);
+    return p.rw.opt == 2 ? ChannelsLastMd(d) : PlainMd(d);
+  };
+  memory::desc src_md = act(xd);
   memory::desc w_md = p.rw.opt >= 1 ? AnyMd(wd) : PlainMd(wd);
-  memory::desc dst_md = blocked ? AnyMd(yd) : PlainMd(yd);
+  memory::desc dst_md = act(yd);
   dnnl::post_ops po;
   std::string addend;
   for (const auto& q : c.post) {

@@ -1,7 +1,8 @@
 // The oneDNN backend's opt levels as graph transformations (dnnl_internal.h):
 //   0  one primitive per node, plain layouts, no folding or fusion;
 //   1  + constant folding (on the reference interpreter) and BatchNorm folded into Conv weights;
-//   2  + post-op fusion: activations and a residual Add fused into the Conv/Gemm/MatMul before;
+//   2  + post-op fusion: activations and a residual Add fused into the Conv/Gemm/MatMul before,
+//      with channels-last (nhwc) activations, the plain layout oneDNN's fused kernels read;
 //   3  + blocked activation layouts end to end and a 3x3 depthwise Conv fused after a 1x1 Conv.
 #include <cfloat>
 #include <cmath>
@@ -82,6 +83,7 @@ class Rewriter {
     if (rw_.opt >= 2)
       rw_.passes.push_back(fmt::format("post-op fusion: {} activations, {} residual sums",
                                        fused_eltwise_, fused_sums_));
+    if (rw_.opt == 2) rw_.passes.push_back("channels-last (nhwc) activations");
     if (rw_.opt >= 3) {
       rw_.passes.push_back("blocked activation layouts end to end");
       rw_.passes.push_back(fmt::format("1x1 + depthwise Conv fusion: {}", fused_dw_));

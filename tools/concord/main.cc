@@ -1,8 +1,10 @@
 // concord: build, run, compare, localize and repair DNNs across computational environments.
 // One file per subcommand; this file wires them up and maps errors to exit codes (errors.h).
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "tools/concord/common.h"
@@ -40,9 +42,32 @@ int RunChosen(std::vector<Command>& commands, bool json) {
   }
 }
 
+// oneDNN's OpenMP threads (the dnnl env) busy-wait about 300,000 spins after each parallel
+// region by default: on a machine whose cores are shared (other processes, ref's OpenBLAS
+// threads), a spinning thread holds the core the next region waits for, and a 0.1 ms model took
+// 200 ms. libgomp reads its settings once, before main; so unless the user chose a policy,
+// concord restarts itself once with a short spin (enough to bridge consecutive primitives),
+// then takes the setting out of the environment again so that the runtimes it starts (PyTorch
+// workers use libgomp too) see the user's environment.
+void UseShortOpenMpSpin(char** argv) {
+  constexpr const char* kMarker = "CONCORD_SHORT_OMP_SPIN";
+  if (std::getenv(kMarker)) {
+    unsetenv(kMarker);
+    unsetenv("GOMP_SPINCOUNT");
+    return;
+  }
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("GOMP_SPINCOUNT", "10000", 1);
+  setenv(kMarker, "1", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run with the default spin
+  unsetenv(kMarker);
+  unsetenv("GOMP_SPINCOUNT");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  UseShortOpenMpSpin(argv);
   CLI::App root{"concord: run, compare, localize and repair neural networks across environments"};
   root.require_subcommand(1);
   root.set_version_flag("--version", std::string("concord ") + CONCORD_VERSION);
