@@ -333,6 +333,8 @@ def tune(mod: Any, target: Any, trials: int, db_dir: str, known: list[Any], thre
     start = time.perf_counter()
     _register_cpu_tensor_intrinsics()
     cores = threads if threads > 0 else (os.cpu_count() or 1)
+    # Candidates build while others are measured: leave the measuring threads their cores.
+    builders = max(1, (os.cpu_count() or 1) - cores)
     tune_target = tvm.target.Target(dict(target.export(), **{"num-cores": cores}))
     kernels = kernel_module(mod, 3, target)
     tasks = ms.relax_integration.extract_tasks(kernels, tune_target)
@@ -354,7 +356,8 @@ def tune(mod: Any, target: Any, trials: int, db_dir: str, known: list[Any], thre
                 tasks=contexts, task_weights=weights, work_dir=work_dir,
                 max_trials_global=trials * len(contexts), max_trials_per_task=trials,
                 num_trials_per_iter=min(trials, 64), cost_model="random", database=database,
-                builder=ms.builder.LocalBuilder(f_build=_make_build(), timeout_sec=120))
+                builder=ms.builder.LocalBuilder(f_build=_make_build(), timeout_sec=120,
+                                                max_workers=builders))
         result.trials = len(open_database(db_dir)) - before
     result.tune_ms = (time.perf_counter() - start) * 1000.0
     return result
