@@ -1,20 +1,27 @@
 """Apache TVM (Relax) adapter for adapters/worker.py: LLVM on the CPU, CUDA and OpenCL GPUs.
 
-Env: tvm@cpu|cuda|opencl plus the options declared in TvmAdapter.OPTIONS (opt, threads, target,
-cache). On cuda (default target "cuda", GPU 0) tvm.compile runs TVM's CUDA pipeline, whose
-DLight rules give every TIR function GPU thread bindings and schedules (matmul, GEMV,
-reductions, fallback); CUDA code is compiled by nvcc, which must be on PATH. A target is any TVM target: a kind or tag, a JSON dict, or the classic
-"llvm -mcpu=core-avx2" form (translated to the dict form TVM 0.27 requires).
-Pipeline: tvm.relax.frontend.onnx.from_onnx -> tvm.compile(mod, target) -> export_library
-into the cache (keyed by sha256 of model bytes + target + opt + TVM version) ->
-relax.VirtualMachine(executable, device). A cache hit loads the library and skips
-compilation (compile_ms = 0, cache_hit = true). Taps are not supported.
+Env: tvm@cpu|cuda|opencl plus the options declared in TvmAdapter.OPTIONS (opt, tune, tune_db,
+threads, target, cache). On the CPU, opt=0..3 are the pass lists of tvm_pipeline.py (opt 3
+applies MetaSchedule tuning databases; tune=N tunes the kernels none holds); the MODEL reply
+records the passes that ran ("passes"), the LLVM target, and at opt 3 how many kernels a
+database scheduled ("schedules") and what tune=N did ("tune"). On cuda (default target
+"cuda", GPU 0) and opencl every level runs tvm.compile's GPU pipeline, whose DLight rules give
+every TIR function GPU thread bindings and schedules (matmul, GEMV, reductions, fallback);
+CUDA code is compiled by nvcc, which must be on PATH. A target is any TVM target: a kind or
+tag, a JSON dict, or the classic "llvm -mcpu=core-avx2" form (translated to the dict form TVM
+0.27 requires).
+Pipeline: tvm.relax.frontend.onnx.from_onnx -> the level's passes and build -> export_library
+into the cache (keyed by sha256 of model bytes + target + opt + TVM version, and at opt 3 the
+databases' contents) -> relax.VirtualMachine(executable, device). A cache hit loads the
+library and skips compilation (compile_ms = 0, cache_hit = true; the build's record comes
+from a JSON file beside the library). Taps are not supported.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import time
@@ -26,10 +33,15 @@ import tvm
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
+import tvm_pipeline
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
-                     parse_options)
+                     package_version, parse_options)
 from concord_protocol import NamedValues, ValueMap
 from gpu import GpuMemoryMeter, first_cuda_device, no_cuda_reason
+
+
+# Changes whenever tvm_pipeline.py compiles differently, so cached libraries are rebuilt.
+PIPELINE_VERSION = "ladder-1"
 
 
 def default_cache_dir() -> str:
@@ -111,8 +123,14 @@ def _cuda_unavailable() -> str:
 
 class TvmAdapter(Adapter):
     OPTIONS = (
-        OptionSpec("opt", "tvm.transform.PassContext(opt_level=N) around tvm.compile", "int", 0, 3,
-                   3),
+        OptionSpec("opt", "the pass list tvm@cpu compiles with (opt_mapping; tvm_pipeline.py); "
+                   "on cuda/opencl TVM's GPU pipeline at every level", "int", 0, 3, 3),
+        OptionSpec("tune", "opt=3 on cpu: MetaSchedule trials for each kernel no tuning "
+                   "database holds yet, stored in the target's database (0 = use the "
+                   "databases only; long tuning needs timeout=SECONDS)", "int", 0, 100000, 0),
+        OptionSpec("tune_db", "tuning database folder tune=N writes and opt=3 reads first "
+                   "(default $XDG_CACHE_HOME/concord/tvm_tuning/<target digest> or "
+                   "~/.cache/...; the databases in adapters/tvm_tuning/ are read after it)"),
         OptionSpec("threads", "TVM's runtime thread pool size (runtime.config_threadpool, "
                    "TVM_NUM_THREADS; 0 = TVM's default)", "int", 0, 4096, 0),
         OptionSpec("target", "any TVM target: a kind or tag, a JSON dict, or the classic "
@@ -120,9 +138,9 @@ class TvmAdapter(Adapter):
         OptionSpec("cache", "compiled-model folder (default --cache, else "
                    "$XDG_CACHE_HOME/concord/tvm or ~/.cache/concord/tvm)"),
     )
-    OPT_MAPPING = ("opt=N -> tvm.transform.PassContext(opt_level=N) around tvm.compile; "
-                   "target=TVM target (default llvm); threads=N -> TVM runtime thread pool; "
-                   "cache=DIR for compiled models")
+    OPT_MAPPING = (tvm_pipeline.ladder_text() + "; cuda/opencl: TVM's GPU pipeline (DLight) at "
+                   "every level; target=TVM target (default llvm); threads=N -> TVM runtime "
+                   "thread pool; cache=DIR for compiled models")
     DEVICES = ("cpu", "cuda", "opencl")
     supports_taps = False
 
@@ -145,37 +163,49 @@ class TvmAdapter(Adapter):
                                      self.supports_taps, unavailable=missing)
 
     def versions(self) -> dict[str, str]:
-        return {"tvm": tvm.__version__, "onnx": importlib.metadata.version("onnx"),
-                "numpy": np.__version__, "python": platform.python_version()}
+        return {"tvm": tvm.__version__, "tvm_ffi": package_version("apache-tvm-ffi"),
+                "onnx": importlib.metadata.version("onnx"), "numpy": np.__version__,
+                "python": platform.python_version()}
 
-    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
-        model_bytes = model
-        values = parse_options("tvm", self.OPTIONS, options)
-        opt = values.get_int("opt")
-        threads = values.get_int("threads")
+    def _device_and_target(self, device: str, opt: int, target_option: Optional[str]
+                           ) -> tuple[Any, Any, str]:
+        """(TVM device, target, the target's text) for the env's device."""
         self.meter = None
         if device == "cpu":
-            dev = tvm.cpu()
-            target_text = values.get_str("target") or "llvm"
-        elif device == "cuda":
+            try:
+                target = tvm_pipeline.cpu_target(opt, target_option, make_target)
+            except Exception as e:
+                raise AdapterError("usage", "tvm: bad target '%s': %s"
+                                   % (target_option, e)) from None
+            return tvm.cpu(), target, target_option or "llvm"
+        if device == "cuda":
             if _cuda_unavailable():
                 raise AdapterError("unsupported", "tvm@cuda: " + _cuda_unavailable())
             self.meter = GpuMemoryMeter()
-            dev = tvm.cuda(0)
-            target_text = values.get_str("target") or "cuda"
+            dev, text = tvm.cuda(0), target_option or "cuda"
         elif device == "opencl":
             if not _opencl_exists():
                 raise AdapterError("unsupported", "tvm@opencl: no OpenCL device is available to "
                                    "this TVM build (tvm.opencl().exist is false)")
-            dev = tvm.opencl()
-            target_text = values.get_str("target") or "opencl"
+            dev, text = tvm.opencl(), target_option or "opencl"
         else:
             raise AdapterError("unsupported", "tvm adapter knows devices cpu, cuda and opencl "
                                "(got '%s')" % device)
         try:
-            target = make_target(target_text)
+            return dev, make_target(text), text
         except Exception as e:
-            raise AdapterError("usage", "tvm: bad target '%s': %s" % (target_text, e)) from None
+            raise AdapterError("usage", "tvm: bad target '%s': %s" % (text, e)) from None
+
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        values = parse_options("tvm", self.OPTIONS, options)
+        opt = values.get_int("opt")
+        threads = values.get_int("threads")
+        trials = values.get_int("tune")
+        if trials > 0 and (device != "cpu" or opt != 3):
+            raise AdapterError("usage", "tvm: tune=%d needs tvm@cpu with opt=3 (got tvm@%s, "
+                               "opt=%d): only opt=3 applies tuning databases" % (trials, device,
+                                                                                 opt))
+        dev, target, target_text = self._device_and_target(device, opt, values.get_str("target"))
         if threads > 0:
             os.environ["TVM_NUM_THREADS"] = str(threads)
             config = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
@@ -183,53 +213,37 @@ class TvmAdapter(Adapter):
                 config(0, threads)
 
         try:
-            onnx_model = onnx.load_from_string(model_bytes)
+            onnx_model = onnx.load_from_string(model)
         except Exception as e:
             raise AdapterError("input", "tvm: cannot parse the model: %s" % e) from None
         initializers = {t.name for t in onnx_model.graph.initializer}
         self.input_names = [i.name for i in onnx_model.graph.input if i.name not in initializers]
         self.output_names = [o.name for o in onnx_model.graph.output]
 
+        info: JsonDict = {"target": str(target)}
+        databases: list[str] = []
+        if device == "cpu" and opt == 3:
+            user_db = values.get_str("tune_db") or os.path.join(
+                tvm_pipeline.default_tuning_root(), tvm_pipeline.target_digest(target))
+            databases = [user_db] + tvm_pipeline.shipped_database_dirs()
+            if trials > 0:
+                info["tune"] = self._tune(onnx_model, target, trials, databases, threads)
+            info["tuning_databases"] = [d for d in databases if os.path.isdir(d)]
+
         cache_dir = values.get_str("cache") or self.cache_dir or default_cache_dir()
         key = hashlib.sha256()
-        key.update(model_bytes)
+        key.update(model)
         key.update(b"\0" + str(target).encode() + b"\0" + str(opt).encode())
-        key.update(b"\0" + tvm.__version__.encode())
+        key.update(b"\0" + tvm.__version__.encode() + b"\0" + PIPELINE_VERSION.encode())
+        if databases:
+            key.update(b"\0" + tvm_pipeline.databases_digest(databases).encode())
         lib_path = os.path.join(cache_dir, key.hexdigest() + ".so")
-
-        info: JsonDict = {"target": target_text, "cache_path": lib_path}
-        executable = None
-        if os.path.exists(lib_path):
-            start = time.perf_counter()
-            try:
-                executable = tvm.runtime.load_module(lib_path)
-                info["load_ms"] = (time.perf_counter() - start) * 1000.0
-                info["cache_hit"] = True
-                info["compile_ms"] = 0.0
-            except Exception as e:
-                print("concord-worker: ignoring unreadable cache entry %s: %s" % (lib_path, e),
-                      flush=True)
-                executable = None
+        info["cache_path"] = lib_path
+        executable = self._load_cached(lib_path, info)
         if executable is None:
-            start = time.perf_counter()
-            try:
-                mod = from_onnx(onnx_model)
-            except Exception as e:
-                raise AdapterError(self._classify(e), "tvm %s cannot import the model: %s: %s"
-                                   % (tvm.__version__, type(e).__name__, e)) from None
-            import_ms = (time.perf_counter() - start) * 1000.0
-            start = time.perf_counter()
-            try:
-                with tvm.transform.PassContext(opt_level=opt):
-                    executable = tvm.compile(mod, target)
-            except Exception as e:
-                raise AdapterError(self._classify(e), "tvm %s cannot compile the model for %s: "
-                                   "%s: %s" % (tvm.__version__, target_text, type(e).__name__,
-                                               e)) from None
-            info["import_ms"] = import_ms
-            info["compile_ms"] = (time.perf_counter() - start) * 1000.0
-            info["cache_hit"] = False
-            self._store(executable, lib_path)
+            executable = self._compile(onnx_model, device, opt, target, target_text, databases,
+                                       info)
+            self._store(executable, lib_path, info)
 
         self.dev = dev
         try:
@@ -237,6 +251,8 @@ class TvmAdapter(Adapter):
         except Exception as e:
             raise AdapterError("runtime", "tvm cannot create a VirtualMachine: %s" % e) from None
         env = "tvm@%s,opt=%d,target=%s" % (device, opt, target_text)
+        if trials:
+            env += ",tune=%d" % trials
         if threads:
             env += ",threads=%d" % threads
         info["effective_env"] = env
@@ -244,6 +260,77 @@ class TvmAdapter(Adapter):
         if device == "cuda" and gpu is not None:
             info["device"] = gpu.describe()
         return info
+
+    def _import(self, onnx_model: Any) -> tuple[Any, float]:
+        start = time.perf_counter()
+        try:
+            return from_onnx(onnx_model), (time.perf_counter() - start) * 1000.0
+        except Exception as e:
+            raise AdapterError(self._classify(e), "tvm %s cannot import the model: %s: %s"
+                               % (tvm.__version__, type(e).__name__, e)) from None
+
+    def _tune(self, onnx_model: Any, target: Any, trials: int, databases: list[str],
+              threads: int) -> JsonDict:
+        """tune=N: tunes the kernels no database holds into databases[0]."""
+        mod, _ = self._import(onnx_model)
+        known = [tvm_pipeline.open_database(d) for d in databases if os.path.isdir(d)]
+        try:
+            result = tvm_pipeline.tune(mod, target, trials, databases[0], known, threads)
+        except Exception as e:
+            raise AdapterError(self._classify(e), "tvm %s cannot tune the model (MetaSchedule, "
+                               "database %s): %s: %s" % (tvm.__version__, databases[0],
+                                                         type(e).__name__, e)) from None
+        out = result.to_json()
+        out["trials_per_task"] = trials
+        out["database"] = databases[0]
+        return out
+
+    def _load_cached(self, lib_path: str, info: JsonDict) -> Any:
+        """The cached library at lib_path (and its build record) or None."""
+        if not os.path.exists(lib_path):
+            return None
+        start = time.perf_counter()
+        try:
+            executable = tvm.runtime.load_module(lib_path)
+        except Exception as e:
+            print("concord-worker: ignoring unreadable cache entry %s: %s" % (lib_path, e),
+                  flush=True)
+            return None
+        info["load_ms"] = (time.perf_counter() - start) * 1000.0
+        info["cache_hit"] = True
+        info["compile_ms"] = 0.0
+        try:
+            with open(lib_path[:-3] + ".json") as f:
+                info.update(json.load(f))
+        except (OSError, ValueError):
+            pass  # an entry cached before build records existed
+        return executable
+
+    def _compile(self, onnx_model: Any, device: str, opt: int, target: Any, target_text: str,
+                 databases: list[str], info: JsonDict) -> Any:
+        mod, info["import_ms"] = self._import(onnx_model)
+        start = time.perf_counter()
+        try:
+            if device == "cpu":
+                dbs = [tvm_pipeline.open_database(d) for d in databases if os.path.isdir(d)]
+                built = tvm_pipeline.compile_cpu(mod, opt, target, dbs)
+                executable = built.executable
+                info["passes"] = built.passes
+                info["kernels"] = built.kernels
+                if opt == 3:
+                    info["schedules"] = {"from_database": built.from_database,
+                                         "from_dlight": built.from_dlight}
+            else:
+                with tvm.transform.PassContext(opt_level=opt):
+                    executable = tvm.compile(mod, target)
+                info["passes"] = ["tvm.compile default pipeline for %s (DLight)" % device]
+        except Exception as e:
+            raise AdapterError(self._classify(e), "tvm %s cannot compile the model for %s: "
+                               "%s: %s" % (tvm.__version__, target_text, type(e).__name__,
+                                           e)) from None
+        info["compile_ms"] = (time.perf_counter() - start) * 1000.0
+        info["cache_hit"] = False
+        return executable
 
     def runtime_stats(self) -> JsonDict:
         return self.meter.stats() if self.meter is not None else {}
@@ -260,13 +347,18 @@ class TvmAdapter(Adapter):
         return "runtime"
 
     @staticmethod
-    def _store(executable: Any, lib_path: str) -> None:
-        """export_library into the cache atomically; a failure only costs the next compile."""
+    def _store(executable: Any, lib_path: str, info: JsonDict) -> None:
+        """export_library into the cache atomically, the build's record (passes, schedules)
+        beside it; a failure only costs the next compile."""
         try:
             os.makedirs(os.path.dirname(lib_path), exist_ok=True)
-            tmp = "%s.tmp%d.so" % (lib_path[:-3], os.getpid())
-            executable.export_library(tmp)
-            os.replace(tmp, lib_path)
+            record = {k: info[k] for k in ("passes", "kernels", "schedules") if k in info}
+            tmp = "%s.tmp%d" % (lib_path[:-3], os.getpid())
+            with open(tmp + ".json", "w") as f:
+                json.dump(record, f)
+            os.replace(tmp + ".json", lib_path[:-3] + ".json")
+            executable.export_library(tmp + ".so")
+            os.replace(tmp + ".so", lib_path)
         except Exception as e:
             print("concord-worker: cannot cache the compiled model at %s: %s" % (lib_path, e),
                   flush=True)

@@ -291,8 +291,9 @@ const BackendSpec kOrt{
     "ort", "onnxruntime", "onnxruntime",
     "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)", ""};
 const BackendSpec kTvm{"tvm", "apache-tvm", "tvm",
-                       "Apache TVM Relax: from_onnx -> tvm.compile -> relax.VirtualMachine "
-                       "(Python worker: adapters/tvm_adapter.py; compiled models cached)",
+                       "Apache TVM Relax: from_onnx -> the opt level's passes (tvm_pipeline.py) -> "
+                       "relax.VirtualMachine (Python worker: adapters/tvm_adapter.py; compiled "
+                       "models cached)",
                        ""};
 const BackendSpec kTorch{"torch", "torch", "torch",
                          "PyTorch on CPU: TorchScript (.pt) and torch.export (.pt2) models, eager "

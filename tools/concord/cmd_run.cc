@@ -236,6 +236,10 @@ int RunMain(const RunArgs& a) {
   rec["effective_env"] = session->effective_env();
   std::string device = ReportedDevice(*session);
   rec["device"] = device.empty() ? nlohmann::json() : nlohmann::json(device);
+  // A worker's MODEL reply: what the runtime did to prepare (tvm: passes, schedules, tuning).
+  if (const auto* w = dynamic_cast<const WorkerSession*>(session.get())) {
+    rec["prepare_info"] = w->prepare_info();
+  }
   rec["seed"] = a.inputs.seed;
   rec["input_sets"] = InputSetsJson(sets);
   rec["sets"] = nlohmann::json::array();
