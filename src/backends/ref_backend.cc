@@ -71,7 +71,8 @@ class RefBackend : public Backend {
                                onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
     info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
-                    {"threads", "int", "0..4096", "0", "threads for kernels and OpenBLAS (0 = OpenBLAS default)"}};
+                    {"threads", "int", "0..4096", "0",
+                     "threads for kernels and OpenBLAS (0 = OpenBLAS default)"}};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
     return info;
   }

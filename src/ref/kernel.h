@@ -85,8 +85,7 @@ class KernelContext {
 
   // Runs f(begin, end) over chunks of [0, n) of at least `grain` items on the session's threads
   // (ThreadPool::ParallelFor). Only for loops whose iterations write disjoint outputs.
-  void ParallelFor(int64_t n, int64_t grain,
-                   const std::function<void(int64_t, int64_t)>& f) const {
+  void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) const {
     if (pool_ != nullptr) {
       pool_->ParallelFor(n, grain, f);
     } else if (n > 0) {

@@ -109,13 +109,13 @@ Model MixedModel() {
     GraphBuilder::Ints(n, "pads", {p, p, p, p});
     GraphBuilder::Int(n, "group", group);
   };
-  conv("x", "c1", 3, 16, 3, 2, 1, 1);                    // 64x64
+  conv("x", "c1", 3, 16, 3, 2, 1, 1);  // 64x64
   b.Node("Clip", "r1", {"c1", b.Const(0), b.Const(6)}, {"r1"});
-  conv("r1", "dw1", 16, 16, 3, 1, 16, 1);                // depthwise 3x3
+  conv("r1", "dw1", 16, 16, 3, 1, 16, 1);  // depthwise 3x3
   b.Node("Clip", "r2", {"dw1", b.Const(0), b.Const(6)}, {"r2"});
-  conv("r2", "pw1", 16, 16, 1, 1, 1, 1);                 // pointwise
+  conv("r2", "pw1", 16, 16, 1, 1, 1, 1);  // pointwise
   b.Node("Add", "add", {"pw1", "r1"}, {"add"});
-  conv("add", "dw2", 16, 32, 5, 2, 16, 2);               // 32x32, multiplier 2, dilation 2
+  conv("add", "dw2", 16, 32, 5, 2, 16, 2);  // 32x32, multiplier 2, dilation 2
   b.Node("Relu", "relu", {"dw2"}, {"relu"});
   auto* mp = b.Node("MaxPool", "mp", {"relu"}, {"mp"});  // 16x16
   GraphBuilder::Ints(mp, "kernel_shape", {3, 3});

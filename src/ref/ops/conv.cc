@@ -101,9 +101,7 @@ bool IsPointwise(const ConvGeom& g) {
 
 // True for a 2-D convolution where each output channel reads one input channel (group == C,
 // any channel multiplier): DepthwiseConv2D computes it directly instead of a GEMM per channel.
-bool IsDepthwise2D(const ConvShapes& s) {
-  return s.g.nd == 2 && s.group > 1 && s.group == s.c;
-}
+bool IsDepthwise2D(const ConvShapes& s) { return s.g.nd == 2 && s.group > 1 && s.group == s.c; }
 
 // y[i] += w * x[i * stride] for i in [0, n): the inner loop of the depthwise kernel. On x86-64
 // GCC/Clang also build an AVX2 clone picked at load time; it has no FMA (and ISO C++ mode does
@@ -137,8 +135,7 @@ void AxpyRow(double w, const double* __restrict x, int64_t stride, int64_t n,
 // like the others (0 * inf is NaN, as with im2col + GEMM). Planes are spread over threads; each
 // output is accumulated in the same order whatever the thread count.
 template <typename C>
-void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w,
-                     C* y) {
+void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y) {
   const ConvGeom& g = s.g;
   const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
   const int64_t OH = g.out[0], OW = g.out[1], sh = g.strides[0], sw = g.strides[1];
