@@ -145,50 +145,48 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
   const int64_t multiplier = s.m / s.c;
   const int64_t planes = s.n * s.m;
   const int64_t per_plane = std::max<int64_t>(1, OH * OW * KH * KW);
-  ctx.ParallelFor(planes, std::max<int64_t>(1, kElementwiseGrain / per_plane),
-                  [&](int64_t begin, int64_t end) {
-                    // slack after the plane: the unit-stride path below reads up to (KW-1)*dw
-                    // past its last row
-                    std::vector<C> xp(static_cast<size_t>(NumElements({PH * PW + (KW - 1) * dw})),
-                                      C(0));
-                    const bool unit = sh == 1 && sw == 1;
-                    std::vector<C> wide(unit ? static_cast<size_t>(OH * PW) : 0);
-                    for (int64_t nm = begin; nm < end; ++nm) {
-                      const int64_t n = nm / s.m, m = nm % s.m;
-                      const C* xc = x + (n * s.c + m / multiplier) * H * W;
-                      for (int64_t h = 0; h < H; ++h) {
-                        std::copy(xc + h * W, xc + (h + 1) * W, xp.data() + (h + pt) * PW + pl);
-                      }
-                      const C* wm = w + m * KH * KW;
-                      C* ym = y + nm * OH * OW;
-                      if (unit) {
-                        // Output rows computed PW wide, so each tap is one long row operation;
-                        // columns OW..PW-1 are discarded.
-                        std::fill(wide.begin(), wide.end(), C(0));
-                        for (int64_t kh = 0; kh < KH; ++kh) {
-                          for (int64_t kw = 0; kw < KW; ++kw) {
-                            AxpyRow(wm[kh * KW + kw], xp.data() + kh * dh * PW + kw * dw, 1,
-                                    OH * PW, wide.data());
-                          }
-                        }
-                        for (int64_t oh = 0; oh < OH; ++oh) {
-                          std::copy(wide.data() + oh * PW, wide.data() + oh * PW + OW,
-                                    ym + oh * OW);
-                        }
-                        continue;
-                      }
-                      std::fill(ym, ym + OH * OW, C(0));
-                      for (int64_t oh = 0; oh < OH; ++oh) {
-                        C* yrow = ym + oh * OW;
-                        for (int64_t kh = 0; kh < KH; ++kh) {
-                          const C* xrow = xp.data() + (oh * sh + kh * dh) * PW;
-                          for (int64_t kw = 0; kw < KW; ++kw) {
-                            AxpyRow(wm[kh * KW + kw], xrow + kw * dw, sw, OW, yrow);
-                          }
-                        }
-                      }
-                    }
-                  });
+  ctx.ParallelFor(
+      planes, std::max<int64_t>(1, kElementwiseGrain / per_plane), [&](int64_t begin, int64_t end) {
+        // slack after the plane: the unit-stride path below reads up to (KW-1)*dw
+        // past its last row
+        std::vector<C> xp(static_cast<size_t>(NumElements({PH * PW + (KW - 1) * dw})), C(0));
+        const bool unit = sh == 1 && sw == 1;
+        std::vector<C> wide(unit ? static_cast<size_t>(OH * PW) : 0);
+        for (int64_t nm = begin; nm < end; ++nm) {
+          const int64_t n = nm / s.m, m = nm % s.m;
+          const C* xc = x + (n * s.c + m / multiplier) * H * W;
+          for (int64_t h = 0; h < H; ++h) {
+            std::copy(xc + h * W, xc + (h + 1) * W, xp.data() + (h + pt) * PW + pl);
+          }
+          const C* wm = w + m * KH * KW;
+          C* ym = y + nm * OH * OW;
+          if (unit) {
+            // Output rows computed PW wide, so each tap is one long row operation;
+            // columns OW..PW-1 are discarded.
+            std::fill(wide.begin(), wide.end(), C(0));
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                AxpyRow(wm[kh * KW + kw], xp.data() + kh * dh * PW + kw * dw, 1, OH * PW,
+                        wide.data());
+              }
+            }
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              std::copy(wide.data() + oh * PW, wide.data() + oh * PW + OW, ym + oh * OW);
+            }
+            continue;
+          }
+          std::fill(ym, ym + OH * OW, C(0));
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            C* yrow = ym + oh * OW;
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const C* xrow = xp.data() + (oh * sh + kh * dh) * PW;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                AxpyRow(wm[kh * KW + kw], xrow + kw * dw, sw, OW, yrow);
+              }
+            }
+          }
+        }
+      });
 }
 
 // y[n, m, :] = sum over the group of W * im2col(x). x, w, y are dense compute-type buffers.
