@@ -1,6 +1,7 @@
 // Reference-interpreter speed on MobileNetV2- and ResNet-18-shaped models (random weights,
 // made by scripts/make_models.py bench bench/models). Reports latency per inference and
 // achieved GFLOP/s (Conv/Gemm/MatMul multiply-adds x 2, counted from the inferred shapes).
+// The argument is the thread count (interpreter kernels and OpenBLAS alike).
 //   build/bin/ref_bench --benchmark_min_time=5
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -59,7 +60,9 @@ void BM_Ref(benchmark::State& state, const std::string& path) {
   openblas_set_num_threads(static_cast<int>(state.range(0)));
   Model model = Model::Load(path);
   double flops = CountFlops(model);
-  concord::ref::Interpreter interp(model);
+  // threads for both the interpreter's kernels and OpenBLAS, as the ref backend sets them
+  concord::ref::Interpreter interp(model, concord::ref::DefaultRegistry(),
+                                   static_cast<int>(state.range(0)));
   concord::Tensor x(concord::DType::kFloat32, {1, 3, 224, 224});
   for (int64_t i = 0; i < x.numel(); ++i)
     x.data<float>()[i] = static_cast<float>((i % 255) / 255.0 - 0.5);

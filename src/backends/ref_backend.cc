@@ -18,10 +18,15 @@ int DefaultThreads() {
   return kDefault;
 }
 
+// threads= for both the interpreter's pool and OpenBLAS; 0 means OpenBLAS's default.
+int SessionThreads(const EnvSpec& env) {
+  return env.threads() > 0 ? env.threads() : DefaultThreads();
+}
+
 class RefSession : public Session {
  public:
-  RefSession(const Model& model, const EnvSpec& env) : interp_(model), env_(env) {
-    DefaultThreads();
+  RefSession(const Model& model, const EnvSpec& env)
+      : interp_(model, ref::DefaultRegistry(), SessionThreads(env)), env_(env) {
     if (env.device != "cpu")
       Fail(ErrorKind::kUsage, "ref runs on cpu only (got device '{}')", env.device);
     for (const auto& [k, v] : env.options) {
@@ -36,7 +41,7 @@ class RefSession : public Session {
                                  RunTiming* timing) override {
     // OpenBLAS's thread count is process-wide: set it for every run so that sessions with
     // different threads= in one process (compare, bench) do not leak into each other.
-    openblas_set_num_threads(env_.threads() > 0 ? env_.threads() : DefaultThreads());
+    openblas_set_num_threads(SessionThreads(env_));
     auto start = std::chrono::steady_clock::now();
     auto out = interp_.Run(inputs, taps);
     if (timing) {
@@ -66,7 +71,8 @@ class RefBackend : public Backend {
                                onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
     info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
-                    {"threads", "int", "0..4096", "0", "worker threads (0 = library default)"}};
+                    {"threads", "int", "0..4096", "0",
+                     "threads for kernels and OpenBLAS (0 = OpenBLAS default)"}};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
     return info;
   }

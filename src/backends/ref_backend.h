@@ -1,5 +1,7 @@
 // The reference interpreter as a Backend ("ref"). Devices: cpu. opt is accepted and ignored
-// (the oracle never optimizes). threads= sets OpenBLAS threads for GEMM-based kernels.
+// (the oracle never optimizes). threads= sets both the interpreter's kernel threads (element-wise,
+// depthwise, pooling, im2col) and OpenBLAS threads for GEMM-based kernels; outputs are bitwise
+// identical for every thread count.
 #pragma once
 
 #include "backends/backend.h"

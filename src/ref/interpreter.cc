@@ -114,8 +114,9 @@ struct Interpreter::Impl {
            std::vector<onnx::NodeProto>>
       resolved_bodies;
   std::vector<NodeTiming>* timings = nullptr;
+  ThreadPool pool;
 
-  Impl(const Model& m, const Registry& r) : model(m), registry(r) {
+  Impl(const Model& m, const Registry& r, int threads) : model(m), registry(r), pool(threads) {
     for (const auto& op : m.proto().opset_import())
       opsets[CanonicalDomain(op.domain())] = op.version();
     for (const auto& t : m.graph().initializer()) {
@@ -243,7 +244,7 @@ struct Interpreter::Impl {
     int64_t opset = oit != graph_opsets.end() ? oit->second : 1;
     if (const KernelDef* k = registry.Find(domain, node.op_type(), opset)) {
       Runner runner(this, &scope, graph_opsets);
-      KernelContext ctx(node, ins, opset, &runner, graph);
+      KernelContext ctx(node, ins, opset, &runner, graph, &pool);
       try {
         return k->fn(ctx);
       } catch (const Error&) {
@@ -356,8 +357,8 @@ struct Interpreter::Impl {
   }
 };
 
-Interpreter::Interpreter(const Model& model, const Registry& registry)
-    : impl_(std::make_unique<Impl>(model, registry)) {}
+Interpreter::Interpreter(const Model& model, const Registry& registry, int threads)
+    : impl_(std::make_unique<Impl>(model, registry, threads)) {}
 
 Interpreter::~Interpreter() = default;
 

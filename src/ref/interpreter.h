@@ -10,6 +10,10 @@
 // Taps: when `taps` is non-null, every value produced by a main-graph node is recorded by its
 // output name (the graph inputs and initializers are not). Without taps, intermediate values
 // are freed after their last use.
+//
+// Threads: kernels spread independent outputs over `threads` threads (a pool owned by the
+// interpreter; see parallel.h); outputs are bitwise identical for every thread count. BLAS
+// threads are the caller's to set (backends/ref_backend sets OpenBLAS to the same count).
 #pragma once
 
 #include <map>
@@ -32,7 +36,8 @@ struct NodeTiming {
 
 class Interpreter {
  public:
-  explicit Interpreter(const Model& model, const Registry& registry = DefaultRegistry());
+  explicit Interpreter(const Model& model, const Registry& registry = DefaultRegistry(),
+                       int threads = 1);
   ~Interpreter();
 
   // Inputs by graph-input name. Missing required inputs, unknown names, and dtype or

@@ -6,6 +6,9 @@
 // did not produce is an error). A kernel never aborts on bad data: it calls ctx.Fail(...),
 // which throws Error(kRuntime) naming the node, or Error(kUnsupported) via ctx.Unsupported()
 // for valid inputs it does not implement (e.g. a dtype). Kernels are stateless and re-entrant.
+//
+// Kernels may spread independent outputs over the session's threads with ctx.ParallelFor (see
+// parallel.h: results never depend on the thread count); without a pool it runs serially.
 #pragma once
 
 #include <onnx/onnx_pb.h>
@@ -17,6 +20,7 @@
 
 #include "ir/error.h"
 #include "ir/value.h"
+#include "ref/parallel.h"
 
 namespace concord::ref {
 
@@ -34,8 +38,14 @@ class SubgraphRunner {
 class KernelContext {
  public:
   KernelContext(const onnx::NodeProto& node, std::vector<const Value*> inputs, int64_t opset,
-                SubgraphRunner* runner, const onnx::GraphProto* graph = nullptr)
-      : node_(node), inputs_(std::move(inputs)), opset_(opset), runner_(runner), graph_(graph) {}
+                SubgraphRunner* runner, const onnx::GraphProto* graph = nullptr,
+                ThreadPool* pool = nullptr)
+      : node_(node),
+        inputs_(std::move(inputs)),
+        opset_(opset),
+        runner_(runner),
+        graph_(graph),
+        pool_(pool) {}
 
   const onnx::NodeProto& node() const { return node_; }
   // The graph containing the node (null inside function bodies). Only ops whose semantics are
@@ -73,6 +83,17 @@ class KernelContext {
 
   std::vector<Value> RunSubgraph(const onnx::GraphProto& graph, const std::vector<Value>& inputs);
 
+  // Runs f(begin, end) over chunks of [0, n) of at least `grain` items on the session's threads
+  // (ThreadPool::ParallelFor). Only for loops whose iterations write disjoint outputs.
+  void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) const {
+    if (pool_ != nullptr) {
+      pool_->ParallelFor(n, grain, f);
+    } else if (n > 0) {
+      f(0, n);
+    }
+  }
+  int threads() const { return pool_ != nullptr ? pool_->threads() : 1; }
+
   // "node 'conv1' (Conv)": used to prefix error messages.
   std::string Where() const;
   template <typename... Args>
@@ -91,6 +112,7 @@ class KernelContext {
   int64_t opset_;
   SubgraphRunner* runner_;
   const onnx::GraphProto* graph_;
+  ThreadPool* pool_;
 };
 
 // Helpers for kernels returning a single tensor.

@@ -20,7 +20,7 @@ Tensor MapFloat(const KernelContext& ctx, const Tensor& x, F&& f) {
   return DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = ComputeT<T>;
-    return MapUnary<T>(x, x.dtype(), [&](T v) { return Down<T>(static_cast<C>(f(Up(v)))); });
+    return MapUnary<T>(ctx, x, x.dtype(), [&](T v) { return Down<T>(static_cast<C>(f(Up(v)))); });
   });
 }
 
@@ -30,7 +30,7 @@ Tensor MapNumeric(const KernelContext& ctx, const Tensor& x, F&& f) {
   return DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = ComputeT<T>;
-    return MapUnary<T>(x, x.dtype(), [&](T v) { return Down<T>(static_cast<C>(f(Up(v)))); });
+    return MapUnary<T>(ctx, x, x.dtype(), [&](T v) { return Down<T>(static_cast<C>(f(Up(v)))); });
   });
 }
 
@@ -181,7 +181,7 @@ std::vector<Value> Shrink(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(), [&](T v) {
+    return MapUnary<T>(ctx, x, x.dtype(), [&](T v) {
       double d = ToDouble(v);
       double y = d < -lambd ? d + bias : (d > lambd ? d - bias : 0.0);
       if constexpr (kIsFloatLike<T>) {
@@ -235,7 +235,7 @@ std::vector<Value> ClipInputs(KernelContext& ctx) {
     using C = ComputeT<T>;
     C lo = tmin ? Up(tmin->data<T>()[0]) : std::numeric_limits<C>::lowest();
     C hi = tmax ? Up(tmax->data<T>()[0]) : std::numeric_limits<C>::max();
-    return MapUnary<T>(x, x.dtype(),
+    return MapUnary<T>(ctx, x, x.dtype(),
                        [lo, hi](T v) { return Down<T>(ClipValue<C>(Up(v), lo, hi)); });
   }));
 }
@@ -252,7 +252,7 @@ Tensor OnesMask(const KernelContext& ctx, const Tensor& x, bool bool_mask) {
   }
   return DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(), [](T) { return Down<T>(ComputeT<T>(1)); });
+    return MapUnary<T>(ctx, x, x.dtype(), [](T) { return Down<T>(ComputeT<T>(1)); });
   });
 }
 

@@ -4,6 +4,7 @@
 // rules; an incompatible pair of shapes is a kernel failure naming both shapes.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <optional>
@@ -37,28 +38,39 @@ std::optional<std::vector<int64_t>> IntsInput(const KernelContext& ctx, size_t i
 // An integer list from an optional attribute (nullopt when absent).
 std::optional<std::vector<int64_t>> IntsAttr(const KernelContext& ctx, const std::string& name);
 
-// Calls f(out_index, offsets...) for every element of `out_shape`, with per-input flat offsets
+// Elements per chunk for cheap element-wise loops: below this, waking threads costs more than
+// the loop itself.
+inline constexpr int64_t kElementwiseGrain = 32768;
+
+// Calls f(out_index, offsets...) for the elements [row_begin * inner, row_end * inner) of
+// `out_shape` (inner = its last dim; rows are all the other dims), with per-input flat offsets
 // computed from broadcast strides. Inner dimension is a tight loop.
 template <size_t N, typename F>
-void ForEachBroadcast(const Shape& out_shape, const std::array<std::vector<int64_t>, N>& strides,
-                      F&& f) {
-  int64_t total = NumElements(out_shape);
-  if (total == 0) return;
+void ForEachBroadcastRows(const Shape& out_shape,
+                          const std::array<std::vector<int64_t>, N>& strides, int64_t row_begin,
+                          int64_t row_end, F&& f) {
   int rank = static_cast<int>(out_shape.size());
   if (rank == 0) {
     std::array<int64_t, N> off{};
-    f(int64_t{0}, off);
+    if (row_begin < row_end) f(int64_t{0}, off);
     return;
   }
   std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
   std::array<int64_t, N> off{};
+  // the odometer over dims [0, rank-1) starts at row_begin
+  for (int64_t rem = row_begin, d = rank - 2; d >= 0; --d) {
+    size_t du = static_cast<size_t>(d);
+    idx[du] = rem % out_shape[du];
+    rem /= out_shape[du];
+    for (size_t k = 0; k < N; ++k) off[k] += strides[k][du] * idx[du];
+  }
   int64_t inner = out_shape[static_cast<size_t>(rank - 1)];
   std::array<int64_t, N> inner_stride;
   for (size_t k = 0; k < N; ++k) inner_stride[k] = strides[k][static_cast<size_t>(rank - 1)];
-  for (int64_t o = 0; o < total; o += inner) {
+  for (int64_t row = row_begin; row < row_end; ++row) {
     std::array<int64_t, N> cur = off;
     for (int64_t j = 0; j < inner; ++j) {
-      f(o + j, cur);
+      f(row * inner + j, cur);
       for (size_t k = 0; k < N; ++k) cur[k] += inner_stride[k];
     }
     // advance the odometer over dims [0, rank-1)
@@ -73,7 +85,22 @@ void ForEachBroadcast(const Shape& out_shape, const std::array<std::vector<int64
   }
 }
 
-// out[i] = f(a[i], b[i]) with broadcasting. TA/TB/TO are the storage types.
+// Number of rows ForEachBroadcastRows walks for `out_shape` (0 when it has no elements).
+inline int64_t BroadcastRows(const Shape& out_shape) {
+  if (out_shape.empty()) return 1;
+  int64_t inner = out_shape.back();
+  return inner == 0 ? 0 : NumElements(out_shape) / inner;
+}
+
+// Calls f(out_index, offsets...) for every element of `out_shape`, serially.
+template <size_t N, typename F>
+void ForEachBroadcast(const Shape& out_shape, const std::array<std::vector<int64_t>, N>& strides,
+                      F&& f) {
+  ForEachBroadcastRows<N>(out_shape, strides, 0, BroadcastRows(out_shape), f);
+}
+
+// out[i] = f(a[i], b[i]) with broadcasting, spread over the session's threads (f must be free
+// of side effects other than ctx.Fail). TA/TB/TO are the storage types.
 template <typename TA, typename TB, typename TO, typename F>
 Tensor BroadcastBinary(const KernelContext& ctx, const Tensor& a, const Tensor& b, DType out_dtype,
                        F&& f) {
@@ -83,29 +110,42 @@ Tensor BroadcastBinary(const KernelContext& ctx, const Tensor& a, const Tensor& 
   const TB* pb = b.data<TB>();
   TO* po = out.data<TO>();
   if (a.shape() == b.shape()) {
-    for (int64_t i = 0; i < out.numel(); ++i) po[i] = f(pa[i], pb[i]);
+    ctx.ParallelFor(out.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
     return out;
   }
   if (b.numel() == 1 && a.shape() == out_shape) {
-    for (int64_t i = 0; i < out.numel(); ++i) po[i] = f(pa[i], pb[0]);
+    ctx.ParallelFor(out.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[0]);
+    });
     return out;
   }
   std::array<std::vector<int64_t>, 2> strides = {BroadcastStrides(a.shape(), out_shape),
                                                  BroadcastStrides(b.shape(), out_shape)};
-  ForEachBroadcast<2>(out_shape, strides, [&](int64_t o, const std::array<int64_t, 2>& off) {
-    po[o] = f(pa[off[0]], pb[off[1]]);
-  });
+  const int64_t rows = BroadcastRows(out_shape);
+  const int64_t inner = out_shape.empty() ? 1 : std::max<int64_t>(1, out_shape.back());
+  ctx.ParallelFor(rows, std::max<int64_t>(1, kElementwiseGrain / inner),
+                  [&](int64_t begin, int64_t end) {
+                    ForEachBroadcastRows<2>(out_shape, strides, begin, end,
+                                            [&](int64_t o, const std::array<int64_t, 2>& off) {
+                                              po[o] = f(pa[off[0]], pb[off[1]]);
+                                            });
+                  });
   return out;
 }
 
-// Element-wise unary map with the same storage type in and out.
+// Element-wise unary map, spread over the session's threads (f must be free of side effects
+// other than ctx.Fail).
 template <typename T, typename F>
-Tensor MapUnary(const Tensor& x, DType out_dtype, F&& f) {
+Tensor MapUnary(const KernelContext& ctx, const Tensor& x, DType out_dtype, F&& f) {
   Tensor out(out_dtype, x.shape());
   const T* px = x.data<T>();
   using TO = std::remove_reference_t<decltype(f(px[0]))>;
   TO* po = out.data<TO>();
-  for (int64_t i = 0; i < x.numel(); ++i) po[i] = f(px[i]);
+  ctx.ParallelFor(x.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) po[i] = f(px[i]);
+  });
   return out;
 }
 

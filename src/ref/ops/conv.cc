@@ -1,6 +1,8 @@
 // Convolution ops: Conv, ConvTranspose, ConvInteger, QLinearConv.
 //
-// Conv is im2col + one GEMM per (image, group): Y_g[Mg, O] = W_g[Mg, Cg*K] * col[Cg*K, O].
+// Conv is im2col + one GEMM per (image, group): Y_g[Mg, O] = W_g[Mg, Cg*K] * col[Cg*K, O]; a 1x1
+// unit-stride unpadded kernel skips im2col, and a 2-D depthwise conv (group == C) is a direct
+// loop (one GEMM per channel would be 1 x O x K, mostly call overhead).
 // ConvTranspose is the adjoint: col[Mg*K, I] = W_g^T * X_g, then col2im scatter-adds into the
 // output. float16/bfloat16 compute in float; double in double. The integer variants use the
 // same im2col with int32 values already shifted by their zero points (padding = zero point,
@@ -97,10 +99,104 @@ bool IsPointwise(const ConvGeom& g) {
   return true;
 }
 
-// y[n, m, :] = sum over the group of W * im2col(x). x, w, y are dense compute-type buffers.
+// True for a 2-D convolution where each output channel reads one input channel (group == C,
+// any channel multiplier): DepthwiseConv2D computes it directly instead of a GEMM per channel.
+bool IsDepthwise2D(const ConvShapes& s) { return s.g.nd == 2 && s.group > 1 && s.group == s.c; }
+
+// y[i] += w * x[i * stride] for i in [0, n): the inner loop of the depthwise kernel. On x86-64
+// GCC/Clang also build an AVX2 clone picked at load time; it has no FMA (and ISO C++ mode does
+// not contract a * b + c), so every clone rounds exactly like the baseline one.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CONCORD_REF_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CONCORD_REF_SIMD_CLONES
+#endif
+CONCORD_REF_SIMD_CLONES
+void AxpyRow(float w, const float* __restrict x, int64_t stride, int64_t n, float* __restrict y) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * x[i * stride];
+  }
+}
+CONCORD_REF_SIMD_CLONES
+void AxpyRow(double w, const double* __restrict x, int64_t stride, int64_t n,
+             double* __restrict y) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * x[i * stride];
+  }
+}
+
+// Direct depthwise convolution. Output channel m reads input channel m / (M / C):
+//   y[oh, ow] = sum over (kh, kw), in that order, of w[kh, kw] * xp[oh*sh + kh*dh, ow*sw + kw*dw]
+// where xp is the input plane with its zero padding written out. Padding taps are multiplied
+// like the others (0 * inf is NaN, as with im2col + GEMM). Planes are spread over threads; each
+// output is accumulated in the same order whatever the thread count.
 template <typename C>
-void ConvCore(const ConvShapes& s, const C* x, const C* w, C* y) {
+void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y) {
   const ConvGeom& g = s.g;
+  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t OH = g.out[0], OW = g.out[1], sh = g.strides[0], sw = g.strides[1];
+  const int64_t dh = g.dilations[0], dw = g.dilations[1];
+  const int64_t pt = g.pad_begin[0], pl = g.pad_begin[1];
+  const int64_t PH = H + pt + g.pad_end[0], PW = W + pl + g.pad_end[1];
+  const int64_t multiplier = s.m / s.c;
+  const int64_t planes = s.n * s.m;
+  const int64_t per_plane = std::max<int64_t>(1, OH * OW * KH * KW);
+  ctx.ParallelFor(
+      planes, std::max<int64_t>(1, kElementwiseGrain / per_plane), [&](int64_t begin, int64_t end) {
+        // slack after the plane: the unit-stride path below reads up to (KW-1)*dw
+        // past its last row
+        std::vector<C> xp(static_cast<size_t>(NumElements({PH * PW + (KW - 1) * dw})), C(0));
+        const bool unit = sh == 1 && sw == 1;
+        std::vector<C> wide(unit ? static_cast<size_t>(OH * PW) : 0);
+        for (int64_t nm = begin; nm < end; ++nm) {
+          const int64_t n = nm / s.m, m = nm % s.m;
+          const C* xc = x + (n * s.c + m / multiplier) * H * W;
+          for (int64_t h = 0; h < H; ++h) {
+            std::copy(xc + h * W, xc + (h + 1) * W, xp.data() + (h + pt) * PW + pl);
+          }
+          const C* wm = w + m * KH * KW;
+          C* ym = y + nm * OH * OW;
+          if (unit) {
+            // Output rows computed PW wide, so each tap is one long row operation;
+            // columns OW..PW-1 are discarded.
+            std::fill(wide.begin(), wide.end(), C(0));
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                AxpyRow(wm[kh * KW + kw], xp.data() + kh * dh * PW + kw * dw, 1, OH * PW,
+                        wide.data());
+              }
+            }
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              std::copy(wide.data() + oh * PW, wide.data() + oh * PW + OW, ym + oh * OW);
+            }
+            continue;
+          }
+          std::fill(ym, ym + OH * OW, C(0));
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            C* yrow = ym + oh * OW;
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const C* xrow = xp.data() + (oh * sh + kh * dh) * PW;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                AxpyRow(wm[kh * KW + kw], xrow + kw * dw, sw, OW, yrow);
+              }
+            }
+          }
+        }
+      });
+}
+
+// y[n, m, :] = sum over the group of W * im2col(x). x, w, y are dense compute-type buffers.
+// im2col is spread over threads by channel; the GEMM's own threads are OpenBLAS's.
+template <typename C>
+void ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y) {
+  const ConvGeom& g = s.g;
+  if constexpr (std::is_floating_point_v<C>) {
+    if (IsDepthwise2D(s)) return DepthwiseConv2D(ctx, s, x, w, y);
+  }
   const int64_t cg = s.c / s.group, mg = s.m / s.group;
   const int64_t K = g.kernel_size(), I = g.in_size(), O = g.out_size();
   const bool pointwise = IsPointwise(g);
@@ -113,12 +209,28 @@ void ConvCore(const ConvShapes& s, const C* x, const C* w, C* y) {
       C* yg = y + (n * s.m + gi * mg) * O;
       const C* colp = xg;
       if (!pointwise) {
-        Im2Col(xg, cg, g, col.data(), C(0));
+        ctx.ParallelFor(cg, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, K * O)),
+                        [&](int64_t c0, int64_t c1) {
+                          Im2Col(xg + c0 * I, c1 - c0, g, col.data() + c0 * K * O, C(0));
+                        });
         colp = col.data();
       }
       Gemm(false, false, mg, O, cg * K, wg, cg * K, colp, O, yg, O);
     }
   }
+}
+
+// y[n, m, :] += bias[m], spread over (n, m) planes.
+template <typename T, typename C>
+void AddBias(const KernelContext& ctx, const T* bias, int64_t n, int64_t m, int64_t size, C* y) {
+  ctx.ParallelFor(n * m, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
+                  [&](int64_t begin, int64_t end) {
+                    for (int64_t nm = begin; nm < end; ++nm) {
+                      C b = static_cast<C>(Up(bias[nm % m]));
+                      C* row = y + nm * size;
+                      for (int64_t o = 0; o < size; ++o) row[o] += b;
+                    }
+                  });
 }
 
 // ---- Conv -----------------------------------------------------------------------------------
@@ -136,23 +248,14 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
   C* y = nullptr;
   if constexpr (std::is_same_v<T, C>) {
     y = out.data<T>();
-    ConvCore<C>(s, x.data<T>(), w.data<T>(), y);
+    ConvCore<C>(ctx, s, x.data<T>(), w.data<T>(), y);
   } else {
     scratch.assign(static_cast<size_t>(out.numel()), C(0));
     y = scratch.data();
     std::vector<C> xc = ToCompute<C, T>(x), wc = ToCompute<C, T>(w);
-    ConvCore<C>(s, xc.data(), wc.data(), y);
+    ConvCore<C>(ctx, s, xc.data(), wc.data(), y);
   }
-  if (b) {
-    const T* pb = b->data<T>();
-    for (int64_t n = 0; n < s.n; ++n) {
-      for (int64_t m = 0; m < s.m; ++m) {
-        C bias = static_cast<C>(Up(pb[m]));
-        C* row = y + (n * s.m + m) * O;
-        for (int64_t o = 0; o < O; ++o) row[o] += bias;
-      }
-    }
-  }
+  if (b) AddBias(ctx, b->data<T>(), s.n, s.m, O, y);
   if constexpr (!std::is_same_v<T, C>) out = FromCompute<T, C>(x.dtype(), s.y_shape, scratch);
   return out;
 }
@@ -284,16 +387,7 @@ Tensor ConvTransposeTyped(const KernelContext& ctx, const Tensor& x, const Tenso
       Col2Im(col.data(), mg, g, y.data() + (n * M + gi * mg) * O);
     }
   }
-  if (b) {
-    const T* pb = b->data<T>();
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t m = 0; m < M; ++m) {
-        C bias = static_cast<C>(Up(pb[m]));
-        C* row = y.data() + (n * M + m) * O;
-        for (int64_t o = 0; o < O; ++o) row[o] += bias;
-      }
-    }
-  }
+  if (b) AddBias(ctx, b->data<T>(), N, M, O, y.data());
   return FromCompute<T, C>(x.dtype(), y_shape, y);
 }
 
@@ -351,7 +445,7 @@ Tensor IntegerConv(const KernelContext& ctx, const Tensor& x, const Tensor* x_zp
     for (int64_t i = 0; i < per_m; ++i) ws[m * per_m + i] -= wzp[m];
   }
   Tensor y(DType::kInt32, s.y_shape);
-  ConvCore<int32_t>(s, xs.data(), ws.data(), y.data<int32_t>());
+  ConvCore<int32_t>(ctx, s, xs.data(), ws.data(), y.data<int32_t>());
   return y;
 }
 

@@ -211,7 +211,7 @@ std::vector<Value> Logic(KernelContext& ctx) {
 std::vector<Value> Not(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.dtype() != DType::kBool) ctx.Fail("input must be bool");
-  return Out(MapUnary<bool>(x, DType::kBool, [](bool v) { return !v; }));
+  return Out(MapUnary<bool>(ctx, x, DType::kBool, [](bool v) { return !v; }));
 }
 
 std::vector<Value> BitShift(KernelContext& ctx) {
@@ -257,7 +257,7 @@ std::vector<Value> BitwiseNot(KernelContext& ctx) {
   return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (kIsIntLike<T>) {
-      return MapUnary<T>(x, x.dtype(), [](T v) { return static_cast<T>(~v); });
+      return MapUnary<T>(ctx, x, x.dtype(), [](T v) { return static_cast<T>(~v); });
     } else {
       ctx.Fail("BitwiseNot needs integers");
       return Tensor();
@@ -310,7 +310,7 @@ std::vector<Value> Variadic(KernelContext& ctx) {
     double n = static_cast<double>(ctx.num_inputs());
     acc = DispatchFloat(ctx, acc.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      return MapUnary<T>(acc, acc.dtype(),
+      return MapUnary<T>(ctx, acc, acc.dtype(),
                          [n](T v) { return Down<T>(static_cast<ComputeT<T>>(Up(v) / n)); });
     });
   }
@@ -351,7 +351,7 @@ std::vector<Value> UnaryFloat(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(),
+    return MapUnary<T>(ctx, x, x.dtype(),
                        [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
   }));
 }
@@ -362,7 +362,7 @@ std::vector<Value> UnaryNumeric(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, x.dtype(),
+    return MapUnary<T>(ctx, x, x.dtype(),
                        [](T v) { return Down<T>(static_cast<ComputeT<T>>(F{}(Up(v)))); });
   }));
 }
@@ -439,7 +439,7 @@ std::vector<Value> IsNaN(KernelContext& ctx) {
     return Out(ClassifyLowPrecision(x, [](double v) { return std::isnan(v); }));
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, DType::kBool, [](T v) { return std::isnan(Up(v)); });
+    return MapUnary<T>(ctx, x, DType::kBool, [](T v) { return std::isnan(Up(v)); });
   }));
 }
 
@@ -453,7 +453,7 @@ std::vector<Value> IsInf(KernelContext& ctx) {
   }
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return MapUnary<T>(x, DType::kBool, [pos, neg](T v) {
+    return MapUnary<T>(ctx, x, DType::kBool, [pos, neg](T v) {
       auto f = Up(v);
       return std::isinf(f) && ((f > 0 && pos) || (f < 0 && neg));
     });

@@ -114,10 +114,13 @@ std::vector<Value> BatchNormImpl(KernelContext& ctx, bool training, bool spatial
   const std::vector<double>& use_var = training ? batch.var : var;
 
   std::vector<double> y(xv.size());
-  for (size_t i = 0; i < xv.size(); ++i) {
-    size_t c = static_cast<size_t>(group[i]);
-    y[i] = scale[c] * (xv[i] - use_mean[c]) / std::sqrt(use_var[c] + eps) + bias[c];
-  }
+  ctx.ParallelFor(
+      static_cast<int64_t>(xv.size()), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+        for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+          size_t c = static_cast<size_t>(group[i]);
+          y[i] = scale[c] * (xv[i] - use_mean[c]) / std::sqrt(use_var[c] + eps) + bias[c];
+        }
+      });
   std::vector<Value> out;
   out.emplace_back(FromDoubles(ctx, x.dtype(), x.shape(), y));
   if (!training) return out;

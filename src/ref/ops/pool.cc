@@ -1,7 +1,8 @@
 // Pooling ops: MaxPool, AveragePool, LpPool, their Global* forms, MaxUnpool, MaxRoiPool.
 //
 // Windowed pools share one driver: for each output position it lists the window's taps that
-// fall inside the input (padding is never read), then reduces those taps for every (n, c).
+// fall inside the input (padding is never read), then reduces those taps for every (n, c),
+// images spread over the session's threads.
 // Geometry (pads, auto_pad, ceil_mode, dilations) comes from conv_util. Sums accumulate in
 // double; float16/bfloat16 are read and written through float.
 #include <algorithm>
@@ -19,9 +20,26 @@ namespace {
 // input, the same positions in column-major order (MaxPool storage_order=1), and the number
 // of taps inside the padded extent [-pad_begin, in + pad_end) (count_include_pad divisor).
 struct Window {
-  std::vector<int64_t> offsets;
-  std::vector<int64_t> col_major;
+  const int64_t* offsets = nullptr;
+  const int64_t* col_major = nullptr;
+  size_t size = 0;
   int64_t padded_count = 0;
+};
+
+// Every output position's window, computed once per node and shared by all (n, c) images.
+class WindowTable {
+ public:
+  explicit WindowTable(const ConvGeom& g);
+  int64_t size() const { return static_cast<int64_t>(begin_.size()) - 1; }
+  Window operator[](int64_t o) const {
+    size_t b = begin_[static_cast<size_t>(o)], e = begin_[static_cast<size_t>(o) + 1];
+    return {offsets_.data() + b, col_major_.data() + b, e - b,
+            padded_count_[static_cast<size_t>(o)]};
+  }
+
+ private:
+  std::vector<int64_t> offsets_, col_major_, padded_count_;
+  std::vector<size_t> begin_;
 };
 
 struct PoolSetup {
@@ -43,17 +61,13 @@ PoolSetup SetupPool(const KernelContext& ctx, const Tensor& x, bool ceil_mode) {
   return s;
 }
 
-// Calls f(out_flat_index, window) for every output position of the geometry.
-template <typename F>
-void ForEachWindow(const ConvGeom& g, F&& f) {
+WindowTable::WindowTable(const ConvGeom& g) {
   const int nd = g.nd;
   const int64_t O = g.out_size(), K = g.kernel_size();
   std::vector<int64_t> opos(nd, 0), kpos(nd, 0);
-  Window w;
+  begin_.push_back(0);
   for (int64_t o = 0; o < O; ++o) {
-    w.offsets.clear();
-    w.col_major.clear();
-    w.padded_count = 0;
+    int64_t padded = 0;
     std::fill(kpos.begin(), kpos.end(), 0);
     for (int64_t k = 0; k < K; ++k) {
       bool inside = true, inside_padded = true;
@@ -66,22 +80,36 @@ void ForEachWindow(const ConvGeom& g, F&& f) {
         cm += i * cm_stride;
         cm_stride *= g.in[d];
       }
-      if (inside_padded) ++w.padded_count;
+      if (inside_padded) ++padded;
       if (inside) {
-        w.offsets.push_back(off);
-        w.col_major.push_back(cm);
+        offsets_.push_back(off);
+        col_major_.push_back(cm);
       }
       for (int d = nd - 1; d >= 0; --d) {
         if (++kpos[d] < g.kernel[d]) break;
         kpos[d] = 0;
       }
     }
-    f(o, w);
+    padded_count_.push_back(padded);
+    begin_.push_back(offsets_.size());
     for (int d = nd - 1; d >= 0; --d) {
       if (++opos[d] < g.out[d]) break;
       opos[d] = 0;
     }
   }
+}
+
+// Calls f(nc, o, window) for every image nc in [0, NC) and output position o, spreading the
+// images over the session's threads.
+template <typename F>
+void ForEachImageWindow(const KernelContext& ctx, const WindowTable& windows, int64_t NC, F&& f) {
+  const int64_t O = windows.size();
+  ctx.ParallelFor(NC, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, O)),
+                  [&](int64_t begin, int64_t end) {
+                    for (int64_t nc = begin; nc < end; ++nc) {
+                      for (int64_t o = 0; o < O; ++o) f(nc, o, windows[o]);
+                    }
+                  });
 }
 
 // ---- MaxPool --------------------------------------------------------------------------------
@@ -90,7 +118,7 @@ void ForEachWindow(const ConvGeom& g, F&& f) {
 template <typename T>
 int64_t ArgMaxTap(const T* img, const Window& w) {
   int64_t best = -1;
-  for (size_t t = 0; t < w.offsets.size(); ++t) {
+  for (size_t t = 0; t < w.size; ++t) {
     auto v = Up(img[w.offsets[t]]);
     if constexpr (kIsFloatLike<T>) {
       if (std::isnan(v)) {
@@ -125,18 +153,16 @@ std::vector<Value> MaxPool(KernelContext& ctx) {
       const T* px = x.data<T>();
       T* py = out.data<T>();
       int64_t* pi = want_indices ? indices.data<int64_t>() : nullptr;
-      ForEachWindow(s.g, [&](int64_t o, const Window& w) {
-        for (int64_t nc = 0; nc < NC; ++nc) {
-          int64_t t = ArgMaxTap(px + nc * I, w);
-          if (t < 0) {  // window entirely in padding
-            py[nc * O + o] = Down<T>(kIsFloatLike<T> ? -std::numeric_limits<ComputeT<T>>::infinity()
-                                                     : std::numeric_limits<ComputeT<T>>::lowest());
-            if (pi) pi[nc * O + o] = -1;
-            continue;
-          }
-          py[nc * O + o] = px[nc * I + w.offsets[t]];
-          if (pi) pi[nc * O + o] = nc * I + (storage_order == 0 ? w.offsets[t] : w.col_major[t]);
+      ForEachImageWindow(ctx, WindowTable(s.g), NC, [&](int64_t nc, int64_t o, const Window& w) {
+        int64_t t = ArgMaxTap(px + nc * I, w);
+        if (t < 0) {  // window entirely in padding
+          py[nc * O + o] = Down<T>(kIsFloatLike<T> ? -std::numeric_limits<ComputeT<T>>::infinity()
+                                                   : std::numeric_limits<ComputeT<T>>::lowest());
+          if (pi) pi[nc * O + o] = -1;
+          return;
         }
+        py[nc * O + o] = px[nc * I + w.offsets[t]];
+        if (pi) pi[nc * O + o] = nc * I + (storage_order == 0 ? w.offsets[t] : w.col_major[t]);
       });
       return out;
     }
@@ -159,12 +185,10 @@ Tensor WindowReduce(const KernelContext& ctx, const Tensor& x, const PoolSetup& 
     Tensor out(x.dtype(), s.y_shape);
     const T* px = x.data<T>();
     T* py = out.data<T>();
-    ForEachWindow(s.g, [&](int64_t o, const Window& w) {
-      for (int64_t nc = 0; nc < NC; ++nc) {
-        const T* img = px + nc * I;
-        double r = reduce(w, [&](int64_t off) { return ToDouble(img[off]); });
-        py[nc * O + o] = FromDouble<T>(r);
-      }
+    ForEachImageWindow(ctx, WindowTable(s.g), NC, [&](int64_t nc, int64_t o, const Window& w) {
+      const T* img = px + nc * I;
+      double r = reduce(w, [&](int64_t off) { return ToDouble(img[off]); });
+      py[nc * O + o] = FromDouble<T>(r);
     });
     return out;
   });
@@ -176,9 +200,8 @@ std::vector<Value> AveragePool(KernelContext& ctx) {
   const bool include_pad = ctx.GetInt("count_include_pad", 0) != 0;
   return Out(WindowReduce(ctx, x, s, [&](const Window& w, auto at) {
     double sum = 0;
-    for (int64_t off : w.offsets) sum += at(off);
-    double count =
-        static_cast<double>(include_pad ? w.padded_count : static_cast<int64_t>(w.offsets.size()));
+    for (size_t t = 0; t < w.size; ++t) sum += at(w.offsets[t]);
+    double count = static_cast<double>(include_pad ? w.padded_count : static_cast<int64_t>(w.size));
     return sum / count;
   }));
 }
@@ -200,7 +223,7 @@ std::vector<Value> LpPool(KernelContext& ctx) {
   const double p = ReadP(ctx);
   return Out(WindowReduce(ctx, x, s, [&](const Window& w, auto at) {
     double sum = 0;
-    for (int64_t off : w.offsets) sum += std::pow(std::fabs(at(off)), p);
+    for (size_t t = 0; t < w.size; ++t) sum += std::pow(std::fabs(at(w.offsets[t])), p);
     return LpNorm(sum, p);
   }));
 }
@@ -225,7 +248,10 @@ Tensor GlobalReduce(const KernelContext& ctx, const Tensor& x, bool allow_int8, 
       Tensor out(x.dtype(), y_shape);
       const T* px = x.data<T>();
       T* py = out.data<T>();
-      for (int64_t nc = 0; nc < NC; ++nc) py[nc] = reduce(px + nc * I, I);
+      ctx.ParallelFor(NC, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, I)),
+                      [&](int64_t begin, int64_t end) {
+                        for (int64_t nc = begin; nc < end; ++nc) py[nc] = reduce(px + nc * I, I);
+                      });
       return out;
     }
   });
@@ -243,9 +269,9 @@ std::vector<Value> GlobalAveragePool(KernelContext& ctx) {
 std::vector<Value> GlobalMaxPool(KernelContext& ctx) {
   return Out(GlobalReduce(ctx, ctx.input(0), true, [](const auto* img, int64_t n) {
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(img)>>;
-    Window w;
-    for (int64_t i = 0; i < n; ++i) w.offsets.push_back(i);
-    int64_t t = ArgMaxTap(img, w);
+    std::vector<int64_t> offsets(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) offsets[static_cast<size_t>(i)] = i;
+    int64_t t = ArgMaxTap(img, Window{offsets.data(), nullptr, offsets.size(), n});
     if (t < 0) return FromDouble<T>(-std::numeric_limits<double>::infinity());
     return img[t];
   }));

@@ -1,0 +1,68 @@
+// Parallel loops for the reference kernels.
+//
+// A ThreadPool splits [0, n) into at most threads() contiguous chunks of at least `grain` items
+// and runs f(begin, end) on each, chunk 0 on the calling thread. Which thread computes an item
+// never changes how it is computed: kernels partition only over independent outputs (elements,
+// channels, rows), each computed by the same arithmetic in the same order as in a serial loop,
+// and never split a reduction. So a model's outputs are bitwise identical for any thread count.
+//
+// A std::thread pool rather than OpenMP: the pool belongs to one interpreter, so sessions with
+// different threads= in one process (compare, bench) do not share a global setting, and an
+// exception thrown by a worker's chunk (a kernel's ctx.Fail) is carried back to the caller and
+// rethrown there: ParallelFor throws what the lowest failing chunk threw, after every chunk has
+// finished. OpenMP regions cannot let an exception escape.
+//
+// Threads start on the first ParallelFor that needs more than one chunk and stop with the pool.
+// One ParallelFor at a time per pool (the interpreter runs one node at a time); a ParallelFor
+// called from inside a chunk runs serially on that thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace concord::ref {
+
+class ThreadPool {
+ public:
+  // threads <= 1 runs everything on the caller.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return threads_; }
+
+  // Runs f(begin, end) over contiguous chunks covering [0, n); each chunk holds at least
+  // `grain` items (so n < 2 * grain runs as one chunk on the caller).
+  void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
+
+ private:
+  void Start();
+  void WorkerLoop(int chunk);
+  void RunChunk(int chunk);
+
+  const int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  // The current job, written under mu_ before generation_ advances.
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int job_chunks_ = 0;
+  std::vector<std::exception_ptr> errors_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+// The [begin, end) range of chunk i when n items are cut into `chunks` near-equal pieces.
+inline std::pair<int64_t, int64_t> ChunkRange(int64_t n, int chunks, int i) {
+  return {n * i / chunks, n * (i + 1) / chunks};
+}
+
+}  // namespace concord::ref
