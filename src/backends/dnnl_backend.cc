@@ -176,7 +176,7 @@ class DnnlBackend : public Backend {
     info.name = "dnnl";
     info.description =
         "oneDNN primitives in process (Conv, Gemm/MatMul, pooling, BatchNorm, element-wise, "
-        "Concat, Softmax); other ops on the reference interpreter";
+        "Concat, Softmax, Resize); other ops on the reference interpreter";
     info.version = DnnlVersion();
     info.devices = {"cpu"};
     info.options = {{"opt", "int", "0..3", "3", "graph transformations (see opt mapping)"},
