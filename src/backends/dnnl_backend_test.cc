@@ -311,6 +311,17 @@ TEST(DnnlBackend, BroadcastsAndEmptyTensorsOneDnnlCannotTakeRunOnRef) {
   EXPECT_EQ(stats["fallback_nodes"].get<int>(), 3) << stats.dump();
 }
 
+TEST(DnnlBackend, AConstantThatIsAlsoAGraphOutputIsReturnedWithItsValue) {
+  // The constant feeds a primitive (so it lives in oneDNN memory) and is itself an output.
+  GraphBuilder b("constant_output");
+  b.Input("x", {1, 4, 3, 3});
+  std::string w = b.Weight({1, 4, 3, 3}, 0.5f);
+  b.Node("Add", {"x", w}, "y");
+  b.Output("y", {1, 4, 3, 3});
+  b.Output(w, {1, 4, 3, 3});
+  for (const char* opts : {",opt=0", ",opt=1", ",opt=3"}) ExpectMatchesRef(b.Build(), opts);
+}
+
 TEST(DnnlBackend, TapsAreTheMaterializedValuesAndMatchRef) {
   Model m = test::ResNetLike();
   ValueMap in = test::RandomInputs(m);

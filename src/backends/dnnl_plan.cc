@@ -244,12 +244,11 @@ void Plan::Impl::Alias(const std::string& name, const memory& src, const Shape& 
 }
 
 const Value& Plan::Impl::Plain(const std::string& name) {
-  if (const Tensor* c = Constant(name); c && !ids.count(name)) {
-    Slot& s = slots[static_cast<size_t>(Id(name))];
+  Slot& s = slots[static_cast<size_t>(Id(name))];
+  if (const Tensor* c = Constant(name); c && !s.in_dnnl && !s.plain_valid) {
     s.plain = *c;
     s.plain_valid = true;
   }
-  Slot& s = slots[static_cast<size_t>(Id(name))];
   if (s.plain_valid || !s.in_dnnl) return s.plain;
   Shape dims = s.mem.get_desc().dims();
   Tensor t(DType::kFloat32, dims);

@@ -121,9 +121,14 @@ TEST_F(WorkerBackendTest, BackendsAreListedWithVersions) {
       EXPECT_EQ(info.unavailable_devices.count("cuda"), 1u);
       EXPECT_EQ(info.unavailable_devices.count("tensorrt"), 1u);
     } else {
-      EXPECT_EQ(names, (std::vector<std::string>{"opt", "threads", "target", "cache", "timeout"}));
-      EXPECT_EQ(info.options[2].type, "str");
-      EXPECT_NE(info.opt_mapping.find("PassContext"), std::string::npos) << info.opt_mapping;
+      EXPECT_EQ(names, (std::vector<std::string>{"opt", "tune", "tune_db", "threads", "target",
+                                                 "cache", "timeout"}));
+      EXPECT_EQ(info.options[1].type, "int");
+      EXPECT_EQ(info.options[4].type, "str");
+      // Each level names the passes it adds; opt 3 applies the tuning databases.
+      EXPECT_NE(info.opt_mapping.find("FuseOps"), std::string::npos) << info.opt_mapping;
+      EXPECT_NE(info.opt_mapping.find("MetaScheduleApplyDatabase"), std::string::npos)
+          << info.opt_mapping;
     }
     for (const auto& o : info.options) EXPECT_FALSE(o.help.empty()) << o.name;
   }
@@ -286,7 +291,7 @@ TEST_F(WorkerBackendTest, OptionErrorsNameTheOptionAndTheKnownOnes) {
        {Case{"ort@cpu,bogus=1",
              "does not know option 'bogus' (known: opt, threads, profile, precision, "
              "fallback, timeout)"},
-        Case{"tvm@cpu,bogus=1", "(known: opt, threads, target, cache, timeout)"},
+        Case{"tvm@cpu,bogus=1", "(known: opt, tune, tune_db, threads, target, cache, timeout)"},
         Case{"ort@cpu,profile=2", "profile of backend ort must be an integer in 0..1 (got '2')"},
         Case{"ort@cpu,profile=yes", "profile of backend ort must be an integer in 0..1"},
         Case{"ort@gpu0", "has no device 'gpu0' (devices: cpu, cuda, tensorrt)"},
