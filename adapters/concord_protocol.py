@@ -191,14 +191,32 @@ class FdChannel:
 NDArray = npt.NDArray[Any]
 
 
-class OnnxBitsArray:
-    """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*): its raw bit patterns
-    (`bits`, uint16 or uint8) plus the TensorProto data type, carried through unchanged."""
+# ONNX's sub-byte element types (uint4, int4, float4e2m1, uint2, int2) -> bits per element. Their
+# tensors are packed, first element in the low bits of the first byte.
+PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2}
 
-    def __init__(self, bits: NDArray, onnx_elem_type: int) -> None:
+
+def packed_nbytes(onnx_elem_type: int, count: int) -> int:
+    """Bytes that `count` elements of a packed sub-byte type take."""
+    per = PACKED_BITS[onnx_elem_type]
+    return (count * per + 7) // 8
+
+
+class OnnxBitsArray:
+    """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*, float8e8m0, and the packed
+    4- and 2-bit types): its raw bit patterns (`bits`: uint16 or uint8 in the tensor's shape; for
+    packed types the packed bytes, 1-D) plus the TensorProto data type and the tensor's `shape`,
+    carried through unchanged."""
+
+    def __init__(self, bits: NDArray, onnx_elem_type: int,
+                 shape: Optional[tuple[int, ...]] = None) -> None:
         self.bits = bits
         self.onnx_elem_type = onnx_elem_type
-        self.shape = bits.shape
+        self.shape = bits.shape if shape is None else tuple(shape)
+
+    @property
+    def packed(self) -> bool:
+        return self.onnx_elem_type in PACKED_BITS
 
 
 # A value on the wire: a tensor, a tensor NumPy cannot hold, a sequence of tensors, or an
@@ -311,7 +329,8 @@ def _bits_types() -> dict[int, type[np.generic]]:
     onnx, _ = _onnx()
     T = onnx.TensorProto
     types: dict[int, type[np.generic]] = {T.BFLOAT16: np.uint16}
-    for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"):
+    for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0",
+                 "UINT4", "INT4", "FLOAT4E2M1", "UINT2", "INT2"):
         if hasattr(T, name):
             types[getattr(T, name)] = np.uint8
     return types
@@ -319,11 +338,18 @@ def _bits_types() -> dict[int, type[np.generic]]:
 
 def _bits_from_proto(t: Any, bits_dtype: type[np.generic]) -> OnnxBitsArray:
     shape = tuple(t.dims)
+    count = int(np.prod(shape, dtype=np.int64))
     if t.raw_data:
         bits = np.frombuffer(t.raw_data, dtype=bits_dtype)
-    else:  # stored one value per int32 element
+    else:  # stored one value (packed types: one packed byte) per int32 element
         bits = np.array(t.int32_data, dtype=np.uint32).astype(bits_dtype)
-    if bits.size != int(np.prod(shape, dtype=np.int64)):
+    if t.data_type in PACKED_BITS:
+        want = packed_nbytes(t.data_type, count)
+        if bits.size != want:
+            raise ProtocolError("tensor '%s' holds %d packed bytes for shape %s (needs %d)"
+                                % (t.name, bits.size, shape, want))
+        return OnnxBitsArray(bits.copy(), t.data_type, shape)
+    if bits.size != count:
         raise ProtocolError("tensor '%s' holds %d values for shape %s" % (t.name, bits.size, shape))
     return OnnxBitsArray(bits.reshape(shape).copy(), t.data_type)
 
@@ -343,7 +369,7 @@ def encode_value(name: str, value: Value) -> tuple[str, bytes]:
         t = onnx.TensorProto()
         t.name = name
         t.data_type = value.onnx_elem_type
-        t.dims.extend(value.bits.shape)
+        t.dims.extend(value.shape)
         little = value.bits.dtype.newbyteorder("<")
         t.raw_data = np.ascontiguousarray(value.bits, dtype=little).tobytes()
         return "tensor", t.SerializeToString()
@@ -429,7 +455,7 @@ def put_values(msg: Message, names: list[str], values: list[Value],
         views.append(None)
         msg.blobs.append(blob)
     meta: JsonObject = {"names": list(names), "kinds": kinds}
-    if region is not None and end != start:
+    if region is not None and "shm" in kinds:  # zero-size values alone leave end == start
         meta["shm"] = shared
         meta["shm_size"] = region.size
     msg.meta.update(meta)

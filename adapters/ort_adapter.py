@@ -33,7 +33,7 @@ import onnxruntime as ort
 
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
                      parse_options)
-from concord_protocol import NamedValues, OnnxBitsArray, ValueMap
+from concord_protocol import PACKED_BITS, NamedValues, OnnxBitsArray, ValueMap
 from gpu import GpuMemoryMeter, first_cuda_device, no_cuda_reason
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
@@ -59,19 +59,53 @@ def _classify_creation_error(e: Exception) -> ErrorKind:
     return "runtime"
 
 
-# Output types NumPy lacks: onnxruntime returns their raw bit patterns (uint8 for float8,
-# uint16 for bfloat16), which go back as such, typed, not as integers.
-_BITS_OUTPUTS = {"tensor(bfloat16)": "BFLOAT16", "tensor(float8e4m3fn)": "FLOAT8E4M3FN",
-                 "tensor(float8e4m3fnuz)": "FLOAT8E4M3FNUZ", "tensor(float8e5m2)": "FLOAT8E5M2",
-                 "tensor(float8e5m2fnuz)": "FLOAT8E5M2FNUZ"}
+# Element types NumPy lacks (ORT's type string -> ONNX data type). onnxruntime's Python API
+# neither takes nor returns them as arrays, so their tensors cross as raw bytes: inputs are
+# written into an OrtValue of the type, outputs read out of one (OnnxBitsArray both ways).
+_RAW_TYPES = {"tensor(%s)" % n.lower(): int(getattr(onnx.TensorProto, n))
+              for n in ("BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+                        "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "UINT4", "INT4", "FLOAT4E2M1", "UINT2",
+                        "INT2")
+              if hasattr(onnx.TensorProto, n)}
 
 
-def _as_onnx_bits(value: Any, ort_type: str) -> Any:
-    name = _BITS_OUTPUTS.get(ort_type)
-    if (name is None or not isinstance(value, np.ndarray)
-            or value.dtype not in (np.uint8, np.uint16)):
-        return value
-    return OnnxBitsArray(value, int(getattr(onnx.TensorProto, name)))
+def _raw_input(v: OnnxBitsArray) -> Any:
+    """An OrtValue of v's ONNX type holding v's bytes."""
+    if not v.packed:  # one byte or one uint16 per element: ORT reinterprets the array
+        return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(v.bits, v.onnx_elem_type)
+    out = ort.OrtValue.ortvalue_from_shape_and_type(list(v.shape), v.onnx_elem_type)
+    data = np.ascontiguousarray(v.bits, dtype=np.uint8)
+    if out.tensor_size_in_bytes() != data.nbytes:
+        raise AdapterError("input", "ort: packed tensor of shape %s has %d bytes, needs %d"
+                           % (v.shape, data.nbytes, out.tensor_size_in_bytes()))
+    if data.nbytes:
+        ctypes.memmove(out.data_ptr(), data.ctypes.data, data.nbytes)
+    return out
+
+
+def _raw_output(v: Any, code: int) -> OnnxBitsArray:
+    """The bytes of an OrtValue of a NumPy-less type, typed."""
+    shape = tuple(v.shape())
+    n = v.tensor_size_in_bytes()
+    raw = ctypes.string_at(v.data_ptr(), n) if n else b""
+    bits = np.frombuffer(raw, dtype=np.uint16 if code == onnx.TensorProto.BFLOAT16 else np.uint8)
+    if code in PACKED_BITS:
+        return OnnxBitsArray(bits.copy(), code, shape)
+    return OnnxBitsArray(bits.reshape(shape).copy(), code)
+
+
+def _bits_output(v: Any, code: Optional[int]) -> Any:
+    """A NumPy output of session.run, typed when it holds a NumPy-less type's bit patterns."""
+    if code is None or not isinstance(v, np.ndarray) or v.dtype not in (np.uint8, np.uint16):
+        return v
+    return OnnxBitsArray(v, code)
+
+
+def _plain_output(v: Any, name: str) -> Any:
+    if not v.is_tensor():
+        raise AdapterError("unsupported", "ort: output '%s' is not a tensor; a model with "
+                           "4-bit, 2-bit or float8 outputs returns only tensors here" % name)
+    return v.numpy()
 
 
 def _loadable(soname: str) -> bool:
@@ -245,22 +279,34 @@ class OrtAdapter(Adapter):
         feed: dict[str, Any] = {}
         for n in names:
             v = inputs[n]
-            if isinstance(v, OnnxBitsArray):  # bfloat16/float8: NumPy has no such dtype
-                v = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(v.bits, v.onnx_elem_type)
-            feed[n] = v
+            feed[n] = _raw_input(v) if isinstance(v, OnnxBitsArray) else v
         return feed
 
     def _run(self, session: Any, inputs: ValueMap) -> tuple[NamedValues, float]:
         feed = self._feed(session, inputs)
         _, names, types = self._io(session)
+        raw = [_RAW_TYPES.get(t) for t in types]
+        # session.run returns only float8e4m3fn of the NumPy-less types (as uint8 bit patterns);
+        # the others need OrtValues in and out, which strings cannot be: models with string
+        # inputs take session.run and get ORT's own "no NumPy type" error for such outputs.
+        strings = any(isinstance(v, np.ndarray) and v.dtype == object for v in feed.values())
+        by_value = not strings and any(c is not None for c in raw)
         try:
             start = time.perf_counter()
-            values = session.run(names, feed)
+            if by_value:
+                feed = {k: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v))
+                        if isinstance(v, np.ndarray) else v for k, v in feed.items()}
+                values = session.run_with_ort_values(names, feed)
+            else:
+                values = session.run(names, feed)
             run_ms = (time.perf_counter() - start) * 1000.0
         except Exception as e:
             kind: ErrorKind = "input" if type(e).__name__ == "InvalidArgument" else "runtime"
             raise AdapterError(kind, "onnxruntime run failed: %s" % e) from None
-        return [(n, _as_onnx_bits(v, t)) for n, v, t in zip(names, values, types)], run_ms
+        if by_value:
+            return [(n, _raw_output(v, c) if c is not None else _plain_output(v, n))
+                    for n, v, c in zip(names, values, raw)], run_ms
+        return [(n, _bits_output(v, c)) for n, v, c in zip(names, values, raw)], run_ms
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         return self._run(self.session, inputs)
