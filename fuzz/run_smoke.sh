@@ -21,6 +21,22 @@ for f in "$data"/node/test_{add,conv_with_strides_padding,if,loop11,lstm_default
     cp "$f" "$corpus/seed$i"
   fi
 done
+# Current-ONNX seeds (IR 10-13, opset 21-28, float8/4-bit/string tensors) from the node-1.23
+# suite the build generates next to the fuzzers (build/onnx-node-1.23), when it is there.
+new=$(dirname "$fuzzer")/../onnx-node-1.23
+for c in attention_4d_with_past_and_present rms_normalization_2d_axis0 rotary_embedding \
+         cast_FLOAT_to_FLOAT8E4M3FN cast_FLOAT_to_INT4 dequantizelinear_blocked \
+         string_split_basic tensorscatter; do
+  for f in "$new/test_$c/model.onnx" "$new/test_$c/test_data_set_0/input_0.pb"; do
+    [ -f "$f" ] || continue
+    i=$((i+1))
+    if [ "$name" = tensor_reader_fuzz ] && [ "${f##*/}" = input_0.pb ]; then
+      { printf '\x00'; cat "$f"; } > "$corpus/seed$i"
+    elif [ "$name" = model_loader_fuzz ] && [ "${f##*/}" = model.onnx ]; then
+      cp "$f" "$corpus/seed$i"
+    fi
+  done
+done
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -d "$here/regressions/$name" ]; then cp "$here/regressions/$name"/* "$corpus"/; fi
 if [ "$name" = tensor_reader_fuzz ]; then

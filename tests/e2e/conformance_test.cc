@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <regex>
 
 #include "tests/e2e/cli_runner.h"
@@ -79,6 +80,25 @@ TEST(ConformanceCli, HeadlineJobsAndProgress) {
   EXPECT_EQ(j["skipped"], skipped);
   EXPECT_EQ(j["env"], "ref@cpu,isolate=1");  // jobs > 1: each case in a worker process
   EXPECT_EQ(RunConcord(base + " --jobs 0").code, 2);
+}
+
+// OpenCV 4.6's ONNX importer segfaults on some current models; conformance runs opencv in a
+// worker process by default, so the case is a crash and the run goes on to its verdict.
+TEST(Conformance, AnOpenCvImporterSegfaultIsACrashCaseNotACrash) {
+  CliResult r = RunConcord(
+      "conformance --suite node-1.23 --env opencv@cpu --json "
+      "--filter '^test_(celu_bfloat16_expanded|abs)$'");
+  ASSERT_FALSE(r.signaled) << r.err;
+  EXPECT_EQ(r.code, 1) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["env"], "opencv@cpu,isolate=1");
+  std::map<std::string, std::string> status, cls;
+  for (const auto& c : j["cases"]) {
+    status[c["name"]] = c["status"];
+    cls[c["name"]] = c["class"];
+  }
+  EXPECT_EQ(status["test_abs"], "pass");
+  EXPECT_EQ(cls["test_celu_bfloat16_expanded"], "crash") << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Onnx, ConformanceGate,
