@@ -3,7 +3,8 @@
 // worked out by hand (shown in the comments) or from first principles (std::exp and friends),
 // never from ref itself. Each case is its own test named after the op, so a kernel regression
 // reads "RefOps/OpTable.Matches/Conv_pads_stride_bias" in ctest. Floats must agree within the
-// case's tolerance (|got - want| <= tol * (1 + |want|)), NaN with NaN; everything else exactly.
+// case's tolerance (|got - want| <= tol * (1 + |want|)), NaN with NaN, an infinity exactly;
+// everything else exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -120,6 +121,31 @@ std::vector<OpCase> Cases() {
        {},
        {I64({2}, {-7, 7}), I64({2}, {3, -3})},
        {I64({2}, {2, -2})}},
+      // Mod-28 takes fmod=0 on floats too (NumPy's np.mod): -7 mod 3 = 2, 7 mod -3 = -2,
+      // 5.5 mod 2 = 1.5, 3 mod -inf = -inf (signs differ: y), 3 mod inf = 3, inf mod 2 = NaN,
+      // 1 mod 0 = NaN.
+      {"Mod_float_fmod0_opset28",
+       "Mod",
+       28,
+       {},
+       {F({7}, {-7, 7, 5.5f, 3, 3, kInf, 1}), F({7}, {3, -3, 2, -kInf, kInf, 2, 0})},
+       {F({7}, {2, -2, 1.5f, -kInf, 3, kNaN, kNaN})}},
+      // BitShift-28 on int8. Right shifts are arithmetic: -8 >> 1 = -4, -1 >> 3 = -1; a shift
+      // outside [0, 8) gives 0, or -1 for a negative value shifted right.
+      {"BitShift_int8_right_opset28",
+       "BitShift",
+       28,
+       Str("direction", "RIGHT"),
+       {I8({4}, {-8, -1, 5, -128}), I8({4}, {1, 3, 8, -1})},
+       {I8({4}, {-4, -1, 0, -1})}},
+      // Left shifts keep the low 8 bits: 1 << 7 = 0x80 = -128, 3 << 2 = 12; -1 << 8 and a
+      // negative shift give 0.
+      {"BitShift_int8_left_opset28",
+       "BitShift",
+       28,
+       Str("direction", "LEFT"),
+       {I8({4}, {1, 3, -1, 3}), I8({4}, {7, 2, 8, -2})},
+       {I8({4}, {-128, 12, 0, 0})}},
       {"Max_variadic",
        "Max",
        13,
@@ -798,6 +824,8 @@ TEST_P(OpTable, Matches) {
         EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
       } else if (std::isnan(wv)) {
         EXPECT_TRUE(std::isnan(gv)) << c.op << " output " << o << " element " << i;
+      } else if (std::isinf(wv)) {
+        EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
       } else {
         EXPECT_LE(std::fabs(gv - wv), c.tol * (1 + std::fabs(wv)))
             << c.op << " output " << o << " element " << i << ": want " << wv << ", got " << gv;
