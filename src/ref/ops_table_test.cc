@@ -514,6 +514,21 @@ std::vector<OpCase> Cases() {
        Str("mode", "reflect"),
        {F({4}, {1, 2, 3, 4}), I64({2}, {2, 1})},
        {F({7}, {3, 2, 1, 2, 3, 4, 3})}},
+      // SpaceToDepth, blocksize 2, of two 2x2 channels c0 = [[0 1] [2 3]], c1 = [[4 5] [6 7]].
+      // DCR: output channel (by * 2 + bx) * 2 + c -> 0 4 1 5 2 6 3 7.
+      {"SpaceToDepth_dcr_opset28",
+       "SpaceToDepth",
+       28,
+       Int("blocksize", 2),
+       {Iota({1, 2, 2, 2})},
+       {F({1, 8, 1, 1}, {0, 4, 1, 5, 2, 6, 3, 7})}},
+      // CRD: output channel c * 4 + by * 2 + bx -> 0 1 2 3 4 5 6 7.
+      {"SpaceToDepth_crd_opset28",
+       "SpaceToDepth",
+       28,
+       All({Int("blocksize", 2), Str("mode", "CRD")}),
+       {Iota({1, 2, 2, 2})},
+       {F({1, 8, 1, 1}, {0, 1, 2, 3, 4, 5, 6, 7})}},
       // DepthToSpace DCR, blocksize 2: channels {a, b, c, d} (one pixel) -> [[a b] [c d]].
       {"DepthToSpace_dcr",
        "DepthToSpace",
