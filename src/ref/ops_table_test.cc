@@ -792,6 +792,13 @@ std::vector<OpCase> Cases() {
         Codes(DType::kUInt4, {2}, {8, 1})},
        {F({2, 2}, {-8, 7, 3.5f, 1})}},
 
+      // L2 over axis 0: column [3, 4] has norm 5; the zero column stays 0 (not 0/0).
+      {"LpNormalization_zero_norm",
+       "LpNormalization",
+       22,
+       All({Int("axis", 0), Int("p", 2)}),
+       {F({2, 2}, {3, 0, 4, 0})},
+       {F({2, 2}, {0.6f, 0, 0.8f, 0})}},
       // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
       // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
       {"BatchNormalization_inference",
