@@ -624,6 +624,34 @@ std::vector<OpCase> Cases() {
        1e-6},
 
       // Casts: float -> int truncates toward zero; nonzero -> true.
+      // BitCast-26 keeps the bits: 1.0f = 0x3F800000 = 1065353216, -2.0f = 0xC0000000.
+      {"BitCast_float_to_int32",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::INT32),
+       {F({2}, {1, -2})},
+       {I32({2}, {1065353216, -1073741824})}},
+      // int8 -1 and -128 are the bytes 0xFF and 0x80.
+      {"BitCast_int8_to_uint8",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::UINT8),
+       {I8({3}, {-1, -128, 5})},
+       {U8({3}, {255, 128, 5})}},
+      // 4-bit: uint4 15 = 0b1111 is int4 -1, 8 = 0b1000 is int4 -8, 7 stays 7.
+      {"BitCast_uint4_to_int4",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::INT4),
+       {Codes(DType::kUInt4, {3}, {15, 8, 7})},
+       {Codes(DType::kInt4, {3}, {0xFF, 0xF8, 7})}},
+      // The byte 0x38 is float8e4m3fn 1.0.
+      {"BitCast_uint8_to_float8e4m3fn",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::FLOAT8E4M3FN),
+       {U8({2}, {0x38, 0xC0})},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})}},
       {"Cast_float_to_int32",
        "Cast",
        13,
