@@ -3,7 +3,8 @@
 // worked out by hand (shown in the comments) or from first principles (std::exp and friends),
 // never from ref itself. Each case is its own test named after the op, so a kernel regression
 // reads "RefOps/OpTable.Matches/Conv_pads_stride_bias" in ctest. Floats must agree within the
-// case's tolerance (|got - want| <= tol * (1 + |want|)), NaN with NaN; everything else exactly.
+// case's tolerance (|got - want| <= tol * (1 + |want|)), NaN with NaN, an infinity exactly;
+// everything else exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -120,6 +121,31 @@ std::vector<OpCase> Cases() {
        {},
        {I64({2}, {-7, 7}), I64({2}, {3, -3})},
        {I64({2}, {2, -2})}},
+      // Mod-28 takes fmod=0 on floats too (NumPy's np.mod): -7 mod 3 = 2, 7 mod -3 = -2,
+      // 5.5 mod 2 = 1.5, 3 mod -inf = -inf (signs differ: y), 3 mod inf = 3, inf mod 2 = NaN,
+      // 1 mod 0 = NaN.
+      {"Mod_float_fmod0_opset28",
+       "Mod",
+       28,
+       {},
+       {F({7}, {-7, 7, 5.5f, 3, 3, kInf, 1}), F({7}, {3, -3, 2, -kInf, kInf, 2, 0})},
+       {F({7}, {2, -2, 1.5f, -kInf, 3, kNaN, kNaN})}},
+      // BitShift-28 on int8. Right shifts are arithmetic: -8 >> 1 = -4, -1 >> 3 = -1; a shift
+      // outside [0, 8) gives 0, or -1 for a negative value shifted right.
+      {"BitShift_int8_right_opset28",
+       "BitShift",
+       28,
+       Str("direction", "RIGHT"),
+       {I8({4}, {-8, -1, 5, -128}), I8({4}, {1, 3, 8, -1})},
+       {I8({4}, {-4, -1, 0, -1})}},
+      // Left shifts keep the low 8 bits: 1 << 7 = 0x80 = -128, 3 << 2 = 12; -1 << 8 and a
+      // negative shift give 0.
+      {"BitShift_int8_left_opset28",
+       "BitShift",
+       28,
+       Str("direction", "LEFT"),
+       {I8({4}, {1, 3, -1, 3}), I8({4}, {7, 2, 8, -2})},
+       {I8({4}, {-128, 12, 0, 0})}},
       {"Max_variadic",
        "Max",
        13,
@@ -343,6 +369,26 @@ std::vector<OpCase> Cases() {
        {m23},
        {F({1, 3}, {2.5f, 3.5f, 4.5f})}},
       {"ReduceMax_all", "ReduceMax", 13, Int("keepdims", 0), {m23}, {F({}, {6})}},
+      // ReduceMax/ReduceMin-20 on bool: any / all per row ([[T, F], [F, F]] over axis 1).
+      {"ReduceMax_bool_opset20",
+       "ReduceMax",
+       20,
+       Int("keepdims", 0),
+       {B({2, 2}, {true, false, false, false}), I64({1}, {1})},
+       {B({2}, {true, false})}},
+      {"ReduceMin_bool_opset20",
+       "ReduceMin",
+       20,
+       Int("keepdims", 0),
+       {B({2, 2}, {true, true, true, false}), I64({1}, {1})},
+       {B({2}, {true, false})}},
+      // The empty set: max gives false, min gives true.
+      {"ReduceMax_bool_empty_opset20",
+       "ReduceMax",
+       20,
+       {},
+       {B({2, 0}, {}), I64({1}, {1})},
+       {B({2, 1}, {false, false})}},
       {"ReduceMin_axis",
        "ReduceMin",
        13,
@@ -468,6 +514,21 @@ std::vector<OpCase> Cases() {
        Str("mode", "reflect"),
        {F({4}, {1, 2, 3, 4}), I64({2}, {2, 1})},
        {F({7}, {3, 2, 1, 2, 3, 4, 3})}},
+      // SpaceToDepth, blocksize 2, of two 2x2 channels c0 = [[0 1] [2 3]], c1 = [[4 5] [6 7]].
+      // DCR: output channel (by * 2 + bx) * 2 + c -> 0 4 1 5 2 6 3 7.
+      {"SpaceToDepth_dcr_opset28",
+       "SpaceToDepth",
+       28,
+       Int("blocksize", 2),
+       {Iota({1, 2, 2, 2})},
+       {F({1, 8, 1, 1}, {0, 4, 1, 5, 2, 6, 3, 7})}},
+      // CRD: output channel c * 4 + by * 2 + bx -> 0 1 2 3 4 5 6 7.
+      {"SpaceToDepth_crd_opset28",
+       "SpaceToDepth",
+       28,
+       All({Int("blocksize", 2), Str("mode", "CRD")}),
+       {Iota({1, 2, 2, 2})},
+       {F({1, 8, 1, 1}, {0, 1, 2, 3, 4, 5, 6, 7})}},
       // DepthToSpace DCR, blocksize 2: channels {a, b, c, d} (one pixel) -> [[a b] [c d]].
       {"DepthToSpace_dcr",
        "DepthToSpace",
@@ -522,6 +583,15 @@ std::vector<OpCase> Cases() {
        {},
        {F({5}, {3, 1, 4, 1, 5}), I64({1}, {2})},
        {F({2}, {5, 4}), I64({2}, {4, 2})}},
+      // CumProd-26 along axis 1 of [[1, 2, 3], [4, 5, 6]]: [[1, 2, 6], [4, 20, 120]].
+      {"CumProd_axis1", "CumProd", 26, {}, {m23, I64({}, {1})}, {F({2, 3}, {1, 2, 6, 4, 20, 120})}},
+      // int32, exclusive and reverse: from the end, starting at 1: [3*4, 4, 1] = [12, 4, 1].
+      {"CumProd_int32_exclusive_reverse",
+       "CumProd",
+       26,
+       All({Int("exclusive", 1), Int("reverse", 1)}),
+       {I32({3}, {2, 3, 4}), I32({}, {0})},
+       {I32({3}, {12, 4, 1})}},
       {"CumSum_exclusive_reverse",
        "CumSum",
        14,
@@ -554,6 +624,34 @@ std::vector<OpCase> Cases() {
        1e-6},
 
       // Casts: float -> int truncates toward zero; nonzero -> true.
+      // BitCast-26 keeps the bits: 1.0f = 0x3F800000 = 1065353216, -2.0f = 0xC0000000.
+      {"BitCast_float_to_int32",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::INT32),
+       {F({2}, {1, -2})},
+       {I32({2}, {1065353216, -1073741824})}},
+      // int8 -1 and -128 are the bytes 0xFF and 0x80.
+      {"BitCast_int8_to_uint8",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::UINT8),
+       {I8({3}, {-1, -128, 5})},
+       {U8({3}, {255, 128, 5})}},
+      // 4-bit: uint4 15 = 0b1111 is int4 -1, 8 = 0b1000 is int4 -8, 7 stays 7.
+      {"BitCast_uint4_to_int4",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::INT4),
+       {Codes(DType::kUInt4, {3}, {15, 8, 7})},
+       {Codes(DType::kInt4, {3}, {0xFF, 0xF8, 7})}},
+      // The byte 0x38 is float8e4m3fn 1.0.
+      {"BitCast_uint8_to_float8e4m3fn",
+       "BitCast",
+       26,
+       Int("to", onnx::TensorProto::FLOAT8E4M3FN),
+       {U8({2}, {0x38, 0xC0})},
+       {Codes(DType::kFloat8E4M3FN, {2}, {0x38, 0xC0})}},
       {"Cast_float_to_int32",
        "Cast",
        13,
@@ -722,6 +820,13 @@ std::vector<OpCase> Cases() {
         Codes(DType::kUInt4, {2}, {8, 1})},
        {F({2, 2}, {-8, 7, 3.5f, 1})}},
 
+      // L2 over axis 0: column [3, 4] has norm 5; the zero column stays 0 (not 0/0).
+      {"LpNormalization_zero_norm",
+       "LpNormalization",
+       22,
+       All({Int("axis", 0), Int("p", 2)}),
+       {F({2, 2}, {3, 0, 4, 0})},
+       {F({2, 2}, {0.6f, 0, 0.8f, 0})}},
       // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
       // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
       {"BatchNormalization_inference",
@@ -798,6 +903,8 @@ TEST_P(OpTable, Matches) {
         EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
       } else if (std::isnan(wv)) {
         EXPECT_TRUE(std::isnan(gv)) << c.op << " output " << o << " element " << i;
+      } else if (std::isinf(wv)) {
+        EXPECT_EQ(gv, wv) << c.op << " output " << o << " element " << i;
       } else {
         EXPECT_LE(std::fabs(gv - wv), c.tol * (1 + std::fabs(wv)))
             << c.op << " output " << o << " element " << i << ": want " << wv << ", got " << gv;

@@ -1,4 +1,4 @@
-// Cast and CastLike.
+// Cast, CastLike and BitCast.
 //
 // Numeric <-> numeric conversions use Tensor::CastTo (C++ conversions, NaN -> 0 for float ->
 // int, nonzero -> true for bool), except conversions into float16/bfloat16 from wider types,
@@ -318,7 +318,8 @@ Tensor CastTensor(const KernelContext& ctx, const Tensor& x, DType to,
   return x.CastTo(to);
 }
 
-// Cast-1 names the target as a string ("FLOAT"); Cast-6+ as the TensorProto enum value.
+// The `to` attribute. Cast-1 names the target as a string ("FLOAT"); Cast-6+ and BitCast as the
+// TensorProto enum value.
 DType TargetType(const KernelContext& ctx) {
   const onnx::AttributeProto* a = ctx.attr("to");
   if (a == nullptr) ctx.Fail("missing required attribute 'to'");
@@ -326,12 +327,12 @@ DType TargetType(const KernelContext& ctx) {
   if (a->type() == onnx::AttributeProto::STRING) {
     onnx::TensorProto_DataType parsed;
     if (!onnx::TensorProto_DataType_Parse(a->s(), &parsed))
-      ctx.Fail("unknown Cast target type \"{}\"", a->s());
+      ctx.Fail("unknown target type \"{}\"", a->s());
     v = static_cast<int32_t>(parsed);
   } else {
     v = static_cast<int32_t>(ctx.RequireInt("to"));
   }
-  if (!IsValidDType(v) || v == 0) ctx.Fail("invalid Cast target type {}", v);
+  if (!IsValidDType(v) || v == 0) ctx.Fail("invalid target type {}", v);
   return static_cast<DType>(v);
 }
 
@@ -359,6 +360,58 @@ std::vector<Value> CastLike(KernelContext& ctx) {
   return Out(CastTensor(ctx, ctx.input(0), ctx.input(1).dtype(), Options(ctx)));
 }
 
+// ---- BitCast-26 ---------------------------------------------------------------------------------
+
+int BitWidth(DType dt) {
+  switch (dt) {
+    case DType::kInt2:
+    case DType::kUInt2:
+      return 2;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kFloat4E2M1:
+      return 4;
+    default:
+      return static_cast<int>(DTypeSize(dt) * 8);
+  }
+}
+
+// Reinterprets the bits of each element as `to`, which must have the same bit width (little
+// endian, as the spec says and as this machine stores them). Sub-byte types travel as one-byte
+// codes (low_precision.h): their low bits are the bit pattern, and int4/int2 codes are
+// sign-extended. A bool takes any nonzero byte as true.
+std::vector<Value> BitCast(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  DType to = TargetType(ctx);
+  if (x.dtype() == DType::kString || to == DType::kString)
+    ctx.Fail("BitCast does not take strings ({} to {})", DTypeName(x.dtype()), DTypeName(to));
+  const int bits = BitWidth(x.dtype());
+  if (bits != BitWidth(to)) {
+    ctx.Fail("BitCast needs types of one bit width: {} has {} bits, {} has {}",
+             DTypeName(x.dtype()), bits, DTypeName(to), BitWidth(to));
+  }
+  Tensor out(to, x.shape());
+  if (bits > 8) {
+    std::memcpy(out.raw(), x.raw(), x.nbytes());
+    return Out(std::move(out));
+  }
+  const auto* src = static_cast<const uint8_t*>(x.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  const bool sign_extend = to == DType::kInt4 || to == DType::kInt2;
+  const uint8_t sign = static_cast<uint8_t>(1u << (bits - 1));
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    uint8_t v = static_cast<uint8_t>(src[i] & mask);
+    if (to == DType::kBool) {
+      v = v != 0;
+    } else if (sign_extend && (v & sign) != 0) {
+      v = static_cast<uint8_t>(v | ~mask);
+    }
+    dst[i] = v;
+  }
+  return Out(std::move(out));
+}
+
 }  // namespace
 
 void RegisterCastOps(Registry& r) {
@@ -367,6 +420,7 @@ void RegisterCastOps(Registry& r) {
   // the type lists that grew in between (int4 21, float4 23, int2 25) need no other change.
   for (int v : {1, 19, 24}) r.Add("", "Cast", v, Cast);
   for (int v : {15, 19, 24}) r.Add("", "CastLike", v, CastLike);
+  r.Add("", "BitCast", 26, BitCast);
 }
 
 }  // namespace concord::ref

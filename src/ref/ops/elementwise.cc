@@ -148,16 +148,33 @@ std::vector<Value> Pow(KernelContext& ctx) {
 
 // ---- Mod: fmod=0 is Python-style (sign of divisor), fmod=1 is C fmod --------------------------
 
+// NumPy's float remainder (np.mod, which Mod-28's reference uses): fmod, moved by one divisor
+// when its sign differs from the divisor's; a zero result takes the divisor's sign. This gives
+// the special cases the spec lists: x = +-inf or y = 0 -> NaN; y = +-inf -> x or y. Computed in
+// the type NumPy uses (float for float16/bfloat16/float32, double for float64).
+template <typename C>
+C PythonFloatMod(C x, C y) {
+  C r = std::fmod(x, y);
+  if (y == 0 || std::isnan(r)) return r;
+  if (r == 0) return std::copysign(C(0), y);
+  if ((r < 0) != (y < 0)) r += y;
+  return r;
+}
+
+// Mod-10/13 allow fmod=0 on integers only; Mod-28 also on floats (kFloatPython).
+template <bool kFloatPython>
 std::vector<Value> Mod(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   RequireSameType(ctx, a, b);
   bool fmod = ctx.GetInt("fmod", 0) != 0;
-  if (!fmod && IsFloating(a.dtype())) ctx.Fail("fmod=0 is only valid for integer types");
+  if (!fmod && !kFloatPython && IsFloating(a.dtype()))
+    ctx.Fail("fmod=0 is only valid for integer types before opset 28");
   return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     return BroadcastBinary<T, T, T>(ctx, a, b, a.dtype(), [&](T x, T y) -> T {
       if constexpr (kIsFloatLike<T>) {
+        if (!fmod) return Down<T>(PythonFloatMod(Up(x), Up(y)));
         return Down<T>(std::fmod(Up(x), Up(y)));
       } else {
         if (y == 0) ctx.Fail("integer modulo by zero");
@@ -214,6 +231,25 @@ std::vector<Value> Not(KernelContext& ctx) {
   return Out(MapUnary<bool>(ctx, x, DType::kBool, [](bool v) { return !v; }));
 }
 
+// x shifted by y bits, as ONNX's reference: a shift outside [0, bits) gives 0, except a right
+// shift of a negative signed value, which gives -1 (all sign bits). Right shifts of signed values
+// are arithmetic; left shifts work on the unsigned bit pattern (bits shifted out are lost).
+template <typename T>
+T ShiftBits(T x, T y, bool left) {
+  constexpr int kBits = static_cast<int>(sizeof(T) * 8);
+  if constexpr (std::is_signed_v<T>) {
+    if (y < 0 || y >= kBits) return (!left && x < 0) ? T(-1) : T(0);
+    using U = std::make_unsigned_t<T>;
+    if (left) return static_cast<T>(static_cast<U>(static_cast<U>(x) << y));
+    return static_cast<T>(x >> y);  // arithmetic shift (C++20)
+  } else {
+    if (y >= static_cast<T>(kBits)) return 0;
+    return left ? static_cast<T>(x << y) : static_cast<T>(x >> y);
+  }
+}
+
+// BitShift-11 takes unsigned integers; BitShift-28 signed ones too (kSigned).
+template <bool kSigned>
 std::vector<Value> BitShift(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
@@ -223,13 +259,12 @@ std::vector<Value> BitShift(KernelContext& ctx) {
     ctx.Fail("direction must be LEFT or RIGHT");
   return Out(DispatchNumeric(ctx, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (kIsUnsigned<T>) {
-      return BroadcastBinary<T, T, T>(ctx, a, b, a.dtype(), [left](T x, T y) -> T {
-        if (y >= sizeof(T) * 8) return 0;
-        return left ? static_cast<T>(x << y) : static_cast<T>(x >> y);
-      });
+    if constexpr (kIsUnsigned<T> || (kSigned && kIsIntLike<T>)) {
+      return BroadcastBinary<T, T, T>(ctx, a, b, a.dtype(),
+                                      [left](T x, T y) { return ShiftBits(x, y, left); });
     } else {
-      ctx.Fail("BitShift needs unsigned integers, got {}", DTypeName(a.dtype()));
+      ctx.Fail("BitShift-{} needs {}integers, got {}", kSigned ? 28 : 11,
+               kSigned ? "" : "unsigned ", DTypeName(a.dtype()));
       return Tensor();
     }
   }));
@@ -473,7 +508,8 @@ void RegisterElementwiseOps(Registry& r) {
   r.Add("", "Mul", 7, BinaryArith<MulOp>);
   r.Add("", "Div", 7, BinaryArith<DivOp>);
   r.Add("", "Pow", 1, Pow);
-  r.Add("", "Mod", 10, Mod);
+  r.Add("", "Mod", 10, Mod<false>);
+  r.Add("", "Mod", 28, Mod<true>);
 
   r.Add("", "Equal", 1, Compare<std::equal_to<>>);
   r.Add("", "Less", 1, Compare<std::less<>>);
@@ -485,7 +521,8 @@ void RegisterElementwiseOps(Registry& r) {
   r.Add("", "Or", 1, Logic<std::logical_or<>>);
   r.Add("", "Xor", 1, Logic<std::not_equal_to<>>);
   r.Add("", "Not", 1, Not);
-  r.Add("", "BitShift", 11, BitShift);
+  r.Add("", "BitShift", 11, BitShift<false>);
+  r.Add("", "BitShift", 28, BitShift<true>);
   r.Add("", "BitwiseAnd", 18, Bitwise<std::bit_and<>>);
   r.Add("", "BitwiseOr", 18, Bitwise<std::bit_or<>>);
   r.Add("", "BitwiseXor", 18, Bitwise<std::bit_xor<>>);

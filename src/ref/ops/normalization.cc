@@ -253,7 +253,9 @@ std::vector<Value> LayerNorm(KernelContext& ctx) {
 
 // ---- LpNormalization ----------------------------------------------------------------------------
 
-// y = x / ||x||_p along `axis`, p in {1, 2}. A zero norm gives 0/0 = NaN as in the reference.
+// y = x / ||x||_p along `axis`, p in {1, 2}. A zero norm gives 0: LpNormalization-22 defines it
+// so, and ONNX's reference (one class for every opset) does the same for opset 1, which left it
+// unsaid.
 std::vector<Value> LpNorm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.rank() == 0) ctx.Fail("input must have rank >= 1");
@@ -272,7 +274,10 @@ std::vector<Value> LpNorm(KernelContext& ctx) {
     for (double& n : norm) n = std::sqrt(n);
   }
   std::vector<double> y(xv.size());
-  for (size_t i = 0; i < xv.size(); ++i) y[i] = xv[i] / norm[static_cast<size_t>(group[i])];
+  for (size_t i = 0; i < xv.size(); ++i) {
+    double n = norm[static_cast<size_t>(group[i])];
+    y[i] = n == 0 ? 0.0 : xv[i] / n;
+  }
   return Out(FromDoubles(ctx, x.dtype(), x.shape(), y));
 }
 

@@ -1,5 +1,5 @@
 // Reduction ops: Reduce* (sum, mean, max, min, prod, L1, L2, log-sum, log-sum-exp, sum-square),
-// ArgMax/ArgMin, CumSum, TopK and Det.
+// ArgMax/ArgMin, CumSum, CumProd, TopK and Det.
 //
 // Every Reduce* op is one small reducer functor plus the shared axis handling below. Floating
 // types accumulate in double; integer types accumulate in uint64 (two's complement wrap-around,
@@ -229,8 +229,9 @@ struct ExtremeR {
   }
 };
 
-// Reduces `x` over `axes` (empty = all axes, unless noop_with_empty_axes).
-template <typename R>
+// Reduces `x` over `axes` (empty = all axes, unless noop_with_empty_axes). kBool admits bool
+// input (ReduceMax/ReduceMin-20: max is "any", min is "all"; the empty set gives false/true).
+template <typename R, bool kBool = false>
 std::vector<Value> ReduceOver(KernelContext& ctx, const std::vector<int64_t>& axes, bool noop) {
   const Tensor& x = ctx.input(0);
   bool keepdims = ctx.GetInt("keepdims", 1) != 0;
@@ -244,7 +245,7 @@ std::vector<Value> ReduceOver(KernelContext& ctx, const std::vector<int64_t>& ax
     reduced[static_cast<size_t>(d)] = true;
   }
   ReducePlan plan = PlanReduce(x.shape(), reduced, keepdims);
-  return Out(DispatchNumeric(ctx, x.dtype(), [&](auto tag) {
+  auto reduce = [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor out(x.dtype(), plan.out_shape);
     const T* px = x.data<T>();
@@ -252,7 +253,11 @@ std::vector<Value> ReduceOver(KernelContext& ctx, const std::vector<int64_t>& ax
     for (size_t i = 0; i < plan.bases.size(); ++i)
       po[i] = R::Reduce(px + plan.bases[i], plan.offsets);
     return out;
-  }));
+  };
+  if constexpr (kBool) {
+    if (x.dtype() == DType::kBool) return Out(reduce(TypeTag<bool>{}));
+  }
+  return Out(DispatchNumeric(ctx, x.dtype(), reduce));
 }
 
 // Opset < 13 (ReduceSum) / < 18 (the others): axes is an attribute.
@@ -262,14 +267,14 @@ std::vector<Value> ReduceAxesAttr(KernelContext& ctx) {
 }
 
 // Opset 13 (ReduceSum) / 18 (the others): axes is an optional input; noop_with_empty_axes.
-template <typename R>
+template <typename R, bool kBool = false>
 std::vector<Value> ReduceAxesInput(KernelContext& ctx) {
   std::vector<int64_t> axes;
   if (const Tensor* t = ctx.optional_input(1)) {
     if (t->rank() > 1) ctx.Fail("axes must be 1-D, got {}", t->Describe());
     axes = ToInt64Vector(ctx, *t);
   }
-  return ReduceOver<R>(ctx, axes, ctx.GetInt("noop_with_empty_axes", 0) != 0);
+  return ReduceOver<R, kBool>(ctx, axes, ctx.GetInt("noop_with_empty_axes", 0) != 0);
 }
 
 // ---- ArgMax / ArgMin
@@ -338,9 +343,13 @@ std::vector<Value> ArgExtreme(KernelContext& ctx) {
   return Out(std::move(out));
 }
 
-// ---- CumSum -------------------------------------------------------------------------------------
+// ---- CumSum / CumProd ---------------------------------------------------------------------------
 
-std::vector<Value> CumSum(KernelContext& ctx) {
+// Running sum (CumSum-11) or product (CumProd-26) along the axis given as input 1. Accumulates as
+// the Reduce* ops do (double for floats, wrapping uint64 for integers); `exclusive` shifts by
+// one (starting from 0 or 1), `reverse` runs from the end.
+template <bool kProd>
+std::vector<Value> CumScan(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& axis_t = ctx.input(1);
   if (axis_t.rank() > 1 || axis_t.numel() != 1)
@@ -358,17 +367,17 @@ std::vector<Value> CumSum(KernelContext& ctx) {
     for (int64_t o = 0; o < s.outer; ++o) {
       for (int64_t i = 0; i < s.inner; ++i) {
         int64_t base = o * s.len * s.inner + i;
-        AccT<T> acc = 0;
+        AccT<T> acc = kProd ? 1 : 0;
         for (int64_t k = 0; k < s.len; ++k) {
           int64_t j = reverse ? s.len - 1 - k : k;
           int64_t at = base + j * s.inner;
-          if (exclusive) {
-            po[at] = FromAcc<T>(acc);
-            acc += ToAcc(px[at]);
+          if (exclusive) po[at] = FromAcc<T>(acc);
+          if constexpr (kProd) {
+            acc *= ToAcc(px[at]);
           } else {
             acc += ToAcc(px[at]);
-            po[at] = FromAcc<T>(acc);
           }
+          if (!exclusive) po[at] = FromAcc<T>(acc);
         }
       }
     }
@@ -502,15 +511,17 @@ std::vector<Value> Det(KernelContext& ctx) {
 
 void RegisterReductionOps(Registry& r) {
   // ReduceSum took axes as an input from opset 13; the others from opset 18. Opset 11 only
-  // allowed negative axes, which the same kernels accept.
+  // allowed negative axes, which the same kernels accept. ReduceMax/ReduceMin-20 admit bool.
   r.Add("", "ReduceSum", 1, ReduceAxesAttr<SumR>);
   r.Add("", "ReduceSum", 13, ReduceAxesInput<SumR>);
   r.Add("", "ReduceMean", 1, ReduceAxesAttr<MeanR>);
   r.Add("", "ReduceMean", 18, ReduceAxesInput<MeanR>);
   r.Add("", "ReduceMax", 1, ReduceAxesAttr<ExtremeR<true>>);
   r.Add("", "ReduceMax", 18, ReduceAxesInput<ExtremeR<true>>);
+  r.Add("", "ReduceMax", 20, ReduceAxesInput<ExtremeR<true>, true>);
   r.Add("", "ReduceMin", 1, ReduceAxesAttr<ExtremeR<false>>);
   r.Add("", "ReduceMin", 18, ReduceAxesInput<ExtremeR<false>>);
+  r.Add("", "ReduceMin", 20, ReduceAxesInput<ExtremeR<false>, true>);
   r.Add("", "ReduceProd", 1, ReduceAxesAttr<ProdR>);
   r.Add("", "ReduceProd", 18, ReduceAxesInput<ProdR>);
   r.Add("", "ReduceL1", 1, ReduceAxesAttr<L1R>);
@@ -528,7 +539,8 @@ void RegisterReductionOps(Registry& r) {
   r.Add("", "ArgMax", 1, ArgExtreme<true>);
   r.Add("", "ArgMin", 1, ArgExtreme<false>);
 
-  r.Add("", "CumSum", 11, CumSum);
+  r.Add("", "CumSum", 11, CumScan<false>);
+  r.Add("", "CumProd", 26, CumScan<true>);
 
   r.Add("", "TopK", 1, TopK1);
   r.Add("", "TopK", 10, TopK10);

@@ -84,15 +84,32 @@ std::vector<Value> DepthToSpace(KernelContext& ctx) {
   return Out(t.Reshaped({b, oc, h * bs, w * bs}));
 }
 
-std::vector<Value> SpaceToDepth(KernelContext& ctx) {
+// The inverse of DepthToSpace. DCR puts the block offset outermost in the output channels
+// (channel = (by * bs + bx) * C + c); CRD, added in SpaceToDepth-28, innermost
+// (channel = c * bs * bs + by * bs + bx).
+std::vector<Value> SpaceToDepthMode(KernelContext& ctx, const std::string& mode) {
   const Tensor& x = ctx.input(0);
   int64_t bs = ctx.RequireInt("blocksize");
   if (x.rank() != 4) ctx.Fail("input must be 4-D, got {}", ShapeToString(x.shape()));
   if (bs <= 0) ctx.Fail("blocksize must be positive");
   int64_t b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
   if (h % bs != 0 || w % bs != 0) ctx.Fail("spatial dims not divisible by blocksize {}", bs);
-  Tensor t = TransposeTensor(x.Reshaped({b, c, h / bs, bs, w / bs, bs}), {0, 3, 5, 1, 2, 4});
+  Tensor blocks = x.Reshaped({b, c, h / bs, bs, w / bs, bs});
+  Tensor t;
+  if (mode == "DCR") {
+    t = TransposeTensor(blocks, {0, 3, 5, 1, 2, 4});
+  } else if (mode == "CRD") {
+    t = TransposeTensor(blocks, {0, 1, 3, 5, 2, 4});
+  } else {
+    ctx.Fail("unknown mode '{}'", mode);
+  }
   return Out(t.Reshaped({b, c * bs * bs, h / bs, w / bs}));
+}
+
+// SpaceToDepth-1/13 have no mode attribute: always DCR.
+std::vector<Value> SpaceToDepth(KernelContext& ctx) { return SpaceToDepthMode(ctx, "DCR"); }
+std::vector<Value> SpaceToDepth28(KernelContext& ctx) {
+  return SpaceToDepthMode(ctx, ctx.GetString("mode", "DCR"));
 }
 
 }  // namespace
@@ -103,6 +120,7 @@ void RegisterTransposeOps(Registry& r) {
   r.Add("", "Tile", 6, Tile);
   r.Add("", "DepthToSpace", 1, DepthToSpace);
   r.Add("", "SpaceToDepth", 1, SpaceToDepth);
+  r.Add("", "SpaceToDepth", 28, SpaceToDepth28);
 }
 
 }  // namespace concord::ref
