@@ -49,6 +49,15 @@ Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
 }
 Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
 Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+// Half-precision tensors from float values (each rounded to the type).
+template <typename H>
+Tensor Halves(const Shape& s, const std::vector<float>& v) {
+  std::vector<H> h;
+  for (float f : v) h.push_back(H(f));
+  return Tensor::FromVector<H>(s, h);
+}
+Tensor F16(const Shape& s, const std::vector<float>& v) { return Halves<Float16>(s, v); }
+Tensor BF16(const Shape& s, const std::vector<float>& v) { return Halves<BFloat16>(s, v); }
 // A low-precision tensor from its one-byte codes (bit patterns; int4/int2 as int8 values).
 Tensor Codes(DType dt, const Shape& s, const std::vector<uint8_t>& v) {
   Tensor t(dt, s);
@@ -433,6 +442,36 @@ std::vector<OpCase> Cases() {
        {F({1, 3}, {0, ln2, ln5})},
        {F({1, 3}, {0.125f, 0.25f, 0.625f})},
        1e-6},
+      // bfloat16 rounds every numpy step as ONNX's reference does (by hand, 8-bit significands):
+      // exp {-2, -1, 0} = {0.1357421875, 0.3671875, 1}; the sum rounds after each addition,
+      // 0.5029296875 -> 0.50390625, 1.50390625 -> 1.5 (tie to even); then / 1.5 rounds to
+      // {0.09033203125, 0.2451171875, 0.66796875}. Double-then-round would give 0.08984375 first.
+      {"Softmax_bfloat16_rounds_each_step",
+       "Softmax",
+       13,
+       {},
+       {BF16({1, 3}, {0, 1, 2})},
+       {BF16({1, 3}, {0.09033203125f, 0.2451171875f, 0.66796875f})},
+       0},
+      // float16 along the contiguous axis: exp rounds to {0.1353759765625, 0.367919921875, 1},
+      // numpy sums them in float (1.5032958984375) and rounds once (1.5029296875), then divides.
+      {"Softmax_float16_contiguous_sum",
+       "Softmax",
+       13,
+       {},
+       {F16({1, 3}, {0, 1, 2})},
+       {F16({1, 3}, {0.090087890625f, 0.2447509765625f, 0.66552734375f})},
+       0},
+      // float16 along a strided axis: numpy adds element by element in float16 (values from
+      // numpy; column 0's last element is 0.5302734375 when computed in double).
+      {"Softmax_float16_strided_axis",
+       "Softmax",
+       13,
+       Int("axis", 0),
+       {F16({4, 2}, {0.1f, 0, 1.3f, 1, 2.7f, 2, 3.1f, 3})},
+       {F16({4, 2}, {0.0264129638671875f, 0.03204345703125f, 0.08770751953125f, 0.087158203125f,
+                     0.35546875f, 0.2369384765625f, 0.53076171875f, 0.64404296875f})},
+       0},
       {"LogSoftmax",
        "LogSoftmax",
        13,

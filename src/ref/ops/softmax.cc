@@ -4,8 +4,15 @@
 // normalize each row; opset 13 normalizes along the single dimension `axis` (default -1). Both
 // reduce to the same loop over (outer, n, inner) blocks: element (o, j, i) sits at
 // o * n * inner + j * inner + i. The 2-D form is the case inner == 1.
+//
+// float/double Softmax computes in double and rounds once. float16/bfloat16 Softmax rounds where
+// ONNX's reference (onnx/reference/ops/op_softmax.py) does: its numpy steps x - max, exp, sum and
+// the division each produce the element type, and at half precision those roundings show at the
+// backend tests' tolerance (Attention's function body runs this Softmax on half inputs).
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "ref/ops/common.h"
 #include "ref/registry.h"
@@ -40,10 +47,67 @@ Blocks BlocksFor(const KernelContext& ctx, const Shape& shape, bool coerce_2d) {
 
 enum class Kind { kSoftmax, kLogSoftmax, kHardmax };
 
+// numpy's pairwise_sum in float over n half values (stride apart): what numpy's float16
+// add.reduce does along a contiguous axis before rounding the total once.
+template <typename T>
+float PairwiseSum(const T* x, int64_t n, int64_t stride) {
+  if (n < 8) {
+    float r = 0;
+    for (int64_t i = 0; i < n; ++i) r += static_cast<float>(x[i * stride]);
+    return r;
+  }
+  if (n <= 128) {
+    float r[8];
+    for (int j = 0; j < 8; ++j) r[j] = static_cast<float>(x[j * stride]);
+    int64_t i = 8;
+    for (; i < n - n % 8; i += 8) {
+      for (int j = 0; j < 8; ++j) r[j] += static_cast<float>(x[(i + j) * stride]);
+    }
+    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += static_cast<float>(x[i * stride]);
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return PairwiseSum(x, n2, stride) + PairwiseSum(x + n2 * stride, n - n2, stride);
+}
+
+// Softmax of one half-precision slice, rounding each numpy step to T. The sum: ml_dtypes'
+// bfloat16 add rounds after every addition; numpy's float16 add.reduce sums a contiguous axis
+// (inner == 1) pairwise in float and rounds once, a strided one element by element in float16.
+template <typename T>
+void HalfSoftmaxSlice(const T* x, T* y, int64_t n, int64_t inner) {
+  float mx = -std::numeric_limits<float>::infinity();
+  bool nan = false;
+  for (int64_t j = 0; j < n; ++j) {
+    float v = static_cast<float>(x[j * inner]);
+    nan = nan || std::isnan(v);
+    mx = std::max(mx, v);
+  }
+  if (nan) mx = std::numeric_limits<float>::quiet_NaN();  // numpy's max propagates NaN
+  for (int64_t j = 0; j < n; ++j) {
+    T d(static_cast<float>(x[j * inner]) - mx);
+    y[j * inner] = T(std::exp(static_cast<float>(d)));
+  }
+  T sum;
+  if (std::is_same_v<T, Float16> && inner == 1) {
+    sum = T(PairwiseSum(y, n, 1));
+  } else {
+    sum = T(0.0f);
+    for (int64_t j = 0; j < n; ++j)
+      sum = T(static_cast<float>(sum) + static_cast<float>(y[j * inner]));
+  }
+  for (int64_t j = 0; j < n; ++j)
+    y[j * inner] = T(static_cast<float>(y[j * inner]) / static_cast<float>(sum));
+}
+
 // One slice of n values (stride `inner`): computes in double, max subtracted for stability.
 template <typename T>
 void NormalizeSlice(Kind kind, const T* x, T* y, int64_t n, int64_t inner) {
   if (n == 0) return;
+  if constexpr (kIsHalf<T>) {
+    if (kind == Kind::kSoftmax) return HalfSoftmaxSlice(x, y, n, inner);
+  }
   if (kind == Kind::kHardmax) {
     // First index of the maximum (NaN counts as the maximum, as numpy's argmax does).
     int64_t best = 0;
