@@ -827,6 +827,25 @@ std::vector<OpCase> Cases() {
        All({Int("axis", 0), Int("p", 2)}),
        {F({2, 2}, {3, 0, 4, 0})},
        {F({2, 2}, {0.6f, 0, 0.8f, 0})}},
+      // DFT-20 with the axis as input 2 (here 0, not the default -2): a length-2 DFT of rows
+      // [1 2 3] and [4 5 6] is their sum and difference, imaginary parts 0.
+      {"DFT_axis_input_opset20",
+       "DFT",
+       20,
+       {},
+       {Iota({2, 3, 1}, 1), std::nullopt, I64({}, {0})},
+       {F({2, 3, 2}, {5, 0, 7, 0, 9, 0, -3, 0, -3, 0, -3, 0})},
+       1e-6},
+      // Inverse one-sided DFT (irfft): [1 2 3 4] has the spectrum [10, -2+2i, -2, -2-2i]; its
+      // first 3 bins give back 4 real samples (default length 2 * (3 - 1)). The imaginary parts
+      // of bins 0 and 2 (5 and 7 here) do not count.
+      {"DFT_inverse_onesided_opset20",
+       "DFT",
+       20,
+       All({Int("inverse", 1), Int("onesided", 1)}),
+       {F({1, 3, 2}, {10, 5, -2, 2, -2, 7}), std::nullopt, I64({}, {1})},
+       {F({1, 4, 1}, {1, 2, 3, 4})},
+       1e-6},
       // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
       // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
       {"BatchNormalization_inference",
