@@ -562,6 +562,21 @@ std::vector<OpCase> Cases() {
        {},
        {F({2, 2}, {0, 1, 2, 3}), I64({2, 2}, {0, 0, 1, 1})},
        {F({2}, {0, 3})}},
+      // TensorScatter-24 along axis -2 (= 1) of caches [0 1 2] and [3 4 5]: batch 0 writes 7
+      // at 2, batch 1 writes 8 at 0.
+      {"TensorScatter_linear",
+       "TensorScatter",
+       24,
+       {},
+       {Iota({2, 3, 1}), F({2, 1, 1}, {7, 8}), I64({2}, {2, 0})},
+       {F({2, 3, 1}, {0, 1, 7, 8, 4, 5})}},
+      // Circular: batch 0 writes 1, 2 at 1, 2; batch 1 writes 3, 4 at 2 and (wrapping) 0.
+      {"TensorScatter_circular",
+       "TensorScatter",
+       24,
+       Str("mode", "circular"),
+       {F({2, 3, 1}, {0, 0, 0, 0, 0, 0}), F({2, 2, 1}, {1, 2, 3, 4}), I64({2}, {1, 2})},
+       {F({2, 3, 1}, {0, 1, 2, 4, 0, 3})}},
       // ONNX's own example: [[1,2,3,4,5]], indices [[1,3]], updates [[1.1,2.1]].
       {"ScatterElements_axis1",
        "ScatterElements",
