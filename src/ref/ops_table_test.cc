@@ -278,6 +278,30 @@ std::vector<OpCase> Cases() {
        {},
        {F({1, 1, 2, 2}, {1, 2, 3, 4}), F({1, 1, 2, 2}, {1, 1, 1, 1})},
        {F({1, 1, 3, 3}, {1, 3, 2, 4, 10, 6, 3, 7, 4})}},
+      // Col2Im, 1-D: image [3], blocks of 2, rows k0 = {1 2}, k1 = {3 4}; pixel = block + k:
+      // {1, 2 + 3, 4}.
+      {"Col2Im_1d_overlap",
+       "Col2Im",
+       18,
+       {},
+       {F({1, 2, 2}, {1, 2, 3, 4}), I64({1}, {3}), I64({1}, {2})},
+       {F({1, 1, 3}, {1, 5, 4})}},
+      // pads 1 on both sides: 4 blocks at -1..2; pixel = block - 1 + k. k0 = {1 2 3 4},
+      // k1 = {5 6 7 8}: {2 + 5, 3 + 6, 4 + 7}; 1 (at -1) and 8 (at 3) fall in the padding.
+      {"Col2Im_1d_pads",
+       "Col2Im",
+       18,
+       Ints("pads", {1, 1}),
+       {F({1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({1}, {3}), I64({1}, {2})},
+       {F({1, 1, 3}, {7, 9, 11})}},
+      // 2-D, image [2, 4], blocks [1, 2], strides [1, 2]: four disjoint blocks. k0 = {1 2 3 4}
+      // fills even columns, k1 = {5 6 7 8} odd ones.
+      {"Col2Im_2d_strides",
+       "Col2Im",
+       18,
+       Ints("strides", {1, 2}),
+       {F({1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({2}, {2, 4}), I64({2}, {1, 2})},
+       {F({1, 1, 2, 4}, {1, 5, 2, 6, 3, 7, 4, 8})}},
 
       // Pooling over 0..15 as [1,1,4,4], 2x2 windows, stride 2.
       {"MaxPool_2x2",

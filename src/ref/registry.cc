@@ -53,6 +53,7 @@ const Registry& DefaultRegistry() {
     RegisterActivationOps(*r);
     RegisterCastOps(*r);
     RegisterConvOps(*r);
+    RegisterCol2ImOps(*r);
     RegisterPoolOps(*r);
     RegisterNormalizationOps(*r);
     RegisterReductionOps(*r);
