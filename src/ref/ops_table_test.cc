@@ -302,6 +302,24 @@ std::vector<OpCase> Cases() {
        Ints("strides", {1, 2}),
        {F({1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({2}, {2, 4}), I64({2}, {1, 2})},
        {F({1, 1, 2, 4}, {1, 5, 2, 6, 3, 7, 4, 8})}},
+      // DeformConv with zero offsets is Conv: a 2x2 box over {1 2; 3 4} plus bias 0.5.
+      {"DeformConv_zero_offset_is_conv",
+       "DeformConv",
+       19,
+       {},
+       {F({1, 1, 2, 2}, {1, 2, 3, 4}), F({1, 1, 2, 2}, {1, 1, 1, 1}),
+        F({1, 8, 1, 1}, {0, 0, 0, 0, 0, 0, 0, 0}), F({1}, {0.5f})},
+       {F({1, 1, 1, 1}, {10.5f})}},
+      // 1x1 kernel (weight 2) over the row {4 10 20}, w offsets {-0.5, 0.25, 1}: samples at
+      // -0.5 (half of 4, the other neighbour is outside: 2), 1.25 (0.75 * 10 + 0.25 * 20 = 12.5)
+      // and 3 (outside: 0); times 2, times mask {1, 0.5, 1}, plus bias 1: {5, 13.5, 1}.
+      {"DeformConv_fractional_offsets_mask",
+       "DeformConv",
+       22,
+       {},
+       {F({1, 1, 1, 3}, {4, 10, 20}), F({1, 1, 1, 1}, {2}),
+        F({1, 2, 1, 3}, {0, 0, 0, -0.5f, 0.25f, 1}), F({1}, {1}), F({1, 1, 1, 3}, {1, 0.5f, 1})},
+       {F({1, 1, 1, 3}, {5, 13.5f, 1})}},
 
       // Pooling over 0..15 as [1,1,4,4], 2x2 windows, stride 2.
       {"MaxPool_2x2",

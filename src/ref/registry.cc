@@ -54,6 +54,7 @@ const Registry& DefaultRegistry() {
     RegisterCastOps(*r);
     RegisterConvOps(*r);
     RegisterCol2ImOps(*r);
+    RegisterDeformConvOps(*r);
     RegisterPoolOps(*r);
     RegisterNormalizationOps(*r);
     RegisterReductionOps(*r);
