@@ -253,9 +253,10 @@ struct Interpreter::Impl {
         Fail(ErrorKind::kRuntime, "{}: {}", ctx.Where(), e.what());
       }
     }
-    if (const onnx::FunctionProto* f = FindFunction(node, domain, opset, ins)) {
+    const onnx::OpSchema* schema = nullptr;
+    if (const onnx::FunctionProto* f = FindFunction(node, domain, opset, ins, &schema)) {
       try {
-        return ExecFunction(*f, node, ins, graph_opsets);
+        return ExecFunction(*f, schema, node, ins, graph_opsets);
       } catch (const Error& e) {
         throw Error(e.kind(), fmt::format("in the function body of node '{}' ({}): {}", node.name(),
                                           node.op_type(), e.what()));
@@ -269,13 +270,17 @@ struct Interpreter::Impl {
          versions.empty() ? std::string("none") : fmt::format("{}", fmt::join(versions, ", ")));
   }
 
+  // The function that defines `node`: a model-local one, or the body of its schema (then
+  // *schema_out is that schema, for attribute defaults).
   const onnx::FunctionProto* FindFunction(const onnx::NodeProto& node, const std::string& domain,
-                                          int64_t opset, const std::vector<const Value*>& ins) {
+                                          int64_t opset, const std::vector<const Value*>& ins,
+                                          const onnx::OpSchema** schema_out) {
     auto lf = local_functions.find({domain, node.op_type()});
     if (lf != local_functions.end()) return lf->second;
     const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(
         node.op_type(), static_cast<int>(opset), domain == "ai.onnx" ? "" : domain);
     if (schema == nullptr) return nullptr;
+    *schema_out = schema;
     if (schema->HasFunction()) return schema->GetFunction();
     if (!schema->HasContextDependentFunction()) return nullptr;
     std::vector<onnx::TypeProto> types;
@@ -294,15 +299,25 @@ struct Interpreter::Impl {
     return &function_cache.emplace(key, std::move(body)).first->second;
   }
 
-  // The body of `f` with attribute references (ref_attr_name) replaced by the caller's values;
-  // references the caller does not set are dropped, so the inner op's default applies.
+  // The body of `f` with attribute references (ref_attr_name) replaced by the caller's values.
+  // An attribute the caller does not set takes the function's default (FunctionProto
+  // attribute_proto for a model-local function, the schema's default for an op's body); a
+  // reference with neither is dropped, so the inner op's own default applies.
   const std::vector<onnx::NodeProto>& ResolvedBody(const onnx::FunctionProto& f,
+                                                   const onnx::OpSchema* schema,
                                                    const onnx::NodeProto& caller) {
     auto key = std::make_pair(&f, &caller);
     auto it = resolved_bodies.find(key);
     if (it != resolved_bodies.end()) return it->second;
-    std::map<std::string, const onnx::AttributeProto*> caller_attrs;
-    for (const auto& a : caller.attribute()) caller_attrs[a.name()] = &a;
+    std::map<std::string, const onnx::AttributeProto*> attr_values;
+    if (schema != nullptr) {
+      for (const auto& [name, attr] : schema->attributes()) {
+        if (attr.default_value.type() != onnx::AttributeProto::UNDEFINED)
+          attr_values[name] = &attr.default_value;
+      }
+    }
+    for (const auto& a : f.attribute_proto()) attr_values[a.name()] = &a;
+    for (const auto& a : caller.attribute()) attr_values[a.name()] = &a;
     std::vector<onnx::NodeProto> body;
     for (const auto& fnode : f.node()) {
       onnx::NodeProto& resolved = body.emplace_back(fnode);
@@ -312,8 +327,8 @@ struct Interpreter::Impl {
           *resolved.add_attribute() = a;
           continue;
         }
-        auto ca = caller_attrs.find(a.ref_attr_name());
-        if (ca == caller_attrs.end()) continue;
+        auto ca = attr_values.find(a.ref_attr_name());
+        if (ca == attr_values.end()) continue;
         onnx::AttributeProto copy = *ca->second;
         copy.set_name(a.name());
         *resolved.add_attribute() = copy;
@@ -322,7 +337,8 @@ struct Interpreter::Impl {
     return resolved_bodies.emplace(key, std::move(body)).first->second;
   }
 
-  std::vector<Value> ExecFunction(const onnx::FunctionProto& f, const onnx::NodeProto& caller,
+  std::vector<Value> ExecFunction(const onnx::FunctionProto& f, const onnx::OpSchema* schema,
+                                  const onnx::NodeProto& caller,
                                   const std::vector<const Value*>& ins,
                                   const std::map<std::string, int64_t>& caller_opsets) {
     std::map<std::string, int64_t> fopsets = caller_opsets;
@@ -332,7 +348,7 @@ struct Interpreter::Impl {
       if (ins[static_cast<size_t>(i)] != nullptr)
         scope.borrowed[f.input(i)] = ins[static_cast<size_t>(i)];
     }
-    for (const onnx::NodeProto& resolved : ResolvedBody(f, caller)) {
+    for (const onnx::NodeProto& resolved : ResolvedBody(f, schema, caller)) {
       std::vector<Value> outs = ExecNode(resolved, scope, fopsets, nullptr);
       for (int k = 0; k < resolved.output_size(); ++k) {
         if (resolved.output(k).empty() || static_cast<size_t>(k) >= outs.size()) continue;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "testing/graph_builder.h"
 
 namespace concord::ref {
@@ -70,6 +72,65 @@ TEST(Interpreter, ModelLocalFunctionIsExpanded) {
   Model model = Model::FromProto(m, ".");
   auto out = Interpreter(model).Run(Feeds());
   EXPECT_EQ(out[0].tensor.data<float>()[5], 1080.0f);
+}
+
+// y = x * k through a local function whose attribute k defaults to 3 (FunctionProto
+// attribute_proto): one call leaves k unset, the other sets 5.
+TEST(Interpreter, FunctionAttributeDefaultsApply) {
+  GraphBuilder b("g");
+  b.Input("x", {2});
+  b.Output("y3", {2});
+  b.Output("y5", {2});
+  b.Node("ScaleBy", "default_k", {"x"}, {"y3"})->set_domain("my.domain");
+  GraphBuilder::Float(b.Node("ScaleBy", "k5", {"x"}, {"y5"}), "k", 5);
+  b.graph()->mutable_node(1)->set_domain("my.domain");
+  onnx::ModelProto& m = b.proto();
+  auto* custom = m.add_opset_import();
+  custom->set_domain("my.domain");
+  custom->set_version(1);
+  auto* f = m.add_functions();
+  f->set_name("ScaleBy");
+  f->set_domain("my.domain");
+  f->add_input("a");
+  f->add_output("o");
+  auto* k = f->add_attribute_proto();
+  k->set_name("k");
+  k->set_type(onnx::AttributeProto::FLOAT);
+  k->set_f(3);
+  f->add_opset_import()->set_version(13);
+  auto* c = f->add_node();
+  c->set_op_type("Constant");
+  c->add_output("kc");
+  auto* ref = c->add_attribute();
+  ref->set_name("value_float");
+  ref->set_type(onnx::AttributeProto::FLOAT);
+  ref->set_ref_attr_name("k");
+  auto* mul = f->add_node();
+  mul->set_op_type("Mul");
+  mul->add_input("a");
+  mul->add_input("kc");
+  mul->add_output("o");
+  Model model = Model::FromProto(m, ".");
+  auto out = Interpreter(model).Run({{"x", Tensor::FromVector<float>({2}, {1, -2})}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].tensor.data<float>()[1], -6.0f);
+  EXPECT_EQ(out[1].tensor.data<float>()[1], -10.0f);
+}
+
+// SwiGLU-28 is a function of Swish whose alpha (default 1) reaches a Constant by reference: the
+// schemas' defaults fill it. y = a * sigmoid(a) * b.
+TEST(Interpreter, SchemaFunctionAttributeDefaultsApply) {
+  GraphBuilder b("g", 28);
+  b.Input("a", {2});
+  b.Input("b", {2});
+  b.Output("y", {2});
+  b.Node("SwiGLU", "swiglu", {"a", "b"}, {"y"});
+  Model model = Model::FromProto(b.proto(), ".");
+  auto out = Interpreter(model).Run({{"a", Tensor::FromVector<float>({2}, {1, -1})},
+                                     {"b", Tensor::FromVector<float>({2}, {2, 3})}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NEAR(out[0].tensor.data<float>()[0], 2 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(out[0].tensor.data<float>()[1], -3 / (1 + std::exp(1.0)), 1e-6);
 }
 
 TEST(Interpreter, MissingKernelNamesOpAndVersions) {

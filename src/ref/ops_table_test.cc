@@ -287,6 +287,48 @@ std::vector<OpCase> Cases() {
        {},
        {F({1, 1, 2, 2}, {1, 2, 3, 4}), F({1, 1, 2, 2}, {1, 1, 1, 1})},
        {F({1, 1, 3, 3}, {1, 3, 2, 4, 10, 6, 3, 7, 4})}},
+      // Col2Im, 1-D: image [3], blocks of 2, rows k0 = {1 2}, k1 = {3 4}; pixel = block + k:
+      // {1, 2 + 3, 4}.
+      {"Col2Im_1d_overlap",
+       "Col2Im",
+       18,
+       {},
+       {F({1, 2, 2}, {1, 2, 3, 4}), I64({1}, {3}), I64({1}, {2})},
+       {F({1, 1, 3}, {1, 5, 4})}},
+      // pads 1 on both sides: 4 blocks at -1..2; pixel = block - 1 + k. k0 = {1 2 3 4},
+      // k1 = {5 6 7 8}: {2 + 5, 3 + 6, 4 + 7}; 1 (at -1) and 8 (at 3) fall in the padding.
+      {"Col2Im_1d_pads",
+       "Col2Im",
+       18,
+       Ints("pads", {1, 1}),
+       {F({1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({1}, {3}), I64({1}, {2})},
+       {F({1, 1, 3}, {7, 9, 11})}},
+      // 2-D, image [2, 4], blocks [1, 2], strides [1, 2]: four disjoint blocks. k0 = {1 2 3 4}
+      // fills even columns, k1 = {5 6 7 8} odd ones.
+      {"Col2Im_2d_strides",
+       "Col2Im",
+       18,
+       Ints("strides", {1, 2}),
+       {F({1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({2}, {2, 4}), I64({2}, {1, 2})},
+       {F({1, 1, 2, 4}, {1, 5, 2, 6, 3, 7, 4, 8})}},
+      // DeformConv with zero offsets is Conv: a 2x2 box over {1 2; 3 4} plus bias 0.5.
+      {"DeformConv_zero_offset_is_conv",
+       "DeformConv",
+       19,
+       {},
+       {F({1, 1, 2, 2}, {1, 2, 3, 4}), F({1, 1, 2, 2}, {1, 1, 1, 1}),
+        F({1, 8, 1, 1}, {0, 0, 0, 0, 0, 0, 0, 0}), F({1}, {0.5f})},
+       {F({1, 1, 1, 1}, {10.5f})}},
+      // 1x1 kernel (weight 2) over the row {4 10 20}, w offsets {-0.5, 0.25, 1}: samples at
+      // -0.5 (half of 4, the other neighbour is outside: 2), 1.25 (0.75 * 10 + 0.25 * 20 = 12.5)
+      // and 3 (outside: 0); times 2, times mask {1, 0.5, 1}, plus bias 1: {5, 13.5, 1}.
+      {"DeformConv_fractional_offsets_mask",
+       "DeformConv",
+       22,
+       {},
+       {F({1, 1, 1, 3}, {4, 10, 20}), F({1, 1, 1, 1}, {2}),
+        F({1, 2, 1, 3}, {0, 0, 0, -0.5f, 0.25f, 1}), F({1}, {1}), F({1, 1, 1, 3}, {1, 0.5f, 1})},
+       {F({1, 1, 1, 3}, {5, 13.5f, 1})}},
 
       // Pooling over 0..15 as [1,1,4,4], 2x2 windows, stride 2.
       {"MaxPool_2x2",
@@ -601,6 +643,21 @@ std::vector<OpCase> Cases() {
        {},
        {F({2, 2}, {0, 1, 2, 3}), I64({2, 2}, {0, 0, 1, 1})},
        {F({2}, {0, 3})}},
+      // TensorScatter-24 along axis -2 (= 1) of caches [0 1 2] and [3 4 5]: batch 0 writes 7
+      // at 2, batch 1 writes 8 at 0.
+      {"TensorScatter_linear",
+       "TensorScatter",
+       24,
+       {},
+       {Iota({2, 3, 1}), F({2, 1, 1}, {7, 8}), I64({2}, {2, 0})},
+       {F({2, 3, 1}, {0, 1, 7, 8, 4, 5})}},
+      // Circular: batch 0 writes 1, 2 at 1, 2; batch 1 writes 3, 4 at 2 and (wrapping) 0.
+      {"TensorScatter_circular",
+       "TensorScatter",
+       24,
+       Str("mode", "circular"),
+       {F({2, 3, 1}, {0, 0, 0, 0, 0, 0}), F({2, 2, 1}, {1, 2, 3, 4}), I64({2}, {1, 2})},
+       {F({2, 3, 1}, {0, 1, 2, 4, 0, 3})}},
       // ONNX's own example: [[1,2,3,4,5]], indices [[1,3]], updates [[1.1,2.1]].
       {"ScatterElements_axis1",
        "ScatterElements",
@@ -866,6 +923,25 @@ std::vector<OpCase> Cases() {
        All({Int("axis", 0), Int("p", 2)}),
        {F({2, 2}, {3, 0, 4, 0})},
        {F({2, 2}, {0.6f, 0, 0.8f, 0})}},
+      // DFT-20 with the axis as input 2 (here 0, not the default -2): a length-2 DFT of rows
+      // [1 2 3] and [4 5 6] is their sum and difference, imaginary parts 0.
+      {"DFT_axis_input_opset20",
+       "DFT",
+       20,
+       {},
+       {Iota({2, 3, 1}, 1), std::nullopt, I64({}, {0})},
+       {F({2, 3, 2}, {5, 0, 7, 0, 9, 0, -3, 0, -3, 0, -3, 0})},
+       1e-6},
+      // Inverse one-sided DFT (irfft): [1 2 3 4] has the spectrum [10, -2+2i, -2, -2-2i]; its
+      // first 3 bins give back 4 real samples (default length 2 * (3 - 1)). The imaginary parts
+      // of bins 0 and 2 (5 and 7 here) do not count.
+      {"DFT_inverse_onesided_opset20",
+       "DFT",
+       20,
+       All({Int("inverse", 1), Int("onesided", 1)}),
+       {F({1, 3, 2}, {10, 5, -2, 2, -2, 7}), std::nullopt, I64({}, {1})},
+       {F({1, 4, 1}, {1, 2, 3, 4})},
+       1e-6},
       // Normalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel:
       // (1 - 0) / 1 * 2 + 0.5 = 2.5 and (2 - 1) / 2 * 3 + 1 = 2.5 (eps 1e-5 within tol).
       {"BatchNormalization_inference",

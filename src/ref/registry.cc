@@ -53,6 +53,8 @@ const Registry& DefaultRegistry() {
     RegisterActivationOps(*r);
     RegisterCastOps(*r);
     RegisterConvOps(*r);
+    RegisterCol2ImOps(*r);
+    RegisterDeformConvOps(*r);
     RegisterPoolOps(*r);
     RegisterNormalizationOps(*r);
     RegisterReductionOps(*r);

@@ -45,6 +45,8 @@ void RegisterElementwiseOps(Registry& r);
 void RegisterActivationOps(Registry& r);
 void RegisterCastOps(Registry& r);
 void RegisterConvOps(Registry& r);
+void RegisterCol2ImOps(Registry& r);
+void RegisterDeformConvOps(Registry& r);
 void RegisterPoolOps(Registry& r);
 void RegisterNormalizationOps(Registry& r);
 void RegisterReductionOps(Registry& r);

@@ -1,4 +1,5 @@
-// Index-driven data movement: Gather, GatherElements, GatherND and the Scatter family.
+// Index-driven data movement: Gather, GatherElements, GatherND, the Scatter family and
+// TensorScatter.
 //
 // Every index is read as int64, normalized (negative counts from the end) and checked against
 // its axis before any element is touched: an out-of-range index is a kernel failure, never an
@@ -260,6 +261,67 @@ std::vector<Value> ScatterND(KernelContext& ctx) {
   return Out(std::move(out));
 }
 
+// ---- TensorScatter-24
+// ----------------------------------------------------------------------------
+
+// Writes `update` into a copy of the cache `past` along `axis` (the sequence axis, not the batch
+// axis 0): for each batch b, update's positions 0..S-1 go to write_indices[b] + 0..S-1 (default
+// write index 0); mode "circular" wraps them modulo the cache length, "linear" requires them to
+// fit. Every other dimension of `update` must equal the cache's.
+std::vector<Value> TensorScatter(KernelContext& ctx) {
+  const Tensor& past = ctx.input(0);
+  const Tensor& update = ctx.input(1);
+  const Tensor* write_indices = ctx.optional_input(2);
+  const std::string mode = ctx.GetString("mode", "linear");
+  if (mode != "linear" && mode != "circular")
+    ctx.Fail("mode must be \"linear\" or \"circular\", got \"{}\"", mode);
+  if (past.dtype() != update.dtype()) {
+    ctx.Fail("past_cache is {} but update is {}", DTypeName(past.dtype()),
+             DTypeName(update.dtype()));
+  }
+  const int rank = past.rank();
+  if (rank < 2 || update.rank() != rank) {
+    ctx.Fail("past_cache {} and update {} need one rank >= 2", past.Describe(), update.Describe());
+  }
+  const int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", -2), rank);
+  if (axis == 0) ctx.Fail("axis must not be the batch axis 0");
+  for (int d = 0; d < rank; ++d) {
+    bool ok = d == axis ? update.dim(d) <= past.dim(d) : update.dim(d) == past.dim(d);
+    if (!ok) {
+      ctx.Fail("update {} does not fit past_cache {} along axis {}", ShapeToString(update.shape()),
+               ShapeToString(past.shape()), axis);
+    }
+  }
+  const int64_t batch = past.dim(0);
+  std::vector<int64_t> starts(static_cast<size_t>(batch), 0);
+  if (write_indices != nullptr) {
+    starts = ToInt64Vector(ctx, *write_indices);
+    if (static_cast<int64_t>(starts.size()) != batch)
+      ctx.Fail("write_indices has {} entries for batch size {}", starts.size(), batch);
+  }
+  const Shape& shape = past.shape();
+  const int64_t per_batch = Product(shape, 1, static_cast<size_t>(axis));  // prefix rows per b
+  const int64_t max_len = past.dim(static_cast<int>(axis));
+  const int64_t seq_len = update.dim(static_cast<int>(axis));
+  const int64_t inner = Product(shape, static_cast<size_t>(axis) + 1, shape.size());
+  Tensor out = past;
+  ElementCopier copy(update, out);
+  for (int64_t row = 0; row < batch * per_batch; ++row) {
+    const int64_t start = starts[static_cast<size_t>(row / per_batch)];
+    for (int64_t s = 0; s < seq_len; ++s) {
+      int64_t pos = start + s;
+      if (mode == "circular") {
+        pos = ((pos % max_len) + max_len) % max_len;
+      } else if (pos < 0 || pos >= max_len) {
+        ctx.Fail("write index {} + {} is outside the cache length {} (mode \"linear\")", start, s,
+                 max_len);
+      }
+      copy((row * max_len + pos) * inner, (row * seq_len + s) * inner, inner);
+    }
+  }
+  return Out(std::move(out));
+}
+
 }  // namespace
 
 void RegisterGatherScatterOps(Registry& r) {
@@ -271,6 +333,7 @@ void RegisterGatherScatterOps(Registry& r) {
   r.Add("", "ScatterElements", 16, ScatterElements<true>);
   r.Add("", "ScatterND", 11, ScatterND<false>);
   r.Add("", "ScatterND", 16, ScatterND<true>);
+  r.Add("", "TensorScatter", 24, TensorScatter);
 }
 
 }  // namespace concord::ref

@@ -1,5 +1,5 @@
-// Signal-processing ops (opset 17): DFT, STFT, HannWindow, HammingWindow, BlackmanWindow,
-// MelWeightMatrix.
+// Signal-processing ops (opset 17, DFT also 20): DFT, STFT, HannWindow, HammingWindow,
+// BlackmanWindow, MelWeightMatrix.
 //
 // Follows ONNX's Python reference (onnx/reference/ops/op_dft.py, op_stft.py, op_*_window.py,
 // op_mel_weight_matrix.py): transforms are computed in double precision (as numpy.fft does)
@@ -75,34 +75,58 @@ int64_t ScalarInt(const KernelContext& ctx, size_t i, const char* what) {
   return ToInt64Vector(ctx, t)[0];
 }
 
-// ---- DFT-17 -------------------------------------------------------------------------------------
+// ---- DFT-17 / DFT-20 ----------------------------------------------------------------------------
 
-std::vector<Value> DftOp(KernelContext& ctx) {
+// Inverse DFT of a one-sided (Hermitian) spectrum into `length` real samples, as numpy's irfft:
+// the spectrum is cut or zero-padded to length / 2 + 1 bins, the imaginary parts of bin 0 and
+// (for even lengths) bin length / 2 are ignored, and the other half is the conjugate mirror.
+std::vector<double> InverseRealDft(const std::vector<cd>& half, int64_t length) {
+  const size_t L = static_cast<size_t>(length);
+  auto bin = [&](size_t k) { return k < half.size() ? half[k] : cd(0); };
+  std::vector<cd> full(L);
+  full[0] = bin(0).real();
+  for (size_t k = 1; 2 * k < L; ++k) {
+    full[k] = bin(k);
+    full[L - k] = std::conj(bin(k));
+  }
+  if (L % 2 == 0 && L > 0) full[L / 2] = bin(L / 2).real();
+  std::vector<cd> res = Dft(full, length, true);
+  std::vector<double> out(L);
+  for (size_t n = 0; n < L; ++n) out[n] = res[n].real();
+  return out;
+}
+
+// DFT over `axis` (already read from the attribute or input) of x: [..., signal..., 1 or 2].
+// Forward, optionally one-sided (the first length / 2 + 1 bins); inverse, complex to complex, or
+// with `onesided` one-sided complex to real ([..., length, 1], default length 2 * (n - 1)), as
+// ONNX's reference does for both versions.
+std::vector<Value> RunDft(KernelContext& ctx, int64_t axis) {
   const Tensor& x = ctx.input(0);
   const int r = x.rank();
   if (r < 2) ctx.Fail("input must have rank >= 2 ([..., signal, 1 or 2]), got {}", x.Describe());
   const int64_t comps = x.dim(r - 1);
   if (comps != 1 && comps != 2)
     ctx.Fail("last dimension must be 1 (real) or 2 (complex), got {}", x.Describe());
-  int64_t axis = ctx.GetInt("axis", 1);
   if (axis < -r || axis > r - 2 || axis == -1)
     ctx.Fail("axis {} is out of range for rank {}", axis, r);
   if (axis < 0) axis += r;
   const bool inverse = ctx.GetInt("inverse", 0) != 0;
   const bool onesided = ctx.GetInt("onesided", 0) != 0;
+  const bool real_out = inverse && onesided;
   const int64_t n_in = x.dim(static_cast<int>(axis));
-  int64_t length = n_in;
+  int64_t length = real_out ? 2 * (n_in - 1) : n_in;
   if (ctx.has_input(1) && ctx.optional_input(1)->numel() > 0)
     length = ScalarInt(ctx, 1, "dft_length");
   if (length <= 0) ctx.Fail("dft_length must be positive, got {}", length);
-  const int64_t n_out = onesided ? length / 2 + 1 : length;
+  const int64_t n_out = onesided && !inverse ? length / 2 + 1 : length;
+  const int64_t out_comps = real_out ? 1 : 2;
 
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= x.dim(d);
   for (int d = static_cast<int>(axis) + 1; d < r - 1; ++d) inner *= x.dim(d);
   Shape out_shape = x.shape();
   out_shape[static_cast<size_t>(axis)] = n_out;
-  out_shape[static_cast<size_t>(r - 1)] = 2;
+  out_shape[static_cast<size_t>(r - 1)] = out_comps;
   Tensor out(x.dtype(), out_shape);
   if (out.numel() == 0) return Out(std::move(out));
   return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
@@ -117,6 +141,12 @@ std::vector<Value> DftOp(KernelContext& ctx) {
           line[static_cast<size_t>(k)] =
               cd(ToDouble(px[off]), comps == 2 ? ToDouble(px[off + 1]) : 0.0);
         }
+        if (real_out) {
+          std::vector<double> res = InverseRealDft(line, length);
+          for (int64_t k = 0; k < n_out; ++k)
+            po[(o * n_out + k) * inner + i] = FromDouble<T>(res[static_cast<size_t>(k)]);
+          continue;
+        }
         std::vector<cd> res = Dft(line, length, inverse);
         for (int64_t k = 0; k < n_out; ++k) {
           int64_t off = ((o * n_out + k) * inner + i) * 2;
@@ -127,6 +157,16 @@ std::vector<Value> DftOp(KernelContext& ctx) {
     }
     return out;
   }));
+}
+
+// DFT-17: the axis is an attribute (default 1).
+std::vector<Value> Dft17(KernelContext& ctx) { return RunDft(ctx, ctx.GetInt("axis", 1)); }
+
+// DFT-20: the axis is optional input 2 (default -2, the last signal axis).
+std::vector<Value> Dft20(KernelContext& ctx) {
+  int64_t axis = -2;
+  if (ctx.has_input(2)) axis = ScalarInt(ctx, 2, "axis");
+  return RunDft(ctx, axis);
 }
 
 // ---- STFT-17 ------------------------------------------------------------------------------------
@@ -295,7 +335,8 @@ std::vector<Value> MelWeightMatrix(KernelContext& ctx) {
 }  // namespace
 
 void RegisterSignalOps(Registry& r) {
-  r.Add("", "DFT", 17, DftOp);
+  r.Add("", "DFT", 17, Dft17);
+  r.Add("", "DFT", 20, Dft20);
   r.Add("", "STFT", 17, Stft);
   r.Add("", "HannWindow", 17, HannWindow);
   r.Add("", "HammingWindow", 17, HammingWindow);
