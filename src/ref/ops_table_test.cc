@@ -591,6 +591,51 @@ std::vector<OpCase> Cases() {
        {F({1, 1, 1, 2}, {0, 3}), std::nullopt, std::nullopt, I64({4}, {1, 1, 1, 4})},
        {F({1, 1, 1, 4}, {0, 1, 2, 3})},
        1e-6},
+      // Integer outputs round half to even: half_pixel maps outputs to -0.25, 0.25, 0.75, 1.25,
+      // i.e. 0, 0.5, 1.5, 2 between {0, 2} -> 0, 0, 2, 2 (truncation would give 0, 0, 1, 2).
+      {"Resize_linear_uint8_rounds_half_even",
+       "Resize",
+       13,
+       Str("mode", "linear"),
+       {U8({2}, {0, 2}), std::nullopt, F({1}, {2})},
+       {U8({4}, {0, 0, 2, 2})}},
+      // Resize-18 axes: only the last axis doubles (asymmetric nearest repeats each element).
+      {"Resize_18_axes",
+       "Resize",
+       18,
+       All({Ints("axes", {3}), Str("coordinate_transformation_mode", "asymmetric")}),
+       {Iota({1, 1, 2, 2}, 1), std::nullopt, F({1}, {2})},
+       {F({1, 1, 2, 4}, {1, 1, 2, 2, 3, 3, 4, 4})}},
+      // not_larger: sizes [1,1,1,3] of [1,1,2,4] -> one scale min(1, 1, 0.5, 0.75) = 0.5 for all
+      // axes, output [1,1,int(1.5),int(2.5)] = [1,1,1,2]; half_pixel maps to 0.5 and 2.5, which
+      // round_prefer_floor picks as 0 and 2: elements 1 and 3 of 1..8.
+      {"Resize_18_keep_aspect_ratio_not_larger",
+       "Resize",
+       18,
+       Str("keep_aspect_ratio_policy", "not_larger"),
+       {Iota({1, 1, 2, 4}, 1), std::nullopt, std::nullopt, I64({4}, {1, 1, 1, 3})},
+       {F({1, 1, 1, 2}, {1, 3})}},
+      // Antialiased linear at scale 0.5: the tent is twice as wide, taps i - 0.5 for i in -1..2
+      // scaled by 0.5 give weights {0.25, 0.75, 0.75, 0.25} / 2. Output 0 (x_ori 0.5) reads
+      // {1, 1, 2, 3} (edge-clamped) = 1.625; output 1 (x_ori 2.5) reads {2, 3, 4, 4} = 3.375.
+      // Plain linear would give 1.5 and 3.5.
+      {"Resize_18_linear_antialias",
+       "Resize",
+       18,
+       All({Str("mode", "linear"), Int("antialias", 1)}),
+       {Iota({4}, 1), std::nullopt, F({1}, {0.5f})},
+       {F({2}, {1.625f, 3.375f})},
+       1e-6},
+      // half_pixel_symmetric at scale 0.6 on length 4: output length floor(2.4) = 2, offset
+      // 2 * (1 - 2 / 2.4) = 1/3, so x_ori = 1/3 + (x + 0.5) / 0.6 - 0.5 = 2/3 and 7/3:
+      // 1 + 2/3 and 1 + 7/3 (half_pixel would give 1 + 1/3 and 3).
+      {"Resize_19_half_pixel_symmetric",
+       "Resize",
+       19,
+       All({Str("mode", "linear"), Str("coordinate_transformation_mode", "half_pixel_symmetric")}),
+       {Iota({4}, 1), std::nullopt, F({1}, {0.6f})},
+       {F({2}, {5.0f / 3, 10.0f / 3})},
+       1e-6},
 
       // Casts: float -> int truncates toward zero; nonzero -> true.
       {"Cast_float_to_int32",
