@@ -637,6 +637,41 @@ std::vector<OpCase> Cases() {
        {F({2}, {5.0f / 3, 10.0f / 3})},
        1e-6},
 
+      // GridSample-20, one spatial axis, align_corners: g = -1, 0.5 map to x = 0, 1.5 of
+      // {0, 10, 20} -> 0, 15.
+      {"GridSample_20_linear_1d",
+       "GridSample",
+       20,
+       Int("align_corners", 1),
+       {F({1, 1, 3}, {0, 10, 20}), F({1, 2, 1}, {-1, 0.5f})},
+       {F({1, 1, 2}, {0, 15})}},
+      // Trilinear on X[z][y][x] = 4z + 2y + x (2x2x2, align_corners): trilinear reproduces a
+      // linear function, so grid (x, y, z) = (0, 0, 0) -> index (0.5, 0.5, 0.5) -> 3.5 and
+      // (1, -1, -0.5) -> (1, 0, 0.25) -> 2.
+      {"GridSample_20_trilinear_5d",
+       "GridSample",
+       20,
+       Int("align_corners", 1),
+       {Iota({1, 1, 2, 2, 2}), F({1, 1, 1, 2, 3}, {0, 0, 0, 1, -1, -0.5f})},
+       {F({1, 1, 1, 1, 2}, {3.5f, 2})}},
+      // Nearest copies any element type; along x (length 2, align_corners 0) g = 1 maps to 1.5,
+      // which rounds half to even to 2: outside, so zeros padding reads 0; g = 0 maps to 0.5 ->
+      // 0 -> 7. The length-1 axes map g = 0 to 0.
+      {"GridSample_20_nearest_int32_5d",
+       "GridSample",
+       20,
+       Str("mode", "nearest"),
+       {I32({1, 1, 1, 1, 2}, {7, 9}), F({1, 1, 1, 2, 3}, {1, 0, 0, 0, 0, 0})},
+       {I32({1, 1, 1, 1, 2}, {0, 7})}},
+      // Cubic (Keys, A = -0.75) reproduces the linear {0, 1, 2, 3} inside: g = 0 -> x = 1.5 with
+      // weights {-0.09375, 0.59375, 0.59375, -0.09375} -> 1.5; g = -1 -> x = 0 exactly -> 0.
+      {"GridSample_20_cubic_1d",
+       "GridSample",
+       20,
+       All({Str("mode", "cubic"), Int("align_corners", 1), Str("padding_mode", "border")}),
+       {Iota({1, 1, 4}), F({1, 2, 1}, {0, -1})},
+       {F({1, 1, 2}, {1.5f, 0})}},
+
       // Casts: float -> int truncates toward zero; nonzero -> true.
       {"Cast_float_to_int32",
        "Cast",

@@ -65,6 +65,7 @@ const Registry& DefaultRegistry() {
     RegisterSelectOps(*r);
     RegisterGatherScatterOps(*r);
     RegisterResizeOps(*r);
+    RegisterGridSampleOps(*r);
     RegisterMatMulOps(*r);
     RegisterQuantizationOps(*r);
     RegisterRnnOps(*r);

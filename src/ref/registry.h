@@ -57,6 +57,7 @@ void RegisterGeneratorOps(Registry& r);
 void RegisterSelectOps(Registry& r);
 void RegisterGatherScatterOps(Registry& r);
 void RegisterResizeOps(Registry& r);
+void RegisterGridSampleOps(Registry& r);
 void RegisterMatMulOps(Registry& r);
 void RegisterQuantizationOps(Registry& r);
 void RegisterRnnOps(Registry& r);

@@ -1,13 +1,12 @@
-// Resampling ops: Resize (10, 11, 13, 18, 19), Upsample (7, 9), GridSample (16), RoiAlign (10, 16).
+// Resampling ops: Resize (10, 11, 13, 18, 19), Upsample (7, 9), RoiAlign (10, 16).
 //
 // Resize follows ONNX's Python reference (onnx/reference/ops/op_resize.py, 1.23) bit for bit:
 // every output coordinate is mapped back to a fractional input coordinate x_ori per axis, the n
 // input positions nearest x_ori (n = 2 for nearest/linear, 4 for cubic, more when antialiasing
 // widens the kernel) are read with edge clamping, and the 1-D weights are applied in one pass per
 // resized axis (in `axes` order), each in double over the previous pass's result. An axis that
-// is neither scaled nor cropped is left as it is. GridSample follows PyTorch's grid_sampler_2d
-// (which the ONNX tests were generated with) and RoiAlign the reference's pre-computed bilinear
-// sampling.
+// is neither scaled nor cropped is left as it is. RoiAlign follows the reference's pre-computed
+// bilinear sampling. (GridSample lives in grid_sample.cc.)
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -577,138 +576,6 @@ std::vector<Value> Resize(KernelContext& ctx) {
   return Out(ResizeTensor(ctx, x, p));
 }
 
-// ---- GridSample-16 (PyTorch grid_sampler_2d semantics) ---------------------------------------
-
-enum class Padding { kZeros, kBorder, kReflection };
-
-template <typename C>
-C Unnormalize(C coord, int64_t size, bool align_corners) {
-  C s = static_cast<C>(size);
-  return align_corners ? (coord + 1) / 2 * (s - 1) : ((coord + 1) * s - 1) / 2;
-}
-
-template <typename C>
-C ReflectCoordinates(C in, int64_t twice_low, int64_t twice_high) {
-  if (twice_low == twice_high) return 0;
-  if (!std::isfinite(in)) return in;  // becomes NaN/inf, read as zero by the caller
-  C lo = static_cast<C>(twice_low) / 2;
-  C span = static_cast<C>(twice_high - twice_low) / 2;
-  in = std::fabs(in - lo);
-  C extra = std::fmod(in, span);
-  C flips = std::floor(in / span);
-  return std::fmod(flips, C(2)) == 0 ? extra + lo : span - extra + lo;
-}
-
-// Applies the padding mode to an unnormalized coordinate (border/reflection pull it inside).
-template <typename C>
-C ApplyPadding(C coord, int64_t size, Padding padding, bool align_corners) {
-  auto clip = [&](C v) { return std::min(static_cast<C>(size - 1), std::max(v, C(0))); };
-  if (padding == Padding::kBorder) return clip(coord);
-  if (padding == Padding::kReflection) {
-    coord = align_corners ? ReflectCoordinates(coord, 0, 2 * (size - 1))
-                          : ReflectCoordinates(coord, -1, 2 * size - 1);
-    return clip(coord);
-  }
-  return coord;
-}
-
-template <typename C>
-C CubicConv1(C x, C A) {
-  return ((A + 2) * x - (A + 3)) * x * x + 1;
-}
-template <typename C>
-C CubicConv2(C x, C A) {
-  return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-}
-template <typename C>
-C CubicInterp1D(C x0, C x1, C x2, C x3, C t) {
-  const C A = static_cast<C>(-0.75);
-  C c0 = CubicConv2(t + 1, A), c1 = CubicConv1(t, A), c2 = CubicConv1(1 - t, A),
-    c3 = CubicConv2(2 - t, A);
-  return x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3;
-}
-
-std::vector<Value> GridSample(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& grid = ctx.input(1);
-  std::string mode_s = ctx.GetString("mode", "bilinear");
-  std::string pad_s = ctx.GetString("padding_mode", "zeros");
-  bool align = ctx.GetInt("align_corners", 0) != 0;
-  if (mode_s != "bilinear" && mode_s != "nearest" && mode_s != "bicubic")
-    ctx.Fail("unknown mode '{}'", mode_s);
-  Padding padding = pad_s == "zeros"    ? Padding::kZeros
-                    : pad_s == "border" ? Padding::kBorder
-                    : pad_s == "reflection"
-                        ? Padding::kReflection
-                        : (ctx.Fail("unknown padding_mode '{}'", pad_s), Padding::kZeros);
-  if (x.rank() != 4) ctx.Unsupported("GridSample-16 supports 4-D input only, got {}", x.Describe());
-  if (grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)) {
-    ctx.Fail("grid must be [N, H_out, W_out, 2] with N = {}, got {}", x.dim(0), grid.Describe());
-  }
-  if (grid.dtype() != x.dtype())
-    ctx.Fail("grid and X types differ: {} vs {}", grid.Describe(), x.Describe());
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t Ho = grid.dim(1), Wo = grid.dim(2);
-  Tensor out(x.dtype(), {N, C, Ho, Wo});
-  return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using CT = ComputeT<T>;
-    const T* px = x.data<T>();
-    const T* pg = grid.data<T>();
-    T* po = out.data<T>();
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t c = 0; c < C; ++c) {
-        const T* plane = px + (n * C + c) * H * W;
-        // Value at integral (but floating) coordinates; zero outside (NaN included).
-        auto at = [&](CT yy, CT xx) -> CT {
-          if (!(yy >= 0 && yy < static_cast<CT>(H) && xx >= 0 && xx < static_cast<CT>(W)))
-            return CT(0);
-          return Up(plane[static_cast<int64_t>(yy) * W + static_cast<int64_t>(xx)]);
-        };
-        // bicubic taps: padding applied to each tap coordinate, then bounds-checked.
-        auto at_bounded = [&](CT yy, CT xx) -> CT {
-          CT ax = ApplyPadding(xx, W, padding, align);
-          CT ay = ApplyPadding(yy, H, padding, align);
-          return at(ay, ax);
-        };
-        for (int64_t h = 0; h < Ho; ++h) {
-          for (int64_t w = 0; w < Wo; ++w) {
-            const T* g = pg + ((n * Ho + h) * Wo + w) * 2;
-            CT gx = Up(g[0]), gy = Up(g[1]);
-            CT ix = Unnormalize(gx, W, align), iy = Unnormalize(gy, H, align);
-            CT val = 0;
-            if (mode_s == "bicubic") {
-              CT fx = std::floor(ix), fy = std::floor(iy);
-              CT tx = ix - fx, ty = iy - fy;
-              CT rows[4];
-              for (int i = 0; i < 4; ++i) {
-                CT yy = fy - 1 + static_cast<CT>(i);
-                rows[i] = CubicInterp1D(at_bounded(yy, fx - 1), at_bounded(yy, fx),
-                                        at_bounded(yy, fx + 1), at_bounded(yy, fx + 2), tx);
-              }
-              val = CubicInterp1D(rows[0], rows[1], rows[2], rows[3], ty);
-            } else {
-              ix = ApplyPadding(ix, W, padding, align);
-              iy = ApplyPadding(iy, H, padding, align);
-              if (mode_s == "nearest") {
-                val = at(std::nearbyint(iy), std::nearbyint(ix));
-              } else {
-                CT x0 = std::floor(ix), y0 = std::floor(iy);
-                CT x1 = x0 + 1, y1 = y0 + 1;
-                CT nw = (x1 - ix) * (y1 - iy), ne = (ix - x0) * (y1 - iy);
-                CT sw = (x1 - ix) * (iy - y0), se = (ix - x0) * (iy - y0);
-                val = at(y0, x0) * nw + at(y0, x1) * ne + at(y1, x0) * sw + at(y1, x1) * se;
-              }
-            }
-            po[((n * C + c) * Ho + h) * Wo + w] = Down<T>(val);
-          }
-        }
-      }
-    }
-    return out;
-  }));
-}
-
 // ---- RoiAlign (10: output_half_pixel; 16: coordinate_transformation_mode) --------------------
 
 struct BilinearTap {
@@ -874,7 +741,6 @@ void RegisterResizeOps(Registry& r) {
   r.Add("", "Resize", 11, Resize<11>);  // 13 only widened types and made roi/scales optional
   r.Add("", "Resize", 18, Resize<18>);
   r.Add("", "Resize", 19, Resize<19>);
-  r.Add("", "GridSample", 16, GridSample);
   r.Add("", "RoiAlign", 10, RoiAlign10);
   r.Add("", "RoiAlign", 16, RoiAlign16);
 }
