@@ -48,6 +48,9 @@ Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
 }
 Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
 Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+Tensor S(const Shape& s, const std::vector<std::string>& v) {
+  return Tensor::FromVector<std::string>(s, v);
+}
 // Half-precision tensors from float values (each rounded to the type).
 template <typename H>
 Tensor Halves(const Shape& s, const std::vector<float>& v) {
@@ -672,6 +675,37 @@ std::vector<OpCase> Cases() {
        {Iota({1, 1, 4}), F({1, 2, 1}, {0, -1})},
        {F({1, 1, 2}, {1.5f, 0})}},
 
+      // String ops (opset 20). StringConcat broadcasts like any binary op.
+      {"StringConcat_broadcast",
+       "StringConcat",
+       20,
+       {},
+       {S({2}, {"a", "b\xc3\xa9"}), S({}, {"!"})},
+       {S({2}, {"a!", "b\xc3\xa9!"})}},
+      // No delimiter: whitespace runs separate (U+00A0 is whitespace, as in Python), maxsplit 1
+      // keeps the rest with its trailing space; "" has no pieces. Padded with "" to 2 pieces.
+      {"StringSplit_whitespace_maxsplit",
+       "StringSplit",
+       20,
+       Int("maxsplit", 1),
+       {S({3}, {"  a b  c ", "\xc2\xa0x", ""})},
+       {S({3, 2}, {"a", "b  c ", "x", "", "", ""}), I64({3}, {2, 1, 0})}},
+      // A delimiter separates at every occurrence, so consecutive ones give empty pieces.
+      {"StringSplit_delimiter",
+       "StringSplit",
+       20,
+       Str("delimiter", "--"),
+       {S({2}, {"a----b", "--"})},
+       {S({2, 3}, {"a", "", "b", "", "", ""}), I64({2}, {3, 2})}},
+      // Full match, not search: "aabb" has a second b. RE2's \w is ASCII ("é" is not a word
+      // character there, unlike in Python's re).
+      {"RegexFullMatch_re2",
+       "RegexFullMatch",
+       20,
+       Str("pattern", "a+b?|\\w+_\\d"),
+       {S({2, 3}, {"aab", "aabb", "", "x_1", "\xc3\xa9_1", "a"})},
+       {B({2, 3}, {true, false, false, true, false, true})}},
+
       // Casts: float -> int truncates toward zero; nonzero -> true.
       {"Cast_float_to_int32",
        "Cast",
@@ -909,6 +943,11 @@ TEST_P(OpTable, Matches) {
     ASSERT_EQ(g.dtype(), w.dtype()) << c.op << " output " << o;
     ASSERT_EQ(g.shape(), w.shape()) << c.op << " output " << o;
     for (int64_t i = 0; i < w.numel(); ++i) {
+      if (w.dtype() == DType::kString) {
+        EXPECT_EQ(g.data<std::string>()[i], w.data<std::string>()[i])
+            << c.op << " output " << o << " element " << i;
+        continue;
+      }
       double wv = w.GetDouble(i), gv = g.GetDouble(i);
       if (IsLowPrecision(w.dtype())) {
         EXPECT_EQ(static_cast<int>(g.codes()[i]), static_cast<int>(w.codes()[i]))

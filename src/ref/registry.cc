@@ -73,6 +73,7 @@ const Registry& DefaultRegistry() {
     RegisterSequenceOps(*r);
     RegisterSignalOps(*r);
     RegisterTextOps(*r);
+    RegisterStringOps(*r);
     RegisterObjectDetectionOps(*r);
     RegisterRandomOps(*r);
     RegisterTrainingOps(*r);

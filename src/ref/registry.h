@@ -65,6 +65,7 @@ void RegisterControlFlowOps(Registry& r);
 void RegisterSequenceOps(Registry& r);
 void RegisterSignalOps(Registry& r);
 void RegisterTextOps(Registry& r);
+void RegisterStringOps(Registry& r);
 void RegisterObjectDetectionOps(Registry& r);
 void RegisterRandomOps(Registry& r);
 void RegisterTrainingOps(Registry& r);
