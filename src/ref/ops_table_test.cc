@@ -48,6 +48,12 @@ Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
 }
 Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
 Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+using namespace std::string_literals;  // "..."s keeps embedded NULs
+
+// The bytes of a string as a 1-D uint8 tensor (an encoded file).
+Tensor Bytes(const std::string& b) {
+  return U8({static_cast<int64_t>(b.size())}, std::vector<uint8_t>(b.begin(), b.end()));
+}
 Tensor S(const Shape& s, const std::vector<std::string>& v) {
   return Tensor::FromVector<std::string>(s, v);
 }
@@ -705,6 +711,28 @@ std::vector<OpCase> Cases() {
        Str("pattern", "a+b?|\\w+_\\d"),
        {S({2, 3}, {"aab", "aabb", "", "x_1", "\xc3\xa9_1", "a"})},
        {B({2, 3}, {true, false, false, true, false, true})}},
+
+      // ImageDecoder on a 2x1 binary PNM (P6) with pixels (255, 0, 0) and (0, 153, 85).
+      // Grayscale is Pillow's luma (19595 R + 38470 G + 7471 B + 0x8000) >> 16: 76 and 100
+      // (OpenCV's own BGR2GRAY and a truncated 0.299/0.587/0.114 both give 99 for the second).
+      {"ImageDecoder_pnm_rgb",
+       "ImageDecoder",
+       20,
+       {},
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 3}, {255, 0, 0, 0, 153, 85})}},
+      {"ImageDecoder_pnm_bgr",
+       "ImageDecoder",
+       20,
+       Str("pixel_format", "BGR"),
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 3}, {0, 0, 255, 85, 153, 0})}},
+      {"ImageDecoder_pnm_grayscale",
+       "ImageDecoder",
+       20,
+       Str("pixel_format", "Grayscale"),
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 1}, {76, 100})}},
 
       // Casts: float -> int truncates toward zero; nonzero -> true.
       {"Cast_float_to_int32",

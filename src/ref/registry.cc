@@ -74,6 +74,7 @@ const Registry& DefaultRegistry() {
     RegisterSignalOps(*r);
     RegisterTextOps(*r);
     RegisterStringOps(*r);
+    RegisterImageOps(*r);
     RegisterObjectDetectionOps(*r);
     RegisterRandomOps(*r);
     RegisterTrainingOps(*r);

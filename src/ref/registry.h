@@ -66,6 +66,7 @@ void RegisterSequenceOps(Registry& r);
 void RegisterSignalOps(Registry& r);
 void RegisterTextOps(Registry& r);
 void RegisterStringOps(Registry& r);
+void RegisterImageOps(Registry& r);
 void RegisterObjectDetectionOps(Registry& r);
 void RegisterRandomOps(Registry& r);
 void RegisterTrainingOps(Registry& r);
