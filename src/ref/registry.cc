@@ -76,6 +76,8 @@ const Registry& DefaultRegistry() {
     RegisterRandomOps(*r);
     RegisterTrainingOps(*r);
     RegisterMiscOps(*r);
+    RegisterMlOps(*r);
+    RegisterTreeEnsembleOps(*r);
     return r;
   }();
   return *registry;

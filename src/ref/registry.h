@@ -68,5 +68,7 @@ void RegisterObjectDetectionOps(Registry& r);
 void RegisterRandomOps(Registry& r);
 void RegisterTrainingOps(Registry& r);
 void RegisterMiscOps(Registry& r);
+void RegisterMlOps(Registry& r);            // ai.onnx.ml (ml.cc)
+void RegisterTreeEnsembleOps(Registry& r);  // ai.onnx.ml tree ensembles (ml_tree.cc)
 
 }  // namespace concord::ref
