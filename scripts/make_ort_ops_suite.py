@@ -57,7 +57,10 @@ class Case:
         self.inits = inits or {}  # name -> array, placed among inputs by name
 
     def input_names(self):
-        return [n for n, _ in self.inputs]
+        names = [n for n, _ in self.inputs]
+        while names and not names[-1]:
+            names.pop()  # trailing omitted inputs are left out
+        return names
 
     def model(self, out_shapes=None) -> onnx.ModelProto:
         """The one-node model; outputs get out_shapes (ONNX Runtime's) once they are known."""
@@ -534,6 +537,364 @@ def label_encoder_tensor_string_to_int16():
         keys_tensor=numpy_helper.from_array(np.array(["x", "y"], dtype=object)),
         values_tensor=numpy_helper.from_array(np.array([100, -200], np.int16)),
         default_tensor=numpy_helper.from_array(np.array([7], np.int16)))
+
+
+# ---- com.microsoft: float ops ----------------------------------------------------------------
+
+
+def normal(seed, shape, scale=1.0, dtype=np.float32):
+    return (rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def ms_case(name, op, inputs, outputs=None, attrs=None, inits=None):
+    outputs = outputs or [("Y", TensorProto.FLOAT)]
+    return Case(name, op, MS, 1, inputs, outputs, attrs, inits)
+
+
+@case
+def gelu():
+    return ms_case("test_ms_gelu", "Gelu", [("X", normal(60, (2, 3, 8), 2))])
+
+
+@case
+def bias_gelu():
+    return ms_case("test_ms_bias_gelu", "BiasGelu",
+                   [("A", normal(61, (2, 3, 8), 2)), ("B", normal(62, (8,)))])
+
+
+@case
+def fast_gelu():
+    return ms_case("test_ms_fast_gelu", "FastGelu", [("X", normal(63, (2, 3, 8), 2))])
+
+
+@case
+def fast_gelu_bias():
+    return ms_case("test_ms_fast_gelu_bias", "FastGelu",
+                   [("X", normal(64, (4, 16), 2)), ("bias", normal(65, (16,)))])
+
+
+@case
+def quick_gelu():
+    return ms_case("test_ms_quick_gelu", "QuickGelu", [("X", normal(66, (3, 10), 3))])
+
+
+@case
+def quick_gelu_alpha():
+    return ms_case("test_ms_quick_gelu_alpha", "QuickGelu", [("X", normal(67, (3, 10), 3))],
+                   attrs=dict(alpha=1.0))
+
+
+def fused_conv(name, seed, w_shape, activation, params=None, bias=True, z=False, **conv):
+    x = normal(seed, (1, 3, 8, 8))
+    w = normal(seed + 1, w_shape, 0.5)
+    inputs = [("X", x), ("W", w)]
+    if bias or z:
+        inputs.append(("B", normal(seed + 2, (w_shape[0],))) if bias else ("", None))
+    attrs = dict(conv, activation=activation)
+    if params is not None:
+        attrs["activation_params"] = params
+    case_ = ms_case(name, "FusedConv", inputs, attrs=attrs)
+    if z:
+        # Z has the convolution's output shape: run once without it to learn that shape.
+        shape = run_ort(ms_case(name, "FusedConv", inputs, attrs=attrs))[0].shape
+        case_.inputs.append(("Z", normal(seed + 3, shape)))
+    return case_
+
+
+@case
+def fused_conv_relu():
+    return fused_conv("test_ms_fused_conv_relu", 70, (4, 3, 3, 3), "Relu", pads=[1, 1, 1, 1])
+
+
+@case
+def fused_conv_leaky_relu_strided():
+    return fused_conv("test_ms_fused_conv_leaky_relu_strided", 74, (4, 3, 3, 3), "LeakyRelu",
+                      [0.1], bias=False, strides=[2, 2])
+
+
+@case
+def fused_conv_clip_sum():
+    return fused_conv("test_ms_fused_conv_clip_sum", 78, (2, 3, 1, 1), "Clip", [-0.5, 0.5],
+                      z=True)
+
+
+@case
+def fused_conv_sigmoid_depthwise():
+    return fused_conv("test_ms_fused_conv_sigmoid_depthwise", 82, (3, 1, 3, 3), "Sigmoid",
+                      group=3, pads=[1, 1, 1, 1])
+
+
+@case
+def fused_conv_hard_sigmoid():
+    return fused_conv("test_ms_fused_conv_hard_sigmoid", 86, (2, 3, 3, 3), "HardSigmoid",
+                      [0.2, 0.5], auto_pad="SAME_UPPER")
+
+
+@case
+def fused_conv_tanh_dilated():
+    return fused_conv("test_ms_fused_conv_tanh_dilated", 90, (2, 3, 2, 2), "Tanh",
+                      dilations=[2, 2])
+
+
+def fused_matmul(name, a, b, **attrs):
+    return ms_case(name, "FusedMatMul", [("A", a), ("B", b)], attrs=attrs)
+
+
+@case
+def fused_matmul_trans_a_alpha():
+    return fused_matmul("test_ms_fused_matmul_trans_a_alpha", normal(100, (5, 3)),
+                        normal(101, (5, 4)), transA=1, alpha=0.5)
+
+
+@case
+def fused_matmul_batched_trans_b():
+    return fused_matmul("test_ms_fused_matmul_batched_trans_b", normal(102, (2, 3, 5)),
+                        normal(103, (2, 4, 5)), transB=1)
+
+
+@case
+def fused_matmul_trans_batch():
+    return fused_matmul("test_ms_fused_matmul_trans_batch", normal(104, (3, 2, 4, 5)),
+                        normal(105, (6, 2, 4, 5)), transBatchA=1, transBatchB=1, transB=1,
+                        alpha=2.0)
+
+
+@case
+def fused_matmul_broadcast():
+    return fused_matmul("test_ms_fused_matmul_broadcast", normal(106, (2, 3, 4, 5)),
+                        normal(107, (5, 6)), alpha=-1.5)
+
+
+@case
+def skip_layer_norm_full():
+    h = 16
+    return ms_case(
+        "test_ms_skip_layer_norm_full", "SkipLayerNormalization",
+        [("input", normal(110, (2, 3, h), 2)), ("skip", normal(111, (2, 3, h))),
+         ("gamma", normal(112, (h,))), ("beta", normal(113, (h,))), ("bias", normal(114, (h,)))],
+        [("Y", TensorProto.FLOAT), ("mean", TensorProto.FLOAT), ("inv_std_var", TensorProto.FLOAT),
+         ("sum", TensorProto.FLOAT)], dict(epsilon=1e-5))
+
+
+@case
+def skip_layer_norm_plain():
+    h = 8
+    return ms_case("test_ms_skip_layer_norm_plain", "SkipLayerNormalization",
+                   [("input", normal(115, (4, h))), ("skip", normal(116, (4, h))),
+                    ("gamma", normal(117, (h,)))])
+
+
+@case
+def skip_simplified_layer_norm():
+    h = 16
+    return ms_case(
+        "test_ms_skip_simplified_layer_norm", "SkipSimplifiedLayerNormalization",
+        [("input", normal(118, (2, 3, h), 2)), ("skip", normal(119, (2, 3, h))),
+         ("gamma", normal(120, (h,))), ("bias", normal(121, (h,)))],
+        [("Y", TensorProto.FLOAT), ("mean", TensorProto.FLOAT), ("inv_std_var", TensorProto.FLOAT),
+         ("sum", TensorProto.FLOAT)], dict(epsilon=1e-6))
+
+
+def pack_bits(q: np.ndarray, bits: int) -> np.ndarray:
+    """Packs the last axis of `q` (values < 2^bits) into bytes, lowest bits first."""
+    per = 8 // bits
+    pad = (-q.shape[-1]) % per
+    q = np.concatenate([q, np.zeros(q.shape[:-1] + (pad,), q.dtype)], axis=-1)
+    q = q.reshape(q.shape[:-1] + (-1, per)).astype(np.uint8)
+    out = np.zeros(q.shape[:-1], np.uint8)
+    for i in range(per):
+        out |= q[..., i] << (i * bits)
+    return out
+
+
+def matmul_nbits(name, seed, a_shape, n, block, bits=4, zero_points="packed", bias=False):
+    r = rng(seed)
+    k = a_shape[-1]
+    blocks = (k + block - 1) // block
+    q = r.integers(0, 2**bits, size=(n, blocks, block))
+    b = pack_bits(q, bits)  # [n, blocks, block * bits / 8]
+    scales = (r.uniform(0.01, 0.1, size=(n * blocks,))).astype(np.float32)
+    inputs = [("A", normal(seed + 1, a_shape)), ("B", b), ("scales", scales)]
+    inits = {"B": b, "scales": scales}
+    if zero_points == "packed":
+        zp = pack_bits(r.integers(0, 2**bits, size=(n, blocks)), bits)
+        inputs.append(("zero_points", zp))
+        inits["zero_points"] = zp
+    elif bias:
+        inputs.append(("", None))
+    if bias:
+        inputs += [("", None), ("bias", normal(seed + 2, (n,)))]
+        inits["bias"] = inputs[-1][1]
+    return ms_case(name, "MatMulNBits", inputs, attrs=dict(K=k, N=n, bits=bits, block_size=block),
+                   inits=inits)
+
+
+@case
+def matmul_nbits_4bit_zero_points():
+    return matmul_nbits("test_ms_matmul_nbits_4bit_zero_points", 130, (3, 64), 16, 32)
+
+
+@case
+def matmul_nbits_4bit_default_zero_point_3d():
+    return matmul_nbits("test_ms_matmul_nbits_4bit_default_zero_point_3d", 131, (2, 3, 64), 8,
+                        16, zero_points=None)
+
+
+@case
+def matmul_nbits_4bit_ragged_k_bias():
+    return matmul_nbits("test_ms_matmul_nbits_4bit_ragged_k_bias", 132, (4, 40), 6, 16,
+                        bias=True)
+
+
+@case
+def matmul_nbits_8bit():
+    return matmul_nbits("test_ms_matmul_nbits_8bit", 133, (2, 64), 8, 32, bits=8)
+
+
+# ---- com.microsoft: QLinear ops ---------------------------------------------------------------
+# Scales are powers of two (exact in float), so ONNX Runtime's float formulation gives the exact
+# result that ref computes; zero points are arbitrary.
+
+
+def qtensor(seed, shape, dtype=np.uint8):
+    info = np.iinfo(dtype)
+    return rng(seed).integers(info.min, info.max + 1, size=shape).astype(dtype)
+
+
+def qparams(scale, zero_point, dtype=np.uint8):
+    return [np.array(scale, np.float32), np.array(zero_point, dtype)]
+
+
+def qbinary(name, op, a, b, sa, za, sb, zb, sc, zc):
+    dt = a.dtype
+    names = ["A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale",
+             "C_zero_point"]
+    values = [a, *qparams(sa, za, dt), b, *qparams(sb, zb, dt), *qparams(sc, zc, dt)]
+    out = helper.np_dtype_to_tensor_dtype(dt)
+    return ms_case(name, op, list(zip(names, values)), [("C", out)])
+
+
+@case
+def qlinear_add_uint8():
+    return qbinary("test_ms_qlinear_add_uint8", "QLinearAdd", qtensor(140, (2, 3, 8)),
+                   qtensor(141, (2, 3, 8)), 0.5, 128, 0.25, 100, 0.5, 120)
+
+
+@case
+def qlinear_add_int8_broadcast():
+    return qbinary("test_ms_qlinear_add_int8_broadcast", "QLinearAdd",
+                   qtensor(142, (2, 3, 8), np.int8), qtensor(143, (8,), np.int8), 0.125, -3, 0.25,
+                   5, 0.25, 1)
+
+
+@case
+def qlinear_add_scalar():
+    return qbinary("test_ms_qlinear_add_scalar", "QLinearAdd", qtensor(144, (4, 5)),
+                   qtensor(145, (1,)), 0.0625, 10, 0.5, 200, 0.125, 0)
+
+
+@case
+def qlinear_mul_uint8():
+    return qbinary("test_ms_qlinear_mul_uint8", "QLinearMul", qtensor(146, (3, 8)),
+                   qtensor(147, (3, 8)), 0.0625, 128, 0.125, 120, 0.5, 128)
+
+
+@case
+def qlinear_mul_int8_broadcast():
+    return qbinary("test_ms_qlinear_mul_int8_broadcast", "QLinearMul",
+                   qtensor(148, (2, 1, 6), np.int8), qtensor(149, (3, 1), np.int8), 0.125, 0,
+                   0.0625, -2, 0.25, 3)
+
+
+def qunary(name, op, x, sx, zx, sy, zy, **attrs):
+    dt = x.dtype
+    names = ["X", "X_scale", "X_zero_point", "Y_scale", "Y_zero_point"]
+    values = [x, *qparams(sx, zx, dt), *qparams(sy, zy, dt)]
+    return ms_case(name, op, list(zip(names, values)), [("Y", helper.np_dtype_to_tensor_dtype(dt))],
+                   attrs)
+
+
+@case
+def qlinear_sigmoid_uint8():
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every code
+    return qunary("test_ms_qlinear_sigmoid_uint8", "QLinearSigmoid", x, 0.0625, 128,
+                  1 / 256, 0)
+
+
+@case
+def qlinear_sigmoid_int8():
+    x = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
+    return qunary("test_ms_qlinear_sigmoid_int8", "QLinearSigmoid", x, 0.125, 3, 1 / 256, -128)
+
+
+@case
+def qlinear_leaky_relu_uint8():
+    # (x - zp) * 0.25 * 0.1 / 0.125 = 0.2 (x - zp): never within 0.1 of a .5 tie.
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    return qunary("test_ms_qlinear_leaky_relu_uint8", "QLinearLeakyRelu", x, 0.25, 100, 0.125,
+                  60, alpha=0.1)
+
+
+@case
+def qlinear_leaky_relu_int8():
+    x = np.arange(-128, 128, dtype=np.int8).reshape(2, 128)
+    # Negative inputs land on exact .5 ties; the odd zero point shows where rounding happens.
+    return qunary("test_ms_qlinear_leaky_relu_int8", "QLinearLeakyRelu", x, 0.5, -10, 0.5, 3,
+                  alpha=0.25)
+
+
+@case
+def qlinear_concat():
+    a, b, c = qtensor(150, (2, 2, 3)), qtensor(151, (2, 3, 3)), qtensor(152, (2, 1, 3))
+    inputs = [("Y_scale", np.array(0.25, np.float32)), ("Y_zero_point", np.array(127, np.uint8)),
+              ("A", a), ("A_scale", np.array(0.5, np.float32)),
+              ("A_zero_point", np.array(128, np.uint8)),
+              ("B", b), ("B_scale", np.array(0.25, np.float32)),
+              ("B_zero_point", np.array(128, np.uint8)),
+              ("C", c), ("C_scale", np.array(0.125, np.float32)),
+              ("C_zero_point", np.array(7, np.uint8))]
+    return ms_case("test_ms_qlinear_concat", "QLinearConcat", inputs, [("Y", TensorProto.UINT8)],
+                   dict(axis=1))
+
+
+def qpool(name, op, x, sx, zx, sy, zy, **attrs):
+    dt = x.dtype
+    names = ["X", "x_scale", "x_zero_point", "y_scale", "y_zero_point"]
+    values = [x, *qparams(sx, zx, dt), *qparams(sy, zy, dt)]
+    return ms_case(name, op, list(zip(names, values)), [("Y", helper.np_dtype_to_tensor_dtype(dt))],
+                   attrs)
+
+
+@case
+def qlinear_average_pool():
+    return qpool("test_ms_qlinear_average_pool", "QLinearAveragePool", qtensor(160, (1, 3, 7, 7)),
+                 0.5, 128, 0.5, 128, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+
+
+@case
+def qlinear_average_pool_count_pad():
+    return qpool("test_ms_qlinear_average_pool_count_pad", "QLinearAveragePool",
+                 qtensor(161, (2, 2, 6, 6), np.int8), 0.25, 0, 0.25, -5, kernel_shape=[3, 3],
+                 pads=[1, 1, 1, 1], count_include_pad=1)
+
+
+@case
+def qlinear_average_pool_channels_last():
+    return qpool("test_ms_qlinear_average_pool_channels_last", "QLinearAveragePool",
+                 qtensor(162, (1, 6, 6, 4)), 0.125, 100, 0.25, 51, kernel_shape=[2, 2],
+                 strides=[2, 2], channels_last=1)
+
+
+@case
+def qlinear_global_average_pool():
+    return qpool("test_ms_qlinear_global_average_pool", "QLinearGlobalAveragePool",
+                 qtensor(163, (2, 4, 5, 5)), 0.5, 128, 0.5, 128)
+
+
+@case
+def qlinear_global_average_pool_channels_last():
+    return qpool("test_ms_qlinear_global_average_pool_channels_last", "QLinearGlobalAveragePool",
+                 qtensor(164, (1, 4, 4, 8)), 0.25, 20, 0.125, 11, channels_last=1)
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -78,6 +78,8 @@ const Registry& DefaultRegistry() {
     RegisterMiscOps(*r);
     RegisterMlOps(*r);
     RegisterTreeEnsembleOps(*r);
+    RegisterContribOps(*r);
+    RegisterContribQLinearOps(*r);
     return r;
   }();
   return *registry;
