@@ -81,6 +81,10 @@ const Registry& DefaultRegistry() {
     RegisterRandomOps(*r);
     RegisterTrainingOps(*r);
     RegisterMiscOps(*r);
+    RegisterMlOps(*r);
+    RegisterTreeEnsembleOps(*r);
+    RegisterContribOps(*r);
+    RegisterContribQLinearOps(*r);
     return r;
   }();
   return *registry;

@@ -73,5 +73,9 @@ void RegisterObjectDetectionOps(Registry& r);
 void RegisterRandomOps(Registry& r);
 void RegisterTrainingOps(Registry& r);
 void RegisterMiscOps(Registry& r);
+void RegisterMlOps(Registry& r);              // ai.onnx.ml (ml.cc)
+void RegisterTreeEnsembleOps(Registry& r);    // ai.onnx.ml tree ensembles (ml_tree.cc)
+void RegisterContribOps(Registry& r);         // com.microsoft (contrib.cc)
+void RegisterContribQLinearOps(Registry& r);  // com.microsoft QLinear* (contrib_qlinear.cc)
 
 }  // namespace concord::ref
