@@ -14,6 +14,7 @@
 
 #include "ir/external_data.h"
 #include "ir/model_format.h"
+#include "ir/runtime_schemas.h"
 #include "ir/tensor_io.h"
 
 namespace concord {
@@ -248,6 +249,7 @@ std::string TypeToString(const onnx::TypeProto& type) {
 
 Model Model::FromProto(onnx::ModelProto proto, const std::string& base_dir, const std::string& what,
                        const LoadOptions& options) {
+  RegisterRuntimeSchemas();  // before the checker and shape inference look schemas up
   ValidateHeader(proto, what);
   ValidateGraph(proto.graph(), base_dir, what, 0);
   for (const auto& f : proto.functions()) {

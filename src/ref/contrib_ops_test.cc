@@ -131,6 +131,23 @@ TEST(ContribSkipLayerNorm, SimplifiedIsRmsNorm) {
   ExpectNear(y[0], {3 / std::sqrt(12.5), 4 / std::sqrt(12.5)});
 }
 
+// ONNX Runtime's ONNX-domain ops at opset 16: the model loads (ir/runtime_schemas.h registers
+// their schemas for ONNX's checker) and runs.
+TEST(OrtOnnxDomain, LayerNormalizationAndRmsNormBeforeOpset17) {
+  GraphBuilder b("ort16", 16);
+  b.Input("x", DType::kFloat32, {1, 2});
+  b.Input("g", DType::kFloat32, {2});
+  b.Output("ln", DType::kFloat32, {1, 2});
+  b.Output("rms", DType::kFloat32, {1, 2});
+  b.Node("LayerNormalization", "ln", {"x", "g"}, {"ln"});
+  auto* rms = b.Node("SimplifiedLayerNormalization", "rms", {"x", "g"}, {"rms"});
+  GraphBuilder::Float(rms, "epsilon", 0);
+  // x = {2, 4}: LayerNorm {-1, 1} (epsilon 1e-5 within tolerance); RMS {2, 4} / sqrt(10).
+  auto y = Interpreter(b.Build()).Run({{"x", F({1, 2}, {2, 4})}, {"g", F({2}, {1, 1})}});
+  ExpectNear(y[0].tensor, {-1, 1}, 1e-4);
+  ExpectNear(y[1].tensor, {2 / std::sqrt(10.0), 4 / std::sqrt(10.0)});
+}
+
 TEST(ContribMatMulNBits, DefaultZeroPointIsEight) {
   // K = 16, N = 1, one block of 16 4-bit codes: every byte 0x9A holds codes 10 (low) and 9
   // (high): (10 - 8) * 0.5 = 1 and (9 - 8) * 0.5 = 0.5. A = ones: 8 * 1 + 8 * 0.5 = 12.

@@ -1,7 +1,8 @@
 // com.microsoft contrib ops that ONNX Runtime's graph optimizers, exporters and transformer tools
 // write into saved models: the Gelu family (Gelu, BiasGelu, FastGelu, QuickGelu), FusedConv,
-// FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization and MatMulNBits. The
-// quantized QLinear* ops live in contrib_qlinear.cc.
+// FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization and MatMulNBits, plus
+// SimplifiedLayerNormalization, which ONNX Runtime puts in the ONNX domain. The quantized QLinear*
+// ops live in contrib_qlinear.cc.
 //
 // Semantics are ONNX Runtime's contrib op specs (docs/ContribOperators.md), written out in exact
 // arithmetic: element-wise math and normalization statistics in double, rounded once to the
@@ -249,6 +250,34 @@ std::vector<Value> SkipNorm(KernelContext& ctx, bool simplified) {
   return out;
 }
 
+// ONNX Runtime's SimplifiedLayerNormalization (ONNX domain, opset 1): RMS normalization over the
+// axes [axis, rank): Y = X / sqrt(mean(X^2) + epsilon) * scale, scale broadcast onto
+// X.shape[axis:]; output 1 is the per-row 1 / sqrt(mean(X^2) + epsilon) (float).
+std::vector<Value> SimplifiedLayerNorm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 1) ctx.Fail("X must have rank >= 1");
+  const int64_t axis = NormalizeAxis(ctx, ctx.GetInt("axis", -1), x.rank());
+  const Shape row_shape(x.shape().begin() + axis, x.shape().end());
+  const int64_t cols = NumElements(row_shape), rows = cols == 0 ? 0 : x.numel() / cols;
+  std::vector<double> v = Broadcast(ctx, 0, x.shape(), x.dtype());
+  std::vector<double> scale = Broadcast(ctx, 1, row_shape, x.dtype());
+  const double eps = ctx.GetFloat("epsilon", 1e-5f);
+  std::vector<double> inv(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double* row = v.data() + r * cols;
+    double sq = 0;
+    for (int64_t j = 0; j < cols; ++j) sq += row[j] * row[j];
+    inv[static_cast<size_t>(r)] = 1 / std::sqrt(sq / static_cast<double>(cols) + eps);
+    for (int64_t j = 0; j < cols; ++j) row[j] *= inv[static_cast<size_t>(r)] * scale[j];
+  }
+  Shape stat_shape = x.shape();
+  for (size_t d = static_cast<size_t>(axis); d < stat_shape.size(); ++d) stat_shape[d] = 1;
+  std::vector<Value> out;
+  out.emplace_back(FromDoubles(ctx, x.dtype(), x.shape(), v));
+  out.emplace_back(FromDoubles(ctx, DType::kFloat32, stat_shape, inv));
+  return out;
+}
+
 std::vector<Value> SkipLayerNorm(KernelContext& ctx) { return SkipNorm(ctx, false); }
 std::vector<Value> SkipSimplifiedLayerNorm(KernelContext& ctx) { return SkipNorm(ctx, true); }
 
@@ -343,6 +372,8 @@ void RegisterContribOps(Registry& r) {
   r.Add(ms, "QuickGelu", 1, QuickGelu);
   r.Add(ms, "SkipLayerNormalization", 1, SkipLayerNorm);
   r.Add(ms, "SkipSimplifiedLayerNormalization", 1, SkipSimplifiedLayerNorm);
+  // ONNX Runtime's own op in the ONNX domain (schema: ir/runtime_schemas.h).
+  r.Add("", "SimplifiedLayerNormalization", 1, SimplifiedLayerNorm);
 }
 
 }  // namespace concord::ref

@@ -313,7 +313,9 @@ struct Classified {
 // value) reached. With two, a model whose leaves all name one class ("binary case") decides on
 // that class's score: above 0.5 when all weights are positive, above 0 otherwise; a model that
 // scores only class 0 gets two scores made from one: [1 - s, s] (positive weights), [-s, s] or
-// logistic(-s), logistic(s) (mixed weights).
+// logistic(-s), logistic(s) (mixed weights). Other two-class models pick the second class when
+// its score is above 0; there ONNX Runtime 1.32 returns the literal label 1 or 0 whatever the
+// class labels are, and ref returns the class label.
 Classified FinishClassification(Scores s, const std::vector<double>& base, PostTransform post,
                                 bool binary_case, bool all_positive) {
   const size_t n = s.v.size();

@@ -351,6 +351,8 @@ void RegisterNormalizationOps(Registry& r) {
   r.Add("", "BatchNormalization", 9, BatchNorm9);
   r.Add("", "BatchNormalization", 14, BatchNorm14);     // 15 only widened parameter types
   r.Add("", "InstanceNormalization", 1, InstanceNorm);  // 6 dropped consumed_inputs
+  // Before 17, ONNX Runtime's LayerNormalization (same definition; schema: ir/runtime_schemas.h).
+  r.Add("", "LayerNormalization", 1, LayerNorm);
   r.Add("", "LayerNormalization", 17, LayerNorm);
   r.Add("", "LpNormalization", 1, LpNorm);
   r.Add("", "LRN", 1, Lrn);
