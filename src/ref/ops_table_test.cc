@@ -588,6 +588,13 @@ std::vector<OpCase> Cases() {
        {},
        {F({3, 1}, {1, 2, 3}), I64({2}, {3, 2})},
        {F({3, 2}, {1, 1, 2, 2, 3, 3})}},
+      // A zero-size leading dim: nothing to copy (used to divide by zero walking the odometer).
+      {"Expand_to_zero_rows",
+       "Expand",
+       13,
+       {},
+       {F({1, 3}, {1, 2, 3}), I64({2}, {0, 3})},
+       {F({0, 3}, {})}},
       {"Tile", "Tile", 13, {}, {F({2}, {1, 2}), I64({1}, {3})}, {F({6}, {1, 2, 1, 2, 1, 2})}},
       {"Shape", "Shape", 13, {}, {m23}, {I64({2}, {2, 3})}},
       {"Size", "Size", 13, {}, {m23}, {I64({}, {6})}},

@@ -50,9 +50,10 @@ void ForEachBroadcastRows(const Shape& out_shape,
                           const std::array<std::vector<int64_t>, N>& strides, int64_t row_begin,
                           int64_t row_end, F&& f) {
   int rank = static_cast<int>(out_shape.size());
+  if (row_begin >= row_end) return;  // also keeps the odometer's % off zero-size dims
   if (rank == 0) {
     std::array<int64_t, N> off{};
-    if (row_begin < row_end) f(int64_t{0}, off);
+    f(int64_t{0}, off);
     return;
   }
   std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
