@@ -72,6 +72,7 @@ const Registry& DefaultRegistry() {
     RegisterRnnOps(*r);
     RegisterControlFlowOps(*r);
     RegisterSequenceOps(*r);
+    RegisterZipMapOps(*r);
     RegisterSignalOps(*r);
     RegisterTextOps(*r);
     RegisterObjectDetectionOps(*r);
