@@ -9,6 +9,9 @@
                      Softmax -> ZipMap(classlabels_int64s) (probabilities, seq(map(int64, float)))
                      and ArgMax (the label), like LinearClassifier -> ZipMap
   zipmap_empty_batch ZipMap on a [0, 2] input: an empty sequence of maps
+  linear_classifier  what skl2onnx writes for a multinomial LogisticRegression on iris-like data:
+                     LinearClassifier(SOFTMAX, string labels) -> output_label and, through
+                     ZipMap, output_probability (seq(map(string, float)))
 
 Each case is model.onnx + test_data_set_0/{input,output}_K.pb; a sequence of maps is a
 SequenceProto (elem_type MAP) of MapProtos whose values are scalar float tensors, the layout of
@@ -117,7 +120,28 @@ def zipmap_empty_batch(rng):
     return model, [("X", np.zeros((0, 2), np.float32))], [[]]
 
 
-CASES = [zipmap_strings, zipmap_classifier, zipmap_empty_batch]
+def linear_classifier(rng):
+    labels = ["setosa", "versicolor", "virginica"]
+    coef = rng.standard_normal((3, 4)).astype(np.float32)
+    intercepts = rng.standard_normal(3).astype(np.float32)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    nodes = [helper.make_node("LinearClassifier", ["X"], ["output_label", "probability_tensor"],
+                              domain="ai.onnx.ml", classlabels_strings=labels,
+                              coefficients=coef.ravel().tolist(),
+                              intercepts=intercepts.tolist(), post_transform="SOFTMAX"),
+             zipmap_node(labels, "probability_tensor", "output_probability")]
+    model = make_model(nodes, "linear_classifier",
+                       [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 4])],
+                       [helper.make_tensor_value_info("output_label", TensorProto.STRING, [5]),
+                        seq_map_info("output_probability", TensorProto.STRING)])
+    scores = x.astype(np.float64) @ coef.T.astype(np.float64) + intercepts
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    label = np.array([labels[i] for i in np.argmax(probs, axis=1)], dtype=object)
+    return model, [("X", x)], [label, [dict(zip(labels, row)) for row in probs]]
+
+
+CASES = [zipmap_strings, zipmap_classifier, zipmap_empty_batch, linear_classifier]
 
 
 def run_ort(model, inputs):
