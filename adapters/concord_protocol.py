@@ -4,7 +4,10 @@ A frame is: magic b"CNC1", type byte, 3 zero bytes, u32 meta_len, u64 body_len (
 then meta_len bytes of UTF-8 JSON (an object), then the body: blobs, each u64 length + bytes.
 Values travel as ONNX TensorProto bytes (sequences as SequenceProto, an empty optional as an
 empty blob), named and typed by meta["names"] / meta["kinds"] ("tensor" | "sequence" | "none"),
-exactly as src/protocol/values.cc writes them.
+exactly as src/protocol/values.cc writes them. A sequence of maps (what ai.onnx.ml ZipMap returns,
+and onnxruntime as a list of dicts) is a SequenceProto of elem_type MAP: one MapProto per dict,
+its values a SequenceProto of scalar tensors (as numpy_helper.from_dict writes them); it decodes
+to a list of dicts whose values are NumPy scalars, so their element type survives a round trip.
 
 Between Concord and a local worker, tensors may travel in shared memory instead (SharedRegion:
 a memory file Concord created, inherited by the worker as a descriptor named in HELLO): kind
@@ -219,9 +222,14 @@ class OnnxBitsArray:
         return self.onnx_elem_type in PACKED_BITS
 
 
-# A value on the wire: a tensor, a tensor NumPy cannot hold, a sequence of tensors, or an
-# empty optional.
-Value = Union[NDArray, OnnxBitsArray, list[NDArray], None]
+# A value on the wire: a tensor, a tensor NumPy cannot hold, a sequence of tensors, a sequence
+# of maps, or an empty optional.
+class MapSequence(list[dict[Any, Any]]):
+    """A sequence of maps: a list of dicts, marked as such so that an empty one still travels as
+    a sequence of maps. encode_value also takes a plain non-empty list of dicts."""
+
+
+Value = Union[NDArray, OnnxBitsArray, list[NDArray], list[dict[Any, Any]], None]
 ValueMap = dict[str, Value]
 NamedValues = list[tuple[str, Value]]
 
@@ -360,8 +368,61 @@ def _onnx() -> tuple[Any, Any]:
     return onnx, numpy_helper
 
 
+def _map_proto(d: dict[Any, Any], string_keys: bool) -> Any:
+    """A MapProto of one dict: string or int64 keys (NumPy integer keys keep their type), values
+    as scalar tensors of the values' common NumPy type (float32 for an empty dict)."""
+    onnx, numpy_helper = _onnx()
+    m = onnx.MapProto()
+    keys = list(d)
+    if string_keys:
+        m.key_type = onnx.TensorProto.STRING
+        m.string_keys.extend(k.encode("utf-8") if isinstance(k, str) else bytes(k) for k in keys)
+    else:
+        key_type = np.asarray(keys).dtype if keys and isinstance(keys[0], np.integer) else None
+        m.key_type = (onnx.helper.np_dtype_to_tensor_dtype(key_type) if key_type is not None
+                      else onnx.TensorProto.INT64)
+        m.keys.extend(int(k) for k in keys)
+    values = np.asarray(list(d.values())) if d else np.zeros((0,), np.float32)
+    m.values.elem_type = onnx.SequenceProto.TENSOR
+    for v in values:
+        m.values.tensor_values.append(numpy_helper.from_array(np.asarray(v, values.dtype)))
+    return m
+
+
+def _map_sequence_proto(name: str, maps: list[Any]) -> Any:
+    onnx, _ = _onnx()
+    seq = onnx.SequenceProto()
+    seq.name = name
+    seq.elem_type = onnx.SequenceProto.MAP
+    first = next((k for d in maps for k in d), "")
+    for d in maps:
+        seq.map_values.append(_map_proto(d, isinstance(first, (str, bytes))))
+    return seq
+
+
+def _map_from_proto(m: Any, what: str) -> dict[Any, Any]:
+    onnx, numpy_helper = _onnx()
+    if m.key_type == onnx.TensorProto.STRING:
+        keys: list[Any] = [k.decode("utf-8") for k in m.string_keys]
+    else:
+        keys = list(m.keys)
+    tensors = m.values.tensor_values
+    if len(keys) != len(tensors) or len(m.values.map_values) or len(m.values.sequence_values):
+        raise ProtocolError("%s: a map must hold one scalar tensor per key" % what)
+    values = []
+    for t in tensors:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise ProtocolError(what + " uses external data")
+        arr = numpy_helper.to_array(t)
+        if arr.size != 1:
+            raise ProtocolError("%s: a map value holds %d elements, not 1" % (what, arr.size))
+        values.append(arr.reshape(())[()])
+    return dict(zip(keys, values))
+
+
 def encode_value(name: str, value: Value) -> tuple[str, bytes]:
-    """Returns (kind, blob) for a numpy array, a list of arrays (sequence) or None."""
+    """Returns (kind, blob) for a numpy array, a list of arrays (sequence), a list of dicts
+    (sequence of maps) or None."""
     onnx, numpy_helper = _onnx()
     if value is None:
         return "none", b""
@@ -373,6 +434,9 @@ def encode_value(name: str, value: Value) -> tuple[str, bytes]:
         little = value.bits.dtype.newbyteorder("<")
         t.raw_data = np.ascontiguousarray(value.bits, dtype=little).tobytes()
         return "tensor", t.SerializeToString()
+    if isinstance(value, MapSequence) or (isinstance(value, list) and value
+                                          and isinstance(value[0], dict)):
+        return "sequence", _map_sequence_proto(name, value).SerializeToString()
     if isinstance(value, (list, tuple)):
         seq = onnx.SequenceProto()
         seq.name = name
@@ -533,6 +597,9 @@ def get_values(msg: Message, region: Optional[SharedRegion] = None) -> NamedValu
                 s.ParseFromString(blob)
             except Exception:
                 raise ProtocolError(what + " is not a SequenceProto") from None
+            if s.elem_type == onnx.SequenceProto.MAP:
+                out.append((name, MapSequence(_map_from_proto(m, what) for m in s.map_values)))
+                continue
             items = []
             for t in s.tensor_values:
                 if t.data_location == onnx.TensorProto.EXTERNAL:

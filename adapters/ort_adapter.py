@@ -33,7 +33,7 @@ import onnxruntime as ort
 
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
                      parse_options)
-from concord_protocol import PACKED_BITS, NamedValues, OnnxBitsArray, ValueMap
+from concord_protocol import PACKED_BITS, MapSequence, NamedValues, OnnxBitsArray, ValueMap
 from gpu import GpuMemoryMeter, first_cuda_device, no_cuda_reason
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
@@ -99,6 +99,20 @@ def _bits_output(v: Any, code: Optional[int]) -> Any:
     if code is None or not isinstance(v, np.ndarray) or v.dtype not in (np.uint8, np.uint16):
         return v
     return OnnxBitsArray(v, code)
+
+
+def _map_output(v: Any, ort_type: str) -> Any:
+    """A seq(map(K, tensor(V))) output (ZipMap's) comes back from session.run as a list of dicts of
+    Python numbers: their values typed as V (float32, not Python's double) and the list marked as
+    a sequence of maps, which it stays when empty."""
+    if not isinstance(v, list) or not ort_type.startswith("seq(map("):
+        return v
+    value = ort_type.split("tensor(")[-1].split(")")[0]
+    numeric = {"float": np.float32, "double": np.float64, "int64": np.int64, "int32": np.int32}
+    kind = numeric.get(value)
+    if kind is None:
+        return MapSequence(v)
+    return MapSequence({k: kind(x) for k, x in d.items()} for d in v)
 
 
 def _plain_output(v: Any, name: str) -> Any:
@@ -306,7 +320,8 @@ class OrtAdapter(Adapter):
         if by_value:
             return [(n, _raw_output(v, c) if c is not None else _plain_output(v, n))
                     for n, v, c in zip(names, values, raw)], run_ms
-        return [(n, _bits_output(v, c)) for n, v, c in zip(names, values, raw)], run_ms
+        return [(n, _map_output(_bits_output(v, c), t))
+                for n, v, c, t in zip(names, values, raw, types)], run_ms
 
     def run(self, inputs: ValueMap) -> tuple[NamedValues, float]:
         return self._run(self.session, inputs)

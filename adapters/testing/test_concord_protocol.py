@@ -85,10 +85,58 @@ class FramingTest(unittest.TestCase):
         back = dict(cp.get_values(cp.decode_frame(cp.encode_frame(m))))
         bx, bs = back["x"], back["s"]
         assert isinstance(bx, np.ndarray) and isinstance(bs, list)
+        self.assertNotIsInstance(bs, cp.MapSequence)
         np.testing.assert_array_equal(bx, x)
         self.assertEqual(bx.dtype, np.float32)
-        self.assertEqual([a.tolist() for a in bs], [[1, 2], [3]])
+        self.assertEqual([np.asarray(a).tolist() for a in bs], [[1, 2], [3]])
         self.assertIsNone(back["n"])
+
+    def test_map_sequences(self) -> None:
+        import onnx
+        from onnx import numpy_helper
+        labels = [{"cat": np.float32(0.25), "dog": np.float32(0.75)},
+                  {"cat": np.float32(1.0), "dog": np.float32(-0.5)}]
+        ids = cp.MapSequence([{7: np.float32(0.5), -1: np.float32(0.125)}])
+        plain = [{"a": 1.5}]  # a list of dicts of Python floats, as onnxruntime returns it
+        m = cp.Message(cp.OUTPUT)
+        cp.put_values(m, ["labels", "ids", "empty", "plain"],
+                      [cp.MapSequence(labels), ids, cp.MapSequence(), plain])
+        self.assertEqual(m.meta["kinds"], ["sequence"] * 4)
+        # On the wire: SequenceProto of MapProtos, as ONNX's own numpy_helper reads them.
+        wire = onnx.SequenceProto()
+        wire.ParseFromString(m.blobs[0])
+        self.assertEqual(wire.elem_type, onnx.SequenceProto.MAP)
+        self.assertEqual(wire.map_values[0].key_type, onnx.TensorProto.STRING)
+        self.assertEqual(numpy_helper.to_list(wire), [{b"cat": 0.25, b"dog": 0.75},
+                                                      {b"cat": 1.0, b"dog": -0.5}])
+        back = dict(cp.get_values(cp.decode_frame(cp.encode_frame(m))))
+        for name in ("labels", "ids", "empty", "plain"):
+            self.assertIsInstance(back[name], cp.MapSequence, name)
+        self.assertEqual(back["labels"], labels)
+        self.assertEqual(back["ids"], ids)
+        self.assertEqual(back["empty"], [])
+        got = back["labels"]
+        assert isinstance(got, cp.MapSequence)
+        self.assertEqual(got[0]["dog"].dtype, np.float32)
+        plain_back = back["plain"]
+        assert isinstance(plain_back, cp.MapSequence)
+        self.assertEqual(plain_back[0]["a"].dtype, np.float64)
+        ids_wire = onnx.SequenceProto()
+        ids_wire.ParseFromString(m.blobs[1])
+        self.assertEqual(ids_wire.map_values[0].key_type, onnx.TensorProto.INT64)
+        self.assertEqual(list(ids_wire.map_values[0].keys), [7, -1])
+
+    def test_bad_map_is_a_protocol_error(self) -> None:
+        import onnx
+        seq = onnx.SequenceProto()
+        seq.elem_type = onnx.SequenceProto.MAP
+        bad = seq.map_values.add()
+        bad.key_type = onnx.TensorProto.INT64
+        bad.keys.extend([1, 2])  # two keys, no values
+        m = cp.Message(cp.OUTPUT, {"names": ["z"], "kinds": ["sequence"]},
+                       [seq.SerializeToString()])
+        with self.assertRaises(cp.ProtocolError):
+            cp.get_values(m)
 
     def test_bfloat16_keeps_its_bits(self) -> None:
         import onnx

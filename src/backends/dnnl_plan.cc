@@ -8,6 +8,7 @@
 #include "backends/ref_backend.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
+#include "ir/value_io.h"
 
 namespace concord::dnnl_internal {
 
@@ -26,24 +27,6 @@ memory::desc AnyMd(const Shape& dims) {
 // ---- the reference interpreter for nodes oneDNN does not run ---------------------------------
 
 namespace {
-
-onnx::TypeProto TypeOf(const Value& v) {
-  onnx::TypeProto t;
-  auto tensor_type = [](const Tensor& x, onnx::TypeProto_Tensor* tt, bool with_rank) {
-    tt->set_elem_type(static_cast<int>(x.dtype()));
-    if (with_rank) {
-      auto* shape = tt->mutable_shape();
-      for (int i = 0; i < x.rank(); ++i) shape->add_dim();  // rank only: shapes may change
-    }
-  };
-  if (v.is_tensor()) {
-    tensor_type(v.tensor, t.mutable_tensor_type(), true);
-  } else if (v.is_sequence()) {
-    t.mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(
-        static_cast<int>(v.elem_type));
-  }
-  return t;
-}
 
 // Shape inference may leave -1 (unknown) dims in subgraphs' declared types; a segment's model
 // is validated again, so those become unknown dims.
@@ -90,7 +73,7 @@ RefSegment::RefSegment(const Model& model, const std::vector<int>& nodes,
       } else if (auto e = external_inputs.find(r); e != external_inputs.end()) {
         auto* in = g->add_input();
         in->set_name(r);
-        *in->mutable_type() = TypeOf(e->second);
+        *in->mutable_type() = TypeOfValue(e->second, TypeDetail::kRankOnly);  // shapes may change
         inputs_.push_back(r);
       } else {
         continue;  // produced inside a subgraph of the node itself

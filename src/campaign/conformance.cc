@@ -35,6 +35,16 @@ std::string CompareValues(const Value& expected, const Value& actual, const Tole
       if (!d.ok) return fmt::format("{}[{}]: {}", what, i, d.message);
     }
   }
+  if (expected.is_map_sequence()) {
+    if (expected.maps.size() != actual.maps.size()) {
+      return fmt::format("{}: {} maps expected, got {}", what, expected.maps.size(),
+                         actual.maps.size());
+    }
+    for (size_t i = 0; i < expected.maps.size(); ++i) {
+      TensorDiff d = CompareMaps(expected.maps[i], actual.maps[i], tol);
+      if (!d.ok) return fmt::format("{}[{}]: {}", what, i, d.message);
+    }
+  }
   return "";
 }
 

@@ -33,6 +33,17 @@ std::string RandomUid() {
   return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
 }
 
+// Digest of one map of a sequence of maps: its keys (strings by their bytes), then its values.
+std::string MapDigest(const MapValue& m) {
+  std::string keys;
+  if (m.keys.dtype() == DType::kString) {
+    for (int64_t i = 0; i < m.keys.numel(); ++i) keys += m.keys.data<std::string>()[i] + '\0';
+  } else {
+    keys.assign(static_cast<const char*>(m.keys.raw()), m.keys.nbytes());
+  }
+  return TensorDigest(keys.data(), keys.size()) + TensorDigest(m.values.raw(), m.values.nbytes());
+}
+
 std::vector<OutputRecord> MakeOutputs(const std::vector<Value>& values,
                                       const std::vector<ValueInfo>& infos, const MatrixConfig& c) {
   std::vector<OutputRecord> out;
@@ -42,10 +53,14 @@ std::vector<OutputRecord> MakeOutputs(const std::vector<Value>& values,
     o.idx = static_cast<int64_t>(i);
     o.name = i < infos.size() ? infos[i].name : fmt::format("output_{}", i);
     if (!v.is_tensor()) {
-      o.dtype = v.is_sequence() ? "sequence(" + std::string(DTypeName(v.elem_type)) + ")" : "none";
+      o.dtype = v.is_sequence()       ? "sequence(" + std::string(DTypeName(v.elem_type)) + ")"
+                : v.is_map_sequence() ? fmt::format("sequence(map({},{}))", DTypeName(v.key_type),
+                                                    DTypeName(v.elem_type))
+                                      : "none";
       o.shape_json = "null";
       std::string acc;
       for (const auto& t : v.sequence) acc += TensorDigest(t.raw(), t.nbytes());
+      for (const auto& m : v.maps) acc += MapDigest(m);
       o.digest = TensorDigest(acc.data(), acc.size());
       out.push_back(std::move(o));
       continue;

@@ -50,6 +50,8 @@ std::string InputDigest(const ValueMap& values) {
     } else {
       acc += "seq" + std::to_string(v.sequence.size());
       for (const auto& t : v.sequence) acc += TensorDigest(t.raw(), t.nbytes());
+      if (v.is_map_sequence()) acc += "maps" + std::to_string(v.maps.size());
+      for (const auto& m : v.maps) acc += TensorDigest(m.values.raw(), m.values.nbytes());
     }
     acc += "|";
   }

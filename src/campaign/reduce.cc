@@ -5,6 +5,7 @@
 #include "backends/ref_backend.h"
 #include "ir/error.h"
 #include "ir/tensor_io.h"
+#include "ir/value_io.h"
 
 namespace concord {
 
@@ -12,16 +13,7 @@ namespace {
 
 void SetTensorType(onnx::ValueInfoProto* vi, const std::string& name, const Value& v) {
   vi->set_name(name);
-  onnx::TypeProto* type = vi->mutable_type();
-  if (v.is_sequence()) {
-    auto* elem = type->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type();
-    elem->set_elem_type(static_cast<int32_t>(v.elem_type));
-    return;
-  }
-  auto* t = type->mutable_tensor_type();
-  t->set_elem_type(static_cast<int32_t>(v.tensor.dtype()));
-  auto* shape = t->mutable_shape();
-  for (int64_t d : v.tensor.shape()) shape->add_dim()->set_dim_value(d);
+  *vi->mutable_type() = TypeOfValue(v, TypeDetail::kFullShape);
 }
 
 // `model` with graph input `name` turned into an initializer holding `value`; nullopt when the

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <complex>
+#include <set>
 #include <vector>
 
 #include "ir/low_precision.h"
@@ -53,7 +54,47 @@ std::string ElementString(const Tensor& t, int64_t i) {
   });
 }
 
+// Map key i as written in messages: strings quoted, integers exactly.
+std::string KeyString(const Tensor& keys, int64_t i) {
+  if (keys.dtype() == DType::kString) return fmt::format("'{}'", keys.data<std::string>()[i]);
+  return ElementString(keys, i);
+}
+
+// Why two maps' key sets differ, in words: a key one side lacks.
+std::string KeysDiffer(const Tensor& expected, const Tensor& actual) {
+  if (expected.dtype() != actual.dtype()) {
+    return fmt::format("map key types differ: expected {}, got {}", DTypeName(expected.dtype()),
+                       DTypeName(actual.dtype()));
+  }
+  std::set<std::string> e, a;
+  for (int64_t i = 0; i < expected.numel(); ++i) e.insert(KeyString(expected, i));
+  for (int64_t i = 0; i < actual.numel(); ++i) a.insert(KeyString(actual, i));
+  for (const auto& k : e)
+    if (!a.count(k)) return fmt::format("map keys differ: key {} is missing", k);
+  for (const auto& k : a)
+    if (!e.count(k)) return fmt::format("map keys differ: unexpected key {}", k);
+  return fmt::format("map keys differ: {} keys expected, got {} (repeated keys)", expected.numel(),
+                     actual.numel());
+}
+
 }  // namespace
+
+TensorDiff CompareMaps(const MapValue& expected, const MapValue& actual, const Tolerance& tol) {
+  std::optional<Tensor> aligned = MapValuesInKeyOrder(actual, expected.keys);
+  if (!aligned) {
+    TensorDiff d;
+    d.dtype_mismatch = expected.keys.dtype() != actual.keys.dtype();
+    d.shape_mismatch = !d.dtype_mismatch;
+    d.message = KeysDiffer(expected.keys, actual.keys);
+    return d;
+  }
+  TensorDiff d = CompareTensors(expected.values, *aligned, tol);
+  if (!d.ok && d.worst_index >= 0) {
+    d.message =
+        fmt::format("{} (worst at key {})", d.message, KeyString(expected.keys, d.worst_index));
+  }
+  return d;
+}
 
 TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const Tolerance& tol) {
   TensorDiff d;

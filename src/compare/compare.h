@@ -3,12 +3,14 @@
 // The check follows ggml's test-backend-ops order — NaN placement first, then Inf placement
 // and sign, then magnitude — and numpy.testing.assert_allclose's rule for the magnitude:
 // |actual - expected| <= atol + rtol * |expected|. Integers, bools and strings must be equal.
-// Dtype or shape mismatches are reported, never thrown.
+// Dtype or shape mismatches are reported, never thrown. Maps (of a sequence of maps) compare by
+// key.
 #pragma once
 
 #include <string>
 
 #include "ir/tensor.h"
+#include "ir/value.h"
 
 namespace concord {
 
@@ -35,5 +37,11 @@ struct TensorDiff {
 };
 
 TensorDiff CompareTensors(const Tensor& expected, const Tensor& actual, const Tolerance& tol);
+
+// One map of a sequence of maps against another: the same key set (order ignored; else
+// dtype_mismatch for different key types, shape_mismatch for different keys, and a message naming
+// a key one side lacks), then the values key by key as CompareTensors judges them (worst_index
+// counts in expected's key order; the message names the key).
+TensorDiff CompareMaps(const MapValue& expected, const MapValue& actual, const Tolerance& tol);
 
 }  // namespace concord

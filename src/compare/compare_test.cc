@@ -98,3 +98,42 @@ TEST(Compare, Complex128ComparesImaginaryParts) {
 
 }  // namespace
 }  // namespace concord
+
+namespace concord {
+namespace {
+
+MapValue Labels(std::vector<std::string> keys, std::vector<float> values) {
+  int64_t n = static_cast<int64_t>(keys.size());
+  return {Tensor::FromVector<std::string>({n}, keys), Tensor::FromVector<float>({n}, values)};
+}
+
+TEST(CompareMaps, KeyOrderDoesNotMatterValuesDo) {
+  // onnxruntime returns ZipMap's maps sorted by key; the labels' own order is another order.
+  MapValue e = Labels({"b", "a", "c"}, {0.5f, 0.25f, 0.25f});
+  TensorDiff d = CompareMaps(e, Labels({"a", "b", "c"}, {0.25f, 0.5f, 0.25f}), {});
+  EXPECT_TRUE(d.ok) << d.message;
+  EXPECT_EQ(d.count, 3);
+  d = CompareMaps(e, Labels({"a", "b", "c"}, {0.25f, 0.5f, 0.3f}), {1e-3, 1e-7});
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.mismatches, 1);
+  EXPECT_EQ(d.worst_index, 2);  // in expected's key order
+  EXPECT_NE(d.message.find("worst at key 'c'"), std::string::npos) << d.message;
+  EXPECT_NEAR(d.max_abs, 0.05, 1e-6);
+}
+
+TEST(CompareMaps, DifferentKeySetsAreNamed) {
+  MapValue e = Labels({"a", "b"}, {1, 2});
+  TensorDiff d = CompareMaps(e, Labels({"a", "x"}, {1, 2}), {});
+  EXPECT_FALSE(d.ok);
+  EXPECT_TRUE(d.shape_mismatch);
+  EXPECT_EQ(d.message, "map keys differ: key 'b' is missing");
+  d = CompareMaps(e, Labels({"a", "b", "x"}, {1, 2, 3}), {});
+  EXPECT_EQ(d.message, "map keys differ: unexpected key 'x'");
+  MapValue ints{Tensor::FromVector<int64_t>({2}, {0, 1}), Tensor::FromVector<float>({2}, {1, 2})};
+  d = CompareMaps(e, ints, {});
+  EXPECT_TRUE(d.dtype_mismatch);
+  EXPECT_EQ(d.message, "map key types differ: expected string, got int64");
+}
+
+}  // namespace
+}  // namespace concord

@@ -85,7 +85,17 @@ void CompareTensorOutput(const Tensor& a, const Tensor& b, const PairOptions& op
 }
 
 const char* KindName(const Value& v) {
-  return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "none";
+  switch (v.kind) {
+    case Value::Kind::kTensor:
+      return "a tensor";
+    case Value::Kind::kSequence:
+      return "a sequence";
+    case Value::Kind::kMapSequence:
+      return "a sequence of maps";
+    case Value::Kind::kNone:
+      break;
+  }
+  return "none";
 }
 
 }  // namespace
@@ -107,14 +117,18 @@ OutputAgreement CompareOutput(const std::string& name, const Value& a, const Val
     CompareTensorOutput(a.tensor, b.tensor, options, &out);
     return out;
   }
-  if (a.sequence.size() != b.sequence.size()) {
-    out.message = fmt::format("output '{}': sequence lengths differ ({} vs {})", name,
-                              a.sequence.size(), b.sequence.size());
+  size_t na = a.is_map_sequence() ? a.maps.size() : a.sequence.size();
+  size_t nb = b.is_map_sequence() ? b.maps.size() : b.sequence.size();
+  if (na != nb) {
+    out.message = fmt::format("output '{}': sequence lengths differ ({} vs {})", name, na, nb);
     return out;
   }
   out.diff.ok = true;
-  for (size_t i = 0; i < a.sequence.size(); ++i) {
-    MergeDiff(&out.diff, CompareTensors(a.sequence[i], b.sequence[i], options.tol), i);
+  for (size_t i = 0; i < na; ++i) {
+    MergeDiff(&out.diff,
+              a.is_map_sequence() ? CompareMaps(a.maps[i], b.maps[i], options.tol)
+                                  : CompareTensors(a.sequence[i], b.sequence[i], options.tol),
+              i);
   }
   out.ok = out.diff.ok;
   out.message = out.diff.message;

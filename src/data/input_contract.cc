@@ -14,6 +14,9 @@ std::string GivenTypeString(const Value& v) {
     return fmt::format("{}[{}]", DTypeName(v.tensor.dtype()), fmt::join(v.tensor.shape(), ","));
   }
   if (v.is_sequence()) return fmt::format("a sequence of {}", DTypeName(v.elem_type));
+  if (v.is_map_sequence()) {
+    return fmt::format("a sequence of map({}, {})", DTypeName(v.key_type), DTypeName(v.elem_type));
+  }
   return "an empty optional";
 }
 

@@ -189,6 +189,29 @@ Divergence Measure(const Value& source, const Value& target, const Tolerance& to
     }
     return d;
   }
+  if (source.is_map_sequence() && target.is_map_sequence() &&
+      source.maps.size() == target.maps.size()) {
+    d.agree = true;
+    for (size_t i = 0; i < source.maps.size(); ++i) {
+      // Maps compare key by key: the target's values in the source's key order.
+      std::optional<Tensor> tgt = MapValuesInKeyOrder(target.maps[i], source.maps[i].keys);
+      if (!tgt) {
+        d = Divergence();
+        d.compared = true;
+        d.message = fmt::format("map {}: key sets differ", i);
+        d.shape_mismatch = true;
+        d.max_abs = INFINITY;
+        d.mismatch_fraction = 1;
+        return d;
+      }
+      Divergence e = MeasureTensor(source.maps[i].values, *tgt, tol);
+      if (i == 0)
+        d = e;
+      else
+        Accumulate(&d, e);
+    }
+    return d;
+  }
   d.message = fmt::format("{} vs {}", source.Describe(), target.Describe());
   d.max_abs = INFINITY;
   d.mismatch_fraction = 1;

@@ -40,6 +40,32 @@ TEST(Frame, RoundTrip) {
 
 // The same bytes are checked by adapters/testing/test_concord_protocol.py: both ends of the
 // protocol encode this MODEL frame identically.
+TEST(Frame, SequenceOfMapsRoundTrip) {
+  MapValue labels{Tensor::FromVector<std::string>({2}, {"cat", "dog"}),
+                  Tensor::FromVector<float>({2}, {0.25f, 0.75f})};
+  MapValue ids{Tensor::FromVector<int64_t>({1}, {-3}), Tensor::FromVector<float>({1}, {1.5f})};
+  Message m;
+  m.type = MessageType::kOutput;
+  PutValues(&m, {"labels", "ids", "empty"},
+            {Value::MapSequence({labels, labels}, DType::kString, DType::kFloat32),
+             Value::MapSequence({ids}, DType::kInt64, DType::kFloat32),
+             Value::MapSequence({}, DType::kString, DType::kFloat32)});
+  EXPECT_EQ(m.meta["kinds"], nlohmann::json({"sequence", "sequence", "sequence"}));
+  auto values = GetValues(DecodeFrame(EncodeFrame(m)));
+  ASSERT_EQ(values.size(), 3u);
+  const Value& l = values[0].second;
+  ASSERT_TRUE(l.is_map_sequence());
+  EXPECT_EQ(l.Describe(), "seq<map<string,float>>[2]");
+  EXPECT_TRUE(l.maps[1].keys.BitwiseEqual(labels.keys));
+  EXPECT_TRUE(l.maps[1].values.BitwiseEqual(labels.values));
+  const Value& i = values[1].second;
+  ASSERT_TRUE(i.is_map_sequence());
+  EXPECT_EQ(i.maps[0].keys.data<int64_t>()[0], -3);
+  EXPECT_EQ(i.maps[0].values.data<float>()[0], 1.5f);
+  EXPECT_TRUE(values[2].second.is_map_sequence());
+  EXPECT_TRUE(values[2].second.maps.empty());
+}
+
 TEST(Frame, MatchesTheGoldenFrameSharedWithPython) {
   std::ifstream in("src/protocol/testdata/model_frame.bin", std::ios::binary);
   ASSERT_TRUE(in) << "run from the source folder";

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "ir/tensor_io.h"
+#include "ir/value_io.h"
 #include "protocol/shared_region.h"
 
 namespace concord::protocol {
@@ -66,11 +67,9 @@ uint64_t PutValues(Message* m, const std::vector<std::string>& names,
       TensorToProto(v.tensor, names[i], &p);
       m->blobs.push_back(p.SerializeAsString());
       jk.push_back("tensor");
-    } else if (v.is_sequence()) {
+    } else if (v.is_sequence() || v.is_map_sequence()) {
       onnx::SequenceProto s;
-      s.set_name(names[i]);
-      s.set_elem_type(onnx::SequenceProto::TENSOR);
-      for (const auto& t : v.sequence) TensorToProto(t, "", s.add_tensor_values());
+      SequenceToProto(v, names[i], &s);
       m->blobs.push_back(s.SerializeAsString());
       jk.push_back("sequence");
     } else {
@@ -88,6 +87,14 @@ uint64_t PutValues(Message* m, const std::vector<std::string>& names,
 }
 
 namespace {
+
+bool UsesExternalData(const onnx::SequenceProto& s) {
+  for (const auto& t : s.tensor_values())
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) return true;
+  for (const auto& m : s.map_values())
+    if (UsesExternalData(m.values())) return true;
+  return false;
+}
 
 // The tensor a "shm" descriptor names, copied out of `region`.
 Tensor SharedTensor(const nlohmann::json& d, SharedRegion* region, const std::string& what) {
@@ -158,15 +165,8 @@ std::vector<std::pair<std::string, Value>> GetValues(const Message& m, SharedReg
     } else if (kind == "sequence") {
       onnx::SequenceProto s;
       if (!s.ParseFromString(m.blobs[i])) ProtocolFail(what + " is not a SequenceProto");
-      std::vector<Tensor> items;
-      DType elem = DType::kUndefined;
-      for (const auto& t : s.tensor_values()) {
-        if (t.data_location() == onnx::TensorProto::EXTERNAL)
-          ProtocolFail(what + " uses external data");
-        items.push_back(TensorFromProto(t, "", what));
-        elem = items.back().dtype();
-      }
-      out.emplace_back(name, Value::Sequence(std::move(items), elem));
+      if (UsesExternalData(s)) ProtocolFail(what + " uses external data");
+      out.emplace_back(name, SequenceFromProto(s, "", what));
     } else if (kind == "none") {
       out.emplace_back(name, Value::None());
     } else {

@@ -1,5 +1,6 @@
 // Values on the wire: each tensor is one blob of ONNX TensorProto bytes, each sequence one
-// blob of SequenceProto bytes, an empty optional an empty blob; meta["names"] and
+// blob of SequenceProto bytes (a sequence of maps: elem_type MAP, MapProtos as ir/value_io.h
+// writes them), an empty optional an empty blob; meta["names"] and
 // meta["kinds"] ("tensor" | "sequence" | "none" | "shm") say which is which, in blob order.
 //
 // Between Concord and a local worker that accepted shared memory in HELLO, tensors of the

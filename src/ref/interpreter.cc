@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "ir/tensor_io.h"
+#include "ir/value_io.h"
 
 namespace concord::ref {
 
@@ -47,22 +48,6 @@ void CollectReads(const onnx::NodeProto& node, std::unordered_set<std::string>* 
   }
 }
 
-onnx::TypeProto TypeOfValue(const Value& v) {
-  onnx::TypeProto t;
-  auto fill_tensor = [](const Tensor& x, onnx::TypeProto_Tensor* tt) {
-    tt->set_elem_type(static_cast<int32_t>(x.dtype()));
-    auto* shape = tt->mutable_shape();
-    for (int64_t d : x.shape()) shape->add_dim()->set_dim_value(d);
-  };
-  if (v.is_tensor()) {
-    fill_tensor(v.tensor, t.mutable_tensor_type());
-  } else if (v.is_sequence()) {
-    t.mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(
-        static_cast<int32_t>(v.elem_type));
-  }
-  return t;
-}
-
 using Clock = std::chrono::steady_clock;
 
 }  // namespace
@@ -89,6 +74,9 @@ void CheckValueAgainstType(const Value& v, const onnx::TypeProto& type, const st
         }
       }
     }
+  } else if (type.has_sequence_type() && type.sequence_type().elem_type().has_map_type()) {
+    if (!v.is_map_sequence())
+      Fail(ErrorKind::kInput, "{}: expected a sequence of maps, got {}", what, v.Describe());
   } else if (type.has_sequence_type()) {
     if (!v.is_sequence())
       Fail(ErrorKind::kInput, "{}: expected a sequence, got {}", what, v.Describe());
@@ -286,7 +274,7 @@ struct Interpreter::Impl {
     std::vector<onnx::TypeProto> types;
     std::string sig;
     for (const Value* v : ins) {
-      types.push_back(v ? TypeOfValue(*v) : onnx::TypeProto());
+      types.push_back(v ? TypeOfValue(*v, TypeDetail::kFullShape) : onnx::TypeProto());
       sig += v ? v->Describe() : "-";
       sig += ";";
     }

@@ -263,19 +263,5 @@ TEST(MlPreprocessing, ScalerSubtractsThenMultiplies) {
   EXPECT_EQ(Values(y[0]), (std::vector<double>{9, 9}));
 }
 
-TEST(MlZipMap, RefusedAsUnsupported) {
-  try {
-    RunMl("ZipMap", 1,
-          [](onnx::NodeProto* n) {
-            GraphBuilder::Ints(n, "classlabels_int64s", {0, 1});
-          },
-          {Tensor::FromVector<float>({1, 2}, {0.25f, 0.75f})}, {{DType::kFloat32, 2}});
-    FAIL() << "ZipMap ran";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("sequence of maps"), std::string::npos) << e.what();
-  }
-}
-
 }  // namespace
 }  // namespace concord::ref

@@ -73,6 +73,7 @@ const Registry& DefaultRegistry() {
     RegisterRnnOps(*r);
     RegisterControlFlowOps(*r);
     RegisterSequenceOps(*r);
+    RegisterZipMapOps(*r);
     RegisterSignalOps(*r);
     RegisterTextOps(*r);
     RegisterStringOps(*r);

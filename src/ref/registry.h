@@ -65,6 +65,7 @@ void RegisterQuantizationOps(Registry& r);
 void RegisterRnnOps(Registry& r);
 void RegisterControlFlowOps(Registry& r);
 void RegisterSequenceOps(Registry& r);
+void RegisterZipMapOps(Registry& r);  // ai.onnx.ml ZipMap (zipmap.cc)
 void RegisterSignalOps(Registry& r);
 void RegisterTextOps(Registry& r);
 void RegisterStringOps(Registry& r);

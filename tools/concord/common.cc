@@ -103,6 +103,10 @@ nlohmann::json ValueSummaryJson(const Value& v) {
   } else if (v.is_sequence()) {
     j["sequence_length"] = v.sequence.size();
     j["dtype"] = DTypeName(v.elem_type);
+  } else if (v.is_map_sequence()) {
+    j["sequence_length"] = v.maps.size();
+    j["key_dtype"] = DTypeName(v.key_type);
+    j["dtype"] = DTypeName(v.elem_type);
   } else {
     j["none"] = true;
   }

@@ -1,7 +1,7 @@
 // ai.onnx.ml ops other than the tree ensembles (ml_tree.cc): the preprocessing ops sklearn
 // pipelines convert to (Binarizer, Scaler, Normalizer, OneHotEncoder, LabelEncoder,
-// ArrayFeatureExtractor, Imputer, FeatureVectorizer), the linear models, and ZipMap, which ref
-// refuses (see below).
+// ArrayFeatureExtractor, Imputer, FeatureVectorizer) and the linear models. ZipMap, which returns
+// a sequence of maps, is in zipmap.cc.
 //
 // Semantics follow ONNX's reference (onnx/reference/ops/aionnxml) and, where it is silent or
 // disagrees, ONNX Runtime, whose behaviour converted models are tested against: Normalizer MAX
@@ -438,15 +438,6 @@ std::vector<Value> LinearClassifier(KernelContext& ctx) {
   return out;
 }
 
-// ZipMap turns scores into a sequence of maps (one {label: score} per row). Concord's Value holds
-// tensors, sequences of tensors and "none" only, so ref cannot return it.
-std::vector<Value> ZipMap(KernelContext& ctx) {
-  ctx.Unsupported(
-      "ZipMap returns a sequence of maps, which Concord's values (tensors, sequences of tensors, "
-      "empty optionals) cannot hold; convert the model without it (skl2onnx: "
-      "options={{'zipmap': False}}) and compare the probability tensor instead");
-}
-
 }  // namespace
 
 void RegisterMlOps(Registry& r) {
@@ -462,7 +453,6 @@ void RegisterMlOps(Registry& r) {
   r.Add(ml, "Normalizer", 1, Normalizer);
   r.Add(ml, "OneHotEncoder", 1, OneHotEncoder);
   r.Add(ml, "Scaler", 1, Scaler);
-  r.Add(ml, "ZipMap", 1, ZipMap);
 }
 
 }  // namespace concord::ref
