@@ -65,7 +65,7 @@ def _classify_creation_error(e: Exception) -> ErrorKind:
 _RAW_TYPES = {"tensor(%s)" % n.lower(): int(getattr(onnx.TensorProto, n))
               for n in ("BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
                         "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "UINT4", "INT4", "FLOAT4E2M1", "UINT2",
-                        "INT2")
+                        "INT2", "FLOAT6E2M3", "FLOAT6E3M2")
               if hasattr(onnx.TensorProto, n)}
 
 
