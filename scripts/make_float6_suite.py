@@ -49,11 +49,11 @@ from onnx.reference import ReferenceEvaluator
 
 OPSET = 28
 IR = 14
-E2M3, E3M2 = TensorProto.FLOAT6E2M3, TensorProto.FLOAT6E3M2
-F6 = {E2M3: ml_dtypes.float6_e2m3fn, E3M2: ml_dtypes.float6_e3m2fn}
+E2M3, E3M2 = int(TensorProto.FLOAT6E2M3), int(TensorProto.FLOAT6E3M2)
+F6: dict[int, Any] = {E2M3: ml_dtypes.float6_e2m3fn, E3M2: ml_dtypes.float6_e3m2fn}
 SHORT = {E2M3: "e2m3", E3M2: "e3m2"}
 # (exponent bits, mantissa bits, bias) of each type, for the independent decoder.
-LAYOUT = {E2M3: (2, 3, 1), E3M2: (3, 2, 3)}
+LAYOUT: dict[int, tuple[int, int, int]] = {E2M3: (2, 3, 1), E3M2: (3, 2, 3)}
 
 
 def decode(code: int, elem: int) -> float:
@@ -320,7 +320,7 @@ def expected_outputs(case: Case, inputs: list[np.ndarray]) -> list[Any]:
     feeds = {vi.name: v for vi, v in zip(model.graph.input, inputs)}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        return ReferenceEvaluator(model).run(None, feeds)
+        return list(ReferenceEvaluator(model).run(None, feeds))
 
 
 def write_case(case: Case, out_dir: str) -> None:
