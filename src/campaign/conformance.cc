@@ -159,6 +159,9 @@ const std::vector<NamedSuite>& NamedSuites() {
        "ONNX " CONCORD_ONNX_VERSION
        "'s node tests, written by scripts/make_node_suite.py (build target node_suite, run "
        "by scripts/setup)"},
+      {"ort-ops", CONCORD_ORT_OPS_SUITE_DIR,
+       "ai.onnx.ml and com.microsoft ops with ONNX Runtime " CONCORD_ORT_VERSION
+       "'s outputs, written by scripts/make_ort_ops_suite.py (build target ort_ops_suite)"},
   };
   return suites;
 }

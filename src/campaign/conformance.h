@@ -64,7 +64,9 @@ SuiteResult RunConformance(const ConformanceOptions& options);
 
 // Suites known by name: ONNX 1.12's backend test data from Debian's libonnx-testdata ("node",
 // "pytorch-converted", "pytorch-operator", "simple") and the node suite the build generates from
-// the pinned onnx package with scripts/make_node_suite.py ("node-1.23", in the build folder).
+// the pinned onnx package with scripts/make_node_suite.py ("node-1.23", in the build folder), and
+// ONNX Runtime's outputs for the ai.onnx.ml and com.microsoft ops that suite leaves out
+// (scripts/make_ort_ops_suite.py: "ort-ops", in the build folder).
 struct NamedSuite {
   std::string name;
   std::string dir;

@@ -93,6 +93,9 @@ class KernelContext {
     }
   }
   int threads() const { return pool_ != nullptr ? pool_->threads() : 1; }
+  // The session's threads (null when serial): for a kernel that runs another op's kernel on
+  // them (ops/contrib_util.h RunKernel).
+  ThreadPool* pool() const { return pool_; }
 
   // "node 'conv1' (Conv)": used to prefix error messages.
   std::string Where() const;

@@ -49,6 +49,15 @@ Tensor U8(const Shape& s, const std::vector<uint8_t>& v) {
 }
 Tensor I8(const Shape& s, const std::vector<int8_t>& v) { return Tensor::FromVector<int8_t>(s, v); }
 Tensor B(const Shape& s, const std::vector<bool>& v) { return Tensor::FromVector<bool>(s, v); }
+using namespace std::string_literals;  // "..."s keeps embedded NULs
+
+// The bytes of a string as a 1-D uint8 tensor (an encoded file).
+Tensor Bytes(const std::string& b) {
+  return U8({static_cast<int64_t>(b.size())}, std::vector<uint8_t>(b.begin(), b.end()));
+}
+Tensor S(const Shape& s, const std::vector<std::string>& v) {
+  return Tensor::FromVector<std::string>(s, v);
+}
 // Half-precision tensors from float values (each rounded to the type).
 template <typename H>
 Tensor Halves(const Shape& s, const std::vector<float>& v) {
@@ -718,6 +727,139 @@ std::vector<OpCase> Cases() {
        {F({1, 1, 1, 2}, {0, 3}), std::nullopt, std::nullopt, I64({4}, {1, 1, 1, 4})},
        {F({1, 1, 1, 4}, {0, 1, 2, 3})},
        1e-6},
+      // Integer outputs round half to even: half_pixel maps outputs to -0.25, 0.25, 0.75, 1.25,
+      // i.e. 0, 0.5, 1.5, 2 between {0, 2} -> 0, 0, 2, 2 (truncation would give 0, 0, 1, 2).
+      {"Resize_linear_uint8_rounds_half_even",
+       "Resize",
+       13,
+       Str("mode", "linear"),
+       {U8({2}, {0, 2}), std::nullopt, F({1}, {2})},
+       {U8({4}, {0, 0, 2, 2})}},
+      // Resize-18 axes: only the last axis doubles (asymmetric nearest repeats each element).
+      {"Resize_18_axes",
+       "Resize",
+       18,
+       All({Ints("axes", {3}), Str("coordinate_transformation_mode", "asymmetric")}),
+       {Iota({1, 1, 2, 2}, 1), std::nullopt, F({1}, {2})},
+       {F({1, 1, 2, 4}, {1, 1, 2, 2, 3, 3, 4, 4})}},
+      // not_larger: sizes [1,1,1,3] of [1,1,2,4] -> one scale min(1, 1, 0.5, 0.75) = 0.5 for all
+      // axes, output [1,1,int(1.5),int(2.5)] = [1,1,1,2]; half_pixel maps to 0.5 and 2.5, which
+      // round_prefer_floor picks as 0 and 2: elements 1 and 3 of 1..8.
+      {"Resize_18_keep_aspect_ratio_not_larger",
+       "Resize",
+       18,
+       Str("keep_aspect_ratio_policy", "not_larger"),
+       {Iota({1, 1, 2, 4}, 1), std::nullopt, std::nullopt, I64({4}, {1, 1, 1, 3})},
+       {F({1, 1, 1, 2}, {1, 3})}},
+      // Antialiased linear at scale 0.5: the tent is twice as wide, taps i - 0.5 for i in -1..2
+      // scaled by 0.5 give weights {0.25, 0.75, 0.75, 0.25} / 2. Output 0 (x_ori 0.5) reads
+      // {1, 1, 2, 3} (edge-clamped) = 1.625; output 1 (x_ori 2.5) reads {2, 3, 4, 4} = 3.375.
+      // Plain linear would give 1.5 and 3.5.
+      {"Resize_18_linear_antialias",
+       "Resize",
+       18,
+       All({Str("mode", "linear"), Int("antialias", 1)}),
+       {Iota({4}, 1), std::nullopt, F({1}, {0.5f})},
+       {F({2}, {1.625f, 3.375f})},
+       1e-6},
+      // half_pixel_symmetric at scale 0.6 on length 4: output length floor(2.4) = 2, offset
+      // 2 * (1 - 2 / 2.4) = 1/3, so x_ori = 1/3 + (x + 0.5) / 0.6 - 0.5 = 2/3 and 7/3:
+      // 1 + 2/3 and 1 + 7/3 (half_pixel would give 1 + 1/3 and 3).
+      {"Resize_19_half_pixel_symmetric",
+       "Resize",
+       19,
+       All({Str("mode", "linear"), Str("coordinate_transformation_mode", "half_pixel_symmetric")}),
+       {Iota({4}, 1), std::nullopt, F({1}, {0.6f})},
+       {F({2}, {5.0f / 3, 10.0f / 3})},
+       1e-6},
+
+      // GridSample-20, one spatial axis, align_corners: g = -1, 0.5 map to x = 0, 1.5 of
+      // {0, 10, 20} -> 0, 15.
+      {"GridSample_20_linear_1d",
+       "GridSample",
+       20,
+       Int("align_corners", 1),
+       {F({1, 1, 3}, {0, 10, 20}), F({1, 2, 1}, {-1, 0.5f})},
+       {F({1, 1, 2}, {0, 15})}},
+      // Trilinear on X[z][y][x] = 4z + 2y + x (2x2x2, align_corners): trilinear reproduces a
+      // linear function, so grid (x, y, z) = (0, 0, 0) -> index (0.5, 0.5, 0.5) -> 3.5 and
+      // (1, -1, -0.5) -> (1, 0, 0.25) -> 2.
+      {"GridSample_20_trilinear_5d",
+       "GridSample",
+       20,
+       Int("align_corners", 1),
+       {Iota({1, 1, 2, 2, 2}), F({1, 1, 1, 2, 3}, {0, 0, 0, 1, -1, -0.5f})},
+       {F({1, 1, 1, 1, 2}, {3.5f, 2})}},
+      // Nearest copies any element type; along x (length 2, align_corners 0) g = 1 maps to 1.5,
+      // which rounds half to even to 2: outside, so zeros padding reads 0; g = 0 maps to 0.5 ->
+      // 0 -> 7. The length-1 axes map g = 0 to 0.
+      {"GridSample_20_nearest_int32_5d",
+       "GridSample",
+       20,
+       Str("mode", "nearest"),
+       {I32({1, 1, 1, 1, 2}, {7, 9}), F({1, 1, 1, 2, 3}, {1, 0, 0, 0, 0, 0})},
+       {I32({1, 1, 1, 1, 2}, {0, 7})}},
+      // Cubic (Keys, A = -0.75) reproduces the linear {0, 1, 2, 3} inside: g = 0 -> x = 1.5 with
+      // weights {-0.09375, 0.59375, 0.59375, -0.09375} -> 1.5; g = -1 -> x = 0 exactly -> 0.
+      {"GridSample_20_cubic_1d",
+       "GridSample",
+       20,
+       All({Str("mode", "cubic"), Int("align_corners", 1), Str("padding_mode", "border")}),
+       {Iota({1, 1, 4}), F({1, 2, 1}, {0, -1})},
+       {F({1, 1, 2}, {1.5f, 0})}},
+
+      // String ops (opset 20). StringConcat broadcasts like any binary op.
+      {"StringConcat_broadcast",
+       "StringConcat",
+       20,
+       {},
+       {S({2}, {"a", "b\xc3\xa9"}), S({}, {"!"})},
+       {S({2}, {"a!", "b\xc3\xa9!"})}},
+      // No delimiter: whitespace runs separate (U+00A0 is whitespace, as in Python), maxsplit 1
+      // keeps the rest with its trailing space; "" has no pieces. Padded with "" to 2 pieces.
+      {"StringSplit_whitespace_maxsplit",
+       "StringSplit",
+       20,
+       Int("maxsplit", 1),
+       {S({3}, {"  a b  c ", "\xc2\xa0x", ""})},
+       {S({3, 2}, {"a", "b  c ", "x", "", "", ""}), I64({3}, {2, 1, 0})}},
+      // A delimiter separates at every occurrence, so consecutive ones give empty pieces.
+      {"StringSplit_delimiter",
+       "StringSplit",
+       20,
+       Str("delimiter", "--"),
+       {S({2}, {"a----b", "--"})},
+       {S({2, 3}, {"a", "", "b", "", "", ""}), I64({2}, {3, 2})}},
+      // Full match, not search: "aabb" has a second b. RE2's \w is ASCII ("é" is not a word
+      // character there, unlike in Python's re).
+      {"RegexFullMatch_re2",
+       "RegexFullMatch",
+       20,
+       Str("pattern", "a+b?|\\w+_\\d"),
+       {S({2, 3}, {"aab", "aabb", "", "x_1", "\xc3\xa9_1", "a"})},
+       {B({2, 3}, {true, false, false, true, false, true})}},
+
+      // ImageDecoder on a 2x1 binary PNM (P6) with pixels (255, 0, 0) and (0, 153, 85).
+      // Grayscale is Pillow's luma (19595 R + 38470 G + 7471 B + 0x8000) >> 16: 76 and 100
+      // (OpenCV's own BGR2GRAY and a truncated 0.299/0.587/0.114 both give 99 for the second).
+      {"ImageDecoder_pnm_rgb",
+       "ImageDecoder",
+       20,
+       {},
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 3}, {255, 0, 0, 0, 153, 85})}},
+      {"ImageDecoder_pnm_bgr",
+       "ImageDecoder",
+       20,
+       Str("pixel_format", "BGR"),
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 3}, {0, 0, 255, 85, 153, 0})}},
+      {"ImageDecoder_pnm_grayscale",
+       "ImageDecoder",
+       20,
+       Str("pixel_format", "Grayscale"),
+       {Bytes("P6\n2 1\n255\n\xff\x00\x00\x00\x99\x55"s)},
+       {U8({1, 2, 1}, {76, 100})}},
 
       // Casts: float -> int truncates toward zero; nonzero -> true.
       // BitCast-26 keeps the bits: 1.0f = 0x3F800000 = 1065353216, -2.0f = 0xC0000000.
@@ -1069,6 +1211,11 @@ TEST_P(OpTable, Matches) {
     ASSERT_EQ(g.dtype(), w.dtype()) << c.op << " output " << o;
     ASSERT_EQ(g.shape(), w.shape()) << c.op << " output " << o;
     for (int64_t i = 0; i < w.numel(); ++i) {
+      if (w.dtype() == DType::kString) {
+        EXPECT_EQ(g.data<std::string>()[i], w.data<std::string>()[i])
+            << c.op << " output " << o << " element " << i;
+        continue;
+      }
       double wv = w.GetDouble(i), gv = g.GetDouble(i);
       if (IsLowPrecision(w.dtype())) {
         EXPECT_EQ(static_cast<int>(g.codes()[i]), static_cast<int>(w.codes()[i]))

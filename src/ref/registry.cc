@@ -67,6 +67,7 @@ const Registry& DefaultRegistry() {
     RegisterSelectOps(*r);
     RegisterGatherScatterOps(*r);
     RegisterResizeOps(*r);
+    RegisterGridSampleOps(*r);
     RegisterMatMulOps(*r);
     RegisterQuantizationOps(*r);
     RegisterRnnOps(*r);
@@ -74,10 +75,16 @@ const Registry& DefaultRegistry() {
     RegisterSequenceOps(*r);
     RegisterSignalOps(*r);
     RegisterTextOps(*r);
+    RegisterStringOps(*r);
+    RegisterImageOps(*r);
     RegisterObjectDetectionOps(*r);
     RegisterRandomOps(*r);
     RegisterTrainingOps(*r);
     RegisterMiscOps(*r);
+    RegisterMlOps(*r);
+    RegisterTreeEnsembleOps(*r);
+    RegisterContribOps(*r);
+    RegisterContribQLinearOps(*r);
     return r;
   }();
   return *registry;

@@ -59,6 +59,7 @@ void RegisterGeneratorOps(Registry& r);
 void RegisterSelectOps(Registry& r);
 void RegisterGatherScatterOps(Registry& r);
 void RegisterResizeOps(Registry& r);
+void RegisterGridSampleOps(Registry& r);
 void RegisterMatMulOps(Registry& r);
 void RegisterQuantizationOps(Registry& r);
 void RegisterRnnOps(Registry& r);
@@ -66,9 +67,15 @@ void RegisterControlFlowOps(Registry& r);
 void RegisterSequenceOps(Registry& r);
 void RegisterSignalOps(Registry& r);
 void RegisterTextOps(Registry& r);
+void RegisterStringOps(Registry& r);
+void RegisterImageOps(Registry& r);
 void RegisterObjectDetectionOps(Registry& r);
 void RegisterRandomOps(Registry& r);
 void RegisterTrainingOps(Registry& r);
 void RegisterMiscOps(Registry& r);
+void RegisterMlOps(Registry& r);              // ai.onnx.ml (ml.cc)
+void RegisterTreeEnsembleOps(Registry& r);    // ai.onnx.ml tree ensembles (ml_tree.cc)
+void RegisterContribOps(Registry& r);         // com.microsoft (contrib.cc)
+void RegisterContribQLinearOps(Registry& r);  // com.microsoft QLinear* (contrib_qlinear.cc)
 
 }  // namespace concord::ref

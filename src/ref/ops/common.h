@@ -149,6 +149,33 @@ Tensor MapUnary(const KernelContext& ctx, const Tensor& x, DType out_dtype, F&& 
   return out;
 }
 
+// numpy's pairwise summation (umath/loops_utils.h.src), which its add.reduce applies along a
+// contiguous axis: under 8 terms a plain loop, up to 128 eight interleaved partial sums, beyond
+// that the two halves recursively. term(i) is term i as Acc. For kernels that must round like
+// ONNX's numpy reference.
+template <typename Acc, typename Term>
+Acc NumpyPairwiseSum(int64_t begin, int64_t n, const Term& term) {
+  if (n < 8) {
+    Acc r = 0;
+    for (int64_t i = 0; i < n; ++i) r += term(begin + i);
+    return r;
+  }
+  if (n <= 128) {
+    Acc r[8];
+    for (int j = 0; j < 8; ++j) r[j] = term(begin + j);
+    int64_t i = 8;
+    for (; i < n - n % 8; i += 8) {
+      for (int j = 0; j < 8; ++j) r[j] += term(begin + i + j);
+    }
+    Acc res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += term(begin + i);
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return NumpyPairwiseSum<Acc>(begin, n2, term) + NumpyPairwiseSum<Acc>(begin + n2, n - n2, term);
+}
+
 // Dispatch helpers restricted to common type sets. `f` gets a TypeTag<T>.
 template <typename F>
 decltype(auto) DispatchFloat(const KernelContext& ctx, DType dt, F&& f) {

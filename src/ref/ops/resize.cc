@@ -1,11 +1,12 @@
-// Resampling ops: Resize (10, 11, 13), Upsample (7, 9), GridSample (16), RoiAlign (10, 16).
+// Resampling ops: Resize (10, 11, 13, 18, 19), Upsample (7, 9), RoiAlign (10, 16).
 //
-// Resize follows ONNX's Python reference (onnx/reference/ops/op_resize.py) closely: every output
-// coordinate is mapped back to a fractional input coordinate x_ori per axis, the n nearest input
-// positions of x_ori (n = 2 for nearest/linear, 4 for cubic) are chosen in an edge-padded copy
-// of the axis, and the separable 1-D weights are applied axis by axis, outermost first, in
-// double precision. GridSample follows PyTorch's grid_sampler_2d (which the ONNX tests were
-// generated with) and RoiAlign the reference's pre-computed bilinear sampling.
+// Resize follows ONNX's Python reference (onnx/reference/ops/op_resize.py, 1.23) bit for bit:
+// every output coordinate is mapped back to a fractional input coordinate x_ori per axis, the n
+// input positions nearest x_ori (n = 2 for nearest/linear, 4 for cubic, more when antialiasing
+// widens the kernel) are read with edge clamping, and the 1-D weights are applied in one pass per
+// resized axis (in `axes` order), each in double over the previous pass's result. An axis that
+// is neither scaled nor cropped is left as it is. RoiAlign follows the reference's pre-computed
+// bilinear sampling. (GridSample lives in grid_sample.cc.)
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,6 +22,7 @@ namespace {
 enum class InterpMode { kNearest, kLinear, kCubic };
 enum class CoordMode {
   kHalfPixel,
+  kHalfPixelSymmetric,
   kPytorchHalfPixel,
   kAlignCorners,
   kAsymmetric,
@@ -37,10 +39,16 @@ struct ResizeParams {
   NearestMode nearest = NearestMode::kRoundPreferFloor;
   double cubic_a = -0.75;
   bool exclude_outside = false;
+  bool antialias = false;
   double extrapolation = 0.0;
-  std::vector<double> scales;  // per axis
+  std::vector<double> scales;  // per axis of X (1 where an axis is not resized)
   Shape out_shape;
-  std::vector<double> roi;  // 2 * rank (starts then ends); only for tf_crop_and_resize
+  // Per axis of X: the roi's start and end (0 and 1 where it is absent), and end - start as the
+  // reference computes it: in the roi's element type.
+  std::vector<double> roi_start, roi_end, roi_span;
+  // The axes resized, in the order the reference resizes them (X's axes ascending, or the
+  // `axes` attribute's order).
+  std::vector<int64_t> axes;
 };
 
 // The taps of one output coordinate along one axis: input indices (already clamped to the axis,
@@ -60,6 +68,7 @@ InterpMode ParseMode(const KernelContext& ctx, const std::string& s) {
 
 CoordMode ParseCoordMode(const KernelContext& ctx, const std::string& s) {
   if (s == "half_pixel") return CoordMode::kHalfPixel;
+  if (s == "half_pixel_symmetric") return CoordMode::kHalfPixelSymmetric;
   if (s == "pytorch_half_pixel") return CoordMode::kPytorchHalfPixel;
   if (s == "align_corners") return CoordMode::kAlignCorners;
   if (s == "asymmetric") return CoordMode::kAsymmetric;
@@ -77,15 +86,22 @@ NearestMode ParseNearestMode(const KernelContext& ctx, const std::string& s) {
 }
 
 // Maps output coordinate x of an axis back to the input axis; nullopt = extrapolate.
-std::optional<double> OriginalCoordinate(const ResizeParams& p, int axis, int64_t x,
+std::optional<double> OriginalCoordinate(const ResizeParams& p, int64_t axis, int64_t x,
                                          int64_t in_len) {
-  double scale = p.scales[static_cast<size_t>(axis)];
+  const size_t a = static_cast<size_t>(axis);
+  double scale = p.scales[a];
   double in_w = static_cast<double>(in_len);
   double out_w = scale * in_w;  // as the reference: the un-floored output length
   double xd = static_cast<double>(x);
   switch (p.coord) {
     case CoordMode::kHalfPixel:
       return (xd + 0.5) / scale - 0.5;
+    case CoordMode::kHalfPixelSymmetric: {
+      // Centers the output on the input when the output length was floored.
+      double adjustment = static_cast<double>(p.out_shape[a]) / out_w;
+      double offset = in_w / 2 * (1 - adjustment);
+      return offset + (xd + 0.5) / scale - 0.5;
+    }
     case CoordMode::kPytorchHalfPixel:
       return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
     case CoordMode::kAlignCorners:
@@ -95,12 +111,9 @@ std::optional<double> OriginalCoordinate(const ResizeParams& p, int axis, int64_
     case CoordMode::kTfHalfPixelForNN:
       return (xd + 0.5) / scale;
     case CoordMode::kTfCropAndResize: {
-      size_t rank = p.roi.size() / 2;
-      double start = p.roi[static_cast<size_t>(axis)];
-      double end = p.roi[rank + static_cast<size_t>(axis)];
-      double xo = out_w == 1 ? (end - start) * (in_w - 1) / 2
-                             : xd * (end - start) * (in_w - 1) / (out_w - 1);
-      xo += start * (in_w - 1);
+      double span = p.roi_span[a];
+      double xo = out_w == 1 ? span * (in_w - 1) / 2 : xd * span * (in_w - 1) / (out_w - 1);
+      xo += p.roi_start[a] * (in_w - 1);
       if (xo < 0 || xo > in_w - 1) return std::nullopt;
       return xo;
     }
@@ -113,6 +126,46 @@ std::vector<double> CubicCoeffs(double r, double A) {
   return {((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
           ((A + 2) * r - (A + 3)) * r * r + 1, ((A + 2) * s - (A + 3)) * s * s + 1,
           ((A * (s + 1) - 5 * A) * (s + 1) + 8 * A) * (s + 1) - 4 * A};
+}
+
+std::vector<double> Normalized(std::vector<double> w) {
+  double sum = 0;
+  for (double v : w) sum += v;  // in order, as Python's sum()
+  for (double& v : w) v /= sum;
+  return w;
+}
+
+// Antialiased (downsampling) kernels: the filter is stretched by 1 / scale, so it covers more
+// input taps, and normalized to sum 1. As the reference's _linear/_cubic_coeffs_antialias.
+std::vector<double> LinearAntialiasCoeffs(double ratio, double scale) {
+  scale = std::min(scale, 1.0);
+  int64_t start = static_cast<int64_t>(std::floor(-1 / scale) + 1);
+  int64_t footprint = 2 - 2 * start;
+  std::vector<double> w;
+  for (int64_t i = start; i < start + footprint; ++i) {
+    double arg = (static_cast<double>(i) - ratio) * scale;
+    w.push_back(std::clamp(1 - std::fabs(arg), 0.0, 1.0));
+  }
+  return Normalized(std::move(w));
+}
+
+std::vector<double> CubicAntialiasCoeffs(double ratio, double scale, double A) {
+  scale = std::min(scale, 1.0);
+  int64_t i_start = static_cast<int64_t>(std::floor(-2 / scale) + 1);
+  int64_t i_end = 2 - i_start;
+  std::vector<double> w;
+  for (int64_t i = i_start; i < i_end; ++i) {
+    double x = std::fabs(scale * (static_cast<double>(i) - ratio));
+    double x2 = x * x, x3 = x * x2;
+    if (x <= 1) {
+      w.push_back((A + 2) * x3 - (A + 3) * x2 + 1);
+    } else if (x < 2) {
+      w.push_back(A * x3 - 5 * A * x2 + 8 * A * x - 4 * A);
+    } else {
+      w.push_back(0.0);
+    }
+  }
+  return Normalized(std::move(w));
 }
 
 std::vector<double> NearestCoeffs(double ratio, NearestMode mode, bool downsampling) {
@@ -132,8 +185,24 @@ std::vector<double> NearestCoeffs(double ratio, NearestMode mode, bool downsampl
   return {0, 1};
 }
 
-// Taps of output coordinate x along `axis` (input length in_len).
-Taps ComputeTaps(const ResizeParams& p, int axis, int64_t x, int64_t in_len) {
+std::vector<double> Coeffs(const ResizeParams& p, double ratio, double scale) {
+  switch (p.mode) {
+    case InterpMode::kNearest:
+      return NearestCoeffs(ratio, p.nearest, scale < 1.0);
+    case InterpMode::kLinear:
+      return p.antialias ? LinearAntialiasCoeffs(ratio, scale)
+                         : std::vector<double>{1 - ratio, ratio};
+    case InterpMode::kCubic:
+      return p.antialias ? CubicAntialiasCoeffs(ratio, scale, p.cubic_a)
+                         : CubicCoeffs(ratio, p.cubic_a);
+  }
+  return {};
+}
+
+// Taps of output coordinate x along `axis` (input length in_len), as the reference's
+// _interpolate_1d_along_axis: the n (even) taps nearest to x_ori, preferring the left one, with
+// positions outside the axis clamped to its edge.
+Taps ComputeTaps(const ResizeParams& p, int64_t axis, int64_t x, int64_t in_len) {
   Taps t;
   std::optional<double> xo = OriginalCoordinate(p, axis, x, in_len);
   if (!xo) {
@@ -141,37 +210,24 @@ Taps ComputeTaps(const ResizeParams& p, int axis, int64_t x, int64_t in_len) {
     return t;
   }
   if (!std::isfinite(*xo)) return t;  // caller reports it
-  // base = the input position just left of x_ori (x_ori - 1 when x_ori is an integer), so that
-  // ratio = x_ori - base lies in (0, 1].
+  // ratio = x_ori - (the input position just left of x_ori) lies in (0, 1].
   double fl = std::floor(*xo);
-  double base = (fl == *xo) ? fl - 1 : fl;
-  double ratio = *xo - base;
-  std::vector<double> w;
-  switch (p.mode) {
-    case InterpMode::kNearest:
-      w = NearestCoeffs(ratio, p.nearest, p.scales[static_cast<size_t>(axis)] < 1.0);
-      break;
-    case InterpMode::kLinear:
-      w = {1 - ratio, ratio};
-      break;
-    case InterpMode::kCubic:
-      w = CubicCoeffs(ratio, p.cubic_a);
-      break;
-  }
-  int64_t n = static_cast<int64_t>(w.size());
-  // The n nearest positions to x_ori inside the edge-padded axis [-pad, in_len + pad).
-  int64_t pad = (n + 1) / 2;
-  double start_d = base - static_cast<double>(n / 2 - 1);
-  start_d = std::clamp(start_d, static_cast<double>(-pad), static_cast<double>(in_len + pad - n));
-  int64_t start = static_cast<int64_t>(start_d);
+  double ratio = fl == *xo ? 1.0 : *xo - fl;
+  std::vector<double> w = Coeffs(p, ratio, p.scales[static_cast<size_t>(axis)]);
+  const int64_t n = static_cast<int64_t>(w.size());
+  // The window, computed in the edge-padded axis as the reference does (not clamped to it).
+  const int64_t pad = (n + 1) / 2;
+  double xp = *xo + static_cast<double>(pad);
+  double pf = std::floor(xp);
+  int64_t start = static_cast<int64_t>(pf) + (xp == pf ? -(n / 2) : 1 - n / 2) - pad;
   if (p.exclude_outside) {
-    double sum = 0;
     for (int64_t k = 0; k < n; ++k) {
-      int64_t idx = start + k;
-      if (idx < 0 || idx >= in_len) w[static_cast<size_t>(k)] = 0;
-      sum += w[static_cast<size_t>(k)];
+      if (start + k < 0 || start + k >= in_len) w[static_cast<size_t>(k)] = 0;
     }
-    for (auto& v : w) v /= sum;
+    double sum =
+        NumpyPairwiseSum<double>(0, n, [&](int64_t k) { return w[static_cast<size_t>(k)]; });
+    if (sum == 0) sum = 1;
+    for (double& v : w) v /= sum;
   }
   for (int64_t k = 0; k < n; ++k) {
     t.index.push_back(std::clamp<int64_t>(start + k, 0, in_len - 1));
@@ -180,94 +236,175 @@ Taps ComputeTaps(const ResizeParams& p, int axis, int64_t x, int64_t in_len) {
   return t;
 }
 
+// math.isclose with its default relative tolerance.
+bool IsClose(double a, double b) {
+  return a == b || std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b));
+}
+
+// The reference leaves an axis untouched when it neither scales nor crops it.
+bool IsIdentityAxis(const ResizeParams& p, int64_t axis, int64_t in_len) {
+  size_t a = static_cast<size_t>(axis);
+  return IsClose(p.scales[a], 1.0) && p.out_shape[a] == in_len && p.roi_start[a] == 0.0 &&
+         IsClose(p.roi_end[a], 1.0);
+}
+
+// Interpolated value -> element type as the reference's saturate_cast: integers round half to
+// even and saturate; floats convert (overflow becomes inf).
 template <typename T>
-T FromDoubleSaturating(double v) {
+T FromInterpolated(double v) {
   if constexpr (kIsIntLike<T>) {
     if (std::isnan(v)) return T(0);
     double lo = static_cast<double>(std::numeric_limits<T>::lowest());
     double hi = static_cast<double>(std::numeric_limits<T>::max());
+    v = std::nearbyint(v);
     if (v <= lo) return std::numeric_limits<T>::lowest();
     if (v >= hi) return std::numeric_limits<T>::max();
-    return static_cast<T>(v);  // truncation, as numpy's astype
+    return static_cast<T>(v);
   } else {
     return FromDouble<T>(v);
   }
 }
 
+// Nearest copies the element its taps pick (every dtype, bit-exact). An axis whose taps all
+// lost their weight (exclude_outside) yields 0 and an extrapolated one the extrapolation value;
+// as in the reference's axis-by-axis passes, the last such axis decides.
+constexpr int64_t kSrcExtrapolate = -1;
+constexpr int64_t kSrcZero = -2;
+
+template <typename T>
+Tensor NearestResize(const Tensor& x, const ResizeParams& p,
+                     const std::vector<std::vector<Taps>>& taps) {
+  const int rank = x.rank();
+  Tensor out(x.dtype(), p.out_shape);
+  // src[d][o]: input index along axis d for output index o (or kSrc*).
+  std::vector<std::vector<int64_t>> src(static_cast<size_t>(rank));
+  for (int d = 0; d < rank; ++d) {
+    const auto& axis_taps = taps[static_cast<size_t>(d)];
+    auto& s = src[static_cast<size_t>(d)];
+    for (int64_t o = 0; o < p.out_shape[static_cast<size_t>(d)]; ++o) {
+      if (axis_taps.empty()) {  // identity axis
+        s.push_back(o);
+        continue;
+      }
+      const Taps& t = axis_taps[static_cast<size_t>(o)];
+      if (t.extrapolate) {
+        s.push_back(kSrcExtrapolate);
+      } else if (t.weight[0] != 0) {
+        s.push_back(t.index[0]);
+      } else {
+        s.push_back(t.weight[1] != 0 ? t.index[1] : kSrcZero);
+      }
+    }
+  }
+  std::vector<int64_t> in_strides = Strides(x.shape());
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+  for (int64_t o = 0; o < out.numel(); ++o) {
+    int64_t off = 0, special = 0;
+    for (int d = 0; d < rank; ++d) {
+      int64_t s = src[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
+      if (s < 0) {
+        special = s;
+      } else {
+        off += s * in_strides[static_cast<size_t>(d)];
+      }
+    }
+    if constexpr (std::is_same_v<T, std::string> || kIsComplex<T>) {
+      po[o] = special != 0 ? T() : px[off];
+    } else {
+      po[o] = special == kSrcExtrapolate ? FromInterpolated<T>(p.extrapolation)
+              : special == kSrcZero      ? T(0)
+                                         : px[off];
+    }
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[static_cast<size_t>(d)] < p.out_shape[static_cast<size_t>(d)]) break;
+      idx[static_cast<size_t>(d)] = 0;
+    }
+  }
+  return out;
+}
+
+// One reference pass: interpolates axis `axis` of `in` (shape `shape`, in double) to out_len.
+// Along the last axis numpy sums the weighted taps pairwise, along others tap by tap.
+std::vector<double> ResizeAxis(const KernelContext& ctx, const std::vector<double>& in,
+                               const Shape& shape, int64_t axis, const std::vector<Taps>& taps,
+                               double extrapolation) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t in_len = shape[static_cast<size_t>(axis)];
+  const int64_t out_len = static_cast<int64_t>(taps.size());
+  std::vector<double> out(static_cast<size_t>(outer * out_len * inner));
+  ctx.ParallelFor(outer * out_len, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)),
+                  [&](int64_t begin, int64_t end) {
+                    for (int64_t row = begin; row < end; ++row) {
+                      const int64_t oo = row / out_len;
+                      const Taps& t = taps[static_cast<size_t>(row % out_len)];
+                      double* po = out.data() + row * inner;
+                      const double* pin = in.data() + oo * in_len * inner;
+                      const int64_t n = static_cast<int64_t>(t.index.size());
+                      for (int64_t i = 0; i < inner; ++i) {
+                        if (t.extrapolate) {
+                          po[i] = extrapolation;
+                          continue;
+                        }
+                        auto term = [&](int64_t k) {
+                          return t.weight[static_cast<size_t>(k)] *
+                                 pin[t.index[static_cast<size_t>(k)] * inner + i];
+                        };
+                        if (inner == 1) {
+                          po[i] = NumpyPairwiseSum<double>(0, n, term);
+                        } else {
+                          double acc = 0;
+                          for (int64_t k = 0; k < n; ++k) acc += term(k);
+                          po[i] = acc;
+                        }
+                      }
+                    }
+                  });
+  return out;
+}
+
+// Resizes as the reference does: one separable pass per resized axis in p.axes order, each in
+// double over the previous pass's result; an axis it leaves untouched is skipped.
 Tensor ResizeTensor(const KernelContext& ctx, const Tensor& x, const ResizeParams& p) {
   const int rank = x.rank();
   Tensor out(x.dtype(), p.out_shape);
   if (out.numel() == 0) return out;
   if (x.numel() == 0)
     ctx.Fail("cannot resize an empty input {} to {}", x.Describe(), ShapeToString(p.out_shape));
-  // taps[d][o]: taps of output coordinate o along axis d.
+  // taps[d][o]: taps of output coordinate o along axis d (none for an axis left as it is).
   std::vector<std::vector<Taps>> taps(static_cast<size_t>(rank));
-  for (int d = 0; d < rank; ++d) {
+  for (int64_t d : p.axes) {
+    if (IsIdentityAxis(p, d, x.dim(static_cast<int>(d)))) continue;
     for (int64_t o = 0; o < p.out_shape[static_cast<size_t>(d)]; ++o) {
-      Taps t = ComputeTaps(p, d, o, x.dim(d));
+      Taps t = ComputeTaps(p, d, o, x.dim(static_cast<int>(d)));
       if (!t.extrapolate && t.index.empty())
         ctx.Fail("non-finite source coordinate on axis {} (check roi)", d);
       taps[static_cast<size_t>(d)].push_back(std::move(t));
     }
   }
-  std::vector<int64_t> in_strides = Strides(x.shape());
-  std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
   return DispatchAll(ctx, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    if (p.mode == InterpMode::kNearest) {
-      // Nearest picks one element (weights are exactly 0/1): copy it, valid for every dtype.
-      for (int64_t o = 0; o < out.numel(); ++o) {
-        int64_t off = 0;
-        bool extrapolate = false;
-        for (int d = 0; d < rank; ++d) {
-          const Taps& t =
-              taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
-          if (t.extrapolate) {
-            extrapolate = true;
-            break;
-          }
-          size_t pick = t.weight[0] != 0 ? 0 : 1;
-          off += t.index[pick] * in_strides[static_cast<size_t>(d)];
-        }
-        if constexpr (std::is_same_v<T, std::string> || kIsComplex<T>) {
-          po[o] = extrapolate ? T() : px[off];
-        } else {
-          po[o] = extrapolate ? FromDoubleSaturating<T>(p.extrapolation) : px[off];
-        }
-        for (int d = rank - 1; d >= 0; --d) {
-          if (++idx[static_cast<size_t>(d)] < p.out_shape[static_cast<size_t>(d)]) break;
-          idx[static_cast<size_t>(d)] = 0;
-        }
-      }
-      return out;
-    }
+    if (p.mode == InterpMode::kNearest) return NearestResize<T>(x, p, taps);
     if constexpr (!kIsNumeric<T>) {
       ctx.Unsupported("linear/cubic Resize of {} tensors", DTypeName(x.dtype()));
       return out;
     } else {
-      // Separable interpolation: axis d combines the (recursively interpolated) values of the
-      // taps of axis d+1, as the reference does.
-      auto eval = [&](auto&& self, int d, int64_t off) -> double {
-        const Taps& t =
-            taps[static_cast<size_t>(d)][static_cast<size_t>(idx[static_cast<size_t>(d)])];
-        if (t.extrapolate) return p.extrapolation;
-        double acc = 0;
-        for (size_t k = 0; k < t.index.size(); ++k) {
-          int64_t o2 = off + t.index[k] * in_strides[static_cast<size_t>(d)];
-          double v = d == rank - 1 ? ToDouble(px[o2]) : self(self, d + 1, o2);
-          acc += t.weight[k] * v;
-        }
-        return acc;
-      };
-      for (int64_t o = 0; o < out.numel(); ++o) {
-        po[o] = FromDoubleSaturating<T>(rank == 0 ? ToDouble(px[0]) : eval(eval, 0, 0));
-        for (int d = rank - 1; d >= 0; --d) {
-          if (++idx[static_cast<size_t>(d)] < p.out_shape[static_cast<size_t>(d)]) break;
-          idx[static_cast<size_t>(d)] = 0;
-        }
+      const T* px = x.data<T>();
+      std::vector<double> buf(static_cast<size_t>(x.numel()));
+      for (int64_t i = 0; i < x.numel(); ++i) buf[static_cast<size_t>(i)] = ToDouble(px[i]);
+      Shape shape = x.shape();
+      for (int64_t d : p.axes) {
+        const auto& axis_taps = taps[static_cast<size_t>(d)];
+        if (axis_taps.empty()) continue;
+        buf = ResizeAxis(ctx, buf, shape, d, axis_taps, p.extrapolation);
+        shape[static_cast<size_t>(d)] = p.out_shape[static_cast<size_t>(d)];
       }
+      T* po = out.data<T>();
+      for (int64_t i = 0; i < out.numel(); ++i)
+        po[i] = FromInterpolated<T>(buf[static_cast<size_t>(i)]);
       return out;
     }
   });
@@ -280,40 +417,72 @@ std::vector<double> ToDoubleVector(const KernelContext& ctx, const Tensor& t, co
   return v;
 }
 
-// Output shape from scales: floor(scale * input_dim), computed in double as the reference.
-void SetScales(const KernelContext& ctx, const Tensor& x, std::vector<double> scales,
+// Starts with every axis of X resized (in order) by 1: no roi, output shape = input shape.
+ResizeParams IdentityParams(const Tensor& x) {
+  ResizeParams p;
+  size_t rank = static_cast<size_t>(x.rank());
+  p.scales.assign(rank, 1.0);
+  p.out_shape = x.shape();
+  p.roi_start.assign(rank, 0.0);
+  p.roi_end.assign(rank, 1.0);
+  p.roi_span.assign(rank, 1.0);
+  for (size_t d = 0; d < rank; ++d) p.axes.push_back(static_cast<int64_t>(d));
+  return p;
+}
+
+// Scales of p.axes; output length floor(scale * input length), computed in double as the
+// reference.
+void SetScales(const KernelContext& ctx, const Tensor& x, const std::vector<double>& scales,
                ResizeParams& p) {
-  if (scales.size() != static_cast<size_t>(x.rank())) {
-    ctx.Fail("scales has {} elements, input rank is {}", scales.size(), x.rank());
+  if (scales.size() != p.axes.size()) {
+    ctx.Fail("scales has {} elements, expected {} (one per resized axis)", scales.size(),
+             p.axes.size());
   }
-  p.out_shape.clear();
-  for (size_t d = 0; d < scales.size(); ++d) {
-    double s = scales[d];
+  for (size_t i = 0; i < scales.size(); ++i) {
+    size_t d = static_cast<size_t>(p.axes[i]);
+    double s = scales[i];
     if (!(s > 0) || !std::isfinite(s)) ctx.Fail("scales must be positive and finite, got {}", s);
     double len = std::floor(s * static_cast<double>(x.shape()[d]));
     if (len > 9.0e15) ctx.Fail("output dimension {} is too large", d);
-    p.out_shape.push_back(static_cast<int64_t>(len));
+    p.scales[d] = s;
+    p.out_shape[d] = static_cast<int64_t>(len);
   }
-  p.scales = std::move(scales);
 }
 
+// Sizes of p.axes. keep_aspect_ratio_policy not_larger / not_smaller applies the smallest /
+// largest of the axes' scales to all of them, rounding each output length half up.
 void SetSizes(const KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& sizes,
-              ResizeParams& p) {
-  if (sizes.size() != static_cast<size_t>(x.rank())) {
-    ctx.Fail("sizes has {} elements, input rank is {}", sizes.size(), x.rank());
+              const std::string& policy, ResizeParams& p) {
+  if (sizes.size() != p.axes.size()) {
+    ctx.Fail("sizes has {} elements, expected {} (one per resized axis)", sizes.size(),
+             p.axes.size());
   }
-  p.scales.clear();
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] < 0) ctx.Fail("sizes must be non-negative, got {}", sizes[d]);
+  std::vector<double> scales;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    size_t d = static_cast<size_t>(p.axes[i]);
+    if (sizes[i] < 0) ctx.Fail("sizes must be non-negative, got {}", sizes[i]);
     if (x.shape()[d] == 0) ctx.Fail("cannot resize axis {} of length 0", d);
-    p.scales.push_back(static_cast<double>(sizes[d]) / static_cast<double>(x.shape()[d]));
+    scales.push_back(static_cast<double>(sizes[i]) / static_cast<double>(x.shape()[d]));
   }
-  p.out_shape = sizes;
+  if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
+    ctx.Fail("unknown keep_aspect_ratio_policy '{}'", policy);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    size_t d = static_cast<size_t>(p.axes[i]);
+    if (policy == "stretch") {
+      p.scales[d] = scales[i];
+      p.out_shape[d] = sizes[i];
+      continue;
+    }
+    double s = policy == "not_larger" ? *std::min_element(scales.begin(), scales.end())
+                                      : *std::max_element(scales.begin(), scales.end());
+    p.scales[d] = s;
+    p.out_shape[d] = static_cast<int64_t>(s * static_cast<double>(x.shape()[d]) + 0.5);
+  }
 }
 
 // Resize-10 and Upsample: asymmetric coordinates, nearest or linear.
-ResizeParams LegacyParams(const KernelContext& ctx) {
-  ResizeParams p;
+ResizeParams LegacyParams(const KernelContext& ctx, const Tensor& x) {
+  ResizeParams p = IdentityParams(x);
   p.mode = ParseMode(ctx, ctx.GetString("mode", "nearest"));
   if (p.mode == InterpMode::kCubic) ctx.Fail("mode 'cubic' is not valid before Resize-11");
   p.coord = CoordMode::kAsymmetric;
@@ -323,18 +492,18 @@ ResizeParams LegacyParams(const KernelContext& ctx) {
 
 std::vector<Value> Resize10(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  ResizeParams p = LegacyParams(ctx);
+  ResizeParams p = LegacyParams(ctx, x);
   SetScales(ctx, x, ToDoubleVector(ctx, ctx.input(1), "scales"), p);
   return Out(ResizeTensor(ctx, x, p));
 }
 
-std::vector<Value> Upsample(KernelContext& ctx, std::vector<double> scales) {
+std::vector<Value> Upsample(KernelContext& ctx, const std::vector<double>& scales) {
   const Tensor& x = ctx.input(0);
-  ResizeParams p = LegacyParams(ctx);
+  ResizeParams p = LegacyParams(ctx, x);
   for (double s : scales) {
     if (s < 1) ctx.Fail("Upsample scales must be >= 1, got {}", s);
   }
-  SetScales(ctx, x, std::move(scales), p);
+  SetScales(ctx, x, scales, p);
   return Out(ResizeTensor(ctx, x, p));
 }
 
@@ -348,19 +517,32 @@ std::vector<Value> Upsample9(KernelContext& ctx) {
   return Upsample(ctx, ToDoubleVector(ctx, ctx.input(1), "scales"));
 }
 
-// Resize-11 and -13: X, roi, scales, sizes (roi and scales optional/empty at 13).
-std::vector<Value> Resize11(KernelContext& ctx) {
+// Resize-11 and later: X, roi, scales, sizes (roi and scales optional/empty from 13). Resize-18
+// adds antialias, axes and keep_aspect_ratio_policy; Resize-19 half_pixel_symmetric.
+template <int kSince>
+std::vector<Value> Resize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  ResizeParams p;
+  ResizeParams p = IdentityParams(x);
   p.mode = ParseMode(ctx, ctx.GetString("mode", "nearest"));
-  p.coord = ParseCoordMode(ctx, ctx.GetString("coordinate_transformation_mode", "half_pixel"));
+  std::string coord = ctx.GetString("coordinate_transformation_mode", "half_pixel");
+  if (kSince < 19 && coord == "half_pixel_symmetric")
+    ctx.Fail("coordinate_transformation_mode '{}' needs Resize-19", coord);
+  p.coord = ParseCoordMode(ctx, coord);
   p.nearest = ParseNearestMode(ctx, ctx.GetString("nearest_mode", "round_prefer_floor"));
   p.cubic_a = ctx.GetFloat("cubic_coeff_a", -0.75f);
   p.exclude_outside = ctx.GetInt("exclude_outside", 0) != 0;
   p.extrapolation = ctx.GetFloat("extrapolation_value", 0.0f);
-  if (ctx.GetInt("antialias", 0) != 0 || ctx.has_attr("axes") ||
-      ctx.has_attr("keep_aspect_ratio_policy")) {
-    ctx.Unsupported("Resize-18 attributes (antialias, axes, keep_aspect_ratio_policy)");
+  std::string policy = "stretch";
+  if constexpr (kSince < 18) {
+    for (const char* a : {"antialias", "axes", "keep_aspect_ratio_policy"}) {
+      if (ctx.has_attr(a)) ctx.Fail("attribute '{}' needs Resize-18", a);
+    }
+  } else {
+    p.antialias = ctx.GetInt("antialias", 0) != 0;
+    if (p.antialias && p.mode == InterpMode::kNearest)
+      ctx.Fail("antialias is not defined for mode 'nearest'");
+    if (ctx.has_attr("axes")) p.axes = NormalizeAxes(ctx, ctx.GetInts("axes"), x.rank());
+    policy = ctx.GetString("keep_aspect_ratio_policy", "stretch");
   }
   const Tensor* scales = ctx.optional_input(2);
   const Tensor* sizes = ctx.optional_input(3);
@@ -370,148 +552,28 @@ std::vector<Value> Resize11(KernelContext& ctx) {
   if (has_scales) {
     SetScales(ctx, x, ToDoubleVector(ctx, *scales, "scales"), p);
   } else {
-    SetSizes(ctx, x, ToInt64Vector(ctx, *sizes), p);
+    SetSizes(ctx, x, ToInt64Vector(ctx, *sizes), policy, p);
   }
-  if (p.coord == CoordMode::kTfCropAndResize) {
-    const Tensor* roi = ctx.optional_input(1);
-    if (!roi || roi->numel() != 2 * x.rank()) {
-      ctx.Fail("tf_crop_and_resize needs roi with {} elements", 2 * x.rank());
+  // roi: starts then ends of the resized axes. Only tf_crop_and_resize needs it, but the
+  // reference also lets it decide whether an axis is left untouched.
+  const Tensor* roi = ctx.optional_input(1);
+  const size_t naxes = p.axes.size();
+  if (roi && roi->numel() == static_cast<int64_t>(2 * naxes)) {
+    std::vector<double> r = ToDoubleVector(ctx, *roi, "roi");
+    for (size_t i = 0; i < naxes; ++i) {
+      size_t d = static_cast<size_t>(p.axes[i]);
+      p.roi_start[d] = r[i];
+      p.roi_end[d] = r[naxes + i];
+      p.roi_span[d] = DispatchFloat(ctx, roi->dtype(), [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* pr = roi->data<T>();
+        return ToDouble(Down<T>(Up(pr[naxes + i]) - Up(pr[i])));
+      });
     }
-    p.roi = ToDoubleVector(ctx, *roi, "roi");
+  } else if (p.coord == CoordMode::kTfCropAndResize) {
+    ctx.Fail("tf_crop_and_resize needs roi with {} elements", 2 * naxes);
   }
   return Out(ResizeTensor(ctx, x, p));
-}
-
-// ---- GridSample-16 (PyTorch grid_sampler_2d semantics) ---------------------------------------
-
-enum class Padding { kZeros, kBorder, kReflection };
-
-template <typename C>
-C Unnormalize(C coord, int64_t size, bool align_corners) {
-  C s = static_cast<C>(size);
-  return align_corners ? (coord + 1) / 2 * (s - 1) : ((coord + 1) * s - 1) / 2;
-}
-
-template <typename C>
-C ReflectCoordinates(C in, int64_t twice_low, int64_t twice_high) {
-  if (twice_low == twice_high) return 0;
-  if (!std::isfinite(in)) return in;  // becomes NaN/inf, read as zero by the caller
-  C lo = static_cast<C>(twice_low) / 2;
-  C span = static_cast<C>(twice_high - twice_low) / 2;
-  in = std::fabs(in - lo);
-  C extra = std::fmod(in, span);
-  C flips = std::floor(in / span);
-  return std::fmod(flips, C(2)) == 0 ? extra + lo : span - extra + lo;
-}
-
-// Applies the padding mode to an unnormalized coordinate (border/reflection pull it inside).
-template <typename C>
-C ApplyPadding(C coord, int64_t size, Padding padding, bool align_corners) {
-  auto clip = [&](C v) { return std::min(static_cast<C>(size - 1), std::max(v, C(0))); };
-  if (padding == Padding::kBorder) return clip(coord);
-  if (padding == Padding::kReflection) {
-    coord = align_corners ? ReflectCoordinates(coord, 0, 2 * (size - 1))
-                          : ReflectCoordinates(coord, -1, 2 * size - 1);
-    return clip(coord);
-  }
-  return coord;
-}
-
-template <typename C>
-C CubicConv1(C x, C A) {
-  return ((A + 2) * x - (A + 3)) * x * x + 1;
-}
-template <typename C>
-C CubicConv2(C x, C A) {
-  return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-}
-template <typename C>
-C CubicInterp1D(C x0, C x1, C x2, C x3, C t) {
-  const C A = static_cast<C>(-0.75);
-  C c0 = CubicConv2(t + 1, A), c1 = CubicConv1(t, A), c2 = CubicConv1(1 - t, A),
-    c3 = CubicConv2(2 - t, A);
-  return x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3;
-}
-
-std::vector<Value> GridSample(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& grid = ctx.input(1);
-  std::string mode_s = ctx.GetString("mode", "bilinear");
-  std::string pad_s = ctx.GetString("padding_mode", "zeros");
-  bool align = ctx.GetInt("align_corners", 0) != 0;
-  if (mode_s != "bilinear" && mode_s != "nearest" && mode_s != "bicubic")
-    ctx.Fail("unknown mode '{}'", mode_s);
-  Padding padding = pad_s == "zeros"    ? Padding::kZeros
-                    : pad_s == "border" ? Padding::kBorder
-                    : pad_s == "reflection"
-                        ? Padding::kReflection
-                        : (ctx.Fail("unknown padding_mode '{}'", pad_s), Padding::kZeros);
-  if (x.rank() != 4) ctx.Unsupported("GridSample-16 supports 4-D input only, got {}", x.Describe());
-  if (grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)) {
-    ctx.Fail("grid must be [N, H_out, W_out, 2] with N = {}, got {}", x.dim(0), grid.Describe());
-  }
-  if (grid.dtype() != x.dtype())
-    ctx.Fail("grid and X types differ: {} vs {}", grid.Describe(), x.Describe());
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t Ho = grid.dim(1), Wo = grid.dim(2);
-  Tensor out(x.dtype(), {N, C, Ho, Wo});
-  return Out(DispatchFloat(ctx, x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using CT = ComputeT<T>;
-    const T* px = x.data<T>();
-    const T* pg = grid.data<T>();
-    T* po = out.data<T>();
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t c = 0; c < C; ++c) {
-        const T* plane = px + (n * C + c) * H * W;
-        // Value at integral (but floating) coordinates; zero outside (NaN included).
-        auto at = [&](CT yy, CT xx) -> CT {
-          if (!(yy >= 0 && yy < static_cast<CT>(H) && xx >= 0 && xx < static_cast<CT>(W)))
-            return CT(0);
-          return Up(plane[static_cast<int64_t>(yy) * W + static_cast<int64_t>(xx)]);
-        };
-        // bicubic taps: padding applied to each tap coordinate, then bounds-checked.
-        auto at_bounded = [&](CT yy, CT xx) -> CT {
-          CT ax = ApplyPadding(xx, W, padding, align);
-          CT ay = ApplyPadding(yy, H, padding, align);
-          return at(ay, ax);
-        };
-        for (int64_t h = 0; h < Ho; ++h) {
-          for (int64_t w = 0; w < Wo; ++w) {
-            const T* g = pg + ((n * Ho + h) * Wo + w) * 2;
-            CT gx = Up(g[0]), gy = Up(g[1]);
-            CT ix = Unnormalize(gx, W, align), iy = Unnormalize(gy, H, align);
-            CT val = 0;
-            if (mode_s == "bicubic") {
-              CT fx = std::floor(ix), fy = std::floor(iy);
-              CT tx = ix - fx, ty = iy - fy;
-              CT rows[4];
-              for (int i = 0; i < 4; ++i) {
-                CT yy = fy - 1 + static_cast<CT>(i);
-                rows[i] = CubicInterp1D(at_bounded(yy, fx - 1), at_bounded(yy, fx),
-                                        at_bounded(yy, fx + 1), at_bounded(yy, fx + 2), tx);
-              }
-              val = CubicInterp1D(rows[0], rows[1], rows[2], rows[3], ty);
-            } else {
-              ix = ApplyPadding(ix, W, padding, align);
-              iy = ApplyPadding(iy, H, padding, align);
-              if (mode_s == "nearest") {
-                val = at(std::nearbyint(iy), std::nearbyint(ix));
-              } else {
-                CT x0 = std::floor(ix), y0 = std::floor(iy);
-                CT x1 = x0 + 1, y1 = y0 + 1;
-                CT nw = (x1 - ix) * (y1 - iy), ne = (ix - x0) * (y1 - iy);
-                CT sw = (x1 - ix) * (iy - y0), se = (ix - x0) * (iy - y0);
-                val = at(y0, x0) * nw + at(y0, x1) * ne + at(y1, x0) * sw + at(y1, x1) * se;
-              }
-            }
-            po[((n * C + c) * Ho + h) * Wo + w] = Down<T>(val);
-          }
-        }
-      }
-    }
-    return out;
-  }));
 }
 
 // ---- RoiAlign (10: output_half_pixel; 16: coordinate_transformation_mode) --------------------
@@ -676,8 +738,9 @@ void RegisterResizeOps(Registry& r) {
   r.Add("", "Upsample", 7, Upsample7);
   r.Add("", "Upsample", 9, Upsample9);
   r.Add("", "Resize", 10, Resize10);
-  r.Add("", "Resize", 11, Resize11);  // 13 only widened types and made roi/scales optional
-  r.Add("", "GridSample", 16, GridSample);
+  r.Add("", "Resize", 11, Resize<11>);  // 13 only widened types and made roi/scales optional
+  r.Add("", "Resize", 18, Resize<18>);
+  r.Add("", "Resize", 19, Resize<19>);
   r.Add("", "RoiAlign", 10, RoiAlign10);
   r.Add("", "RoiAlign", 16, RoiAlign16);
 }

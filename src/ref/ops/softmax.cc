@@ -47,31 +47,6 @@ Blocks BlocksFor(const KernelContext& ctx, const Shape& shape, bool coerce_2d) {
 
 enum class Kind { kSoftmax, kLogSoftmax, kHardmax };
 
-// numpy's pairwise_sum in float over n half values (stride apart): what numpy's float16
-// add.reduce does along a contiguous axis before rounding the total once.
-template <typename T>
-float PairwiseSum(const T* x, int64_t n, int64_t stride) {
-  if (n < 8) {
-    float r = 0;
-    for (int64_t i = 0; i < n; ++i) r += static_cast<float>(x[i * stride]);
-    return r;
-  }
-  if (n <= 128) {
-    float r[8];
-    for (int j = 0; j < 8; ++j) r[j] = static_cast<float>(x[j * stride]);
-    int64_t i = 8;
-    for (; i < n - n % 8; i += 8) {
-      for (int j = 0; j < 8; ++j) r[j] += static_cast<float>(x[(i + j) * stride]);
-    }
-    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) res += static_cast<float>(x[i * stride]);
-    return res;
-  }
-  int64_t n2 = n / 2;
-  n2 -= n2 % 8;
-  return PairwiseSum(x, n2, stride) + PairwiseSum(x + n2 * stride, n - n2, stride);
-}
-
 // Softmax of one half-precision slice, rounding each numpy step to T. The sum: ml_dtypes'
 // bfloat16 add rounds after every addition; numpy's float16 add.reduce sums a contiguous axis
 // (inner == 1) pairwise in float and rounds once, a strided one element by element in float16.
@@ -91,7 +66,7 @@ void HalfSoftmaxSlice(const T* x, T* y, int64_t n, int64_t inner) {
   }
   T sum;
   if (std::is_same_v<T, Float16> && inner == 1) {
-    sum = T(PairwiseSum(y, n, 1));
+    sum = T(NumpyPairwiseSum<float>(0, n, [&](int64_t j) { return static_cast<float>(y[j]); }));
   } else {
     sum = T(0.0f);
     for (int64_t j = 0; j < n; ++j)
