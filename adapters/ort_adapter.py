@@ -47,9 +47,12 @@ LEVELS = [
 ]
 LEVEL_NAMES = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
 
+# "not currently registered or supported": an element type ORT has no MLDataType for (float6 in
+# ORT 1.32), which it reports as FAIL when a graph input or output has that type.
 _UNSUPPORTED_MARKS = ("No Op registered", "is not a registered function/op",
                       "Could not find an implementation", "NOT_IMPLEMENTED",
-                      "not supported", "Unsupported", "unsupported")
+                      "not supported", "Unsupported", "unsupported",
+                      "not currently registered or supported")
 
 
 def _classify_creation_error(e: Exception) -> ErrorKind:
