@@ -194,9 +194,10 @@ class FdChannel:
 NDArray = npt.NDArray[Any]
 
 
-# ONNX's sub-byte element types (uint4, int4, float4e2m1, uint2, int2) -> bits per element. Their
-# tensors are packed, first element in the low bits of the first byte.
-PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2}
+# ONNX's sub-byte element types (uint4, int4, float4e2m1, uint2, int2, float6e2m3, float6e3m2)
+# -> bits per element. Their tensors are packed as one bit stream, first element in the low bits
+# of the first byte (a 6-bit element may straddle two bytes).
+PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2, 27: 6, 28: 6}
 
 
 def packed_nbytes(onnx_elem_type: int, count: int) -> int:
@@ -205,11 +206,18 @@ def packed_nbytes(onnx_elem_type: int, count: int) -> int:
     return (count * per + 7) // 8
 
 
+def pack_codes(codes: NDArray, bits: int) -> NDArray:
+    """Packs one code per element (its low `bits` bits) into ONNX's LSB-first bit stream."""
+    flat = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1) & np.uint8((1 << bits) - 1)
+    stream = np.unpackbits(flat[:, None], axis=1, bitorder="little")[:, :bits].reshape(-1)
+    return np.packbits(stream, bitorder="little")
+
+
 class OnnxBitsArray:
     """A tensor whose ONNX element type NumPy lacks (bfloat16, float8*, float8e8m0, and the packed
-    4- and 2-bit types): its raw bit patterns (`bits`: uint16 or uint8 in the tensor's shape; for
-    packed types the packed bytes, 1-D) plus the TensorProto data type and the tensor's `shape`,
-    carried through unchanged."""
+    4-, 2- and 6-bit types): its raw bit patterns (`bits`: uint16 or uint8 in the tensor's shape;
+    for packed types the packed bytes, 1-D) plus the TensorProto data type and the tensor's
+    `shape`, carried through unchanged."""
 
     def __init__(self, bits: NDArray, onnx_elem_type: int,
                  shape: Optional[tuple[int, ...]] = None) -> None:
@@ -338,7 +346,7 @@ def _bits_types() -> dict[int, type[np.generic]]:
     T = onnx.TensorProto
     types: dict[int, type[np.generic]] = {T.BFLOAT16: np.uint16}
     for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0",
-                 "UINT4", "INT4", "FLOAT4E2M1", "UINT2", "INT2"):
+                 "UINT4", "INT4", "FLOAT4E2M1", "UINT2", "INT2", "FLOAT6E2M3", "FLOAT6E3M2"):
         if hasattr(T, name):
             types[getattr(T, name)] = np.uint8
     return types
@@ -349,7 +357,13 @@ def _bits_from_proto(t: Any, bits_dtype: type[np.generic]) -> OnnxBitsArray:
     count = int(np.prod(shape, dtype=np.int64))
     if t.raw_data:
         bits = np.frombuffer(t.raw_data, dtype=bits_dtype)
-    else:  # stored one value (packed types: one packed byte) per int32 element
+    elif PACKED_BITS.get(t.data_type) == 6:  # one code per int32 element (bits 0-5)
+        codes = np.array(t.int32_data, dtype=np.uint32).astype(np.uint8)
+        if codes.size != count:
+            raise ProtocolError("tensor '%s' holds %d values for shape %s"
+                                % (t.name, codes.size, shape))
+        bits = pack_codes(codes, 6)
+    else:  # stored one value (4- and 2-bit types: one packed byte) per int32 element
         bits = np.array(t.int32_data, dtype=np.uint32).astype(bits_dtype)
     if t.data_type in PACKED_BITS:
         want = packed_nbytes(t.data_type, count)

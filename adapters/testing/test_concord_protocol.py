@@ -156,6 +156,36 @@ class FramingTest(unittest.TestCase):
         self.assertEqual((back.data_type, list(back.dims), back.raw_data),
                          (t.data_type, [2], t.raw_data))
 
+    def test_float6_travels_packed_from_either_encoding(self) -> None:
+        # float6e2m3 codes 8, 9, 0x24, 0x1F (1, 1.125, -0.5, 7.5) pack LSB-first into three
+        # bytes: 8 | (9 & 3) << 6, 9 >> 2 | (0x24 & 15) << 4, 0x24 >> 4 | 0x1F << 2.
+        import onnx
+        packed = bytes([0x48, 0x42, 0x7E])
+        raw = onnx.TensorProto()
+        raw.name, raw.data_type = "w", onnx.TensorProto.FLOAT6E2M3
+        raw.dims.extend([2, 2])
+        raw.raw_data = packed
+        ints = onnx.TensorProto()
+        ints.CopyFrom(raw)
+        ints.ClearField("raw_data")
+        ints.int32_data.extend([0x08, 0x09, 0x24, 0x1F])  # one code per entry, not packed
+        for t in (raw, ints):
+            m = cp.Message(cp.DATA, {"names": ["w"], "kinds": ["tensor"]}, [t.SerializeToString()])
+            (_, v), = cp.get_values(m)
+            assert isinstance(v, cp.OnnxBitsArray)
+            self.assertTrue(v.packed)
+            self.assertEqual((v.bits.tobytes(), v.shape), (packed, (2, 2)))
+            out = cp.Message(cp.OUTPUT)
+            cp.put_values(out, ["w"], [v])
+            back = onnx.TensorProto()
+            back.ParseFromString(out.blobs[0])
+            self.assertEqual((back.data_type, list(back.dims), back.raw_data),
+                             (raw.data_type, [2, 2], packed))
+        ints.int32_data.append(0)  # five codes for four elements
+        with self.assertRaises(cp.ProtocolError):
+            cp.get_values(cp.Message(cp.DATA, {"names": ["w"], "kinds": ["tensor"]},
+                                     [ints.SerializeToString()]))
+
     def test_bad_values(self) -> None:
         for meta, blobs in [({"names": ["a"], "kinds": ["tensor"]}, [b"\xff\xff\xff"]),
                             ({"names": ["a"], "kinds": ["map"]}, [b""]),

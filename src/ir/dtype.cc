@@ -62,6 +62,10 @@ const char* DTypeName(DType dt) {
       return "uint2";
     case DType::kInt2:
       return "int2";
+    case DType::kFloat6E2M3:
+      return "float6e2m3";
+    case DType::kFloat6E3M2:
+      return "float6e3m2";
   }
   return "invalid";
 }
@@ -103,6 +107,8 @@ DType DTypeFromName(const std::string& name) {
       {"float8e5m2fnuz", DType::kFloat8E5M2FNUZ},
       {"float8e8m0", DType::kFloat8E8M0},
       {"float4e2m1", DType::kFloat4E2M1},
+      {"float6e2m3", DType::kFloat6E2M3},
+      {"float6e3m2", DType::kFloat6E3M2},
       {"int4", DType::kInt4},
       {"uint4", DType::kUInt4},
       {"int2", DType::kInt2},
@@ -143,6 +149,8 @@ size_t DTypeSize(DType dt) {
     case DType::kFloat8E5M2FNUZ:
     case DType::kFloat8E8M0:
     case DType::kFloat4E2M1:
+    case DType::kFloat6E2M3:
+    case DType::kFloat6E3M2:
     case DType::kUInt4:
     case DType::kInt4:
     case DType::kUInt2:
@@ -155,31 +163,35 @@ size_t DTypeSize(DType dt) {
   return 0;
 }
 
-int ElementsPerByte(DType dt) {
+int PackedBits(DType dt) {
   switch (dt) {
     case DType::kUInt4:
     case DType::kInt4:
     case DType::kFloat4E2M1:
-      return 2;
+      return 4;
     case DType::kUInt2:
     case DType::kInt2:
-      return 4;
+      return 2;
+    case DType::kFloat6E2M3:
+    case DType::kFloat6E3M2:
+      return 6;
     default:
-      return 1;
+      return 0;
   }
 }
 
 uint64_t StoredBytes(DType dt, uint64_t numel) {
-  const uint64_t per = static_cast<uint64_t>(ElementsPerByte(dt));
-  if (per > 1) return (numel + per - 1) / per;
+  const uint64_t bits = static_cast<uint64_t>(PackedBits(dt));
+  // Eight elements take `bits` whole bytes; split so that numel * bits cannot overflow.
+  if (bits > 0) return numel / 8 * bits + (numel % 8 * bits + 7) / 8;
   return numel * DTypeSize(dt);
 }
 
-bool IsValidDType(int32_t value) { return value >= 1 && value <= 26; }
+bool IsValidDType(int32_t value) { return value >= 1 && value <= 28; }
 
 bool IsLowPrecision(DType dt) {
   const int32_t v = static_cast<int32_t>(dt);
-  return v >= 17 && v <= 26;
+  return v >= 17 && v <= 28;
 }
 
 bool IsFloating(DType dt) {

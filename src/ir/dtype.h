@@ -33,7 +33,8 @@ enum class DType : int32_t {
   kComplex128 = 15,
   kBFloat16 = 16,
   // Low-precision types (see low_precision.h): one byte per element in memory, packed two
-  // (4-bit) or four (2-bit) to a byte in TensorProto data. Not visited by VisitDType.
+  // (4-bit), four (2-bit) or four to three bytes (6-bit) in TensorProto data. Not visited by
+  // VisitDType.
   kFloat8E4M3FN = 17,
   kFloat8E4M3FNUZ = 18,
   kFloat8E5M2 = 19,
@@ -44,6 +45,8 @@ enum class DType : int32_t {
   kFloat8E8M0 = 24,
   kUInt2 = 25,
   kInt2 = 26,
+  kFloat6E2M3 = 27,
+  kFloat6E3M2 = 28,
 };
 
 // Name as ONNX spells it in type strings: "float", "int64", "float16", "bfloat16", ...
@@ -54,16 +57,17 @@ DType DTypeFromName(const std::string& name);
 // Low-precision types take one byte per element in memory, including the 4- and 2-bit ones.
 size_t DTypeSize(DType dt);
 // Bytes that `numel` elements take in a TensorProto's raw_data (or external data) and .npy:
-// numel * DTypeSize except for the packed types: 4-bit ceil(numel / 2), 2-bit ceil(numel / 4).
+// numel * DTypeSize except for the packed types: ceil(numel * PackedBits / 8).
 uint64_t StoredBytes(DType dt, uint64_t numel);
-// Elements per stored byte: 2 for 4-bit types, 4 for 2-bit types, 1 otherwise.
-int ElementsPerByte(DType dt);
+// Bits per element of the packed types (int4/uint4/float4e2m1: 4, int2/uint2: 2, float6: 6),
+// whose TensorProto data is one LSB-first bit stream; 0 for every other type.
+int PackedBits(DType dt);
 bool IsValidDType(int32_t value);
 bool IsFloating(DType dt);  // float16, bfloat16, float32, float64
 bool IsInteger(DType dt);   // signed and unsigned integers (not bool, not int4/int2)
 bool IsSigned(DType dt);
-// float8 (four kinds, e8m0), float4e2m1, int4/uint4, int2/uint2: the types whose elements
-// are one-byte codes (Tensor::codes()) rather than a C++ arithmetic type.
+// float8 (four kinds, e8m0), float6 (e2m3, e3m2), float4e2m1, int4/uint4, int2/uint2: the types
+// whose elements are one-byte codes (Tensor::codes()) rather than a C++ arithmetic type.
 bool IsLowPrecision(DType dt);
 
 template <typename T>

@@ -12,7 +12,7 @@ enum class Specials {
   kAllOnes,  // E4M3FN: S.1111.111 is NaN, no infinity
   kIeee,     // E5M2: exponent all ones is inf (mantissa 0) or NaN
   kNegZero,  // *FNUZ: 0x80 (the negative-zero pattern) is the only NaN, no infinity
-  kNone,     // E2M1: neither
+  kNone,     // E2M1, E2M3, E3M2: neither
 };
 
 struct MiniFloat {
@@ -29,6 +29,8 @@ const MiniFloat* Format(DType dt) {
   static const MiniFloat kE5M2{5, 2, 15, Specials::kIeee, 0x7B};
   static const MiniFloat kE5M2FNUZ{5, 2, 16, Specials::kNegZero, 0x7F};
   static const MiniFloat kE2M1{2, 1, 1, Specials::kNone, 0x7};
+  static const MiniFloat kE2M3{2, 3, 1, Specials::kNone, 0x1F};
+  static const MiniFloat kE3M2{3, 2, 3, Specials::kNone, 0x1F};
   switch (dt) {
     case DType::kFloat8E4M3FN:
       return &kE4M3FN;
@@ -40,6 +42,10 @@ const MiniFloat* Format(DType dt) {
       return &kE5M2FNUZ;
     case DType::kFloat4E2M1:
       return &kE2M1;
+    case DType::kFloat6E2M3:
+      return &kE2M3;
+    case DType::kFloat6E3M2:
+      return &kE3M2;
     default:
       return nullptr;
   }
@@ -147,7 +153,7 @@ uint8_t WrapInteger(DType dt, double v) {
   const double t = std::trunc(v);
   int64_t i = 0;
   if (t >= -2147483648.0 && t < 2147483648.0) i = static_cast<int64_t>(t);
-  const int bits = ElementsPerByte(dt) == 2 ? 4 : 2;
+  const int bits = PackedBits(dt);
   const int64_t low = i & ((int64_t{1} << bits) - 1);
   if (dt == DType::kInt4 || dt == DType::kInt2) {
     const int64_t half = int64_t{1} << (bits - 1);
@@ -161,6 +167,10 @@ uint8_t WrapInteger(DType dt, double v) {
 bool IsFloat8(DType dt) {
   return dt == DType::kFloat8E4M3FN || dt == DType::kFloat8E4M3FNUZ || dt == DType::kFloat8E5M2 ||
          dt == DType::kFloat8E5M2FNUZ;
+}
+
+bool IsMxFloat(DType dt) {
+  return dt == DType::kFloat4E2M1 || dt == DType::kFloat6E2M3 || dt == DType::kFloat6E3M2;
 }
 
 bool LowPrecisionIntRange(DType dt, int* lo, int* hi) {

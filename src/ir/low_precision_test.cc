@@ -1,5 +1,6 @@
 // Low-precision element conversions against hand-computed bit patterns (formats from the ONNX
-// spec's "Float stored in 8 bits" / "4 bit floating point" / "4 bit integer" pages).
+// spec's "Float stored in 8 bits" / "4 bit floating point" / "4 bit integer" pages, and the OCP
+// MX spec's FP6 E2M3 / E3M2).
 #include "ir/low_precision.h"
 
 #include <gtest/gtest.h>
@@ -101,6 +102,62 @@ TEST(LowPrecision, Float4E2M1) {
   EXPECT_EQ(Enc(t, -0.0), 0x8);
 }
 
+// E2M3: sign bit 5, exponent bits 4-3 (bias 1), mantissa bits 2-0. Subnormals m/8 (0.125 ..
+// 0.875), normals 1..1.875, 2..3.75, 4..7.5; no inf, no NaN.
+TEST(LowPrecision, Float6E2M3) {
+  const DType t = DType::kFloat6E2M3;
+  for (uint8_t c = 0; c < 8; ++c) {
+    EXPECT_EQ(LowPrecisionToDouble(t, c), c / 8.0);  // subnormals
+    EXPECT_EQ(LowPrecisionToDouble(t, static_cast<uint8_t>(8 + c)), 1 + c / 8.0);
+    EXPECT_EQ(LowPrecisionToDouble(t, static_cast<uint8_t>(16 + c)), 2 + c / 4.0);
+    EXPECT_EQ(LowPrecisionToDouble(t, static_cast<uint8_t>(24 + c)), 4 + c / 2.0);
+    EXPECT_EQ(LowPrecisionToDouble(t, static_cast<uint8_t>(32 + 24 + c)), -(4 + c / 2.0));
+  }
+  EXPECT_EQ(Enc(t, 7.5), 0x1F);  // max: exponent 11, mantissa 111
+  EXPECT_EQ(Enc(t, -7.5), 0x3F);
+  EXPECT_EQ(Enc(t, 7.75), 0x1F);        // halfway to 8 rounds up, past max: saturates
+  EXPECT_EQ(Enc(t, 1e9, false), 0x1F);  // always saturates, saturate=0 or not
+  EXPECT_EQ(Enc(t, kInf, false), 0x1F);
+  EXPECT_EQ(Enc(t, -kInf), 0x3F);
+  EXPECT_EQ(Enc(t, kNaN), 0x20);   // no NaN: +NaN becomes -0 (ml_dtypes flips the sign)
+  EXPECT_EQ(Enc(t, -kNaN), 0x00);  // and -NaN +0
+  EXPECT_EQ(Enc(t, -0.0), 0x20);
+  EXPECT_EQ(Enc(t, 1.0), 0x08);     // exponent 1 = bias
+  EXPECT_EQ(Enc(t, 0.125), 0x01);   // 2^-3, the smallest subnormal
+  EXPECT_EQ(Enc(t, 0.0625), 0x00);  // halfway to 0: ties to even (0)
+  EXPECT_EQ(Enc(t, 0.1875), 0x02);  // halfway 1/8 and 2/8: the even 2/8
+  EXPECT_EQ(Enc(t, 0.9375), 0x08);  // halfway 0.875 (largest subnormal, odd) and 1.0
+  EXPECT_EQ(Enc(t, 2.125), 0x10);   // halfway 2 (mantissa 000) and 2.25: 2
+  EXPECT_EQ(Enc(t, 2.375), 0x12);   // halfway 2.25 and 2.5 (mantissa 010): 2.5
+  EXPECT_EQ(Enc(t, -0.5), 0x24);    // subnormal 4/8 with the sign
+}
+
+// E3M2: sign bit 5, exponent bits 4-2 (bias 3), mantissa bits 1-0. Subnormals m/16, smallest
+// normal 0.25, max 1.75 * 2^4 = 28; no inf, no NaN.
+TEST(LowPrecision, Float6E3M2) {
+  const DType t = DType::kFloat6E3M2;
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x01), 0.0625);
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x03), 0.1875);  // largest subnormal
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x04), 0.25);    // smallest normal
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x0C), 1);
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x1F), 28);
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x3F), -28);
+  EXPECT_EQ(LowPrecisionToDouble(t, 0x30), -2);
+  EXPECT_TRUE(std::signbit(LowPrecisionToDouble(t, 0x20)));  // -0
+  EXPECT_EQ(Enc(t, 28), 0x1F);
+  EXPECT_EQ(Enc(t, 30, false), 0x1F);  // halfway 28 (odd) and 32: up, then saturates
+  EXPECT_EQ(Enc(t, -28.5), 0x3F);
+  EXPECT_EQ(Enc(t, 26), 0x1E);  // halfway 24 (mantissa 10) and 28: 24
+  EXPECT_EQ(Enc(t, 18), 0x1C);  // halfway 16 and 20: 16
+  EXPECT_EQ(Enc(t, kInf, false), 0x1F);
+  EXPECT_EQ(Enc(t, kNaN), 0x20);
+  EXPECT_EQ(Enc(t, 1.0), 0x0C);
+  EXPECT_EQ(Enc(t, -2.0), 0x30);
+  EXPECT_EQ(Enc(t, 0.03125), 0x00);  // half the smallest subnormal: ties to 0
+  EXPECT_EQ(Enc(t, 0.09375), 0x02);  // halfway 1/16 and 2/16: 2/16
+  EXPECT_EQ(Enc(t, 0.21875), 0x04);  // halfway 0.1875 (odd) and 0.25
+}
+
 TEST(LowPrecision, Float8E8M0) {
   const DType t = DType::kFloat8E8M0;
   EXPECT_EQ(LowPrecisionToDouble(t, 127), 1);
@@ -143,7 +200,18 @@ TEST(LowPrecision, SizesAndNames) {
   EXPECT_EQ(DTypeFromName("float8e4m3fn"), DType::kFloat8E4M3FN);
   EXPECT_STREQ(DTypeName(DType::kFloat4E2M1), "float4e2m1");
   EXPECT_TRUE(IsValidDType(26));
-  EXPECT_FALSE(IsValidDType(27));  // float6 is not supported
+  EXPECT_TRUE(IsValidDType(28));
+  EXPECT_FALSE(IsValidDType(29));
+  EXPECT_EQ(StoredBytes(DType::kFloat6E2M3, 4), 3u);  // 24 bits
+  EXPECT_EQ(StoredBytes(DType::kFloat6E3M2, 5), 4u);  // 30 bits
+  EXPECT_EQ(StoredBytes(DType::kFloat6E3M2, 1), 1u);
+  EXPECT_EQ(StoredBytes(DType::kFloat6E3M2, 0), 0u);
+  EXPECT_EQ(StoredBytes(DType::kFloat6E2M3, uint64_t{1} << 62), uint64_t{3} << 60);
+  EXPECT_EQ(PackedBits(DType::kFloat6E2M3), 6);
+  EXPECT_EQ(PackedBits(DType::kFloat8E4M3FN), 0);
+  EXPECT_EQ(DTypeFromName("float6e3m2"), DType::kFloat6E3M2);
+  EXPECT_STREQ(DTypeName(DType::kFloat6E2M3), "float6e2m3");
+  EXPECT_TRUE(IsLowPrecision(DType::kFloat6E3M2));
 }
 
 TEST(LowPrecision, TensorCastTo) {

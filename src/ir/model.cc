@@ -30,8 +30,8 @@ namespace {
 // Largest single dimension we accept in a declared input/output shape.
 constexpr int64_t kMaxDeclaredDim = int64_t{1} << 40;
 
-// Why a tensor element type cannot be read: ONNX defines types (float6e2m3, float6e3m2) that
-// Concord's tensors do not hold; anything else is not an ONNX type at all.
+// Why a tensor element type cannot be read: a type a newer ONNX defines that Concord's tensors
+// do not hold yet (none in ONNX 1.23: every type up to float6e3m2 is held), or no ONNX type.
 std::string UnsupportedElemType(int32_t type) {
   if (onnx::TensorProto::DataType_IsValid(type)) {
     return fmt::format("element type {} ({}) is not supported by Concord's tensors",

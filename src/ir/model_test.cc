@@ -251,15 +251,47 @@ TEST_F(ModelTest, IrAndOpsetBeyondTheLibraryAreRejectedWithTheLimits) {
   }
 }
 
-TEST_F(ModelTest, ElementTypesOnnxHasButConcordDoesNotAreNamed) {
-  onnx::ModelProto m = Opset21ReduceModel();
-  m.mutable_graph()->mutable_initializer(0)->set_data_type(27);
+// y = DequantizeLinear(w, 0.5) at opset 28 with a float6e2m3 initializer w of 4 elements,
+// packed into 3 bytes of raw_data.
+onnx::ModelProto Float6DequantizeModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(14);
+  m.add_opset_import()->set_version(28);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* n = g->add_node();
+  n->set_op_type("DequantizeLinear");
+  n->add_input("w");
+  n->add_input("s");
+  n->add_output("y");
+  auto* y = g->add_output();
+  y->set_name("y");
+  y->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  y->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT6E2M3);
+  w->add_dims(4);
+  w->set_raw_data(std::string("\x48\x42\x7E", 3));  // codes 8, 9, 36, 31: 1, 1.125, -0.5, 7.5
+  auto* s = g->add_initializer();
+  s->set_name("s");
+  s->set_data_type(onnx::TensorProto::FLOAT);
+  s->add_float_data(0.5f);
+  return m;
+}
+
+TEST_F(ModelTest, Float6ModelsLoadAndUnknownElementTypesAreNamed) {
+  onnx::ModelProto m = Float6DequantizeModel();
+  Model loaded = Model::FromProto(m, "", "float6 model");
+  EXPECT_EQ(loaded.Opset(), 28);
+  // Packed raw_data of the wrong length is refused before anything is allocated.
+  m.mutable_graph()->mutable_initializer(0)->set_raw_data(std::string(4, '\0'));
   try {
     Model::FromProto(m, "", "float6 model");
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kInput);
-    EXPECT_NE(std::string(e.what()).find("FLOAT6E2M3 (27) is not supported"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("raw data is 4 bytes, float6e2m3 [4] needs 3"),
+              std::string::npos)
         << e.what();
   }
   m.mutable_graph()->mutable_initializer(0)->set_data_type(99);
@@ -267,6 +299,7 @@ TEST_F(ModelTest, ElementTypesOnnxHasButConcordDoesNotAreNamed) {
     Model::FromProto(m, "", "type-99 model");
     FAIL() << "accepted";
   } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
     EXPECT_NE(std::string(e.what()).find("unknown element type 99"), std::string::npos) << e.what();
   }
 }

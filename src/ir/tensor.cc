@@ -165,7 +165,7 @@ Tensor Tensor::CastTo(DType to) const {
     for (int64_t i = 0; i < numel_; ++i) {
       double v = GetDouble(i);
       if (wrap_int) {
-        const int64_t low_bits = ElementsPerByte(to) == 2 ? 0xF : 0x3;
+        const int64_t low_bits = (int64_t{1} << PackedBits(to)) - 1;
         int64_t iv = dtype_ == DType::kUInt64  ? static_cast<int64_t>(data<uint64_t>()[i] & 0xFF)
                      : dtype_ == DType::kInt64 ? data<int64_t>()[i]
                                                : static_cast<int64_t>(v);

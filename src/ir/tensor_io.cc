@@ -54,31 +54,37 @@ void WriteFileAtomic(const std::string& path, const std::string& bytes) {
 
 namespace {
 
-// Unpacks ONNX's packed 4-bit / 2-bit data (low bits first) into one code per byte,
-// sign-extending int4/int2.
+// Unpacks ONNX's packed sub-byte data into one code per byte, sign-extending int4/int2. The
+// packed types are one bit stream, low bits first: element i takes bits [i * b, (i + 1) * b),
+// so a 6-bit element may straddle two bytes (x0 | (x1 & 3) << 6, x1 >> 2 | (x2 & 15) << 4, ...).
 void UnpackCodes(const uint8_t* packed, Tensor* t) {
-  const int per = ElementsPerByte(t->dtype());
-  const int bits = 8 / per;
-  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  const int bits = PackedBits(t->dtype());
+  const uint32_t mask = (1u << bits) - 1;
   const bool sign_extend = t->dtype() == DType::kInt4 || t->dtype() == DType::kInt2;
   uint8_t* dst = t->codes();
+  const uint64_t last = StoredBytes(t->dtype(), static_cast<uint64_t>(t->numel()));
   for (int64_t i = 0; i < t->numel(); ++i) {
-    uint8_t c = (packed[i / per] >> ((i % per) * bits)) & mask;
+    const uint64_t bit = static_cast<uint64_t>(i) * static_cast<uint64_t>(bits);
+    const uint64_t byte = bit / 8;
+    uint32_t word = packed[byte];
+    if (byte + 1 < last) word |= static_cast<uint32_t>(packed[byte + 1]) << 8;
+    auto c = static_cast<uint8_t>((word >> (bit % 8)) & mask);
     if (sign_extend && (c >> (bits - 1)) != 0) c = static_cast<uint8_t>(c | ~mask);
     dst[i] = c;
   }
 }
 
 std::string PackCodes(const Tensor& t) {
-  const int per = ElementsPerByte(t.dtype());
-  const int bits = 8 / per;
-  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  const int bits = PackedBits(t.dtype());
+  const uint32_t mask = (1u << bits) - 1;
   std::string out(StoredBytes(t.dtype(), static_cast<uint64_t>(t.numel())), '\0');
+  auto* dst = reinterpret_cast<uint8_t*>(out.data());
   const uint8_t* src = t.codes();
   for (int64_t i = 0; i < t.numel(); ++i) {
-    out[static_cast<size_t>(i / per)] =
-        static_cast<char>(static_cast<uint8_t>(out[static_cast<size_t>(i / per)]) |
-                          ((src[i] & mask) << ((i % per) * bits)));
+    const uint64_t bit = static_cast<uint64_t>(i) * static_cast<uint64_t>(bits);
+    const uint32_t word = (src[i] & mask) << (bit % 8);
+    dst[bit / 8] = static_cast<uint8_t>(dst[bit / 8] | (word & 0xFF));
+    if (word > 0xFF) dst[bit / 8 + 1] = static_cast<uint8_t>(dst[bit / 8 + 1] | (word >> 8));
   }
   return out;
 }
@@ -129,8 +135,10 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
     Fail(ErrorKind::kInput, "{}: raw data is {} bytes, {} {} needs {}", what, raw->size(),
          DTypeName(dt), ShapeToString(shape), stored);
   }
-  // Packed types keep one packed byte per int32_data entry; every other type one element.
-  const uint64_t need = ElementsPerByte(dt) > 1 ? stored : numel;
+  // The 4- and 2-bit types keep one packed byte per int32_data entry; every other type (float6
+  // included: its low six bits) one element.
+  const bool packed_int32 = PackedBits(dt) == 4 || PackedBits(dt) == 2;
+  const uint64_t need = packed_int32 ? stored : numel;
   if (raw == nullptr) {
     uint64_t have = 0;
     switch (dt) {
@@ -167,7 +175,7 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
   }
   Tensor t(dt, shape);
   if (raw != nullptr) {
-    if (ElementsPerByte(dt) > 1) {
+    if (PackedBits(dt) > 0) {
       UnpackCodes(reinterpret_cast<const uint8_t*>(raw->data()), &t);
     } else if (!raw->empty()) {
       std::memcpy(t.raw(), raw->data(), raw->size());
@@ -175,11 +183,13 @@ Tensor TensorFromProto(const onnx::TensorProto& proto, const std::string& base_d
     return t;
   }
   if (IsLowPrecision(dt)) {
-    // int32_data holds each code (or packed byte) in its low 8 bits.
+    // int32_data holds each code (or packed byte) in its low 8 bits; float6 codes in the low 6
+    // (the rest must be zero: masked, as onnx.numpy_helper does).
+    const uint8_t keep = PackedBits(dt) == 6 ? 0x3F : 0xFF;
     std::vector<uint8_t> low(static_cast<size_t>(proto.int32_data_size()));
     for (int i = 0; i < proto.int32_data_size(); ++i)
-      low[static_cast<size_t>(i)] = static_cast<uint8_t>(proto.int32_data(i));
-    if (ElementsPerByte(dt) > 1) {
+      low[static_cast<size_t>(i)] = static_cast<uint8_t>(proto.int32_data(i)) & keep;
+    if (packed_int32) {
       UnpackCodes(low.data(), &t);
     } else if (!low.empty()) {
       std::memcpy(t.codes(), low.data(), low.size());
@@ -267,7 +277,7 @@ void TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorPr
   if (tensor.dtype() == DType::kString) {
     const std::string* s = tensor.data<std::string>();
     for (int64_t i = 0; i < tensor.numel(); ++i) proto->add_string_data(s[i]);
-  } else if (ElementsPerByte(tensor.dtype()) > 1) {
+  } else if (PackedBits(tensor.dtype()) > 0) {
     proto->set_raw_data(PackCodes(tensor));
   } else {
     proto->set_raw_data(tensor.raw(), tensor.nbytes());

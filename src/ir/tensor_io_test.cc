@@ -136,6 +136,70 @@ TEST_F(TensorIoTest, Float8BothEncodings) {
   EXPECT_THROW(SerializeNpy(t), Error);  // NumPy has no float8 dtype of its own
 }
 
+// float6 packs four codes into three bytes, one LSB-first bit stream:
+// byte0 = x0 | (x1 & 3) << 6, byte1 = x1 >> 2 | (x2 & 15) << 4, byte2 = x2 >> 4 | x3 << 2.
+// E2M3 [1, 1.125, -0.5, 7.5] = codes 8, 9, 0x24, 0x1F -> 0x48, 0x42, 0x7E.
+TEST_F(TensorIoTest, Float6PacksFourIntoThreeBytes) {
+  Tensor t(DType::kFloat6E2M3, {2, 2});
+  const uint8_t codes[4] = {0x08, 0x09, 0x24, 0x1F};
+  for (int i = 0; i < 4; ++i) t.codes()[i] = codes[i];
+  onnx::TensorProto p;
+  TensorToProto(t, "w", &p);
+  EXPECT_EQ(p.data_type(), onnx::TensorProto::FLOAT6E2M3);
+  EXPECT_EQ(p.raw_data(), std::string("\x48\x42\x7E", 3));
+  Tensor back = TensorFromProto(p, "", "test");
+  EXPECT_TRUE(back.BitwiseEqual(t));
+  EXPECT_EQ(back.GetDouble(1), 1.125);
+  EXPECT_EQ(back.GetDouble(2), -0.5);
+  std::string path = Path("f6.pb");
+  WriteTensorPb(path, t, "f6");
+  EXPECT_TRUE(ReadTensorPb(path).tensor.BitwiseEqual(t));
+  p.set_raw_data(std::string("\x48\x42", 2));  // 4 elements need 3 bytes
+  EXPECT_THROW(TensorFromProto(p, "", "test"), Error);
+}
+
+// A partial last group is zero-padded to whole bytes: 5 codes are 30 bits, 4 bytes; 2 codes
+// are 12 bits, 2 bytes. E3M2 [1, -2, 28, 0.0625, -28] = 0x0C, 0x30, 0x1F, 0x01, 0x3F.
+TEST_F(TensorIoTest, Float6PartialGroups) {
+  onnx::TensorProto p;
+  p.set_data_type(onnx::TensorProto::FLOAT6E3M2);
+  p.add_dims(5);
+  p.set_raw_data(std::string("\x0C\xFC\x05\x3F", 4));
+  Tensor t = TensorFromProto(p, "", "test");
+  const double want[5] = {1, -2, 28, 0.0625, -28};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(t.GetDouble(i), want[i]) << i;
+  onnx::TensorProto out;
+  TensorToProto(t, "", &out);
+  EXPECT_EQ(out.raw_data(), p.raw_data());
+  // [0x3F, 0x2A]: 0x3F | (0x2A & 3) << 6 = 0xBF, 0x2A >> 2 = 0x0A.
+  Tensor two(DType::kFloat6E2M3, {2});
+  two.codes()[0] = 0x3F;
+  two.codes()[1] = 0x2A;
+  TensorToProto(two, "", &out);
+  EXPECT_EQ(out.raw_data(), std::string("\xBF\x0A", 2));
+  EXPECT_TRUE(TensorFromProto(out, "", "test").BitwiseEqual(two));
+}
+
+// int32_data holds one float6 code per entry (bits 0-5), not packed bytes; higher bits are
+// masked off as onnx.numpy_helper does.
+TEST_F(TensorIoTest, Float6Int32DataIsOneCodePerEntry) {
+  onnx::TensorProto p;
+  p.set_data_type(onnx::TensorProto::FLOAT6E2M3);
+  p.add_dims(4);
+  for (int v : {0x08, 0x09, 0x24, 0x1F}) p.add_int32_data(v);
+  Tensor t = TensorFromProto(p, "", "test");
+  EXPECT_EQ(t.GetDouble(0), 1);
+  EXPECT_EQ(t.GetDouble(3), 7.5);
+  p.set_int32_data(0, 0x48);  // bit 6 set: the code is still 0x08
+  EXPECT_EQ(TensorFromProto(p, "", "test").codes()[0], 0x08);
+  onnx::TensorProto out;
+  TensorToProto(t, "", &out);
+  EXPECT_EQ(out.raw_data(), std::string("\x48\x42\x7E", 3));
+  p.clear_int32_data();
+  for (int v : {0x48, 0x42, 0x7E}) p.add_int32_data(v);  // packed bytes are not this form
+  EXPECT_THROW(TensorFromProto(p, "", "test"), Error);
+}
+
 TEST_F(TensorIoTest, CorruptInputsAreClearErrors) {
   Write("bad.npy", "\x93NUMPY\x01\x00\xff\xff");
   EXPECT_THROW(ReadNpy(Path("bad.npy")), Error);

@@ -17,7 +17,7 @@ namespace {
 // element (so an offset or a size off by one shows).
 std::vector<Value> EveryDType(std::vector<std::string>* names) {
   std::vector<Value> values;
-  for (int32_t code = 1; code <= 26; ++code) {
+  for (int32_t code = 1; code <= 28; ++code) {
     DType dt = static_cast<DType>(code);
     if (!TravelsShared(dt)) continue;
     Tensor t(dt, {2, 3});
@@ -45,7 +45,7 @@ TEST(SharedRegion, TypesThatTravelShared) {
     EXPECT_TRUE(TravelsShared(dt)) << DTypeName(dt);
   }
   for (DType dt : {DType::kString, DType::kInt4, DType::kUInt4, DType::kFloat4E2M1, DType::kInt2,
-                   DType::kFloat8E8M0, DType::kUndefined}) {
+                   DType::kFloat8E8M0, DType::kFloat6E2M3, DType::kFloat6E3M2, DType::kUndefined}) {
     EXPECT_FALSE(TravelsShared(dt)) << DTypeName(dt);
   }
 }

@@ -19,6 +19,8 @@ bool TravelsShared(DType dt) {
     case DType::kUInt4:
     case DType::kInt4:
     case DType::kFloat4E2M1:
+    case DType::kFloat6E2M3:
+    case DType::kFloat6E3M2:
     case DType::kFloat8E8M0:
     case DType::kUInt2:
     case DType::kInt2:

@@ -969,6 +969,37 @@ std::vector<OpCase> Cases() {
        Int("to", onnx::TensorProto::FLOAT4E2M1),
        {F({6}, {0.25f, 0.75f, 5, 7, -6, 2.5f})},
        {Codes(DType::kFloat4E2M1, {6}, {0x0, 0x2, 0x6, 0x7, 0xF, 0x4})}},
+      // float6 E2M3 (sign bit 5, bias 1, max 7.5 = 0x1F) has no inf and no NaN: it saturates
+      // even with saturate=0 (7.75 rounds up past max; -100, inf), NaN becomes -0 (0x20), and
+      // ties go to the even code (3/16 -> 2/8 = 0x02, 2.375 -> 2.5 = 0x12).
+      {"Cast_float_to_float6e2m3_saturates_always",
+       "Cast",
+       28,
+       All({Int("to", onnx::TensorProto::FLOAT6E2M3), Int("saturate", 0)}),
+       {F({6}, {7.75f, -100, kInf, kNaN, 0.1875f, 2.375f})},
+       {Codes(DType::kFloat6E2M3, {6}, {0x1F, 0x3F, 0x1F, 0x20, 0x02, 0x12})}},
+      // E3M2 (bias 3, max 28 = 0x1F): 30 is halfway 28/32 and rounds to the even 32, then
+      // saturates; 26 is halfway 24/28: the even 24 (0x1E); 0.21875 is halfway between the
+      // largest subnormal 3/16 and the smallest normal 0.25 (0x04).
+      {"Cast_float_to_float6e3m2",
+       "Cast",
+       28,
+       Int("to", onnx::TensorProto::FLOAT6E3M2),
+       {F({5}, {30, 26, -kInf, 0.21875f, 1})},
+       {Codes(DType::kFloat6E3M2, {5}, {0x1F, 0x1E, 0x3F, 0x04, 0x0C})}},
+      {"Cast_float6e3m2_to_float",
+       "Cast",
+       28,
+       Int("to", onnx::TensorProto::FLOAT),
+       {Codes(DType::kFloat6E3M2, {5}, {0x1F, 0x3F, 0x01, 0x30, 0x20})},
+       {F({5}, {28, -28, 0.0625f, -2, -0.0f})}},
+      // E2M3 7.5 is halfway between E3M2 7 and 8: the even 8 (0x18); 1.875 halfway 1.75/2: 2.
+      {"Cast_float6e2m3_to_float6e3m2",
+       "Cast",
+       28,
+       Int("to", onnx::TensorProto::FLOAT6E3M2),
+       {Codes(DType::kFloat6E2M3, {4}, {0x1F, 0x01, 0x0F, 0x3F})},
+       {Codes(DType::kFloat6E3M2, {4}, {0x18, 0x02, 0x10, 0x38})}},
       // E8M0 keeps a power of two: 1.5 (guard bit set) rounds up to 2^1 = 128; 1.25 (guard 0)
       // stays 2^0 = 127; 0.75 = 1.5 * 2^-1 rounds to 2^0.
       {"Cast_float_to_float8e8m0_nearest",
@@ -1064,6 +1095,34 @@ std::vector<OpCase> Cases() {
        {Codes(DType::kUInt4, {2, 2}, {0, 15, 8, 3}), F({2}, {1, 0.5f}),
         Codes(DType::kUInt4, {2}, {8, 1})},
        {F({2, 2}, {-8, 7, 3.5f, 1})}},
+
+      // float6e2m3 with a zero point (added before rounding, saturate ignored): x / 2 + 1 =
+      // 1, 2.25, 8.5 -> 7.5, -1.5 + 1 = -0.5 (0x24); NaN + 1 is NaN -> -0 (0x20).
+      {"QuantizeLinear_float6e2m3_zero_point",
+       "QuantizeLinear",
+       28,
+       Int("saturate", 0),
+       {F({5}, {0, 2.5f, 15, -3, kNaN}), F({}, {2}), Codes(DType::kFloat6E2M3, {}, {0x08})},
+       {Codes(DType::kFloat6E2M3, {5}, {0x08, 0x11, 0x1F, 0x24, 0x20})}},
+      // Blocked float6e3m2, block_size 2 along axis 1, scales (1, 4) and (0.5, 100):
+      // 1, 2, 40/4 = 10 (0x19), 100/4 = 25 -> halfway 24/28: 24 (0x1E); 3/0.5 = 6 (0x16),
+      // -0.1/0.5 = -0.2 -> -0.1875 (0x23), 1000/100 = 10, -1e4/100 = -100 -> -28 (0x3F).
+      {"QuantizeLinear_float6e3m2_blocked",
+       "QuantizeLinear",
+       28,
+       All({Int("axis", 1), Int("block_size", 2),
+            Int("output_dtype", onnx::TensorProto::FLOAT6E3M2)}),
+       {F({2, 4}, {1, 2, 40, 100, 3, -0.1f, 1000, -1e4f}), F({2, 2}, {1, 4, 0.5f, 100})},
+       {Codes(DType::kFloat6E3M2, {2, 4}, {0x0C, 0x10, 0x19, 0x1E, 0x16, 0x23, 0x19, 0x3F})}},
+      // float6's zero point is subtracted (unlike float4's): (7.5 - 1) * 0.5, (-0.5 - 1) * 0.5,
+      // per axis 0 then (1 - 0.125) * 4 and (0 - 0.125) * 4.
+      {"DequantizeLinear_float6e2m3_axis_zero_point",
+       "DequantizeLinear",
+       28,
+       Int("axis", 0),
+       {Codes(DType::kFloat6E2M3, {2, 2}, {0x1F, 0x24, 0x08, 0x00}), F({2}, {0.5f, 4}),
+        Codes(DType::kFloat6E2M3, {2}, {0x08, 0x01})},
+       {F({2, 2}, {3.25f, -0.75f, 3.5f, -0.5f})}},
 
       // L2 over axis 0: column [3, 4] has norm 5; the zero column stays 0 (not 0/0).
       {"LpNormalization_zero_norm",

@@ -12,9 +12,10 @@
 //    "+INF", "-INF" case-insensitively. Integer targets read an integer literal exactly, or
 //    truncate a float literal ("100.5" -> 100). Bool targets read "true"/"false" or a number.
 //    Anything else is a runtime failure (the spec leaves it undefined).
-// float8, float4, int4/uint4, int2/uint2 and float8e8m0 convert through the exact double value
-// of each element with ONNX's rules (ir/low_precision.h): `saturate` (opset 19+, default 1)
-// clamps float8 overflow, `round_mode` (opset 24+, default "up") rounds into float8e8m0.
+// float8, float6, float4, int4/uint4, int2/uint2 and float8e8m0 convert through the exact double
+// value of each element with ONNX's rules (ir/low_precision.h): `saturate` (opset 19+, default 1)
+// clamps float8 overflow (float4 and float6 always saturate), `round_mode` (opset 24+, default
+// "up") rounds into float8e8m0.
 // Narrowing into float16/bfloat16 rounds once from that value. They have no string form here.
 #include <onnx/onnx_pb.h>
 
@@ -363,17 +364,8 @@ std::vector<Value> CastLike(KernelContext& ctx) {
 // ---- BitCast-26 ---------------------------------------------------------------------------------
 
 int BitWidth(DType dt) {
-  switch (dt) {
-    case DType::kInt2:
-    case DType::kUInt2:
-      return 2;
-    case DType::kInt4:
-    case DType::kUInt4:
-    case DType::kFloat4E2M1:
-      return 4;
-    default:
-      return static_cast<int>(DTypeSize(dt) * 8);
-  }
+  if (const int bits = PackedBits(dt); bits > 0) return bits;
+  return static_cast<int>(DTypeSize(dt) * 8);
 }
 
 // Reinterprets the bits of each element as `to`, which must have the same bit width (little
@@ -417,7 +409,8 @@ std::vector<Value> BitCast(KernelContext& ctx) {
 void RegisterCastOps(Registry& r) {
   // The versions that added attributes, as ONNX's reference lists them: `saturate` (19),
   // `round_mode` (24). Absent attributes take their defaults, so one kernel serves them all;
-  // the type lists that grew in between (int4 21, float4 23, int2 25) need no other change.
+  // the type lists that grew in between (int4 21, float4 23, int2 25, float6 28) need no other
+  // change.
   for (int v : {1, 19, 24}) r.Add("", "Cast", v, Cast);
   for (int v : {15, 19, 24}) r.Add("", "CastLike", v, CastLike);
   r.Add("", "BitCast", 26, BitCast);

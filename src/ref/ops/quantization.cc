@@ -7,12 +7,14 @@
 // saturate(round_half_even(q) + zero_point); NaN quantizes to the zero point (ONNX leaves it
 // undefined). float8 outputs: q rounded to nearest even, clamped to +-max with `saturate`
 // (default 1), else inf/NaN (ir/low_precision.h); the zero point (always 0) is not added.
-// float4e2m1: q + zero_point rounded to nearest even, always saturating.
+// float4e2m1, float6e2m3, float6e3m2 (no inf/NaN): q + zero_point, added in numpy's promotion
+// of the quotient type with the zero point's (float32, double for a double quotient), rounded
+// to nearest even, always saturating (`saturate` changes nothing, as in ONNX's reference).
 // The output type is the zero point's, else `output_dtype` (opset 21+), else uint8.
 //
 // DequantizeLinear: y = (float(x) - float(zero_point)) * scale in float32 (double for a double
 // scale), written as `output_dtype` (opset 23+) or the scale's type. float8 zero points must be
-// 0; float4's is ignored, as in ONNX's reference.
+// 0; float4's is ignored; float6's is subtracted and must have x's type, as in ONNX's reference.
 //
 // Scales: per tensor (scalar or one element), per axis (1-D along `axis`, opset 13+) or blocked
 // (opset 21+, `block_size` > 0: scale has x's rank and shape except ceil(dim / block_size) along
@@ -115,7 +117,7 @@ bool IntRange(DType dt, double& lo, double& hi) {
   }
 }
 
-bool IsQuantizedFloat(DType dt) { return IsFloat8(dt) || dt == DType::kFloat4E2M1; }
+bool IsQuantizedFloat(DType dt) { return IsFloat8(dt) || IsMxFloat(dt); }
 
 // Rounds an exact double to the float type `dt` (the result of a division done in that type:
 // division rounded to float then to a 16-bit type is rounded correctly, 24 >= 2 * 11 + 2).
@@ -190,6 +192,7 @@ std::vector<Value> QuantizeLinear(KernelContext& ctx) {
   const bool saturate = ctx.GetInt("saturate", 1) != 0;
   const DType qt = QuotientType(ctx, x.dtype(), scale.dtype());
   const bool cast_operands = ctx.GetInt("precision", 0) != 0;
+  const DType sum_t = qt == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32;
   Tensor y(out_dt, x.shape());
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int64_t k = m.Index(i);
@@ -209,9 +212,9 @@ std::vector<Value> QuantizeLinear(KernelContext& ctx) {
           if constexpr (kIsIntLike<T>) y.data<T>()[i] = static_cast<T>(v);
         });
       }
-    } else if (out_dt == DType::kFloat4E2M1) {
-      // numpy adds the float4 zero point in the quotient's type before the cast.
-      y.codes()[i] = LowPrecisionFromDouble(out_dt, RoundTo(qt, q + z), true);
+    } else if (IsMxFloat(out_dt)) {
+      // numpy adds an ml_dtypes zero point in float32 (double for a double quotient) first.
+      y.codes()[i] = LowPrecisionFromDouble(out_dt, RoundTo(sum_t, q + z), true);
     } else {
       y.codes()[i] = LowPrecisionFromDouble(out_dt, q, saturate);
     }
@@ -229,14 +232,16 @@ std::vector<Value> DequantizeLinear(KernelContext& ctx) {
     ctx.Unsupported("DequantizeLinear input type {}", DTypeName(x.dtype()));
   if (!IsFloating(scale.dtype()) && scale.dtype() != DType::kFloat8E8M0)
     ctx.Fail("x_scale must be a float type, got {}", DTypeName(scale.dtype()));
-  if (zp && integer && zp->dtype() != x.dtype())
+  const bool subtract_zp =
+      integer || x.dtype() == DType::kFloat6E2M3 || x.dtype() == DType::kFloat6E3M2;
+  if (zp && subtract_zp && zp->dtype() != x.dtype())
     ctx.Fail("x_zero_point must have x's element type");
   if (zp && IsFloat8(x.dtype())) {
     for (int64_t i = 0; i < zp->numel(); ++i) {
       if (zp->codes()[i] != 0) ctx.Fail("x_zero_point must be 0 for float8 types");
     }
   }
-  const Tensor* z = integer ? zp : nullptr;  // float8 zero points are 0, float4's is ignored
+  const Tensor* z = subtract_zp ? zp : nullptr;  // float8 zero points are 0, float4's ignored
   const ScaleMap m = MapScale(ctx, x, scale, zp);
   DType out_dt = scale.dtype();
   if (const int64_t o = ctx.GetInt("output_dtype", 0); o != 0) {
@@ -310,7 +315,8 @@ std::vector<Value> DynamicQuantizeLinear(KernelContext& ctx) {
 void RegisterQuantizationOps(Registry& r) {
   // The versions of ONNX's reference: per-axis scales (13), float8 and `saturate` (19), blocked
   // scales, int4 and `output_dtype` (21), `precision` and float4 (23), int2 and float8e8m0
-  // scales (25). Absent attributes take their defaults, so one kernel serves them all.
+  // scales (25); float6 came with 28 and needs no other kernel. Absent attributes take their
+  // defaults, so one kernel serves them all.
   for (int v : {10, 13, 19, 21, 23, 25}) {
     r.Add("", "QuantizeLinear", v, QuantizeLinear);
     r.Add("", "DequantizeLinear", v, DequantizeLinear);
