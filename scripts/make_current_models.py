@@ -25,18 +25,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from make_models import save_case  # scripts/ is on sys.path when run as a script
+
 OPSET = 23
 IR = 11
 F8 = ml_dtypes.float8_e4m3fn
-
-
-def save_case(out_dir, model, inputs, outputs):
-    os.makedirs(os.path.join(out_dir, "test_data_set_0"), exist_ok=True)
-    onnx.save(model, os.path.join(out_dir, "model.onnx"))
-    for prefix, items in (("input", inputs), ("output", outputs)):
-        for k, (name, arr) in enumerate(items):
-            with open(os.path.join(out_dir, "test_data_set_0", f"{prefix}_{k}.pb"), "wb") as f:
-                f.write(numpy_helper.from_array(arr, name).SerializeToString())
 
 
 def make_model(nodes, name, inputs, outputs, inits):

@@ -11,22 +11,7 @@ namespace concord {
 
 namespace {
 
-bool IsMapKeyType(DType dt) {
-  switch (dt) {
-    case DType::kInt8:
-    case DType::kInt16:
-    case DType::kInt32:
-    case DType::kInt64:
-    case DType::kUInt8:
-    case DType::kUInt16:
-    case DType::kUInt32:
-    case DType::kUInt64:
-    case DType::kString:
-      return true;
-    default:
-      return false;
-  }
-}
+bool IsMapKeyType(DType dt) { return IsInteger(dt) || dt == DType::kString; }
 
 // One 1-D tensor of the one-element tensors `items` (a MapProto's values), all of one dtype.
 Tensor JoinScalars(const std::vector<Tensor>& items, DType dt, const std::string& what) {
