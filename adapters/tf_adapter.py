@@ -54,6 +54,8 @@ class TfAdapter(Adapter):
                    "True) (XLA); threads=N -> intra_op_parallelism_threads=N, inter_op=1; taps "
                    "by layer name (.keras only), eager")
     DEVICES = ("cpu",)
+    # In order of preference: where a matrix model has twins in both formats, tf@cpu runs the
+    # SavedModel (TensorFlow's own format) and keras@cpu the .keras file.
     FORMATS = ("keras", "savedmodel")
     supports_taps = True
 
@@ -68,8 +70,9 @@ class TfAdapter(Adapter):
         self.taps_names: list[str] = []
 
     def capabilities(self) -> JsonDict:
+        formats = self.FORMATS if self.backend == "keras" else self.FORMATS[::-1]
         return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
-                                     list(self.DEVICES), self.supports_taps, self.FORMATS)
+                                     list(self.DEVICES), self.supports_taps, formats)
 
     def versions(self) -> dict[str, str]:
         return {"tensorflow": package_version("tensorflow-cpu"), "keras": package_version("keras"),

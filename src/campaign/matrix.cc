@@ -20,6 +20,7 @@
 #include "compare/scores.h"
 #include "ir/clock.h"
 #include "ir/error.h"
+#include "ir/model_format.h"
 #include "ir/tensor_io.h"
 
 namespace concord {
@@ -140,20 +141,36 @@ class TwinSession : public WorkerSession {
   std::vector<std::pair<std::string, std::string>> rename_;
 };
 
-// A session of `env` on the model: the first twin whose (framework) format the env runs, so
-// openvino@cpu runs the OpenVINO conversion rather than the ONNX file it could also read (noted
-// in `info` as "model_file"; checked to take and give as many tensors as the ONNX model); else
-// the ONNX file.
+// The twin env `env` runs: the first twin of the format the env lists first (its preferred:
+// tf@cpu a SavedModel, keras@cpu a .keras file), else of its next format, and so on; -1 when it
+// runs none (ONNX twins are not considered: the ONNX model itself is what ONNX envs run).
+int PickTwin(const MatrixModel& spec, const EnvSpec& env) {
+  std::vector<std::string> formats;
+  if (env.Get("host").empty() && env.Get("isolate") != "1") {
+    try {
+      formats = FindBackend(env.backend)->Info().formats;
+    } catch (const Error&) {  // an unknown backend: ValidateEnvs has named it already
+    }
+  }
+  for (const std::string& f : formats) {
+    for (size_t i = 0; i < spec.twins.size(); ++i) {
+      ModelFormat format = DetectModelFormat(spec.twins[i].string()).format;
+      if (format == ModelFormat::kOnnx || format == ModelFormat::kUnknown) continue;
+      if (f == ModelFormatName(format)) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+// A session of `env` on the model: the twin PickTwin chooses, so openvino@cpu runs the OpenVINO
+// conversion rather than the ONNX file it could also read (noted in `info` as "model_file";
+// checked to take and give as many tensors as the ONNX model); else the ONNX file.
 std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onnx,
                                        const EnvSpec& env, json* info) {
-  for (const auto& twin : spec.twins) {
-    ModelFormatInfo format = DetectModelFormat(twin.string());
-    if (format.format == ModelFormat::kOnnx || format.format == ModelFormat::kUnknown) continue;
-    try {
-      CheckEnvRunsFormat(env, format.format, twin.string());
-    } catch (const Error&) {
-      continue;
-    }
+  int pick = PickTwin(spec, env);
+  if (pick >= 0) {
+    const fs::path& twin = spec.twins[static_cast<size_t>(pick)];
+    CheckEnvRunsFormat(env, DetectModelFormat(twin.string()).format, twin.string());
     OpenedModel opened = OpenModel(twin.string(), {env});
     if (opened.model.Inputs().size() != onnx.Inputs().size() ||
         opened.model.Outputs().size() != onnx.Outputs().size()) {
@@ -176,47 +193,91 @@ std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onn
   return PrepareSession(onnx, env);
 }
 
-// Runs the model's conversions (the real converters, adapters/convert_plan.py) into
-// conversions/ beside the store, named by the source's digest so a rerun reuses them; each
-// success becomes a twin, each direction's outcome a campaign value "conversion/SHA/LABEL".
-void Convert(MatrixModel& m, const std::string& sha, Store& store,
-             const MatrixProgressFn& progress) {
-  fs::path dir = fs::absolute(store.path()).parent_path() / "conversions";
+// Converts `source` to one direction with the real converters (adapters/convert_plan.py) at
+// `out`, unless an earlier run left it there with its sidecar; returns the direction's record
+// ("status" ok or failed, with the converter's exit code and message).
+json ConvertDirection(const MatrixModel& m, const fs::path& source, const MatrixConversion& conv,
+                      const fs::path& out, const MatrixProgressFn& progress) {
+  json record = {{"model", m.name},          {"source", source.string()},
+                 {"to", conv.to},            {"via", conv.via},
+                 {"quantize", conv.quantize}, {"path", out.string()}};
+  bool done = fs::exists(out) && fs::exists(out.string() + ".concord.json");
+  if (!done) {
+    if (progress) {
+      MatrixProgress p;
+      p.model = m.name;
+      p.env = "convert to " + conv.Label();
+      p.phase = "convert";
+      progress(p);
+    }
+    fs::create_directories(out.parent_path());
+    std::string output;
+    ConvertRequest r{source.string(), conv.to, out.string(), conv.via,
+                     conv.quantize,   {},      "",           false};
+    int rc = RunConvertTools(r, &output);
+    done = rc == 0;
+    if (!done) {
+      record["exit"] = rc;
+      record["message"] = output.size() > 2000 ? output.substr(output.size() - 2000) : output;
+    }
+  }
+  if (done) {  // the chain of tools, from the sidecar convert wrote
+    json sidecar;
+    try {
+      sidecar = json::parse(ReadFileBytes(out.string() + ".concord.json", 1u << 24), nullptr,
+                            false);
+    } catch (const Error&) {  // a sidecar is a convenience here: the record says ok without it
+    }
+    if (sidecar.is_object() && sidecar.contains("chain")) {
+      json tools = json::array();
+      for (const auto& hop : sidecar["chain"]) tools.push_back(hop.value("tool", ""));
+      record["tools"] = tools;
+    }
+  }
+  record["status"] = done ? "ok" : "failed";
+  return record;
+}
+
+// Where a direction of model `m` (source digest `sha`) is converted to: conversions/ beside the
+// store, named by the source's digest so that a rerun reuses it.
+fs::path ConversionPath(const MatrixModel& m, const std::string& sha, const Store& store,
+                        const MatrixConversion& conv) {
   std::string stem = m.name;  // a file name whatever the model is called
   for (char& ch : stem) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
   }
+  return fs::absolute(store.path()).parent_path() / "conversions" /
+         fmt::format("{}.{}.{}{}", stem, sha.substr(0, 12), conv.Label(), conv.Extension());
+}
+
+// A framework source's ONNX twin, the campaign's hub: converted by the direction's default
+// tool (torch.onnx's dynamo exporter, tf2onnx); the matrix cannot plan inputs without it, so a
+// failure is an error naming the converter's message.
+fs::path ConvertSourceToOnnx(MatrixModel& m, const std::string& sha, Store& store,
+                             const MatrixProgressFn& progress) {
+  MatrixConversion conv;
+  conv.to = "onnx";
+  fs::path out = ConversionPath(m, sha, store, conv);
+  json record = ConvertDirection(m, m.source, conv, out, progress);
+  store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
+  if (record["status"] != "ok") {
+    Fail(ErrorKind::kInput, "model {}: converting the source {} to ONNX failed (exit {}): {}",
+         m.name, m.source.string(), record.value("exit", 0), record.value("message", ""));
+  }
+  return out;
+}
+
+// Runs the model's conversions from its source (the framework model, or the ONNX model) into
+// conversions/; each success becomes a twin, each direction's outcome a campaign value
+// "conversion/SHA/LABEL".
+void Convert(MatrixModel& m, const std::string& sha, Store& store,
+             const MatrixProgressFn& progress) {
+  const fs::path& source = m.source.empty() ? m.path : m.source;
   for (const MatrixConversion& conv : m.conversions) {
-    fs::path out =
-        dir / fmt::format("{}.{}.{}{}", stem, sha.substr(0, 12), conv.Label(), conv.Extension());
-    json record = {{"model", m.name},
-                   {"to", conv.to},
-                   {"via", conv.via},
-                   {"quantize", conv.quantize},
-                   {"path", out.string()}};
-    bool done = fs::exists(out) && fs::exists(out.string() + ".concord.json");
-    if (!done) {
-      if (progress) {
-        MatrixProgress p;
-        p.model = m.name;
-        p.env = "convert to " + conv.Label();
-        p.phase = "convert";
-        progress(p);
-      }
-      fs::create_directories(dir);
-      std::string output;
-      ConvertRequest r{m.path.string(), conv.to, out.string(), conv.via,
-                       conv.quantize,   {},      "",           false};
-      int rc = RunConvertTools(r, &output);
-      done = rc == 0;
-      if (!done) {
-        record["exit"] = rc;
-        record["message"] = output.size() > 2000 ? output.substr(output.size() - 2000) : output;
-      }
-    }
-    record["status"] = done ? "ok" : "failed";
+    fs::path out = ConversionPath(m, sha, store, conv);
+    json record = ConvertDirection(m, source, conv, out, progress);
     store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
-    if (done) m.twins.push_back(out);
+    if (record["status"] == "ok") m.twins.push_back(out);
   }
 }
 
@@ -226,12 +287,20 @@ void Convert(MatrixModel& m, const std::string& sha, Store& store,
 std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
                                 const MatrixProgressFn& progress, bool convert = true) {
   std::vector<Planned> plan;
-  for (const auto& m : c.models) {
-    Model model = Model::Load(m.path.string());
+  for (const auto& config_model : c.models) {
+    MatrixModel m = config_model;
     std::string sha = Sha256File(m.path);
-    int64_t model_id = store.UpsertModel(m.path.string(), sha, m.name);
+    if (DetectModelFormat(m.path.string()).format != ModelFormat::kOnnx) {
+      m.source = m.path;
+      m.path = ConvertSourceToOnnx(m, sha, store, progress);
+      m.twins.insert(m.twins.begin(), m.source);
+    }
+    Model model = Model::Load(m.path.string());
+    const fs::path& recorded = m.source.empty() ? m.path : m.source;
+    int64_t model_id = store.UpsertModel(recorded.string(), sha, m.name);
     json meta = {{"name", m.name},
-                 {"path", m.path.string()},
+                 {"path", recorded.string()},
+                 {"onnx", m.path.string()},
                  {"top_k", c.top_k},
                  {"class_names", m.class_names}};
     meta["preprocess"] = m.preprocess ? m.preprocess->ToJson() : json(nullptr);
@@ -254,10 +323,9 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
     std::vector<int64_t> ids;
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));
-    MatrixModel spec = m;
-    if (convert) Convert(spec, sha, store, progress);
+    if (convert) Convert(m, sha, store, progress);
     plan.push_back(
-        {std::move(spec), std::move(model), model_id, std::move(inputs), std::move(ids)});
+        {std::move(m), std::move(model), model_id, std::move(inputs), std::move(ids)});
   }
   return plan;
 }

@@ -67,7 +67,12 @@ struct MatrixConversion {
 
 struct MatrixModel {
   std::string name;
+  // The ONNX model the runtimes run and the inputs are planned on. A config may name a framework
+  // model instead (.pt, .pt2, .keras, .tflite, .xml): it becomes `source`, and `path` its ONNX
+  // twin, converted before the run (campaign value "conversion/SHA/onnx") with the source as the
+  // first twin, so its framework's env runs the source itself.
   std::filesystem::path path;
+  std::filesystem::path source;  // empty when the config named an ONNX model
   std::optional<PreprocessSpec> preprocess;
   std::optional<LabelSpace> label_space;
   std::vector<std::string> class_names;  // loaded from the class_names file

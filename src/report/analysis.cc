@@ -219,6 +219,7 @@ class ModelAnalysis {
   void AddDeviceFacts(int64_t e, json* pj);
   std::string ModelFileOf(int64_t e);
   json Conversions();
+  json Directions(const json& pairs, const json& conversions);
   json TimeChange();
 
   std::string EnvName(int64_t id) { return rows_.name_by_id[id]; }
@@ -348,6 +349,7 @@ json ModelAnalysis::Document(std::vector<ComparisonRecord>* comparisons) {
   mj["performance"] = Performance();
   mj["time_change"] = TimeChange();
   mj["conversions"] = Conversions();
+  mj["directions"] = Directions(mj["pairs"], mj["conversions"]);
   return mj;
 }
 
@@ -365,6 +367,63 @@ json ModelAnalysis::Conversions() {
     out.push_back(record);
   }
   return out;
+}
+
+// The direction x env grid of a model whose envs ran different files (a framework source, its
+// ONNX twin, the conversions): one row per direction with, for each env that ran its file, the
+// agreement with the reference env (the env that ran the source; for an ONNX model the first
+// env that ran the model itself). Failed conversions are rows without cells. Null when every
+// env ran the same file.
+json ModelAnalysis::Directions(const json& pairs, const json& conversions) {
+  std::map<std::string, std::vector<int64_t>> envs_of;  // file -> envs, in env order
+  for (int64_t e : envs_) envs_of[ModelFileOf(e)].push_back(e);
+  if (envs_of.size() < 2 && conversions.empty()) return nullptr;
+  const std::string source = envs_of.count(m_.path) ? m_.path : "";
+  int64_t ref = envs_of.count(source) ? envs_of[source].front() : -1;
+  auto pair_of = [&](const std::string& a, const std::string& b) -> json {
+    for (const json& q : pairs) {
+      if ((q["a"] == a && q["b"] == b) || (q["a"] == b && q["b"] == a)) return q;
+    }
+    return nullptr;
+  };
+  json rows = json::array();
+  auto add_row = [&](const std::string& direction, const std::string& file, json record) {
+    json cells = json::array();
+    for (int64_t e : envs_of[file]) {
+      json cell = {{"env", EnvName(e)}};
+      json q = e == ref || ref < 0 ? json(nullptr) : pair_of(EnvName(ref), EnvName(e));
+      for (const char* k : {"top1_agree", "kendall_tau", "topk_jaccard", "max_abs", "max_rel"}) {
+        cell[k] = q.is_object() ? q[k] : json(nullptr);
+      }
+      cell["reference"] = e == ref;
+      cells.push_back(cell);
+    }
+    envs_of.erase(file);
+    record["direction"] = direction;
+    record["file"] = file.empty() ? meta_.value("onnx", m_.path) : file;
+    record["cells"] = cells;
+    rows.push_back(record);
+  };
+  if (!source.empty()) add_row("source", source, {{"status", "ok"}});
+  json hub = nullptr;
+  for (const json& c : conversions) {
+    if (c.value("to", "") == "onnx" && c.value("path", "") == meta_.value("onnx", "")) hub = c;
+  }
+  add_row(source.empty() ? "model" : "onnx", "",
+          hub.is_object() ? json{{"status", "ok"}, {"tools", hub.value("tools", json::array())}}
+                          : json{{"status", "ok"}});
+  for (const json& c : conversions) {
+    if (c == hub) continue;
+    json record = {{"status", c.value("status", "")}, {"tools", c.value("tools", json::array())},
+                   {"message", c.value("message", "")}};
+    add_row(c.value("label", ""), c.value("path", ""), record);
+  }
+  std::vector<std::string> twins;  // files the config gave as twins
+  for (const auto& entry : envs_of) twins.push_back(entry.first);
+  for (const std::string& file : twins) {
+    add_row(std::filesystem::path(file).filename().string(), file, {{"status", "ok"}});
+  }
+  return {{"reference_env", ref >= 0 ? json(EnvName(ref)) : json(nullptr)}, {"rows", rows}};
 }
 
 json ModelAnalysis::Inputs() {

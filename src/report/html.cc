@@ -2,6 +2,8 @@
 //
 // Page layout: a sticky navigation on the left; <section id="summary"> then, per model number M
 // (0-based, `models` order), <section id="model-M"> holding the sections
+//   conversions-M (direction x env grid, where envs ran converted files; the summary then adds
+//   <section id="conversion-study">, the direction x model grid),
 //   agreement-M (top-1 agreement heatmap, top-k Jaccard / Kendall / max-abs matrices, determinism)
 //   latency-M (floating-bar distribution + samples, stats table), accuracy-M (bar chart + table),
 //   confusion-M (coloured confusion matrices + per-class table), disagreements-M (thumbnails and
@@ -83,6 +85,7 @@ void HtmlWriter::Nav(const json& models) {
       "<nav><div class=\"brand\">Concord report</div>\n"
       "<a class=\"top\" href=\"#summary\">Summary</a>\n";
   static const std::pair<const char*, const char*> kLinks[] = {
+      {"conversions", "Conversions"},
       {"predictions", "Predictions"},
       {"agreement", "Agreement"},
       {"latency", "Latency"},
@@ -96,7 +99,10 @@ void HtmlWriter::Nav(const json& models) {
   for (size_t m = 0; m < models.size(); ++m) {
     Add("<a class=\"navmodel\" href=\"#model-{}\" style=\"padding-left:18px\">{}</a>\n", m,
         HtmlEscape(Str(models[m], "name")));
-    for (const auto& [id, title] : kLinks) Add("<a href=\"#{}-{}\">{}</a>\n", id, m, title);
+    for (const auto& [id, title] : kLinks) {
+      if (std::string(id) == "conversions" && !Field(models[m], "directions").is_object()) continue;
+      Add("<a href=\"#{}-{}\">{}</a>\n", id, m, title);
+    }
   }
   out_ += "</nav>\n";
 }
@@ -163,6 +169,7 @@ void HtmlWriter::Summary(const json& models) {
     Add("<h4>Machine</h4><p>{}</p>\n", parts);
   }
   out_ += "</section>\n";
+  ConversionStudy(models);
 }
 
 std::string HtmlWriter::ErrorCount(long long n) {
@@ -200,10 +207,10 @@ std::string HtmlWriter::Model(const json& model, size_t m, json& chart) {
       m, HtmlEscape(Str(model, "name")), HtmlEscape(Str(model, "path")),
       HtmlEscape(Str(model, "sha256")), Arr(model, "inputs").size(), Int(model, "top_k"),
       Int(cells, "total"), Int(cells, "ok"), Int(cells, "error"));
+  Conversions(model, m);
   Predictions(model, m, envs);
   Agreement(model, m, envs, chart);
   Latency(model, m, chart);
-  Conversions(model, m);
   Accuracy(model, m, chart);
   Confusion(model, m);
   Disagreements(model, m, envs);
@@ -223,24 +230,6 @@ void HtmlWriter::Open(const char* id, size_t m, const char* title) {
 
 void HtmlWriter::Canvas(const char* kind, size_t m, const std::string& style, const char* label) {
   out_ += ChartCanvas(kind, m, style, label);
-}
-
-// The model's conversion directions (matrix "conversions"): status, file or the converter's
-// message. Shown only where the campaign converted the model.
-void HtmlWriter::Conversions(const json& model, size_t m) {
-  const json& conversions = Arr(model, "conversions");
-  if (conversions.empty()) return;
-  Open("conversions", m, "Conversions");
-  out_ +=
-      "<div class=\"scroll\"><table><thead><tr><th>direction</th><th>status</th>"
-      "<th>file or converter message</th></tr></thead><tbody>\n";
-  for (const json& c : conversions) {
-    bool ok = Str(c, "status") == "ok";
-    Add("<tr><td>{}</td><td>{}</td><td{}>{}</td></tr>\n", HtmlEscape(Str(c, "label")),
-        HtmlEscape(Str(c, "status")), ok ? "" : " class=\"err\"",
-        HtmlEscape(ok ? Str(c, "path") : Str(c, "message")));
-  }
-  out_ += "</tbody></table></div>\n</section>\n";
 }
 
 void HtmlWriter::Errors(const json& model, size_t m) {

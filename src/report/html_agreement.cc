@@ -77,6 +77,17 @@ void HtmlWriter::Agreement(const json& model, size_t m, const std::vector<std::s
   out_ += "</section>\n";
 }
 
+std::string HtmlWriter::AgreementStyle(std::optional<double> v, bool lower_is_better) {
+  if (!v) return "";
+  // green when equal, red when far apart (an abs difference of 1 or more is fully red)
+  double badness = lower_is_better ? std::min(1.0, std::log10(1.0 + *v * 1e6) / 6.0)
+                                   : std::clamp(1.0 - *v, 0.0, 1.0);
+  return fmt::format(" style=\"background:rgba({},{},{},0.35)\"",
+                     static_cast<int>(26 + (215 - 26) * badness),
+                     static_cast<int>(152 + (48 - 152) * badness),
+                     static_cast<int>(80 + (39 - 80) * badness));
+}
+
 void HtmlWriter::Matrix(const json& model, const std::vector<std::string>& envs,
                         const std::map<std::pair<std::string, std::string>, const json*>& pairs,
                         const char* key, const std::string& title, bool lower_is_better) {
@@ -92,17 +103,7 @@ void HtmlWriter::Matrix(const json& model, const std::vector<std::string>& envs,
       }
       auto it = pairs.find({a, b});
       std::optional<double> v = it == pairs.end() ? std::nullopt : Num(*it->second, key);
-      std::string style;
-      if (v) {
-        // green when equal, red when far apart
-        double badness = lower_is_better ? std::min(1.0, std::log10(1.0 + *v * 1e6) / 6.0)
-                                         : std::clamp(1.0 - *v, 0.0, 1.0);
-        style = fmt::format(" style=\"background:rgba({},{},{},0.35)\"",
-                            static_cast<int>(26 + (215 - 26) * badness),
-                            static_cast<int>(152 + (48 - 152) * badness),
-                            static_cast<int>(80 + (39 - 80) * badness));
-      }
-      Add("<td{}>{}</td>", style, Sig3(v));
+      Add("<td{}>{}</td>", AgreementStyle(v, lower_is_better), Sig3(v));
     }
     out_ += "</tr>\n";
   }

@@ -76,7 +76,12 @@ class HtmlWriter {
   void Resources(const json& model, size_t m, json& chart);
   void Timing(const json& model, size_t m, json& chart);
   void Errors(const json& model, size_t m);
+  // Background of an agreement cell: green when equal, red when far apart.
+  static std::string AgreementStyle(std::optional<double> v, bool lower_is_better);
+  // The direction x env grid of a model whose envs ran different files (analysis "directions").
   void Conversions(const json& model, size_t m);
+  // The campaign's direction x model grid (the conversion study), in the summary.
+  void ConversionStudy(const json& models);
   void DeltaNN(const json& model, size_t m);
 
   const json& doc_;
