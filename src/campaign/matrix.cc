@@ -198,9 +198,8 @@ std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onn
 // ("status" ok or failed, with the converter's exit code and message).
 json ConvertDirection(const MatrixModel& m, const fs::path& source, const MatrixConversion& conv,
                       const fs::path& out, const MatrixProgressFn& progress) {
-  json record = {{"model", m.name},          {"source", source.string()},
-                 {"to", conv.to},            {"via", conv.via},
-                 {"quantize", conv.quantize}, {"path", out.string()}};
+  json record = {{"model", m.name}, {"source", source.string()}, {"to", conv.to},
+                 {"via", conv.via}, {"quantize", conv.quantize}, {"path", out.string()}};
   bool done = fs::exists(out) && fs::exists(out.string() + ".concord.json");
   if (!done) {
     if (progress) {
@@ -224,8 +223,8 @@ json ConvertDirection(const MatrixModel& m, const fs::path& source, const Matrix
   if (done) {  // the chain of tools, from the sidecar convert wrote
     json sidecar;
     try {
-      sidecar = json::parse(ReadFileBytes(out.string() + ".concord.json", 1u << 24), nullptr,
-                            false);
+      sidecar =
+          json::parse(ReadFileBytes(out.string() + ".concord.json", 1u << 24), nullptr, false);
     } catch (const Error&) {  // a sidecar is a convenience here: the record says ok without it
     }
     if (sidecar.is_object() && sidecar.contains("chain")) {
@@ -324,8 +323,7 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));
     if (convert) Convert(m, sha, store, progress);
-    plan.push_back(
-        {std::move(m), std::move(model), model_id, std::move(inputs), std::move(ids)});
+    plan.push_back({std::move(m), std::move(model), model_id, std::move(inputs), std::move(ids)});
   }
   return plan;
 }

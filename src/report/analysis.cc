@@ -414,7 +414,8 @@ json ModelAnalysis::Directions(const json& pairs, const json& conversions) {
                           : json{{"status", "ok"}});
   for (const json& c : conversions) {
     if (c == hub) continue;
-    json record = {{"status", c.value("status", "")}, {"tools", c.value("tools", json::array())},
+    json record = {{"status", c.value("status", "")},
+                   {"tools", c.value("tools", json::array())},
                    {"message", c.value("message", "")}};
     add_row(c.value("label", ""), c.value("path", ""), record);
   }

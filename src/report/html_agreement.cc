@@ -82,10 +82,9 @@ std::string HtmlWriter::AgreementStyle(std::optional<double> v, bool lower_is_be
   // green when equal, red when far apart (an abs difference of 1 or more is fully red)
   double badness = lower_is_better ? std::min(1.0, std::log10(1.0 + *v * 1e6) / 6.0)
                                    : std::clamp(1.0 - *v, 0.0, 1.0);
-  return fmt::format(" style=\"background:rgba({},{},{},0.35)\"",
-                     static_cast<int>(26 + (215 - 26) * badness),
-                     static_cast<int>(152 + (48 - 152) * badness),
-                     static_cast<int>(80 + (39 - 80) * badness));
+  return fmt::format(
+      " style=\"background:rgba({},{},{},0.35)\"", static_cast<int>(26 + (215 - 26) * badness),
+      static_cast<int>(152 + (48 - 152) * badness), static_cast<int>(80 + (39 - 80) * badness));
 }
 
 void HtmlWriter::Matrix(const json& model, const std::vector<std::string>& envs,

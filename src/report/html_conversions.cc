@@ -37,9 +37,11 @@ void HtmlWriter::Conversions(const json& model, size_t m) {
       Str(Arr(directions, "rows").empty() ? json() : Arr(directions, "rows")[0], "direction") ==
               "source"
           ? "the source, "
-          : "", HtmlEscape(ref.empty() ? "-" : ref));
-  out_ += "<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>direction</th>"
-          "<th>tools</th>";
+          : "",
+      HtmlEscape(ref.empty() ? "-" : ref));
+  out_ +=
+      "<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>direction</th>"
+      "<th>tools</th>";
   for (const std::string& e : envs) Add("<th class=\"rot\">{}</th>", EnvLabel(e));
   out_ += "</tr></thead><tbody>\n";
   for (const json& row : Arr(directions, "rows")) {
@@ -80,12 +82,13 @@ void HtmlWriter::ConversionStudy(const json& models) {
     }
   }
   if (directions.empty()) return;
-  out_ += "<section id=\"conversion-study\" class=\"card\">\n<h3>Conversion study: direction "
-          "\u00d7 model</h3>\n<p>Top-1 agreement of each direction's file, on the first "
-          "environment that ran it, with the reference environment of its model (the one that "
-          "ran the source), and the largest absolute output difference; a red cell is a "
-          "divergence, <i>fails</i> a conversion that did not produce a model.</p>\n"
-          "<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>direction</th>";
+  out_ +=
+      "<section id=\"conversion-study\" class=\"card\">\n<h3>Conversion study: direction "
+      "\u00d7 model</h3>\n<p>Top-1 agreement of each direction's file, on the first "
+      "environment that ran it, with the reference environment of its model (the one that "
+      "ran the source), and the largest absolute output difference; a red cell is a "
+      "divergence, <i>fails</i> a conversion that did not produce a model.</p>\n"
+      "<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>direction</th>";
   for (const json& model : models) Add("<th class=\"rot\">{}</th>", HtmlEscape(Str(model, "name")));
   out_ += "</tr></thead><tbody>\n";
   for (const std::string& d : directions) {
