@@ -157,11 +157,12 @@ def make_keras(name: str, out: str, photos: str) -> dict[str, Any]:
     model(batch, training=True)
     rng = np.random.default_rng(SEED)
     for bn in bns:
-        gamma, beta, mean, var = [w.numpy() for w in (bn.gamma, bn.beta, bn.moving_mean,
-                                                      bn.moving_variance)]
-        c = gamma.shape[0]
-        bn.gamma.assign(rng.uniform(0.6, 1.4, c).astype(np.float32))
-        bn.beta.assign(rng.normal(0, 0.1, c).astype(np.float32))
+        mean, var = bn.moving_mean.numpy(), bn.moving_variance.numpy()
+        c = mean.shape[0]
+        if bn.gamma is not None:  # InceptionV3's batch norms have scale=False
+            bn.gamma.assign(rng.uniform(0.6, 1.4, c).astype(np.float32))
+        if bn.beta is not None:
+            bn.beta.assign(rng.normal(0, 0.1, c).astype(np.float32))
         bn.moving_mean.assign((mean + rng.normal(0, 0.05, c) * np.sqrt(var)).astype(np.float32))
         bn.momentum = 0.99
     fc = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]

@@ -1,4 +1,5 @@
-"""`concord matrix` with `conversions` and `twins` through the real binary and converters.
+"""`concord matrix` with `conversions` and `twins` through the real binary and converters; a
+PyTorch program as the matrix model (its source on torch@cpu, conversions from it).
 
     .venv/bin/python adapters/testing/matrix_conversions_e2e.py CONCORD_BIN
 
@@ -66,6 +67,56 @@ class MatrixConversions(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("convert to torch", p.stderr)
         self.assertIn("convert to keras", p.stderr)  # a failed direction is tried again
+
+    def test_a_pytorch_source_runs_on_torch_and_its_conversions_on_their_envs(self) -> None:
+        """A torch.export program as the matrix model: torch@cpu runs it, ref its ONNX twin
+        (converted first by torch.onnx, or the file the config gives), tflite@cpu and
+        openvino@cpu its conversions made from the source (litert-torch, OpenVINO); the analysis
+        grid has one row per direction, compared with torch@cpu."""
+        work = tempfile.mkdtemp(prefix="concord-src-")
+        subprocess.run([os.path.join(REPO, ".venv-torch", "bin", "python"),
+                        os.path.join(REPO, "adapters", "testing", "make_framework_models.py"),
+                        "torch", work], check=True, capture_output=True)
+        for given in (False, True):
+            with self.subTest(onnx_given=given):
+                model = {"name": "net", "path": "net.pt2",
+                         "conversions": [{"to": "tflite"}, {"to": "openvino"}]}
+                if given:
+                    model["onnx"] = "torch_twin.onnx"
+                config = os.path.join(work, "s%d.json" % given)
+                with open(config, "w") as f:
+                    json.dump({"models": [model], "envs": ["torch@cpu,opt=0", "ref",
+                                                           "tflite@cpu", "openvino@cpu"],
+                               "dataset": {"random": 3}, "repeats": 1}, f)
+                db = os.path.join(work, "s%d.db" % given)
+                analysis = os.path.join(work, "s%d.analysis.json" % given)
+                html = os.path.join(work, "s%d.html" % given)
+                p = subprocess.run([CONCORD, "matrix", config, "--db", db, "--no-report"],
+                                   capture_output=True, text=True, timeout=1200)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual("net: convert to onnx" in p.stderr, not given, p.stderr)
+                p = subprocess.run([CONCORD, "report", db, "--out", html, "--analysis-json",
+                                    analysis], capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with open(analysis) as f:
+                    directions = json.load(f)["models"][0]["directions"]
+                self.assertEqual(directions["reference_env"], "torch@cpu,opt=0")
+                rows = {r["direction"]: r for r in directions["rows"]}
+                self.assertEqual(sorted(rows), ["onnx", "openvino", "source", "tflite"])
+                self.assertTrue(rows["source"]["file"].endswith("net.pt2"))
+                self.assertEqual(rows["onnx"]["tools"],
+                                 ["given"] if given else ["torch.onnx.dynamo"])
+                self.assertEqual(rows["tflite"]["tools"], ["litert-torch"])
+                for direction, env in (("onnx", "ref@cpu"), ("tflite", "tflite@cpu"),
+                                       ("openvino", "openvino@cpu")):
+                    cells = rows[direction]["cells"]
+                    self.assertEqual([c["env"] for c in cells], [env], direction)
+                    self.assertLess(cells[0]["max_abs"], 1e-4, direction)
+                    self.assertEqual(cells[0]["top1_agree"], 1.0, direction)
+                with open(html) as f:
+                    page = f.read()
+                self.assertIn('id="conversion-study"', page)
+                self.assertIn("direction \u00d7 environment", page)
 
 
 def main() -> int:

@@ -249,13 +249,21 @@ fs::path ConversionPath(const MatrixModel& m, const std::string& sha, const Stor
          fmt::format("{}.{}.{}{}", stem, sha.substr(0, 12), conv.Label(), conv.Extension());
 }
 
-// A framework source's ONNX twin, the campaign's hub: converted by the direction's default
-// tool (torch.onnx's dynamo exporter, tf2onnx); the matrix cannot plan inputs without it, so a
-// failure is an error naming the converter's message.
+// A framework source's ONNX twin, the campaign's hub: the config's "onnx" file, else converted
+// by the direction's default tool (torch.onnx's dynamo exporter, tf2onnx); the matrix cannot
+// plan inputs without it, so a failure is an error naming the converter's message.
 fs::path ConvertSourceToOnnx(MatrixModel& m, const std::string& sha, Store& store,
                              const MatrixProgressFn& progress) {
   MatrixConversion conv;
   conv.to = "onnx";
+  if (!m.onnx.empty()) {  // given by the config
+    json record = {{"model", m.name},    {"source", m.source.string()},
+                   {"to", "onnx"},       {"via", json::array()},
+                   {"quantize", "none"}, {"path", m.onnx.string()},
+                   {"tools", {"given"}}, {"status", "ok"}};
+    store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
+    return m.onnx;
+  }
   fs::path out = ConversionPath(m, sha, store, conv);
   json record = ConvertDirection(m, m.source, conv, out, progress);
   store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
@@ -293,6 +301,11 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
       m.source = m.path;
       m.path = ConvertSourceToOnnx(m, sha, store, progress);
       m.twins.insert(m.twins.begin(), m.source);
+    } else if (!m.onnx.empty()) {
+      Fail(ErrorKind::kUsage,
+           "{}: model {}: \"onnx\" names the ONNX twin of a framework "
+           "source, but its path {} is an ONNX model already",
+           c.file.string(), m.name, m.path.string());
     }
     Model model = Model::Load(m.path.string());
     const fs::path& recorded = m.source.empty() ? m.path : m.source;

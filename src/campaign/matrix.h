@@ -61,8 +61,11 @@ struct MatrixConversion {
   std::string to;  // torch|tf|keras|tflite|openvino
   std::vector<std::string> via;
   std::string quantize = "none";
-  std::string Label() const;      // "tflite", "tflite-via-onnx2tf", "tflite-fp16"
-  std::string Extension() const;  // ".pt2", ".savedmodel", ".keras", ".tflite", ".xml"
+  // to == "torch": a TorchScript archive (.pt, traced) instead of a torch.export program (.pt2),
+  // for modules torch.export cannot trace (onnx2torch's Squeeze with axes from an initializer).
+  bool torchscript = false;
+  std::string Label() const;      // "tflite", "tflite-via-onnx2tf", "tflite-fp16", "torchscript"
+  std::string Extension() const;  // ".pt2" (".pt"), ".savedmodel", ".keras", ".tflite", ".xml"
 };
 
 struct MatrixModel {
@@ -73,6 +76,8 @@ struct MatrixModel {
   // first twin, so its framework's env runs the source itself.
   std::filesystem::path path;
   std::filesystem::path source;  // empty when the config named an ONNX model
+  // The source's ONNX twin given in the config ("onnx"), used as the hub instead of converting.
+  std::filesystem::path onnx;
   std::optional<PreprocessSpec> preprocess;
   std::optional<LabelSpace> label_space;
   std::vector<std::string> class_names;  // loaded from the class_names file

@@ -13,7 +13,7 @@
 namespace concord {
 
 std::string MatrixConversion::Label() const {
-  std::string label = to;
+  std::string label = torchscript ? "torchscript" : to;
   for (const auto& v : via) label += "-via-" + v;
   if (quantize != "none") label += "-" + quantize;
   for (char& ch : label) {
@@ -23,7 +23,7 @@ std::string MatrixConversion::Label() const {
 }
 
 std::string MatrixConversion::Extension() const {
-  if (to == "torch") return ".pt2";
+  if (to == "torch") return torchscript ? ".pt" : ".pt2";
   if (to == "tf") return ".savedmodel";
   if (to == "keras") return ".keras";
   if (to == "tflite") return ".tflite";
@@ -104,7 +104,8 @@ std::vector<fs::path> ReadTwins(const MatrixConfig& c, const json& twins,
   return out;
 }
 
-// models[i].conversions: [{"to": FORMAT, "via": TOOL | [TOOLS], "quantize": MODE}].
+// models[i].conversions: [{"to": FORMAT, "via": TOOL | [TOOLS], "quantize": MODE,
+// "torchscript": BOOL}].
 std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json& list,
                                               const std::string& where) {
   if (!list.is_array()) ConfigFail(c.file, where + ".conversions must be an array");
@@ -113,7 +114,7 @@ std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json&
     std::string at = fmt::format("{}.conversions[{}]", where, i);
     const json& e = list[i];
     if (!e.is_object()) ConfigFail(c.file, at + " must be an object {\"to\": FORMAT, ...}");
-    CheckKeys(c.file, e, at, {"to", "via", "quantize"});
+    CheckKeys(c.file, e, at, {"to", "via", "quantize", "torchscript"});
     MatrixConversion conv;
     conv.to = GetString(c.file, e, "to", at);
     static const std::set<std::string> kFormats = {"onnx",  "torch",  "tf",
@@ -132,6 +133,13 @@ std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json&
       }
       if (!v.is_string() && !v.is_array()) ConfigFail(c.file, at + ".via must name tools");
     }
+    if (e.contains("torchscript")) {
+      if (!e["torchscript"].is_boolean() || conv.to != "torch") {
+        ConfigFail(c.file, at + ".torchscript must be true or false, and only with \"to\": "
+                                "\"torch\"");
+      }
+      conv.torchscript = e["torchscript"].get<bool>();
+    }
     if (e.contains("quantize")) conv.quantize = GetString(c.file, e, "quantize", at);
     if (conv.quantize != "none" && conv.quantize != "dynamic" && conv.quantize != "fp16" &&
         conv.quantize != "int8") {
@@ -144,8 +152,9 @@ std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json&
 
 // models[i] of the config: path (must exist), name, preprocessing, label space, class names.
 MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& where) {
-  CheckKeys(c.file, m, where,
-            {"name", "path", "preprocess", "label_space", "class_names", "twins", "conversions"});
+  CheckKeys(
+      c.file, m, where,
+      {"name", "path", "onnx", "preprocess", "label_space", "class_names", "twins", "conversions"});
   MatrixModel model;
   model.path = Resolve(c.file, GetString(c.file, m, "path", where));
   if (!fs::is_regular_file(model.path)) {
@@ -154,6 +163,13 @@ MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& w
   }
   model.name =
       m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();
+  if (m.contains("onnx")) {  // the framework source's ONNX twin, given instead of converted
+    model.onnx = Resolve(c.file, GetString(c.file, m, "onnx", where));
+    if (!fs::is_regular_file(model.onnx)) {
+      Fail(ErrorKind::kInput, "matrix config {}: {}.onnx: no such model file {}", c.file.string(),
+           where, model.onnx.string());
+    }
+  }
   if (m.contains("twins")) model.twins = ReadTwins(c, m["twins"], where);
   if (m.contains("conversions")) model.conversions = ReadConversions(c, m["conversions"], where);
   if (m.contains("preprocess")) model.preprocess = PreprocessSpec::FromJson(m["preprocess"]);

@@ -376,7 +376,9 @@ json ModelAnalysis::Conversions() {
 // env ran the same file.
 json ModelAnalysis::Directions(const json& pairs, const json& conversions) {
   std::map<std::string, std::vector<int64_t>> envs_of;  // file -> envs, in env order
-  for (int64_t e : envs_) envs_of[ModelFileOf(e)].push_back(e);
+  for (int64_t e : envs_) {  // an env without one ok cell ran no file (runs no format)
+    if (cells_.count(e)) envs_of[ModelFileOf(e)].push_back(e);
+  }
   if (envs_of.size() < 2 && conversions.empty()) return nullptr;
   const std::string source = envs_of.count(m_.path) ? m_.path : "";
   int64_t ref = envs_of.count(source) ? envs_of[source].front() : -1;

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The conversion study: every installable direction on every source model, run on the target
+frameworks' own envs, with the first divergent layer of every divergence.
+
+    .venv/bin/python scripts/conversion_study.py [--models NAME,...] [--out DIR] [--bench DIR]
+
+1. Source models (scripts/make_source_models.py, made once into build/sources/): torchvision's
+   MobileNetV2, ResNet-50/101, InceptionV3, DenseNet-121 and EfficientNet-Lite0 (ImageNet
+   weights) as torch.export programs; keras.applications' MobileNetV2, ResNet-50/101,
+   InceptionV3, DenseNet-121 as .keras files.
+2. One `concord matrix` run (DIR/study.json, store DIR/study.db, report DIR/report.html) on the
+   packaged photos: each source runs on its own env (torch@cpu / keras@cpu); its ONNX twin
+   (torch.onnx dynamo exporter / tf2onnx) on ONNX Runtime; its conversions on tflite@cpu,
+   openvino@cpu, tf@cpu and torch@cpu. PyTorch sources: -> tflite (litert-torch), -> openvino,
+   -> tf (onnx2tf), -> keras (no installed tool: recorded as failing). Keras sources: -> tflite
+   (TFLiteConverter), -> tf (keras.export), -> torch (tf2onnx then onnx2torch, TorchScript),
+   -> openvino (tf2onnx then OpenVINO).
+3. For every divergent direction (top-1 agreement below 100 % or a max abs difference above
+   --atol on any photo), `concord localize` on the ONNX twins (the source's against the
+   target's, both on ref) names the first divergent node and its kind.
+4. BENCH/README.md (the table) and BENCH/study.json (every figure) are written.
+
+Exit 0 when the study ran (divergences are results, not failures); 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONCORD = os.path.join(REPO, "build", "bin", "concord")
+TORCH_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121",
+                "efficientnet_lite0"]
+KERAS_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121"]
+TORCH_DIRECTIONS = [{"to": "tflite"}, {"to": "openvino"}, {"to": "tf", "via": "onnx2tf"},
+                    {"to": "keras"}]
+# onnx2torch's modules often defeat torch.export (Squeeze with axes from an initializer is
+# data-dependent to it): the PyTorch direction is saved as TorchScript.
+KERAS_DIRECTIONS = [{"to": "tflite"}, {"to": "tf"}, {"to": "torch", "torchscript": True},
+                    {"to": "openvino"}]
+ENVS = ["torch@cpu,opt=0", "keras@cpu", "ort@cpu,opt=3", "tflite@cpu", "openvino@cpu", "tf@cpu"]
+
+
+def log(msg: str) -> None:
+    print("[conversion_study] " + msg, file=sys.stderr, flush=True)
+
+
+def make_sources(framework: str, names: list[str], out: str) -> None:
+    missing = [n for n in names
+               if not os.path.exists(os.path.join(out, n + (".pt2" if framework == "torch"
+                                                             else ".keras")))]
+    if not missing:
+        return
+    log("making %s sources %s in %s" % (framework, ",".join(missing), out))
+    python = os.path.join(REPO, ".venv-torch" if framework == "torch" else ".venv-tf", "bin",
+                          "python")
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "build", "demo", "pydeps"),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([python, os.path.join(REPO, "scripts", "make_source_models.py"), framework,
+                    out, "--only", ",".join(missing)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def preprocess(side: int, layout: str) -> dict[str, Any]:
+    # make_source_models calibrated the models on photos scaled to [-1, 1]
+    return {"resize": {"mode": "exact", "size": [side, side], "interpolation": "area"},
+            "scale": 1.0, "mean": [127.5] * 3, "std": [127.5] * 3, "channel_order": "RGB",
+            "layout": layout, "dtype": "float32"}
+
+
+def study_config(torch_names: list[str], keras_names: list[str], sources: str,
+                 photos: str) -> dict[str, Any]:
+    models = []
+    for framework, names in (("torch", torch_names), ("keras", keras_names)):
+        for n in names:
+            side = 299 if n == "inception_v3" else 224
+            ext = ".pt2" if framework == "torch" else ".keras"
+            m: dict[str, Any] = {
+                "name": "%s (%s)" % (n, framework),
+                "path": os.path.join(sources, framework, n + ext),
+                "preprocess": preprocess(side, "NCHW" if framework == "torch" else "NHWC"),
+                "label_space": {"num_classes": 1000, "offset": 0},
+                "conversions": TORCH_DIRECTIONS if framework == "torch" else KERAS_DIRECTIONS}
+            if n == "efficientnet_lite0":  # its own training preprocessing (scripts/demo's)
+                m["preprocess"].update(mean=[127.0] * 3, std=[128.0] * 3)
+                m["class_names"] = os.path.join(REPO, "build", "demo", "imagenet_classes.txt")
+            models.append(m)
+    return {"name": "Conversion study", "models": models, "envs": ENVS,
+            "dataset": {"images": photos, "labels": os.path.join(photos, "labels.csv")},
+            "repeats": 1, "top_k": 5, "isolate": True}
+
+
+def twin_onnx(path: str) -> str:
+    """The ONNX file of a direction's artefact: itself for ONNX, else convert's OUT.twin.onnx."""
+    return path if path.endswith(".onnx") else path + ".twin.onnx"
+
+
+def localize(source_onnx: str, target_onnx: str, atol: float) -> dict[str, Any]:
+    if not os.path.exists(target_onnx):
+        return {"error": "no ONNX twin (%s)" % os.path.basename(target_onnx)}
+    p = subprocess.run([CONCORD, "localize", source_onnx, target_onnx, "--json", "--atol",
+                        str(atol), "--rtol", "1e-3"], capture_output=True, text=True,
+                       timeout=3600)
+    try:
+        doc = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        return {"error": (p.stderr or p.stdout).strip()[-300:]}
+    if "error" in doc:
+        return {"error": doc["error"].get("message", "")[:300]}
+    return {"first_divergent_node": doc.get("first_divergent_node"), "kind": doc.get("kind"),
+            "counterpart": doc.get("counterpart"), "exit": p.returncode}
+
+
+def rows_of(analysis: dict[str, Any], atol: float) -> list[dict[str, Any]]:
+    rows = []
+    for model in analysis["models"]:
+        directions = model.get("directions") or {}
+        hub = next((r["file"] for r in directions.get("rows", []) if r["direction"] == "onnx"),
+                   None)
+        for r in directions.get("rows", []):
+            if r["direction"] in ("source",):
+                continue
+            row: dict[str, Any] = {"model": model["name"], "direction": r["direction"],
+                                   "tools": r.get("tools", []), "status": r["status"],
+                                   "file": r["file"]}
+            if r["status"] != "ok":
+                row["verdict"] = "fails"
+                row["message"] = first_error_line(r.get("message") or "")
+                rows.append(row)
+                continue
+            cells = [c for c in r["cells"] if not c.get("reference")]
+            if not cells:
+                row["verdict"] = "not run"
+                rows.append(row)
+                continue
+            c = cells[0]
+            row.update(env=c["env"], top1_agree=c["top1_agree"], kendall_tau=c["kendall_tau"],
+                       topk_jaccard=c["topk_jaccard"], max_abs=c["max_abs"],
+                       max_rel=c["max_rel"])
+            diverges = (c["top1_agree"] is not None and c["top1_agree"] < 1.0) or \
+                (c["max_abs"] is not None and c["max_abs"] > atol) or c["max_abs"] is None
+            row["verdict"] = "diverges" if diverges else "faithful"
+            if diverges and hub and r["direction"] != "onnx":
+                row["localize"] = localize(hub, twin_onnx(r["file"]), atol)
+            rows.append(row)
+    return rows
+
+
+def first_error_line(message: str) -> str:
+    """The line of a converter's output that names the error (Python's 'XError: ...', else the
+    last line)."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    for ln in lines:
+        head = ln.split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) or ln.startswith("convert:"):
+            return ln[:240]
+    return lines[-1][:240] if lines else ""
+
+
+def fmt(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return "%.0f %%" % (100 * v) if pct else "%.3g" % v
+
+
+def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) -> None:
+    os.makedirs(bench, exist_ok=True)
+    with open(os.path.join(bench, "study.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    lines = ["# Conversion study", "",
+             "Produced by `%s` on %s (%s); %s. Each direction's file ran on its own framework's "
+             "env and is compared with the source on its own env (PyTorch eager / Keras) over "
+             "the packaged photos: top-1 agreement, Kendall tau of the top-5, max abs logit "
+             "difference. A divergence is top-1 below 100 %% or max abs above %g; its first "
+             "divergent node comes from `concord localize` on the ONNX twins." %
+             (meta["command"], meta["date"], meta["machine"], meta["duration"], meta["atol"]),
+             "", "| source | direction | tools | env | verdict | top-1 | Kendall tau | max abs |"
+             " first divergent node (kind) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        loc = r.get("localize") or {}
+        where = ("%s (%s)" % (loc.get("first_divergent_node"), loc.get("kind"))
+                 if "first_divergent_node" in loc else loc.get("error", ""))
+        if r["verdict"] == "fails":
+            where = r.get("message", "")
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["model"], r["direction"], " -> ".join(r.get("tools", [])) or "-",
+            r.get("env", "-"), r["verdict"], fmt(r.get("top1_agree"), True),
+            fmt(r.get("kendall_tau")), fmt(r.get("max_abs")), where.replace("|", "/")))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    lines += ["", "Directions: " + ", ".join("%d %s" % (n, v) for v, n in sorted(counts.items())),
+              ""]
+    with open(os.path.join(bench, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="", help="only these names (both frameworks)")
+    ap.add_argument("--frameworks", default="torch,keras")
+    ap.add_argument("--out", default=os.path.join(REPO, "build", "conversion_study"))
+    ap.add_argument("--bench", default=os.path.join(REPO, "bench", "conversion_study"))
+    ap.add_argument("--atol", type=float, default=1e-3)
+    a = ap.parse_args(argv)
+    only = set(a.models.split(",")) if a.models else None
+    frameworks = a.frameworks.split(",")
+    torch_names = [n for n in TORCH_MODELS if (only is None or n in only)] \
+        if "torch" in frameworks else []
+    keras_names = [n for n in KERAS_MODELS if (only is None or n in only)] \
+        if "keras" in frameworks else []
+    if not torch_names and not keras_names:
+        print("no models selected", file=sys.stderr)
+        return 2
+    sources = os.path.join(REPO, "build", "sources")
+    make_sources("torch", torch_names, os.path.join(sources, "torch"))
+    make_sources("keras", keras_names, os.path.join(sources, "keras"))
+    os.makedirs(a.out, exist_ok=True)
+    config = os.path.join(a.out, "study.json")
+    with open(config, "w") as f:
+        json.dump(study_config(torch_names, keras_names, sources,
+                               os.path.join(REPO, "build", "demo", "photos")), f, indent=1)
+    t0 = time.time()
+    db = os.path.join(a.out, "study.db")
+    log("concord matrix %s --db %s" % (config, db))
+    p = subprocess.run([CONCORD, "matrix", config, "--db", db, "--report",
+                        os.path.join(a.out, "report.html")])
+    if p.returncode not in (0, 1):
+        return p.returncode
+    analysis_path = os.path.join(a.out, "analysis.json")
+    subprocess.run([CONCORD, "report", db, "--out", os.path.join(a.out, "report.html"),
+                    "--analysis-json", analysis_path], check=True, capture_output=True)
+    with open(analysis_path) as f:
+        analysis = json.load(f)
+    log("localizing divergences")
+    rows = rows_of(analysis, a.atol)
+    meta = {"command": "scripts/conversion_study.py " + " ".join(argv),
+            "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % os.cpu_count(),
+            "duration": "%.0f min" % ((time.time() - t0) / 60), "atol": a.atol,
+            "store": db}
+    write_bench(rows, a.bench, meta)
+    log("wrote %s" % os.path.join(a.bench, "README.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
