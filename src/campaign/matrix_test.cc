@@ -63,5 +63,44 @@ TEST(LoadMatrixConfig, PathsAreRelativeToTheConfigAndDefaultsApply) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(LoadMatrixConfig, ConversionKeysAreCheckedAndNameTheirFiles) {
+  auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("concord_matrix_conv_{}", getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(std::string(CONCORD_SOURCE_DIR) + "/examples/tiny_cnn/model.onnx",
+                             dir / "m.onnx", std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "c.json") << R"({"models": [{"path": "m.onnx", "onnx": "m.onnx",
+    "conversions": [{"to": "torch", "torchscript": true}, {"to": "tflite", "via": "onnx2tf",
+                     "quantize": "fp16"}, {"to": "torch"}]}],
+    "envs": ["ref"], "dataset": {"random": 1}})";
+  MatrixConfig c = LoadMatrixConfig(dir / "c.json");
+  const auto& conv = c.models.at(0).conversions;
+  ASSERT_EQ(conv.size(), 3u);
+  EXPECT_EQ(conv[0].Label(), "torchscript");
+  EXPECT_EQ(conv[0].Extension(), ".pt");
+  EXPECT_EQ(conv[1].Label(), "tflite-via-onnx2tf-fp16");
+  EXPECT_EQ(conv[2].Label(), "torch");
+  EXPECT_EQ(conv[2].Extension(), ".pt2");
+  EXPECT_EQ(c.models[0].onnx, dir / "m.onnx");
+  // "torchscript" only with "to": "torch", and a boolean; "onnx" must exist.
+  for (const char* bad : {R"({"to": "tflite", "torchscript": true})",
+                          R"({"to": "torch", "torchscript": "yes"})"}) {
+    std::ofstream(dir / "b.json") << fmt::format(
+        R"({{"models": [{{"path": "m.onnx", "conversions": [{}]}}], "envs": ["ref"],
+            "dataset": {{"random": 1}}}})",
+        bad);
+    EXPECT_THROW(LoadMatrixConfig(dir / "b.json"), Error) << bad;
+  }
+  std::ofstream(dir / "b.json") << R"({"models": [{"path": "m.onnx", "onnx": "gone.onnx"}],
+    "envs": ["ref"], "dataset": {"random": 1}})";
+  try {
+    LoadMatrixConfig(dir / "b.json");
+    ADD_FAILURE() << "a missing onnx file loads";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gone.onnx"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace concord
