@@ -83,8 +83,8 @@ TEST(LoadMatrixConfig, ConversionKeysAreCheckedAndNameTheirFiles) {
   EXPECT_EQ(conv[2].Extension(), ".pt2");
   EXPECT_EQ(c.models[0].onnx, dir / "m.onnx");
   // "torchscript" only with "to": "torch", and a boolean; "onnx" must exist.
-  for (const char* bad : {R"({"to": "tflite", "torchscript": true})",
-                          R"({"to": "torch", "torchscript": "yes"})"}) {
+  for (const char* bad :
+       {R"({"to": "tflite", "torchscript": true})", R"({"to": "torch", "torchscript": "yes"})"}) {
     std::ofstream(dir / "b.json") << fmt::format(
         R"({{"models": [{{"path": "m.onnx", "conversions": [{}]}}], "envs": ["ref"],
             "dataset": {{"random": 1}}}})",

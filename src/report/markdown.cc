@@ -229,18 +229,33 @@ class MarkdownWriter {
     out_ += "\n";
   }
 
+  // The direction grid (analysis "directions"): one row per file the envs ran, with each env's
+  // agreement with the reference env, or the converter's message for a failed direction.
   void Conversions(const json& model) {
-    const json& conversions = Arr(model, "conversions");
-    if (conversions.empty()) return;
-    out_ += "### Conversions\n\n";
-    Header({"direction", "status", "file or converter message"}, "lll");
-    for (const json& c : conversions) {
-      std::string what = Str(c, "status") == "ok" ? Str(c, "path") : Str(c, "message");
-      if (what.size() > 300) what = what.substr(0, 300) + "...";
-      for (char& ch : what) {
-        if (ch == '\n') ch = ' ';
+    const json& directions = Field(model, "directions");
+    if (!directions.is_object()) return;
+    Add("### Conversions (compared with {})\n\n", MdEsc(Str(directions, "reference_env")));
+    Header({"direction", "tools", "env", "top-1 agree", "Kendall \u03c4", "max abs",
+            "status or converter message"},
+           "lllrrrl");
+    for (const json& r : Arr(directions, "rows")) {
+      std::string tools;
+      for (const json& t : Arr(r, "tools")) tools += (tools.empty() ? "" : " \u2192 ") + Str(t);
+      if (Str(r, "status") != "ok") {
+        std::string what = Str(r, "message");
+        if (what.size() > 300) what = what.substr(what.size() - 300);
+        for (char& ch : what) {
+          if (ch == '\n') ch = ' ';
+        }
+        Row({MdEsc(Str(r, "direction")), MdEsc(tools), "", "", "", "", MdEsc(what)});
+        continue;
       }
-      Row({MdEsc(Str(c, "label")), MdEsc(Str(c, "status")), MdEsc(what)});
+      for (const json& c : Arr(r, "cells")) {
+        bool ref = Field(c, "reference").is_boolean() && Field(c, "reference").get<bool>();
+        Row({MdEsc(Str(r, "direction")), MdEsc(tools), MdEsc(Str(c, "env")),
+             ref ? "reference" : Pct(Num(c, "top1_agree")), Sig3(Num(c, "kendall_tau")),
+             Sig3(Num(c, "max_abs")), "ok"});
+      }
     }
     out_ += "\n";
   }
