@@ -7,14 +7,17 @@ frameworks' own envs, with the first divergent layer of every divergence.
 1. Source models (scripts/make_source_models.py, made once into build/sources/): torchvision's
    MobileNetV2, ResNet-50/101, InceptionV3, DenseNet-121 and EfficientNet-Lite0 (ImageNet
    weights) as torch.export programs; keras.applications' MobileNetV2, ResNet-50/101,
-   InceptionV3, DenseNet-121 as .keras files.
+   InceptionV3, DenseNet-121 as .keras files, and those saved as TensorFlow SavedModels
+   (keras.export) and converted to TFLite (TFLiteConverter), as DeltaNN's TF and TFLite sources
+   were: DeltaNN's 12 directions between Keras, PyTorch, TF and TFLite, plus ONNX and OpenVINO.
 2. One `concord matrix` run (DIR/study.json, store DIR/study.db, report DIR/report.html) on the
    packaged photos: each source runs on its own env (torch@cpu / keras@cpu); its ONNX twin
    (torch.onnx dynamo exporter / tf2onnx) on ONNX Runtime; its conversions on tflite@cpu,
    openvino@cpu, tf@cpu and torch@cpu. PyTorch sources: -> tflite (litert-torch), -> openvino,
    -> tf (onnx2tf), -> keras (no installed tool: recorded as failing). Keras sources: -> tflite
    (TFLiteConverter), -> tf (keras.export), -> torch (tf2onnx then onnx2torch, TorchScript),
-   -> openvino (tf2onnx then OpenVINO).
+   -> openvino (tf2onnx then OpenVINO). TF sources: -> tflite, -> torch, -> openvino, -> keras;
+   TFLite sources: -> torch, -> tf (onnx2tf), -> openvino, -> keras (no tool: failing).
 3. For every divergent direction (top-1 agreement below 100 % or a max abs difference above
    --atol on any photo), `concord localize` on the ONNX twins (the source's against the
    target's, both on ref) names the first divergent node and its kind.
@@ -38,6 +41,14 @@ CONCORD = os.path.join(REPO, "build", "bin", "concord")
 TORCH_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121",
                 "efficientnet_lite0"]
 KERAS_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121"]
+# TensorFlow and TFLite sources are the Keras models saved as a SavedModel (keras.export) and
+# converted to TFLite (TFLiteConverter, fp32), as DeltaNN's were.
+TF_DIRECTIONS = [{"to": "tflite"}, {"to": "torch", "torchscript": True}, {"to": "openvino"},
+                 {"to": "keras"}]
+TFLITE_DIRECTIONS = [{"to": "torch", "torchscript": True}, {"to": "tf", "via": "onnx2tf"},
+                     {"to": "openvino"}, {"to": "keras"}]
+EXT = {"torch": ".pt2", "keras": ".keras", "tf": ".savedmodel", "tflite": ".tflite"}
+LAYOUT = {"torch": "NCHW", "keras": "NHWC", "tf": "NHWC", "tflite": "NHWC"}
 TORCH_DIRECTIONS = [{"to": "tflite"}, {"to": "openvino"}, {"to": "tf", "via": "onnx2tf"},
                     {"to": "keras"}]
 # onnx2torch's modules often defeat torch.export (Squeeze with axes from an initializer is
@@ -52,12 +63,19 @@ def log(msg: str) -> None:
 
 
 def make_sources(framework: str, names: list[str], out: str) -> None:
-    missing = [n for n in names
-               if not os.path.exists(os.path.join(out, n + (".pt2" if framework == "torch"
-                                                             else ".keras")))]
+    missing = [n for n in names if not os.path.exists(os.path.join(out, n + EXT[framework]))]
     if not missing:
         return
     log("making %s sources %s in %s" % (framework, ",".join(missing), out))
+    if framework in ("tf", "tflite"):  # from the Keras sources, by the real converters
+        keras_dir = os.path.join(os.path.dirname(out), "keras")
+        make_sources("keras", missing, keras_dir)
+        os.makedirs(out, exist_ok=True)
+        for n in missing:
+            subprocess.run([CONCORD, "convert", os.path.join(keras_dir, n + ".keras"), "--to",
+                            framework, "-o", os.path.join(out, n + EXT[framework])],
+                           check=True, stdout=subprocess.DEVNULL)
+        return
     python = os.path.join(REPO, ".venv-torch" if framework == "torch" else ".venv-tf", "bin",
                           "python")
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "build", "demo", "pydeps"),
@@ -74,19 +92,19 @@ def preprocess(side: int, layout: str) -> dict[str, Any]:
             "layout": layout, "dtype": "float32"}
 
 
-def study_config(torch_names: list[str], keras_names: list[str], sources: str,
-                 photos: str) -> dict[str, Any]:
+def study_config(selected: dict[str, list[str]], sources: str, photos: str) -> dict[str, Any]:
+    directions = {"torch": TORCH_DIRECTIONS, "keras": KERAS_DIRECTIONS, "tf": TF_DIRECTIONS,
+                  "tflite": TFLITE_DIRECTIONS}
     models = []
-    for framework, names in (("torch", torch_names), ("keras", keras_names)):
+    for framework, names in selected.items():
         for n in names:
             side = 299 if n == "inception_v3" else 224
-            ext = ".pt2" if framework == "torch" else ".keras"
             m: dict[str, Any] = {
                 "name": "%s (%s)" % (n, framework),
-                "path": os.path.join(sources, framework, n + ext),
-                "preprocess": preprocess(side, "NCHW" if framework == "torch" else "NHWC"),
+                "path": os.path.join(sources, framework, n + EXT[framework]),
+                "preprocess": preprocess(side, LAYOUT[framework]),
                 "label_space": {"num_classes": 1000, "offset": 0},
-                "conversions": TORCH_DIRECTIONS if framework == "torch" else KERAS_DIRECTIONS}
+                "conversions": directions[framework]}
             if n == "efficientnet_lite0":  # its own training preprocessing (scripts/demo's)
                 m["preprocess"].update(mean=[127.0] * 3, std=[128.0] * 3)
                 m["class_names"] = os.path.join(REPO, "build", "demo", "imagenet_classes.txt")
@@ -204,28 +222,32 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="", help="only these names (both frameworks)")
-    ap.add_argument("--frameworks", default="torch,keras")
+    ap.add_argument("--frameworks", default="torch,keras,tf,tflite",
+                    help="source frameworks, comma-separated")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "conversion_study"))
     ap.add_argument("--bench", default=os.path.join(REPO, "bench", "conversion_study"))
     ap.add_argument("--atol", type=float, default=1e-3)
     a = ap.parse_args(argv)
     only = set(a.models.split(",")) if a.models else None
-    frameworks = a.frameworks.split(",")
-    torch_names = [n for n in TORCH_MODELS if (only is None or n in only)] \
-        if "torch" in frameworks else []
-    keras_names = [n for n in KERAS_MODELS if (only is None or n in only)] \
-        if "keras" in frameworks else []
-    if not torch_names and not keras_names:
+    selected: dict[str, list[str]] = {}
+    for framework in a.frameworks.split(","):
+        if framework not in EXT:
+            print("unknown framework %s (known: %s)" % (framework, ", ".join(EXT)),
+                  file=sys.stderr)
+            return 2
+        names = TORCH_MODELS if framework == "torch" else KERAS_MODELS
+        selected[framework] = [n for n in names if only is None or n in only]
+    if not any(selected.values()):
         print("no models selected", file=sys.stderr)
         return 2
     sources = os.path.join(REPO, "build", "sources")
-    make_sources("torch", torch_names, os.path.join(sources, "torch"))
-    make_sources("keras", keras_names, os.path.join(sources, "keras"))
+    for framework, names in selected.items():
+        make_sources(framework, names, os.path.join(sources, framework))
     os.makedirs(a.out, exist_ok=True)
     config = os.path.join(a.out, "study.json")
     with open(config, "w") as f:
-        json.dump(study_config(torch_names, keras_names, sources,
-                               os.path.join(REPO, "build", "demo", "photos")), f, indent=1)
+        json.dump(study_config(selected, sources, os.path.join(REPO, "build", "demo", "photos")),
+                  f, indent=1)
     t0 = time.time()
     db = os.path.join(a.out, "study.db")
     log("concord matrix %s --db %s" % (config, db))

@@ -98,6 +98,20 @@ class Convert(unittest.TestCase):
         self.assertEqual(self.chain(s), ["litert-torch"])
         self.agree("net.pt2", "lt.tflite", "x_nchw.npy", FP32_TOL)
 
+    def test_localize_takes_framework_models_through_their_onnx_twins(self) -> None:
+        """localize of a PyTorch program against its TFLite conversion: the source is exported
+        to ONNX on the spot, the target compared through the twin convert wrote beside it; the
+        faithful conversion agrees (exit 0, no divergent node)."""
+        self.convert("net.pt2", "loc.tflite", "--to", "tflite")
+        p = subprocess.run([CONCORD, "localize", self.m("net.pt2"), self.m("loc.tflite"),
+                            "--inputs", self.m("x_nchw.npy"), "--json"], capture_output=True,
+                           text=True, timeout=900)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertIsNone(doc["first_divergent_node"])
+        self.assertIn("exported to ONNX now", doc["source_onnx"]["how"])
+        self.assertEqual(doc["target_onnx"]["path"], self.m("loc.tflite") + ".twin.onnx")
+
     def test_keras_to_onnx_tf2onnx(self) -> None:
         s = self.convert("net.keras", "k.onnx", "--to", "onnx")
         self.assertEqual(self.chain(s), ["tf2onnx"])

@@ -12,6 +12,7 @@
 
 #include "backends/worker_backend.h"
 #include "ir/error.h"
+#include "ir/model_format.h"
 
 namespace concord {
 
@@ -70,6 +71,36 @@ int RunConvertTools(const ConvertRequest& request, std::string* output) {
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   Fail(ErrorKind::kRuntime, "convert: {} was killed by signal {}", args[1], WTERMSIG(status));
+}
+
+std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir, std::string* how) {
+  ModelFormatInfo info = DetectModelFormat(path);
+  if (info.format == ModelFormat::kOnnx || info.format == ModelFormat::kUnknown) {
+    *how = "";
+    return path;  // Model::Load names what is wrong with an unknown file
+  }
+  std::string beside = path + ".twin.onnx";
+  if (fs::is_regular_file(beside)) {
+    *how = fmt::format("{} model; its ONNX twin {} (written by concord convert)",
+                       ModelFormatName(info.format), beside);
+    return beside;
+  }
+  fs::create_directories(scratch_dir);
+  std::string stem = fs::path(path).filename().string();
+  std::string out = (fs::path(scratch_dir) / (stem + ".onnx")).string();
+  ConvertRequest r{path, "onnx", out, {}, "none", {}, "", false};
+  std::string output;
+  int rc = RunConvertTools(r, &output);
+  if (rc != 0) {
+    if (output.size() > 1500) output = "..." + output.substr(output.size() - 1500);
+    Fail(ErrorKind::kInput,
+         "{} is a {} model; exporting it to ONNX (which localize compares) "
+         "failed (exit {}): {}",
+         path, ModelFormatName(info.format), rc, output);
+  }
+  *how = fmt::format("{} model; exported to ONNX now by its default exporter into {}",
+                     ModelFormatName(info.format), out);
+  return out;
 }
 
 }  // namespace concord

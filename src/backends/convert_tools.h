@@ -25,4 +25,11 @@ struct ConvertRequest {
 // captured into *output (the matrix records a failed direction's message).
 int RunConvertTools(const ConvertRequest& request, std::string* output = nullptr);
 
+// The ONNX file that stands for model `path` where a command works on ONNX graphs (localize,
+// as FetaFix compares everything through ONNX twins): `path` itself for ONNX; for a framework
+// model the twin `concord convert` wrote beside it (PATH.twin.onnx), else one exported now by
+// the direction's default tool (torch.onnx dynamo, tf2onnx) into `scratch_dir`. *how says which.
+// Error(kInput) naming the converter's message when the export fails.
+std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir, std::string* how);
+
 }  // namespace concord

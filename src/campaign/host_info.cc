@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -18,22 +19,49 @@ namespace concord {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+namespace {
+
+using DigestCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+DigestCtx NewSha256() {
+  DigestCtx ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  return ctx;
+}
+
+std::string HexDigest(EVP_MD_CTX* ctx) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+}  // namespace
+
 std::string Sha256File(const fs::path& file) {
+  DigestCtx ctx = NewSha256();
+  if (fs::is_directory(file)) {  // a SavedModel folder: its files' paths and digests, sorted
+    std::vector<std::string> entries;
+    for (const auto& e : fs::recursive_directory_iterator(file)) {
+      if (e.is_regular_file()) {
+        entries.push_back(fs::relative(e.path(), file).generic_string() + " " +
+                          Sha256File(e.path()));
+      }
+    }
+    std::sort(entries.begin(), entries.end());
+    for (const auto& e : entries) EVP_DigestUpdate(ctx.get(), e.data(), e.size() + 1);
+    return HexDigest(ctx.get());
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) Fail(ErrorKind::kInput, "{}: cannot read the file", file.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return HexDigest(ctx.get());
 }
 
 namespace {

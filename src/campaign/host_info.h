@@ -9,7 +9,8 @@
 
 namespace concord {
 
-// Lowercase hex SHA-256 of a file's bytes (OpenSSL). Error(kInput) when unreadable.
+// Lowercase hex SHA-256 of a file's bytes (OpenSSL); of a folder (a SavedModel), of its files'
+// relative paths and digests, sorted. Error(kInput) when unreadable.
 std::string Sha256File(const std::filesystem::path& file);
 
 // Host description recorded with every environment: hostname, OS, kernel, CPU model, cores,

@@ -157,9 +157,9 @@ MatrixModel ReadModel(const MatrixConfig& c, const json& m, const std::string& w
       {"name", "path", "onnx", "preprocess", "label_space", "class_names", "twins", "conversions"});
   MatrixModel model;
   model.path = Resolve(c.file, GetString(c.file, m, "path", where));
-  if (!fs::is_regular_file(model.path)) {
-    Fail(ErrorKind::kInput, "matrix config {}: {}.path: no such model file {}", c.file.string(),
-         where, model.path.string());
+  if (!fs::is_regular_file(model.path) && !fs::is_directory(model.path)) {
+    Fail(ErrorKind::kInput, "matrix config {}: {}.path: no such model file or SavedModel folder {}",
+         c.file.string(), where, model.path.string());
   }
   model.name =
       m.contains("name") ? GetString(c.file, m, "name", where) : model.path.stem().string();

@@ -1,8 +1,11 @@
 // concord localize SOURCE TARGET: where and why a converted target disagrees with its source
 // (or one model on two envs): per-node divergence, first divergent node, fault kind, evidence.
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 
+#include "backends/convert_tools.h"
 #include "ir/tensor_io.h"
 #include "ir/test_data.h"
 #include "localize/localize.h"
@@ -55,6 +58,9 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   os << fmt::format("source  {}  on {}\ntarget  {}  on {}\ninputs  {}\n", a.source,
                     j.value("source_env", a.source_env), a.target, j.value("target_env", a.env),
                     inputs_desc);
+  for (const char* side : {"source_onnx", "target_onnx"}) {
+    if (j.contains(side)) os << fmt::format("onnx    {}\n", j[side]["how"].get<std::string>());
+  }
   os << fmt::format("tol     rtol {:g}, atol {:g} per element\n", a.rtol, a.atol);
   for (const auto& o : j["outputs"]) {
     os << fmt::format("output  {:<20} max abs {:<10} cosine {:<10} {}\n",
@@ -153,9 +159,22 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   PrintQuantization(j, os);
 }
 
+// A scratch folder for the ONNX exports of framework models, removed when localize ends.
+struct ScratchDir {
+  std::string path =
+      (std::filesystem::temp_directory_path() / fmt::format("concord-localize-{}", ::getpid()))
+          .string();
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 int LocalizeMain(const LocalizeArgs& a) {
-  Model source = Model::Load(a.source);
-  Model target = Model::Load(a.target);
+  ScratchDir scratch;
+  std::string source_how, target_how;
+  Model source = Model::Load(OnnxTwinFor(a.source, scratch.path + "/source", &source_how));
+  Model target = Model::Load(OnnxTwinFor(a.target, scratch.path + "/target", &target_how));
   localize::LocalizeOptions opt;
   opt.source_env = EnvSpec::Parse(a.source_env);
   opt.target_env = EnvSpec::Parse(a.env);
@@ -168,6 +187,8 @@ int LocalizeMain(const LocalizeArgs& a) {
   nlohmann::json j = r.ToJson();
   j["source"] = a.source;
   j["target"] = a.target;
+  if (!source_how.empty()) j["source_onnx"] = {{"path", source.path()}, {"how", source_how}};
+  if (!target_how.empty()) j["target_onnx"] = {{"path", target.path()}, {"how", target_how}};
   j["source_env"] = opt.source_env.ToString();
   j["target_env"] = opt.target_env.ToString();
   j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
@@ -211,9 +232,17 @@ Command MakeLocalizeCommand(CLI::App& root) {
       "with each quantized tensor's error), runtime (nothing differs: the env computes it\n"
       "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env "
       "ort@cpu\n"
+      "A framework model is compared through its ONNX twin, as FetaFix does: the twin `concord\n"
+      "convert` wrote beside it (M.twin.onnx), else one exported now (torch.onnx dynamo, "
+      "tf2onnx);\n"
+      "`onnx` in the output and source_onnx/target_onnx in --json say which.\n"
       "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
-  app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
-  app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
+  app->add_option("source", args->source,
+                  "Source model (the reference): ONNX, or a framework model (.pt, .pt2, .keras, "
+                  ".tflite, SavedModel, OpenVINO IR) compared through its ONNX twin")
+      ->required();
+  app->add_option("target", args->target, "Target model (the conversion), ONNX or framework")
+      ->required();
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);
   app->add_option("--html", args->html,
                   "Write a self-contained HTML report (per-node divergence plot)");
