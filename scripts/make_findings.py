@@ -14,11 +14,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def save(out_dir, nodes, inputs, outputs, inits, feeds, expected, opset=13):
+def save(out_dir, nodes, inputs, outputs, inits, feeds, expected, opset=13, ml_opset=None,
+         ir_version=8):
     graph = helper.make_graph(nodes, os.path.basename(out_dir), inputs, outputs, inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                          producer_name="concord-make_findings")
-    m.ir_version = 8
+    opsets = [helper.make_opsetid("", opset)]
+    if ml_opset:
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ml_opset))
+    m = helper.make_model(graph, opset_imports=opsets, producer_name="concord-make_findings")
+    m.ir_version = ir_version
     onnx.checker.check_model(m)
     os.makedirs(os.path.join(out_dir, "test_data_set_0"), exist_ok=True)
     onnx.save(m, os.path.join(out_dir, "model.onnx"))
@@ -70,11 +73,35 @@ def dnnl_log_of_one(out):
          [], [("x", x)], [("y", y)])
 
 
+def ort_tree_ensemble_post_transform(out):
+    """ONNX Runtime (1.23 .. 1.32 at least): ai.onnx.ml TreeEnsemble-5 reads post_transform 1 as
+    LOGISTIC and 2 as SOFTMAX; the spec's enum is 0 NONE, 1 SOFTMAX, 2 LOGISTIC, 3 SOFTMAX_ZERO,
+    4 PROBIT (as TreeEnsembleRegressor's strings). One tree, one split, two targets; the leaf
+    reached for x <= 0.5 adds 1.0 to target 0, the other 2.0 to target 1; post_transform=1."""
+    x = np.array([[0.0], [1.0]], np.float32)
+    scores = np.array([[1.0, 0.0], [0.0, 2.0]])
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    y = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)  # SOFTMAX, by hand
+    node = helper.make_node(
+        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", aggregate_function=1, n_targets=2,
+        post_transform=1, tree_roots=[0],
+        nodes_modes=numpy_helper.from_array(np.array([0], np.uint8), "nodes_modes"),
+        nodes_featureids=[0],
+        nodes_splits=numpy_helper.from_array(np.array([0.5], np.float32), "nodes_splits"),
+        nodes_truenodeids=[0], nodes_trueleafs=[1], nodes_falsenodeids=[1], nodes_falseleafs=[1],
+        leaf_targetids=[0, 1],
+        leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "leaf_weights"))
+    save(out, [node], [helper.make_tensor_value_info("X", TensorProto.FLOAT, x.shape)],
+         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y.shape)], [], [("X", x)],
+         [("Y", y)], opset=21, ml_opset=5, ir_version=10)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
-    for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert, dnnl_log_of_one):
+    for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert, dnnl_log_of_one,
+               ort_tree_ensemble_post_transform):
         fn(os.path.join(sys.argv[1], fn.__name__))
     return 0
 

@@ -1,5 +1,6 @@
-// findings/ holds minimal repros of bugs found in OpenCV's DNN module (findings/README.md). Each
-// must still reproduce the way it is documented, on the OpenCV that Concord links: the scale
+// findings/ holds minimal repros of bugs found in OpenCV's DNN module and ONNX Runtime
+// (findings/README.md). Each must still reproduce the way it is documented (ORT's TreeEnsemble
+// post_transform swap as a wrong result on ort@cpu), on the OpenCV that Concord links: the scale
 // fusion gives a wrong result with fusion on (opt=3) and the right one with fusion off (opt=0),
 // and the layer-norm pattern aborts the forward pass with OpenCV's shape assertion. A finding
 // that stops reproducing (OpenCV fixed, or the env broken in another way) fails here by name.
@@ -58,6 +59,15 @@ TEST(Findings, LayerNormMulStillHitsOpenCvShapeAssertion) {
   std::string reason = c["reason"].get<std::string>();
   EXPECT_NE(reason.find("Assertion failed"), std::string::npos) << reason;
   EXPECT_NE(reason.find("total"), std::string::npos) << reason;
+}
+
+TEST(Findings, OrtTreeEnsemblePostTransformIsStillSwapped) {
+  int code = 0;
+  auto cases = Cases("ort@cpu", &code);
+  ASSERT_TRUE(cases.count("ort_tree_ensemble_post_transform"));
+  const auto& c = cases["ort_tree_ensemble_post_transform"];
+  EXPECT_EQ(c["status"], "fail") << c.dump();
+  EXPECT_EQ(c["class"], "wrong_result") << c.dump();
 }
 
 }  // namespace
