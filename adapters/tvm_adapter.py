@@ -10,6 +10,9 @@ every TIR function GPU thread bindings and schedules (matmul, GEMV, reductions, 
 CUDA code is compiled by nvcc, which must be on PATH. A target is any TVM target: a kind or
 tag, a JSON dict, or the classic "llvm -mcpu=core-avx2" form (translated to the dict form TVM
 0.27 requires).
+Framework models (torch.export .pt2, .tflite) are imported by TVM's own frontends
+(tvm_frontends.py; the MODEL reply's "frontend" names the one used) in a worker Concord starts
+with the tvmtorch overlay venv's Python (scripts/setup_venvs tvmtorch), then compiled alike.
 Pipeline: tvm.relax.frontend.onnx.from_onnx -> the level's passes and build -> export_library
 into the cache (keyed by sha256 of model bytes + target + opt + TVM version, and at opt 3 the
 databases' contents) -> relax.VirtualMachine(executable, device). A cache hit loads the
@@ -25,7 +28,7 @@ import json
 import os
 import platform
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import onnx
@@ -33,6 +36,7 @@ import tvm
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
+import tvm_frontends as frontends
 import tvm_pipeline
 from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec, describe_capabilities,
                      package_version, parse_options)
@@ -142,6 +146,9 @@ class TvmAdapter(Adapter):
                    "every level; target=TVM target (default llvm); threads=N -> TVM runtime "
                    "thread pool; cache=DIR for compiled models")
     DEVICES = ("cpu", "cuda", "opencl")
+    # torch.export and TFLite go through TVM's own frontends (tvm_frontends.py); Concord starts
+    # their worker with the tvmtorch overlay's Python, which sees torch and `tflite`.
+    FORMATS = ("onnx", "torch.export", "tflite")
     supports_taps = False
 
     def __init__(self, cache_dir: Optional[str] = None) -> None:
@@ -160,7 +167,7 @@ class TvmAdapter(Adapter):
             missing["opencl"] = "no OpenCL device is available to this TVM build"
         available = [d for d in self.DEVICES if d not in missing]
         return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES, available,
-                                     self.supports_taps, unavailable=missing)
+                                     self.supports_taps, self.FORMATS, unavailable=missing)
 
     def versions(self) -> dict[str, str]:
         return {"tvm": tvm.__version__, "tvm_ffi": package_version("apache-tvm-ffi"),
@@ -197,6 +204,47 @@ class TvmAdapter(Adapter):
             raise AdapterError("usage", "tvm: bad target '%s': %s" % (text, e)) from None
 
     def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        try:
+            onnx_model = onnx.load_from_string(model)
+        except Exception as e:
+            raise AdapterError("input", "tvm: cannot parse the model: %s" % e) from None
+        initializers = {t.name for t in onnx_model.graph.initializer}
+        self.input_names = [i.name for i in onnx_model.graph.input if i.name not in initializers]
+        self.output_names = [o.name for o in onnx_model.graph.output]
+        info: JsonDict = {"frontend": "relax.frontend.onnx.from_onnx"}
+        return self._prepare(lambda: self._import(onnx_model), model, device, options, info)
+
+    def prepare_file(self, path: str, fmt: str, device: str,
+                     options: dict[str, str]) -> JsonDict:
+        """A framework model through TVM's own frontend: torch.export programs with
+        relax.frontend.torch.from_exported_program, TFLite flatbuffers with
+        relax.frontend.tflite.from_tflite (the MODEL reply's "frontend" says which)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise AdapterError("input", "tvm: cannot read %s: %s" % (path, e)) from None
+        if fmt == "torch.export":
+            mod, signature = frontends.import_exported_program(path)
+            frontend = "relax.frontend.torch.from_exported_program"
+        elif fmt == "tflite":
+            mod, signature = frontends.import_tflite(data)
+            frontend = "relax.frontend.tflite.from_tflite"
+        else:
+            raise AdapterError("unsupported", "tvm runs ONNX, torch.export and TFLite models, "
+                               "not %s" % fmt)
+        self.input_names = [e["name"] for e in signature["inputs"]]
+        self.output_names = [e["name"] for e in signature["outputs"]]
+        info: JsonDict = {"frontend": frontend, "signature": signature}
+
+        def importer() -> tuple[Any, float]:
+            return mod, 0.0
+        return self._prepare(importer, data, device, options, info)
+
+    def _prepare(self, importer: Callable[[], tuple[Any, float]], digest: bytes, device: str,
+                 options: dict[str, str], info: JsonDict) -> JsonDict:
+        """Compiles the Relax module `importer` gives (or loads it from the cache, keyed by
+        `digest`, the model file's bytes) for the env; returns the MODEL reply's details."""
         values = parse_options("tvm", self.OPTIONS, options)
         opt = values.get_int("opt")
         threads = values.get_int("threads")
@@ -212,27 +260,19 @@ class TvmAdapter(Adapter):
             if config is not None:
                 config(0, threads)
 
-        try:
-            onnx_model = onnx.load_from_string(model)
-        except Exception as e:
-            raise AdapterError("input", "tvm: cannot parse the model: %s" % e) from None
-        initializers = {t.name for t in onnx_model.graph.initializer}
-        self.input_names = [i.name for i in onnx_model.graph.input if i.name not in initializers]
-        self.output_names = [o.name for o in onnx_model.graph.output]
-
-        info: JsonDict = {"target": str(target)}
+        info["target"] = str(target)
         databases: list[str] = []
         if device == "cpu" and opt == 3:
             user_db = values.get_str("tune_db") or os.path.join(
                 tvm_pipeline.default_tuning_root(), tvm_pipeline.target_digest(target))
             databases = [user_db] + tvm_pipeline.shipped_database_dirs()
             if trials > 0:
-                info["tune"] = self._tune(onnx_model, target, trials, databases, threads)
+                info["tune"] = self._tune(importer, target, trials, databases, threads)
             info["tuning_databases"] = [d for d in databases if os.path.isdir(d)]
 
         cache_dir = values.get_str("cache") or self.cache_dir or default_cache_dir()
         key = hashlib.sha256()
-        key.update(model)
+        key.update(digest)
         key.update(b"\0" + str(target).encode() + b"\0" + str(opt).encode())
         key.update(b"\0" + tvm.__version__.encode() + b"\0" + PIPELINE_VERSION.encode())
         if databases:
@@ -241,7 +281,7 @@ class TvmAdapter(Adapter):
         info["cache_path"] = lib_path
         executable = self._load_cached(lib_path, info)
         if executable is None:
-            executable = self._compile(onnx_model, device, opt, target, target_text, databases,
+            executable = self._compile(importer, device, opt, target, target_text, databases,
                                        info)
             self._store(executable, lib_path, info)
 
@@ -269,10 +309,10 @@ class TvmAdapter(Adapter):
             raise AdapterError(self._classify(e), "tvm %s cannot import the model: %s: %s"
                                % (tvm.__version__, type(e).__name__, e)) from None
 
-    def _tune(self, onnx_model: Any, target: Any, trials: int, databases: list[str],
-              threads: int) -> JsonDict:
+    def _tune(self, importer: Callable[[], tuple[Any, float]], target: Any, trials: int,
+              databases: list[str], threads: int) -> JsonDict:
         """tune=N: tunes the kernels no database holds into databases[0]."""
-        mod, _ = self._import(onnx_model)
+        mod, _ = importer()
         known = [tvm_pipeline.open_database(d) for d in databases if os.path.isdir(d)]
         try:
             result = tvm_pipeline.tune(mod, target, trials, databases[0], known, threads)
@@ -306,9 +346,9 @@ class TvmAdapter(Adapter):
             pass  # an entry cached before build records existed
         return executable
 
-    def _compile(self, onnx_model: Any, device: str, opt: int, target: Any, target_text: str,
-                 databases: list[str], info: JsonDict) -> Any:
-        mod, info["import_ms"] = self._import(onnx_model)
+    def _compile(self, importer: Callable[[], tuple[Any, float]], device: str, opt: int,
+                 target: Any, target_text: str, databases: list[str], info: JsonDict) -> Any:
+        mod, info["import_ms"] = importer()
         start = time.perf_counter()
         try:
             if device == "cpu":

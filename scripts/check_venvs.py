@@ -2,7 +2,7 @@
 """Smoke test for one framework venv made by scripts/setup_venvs.
 
 Run it with the venv's own interpreter, e.g. `.venv-torch/bin/python scripts/check_venvs.py`.
-The family (torch, tf or onnx2tf) is taken from --family, else from the venv's folder name
+The family (torch, tf, onnx2tf or tvmtorch) is taken from --family, else from the venv's folder name
 (<family>-<hash>). It prints the framework versions, then one line per smoke check with its
 figure (max abs error against the framework's own eager run), and exits 1 if any check fails
 or exceeds its tolerance. Every model is tiny, seeded and built in memory: nothing is
@@ -47,6 +47,7 @@ VERSIONS = {
            "numpy", "protobuf"],
     "onnx2tf": ["onnx2tf", "tensorflow", "tf-keras", "onnx", "onnxruntime", "ai-edge-litert",
                 "numpy", "protobuf"],
+    "tvmtorch": ["apache-tvm", "apache-tvm-ffi", "tflite", "torch", "numpy", "typing-extensions"],
 }
 
 
@@ -293,6 +294,27 @@ def block_network():
     socket.socket.connect = connect
 
 
+def check_tvmtorch(checks, work):
+    """TVM's PyTorch frontend on a small torch.export program, compiled and run against eager."""
+    import torch
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(8 * 8 * 8, 10)).eval()
+    x = torch.rand(1, 3, 8, 8)
+
+    def frontend():
+        program = torch.export.export(net, (x,))
+        mod = from_exported_program(program, unwrap_unit_return_tuple=True)
+        vm = relax.VirtualMachine(relax.build(mod, target="llvm"), tvm.cpu())
+        out = vm["main"](tvm.runtime.tensor(x.numpy())).numpy()
+        return max_abs(out, net(x).detach().numpy()), "relax.frontend.torch vs eager"
+    checks.run("tvm from_exported_program", frontend, 1e-5)
+
+
 def check_onnx2tf(checks, work):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -378,7 +400,8 @@ def main():
 
     checks = Checks()
     with tempfile.TemporaryDirectory(prefix=f"check_venvs_{family}_") as tmp:
-        {"torch": check_torch, "tf": check_tf, "onnx2tf": check_onnx2tf}[family](
+        {"torch": check_torch, "tf": check_tf, "onnx2tf": check_onnx2tf,
+         "tvmtorch": check_tvmtorch}[family](
             checks, pathlib.Path(tmp))
     failed = [r["check"] for r in checks.results if not r["ok"]]
     print(f"{family}: {len(checks.results) - len(failed)} passed, {len(failed)} failed")

@@ -146,6 +146,17 @@ class FrameworkEnvs(unittest.TestCase):
         self.assertLess(max_diff(r.tap(relu[0]), self.torch_ref.tap_where(op_type="Relu")), TOL)
         self.agrees(self.run_ok("torch_twin.onnx", "openvino@cpu", "x_nchw.npy"), self.torch_ref)
 
+    def test_tvm_compiles_framework_models_with_its_own_frontends(self) -> None:
+        # tvm@cpu imports a torch.export program and a TFLite flatbuffer with TVM's PyTorch and
+        # TFLite frontends (the tvmtorch venv), not through an ONNX twin, and says which.
+        for model, ref, inputs, frontend in (
+                ("net.pt2", self.torch_ref, "x_nchw.npy", "from_exported_program"),
+                ("net.tflite", self.tf_ref, "x_nhwc.npy", "from_tflite")):
+            with self.subTest(model=model):
+                r = self.run_ok(model, "tvm@cpu,opt=3", inputs)
+                self.assertIn(frontend, r.record["prepare_info"]["frontend"])
+                self.agrees(r, ref)
+
     # tf family: Keras, SavedModel, TFLite (all from one Keras net).
     def test_keras_eager_function_xla(self) -> None:
         for env in ("keras@cpu,opt=0", "tf@cpu,opt=2", "keras@cpu,opt=3"):

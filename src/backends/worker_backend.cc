@@ -285,16 +285,23 @@ struct BackendSpec {
   const char* version_key;  // the runtime's key in the worker's HELLO "versions"
   const char* description;
   const char* family;  // "": the main .venv; else the framework venv .venv-<family>
+  // The venv whose Python runs this backend's worker for a framework file (tvm: the tvmtorch
+  // overlay, where TVM's PyTorch and TFLite frontends find torch and `tflite`); "": `family`.
+  const char* framework_family = "";
 };
 
 const BackendSpec kOrt{
     "ort", "onnxruntime", "onnxruntime",
     "ONNX Runtime, CPU execution provider (Python worker: adapters/ort_adapter.py; taps)", ""};
-const BackendSpec kTvm{"tvm", "apache-tvm", "tvm",
-                       "Apache TVM Relax: from_onnx -> the opt level's passes (tvm_pipeline.py) -> "
-                       "relax.VirtualMachine (Python worker: adapters/tvm_adapter.py; compiled "
-                       "models cached)",
-                       ""};
+const BackendSpec kTvm{"tvm",
+                       "apache-tvm",
+                       "tvm",
+                       "Apache TVM Relax: ONNX (from_onnx), torch.export and TFLite (TVM's own "
+                       "frontends, in the tvmtorch venv) -> the opt level's passes "
+                       "(tvm_pipeline.py) -> relax.VirtualMachine (Python worker: "
+                       "adapters/tvm_adapter.py; compiled models cached)",
+                       "",
+                       "tvmtorch"};
 const BackendSpec kTorch{"torch", "torch", "torch",
                          "PyTorch on CPU: TorchScript (.pt) and torch.export (.pt2) models, eager "
                          "or torch.compile (adapters/torch_adapter.py; taps by module path)",
@@ -387,8 +394,11 @@ void CheckEnv(const EnvSpec& env, const Declaration& d) {
   CheckEnvAgainst(env, info);
 }
 
-std::vector<std::string> WorkerArgv(const BackendSpec& spec) {
-  return {FamilyPythonPath(spec.family), "-u", (fs::path(AdaptersDir()) / "worker.py").string(),
+// The worker's command line; `framework`: for a framework file, whose worker runs in the
+// spec's framework_family venv where it has one.
+std::vector<std::string> WorkerArgv(const BackendSpec& spec, bool framework = false) {
+  const char* family = framework && *spec.framework_family ? spec.framework_family : spec.family;
+  return {FamilyPythonPath(family), "-u", (fs::path(AdaptersDir()) / "worker.py").string(),
           "--backend", spec.name};
 }
 
@@ -658,7 +668,17 @@ class WorkerBackend : public Backend {
     if (env.threads() > 0 && spec_.name == std::string("tvm")) {
       extra_env.push_back(fmt::format("TVM_NUM_THREADS={}", env.threads()));
     }
-    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, WorkerArgv(spec_),
+    bool framework = model.format() != ModelFormat::kOnnx;
+    std::vector<std::string> argv = WorkerArgv(spec_, framework);
+    if (framework && *spec_.framework_family && argv.front().find('/') != std::string::npos &&
+        !IsExecutable(argv.front())) {
+      Fail(ErrorKind::kUsage,
+           "{} runs {} models in the {} venv, which is missing (no {}): run `scripts/setup_venvs "
+           "{}`",
+           env.ToString(), ModelFormatName(model.format()), spec_.framework_family, argv.front(),
+           spec_.framework_family);
+    }
+    return std::make_unique<WorkerSessionImpl>(model, env, worker_env, std::move(argv),
                                                std::move(extra_env), options,
                                                /*offer_shared_memory=*/true);
   }
