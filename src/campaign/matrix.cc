@@ -142,8 +142,10 @@ class TwinSession : public WorkerSession {
 };
 
 // The twin env `env` runs: the first twin of the format the env lists first (its preferred:
-// tf@cpu a SavedModel, keras@cpu a .keras file), else of its next format, and so on; -1 when it
-// runs none (ONNX twins are not considered: the ONNX model itself is what ONNX envs run).
+// tf@cpu a SavedModel, keras@cpu a .keras file, openvino@cpu an IR), else of its next format,
+// and so on; -1 for the ONNX model itself, when the env reaches "onnx" in its list first
+// (tvm@cpu runs the ONNX model although TVM's frontends read .pt2 and .tflite too) or runs
+// none of the twins' formats.
 int PickTwin(const MatrixModel& spec, const EnvSpec& env) {
   std::vector<std::string> formats;
   if (env.Get("host").empty() && env.Get("isolate") != "1") {
@@ -153,6 +155,7 @@ int PickTwin(const MatrixModel& spec, const EnvSpec& env) {
     }
   }
   for (const std::string& f : formats) {
+    if (f == "onnx") return -1;  // an env that prefers ONNX (tvm, openvino's second) runs the hub
     for (size_t i = 0; i < spec.twins.size(); ++i) {
       ModelFormat format = DetectModelFormat(spec.twins[i].string()).format;
       if (format == ModelFormat::kOnnx || format == ModelFormat::kUnknown) continue;
