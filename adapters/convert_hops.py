@@ -241,11 +241,11 @@ def hop_openvino(req: JsonDict) -> JsonDict:
     compress = req["quantize"] == "fp16"
     ov.save_model(ir, req["dst"], compress_to_fp16=compress)
     core = ov.Core().read_model(req["dst"])
-    ins = io([p.get_any_name() for p in core.inputs],
-             [list(p.get_partial_shape().get_min_shape()) for p in core.inputs])
+    def dims(port: Any) -> list[int]:  # a dynamic (or interval) dim is -1, not its lower bound
+        return [d.get_length() if d.is_static else -1 for d in port.get_partial_shape()]
+    ins = io([p.get_any_name() for p in core.inputs], [dims(p) for p in core.inputs])
     outs = io([p.get_any_name() if p.get_names() else "output_%d" % i
-               for i, p in enumerate(core.outputs)],
-              [list(p.get_partial_shape().get_min_shape()) for p in core.outputs])
+               for i, p in enumerate(core.outputs)], [dims(p) for p in core.outputs])
     return {"versions": {"openvino": version("openvino")},
             "options": {"compress_to_fp16": compress}, "inputs": ins, "outputs": outs,
             "src_inputs": src_in, "src_outputs": src_out}

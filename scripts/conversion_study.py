@@ -139,14 +139,29 @@ def localize(source_onnx: str, target_onnx: str, atol: float) -> dict[str, Any]:
             "counterpart": doc.get("counterpart"), "exit": p.returncode}
 
 
-def rows_of(analysis: dict[str, Any], atol: float) -> list[dict[str, Any]]:
+def label(direction: dict[str, Any]) -> str:
+    """MatrixConversion::Label of a config direction."""
+    text = "torchscript" if direction.get("torchscript") else direction["to"]
+    via = direction.get("via", [])
+    for v in [via] if isinstance(via, str) else via:
+        text += "-via-" + v
+    return text
+
+
+def rows_of(analysis: dict[str, Any], atol: float,
+            configured: dict[str, set[str]]) -> list[dict[str, Any]]:
+    """One row per direction of each model (the store may keep directions an earlier config
+    had: only those of `configured[model name]` are reported)."""
     rows = []
     for model in analysis["models"]:
+        if model["name"] not in configured:
+            continue
         directions = model.get("directions") or {}
         hub = next((r["file"] for r in directions.get("rows", []) if r["direction"] == "onnx"),
                    None)
         for r in directions.get("rows", []):
-            if r["direction"] in ("source",):
+            if r["direction"] == "source" or (
+                    r["direction"] not in configured[model["name"]] | {"onnx"}):
                 continue
             row: dict[str, Any] = {"model": model["name"], "direction": r["direction"],
                                    "tools": r.get("tools", []), "status": r["status"],
@@ -255,7 +270,9 @@ def main(argv: list[str]) -> int:
     t0 = time.time()
     db = os.path.join(a.out, "study.db")
     log("concord matrix %s --db %s" % (config, db))
-    p = subprocess.run([CONCORD, "matrix", config, "--db", db, "--report",
+    # --retry-failed: cells that failed before a direction existed (an env with nothing to run
+    # then) run again now that it does.
+    p = subprocess.run([CONCORD, "matrix", config, "--db", db, "--retry-failed", "--report",
                         os.path.join(a.out, "report.html")])
     if p.returncode not in (0, 1):
         return p.returncode
@@ -265,7 +282,10 @@ def main(argv: list[str]) -> int:
     with open(analysis_path) as f:
         analysis = json.load(f)
     log("localizing divergences")
-    rows = rows_of(analysis, a.atol)
+    with open(config) as f:
+        configured = {m["name"]: {label(d) for d in m["conversions"]}
+                      for m in json.load(f)["models"]}
+    rows = rows_of(analysis, a.atol, configured)
     meta = {"command": "scripts/conversion_study.py " + " ".join(argv),
             "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % os.cpu_count(),
             "duration": "%.0f min" % ((time.time() - t0) / 60), "atol": a.atol,
