@@ -2,8 +2,8 @@
 //
 // Page layout: a sticky navigation on the left; <section id="summary"> then, per model number M
 // (0-based, `models` order), <section id="model-M"> holding the sections
-//   conversions-M (direction x env grid, where envs ran converted files; the summary then adds
-//   <section id="conversion-study">, the direction x model grid),
+//   conversions-M (direction x env grid, where envs ran converted files; the summary then opens
+//   with <div id="conversion-study">, the direction x model grid),
 //   agreement-M (top-1 agreement heatmap, top-k Jaccard / Kendall / max-abs matrices, determinism)
 //   latency-M (floating-bar distribution + samples, stats table), accuracy-M (bar chart + table),
 //   confusion-M (coloured confusion matrices + per-class table), disagreements-M (thumbnails and
@@ -117,6 +117,7 @@ void HtmlWriter::Summary(const json& models) {
       "off?)</div>\n",
       HtmlEscape(Str(doc_, "store")), HtmlEscape(Str(doc_, "generated_at")), models.size(),
       envs_.size());
+  ConversionStudy(models);  // a converted campaign opens on its direction x model grid
   long long total = 0, ok = 0, errors = 0;
   out_ +=
       "<h4>Models</h4><div class=\"scroll\"><table><thead><tr><th>model</th><th>sha256"
@@ -169,7 +170,6 @@ void HtmlWriter::Summary(const json& models) {
     Add("<h4>Machine</h4><p>{}</p>\n", parts);
   }
   out_ += "</section>\n";
-  ConversionStudy(models);
 }
 
 std::string HtmlWriter::ErrorCount(long long n) {

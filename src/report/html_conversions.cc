@@ -83,8 +83,8 @@ void HtmlWriter::ConversionStudy(const json& models) {
   }
   if (directions.empty()) return;
   out_ +=
-      "<section id=\"conversion-study\" class=\"card\">\n<h3>Conversion study: direction "
-      "\u00d7 model</h3>\n<p>Top-1 agreement of each direction's file, on the first "
+      "<div id=\"conversion-study\">\n<h4>Conversion study: direction \u00d7 model</h4>\n<p>Top-1 "
+      "agreement of each direction's file, on the first "
       "environment that ran it, with the reference environment of its model (the one that "
       "ran the source), and the largest absolute output difference; a red cell is a "
       "divergence, <i>fails</i> a conversion that did not produce a model.</p>\n"
@@ -125,7 +125,7 @@ void HtmlWriter::ConversionStudy(const json& models) {
     }
     out_ += "</tr>\n";
   }
-  out_ += "</tbody></table></div>\n</section>\n";
+  out_ += "</tbody></table></div>\n</div>\n";
 }
 
 }  // namespace concord::report::detail
