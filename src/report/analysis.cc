@@ -732,17 +732,17 @@ json ModelAnalysis::PerformanceOf(int64_t e) {
 }
 
 // The model file env `e` ran: a twin's path (a matrix model's conversion or twin, recorded as
-// the session's "model_file"), "" for the model itself.
+// the session's "model_file"), "" for the model itself; its last session that ran counts.
 std::string ModelAnalysis::ModelFileOf(int64_t e) {
+  std::string file;  // the last session that ran, where a failed one before it ran nothing
   for (const auto& s : rows_.sessions) {
-    if (s.model_id != m_.id || s.env_id != e) continue;
+    if (s.model_id != m_.id || s.env_id != e || s.status != "ok") continue;
     json info = json::parse(s.info_json, nullptr, false);
-    if (info.is_object() && info.contains("model_file") && info["model_file"].is_string()) {
-      return info["model_file"].get<std::string>();
-    }
-    return "";
+    file = info.is_object() && info.contains("model_file") && info["model_file"].is_string()
+               ? info["model_file"].get<std::string>()
+               : "";
   }
-  return "";
+  return file;
 }
 
 // The device the env's sessions reported running on (the MODEL reply's "device": a GPU's
