@@ -194,8 +194,10 @@ def first_error_line(message: str) -> str:
     last line)."""
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
     for ln in lines:
-        head = ln.split(":", 1)[0]
-        if head.endswith(("Error", "Exception")) or ln.startswith("convert:"):
+        if ln.split(":", 1)[0].endswith(("Error", "Exception")) and ":" in ln:
+            return ln[:240]
+    for ln in lines:
+        if ln.startswith("convert:") and not ln.endswith("failed:"):
             return ln[:240]
     return lines[-1][:240] if lines else ""
 
@@ -211,8 +213,10 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
     with open(os.path.join(bench, "study.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
     lines = ["# Conversion study", "",
-             "Produced by `%s` on %s (%s); %s. Each direction's file ran on its own framework's "
-             "env and is compared with the source on its own env (PyTorch eager / Keras) over "
+             "Produced by `%s` on %s (%s); this invocation %s (the conversions and cells of "
+             "earlier invocations are reused from the store). Each direction's file ran on its own framework's "
+             "env and is compared with the source on its own env (torch@cpu eager, keras@cpu, "
+             "tf@cpu, tflite@cpu) over "
              "the packaged photos: top-1 agreement, Kendall tau of the top-5, max abs logit "
              "difference. A divergence is top-1 below 100 %% or max abs above %g; its first "
              "divergent node comes from `concord localize` on the ONNX twins." %
