@@ -96,12 +96,31 @@ def ort_tree_ensemble_post_transform(out):
          [("Y", y)], opset=21, ml_opset=5, ir_version=10)
 
 
+def onnx2tf_dynamic_batch_channel_mul(out):
+    """onnx2tf 1.29.24 (TF 2.19): MaxPool followed by Mul with a per-channel [1, C, 1, 1]
+    constant fails to convert when the batch dim is dynamic ("Dimensions must be equal, but are
+    56 and 64": the activation goes NHWC, the constant stays [1, 1, C, 1]); with a static batch
+    it converts. Found converting DenseNet-121 (TFLite -> tf2onnx -> onnx2tf): every BatchNorm
+    after a pool is such a Mul. The model itself is valid ONNX; the expected output is numpy's.
+    The test data feeds batch 1 (the model declares the batch dim symbolic)."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, (1, 64, 114, 114)).astype(np.float32)
+    s = rng.uniform(0.5, 1.5, (1, 64, 1, 1)).astype(np.float32)
+    win = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))[:, :, ::2, ::2]
+    y = (win.max(axis=(-2, -1)) * s).astype(np.float32)
+    save(out, [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2]),
+               helper.make_node("Mul", ["p", "s"], ["y"])],
+         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64, 114, 114])],
+         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 64, 56, 56])],
+         [numpy_helper.from_array(s, "s")], [("x", x)], [("y", y)], opset=17)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
     for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert, dnnl_log_of_one,
-               ort_tree_ensemble_post_transform):
+               ort_tree_ensemble_post_transform, onnx2tf_dynamic_batch_channel_mul):
         fn(os.path.join(sys.argv[1], fn.__name__))
     return 0
 
