@@ -47,6 +47,37 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).replace("torch.", "")
 
 
+def _entry(name: str, val: Any) -> JsonDict:
+    if val is None or not hasattr(val, "shape"):
+        return signature_entry(name, "", None)
+    dims = [d if isinstance(d, int) else None for d in val.shape]
+    return signature_entry(name, _dtype_name(val.dtype), dims)
+
+
+def load_export(torch: Any, path: str) -> tuple[Any, JsonDict]:
+    """torch.export.load(path) and its signature: the user inputs and outputs, as
+    signature_entry dicts from the graph's placeholder and output metadata (also TVM's PyTorch
+    frontend's, tvm_frontends.py)."""
+    try:
+        program = torch.export.load(path)
+    except Exception as e:
+        raise AdapterError("input", "torch.export.load cannot read %s: %s" % (path, e)) from None
+    sig = program.graph_signature
+    metas: dict[str, Any] = {}
+    outputs_meta: list[Any] = []
+    for node in program.graph.nodes:
+        if node.op == "placeholder":
+            metas[node.name] = node.meta.get("val")
+        elif node.op == "output":
+            outputs_meta = [a.meta.get("val") if hasattr(a, "meta") else None
+                            for a in node.args[0]]
+    inputs = [_entry(name, metas.get(name)) for name in sig.user_inputs]
+    user_out = list(sig.user_outputs)
+    tail = outputs_meta[len(outputs_meta) - len(user_out):] if user_out else []
+    outputs = [_entry(name, val) for name, val in zip(user_out, tail)]
+    return program, {"inputs": inputs, "outputs": outputs}
+
+
 def _leaf_paths(module: Any) -> set[str]:
     return {name for name, m in module.named_modules() if name and not any(True for _ in
                                                                              m.children())}
@@ -188,24 +219,9 @@ class TorchAdapter(Adapter):
 
     def _load_export(self, path: str, opt: int) -> tuple[JsonDict, str]:
         torch = self.torch
-        try:
-            program = torch.export.load(path)
-        except Exception as e:
-            raise AdapterError("input", "torch.export.load cannot read %s: %s" % (path, e)) from None
+        program, signature = load_export(torch, path)
         self.source = program
-        sig = program.graph_signature
-        metas: dict[str, Any] = {}
-        outputs_meta: list[Any] = []
-        for node in program.graph.nodes:
-            if node.op == "placeholder":
-                metas[node.name] = node.meta.get("val")
-            elif node.op == "output":
-                outputs_meta = [a.meta.get("val") if hasattr(a, "meta") else None
-                                for a in node.args[0]]
-        inputs = [self._entry(name, metas.get(name)) for name in sig.user_inputs]
-        user_out = list(sig.user_outputs)
-        tail = outputs_meta[len(outputs_meta) - len(user_out):] if user_out else []
-        outputs = [self._entry(name, val) for name, val in zip(user_out, tail)]
+        inputs, outputs = signature["inputs"], signature["outputs"]
         module = program.module().to(self.device)
         how = ["eager ExportedProgram.module()", "torch.compile(backend=aot_eager)",
                "torch.compile(Inductor)", "torch.compile(Inductor, freezing)"][opt]
@@ -219,12 +235,6 @@ class TorchAdapter(Adapter):
         self.input_names = [e["name"] for e in inputs]
         self.output_names = [e["name"] for e in outputs]
         return {"inputs": inputs, "outputs": outputs}, how
-
-    def _entry(self, name: str, val: Any) -> JsonDict:
-        if val is None or not hasattr(val, "shape"):
-            return signature_entry(name, "", None)
-        dims = [d if isinstance(d, int) else None for d in val.shape]
-        return signature_entry(name, _dtype_name(val.dtype), dims)
 
     def _args(self, inputs: ValueMap) -> list[Any]:
         missing = [n for n in self.input_names if n not in inputs]
