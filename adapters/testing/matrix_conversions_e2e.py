@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,10 +124,112 @@ class MatrixConversions(unittest.TestCase):
                 self.assertIn("direction \u00d7 environment", page)
 
 
+    def test_quantized_directions_run_side_by_side_and_stale_cells_rerun(self) -> None:
+        """Deployment settings as directions: TFLite dynamic-range and full int8
+        (TFLiteConverter, calibrated on other photos than the evaluated ones) of one Keras
+        source, each run by its own tflite@cpu,twin=LABEL env; a second model (a SavedModel)
+        without those directions is not run by them (counted as not applicable). Adding an
+        OpenVINO direction later reruns the stored openvino@cpu cells, which ran the ONNX twin
+        before. Needs the tf venv."""
+        work = tempfile.mkdtemp(prefix="concord-quant-")
+        subprocess.run([os.path.join(REPO, ".venv-tf", "bin", "python"),
+                        os.path.join(REPO, "adapters", "testing", "make_framework_models.py"),
+                        "tf", work], check=True, capture_output=True)
+        skimage = "/usr/lib/python3/dist-packages/skimage/data"
+        for folder, names in (("photos", ["astronaut.png", "chelsea.png", "coffee.png",
+                                          "rocket.jpg"]),
+                              ("calib", ["motorcycle_left.png", "motorcycle_right.png",
+                                         "color.png", "ihc.png", "hubble_deep_field.jpg",
+                                         "retina.jpg"])):
+            os.makedirs(os.path.join(work, folder))
+            for n in names:
+                shutil.copy(os.path.join(skimage, n), os.path.join(work, folder, n))
+        pre = {"resize": {"mode": "exact", "size": [8, 8], "interpolation": "area"},
+               "scale": 1.0, "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0],
+               "channel_order": "RGB", "layout": "NHWC", "dtype": "float32"}
+        quantized = [{"to": "tflite", "quantize": "dynamic"},
+                     {"to": "tflite", "quantize": "int8", "calibration": "calib"}]
+        envs = ["keras@cpu", "ref", "openvino@cpu", "tflite@cpu,twin=tflite-dynamic",
+                "tflite@cpu,twin=tflite-int8"]
+
+        def run(conversions: list[dict[str, object]]) -> dict[str, object]:
+            config = os.path.join(work, "q.json")
+            with open(config, "w") as f:
+                json.dump({"models": [
+                    {"name": "net", "path": "net.keras", "preprocess": pre,
+                     "conversions": conversions},
+                    {"name": "saved", "path": "net_saved", "onnx": "tf_twin.onnx",
+                     "preprocess": pre}],
+                    "envs": envs, "dataset": {"images": "photos"}, "repeats": 1}, f)
+            db = os.path.join(work, "q.db")
+            p = subprocess.run([CONCORD, "matrix", config, "--db", db, "--json", "--no-report"],
+                               capture_output=True, text=True, timeout=1200)
+            self.assertIn(p.returncode, (0, 1), p.stderr)  # 1: quantized top-1 may differ
+            summary: dict[str, object] = json.loads(p.stdout)
+            p = subprocess.run([CONCORD, "report", db, "--out", os.path.join(work, "q.html"),
+                                "--analysis-json", os.path.join(work, "q.analysis.json")],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return summary
+
+        first = run(quantized)
+        self.assertEqual(first["not_applicable"], 2)  # saved x the two twin= envs
+        self.assertEqual(first["stale"], 0)
+        self.assertEqual(first["failed"], 0, first)
+        self.assertEqual(first["cells"], 4 * (5 + 3))
+        with open(os.path.join(work, "q.analysis.json")) as f:
+            model = json.load(f)["models"][0]
+        rows = {r["direction"]: r for r in model["directions"]["rows"]}
+        self.assertEqual(rows["onnx"]["cells"][1]["env"], "openvino@cpu")  # no IR yet: the hub
+        int8 = rows["tflite-int8"]
+        self.assertEqual(int8["calibration_sets"], 6)
+        for label in ("tflite-dynamic", "tflite-int8"):
+            with self.subTest(direction=label):
+                cells = rows[label]["cells"]
+                self.assertEqual([c["env"] for c in cells], ["tflite@cpu,twin=" + label])
+                self.assertTrue(rows[label]["file"].endswith(label + ".tflite"))
+                # Quantized: not bit-exact, but close to the fp32 source on 10 logits.
+                self.assertGreater(cells[0]["max_abs"], 1e-6, label)
+                self.assertLess(cells[0]["max_abs"], 0.5, label)
+        # A direction added later: openvino@cpu now runs the IR, so its 4 stored cells rerun.
+        second = run(quantized + [{"to": "openvino"}])
+        self.assertEqual(second["stale"], 4)
+        self.assertEqual(second["ran"], 4)
+        with open(os.path.join(work, "q.analysis.json")) as f:
+            model = json.load(f)["models"][0]
+        rows = {r["direction"]: r for r in model["directions"]["rows"]}
+        self.assertEqual([c["env"] for c in rows["openvino"]["cells"]], ["openvino@cpu"])
+        self.assertLess(rows["openvino"]["cells"][0]["max_abs"], 1e-4)
+        third = run(quantized + [{"to": "openvino"}])  # nothing changed: nothing reruns
+        self.assertEqual((third["stale"], third["ran"]), (0, 0))
+
+    def test_twin_outside_a_matrix_and_unknown_twin_labels_are_usage_errors(self) -> None:
+        work = tempfile.mkdtemp(prefix="concord-twin-")
+        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_models.py"),
+                        "example", work], check=True, capture_output=True)
+        p = subprocess.run([CONCORD, "run", os.path.join(work, "model.onnx"), "--env",
+                            "ref,twin=tflite"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("only `concord matrix` configs take it", p.stderr)
+        config = os.path.join(work, "t.json")
+        with open(config, "w") as f:
+            json.dump({"models": [{"path": "model.onnx", "conversions": [{"to": "openvino"}]}],
+                       "envs": ["ref", "openvino@cpu,twin=openvino-fp16"],
+                       "dataset": {"random": 1}}, f)
+        p = subprocess.run([CONCORD, "matrix", config, "--db", os.path.join(work, "t.db")],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("asks for direction 'openvino-fp16', which no model has (directions: "
+                      "openvino)", p.stderr)
+
+
 def main() -> int:
     global CONCORD
     CONCORD = os.path.abspath(sys.argv[1])
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(MatrixConversions)
+    names = sys.argv[2:]  # optional: test method names
+    loader = unittest.defaultTestLoader
+    suite = (loader.loadTestsFromNames(names, MatrixConversions) if names  # type: ignore[arg-type]
+             else loader.loadTestsFromTestCase(MatrixConversions))
     return 0 if unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful() else 1
 
 

@@ -90,9 +90,11 @@ std::unique_ptr<Backend> FindBackend(const std::string& name) {
 
 namespace {
 
-// Options every env may carry, handled by PrepareSession and the transport, not the backend.
+// Options every env may carry, handled by PrepareSession and the transport, not the backend
+// (twin: which of a matrix model's files the env runs; concord matrix consumes it).
 bool IsGenericOption(const std::string& key) {
-  return key == "isolate" || key == "timeout" || key == "host" || key == "token";
+  return key == "isolate" || key == "timeout" || key == "host" || key == "token" ||
+         key == "twin";
 }
 
 bool IsInteger(const std::string& v, int64_t* out) {
@@ -246,6 +248,12 @@ void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::strin
 }
 
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env) {
+  if (env.options.count("twin")) {
+    Fail(ErrorKind::kUsage,
+         "twin={} picks a direction of a matrix model: only `concord matrix` configs take it; "
+         "give the converted file itself here",
+         env.Get("twin"));
+  }
   CheckEnvRunsFormat(env, model.format(), model.path());
   if (!env.Get("host").empty()) return PrepareRemoteSession(model, env);
   if (env.Get("isolate") == "1") return PrepareIsolatedSession(model, env);

@@ -97,7 +97,7 @@ std::unique_ptr<Backend> FindBackend(const std::string& name);
 // checked here (the server checks the rest). Error(kUsage) naming the env and what is wrong.
 void ValidateEnv(const EnvSpec& env);
 // The backend-specific half of ValidateEnv, against a given declaration: device among
-// info.devices, every option other than the generic ones (isolate, timeout, host, token)
+// info.devices, every option other than the generic ones (isolate, timeout, host, token, twin)
 // declared in info.options with a value of its type inside `allowed`. Worker sessions call it
 // with the adapter's HELLO declaration. Error(kUsage) naming the env and what is wrong.
 void CheckEnvAgainst(const EnvSpec& env, const BackendInfo& info);
@@ -112,7 +112,7 @@ void ValidateEnvs(const std::vector<EnvSpec>& envs);
 // runs and an env that runs the file's format.
 void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::string& path);
 // CheckEnvRunsFormat, then FindBackend(env.backend)->Prepare(model, env) (host=: a remote
-// session; isolate=1: an isolated worker).
+// session; isolate=1: an isolated worker). twin= is Error(kUsage): concord matrix strips it.
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env);
 
 // A model opened for a list of envs: ONNX files through Model::Load; a framework file through

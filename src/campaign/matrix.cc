@@ -141,12 +141,24 @@ class TwinSession : public WorkerSession {
   std::vector<std::pair<std::string, std::string>> rename_;
 };
 
-// The twin env `env` runs: the first twin of the format the env lists first (its preferred:
-// tf@cpu a SavedModel, keras@cpu a .keras file, openvino@cpu an IR), else of its next format,
-// and so on; -1 for the ONNX model itself, when the env reaches "onnx" in its list first
-// (tvm@cpu runs the ONNX model although TVM's frontends read .pt2 and .tflite too) or runs
-// none of the twins' formats.
+// The twin env `env` runs: with twin=LABEL, the conversion with that label; else the first twin
+// of the format the env lists first (its preferred: tf@cpu a SavedModel, keras@cpu a .keras
+// file, openvino@cpu an IR), else of its next format, and so on; -1 for the ONNX model itself,
+// when the env reaches "onnx" in its list first (tvm@cpu runs the ONNX model although TVM's
+// frontends read .pt2 and .tflite too) or runs none of the twins' formats.
 int PickTwin(const MatrixModel& spec, const EnvSpec& env) {
+  std::string label = env.Get("twin");
+  if (!label.empty()) {
+    auto it = spec.converted.find(label);
+    if (it == spec.converted.end()) {
+      auto failed = spec.failed.find(label);
+      Fail(ErrorKind::kInput, "model {}: direction {} {}", spec.name, label,
+           failed != spec.failed.end() ? "failed to convert: " + failed->second
+                                       : std::string("is not among its conversions"));
+    }
+    auto twin = std::find(spec.twins.begin(), spec.twins.end(), it->second);
+    return static_cast<int>(twin - spec.twins.begin());
+  }
   std::vector<std::string> formats;
   if (env.Get("host").empty() && env.Get("isolate") != "1") {
     try {
@@ -165,12 +177,34 @@ int PickTwin(const MatrixModel& spec, const EnvSpec& env) {
   return -1;
 }
 
+// Whether env runs model `spec` at all: an env with twin=LABEL only runs the models that have
+// that direction in their config.
+bool EnvApplies(const MatrixModel& spec, const EnvSpec& env) {
+  std::string label = env.Get("twin");
+  if (label.empty()) return true;
+  return std::any_of(spec.conversions.begin(), spec.conversions.end(),
+                     [&](const MatrixConversion& c) { return c.Label() == label; });
+}
+
+// The file env runs for the model (PickTwin's twin, else the ONNX model); "" when PickTwin
+// fails (a failed direction: the session's prepare says why).
+std::string FileRunBy(const MatrixModel& spec, const EnvSpec& env) {
+  try {
+    int pick = PickTwin(spec, env);
+    return pick >= 0 ? spec.twins[static_cast<size_t>(pick)].string() : spec.path.string();
+  } catch (const Error&) {
+    return "";
+  }
+}
+
 // A session of `env` on the model: the twin PickTwin chooses, so openvino@cpu runs the OpenVINO
 // conversion rather than the ONNX file it could also read (noted in `info` as "model_file";
 // checked to take and give as many tensors as the ONNX model); else the ONNX file.
 std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onnx,
-                                       const EnvSpec& env, json* info) {
-  int pick = PickTwin(spec, env);
+                                       const EnvSpec& twin_env, json* info) {
+  int pick = PickTwin(spec, twin_env);
+  EnvSpec env = twin_env;
+  env.options.erase("twin");
   if (pick >= 0) {
     const fs::path& twin = spec.twins[static_cast<size_t>(pick)];
     CheckEnvRunsFormat(env, DetectModelFormat(twin.string()).format, twin.string());
@@ -200,7 +234,8 @@ std::unique_ptr<Session> PrepareForEnv(const MatrixModel& spec, const Model& onn
 // `out`, unless an earlier run left it there with its sidecar; returns the direction's record
 // ("status" ok or failed, with the converter's exit code and message).
 json ConvertDirection(const MatrixModel& m, const fs::path& source, const MatrixConversion& conv,
-                      const fs::path& out, const MatrixProgressFn& progress) {
+                      const fs::path& out, const fs::path& calibration,
+                      const MatrixProgressFn& progress) {
   json record = {{"model", m.name}, {"source", source.string()}, {"to", conv.to},
                  {"via", conv.via}, {"quantize", conv.quantize}, {"path", out.string()}};
   bool done = fs::exists(out) && fs::exists(out.string() + ".concord.json");
@@ -214,8 +249,8 @@ json ConvertDirection(const MatrixModel& m, const fs::path& source, const Matrix
     }
     fs::create_directories(out.parent_path());
     std::string output;
-    ConvertRequest r{source.string(), conv.to, out.string(), conv.via,
-                     conv.quantize,   {},      "",           false};
+    ConvertRequest r{source.string(), conv.to, out.string(), conv.via, conv.quantize, {},
+                     calibration.string(), false};
     int rc = RunConvertTools(r, &output);
     done = rc == 0;
     if (!done) {
@@ -268,7 +303,7 @@ fs::path ConvertSourceToOnnx(MatrixModel& m, const std::string& sha, Store& stor
     return m.onnx;
   }
   fs::path out = ConversionPath(m, sha, store, conv);
-  json record = ConvertDirection(m, m.source, conv, out, progress);
+  json record = ConvertDirection(m, m.source, conv, out, {}, progress);
   store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
   if (record["status"] != "ok") {
     Fail(ErrorKind::kInput, "model {}: converting the source {} to ONNX failed (exit {}): {}",
@@ -277,17 +312,55 @@ fs::path ConvertSourceToOnnx(MatrixModel& m, const std::string& sha, Store& stor
   return out;
 }
 
+// An int8 direction's calibration sets: the conversion's images through the model's
+// preprocessing (as the dataset's are), written as .npy files "SET_INPUT.npy" in input order
+// into `dir` (convert --calibration reads them sorted); returns how many sets.
+size_t WriteCalibrationSets(const MatrixConfig& c, const MatrixModel& m, const Model& model,
+                            const MatrixConversion& conv, const fs::path& dir) {
+  MatrixConfig images = c;
+  images.dataset = MatrixDataset();
+  images.dataset.kind = "images";
+  images.dataset.images = conv.calibration;
+  std::vector<MatrixInput> sets = LoadMatrixInputs(images, m, model);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto& infos = model.Inputs();
+  for (size_t k = 0; k < sets.size(); ++k) {
+    for (size_t j = 0; j < infos.size(); ++j) {
+      const Value& v = sets[k].values.at(infos[j].name);
+      CONCORD_CHECK(v.is_tensor(), "calibration inputs are tensors");
+      WriteNpy((dir / fmt::format("{:05}_{:02}.npy", k, j)).string(), v.tensor);
+    }
+  }
+  return sets.size();
+}
+
 // Runs the model's conversions from its source (the framework model, or the ONNX model) into
-// conversions/; each success becomes a twin, each direction's outcome a campaign value
-// "conversion/SHA/LABEL".
-void Convert(MatrixModel& m, const std::string& sha, Store& store,
-             const MatrixProgressFn& progress) {
+// conversions/; each success becomes a twin (m.converted), each failure is kept (m.failed), each
+// direction's outcome a campaign value "conversion/SHA/LABEL".
+void Convert(const MatrixConfig& c, MatrixModel& m, const Model& model, const std::string& sha,
+             Store& store, const MatrixProgressFn& progress) {
   const fs::path& source = m.source.empty() ? m.path : m.source;
   for (const MatrixConversion& conv : m.conversions) {
     fs::path out = ConversionPath(m, sha, store, conv);
-    json record = ConvertDirection(m, source, conv, out, progress);
+    fs::path calibration;
+    size_t calibration_sets = 0;
+    if (!conv.calibration.empty() && !fs::exists(out.string() + ".concord.json")) {
+      calibration = out.string() + ".calibration";
+      calibration_sets = WriteCalibrationSets(c, m, model, conv, calibration);
+    }
+    json record = ConvertDirection(m, source, conv, out, calibration, progress);
+    if (!conv.calibration.empty()) {
+      record["calibration"] = conv.calibration.string();
+      if (calibration_sets > 0) record["calibration_sets"] = calibration_sets;
+    }
     store.SetCampaignValue("conversion/" + sha + "/" + conv.Label(), record.dump());
-    if (record["status"] == "ok") m.twins.push_back(out);
+    if (record["status"] == "ok") {
+      m.twins.push_back(out);
+      m.converted[conv.Label()] = out;
+    } else {
+      m.failed[conv.Label()] = record.value("message", "");
+    }
   }
 }
 
@@ -338,7 +411,7 @@ std::vector<Planned> PlanModels(const MatrixConfig& c, Store& store,
     std::vector<int64_t> ids;
     for (const auto& in : inputs)
       ids.push_back(store.UpsertInput(in.digest, in.description.dump()));
-    if (convert) Convert(m, sha, store, progress);
+    if (convert) Convert(c, m, model, sha, store, progress);
     plan.push_back({std::move(m), std::move(model), model_id, std::move(inputs), std::move(ids)});
   }
   return plan;
@@ -404,6 +477,9 @@ class MatrixRunner {
  private:
   // Retires the failed runs of the configuration's cells (retry_failed).
   void RetireFailedCells();
+  // Retires the stored runs of each (model, env) whose env now runs another file than its last
+  // session did (a direction added or relabelled since), so that they run again.
+  void RetireStaleCells();
   // Counts the cells of the configuration and those already in the store.
   void CountCells();
   // The cells of (model, env) that are not in the store yet, in input, repeat order.
@@ -433,11 +509,12 @@ class MatrixRunner {
   SessionRecord rec_;
   std::string prepare_error_;
 
-  // Whether this shard runs the (model, env) session: sessions are numbered model-major in
-  // config order.
+  // Whether this shard runs the (model, env) session (sessions are numbered model-major in
+  // config order) and the env runs that model at all (EnvApplies).
   bool Owns(const Planned& p, size_t e) const {
     const auto model = static_cast<size_t>(&p - plan_.data());
-    return options_.shard.Owns(model * c_.envs.size() + e);
+    return options_.shard.Owns(model * c_.envs.size() + e) &&
+           EnvApplies(p.spec, EnvSpec::Parse(c_.envs[e]));
   }
 };
 
@@ -449,6 +526,10 @@ MatrixSummary MatrixRunner::Run() {
   RecordCampaign(c_, store_);
   plan_ = PlanModels(c_, store_, progress_);
   env_ids_ = RecordEnvironments(c_, store_, machine);
+  for (const Planned& p : plan_) {
+    for (const EnvSpec& spec : specs) summary_.not_applicable += EnvApplies(p.spec, spec) ? 0 : 1;
+  }
+  RetireStaleCells();
   if (options_.retry_failed) RetireFailedCells();
   CountCells();
   for (const Planned& p : plan_) {
@@ -470,6 +551,29 @@ void MatrixRunner::RetireFailedCells() {
           summary_.retried += store_.RetireFailedRun(p.model_id, env_ids_[e], p.input_ids[i], r);
         }
       }
+    }
+  }
+}
+
+void MatrixRunner::RetireStaleCells() {
+  std::map<std::pair<int64_t, int64_t>, std::string> last_file;  // (model, env) -> file
+  for (const SessionRecord& rec : store_.Sessions()) {  // by id: the last one wins
+    if (rec.status != "ok") continue;
+    json info = json::parse(rec.info_json, nullptr, false);
+    last_file[{rec.model_id, rec.env_id}] =
+        info.is_object() && info.contains("model_file") ? info["model_file"].get<std::string>()
+                                                        : "";
+  }
+  for (const Planned& p : plan_) {
+    for (size_t e = 0; e < c_.envs.size(); ++e) {
+      if (!Owns(p, e)) continue;
+      auto it = last_file.find({p.model_id, env_ids_[e]});
+      if (it == last_file.end()) continue;
+      std::string now = FileRunBy(p.spec, EnvSpec::Parse(c_.envs[e]));
+      std::string before = it->second.empty() ? p.spec.path.string() : it->second;
+      if (now.empty() || now == before) continue;
+      summary_.stale += store_.RetireRuns(
+          p.model_id, env_ids_[e], fmt::format("stale: the env ran {}, now runs {}", before, now));
     }
   }
 }
@@ -655,6 +759,10 @@ std::vector<MatrixSession> PlanMatrixSessions(const MatrixConfig& config, Store&
       s.model = p.spec.name;
       s.env = spec.ToString();
       s.repeats = config.repeats;
+      if (!EnvApplies(p.spec, spec)) {  // no cells: complete from the start
+        sessions.push_back(std::move(s));
+        continue;
+      }
       for (int64_t input_id : p.input_ids) {
         int stored = 0;
         for (int r = 0; r < config.repeats; ++r) {

@@ -12,6 +12,10 @@
 //        "class_names": "imagenet_classes.txt"          // optional: one name per canonical id
 //     }],
 //     "envs": ["ref", "ort@cpu,opt=0..3", "tvm@cpu,opt=0|3", "opencv@cpu|opencl"],
+//         // an env runs the file of the format it lists first (the source, the ONNX twin, or
+//         // the first conversion of that format); "tflite@cpu,twin=tflite-int8" runs the
+//         // conversion with that label instead (MatrixConversion::Label), and only for the
+//         // models that have it (the others are counted as not applicable, not run)
 //         // sweeps: an option value "A..B" (integers) or "a|b|c", and a device "a|b", expand
 //         // to every combination, in order; duplicates after expansion are an error
 //     "hosts": ["", "10.0.0.7:7070"],   // optional: every env on each host ("" = here; a
@@ -33,7 +37,9 @@
 //
 // Running: cells are visited model by model, env by env (one prepared session per (model, env)
 // serves all its inputs and repeats), input by input, repeat by repeat. A cell already in the
-// store is skipped (resume after a kill: each cell is one transaction, so nothing is lost or
+// store is skipped (resume after a kill; unless the file the env runs for that model changed since
+// its last session, e.g. a direction added to the config: then the stale cells are retired and
+// run again: each cell is one transaction, so nothing is lost or
 // duplicated). A failed Prepare records every missing cell of that (model, env) as an error
 // with the message; a failed run records that cell as an error and re-prepares the session for
 // the next one. The campaign only stops early on store errors. Single-threaded.
@@ -42,6 +48,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -64,6 +71,9 @@ struct MatrixConversion {
   // to == "torch": a TorchScript archive (.pt, traced) instead of a torch.export program (.pt2),
   // for modules torch.export cannot trace (onnx2torch's Squeeze with axes from an initializer).
   bool torchscript = false;
+  // quantize == "int8": a folder of images, preprocessed like the dataset, that calibrates the
+  // converter (written as .npy input sets beside the converted model); required for int8.
+  std::filesystem::path calibration;
   std::string Label() const;      // "tflite", "tflite-via-onnx2tf", "tflite-fp16", "torchscript"
   std::string Extension() const;  // ".pt2" (".pt"), ".savedmodel", ".keras", ".tflite", ".xml"
 };
@@ -88,6 +98,9 @@ struct MatrixModel {
   // Directions converted before the run (into conversions/ beside the store, reused while the
   // source is unchanged); each success is appended to twins, each failure recorded.
   std::vector<MatrixConversion> conversions;
+  // Filled by the run: each direction's label -> its converted file, or -> why it failed.
+  std::map<std::string, std::filesystem::path> converted;
+  std::map<std::string, std::string> failed;
 };
 
 struct MatrixDataset {
@@ -147,6 +160,8 @@ struct MatrixSummary {
   int64_t ran = 0;       // recorded ok now
   int64_t failed = 0;    // recorded as errors now
   int64_t sessions = 0;  // sessions prepared now
+  int64_t stale = 0;     // stored cells retired because their env now runs another file
+  int64_t not_applicable = 0;  // (model, env) pairs skipped: twin=LABEL the model lacks
   double seconds = 0;
 };
 
@@ -157,7 +172,8 @@ MatrixSummary RunMatrix(const MatrixConfig& config, Store& store,
                         const MatrixRunOptions& options = {});
 
 // A (model, env) session of a configuration (numbered model-major in config order, the order
-// --shard partitions) and how many of its cells the store already holds, on any machine.
+// --shard partitions) and how many of its cells the store already holds, on any machine (no
+// cells for an env whose twin= the model lacks).
 struct MatrixSession {
   int64_t index = 0;
   std::string model, env;  // env: canonical env string

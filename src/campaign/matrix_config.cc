@@ -105,7 +105,7 @@ std::vector<fs::path> ReadTwins(const MatrixConfig& c, const json& twins,
 }
 
 // models[i].conversions: [{"to": FORMAT, "via": TOOL | [TOOLS], "quantize": MODE,
-// "torchscript": BOOL}].
+// "torchscript": BOOL, "calibration": IMAGES_DIR}].
 std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json& list,
                                               const std::string& where) {
   if (!list.is_array()) ConfigFail(c.file, where + ".conversions must be an array");
@@ -114,7 +114,7 @@ std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json&
     std::string at = fmt::format("{}.conversions[{}]", where, i);
     const json& e = list[i];
     if (!e.is_object()) ConfigFail(c.file, at + " must be an object {\"to\": FORMAT, ...}");
-    CheckKeys(c.file, e, at, {"to", "via", "quantize", "torchscript"});
+    CheckKeys(c.file, e, at, {"to", "via", "quantize", "torchscript", "calibration"});
     MatrixConversion conv;
     conv.to = GetString(c.file, e, "to", at);
     static const std::set<std::string> kFormats = {"onnx",  "torch",  "tf",
@@ -144,6 +144,18 @@ std::vector<MatrixConversion> ReadConversions(const MatrixConfig& c, const json&
     if (conv.quantize != "none" && conv.quantize != "dynamic" && conv.quantize != "fp16" &&
         conv.quantize != "int8") {
       ConfigFail(c.file, at + ".quantize must be none, dynamic, fp16 or int8");
+    }
+    if (e.contains("calibration")) {
+      conv.calibration = Resolve(c.file, GetString(c.file, e, "calibration", at));
+      if (!fs::is_directory(conv.calibration)) {
+        Fail(ErrorKind::kInput, "matrix config {}: {}.calibration: {} is not a folder",
+             c.file.string(), at, conv.calibration.string());
+      }
+    }
+    if ((conv.quantize == "int8") != !conv.calibration.empty()) {
+      ConfigFail(c.file, at + (conv.quantize == "int8"
+                                   ? ": quantize int8 needs \"calibration\": a folder of images"
+                                   : ".calibration is only for quantize int8"));
     }
     out.push_back(std::move(conv));
   }
@@ -340,6 +352,23 @@ void ReadRunSettings(const json& j, MatrixConfig& c) {
   }
 }
 
+// An env's twin=LABEL must name a direction some model has (a typo would run nothing).
+void CheckTwinLabels(const MatrixConfig& c) {
+  std::set<std::string> labels;
+  for (const auto& m : c.models) {
+    for (const auto& conv : m.conversions) labels.insert(conv.Label());
+  }
+  for (const auto& e : c.envs) {
+    std::string twin = EnvSpec::Parse(e).Get("twin");
+    if (twin.empty() || labels.count(twin)) continue;
+    std::string known;
+    for (const auto& l : labels) known += (known.empty() ? "" : ", ") + l;
+    ConfigFail(c.file, fmt::format("env '{}' asks for direction '{}', which no model has "
+                                   "(directions: {})",
+                                   e, twin, known.empty() ? "none" : known));
+  }
+}
+
 }  // namespace
 
 MatrixConfig LoadMatrixConfig(const fs::path& file) {
@@ -353,6 +382,7 @@ MatrixConfig LoadMatrixConfig(const fs::path& file) {
   c.name = j.value("name", c.file.stem().string());
   ReadModels(j, c);
   ReadEnvs(j, c);
+  CheckTwinLabels(c);
   ReadDataset(j, c);
   ReadRunSettings(j, c);
   return c;

@@ -418,7 +418,11 @@ json ModelAnalysis::Directions(const json& pairs, const json& conversions) {
     if (c == hub) continue;
     json record = {{"status", c.value("status", "")},
                    {"tools", c.value("tools", json::array())},
+                   {"quantize", c.value("quantize", "none")},
                    {"message", c.value("message", "")}};
+    for (const char* k : {"calibration", "calibration_sets"}) {
+      if (c.contains(k)) record[k] = c[k];
+    }
     add_row(c.value("label", ""), c.value("path", ""), record);
   }
   std::vector<std::string> twins;  // files the config gave as twins

@@ -2,6 +2,7 @@
 // ran: the framework source, its ONNX twin, each conversion; agreement with the env that ran the
 // source), and in the summary the campaign's direction x model grid, the conversion study.
 #include <algorithm>
+#include <map>
 
 #include "report/html_writer.h"
 
@@ -20,6 +21,17 @@ std::string Tools(const json& row) {
     tools += (tools.empty() ? "" : " \u2192 ") + HtmlEscape(Str(t));
   }
   return tools.empty() ? std::string(kAbsent) : tools;
+}
+
+// A direction's name, marked as a deployment setting when the conversion quantized (a quantized
+// model is expected to differ: its figures measure the setting, they are not a converter bug).
+std::string DirectionName(const json& row) {
+  std::string q = Str(row, "quantize");
+  std::string name = HtmlEscape(Str(row, "direction"));
+  if (q.empty() || q == "none") return name;
+  return name + fmt::format("<br><small title=\"quantized ({}): a deployment setting, expected "
+                            "to differ\">deployment setting</small>",
+                            HtmlEscape(q));
 }
 
 }  // namespace
@@ -47,7 +59,7 @@ void HtmlWriter::Conversions(const json& model, size_t m) {
   for (const json& row : Arr(directions, "rows")) {
     bool ok = Str(row, "status") == "ok";
     Add("<tr><th title=\"{}\">{}</th><td>{}</td>", HtmlEscape(Str(row, "file")),
-        HtmlEscape(Str(row, "direction")), Tools(row));
+        DirectionName(row), Tools(row));
     if (!ok) {
       Add("<td colspan=\"{}\" class=\"err\">conversion failed: {}</td></tr>\n", envs.size(),
           HtmlEscape(Str(row, "message")));
@@ -73,11 +85,13 @@ void HtmlWriter::Conversions(const json& model, size_t m) {
 
 void HtmlWriter::ConversionStudy(const json& models) {
   std::vector<std::string> directions;  // in first-seen order
+  std::map<std::string, std::string> names;  // direction -> its header
   for (const json& model : models) {
     for (const json& row : Arr(Field(model, "directions"), "rows")) {
       std::string d = Str(row, "direction");
       if (std::find(directions.begin(), directions.end(), d) == directions.end()) {
         directions.push_back(d);
+        names[d] = DirectionName(row);
       }
     }
   }
@@ -92,7 +106,7 @@ void HtmlWriter::ConversionStudy(const json& models) {
   for (const json& model : models) Add("<th class=\"rot\">{}</th>", HtmlEscape(Str(model, "name")));
   out_ += "</tr></thead><tbody>\n";
   for (const std::string& d : directions) {
-    Add("<tr><th>{}</th>", HtmlEscape(d));
+    Add("<tr><th>{}</th>", names[d]);
     for (const json& model : models) {
       const json* found = nullptr;
       for (const json& row : Arr(Field(model, "directions"), "rows")) {

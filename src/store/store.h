@@ -234,6 +234,10 @@ class Store {
   // (comparisons that used it are dropped), so the cell can be recorded again; one
   // transaction. Returns whether a failed run was retired (false: no run, or it was ok).
   bool RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id, int64_t repeat);
+  // Moves every run of (model, env), ok or not, to the retried_runs history with `reason` as
+  // its error (comparisons that used them are dropped, outputs deleted), so the cells can be
+  // recorded again; one transaction. Returns how many runs were retired.
+  int64_t RetireRuns(int64_t model_id, int64_t env_id, const std::string& reason);
   int64_t RetriedRunCount();
   std::vector<RunRow> Runs();  // ordered by id
   int64_t RunCount();

@@ -157,6 +157,25 @@ bool Store::RetireFailedRun(int64_t model_id, int64_t env_id, int64_t input_id, 
   return true;
 }
 
+int64_t Store::RetireRuns(int64_t model_id, int64_t env_id, const std::string& reason) {
+  Transaction tx(db_, path_);
+  Statement keep(db_, path_,
+                 "INSERT INTO retried_runs(model_id, env_id, input_id, repeat, error, "
+                 "prepare_ms, run_ms, wall_ms, started_at, retired_at) SELECT model_id, env_id, "
+                 "input_id, repeat, ?, prepare_ms, run_ms, wall_ms, started_at, ? FROM runs "
+                 "WHERE model_id=? AND env_id=?");
+  keep.Bind(1, reason).Bind(2, NowIso()).Bind(3, model_id).Bind(4, env_id).Run();
+  Statement uses(db_, path_,
+                 "DELETE FROM comparisons WHERE run_a IN (SELECT id FROM runs WHERE model_id=? "
+                 "AND env_id=?) OR run_b IN (SELECT id FROM runs WHERE model_id=? AND env_id=?)");
+  uses.Bind(1, model_id).Bind(2, env_id).Bind(3, model_id).Bind(4, env_id).Run();
+  Statement drop(db_, path_, "DELETE FROM runs WHERE model_id=? AND env_id=?");
+  drop.Bind(1, model_id).Bind(2, env_id).Run();
+  int64_t n = sqlite3_changes(db_);
+  tx.Commit();
+  return n;
+}
+
 int64_t Store::RetriedRunCount() {
   Statement s(db_, path_, "SELECT COUNT(*) FROM retried_runs");
   s.Step();

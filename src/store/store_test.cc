@@ -247,6 +247,27 @@ TEST_F(StoreTest, RetireFailedRunKeepsHistoryAndFreesTheCell) {
   EXPECT_EQ(s.RetriedRunCount(), 1);
 }
 
+TEST_F(StoreTest, RetireRunsMovesEveryRunOfAModelEnvWithItsOutputsAndComparisons) {
+  Store s = Store::Open(File("stale.db"));
+  Ids ids = AddKeys(s);
+  Ids other = ids;
+  other.env = s.UpsertEnvironment({"ort@cpu", "ort", "cpu", "{}", "{}", "h"});
+  int64_t a = s.RecordRun(MakeRun(ids, 0));
+  s.RecordRun(MakeRun(ids, 1));
+  int64_t b = s.RecordRun(MakeRun(other, 0));
+  s.ReplaceComparisons({{a, b, "y", "{}"}});
+  EXPECT_EQ(s.RetireRuns(ids.model, ids.env, "stale: the env ran x.onnx, now runs x.xml"), 2);
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 0));
+  EXPECT_FALSE(s.HasRun(ids.model, ids.env, ids.input, 1));
+  EXPECT_TRUE(s.HasRun(other.model, other.env, other.input, 0));  // another env's run stays
+  EXPECT_TRUE(s.Comparisons().empty());
+  EXPECT_TRUE(s.Outputs(a).empty());
+  EXPECT_EQ(s.RetriedRunCount(), 2);
+  EXPECT_EQ(s.RetireRuns(ids.model, ids.env, "again"), 0);
+  s.RecordRun(MakeRun(ids, 0));  // the cell records again
+  EXPECT_TRUE(s.HasRun(ids.model, ids.env, ids.input, 0));
+}
+
 TEST_F(StoreTest, MergeYieldsUnionWithRemappedIds) {
   std::string a_path = File("a.db"), b_path = File("b.db");
   {

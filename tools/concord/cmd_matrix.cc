@@ -143,6 +143,8 @@ int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
                         {"existing", s.existing},
                         {"ran", s.ran},
                         {"retried", s.retried},
+                        {"stale", s.stale},
+                        {"not_applicable", s.not_applicable},
                         {"failed", s.failed},
                         {"sessions", s.sessions},
                         {"seconds", s.seconds}};
@@ -177,9 +179,17 @@ int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
   } else {
     std::cout << fmt::format(
         "{} cells: {} already stored, {} ran now, {} failed now ({}); "
-        "{} sessions prepared{}\n",
+        "{} sessions prepared{}{}{}\n",
         s.total, s.existing, s.ran, s.failed, Duration(s.seconds), s.sessions,
-        s.retried ? fmt::format("; {} failed cells retried", s.retried) : "");
+        s.retried ? fmt::format("; {} failed cells retried", s.retried) : "",
+        s.stale ? fmt::format("; {} stored cells rerun (their env now runs another file)",
+                              s.stale)
+                : "",
+        s.not_applicable
+            ? fmt::format("; {} (model, env) pairs not applicable (twin= names a direction "
+                          "the model does not have)",
+                          s.not_applicable)
+            : "");
     PrintFailures(failures, failed_total, std::cout);
     if (!analysis.is_null()) PrintAnalysisSummary(analysis, std::cout);
     std::cout << "\n";
