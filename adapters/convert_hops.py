@@ -14,7 +14,8 @@ inputs/outputs list, by position, {"name", "shape"} of the written model (dst), 
 "src_inputs"/"src_outputs" the same for src. Exit 0 on success; 3 when the tool fails (its
 message on stderr); 2 for a request this module cannot serve.
 
-Tools: torch.onnx.dynamo, torch.onnx.torchscript (opset 17), litert-torch, onnx2torch (with an
+Tools: torch.onnx.dynamo (.unoptimized: constants folded but no fusion, BatchNorm kept),
+torch.onnx.torchscript (opset 17), litert-torch, onnx2torch (with an
 initializer pre-pass: Constant/Identity-of-initializer nodes folded into initializers, which
 onnx2torch otherwise misses), openvino (convert_model + save_model; compress_to_fp16 only with
 quantize fp16), tf2onnx (Keras, SavedModel, TFLite; opset 17), tflite-converter
@@ -135,7 +136,7 @@ def torch_outputs(model: Any, examples: list[Any]) -> IoList:
     return io(["output_%d" % i for i in range(len(outs))], [list(o.shape) for o in outs])
 
 
-def hop_torch_onnx(req: JsonDict, dynamo: bool) -> JsonDict:
+def hop_torch_onnx(req: JsonDict, dynamo: bool, optimize: bool = True) -> JsonDict:
     import torch
     model, examples, src_in = load_torch(req)
     src_out = torch_outputs(model, examples)
@@ -146,8 +147,14 @@ def hop_torch_onnx(req: JsonDict, dynamo: bool) -> JsonDict:
         if program is None:
             raise HopError("the dynamo exporter needs a torch.export program (.pt2) or module; "
                            "a TorchScript .pt goes through --via torch.onnx.torchscript")
+        options["optimize"] = optimize
         onnx_program = torch.onnx.export(program, tuple(examples), dynamo=True,
-                                         input_names=names)
+                                         input_names=names, optimize=optimize)
+        if not optimize:  # constants folded (the translation's Shape/Expand/CastLike), no fusion
+            import onnxscript.optimizer
+            onnxscript.optimizer.fold_constants(onnx_program.model)
+            onnxscript.optimizer.remove_unused_nodes(onnx_program.model)
+            options["fold_constants"] = True
         onnx_program.save(req["dst"])
     else:
         options["opset_version"] = 17
@@ -382,6 +389,7 @@ def hop_onnx2tf(req: JsonDict) -> JsonDict:
 HOPS: dict[str, Callable[[JsonDict], JsonDict]] = {
     "torch.onnx.dynamo": lambda r: hop_torch_onnx(r, True),
     "torch.onnx.torchscript": lambda r: hop_torch_onnx(r, False),
+    "torch.onnx.dynamo.unoptimized": lambda r: hop_torch_onnx(r, True, optimize=False),
     "litert-torch": hop_litert_torch,
     "onnx2torch": hop_onnx2torch,
     "openvino": hop_openvino,

@@ -51,6 +51,9 @@ class Edge(NamedTuple):
 EDGES = (
     Edge("torch", "onnx", "torch.onnx.dynamo", "torch"),
     Edge("torch", "onnx", "torch.onnx.torchscript", "torch"),
+    # the dynamo exporter without its graph optimizer: one ONNX node per aten op, BatchNorm kept,
+    # every node's module scope intact (the ONNX twin localize compares a torch.export source by)
+    Edge("torch", "onnx", "torch.onnx.dynamo.unoptimized", "torch"),
     Edge("torch", "tflite", "litert-torch", "torch"),
     Edge("torch", "openvino", "openvino", "torch"),
     Edge("onnx", "torch", "onnx2torch", "torch"),

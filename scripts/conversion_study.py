@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +57,23 @@ TORCH_DIRECTIONS = [{"to": "tflite"}, {"to": "openvino"}, {"to": "tf", "via": "o
 # data-dependent to it): the PyTorch direction is saved as TorchScript.
 KERAS_DIRECTIONS = [{"to": "tflite"}, {"to": "tf"}, {"to": "torch", "torchscript": True},
                     {"to": "openvino"}]
-ENVS = ["torch@cpu,opt=0", "keras@cpu", "ort@cpu,opt=3", "tflite@cpu", "openvino@cpu", "tf@cpu"]
+# Deployment settings (quantized conversions), reported apart from the fp32 directions: each runs
+# on its own twin= env beside the fp32 file. Keras sources: TFLiteConverter dynamic-range, fp16
+# and full int8 (calibrated on CALIBRATION_PHOTOS, none of them evaluated), OpenVINO
+# compress_to_fp16; PyTorch sources: OpenVINO compress_to_fp16 (litert-torch does not quantize).
+KERAS_QUANTIZED = [{"to": "tflite", "quantize": "dynamic"}, {"to": "tflite", "quantize": "fp16"},
+                   {"to": "tflite", "quantize": "int8", "calibration": "CALIBRATION"},
+                   {"to": "openvino", "quantize": "fp16"}]
+TORCH_QUANTIZED = [{"to": "openvino", "quantize": "fp16"}]
+CALIBRATION_PHOTOS = [
+    "/usr/lib/python3/dist-packages/skimage/data/" + n for n in
+    ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "color.png", "ihc.png",
+     "hubble_deep_field.jpg", "retina.jpg")] + [
+    "/usr/share/doc/opencv-doc/examples/data/" + n for n in
+    ("HappyFish.jpg", "aero1.jpg", "fruits.jpg", "home.jpg", "building.jpg")]
+ENVS = ["torch@cpu,opt=0", "keras@cpu", "ort@cpu,opt=3", "tflite@cpu", "openvino@cpu", "tf@cpu",
+        "tflite@cpu,twin=tflite-dynamic", "tflite@cpu,twin=tflite-fp16",
+        "tflite@cpu,twin=tflite-int8", "openvino@cpu,twin=openvino-fp16"]
 
 
 def log(msg: str) -> None:
@@ -93,8 +110,23 @@ def preprocess(side: int, layout: str) -> dict[str, Any]:
             "layout": layout, "dtype": "float32"}
 
 
-def study_config(selected: dict[str, list[str]], sources: str, photos: str) -> dict[str, Any]:
-    directions = {"torch": TORCH_DIRECTIONS, "keras": KERAS_DIRECTIONS, "tf": TF_DIRECTIONS,
+def calibration_folder(out: str) -> str:
+    """CALIBRATION_PHOTOS copied into OUT/calibration (int8 conversions calibrate on them)."""
+    folder = os.path.join(out, "calibration")
+    os.makedirs(folder, exist_ok=True)
+    for src in CALIBRATION_PHOTOS:
+        dst = os.path.join(folder, os.path.basename(src))
+        if not os.path.exists(dst):
+            shutil.copy(src, dst)
+    return folder
+
+
+def study_config(selected: dict[str, list[str]], sources: str, photos: str,
+                 calibration: str) -> dict[str, Any]:
+    quantized = [dict(d, calibration=calibration) if "calibration" in d else d
+                 for d in KERAS_QUANTIZED]
+    directions = {"torch": TORCH_DIRECTIONS + TORCH_QUANTIZED,
+                  "keras": KERAS_DIRECTIONS + quantized, "tf": TF_DIRECTIONS,
                   "tflite": TFLITE_DIRECTIONS}
     models = []
     for framework, names in selected.items():
@@ -116,6 +148,29 @@ def study_config(selected: dict[str, list[str]], sources: str, photos: str) -> d
     return {"name": "Conversion study", "models": models, "envs": ENVS,
             "dataset": {"images": photos, "labels": os.path.join(photos, "labels.csv")},
             "repeats": 1, "top_k": 5, "isolate": True}
+
+
+def write_example(path: str, selected: dict[str, list[str]], sources: str) -> None:
+    """The study's config with every path relative to `path`'s folder (the sources and
+    calibration photos are made by a run of this script into build/)."""
+    here = os.path.dirname(os.path.abspath(path))
+    build = os.path.join(REPO, "build", "conversion_study")
+    config = study_config(selected, sources, os.path.join(REPO, "build", "demo", "photos"),
+                          os.path.join(build, "calibration"))
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, here)
+
+    for m in config["models"]:
+        m["path"] = rel(m["path"])
+        if "class_names" in m:
+            m["class_names"] = rel(m["class_names"])
+        m["conversions"] = [dict(d, calibration=rel(d["calibration"])) if "calibration" in d
+                            else d for d in m["conversions"]]
+    config["dataset"] = {k: rel(v) for k, v in config["dataset"].items()}
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+        f.write("\n")
 
 
 def twin_onnx(path: str) -> str:
@@ -145,6 +200,8 @@ def label(direction: dict[str, Any]) -> str:
     via = direction.get("via", [])
     for v in [via] if isinstance(via, str) else via:
         text += "-via-" + v
+    if direction.get("quantize", "none") != "none":
+        text += "-" + direction["quantize"]
     return text
 
 
@@ -165,7 +222,7 @@ def rows_of(analysis: dict[str, Any], atol: float,
                 continue
             row: dict[str, Any] = {"model": model["name"], "direction": r["direction"],
                                    "tools": r.get("tools", []), "status": r["status"],
-                                   "file": r["file"]}
+                                   "file": r["file"], "quantize": r.get("quantize", "none")}
             if r["status"] != "ok":
                 row["verdict"] = "fails"
                 row["message"] = first_error_line(r.get("message") or "")
@@ -182,6 +239,10 @@ def rows_of(analysis: dict[str, Any], atol: float,
                        max_rel=c["max_rel"])
             diverges = (c["top1_agree"] is not None and c["top1_agree"] < 1.0) or \
                 (c["max_abs"] is not None and c["max_abs"] > atol) or c["max_abs"] is None
+            if row["quantize"] != "none":  # a deployment setting: expected to differ
+                row["verdict"] = "quantized"
+                rows.append(row)
+                continue
             row["verdict"] = "diverges" if diverges else "faithful"
             if diverges and hub and r["direction"] != "onnx":
                 row["localize"] = localize(hub, twin_onnx(r["file"]), atol)
@@ -223,7 +284,7 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
              (meta["command"], meta["date"], meta["machine"], meta["duration"], meta["atol"]),
              "", "| source | direction | tools | env | verdict | top-1 | Kendall tau | max abs |"
              " first divergent node (kind) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    for r in [r for r in rows if r["verdict"] != "quantized"]:
         loc = r.get("localize") or {}
         where = ("%s (%s)" % (loc.get("first_divergent_node"), loc.get("kind"))
                  if "first_divergent_node" in loc else loc.get("error", ""))
@@ -238,6 +299,20 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     lines += ["", "Directions: " + ", ".join("%d %s" % (n, v) for v, n in sorted(counts.items())),
               ""]
+    quantized = [r for r in rows if r["verdict"] == "quantized"]
+    if quantized:
+        lines += ["## Deployment settings (quantized conversions)", "",
+                  "Not converter bugs: the figures measure what the setting costs against the "
+                  "fp32 source (int8 calibrated on %d photos none of which is evaluated)." %
+                  len(CALIBRATION_PHOTOS), "",
+                  "| source | setting | tools | env | top-1 | Kendall tau | max abs |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in quantized:
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                r["model"], r["direction"], " -> ".join(r.get("tools", [])) or "-",
+                r.get("env", "-"), fmt(r.get("top1_agree"), True), fmt(r.get("kendall_tau")),
+                fmt(r.get("max_abs"))))
+        lines.append("")
     with open(os.path.join(bench, "README.md"), "w") as f:
         f.write("\n".join(lines))
 
@@ -250,6 +325,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default=os.path.join(REPO, "build", "conversion_study"))
     ap.add_argument("--bench", default=os.path.join(REPO, "bench", "conversion_study"))
     ap.add_argument("--atol", type=float, default=1e-3)
+    ap.add_argument("--example", default="",
+                    help="only write the study's matrix config to this file, with paths "
+                         "relative to it (examples/conversions/study.json), and exit")
     a = ap.parse_args(argv)
     only = set(a.models.split(",")) if a.models else None
     selected: dict[str, list[str]] = {}
@@ -264,13 +342,16 @@ def main(argv: list[str]) -> int:
         print("no models selected", file=sys.stderr)
         return 2
     sources = os.path.join(REPO, "build", "sources")
+    if a.example:
+        write_example(a.example, selected, sources)
+        return 0
     for framework, names in selected.items():
         make_sources(framework, names, os.path.join(sources, framework))
     os.makedirs(a.out, exist_ok=True)
     config = os.path.join(a.out, "study.json")
     with open(config, "w") as f:
-        json.dump(study_config(selected, sources, os.path.join(REPO, "build", "demo", "photos")),
-                  f, indent=1)
+        json.dump(study_config(selected, sources, os.path.join(REPO, "build", "demo", "photos"),
+                               calibration_folder(a.out)), f, indent=1)
     t0 = time.time()
     db = os.path.join(a.out, "study.db")
     log("concord matrix %s --db %s" % (config, db))
@@ -291,7 +372,7 @@ def main(argv: list[str]) -> int:
                       for m in json.load(f)["models"]}
     rows = rows_of(analysis, a.atol, configured)
     meta = {"command": "scripts/conversion_study.py " + " ".join(argv),
-            "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % (os.cpu_count() or 1),
             "duration": "%.0f min" % ((time.time() - t0) / 60), "atol": a.atol,
             "store": db}
     write_bench(rows, a.bench, meta)

@@ -93,8 +93,7 @@ namespace {
 // Options every env may carry, handled by PrepareSession and the transport, not the backend
 // (twin: which of a matrix model's files the env runs; concord matrix consumes it).
 bool IsGenericOption(const std::string& key) {
-  return key == "isolate" || key == "timeout" || key == "host" || key == "token" ||
-         key == "twin";
+  return key == "isolate" || key == "timeout" || key == "host" || key == "token" || key == "twin";
 }
 
 bool IsInteger(const std::string& v, int64_t* out) {

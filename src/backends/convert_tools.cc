@@ -88,7 +88,11 @@ std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir,
   fs::create_directories(scratch_dir);
   std::string stem = fs::path(path).filename().string();
   std::string out = (fs::path(scratch_dir) / (stem + ".onnx")).string();
-  ConvertRequest r{path, "onnx", out, {}, "none", {}, "", false};
+  // A torch.export program through the dynamo exporter without its optimizer: one node per aten
+  // op, BatchNorm not folded into convolutions, each node's module scope in its metadata.
+  std::vector<std::string> via;
+  if (info.format == ModelFormat::kTorchExport) via.push_back("torch.onnx.dynamo.unoptimized");
+  ConvertRequest r{path, "onnx", out, via, "none", {}, "", false};
   std::string output;
   int rc = RunConvertTools(r, &output);
   if (rc != 0) {
@@ -98,8 +102,8 @@ std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir,
          "failed (exit {}): {}",
          path, ModelFormatName(info.format), rc, output);
   }
-  *how = fmt::format("{} model; exported to ONNX now by its default exporter into {}",
-                     ModelFormatName(info.format), out);
+  *how = fmt::format("{} model; exported to ONNX now by {} into {}", ModelFormatName(info.format),
+                     via.empty() ? "its default exporter" : via.front(), out);
   return out;
 }
 

@@ -27,8 +27,10 @@ int RunConvertTools(const ConvertRequest& request, std::string* output = nullptr
 
 // The ONNX file that stands for model `path` where a command works on ONNX graphs (localize,
 // as FetaFix compares everything through ONNX twins): `path` itself for ONNX; for a framework
-// model the twin `concord convert` wrote beside it (PATH.twin.onnx), else one exported now by
-// the direction's default tool (torch.onnx dynamo, tf2onnx) into `scratch_dir`. *how says which.
+// model the twin `concord convert` wrote beside it (PATH.twin.onnx), else one exported now into
+// `scratch_dir` (a torch.export program by torch.onnx dynamo without its optimizer, so that
+// nodes keep their module scopes and BatchNorm stays a node; others by the direction's default
+// tool: torch.onnx TorchScript, tf2onnx). *how says which.
 // Error(kInput) naming the converter's message when the export fails.
 std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir, std::string* how);
 

@@ -249,8 +249,8 @@ json ConvertDirection(const MatrixModel& m, const fs::path& source, const Matrix
     }
     fs::create_directories(out.parent_path());
     std::string output;
-    ConvertRequest r{source.string(), conv.to, out.string(), conv.via, conv.quantize, {},
-                     calibration.string(), false};
+    ConvertRequest r{source.string(), conv.to, out.string(),         conv.via,
+                     conv.quantize,   {},      calibration.string(), false};
     int rc = RunConvertTools(r, &output);
     done = rc == 0;
     if (!done) {
@@ -557,12 +557,12 @@ void MatrixRunner::RetireFailedCells() {
 
 void MatrixRunner::RetireStaleCells() {
   std::map<std::pair<int64_t, int64_t>, std::string> last_file;  // (model, env) -> file
-  for (const SessionRecord& rec : store_.Sessions()) {  // by id: the last one wins
+  for (const SessionRecord& rec : store_.Sessions()) {           // by id: the last one wins
     if (rec.status != "ok") continue;
     json info = json::parse(rec.info_json, nullptr, false);
-    last_file[{rec.model_id, rec.env_id}] =
-        info.is_object() && info.contains("model_file") ? info["model_file"].get<std::string>()
-                                                        : "";
+    last_file[{rec.model_id, rec.env_id}] = info.is_object() && info.contains("model_file")
+                                                ? info["model_file"].get<std::string>()
+                                                : "";
   }
   for (const Planned& p : plan_) {
     for (size_t e = 0; e < c_.envs.size(); ++e) {

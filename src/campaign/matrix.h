@@ -154,13 +154,13 @@ struct MatrixRunOptions {
 };
 
 struct MatrixSummary {
-  int64_t total = 0;     // cells in the configuration
-  int64_t retried = 0;   // failed cells retired for a retry (MatrixRunOptions::retry_failed)
-  int64_t existing = 0;  // already in the store when this invocation started (after retiring)
-  int64_t ran = 0;       // recorded ok now
-  int64_t failed = 0;    // recorded as errors now
-  int64_t sessions = 0;  // sessions prepared now
-  int64_t stale = 0;     // stored cells retired because their env now runs another file
+  int64_t total = 0;           // cells in the configuration
+  int64_t retried = 0;         // failed cells retired for a retry (MatrixRunOptions::retry_failed)
+  int64_t existing = 0;        // already in the store when this invocation started (after retiring)
+  int64_t ran = 0;             // recorded ok now
+  int64_t failed = 0;          // recorded as errors now
+  int64_t sessions = 0;        // sessions prepared now
+  int64_t stale = 0;           // stored cells retired because their env now runs another file
   int64_t not_applicable = 0;  // (model, env) pairs skipped: twin=LABEL the model lacks
   double seconds = 0;
 };

@@ -334,6 +334,16 @@ std::string Classify(const Analysis& a, int culprit, int m, bool in_preprocessin
   return "runtime";
 }
 
+// FetaFix's six fault types (localize.h says how kinds map to them).
+std::string FaultType(const std::string& kind, bool shape_mismatch) {
+  if (shape_mismatch) return "tensor shape & structure";
+  if (kind == "input") return "preprocessing";
+  if (kind == "parameter" || kind == "quantization") return "weights & biases";
+  if (kind == "hyperparameter") return "layer hyperparameters";
+  if (kind == "graph") return "computational graph";
+  return "";
+}
+
 // Names the culprit and its counterpart in r, and gathers the evidence and the kind.
 void Explain(Analysis& a, int culprit) {
   LocalizeResult& r = a.r;
@@ -372,6 +382,12 @@ void Explain(Analysis& a, int culprit) {
   std::string reason;
   r.kind = Classify(a, culprit, m, in_preprocessing, ev, &reason);
   if (r.kind == "quantization") ev["quantization"] = r.quantization;
+  bool shape_mismatch = std::any_of(r.nodes.begin(), r.nodes.end(), [&](const NodeReport& nr) {
+    return nr.index == culprit && nr.div.shape_mismatch;
+  });
+  r.fault_type = FaultType(r.kind, shape_mismatch);
+  r.target_layer = LayerOf(a.target().graph(), culprit);
+  if (m >= 0) r.source_layer = LayerOf(a.source().graph(), m);
   ev["reason"] = reason;
   ev["in_preprocessing"] = in_preprocessing;
   r.evidence = ev;
@@ -538,6 +554,12 @@ json LocalizeResult::ToJson() const {
   j["taps"] = taps;
   j["input_sets"] = input_sets;
   if (!source_node.empty()) j["source_node"] = source_node;
+  j["fault_type"] = fault_type.empty() ? json(nullptr) : json(fault_type);
+  auto layer = [](const LayerName& l) {
+    return l.name.empty() ? json(nullptr) : json{{"name", l.name}, {"scheme", l.scheme}};
+  };
+  j["target_layer"] = layer(target_layer);
+  j["source_layer"] = layer(source_layer);
   if (!note.empty()) j["note"] = note;
   j["evidence"] = first_divergent.empty() ? json(nullptr) : evidence;
   j["outputs"] = outputs;

@@ -35,6 +35,10 @@
 //                   (ToJson "quantization", also when the outputs agree);
 //   runtime         nothing differs statically: the target env computes N differently (the
 //                   env-vs-env mode on one model).
+// FetaFix's fault type (fault_type): input -> preprocessing; parameter and quantization ->
+// weights & biases; hyperparameter -> layer hyperparameters; graph -> computational graph; a
+// shape mismatch at N's output -> tensor shape & structure, whatever the kind; runtime -> none.
+// N and M are also named as layers of the models they were exported from (layer_names.h).
 // The result names N (first_divergent_node) and M (source_node); when the target carries a
 // concord.name_map (passes/pass.h) the evidence's "mapped_from" lists the source nodes the map
 // records for N. A target converted by the nhwc pass takes its 4-D inputs NHWC: they are fed
@@ -49,6 +53,7 @@
 #include <vector>
 
 #include "localize/align.h"
+#include "localize/layer_names.h"
 
 namespace concord::localize {
 
@@ -79,6 +84,11 @@ struct LocalizeResult {
   std::string kind;             // "" = null
   std::string source_node;      // counterpart of the first divergent node
   int source_index = -1;        // its source node index (-1: none)
+  // Both nodes in their frameworks' own terms (layer_names.h): module path, Keras layer, node.
+  LayerName target_layer, source_layer;
+  // FetaFix's fault type of the kind: preprocessing, tensor shape & structure, weights &
+  // biases, layer hyperparameters, computational graph; "" when none (agree, runtime).
+  std::string fault_type;
   nlohmann::json evidence = nlohmann::json::object();
   std::vector<NodeReport> nodes;
   nlohmann::json outputs = nlohmann::json::array();

@@ -247,3 +247,69 @@ TEST(LocalizeMap, WithoutANameMapStructureAndValueStillFindTheFault) {
 
 }  // namespace
 }  // namespace concord::localize
+
+namespace concord::localize {
+namespace {
+
+// Names as the real exporters write them (copied from twins made on this machine).
+TEST(LayerNames, ReadsEachExportersNaming) {
+  std::string scheme;
+  EXPECT_EQ(LayersInName("layer1.0.conv1.weight", &scheme),
+            std::vector<std::string>{"layer1.0.conv1"});
+  EXPECT_EQ(scheme, "torch module");
+  EXPECT_EQ(LayersInName("/net/layer2/layer2.1/conv1/Conv", &scheme),
+            std::vector<std::string>{"net.layer2.1.conv1"});
+  EXPECT_EQ(LayersInName("StatefulPartitionedCall/resnet50_1/conv1_relu_1/Relu:0", &scheme),
+            std::vector<std::string>{"conv1_relu"});
+  EXPECT_EQ(scheme, "keras layer");
+  // a fused TFLite op lists its layers last-applied first; reported in data order
+  EXPECT_EQ(LayersInName("resnet50_1/conv1_relu_1/Relu;resnet50_1/conv1_bn_1/batchnorm/add_1;"
+                         "resnet50_1/conv1_conv_1/convolution",
+                         &scheme),
+            (std::vector<std::string>{"conv1_conv", "conv1_bn", "conv1_relu"}));
+  EXPECT_EQ(LayersInName("torchvision.models.resnet.ResNet/torch.nn.modules.container."
+                         "Sequential_layer1/torchvision.models.resnet.Bottleneck_0/"
+                         "torch.nn.modules.conv.Conv2d_conv3;2",
+                         &scheme),
+            std::vector<std::string>{"layer1.0.conv3"});
+  EXPECT_EQ(scheme, "torch module");
+  EXPECT_TRUE(LayersInName("Conv__223", &scheme).empty());
+}
+
+TEST(LayerNames, DynamoScopesAndFallbacks) {
+  onnx::GraphProto graph;
+  auto* g = &graph;
+  auto* n = g->add_node();
+  n->set_op_type("BatchNormalization");
+  n->set_name("node_bn");
+  auto* prop = n->add_metadata_props();
+  prop->set_key("pkg.torch.onnx.name_scopes");
+  prop->set_value("['', 'layer1', 'layer1.0', 'layer1.0.bn1', '_native_batch_norm']");
+  auto* d = g->add_node();
+  d->set_op_type("Div");
+  d->set_name("node_div");
+  prop = d->add_metadata_props();
+  prop->set_key("pkg.torch.onnx.name_scopes");
+  prop->set_value("['', 'div']");
+  auto* c = g->add_node();
+  c->set_op_type("Conv");
+  c->set_name("Conv__7");
+  c->add_input("x");
+  c->add_input("StatefulPartitionedCall/m_1/stem_conv_1/convolution/merged_input:0");
+  g->add_initializer()->set_name(
+      "StatefulPartitionedCall/m_1/stem_conv_1/convolution/merged_input:0");
+  auto* e = g->add_node();
+  e->set_op_type("Relu");
+  e->set_name("n3");
+  const auto& m = graph;
+  EXPECT_EQ(LayerOf(m, 0).name, "layer1.0.bn1");
+  EXPECT_EQ(LayerOf(m, 0).scheme, "torch module");
+  EXPECT_EQ(LayerOf(m, 1).name, "forward:div");
+  EXPECT_EQ(LayerOf(m, 2).name, "stem_conv");
+  EXPECT_EQ(LayerOf(m, 2).scheme, "keras layer");
+  EXPECT_EQ(LayerOf(m, 3).name, "n3");
+  EXPECT_EQ(LayerOf(m, 3).scheme, "onnx node");
+}
+
+}  // namespace
+}  // namespace concord::localize

@@ -29,9 +29,10 @@ std::string DirectionName(const json& row) {
   std::string q = Str(row, "quantize");
   std::string name = HtmlEscape(Str(row, "direction"));
   if (q.empty() || q == "none") return name;
-  return name + fmt::format("<br><small title=\"quantized ({}): a deployment setting, expected "
-                            "to differ\">deployment setting</small>",
-                            HtmlEscape(q));
+  return name + fmt::format(
+                    "<br><small title=\"quantized ({}): a deployment setting, expected "
+                    "to differ\">deployment setting</small>",
+                    HtmlEscape(q));
 }
 
 }  // namespace
@@ -58,8 +59,8 @@ void HtmlWriter::Conversions(const json& model, size_t m) {
   out_ += "</tr></thead><tbody>\n";
   for (const json& row : Arr(directions, "rows")) {
     bool ok = Str(row, "status") == "ok";
-    Add("<tr><th title=\"{}\">{}</th><td>{}</td>", HtmlEscape(Str(row, "file")),
-        DirectionName(row), Tools(row));
+    Add("<tr><th title=\"{}\">{}</th><td>{}</td>", HtmlEscape(Str(row, "file")), DirectionName(row),
+        Tools(row));
     if (!ok) {
       Add("<td colspan=\"{}\" class=\"err\">conversion failed: {}</td></tr>\n", envs.size(),
           HtmlEscape(Str(row, "message")));
@@ -84,7 +85,7 @@ void HtmlWriter::Conversions(const json& model, size_t m) {
 }
 
 void HtmlWriter::ConversionStudy(const json& models) {
-  std::vector<std::string> directions;  // in first-seen order
+  std::vector<std::string> directions;       // in first-seen order
   std::map<std::string, std::string> names;  // direction -> its header
   for (const json& model : models) {
     for (const json& row : Arr(Field(model, "directions"), "rows")) {

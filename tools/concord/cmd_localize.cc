@@ -110,6 +110,15 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   os << fmt::format("verdict  DIVERGE: first divergent node '{}' ({})\nkind     {}\nreason   {}\n",
                     j["first_divergent_node"].get<std::string>(), ev["op_type"].get<std::string>(),
                     j["kind"].get<std::string>(), ev["reason"].get<std::string>());
+  if (!j["fault_type"].is_null()) {
+    os << fmt::format("type     {} (FetaFix's fault type)\n", j["fault_type"].get<std::string>());
+  }
+  for (const char* side : {"target_layer", "source_layer"}) {
+    if (j[side].is_null()) continue;
+    os << fmt::format("layer    {}: {} ({})\n",
+                      side == std::string("target_layer") ? "target" : "source",
+                      j[side]["name"].get<std::string>(), j[side]["scheme"].get<std::string>());
+  }
   if (j.contains("note")) os << "note     " << j["note"].get<std::string>() << "\n";
   if (ev.contains("source_node")) {
     os << fmt::format("source   counterpart '{}' ({}; {})\n", ev["source_node"].get<std::string>(),
@@ -159,22 +168,12 @@ void PrintText(const nlohmann::json& j, const LocalizeArgs& a, const std::string
   PrintQuantization(j, os);
 }
 
-// A scratch folder for the ONNX exports of framework models, removed when localize ends.
-struct ScratchDir {
-  std::string path =
-      (std::filesystem::temp_directory_path() / fmt::format("concord-localize-{}", ::getpid()))
-          .string();
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 int LocalizeMain(const LocalizeArgs& a) {
-  ScratchDir scratch;
-  std::string source_how, target_how;
-  Model source = Model::Load(OnnxTwinFor(a.source, scratch.path + "/source", &source_how));
-  Model target = Model::Load(OnnxTwinFor(a.target, scratch.path + "/target", &target_how));
+  OnnxTwins twins(a.source, a.target);
+  const std::string& source_how = twins.source_how;
+  const std::string& target_how = twins.target_how;
+  Model source = Model::Load(twins.source);
+  Model target = Model::Load(twins.target);
   localize::LocalizeOptions opt;
   opt.source_env = EnvSpec::Parse(a.source_env);
   opt.target_env = EnvSpec::Parse(a.env);
@@ -210,6 +209,23 @@ int LocalizeMain(const LocalizeArgs& a) {
 
 }  // namespace
 
+OnnxTwins::OnnxTwins(const std::string& source_path, const std::string& target_path)
+    : scratch((fs::temp_directory_path() / fmt::format("concord-twins-{}", ::getpid())).string()) {
+  try {
+    source = OnnxTwinFor(source_path, scratch + "/source", &source_how);
+    target = OnnxTwinFor(target_path, scratch + "/target", &target_how);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+    throw;
+  }
+}
+
+OnnxTwins::~OnnxTwins() {
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+}
+
 void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
                         std::string* source_env, double* rtol, double* atol) {
   AddInputOptions(app, inputs);
@@ -233,9 +249,13 @@ Command MakeLocalizeCommand(CLI::App& root) {
       "differently). One model on two envs: concord localize M.onnx M.onnx --source-env ref --env "
       "ort@cpu\n"
       "A framework model is compared through its ONNX twin, as FetaFix does: the twin `concord\n"
-      "convert` wrote beside it (M.twin.onnx), else one exported now (torch.onnx dynamo, "
-      "tf2onnx);\n"
-      "`onnx` in the output and source_onnx/target_onnx in --json say which.\n"
+      "convert` wrote beside it (M.twin.onnx), else one exported now (a torch.export program\n"
+      "by torch.onnx dynamo without its optimizer, one node per op with its module scope;\n"
+      "TorchScript by torch.onnx; Keras, SavedModel and TFLite by tf2onnx); `onnx` in the output\n"
+      "and source_onnx/target_onnx in --json say which. Both divergent nodes are also named in\n"
+      "their frameworks' terms (target_layer/source_layer: torch module path, Keras layer name),\n"
+      "and fault_type gives FetaFix's type (preprocessing, tensor shape & structure, weights &\n"
+      "biases, layer hyperparameters, computational graph).\n"
       "Exit codes: 0 agree, 1 divergence found, 2 usage or input error.");
   app->add_option("source", args->source,
                   "Source model (the reference): ONNX, or a framework model (.pt, .pt2, .keras, "

@@ -182,8 +182,7 @@ int FinishMatrix(const MatrixArgs& a, const MatrixConfig& config, Store& store,
         "{} sessions prepared{}{}{}\n",
         s.total, s.existing, s.ran, s.failed, Duration(s.seconds), s.sessions,
         s.retried ? fmt::format("; {} failed cells retried", s.retried) : "",
-        s.stale ? fmt::format("; {} stored cells rerun (their env now runs another file)",
-                              s.stale)
+        s.stale ? fmt::format("; {} stored cells rerun (their env now runs another file)", s.stale)
                 : "",
         s.not_applicable
             ? fmt::format("; {} (model, env) pairs not applicable (twin= names a direction "

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "ir/model_format.h"
 #include "ir/tensor_io.h"
 #include "repair/repair.h"
 #include "tools/concord/common.h"
@@ -78,8 +79,9 @@ void PrintText(const RepairArgs& a, const std::string& desc, const repair::Repai
 }
 
 int RepairMain(const RepairArgs& a) {
-  Model source = Model::Load(a.source);
-  Model target = Model::Load(a.target);
+  OnnxTwins twins(a.source, a.target);
+  Model source = Model::Load(twins.source);
+  Model target = Model::Load(twins.target);
   fs::path out(a.out);
   std::error_code ec;
   if (out.has_parent_path() && !fs::is_directory(out.parent_path(), ec)) {
@@ -108,6 +110,17 @@ int RepairMain(const RepairArgs& a) {
   j["source"] = a.source;
   j["target"] = a.target;
   j["inputs"] = desc;
+  if (!twins.source_how.empty())
+    j["source_onnx"] = {{"path", twins.source}, {"how", twins.source_how}};
+  if (!twins.target_how.empty()) {
+    j["target_onnx"] = {{"path", twins.target}, {"how", twins.target_how}};
+    j["note"] = fmt::format(
+        "{} is a {} model: the repair edits its ONNX twin and writes that; `concord convert "
+        "{} --to {}` makes the repaired {} model",
+        a.target, ModelFormatName(DetectModelFormat(a.target).format), a.out,
+        ModelFormatName(DetectModelFormat(a.target).format),
+        ModelFormatName(DetectModelFormat(a.target).format));
+  }
   j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
   j["fixed"] = write_model ? nlohmann::json(a.out) : nlohmann::json(nullptr);
   j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
@@ -137,10 +150,16 @@ Command MakeRepairCommand(CLI::App& root) {
       "is\n"
       "given. Writes FIXED.onnx when an edit was accepted (a partly edited model is said to still\n"
       "diverge) and a patch log (FIXED.patch.json unless --log); writes nothing when the target\n"
-      "already agrees (status nothing_to_repair).\n"
+      "already agrees (status nothing_to_repair). Framework models (.pt, .pt2, .keras, .tflite,\n"
+      "SavedModel, OpenVINO IR) are repaired through their ONNX twins, as localize compares them:\n"
+      "FIXED is the repaired twin (ONNX); `concord convert FIXED --to FORMAT` re-converts it.\n"
       "Exit codes: 0 repaired or nothing to repair, 1 not repaired, 2 usage or input error.");
-  app->add_option("source", args->source, "Source ONNX model (the reference)")->required();
-  app->add_option("target", args->target, "Target ONNX model (the conversion)")->required();
+  app->add_option("source", args->source,
+                  "Source model (the reference): ONNX, or a framework model through its ONNX twin")
+      ->required();
+  app->add_option("target", args->target,
+                  "Target model (the conversion): ONNX, or a framework model through its ONNX twin")
+      ->required();
   app->add_option("--out,-o", args->out, "Where to write the repaired model")->required();
   app->add_option("--log", args->log, "Where to write the patch log (JSON)");
   AddLocalizeOptions(app, &args->inputs, &args->env, &args->source_env, &args->rtol, &args->atol);

@@ -82,6 +82,17 @@ Command MakeInspectCommand(CLI::App& root);
 // Options shared by localize and repair (cmd_localize.cc).
 void AddLocalizeOptions(CLI::App* app, InputRequest* inputs, std::string* env,
                         std::string* source_env, double* rtol, double* atol);
+
+// The ONNX twins localize and repair compare for SOURCE and TARGET (OnnxTwinFor: the file itself
+// for ONNX), exported into a scratch folder removed with this object; `how` says where each
+// came from ("" for an ONNX file).
+struct OnnxTwins {
+  OnnxTwins(const std::string& source, const std::string& target);
+  ~OnnxTwins();
+  OnnxTwins(const OnnxTwins&) = delete;
+  OnnxTwins& operator=(const OnnxTwins&) = delete;
+  std::string scratch, source, target, source_how, target_how;
+};
 Command MakeConvertCommand(CLI::App& root);
 
 // The console summary of an analysis document (report/analysis.h): per model, per env

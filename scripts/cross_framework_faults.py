@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Cross-framework localization and repair on injected faults (FetaFix's fault types).
+
+    .venv-torch/bin/python scripts/cross_framework_faults.py [--out DIR] [--bench DIR]
+        [--side 224] [--sets 6]
+
+The source is a PyTorch program (torch.export, .pt2): a ResNet-18-shaped torchvision network
+(seeded weights, BatchNorm statistics randomized so that every BatchNorm matters) behind an input
+normalization (x - mean) / std. The target is its conversion by the other torch.onnx exporter
+(TorchScript, BatchNorm kept: `do_constant_folding=False`), with one fault written into it the
+way a faulty converter would, with the onnx library:
+
+    weights   one 3x3 convolution's kernel transposed (kh <-> kw: an HWIO/OIHW mix-up)
+    epsilon   one BatchNorm's epsilon changed (1e-5 -> 1e-1)
+    padding   one convolution's symmetric pads [1,1,1,1] made asymmetric [0,0,2,2] (TF SAME)
+    normalize the input normalization's std changed to 0.5 (a preprocessing mismatch)
+    control   no fault (a faithful conversion)
+
+and each again with every node, tensor and initializer name stripped (n0, t0, w0: as converters
+that drop scope names do). For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
+source compared through its ONNX twin, exported by torch.onnx dynamo without its optimizer) and
+`concord repair` (held out: the later half of the input sets) run; the expected answer is the
+injected node, its module path and FetaFix's fault type. Writes BENCH/README.md and
+BENCH/results.json. Exit 0 when every case ran (a wrong answer is a result in the table, and
+exit 1); 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONCORD = os.path.join(REPO, "build", "bin", "concord")
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+
+# case -> (node the fault is written into, module path it belongs to, FetaFix fault type)
+CASES: dict[str, tuple[str, str, str]] = {
+    "weights": ("/net/layer2/layer2.1/conv1/Conv", "net.layer2.1.conv1", "weights & biases"),
+    "epsilon": ("/net/layer3/layer3.0/bn2/BatchNormalization", "net.layer3.0.bn2",
+                "layer hyperparameters"),
+    "padding": ("/net/layer1/layer1.1/conv1/Conv", "net.layer1.1.conv1", "layer hyperparameters"),
+    "normalize": ("/Div", "forward:div", "preprocessing"),
+    "control": ("", "", ""),
+}
+
+
+def log(msg: str) -> None:
+    print("[cross_framework_faults] " + msg, file=sys.stderr, flush=True)
+
+
+def make_source(out: str, side: int, sets: int) -> tuple[str, str]:
+    """OUT/source.pt2, OUT/target.onnx (the faithful TorchScript-exporter conversion) and
+    OUT/inputs/test_data_set_K (images in [0, 1])."""
+    import torch
+    import torchvision  # type: ignore[import-not-found]
+    from onnx import numpy_helper
+
+    torch.manual_seed(0)
+
+    class Normalized(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torchvision.models.resnet18(num_classes=10)
+            self.register_buffer("pixel_mean", torch.tensor(MEAN).reshape(1, 3, 1, 1))
+            self.register_buffer("pixel_std", torch.tensor(STD).reshape(1, 3, 1, 1))
+
+        def forward(self, x: Any) -> Any:
+            return self.net((x - self.pixel_mean) / self.pixel_std)
+
+    model = Normalized().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    x = torch.rand(1, 3, side, side)
+    source = os.path.join(out, "source.pt2")
+    torch.export.save(torch.export.export(model, (x,)), source)
+    target = os.path.join(out, "target.onnx")
+    torch.onnx.export(model, (x,), target, input_names=["x"], output_names=["logits"],
+                      opset_version=17, dynamo=False, do_constant_folding=False)
+    rng = np.random.RandomState(1)
+    for k in range(sets):
+        folder = os.path.join(out, "inputs", "test_data_set_%d" % k)
+        os.makedirs(folder, exist_ok=True)
+        t = numpy_helper.from_array(rng.uniform(0, 1, (1, 3, side, side)).astype(np.float32), "x")
+        with open(os.path.join(folder, "input_0.pb"), "wb") as f:
+            f.write(t.SerializeToString())
+    return source, target
+
+
+def initializer(model: Any, name: str) -> Any:
+    return next(i for i in model.graph.initializer if i.name == name)
+
+
+def node(model: Any, name: str) -> Any:
+    return next(n for n in model.graph.node if n.name == name)
+
+
+def constant_value(model: Any, tensor: str) -> Any:
+    """The initializer or Constant node holding `tensor` (a TensorProto to edit in place)."""
+    for i in model.graph.initializer:
+        if i.name == tensor:
+            return i
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.output[0] == tensor:
+            return n.attribute[0].t
+    raise KeyError(tensor)
+
+
+def inject(base: Any, case: str) -> Any:
+    from onnx import helper, numpy_helper
+    m = copy.deepcopy(base)
+    if case == "weights":
+        w = constant_value(m, node(m, CASES[case][0]).input[1])
+        a = numpy_helper.to_array(w)
+        w.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(a.transpose(0, 1, 3, 2)), w.name))
+    elif case == "epsilon":
+        n = node(m, CASES[case][0])
+        for att in n.attribute:
+            if att.name == "epsilon":
+                n.attribute.remove(att)
+                break
+        n.attribute.append(helper.make_attribute("epsilon", 0.1))
+    elif case == "padding":
+        n = node(m, CASES[case][0])
+        pads = next(a for a in n.attribute if a.name == "pads")
+        assert list(pads.ints) == [1, 1, 1, 1], list(pads.ints)
+        del pads.ints[:]
+        pads.ints.extend([0, 0, 2, 2])
+    elif case == "normalize":
+        d = node(m, CASES[case][0])
+        t = constant_value(m, d.input[1])
+        a = numpy_helper.to_array(t)
+        t.CopyFrom(numpy_helper.from_array(np.full_like(a, 0.5), t.name))
+    return m
+
+
+def strip_names(base: Any) -> Any:
+    """Every node named n<i>, every non-I/O tensor t<i>, every initializer w<i>."""
+    m = copy.deepcopy(base)
+    keep = {v.name for v in m.graph.input} | {v.name for v in m.graph.output}
+    rename: dict[str, str] = {}
+    for i, init in enumerate(m.graph.initializer):
+        rename[init.name] = "w%d" % i
+        init.name = rename[init.name]
+    count = 0
+    for i, n in enumerate(m.graph.node):
+        n.name = "n%d" % i
+        del n.metadata_props[:]
+        for j, o in enumerate(n.output):
+            if o and o not in keep:
+                rename[o] = "t%d" % count
+                count += 1
+                n.output[j] = rename[o]
+    for n in m.graph.node:
+        for j, x in enumerate(n.input):
+            if x in rename:
+                n.input[j] = rename[x]
+    del m.graph.value_info[:]
+    return m
+
+
+def concord(args: list[str]) -> tuple[int, dict[str, Any], float]:
+    t0 = time.time()
+    p = subprocess.run([CONCORD] + args + ["--json"], capture_output=True, text=True,
+                       timeout=3600)
+    seconds = time.time() - t0
+    try:
+        doc: dict[str, Any] = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        doc = {"error": {"message": (p.stderr or p.stdout)[-400:]}}
+    return p.returncode, doc, seconds
+
+
+def run_case(out: str, source: str, target: str, case: str, stripped: bool,
+             injected_index: int) -> dict[str, Any]:
+    inputs = os.path.join(out, "inputs")
+    rc, loc, secs = concord(["localize", source, target, "-i", inputs])
+    injected, module, fault_type = CASES[case]
+    row: dict[str, Any] = {"case": case, "names": "stripped" if stripped else "kept",
+                           "expected_module": module, "expected_fault_type": fault_type,
+                           "localize_exit": rc, "localize_s": round(secs, 2)}
+    if "error" in loc:
+        row["error"] = loc["error"].get("message", "")
+        return row
+    first = loc.get("first_divergent_node")
+    layer = loc.get("source_layer") or {}
+    row.update(first_divergent_node=first, kind=loc.get("kind"), fault_type=loc.get("fault_type"),
+               source_layer=layer.get("name"), target_layer=(loc.get("target_layer") or {})
+               .get("name"), input_sets=loc.get("input_sets"),
+               tapped_runs_per_side=loc.get("input_sets"),
+               source_runs_ms=loc.get("timings_ms", {}).get("source_runs"),
+               target_runs_ms=loc.get("timings_ms", {}).get("target_runs"))
+    if case == "control":
+        row["correct"] = first is None and loc.get("agree") is True
+        return row
+    # stripped names: the injected node is n<its index>
+    node_ok = first == ("n%d" % injected_index if stripped else injected)
+    module_ok = layer.get("name") == module
+    row["correct"] = bool(node_ok and module_ok and loc.get("fault_type") == fault_type)
+    fixed = os.path.join(out, "%s-%s.fixed.onnx" % (case, row["names"]))
+    rc, rep, secs = concord(["repair", source, target, "-i", inputs, "-o", fixed])
+    row.update(repair_exit=rc, repair_s=round(secs, 2), repair_status=rep.get("status"),
+               repair_patches=[p.get("change") for p in rep.get("patches", [])],
+               holdout=rep.get("holdout"))
+    def worst(result: dict[str, Any]) -> Any:
+        return max([o.get("max_abs") or 0 for o in result.get("outputs", [])], default=None)
+
+    row["before_max_abs"] = worst(loc)  # the injected fault's effect on the logits
+    row["holdout_max_abs"] = worst(rep.get("holdout_result") or {})
+    return row
+
+
+def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) -> None:
+    os.makedirs(bench, exist_ok=True)
+    with open(os.path.join(bench, "results.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    lines = ["# Cross-framework localization and repair on injected faults", "",
+             "Produced by `%s` on %s (%s). Source: a ResNet-18-shaped torch.export program "
+             "(%dx%d input, normalization inside) compared through its ONNX twin (torch.onnx "
+             "dynamo, unoptimized); target: its TorchScript-exporter conversion with one fault "
+             "injected, node names kept or stripped. %d input sets: localize runs each side once "
+             "per set with taps; repair searches on the first half and verifies on the rest." %
+             (meta["command"], meta["date"], meta["machine"], meta["side"], meta["side"],
+              meta["sets"]), "",
+             "| fault | names | first divergent node (target) | source module | fault type | "
+             "right? | localize s | max abs before | repair | held-out max abs after |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def num(v: Any) -> str:
+            return "%.2g" % v if v is not None else "-"
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["case"], r["names"], r.get("first_divergent_node") or "none",
+            r.get("source_layer") or "-", r.get("fault_type") or "-",
+            "yes" if r.get("correct") else "**no**", r.get("localize_s"),
+            num(r.get("before_max_abs")), r.get("repair_status", "-"),
+            num(r.get("holdout_max_abs"))))
+    right = sum(1 for r in rows if r.get("correct"))
+    repaired = sum(1 for r in rows if r.get("repair_status") == "repaired")
+    faults = sum(1 for r in rows if r["case"] != "control")
+    lines += ["", "Localized right: %d of %d cases; repaired (agreeing on held-out inputs): %d "
+              "of %d faults." % (right, len(rows), repaired, faults), "",
+              "Cost: one tapped run per side and input set (%d each here, on ref); `localize s` "
+              "is the wall time of the whole command (both models loaded, %d tapped runs a "
+              "side, alignment, report); the source's ONNX twin was exported once beforehand "
+              "(%.1f s, torch.onnx dynamo unoptimized)." % (
+                  meta["sets"], meta["sets"], meta["source_twin_export_s"]), ""]
+    with open(os.path.join(bench, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv: list[str]) -> int:
+    import onnx
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=os.path.join(REPO, "build", "cross_framework_faults"))
+    ap.add_argument("--bench", default=os.path.join(REPO, "bench", "cross_framework_faults"))
+    ap.add_argument("--side", type=int, default=224)
+    ap.add_argument("--sets", type=int, default=6)
+    ap.add_argument("--cases", default=",".join(CASES))
+    a = ap.parse_args(argv)
+    cases = a.cases.split(",")
+    if any(c not in CASES for c in cases):
+        print("unknown case (known: %s)" % ", ".join(CASES), file=sys.stderr)
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    log("making the source and its conversion in %s" % a.out)
+    source, faithful = make_source(a.out, a.side, a.sets)
+    # The source's ONNX twin, once, beside it (where localize and repair look first).
+    t0 = time.time()
+    subprocess.run([CONCORD, "convert", source, "--to", "onnx", "--via",
+                    "torch.onnx.dynamo.unoptimized", "-o", source + ".twin.onnx"], check=True,
+                   stdout=subprocess.DEVNULL)
+    twin_s = time.time() - t0
+    base = onnx.load(faithful)
+    rows = []
+    for case in cases:
+        for stripped in (False, True):
+            m = inject(base, case)
+            if stripped:
+                m = strip_names(m)
+            target = os.path.join(a.out, "%s-%s.onnx" % (case, "stripped" if stripped else "kept"))
+            onnx.save(m, target)
+            log("%s (names %s)" % (case, "stripped" if stripped else "kept"))
+            index = next((i for i, n in enumerate(base.graph.node) if n.name == CASES[case][0]),
+                         -1)
+            rows.append(run_case(a.out, source, target, case, stripped, index))
+            log("  -> %s" % json.dumps({k: rows[-1].get(k) for k in (
+                "first_divergent_node", "source_layer", "fault_type", "correct",
+                "repair_status")}))
+    meta = {"command": "scripts/cross_framework_faults.py " + " ".join(argv),
+            "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % (os.cpu_count() or 1),
+            "side": a.side, "sets": a.sets, "source_twin_export_s": round(twin_s, 1)}
+    write_bench(rows, a.bench, meta)
+    log("wrote %s" % os.path.join(a.bench, "README.md"))
+    return 0 if all(r.get("correct") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
