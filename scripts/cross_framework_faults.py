@@ -220,7 +220,7 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
         return max([o.get("max_abs") or 0 for o in result.get("outputs", [])], default=None)
 
     row["before_max_abs"] = worst(loc)  # the injected fault's effect on the logits
-    row["holdout_max_abs"] = worst(rep.get("holdout_result") or {})
+    row["holdout_max_abs"] = (rep.get("holdout_result") or {}).get("output_max_abs")
     return row
 
 
