@@ -17,7 +17,12 @@ way a faulty converter would, with the onnx library:
     control   no fault (a faithful conversion)
 
 and each again with every node, tensor and initializer name stripped (n0, t0, w0: as converters
-that drop scope names do). For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
+that drop scope names do). A second target family is the source's TFLite conversion (litert-torch)
+through its ONNX twin (tf2onnx), where the structure changed: BatchNorm and ReLU fused into the
+convolutions, NHWC transposes around them, the normalization's Div turned into a Mul. Its faults
+are written into that twin (what FetaFix repairs): a fused kernel transposed, a BatchNorm folded
+with epsilon 1e-1 instead of 1e-5 (a converter's folding bug: it lands in the weights), a fused
+convolution's pads made asymmetric, the normalization's scale changed. For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
 source compared through its ONNX twin, exported by torch.onnx dynamo without its optimizer) and
 `concord repair` (held out: the later half of the input sets) run; the expected answer is the
 injected node, its module path and FetaFix's fault type. Writes BENCH/README.md and
@@ -50,6 +55,20 @@ CASES: dict[str, tuple[str, str, str]] = {
                 "layer hyperparameters"),
     "padding": ("/net/layer1/layer1.1/conv1/Conv", "net.layer1.1.conv1", "layer hyperparameters"),
     "normalize": ("/Div", "forward:div", "preprocessing"),
+    "control": ("", "", ""),
+}
+
+
+# The TFLite twin's faults: case -> (the module path of the fused conv the fault goes into, or
+# "" for the normalization; the source module localize must name; FetaFix fault type)
+TFLITE_CASES: dict[str, tuple[str, str, str]] = {
+    "weights": ("Sequential_layer2/torchvision.models.resnet.BasicBlock_1/"
+                "torch.nn.modules.conv.Conv2d_conv1;", "net.layer2.1.conv1", "weights & biases"),
+    "epsilon": ("Sequential_layer3/torchvision.models.resnet.BasicBlock_0/"
+                "torch.nn.modules.conv.Conv2d_conv2;", "net.layer3.0.conv2", "weights & biases"),
+    "padding": ("Sequential_layer1/torchvision.models.resnet.BasicBlock_1/"
+                "torch.nn.modules.conv.Conv2d_conv1;", "net.layer1.1.conv1", "layer hyperparameters"),
+    "normalize": ("", "forward:div", "preprocessing"),
     "control": ("", "", ""),
 }
 
@@ -148,6 +167,46 @@ def inject(base: Any, case: str) -> Any:
     return m
 
 
+def tflite_node(m: Any, case: str) -> Any:
+    if case == "normalize":
+        return next(n for n in m.graph.node if n.op_type == "Mul")
+    return next(n for n in m.graph.node
+                if n.op_type == "Conv" and TFLITE_CASES[case][0] in n.name)
+
+
+def inject_tflite(base: Any, case: str, source_twin: Any) -> Any:
+    from onnx import numpy_helper
+    m = copy.deepcopy(base)
+    if case == "control":
+        return m
+    n = tflite_node(m, case)
+    if case == "weights":
+        w = constant_value(m, n.input[1])
+        a = numpy_helper.to_array(w)
+        w.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(a.transpose(0, 1, 3, 2)), w.name))
+    elif case == "epsilon":  # the BatchNorm folded with epsilon 1e-1: W, b scaled per channel
+        bn = "net.layer3.0.bn2."
+        stats = {i.name: numpy_helper.to_array(i) for i in source_twin.graph.initializer
+                 if i.name.startswith(bn)}
+        var, beta = stats[bn + "running_var"], stats[bn + "bias"]
+        ratio = np.sqrt((var + 1e-5) / (var + 1e-1)).astype(np.float32)
+        w, b = constant_value(m, n.input[1]), constant_value(m, n.input[2])
+        wa, ba = numpy_helper.to_array(w), numpy_helper.to_array(b)
+        w.CopyFrom(numpy_helper.from_array(wa * ratio.reshape(-1, 1, 1, 1), w.name))
+        b.CopyFrom(numpy_helper.from_array((ba - beta) * ratio + beta, b.name))
+    elif case == "padding":
+        pads = next(a for a in n.attribute if a.name == "pads")
+        assert list(pads.ints) == [1, 1, 1, 1], list(pads.ints)
+        del pads.ints[:]
+        pads.ints.extend([0, 0, 2, 2])
+    elif case == "normalize":  # x * (1 / std) with 1 / 0.5
+        t = constant_value(m, next(x for x in n.input if x not in
+                                   {o for k in m.graph.node for o in k.output
+                                    if k.op_type != "Constant"}))
+        t.CopyFrom(numpy_helper.from_array(np.full_like(numpy_helper.to_array(t), 2.0), t.name))
+    return m
+
+
 def strip_names(base: Any) -> Any:
     """Every node named n<i>, every non-I/O tensor t<i>, every initializer w<i>."""
     m = copy.deepcopy(base)
@@ -186,11 +245,15 @@ def concord(args: list[str]) -> tuple[int, dict[str, Any], float]:
 
 
 def run_case(out: str, source: str, target: str, case: str, stripped: bool,
-             injected_index: int) -> dict[str, Any]:
+             injected_index: int, family: str) -> dict[str, Any]:
     inputs = os.path.join(out, "inputs")
     rc, loc, secs = concord(["localize", source, target, "-i", inputs])
     injected, module, fault_type = CASES[case]
-    row: dict[str, Any] = {"case": case, "names": "stripped" if stripped else "kept",
+    if family == "tflite":
+        injected = ""
+        module, fault_type = TFLITE_CASES[case][1:]
+    row: dict[str, Any] = {"target": family, "case": case,
+                           "names": "stripped" if stripped else "kept",
                            "expected_module": module, "expected_fault_type": fault_type,
                            "localize_exit": rc, "localize_s": round(secs, 2)}
     if "error" in loc:
@@ -208,10 +271,11 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
         row["correct"] = first is None and loc.get("agree") is True
         return row
     # stripped names: the injected node is n<its index>
-    node_ok = first == ("n%d" % injected_index if stripped else injected)
+    node_ok = first == ("n%d" % injected_index if stripped else injected) or (
+        family == "tflite" and not stripped and first == injected_name(target, injected_index))
     module_ok = layer.get("name") == module
     row["correct"] = bool(node_ok and module_ok and loc.get("fault_type") == fault_type)
-    fixed = os.path.join(out, "%s-%s.fixed.onnx" % (case, row["names"]))
+    fixed = os.path.join(out, "%s-%s-%s.fixed.onnx" % (family, case, row["names"]))
     rc, rep, secs = concord(["repair", source, target, "-i", inputs, "-o", fixed])
     row.update(repair_exit=rc, repair_s=round(secs, 2), repair_status=rep.get("status"),
                repair_patches=[p.get("change") for p in rep.get("patches", [])],
@@ -222,6 +286,11 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     row["before_max_abs"] = worst(loc)  # the injected fault's effect on the logits
     row["holdout_max_abs"] = (rep.get("holdout_result") or {}).get("output_max_abs")
     return row
+
+
+def injected_name(target: str, index: int) -> str:
+    import onnx
+    return str(onnx.load(target, load_external_data=False).graph.node[index].name)
 
 
 def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) -> None:
@@ -236,14 +305,17 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
              "per set with taps; repair searches on the first half and verifies on the rest." %
              (meta["command"], meta["date"], meta["machine"], meta["side"], meta["side"],
               meta["sets"]), "",
-             "| fault | names | first divergent node (target) | source module | fault type | "
-             "right? | localize s | max abs before | repair | held-out max abs after |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| target | fault | names | first divergent node (target) | source module | "
+             "fault type | right? | localize s | max abs before | repair | held-out max abs "
+             "after |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def num(v: Any) -> str:
             return "%.2g" % v if v is not None else "-"
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["case"], r["names"], r.get("first_divergent_node") or "none",
+        node = r.get("first_divergent_node") or "none"
+        if len(node) > 60:  # litert-torch names list every fused module
+            node = node[:28] + "..." + node[-28:]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r.get("target", "torchscript"), r["case"], r["names"], node.replace("|", "/"),
             r.get("source_layer") or "-", r.get("fault_type") or "-",
             "yes" if r.get("correct") else "**no**", r.get("localize_s"),
             num(r.get("before_max_abs")), r.get("repair_status", "-"),
@@ -270,6 +342,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--side", type=int, default=224)
     ap.add_argument("--sets", type=int, default=6)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--targets", default="torchscript,tflite",
+                    help="target families: torchscript (the TorchScript exporter's ONNX), tflite "
+                         "(litert-torch's TFLite through its tf2onnx twin)")
     a = ap.parse_args(argv)
     cases = a.cases.split(",")
     if any(c not in CASES for c in cases):
@@ -285,21 +360,36 @@ def main(argv: list[str]) -> int:
                    stdout=subprocess.DEVNULL)
     twin_s = time.time() - t0
     base = onnx.load(faithful)
+    families = a.targets.split(",")
     rows = []
-    for case in cases:
-        for stripped in (False, True):
-            m = inject(base, case)
-            if stripped:
-                m = strip_names(m)
-            target = os.path.join(a.out, "%s-%s.onnx" % (case, "stripped" if stripped else "kept"))
-            onnx.save(m, target)
-            log("%s (names %s)" % (case, "stripped" if stripped else "kept"))
-            index = next((i for i, n in enumerate(base.graph.node) if n.name == CASES[case][0]),
-                         -1)
-            rows.append(run_case(a.out, source, target, case, stripped, index))
-            log("  -> %s" % json.dumps({k: rows[-1].get(k) for k in (
-                "first_divergent_node", "source_layer", "fault_type", "correct",
-                "repair_status")}))
+    for family in families:
+        if family == "tflite":
+            tfl = os.path.join(a.out, "target.tflite")
+            if not os.path.exists(tfl + ".twin.onnx"):
+                subprocess.run([CONCORD, "convert", source, "--to", "tflite", "-o", tfl],
+                               check=True, stdout=subprocess.DEVNULL)
+            base = onnx.load(tfl + ".twin.onnx")
+        for case in cases:
+            for stripped in (False, True):
+                if family == "tflite":
+                    m = inject_tflite(base, case, onnx.load(source + ".twin.onnx"))
+                    injected = tflite_node(base, case) if case != "control" else None
+                    index = next(i for i, n in enumerate(base.graph.node)
+                                 if n is injected) if injected is not None else -1
+                else:
+                    m = inject(base, case)
+                    index = next((i for i, n in enumerate(base.graph.node)
+                                  if n.name == CASES[case][0]), -1)
+                if stripped:
+                    m = strip_names(m)
+                names = "stripped" if stripped else "kept"
+                target = os.path.join(a.out, "%s-%s-%s.onnx" % (family, case, names))
+                onnx.save(m, target)
+                log("%s target, %s (names %s)" % (family, case, names))
+                rows.append(run_case(a.out, source, target, case, stripped, index, family))
+                log("  -> %s" % json.dumps({k: rows[-1].get(k) for k in (
+                    "first_divergent_node", "source_layer", "fault_type", "correct",
+                    "repair_status")})[:400])
     meta = {"command": "scripts/cross_framework_faults.py " + " ".join(argv),
             "date": time.strftime("%Y-%m-%d"), "machine": "%d cores" % (os.cpu_count() or 1),
             "side": a.side, "sets": a.sets, "source_twin_export_s": round(twin_s, 1)}

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <tuple>
 
@@ -556,13 +557,19 @@ void MatrixRunner::RetireFailedCells() {
 }
 
 void MatrixRunner::RetireStaleCells() {
-  std::map<std::pair<int64_t, int64_t>, std::string> last_file;  // (model, env) -> file
-  for (const SessionRecord& rec : store_.Sessions()) {           // by id: the last one wins
-    if (rec.status != "ok") continue;
+  // (model, env) -> the file its last session was for: its "planned_file" (any status; "" when
+  // it had none), else, in stores from before that was recorded, the last ok session's
+  // model_file ("@onnx": absent, the ONNX model).
+  std::map<std::pair<int64_t, int64_t>, std::string> last_file;
+  for (const SessionRecord& rec : store_.Sessions()) {  // by id: the last one wins
     json info = json::parse(rec.info_json, nullptr, false);
-    last_file[{rec.model_id, rec.env_id}] = info.is_object() && info.contains("model_file")
-                                                ? info["model_file"].get<std::string>()
-                                                : "";
+    if (!info.is_object()) continue;
+    if (info.contains("planned_file")) {
+      last_file[{rec.model_id, rec.env_id}] = info["planned_file"].get<std::string>();
+    } else if (rec.status == "ok") {
+      last_file[{rec.model_id, rec.env_id}] =
+          info.contains("model_file") ? info["model_file"].get<std::string>() : "@onnx";
+    }
   }
   for (const Planned& p : plan_) {
     for (size_t e = 0; e < c_.envs.size(); ++e) {
@@ -570,10 +577,11 @@ void MatrixRunner::RetireStaleCells() {
       auto it = last_file.find({p.model_id, env_ids_[e]});
       if (it == last_file.end()) continue;
       std::string now = FileRunBy(p.spec, EnvSpec::Parse(c_.envs[e]));
-      std::string before = it->second.empty() ? p.spec.path.string() : it->second;
+      std::string before = it->second == "@onnx" ? p.spec.path.string() : it->second;
       if (now.empty() || now == before) continue;
-      summary_.stale += store_.RetireRuns(
-          p.model_id, env_ids_[e], fmt::format("stale: the env ran {}, now runs {}", before, now));
+      summary_.stale += store_.RetireRuns(p.model_id, env_ids_[e],
+                                          fmt::format("stale: the env ran {}, now runs {}",
+                                                      before.empty() ? "nothing" : before, now));
     }
   }
 }
@@ -655,6 +663,10 @@ void MatrixRunner::Prepare(const Planned& p, size_t e, const EnvSpec& run_spec, 
   rec_.started_at = NowIso();
   auto t0 = Clock::now();
   json info = json::object();
+  // The file this session is for ("" when none: a failed direction), recorded on failure too,
+  // so that a later run sees when it changes (RetireStaleCells).
+  info["planned_file"] = FileRunBy(p.spec, run_spec);
+  rec_.info_json = info.dump();
   try {
     session_ = PrepareForEnv(p.spec, p.model, run_spec, &info);
     rec_.prepare_ms = MsSince(t0);

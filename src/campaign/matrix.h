@@ -38,11 +38,11 @@
 // Running: cells are visited model by model, env by env (one prepared session per (model, env)
 // serves all its inputs and repeats), input by input, repeat by repeat. A cell already in the
 // store is skipped (resume after a kill; unless the file the env runs for that model changed since
-// its last session, e.g. a direction added to the config: then the stale cells are retired and
-// run again: each cell is one transaction, so nothing is lost or
-// duplicated). A failed Prepare records every missing cell of that (model, env) as an error
-// with the message; a failed run records that cell as an error and re-prepares the session for
-// the next one. The campaign only stops early on store errors. Single-threaded.
+// its last session, e.g. a direction added to the config or one that failed to convert before:
+// then the stale cells, ok or failed, are retired and run again: each cell is one transaction, so
+// nothing is lost or duplicated). A failed Prepare records every missing cell of that (model, env)
+// as an error with the message; a failed run records that cell as an error and re-prepares the
+// session for the next one. The campaign only stops early on store errors. Single-threaded.
 #pragma once
 
 #include <chrono>

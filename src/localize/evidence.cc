@@ -3,6 +3,7 @@
 #include <onnx/defs/schema.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -67,8 +68,82 @@ std::vector<double> Doubles(const Tensor& t) {
   return v;
 }
 
+// A rank-4 weight's values permuted by `perm` (out[i] = in[perm applied]), with the new shape.
+std::vector<double> Permute4(const std::vector<double>& a, const Shape& shape,
+                             const std::array<int, 4>& perm, Shape* out_shape) {
+  Shape os(4);
+  for (int i = 0; i < 4; ++i) os[static_cast<size_t>(i)] = shape[static_cast<size_t>(perm[i])];
+  std::array<int64_t, 4> stride{shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1};
+  std::vector<double> out(a.size());
+  size_t k = 0;
+  for (int64_t i0 = 0; i0 < os[0]; ++i0)
+    for (int64_t i1 = 0; i1 < os[1]; ++i1)
+      for (int64_t i2 = 0; i2 < os[2]; ++i2)
+        for (int64_t i3 = 0; i3 < os[3]; ++i3) {
+          std::array<int64_t, 4> idx{i0, i1, i2, i3}, src{};
+          for (int d = 0; d < 4; ++d) src[static_cast<size_t>(perm[d])] = idx[d];
+          out[k++] = a[static_cast<size_t>(src[0] * stride[0] + src[1] * stride[1] +
+                                           src[2] * stride[2] + src[3] * stride[3])];
+        }
+  *out_shape = os;
+  return out;
+}
+
+// b == k_c * a for one factor per output channel c (channels along `axis` of `shape`), within
+// 1e-5 relative; *varies says whether the factors differ between channels.
+bool ScaledPerChannel(const std::vector<double>& a, const std::vector<double>& b,
+                      const Shape& shape, int axis, bool* varies) {
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t channels = shape[static_cast<size_t>(axis)];
+  std::vector<double> k(static_cast<size_t>(channels), 0);
+  *varies = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto c = static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels);
+    if (a[i] == 0) {
+      if (std::fabs(b[i]) > 1e-12) return false;
+      continue;
+    }
+    if (k[c] == 0) k[c] = b[i] / a[i];
+    if (std::fabs(b[i] - k[c] * a[i]) > 1e-5 * std::fabs(b[i]) + 1e-9) return false;
+  }
+  for (double x : k) *varies = *varies || (x != 0 && std::fabs(x - k[0]) > 1e-6 * std::fabs(x));
+  return true;
+}
+
+// A weight fingerprint up to layout and BatchNorm folding: the rank-4 source weight (OIHW) in
+// the target's layout (as is, kh/kw transposed, OHWI, HWIO), equal or scaled per output channel
+// (a BatchNorm folded in); "" when none fits.
+std::string WeightFingerprint(const Tensor& s, const Tensor& t) {
+  if (s.rank() != 4 || t.rank() != 4 || s.numel() != t.numel()) return "";
+  struct Layout {
+    const char* name;
+    std::array<int, 4> perm;
+    int out_axis;
+  };
+  static const Layout kLayouts[] = {{"", {0, 1, 2, 3}, 0},
+                                    {"transposed in the last two axes", {0, 1, 3, 2}, 0},
+                                    {"in OHWI layout", {0, 2, 3, 1}, 0},
+                                    {"in HWIO layout", {2, 3, 1, 0}, 3}};
+  std::vector<double> a = Doubles(s), b = Doubles(t);
+  for (const Layout& l : kLayouts) {
+    Shape ps;
+    std::vector<double> pa = Permute4(a, s.shape(), l.perm, &ps);
+    if (ps != t.shape()) continue;
+    bool varies = false;
+    if (!ScaledPerChannel(pa, b, ps, l.out_axis, &varies)) continue;
+    std::string layout = l.name;
+    if (!varies && layout.empty()) continue;  // equal or uniformly scaled: the hints below
+    if (!varies) return layout.rfind("in ", 0) == 0 ? "source values " + layout : layout;
+    return "source values scaled per output channel (a BatchNorm folded in)" +
+           (layout.empty() ? std::string() : ", " + layout);
+  }
+  return "";
+}
+
 // What a parameter difference looks like (for the evidence and for repair).
 std::string ParamHint(const Tensor& s, const Tensor& t) {
+  if (std::string f = WeightFingerprint(s, t); !f.empty()) return f;
   if (s.shape() != t.shape()) {
     if (s.numel() == t.numel()) return "same values count, different shape (layout)";
     return "different shape";
@@ -174,6 +249,10 @@ void CompareParameter(const Sides& s, int p, const std::string& tin, const std::
 }
 
 }  // namespace
+
+std::string WeightRelation(const Tensor& source, const Tensor& target) {
+  return WeightFingerprint(source, target);
+}
 
 json AttributeDiffs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn) {
   json diffs = json::array();

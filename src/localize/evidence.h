@@ -22,6 +22,12 @@ struct Sides {
   const Tolerance& tol;
 };
 
+// A weight fingerprint up to layout and BatchNorm folding: how a rank-4 target weight relates
+// to the source's OIHW one — "transposed in the last two axes", "source values in OHWI / HWIO
+// layout", "source values scaled per output channel (a BatchNorm folded in)" (with its layout)
+// — or "" when it is none of those (also for equal tensors and uniform scaling).
+std::string WeightRelation(const Tensor& source, const Tensor& target);
+
 // Attributes of tn and sn that differ, schema defaults (and the implied defaults of pads,
 // strides, dilations) filled in: [{"name", "source", "target"}], "(absent)" for a missing one.
 nlohmann::json AttributeDiffs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn);

@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "localize/evidence.h"
 #include "localize/localize_testing.h"
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
@@ -274,6 +275,33 @@ TEST(LayerNames, ReadsEachExportersNaming) {
             std::vector<std::string>{"layer1.0.conv3"});
   EXPECT_EQ(scheme, "torch module");
   EXPECT_TRUE(LayersInName("Conv__223", &scheme).empty());
+}
+
+TEST(WeightRelation, SeesLayoutsAndFoldedBatchNorm) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t O = 4, I = 3, H = 2, W = 3;
+  std::vector<float> w(O * I * H * W);
+  for (auto& x : w) x = u(rng);
+  Tensor s = Tensor::FromVector<float>({O, I, H, W}, w);
+  auto at = [&](int64_t o, int64_t i, int64_t h, int64_t x) {
+    return w[((o * I + i) * H + h) * W + x];
+  };
+  std::vector<float> hwio, folded;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t x = 0; x < W; ++x)
+      for (int64_t i = 0; i < I; ++i)
+        for (int64_t o = 0; o < O; ++o) hwio.push_back(at(o, i, h, x));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < I * H * W; ++k) folded.push_back(w[o * I * H * W + k] * (0.5f + o));
+  EXPECT_EQ(WeightRelation(s, Tensor::FromVector<float>({H, W, I, O}, hwio)),
+            "source values in HWIO layout");
+  EXPECT_EQ(WeightRelation(s, Tensor::FromVector<float>({O, I, H, W}, folded)),
+            "source values scaled per output channel (a BatchNorm folded in)");
+  EXPECT_EQ(WeightRelation(s, s), "");  // equal: nothing to say
+  std::vector<float> noise = w;
+  noise[5] += 0.25f;
+  EXPECT_EQ(WeightRelation(s, Tensor::FromVector<float>({O, I, H, W}, noise)), "");
 }
 
 TEST(LayerNames, DynamoScopesAndFallbacks) {

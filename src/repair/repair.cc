@@ -153,6 +153,88 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
   return r;
 }
 
+// The source's BatchNorm folded into its convolution, for a target that fused the two (TFLite,
+// OpenVINO and the TorchScript exporter all do): when the counterpart M is a Conv whose only
+// consumer is a BatchNormalization B and the target node is a Conv whose weight has M's shape
+// (or its NHWC permutation), the target's weight and bias become W * s and (b - mean) * s + beta
+// with s = gamma / sqrt(var + epsilon) per output channel. Verified like every candidate.
+std::vector<Candidate> FoldedParamCandidates(const Context& c) {
+  std::vector<Candidate> r;
+  if (c.mi < 0) return r;
+  const auto& sn = c.source.graph().node(c.mi);
+  const auto& tn = c.target.graph().node(c.ci);
+  if (sn.op_type() != "Conv" || tn.op_type() != "Conv" || sn.input_size() < 2 ||
+      tn.input_size() < 2) {
+    return r;
+  }
+  auto consumers = c.si.consumers.find(sn.output(0));
+  if (consumers == c.si.consumers.end() || consumers->second.size() != 1) return r;
+  const auto& bn = c.source.graph().node(consumers->second.front());
+  if (bn.op_type() != "BatchNormalization" || bn.input_size() < 5) return r;
+  Tensor w, gamma, beta, mean, var, bias;
+  if (!SourceStatic(c.source, c.sv, sn.input(1), &w) ||
+      !SourceStatic(c.source, c.sv, bn.input(1), &gamma) ||
+      !SourceStatic(c.source, c.sv, bn.input(2), &beta) ||
+      !SourceStatic(c.source, c.sv, bn.input(3), &mean) ||
+      !SourceStatic(c.source, c.sv, bn.input(4), &var) || w.rank() != 4) {
+    return r;
+  }
+  bool has_bias = sn.input_size() > 2 && !sn.input(2).empty() &&
+                  SourceStatic(c.source, c.sv, sn.input(2), &bias);
+  double eps = 1e-5;
+  for (const auto& a : bn.attribute()) {
+    if (a.name() == "epsilon") eps = a.f();
+  }
+  const int64_t out_ch = w.dim(0), per = w.numel() / std::max<int64_t>(out_ch, 1);
+  std::vector<float> wf(static_cast<size_t>(w.numel())), bf(static_cast<size_t>(out_ch));
+  for (int64_t o = 0; o < out_ch; ++o) {
+    double scale = gamma.GetDouble(o) / std::sqrt(var.GetDouble(o) + eps);
+    for (int64_t k = 0; k < per; ++k) {
+      wf[static_cast<size_t>(o * per + k)] = static_cast<float>(w.GetDouble(o * per + k) * scale);
+    }
+    double b = has_bias ? bias.GetDouble(o) : 0.0;
+    bf[static_cast<size_t>(o)] =
+        static_cast<float>((b - mean.GetDouble(o)) * scale + beta.GetDouble(o));
+  }
+  Tensor folded = Tensor::FromVector<float>(w.shape(), wf);
+  Tensor target_w;
+  if (!SourceStatic(c.target, SideValues(), tn.input(1), &target_w)) return r;
+  bool nhwc = target_w.shape() != folded.shape();
+  if (nhwc) {
+    folded = localize::PermuteLayout(folded, false);
+    if (target_w.shape() != folded.shape()) return r;
+  }
+  Candidate k{"restore the weights with the source's BatchNorm folded in",
+              fmt::format("input 1 '{}'{}", tn.input(1),
+                          tn.input_size() > 2 ? fmt::format(", input 2 '{}'", tn.input(2)) : ""),
+              fmt::format("source '{}' x BatchNorm '{}' (epsilon {:g}){}", sn.input(1), bn.name(),
+                          eps, nhwc ? " permuted to NHWC" : ""),
+              c.target.proto()};
+  auto* g = k.proto.mutable_graph();
+  std::string wn = Unique(*g, "folded_" + sn.input(1));
+  TensorToProto(folded, wn, g->add_initializer());
+  std::string bname = Unique(*g, "folded_bias_" + sn.input(1));
+  TensorToProto(Tensor::FromVector<float>({out_ch}, bf), bname, g->add_initializer());
+  auto* n = g->mutable_node(c.ci);
+  n->set_input(1, wn);
+  if (n->input_size() > 2) {
+    n->set_input(2, bname);
+  } else {
+    n->add_input(bname);
+  }
+  r.push_back(std::move(k));
+  return r;
+}
+
+// Whether node i's first output is read by a BatchNormalization.
+bool FeedsBatchNorm(const Model& m, int i) {
+  const auto& out = m.graph().node(i).output(0);
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == "BatchNormalization" && n.input_size() > 0 && n.input(0) == out) return true;
+  }
+  return false;
+}
+
 // The culprit deleted: its consumers read its first activation input.
 std::vector<Candidate> DeleteCandidate(const Context& c) {
   std::vector<Candidate> r;
@@ -454,7 +536,11 @@ RepairResult Repair(const Model& source, const Model& target,
       add(ReinsertCandidates(c));
       add(DeleteCandidate(c));
     } else if (lr.kind == "parameter") {
+      // A target Conv not followed by a BatchNormalization fused it: the folded weights first.
+      std::vector<Candidate> folded = FoldedParamCandidates(c);
+      if (!folded.empty() && !FeedsBatchNorm(*cur_model, lr.first_index)) add(std::move(folded));
       add(ParamCandidates(c));
+      add(std::move(folded));
       add(AttrCandidates(c));
       add(ReinsertCandidates(c));
       add(DeleteCandidate(c));

@@ -8,7 +8,9 @@
 //                   constants) from the source (this undoes transposes, permutations, precision
 //                   round trips, dropped or scaled biases), one input at a time, then all; a
 //                   target constant in the NHWC layout of the source's 4-D one (the nhwc pass
-//                   permutes constants with their operand) is restored permuted;
+//                   permutes constants with their operand) is restored permuted; a Conv
+//                   whose source counterpart feeds a BatchNormalization gets the source's
+//                   weights with that BatchNorm folded in (a target that fused the two);
 //   graph           delete an inserted node (its consumers read its activation input), restore
 //                   a replaced node's op type, attributes and parameters, re-insert the source
 //                   nodes that were removed between two aligned tensors.
