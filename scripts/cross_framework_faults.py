@@ -22,7 +22,10 @@ through its ONNX twin (tf2onnx), where the structure changed: BatchNorm and ReLU
 convolutions, NHWC transposes around them, the normalization's Div turned into a Mul. Its faults
 are written into that twin (what FetaFix repairs): a fused kernel transposed, a BatchNorm folded
 with epsilon 1e-1 instead of 1e-5 (a converter's folding bug: it lands in the weights), a fused
-convolution's pads made asymmetric, the normalization's scale changed. For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
+convolution's pads made asymmetric, the normalization's scale changed. A third family is an
+OpenVINO IR made from each faulty TFLite twin (`concord convert --to openvino`): a target file in
+another framework's format, localized through its twin and repaired end to end — the repaired
+twin is converted back to IR and checked on openvino@cpu against the source. For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
 source compared through its ONNX twin, exported by torch.onnx dynamo without its optimizer) and
 `concord repair` (held out: the later half of the input sets) run; the expected answer is the
 injected node, its module path and FetaFix's fault type. Writes BENCH/README.md and
@@ -249,7 +252,7 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     inputs = os.path.join(out, "inputs")
     rc, loc, secs = concord(["localize", source, target, "-i", inputs])
     injected, module, fault_type = CASES[case]
-    if family == "tflite":
+    if family in ("tflite", "openvino"):
         injected = ""
         module, fault_type = TFLITE_CASES[case][1:]
     row: dict[str, Any] = {"target": family, "case": case,
@@ -272,11 +275,15 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
         return row
     # stripped names: the injected node is n<its index>
     node_ok = first == ("n%d" % injected_index if stripped else injected) or (
-        family == "tflite" and not stripped and first == injected_name(target, injected_index))
+        family != "torchscript" and not stripped and
+        first == injected_name(twin_of(target), injected_index))
     module_ok = layer.get("name") == module
     row["correct"] = bool(node_ok and module_ok and loc.get("fault_type") == fault_type)
     fixed = os.path.join(out, "%s-%s-%s.fixed.onnx" % (family, case, row["names"]))
     rc, rep, secs = concord(["repair", source, target, "-i", inputs, "-o", fixed])
+    fixed_target = rep.get("fixed_target") or {}
+    row["fixed_target"] = {k: fixed_target.get(k) for k in ("path", "env", "agree", "max_abs",
+                                                             "error") if k in fixed_target}
     row.update(repair_exit=rc, repair_s=round(secs, 2), repair_status=rep.get("status"),
                repair_patches=[p.get("change") for p in rep.get("patches", [])],
                holdout=rep.get("holdout"))
@@ -286,6 +293,10 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     row["before_max_abs"] = worst(loc)  # the injected fault's effect on the logits
     row["holdout_max_abs"] = (rep.get("holdout_result") or {}).get("output_max_abs")
     return row
+
+
+def twin_of(target: str) -> str:
+    return target if target.endswith(".onnx") else target + ".twin.onnx"
 
 
 def injected_name(target: str, index: int) -> str:
@@ -307,19 +318,24 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
               meta["sets"]), "",
              "| target | fault | names | first divergent node (target) | source module | "
              "fault type | right? | localize s | max abs before | repair | held-out max abs "
-             "after |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "after | repaired target file |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def num(v: Any) -> str:
             return "%.2g" % v if v is not None else "-"
         node = r.get("first_divergent_node") or "none"
         if len(node) > 60:  # litert-torch names list every fused module
             node = node[:28] + "..." + node[-28:]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        ft = r.get("fixed_target") or {}
+        fixed = ("-" if not ft else ft["error"][:60] if "error" in ft else
+                 "%s on %s: %s, max abs %s" % (os.path.basename(ft["path"]), ft["env"],
+                                              "agrees" if ft["agree"] else "DIVERGES",
+                                              num(ft["max_abs"])))
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r.get("target", "torchscript"), r["case"], r["names"], node.replace("|", "/"),
             r.get("source_layer") or "-", r.get("fault_type") or "-",
             "yes" if r.get("correct") else "**no**", r.get("localize_s"),
             num(r.get("before_max_abs")), r.get("repair_status", "-"),
-            num(r.get("holdout_max_abs"))))
+            num(r.get("holdout_max_abs")), fixed))
     right = sum(1 for r in rows if r.get("correct"))
     repaired = sum(1 for r in rows if r.get("repair_status") == "repaired")
     faults = sum(1 for r in rows if r["case"] != "control")
@@ -342,9 +358,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--side", type=int, default=224)
     ap.add_argument("--sets", type=int, default=6)
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--targets", default="torchscript,tflite",
+    ap.add_argument("--targets", default="torchscript,tflite,openvino",
                     help="target families: torchscript (the TorchScript exporter's ONNX), tflite "
-                         "(litert-torch's TFLite through its tf2onnx twin)")
+                         "(litert-torch's TFLite through its tf2onnx twin), openvino (an IR "
+                         "converted from each faulty TFLite twin)")
     a = ap.parse_args(argv)
     cases = a.cases.split(",")
     if any(c not in CASES for c in cases):
@@ -363,7 +380,7 @@ def main(argv: list[str]) -> int:
     families = a.targets.split(",")
     rows = []
     for family in families:
-        if family == "tflite":
+        if family in ("tflite", "openvino"):
             tfl = os.path.join(a.out, "target.tflite")
             if not os.path.exists(tfl + ".twin.onnx"):
                 subprocess.run([CONCORD, "convert", source, "--to", "tflite", "-o", tfl],
@@ -371,7 +388,7 @@ def main(argv: list[str]) -> int:
             base = onnx.load(tfl + ".twin.onnx")
         for case in cases:
             for stripped in (False, True):
-                if family == "tflite":
+                if family in ("tflite", "openvino"):
                     m = inject_tflite(base, case, onnx.load(source + ".twin.onnx"))
                     injected = tflite_node(base, case) if case != "control" else None
                     index = next(i for i, n in enumerate(base.graph.node)
@@ -385,6 +402,11 @@ def main(argv: list[str]) -> int:
                 names = "stripped" if stripped else "kept"
                 target = os.path.join(a.out, "%s-%s-%s.onnx" % (family, case, names))
                 onnx.save(m, target)
+                if family == "openvino":  # the IR made from the faulty twin is the target
+                    ir = target[:-len(".onnx")] + ".xml"
+                    subprocess.run([CONCORD, "convert", target, "--to", "openvino", "-o", ir],
+                                   check=True, stdout=subprocess.DEVNULL)
+                    target = ir
                 log("%s target, %s (names %s)" % (family, case, names))
                 rows.append(run_case(a.out, source, target, case, stripped, index, family))
                 log("  -> %s" % json.dumps({k: rows[-1].get(k) for k in (

@@ -203,9 +203,6 @@ void ValidateEnvs(const std::vector<EnvSpec>& envs) {
   }
 }
 
-namespace {
-
-// An env that runs `format` natively, for error messages.
 const char* NativeEnvOf(ModelFormat format) {
   switch (format) {
     case ModelFormat::kTorchScript:
@@ -225,8 +222,6 @@ const char* NativeEnvOf(ModelFormat format) {
   }
   return "ref";
 }
-
-}  // namespace
 
 void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::string& path) {
   const char* name = ModelFormatName(format);

@@ -111,6 +111,9 @@ void ValidateEnvs(const std::vector<EnvSpec>& envs);
 // already isolated). Error(kUsage) naming the file, its format, the env, the formats the env
 // runs and an env that runs the file's format.
 void CheckEnvRunsFormat(const EnvSpec& env, ModelFormat format, const std::string& path);
+// The env that runs `format` natively ("torch@cpu" for TorchScript and torch.export, "tf@cpu",
+// "keras@cpu", "tflite@cpu", "openvino@cpu"; "ref" for ONNX).
+const char* NativeEnvOf(ModelFormat format);
 // CheckEnvRunsFormat, then FindBackend(env.backend)->Prepare(model, env) (host=: a remote
 // session; isolate=1: an isolated worker). twin= is Error(kUsage): concord matrix strips it.
 std::unique_ptr<Session> PrepareSession(const Model& model, const EnvSpec& env);

@@ -2,7 +2,9 @@
 // inputs the search did not use; writes the fixed model and a patch log.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
+#include "backends/convert_tools.h"
 #include "ir/model_format.h"
 #include "ir/tensor_io.h"
 #include "repair/repair.h"
@@ -22,7 +24,77 @@ struct RepairArgs {
   int max_steps = 8;
   int holdout = 3;
   bool json = false;
+  bool reconvert = true;
 };
+
+// `concord convert --to` of each framework format, and the file the re-converted target gets.
+struct Reconversion {
+  const char* to;
+  const char* ext;
+};
+std::optional<Reconversion> ReconversionOf(ModelFormat f) {
+  switch (f) {
+    case ModelFormat::kTflite:
+      return Reconversion{"tflite", ".tflite"};
+    case ModelFormat::kOpenVino:
+      return Reconversion{"openvino", ".xml"};
+    case ModelFormat::kSavedModel:
+      return Reconversion{"tf", ".savedmodel"};
+    case ModelFormat::kTorchScript:
+      return Reconversion{"torch", ".pt"};
+    case ModelFormat::kTorchExport:
+      return Reconversion{"torch", ".pt2"};
+    case ModelFormat::kKeras:  // no installed converter writes Keras 3
+    case ModelFormat::kOnnx:
+    case ModelFormat::kUnknown:
+      break;
+  }
+  return std::nullopt;
+}
+
+// The repaired twin converted back to the target's format (`concord convert FIXED --to FORMAT`),
+// then run on that format's native env against the source on its env over `sets` (the held-out
+// ones): {"path", "env", "agree", "max_abs", "sets"} or {"error"}.
+nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source,
+                               const std::vector<ValueMap>& sets) {
+  ModelFormat format = DetectModelFormat(a.target).format;
+  std::optional<Reconversion> how = ReconversionOf(format);
+  if (!how) {
+    return {{"error",
+             fmt::format("no installed converter writes a {} model", ModelFormatName(format))}};
+  }
+  fs::path out = fs::path(a.out).replace_extension(how->ext);
+  std::string output;
+  ConvertRequest r{a.out, how->to, out.string(), {}, "none", {}, "", false};
+  int rc = RunConvertTools(r, &output);
+  if (rc != 0) {
+    if (output.size() > 600) output = "..." + output.substr(output.size() - 600);
+    return {{"path", out.string()}, {"error", fmt::format("convert exit {}: {}", rc, output)}};
+  }
+  nlohmann::json j = {{"path", out.string()}, {"env", NativeEnvOf(format)}};
+  Outcome o = Capture([&] {
+    EnvSpec env = EnvSpec::Parse(NativeEnvOf(format));
+    OpenedModel target = OpenModel(out.string(), {env});
+    std::unique_ptr<Session> src = PrepareSession(source, EnvSpec::Parse(a.source_env));
+    localize::Divergence acc;
+    for (const ValueMap& set : sets) {
+      ValueMap renamed;  // by position: converters rename inputs
+      for (size_t i = 0; i < source.Inputs().size() && i < target.model.Inputs().size(); ++i) {
+        renamed[target.model.Inputs()[i].name] = set.at(source.Inputs()[i].name);
+      }
+      std::vector<Value> want = src->Run(set, nullptr);
+      std::vector<Value> got = target.session->Run(renamed, nullptr);
+      for (size_t k = 0; k < want.size() && k < got.size(); ++k) {
+        localize::Accumulate(&acc, localize::Measure(want[k], got[k], {a.rtol, a.atol}));
+      }
+    }
+    j["agree"] = acc.agree;
+    j["max_abs"] = acc.max_abs;
+    j["sets"] = sets.size();
+  });
+  if (!o.ok) j["error"] = o.error;
+  return j;
+}
 
 std::string NodeOrNone(const std::string& node) { return node.empty() ? "none" : "'" + node + "'"; }
 
@@ -115,21 +187,36 @@ int RepairMain(const RepairArgs& a) {
   if (!twins.target_how.empty()) {
     j["target_onnx"] = {{"path", twins.target}, {"how", twins.target_how}};
     j["note"] = fmt::format(
-        "{} is a {} model: the repair edits its ONNX twin and writes that; `concord convert "
-        "{} --to {}` makes the repaired {} model",
-        a.target, ModelFormatName(DetectModelFormat(a.target).format), a.out,
-        ModelFormatName(DetectModelFormat(a.target).format),
-        ModelFormatName(DetectModelFormat(a.target).format));
+        "{} is a {} model: the repair edits its ONNX twin (written to {}), then converts that "
+        "back to the target's format (fixed_target, unless --no-reconvert)",
+        a.target, ModelFormatName(DetectModelFormat(a.target).format), a.out);
   }
   j["tolerance"] = {{"rtol", a.rtol}, {"atol", a.atol}};
   j["fixed"] = write_model ? nlohmann::json(a.out) : nlohmann::json(nullptr);
   j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
   if (write_model) WriteFileAtomic(a.out, r.fixed.SerializeAsString());
+  if (r.status == "repaired" && !twins.target_how.empty() && a.reconvert) {
+    // checked on the held-out sets the repair used (the later half), or all when only one
+    std::vector<ValueMap> check(
+        sets.begin() + static_cast<long>(sets.size() >= 2 ? (sets.size() + 1) / 2 : 0), sets.end());
+    j["fixed_target"] = ReconvertTarget(a, source, check);
+  }
   if (write_log) WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
     std::cout << j.dump(2) << "\n";
   } else {
     PrintText(a, desc, r, log_path);
+    if (j.contains("fixed_target")) {
+      const auto& f = j["fixed_target"];
+      std::cout << (f.contains("error")
+                        ? fmt::format("target   not re-converted: {}\n",
+                                      f["error"].get<std::string>())
+                        : fmt::format("target   {} (converted back from the repaired twin) on {}: "
+                                      "{} on {} held-out set(s), max abs {:.3g}\n",
+                                      f["path"].get<std::string>(), f["env"].get<std::string>(),
+                                      f["agree"].get<bool>() ? "agrees" : "DIVERGES",
+                                      f["sets"].get<size_t>(), f["max_abs"].get<double>()));
+    }
   }
   return r.status == "not_repaired" ? kExitDiverged : kExitOk;
 }
@@ -169,6 +256,10 @@ Command MakeRepairCommand(CLI::App& root) {
   app->add_option("--holdout", args->holdout, "Random held-out sets when one input set is given")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app->add_flag(
+      "--no-reconvert", [args](int64_t) { args->reconvert = false; },
+      "A framework TARGET: write the repaired ONNX twin only (by default it is also "
+      "converted back to the target's format and checked on its native env)");
   AddOutputOptions(app, &args->json);
   return {app, [args] { return RepairMain(*args); }};
 }
