@@ -235,8 +235,8 @@ def rows_of(analysis: dict[str, Any], atol: float,
                 continue
             c = cells[0]
             row.update(env=c["env"], top1_agree=c["top1_agree"], kendall_tau=c["kendall_tau"],
-                       topk_jaccard=c["topk_jaccard"], max_abs=c["max_abs"],
-                       max_rel=c["max_rel"])
+                       topk_jaccard=c["topk_jaccard"], rank_distance=c.get("rank_distance"),
+                       max_abs=c["max_abs"], max_rel=c["max_rel"])
             diverges = (c["top1_agree"] is not None and c["top1_agree"] < 1.0) or \
                 (c["max_abs"] is not None and c["max_abs"] > atol) or c["max_abs"] is None
             if row["quantize"] != "none":  # a deployment setting: expected to differ
@@ -278,22 +278,24 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
              "earlier invocations are reused from the store). Each direction's file ran on its own framework's "
              "env and is compared with the source on its own env (torch@cpu eager, keras@cpu, "
              "tf@cpu, tflite@cpu) over "
-             "the packaged photos: top-1 agreement, Kendall tau of the top-5, max abs logit "
+             "the packaged photos: top-1 agreement, Kendall tau of the top-5, rank distance (mean "
+             "displacement of the source's top-5 labels in the target's ranking), max abs logit "
              "difference. A divergence is top-1 below 100 %% or max abs above %g; its first "
              "divergent node comes from `concord localize` on the ONNX twins." %
              (meta["command"], meta["date"], meta["machine"], meta["duration"], meta["atol"]),
-             "", "| source | direction | tools | env | verdict | top-1 | Kendall tau | max abs |"
-             " first divergent node (kind) |", "|---|---|---|---|---|---|---|---|---|"]
+             "", "| source | direction | tools | env | verdict | top-1 | Kendall tau | rank dist. |"
+             " max abs | first divergent node (kind) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in [r for r in rows if r["verdict"] != "quantized"]:
         loc = r.get("localize") or {}
         where = ("%s (%s)" % (loc.get("first_divergent_node"), loc.get("kind"))
                  if "first_divergent_node" in loc else loc.get("error", ""))
         if r["verdict"] == "fails":
             where = r.get("message", "")
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["model"], r["direction"], " -> ".join(r.get("tools", [])) or "-",
             r.get("env", "-"), r["verdict"], fmt(r.get("top1_agree"), True),
-            fmt(r.get("kendall_tau")), fmt(r.get("max_abs")), where.replace("|", "/")))
+            fmt(r.get("kendall_tau")), fmt(r.get("rank_distance")), fmt(r.get("max_abs")),
+            where.replace("|", "/")))
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
@@ -305,13 +307,13 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
                   "Not converter bugs: the figures measure what the setting costs against the "
                   "fp32 source (int8 calibrated on %d photos none of which is evaluated)." %
                   len(CALIBRATION_PHOTOS), "",
-                  "| source | setting | tools | env | top-1 | Kendall tau | max abs |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| source | setting | tools | env | top-1 | Kendall tau | rank dist. | max abs |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in quantized:
-            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["model"], r["direction"], " -> ".join(r.get("tools", [])) or "-",
                 r.get("env", "-"), fmt(r.get("top1_agree"), True), fmt(r.get("kendall_tau")),
-                fmt(r.get("max_abs"))))
+                fmt(r.get("rank_distance")), fmt(r.get("max_abs"))))
         lines.append("")
     with open(os.path.join(bench, "README.md"), "w") as f:
         f.write("\n".join(lines))

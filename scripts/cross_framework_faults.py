@@ -25,12 +25,16 @@ with epsilon 1e-1 instead of 1e-5 (a converter's folding bug: it lands in the we
 convolution's pads made asymmetric, the normalization's scale changed. A third family is an
 OpenVINO IR made from each faulty TFLite twin (`concord convert --to openvino`): a target file in
 another framework's format, localized through its twin and repaired end to end — the repaired
-twin is converted back to IR and checked on openvino@cpu against the source. For each case `concord localize SRC.pt2 TARGET.onnx --json` (the
-source compared through its ONNX twin, exported by torch.onnx dynamo without its optimizer) and
-`concord repair` (held out: the later half of the input sets) run; the expected answer is the
-injected node, its module path and FetaFix's fault type. Writes BENCH/README.md and
-BENCH/results.json. Exit 0 when every case ran (a wrong answer is a result in the table, and
-exit 1); 2 on a usage error.
+twin is converted back to IR and checked on openvino@cpu against the source.
+
+For each case `concord localize SRC.pt2 TARGET --json` (the source compared through its ONNX
+twin, exported by torch.onnx dynamo without its optimizer) and `concord repair` (held out: the
+later half of the input sets) run. The expected answer is the injected node, its module path
+and FetaFix's fault type; repair must make the target agree on the held-out sets, give the
+source's top-1 label on each (FetaFix's label metric, with Kendall tau of the top-5), and for a
+target file in another format, its re-converted file must agree on its own env. Writes
+BENCH/README.md and BENCH/results.json. Exit 0 when every case meets that, 1 when one does not
+(the table says which), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -290,6 +294,8 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     def worst(result: dict[str, Any]) -> Any:
         return max([o.get("max_abs") or 0 for o in result.get("outputs", [])], default=None)
 
+    labels = rep.get("holdout_labels") or {}
+    row["labels_before"], row["labels_after"] = labels.get("before"), labels.get("after")
     row["before_max_abs"] = worst(loc)  # the injected fault's effect on the logits
     row["holdout_max_abs"] = (rep.get("holdout_result") or {}).get("output_max_abs")
     return row
@@ -311,9 +317,14 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
     lines = ["# Cross-framework localization and repair on injected faults", "",
              "Produced by `%s` on %s (%s). Source: a ResNet-18-shaped torch.export program "
              "(%dx%d input, normalization inside) compared through its ONNX twin (torch.onnx "
-             "dynamo, unoptimized); target: its TorchScript-exporter conversion with one fault "
-             "injected, node names kept or stripped. %d input sets: localize runs each side once "
-             "per set with taps; repair searches on the first half and verifies on the rest." %
+             "dynamo, unoptimized). Targets, each with one fault injected and node names kept or "
+             "stripped: `torchscript` its TorchScript-exporter conversion (BatchNorm kept); "
+             "`tflite` its litert-torch TFLite conversion through the tf2onnx twin (Conv+BN+ReLU "
+             "fused, NHWC transposes, Div as Mul; faults written into the twin); `openvino` an IR "
+             "converted from each faulty TFLite twin (a target file: repair converts the repaired "
+             "twin back to IR and runs it on openvino@cpu). %d input sets: localize runs each "
+             "side once per set with taps; repair searches on the first half and verifies on the "
+             "rest." %
              (meta["command"], meta["date"], meta["machine"], meta["side"], meta["side"],
               meta["sets"]), "",
              "| target | fault | names | first divergent node (target) | source module | "
@@ -417,7 +428,13 @@ def main(argv: list[str]) -> int:
             "side": a.side, "sets": a.sets, "source_twin_export_s": round(twin_s, 1)}
     write_bench(rows, a.bench, meta)
     log("wrote %s" % os.path.join(a.bench, "README.md"))
-    return 0 if all(r.get("correct") for r in rows) else 1
+    # every case localized right; every fault repaired, its file too where there is one, with
+    # the source's top-1 label on every held-out set (FetaFix's label metric)
+    ok = all(r.get("correct") for r in rows) and all(
+        r.get("repair_status") == "repaired" and (r.get("labels_after") or {}).get("top1_agree") == 1
+        and (r.get("fixed_target") or {}).get("agree", True) is True
+        for r in rows if r["case"] != "control")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

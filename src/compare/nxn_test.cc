@@ -45,6 +45,16 @@ TEST(Scores, KendallTauBHandComputed) {
   EXPECT_DOUBLE_EQ(KendallTauB({1, 1}, {1, 2}), 0.0);
 }
 
+TEST(Scores, TopKRankDistanceIsTheMeanDisplacementOfTheTopLabels) {
+  std::vector<double> a = {0.9, 0.5, 0.1, 0.0};  // ranking 0, 1, 2, 3
+  std::vector<double> b = {0.5, 0.9, 0.0, 0.1};  // ranking 1, 0, 3, 2
+  EXPECT_DOUBLE_EQ(TopKRankDistance(a, a, 3), 0.0);
+  // label 0: 0 -> 1, label 1: 1 -> 0, label 2: 2 -> 3  => (1 + 1 + 1) / 3
+  EXPECT_DOUBLE_EQ(TopKRankDistance(a, b, 3), 1.0);
+  // from label lists: label 2 missing from b's top-2 counts at position 2
+  EXPECT_DOUBLE_EQ(TopKRankDistance(std::vector<int64_t>{0, 2}, std::vector<int64_t>{0, 1}), 0.5);
+}
+
 TEST(Scores, TopKKendallTauOverUnionOfLabels) {
   std::vector<double> a = {0.1, 0.5, 0.3, 0.05, 0.05};
   std::vector<double> b = {0.1, 0.3, 0.5, 0.2, 0.0};

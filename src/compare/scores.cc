@@ -142,4 +142,31 @@ double TopKKendallTau(const std::vector<double>& a, const std::vector<double>& b
   return KendallTauB(x, y);
 }
 
+double TopKRankDistance(const std::vector<double>& a, const std::vector<double>& b, int k) {
+  std::vector<int64_t> ta = TopKIndices(a, k);
+  std::vector<int64_t> order = TopKIndices(b, static_cast<int>(b.size()));
+  std::vector<int64_t> pos(b.size(), static_cast<int64_t>(b.size()));
+  for (size_t i = 0; i < order.size(); ++i)
+    pos[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
+  if (ta.empty()) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < ta.size(); ++i) {
+    int64_t p = static_cast<size_t>(ta[i]) < pos.size() ? pos[static_cast<size_t>(ta[i])]
+                                                        : static_cast<int64_t>(b.size());
+    sum += std::fabs(static_cast<double>(p) - static_cast<double>(i));
+  }
+  return sum / static_cast<double>(ta.size());
+}
+
+double TopKRankDistance(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  if (a.empty()) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto it = std::find(b.begin(), b.end(), a[i]);
+    double p = it == b.end() ? static_cast<double>(a.size()) : static_cast<double>(it - b.begin());
+    sum += std::fabs(p - static_cast<double>(i));
+  }
+  return sum / static_cast<double>(a.size());
+}
+
 }  // namespace concord

@@ -41,4 +41,10 @@ double KendallTauB(const std::vector<double>& x, const std::vector<double>& y);
 // ranked by its own score on each side (so labels present in one list only still count).
 double TopKKendallTau(const std::vector<double>& a, const std::vector<double>& b, int k);
 
+// DeltaNN's rank distance: the mean, over a's top-k labels (best first, position i), of
+// |i - that label's position in b's full ranking|; 0 when b ranks them the same way.
+double TopKRankDistance(const std::vector<double>& a, const std::vector<double>& b, int k);
+// The same from two top-k label lists alone: a label missing from b counts at position k.
+double TopKRankDistance(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
 }  // namespace concord

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "compare/scores.h"
 #include "ir/graph_edit.h"
 #include "ir/json_number.h"
 #include "ir/random.h"
@@ -476,6 +477,30 @@ std::vector<ValueMap> RandomSets(const Model& source, const std::vector<ValueMap
 
 }  // namespace
 
+// Top-1 agreement and Kendall tau of the top-5 (FetaFix's label metric) between two sides'
+// first outputs over the sets, when those are classifier scores ([1, C] or [C]); null otherwise.
+json LabelAgreement(const SideValues& a, const SideValues& b) {
+  double top1 = 0, tau = 0;
+  size_t n = 0;
+  for (size_t k = 0; k < a.outputs.size() && k < b.outputs.size(); ++k) {
+    if (a.outputs[k].empty() || b.outputs[k].empty()) return nullptr;
+    const Value& va = a.outputs[k][0];
+    const Value& vb = b.outputs[k][0];
+    if (!va.is_tensor() || !vb.is_tensor() || !LooksLikeScores(va.tensor) ||
+        !LooksLikeScores(vb.tensor) || va.tensor.numel() != vb.tensor.numel()) {
+      return nullptr;
+    }
+    std::vector<double> sa = ScoresRow(va.tensor, 0), sb = ScoresRow(vb.tensor, 0);
+    top1 += TopKIndices(sa, 1) == TopKIndices(sb, 1) ? 1 : 0;
+    tau += TopKKendallTau(sa, sb, 5);
+    ++n;
+  }
+  if (n == 0) return nullptr;
+  return {{"top1_agree", top1 / static_cast<double>(n)},
+          {"kendall_tau_top5", tau / static_cast<double>(n)},
+          {"sets", n}};
+}
+
 RepairResult Repair(const Model& source, const Model& target,
                     const std::vector<ValueMap>& source_sets, const RepairOptions& options) {
   if (source_sets.empty()) Fail(ErrorKind::kUsage, "repair needs at least one input set");
@@ -599,6 +624,12 @@ RepairResult Repair(const Model& source, const Model& target,
   localize::LocalizeOptions hl = lo;
   res.final_holdout = localize::Localize(source, fixed, holdout, hl);
   const bool agrees = res.final_holdout.agree;
+  {  // FetaFix's label metric on the held-out sets, before and after (classifier outputs only)
+    std::vector<ValueMap> th = localize::MapInputs(source, target, holdout);
+    SideValues hs = localize::RunSide(source, lo.source_env, holdout, false);
+    res.labels_before = LabelAgreement(hs, localize::RunSide(target, lo.target_env, th, false));
+    res.labels_after = LabelAgreement(hs, localize::RunSide(fixed, lo.target_env, th, false));
+  }
   res.repaired = agrees && !res.patches.empty();
   res.status = res.repaired                                         ? "repaired"
                : agrees && res.patches.empty() && res.initial.agree ? "nothing_to_repair"
@@ -632,6 +663,7 @@ json RepairResult::ToJson() const {
   }
   j["patches"] = ps;
   j["holdout_result"] = Agreement(final_holdout);
+  j["holdout_labels"] = {{"before", labels_before}, {"after", labels_after}};
   if (!final_holdout.agree) j["holdout_localize"] = final_holdout.ToJson();
   return j;
 }

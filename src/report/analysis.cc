@@ -394,7 +394,8 @@ json ModelAnalysis::Directions(const json& pairs, const json& conversions) {
     for (int64_t e : envs_of[file]) {
       json cell = {{"env", EnvName(e)}};
       json q = e == ref || ref < 0 ? json(nullptr) : pair_of(EnvName(ref), EnvName(e));
-      for (const char* k : {"top1_agree", "kendall_tau", "topk_jaccard", "max_abs", "max_rel"}) {
+      for (const char* k :
+           {"top1_agree", "kendall_tau", "topk_jaccard", "rank_distance", "max_abs", "max_rel"}) {
         cell[k] = q.is_object() ? q[k] : json(nullptr);
       }
       cell["reference"] = e == ref;
@@ -487,7 +488,7 @@ json ModelAnalysis::Pairs(std::vector<ComparisonRecord>* comparisons) {
 json ModelAnalysis::ComparePair(int64_t ea, int64_t eb,
                                 std::vector<ComparisonRecord>* comparisons) {
   int64_t n = 0, identical = 0, labelled_pairs = 0;
-  double top1 = 0, jac = 0, tau = 0, max_abs = 0, max_rel = 0, min_cos = 1;
+  double top1 = 0, jac = 0, tau = 0, rank = 0, max_abs = 0, max_rel = 0, min_cos = 1;
   bool numeric = false;
   json disagreeing = json::array();
   for (int64_t in : input_order_) {
@@ -531,7 +532,9 @@ json ModelAnalysis::ComparePair(int64_t ea, int64_t eb,
           LooksLikeScores(*lb->tensor) &&
           ScoresShape(*la->tensor).classes == ScoresShape(*lb->tensor).classes) {
         tau += TopKKendallTau(ScoresRow(*la->tensor, 0), ScoresRow(*lb->tensor, 0), top_k_);
+        rank += TopKRankDistance(ScoresRow(*la->tensor, 0), ScoresRow(*lb->tensor, 0), top_k_);
       } else {
+        rank += TopKRankDistance(ta, tb);
         // Without full scores: Kendall tau of the shared labels' ranks in both lists.
         std::vector<double> ra, rb;
         for (size_t i = 0; i < ta.size(); ++i) {
@@ -557,6 +560,7 @@ json ModelAnalysis::ComparePair(int64_t ea, int64_t eb,
   pj["top1_agree"] = labelled_pairs ? JsonNumber(top1 / lp) : json(nullptr);
   pj["topk_jaccard"] = labelled_pairs ? JsonNumber(jac / lp) : json(nullptr);
   pj["kendall_tau"] = labelled_pairs ? JsonNumber(tau / lp) : json(nullptr);
+  pj["rank_distance"] = labelled_pairs ? JsonNumber(rank / lp) : json(nullptr);
   pj["max_abs"] = numeric ? JsonNumber(max_abs) : json(nullptr);
   pj["max_rel"] = numeric ? JsonNumber(max_rel) : json(nullptr);
   pj["min_cosine"] = numeric ? JsonNumber(min_cos) : json(nullptr);

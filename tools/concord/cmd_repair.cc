@@ -206,6 +206,15 @@ int RepairMain(const RepairArgs& a) {
     std::cout << j.dump(2) << "\n";
   } else {
     PrintText(a, desc, r, log_path);
+    if (r.labels_before.is_object() && r.labels_after.is_object()) {
+      std::cout << fmt::format(
+          "labels   held-out top-1 agreement {:.0f}% -> {:.0f}%, Kendall tau of the top-5 "
+          "{:.3f} -> {:.3f} (FetaFix's label metric)\n",
+          100 * r.labels_before["top1_agree"].get<double>(),
+          100 * r.labels_after["top1_agree"].get<double>(),
+          r.labels_before["kendall_tau_top5"].get<double>(),
+          r.labels_after["kendall_tau_top5"].get<double>());
+    }
     if (j.contains("fixed_target")) {
       const auto& f = j["fixed_target"];
       std::cout << (f.contains("error")
