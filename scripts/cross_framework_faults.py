@@ -14,6 +14,7 @@ way a faulty converter would, with the onnx library:
     epsilon   one BatchNorm's epsilon changed (1e-5 -> 1e-1)
     padding   one convolution's symmetric pads [1,1,1,1] made asymmetric [0,0,2,2] (TF SAME)
     normalize the input normalization's std changed to 0.5 (a preprocessing mismatch)
+    inputdims the graph input fixed at 200x200 instead of 224x224 (FetaFix's input dimensions)
     control   no fault (a faithful conversion)
 
 and each again with every node, tensor and initializer name stripped (n0, t0, w0: as converters
@@ -62,6 +63,7 @@ CASES: dict[str, tuple[str, str, str]] = {
                 "layer hyperparameters"),
     "padding": ("/net/layer1/layer1.1/conv1/Conv", "net.layer1.1.conv1", "layer hyperparameters"),
     "normalize": ("/Div", "forward:div", "preprocessing"),
+    "inputdims": ("/Sub", "forward:sub", "input dimensions"),
     "control": ("", "", ""),
 }
 
@@ -166,6 +168,9 @@ def inject(base: Any, case: str) -> Any:
         assert list(pads.ints) == [1, 1, 1, 1], list(pads.ints)
         del pads.ints[:]
         pads.ints.extend([0, 0, 2, 2])
+    elif case == "inputdims":  # the converter fixed another input size: 200x200
+        dims = m.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_value = dims[3].dim_value = 200
     elif case == "normalize":
         d = node(m, CASES[case][0])
         t = constant_value(m, d.input[1])
@@ -398,6 +403,8 @@ def main(argv: list[str]) -> int:
                                check=True, stdout=subprocess.DEVNULL)
             base = onnx.load(tfl + ".twin.onnx")
         for case in cases:
+            if family != "torchscript" and case not in TFLITE_CASES:
+                continue  # inputdims: the torchscript family only
             for stripped in (False, True):
                 if family in ("tflite", "openvino"):
                     m = inject_tflite(base, case, onnx.load(source + ".twin.onnx"))

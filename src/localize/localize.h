@@ -49,6 +49,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,7 +118,18 @@ LocalizeResult Analyze(const Model& source, const SideValues& sv, const Model& t
                        const SideValues& tv, const Tolerance& tol,
                        std::map<std::string, Alignment>* align_out = nullptr, bool same_env = true);
 
-// Both runs + Analyze. `source_sets` are keyed by the source's input names.
+// FetaFix's "input dimensions" fault: graph input `index` of the target has fixed dims other
+// than the source's (and not their NHWC layout).
+struct InputDimensions {
+  size_t index = 0;
+  std::string source_input, target_input;
+  Shape source_shape, target_shape;
+};
+std::optional<InputDimensions> FindInputDimensionsFault(const Model& source, const Model& target);
+
+// Both runs + Analyze. `source_sets` are keyed by the source's input names. A target whose input
+// dims differ from the source's is not run: the verdict is kind input, fault type "input
+// dimensions", naming the first node that reads that input on each side.
 LocalizeResult Localize(const Model& source, const Model& target,
                         const std::vector<ValueMap>& source_sets, const LocalizeOptions& options);
 

@@ -145,11 +145,20 @@ TEST(Localize, Int8QdqIsQuantizationWithPerLayerError) {
   EXPECT_FALSE(p.ToJson().contains("quantization"));
 }
 
-TEST(Localize, MismatchingInputsAreInputErrors) {
+// FetaFix's "input dimensions": the target is not run; the verdict names the input and the first
+// node reading it. Other commands (MapInputs) still refuse such a pair as an input error.
+TEST(Localize, OtherInputDimensionsAreAnInputDimensionsFault) {
   Model src = passes::BuildFaultSuiteSourceNet(32);
   Model other = passes::BuildFaultSuiteSourceNet(16);
+  LocalizeResult r = Localize(src, other, Images(1), {});
+  EXPECT_FALSE(r.agree);
+  EXPECT_EQ(r.kind, "input");
+  EXPECT_EQ(r.fault_type, "input dimensions");
+  EXPECT_EQ(r.first_index, 0);
+  EXPECT_EQ(r.evidence["input"]["target_shape"], (Shape{1, 3, 16, 16}));
+  EXPECT_EQ(r.evidence["input"]["source_shape"], (Shape{1, 3, 32, 32}));
   try {
-    Localize(src, other, Images(1), {});
+    MapInputs(src, other, Images(1));
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);

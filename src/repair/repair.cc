@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <random>
 #include <set>
 
+#include "backends/outcome.h"
 #include "compare/scores.h"
 #include "ir/graph_edit.h"
 #include "ir/json_number.h"
@@ -523,11 +525,50 @@ RepairResult Repair(const Model& source, const Model& target,
   res.search_sets = search.size();
   res.holdout_count = holdout.size();
   const auto& lo = options.localize;
-  std::vector<ValueMap> tsearch = localize::MapInputs(source, target, search);
+  // FetaFix's "input dimensions": the target's input takes the source's dims first (nothing can
+  // run before); the rest of the search starts from that model.
+  std::optional<Model> resized;
+  if (auto f = localize::FindInputDimensionsFault(source, target)) {
+    res.initial = localize::Localize(source, target, search, lo);
+    PatchEntry pe;
+    pe.step = 0;
+    pe.node = f->target_input;
+    pe.kind = "input";
+    pe.change = "give the graph input the source's dimensions";
+    pe.before = fmt::format("{} {}", f->target_input, fmt::join(f->target_shape, "x"));
+    pe.after = fmt::format("{}", fmt::join(f->source_shape, "x"));
+    onnx::ModelProto p = target.proto();
+    auto* dims = p.mutable_graph()
+                     ->mutable_input(static_cast<int>(f->index))
+                     ->mutable_type()
+                     ->mutable_tensor_type()
+                     ->mutable_shape();
+    dims->clear_dim();
+    for (int64_t d : f->source_shape) {
+      if (d >= 0) {
+        dims->add_dim()->set_dim_value(d);
+      } else {
+        dims->add_dim();
+      }
+    }
+    p.mutable_graph()->clear_value_info();
+    Outcome o =
+        Capture([&] { resized.emplace(Model::FromProto(p, target.base_dir(), "resized")); });
+    if (!o.ok) {
+      res.status = "not_repaired";
+      res.fixed = target.proto();
+      res.final_holdout = res.initial;
+      return res;
+    }
+    pe.agreement_before = {{"agree", false}, {"first_divergent_node", res.initial.first_divergent}};
+    res.patches.push_back(pe);
+  }
+  const Model& start = resized ? *resized : target;
+  std::vector<ValueMap> tsearch = localize::MapInputs(source, start, search);
   SideValues sv = localize::RunSide(source, lo.source_env, search, true);
   ModelIndex si(source);
 
-  onnx::ModelProto current = target.proto();
+  onnx::ModelProto current = start.proto();
   auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,
                       std::unique_ptr<Model>* model_out) -> LocalizeResult {
     // Shapes may have changed: shape inference starts over (stale value_info would conflict).
@@ -544,7 +585,11 @@ RepairResult Repair(const Model& source, const Model& target,
   std::map<std::string, Alignment> align;
   std::unique_ptr<Model> cur_model;
   LocalizeResult lr = evaluate(current, &align, &cur_model);
-  res.initial = lr;
+  if (resized) {
+    res.patches.back().agreement_after = Agreement(lr);
+  } else {
+    res.initial = lr;
+  }
   for (int step = 1; step <= options.max_steps && !lr.agree && !lr.first_divergent.empty();
        ++step) {
     Context c{source, sv, si, *cur_model, align, lr, lr.first_index, lr.source_index};
@@ -625,10 +670,14 @@ RepairResult Repair(const Model& source, const Model& target,
   res.final_holdout = localize::Localize(source, fixed, holdout, hl);
   const bool agrees = res.final_holdout.agree;
   {  // FetaFix's label metric on the held-out sets, before and after (classifier outputs only)
-    std::vector<ValueMap> th = localize::MapInputs(source, target, holdout);
     SideValues hs = localize::RunSide(source, lo.source_env, holdout, false);
-    res.labels_before = LabelAgreement(hs, localize::RunSide(target, lo.target_env, th, false));
-    res.labels_after = LabelAgreement(hs, localize::RunSide(fixed, lo.target_env, th, false));
+    if (!resized) {  // a target of other input dims cannot run the held-out sets
+      std::vector<ValueMap> th = localize::MapInputs(source, target, holdout);
+      res.labels_before = LabelAgreement(hs, localize::RunSide(target, lo.target_env, th, false));
+    }
+    res.labels_after =
+        LabelAgreement(hs, localize::RunSide(fixed, lo.target_env,
+                                             localize::MapInputs(source, fixed, holdout), false));
   }
   res.repaired = agrees && !res.patches.empty();
   res.status = res.repaired                                         ? "repaired"

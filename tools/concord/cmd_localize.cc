@@ -198,9 +198,13 @@ int LocalizeMain(const LocalizeArgs& a) {
     std::cout << j.dump(2) << "\n";
   } else {
     PrintText(j, a, desc, std::cout);
-    std::cout << fmt::format("time     one {} run per side and input set: source {}, target {}\n",
-                             r.taps ? "tapped" : "run (no taps on one side)",
-                             FormatMs(r.source_run_ms), FormatMs(r.target_run_ms));
+    if (r.input_sets == 0) {
+      std::cout << "time     nothing ran: the target cannot take the source's inputs\n";
+    } else {
+      std::cout << fmt::format("time     one {} run per side and input set: source {}, target {}\n",
+                               r.taps ? "tapped" : "run (no taps on one side)",
+                               FormatMs(r.source_run_ms), FormatMs(r.target_run_ms));
+    }
     if (!a.html.empty()) std::cout << "wrote    " << a.html << "\n";
     if (!a.md.empty()) std::cout << "wrote    " << a.md << "\n";
   }
