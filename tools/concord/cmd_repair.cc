@@ -248,7 +248,11 @@ Command MakeRepairCommand(CLI::App& root) {
       "diverge) and a patch log (FIXED.patch.json unless --log); writes nothing when the target\n"
       "already agrees (status nothing_to_repair). Framework models (.pt, .pt2, .keras, .tflite,\n"
       "SavedModel, OpenVINO IR) are repaired through their ONNX twins, as localize compares them:\n"
-      "FIXED is the repaired twin (ONNX); `concord convert FIXED --to FORMAT` re-converts it.\n"
+      "FIXED is the repaired twin (ONNX), then converted back to the target's format (FIXED with\n"
+      "that format's extension) and run on its native env against the source on the held-out\n"
+      "sets (fixed_target in --json; --no-reconvert skips it). A target whose input dims differ\n"
+      "from the source's first gets the source's dims (FetaFix's input-dimensions fault).\n"
+      "Held-out agreement is also reported as FetaFix's label metric (top-1, Kendall tau top-5).\n"
       "Exit codes: 0 repaired or nothing to repair, 1 not repaired, 2 usage or input error.");
   app->add_option("source", args->source,
                   "Source model (the reference): ONNX, or a framework model through its ONNX twin")
