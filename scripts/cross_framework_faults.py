@@ -42,8 +42,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -384,6 +386,10 @@ def main(argv: list[str]) -> int:
         print("unknown case (known: %s)" % ", ".join(CASES), file=sys.stderr)
         return 2
     os.makedirs(a.out, exist_ok=True)
+    # nothing from an earlier run (another --side or --sets) may be reused
+    shutil.rmtree(os.path.join(a.out, "inputs"), ignore_errors=True)
+    for stale in glob.glob(os.path.join(a.out, "target.tflite*")):
+        os.remove(stale)
     log("making the source and its conversion in %s" % a.out)
     source, faithful = make_source(a.out, a.side, a.sets)
     # The source's ONNX twin, once, beside it (where localize and repair look first).

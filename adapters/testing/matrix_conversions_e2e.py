@@ -147,8 +147,9 @@ class MatrixConversions(unittest.TestCase):
         pre = {"resize": {"mode": "exact", "size": [8, 8], "interpolation": "area"},
                "scale": 1.0, "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0],
                "channel_order": "RGB", "layout": "NHWC", "dtype": "float32"}
-        quantized = [{"to": "tflite", "quantize": "dynamic"},
-                     {"to": "tflite", "quantize": "int8", "calibration": "calib"}]
+        quantized: list[dict[str, object]] = [
+            {"to": "tflite", "quantize": "dynamic"},
+            {"to": "tflite", "quantize": "int8", "calibration": "calib"}]
         envs = ["keras@cpu", "ref", "openvino@cpu", "tflite@cpu,twin=tflite-dynamic",
                 "tflite@cpu,twin=tflite-int8"]
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "localize/layer_names.h"
 #include "passes/pass.h"
 
 namespace concord::localize {
@@ -310,6 +311,9 @@ struct Aligner {
   const Tolerance& tol;
   MapIndex map;
   std::map<std::string, Alignment> out;
+  // Framework layer names (layer_names.h) of both sides' nodes, by (layer, op type): the node
+  // index when that pair is unique on its side, -1 when several nodes share it.
+  std::map<std::pair<std::string, std::string>, int> src_layers, tgt_layers;
   // Source activation tensors by element count (set 0), for value alignment.
   std::multimap<int64_t, std::string> by_numel;
 
@@ -355,8 +359,22 @@ struct Aligner {
     return !src.IsStatic(s) && sv.Find(0, s) != nullptr;
   }
 
+  static std::map<std::pair<std::string, std::string>, int> Layers(const ModelIndex& m) {
+    std::map<std::pair<std::string, std::string>, int> r;
+    const auto& g = m.model->graph();
+    for (int i = 0; i < g.node_size(); ++i) {
+      LayerName l = LayerOf(g, i);
+      if (l.scheme == "onnx node") continue;
+      auto [it, fresh] = r.emplace(std::make_pair(l.name, g.node(i).op_type()), i);
+      if (!fresh) it->second = -1;
+    }
+    return r;
+  }
+
   void Run() {
     Index();
+    src_layers = Layers(src);
+    tgt_layers = Layers(tgt);
     for (size_t k = 0; k < tgt.inputs.size() && k < src.inputs.size(); ++k) {
       out[tgt.inputs[k]] = {src.inputs[k], "input", Across(src.inputs[k], tgt.inputs[k])};
     }
@@ -390,6 +408,8 @@ struct Aligner {
     }
     // 2. Name map.
     if (ByMap(i, k, t)) return;
+    // 2b. Framework layer: the only node of this op type of the same module / Keras layer.
+    if (ByLayer(i, k, t)) return;
     // 3. Graph output by position.
     for (size_t o = 0; o < tgt.outputs.size() && o < src.outputs.size(); ++o) {
       if (tgt.outputs[o] == t && sv.Find(0, src.outputs[o])) {
@@ -432,6 +452,32 @@ struct Aligner {
       }
     }
     out[t] = {s, "map", d};
+    return true;
+  }
+
+  // Aligns t, output k of target node i, with output k of the source node of the same framework
+  // layer and op type (each unique on its side): when they agree, or when they diverge and no
+  // other source tensor holds t's values (the fault is there, as for names).
+  bool ByLayer(int i, int k, const std::string& t) {
+    LayerName l = LayerOf(tgt.model->graph(), i);
+    if (l.scheme == "onnx node") return false;
+    auto key = std::make_pair(l.name, tgt.node(i).op_type());
+    auto ti = tgt_layers.find(key);
+    auto si = src_layers.find(key);
+    if (ti == tgt_layers.end() || ti->second < 0 || si == src_layers.end() || si->second < 0)
+      return false;
+    const auto& sn = src.node(si->second);
+    if (k >= sn.output_size() || !SourceHasValue(sn.output(k))) return false;
+    Divergence d = Across(sn.output(k), t);
+    if (!d.agree) {
+      Divergence dv;
+      std::string other = ByValue(t, sn.output(k), &dv);
+      if (!other.empty()) {
+        out[t] = {other, "value", dv};
+        return true;
+      }
+    }
+    out[t] = {sn.output(k), "layer", d};
     return true;
   }
 

@@ -14,6 +14,10 @@
 //             stands (the fault is there) when it is specific: a tensor rename, or the only
 //             target node listing that original (or the only one of its op type) — unless
 //             another source tensor holds the target's values, which wins as for names;
+//   layer     the node's framework layer (layer_names.h: torch module path, Keras layer) and op
+//             type name exactly one node on each side (another exporter of the same source:
+//             TorchScript scopes vs the dynamo exporter's name scopes): output K <-> output K,
+//             standing when it diverges unless another source tensor holds the target's values;
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
 //             aligned to each other, input by input;
@@ -80,7 +84,7 @@ void Accumulate(Divergence* acc, const Divergence& d);
 
 struct Alignment {
   std::string source;  // source tensor name
-  std::string method;  // input, name, map, output, structure, value
+  std::string method;  // input, name, map, layer, output, structure, value
   Divergence div;      // aggregated over input sets
 };
 

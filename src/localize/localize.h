@@ -71,7 +71,7 @@ struct NodeReport {
   std::string output;         // first output
   std::string source_tensor;  // aligned source tensor, "" if none
   std::string source_node;
-  std::string alignment;  // input/name/output/structure/value/none
+  std::string alignment;  // input/name/map/layer/output/structure/value/none
   std::string status;     // agree, diverge, unaligned, static, missing
   Divergence div;
 };
