@@ -69,8 +69,8 @@ std::vector<double> Doubles(const Tensor& t) {
 }
 
 // A rank-4 weight's values permuted by `perm` (out[i] = in[perm applied]), with the new shape.
-std::vector<double> Permute4(const std::vector<double>& a, const Shape& shape,
-                             const std::array<int, 4>& perm, Shape* out_shape) {
+std::vector<double> PermuteAxes4(const std::vector<double>& a, const Shape& shape,
+                                 const std::array<int, 4>& perm, Shape* out_shape) {
   Shape os(4);
   for (int i = 0; i < 4; ++i) os[static_cast<size_t>(i)] = shape[static_cast<size_t>(perm[i])];
   std::array<int64_t, 4> stride{shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1};
@@ -128,7 +128,7 @@ std::string WeightFingerprint(const Tensor& s, const Tensor& t) {
   std::vector<double> a = Doubles(s), b = Doubles(t);
   for (const Layout& l : kLayouts) {
     Shape ps;
-    std::vector<double> pa = Permute4(a, s.shape(), l.perm, &ps);
+    std::vector<double> pa = PermuteAxes4(a, s.shape(), l.perm, &ps);
     if (ps != t.shape()) continue;
     bool varies = false;
     if (!ScaledPerChannel(pa, b, ps, l.out_axis, &varies)) continue;
