@@ -311,9 +311,9 @@ struct Aligner {
   const Tolerance& tol;
   MapIndex map;
   std::map<std::string, Alignment> out;
-  // Framework layer names (layer_names.h) of both sides' nodes, by (layer, op type): the node
-  // index when that pair is unique on its side, -1 when several nodes share it.
-  std::map<std::pair<std::string, std::string>, int> src_layers, tgt_layers;
+  // Target node -> the source node of the same framework layer (layer_names.h) and op type, that
+  // pair unique on each side; -1 when there is none.
+  std::vector<int> layer_pair;
   // Source activation tensors by element count (set 0), for value alignment.
   std::multimap<int64_t, std::string> by_numel;
 
@@ -359,6 +359,7 @@ struct Aligner {
     return !src.IsStatic(s) && sv.Find(0, s) != nullptr;
   }
 
+  // (framework layer, op type) -> the node index when that pair is unique in m, else -1.
   static std::map<std::pair<std::string, std::string>, int> Layers(const ModelIndex& m) {
     std::map<std::pair<std::string, std::string>, int> r;
     const auto& g = m.model->graph();
@@ -373,8 +374,13 @@ struct Aligner {
 
   void Run() {
     Index();
-    src_layers = Layers(src);
-    tgt_layers = Layers(tgt);
+    auto src_layers = Layers(src);
+    layer_pair.assign(static_cast<size_t>(tgt.model->graph().node_size()), -1);
+    for (const auto& [key, i] : Layers(tgt)) {
+      auto it = src_layers.find(key);
+      if (i >= 0 && it != src_layers.end() && it->second >= 0)
+        layer_pair[static_cast<size_t>(i)] = it->second;
+    }
     for (size_t k = 0; k < tgt.inputs.size() && k < src.inputs.size(); ++k) {
       out[tgt.inputs[k]] = {src.inputs[k], "input", Across(src.inputs[k], tgt.inputs[k])};
     }
@@ -459,14 +465,9 @@ struct Aligner {
   // layer and op type (each unique on its side): when they agree, or when they diverge and no
   // other source tensor holds t's values (the fault is there, as for names).
   bool ByLayer(int i, int k, const std::string& t) {
-    LayerName l = LayerOf(tgt.model->graph(), i);
-    if (l.scheme == "onnx node") return false;
-    auto key = std::make_pair(l.name, tgt.node(i).op_type());
-    auto ti = tgt_layers.find(key);
-    auto si = src_layers.find(key);
-    if (ti == tgt_layers.end() || ti->second < 0 || si == src_layers.end() || si->second < 0)
-      return false;
-    const auto& sn = src.node(si->second);
+    int j = layer_pair[static_cast<size_t>(i)];
+    if (j < 0) return false;
+    const auto& sn = src.node(j);
     if (k >= sn.output_size() || !SourceHasValue(sn.output(k))) return false;
     Divergence d = Across(sn.output(k), t);
     if (!d.agree) {

@@ -545,12 +545,9 @@ namespace {
 
 // The first node of `m` reading graph input `name` (-1: none).
 int FirstConsumer(const Model& m, const std::string& name) {
-  for (int i = 0; i < m.graph().node_size(); ++i) {
-    for (const auto& in : m.graph().node(i).input()) {
-      if (in == name) return i;
-    }
-  }
-  return -1;
+  GraphIndex index(m.graph());
+  auto it = index.consumers.find(name);
+  return it == index.consumers.end() ? -1 : it->second.front();
 }
 
 // FetaFix's "input dimensions" fault as a verdict: nothing runs (the target cannot take the
@@ -608,7 +605,8 @@ LocalizeResult InputDimensionsVerdict(const Model& source, const Model& target,
 }  // namespace
 
 LocalizeResult Localize(const Model& source, const Model& target,
-                        const std::vector<ValueMap>& source_sets, const LocalizeOptions& options) {
+                        const std::vector<ValueMap>& source_sets, const LocalizeOptions& options,
+                        LocalizeSides* sides) {
   if (source_sets.empty()) Fail(ErrorKind::kUsage, "localize needs at least one input set");
   if (auto f = FindInputDimensionsFault(source, target)) {
     return InputDimensionsVerdict(source, target, *f);
@@ -626,6 +624,7 @@ LocalizeResult Localize(const Model& source, const Model& target,
     r.note = fmt::format("{} cannot return intermediate tensors: compared the graph outputs only{}",
                          sv.has_taps ? te : se, r.agree ? "" : ", no node localized");
   }
+  if (sides != nullptr) *sides = {std::move(sv), std::move(tv)};
   return r;
 }
 

@@ -129,8 +129,13 @@ std::optional<InputDimensions> FindInputDimensionsFault(const Model& source, con
 
 // Both runs + Analyze. `source_sets` are keyed by the source's input names. A target whose input
 // dims differ from the source's is not run: the verdict is kind input, fault type "input
-// dimensions", naming the first node that reads that input on each side.
+// dimensions", naming the first node that reads that input on each side. `sides`, when given,
+// receives both sides' values (empty when nothing ran), for callers that need the outputs too.
+struct LocalizeSides {
+  SideValues source, target;
+};
 LocalizeResult Localize(const Model& source, const Model& target,
-                        const std::vector<ValueMap>& source_sets, const LocalizeOptions& options);
+                        const std::vector<ValueMap>& source_sets, const LocalizeOptions& options,
+                        LocalizeSides* sides = nullptr);
 
 }  // namespace concord::localize

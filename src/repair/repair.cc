@@ -229,13 +229,16 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   return r;
 }
 
-// Whether node i's first output is read by a BatchNormalization.
+// Whether node i's first output is read by a BatchNormalization (as its data input).
 bool FeedsBatchNorm(const Model& m, int i) {
-  const auto& out = m.graph().node(i).output(0);
-  for (const auto& n : m.graph().node()) {
-    if (n.op_type() == "BatchNormalization" && n.input_size() > 0 && n.input(0) == out) return true;
-  }
-  return false;
+  const std::string& out = m.graph().node(i).output(0);
+  GraphIndex index(m.graph());
+  auto it = index.consumers.find(out);
+  if (it == index.consumers.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](int j) {
+    const auto& n = m.graph().node(j);
+    return n.op_type() == "BatchNormalization" && n.input(0) == out;
+  });
 }
 
 // The culprit deleted: its consumers read its first activation input.
@@ -667,17 +670,17 @@ RepairResult Repair(const Model& source, const Model& target,
   // Held-out verification.
   Model fixed = Model::FromProto(current, target.base_dir(), "repaired model");
   localize::LocalizeOptions hl = lo;
-  res.final_holdout = localize::Localize(source, fixed, holdout, hl);
+  localize::LocalizeSides held;
+  res.final_holdout = localize::Localize(source, fixed, holdout, hl, &held);
+  res.holdout_sets = holdout;
   const bool agrees = res.final_holdout.agree;
-  {  // FetaFix's label metric on the held-out sets, before and after (classifier outputs only)
-    SideValues hs = localize::RunSide(source, lo.source_env, holdout, false);
-    if (!resized) {  // a target of other input dims cannot run the held-out sets
-      std::vector<ValueMap> th = localize::MapInputs(source, target, holdout);
-      res.labels_before = LabelAgreement(hs, localize::RunSide(target, lo.target_env, th, false));
-    }
-    res.labels_after =
-        LabelAgreement(hs, localize::RunSide(fixed, lo.target_env,
-                                             localize::MapInputs(source, fixed, holdout), false));
+  // FetaFix's label metric on the held-out sets, after and before (classifier outputs only; a
+  // target of other input dims cannot run the held-out sets before).
+  res.labels_after = LabelAgreement(held.source, held.target);
+  if (!resized) {
+    std::vector<ValueMap> th = localize::MapInputs(source, target, holdout);
+    res.labels_before =
+        LabelAgreement(held.source, localize::RunSide(target, lo.target_env, th, false));
   }
   res.repaired = agrees && !res.patches.empty();
   res.status = res.repaired                                         ? "repaired"

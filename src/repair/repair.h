@@ -63,6 +63,9 @@ struct RepairResult {
   size_t holdout_count = 0;
   localize::LocalizeResult initial;
   localize::LocalizeResult final_holdout;
+  // The held-out input sets verified on (source input names): the later half of the given
+  // sets, or the random ones.
+  std::vector<ValueMap> holdout_sets;
   // FetaFix's label metric on the held-out sets, target vs source before the repair and after:
   // {top1_agree, kendall_tau_top5, sets}; null when the first output is not classifier scores.
   nlohmann::json labels_before, labels_after;

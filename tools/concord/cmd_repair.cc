@@ -77,11 +77,11 @@ nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source,
     OpenedModel target = OpenModel(out.string(), {env});
     std::unique_ptr<Session> src = PrepareSession(source, EnvSpec::Parse(a.source_env));
     localize::Divergence acc;
-    for (const ValueMap& set : sets) {
-      ValueMap renamed;  // by position: converters rename inputs
-      for (size_t i = 0; i < source.Inputs().size() && i < target.model.Inputs().size(); ++i) {
-        renamed[target.model.Inputs()[i].name] = set.at(source.Inputs()[i].name);
-      }
+    // by position (converters rename inputs), permuted where the target takes NHWC
+    std::vector<ValueMap> mapped = localize::MapInputs(source, target.model, sets);
+    for (size_t i = 0; i < sets.size(); ++i) {
+      const ValueMap& set = sets[i];
+      const ValueMap& renamed = mapped[i];
       std::vector<Value> want = src->Run(set, nullptr);
       std::vector<Value> got = target.session->Run(renamed, nullptr);
       for (size_t k = 0; k < want.size() && k < got.size(); ++k) {
@@ -196,10 +196,7 @@ int RepairMain(const RepairArgs& a) {
   j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
   if (write_model) WriteFileAtomic(a.out, r.fixed.SerializeAsString());
   if (r.status == "repaired" && !twins.target_how.empty() && a.reconvert) {
-    // checked on the held-out sets the repair used (the later half), or all when only one
-    std::vector<ValueMap> check(
-        sets.begin() + static_cast<long>(sets.size() >= 2 ? (sets.size() + 1) / 2 : 0), sets.end());
-    j["fixed_target"] = ReconvertTarget(a, source, check);
+    j["fixed_target"] = ReconvertTarget(a, source, r.holdout_sets);
   }
   if (write_log) WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
