@@ -162,7 +162,7 @@ class OpenVinoAdapter(Adapter):
             v = inputs.get(name)
             if not isinstance(v, np.ndarray):
                 raise AdapterError("input", "openvino: missing tensor input '%s'" % name)
-            feed[i] = np.ascontiguousarray(v)
+            feed[i] = np.require(v, requirements="C")
         try:
             start = time.perf_counter()
             request.infer(feed)

@@ -311,7 +311,7 @@ class OrtAdapter(Adapter):
         try:
             start = time.perf_counter()
             if by_value:
-                feed = {k: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v))
+                feed = {k: ort.OrtValue.ortvalue_from_numpy(np.require(v, requirements="C"))
                         if isinstance(v, np.ndarray) else v for k, v in feed.items()}
                 values = session.run_with_ort_values(names, feed)
             else:

@@ -161,7 +161,7 @@ class TfliteAdapter(Adapter):
         if resized:
             interp.allocate_tensors()
         for d in interp.get_input_details():
-            interp.set_tensor(d["index"], np.ascontiguousarray(inputs[d["name"]]))
+            interp.set_tensor(d["index"], np.require(inputs[d["name"]], requirements="C"))
 
     def _invoke(self, interp: Any, inputs: ValueMap) -> float:
         try:

@@ -14,6 +14,12 @@ measured up to torch.cuda.synchronize(), and STATS report the GPU memory the ses
                 torch.compile cannot trace a ScriptModule (export the model with torch.export).
 threads=N -> torch.set_num_threads(N).
 
+ONNX models (the fuzzer's generated graphs) are emitted op by op as PyTorch source
+(torch_emit.py, NNSmith's way: no converter between the graph and the compiler), then run with
+the torch.export levels above; export=1 passes the module through torch.export.export first. A
+run only the compiled module fails is reported as the compiler's error; one eager PyTorch
+cannot run either (a dtype without a kernel) as "unsupported".
+
 Signature: a torch.export program records names, dtypes and shapes (symbolic dims unknown). A
 TorchScript archive records only names: its Tensor arguments are declared float32 with unknown
 shapes (give --input-shapes or --inputs) and its outputs are output_0.. per returned tensor.
@@ -89,6 +95,8 @@ class TorchAdapter(Adapter):
                    "3 Inductor with freezing; TorchScript: 0 as loaded, 1 torch.jit.freeze, "
                    "2 freeze + optimize_for_inference", "int", 0, 3, 0),
         OptionSpec("threads", "torch.set_num_threads(N) (0 = torch's default)", "int", 0, 4096, 0),
+        OptionSpec("export", "ONNX models (emitted as PyTorch): 1 = through torch.export.export "
+                   "before opt's torch.compile", "int", 0, 1, 0),
         OptionSpec("precision", "torch@cuda: fp32 (default; TensorFloat-32 off for cuDNN "
                    "convolutions and matmuls), tf32 (on, torch's default for convolutions) or "
                    "fp16 (torch.autocast float16; outputs returned as float32)",
@@ -98,12 +106,13 @@ class TorchAdapter(Adapter):
                    "backend=aot_eager), 2 torch.compile(Inductor), 3 Inductor with freezing; "
                    "TorchScript (.pt): 0 as loaded, 1 torch.jit.freeze, 2 freeze + "
                    "torch.jit.optimize_for_inference, 3 refused (torch.compile cannot trace "
-                   "TorchScript); threads=N -> torch.set_num_threads(N); taps from the "
+                   "TorchScript); ONNX: emitted as PyTorch code (torch_emit.py), then the "
+                   "torch.export levels (export=1: through torch.export.export); threads=N -> torch.set_num_threads(N); taps from the "
                    "unoptimized model; cuda: the same levels on cuda:0 (Inductor emits Triton "
                    "kernels), timed up to torch.cuda.synchronize(), precision=fp32|tf32 -> "
                    "cudnn/matmul allow_tf32, fp16 -> torch.autocast(float16)")
     DEVICES = ("cpu", "cuda")
-    FORMATS = ("torchscript", "torch.export")
+    FORMATS = ("torchscript", "torch.export", "onnx")
     supports_taps = True
 
     def __init__(self) -> None:
@@ -116,6 +125,9 @@ class TorchAdapter(Adapter):
         self.taps_call: Optional[Callable[[list[Any]], NamedValues]] = None
         self.device = "cpu"
         self.autocast = False  # precision=fp16: runs under torch.autocast(float16)
+        self.precision = "fp32"
+        self.eager: Any = None  # ONNX models: the emitted module before torch.compile
+        self.emitted_source = ""
 
     @staticmethod
     def cuda_unavailable() -> str:
@@ -143,18 +155,80 @@ class TorchAdapter(Adapter):
         return {"torch": package_version("torch"), "onnx": package_version("onnx"),
                 "numpy": np.__version__, "python": platform.python_version()}
 
-    def prepare_file(self, path: str, fmt: str, device: str,
-                     options: dict[str, str]) -> JsonDict:
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        """An ONNX model, emitted op by op as PyTorch code (torch_emit.py), then run like a
+        torch.export program: opt 0 eager, 1 aot_eager, 2 Inductor, 3 Inductor with freezing;
+        export=1 passes it through torch.export.export first. Ops or attributes the emitter
+        cannot write exactly are refused as "unsupported"."""
+        import onnx
+        import torch_emit
+        opt, threads, export = self._setup(device, "onnx", options)
+        try:
+            proto = onnx.load_from_string(model)
+        except Exception as e:
+            raise AdapterError("input", "torch: cannot parse the ONNX model: %s" % e) from None
+        try:
+            emitted = torch_emit.emit(proto)
+            module = torch_emit.instantiate(emitted).to(self.device)
+        except torch_emit.Unsupported as e:
+            raise AdapterError("unsupported", "torch: %s" % e) from None
+        self.emitted_source = emitted.source
+        self.input_names, self.output_names = emitted.input_names, emitted.output_names
+        self.eager = module
+        how = "ONNX emitted as PyTorch (torch_emit.py)"
+        if export:
+            args = self._example_args(proto, emitted.input_names)
+            try:
+                module = self.torch.export.export(module, tuple(args)).module()
+            except Exception as e:
+                raise AdapterError("runtime", "torch.export.export failed on a module eager "
+                                   "PyTorch runs: %s: %s" % (type(e).__name__, e)) from None
+            how += " -> torch.export"
+        self.call, compiled = self._compile(module, opt)
+        self.source = None
+        return self._info(device, opt, threads, "onnx", how + ", " + compiled,
+                          {"export": export})
+
+    def _example_args(self, proto: Any, names: list[str]) -> list[Any]:
+        torch = self.torch
+        from torch_emit import TORCH_DTYPES
+        by_name = {i.name: i for i in proto.graph.input}
+        args = []
+        for name in names:
+            t = by_name[name].type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
+            dtype = eval(TORCH_DTYPES.get(t.elem_type, "torch.float32"), {"torch": torch})
+            args.append(torch.zeros(dims, dtype=dtype, device=self.device))
+        return args
+
+    def _compile(self, module: Any, opt: int) -> tuple[Any, str]:
+        torch = self.torch
+        if opt == 0:
+            return module, "eager"
+        if opt == 1:
+            return torch.compile(module, backend="aot_eager"), "torch.compile(backend=aot_eager)"
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = opt == 3
+        how = "torch.compile(Inductor)" if opt == 2 else "torch.compile(Inductor, freezing)"
+        return torch.compile(module, backend="inductor"), how
+
+    def _setup(self, device: str, fmt: str, options: dict[str, str]) -> tuple[int, int, int]:
+        """Checks device and format, applies threads and precision; (opt, threads, export)."""
         if device not in self.DEVICES:
             raise AdapterError("unsupported", "torch adapter knows devices cpu and cuda (got "
                                "'%s')" % device)
         if device == "cuda" and self.cuda_unavailable():
             raise AdapterError("unsupported", "torch@cuda: " + self.cuda_unavailable())
         if fmt not in self.FORMATS:
-            raise AdapterError("unsupported", "torch@%s runs TorchScript (.pt) and torch.export "
-                               "(.pt2) models, not %s" % (device, fmt))
+            raise AdapterError("unsupported", "torch@%s runs TorchScript (.pt), torch.export "
+                               "(.pt2) and ONNX (emitted as PyTorch) models, not %s"
+                               % (device, fmt))
         values = parse_options("torch", self.OPTIONS, options)
         opt, threads = values.get_int("opt"), values.get_int("threads")
+        export = values.get_int("export")
+        if export and fmt != "onnx":
+            raise AdapterError("usage", "torch: export=1 applies to ONNX models (emitted as "
+                               "PyTorch); a %s model is what it is" % fmt)
         import torch
         self.torch = torch
         if threads > 0:
@@ -170,15 +244,30 @@ class TorchAdapter(Adapter):
             torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
         elif precision != "fp32":
             raise AdapterError("usage", "torch@cpu: precision=%s is a CUDA setting" % precision)
+        self.precision = precision
+        self.eager = None
+        return opt, threads, export
+
+    def prepare_file(self, path: str, fmt: str, device: str,
+                     options: dict[str, str]) -> JsonDict:
+        opt, threads, _ = self._setup(device, fmt, options)
         if fmt == "torchscript":
             signature, how = self._load_script(path, opt)
         else:
             signature, how = self._load_export(path, opt)
+        info = self._info(device, opt, threads, fmt, how, {})
+        info["signature"] = signature
+        return info
+
+    def _info(self, device: str, opt: int, threads: int, fmt: str, how: str,
+              extra: dict[str, int]) -> JsonDict:
+        torch = self.torch
         env = "torch@%s,opt=%d" % (device, opt) + (",threads=%d" % threads if threads else "")
-        if precision != "fp32":
-            env += ",precision=" + precision
+        env += "".join(",%s=%d" % (k, v) for k, v in extra.items() if v)
+        if self.precision != "fp32":
+            env += ",precision=" + self.precision
         info: JsonDict = {"effective_env": env, "format": fmt, "execution": how,
-                          "threads": torch.get_num_threads(), "signature": signature}
+                          "threads": torch.get_num_threads()}
         if device == "cuda":
             props = torch.cuda.get_device_properties(0)
             info["device"] = "cuda:0 %s (%d MiB)" % (props.name, props.total_memory >> 20)
@@ -245,7 +334,7 @@ class TorchAdapter(Adapter):
             v = inputs[n]
             if not isinstance(v, np.ndarray):
                 raise AdapterError("input", "torch: input '%s' must be a tensor" % n)
-            args.append(self.torch.from_numpy(np.ascontiguousarray(v)).to(self.device))
+            args.append(self.torch.from_numpy(np.require(v, requirements=["C", "W"])).to(self.device))
         return args
 
     def _numpy(self, value: Any) -> list[NDArray]:
@@ -270,13 +359,32 @@ class TorchAdapter(Adapter):
                     self.torch.cuda.synchronize()
                 run_ms = (time.perf_counter() - start) * 1000.0
         except Exception as e:
-            raise AdapterError("runtime", "torch run failed: %s: %s"
-                               % (type(e).__name__, e)) from None
+            raise self._run_error(e, args) from None
         values = self._numpy(out)
         if len(values) != len(self.output_names):
             raise AdapterError("runtime", "torch: the model returned %d tensors, its signature "
                                "declares %d" % (len(values), len(self.output_names)))
         return list(zip(self.output_names, values)), run_ms
+
+    def _run_error(self, e: Exception, args: list[Any]) -> AdapterError:
+        """A failed run, classified. An emitted ONNX model that eager PyTorch cannot run either
+        (an op without a kernel for the dtype) is "unsupported"; one that only the compiled
+        module fails on is the compiler's error, said so."""
+        what = "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[0] if str(e) else "")
+        if self.eager is None:
+            return AdapterError("runtime", "torch run failed: " + what)
+        if self.eager is self.call:
+            return AdapterError("unsupported" if isinstance(e, NotImplementedError) or
+                                "not implemented for" in str(e) else "runtime",
+                                "eager PyTorch cannot run the emitted model: " + what)
+        try:
+            with self.torch.inference_mode():
+                self.eager(*args)
+        except Exception as eager_error:
+            return AdapterError("unsupported", "eager PyTorch cannot run the emitted model "
+                                "either: %s: %s" % (type(eager_error).__name__, eager_error))
+        return AdapterError("runtime", "the compiled module failed where eager PyTorch runs: "
+                            + what)
 
     def runtime_stats(self) -> JsonDict:
         """The GPU memory the session peaked at (torch@cuda; torch's caching allocator)."""
@@ -286,6 +394,9 @@ class TorchAdapter(Adapter):
                 "gpu_memory_source": "torch.cuda.max_memory_allocated"}
 
     def run_taps(self, inputs: ValueMap) -> NamedValues:
+        if self.fmt == "onnx":
+            raise AdapterError("unsupported", "torch: no taps for ONNX models emitted as "
+                               "PyTorch (localize them on ort or ref)")
         if self.taps_call is None:
             self.taps_call = (self._script_taps() if self.fmt == "torchscript"
                               else self._export_taps())

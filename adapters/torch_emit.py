@@ -1,0 +1,790 @@
+"""ONNX graph -> PyTorch program, written as Python source (NNSmith's "materialize the graph
+as framework code"): the fuzzer's generated models run on PyTorch itself, eager and through
+torch.compile, with no converter in between, so a difference between eager and Inductor names
+the compiler, and the emitted source is the standalone reproducer a bug report needs.
+
+emit(model) returns an Emitted: `source` defines `class Model(torch.nn.Module)` whose forward
+takes the graph inputs in order and returns the graph outputs as a tuple; its weights are the
+graph's initializers, registered as buffers from `params` (name -> numpy array) by
+Model(params). Attribute values and the constant inputs ONNX passes as tensors (Reshape's
+shape, Slice's starts, Pad's pads, reduce axes, Resize's scales) become Python literals.
+
+The op set is the generator's (src/gen/specs), at opset 13..21 semantics. Anything the emitter
+cannot express exactly in PyTorch (Resize modes torch lacks, pooling with ceil_mode, non-constant
+shape inputs, ...) raises Unsupported naming the node: the torch env reports it as
+"unsupported", which the fuzzer's op-support inference records, never as a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+NDArray = npt.NDArray[Any]
+
+# ONNX TensorProto data types -> torch dtype spelling.
+TORCH_DTYPES = {1: "torch.float32", 2: "torch.uint8", 3: "torch.int8", 5: "torch.int16",
+                6: "torch.int32", 7: "torch.int64", 9: "torch.bool", 10: "torch.float16",
+                11: "torch.float64", 16: "torch.bfloat16"}
+_FLOAT_TYPES = {1, 10, 11, 16}
+
+
+class Unsupported(Exception):
+    """The graph uses something the emitter cannot write exactly as PyTorch."""
+
+
+@dataclass
+class Emitted:
+    source: str
+    params: dict[str, NDArray]
+    input_names: list[str]
+    output_names: list[str]
+
+
+@dataclass
+class _Node:
+    op: str
+    name: str
+    inputs: list[str]  # variable expressions ("" for an omitted optional input)
+    input_names: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any]
+    ranks: list[Optional[int]]  # rank of each input where known
+    dtypes: list[int]  # ONNX elem type of each input where known (0 unknown)
+    consts: list[Optional[NDArray]] = field(default_factory=list)
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def const(self, i: int, what: str) -> Optional[NDArray]:
+        """Input i as a constant array (None when omitted); Unsupported when it is computed."""
+        if i >= len(self.inputs) or not self.input_names[i]:
+            return None
+        c = self.consts[i]
+        if c is None:
+            raise Unsupported("%s '%s': %s (input %d) is computed at run time; the emitter "
+                              "needs it constant" % (self.op, self.name, what, i))
+        return c
+
+
+Handler = Callable[[_Node], list[str]]  # -> code lines assigning node.outputs
+_OPS: dict[str, Handler] = {}
+
+
+def _op(*names: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for n in names:
+            _OPS[n] = fn
+        return fn
+    return register
+
+
+def supported_ops() -> list[str]:
+    return sorted(_OPS)
+
+
+def _one(n: _Node, expr: str) -> list[str]:
+    return ["%s = %s" % (n.outputs[0], expr)]
+
+
+_UNARY = {"Abs": "torch.abs({})", "Acos": "torch.acos({})", "Asin": "torch.asin({})",
+          "Ceil": "torch.ceil({})", "Cos": "torch.cos({})", "Erf": "torch.erf({})",
+          "Exp": "torch.exp({})", "Floor": "torch.floor({})", "Log": "torch.log({})",
+          "Neg": "torch.neg({})", "Reciprocal": "torch.reciprocal({})",
+          "Relu": "torch.relu({})", "Round": "torch.round({})",
+          "Sigmoid": "torch.sigmoid({})", "Sign": "torch.sign({})", "Sin": "torch.sin({})",
+          "Sqrt": "torch.sqrt({})", "Tanh": "torch.tanh({})",
+          "Softsign": "torch.nn.functional.softsign({})", "Not": "torch.logical_not({})",
+          "Identity": "{}", "HardSwish": "torch.nn.functional.hardswish({})",
+          "Atan": "torch.atan({})", "Sinh": "torch.sinh({})", "Cosh": "torch.cosh({})",
+          "Tan": "torch.tan({})", "Mish": "torch.nn.functional.mish({})"}
+
+
+@_op(*_UNARY)
+def _unary(n: _Node) -> list[str]:
+    return _one(n, _UNARY[n.op].format(n.inputs[0]))
+
+
+@_op("Softplus")
+def _softplus(n: _Node) -> list[str]:
+    # torch's softplus is linear above threshold=20; ONNX's is log(exp(x) + 1) everywhere.
+    return _one(n, "torch.log1p(torch.exp({0}))".format(n.inputs[0]))
+
+
+@_op("Elu")
+def _elu(n: _Node) -> list[str]:
+    return _one(n, "torch.nn.functional.elu(%s, alpha=%r)" % (n.inputs[0], n.attr("alpha", 1.0)))
+
+
+@_op("LeakyRelu")
+def _leaky(n: _Node) -> list[str]:
+    return _one(n, "torch.nn.functional.leaky_relu(%s, %r)" % (n.inputs[0],
+                                                              n.attr("alpha", 0.01)))
+
+
+@_op("HardSigmoid")
+def _hard_sigmoid(n: _Node) -> list[str]:
+    return _one(n, "torch.clamp(%s * %r + %r, 0, 1)" % (n.inputs[0], n.attr("alpha", 0.2),
+                                                        n.attr("beta", 0.5)))
+
+
+_BINARY = {"Add": "torch.add({}, {})", "Sub": "torch.sub({}, {})", "Mul": "torch.mul({}, {})",
+           "Equal": "torch.eq({}, {})", "Greater": "torch.gt({}, {})",
+           "GreaterOrEqual": "torch.ge({}, {})", "Less": "torch.lt({}, {})",
+           "LessOrEqual": "torch.le({}, {})", "And": "torch.logical_and({}, {})",
+           "Or": "torch.logical_or({}, {})", "Xor": "torch.logical_xor({}, {})",
+           "MatMul": "torch.matmul({}, {})"}
+
+
+@_op(*_BINARY)
+def _binary(n: _Node) -> list[str]:
+    return _one(n, _BINARY[n.op].format(n.inputs[0], n.inputs[1]))
+
+
+@_op("Div")
+def _div(n: _Node) -> list[str]:
+    mode = "" if n.dtypes[0] in _FLOAT_TYPES else ", rounding_mode='trunc'"
+    return _one(n, "torch.div(%s, %s%s)" % (n.inputs[0], n.inputs[1], mode))
+
+
+@_op("Pow")
+def _pow(n: _Node) -> list[str]:
+    # ONNX: the result has the base's type whatever the exponent's.
+    return _one(n, "torch.pow(%s, %s).to(%s.dtype)" % (n.inputs[0], n.inputs[1], n.inputs[0]))
+
+
+@_op("Max", "Min")
+def _max_min(n: _Node) -> list[str]:
+    fn = "torch.maximum" if n.op == "Max" else "torch.minimum"
+    expr = n.inputs[0]
+    for x in n.inputs[1:]:
+        expr = "%s(%s, %s)" % (fn, expr, x)
+    return _one(n, expr)
+
+
+@_op("Where")
+def _where(n: _Node) -> list[str]:
+    return _one(n, "torch.where(%s, %s, %s)" % tuple(n.inputs[:3]))
+
+
+@_op("Clip")
+def _clip(n: _Node) -> list[str]:
+    lo = n.inputs[1] if len(n.inputs) > 1 and n.input_names[1] else "None"
+    hi = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else "None"
+    if lo == "None" and hi == "None":
+        return _one(n, n.inputs[0])
+    return _one(n, "torch.clamp(%s, %s, %s)" % (n.inputs[0], lo, hi))
+
+
+@_op("Cast")
+def _cast(n: _Node) -> list[str]:
+    to = n.attr("to")
+    if to not in TORCH_DTYPES:
+        raise Unsupported("Cast '%s': to=%s has no torch dtype here" % (n.name, to))
+    return _one(n, "%s.to(%s)" % (n.inputs[0], TORCH_DTYPES[to]))
+
+
+@_op("Gemm")
+def _gemm(n: _Node) -> list[str]:
+    a = n.inputs[0] + (".t()" if n.attr("transA", 0) else "")
+    b = n.inputs[1] + (".t()" if n.attr("transB", 0) else "")
+    expr = "torch.matmul(%s, %s)" % (a, b)
+    alpha, beta = n.attr("alpha", 1.0), n.attr("beta", 1.0)
+    if alpha != 1.0:
+        expr = "%s * %r" % (expr, alpha)
+    if len(n.inputs) > 2 and n.input_names[2]:
+        c = n.inputs[2] if beta == 1.0 else "%s * %r" % (n.inputs[2], beta)
+        expr = "%s + %s" % (expr, c)
+    return _one(n, expr)
+
+
+def _spatial(n: _Node) -> int:
+    r = n.ranks[0]
+    if r is None or r < 3 or r > 5:
+        raise Unsupported("%s '%s': input rank %s (torch has 1-3 spatial dims)" % (n.op, n.name, r))
+    return r - 2
+
+
+def _pads(n: _Node, k: int) -> list[int]:
+    auto = n.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        return list(n.attr("pads", [0] * (2 * k)))
+    if auto == "VALID":
+        return [0] * (2 * k)
+    raise Unsupported("%s '%s': auto_pad=%s needs the input shape" % (n.op, n.name, auto))
+
+
+def _torch_pad_order(pads: list[int], k: int) -> tuple[int, ...]:
+    """ONNX [b1..bk, e1..ek] -> torch.nn.functional.pad's (bk, ek, ..., b1, e1)."""
+    out: list[int] = []
+    for d in reversed(range(k)):
+        out += [pads[d], pads[d + k]]
+    return tuple(out)
+
+
+@_op("Conv")
+def _conv(n: _Node) -> list[str]:
+    k = _spatial(n)
+    strides = list(n.attr("strides", [1] * k))
+    dil = list(n.attr("dilations", [1] * k))
+    pads = _pads(n, k)
+    x = n.inputs[0]
+    lines: list[str] = []
+    if pads[:k] != pads[k:]:
+        lines.append("%s = torch.nn.functional.pad(%s, %r)" % (n.outputs[0], x,
+                                                           _torch_pad_order(pads, k)))
+        x, pad = n.outputs[0], [0] * k
+    else:
+        pad = pads[:k]
+    bias = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else "None"
+    lines.append("%s = torch.nn.functional.conv%dd(%s, %s, %s, stride=%r, padding=%r, "
+                 "dilation=%r, groups=%d)" % (n.outputs[0], k, x, n.inputs[1], bias,
+                                              tuple(strides), tuple(pad), tuple(dil),
+                                              n.attr("group", 1)))
+    return lines
+
+
+@_op("ConvTranspose")
+def _conv_transpose(n: _Node) -> list[str]:
+    k = _spatial(n)
+    if n.attr("output_shape") is not None or n.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
+        raise Unsupported("ConvTranspose '%s': output_shape/auto_pad need the input shape" % n.name)
+    strides = list(n.attr("strides", [1] * k))
+    dil = list(n.attr("dilations", [1] * k))
+    pads = list(n.attr("pads", [0] * (2 * k)))
+    out_pad = list(n.attr("output_padding", [0] * k))
+    bias = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else "None"
+    symmetric = pads[:k] == pads[k:]
+    lines = ["%s = torch.nn.functional.conv_transpose%dd(%s, %s, %s, stride=%r, padding=%r, "
+             "output_padding=%r, groups=%d, dilation=%r)"
+             % (n.outputs[0], k, n.inputs[0], n.inputs[1], bias, tuple(strides),
+                tuple(pads[:k]) if symmetric else (0,) * k, tuple(out_pad), n.attr("group", 1),
+                tuple(dil))]
+    if not symmetric:  # torch pads symmetrically: compute the full output, then crop
+        o = n.outputs[0]
+        for d in range(k):
+            lines.append("%s = %s.narrow(%d, %d, %s.shape[%d] - %d)" % (o, o, d + 2, pads[d], o,
+                                                                       d + 2, pads[d] + pads[d + k]))
+    return lines
+
+
+def _pool_common(n: _Node) -> tuple[int, list[int], list[int], list[int], list[int]]:
+    k = _spatial(n)
+    if n.attr("ceil_mode", 0):
+        raise Unsupported("%s '%s': ceil_mode=1 (torch drops a last window that ONNX keeps)"
+                          % (n.op, n.name))
+    kernel = list(n.attr("kernel_shape"))
+    strides = list(n.attr("strides", [1] * k))
+    dil = list(n.attr("dilations", [1] * k))
+    pads = _pads(n, k)
+    return k, kernel, strides, dil, pads
+
+
+@_op("MaxPool")
+def _max_pool(n: _Node) -> list[str]:
+    if len(n.outputs) > 1:
+        raise Unsupported("MaxPool '%s': the Indices output" % n.name)
+    k, kernel, strides, dil, pads = _pool_common(n)
+    x, lines = n.inputs[0], []
+    half_ok = all(pads[d] <= ((kernel[d] - 1) * dil[d] + 1) // 2 for d in range(k))
+    if pads[:k] != pads[k:] or not half_ok:
+        lines.append("%s = torch.nn.functional.pad(%s, %r, value=float('-inf'))"
+                     % (n.outputs[0], x, _torch_pad_order(pads, k)))
+        x, pad = n.outputs[0], [0] * k
+    else:
+        pad = pads[:k]
+    if n.dtypes[0] not in _FLOAT_TYPES and any(pads):
+        raise Unsupported("MaxPool '%s': padded integer input" % n.name)
+    lines.append("%s = torch.nn.functional.max_pool%dd(%s, %r, stride=%r, padding=%r, "
+                 "dilation=%r)" % (n.outputs[0], k, x, tuple(kernel), tuple(strides),
+                                   tuple(pad), tuple(dil)))
+    return lines
+
+
+@_op("AveragePool")
+def _avg_pool(n: _Node) -> list[str]:
+    k, kernel, strides, dil, pads = _pool_common(n)
+    if any(d != 1 for d in dil):
+        raise Unsupported("AveragePool '%s': dilations (torch's avg_pool has none)" % n.name)
+    include = bool(n.attr("count_include_pad", 0))
+    x, lines = n.inputs[0], []
+    half_ok = all(pads[d] <= kernel[d] // 2 for d in range(k))
+    if pads[:k] != pads[k:] or not half_ok:
+        if not include and any(pads):  # sum of the window / count of its real elements
+            o, order = n.outputs[0], _torch_pad_order(pads, k)
+            pool = "torch.nn.functional.avg_pool%dd(torch.nn.functional.pad(%%s, %r), %r, " \
+                   "stride=%r)" % (k, order, tuple(kernel), tuple(strides))
+            return ["%s = %s / %s" % (o, pool % x, pool % ("torch.ones_like(%s)" % x))]
+        lines.append("%s = torch.nn.functional.pad(%s, %r)" % (n.outputs[0], x,
+                                                           _torch_pad_order(pads, k)))
+        x, pad = n.outputs[0], [0] * k
+    else:
+        pad = pads[:k]
+    lines.append("%s = torch.nn.functional.avg_pool%dd(%s, %r, stride=%r, padding=%r, "
+                 "count_include_pad=%r)" % (n.outputs[0], k, x, tuple(kernel), tuple(strides),
+                                            tuple(pad), include))
+    return lines
+
+
+@_op("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(n: _Node) -> list[str]:
+    k = _spatial(n)
+    dims = tuple(range(2, 2 + k))
+    fn = "torch.mean" if n.op == "GlobalAveragePool" else "torch.amax"
+    return _one(n, "%s(%s, dim=%r, keepdim=True)" % (fn, n.inputs[0], dims))
+
+
+@_op("BatchNormalization")
+def _batch_norm(n: _Node) -> list[str]:
+    if n.attr("training_mode", 0) or len(n.outputs) > 1:
+        raise Unsupported("BatchNormalization '%s': training mode" % n.name)
+    x, s, b, m, v = n.inputs[:5]
+    return _one(n, "torch.nn.functional.batch_norm(%s, %s, %s, %s, %s, training=False, "
+                   "eps=%r)" % (x, m, v, s, b, n.attr("epsilon", 1e-5)))
+
+
+@_op("InstanceNormalization")
+def _instance_norm(n: _Node) -> list[str]:
+    # By hand: torch's instance_norm refuses a single spatial element, ONNX allows it.
+    r = n.ranks[0]
+    if r is None or r < 3:
+        raise Unsupported("InstanceNormalization '%s': input rank %s" % (n.name, r))
+    dims = tuple(range(2, r))
+    view = "(1, -1" + ", 1" * (r - 2) + ")"
+    x, o = n.inputs[0], n.outputs[0]
+    return ["%s = (%s - %s.mean(dim=%r, keepdim=True)) / torch.sqrt(%s.var(dim=%r, keepdim=True, "
+            "unbiased=False) + %r)" % (o, x, x, dims, x, dims, n.attr("epsilon", 1e-5)),
+            "%s = %s * %s.reshape%s + %s.reshape%s" % (o, o, n.inputs[1], view, n.inputs[2],
+                                                       view)]
+
+
+@_op("LayerNormalization")
+def _layer_norm(n: _Node) -> list[str]:
+    if len([o for o in n.outputs if o]) > 1:
+        raise Unsupported("LayerNormalization '%s': Mean/InvStdDev outputs" % n.name)
+    r = n.ranks[0]
+    if r is None:
+        raise Unsupported("LayerNormalization '%s': unknown input rank" % n.name)
+    axis = n.attr("axis", -1) % r
+    dims = tuple(range(axis, r))
+    if n.attr("stash_type", 1) != 1:
+        raise Unsupported("LayerNormalization '%s': stash_type" % n.name)
+    x, o = n.inputs[0], n.outputs[0]
+    bias = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else None
+    # ONNX computes in float32 (stash_type 1) and casts back.
+    lines = ["%s = %s.float()" % (o, x),
+             "%s = (%s - %s.mean(dim=%r, keepdim=True)) / torch.sqrt(%s.var(dim=%r, "
+             "keepdim=True, unbiased=False) + %r)" % (o, o, o, dims, o, dims,
+                                                     n.attr("epsilon", 1e-5)),
+             "%s = (%s.to(%s.dtype) * %s)" % (o, o, x, n.inputs[1])]
+    if bias:
+        lines.append("%s = %s + %s" % (o, o, bias))
+    return lines
+
+
+@_op("Softmax", "LogSoftmax")
+def _softmax(n: _Node) -> list[str]:
+    fn = "softmax" if n.op == "Softmax" else "log_softmax"
+    return _one(n, "torch.nn.functional.%s(%s, dim=%d)" % (fn, n.inputs[0], n.attr("axis", -1)))
+
+
+@_op("Flatten")
+def _flatten(n: _Node) -> list[str]:
+    r = n.ranks[0]
+    if r is None:
+        raise Unsupported("Flatten '%s': unknown input rank" % n.name)
+    axis = n.attr("axis", 1)
+    axis = axis + r if axis < 0 else axis
+    x = n.inputs[0]
+    if axis == 0:
+        return _one(n, "%s.reshape(1, -1)" % x)
+    if axis == r:
+        return _one(n, "%s.reshape(-1, 1)" % x)
+    return _one(n, "%s.flatten(%d).flatten(0, %d)" % (x, axis, axis - 1))
+
+
+@_op("Reshape")
+def _reshape(n: _Node) -> list[str]:
+    shape = n.const(1, "shape")
+    assert shape is not None
+    dims = [int(d) for d in shape.tolist()]
+    x = n.inputs[0]
+    if 0 in dims and not n.attr("allowzero", 0):
+        parts = ["%s.shape[%d]" % (x, i) if d == 0 else str(d) for i, d in enumerate(dims)]
+        return _one(n, "%s.reshape(%s)" % (x, ", ".join(parts) or "()"))
+    return _one(n, "%s.reshape(%r)" % (x, tuple(dims)))
+
+
+@_op("Transpose")
+def _transpose(n: _Node) -> list[str]:
+    perm = n.attr("perm")
+    if perm is None:
+        r = n.ranks[0]
+        if r is None:
+            raise Unsupported("Transpose '%s': unknown rank" % n.name)
+        perm = list(reversed(range(r)))
+    return _one(n, "%s.permute(%r)" % (n.inputs[0], tuple(perm)))
+
+
+def _axes(n: _Node, index: int) -> Optional[list[int]]:
+    if n.attr("axes") is not None:
+        return list(n.attr("axes"))
+    c = n.const(index, "axes")
+    return None if c is None else [int(a) for a in c.reshape(-1).tolist()]
+
+
+@_op("Squeeze")
+def _squeeze(n: _Node) -> list[str]:
+    axes = _axes(n, 1)
+    if axes is None:
+        return _one(n, "torch.squeeze(%s)" % n.inputs[0])
+    return _one(n, "torch.squeeze(%s, %r)" % (n.inputs[0], tuple(axes)))
+
+
+@_op("Unsqueeze")
+def _unsqueeze(n: _Node) -> list[str]:
+    axes = _axes(n, 1)
+    r = n.ranks[0]
+    if axes is None or r is None:
+        raise Unsupported("Unsqueeze '%s': axes or rank unknown" % n.name)
+    out_rank = r + len(axes)
+    expr = n.inputs[0]
+    for a in sorted(a % out_rank for a in axes):
+        expr = "torch.unsqueeze(%s, %d)" % (expr, a)
+    return _one(n, expr)
+
+
+@_op("Concat")
+def _concat(n: _Node) -> list[str]:
+    return _one(n, "torch.cat([%s], dim=%d)" % (", ".join(n.inputs), n.attr("axis")))
+
+
+@_op("Split")
+def _split(n: _Node) -> list[str]:
+    axis = n.attr("axis", 0)
+    split = n.const(1, "split") if len(n.inputs) > 1 else None
+    x = n.inputs[0]
+    targets = ", ".join(o or "_" for o in n.outputs)
+    if split is not None:
+        return ["%s, = torch.split(%s, %r, dim=%d)" % (targets, x, tuple(int(s) for s in split),
+                                                       axis)]
+    count = n.attr("num_outputs", len(n.outputs))
+    # ONNX: equal chunks, the last smaller (ceil division), like torch.split by ceil(dim/count).
+    return ["%s, = torch.split(%s, -(-%s.shape[%d] // %d), dim=%d)" % (targets, x, x, axis,
+                                                                       count, axis)]
+
+
+@_op("Slice")
+def _slice(n: _Node) -> list[str]:
+    starts, ends = n.const(1, "starts"), n.const(2, "ends")
+    axes = n.const(3, "axes") if len(n.inputs) > 3 else None
+    steps = n.const(4, "steps") if len(n.inputs) > 4 else None
+    assert starts is not None and ends is not None
+    count = len(starts)
+    ax = [int(a) for a in (axes.tolist() if axes is not None else range(count))]
+    st = [int(s) for s in (steps.tolist() if steps is not None else [1] * count)]
+    args = ", ".join("(%d, %d, %d, %d)" % (a, int(b), int(e), s)
+                     for a, b, e, s in zip(ax, starts.tolist(), ends.tolist(), st))
+    return _one(n, "onnx_slice(%s, [%s])" % (n.inputs[0], args))
+
+
+@_op("Gather")
+def _gather(n: _Node) -> list[str]:
+    return _one(n, "onnx_gather(%s, %s, %d)" % (n.inputs[0], n.inputs[1], n.attr("axis", 0)))
+
+
+@_op("Expand")
+def _expand(n: _Node) -> list[str]:
+    shape = n.const(1, "shape")
+    assert shape is not None
+    x = n.inputs[0]
+    return _one(n, "torch.broadcast_to(%s, torch.broadcast_shapes(%s.shape, %r))"
+                % (x, x, tuple(int(d) for d in shape.tolist())))
+
+
+@_op("Pad")
+def _pad(n: _Node) -> list[str]:
+    pads = n.const(1, "pads")
+    assert pads is not None
+    value = n.const(2, "constant_value") if len(n.inputs) > 2 else None
+    axes = n.const(3, "axes") if len(n.inputs) > 3 else None
+    r = n.ranks[0]
+    if r is None:
+        raise Unsupported("Pad '%s': unknown rank" % n.name)
+    p = [int(v) for v in pads.tolist()]
+    ax = [int(a) % r for a in axes.tolist()] if axes is not None else list(range(r))
+    full = [0] * (2 * r)
+    for i, a in enumerate(ax):
+        full[a], full[a + r] = p[i], p[i + len(ax)]
+    mode = n.attr("mode", "constant")
+    torch_pads = _torch_pad_order(full, r)
+    # Trailing all-zero pairs of F.pad's order (leading dims) can be dropped.
+    while len(torch_pads) > 2 and torch_pads[-2:] == (0, 0):
+        torch_pads = torch_pads[:-2]
+    if mode == "constant":
+        v = float(value.reshape(-1)[0]) if value is not None and value.size else 0.0
+        if n.dtypes[0] not in _FLOAT_TYPES:
+            v = int(v)
+        return _one(n, "torch.nn.functional.pad(%s, %r, value=%r)" % (n.inputs[0], torch_pads, v))
+    if mode not in ("reflect", "edge", "wrap") or any(v < 0 for v in p):
+        raise Unsupported("Pad '%s': mode %s with pads %s" % (n.name, mode, p))
+    # Gather along each padded axis with indices the mode computes (any rank and dtype).
+    o, x, lines = n.outputs[0], n.inputs[0], []
+    for a in range(r):
+        b, e = full[a], full[a + r]
+        if b or e:
+            lines.append("%s = onnx_pad_axis(%s, %d, %d, %d, %r)" % (o, x, a, b, e, mode))
+            x = o
+    return lines or _one(n, x)
+
+
+@_op("Resize")
+def _resize(n: _Node) -> list[str]:
+    mode = n.attr("mode", "nearest")
+    ctm = n.attr("coordinate_transformation_mode", "half_pixel")
+    nearest = n.attr("nearest_mode", "round_prefer_floor")
+    r = n.ranks[0] or 0
+    if not 3 <= r <= 5 or n.attr("antialias", 0) or n.attr("axes") is not None \
+            or n.attr("exclude_outside", 0):
+        raise Unsupported("Resize '%s': rank %d (torch resizes 1-3 spatial dims), or antialias/"
+                          "axes/exclude_outside" % (n.name, r))
+    linear = {3: "linear", 4: "bilinear", 5: "trilinear"}[r]
+    if mode == "nearest" and ctm == "asymmetric" and nearest == "floor":
+        how = "mode='nearest'"
+    elif mode == "linear" and ctm in ("half_pixel", "align_corners"):
+        how = "mode='%s', align_corners=%r" % (linear, ctm == "align_corners")
+    elif mode == "cubic" and r == 4 and ctm in ("half_pixel", "align_corners") \
+            and n.attr("cubic_coeff_a", -0.75) == -0.75:
+        how = "mode='bicubic', align_corners=%r" % (ctm == "align_corners")
+    else:
+        raise Unsupported("Resize '%s': mode=%s coordinate_transformation_mode=%s nearest_mode=%s "
+                          "has no torch.nn.functional.interpolate equivalent" % (n.name, mode,
+                                                                                 ctm, nearest))
+    scales = n.const(2, "scales") if len(n.inputs) > 2 else None
+    sizes = n.const(3, "sizes") if len(n.inputs) > 3 else None
+    if sizes is not None and sizes.size:
+        spec = "size=%r" % (tuple(int(v) for v in sizes[2:]),)
+    elif scales is not None and scales.size:
+        if float(scales[0]) != 1.0 or float(scales[1]) != 1.0:
+            raise Unsupported("Resize '%s': scales on N or C" % n.name)
+        spec = "scale_factor=%r, recompute_scale_factor=False" % (
+            tuple(float(v) for v in scales[2:]),)
+    else:
+        raise Unsupported("Resize '%s': neither scales nor sizes" % n.name)
+    return _one(n, "torch.nn.functional.interpolate(%s, %s, %s)" % (n.inputs[0], spec, how))
+
+
+_REDUCE = {"ReduceSum": "torch.sum({x}, dim={d}, keepdim={k}).to({x}.dtype)",
+           "ReduceMean": "torch.mean({x}, dim={d}, keepdim={k})",
+           "ReduceMax": "torch.amax({x}, dim={d}, keepdim={k})",
+           "ReduceMin": "torch.amin({x}, dim={d}, keepdim={k})",
+           "ReduceL2": "torch.sqrt(torch.sum({x} * {x}, dim={d}, keepdim={k}))",
+           "ReduceProd": "onnx_prod({x}, {d}, {k})"}
+
+
+@_op(*_REDUCE)
+def _reduce(n: _Node) -> list[str]:
+    index = 1 if (n.op == "ReduceSum" or len(n.inputs) > 1) else 99
+    axes = _axes(n, index) if index < 99 else (list(n.attr("axes")) if n.attr("axes") else None)
+    keep = bool(n.attr("keepdims", 1))
+    r = n.ranks[0]
+    if not axes:
+        if n.attr("noop_with_empty_axes", 0):
+            return _one(n, n.inputs[0])
+        if r is None:
+            raise Unsupported("%s '%s': unknown rank" % (n.op, n.name))
+        axes = list(range(r))
+    if r == 0:
+        return _one(n, n.inputs[0])
+    x = n.inputs[0]
+    if n.op == "ReduceMean" and n.dtypes[0] not in _FLOAT_TYPES:  # integer sum / count
+        count = " * ".join("%s.shape[%d]" % (x, a) for a in axes)
+        return _one(n, "torch.div(torch.sum(%s, dim=%r, keepdim=%r), %s, rounding_mode='trunc')"
+                       ".to(%s.dtype)" % (x, tuple(axes), keep, count, x))
+    return _one(n, _REDUCE[n.op].format(x=x, d=tuple(axes), k=keep))
+
+
+@_op("ArgMax", "ArgMin")
+def _arg(n: _Node) -> list[str]:
+    fn = "torch.argmax" if n.op == "ArgMax" else "torch.argmin"
+    axis, keep = n.attr("axis", 0), bool(n.attr("keepdims", 1))
+    x = n.inputs[0]
+    if n.attr("select_last_index", 0):
+        return _one(n, "%s.shape[%d] - 1 - %s(torch.flip(%s, [%d]), dim=%d, keepdim=%r)"
+                    % (x, axis, fn, x, axis, axis, keep))
+    return _one(n, "%s(%s, dim=%d, keepdim=%r)" % (fn, x, axis, keep))
+
+
+@_op("TopK")
+def _topk(n: _Node) -> list[str]:
+    # ONNX orders ties by index (the lower first); torch.topk leaves ties unspecified, a stable
+    # sort does not.
+    k = n.const(1, "K")
+    assert k is not None
+    values, indices = (n.outputs + [""])[:2]
+    axis = n.attr("axis", -1)
+    lines = ["%s, %s = torch.sort(%s, dim=%d, descending=%r, stable=True)"
+             % (values or "_", indices or "_", n.inputs[0], axis, bool(n.attr("largest", 1)))]
+    return lines + ["%s = %s.narrow(%d, 0, %d)" % (o, o, axis, int(k.reshape(-1)[0]))
+                    for o in (values, indices) if o]
+
+
+_PRELUDE = '''import torch
+
+
+def onnx_slice(x, specs):
+    """ONNX Slice: (axis, start, end, step) per axis, clamped as the spec says."""
+    for axis, start, end, step in specs:
+        dim = x.shape[axis]
+        if start < 0:
+            start += dim
+        if end < 0:
+            end += dim
+        if step > 0:
+            start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+            x = x.narrow(axis, start, max(end - start, 0))[
+                (slice(None),) * (axis % x.dim()) + (slice(None, None, step),)]
+        else:
+            start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+            index = torch.arange(start, end, step, device=x.device)
+            x = x.index_select(axis, index)
+    return x
+
+
+def onnx_gather(x, indices, axis):
+    """ONNX Gather: negative indices count from the end."""
+    axis %= x.dim()
+    flat = indices.reshape(-1).long()
+    flat = torch.where(flat < 0, flat + x.shape[axis], flat)
+    out = x.index_select(axis, flat)
+    return out.reshape(tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:]))
+
+
+def onnx_pad_axis(x, axis, before, after, mode):
+    """ONNX Pad's reflect / edge / wrap along one axis, as a gather."""
+    n = x.shape[axis]
+    i = torch.arange(-before, n + after, device=x.device)
+    if mode == "edge":
+        i = i.clamp(0, n - 1)
+    elif mode == "wrap":
+        i = i % n
+    else:
+        i = (n - 1) - ((n - 1) - i.abs()).abs()
+    return x.index_select(axis, i)
+
+
+def onnx_prod(x, dims, keepdim):
+    for d in sorted((d % x.dim() for d in dims), reverse=True):
+        x = torch.prod(x, dim=d, keepdim=keepdim).to(x.dtype)
+    return x
+'''
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    import onnx
+    out: dict[str, Any] = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, list):
+            v = [x.decode() if isinstance(x, bytes) else x for x in v]
+        elif hasattr(v, "dims"):  # a TensorProto attribute
+            v = onnx.numpy_helper.to_array(v)
+        out[a.name] = v
+    return out
+
+
+def _ident(name: str, taken: set[str]) -> str:
+    base = "v_" + re.sub(r"\W", "_", name)[:40]
+    ident, i = base, 1
+    while ident in taken:
+        i += 1
+        ident = "%s_%d" % (base, i)
+    taken.add(ident)
+    return ident
+
+
+def emit(model: Any) -> Emitted:
+    """Emits `model` (an onnx.ModelProto, opset 13..21, default domain only) as PyTorch source."""
+    import onnx
+    from onnx import numpy_helper
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if not 13 <= opset <= 21:
+        raise Unsupported("opset %d: the emitter writes opset 13..21 semantics" % opset)
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception as e:  # the emitter needs ranks; the model is the fuzzer's, checked valid
+        raise Unsupported("shape inference failed: %s" % e) from None
+    g = model.graph
+    consts: dict[str, NDArray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    info: dict[str, tuple[Optional[int], int]] = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        t = vi.type.tensor_type
+        rank = len(t.shape.dim) if t.HasField("shape") else None
+        info[vi.name] = (rank, t.elem_type)
+    for name, arr in consts.items():
+        info[name] = (arr.ndim, int(onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)))
+    taken: set[str] = set()
+    var: dict[str, str] = {}
+    params: dict[str, NDArray] = {}
+    for name, arr in consts.items():
+        ident = _ident(name, taken)
+        var[name] = "self.%s" % ident
+        params[ident] = arr
+    inputs = [i.name for i in g.input if i.name not in consts]
+    for name in inputs:
+        var[name] = _ident(name, taken)
+    body: list[str] = []
+    for node in g.node:
+        if node.domain not in ("", "ai.onnx"):
+            raise Unsupported("node '%s': domain %s" % (node.name, node.domain))
+        if node.op_type == "Constant":
+            value = _attrs(node).get("value")
+            if value is None:
+                raise Unsupported("Constant '%s' without a tensor value" % node.name)
+            arr = np.asarray(value)
+            consts[node.output[0]] = arr
+            info[node.output[0]] = (arr.ndim, int(onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)))
+            ident = _ident(node.output[0], taken)
+            var[node.output[0]] = "self.%s" % ident
+            params[ident] = arr
+            continue
+        handler = _OPS.get(node.op_type)
+        if handler is None:
+            raise Unsupported("%s '%s': no PyTorch emitter for this op" % (node.op_type, node.name))
+        outs = [_ident(o, taken) if o else "" for o in node.output]
+        n = _Node(node.op_type, node.name or node.op_type, [var.get(i, "") for i in node.input],
+                  list(node.input), outs, _attrs(node),
+                  [info.get(i, (None, 0))[0] for i in node.input],
+                  [info.get(i, (None, 0))[1] for i in node.input],
+                  [consts.get(i) for i in node.input])
+        body.append("# %s %s" % (node.op_type, node.name))
+        body += handler(n)
+        for o, ident in zip(node.output, outs):
+            if o:
+                var[o] = ident
+    missing = [o.name for o in g.output if o.name not in var]
+    if missing:
+        raise Unsupported("graph outputs %s are never computed" % missing)
+    args = ", ".join(["self"] + [var[i] for i in inputs])
+    returns = ", ".join(var[o.name] for o in g.output)
+    lines = [_PRELUDE, "", "class Model(torch.nn.Module):",
+             "    def __init__(self, params):", "        super().__init__()",
+             "        for name, value in params.items():",
+             "            self.register_buffer(name, torch.from_numpy(value.copy()))", "",
+             "    def forward(%s):" % args]
+    lines += ["        " + line for line in body]
+    lines.append("        return (%s,)" % returns)
+    return Emitted("\n".join(lines) + "\n", params, inputs, [o.name for o in g.output])
+
+
+def instantiate(emitted: Emitted) -> Any:
+    """The emitted Model, built (torch imported by the source itself)."""
+    scope: dict[str, Any] = {"__name__": "concord_emitted"}
+    exec(compile(emitted.source, "<concord emitted model>", "exec"), scope)
+    return scope["Model"](emitted.params)
