@@ -733,6 +733,13 @@ std::vector<std::unique_ptr<Backend>> MakeWorkerBackends() {
 }
 
 std::string WorkerPythonPath() { return PythonPath(); }
+
+std::string WorkerPythonFor(const std::string& backend) {
+  for (const BackendSpec* spec : {&kOrt, &kTvm, &kTorch, &kTflite, &kOpenVino, &kTf, &kKeras}) {
+    if (backend == spec->name) return FamilyPythonPath(spec->family);
+  }
+  return PythonPath();
+}
 std::string WorkerAdaptersDir() { return AdaptersDir(); }
 
 }  // namespace concord

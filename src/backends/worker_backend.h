@@ -85,5 +85,8 @@ std::string SessionTransport(const Session& session);
 // CONCORD_ADAPTERS override them), for other tools that run a Python helper the same way.
 std::string WorkerPythonPath();
 std::string WorkerAdaptersDir();
+// The Python interpreter that runs `backend`'s worker on ONNX models (its venv), the main one
+// for backends that are not Python workers.
+std::string WorkerPythonFor(const std::string& backend);
 
 }  // namespace concord

@@ -77,16 +77,12 @@ std::string SelfBinary() {
   return exe.string();
 }
 
-// Runs adapters/onnx_reference_check.py on a bundle: onnx.reference computes the reduced
-// model's outputs and compares them with ref's expected ones and the env's actual ones.
-json OnnxReferenceVerdict(const fs::path& bundle, const Tolerance& tol) {
-  std::string cmd =
-      fmt::format("{} {} {} --rtol {} --atol {} 2>&1", ShellQuote(WorkerPythonPath()),
-                  ShellQuote((fs::path(WorkerAdaptersDir()) / "onnx_reference_check.py").string()),
-                  ShellQuote(bundle.string()), tol.rtol, tol.atol);
+// Runs `cmd` (a Python helper) and parses the JSON object on the last line of its output;
+// {"verdict"|"repro": "not checked", "detail": ...} when it cannot run or says no JSON.
+json RunPythonJson(const std::string& cmd, const std::string& key) {
   std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return {{"verdict", "not checked"}, {"detail", "could not start Python"}};
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {{key, "not checked"}, {"detail", "could not start Python"}};
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
@@ -96,8 +92,31 @@ json OnnxReferenceVerdict(const fs::path& bundle, const Tolerance& tol) {
   try {
     return json::parse(last);
   } catch (const json::parse_error&) {
-    return {{"verdict", "not checked"}, {"detail", out.substr(0, 500)}};
+    return {{key, "not checked"}, {"detail", out.substr(0, 500)}};
   }
+}
+
+// Runs adapters/onnx_reference_check.py on a bundle: onnx.reference computes the reduced
+// model's outputs and compares them with ref's expected ones and the env's actual ones.
+json OnnxReferenceVerdict(const fs::path& bundle, const Tolerance& tol) {
+  return RunPythonJson(
+      fmt::format("{} {} {} --rtol {} --atol {}", ShellQuote(WorkerPythonPath()),
+                  ShellQuote((fs::path(WorkerAdaptersDir()) / "onnx_reference_check.py").string()),
+                  ShellQuote(bundle.string()), tol.rtol, tol.atol),
+      "verdict");
+}
+
+// Runs adapters/upstream_report.py on a bundle: it adds the standalone reproducer (the
+// target's own Python API only), inputs/expected .npz files and the upstream bug report, runs
+// the reproducer once with the env's Python and says whether it reproduces.
+json UpstreamReport(const fs::path& bundle, const std::string& env) {
+  std::string backend = EnvSpec::Parse(env).backend;
+  return RunPythonJson(
+      fmt::format("{} {} {} --python-for {}", ShellQuote(WorkerPythonPath()),
+                  ShellQuote((fs::path(WorkerAdaptersDir()) / "upstream_report.py").string()),
+                  ShellQuote(bundle.string()),
+                  ShellQuote(backend + "=" + WorkerPythonFor(backend))),
+      "repro");
 }
 
 // A reduced repro of one finding.
@@ -644,7 +663,7 @@ class FuzzLoop {
     ++summary_.distinct;
     ++prog_.distinct;
     summary_.new_finding_ids.push_back(id);
-    fs::path dir = o_.out_dir / fmt::format("{:04d}-{}-{}", id, SafeName(d.env), d.symptom);
+    fs::path dir = o_.out_dir / "findings" / SafeName(d.env) / fmt::format("{:04d}", id);
     json fj = {{"id", id},
                {"env", d.env},
                {"symptom", d.symptom},
@@ -658,12 +677,25 @@ class FuzzLoop {
                {"details", d.details}};
     try {
       WriteBundle(dir, d.symptom, fj, r.model, r.inputs, expected, actual);
-      store_.SetFindingBundle(id, dir.string());
+      store_.SetFindingBundle(id, fs::absolute(dir).string());  // reports link it from anywhere
+      if (d.symptom == "inconsistent" || d.symptom == "error" || d.symptom == "crash") {
+        FileUpstream(dir, fj);
+      }
     } catch (const std::exception& e) {
       Report(fmt::format("could not write the bundle {}: {}", dir.string(), e.what()));
     }
     Report(fmt::format("NEW {} {} [{}] {}->{} nodes", d.env, d.symptom, f.signature,
                        r.original_nodes, r.reduced_nodes));
+  }
+
+  // Adds the standalone reproducer and the upstream report to a new finding's bundle and keeps
+  // the reproducer's verdict in its finding.json ("standalone_repro").
+  void FileUpstream(const fs::path& dir, json fj) {
+    json verdict = UpstreamReport(dir, fj.value("env", ""));
+    fj["details"]["standalone_repro"] = verdict;
+    std::ofstream(dir / "finding.json") << fj.dump(2) << "\n";
+    Report(fmt::format("standalone repro.py: {} ({})", verdict.value("repro", "?"),
+                       verdict.value("detail", "")));
   }
 
   // The inputs as .npz bytes for the store; nullopt when there are none or writing fails (they

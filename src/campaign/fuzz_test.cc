@@ -144,8 +144,9 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
   EXPECT_EQ(f[0].message, Disagreement(want, got, o.tol)) << f[0].message;
   EXPECT_FALSE(details.contains("reduction_discarded")) << details.dump();
   // The bundle is an ONNX test case: ref passes it, OpenCV (fusion on) still fails it.
-  std::string suite = o.out_dir.string();
+  std::string suite = bundle.parent_path().string();  // OUT/findings/<env>/<id>
   std::string name = bundle.filename().string();
+  EXPECT_EQ(bundle.parent_path().parent_path(), fs::absolute(o.out_dir / "findings"));
   std::string ref = Shell(
       fmt::format("{} conformance --suite {} --filter '^{}$' --env ref", CONCORD_BIN, suite, name));
   EXPECT_NE(ref.find("exit=0"), std::string::npos) << ref;

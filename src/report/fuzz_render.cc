@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
@@ -236,6 +237,55 @@ std::string TriageNote(const json& details) {
   return out;
 }
 
+// The upstream files adapters/upstream_report.py added to a bundle, and the standalone
+// reproducer's verdict from its finding.json; null when there are none.
+json UpstreamFiles(const std::string& bundle) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (bundle.empty() || !fs::exists(fs::path(bundle) / "report.md", ec)) return nullptr;
+  json up = {{"repro_py", (fs::path(bundle) / "repro.py").string()},
+             {"report_md", (fs::path(bundle) / "report.md").string()},
+             {"verdict", "unknown"}};
+  std::ifstream in(fs::path(bundle) / "finding.json");
+  json fj = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (fj.is_object() && fj.contains("details") && fj["details"].contains("standalone_repro")) {
+    up["verdict"] = fj["details"]["standalone_repro"].value("repro", "unknown");
+  }
+  return up;
+}
+
+// The repro cell of a finding: its bundle, and the standalone repro.py / report.md with the
+// reproducer's verdict where the bundle has them.
+std::string BundleLinks(const json& f, const std::string& html_path);
+
+// `path` as a link from the report at `html_path` (relative when both are known).
+std::string Href(const std::string& path, const std::string& html_path) {
+  namespace fs = std::filesystem;
+  if (html_path.empty()) return path;
+  std::error_code ec;
+  fs::path rel =
+      fs::relative(fs::absolute(path, ec), fs::absolute(html_path, ec).parent_path(), ec);
+  return ec || rel.empty() ? path : rel.string();
+}
+
+std::string BundleLinks(const json& f, const std::string& html_path) {
+  std::string bundle = f.value("bundle", "");
+  if (bundle.empty()) return "";
+  std::string out = fmt::format("<a href=\"{}\"><code>{}</code></a>",
+                                HtmlEscape(Href(bundle, html_path)), HtmlEscape(bundle));
+  if (f.contains("upstream")) {
+    const json& up = f["upstream"];
+    std::string verdict = up.value("verdict", "unknown");
+    out += fmt::format(
+        "<br><a href=\"{}\">repro.py</a> (<span class=\"tag {}\">{}</span>) &middot; "
+        "<a href=\"{}\">report.md</a>",
+        HtmlEscape(Href(up.value("repro_py", ""), html_path)),
+        verdict == "reproduces" ? "inconsistent" : "ok", HtmlEscape(verdict),
+        HtmlEscape(Href(up.value("report_md", ""), html_path)));
+  }
+  return out;
+}
+
 }  // namespace
 
 json FuzzDocument(Store& store) {
@@ -276,6 +326,7 @@ json FuzzDocument(Store& store) {
                                {"last_seen", f.last_seen},
                                {"details", details},
                                {"triage", TriageNote(details)}});
+    if (json up = UpstreamFiles(f.bundle); !up.is_null()) doc["findings"].back()["upstream"] = up;
     json& e = doc["by_symptom"][f.env];
     if (!e.is_object()) e = json::object();
     e[f.symptom] = e.value(f.symptom, 0) + 1;
@@ -301,7 +352,7 @@ json FuzzDocument(Store& store) {
   return doc;
 }
 
-std::string RenderFuzzHtml(const json& doc) {
+std::string RenderFuzzHtml(const json& doc, const std::string& html_path) {
   if (!doc.is_object() || doc.value("schema", "") != kFuzzSchema) {
     Fail(ErrorKind::kInput, "not a Concord fuzz document (schema {} expected)", kFuzzSchema);
   }
@@ -346,7 +397,7 @@ std::string RenderFuzzHtml(const json& doc) {
       std::string triage = f.value("triage", "");
       add("<tr><td>{}</td><td>{}</td><td><span class=\"tag {}\">{}</span></td><td><code>{}</code>"
           "</td><td class=\"num\">{} &rarr; {}</td><td class=\"num\">{}</td><td class=\"num\">#{}"
-          "</td><td class=\"num\">{}</td><td>{}{}</td><td><code>{}</code></td></tr>\n",
+          "</td><td class=\"num\">{}</td><td>{}{}</td><td>{}</td></tr>\n",
           f.value("id", int64_t{0}), HtmlEscape(f.value("env", "")),
           HtmlEscape(f.value("symptom", "")), HtmlEscape(f.value("symptom", "")),
           HtmlEscape(f.value("signature", "")), f.value("original_nodes", int64_t{0}),
@@ -354,7 +405,7 @@ std::string RenderFuzzHtml(const json& doc) {
           f.value("root_cause", f.value("id", int64_t{0})), f.value("seed", int64_t{0}),
           HtmlEscape(f.value("message", "").substr(0, 300)),
           triage.empty() ? "" : "<br><em>" + HtmlEscape(triage) + "</em>",
-          HtmlEscape(f.value("bundle", "")));
+          BundleLinks(f, html_path));
     }
     out += "</tbody></table>";
     if (doc.contains("root_causes")) {

@@ -31,7 +31,13 @@ namespace concord::report {
 
 inline constexpr const char* kFuzzSchema = "concord.fuzz/1";
 
+// The store's findings, root causes, coverage and throughput. Each finding whose bundle holds
+// the upstream files (adapters/upstream_report.py) gets "upstream": {repro_py, report_md,
+// verdict} (paths as stored, the standalone reproducer's verdict from the bundle's
+// finding.json).
 nlohmann::json FuzzDocument(Store& store);
-std::string RenderFuzzHtml(const nlohmann::json& doc);
+// The HTML report; `html_path` (where it will be written) makes the links to bundles,
+// repro.py and report.md relative to it.
+std::string RenderFuzzHtml(const nlohmann::json& doc, const std::string& html_path = "");
 
 }  // namespace concord::report

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -60,6 +61,18 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
   for (const auto& f : store.Findings()) {
     EXPECT_TRUE(fs::exists(fs::path(f.bundle) / "repro.sh")) << f.bundle;
     EXPECT_LE(f.reduced_nodes, f.original_nodes);
+    // ORT's bugs get the upstream files: a standalone repro.py (onnxruntime + numpy), checked
+    // once, and report.md in ORT's issue template.
+    if (f.env.rfind("ort@", 0) == 0 &&
+        (f.symptom == "inconsistent" || f.symptom == "error" || f.symptom == "crash")) {
+      fs::path b(f.bundle);
+      EXPECT_TRUE(fs::exists(b / "repro.py") && fs::exists(b / "expected.npz")) << f.bundle;
+      std::ifstream in(b / "report.md");
+      std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_NE(md.find("### ONNX Runtime Version or Commit ID"), std::string::npos) << md;
+      json fj = json::parse(std::ifstream(b / "finding.json"));
+      EXPECT_EQ(fj["details"]["standalone_repro"]["repro"], "reproduces") << fj.dump();
+    }
   }
   // The report: every chart drawn, no script error.
   fs::path html = out / "fuzz_report.html";

@@ -217,7 +217,7 @@ void PrintTextSummary(const FuzzArgs& a, const FuzzSummary& s, const json& repor
         f["reduced_nodes"].get<int64_t>(), f["count"].get<int64_t>(),
         f["root_cause"].get<int64_t>(),
         f["triage"].get<std::string>().empty() ? "" : " (" + f["triage"].get<std::string>() + ")",
-        f["bundle"].get<std::string>());
+        f["bundle"].get<std::string>().empty() ? "" : DisplayPath(f["bundle"].get<std::string>()));
   }
   std::cout << "store:  " << DisplayPath(db) << "\nreport: " << DisplayPath(html) << "\n";
 }
@@ -349,7 +349,7 @@ int FuzzRayMain(const FuzzArgs& a) {
   }
   json report_doc = report::FuzzDocument(store);
   std::string html = (fs::path(out_dir) / "fuzz_report.html").string();
-  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
+  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc, html));
   json ray = r.result;
   ray.erase("summaries");
   if (a.json) {
@@ -408,7 +408,7 @@ int FuzzMain(const FuzzArgs& a) {
 
   json report_doc = report::FuzzDocument(store);
   std::string html = (fs::path(a.out) / "fuzz_report.html").string();
-  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc));
+  WriteFileAtomic(html, report::RenderFuzzHtml(report_doc, html));
   if (a.json) {
     PrintJsonSummary(a, s, report_doc, db, html);
   } else {
@@ -431,7 +431,7 @@ int FuzzReportMain(const FuzzReportArgs& a) {
   json doc = report::FuzzDocument(store);
   std::string out =
       a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string() : a.out;
-  WriteFileAtomic(out, report::RenderFuzzHtml(doc));
+  WriteFileAtomic(out, report::RenderFuzzHtml(doc, out));
   if (a.json) {
     std::cout << json{{"report", out}, {"document", doc}}.dump(2) << "\n";
   } else {
@@ -461,9 +461,11 @@ Command MakeFuzzCommand(CLI::App& root) {
       "with the env), perf_unconfirmed. Findings are reduced by delta debugging over nodes,\n"
       "deduplicated by (env, symptom, op signature) and grouped into root causes kept in the\n"
       "store (reduced node kinds, env, symptom class; a cause seen by an earlier campaign on the\n"
-      "store counts as known), and written as repro bundles OUT/<id>-<env>-<symptom>/ (an ONNX\n"
-      "test case with "
-      "repro.sh). Exit 1 when any finding other than a label is in the store.\n"
+      "store counts as known), and written as repro bundles OUT/findings/<env>/<id>/: an ONNX\n"
+      "test case with repro.sh, and for ort/tvm/openvino/torch targets a standalone repro.py\n"
+      "(the target's own Python API only; the model emitted as PyTorch code for torch),\n"
+      "inputs/expected .npz and report.md in the upstream issue template, the repro checked\n"
+      "once. Exit 1 when any finding other than a label is in the store.\n"
       "Op support: --infer-support first runs every (op, dtype) alone on each env and records it\n"
       "in the store; later campaigns on the same store reuse that record. Then models take turns:\n"
       "the model of seed S avoids the pairs env S mod N rejects, and every env runs it.\n"
