@@ -370,7 +370,10 @@ class TorchAdapter(Adapter):
         """A failed run, classified. An emitted ONNX model that eager PyTorch cannot run either
         (an op without a kernel for the dtype) is "unsupported"; one that only the compiled
         module fails on is the compiler's error, said so."""
-        what = "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[0] if str(e) else "")
+        # The first lines carry the cause (BackendCompilerFailed names the inner error on its
+        # second line); the rest is traceback and advice.
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()][:3]
+        what = "%s: %s" % (type(e).__name__, " ".join(lines))
         if self.eager is None:
             return AdapterError("runtime", "torch run failed: " + what)
         if self.eager is self.call:

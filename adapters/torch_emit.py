@@ -17,78 +17,26 @@ shape inputs, ...) raises Unsupported naming the node: the torch env reports it 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from onnx_emit import (FLOAT_TYPES, Emitted, Node, OpTable, Unsupported, emit_graph,
+                       instantiate, one, reduce_axes)
 
-NDArray = npt.NDArray[Any]
+__all__ = ["Emitted", "Unsupported", "emit", "instantiate", "supported_ops", "TORCH_DTYPES"]
 
 # ONNX TensorProto data types -> torch dtype spelling.
 TORCH_DTYPES = {1: "torch.float32", 2: "torch.uint8", 3: "torch.int8", 5: "torch.int16",
                 6: "torch.int32", 7: "torch.int64", 9: "torch.bool", 10: "torch.float16",
                 11: "torch.float64", 16: "torch.bfloat16"}
-_FLOAT_TYPES = {1, 10, 11, 16}
-
-
-class Unsupported(Exception):
-    """The graph uses something the emitter cannot write exactly as PyTorch."""
-
-
-@dataclass
-class Emitted:
-    source: str
-    params: dict[str, NDArray]
-    input_names: list[str]
-    output_names: list[str]
-
-
-@dataclass
-class _Node:
-    op: str
-    name: str
-    inputs: list[str]  # variable expressions ("" for an omitted optional input)
-    input_names: list[str]
-    outputs: list[str]
-    attrs: dict[str, Any]
-    ranks: list[Optional[int]]  # rank of each input where known
-    dtypes: list[int]  # ONNX elem type of each input where known (0 unknown)
-    consts: list[Optional[NDArray]] = field(default_factory=list)
-
-    def attr(self, key: str, default: Any = None) -> Any:
-        return self.attrs.get(key, default)
-
-    def const(self, i: int, what: str) -> Optional[NDArray]:
-        """Input i as a constant array (None when omitted); Unsupported when it is computed."""
-        if i >= len(self.inputs) or not self.input_names[i]:
-            return None
-        c = self.consts[i]
-        if c is None:
-            raise Unsupported("%s '%s': %s (input %d) is computed at run time; the emitter "
-                              "needs it constant" % (self.op, self.name, what, i))
-        return c
-
-
-Handler = Callable[[_Node], list[str]]  # -> code lines assigning node.outputs
-_OPS: dict[str, Handler] = {}
-
-
-def _op(*names: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        for n in names:
-            _OPS[n] = fn
-        return fn
-    return register
+_FLOAT_TYPES = FLOAT_TYPES
+_TABLE = OpTable("PyTorch")
+_op = _TABLE.op
+_one = one
+_axes = reduce_axes
 
 
 def supported_ops() -> list[str]:
-    return sorted(_OPS)
-
-
-def _one(n: _Node, expr: str) -> list[str]:
-    return ["%s = %s" % (n.outputs[0], expr)]
+    return sorted(_TABLE.handlers)
 
 
 _UNARY = {"Abs": "torch.abs({})", "Acos": "torch.acos({})", "Asin": "torch.asin({})",
@@ -105,29 +53,29 @@ _UNARY = {"Abs": "torch.abs({})", "Acos": "torch.acos({})", "Asin": "torch.asin(
 
 
 @_op(*_UNARY)
-def _unary(n: _Node) -> list[str]:
+def _unary(n: Node) -> list[str]:
     return _one(n, _UNARY[n.op].format(n.inputs[0]))
 
 
 @_op("Softplus")
-def _softplus(n: _Node) -> list[str]:
+def _softplus(n: Node) -> list[str]:
     # torch's softplus is linear above threshold=20; ONNX's is log(exp(x) + 1) everywhere.
     return _one(n, "torch.log1p(torch.exp({0}))".format(n.inputs[0]))
 
 
 @_op("Elu")
-def _elu(n: _Node) -> list[str]:
+def _elu(n: Node) -> list[str]:
     return _one(n, "torch.nn.functional.elu(%s, alpha=%r)" % (n.inputs[0], n.attr("alpha", 1.0)))
 
 
 @_op("LeakyRelu")
-def _leaky(n: _Node) -> list[str]:
+def _leaky(n: Node) -> list[str]:
     return _one(n, "torch.nn.functional.leaky_relu(%s, %r)" % (n.inputs[0],
                                                               n.attr("alpha", 0.01)))
 
 
 @_op("HardSigmoid")
-def _hard_sigmoid(n: _Node) -> list[str]:
+def _hard_sigmoid(n: Node) -> list[str]:
     return _one(n, "torch.clamp(%s * %r + %r, 0, 1)" % (n.inputs[0], n.attr("alpha", 0.2),
                                                         n.attr("beta", 0.5)))
 
@@ -141,24 +89,24 @@ _BINARY = {"Add": "torch.add({}, {})", "Sub": "torch.sub({}, {})", "Mul": "torch
 
 
 @_op(*_BINARY)
-def _binary(n: _Node) -> list[str]:
+def _binary(n: Node) -> list[str]:
     return _one(n, _BINARY[n.op].format(n.inputs[0], n.inputs[1]))
 
 
 @_op("Div")
-def _div(n: _Node) -> list[str]:
+def _div(n: Node) -> list[str]:
     mode = "" if n.dtypes[0] in _FLOAT_TYPES else ", rounding_mode='trunc'"
     return _one(n, "torch.div(%s, %s%s)" % (n.inputs[0], n.inputs[1], mode))
 
 
 @_op("Pow")
-def _pow(n: _Node) -> list[str]:
+def _pow(n: Node) -> list[str]:
     # ONNX: the result has the base's type whatever the exponent's.
     return _one(n, "torch.pow(%s, %s).to(%s.dtype)" % (n.inputs[0], n.inputs[1], n.inputs[0]))
 
 
 @_op("Max", "Min")
-def _max_min(n: _Node) -> list[str]:
+def _max_min(n: Node) -> list[str]:
     fn = "torch.maximum" if n.op == "Max" else "torch.minimum"
     expr = n.inputs[0]
     for x in n.inputs[1:]:
@@ -167,12 +115,12 @@ def _max_min(n: _Node) -> list[str]:
 
 
 @_op("Where")
-def _where(n: _Node) -> list[str]:
+def _where(n: Node) -> list[str]:
     return _one(n, "torch.where(%s, %s, %s)" % tuple(n.inputs[:3]))
 
 
 @_op("Clip")
-def _clip(n: _Node) -> list[str]:
+def _clip(n: Node) -> list[str]:
     lo = n.inputs[1] if len(n.inputs) > 1 and n.input_names[1] else "None"
     hi = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else "None"
     if lo == "None" and hi == "None":
@@ -181,7 +129,7 @@ def _clip(n: _Node) -> list[str]:
 
 
 @_op("Cast")
-def _cast(n: _Node) -> list[str]:
+def _cast(n: Node) -> list[str]:
     to = n.attr("to")
     if to not in TORCH_DTYPES:
         raise Unsupported("Cast '%s': to=%s has no torch dtype here" % (n.name, to))
@@ -189,7 +137,7 @@ def _cast(n: _Node) -> list[str]:
 
 
 @_op("Gemm")
-def _gemm(n: _Node) -> list[str]:
+def _gemm(n: Node) -> list[str]:
     a = n.inputs[0] + (".t()" if n.attr("transA", 0) else "")
     b = n.inputs[1] + (".t()" if n.attr("transB", 0) else "")
     expr = "torch.matmul(%s, %s)" % (a, b)
@@ -202,14 +150,14 @@ def _gemm(n: _Node) -> list[str]:
     return _one(n, expr)
 
 
-def _spatial(n: _Node) -> int:
+def _spatial(n: Node) -> int:
     r = n.ranks[0]
     if r is None or r < 3 or r > 5:
         raise Unsupported("%s '%s': input rank %s (torch has 1-3 spatial dims)" % (n.op, n.name, r))
     return r - 2
 
 
-def _pads(n: _Node, k: int) -> list[int]:
+def _pads(n: Node, k: int) -> list[int]:
     auto = n.attr("auto_pad", "NOTSET")
     if auto in ("NOTSET", ""):
         return list(n.attr("pads", [0] * (2 * k)))
@@ -227,7 +175,7 @@ def _torch_pad_order(pads: list[int], k: int) -> tuple[int, ...]:
 
 
 @_op("Conv")
-def _conv(n: _Node) -> list[str]:
+def _conv(n: Node) -> list[str]:
     k = _spatial(n)
     strides = list(n.attr("strides", [1] * k))
     dil = list(n.attr("dilations", [1] * k))
@@ -249,7 +197,7 @@ def _conv(n: _Node) -> list[str]:
 
 
 @_op("ConvTranspose")
-def _conv_transpose(n: _Node) -> list[str]:
+def _conv_transpose(n: Node) -> list[str]:
     k = _spatial(n)
     if n.attr("output_shape") is not None or n.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
         raise Unsupported("ConvTranspose '%s': output_shape/auto_pad need the input shape" % n.name)
@@ -272,7 +220,7 @@ def _conv_transpose(n: _Node) -> list[str]:
     return lines
 
 
-def _pool_common(n: _Node) -> tuple[int, list[int], list[int], list[int], list[int]]:
+def _pool_common(n: Node) -> tuple[int, list[int], list[int], list[int], list[int]]:
     k = _spatial(n)
     if n.attr("ceil_mode", 0):
         raise Unsupported("%s '%s': ceil_mode=1 (torch drops a last window that ONNX keeps)"
@@ -285,7 +233,7 @@ def _pool_common(n: _Node) -> tuple[int, list[int], list[int], list[int], list[i
 
 
 @_op("MaxPool")
-def _max_pool(n: _Node) -> list[str]:
+def _max_pool(n: Node) -> list[str]:
     if len(n.outputs) > 1:
         raise Unsupported("MaxPool '%s': the Indices output" % n.name)
     k, kernel, strides, dil, pads = _pool_common(n)
@@ -306,7 +254,7 @@ def _max_pool(n: _Node) -> list[str]:
 
 
 @_op("AveragePool")
-def _avg_pool(n: _Node) -> list[str]:
+def _avg_pool(n: Node) -> list[str]:
     k, kernel, strides, dil, pads = _pool_common(n)
     if any(d != 1 for d in dil):
         raise Unsupported("AveragePool '%s': dilations (torch's avg_pool has none)" % n.name)
@@ -331,7 +279,7 @@ def _avg_pool(n: _Node) -> list[str]:
 
 
 @_op("GlobalAveragePool", "GlobalMaxPool")
-def _global_pool(n: _Node) -> list[str]:
+def _global_pool(n: Node) -> list[str]:
     k = _spatial(n)
     dims = tuple(range(2, 2 + k))
     fn = "torch.mean" if n.op == "GlobalAveragePool" else "torch.amax"
@@ -339,7 +287,7 @@ def _global_pool(n: _Node) -> list[str]:
 
 
 @_op("BatchNormalization")
-def _batch_norm(n: _Node) -> list[str]:
+def _batch_norm(n: Node) -> list[str]:
     if n.attr("training_mode", 0) or len(n.outputs) > 1:
         raise Unsupported("BatchNormalization '%s': training mode" % n.name)
     x, s, b, m, v = n.inputs[:5]
@@ -348,7 +296,7 @@ def _batch_norm(n: _Node) -> list[str]:
 
 
 @_op("InstanceNormalization")
-def _instance_norm(n: _Node) -> list[str]:
+def _instance_norm(n: Node) -> list[str]:
     # By hand: torch's instance_norm refuses a single spatial element, ONNX allows it.
     r = n.ranks[0]
     if r is None or r < 3:
@@ -363,7 +311,7 @@ def _instance_norm(n: _Node) -> list[str]:
 
 
 @_op("LayerNormalization")
-def _layer_norm(n: _Node) -> list[str]:
+def _layer_norm(n: Node) -> list[str]:
     if len([o for o in n.outputs if o]) > 1:
         raise Unsupported("LayerNormalization '%s': Mean/InvStdDev outputs" % n.name)
     r = n.ranks[0]
@@ -387,13 +335,13 @@ def _layer_norm(n: _Node) -> list[str]:
 
 
 @_op("Softmax", "LogSoftmax")
-def _softmax(n: _Node) -> list[str]:
+def _softmax(n: Node) -> list[str]:
     fn = "softmax" if n.op == "Softmax" else "log_softmax"
     return _one(n, "torch.nn.functional.%s(%s, dim=%d)" % (fn, n.inputs[0], n.attr("axis", -1)))
 
 
 @_op("Flatten")
-def _flatten(n: _Node) -> list[str]:
+def _flatten(n: Node) -> list[str]:
     r = n.ranks[0]
     if r is None:
         raise Unsupported("Flatten '%s': unknown input rank" % n.name)
@@ -408,7 +356,7 @@ def _flatten(n: _Node) -> list[str]:
 
 
 @_op("Reshape")
-def _reshape(n: _Node) -> list[str]:
+def _reshape(n: Node) -> list[str]:
     shape = n.const(1, "shape")
     assert shape is not None
     dims = [int(d) for d in shape.tolist()]
@@ -420,7 +368,7 @@ def _reshape(n: _Node) -> list[str]:
 
 
 @_op("Transpose")
-def _transpose(n: _Node) -> list[str]:
+def _transpose(n: Node) -> list[str]:
     perm = n.attr("perm")
     if perm is None:
         r = n.ranks[0]
@@ -430,15 +378,8 @@ def _transpose(n: _Node) -> list[str]:
     return _one(n, "%s.permute(%r)" % (n.inputs[0], tuple(perm)))
 
 
-def _axes(n: _Node, index: int) -> Optional[list[int]]:
-    if n.attr("axes") is not None:
-        return list(n.attr("axes"))
-    c = n.const(index, "axes")
-    return None if c is None else [int(a) for a in c.reshape(-1).tolist()]
-
-
 @_op("Squeeze")
-def _squeeze(n: _Node) -> list[str]:
+def _squeeze(n: Node) -> list[str]:
     axes = _axes(n, 1)
     if axes is None:
         return _one(n, "torch.squeeze(%s)" % n.inputs[0])
@@ -446,7 +387,7 @@ def _squeeze(n: _Node) -> list[str]:
 
 
 @_op("Unsqueeze")
-def _unsqueeze(n: _Node) -> list[str]:
+def _unsqueeze(n: Node) -> list[str]:
     axes = _axes(n, 1)
     r = n.ranks[0]
     if axes is None or r is None:
@@ -459,12 +400,12 @@ def _unsqueeze(n: _Node) -> list[str]:
 
 
 @_op("Concat")
-def _concat(n: _Node) -> list[str]:
+def _concat(n: Node) -> list[str]:
     return _one(n, "torch.cat([%s], dim=%d)" % (", ".join(n.inputs), n.attr("axis")))
 
 
 @_op("Split")
-def _split(n: _Node) -> list[str]:
+def _split(n: Node) -> list[str]:
     axis = n.attr("axis", 0)
     split = n.const(1, "split") if len(n.inputs) > 1 else None
     x = n.inputs[0]
@@ -479,7 +420,7 @@ def _split(n: _Node) -> list[str]:
 
 
 @_op("Slice")
-def _slice(n: _Node) -> list[str]:
+def _slice(n: Node) -> list[str]:
     starts, ends = n.const(1, "starts"), n.const(2, "ends")
     axes = n.const(3, "axes") if len(n.inputs) > 3 else None
     steps = n.const(4, "steps") if len(n.inputs) > 4 else None
@@ -493,12 +434,12 @@ def _slice(n: _Node) -> list[str]:
 
 
 @_op("Gather")
-def _gather(n: _Node) -> list[str]:
+def _gather(n: Node) -> list[str]:
     return _one(n, "onnx_gather(%s, %s, %d)" % (n.inputs[0], n.inputs[1], n.attr("axis", 0)))
 
 
 @_op("Expand")
-def _expand(n: _Node) -> list[str]:
+def _expand(n: Node) -> list[str]:
     shape = n.const(1, "shape")
     assert shape is not None
     x = n.inputs[0]
@@ -507,7 +448,7 @@ def _expand(n: _Node) -> list[str]:
 
 
 @_op("Pad")
-def _pad(n: _Node) -> list[str]:
+def _pad(n: Node) -> list[str]:
     pads = n.const(1, "pads")
     assert pads is not None
     value = n.const(2, "constant_value") if len(n.inputs) > 2 else None
@@ -543,7 +484,7 @@ def _pad(n: _Node) -> list[str]:
 
 
 @_op("Resize")
-def _resize(n: _Node) -> list[str]:
+def _resize(n: Node) -> list[str]:
     mode = n.attr("mode", "nearest")
     ctm = n.attr("coordinate_transformation_mode", "half_pixel")
     nearest = n.attr("nearest_mode", "round_prefer_floor")
@@ -587,7 +528,7 @@ _REDUCE = {"ReduceSum": "torch.sum({x}, dim={d}, keepdim={k}).to({x}.dtype)",
 
 
 @_op(*_REDUCE)
-def _reduce(n: _Node) -> list[str]:
+def _reduce(n: Node) -> list[str]:
     index = 1 if (n.op == "ReduceSum" or len(n.inputs) > 1) else 99
     axes = _axes(n, index) if index < 99 else (list(n.attr("axes")) if n.attr("axes") else None)
     keep = bool(n.attr("keepdims", 1))
@@ -609,7 +550,7 @@ def _reduce(n: _Node) -> list[str]:
 
 
 @_op("ArgMax", "ArgMin")
-def _arg(n: _Node) -> list[str]:
+def _arg(n: Node) -> list[str]:
     fn = "torch.argmax" if n.op == "ArgMax" else "torch.argmin"
     axis, keep = n.attr("axis", 0), bool(n.attr("keepdims", 1))
     x = n.inputs[0]
@@ -620,7 +561,7 @@ def _arg(n: _Node) -> list[str]:
 
 
 @_op("TopK")
-def _topk(n: _Node) -> list[str]:
+def _topk(n: Node) -> list[str]:
     # ONNX orders ties by index (the lower first); torch.topk leaves ties unspecified, a stable
     # sort does not.
     k = n.const(1, "K")
@@ -684,107 +625,14 @@ def onnx_prod(x, dims, keepdim):
 '''
 
 
-def _attrs(node: Any) -> dict[str, Any]:
-    import onnx
-    out: dict[str, Any] = {}
-    for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        if isinstance(v, bytes):
-            v = v.decode()
-        elif isinstance(v, list):
-            v = [x.decode() if isinstance(x, bytes) else x for x in v]
-        elif hasattr(v, "dims"):  # a TensorProto attribute
-            v = onnx.numpy_helper.to_array(v)
-        out[a.name] = v
-    return out
-
-
-def _ident(name: str, taken: set[str]) -> str:
-    base = "v_" + re.sub(r"\W", "_", name)[:40]
-    ident, i = base, 1
-    while ident in taken:
-        i += 1
-        ident = "%s_%d" % (base, i)
-    taken.add(ident)
-    return ident
-
-
 def emit(model: Any) -> Emitted:
     """Emits `model` (an onnx.ModelProto, opset 13..21, default domain only) as PyTorch source."""
-    import onnx
-    from onnx import numpy_helper
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if not 13 <= opset <= 21:
-        raise Unsupported("opset %d: the emitter writes opset 13..21 semantics" % opset)
-    try:
-        model = onnx.shape_inference.infer_shapes(model)
-    except Exception as e:  # the emitter needs ranks; the model is the fuzzer's, checked valid
-        raise Unsupported("shape inference failed: %s" % e) from None
-    g = model.graph
-    consts: dict[str, NDArray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    info: dict[str, tuple[Optional[int], int]] = {}
-    for vi in list(g.input) + list(g.value_info) + list(g.output):
-        t = vi.type.tensor_type
-        rank = len(t.shape.dim) if t.HasField("shape") else None
-        info[vi.name] = (rank, t.elem_type)
-    for name, arr in consts.items():
-        info[name] = (arr.ndim, int(onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)))
-    taken: set[str] = set()
-    var: dict[str, str] = {}
-    params: dict[str, NDArray] = {}
-    for name, arr in consts.items():
-        ident = _ident(name, taken)
-        var[name] = "self.%s" % ident
-        params[ident] = arr
-    inputs = [i.name for i in g.input if i.name not in consts]
-    for name in inputs:
-        var[name] = _ident(name, taken)
-    body: list[str] = []
-    for node in g.node:
-        if node.domain not in ("", "ai.onnx"):
-            raise Unsupported("node '%s': domain %s" % (node.name, node.domain))
-        if node.op_type == "Constant":
-            value = _attrs(node).get("value")
-            if value is None:
-                raise Unsupported("Constant '%s' without a tensor value" % node.name)
-            arr = np.asarray(value)
-            consts[node.output[0]] = arr
-            info[node.output[0]] = (arr.ndim, int(onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)))
-            ident = _ident(node.output[0], taken)
-            var[node.output[0]] = "self.%s" % ident
-            params[ident] = arr
-            continue
-        handler = _OPS.get(node.op_type)
-        if handler is None:
-            raise Unsupported("%s '%s': no PyTorch emitter for this op" % (node.op_type, node.name))
-        outs = [_ident(o, taken) if o else "" for o in node.output]
-        n = _Node(node.op_type, node.name or node.op_type, [var.get(i, "") for i in node.input],
-                  list(node.input), outs, _attrs(node),
-                  [info.get(i, (None, 0))[0] for i in node.input],
-                  [info.get(i, (None, 0))[1] for i in node.input],
-                  [consts.get(i) for i in node.input])
-        body.append("# %s %s" % (node.op_type, node.name))
-        body += handler(n)
-        for o, ident in zip(node.output, outs):
-            if o:
-                var[o] = ident
-    missing = [o.name for o in g.output if o.name not in var]
-    if missing:
-        raise Unsupported("graph outputs %s are never computed" % missing)
-    args = ", ".join(["self"] + [var[i] for i in inputs])
-    returns = ", ".join(var[o.name] for o in g.output)
+    code = emit_graph(model, _TABLE)
     lines = [_PRELUDE, "", "class Model(torch.nn.Module):",
              "    def __init__(self, params):", "        super().__init__()",
              "        for name, value in params.items():",
              "            self.register_buffer(name, torch.from_numpy(value.copy()))", "",
-             "    def forward(%s):" % args]
-    lines += ["        " + line for line in body]
-    lines.append("        return (%s,)" % returns)
-    return Emitted("\n".join(lines) + "\n", params, inputs, [o.name for o in g.output])
-
-
-def instantiate(emitted: Emitted) -> Any:
-    """The emitted Model, built (torch imported by the source itself)."""
-    scope: dict[str, Any] = {"__name__": "concord_emitted"}
-    exec(compile(emitted.source, "<concord emitted model>", "exec"), scope)
-    return scope["Model"](emitted.params)
+             "    def forward(%s):" % ", ".join(["self"] + code.args)]
+    lines += ["        " + line for line in code.body]
+    lines.append("        return (%s,)" % ", ".join(code.returns))
+    return Emitted("\n".join(lines) + "\n", code.params, code.input_names, code.output_names)

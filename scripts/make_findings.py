@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes minimal repros of third-party runtime bugs found by Concord, in ONNX's test layout
-(findings/<name>/model.onnx + test_data_set_0 with a numpy-computed expected output):
+(findings/<target>/<name>/model.onnx + test_data_set_0 with a numpy-computed expected output):
 
   make_findings.py findings/
 
@@ -121,7 +121,8 @@ def main():
         return 2
     for fn in (opencv_matmul_scale_fusion, opencv_layernorm_mul_assert, dnnl_log_of_one,
                ort_tree_ensemble_post_transform, onnx2tf_dynamic_batch_channel_mul):
-        fn(os.path.join(sys.argv[1], fn.__name__))
+        target, name = fn.__name__.split("_", 1)  # findings/<target>/<name>
+        fn(os.path.join(sys.argv[1], target, name))
     return 0
 
 

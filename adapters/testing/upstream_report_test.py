@@ -4,7 +4,7 @@ standalone reproducer and an upstream bug report.
     .venv/bin/python adapters/testing/upstream_report_test.py TORCH_PYTHON
 
 Bundles are built by hand in `concord fuzz`'s layout, with expected outputs computed by hand:
-- ONNX Runtime's TreeEnsemble post_transform mix-up (findings/ort_tree_ensemble_post_transform,
+- ONNX Runtime's TreeEnsemble post_transform mix-up (findings/ort/tree_ensemble_post_transform,
   a real bug in the installed ORT): repro.py reproduces, report.md follows ORT's template and
   names the version repro.py ran with.
 - A correct model (Relu) on ORT and on torch@cpu,opt=2 (the model emitted as PyTorch code and

@@ -1,5 +1,5 @@
 // The fuzz loop on a generator we control: even seeds give a model that hides a real OpenCV 4.6
-// bug (MatMul followed by Mul(scalar) loses the scale when fused; findings/opencv_matmul_scale_
+// bug (MatMul followed by Mul(scalar) loses the scale when fused; findings/opencv/matmul_scale_
 // fusion) inside 9 nodes, odd seeds a model every runtime gets right. The loop must report one
 // distinct finding for OpenCV (hit on every even seed), reduced to the 2-node core, none for
 // ONNX Runtime, and write a repro bundle that `concord conformance` confirms.

@@ -1,5 +1,5 @@
 // Delta debugging over nodes on a real runtime bug: OpenCV 4.6 DNN drops the scale of a
-// MatMul followed by Mul(scalar) when fusing (findings/opencv_matmul_scale_fusion). Buried in a
+// MatMul followed by Mul(scalar) when fusing (findings/opencv/matmul_scale_fusion). Buried in a
 // 9-node model, the reducer must find the 2-node core, and the reduced model must still show
 // the bug on OpenCV while ref computes the right value.
 #include "campaign/reduce.h"

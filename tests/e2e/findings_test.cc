@@ -1,4 +1,4 @@
-// findings/ holds minimal repros of bugs found in OpenCV's DNN module and ONNX Runtime
+// findings/<target>/<name>/ holds minimal repros of bugs found in OpenCV's DNN module and ONNX Runtime
 // (findings/README.md). Each must still reproduce the way it is documented (ORT's TreeEnsemble
 // post_transform swap as a wrong result on ort@cpu), on the OpenCV that Concord links: the scale
 // fusion gives a wrong result with fusion on (opt=3) and the right one with fusion off (opt=0),
@@ -17,10 +17,11 @@ namespace {
 
 const std::string kFindings = std::string(CONCORD_SOURCE_DIR) + "/findings";
 
-// `concord conformance --json` on findings/ with `env`: case name -> its JSON record.
-std::map<std::string, nlohmann::json> Cases(const std::string& env, int* code) {
-  CliResult r =
-      RunConcord("conformance --suite " + Quote(kFindings) + " --env " + Quote(env) + " --json");
+// `concord conformance --json` on findings/<target> with `env`: case name -> its JSON record.
+std::map<std::string, nlohmann::json> Cases(const std::string& target, const std::string& env,
+                                            int* code) {
+  CliResult r = RunConcord("conformance --suite " + Quote(kFindings + "/" + target) + " --env " +
+                           Quote(env) + " --json");
   EXPECT_FALSE(r.signaled) << r.err;
   *code = r.code;
   std::map<std::string, nlohmann::json> cases;
@@ -33,9 +34,9 @@ std::map<std::string, nlohmann::json> Cases(const std::string& env, int* code) {
 
 TEST(Findings, MatMulScaleFusionStillGivesWrongResultWithFusionOn) {
   int code = 0;
-  auto cases = Cases("opencv@cpu,opt=3", &code);
-  ASSERT_TRUE(cases.count("opencv_matmul_scale_fusion"));
-  const auto& c = cases["opencv_matmul_scale_fusion"];
+  auto cases = Cases("opencv", "opencv@cpu,opt=3", &code);
+  ASSERT_TRUE(cases.count("matmul_scale_fusion"));
+  const auto& c = cases["matmul_scale_fusion"];
   EXPECT_EQ(c["status"], "fail") << c.dump();
   EXPECT_EQ(c["class"], "wrong_result") << c.dump();
   EXPECT_EQ(code, 1);
@@ -43,17 +44,17 @@ TEST(Findings, MatMulScaleFusionStillGivesWrongResultWithFusionOn) {
 
 TEST(Findings, MatMulScaleFusionIsCorrectWithFusionOff) {
   int code = 0;
-  auto cases = Cases("opencv@cpu,opt=0", &code);
-  ASSERT_TRUE(cases.count("opencv_matmul_scale_fusion"));
-  EXPECT_EQ(cases["opencv_matmul_scale_fusion"]["status"], "pass")
-      << cases["opencv_matmul_scale_fusion"].dump();
+  auto cases = Cases("opencv", "opencv@cpu,opt=0", &code);
+  ASSERT_TRUE(cases.count("matmul_scale_fusion"));
+  EXPECT_EQ(cases["matmul_scale_fusion"]["status"], "pass")
+      << cases["matmul_scale_fusion"].dump();
 }
 
 TEST(Findings, LayerNormMulStillHitsOpenCvShapeAssertion) {
   int code = 0;
-  auto cases = Cases("opencv@cpu,opt=3", &code);
-  ASSERT_TRUE(cases.count("opencv_layernorm_mul_assert"));
-  const auto& c = cases["opencv_layernorm_mul_assert"];
+  auto cases = Cases("opencv", "opencv@cpu,opt=3", &code);
+  ASSERT_TRUE(cases.count("layernorm_mul_assert"));
+  const auto& c = cases["layernorm_mul_assert"];
   EXPECT_EQ(c["status"], "error") << c.dump();
   EXPECT_EQ(c["class"], "error") << c.dump();
   std::string reason = c["reason"].get<std::string>();
@@ -63,9 +64,9 @@ TEST(Findings, LayerNormMulStillHitsOpenCvShapeAssertion) {
 
 TEST(Findings, OrtTreeEnsemblePostTransformIsStillSwapped) {
   int code = 0;
-  auto cases = Cases("ort@cpu", &code);
-  ASSERT_TRUE(cases.count("ort_tree_ensemble_post_transform"));
-  const auto& c = cases["ort_tree_ensemble_post_transform"];
+  auto cases = Cases("ort", "ort@cpu", &code);
+  ASSERT_TRUE(cases.count("tree_ensemble_post_transform"));
+  const auto& c = cases["tree_ensemble_post_transform"];
   EXPECT_EQ(c["status"], "fail") << c.dump();
   EXPECT_EQ(c["class"], "wrong_result") << c.dump();
 }
