@@ -189,9 +189,93 @@ void WriteBundle(const fs::path& dir, const std::string& symptom, const json& fi
 
 }  // namespace
 
+namespace {
+
+// Integer arithmetic that can leave its type's range (ONNX leaves the result undefined: runtimes
+// wrap, saturate or compute in floating point).
+bool MayOverflowIntegers(const std::string& op) {
+  static const std::set<std::string> kOps = {"Add",
+                                             "Sub",
+                                             "Mul",
+                                             "Pow",
+                                             "Neg",
+                                             "Abs",
+                                             "MatMul",
+                                             "Gemm",
+                                             "ReduceSum",
+                                             "ReduceProd",
+                                             "ReduceSumSquare",
+                                             "ReduceL1",
+                                             "ReduceMean"};
+  return kOps.count(op) > 0;
+}
+
+// Whether integer node `n` overflows on `values`: the node alone is re-run on ref in float64
+// (its integer operands converted; shape-like operands such as reduce axes kept) and any result
+// outside the int32/int64 range counts.
+bool IntegerNodeOverflows(const Model& model, const onnx::NodeProto& n, const ValueMap& values) {
+  if (!MayOverflowIntegers(n.op_type()) || n.input_size() == 0 || n.output_size() == 0) {
+    return false;
+  }
+  auto first = values.find(n.input(0));
+  if (first == values.end() || !first->second.is_tensor()) return false;
+  DType dt = first->second.tensor.dtype();
+  if (dt != DType::kInt32 && dt != DType::kInt64) return false;
+  double limit = dt == DType::kInt32 ? 2147483647.0 : 9.2e18;
+  bool reduce = n.op_type().rfind("Reduce", 0) == 0;
+  onnx::ModelProto proto;
+  proto.set_ir_version(8);
+  for (const auto& o : model.proto().opset_import()) *proto.add_opset_import() = o;
+  onnx::GraphProto* g = proto.mutable_graph();
+  g->set_name("overflow_check");
+  *g->add_node() = n;
+  ValueMap feeds;
+  for (int i = 0; i < n.input_size(); ++i) {
+    const std::string& name = n.input(i);
+    if (name.empty()) continue;
+    auto it = values.find(name);
+    if (it == values.end() || !it->second.is_tensor()) return false;
+    Tensor t = it->second.tensor;
+    bool operand = !(reduce && i == 1);  // a reduce's axes stay int64
+    if (operand && t.dtype() != DType::kFloat64) t = t.CastTo(DType::kFloat64);
+    auto* vi = g->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(operand ? static_cast<int32_t>(onnx::TensorProto::DOUBLE)
+                              : static_cast<int32_t>(t.dtype()));
+    for (int64_t d : t.shape()) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    feeds[name] = Value(std::move(t));
+  }
+  g->add_output()->set_name(n.output(0));
+  g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::DOUBLE);
+  try {
+    Model m = Model::FromProto(proto, "", "overflow check",
+                               {/*run_checker=*/false, /*infer_shapes=*/false});
+    std::vector<Value> out = RunReference(m, feeds);
+    if (out.empty() || !out[0].is_tensor()) return false;
+    const Tensor& r = out[0].tensor;
+    for (int64_t i = 0; i < r.numel(); ++i) {
+      double x = r.data<double>()[i];
+      if (!std::isfinite(x) || x > limit || x < -limit - 1) return true;
+    }
+  } catch (const std::exception&) {
+    return false;  // the node has no float64 kernel: no verdict
+  }
+  return false;
+}
+
+}  // namespace
+
 std::optional<std::string> SpecUndefinedReason(const Model& model, const ValueMap& values) {
   for (const auto& n : model.graph().node()) {
     const std::string& op = n.op_type();
+    if (IntegerNodeOverflows(model, n, values)) {
+      return fmt::format(
+          "{} '{}' overflows its integer type (ONNX leaves the result undefined: "
+          "runtimes wrap, saturate or compute in floating point)",
+          op, n.name());
+    }
     if ((op == "ArgMax" || op == "ArgMin" || op == "TopK") && n.input_size() > 0) {
       auto it = values.find(n.input(0));
       if (it == values.end() || !it->second.is_tensor()) continue;

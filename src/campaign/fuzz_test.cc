@@ -31,11 +31,12 @@ onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, std::vector
 }
 
 void AddValue(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
-              const std::string& name, std::vector<int64_t> dims) {
+              const std::string& name, std::vector<int64_t> dims,
+              int32_t elem_type = onnx::TensorProto::FLOAT) {
   auto* vi = list->Add();
   vi->set_name(name);
   auto* t = vi->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->set_elem_type(elem_type);
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
@@ -282,6 +283,33 @@ TEST(SpecUndefinedReason, TiesIntoArgMaxAndOutOfRangeCasts) {
   r = SpecUndefinedReason(model, {{"x", huge}});
   ASSERT_TRUE(r.has_value());
   EXPECT_NE(r->find("Cast"), std::string::npos);
+}
+
+// 2026-12-07 campaign: ORT and OpenVINO "disagreed" with ref on an int32 ReduceProd whose
+// product is ~4e11: ref wraps, ORT saturates to INT32_MAX. Overflow is undefined, not a bug.
+TEST(SpecUndefinedReason, IntegerOverflowInReductionsAndProducts) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  AddValue(g->mutable_input(), "x", {3}, onnx::TensorProto::INT32);
+  AddNode(g, "ReduceProd", {"x"}, "p");
+  AddNode(g, "Mul", {"x", "x"}, "q");
+  Model model = Model::FromProto(m, "", "overflow", {false, false});
+  Tensor small(DType::kInt32, {3}), big(DType::kInt32, {3}), square(DType::kInt32, {3});
+  for (int i = 0; i < 3; ++i) {
+    small.data<int32_t>()[i] = -7 + i * 5;           // product -7 * -2 * 3: fine
+    big.data<int32_t>()[i] = 2000 - i;               // product ~8e9: overflows int32
+    square.data<int32_t>()[i] = i == 2 ? 50000 : 1;  // 50000^2 = 2.5e9 in Mul only
+  }
+  EXPECT_FALSE(SpecUndefinedReason(model, {{"x", small}}).has_value());
+  auto r = SpecUndefinedReason(model, {{"x", big}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->find("ReduceProd"), std::string::npos) << *r;
+  EXPECT_NE(r->find("overflows"), std::string::npos) << *r;
+  r = SpecUndefinedReason(model, {{"x", square}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->find("Mul"), std::string::npos) << *r;
 }
 
 }  // namespace
