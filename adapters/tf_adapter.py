@@ -10,6 +10,13 @@ Env: tf@cpu or keras@cpu plus OPTIONS:
   threads  intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's default); applies to the
            worker's first model (TensorFlow fixes it at start-up).
 
+ONNX models (tf@cpu only; the fuzzer's generated graphs) are emitted op by op as TensorFlow
+source (tf_emit.py: no converter between the graph and the compiler) and run at the levels
+above, opt=3 being XLA; lite=1 converts the emitted tf.function with TensorFlow's TFLite
+converter and runs it on the LiteRT interpreter, XNNPACK on (xnnpack=1, default) or off. A run
+only the compiled function (tf.function, XLA, LiteRT) fails is reported as its error; one eager
+TensorFlow cannot run either as "unsupported".
+
 Signature: Keras: model.inputs / model.outputs (names, dtypes, shapes; None dims unknown), fed
 by position; SavedModel: the serving signature's TensorSpecs by name (outputs in name order).
 
@@ -46,17 +53,27 @@ class TfAdapter(Adapter):
     OPTIONS = (
         OptionSpec("opt", "0 eager, 1 tf.function without Grappler, 2 tf.function, 3 XLA "
                    "(jit_compile)", "int", 0, 3, 2),
+        OptionSpec("emit", "1 = run an ONNX model by emitting it op by op as TensorFlow code "
+                   "(tf_emit.py; how `concord fuzz` reaches the compiler without a converter); "
+                   "0 refuses ONNX models", "int", 0, 1, 0),
+        OptionSpec("lite", "ONNX models (emitted as TensorFlow): 1 = converted by TensorFlow's "
+                   "TFLite converter and run on the LiteRT interpreter (tf.lite.Interpreter)",
+                   "int", 0, 1, 0),
+        OptionSpec("xnnpack", "lite=1: 1 = the interpreter's default XNNPACK delegate, 0 = "
+                   "builtin kernels only", "int", 0, 1, 1),
         OptionSpec("threads", "intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's "
                    "default)", "int", 0, 4096, 0),
     )
     OPT_MAPPING = ("opt=0 eager (SavedModel: its signature function as loaded), 1 tf.function "
                    "with Grappler off, 2 tf.function (Grappler on), 3 tf.function(jit_compile="
-                   "True) (XLA); threads=N -> intra_op_parallelism_threads=N, inter_op=1; taps "
+                   "True) (XLA); ONNX models: emitted as TensorFlow code (tf_emit.py), same "
+                   "levels, lite=1 -> TFLite converter + LiteRT interpreter (xnnpack=0|1); "
+                   "threads=N -> intra_op_parallelism_threads=N, inter_op=1; taps "
                    "by layer name (.keras only), eager")
     DEVICES = ("cpu",)
     # In order of preference: where a matrix model has twins in both formats, tf@cpu runs the
     # SavedModel (TensorFlow's own format) and keras@cpu the .keras file.
-    FORMATS = ("keras", "savedmodel")
+    FORMATS = ("keras", "savedmodel", "onnx")
     supports_taps = True
 
     def __init__(self, backend: str) -> None:
@@ -68,9 +85,12 @@ class TfAdapter(Adapter):
         self.output_names: list[str] = []
         self.taps_model: Any = None
         self.taps_names: list[str] = []
+        self.eager_call: Optional[Callable[[list[Any]], list[Any]]] = None  # emitted ONNX
+        self.emitted_source = ""
+        self._lite: Any = None
 
     def capabilities(self) -> JsonDict:
-        formats = self.FORMATS if self.backend == "keras" else self.FORMATS[::-1]
+        formats = self.FORMATS if self.backend == "keras" else ("savedmodel", "keras", "onnx")
         return describe_capabilities(self.OPTIONS, self.OPT_MAPPING, self.DEVICES,
                                      list(self.DEVICES), self.supports_taps, formats)
 
@@ -96,13 +116,18 @@ class TfAdapter(Adapter):
         if device != "cpu":
             raise AdapterError("unsupported", "%s adapter runs on the CPU only (got '%s')"
                                % (self.backend, device))
-        if fmt not in self.FORMATS:
-            raise AdapterError("unsupported", "%s@cpu runs .keras files and SavedModel folders, "
-                               "not %s" % (self.backend, fmt))
+        if fmt not in ("keras", "savedmodel"):
+            raise AdapterError("unsupported", "%s@cpu runs .keras files, SavedModel folders and "
+                               "ONNX models (emitted as TensorFlow), not %s files"
+                               % (self.backend, fmt))
         values = parse_options(self.backend, self.OPTIONS, options)
         opt, threads = values.get_int("opt"), values.get_int("threads")
         self._start_tf(opt, threads)
         self.taps_model = None
+        self.eager_call = None
+        if values.get_int("lite"):
+            raise AdapterError("usage", "%s: lite=1 applies to ONNX models (emitted as "
+                               "TensorFlow)" % self.backend)
         if fmt == "keras":
             signature, eager = self._load_keras(path)
         else:
@@ -114,6 +139,102 @@ class TfAdapter(Adapter):
         env = "%s@cpu,opt=%d" % (self.backend, opt) + (",threads=%d" % threads if threads else "")
         return {"effective_env": env, "execution": _HOW[opt], "format": fmt,
                 "signature": signature}
+
+    def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
+        """An ONNX model, emitted op by op as TensorFlow code (tf_emit.py): opt 0 eager, 1
+        tf.function without Grappler, 2 tf.function, 3 XLA; lite=1 converts the tf.function
+        with TensorFlow's TFLite converter and runs it on the LiteRT interpreter (xnnpack=0|1).
+        Ops or attributes the emitter cannot write exactly are refused as "unsupported"."""
+        import onnx
+        import tf_emit
+        if self.backend != "tf":
+            raise AdapterError("unsupported", "keras@cpu runs .keras files; ONNX models run on "
+                               "tf@cpu (emitted as TensorFlow)")
+        if device != "cpu":
+            raise AdapterError("unsupported", "tf adapter runs on the CPU only (got '%s')" % device)
+        values = parse_options(self.backend, self.OPTIONS, options)
+        opt, threads = values.get_int("opt"), values.get_int("threads")
+        lite, xnnpack = values.get_int("lite"), values.get_int("xnnpack")
+        if not values.get_int("emit"):
+            raise AdapterError("unsupported", "tf@cpu runs SavedModel folders and .keras files; "
+                               "emit=1 runs an ONNX model emitted as TensorFlow code (tf_emit.py)")
+        self._start_tf(opt, threads)
+        self.taps_model = self.keras_model = None
+        try:
+            proto = onnx.load_from_string(model)
+            emitted = tf_emit.emit(proto)
+        except tf_emit.Unsupported as e:
+            raise AdapterError("unsupported", "tf: %s" % e) from None
+        except Exception as e:
+            raise AdapterError("input", "tf: cannot read the ONNX model: %s" % e) from None
+        module = tf_emit.instantiate(emitted)
+        self.emitted_source = emitted.source
+        self.input_names, self.output_names = emitted.input_names, emitted.output_names
+        self.eager_call = lambda xs: list(module(*xs))
+        specs = self._input_specs(proto, emitted.input_names)
+        if lite:
+            self.call = self._tflite(module, specs, bool(xnnpack))
+            how = "TFLite converter -> LiteRT interpreter (XNNPACK %s)" % ("on" if xnnpack
+                                                                          else "off")
+        elif opt == 0:
+            self.call, how = self.eager_call, _HOW[0]
+        else:
+            fn = self.tf.function(lambda *xs: module(*xs), jit_compile=opt == 3,
+                                  input_signature=specs)
+            self.call, how = (lambda xs: list(fn(*xs))), _HOW[opt]
+        env = "tf@cpu,emit=1,opt=%d" % opt + (",threads=%d" % threads if threads else "")
+        if lite:
+            env += ",lite=1,xnnpack=%d" % xnnpack
+        return {"effective_env": env, "execution": "ONNX emitted as TensorFlow (tf_emit.py), "
+                + how, "format": "onnx"}
+
+    def _input_specs(self, proto: Any, names: list[str]) -> list[Any]:
+        tf = self.tf
+        from tf_emit import TF_DTYPES
+        by_name = {i.name: i for i in proto.graph.input}
+        specs = []
+        for name in names:
+            t = by_name[name].type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            dtype = eval(TF_DTYPES.get(t.elem_type, "tf.float32"), {"tf": tf})
+            specs.append(tf.TensorSpec(dims, dtype))
+        return specs
+
+    def _tflite(self, module: Any, specs: list[Any],
+                xnnpack: bool) -> Callable[[list[Any]], list[Any]]:
+        tf = self.tf
+        fn = tf.function(lambda *xs: module(*xs), input_signature=specs)
+        try:
+            converter = tf.lite.TFLiteConverter.from_concrete_functions(
+                [fn.get_concrete_function()], module)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            flatbuffer = converter.convert()
+        except Exception as e:
+            import re
+            missing = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex "
+                                            r"op", str(e))))
+            if missing:  # ops (at these dtypes) outside TFLite's builtin set: a limit, no bug
+                raise AdapterError("unsupported", "TFLite has no builtin op for %s here (the "
+                                   "converter needs Select TF ops)" % ", ".join(missing)) from None
+            raise AdapterError("runtime", "the TFLite converter failed on a function eager "
+                               "TensorFlow runs: %s: %s" % (type(e).__name__,
+                                                            str(e).strip()[:2000])) from None
+        resolver = (tf.lite.experimental.OpResolverType.AUTO if xnnpack else
+                    tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp = tf.lite.Interpreter(model_content=flatbuffer,
+                                     experimental_op_resolver_type=resolver)
+        interp.allocate_tensors()
+        runner = interp.get_signature_runner()
+        in_keys = sorted(runner.get_input_details(), key=lambda k: int(k.split("_")[-1])
+                         if k.split("_")[-1].isdigit() else 0)
+        out_keys = sorted(runner.get_output_details(), key=lambda k: int(k.split("_")[-1])
+                          if k.split("_")[-1].isdigit() else 0)
+        self._lite = interp
+
+        def call(xs: list[Any]) -> list[Any]:
+            out = runner(**{k: np.asarray(x) for k, x in zip(in_keys, xs)})
+            return [out[k] for k in out_keys]
+        return call
 
     def _load_keras(self, path: str) -> tuple[JsonDict, Callable[[list[Any]], list[Any]]]:
         import keras
@@ -194,9 +315,26 @@ class TfAdapter(Adapter):
             values = [np.array(t) for t in out]  # waits for the result
             run_ms = (time.perf_counter() - start) * 1000.0
         except Exception as e:
-            raise AdapterError("runtime", "%s run failed: %s: %s"
-                               % (self.backend, type(e).__name__, e)) from None
+            raise self._run_error(e, args) from None
         return list(zip(self.output_names, values)), run_ms
+
+    def _run_error(self, e: Exception, args: list[Any]) -> AdapterError:
+        """An emitted ONNX model eager TensorFlow cannot run either (a dtype without a CPU
+        kernel) is "unsupported"; one only XLA / LiteRT / tf.function fails is theirs."""
+        what = "%s: %s" % (type(e).__name__, " ".join(str(e).strip().split())[:1500])
+        if self.eager_call is None:
+            return AdapterError("runtime", "%s run failed: %s" % (self.backend, what))
+        if self.eager_call is self.call:
+            return AdapterError("unsupported", "eager TensorFlow cannot run the emitted model: "
+                                + what)
+        try:
+            self.eager_call(args)
+        except Exception as eager_error:
+            return AdapterError("unsupported", "eager TensorFlow cannot run the emitted model "
+                                "either: %s: %s" % (type(eager_error).__name__,
+                                                    str(eager_error)[:500]))
+        return AdapterError("runtime", "the compiled function failed where eager TensorFlow "
+                            "runs: " + what)
 
     def run_taps(self, inputs: ValueMap) -> NamedValues:
         if self.keras_model is None:

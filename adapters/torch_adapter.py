@@ -95,6 +95,9 @@ class TorchAdapter(Adapter):
                    "3 Inductor with freezing; TorchScript: 0 as loaded, 1 torch.jit.freeze, "
                    "2 freeze + optimize_for_inference", "int", 0, 3, 0),
         OptionSpec("threads", "torch.set_num_threads(N) (0 = torch's default)", "int", 0, 4096, 0),
+        OptionSpec("emit", "1 = run an ONNX model by emitting it op by op as PyTorch code "
+                   "(torch_emit.py; how `concord fuzz` reaches the compiler without a converter); "
+                   "0 refuses ONNX models", "int", 0, 1, 0),
         OptionSpec("export", "ONNX models (emitted as PyTorch): 1 = through torch.export.export "
                    "before opt's torch.compile", "int", 0, 1, 0),
         OptionSpec("precision", "torch@cuda: fp32 (default; TensorFloat-32 off for cuDNN "
@@ -106,11 +109,12 @@ class TorchAdapter(Adapter):
                    "backend=aot_eager), 2 torch.compile(Inductor), 3 Inductor with freezing; "
                    "TorchScript (.pt): 0 as loaded, 1 torch.jit.freeze, 2 freeze + "
                    "torch.jit.optimize_for_inference, 3 refused (torch.compile cannot trace "
-                   "TorchScript); ONNX: emitted as PyTorch code (torch_emit.py), then the "
-                   "torch.export levels (export=1: through torch.export.export); threads=N -> torch.set_num_threads(N); taps from the "
-                   "unoptimized model; cuda: the same levels on cuda:0 (Inductor emits Triton "
-                   "kernels), timed up to torch.cuda.synchronize(), precision=fp32|tf32 -> "
-                   "cudnn/matmul allow_tf32, fp16 -> torch.autocast(float16)")
+                   "TorchScript); ONNX with emit=1: emitted as PyTorch code (torch_emit.py), "
+                   "then the torch.export levels (export=1: through torch.export.export); "
+                   "threads=N -> torch.set_num_threads(N); taps from the unoptimized model; "
+                   "cuda: the same levels on cuda:0 (Inductor emits Triton kernels), timed up "
+                   "to torch.cuda.synchronize(), precision=fp32|tf32 -> cudnn/matmul "
+                   "allow_tf32, fp16 -> torch.autocast(float16)")
     DEVICES = ("cpu", "cuda")
     FORMATS = ("torchscript", "torch.export", "onnx")
     supports_taps = True
@@ -163,6 +167,10 @@ class TorchAdapter(Adapter):
         import onnx
         import torch_emit
         opt, threads, export = self._setup(device, "onnx", options)
+        if not parse_options("torch", self.OPTIONS, options).get_int("emit"):
+            raise AdapterError("unsupported", "torch@%s runs TorchScript (.pt) and torch.export "
+                               "(.pt2) models; emit=1 runs an ONNX model emitted as PyTorch code "
+                               "(torch_emit.py)" % device)
         try:
             proto = onnx.load_from_string(model)
         except Exception as e:
@@ -187,7 +195,7 @@ class TorchAdapter(Adapter):
         self.call, compiled = self._compile(module, opt)
         self.source = None
         return self._info(device, opt, threads, "onnx", how + ", " + compiled,
-                          {"export": export})
+                          {"emit": 1, "export": export})
 
     def _example_args(self, proto: Any, names: list[str]) -> list[Any]:
         torch = self.torch
@@ -334,7 +342,8 @@ class TorchAdapter(Adapter):
             v = inputs[n]
             if not isinstance(v, np.ndarray):
                 raise AdapterError("input", "torch: input '%s' must be a tensor" % n)
-            args.append(self.torch.from_numpy(np.require(v, requirements=["C", "W"])).to(self.device))
+            array = np.require(v, requirements=["C", "W"])  # 0-d stays 0-d, writable for torch
+            args.append(self.torch.from_numpy(array).to(self.device))
         return args
 
     def _numpy(self, value: Any) -> list[NDArray]:

@@ -215,8 +215,8 @@ def _conv_transpose(n: Node) -> list[str]:
     if not symmetric:  # torch pads symmetrically: compute the full output, then crop
         o = n.outputs[0]
         for d in range(k):
-            lines.append("%s = %s.narrow(%d, %d, %s.shape[%d] - %d)" % (o, o, d + 2, pads[d], o,
-                                                                       d + 2, pads[d] + pads[d + k]))
+            lines.append("%s = %s.narrow(%d, %d, %s.shape[%d] - %d)"
+                         % (o, o, d + 2, pads[d], o, d + 2, pads[d] + pads[d + k]))
     return lines
 
 

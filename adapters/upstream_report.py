@@ -12,8 +12,9 @@ finding.json. Written beside them:
   inputs.npz            the model's inputs by name
   expected.npz          ref's outputs by output name
   onnx_reference.npz    onnx.reference's outputs (absent when it cannot run the model)
-  repro.py              the standalone reproducer: ONNX Runtime / TVM / OpenVINO / PyTorch only
-                        (PyTorch: the model emitted as torch code, weights.npz beside it).
+  repro.py              the standalone reproducer: ONNX Runtime / TVM / OpenVINO / PyTorch /
+                        TensorFlow only (PyTorch, TensorFlow: the model emitted as framework
+                        code, weights.npz beside it).
                         Exit 0 and "reproduces" while the bug shows, exit 1 and "fixed" when
                         the target agrees with expected.npz (errors: runs without raising),
                         2 when it cannot run at all. A crash is caught by running itself in a
@@ -188,6 +189,48 @@ def run(inputs):
 '''
 
 
+_RUN_TF = '''
+import tensorflow as tf
+
+# The ONNX model emitted as TensorFlow by Concord (adapters/tf_emit.py); weights in weights.npz.
+{source}
+
+OPT = {opt}  # 0 eager, 1 tf.function without Grappler, 2 tf.function, 3 XLA (jit_compile)
+LITE, XNNPACK = {lite}, {xnnpack}  # LITE: TFLite converter + LiteRT interpreter
+INPUT_NAMES = {input_names!r}
+
+
+def run(inputs):
+    print("tensorflow", tf.__version__)
+    module = Model(dict(np.load(os.path.join(HERE, "weights.npz"))))
+    args = [tf.constant(inputs[n]) for n in INPUT_NAMES]
+    eager = module(*args)
+    specs = [tf.TensorSpec(a.shape, a.dtype) for a in args]
+    fn = tf.function(lambda *xs: module(*xs), input_signature=specs, jit_compile=OPT == 3)
+    if LITE:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [fn.get_concrete_function()], module)
+        resolver = (tf.lite.experimental.OpResolverType.AUTO if XNNPACK else
+                    tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp = tf.lite.Interpreter(model_content=converter.convert(),
+                                     experimental_op_resolver_type=resolver)
+        runner = interp.get_signature_runner()
+        keys = sorted(runner.get_input_details(), key=lambda k: int(k.rsplit("_", 1)[-1])
+                      if k.rsplit("_", 1)[-1].isdigit() else 0)
+        result = runner(**{{k: np.asarray(a) for k, a in zip(keys, args)}})
+        okeys = sorted(result, key=lambda k: int(k.rsplit("_", 1)[-1])
+                       if k.rsplit("_", 1)[-1].isdigit() else 0)
+        out = [result[k] for k in okeys]
+    else:
+        out = [np.asarray(t) for t in (fn(*args) if OPT else eager)]
+    for name, e, o in zip(OUTPUT_NAMES, eager, out):
+        e = np.asarray(e)
+        same = e.shape == o.shape and close(o, e)
+        print("%s: eager and compiled %s" % (name, "agree" if same else "DIFFER"))
+    return out
+'''
+
+
 def load_pb(path: str) -> Any:
     t = onnx.TensorProto()
     with open(path, "rb") as f:
@@ -262,6 +305,16 @@ def repro_source(family: str, options: dict[str, str], finding: dict[str, Any], 
                                  opt=opt, export=int(options.get("export", "0")),
                                  input_names=emitted.input_names)
         needs = "torch, numpy"
+    elif family == "tf":
+        sys.path.insert(0, HERE)
+        import tf_emit
+        emitted_tf = tf_emit.emit(model)
+        np.savez(os.path.join(bundle, "weights.npz"), **emitted_tf.params)
+        body = _RUN_TF.format(source=emitted_tf.source.replace("import tensorflow as tf\n", "", 1),
+                              opt=opt, lite=int(options.get("lite", "0")),
+                              xnnpack=int(options.get("xnnpack", "1")),
+                              input_names=emitted_tf.input_names)
+        needs = "tensorflow, numpy"
     else:
         raise KeyError(family)
     tol = finding.get("details", {}).get("tolerance", {})
@@ -304,6 +357,12 @@ _TEMPLATES = {
                  "### Model used\n\nThe attached model.onnx ({nodes})\n\n### Issue description\n\n"
                  "{summary}\n\n### Step-by-step reproduction\n\n{steps}\n\n"
                  "### Relevant log output\n\n```\n{actual_raw}\n```\n"),
+    "tf": ("### Issue type\n\nBug\n\n### Have you reproduced the bug with TensorFlow Nightly?"
+           "\n\nNo\n\n### Source\n\nbinary\n\n### TensorFlow version\n\n{version}\n\n"
+           "### Custom code\n\nYes\n\n### OS platform and distribution\n\n{os}\n\n"
+           "### Python version\n\n3.11\n\n### Current behavior?\n\n{summary}\n\n"
+           "### Standalone code to reproduce the issue\n\n{steps}\n\n"
+           "### Relevant log output\n\n```\n{actual_raw}\n```\n"),
     "torch": ("### 🐛 Describe the bug\n\n{summary}\n\n{steps}\n\n### Versions\n\n{version}, "
               "{os}, CPU\n\ncc @ezyang @chauhang @penguinwu (torch.compile)\n"),
 }
@@ -316,7 +375,7 @@ def report(family: str, finding: dict[str, Any], model: Any, verdict: str, needs
     message = str(finding.get("message", "")).strip()
     version = str(finding.get("versions", {}).get("version", "")).split(" (")[0]
     first = (repro_output.splitlines() or [""])[0]
-    if first.startswith(("onnxruntime ", "tvm ", "openvino ", "torch ")):
+    if first.startswith(("onnxruntime ", "tvm ", "openvino ", "torch ", "tensorflow ")):
         version = " ".join(first.split()[:2])  # what repro.py ran with
     what = {"inconsistent": "returns wrong values", "error": "rejects a valid model",
             "crash": "crashes", "timeout": "hangs"}.get(symptom, symptom)

@@ -19,7 +19,6 @@ models through it, against independent truth.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import subprocess
@@ -37,6 +36,7 @@ from onnx.reference import ReferenceEvaluator
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import torch_emit  # noqa: E402
+from testing.emit_test_util import assert_agree, generated_case, one_node  # noqa: E402
 
 NDArray = npt.NDArray[Any]
 
@@ -50,62 +50,16 @@ def run_emitted(model: Any, inputs: list[NDArray]) -> list[NDArray]:
     return [t.numpy() for t in out]
 
 
-def assert_agree(case: unittest.TestCase, got: list[NDArray], want: list[NDArray],
-                 what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
-    case.assertEqual(len(got), len(want), what)
-    for i, (g, w) in enumerate(zip(got, want)):
-        w = np.asarray(w)
-        case.assertEqual((g.shape, g.dtype), (w.shape, w.dtype), "%s output %d" % (what, i))
-        if w.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg="%s output %d"
-                                       % (what, i))
-        else:
-            np.testing.assert_array_equal(g, w, err_msg="%s output %d" % (what, i))
-
-
-def one_node(op: str, inputs: list[tuple[str, NDArray, bool]], n_out: int = 1,
-             **attrs: Any) -> tuple[Any, list[NDArray]]:
-    """A model of one `op` node; inputs (name, value, is_initializer); returns (model, feeds)."""
-    graph_inputs, inits, feeds = [], [], []
-    for name, value, const in inputs:
-        if const:
-            inits.append(numpy_helper.from_array(value, name))
-        else:
-            graph_inputs.append(helper.make_tensor_value_info(
-                name, helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)))
-            feeds.append(value)
-    outs = ["y%d" % i for i in range(n_out)]
-    node = helper.make_node(op, [i[0] for i in inputs], outs, **attrs)
-    graph = helper.make_graph([node], op.lower(), graph_inputs,
-                              [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None)
-                               for o in outs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    del model.graph.output[:]
-    model.graph.output.extend(
-        [v for v in model.graph.value_info if v.name in outs] or
-        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs])
-    return model, feeds
-
-
 class GeneratedModels(unittest.TestCase):
     def test_emitted_modules_agree_with_ref(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             emitted, refused = 0, []
             seeds = range(1, 61)
             for seed in seeds:
-                case = os.path.join(tmp, str(seed))
-                subprocess.run([CONCORD, "gen", "--seed", str(seed), "--max-nodes", "10",
-                                "--out", os.path.join(case, "model.onnx"), "--inputs-out", case],
-                               check=True, capture_output=True, timeout=120)
-                model = onnx.load(os.path.join(case, "model.onnx"))
-
-                def tensors(kind: str) -> list[NDArray]:
-                    files = glob.glob(os.path.join(case, "test_data_set_0", kind + "_*.pb"))
-                    files.sort(key=lambda p: int(p.rsplit("_", 1)[1][:-3]))
-                    return [numpy_helper.to_array(onnx.load_tensor(f)) for f in files]
+                model, inputs, outputs = generated_case(CONCORD, os.path.join(tmp, str(seed)),
+                                                        seed)
                 try:
-                    got = run_emitted(model, tensors("input"))
+                    got = run_emitted(model, inputs)
                 except torch_emit.Unsupported as e:
                     refused.append("seed %d: %s" % (seed, e))
                     continue
@@ -113,7 +67,7 @@ class GeneratedModels(unittest.TestCase):
                     refused.append("seed %d: %s" % (seed, e))
                     continue
                 emitted += 1
-                assert_agree(self, got, tensors("output"), "seed %d" % seed, rtol=5e-2,
+                assert_agree(self, got, outputs, "seed %d" % seed, rtol=5e-2,
                              atol=5e-3)
             print("emitted %d of %d generated models; refused: %s"
                   % (emitted, len(seeds), refused), file=sys.stderr)
@@ -213,7 +167,7 @@ class ThroughConcord(unittest.TestCase):
                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1, 1])], [w])
             onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
                       path)
-            for env in ("torch@cpu,opt=2", "torch@cpu,opt=3,export=1"):
+            for env in ("torch@cpu,opt=2,emit=1", "torch@cpu,opt=3,export=1,emit=1"):
                 r = subprocess.run([CONCORD, "compare", path, "--envs", "ref;" + env],
                                    capture_output=True, text=True, timeout=600)
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

@@ -1,14 +1,15 @@
 """Tests of adapters/upstream_report.py, the step that turns a fuzz finding bundle into a
 standalone reproducer and an upstream bug report.
 
-    .venv/bin/python adapters/testing/upstream_report_test.py TORCH_PYTHON
+    .venv/bin/python adapters/testing/upstream_report_test.py TORCH_PYTHON TF_PYTHON
 
 Bundles are built by hand in `concord fuzz`'s layout, with expected outputs computed by hand:
 - ONNX Runtime's TreeEnsemble post_transform mix-up (findings/ort/tree_ensemble_post_transform,
   a real bug in the installed ORT): repro.py reproduces, report.md follows ORT's template and
   names the version repro.py ran with.
-- A correct model (Relu) on ORT and on torch@cpu,opt=2 (the model emitted as PyTorch code and
-  compiled by Inductor): repro.py says "fixed" (exit 1) — the verdict can fail.
+- A correct model (Relu) on ORT, on torch@cpu,opt=2 (the model emitted as PyTorch code and
+  compiled by Inductor) and on tf@cpu,opt=3 / lite=1 (emitted as TensorFlow, under XLA / through
+  the TFLite converter): repro.py says "fixed" (exit 1) — the verdict can fail.
 - repro.py is standalone: it imports neither Concord nor the emitter, and runs from a copy of
   the bundle in another folder.
 - An error bundle whose model the target rejects reproduces as an error.
@@ -32,6 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "upstream_report.py")
 TORCH_PYTHON = ""
+TF_PYTHON = ""
 
 
 def bundle(folder: str, model: Any, inputs: list[Any], expected: list[Any], env: str,
@@ -53,8 +55,9 @@ def bundle(folder: str, model: Any, inputs: list[Any], expected: list[Any], env:
 
 
 def file_upstream(folder: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, TOOL, folder, "--python-for",
-                           "torch=" + TORCH_PYTHON], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, TOOL, folder, "--python-for", "torch=" + TORCH_PYTHON,
+                           "--python-for", "tf=" + TF_PYTHON], capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
@@ -119,17 +122,21 @@ class UpstreamReport(unittest.TestCase):
 
     def test_a_correct_target_says_fixed(self) -> None:
         x = np.array([[-1.0, 0.5, 2.0], [3.0, -0.25, 0.0]], np.float32)
-        for env in ("ort@cpu,opt=3", "torch@cpu,opt=2"):
-            b = bundle(os.path.join(self.tmp, env.split("@")[0]), relu_model(), [x],
+        for env in ("ort@cpu,opt=3", "torch@cpu,opt=2,emit=1", "tf@cpu,emit=1,opt=3",
+                    "tf@cpu,emit=1,lite=1"):
+            b = bundle(os.path.join(self.tmp, env.replace("@", "_").replace(",", "_")
+                                    .replace("=", "")), relu_model(), [x],
                        [np.maximum(x, 0)], env, "inconsistent")
             verdict = file_upstream(b)
             self.assertEqual(verdict["repro"], "fixed", (env, verdict))
-        with open(os.path.join(self.tmp, "torch", "repro.py")) as f:
+        with open(os.path.join(self.tmp, "torch_cpu_opt2_emit1", "repro.py")) as f:
             source = f.read()
         self.assertIn("class Model(torch.nn.Module)", source)  # the emitted module, inline
         self.assertNotIn("import torch_emit", source)
-        with open(os.path.join(self.tmp, "torch", "report.md")) as f:
+        with open(os.path.join(self.tmp, "torch_cpu_opt2_emit1", "report.md")) as f:
             self.assertIn("### 🐛 Describe the bug", f.read())
+        with open(os.path.join(self.tmp, "tf_cpu_emit1_lite1", "report.md")) as f:
+            self.assertIn("### TensorFlow version", f.read())
 
     def test_wrong_expected_values_reproduce(self) -> None:
         x = np.array([[-1.0, 0.5, 2.0], [3.0, -0.25, 0.0]], np.float32)
@@ -151,4 +158,5 @@ class UpstreamReport(unittest.TestCase):
 
 if __name__ == "__main__":
     TORCH_PYTHON = os.path.abspath(sys.argv.pop(1))
+    TF_PYTHON = os.path.abspath(sys.argv.pop(1))
     unittest.main()

@@ -1,9 +1,10 @@
-// findings/<target>/<name>/ holds minimal repros of bugs found in OpenCV's DNN module and ONNX Runtime
-// (findings/README.md). Each must still reproduce the way it is documented (ORT's TreeEnsemble
-// post_transform swap as a wrong result on ort@cpu), on the OpenCV that Concord links: the scale
-// fusion gives a wrong result with fusion on (opt=3) and the right one with fusion off (opt=0),
-// and the layer-norm pattern aborts the forward pass with OpenCV's shape assertion. A finding
-// that stops reproducing (OpenCV fixed, or the env broken in another way) fails here by name.
+// findings/<target>/<name>/ holds minimal repros of bugs found in OpenCV's DNN module and ONNX
+// Runtime (findings/README.md). Each must still reproduce the way it is documented (ORT's
+// TreeEnsemble post_transform swap as a wrong result on ort@cpu), on the OpenCV that Concord links:
+// the scale fusion gives a wrong result with fusion on (opt=3) and the right one with fusion off
+// (opt=0), and the layer-norm pattern aborts the forward pass with OpenCV's shape assertion. A
+// finding that stops reproducing (OpenCV fixed, or the env broken in another way) fails here by
+// name.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -46,8 +47,7 @@ TEST(Findings, MatMulScaleFusionIsCorrectWithFusionOff) {
   int code = 0;
   auto cases = Cases("opencv", "opencv@cpu,opt=0", &code);
   ASSERT_TRUE(cases.count("matmul_scale_fusion"));
-  EXPECT_EQ(cases["matmul_scale_fusion"]["status"], "pass")
-      << cases["matmul_scale_fusion"].dump();
+  EXPECT_EQ(cases["matmul_scale_fusion"]["status"], "pass") << cases["matmul_scale_fusion"].dump();
 }
 
 TEST(Findings, LayerNormMulStillHitsOpenCvShapeAssertion) {
