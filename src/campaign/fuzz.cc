@@ -408,8 +408,9 @@ class FuzzLoop {
     if (!force && now - last_tick_ < 5) return;
     last_tick_ = now;
     store_.RecordFuzzTick(o_.campaign, now, summary_.models, summary_.tests, summary_.distinct,
-                          op_counts_);
+                          op_counts_, kind_counts_);
     op_counts_.clear();
+    kind_counts_.clear();
   }
 
   std::optional<FuzzCase> NextCase(uint64_t seed) {
@@ -451,6 +452,7 @@ class FuzzLoop {
     }
     std::vector<json> perf(outs.size());
     for (size_t k = 0; k < outs.size(); ++k) Judge(k, c, ref, tol, &outs[k], &perf[k]);
+    CountKinds(c, outs);
     for (size_t k = 0; k < outs.size(); ++k) {
       const std::string& env = runners_[k].env();
       FuzzEnvStats& st = summary_.envs[env];
@@ -471,6 +473,20 @@ class FuzzLoop {
       if (auto why = AgreedAgainstRef(k, outs, OutputTolerances(c.model, tol)))
         d.details["possible_ref_bug"] = *why;
       Triage(c, std::move(d));
+    }
+  }
+
+  // Coverage: each env that ran the model (not "unsupported") tested every node kind in it.
+  void CountKinds(const FuzzCase& c, const std::vector<Outcome>& outs) {
+    std::vector<std::string> kinds = RootCauseNodes(c.model);
+    std::set<std::string> unique(kinds.begin(), kinds.end());
+    for (size_t k = 0; k < outs.size(); ++k) {
+      if (outs[k].symptom == "unsupported") continue;
+      for (const std::string& kind : unique) {
+        auto& counts = kind_counts_[{runners_[k].env(), kind}];
+        ++counts.first;
+        if (outs[k].symptom.empty()) ++counts.second;
+      }
     }
   }
 
@@ -818,6 +834,7 @@ class FuzzLoop {
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::string>
       reduced_cache_;
   std::map<std::string, int64_t> op_counts_;
+  KindCounts kind_counts_;  // (env, node kind) -> {tested, clean} since the last tick
   std::map<int64_t, int64_t> finding_cause_;  // finding id -> root cause id, this run
   std::set<int64_t> causes_before_;           // root causes in the store when the run began
   double last_tick_ = 0;

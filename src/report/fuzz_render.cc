@@ -258,6 +258,75 @@ json UpstreamFiles(const std::string& bundle) {
 // reproducer's verdict where the bundle has them.
 std::string BundleLinks(const json& f, const std::string& html_path);
 
+// Coverage per target: for each env, the node kinds its tests contained, summed per op type:
+// {"envs": [...], "ops": {op: {env: {kinds, tested, clean}}}, "totals": {env: {kinds, ops,
+// tested, clean}}, "kinds": [{env, kind, tested, clean}]}.
+json KindCoverageTable(const std::vector<KindCoverageRecord>& rows) {
+  json table = {{"envs", json::array()},
+                {"ops", json::object()},
+                {"totals", json::object()},
+                {"kinds", json::array()}};
+  std::set<std::string> envs;
+  std::map<std::string, std::set<std::string>> ops_of_env;
+  for (const KindCoverageRecord& r : rows) {
+    envs.insert(r.env);
+    std::string op = r.kind.substr(0, r.kind.find_first_of("[:"));
+    ops_of_env[r.env].insert(op);
+    json& cell = table["ops"][op][r.env];
+    if (cell.is_null()) cell = json::object();
+    cell["kinds"] = cell.value("kinds", 0) + 1;
+    cell["tested"] = cell.value("tested", int64_t{0}) + r.tested;
+    cell["clean"] = cell.value("clean", int64_t{0}) + r.clean;
+    json& total = table["totals"][r.env];
+    if (total.is_null()) total = json::object();
+    total["kinds"] = total.value("kinds", 0) + 1;
+    total["tested"] = total.value("tested", int64_t{0}) + r.tested;
+    total["clean"] = total.value("clean", int64_t{0}) + r.clean;
+    table["kinds"].push_back(
+        {{"env", r.env}, {"kind", r.kind}, {"tested", r.tested}, {"clean", r.clean}});
+  }
+  for (const std::string& e : envs) {
+    table["envs"].push_back(e);
+    table["totals"][e]["ops"] = ops_of_env[e].size();
+  }
+  return table;
+}
+
+// The coverage-per-target section: per env the distinct node kinds (op x key attributes x
+// dtype) tested, and per op type the kinds and the share of tests that ran clean.
+std::string RenderKindCoverage(const json& table) {
+  if (table["envs"].empty()) return "";
+  std::string out =
+      "<section id=\"kind-coverage\"><h2>Coverage per target: op &times; attributes &times; "
+      "dtype</h2><p class=\"meta\">Node kinds (op type, key attributes, dtype of the first "
+      "input) each env was tested on; per op type: distinct kinds / tests containing them "
+      "(share that ran clean).</p><table><thead><tr><th>op</th>";
+  for (const auto& e : table["envs"]) out += "<th>" + HtmlEscape(e.get<std::string>()) + "</th>";
+  out += "</tr></thead><tbody><tr><td><strong>all</strong></td>";
+  auto cell = [](const json& c) {
+    int64_t tested = c.value("tested", int64_t{0}), clean = c.value("clean", int64_t{0});
+    return fmt::format(
+        "{} / {} ({:.0f}%)", c.value("kinds", 0), tested,
+        tested ? 100.0 * static_cast<double>(clean) / static_cast<double>(tested) : 0.0);
+  };
+  for (const auto& e : table["envs"]) {
+    const json& t = table["totals"][e.get<std::string>()];
+    out += fmt::format("<td class=\"num\"><strong>{}</strong>, {} ops</td>", cell(t),
+                       t.value("ops", 0));
+  }
+  out += "</tr>";
+  for (const auto& [op, per_env] : table["ops"].items()) {
+    out += "<tr><td>" + HtmlEscape(op) + "</td>";
+    for (const auto& e : table["envs"]) {
+      const std::string env = e.get<std::string>();
+      out +=
+          "<td class=\"num\">" + (per_env.contains(env) ? cell(per_env[env]) : "&mdash;") + "</td>";
+    }
+    out += "</tr>";
+  }
+  return out + "</tbody></table></section>\n";
+}
+
 // `path` as a link from the report at `html_path` (relative when both are known).
 std::string Href(const std::string& path, const std::string& html_path) {
   namespace fs = std::filesystem;
@@ -333,6 +402,7 @@ json FuzzDocument(Store& store) {
   }
   ClusterRootCauses(doc, store);
   doc["coverage"] = store.OpCoverage();
+  doc["kind_coverage"] = KindCoverageTable(store.KindCoverage());
   doc["ticks"] = json::array();
   for (const FuzzTick& t2 : store.FuzzTicks()) {
     doc["ticks"].push_back({{"campaign", t2.campaign},
@@ -433,7 +503,8 @@ std::string RenderFuzzHtml(const json& doc, const std::string& html_path) {
       "</section>\n<section id=\"symptoms\"><h2>Distinct findings per env and symptom</h2>"
       "<div class=\"chart\"><canvas data-chart=\"symptoms\"></canvas></div></section>\n"
       "<section id=\"coverage\"><h2>Op coverage (models containing each op)</h2>"
-      "<div class=\"chart\"><canvas data-chart=\"coverage\"></canvas></div></section>\n"
+      "<div class=\"chart\"><canvas data-chart=\"coverage\"></canvas></div></section>\n" +
+      RenderKindCoverage(doc.value("kind_coverage", json::object({{"envs", json::array()}}))) +
       "<section id=\"throughput\"><h2>Throughput over time</h2>"
       "<div class=\"chart\"><canvas data-chart=\"throughput\"></canvas></div></section>\n"
       "<section id=\"support\"><h2>Operator support inference</h2>";

@@ -106,6 +106,12 @@ const std::vector<std::vector<const char*>> kMigrations = {
         "first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)",
         "ALTER TABLE findings ADD COLUMN root_cause INTEGER NULL",
     },
+    // 6 -> 7: fuzzing coverage per env and node kind (op, key attributes, dtype): how many tests
+    // contained it and how many of those ran clean.
+    {
+        "CREATE TABLE kind_coverage(env TEXT NOT NULL, kind TEXT NOT NULL, "
+        "tested INTEGER NOT NULL, clean INTEGER NOT NULL, PRIMARY KEY(env, kind))",
+    },
 };
 static_assert(kStoreSchemaVersion >= 1);
 

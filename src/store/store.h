@@ -28,7 +28,7 @@ struct sqlite3;
 namespace concord {
 
 // Schema version written by this build; older stores are migrated on Open.
-inline constexpr int kStoreSchemaVersion = 6;
+inline constexpr int kStoreSchemaVersion = 7;
 
 // An environment is an env string on one machine: (env, machine) is the unique key, so the same
 // env string run on two machines stays two environments after a merge.
@@ -198,6 +198,13 @@ struct MergeStats {
   std::vector<MergeOverlap> examples;  // differing cells first, at most kMergeExamples
 };
 
+// Node-kind coverage of fuzzing, per env (schema 7).
+struct KindCoverageRecord {
+  std::string env, kind;
+  int64_t tested = 0, clean = 0;
+};
+using KindCounts = std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>>;
+
 class Store {
  public:
   // Creates the file if absent, or opens and migrates an existing store. Throws Error(kInput)
@@ -271,11 +278,16 @@ class Store {
   void TouchRootCause(int64_t id, const std::string& last_seen);
   void MergeRootCause(int64_t from, int64_t into);
   void SetFindingRootCause(int64_t finding_id, int64_t root_cause_id);
-  // One transaction: a throughput tick and the op-type counts of the models since the last one.
+  // One transaction: a throughput tick, the op-type counts of the models since the last one and
+  // the node kinds each env was tested on since then ((env, kind) -> {tested, ran clean}).
   void RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,
-                      int64_t findings, const std::map<std::string, int64_t>& new_op_counts);
+                      int64_t findings, const std::map<std::string, int64_t>& new_op_counts,
+                      const KindCounts& new_kind_counts = {});
   std::vector<FuzzTick> FuzzTicks();
   std::map<std::string, int64_t> OpCoverage();
+  // Per env: every node kind ("Op[attr=value]:dtype", RootCauseNodes' spelling) its tests
+  // contained, with how many tests had it and how many of those ran clean.
+  std::vector<KindCoverageRecord> KindCoverage();
   void SetOpSupport(const OpSupportRecord& record);
   std::vector<OpSupportRecord> OpSupport();
 

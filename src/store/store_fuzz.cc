@@ -163,7 +163,8 @@ void Store::SetFindingRootCause(int64_t finding_id, int64_t root_cause_id) {
 }
 
 void Store::RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,
-                           int64_t findings, const std::map<std::string, int64_t>& new_op_counts) {
+                           int64_t findings, const std::map<std::string, int64_t>& new_op_counts,
+                           const KindCounts& new_kind_counts) {
   Transaction tx(db_, path_);
   Statement ins(db_, path_,
                 "INSERT INTO fuzz_ticks(campaign, t_s, models, tests, findings) "
@@ -176,7 +177,22 @@ void Store::RecordFuzzTick(const std::string& campaign, double t_s, int64_t mode
     op.Reset();
     op.Bind(1, name).Bind(2, n).Run();
   }
+  Statement kind(db_, path_,
+                 "INSERT INTO kind_coverage(env, kind, tested, clean) VALUES(?, ?, ?, ?) "
+                 "ON CONFLICT(env, kind) DO UPDATE SET tested=tested+excluded.tested, "
+                 "clean=clean+excluded.clean");
+  for (const auto& [key, counts] : new_kind_counts) {
+    kind.Reset();
+    kind.Bind(1, key.first).Bind(2, key.second).Bind(3, counts.first).Bind(4, counts.second).Run();
+  }
   tx.Commit();
+}
+
+std::vector<KindCoverageRecord> Store::KindCoverage() {
+  Statement s(db_, path_, "SELECT env, kind, tested, clean FROM kind_coverage ORDER BY env, kind");
+  std::vector<KindCoverageRecord> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Text(1), s.Int(2), s.Int(3)});
+  return out;
 }
 
 std::vector<FuzzTick> Store::FuzzTicks() {

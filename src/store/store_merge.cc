@@ -59,7 +59,8 @@ bool FuzzAlreadyMerged(sqlite3* db, const std::string& path, const std::string& 
       "value IN {0}), (SELECT count(*) FROM other.merged_stores WHERE uid IN "
       "{0}), (SELECT count(*) FROM other.merged_stores), (SELECT "
       "(SELECT count(*) FROM other.findings) + (SELECT count(*) FROM "
-      "other.fuzz_ticks) + (SELECT count(*) FROM other.op_coverage))",
+      "other.fuzz_ticks) + (SELECT count(*) FROM other.op_coverage) + (SELECT count(*) FROM "
+      "other.kind_coverage))",
       kKnown);
   Statement q(db, path, sql.c_str());
   q.Step();
@@ -98,6 +99,9 @@ void MergeFuzzOnce(sqlite3* db, const std::string& path, const std::string& othe
       "SELECT campaign, t_s, models, tests, findings FROM other.fuzz_ticks ORDER BY id",
       "INSERT INTO main.op_coverage(op, models) SELECT op, models FROM other.op_coverage "
       "WHERE true ON CONFLICT(op) DO UPDATE SET models=models+excluded.models",
+      "INSERT INTO main.kind_coverage(env, kind, tested, clean) SELECT env, kind, tested, "
+      "clean FROM other.kind_coverage WHERE true ON CONFLICT(env, kind) DO UPDATE SET "
+      "tested=tested+excluded.tested, clean=clean+excluded.clean",
       "INSERT OR IGNORE INTO main.op_support(env, op, dtype, status, message) "
       "SELECT env, op, dtype, status, message FROM other.op_support",
       "INSERT OR IGNORE INTO main.merged_stores(uid) SELECT value FROM other.meta "

@@ -526,15 +526,16 @@ TEST_F(StoreTest, VersionOneStoreIsMigratedKeepingItsRuns) {
   // Turn it back into a version-1 file: drop what migration 1 -> 2 adds.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(File("v1.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
-                         "DROP TABLE op_support; DROP TABLE retried_runs; "
-                         "DROP TABLE merged_stores; DROP TABLE root_causes; "
-                         "DROP TABLE resource_samples; DROP TABLE sessions; "
-                         "DROP INDEX comparisons_runs; "
-                         "UPDATE meta SET value=1 WHERE key='schema_version'",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE findings; DROP TABLE fuzz_ticks; DROP TABLE op_coverage; "
+                   "DROP TABLE op_support; DROP TABLE retried_runs; "
+                   "DROP TABLE merged_stores; DROP TABLE root_causes; DROP TABLE kind_coverage; "
+                   "DROP TABLE resource_samples; DROP TABLE sessions; "
+                   "DROP INDEX comparisons_runs; "
+                   "UPDATE meta SET value=1 WHERE key='schema_version'",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   Store s = Store::Open(File("v1.db"));
   EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
@@ -600,7 +601,10 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
     EXPECT_TRUE(a.RecordFinding(MakeFinding("tvm@cpu", "Add,Conv")));
     a.SetFindingBundle(id1, "out/finding-1");
     a.RecordFuzzTick("c", 1.0, 5, 15, 2, {{"Conv", 3}, {"Add", 5}});
-    a.RecordFuzzTick("c", 2.0, 9, 27, 3, {{"Conv", 1}});
+    a.RecordFuzzTick(
+        "c", 2.0, 9, 27, 3, {{"Conv", 1}},
+        {{{"ort@cpu", "Conv[]:float"}, {4, 3}}, {{"tvm@cpu", "Conv[]:float"}, {2, 2}}});
+    a.RecordFuzzTick("c", 3.0, 9, 27, 3, {}, {{{"ort@cpu", "Conv[]:float"}, {1, 0}}});
     a.SetOpSupport({"ort@cpu", "Conv", "float16", "unsupported", "no kernel"});
     std::vector<FindingRecord> f = a.Findings();
     ASSERT_EQ(f.size(), 2u);
@@ -609,7 +613,12 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
     ASSERT_TRUE(f[0].model.has_value());
     EXPECT_EQ(f[0].model->size(), 3u);
     EXPECT_EQ(a.OpCoverage()["Conv"], 4);
-    EXPECT_EQ(a.FuzzTicks().size(), 2u);
+    EXPECT_EQ(a.FuzzTicks().size(), 3u);
+    std::vector<KindCoverageRecord> kinds = a.KindCoverage();  // per env, counts summed
+    ASSERT_EQ(kinds.size(), 2u);
+    EXPECT_EQ(kinds[0].env, "ort@cpu");
+    EXPECT_EQ(kinds[0].tested, 5);
+    EXPECT_EQ(kinds[0].clean, 3);
     EXPECT_TRUE(a.HasFinding("tvm@cpu", "inconsistent", "Add,Conv"));
     EXPECT_FALSE(a.HasFinding("tvm@cpu", "crash", "Add,Conv"));
   }
@@ -617,7 +626,7 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
     Store b = Store::Open(File("b.db"));
     b.RecordFinding(MakeFinding("ort@cpu", "Add,Conv"));
     b.RecordFinding(MakeFinding("opencv@cpu", "Relu"));
-    b.RecordFuzzTick("d", 1.0, 2, 6, 1, {{"Conv", 2}});
+    b.RecordFuzzTick("d", 1.0, 2, 6, 1, {{"Conv", 2}}, {{{"ort@cpu", "Conv[]:float"}, {2, 2}}});
   }
   Store m = Store::Open(File("m.db"));
   m.MergeFrom(File("a.db"));
@@ -627,7 +636,10 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
   EXPECT_EQ(f[0].env, "ort@cpu");
   EXPECT_EQ(f[0].count, 3);  // 2 in a + 1 in b
   EXPECT_EQ(m.OpCoverage()["Conv"], 6);
-  EXPECT_EQ(m.FuzzTicks().size(), 3u);
+  EXPECT_EQ(m.FuzzTicks().size(), 4u);
+  ASSERT_EQ(m.KindCoverage().size(), 2u);
+  EXPECT_EQ(m.KindCoverage()[0].tested, 7);  // 5 in a + 2 in b
+  EXPECT_EQ(m.KindCoverage()[0].clean, 5);
   EXPECT_EQ(m.OpSupport().size(), 1u);
 }
 
@@ -656,7 +668,8 @@ TEST_F(StoreTest, VersionFourStoreGetsMachineLabelsFromItsFingerprintAndAUid) {
       "machine_json TEXT NOT NULL); INSERT INTO e4 SELECT id, env, backend, device, "
       "versions_json, machine_json FROM environments; DROP TABLE environments; "
       "ALTER TABLE e4 RENAME TO environments; DROP TABLE merged_stores; "
-      "DROP TABLE root_causes; ALTER TABLE findings DROP COLUMN root_cause; "
+      "DROP TABLE root_causes; DROP TABLE kind_coverage; ALTER TABLE findings DROP COLUMN "
+      "root_cause; "
       "DELETE FROM meta WHERE key='store_uid'; UPDATE meta SET value=4 WHERE "
       "key='schema_version'");
   Store s = Store::Open(File("v4.db"));
@@ -679,7 +692,8 @@ TEST_F(StoreTest, VersionFiveStoreKeepsItsFindingsAndGetsRootCauses) {
   }
   // The version-5 layout: no root_causes table, findings without a root_cause column.
   Sql(File("v5.db"),
-      "DROP TABLE root_causes; ALTER TABLE findings DROP COLUMN root_cause; UPDATE meta SET "
+      "DROP TABLE root_causes; DROP TABLE kind_coverage; ALTER TABLE findings DROP COLUMN "
+      "root_cause; UPDATE meta SET "
       "value=5 WHERE key='schema_version'");
   Store s = Store::Open(File("v5.db"));
   EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
