@@ -238,7 +238,7 @@ def _max_pool(n: Node) -> list[str]:
         raise Unsupported("MaxPool '%s': the Indices output" % n.name)
     k, kernel, strides, dil, pads = _pool_common(n)
     x, lines = n.inputs[0], []
-    half_ok = all(pads[d] <= ((kernel[d] - 1) * dil[d] + 1) // 2 for d in range(k))
+    half_ok = all(pads[d] <= kernel[d] // 2 for d in range(k))  # torch's own limit
     if pads[:k] != pads[k:] or not half_ok:
         lines.append("%s = torch.nn.functional.pad(%s, %r, value=float('-inf'))"
                      % (n.outputs[0], x, _torch_pad_order(pads, k)))
@@ -304,10 +304,12 @@ def _instance_norm(n: Node) -> list[str]:
     dims = tuple(range(2, r))
     view = "(1, -1" + ", 1" * (r - 2) + ")"
     x, o = n.inputs[0], n.outputs[0]
-    return ["%s = (%s - %s.mean(dim=%r, keepdim=True)) / torch.sqrt(%s.var(dim=%r, keepdim=True, "
-            "unbiased=False) + %r)" % (o, x, x, dims, x, dims, n.attr("epsilon", 1e-5)),
-            "%s = %s * %s.reshape%s + %s.reshape%s" % (o, o, n.inputs[1], view, n.inputs[2],
-                                                       view)]
+    # In float32 (float16 inputs cast back), like ref: a float16 variance loses the digits.
+    return ["%s = %s.float()" % (o, x),
+            "%s = (%s - %s.mean(dim=%r, keepdim=True)) / torch.sqrt(%s.var(dim=%r, keepdim=True, "
+            "unbiased=False) + %r)" % (o, o, o, dims, o, dims, n.attr("epsilon", 1e-5)),
+            "%s = (%s * %s.float().reshape%s + %s.float().reshape%s).to(%s.dtype)"
+            % (o, o, n.inputs[1], view, n.inputs[2], view, x)]
 
 
 @_op("LayerNormalization")
