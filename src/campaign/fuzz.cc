@@ -358,8 +358,22 @@ class FuzzLoop {
       Tick(false);
     }
     Tick(true);
+    CurrentRootCauses();
     summary_.seconds = SecondsSince(t0_);
     return summary_;
+  }
+
+  // The root causes of this run's findings as the store has them now: a cause counted when a
+  // finding was recorded may since have been merged into another (a later, smaller repro
+  // explained it), so the summary never counts more causes than findings.
+  void CurrentRootCauses() {
+    summary_.root_causes.clear();
+    summary_.known_root_causes.clear();
+    for (const FindingRecord& f : store_.Findings()) {
+      if (!summary_.raw_findings.count(f.id) || !f.root_cause) continue;
+      summary_.root_causes.insert(*f.root_cause);
+      if (causes_before_.count(*f.root_cause)) summary_.known_root_causes.insert(*f.root_cause);
+    }
   }
 
  private:
