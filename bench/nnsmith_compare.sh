@@ -28,26 +28,31 @@ timed() {  # NAME CMD...: runs CMD with /usr/bin/time, log to OUT/NAME.log, time
   local name=$1; shift
   /usr/bin/time -f "%e %U %S" -o "$out/$name.time" "$@" >"$out/$name.log" 2>&1 || true
 }
-cpu() { awk '{ printf "%.1f", $2 + $3 }' "$out/$1.time"; }
-wall() { awk '{ printf "%.1f", $1 }' "$out/$1.time"; }
+cpu() { tail -1 "$out/$1.time" | awk '{ printf "%.1f", $2 + $3 }'; }
+wall() { tail -1 "$out/$1.time" | awk '{ printf "%.1f", $1 }'; }
 
+if [ "${TABLE_ONLY:-}" != 1 ]; then  # TABLE_ONLY=1: only rebuild table.md from OUT's logs
 [ -x "$venv/bin/nnsmith.fuzz" ] || { echo "no $venv/bin/nnsmith.fuzz: see the header" >&2; exit 2; }
-load_before=$(cut -d' ' -f1 /proc/loadavg)
+cut -d' ' -f1 /proc/loadavg >"$out/load_before"
 
 # 1. Generation alone.
 timed gen_concord build/bin/gen_bench --benchmark_filter='BM_Generate/10/' --benchmark_format=json
 timed gen_nnsmith "$venv/bin/python" bench/nnsmith_bench.py 50
 
 # 2. End to end against ONNX Runtime.
-timed fuzz_concord "$concord" fuzz --envs 'ort@cpu,opt=3' --time "$secs" --no-reduce --seed 1 \
-  --max-nodes 10 --out "$out/concord_fuzz" --json -q
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+timed fuzz_concord "$concord" fuzz --envs 'ort@cpu,opt=3' --time "$secs" --no-reduce --seed 1 \
+  --max-nodes 10 --out "$work/concord_fuzz" --json -q
+cp "$work/concord_fuzz/fuzz_report.html" "$out/concord_fuzz_report.html" || true
 (cd "$work" && timed fuzz_nnsmith "$venv/bin/nnsmith.fuzz" fuzz.time="${secs}s" \
    fuzz.root="$work/nn" model.type=onnx backend.type=onnxruntime mgen.max_nodes=10 fuzz.seed=1 \
    fuzz.crash_safe=true hydra.run.dir="$work/nnhydra")
 cat "$work"/nnhydra/*.log >>"$out/fuzz_nnsmith.log" 2>/dev/null || true
-load_after=$(cut -d' ' -f1 /proc/loadavg)
+cut -d' ' -f1 /proc/loadavg >"$out/load_after"
+fi
+load_before=$(cat "$out/load_before" 2>/dev/null || echo "?")
+load_after=$(cat "$out/load_after" 2>/dev/null || echo "?")
 
 c_gen=$(.venv/bin/python -c 'import json,sys
 d = json.load(open(sys.argv[1]))
