@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <utility>
 
 #include "backends/ref_backend.h"
 #include "gen/concretize.h"
@@ -49,6 +50,12 @@ class Builder : public BuildContext {
   }
 
   int Pick(DType dtype, int rmin, int rmax) override {
+    if (preferred_ >= 0) {  // patterns: the first operand that fits is the previous op's output
+      const TensorInfo& p = g_.tensors[static_cast<size_t>(preferred_)];
+      if (p.dtype == dtype && p.rank() >= rmin && p.rank() <= rmax) {
+        return std::exchange(preferred_, -1);
+      }
+    }
     std::vector<int> nodes, inputs;
     for (size_t i = 0; i < g_.tensors.size(); ++i) {
       const TensorInfo& t = g_.tensors[i];
@@ -204,7 +211,9 @@ class Builder : public BuildContext {
     return id;
   }
 
-  // Grows the graph; false when not a single node could be placed.
+  // Grows the graph; false when not a single node could be placed. Mode "patterns" places
+  // whole chains that compilers rewrite (PatternChains), each op fed the previous one's output
+  // where its operand fits; "random" one op at a time.
   bool Grow() {
     std::vector<const OpSpec*> specs;
     for (const OpSpec& s : AllSpecs()) {
@@ -219,20 +228,51 @@ class Builder : public BuildContext {
     }
     int budget = std::max(8, opt_.max_nodes * 10);
     while (static_cast<int>(g_.nodes.size()) < opt_.max_nodes && budget-- > 0) {
-      const OpSpec* spec = RandPick(rng_, specs);
-      SymGraph saved = g_;
-      size_t nvars = vars_.size();
-      rejected_dtype_ = false;
-      solver_.push();
-      bool ok = spec->build(*this) && !rejected_dtype_ &&
-                static_cast<int>(g_.nodes.size()) <= opt_.max_nodes && solver_.check() == z3::sat;
-      if (!ok) {
-        solver_.pop();
-        g_ = std::move(saved);
-        vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(nvars), vars_.end());
+      // Patterns mode mixes in single ops (a quarter of the steps, and whenever --ops leaves
+      // nothing of the chain drawn), so every allowed op still appears.
+      if (opt_.mode != "patterns" || Coin(rng_, 0.25) ||
+          !GrowChain(specs, RandPick(rng_, PatternChains()))) {
+        TryPlace(*RandPick(rng_, specs));
       }
     }
     return !g_.nodes.empty();
+  }
+
+  // Places `spec` (all or nothing); the output of its last node, or -1.
+  int TryPlace(const OpSpec& spec) {
+    SymGraph saved = g_;
+    size_t nvars = vars_.size();
+    rejected_dtype_ = false;
+    solver_.push();
+    bool ok = spec.build(*this) && !rejected_dtype_ &&
+              static_cast<int>(g_.nodes.size()) <= opt_.max_nodes && solver_.check() == z3::sat;
+    if (!ok) {
+      solver_.pop();
+      g_ = std::move(saved);
+      vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(nvars), vars_.end());
+      return -1;
+    }
+    const NodeSpec& last = g_.nodes.back();
+    return last.outputs.empty() ? -1 : last.outputs.front();
+  }
+
+  // One chain: each op (skipped when --ops leaves it out or it cannot be placed) gets the
+  // previous op's output as its first fitting operand. False when none of its ops is allowed.
+  bool GrowChain(const std::vector<const OpSpec*>& specs, const std::vector<std::string>& chain) {
+    int last = -1;
+    bool any = false;
+    for (const std::string& op : chain) {
+      if (static_cast<int>(g_.nodes.size()) >= opt_.max_nodes) break;
+      auto it = std::find_if(specs.begin(), specs.end(),
+                             [&](const OpSpec* s) { return s->op_type == op; });
+      if (it == specs.end()) continue;
+      any = true;
+      preferred_ = last;
+      int out = TryPlace(**it);
+      preferred_ = -1;
+      if (out >= 0) last = out;
+    }
+    return any;
   }
 
   // Random value hints (in small batches) so that shapes are not all minimal, then the model.
@@ -274,6 +314,7 @@ class Builder : public BuildContext {
   std::vector<VarInfo> vars_;
   uint64_t var_counter_ = 0;
   bool rejected_dtype_ = false;
+  int preferred_ = -1;  // patterns: the tensor Pick hands out first
 };
 
 bool HasNanInf(const Tensor& t) {
@@ -360,6 +401,28 @@ GeneratedModel Generate(const GenOptions& options) {
   }
   Fail(ErrorKind::kRuntime, "gen: no valid model for seed {} after {} attempts; last: {}",
        options.seed, kMaxAttempts, result.rejected.back());
+}
+
+const std::vector<std::vector<std::string>>& PatternChains() {
+  static const std::vector<std::vector<std::string>> kChains = {
+      {"Conv", "BatchNormalization", "Relu"},
+      {"Conv", "BatchNormalization", "HardSwish"},
+      {"Conv", "Add", "Relu"},  // residual: Add's second operand is earlier
+      {"Conv", "BatchNormalization", "LeakyRelu", "Add"},
+      {"Transpose", "MatMul", "Transpose"},
+      {"Reshape", "Transpose", "Reshape"},
+      {"MatMul", "Mul", "Softmax", "MatMul"},  // attention: Q.K^T, scale, softmax, .V
+      {"LayerNormalization", "MatMul", "Add"},
+      {"InstanceNormalization", "Relu", "Conv"},
+      {"Conv", "MaxPool", "GlobalAveragePool", "Flatten", "Gemm"},
+      {"Add", "Mul", "Sub", "Where"},  // broadcasting chains
+      {"Cast", "Add", "Cast"},         // dtype round trips
+      {"Gemm", "Relu", "Gemm", "Sigmoid"},
+      {"ConvTranspose", "BatchNormalization", "Relu"},
+      {"ReduceMean", "Sub", "Mul", "ReduceMean"},  // hand-written normalisation
+      {"Concat", "Split", "Add"},
+  };
+  return kChains;
 }
 
 std::vector<std::string> KnownOps() {

@@ -31,7 +31,15 @@ struct GenOptions {
   std::vector<std::string> dtypes;  // allowed tensor dtypes (KnownDtypes()); empty = all
   // (op type, dtype) pairs to avoid, e.g. from operator support inference of an env.
   std::set<std::pair<std::string, std::string>> exclude;
+  // "random": one op at a time, operands drawn from the graph so far; "patterns": chains that
+  // compilers fuse and rewrite (PatternChains), each op fed the previous one's output.
+  std::string mode = "random";
 };
+
+// The op chains of mode "patterns": conv+bn+activation, residual adds, transposes around
+// matmuls, reshape/transpose sandwiches, attention (MatMul-scale-Softmax-MatMul), norm +
+// activation, classifier heads, broadcasting chains, dtype round trips.
+const std::vector<std::vector<std::string>>& PatternChains();
 
 struct GeneratedModel {
   Model model;                                        // validated

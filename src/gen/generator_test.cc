@@ -244,6 +244,49 @@ TEST(GenOptions, OpsDtypesExcludeAndNodeBound) {
   }
 }
 
+// Producer -> first-operand consumer op pairs of a model (the chains a compiler pattern-matches).
+std::set<std::pair<std::string, std::string>> ChainedPairs(const Model& m) {
+  std::map<std::string, std::string> producer;
+  for (const auto& n : m.graph().node())
+    for (const auto& o : n.output()) producer[o] = n.op_type();
+  std::set<std::pair<std::string, std::string>> out;
+  for (const auto& n : m.graph().node()) {
+    if (n.input_size() > 0 && producer.count(n.input(0)))
+      out.insert({producer[n.input(0)], n.op_type()});
+  }
+  return out;
+}
+
+// Mode "patterns" builds the chains of PatternChains (every model still valid: Generate
+// validates on ref), far more often than random growth does, and stays deterministic.
+TEST(GenModes, PatternsChainWhatCompilersRewrite) {
+  std::set<std::pair<std::string, std::string>> wanted;
+  for (const auto& chain : PatternChains())
+    for (size_t i = 1; i < chain.size(); ++i) wanted.insert({chain[i - 1], chain[i]});
+  auto count = [&](const std::string& mode) {
+    int hits = 0;
+    for (uint64_t seed = 1; seed <= 30; ++seed) {
+      GenOptions o;
+      o.seed = seed;
+      o.max_nodes = 10;
+      o.mode = mode;
+      for (const auto& p : ChainedPairs(Generate(o).model)) hits += wanted.count(p) ? 1 : 0;
+    }
+    return hits;
+  };
+  int patterns = count("patterns"), random = count("random");
+  EXPECT_GE(patterns, 40) << "random: " << random;
+  EXPECT_GE(patterns, 3 * random) << "random: " << random;
+  GenOptions o;
+  o.seed = 5;
+  o.mode = "patterns";
+  EXPECT_EQ(Generate(o).model.proto().SerializeAsString(),
+            Generate(o).model.proto().SerializeAsString());
+  // --ops that leave a chain nothing: single ops are placed instead.
+  o.ops = {"Acos"};
+  EXPECT_FALSE(Generate(o).model.graph().node().empty());
+}
+
 TEST(GenSpecs, AtLeastFortyOps) {
   auto ops = KnownOps();
   EXPECT_GE(ops.size(), 40u);

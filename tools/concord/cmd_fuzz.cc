@@ -51,6 +51,7 @@ struct FuzzArgs {
   std::string ray;
   int64_t ray_chunk = 25;
   int max_nodes = 10;
+  std::string mode = "random";
   std::string ops, dtypes;
   std::string out = "fuzz_out";
   std::string db;
@@ -274,6 +275,8 @@ int FuzzRayMain(const FuzzArgs& a) {
                                        std::to_string(a.iterations),
                                        "--max-nodes",
                                        std::to_string(a.max_nodes),
+                                       "--mode",
+                                       a.mode,
                                        "--timeout",
                                        fmt::format("{}", a.timeout_s),
                                        "--rtol",
@@ -380,6 +383,7 @@ int FuzzMain(const FuzzArgs& a) {
   base.max_nodes = a.max_nodes;
   base.ops = SplitComma(a.ops);
   base.dtypes = SplitComma(a.dtypes);
+  base.mode = a.mode;
   bool tty = isatty(STDERR_FILENO) != 0;
   std::map<std::string, OpDtypeSet> excluded = Exclusions(a, base, o.envs, store, t0);
   if (a.time_s > 0 && a.iterations <= 0) {
@@ -483,6 +487,7 @@ Command MakeFuzzCommand(CLI::App& root) {
   app->add_option("--max-nodes", args->max_nodes, "Operator nodes per model")
       ->capture_default_str();
   app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");
+  AddGenModeOption(app, &args->mode);
   app->add_option("--dtypes", args->dtypes, "Allowed dtypes, comma-separated (default: all)");
   app->add_option("--out,-o", args->out, "Findings folder")->capture_default_str();
   app->add_option("--db", args->db, "Results store (default: OUT/fuzz.db)");

@@ -23,6 +23,7 @@ struct GenArgs {
   std::vector<std::string> ops;
   std::vector<std::string> dtypes;
   std::vector<std::string> exclude;
+  std::string mode = "random";
   std::string out;
   std::string inputs_out;
   bool json = false;
@@ -45,6 +46,7 @@ int GenMain(const GenArgs& a) {
   opt.max_nodes = a.max_nodes;
   opt.ops = a.ops;
   opt.dtypes = a.dtypes;
+  opt.mode = a.mode;
   const std::vector<std::string>& known_dtypes = gen::KnownDtypes();
   for (const auto& d : a.dtypes) {
     if (std::find(known_dtypes.begin(), known_dtypes.end(), d) == known_dtypes.end()) {
@@ -148,6 +150,7 @@ Command MakeGenCommand(CLI::App& root) {
       ->delimiter(',');
   app->add_option("--exclude", args->exclude, "OP:DTYPE pairs to avoid (comma-separated)")
       ->delimiter(',');
+  AddGenModeOption(app, &args->mode);
   app->add_option("--out,-o", args->out, "Model file to write");
   app->add_option("--inputs-out", args->inputs_out,
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");

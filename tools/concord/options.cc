@@ -59,6 +59,16 @@ void AddOutputOptions(CLI::App* app, bool* json, bool* quiet, const std::string&
   if (quiet != nullptr) app->add_flag("--quiet,-q", *quiet, quiet_help);
 }
 
+void AddGenModeOption(CLI::App* app, std::string* mode) {
+  app->add_option("--mode", *mode,
+                  "How models grow: random (one op at a time, operands from the graph so far) "
+                  "or patterns (chains compilers fuse and rewrite: conv+bn+activation, residual "
+                  "adds, transposes around matmuls, reshape/transpose sandwiches, attention, "
+                  "norm+activation, classifier heads, broadcasting, dtype round trips)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"random", "patterns"}));
+}
+
 void AddShardOption(CLI::App* app, std::string* shard, const std::string& what) {
   app->add_option("--shard", *shard,
                   fmt::format("Run shard I/N only: the {} whose index k has k mod N == I "
