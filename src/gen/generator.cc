@@ -34,6 +34,7 @@ class Builder : public BuildContext {
 
   bool DTypeOk(const std::string& op, DType dt) const {
     std::string name = GenDTypeName(dt);
+    if (opt_.mode == "opencv" && opt_.dtypes.empty() && name != "float32") return false;
     if (!opt_.dtypes.empty() &&
         std::find(opt_.dtypes.begin(), opt_.dtypes.end(), name) == opt_.dtypes.end()) {
       return false;
@@ -56,6 +57,7 @@ class Builder : public BuildContext {
         return std::exchange(preferred_, -1);
       }
     }
+    if (opt_.mode == "opencv" && rmin <= 4) return PickForOpenCv(dtype, rmin, rmax);
     std::vector<int> nodes, inputs;
     for (size_t i = 0; i < g_.tensors.size(); ++i) {
       const TensorInfo& t = g_.tensors[i];
@@ -73,6 +75,36 @@ class Builder : public BuildContext {
     return NewWeight(dtype, dims, lo, hi);
   }
 
+  bool HasInput() const {
+    return std::any_of(g_.tensors.begin(), g_.tensors.end(),
+                       [](const TensorInfo& t) { return t.kind == TensorKind::kInput; });
+  }
+
+  // Mode "opencv", shaped like what OpenCV's ONNX importer takes: one graph input, rank <= 4,
+  // the network grows from it (node outputs first), every other operand a constant weight.
+  int PickForOpenCv(DType dtype, int rmin, int rmax) {
+    rmax = std::min(rmax, 4);
+    std::vector<int> nodes, inputs;
+    for (size_t i = 0; i < g_.tensors.size(); ++i) {
+      const TensorInfo& t = g_.tensors[i];
+      if (t.kind == TensorKind::kInput) inputs.push_back(static_cast<int>(i));
+      if (t.dtype != dtype || t.rank() < rmin || t.rank() > rmax) continue;
+      if (t.kind == TensorKind::kNode) nodes.push_back(static_cast<int>(i));
+    }
+    if (!nodes.empty() && Coin(rng_, 0.85)) return RandPick(rng_, nodes);
+    int rank = static_cast<int>(RandInt(rng_, std::max(rmin, 2), std::max(rmax, 2)));
+    if (inputs.empty()) return NewInput(dtype, std::min(rank, rmax));
+    for (int i : inputs) {  // the one input, where it fits
+      const TensorInfo& t = g_.tensors[static_cast<size_t>(i)];
+      if (t.dtype == dtype && t.rank() >= rmin && t.rank() <= rmax && Coin(rng_, 0.5)) return i;
+    }
+    std::vector<z3::expr> dims;
+    rank = std::min(rank, rmax);
+    for (int i = 0; i < rank; ++i) dims.push_back(Var(1, DimBound(rank)));
+    auto [lo, hi] = DefaultRange(dtype);
+    return NewWeight(dtype, dims, lo, hi);
+  }
+
   static std::pair<double, double> DefaultRange(DType dt) {
     if (IsFloating(dt)) return {-1, 1};
     if (dt == DType::kBool) return {0, 1};
@@ -85,6 +117,12 @@ class Builder : public BuildContext {
   }
 
   int NewInput(DType dtype, int rank) override {
+    if (opt_.mode == "opencv" && HasInput()) {  // one graph input; the rest are weights
+      std::vector<z3::expr> dims;
+      for (int i = 0; i < rank; ++i) dims.push_back(Var(1, DimBound(rank)));
+      auto [lo, hi] = DefaultRange(dtype);
+      return NewWeight(dtype, dims, lo, hi);
+    }
     TensorInfo t;
     t.dtype = dtype;
     t.kind = TensorKind::kInput;

@@ -32,7 +32,9 @@ struct GenOptions {
   // (op type, dtype) pairs to avoid, e.g. from operator support inference of an env.
   std::set<std::pair<std::string, std::string>> exclude;
   // "random": one op at a time, operands drawn from the graph so far; "patterns": chains that
-  // compilers fuse and rewrite (PatternChains), each op fed the previous one's output.
+  // compilers fuse and rewrite (PatternChains), each op fed the previous one's output;
+  // "opencv": shaped like what OpenCV's ONNX importer takes (float32 unless --dtypes says
+  // otherwise, one graph input, rank <= 4, every other operand a constant weight).
   std::string mode = "random";
 };
 

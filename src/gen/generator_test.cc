@@ -287,6 +287,23 @@ TEST(GenModes, PatternsChainWhatCompilersRewrite) {
   EXPECT_FALSE(Generate(o).model.graph().node().empty());
 }
 
+// Mode "opencv": one float32 graph input of rank <= 4, everything else constant weights.
+TEST(GenModes, OpenCvModeShapesModelsLikeItsImporter) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    GenOptions o;
+    o.seed = seed;
+    o.mode = "opencv";
+    GeneratedModel g = Generate(o);
+    ASSERT_LE(g.inputs.size(), 1u) << "seed " << seed;
+    for (const auto& [name, value] : g.inputs) {
+      EXPECT_EQ(value.tensor.dtype(), DType::kFloat32) << "seed " << seed << " " << name;
+      EXPECT_LE(value.tensor.rank(), 4) << "seed " << seed << " " << name;
+    }
+    for (const auto& out : g.model.Outputs())
+      EXPECT_EQ(out.dtype, DType::kFloat32) << "seed " << seed << " " << out.name;
+  }
+}
+
 TEST(GenSpecs, AtLeastFortyOps) {
   auto ops = KnownOps();
   EXPECT_GE(ops.size(), 40u);

@@ -64,9 +64,11 @@ void AddGenModeOption(CLI::App* app, std::string* mode) {
                   "How models grow: random (one op at a time, operands from the graph so far) "
                   "or patterns (chains compilers fuse and rewrite: conv+bn+activation, residual "
                   "adds, transposes around matmuls, reshape/transpose sandwiches, attention, "
-                  "norm+activation, classifier heads, broadcasting, dtype round trips)")
+                  "norm+activation, classifier heads, broadcasting, dtype round trips) or opencv "
+                  "(what OpenCV's ONNX importer takes: float32, one graph input, rank <= 4, "
+                  "other operands constant weights)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"random", "patterns"}));
+      ->check(CLI::IsMember({"random", "patterns", "opencv"}));
 }
 
 void AddShardOption(CLI::App* app, std::string* shard, const std::string& what) {

@@ -30,7 +30,7 @@ void AddToleranceOptions(CLI::App* app, double* rtol, double* atol, const std::s
 void AddOutputOptions(CLI::App* app, bool* json, bool* quiet = nullptr,
                       const std::string& quiet_help = "No progress output");
 
-// --mode random|patterns: how `gen` / `fuzz` grow models (gen::GenOptions::mode).
+// --mode random|patterns|opencv: how `gen` / `fuzz` grow models (gen::GenOptions::mode).
 void AddGenModeOption(CLI::App* app, std::string* mode);
 
 // --shard I/N: this process runs shard I of N of the campaign (`what` names the unit of work).
