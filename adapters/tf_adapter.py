@@ -10,7 +10,7 @@ Env: tf@cpu or keras@cpu plus OPTIONS:
   threads  intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's default); applies to the
            worker's first model (TensorFlow fixes it at start-up).
 
-ONNX models (tf@cpu only; the fuzzer's generated graphs) are emitted op by op as TensorFlow
+ONNX models (tf@cpu with emit=1; the fuzzer's generated graphs) are emitted op by op as TensorFlow
 source (tf_emit.py: no converter between the graph and the compiler) and run at the levels
 above, opt=3 being XLA; lite=1 converts the emitted tf.function with TensorFlow's TFLite
 converter and runs it on the LiteRT interpreter, XNNPACK on (xnnpack=1, default) or off. A run

@@ -14,7 +14,7 @@ measured up to torch.cuda.synchronize(), and STATS report the GPU memory the ses
                 torch.compile cannot trace a ScriptModule (export the model with torch.export).
 threads=N -> torch.set_num_threads(N).
 
-ONNX models (the fuzzer's generated graphs) are emitted op by op as PyTorch source
+ONNX models (with emit=1; the fuzzer's generated graphs) are emitted op by op as PyTorch source
 (torch_emit.py, NNSmith's way: no converter between the graph and the compiler), then run with
 the torch.export levels above; export=1 passes the module through torch.export.export first. A
 run only the compiled module fails is reported as the compiler's error; one eager PyTorch
