@@ -106,6 +106,49 @@ def reduce_axes(n: Node, index: int) -> Optional[list[int]]:
     return None if c is None else [int(a) for a in c.reshape(-1).tolist()]
 
 
+def reduced_axes(n: Node) -> Optional[list[int]]:
+    """The axes a Reduce* node reduces (every axis when none are given), or None when it is the
+    identity (empty axes with noop_with_empty_axes, or a scalar input)."""
+    axes = reduce_axes(n, 1)
+    r = n.ranks[0]
+    if not axes:
+        if n.attr("noop_with_empty_axes", 0):
+            return None
+        if r is None:
+            raise Unsupported("%s '%s': unknown rank" % (n.op, n.name))
+        axes = list(range(r))
+    return None if r == 0 else axes
+
+
+def unsqueeze_positions(n: Node) -> list[int]:
+    """Where an Unsqueeze node inserts its dims, non-negative and ascending (the order to insert
+    them one by one)."""
+    axes = reduce_axes(n, 1)
+    r = n.ranks[0]
+    if axes is None or r is None:
+        raise Unsupported("Unsqueeze '%s': axes or rank unknown" % n.name)
+    return sorted(a % (r + len(axes)) for a in axes)
+
+
+def spatial_rank(n: Node) -> int:
+    """The spatial dims of a conv/pool input (rank 3..5: 1-3 spatial dims)."""
+    r = n.ranks[0]
+    if r is None or r < 3 or r > 5:
+        raise Unsupported("%s '%s': input rank %s (1-3 spatial dims supported)" % (n.op, n.name, r))
+    return r - 2
+
+
+def explicit_pads(n: Node, k: int) -> list[int]:
+    """A conv/pool node's pads [b1..bk, e1..ek]; auto_pad SAME_* (which needs the input shape)
+    is Unsupported."""
+    auto = n.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        return list(n.attr("pads", [0] * (2 * k)))
+    if auto == "VALID":
+        return [0] * (2 * k)
+    raise Unsupported("%s '%s': auto_pad=%s needs the input shape" % (n.op, n.name, auto))
+
+
 def attributes(node: Any) -> dict[str, Any]:
     import onnx
     out: dict[str, Any] = {}

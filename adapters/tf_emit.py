@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from onnx_emit import (FLOAT_TYPES, Emitted, Node, OpTable, Unsupported, emit_graph,
-                       instantiate, one, reduce_axes)
+                       explicit_pads, instantiate, one, reduce_axes, reduced_axes, spatial_rank,
+                       unsqueeze_positions)
 
 __all__ = ["Emitted", "Unsupported", "emit", "instantiate", "supported_ops", "TF_DTYPES"]
 
@@ -141,22 +142,6 @@ def _gemm(n: Node) -> list[str]:
     return one(n, expr)
 
 
-def _spatial(n: Node) -> int:
-    r = n.ranks[0]
-    if r is None or r < 3 or r > 5:
-        raise Unsupported("%s '%s': input rank %s" % (n.op, n.name, r))
-    return r - 2
-
-
-def _explicit_pads(n: Node, k: int) -> list[int]:
-    auto = n.attr("auto_pad", "NOTSET")
-    if auto in ("NOTSET", ""):
-        return list(n.attr("pads", [0] * (2 * k)))
-    if auto == "VALID":
-        return [0] * (2 * k)
-    raise Unsupported("%s '%s': auto_pad=%s" % (n.op, n.name, auto))
-
-
 def _to_last(k: int) -> tuple[int, ...]:
     return (0,) + tuple(range(2, 2 + k)) + (1,)
 
@@ -171,13 +156,13 @@ def _nhwc_pads(pads: list[int], k: int) -> list[list[int]]:
 
 @_op("Conv")
 def _conv(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     strides = list(n.attr("strides", [1] * k))
     dil = list(n.attr("dilations", [1] * k))
     if any(s > 1 for s in strides) and any(d > 1 for d in dil):
         raise Unsupported("Conv '%s': strides and dilations both > 1 (tf.nn.convolution "
                           "refuses it)" % n.name)
-    pads = _explicit_pads(n, k)
+    pads = explicit_pads(n, k)
     group = n.attr("group", 1)
     o = n.outputs[0]
     lines = ["%s = tf.transpose(%s, %r)" % (o, n.inputs[0], _to_last(k))]
@@ -200,7 +185,7 @@ def _conv(n: Node) -> list[str]:
 
 @_op("ConvTranspose")
 def _conv_transpose(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     if n.attr("output_shape") is not None or n.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
         raise Unsupported("ConvTranspose '%s': output_shape or auto_pad" % n.name)
     dil = list(n.attr("dilations", [1] * k))
@@ -236,7 +221,7 @@ def _conv_transpose(n: Node) -> list[str]:
 
 
 def _pool(n: Node, avg: bool) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     dil = list(n.attr("dilations", [1] * k))
     strides = list(n.attr("strides", [1] * k))
     if n.attr("ceil_mode", 0) or (any(d != 1 for d in dil) and (avg or any(s != 1 for s in
@@ -246,7 +231,7 @@ def _pool(n: Node, avg: bool) -> list[str]:
     if len(n.outputs) > 1 and n.outputs[1]:
         raise Unsupported("MaxPool '%s': the Indices output" % n.name)
     kernel = list(n.attr("kernel_shape"))
-    pads = _explicit_pads(n, k)
+    pads = explicit_pads(n, k)
     o = n.outputs[0]
     fn = "tf.nn.avg_pool" if avg else "tf.nn.max_pool"
     pool = "%s(%%s, %r, %r, 'VALID')" % (fn, tuple(kernel), tuple(strides))
@@ -283,7 +268,7 @@ def _avg_pool(n: Node) -> list[str]:
 
 @_op("GlobalAveragePool", "GlobalMaxPool")
 def _global_pool(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     fn = "tf.math.reduce_mean" if n.op == "GlobalAveragePool" else "tf.math.reduce_max"
     return one(n, "%s(%s, axis=%r, keepdims=True)" % (fn, n.inputs[0], list(range(2, 2 + k))))
 
@@ -392,13 +377,8 @@ def _squeeze(n: Node) -> list[str]:
 
 @_op("Unsqueeze")
 def _unsqueeze(n: Node) -> list[str]:
-    axes = reduce_axes(n, 1)
-    r = n.ranks[0]
-    if axes is None or r is None:
-        raise Unsupported("Unsqueeze '%s': axes or rank unknown" % n.name)
-    out_rank = r + len(axes)
     expr = n.inputs[0]
-    for a in sorted(a % out_rank for a in axes):
+    for a in unsqueeze_positions(n):
         expr = "tf.expand_dims(%s, %d)" % (expr, a)
     return one(n, expr)
 
@@ -545,19 +525,10 @@ _REDUCE = {"ReduceSum": "tf.math.reduce_sum({x}, axis={d}, keepdims={k})",
 
 @_op(*_REDUCE)
 def _reduce(n: Node) -> list[str]:
-    index = 1 if (n.op == "ReduceSum" or len(n.inputs) > 1) else 99
-    axes = reduce_axes(n, index) if index < 99 else (list(n.attr("axes"))
-                                                     if n.attr("axes") else None)
-    keep = bool(n.attr("keepdims", 1))
-    r = n.ranks[0]
-    if not axes:
-        if n.attr("noop_with_empty_axes", 0):
-            return one(n, "tf.identity(%s)" % n.inputs[0])
-        if r is None:
-            raise Unsupported("%s '%s': unknown rank" % (n.op, n.name))
-        axes = list(range(r))
-    if r == 0:
+    axes = reduced_axes(n)
+    if axes is None:
         return one(n, "tf.identity(%s)" % n.inputs[0])
+    keep = bool(n.attr("keepdims", 1))
     return one(n, _REDUCE[n.op].format(x=n.inputs[0], d=list(axes), k=keep))
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from onnx_emit import (FLOAT_TYPES, Emitted, Node, OpTable, Unsupported, emit_graph,
-                       instantiate, one, reduce_axes)
+                       explicit_pads, instantiate, one, reduce_axes, reduced_axes, spatial_rank,
+                       unsqueeze_positions)
 
 __all__ = ["Emitted", "Unsupported", "emit", "instantiate", "supported_ops", "TORCH_DTYPES"]
 
@@ -28,11 +29,8 @@ __all__ = ["Emitted", "Unsupported", "emit", "instantiate", "supported_ops", "TO
 TORCH_DTYPES = {1: "torch.float32", 2: "torch.uint8", 3: "torch.int8", 5: "torch.int16",
                 6: "torch.int32", 7: "torch.int64", 9: "torch.bool", 10: "torch.float16",
                 11: "torch.float64", 16: "torch.bfloat16"}
-_FLOAT_TYPES = FLOAT_TYPES
 _TABLE = OpTable("PyTorch")
 _op = _TABLE.op
-_one = one
-_axes = reduce_axes
 
 
 def supported_ops() -> list[str]:
@@ -54,30 +52,30 @@ _UNARY = {"Abs": "torch.abs({})", "Acos": "torch.acos({})", "Asin": "torch.asin(
 
 @_op(*_UNARY)
 def _unary(n: Node) -> list[str]:
-    return _one(n, _UNARY[n.op].format(n.inputs[0]))
+    return one(n, _UNARY[n.op].format(n.inputs[0]))
 
 
 @_op("Softplus")
 def _softplus(n: Node) -> list[str]:
     # torch's softplus is linear above threshold=20; ONNX's is log(exp(x) + 1) everywhere.
-    return _one(n, "torch.log1p(torch.exp({0}))".format(n.inputs[0]))
+    return one(n, "torch.log1p(torch.exp({0}))".format(n.inputs[0]))
 
 
 @_op("Elu")
 def _elu(n: Node) -> list[str]:
-    return _one(n, "torch.nn.functional.elu(%s, alpha=%r)" % (n.inputs[0], n.attr("alpha", 1.0)))
+    return one(n, "torch.nn.functional.elu(%s, alpha=%r)" % (n.inputs[0], n.attr("alpha", 1.0)))
 
 
 @_op("LeakyRelu")
 def _leaky(n: Node) -> list[str]:
-    return _one(n, "torch.nn.functional.leaky_relu(%s, %r)" % (n.inputs[0],
-                                                              n.attr("alpha", 0.01)))
+    return one(n, "torch.nn.functional.leaky_relu(%s, %r)" % (n.inputs[0],
+                                                             n.attr("alpha", 0.01)))
 
 
 @_op("HardSigmoid")
 def _hard_sigmoid(n: Node) -> list[str]:
-    return _one(n, "torch.clamp(%s * %r + %r, 0, 1)" % (n.inputs[0], n.attr("alpha", 0.2),
-                                                        n.attr("beta", 0.5)))
+    return one(n, "torch.clamp(%s * %r + %r, 0, 1)" % (n.inputs[0], n.attr("alpha", 0.2),
+                                                       n.attr("beta", 0.5)))
 
 
 _BINARY = {"Add": "torch.add({}, {})", "Sub": "torch.sub({}, {})", "Mul": "torch.mul({}, {})",
@@ -90,19 +88,19 @@ _BINARY = {"Add": "torch.add({}, {})", "Sub": "torch.sub({}, {})", "Mul": "torch
 
 @_op(*_BINARY)
 def _binary(n: Node) -> list[str]:
-    return _one(n, _BINARY[n.op].format(n.inputs[0], n.inputs[1]))
+    return one(n, _BINARY[n.op].format(n.inputs[0], n.inputs[1]))
 
 
 @_op("Div")
 def _div(n: Node) -> list[str]:
-    mode = "" if n.dtypes[0] in _FLOAT_TYPES else ", rounding_mode='trunc'"
-    return _one(n, "torch.div(%s, %s%s)" % (n.inputs[0], n.inputs[1], mode))
+    mode = "" if n.dtypes[0] in FLOAT_TYPES else ", rounding_mode='trunc'"
+    return one(n, "torch.div(%s, %s%s)" % (n.inputs[0], n.inputs[1], mode))
 
 
 @_op("Pow")
 def _pow(n: Node) -> list[str]:
     # ONNX: the result has the base's type whatever the exponent's.
-    return _one(n, "torch.pow(%s, %s).to(%s.dtype)" % (n.inputs[0], n.inputs[1], n.inputs[0]))
+    return one(n, "torch.pow(%s, %s).to(%s.dtype)" % (n.inputs[0], n.inputs[1], n.inputs[0]))
 
 
 @_op("Max", "Min")
@@ -111,12 +109,12 @@ def _max_min(n: Node) -> list[str]:
     expr = n.inputs[0]
     for x in n.inputs[1:]:
         expr = "%s(%s, %s)" % (fn, expr, x)
-    return _one(n, expr)
+    return one(n, expr)
 
 
 @_op("Where")
 def _where(n: Node) -> list[str]:
-    return _one(n, "torch.where(%s, %s, %s)" % tuple(n.inputs[:3]))
+    return one(n, "torch.where(%s, %s, %s)" % tuple(n.inputs[:3]))
 
 
 @_op("Clip")
@@ -124,8 +122,8 @@ def _clip(n: Node) -> list[str]:
     lo = n.inputs[1] if len(n.inputs) > 1 and n.input_names[1] else "None"
     hi = n.inputs[2] if len(n.inputs) > 2 and n.input_names[2] else "None"
     if lo == "None" and hi == "None":
-        return _one(n, n.inputs[0])
-    return _one(n, "torch.clamp(%s, %s, %s)" % (n.inputs[0], lo, hi))
+        return one(n, n.inputs[0])
+    return one(n, "torch.clamp(%s, %s, %s)" % (n.inputs[0], lo, hi))
 
 
 @_op("Cast")
@@ -133,7 +131,7 @@ def _cast(n: Node) -> list[str]:
     to = n.attr("to")
     if to not in TORCH_DTYPES:
         raise Unsupported("Cast '%s': to=%s has no torch dtype here" % (n.name, to))
-    return _one(n, "%s.to(%s)" % (n.inputs[0], TORCH_DTYPES[to]))
+    return one(n, "%s.to(%s)" % (n.inputs[0], TORCH_DTYPES[to]))
 
 
 @_op("Gemm")
@@ -147,23 +145,7 @@ def _gemm(n: Node) -> list[str]:
     if len(n.inputs) > 2 and n.input_names[2]:
         c = n.inputs[2] if beta == 1.0 else "%s * %r" % (n.inputs[2], beta)
         expr = "%s + %s" % (expr, c)
-    return _one(n, expr)
-
-
-def _spatial(n: Node) -> int:
-    r = n.ranks[0]
-    if r is None or r < 3 or r > 5:
-        raise Unsupported("%s '%s': input rank %s (torch has 1-3 spatial dims)" % (n.op, n.name, r))
-    return r - 2
-
-
-def _pads(n: Node, k: int) -> list[int]:
-    auto = n.attr("auto_pad", "NOTSET")
-    if auto in ("NOTSET", ""):
-        return list(n.attr("pads", [0] * (2 * k)))
-    if auto == "VALID":
-        return [0] * (2 * k)
-    raise Unsupported("%s '%s': auto_pad=%s needs the input shape" % (n.op, n.name, auto))
+    return one(n, expr)
 
 
 def _torch_pad_order(pads: list[int], k: int) -> tuple[int, ...]:
@@ -176,10 +158,10 @@ def _torch_pad_order(pads: list[int], k: int) -> tuple[int, ...]:
 
 @_op("Conv")
 def _conv(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     strides = list(n.attr("strides", [1] * k))
     dil = list(n.attr("dilations", [1] * k))
-    pads = _pads(n, k)
+    pads = explicit_pads(n, k)
     x = n.inputs[0]
     lines: list[str] = []
     if pads[:k] != pads[k:]:
@@ -198,7 +180,7 @@ def _conv(n: Node) -> list[str]:
 
 @_op("ConvTranspose")
 def _conv_transpose(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     if n.attr("output_shape") is not None or n.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
         raise Unsupported("ConvTranspose '%s': output_shape/auto_pad need the input shape" % n.name)
     strides = list(n.attr("strides", [1] * k))
@@ -221,14 +203,14 @@ def _conv_transpose(n: Node) -> list[str]:
 
 
 def _pool_common(n: Node) -> tuple[int, list[int], list[int], list[int], list[int]]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     if n.attr("ceil_mode", 0):
         raise Unsupported("%s '%s': ceil_mode=1 (torch drops a last window that ONNX keeps)"
                           % (n.op, n.name))
     kernel = list(n.attr("kernel_shape"))
     strides = list(n.attr("strides", [1] * k))
     dil = list(n.attr("dilations", [1] * k))
-    pads = _pads(n, k)
+    pads = explicit_pads(n, k)
     return k, kernel, strides, dil, pads
 
 
@@ -245,7 +227,7 @@ def _max_pool(n: Node) -> list[str]:
         x, pad = n.outputs[0], [0] * k
     else:
         pad = pads[:k]
-    if n.dtypes[0] not in _FLOAT_TYPES and any(pads):
+    if n.dtypes[0] not in FLOAT_TYPES and any(pads):
         raise Unsupported("MaxPool '%s': padded integer input" % n.name)
     lines.append("%s = torch.nn.functional.max_pool%dd(%s, %r, stride=%r, padding=%r, "
                  "dilation=%r)" % (n.outputs[0], k, x, tuple(kernel), tuple(strides),
@@ -280,10 +262,10 @@ def _avg_pool(n: Node) -> list[str]:
 
 @_op("GlobalAveragePool", "GlobalMaxPool")
 def _global_pool(n: Node) -> list[str]:
-    k = _spatial(n)
+    k = spatial_rank(n)
     dims = tuple(range(2, 2 + k))
     fn = "torch.mean" if n.op == "GlobalAveragePool" else "torch.amax"
-    return _one(n, "%s(%s, dim=%r, keepdim=True)" % (fn, n.inputs[0], dims))
+    return one(n, "%s(%s, dim=%r, keepdim=True)" % (fn, n.inputs[0], dims))
 
 
 @_op("BatchNormalization")
@@ -291,8 +273,8 @@ def _batch_norm(n: Node) -> list[str]:
     if n.attr("training_mode", 0) or len(n.outputs) > 1:
         raise Unsupported("BatchNormalization '%s': training mode" % n.name)
     x, s, b, m, v = n.inputs[:5]
-    return _one(n, "torch.nn.functional.batch_norm(%s, %s, %s, %s, %s, training=False, "
-                   "eps=%r)" % (x, m, v, s, b, n.attr("epsilon", 1e-5)))
+    return one(n, "torch.nn.functional.batch_norm(%s, %s, %s, %s, %s, training=False, "
+                  "eps=%r)" % (x, m, v, s, b, n.attr("epsilon", 1e-5)))
 
 
 @_op("InstanceNormalization")
@@ -339,7 +321,7 @@ def _layer_norm(n: Node) -> list[str]:
 @_op("Softmax", "LogSoftmax")
 def _softmax(n: Node) -> list[str]:
     fn = "softmax" if n.op == "Softmax" else "log_softmax"
-    return _one(n, "torch.nn.functional.%s(%s, dim=%d)" % (fn, n.inputs[0], n.attr("axis", -1)))
+    return one(n, "torch.nn.functional.%s(%s, dim=%d)" % (fn, n.inputs[0], n.attr("axis", -1)))
 
 
 @_op("Flatten")
@@ -351,10 +333,10 @@ def _flatten(n: Node) -> list[str]:
     axis = axis + r if axis < 0 else axis
     x = n.inputs[0]
     if axis == 0:
-        return _one(n, "%s.reshape(1, -1)" % x)
+        return one(n, "%s.reshape(1, -1)" % x)
     if axis == r:
-        return _one(n, "%s.reshape(-1, 1)" % x)
-    return _one(n, "%s.flatten(%d).flatten(0, %d)" % (x, axis, axis - 1))
+        return one(n, "%s.reshape(-1, 1)" % x)
+    return one(n, "%s.flatten(%d).flatten(0, %d)" % (x, axis, axis - 1))
 
 
 @_op("Reshape")
@@ -365,8 +347,8 @@ def _reshape(n: Node) -> list[str]:
     x = n.inputs[0]
     if 0 in dims and not n.attr("allowzero", 0):
         parts = ["%s.shape[%d]" % (x, i) if d == 0 else str(d) for i, d in enumerate(dims)]
-        return _one(n, "%s.reshape(%s)" % (x, ", ".join(parts) or "()"))
-    return _one(n, "%s.reshape(%r)" % (x, tuple(dims)))
+        return one(n, "%s.reshape(%s)" % (x, ", ".join(parts) or "()"))
+    return one(n, "%s.reshape(%r)" % (x, tuple(dims)))
 
 
 @_op("Transpose")
@@ -377,33 +359,28 @@ def _transpose(n: Node) -> list[str]:
         if r is None:
             raise Unsupported("Transpose '%s': unknown rank" % n.name)
         perm = list(reversed(range(r)))
-    return _one(n, "%s.permute(%r)" % (n.inputs[0], tuple(perm)))
+    return one(n, "%s.permute(%r)" % (n.inputs[0], tuple(perm)))
 
 
 @_op("Squeeze")
 def _squeeze(n: Node) -> list[str]:
-    axes = _axes(n, 1)
+    axes = reduce_axes(n, 1)
     if axes is None:
-        return _one(n, "torch.squeeze(%s)" % n.inputs[0])
-    return _one(n, "torch.squeeze(%s, %r)" % (n.inputs[0], tuple(axes)))
+        return one(n, "torch.squeeze(%s)" % n.inputs[0])
+    return one(n, "torch.squeeze(%s, %r)" % (n.inputs[0], tuple(axes)))
 
 
 @_op("Unsqueeze")
 def _unsqueeze(n: Node) -> list[str]:
-    axes = _axes(n, 1)
-    r = n.ranks[0]
-    if axes is None or r is None:
-        raise Unsupported("Unsqueeze '%s': axes or rank unknown" % n.name)
-    out_rank = r + len(axes)
     expr = n.inputs[0]
-    for a in sorted(a % out_rank for a in axes):
+    for a in unsqueeze_positions(n):
         expr = "torch.unsqueeze(%s, %d)" % (expr, a)
-    return _one(n, expr)
+    return one(n, expr)
 
 
 @_op("Concat")
 def _concat(n: Node) -> list[str]:
-    return _one(n, "torch.cat([%s], dim=%d)" % (", ".join(n.inputs), n.attr("axis")))
+    return one(n, "torch.cat([%s], dim=%d)" % (", ".join(n.inputs), n.attr("axis")))
 
 
 @_op("Split")
@@ -432,12 +409,12 @@ def _slice(n: Node) -> list[str]:
     st = [int(s) for s in (steps.tolist() if steps is not None else [1] * count)]
     args = ", ".join("(%d, %d, %d, %d)" % (a, int(b), int(e), s)
                      for a, b, e, s in zip(ax, starts.tolist(), ends.tolist(), st))
-    return _one(n, "onnx_slice(%s, [%s])" % (n.inputs[0], args))
+    return one(n, "onnx_slice(%s, [%s])" % (n.inputs[0], args))
 
 
 @_op("Gather")
 def _gather(n: Node) -> list[str]:
-    return _one(n, "onnx_gather(%s, %s, %d)" % (n.inputs[0], n.inputs[1], n.attr("axis", 0)))
+    return one(n, "onnx_gather(%s, %s, %d)" % (n.inputs[0], n.inputs[1], n.attr("axis", 0)))
 
 
 @_op("Expand")
@@ -445,8 +422,8 @@ def _expand(n: Node) -> list[str]:
     shape = n.const(1, "shape")
     assert shape is not None
     x = n.inputs[0]
-    return _one(n, "torch.broadcast_to(%s, torch.broadcast_shapes(%s.shape, %r))"
-                % (x, x, tuple(int(d) for d in shape.tolist())))
+    return one(n, "torch.broadcast_to(%s, torch.broadcast_shapes(%s.shape, %r))"
+               % (x, x, tuple(int(d) for d in shape.tolist())))
 
 
 @_op("Pad")
@@ -470,9 +447,9 @@ def _pad(n: Node) -> list[str]:
         torch_pads = torch_pads[:-2]
     if mode == "constant":
         v = float(value.reshape(-1)[0]) if value is not None and value.size else 0.0
-        if n.dtypes[0] not in _FLOAT_TYPES:
+        if n.dtypes[0] not in FLOAT_TYPES:
             v = int(v)
-        return _one(n, "torch.nn.functional.pad(%s, %r, value=%r)" % (n.inputs[0], torch_pads, v))
+        return one(n, "torch.nn.functional.pad(%s, %r, value=%r)" % (n.inputs[0], torch_pads, v))
     if mode not in ("reflect", "edge", "wrap") or any(v < 0 for v in p):
         raise Unsupported("Pad '%s': mode %s with pads %s" % (n.name, mode, p))
     # Gather along each padded axis with indices the mode computes (any rank and dtype).
@@ -482,7 +459,7 @@ def _pad(n: Node) -> list[str]:
         if b or e:
             lines.append("%s = onnx_pad_axis(%s, %d, %d, %d, %r)" % (o, x, a, b, e, mode))
             x = o
-    return lines or _one(n, x)
+    return lines or one(n, x)
 
 
 @_op("Resize")
@@ -518,7 +495,7 @@ def _resize(n: Node) -> list[str]:
             tuple(float(v) for v in scales[2:]),)
     else:
         raise Unsupported("Resize '%s': neither scales nor sizes" % n.name)
-    return _one(n, "torch.nn.functional.interpolate(%s, %s, %s)" % (n.inputs[0], spec, how))
+    return one(n, "torch.nn.functional.interpolate(%s, %s, %s)" % (n.inputs[0], spec, how))
 
 
 _REDUCE = {"ReduceSum": "torch.sum({x}, dim={d}, keepdim={k}).to({x}.dtype)",
@@ -531,24 +508,16 @@ _REDUCE = {"ReduceSum": "torch.sum({x}, dim={d}, keepdim={k}).to({x}.dtype)",
 
 @_op(*_REDUCE)
 def _reduce(n: Node) -> list[str]:
-    index = 1 if (n.op == "ReduceSum" or len(n.inputs) > 1) else 99
-    axes = _axes(n, index) if index < 99 else (list(n.attr("axes")) if n.attr("axes") else None)
+    axes = reduced_axes(n)
+    if axes is None:
+        return one(n, n.inputs[0])
     keep = bool(n.attr("keepdims", 1))
-    r = n.ranks[0]
-    if not axes:
-        if n.attr("noop_with_empty_axes", 0):
-            return _one(n, n.inputs[0])
-        if r is None:
-            raise Unsupported("%s '%s': unknown rank" % (n.op, n.name))
-        axes = list(range(r))
-    if r == 0:
-        return _one(n, n.inputs[0])
     x = n.inputs[0]
-    if n.op == "ReduceMean" and n.dtypes[0] not in _FLOAT_TYPES:  # integer sum / count
+    if n.op == "ReduceMean" and n.dtypes[0] not in FLOAT_TYPES:  # integer sum / count
         count = " * ".join("%s.shape[%d]" % (x, a) for a in axes)
-        return _one(n, "torch.div(torch.sum(%s, dim=%r, keepdim=%r), %s, rounding_mode='trunc')"
-                       ".to(%s.dtype)" % (x, tuple(axes), keep, count, x))
-    return _one(n, _REDUCE[n.op].format(x=x, d=tuple(axes), k=keep))
+        return one(n, "torch.div(torch.sum(%s, dim=%r, keepdim=%r), %s, rounding_mode='trunc')"
+                      ".to(%s.dtype)" % (x, tuple(axes), keep, count, x))
+    return one(n, _REDUCE[n.op].format(x=x, d=tuple(axes), k=keep))
 
 
 @_op("ArgMax", "ArgMin")
@@ -557,9 +526,9 @@ def _arg(n: Node) -> list[str]:
     axis, keep = n.attr("axis", 0), bool(n.attr("keepdims", 1))
     x = n.inputs[0]
     if n.attr("select_last_index", 0):
-        return _one(n, "%s.shape[%d] - 1 - %s(torch.flip(%s, [%d]), dim=%d, keepdim=%r)"
-                    % (x, axis, fn, x, axis, axis, keep))
-    return _one(n, "%s(%s, dim=%d, keepdim=%r)" % (fn, x, axis, keep))
+        return one(n, "%s.shape[%d] - 1 - %s(torch.flip(%s, [%d]), dim=%d, keepdim=%r)"
+                   % (x, axis, fn, x, axis, axis, keep))
+    return one(n, "%s(%s, dim=%d, keepdim=%r)" % (fn, x, axis, keep))
 
 
 @_op("TopK")

@@ -285,6 +285,18 @@ def write_arrays(bundle: str, model: Any) -> tuple[dict[str, Any], list[str], st
     return inputs, outs, verdict
 
 
+def _emitted_code(emitter: str, model: Any, bundle: str,
+                  import_line: str) -> tuple[str, list[str]]:
+    """The model emitted as framework code by `emitter` (torch_emit, tf_emit) without its import
+    line (repro.py imports the framework itself), its weights written to weights.npz; and the
+    input names in call order."""
+    import importlib
+    sys.path.insert(0, HERE)
+    emitted = importlib.import_module(emitter).emit(model)
+    np.savez(os.path.join(bundle, "weights.npz"), **emitted.params)
+    return emitted.source.replace(import_line, "", 1), list(emitted.input_names)
+
+
 def repro_source(family: str, options: dict[str, str], finding: dict[str, Any], outs: list[str],
                  bundle: str, model: Any) -> tuple[str, str]:
     """(repro.py text, the packages it needs)."""
@@ -297,23 +309,15 @@ def repro_source(family: str, options: dict[str, str], finding: dict[str, Any], 
         body = _RUN_OPENVINO.format(precision=options.get("precision", "f32"))
         needs = "openvino, numpy"
     elif family == "torch":
-        sys.path.insert(0, HERE)
-        import torch_emit
-        emitted = torch_emit.emit(model)
-        np.savez(os.path.join(bundle, "weights.npz"), **emitted.params)
-        body = _RUN_TORCH.format(source=emitted.source.replace("import torch\n", "", 1),
-                                 opt=opt, export=int(options.get("export", "0")),
-                                 input_names=emitted.input_names)
+        source, input_names = _emitted_code("torch_emit", model, bundle, "import torch\n")
+        body = _RUN_TORCH.format(source=source, opt=opt, export=int(options.get("export", "0")),
+                                 input_names=input_names)
         needs = "torch, numpy"
     elif family == "tf":
-        sys.path.insert(0, HERE)
-        import tf_emit
-        emitted_tf = tf_emit.emit(model)
-        np.savez(os.path.join(bundle, "weights.npz"), **emitted_tf.params)
-        body = _RUN_TF.format(source=emitted_tf.source.replace("import tensorflow as tf\n", "", 1),
-                              opt=opt, lite=int(options.get("lite", "0")),
-                              xnnpack=int(options.get("xnnpack", "1")),
-                              input_names=emitted_tf.input_names)
+        source, input_names = _emitted_code("tf_emit", model, bundle,
+                                            "import tensorflow as tf\n")
+        body = _RUN_TF.format(source=source, opt=opt, lite=int(options.get("lite", "0")),
+                              xnnpack=int(options.get("xnnpack", "1")), input_names=input_names)
         needs = "tensorflow, numpy"
     else:
         raise KeyError(family)
