@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Protocol, Union
+from typing import Any, Callable, Literal, Optional, Protocol, Union
 
 from concord_protocol import NamedValues, ValueMap
 
@@ -139,6 +139,26 @@ def signature_entry(name: str, dtype: str, shape: Optional[list[Optional[int]]])
     "" when unknown), shape with None (or -1) for an unknown dim, None for an unknown rank."""
     dims = None if shape is None else [None if d is None or d < 0 else int(d) for d in shape]
     return {"name": name, "dtype": dtype, "shape": dims}
+
+
+def emitted_run_error(framework: str, what: str, eager_failed: Optional[ErrorKind],
+                      rerun_eager: Callable[[], object], compiled: str,
+                      eager_limit: Optional[int] = None) -> AdapterError:
+    """A failed run of an ONNX model emitted as framework code (torch_emit, tf_emit), classified.
+    `what` is the failure; `eager_failed` the kind to report when the run that failed was the
+    eager one itself (None: the compiled one). A compiled run is retried eagerly: when eager
+    fails too the model is "unsupported" there (a dtype without a kernel); otherwise the
+    failure is the compiler's (`compiled` names what was compiled: "module", "function")."""
+    if eager_failed is not None:
+        return AdapterError(eager_failed, "eager %s cannot run the emitted model: %s"
+                            % (framework, what))
+    try:
+        rerun_eager()
+    except Exception as e:
+        return AdapterError("unsupported", "eager %s cannot run the emitted model either: %s: %s"
+                            % (framework, type(e).__name__, str(e)[:eager_limit]))
+    return AdapterError("runtime", "the compiled %s failed where eager %s runs: %s"
+                        % (compiled, framework, what))
 
 
 def package_version(name: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from adapter import (Adapter, AdapterError, JsonDict, OptionSpec, describe_capabilities,
-                     package_version, parse_options, signature_entry)
+                     emitted_run_error, package_version, parse_options, signature_entry)
 from concord_protocol import NamedValues, ValueMap
 
 _HOW = ["eager", "tf.function (Grappler off)", "tf.function (Grappler on)",
@@ -322,19 +322,12 @@ class TfAdapter(Adapter):
         """An emitted ONNX model eager TensorFlow cannot run either (a dtype without a CPU
         kernel) is "unsupported"; one only XLA / LiteRT / tf.function fails is theirs."""
         what = "%s: %s" % (type(e).__name__, " ".join(str(e).strip().split())[:1500])
-        if self.eager_call is None:
+        eager = self.eager_call
+        if eager is None:
             return AdapterError("runtime", "%s run failed: %s" % (self.backend, what))
-        if self.eager_call is self.call:
-            return AdapterError("unsupported", "eager TensorFlow cannot run the emitted model: "
-                                + what)
-        try:
-            self.eager_call(args)
-        except Exception as eager_error:
-            return AdapterError("unsupported", "eager TensorFlow cannot run the emitted model "
-                                "either: %s: %s" % (type(eager_error).__name__,
-                                                    str(eager_error)[:500]))
-        return AdapterError("runtime", "the compiled function failed where eager TensorFlow "
-                            "runs: " + what)
+        return emitted_run_error("TensorFlow", what,
+                                 "unsupported" if eager is self.call else None,
+                                 lambda: eager(args), "function", eager_limit=500)
 
     def run_taps(self, inputs: ValueMap) -> NamedValues:
         if self.keras_model is None:

@@ -41,8 +41,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from adapter import (Adapter, AdapterError, JsonDict, OptionSpec, describe_capabilities,
-                     package_version, parse_options, signature_entry)
+from adapter import (Adapter, AdapterError, ErrorKind, JsonDict, OptionSpec,
+                     describe_capabilities, emitted_run_error, package_version, parse_options,
+                     signature_entry)
 from concord_protocol import NamedValues, NDArray, ValueMap
 from gpu import no_cuda_reason
 
@@ -385,18 +386,15 @@ class TorchAdapter(Adapter):
         what = "%s: %s" % (type(e).__name__, " ".join(lines))
         if self.eager is None:
             return AdapterError("runtime", "torch run failed: " + what)
+        unimplemented = isinstance(e, NotImplementedError) or "not implemented for" in str(e)
+        eager_failed: Optional[ErrorKind] = None
         if self.eager is self.call:
-            return AdapterError("unsupported" if isinstance(e, NotImplementedError) or
-                                "not implemented for" in str(e) else "runtime",
-                                "eager PyTorch cannot run the emitted model: " + what)
-        try:
+            eager_failed = "unsupported" if unimplemented else "runtime"
+
+        def rerun() -> object:
             with self.torch.inference_mode():
-                self.eager(*args)
-        except Exception as eager_error:
-            return AdapterError("unsupported", "eager PyTorch cannot run the emitted model "
-                                "either: %s: %s" % (type(eager_error).__name__, eager_error))
-        return AdapterError("runtime", "the compiled module failed where eager PyTorch runs: "
-                            + what)
+                return self.eager(*args)
+        return emitted_run_error("PyTorch", what, eager_failed, rerun, "module")
 
     def runtime_stats(self) -> JsonDict:
         """The GPU memory the session peaked at (torch@cuda; torch's caching allocator)."""
