@@ -4,6 +4,7 @@ generated cases with ref's outputs, and output agreement."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import subprocess
 import unittest
@@ -66,3 +67,27 @@ def one_node(op: str, inputs: list[tuple[str, NDArray, bool]], n_out: int = 1,
     return model, feeds
 
 
+def write_conv_model(path: str) -> None:
+    """Conv (asymmetric pads) -> Relu -> GlobalAveragePool on float32 [1, 3, 8, 8]."""
+    rng = np.random.default_rng(5)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 0, 1, 2]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1, 1])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def run_info_agreeing_with_ref(case: unittest.TestCase, concord: str, path: str,
+                               env: str) -> str:
+    """Asserts `concord compare` of ref and `env` agrees on the model at `path`, then returns
+    `concord run --env ENV --json`'s document as text (how the env ran it)."""
+    r = subprocess.run([concord, "compare", path, "--envs", "ref;" + env],
+                       capture_output=True, text=True, timeout=600)
+    case.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    r = subprocess.run([concord, "run", path, "--env", env, "--json"],
+                       capture_output=True, text=True, timeout=600)
+    case.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    return json.dumps(json.loads(r.stdout))

@@ -18,7 +18,6 @@ models through it (emit=1), against independent truth.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,14 +26,13 @@ import unittest
 from typing import Any
 
 import numpy as np
-import onnx
 import tensorflow as tf
-from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import tf_emit  # noqa: E402
-from testing.emit_test_util import NDArray, assert_agree, generated_case, one_node  # noqa: E402
+from testing.emit_test_util import (NDArray, assert_agree, generated_case,  # noqa: E402
+                                    one_node, run_info_agreeing_with_ref, write_conv_model)
 
 CONCORD = ""
 
@@ -124,26 +122,11 @@ class ThroughConcord(unittest.TestCase):
     def test_xla_and_litert_agree_with_ref(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "m.onnx")
-            rng = np.random.default_rng(5)
-            w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
-            nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 0, 1, 2]),
-                     helper.make_node("Relu", ["c"], ["r"]),
-                     helper.make_node("GlobalAveragePool", ["r"], ["y"])]
-            graph = helper.make_graph(
-                nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-                [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1, 1])], [w])
-            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-                      path)
+            write_conv_model(path)
             for env, how in (("tf@cpu,emit=1,opt=3", "XLA"),
                              ("tf@cpu,emit=1,lite=1", "XNNPACK on"),
                              ("tf@cpu,emit=1,lite=1,xnnpack=0", "XNNPACK off")):
-                r = subprocess.run([CONCORD, "compare", path, "--envs", "ref;" + env],
-                                   capture_output=True, text=True, timeout=600)
-                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-                r = subprocess.run([CONCORD, "run", path, "--env", env, "--json"],
-                                   capture_output=True, text=True, timeout=600)
-                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-                text = json.dumps(json.loads(r.stdout))
+                text = run_info_agreeing_with_ref(self, CONCORD, path, env)
                 self.assertIn("emitted as TensorFlow", text)
                 self.assertIn(how, text)
             r = subprocess.run([CONCORD, "run", path, "--env", "tf@cpu"], capture_output=True,

@@ -3,7 +3,7 @@ standalone reproducer and an upstream bug report.
 
     .venv/bin/python adapters/testing/upstream_report_test.py TORCH_PYTHON TF_PYTHON
 
-Bundles are built by hand in `concord fuzz`'s layout, with expected outputs computed by hand:
+Bundles are built in `concord fuzz`'s layout, with expected outputs computed by hand:
 - ONNX Runtime's TreeEnsemble post_transform mix-up (findings/ort/tree_ensemble_post_transform,
   a real bug in the installed ORT): repro.py reproduces, report.md follows ORT's template and
   names the version repro.py ran with.
@@ -62,23 +62,15 @@ def file_upstream(folder: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def tree_ensemble(post_transform: int) -> Any:
-    node = helper.make_node(
-        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", aggregate_function=1, n_targets=2,
-        post_transform=post_transform, tree_roots=[0],
-        nodes_modes=numpy_helper.from_array(np.array([0], np.uint8), "nodes_modes"),
-        nodes_featureids=[0],
-        nodes_splits=numpy_helper.from_array(np.array([0.5], np.float32), "nodes_splits"),
-        nodes_truenodeids=[0], nodes_trueleafs=[1], nodes_falsenodeids=[1], nodes_falseleafs=[1],
-        leaf_targetids=[0, 1],
-        leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "leaf_weights"))
-    graph = helper.make_graph([node], "tree", [helper.make_tensor_value_info(
-        "X", TensorProto.FLOAT, [2, 1])], [helper.make_tensor_value_info("Y", TensorProto.FLOAT,
-                                                                         [2, 2])])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21),
-                                                helper.make_opsetid("ai.onnx.ml", 5)])
-    m.ir_version = 10
-    return m
+def ort_case() -> tuple[Any, Any, Any]:
+    """findings/ort/tree_ensemble_post_transform (scripts/make_findings.py): the TreeEnsemble
+    model with post_transform=1 (SOFTMAX), its input and the output computed by hand."""
+    case = os.path.join(HERE, "..", "..", "findings", "ort", "tree_ensemble_post_transform")
+
+    def tensor(name: str) -> Any:
+        return numpy_helper.to_array(onnx.load_tensor(os.path.join(case, "test_data_set_0",
+                                                                    name)))
+    return onnx.load(os.path.join(case, "model.onnx")), tensor("input_0.pb"), tensor("output_0.pb")
 
 
 def relu_model() -> Any:
@@ -96,11 +88,9 @@ class UpstreamReport(unittest.TestCase):
         shutil.rmtree(self.tmp)
 
     def test_real_ort_bug_reproduces_with_a_report_in_orts_template(self) -> None:
-        x = np.array([[0.0], [1.0]], np.float32)
-        scores = np.array([[1.0, 0.0], [0.0, 2.0]])  # the trees' raw scores, by hand
-        softmax = (np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)).astype(np.float32)
-        b = bundle(os.path.join(self.tmp, "ort"), tree_ensemble(1), [x], [softmax],
-                   "ort@cpu,opt=3", "inconsistent")
+        model, x, softmax = ort_case()
+        b = bundle(os.path.join(self.tmp, "ort"), model, [x], [softmax], "ort@cpu,opt=3",
+                   "inconsistent")
         verdict = file_upstream(b)
         self.assertEqual(verdict["repro"], "reproduces", verdict)
         with open(os.path.join(b, "report.md")) as f:
@@ -147,9 +137,9 @@ class UpstreamReport(unittest.TestCase):
         self.assertIn("2 of 6 elements differ", verdict["detail"])
 
     def test_an_error_reproduces_while_the_target_raises(self) -> None:
-        x = np.array([[0.0], [1.0]], np.float32)
-        model = tree_ensemble(1)
-        model.opset_import[1].version = 99  # an ai.onnx.ml opset ORT does not know
+        model, x, _ = ort_case()
+        ml = next(o for o in model.opset_import if o.domain == "ai.onnx.ml")
+        ml.version = 99  # an ai.onnx.ml opset ORT does not know
         b = bundle(os.path.join(self.tmp, "err"), model, [x], [np.zeros((2, 2), np.float32)],
                    "ort@cpu,opt=3", "error")
         verdict = file_upstream(b)
