@@ -196,7 +196,7 @@ class TfAdapter(Adapter):
         for name in names:
             t = by_name[name].type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-            dtype = eval(TF_DTYPES.get(t.elem_type, "tf.float32"), {"tf": tf})
+            dtype = getattr(tf, TF_DTYPES.get(t.elem_type, "tf.float32").split(".", 1)[1])
             specs.append(tf.TensorSpec(dims, dtype))
         return specs
 

@@ -206,7 +206,7 @@ class TorchAdapter(Adapter):
         for name in names:
             t = by_name[name].type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
-            dtype = eval(TORCH_DTYPES.get(t.elem_type, "torch.float32"), {"torch": torch})
+            dtype = getattr(torch, TORCH_DTYPES.get(t.elem_type, "torch.float32").split(".", 1)[1])
             args.append(torch.zeros(dims, dtype=dtype, device=self.device))
         return args
 
