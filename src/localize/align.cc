@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
+#include "localize/evidence.h"
 #include "localize/layer_names.h"
 #include "passes/pass.h"
 
@@ -316,6 +318,12 @@ struct Aligner {
   std::vector<int> layer_pair;
   // Source activation tensors by element count (set 0), for value alignment.
   std::multimap<int64_t, std::string> by_numel;
+  // Target node -> the source node whose weight (input 1) is the target's up to float16
+  // rounding, layout or a folded BatchNorm, unique on both sides; -1 when none.
+  std::vector<int> weight_pair;
+  // Target node -> the source node of the same anchor op type at the same position among its
+  // kind (the i-th Conv <-> the i-th Conv), when both sides have as many; -1 otherwise.
+  std::vector<int> order_pair;
 
   Divergence Across(const std::string& s, const std::string& t) {
     Divergence acc;
@@ -372,8 +380,105 @@ struct Aligner {
     return r;
   }
 
+  static bool WeightOp(const std::string& op) {
+    return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+  }
+
+  // Node index -> its static weight (input 1) for the weight-carrying ops of m.
+  static std::map<int, Tensor> Weights(const ModelIndex& m, const SideValues& v) {
+    std::map<int, Tensor> r;
+    const auto& g = m.model->graph();
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& n = g.node(i);
+      Tensor w;
+      if (!WeightOp(n.op_type()) || n.input_size() < 2 || !m.IsStatic(n.input(1))) continue;
+      if (StaticValue(*m.model, v, n.input(1), &w) && IsFloating(w.dtype()) && w.numel() > 1)
+        r.emplace(i, std::move(w));
+    }
+    return r;
+  }
+
+  // "" when unrelated, "same" when equal within float16 rounding (shape as is), else
+  // WeightRelation's description (rank-4 layouts, a folded BatchNorm) or "transposed" (rank 2).
+  static std::string Relation(const Tensor& s, const Tensor& t) {
+    if (s.numel() != t.numel()) return "";
+    if (s.shape() == t.shape()) {
+      bool close = true;
+      for (int64_t e = 0; e < s.numel() && close; ++e) {
+        double a = s.GetDouble(e), b = t.GetDouble(e);
+        close = std::fabs(a - b) <= 1e-3 * std::fabs(a) + 1e-6;
+      }
+      if (close) return "same";
+    }
+    if (s.rank() == 2 && t.rank() == 2 && s.dim(0) == t.dim(1) && s.dim(1) == t.dim(0)) {
+      bool tr = true;
+      for (int64_t r = 0; r < s.dim(0) && tr; ++r) {
+        for (int64_t c = 0; c < s.dim(1) && tr; ++c) {
+          double a = s.GetDouble(r * s.dim(1) + c), b = t.GetDouble(c * s.dim(0) + r);
+          tr = std::fabs(a - b) <= 1e-3 * std::fabs(a) + 1e-6;
+        }
+      }
+      if (tr) return "transposed";
+    }
+    return WeightRelation(s, t);
+  }
+
+  void PairByWeights() {
+    weight_pair.assign(static_cast<size_t>(tgt.model->graph().node_size()), -1);
+    std::map<int, Tensor> sw = Weights(src, sv), tw = Weights(tgt, tv);
+    std::map<int, int> claimed;  // source node -> target nodes matching it
+    for (const auto& [i, t] : tw) {
+      int match = -1, count = 0;
+      for (const auto& [j, w] : sw) {
+        if (Relation(w, t).empty()) continue;
+        ++count;
+        match = j;
+      }
+      if (count != 1) continue;
+      weight_pair[static_cast<size_t>(i)] = match;
+      ++claimed[match];
+    }
+    for (int& j : weight_pair) {
+      if (j >= 0 && claimed[j] > 1) j = -1;  // shared by several target nodes: no anchor
+    }
+  }
+
+  void PairByOrder() {
+    static const std::set<std::string> kAnchors = {"Conv",
+                                                   "ConvTranspose",
+                                                   "Gemm",
+                                                   "MatMul",
+                                                   "MaxPool",
+                                                   "AveragePool",
+                                                   "GlobalAveragePool",
+                                                   "BatchNormalization",
+                                                   "Softmax",
+                                                   "Concat",
+                                                   "Resize"};
+    auto by_op = [](const ModelIndex& m) {
+      std::map<std::string, std::vector<int>> r;
+      const auto& g = m.model->graph();
+      for (int i = 0; i < g.node_size(); ++i) {
+        const auto& n = g.node(i);
+        if (!kAnchors.count(n.op_type()) || n.output_size() == 0 || m.IsStatic(n.output(0)))
+          continue;
+        r[n.op_type()].push_back(i);
+      }
+      return r;
+    };
+    order_pair.assign(static_cast<size_t>(tgt.model->graph().node_size()), -1);
+    auto s_ops = by_op(src);
+    for (const auto& [op, ts] : by_op(tgt)) {
+      auto it = s_ops.find(op);
+      if (it == s_ops.end() || it->second.size() != ts.size()) continue;
+      for (size_t n = 0; n < ts.size(); ++n) order_pair[static_cast<size_t>(ts[n])] = it->second[n];
+    }
+  }
+
   void Run() {
     Index();
+    PairByWeights();
+    PairByOrder();
     auto src_layers = Layers(src);
     layer_pair.assign(static_cast<size_t>(tgt.model->graph().node_size()), -1);
     for (const auto& [key, i] : Layers(tgt)) {
@@ -416,6 +521,8 @@ struct Aligner {
     if (ByMap(i, k, t)) return;
     // 2b. Framework layer: the only node of this op type of the same module / Keras layer.
     if (ByLayer(i, k, t)) return;
+    // 2c. Weight fingerprint: the only source node carrying this node's weight.
+    if (ByWeights(i, k, t)) return;
     // 3. Graph output by position.
     for (size_t o = 0; o < tgt.outputs.size() && o < src.outputs.size(); ++o) {
       if (tgt.outputs[o] == t && sv.Find(0, src.outputs[o])) {
@@ -438,7 +545,37 @@ struct Aligner {
       out[t] = {v, "value", dv};
       return;
     }
-    if (!s.empty()) out[t] = {s, "structure", ds};
+    if (!s.empty()) {
+      out[t] = {s, "structure", ds};
+      return;
+    }
+    // 6. Anchor order: the i-th node of an anchor op type <-> the source's i-th.
+    int j = order_pair[static_cast<size_t>(i)];
+    if (j >= 0 && k < src.node(j).output_size() && SourceHasValue(src.node(j).output(k))) {
+      out[t] = {src.node(j).output(k), "order", Across(src.node(j).output(k), t)};
+    }
+  }
+
+  // Aligns t, output k of target node i, with output k of the source node carrying the same
+  // weight: when they agree, or when they diverge and no other source tensor holds t's values
+  // (a folded BatchNorm's output, found by value; else the fault is in this node, which
+  // localize then compares with a node of its own op type).
+  bool ByWeights(int i, int k, const std::string& t) {
+    int j = weight_pair[static_cast<size_t>(i)];
+    if (j < 0 || k >= src.node(j).output_size()) return false;
+    std::string s = src.node(j).output(k);
+    if (!SourceHasValue(s)) return false;
+    Divergence d = Across(s, t);
+    if (!d.agree) {
+      Divergence dv;
+      std::string other = ByValue(t, s, &dv);
+      if (!other.empty()) {
+        out[t] = {other, "value", dv};
+        return true;
+      }
+    }
+    out[t] = {s, "weights", d};
+    return true;
   }
 
   // Aligns t by the name map when the pair agrees, or when it diverges and is trusted while no
@@ -510,7 +647,7 @@ struct Aligner {
 std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
                                               const ModelIndex& tgt, const SideValues& tv,
                                               const Tolerance& tol) {
-  Aligner a{src, sv, tgt, tv, tol, MapIndex(src, tgt), {}, {}};
+  Aligner a{src, sv, tgt, tv, tol, MapIndex(src, tgt), {}, {}, {}, {}, {}};
   a.Run();
   return std::move(a.out);
 }

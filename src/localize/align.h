@@ -18,11 +18,20 @@
 //             type name exactly one node on each side (another exporter of the same source:
 //             TorchScript scopes vs the dynamo exporter's name scopes): output K <-> output K,
 //             standing when it diverges unless another source tensor holds the target's values;
+//   weights   the weight fingerprint of a Conv/ConvTranspose/Gemm/MatMul: the one source node
+//             whose weight (input 1) equals the target's within float16 rounding, or up to
+//             layout (OIHW/OHWI/HWIO, kh/kw or a 2-D transpose) or a BatchNorm folded in, each
+//             side unique: output K <-> output K, standing when it diverges unless another
+//             source tensor holds the values (a folded BatchNorm's output): stripped names,
+//             Convs reading the same tensor;
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
 //             aligned to each other, input by input;
 //   value     some source tensor of the same element count holds the same values within
-//             tolerance on every input set (fused/split nodes, Identity, renamed graphs).
+//             tolerance on every input set (fused/split nodes, Identity, renamed graphs);
+//   order     FetaFix's anchor order, last: the i-th target node of an anchor op type (Conv,
+//             Gemm, MatMul, pooling, BatchNormalization, Softmax, Concat, Resize) <-> the i-th
+//             of the source when both have as many.
 // Static tensors (initializers, Constant outputs and anything computed only from them) are
 // parameters, not activations: they are not aligned here; localize compares them per node.
 // Nothing here throws on mismatching tensors: dtype/shape mismatches are divergences.
@@ -84,7 +93,7 @@ void Accumulate(Divergence* acc, const Divergence& d);
 
 struct Alignment {
   std::string source;  // source tensor name
-  std::string method;  // input, name, map, layer, output, structure, value
+  std::string method;  // input, name, map, layer, weights, output, structure, value, order
   Divergence div;      // aggregated over input sets
 };
 

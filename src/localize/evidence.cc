@@ -42,26 +42,6 @@ std::string ImpliedDefault(const std::string& name, const std::string& other) {
   return "";
 }
 
-bool InitTensor(const Model& m, const std::string& name, Tensor* out) {
-  for (const auto& t : m.graph().initializer()) {
-    if (t.name() == name) {
-      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
-      return true;
-    }
-  }
-  return false;
-}
-
-bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
-  if (InitTensor(m, name, out)) return true;
-  const Value* val = v.Find(0, name);
-  if (val && val->is_tensor()) {
-    *out = val->tensor;
-    return true;
-  }
-  return false;
-}
-
 std::vector<double> Doubles(const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(t.numel()));
   for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.GetDouble(i);
@@ -249,6 +229,21 @@ void CompareParameter(const Sides& s, int p, const std::string& tin, const std::
 }
 
 }  // namespace
+
+bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
+  for (const auto& t : m.graph().initializer()) {
+    if (t.name() == name) {
+      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
+      return true;
+    }
+  }
+  const Value* val = v.Find(0, name);
+  if (val && val->is_tensor()) {
+    *out = val->tensor;
+    return true;
+  }
+  return false;
+}
 
 std::string WeightRelation(const Tensor& source, const Tensor& target) {
   return WeightFingerprint(source, target);
