@@ -13,7 +13,9 @@ Env: tf@cpu or keras@cpu plus OPTIONS:
 ONNX models (tf@cpu with emit=1; the fuzzer's generated graphs) are emitted op by op as TensorFlow
 source (tf_emit.py: no converter between the graph and the compiler) and run at the levels
 above, opt=3 being XLA; lite=1 converts the emitted tf.function with TensorFlow's TFLite
-converter and runs it on the LiteRT interpreter, XNNPACK on (xnnpack=1, default) or off. A run
+converter and runs it on LiteRT 2.3's interpreter (ai_edge_litert, the runtime apps ship;
+litert=0: the copy bundled in TensorFlow, tf.lite.Interpreter), XNNPACK on (xnnpack=1,
+default) or off. A run
 only the compiled function (tf.function, XLA, LiteRT) fails is reported as its error; one eager
 TensorFlow cannot run either as "unsupported".
 
@@ -57,8 +59,11 @@ class TfAdapter(Adapter):
                    "(tf_emit.py; how `concord fuzz` reaches the compiler without a converter); "
                    "0 refuses ONNX models", "int", 0, 1, 0),
         OptionSpec("lite", "ONNX models (emitted as TensorFlow): 1 = converted by TensorFlow's "
-                   "TFLite converter and run on the LiteRT interpreter (tf.lite.Interpreter)",
+                   "TFLite converter and run on a LiteRT interpreter (see litert)",
                    "int", 0, 1, 0),
+        OptionSpec("litert", "lite=1: 1 = LiteRT 2.3's interpreter (ai_edge_litert."
+                   "interpreter, PyPI ai-edge-litert), 0 = the interpreter bundled in "
+                   "TensorFlow (tf.lite.Interpreter)", "int", 0, 1, 1),
         OptionSpec("xnnpack", "lite=1: 1 = the interpreter's default XNNPACK delegate, 0 = "
                    "builtin kernels only", "int", 0, 1, 1),
         OptionSpec("threads", "intra_op_parallelism_threads=N, inter_op=1 (0 = TensorFlow's "
@@ -67,7 +72,8 @@ class TfAdapter(Adapter):
     OPT_MAPPING = ("opt=0 eager (SavedModel: its signature function as loaded), 1 tf.function "
                    "with Grappler off, 2 tf.function (Grappler on), 3 tf.function(jit_compile="
                    "True) (XLA); ONNX models: emitted as TensorFlow code (tf_emit.py), same "
-                   "levels, lite=1 -> TFLite converter + LiteRT interpreter (xnnpack=0|1); "
+                   "levels, lite=1 -> TFLite converter + LiteRT 2.3 interpreter (litert=0: "
+                   "tf.lite.Interpreter; xnnpack=0|1); "
                    "threads=N -> intra_op_parallelism_threads=N, inter_op=1; taps "
                    "by layer name (.keras only), eager")
     DEVICES = ("cpu",)
@@ -96,6 +102,7 @@ class TfAdapter(Adapter):
 
     def versions(self) -> dict[str, str]:
         return {"tensorflow": package_version("tensorflow-cpu"), "keras": package_version("keras"),
+                "ai-edge-litert": package_version("ai-edge-litert"),
                 "onnx": package_version("onnx"), "numpy": np.__version__,
                 "python": platform.python_version()}
 
@@ -143,7 +150,8 @@ class TfAdapter(Adapter):
     def prepare(self, model: bytes, device: str, options: dict[str, str]) -> JsonDict:
         """An ONNX model, emitted op by op as TensorFlow code (tf_emit.py): opt 0 eager, 1
         tf.function without Grappler, 2 tf.function, 3 XLA; lite=1 converts the tf.function
-        with TensorFlow's TFLite converter and runs it on the LiteRT interpreter (xnnpack=0|1).
+        with TensorFlow's TFLite converter and runs it on LiteRT (litert=1) or TensorFlow's
+        bundled interpreter (litert=0), xnnpack=0|1.
         Ops or attributes the emitter cannot write exactly are refused as "unsupported"."""
         import onnx
         import tf_emit
@@ -155,6 +163,7 @@ class TfAdapter(Adapter):
         values = parse_options(self.backend, self.OPTIONS, options)
         opt, threads = values.get_int("opt"), values.get_int("threads")
         lite, xnnpack = values.get_int("lite"), values.get_int("xnnpack")
+        litert = values.get_int("litert")
         if not values.get_int("emit"):
             raise AdapterError("unsupported", "tf@cpu runs SavedModel folders and .keras files; "
                                "emit=1 runs an ONNX model emitted as TensorFlow code (tf_emit.py)")
@@ -173,9 +182,10 @@ class TfAdapter(Adapter):
         self.eager_call = lambda xs: list(module(*xs))
         specs = self._input_specs(proto, emitted.input_names)
         if lite:
-            self.call = self._tflite(module, specs, bool(xnnpack))
-            how = "TFLite converter -> LiteRT interpreter (XNNPACK %s)" % ("on" if xnnpack
-                                                                          else "off")
+            self.call = self._tflite(module, specs, bool(xnnpack), bool(litert))
+            how = "TFLite converter -> %s (XNNPACK %s)" % (
+                "LiteRT %s interpreter" % package_version("ai-edge-litert") if litert
+                else "tf.lite.Interpreter", "on" if xnnpack else "off")
         elif opt == 0:
             self.call, how = self.eager_call, _HOW[0]
         else:
@@ -184,7 +194,7 @@ class TfAdapter(Adapter):
             self.call, how = (lambda xs: list(fn(*xs))), _HOW[opt]
         env = "tf@cpu,emit=1,opt=%d" % opt + (",threads=%d" % threads if threads else "")
         if lite:
-            env += ",lite=1,xnnpack=%d" % xnnpack
+            env += ",lite=1,litert=%d,xnnpack=%d" % (litert, xnnpack)
         return {"effective_env": env, "execution": "ONNX emitted as TensorFlow (tf_emit.py), "
                 + how, "format": "onnx"}
 
@@ -200,8 +210,8 @@ class TfAdapter(Adapter):
             specs.append(tf.TensorSpec(dims, dtype))
         return specs
 
-    def _tflite(self, module: Any, specs: list[Any],
-                xnnpack: bool) -> Callable[[list[Any]], list[Any]]:
+    def _tflite(self, module: Any, specs: list[Any], xnnpack: bool,
+                litert: bool) -> Callable[[list[Any]], list[Any]]:
         tf = self.tf
         fn = tf.function(lambda *xs: module(*xs), input_signature=specs)
         try:
@@ -219,10 +229,14 @@ class TfAdapter(Adapter):
             raise AdapterError("runtime", "the TFLite converter failed on a function eager "
                                "TensorFlow runs: %s: %s" % (type(e).__name__,
                                                             str(e).strip()[:2000])) from None
-        resolver = (tf.lite.experimental.OpResolverType.AUTO if xnnpack else
-                    tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interp = tf.lite.Interpreter(model_content=flatbuffer,
-                                     experimental_op_resolver_type=resolver)
+        if litert:
+            from ai_edge_litert import interpreter as lite_api
+            kinds = lite_api.OpResolverType
+            make = lite_api.Interpreter
+        else:
+            kinds, make = tf.lite.experimental.OpResolverType, tf.lite.Interpreter
+        resolver = kinds.AUTO if xnnpack else kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        interp = make(model_content=flatbuffer, experimental_op_resolver_type=resolver)
         interp.allocate_tensors()
         runner = interp.get_signature_runner()
         in_keys = sorted(runner.get_input_details(), key=lambda k: int(k.split("_")[-1])

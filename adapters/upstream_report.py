@@ -196,7 +196,8 @@ import tensorflow as tf
 {source}
 
 OPT = {opt}  # 0 eager, 1 tf.function without Grappler, 2 tf.function, 3 XLA (jit_compile)
-LITE, XNNPACK = {lite}, {xnnpack}  # LITE: TFLite converter + LiteRT interpreter
+LITE, XNNPACK = {lite}, {xnnpack}  # LITE: TFLite converter + a LiteRT interpreter
+LITERT = {litert}  # 1: LiteRT's own interpreter (PyPI ai-edge-litert), 0: tf.lite.Interpreter
 INPUT_NAMES = {input_names!r}
 
 
@@ -210,10 +211,16 @@ def run(inputs):
     if LITE:
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
             [fn.get_concrete_function()], module)
-        resolver = (tf.lite.experimental.OpResolverType.AUTO if XNNPACK else
-                    tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interp = tf.lite.Interpreter(model_content=converter.convert(),
-                                     experimental_op_resolver_type=resolver)
+        if LITERT:
+            from importlib.metadata import version
+            from ai_edge_litert import interpreter as lite
+            print("ai-edge-litert", version("ai-edge-litert"))
+        else:
+            lite = tf.lite
+        kinds = lite.OpResolverType if LITERT else lite.experimental.OpResolverType
+        resolver = kinds.AUTO if XNNPACK else kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        interp = lite.Interpreter(model_content=converter.convert(),
+                                  experimental_op_resolver_type=resolver)
         runner = interp.get_signature_runner()
         keys = sorted(runner.get_input_details(), key=lambda k: int(k.rsplit("_", 1)[-1])
                       if k.rsplit("_", 1)[-1].isdigit() else 0)
@@ -316,9 +323,10 @@ def repro_source(family: str, options: dict[str, str], finding: dict[str, Any], 
     elif family == "tf":
         source, input_names = _emitted_code("tf_emit", model, bundle,
                                             "import tensorflow as tf\n")
-        body = _RUN_TF.format(source=source, opt=opt, lite=int(options.get("lite", "0")),
+        lite, litert = int(options.get("lite", "0")), int(options.get("litert", "1"))
+        body = _RUN_TF.format(source=source, opt=opt, lite=lite, litert=litert,
                               xnnpack=int(options.get("xnnpack", "1")), input_names=input_names)
-        needs = "tensorflow, numpy"
+        needs = "tensorflow, numpy" + (", ai-edge-litert" if lite and litert else "")
     else:
         raise KeyError(family)
     tol = finding.get("details", {}).get("tolerance", {})

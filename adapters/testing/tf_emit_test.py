@@ -11,7 +11,8 @@ models through it (emit=1), against independent truth.
   negative indices, integer Div, float16 InstanceNormalization): each agrees with
   onnx.reference.
 - `concord compare` of ref with tf@cpu,emit=1 under XLA (opt=3) and through the TFLite
-  converter on the LiteRT interpreter (lite=1, XNNPACK on and off) agrees, and `concord run`
+  converter on LiteRT 2.3's interpreter (lite=1, XNNPACK on and off) and on TensorFlow's
+  bundled one (litert=0) agrees, and `concord run`
   says how; without emit=1 an ONNX model is refused as unsupported.
 """
 
@@ -124,8 +125,9 @@ class ThroughConcord(unittest.TestCase):
             path = os.path.join(tmp, "m.onnx")
             write_conv_model(path)
             for env, how in (("tf@cpu,emit=1,opt=3", "XLA"),
-                             ("tf@cpu,emit=1,lite=1", "XNNPACK on"),
-                             ("tf@cpu,emit=1,lite=1,xnnpack=0", "XNNPACK off")):
+                             ("tf@cpu,emit=1,lite=1", "LiteRT 2.3.0 interpreter (XNNPACK on"),
+                             ("tf@cpu,emit=1,lite=1,xnnpack=0", "XNNPACK off"),
+                             ("tf@cpu,emit=1,lite=1,litert=0", "tf.lite.Interpreter")):
                 text = run_info_agreeing_with_ref(self, CONCORD, path, env)
                 self.assertIn("emitted as TensorFlow", text)
                 self.assertIn(how, text)

@@ -394,6 +394,10 @@ class FuzzLoop {
       }
       summary_.envs[e];
     }
+    if (o_.coverage_feedback) {
+      tried_ = store_.OpCoverage();  // earlier campaigns on this store count too
+      weights_ = CoverageWeights(tried_);
+    }
     ClusterUnassignedFindings(store_);
     for (const auto& rc : store_.RootCauses()) causes_before_.insert(rc.id);
   }
@@ -430,7 +434,7 @@ class FuzzLoop {
   std::optional<FuzzCase> NextCase(uint64_t seed) {
     std::optional<FuzzCase> c;
     try {
-      c = generate_(seed);
+      c = generate_(seed, weights_);
     } catch (const Error& e) {
       ++summary_.generator_failures;
       Report(fmt::format("seed {}: generator failed: {}", seed, e.what()));
@@ -440,7 +444,9 @@ class FuzzLoop {
     ++prog_.models;
     for (const auto& op : std::set<std::string>(c->op_types.begin(), c->op_types.end())) {
       ++op_counts_[op];
+      ++tried_[op];
     }
+    if (o_.coverage_feedback) weights_ = CoverageWeights(tried_);
     return c;
   }
 
@@ -835,6 +841,8 @@ class FuzzLoop {
 
   const FuzzOptions& o_;
   const FuzzGenerator& generate_;
+  std::map<std::string, int64_t> tried_;  // op -> models containing it (coverage feedback)
+  OpWeights weights_;
   Store& store_;
   const FuzzProgressFn& progress_;
   Clock::time_point t0_ = Clock::now();
@@ -940,6 +948,16 @@ int64_t ClusterUnassignedFindings(Store& store) {
     ++assigned;
   }
   return assigned;
+}
+
+OpWeights CoverageWeights(const std::map<std::string, int64_t>& tried) {
+  OpWeights w;
+  if (tried.empty()) return w;
+  double mean = 0;
+  for (const auto& [op, n] : tried) mean += static_cast<double>(n);
+  mean = std::max(1.0, mean / static_cast<double>(tried.size()));
+  for (const auto& [op, n] : tried) w[op] = 1.0 / (1.0 + static_cast<double>(n) / mean);
+  return w;
 }
 
 FuzzSummary RunFuzz(const FuzzOptions& o, const FuzzGenerator& generate, Store& store,

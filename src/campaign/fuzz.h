@@ -72,8 +72,17 @@ struct FuzzCase {
   std::vector<std::string> op_types;
   uint64_t seed = 0;
 };
-// Makes the model for a seed (gen::Generate in `concord fuzz`); throws Error when it cannot.
-using FuzzGenerator = std::function<FuzzCase(uint64_t seed)>;
+// Relative weight of each op type for the next model (coverage feedback); empty = uniform.
+using OpWeights = std::map<std::string, double>;
+// Makes the model for a seed (gen::Generate in `concord fuzz`), its single-op picks weighted by
+// `weights`; throws Error when it cannot.
+using FuzzGenerator = std::function<FuzzCase(uint64_t seed, const OpWeights& weights)>;
+
+// Coverage feedback: op type -> 1 / (1 + tried / mean tried), where tried counts the models
+// that contained the op (this store's campaigns included) and the mean is over the ops tried
+// so far; ops never tried are absent (weight 1). Rarely drawn ops (those whose constraints often
+// fail to place, or that guards and patterns never add) are favoured, common ones damped.
+OpWeights CoverageWeights(const std::map<std::string, int64_t>& tried);
 
 struct FuzzOptions {
   std::vector<std::string> envs;
@@ -92,6 +101,7 @@ struct FuzzOptions {
   bool check_ref = true;  // re-check possible ref bugs with onnx.reference
   bool reduce = true;
   int reduce_tests = 120;
+  bool coverage_feedback = false;  // weight the generator's op picks by CoverageWeights
   std::filesystem::path out_dir = "fuzz_findings";
   std::string campaign = "fuzz";
 };

@@ -57,10 +57,11 @@ const std::string& TurnEnv(const std::vector<std::string>& envs, uint64_t seed) 
 
 FuzzGenerator MakeFuzzGenerator(gen::GenOptions base, std::map<std::string, OpDtypeSet> excluded,
                                 std::vector<std::string> envs) {
-  return [base = std::move(base), excluded = std::move(excluded),
-          envs = std::move(envs)](uint64_t seed) {
+  return [base = std::move(base), excluded = std::move(excluded), envs = std::move(envs)](
+             uint64_t seed, const OpWeights& weights) {
     gen::GenOptions g = base;
     g.seed = seed;
+    g.op_weights = weights;
     if (!excluded.empty()) {
       auto it = excluded.find(TurnEnv(envs, seed));
       if (it != excluded.end()) g.exclude.insert(it->second.begin(), it->second.end());

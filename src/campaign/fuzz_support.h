@@ -39,8 +39,8 @@ std::map<std::string, OpDtypeSet> RecordedExclusions(Store& store,
 // The env whose rejections the model of `seed` avoids: envs[seed mod N].
 const std::string& TurnEnv(const std::vector<std::string>& envs, uint64_t seed);
 
-// gen::Generate with `base` and the seed, avoiding TurnEnv's pairs in `excluded` (nothing when
-// `excluded` is empty).
+// gen::Generate with `base`, the seed and the op weights, avoiding TurnEnv's pairs in `excluded`
+// (nothing when `excluded` is empty).
 FuzzGenerator MakeFuzzGenerator(gen::GenOptions base, std::map<std::string, OpDtypeSet> excluded,
                                 std::vector<std::string> envs);
 

@@ -63,11 +63,34 @@ TEST(MakeFuzzGenerator, SeedSAvoidsWhatEnvSModNRejects) {
   auto generate =
       MakeFuzzGenerator(base, {{"a", {{"Abs", "float32"}}}, {"b", {{"Relu", "float32"}}}}, envs);
   for (uint64_t seed = 0; seed < 6; ++seed) {
-    FuzzCase c = generate(seed);
+    FuzzCase c = generate(seed, {});
     EXPECT_EQ(c.seed, seed);
     const std::string banned = seed % 2 == 0 ? "Abs" : "Relu";
     for (const auto& op : c.op_types) EXPECT_NE(op, banned) << "seed " << seed;
   }
+}
+
+// 1 / (1 + tried / mean): tried {A: 10, B: 30} has mean 20, so A weighs 1/1.5 and B 1/2.5.
+TEST(CoverageWeights, FavourOpsTriedLess) {
+  OpWeights w = CoverageWeights({{"A", 10}, {"B", 30}});
+  EXPECT_DOUBLE_EQ(w.at("A"), 1.0 / 1.5);
+  EXPECT_DOUBLE_EQ(w.at("B"), 1.0 / 2.5);
+  EXPECT_TRUE(CoverageWeights({}).empty());
+}
+
+// The weights reach the generator: an op weighing 0 is never drawn on its own.
+TEST(MakeFuzzGenerator, PassesOpWeightsToTheGenerator) {
+  gen::GenOptions base;
+  base.max_nodes = 4;
+  base.ops = {"Relu", "Sigmoid"};
+  base.dtypes = {"float32"};
+  auto generate = MakeFuzzGenerator(base, {}, {"a"});
+  int relu_plain = 0;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    for (const auto& op : generate(seed, {{"Relu", 0.0}}).op_types) EXPECT_NE(op, "Relu");
+    for (const auto& op : generate(seed, {}).op_types) relu_plain += op == "Relu" ? 1 : 0;
+  }
+  EXPECT_GT(relu_plain, 0);
 }
 
 }  // namespace

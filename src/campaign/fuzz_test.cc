@@ -40,7 +40,7 @@ void AddValue(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-FuzzCase MakeCase(uint64_t seed) {
+FuzzCase MakeCase(uint64_t seed, const OpWeights& /*weights*/ = {}) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(17);
@@ -165,7 +165,7 @@ TEST(RunFuzz, FindsReducesAndDeduplicatesARealOpenCvBug) {
 // Gemm alpha=0.5 after Relu: OpenCV 4.6 ignores alpha with fusion on and off, so both OpenCV envs
 // agree with each other against ref. That is flagged as a possible ref bug, and ONNX's own
 // reference implementation clears ref.
-FuzzCase GemmAlphaCase(uint64_t seed) {
+FuzzCase GemmAlphaCase(uint64_t seed, const OpWeights& /*weights*/ = {}) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(17);
@@ -245,7 +245,7 @@ TEST(RunFuzz, FloorFedAnIntegerThatOrtRoundsBelowIsABoundaryEffect) {
   o.check_ref = false;
   Store store = Store::Open((dir.string() + ".db"));
   FuzzSummary s = RunFuzz(
-      o, [&](uint64_t) { return c; }, store);
+      o, [&](uint64_t, const OpWeights&) { return c; }, store);
   EXPECT_EQ(s.envs["ort@cpu,opt=3"].symptoms["boundary"], 1);
   EXPECT_EQ(s.labels["boundary"], 1);
   EXPECT_TRUE(s.raw_findings.empty());

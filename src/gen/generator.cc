@@ -1,7 +1,8 @@
 // The NNSmith-style generator (symbolic mode): a pool of tensors with z3 dims, op specs inserted
 // while the constraint set stays satisfiable, random value hints for variety, one z3 model,
 // concretization, validation (ONNX checker + shape inference agreeing with our shapes, a ref
-// run with no error and no NaN/Inf in any value) and retries with derived seeds.
+// run with no error and no NaN/Inf in any value; a NaN/Inf first gets a value search that keeps
+// the graph, validate.h) and retries with derived seeds.
 #include "gen/generator.h"
 
 #include <algorithm>
@@ -9,9 +10,9 @@
 #include <map>
 #include <utility>
 
-#include "backends/ref_backend.h"
 #include "gen/concretize.h"
 #include "gen/spec.h"
+#include "gen/validate.h"
 
 namespace concord::gen {
 namespace {
@@ -270,10 +271,29 @@ class Builder : public BuildContext {
       // nothing of the chain drawn), so every allowed op still appears.
       if (opt_.mode != "patterns" || Coin(rng_, 0.25) ||
           !GrowChain(specs, RandPick(rng_, PatternChains()))) {
-        TryPlace(*RandPick(rng_, specs));
+        TryPlace(PickSpec(specs));
       }
     }
     return !g_.nodes.empty();
+  }
+
+  // A uniform pick, or one weighted by GenOptions::op_weights (coverage feedback).
+  const OpSpec& PickSpec(const std::vector<const OpSpec*>& specs) {
+    if (opt_.op_weights.empty()) return *RandPick(rng_, specs);
+    std::vector<double> w;
+    double total = 0;
+    for (const OpSpec* s : specs) {
+      auto it = opt_.op_weights.find(s->op_type);
+      w.push_back(it == opt_.op_weights.end() ? 1.0 : std::max(it->second, 0.0));
+      total += w.back();
+    }
+    if (total <= 0) return *RandPick(rng_, specs);
+    double r = RandUnit(rng_) * total;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (r < w[i]) return *specs[i];
+      r -= w[i];
+    }
+    return *specs.back();
   }
 
   // Places `spec` (all or nothing); the output of its last node, or -1.
@@ -355,57 +375,6 @@ class Builder : public BuildContext {
   int preferred_ = -1;  // patterns: the tensor Pick hands out first
 };
 
-bool HasNanInf(const Tensor& t) {
-  if (!IsFloating(t.dtype())) return false;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    if (!std::isfinite(t.GetDouble(i))) return true;
-  }
-  return false;
-}
-
-// Validates one candidate; returns "" when good, else the reason.
-std::string Validate(const Concrete& c, Model* out) {
-  Model model;
-  try {
-    model = Model::FromProto(c.proto, "", "generated model");
-  } catch (const Error& e) {
-    return std::string("checker/shape inference: ") + e.what();
-  }
-  for (const auto& [name, shape] : c.node_outputs) {
-    const onnx::TypeProto* type = model.FindType(name);
-    if (type == nullptr || !type->has_tensor_type() || !type->tensor_type().has_shape()) continue;
-    const auto& sh = type->tensor_type().shape();
-    bool same = sh.dim_size() == static_cast<int>(shape.size());
-    for (int i = 0; same && i < sh.dim_size(); ++i) {
-      if (sh.dim(i).has_dim_value() && sh.dim(i).dim_value() != shape[static_cast<size_t>(i)])
-        same = false;
-    }
-    if (!same) {
-      return fmt::format("shape inference gives {} {} but the spec said {}", name,
-                         TypeToString(*type), ShapeToString(shape));
-    }
-  }
-  std::map<std::string, Value> feeds(c.inputs.begin(), c.inputs.end());
-  std::map<std::string, Value> taps;
-  try {
-    RunReference(model, feeds, &taps);
-  } catch (const Error& e) {
-    return std::string("ref run: ") + e.what();
-  }
-  for (const auto& [name, shape] : c.node_outputs) {
-    auto it = taps.find(name);
-    if (it == taps.end() || !it->second.is_tensor()) return "ref run: no value for " + name;
-    const Tensor& t = it->second.tensor;
-    if (t.shape() != shape) {
-      return fmt::format("ref gives {} shape {} but the spec said {}", name,
-                         ShapeToString(t.shape()), ShapeToString(shape));
-    }
-    if (HasNanInf(t)) return "NaN/Inf in " + name;
-  }
-  *out = std::move(model);
-  return "";
-}
-
 }  // namespace
 
 GeneratedModel Generate(const GenOptions& options) {
@@ -420,15 +389,33 @@ GeneratedModel Generate(const GenOptions& options) {
         reason = "no op could be placed";
       } else {
         z3::model m = b.Solve();
-        Concrete c = Concretize(b.graph(), m, Mix(seed ^ 0x5eedull),
-                                fmt::format("concord_gen_{}", options.seed));
+        uint64_t value_seed = Mix(seed ^ 0x5eedull);
+        std::string name = fmt::format("concord_gen_{}", options.seed);
+        Concrete c = Concretize(b.graph(), m, value_seed, name);
         Model model;
-        reason = Validate(c, &model);
-        if (reason.empty()) {
+        Verdict v = Validate(c, &model);
+        int steps = 0;
+        if (!v.nonfinite_tensor.empty() && options.value_search_steps > 0) {
+          SearchResult s =
+              SearchValues(b.graph(), m, value_seed, name, v, options.value_search_steps);
+          steps = s.steps;
+          if (s.found) {
+            c = std::move(s.concrete);
+            model = std::move(s.model);
+            v = Verdict{};
+          } else {
+            v.reason += fmt::format(" (value search: {} step{}, last: {})", s.steps,
+                                    s.steps == 1 ? "" : "s", s.last.reason);
+          }
+        }
+        result.value_steps += steps;
+        reason = v.reason;
+        if (v.ok()) {
           result.model = std::move(model);
           result.inputs = std::move(c.inputs);
           result.op_types = std::move(c.op_types);
           result.attempts = static_cast<uint64_t>(attempt) + 1;
+          result.rescued = steps > 0;
           return result;
         }
       }

@@ -1,6 +1,7 @@
 // NNSmith-style random model generation: grow a DAG of ONNX ops whose shape/attribute
 // constraints (gen/specs, z3) stay satisfiable, then concretize one z3 model into an ONNX
-// ModelProto with inputs and weights chosen so outputs avoid NaN/Inf.
+// ModelProto with inputs and weights chosen so outputs avoid NaN/Inf (value ranges from the
+// specs, then a value search on the kept graph when a node output still overflows).
 //
 // Determinism: the same GenOptions (seed included) give the same model, byte for byte, on every
 // run and machine (no unordered iteration, no time, z3 with fixed random_seed).
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -36,6 +38,13 @@ struct GenOptions {
   // "opencv": shaped like what OpenCV's ONNX importer takes (float32 unless --dtypes says
   // otherwise, one graph input, rank <= 4, every other operand a constant weight).
   std::string mode = "random";
+  // Value search (validate.h): re-concretizations tried on a candidate whose values, not its
+  // graph, put NaN/Inf into a node output, before the graph is discarded; 0 = discard at once.
+  int value_search_steps = 8;
+  // Relative weight of each op type in single-op picks (coverage feedback: `concord fuzz
+  // --coverage-feedback` favours the ops its targets have tested least); an op not listed
+  // weighs 1; empty = uniform. Pattern chains are drawn uniformly either way.
+  std::map<std::string, double> op_weights;
 };
 
 // The op chains of mode "patterns": conv+bn+activation, residual adds, transposes around
@@ -49,6 +58,8 @@ struct GeneratedModel {
   std::vector<std::string> op_types;                  // op type of every node, graph order
   uint64_t attempts = 1;                              // internal retries used
   std::vector<std::string> rejected;                  // why each discarded attempt was discarded
+  int value_steps = 0;                                // value-search steps over all attempts
+  bool rescued = false;  // the returned graph first had NaN/Inf and the value search cured it
 };
 
 GeneratedModel Generate(const GenOptions& options);

@@ -52,10 +52,12 @@ struct FuzzArgs {
   int64_t ray_chunk = 25;
   int max_nodes = 10;
   std::string mode = "random";
+  int value_search = gen::GenOptions{}.value_search_steps;
   std::string ops, dtypes;
   std::string out = "fuzz_out";
   std::string db;
   bool no_reduce = false;
+  bool coverage_feedback = false;
   double timeout_s = 20;
   double rtol = 1e-2, atol = 1e-3;
   bool infer_support = false;
@@ -139,6 +141,7 @@ FuzzOptions OptionsFromArgs(const FuzzArgs& a, const std::vector<EnvSpec>& specs
   o.iterations = a.iterations;
   o.time_s = a.time_s;
   o.reduce = !a.no_reduce;
+  o.coverage_feedback = a.coverage_feedback;
   o.timeout_s = a.timeout_s;
   o.tol = Tolerance{a.rtol, a.atol};
   o.out_dir = a.out;
@@ -288,6 +291,8 @@ int FuzzRayMain(const FuzzArgs& a) {
     if (!a.ops.empty()) common.insert(common.end(), {"--ops", a.ops});
     if (!a.dtypes.empty()) common.insert(common.end(), {"--dtypes", a.dtypes});
     if (a.no_reduce) common.push_back("--no-reduce");
+    if (a.coverage_feedback) common.push_back("--coverage-feedback");
+    common.insert(common.end(), {"--value-search", std::to_string(a.value_search)});
     if (a.keep_unsupported) common.push_back("--keep-unsupported");
     for (int64_t i = 0; i < n; ++i) {
       Shard shard{i, n};
@@ -384,6 +389,7 @@ int FuzzMain(const FuzzArgs& a) {
   base.ops = SplitComma(a.ops);
   base.dtypes = SplitComma(a.dtypes);
   base.mode = a.mode;
+  base.value_search_steps = a.value_search;
   bool tty = isatty(STDERR_FILENO) != 0;
   std::map<std::string, OpDtypeSet> excluded = Exclusions(a, base, o.envs, store, t0);
   if (a.time_s > 0 && a.iterations <= 0) {
@@ -488,10 +494,15 @@ Command MakeFuzzCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--ops", args->ops, "Allowed op types, comma-separated (default: all)");
   AddGenModeOption(app, &args->mode);
+  AddValueSearchOption(app, &args->value_search);
   app->add_option("--dtypes", args->dtypes, "Allowed dtypes, comma-separated (default: all)");
   app->add_option("--out,-o", args->out, "Findings folder")->capture_default_str();
   app->add_option("--db", args->db, "Results store (default: OUT/fuzz.db)");
   app->add_flag("--no-reduce", args->no_reduce, "Keep findings unreduced");
+  app->add_flag("--coverage-feedback", args->coverage_feedback,
+                "Weight the generator's op picks by coverage: ops in fewer of the models so far "
+                "(this store's earlier campaigns included) are drawn more often, 1 / (1 + "
+                "tried / mean); a seed's model then depends on the campaign's history");
   app->add_option("--timeout", args->timeout_s,
                   "Seconds per prepare/run before a hang is a finding")
       ->capture_default_str();

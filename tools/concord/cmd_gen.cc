@@ -24,6 +24,7 @@ struct GenArgs {
   std::vector<std::string> dtypes;
   std::vector<std::string> exclude;
   std::string mode = "random";
+  int value_search = gen::GenOptions{}.value_search_steps;
   std::string out;
   std::string inputs_out;
   bool json = false;
@@ -47,6 +48,7 @@ int GenMain(const GenArgs& a) {
   opt.ops = a.ops;
   opt.dtypes = a.dtypes;
   opt.mode = a.mode;
+  opt.value_search_steps = a.value_search;
   const std::vector<std::string>& known_dtypes = gen::KnownDtypes();
   for (const auto& d : a.dtypes) {
     if (std::find(known_dtypes.begin(), known_dtypes.end(), d) == known_dtypes.end()) {
@@ -81,6 +83,8 @@ int GenMain(const GenArgs& a) {
   rec["op_types"] = g.op_types;
   rec["attempts"] = g.attempts;
   rec["rejected"] = g.rejected;
+  rec["value_steps"] = g.value_steps;
+  rec["rescued_by_value_search"] = g.rescued;
   rec["gen_ms"] = ms;
   rec["inputs"] = nlohmann::json::array();
   for (const auto& [name, v] : g.inputs) {
@@ -116,6 +120,11 @@ int GenMain(const GenArgs& a) {
       "wrote   {}  (seed {}, {} nodes, {} inputs, {} outputs, {:.1f} ms, {} attempt{})\n", a.out,
       a.seed, g.op_types.size(), g.inputs.size(), rec["outputs"].size(), ms, g.attempts,
       g.attempts == 1 ? "" : "s");
+  if (g.value_steps > 0) {
+    std::cout << fmt::format("values  {} value-search step{}{}\n", g.value_steps,
+                             g.value_steps == 1 ? "" : "s",
+                             g.rescued ? " (the graph kept, its values searched)" : "");
+  }
   std::cout << fmt::format("ops     {}\n", fmt::join(g.op_types, " "));
   if (!a.inputs_out.empty()) {
     std::cout << fmt::format("data    {}/input_*.pb and ref output_*.pb\n",
@@ -151,6 +160,7 @@ Command MakeGenCommand(CLI::App& root) {
   app->add_option("--exclude", args->exclude, "OP:DTYPE pairs to avoid (comma-separated)")
       ->delimiter(',');
   AddGenModeOption(app, &args->mode);
+  AddValueSearchOption(app, &args->value_search);
   app->add_option("--out,-o", args->out, "Model file to write");
   app->add_option("--inputs-out", args->inputs_out,
                   "Folder for test_data_set_0/input_K.pb and the ref outputs output_K.pb");

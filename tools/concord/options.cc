@@ -71,6 +71,16 @@ void AddGenModeOption(CLI::App* app, std::string* mode) {
       ->check(CLI::IsMember({"random", "patterns", "opencv"}));
 }
 
+void AddValueSearchOption(CLI::App* app, int* steps) {
+  app->add_option("--value-search", *steps,
+                  "Value-search steps for a candidate whose values overflow to NaN/Inf: the "
+                  "inputs and weights feeding the first non-finite node get their ranges halved "
+                  "and redrawn, keeping the graph (NNSmith's input search without gradients); "
+                  "0 discards such a graph at once")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+}
+
 void AddShardOption(CLI::App* app, std::string* shard, const std::string& what) {
   app->add_option("--shard", *shard,
                   fmt::format("Run shard I/N only: the {} whose index k has k mod N == I "

@@ -32,6 +32,8 @@ void AddOutputOptions(CLI::App* app, bool* json, bool* quiet = nullptr,
 
 // --mode random|patterns|opencv: how `gen` / `fuzz` grow models (gen::GenOptions::mode).
 void AddGenModeOption(CLI::App* app, std::string* mode);
+// --value-search N (GenOptions::value_search_steps).
+void AddValueSearchOption(CLI::App* app, int* steps);
 
 // --shard I/N: this process runs shard I of N of the campaign (`what` names the unit of work).
 void AddShardOption(CLI::App* app, std::string* shard, const std::string& what);
