@@ -26,7 +26,11 @@ with epsilon 1e-1 instead of 1e-5 (a converter's folding bug: it lands in the we
 convolution's pads made asymmetric, the normalization's scale changed. A third family is an
 OpenVINO IR made from each faulty TFLite twin (`concord convert --to openvino`): a target file in
 another framework's format, localized through its twin and repaired end to end — the repaired
-twin is converted back to IR and checked on openvino@cpu against the source.
+twin is converted back to IR and checked on openvino@cpu against the source. A fourth family,
+`tflitefile`, has the twin's value faults (weights, epsilon, normalize) written into a copy of
+the .tflite file itself (adapters/tflite_patch.py): repair localizes through the file's own
+twin and writes the repaired weights back into the file in place (no re-conversion), checked
+on tflite@cpu (LiteRT) against the source.
 
 For each case `concord localize SRC.pt2 TARGET --json` (the source compared through its ONNX
 twin, exported by torch.onnx dynamo without its optimizer) and `concord repair` (held out: the
@@ -69,6 +73,9 @@ CASES: dict[str, tuple[str, str, str]] = {
     "control": ("", "", ""),
 }
 
+
+# Faults the tflitefile family writes into the .tflite file (weight/constant values only).
+TFLITE_FILE_CASES = ("weights", "epsilon", "normalize", "control")
 
 # The TFLite twin's faults: case -> (the module path of the fused conv the fault goes into, or
 # "" for the normalization; the source module localize must name; FetaFix fault type)
@@ -263,7 +270,7 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     inputs = os.path.join(out, "inputs")
     rc, loc, secs = concord(["localize", source, target, "-i", inputs])
     injected, module, fault_type = CASES[case]
-    if family in ("tflite", "openvino"):
+    if family in ("tflite", "openvino", "tflitefile"):
         injected = ""
         module, fault_type = TFLITE_CASES[case][1:]
     row: dict[str, Any] = {"target": family, "case": case,
@@ -287,14 +294,14 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     # stripped names: the injected node is n<its index>
     node_ok = first == ("n%d" % injected_index if stripped else injected) or (
         family != "torchscript" and not stripped and
-        first == injected_name(twin_of(target), injected_index))
+        first == injected_name(twin_of(target, out), injected_index))
     module_ok = layer.get("name") == module
     row["correct"] = bool(node_ok and module_ok and loc.get("fault_type") == fault_type)
     fixed = os.path.join(out, "%s-%s-%s.fixed.onnx" % (family, case, row["names"]))
     rc, rep, secs = concord(["repair", source, target, "-i", inputs, "-o", fixed])
     fixed_target = rep.get("fixed_target") or {}
-    row["fixed_target"] = {k: fixed_target.get(k) for k in ("path", "env", "agree", "max_abs",
-                                                             "error") if k in fixed_target}
+    keys = ("path", "how", "env", "agree", "max_abs", "error")
+    row["fixed_target"] = {k: fixed_target.get(k) for k in keys if k in fixed_target}
     row.update(repair_exit=rc, repair_s=round(secs, 2), repair_status=rep.get("status"),
                repair_patches=[p.get("change") for p in rep.get("patches", [])],
                holdout=rep.get("holdout"))
@@ -308,8 +315,25 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     return row
 
 
-def twin_of(target: str) -> str:
+def twin_of(target: str, out: str) -> str:
+    if target.endswith(".tflite"):  # a faulty copy of target.tflite: the same converter's names
+        return os.path.join(out, "target.tflite.twin.onnx")
     return target if target.endswith(".onnx") else target + ".twin.onnx"
+
+
+def write_tflite_fault(out: str, faulty_twin: Any, path: str) -> None:
+    """The twin's fault written into a copy of target.tflite (adapters/tflite_patch.py: the
+    changed initializers' bytes replaced in place), so the target is a real .tflite file."""
+    import onnx
+    twin = os.path.join(out, "target.tflite.twin.onnx")
+    changed = path + ".faulty-twin.onnx"
+    onnx.save(faulty_twin, changed)
+    p = subprocess.run([os.path.join(REPO, ".venv", "bin", "python"),
+                        os.path.join(REPO, "adapters", "tflite_patch.py"),
+                        os.path.join(out, "target.tflite"), twin, changed, path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("tflite_patch.py: %s %s" % (p.stdout[-400:], p.stderr[-400:]))
 
 
 def injected_name(target: str, index: int) -> str:
@@ -329,7 +353,9 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
              "`tflite` its litert-torch TFLite conversion through the tf2onnx twin (Conv+BN+ReLU "
              "fused, NHWC transposes, Div as Mul; faults written into the twin); `openvino` an IR "
              "converted from each faulty TFLite twin (a target file: repair converts the repaired "
-             "twin back to IR and runs it on openvino@cpu). %d input sets: localize runs each "
+             "twin back to IR and runs it on openvino@cpu); `tflitefile` the TFLite file itself "
+             "with the fault written into its buffers (repair writes the repaired weights back "
+             "into the file in place and runs it on tflite@cpu). %d input sets: localize runs each "
              "side once per set with taps; repair searches on the first half and verifies on the "
              "rest." %
              (meta["command"], meta["date"], meta["machine"], meta["side"], meta["side"],
@@ -345,9 +371,10 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
             node = node[:28] + "..." + node[-28:]
         ft = r.get("fixed_target") or {}
         fixed = ("-" if not ft else ft["error"][:60] if "error" in ft else
-                 "%s on %s: %s, max abs %s" % (os.path.basename(ft["path"]), ft["env"],
-                                              "agrees" if ft["agree"] else "DIVERGES",
-                                              num(ft["max_abs"])))
+                 "%s (%s) on %s: %s, max abs %s" % (
+                     os.path.basename(ft["path"]),
+                     "patched in place" if "in place" in (ft.get("how") or "") else "re-converted",
+                     ft["env"], "agrees" if ft["agree"] else "DIVERGES", num(ft["max_abs"])))
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r.get("target", "torchscript"), r["case"], r["names"], node.replace("|", "/"),
             r.get("source_layer") or "-", r.get("fault_type") or "-",
@@ -376,10 +403,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--side", type=int, default=224)
     ap.add_argument("--sets", type=int, default=6)
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--targets", default="torchscript,tflite,openvino",
+    ap.add_argument("--targets", default="torchscript,tflite,openvino,tflitefile",
                     help="target families: torchscript (the TorchScript exporter's ONNX), tflite "
                          "(litert-torch's TFLite through its tf2onnx twin), openvino (an IR "
-                         "converted from each faulty TFLite twin)")
+                         "converted from each faulty TFLite twin), tflitefile (the fault written "
+                         "into the .tflite file itself; repair patches the file in place)")
     a = ap.parse_args(argv)
     cases = a.cases.split(",")
     if any(c not in CASES for c in cases):
@@ -402,7 +430,7 @@ def main(argv: list[str]) -> int:
     families = a.targets.split(",")
     rows = []
     for family in families:
-        if family in ("tflite", "openvino"):
+        if family in ("tflite", "openvino", "tflitefile"):
             tfl = os.path.join(a.out, "target.tflite")
             if not os.path.exists(tfl + ".twin.onnx"):
                 subprocess.run([CONCORD, "convert", source, "--to", "tflite", "-o", tfl],
@@ -411,8 +439,10 @@ def main(argv: list[str]) -> int:
         for case in cases:
             if family != "torchscript" and case not in TFLITE_CASES:
                 continue  # inputdims: the torchscript family only
-            for stripped in (False, True):
-                if family in ("tflite", "openvino"):
+            if family == "tflitefile" and case not in TFLITE_FILE_CASES:
+                continue  # padding is an op option, not a buffer: tflite_patch cannot write it
+            for stripped in ((False,) if family == "tflitefile" else (False, True)):
+                if family in ("tflite", "openvino", "tflitefile"):
                     m = inject_tflite(base, case, onnx.load(source + ".twin.onnx"))
                     injected = tflite_node(base, case) if case != "control" else None
                     index = next(i for i, n in enumerate(base.graph.node)
@@ -426,6 +456,12 @@ def main(argv: list[str]) -> int:
                 names = "stripped" if stripped else "kept"
                 target = os.path.join(a.out, "%s-%s-%s.onnx" % (family, case, names))
                 onnx.save(m, target)
+                if family == "tflitefile":  # the fault written into a .tflite file
+                    target = target[:-len(".onnx")] + ".tflite"
+                    if case == "control":
+                        shutil.copyfile(tfl, target)
+                    else:
+                        write_tflite_fault(a.out, m, target)
                 if family == "openvino":  # the IR made from the faulty twin is the target
                     ir = target[:-len(".onnx")] + ".xml"
                     subprocess.run([CONCORD, "convert", target, "--to", "openvino", "-o", ir],

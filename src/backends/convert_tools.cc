@@ -107,4 +107,27 @@ std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir,
   return out;
 }
 
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+nlohmann::json RunPythonJson(const std::string& cmd, const std::string& key) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {{key, "not checked"}, {"detail", "could not start Python"}};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  size_t brace = out.rfind("\n{");
+  std::string last = brace == std::string::npos ? out : out.substr(brace + 1);
+  try {
+    return nlohmann::json::parse(last);
+  } catch (const nlohmann::json::parse_error&) {
+    return {{key, "not checked"}, {"detail", out.substr(0, 500)}};
+  }
+}
+
 }  // namespace concord

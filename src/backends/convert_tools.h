@@ -4,6 +4,7 @@
 // OUT.concord.json and an ONNX twin OUT.twin.onnx.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,13 @@ int RunConvertTools(const ConvertRequest& request, std::string* output = nullptr
 // tool: torch.onnx TorchScript, tf2onnx). *how says which.
 // Error(kInput) naming the converter's message when the export fails.
 std::string OnnxTwinFor(const std::string& path, const std::string& scratch_dir, std::string* how);
+
+// `s` single-quoted for a POSIX shell.
+std::string ShellQuote(const std::string& s);
+
+// Runs `cmd` (a shell command line running one of the adapters' Python helpers) and parses the
+// JSON object on the last line of its output; {key: "not checked", "detail": ...} when it cannot
+// run or prints no JSON.
+nlohmann::json RunPythonJson(const std::string& cmd, const std::string& key);
 
 }  // namespace concord

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backends/convert_tools.h"
 #include "backends/ref_backend.h"
 #include "backends/worker_backend.h"
 #include "campaign/fuzz_runner.h"
@@ -28,12 +29,6 @@ std::string SafeName(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
   return out;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 double Median(std::vector<double> v) {
@@ -75,25 +70,6 @@ std::string SelfBinary() {
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec || exe.filename() != "concord") return "concord";
   return exe.string();
-}
-
-// Runs `cmd` (a Python helper) and parses the JSON object on the last line of its output;
-// {"verdict"|"repro": "not checked", "detail": ...} when it cannot run or says no JSON.
-json RunPythonJson(const std::string& cmd, const std::string& key) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {{key, "not checked"}, {"detail", "could not start Python"}};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  size_t brace = out.rfind("\n{");
-  std::string last = brace == std::string::npos ? out : out.substr(brace + 1);
-  try {
-    return json::parse(last);
-  } catch (const json::parse_error&) {
-    return {{key, "not checked"}, {"detail", out.substr(0, 500)}};
-  }
 }
 
 // Runs adapters/onnx_reference_check.py on a bundle: onnx.reference computes the reduced

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "backends/convert_tools.h"
+#include "backends/worker_backend.h"
 #include "ir/model_format.h"
 #include "ir/tensor_io.h"
 #include "repair/repair.h"
@@ -52,10 +53,31 @@ std::optional<Reconversion> ReconversionOf(ModelFormat f) {
   return std::nullopt;
 }
 
-// The repaired twin converted back to the target's format (`concord convert FIXED --to FORMAT`),
-// then run on that format's native env against the source on its env over `sets` (the held-out
-// ones): {"path", "env", "agree", "max_abs", "sets"} or {"error"}.
-nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source,
+// A TFLite target whose repair changed only weight values: those values written into a copy of
+// the target file in place (adapters/tflite_patch.py), keeping the converter's own graph;
+// {"path", "how", "patched"} or, when the file cannot be patched that way, {"patch_refused"}
+// with the helper's report (the caller then re-converts).
+nlohmann::json PatchTfliteTarget(const RepairArgs& a, const std::string& twin,
+                                 const fs::path& out) {
+  nlohmann::json r = RunPythonJson(
+      fmt::format("{} {} {} {} {} {}", ShellQuote(WorkerPythonPath()),
+                  ShellQuote((fs::path(WorkerAdaptersDir()) / "tflite_patch.py").string()),
+                  ShellQuote(a.target), ShellQuote(twin), ShellQuote(a.out),
+                  ShellQuote(out.string())),
+      "error");
+  auto none = [&](const char* key) { return !r.contains(key) || r[key].empty(); };
+  bool ok = !none("patched") && none("unpatched") && none("edits_outside_initializers");
+  if (!ok) return {{"patch_refused", r}};
+  return {{"path", out.string()},
+          {"how", "weights written into the target file in place (adapters/tflite_patch.py)"},
+          {"patched", r["patched"]}};
+}
+
+// The repaired twin brought back to the target's format: a TFLite file patched in place when
+// the repair only changed weights, else the twin converted back (`concord convert FIXED --to
+// FORMAT`); then run on that format's native env against the source on its env over `sets`
+// (the held-out ones): {"path", "how", "env", "agree", "max_abs", "sets"} or {"error"}.
+nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source, const std::string& twin,
                                const std::vector<ValueMap>& sets) {
   ModelFormat format = DetectModelFormat(a.target).format;
   std::optional<Reconversion> how = ReconversionOf(format);
@@ -64,14 +86,22 @@ nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source,
              fmt::format("no installed converter writes a {} model", ModelFormatName(format))}};
   }
   fs::path out = fs::path(a.out).replace_extension(how->ext);
-  std::string output;
-  ConvertRequest r{a.out, how->to, out.string(), {}, "none", {}, "", false};
-  int rc = RunConvertTools(r, &output);
-  if (rc != 0) {
-    if (output.size() > 600) output = "..." + output.substr(output.size() - 600);
-    return {{"path", out.string()}, {"error", fmt::format("convert exit {}: {}", rc, output)}};
+  nlohmann::json j;
+  if (format == ModelFormat::kTflite) j = PatchTfliteTarget(a, twin, out);
+  if (!j.contains("path")) {
+    std::string output;
+    ConvertRequest r{a.out, how->to, out.string(), {}, "none", {}, "", false};
+    int rc = RunConvertTools(r, &output);
+    if (rc != 0) {
+      if (output.size() > 600) output = "..." + output.substr(output.size() - 600);
+      j["path"] = out.string();
+      j["error"] = fmt::format("convert exit {}: {}", rc, output);
+      return j;
+    }
+    j["path"] = out.string();
+    j["how"] = fmt::format("the repaired twin converted back (concord convert --to {})", how->to);
   }
-  nlohmann::json j = {{"path", out.string()}, {"env", NativeEnvOf(format)}};
+  j["env"] = NativeEnvOf(format);
   Outcome o = Capture([&] {
     EnvSpec env = EnvSpec::Parse(NativeEnvOf(format));
     OpenedModel target = OpenModel(out.string(), {env});
@@ -196,7 +226,7 @@ int RepairMain(const RepairArgs& a) {
   j["patch_log"] = write_log ? nlohmann::json(log_path) : nlohmann::json(nullptr);
   if (write_model) WriteFileAtomic(a.out, r.fixed.SerializeAsString());
   if (r.status == "repaired" && !twins.target_how.empty() && a.reconvert) {
-    j["fixed_target"] = ReconvertTarget(a, source, r.holdout_sets);
+    j["fixed_target"] = ReconvertTarget(a, source, twins.target, r.holdout_sets);
   }
   if (write_log) WriteFileAtomic(log_path, j.dump(2) + "\n");
   if (a.json) {
@@ -217,9 +247,10 @@ int RepairMain(const RepairArgs& a) {
       std::cout << (f.contains("error")
                         ? fmt::format("target   not re-converted: {}\n",
                                       f["error"].get<std::string>())
-                        : fmt::format("target   {} (converted back from the repaired twin) on {}: "
+                        : fmt::format("target   {} ({}) on {}: "
                                       "{} on {} held-out set(s), max abs {:.3g}\n",
-                                      f["path"].get<std::string>(), f["env"].get<std::string>(),
+                                      f["path"].get<std::string>(), f.value("how", ""),
+                                      f["env"].get<std::string>(),
                                       f["agree"].get<bool>() ? "agrees" : "DIVERGES",
                                       f["sets"].get<size_t>(), f["max_abs"].get<double>()));
     }

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Writes repaired weights back into a .tflite file in place (Concord's repair of a TFLite
+target): every initializer of the twin the repair gave new values (changed in place, or a node
+input moved to a new initializer of the same shape) is looked up in the .tflite file by the bytes of its old values, in the layouts
+tf2onnx undoes when it makes the twin (as is, OIHW -> OHWI for Conv/ConvTranspose weights,
+OIHW -> IHWO for depthwise ones, 2-D transposed for FullyConnected), and replaced by the new
+values in the same layout and byte size. Nothing else of the file changes: the converter's graph,
+op options and the other buffers stay as they were.
+
+    tflite_patch.py TARGET.tflite TWIN.onnx FIXED_TWIN.onnx OUT.tflite
+
+Prints one JSON object: {"path", "patched": [{"initializer", "layout", "offset", "bytes"}],
+"unpatched": [{"initializer", "why"}], "edits_outside_initializers": [...]} and exits 0 when
+every changed initializer was patched and the repair changed nothing but initializer values, 3
+when the file could not be patched that way (the caller re-converts instead), 2 on bad input.
+The old values must occur at exactly one place in the file, in any of those layouts (float32
+weights are unique in practice; a tensor found twice or nowhere is reported, not guessed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def _layouts(a: Any) -> list[tuple[str, Any]]:
+    out = [("as is", a)]
+    if a.ndim == 4:
+        out += [("OHWI", a.transpose(0, 2, 3, 1)), ("IHWO", a.transpose(1, 2, 3, 0)),
+                ("HWIO", a.transpose(2, 3, 1, 0))]
+    if a.ndim == 2:
+        out.append(("transposed", a.T))
+    return out
+
+
+def _value_edits(before: Any, after: Any) -> tuple[dict[str, Any], list[str]]:
+    """The repair's edits as new values of the twin's old initializers: an initializer whose
+    values changed, or a node input moved from an initializer to a new one of the same shape and
+    dtype (repair writes restored weights as new initializers) when no other node reads the old
+    one. Everything else is listed as an edit outside initializers."""
+    import onnx
+    from onnx import numpy_helper
+    old = {t.name: t for t in before.graph.initializer}
+    new = {t.name: t for t in after.graph.initializer}
+    readers: dict[str, int] = {}
+    for n in before.graph.node:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    values: dict[str, Any] = {}
+    other: list[str] = []
+    if len(before.graph.node) != len(after.graph.node):
+        other.append("node count %d -> %d" % (len(before.graph.node), len(after.graph.node)))
+    for b, a in zip(before.graph.node, after.graph.node):
+        if (b.op_type != a.op_type or list(b.output) != list(a.output) or
+                [onnx.helper.printable_attribute(x) for x in b.attribute] !=
+                [onnx.helper.printable_attribute(x) for x in a.attribute] or
+                len(b.input) != len(a.input)):
+            other.append("node %s (%s)" % (a.name or b.name, a.op_type))
+            continue
+        for bi, ai in zip(b.input, a.input):
+            if bi == ai:
+                continue
+            ok = (bi in old and ai in new and readers.get(bi) == 1 and
+                  list(old[bi].dims) == list(new[ai].dims) and
+                  old[bi].data_type == new[ai].data_type)
+            if ok:
+                values[bi] = numpy_helper.to_array(new[ai])
+            else:
+                other.append("node %s (%s) reads %s instead of %s" % (a.name, a.op_type, ai, bi))
+    for name, t in new.items():
+        if name in old and name not in values:
+            a_new, a_old = numpy_helper.to_array(t), numpy_helper.to_array(old[name])
+            if a_new.shape != a_old.shape or a_new.dtype != a_old.dtype:
+                other.append("initializer %s changed shape or dtype" % name)
+            elif not np.array_equal(a_new, a_old):
+                values[name] = a_new
+    return values, other
+
+
+def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[str, Any]]:
+    import onnx
+    from onnx import numpy_helper
+    with open(target, "rb") as f:
+        data = bytearray(f.read())
+    before, after = onnx.load(twin), onnx.load(fixed_twin)
+    old = {t.name: numpy_helper.to_array(t) for t in before.graph.initializer}
+    values, other = _value_edits(before, after)
+    report: dict[str, Any] = {"path": out, "patched": [], "unpatched": [],
+                              "edits_outside_initializers": other}
+    for name, new in sorted(values.items()):
+        was = old[name]
+        found: dict[int, tuple[str, int]] = {}  # offset -> (layout, size); layouts of a
+        for layout, arr in _layouts(was):       # [1,C,1,1] constant share their bytes
+            pattern = np.ascontiguousarray(arr).tobytes()
+            at = data.find(pattern)
+            while at >= 0:
+                found.setdefault(at, (layout, len(pattern)))
+                at = data.find(pattern, at + 1)
+        if len(found) != 1:
+            report["unpatched"].append({"initializer": name, "why": "its old values occur at %d "
+                                        "places in the file, not exactly one" % len(found)})
+            continue
+        at, (layout, size) = next(iter(found.items()))
+        fresh = dict(_layouts(new))[layout]
+        data[at:at + size] = np.ascontiguousarray(fresh).tobytes()
+        report["patched"].append({"initializer": name, "layout": layout, "offset": at,
+                                  "bytes": size})
+    ok = not report["unpatched"] and not report["edits_outside_initializers"] and \
+        bool(report["patched"])
+    if ok:
+        tmp = out + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+        for stale in (out + ".twin.onnx", out + ".concord.json"):  # an earlier file's sidecars
+            if os.path.exists(stale):
+                os.remove(stale)
+    return (0 if ok else 3), report
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        rc, report = patch(*argv[1:])
+    except (OSError, ValueError) as e:
+        print(json.dumps({"error": str(e)}))
+        return 2
+    print(json.dumps(report))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
