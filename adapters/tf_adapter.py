@@ -226,6 +226,11 @@ class TfAdapter(Adapter):
             if missing:  # ops (at these dtypes) outside TFLite's builtin set: a limit, no bug
                 raise AdapterError("unsupported", "TFLite has no builtin op for %s here (the "
                                    "converter needs Select TF ops)" % ", ".join(missing)) from None
+            typed = re.search(r"'(tfl\.\w+)' op (?:operand|result) #\d+ must be .*? but got "
+                              r"'(tensor<[^']*>)'", str(e))
+            if typed:  # a builtin op whose kernel lacks this element type (f16 broadcast_to)
+                raise AdapterError("unsupported", "TFLite's %s has no kernel for %s" %
+                                   typed.groups()) from None
             raise AdapterError("runtime", "the TFLite converter failed on a function eager "
                                "TensorFlow runs: %s: %s" % (type(e).__name__,
                                                             str(e).strip()[:2000])) from None

@@ -41,7 +41,8 @@ _UNARY = {"Abs": "tf.abs({})", "Acos": "tf.math.acos({})", "Asin": "tf.math.asin
           "Softsign": "tf.nn.softsign({})", "Not": "tf.math.logical_not({})",
           "Identity": "tf.identity({})",
           "HardSwish": "({0} * tf.nn.relu6({0} + 3) / 6)",
-          "Softplus": "tf.math.log1p(tf.math.exp({0}))"}
+          # stable (x where exp(x) would overflow float16); exact to rounding elsewhere
+          "Softplus": "tf.math.softplus({0})"}
 
 
 @_op(*_UNARY)

@@ -57,8 +57,9 @@ def _unary(n: Node) -> list[str]:
 
 @_op("Softplus")
 def _softplus(n: Node) -> list[str]:
-    # torch's softplus is linear above threshold=20; ONNX's is log(exp(x) + 1) everywhere.
-    return one(n, "torch.log1p(torch.exp({0}))".format(n.inputs[0]))
+    # ONNX's log(exp(x) + 1); torch's softplus is x above threshold=20, where the two differ by
+    # at most exp(-20) = 2e-9, and log1p(exp(x)) would overflow float16 above x = 11.
+    return one(n, "torch.nn.functional.softplus({0})".format(n.inputs[0]))
 
 
 @_op("Elu")

@@ -110,6 +110,24 @@ TEST(BoundaryEffect, ComparisonOfNearlyEqualValues) {
   EXPECT_FALSE(BoundaryEffect(model, in, Taps(model, in), wrong, {}).has_value());
 }
 
+// Floor of nine values that are exactly 1 on ref (a Softmax over a size-1 axis) where the env
+// rounded eight of them to 1 - ulp: no single side fits all nine, no single element explains
+// the output, the greedy mix does (the LiteRT 2.3 Softmax -> Floor finding of 2026-12-07).
+TEST(BoundaryEffect, SomeElementsFlippedOthersNot) {
+  Model m = Chain({"Floor"}, 9);
+  ValueMap in{{"x", Tensor::FromVector<float>({9}, std::vector<float>(9, 1.0f))}};
+  std::vector<float> flipped(9, 0.0f);
+  flipped[4] = 1.0f;
+  std::vector<Value> env{Tensor::FromVector<float>({9}, flipped)};
+  auto why = BoundaryEffect(m, in, Taps(m, in), env, Tolerance{1e-2, 1e-3});
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("8 of them moved"), std::string::npos) << *why;
+  // A value no move can give (0.5 out of Floor) stays a finding.
+  flipped[4] = 0.5f;
+  std::vector<Value> wrong{Tensor::FromVector<float>({9}, flipped)};
+  EXPECT_FALSE(BoundaryEffect(m, in, Taps(m, in), wrong, Tolerance{1e-2, 1e-3}).has_value());
+}
+
 TEST(OutputTolerances, FollowTheOpsOnThePath) {
   Tolerance base{1e-2, 1e-3};
   auto exact = OutputTolerances(Chain({"Transpose", "Abs", "Floor"}, 4), base);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -167,6 +168,30 @@ std::string Disagreement(const std::vector<Value>& want, const std::vector<Value
   return Disagreement(want, got, std::vector<Tolerance>{tol});
 }
 
+namespace {
+
+// want vs got with atol scaled by the largest finite |want| (at least 1), as Disagreement does.
+TensorDiff ScaledDiff(const Tensor& w, const Tensor& got, const Tolerance& tol) {
+  double scale = 1;
+  VisitDType(w.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsFloatLike<T>) {
+      for (int64_t k = 0; k < w.numel(); ++k) {
+        double x = std::fabs(ToDouble(w.data<T>()[k]));
+        if (std::isfinite(x)) scale = std::max(scale, x);
+      }
+    }
+  });
+  return CompareTensors(w, got, Tolerance{tol.rtol, tol.atol * scale});
+}
+
+const Tolerance& ToleranceOf(const std::vector<Tolerance>& tols, size_t i) {
+  static const Tolerance kDefault{};
+  return tols.empty() ? kDefault : tols[std::min(i, tols.size() - 1)];
+}
+
+}  // namespace
+
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const std::vector<Tolerance>& tols) {
   if (want.size() != got.size()) {
@@ -177,22 +202,27 @@ std::string Disagreement(const std::vector<Value>& want, const std::vector<Value
       if (want[i].kind != got[i].kind) return fmt::format("output {}: value kinds differ", i);
       continue;
     }
-    double scale = 1;
-    const Tensor& w = want[i].tensor;
-    VisitDType(w.dtype(), [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if constexpr (kIsFloatLike<T>) {
-        for (int64_t k = 0; k < w.numel(); ++k) {
-          double x = std::fabs(ToDouble(w.data<T>()[k]));
-          if (std::isfinite(x)) scale = std::max(scale, x);
-        }
-      }
-    });
-    const Tolerance& tol = tols.empty() ? Tolerance{} : tols[std::min(i, tols.size() - 1)];
-    TensorDiff d = CompareTensors(w, got[i].tensor, Tolerance{tol.rtol, tol.atol * scale});
+    TensorDiff d = ScaledDiff(want[i].tensor, got[i].tensor, ToleranceOf(tols, i));
     if (!d.ok) return fmt::format("output {}: {}", i, d.message);
   }
   return "";
+}
+
+int64_t MismatchCount(const std::vector<Value>& want, const std::vector<Value>& got,
+                      const std::vector<Tolerance>& tols) {
+  constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
+  if (want.size() != got.size()) return kAll;
+  int64_t n = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!want[i].is_tensor() || !got[i].is_tensor()) {
+      if (want[i].kind != got[i].kind) return kAll;
+      continue;
+    }
+    TensorDiff d = ScaledDiff(want[i].tensor, got[i].tensor, ToleranceOf(tols, i));
+    if (d.dtype_mismatch || d.shape_mismatch) return kAll;
+    n += d.mismatches;
+  }
+  return n;
 }
 
 std::string NormalizeMessage(const std::string& message) {

@@ -65,6 +65,10 @@ std::string Disagreement(const std::vector<Value>& want, const std::vector<Value
 // scaled as with scale_atol. Outputs beyond the list use the last tolerance.
 std::string Disagreement(const std::vector<Value>& want, const std::vector<Value>& got,
                          const std::vector<Tolerance>& tols);
+// How many output elements are beyond those tolerances (NaN/Inf placement included); INT64_MAX
+// when the outputs' count, kinds, dtypes or shapes differ.
+int64_t MismatchCount(const std::vector<Value>& want, const std::vector<Value>& got,
+                      const std::vector<Tolerance>& tols);
 
 // The message of a finding with `symptom` taken from a rerun of its repro: for crash/error the
 // rerun's own message when it shows the same symptom; for inconsistent/undefined the
