@@ -257,6 +257,41 @@ TEST(RunFuzz, FloorFedAnIntegerThatOrtRoundsBelowIsABoundaryEffect) {
   fs::remove(dir.string() + ".db");
 }
 
+// Coverage feedback: the generator gets no weights for the first model, then 1/(1+tried/mean)
+// over the models so far (MakeCase: MatMul on even seeds only, Sigmoid on every seed), so the
+// op drawn less often weighs more; without the option it never gets weights.
+TEST(RunFuzz, CoverageFeedbackWeightsTheGeneratorByOpsTried) {
+  for (bool feedback : {true, false}) {
+    fs::path dir =
+        fs::temp_directory_path() / fmt::format("concord_fuzz_feedback_{}_{}", getpid(), feedback);
+    fs::remove_all(dir);
+    FuzzOptions o;
+    o.envs = {"ort@cpu,opt=3"};
+    o.iterations = 4;
+    o.out_dir = dir;
+    o.coverage_feedback = feedback;
+    Store store = Store::Open(dir.string() + ".db");
+    std::vector<OpWeights> seen;
+    RunFuzz(
+        o,
+        [&](uint64_t seed, const OpWeights& w) {
+          seen.push_back(w);
+          return MakeCase(seed);
+        },
+        store);
+    ASSERT_EQ(seen.size(), 4u);
+    EXPECT_TRUE(seen[0].empty());
+    if (!feedback) {
+      for (const auto& w : seen) EXPECT_TRUE(w.empty());
+    } else {
+      ASSERT_TRUE(seen[3].count("MatMul") && seen[3].count("Sigmoid"));
+      EXPECT_GT(seen[3].at("MatMul"), seen[3].at("Sigmoid"));
+    }
+    fs::remove_all(dir);
+    fs::remove(dir.string() + ".db");
+  }
+}
+
 TEST(SpecUndefinedReason, TiesIntoArgMaxAndOutOfRangeCasts) {
   onnx::ModelProto m;
   m.set_ir_version(8);

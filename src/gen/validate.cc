@@ -170,8 +170,7 @@ SearchResult SearchValues(const SymGraph& graph, const z3::model& model, uint64_
     for (Move move : {Move::kShrink, Move::kPositive, Move::kTowardOne}) {
       SymGraph trial = kept;
       for (size_t id : leaves) Apply(move, &trial.tensors[id]);
-      uint64_t seed =
-          value_seed + 2 * static_cast<uint64_t>(step) + (move == Move::kShrink ? 0 : 1);
+      uint64_t seed = value_seed + 3 * static_cast<uint64_t>(step) + static_cast<uint64_t>(move);
       Concrete c = Concretize(trial, model, Mix(seed), graph_name);
       Verdict v = Validate(c, &r.model);
       r.last = v;
@@ -186,7 +185,7 @@ SearchResult SearchValues(const SymGraph& graph, const z3::model& model, uint64_
         next_v = v;
       }
     }
-    if (next) {  // else both moves made it worse: the next step redraws from the kept ranges
+    if (next) {  // else every move made it worse: the next step redraws from the kept ranges
       kept = std::move(*next);
       best = next_v;
     }
