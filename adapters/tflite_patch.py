@@ -53,6 +53,11 @@ def _value_edits(before: Any, after: Any) -> tuple[dict[str, Any], list[str]]:
     other: list[str] = []
     if len(before.graph.node) != len(after.graph.node):
         other.append("node count %d -> %d" % (len(before.graph.node), len(after.graph.node)))
+    for what in ("input", "output"):  # e.g. a repaired input dimension: no buffer holds it
+        b_io = [x.SerializeToString() for x in getattr(before.graph, what)]
+        a_io = [x.SerializeToString() for x in getattr(after.graph, what)]
+        if b_io != a_io:
+            other.append("graph %ss changed" % what)
     for b, a in zip(before.graph.node, after.graph.node):
         if (b.op_type != a.op_type or list(b.output) != list(a.output) or
                 [onnx.helper.printable_attribute(x) for x in b.attribute] !=
