@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Writes repaired weights back into a .tflite file in place (Concord's repair of a TFLite
 target): every initializer of the twin the repair gave new values (changed in place, or a node
-input moved to a new initializer of the same shape) is looked up in the .tflite file by the bytes of its old values, in the layouts
-tf2onnx undoes when it makes the twin (as is, OIHW -> OHWI for Conv/ConvTranspose weights,
-OIHW -> IHWO for depthwise ones, 2-D transposed for FullyConnected), and replaced by the new
-values in the same layout and byte size. Nothing else of the file changes: the converter's graph,
-op options and the other buffers stay as they were.
+input moved to a new initializer of the same shape) is looked up in the .tflite file by the
+bytes of its old values, in the layouts tf2onnx undoes when it makes the twin (as is, OIHW ->
+OHWI for Conv/ConvTranspose weights, OIHW -> IHWO for depthwise ones, 2-D transposed for
+FullyConnected), and replaced by the new values in the same layout and byte size. Nothing else
+of the file changes: the converter's graph, op options and the other buffers stay as they were.
 
     tflite_patch.py TARGET.tflite TWIN.onnx FIXED_TWIN.onnx OUT.tflite
 
