@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "ir/tensor_io.h"
 #include "localize/evidence.h"
 #include "localize/layer_names.h"
 #include "passes/pass.h"
@@ -500,21 +501,25 @@ struct Aligner {
     }
   }
 
+  // Aligns t with s by `method` (d: their divergence), unless they diverge and another source
+  // tensor holds t's values on every set: that one wins, by "value" (a fault that moved a name,
+  // a map entry or a layer onto a different tensor); else the diverging pair stands.
+  void Pair(const std::string& t, const std::string& s, const char* method, const Divergence& d) {
+    if (!d.agree) {
+      Divergence dv;
+      std::string other = ByValue(t, s, &dv);
+      if (!other.empty()) {
+        out[t] = {other, "value", dv};
+        return;
+      }
+    }
+    out[t] = {s, method, d};
+  }
+
   void AlignOne(int i, int k, const std::string& t) {
     // 1. By name.
     if (SourceHasValue(t)) {
-      Divergence d = Across(t, t);
-      if (d.agree) {
-        out[t] = {t, "name", d};
-        return;
-      }
-      Divergence dv;
-      std::string other = ByValue(t, t, &dv);
-      if (!other.empty()) {
-        out[t] = {other, "value", dv};
-      } else {
-        out[t] = {t, "name", d};
-      }
+      Pair(t, t, "name", Across(t, t));
       return;
     }
     // 2. Name map.
@@ -565,16 +570,7 @@ struct Aligner {
     if (j < 0 || k >= src.node(j).output_size()) return false;
     std::string s = src.node(j).output(k);
     if (!SourceHasValue(s)) return false;
-    Divergence d = Across(s, t);
-    if (!d.agree) {
-      Divergence dv;
-      std::string other = ByValue(t, s, &dv);
-      if (!other.empty()) {
-        out[t] = {other, "value", dv};
-        return true;
-      }
-    }
-    out[t] = {s, "weights", d};
+    Pair(t, s, "weights", Across(s, t));
     return true;
   }
 
@@ -586,15 +582,7 @@ struct Aligner {
     if (s.empty() || !SourceHasValue(s)) return false;
     Divergence d = Across(s, t);
     if (!d.agree && !trusted) return false;
-    if (!d.agree) {
-      Divergence dv;
-      std::string other = ByValue(t, s, &dv);
-      if (!other.empty()) {
-        out[t] = {other, "value", dv};
-        return true;
-      }
-    }
-    out[t] = {s, "map", d};
+    Pair(t, s, "map", d);
     return true;
   }
 
@@ -606,16 +594,7 @@ struct Aligner {
     if (j < 0) return false;
     const auto& sn = src.node(j);
     if (k >= sn.output_size() || !SourceHasValue(sn.output(k))) return false;
-    Divergence d = Across(sn.output(k), t);
-    if (!d.agree) {
-      Divergence dv;
-      std::string other = ByValue(t, sn.output(k), &dv);
-      if (!other.empty()) {
-        out[t] = {other, "value", dv};
-        return true;
-      }
-    }
-    out[t] = {sn.output(k), "layer", d};
+    Pair(t, sn.output(k), "layer", Across(sn.output(k), t));
     return true;
   }
 
@@ -643,6 +622,21 @@ struct Aligner {
 };
 
 }  // namespace
+
+bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
+  for (const auto& t : m.graph().initializer()) {
+    if (t.name() == name) {
+      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
+      return true;
+    }
+  }
+  const Value* val = v.Find(0, name);
+  if (val && val->is_tensor()) {
+    *out = val->tensor;
+    return true;
+  }
+  return false;
+}
 
 std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
                                               const ModelIndex& tgt, const SideValues& tv,

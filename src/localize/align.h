@@ -97,6 +97,10 @@ struct Alignment {
   Divergence div;      // aggregated over input sets
 };
 
+// A static tensor's value: the initializer of that name, else its tapped value on set 0 (a
+// Constant output, or a tensor computed from statics only); false when neither exists.
+bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out);
+
 // Target tensor name -> its alignment; unaligned target tensors are absent.
 std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideValues& sv,
                                               const ModelIndex& tgt, const SideValues& tv,

@@ -10,7 +10,6 @@
 #include "ir/graph_edit.h"
 #include "ir/half.h"
 #include "ir/json_number.h"
-#include "ir/tensor_io.h"
 
 namespace concord::localize {
 
@@ -229,21 +228,6 @@ void CompareParameter(const Sides& s, int p, const std::string& tin, const std::
 }
 
 }  // namespace
-
-bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
-  for (const auto& t : m.graph().initializer()) {
-    if (t.name() == name) {
-      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
-      return true;
-    }
-  }
-  const Value* val = v.Find(0, name);
-  if (val && val->is_tensor()) {
-    *out = val->tensor;
-    return true;
-  }
-  return false;
-}
 
 std::string WeightRelation(const Tensor& source, const Tensor& target) {
   return WeightFingerprint(source, target);

@@ -22,10 +22,6 @@ struct Sides {
   const Tolerance& tol;
 };
 
-// A static tensor's value: the initializer of that name, else its tapped value (a Constant
-// output, or a tensor computed from statics only); false when neither exists.
-bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out);
-
 // A weight fingerprint up to layout and BatchNorm folding: how a rank-4 target weight relates
 // to the source's OIHW one — "transposed in the last two axes", "source values in OHWI / HWIO
 // layout", "source values scaled per output channel (a BatchNorm folded in)" (with its layout)

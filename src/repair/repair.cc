@@ -22,6 +22,7 @@ using localize::Alignment;
 using localize::LocalizeResult;
 using localize::ModelIndex;
 using localize::SideValues;
+using localize::StaticValue;
 using nlohmann::json;
 
 struct Candidate {
@@ -35,21 +36,6 @@ std::string Unique(const onnx::GraphProto& g, std::string base) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') c = '_';
   }
   return FreshName(g, base);
-}
-
-bool SourceStatic(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
-  for (const auto& t : m.graph().initializer()) {
-    if (t.name() == name) {
-      *out = TensorFromProto(t, m.base_dir(), "initializer '" + name + "'");
-      return true;
-    }
-  }
-  const Value* val = v.Find(0, name);
-  if (val && val->is_tensor()) {
-    *out = val->tensor;
-    return true;
-  }
-  return false;
 }
 
 std::string AttrsText(const onnx::NodeProto& n) {
@@ -76,7 +62,7 @@ struct Context {
 std::string AddStatic(onnx::GraphProto* g, const Context& c, const std::string& source_name,
                       bool to_nhwc = false) {
   Tensor t;
-  if (!SourceStatic(c.source, c.sv, source_name, &t)) return "";
+  if (!StaticValue(c.source, c.sv, source_name, &t)) return "";
   if (to_nhwc) t = localize::PermuteLayout(t, false);
   std::string name = Unique(*g, "restored_" + source_name);
   TensorToProto(t, name, g->add_initializer());
@@ -175,15 +161,15 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   const auto& bn = c.source.graph().node(consumers->second.front());
   if (bn.op_type() != "BatchNormalization" || bn.input_size() < 5) return r;
   Tensor w, gamma, beta, mean, var, bias;
-  if (!SourceStatic(c.source, c.sv, sn.input(1), &w) ||
-      !SourceStatic(c.source, c.sv, bn.input(1), &gamma) ||
-      !SourceStatic(c.source, c.sv, bn.input(2), &beta) ||
-      !SourceStatic(c.source, c.sv, bn.input(3), &mean) ||
-      !SourceStatic(c.source, c.sv, bn.input(4), &var) || w.rank() != 4) {
+  if (!StaticValue(c.source, c.sv, sn.input(1), &w) ||
+      !StaticValue(c.source, c.sv, bn.input(1), &gamma) ||
+      !StaticValue(c.source, c.sv, bn.input(2), &beta) ||
+      !StaticValue(c.source, c.sv, bn.input(3), &mean) ||
+      !StaticValue(c.source, c.sv, bn.input(4), &var) || w.rank() != 4) {
     return r;
   }
   bool has_bias = sn.input_size() > 2 && !sn.input(2).empty() &&
-                  SourceStatic(c.source, c.sv, sn.input(2), &bias);
+                  StaticValue(c.source, c.sv, sn.input(2), &bias);
   double eps = 1e-5;
   for (const auto& a : bn.attribute()) {
     if (a.name() == "epsilon") eps = a.f();
@@ -201,7 +187,7 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   }
   Tensor folded = Tensor::FromVector<float>(w.shape(), wf);
   Tensor target_w;
-  if (!SourceStatic(c.target, SideValues(), tn.input(1), &target_w)) return r;
+  if (!StaticValue(c.target, SideValues(), tn.input(1), &target_w)) return r;
   bool nhwc = target_w.shape() != folded.shape();
   if (nhwc) {
     folded = localize::PermuteLayout(folded, false);
