@@ -12,6 +12,7 @@
 #include "backends/convert_tools.h"
 #include "backends/ref_backend.h"
 #include "backends/worker_backend.h"
+#include "campaign/fuzz_recheck.h"
 #include "campaign/fuzz_runner.h"
 #include "campaign/reduce.h"
 #include "ir/clock.h"
@@ -100,6 +101,7 @@ struct Repro {
   Model model;
   ValueMap inputs;
   int original_nodes = 0, reduced_nodes = 0, frozen_inputs = 0, tests = 0;
+  std::vector<int> incidental;  // nodes a wrong value does not depend on (IncidentalNodes)
 };
 
 struct FindingDraft {
@@ -642,7 +644,7 @@ class FuzzLoop {
             "the reduced repro ({} nodes) showed {} on rerun; the {}-node model is the repro",
             r->reduced_nodes, shown, r->original_nodes);
         int tests = r->tests;
-        *r = Repro{c.model, c.inputs, r->original_nodes, r->original_nodes};
+        *r = Repro{c.model, c.inputs, r->original_nodes, r->original_nodes, 0, 0, {}};
         r->tests = tests;
         message = full_message;
       } else {
@@ -657,7 +659,8 @@ class FuzzLoop {
   }
 
   Repro Reduce(const FuzzCase& c, const FindingDraft& d) {
-    Repro r{c.model, c.inputs, c.model.graph().node_size(), c.model.graph().node_size()};
+    const int n = c.model.graph().node_size();
+    Repro r{c.model, c.inputs, n, n, 0, 0, {}};
     // Hangs are not reduced (every candidate could cost a whole timeout), nor slow runs.
     // Labels are not bugs: a boundary effect or an unconfirmed slow run is recorded as found.
     if (!o_.reduce || d.symptom == "perf" || d.symptom == "timeout" || r.original_nodes <= 1 ||
@@ -670,25 +673,18 @@ class FuzzLoop {
     const std::string symptom = d.symptom;
     const std::string error_sig = ErrorSignature(d.symptom, d.message);
     const Tolerance tol = d.tol;
-    auto oracle = [&](const Model& m, const ValueMap& in) {
+    auto fails = [&](const Model& m, const ValueMap& in) {
       Outcome out = probe.Run(m, in);
       if (symptom == "crash" || symptom == "timeout" || symptom == "error") {
         return out.symptom == symptom && ErrorSignature(out.symptom, out.message) == error_sig;
       }
-      if (!out.symptom.empty()) return false;
-      RefRun sub;
-      try {
-        sub = RunRef(m, in);
-      } catch (const Error&) {
-        return false;
-      }
-      if (Disagreement(sub.outputs, out.outputs, OutputTolerances(m, tol)).empty()) return false;
-      bool undefined = SpecUndefinedReason(m, sub.taps).has_value();
-      if (symptom == "inconsistent" && !undefined &&
-          BoundaryEffect(m, in, sub.taps, out.outputs, tol, o_.boundary_ulps)) {
-        return false;  // the candidate shows only a boundary effect
-      }
-      return (symptom == "undefined") == undefined;
+      return false;
+    };
+    auto oracle = [&](const Model& m, const ValueMap& in) {
+      if (symptom == "crash" || symptom == "timeout" || symptom == "error") return fails(m, in);
+      // A candidate showing only a boundary effect does not keep a wrong value.
+      ValueVerdict v = CheckValues(probe, m, in, tol, o_.boundary_ulps).verdict;
+      return v == (symptom == "undefined" ? ValueVerdict::kUndefined : ValueVerdict::kWrong);
     };
     try {
       ReduceResult rr = ReduceModel(c.model, c.inputs, oracle, {o_.reduce_tests});
@@ -697,6 +693,9 @@ class FuzzLoop {
       r.reduced_nodes = rr.reduced_nodes;
       r.frozen_inputs = rr.frozen_inputs;
       r.tests = rr.tests;
+      if (symptom == "inconsistent") {
+        r.incidental = IncidentalNodes(r.model, r.inputs, oracle, &r.tests);
+      }
     } catch (const Error& e) {
       Report(fmt::format("reduction failed: {}", e.what()));
     }
@@ -738,6 +737,15 @@ class FuzzLoop {
     d.details["campaign"] = o_.campaign;
     d.details["full_signature"] = full_sig;
     d.details["reduce_tests"] = r.tests;
+    if (!r.incidental.empty()) {
+      json names = json::array();
+      for (int i : r.incidental) {
+        const auto& n = r.model.graph().node(i);
+        names.push_back(n.op_type() + " '" + n.name() + "'");
+      }
+      d.details["incidental"] = r.incidental;  // node indices (ClusterUnassignedFindings)
+      d.details["incidental_nodes"] = names;   // swapped for other ops, still failing
+    }
     d.details["tolerance"] = {{"rtol", d.tol.rtol}, {"atol", d.tol.atol}};
     json per_output = json::array();
     for (const Tolerance& t : OutputTolerances(r.model, d.tol)) {
@@ -747,8 +755,8 @@ class FuzzLoop {
     f.details_json = d.details.dump();
     int64_t id = 0;
     bool is_new = store_.RecordFinding(f, &id);
-    RootCauseSignature rcs{d.env, SymptomClass(d.symptom, d.message), {}};
-    for (auto& n : RootCauseNodes(r.model)) rcs.nodes.insert(n);
+    RootCauseSignature rcs{d.env, SymptomClass(d.symptom, d.message),
+                           GeneralisedNodes(r.model, r.incidental)};
     int64_t cause = AssignRootCause(store_, id, rcs, o_.campaign, f.last_seen);
     finding_cause_[id] = cause;
     Count(d.symptom, id, cause);
@@ -898,12 +906,27 @@ int64_t ClusterUnassignedFindings(Store& store) {
   for (const FindingRecord& f : store.Findings()) {
     if (f.root_cause) continue;
     RootCauseSignature sig{f.env, SymptomClass(f.symptom, f.message), {}};
+    json details = json::object();
+    try {
+      details = json::parse(f.details_json);
+    } catch (const json::exception&) {
+    }
+    // A wrong value's generalisation (IncidentalNodes), kept in its details by the campaign or
+    // by RecheckFindings.
+    std::vector<int> incidental;
+    if (f.symptom == "inconsistent" && details.contains("incidental") &&
+        details["incidental"].is_array()) {
+      for (const auto& i : details["incidental"]) {
+        if (i.is_number_integer()) incidental.push_back(i.get<int>());
+      }
+    }
     bool from_model = false;
     if (f.model) {
       try {
         Model m =
             Model::FromBytes(std::string(f.model->begin(), f.model->end()), ".", "stored finding");
-        for (auto& n : RootCauseNodes(m)) sig.nodes.insert(n);
+        std::erase_if(incidental, [&](int i) { return i < 0 || i >= m.graph().node_size(); });
+        sig.nodes = GeneralisedNodes(m, incidental);
         from_model = true;
       } catch (const Error&) {
       }
@@ -915,11 +938,7 @@ int64_t ClusterUnassignedFindings(Store& store) {
         start = comma + 1;
       }
     }
-    std::string campaign;
-    try {
-      campaign = json::parse(f.details_json).value("campaign", "");
-    } catch (const json::exception&) {
-    }
+    std::string campaign = details.is_object() ? details.value("campaign", "") : "";
     AssignRootCause(store, f.id, sig, campaign, f.first_seen);
     ++assigned;
   }

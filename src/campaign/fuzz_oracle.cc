@@ -10,6 +10,7 @@
 #include "backends/ref_backend.h"
 #include "campaign/fuzz_runner.h"
 #include "ir/error.h"
+#include "ir/tensor_io.h"
 
 namespace concord {
 namespace {
@@ -183,13 +184,86 @@ double Across(const NearElement& e, int side, DType dt) {
   return e.boundary + side * step;
 }
 
+// Every value ref saw: its taps, the graph inputs and the initializers (a comparison of a
+// constant with a computed value has its near element in the constant).
+ValueMap KnownValues(const Model& model, const ValueMap& inputs, const ValueMap& ref_taps) {
+  ValueMap known = ref_taps;
+  for (const auto& [name, v] : inputs) known.emplace(name, v);
+  for (const auto& init : model.graph().initializer()) {
+    if (known.count(init.name())) continue;
+    try {
+      known.emplace(init.name(), Value(TensorFromProto(init, model.base_dir(), "initializer")));
+    } catch (const Error&) {
+    }
+  }
+  return known;
+}
+
+// Flat positions where ref's and the env's values of one output differ at all (a superset of
+// those beyond tolerance).
+std::set<int64_t> DifferingPositions(const Value& want, const Value& got) {
+  std::set<int64_t> out;
+  if (!want.is_tensor() || !got.is_tensor() || want.tensor.shape() != got.tensor.shape()) {
+    return out;
+  }
+  std::vector<double> a = AsDoubles(want.tensor), b = AsDoubles(got.tensor);
+  if (a.size() != b.size()) return out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    bool same = a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]));
+    if (!same) out.insert(static_cast<int64_t>(i));
+  }
+  return out;
+}
+
+// When more elements are near a boundary than can be tried one by one (a float16 conv of small
+// integers puts every output on an integer), keeps those of an element-wise discontinuous op
+// whose own output is a graph output differing at that element's position, plus all elements of
+// other nodes. Without a graph-output node to narrow by, returns `near` unchanged.
+std::vector<NearElement> AtDifferingPositions(const Model& model, const ValueMap& known,
+                                              const std::vector<NearElement>& near,
+                                              const std::vector<Value>& ref_outputs,
+                                              const std::vector<Value>& env_outputs) {
+  std::map<std::string, size_t> output_index;
+  for (int i = 0; i < model.graph().output_size(); ++i) {
+    output_index[model.graph().output(i).name()] = static_cast<size_t>(i);
+  }
+  std::map<int, std::set<int64_t>> differing;  // node -> differing positions of its output
+  std::vector<NearElement> kept;
+  for (const NearElement& e : near) {
+    const onnx::NodeProto& n = model.graph().node(e.node);
+    const std::string& op = n.op_type();
+    bool elementwise = op == "Floor" || op == "Ceil" || op == "Round" || op == "Sign" ||
+                       op == "Cast" || kComparisons.count(op) > 0 || op == "Mod";
+    auto out = n.output_size() > 0 ? output_index.find(n.output(0)) : output_index.end();
+    auto x = known.find(n.input(e.input));
+    if (!elementwise || out == output_index.end() || out->second >= ref_outputs.size() ||
+        out->second >= env_outputs.size() || !ref_outputs[out->second].is_tensor() ||
+        x == known.end() || !x->second.is_tensor()) {
+      kept.push_back(e);
+      continue;
+    }
+    if (!differing.count(e.node)) {
+      differing[e.node] = DifferingPositions(ref_outputs[out->second], env_outputs[out->second]);
+    }
+    const Shape& out_shape = ref_outputs[out->second].tensor.shape();
+    for (int64_t f : differing[e.node]) {
+      if (BroadcastOffset(x->second.tensor.shape(), out_shape, f) == e.index) {
+        kept.push_back(e);
+        break;
+      }
+    }
+  }
+  return kept;
+}
+
 }  // namespace
 
 std::optional<std::string> BoundaryEffect(const Model& model, const ValueMap& inputs,
                                           const ValueMap& ref_taps,
                                           const std::vector<Value>& env_outputs,
                                           const Tolerance& base_tol, int ulps) {
-  std::vector<NearElement> near = NearBoundary(model, ref_taps, ulps);
+  const ValueMap known = KnownValues(model, inputs, ref_taps);
+  std::vector<NearElement> near = NearBoundary(model, known, ulps);
   if (near.empty()) return std::nullopt;
   // The model with every near-boundary (node, input) fed from a new graph input.
   onnx::ModelProto proto = model.proto();
@@ -201,7 +275,7 @@ std::optional<std::string> BoundaryEffect(const Model& model, const ValueMap& in
     onnx::NodeProto* n = proto.mutable_graph()->mutable_node(e.node);
     const std::string original = n->input(e.input);
     std::string name = fmt::format("concord_boundary_{}_{}", e.node, e.input);
-    const Tensor& t = ref_taps.at(original).tensor;
+    const Tensor& t = known.at(original).tensor;
     auto* vi = proto.mutable_graph()->add_input();
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
@@ -257,10 +331,19 @@ std::optional<std::string> BoundaryEffect(const Model& model, const ValueMap& in
   // Greedy: elements moved one at a time, each to the side that leaves the fewest differing
   // output elements, kept while that count drops (some near-boundary values flip on the env,
   // others do not: a Softmax over a size-1 axis rounding 1 to 1 - ulp at most positions).
-  if (near.size() <= 64) {
+  std::vector<NearElement> few = near;
+  if (few.size() > 64) {
+    std::vector<Value> ref_outputs;
+    for (const auto& o : model.graph().output()) {
+      auto it = known.find(o.name());
+      ref_outputs.push_back(it == known.end() ? Value{} : it->second);
+    }
+    few = AtDifferingPositions(model, known, near, ref_outputs, env_outputs);
+  }
+  if (few.size() <= 64) {
     std::vector<Move> kept;
     int64_t best = mismatches(kept);
-    for (const auto& e : near) {
+    for (const auto& e : few) {
       std::optional<Move> step;
       for (int side : {-1, 0, 1}) {
         std::vector<Move> trial = kept;
@@ -447,8 +530,14 @@ PerfVerdict JudgePerf(const std::vector<double>& env_ms, const std::vector<doubl
 }
 
 std::vector<std::string> RootCauseNodes(const Model& model) {
+  std::vector<std::string> kinds = NodeKinds(model);
+  std::set<std::string> out(kinds.begin(), kinds.end());
+  return {out.begin(), out.end()};
+}
+
+std::vector<std::string> NodeKinds(const Model& model) {
   std::vector<std::string> dtypes = FirstInputDTypes(model);
-  std::set<std::string> out;
+  std::vector<std::string> out;
   for (int i = 0; i < model.graph().node_size(); ++i) {
     const auto& n = model.graph().node(i);
     const std::string& dtype = dtypes[static_cast<size_t>(i)];
@@ -466,9 +555,40 @@ std::vector<std::string> RootCauseNodes(const Model& model) {
       }
     }
     std::sort(attrs.begin(), attrs.end());
-    out.insert(fmt::format("{}[{}]:{}", n.op_type(), fmt::join(attrs, ","), dtype));
+    out.push_back(fmt::format("{}[{}]:{}", n.op_type(), fmt::join(attrs, ","), dtype));
   }
-  return {out.begin(), out.end()};
+  return out;
+}
+
+std::set<std::string> GeneralisedNodes(const Model& model, const std::vector<int>& incidental) {
+  std::vector<std::string> kinds = NodeKinds(model);
+  std::set<std::string> out;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    bool any =
+        std::find(incidental.begin(), incidental.end(), static_cast<int>(i)) != incidental.end();
+    // The wildcard keeps the node's element type: a repro whose every node is incidental (a
+    // runtime that gets Neg of an int64 constant wrong) is still told apart by dtype.
+    out.insert(any ? std::string(kAnyNode) + kinds[i].substr(kinds[i].rfind(':')) : kinds[i]);
+  }
+  return out;
+}
+
+bool IsGeneralised(const std::set<std::string>& nodes) {
+  return std::any_of(nodes.begin(), nodes.end(),
+                     [](const std::string& n) { return n.rfind(kAnyNode, 0) == 0; });
+}
+
+std::string RuntimeOf(const std::string& env) {
+  size_t comma = env.find(',');
+  std::string out = env.substr(0, comma);
+  while (comma != std::string::npos) {
+    size_t next = env.find(',', comma + 1);
+    std::string opt = env.substr(comma + 1, next == std::string::npos ? next : next - comma - 1);
+    std::string key = opt.substr(0, opt.find('='));
+    if (key != "opt" && key != "tune" && key != "threads" && key != "xnnpack") out += "," + opt;
+    comma = next;
+  }
+  return out;
 }
 
 namespace {
@@ -524,15 +644,35 @@ std::string SymptomClass(const std::string& symptom, const std::string& message)
   return symptom;  // timeout, perf, and the labels
 }
 
+namespace {
+
+std::set<std::string> Concrete(const std::set<std::string>& nodes) {
+  std::set<std::string> out;
+  for (const auto& n : nodes) {
+    if (n.rfind(kAnyNode, 0) != 0) out.insert(n);
+  }
+  return out;
+}
+
+}  // namespace
+
 bool Explains(const RootCauseSignature& a, const RootCauseSignature& b) {
-  if (a.env != b.env || a.symptom_class != b.symptom_class) return false;
-  if (std::includes(b.nodes.begin(), b.nodes.end(), a.nodes.begin(), a.nodes.end())) return true;
+  if (a.symptom_class != b.symptom_class) return false;
+  // Another configuration of the same runtime (opt level, tuning, threads, delegate): the same
+  // node kinds failing the same way are the runtime's one defect.
+  if (a.env != b.env) return RuntimeOf(a.env) == RuntimeOf(b.env) && a.nodes == b.nodes;
+  const std::set<std::string> ac = Concrete(a.nodes);
+  if (ac.empty()) return a.nodes == b.nodes;  // only wildcards: nothing to contain
+  // A generalised repro's remaining kinds are each needed (replacing one made the env agree):
+  // only a cause needing exactly those kinds explains it.
+  if (IsGeneralised(b.nodes)) return ac == Concrete(b.nodes);
+  if (std::includes(b.nodes.begin(), b.nodes.end(), ac.begin(), ac.end())) return true;
   // A failure whose message class already names the failing check: one shared node kind is
   // enough (a dtype leak fails on whichever op follows it).
   if (a.symptom_class.rfind("error:", 0) != 0 && a.symptom_class.rfind("crash:", 0) != 0) {
     return false;
   }
-  return std::any_of(a.nodes.begin(), a.nodes.end(),
+  return std::any_of(ac.begin(), ac.end(),
                      [&](const std::string& n) { return b.nodes.count(n) > 0; });
 }
 

@@ -34,7 +34,15 @@
 // its first line, error and its normalised message, timeout, perf, or a non-bug label). Two
 // findings share a root cause when their env and symptom class are equal and one's node kinds are
 // contained in the other's (the smaller repro explains the larger); for a crash or an error,
-// whose class names the failing check, sharing one node kind is enough.
+// whose class names the failing check, sharing one node kind is enough. Two steps merge by
+// execution: a wrong value's repro is generalised (campaign/reduce.h's IncidentalNodes: each node
+// replaced by Neg over its own value, element-wise nodes also swapped for other ops, the env
+// re-run; nodes whose replacement still fails become the wildcard "*:<dtype>", the others are
+// needed), and a generalised repro is explained only by a cause whose kinds are exactly its
+// needed ones ({Abs:float, *:float} for Abs(ReduceSum(c)) and Abs(Neg(c)) alike, not for
+// {Abs, Concat, *} whose Concat is needed); a raw repro is explained by a cause whose concrete
+// kinds it contains. And the same node kinds failing the same way on two configurations of one
+// runtime (envs equal but for opt, tune, threads, xnnpack) are one cause.
 #pragma once
 
 #include <cstdint>
@@ -80,6 +88,18 @@ PerfVerdict JudgePerf(const std::vector<double>& env_ms, const std::vector<doubl
 // modes, Cast's `to`, 0/1 integer flags such as keepdims or transA) and the element type of the
 // first input; float hyperparameters and shape-like lists are not part of it.
 std::vector<std::string> RootCauseNodes(const Model& model);
+// The same spelling per node, in graph order (duplicates kept).
+std::vector<std::string> NodeKinds(const Model& model);
+// The wildcard a generalised signature holds in place of incidental nodes, followed by the
+// node's dtype: "*:float16".
+inline constexpr const char* kAnyNode = "*";
+// RootCauseNodes with the nodes at `incidental` (indices) replaced by "*:<dtype>".
+std::set<std::string> GeneralisedNodes(const Model& model, const std::vector<int>& incidental);
+// Whether a signature holds a wildcard.
+bool IsGeneralised(const std::set<std::string>& nodes);
+// The env without the options that configure rather than choose a runtime (opt, tune, threads,
+// xnnpack): "ort@cpu,opt=3,threads=1" -> "ort@cpu".
+std::string RuntimeOf(const std::string& env);
 // "wrong value", "crash: SIGSEGV during prepare" (signal and phase), "error: <message class>"
 // (normalised, parenthesised parts such as shapes taken out, its first sentence), "timeout",
 // "perf", or the label itself for non-bug symptoms (undefined, boundary, perf_unconfirmed).
@@ -89,8 +109,7 @@ struct RootCauseSignature {
   std::string env, symptom_class;
   std::set<std::string> nodes;
 };
-// Whether `a` explains `b`: same env and symptom class, and a's nodes all in b's; for a crash or
-// error (whose class names the failing check) one shared node kind is enough.
+// Whether `a` explains `b` (same symptom class; see the rules above).
 bool Explains(const RootCauseSignature& a, const RootCauseSignature& b);
 
 // Symptoms that are labels, not bugs.

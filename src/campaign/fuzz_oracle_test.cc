@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "backends/ref_backend.h"
 #include "campaign/fuzz.h"
+#include "ir/tensor_io.h"
 #include "store/store.h"
 
 namespace concord {
@@ -128,6 +130,68 @@ TEST(BoundaryEffect, SomeElementsFlippedOthersNot) {
   EXPECT_FALSE(BoundaryEffect(m, in, Taps(m, in), wrong, Tolerance{1e-2, 1e-3}).has_value());
 }
 
+// Ceil of 100 values that are exact integers on ref (a float16 ConvTranspose of small integers):
+// too many near elements to try one by one, so the search narrows to the positions where the
+// Ceil output differs (the OpenVINO/ORT Ceil(ConvTranspose) finding of 2026-12-07, where ref
+// rounded one accumulation to 2 and both runtimes to 2 + 1 ULP).
+TEST(BoundaryEffect, ManyExactIntegersOneFlipped) {
+  Model m = Chain({"Ceil"}, 100);
+  std::vector<float> x(100);
+  for (int i = 0; i < 100; ++i) x[static_cast<size_t>(i)] = static_cast<float>(i % 7);
+  ValueMap in{{"x", Tensor::FromVector<float>({100}, x)}};
+  std::vector<float> flipped = x;
+  flipped[37] += 1;
+  std::vector<Value> env{Tensor::FromVector<float>({100}, flipped)};
+  auto why = BoundaryEffect(m, in, Taps(m, in), env, Tolerance{1e-2, 1e-3});
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("moved across agrees"), std::string::npos) << *why;
+  // Two more than the boundary can give: a finding.
+  flipped[37] += 1;
+  std::vector<Value> wrong{Tensor::FromVector<float>({100}, flipped)};
+  EXPECT_FALSE(BoundaryEffect(m, in, Taps(m, in), wrong, Tolerance{1e-2, 1e-3}).has_value());
+}
+
+// Greater(w, Cos(x)) with w an initializer holding cos(x) itself: ref says false everywhere the
+// two are equal; a runtime whose Cos is one ULP low says true. The near element is in the
+// initializer, which ref's taps do not hold (the OpenVINO/ORT float16 Cos -> Greater finding).
+TEST(BoundaryEffect, ComparisonWithAnInitializer) {
+  onnx::ModelProto p;
+  p.set_ir_version(8);
+  p.add_opset_import()->set_version(17);
+  auto* g = p.mutable_graph();
+  g->set_name("greater");
+  auto* x = g->add_input();
+  x->set_name("x");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  x->mutable_type()->mutable_tensor_type()->mutable_shape();
+  const float c = std::cos(0.5f);
+  TensorToProto(Tensor::FromVector<float>({3}, {c, 0.1f, 2.0f}), "w", g->add_initializer());
+  auto* cos = g->add_node();
+  cos->set_op_type("Cos");
+  cos->add_input("x");
+  cos->add_output("c");
+  auto* gt = g->add_node();
+  gt->set_op_type("Greater");
+  gt->add_input("w");
+  gt->add_input("c");
+  gt->add_output("y");
+  auto* out = g->add_output();
+  out->set_name("y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+  out->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
+  Model model = Model::FromProto(p, ".");
+  ValueMap in{{"x", Tensor::Scalar<float>(0.5f)}};
+  ValueMap taps = Taps(model, in);
+  ASSERT_EQ(taps.at("c").tensor.data<float>()[0], c);  // ref's cos is the float we stored
+  std::vector<Value> flipped{Tensor::FromVector<bool>({3}, {true, false, true})};
+  auto why = BoundaryEffect(model, in, taps, flipped, {});
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("Greater"), std::string::npos) << *why;
+  // 0.1 > cos(0.5) flipped to true: far from equal, a finding.
+  std::vector<Value> wrong{Tensor::FromVector<bool>({3}, {false, true, true})};
+  EXPECT_FALSE(BoundaryEffect(model, in, taps, wrong, {}).has_value());
+}
+
 TEST(OutputTolerances, FollowTheOpsOnThePath) {
   Tolerance base{1e-2, 1e-3};
   auto exact = OutputTolerances(Chain({"Transpose", "Abs", "Floor"}, 4), base);
@@ -238,6 +302,60 @@ TEST_F(RootCauseStore, ErrorsOfOneClassSharingANodeKindCluster) {
                              SymptomClass("error", "LLVM module verification failed"),
                              {"BatchNormalization[]:float16"}},
                             "c", "t"),
+            a);
+}
+
+// OpenVINO's Abs over a constant-folded producer, found as Abs(Sub) and Abs(LeakyRelu): each
+// repro generalised to {Abs, *} (the producer replaced and still failing) is one cause; an Abs
+// whose Concat was needed is another; a raw (ungeneralised) repro containing Abs is explained by
+// the pattern, one without Abs is not; a pattern of wildcards only explains only its equal.
+TEST_F(RootCauseStore, GeneralisedPatternsMergeWhenEqual) {
+  Store s = Store::Open(path_.string());
+  const std::string ov = "openvino@cpu,threads=1";
+  int64_t sub = AssignRootCause(s, Finding(s, "inconsistent", "Abs,Sub"),
+                                {ov, "wrong value", {"Abs[]:int64", "*:int64"}}, "c", "t");
+  EXPECT_EQ(AssignRootCause(s, Finding(s, "inconsistent", "Abs,LeakyRelu"),
+                            {ov, "wrong value", {"Abs[]:int64", "*:int64"}}, "c", "t"),
+            sub);
+  EXPECT_NE(
+      AssignRootCause(s, Finding(s, "inconsistent", "Abs,Concat,Gather"),
+                      {ov, "wrong value", {"Abs[]:int64", "Concat[]:int64", "*:int64"}}, "c", "t"),
+      sub);
+  EXPECT_EQ(AssignRootCause(s, Finding(s, "inconsistent", "Abs,Round"),
+                            {ov, "wrong value", {"Abs[]:int64", "Round[]:int64"}}, "c", "t"),
+            sub);
+  EXPECT_NE(AssignRootCause(s, Finding(s, "inconsistent", "Round"),
+                            {ov, "wrong value", {"Round[]:int64"}}, "c", "t"),
+            sub);
+  int64_t any = AssignRootCause(s, Finding(s, "inconsistent", "ReduceProd"),
+                                {ov, "wrong value", {"*:int64"}}, "c", "t");
+  EXPECT_NE(any, sub);
+  EXPECT_EQ(AssignRootCause(s, Finding(s, "inconsistent", "MatMul"),
+                            {ov, "wrong value", {"*:int64"}}, "c", "t"),
+            any);
+  EXPECT_NE(AssignRootCause(s, Finding(s, "inconsistent", "MatMul16"),
+                            {ov, "wrong value", {"*:float16"}}, "c", "t"),
+            any);
+  EXPECT_EQ(s.RootCauses().size(), 5u);
+}
+
+// ORT at opt 0 and opt 3 failing on the same node kinds is one defect of ORT; the same kinds on
+// another runtime, or a different set on another opt level, are not merged.
+TEST_F(RootCauseStore, ConfigurationsOfOneRuntimeShareACause) {
+  EXPECT_EQ(RuntimeOf("ort@cpu,opt=3,threads=1"), "ort@cpu");
+  EXPECT_EQ(RuntimeOf("tf@cpu,emit=1,lite=1,xnnpack=0,threads=1"), "tf@cpu,emit=1,lite=1");
+  Store s = Store::Open(path_.string());
+  std::set<std::string> nodes = {"Conv[]:float", "InstanceNormalization[]:float"};
+  int64_t a = AssignRootCause(s, Finding(s, "inconsistent", "Conv,IN"),
+                              {"ort@cpu,opt=0,threads=1", "wrong value", nodes}, "c", "t");
+  EXPECT_EQ(AssignRootCause(s, Finding(s, "inconsistent", "Conv,IN"),
+                            {"ort@cpu,opt=3,threads=1", "wrong value", nodes}, "c", "t"),
+            a);
+  EXPECT_NE(AssignRootCause(s, Finding(s, "inconsistent", "Conv,IN"),
+                            {"openvino@cpu,threads=1", "wrong value", nodes}, "c", "t"),
+            a);
+  EXPECT_NE(AssignRootCause(s, Finding(s, "inconsistent", "Conv"),
+                            {"ort@cpu,opt=3,threads=1", "wrong value", {"Conv[]:float"}}, "c", "t"),
             a);
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "campaign/fuzz_recheck.h"
 #include "campaign/fuzz_runner.h"
 #include "ir/tensor_io.h"
 
@@ -290,6 +291,79 @@ TEST(RunFuzz, CoverageFeedbackWeightsTheGeneratorByOpsTried) {
     fs::remove_all(dir);
     fs::remove(dir.string() + ".db");
   }
+}
+
+// The store of an older campaign whose oracle called two things wrong values: ORT's Exp -> Floor
+// boundary case above, and the OpenCV MatMul-scale fusion bug behind an Abs. The recheck reruns
+// both: the first becomes a boundary effect, the second stays wrong with its Abs incidental
+// (replaced by Neg over its own value, OpenCV still drops the scale) and its Mul too (swapped
+// for Add, the scalar is dropped as well); 2 bug root causes -> 1.
+TEST(RecheckFindings, RelabelsBoundaryEffectsAndGeneralisesWrongValues) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("concord_recheck_{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ::setenv("CONCORD_WORKER_BIN", CONCORD_BIN, 1);  // isolate=1 workers are the concord binary
+  Store store = Store::Open((dir / "fuzz.db").string());
+  auto record = [&](const std::string& env, const Model& m, const ValueMap& in) {
+    FindingRecord f;
+    f.env = env;
+    f.symptom = "inconsistent";
+    f.signature = OpSignature(m);
+    f.message = "output 0 differs";
+    std::string bytes;
+    m.proto().SerializeToString(&bytes);
+    f.model = std::vector<uint8_t>(bytes.begin(), bytes.end());
+    std::vector<NamedTensor> arrays;
+    for (const auto& [name, v] : in) arrays.push_back({name, v.tensor});
+    WriteNpz((dir / "in.npz").string(), arrays);
+    std::string npz = ReadFileBytes((dir / "in.npz").string(), 1u << 26);
+    f.inputs = std::vector<uint8_t>(npz.begin(), npz.end());
+    f.details_json = R"({"tolerance": {"rtol": 0.01, "atol": 0.001}})";
+    f.first_seen = f.last_seen = "2026-12-01T00:00:00Z";
+    store.RecordFinding(f);
+  };
+  fs::path bundle = fs::path(CONCORD_SOURCE_DIR) /
+                    "bench/fuzz_campaign_2026-12-02/0028-ort_cpu_opt_3-inconsistent";
+  Model floor = Model::Load((bundle / "model.onnx").string());
+  ValueMap floor_in{{floor.Inputs()[0].name,
+                     ReadTensorPb((bundle / "test_data_set_0/input_0.pb").string()).tensor}};
+  record("ort@cpu,opt=3", floor, floor_in);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("abs_matmul_scale");
+  AddValue(g->mutable_input(), "x", {4, 8});
+  AddValue(g->mutable_input(), "y", {8, 8});
+  auto* scale = g->add_initializer();
+  scale->set_name("scale");
+  scale->set_data_type(onnx::TensorProto::FLOAT);
+  scale->add_float_data(0.25f);
+  AddNode(g, "Abs", {"x"}, "a");
+  AddNode(g, "MatMul", {"a", "y"}, "e");
+  AddNode(g, "Mul", {"e", "scale"}, "z");
+  AddValue(g->mutable_output(), "z", {4, 8});
+  FuzzCase c = MakeCase(0);
+  record("opencv@cpu", Model::FromProto(m, "", "abs matmul scale"), c.inputs);
+  ClusterUnassignedFindings(store);
+  RecheckSummary r = RecheckFindings(store, {});
+  EXPECT_EQ(r.findings, 2);
+  EXPECT_EQ(r.boundary, 1);
+  EXPECT_EQ(r.still_wrong, 1);
+  EXPECT_EQ(r.generalised, 1);
+  EXPECT_EQ(r.bug_root_causes_before, 2);
+  EXPECT_EQ(r.bug_root_causes_after, 1);
+  std::vector<FindingRecord> f = store.Findings();
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].symptom, "boundary");
+  EXPECT_EQ(f[1].symptom, "inconsistent");
+  auto details = nlohmann::json::parse(f[1].details_json);
+  // Mul produces the graph output, so it is only swapped for other ops: MatMul + Add (Sub, Max)
+  // of the scalar loses it the same way, the defect is the fusion of any scalar op.
+  EXPECT_EQ(details["incidental"], nlohmann::json::array({0, 2})) << f[1].details_json;
+  ASSERT_EQ(store.RootCauses().size(), 2u);
+  EXPECT_EQ(store.RootCauses()[1].nodes_json, R"(["*:float","MatMul[]:float"])");
+  fs::remove_all(dir);
 }
 
 TEST(SpecUndefinedReason, TiesIntoArgMaxAndOutOfRangeCasts) {

@@ -49,4 +49,19 @@ std::optional<std::pair<Model, ValueMap>> SubModel(const Model& model, const Val
 ReduceResult ReduceModel(const Model& model, const ValueMap& inputs, const ReduceOracle& oracle,
                          const ReduceOptions& options = {});
 
+// Generalisation of a reduced repro: the nodes whose op the symptom does not depend on. Each
+// node that does not produce a graph output is first replaced, whatever its op, by Neg over a
+// new initializer holding minus the value ref computed for it (Identity over the value for
+// unsigned and bool outputs): everything downstream sees the same values, only the producing
+// op differs. An element-wise node is then
+// also swapped, attributes dropped, for another op of its arity that keeps its output's shape and
+// type (unary: Neg, Abs, Identity; binary: Add, Mul, Sub, Max; its own op and ops that do not
+// take its element type skipped). The node is incidental when the oracle still confirms the
+// symptom after any one replacement. Two repros whose needed nodes are the same kinds show one
+// root cause (`Abs(ReduceSum(c))` and `Abs(Sub(c))` when a runtime ignores Abs over any
+// constant-folded producer). The failure that persists could in principle be another defect
+// than the original one; repros are small, so this is rare. `tests` counts oracle calls.
+std::vector<int> IncidentalNodes(const Model& model, const ValueMap& inputs,
+                                 const ReduceOracle& oracle, int* tests = nullptr);
+
 }  // namespace concord

@@ -153,4 +153,78 @@ TEST(SubModel, CutTensorsBecomeInputsAndDanglingOutputsOutputs) {
 }
 
 }  // namespace
+// A runtime that ignores Abs over any computed producer (OpenVINO 2026.4's Abs over a
+// constant-folded tensor): in Abs(Sub(x, y)) the Sub is incidental, the Abs is not; an oracle
+// that needs Sub instead makes the Abs incidental; a ReduceSum producing the graph output is
+// never incidental.
+Model AbsOfSub(bool with_reduce) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("abs_of_sub");
+  AddInput(g, "x", {4});
+  AddInput(g, "y", {4});
+  AddNode(g, "Sub", {"x", "y"}, "d");
+  AddNode(g, "Abs", {"d"}, with_reduce ? "a" : "z");
+  if (with_reduce) AddNode(g, "ReduceSum", {"a"}, "z");
+  auto* out = g->add_output();
+  out->set_name("z");
+  auto* t = out->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape();
+  if (with_reduce) t->mutable_shape()->add_dim()->set_dim_value(1);  // keepdims=1
+  if (!with_reduce) t->mutable_shape()->add_dim()->set_dim_value(4);
+  return Model::FromProto(m, "", "abs of sub");
+}
+
+bool Has(const Model& m, const std::string& op) {
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == op) return true;
+  }
+  return false;
+}
+
+TEST(IncidentalNodes, TheProducerOfAnIgnoredAbsIsIncidental) {
+  ValueMap in{{"x", Tensor::FromVector<float>({4}, {1, 2, 3, 4})},
+              {"y", Tensor::FromVector<float>({4}, {4, 3, 2, 1})}};
+  // "Fails" while an Abs reads a node's output, whatever that node is.
+  auto abs_of_node = [](const Model& m, const ValueMap&) {
+    std::set<std::string> produced;
+    for (const auto& n : m.graph().node()) {
+      if (n.op_type() == "Abs" && produced.count(n.input(0))) return true;
+      for (const auto& o : n.output()) produced.insert(o);
+    }
+    return false;
+  };
+  int tests = 0;
+  EXPECT_EQ(IncidentalNodes(AbsOfSub(false), in, abs_of_node, &tests), std::vector<int>{0});
+  // Sub -> Neg(-value) (still fails); Abs, the graph output, -> Neg, Identity (both pass).
+  EXPECT_EQ(tests, 3);
+  auto needs_sub = [](const Model& m, const ValueMap&) { return Has(m, "Sub"); };
+  EXPECT_EQ(IncidentalNodes(AbsOfSub(false), in, needs_sub), std::vector<int>{1});
+  // The ReduceSum produces the graph output: never replaced by Neg over its value (the env
+  // could only fail on that Neg), and not element-wise.
+  auto always = [](const Model&, const ValueMap&) { return true; };
+  EXPECT_EQ(IncidentalNodes(AbsOfSub(true), in, always), (std::vector<int>{0, 1}));
+  EXPECT_EQ(IncidentalNodes(AbsOfSub(true), in, abs_of_node), std::vector<int>{0});
+}
+
+// The value swap keeps every downstream value: Neg over minus Sub's value feeds Abs exactly
+// what Sub fed it, so an oracle that checks Abs's output against |x - y| still holds.
+TEST(IncidentalNodes, TheValueSwapKeepsDownstreamValues) {
+  ValueMap in{{"x", Tensor::FromVector<float>({4}, {1, 2, 3, 4})},
+              {"y", Tensor::FromVector<float>({4}, {4, 3, 2, 1})}};
+  std::vector<std::vector<float>> seen;
+  auto record = [&](const Model& m, const ValueMap& v) {
+    auto out = PrepareReference(m)->Run(v);
+    const Tensor& t = out[0].tensor;
+    seen.emplace_back(t.data<float>(), t.data<float>() + t.numel());
+    return false;
+  };
+  IncidentalNodes(AbsOfSub(false), in, record);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0], (std::vector<float>{3, 1, 1, 3}));  // Abs(Neg(-(x - y)))
+}
+
 }  // namespace concord

@@ -268,6 +268,11 @@ class Store {
   bool RecordFinding(const FindingRecord& finding, int64_t* id = nullptr);
   bool HasFinding(const std::string& env, const std::string& symptom, const std::string& signature);
   void SetFindingBundle(int64_t id, const std::string& bundle);
+  void SetFindingDetails(int64_t id, const std::string& details_json);
+  // A finding re-judged as another symptom (a wrong value now seen to be a boundary effect).
+  // When the store already holds (env, symptom, signature), this finding's hits fold into that
+  // one (count added, last_seen the later) and this row goes; returns the surviving id.
+  int64_t RelabelFinding(int64_t id, const std::string& symptom);
   std::vector<FindingRecord> Findings();
   // Root causes. AddRootCause returns the new id; SetRootCauseNodes narrows a cause to a smaller
   // repro's node kinds; MergeRootCause moves every finding of `from` to `into` (which keeps the
@@ -278,6 +283,8 @@ class Store {
   void TouchRootCause(int64_t id, const std::string& last_seen);
   void MergeRootCause(int64_t from, int64_t into);
   void SetFindingRootCause(int64_t finding_id, int64_t root_cause_id);
+  // Every root cause deleted and every finding unassigned (to cluster again from scratch).
+  void ClearRootCauses();
   // One transaction: a throughput tick, the op-type counts of the models since the last one and
   // the node kinds each env was tested on since then ((env, kind) -> {tested, ran clean}).
   void RecordFuzzTick(const std::string& campaign, double t_s, int64_t models, int64_t tests,

@@ -98,6 +98,36 @@ void Store::SetFindingBundle(int64_t id, const std::string& bundle) {
   up.Bind(1, bundle).Bind(2, id).Run();
 }
 
+void Store::SetFindingDetails(int64_t id, const std::string& details_json) {
+  Statement up(db_, path_, "UPDATE findings SET details_json=? WHERE id=?");
+  up.Bind(1, details_json).Bind(2, id).Run();
+}
+
+int64_t Store::RelabelFinding(int64_t id, const std::string& symptom) {
+  Transaction tx(db_, path_);
+  Statement other(db_, path_,
+                  "SELECT o.id FROM findings o JOIN findings f ON o.env=f.env AND o.signature="
+                  "f.signature WHERE f.id=?1 AND o.symptom=?2 AND o.id<>?1");
+  other.Bind(1, id).Bind(2, symptom);
+  if (other.Step()) {
+    int64_t into = other.Int(0);
+    other.Reset();
+    Statement fold(db_, path_,
+                   "UPDATE findings SET count=count+(SELECT count FROM findings WHERE id=?1), "
+                   "last_seen=max(last_seen, (SELECT last_seen FROM findings WHERE id=?1)) "
+                   "WHERE id=?2");
+    fold.Bind(1, id).Bind(2, into).Run();
+    Statement del(db_, path_, "DELETE FROM findings WHERE id=?");
+    del.Bind(1, id).Run();
+    tx.Commit();
+    return into;
+  }
+  Statement up(db_, path_, "UPDATE findings SET symptom=? WHERE id=?");
+  up.Bind(1, symptom).Bind(2, id).Run();
+  tx.Commit();
+  return id;
+}
+
 std::vector<FindingRecord> Store::Findings() {
   Statement s(db_, path_,
               "SELECT id, env, symptom, signature, seed, message, versions_json, original_nodes, "
@@ -154,6 +184,13 @@ void Store::MergeRootCause(int64_t from, int64_t into) {
   move.Bind(1, into).Bind(2, from).Run();
   Statement del(db_, path_, "DELETE FROM root_causes WHERE id=?");
   del.Bind(1, from).Run();
+  tx.Commit();
+}
+
+void Store::ClearRootCauses() {
+  Transaction tx(db_, path_);
+  Exec(db_, path_, "UPDATE findings SET root_cause=NULL");
+  Exec(db_, path_, "DELETE FROM root_causes");
   tx.Commit();
 }
 

@@ -643,6 +643,35 @@ TEST_F(StoreTest, FindingsAreDeduplicatedAndMergedWithSummedCounts) {
   EXPECT_EQ(m.OpSupport().size(), 1u);
 }
 
+// A finding re-judged as a boundary effect changes its symptom, or folds its hits into the
+// boundary finding of the same signature already there; clearing root causes unassigns all.
+TEST_F(StoreTest, RelabelledFindingsMoveOrFoldAndRootCausesClear) {
+  Store a = Store::Open(File("a.db"));
+  int64_t lone = 0, dup = 0, boundary = 0;
+  a.RecordFinding(MakeFinding("ort@cpu", "Exp,Floor"), &lone);
+  a.RecordFinding(MakeFinding("ort@cpu", "Cos,Greater"), &dup);
+  a.RecordFinding(MakeFinding("ort@cpu", "Cos,Greater"), &dup);  // count 2
+  FindingRecord b = MakeFinding("ort@cpu", "Cos,Greater");
+  b.symptom = "boundary";
+  b.last_seen = "2026-11-23T00:00:00Z";
+  a.RecordFinding(b, &boundary);
+  a.SetFindingDetails(lone, R"({"recheck":"boundary"})");
+  EXPECT_EQ(a.RelabelFinding(lone, "boundary"), lone);
+  EXPECT_EQ(a.RelabelFinding(dup, "boundary"), boundary);
+  std::vector<FindingRecord> f = a.Findings();
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].symptom, "boundary");
+  EXPECT_EQ(f[0].details_json, R"({"recheck":"boundary"})");
+  EXPECT_EQ(f[1].id, boundary);
+  EXPECT_EQ(f[1].count, 3);
+  EXPECT_EQ(f[1].last_seen, "2026-11-23T00:00:00Z");
+  int64_t cause = a.AddRootCause({0, "ort@cpu", "boundary", "[]", "c", "t", "t"});
+  a.SetFindingRootCause(lone, cause);
+  a.ClearRootCauses();
+  EXPECT_TRUE(a.RootCauses().empty());
+  EXPECT_FALSE(a.Findings()[0].root_cause.has_value());
+}
+
 void Sql(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);

@@ -10,6 +10,7 @@
 #include "backends/backend.h"
 #include "backends/env.h"
 #include "campaign/fuzz.h"
+#include "campaign/fuzz_recheck.h"
 #include "campaign/fuzz_support.h"
 #include "campaign/ray_plan.h"
 #include "gen/generator.h"
@@ -431,20 +432,52 @@ struct FuzzReportArgs {
   std::string db;
   std::string out;
   bool json = false;
+  bool recheck = false;
+  double timeout_s = 60;
 };
+
+json RecheckJson(const RecheckSummary& r) {
+  return {{"wrong_value_findings", r.findings},
+          {"still_wrong", r.still_wrong},
+          {"generalised", r.generalised},
+          {"relabelled_boundary", r.boundary},
+          {"agrees_now", r.agrees_now},
+          {"not_rechecked", r.not_rechecked},
+          {"root_causes", {{"before", r.root_causes_before}, {"after", r.root_causes_after}}},
+          {"bug_root_causes",
+           {{"before", r.bug_root_causes_before}, {"after", r.bug_root_causes_after}}}};
+}
 
 int FuzzReportMain(const FuzzReportArgs& a) {
   if (!fs::is_regular_file(a.db)) Fail(ErrorKind::kInput, "{}: no such store file", a.db);
   Store store = Store::Open(a.db);
+  std::optional<RecheckSummary> recheck;
+  if (a.recheck) {
+    RecheckOptions ro;
+    ro.timeout_s = a.timeout_s;
+    recheck = RecheckFindings(store, ro, [&](const std::string& line) {
+      if (!a.json) std::cerr << line << "\n";
+    });
+  }
   // Findings merged from shards or written before root causes existed get theirs now.
   ClusterUnassignedFindings(store);
   json doc = report::FuzzDocument(store);
+  if (recheck) doc["recheck"] = RecheckJson(*recheck);
   std::string out =
       a.out.empty() ? (fs::path(a.db).parent_path() / "fuzz_report.html").string() : a.out;
   WriteFileAtomic(out, report::RenderFuzzHtml(doc, out));
   if (a.json) {
     std::cout << json{{"report", out}, {"document", doc}}.dump(2) << "\n";
   } else {
+    if (recheck) {
+      const RecheckSummary& r = *recheck;
+      std::cout << fmt::format(
+          "recheck: {} wrong-value findings: {} still wrong ({} generalised), {} relabelled "
+          "boundary, {} agree now, {} not rechecked\nroot causes {} -> {} (bugs {} -> {})\n",
+          r.findings, r.still_wrong, r.generalised, r.boundary, r.agrees_now, r.not_rechecked,
+          r.root_causes_before, r.root_causes_after, r.bug_root_causes_before,
+          r.bug_root_causes_after);
+    }
     std::cout << fmt::format("{} findings from {} root cause(s), {} ops covered\nreport: {}\n",
                              doc["totals"]["findings"].get<int64_t>(),
                              doc["totals"]["root_causes"].get<int64_t>(), doc["coverage"].size(),
@@ -530,6 +563,13 @@ Command MakeFuzzReportCommand(CLI::App& root) {
       "1 the store holds findings (other than labels), 2 usage/input error (no such store).");
   app->add_option("db", args->db, "Results store written by `concord fuzz`")->required();
   app->add_option("--out,-o", args->out, "HTML path (default: fuzz_report.html next to DB)");
+  app->add_flag("--recheck", args->recheck,
+                "First re-judge every wrong-value finding with today's oracle: its stored repro "
+                "runs again on its env and ref; a boundary effect is relabelled, a wrong value is "
+                "generalised (each element-wise node swapped for another op, the env re-run); "
+                "then root causes are clustered again (the store is updated)");
+  app->add_option("--timeout", args->timeout_s, "Seconds per env run during --recheck")
+      ->capture_default_str();
   AddOutputOptions(app, &args->json);
   return {app, [args] { return FuzzReportMain(*args); }};
 }
