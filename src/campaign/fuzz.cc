@@ -693,7 +693,8 @@ class FuzzLoop {
       r.reduced_nodes = rr.reduced_nodes;
       r.frozen_inputs = rr.frozen_inputs;
       r.tests = rr.tests;
-      if (symptom == "inconsistent") {
+      // Wrong values, errors and crashes (not hangs: each swap could cost a timeout).
+      if (symptom == "inconsistent" || symptom == "error" || symptom == "crash") {
         r.incidental = IncidentalNodes(r.model, r.inputs, oracle, &r.tests);
       }
     } catch (const Error& e) {
@@ -911,10 +912,10 @@ int64_t ClusterUnassignedFindings(Store& store) {
       details = json::parse(f.details_json);
     } catch (const json::exception&) {
     }
-    // A wrong value's generalisation (IncidentalNodes), kept in its details by the campaign or
+    // A finding's generalisation (IncidentalNodes), kept in its details by the campaign or
     // by RecheckFindings.
     std::vector<int> incidental;
-    if (f.symptom == "inconsistent" && details.contains("incidental") &&
+    if (!IsLabelSymptom(f.symptom) && details.contains("incidental") &&
         details["incidental"].is_array()) {
       for (const auto& i : details["incidental"]) {
         if (i.is_number_integer()) incidental.push_back(i.get<int>());

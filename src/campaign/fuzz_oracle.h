@@ -35,14 +35,15 @@
 // findings share a root cause when their env and symptom class are equal and one's node kinds are
 // contained in the other's (the smaller repro explains the larger); for a crash or an error,
 // whose class names the failing check, sharing one node kind is enough. Two steps merge by
-// execution: a wrong value's repro is generalised (campaign/reduce.h's IncidentalNodes: each node
-// replaced by Neg over its own value, element-wise nodes also swapped for other ops, the env
-// re-run; nodes whose replacement still fails become the wildcard "*:<dtype>", the others are
-// needed), and a generalised repro is explained only by a cause whose kinds are exactly its
-// needed ones ({Abs:float, *:float} for Abs(ReduceSum(c)) and Abs(Neg(c)) alike, not for
-// {Abs, Concat, *} whose Concat is needed); a raw repro is explained by a cause whose concrete
-// kinds it contains. And the same node kinds failing the same way on two configurations of one
-// runtime (envs equal but for opt, tune, threads, xnnpack) are one cause.
+// execution: a wrong value's, error's or crash's repro is generalised (campaign/reduce.h's
+// IncidentalNodes with the reduction's oracle: each node replaced by Neg over its own value,
+// element-wise nodes also swapped for other ops, the env re-run; nodes whose replacement still
+// fails become the wildcard "*:<dtype>", the others are needed), and a generalised repro is
+// explained only by a cause whose kinds are exactly its needed ones ({Abs:float, *:float} for
+// Abs(ReduceSum(c)) and Abs(Neg(c)) alike, not for {Abs, Concat, *} whose Concat is needed); a raw
+// repro is explained by a cause whose concrete kinds it contains. And the same node kinds failing
+// the same way on two configurations of one runtime (envs equal but for opt, tune, threads,
+// xnnpack) are one cause.
 #pragma once
 
 #include <cstdint>

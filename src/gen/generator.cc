@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "gen/concretize.h"
@@ -55,10 +56,14 @@ class Builder : public BuildContext {
     if (preferred_ >= 0) {  // patterns: the first operand that fits is the previous op's output
       const TensorInfo& p = g_.tensors[static_cast<size_t>(preferred_)];
       if (p.dtype == dtype && p.rank() >= rmin && p.rank() <= rmax) {
+        ++op_picks_;
         return std::exchange(preferred_, -1);
       }
     }
-    if (opt_.mode == "opencv" && rmin <= 4) return PickForOpenCv(dtype, rmin, rmax);
+    if (opt_.mode == "opencv") {
+      if (rmin <= 4) return PickForOpenCv(dtype, rmin, rmax);
+      rejected_ = true;  // OpenCV's blobs have rank <= 4
+    }
     std::vector<int> nodes, inputs;
     for (size_t i = 0; i < g_.tensors.size(); ++i) {
       const TensorInfo& t = g_.tensors[i];
@@ -81,10 +86,43 @@ class Builder : public BuildContext {
                        [](const TensorInfo& t) { return t.kind == TensorKind::kInput; });
   }
 
+  // Whether tensor `id` depends on the graph input (OpenCV's importer gives a layer whose data
+  // operand is a constant no input blob: "inputs.size()" fails in getMemoryShapes).
+  bool IsDynamic(int id) const {
+    const TensorInfo& t = g_.tensors[static_cast<size_t>(id)];
+    if (t.kind == TensorKind::kInput) return true;
+    if (t.kind != TensorKind::kNode) return false;
+    for (const NodeSpec& n : g_.nodes) {
+      if (std::find(n.outputs.begin(), n.outputs.end(), id) == n.outputs.end()) continue;
+      return std::any_of(n.inputs.begin(), n.inputs.end(),
+                         [&](int in) { return in >= 0 && IsDynamic(in); });
+    }
+    return false;
+  }
+
   // Mode "opencv", shaped like what OpenCV's ONNX importer takes: one graph input, rank <= 4,
-  // the network grows from it (node outputs first), every other operand a constant weight.
+  // the network grows from it (node outputs first), every other operand a constant weight. An
+  // op's first operand (its data) is always the input or a node output computed from it; when
+  // none fits, the op is not placed.
   int PickForOpenCv(DType dtype, int rmin, int rmax) {
     rmax = std::min(rmax, 4);
+    rmin = std::min(std::max(rmin, 1), rmax);  // its blobs have at least one dim
+    if (op_picks_++ == 0) {
+      std::vector<int> dynamic;
+      bool has_input = false;
+      for (size_t i = 0; i < g_.tensors.size(); ++i) {
+        const TensorInfo& t = g_.tensors[i];
+        has_input |= t.kind == TensorKind::kInput;
+        if (t.dtype != dtype || t.rank() < rmin || t.rank() > rmax) continue;
+        if (IsDynamic(static_cast<int>(i))) dynamic.push_back(static_cast<int>(i));
+      }
+      if (!dynamic.empty()) return RandPick(rng_, dynamic);
+      if (!has_input) {
+        int lo = std::min(std::max(rmin, 2), rmax);
+        return NewInput(dtype, static_cast<int>(RandInt(rng_, lo, rmax)));
+      }
+      rejected_ = true;  // no data operand of this dtype and rank: the op does not fit
+    }
     std::vector<int> nodes, inputs;
     for (size_t i = 0; i < g_.tensors.size(); ++i) {
       const TensorInfo& t = g_.tensors[i];
@@ -205,6 +243,7 @@ class Builder : public BuildContext {
         rejected_dtype_ = true;
       }
     }
+    if (opt_.mode == "opencv") FitForOpenCv(op, inputs, outputs, &attrs);
     n.inputs = std::move(inputs);
     n.attrs = std::move(attrs);
     for (auto& [dt, dims] : outputs) {
@@ -217,6 +256,70 @@ class Builder : public BuildContext {
     }
     g_.nodes.push_back(std::move(n));
     return g_.nodes.back().outputs;
+  }
+
+  // What OpenCV 4.6's importer asks beyond the ONNX spec: axes spelled non-negative (its
+  // normalize_axis rejects some negative ones) and Flatten's axis below the rank, element-wise
+  // operands of one shape (a constant one may instead be all ones), a constant MatMul operand
+  // 2-D, Split into equal parts, InstanceNormalization with an explicit epsilon. A node that
+  // cannot meet them is not placed.
+  void FitForOpenCv(const std::string& op, const std::vector<int>& inputs,
+                    const std::vector<std::pair<DType, std::vector<z3::expr>>>& outputs,
+                    std::vector<AttrSpec>* attrs) {
+    int64_t rank = 0;
+    if (op == "Unsqueeze" && !outputs.empty()) {
+      rank = static_cast<int64_t>(outputs[0].second.size());
+    } else if (!inputs.empty() && inputs[0] >= 0) {
+      rank = tensor(inputs[0]).rank();
+    }
+    for (AttrSpec& a : *attrs) {
+      if (a.name != "axis" && a.name != "axes") continue;
+      for (z3::expr& v : a.ints) {
+        if (v.is_numeral() && v.get_numeral_int64() < 0) v = Int(v.get_numeral_int64() + rank);
+      }
+    }
+    if (op == "Flatten") {  // normalize_axis wants axis < rank
+      for (const AttrSpec& a : *attrs) {
+        if (a.name == "axis" && a.ints.size() == 1 && a.ints[0].is_numeral() &&
+            a.ints[0].get_numeral_int64() >= rank) {
+          rejected_ = true;
+        }
+      }
+    }
+    static const std::set<std::string> eltwise = {"Add", "Sub", "Mul", "Div",
+                                                  "Pow", "Max", "Min", "Sum"};
+    if (eltwise.count(op) && inputs.size() >= 2 && inputs[0] >= 0) {
+      // Its eltwise layer takes operands of one shape, or a constant scalar-like operand.
+      const TensorInfo& a = tensor(inputs[0]);
+      for (size_t k = 1; k < inputs.size(); ++k) {
+        const TensorInfo& b = tensor(inputs[k]);
+        z3::expr ones = Int(1) == Int(1), same = Int(1) == Int(1);
+        for (const auto& d : b.dims) ones = ones && d == Int(1);
+        if (b.rank() == a.rank()) {
+          for (size_t i = 0; i < b.dims.size(); ++i) same = same && b.dims[i] == a.dims[i];
+        } else {
+          same = Int(0) == Int(1);
+        }
+        Require(IsDynamic(inputs[k]) ? same : (same || ones));
+      }
+    }
+    if (op == "MatMul" && inputs.size() > 1 && !IsDynamic(inputs[1]) &&
+        tensor(inputs[1]).rank() != 2) {
+      rejected_ = true;  // a constant right operand is transposed as a 2-D matrix
+    }
+    if (op == "Split" && inputs.size() > 1 && inputs[1] >= 0) {
+      const auto& parts = tensor(inputs[1]).values;
+      for (size_t i = 1; i < parts.size(); ++i) Require(parts[i] == parts[0]);
+    }
+    if (op == "InstanceNormalization" &&
+        std::none_of(attrs->begin(), attrs->end(),
+                     [](const AttrSpec& a) { return a.name == "epsilon"; })) {
+      AttrSpec eps;
+      eps.name = "epsilon";
+      eps.kind = AttrSpec::Kind::kFloat;
+      eps.f = 1e-5f;
+      attrs->push_back(eps);
+    }
   }
 
   const TensorInfo& tensor(int id) const override { return g_.tensors.at(static_cast<size_t>(id)); }
@@ -256,6 +359,8 @@ class Builder : public BuildContext {
   bool Grow() {
     std::vector<const OpSpec*> specs;
     for (const OpSpec& s : AllSpecs()) {
+      // OpenCV 4.6 imports ReduceSum only up to opset 12 (axes became an input in 13).
+      if (opt_.mode == "opencv" && s.op_type == "ReduceSum") continue;
       if (opt_.ops.empty() ||
           std::find(opt_.ops.begin(), opt_.ops.end(), s.op_type) != opt_.ops.end()) {
         specs.push_back(&s);
@@ -265,11 +370,17 @@ class Builder : public BuildContext {
       Fail(ErrorKind::kUsage, "gen: none of the requested ops ({}) is known; known ops: {}",
            fmt::join(opt_.ops, ","), fmt::join(KnownOps(), ","));
     }
+    // OpenCV models are mostly image networks: an NCHW input, unless --dtypes rules float out.
+    if (opt_.mode == "opencv" && DTypeOk("", DType::kFloat32) && Coin(rng_, 0.75)) {
+      NewInput(DType::kFloat32, 4);
+    }
     int budget = std::max(8, opt_.max_nodes * 10);
+    // Patterns mode mixes in single ops (a quarter of the steps, and whenever --ops leaves
+    // nothing of the chain drawn), so every allowed op still appears; opencv mode grows the
+    // chains OpenCV fuses (conv+bn+activation, ...) half of the time.
+    double single = opt_.mode == "patterns" ? 0.25 : opt_.mode == "opencv" ? 0.5 : 1.0;
     while (static_cast<int>(g_.nodes.size()) < opt_.max_nodes && budget-- > 0) {
-      // Patterns mode mixes in single ops (a quarter of the steps, and whenever --ops leaves
-      // nothing of the chain drawn), so every allowed op still appears.
-      if (opt_.mode != "patterns" || Coin(rng_, 0.25) ||
+      if (single >= 1.0 || Coin(rng_, single) ||
           !GrowChain(specs, RandPick(rng_, PatternChains()))) {
         TryPlace(PickSpec(specs));
       }
@@ -301,8 +412,10 @@ class Builder : public BuildContext {
     SymGraph saved = g_;
     size_t nvars = vars_.size();
     rejected_dtype_ = false;
+    rejected_ = false;
+    op_picks_ = 0;
     solver_.push();
-    bool ok = spec.build(*this) && !rejected_dtype_ &&
+    bool ok = spec.build(*this) && !rejected_dtype_ && !rejected_ &&
               static_cast<int>(g_.nodes.size()) <= opt_.max_nodes && solver_.check() == z3::sat;
     if (!ok) {
       solver_.pop();
@@ -372,7 +485,9 @@ class Builder : public BuildContext {
   std::vector<VarInfo> vars_;
   uint64_t var_counter_ = 0;
   bool rejected_dtype_ = false;
-  int preferred_ = -1;  // patterns: the tensor Pick hands out first
+  bool rejected_ = false;  // opencv: no data operand fits
+  int op_picks_ = 0;       // operands picked for the op being placed
+  int preferred_ = -1;     // patterns: the tensor Pick hands out first
 };
 
 }  // namespace

@@ -36,7 +36,9 @@ struct GenOptions {
   // "random": one op at a time, operands drawn from the graph so far; "patterns": chains that
   // compilers fuse and rewrite (PatternChains), each op fed the previous one's output;
   // "opencv": shaped like what OpenCV's ONNX importer takes (float32 unless --dtypes says
-  // otherwise, one graph input, rank <= 4, every other operand a constant weight).
+  // otherwise, one graph input, mostly NCHW, rank <= 4, every op's data operand computed from
+  // the input, every other operand a constant weight, its shape rules; half the steps grow
+  // PatternChains).
   std::string mode = "random";
   // Value search (validate.h): re-concretizations tried on a candidate whose values, not its
   // graph, put NaN/Inf into a node output, before the graph is discarded; 0 = discard at once.

@@ -301,6 +301,25 @@ TEST(GenModes, OpenCvModeShapesModelsLikeItsImporter) {
     }
     for (const auto& out : g.model.Outputs())
       EXPECT_EQ(out.dtype, DType::kFloat32) << "seed " << seed << " " << out.name;
+    // Every node's data operand comes from the graph input (OpenCV gives a layer over a
+    // constant no input blob), Split parts are equal and axes non-negative.
+    std::set<std::string> dynamic;
+    for (const auto& [name, value] : g.inputs) dynamic.insert(name);
+    for (const auto& n : g.model.graph().node()) {
+      ASSERT_TRUE(dynamic.count(n.input(0)))
+          << "seed " << seed << ": " << n.op_type() << " '" << n.name() << "' reads a constant";
+      for (const auto& o : n.output()) dynamic.insert(o);
+      for (const auto& a : n.attribute()) {
+        if (a.name() == "axis") {
+          EXPECT_GE(a.i(), 0) << "seed " << seed << " " << n.op_type();
+        }
+        for (int64_t v : a.ints()) {
+          if (a.name() == "axes") {
+            EXPECT_GE(v, 0) << "seed " << seed << " " << n.op_type();
+          }
+        }
+      }
+    }
   }
 }
 

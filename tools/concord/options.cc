@@ -65,8 +65,9 @@ void AddGenModeOption(CLI::App* app, std::string* mode) {
                   "or patterns (chains compilers fuse and rewrite: conv+bn+activation, residual "
                   "adds, transposes around matmuls, reshape/transpose sandwiches, attention, "
                   "norm+activation, classifier heads, broadcasting, dtype round trips) or opencv "
-                  "(what OpenCV's ONNX importer takes: float32, one graph input, rank <= 4, "
-                  "other operands constant weights)")
+                  "(what OpenCV's ONNX importer takes: float32, one graph input, mostly NCHW, "
+                  "rank <= 4, each op's data computed from the input, other operands constant "
+                  "weights, its shape rules, half the time the chains it fuses)")
       ->capture_default_str()
       ->check(CLI::IsMember({"random", "patterns", "opencv"}));
 }
