@@ -222,7 +222,8 @@ def _max_pool(n: Node) -> list[str]:
     k, kernel, strides, dil, pads = _pool_common(n)
     x, lines = n.inputs[0], []
     half_ok = all(pads[d] <= kernel[d] // 2 for d in range(k))  # torch's own limit
-    if pads[:k] != pads[k:] or not half_ok:
+    # 3-D pooling also wants the unpadded input at least as large as the kernel: pad first.
+    if pads[:k] != pads[k:] or not half_ok or (k == 3 and any(pads)):
         lines.append("%s = torch.nn.functional.pad(%s, %r, value=float('-inf'))"
                      % (n.outputs[0], x, _torch_pad_order(pads, k)))
         x, pad = n.outputs[0], [0] * k
@@ -244,7 +245,7 @@ def _avg_pool(n: Node) -> list[str]:
     include = bool(n.attr("count_include_pad", 0))
     x, lines = n.inputs[0], []
     half_ok = all(pads[d] <= kernel[d] // 2 for d in range(k))
-    if pads[:k] != pads[k:] or not half_ok:
+    if pads[:k] != pads[k:] or not half_ok or (k == 3 and any(pads)):  # as in MaxPool
         if not include and any(pads):  # sum of the window / count of its real elements
             o, order = n.outputs[0], _torch_pad_order(pads, k)
             pool = "torch.nn.functional.avg_pool%dd(torch.nn.functional.pad(%%s, %r), %r, " \

@@ -109,6 +109,20 @@ class Semantics(unittest.TestCase):
             self.check("AveragePool", [("x", self.x(1, 2, 6, 7), False)], kernel_shape=[3, 2],
                        strides=[2, 1], pads=[0, 1, 2, 0], count_include_pad=include)
 
+    def test_3d_pools_with_a_kernel_larger_than_the_unpadded_input(self) -> None:
+        # torch's 3-D pools refuse an input smaller than the kernel before padding; ONNX pads
+        # first (the 2026-12-07b Inductor campaign's #5/#6).
+        x = self.x(1, 2, 6, 5, 3)
+        for include in (0, 1):
+            self.check("AveragePool", [("x", x, False)], kernel_shape=[2, 1, 4],
+                       pads=[0, 0, 1, 0, 0, 1], count_include_pad=include)
+        # onnx.reference's MaxPool mis-sizes this case (it reports a VALID window): numpy says.
+        model, feeds = one_node("MaxPool", [("x", x, False)], 1, kernel_shape=[2, 1, 4],
+                                pads=[0, 0, 1, 0, 0, 1])
+        padded = np.pad(x, [(0, 0), (0, 0), (0, 0), (0, 0), (1, 1)], constant_values=-np.inf)
+        want = np.lib.stride_tricks.sliding_window_view(padded, (2, 1, 4), axis=(2, 3, 4))
+        assert_agree(self, run_emitted(model, feeds), [want.max(axis=(-3, -2, -1))], "MaxPool")
+
     def test_integer_reduce_mean_truncates(self) -> None:
         x = np.array([[-7, 2, 4], [5, 5, 6]], np.int32)
         self.check("ReduceMean", [("x", x, False)], axes=[1], keepdims=0)
