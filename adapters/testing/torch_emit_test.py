@@ -120,8 +120,9 @@ class Semantics(unittest.TestCase):
         model, feeds = one_node("MaxPool", [("x", x, False)], 1, kernel_shape=[2, 1, 4],
                                 pads=[0, 0, 1, 0, 0, 1])
         padded = np.pad(x, [(0, 0), (0, 0), (0, 0), (0, 0), (1, 1)], constant_values=-np.inf)
-        want = np.lib.stride_tricks.sliding_window_view(padded, (2, 1, 4), axis=(2, 3, 4))
-        assert_agree(self, run_emitted(model, feeds), [want.max(axis=(-3, -2, -1))], "MaxPool")
+        want = np.lib.stride_tricks.sliding_window_view(padded, (1, 1, 2, 1, 4))
+        assert_agree(self, run_emitted(model, feeds), [want.max(axis=(-5, -4, -3, -2, -1))],
+                     "MaxPool")
 
     def test_integer_reduce_mean_truncates(self) -> None:
         x = np.array([[-7, 2, 4], [5, 5, 6]], np.int32)
