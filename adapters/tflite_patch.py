@@ -25,64 +25,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _layouts(a: Any) -> list[tuple[str, Any]]:
-    out = [("as is", a)]
-    if a.ndim == 4:
-        out += [("OHWI", a.transpose(0, 2, 3, 1)), ("IHWO", a.transpose(1, 2, 3, 0)),
-                ("HWIO", a.transpose(2, 3, 1, 0))]
-    if a.ndim == 2:
-        out.append(("transposed", a.T))
-    return out
-
-
-def _value_edits(before: Any, after: Any) -> tuple[dict[str, Any], list[str]]:
-    """The repair's edits as new values of the twin's old initializers: an initializer whose
-    values changed, or a node input moved from an initializer to a new one of the same shape and
-    dtype (repair writes restored weights as new initializers) when no other node reads the old
-    one. Everything else is listed as an edit outside initializers."""
-    import onnx
-    from onnx import numpy_helper
-    old = {t.name: t for t in before.graph.initializer}
-    new = {t.name: t for t in after.graph.initializer}
-    readers: dict[str, int] = {}
-    for n in before.graph.node:
-        for i in n.input:
-            readers[i] = readers.get(i, 0) + 1
-    values: dict[str, Any] = {}
-    other: list[str] = []
-    if len(before.graph.node) != len(after.graph.node):
-        other.append("node count %d -> %d" % (len(before.graph.node), len(after.graph.node)))
-    for what in ("input", "output"):  # e.g. a repaired input dimension: no buffer holds it
-        b_io = [x.SerializeToString() for x in getattr(before.graph, what)]
-        a_io = [x.SerializeToString() for x in getattr(after.graph, what)]
-        if b_io != a_io:
-            other.append("graph %ss changed" % what)
-    for b, a in zip(before.graph.node, after.graph.node):
-        if (b.op_type != a.op_type or list(b.output) != list(a.output) or
-                [onnx.helper.printable_attribute(x) for x in b.attribute] !=
-                [onnx.helper.printable_attribute(x) for x in a.attribute] or
-                len(b.input) != len(a.input)):
-            other.append("node %s (%s)" % (a.name or b.name, a.op_type))
-            continue
-        for bi, ai in zip(b.input, a.input):
-            if bi == ai:
-                continue
-            ok = (bi in old and ai in new and readers.get(bi) == 1 and
-                  list(old[bi].dims) == list(new[ai].dims) and
-                  old[bi].data_type == new[ai].data_type)
-            if ok:
-                values[bi] = numpy_helper.to_array(new[ai])
-            else:
-                other.append("node %s (%s) reads %s instead of %s" % (a.name, a.op_type, ai, bi))
-    for name, t in new.items():
-        if name in old and name not in values:
-            a_new, a_old = numpy_helper.to_array(t), numpy_helper.to_array(old[name])
-            if a_new.shape != a_old.shape or a_new.dtype != a_old.dtype:
-                other.append("initializer %s changed shape or dtype" % name)
-            elif not np.array_equal(a_new, a_old):
-                values[name] = a_new
-    return values, other
+from patch_common import layouts, value_edits
 
 
 def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[str, Any]]:
@@ -92,13 +35,13 @@ def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[
         data = bytearray(f.read())
     before, after = onnx.load(twin), onnx.load(fixed_twin)
     old = {t.name: numpy_helper.to_array(t) for t in before.graph.initializer}
-    values, other = _value_edits(before, after)
+    values, other = value_edits(before, after)
     report: dict[str, Any] = {"path": out, "patched": [], "unpatched": [],
                               "edits_outside_initializers": other}
     for name, new in sorted(values.items()):
         was = old[name]
         found: dict[int, tuple[str, int]] = {}  # offset -> (layout, size); layouts of a
-        for layout, arr in _layouts(was):       # [1,C,1,1] constant share their bytes
+        for layout, arr in layouts(was):       # [1,C,1,1] constant share their bytes
             pattern = np.ascontiguousarray(arr).tobytes()
             at = data.find(pattern)
             while at >= 0:
@@ -109,7 +52,7 @@ def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[
                                         "places in the file, not exactly one" % len(found)})
             continue
         at, (layout, size) = next(iter(found.items()))
-        fresh = dict(_layouts(new))[layout]
+        fresh = dict(layouts(new))[layout]
         data[at:at + size] = np.ascontiguousarray(fresh).tobytes()
         report["patched"].append({"initializer": name, "layout": layout, "offset": at,
                                   "bytes": size})

@@ -30,7 +30,11 @@ twin is converted back to IR and checked on openvino@cpu against the source. A f
 `tflitefile`, has the twin's value faults (weights, epsilon, normalize) written into a copy of
 the .tflite file itself (adapters/tflite_patch.py): repair localizes through the file's own
 twin and writes the repaired weights back into the file in place (no re-conversion), checked
-on tflite@cpu (LiteRT) against the source.
+on tflite@cpu (LiteRT) against the source. A fifth family, `torchfile`, is a PyTorch target: a
+copy of the source's torch.export .pt2 whose state dict holds the fault (a conv weight's kernel
+transposed, the normalization's std 0.5); repair localizes through the .pt2's own twin
+(torch.onnx.dynamo) and writes the repaired tensors back into the state dict
+(adapters/torch_patch.py), checked on torch@cpu against the source.
 
 For each case `concord localize SRC.pt2 TARGET --json` (the source compared through its ONNX
 twin, exported by torch.onnx dynamo without its optimizer) and `concord repair` (held out: the
@@ -76,6 +80,11 @@ CASES: dict[str, tuple[str, str, str]] = {
 
 # Faults the tflitefile family writes into the .tflite file (weight/constant values only).
 TFLITE_FILE_CASES = ("weights", "epsilon", "normalize", "control")
+
+# The torchfile family: the fault written into the state dict of a copy of source.pt2 (the
+# tensor and how it is changed); epsilon and padding live in the program's code, not its state.
+TORCH_FILE_CASES: dict[str, str] = {"weights": "net.layer2.1.conv1.weight",
+                                    "normalize": "pixel_std", "control": ""}
 
 # The TFLite twin's faults: case -> (the module path of the fused conv the fault goes into, or
 # "" for the normalization; the source module localize must name; FetaFix fault type)
@@ -270,6 +279,9 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
     inputs = os.path.join(out, "inputs")
     rc, loc, secs = concord(["localize", source, target, "-i", inputs])
     injected, module, fault_type = CASES[case]
+    if family == "torchfile":  # the node of the target's own twin that reads the changed tensor
+        readers = changed_readers(source + ".twin.onnx", twin_of(target, out))
+        injected = readers[0] if len(readers) == 1 else "(%d readers)" % len(readers)
     if family in ("tflite", "openvino", "tflitefile"):
         injected = ""
         module, fault_type = TFLITE_CASES[case][1:]
@@ -293,7 +305,7 @@ def run_case(out: str, source: str, target: str, case: str, stripped: bool,
         return row
     # stripped names: the injected node is n<its index>
     node_ok = first == ("n%d" % injected_index if stripped else injected) or (
-        family != "torchscript" and not stripped and
+        family not in ("torchscript", "torchfile") and not stripped and
         first == injected_name(twin_of(target, out), injected_index))
     module_ok = layer.get("name") == module
     row["correct"] = bool(node_ok and module_ok and loc.get("fault_type") == fault_type)
@@ -336,6 +348,32 @@ def write_tflite_fault(out: str, faulty_twin: Any, path: str) -> None:
         raise RuntimeError("tflite_patch.py: %s %s" % (p.stdout[-400:], p.stderr[-400:]))
 
 
+def write_torch_fault(source: str, case: str, path: str) -> None:
+    """A copy of source.pt2 whose state dict holds the case's fault: a conv weight with its
+    kernel's height and width swapped, or the normalization's std set to 0.5."""
+    import torch
+    program = torch.export.load(source)
+    name = TORCH_FILE_CASES[case]
+    if name:
+        t = program.state_dict[name]
+        with torch.no_grad():
+            fault = t.transpose(2, 3).contiguous() if case == "weights" else torch.full_like(t, 0.5)
+            t.copy_(fault)
+    torch.export.save(program, path)
+
+
+def changed_readers(source_twin: str, target_twin: str) -> list[str]:
+    """Nodes of the target's twin reading an initializer whose values differ from the source
+    twin's initializer of the same name: where the fault is, by construction."""
+    import onnx
+    from onnx import numpy_helper
+    src = {t.name: numpy_helper.to_array(t) for t in onnx.load(source_twin).graph.initializer}
+    tgt = onnx.load(target_twin)
+    changed = {t.name for t in tgt.graph.initializer if t.name in src and not np.array_equal(
+        numpy_helper.to_array(t), src[t.name])}
+    return [n.name for n in tgt.graph.node if changed & set(n.input)]
+
+
 def injected_name(target: str, index: int) -> str:
     import onnx
     return str(onnx.load(target, load_external_data=False).graph.node[index].name)
@@ -355,9 +393,11 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
              "converted from each faulty TFLite twin (a target file: repair converts the repaired "
              "twin back to IR and runs it on openvino@cpu); `tflitefile` the TFLite file itself "
              "with the fault written into its buffers (repair writes the repaired weights back "
-             "into the file in place and runs it on tflite@cpu). %d input sets: localize runs each "
-             "side once per set with taps; repair searches on the first half and verifies on the "
-             "rest." %
+             "into the file in place and runs it on tflite@cpu); `torchfile` a copy of the "
+             "source's .pt2 with the fault in its state dict (repair writes the repaired tensors "
+             "back into the state dict and runs it on torch@cpu). %d input sets: localize runs "
+             "each side once per set with taps; repair searches on the first half and verifies on "
+             "the rest." %
              (meta["command"], meta["date"], meta["machine"], meta["side"], meta["side"],
               meta["sets"]), "",
              "| target | fault | names | first divergent node (target) | source module | "
@@ -373,7 +413,9 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
         fixed = ("-" if not ft else ft["error"][:60] if "error" in ft else
                  "%s (%s) on %s: %s, max abs %s" % (
                      os.path.basename(ft["path"]),
-                     "patched in place" if "in place" in (ft.get("how") or "") else "re-converted",
+                     "patched in place" if "in place" in (ft.get("how") or "") else
+                     "state dict patched" if "state dict" in (ft.get("how") or "") else
+                     "re-converted",
                      ft["env"], "agrees" if ft["agree"] else "DIVERGES", num(ft["max_abs"])))
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r.get("target", "torchscript"), r["case"], r["names"], node.replace("|", "/"),
@@ -403,11 +445,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--side", type=int, default=224)
     ap.add_argument("--sets", type=int, default=6)
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--targets", default="torchscript,tflite,openvino,tflitefile",
+    ap.add_argument("--targets", default="torchscript,tflite,openvino,tflitefile,torchfile",
                     help="target families: torchscript (the TorchScript exporter's ONNX), tflite "
                          "(litert-torch's TFLite through its tf2onnx twin), openvino (an IR "
                          "converted from each faulty TFLite twin), tflitefile (the fault written "
-                         "into the .tflite file itself; repair patches the file in place)")
+                         "into the .tflite file itself; repair patches the file in place), "
+                         "torchfile (the fault written into the state dict of a copy of the "
+                         "source's .pt2; repair patches the state dict)")
     a = ap.parse_args(argv)
     cases = a.cases.split(",")
     if any(c not in CASES for c in cases):
@@ -437,6 +481,20 @@ def main(argv: list[str]) -> int:
                                check=True, stdout=subprocess.DEVNULL)
             base = onnx.load(tfl + ".twin.onnx")
         for case in cases:
+            if family == "torchfile":
+                if case not in TORCH_FILE_CASES:
+                    continue  # only state-dict values can be written into the .pt2
+                target = os.path.join(a.out, "torchfile-%s-kept.pt2" % case)
+                write_torch_fault(source, case, target)
+                subprocess.run([CONCORD, "convert", target, "--to", "onnx", "--via",
+                                "torch.onnx.dynamo.unoptimized", "-o", target + ".twin.onnx"],
+                               check=True, stdout=subprocess.DEVNULL)  # like the source's twin
+                log("torchfile target, %s" % case)
+                rows.append(run_case(a.out, source, target, case, False, -1, family))
+                log("  -> %s" % json.dumps({k: rows[-1].get(k) for k in (
+                    "first_divergent_node", "source_layer", "fault_type", "correct",
+                    "repair_status", "fixed_target")})[:500])
+                continue
             if family != "torchscript" and case not in TFLITE_CASES:
                 continue  # inputdims: the torchscript family only
             if family == "tflitefile" and case not in TFLITE_FILE_CASES:

@@ -53,28 +53,39 @@ std::optional<Reconversion> ReconversionOf(ModelFormat f) {
   return std::nullopt;
 }
 
-// A TFLite target whose repair changed only weight values: those values written into a copy of
-// the target file in place (adapters/tflite_patch.py), keeping the converter's own graph;
-// {"path", "how", "patched"} or, when the file cannot be patched that way, {"patch_refused"}
-// with the helper's report (the caller then re-converts).
-nlohmann::json PatchTfliteTarget(const RepairArgs& a, const std::string& twin,
-                                 const fs::path& out) {
+// A target whose repair changed only weight values, in a format whose weights can be written
+// in place: a TFLite file's buffers (adapters/tflite_patch.py) or a TorchScript / torch.export
+// module's state dict (adapters/torch_patch.py, in the torch venv), keeping the converter's own
+// graph; {"path", "how", "patched"} or, when the target cannot be patched that way,
+// {"patch_refused"} with the helper's report (the caller then re-converts). Other formats: {}.
+nlohmann::json PatchTarget(const RepairArgs& a, ModelFormat format, const std::string& twin,
+                           const fs::path& out) {
+  std::string script, python, how;
+  if (format == ModelFormat::kTflite) {
+    script = "tflite_patch.py";
+    python = WorkerPythonPath();
+    how = "weights written into the target file in place (adapters/tflite_patch.py)";
+  } else if (format == ModelFormat::kTorchScript || format == ModelFormat::kTorchExport) {
+    script = "torch_patch.py";
+    python = WorkerPythonFor("torch");
+    how = "weights written into the target's state dict (adapters/torch_patch.py)";
+  } else {
+    return nlohmann::json::object();
+  }
   nlohmann::json r = RunPythonJson(
-      fmt::format("{} {} {} {} {} {}", ShellQuote(WorkerPythonPath()),
-                  ShellQuote((fs::path(WorkerAdaptersDir()) / "tflite_patch.py").string()),
+      fmt::format("{} {} {} {} {} {}", ShellQuote(python),
+                  ShellQuote((fs::path(WorkerAdaptersDir()) / script).string()),
                   ShellQuote(a.target), ShellQuote(twin), ShellQuote(a.out),
                   ShellQuote(out.string())),
       "error");
   auto none = [&](const char* key) { return !r.contains(key) || r[key].empty(); };
   bool ok = !none("patched") && none("unpatched") && none("edits_outside_initializers");
   if (!ok) return {{"patch_refused", r}};
-  return {{"path", out.string()},
-          {"how", "weights written into the target file in place (adapters/tflite_patch.py)"},
-          {"patched", r["patched"]}};
+  return {{"path", out.string()}, {"how", how}, {"patched", r["patched"]}};
 }
 
-// The repaired twin brought back to the target's format: a TFLite file patched in place when
-// the repair only changed weights, else the twin converted back (`concord convert FIXED --to
+// The repaired twin brought back to the target's format: a TFLite file or a PyTorch state dict
+// patched in place when the repair only changed weights, else the twin converted back (`concord convert FIXED --to
 // FORMAT`); then run on that format's native env against the source on its env over `sets`
 // (the held-out ones): {"path", "how", "env", "agree", "max_abs", "sets"} or {"error"}.
 nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source, const std::string& twin,
@@ -86,8 +97,7 @@ nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source, const s
              fmt::format("no installed converter writes a {} model", ModelFormatName(format))}};
   }
   fs::path out = fs::path(a.out).replace_extension(how->ext);
-  nlohmann::json j;
-  if (format == ModelFormat::kTflite) j = PatchTfliteTarget(a, twin, out);
+  nlohmann::json j = PatchTarget(a, format, twin, out);
   if (!j.contains("path")) {
     std::string output;
     ConvertRequest r{a.out, how->to, out.string(), {}, "none", {}, "", false};
@@ -278,7 +288,8 @@ Command MakeRepairCommand(CLI::App& root) {
       "SavedModel, OpenVINO IR) are repaired through their ONNX twins, as localize compares them:\n"
       "FIXED is the repaired twin (ONNX), then brought back to the target's format (FIXED with\n"
       "that format's extension: a .tflite whose repair only changed weights gets them written\n"
-      "into a copy of the file in place, anything else is converted back) and run on its native\n"
+      "into a copy of the file in place, a .pt/.pt2 into a copy of its state dict, anything\n"
+      "else is converted back) and run on its native\n"
       "env against the source on the held-out sets (fixed_target in --json, with how;\n"
       "--no-reconvert skips it). A target whose input dims differ\n"
       "from the source's first gets the source's dims (FetaFix's input-dimensions fault).\n"
