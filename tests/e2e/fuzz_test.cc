@@ -103,6 +103,23 @@ TEST(FuzzCli, ShortCampaignRecordsEverythingAndTheReportRenders) {
   EXPECT_EQ(rep.code, r.code) << rep.err;  // 1 exactly when the store holds bug findings
   EXPECT_NE(rep.out.find("root cause"), std::string::npos) << rep.out;
   EXPECT_TRUE(fs::exists(out / "again.html"));
+  // --recheck re-judges every stored wrong value (its repro run again on its env and ref) and
+  // clusters the store again; every wrong value gets one verdict.
+  int64_t wrong = 0;
+  for (const auto& f : store.Findings()) wrong += f.symptom == "inconsistent" ? 1 : 0;
+  CliResult re = RunConcord("fuzz-report " + Quote((out / "fuzz.db").string()) +
+                            " --recheck --json --out " + Quote((out / "rechecked.html").string()));
+  ASSERT_LE(re.code, 1) << re.err;
+  json doc = json::parse(re.out)["document"];
+  const json& rc = doc["recheck"];
+  EXPECT_EQ(rc["wrong_value_findings"].get<int64_t>(), wrong) << rc.dump();
+  EXPECT_EQ(rc["still_wrong"].get<int64_t>() + rc["relabelled_boundary"].get<int64_t>() +
+                rc["agrees_now"].get<int64_t>() + rc["not_rechecked"].get<int64_t>(),
+            wrong)
+      << rc.dump();
+  EXPECT_EQ(rc["root_causes"]["after"], doc["totals"]["root_causes"]) << rc.dump();
+  EXPECT_EQ(Store::Open((out / "fuzz.db").string()).RootCauses().size(),
+            doc["totals"]["root_causes"].get<size_t>());
   fs::remove_all(out);
 }
 

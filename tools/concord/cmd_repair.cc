@@ -72,12 +72,12 @@ nlohmann::json PatchTarget(const RepairArgs& a, ModelFormat format, const std::s
   } else {
     return nlohmann::json::object();
   }
-  nlohmann::json r = RunPythonJson(
-      fmt::format("{} {} {} {} {} {}", ShellQuote(python),
-                  ShellQuote((fs::path(WorkerAdaptersDir()) / script).string()),
-                  ShellQuote(a.target), ShellQuote(twin), ShellQuote(a.out),
-                  ShellQuote(out.string())),
-      "error");
+  nlohmann::json r =
+      RunPythonJson(fmt::format("{} {} {} {} {} {}", ShellQuote(python),
+                                ShellQuote((fs::path(WorkerAdaptersDir()) / script).string()),
+                                ShellQuote(a.target), ShellQuote(twin), ShellQuote(a.out),
+                                ShellQuote(out.string())),
+                    "error");
   auto none = [&](const char* key) { return !r.contains(key) || r[key].empty(); };
   bool ok = !none("patched") && none("unpatched") && none("edits_outside_initializers");
   if (!ok) return {{"patch_refused", r}};
@@ -85,9 +85,9 @@ nlohmann::json PatchTarget(const RepairArgs& a, ModelFormat format, const std::s
 }
 
 // The repaired twin brought back to the target's format: a TFLite file or a PyTorch state dict
-// patched in place when the repair only changed weights, else the twin converted back (`concord convert FIXED --to
-// FORMAT`); then run on that format's native env against the source on its env over `sets`
-// (the held-out ones): {"path", "how", "env", "agree", "max_abs", "sets"} or {"error"}.
+// patched in place when the repair only changed weights, else the twin converted back (`concord
+// convert FIXED --to FORMAT`); then run on that format's native env against the source on its env
+// over `sets` (the held-out ones): {"path", "how", "env", "agree", "max_abs", "sets"} or {"error"}.
 nlohmann::json ReconvertTarget(const RepairArgs& a, const Model& source, const std::string& twin,
                                const std::vector<ValueMap>& sets) {
   ModelFormat format = DetectModelFormat(a.target).format;
