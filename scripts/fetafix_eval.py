@@ -181,7 +181,7 @@ def write_bench(rows: list[dict[str, Any]], bench: str, meta: dict[str, Any]) ->
                         if patches else (r.get("repair_status") or "-"),
                         num(r.get("holdout_before")), num(r.get("holdout_after")),
                         num(lb.get("top1_agree"), True), num(la.get("top1_agree"), True),
-                        num(lb.get("kendall_tau")), num(la.get("kendall_tau")),
+                        num(lb.get("kendall_tau_top5")), num(la.get("kendall_tau_top5")),
                         "yes" if r.get("fixed") else "improved" if r.get("improved") else "no"))
     lines += ["", "Fixed: %d of %d divergent cells (%.0f %%; FetaFix reports 61 %% of faults "
               "fixed); improved but not fixed: %d." % (fixed, len(rows),
