@@ -200,6 +200,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--atol", type=float, default=1e-3)
     ap.add_argument("--max-steps", type=int, default=8)
     ap.add_argument("--side", type=int, default=224)
+    ap.add_argument("--directions", default="", help="only these directions (comma-separated)")
     a = ap.parse_args(argv)
     if not os.path.exists(os.path.join(a.study, "study.db")):
         print("no study store in %s (run scripts/conversion_study.py first)" % a.study,
@@ -208,6 +209,8 @@ def main(argv: list[str]) -> int:
     out = os.path.join(a.study, "fetafix")
     os.makedirs(out, exist_ok=True)
     cells = divergent_cells(a.study, a.atol)
+    if a.directions:
+        cells = [c for c in cells if c["direction"] in a.directions.split(",")]
     log("%d divergent cells" % len(cells))
     rows = []
     for cell in cells:

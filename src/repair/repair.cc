@@ -147,6 +147,70 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
 // consumer is a BatchNormalization B and the target node is a Conv whose weight has M's shape
 // (or its NHWC permutation), the target's weight and bias become W * s and (b - mean) * s + beta
 // with s = gamma / sqrt(var + epsilon) per output channel. Verified like every candidate.
+// Per-output-channel values of a static tensor: its own when it has one per channel, its one
+// value repeated when it is a scalar; false otherwise.
+bool PerChannel(const Tensor& t, int64_t channels, std::vector<double>* out) {
+  if (t.numel() != channels && t.numel() != 1) return false;
+  out->resize(static_cast<size_t>(channels));
+  for (int64_t o = 0; o < channels; ++o) {
+    (*out)[static_cast<size_t>(o)] = t.GetDouble(t.numel() == 1 ? 0 : o);
+  }
+  return true;
+}
+
+// The per-channel affine map y = x * scale + shift the source applies to conv node `conv`'s
+// output: a BatchNormalization, or a Mul by a static per-channel tensor followed by an Add of
+// one (a BatchNorm tf2onnx decomposed). `what` names it. False when neither follows.
+bool SourceAffine(const Context& c, const onnx::NodeProto& conv, int64_t channels,
+                  std::vector<double>* scale, std::vector<double>* shift, std::string* what) {
+  auto only = [&](const std::string& tensor) -> const onnx::NodeProto* {
+    auto it = c.si.consumers.find(tensor);
+    if (it == c.si.consumers.end() || it->second.size() != 1) return nullptr;
+    return &c.source.graph().node(it->second.front());
+  };
+  const onnx::NodeProto* n = only(conv.output(0));
+  if (n == nullptr) return false;
+  if (n->op_type() == "BatchNormalization" && n->input_size() >= 5) {
+    Tensor gamma, beta, mean, var;
+    if (!StaticValue(c.source, c.sv, n->input(1), &gamma) ||
+        !StaticValue(c.source, c.sv, n->input(2), &beta) ||
+        !StaticValue(c.source, c.sv, n->input(3), &mean) ||
+        !StaticValue(c.source, c.sv, n->input(4), &var)) {
+      return false;
+    }
+    double eps = 1e-5;
+    for (const auto& a : n->attribute()) {
+      if (a.name() == "epsilon") eps = a.f();
+    }
+    std::vector<double> g, b, m, v;
+    if (!PerChannel(gamma, channels, &g) || !PerChannel(beta, channels, &b) ||
+        !PerChannel(mean, channels, &m) || !PerChannel(var, channels, &v)) {
+      return false;
+    }
+    scale->resize(g.size());
+    shift->resize(g.size());
+    for (size_t o = 0; o < g.size(); ++o) {
+      (*scale)[o] = g[o] / std::sqrt(v[o] + eps);
+      (*shift)[o] = b[o] - m[o] * (*scale)[o];
+    }
+    *what = fmt::format("BatchNorm '{}' (epsilon {:g})", n->name(), eps);
+    return true;
+  }
+  if (n->op_type() != "Mul" || n->input_size() != 2) return false;
+  const onnx::NodeProto* add = only(n->output(0));
+  if (add == nullptr || add->op_type() != "Add" || add->input_size() != 2) return false;
+  const std::string& mul_operand = n->input(0) == conv.output(0) ? n->input(1) : n->input(0);
+  const std::string& add_operand = add->input(0) == n->output(0) ? add->input(1) : add->input(0);
+  Tensor mt, at;
+  if (!StaticValue(c.source, c.sv, mul_operand, &mt) ||
+      !StaticValue(c.source, c.sv, add_operand, &at) || !PerChannel(mt, channels, scale) ||
+      !PerChannel(at, channels, shift)) {
+    return false;
+  }
+  *what = fmt::format("Mul '{}' + Add '{}' (a decomposed BatchNorm)", n->name(), add->name());
+  return true;
+}
+
 std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   std::vector<Candidate> r;
   if (c.mi < 0) return r;
@@ -156,34 +220,22 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
       tn.input_size() < 2) {
     return r;
   }
-  auto consumers = c.si.consumers.find(sn.output(0));
-  if (consumers == c.si.consumers.end() || consumers->second.size() != 1) return r;
-  const auto& bn = c.source.graph().node(consumers->second.front());
-  if (bn.op_type() != "BatchNormalization" || bn.input_size() < 5) return r;
-  Tensor w, gamma, beta, mean, var, bias;
-  if (!StaticValue(c.source, c.sv, sn.input(1), &w) ||
-      !StaticValue(c.source, c.sv, bn.input(1), &gamma) ||
-      !StaticValue(c.source, c.sv, bn.input(2), &beta) ||
-      !StaticValue(c.source, c.sv, bn.input(3), &mean) ||
-      !StaticValue(c.source, c.sv, bn.input(4), &var) || w.rank() != 4) {
-    return r;
-  }
+  Tensor w, bias;
+  if (!StaticValue(c.source, c.sv, sn.input(1), &w) || w.rank() != 4) return r;
+  const int64_t out_ch = w.dim(0), per = w.numel() / std::max<int64_t>(out_ch, 1);
+  std::vector<double> scale, shift;
+  std::string what;
+  if (!SourceAffine(c, sn, out_ch, &scale, &shift, &what)) return r;
   bool has_bias = sn.input_size() > 2 && !sn.input(2).empty() &&
                   StaticValue(c.source, c.sv, sn.input(2), &bias);
-  double eps = 1e-5;
-  for (const auto& a : bn.attribute()) {
-    if (a.name() == "epsilon") eps = a.f();
-  }
-  const int64_t out_ch = w.dim(0), per = w.numel() / std::max<int64_t>(out_ch, 1);
   std::vector<float> wf(static_cast<size_t>(w.numel())), bf(static_cast<size_t>(out_ch));
   for (int64_t o = 0; o < out_ch; ++o) {
-    double scale = gamma.GetDouble(o) / std::sqrt(var.GetDouble(o) + eps);
-    for (int64_t k = 0; k < per; ++k) {
-      wf[static_cast<size_t>(o * per + k)] = static_cast<float>(w.GetDouble(o * per + k) * scale);
+    double k = scale[static_cast<size_t>(o)];
+    for (int64_t j = 0; j < per; ++j) {
+      wf[static_cast<size_t>(o * per + j)] = static_cast<float>(w.GetDouble(o * per + j) * k);
     }
     double b = has_bias ? bias.GetDouble(o) : 0.0;
-    bf[static_cast<size_t>(o)] =
-        static_cast<float>((b - mean.GetDouble(o)) * scale + beta.GetDouble(o));
+    bf[static_cast<size_t>(o)] = static_cast<float>(b * k + shift[static_cast<size_t>(o)]);
   }
   Tensor folded = Tensor::FromVector<float>(w.shape(), wf);
   Tensor target_w;
@@ -196,8 +248,7 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   Candidate k{"restore the weights with the source's BatchNorm folded in",
               fmt::format("input 1 '{}'{}", tn.input(1),
                           tn.input_size() > 2 ? fmt::format(", input 2 '{}'", tn.input(2)) : ""),
-              fmt::format("source '{}' x BatchNorm '{}' (epsilon {:g}){}", sn.input(1), bn.name(),
-                          eps, nhwc ? " permuted to NHWC" : ""),
+              fmt::format("source '{}' x {}{}", sn.input(1), what, nhwc ? " permuted to NHWC" : ""),
               c.target.proto()};
   auto* g = k.proto.mutable_graph();
   std::string wn = Unique(*g, "folded_" + sn.input(1));
