@@ -101,7 +101,7 @@ struct Repro {
   Model model;
   ValueMap inputs;
   int original_nodes = 0, reduced_nodes = 0, frozen_inputs = 0, tests = 0;
-  std::vector<int> incidental;  // nodes a wrong value does not depend on (IncidentalNodes)
+  std::vector<int> incidental;  // nodes the symptom does not depend on (IncidentalNodes)
 };
 
 struct FindingDraft {
@@ -673,12 +673,9 @@ class FuzzLoop {
     const std::string symptom = d.symptom;
     const std::string error_sig = ErrorSignature(d.symptom, d.message);
     const Tolerance tol = d.tol;
-    auto fails = [&](const Model& m, const ValueMap& in) {
+    auto fails = [&](const Model& m, const ValueMap& in) {  // the same crash/timeout/error
       Outcome out = probe.Run(m, in);
-      if (symptom == "crash" || symptom == "timeout" || symptom == "error") {
-        return out.symptom == symptom && ErrorSignature(out.symptom, out.message) == error_sig;
-      }
-      return false;
+      return out.symptom == symptom && ErrorSignature(out.symptom, out.message) == error_sig;
     };
     auto oracle = [&](const Model& m, const ValueMap& in) {
       if (symptom == "crash" || symptom == "timeout" || symptom == "error") return fails(m, in);
@@ -745,7 +742,7 @@ class FuzzLoop {
         names.push_back(n.op_type() + " '" + n.name() + "'");
       }
       d.details["incidental"] = r.incidental;  // node indices (ClusterUnassignedFindings)
-      d.details["incidental_nodes"] = names;   // swapped for other ops, still failing
+      d.details["incidental_nodes"] = names;   // replaced by other ops, still failing
     }
     d.details["tolerance"] = {{"rtol", d.tol.rtol}, {"atol", d.tol.atol}};
     json per_output = json::array();

@@ -8,11 +8,13 @@
 // divisor, a tie. When ref's value of such an op's input lies within `ulps` units in the last
 // place of its dtype from the discontinuity (distances from a zero boundary are measured in ULPs
 // of 1, since cancellation leaves an absolute error), an env whose upstream arithmetic rounds
-// differently may land on the other side. BoundaryEffect then re-runs ref with those elements
-// moved just across the boundary (all of them at once to each side, then each alone when there
-// are at most 8) and calls the difference a boundary effect only when one of those runs agrees
-// with the env's outputs within the tolerance: a near-boundary value elsewhere in the model
-// cannot hide an unrelated wrong value.
+// differently may land on the other side. The input may be computed, a graph input or an
+// initializer (Greater(w, Cos(x)) with w holding cos(x) itself). BoundaryEffect then re-runs ref
+// with those elements moved just across the boundary (all of them at once to each side, then a
+// greedy mix of single moves over at most 64 of them; with more, only those of an element-wise
+// op whose own output is a graph output differing at that position) and calls the difference a
+// boundary effect only when one of those runs agrees with the env's outputs within the
+// tolerance: a near-boundary value elsewhere in the model cannot hide an unrelated wrong value.
 //
 // Tolerance per output (OutputTolerances): the ops on the output's path (its ancestors) add a
 // weight: data movement, selection and exact ops (Reshape, Transpose, Gather, Concat, Slice,
