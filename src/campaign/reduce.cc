@@ -302,8 +302,15 @@ std::vector<int> IncidentalNodes(const Model& model, const ValueMap& inputs,
         }
       }
     }
-    auto it = n.input_size() > 0 ? elem.find(n.input(0)) : elem.end();
-    for (const std::string& swap : Swaps(n, it == elem.end() ? 0 : it->second)) {
+    int32_t in_type = 0;  // input 0's element type: declared, else from ref's value
+    if (n.input_size() > 0) {
+      if (auto it = elem.find(n.input(0)); it != elem.end()) in_type = it->second;
+      auto v = values.find(n.input(0));
+      if (in_type == 0 && v != values.end() && v->second.is_tensor()) {
+        in_type = static_cast<int32_t>(v->second.tensor.dtype());
+      }
+    }
+    for (const std::string& swap : Swaps(n, in_type)) {
       onnx::ModelProto proto = model.proto();
       onnx::NodeProto* m = proto.mutable_graph()->mutable_node(i);
       m->set_op_type(swap);

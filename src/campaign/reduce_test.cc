@@ -210,6 +210,35 @@ TEST(IncidentalNodes, TheProducerOfAnIgnoredAbsIsIncidental) {
   EXPECT_EQ(IncidentalNodes(AbsOfSub(true), in, abs_of_node), std::vector<int>{0});
 }
 
+// An op swap needs the element type of the node's first input; an intermediate tensor has no
+// declared type (no value_info), so it comes from ref's value: Abs over Relu(x) gets Neg and
+// Identity tried, not Identity alone.
+TEST(IncidentalNodes, SwapsKnowTheTypeOfIntermediateTensors) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("abs_of_relu");
+  AddInput(g, "x", {4});
+  AddNode(g, "Relu", {"x"}, "r");
+  AddNode(g, "Abs", {"r"}, "z");
+  auto* out = g->add_output();
+  out->set_name("z");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  out->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  Model model = Model::FromProto(m, "", "abs of relu");
+  ValueMap in{{"x", Tensor::FromVector<float>({4}, {-1, 2, -3, 4})}};
+  std::vector<std::string> tried;
+  auto record = [&](const Model& c, const ValueMap&) {
+    tried.push_back(c.graph().node(1).op_type() + "<-" + c.graph().node(0).op_type());
+    return false;
+  };
+  IncidentalNodes(model, in, record);
+  // Relu: Neg over its value, then Neg, Abs, Identity; Abs (the output): Neg, Identity.
+  EXPECT_EQ(tried, (std::vector<std::string>{"Abs<-Neg", "Abs<-Neg", "Abs<-Abs", "Abs<-Identity",
+                                             "Neg<-Relu", "Identity<-Relu"}));
+}
+
 // The value swap keeps every downstream value: Neg over minus Sub's value feeds Abs exactly
 // what Sub fed it, so an oracle that checks Abs's output against |x - y| still holds.
 TEST(IncidentalNodes, TheValueSwapKeepsDownstreamValues) {
