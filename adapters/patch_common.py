@@ -3,7 +3,10 @@ files, adapters/torch_patch.py for PyTorch state dicts): the repair's edits as n
 twin's old initializers, and the layouts a converter may have stored a weight in."""
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import sys
+from typing import Any, Callable
 
 import numpy as np
 
@@ -65,3 +68,35 @@ def value_edits(before: Any, after: Any) -> tuple[dict[str, Any], list[str]]:
             elif not np.array_equal(a_new, a_old):
                 values[name] = a_new
     return values, other
+
+
+def finish(report: dict[str, Any], out: str, save: Callable[[str], None]) -> int:
+    """Writes the patched target (`save` to a temporary path, then renamed to `out`, an earlier
+    file's stale sidecars removed) when every changed initializer was patched and nothing else
+    changed; 0 then, 3 when the target cannot be patched that way (nothing is written)."""
+    ok = not report["unpatched"] and not report["edits_outside_initializers"] and \
+        bool(report["patched"])
+    if ok:
+        tmp = out + ".tmp" + os.path.splitext(out)[1]
+        save(tmp)
+        os.replace(tmp, out)
+        for stale in (out + ".twin.onnx", out + ".concord.json"):  # an earlier file's sidecars
+            if os.path.exists(stale):
+                os.remove(stale)
+    return 0 if ok else 3
+
+
+def main(argv: list[str], patch: Callable[..., tuple[int, dict[str, Any]]], doc: str,
+         errors: tuple[type[Exception], ...]) -> int:
+    """A patcher's command line: TARGET TWIN FIXED_TWIN OUT; the report as one JSON line; bad
+    input (`errors`) is {"error"} and exit 2."""
+    if len(argv) != 5:
+        print(doc, file=sys.stderr)
+        return 2
+    try:
+        rc, report = patch(*argv[1:])
+    except errors as e:
+        print(json.dumps({"error": str(e)}))
+        return 2
+    print(json.dumps(report))
+    return rc

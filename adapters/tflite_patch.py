@@ -18,14 +18,13 @@ weights are unique in practice; a tensor found twice or nowhere is reported, not
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 from typing import Any
 
 import numpy as np
 
-from patch_common import layouts, value_edits
+from patch_common import finish, layouts, value_edits
+from patch_common import main as patch_main
 
 
 def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[str, Any]]:
@@ -56,30 +55,15 @@ def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[
         data[at:at + size] = np.ascontiguousarray(fresh).tobytes()
         report["patched"].append({"initializer": name, "layout": layout, "offset": at,
                                   "bytes": size})
-    ok = not report["unpatched"] and not report["edits_outside_initializers"] and \
-        bool(report["patched"])
-    if ok:
-        tmp = out + ".tmp"
-        with open(tmp, "wb") as f:
+    def save(path: str) -> None:
+        with open(path, "wb") as f:
             f.write(data)
-        os.replace(tmp, out)
-        for stale in (out + ".twin.onnx", out + ".concord.json"):  # an earlier file's sidecars
-            if os.path.exists(stale):
-                os.remove(stale)
-    return (0 if ok else 3), report
+
+    return finish(report, out, save), report
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        rc, report = patch(*argv[1:])
-    except (OSError, ValueError) as e:
-        print(json.dumps({"error": str(e)}))
-        return 2
-    print(json.dumps(report))
-    return rc
+    return patch_main(argv, patch, __doc__ or "", (OSError, ValueError))
 
 
 if __name__ == "__main__":

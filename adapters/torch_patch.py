@@ -18,14 +18,13 @@ found in no tensor or in several is reported, not guessed.
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 from typing import Any
 
 import numpy as np
 
-from patch_common import layouts, value_edits
+from patch_common import finish, layouts, value_edits
+from patch_common import main as patch_main
 
 
 def _channel_scale(old: Any, t: Any) -> Any:
@@ -96,29 +95,11 @@ def patch(target: str, twin: str, fixed_twin: str, out: str) -> tuple[int, dict[
                 if scale is not None else dict(layouts(new))[layout]
             tensors[tensor].copy_(torch.from_numpy(np.array(fresh)))  # a writable copy
             report["patched"].append({"initializer": name, "tensor": tensor, "layout": layout})
-    ok = not report["unpatched"] and not report["edits_outside_initializers"] and \
-        bool(report["patched"])
-    if ok:
-        tmp = out + ".tmp" + os.path.splitext(out)[1]
-        save(tmp)
-        os.replace(tmp, out)
-        for stale in (out + ".twin.onnx", out + ".concord.json"):  # an earlier file's sidecars
-            if os.path.exists(stale):
-                os.remove(stale)
-    return (0 if ok else 3), report
+    return finish(report, out, save), report
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        rc, report = patch(*argv[1:])
-    except (OSError, ValueError, RuntimeError) as e:
-        print(json.dumps({"error": str(e)}))
-        return 2
-    print(json.dumps(report))
-    return rc
+    return patch_main(argv, patch, __doc__ or "", (OSError, ValueError, RuntimeError))
 
 
 if __name__ == "__main__":
