@@ -30,23 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from cross_framework_faults import concord  # concord ARGS --json: (exit, document, seconds)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONCORD = os.path.join(REPO, "build", "bin", "concord")
 
 
 def log(msg: str) -> None:
     print("[fetafix_eval] " + msg, file=sys.stderr, flush=True)
-
-
-def concord(args: list[str], timeout: int = 3600) -> tuple[int, dict[str, Any], float]:
-    t0 = time.time()
-    p = subprocess.run([CONCORD] + args + ["--json"], capture_output=True, text=True,
-                       timeout=timeout)
-    try:
-        doc: dict[str, Any] = json.loads(p.stdout)
-    except json.JSONDecodeError:
-        doc = {"error": {"message": (p.stderr or p.stdout)[-400:]}}
-    return p.returncode, doc, time.time() - t0
 
 
 def write_inputs(photos: str, out: str, side: int, nhwc: bool) -> int:
