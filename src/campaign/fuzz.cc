@@ -492,17 +492,14 @@ class FuzzLoop {
   void Judge(size_t k, const FuzzCase& c, const RefRun& ref, const Tolerance& tol, Outcome* out,
              json* perf) {
     if (!out->symptom.empty()) return;
-    std::string why = Disagreement(ref.outputs, out->outputs, OutputTolerances(c.model, tol));
-    if (!why.empty()) {
-      auto undefined = SpecUndefinedReason(c.model, ref.taps);
-      std::optional<std::string> boundary;
-      if (!undefined) {
-        boundary = BoundaryEffect(c.model, c.inputs, ref.taps, out->outputs, tol, o_.boundary_ulps);
-      }
-      out->symptom = undefined ? "undefined" : boundary ? "boundary" : "inconsistent";
-      out->message = undefined  ? why + " — " + *undefined
-                     : boundary ? why + " — " + *boundary
-                                : why;
+    ValueCheck v =
+        JudgeValues(c.model, c.inputs, ref.outputs, ref.taps, out->outputs, tol, o_.boundary_ulps);
+    if (v.verdict != ValueVerdict::kAgrees) {
+      out->symptom = v.verdict == ValueVerdict::kUndefined  ? "undefined"
+                     : v.verdict == ValueVerdict::kBoundary ? "boundary"
+                                                            : "inconsistent";
+      out->message =
+          v.verdict == ValueVerdict::kWrong ? v.difference : v.difference + " — " + v.reason;
       return;
     }
     // Performance: env time relative to ref, against this env's running median.

@@ -24,7 +24,9 @@ using json = nlohmann::json;
 ValueCheck CheckValues(EnvRunner& env, const Model& model, const ValueMap& inputs,
                        const Tolerance& tol, int boundary_ulps) {
   Outcome out = env.Run(model, inputs);
-  if (!out.symptom.empty()) return {ValueVerdict::kEnvFailed, out.symptom + ": " + out.message};
+  if (!out.symptom.empty()) {
+    return {ValueVerdict::kEnvFailed, out.symptom + ": " + out.message, ""};
+  }
   std::vector<Value> want;
   ValueMap taps = inputs;
   try {
@@ -32,15 +34,24 @@ ValueCheck CheckValues(EnvRunner& env, const Model& model, const ValueMap& input
     want = PrepareReference(model)->RunWithTaps(inputs, &t);
     for (auto& [k, v] : t) taps[k] = std::move(v);
   } catch (const Error& e) {
-    return {ValueVerdict::kRefFailed, e.what()};
+    return {ValueVerdict::kRefFailed, e.what(), ""};
   }
-  std::string diff = Disagreement(want, out.outputs, OutputTolerances(model, tol));
-  if (diff.empty()) return {ValueVerdict::kAgrees, ""};
-  if (auto why = SpecUndefinedReason(model, taps)) return {ValueVerdict::kUndefined, *why};
-  if (auto why = BoundaryEffect(model, inputs, taps, out.outputs, tol, boundary_ulps)) {
-    return {ValueVerdict::kBoundary, *why};
+  return JudgeValues(model, inputs, want, taps, out.outputs, tol, boundary_ulps);
+}
+
+ValueCheck JudgeValues(const Model& model, const ValueMap& inputs,
+                       const std::vector<Value>& ref_outputs, const ValueMap& ref_taps,
+                       const std::vector<Value>& env_outputs, const Tolerance& tol,
+                       int boundary_ulps) {
+  std::string diff = Disagreement(ref_outputs, env_outputs, OutputTolerances(model, tol));
+  if (diff.empty()) return {ValueVerdict::kAgrees, "", ""};
+  if (auto why = SpecUndefinedReason(model, ref_taps)) {
+    return {ValueVerdict::kUndefined, *why, diff};
   }
-  return {ValueVerdict::kWrong, diff};
+  if (auto why = BoundaryEffect(model, inputs, ref_taps, env_outputs, tol, boundary_ulps)) {
+    return {ValueVerdict::kBoundary, *why, diff};
+  }
+  return {ValueVerdict::kWrong, diff, diff};
 }
 
 int64_t BugRootCauses(Store& store) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "compare/compare.h"
 #include "ir/model.h"
@@ -27,9 +28,18 @@ class EnvRunner;  // campaign/fuzz_runner.h
 enum class ValueVerdict { kAgrees, kWrong, kBoundary, kUndefined, kEnvFailed, kRefFailed };
 struct ValueCheck {
   ValueVerdict verdict = ValueVerdict::kAgrees;
-  std::string reason;  // the disagreement, the boundary or undefined explanation, the failure
+  std::string reason;      // the disagreement, the boundary or undefined explanation, the failure
+  std::string difference;  // the disagreement, whenever the outputs differ
 };
-// `tol` is the campaign tolerance (scaled per output by OutputTolerances).
+// The verdict on outputs the env computed, against ref's outputs and taps on the same inputs:
+// agrees, else undefined (spec-undefined behaviour), boundary, or wrong. `tol` is the campaign
+// tolerance (scaled per output by OutputTolerances).
+ValueCheck JudgeValues(const Model& model, const ValueMap& inputs,
+                       const std::vector<Value>& ref_outputs, const ValueMap& ref_taps,
+                       const std::vector<Value>& env_outputs, const Tolerance& tol,
+                       int boundary_ulps);
+// Runs the env and ref on (model, inputs) and judges them (JudgeValues); env or ref failing is
+// its own verdict.
 ValueCheck CheckValues(EnvRunner& env, const Model& model, const ValueMap& inputs,
                        const Tolerance& tol, int boundary_ulps);
 
