@@ -512,8 +512,45 @@ struct Aligner {
         out[t] = {other, "value", dv};
         return;
       }
+      if (Folded(t, s, d)) return;
     }
     out[t] = {s, method, d};
+  }
+
+  // The source tensors after s along its affine tail (AffineStep), each s's only consumer.
+  std::vector<std::string> AffineTail(std::string s) const {
+    std::vector<std::string> r;
+    for (int guard = 0; guard < 16; ++guard) {
+      auto c = src.consumers.find(s);
+      if (c == src.consumers.end() || c->second.size() != 1) break;
+      int j = c->second.front();
+      if (!AffineStep(src, j, s) || src.node(j).output_size() < 1) break;
+      s = src.node(j).output(0);
+      if (!SourceHasValue(s)) break;
+      r.push_back(s);
+    }
+    return r;
+  }
+
+  // Aligns t, a weight op's output that diverges from s, with the end of s's affine tail (a
+  // BatchNorm the target folded into the op) when one tensor of it is nearer to t than s is:
+  // agreeing, or at under half of s's relative L2 error (float16 or quantized weights).
+  bool Folded(const std::string& t, const std::string& s, const Divergence& d) {
+    auto p = tgt.producer.find(t);
+    if (p == tgt.producer.end() || !WeightOp(tgt.node(p->second).op_type())) return false;
+    std::string best;
+    Divergence bd;
+    for (const std::string& c : AffineTail(s)) {
+      Divergence dc = Across(c, t);
+      if (!dc.compared || dc.shape_mismatch || dc.dtype_mismatch) continue;
+      if (best.empty() || dc.rel_l2 < bd.rel_l2) {
+        best = c;
+        bd = dc;
+      }
+    }
+    if (best.empty() || !(bd.agree || bd.rel_l2 < 0.5 * d.rel_l2)) return false;
+    out[t] = {best, "folded", bd};
+    return true;
   }
 
   void AlignOne(int i, int k, const std::string& t) {
@@ -551,13 +588,15 @@ struct Aligner {
       return;
     }
     if (!s.empty()) {
-      out[t] = {s, "structure", ds};
+      if (!Folded(t, s, ds)) out[t] = {s, "structure", ds};
       return;
     }
     // 6. Anchor order: the i-th node of an anchor op type <-> the source's i-th.
     int j = order_pair[static_cast<size_t>(i)];
     if (j >= 0 && k < src.node(j).output_size() && SourceHasValue(src.node(j).output(k))) {
-      out[t] = {src.node(j).output(k), "order", Across(src.node(j).output(k), t)};
+      const std::string& so = src.node(j).output(k);
+      Divergence d = Across(so, t);
+      if (d.agree || !Folded(t, so, d)) out[t] = {so, "order", d};
     }
   }
 
@@ -612,6 +651,24 @@ struct Aligner {
     if (cit == src.consumers.end()) return "";
     for (int j : cit->second) {
       const auto& sn = src.node(j);
+      if (sn.op_type() == "Pad" && tn.op_type() == "Conv" && sn.output_size() == 1) {
+        // A zero Pad the target folded into its Conv's pads: look one node further.
+        auto mapped_past = mapped;
+        mapped_past[0].second = sn.output(0);
+        std::string s = StructuralAmong(tn, k, sn.output(0), mapped_past);
+        if (!s.empty()) return s;
+      }
+    }
+    return StructuralAmong(tn, k, mapped[0].second, mapped);
+  }
+
+  // Output k of a consumer of source tensor `from` with tn's op type and these activation inputs.
+  std::string StructuralAmong(const onnx::NodeProto& tn, int k, const std::string& from,
+                              const std::vector<std::pair<int, std::string>>& mapped) {
+    auto cit = src.consumers.find(from);
+    if (cit == src.consumers.end()) return "";
+    for (int j : cit->second) {
+      const auto& sn = src.node(j);
       if (sn.op_type() != tn.op_type() || sn.output_size() <= k) continue;
       auto sacts = src.ActivationInputs(j);
       if (sacts != mapped) continue;
@@ -622,6 +679,30 @@ struct Aligner {
 };
 
 }  // namespace
+
+bool AffineStep(const ModelIndex& m, int i, const std::string& in) {
+  const auto& n = m.node(i);
+  if (n.op_type() == "BatchNormalization") return n.input_size() >= 5 && n.input(0) == in;
+  static const std::set<std::string> kArith = {"Mul", "Add", "Sub", "Div"};
+  if (!kArith.count(n.op_type()) || n.input_size() != 2) return false;
+  if (n.op_type() == "Div" && n.input(0) != in) return false;  // c / x is not affine in x
+  const std::string& other = n.input(0) == in ? n.input(1) : n.input(0);
+  return (n.input(0) == in || n.input(1) == in) && m.IsStatic(other);
+}
+
+int AffineHead(const ModelIndex& m, const std::string& t) {
+  auto p = m.producer.find(t);
+  if (p == m.producer.end()) return -1;
+  int i = p->second;
+  for (int guard = 0; guard < 16; ++guard) {
+    auto acts = m.ActivationInputs(i);
+    if (acts.size() != 1 || !AffineStep(m, i, acts[0].second)) break;
+    auto q = m.producer.find(acts[0].second);
+    if (q == m.producer.end()) break;
+    i = q->second;
+  }
+  return i;
+}
 
 bool StaticValue(const Model& m, const SideValues& v, const std::string& name, Tensor* out) {
   for (const auto& t : m.graph().initializer()) {

@@ -26,9 +26,15 @@
 //             Convs reading the same tensor;
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
-//             aligned to each other, input by input;
+//             aligned to each other, input by input (a source zero Pad before a Conv looked
+//             through: converters fold it into the Conv's pads);
 //   value     some source tensor of the same element count holds the same values within
 //             tolerance on every input set (fused/split nodes, Identity, renamed graphs);
+//   folded    (a Conv/ConvTranspose/Gemm/MatMul whose pair by map, layer, weights or structure
+//             diverges, with no source tensor holding its values) the end of the source node's
+//             per-channel affine tail (BatchNormalization, Mul/Add/Sub/Div by a static tensor)
+//             when that is nearer than the node's own output: a BatchNorm the target folded in,
+//             under float16 or quantized weights where nothing agrees within tolerance;
 //   order     FetaFix's anchor order, last: the i-th target node of an anchor op type (Conv,
 //             Gemm, MatMul, pooling, BatchNormalization, Softmax, Concat, Resize) <-> the i-th
 //             of the source when both have as many.
@@ -93,9 +99,17 @@ void Accumulate(Divergence* acc, const Divergence& d);
 
 struct Alignment {
   std::string source;  // source tensor name
-  std::string method;  // input, name, map, layer, weights, output, structure, value, order
+  std::string method;  // input, name, map, layer, weights, output, structure, value, folded,
+                       // order
   Divergence div;      // aggregated over input sets
 };
+
+// Whether source node i is one step of a per-channel affine tail reading activation `in`: a
+// BatchNormalization of it, or a Mul/Add/Sub/Div of it and a static tensor.
+bool AffineStep(const ModelIndex& m, int i, const std::string& in);
+// The head of the affine tail that ends at tensor t: the producer of the first tensor before
+// any AffineStep nodes (t's own producer when none); -1 when t has no producer.
+int AffineHead(const ModelIndex& m, const std::string& t);
 
 // A static tensor's value: the initializer of that name, else its tapped value on set 0 (a
 // Constant output, or a tensor computed from statics only); false when neither exists.

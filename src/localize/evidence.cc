@@ -176,6 +176,61 @@ std::string Absent(const std::string& name, const char* absent = "(absent)") {
   return name.empty() ? absent : name;
 }
 
+// Whether source tensor `t` is a zero Pad of spatial axes only (constant mode, value 0, the first
+// two axes unpadded, static pads), as a converter folds into the next Conv's pads: its data
+// input and the spatial pads in Conv order (begins, then ends).
+bool FusablePad(const Sides& s, const std::string& t, std::string* data,
+                std::vector<int64_t>* spatial) {
+  auto p = s.si.producer.find(t);
+  if (p == s.si.producer.end()) return false;
+  const auto& n = s.si.node(p->second);
+  if (n.op_type() != "Pad" || n.input_size() < 1) return false;
+  std::vector<int64_t> pads;
+  for (const auto& a : n.attribute()) {
+    if (a.name() == "mode" && a.s() != "constant") return false;
+    if (a.name() == "value" && a.f() != 0) return false;
+    if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
+  }
+  Tensor pt, cv;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    if (!StaticValue(*s.si.model, s.sv, n.input(1), &pt)) return false;
+    pads.clear();
+    for (int64_t i = 0; i < pt.numel(); ++i) pads.push_back(static_cast<int64_t>(pt.GetDouble(i)));
+  }
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    if (!StaticValue(*s.si.model, s.sv, n.input(2), &cv) || cv.numel() != 1 || cv.GetDouble(0))
+      return false;
+  }
+  if (n.input_size() > 3 && !n.input(3).empty()) return false;  // axes: not worth the cases
+  const size_t rank = pads.size() / 2;
+  if (rank < 3 || pads.size() != 2 * rank) return false;
+  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1]) return false;
+  spatial->clear();
+  for (size_t e = 0; e < 2; ++e) {
+    for (size_t d = 2; d < rank; ++d) spatial->push_back(pads[e * rank + d]);
+  }
+  *data = n.input(0);
+  return true;
+}
+
+// The source Conv's pads with the zero Pad that feeds it folded in, when the target's input is
+// aligned to that Pad's data input (the converter fused the Pad); "" otherwise.
+std::string FusedPads(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn) {
+  if (sn.op_type() != "Conv" || sn.input_size() < 1 || tn.input_size() < 1) return "";
+  std::string data;
+  std::vector<int64_t> extra;
+  if (!FusablePad(s, sn.input(0), &data, &extra)) return "";
+  auto it = s.align.find(tn.input(0));
+  if (it == s.align.end() || it->second.source != data) return "";
+  std::vector<int64_t> pads(extra.size(), 0);
+  for (const auto& a : sn.attribute()) {
+    if (a.name() == "pads" && static_cast<size_t>(a.ints_size()) == pads.size())
+      pads.assign(a.ints().begin(), a.ints().end());
+  }
+  for (size_t i = 0; i < pads.size(); ++i) pads[i] += extra[i];
+  return fmt::format("{}", pads);
+}
+
 // An activation input of tn at position p whose aligned source tensor is not the source node's
 // input there (different names holding the same values count as the same input).
 void CompareActivation(const Sides& s, int p, const std::string& tin, const std::string& sin,
@@ -183,6 +238,11 @@ void CompareActivation(const Sides& s, int p, const std::string& tin, const std:
   auto it = s.align.find(tin);
   std::string got = it == s.align.end() ? "" : it->second.source;
   bool same = !tin.empty() && !sin.empty() && got == sin;
+  std::string pad_data;
+  std::vector<int64_t> unused;
+  if (!same && !got.empty() && FusablePad(s, sin, &pad_data, &unused) && pad_data == got) {
+    same = true;  // the converter folded the source's zero Pad into this node (FusedPads)
+  }
   if (!same && !got.empty() && !sin.empty()) {
     Divergence acc;
     for (size_t k = 0; k < s.sv.sets.size(); ++k) {
@@ -237,6 +297,7 @@ json AttributeDiffs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeP
   json diffs = json::array();
   auto ta = Attrs(tn, s.ti.model->Opset(tn.domain()));
   auto sa = Attrs(sn, s.si.model->Opset(sn.domain()));
+  if (std::string fused = FusedPads(s, sn, tn); !fused.empty()) sa["pads"] = fused;
   std::set<std::string> names;
   for (auto& [k, v] : ta) names.insert(k);
   for (auto& [k, v] : sa) names.insert(k);

@@ -231,9 +231,19 @@ int FindCounterpart(const Analysis& a, int culprit, std::string* how) {
   for (const auto& o : n.output()) {
     auto it = a.align.find(o);
     if (it == a.align.end() || it->second.method == "input") continue;
+    if (it->second.method == "folded") {
+      *how = "output aligned past the source node's affine tail (a BatchNorm folded in)";
+      return AffineHead(a.si, it->second.source);
+    }
     auto p = a.si.producer.find(it->second.source);
     if (p != a.si.producer.end()) {
       *how = "output aligned by " + it->second.method;
+      int head = AffineHead(a.si, it->second.source);
+      if (a.source().graph().node(p->second).op_type() != n.op_type() && head >= 0 &&
+          a.source().graph().node(head).op_type() == n.op_type()) {
+        *how += ", past the source node's affine tail (a BatchNorm folded in)";
+        return head;
+      }
       return p->second;
     }
   }

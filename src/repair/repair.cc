@@ -13,6 +13,7 @@
 #include "ir/json_number.h"
 #include "ir/random.h"
 #include "ir/tensor_io.h"
+#include "repair/precision.h"
 
 namespace concord::repair {
 
@@ -51,6 +52,7 @@ struct Context {
   const SideValues& sv;
   const ModelIndex& si;
   const Model& target;
+  const SideValues& tv;  // the target's tapped values on the search sets
   const std::map<std::string, Alignment>& align;
   const LocalizeResult& lr;
   int ci;  // culprit index in the target
@@ -147,70 +149,6 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
 // consumer is a BatchNormalization B and the target node is a Conv whose weight has M's shape
 // (or its NHWC permutation), the target's weight and bias become W * s and (b - mean) * s + beta
 // with s = gamma / sqrt(var + epsilon) per output channel. Verified like every candidate.
-// Per-output-channel values of a static tensor: its own when it has one per channel, its one
-// value repeated when it is a scalar; false otherwise.
-bool PerChannel(const Tensor& t, int64_t channels, std::vector<double>* out) {
-  if (t.numel() != channels && t.numel() != 1) return false;
-  out->resize(static_cast<size_t>(channels));
-  for (int64_t o = 0; o < channels; ++o) {
-    (*out)[static_cast<size_t>(o)] = t.GetDouble(t.numel() == 1 ? 0 : o);
-  }
-  return true;
-}
-
-// The per-channel affine map y = x * scale + shift the source applies to conv node `conv`'s
-// output: a BatchNormalization, or a Mul by a static per-channel tensor followed by an Add of
-// one (a BatchNorm tf2onnx decomposed). `what` names it. False when neither follows.
-bool SourceAffine(const Context& c, const onnx::NodeProto& conv, int64_t channels,
-                  std::vector<double>* scale, std::vector<double>* shift, std::string* what) {
-  auto only = [&](const std::string& tensor) -> const onnx::NodeProto* {
-    auto it = c.si.consumers.find(tensor);
-    if (it == c.si.consumers.end() || it->second.size() != 1) return nullptr;
-    return &c.source.graph().node(it->second.front());
-  };
-  const onnx::NodeProto* n = only(conv.output(0));
-  if (n == nullptr) return false;
-  if (n->op_type() == "BatchNormalization" && n->input_size() >= 5) {
-    Tensor gamma, beta, mean, var;
-    if (!StaticValue(c.source, c.sv, n->input(1), &gamma) ||
-        !StaticValue(c.source, c.sv, n->input(2), &beta) ||
-        !StaticValue(c.source, c.sv, n->input(3), &mean) ||
-        !StaticValue(c.source, c.sv, n->input(4), &var)) {
-      return false;
-    }
-    double eps = 1e-5;
-    for (const auto& a : n->attribute()) {
-      if (a.name() == "epsilon") eps = a.f();
-    }
-    std::vector<double> g, b, m, v;
-    if (!PerChannel(gamma, channels, &g) || !PerChannel(beta, channels, &b) ||
-        !PerChannel(mean, channels, &m) || !PerChannel(var, channels, &v)) {
-      return false;
-    }
-    scale->resize(g.size());
-    shift->resize(g.size());
-    for (size_t o = 0; o < g.size(); ++o) {
-      (*scale)[o] = g[o] / std::sqrt(v[o] + eps);
-      (*shift)[o] = b[o] - m[o] * (*scale)[o];
-    }
-    *what = fmt::format("BatchNorm '{}' (epsilon {:g})", n->name(), eps);
-    return true;
-  }
-  if (n->op_type() != "Mul" || n->input_size() != 2) return false;
-  const onnx::NodeProto* add = only(n->output(0));
-  if (add == nullptr || add->op_type() != "Add" || add->input_size() != 2) return false;
-  const std::string& mul_operand = n->input(0) == conv.output(0) ? n->input(1) : n->input(0);
-  const std::string& add_operand = add->input(0) == n->output(0) ? add->input(1) : add->input(0);
-  Tensor mt, at;
-  if (!StaticValue(c.source, c.sv, mul_operand, &mt) ||
-      !StaticValue(c.source, c.sv, add_operand, &at) || !PerChannel(mt, channels, scale) ||
-      !PerChannel(at, channels, shift)) {
-    return false;
-  }
-  *what = fmt::format("Mul '{}' + Add '{}' (a decomposed BatchNorm)", n->name(), add->name());
-  return true;
-}
-
 std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   std::vector<Candidate> r;
   if (c.mi < 0) return r;
@@ -222,24 +160,15 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   }
   Tensor w, bias;
   if (!StaticValue(c.source, c.sv, sn.input(1), &w) || w.rank() != 4) return r;
-  const int64_t out_ch = w.dim(0), per = w.numel() / std::max<int64_t>(out_ch, 1);
   std::vector<double> scale, shift;
   std::string what;
-  if (!SourceAffine(c, sn, out_ch, &scale, &shift, &what)) return r;
+  if (!SourceAffine(c.source, c.sv, c.si, sn, w.dim(0), &scale, &shift, &what)) return r;
   bool has_bias = sn.input_size() > 2 && !sn.input(2).empty() &&
                   StaticValue(c.source, c.sv, sn.input(2), &bias);
-  std::vector<float> wf(static_cast<size_t>(w.numel())), bf(static_cast<size_t>(out_ch));
-  for (int64_t o = 0; o < out_ch; ++o) {
-    double k = scale[static_cast<size_t>(o)];
-    for (int64_t j = 0; j < per; ++j) {
-      wf[static_cast<size_t>(o * per + j)] = static_cast<float>(w.GetDouble(o * per + j) * k);
-    }
-    double b = has_bias ? bias.GetDouble(o) : 0.0;
-    bf[static_cast<size_t>(o)] = static_cast<float>(b * k + shift[static_cast<size_t>(o)]);
-  }
-  Tensor folded = Tensor::FromVector<float>(w.shape(), wf);
+  Tensor folded, folded_b;
+  FoldAffine(w, has_bias ? &bias : nullptr, scale, shift, &folded, &folded_b);
   Tensor target_w;
-  if (!StaticValue(c.target, SideValues(), tn.input(1), &target_w)) return r;
+  if (!StaticValue(c.target, c.tv, tn.input(1), &target_w)) return r;
   bool nhwc = target_w.shape() != folded.shape();
   if (nhwc) {
     folded = localize::PermuteLayout(folded, false);
@@ -254,7 +183,7 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   std::string wn = Unique(*g, "folded_" + sn.input(1));
   TensorToProto(folded, wn, g->add_initializer());
   std::string bname = Unique(*g, "folded_bias_" + sn.input(1));
-  TensorToProto(Tensor::FromVector<float>({out_ch}, bf), bname, g->add_initializer());
+  TensorToProto(folded_b, bname, g->add_initializer());
   auto* n = g->mutable_node(c.ci);
   n->set_input(1, wn);
   if (n->input_size() > 2) {
@@ -263,6 +192,86 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
     n->add_input(bname);
   }
   r.push_back(std::move(k));
+  return r;
+}
+
+// The conversion's precision undone (precision.h): every weight the target holds rounded to
+// float16 or int8 gets the source's float32 values back, biases with it, in one edit (one layer
+// at a time stalls: each restored layer still reads its rounded upstream). Offered when the
+// first divergent node's weights are such a rounding.
+std::vector<Candidate> PrecisionCandidate(const Context& c) {
+  std::vector<Candidate> r;
+  std::vector<RoundedParams> rounded = RoundedParameters(c.source, c.sv, c.si, c.target, c.tv);
+  // The culprit itself, or a node it reads (a MatMul's rounded weight shows at its bias Add).
+  std::set<std::string> read(c.target.graph().node(c.ci).input().begin(),
+                             c.target.graph().node(c.ci).input().end());
+  bool culprit = std::any_of(rounded.begin(), rounded.end(), [&](const RoundedParams& p) {
+    const auto& n = c.target.graph().node(p.target_node);
+    return p.target_node == c.ci || (n.output_size() > 0 && read.count(n.output(0)));
+  });
+  if (!culprit) return r;
+  std::map<std::string, int> kinds;
+  for (const auto& p : rounded) ++kinds[p.rounding];
+  std::vector<std::string> counts;
+  for (const auto& [k, n] : kinds) counts.push_back(fmt::format("{} {}", n, k));
+  Candidate k{
+      "restore the float32 weights of every layer the conversion rounded",
+      fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", ")),
+      "the source's weights and biases (BatchNorms folded in where the target fused them)",
+      c.target.proto()};
+  auto* g = k.proto.mutable_graph();
+  for (const auto& p : rounded) {
+    const std::string base = c.target.graph().node(p.target_node).input(1);
+    std::string wn = Unique(*g, "restored_" + base);
+    TensorToProto(p.weight, wn, g->add_initializer());
+    auto* n = g->mutable_node(p.target_node);
+    n->set_input(1, wn);
+    if (!p.has_bias) continue;
+    std::string bn = Unique(*g, "restored_bias_" + base);
+    TensorToProto(p.bias, bn, g->add_initializer());
+    n = g->mutable_node(p.target_node);
+    if (n->input_size() > 2) {
+      n->set_input(2, bn);
+    } else {
+      n->add_input(bn);
+    }
+  }
+  r.push_back(std::move(k));
+  return r;
+}
+
+// Quantize-dequantize round trips the conversion put on activations (or biases) taken out:
+// every one in the graph (an int8 graph), else the culprit's own (it is a quantizer, a
+// dequantizer, or reads one).
+std::vector<Candidate> QdqCandidates(const Context& c) {
+  std::vector<Candidate> r;
+  const auto& g = c.target.graph();
+  const auto& n = g.node(c.ci);
+  int q = -1;
+  if (n.op_type() == "QuantizeLinear" || n.op_type() == "DynamicQuantizeLinear") q = c.ci;
+  GraphIndex index(g);
+  auto quantizer_of = [&](const std::string& dq_output) {
+    auto d = index.producer.find(dq_output);
+    if (d == index.producer.end() || g.node(d->second).op_type() != "DequantizeLinear") return -1;
+    auto p = index.producer.find(g.node(d->second).input(0));
+    if (p == index.producer.end()) return -1;
+    const std::string& op = g.node(p->second).op_type();
+    return op == "QuantizeLinear" || op == "DynamicQuantizeLinear" ? p->second : -1;
+  };
+  if (n.op_type() == "DequantizeLinear" && n.output_size() > 0) q = quantizer_of(n.output(0));
+  for (int k = 0; k < n.input_size() && q < 0; ++k) q = quantizer_of(n.input(k));
+  if (q < 0) return r;
+  const auto& qn = g.node(q);
+  Candidate one{"remove the culprit's quantize-dequantize round trip",
+                fmt::format("{} '{}'", qn.op_type(), qn.name().empty() ? qn.output(0) : qn.name()),
+                "its input read as is", c.target.proto()};
+  int removed_one = RemoveQdqPairs(one.proto.mutable_graph(), q);
+  Candidate all{"remove every quantize-dequantize round trip", "", "float tensors read as is",
+                c.target.proto()};
+  int removed_all = RemoveQdqPairs(all.proto.mutable_graph(), -1);
+  all.before = fmt::format("{} round trip(s)", removed_all);
+  if (removed_all > removed_one) r.push_back(std::move(all));  // a quantized graph: all at once
+  if (removed_one > 0) r.push_back(std::move(one));
   return r;
 }
 
@@ -615,7 +624,7 @@ RepairResult Repair(const Model& source, const Model& target,
 
   onnx::ModelProto current = start.proto();
   auto evaluate = [&](const onnx::ModelProto& proto, std::map<std::string, Alignment>* align,
-                      std::unique_ptr<Model>* model_out) -> LocalizeResult {
+                      std::unique_ptr<Model>* model_out, SideValues* tv_out) -> LocalizeResult {
     // Shapes may have changed: shape inference starts over (stale value_info would conflict).
     onnx::ModelProto clean = proto;
     clean.mutable_graph()->clear_value_info();
@@ -625,11 +634,13 @@ RepairResult Repair(const Model& source, const Model& target,
     LocalizeResult r = localize::Analyze(source, sv, *m, tv, lo.tol, align,
                                          lo.source_env.ToString() == lo.target_env.ToString());
     if (model_out) *model_out = std::move(m);
+    if (tv_out) *tv_out = std::move(tv);
     return r;
   };
   std::map<std::string, Alignment> align;
   std::unique_ptr<Model> cur_model;
-  LocalizeResult lr = evaluate(current, &align, &cur_model);
+  SideValues cur_tv;
+  LocalizeResult lr = evaluate(current, &align, &cur_model, &cur_tv);
   if (resized) {
     res.patches.back().agreement_after = Agreement(lr);
   } else {
@@ -637,7 +648,7 @@ RepairResult Repair(const Model& source, const Model& target,
   }
   for (int step = 1; step <= options.max_steps && !lr.agree && !lr.first_divergent.empty();
        ++step) {
-    Context c{source, sv, si, *cur_model, align, lr, lr.first_index, lr.source_index};
+    Context c{source, sv, si, *cur_model, cur_tv, align, lr, lr.first_index, lr.source_index};
     std::vector<Candidate> cands;
     auto add = [&](std::vector<Candidate> v) {
       for (auto& k : v) cands.push_back(std::move(k));
@@ -651,6 +662,7 @@ RepairResult Repair(const Model& source, const Model& target,
       add(ReinsertCandidates(c));
       add(DeleteCandidate(c));
     } else if (lr.kind == "parameter") {
+      add(PrecisionCandidate(c));
       // A target Conv not followed by a BatchNormalization fused it: the folded weights first.
       std::vector<Candidate> folded = FoldedParamCandidates(c);
       if (!folded.empty() && !FeedsBatchNorm(*cur_model, lr.first_index)) add(std::move(folded));
@@ -659,6 +671,9 @@ RepairResult Repair(const Model& source, const Model& target,
       add(AttrCandidates(c));
       add(ReinsertCandidates(c));
       add(DeleteCandidate(c));
+    } else if (lr.kind == "quantization") {
+      add(QdqCandidates(c));
+      add(PrecisionCandidate(c));
     } else if (lr.kind == "input") {
       add(ParamCandidates(c));
       add(AttrCandidates(c));
@@ -666,6 +681,8 @@ RepairResult Repair(const Model& source, const Model& target,
       add(DeleteCandidate(c));
       add(ReinsertCandidates(c));
     } else if (lr.kind == "graph") {
+      add(QdqCandidates(c));
+      add(PrecisionCandidate(c));
       if (!ev["wiring_diffs"].empty() || !ev.value("output_diffs", json::array()).empty())
         add(ReinsertCandidates(c));
       if (op_differs) add(ReplaceCandidate(c));
@@ -673,6 +690,7 @@ RepairResult Repair(const Model& source, const Model& target,
       if (!op_differs) add(ReplaceCandidate(c));
       add(AttrCandidates(c));
       add(ParamCandidates(c));
+      add(FoldedParamCandidates(c));
     }
     double before = Progress(lr, si);
     bool accepted = false;
@@ -680,18 +698,21 @@ RepairResult Repair(const Model& source, const Model& target,
       ++res.candidates_tried;
       std::map<std::string, Alignment> na;
       std::unique_ptr<Model> nm;
+      SideValues ntv;
       LocalizeResult nl;
       try {
-        nl = evaluate(k.proto, &na, &nm);
+        nl = evaluate(k.proto, &na, &nm, &ntv);
       } catch (const Error&) {
         continue;  // invalid or failing candidate
       }
       if (Progress(nl, si) <= before) continue;
-      // Moving the first divergence later is not enough: the outputs must not get worse (a
-      // float16 conversion diverges a little everywhere; restoring one folded layer from an
-      // unfolded source moved the divergence on and the logits off by 30).
+      // Moving the first divergence later is not enough: the outputs must not get much worse
+      // (restoring one folded layer from an unfolded source moved the divergence on and the
+      // logits off by 30). Not "no worse at all": a float16 conversion diverges a little
+      // everywhere, and restoring its layers one by one moves the outputs' error up and down
+      // by tens of percent on the way to agreement.
       double was = OutputError(lr);
-      if (OutputError(nl) > was + std::max(options.localize.tol.atol, 0.05 * was)) continue;
+      if (OutputError(nl) > 2 * was + options.localize.tol.atol) continue;
       PatchEntry p;
       p.step = step;
       p.node = lr.first_divergent;
@@ -706,6 +727,7 @@ RepairResult Repair(const Model& source, const Model& target,
       lr = std::move(nl);
       align = std::move(na);
       cur_model = std::move(nm);
+      cur_tv = std::move(ntv);
       accepted = true;
       break;
     }

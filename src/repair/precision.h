@@ -1,0 +1,56 @@
+// Parameters a conversion stored at lower precision, and the source's float32 values for them.
+//
+// A deployment conversion (TFLite float16 or dynamic-range int8, OpenVINO's compress_to_fp16)
+// rounds every weight of the model, so the target diverges a little at every layer; repairing
+// it one layer at a time stalls where each restored layer still reads its rounded upstream.
+// This finds, for every weight-carrying target node, the one source node whose weight (and
+// bias), as is or with the per-channel affine that follows it folded in (a BatchNorm the
+// converter fused), rounds to the target's: to float16, or to a symmetric int8 grid (per tensor
+// or per output channel) the target reads through DequantizeLinear. Repair restores them all in
+// one edit. Nothing here compares against the target's outputs: the values alone decide.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "localize/align.h"
+
+namespace concord::repair {
+
+// The per-channel affine map y = x * scale + shift the source applies to the output of Conv node
+// `conv`: a BatchNormalization, or a Mul by a static per-channel tensor followed by an Add of one
+// (a BatchNorm tf2onnx decomposed). `what` names it. False when neither follows.
+bool SourceAffine(const Model& source, const localize::SideValues& sv,
+                  const localize::ModelIndex& si, const onnx::NodeProto& conv, int64_t channels,
+                  std::vector<double>* scale, std::vector<double>* shift, std::string* what);
+
+// Source weight w (output channels first) and bias (empty: none) with scale/shift folded in.
+void FoldAffine(const Tensor& w, const Tensor* bias, const std::vector<double>& scale,
+                const std::vector<double>& shift, Tensor* folded_w, Tensor* folded_b);
+
+struct RoundedParams {
+  int target_node = -1;
+  int source_node = -1;
+  std::string rounding;  // "float16" or "int8"
+  std::string how;       // "as is" / "with <affine> folded in", plus " permuted to NHWC"
+  Tensor weight;         // the float32 values to restore, in the target's layout
+  bool has_bias = false;
+  Tensor bias;  // when has_bias: for the target's input 2 (added when absent)
+};
+
+// Every Conv/ConvTranspose/Gemm/MatMul of the target whose weight (input 1; `tv`: the target's
+// tapped values, for weights computed by DequantizeLinear or Cast) is a rounding of exactly one
+// source candidate's, with at least one element changed by that rounding.
+std::vector<RoundedParams> RoundedParameters(const Model& source, const localize::SideValues& sv,
+                                             const localize::ModelIndex& si, const Model& target,
+                                             const localize::SideValues& tv);
+
+// Removes quantize-dequantize round trips from g: a QuantizeLinear or DynamicQuantizeLinear Q
+// whose quantized tensor is read only by DequantizeLinear nodes, directly or through data
+// movement (Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Identity: tf2onnx moves layouts of
+// quantized tensors), goes; the movement reads Q's float input instead and each dequantizer
+// becomes an Identity (its output name kept). only_q >= 0: just node only_q. Returns the number
+// of dequantizers removed.
+int RemoveQdqPairs(onnx::GraphProto* g, int only_q);
+
+}  // namespace concord::repair

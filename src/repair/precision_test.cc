@@ -1,0 +1,117 @@
+// Precision undone: a target whose weights a conversion rounded (the fp16 pass, with fold_bn
+// first as TFLite and OpenVINO fuse BatchNorms; the int8 QDQ pass) is repaired in one or two edits
+// and agrees with the source on held-out inputs; quantize-dequantize round trips are removed
+// through the data movement tf2onnx puts between them, and the result computes the float graph.
+#include "repair/precision.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "backends/backend.h"
+#include "passes/fault_suite_net.h"
+#include "passes/pass.h"
+#include "repair/repair.h"
+#include "testing/graph_builder.h"
+
+namespace concord::repair {
+namespace {
+
+std::vector<ValueMap> Images(int n, uint64_t seed) {
+  std::vector<ValueMap> sets;
+  for (int s = 0; s < n; ++s) {
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
+    std::uniform_real_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> v(3 * 32 * 32);
+    for (auto& x : v) x = d(rng);
+    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, 32, 32}, v)}});
+  }
+  return sets;
+}
+
+bool HasChange(const RepairResult& r, const std::string& change) {
+  for (const auto& p : r.patches) {
+    if (p.change == change) return true;
+  }
+  return false;
+}
+
+TEST(RepairPrecision, Float16WeightsWithAFoldedBatchNormAreRestored) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  Model tgt = passes::RunPasses(src, {"fold_bn", "fp16"}, {}).model;
+  RepairOptions o;
+  o.localize.tol.atol = 1e-6;  // float16 weights diverge by ~1e-3; the fold by float32 rounding
+  RepairResult r = Repair(src, tgt, Images(4, 5), o);
+  ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
+  EXPECT_TRUE(HasChange(r, "restore the float32 weights of every layer the conversion rounded"))
+      << r.ToJson().dump(1);
+  // The input normalization's rounded mean/std come back one edit each; every Conv/Gemm in one.
+  EXPECT_LE(r.patches.size(), 3u) << r.ToJson().dump(1);
+  EXPECT_NE(r.patches.back().before.find("float16"), std::string::npos) << r.patches.back().before;
+}
+
+TEST(RepairPrecision, AnInt8QdqGraphIsRestoredToItsFloatSource) {
+  Model src = passes::BuildFaultSuiteSourceNet();
+  passes::PassContext ctx;
+  ctx.calibration = Images(4, 77);
+  Model tgt = passes::RunPasses(src, {"quantize_int8"}, ctx).model;
+  RepairResult r = Repair(src, tgt, Images(4, 9), {});
+  ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
+  EXPECT_TRUE(HasChange(r, "remove every quantize-dequantize round trip")) << r.ToJson().dump(1);
+  EXPECT_TRUE(HasChange(r, "restore the float32 weights of every layer the conversion rounded"))
+      << r.ToJson().dump(1);
+}
+
+// x -> QuantizeLinear -> Transpose -> DequantizeLinear -> Relu, as tf2onnx writes a quantized
+// input: the round trip goes, the Transpose moves the float tensor, the output is exact.
+TEST(RemoveQdqPairs, LooksThroughDataMovement) {
+  test::GraphBuilder b;
+  b.Input("x", {1, 2, 3, 4});
+  b.Output("y", {1, 3, 4, 2});
+  b.Init("scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Init("zp", Tensor::FromVector<uint8_t>({}, {128}));
+  b.Node("QuantizeLinear", {"x", "scale", "zp"}, "xq");
+  auto* t = b.Node("Transpose", {"xq"}, "xt");
+  test::GraphBuilder::Ints(t, "perm", {0, 2, 3, 1});
+  b.Node("DequantizeLinear", {"xt", "scale", "zp"}, "xd");
+  b.Node("Relu", {"xd"}, "y");
+  Model quantized = b.Build();
+  onnx::ModelProto p = quantized.proto();
+  EXPECT_EQ(RemoveQdqPairs(p.mutable_graph(), -1), 1);
+  for (const auto& n : p.graph().node()) {
+    EXPECT_NE(n.op_type(), "QuantizeLinear");
+    EXPECT_NE(n.op_type(), "DequantizeLinear");
+  }
+  Model plain = Model::FromProto(p, "", "unquantized");
+  std::vector<float> xs(24);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = 0.013f * static_cast<float>(i) - 0.1f;
+  ValueMap in{{"x", Tensor::FromVector<float>({1, 2, 3, 4}, xs)}};
+  Tensor y = PrepareSession(plain, EnvSpec::Parse("ref"))->Run(in)[0].tensor;
+  ASSERT_EQ(y.shape(), (Shape{1, 3, 4, 2}));
+  // Hand-computed: y[0, h, w, c] = max(0, x[0, c, h, w]).
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t h = 0; h < 3; ++h)
+      for (int64_t w = 0; w < 4; ++w) {
+        float x = xs[static_cast<size_t>(c * 12 + h * 4 + w)];
+        EXPECT_EQ(y.GetDouble(h * 8 + w * 2 + c), std::max(0.0f, x));
+      }
+}
+
+// A quantized tensor read by something other than a dequantizer stays as it is.
+TEST(RemoveQdqPairs, KeepsAQuantizerWithAnIntegerConsumer) {
+  test::GraphBuilder b;
+  b.Input("x", {4});
+  b.Output("y", {4});
+  b.Output("q", DType::kUInt8, {4});
+  b.Init("scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Init("zp", Tensor::FromVector<uint8_t>({}, {128}));
+  b.Node("QuantizeLinear", {"x", "scale", "zp"}, "xq");
+  b.Node("DequantizeLinear", {"xq", "scale", "zp"}, "y");
+  b.Node("Identity", {"xq"}, "q");
+  onnx::ModelProto p = b.Build().proto();
+  EXPECT_EQ(RemoveQdqPairs(p.mutable_graph(), -1), 0);
+  EXPECT_EQ(p.graph().node(0).op_type(), "QuantizeLinear");
+}
+
+}  // namespace
+}  // namespace concord::repair
