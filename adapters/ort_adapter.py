@@ -170,6 +170,7 @@ class OrtAdapter(Adapter):
         self.meter: Optional[GpuMemoryMeter] = None
         # id(session) -> (session, input names, output names, output types): see _io().
         self.session_io: dict[int, tuple[Any, list[str], list[str], list[str]]] = {}
+        self.session_raw: dict[int, tuple[Any, list[Optional[int]]]] = {}
 
     @staticmethod
     def unavailable_devices() -> dict[str, str]:
@@ -266,6 +267,7 @@ class OrtAdapter(Adapter):
             self.meter = GpuMemoryMeter()
         self.taps_session = None
         self.session_io = {}
+        self.session_raw = {}
         self.model_bytes = model
         self.session = self._make_session(model)
         env = "ort@%s,opt=%d" % (device, opt) + (",threads=%d" % threads if threads else "")
@@ -288,6 +290,14 @@ class OrtAdapter(Adapter):
             self.session_io[id(session)] = io
         return io[1], io[2], io[3]
 
+    def _raw_codes(self, session: Any, types: list[str]) -> list[Optional[int]]:
+        """The NumPy-less ONNX type code of each output (None for the others), once a session."""
+        cached = self.session_raw.get(id(session))
+        if cached is None or cached[0] is not session:
+            cached = (session, [_RAW_TYPES.get(t) for t in types])
+            self.session_raw[id(session)] = cached
+        return cached[1]
+
     def _feed(self, session: Any, inputs: ValueMap) -> dict[str, Any]:
         names = self._io(session)[0]
         missing = [n for n in names if n not in inputs]
@@ -302,7 +312,7 @@ class OrtAdapter(Adapter):
     def _run(self, session: Any, inputs: ValueMap) -> tuple[NamedValues, float]:
         feed = self._feed(session, inputs)
         _, names, types = self._io(session)
-        raw = [_RAW_TYPES.get(t) for t in types]
+        raw = self._raw_codes(session, types)
         # session.run returns only float8e4m3fn of the NumPy-less types (as uint8 bit patterns);
         # the others need OrtValues in and out, which strings cannot be: models with string
         # inputs take session.run and get ORT's own "no NumPy type" error for such outputs.

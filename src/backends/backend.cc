@@ -26,6 +26,13 @@ void Session::Reload(const Model& model) {
        effective_env());
 }
 
+void Session::BindInputs(const ValueMap& inputs) { bound_ = inputs; }
+
+std::vector<Value> Session::RunBound(RunTiming* timing) {
+  if (!bound_) Fail(ErrorKind::kUsage, "{}: RunBound before BindInputs", effective_env());
+  return Run(*bound_, timing);
+}
+
 std::vector<std::unique_ptr<Backend>> AllBackends() {
   std::vector<std::unique_ptr<Backend>> all;
   all.push_back(MakeRefBackend());

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,18 @@ class Session {
   // Reload leaves no model loaded (Run fails until a successful Reload).
   virtual bool supports_reload() const { return false; }
   virtual void Reload(const Model& model);
+
+  // Benchmarking: inputs bound once, then run many times (as onnxruntime_perf_test binds them).
+  // A worker session places them in shared memory once, so repeated runs send no tensor bytes;
+  // the default keeps a copy and calls Run. RunBound before BindInputs is Error(kUsage).
+  virtual void BindInputs(const ValueMap& inputs);
+  virtual std::vector<Value> RunBound(RunTiming* timing = nullptr);
+  // Let the client busy-wait for an out-of-process runtime's reply rather than sleep until it
+  // comes (saves the wake-up, holds a core: for a runtime that leaves one free). No-op in process.
+  virtual void SetLowLatency(bool) {}
+
+ private:
+  std::optional<ValueMap> bound_;
 };
 
 // One env option a backend accepts, as the backend itself declares it (worker backends: the

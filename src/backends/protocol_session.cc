@@ -104,7 +104,10 @@ ProtocolSession::ProtocolSession(std::unique_ptr<protocol::Channel> channel, con
   SendModel(model);
 }
 
-void ProtocolSession::Reload(const Model& model) { SendModel(model); }
+void ProtocolSession::Reload(const Model& model) {
+  bound_process_.reset();
+  SendModel(model);
+}
 
 void ProtocolSession::SendModel(const Model& model) {
   input_names_.clear();
@@ -159,6 +162,22 @@ std::vector<Value> ProtocolSession::RunWithTaps(const ValueMap& inputs, ValueMap
 
 std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps,
                                           RunTiming* timing) {
+  bound_process_.reset();  // these inputs take the place of the bound ones
+  return Exchange(MakeProcess(inputs, taps != nullptr), taps, timing);
+}
+
+void ProtocolSession::BindInputs(const ValueMap& inputs) {
+  bound_process_.reset();
+  Session::BindInputs(inputs);
+  if (shared_ != nullptr) bound_process_ = MakeProcess(inputs, false);
+}
+
+std::vector<Value> ProtocolSession::RunBound(RunTiming* timing) {
+  if (!bound_process_) return Session::RunBound(timing);  // pipe path, or placed over since
+  return Exchange(*bound_process_, nullptr, timing);
+}
+
+Message ProtocolSession::MakeProcess(const ValueMap& inputs, bool taps) {
   std::vector<std::string> names;
   std::vector<const Value*> values;
   for (const auto& [name, v] : inputs) {
@@ -167,7 +186,7 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
   }
   Message process;
   process.type = MessageType::kProcess;
-  process.meta = {{"taps", taps != nullptr}};
+  process.meta = {{"taps", taps}};
   if (shared_ != nullptr) {
     // One round trip: the inputs ride on PROCESS, their bytes in shared memory.
     protocol::PutValues(&process, names, values, shared_.get(), 0);
@@ -177,7 +196,16 @@ std::vector<Value> ProtocolSession::DoRun(const ValueMap& inputs, ValueMap* taps
     protocol::PutValues(&data, names, values, nullptr, 0);
     channel_->Call(data, options_.run_timeout_ms);
   }
+  return process;
+}
+
+std::vector<Value> ProtocolSession::Exchange(const Message& process, ValueMap* taps,
+                                             RunTiming* timing) {
+  // Busy-waiting for the reply saves the wake-up; a run longer than kMaxSpinUs sleeps after it.
+  constexpr int64_t kMaxSpinUs = 2'000'000;
+  channel_->SetSpinBeforeBlock(low_latency_ ? kMaxSpinUs : 0);
   Message out = channel_->Call(process, options_.run_timeout_ms);
+  channel_->SetSpinBeforeBlock(0);
   if (out.type != MessageType::kOutput) {
     Fail(ErrorKind::kRuntime, "{}: expected OUTPUT, got {}", channel_->peer(),
          protocol::MessageTypeName(out.type));

@@ -27,6 +27,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backends/backend.h"
@@ -73,6 +74,11 @@ class ProtocolSession : public Session {
   std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                  RunTiming* timing) override;
   std::string effective_env() const override { return effective_env_; }
+  // With shared memory: the inputs are placed once and every RunBound sends the same PROCESS
+  // (the worker reuses its views of them); any other run in between places them again.
+  void BindInputs(const ValueMap& inputs) override;
+  std::vector<Value> RunBound(RunTiming* timing) override;
+  void SetLowLatency(bool on) override { low_latency_ = on; }
   bool supports_reload() const override { return true; }
   // Sends MODEL again on the same channel (the servers accept any number of MODELs).
   void Reload(const Model& model) override;
@@ -92,6 +98,10 @@ class ProtocolSession : public Session {
 
  private:
   std::vector<Value> DoRun(const ValueMap& inputs, ValueMap* taps, RunTiming* timing);
+  // PROCESS carrying `inputs` (in shared memory, or sent ahead as DATA without it).
+  protocol::Message MakeProcess(const ValueMap& inputs, bool taps);
+  // Sends PROCESS and reads OUTPUT (and TAPS when taps is not null).
+  std::vector<Value> Exchange(const protocol::Message& process, ValueMap* taps, RunTiming* timing);
 
   void SendModel(const Model& model);
   void SendFrameworkModel(const Model& model, protocol::Message m);
@@ -108,6 +118,8 @@ class ProtocolSession : public Session {
   nlohmann::json prepare_info_;
   std::string effective_env_;
   bool supports_taps_ = false;
+  std::optional<protocol::Message> bound_process_;  // BindInputs' PROCESS, while still in place
+  bool low_latency_ = false;
 };
 
 }  // namespace concord

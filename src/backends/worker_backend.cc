@@ -529,6 +529,26 @@ class WorkerSessionImpl : public WorkerSession {
       Rethrow(e, "run", fmt::format("{} ms", options_.run_timeout_ms));
     }
   }
+  void BindInputs(const ValueMap& inputs) override {
+    CheckAlive();
+    try {
+      inner_->BindInputs(inputs);
+    } catch (const Error& e) {
+      Rethrow(e, "bind inputs", fmt::format("{} ms", options_.run_timeout_ms));
+    }
+  }
+  std::vector<Value> RunBound(RunTiming* timing) override {
+    CheckAlive();
+    request_stderr_offset_ = proc_->StderrSize();
+    try {
+      return inner_->RunBound(timing);
+    } catch (const Error& e) {
+      Rethrow(e, "run", fmt::format("{} ms", options_.run_timeout_ms));
+    }
+  }
+  void SetLowLatency(bool on) override {
+    if (inner_) inner_->SetLowLatency(on);
+  }
   bool supports_taps() const override { return inner_ && inner_->supports_taps(); }
   std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                  RunTiming* timing) override {

@@ -140,6 +140,26 @@ TEST_F(WorkerBackendTest, OrtAgreesWithRef) {
   ExpectAgreesWithRef("ort@cpu,opt=1,threads=1");
 }
 
+// Bound inputs (bench's repeated runs): RunBound agrees with ref on the bound inputs, with and
+// without busy-waiting for the reply, also after a Run on other inputs took their place in
+// shared memory (then they are placed again), and a session that was never bound refuses.
+TEST_F(WorkerBackendTest, BoundInputsRunAgainAndSurviveOtherRuns) {
+  auto want = Prepare("ref")->Run(inputs_);
+  auto session = Prepare("ort@cpu,opt=1,threads=1");
+  EXPECT_THROW(session->RunBound(), Error);
+  session->BindInputs(inputs_);
+  for (bool low_latency : {false, true}) {
+    session->SetLowLatency(low_latency);
+    for (int i = 0; i < 3; ++i) ExpectClose(want[0], session->RunBound()[0], "bound run");
+  }
+  Tensor other = inputs_["input"].tensor;
+  float* x = other.data<float>();
+  for (int64_t i = 0; i < other.numel(); ++i) x[i] = 0.5f - x[i];
+  auto other_out = session->Run({{"input", other}});
+  ExpectClose(Prepare("ref")->Run({{"input", other}})[0], other_out[0], "other inputs");
+  ExpectClose(want[0], session->RunBound()[0], "bound run after another run");
+}
+
 // One worker process serves several models in turn (Reload sends MODEL again): the second
 // model's outputs are its own, and the process is the same.
 TEST_F(WorkerBackendTest, ReloadServesAnotherModelInTheSameWorker) {

@@ -59,6 +59,12 @@ void Channel::Send(const Message& m) {
 }
 
 void Channel::ReadExact(char* dst, size_t n, int64_t deadline_ms, bool at_frame_start) {
+  if (at_frame_start && spin_us_ > 0) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
+    pollfd p{read_fd_, POLLIN, 0};
+    while (::poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < until) {
+    }
+  }
   size_t got = 0;
   while (got < n) {
     if (deadline_ms >= 0) {

@@ -27,6 +27,10 @@ class Channel {
 
   const std::string& peer() const { return peer_; }
   void Close();
+  // Before blocking for the start of a reply, poll for it for up to `us` microseconds (0: block
+  // at once). A local worker's reply is then read without a wake-up from sleep; the polling
+  // holds a core, so callers enable it only while the peer leaves one free.
+  void SetSpinBeforeBlock(int64_t us) { spin_us_ = us; }
 
  private:
   void ReadExact(char* dst, size_t n, int64_t deadline_ms, bool at_frame_start);
@@ -36,6 +40,7 @@ class Channel {
   std::string peer_;
   bool owns_fds_;
   Limits limits_;
+  int64_t spin_us_ = 0;
 };
 
 ErrorKind ErrorKindFromName(const std::string& name);
