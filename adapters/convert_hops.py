@@ -258,6 +258,49 @@ def hop_openvino(req: JsonDict) -> JsonDict:
             "src_inputs": src_in, "src_outputs": src_out}
 
 
+def hop_openvino_constants(req: JsonDict) -> JsonDict:
+    """The weights an OpenVINO IR holds, written into its ONNX twin (req["onnx"], the ONNX the IR
+    was made from; written to req["dst"]): every initializer whose name and shape an IR constant
+    has, and whose values that constant holds up to the IR's precision (compress_to_fp16 stores
+    float16), takes the IR's values. So localize compares the weights the IR really runs with."""
+    import numpy as np
+    import onnx
+    import openvino as ov
+    from onnx import numpy_helper
+    ir = ov.Core().read_model(req["src"])
+    consts: dict[str, Any] = {}
+    for op in ir.get_ops():
+        if op.get_type_name() != "Constant":
+            continue
+        for name in [op.get_friendly_name()] + sorted(op.output(0).get_names()):
+            consts.setdefault(name, op)
+    model = onnx.load(req["onnx"])
+    taken = same = 0
+    floats = 0
+    for init in model.graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        floats += 1
+        op = consts.get(init.name)
+        if op is None:
+            continue
+        value = numpy_helper.to_array(init)
+        ir_value = np.asarray(op.get_data())
+        if ir_value.shape != value.shape or ir_value.dtype == value.dtype:
+            same += int(ir_value.shape == value.shape)
+            continue
+        rounded = value.astype(ir_value.dtype)
+        if not np.array_equal(rounded, ir_value, equal_nan=True):
+            continue  # the IR changed this constant (a fusion): the twin keeps the ONNX values
+        init.CopyFrom(numpy_helper.from_array(ir_value.astype(np.float32), init.name))
+        taken += 1
+    onnx.save(model, req["dst"])
+    return {"versions": {"openvino": version("openvino"), "onnx": version("onnx")},
+            "options": {"initializers_from_ir": taken, "float_initializers": floats,
+                        "same_precision": same},
+            "inputs": [], "outputs": []}
+
+
 # --- TF side ---
 
 def keras_io(model: Any) -> tuple[IoList, IoList]:
@@ -393,6 +436,7 @@ HOPS: dict[str, Callable[[JsonDict], JsonDict]] = {
     "litert-torch": hop_litert_torch,
     "onnx2torch": hop_onnx2torch,
     "openvino": hop_openvino,
+    "openvino.constants": hop_openvino_constants,
     "tf2onnx": hop_tf2onnx,
     "tflite-converter": hop_tflite_converter,
     "keras.export": hop_keras_export,

@@ -249,8 +249,10 @@ def write_examples(entries: list[JsonDict], work: str, key: str, name_key: str) 
 
 
 def make_twin(kind: str, artefact: str, work: str, inputs: list[JsonDict],
-              onnx_steps: list[str], pythons: dict[str, str]) -> tuple[Optional[str], str]:
-    """(path of the twin in `work` or None, how it was made)."""
+              onnx_steps: list[str], pythons: dict[str, str],
+              compressed: bool = False) -> tuple[Optional[str], str]:
+    """(path of the twin in `work` or None, how it was made). compressed: the artefact is an
+    OpenVINO IR saved with compress_to_fp16."""
     edge = twin_edge(kind)
     twin = os.path.join(work, "twin.onnx")
     if edge is not None:
@@ -261,7 +263,17 @@ def make_twin(kind: str, artefact: str, work: str, inputs: list[JsonDict],
         return twin, "%s %s" % (rec["tool"], json.dumps(rec["versions"], sort_keys=True))
     if onnx_steps:
         shutil.copy(onnx_steps[-1], twin)
-        return twin, "the chain's last ONNX step (no tool converts %s to ONNX)" % kind
+        how = "the chain's last ONNX step (no tool converts %s to ONNX)" % kind
+        if kind == "openvino" and compressed:
+            # compress_to_fp16 happens after that step: the IR's own float16 weights go in.
+            req = {"src": artefact, "src_kind": kind, "dst": twin, "dst_kind": "onnx",
+                   "onnx": twin}
+            rec = run_hop(Edge("openvino", "onnx", "openvino.constants", "torch"), req, pythons)
+            opts = rec["options"]
+            how += (", with the IR's compressed weights: %d of %d float initializers take the "
+                    "IR's float16 values" % (opts["initializers_from_ir"],
+                                             opts["float_initializers"]))
+        return twin, how
     return None, "none: no tool converts %s to ONNX and the chain has no ONNX step" % kind
 
 
@@ -338,7 +350,8 @@ def convert(a: argparse.Namespace) -> JsonDict:
         if last == "onnx":
             tag_onnx(here, sidecar)
         else:
-            twin, how = make_twin(last, here, work, inputs, onnx_steps, pythons)
+            compressed = any(r.get("options", {}).get("compress_to_fp16") for r in records)
+            twin, how = make_twin(last, here, work, inputs, onnx_steps, pythons, compressed)
             sidecar["twin"] = {"path": os.path.abspath(a.out) + ".twin.onnx" if twin else None,
                                "how": how}
             if twin:

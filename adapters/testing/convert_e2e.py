@@ -136,6 +136,35 @@ class Convert(unittest.TestCase):
         self.assertFalse(s["chain"][0]["options"]["compress_to_fp16"])  # type: ignore[index]
         self.agree("torch_twin.onnx", "ov.xml", "x_nchw.npy", FP32_TOL)
 
+    def test_openvino_fp16_twin_holds_the_irs_weights_and_is_repaired(self) -> None:
+        """compress_to_fp16 happens after the ONNX step: the twin takes the IR's own float16
+        weights (equal to NumPy's float16 rounding of the source's), so localize sees the
+        divergence and repair undoes the precision (one edit for every conv and gemm)."""
+        import onnx
+        from onnx import numpy_helper
+        s = self.convert("torch_twin.onnx", "ovh.xml", "--to", "openvino", "--quantize", "fp16")
+        how = str(s["twin"]["how"])  # type: ignore[index]
+        self.assertIn("IR's compressed weights", how)
+        src = {i.name: numpy_helper.to_array(i)
+               for i in onnx.load(self.m("torch_twin.onnx")).graph.initializer}
+        twin = {i.name: numpy_helper.to_array(i)
+                for i in onnx.load(self.m("ovh.xml.twin.onnx")).graph.initializer}
+        rounded = [n for n, v in twin.items() if n in src and v.dtype == np.float32
+                   and src[n].size > 1 and not np.array_equal(v, src[n])]
+        self.assertTrue(rounded, how)
+        for n in rounded:
+            np.testing.assert_array_equal(twin[n], src[n].astype(np.float16).astype(np.float32))
+        p = subprocess.run([CONCORD, "repair", self.m("torch_twin.onnx"), self.m("ovh.xml"),
+                            "--inputs", self.m("x_nchw.npy"), "-o", self.m("ovh_fixed.onnx"),
+                            "--no-reconvert", "--json"], capture_output=True, text=True,
+                           timeout=900)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["initial"]["kind"], "parameter", p.stdout[-3000:])
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr)
+        self.assertEqual(doc["status"], "repaired")
+        self.assertIn("restore the float32 weights of every layer the conversion rounded",
+                      [x["change"] for x in doc["patches"]])
+
     def test_onnx_to_tf_onnx2tf_layout_undone(self) -> None:
         s = self.convert("torch_twin.onnx", "o2tf", "--to", "tf")
         self.assertEqual(self.chain(s), ["onnx2tf"])
