@@ -7,6 +7,7 @@
 #include <numeric>
 #include <thread>
 
+#include "backends/outcome.h"
 #include "backends/worker_backend.h"
 #include "ir/clock.h"
 
@@ -88,65 +89,146 @@ SampleStats Summarize(std::vector<double> samples, double confidence) {
   return s;
 }
 
-BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inputs,
-                     const BenchOptions& options, const BenchProgress& progress) {
-  BenchResult r;
-  auto t0 = Clock::now();
-  std::unique_ptr<Session> session = PrepareSession(model, env);
-  r.prepare_ms = Ms(t0, Clock::now());
-  r.effective_env = session->effective_env();
-  r.transport = SessionTransport(*session);
-  // Inputs bound once, as onnxruntime_perf_test binds them: repeated runs move no tensor bytes.
-  session->BindInputs(inputs);
-  // A runtime that leaves a core free: wait for its replies awake (no wake-up in the figures).
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  session->SetLowLatency(env.threads() >= 1 && env.threads() < cores);
-  auto timed_run = [&](double* run_ms, double* wall_ms) {
-    RunTiming timing;
-    auto start = Clock::now();
-    session->RunBound(&timing);
-    *wall_ms = Ms(start, Clock::now());
-    *run_ms = timing.run_ms;
-  };
-  timed_run(&r.first_run_ms, &r.first_wall_ms);
-  if (progress) {
-    progress("first", 1, 1);
+namespace {
+
+// One env of a bench: its session and the runs so far.
+class EnvRunner {
+ public:
+  EnvRunner(const Model& model, const EnvSpec& env, const ValueMap& inputs) {
+    auto t0 = Clock::now();
+    session_ = PrepareSession(model, env);
+    r_.prepare_ms = Ms(t0, Clock::now());
+    r_.effective_env = session_->effective_env();
+    r_.transport = SessionTransport(*session_);
+    // Inputs bound once, as onnxruntime_perf_test binds them: repeated runs move no tensor bytes.
+    session_->BindInputs(inputs);
+    // A runtime that leaves a core free: wait for its replies awake (no wake-up in the figures).
+    int cores = static_cast<int>(std::thread::hardware_concurrency());
+    session_->SetLowLatency(env.threads() >= 1 && env.threads() < cores);
   }
-  for (int i = 0; i < options.warmup; ++i) {
+
+  // The first run and the warm-ups.
+  void Start(const BenchOptions& options, const BenchProgress& progress) {
     double run, wall;
-    timed_run(&run, &wall);
-    if (progress) {
-      progress("warmup", i + 1, options.warmup);
+    Timed(&r_.first_run_ms, &r_.first_wall_ms);
+    if (progress) progress("first", 1, 1);
+    for (int i = 0; i < options.warmup; ++i) {
+      Timed(&run, &wall);
+      if (progress) progress("warmup", i + 1, options.warmup);
     }
   }
-  bool by_time = options.time_s > 0;
-  double budget_ms = options.time_s * 1000, spent_ms = 0;
-  int planned = by_time ? 0 : options.repeat;
-  while (static_cast<int>(r.run_ms.size()) < options.max_runs) {
-    if (by_time ? (spent_ms >= budget_ms && !r.run_ms.empty())
-                : static_cast<int>(r.run_ms.size()) >= options.repeat) {
-      break;
-    }
+
+  // One run, not recorded (caches warmed again after other envs ran).
+  void Rewarm() {
     double run, wall;
-    timed_run(&run, &wall);
-    spent_ms += wall;
-    r.run_ms.push_back(run);
-    r.wall_ms.push_back(wall);
-    if (progress) {
-      progress("timed", static_cast<int>(r.run_ms.size()), planned);
-    }
+    Timed(&run, &wall);
   }
+
+  // One timed run, recorded; returns its wall time.
+  double TimedRun() {
+    double run, wall;
+    Timed(&run, &wall);
+    r_.run_ms.push_back(run);
+    r_.wall_ms.push_back(wall);
+    return wall;
+  }
+  size_t runs() const { return r_.run_ms.size(); }
+
   // Sessions served over the protocol may report the runtime's own timing in STATS.
-  {
-    nlohmann::json stats = session->Stats();
+  BenchResult Finish() {
+    nlohmann::json stats = session_->Stats();
     if (stats.contains("runtime_ms") && stats["runtime_ms"].is_array()) {
       std::vector<double> all = stats["runtime_ms"].get<std::vector<double>>();
-      size_t n = std::min(all.size(), r.run_ms.size());
-      r.runtime_ms.assign(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
-      r.runtime_timer = stats.value("runtime_timer", std::string("runtime"));
+      size_t n = std::min(all.size(), r_.run_ms.size());
+      r_.runtime_ms.assign(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+      r_.runtime_timer = stats.value("runtime_timer", std::string("runtime"));
     }
+    session_.reset();
+    return std::move(r_);
   }
-  return r;
+
+ private:
+  void Timed(double* run_ms, double* wall_ms) {
+    RunTiming timing;
+    auto start = Clock::now();
+    session_->RunBound(&timing);
+    *wall_ms = Ms(start, Clock::now());
+    *run_ms = timing.run_ms;
+  }
+
+  std::unique_ptr<Session> session_;
+  BenchResult r_;
+};
+
+// Whether timed runs are done: `runs` so far, `spent_ms` of wall in them.
+bool TimedDone(const BenchOptions& options, size_t runs, double spent_ms) {
+  if (static_cast<int>(runs) >= options.max_runs) return true;
+  if (options.time_s > 0) return spent_ms >= options.time_s * 1000 && runs > 0;
+  return static_cast<int>(runs) >= options.repeat;
+}
+
+}  // namespace
+
+BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inputs,
+                     const BenchOptions& options, const BenchProgress& progress) {
+  EnvRunner runner(model, env, inputs);
+  runner.Start(options, progress);
+  double spent_ms = 0;
+  int planned = options.time_s > 0 ? 0 : options.repeat;
+  while (!TimedDone(options, runner.runs(), spent_ms)) {
+    spent_ms += runner.TimedRun();
+    if (progress) progress("timed", static_cast<int>(runner.runs()), planned);
+  }
+  return runner.Finish();
+}
+
+std::vector<Outcome> BenchEnvsInterleaved(const Model& model, const std::vector<EnvSpec>& envs,
+                                          const ValueMap& inputs, const BenchOptions& options,
+                                          std::vector<BenchResult>* results,
+                                          const InterleavedProgress& progress) {
+  std::vector<Outcome> outcomes(envs.size());
+  results->assign(envs.size(), BenchResult{});
+  std::vector<std::unique_ptr<EnvRunner>> runners(envs.size());
+  for (size_t i = 0; i < envs.size(); ++i) {
+    outcomes[i] = Capture([&] {
+      runners[i] = std::make_unique<EnvRunner>(model, envs[i], inputs);
+      runners[i]->Start(options, [&](const char* phase, int done, int planned) {
+        if (progress) progress(i, phase, done, planned);
+      });
+    });
+    if (!outcomes[i].ok) runners[i].reset();
+  }
+  // Round-robin in blocks: every env runs one untimed run (its caches warm again) and then up to
+  // options.block timed runs per round, so drift of a shared machine (other tenants, clock)
+  // spreads over all of them instead of landing on whichever ran then.
+  std::vector<double> spent(envs.size(), 0);
+  int planned = options.time_s > 0 ? 0 : options.repeat;
+  for (int round = 1;; ++round) {
+    bool any = false;
+    for (size_t i = 0; i < envs.size(); ++i) {
+      if (!runners[i] || TimedDone(options, runners[i]->runs(), spent[i])) continue;
+      any = true;
+      Outcome o = Capture([&] {
+        runners[i]->Rewarm();
+        for (int k = 0; k < std::max(1, options.block); ++k) {
+          if (TimedDone(options, runners[i]->runs(), spent[i])) break;
+          spent[i] += runners[i]->TimedRun();
+        }
+      });
+      if (!o.ok) {
+        outcomes[i] = o;
+        runners[i].reset();
+      }
+    }
+    if (!any) break;
+    if (progress) progress(envs.size(), "timed", round, planned);
+  }
+  for (size_t i = 0; i < envs.size(); ++i) {
+    if (!runners[i]) continue;
+    Outcome o = Capture([&] { (*results)[i] = runners[i]->Finish(); });
+    if (!o.ok) outcomes[i] = o;
+  }
+  return outcomes;
 }
 
 }  // namespace concord

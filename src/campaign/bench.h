@@ -7,8 +7,9 @@
 // harness excluded) and the wall time around Session::Run, so harness overhead is visible.
 // Summarize computes min/median/mean/p90/p99/max/std and a distribution-free confidence
 // interval of the median from order statistics (binomial method: [x_(l), x_(n+1-l)] covers the
-// median with probability P(l <= B <= n-l), B ~ Binomial(n, 1/2)). Errors from Prepare/Run
-// propagate as concord::Error; nothing here catches them. Single-threaded.
+// median with probability P(l <= B <= n-l), B ~ Binomial(n, 1/2)). BenchEnv lets errors from
+// Prepare/Run propagate as concord::Error; BenchEnvsInterleaved times several envs round-robin
+// and captures each env's error in its Outcome. Single-threaded.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/outcome.h"
 
 namespace concord {
 
@@ -51,6 +53,7 @@ struct BenchOptions {
   int repeat = 10;    // timed runs, when time_s == 0
   double time_s = 0;  // > 0: run until this much wall time was spent in timed runs
   int max_runs = 1000000;
+  int block = 10;  // interleaved benches: timed runs of one env per round (after one untimed)
 };
 
 struct BenchResult {
@@ -75,5 +78,20 @@ using BenchProgress = std::function<void(const char* phase, int done, int planne
 
 BenchResult BenchEnv(const Model& model, const EnvSpec& env, const ValueMap& inputs,
                      const BenchOptions& options, const BenchProgress& progress = nullptr);
+
+// Progress of an interleaved bench: env index (envs.size() for a timed round of all of them),
+// phase, done, planned (as BenchProgress).
+using InterleavedProgress =
+    std::function<void(size_t env, const char* phase, int done, int planned)>;
+
+// Every env prepared, run once and warmed up in turn, then the timed runs round-robin in blocks
+// (per round and env: one untimed run, then up to options.block timed ones) until each has its
+// count or time: the envs share whatever the machine does meanwhile, each measured warm. A failing
+// env (prepare or run) gets its Outcome and leaves the rounds; the others go on. results[i] is
+// meaningful where outcomes[i].ok.
+std::vector<Outcome> BenchEnvsInterleaved(const Model& model, const std::vector<EnvSpec>& envs,
+                                          const ValueMap& inputs, const BenchOptions& options,
+                                          std::vector<BenchResult>* results,
+                                          const InterleavedProgress& progress = nullptr);
 
 }  // namespace concord

@@ -87,6 +87,37 @@ TEST(BenchEnv, RepeatAndTimeBudgetOnRef) {
   EXPECT_THROW(BenchEnv(model, EnvSpec::Parse("ref,bogus=1"), inputs, opt), Error);
 }
 
+// Round-robin in blocks: each env gets exactly its count (7 in blocks of 3), every round lists
+// every env still running, and an env that cannot prepare gets its error while the others run.
+TEST(BenchEnvsInterleaved, EveryEnvGetsItsRunsAndAFailureStaysItsOwn) {
+  Model model = Model::Load("examples/tiny_cnn/model.onnx");
+  ValueMap inputs;
+  for (const auto& in : model.Inputs()) inputs[in.name] = Tensor(in.dtype, in.shape);
+  BenchOptions opt;
+  opt.warmup = 1;
+  opt.repeat = 7;
+  opt.block = 3;
+  std::vector<EnvSpec> envs = {EnvSpec::Parse("ref,threads=1"), EnvSpec::Parse("ref,bogus=1"),
+                               EnvSpec::Parse("ref,threads=2")};
+  std::vector<BenchResult> results;
+  int rounds = 0;
+  std::vector<Outcome> o = BenchEnvsInterleaved(
+      model, envs, inputs, opt, &results, [&](size_t env, const char* phase, int, int) {
+        rounds += env == envs.size() && std::string(phase) == "timed";
+      });
+  ASSERT_EQ(o.size(), 3u);
+  EXPECT_TRUE(o[0].ok) << o[0].error;
+  EXPECT_FALSE(o[1].ok);
+  EXPECT_EQ(o[1].error_kind, ErrorKind::kUsage);
+  EXPECT_TRUE(o[2].ok) << o[2].error;
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    EXPECT_EQ(results[i].run_ms.size(), 7u);
+    EXPECT_EQ(results[i].wall_ms.size(), 7u);
+    EXPECT_EQ(results[i].transport, "in process");
+  }
+  EXPECT_EQ(rounds, 3);  // 3 + 3 + 1
+}
+
 TEST(EnvList, SplitsOnSemicolonsAndKeepsCommasAndSpaces) {
   auto envs = ParseEnvList({"ref; ref,threads=1 ;", "tvm@cpu,opt=3,target=llvm -mcpu=core-avx2"});
   ASSERT_EQ(envs.size(), 3u);

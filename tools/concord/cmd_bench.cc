@@ -26,6 +26,8 @@ struct BenchArgs {
   int warmup = 2;
   int repeat = 10;
   double time_s = 0;
+  bool sequential = false;
+  int block = 10;
   bool json = false;
 };
 
@@ -187,19 +189,36 @@ int BenchMain(const BenchArgs& a) {
   options.warmup = a.warmup;
   options.repeat = a.repeat;
   options.time_s = a.time_s;
+  options.block = a.block;
   Progress progress;
   std::vector<EnvBench> envs;
+  std::vector<Outcome> outcomes(specs.size());
+  std::vector<BenchResult> results(specs.size());
+  if (specs.size() > 1 && !a.sequential) {
+    outcomes = BenchEnvsInterleaved(
+        model, specs, inputs, options, &results,
+        [&](size_t i, const char* phase, int done, int planned) {
+          std::string name = i < specs.size() ? specs[i].ToString() : "every env, one run each";
+          progress.Update(std::min(i, specs.size() - 1), specs.size(), name, phase, done, planned);
+        });
+    progress.Clear();
+  } else {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      std::string name = specs[i].ToString();
+      outcomes[i] = Capture([&] {
+        results[i] = BenchEnv(model, specs[i], inputs, options,
+                              [&](const char* phase, int done, int planned) {
+                                progress.Update(i, specs.size(), name, phase, done, planned);
+                              });
+      });
+      progress.Clear();
+    }
+  }
   for (size_t i = 0; i < specs.size(); ++i) {
     EnvBench e;
     e.spec = specs[i];
-    std::string name = specs[i].ToString();
-    static_cast<Outcome&>(e) = Capture([&] {
-      e.result =
-          BenchEnv(model, specs[i], inputs, options, [&](const char* phase, int done, int planned) {
-            progress.Update(i, specs.size(), name, phase, done, planned);
-          });
-    });
-    progress.Clear();
+    static_cast<Outcome&>(e) = outcomes[i];
+    e.result = std::move(results[i]);
     if (e.ok) {
       e.run = Summarize(e.result.run_ms);
       e.wall = Summarize(e.result.wall_ms);
@@ -231,6 +250,7 @@ int BenchMain(const BenchArgs& a) {
   if (!a.save_inputs.empty()) rec["saved_inputs"] = a.save_inputs;
   rec["warmup"] = a.warmup;
   rec["repeat"] = a.time_s > 0 ? nlohmann::json() : nlohmann::json(a.repeat);
+  rec["schedule"] = specs.size() > 1 && !a.sequential ? "round-robin" : "sequential";
   rec["time_s"] = a.time_s > 0 ? nlohmann::json(a.time_s) : nlohmann::json();
   rec["envs"] = nlohmann::json::array();
   const EnvBench& first = envs.front();
@@ -280,7 +300,13 @@ Command MakeBenchCommand(CLI::App& root) {
   app->footer(
       "Per env: Prepare (timed), the first inference (reported on its own), --warmup untimed "
       "runs,\n"
-      "then --repeat timed runs or as many as fit in --time seconds. Statistics use the time the\n"
+      "then --repeat timed runs or as many as fit in --time seconds (each env's own budget).\n"
+      "The timed runs go round-robin in blocks (per round and env: one untimed run, then --block\n"
+      "timed ones), so that whatever else the machine does meanwhile affects every env alike\n"
+      "(--sequential: each env's runs in one block, one env after the other). Inputs are bound "
+      "once (a worker gets them in shared\n"
+      "memory once) and, for an env whose threads= leaves a core free, the reply of an\n"
+      "out-of-process runtime is awaited awake. Statistics use the time the\n"
       "backend measured around the framework call; the wall time around Session::Run is shown too\n"
       "(overhead: the median of wall - run per run, in ms and as % of the median run; transport:\n"
       "how tensors reached the runtime: shared memory, pipe, or in process). Ratios compare each\n"
@@ -305,6 +331,11 @@ Command MakeBenchCommand(CLI::App& root) {
       app->add_option("--time,-t", args->time_s, "Run timed runs for this many seconds instead")
           ->check(CLI::Range(0.001, 86400.0));
   repeat->excludes(time);
+  app->add_flag("--sequential", args->sequential,
+                "Each env's timed runs in one block, env after env (default: round-robin)");
+  app->add_option("--block", args->block, "Round-robin: timed runs of one env per round")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   AddOutputOptions(app, &args->json);
   return {app, [args] { return BenchMain(*args); }};
 }
