@@ -643,6 +643,12 @@ struct Aligner {
     std::vector<std::pair<int, std::string>> mapped;
     for (const auto& [pos, name] : acts) {
       auto it = out.find(name);
+      std::string data;
+      std::vector<int64_t> pads;
+      if (it == out.end() && tgt.node(i).op_type() == "Conv" &&
+          ZeroSpatialPad(tgt, tv, name, &data, &pads)) {
+        it = out.find(data);  // a zero Pad the target put before the Conv: read through it
+      }
       if (it == out.end()) return "";
       mapped.emplace_back(pos, it->second.source);
     }

@@ -176,59 +176,43 @@ std::string Absent(const std::string& name, const char* absent = "(absent)") {
   return name.empty() ? absent : name;
 }
 
-// Whether source tensor `t` is a zero Pad of spatial axes only (constant mode, value 0, the first
-// two axes unpadded, static pads), as a converter folds into the next Conv's pads: its data
-// input and the spatial pads in Conv order (begins, then ends).
+// FusablePad on the source side.
 bool FusablePad(const Sides& s, const std::string& t, std::string* data,
                 std::vector<int64_t>* spatial) {
-  auto p = s.si.producer.find(t);
-  if (p == s.si.producer.end()) return false;
-  const auto& n = s.si.node(p->second);
-  if (n.op_type() != "Pad" || n.input_size() < 1) return false;
-  std::vector<int64_t> pads;
-  for (const auto& a : n.attribute()) {
-    if (a.name() == "mode" && a.s() != "constant") return false;
-    if (a.name() == "value" && a.f() != 0) return false;
-    if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
-  }
-  Tensor pt, cv;
-  if (n.input_size() > 1 && !n.input(1).empty()) {
-    if (!StaticValue(*s.si.model, s.sv, n.input(1), &pt)) return false;
-    pads.clear();
-    for (int64_t i = 0; i < pt.numel(); ++i) pads.push_back(static_cast<int64_t>(pt.GetDouble(i)));
-  }
-  if (n.input_size() > 2 && !n.input(2).empty()) {
-    if (!StaticValue(*s.si.model, s.sv, n.input(2), &cv) || cv.numel() != 1 || cv.GetDouble(0))
-      return false;
-  }
-  if (n.input_size() > 3 && !n.input(3).empty()) return false;  // axes: not worth the cases
-  const size_t rank = pads.size() / 2;
-  if (rank < 3 || pads.size() != 2 * rank) return false;
-  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1]) return false;
-  spatial->clear();
-  for (size_t e = 0; e < 2; ++e) {
-    for (size_t d = 2; d < rank; ++d) spatial->push_back(pads[e * rank + d]);
-  }
-  *data = n.input(0);
-  return true;
+  return ZeroSpatialPad(s.si, s.sv, t, data, spatial);
 }
 
-// The source Conv's pads with the zero Pad that feeds it folded in, when the target's input is
-// aligned to that Pad's data input (the converter fused the Pad); "" otherwise.
-std::string FusedPads(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn) {
-  if (sn.op_type() != "Conv" || sn.input_size() < 1 || tn.input_size() < 1) return "";
-  std::string data;
+// A Conv's pads with the zero Pad that feeds it folded in (`m`'s side), as text; "" when no
+// such Pad feeds it.
+std::string PadsWithPad(const ModelIndex& m, const SideValues& v, const onnx::NodeProto& conv,
+                        std::string* data) {
   std::vector<int64_t> extra;
-  if (!FusablePad(s, sn.input(0), &data, &extra)) return "";
-  auto it = s.align.find(tn.input(0));
-  if (it == s.align.end() || it->second.source != data) return "";
+  if (conv.op_type() != "Conv" || conv.input_size() < 1 ||
+      !ZeroSpatialPad(m, v, conv.input(0), data, &extra)) {
+    return "";
+  }
   std::vector<int64_t> pads(extra.size(), 0);
-  for (const auto& a : sn.attribute()) {
+  for (const auto& a : conv.attribute()) {
     if (a.name() == "pads" && static_cast<size_t>(a.ints_size()) == pads.size())
       pads.assign(a.ints().begin(), a.ints().end());
   }
   for (size_t i = 0; i < pads.size(); ++i) pads[i] += extra[i];
   return fmt::format("{}", pads);
+}
+
+// A zero Pad before the Conv that the converter folded into it (source side: the target reads
+// the Pad's data input) or inserted before it (target side: the Pad reads what the source Conv
+// reads): the side's pads with the Pad added, for AttributeDiffs. Both "" otherwise.
+void FusedPads(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn,
+               std::string* source_pads, std::string* target_pads) {
+  std::string data;
+  if (tn.input_size() < 1 || sn.input_size() < 1) return;
+  std::string sp = PadsWithPad(s.si, s.sv, sn, &data);
+  auto it = s.align.find(tn.input(0));
+  if (!sp.empty() && it != s.align.end() && it->second.source == data) *source_pads = sp;
+  std::string tp = PadsWithPad(s.ti, s.tv, tn, &data);
+  auto jt = s.align.find(data);
+  if (!tp.empty() && jt != s.align.end() && jt->second.source == sn.input(0)) *target_pads = tp;
 }
 
 // An activation input of tn at position p whose aligned source tensor is not the source node's
@@ -242,6 +226,10 @@ void CompareActivation(const Sides& s, int p, const std::string& tin, const std:
   std::vector<int64_t> unused;
   if (!same && !got.empty() && FusablePad(s, sin, &pad_data, &unused) && pad_data == got) {
     same = true;  // the converter folded the source's zero Pad into this node (FusedPads)
+  }
+  if (!same && got.empty() && ZeroSpatialPad(s.ti, s.tv, tin, &pad_data, &unused)) {
+    auto d = s.align.find(pad_data);  // a zero Pad the converter put before this node
+    if (d != s.align.end() && d->second.source == sin && d->second.div.agree) same = true;
   }
   if (!same && !got.empty() && !sin.empty()) {
     Divergence acc;
@@ -289,6 +277,40 @@ void CompareParameter(const Sides& s, int p, const std::string& tin, const std::
 
 }  // namespace
 
+bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t,
+                    std::string* data, std::vector<int64_t>* spatial) {
+  auto p = m.producer.find(t);
+  if (p == m.producer.end()) return false;
+  const auto& n = m.node(p->second);
+  if (n.op_type() != "Pad" || n.input_size() < 1) return false;
+  std::vector<int64_t> pads;
+  for (const auto& a : n.attribute()) {
+    if (a.name() == "mode" && a.s() != "constant") return false;
+    if (a.name() == "value" && a.f() != 0) return false;
+    if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
+  }
+  Tensor pt, cv;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    if (!StaticValue(*m.model, v, n.input(1), &pt)) return false;
+    pads.clear();
+    for (int64_t i = 0; i < pt.numel(); ++i) pads.push_back(static_cast<int64_t>(pt.GetDouble(i)));
+  }
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    if (!StaticValue(*m.model, v, n.input(2), &cv) || cv.numel() != 1 || cv.GetDouble(0))
+      return false;
+  }
+  if (n.input_size() > 3 && !n.input(3).empty()) return false;  // axes: not worth the cases
+  const size_t rank = pads.size() / 2;
+  if (rank < 3 || pads.size() != 2 * rank) return false;
+  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1]) return false;
+  spatial->clear();
+  for (size_t e = 0; e < 2; ++e) {
+    for (size_t d = 2; d < rank; ++d) spatial->push_back(pads[e * rank + d]);
+  }
+  *data = n.input(0);
+  return true;
+}
+
 std::string WeightRelation(const Tensor& source, const Tensor& target) {
   return WeightFingerprint(source, target);
 }
@@ -297,7 +319,10 @@ json AttributeDiffs(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeP
   json diffs = json::array();
   auto ta = Attrs(tn, s.ti.model->Opset(tn.domain()));
   auto sa = Attrs(sn, s.si.model->Opset(sn.domain()));
-  if (std::string fused = FusedPads(s, sn, tn); !fused.empty()) sa["pads"] = fused;
+  std::string source_pads, target_pads;
+  FusedPads(s, sn, tn, &source_pads, &target_pads);
+  if (!source_pads.empty()) sa["pads"] = source_pads;
+  if (!target_pads.empty()) ta["pads"] = target_pads;
   std::set<std::string> names;
   for (auto& [k, v] : ta) names.insert(k);
   for (auto& [k, v] : sa) names.insert(k);

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "localize/align.h"
 
@@ -21,6 +22,12 @@ struct Sides {
   const std::map<std::string, Alignment>& align;
   const Tolerance& tol;
 };
+
+// Whether tensor t of model m (its values v) is a zero Pad of spatial axes only (constant mode,
+// value 0, the first two axes unpadded, static pads), as converters fold into a Conv's pads or
+// put before one: its data input and the spatial pads in Conv order (begins, then ends).
+bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t,
+                    std::string* data, std::vector<int64_t>* spatial);
 
 // A weight fingerprint up to layout and BatchNorm folding: how a rank-4 target weight relates
 // to the source's OIHW one — "transposed in the last two axes", "source values in OHWI / HWIO

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "localize/evidence.h"
@@ -14,6 +15,7 @@
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
 #include "passes/pass.h"
+#include "testing/graph_builder.h"
 
 namespace concord::localize {
 namespace {
@@ -262,6 +264,47 @@ namespace concord::localize {
 namespace {
 
 // Names as the real exporters write them (copied from twins made on this machine).
+// A zero Pad before a Conv on one side only (tf2onnx folds Keras' ZeroPadding2D into the Conv's
+// pads, the TFLite converter keeps it as a PAD op): no wiring or pads difference either way, so a
+// fault in the conv's weights is named at the conv with its source conv, kind parameter; without
+// the fault both agree.
+Model PaddedConv(bool pad_node, float weight_scale) {
+  test::GraphBuilder b("padded", 13, 5);
+  b.Input("image", {1, 3, 16, 16});
+  b.Output("y", {1, 4, 16, 16});
+  std::string x = "image";
+  if (pad_node) {
+    b.Init("pads", Tensor::FromVector<int64_t>({8}, {0, 0, 1, 1, 0, 0, 1, 1}));
+    b.Node("Pad", "pad", {"image", "pads"}, {"padded"});
+    x = "padded";
+  }
+  std::vector<float> v(4 * 3 * 3 * 3);
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i] = weight_scale * std::sin(0.37f * static_cast<float>(i));
+  }
+  b.Init("w", Tensor::FromVector<float>({4, 3, 3, 3}, v));
+  auto* conv = b.Node("Conv", "conv", {x, "w"}, {"c"});
+  if (!pad_node) test::GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "relu", {"c"}, {"y"});
+  return b.Build();
+}
+
+TEST(LocalizePad, AZeroPadOnOneSideIsNoDifference) {
+  for (bool pad_in_source : {true, false}) {
+    SCOPED_TRACE(pad_in_source ? "Pad in the source" : "Pad in the target");
+    Model src = PaddedConv(pad_in_source, 1.0f);
+    LocalizeResult same = Localize(src, PaddedConv(!pad_in_source, 1.0f), Images(2, 16), {});
+    EXPECT_TRUE(same.agree) << same.ToJson().dump(1);
+    LocalizeResult r = Localize(src, PaddedConv(!pad_in_source, 1.5f), Images(2, 16), {});
+    ASSERT_FALSE(r.agree);
+    EXPECT_EQ(r.first_divergent, "conv") << r.evidence.dump(1);
+    EXPECT_EQ(r.source_node, "conv");
+    EXPECT_EQ(r.kind, "parameter") << r.evidence.dump(1);
+    EXPECT_TRUE(r.evidence["wiring_diffs"].empty()) << r.evidence.dump(1);
+    EXPECT_TRUE(r.evidence["attribute_diffs"].empty()) << r.evidence.dump(1);
+  }
+}
+
 TEST(LayerNames, ReadsEachExportersNaming) {
   std::string scheme;
   EXPECT_EQ(LayersInName("layer1.0.conv1.weight", &scheme),
