@@ -358,7 +358,11 @@ def main(argv: Optional[list[str]] = None, adapter_factory: AdapterFactory = mak
                                      % (args.backend, type(e).__name__, e))
     worker = Worker(args.backend, adapter, adapter_error)
     try:
-        spin_s = float(os.environ.get("CONCORD_WORKER_SPIN_US", "300")) / 1e6
+        try:
+            spin_s = max(0.0, float(os.environ.get("CONCORD_WORKER_SPIN_US", "300"))) / 1e6
+        except ValueError:
+            log("CONCORD_WORKER_SPIN_US is not a number; polling 300 us")
+            spin_s = 300e-6
         return serve(cp.FdChannel(proto_in, proto_out, spin_s=spin_s), worker)
     except BrokenPipeError:
         return 0  # the client went away while we were answering
