@@ -381,10 +381,6 @@ struct Aligner {
     return r;
   }
 
-  static bool WeightOp(const std::string& op) {
-    return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
-  }
-
   // Node index -> its static weight (input 1) for the weight-carrying ops of m.
   static std::map<int, Tensor> Weights(const ModelIndex& m, const SideValues& v) {
     std::map<int, Tensor> r;
@@ -392,7 +388,7 @@ struct Aligner {
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& n = g.node(i);
       Tensor w;
-      if (!WeightOp(n.op_type()) || n.input_size() < 2 || !m.IsStatic(n.input(1))) continue;
+      if (!IsWeightOp(n.op_type()) || n.input_size() < 2 || !m.IsStatic(n.input(1))) continue;
       if (StaticValue(*m.model, v, n.input(1), &w) && IsFloating(w.dtype()) && w.numel() > 1)
         r.emplace(i, std::move(w));
     }
@@ -537,7 +533,7 @@ struct Aligner {
   // agreeing, or at under half of s's relative L2 error (float16 or quantized weights).
   bool Folded(const std::string& t, const std::string& s, const Divergence& d) {
     auto p = tgt.producer.find(t);
-    if (p == tgt.producer.end() || !WeightOp(tgt.node(p->second).op_type())) return false;
+    if (p == tgt.producer.end() || !IsWeightOp(tgt.node(p->second).op_type())) return false;
     std::string best;
     Divergence bd;
     for (const std::string& c : AffineTail(s)) {
@@ -685,6 +681,10 @@ struct Aligner {
 };
 
 }  // namespace
+
+bool IsWeightOp(const std::string& op) {
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+}
 
 bool AffineStep(const ModelIndex& m, int i, const std::string& in) {
   const auto& n = m.node(i);

@@ -104,6 +104,10 @@ struct Alignment {
   Divergence div;      // aggregated over input sets
 };
 
+// Conv, ConvTranspose, Gemm, MatMul: the ops whose input 1 is a weight (fingerprinted here,
+// restored by repair).
+bool IsWeightOp(const std::string& op_type);
+
 // Whether source node i is one step of a per-channel affine tail reading activation `in`: a
 // BatchNormalization of it, or a Mul/Add/Sub/Div of it and a static tensor.
 bool AffineStep(const ModelIndex& m, int i, const std::string& in);

@@ -176,12 +176,6 @@ std::string Absent(const std::string& name, const char* absent = "(absent)") {
   return name.empty() ? absent : name;
 }
 
-// FusablePad on the source side.
-bool FusablePad(const Sides& s, const std::string& t, std::string* data,
-                std::vector<int64_t>* spatial) {
-  return ZeroSpatialPad(s.si, s.sv, t, data, spatial);
-}
-
 // A Conv's pads with the zero Pad that feeds it folded in (`m`'s side), as text; "" when no
 // such Pad feeds it.
 std::string PadsWithPad(const ModelIndex& m, const SideValues& v, const onnx::NodeProto& conv,
@@ -224,7 +218,8 @@ void CompareActivation(const Sides& s, int p, const std::string& tin, const std:
   bool same = !tin.empty() && !sin.empty() && got == sin;
   std::string pad_data;
   std::vector<int64_t> unused;
-  if (!same && !got.empty() && FusablePad(s, sin, &pad_data, &unused) && pad_data == got) {
+  if (!same && !got.empty() && ZeroSpatialPad(s.si, s.sv, sin, &pad_data, &unused) &&
+      pad_data == got) {
     same = true;  // the converter folded the source's zero Pad into this node (FusedPads)
   }
   if (!same && got.empty() && ZeroSpatialPad(s.ti, s.tv, tin, &pad_data, &unused)) {

@@ -21,15 +21,7 @@ namespace concord::localize {
 namespace {
 
 std::vector<ValueMap> Images(int n, int64_t hw = 32, uint64_t seed = 11) {
-  std::vector<ValueMap> sets;
-  for (int s = 0; s < n; ++s) {
-    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
-    std::uniform_real_distribution<float> d(0.0f, 1.0f);
-    std::vector<float> v(static_cast<size_t>(3 * hw * hw));
-    for (auto& x : v) x = d(rng);
-    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, hw, hw}, v)}});
-  }
-  return sets;
+  return testing::RandomImages(n, seed, hw);
 }
 
 struct Case {

@@ -5,13 +5,29 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 
 #include "ir/model.h"
+#include "ir/value.h"
 #include "passes/pass.h"
 
 namespace concord::localize::testing {
+
+// n input sets {"image": float 1x3xhwxhw, uniform in [0, 1)}, set s drawn from
+// mt19937_64(seed + s): inputs for the fault-suite net (passes/fault_suite_net.h).
+inline std::vector<ValueMap> RandomImages(int n, uint64_t seed, int64_t hw = 32) {
+  std::vector<ValueMap> sets;
+  for (int s = 0; s < n; ++s) {
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
+    std::uniform_real_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> v(static_cast<size_t>(3 * hw * hw));
+    for (auto& x : v) x = d(rng);
+    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, hw, hw}, v)}});
+  }
+  return sets;
+}
 
 // What the renaming converter records in concord.name_map.
 enum class RenameRecord {

@@ -29,10 +29,6 @@ bool PerChannel(const Tensor& t, int64_t channels, std::vector<double>* out) {
   return true;
 }
 
-bool WeightOp(const std::string& op) {
-  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
-}
-
 // One way the source could hold a target node's parameters.
 struct SourceOption {
   int node;
@@ -49,7 +45,7 @@ std::vector<SourceOption> SourceOptions(const Model& source, const SideValues& s
   for (int j = 0; j < g.node_size(); ++j) {
     const auto& n = g.node(j);
     Tensor w, b;
-    if (!WeightOp(n.op_type()) || n.input_size() < 2 || !si.IsStatic(n.input(1)) ||
+    if (!localize::IsWeightOp(n.op_type()) || n.input_size() < 2 || !si.IsStatic(n.input(1)) ||
         !StaticValue(source, sv, n.input(1), &w) || !IsFloating(w.dtype()) || w.numel() < 2) {
       continue;
     }
@@ -218,7 +214,7 @@ std::vector<RoundedParams> RoundedParameters(const Model& source, const SideValu
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
     Tensor tw;
-    if (!WeightOp(n.op_type()) || n.input_size() < 2 || !ti.IsStatic(n.input(1)) ||
+    if (!localize::IsWeightOp(n.op_type()) || n.input_size() < 2 || !ti.IsStatic(n.input(1)) ||
         !StaticValue(target, tv, n.input(1), &tw) || !IsFloating(tw.dtype())) {
       continue;
     }

@@ -6,9 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "backends/backend.h"
+#include "localize/localize_testing.h"
 #include "passes/fault_suite_net.h"
 #include "passes/pass.h"
 #include "repair/repair.h"
@@ -16,18 +15,6 @@
 
 namespace concord::repair {
 namespace {
-
-std::vector<ValueMap> Images(int n, uint64_t seed) {
-  std::vector<ValueMap> sets;
-  for (int s = 0; s < n; ++s) {
-    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
-    std::uniform_real_distribution<float> d(0.0f, 1.0f);
-    std::vector<float> v(3 * 32 * 32);
-    for (auto& x : v) x = d(rng);
-    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, 32, 32}, v)}});
-  }
-  return sets;
-}
 
 bool HasChange(const RepairResult& r, const std::string& change) {
   for (const auto& p : r.patches) {
@@ -41,7 +28,7 @@ TEST(RepairPrecision, Float16WeightsWithAFoldedBatchNormAreRestored) {
   Model tgt = passes::RunPasses(src, {"fold_bn", "fp16"}, {}).model;
   RepairOptions o;
   o.localize.tol.atol = 1e-6;  // float16 weights diverge by ~1e-3; the fold by float32 rounding
-  RepairResult r = Repair(src, tgt, Images(4, 5), o);
+  RepairResult r = Repair(src, tgt, localize::testing::RandomImages(4, 5), o);
   ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
   EXPECT_TRUE(HasChange(r, "restore the float32 weights of every layer the conversion rounded"))
       << r.ToJson().dump(1);
@@ -53,9 +40,9 @@ TEST(RepairPrecision, Float16WeightsWithAFoldedBatchNormAreRestored) {
 TEST(RepairPrecision, AnInt8QdqGraphIsRestoredToItsFloatSource) {
   Model src = passes::BuildFaultSuiteSourceNet();
   passes::PassContext ctx;
-  ctx.calibration = Images(4, 77);
+  ctx.calibration = localize::testing::RandomImages(4, 77);
   Model tgt = passes::RunPasses(src, {"quantize_int8"}, ctx).model;
-  RepairResult r = Repair(src, tgt, Images(4, 9), {});
+  RepairResult r = Repair(src, tgt, localize::testing::RandomImages(4, 9), {});
   ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
   EXPECT_TRUE(HasChange(r, "remove every quantize-dequantize round trip")) << r.ToJson().dump(1);
   EXPECT_TRUE(HasChange(r, "restore the float32 weights of every layer the conversion rounded"))

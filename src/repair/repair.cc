@@ -149,6 +149,24 @@ std::vector<Candidate> ParamCandidates(const Context& c) {
 // consumer is a BatchNormalization B and the target node is a Conv whose weight has M's shape
 // (or its NHWC permutation), the target's weight and bias become W * s and (b - mean) * s + beta
 // with s = gamma / sqrt(var + epsilon) per output channel. Verified like every candidate.
+// Node `node` of g reads `weight` (input 1) and, when given, `bias` (input 2, added when
+// absent) from new initializers named "<prefix><name>" and "<prefix>bias_<name>".
+void SetParameters(onnx::GraphProto* g, int node, const std::string& prefix,
+                   const std::string& name, const Tensor& weight, const Tensor* bias) {
+  std::string wn = Unique(*g, prefix + name);
+  TensorToProto(weight, wn, g->add_initializer());
+  g->mutable_node(node)->set_input(1, wn);
+  if (bias == nullptr) return;
+  std::string bn = Unique(*g, prefix + "bias_" + name);
+  TensorToProto(*bias, bn, g->add_initializer());
+  auto* n = g->mutable_node(node);
+  if (n->input_size() > 2) {
+    n->set_input(2, bn);
+  } else {
+    n->add_input(bn);
+  }
+}
+
 std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   std::vector<Candidate> r;
   if (c.mi < 0) return r;
@@ -179,18 +197,7 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
                           tn.input_size() > 2 ? fmt::format(", input 2 '{}'", tn.input(2)) : ""),
               fmt::format("source '{}' x {}{}", sn.input(1), what, nhwc ? " permuted to NHWC" : ""),
               c.target.proto()};
-  auto* g = k.proto.mutable_graph();
-  std::string wn = Unique(*g, "folded_" + sn.input(1));
-  TensorToProto(folded, wn, g->add_initializer());
-  std::string bname = Unique(*g, "folded_bias_" + sn.input(1));
-  TensorToProto(folded_b, bname, g->add_initializer());
-  auto* n = g->mutable_node(c.ci);
-  n->set_input(1, wn);
-  if (n->input_size() > 2) {
-    n->set_input(2, bname);
-  } else {
-    n->add_input(bname);
-  }
+  SetParameters(k.proto.mutable_graph(), c.ci, "folded_", sn.input(1), folded, &folded_b);
   r.push_back(std::move(k));
   return r;
 }
@@ -219,22 +226,10 @@ std::vector<Candidate> PrecisionCandidate(const Context& c) {
       fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", ")),
       "the source's weights and biases (BatchNorms folded in where the target fused them)",
       c.target.proto()};
-  auto* g = k.proto.mutable_graph();
   for (const auto& p : rounded) {
-    const std::string base = c.target.graph().node(p.target_node).input(1);
-    std::string wn = Unique(*g, "restored_" + base);
-    TensorToProto(p.weight, wn, g->add_initializer());
-    auto* n = g->mutable_node(p.target_node);
-    n->set_input(1, wn);
-    if (!p.has_bias) continue;
-    std::string bn = Unique(*g, "restored_bias_" + base);
-    TensorToProto(p.bias, bn, g->add_initializer());
-    n = g->mutable_node(p.target_node);
-    if (n->input_size() > 2) {
-      n->set_input(2, bn);
-    } else {
-      n->add_input(bn);
-    }
+    SetParameters(k.proto.mutable_graph(), p.target_node, "restored_",
+                  c.target.graph().node(p.target_node).input(1), p.weight,
+                  p.has_bias ? &p.bias : nullptr);
   }
   r.push_back(std::move(k));
   return r;

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "backends/backend.h"
 #include "localize/localize_testing.h"
@@ -18,15 +17,7 @@ namespace concord::repair {
 namespace {
 
 std::vector<ValueMap> Images(int n, uint64_t seed = 21) {
-  std::vector<ValueMap> sets;
-  for (int s = 0; s < n; ++s) {
-    std::mt19937_64 rng(seed + static_cast<uint64_t>(s));
-    std::uniform_real_distribution<float> d(0.0f, 1.0f);
-    std::vector<float> v(3 * 32 * 32);
-    for (auto& x : v) x = d(rng);
-    sets.push_back({{"image", Tensor::FromVector<float>({1, 3, 32, 32}, v)}});
-  }
-  return sets;
+  return localize::testing::RandomImages(n, seed);
 }
 
 TEST(Repair, EveryFaultOfTheSuiteIsRepairedOnHeldOutInputs) {
