@@ -639,11 +639,15 @@ struct Aligner {
     std::vector<std::pair<int, std::string>> mapped;
     for (const auto& [pos, name] : acts) {
       auto it = out.find(name);
-      std::string data;
-      std::vector<int64_t> pads;
+      PadRead pad;
       if (it == out.end() && tgt.node(i).op_type() == "Conv" &&
-          ZeroSpatialPad(tgt, tv, name, &data, &pads)) {
-        it = out.find(data);  // a zero Pad the target put before the Conv: read through it
+          ZeroSpatialPad(tgt, tv, name, &pad)) {
+        it = out.find(pad.data);  // a zero Pad the target put before the Conv: read through it
+        if (it == out.end()) return "";
+        std::string source = pad.transposed ? Relaid(it->second.source, pad) : it->second.source;
+        if (source.empty()) return "";
+        mapped.emplace_back(pos, source);
+        continue;
       }
       if (it == out.end()) return "";
       mapped.emplace_back(pos, it->second.source);
@@ -662,6 +666,22 @@ struct Aligner {
       }
     }
     return StructuralAmong(tn, k, mapped[0].second, mapped);
+  }
+
+  // The source tensor holding what a transposed zero-Pad chain's data (aligned to source tensor
+  // s) is in the Conv's layout: s itself, or the output of a Transpose of s; "" when neither.
+  std::string Relaid(const std::string& s, const PadRead& pad) {
+    if (PadDataHolds(tv, pad, sv, s, tol)) return s;
+    auto c = src.consumers.find(s);
+    if (c == src.consumers.end()) return "";
+    for (int j : c->second) {
+      const auto& n = src.node(j);
+      if (n.op_type() == "Transpose" && n.output_size() == 1 &&
+          PadDataHolds(tv, pad, sv, n.output(0), tol)) {
+        return n.output(0);
+      }
+    }
+    return "";
   }
 
   // Output k of a consumer of source tensor `from` with tn's op type and these activation inputs.
@@ -730,6 +750,14 @@ std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideV
                                               const Tolerance& tol) {
   Aligner a{src, sv, tgt, tv, tol, MapIndex(src, tgt), {}, {}, {}, {}, {}};
   a.Run();
+  // A padded tensor the target put before a Conv has no source counterpart when the source folded
+  // the Pad into the Conv's pads: a same-named source tensor of another shape is not one.
+  for (auto it = a.out.begin(); it != a.out.end();) {
+    PadRead pad;
+    bool padded = ZeroSpatialPad(tgt, tv, it->first, &pad) ||
+                  ZeroPadBeforeTranspose(tgt, tv, it->first, &pad);
+    it = padded && it->second.div.shape_mismatch ? a.out.erase(it) : std::next(it);
+  }
   return std::move(a.out);
 }
 

@@ -27,7 +27,9 @@
 //   output    graph output K <-> graph output K (position) when names differ;
 //   structure the producing nodes have the same op type and their activation inputs are
 //             aligned to each other, input by input (a zero Pad before a Conv looked through
-//             on either side: converters fold it into the Conv's pads or put it before one);
+//             on either side: converters fold it into the Conv's pads or put it before one,
+//             TFLite as an NHWC Pad and a Transpose; such padded tensors are not paired with a
+//             same-named source tensor of another shape);
 //   value     some source tensor of the same element count holds the same values within
 //             tolerance on every input set (fused/split nodes, Identity, renamed graphs);
 //   folded    (a Conv/ConvTranspose/Gemm/MatMul whose pair by map, layer, weights or structure

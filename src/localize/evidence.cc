@@ -172,19 +172,50 @@ std::string ParamHint(const Tensor& s, const Tensor& t) {
   return "values differ";
 }
 
+// The pads of Pad node n when it pads with zeros (constant mode, value 0, static pads, no axes
+// input): begins then ends, one per axis.
+bool ZeroPadAmounts(const ModelIndex& m, const SideValues& v, const onnx::NodeProto& n,
+                    std::vector<int64_t>* pads) {
+  pads->clear();
+  for (const auto& a : n.attribute()) {
+    if (a.name() == "mode" && a.s() != "constant") return false;
+    if (a.name() == "value" && a.f() != 0) return false;
+    if (a.name() == "pads") pads->assign(a.ints().begin(), a.ints().end());
+  }
+  Tensor pt, cv;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    if (!StaticValue(*m.model, v, n.input(1), &pt)) return false;
+    pads->clear();
+    for (int64_t i = 0; i < pt.numel(); ++i) pads->push_back(static_cast<int64_t>(pt.GetDouble(i)));
+  }
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    if (!StaticValue(*m.model, v, n.input(2), &cv) || cv.numel() != 1 || cv.GetDouble(0))
+      return false;
+  }
+  return n.input_size() <= 3 || n.input(3).empty();  // axes: not worth the cases
+}
+
 std::string Absent(const std::string& name, const char* absent = "(absent)") {
   return name.empty() ? absent : name;
+}
+
+// Whether the data of a zero Pad the target put before a Conv is source tensor `sin`: aligned to
+// it and agreeing, or (through a Transpose) holding its values in the Conv's layout.
+bool TargetPadReads(const Sides& s, const PadRead& pad, const std::string& sin) {
+  if (pad.transposed) return PadDataHolds(s.tv, pad, s.sv, sin, s.tol);
+  auto d = s.align.find(pad.data);
+  return d != s.align.end() && d->second.source == sin && d->second.div.agree;
 }
 
 // A Conv's pads with the zero Pad that feeds it folded in (`m`'s side), as text; "" when no
 // such Pad feeds it.
 std::string PadsWithPad(const ModelIndex& m, const SideValues& v, const onnx::NodeProto& conv,
-                        std::string* data) {
-  std::vector<int64_t> extra;
+                        PadRead* pad) {
   if (conv.op_type() != "Conv" || conv.input_size() < 1 ||
-      !ZeroSpatialPad(m, v, conv.input(0), data, &extra)) {
+      !ZeroSpatialPad(m, v, conv.input(0), pad)) {
     return "";
   }
+  const std::vector<int64_t>& extra = pad->spatial;
   std::vector<int64_t> pads(extra.size(), 0);
   for (const auto& a : conv.attribute()) {
     if (a.name() == "pads" && static_cast<size_t>(a.ints_size()) == pads.size())
@@ -199,14 +230,13 @@ std::string PadsWithPad(const ModelIndex& m, const SideValues& v, const onnx::No
 // reads): the side's pads with the Pad added, for AttributeDiffs. Both "" otherwise.
 void FusedPads(const Sides& s, const onnx::NodeProto& sn, const onnx::NodeProto& tn,
                std::string* source_pads, std::string* target_pads) {
-  std::string data;
+  PadRead pad;
   if (tn.input_size() < 1 || sn.input_size() < 1) return;
-  std::string sp = PadsWithPad(s.si, s.sv, sn, &data);
+  std::string sp = PadsWithPad(s.si, s.sv, sn, &pad);
   auto it = s.align.find(tn.input(0));
-  if (!sp.empty() && it != s.align.end() && it->second.source == data) *source_pads = sp;
-  std::string tp = PadsWithPad(s.ti, s.tv, tn, &data);
-  auto jt = s.align.find(data);
-  if (!tp.empty() && jt != s.align.end() && jt->second.source == sn.input(0)) *target_pads = tp;
+  if (!sp.empty() && it != s.align.end() && it->second.source == pad.data) *source_pads = sp;
+  std::string tp = PadsWithPad(s.ti, s.tv, tn, &pad);
+  if (!tp.empty() && TargetPadReads(s, pad, sn.input(0))) *target_pads = tp;
 }
 
 // An activation input of tn at position p whose aligned source tensor is not the source node's
@@ -216,15 +246,12 @@ void CompareActivation(const Sides& s, int p, const std::string& tin, const std:
   auto it = s.align.find(tin);
   std::string got = it == s.align.end() ? "" : it->second.source;
   bool same = !tin.empty() && !sin.empty() && got == sin;
-  std::string pad_data;
-  std::vector<int64_t> unused;
-  if (!same && !got.empty() && ZeroSpatialPad(s.si, s.sv, sin, &pad_data, &unused) &&
-      pad_data == got) {
+  PadRead pad;
+  if (!same && !got.empty() && ZeroSpatialPad(s.si, s.sv, sin, &pad) && pad.data == got) {
     same = true;  // the converter folded the source's zero Pad into this node (FusedPads)
   }
-  if (!same && got.empty() && ZeroSpatialPad(s.ti, s.tv, tin, &pad_data, &unused)) {
-    auto d = s.align.find(pad_data);  // a zero Pad the converter put before this node
-    if (d != s.align.end() && d->second.source == sin && d->second.div.agree) same = true;
+  if (!same && got.empty() && ZeroSpatialPad(s.ti, s.tv, tin, &pad)) {
+    same = TargetPadReads(s, pad, sin);  // a zero Pad the converter put before this node
   }
   if (!same && !got.empty() && !sin.empty()) {
     Divergence acc;
@@ -272,37 +299,71 @@ void CompareParameter(const Sides& s, int p, const std::string& tin, const std::
 
 }  // namespace
 
-bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t,
-                    std::string* data, std::vector<int64_t>* spatial) {
-  auto p = m.producer.find(t);
-  if (p == m.producer.end()) return false;
-  const auto& n = m.node(p->second);
-  if (n.op_type() != "Pad" || n.input_size() < 1) return false;
+bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t, PadRead* pad) {
+  // The producer of t, past Identity nodes (repair's removed quantize-dequantize pairs).
+  auto producer = [&m](std::string name) -> const onnx::NodeProto* {
+    for (;;) {
+      auto p = m.producer.find(name);
+      if (p == m.producer.end()) return nullptr;
+      const auto& n = m.node(p->second);
+      if (n.op_type() != "Identity" || n.input_size() != 1) return &n;
+      name = n.input(0);
+    }
+  };
+  const onnx::NodeProto* n = producer(t);
+  if (!n) return false;
+  std::vector<int64_t> perm;
+  if (n->op_type() == "Transpose" && n->input_size() == 1) {
+    for (const auto& a : n->attribute()) {
+      if (a.name() == "perm") perm.assign(a.ints().begin(), a.ints().end());
+    }
+    const std::vector<int64_t> to_nchw = {0, 3, 1, 2}, to_nhwc = {0, 2, 3, 1};
+    if (perm != to_nchw && perm != to_nhwc) return false;
+    n = producer(n->input(0));
+    if (!n) return false;
+  }
   std::vector<int64_t> pads;
-  for (const auto& a : n.attribute()) {
-    if (a.name() == "mode" && a.s() != "constant") return false;
-    if (a.name() == "value" && a.f() != 0) return false;
-    if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
-  }
-  Tensor pt, cv;
-  if (n.input_size() > 1 && !n.input(1).empty()) {
-    if (!StaticValue(*m.model, v, n.input(1), &pt)) return false;
-    pads.clear();
-    for (int64_t i = 0; i < pt.numel(); ++i) pads.push_back(static_cast<int64_t>(pt.GetDouble(i)));
-  }
-  if (n.input_size() > 2 && !n.input(2).empty()) {
-    if (!StaticValue(*m.model, v, n.input(2), &cv) || cv.numel() != 1 || cv.GetDouble(0))
-      return false;
-  }
-  if (n.input_size() > 3 && !n.input(3).empty()) return false;  // axes: not worth the cases
+  if (n->op_type() != "Pad" || n->input_size() < 1 || !ZeroPadAmounts(m, v, *n, &pads))
+    return false;
   const size_t rank = pads.size() / 2;
-  if (rank < 3 || pads.size() != 2 * rank) return false;
-  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1]) return false;
-  spatial->clear();
-  for (size_t e = 0; e < 2; ++e) {
-    for (size_t d = 2; d < rank; ++d) spatial->push_back(pads[e * rank + d]);
+  if (rank < 3 || pads.size() != 2 * rank || (!perm.empty() && rank != 4)) return false;
+  pad->transposed = !perm.empty();
+  for (size_t d = perm.size(); d < rank; ++d) perm.push_back(static_cast<int64_t>(d));
+  // Axis d of the tensor the Conv reads is axis perm[d] of the padded one.
+  auto begin = [&](size_t d) { return pads[static_cast<size_t>(perm[d])]; };
+  auto end = [&](size_t d) { return pads[rank + static_cast<size_t>(perm[d])]; };
+  if (begin(0) || begin(1) || end(0) || end(1)) return false;
+  pad->spatial.clear();
+  for (size_t d = 2; d < rank; ++d) pad->spatial.push_back(begin(d));
+  for (size_t d = 2; d < rank; ++d) pad->spatial.push_back(end(d));
+  pad->data = n->input(0);
+  return true;
+}
+
+bool ZeroPadBeforeTranspose(const ModelIndex& m, const SideValues& v, const std::string& t,
+                            PadRead* pad) {
+  auto c = m.consumers.find(t);
+  if (c == m.consumers.end() || c->second.empty()) return false;
+  for (int j : c->second) {
+    const auto& n = m.node(j);
+    if (n.op_type() != "Transpose" || n.output_size() != 1 ||
+        !ZeroSpatialPad(m, v, n.output(0), pad) || !pad->transposed) {
+      return false;
+    }
   }
-  *data = n.input(0);
+  return true;
+}
+
+bool PadDataHolds(const SideValues& tv, const PadRead& pad, const SideValues& sv,
+                  const std::string& s, const Tolerance& tol) {
+  if (sv.sets.empty()) return false;
+  for (size_t k = 0; k < sv.sets.size(); ++k) {
+    const Value* a = sv.Find(k, s);
+    const Value* b = tv.Find(k, pad.data);
+    if (!a || !b) return false;
+    Divergence d = Measure(*a, *b, tol);
+    if (!d.agree || d.layout.empty() == pad.transposed) return false;
+  }
   return true;
 }
 

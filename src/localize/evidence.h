@@ -23,11 +23,24 @@ struct Sides {
   const Tolerance& tol;
 };
 
-// Whether tensor t of model m (its values v) is a zero Pad of spatial axes only (constant mode,
-// value 0, the first two axes unpadded, static pads), as converters fold into a Conv's pads or
-// put before one: its data input and the spatial pads in Conv order (begins, then ends).
-bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t,
-                    std::string* data, std::vector<int64_t>* spatial);
+// A zero Pad of spatial axes only (constant mode, value 0, the batch and channel axes unpadded,
+// static pads), as converters fold into a Conv's pads or put before one, read from the tensor the
+// Conv reads: the Pad itself, or a Transpose NHWC<->NCHW of it (TFLite pads in NHWC, then
+// transposes for the Conv), Identity nodes looked through.
+struct PadRead {
+  std::string data;              // the Pad's data input
+  std::vector<int64_t> spatial;  // the spatial pads in the Conv's layout (begins, then ends)
+  bool transposed = false;       // a Transpose NHWC<->NCHW lies between the Pad and the Conv
+};
+bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t, PadRead* pad);
+// Whether t is the output of a zero Pad whose every reader is a Transpose that ZeroSpatialPad
+// reads through (the first half of such a chain); *pad describes the chain.
+bool ZeroPadBeforeTranspose(const ModelIndex& m, const SideValues& v, const std::string& t,
+                            PadRead* pad);
+// Whether a target Pad's data, in the layout the Conv reads it, holds source tensor s's values
+// within tol on every input set (a transposed chain: only when the layouts differ).
+bool PadDataHolds(const SideValues& tv, const PadRead& pad, const SideValues& sv,
+                  const std::string& s, const Tolerance& tol);
 
 // A weight fingerprint up to layout and BatchNorm folding: how a rank-4 target weight relates
 // to the source's OIHW one — "transposed in the last two axes", "source values in OHWI / HWIO

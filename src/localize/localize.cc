@@ -78,16 +78,18 @@ struct Analysis {
   const Model& source() const { return *si.model; }
   const Model& target() const { return *ti.model; }
   // Agrees with the source (statics and agreeing aligned tensors).
-  // A zero Pad the target put before a Conv (the source folded it into the Conv's pads) has no
-  // source tensor; it is as clean as its input.
+  // A zero Pad the target put before a Conv (the source folded it into the Conv's pads), and
+  // the Pad and Transpose of such a chain, have no source tensor; they are as clean as the
+  // Pad's input.
   bool Clean(const std::string& t) const {
     if (t.empty() || ti.IsStatic(t)) return true;
     if (bad_outputs.count(t)) return false;
     auto it = align.find(t);
     if (it != align.end()) return it->second.div.agree;
-    std::string data;
-    std::vector<int64_t> pads;
-    return ZeroSpatialPad(ti, sides.tv, t, &data, &pads) && data != t && Clean(data);
+    PadRead pad;
+    if (ZeroSpatialPad(ti, sides.tv, t, &pad) || ZeroPadBeforeTranspose(ti, sides.tv, t, &pad))
+      return pad.data != t && Clean(pad.data);
+    return false;
   }
   // Known to differ (a differing graph output or a divergent aligned tensor).
   bool Bad(const std::string& t) const {

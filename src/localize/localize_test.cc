@@ -297,6 +297,50 @@ TEST(LocalizePad, AZeroPadOnOneSideIsNoDifference) {
   }
 }
 
+// Keras' ZeroPadding2D + Conv2D on an NHWC input as tf2onnx writes it (source: a Transpose to
+// NCHW, then a Conv with the pads) and as the TFLite converter's twin has it (target: an NHWC
+// Pad, then the Transpose, then a Conv without pads), as in Keras ResNet50's first conv.
+// `identity`: an Identity before the Conv (repair's removed quantize-dequantize pair).
+Model NhwcPaddedConv(bool tflite, float weight_scale, bool identity = false) {
+  test::GraphBuilder b("nhwc_padded", 13, 5);
+  b.Input("image", {1, 16, 16, 3});
+  b.Output("y", {1, 4, 16, 16});
+  std::string x = "image";
+  if (tflite) {
+    b.Init("pads", Tensor::FromVector<int64_t>({8}, {0, 1, 1, 0, 0, 1, 1, 0}));
+    b.Node("Pad", "pad", {"image", "pads"}, {"padded"});
+    x = "padded";
+  }
+  test::GraphBuilder::Ints(b.Node("Transpose", "to_nchw", {x}, {"nchw"}), "perm", {0, 3, 1, 2});
+  if (identity) b.Node("Identity", "unquantized", {"nchw"}, {"nchw_read"});
+  std::vector<float> v(4 * 3 * 3 * 3);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = weight_scale * std::cos(0.41f * static_cast<float>(i));
+  b.Init("w", Tensor::FromVector<float>({4, 3, 3, 3}, v));
+  auto* conv = b.Node("Conv", "conv", {identity ? "nchw_read" : "nchw", "w"}, {"c"});
+  if (!tflite) test::GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "relu", {"c"}, {"y"});
+  return b.Build();
+}
+
+TEST(LocalizePad, ANhwcPadAndTransposeBeforeTheConvIsNoDifference) {
+  auto sets = Images(2, 16);
+  for (auto& set : sets) set["image"] = PermuteLayout(set["image"].tensor, false);
+  Model src = NhwcPaddedConv(false, 1.0f);
+  for (bool identity : {false, true}) {
+    SCOPED_TRACE(identity ? "an Identity before the Conv" : "the Transpose feeds the Conv");
+    LocalizeResult same = Localize(src, NhwcPaddedConv(true, 1.0f, identity), sets, {});
+    EXPECT_TRUE(same.agree) << same.ToJson().dump(1);
+    LocalizeResult r = Localize(src, NhwcPaddedConv(true, 1.5f, identity), sets, {});
+    ASSERT_FALSE(r.agree);
+    EXPECT_EQ(r.first_divergent, "conv") << r.evidence.dump(1);
+    EXPECT_EQ(r.source_node, "conv");
+    EXPECT_EQ(r.kind, "parameter") << r.evidence.dump(1);
+    EXPECT_TRUE(r.evidence["wiring_diffs"].empty()) << r.evidence.dump(1);
+    EXPECT_TRUE(r.evidence["attribute_diffs"].empty()) << r.evidence.dump(1);
+  }
+}
+
 TEST(LayerNames, ReadsEachExportersNaming) {
   std::string scheme;
   EXPECT_EQ(LayersInName("layer1.0.conv1.weight", &scheme),

@@ -1,12 +1,26 @@
 #include "ref/parallel.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace concord::ref {
 
 namespace {
 // Set while a thread runs a chunk, so that a nested ParallelFor runs serially.
 thread_local bool t_in_chunk = false;
+
+// Polls `done` for up to `micros`; whether it came true.
+template <typename F>
+bool SpinFor(int micros, F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {}
@@ -39,16 +53,19 @@ void ThreadPool::RunChunk(int chunk) {
 void ThreadPool::WorkerLoop(int chunk) {
   uint64_t seen = 0;
   for (;;) {
+    SpinFor(kSpinMicros, [&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      work_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
       if (chunk >= job_chunks_) continue;  // this job has fewer chunks than threads
     }
     RunChunk(chunk);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);  // the caller checks pending_ under mu_ first
+      done_cv_.notify_one();
+    }
   }
 }
 
@@ -68,14 +85,15 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     job_n_ = n;
     job_chunks_ = chunks;
     errors_.assign(static_cast<size_t>(chunks), nullptr);
-    pending_ = chunks - 1;
-    ++generation_;
+    pending_.store(chunks - 1);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   RunChunk(0);
+  SpinFor(kSpinMicros, [&] { return pending_.load(std::memory_order_acquire) == 0; });
   {
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
     job_ = nullptr;
   }
   for (const auto& e : errors_) {

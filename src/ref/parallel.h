@@ -15,8 +15,14 @@
 // Threads start on the first ParallelFor that needs more than one chunk and stop with the pool.
 // One ParallelFor at a time per pool (the interpreter runs one node at a time); a ParallelFor
 // called from inside a chunk runs serially on that thread.
+//
+// Between jobs a worker polls for the next one for a short while (kSpinMicros) before it sleeps
+// on the condition variable, and the caller polls for the chunks it waits on: a network runs one
+// ParallelFor per node, tens of microseconds apart, and a futex wake-up costs about as much as a
+// small node's work (on a 2-core VM it was what kept threads=2 from scaling).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -46,6 +52,8 @@ class ThreadPool {
   void WorkerLoop(int chunk);
   void RunChunk(int chunk);
 
+  static constexpr int kSpinMicros = 50;
+
   const int threads_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -55,8 +63,8 @@ class ThreadPool {
   int64_t job_n_ = 0;
   int job_chunks_ = 0;
   std::vector<std::exception_ptr> errors_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<uint64_t> generation_{0};  // advanced under mu_, polled without it
+  std::atomic<int> pending_{0};          // chunks not yet finished by the workers
   bool stop_ = false;
 };
 

@@ -695,19 +695,39 @@ RepairResult Repair(const Model& source, const Model& target,
       std::unique_ptr<Model> nm;
       SideValues ntv;
       LocalizeResult nl;
+      auto reject = [&](const std::string& reason, bool ran) {
+        json r = {
+            {"step", step}, {"node", lr.first_divergent}, {"change", k.change}, {"reason", reason}};
+        if (ran) r["agreement_after"] = Agreement(nl);
+        res.rejected.push_back(std::move(r));
+      };
       try {
         nl = evaluate(k.proto, &na, &nm, &ntv);
-      } catch (const Error&) {
-        continue;  // invalid or failing candidate
+      } catch (const Error& e) {
+        reject(fmt::format("the edited model failed: {}", e.what()), false);
+        continue;
       }
-      if (Progress(nl, si) <= before) continue;
+      if (Progress(nl, si) <= before) {
+        reject(nl.first_divergent.empty()
+                   ? "no progress: nothing localized after the edit"
+                   : fmt::format("no progress: the first divergence is still at or before "
+                                 "source node {} (now '{}')",
+                                 std::max(0.0, before), nl.first_divergent),
+               true);
+        continue;
+      }
       // Moving the first divergence later is not enough: the outputs must not get much worse
       // (restoring one folded layer from an unfolded source moved the divergence on and the
       // logits off by 30). Not "no worse at all": a float16 conversion diverges a little
       // everywhere, and restoring its layers one by one moves the outputs' error up and down
       // by tens of percent on the way to agreement.
       double was = OutputError(lr);
-      if (OutputError(nl) > 2 * was + options.localize.tol.atol) continue;
+      if (OutputError(nl) > 2 * was + options.localize.tol.atol) {
+        reject(fmt::format("outputs more than 2x worse: max abs {:.3g} -> {:.3g}", was,
+                           OutputError(nl)),
+               true);
+        continue;
+      }
       PatchEntry p;
       p.step = step;
       p.node = lr.first_divergent;
@@ -778,6 +798,7 @@ json RepairResult::ToJson() const {
                   {"agreement_after", p.agreement_after}});
   }
   j["patches"] = ps;
+  j["rejected"] = rejected;
   j["holdout_result"] = Agreement(final_holdout);
   j["holdout_labels"] = {{"before", labels_before}, {"after", labels_after}};
   if (!final_holdout.agree) j["holdout_localize"] = final_holdout.ToJson();

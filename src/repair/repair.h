@@ -70,6 +70,9 @@ struct RepairResult {
   // {top1_agree, kendall_tau_top5, sets}; null when the first output is not classifier scores.
   nlohmann::json labels_before, labels_after;
   int candidates_tried = 0;
+  // Edits tried and not kept, and why: {"step", "node", "change", "reason", "agreement_after"}
+  // (agreement_after absent when the edited model could not be built or run).
+  nlohmann::json rejected = nlohmann::json::array();
   nlohmann::json ToJson() const;
 };
 

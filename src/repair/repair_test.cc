@@ -12,6 +12,7 @@
 #include "passes/fault_inject.h"
 #include "passes/fault_suite_net.h"
 #include "passes/pass.h"
+#include "testing/graph_builder.h"
 
 namespace concord::repair {
 namespace {
@@ -41,7 +42,51 @@ TEST(Repair, EveryFaultOfTheSuiteIsRepairedOnHeldOutInputs) {
       EXPECT_EQ(r.patches[0].kind, log.kind);
       EXPECT_TRUE(r.patches.back().agreement_after["agree"].get<bool>());
     }
+    // Every edit tried was kept or is reported as not kept, with the reason.
+    EXPECT_EQ(static_cast<size_t>(r.candidates_tried), r.patches.size() + r.rejected.size());
+    for (const auto& j : r.rejected) {
+      EXPECT_FALSE(j["reason"].get<std::string>().empty()) << j.dump();
+      EXPECT_FALSE(j["change"].get<std::string>().empty()) << j.dump();
+    }
+    EXPECT_EQ(r.ToJson()["rejected"], r.rejected);
   }
+}
+
+// Two convs whose channel count the target changed (4 -> 5 between them, other weights): no edit
+// at the first conv can hold alone (restoring its weights breaks the second conv's input), so
+// the repair stops, and every edit it tried is reported as not kept, with why.
+Model TwoConvs(int64_t mid) {
+  test::GraphBuilder b("two_convs", 13, 5);
+  b.Input("image", {1, 3, 32, 32});
+  b.Output("y", {1, 2, 32, 32});
+  auto weights = [](Shape shape, float phase) {
+    std::vector<float> v(static_cast<size_t>(NumElements(shape)));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(phase + 0.3f * static_cast<float>(i));
+    return Tensor::FromVector<float>(shape, v);
+  };
+  b.Init("w1", weights({mid, 3, 3, 3}, 0.1f * static_cast<float>(mid)));
+  b.Init("w2", weights({2, mid, 1, 1}, 0.7f));
+  test::GraphBuilder::Ints(b.Node("Conv", "c1", {"image", "w1"}, {"h"}), "pads", {1, 1, 1, 1});
+  b.Node("Relu", "relu", {"h"}, {"r"});
+  b.Node("Conv", "c2", {"r", "w2"}, {"y"});
+  return b.Build();
+}
+
+TEST(Repair, EditsNotKeptAreReportedWithTheirReason) {
+  RepairResult r = Repair(TwoConvs(4), TwoConvs(5), Images(1), {});
+  EXPECT_EQ(r.status, "not_repaired") << r.ToJson().dump(1);
+  EXPECT_TRUE(r.patches.empty()) << r.ToJson().dump(1);
+  ASSERT_GT(r.candidates_tried, 0);
+  ASSERT_EQ(r.rejected.size(), static_cast<size_t>(r.candidates_tried));
+  for (const auto& j : r.rejected) {
+    EXPECT_EQ(j["node"], "c1") << j.dump();
+    const std::string reason = j["reason"].get<std::string>();
+    EXPECT_TRUE(reason.rfind("no progress", 0) == 0 ||
+                reason.rfind("the edited model failed", 0) == 0 ||
+                reason.rfind("outputs more than 2x worse", 0) == 0)
+        << reason;
+  }
+  EXPECT_EQ(r.ToJson()["rejected"], r.rejected);
 }
 
 TEST(Repair, SplitsGivenSetsIntoSearchAndHoldout) {

@@ -187,6 +187,10 @@ void PrintText(const RepairArgs& a, const std::string& desc, const repair::Repai
   }
   std::cout << fmt::format("tried    {} candidate edit(s), accepted {}\n", r.candidates_tried,
                            r.patches.size());
+  for (const auto& j : r.rejected) {
+    std::cout << fmt::format("  not kept (step {}): {}\n    {}\n", j["step"].get<int>(),
+                             j["change"].get<std::string>(), j["reason"].get<std::string>());
+  }
   PrintVerdict(a, r, log_path);
 }
 
