@@ -3,7 +3,10 @@
 #include <cblas.h>
 #include <onnx/common/version.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "ref/interpreter.h"
 
@@ -11,14 +14,18 @@ namespace concord {
 
 namespace {
 
-// OpenBLAS's own default (OPENBLAS_NUM_THREADS or the core count), captured before any
-// session changes it.
+// OpenBLAS's own default: OPENBLAS_NUM_THREADS when set, else one per core.
 int DefaultThreads() {
-  static const int kDefault = openblas_get_num_threads();
+  static const int kDefault = [] {
+    const char* e = std::getenv("OPENBLAS_NUM_THREADS");
+    int v = e ? std::atoi(e) : 0;
+    return v > 0 ? v : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
   return kDefault;
 }
 
-// threads= for both the interpreter's pool and OpenBLAS; 0 means OpenBLAS's default.
+// threads= for the interpreter's pool (which also splits its GEMMs; OpenBLAS runs on the
+// calling thread); 0 means OpenBLAS's default.
 int SessionThreads(const EnvSpec& env) {
   return env.threads() > 0 ? env.threads() : DefaultThreads();
 }
@@ -39,9 +46,6 @@ class RefSession : public Session {
   bool supports_taps() const override { return true; }
   std::vector<Value> RunWithTaps(const ValueMap& inputs, ValueMap* taps,
                                  RunTiming* timing) override {
-    // OpenBLAS's thread count is process-wide: set it for every run so that sessions with
-    // different threads= in one process (compare, bench) do not leak into each other.
-    openblas_set_num_threads(SessionThreads(env_));
     auto start = std::chrono::steady_clock::now();
     auto out = interp_.Run(inputs, taps);
     if (timing) {
@@ -70,9 +74,10 @@ class RefBackend : public Backend {
     info.version = fmt::format("concord-ref {} (ONNX {}, {})", CONCORD_VERSION,
                                onnx::LAST_RELEASE_VERSION, openblas_get_config());
     info.devices = {"cpu"};
-    info.options = {{"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
-                    {"threads", "int", "0..4096", "0",
-                     "threads for kernels and OpenBLAS (0 = OpenBLAS default)"}};
+    info.options = {
+        {"opt", "int", "0..3", "3", "optimization level (see opt mapping)"},
+        {"threads", "int", "0..4096", "0",
+         "threads for kernels and their GEMMs (0 = OPENBLAS_NUM_THREADS, else one per core)"}};
     info.opt_mapping = "opt accepted and ignored: the oracle never rewrites the graph";
     return info;
   }

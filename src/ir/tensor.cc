@@ -1,5 +1,6 @@
 #include "ir/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -39,19 +40,27 @@ std::vector<int64_t> Strides(const Shape& shape) {
   return strides;
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  numel_ = NumElements(shape_);
-  if (dtype_ == DType::kString) {
-    strings_.resize(static_cast<size_t>(numel_));
-  } else {
-    size_t elem = DTypeSize(dtype_);
-    if (elem == 0) Fail(ErrorKind::kInput, "cannot create a tensor of type {}", DTypeName(dtype_));
-    if (static_cast<uint64_t>(numel_) > kMaxTensorBytes / elem) {
-      Fail(ErrorKind::kInput, "tensor {}{} exceeds the {}-byte limit", DTypeName(dtype_),
-           ShapeToString(shape_), kMaxTensorBytes);
-    }
-    bytes_.assign(static_cast<size_t>(numel_) * elem, 0);
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(Uninitialized(dtype, std::move(shape))) {
+  std::fill(bytes_.begin(), bytes_.end(), uint8_t{0});
+}
+
+Tensor Tensor::Uninitialized(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = NumElements(t.shape_);
+  if (dtype == DType::kString) {
+    t.strings_.resize(static_cast<size_t>(t.numel_));
+    return t;
   }
+  size_t elem = DTypeSize(dtype);
+  if (elem == 0) Fail(ErrorKind::kInput, "cannot create a tensor of type {}", DTypeName(dtype));
+  if (static_cast<uint64_t>(t.numel_) > kMaxTensorBytes / elem) {
+    Fail(ErrorKind::kInput, "tensor {}{} exceeds the {}-byte limit", DTypeName(dtype),
+         ShapeToString(t.shape_), kMaxTensorBytes);
+  }
+  t.bytes_.resize(static_cast<size_t>(t.numel_) * elem);  // default-initialized: not zeroed
+  return t;
 }
 
 double Tensor::GetDouble(int64_t i) const {

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/dtype.h"
@@ -26,11 +28,35 @@ inline constexpr uint64_t kMaxTensorBytes = 8ull << 30;
 int64_t NumElements(const Shape& shape);
 std::string ShapeToString(const Shape& shape);  // "[1, 3, 224, 224]"
 
+// std::allocator whose value-less construct leaves bytes uninitialized, so that a buffer can be
+// sized without being zeroed (Tensor::Uninitialized).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <typename U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT: as std::allocator
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class Tensor {
  public:
   Tensor() = default;
   // Zero-initialized tensor (empty strings for kString).
   Tensor(DType dtype, Shape shape);
+  // A tensor whose elements are unspecified (strings empty), for kernels that write every one:
+  // no zeroing pass over a buffer about to be overwritten. Same checks as the constructor.
+  static Tensor Uninitialized(DType dtype, Shape shape);
 
   template <typename T>
   static Tensor FromVector(Shape shape, const std::vector<T>& values) {
@@ -107,7 +133,7 @@ class Tensor {
   DType dtype_ = DType::kUndefined;
   Shape shape_;
   int64_t numel_ = 0;
-  std::vector<uint8_t> bytes_;
+  std::vector<uint8_t, DefaultInitAllocator<uint8_t>> bytes_;
   std::vector<std::string> strings_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "ir/tensor_io.h"
 #include "ir/value_io.h"
+#include "ref/ops/gemm.h"
 
 namespace concord::ref {
 
@@ -105,6 +106,7 @@ struct Interpreter::Impl {
   ThreadPool pool;
 
   Impl(const Model& m, const Registry& r, int threads) : model(m), registry(r), pool(threads) {
+    SingleThreadedBlas();  // the pool splits GEMMs (ops/gemm.h): no second set of threads
     for (const auto& op : m.proto().opset_import())
       opsets[CanonicalDomain(op.domain())] = op.version();
     for (const auto& t : m.graph().initializer()) {

@@ -205,5 +205,81 @@ TEST(Interpreter, DepthwiseConvMatchesDefinition) {
   }
 }
 
+// A classifier-sized Gemm (1 x 1280 by 1280 x 1000, MobileNetV2's): its columns are split over
+// the threads, and no split may send a piece to OpenBLAS's small-matrix kernels (products up to
+// 10^6 multiply-adds on SkylakeX-class cores), which round differently: at every thread count
+// the output is bitwise the single-threaded one.
+TEST(Interpreter, SplitGemmIsBitwiseTheSameAtEveryThreadCount) {
+  const int64_t K = 1280, N = 1000;
+  GraphBuilder b("fc", 13, 5);
+  b.Input("x", {1, K});
+  b.Output("y", {1, N});
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> w(K * N), bias(N), x(K);
+  for (auto* v : {&w, &bias, &x}) {
+    for (auto& e : *v) e = u(rng);
+  }
+  b.Init("w", Tensor::FromVector<float>({N, K}, w));
+  b.Init("b", Tensor::FromVector<float>({N}, bias));
+  GraphBuilder::Int(b.Node("Gemm", "fc", {"x", "w", "b"}, {"y"}), "transB", 1);
+  Model model = b.Build();
+  std::map<std::string, Value> feeds = {{"x", Tensor::FromVector<float>({1, K}, x)}};
+  Tensor one = Interpreter(model, DefaultRegistry(), 1).Run(feeds).at(0).tensor;
+  for (int threads : {2, 3, 4}) {
+    Tensor many = Interpreter(model, DefaultRegistry(), threads).Run(feeds).at(0).tensor;
+    EXPECT_EQ(std::memcmp(one.data<float>(), many.data<float>(), sizeof(float) * N), 0)
+        << "threads " << threads;
+  }
+}
+
+// The unit-stride depthwise path (3x3, pads 1), computed in blocks of output rows: each output
+// sums its taps in (kh, kw) order from zero, padding taps included, then adds the bias, bitwise
+// what this serial float loop computes, at every thread count. 70 rows of 63 columns span
+// several row blocks.
+TEST(Interpreter, UnitStrideDepthwiseSumsTapsInOrder) {
+  const int64_t C = 3, H = 70, W = 61;
+  GraphBuilder b("dw", 13, 5);
+  b.Input("x", {1, C, H, W});
+  b.Output("y", {1, C, H, W});
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> w(C * 9), bias(C), x(C * H * W);
+  for (auto* v : {&w, &bias, &x}) {
+    for (auto& e : *v) e = u(rng);
+  }
+  b.Init("w", Tensor::FromVector<float>({C, 1, 3, 3}, w));
+  b.Init("b", Tensor::FromVector<float>({C}, bias));
+  auto* conv = b.Node("Conv", "dw", {"x", "w", "b"}, {"y"});
+  GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
+  GraphBuilder::Int(conv, "group", C);
+  Model model = b.Build();
+  for (int threads : {1, 2}) {
+    std::vector<Value> out = Interpreter(model, DefaultRegistry(), threads)
+                                 .Run({{"x", Tensor::FromVector<float>({1, C, H, W}, x)}});
+    const float* y = out.at(0).tensor.data<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      for (int64_t oh = 0; oh < H; ++oh) {
+        for (int64_t ow = 0; ow < W; ++ow) {
+          float acc = 0;
+          for (int64_t kh = 0; kh < 3; ++kh) {
+            for (int64_t kw = 0; kw < 3; ++kw) {
+              int64_t ih = oh - 1 + kh, iw = ow - 1 + kw;
+              bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+              float xv = inside ? x[static_cast<size_t>((c * H + ih) * W + iw)] : 0.0f;
+              acc += w[static_cast<size_t>(c * 9 + kh * 3 + kw)] * xv;
+            }
+          }
+          acc += bias[static_cast<size_t>(c)];
+          float got = y[(c * H + oh) * W + ow];
+          ASSERT_EQ(std::memcmp(&got, &acc, sizeof(float)), 0)
+              << "threads " << threads << " at " << c << "," << oh << "," << ow << ": " << got
+              << " vs " << acc;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace concord::ref

@@ -106,7 +106,7 @@ template <typename TA, typename TB, typename TO, typename F>
 Tensor BroadcastBinary(const KernelContext& ctx, const Tensor& a, const Tensor& b, DType out_dtype,
                        F&& f) {
   Shape out_shape = BroadcastShapes(ctx, {a.shape(), b.shape()});
-  Tensor out(out_dtype, out_shape);
+  Tensor out = Tensor::Uninitialized(out_dtype, out_shape);  // every element written below
   const TA* pa = a.data<TA>();
   const TB* pb = b.data<TB>();
   TO* po = out.data<TO>();
@@ -140,7 +140,7 @@ Tensor BroadcastBinary(const KernelContext& ctx, const Tensor& a, const Tensor& 
 // other than ctx.Fail).
 template <typename T, typename F>
 Tensor MapUnary(const KernelContext& ctx, const Tensor& x, DType out_dtype, F&& f) {
-  Tensor out(out_dtype, x.shape());
+  Tensor out = Tensor::Uninitialized(out_dtype, x.shape());  // every element written below
   const T* px = x.data<T>();
   using TO = std::remove_reference_t<decltype(f(px[0]))>;
   TO* po = out.data<TO>();

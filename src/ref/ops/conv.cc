@@ -104,10 +104,10 @@ bool IsPointwise(const ConvGeom& g) {
 bool IsDepthwise2D(const ConvShapes& s) { return s.g.nd == 2 && s.group > 1 && s.group == s.c; }
 
 // y[i] += w * x[i * stride] for i in [0, n): the inner loop of the depthwise kernel. On x86-64
-// GCC/Clang also build an AVX2 clone picked at load time; it has no FMA (and ISO C++ mode does
-// not contract a * b + c), so every clone rounds exactly like the baseline one.
+// GCC/Clang also build AVX-512 and AVX2 clones picked at load time; the library is built with
+// -ffp-contract=off (AVX-512 has FMA), so every clone rounds exactly like the baseline one.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define CONCORD_REF_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#define CONCORD_REF_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CONCORD_REF_SIMD_CLONES
 #endif
@@ -128,6 +128,9 @@ void AxpyRow(double w, const double* __restrict x, int64_t stride, int64_t n,
     for (int64_t i = 0; i < n; ++i) y[i] += w * x[i * stride];
   }
 }
+
+// Elements of a depthwise output row block: 2048 floats (8 KB) next to the input rows it reads.
+constexpr int64_t kDepthwiseBlock = 2048;
 
 // Direct depthwise convolution. Output channel m reads input channel m / (M / C):
 //   y[oh, ow] = sum over (kh, kw), in that order, of w[kh, kw] * xp[oh*sh + kh*dh, ow*sw + kw*dw]
@@ -162,12 +165,17 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
           C* ym = y + nm * OH * OW;
           if (unit) {
             // Output rows computed PW wide, so each tap is one long row operation;
-            // columns OW..PW-1 are discarded.
-            std::fill(wide.begin(), wide.end(), C(0));
-            for (int64_t kh = 0; kh < KH; ++kh) {
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                AxpyRow(wm[kh * KW + kw], xp.data() + kh * dh * PW + kw * dw, 1, OH * PW,
-                        wide.data());
+            // columns OW..PW-1 are discarded. Blocks of rows small enough to stay in L1
+            // while every tap adds into them (each output still sums its taps in order).
+            const int64_t block = std::max<int64_t>(1, kDepthwiseBlock / PW);
+            for (int64_t r0 = 0; r0 < OH; r0 += block) {
+              const int64_t len = (std::min(OH, r0 + block) - r0) * PW;
+              C* acc = wide.data() + r0 * PW;
+              std::fill(acc, acc + len, C(0));
+              for (int64_t kh = 0; kh < KH; ++kh) {
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                  AxpyRow(wm[kh * KW + kw], xp.data() + (r0 + kh * dh) * PW + kw * dw, 1, len, acc);
+                }
               }
             }
             for (int64_t oh = 0; oh < OH; ++oh) {
@@ -201,7 +209,9 @@ void ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C
   const int64_t K = g.kernel_size(), I = g.in_size(), O = g.out_size();
   const bool pointwise = IsPointwise(g);
   // NumElements rejects a column buffer past the tensor size limit instead of exhausting memory
-  std::vector<C> col(pointwise ? 0 : static_cast<size_t>(NumElements({cg * K, O})));
+  // (Im2Col writes every element, padding included: not zeroed first)
+  std::vector<C, DefaultInitAllocator<C>> col(
+      pointwise ? 0 : static_cast<size_t>(NumElements({cg * K, O})));
   for (int64_t n = 0; n < s.n; ++n) {
     for (int64_t gi = 0; gi < s.group; ++gi) {
       const C* xg = x + (n * s.c + gi * cg) * I;
@@ -215,7 +225,12 @@ void ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C
                         });
         colp = col.data();
       }
-      Gemm(false, false, mg, O, cg * K, wg, cg * K, colp, O, yg, O);
+      if constexpr (std::is_same_v<C, float>) {
+        if (cg * K > 0)
+          GemmF32(ctx, false, false, mg, O, cg * K, 1.0f, wg, cg * K, colp, O, 0.0f, yg, O);
+      } else {
+        Gemm(false, false, mg, O, cg * K, wg, cg * K, colp, O, yg, O);
+      }
     }
   }
 }
@@ -242,8 +257,11 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
     ctx.Fail("bias B has shape {}, expected [{}]", ShapeToString(b->shape()), s.m);
   }
   const int64_t O = s.g.out_size();
-  // float/double run in place on the output; halves go through float buffers
-  Tensor out(x.dtype(), s.y_shape);
+  // float/double run in place on the output; halves go through float buffers. The GEMM and the
+  // depthwise kernel write every output element unless a group has no input channels.
+  const bool writes_all = s.c / s.group * s.g.kernel_size() > 0;
+  Tensor out =
+      writes_all ? Tensor::Uninitialized(x.dtype(), s.y_shape) : Tensor(x.dtype(), s.y_shape);
   std::vector<C> scratch;
   C* y = nullptr;
   if constexpr (std::is_same_v<T, C>) {

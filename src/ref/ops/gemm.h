@@ -7,12 +7,25 @@
 
 namespace concord::ref {
 
+class KernelContext;
+
 void GemmF32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
              int64_t ldc);
 void GemmF64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
              const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
              int64_t ldc);
+
+// GemmF32 with C's columns split over the session's threads, each chunk a product large enough
+// for OpenBLAS's regular kernels (gemm.cc says why), which compute each element over the same K
+// order whatever the split: results do not depend on the thread count. OpenBLAS itself runs
+// single-threaded (SingleThreadedBlas): one pool of threads, no oversubscription.
+void GemmF32(const KernelContext& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+             float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+             float* c, int64_t ldc);
+
+// Makes OpenBLAS run on the calling thread (process-wide; the interpreter splits its GEMMs).
+void SingleThreadedBlas();
 
 // Generic row-major GEMM with accumulator type Acc (for integer / mixed-type kernels).
 template <typename Acc, typename TA, typename TB, typename TC>

@@ -91,7 +91,7 @@ std::vector<Value> MatMul(KernelContext& ctx) {
     if constexpr (std::is_same_v<T, float>) {
       RunBatched(p, a.data<float>(), b.data<float>(), y.data<float>(),
                  [&](const float* pa, const float* pb, float* py) {
-                   GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
+                   GemmF32(ctx, false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
                  });
     } else if constexpr (std::is_same_v<T, double>) {
       RunBatched(p, a.data<double>(), b.data<double>(), y.data<double>(),
@@ -102,7 +102,7 @@ std::vector<Value> MatMul(KernelContext& ctx) {
       std::vector<float> fa = ToFloat<T>(a), fb = ToFloat<T>(b), fy(static_cast<size_t>(y.numel()));
       RunBatched(p, fa.data(), fb.data(), fy.data(),
                  [&](const float* pa, const float* pb, float* py) {
-                   GemmF32(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
+                   GemmF32(ctx, false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, py, n);
                  });
       T* py = y.data<T>();
       for (int64_t i = 0; i < y.numel(); ++i) py[i] = T(fy[i]);
@@ -149,13 +149,14 @@ std::vector<Value> Gemm(KernelContext& ctx) {
     if (k > 0) {
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
         if constexpr (std::is_same_v<T, float>) {
-          GemmF32(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, 0.0f, ab.data(), n);
+          GemmF32(ctx, ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, 0.0f, ab.data(),
+                  n);
         } else {
           GemmF64(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, 0.0, ab.data(), n);
         }
       } else if constexpr (kIsHalf<T>) {
         std::vector<float> fa = ToFloat<T>(a), fb = ToFloat<T>(b);
-        GemmF32(ta, tb, m, n, k, alpha, fa.data(), lda, fb.data(), ldb, 0.0f, ab.data(), n);
+        GemmF32(ctx, ta, tb, m, n, k, alpha, fa.data(), lda, fb.data(), ldb, 0.0f, ab.data(), n);
       } else {
         std::vector<T> raw(static_cast<size_t>(m * n));
         GemmGeneric<uint64_t>(ta, tb, m, n, k, a.data<T>(), lda, b.data<T>(), ldb, raw.data(), n);
