@@ -349,6 +349,7 @@ def main(argv: list[str]) -> int:
         return 0
     for framework, names in selected.items():
         make_sources(framework, names, os.path.join(sources, framework))
+    a.out = os.path.abspath(a.out)  # the config's paths are read relative to its own folder
     os.makedirs(a.out, exist_ok=True)
     config = os.path.join(a.out, "study.json")
     with open(config, "w") as f:

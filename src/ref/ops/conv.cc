@@ -136,9 +136,11 @@ constexpr int64_t kDepthwiseBlock = 2048;
 //   y[oh, ow] = sum over (kh, kw), in that order, of w[kh, kw] * xp[oh*sh + kh*dh, ow*sw + kw*dw]
 // where xp is the input plane with its zero padding written out. Padding taps are multiplied
 // like the others (0 * inf is NaN, as with im2col + GEMM). Planes are spread over threads; each
-// output is accumulated in the same order whatever the thread count.
+// output is accumulated in the same order whatever the thread count. `bias` (or null): bias[m]
+// added to each finished sum while the plane is still in cache, as AddBias would after.
 template <typename C>
-void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y) {
+void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w,
+                     const C* bias, C* y) {
   const ConvGeom& g = s.g;
   const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
   const int64_t OH = g.out[0], OW = g.out[1], sh = g.strides[0], sw = g.strides[1];
@@ -179,7 +181,14 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
               }
             }
             for (int64_t oh = 0; oh < OH; ++oh) {
-              std::copy(wide.data() + oh * PW, wide.data() + oh * PW + OW, ym + oh * OW);
+              const C* row = wide.data() + oh * PW;
+              C* out = ym + oh * OW;
+              if (bias) {
+                const C bm = bias[m];
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] = row[ow] + bm;
+              } else {
+                std::copy(row, row + OW, out);
+              }
             }
             continue;
           }
@@ -193,17 +202,26 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
               }
             }
           }
+          if (bias) {
+            const C bm = bias[m];
+            for (int64_t i = 0; i < OH * OW; ++i) ym[i] += bm;
+          }
         }
       });
 }
 
 // y[n, m, :] = sum over the group of W * im2col(x). x, w, y are dense compute-type buffers.
-// im2col is spread over threads by channel; the GEMM's own threads are OpenBLAS's.
+// im2col and the GEMM's columns are spread over threads. A depthwise convolution adds `bias`
+// itself (returns true); otherwise the caller adds it.
 template <typename C>
-void ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y) {
+bool ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y,
+              const C* bias = nullptr) {
   const ConvGeom& g = s.g;
   if constexpr (std::is_floating_point_v<C>) {
-    if (IsDepthwise2D(s)) return DepthwiseConv2D(ctx, s, x, w, y);
+    if (IsDepthwise2D(s)) {
+      DepthwiseConv2D(ctx, s, x, w, bias, y);
+      return bias != nullptr;
+    }
   }
   const int64_t cg = s.c / s.group, mg = s.m / s.group;
   const int64_t K = g.kernel_size(), I = g.in_size(), O = g.out_size();
@@ -233,6 +251,7 @@ void ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C
       }
     }
   }
+  return false;
 }
 
 // y[n, m, :] += bias[m], spread over (n, m) planes.
@@ -264,16 +283,17 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
       writes_all ? Tensor::Uninitialized(x.dtype(), s.y_shape) : Tensor(x.dtype(), s.y_shape);
   std::vector<C> scratch;
   C* y = nullptr;
+  bool bias_added = false;
   if constexpr (std::is_same_v<T, C>) {
     y = out.data<T>();
-    ConvCore<C>(ctx, s, x.data<T>(), w.data<T>(), y);
+    bias_added = ConvCore<C>(ctx, s, x.data<T>(), w.data<T>(), y, b ? b->data<T>() : nullptr);
   } else {
     scratch.assign(static_cast<size_t>(out.numel()), C(0));
     y = scratch.data();
     std::vector<C> xc = ToCompute<C, T>(x), wc = ToCompute<C, T>(w);
     ConvCore<C>(ctx, s, xc.data(), wc.data(), y);
   }
-  if (b) AddBias(ctx, b->data<T>(), s.n, s.m, O, y);
+  if (b && !bias_added) AddBias(ctx, b->data<T>(), s.n, s.m, O, y);
   if constexpr (!std::is_same_v<T, C>) out = FromCompute<T, C>(x.dtype(), s.y_shape, scratch);
   return out;
 }
