@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "ir/graph_edit.h"
 #include "ir/half.h"
@@ -230,6 +231,54 @@ std::vector<RoundedParams> RoundedParameters(const Model& source, const SideValu
       RoundedParams p{i, o.node,     rounding, o.how + (permuted ? ", permuted to NHWC" : ""),
                       w, o.has_bias, o.b};
       found.push_back(std::move(p));
+    }
+    if (found.size() == 1) r.push_back(std::move(found.front()));
+  }
+  return r;
+}
+
+namespace {
+
+bool IsArithmetic(const std::string& op) {
+  return op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
+}
+
+// The static float operands (2+ elements) of m's Mul/Add/Sub/Div nodes: (node, input, value).
+std::vector<std::tuple<int, int, Tensor>> ArithmeticConstants(const Model& m, const SideValues& v,
+                                                              const ModelIndex& mi) {
+  std::vector<std::tuple<int, int, Tensor>> r;
+  const auto& g = m.graph();
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    if (!IsArithmetic(n.op_type()) || n.input_size() != 2) continue;
+    for (int k = 0; k < 2; ++k) {
+      Tensor t;
+      if (!mi.IsStatic(n.input(k)) || !StaticValue(m, v, n.input(k), &t) ||
+          !IsFloating(t.dtype()) || t.numel() < 2) {
+        continue;
+      }
+      r.emplace_back(i, k, std::move(t));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<RoundedConstant> RoundedConstants(const Model& source, const SideValues& sv,
+                                              const ModelIndex& si, const Model& target,
+                                              const SideValues& tv) {
+  std::vector<RoundedConstant> r;
+  const auto sources = ArithmeticConstants(source, sv, si);
+  ModelIndex ti(target);
+  for (auto& [node, input, tc] : ArithmeticConstants(target, tv, ti)) {
+    std::vector<RoundedConstant> found;
+    for (const auto& [sn, sk, sc] : sources) {
+      if (sc.numel() != tc.numel() || !Float16Of(sc, tc)) continue;
+      std::vector<float> v(static_cast<size_t>(sc.numel()));
+      for (int64_t i = 0; i < sc.numel(); ++i)
+        v[static_cast<size_t>(i)] = static_cast<float>(sc.GetDouble(i));
+      found.push_back({node, input, sn, Tensor::FromVector<float>(tc.shape(), v)});
     }
     if (found.size() == 1) r.push_back(std::move(found.front()));
   }

@@ -45,6 +45,21 @@ std::vector<RoundedParams> RoundedParameters(const Model& source, const localize
                                              const localize::ModelIndex& si, const Model& target,
                                              const localize::SideValues& tv);
 
+// A static float operand (two or more elements) of a target Mul/Add/Sub/Div that is the float16
+// rounding of exactly one source Mul/Add/Sub/Div operand (same element count, compared in flat
+// order: per-channel vectors of any shape): a BatchNorm the converter kept as Mul + Add (one
+// that comes before its conv, as in DenseNet), a classifier's bias. `value`: the source's
+// float32 values in the target operand's shape.
+struct RoundedConstant {
+  int target_node = -1;
+  int input = -1;
+  int source_node = -1;
+  Tensor value;
+};
+std::vector<RoundedConstant> RoundedConstants(const Model& source, const localize::SideValues& sv,
+                                              const localize::ModelIndex& si, const Model& target,
+                                              const localize::SideValues& tv);
+
 // Removes quantize-dequantize round trips from g: a QuantizeLinear or DynamicQuantizeLinear Q
 // whose quantized tensor is read only by DequantizeLinear nodes, directly or through data
 // movement (Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Identity: tf2onnx moves layouts of

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "backends/backend.h"
 #include "localize/localize_testing.h"
 #include "passes/fault_suite_net.h"
@@ -35,6 +37,46 @@ TEST(RepairPrecision, Float16WeightsWithAFoldedBatchNormAreRestored) {
   // The input normalization's rounded mean/std come back one edit each; every Conv/Gemm in one.
   EXPECT_LE(r.patches.size(), 3u) << r.ToJson().dump(1);
   EXPECT_NE(r.patches.back().before.find("float16"), std::string::npos) << r.patches.back().before;
+}
+
+// A BatchNorm before a conv, as DenseNet has it (Conv -> Mul -> Add -> Relu -> Conv; no converter
+// folds it into the next conv's weights), float16-rounded with everything else: its per-channel
+// Mul/Add constants come back in the same edit as the conv weights (one edit each otherwise).
+Model ConvBnConv() {
+  test::GraphBuilder b("bn_before_conv", 13, 5);
+  b.Input("image", {1, 3, 16, 16});
+  b.Output("y", {1, 4, 16, 16});
+  auto values = [](Shape shape, float phase) {
+    std::vector<float> v(static_cast<size_t>(NumElements(shape)));
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = 0.5f + std::sin(phase + 0.37f * static_cast<float>(i));
+    return Tensor::FromVector<float>(shape, v);
+  };
+  b.Init("w1", values({6, 3, 3, 3}, 0.1f));
+  b.Init("scale", values({1, 6, 1, 1}, 0.9f));
+  b.Init("shift", values({1, 6, 1, 1}, 1.7f));
+  b.Init("w2", values({4, 6, 1, 1}, 2.3f));
+  test::GraphBuilder::Ints(b.Node("Conv", "conv1", {"image", "w1"}, {"c1"}), "pads", {1, 1, 1, 1});
+  b.Node("Mul", "bn_mul", {"c1", "scale"}, {"m"});
+  b.Node("Add", "bn_add", {"m", "shift"}, {"a"});
+  b.Node("Relu", "relu", {"a"}, {"r"});
+  b.Node("Conv", "conv2", {"r", "w2"}, {"y"});
+  return b.Build();
+}
+
+TEST(RepairPrecision, Float16ConstantsOfAnUnfoldedBatchNormComeBackWithTheWeights) {
+  Model src = ConvBnConv();
+  Model tgt = passes::RunPasses(src, {"fp16"}, {}).model;
+  RepairOptions o;
+  o.localize.tol.atol = 1e-6;
+  RepairResult r = Repair(src, tgt, localize::testing::RandomImages(4, 5, 16), o);
+  ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
+  ASSERT_EQ(r.patches.size(), 1u) << r.ToJson().dump(1);
+  EXPECT_EQ(r.patches[0].change,
+            "restore the float32 weights of every layer the conversion rounded");
+  EXPECT_NE(r.patches[0].before.find("2 float16-rounded element-wise constant(s)"),
+            std::string::npos)
+      << r.patches[0].before;
 }
 
 TEST(RepairPrecision, AnInt8QdqGraphIsRestoredToItsFloatSource) {

@@ -209,27 +209,43 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
 std::vector<Candidate> PrecisionCandidate(const Context& c) {
   std::vector<Candidate> r;
   std::vector<RoundedParams> rounded = RoundedParameters(c.source, c.sv, c.si, c.target, c.tv);
+  // Element-wise constants the conversion rounded to float16 (BatchNorms kept as Mul + Add,
+  // biases): restored in the same edit, or the divergence only moves one layer on.
+  std::vector<RoundedConstant> constants = RoundedConstants(c.source, c.sv, c.si, c.target, c.tv);
   // The culprit itself, or a node it reads (a MatMul's rounded weight shows at its bias Add).
   std::set<std::string> read(c.target.graph().node(c.ci).input().begin(),
                              c.target.graph().node(c.ci).input().end());
-  bool culprit = std::any_of(rounded.begin(), rounded.end(), [&](const RoundedParams& p) {
-    const auto& n = c.target.graph().node(p.target_node);
-    return p.target_node == c.ci || (n.output_size() > 0 && read.count(n.output(0)));
-  });
+  auto at_culprit = [&](int node) {
+    const auto& n = c.target.graph().node(node);
+    return node == c.ci || (n.output_size() > 0 && read.count(n.output(0)));
+  };
+  bool culprit = std::any_of(rounded.begin(), rounded.end(),
+                             [&](const RoundedParams& p) { return at_culprit(p.target_node); }) ||
+                 std::any_of(constants.begin(), constants.end(),
+                             [&](const RoundedConstant& p) { return at_culprit(p.target_node); });
   if (!culprit) return r;
   std::map<std::string, int> kinds;
   for (const auto& p : rounded) ++kinds[p.rounding];
   std::vector<std::string> counts;
   for (const auto& [k, n] : kinds) counts.push_back(fmt::format("{} {}", n, k));
-  Candidate k{
-      "restore the float32 weights of every layer the conversion rounded",
-      fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", ")),
-      "the source's weights and biases (BatchNorms folded in where the target fused them)",
-      c.target.proto()};
+  std::string before =
+      fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", "));
+  if (!constants.empty()) {
+    before += fmt::format(", {} float16-rounded element-wise constant(s)", constants.size());
+  }
+  Candidate k{"restore the float32 weights of every layer the conversion rounded", before,
+              "the source's weights and biases (BatchNorms folded in where the target fused "
+              "them) and constants",
+              c.target.proto()};
+  auto* g = k.proto.mutable_graph();
   for (const auto& p : rounded) {
-    SetParameters(k.proto.mutable_graph(), p.target_node, "restored_",
-                  c.target.graph().node(p.target_node).input(1), p.weight,
-                  p.has_bias ? &p.bias : nullptr);
+    SetParameters(g, p.target_node, "restored_", c.target.graph().node(p.target_node).input(1),
+                  p.weight, p.has_bias ? &p.bias : nullptr);
+  }
+  for (const auto& p : constants) {
+    std::string name = Unique(*g, "restored_" + g->node(p.target_node).input(p.input));
+    TensorToProto(p.value, name, g->add_initializer());
+    g->mutable_node(p.target_node)->set_input(p.input, name);
   }
   r.push_back(std::move(k));
   return r;
