@@ -6,8 +6,10 @@
 // This finds, for every weight-carrying target node, the one source node whose weight (and
 // bias), as is or with the per-channel affine that follows it folded in (a BatchNorm the
 // converter fused), rounds to the target's: to float16, or to a symmetric int8 grid (per tensor
-// or per output channel) the target reads through DequantizeLinear. Repair restores them all in
-// one edit. Nothing here compares against the target's outputs: the values alone decide.
+// or per output channel) the target reads through DequantizeLinear; and every element-wise
+// constant that is the float16 rounding of one source constant (a BatchNorm no converter could
+// fold). Repair restores them all in one edit. Nothing here compares against the target's
+// outputs: the values alone decide.
 #pragma once
 
 #include <string>
