@@ -754,8 +754,7 @@ std::map<std::string, Alignment> AlignTensors(const ModelIndex& src, const SideV
   // the Pad into the Conv's pads: a same-named source tensor of another shape is not one.
   for (auto it = a.out.begin(); it != a.out.end();) {
     PadRead pad;
-    bool padded = ZeroSpatialPad(tgt, tv, it->first, &pad) ||
-                  ZeroPadBeforeTranspose(tgt, tv, it->first, &pad);
+    bool padded = PaddedBeforeConv(tgt, tv, it->first, &pad);
     it = padded && it->second.div.shape_mismatch ? a.out.erase(it) : std::next(it);
   }
   return std::move(a.out);

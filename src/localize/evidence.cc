@@ -340,8 +340,9 @@ bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string&
   return true;
 }
 
-bool ZeroPadBeforeTranspose(const ModelIndex& m, const SideValues& v, const std::string& t,
-                            PadRead* pad) {
+bool PaddedBeforeConv(const ModelIndex& m, const SideValues& v, const std::string& t,
+                      PadRead* pad) {
+  if (ZeroSpatialPad(m, v, t, pad)) return true;
   auto c = m.consumers.find(t);
   if (c == m.consumers.end() || c->second.empty()) return false;
   for (int j : c->second) {

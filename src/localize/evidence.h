@@ -33,10 +33,10 @@ struct PadRead {
   bool transposed = false;       // a Transpose NHWC<->NCHW lies between the Pad and the Conv
 };
 bool ZeroSpatialPad(const ModelIndex& m, const SideValues& v, const std::string& t, PadRead* pad);
-// Whether t is the output of a zero Pad whose every reader is a Transpose that ZeroSpatialPad
-// reads through (the first half of such a chain); *pad describes the chain.
-bool ZeroPadBeforeTranspose(const ModelIndex& m, const SideValues& v, const std::string& t,
-                            PadRead* pad);
+// Whether t is such a padded tensor (ZeroSpatialPad) or the first half of a transposed chain
+// (the output of a zero Pad whose every reader is a Transpose ZeroSpatialPad reads through):
+// either has no source counterpart when the source folded the Pad into its Conv.
+bool PaddedBeforeConv(const ModelIndex& m, const SideValues& v, const std::string& t, PadRead* pad);
 // Whether a target Pad's data, in the layout the Conv reads it, holds source tensor s's values
 // within tol on every input set (a transposed chain: only when the layouts differ).
 bool PadDataHolds(const SideValues& tv, const PadRead& pad, const SideValues& sv,

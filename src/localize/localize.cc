@@ -87,9 +87,7 @@ struct Analysis {
     auto it = align.find(t);
     if (it != align.end()) return it->second.div.agree;
     PadRead pad;
-    if (ZeroSpatialPad(ti, sides.tv, t, &pad) || ZeroPadBeforeTranspose(ti, sides.tv, t, &pad))
-      return pad.data != t && Clean(pad.data);
-    return false;
+    return PaddedBeforeConv(ti, sides.tv, t, &pad) && pad.data != t && Clean(pad.data);
   }
   // Known to differ (a differing graph output or a divergent aligned tensor).
   bool Bad(const std::string& t) const {

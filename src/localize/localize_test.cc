@@ -256,10 +256,37 @@ namespace concord::localize {
 namespace {
 
 // Names as the real exporters write them (copied from twins made on this machine).
+
+// The 4x3x3x3 weight w (scaled by weight_scale), a Conv of x with them (pads 1 unless the pad
+// was written out before it) and a Relu to "y": the tail of the padded-conv models below.
+void AddConvRelu(test::GraphBuilder& b, const std::string& x, float weight_scale, bool pads) {
+  std::vector<float> v(4 * 3 * 3 * 3);
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i] = weight_scale * std::sin(0.37f * static_cast<float>(i));
+  }
+  b.Init("w", Tensor::FromVector<float>({4, 3, 3, 3}, v));
+  auto* conv = b.Node("Conv", "conv", {x, "w"}, {"c"});
+  if (pads) test::GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "relu", {"c"}, {"y"});
+}
+
+// `same` (a faithful conversion of src) agrees with it; `faulty` (the conv's weights scaled) is
+// named at the conv, with its source conv, kind parameter, and no wiring or attribute difference.
+void ExpectOnlyTheConvWeightsDiffer(const Model& src, const Model& same, const Model& faulty,
+                                    const std::vector<ValueMap>& sets) {
+  LocalizeResult agree = Localize(src, same, sets, {});
+  EXPECT_TRUE(agree.agree) << agree.ToJson().dump(1);
+  LocalizeResult r = Localize(src, faulty, sets, {});
+  ASSERT_FALSE(r.agree);
+  EXPECT_EQ(r.first_divergent, "conv") << r.evidence.dump(1);
+  EXPECT_EQ(r.source_node, "conv");
+  EXPECT_EQ(r.kind, "parameter") << r.evidence.dump(1);
+  EXPECT_TRUE(r.evidence["wiring_diffs"].empty()) << r.evidence.dump(1);
+  EXPECT_TRUE(r.evidence["attribute_diffs"].empty()) << r.evidence.dump(1);
+}
+
 // A zero Pad before a Conv on one side only (tf2onnx folds Keras' ZeroPadding2D into the Conv's
-// pads, the TFLite converter keeps it as a PAD op): no wiring or pads difference either way, so a
-// fault in the conv's weights is named at the conv with its source conv, kind parameter; without
-// the fault both agree.
+// pads, the TFLite converter keeps it as a PAD op): no wiring or pads difference either way.
 Model PaddedConv(bool pad_node, float weight_scale) {
   test::GraphBuilder b("padded", 13, 5);
   b.Input("image", {1, 3, 16, 16});
@@ -270,30 +297,16 @@ Model PaddedConv(bool pad_node, float weight_scale) {
     b.Node("Pad", "pad", {"image", "pads"}, {"padded"});
     x = "padded";
   }
-  std::vector<float> v(4 * 3 * 3 * 3);
-  for (size_t i = 0; i < v.size(); ++i) {
-    v[i] = weight_scale * std::sin(0.37f * static_cast<float>(i));
-  }
-  b.Init("w", Tensor::FromVector<float>({4, 3, 3, 3}, v));
-  auto* conv = b.Node("Conv", "conv", {x, "w"}, {"c"});
-  if (!pad_node) test::GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
-  b.Node("Relu", "relu", {"c"}, {"y"});
+  AddConvRelu(b, x, weight_scale, !pad_node);
   return b.Build();
 }
 
 TEST(LocalizePad, AZeroPadOnOneSideIsNoDifference) {
   for (bool pad_in_source : {true, false}) {
     SCOPED_TRACE(pad_in_source ? "Pad in the source" : "Pad in the target");
-    Model src = PaddedConv(pad_in_source, 1.0f);
-    LocalizeResult same = Localize(src, PaddedConv(!pad_in_source, 1.0f), Images(2, 16), {});
-    EXPECT_TRUE(same.agree) << same.ToJson().dump(1);
-    LocalizeResult r = Localize(src, PaddedConv(!pad_in_source, 1.5f), Images(2, 16), {});
-    ASSERT_FALSE(r.agree);
-    EXPECT_EQ(r.first_divergent, "conv") << r.evidence.dump(1);
-    EXPECT_EQ(r.source_node, "conv");
-    EXPECT_EQ(r.kind, "parameter") << r.evidence.dump(1);
-    EXPECT_TRUE(r.evidence["wiring_diffs"].empty()) << r.evidence.dump(1);
-    EXPECT_TRUE(r.evidence["attribute_diffs"].empty()) << r.evidence.dump(1);
+    ExpectOnlyTheConvWeightsDiffer(PaddedConv(pad_in_source, 1.0f),
+                                   PaddedConv(!pad_in_source, 1.0f),
+                                   PaddedConv(!pad_in_source, 1.5f), Images(2, 16));
   }
 }
 
@@ -313,31 +326,18 @@ Model NhwcPaddedConv(bool tflite, float weight_scale, bool identity = false) {
   }
   test::GraphBuilder::Ints(b.Node("Transpose", "to_nchw", {x}, {"nchw"}), "perm", {0, 3, 1, 2});
   if (identity) b.Node("Identity", "unquantized", {"nchw"}, {"nchw_read"});
-  std::vector<float> v(4 * 3 * 3 * 3);
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = weight_scale * std::cos(0.41f * static_cast<float>(i));
-  b.Init("w", Tensor::FromVector<float>({4, 3, 3, 3}, v));
-  auto* conv = b.Node("Conv", "conv", {identity ? "nchw_read" : "nchw", "w"}, {"c"});
-  if (!tflite) test::GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
-  b.Node("Relu", "relu", {"c"}, {"y"});
+  AddConvRelu(b, identity ? "nchw_read" : "nchw", weight_scale, !tflite);
   return b.Build();
 }
 
 TEST(LocalizePad, ANhwcPadAndTransposeBeforeTheConvIsNoDifference) {
   auto sets = Images(2, 16);
   for (auto& set : sets) set["image"] = PermuteLayout(set["image"].tensor, false);
-  Model src = NhwcPaddedConv(false, 1.0f);
   for (bool identity : {false, true}) {
     SCOPED_TRACE(identity ? "an Identity before the Conv" : "the Transpose feeds the Conv");
-    LocalizeResult same = Localize(src, NhwcPaddedConv(true, 1.0f, identity), sets, {});
-    EXPECT_TRUE(same.agree) << same.ToJson().dump(1);
-    LocalizeResult r = Localize(src, NhwcPaddedConv(true, 1.5f, identity), sets, {});
-    ASSERT_FALSE(r.agree);
-    EXPECT_EQ(r.first_divergent, "conv") << r.evidence.dump(1);
-    EXPECT_EQ(r.source_node, "conv");
-    EXPECT_EQ(r.kind, "parameter") << r.evidence.dump(1);
-    EXPECT_TRUE(r.evidence["wiring_diffs"].empty()) << r.evidence.dump(1);
-    EXPECT_TRUE(r.evidence["attribute_diffs"].empty()) << r.evidence.dump(1);
+    ExpectOnlyTheConvWeightsDiffer(NhwcPaddedConv(false, 1.0f),
+                                   NhwcPaddedConv(true, 1.0f, identity),
+                                   NhwcPaddedConv(true, 1.5f, identity), sets);
   }
 }
 
