@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -285,60 +286,122 @@ std::vector<RoundedConstant> RoundedConstants(const Model& source, const SideVal
   return r;
 }
 
-int RemoveQdqPairs(onnx::GraphProto* g, int only_q) {
-  static const std::set<std::string> kMoves = {"Transpose", "Reshape", "Squeeze",
-                                               "Unsqueeze", "Flatten", "Identity"};
-  GraphIndex index(*g);
-  std::set<std::string> graph_outputs;
-  for (const auto& o : g->output()) graph_outputs.insert(o.name());
-  int removed = 0;
-  std::set<int> drop;
-  for (int qi = 0; qi < g->node_size(); ++qi) {
-    const auto& q = g->node(qi);
-    if ((q.op_type() != "QuantizeLinear" && q.op_type() != "DynamicQuantizeLinear") ||
-        q.input_size() < 1 || q.output_size() < 1 || (only_q >= 0 && qi != only_q)) {
-      continue;
+namespace {
+
+bool IsQuantizer(const onnx::NodeProto& n) {
+  return n.op_type() == "QuantizeLinear" || n.op_type() == "DynamicQuantizeLinear";
+}
+
+// Ops a quantized tensor may pass through between its quantizer and its dequantizers: they move
+// values (tf2onnx moves layouts of quantized tensors) or select among them (MaxPool and Concat:
+// TFLite's int8 MaxPool and Concat keep their input's scale), so with the round trip gone they
+// compute the same thing on floats. Concat reads every input; the others only their first.
+bool CarriesQuantized(const onnx::NodeProto& n) {
+  static const std::set<std::string> kOps = {"Transpose", "Reshape",  "Squeeze", "Unsqueeze",
+                                             "Flatten",   "Identity", "MaxPool", "Concat"};
+  return kOps.count(n.op_type()) && n.output_size() == 1 && n.input_size() >= 1;
+}
+
+int DataInputs(const onnx::NodeProto& n) { return n.op_type() == "Concat" ? n.input_size() : 1; }
+
+// The quantizers, carriers and dequantizers around quantizer q's integer tensors: grown from
+// q's output through carriers in both directions (a Concat's other inputs must be quantized
+// too); every writer of such a tensor is a quantizer or a carrier and every reader a
+// dequantizer (data input) or a carrier. Empty when anything else touches them.
+struct QdqRegion {
+  std::set<int> qs, carriers, dqs;
+};
+std::optional<QdqRegion> RegionOf(const onnx::GraphProto& g, const GraphIndex& index, int q) {
+  QdqRegion r;
+  r.qs.insert(q);
+  std::vector<std::string> todo = {g.node(q).output(0)};
+  std::set<std::string> seen;
+  auto add_carrier = [&](int j) {
+    if (!r.carriers.insert(j).second) return;
+    const auto& n = g.node(j);
+    for (int k = 0; k < DataInputs(n); ++k) todo.push_back(n.input(k));
+    todo.push_back(n.output(0));
+  };
+  while (!todo.empty()) {
+    std::string t = todo.back();
+    todo.pop_back();
+    if (!seen.insert(t).second) continue;
+    // An integer graph output or a tensor a subgraph reads keeps its quantizer.
+    if (index.graph_outputs.count(t) || index.Captured(t)) return std::nullopt;
+    auto w = index.producer.find(t);
+    if (w == index.producer.end()) return std::nullopt;  // integer data from outside
+    const auto& writer = g.node(w->second);
+    if (IsQuantizer(writer) && writer.output(0) == t) {
+      r.qs.insert(w->second);
+    } else if (CarriesQuantized(writer)) {
+      add_carrier(w->second);
+    } else {
+      return std::nullopt;
     }
-    // Everything reading the quantized tensor, through data movement, must be a dequantizer.
-    std::vector<int> moves, dqs;
-    std::vector<std::string> frontier = {q.output(0)};
-    bool ok = true;
-    while (!frontier.empty() && ok) {
-      std::string t = frontier.back();
-      frontier.pop_back();
-      if (graph_outputs.count(t)) ok = false;  // an integer graph output keeps its quantizer
-      auto c = index.consumers.find(t);
-      if (c == index.consumers.end()) continue;
-      for (int j : c->second) {
-        const auto& n = g->node(j);
-        if (n.input(0) != t) {
-          ok = false;
-          continue;
-        }
-        if (n.op_type() == "DequantizeLinear") {
-          dqs.push_back(j);
-        } else if (kMoves.count(n.op_type()) && n.output_size() == 1) {
-          moves.push_back(j);
-          frontier.push_back(n.output(0));
-        } else {
-          ok = false;
-        }
+    auto c = index.consumers.find(t);
+    if (c == index.consumers.end()) continue;
+    for (int j : c->second) {
+      const auto& n = g.node(j);
+      bool data = false;
+      for (int k = 0; k < DataInputs(n); ++k) data = data || n.input(k) == t;
+      if (n.op_type() == "DequantizeLinear" && n.input(0) == t) {
+        r.dqs.insert(j);
+      } else if (CarriesQuantized(n) && data) {
+        add_carrier(j);
+      } else {
+        return std::nullopt;
       }
     }
-    // Its other outputs (a dynamic quantizer's scale and zero point) only for those dequantizers.
-    for (int k = 1; k < q.output_size() && ok; ++k) {
-      auto c = index.consumers.find(q.output(k));
+  }
+  // A quantizer's other outputs (a dynamic quantizer's scale and zero point) only for them.
+  for (int qi : r.qs) {
+    const auto& qn = g.node(qi);
+    for (int k = 1; k < qn.output_size(); ++k) {
+      auto c = index.consumers.find(qn.output(k));
+      if (index.graph_outputs.count(qn.output(k))) return std::nullopt;
       if (c == index.consumers.end()) continue;
-      for (int j : c->second) ok = ok && std::count(dqs.begin(), dqs.end(), j) > 0;
+      for (int j : c->second)
+        if (!r.dqs.count(j)) return std::nullopt;
     }
-    if (!ok || dqs.empty()) continue;
-    for (int j : moves) {
-      auto* n = g->mutable_node(j);
-      if (n->input(0) == q.output(0)) n->set_input(0, q.input(0));
+  }
+  if (r.dqs.empty()) return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+int RemoveQdqPairs(onnx::GraphProto* g, int only_q) {
+  GraphIndex index(*g);
+  std::vector<QdqRegion> regions;
+  std::set<int> visited;
+  for (int qi = 0; qi < g->node_size(); ++qi) {
+    if (!IsQuantizer(g->node(qi)) || g->node(qi).input_size() < 1 ||
+        g->node(qi).output_size() < 1 || (only_q >= 0 && qi != only_q) || visited.count(qi)) {
+      continue;
     }
-    for (int j : dqs) {
+    auto r = RegionOf(*g, index, qi);
+    if (!r) continue;
+    visited.insert(r->qs.begin(), r->qs.end());
+    regions.push_back(std::move(*r));
+  }
+  // Quantized tensor -> the float tensor its quantizer read.
+  std::map<std::string, std::string> unquantized;
+  for (const auto& r : regions)
+    for (int qi : r.qs) unquantized[g->node(qi).output(0)] = g->node(qi).input(0);
+  auto float_of = [&](const std::string& t) {
+    auto u = unquantized.find(t);
+    return u == unquantized.end() ? t : u->second;
+  };
+  int removed = 0;
+  std::set<int> drop;
+  for (const auto& r : regions) {
+    for (int j : r.carriers) {
       auto* n = g->mutable_node(j);
-      std::string x = n->input(0) == q.output(0) ? q.input(0) : n->input(0), out = n->output(0);
+      for (int k = 0; k < DataInputs(*n); ++k) n->set_input(k, float_of(n->input(k)));
+    }
+    for (int j : r.dqs) {
+      auto* n = g->mutable_node(j);
+      std::string x = float_of(n->input(0)), out = n->output(0);
       n->Clear();
       n->set_op_type("Identity");
       n->set_name(FreshName(*g, "unquantized"));
@@ -346,7 +409,7 @@ int RemoveQdqPairs(onnx::GraphProto* g, int only_q) {
       n->add_output(out);
       ++removed;
     }
-    drop.insert(qi);
+    drop.insert(r.qs.begin(), r.qs.end());
   }
   auto* nodes = g->mutable_node();
   for (int i = g->node_size() - 1; i >= 0; --i) {

@@ -62,12 +62,14 @@ std::vector<RoundedConstant> RoundedConstants(const Model& source, const localiz
                                               const localize::ModelIndex& si, const Model& target,
                                               const localize::SideValues& tv);
 
-// Removes quantize-dequantize round trips from g: a QuantizeLinear or DynamicQuantizeLinear Q
-// whose quantized tensor is read only by DequantizeLinear nodes, directly or through data
-// movement (Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Identity: tf2onnx moves layouts of
-// quantized tensors), goes; the movement reads Q's float input instead and each dequantizer
-// becomes an Identity (its output name kept). only_q >= 0: just node only_q. Returns the number
-// of dequantizers removed.
+// Removes quantize-dequantize round trips from g. A region of quantized tensors is written by
+// QuantizeLinear or DynamicQuantizeLinear nodes and read by DequantizeLinear nodes, directly or
+// through ops that move or select values (Transpose, Reshape, Squeeze, Unsqueeze, Flatten,
+// Identity: tf2onnx moves layouts of quantized tensors; MaxPool and Concat: TFLite's int8 ones
+// keep their input's scale, so a DenseNet block's Concats chain quantized tensors). A region
+// whose tensors nothing else touches goes: its quantizers are dropped, the ops in it read the
+// float tensors, each dequantizer becomes an Identity (its output name kept). only_q >= 0: just
+// the region of node only_q. Returns the number of dequantizers removed.
 int RemoveQdqPairs(onnx::GraphProto* g, int only_q);
 
 }  // namespace concord::repair

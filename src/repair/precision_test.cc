@@ -126,6 +126,72 @@ TEST(RemoveQdqPairs, LooksThroughDataMovement) {
       }
 }
 
+// DenseNet's int8 block as tf2onnx writes it: two quantized tensors, one through a MaxPool,
+// concatenated and dequantized twice (the next layer and the next Concat's reader). The whole
+// region goes in one edit, whichever quantizer names it; the output is exact.
+onnx::ModelProto QuantizedConcatOfMaxPool() {
+  test::GraphBuilder b;
+  b.Input("a", {1, 1, 2, 4});
+  b.Input("c", {1, 1, 1, 2});
+  b.Output("y", {1, 2, 1, 2});
+  b.Output("z", {1, 2, 1, 2});
+  b.Init("scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Init("zp", Tensor::FromVector<int8_t>({}, {0}));
+  b.Node("QuantizeLinear", {"a", "scale", "zp"}, "aq");
+  auto* pool = b.Node("MaxPool", {"aq"}, "ap");
+  test::GraphBuilder::Ints(pool, "kernel_shape", {2, 2});
+  test::GraphBuilder::Ints(pool, "strides", {2, 2});
+  b.Node("QuantizeLinear", {"c", "scale", "zp"}, "cq");
+  auto* cat = b.Node("Concat", {"ap", "cq"}, "cat");
+  test::GraphBuilder::Int(cat, "axis", 1);
+  b.Node("DequantizeLinear", {"cat", "scale", "zp"}, "y");
+  b.Node("DequantizeLinear", {"cat", "scale", "zp"}, "z");
+  return b.Build().proto();
+}
+
+TEST(RemoveQdqPairs, FollowsMaxPoolAndConcatAcrossQuantizers) {
+  for (int only_q : {-1, 0, 2}) {
+    onnx::ModelProto p = QuantizedConcatOfMaxPool();
+    EXPECT_EQ(RemoveQdqPairs(p.mutable_graph(), only_q), 2) << only_q;
+    for (const auto& n : p.graph().node()) {
+      EXPECT_NE(n.op_type(), "QuantizeLinear");
+      EXPECT_NE(n.op_type(), "DequantizeLinear");
+    }
+    Model plain = Model::FromProto(p, "", "unquantized");
+    std::vector<float> a = {0.011f, -0.3f, 0.42f, 0.017f, 0.5f, 0.123f, -0.9f, 0.2f};
+    std::vector<float> c = {0.031f, -0.07f};
+    ValueMap in{{"a", Tensor::FromVector<float>({1, 1, 2, 4}, a)},
+                {"c", Tensor::FromVector<float>({1, 1, 1, 2}, c)}};
+    auto out = PrepareSession(plain, EnvSpec::Parse("ref"))->Run(in);
+    // Hand-computed: the 2x2 maxima of a (not a multiple of the scale), then c unrounded.
+    for (int k = 0; k < 2; ++k) {
+      const Tensor& y = out[static_cast<size_t>(k)].tensor;
+      ASSERT_EQ(y.shape(), (Shape{1, 2, 1, 2}));
+      EXPECT_EQ(y.GetDouble(0), 0.5f);
+      EXPECT_EQ(y.GetDouble(1), 0.42f);
+      EXPECT_EQ(y.GetDouble(2), c[0]);
+      EXPECT_EQ(y.GetDouble(3), c[1]);
+    }
+  }
+}
+
+// A Concat that also reads an integer tensor no quantizer wrote keeps the whole region.
+TEST(RemoveQdqPairs, KeepsAConcatOfAnIntegerInput) {
+  test::GraphBuilder b;
+  b.Input("a", {1, 2});
+  b.Input("n", DType::kInt8, {1, 2});
+  b.Output("y", {1, 4});
+  b.Init("scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Init("zp", Tensor::FromVector<int8_t>({}, {0}));
+  b.Node("QuantizeLinear", {"a", "scale", "zp"}, "aq");
+  auto* cat = b.Node("Concat", {"aq", "n"}, "cat");
+  test::GraphBuilder::Int(cat, "axis", 1);
+  b.Node("DequantizeLinear", {"cat", "scale", "zp"}, "y");
+  onnx::ModelProto p = b.Build().proto();
+  EXPECT_EQ(RemoveQdqPairs(p.mutable_graph(), -1), 0);
+  EXPECT_EQ(p.graph().node(0).op_type(), "QuantizeLinear");
+}
+
 // A quantized tensor read by something other than a dequantizer stays as it is.
 TEST(RemoveQdqPairs, KeepsAQuantizerWithAnIntegerConsumer) {
   test::GraphBuilder b;
