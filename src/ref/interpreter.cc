@@ -4,6 +4,7 @@
 #include <onnx/defs/schema.h>
 
 #include <chrono>
+#include <limits>
 #include <set>
 #include <unordered_set>
 
@@ -104,6 +105,9 @@ struct Interpreter::Impl {
       resolved_bodies;
   std::vector<NodeTiming>* timings = nullptr;
   ThreadPool pool;
+  // Main graph: fusable[i] when node i is a Conv whose output only node i + 1 reads, a Relu or a
+  // Clip with constant bounds (fused_activation.h; the value checks wait for the run).
+  std::vector<char> fusable;
 
   Impl(const Model& m, const Registry& r, int threads) : model(m), registry(r), pool(threads) {
     SingleThreadedBlas();  // the pool splits GEMMs (ops/gemm.h): no second set of threads
@@ -116,6 +120,67 @@ struct Interpreter::Impl {
     for (const auto& f : m.proto().functions()) {
       local_functions[{CanonicalDomain(f.domain()), f.name()}] = &f;
     }
+    fusable = FusablePairs(m.graph());
+  }
+
+  std::vector<char> FusablePairs(const onnx::GraphProto& g) const {
+    std::unordered_map<std::string, int> readers;
+    for (const auto& n : g.node()) {
+      std::unordered_set<std::string> reads;
+      CollectReads(n, &reads);
+      for (const auto& name : reads) ++readers[name];
+    }
+    std::unordered_set<std::string> graph_names;
+    for (const auto& o : g.output()) graph_names.insert(o.name());
+    for (const auto& in : g.input()) graph_names.insert(in.name());
+    auto constant = [&](const std::string& name) {
+      return name.empty() || (initializers.count(name) && !graph_names.count(name));
+    };
+    std::vector<char> r(static_cast<size_t>(g.node_size()), 0);
+    for (int i = 0; i + 1 < g.node_size(); ++i) {
+      const auto& conv = g.node(i);
+      const auto& act = g.node(i + 1);
+      if (conv.op_type() != "Conv" || CanonicalDomain(conv.domain()) != "ai.onnx" ||
+          conv.output_size() != 1 || CanonicalDomain(act.domain()) != "ai.onnx" ||
+          (act.op_type() != "Relu" && act.op_type() != "Clip") || act.input_size() < 1) {
+        continue;
+      }
+      const std::string& y = conv.output(0);
+      bool ok = act.input(0) == y && readers[y] == 1 && !graph_names.count(y);
+      for (int k = 1; k < act.input_size(); ++k)
+        ok = ok && act.input(k) != y && constant(act.input(k));
+      r[static_cast<size_t>(i)] = ok;
+    }
+    return r;
+  }
+
+  // The activation to fuse into Conv node `conv` of the main graph (fusable), given the values
+  // it will read: its X must be float32 and Clip's bounds float32 scalars. kNone otherwise (the
+  // two kernels then run, and report any bad input themselves).
+  FusedActivation ActivationToFuse(const onnx::NodeProto& conv, const onnx::NodeProto& act,
+                                   const Scope& scope, int64_t opset) const {
+    const Value* x = scope.Find(conv.input(0));
+    if (x == nullptr || !x->is_tensor() || x->tensor.dtype() != DType::kFloat32) return {};
+    if (act.op_type() == "Relu") return {FusedActivation::Kind::kRelu};
+    FusedActivation r{FusedActivation::Kind::kClip, std::numeric_limits<float>::lowest(),
+                      std::numeric_limits<float>::max()};
+    if (opset < 11) {  // Clip-1/6: bounds are attributes
+      for (const auto& a : act.attribute()) {
+        if (a.name() == "min") r.lo = a.f();
+        if (a.name() == "max") r.hi = a.f();
+      }
+      return r;
+    }
+    for (int k = 1; k < act.input_size() && k < 3; ++k) {
+      if (act.input(k).empty()) continue;
+      const Value* b = scope.Find(act.input(k));
+      if (b == nullptr || !b->is_tensor() || b->tensor.dtype() != DType::kFloat32 ||
+          b->tensor.numel() != 1) {
+        return {};
+      }
+      (k == 1 ? r.lo : r.hi) = b->tensor.data<float>()[0];
+    }
+    return r;
   }
 
   const std::vector<std::vector<std::string>>& LastReads(const onnx::GraphProto& g) {
@@ -162,14 +227,30 @@ struct Interpreter::Impl {
         scope.borrowed[g.input(i).name()] = inputs[static_cast<size_t>(i)];
     }
     const auto& last = LastReads(g);
+    const bool fuse = is_main && taps == nullptr;
+    bool hand_on = false;  // node i is an activation fused into the Conv before it
     for (int i = 0; i < g.node_size(); ++i) {
       const onnx::NodeProto& node = g.node(i);
       auto start = Clock::now();
-      std::vector<Value> outs = ExecNode(node, scope, graph_opsets, &g);
+      std::vector<Value> outs;
+      const bool fused = hand_on;
+      if (hand_on) {
+        outs.push_back(std::move(scope.owned.at(node.input(0))));
+        hand_on = false;
+      } else {
+        FusedActivation act;
+        if (fuse && fusable[static_cast<size_t>(i)]) {
+          auto o = graph_opsets.find("ai.onnx");
+          act =
+              ActivationToFuse(node, g.node(i + 1), scope, o != graph_opsets.end() ? o->second : 1);
+        }
+        outs = ExecNode(node, scope, graph_opsets, &g, act);
+        hand_on = act.kind != FusedActivation::Kind::kNone;
+      }
       if (is_main && timings != nullptr) {
-        timings->push_back(
-            {node.name(), node.op_type(),
-             std::chrono::duration<double, std::milli>(Clock::now() - start).count()});
+        timings->push_back({node.name(), node.op_type(),
+                            std::chrono::duration<double, std::milli>(Clock::now() - start).count(),
+                            fused});
       }
       for (int k = 0; k < node.output_size(); ++k) {
         const std::string& name = node.output(k);
@@ -214,7 +295,7 @@ struct Interpreter::Impl {
 
   std::vector<Value> ExecNode(const onnx::NodeProto& node, const Scope& scope,
                               const std::map<std::string, int64_t>& graph_opsets,
-                              const onnx::GraphProto* graph) {
+                              const onnx::GraphProto* graph, const FusedActivation& act = {}) {
     std::vector<const Value*> ins;
     for (const auto& name : node.input()) {
       if (name.empty()) {
@@ -235,6 +316,7 @@ struct Interpreter::Impl {
     if (const KernelDef* k = registry.Find(domain, node.op_type(), opset)) {
       Runner runner(this, &scope, graph_opsets);
       KernelContext ctx(node, ins, opset, &runner, graph, &pool);
+      ctx.set_fused_activation(act);
       try {
         return k->fn(ctx);
       } catch (const Error&) {

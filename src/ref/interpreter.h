@@ -9,11 +9,13 @@
 //
 // Taps: when `taps` is non-null, every value produced by a main-graph node is recorded by its
 // output name (the graph inputs and initializers are not). Without taps, intermediate values
-// are freed after their last use.
+// are freed after their last use, and a float32 Conv applies the Relu or Clip that alone reads
+// its output (the next node) to its finished outputs: bitwise the same values, one memory pass
+// fewer (fused_activation.h; last_timings marks the activation `fused`).
 //
 // Threads: kernels spread independent outputs over `threads` threads (a pool owned by the
-// interpreter; see parallel.h); outputs are bitwise identical for every thread count. BLAS
-// threads are the caller's to set (backends/ref_backend sets OpenBLAS to the same count).
+// interpreter; see parallel.h); outputs are bitwise identical for every thread count. OpenBLAS
+// runs single-threaded: GEMMs are split over the same pool (ops/gemm.h).
 #pragma once
 
 #include <map>
@@ -32,6 +34,7 @@ struct NodeTiming {
   std::string node_name;
   std::string op_type;
   double ms = 0;
+  bool fused = false;  // a Relu or Clip computed inside the Conv before it
 };
 
 class Interpreter {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
 
 #include "testing/graph_builder.h"
 
@@ -167,6 +170,116 @@ TEST(Interpreter, InputsAreValidatedAgainstDeclaredTypes) {
   feeds = Feeds();
   feeds["bogus"] = Tensor::Scalar<float>(1);
   EXPECT_THROW(interp.Run(feeds), Error);
+}
+
+// A Conv and the Relu or Clip after it, in every way the Conv kernel finishes its outputs (GEMM
+// with and without a bias, depthwise at stride 1 and 2), over inputs with NaN, infinities and
+// zeros: the untapped run, which fuses the activation into the Conv, is bitwise the tapped run,
+// which runs the two nodes one after the other, and only the untapped run fuses.
+struct FusionCase {
+  std::string name;
+  int64_t group, kernel, stride;
+  bool bias;
+  std::string act;  // Relu, Clip6 (attributes), Clip13 (inputs), Clip13max (max only)
+};
+
+Model ConvThenActivation(const FusionCase& c) {
+  const int64_t C = 4, H = 9, W = 11;
+  GraphBuilder b(c.name, c.act == "Clip6" ? 6 : 13, 3);
+  b.Input("x", {1, C, H, W});
+  const int64_t out = (H + 2 * (c.kernel / 2) - c.kernel) / c.stride + 1;
+  const int64_t outw = (W + 2 * (c.kernel / 2) - c.kernel) / c.stride + 1;
+  b.Output("y", {1, C, out, outw});
+  std::vector<std::string> ins = {"x", b.Weight({C, C / c.group, c.kernel, c.kernel}, 1.0f)};
+  if (c.bias) ins.push_back(b.Weight({C}, 1.0f));
+  auto* conv = b.Node("Conv", "conv", ins, {"c"});
+  int64_t p = c.kernel / 2;
+  GraphBuilder::Ints(conv, "pads", {p, p, p, p});
+  GraphBuilder::Ints(conv, "strides", {c.stride, c.stride});
+  GraphBuilder::Int(conv, "group", c.group);
+  if (c.act == "Relu") {
+    b.Node("Relu", "act", {"c"}, {"y"});
+  } else if (c.act == "Clip6") {
+    auto* clip = b.Node("Clip", "act", {"c"}, {"y"});
+    GraphBuilder::Float(clip, "min", -0.5f);
+    GraphBuilder::Float(clip, "max", 1.5f);
+  } else if (c.act == "Clip13") {
+    b.Node("Clip", "act", {"c", b.Const(0.0f), b.Const(6.0f)}, {"y"});
+  } else {
+    b.Node("Clip", "act", {"c", "", b.Const(0.25f)}, {"y"});
+  }
+  return b.Build();
+}
+
+TEST(Interpreter, FusedActivationIsBitwiseTheTwoNodes) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2, 2);
+  std::vector<float> x(4 * 9 * 11);
+  for (auto& v : x) v = u(rng);
+  x[7] = nan;
+  x[150] = inf;
+  x[260] = -inf;
+  for (size_t i = 300; i < 340; ++i) x[i] = 0;
+  std::vector<FusionCase> cases;
+  for (std::string act : {"Relu", "Clip6", "Clip13", "Clip13max"}) {
+    cases.push_back({"gemm_bias_" + act, 1, 3, 1, true, act});
+    cases.push_back({"pointwise_" + act, 1, 1, 1, false, act});
+    cases.push_back({"depthwise_bias_" + act, 4, 3, 1, true, act});
+    cases.push_back({"depthwise_s2_" + act, 4, 3, 2, false, act});
+  }
+  for (const auto& c : cases) {
+    Model model = ConvThenActivation(c);
+    for (int threads : {1, 2}) {
+      Interpreter interp(model, DefaultRegistry(), threads);
+      std::map<std::string, Value> feeds = {{"x", Tensor::FromVector<float>({1, 4, 9, 11}, x)}};
+      Tensor fused = interp.Run(feeds).at(0).tensor;
+      ASSERT_EQ(interp.last_timings().size(), 2u);
+      EXPECT_TRUE(interp.last_timings()[1].fused) << c.name;
+      std::map<std::string, Value> taps;
+      Tensor apart = interp.Run(feeds, &taps).at(0).tensor;
+      EXPECT_FALSE(interp.last_timings()[1].fused) << c.name;
+      ASSERT_EQ(fused.shape(), apart.shape()) << c.name;
+      int nans = 0;
+      for (int64_t i = 0; i < fused.numel(); ++i) nans += std::isnan(apart.data<float>()[i]);
+      EXPECT_EQ(std::memcmp(fused.data<float>(), apart.data<float>(),
+                            sizeof(float) * static_cast<size_t>(fused.numel())),
+                0)
+          << c.name << " threads " << threads;
+      // Relu turns the NaN windows into 0, Clip keeps them NaN: both paths are exercised.
+      if (c.act == "Relu") {
+        EXPECT_EQ(nans, 0) << c.name;
+      } else {
+        EXPECT_GT(nans, 0) << c.name;
+      }
+    }
+  }
+}
+
+// A Conv output that something besides the activation reads is not fused (the other reader
+// needs the Conv's own values).
+TEST(Interpreter, AConvOutputWithTwoReadersIsNotFused) {
+  GraphBuilder b("two_readers", 13, 3);
+  b.Input("x", {1, 2, 5, 5});
+  b.Output("y", {1, 2, 5, 5});
+  b.Output("c", {1, 2, 5, 5});
+  auto* conv = b.Node("Conv", "conv", {"x", b.Weight({2, 2, 3, 3}, 1.0f)}, {"c"});
+  GraphBuilder::Ints(conv, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "act", {"c"}, {"y"});
+  Model model = b.Build();  // the interpreter keeps a reference
+  Interpreter interp(model);
+  std::vector<float> x(50);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+  auto out = interp.Run({{"x", Tensor::FromVector<float>({1, 2, 5, 5}, x)}});
+  EXPECT_FALSE(interp.last_timings()[1].fused);
+  int negative = 0;
+  for (int64_t i = 0; i < out[1].tensor.numel(); ++i) {
+    float c = out[1].tensor.data<float>()[i];
+    negative += c < 0;
+    EXPECT_EQ(out[0].tensor.data<float>()[i], c > 0 ? c : 0.0f);
+  }
+  EXPECT_GT(negative, 0);  // the graph output "c" kept its negative values
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "ir/error.h"
 #include "ir/value.h"
+#include "ref/fused_activation.h"
 #include "ref/parallel.h"
 
 namespace concord::ref {
@@ -97,6 +98,11 @@ class KernelContext {
   // them (ops/contrib_util.h RunKernel).
   ThreadPool* pool() const { return pool_; }
 
+  // The Relu or Clip the interpreter fused into this Conv (fused_activation.h); kNone otherwise.
+  // Only the Conv kernel reads it, and only for float32.
+  const FusedActivation& fused_activation() const { return fused_; }
+  void set_fused_activation(const FusedActivation& a) { fused_ = a; }
+
   // "node 'conv1' (Conv)": used to prefix error messages.
   std::string Where() const;
   template <typename... Args>
@@ -116,6 +122,7 @@ class KernelContext {
   SubgraphRunner* runner_;
   const onnx::GraphProto* graph_;
   ThreadPool* pool_;
+  FusedActivation fused_;
 };
 
 // Helpers for kernels returning a single tensor.

@@ -38,8 +38,7 @@ Tensor MapNumeric(const KernelContext& ctx, const Tensor& x, F&& f) {
 
 std::vector<Value> Relu(KernelContext& ctx) {
   // Relu-14 added signed integer types; the formula is the same for every type.
-  return Out(MapNumeric(ctx, ctx.input(0),
-                        [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }));
+  return Out(MapNumeric(ctx, ctx.input(0), [](auto x) { return ReluValue<decltype(x)>(x); }));
 }
 
 std::vector<Value> LeakyRelu(KernelContext& ctx) {
@@ -195,14 +194,7 @@ std::vector<Value> Shrink(KernelContext& ctx) {
 
 // ---- Clip -------------------------------------------------------------------------------------
 
-// min(max(x, lo), hi); NaN in x stays NaN (both comparisons are false).
-template <typename C>
-C ClipValue(C x, C lo, C hi) {
-  if (x < lo) x = lo;
-  if (x > hi) x = hi;
-  return x;
-}
-
+// ClipValue (fused_activation.h: the interpreter fuses a Clip after a Conv with the same formula)
 // Clip-1/6: float bounds from the `min`/`max` attributes.
 std::vector<Value> ClipAttr(KernelContext& ctx) {
   float lo = ctx.GetFloat("min", std::numeric_limits<float>::lowest());

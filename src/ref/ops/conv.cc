@@ -137,10 +137,11 @@ constexpr int64_t kDepthwiseBlock = 2048;
 // where xp is the input plane with its zero padding written out. Padding taps are multiplied
 // like the others (0 * inf is NaN, as with im2col + GEMM). Planes are spread over threads; each
 // output is accumulated in the same order whatever the thread count. `bias` (or null): bias[m]
-// added to each finished sum while the plane is still in cache, as AddBias would after.
-template <typename C>
+// added to each finished sum while the plane is still in cache, as AddBias would after, then
+// `act` (the fused activation, or the identity) applied.
+template <typename C, typename Act>
 void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w,
-                     const C* bias, C* y) {
+                     const C* bias, const Act& act, C* y) {
   const ConvGeom& g = s.g;
   const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
   const int64_t OH = g.out[0], OW = g.out[1], sh = g.strides[0], sw = g.strides[1];
@@ -185,9 +186,9 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
               C* out = ym + oh * OW;
               if (bias) {
                 const C bm = bias[m];
-                for (int64_t ow = 0; ow < OW; ++ow) out[ow] = row[ow] + bm;
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] = act(row[ow] + bm);
               } else {
-                std::copy(row, row + OW, out);
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] = act(row[ow]);
               }
             }
             continue;
@@ -204,7 +205,9 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
           }
           if (bias) {
             const C bm = bias[m];
-            for (int64_t i = 0; i < OH * OW; ++i) ym[i] += bm;
+            for (int64_t i = 0; i < OH * OW; ++i) ym[i] = act(ym[i] + bm);
+          } else {
+            for (int64_t i = 0; i < OH * OW; ++i) ym[i] = act(ym[i]);
           }
         }
       });
@@ -212,15 +215,15 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
 
 // y[n, m, :] = sum over the group of W * im2col(x). x, w, y are dense compute-type buffers.
 // im2col and the GEMM's columns are spread over threads. A depthwise convolution adds `bias`
-// itself (returns true); otherwise the caller adds it.
+// and applies `act` itself (returns true); otherwise the caller does (FinishOutputs).
 template <typename C>
 bool ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C* w, C* y,
-              const C* bias = nullptr) {
+              const C* bias = nullptr, const FusedActivation& act = {}) {
   const ConvGeom& g = s.g;
   if constexpr (std::is_floating_point_v<C>) {
     if (IsDepthwise2D(s)) {
-      DepthwiseConv2D(ctx, s, x, w, bias, y);
-      return bias != nullptr;
+      WithActivation<C>(act, [&](auto f) { DepthwiseConv2D(ctx, s, x, w, bias, f, y); });
+      return true;
     }
   }
   const int64_t cg = s.c / s.group, mg = s.m / s.group;
@@ -254,17 +257,30 @@ bool ConvCore(const KernelContext& ctx, const ConvShapes& s, const C* x, const C
   return false;
 }
 
-// y[n, m, :] += bias[m], spread over (n, m) planes.
+// y[n, m, :] = act(y[n, m, :] + bias[m]) (no sum without a bias), spread over (n, m) planes.
+template <typename T, typename C>
+void FinishOutputs(const KernelContext& ctx, const T* bias, const FusedActivation& act, int64_t n,
+                   int64_t m, int64_t size, C* y) {
+  WithActivation<C>(act, [&](auto f) {
+    ctx.ParallelFor(n * m, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
+                    [&](int64_t begin, int64_t end) {
+                      for (int64_t nm = begin; nm < end; ++nm) {
+                        C* row = y + nm * size;
+                        if (bias) {
+                          C b = static_cast<C>(Up(bias[nm % m]));
+                          for (int64_t o = 0; o < size; ++o) row[o] = f(row[o] + b);
+                        } else {
+                          for (int64_t o = 0; o < size; ++o) row[o] = f(row[o]);
+                        }
+                      }
+                    });
+  });
+}
+
+// y[n, m, :] += bias[m].
 template <typename T, typename C>
 void AddBias(const KernelContext& ctx, const T* bias, int64_t n, int64_t m, int64_t size, C* y) {
-  ctx.ParallelFor(n * m, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
-                  [&](int64_t begin, int64_t end) {
-                    for (int64_t nm = begin; nm < end; ++nm) {
-                      C b = static_cast<C>(Up(bias[nm % m]));
-                      C* row = y + nm * size;
-                      for (int64_t o = 0; o < size; ++o) row[o] += b;
-                    }
-                  });
+  FinishOutputs(ctx, bias, FusedActivation{}, n, m, size, y);
 }
 
 // ---- Conv -----------------------------------------------------------------------------------
@@ -281,19 +297,25 @@ Tensor ConvTyped(const KernelContext& ctx, const Tensor& x, const Tensor& w, con
   const bool writes_all = s.c / s.group * s.g.kernel_size() > 0;
   Tensor out =
       writes_all ? Tensor::Uninitialized(x.dtype(), s.y_shape) : Tensor(x.dtype(), s.y_shape);
+  // The interpreter fuses an activation only into float32 Convs (fused_activation.h).
+  const FusedActivation& act = ctx.fused_activation();
+  if (!std::is_same_v<T, float> && act.kind != FusedActivation::Kind::kNone) {
+    throw Error(ErrorKind::kInternal, ctx.Where() + ": a fused activation on a non-float32 Conv");
+  }
   std::vector<C> scratch;
   C* y = nullptr;
-  bool bias_added = false;
+  bool finished = false;
   if constexpr (std::is_same_v<T, C>) {
     y = out.data<T>();
-    bias_added = ConvCore<C>(ctx, s, x.data<T>(), w.data<T>(), y, b ? b->data<T>() : nullptr);
+    finished = ConvCore<C>(ctx, s, x.data<T>(), w.data<T>(), y, b ? b->data<T>() : nullptr, act);
   } else {
     scratch.assign(static_cast<size_t>(out.numel()), C(0));
     y = scratch.data();
     std::vector<C> xc = ToCompute<C, T>(x), wc = ToCompute<C, T>(w);
     ConvCore<C>(ctx, s, xc.data(), wc.data(), y);
   }
-  if (b && !bias_added) AddBias(ctx, b->data<T>(), s.n, s.m, O, y);
+  if (!finished && (b || act.kind != FusedActivation::Kind::kNone))
+    FinishOutputs(ctx, b ? b->data<T>() : nullptr, act, s.n, s.m, O, y);
   if constexpr (!std::is_same_v<T, C>) out = FromCompute<T, C>(x.dtype(), s.y_shape, scratch);
   return out;
 }
