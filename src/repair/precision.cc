@@ -275,11 +275,16 @@ std::vector<RoundedConstant> RoundedConstants(const Model& source, const SideVal
   for (auto& [node, input, tc] : ArithmeticConstants(target, tv, ti)) {
     std::vector<RoundedConstant> found;
     for (const auto& [sn, sk, sc] : sources) {
-      if (sc.numel() != tc.numel() || !Float16Of(sc, tc)) continue;
+      if (sc.numel() != tc.numel()) continue;
+      const Tensor flat_s = sc.Reshaped({sc.numel()}), flat_t = tc.Reshaped({tc.numel()});
+      std::string rounding = Float16Of(sc, tc)           ? "float16"
+                             : Int8Of(flat_s, flat_t, 0) ? "int8"
+                                                         : "";
+      if (rounding.empty()) continue;
       std::vector<float> v(static_cast<size_t>(sc.numel()));
       for (int64_t i = 0; i < sc.numel(); ++i)
         v[static_cast<size_t>(i)] = static_cast<float>(sc.GetDouble(i));
-      found.push_back({node, input, sn, Tensor::FromVector<float>(tc.shape(), v)});
+      found.push_back({node, input, sn, rounding, Tensor::FromVector<float>(tc.shape(), v)});
     }
     if (found.size() == 1) r.push_back(std::move(found.front()));
   }

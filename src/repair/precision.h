@@ -7,8 +7,8 @@
 // bias), as is or with the per-channel affine that follows it folded in (a BatchNorm the
 // converter fused), rounds to the target's: to float16, or to a symmetric int8 grid (per tensor
 // or per output channel) the target reads through DequantizeLinear; and every element-wise
-// constant that is the float16 rounding of one source constant (a BatchNorm no converter could
-// fold). Repair restores them all in one edit. Nothing here compares against the target's
+// constant that is the float16 or int8 rounding of one source constant (a BatchNorm no converter
+// could fold). Repair restores them all in one edit. Nothing here compares against the target's
 // outputs: the values alone decide.
 #pragma once
 
@@ -48,14 +48,17 @@ std::vector<RoundedParams> RoundedParameters(const Model& source, const localize
                                              const localize::SideValues& tv);
 
 // A static float operand (two or more elements) of a target Mul/Add/Sub/Div that is the float16
-// rounding of exactly one source Mul/Add/Sub/Div operand (same element count, compared in flat
-// order: per-channel vectors of any shape): a BatchNorm the converter kept as Mul + Add (one
-// that comes before its conv, as in DenseNet), a classifier's bias. `value`: the source's
-// float32 values in the target operand's shape.
+// rounding or the int8 quantization (per tensor or per element's axis 0, read through
+// DequantizeLinear: TFLite's full-int8 conversion quantizes constants too) of exactly one source
+// Mul/Add/Sub/Div operand (same element count, compared in flat order: per-channel vectors of
+// any shape): a BatchNorm the converter kept as Mul + Add (one that comes before its conv, as in
+// DenseNet), a classifier's bias. `value`: the source's float32 values in the target operand's
+// shape.
 struct RoundedConstant {
   int target_node = -1;
   int input = -1;
   int source_node = -1;
+  std::string rounding;  // "float16" or "int8"
   Tensor value;
 };
 std::vector<RoundedConstant> RoundedConstants(const Model& source, const localize::SideValues& sv,

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "backends/backend.h"
+#include "ir/tensor_io.h"
 #include "localize/localize_testing.h"
 #include "passes/fault_suite_net.h"
 #include "passes/pass.h"
@@ -74,7 +77,64 @@ TEST(RepairPrecision, Float16ConstantsOfAnUnfoldedBatchNormComeBackWithTheWeight
   ASSERT_EQ(r.patches.size(), 1u) << r.ToJson().dump(1);
   EXPECT_EQ(r.patches[0].change,
             "restore the float32 weights of every layer the conversion rounded");
-  EXPECT_NE(r.patches[0].before.find("2 float16-rounded element-wise constant(s)"),
+  EXPECT_NE(r.patches[0].before.find("2 rounded element-wise constant(s) (2 float16)"),
+            std::string::npos)
+      << r.patches[0].before;
+}
+
+// The same network as TFLite's full-int8 conversion stores it: the weights and the BatchNorm's
+// Mul/Add constants are int8 (per tensor, asymmetric for the constants) read through
+// DequantizeLinear. All come back in one edit; the repaired target computes the source's values.
+TEST(RepairPrecision, Int8ConstantsOfAnUnfoldedBatchNormComeBackWithTheWeights) {
+  Model src = ConvBnConv();
+  onnx::ModelProto p = src.proto();
+  auto* g = p.mutable_graph();
+  std::map<std::string, std::string> dequantized;
+  for (const std::string name : {"w1", "scale", "shift", "w2"}) {
+    const onnx::TensorProto* init = nullptr;
+    for (const auto& t : g->initializer()) {
+      if (t.name() == name) init = &t;
+    }
+    ASSERT_NE(init, nullptr);
+    Tensor t = TensorFromProto(*init, "", name);
+    double lo = 0, hi = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      lo = std::min(lo, t.GetDouble(i));
+      hi = std::max(hi, t.GetDouble(i));
+    }
+    const float step = static_cast<float>((hi - lo) / 255);
+    const int zp = static_cast<int>(std::lround(-128 - lo / step));
+    std::vector<int8_t> q(static_cast<size_t>(t.numel()));
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      q[static_cast<size_t>(i)] =
+          static_cast<int8_t>(std::clamp<long>(std::lround(t.GetDouble(i) / step) + zp, -128, 127));
+    }
+    TensorToProto(Tensor::FromVector<int8_t>(t.shape(), q), name + "_q", g->add_initializer());
+    TensorToProto(Tensor::FromVector<float>({}, {step}), name + "_s", g->add_initializer());
+    TensorToProto(Tensor::FromVector<int8_t>({}, {static_cast<int8_t>(zp)}), name + "_z",
+                  g->add_initializer());
+    auto* dq = g->add_node();
+    dq->set_op_type("DequantizeLinear");
+    dq->set_name(name + "_dequant");
+    for (const std::string& in : {name + "_q", name + "_s", name + "_z"}) dq->add_input(in);
+    dq->add_output(name + "_dq");
+    dequantized[name] = name + "_dq";
+  }
+  // The dequantizers first, then the network reading them.
+  auto* nodes = g->mutable_node();
+  std::rotate(nodes->begin(), nodes->end() - 4, nodes->end());
+  for (auto& n : *nodes) {
+    for (auto& in : *n.mutable_input()) {
+      if (dequantized.count(in) && n.op_type() != "DequantizeLinear") in = dequantized[in];
+    }
+  }
+  Model tgt = Model::FromProto(p, "", "int8");
+  RepairOptions o;
+  o.localize.tol.atol = 1e-6;
+  RepairResult r = Repair(src, tgt, localize::testing::RandomImages(4, 5, 16), o);
+  ASSERT_TRUE(r.repaired) << r.ToJson().dump(1);
+  ASSERT_EQ(r.patches.size(), 1u) << r.ToJson().dump(1);
+  EXPECT_NE(r.patches[0].before.find("2 rounded element-wise constant(s) (2 int8)"),
             std::string::npos)
       << r.patches[0].before;
 }

@@ -209,8 +209,8 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
 std::vector<Candidate> PrecisionCandidate(const Context& c) {
   std::vector<Candidate> r;
   std::vector<RoundedParams> rounded = RoundedParameters(c.source, c.sv, c.si, c.target, c.tv);
-  // Element-wise constants the conversion rounded to float16 (BatchNorms kept as Mul + Add,
-  // biases): restored in the same edit, or the divergence only moves one layer on.
+  // Element-wise constants the conversion rounded to float16 or int8 (BatchNorms kept as Mul +
+  // Add, biases): restored in the same edit, or the divergence only moves one layer on.
   std::vector<RoundedConstant> constants = RoundedConstants(c.source, c.sv, c.si, c.target, c.tv);
   // The culprit itself, or a node it reads (a MatMul's rounded weight shows at its bias Add).
   std::set<std::string> read(c.target.graph().node(c.ci).input().begin(),
@@ -231,7 +231,12 @@ std::vector<Candidate> PrecisionCandidate(const Context& c) {
   std::string before =
       fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", "));
   if (!constants.empty()) {
-    before += fmt::format(", {} float16-rounded element-wise constant(s)", constants.size());
+    std::map<std::string, int> ckinds;
+    for (const auto& p : constants) ++ckinds[p.rounding];
+    std::vector<std::string> ccounts;
+    for (const auto& [k, n] : ckinds) ccounts.push_back(fmt::format("{} {}", n, k));
+    before += fmt::format(", {} rounded element-wise constant(s) ({})", constants.size(),
+                          fmt::join(ccounts, ", "));
   }
   Candidate k{"restore the float32 weights of every layer the conversion rounded", before,
               "the source's weights and biases (BatchNorms folded in where the target fused "
