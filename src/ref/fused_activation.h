@@ -1,7 +1,7 @@
 // An activation the interpreter fuses into the Conv before it.
 //
-// A float32 Conv whose output is read only by the next node, a Relu or a Clip with constant
-// bounds, applies that node's formula to each finished output while it is still in cache (with
+// A float32 Conv whose output is read only by the next node, a Relu or a Clip (bounds float32
+// scalars), applies that node's formula to each finished output while it is still in cache (with
 // the bias), and the Relu or Clip node then hands the Conv's output on: one memory pass and one
 // buffer fewer per activation. The formulas below are the Relu and Clip kernels' own, so the
 // values are bitwise those of the two nodes run one after the other. The interpreter fuses only

@@ -106,7 +106,7 @@ struct Interpreter::Impl {
   std::vector<NodeTiming>* timings = nullptr;
   ThreadPool pool;
   // Main graph: fusable[i] when node i is a Conv whose output only node i + 1 reads, a Relu or a
-  // Clip with constant bounds (fused_activation.h; the value checks wait for the run).
+  // Clip (fused_activation.h; the checks of the values wait for the run).
   std::vector<char> fusable;
 
   Impl(const Model& m, const Registry& r, int threads) : model(m), registry(r), pool(threads) {
@@ -130,12 +130,8 @@ struct Interpreter::Impl {
       CollectReads(n, &reads);
       for (const auto& name : reads) ++readers[name];
     }
-    std::unordered_set<std::string> graph_names;
-    for (const auto& o : g.output()) graph_names.insert(o.name());
-    for (const auto& in : g.input()) graph_names.insert(in.name());
-    auto constant = [&](const std::string& name) {
-      return name.empty() || (initializers.count(name) && !graph_names.count(name));
-    };
+    std::unordered_set<std::string> outputs;
+    for (const auto& o : g.output()) outputs.insert(o.name());
     std::vector<char> r(static_cast<size_t>(g.node_size()), 0);
     for (int i = 0; i + 1 < g.node_size(); ++i) {
       const auto& conv = g.node(i);
@@ -146,9 +142,9 @@ struct Interpreter::Impl {
         continue;
       }
       const std::string& y = conv.output(0);
-      bool ok = act.input(0) == y && readers[y] == 1 && !graph_names.count(y);
-      for (int k = 1; k < act.input_size(); ++k)
-        ok = ok && act.input(k) != y && constant(act.input(k));
+      // Clip's bounds are written before the Conv runs (the graph is in order, and not by it).
+      bool ok = act.input(0) == y && readers[y] == 1 && !outputs.count(y);
+      for (int k = 1; k < act.input_size(); ++k) ok = ok && act.input(k) != y;
       r[static_cast<size_t>(i)] = ok;
     }
     return r;

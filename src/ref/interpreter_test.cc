@@ -180,7 +180,9 @@ struct FusionCase {
   std::string name;
   int64_t group, kernel, stride;
   bool bias;
-  std::string act;  // Relu, Clip6 (attributes), Clip13 (inputs), Clip13max (max only)
+  // Relu, Clip6 (attributes), Clip13 (initializer bounds), Clip13max (max only), Clip13fed
+  // (bounds fed as graph inputs)
+  std::string act;
 };
 
 Model ConvThenActivation(const FusionCase& c) {
@@ -205,6 +207,10 @@ Model ConvThenActivation(const FusionCase& c) {
     GraphBuilder::Float(clip, "max", 1.5f);
   } else if (c.act == "Clip13") {
     b.Node("Clip", "act", {"c", b.Const(0.0f), b.Const(6.0f)}, {"y"});
+  } else if (c.act == "Clip13fed") {
+    b.Input("lo", {});
+    b.Input("hi", {});
+    b.Node("Clip", "act", {"c", "lo", "hi"}, {"y"});
   } else {
     b.Node("Clip", "act", {"c", "", b.Const(0.25f)}, {"y"});
   }
@@ -223,7 +229,7 @@ TEST(Interpreter, FusedActivationIsBitwiseTheTwoNodes) {
   x[260] = -inf;
   for (size_t i = 300; i < 340; ++i) x[i] = 0;
   std::vector<FusionCase> cases;
-  for (std::string act : {"Relu", "Clip6", "Clip13", "Clip13max"}) {
+  for (std::string act : {"Relu", "Clip6", "Clip13", "Clip13max", "Clip13fed"}) {
     cases.push_back({"gemm_bias_" + act, 1, 3, 1, true, act});
     cases.push_back({"pointwise_" + act, 1, 1, 1, false, act});
     cases.push_back({"depthwise_bias_" + act, 4, 3, 1, true, act});
@@ -234,6 +240,10 @@ TEST(Interpreter, FusedActivationIsBitwiseTheTwoNodes) {
     for (int threads : {1, 2}) {
       Interpreter interp(model, DefaultRegistry(), threads);
       std::map<std::string, Value> feeds = {{"x", Tensor::FromVector<float>({1, 4, 9, 11}, x)}};
+      if (c.act == "Clip13fed") {
+        feeds["lo"] = Tensor::FromVector<float>({}, {-0.75f});
+        feeds["hi"] = Tensor::FromVector<float>({}, {0.5f});
+      }
       Tensor fused = interp.Run(feeds).at(0).tensor;
       ASSERT_EQ(interp.last_timings().size(), 2u);
       EXPECT_TRUE(interp.last_timings()[1].fused) << c.name;
