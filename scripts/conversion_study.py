@@ -145,7 +145,12 @@ def study_config(selected: dict[str, list[str]], sources: str, photos: str,
                 m["preprocess"].update(mean=[127.5] * 3, std=[128.0] * 3)
                 del m["label_space"]
             models.append(m)
-    return {"name": "Conversion study", "models": models, "envs": ENVS,
+    # A twin= env runs one deployment setting: kept only when some selected model has it (the
+    # matrix refuses an env whose direction no model makes, e.g. TFLite int8 for torch sources).
+    made = {d["to"] + ("-" + d["quantize"] if "quantize" in d else "")
+            for m in models for d in m["conversions"]}
+    envs = [e for e in ENVS if "twin=" not in e or e.split("twin=")[1].split(",")[0] in made]
+    return {"name": "Conversion study", "models": models, "envs": envs,
             "dataset": {"images": photos, "labels": os.path.join(photos, "labels.csv")},
             "repeats": 1, "top_k": 5, "isolate": True}
 
