@@ -60,11 +60,14 @@ KERAS_DIRECTIONS = [{"to": "tflite"}, {"to": "tf"}, {"to": "torch", "torchscript
 # Deployment settings (quantized conversions), reported apart from the fp32 directions: each runs
 # on its own twin= env beside the fp32 file. Keras sources: TFLiteConverter dynamic-range, fp16
 # and full int8 (calibrated on CALIBRATION_PHOTOS, none of them evaluated), OpenVINO
-# compress_to_fp16; PyTorch sources: OpenVINO compress_to_fp16 (litert-torch does not quantize).
+# compress_to_fp16; PyTorch sources: OpenVINO compress_to_fp16 (litert-torch does not quantize),
+# through the dynamo exporter's ONNX as Keras sources go through tf2onnx's: OpenVINO's PyTorch
+# frontend folds BatchNorms into unnamed constants, so the IR it writes straight from the program
+# has no ONNX twin that could carry its float16 weights (localize compares through twins).
 KERAS_QUANTIZED = [{"to": "tflite", "quantize": "dynamic"}, {"to": "tflite", "quantize": "fp16"},
                    {"to": "tflite", "quantize": "int8", "calibration": "CALIBRATION"},
                    {"to": "openvino", "quantize": "fp16"}]
-TORCH_QUANTIZED = [{"to": "openvino", "quantize": "fp16"}]
+TORCH_QUANTIZED = [{"to": "openvino", "quantize": "fp16", "via": "torch.onnx.dynamo"}]
 CALIBRATION_PHOTOS = [
     "/usr/lib/python3/dist-packages/skimage/data/" + n for n in
     ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "color.png", "ihc.png",
@@ -73,7 +76,8 @@ CALIBRATION_PHOTOS = [
     ("HappyFish.jpg", "aero1.jpg", "fruits.jpg", "home.jpg", "building.jpg")]
 ENVS = ["torch@cpu,opt=0", "keras@cpu", "ort@cpu,opt=3", "tflite@cpu", "openvino@cpu", "tf@cpu",
         "tflite@cpu,twin=tflite-dynamic", "tflite@cpu,twin=tflite-fp16",
-        "tflite@cpu,twin=tflite-int8", "openvino@cpu,twin=openvino-fp16"]
+        "tflite@cpu,twin=tflite-int8", "openvino@cpu,twin=openvino-fp16",
+        "openvino@cpu,twin=openvino-via-torch_onnx_dynamo-fp16"]
 
 
 def log(msg: str) -> None:
@@ -147,8 +151,7 @@ def study_config(selected: dict[str, list[str]], sources: str, photos: str,
             models.append(m)
     # A twin= env runs one deployment setting: kept only when some selected model has it (the
     # matrix refuses an env whose direction no model makes, e.g. TFLite int8 for torch sources).
-    made = {d["to"] + ("-" + d["quantize"] if "quantize" in d else "")
-            for m in models for d in m["conversions"]}
+    made = {label(d) for m in models for d in m["conversions"]}
     envs = [e for e in ENVS if "twin=" not in e or e.split("twin=")[1].split(",")[0] in made]
     return {"name": "Conversion study", "models": models, "envs": envs,
             "dataset": {"images": photos, "labels": os.path.join(photos, "labels.csv")},
@@ -207,7 +210,7 @@ def label(direction: dict[str, Any]) -> str:
         text += "-via-" + v
     if direction.get("quantize", "none") != "none":
         text += "-" + direction["quantize"]
-    return text
+    return "".join(ch if ch.isalnum() or ch == "-" else "_" for ch in text)
 
 
 def rows_of(analysis: dict[str, Any], atol: float,
