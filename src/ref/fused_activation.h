@@ -30,7 +30,15 @@ C ClipValue(C x, C lo, C hi) {
   return x;
 }
 
-// Calls f with the activation as a functor over C (the identity for kNone), so that loops over
+// The functor WithActivation passes for kNone: a loop may skip a pass that would only apply it.
+struct NoActivation {
+  template <typename C>
+  C operator()(C x) const {
+    return x;
+  }
+};
+
+// Calls f with the activation as a functor over C (NoActivation for kNone), so that loops over
 // outputs are compiled once per kind instead of branching per element.
 template <typename C, typename F>
 void WithActivation(const FusedActivation& a, F&& f) {
@@ -44,7 +52,7 @@ void WithActivation(const FusedActivation& a, F&& f) {
       return;
     }
     case FusedActivation::Kind::kNone:
-      f([](C x) { return x; });
+      f(NoActivation{});
       return;
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -202,6 +203,16 @@ std::vector<Candidate> FoldedParamCandidates(const Context& c) {
   return r;
 }
 
+// "2 float16, 1 int8": how many of `items` (RoundedParams or RoundedConstant) each rounding made.
+template <typename Items>
+std::string CountsByRounding(const Items& items) {
+  std::map<std::string, int> kinds;
+  for (const auto& p : items) ++kinds[p.rounding];
+  std::vector<std::string> counts;
+  for (const auto& [k, n] : kinds) counts.push_back(fmt::format("{} {}", n, k));
+  return fmt::format("{}", fmt::join(counts, ", "));
+}
+
 // The conversion's precision undone (precision.h): every weight the target holds rounded to
 // float16 or int8 gets the source's float32 values back, biases with it, in one edit (one layer
 // at a time stalls: each restored layer still reads its rounded upstream). Offered when the
@@ -224,19 +235,11 @@ std::vector<Candidate> PrecisionCandidate(const Context& c) {
                  std::any_of(constants.begin(), constants.end(),
                              [&](const RoundedConstant& p) { return at_culprit(p.target_node); });
   if (!culprit) return r;
-  std::map<std::string, int> kinds;
-  for (const auto& p : rounded) ++kinds[p.rounding];
-  std::vector<std::string> counts;
-  for (const auto& [k, n] : kinds) counts.push_back(fmt::format("{} {}", n, k));
-  std::string before =
-      fmt::format("{} layer(s) with rounded weights ({})", rounded.size(), fmt::join(counts, ", "));
+  std::string before = fmt::format("{} layer(s) with rounded weights ({})", rounded.size(),
+                                   CountsByRounding(rounded));
   if (!constants.empty()) {
-    std::map<std::string, int> ckinds;
-    for (const auto& p : constants) ++ckinds[p.rounding];
-    std::vector<std::string> ccounts;
-    for (const auto& [k, n] : ckinds) ccounts.push_back(fmt::format("{} {}", n, k));
     before += fmt::format(", {} rounded element-wise constant(s) ({})", constants.size(),
-                          fmt::join(ccounts, ", "));
+                          CountsByRounding(constants));
   }
   Candidate k{"restore the float32 weights of every layer the conversion rounded", before,
               "the source's weights and biases (BatchNorms folded in where the target fused "

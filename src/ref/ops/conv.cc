@@ -206,7 +206,7 @@ void DepthwiseConv2D(const KernelContext& ctx, const ConvShapes& s, const C* x, 
           if (bias) {
             const C bm = bias[m];
             for (int64_t i = 0; i < OH * OW; ++i) ym[i] = act(ym[i] + bm);
-          } else {
+          } else if constexpr (!std::is_same_v<Act, NoActivation>) {
             for (int64_t i = 0; i < OH * OW; ++i) ym[i] = act(ym[i]);
           }
         }
